@@ -1,0 +1,1 @@
+//! Authentication engines: API keys, JWT/JWKS, introspection, mTLS identity, revocation; no I/O.

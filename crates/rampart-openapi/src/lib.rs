@@ -1,0 +1,1 @@
+//! OpenAPI positive security: route inventory, request validation, mass assignment, response filtering; no I/O.

@@ -1,0 +1,1 @@
+//! Redis adapters: the distributed rate-limit counter store and (later) shared revocation.
