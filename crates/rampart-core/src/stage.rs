@@ -91,7 +91,11 @@ pub trait Stage: Send + Sync + 'static {
     /// Runs on the upstream's response, in response-phase order; may rewrite status,
     /// headers and (when asked for) body, or replace the response with a problem.
     /// Default: continue.
-    fn on_response<'a>(&'a self, _cx: &'a mut RequestCx, _response: &'a mut ResponseCx) -> Step<'a> {
+    fn on_response<'a>(
+        &'a self,
+        _cx: &'a mut RequestCx,
+        _response: &'a mut ResponseCx,
+    ) -> Step<'a> {
         Step::CONTINUE
     }
 }

@@ -1,0 +1,141 @@
+//! Redaction of secrets before anything is logged.
+//!
+//! Records never carry headers or bodies, so `Authorization`, `Cookie`, `Set-Cookie`
+//! and API-key headers cannot reach the audit log by construction. What remains is
+//! the query string: parameters whose (percent-decoded, case-folded) names look
+//! like credentials get their value replaced by `REDACTED`.
+
+/// Substrings of parameter names that mark a credential.
+const SENSITIVE_NAME_PARTS: [&str; 11] = [
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "session",
+    "signature",
+    "credential",
+    "otp",
+];
+
+/// The replacement value.
+pub const REDACTED: &str = "REDACTED";
+
+/// Redacts sensitive query parameters.
+#[derive(Debug, Clone, Default)]
+pub struct QueryRedactor {
+    /// Extra exact parameter names (lower-case) to redact.
+    extra: Vec<String>,
+}
+
+impl QueryRedactor {
+    /// A redactor that also redacts the given parameter names.
+    pub fn new(extra: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            extra: extra
+                .into_iter()
+                .map(|name| name.to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    /// Whether a parameter with this (raw) name must be redacted.
+    pub fn is_sensitive(&self, raw_name: &str) -> bool {
+        let name = percent_decode_lossy(raw_name).to_ascii_lowercase();
+        SENSITIVE_NAME_PARTS.iter().any(|part| name.contains(part))
+            || self.extra.iter().any(|extra| *extra == name)
+    }
+
+    /// The query with the values of sensitive parameters replaced.
+    pub fn redact(&self, query: &str) -> String {
+        let mut out = String::with_capacity(query.len());
+        for (i, pair) in query.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            match pair.split_once('=') {
+                Some((name, _)) if self.is_sensitive(name) => {
+                    out.push_str(name);
+                    out.push('=');
+                    out.push_str(REDACTED);
+                }
+                // A bare sensitive name (`?token`) may itself be the secret's slot;
+                // keep it, it carries no value.
+                _ => out.push_str(pair),
+            }
+        }
+        out
+    }
+}
+
+/// Decodes `%XX` escapes and `+`; invalid escapes are kept as they are.
+fn percent_decode_lossy(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes.get(i) {
+            Some(b'%') => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            Some(b'+') => out.push(b' '),
+            Some(&byte) => out.push(byte),
+            None => break,
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_parameters_are_redacted() {
+        let redactor = QueryRedactor::default();
+        assert_eq!(
+            redactor.redact("user=bob&password=hunter2&api_key=abc&access_token=t&page=2"),
+            "user=bob&password=REDACTED&api_key=REDACTED&access_token=REDACTED&page=2"
+        );
+    }
+
+    #[test]
+    fn encoded_and_cased_names_are_caught() {
+        let redactor = QueryRedactor::default();
+        assert_eq!(redactor.redact("PassWord=x"), "PassWord=REDACTED");
+        assert_eq!(redactor.redact("pass%77ord=x"), "pass%77ord=REDACTED");
+        assert_eq!(
+            redactor.redact("client%5Fsecret=x"),
+            "client%5Fsecret=REDACTED"
+        );
+    }
+
+    #[test]
+    fn configured_names_are_redacted_and_others_kept() {
+        let redactor = QueryRedactor::new(["ssn".to_string()]);
+        assert_eq!(
+            redactor.redact("ssn=123-45-6789&q=shoes"),
+            "ssn=REDACTED&q=shoes"
+        );
+        assert_eq!(redactor.redact("q=a=b&&x"), "q=a=b&&x");
+    }
+
+    #[test]
+    fn malformed_escapes_do_not_panic() {
+        let redactor = QueryRedactor::default();
+        assert_eq!(redactor.redact("%=1&%4=2&%zz=3"), "%=1&%4=2&%zz=3");
+    }
+}

@@ -1,0 +1,183 @@
+//! Audit sinks: where record lines are written.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// A destination for audit lines. Called only from the writer thread.
+pub trait Sink: Send {
+    /// Writes one complete line (ending in `\n`).
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()>;
+    /// Flushes buffered lines; called whenever the queue runs empty.
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+/// Standard output.
+#[derive(Debug, Default)]
+pub struct StdoutSink;
+
+impl Sink for StdoutSink {
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        io::stdout().lock().write_all(line)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stdout().lock().flush()
+    }
+}
+
+/// Rotation and retention of a [`FileSink`].
+#[derive(Debug, Clone)]
+pub struct FileSinkOptions {
+    /// Rotate when the file would grow past this many bytes.
+    pub max_bytes: u64,
+    /// Rotated files kept (`audit.log.1` is the newest).
+    pub keep: usize,
+    /// Rotated files older than this are deleted.
+    pub max_age: Option<Duration>,
+}
+
+/// A file with size-based rotation: `path` is current, `path.1` … `path.N` older.
+#[derive(Debug)]
+pub struct FileSink {
+    path: PathBuf,
+    options: FileSinkOptions,
+    file: BufWriter<File>,
+    size: u64,
+}
+
+impl FileSink {
+    /// Opens (appending to) `path`.
+    pub fn open(path: &Path, options: FileSinkOptions) -> io::Result<Self> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
+        Ok(Self {
+            path: path.to_path_buf(),
+            options,
+            file: BufWriter::new(file),
+            size,
+        })
+    }
+
+    fn rotated(&self, n: usize) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        if self.options.keep == 0 {
+            std::fs::remove_file(&self.path)?;
+        } else {
+            // Shift path.(n) -> path.(n+1), dropping the oldest.
+            let _ = std::fs::remove_file(self.rotated(self.options.keep));
+            for n in (1..self.options.keep).rev() {
+                let from = self.rotated(n);
+                if from.exists() {
+                    std::fs::rename(&from, self.rotated(n + 1))?;
+                }
+            }
+            std::fs::rename(&self.path, self.rotated(1))?;
+        }
+        if let Some(max_age) = self.options.max_age {
+            let now = SystemTime::now();
+            for n in 1..=self.options.keep {
+                let rotated = self.rotated(n);
+                let too_old = std::fs::metadata(&rotated)
+                    .and_then(|meta| meta.modified())
+                    .is_ok_and(|modified| {
+                        now.duration_since(modified).unwrap_or_default() > max_age
+                    });
+                if too_old {
+                    let _ = std::fs::remove_file(rotated);
+                }
+            }
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.file = BufWriter::new(file);
+        self.size = 0;
+        Ok(())
+    }
+}
+
+impl Sink for FileSink {
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        if self.size > 0 && self.size + line.len() as u64 > self.options.max_bytes {
+            self.rotate()?;
+        }
+        self.file.write_all(line)?;
+        self.size += line.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rampart-sink-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn rotates_by_size_and_keeps_at_most_keep_files() {
+        let dir = temp_dir("rotate");
+        let path = dir.join("audit.log");
+        let options = FileSinkOptions {
+            max_bytes: 100,
+            keep: 2,
+            max_age: None,
+        };
+        let mut sink = FileSink::open(&path, options).unwrap();
+        let line = [b'x'; 39]
+            .iter()
+            .copied()
+            .chain([b'\n'])
+            .collect::<Vec<u8>>(); // 40 bytes
+        for _ in 0..10 {
+            sink.write_line(&line).unwrap();
+        }
+        sink.flush().unwrap();
+        let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        // 10 lines of 40 bytes, 2 per file: current + .1 + .2 kept, .3 never exists.
+        assert_eq!(size(path.clone()), 80);
+        assert_eq!(size(dir.join("audit.log.1")), 80);
+        assert_eq!(size(dir.join("audit.log.2")), 80);
+        assert!(!dir.join("audit.log.3").exists());
+    }
+
+    #[test]
+    fn appends_to_an_existing_file() {
+        let dir = temp_dir("append");
+        let path = dir.join("audit.log");
+        std::fs::write(&path, "old\n").unwrap();
+        let mut sink = FileSink::open(
+            &path,
+            FileSinkOptions {
+                max_bytes: 1 << 20,
+                keep: 1,
+                max_age: None,
+            },
+        )
+        .unwrap();
+        sink.write_line(b"new\n").unwrap();
+        sink.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\nnew\n");
+    }
+}

@@ -1,0 +1,518 @@
+//! Raw -> typed: checks every value and collects every problem, so `rampart check`
+//! can list them all at once.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::Uri;
+use ipnet::IpNet;
+
+use crate::error::{ConfigError, ConfigErrors};
+use crate::located::Located;
+use crate::raw::{RawApi, RawConfig, RawLimits, RawListener, RawSink, RawSize, RawUpstream};
+use crate::typed::*;
+use crate::units::{parse_duration, parse_size};
+
+/// Collects errors while converting; each check returns `None` after recording one.
+struct Checker<'a> {
+    file: &'a Path,
+    base_dir: PathBuf,
+    errors: Vec<ConfigError>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, line: Option<u64>, field: &str, message: impl Into<String>) {
+        self.errors
+            .push(ConfigError::new(self.file, line, field, message));
+    }
+
+    fn socket_addr(&mut self, value: &Located<String>, field: &str) -> Option<SocketAddr> {
+        match value.value.parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                self.error(
+                    value.line(),
+                    field,
+                    format!("`{}` is not an address like 127.0.0.1:8080", value.value),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(
+        &mut self,
+        value: Option<&Located<String>>,
+        field: &str,
+        default: Duration,
+    ) -> Duration {
+        let Some(value) = value else { return default };
+        match parse_duration(&value.value) {
+            Ok(duration) if !duration.is_zero() => duration,
+            Ok(_) => {
+                self.error(value.line(), field, "must be greater than zero");
+                default
+            }
+            Err(message) => {
+                self.error(value.line(), field, message);
+                default
+            }
+        }
+    }
+
+    fn size(&mut self, value: Option<&Located<RawSize>>, field: &str, default: usize) -> usize {
+        let Some(value) = value else { return default };
+        let parsed = match &value.value {
+            RawSize::Bytes(bytes) => Ok(*bytes),
+            RawSize::Text(text) => parse_size(text),
+        };
+        match parsed.map(usize::try_from) {
+            Ok(Ok(0)) => {
+                self.error(value.line(), field, "must be greater than zero");
+                default
+            }
+            Ok(Ok(size)) => size,
+            Ok(Err(_)) => {
+                self.error(value.line(), field, "is too large");
+                default
+            }
+            Err(message) => {
+                self.error(value.line(), field, message);
+                default
+            }
+        }
+    }
+
+    fn count(&mut self, value: Option<&Located<u64>>, field: &str, default: usize) -> usize {
+        let Some(value) = value else { return default };
+        match usize::try_from(value.value) {
+            Ok(0) => {
+                self.error(value.line(), field, "must be greater than zero");
+                default
+            }
+            Ok(count) => count,
+            Err(_) => {
+                self.error(value.line(), field, "is too large");
+                default
+            }
+        }
+    }
+
+    /// A file that must exist; relative paths are taken from the config's directory.
+    fn existing_file(&mut self, value: &Located<String>, field: &str) -> PathBuf {
+        let path = self.base_dir.join(&value.value);
+        if !path.is_file() {
+            self.error(
+                value.line(),
+                field,
+                format!("file `{}` does not exist", path.display()),
+            );
+        }
+        path
+    }
+}
+
+pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
+    let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut c = Checker {
+        file,
+        base_dir,
+        errors: Vec::new(),
+    };
+
+    if raw.listeners.is_empty() {
+        c.error(None, "listeners", "at least one listener is required");
+    }
+    let listeners: Vec<Listener> = raw
+        .listeners
+        .iter()
+        .enumerate()
+        .filter_map(|(i, listener)| listener_of(&mut c, listener, &format!("listeners[{i}]")))
+        .collect();
+    let admin_bind = match &raw.admin.bind {
+        Some(bind) => c.socket_addr(bind, "admin.bind"),
+        None => Some(SocketAddr::from(([127, 0, 0, 1], 9901))),
+    };
+    let limits = limits_of(&mut c, &raw.limits);
+    let trusted_proxies = raw
+        .trusted_proxies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, entry)| {
+            let text = entry.value.trim();
+            let parsed = text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
+            match parsed {
+                Ok(net) => Some(net),
+                Err(_) => {
+                    c.error(
+                        entry.line(),
+                        &format!("trusted_proxies[{i}]"),
+                        format!("`{text}` is not an IP or CIDR"),
+                    );
+                    None
+                }
+            }
+        })
+        .collect();
+    let audit = audit_of(&mut c, &raw);
+
+    if raw.apis.is_empty() {
+        c.error(None, "apis", "at least one API is required");
+    }
+    let mut names = HashSet::new();
+    let mut apis = Vec::new();
+    for (i, api) in raw.apis.iter().enumerate() {
+        let field = format!("apis[{i}]");
+        if !names.insert(api.name.value.clone()) {
+            c.error(
+                api.name.line(),
+                &format!("{field}.name"),
+                format!("duplicate API name `{}`", api.name.value),
+            );
+        }
+        if let Some(api) = api_of(&mut c, api, &field, limits.max_body_bytes) {
+            apis.push(api);
+        }
+    }
+
+    let mut binds = HashSet::new();
+    for (i, listener) in listeners.iter().enumerate() {
+        if !binds.insert(listener.bind) || Some(listener.bind) == admin_bind {
+            c.error(
+                None,
+                &format!("listeners[{i}].bind"),
+                format!("address {} is used twice", listener.bind),
+            );
+        }
+    }
+
+    match (c.errors.is_empty(), admin_bind) {
+        (true, Some(admin_bind)) => Ok(Config {
+            source: file.to_path_buf(),
+            listeners,
+            admin_bind,
+            limits,
+            trusted_proxies,
+            audit,
+            apis,
+        }),
+        _ => Err(ConfigErrors(c.errors)),
+    }
+}
+
+fn listener_of(c: &mut Checker<'_>, raw: &RawListener, field: &str) -> Option<Listener> {
+    let bind = c.socket_addr(&raw.bind, &format!("{field}.bind"));
+    let tls = raw.tls.as_ref().map(|tls| {
+        let cert = c.existing_file(&tls.cert, &format!("{field}.tls.cert"));
+        let key = c.existing_file(&tls.key, &format!("{field}.tls.key"));
+        let min_version = match tls
+            .min_version
+            .as_ref()
+            .map(|v| (v.value.as_str(), v.line()))
+        {
+            None | Some(("1.2", _)) => TlsMinVersion::Tls12,
+            Some(("1.3", _)) => TlsMinVersion::Tls13,
+            Some((other, line)) => {
+                c.error(
+                    line,
+                    &format!("{field}.tls.min_version"),
+                    format!("`{other}` is not \"1.2\" or \"1.3\""),
+                );
+                TlsMinVersion::Tls12
+            }
+        };
+        let mode = match tls
+            .client_auth
+            .as_ref()
+            .map(|v| (v.value.as_str(), v.line()))
+        {
+            None | Some(("required", _)) => ClientAuth::Required,
+            Some(("optional", _)) => ClientAuth::Optional,
+            Some((other, line)) => {
+                c.error(
+                    line,
+                    &format!("{field}.tls.client_auth"),
+                    format!("`{other}` is not `required` or `optional`"),
+                );
+                ClientAuth::Required
+            }
+        };
+        if tls.client_ca.is_none() && tls.client_auth.is_some() {
+            c.error(
+                tls.client_auth.as_ref().and_then(Located::line),
+                &format!("{field}.tls.client_auth"),
+                "needs `client_ca`",
+            );
+        }
+        let client_ca = tls
+            .client_ca
+            .as_ref()
+            .map(|ca| (c.existing_file(ca, &format!("{field}.tls.client_ca")), mode));
+        let hsts = match tls.hsts.as_deref() {
+            None => Some("max-age=31536000".to_string()),
+            Some("") => None,
+            Some(value) => Some(value.to_string()),
+        };
+        ListenerTls {
+            cert,
+            key,
+            min_version,
+            client_ca,
+            hsts,
+        }
+    });
+    let bind = bind?;
+    Some(Listener {
+        name: raw.name.clone().unwrap_or_else(|| bind.to_string()),
+        bind,
+        tls,
+    })
+}
+
+fn limits_of(c: &mut Checker<'_>, raw: &RawLimits) -> Limits {
+    let d = Limits::default();
+    Limits {
+        max_header_bytes: c.size(
+            raw.max_header_bytes.as_ref(),
+            "limits.max_header_bytes",
+            d.max_header_bytes,
+        ),
+        max_headers: c.count(
+            raw.max_headers.as_ref(),
+            "limits.max_headers",
+            d.max_headers,
+        ),
+        max_uri_length: c.size(
+            raw.max_uri_length.as_ref(),
+            "limits.max_uri_length",
+            d.max_uri_length,
+        ),
+        header_read_timeout: c.duration(
+            raw.header_read_timeout.as_ref(),
+            "limits.header_read_timeout",
+            d.header_read_timeout,
+        ),
+        max_connections: c.count(
+            raw.max_connections.as_ref(),
+            "limits.max_connections",
+            d.max_connections,
+        ),
+        max_in_flight: c.count(
+            raw.max_in_flight.as_ref(),
+            "limits.max_in_flight",
+            d.max_in_flight,
+        ),
+        max_body_bytes: c.size(
+            raw.max_body_bytes.as_ref(),
+            "limits.max_body_bytes",
+            d.max_body_bytes,
+        ),
+        drain_timeout: c.duration(
+            raw.drain_timeout.as_ref(),
+            "limits.drain_timeout",
+            d.drain_timeout,
+        ),
+    }
+}
+
+fn audit_of(c: &mut Checker<'_>, raw: &RawConfig) -> Audit {
+    let mut sinks = Vec::new();
+    for (i, sink) in raw.audit.sinks.iter().enumerate() {
+        let field = format!("audit.sinks[{i}]");
+        match sink {
+            RawSink::Stdout {} => sinks.push(AuditSink::Stdout),
+            RawSink::File {
+                path,
+                max_bytes,
+                keep,
+                max_age,
+            } => {
+                let path_buf = c.base_dir.join(&path.value);
+                if path.value.is_empty() {
+                    c.error(
+                        path.line(),
+                        &format!("{field}.file.path"),
+                        "must not be empty",
+                    );
+                }
+                let max_bytes = c.size(
+                    max_bytes.as_ref(),
+                    &format!("{field}.file.max_bytes"),
+                    100 << 20,
+                ) as u64;
+                let keep = keep.as_ref().map_or(10, |keep| keep.value as usize);
+                let max_age = max_age.as_ref().map(|age| {
+                    c.duration(
+                        Some(age),
+                        &format!("{field}.file.max_age"),
+                        Duration::from_secs(7 * 86_400),
+                    )
+                });
+                sinks.push(AuditSink::File {
+                    path: path_buf,
+                    max_bytes,
+                    keep,
+                    max_age,
+                });
+            }
+        }
+    }
+    if sinks.is_empty() {
+        sinks.push(AuditSink::Stdout);
+    }
+    Audit {
+        sinks,
+        queue_capacity: c.count(
+            raw.audit.queue_capacity.as_ref(),
+            "audit.queue_capacity",
+            65_536,
+        ),
+        redact_params: raw
+            .audit
+            .redact_params
+            .iter()
+            .map(|p| p.to_ascii_lowercase())
+            .collect(),
+    }
+}
+
+fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -> Option<Api> {
+    if raw.name.value.is_empty()
+        || !raw
+            .name
+            .value
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
+    {
+        c.error(
+            raw.name.line(),
+            &format!("{field}.name"),
+            "must be non-empty letters, digits, `-`, `_` or `.`",
+        );
+    }
+    let path_prefix = match &raw.path_prefix {
+        None => "/".to_string(),
+        Some(prefix)
+            if prefix.value.starts_with('/') && !prefix.value.contains(['?', '#', '%']) =>
+        {
+            prefix.value.clone()
+        }
+        Some(prefix) => {
+            c.error(
+                prefix.line(),
+                &format!("{field}.path_prefix"),
+                "must start with `/` and hold no `?`, `#` or `%`",
+            );
+            "/".to_string()
+        }
+    };
+    let hosts = raw
+        .hosts
+        .iter()
+        .map(|host| host.value.to_ascii_lowercase())
+        .collect();
+    let upstream = upstream_of(c, &raw.upstream, &format!("{field}.upstream"));
+    let max_body_bytes = c.size(
+        raw.max_body_bytes.as_ref(),
+        &format!("{field}.max_body_bytes"),
+        default_body,
+    );
+    Some(Api {
+        name: raw.name.value.clone(),
+        hosts,
+        path_prefix,
+        strip_prefix: raw.strip_prefix,
+        upstream: upstream?,
+        max_body_bytes,
+    })
+}
+
+fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Upstream> {
+    let url = match raw.url.value.parse::<Uri>() {
+        Ok(uri)
+            if matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri.authority().is_some()
+                && uri.query().is_none() =>
+        {
+            Some(uri)
+        }
+        _ => {
+            c.error(
+                raw.url.line(),
+                &format!("{field}.url"),
+                format!(
+                    "`{}` is not an http:// or https:// URL without query",
+                    raw.url.value
+                ),
+            );
+            None
+        }
+    };
+    let ca = raw
+        .ca
+        .as_ref()
+        .map(|ca| c.existing_file(ca, &format!("{field}.ca")));
+    let client_identity = match (&raw.client_cert, &raw.client_key) {
+        (Some(cert), Some(key)) => Some((
+            c.existing_file(cert, &format!("{field}.client_cert")),
+            c.existing_file(key, &format!("{field}.client_key")),
+        )),
+        (None, None) => None,
+        (Some(cert), None) => {
+            c.error(
+                cert.line(),
+                &format!("{field}.client_key"),
+                "is required with `client_cert`",
+            );
+            None
+        }
+        (None, Some(key)) => {
+            c.error(
+                key.line(),
+                &format!("{field}.client_cert"),
+                "is required with `client_key`",
+            );
+            None
+        }
+    };
+    if ca.is_some() && url.as_ref().and_then(Uri::scheme_str) == Some("http") {
+        c.error(
+            raw.ca.as_ref().and_then(Located::line),
+            &format!("{field}.ca"),
+            "only applies to https:// upstreams",
+        );
+    }
+    let connect_timeout = c.duration(
+        raw.connect_timeout.as_ref(),
+        &format!("{field}.connect_timeout"),
+        Duration::from_secs(5),
+    );
+    let response_header_timeout = c.duration(
+        raw.response_header_timeout.as_ref(),
+        &format!("{field}.response_header_timeout"),
+        Duration::from_secs(30),
+    );
+    let idle_timeout = c.duration(
+        raw.idle_timeout.as_ref(),
+        &format!("{field}.idle_timeout"),
+        Duration::from_secs(90),
+    );
+    let max_idle_connections = c.count(
+        raw.max_idle_connections.as_ref(),
+        &format!("{field}.max_idle_connections"),
+        256,
+    );
+    Some(Upstream {
+        url: url?,
+        ca,
+        client_identity,
+        connect_timeout,
+        response_header_timeout,
+        idle_timeout,
+        max_idle_connections,
+    })
+}

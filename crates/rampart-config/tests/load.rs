@@ -1,0 +1,169 @@
+//! Loading configuration files: valid ones load, every invalid one is refused with
+//! file, line and field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use rampart_config::{AuditSink, TlsMinVersion, load_str};
+
+const FILE: &str = "/etc/rampart/test.yaml";
+
+fn errors_of(text: &str) -> Vec<String> {
+    match load_str(Path::new(FILE), text) {
+        Ok(_) => panic!("config should have been refused"),
+        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn minimal_config_loads_with_defaults() {
+    let config = load_str(
+        Path::new(FILE),
+        "listeners:\n  - bind: 127.0.0.1:8080\napis:\n  - name: users\n    upstream:\n      url: http://127.0.0.1:3000\n",
+    )
+    .unwrap();
+    assert_eq!(config.listeners[0].bind.port(), 8080);
+    assert_eq!(config.admin_bind.to_string(), "127.0.0.1:9901");
+    assert_eq!(config.apis[0].path_prefix, "/");
+    assert_eq!(config.apis[0].max_body_bytes, 1 << 20);
+    assert_eq!(config.audit.sinks, vec![AuditSink::Stdout]);
+    assert_eq!(config.limits.max_headers, 100);
+}
+
+#[test]
+fn unknown_key_is_refused_with_its_line() {
+    let errors = errors_of("listeners:\n  - bind: 127.0.0.1:8080\n    colour: blue\napis: []\n");
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with("/etc/rampart/test.yaml:3"),
+        "{errors:?}"
+    );
+    assert!(errors[0].contains("colour"), "{errors:?}");
+}
+
+#[test]
+fn every_semantic_error_is_listed_with_line_and_field() {
+    let text = "\
+listeners:
+  - bind: not-an-address
+limits:
+  header_read_timeout: 10 parsecs
+trusted_proxies: [10.0.0.0/33]
+apis:
+  - name: users
+    path_prefix: users
+    upstream:
+      url: ftp://example.com
+      connect_timeout: 0s
+";
+    let errors = errors_of(text);
+    let expect = [
+        (":2: listeners[0].bind", "not-an-address"),
+        (":4: limits.header_read_timeout", "unknown unit"),
+        (":5: trusted_proxies[0]", "not an IP or CIDR"),
+        (":8: apis[0].path_prefix", "must start with"),
+        (":10: apis[0].upstream.url", "http://"),
+        (":11: apis[0].upstream.connect_timeout", "greater than zero"),
+    ];
+    for (place, words) in expect {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(place) && e.contains(words)),
+            "missing {place} {words} in {errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), expect.len(), "{errors:#?}");
+}
+
+#[test]
+fn tls_files_must_exist_and_versions_are_checked() {
+    let text = "\
+listeners:
+  - bind: 127.0.0.1:8443
+    tls:
+      cert: /nonexistent/cert.pem
+      key: /nonexistent/key.pem
+      min_version: \"1.1\"
+apis:
+  - name: a
+    upstream: {url: http://127.0.0.1:1}
+";
+    let errors = errors_of(text);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(":4: listeners[0].tls.cert")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(":5: listeners[0].tls.key")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(":6: listeners[0].tls.min_version")),
+        "{errors:#?}"
+    );
+    let _ = TlsMinVersion::Tls13;
+}
+
+#[test]
+fn duplicate_api_names_and_addresses_are_refused() {
+    let text = "\
+listeners:
+  - bind: 127.0.0.1:9901
+apis:
+  - name: a
+    upstream: {url: http://127.0.0.1:1}
+  - name: a
+    upstream: {url: http://127.0.0.1:2}
+";
+    let errors = errors_of(text);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(":6: apis[1].name") && e.contains("duplicate")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("listeners[0].bind") && e.contains("twice")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn malformed_yaml_is_an_error_not_a_panic() {
+    for text in [
+        "",
+        ":",
+        "listeners: [",
+        "apis: {a: [}",
+        "\t- x",
+        "listeners: 5\napis: x\n",
+    ] {
+        assert!(load_str(Path::new(FILE), text).is_err(), "{text:?}");
+    }
+}
+
+#[test]
+fn schema_names_top_level_sections() {
+    let schema = rampart_config::json_schema();
+    let properties = &schema["properties"];
+    for key in [
+        "listeners",
+        "admin",
+        "limits",
+        "trusted_proxies",
+        "audit",
+        "apis",
+    ] {
+        assert!(properties.get(key).is_some(), "schema lacks {key}");
+    }
+    assert_eq!(schema["additionalProperties"], false);
+}
