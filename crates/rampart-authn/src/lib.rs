@@ -1,1 +1,39 @@
-//! Authentication engines: API keys, JWT/JWKS, introspection, mTLS identity, revocation; no I/O.
+//! Authentication engines for Rampart: who is calling?
+//!
+//! Every engine here is pure logic over plain data; outside state comes in through
+//! traits the gateway implements (a JWKS fetcher, an API key store, an
+//! introspection client, a clock), so every check is testable without sockets.
+//!
+//! Layout:
+//! - [`jwt`]: JWT verification per issuer (jsonwebtoken on aws-lc-rs): token
+//!   parsing and header checks, JWKS key sets and their rate-limited cache, claim
+//!   checks, raw config -> [`jwt::JwtVerifier`].
+//! - [`claims_map`]: claims -> [`rampart_core::Identity`].
+//! - [`clock`]: the injected [`clock::Clock`].
+//! - [`secret`]: secrets referenced from files or environment, redacted in `Debug`.
+//! - [`problem`]: the problems (401 with RFC 6750 challenges) this crate answers with.
+//! - [`config_error`]: configuration errors naming the field path.
+
+pub mod claims_map;
+pub mod clock;
+pub mod config_error;
+pub mod jwt;
+pub mod problem;
+pub mod secret;
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed, sendable future: the return type of the traits the gateway implements.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Installs jsonwebtoken's aws-lc-rs crypto provider as the process default.
+/// Idempotent; called by every constructor that verifies signatures, and by the
+/// gateway at start-up (jsonwebtoken panics at first use if feature unification ever
+/// enabled two backends and none was installed).
+pub fn install_crypto_provider() {
+    // Err means a provider is already installed: fine either way.
+    let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+        &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+    );
+}

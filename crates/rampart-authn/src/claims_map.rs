@@ -1,0 +1,158 @@
+//! Turning verified claims (from a JWT or an introspection response) into a
+//! [`rampart_core::Identity`]: which claim names the consumer, where scopes, roles
+//! and plan live. Claim names may be dotted paths (`realm_access.roles`).
+
+use rampart_core::Identity;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// Where the identity's parts are found in the claims.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimMapping {
+    /// Claims naming the consumer, first present wins. Default `[sub, client_id]`.
+    #[serde(default = "default_consumer")]
+    pub consumer: Vec<String>,
+    /// Scopes: a space-separated string or an array. Default `scope` (then `scp`).
+    #[serde(default = "default_scopes")]
+    pub scopes: String,
+    /// Roles: an array or space-separated string. Default `roles`.
+    #[serde(default = "default_roles")]
+    pub roles: String,
+    /// The plan (rate-limit tier), if the issuer states one.
+    #[serde(default)]
+    pub plan: Option<String>,
+}
+
+fn default_consumer() -> Vec<String> {
+    vec!["sub".into(), "client_id".into()]
+}
+fn default_scopes() -> String {
+    "scope".into()
+}
+fn default_roles() -> String {
+    "roles".into()
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self {
+            consumer: default_consumer(),
+            scopes: default_scopes(),
+            roles: default_roles(),
+            plan: None,
+        }
+    }
+}
+
+/// The value at a dotted path in `claims`. A literal key containing dots wins
+/// over the path reading.
+pub fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(value) = claims.get(path) {
+        return Some(value);
+    }
+    let mut parts = path.split('.');
+    let mut current = claims.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}
+
+/// Strings from a space-separated string or an array of strings; other shapes
+/// give nothing (a malformed scope claim grants nothing).
+pub fn string_list(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => s.split_ascii_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl ClaimMapping {
+    /// The consumer named by the claims, if any.
+    pub fn consumer(&self, claims: &Map<String, Value>) -> Option<String> {
+        self.consumer
+            .iter()
+            .find_map(|name| match claim_at(claims, name) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            })
+    }
+
+    /// The identity for these claims, or `None` without a consumer claim.
+    pub fn identity(
+        &self,
+        method: &str,
+        credential_id: Option<String>,
+        claims: Map<String, Value>,
+    ) -> Option<Identity> {
+        let consumer = self.consumer(&claims)?;
+        let mut scopes = string_list(claim_at(&claims, &self.scopes));
+        if scopes.is_empty() && self.scopes == "scope" {
+            scopes = string_list(claims.get("scp"));
+        }
+        let roles = string_list(claim_at(&claims, &self.roles));
+        let plan = self
+            .plan
+            .as_deref()
+            .and_then(|p| claim_at(&claims, p))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        Some(Identity {
+            consumer,
+            method: method.into(),
+            credential_id,
+            scopes,
+            roles,
+            plan,
+            claims,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn maps_nested_roles_scp_and_plan() {
+        let claims = json!({"client_id":"svc","scp":["read","write"],
+            "realm_access":{"roles":["admin"]},"tier":"gold"});
+        let mapping = ClaimMapping {
+            roles: "realm_access.roles".into(),
+            plan: Some("tier".into()),
+            ..ClaimMapping::default()
+        };
+        let id = mapping
+            .identity(
+                "jwt",
+                Some("j1".into()),
+                claims.as_object().cloned().unwrap(),
+            )
+            .unwrap();
+        assert_eq!(id.consumer, "svc");
+        assert_eq!(id.scopes, ["read", "write"]);
+        assert_eq!(id.roles, ["admin"]);
+        assert_eq!(id.plan.as_deref(), Some("gold"));
+    }
+
+    #[test]
+    fn no_consumer_no_identity_and_bad_shapes_grant_nothing() {
+        let mapping = ClaimMapping::default();
+        let claims = json!({"sub": 5, "scope": {"a": 1}});
+        assert!(
+            mapping
+                .identity("jwt", None, claims.as_object().cloned().unwrap())
+                .is_none()
+        );
+        assert!(string_list(Some(&json!({"a":1}))).is_empty());
+    }
+}

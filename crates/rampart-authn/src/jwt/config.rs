@@ -1,0 +1,287 @@
+//! Raw JWT configuration (serde, `deny_unknown_fields`) and its validation into a
+//! [`JwtVerifier`]. Secure defaults: `exp` required, 60 s leeway, audiences
+//! required, HS256 only with a dedicated secret of at least 256 bits and never
+//! mixed with public-key algorithms in one issuer.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+
+use super::jwks::{JwksCache, JwksCachePolicy, JwksSource};
+use super::keys::{KeySet, VerifyKey};
+use super::{ClaimRules, DEFAULT_MAX_TOKEN_BYTES, Issuer, JwtVerifier, KeySource};
+use crate::claims_map::ClaimMapping;
+use crate::clock::Clock;
+use crate::config_error::{ConfigError, invalid};
+use crate::secret::SecretRef;
+
+/// Minimum HS256 secret length (bytes): 256 bits.
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+
+/// Algorithms an issuer may be configured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+pub enum JwtAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// Ed25519.
+    EdDSA,
+    /// HMAC-SHA256 (needs `hs256_secret`).
+    HS256,
+}
+
+impl JwtAlgorithm {
+    fn algorithm(self) -> Algorithm {
+        match self {
+            JwtAlgorithm::RS256 => Algorithm::RS256,
+            JwtAlgorithm::PS256 => Algorithm::PS256,
+            JwtAlgorithm::ES256 => Algorithm::ES256,
+            JwtAlgorithm::EdDSA => Algorithm::EdDSA,
+            JwtAlgorithm::HS256 => Algorithm::HS256,
+        }
+    }
+}
+
+/// One trusted issuer.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JwtIssuerConfig {
+    /// Exact `iss` value.
+    pub issuer: String,
+    /// Accepted audiences (at least one).
+    pub audiences: Vec<String>,
+    /// Accepted algorithms.
+    pub algorithms: Vec<JwtAlgorithm>,
+    /// JWKS URL; the gateway fetches it through a [`JwksSource`].
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// A JWKS document on disk, read at configuration time.
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// HS256 shared secret (only with `algorithms: [HS256]`).
+    #[serde(default)]
+    pub hs256_secret: Option<SecretRef>,
+    /// Clock skew tolerated on exp/nbf/iat, seconds. Default 60.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// Maximum age since `iat`, seconds.
+    #[serde(default)]
+    pub max_token_age_seconds: Option<u64>,
+    /// Whether `exp` is required. Default true.
+    #[serde(default = "yes")]
+    pub require_exp: bool,
+    /// Claims that must be present.
+    #[serde(default)]
+    pub required_claims: Vec<String>,
+    /// JWKS refresh interval, seconds. Default 300.
+    #[serde(default = "default_refresh")]
+    pub jwks_refresh_seconds: u64,
+    /// Minimum interval between JWKS fetches, seconds. Default 30.
+    #[serde(default = "default_min_refetch")]
+    pub jwks_min_refetch_seconds: u64,
+    /// How claims map to the identity.
+    #[serde(default)]
+    pub claims: ClaimMapping,
+}
+
+fn default_leeway() -> u64 {
+    60
+}
+fn yes() -> bool {
+    true
+}
+fn default_refresh() -> u64 {
+    300
+}
+fn default_min_refetch() -> u64 {
+    30
+}
+fn default_max_token_bytes() -> usize {
+    DEFAULT_MAX_TOKEN_BYTES
+}
+
+/// JWT configuration of an API.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// Trusted issuers.
+    pub issuers: Vec<JwtIssuerConfig>,
+    /// Longest token accepted, bytes. Default 8192.
+    #[serde(default = "default_max_token_bytes")]
+    pub max_token_bytes: usize,
+}
+
+/// Gives the gateway's [`JwksSource`] for a URL.
+pub trait JwksSourceFactory {
+    /// The source fetching `url`.
+    fn source(&self, url: &str) -> Arc<dyn JwksSource>;
+}
+
+impl JwtIssuerConfig {
+    fn build(
+        &self,
+        path: &str,
+        clock: &Arc<dyn Clock>,
+        sources: &dyn JwksSourceFactory,
+    ) -> Result<Issuer, ConfigError> {
+        if self.issuer.is_empty() {
+            return Err(invalid(format!("{path}.issuer"), "must not be empty"));
+        }
+        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+            return Err(invalid(
+                format!("{path}.audiences"),
+                "at least one non-empty audience is required",
+            ));
+        }
+        if self.algorithms.is_empty() {
+            return Err(invalid(
+                format!("{path}.algorithms"),
+                "at least one algorithm is required",
+            ));
+        }
+        let hs = self.algorithms.contains(&JwtAlgorithm::HS256);
+        if hs && self.algorithms.len() > 1 {
+            return Err(invalid(
+                format!("{path}.algorithms"),
+                "HS256 cannot be combined with public-key algorithms (algorithm confusion)",
+            ));
+        }
+        let sources_given = [
+            self.jwks_url.is_some(),
+            self.jwks_file.is_some(),
+            self.hs256_secret.is_some(),
+        ]
+        .iter()
+        .filter(|given| **given)
+        .count();
+        if sources_given != 1 {
+            return Err(invalid(
+                path,
+                "exactly one of jwks_url, jwks_file, hs256_secret is required",
+            ));
+        }
+        if hs != self.hs256_secret.is_some() {
+            return Err(invalid(
+                format!("{path}.hs256_secret"),
+                "hs256_secret goes with algorithms: [HS256] and only with it",
+            ));
+        }
+        if self.jwks_refresh_seconds == 0 || self.jwks_min_refetch_seconds == 0 {
+            return Err(invalid(
+                format!("{path}.jwks_refresh_seconds"),
+                "intervals must be positive",
+            ));
+        }
+        let keys = if let Some(secret) = &self.hs256_secret {
+            let secret = secret.load().map_err(|source| ConfigError::Secret {
+                path: format!("{path}.hs256_secret"),
+                source,
+            })?;
+            if secret.expose().len() < MIN_HS256_SECRET_BYTES {
+                return Err(invalid(
+                    format!("{path}.hs256_secret"),
+                    "HS256 secret must be at least 256 bits (32 bytes)",
+                ));
+            }
+            let key = VerifyKey::new(
+                None,
+                Some(Algorithm::HS256),
+                DecodingKey::from_secret(secret.expose()),
+            );
+            KeySource::Static(Arc::new(KeySet::new(vec![key])))
+        } else if let Some(file) = &self.jwks_file {
+            let document = std::fs::read(file).map_err(|source| ConfigError::File {
+                path: format!("{path}.jwks_file"),
+                file: file.display().to_string(),
+                source,
+            })?;
+            let keys = KeySet::from_jwks(&document).map_err(|source| ConfigError::Jwks {
+                path: format!("{path}.jwks_file"),
+                source,
+            })?;
+            KeySource::Static(Arc::new(keys))
+        } else if let Some(url) = &self.jwks_url {
+            if !url.starts_with("https://")
+                && !url.starts_with("http://127.0.0.1")
+                && !url.starts_with("http://localhost")
+            {
+                return Err(invalid(
+                    format!("{path}.jwks_url"),
+                    "must be https (or loopback http)",
+                ));
+            }
+            let policy = JwksCachePolicy {
+                refresh_interval: Duration::from_secs(self.jwks_refresh_seconds),
+                min_refetch_interval: Duration::from_secs(self.jwks_min_refetch_seconds),
+            };
+            KeySource::Remote(Arc::new(JwksCache::new(
+                sources.source(url),
+                Arc::clone(clock),
+                policy,
+            )))
+        } else {
+            return Err(invalid(path, "no key source"));
+        };
+        if self.claims.consumer.is_empty() {
+            return Err(invalid(
+                format!("{path}.claims.consumer"),
+                "at least one claim name is required",
+            ));
+        }
+        Ok(Issuer {
+            issuer: self.issuer.clone(),
+            algorithms: self.algorithms.iter().map(|a| a.algorithm()).collect(),
+            keys,
+            rules: ClaimRules {
+                audiences: self.audiences.clone(),
+                leeway: self.leeway_seconds,
+                max_age: self.max_token_age_seconds,
+                require_exp: self.require_exp,
+                required: self.required_claims.clone(),
+            },
+            mapping: self.claims.clone(),
+        })
+    }
+}
+
+impl JwtConfig {
+    /// Validates the configuration into a verifier. `path` is this section's field
+    /// path for error messages (e.g. `apis.pets.authn.jwt`).
+    pub fn build(
+        &self,
+        path: &str,
+        clock: Arc<dyn Clock>,
+        sources: &dyn JwksSourceFactory,
+    ) -> Result<JwtVerifier, ConfigError> {
+        if self.issuers.is_empty() {
+            return Err(invalid(
+                format!("{path}.issuers"),
+                "at least one issuer is required",
+            ));
+        }
+        if !(256..=64 * 1024).contains(&self.max_token_bytes) {
+            return Err(invalid(
+                format!("{path}.max_token_bytes"),
+                "must be between 256 and 65536",
+            ));
+        }
+        let mut issuers = Vec::with_capacity(self.issuers.len());
+        for (i, issuer) in self.issuers.iter().enumerate() {
+            let issuer_path = format!("{path}.issuers[{i}]");
+            if issuers
+                .iter()
+                .any(|built: &Issuer| built.issuer == issuer.issuer)
+            {
+                return Err(invalid(format!("{issuer_path}.issuer"), "duplicate issuer"));
+            }
+            issuers.push(issuer.build(&issuer_path, &clock, sources)?);
+        }
+        Ok(JwtVerifier::new(issuers, self.max_token_bytes, clock))
+    }
+}

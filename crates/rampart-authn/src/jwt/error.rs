@@ -1,0 +1,95 @@
+//! Why a JWT was refused: one variant per cause. Every variant becomes the same
+//! client answer (401 `invalid_token`); `reason()` is for logs and metrics.
+
+use rampart_core::Problem;
+
+/// A refused JWT.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwtError {
+    /// Longer than the configured maximum, refused before any parsing.
+    #[error("token exceeds the size limit")]
+    Oversized,
+    /// Not three base64url parts, or a part that is not a JSON object.
+    #[error("malformed token")]
+    Malformed,
+    /// `alg: none` (unsigned token).
+    #[error("unsigned token (alg none)")]
+    AlgNone,
+    /// An algorithm outside the issuer's allowlist (or unknown).
+    #[error("algorithm not allowed")]
+    AlgNotAllowed,
+    /// A header that would let the token pick its own key (`jku`, `x5u`, `jwk`,
+    /// `x5c`) or demand extensions we do not implement (`crit`).
+    #[error("forbidden header {0}")]
+    ForbiddenHeader(&'static str),
+    /// No configured issuer has this `iss`.
+    #[error("unknown issuer")]
+    UnknownIssuer,
+    /// No key for this `kid` (and algorithm), even after a refetch.
+    #[error("unknown key id")]
+    UnknownKid,
+    /// The issuer's keys were never loaded (JWKS endpoint down since start).
+    #[error("issuer keys unavailable")]
+    KeysUnavailable,
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// `exp` is past (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    /// `iat` is older than the maximum token age.
+    #[error("token too old")]
+    TooOld,
+    /// `aud` names none of the configured audiences.
+    #[error("wrong audience")]
+    WrongAudience,
+    /// A required claim is absent.
+    #[error("missing claim {0}")]
+    MissingClaim(String),
+    /// A registered claim has the wrong JSON type (e.g. `exp` as a string).
+    #[error("claim {0} has the wrong type")]
+    InvalidClaim(&'static str),
+    /// The token's `jti` is on the revocation list.
+    #[error("token revoked")]
+    Revoked,
+    /// The token is bound to a client certificate (`cnf.x5t#S256`) that was not presented.
+    #[error("certificate binding mismatch")]
+    CertificateBinding,
+}
+
+impl JwtError {
+    /// A stable reason code for logs and the `rampart_authn_failures_total` metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            JwtError::Oversized => "jwt-oversized",
+            JwtError::Malformed => "jwt-malformed",
+            JwtError::AlgNone => "jwt-alg-none",
+            JwtError::AlgNotAllowed => "jwt-alg-not-allowed",
+            JwtError::ForbiddenHeader(_) => "jwt-forbidden-header",
+            JwtError::UnknownIssuer => "jwt-unknown-issuer",
+            JwtError::UnknownKid => "jwt-unknown-kid",
+            JwtError::KeysUnavailable => "jwt-keys-unavailable",
+            JwtError::BadSignature => "jwt-bad-signature",
+            JwtError::Expired => "jwt-expired",
+            JwtError::NotYetValid => "jwt-not-yet-valid",
+            JwtError::IssuedInFuture => "jwt-issued-in-future",
+            JwtError::TooOld => "jwt-too-old",
+            JwtError::WrongAudience => "jwt-wrong-audience",
+            JwtError::MissingClaim(_) => "jwt-missing-claim",
+            JwtError::InvalidClaim(_) => "jwt-invalid-claim",
+            JwtError::Revoked => "jwt-revoked",
+            JwtError::CertificateBinding => "jwt-certificate-binding",
+        }
+    }
+
+    /// The client answer: 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
+    pub fn to_problem(&self) -> Problem {
+        crate::problem::invalid_token()
+    }
+}

@@ -1,0 +1,160 @@
+//! JWT verification per issuer.
+//!
+//! Order of checks, cheapest and most dangerous first: size bound, structure and
+//! header ([`token`]: `alg: none`, key-injecting headers), issuer selection by the
+//! unverified `iss`, algorithm allowlist of that issuer, key lookup by `kid` (with a
+//! rate-limited JWKS refetch on an unknown `kid`, [`jwks`]), signature with a key of
+//! the algorithm's own family ([`keys`]), then the claims ([`claims`]).
+//!
+//! [`config`] holds the raw configuration and its validation into a [`JwtVerifier`].
+
+pub mod claims;
+pub mod config;
+pub mod error;
+pub mod jwks;
+pub mod keys;
+pub mod token;
+
+use std::sync::Arc;
+
+use jsonwebtoken::Algorithm;
+use rampart_core::Identity;
+use serde_json::{Map, Value};
+
+use crate::claims_map::ClaimMapping;
+use crate::clock::Clock;
+pub use claims::ClaimRules;
+pub use config::{JwtAlgorithm, JwtConfig, JwtIssuerConfig};
+pub use error::JwtError;
+pub use jwks::{JwksCache, JwksCachePolicy, JwksFetchError, JwksSource, RefreshOutcome};
+pub use keys::{JwksError, KeySet, VerifyKey};
+
+/// Default bound on a token's length, checked before any decoding.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Where an issuer's keys come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// Fixed keys (a JWKS file, or an HS256 secret).
+    Static(Arc<KeySet>),
+    /// A remote JWKS behind a cache.
+    Remote(Arc<JwksCache>),
+}
+
+/// One trusted issuer.
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    /// Exact `iss` value.
+    pub issuer: String,
+    /// Algorithms accepted from this issuer.
+    pub algorithms: Vec<Algorithm>,
+    /// Its keys.
+    pub keys: KeySource,
+    /// Claim checks.
+    pub rules: ClaimRules,
+    /// How claims become an identity.
+    pub mapping: ClaimMapping,
+}
+
+/// A token whose signature and claims were verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    /// Index of the issuer in the verifier.
+    pub issuer_index: usize,
+    /// The algorithm it was signed with.
+    pub alg: Algorithm,
+    /// The verified claims.
+    pub claims: Map<String, Value>,
+}
+
+impl VerifiedToken {
+    /// The `jti` claim, if it is a string.
+    pub fn jti(&self) -> Option<&str> {
+        self.claims.get("jti").and_then(Value::as_str)
+    }
+
+    /// The `exp` claim as Unix seconds, if numeric.
+    pub fn exp(&self) -> Option<u64> {
+        self.claims.get("exp").and_then(Value::as_u64)
+    }
+}
+
+/// Verifies JWTs from a set of trusted issuers.
+#[derive(Debug, Clone)]
+pub struct JwtVerifier {
+    issuers: Vec<Issuer>,
+    max_token_bytes: usize,
+    clock: Arc<dyn Clock>,
+}
+
+impl JwtVerifier {
+    /// A verifier over these issuers. Installs jsonwebtoken's aws-lc-rs provider.
+    pub fn new(issuers: Vec<Issuer>, max_token_bytes: usize, clock: Arc<dyn Clock>) -> Self {
+        crate::install_crypto_provider();
+        Self {
+            issuers,
+            max_token_bytes,
+            clock,
+        }
+    }
+
+    /// The configured issuers.
+    pub fn issuers(&self) -> &[Issuer] {
+        &self.issuers
+    }
+
+    /// Verifies `token`; every refusal is a [`JwtError`].
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, JwtError> {
+        let parsed = token::parse(token, self.max_token_bytes)?;
+        let iss = match parsed.claims.get("iss") {
+            Some(Value::String(iss)) => iss,
+            Some(_) => return Err(JwtError::InvalidClaim("iss")),
+            None => return Err(JwtError::MissingClaim("iss".into())),
+        };
+        let (issuer_index, issuer) = self
+            .issuers
+            .iter()
+            .enumerate()
+            .find(|(_, issuer)| issuer.issuer == *iss)
+            .ok_or(JwtError::UnknownIssuer)?;
+        if !issuer.algorithms.contains(&parsed.alg) {
+            return Err(JwtError::AlgNotAllowed);
+        }
+        let keys = match &issuer.keys {
+            KeySource::Static(keys) => Arc::clone(keys),
+            KeySource::Remote(cache) => cache
+                .keys_for(parsed.kid.as_deref())
+                .await
+                .ok_or(JwtError::KeysUnavailable)?,
+        };
+        let mut candidates = keys
+            .candidates(parsed.kid.as_deref(), parsed.alg)
+            .peekable();
+        if candidates.peek().is_none() {
+            return Err(JwtError::UnknownKid);
+        }
+        let message = parsed.signing_input.as_bytes();
+        if !candidates.any(|key| key.verify(message, parsed.signature, parsed.alg)) {
+            return Err(JwtError::BadSignature);
+        }
+        issuer.rules.check(&parsed.claims, self.clock.unix_secs())?;
+        Ok(VerifiedToken {
+            issuer_index,
+            alg: parsed.alg,
+            claims: parsed.claims,
+        })
+    }
+
+    /// The identity a verified token carries (`credential_id` = its `jti`).
+    pub fn identity(&self, token: VerifiedToken) -> Result<Identity, JwtError> {
+        let mapping = self
+            .issuers
+            .get(token.issuer_index)
+            .map(|issuer| &issuer.mapping)
+            .ok_or(JwtError::UnknownIssuer)?;
+        let jti = token.jti().map(str::to_owned);
+        mapping
+            .identity("jwt", jti, token.claims)
+            .ok_or_else(|| JwtError::MissingClaim("sub".into()))
+    }
+}

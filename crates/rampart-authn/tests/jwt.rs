@@ -1,0 +1,490 @@
+//! JWT verification: every refusal from the issue with its test token, and the
+//! legitimate tokens that must pass.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use rampart_authn::clock::{Clock, ManualClock};
+use rampart_authn::jwt::{JwtConfig, JwtError, JwtVerifier};
+use serde_json::{Value, json};
+
+struct Setup {
+    verifier: JwtVerifier,
+    jwks: Arc<FakeJwks>,
+    clock: Arc<ManualClock>,
+    es: TestKey,
+    ed: TestKey,
+    rsa: TestKey,
+}
+
+fn config(extra: Value) -> JwtConfig {
+    let mut issuer = json!({
+        "issuer": ISS, "audiences": [AUD],
+        "algorithms": ["RS256", "PS256", "ES256", "EdDSA"],
+        "jwks_url": "https://idp.example/jwks.json",
+        "max_token_age_seconds": 3600
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        issuer[k] = v.clone();
+    }
+    serde_json::from_value(json!({"issuers": [issuer]})).unwrap()
+}
+
+fn setup_with(extra: Value) -> Setup {
+    let es = TestKey::es256("es-1");
+    let ed = TestKey::ed25519("ed-1");
+    let rsa = TestKey::rsa_a("rsa-1");
+    let jwks = FakeJwks::new(common::jwks(&[&es, &ed, &rsa]));
+    let clock = Arc::new(ManualClock::at(NOW));
+    let verifier = config(extra)
+        .build("authn.jwt", clock.clone(), &Sources(jwks.clone()))
+        .unwrap();
+    Setup {
+        verifier,
+        jwks,
+        clock,
+        es,
+        ed,
+        rsa,
+    }
+}
+
+fn setup() -> Setup {
+    setup_with(json!({}))
+}
+
+fn patched(changes: Value) -> Value {
+    let mut c = claims();
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
+
+#[tokio::test]
+async fn legitimate_tokens_of_every_allowed_algorithm_pass() {
+    let s = setup();
+    let ps = TestKey::rsa("rsa-1", Algorithm::PS256, include_bytes!("data/rsa_a.pem"));
+    for key in [&s.es, &s.ed, &s.rsa, &ps] {
+        let verified = s.verifier.verify(&key.sign(&claims())).await.unwrap();
+        assert_eq!(verified.alg, key.alg);
+        let identity = s.verifier.identity(verified).unwrap();
+        assert_eq!(identity.consumer, "alice");
+        assert_eq!(identity.method, "jwt");
+        assert_eq!(identity.credential_id.as_deref(), Some("tok-1"));
+        assert_eq!(identity.scopes, ["pets:read", "pets:write"]);
+        assert_eq!(identity.roles, ["user"]);
+    }
+    // One fetch served all of them.
+    assert_eq!(s.jwks.fetches(), 1);
+}
+
+#[tokio::test]
+async fn alg_none_is_refused() {
+    let s = setup();
+    let header = json!({"alg": "none", "typ": "JWT"});
+    assert_eq!(
+        s.verifier
+            .verify(&unsigned(&header, &claims(), ""))
+            .await
+            .unwrap_err(),
+        JwtError::Malformed
+    );
+    assert_eq!(
+        s.verifier
+            .verify(&unsigned(&header, &claims(), "AAAA"))
+            .await
+            .unwrap_err(),
+        JwtError::AlgNone
+    );
+}
+
+#[tokio::test]
+async fn algorithm_outside_the_allowlist_is_refused() {
+    let s = setup_with(json!({"algorithms": ["ES256"]}));
+    assert_eq!(
+        s.verifier.verify(&s.rsa.sign(&claims())).await.unwrap_err(),
+        JwtError::AlgNotAllowed
+    );
+    assert_eq!(
+        s.verifier.verify(&s.ed.sign(&claims())).await.unwrap_err(),
+        JwtError::AlgNotAllowed
+    );
+    s.verifier.verify(&s.es.sign(&claims())).await.unwrap();
+}
+
+#[tokio::test]
+async fn rs_hs_confusion_with_the_rsa_public_key_as_hmac_secret_is_refused() {
+    let s = setup();
+    let public_pem = include_bytes!("data/rsa_a.pub.pem");
+    let token = sign_raw(
+        &json!({"alg": "HS256", "kid": "rsa-1"}),
+        &claims(),
+        &EncodingKey::from_secret(public_pem),
+        Algorithm::HS256,
+    );
+    assert_eq!(
+        s.verifier.verify(&token).await.unwrap_err(),
+        JwtError::AlgNotAllowed
+    );
+
+    // Defence in depth: even an issuer wrongly allowing HS256 next to RS256 cannot
+    // use the RSA key as an HMAC secret (config refuses the mix; the key refuses too).
+    let mut issuers = s.verifier.issuers().to_vec();
+    issuers[0].algorithms.push(Algorithm::HS256);
+    let lax = JwtVerifier::new(issuers, 8192, s.clock.clone());
+    assert_eq!(lax.verify(&token).await.unwrap_err(), JwtError::UnknownKid);
+}
+
+#[tokio::test]
+async fn key_injecting_headers_are_refused_even_with_a_valid_signature() {
+    let s = setup();
+    let attacker = TestKey::es256("es-1");
+    let cases = [
+        ("jku", json!({"jku": "https://evil.example/jwks.json"})),
+        ("x5u", json!({"x5u": "https://evil.example/cert.pem"})),
+        ("jwk", json!({"jwk": attacker.jwk.clone()})),
+        ("x5c", json!({"x5c": ["MIIB"]})),
+        ("crit", json!({"crit": ["b64"], "b64": false})),
+    ];
+    for (name, header) in cases {
+        for key in [&attacker, &s.es] {
+            let token = key.sign_with_header(header.clone(), &claims());
+            assert_eq!(
+                s.verifier.verify(&token).await.unwrap_err(),
+                JwtError::ForbiddenHeader(name)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_kid_is_refused_after_one_rate_limited_refetch() {
+    let s = setup();
+    s.verifier.verify(&s.es.sign(&claims())).await.unwrap();
+    assert_eq!(s.jwks.fetches(), 1);
+    let stranger = TestKey::es256("nobody");
+    assert_eq!(
+        s.verifier
+            .verify(&stranger.sign(&claims()))
+            .await
+            .unwrap_err(),
+        JwtError::UnknownKid
+    );
+    assert_eq!(s.jwks.fetches(), 1, "within the refetch interval: no fetch");
+    s.clock.advance(Duration::from_secs(30));
+    assert_eq!(
+        s.verifier
+            .verify(&stranger.sign(&claims()))
+            .await
+            .unwrap_err(),
+        JwtError::UnknownKid
+    );
+    assert_eq!(s.jwks.fetches(), 2, "one refetch after the interval");
+    // A flood of random kids costs no more fetches.
+    for i in 0..50 {
+        let key = TestKey::es256(&format!("random-{i}"));
+        assert!(s.verifier.verify(&key.sign(&claims())).await.is_err());
+    }
+    assert_eq!(s.jwks.fetches(), 2);
+}
+
+#[tokio::test]
+async fn rotated_key_is_picked_up_on_unknown_kid() {
+    let s = setup();
+    s.verifier.verify(&s.es.sign(&claims())).await.unwrap();
+    let next = TestKey::es256("es-2");
+    s.jwks.set(common::jwks(&[&s.es, &next]));
+    s.clock.advance(Duration::from_secs(31));
+    let claims = patched(json!({"exp": s.clock.unix_secs() + 60, "iat": s.clock.unix_secs()}));
+    s.verifier.verify(&next.sign(&claims)).await.unwrap();
+    assert_eq!(s.jwks.fetches(), 2);
+}
+
+#[tokio::test]
+async fn last_good_keys_are_kept_while_the_jwks_endpoint_fails() {
+    let s = setup();
+    s.verifier.verify(&s.es.sign(&claims())).await.unwrap();
+    s.jwks.fail(true);
+    s.clock.advance(Duration::from_secs(301));
+    let fresh = patched(json!({"exp": s.clock.unix_secs() + 60, "iat": s.clock.unix_secs()}));
+    s.verifier.verify(&s.es.sign(&fresh)).await.unwrap();
+    assert_eq!(s.jwks.fetches(), 2, "stale keys triggered one refetch");
+    // A garbage document is not an improvement either.
+    s.jwks.fail(false);
+    s.jwks.set(b"<html>oops</html>".to_vec());
+    s.clock.advance(Duration::from_secs(31));
+    s.verifier.verify(&s.es.sign(&fresh)).await.unwrap();
+    assert_eq!(s.jwks.fetches(), 3);
+}
+
+#[tokio::test]
+async fn keys_unavailable_when_never_fetched() {
+    let s = setup();
+    s.jwks.fail(true);
+    assert_eq!(
+        s.verifier.verify(&s.es.sign(&claims())).await.unwrap_err(),
+        JwtError::KeysUnavailable
+    );
+}
+
+#[tokio::test]
+async fn time_claims_are_enforced_with_leeway() {
+    let s = setup();
+    let v = &s.verifier;
+    // Default leeway 60 s: boundaries pass...
+    v.verify(&s.es.sign(&patched(json!({"exp": NOW - 60}))))
+        .await
+        .unwrap();
+    v.verify(&s.es.sign(&patched(json!({"nbf": NOW + 60}))))
+        .await
+        .unwrap();
+    // ...one second beyond is refused.
+    assert_eq!(
+        v.verify(&s.es.sign(&patched(json!({"exp": NOW - 61}))))
+            .await
+            .unwrap_err(),
+        JwtError::Expired
+    );
+    assert_eq!(
+        v.verify(&s.es.sign(&patched(json!({"nbf": NOW + 61}))))
+            .await
+            .unwrap_err(),
+        JwtError::NotYetValid
+    );
+    assert_eq!(
+        v.verify(&s.es.sign(&patched(json!({"iat": NOW + 61}))))
+            .await
+            .unwrap_err(),
+        JwtError::IssuedInFuture
+    );
+    assert_eq!(
+        v.verify(&s.es.sign(&patched(json!({"iat": NOW - 3661}))))
+            .await
+            .unwrap_err(),
+        JwtError::TooOld
+    );
+    assert_eq!(
+        v.verify(&s.es.sign(&patched(json!({"exp": null}))))
+            .await
+            .unwrap_err(),
+        JwtError::MissingClaim("exp".into())
+    );
+    assert_eq!(
+        v.verify(&s.es.sign(&patched(json!({"exp": "4102444800"}))))
+            .await
+            .unwrap_err(),
+        JwtError::InvalidClaim("exp")
+    );
+}
+
+#[tokio::test]
+async fn wrong_issuer_or_audience_is_refused() {
+    let s = setup();
+    let v = &s.verifier;
+    assert_eq!(
+        v.verify(&s.es.sign(&patched(json!({"iss": "https://evil.example"}))))
+            .await
+            .unwrap_err(),
+        JwtError::UnknownIssuer
+    );
+    assert_eq!(
+        v.verify(&s.es.sign(&patched(json!({"iss": null}))))
+            .await
+            .unwrap_err(),
+        JwtError::MissingClaim("iss".into())
+    );
+    assert_eq!(
+        v.verify(&s.es.sign(&patched(json!({"aud": "other-api"}))))
+            .await
+            .unwrap_err(),
+        JwtError::WrongAudience
+    );
+    v.verify(&s.es.sign(&patched(json!({"aud": ["other-api", AUD]}))))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn bad_signatures_are_refused() {
+    let s = setup();
+    // Signed by another key under a trusted kid.
+    let impostor = TestKey::es256("es-1");
+    assert_eq!(
+        s.verifier
+            .verify(&impostor.sign(&claims()))
+            .await
+            .unwrap_err(),
+        JwtError::BadSignature
+    );
+    let rsa_b = TestKey::rsa("rsa-1", Algorithm::RS256, include_bytes!("data/rsa_b.pem"));
+    assert_eq!(
+        s.verifier.verify(&rsa_b.sign(&claims())).await.unwrap_err(),
+        JwtError::BadSignature
+    );
+    // Payload swapped after signing (privilege escalation attempt).
+    let good = s.es.sign(&claims());
+    let forged = s.es.sign(&patched(json!({"sub": "admin"})));
+    let mut parts: Vec<&str> = good.split('.').collect();
+    parts[1] = forged.split('.').nth(1).unwrap();
+    assert_eq!(
+        s.verifier.verify(&parts.join(".")).await.unwrap_err(),
+        JwtError::BadSignature
+    );
+    // Garbage signature.
+    let mut parts: Vec<&str> = good.split('.').collect();
+    parts[2] = "AAAA";
+    assert_eq!(
+        s.verifier.verify(&parts.join(".")).await.unwrap_err(),
+        JwtError::BadSignature
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_tokens_are_refused() {
+    let s = setup();
+    for token in ["", "abc", "a.b.c", "....", "eyJhbGciOiJFUzI1NiJ9.e30"] {
+        assert_eq!(
+            s.verifier.verify(token).await.unwrap_err(),
+            JwtError::Malformed,
+            "{token}"
+        );
+    }
+    let huge = patched(json!({"pad": "x".repeat(9000)}));
+    assert_eq!(
+        s.verifier.verify(&s.es.sign(&huge)).await.unwrap_err(),
+        JwtError::Oversized
+    );
+}
+
+#[tokio::test]
+async fn required_claims_are_enforced() {
+    let s = setup_with(json!({"required_claims": ["tenant"]}));
+    assert_eq!(
+        s.verifier.verify(&s.es.sign(&claims())).await.unwrap_err(),
+        JwtError::MissingClaim("tenant".into())
+    );
+    s.verifier
+        .verify(&s.es.sign(&patched(json!({"tenant": "t1"}))))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn refusals_are_401_with_the_rfc6750_challenge() {
+    let problem = JwtError::Expired.to_problem();
+    assert_eq!(problem.kind.status, 401);
+    let (name, value) = &problem.headers[0];
+    assert_eq!(name, "www-authenticate");
+    assert!(value.to_str().unwrap().contains("error=\"invalid_token\""));
+    assert!(
+        problem.detail.is_none(),
+        "nothing about the cause reaches the client"
+    );
+}
+
+fn hs_config(secret_file: &std::path::Path, algorithms: Value) -> JwtConfig {
+    serde_json::from_value(json!({"issuers": [{
+        "issuer": ISS, "audiences": [AUD], "algorithms": algorithms,
+        "hs256_secret": {"file": secret_file}
+    }]}))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn hs256_needs_a_256_bit_secret_and_works_with_one() {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(NOW));
+    let sources = Sources(FakeJwks::new(Vec::new()));
+    let short = temp_file("hs-short", &[7u8; 31]);
+    let err = hs_config(&short, json!(["HS256"]))
+        .build("authn.jwt", clock.clone(), &sources)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("authn.jwt.issuers[0].hs256_secret"),
+        "{err}"
+    );
+
+    let secret = [7u8; 32];
+    let file = temp_file("hs-ok", &secret);
+    let err = hs_config(&file, json!(["HS256", "RS256"]))
+        .build("authn.jwt", clock.clone(), &sources)
+        .unwrap_err();
+    assert!(err.to_string().contains("algorithm confusion"), "{err}");
+
+    let verifier = hs_config(&file, json!(["HS256"]))
+        .build("authn.jwt", clock, &sources)
+        .unwrap();
+    let token = sign_raw(
+        &json!({"alg": "HS256"}),
+        &claims(),
+        &EncodingKey::from_secret(&secret),
+        Algorithm::HS256,
+    );
+    verifier.verify(&token).await.unwrap();
+    let wrong = sign_raw(
+        &json!({"alg": "HS256"}),
+        &claims(),
+        &EncodingKey::from_secret(&[8u8; 32]),
+        Algorithm::HS256,
+    );
+    assert_eq!(
+        verifier.verify(&wrong).await.unwrap_err(),
+        JwtError::BadSignature
+    );
+}
+
+#[test]
+fn config_errors_name_the_field() {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(NOW));
+    let sources = Sources(FakeJwks::new(Vec::new()));
+    let cases = [
+        (json!({"audiences": []}), "authn.jwt.issuers[0].audiences"),
+        (json!({"algorithms": []}), "authn.jwt.issuers[0].algorithms"),
+        (
+            json!({"jwks_url": "http://idp.example/jwks"}),
+            "authn.jwt.issuers[0].jwks_url",
+        ),
+        (
+            json!({"jwks_file": "/nonexistent/jwks.json"}),
+            "authn.jwt.issuers[0]",
+        ),
+    ];
+    for (extra, path) in cases {
+        let err = config(extra)
+            .build("authn.jwt", clock.clone(), &sources)
+            .unwrap_err();
+        assert!(err.to_string().starts_with(path), "{err}");
+    }
+    let unknown: Result<JwtConfig, _> = serde_json::from_value(json!({"issuers": [], "bogus": 1}));
+    assert!(unknown.is_err());
+}
+
+#[tokio::test]
+async fn jwks_file_keys_work_without_any_fetch() {
+    let key = TestKey::ed25519("file-1");
+    let file = temp_file("jwks.json", &common::jwks(&[&key]));
+    let cfg: JwtConfig = serde_json::from_value(json!({"issuers": [{
+        "issuer": ISS, "audiences": [AUD], "algorithms": ["EdDSA"], "jwks_file": file
+    }]}))
+    .unwrap();
+    let jwks = FakeJwks::new(Vec::new());
+    let verifier = cfg
+        .build(
+            "authn.jwt",
+            Arc::new(ManualClock::at(NOW)),
+            &Sources(jwks.clone()),
+        )
+        .unwrap();
+    verifier.verify(&key.sign(&claims())).await.unwrap();
+    assert_eq!(jwks.fetches(), 0);
+}
