@@ -1,0 +1,261 @@
+//! Turns one schema of the spec into a self-contained JSON Schema document.
+//!
+//! Every `$ref` reachable from the schema (in this file or a sibling) is copied into
+//! the bundle's definitions under a generated name and rewritten to point there, so
+//! recursion keeps working and the validator never resolves anything on its own. The
+//! OpenAPI 3.0 dialect is translated to Draft 4 on the way (`nullable`), and the
+//! `required` list is adjusted for the direction (`readOnly` members are not required
+//! in requests, `writeOnly` ones not in responses).
+
+use std::collections::{HashMap, VecDeque};
+
+use serde_json::{Map, Value};
+
+use crate::error::LoadError;
+use crate::loader::{DocId, DocSet, escape_segment};
+
+/// The OpenAPI dialect of a spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecVersion {
+    /// 3.0.x: schemas are a Draft 4 variant with `nullable`.
+    V30,
+    /// 3.1.x: schemas are JSON Schema 2020-12.
+    V31,
+}
+
+impl SpecVersion {
+    /// The definitions keyword of the bundle.
+    pub fn defs_key(self) -> &'static str {
+        match self {
+            SpecVersion::V30 => "definitions",
+            SpecVersion::V31 => "$defs",
+        }
+    }
+
+    /// The jsonschema draft.
+    pub fn draft(self) -> jsonschema::Draft {
+        match self {
+            SpecVersion::V30 => jsonschema::Draft::Draft4,
+            SpecVersion::V31 => jsonschema::Draft::Draft202012,
+        }
+    }
+}
+
+/// Which message the schema describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A request body or parameter.
+    Request,
+    /// A response body.
+    Response,
+}
+
+/// Keywords whose value is a map of schemas.
+const SCHEMA_MAPS: [&str; 5] = [
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+];
+/// Keywords whose value is one schema.
+const SCHEMA_ONE: [&str; 12] = [
+    "items",
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "additionalItems",
+    "contentSchema",
+];
+/// Keywords whose value is a list of schemas.
+const SCHEMA_LISTS: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
+/// Deepest schema nesting copied (protects the loader from absurd specs).
+const MAX_DEPTH: usize = 64;
+
+struct Bundler<'d> {
+    docs: &'d DocSet,
+    version: SpecVersion,
+    direction: Direction,
+    names: HashMap<(DocId, String), String>,
+    queue: VecDeque<(DocId, String, String)>,
+}
+
+/// Bundles the schema at `pointer` in document `doc`.
+pub fn bundle(
+    docs: &DocSet,
+    doc: DocId,
+    pointer: &str,
+    schema: &Value,
+    version: SpecVersion,
+    direction: Direction,
+) -> Result<Value, LoadError> {
+    let mut b = Bundler {
+        docs,
+        version,
+        direction,
+        names: HashMap::new(),
+        queue: VecDeque::new(),
+    };
+    let mut root = b.copy(doc, pointer, schema, 0)?;
+    let mut defs = Map::new();
+    while let Some((d, p, name)) = b.queue.pop_front() {
+        let target = docs
+            .docs
+            .get(d)
+            .and_then(|x| x.value.pointer(&p))
+            .unwrap_or(&Value::Bool(true));
+        let copied = b.copy(d, &p, target, 0)?;
+        defs.insert(name, copied);
+    }
+    if defs.is_empty() {
+        return Ok(root);
+    }
+    // A root that is itself a `$ref` would hide sibling keywords in Draft 4: wrap it.
+    if root.get("$ref").is_some() || !root.is_object() {
+        let mut wrapper = Map::new();
+        wrapper.insert("allOf".into(), Value::Array(vec![root]));
+        root = Value::Object(wrapper);
+    }
+    if let Value::Object(map) = &mut root {
+        map.insert(version.defs_key().into(), Value::Object(defs));
+    }
+    Ok(root)
+}
+
+impl Bundler<'_> {
+    fn copy(
+        &mut self,
+        doc: DocId,
+        pointer: &str,
+        schema: &Value,
+        depth: usize,
+    ) -> Result<Value, LoadError> {
+        if depth > MAX_DEPTH {
+            return Err(LoadError::Invalid {
+                at: self.docs.at(doc, pointer),
+                message: "schema nested too deeply".into(),
+            });
+        }
+        let Value::Object(map) = schema else {
+            return Ok(schema.clone());
+        };
+        let mut out = Map::new();
+        if let Some(Value::String(reference)) = map.get("$ref") {
+            let (tdoc, tptr, _) = self.docs.resolve(doc, pointer, reference)?;
+            let key = (tdoc, tptr.clone());
+            let name = match self.names.get(&key) {
+                Some(name) => name.clone(),
+                None => {
+                    let name = format!("s{}", self.names.len());
+                    self.names.insert(key, name.clone());
+                    self.queue.push_back((tdoc, tptr, name.clone()));
+                    name
+                }
+            };
+            out.insert(
+                "$ref".into(),
+                Value::String(format!("#/{}/{name}", self.version.defs_key())),
+            );
+            if self.version == SpecVersion::V30 {
+                // 3.0: siblings of $ref are ignored.
+                return Ok(Value::Object(out));
+            }
+        }
+        for (key, value) in map {
+            if key == "$ref" {
+                continue;
+            }
+            let child_ptr = format!("{pointer}/{}", escape_segment(key));
+            let copied = if SCHEMA_MAPS.contains(&key.as_str()) {
+                match value {
+                    Value::Object(members) => {
+                        let mut m = Map::new();
+                        for (name, sub) in members {
+                            let p = format!("{child_ptr}/{}", escape_segment(name));
+                            m.insert(name.clone(), self.copy(doc, &p, sub, depth + 1)?);
+                        }
+                        Value::Object(m)
+                    }
+                    other => other.clone(),
+                }
+            } else if SCHEMA_ONE.contains(&key.as_str()) || SCHEMA_LISTS.contains(&key.as_str()) {
+                match value {
+                    Value::Array(items) => {
+                        let mut v = Vec::with_capacity(items.len());
+                        for (i, sub) in items.iter().enumerate() {
+                            v.push(self.copy(doc, &format!("{child_ptr}/{i}"), sub, depth + 1)?);
+                        }
+                        Value::Array(v)
+                    }
+                    other => self.copy(doc, &child_ptr, other, depth + 1)?,
+                }
+            } else {
+                value.clone()
+            };
+            out.insert(key.clone(), copied);
+        }
+        if self.version == SpecVersion::V30 {
+            translate_nullable(&mut out);
+        }
+        self.adjust_required(&mut out);
+        Ok(Value::Object(out))
+    }
+
+    /// Drops from `required` the members that do not travel in this direction.
+    fn adjust_required(&self, out: &mut Map<String, Value>) {
+        let flag = match self.direction {
+            Direction::Request => "readOnly",
+            Direction::Response => "writeOnly",
+        };
+        let Some(Value::Object(props)) = out.get("properties") else {
+            return;
+        };
+        let skipped: Vec<String> = props
+            .iter()
+            .filter(|(_, s)| s.get(flag) == Some(&Value::Bool(true)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if skipped.is_empty() {
+            return;
+        }
+        if let Some(Value::Array(required)) = out.get_mut("required") {
+            required.retain(|r| r.as_str().is_none_or(|r| !skipped.iter().any(|s| s == r)));
+        }
+    }
+}
+
+/// OpenAPI 3.0 `nullable: true` is `type: [t, "null"]` (and `null` in `enum`) in JSON Schema.
+fn translate_nullable(out: &mut Map<String, Value>) {
+    if out.remove("nullable") != Some(Value::Bool(true)) {
+        return;
+    }
+    if let Some(Value::String(t)) = out.get("type") {
+        let t = t.clone();
+        out.insert(
+            "type".into(),
+            Value::Array(vec![Value::String(t), "null".into()]),
+        );
+    }
+    if let Some(Value::Array(values)) = out.get_mut("enum")
+        && !values.contains(&Value::Null)
+    {
+        values.push(Value::Null);
+    }
+}
+
+/// Compiles a bundled schema into a validator for the spec's draft, with format
+/// checks on and no remote retrieval.
+pub fn compile(schema: &Value, version: SpecVersion) -> Result<jsonschema::Validator, String> {
+    jsonschema::options()
+        .with_draft(version.draft())
+        .should_validate_formats(true)
+        .offline()
+        .build(schema)
+        .map_err(|e| e.to_string())
+}

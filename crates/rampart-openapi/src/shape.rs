@@ -1,0 +1,418 @@
+//! What a schema declares about objects, flattened for fast walks over bodies.
+//!
+//! A [`Shapes`] arena is built once per bundled schema: for each schema node, the
+//! declared properties (with `readOnly`, `writeOnly`, role and visibility marks), how
+//! undeclared members are treated, and the item shape of arrays. Compositions
+//! (`allOf`, `anyOf`, `oneOf`) are merged: a property declared by any branch is
+//! declared. Recursive schemas share nodes through the bundle's definitions.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+use serde_json::Value;
+
+/// Index of a node in a [`Shapes`] arena.
+pub type ShapeId = usize;
+
+/// The node that accepts anything (a free-form schema).
+pub const ANY: ShapeId = 0;
+
+/// How members a schema does not name are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Additional {
+    /// The schema says nothing (`additionalProperties` absent): the spec probably
+    /// forgot it; policy decides (refuse or strip).
+    Undeclared,
+    /// `additionalProperties: false`.
+    Forbidden,
+    /// `additionalProperties: true` or a schema: allowed, with this shape.
+    Allowed(ShapeId),
+}
+
+/// One declared property.
+#[derive(Debug, Clone)]
+pub struct Prop {
+    /// The property's shape.
+    pub shape: ShapeId,
+    /// `readOnly: true`: refused in requests.
+    pub read_only: bool,
+    /// `writeOnly: true`: removed from responses.
+    pub write_only: bool,
+    /// `x-rampart-roles`: visible in responses only to these roles.
+    pub roles: Option<Vec<String>>,
+    /// `x-rampart-visible: true`: shown even if its name looks sensitive.
+    pub reveal: bool,
+}
+
+/// What an object schema declares.
+#[derive(Debug, Clone)]
+pub struct ObjectShape {
+    /// Declared properties by name.
+    pub props: HashMap<String, Prop>,
+    /// `patternProperties`.
+    pub patterns: Vec<(Regex, ShapeId)>,
+    /// Everything else.
+    pub additional: Additional,
+}
+
+impl ObjectShape {
+    /// What a member named `key` is: its declared property, a pattern shape, or how
+    /// undeclared members are treated.
+    pub fn member(&self, key: &str) -> Member<'_> {
+        if let Some(prop) = self.props.get(key) {
+            return Member::Declared(prop);
+        }
+        for (re, shape) in &self.patterns {
+            if re.is_match(key) {
+                return Member::Pattern(*shape);
+            }
+        }
+        match self.additional {
+            Additional::Allowed(shape) => Member::Pattern(shape),
+            Additional::Undeclared | Additional::Forbidden => Member::Undeclared,
+        }
+    }
+}
+
+/// The verdict on one object member.
+#[derive(Debug)]
+pub enum Member<'a> {
+    /// A named property.
+    Declared(&'a Prop),
+    /// Allowed by `patternProperties` or `additionalProperties`.
+    Pattern(ShapeId),
+    /// Not declared.
+    Undeclared,
+}
+
+/// One schema node.
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    /// Free-form: any value, any members.
+    pub any: bool,
+    /// Present when the schema can be an object.
+    pub object: Option<ObjectShape>,
+    /// Item shape when the schema can be an array.
+    pub items: Option<ShapeId>,
+}
+
+/// The arena for one bundled schema.
+#[derive(Debug, Clone)]
+pub struct Shapes {
+    nodes: Vec<Shape>,
+    /// The root schema's node.
+    pub root: ShapeId,
+}
+
+impl Shapes {
+    /// The node `id` (an unknown id reads as free-form).
+    pub fn get(&self, id: ShapeId) -> &Shape {
+        static FREE: Shape = Shape {
+            any: true,
+            object: None,
+            items: None,
+        };
+        self.nodes.get(id).unwrap_or(&FREE)
+    }
+
+    /// Builds the arena for a bundled schema whose definitions live under `defs_key`.
+    pub fn build(bundle: &Value, defs_key: &str) -> Shapes {
+        let mut b = Builder {
+            bundle,
+            prefix: format!("#/{defs_key}/"),
+            defs_key,
+            nodes: vec![Shape {
+                any: true,
+                ..Shape::default()
+            }],
+            memo: HashMap::new(),
+        };
+        let root = b.node(bundle, 0);
+        Shapes {
+            nodes: b.nodes,
+            root,
+        }
+    }
+
+    /// A trivial arena: everything free-form.
+    pub fn free() -> Shapes {
+        Shapes {
+            nodes: vec![Shape {
+                any: true,
+                ..Shape::default()
+            }],
+            root: ANY,
+        }
+    }
+}
+
+const MAX_DEPTH: usize = 48;
+
+struct Builder<'b> {
+    bundle: &'b Value,
+    prefix: String,
+    defs_key: &'b str,
+    nodes: Vec<Shape>,
+    memo: HashMap<String, ShapeId>,
+}
+
+/// What the branches of one schema declare, merged.
+#[derive(Default)]
+struct Acc<'b> {
+    typed: bool,
+    objectish: bool,
+    props: Vec<(&'b String, &'b Value)>,
+    patterns: Vec<(&'b String, &'b Value)>,
+    additional: Option<&'b Value>,
+    items: Option<&'b Value>,
+}
+
+impl<'b> Builder<'b> {
+    fn target(&self, reference: &str) -> Option<&'b Value> {
+        let name = reference.strip_prefix(&self.prefix)?;
+        self.bundle.get(self.defs_key)?.get(name)
+    }
+
+    /// The node of a schema; a pure reference reuses its definition's node (recursion).
+    fn node(&mut self, schema: &'b Value, depth: usize) -> ShapeId {
+        if depth > MAX_DEPTH {
+            return ANY;
+        }
+        let reference = schema.get("$ref").and_then(Value::as_str);
+        if let Some(r) = reference
+            && let Some(&id) = self.memo.get(r)
+        {
+            return id;
+        }
+        let id = self.nodes.len();
+        self.nodes.push(Shape::default());
+        if let Some(r) = reference {
+            self.memo.insert(r.to_string(), id);
+        }
+        let mut acc = Acc::default();
+        self.collect(schema, &mut acc, 0);
+        let shape = self.finish(acc, depth);
+        if let Some(slot) = self.nodes.get_mut(id) {
+            *slot = shape;
+        }
+        id
+    }
+
+    fn collect(&self, schema: &'b Value, acc: &mut Acc<'b>, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let Value::Object(map) = schema else {
+            return;
+        };
+        if let Some(r) = map.get("$ref").and_then(Value::as_str)
+            && let Some(t) = self.target(r)
+        {
+            self.collect(t, acc, depth + 1);
+        }
+        if let Some(t) = map.get("type") {
+            acc.typed = true;
+            let has = |name: &str| match t {
+                Value::String(s) => s == name,
+                Value::Array(list) => list.iter().any(|x| x.as_str() == Some(name)),
+                _ => false,
+            };
+            if has("object") {
+                acc.objectish = true;
+            }
+            if has("array") && acc.items.is_none() {
+                acc.items = Some(&Value::Bool(true));
+            }
+        }
+        if let Some(Value::Object(props)) = map.get("properties") {
+            acc.objectish = true;
+            acc.props.extend(props.iter());
+        }
+        if let Some(Value::Object(props)) = map.get("patternProperties") {
+            acc.objectish = true;
+            acc.patterns.extend(props.iter());
+        }
+        for key in ["additionalProperties", "unevaluatedProperties"] {
+            if let Some(a) = map.get(key) {
+                acc.objectish = true;
+                acc.additional = Some(more_permissive(acc.additional, a));
+            }
+        }
+        if let Some(items) = map.get("items")
+            && items.is_object()
+        {
+            acc.items = Some(items);
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            if let Some(Value::Array(branches)) = map.get(key) {
+                for branch in branches {
+                    self.collect(branch, acc, depth + 1);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, acc: Acc<'b>, depth: usize) -> Shape {
+        if !acc.typed && !acc.objectish && acc.items.is_none() {
+            return Shape {
+                any: true,
+                ..Shape::default()
+            };
+        }
+        let items = acc.items.map(|s| self.node(s, depth + 1));
+        if !acc.objectish {
+            return Shape {
+                any: false,
+                object: None,
+                items,
+            };
+        }
+        let free_form = acc.props.is_empty() && acc.patterns.is_empty() && acc.additional.is_none();
+        let additional = match acc.additional {
+            _ if free_form => Additional::Allowed(ANY),
+            None => Additional::Undeclared,
+            Some(Value::Bool(false)) => Additional::Forbidden,
+            Some(Value::Bool(true)) => Additional::Allowed(ANY),
+            Some(schema) => Additional::Allowed(self.node(schema, depth + 1)),
+        };
+        let mut props = HashMap::new();
+        for (name, schema) in acc.props {
+            let shape = self.node(schema, depth + 1);
+            let prop = Prop {
+                shape,
+                read_only: self.flag(schema, "readOnly", 0),
+                write_only: self.flag(schema, "writeOnly", 0),
+                roles: self.roles(schema),
+                reveal: self.flag(schema, "x-rampart-visible", 0),
+            };
+            // A property declared by several branches keeps the strictest marks.
+            props
+                .entry(name.clone())
+                .and_modify(|p: &mut Prop| {
+                    p.read_only |= prop.read_only;
+                    p.write_only |= prop.write_only;
+                })
+                .or_insert(prop);
+        }
+        let mut patterns = Vec::new();
+        for (pattern, schema) in acc.patterns {
+            // Patterns were already compiled by the validator; an unsupported one is
+            // ignored here (its members then count as undeclared: the safe side).
+            if let Ok(re) = Regex::new(pattern) {
+                patterns.push((re, self.node(schema, depth + 1)));
+            }
+        }
+        Shape {
+            any: false,
+            object: Some(ObjectShape {
+                props,
+                patterns,
+                additional,
+            }),
+            items,
+        }
+    }
+
+    /// Whether `key: true` is set on the schema or what it references/combines.
+    fn flag(&self, schema: &Value, key: &str, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        if schema.get(key) == Some(&Value::Bool(true)) {
+            return true;
+        }
+        if let Some(t) = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| self.target(r))
+            && self.flag(t, key, depth + 1)
+        {
+            return true;
+        }
+        match schema.get("allOf") {
+            Some(Value::Array(branches)) => branches.iter().any(|b| self.flag(b, key, depth + 1)),
+            _ => false,
+        }
+    }
+
+    fn roles(&self, schema: &Value) -> Option<Vec<String>> {
+        let list = schema.get("x-rampart-roles")?.as_array()?;
+        Some(
+            list.iter()
+                .filter_map(|r| r.as_str().map(String::from))
+                .collect(),
+        )
+    }
+}
+
+fn more_permissive<'b>(current: Option<&'b Value>, new: &'b Value) -> &'b Value {
+    match (current, new) {
+        (None, n) => n,
+        (Some(Value::Bool(false)), n) => n,
+        (Some(c), Value::Bool(false)) => c,
+        (Some(Value::Bool(true)), _) => &Value::Bool(true),
+        (Some(_), n) => n,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn flattens_all_of_and_marks_properties() {
+        let bundle = json!({
+            "allOf": [{"$ref": "#/$defs/s0"}, {"properties": {"extra": {"type": "string"}}}],
+            "$defs": {"s0": {"type": "object", "properties": {
+                "id": {"type": "integer", "readOnly": true},
+                "password": {"type": "string", "writeOnly": true},
+                "salary": {"type": "number", "x-rampart-roles": ["hr"]},
+                "children": {"type": "array", "items": {"$ref": "#/$defs/s0"}}
+            }}}
+        });
+        let shapes = Shapes::build(&bundle, "$defs");
+        let root = shapes.get(shapes.root).object.as_ref().unwrap();
+        assert_eq!(root.additional, Additional::Undeclared);
+        let Member::Declared(id) = root.member("id") else {
+            panic!()
+        };
+        assert!(id.read_only);
+        let Member::Declared(pw) = root.member("password") else {
+            panic!()
+        };
+        assert!(pw.write_only);
+        let Member::Declared(salary) = root.member("salary") else {
+            panic!()
+        };
+        assert_eq!(salary.roles.as_deref(), Some(&["hr".to_string()][..]));
+        assert!(matches!(root.member("extra"), Member::Declared(_)));
+        assert!(matches!(root.member("admin"), Member::Undeclared));
+        // The recursive items point back to a node with the same properties.
+        let Member::Declared(children) = root.member("children") else {
+            panic!()
+        };
+        let item = shapes.get(children.shape).items.unwrap();
+        let item_obj = shapes.get(item).object.as_ref().unwrap();
+        assert!(item_obj.props.contains_key("password"));
+    }
+
+    #[test]
+    fn free_form_and_explicit_additional_properties() {
+        let shapes = Shapes::build(&json!({"type": "object"}), "$defs");
+        assert_eq!(
+            shapes.get(shapes.root).object.as_ref().unwrap().additional,
+            Additional::Allowed(ANY)
+        );
+        let shapes = Shapes::build(
+            &json!({"properties": {"a": {}}, "additionalProperties": false}),
+            "$defs",
+        );
+        assert_eq!(
+            shapes.get(shapes.root).object.as_ref().unwrap().additional,
+            Additional::Forbidden
+        );
+        assert!(Shapes::build(&json!({}), "$defs").get(1).any);
+    }
+}
