@@ -8,12 +8,15 @@
 //! - [`jwt`]: JWT verification per issuer (jsonwebtoken on aws-lc-rs): token
 //!   parsing and header checks, JWKS key sets and their rate-limited cache, claim
 //!   checks, raw config -> [`jwt::JwtVerifier`].
+//! - [`apikey`]: API keys (`rk_<prefix>_<secret>`, HMAC-SHA256 with a pepper),
+//!   the [`apikey::KeyStore`] trait and an in-memory store, revoke/rotate.
 //! - [`claims_map`]: claims -> [`rampart_core::Identity`].
 //! - [`clock`]: the injected [`clock::Clock`].
 //! - [`secret`]: secrets referenced from files or environment, redacted in `Debug`.
 //! - [`problem`]: the problems (401 with RFC 6750 challenges) this crate answers with.
 //! - [`config_error`]: configuration errors naming the field path.
 
+pub mod apikey;
 pub mod claims_map;
 pub mod clock;
 pub mod config_error;
