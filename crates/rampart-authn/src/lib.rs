@@ -13,6 +13,8 @@
 //! - [`claims_map`]: claims -> [`rampart_core::Identity`].
 //! - [`clock`]: the injected [`clock::Clock`].
 //! - [`secret`]: secrets referenced from files or environment, redacted in `Debug`.
+//! - [`revocation`]: the local revocation list (jti, key prefixes) the gateway
+//!   keeps in sync with Redis; a union that entries leave only by expiring.
 //! - [`problem`]: the problems (401 with RFC 6750 challenges) this crate answers with.
 //! - [`config_error`]: configuration errors naming the field path.
 
@@ -22,6 +24,7 @@ pub mod clock;
 pub mod config_error;
 pub mod jwt;
 pub mod problem;
+pub mod revocation;
 pub mod secret;
 
 use std::future::Future;
