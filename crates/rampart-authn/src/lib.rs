@@ -13,6 +13,7 @@
 //! - [`claims_map`]: claims -> [`rampart_core::Identity`].
 //! - [`clock`]: the injected [`clock::Clock`].
 //! - [`secret`]: secrets referenced from files or environment, redacted in `Debug`.
+//! - [`mtls`]: client certificate -> consumer rules; RFC 8705 `cnf.x5t#S256` binding.
 //! - [`revocation`]: the local revocation list (jti, key prefixes) the gateway
 //!   keeps in sync with Redis; a union that entries leave only by expiring.
 //! - [`problem`]: the problems (401 with RFC 6750 challenges) this crate answers with.
@@ -23,6 +24,7 @@ pub mod claims_map;
 pub mod clock;
 pub mod config_error;
 pub mod jwt;
+pub mod mtls;
 pub mod problem;
 pub mod revocation;
 pub mod secret;
