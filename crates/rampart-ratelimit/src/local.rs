@@ -127,25 +127,35 @@ impl LocalStore {
         // Pending writes, consulted first so two ops on one key see each other.
         let mut pending: Vec<(u64, Slot)> = Vec::with_capacity(ops.len());
         let mut all_allowed = true;
+        let stored_of = |hash: u64, guards: &[(usize, MutexGuard<'_, SlotMap>)]| {
+            let shard = self.shard_of(hash);
+            guards
+                .iter()
+                .find(|(i, _)| *i == shard)
+                .and_then(|(_, g)| g.get(&hash).copied())
+        };
         for (op, hash) in ops.iter().zip(&hashes) {
-            let shard = self.shard_of(*hash);
             let stored = pending
                 .iter()
                 .rev()
                 .find(|(h, _)| h == hash)
                 .map(|(_, s)| *s)
-                .or_else(|| {
-                    guards
-                        .iter()
-                        .find(|(i, _)| *i == shard)
-                        .and_then(|(_, g)| g.get(hash).copied())
-                });
+                .or_else(|| stored_of(*hash, &guards));
             let eval = op.eval(stored, now);
             all_allowed &= eval.allowed;
             if let Some(next) = eval.next {
                 pending.push((*hash, next));
             }
             outcomes.push(Outcome::from(eval));
+        }
+        if !all_allowed {
+            // Nothing is charged: report the allowed keys' current state.
+            for ((op, hash), out) in ops.iter().zip(&hashes).zip(outcomes.iter_mut()) {
+                if out.allowed {
+                    let eval = op.eval_cost(stored_of(*hash, &guards), now, 0);
+                    *out = Outcome::from(eval);
+                }
+            }
         }
         if all_allowed {
             for (hash, slot) in pending {
@@ -181,8 +191,8 @@ impl LocalStore {
 }
 
 impl CounterStore for LocalStore {
-    fn apply<'a>(&'a self, now_us: u64, ops: &'a [Op]) -> StoreReply<'a> {
-        StoreReply::Ready(Ok(self.apply_now(now_us, ops)))
+    fn apply(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
+        StoreReply::Ready(Ok(self.apply_now(now_us, &ops)))
     }
 }
 

@@ -50,14 +50,20 @@ impl Op {
     /// Evaluates this op against a stored slot (shared by every backend that
     /// computes in-process).
     pub fn eval(&self, state: Option<Slot>, now_us: u64) -> Eval {
+        self.eval_cost(state, now_us, self.cost)
+    }
+
+    /// Evaluates this op with another cost (0: the key's current state, which is
+    /// what an allowed op of a refused batch reports).
+    pub fn eval_cost(&self, state: Option<Slot>, now_us: u64, cost: u64) -> Eval {
         match self.algorithm {
             Algorithm::Gcra { emission_us, burst } => {
-                gcra::gcra(state, now_us, emission_us, burst, self.cost)
+                gcra::gcra(state, now_us, emission_us, burst, cost)
             }
             Algorithm::Window {
                 limit,
                 window_end_us,
-            } => gcra::window(state, now_us, limit, window_end_us, self.cost),
+            } => gcra::window(state, now_us, limit, window_end_us, cost),
         }
     }
 }
@@ -67,7 +73,8 @@ impl Op {
 pub struct Outcome {
     /// Whether this op alone would pass.
     pub allowed: bool,
-    /// Units left (after this request when the batch passed).
+    /// Units left: after this request when the batch passed; when it was refused,
+    /// the key's current (uncharged) state.
     pub remaining: u64,
     /// µs until the key is back to full.
     pub reset_after_us: u64,
@@ -136,12 +143,13 @@ pub trait CounterStore: Send + Sync + 'static {
     /// Evaluates `ops` at `now_us` (a store with its own clock, such as Redis, may
     /// use that instead so that every gateway shares one time) and applies them all
     /// or none: state changes only when every op is allowed. Returns one outcome per
-    /// op, in order.
-    fn apply<'a>(&'a self, now_us: u64, ops: &'a [Op]) -> StoreReply<'a>;
+    /// op, in order. The ops are owned so that a remote store can move them into its
+    /// future; nothing happens until a pending reply is polled.
+    fn apply(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_>;
 }
 
 impl<S: CounterStore + ?Sized> CounterStore for std::sync::Arc<S> {
-    fn apply<'a>(&'a self, now_us: u64, ops: &'a [Op]) -> StoreReply<'a> {
+    fn apply(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
         (**self).apply(now_us, ops)
     }
 }

@@ -1,0 +1,430 @@
+//! The `rate_limit` section of an API's configuration (raw, as deserialised), and
+//! its validation into the compiled [`Policy`] the engine runs.
+//!
+//! Every error names the offending field path, e.g. `plans.pro.limits[1].per`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::calendar::{self, Period};
+use crate::key::KeyKind;
+use crate::local::{DEFAULT_MAX_KEYS, DEFAULT_SHARDS};
+use crate::policy::{ConcurrencyLimit, HeaderOptions, Limit, LockoutPolicy, Plan, Policy, Quota};
+
+/// Rate limits, plans, quotas, lock-out and concurrency limits of one API.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Limits checked before authentication (per IP, per route, global, per header).
+    #[serde(default)]
+    pub pre_auth: Vec<LimitConfig>,
+    /// Named plans (e.g. `free`, `pro`, `partner`) with their limits and quotas.
+    #[serde(default)]
+    pub plans: BTreeMap<String, PlanConfig>,
+    /// The plan of consumers whose identity names no plan or an unknown one.
+    #[serde(default)]
+    pub default_plan: Option<String>,
+    /// Fixed UTC offset quota days and months are counted in: `UTC`, `+02:00`, `-05:00`.
+    #[serde(default)]
+    pub quota_utc_offset: Option<String>,
+    /// Lock-out after repeated authentication failures.
+    #[serde(default)]
+    pub lockout: Option<LockoutConfig>,
+    /// Limits on requests in flight.
+    #[serde(default)]
+    pub concurrency: Vec<ConcurrencyConfig>,
+    /// Which response headers to send.
+    #[serde(default)]
+    pub headers: HeadersConfig,
+    /// The in-process backend's memory bound.
+    #[serde(default)]
+    pub local: LocalConfig,
+}
+
+/// One GCRA limit: `rate` requests per `per`, with bursts of up to `burst`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Policy name, shown to clients in `RateLimit-Policy`: `[a-z0-9_-]{1,64}`.
+    pub name: String,
+    /// What to count by: `client_ip`, `consumer`, `application`, `api_key`, `route`,
+    /// `global`, `header:<name>` or `claim:<name>`.
+    pub key: String,
+    /// Requests allowed per `per`.
+    pub rate: u64,
+    /// The period of `rate`: `<n>ms`, `<n>s`, `<n>m`, `<n>h`, `<n>d`.
+    pub per: String,
+    /// Requests that may arrive at once; defaults to `rate`.
+    #[serde(default)]
+    pub burst: Option<u64>,
+    /// Apply only on these routes (route templates as matched, e.g. `POST /login`);
+    /// empty means every route.
+    #[serde(default)]
+    pub routes: Vec<String>,
+}
+
+/// A plan's limits and quotas.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanConfig {
+    /// Rate limits for consumers on this plan.
+    #[serde(default)]
+    pub limits: Vec<LimitConfig>,
+    /// Calendar quotas per consumer.
+    #[serde(default)]
+    pub quotas: Vec<QuotaConfig>,
+}
+
+/// A per-consumer quota over a calendar period.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// Quota name, `[a-z0-9_-]{1,64}`.
+    pub name: String,
+    /// Requests allowed per period.
+    pub limit: u64,
+    /// `day` or `month`.
+    pub period: Period,
+}
+
+/// Lock-out after `max_failures` authentication failures within `window`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockoutConfig {
+    /// Failures that trigger the lock.
+    pub max_failures: u64,
+    /// The window failures are counted in (duration).
+    pub window: String,
+    /// How long the key stays locked (duration).
+    pub lock_for: String,
+    /// Count failures per client IP (default true).
+    #[serde(default = "yes")]
+    pub per_ip: bool,
+    /// Count failures per username (default true).
+    #[serde(default = "yes")]
+    pub per_username: bool,
+}
+
+/// A limit on requests in flight.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConcurrencyConfig {
+    /// Limit name, `[a-z0-9_-]{1,64}`.
+    pub name: String,
+    /// What to count by (as for rate limits; typically `consumer` or `route`).
+    pub key: String,
+    /// Requests allowed in flight at once per key.
+    pub max_in_flight: u32,
+    /// Apply only on these routes; empty means every route.
+    #[serde(default)]
+    pub routes: Vec<String>,
+}
+
+/// Response headers.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeadersConfig {
+    /// Send `RateLimit-Policy` and `RateLimit` (IETF httpapi draft). Default true.
+    #[serde(default = "yes")]
+    pub standard: bool,
+    /// Also send `X-RateLimit-Limit`, `-Remaining`, `-Reset`. Default false.
+    #[serde(default)]
+    pub legacy: bool,
+}
+
+impl Default for HeadersConfig {
+    fn default() -> Self {
+        Self {
+            standard: true,
+            legacy: false,
+        }
+    }
+}
+
+/// Memory bound of the in-process store.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocalConfig {
+    /// Most keys tracked at once (default 1 048 576).
+    #[serde(default = "default_max_keys")]
+    pub max_keys: usize,
+    /// Lock shards (default 64, rounded up to a power of two).
+    #[serde(default = "default_shards")]
+    pub shards: usize,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            max_keys: DEFAULT_MAX_KEYS,
+            shards: DEFAULT_SHARDS,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_max_keys() -> usize {
+    DEFAULT_MAX_KEYS
+}
+fn default_shards() -> usize {
+    DEFAULT_SHARDS
+}
+
+/// A configuration error, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A name is empty, too long or has characters outside `[a-z0-9_-]`.
+    #[error("{field}: names are 1-64 characters of a-z, 0-9, '_' and '-'")]
+    InvalidName {
+        /// Field path.
+        field: String,
+    },
+    /// Two limits or quotas in one list share a name.
+    #[error("{field}: duplicate name")]
+    DuplicateName {
+        /// Field path.
+        field: String,
+    },
+    /// A key is not one of the known kinds.
+    #[error(
+        "{field}: unknown key (client_ip, consumer, application, api_key, route, global, header:<name>, claim:<name>)"
+    )]
+    InvalidKey {
+        /// Field path.
+        field: String,
+    },
+    /// An identity-based key in a pre-authentication limit.
+    #[error("{field}: this key needs an identity and cannot be used before authentication")]
+    KeyNeedsIdentity {
+        /// Field path.
+        field: String,
+    },
+    /// A duration is malformed or zero.
+    #[error("{field}: expected a duration such as 500ms, 1s, 1m, 1h, 1d")]
+    InvalidDuration {
+        /// Field path.
+        field: String,
+    },
+    /// A rate, burst, quota or concurrency limit is zero or too large.
+    #[error("{field}: must be between 1 and {max}")]
+    OutOfRange {
+        /// Field path.
+        field: String,
+        /// Largest accepted value.
+        max: u64,
+    },
+    /// The rate is finer than one request per microsecond.
+    #[error("{field}: rate too high for its period (more than one per microsecond)")]
+    RateTooHigh {
+        /// Field path.
+        field: String,
+    },
+    /// `default_plan` names no plan.
+    #[error("{field}: no such plan")]
+    UnknownPlan {
+        /// Field path.
+        field: String,
+    },
+    /// The UTC offset is malformed.
+    #[error("{field}: expected UTC or an offset such as +02:00")]
+    InvalidOffset {
+        /// Field path.
+        field: String,
+    },
+}
+
+const MAX_COUNT: u64 = 1 << 40;
+
+fn check_name(name: &str, field: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidName {
+            field: field.to_owned(),
+        })
+    }
+}
+
+fn check_count(value: u64, field: String) -> Result<u64, ConfigError> {
+    if value == 0 || value > MAX_COUNT {
+        return Err(ConfigError::OutOfRange {
+            field,
+            max: MAX_COUNT,
+        });
+    }
+    Ok(value)
+}
+
+/// Parses `<n>ms|s|m|h|d` into microseconds (> 0).
+pub fn parse_duration_us(text: &str) -> Option<u64> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let scale: u64 = match unit {
+        "ms" => 1_000,
+        "s" => 1_000_000,
+        "m" => 60_000_000,
+        "h" => 3_600_000_000,
+        "d" => 86_400_000_000,
+        _ => return None,
+    };
+    n.checked_mul(scale).filter(|us| *us > 0)
+}
+
+fn duration(text: &str, field: String) -> Result<u64, ConfigError> {
+    parse_duration_us(text).ok_or(ConfigError::InvalidDuration { field })
+}
+
+fn compile_limit(raw: &LimitConfig, field: &str, pre_auth: bool) -> Result<Limit, ConfigError> {
+    check_name(&raw.name, &format!("{field}.name"))?;
+    let key = KeyKind::parse(&raw.key).ok_or_else(|| ConfigError::InvalidKey {
+        field: format!("{field}.key"),
+    })?;
+    if pre_auth && key.needs_identity() {
+        return Err(ConfigError::KeyNeedsIdentity {
+            field: format!("{field}.key"),
+        });
+    }
+    let rate = check_count(raw.rate, format!("{field}.rate"))?;
+    let per_us = duration(&raw.per, format!("{field}.per"))?;
+    let burst = check_count(raw.burst.unwrap_or(rate), format!("{field}.burst"))?;
+    let emission_us = per_us / rate;
+    if emission_us == 0 {
+        return Err(ConfigError::RateTooHigh {
+            field: format!("{field}.rate"),
+        });
+    }
+    Ok(Limit {
+        name: raw.name.clone(),
+        key,
+        emission_us,
+        burst,
+        routes: raw.routes.clone(),
+    })
+}
+
+fn compile_limits(
+    raw: &[LimitConfig],
+    field: &str,
+    pre_auth: bool,
+) -> Result<Vec<Limit>, ConfigError> {
+    let mut out: Vec<Limit> = Vec::with_capacity(raw.len());
+    for (i, l) in raw.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        let limit = compile_limit(l, &f, pre_auth)?;
+        if out.iter().any(|o| o.name == limit.name) {
+            return Err(ConfigError::DuplicateName {
+                field: format!("{f}.name"),
+            });
+        }
+        out.push(limit);
+    }
+    Ok(out)
+}
+
+impl RateLimitConfig {
+    /// Validates this section into the engine's policy. `field_prefix` is where the
+    /// section sits in the whole configuration (e.g. `apis.shop.rate_limit`).
+    pub fn compile(&self, field_prefix: &str) -> Result<Policy, ConfigError> {
+        let p = |rest: &str| {
+            if field_prefix.is_empty() {
+                rest.to_owned()
+            } else {
+                format!("{field_prefix}.{rest}")
+            }
+        };
+        let pre_auth = compile_limits(&self.pre_auth, &p("pre_auth"), true)?;
+        let mut plans = BTreeMap::new();
+        for (name, raw) in &self.plans {
+            let f = p(&format!("plans.{name}"));
+            check_name(name, &f)?;
+            let limits = compile_limits(&raw.limits, &format!("{f}.limits"), false)?;
+            let mut quotas: Vec<Quota> = Vec::with_capacity(raw.quotas.len());
+            for (i, q) in raw.quotas.iter().enumerate() {
+                let qf = format!("{f}.quotas[{i}]");
+                check_name(&q.name, &format!("{qf}.name"))?;
+                if quotas.iter().any(|o| o.name == q.name) {
+                    return Err(ConfigError::DuplicateName {
+                        field: format!("{qf}.name"),
+                    });
+                }
+                quotas.push(Quota {
+                    name: q.name.clone(),
+                    limit: check_count(q.limit, format!("{qf}.limit"))?,
+                    period: q.period,
+                });
+            }
+            plans.insert(
+                name.clone(),
+                Plan {
+                    name: name.clone(),
+                    limits,
+                    quotas,
+                },
+            );
+        }
+        let default_plan = match &self.default_plan {
+            Some(name) if !plans.contains_key(name) => {
+                return Err(ConfigError::UnknownPlan {
+                    field: p("default_plan"),
+                });
+            }
+            other => other.clone(),
+        };
+        let offset_secs = match &self.quota_utc_offset {
+            None => 0,
+            Some(text) => calendar::parse_offset(text).ok_or(ConfigError::InvalidOffset {
+                field: p("quota_utc_offset"),
+            })?,
+        };
+        let lockout = match &self.lockout {
+            None => None,
+            Some(l) => Some(LockoutPolicy {
+                max_failures: check_count(l.max_failures, p("lockout.max_failures"))?,
+                window_us: duration(&l.window, p("lockout.window"))?,
+                lock_us: duration(&l.lock_for, p("lockout.lock_for"))?,
+                per_ip: l.per_ip,
+                per_username: l.per_username,
+            }),
+        };
+        let mut concurrency = Vec::with_capacity(self.concurrency.len());
+        for (i, c) in self.concurrency.iter().enumerate() {
+            let f = p(&format!("concurrency[{i}]"));
+            check_name(&c.name, &format!("{f}.name"))?;
+            let key = KeyKind::parse(&c.key).ok_or_else(|| ConfigError::InvalidKey {
+                field: format!("{f}.key"),
+            })?;
+            check_count(u64::from(c.max_in_flight), format!("{f}.max_in_flight"))?;
+            concurrency.push(ConcurrencyLimit {
+                name: c.name.clone(),
+                key,
+                max_in_flight: c.max_in_flight,
+                routes: c.routes.clone(),
+            });
+        }
+        check_count(self.local.max_keys as u64, p("local.max_keys"))?;
+        check_count(self.local.shards as u64, p("local.shards"))?;
+        Ok(Policy {
+            pre_auth,
+            plans,
+            default_plan,
+            offset_secs,
+            lockout,
+            concurrency,
+            headers: HeaderOptions {
+                standard: self.headers.standard,
+                legacy: self.headers.legacy,
+            },
+            local_max_keys: self.local.max_keys,
+            local_shards: self.local.shards,
+        })
+    }
+}

@@ -1,0 +1,237 @@
+//! What a limit counts by, and how the value is taken from a request.
+//!
+//! A key's value comes from trusted facts: the client IP the gateway resolved
+//! (the socket peer, or the first untrusted `X-Forwarded-For` hop behind a trusted
+//! proxy), the authenticated identity, the matched route. Header and claim values
+//! are client-chosen: they partition a limit but never escape it (an absent value
+//! shares one bucket, an oversized one another).
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use http::{HeaderMap, HeaderName};
+use rampart_core::Identity;
+
+/// Header and claim values longer than this share one bucket instead of being keys.
+pub const MAX_KEY_VALUE_LEN: usize = 128;
+
+/// The bucket for requests without a value (no header, no claim).
+pub const ABSENT: &str = "-";
+/// The bucket for values longer than [`MAX_KEY_VALUE_LEN`] or not text.
+pub const OVERSIZE: &str = "~";
+
+/// What a limit partitions requests by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// The client IP.
+    ClientIp,
+    /// The authenticated consumer.
+    Consumer,
+    /// The application: the `client_id` or `azp` claim, else the credential id.
+    Application,
+    /// The API key (credential id) the request used.
+    ApiKey,
+    /// The matched route or operation (the path when no route matched).
+    Route,
+    /// A request header's value.
+    Header(HeaderName),
+    /// A verified claim's value.
+    Claim(String),
+    /// One bucket for all requests.
+    Global,
+}
+
+impl KeyKind {
+    /// Parses `client_ip`, `consumer`, `application`, `api_key`, `route`, `global`,
+    /// `header:<name>`, `claim:<name>`.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "client_ip" | "ip" => Self::ClientIp,
+            "consumer" => Self::Consumer,
+            "application" => Self::Application,
+            "api_key" => Self::ApiKey,
+            "route" => Self::Route,
+            "global" => Self::Global,
+            other => {
+                if let Some(name) = other.strip_prefix("header:") {
+                    Self::Header(HeaderName::from_bytes(name.as_bytes()).ok()?)
+                } else if let Some(name) = other.strip_prefix("claim:") {
+                    if name.is_empty() {
+                        return None;
+                    }
+                    Self::Claim(name.to_owned())
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+
+    /// Whether the key needs an authenticated identity.
+    pub fn needs_identity(&self) -> bool {
+        matches!(
+            self,
+            Self::Consumer | Self::Application | Self::ApiKey | Self::Claim(_)
+        )
+    }
+
+    /// A short tag for storage keys and adaptive overrides.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Self::ClientIp => "ip",
+            Self::Consumer => "consumer",
+            Self::Application => "app",
+            Self::ApiKey => "key",
+            Self::Route => "route",
+            Self::Header(_) => "hdr",
+            Self::Claim(_) => "claim",
+            Self::Global => "global",
+        }
+    }
+}
+
+/// The request facts keys are taken from.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    /// The resolved client IP.
+    pub client_ip: IpAddr,
+    /// The matched route template.
+    pub route: Option<&'a str>,
+    /// The normalised path (used for `route` when no route matched).
+    pub path: &'a str,
+    /// The authenticated caller.
+    pub identity: Option<&'a Identity>,
+    /// Request headers.
+    pub headers: &'a HeaderMap,
+}
+
+impl<'a> Facts<'a> {
+    /// The facts of a request context.
+    pub fn of(cx: &'a rampart_core::RequestCx) -> Self {
+        Self {
+            client_ip: cx.client_ip,
+            route: cx.route.as_deref(),
+            path: &cx.path,
+            identity: cx.identity.as_ref(),
+            headers: &cx.headers,
+        }
+    }
+
+    /// Appends the key value for `kind` to `out`; `false` when the limit does not
+    /// apply (an identity-based key on an anonymous request).
+    pub fn write_value(&self, kind: &KeyKind, out: &mut String) -> bool {
+        match kind {
+            KeyKind::ClientIp => {
+                let _ = write!(out, "{}", self.client_ip);
+            }
+            KeyKind::Route => bounded(out, Some(self.route.unwrap_or(self.path))),
+            KeyKind::Global => out.push('*'),
+            KeyKind::Header(name) => bounded(
+                out,
+                self.headers
+                    .get(name)
+                    .map(|v| v.to_str().unwrap_or(OVERSIZE)),
+            ),
+            KeyKind::Consumer | KeyKind::Application | KeyKind::ApiKey | KeyKind::Claim(_) => {
+                let Some(id) = self.identity else {
+                    return false;
+                };
+                let value = match kind {
+                    KeyKind::Consumer => Some(id.consumer.as_str()),
+                    KeyKind::ApiKey => id.credential_id.as_deref(),
+                    KeyKind::Application => claim_str(id, "client_id")
+                        .or_else(|| claim_str(id, "azp"))
+                        .or(id.credential_id.as_deref()),
+                    KeyKind::Claim(name) => claim_str(id, name),
+                    _ => None,
+                };
+                bounded(out, value);
+            }
+        }
+        true
+    }
+}
+
+fn claim_str<'a>(id: &'a Identity, name: &str) -> Option<&'a str> {
+    id.claims.get(name).and_then(|v| v.as_str())
+}
+
+fn bounded(out: &mut String, value: Option<&str>) {
+    match value {
+        None | Some("") => out.push_str(ABSENT),
+        Some(v) if v.len() > MAX_KEY_VALUE_LEN => out.push_str(OVERSIZE),
+        Some(v) => out.push_str(v),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn facts<'a>(headers: &'a HeaderMap, id: Option<&'a Identity>) -> Facts<'a> {
+        Facts {
+            client_ip: "203.0.113.7".parse().unwrap(),
+            route: Some("POST /login"),
+            path: "/login",
+            identity: id,
+            headers,
+        }
+    }
+
+    fn value(f: &Facts<'_>, kind: &str) -> Option<String> {
+        let mut s = String::new();
+        f.write_value(&KeyKind::parse(kind).unwrap(), &mut s)
+            .then_some(s)
+    }
+
+    #[test]
+    fn values_come_from_trusted_facts() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-tenant", "acme".parse().unwrap());
+        let mut id = Identity {
+            consumer: "alice".into(),
+            credential_id: Some("rk_live_ab12".into()),
+            ..Identity::default()
+        };
+        id.claims.insert("azp".into(), "mobile-app".into());
+        let f = facts(&headers, Some(&id));
+        assert_eq!(value(&f, "client_ip").unwrap(), "203.0.113.7");
+        assert_eq!(value(&f, "consumer").unwrap(), "alice");
+        assert_eq!(value(&f, "api_key").unwrap(), "rk_live_ab12");
+        assert_eq!(value(&f, "application").unwrap(), "mobile-app");
+        assert_eq!(value(&f, "route").unwrap(), "POST /login");
+        assert_eq!(value(&f, "header:x-tenant").unwrap(), "acme");
+        assert_eq!(value(&f, "claim:azp").unwrap(), "mobile-app");
+        assert_eq!(value(&f, "global").unwrap(), "*");
+    }
+
+    #[test]
+    fn absent_and_oversized_values_share_buckets() {
+        let mut headers = HeaderMap::new();
+        let f = facts(&headers, None);
+        assert_eq!(value(&f, "header:x-tenant").unwrap(), ABSENT);
+        assert_eq!(
+            value(&f, "consumer"),
+            None,
+            "identity keys skip anonymous requests"
+        );
+        headers.insert("x-tenant", "a".repeat(500).parse().unwrap());
+        let f = facts(&headers, None);
+        assert_eq!(value(&f, "header:x-tenant").unwrap(), OVERSIZE);
+    }
+
+    #[test]
+    fn unknown_kinds_are_rejected() {
+        for bad in [
+            "",
+            "ip4",
+            "header:",
+            "header:bad name",
+            "claim:",
+            "Consumer",
+        ] {
+            assert!(KeyKind::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

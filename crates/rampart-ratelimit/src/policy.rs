@@ -1,0 +1,186 @@
+//! The compiled policy: validated limits, plans and quotas, and how they become
+//! the [`Op`]s of one request.
+
+use std::collections::BTreeMap;
+
+use crate::calendar::{self, Period};
+use crate::clock::MICROS_PER_SEC;
+use crate::key::{Facts, KeyKind};
+use crate::store::{Algorithm, Op};
+
+/// A GCRA limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    /// Policy name.
+    pub name: String,
+    /// What it counts by.
+    pub key: KeyKind,
+    /// µs per request (period / rate).
+    pub emission_us: u64,
+    /// Requests that may pass at once.
+    pub burst: u64,
+    /// Routes it applies to; empty: all.
+    pub routes: Vec<String>,
+}
+
+/// A calendar quota per consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    /// Quota name.
+    pub name: String,
+    /// Requests per period.
+    pub limit: u64,
+    /// Day or month.
+    pub period: Period,
+}
+
+/// A named plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Plan name.
+    pub name: String,
+    /// Its rate limits.
+    pub limits: Vec<Limit>,
+    /// Its quotas.
+    pub quotas: Vec<Quota>,
+}
+
+/// Lock-out after authentication failures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures within `window_us` that lock the key.
+    pub max_failures: u64,
+    /// Failure counting window, µs.
+    pub window_us: u64,
+    /// Lock duration, µs.
+    pub lock_us: u64,
+    /// Count per client IP.
+    pub per_ip: bool,
+    /// Count per username.
+    pub per_username: bool,
+}
+
+/// A limit on requests in flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConcurrencyLimit {
+    /// Limit name.
+    pub name: String,
+    /// What it counts by.
+    pub key: KeyKind,
+    /// Requests in flight allowed per key.
+    pub max_in_flight: u32,
+    /// Routes it applies to; empty: all.
+    pub routes: Vec<String>,
+}
+
+/// Which headers responses carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderOptions {
+    /// `RateLimit-Policy` and `RateLimit`.
+    pub standard: bool,
+    /// `X-RateLimit-*`.
+    pub legacy: bool,
+}
+
+/// A validated rate-limit policy (see [`crate::RateLimitConfig::compile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Limits checked before authentication.
+    pub pre_auth: Vec<Limit>,
+    /// Plans by name.
+    pub plans: BTreeMap<String, Plan>,
+    /// Plan of consumers with no or an unknown plan.
+    pub default_plan: Option<String>,
+    /// Quota calendar offset, seconds east of UTC.
+    pub offset_secs: i32,
+    /// Lock-out, if configured.
+    pub lockout: Option<LockoutPolicy>,
+    /// Concurrency limits.
+    pub concurrency: Vec<ConcurrencyLimit>,
+    /// Header options.
+    pub headers: HeaderOptions,
+    /// Local store bound.
+    pub local_max_keys: usize,
+    /// Local store shards.
+    pub local_shards: usize,
+}
+
+impl Policy {
+    /// The plan for a consumer: the one its identity names, else the default.
+    pub fn plan_for(&self, named: Option<&str>) -> Option<&Plan> {
+        named
+            .and_then(|n| self.plans.get(n))
+            .or_else(|| self.default_plan.as_ref().and_then(|d| self.plans.get(d)))
+    }
+}
+
+/// Whether a route filter admits the request.
+pub fn route_matches(routes: &[String], facts: &Facts<'_>) -> bool {
+    routes.is_empty() || facts.route.is_some_and(|r| routes.iter().any(|x| x == r))
+}
+
+/// What the client is told about one checked limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyInfo {
+    /// Policy name.
+    pub name: String,
+    /// Quota units of the policy (burst for a rate limit, the limit for a quota).
+    pub quota: u64,
+    /// The policy window in seconds (time to regain a full burst; the quota period).
+    pub window_secs: u64,
+    /// Whether this is a calendar quota.
+    pub is_quota: bool,
+    /// For quotas: the reset instant, µs since the epoch.
+    pub reset_at_us: Option<u64>,
+}
+
+/// A limit after adaptive adjustment: the numbers actually enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Effective {
+    /// µs per request.
+    pub emission_us: u64,
+    /// Burst.
+    pub burst: u64,
+}
+
+/// Builds the op and info for a GCRA limit whose key value is `value`.
+pub fn limit_op(limit: &Limit, value: &str, eff: Effective) -> (Op, PolicyInfo) {
+    let op = Op {
+        key: format!("rl:{}:{}:{{{value}}}", limit.name, limit.key.tag()),
+        algorithm: Algorithm::Gcra {
+            emission_us: eff.emission_us,
+            burst: eff.burst,
+        },
+        cost: 1,
+    };
+    let window_us = eff.emission_us.saturating_mul(eff.burst);
+    let info = PolicyInfo {
+        name: limit.name.clone(),
+        quota: eff.burst,
+        window_secs: window_us.div_ceil(MICROS_PER_SEC).max(1),
+        is_quota: false,
+        reset_at_us: None,
+    };
+    (op, info)
+}
+
+/// Builds the op and info for a quota of `consumer` at `now_us`.
+pub fn quota_op(quota: &Quota, consumer: &str, now_us: u64, offset_secs: i32) -> (Op, PolicyInfo) {
+    let w = calendar::window(quota.period, now_us, offset_secs);
+    let op = Op {
+        key: format!("rq:{}:{}:{{{consumer}}}", quota.name, w.id),
+        algorithm: Algorithm::Window {
+            limit: quota.limit,
+            window_end_us: w.end_us,
+        },
+        cost: 1,
+    };
+    let info = PolicyInfo {
+        name: quota.name.clone(),
+        quota: quota.limit,
+        window_secs: (w.end_us - w.start_us) / MICROS_PER_SEC,
+        is_quota: true,
+        reset_at_us: Some(w.end_us),
+    };
+    (op, info)
+}
