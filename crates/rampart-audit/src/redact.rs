@@ -45,7 +45,7 @@ impl QueryRedactor {
     pub fn is_sensitive(&self, raw_name: &str) -> bool {
         let name = percent_decode_lossy(raw_name).to_ascii_lowercase();
         SENSITIVE_NAME_PARTS.iter().any(|part| name.contains(part))
-            || self.extra.iter().any(|extra| *extra == name)
+            || self.extra.contains(&name)
     }
 
     /// The query with the values of sensitive parameters replaced.

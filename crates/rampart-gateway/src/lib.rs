@@ -1,1 +1,79 @@
-//! placeholder
+//! Rampart's imperative shell: sockets, TLS, upstream pools, the stage runner, hot
+//! reload and the admin API. Engines decide; this crate does the I/O around them.
+//!
+//! Layout:
+//! - [`server`]: binds listeners and the admin port, accepts connections (with a
+//!   connection cap and TLS), serves HTTP/1.1 and h2 through hyper, drains on
+//!   shutdown.
+//! - [`proxy`]: one request's path: protocol checks, normalisation, routing, the
+//!   stages, forwarding, response stages, the audit record.
+//! - [`runtime`]: a compiled configuration ([`Runtime`]) and the [`StageFactory`]
+//!   that gives each API its stages.
+//! - [`reload`]: SIGHUP and file-change reloads, built beside the old runtime and
+//!   swapped atomically.
+//! - [`problems`]: every response Rampart makes itself (RFC 9457), in one place.
+//! - [`normalize`], [`headers`]: pure request-head processing (fuzzed).
+//! - [`tls`], [`upstream`]: rustls server and client configuration.
+//! - [`admin`], [`telemetry`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`body`]: streaming body wrappers that count bytes and finish the audit record.
+
+pub mod admin;
+pub mod body;
+pub mod headers;
+pub mod normalize;
+pub mod problems;
+pub mod proxy;
+pub mod reload;
+pub mod runtime;
+pub mod server;
+pub mod telemetry;
+pub mod tls;
+pub mod upstream;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwap;
+
+pub use runtime::{NoStages, Runtime, StageFactory};
+pub use server::{Server, StartError};
+
+/// Errors carried by streaming bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// State shared by every connection: the current runtime and lifecycle flags.
+pub struct Gateway {
+    runtime: ArcSwap<Runtime>,
+    factory: Arc<dyn StageFactory>,
+    config_path: PathBuf,
+    draining: AtomicBool,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+impl Gateway {
+    /// A gateway serving `runtime`, reloading from `config_path` with `factory`.
+    pub fn new(runtime: Runtime, factory: Arc<dyn StageFactory>, config_path: PathBuf) -> Self {
+        Self {
+            runtime: ArcSwap::from_pointee(runtime),
+            factory,
+            config_path,
+            draining: AtomicBool::new(false),
+            reload_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The current runtime; a request holds it until it is done.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,240 @@
+//! Header handling on the way in and out: request ids, the client IP behind trusted
+//! proxies, hop-by-hop removal, `X-Forwarded-*`, and headers that reveal the
+//! upstream's software.
+
+use std::net::IpAddr;
+
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+use ipnet::IpNet;
+
+/// `X-Request-Id`.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
+
+/// Headers meaningful only for one connection (RFC 9110 §7.6.1), never forwarded.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// The inbound request id if well-formed (1–128 of `[A-Za-z0-9._:-]`), else a new one.
+pub fn request_id(headers: &HeaderMap) -> String {
+    let inbound = headers
+        .get(&X_REQUEST_ID)
+        .and_then(|value| value.to_str().ok());
+    match inbound {
+        Some(id)
+            if (1..=128).contains(&id.len())
+                && id.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')
+                }) =>
+        {
+            id.to_string()
+        }
+        _ => generate_request_id(),
+    }
+}
+
+fn generate_request_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    let mut id = String::with_capacity(32);
+    for byte in bytes {
+        id.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        id.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
+    }
+    id
+}
+
+/// The client's IP: the socket peer, unless the peer is a trusted proxy, in which
+/// case the right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+/// (Right-most, because every entry left of the last trusted hop was written by
+/// whoever the client is and proves nothing.)
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            // A garbled entry ends the chain: trust nothing beyond it.
+            Err(_) => break,
+        }
+    }
+    client
+}
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        // Never let `Connection: x-request-id` or similar strip what we rely on;
+        // end-to-end headers named there are dropped too (RFC 9110 says so).
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Sets `X-Forwarded-For/-Proto/-Host` on a request going upstream. Inbound values
+/// are kept (and appended to) only when the peer is a trusted proxy.
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    peer_trusted: bool,
+    peer: IpAddr,
+    proto: &'static str,
+    host: &str,
+) {
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(existing) if peer_trusted => format!("{existing}, {peer}"),
+        _ => peer.to_string(),
+    };
+    if !peer_trusted {
+        headers.remove(&X_FORWARDED_PROTO);
+        headers.remove(&X_FORWARDED_HOST);
+    }
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert(X_FORWARDED_FOR.clone(), value);
+    }
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
+    }
+    if !headers.contains_key(&X_FORWARDED_HOST)
+        && let Ok(value) = HeaderValue::from_str(host)
+    {
+        headers.insert(X_FORWARDED_HOST.clone(), value);
+    }
+}
+
+/// Cleans an upstream response's headers: hop-by-hop, `Server`, `X-Powered-By`.
+pub fn clean_response(headers: &mut HeaderMap) {
+    remove_hop_by_hop(headers);
+    headers.remove(header::SERVER);
+    headers.remove(&X_POWERED_BY);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn well_formed_request_ids_are_kept_others_replaced() {
+        assert_eq!(
+            request_id(&headers(&[("x-request-id", "ftw-abc_1.2:3")])),
+            "ftw-abc_1.2:3"
+        );
+        for bad in ["", "has space", "semi;colon", &"x".repeat(129)] {
+            let id = request_id(&headers(&[("x-request-id", bad)]));
+            assert_eq!(id.len(), 32, "{bad:?}");
+            assert_ne!(id, bad);
+        }
+        assert_ne!(request_id(&HeaderMap::new()), request_id(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        let h = headers(&[("x-forwarded-for", "1.2.3.4")]);
+        assert_eq!(client_ip(peer, &h, &[]), peer);
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        assert_eq!(client_ip(peer, &h, &trusted), peer);
+    }
+
+    #[test]
+    fn forwarded_for_from_trusted_proxies_yields_the_first_untrusted_hop() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        // The client forged 6.6.6.6; the trusted LB appended the real client 198.51.100.7.
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.2")]);
+        assert_eq!(
+            client_ip(peer, &h, &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        let garbled = headers(&[("x-forwarded-for", "6.6.6.6, junk")]);
+        assert_eq!(client_ip(peer, &garbled, &trusted), peer);
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_are_removed() {
+        let mut h = headers(&[
+            ("connection", "keep-alive, x-secret-hop"),
+            ("x-secret-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("upgrade", "websocket"),
+            ("accept", "*/*"),
+        ]);
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("accept"));
+    }
+
+    #[test]
+    fn forwarded_headers_are_replaced_for_untrusted_peers() {
+        let mut h = headers(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-host", "evil")]);
+        set_forwarded(
+            &mut h,
+            false,
+            "203.0.113.9".parse().unwrap(),
+            "https",
+            "api.example.com",
+        );
+        assert_eq!(h["x-forwarded-for"], "203.0.113.9");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "api.example.com");
+        let mut h = headers(&[("x-forwarded-for", "198.51.100.7")]);
+        set_forwarded(&mut h, true, "10.0.0.1".parse().unwrap(), "http", "a");
+        assert_eq!(h["x-forwarded-for"], "198.51.100.7, 10.0.0.1");
+    }
+
+    #[test]
+    fn upstream_software_headers_are_removed() {
+        let mut h = headers(&[
+            ("server", "Apache/2.4.1"),
+            ("x-powered-by", "PHP/5.2"),
+            ("content-type", "a/b"),
+        ]);
+        clean_response(&mut h);
+        assert_eq!(h.len(), 1);
+    }
+}

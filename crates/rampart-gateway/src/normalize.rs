@@ -1,0 +1,160 @@
+//! Request-target normalisation, before routing and every check.
+//!
+//! Routing must see the path the upstream will see, or `/admin` could be reached as
+//! `/public/../admin` or `/%61dmin`. So: percent-escapes of unreserved characters
+//! (RFC 3986 §2.3) are decoded, dot segments are removed (§5.2.4), hex digits of the
+//! remaining escapes are upper-cased, and anything ambiguous is refused: escapes
+//! that are not two hex digits, encoded NUL, raw control characters, and paths that
+//! do not start with `/`. Reserved escapes such as `%2F` stay encoded (decoding
+//! them would change the path's structure). The result is what is forwarded.
+
+/// Why a request target was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// The path does not start with `/` (asterisk or authority form, or empty).
+    #[error("path must start with /")]
+    NotOriginForm,
+    /// A `%` not followed by two hex digits.
+    #[error("invalid percent-encoding")]
+    BadEscape,
+    /// `%00` or a raw control character.
+    #[error("control character in path")]
+    ControlCharacter,
+}
+
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+fn hex_value(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Normalises a request path (without query).
+pub fn normalize_path(raw: &str) -> Result<String, PathError> {
+    if !raw.starts_with('/') {
+        return Err(PathError::NotOriginForm);
+    }
+    let decoded = decode_unreserved(raw.as_bytes())?;
+    Ok(remove_dot_segments(&decoded))
+}
+
+/// Decodes escapes of unreserved characters; keeps (upper-cased) other escapes.
+fn decode_unreserved(raw: &[u8]) -> Result<String, PathError> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some((&byte, tail)) = rest.split_first() {
+        rest = tail;
+        if byte == b'%' {
+            let (Some(high), Some(low)) = (
+                rest.first().copied().and_then(hex_value),
+                rest.get(1).copied().and_then(hex_value),
+            ) else {
+                return Err(PathError::BadEscape);
+            };
+            rest = rest.get(2..).unwrap_or_default();
+            let value = high << 4 | low;
+            if value == 0 {
+                return Err(PathError::ControlCharacter);
+            }
+            if is_unreserved(value) {
+                out.push(char::from(value));
+            } else {
+                out.push('%');
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(high)]));
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(low)]));
+            }
+        } else if byte.is_ascii_control() {
+            return Err(PathError::ControlCharacter);
+        } else if byte.is_ascii() {
+            out.push(char::from(byte));
+        } else {
+            // hyper only admits visible ASCII in the request target; be strict anyway.
+            return Err(PathError::ControlCharacter);
+        }
+    }
+    Ok(out)
+}
+
+/// RFC 3986 §5.2.4 on a path that starts with `/`.
+fn remove_dot_segments(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    let mut trailing_slash = false;
+    for segment in path.split('/').skip(1) {
+        trailing_slash = false;
+        match segment {
+            "." => trailing_slash = true,
+            ".." => {
+                segments.pop();
+                trailing_slash = true;
+            }
+            other => segments.push(other),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for segment in &segments {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if trailing_slash || out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_segments_are_removed() {
+        assert_eq!(normalize_path("/a/b/../c").unwrap(), "/a/c");
+        assert_eq!(normalize_path("/a/./b/.").unwrap(), "/a/b/");
+        assert_eq!(normalize_path("/../../etc/passwd").unwrap(), "/etc/passwd");
+        assert_eq!(normalize_path("/a/..").unwrap(), "/");
+        assert_eq!(normalize_path("/").unwrap(), "/");
+    }
+
+    #[test]
+    fn encoded_dots_and_unreserved_characters_are_decoded_first() {
+        assert_eq!(normalize_path("/a/%2e%2e/b").unwrap(), "/b");
+        assert_eq!(normalize_path("/a/%2E%2E/%2e/b").unwrap(), "/b");
+        assert_eq!(
+            normalize_path("/users/v1/%5Fdebug").unwrap(),
+            "/users/v1/_debug"
+        );
+        assert_eq!(normalize_path("/%61dmin").unwrap(), "/admin");
+    }
+
+    #[test]
+    fn reserved_escapes_stay_encoded_and_upper_cased() {
+        assert_eq!(normalize_path("/a%2fb").unwrap(), "/a%2Fb");
+        assert_eq!(normalize_path("/a%2F..%2Fb").unwrap(), "/a%2F..%2Fb");
+        assert_eq!(normalize_path("/caf%c3%a9").unwrap(), "/caf%C3%A9");
+    }
+
+    #[test]
+    fn ambiguous_targets_are_refused() {
+        assert_eq!(normalize_path("*"), Err(PathError::NotOriginForm));
+        assert_eq!(normalize_path(""), Err(PathError::NotOriginForm));
+        assert_eq!(normalize_path("/a%"), Err(PathError::BadEscape));
+        assert_eq!(normalize_path("/a%4"), Err(PathError::BadEscape));
+        assert_eq!(normalize_path("/a%zz"), Err(PathError::BadEscape));
+        assert_eq!(normalize_path("/a%00b"), Err(PathError::ControlCharacter));
+        assert_eq!(normalize_path("/a\u{1}b"), Err(PathError::ControlCharacter));
+    }
+
+    #[test]
+    fn normalisation_is_idempotent() {
+        for raw in ["/a/%2e%2e/b", "/x/./y/../z/", "/%7Euser/%41", "/a%2fb/../c"] {
+            let once = normalize_path(raw).unwrap();
+            assert_eq!(normalize_path(&once).unwrap(), once, "{raw}");
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! The request path: checks, routing, the stage runner, forwarding, response
+//! stages, and the audit record. One call of [`handle`] per request.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request::Parts};
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::body::Incoming;
+use rampart_audit::{AuditRecord, Decision};
+use rampart_core::{Problem, RequestCx, ResponseCx, TlsInfo, Verdict};
+
+use crate::body::{CountingBody, OnBodyDone, ResponseBody};
+use crate::headers::{self, X_REQUEST_ID};
+use crate::normalize::normalize_path;
+use crate::problems::{GatewayError, problem_response};
+use crate::runtime::{ApiRuntime, Runtime};
+use crate::{BoxError, Gateway};
+
+/// Largest upstream response body buffered for response stages.
+const RESPONSE_BUFFER_LIMIT: usize = 16 << 20;
+
+/// Facts about the client connection a request arrived on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// TCP peer.
+    pub peer: SocketAddr,
+    /// TLS facts (None on plain listeners).
+    pub tls: Option<TlsInfo>,
+    /// `Strict-Transport-Security` value for TLS listeners.
+    pub hsts: Option<HeaderValue>,
+}
+
+/// What the audit record needs that is known only as the request progresses.
+struct Outcome {
+    status: StatusCode,
+    decision: Decision,
+    reason: Option<String>,
+    upstream_ms: Option<f64>,
+}
+
+/// Everything needed to write the audit record once the response body is done.
+struct AuditDraft {
+    runtime: Arc<Runtime>,
+    started: Instant,
+    record: AuditRecord,
+    bytes_in: Arc<AtomicU64>,
+}
+
+impl OnBodyDone for AuditDraft {
+    fn done(self: Box<Self>, bytes_out: u64, _complete: bool) {
+        let AuditDraft {
+            runtime,
+            started,
+            mut record,
+            bytes_in,
+        } = *self;
+        let elapsed = started.elapsed();
+        record.bytes_out = bytes_out;
+        record.bytes_in = bytes_in.load(Ordering::Relaxed);
+        record.duration_ms = elapsed.as_secs_f64() * 1000.0;
+        let api = record.api.clone().unwrap_or_else(|| "-".into());
+        metrics::counter!(
+            "rampart_requests_total",
+            "api" => api.clone(),
+            "route" => record.route.clone().unwrap_or_else(|| "-".into()),
+            "status" => record.status.to_string(),
+            "decision" => decision_label(record.decision),
+        )
+        .increment(1);
+        metrics::histogram!("rampart_request_duration_seconds", "api" => api)
+            .record(elapsed.as_secs_f64());
+        runtime.audit.submit(record);
+    }
+}
+
+fn decision_label(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Allow => "allow",
+        Decision::Deny => "deny",
+        Decision::Error => "error",
+    }
+}
+
+/// Serves one request. Never fails: every error becomes a problem response.
+pub async fn handle(
+    gateway: Arc<Gateway>,
+    conn: Arc<ConnInfo>,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let started = Instant::now();
+    let runtime = gateway.runtime();
+    let (parts, body) = request.into_parts();
+    let request_id = headers::request_id(&parts.headers);
+    let peer_trusted = is_trusted(&runtime, conn.peer.ip());
+    let client_ip = if peer_trusted {
+        headers::client_ip(
+            conn.peer.ip(),
+            &parts.headers,
+            &runtime.config.trusted_proxies,
+        )
+    } else {
+        conn.peer.ip()
+    };
+    let bytes_in = Arc::new(AtomicU64::new(0));
+    let mut draft = AuditDraft {
+        record: AuditRecord {
+            ts: rampart_audit::time::rfc3339(SystemTime::now()),
+            request_id: request_id.clone(),
+            client_ip: client_ip.to_string(),
+            method: parts.method.to_string(),
+            host: host_of(&parts).unwrap_or_default(),
+            path: parts.uri.path().to_string(),
+            query: parts.uri.query().map(|q| runtime.redactor.redact(q)),
+            api: None,
+            route: None,
+            status: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            duration_ms: 0.0,
+            upstream_ms: None,
+            decision: Decision::Deny,
+            reason: None,
+            identity: None,
+            waf: Default::default(),
+        },
+        runtime: runtime.clone(),
+        started,
+        bytes_in: bytes_in.clone(),
+    };
+
+    let (response, outcome, cx) = match serve(
+        &runtime,
+        &conn,
+        parts,
+        body,
+        request_id.clone(),
+        client_ip,
+        peer_trusted,
+        &bytes_in,
+    )
+    .await
+    {
+        Ok(done) => done,
+        Err((problem, cx, decision)) => {
+            let outcome = Outcome {
+                status: problem.kind.status_code(),
+                decision,
+                reason: Some(problem.kind.slug.to_string()),
+                upstream_ms: None,
+            };
+            let response = problem_response(&problem, &request_id).map(full);
+            (response, outcome, cx)
+        }
+    };
+
+    if let Some(cx) = cx {
+        draft.record.path = cx.path;
+        draft.record.api = Some(cx.api).filter(|api| !api.is_empty());
+        draft.record.route = cx.route;
+        draft.record.identity = cx.identity;
+        draft.record.waf = cx.notes.waf;
+        if draft.record.reason.is_none() {
+            draft.record.reason = cx.notes.reason;
+        }
+    }
+    draft.record.status = outcome.status.as_u16();
+    draft.record.decision = outcome.decision;
+    draft.record.reason = outcome.reason.or(draft.record.reason.take());
+    draft.record.upstream_ms = outcome.upstream_ms;
+
+    let (mut parts, body) = response.into_parts();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        parts.headers.insert(X_REQUEST_ID.clone(), value);
+    }
+    if let Some(hsts) = &conn.hsts {
+        parts
+            .headers
+            .insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+    }
+    if gateway.is_draining() && parts.version < Version::HTTP_2 {
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    Ok(Response::from_parts(
+        parts,
+        ResponseBody::new(body, Some(Box::new(draft))),
+    ))
+}
+
+type Served = (
+    Response<crate::upstream::UpstreamBody>,
+    Outcome,
+    Option<RequestCx>,
+);
+type Refused = (Problem, Option<RequestCx>, Decision);
+
+fn full(bytes: Bytes) -> crate::upstream::UpstreamBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+fn is_trusted(runtime: &Runtime, ip: IpAddr) -> bool {
+    runtime
+        .config
+        .trusted_proxies
+        .iter()
+        .any(|net| net.contains(&ip))
+}
+
+/// The host a request addressed, lower-case, without port; `None` when absent.
+fn host_of(parts: &Parts) -> Option<String> {
+    let authority = parts
+        .uri
+        .authority()
+        .map(|authority| authority.host().to_string())
+        .or_else(|| {
+            let value = parts.headers.get(header::HOST)?.to_str().ok()?;
+            let authority: http::uri::Authority = value.parse().ok()?;
+            Some(authority.host().to_string())
+        })?;
+    Some(authority.to_ascii_lowercase())
+}
+
+/// Protocol checks hyper does not already make.
+fn check_head(parts: &Parts, runtime: &Runtime) -> Result<(), GatewayError> {
+    let limits = &runtime.config.limits;
+    let target_len = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target_len > limits.max_uri_length {
+        return Err(GatewayError::UriTooLong);
+    }
+    if parts.headers.len() > limits.max_headers {
+        return Err(GatewayError::HeadersTooLarge);
+    }
+    let hosts = parts.headers.get_all(header::HOST).iter().count();
+    if hosts > 1 || (hosts == 0 && parts.version == Version::HTTP_11) {
+        return Err(GatewayError::Malformed);
+    }
+    // hyper refuses non-chunked codings, conflicting Content-Length, obs-fold and
+    // bad header names/values at parse time; it resolves Content-Length together
+    // with Transfer-Encoding in favour of chunked and closes the connection. A
+    // Transfer-Encoding that survives to here must be exactly `chunked`.
+    for coding in parts.headers.get_all(header::TRANSFER_ENCODING) {
+        if !coding.as_bytes().eq_ignore_ascii_case(b"chunked") {
+            return Err(GatewayError::Malformed);
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    runtime: &Arc<Runtime>,
+    conn: &ConnInfo,
+    parts: Parts,
+    body: Incoming,
+    request_id: String,
+    client_ip: IpAddr,
+    peer_trusted: bool,
+    bytes_in: &Arc<AtomicU64>,
+) -> Result<Served, Refused> {
+    let refuse = |error: GatewayError| (error.problem(), None, Decision::Deny);
+    let _permit = runtime
+        .in_flight
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| refuse(GatewayError::Overloaded))?;
+    check_head(&parts, runtime).map_err(refuse)?;
+    let path = normalize_path(parts.uri.path()).map_err(|_| refuse(GatewayError::Malformed))?;
+    let host = host_of(&parts).unwrap_or_default();
+    let api = runtime
+        .route(&host, &path)
+        .ok_or_else(|| refuse(GatewayError::RouteNotFound))?;
+
+    let mut cx = RequestCx::new(request_id, conn.peer, parts.method.clone(), path);
+    cx.client_ip = client_ip;
+    cx.tls = conn.tls.clone();
+    cx.host = host;
+    cx.query = parts.uri.query().map(str::to_string);
+    cx.api = api.config.name.clone();
+    cx.headers = parts.headers;
+    headers::remove_hop_by_hop(&mut cx.headers);
+
+    let mut body = Some(body);
+    match run_request_stages(api, &mut cx, &mut body, bytes_in).await {
+        Ok(()) => {}
+        Err((problem, decision)) => return Err((problem, Some(cx), decision)),
+    }
+    forward(runtime, api, conn, cx, body, peer_trusted, bytes_in).await
+}
+
+/// Runs the API's stages in phase order, buffering the body for the first stage
+/// that asks for it.
+async fn run_request_stages(
+    api: &ApiRuntime,
+    cx: &mut RequestCx,
+    body: &mut Option<Incoming>,
+    bytes_in: &Arc<AtomicU64>,
+) -> Result<(), (Problem, Decision)> {
+    for stage in &api.stages {
+        if let Some(limit) = stage.request_body_limit(cx)
+            && cx.body.is_none()
+            && let Some(incoming) = body.take()
+        {
+            let limit = limit.min(api.config.max_body_bytes);
+            let bytes = buffer_body(&cx.headers, incoming, limit)
+                .await
+                .map_err(|error| (error.problem(), Decision::Deny))?;
+            bytes_in.store(bytes.len() as u64, Ordering::Relaxed);
+            cx.body = Some(bytes);
+        }
+        if let Verdict::Respond(problem) = stage.on_request(cx).resolve().await {
+            metrics::counter!("rampart_stage_denials_total", "stage" => stage.name(), "reason" => problem.kind.slug)
+                .increment(1);
+            return Err((problem, Decision::Deny));
+        }
+    }
+    Ok(())
+}
+
+async fn buffer_body(
+    headers: &http::HeaderMap,
+    body: Incoming,
+    limit: usize,
+) -> Result<Bytes, GatewayError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(GatewayError::BodyTooLarge);
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(GatewayError::BodyTooLarge),
+        Err(_) => Err(GatewayError::BodyReadFailed),
+    }
+}
+
+fn upstream_uri(api: &ApiRuntime, cx: &RequestCx) -> Result<Uri, GatewayError> {
+    let base = &api.config.upstream.url;
+    let mut path = cx.path.as_str();
+    if api.config.strip_prefix {
+        path = path
+            .strip_prefix(api.config.path_prefix.trim_end_matches('/'))
+            .unwrap_or(path);
+    }
+    let base_path = base.path().trim_end_matches('/');
+    let mut target = String::with_capacity(base_path.len() + path.len() + 1);
+    target.push_str(base_path);
+    if !path.starts_with('/') {
+        target.push('/');
+    }
+    target.push_str(path);
+    if let Some(query) = &cx.query {
+        target.push('?');
+        target.push_str(query);
+    }
+    let mut builder = Uri::builder().path_and_query(target);
+    if let Some(scheme) = base.scheme() {
+        builder = builder.scheme(scheme.clone());
+    }
+    if let Some(authority) = base.authority() {
+        builder = builder.authority(authority.clone());
+    }
+    builder.build().map_err(|_| GatewayError::Malformed)
+}
+
+async fn forward(
+    runtime: &Arc<Runtime>,
+    api: &ApiRuntime,
+    conn: &ConnInfo,
+    mut cx: RequestCx,
+    body: Option<Incoming>,
+    peer_trusted: bool,
+    bytes_in: &Arc<AtomicU64>,
+) -> Result<Served, Refused> {
+    let uri = match upstream_uri(api, &cx) {
+        Ok(uri) => uri,
+        Err(error) => return Err((error.problem(), Some(cx), Decision::Deny)),
+    };
+    let mut headers = std::mem::take(&mut cx.headers);
+    headers.remove(header::HOST);
+    let proto = if conn.tls.is_some() { "https" } else { "http" };
+    headers::set_forwarded(&mut headers, peer_trusted, conn.peer.ip(), proto, &cx.host);
+    if let Ok(value) = HeaderValue::from_str(&cx.request_id) {
+        headers.insert(X_REQUEST_ID.clone(), value);
+    }
+    let upstream_body = match (cx.body.clone(), body) {
+        (Some(bytes), _) => full(bytes),
+        (None, Some(incoming)) => CountingBody::new(incoming, bytes_in.clone())
+            .map_err(|err| -> BoxError { Box::new(err) })
+            .boxed(),
+        (None, None) => Empty::new().map_err(|never| match never {}).boxed(),
+    };
+    let mut request = Request::new(upstream_body);
+    *request.method_mut() = cx.method.clone();
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    let _ = runtime;
+
+    let sent = Instant::now();
+    let result = tokio::time::timeout(
+        api.config.upstream.response_header_timeout,
+        api.client.request(request),
+    )
+    .await;
+    let upstream_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
+    let response = match result {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => {
+            let kind = if err.is_connect() {
+                "connect"
+            } else {
+                "protocol"
+            };
+            tracing::warn!(api = %api.config.name, request_id = %cx.request_id, error = %err, "upstream request failed");
+            metrics::counter!("rampart_upstream_errors_total", "api" => api.config.name.clone(), "kind" => kind).increment(1);
+            return Err((
+                GatewayError::UpstreamUnreachable.problem(),
+                Some(cx),
+                Decision::Error,
+            ));
+        }
+        Err(_) => {
+            tracing::warn!(api = %api.config.name, request_id = %cx.request_id, "upstream response timed out");
+            metrics::counter!("rampart_upstream_errors_total", "api" => api.config.name.clone(), "kind" => "timeout").increment(1);
+            return Err((
+                GatewayError::UpstreamTimeout.problem(),
+                Some(cx),
+                Decision::Error,
+            ));
+        }
+    };
+
+    let (mut parts, incoming) = response.into_parts();
+    headers::clean_response(&mut parts.headers);
+    let mut response_cx = ResponseCx {
+        status: parts.status,
+        headers: std::mem::take(&mut parts.headers),
+        body: None,
+    };
+    let mut stream = Some(incoming);
+    for stage in api.stages.iter().filter(|_| api.response_stages) {
+        if response_cx.body.is_none()
+            && stage.wants_response_body(&cx, &response_cx)
+            && let Some(incoming) = stream.take()
+        {
+            match Limited::new(incoming, RESPONSE_BUFFER_LIMIT)
+                .collect()
+                .await
+            {
+                Ok(collected) => response_cx.body = Some(collected.to_bytes()),
+                Err(_) => {
+                    return Err((
+                        GatewayError::UpstreamUnreachable.problem(),
+                        Some(cx),
+                        Decision::Error,
+                    ));
+                }
+            }
+        }
+        if let Verdict::Respond(problem) =
+            stage.on_response(&mut cx, &mut response_cx).resolve().await
+        {
+            return Err((problem, Some(cx), Decision::Deny));
+        }
+    }
+    parts.status = response_cx.status;
+    parts.headers = response_cx.headers;
+    let body = match (response_cx.body, stream) {
+        (Some(bytes), _) => {
+            parts.headers.remove(header::CONTENT_LENGTH);
+            full(bytes)
+        }
+        (None, Some(incoming)) => incoming
+            .map_err(|err| -> BoxError { Box::new(err) })
+            .boxed(),
+        (None, None) => Empty::new().map_err(|never| match never {}).boxed(),
+    };
+    let outcome = Outcome {
+        status: parts.status,
+        decision: Decision::Allow,
+        reason: None,
+        upstream_ms,
+    };
+    Ok((Response::from_parts(parts, body), outcome, Some(cx)))
+}

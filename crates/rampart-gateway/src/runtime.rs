@@ -1,0 +1,208 @@
+//! A compiled configuration: everything a request needs, built completely before it
+//! serves and then swapped in atomically (see `reload`). A request keeps the
+//! `Arc<Runtime>` it started with, so in-flight requests finish on their config.
+
+use std::sync::Arc;
+
+use rampart_audit::{AuditLog, FileSink, FileSinkOptions, QueryRedactor, Sink, StdoutSink};
+use rampart_config::{Api, AuditSink, Config, ConfigError, ConfigErrors};
+use rampart_core::Stage;
+use tokio::sync::Semaphore;
+
+use crate::upstream::{UpstreamClient, build_client};
+
+/// Builds the stages of an API from its configuration. The binary supplies one
+/// that wires every engine; tests supply their own.
+pub trait StageFactory: Send + Sync + 'static {
+    /// The stages of `api`, in any order (the runtime sorts them by phase, stably).
+    fn stages(&self, config: &Config, api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors>;
+}
+
+/// A factory that adds no stages: a plain hardened reverse proxy.
+#[derive(Debug, Default)]
+pub struct NoStages;
+
+impl StageFactory for NoStages {
+    fn stages(&self, _config: &Config, _api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors> {
+        Ok(Vec::new())
+    }
+}
+
+/// One API, ready to serve.
+pub struct ApiRuntime {
+    /// Its configuration.
+    pub config: Api,
+    /// Pooled upstream client.
+    pub client: UpstreamClient,
+    /// Stages in phase order.
+    pub stages: Vec<Arc<dyn Stage>>,
+    /// Whether any stage may need a response body (decided per response).
+    pub response_stages: bool,
+}
+
+/// The compiled configuration.
+pub struct Runtime {
+    /// The configuration it was built from.
+    pub config: Config,
+    /// APIs, in configuration order.
+    pub apis: Vec<ApiRuntime>,
+    /// The audit log.
+    pub audit: AuditLog,
+    /// Query redaction for audit records.
+    pub redactor: QueryRedactor,
+    /// Requests in flight (bounded by `limits.max_in_flight`).
+    pub in_flight: Arc<Semaphore>,
+}
+
+impl Runtime {
+    /// Builds a runtime. `previous` lends its audit log when the audit settings did
+    /// not change, so a reload does not reopen files.
+    pub fn build(
+        config: Config,
+        factory: &dyn StageFactory,
+        previous: Option<&Runtime>,
+    ) -> Result<Self, ConfigErrors> {
+        let mut errors = Vec::new();
+        let mut apis = Vec::new();
+        for (i, api) in config.apis.iter().enumerate() {
+            let client = match build_client(&api.upstream) {
+                Ok(client) => Some(client),
+                Err(err) => {
+                    errors.push(ConfigError::new(
+                        &config.source,
+                        None,
+                        format!("apis[{i}].upstream"),
+                        err.to_string(),
+                    ));
+                    None
+                }
+            };
+            let stages = match factory.stages(&config, api) {
+                Ok(mut stages) => {
+                    stages.sort_by_key(|stage| stage.phase());
+                    Some(stages)
+                }
+                Err(more) => {
+                    errors.extend(more.0);
+                    None
+                }
+            };
+            if let (Some(client), Some(stages)) = (client, stages) {
+                apis.push(ApiRuntime {
+                    config: api.clone(),
+                    client,
+                    response_stages: !stages.is_empty(),
+                    stages,
+                });
+            }
+        }
+        let audit = match previous {
+            Some(previous) if previous.config.audit.sinks == config.audit.sinks => {
+                Some(previous.audit.clone())
+            }
+            _ => match open_audit(&config) {
+                Ok(audit) => Some(audit),
+                Err(error) => {
+                    errors.push(error);
+                    None
+                }
+            },
+        };
+        match audit {
+            Some(audit) if errors.is_empty() => Ok(Self {
+                redactor: QueryRedactor::new(config.audit.redact_params.clone()),
+                in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight)),
+                config,
+                apis,
+                audit,
+            }),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+
+    /// The API for a host and normalised path: host must match (or the API takes
+    /// any host), then the longest path prefix that ends at a segment boundary.
+    pub fn route(&self, host: &str, path: &str) -> Option<&ApiRuntime> {
+        self.apis
+            .iter()
+            .filter(|api| api.config.hosts.is_empty() || api.config.hosts.iter().any(|h| h == host))
+            .filter(|api| prefix_matches(&api.config.path_prefix, path))
+            // Prefer host-specific APIs, then longer prefixes.
+            .max_by_key(|api| (!api.config.hosts.is_empty(), api.config.path_prefix.len()))
+    }
+}
+
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+fn open_audit(config: &Config) -> Result<AuditLog, ConfigError> {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    for (i, sink) in config.audit.sinks.iter().enumerate() {
+        match sink {
+            AuditSink::Stdout => sinks.push(Box::new(StdoutSink)),
+            AuditSink::File {
+                path,
+                max_bytes,
+                keep,
+                max_age,
+            } => {
+                let options = FileSinkOptions {
+                    max_bytes: *max_bytes,
+                    keep: *keep,
+                    max_age: *max_age,
+                };
+                let sink = FileSink::open(path, options).map_err(|err| {
+                    ConfigError::new(
+                        &config.source,
+                        None,
+                        format!("audit.sinks[{i}].file.path"),
+                        format!("cannot open: {err}"),
+                    )
+                })?;
+                sinks.push(Box::new(sink));
+            }
+        }
+    }
+    AuditLog::start(sinks, config.audit.queue_capacity).map_err(|err| {
+        ConfigError::new(
+            &config.source,
+            None,
+            "audit",
+            format!("cannot start writer: {err}"),
+        )
+    })
+}
+
+/// Builds every API's stages without starting anything (for `rampart check`).
+pub fn check_stages(config: &Config, factory: &dyn StageFactory) -> Result<(), ConfigErrors> {
+    let errors: Vec<ConfigError> = config
+        .apis
+        .iter()
+        .filter_map(|api| factory.stages(config, api).err())
+        .flat_map(|errors| errors.0)
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_matches;
+
+    #[test]
+    fn prefixes_match_at_segment_boundaries() {
+        assert!(prefix_matches("/", "/anything"));
+        assert!(prefix_matches("/api", "/api"));
+        assert!(prefix_matches("/api", "/api/users"));
+        assert!(!prefix_matches("/api", "/apix"));
+        assert!(prefix_matches("/api/", "/api/users"));
+        assert!(!prefix_matches("/api/", "/api"));
+    }
+}

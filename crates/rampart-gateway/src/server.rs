@@ -1,0 +1,315 @@
+//! Listeners and connections.
+//!
+//! [`Server::bind`] builds the first runtime and binds every socket (port 0 works,
+//! for tests); [`Server::run`] accepts until the shutdown future resolves, then
+//! stops accepting, lets in-flight requests finish (up to `limits.drain_timeout`)
+//! and flushes the audit log. Each connection takes a permit of the connection
+//! cap (connections past it are closed at once), gets a TLS handshake bounded by
+//! the header-read timeout on TLS listeners, and is served by hyper's automatic
+//! HTTP/1.1 + h2 builder with the configured head limits.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use rampart_config::{Config, ConfigErrors, Limits};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
+
+use crate::proxy::{ConnInfo, handle};
+use crate::runtime::{Runtime, StageFactory};
+use crate::tls::{ReloadingCert, server_config, tls_info, watch_certs};
+use crate::{Gateway, admin};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration was refused.
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// A socket could not be bound.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A listener's TLS settings were refused.
+    #[error("listener {name}: {reason}")]
+    Tls {
+        /// Listener name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+struct BoundListener {
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    hsts: Option<http::HeaderValue>,
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    gateway: Arc<Gateway>,
+    listeners: Vec<BoundListener>,
+    admin: TcpListener,
+    certs: Vec<Arc<ReloadingCert>>,
+    watch_config: bool,
+}
+
+impl Server {
+    /// Builds the runtime from `config` and binds every socket.
+    pub async fn bind(config: Config, factory: Arc<dyn StageFactory>) -> Result<Self, StartError> {
+        // Make sure the recorder exists before the first metric is recorded.
+        let _ = crate::telemetry::handle();
+        let config_path = config.source.clone();
+        let mut listeners = Vec::new();
+        let mut certs = Vec::new();
+        for listener in &config.listeners {
+            let tcp =
+                TcpListener::bind(listener.bind)
+                    .await
+                    .map_err(|source| StartError::Bind {
+                        addr: listener.bind,
+                        source,
+                    })?;
+            let (tls, hsts) = match &listener.tls {
+                Some(tls) => {
+                    let (server_config, cert) =
+                        server_config(tls).map_err(|err| StartError::Tls {
+                            name: listener.name.clone(),
+                            reason: err.to_string(),
+                        })?;
+                    certs.push(cert);
+                    let hsts = tls
+                        .hsts
+                        .as_deref()
+                        .and_then(|v| http::HeaderValue::from_str(v).ok());
+                    (Some(TlsAcceptor::from(server_config)), hsts)
+                }
+                None => (None, None),
+            };
+            listeners.push(BoundListener {
+                listener: tcp,
+                tls,
+                hsts,
+            });
+        }
+        let admin = TcpListener::bind(config.admin_bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.admin_bind,
+                source,
+            })?;
+        let runtime = Runtime::build(config, factory.as_ref(), None)?;
+        Ok(Self {
+            gateway: Arc::new(Gateway::new(runtime, factory, config_path)),
+            listeners,
+            admin,
+            certs,
+            watch_config: true,
+        })
+    }
+
+    /// Turns reload-on-file-change off (it is on by default).
+    pub fn without_config_watch(mut self) -> Self {
+        self.watch_config = false;
+        self
+    }
+
+    /// The addresses client listeners are bound to, in configuration order.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.listener.local_addr().ok())
+            .collect()
+    }
+
+    /// The admin listener's address.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.local_addr().ok()
+    }
+
+    /// The shared gateway state (for reloads in tests).
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.gateway.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let gateway = self.gateway;
+        let (stop_sender, stop) = watch::channel(false);
+        let graceful = Arc::new(GracefulShutdown::new());
+        let limits = gateway.runtime().config.limits.clone();
+        let connection_cap = Arc::new(Semaphore::new(limits.max_connections));
+        let mut tasks = tokio::task::JoinSet::new();
+        for listener in self.listeners {
+            tasks.spawn(accept_loop(
+                listener,
+                gateway.clone(),
+                connection_cap.clone(),
+                graceful.clone(),
+                stop.clone(),
+            ));
+        }
+        tasks.spawn(admin_loop(self.admin, gateway.clone(), stop.clone()));
+        let background = [
+            tokio::spawn(crate::reload::on_sighup(gateway.clone())),
+            tokio::spawn(watch_certs(self.certs, Duration::from_secs(2))),
+        ];
+        let config_watch = self.watch_config.then(|| {
+            tokio::spawn(crate::reload::on_file_change(
+                gateway.clone(),
+                Duration::from_millis(200),
+            ))
+        });
+        tracing::info!("rampart is serving");
+
+        shutdown.await;
+        tracing::info!("shutting down: draining in-flight requests");
+        gateway.start_draining();
+        let _ = stop_sender.send(true);
+        while tasks.join_next().await.is_some() {}
+        // The accept loops are gone, so this is the last reference.
+        if let Ok(graceful) = Arc::try_unwrap(graceful)
+            && tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+                .await
+                .is_err()
+        {
+            tracing::warn!("drain timeout reached; closing remaining connections");
+        }
+        for task in background.iter().chain(config_watch.iter()) {
+            task.abort();
+        }
+        // Let the last audit records reach their sinks.
+        let audit = gateway.runtime().audit.clone();
+        drop(gateway);
+        let _ = tokio::task::spawn_blocking(move || audit.close()).await;
+    }
+}
+
+fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        // hyper refuses buffers below 8 KiB; the head limit is at least that.
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(limits.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256);
+    builder
+}
+
+async fn accept_loop(
+    bound: BoundListener,
+    gateway: Arc<Gateway>,
+    cap: Arc<Semaphore>,
+    graceful: Arc<GracefulShutdown>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let tls = bound.tls.map(Arc::new);
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => return,
+            accepted = bound.listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = cap.clone().try_acquire_owned() else {
+            metrics::counter!("rampart_connections_rejected_total").increment(1);
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let gateway = gateway.clone();
+        let tls = tls.clone();
+        let hsts = bound.hsts.clone();
+        let watcher: Watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let limits = gateway.runtime().config.limits.clone();
+            let builder = connection_builder(&limits);
+            match tls {
+                None => {
+                    let info = Arc::new(ConnInfo {
+                        peer,
+                        tls: None,
+                        hsts: None,
+                    });
+                    let service =
+                        service_fn(move |request| handle(gateway.clone(), info.clone(), request));
+                    let connection = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .into_owned();
+                    let _ = watcher.watch(connection).await;
+                }
+                Some(acceptor) => {
+                    let stream = match tokio::time::timeout(
+                        limits.header_read_timeout,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(_)) | Err(_) => {
+                            metrics::counter!("rampart_tls_handshake_failures_total").increment(1);
+                            return;
+                        }
+                    };
+                    let info = Arc::new(ConnInfo {
+                        peer,
+                        tls: Some(tls_info(stream.get_ref().1)),
+                        hsts,
+                    });
+                    let service =
+                        service_fn(move |request| handle(gateway.clone(), info.clone(), request));
+                    let connection = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .into_owned();
+                    let _ = watcher.watch(connection).await;
+                }
+            }
+        });
+    }
+}
+
+async fn admin_loop(listener: TcpListener, gateway: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request| admin::handle(gateway.clone(), request));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

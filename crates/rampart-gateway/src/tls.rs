@@ -1,0 +1,199 @@
+//! TLS listeners: rustls server configs, certificate rotation and client-cert facts.
+//!
+//! rustls only implements forward-secret (ECDHE) AEAD suites, so the default suite
+//! list already satisfies the policy; we choose the protocol versions (1.2+ or
+//! 1.3-only) and ALPN (`h2`, `http/1.1`). The certificate is served through
+//! [`ReloadingCert`], which re-reads the PEM files when their modification time
+//! changes (rotation without restart; a broken new pair is logged and the old one
+//! kept).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use base64::Engine;
+use rampart_config::{ClientAuth, ListenerTls, TlsMinVersion};
+use rampart_core::{ClientCert, TlsInfo};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
+use rustls::{RootCertStore, ServerConfig, ServerConnection};
+use rustls_pki_types::CertificateDer;
+
+use crate::upstream::{UpstreamError, load_certs, load_key};
+
+/// A certificate and key re-read from disk when they change.
+#[derive(Debug)]
+pub struct ReloadingCert {
+    cert_path: PathBuf,
+    key_path: PathBuf,
+    current: ArcSwap<CertifiedKey>,
+    stamp: parking_lot::Mutex<(Option<SystemTime>, Option<SystemTime>)>,
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, UpstreamError> {
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let chain = load_certs(cert, "certificate")?;
+    let key = load_key(key)?;
+    Ok(CertifiedKey::from_der(chain, key, &provider)?)
+}
+
+impl ReloadingCert {
+    /// Loads the pair now (an error here is a configuration error).
+    pub fn load(cert_path: &Path, key_path: &Path) -> Result<Self, UpstreamError> {
+        let key = load_certified_key(cert_path, key_path)?;
+        Ok(Self {
+            cert_path: cert_path.to_path_buf(),
+            key_path: key_path.to_path_buf(),
+            current: ArcSwap::from_pointee(key),
+            stamp: parking_lot::Mutex::new((modified(cert_path), modified(key_path))),
+        })
+    }
+
+    /// Re-reads the files if either changed; returns whether a new pair is served.
+    pub fn refresh(&self) -> bool {
+        let now = (modified(&self.cert_path), modified(&self.key_path));
+        {
+            let mut stamp = self.stamp.lock();
+            if *stamp == now {
+                return false;
+            }
+            *stamp = now;
+        }
+        match load_certified_key(&self.cert_path, &self.key_path) {
+            Ok(key) => {
+                self.current.store(Arc::new(key));
+                tracing::info!(cert = %self.cert_path.display(), "TLS certificate reloaded");
+                metrics::counter!("rampart_tls_cert_reloads_total", "result" => "ok").increment(1);
+                true
+            }
+            Err(err) => {
+                // Mid-rotation a cert may not match its key yet; the next poll retries.
+                tracing::warn!(cert = %self.cert_path.display(), error = %err, "TLS certificate reload failed; keeping the old one");
+                metrics::counter!("rampart_tls_cert_reloads_total", "result" => "error")
+                    .increment(1);
+                let mut stamp = self.stamp.lock();
+                *stamp = (None, None);
+                false
+            }
+        }
+    }
+}
+
+impl ResolvesServerCert for ReloadingCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+/// Builds a listener's server config; returns it with the reloadable certificate.
+pub fn server_config(
+    tls: &ListenerTls,
+) -> Result<(Arc<ServerConfig>, Arc<ReloadingCert>), UpstreamError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match tls.min_version {
+        TlsMinVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        TlsMinVersion::Tls13 => &[&rustls::version::TLS13],
+    };
+    let builder =
+        ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
+    let builder = match &tls.client_ca {
+        None => builder.with_no_client_auth(),
+        Some((ca, mode)) => {
+            let mut roots = RootCertStore::empty();
+            for cert in load_certs(ca, "client CA")? {
+                roots.add(cert)?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = match mode {
+                ClientAuth::Required => verifier,
+                ClientAuth::Optional => verifier.allow_unauthenticated(),
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|err| UpstreamError::Tls(rustls::Error::General(err.to_string())))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let cert = Arc::new(ReloadingCert::load(&tls.cert, &tls.key)?);
+    let mut config = builder.with_cert_resolver(cert.clone());
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((Arc::new(config), cert))
+}
+
+/// Polls certificate files for changes until the task is dropped.
+pub async fn watch_certs(certs: Vec<Arc<ReloadingCert>>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        for cert in &certs {
+            cert.refresh();
+        }
+    }
+}
+
+/// TLS facts of an established connection, for the stages.
+pub fn tls_info(connection: &ServerConnection) -> TlsInfo {
+    let version = match connection.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+        _ => "unknown",
+    };
+    TlsInfo {
+        version: version.to_string(),
+        alpn: connection
+            .alpn_protocol()
+            .map(|alpn| String::from_utf8_lossy(alpn).into_owned()),
+        client_cert: connection
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(client_cert_facts),
+    }
+}
+
+/// Subject, SANs and SHA-256 thumbprint of a verified client certificate.
+pub fn client_cert_facts(der: &CertificateDer<'_>) -> ClientCert {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der.as_ref());
+    let sha256_thumbprint =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
+    let mut facts = ClientCert {
+        sha256_thumbprint,
+        ..ClientCert::default()
+    };
+    if let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref()) {
+        facts.subject = cert.subject().to_string();
+        if let Ok(Some(san)) = cert.subject_alternative_name() {
+            facts.sans = san
+                .value
+                .general_names
+                .iter()
+                .map(|name| match name {
+                    x509_parser::extensions::GeneralName::DNSName(dns) => format!("DNS:{dns}"),
+                    x509_parser::extensions::GeneralName::URI(uri) => format!("URI:{uri}"),
+                    x509_parser::extensions::GeneralName::RFC822Name(mail) => {
+                        format!("email:{mail}")
+                    }
+                    x509_parser::extensions::GeneralName::IPAddress(ip) => {
+                        format!("IP:{}", ip_text(ip))
+                    }
+                    other => format!("{other:?}"),
+                })
+                .collect();
+        }
+    }
+    facts
+}
+
+fn ip_text(bytes: &[u8]) -> String {
+    if let Ok(octets) = <[u8; 4]>::try_from(bytes) {
+        std::net::IpAddr::from(octets).to_string()
+    } else if let Ok(octets) = <[u8; 16]>::try_from(bytes) {
+        std::net::IpAddr::from(octets).to_string()
+    } else {
+        String::from("invalid")
+    }
+}
