@@ -13,6 +13,8 @@
 //! - [`claims_map`]: claims -> [`rampart_core::Identity`].
 //! - [`clock`]: the injected [`clock::Clock`].
 //! - [`secret`]: secrets referenced from files or environment, redacted in `Debug`.
+//! - [`introspection`]: opaque tokens via RFC 7662, with a bounded cache that
+//!   respects `exp` and a short negative cache.
 //! - [`mtls`]: client certificate -> consumer rules; RFC 8705 `cnf.x5t#S256` binding.
 //! - [`revocation`]: the local revocation list (jti, key prefixes) the gateway
 //!   keeps in sync with Redis; a union that entries leave only by expiring.
@@ -23,6 +25,7 @@ pub mod apikey;
 pub mod claims_map;
 pub mod clock;
 pub mod config_error;
+pub mod introspection;
 pub mod jwt;
 pub mod mtls;
 pub mod problem;

@@ -1,0 +1,389 @@
+//! Opaque access tokens through OAuth 2.0 Token Introspection (RFC 7662).
+//!
+//! The gateway implements [`Introspector`] (a client-authenticated POST to the
+//! endpoint); this engine interprets the answer and caches it. The cache is keyed
+//! by SHA-256 of the token (the token itself is never kept), bounded in entries,
+//! holds an active answer no longer than the token's `exp` (and a configured
+//! maximum), and holds an inactive answer only briefly (negative cache), so a
+//! revoked token is re-asked soon and a replayed bad token costs one call per TTL.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use aws_lc_rs::digest;
+use rampart_core::{Identity, Problem};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::BoxFuture;
+use crate::claims_map::ClaimMapping;
+use crate::clock::Clock;
+use crate::config_error::{ConfigError, invalid};
+use crate::secret::{Secret, SecretRef};
+
+/// Longest opaque token accepted.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+/// Largest introspection response accepted.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Why the introspection call failed (the gateway's adapter says why).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("introspection call failed: {0}")]
+pub struct IntrospectionFetchError(pub String);
+
+/// Calls the introspection endpoint (implemented by the gateway).
+pub trait Introspector: Send + Sync {
+    /// The endpoint's 200 response body for `token`.
+    fn introspect<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, IntrospectionFetchError>>;
+}
+
+/// Why an opaque token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntrospectionError {
+    /// Too long or not a plausible token.
+    #[error("malformed token")]
+    Malformed,
+    /// The server says `active: false`.
+    #[error("token inactive")]
+    Inactive,
+    /// Active but `exp` is past.
+    #[error("token expired")]
+    Expired,
+    /// `iss` is not the configured issuer.
+    #[error("wrong issuer")]
+    WrongIssuer,
+    /// `aud` names none of the configured audiences.
+    #[error("wrong audience")]
+    WrongAudience,
+    /// The response is not a JSON object with a boolean `active`, or is too large.
+    #[error("invalid introspection response")]
+    InvalidResponse,
+    /// Active but no consumer claim.
+    #[error("no consumer claim")]
+    NoConsumer,
+    /// The endpoint could not be reached (fail closed).
+    #[error("introspection unavailable")]
+    Unavailable,
+}
+
+impl IntrospectionError {
+    /// A stable reason code for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            IntrospectionError::Malformed => "introspection-malformed",
+            IntrospectionError::Inactive => "introspection-inactive",
+            IntrospectionError::Expired => "introspection-expired",
+            IntrospectionError::WrongIssuer => "introspection-wrong-issuer",
+            IntrospectionError::WrongAudience => "introspection-wrong-audience",
+            IntrospectionError::InvalidResponse => "introspection-invalid-response",
+            IntrospectionError::NoConsumer => "introspection-no-consumer",
+            IntrospectionError::Unavailable => "introspection-unavailable",
+        }
+    }
+
+    /// 401 `invalid_token`, or 503 when the endpoint is unavailable.
+    pub fn to_problem(&self) -> Problem {
+        match self {
+            IntrospectionError::Unavailable | IntrospectionError::InvalidResponse => {
+                crate::problem::unavailable()
+            }
+            IntrospectionError::Malformed
+            | IntrospectionError::Inactive
+            | IntrospectionError::Expired
+            | IntrospectionError::WrongIssuer
+            | IntrospectionError::WrongAudience
+            | IntrospectionError::NoConsumer => crate::problem::invalid_token(),
+        }
+    }
+}
+
+fn default_max_entries() -> usize {
+    10_000
+}
+fn default_max_ttl() -> u64 {
+    300
+}
+fn default_negative_ttl() -> u64 {
+    5
+}
+
+/// Introspection configuration.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionConfig {
+    /// The endpoint URL (https).
+    pub endpoint: String,
+    /// Client id the gateway authenticates with.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: SecretRef,
+    /// Expected `iss` in responses, if the server sends one.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Accepted audiences; when set, `aud` must name one.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Cache capacity. Default 10000.
+    #[serde(default = "default_max_entries")]
+    pub cache_max_entries: usize,
+    /// Longest an active answer is cached, seconds. Default 300.
+    #[serde(default = "default_max_ttl")]
+    pub cache_max_ttl_seconds: u64,
+    /// How long an inactive answer is cached, seconds. Default 5.
+    #[serde(default = "default_negative_ttl")]
+    pub negative_cache_seconds: u64,
+    /// How claims map to the identity.
+    #[serde(default)]
+    pub claims: ClaimMapping,
+}
+
+/// What the gateway needs to build its [`Introspector`].
+#[derive(Debug, Clone)]
+pub struct IntrospectionClientSettings {
+    /// Endpoint URL.
+    pub endpoint: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret (redacted in `Debug`).
+    pub client_secret: Secret,
+}
+
+impl IntrospectionConfig {
+    /// Validates the endpoint and loads the client secret.
+    pub fn client_settings(&self, path: &str) -> Result<IntrospectionClientSettings, ConfigError> {
+        if !self.endpoint.starts_with("https://")
+            && !self.endpoint.starts_with("http://127.0.0.1")
+            && !self.endpoint.starts_with("http://localhost")
+        {
+            return Err(invalid(
+                format!("{path}.endpoint"),
+                "must be https (or loopback http)",
+            ));
+        }
+        if self.client_id.is_empty() {
+            return Err(invalid(format!("{path}.client_id"), "must not be empty"));
+        }
+        let client_secret = self
+            .client_secret
+            .load()
+            .map_err(|source| ConfigError::Secret {
+                path: format!("{path}.client_secret"),
+                source,
+            })?;
+        Ok(IntrospectionClientSettings {
+            endpoint: self.endpoint.clone(),
+            client_id: self.client_id.clone(),
+            client_secret,
+        })
+    }
+
+    /// Builds the engine over the gateway's introspector.
+    pub fn build(
+        &self,
+        path: &str,
+        introspector: Arc<dyn Introspector>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Introspection, ConfigError> {
+        if self.cache_max_entries == 0 || self.cache_max_entries > 10_000_000 {
+            return Err(invalid(
+                format!("{path}.cache_max_entries"),
+                "must be between 1 and 10000000",
+            ));
+        }
+        if self.negative_cache_seconds > 60 {
+            return Err(invalid(
+                format!("{path}.negative_cache_seconds"),
+                "at most 60",
+            ));
+        }
+        Ok(Introspection {
+            introspector,
+            clock,
+            issuer: self.issuer.clone(),
+            audiences: self.audiences.clone(),
+            max_entries: self.cache_max_entries,
+            max_ttl: self.cache_max_ttl_seconds,
+            negative_ttl: self.negative_cache_seconds,
+            mapping: self.claims.clone(),
+            cache: RwLock::new(HashMap::new()),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Cached {
+    Active(Arc<Map<String, Value>>, u64),
+    Inactive(u64),
+}
+
+type TokenHash = [u8; 32];
+
+/// The introspection engine.
+pub struct Introspection {
+    introspector: Arc<dyn Introspector>,
+    clock: Arc<dyn Clock>,
+    issuer: Option<String>,
+    audiences: Vec<String>,
+    max_entries: usize,
+    max_ttl: u64,
+    negative_ttl: u64,
+    mapping: ClaimMapping,
+    cache: RwLock<HashMap<TokenHash, Cached>>,
+}
+
+impl std::fmt::Debug for Introspection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Introspection")
+            .field("issuer", &self.issuer)
+            .field("cached", &self.cache.read().map(|c| c.len()).unwrap_or(0))
+            .finish_non_exhaustive()
+    }
+}
+
+fn token_hash(token: &str) -> TokenHash {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
+    out
+}
+
+impl Introspection {
+    /// Introspects `token` (from the cache when possible); the active token's claims.
+    pub async fn check(&self, token: &str) -> Result<Arc<Map<String, Value>>, IntrospectionError> {
+        if token.is_empty()
+            || token.len() > MAX_TOKEN_BYTES
+            || !token.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(IntrospectionError::Malformed);
+        }
+        let key = token_hash(token);
+        let now = self.clock.unix_secs();
+        let cached = self.cache.read().ok().and_then(|c| c.get(&key).cloned());
+        match cached {
+            Some(Cached::Active(claims, until)) if now < until => return Ok(claims),
+            Some(Cached::Inactive(until)) if now < until => {
+                return Err(IntrospectionError::Inactive);
+            }
+            _ => {}
+        }
+        let body = self.introspector.introspect(token).await.map_err(|error| {
+            tracing::warn!(%error, "token introspection failed");
+            IntrospectionError::Unavailable
+        })?;
+        match self.interpret(&body, now) {
+            Ok((claims, until)) => {
+                let claims = Arc::new(claims);
+                self.store(key, Cached::Active(Arc::clone(&claims), until), now);
+                Ok(claims)
+            }
+            Err(
+                error @ (IntrospectionError::Unavailable | IntrospectionError::InvalidResponse),
+            ) => Err(error),
+            Err(error) => {
+                self.store(
+                    key,
+                    Cached::Inactive(now.saturating_add(self.negative_ttl)),
+                    now,
+                );
+                Err(error)
+            }
+        }
+    }
+
+    /// The identity of an active token's claims.
+    pub fn identity(
+        &self,
+        claims: &Map<String, Value>,
+        token: &str,
+    ) -> Result<Identity, IntrospectionError> {
+        let credential_id = match claims.get("jti").and_then(Value::as_str) {
+            Some(jti) => jti.to_owned(),
+            // A truncated hash of a high-entropy token identifies it without revealing it.
+            None => {
+                let hash = token_hash(token);
+                let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                format!("sha256:{hex}")
+            }
+        };
+        self.mapping
+            .identity("introspection", Some(credential_id), claims.clone())
+            .ok_or(IntrospectionError::NoConsumer)
+    }
+
+    fn interpret(
+        &self,
+        body: &[u8],
+        now: u64,
+    ) -> Result<(Map<String, Value>, u64), IntrospectionError> {
+        if body.len() > MAX_RESPONSE_BYTES {
+            return Err(IntrospectionError::InvalidResponse);
+        }
+        let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(body) else {
+            return Err(IntrospectionError::InvalidResponse);
+        };
+        match claims.get("active") {
+            Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => return Err(IntrospectionError::Inactive),
+            // RFC 7662 §2.2: `active` is REQUIRED and boolean; `"true"` is not true.
+            _ => return Err(IntrospectionError::InvalidResponse),
+        }
+        let exp = match claims.get("exp") {
+            None => None,
+            Some(v) => Some(v.as_u64().ok_or(IntrospectionError::InvalidResponse)?),
+        };
+        if exp.is_some_and(|exp| exp <= now) {
+            return Err(IntrospectionError::Expired);
+        }
+        if claims
+            .get("nbf")
+            .and_then(Value::as_u64)
+            .is_some_and(|nbf| nbf > now)
+        {
+            return Err(IntrospectionError::Inactive);
+        }
+        if let Some(expected) = &self.issuer
+            && claims
+                .get("iss")
+                .is_some_and(|iss| iss.as_str() != Some(expected.as_str()))
+        {
+            return Err(IntrospectionError::WrongIssuer);
+        }
+        if !self.audiences.is_empty() {
+            let names = crate::claims_map::string_list(claims.get("aud"));
+            if !names.iter().any(|aud| self.audiences.contains(aud)) {
+                return Err(IntrospectionError::WrongAudience);
+            }
+        }
+        if self.mapping.consumer(&claims).is_none() {
+            return Err(IntrospectionError::NoConsumer);
+        }
+        let cap = now.saturating_add(self.max_ttl);
+        let until = exp.map_or(cap, |exp| exp.min(cap));
+        Ok((claims, until))
+    }
+
+    fn store(&self, key: TokenHash, entry: Cached, now: u64) {
+        let Ok(mut cache) = self.cache.write() else {
+            return;
+        };
+        if cache.len() >= self.max_entries && !cache.contains_key(&key) {
+            cache.retain(|_, cached| match cached {
+                Cached::Active(_, until) | Cached::Inactive(until) => *until > now,
+            });
+            if cache.len() >= self.max_entries {
+                // Still full of live entries: drop one (any) rather than grow.
+                if let Some(victim) = cache.keys().next().copied() {
+                    cache.remove(&victim);
+                }
+            }
+        }
+        cache.insert(key, entry);
+    }
+
+    /// Entries currently cached.
+    pub fn cached_entries(&self) -> usize {
+        self.cache.read().map(|c| c.len()).unwrap_or(0)
+    }
+}

@@ -1,0 +1,227 @@
+//! Opaque tokens through RFC 7662 introspection: answers, cache and negative cache.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{NOW, temp_file};
+use rampart_authn::BoxFuture;
+use rampart_authn::clock::ManualClock;
+use rampart_authn::introspection::{
+    Introspection, IntrospectionConfig, IntrospectionError, IntrospectionFetchError, Introspector,
+};
+use serde_json::{Value, json};
+
+#[derive(Default)]
+struct FakeServer {
+    answers: Mutex<HashMap<String, Value>>,
+    down: Mutex<bool>,
+    calls: AtomicUsize,
+}
+
+impl FakeServer {
+    fn answer(&self, token: &str, body: Value) {
+        self.answers.lock().unwrap().insert(token.into(), body);
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl Introspector for FakeServer {
+    fn introspect<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, IntrospectionFetchError>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let result = if *self.down.lock().unwrap() {
+            Err(IntrospectionFetchError("timeout".into()))
+        } else {
+            let body = self
+                .answers
+                .lock()
+                .unwrap()
+                .get(token)
+                .cloned()
+                .unwrap_or(json!({"active": false}));
+            Ok(serde_json::to_vec(&body).unwrap())
+        };
+        Box::pin(async move { result })
+    }
+}
+
+fn setup(extra: Value) -> (Introspection, Arc<FakeServer>, Arc<ManualClock>) {
+    let secret = temp_file("introspection-secret", b"s3cret");
+    let mut cfg = json!({
+        "endpoint": "https://idp.example/introspect", "client_id": "rampart",
+        "client_secret": {"file": secret}, "issuer": "https://idp.example", "audiences": ["pets-api"],
+        "cache_max_entries": 3
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        cfg[k] = v.clone();
+    }
+    let cfg: IntrospectionConfig = serde_json::from_value(cfg).unwrap();
+    let settings = cfg.client_settings("authn.introspection").unwrap();
+    assert!(!format!("{settings:?}").contains("s3cret"));
+    let server = Arc::new(FakeServer::default());
+    let clock = Arc::new(ManualClock::at(NOW));
+    let engine = cfg
+        .build("authn.introspection", server.clone(), clock.clone())
+        .unwrap();
+    (engine, server, clock)
+}
+
+fn active(exp: u64) -> Value {
+    json!({"active": true, "sub": "bob", "client_id": "app", "scope": "pets:read",
+           "iss": "https://idp.example", "aud": "pets-api", "exp": exp, "jti": "op-1"})
+}
+
+#[tokio::test]
+async fn active_token_passes_and_is_cached_until_exp() {
+    let (engine, server, clock) = setup(json!({}));
+    server.answer("tok-good", active(NOW + 60));
+    let claims = engine.check("tok-good").await.unwrap();
+    let id = engine.identity(&claims, "tok-good").unwrap();
+    assert_eq!(
+        (id.consumer.as_str(), id.method.as_str()),
+        ("bob", "introspection")
+    );
+    assert_eq!(id.credential_id.as_deref(), Some("op-1"));
+    assert_eq!(id.scopes, ["pets:read"]);
+    engine.check("tok-good").await.unwrap();
+    assert_eq!(server.calls(), 1, "second check from cache");
+    // The cache never outlives exp: at exp the server is asked again (and says no).
+    clock.set(NOW + 60);
+    server.answer("tok-good", json!({"active": false}));
+    assert_eq!(
+        engine.check("tok-good").await.unwrap_err(),
+        IntrospectionError::Inactive
+    );
+    assert_eq!(server.calls(), 2);
+}
+
+#[tokio::test]
+async fn cache_ttl_is_capped_by_config() {
+    let (engine, server, clock) = setup(json!({"cache_max_ttl_seconds": 10}));
+    server.answer("t", active(NOW + 3600));
+    engine.check("t").await.unwrap();
+    clock.advance(Duration::from_secs(9));
+    engine.check("t").await.unwrap();
+    assert_eq!(server.calls(), 1);
+    clock.advance(Duration::from_secs(1));
+    engine.check("t").await.unwrap();
+    assert_eq!(server.calls(), 2);
+}
+
+#[tokio::test]
+async fn inactive_token_is_refused_and_negatively_cached_briefly() {
+    let (engine, server, clock) = setup(json!({}));
+    let err = engine.check("tok-bad").await.unwrap_err();
+    assert_eq!(err, IntrospectionError::Inactive);
+    assert_eq!(err.to_problem().kind.status, 401);
+    engine.check("tok-bad").await.unwrap_err();
+    assert_eq!(server.calls(), 1, "negative cache");
+    clock.advance(Duration::from_secs(5));
+    engine.check("tok-bad").await.unwrap_err();
+    assert_eq!(server.calls(), 2, "negative cache is short");
+}
+
+#[tokio::test]
+async fn suspicious_answers_are_refused() {
+    let (engine, server, _) = setup(json!({}));
+    let cases = [
+        (
+            "expired",
+            json!({"active": true, "sub": "b", "exp": NOW, "aud": "pets-api"}),
+            IntrospectionError::Expired,
+        ),
+        (
+            "iss",
+            json!({"active": true, "sub": "b", "iss": "https://evil", "aud": "pets-api"}),
+            IntrospectionError::WrongIssuer,
+        ),
+        (
+            "aud",
+            json!({"active": true, "sub": "b", "aud": "other"}),
+            IntrospectionError::WrongAudience,
+        ),
+        (
+            "noaud",
+            json!({"active": true, "sub": "b"}),
+            IntrospectionError::WrongAudience,
+        ),
+        (
+            "nosub",
+            json!({"active": true, "aud": "pets-api"}),
+            IntrospectionError::NoConsumer,
+        ),
+        (
+            "string-active",
+            json!({"active": "true", "sub": "b", "aud": "pets-api"}),
+            IntrospectionError::InvalidResponse,
+        ),
+        (
+            "no-active",
+            json!({"sub": "b", "aud": "pets-api"}),
+            IntrospectionError::InvalidResponse,
+        ),
+        (
+            "string-exp",
+            json!({"active": true, "sub": "b", "aud": "pets-api", "exp": "9999999999"}),
+            IntrospectionError::InvalidResponse,
+        ),
+        ("array", json!([1]), IntrospectionError::InvalidResponse),
+    ];
+    for (token, body, expected) in cases {
+        server.answer(token, body);
+        assert_eq!(engine.check(token).await.unwrap_err(), expected, "{token}");
+    }
+}
+
+#[tokio::test]
+async fn endpoint_down_fails_closed_and_is_not_cached() {
+    let (engine, server, _) = setup(json!({}));
+    server.answer("t", active(NOW + 60));
+    *server.down.lock().unwrap() = true;
+    let err = engine.check("t").await.unwrap_err();
+    assert_eq!(err, IntrospectionError::Unavailable);
+    assert_eq!(err.to_problem().kind.status, 503);
+    *server.down.lock().unwrap() = false;
+    engine.check("t").await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_tokens_never_reach_the_endpoint_and_the_cache_is_bounded() {
+    let (engine, server, _) = setup(json!({}));
+    for bad in ["", "has space", &"x".repeat(4097), "tab\t"] {
+        assert_eq!(
+            engine.check(bad).await.unwrap_err(),
+            IntrospectionError::Malformed
+        );
+    }
+    assert_eq!(server.calls(), 0);
+    for i in 0..10 {
+        let token = format!("t{i}");
+        server.answer(&token, active(NOW + 60));
+        engine.check(&token).await.unwrap();
+    }
+    assert!(engine.cached_entries() <= 3);
+}
+
+#[test]
+fn config_refuses_plain_http_endpoints() {
+    let secret = temp_file("introspection-secret2", b"x");
+    let cfg: IntrospectionConfig = serde_json::from_value(json!({
+        "endpoint": "http://idp.example/introspect", "client_id": "r", "client_secret": {"file": secret}
+    }))
+    .unwrap();
+    let err = cfg
+        .client_settings("authn.introspection")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("authn.introspection.endpoint"), "{err}");
+}
