@@ -1,0 +1,133 @@
+//! Configuration validation: every error names the offending field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use rampart_ratelimit::config::parse_duration_us;
+use rampart_ratelimit::{ConfigError, RateLimitConfig};
+use serde_json::json;
+
+fn compile(v: serde_json::Value) -> Result<rampart_ratelimit::Policy, ConfigError> {
+    serde_json::from_value::<RateLimitConfig>(v)
+        .unwrap()
+        .compile("apis.shop.rate_limit")
+}
+
+fn field(e: ConfigError) -> String {
+    e.to_string().split(':').next().unwrap().to_owned()
+}
+
+#[test]
+fn a_full_config_compiles() {
+    let p = compile(json!({
+        "pre_auth": [
+            { "name": "per-ip", "key": "client_ip", "rate": 100, "per": "1m", "burst": 20 },
+            { "name": "login", "key": "route", "rate": 5, "per": "1m", "routes": ["POST /login"] },
+            { "name": "tenant", "key": "header:x-tenant", "rate": 1000, "per": "1h" }
+        ],
+        "default_plan": "free",
+        "plans": {
+            "free": { "limits": [ { "name": "c", "key": "consumer", "rate": 10, "per": "1s" } ],
+                      "quotas": [ { "name": "daily", "limit": 1000, "period": "day" } ] },
+            "partner": { "limits": [ { "name": "app", "key": "application", "rate": 100, "per": "1s" } ] }
+        },
+        "quota_utc_offset": "-05:00",
+        "lockout": { "max_failures": 5, "window": "5m", "lock_for": "15m" },
+        "concurrency": [ { "name": "slow", "key": "route", "max_in_flight": 50 } ],
+        "headers": { "legacy": true },
+        "local": { "max_keys": 100000 }
+    }))
+    .unwrap();
+    assert_eq!(p.pre_auth[0].emission_us, 600_000);
+    assert_eq!(p.pre_auth[0].burst, 20);
+    assert_eq!(p.pre_auth[1].burst, 5, "burst defaults to rate");
+    assert_eq!(p.offset_secs, -18_000);
+    assert!(p.headers.legacy && p.headers.standard);
+}
+
+#[test]
+fn unknown_fields_are_rejected() {
+    let r = serde_json::from_value::<RateLimitConfig>(json!({ "pre_auht": [] }));
+    assert!(r.is_err());
+    let r = serde_json::from_value::<RateLimitConfig>(json!({ "pre_auth": [
+        { "name": "a", "key": "global", "rate": 1, "per": "1s", "brust": 3 }
+    ]}));
+    assert!(r.is_err());
+}
+
+#[test]
+fn errors_name_the_field() {
+    let cases = [
+        (
+            json!({ "pre_auth": [ { "name": "a", "key": "global", "rate": 1, "per": "1 s" } ] }),
+            "apis.shop.rate_limit.pre_auth[0].per",
+        ),
+        (
+            json!({ "pre_auth": [ { "name": "a", "key": "global", "rate": 0, "per": "1s" } ] }),
+            "apis.shop.rate_limit.pre_auth[0].rate",
+        ),
+        (
+            json!({ "pre_auth": [ { "name": "a", "key": "ipv4", "rate": 1, "per": "1s" } ] }),
+            "apis.shop.rate_limit.pre_auth[0].key",
+        ),
+        (
+            json!({ "pre_auth": [ { "name": "a", "key": "consumer", "rate": 1, "per": "1s" } ] }),
+            "apis.shop.rate_limit.pre_auth[0].key",
+        ),
+        (
+            json!({ "pre_auth": [ { "name": "A b", "key": "global", "rate": 1, "per": "1s" } ] }),
+            "apis.shop.rate_limit.pre_auth[0].name",
+        ),
+        (
+            json!({ "pre_auth": [
+            { "name": "a", "key": "global", "rate": 1, "per": "1s" },
+            { "name": "a", "key": "client_ip", "rate": 1, "per": "1s" } ] }),
+            "apis.shop.rate_limit.pre_auth[1].name",
+        ),
+        (
+            json!({ "pre_auth": [ { "name": "a", "key": "global", "rate": 2000000, "per": "1s" } ] }),
+            "apis.shop.rate_limit.pre_auth[0].rate",
+        ),
+        (
+            json!({ "plans": { "pro": { "quotas": [ { "name": "d", "limit": 0, "period": "day" } ] } } }),
+            "apis.shop.rate_limit.plans.pro.quotas[0].limit",
+        ),
+        (
+            json!({ "plans": { "pro": {} }, "default_plan": "free" }),
+            "apis.shop.rate_limit.default_plan",
+        ),
+        (
+            json!({ "quota_utc_offset": "CET" }),
+            "apis.shop.rate_limit.quota_utc_offset",
+        ),
+        (
+            json!({ "lockout": { "max_failures": 3, "window": "5m", "lock_for": "forever" } }),
+            "apis.shop.rate_limit.lockout.lock_for",
+        ),
+        (
+            json!({ "concurrency": [ { "name": "c", "key": "consumer", "max_in_flight": 0 } ] }),
+            "apis.shop.rate_limit.concurrency[0].max_in_flight",
+        ),
+    ];
+    for (config, expected) in cases {
+        let err = compile(config.clone()).expect_err(&config.to_string());
+        assert_eq!(field(err), expected, "{config}");
+    }
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration_us("250ms"), Some(250_000));
+    assert_eq!(parse_duration_us("1d"), Some(86_400_000_000));
+    for bad in [
+        "",
+        "1",
+        "s",
+        "0s",
+        "1.5s",
+        "-1s",
+        "1 s",
+        "1w",
+        "99999999999999999999s",
+    ] {
+        assert_eq!(parse_duration_us(bad), None, "{bad}");
+    }
+}

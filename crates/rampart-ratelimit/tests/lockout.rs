@@ -1,0 +1,137 @@
+//! Brute-force lock-out: failures per IP and per username lock the key.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use common::*;
+use rampart_core::Verdict;
+use rampart_ratelimit::PreAuthRateLimitStage;
+use serde_json::json;
+
+fn config() -> serde_json::Value {
+    json!({ "lockout": { "max_failures": 3, "window": "5m", "lock_for": "15m" } })
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn repeated_failures_lock_the_ip_and_the_pre_auth_stage_refuses_it() {
+    let (limiter, clock) = limiter(config());
+    let lockout = limiter.lockout().unwrap();
+    let attacker = ip("203.0.113.7");
+    assert!(!now_or_never(lockout.record_failure(attacker, None)).unwrap());
+    assert!(!now_or_never(lockout.record_failure(attacker, None)).unwrap());
+    assert!(
+        now_or_never(lockout.check(attacker, None))
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        now_or_never(lockout.record_failure(attacker, None)).unwrap(),
+        "third locks"
+    );
+    let p = now_or_never(lockout.check(attacker, None))
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.kind.slug, "locked-out");
+    assert_eq!(p.kind.status, 429);
+    assert_eq!(header(&p, "retry-after"), Some("900"));
+
+    let stage = PreAuthRateLimitStage::new(limiter.clone());
+    let p = refused(run(&stage, &mut request("203.0.113.7", "POST /login")));
+    assert_eq!(p.kind.slug, "locked-out");
+    // A legitimate client elsewhere is not affected.
+    assert_eq!(
+        run(&stage, &mut request("198.51.100.1", "POST /login")),
+        Verdict::Continue
+    );
+
+    // Failures while locked do not extend the lock.
+    clock.advance(Duration::from_secs(600));
+    now_or_never(lockout.record_failure(attacker, None)).unwrap();
+    let p = now_or_never(lockout.check(attacker, None))
+        .unwrap()
+        .unwrap();
+    assert_eq!(header(&p, "retry-after"), Some("300"));
+    clock.advance(Duration::from_secs(300));
+    assert!(
+        now_or_never(lockout.check(attacker, None))
+            .unwrap()
+            .is_none(),
+        "lock expired"
+    );
+    assert_eq!(
+        run(&stage, &mut request("203.0.113.7", "POST /login")),
+        Verdict::Continue
+    );
+}
+
+#[test]
+fn failures_spread_beyond_the_window_do_not_lock() {
+    let (limiter, clock) = limiter(config());
+    let lockout = limiter.lockout().unwrap();
+    let user = ip("203.0.113.7");
+    // One failure every 2 min 30 s: under 3 per 5 min, a forgetful legitimate user.
+    for _ in 0..20 {
+        assert!(!now_or_never(lockout.record_failure(user, Some("alice"))).unwrap());
+        clock.advance(Duration::from_secs(150));
+    }
+    assert!(
+        now_or_never(lockout.check(user, Some("alice")))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn username_is_locked_across_ips_case_insensitively() {
+    let (limiter, _clock) = limiter(json!({
+        "lockout": { "max_failures": 3, "window": "5m", "lock_for": "15m", "per_ip": false }
+    }));
+    let lockout = limiter.lockout().unwrap();
+    // Credential guessing against one account from three addresses.
+    for (n, addr) in ["192.0.2.1", "192.0.2.2", "192.0.2.3"].iter().enumerate() {
+        let name = if n == 1 { "Alice" } else { "alice" };
+        now_or_never(lockout.record_failure(ip(addr), Some(name))).unwrap();
+    }
+    let p = now_or_never(lockout.check(ip("198.51.100.1"), Some("ALICE"))).unwrap();
+    assert_eq!(p.unwrap().kind.slug, "locked-out");
+    assert!(
+        now_or_never(lockout.check(ip("198.51.100.1"), Some("bob")))
+            .unwrap()
+            .is_none()
+    );
+    // IPs are not tracked in this configuration.
+    assert!(
+        now_or_never(lockout.check(ip("192.0.2.1"), None))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn credential_stuffing_from_one_ip_locks_the_ip_not_the_victims() {
+    let (limiter, _clock) = limiter(config());
+    let lockout = limiter.lockout().unwrap();
+    let attacker = ip("203.0.113.66");
+    for n in 0..3 {
+        now_or_never(lockout.record_failure(attacker, Some(&format!("user{n}")))).unwrap();
+    }
+    assert!(
+        now_or_never(lockout.check(attacker, None))
+            .unwrap()
+            .is_some()
+    );
+    // Each victim account saw one failure: still usable from their own address.
+    let victim = ip("198.51.100.1");
+    assert!(
+        now_or_never(lockout.check(victim, Some("user0")))
+            .unwrap()
+            .is_none()
+    );
+}
