@@ -10,6 +10,10 @@
 //!   checks, raw config -> [`jwt::JwtVerifier`].
 //! - [`apikey`]: API keys (`rk_<prefix>_<secret>`, HMAC-SHA256 with a pepper),
 //!   the [`apikey::KeyStore`] trait and an in-memory store, revoke/rotate.
+//! - [`config`] and [`stage`]: [`AuthnConfig`] built with [`AuthnDeps`] into the
+//!   [`AuthnStage`] (`Phase::Authentication`), which strips client identity
+//!   headers, verifies the presented credential and sets `cx.identity`.
+//! - [`credentials`]: reading (not judging) the credentials of a request.
 //! - [`claims_map`]: claims -> [`rampart_core::Identity`].
 //! - [`clock`]: the injected [`clock::Clock`].
 //! - [`secret`]: secrets referenced from files or environment, redacted in `Debug`.
@@ -24,13 +28,19 @@
 pub mod apikey;
 pub mod claims_map;
 pub mod clock;
+pub mod config;
 pub mod config_error;
+pub mod credentials;
 pub mod introspection;
 pub mod jwt;
 pub mod mtls;
 pub mod problem;
 pub mod revocation;
 pub mod secret;
+pub mod stage;
+
+pub use config::{AuthnConfig, AuthnDeps};
+pub use stage::AuthnStage;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -173,7 +173,11 @@ impl rampart_authn::jwt::config::JwksSourceFactory for Sources {
 }
 
 pub fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("rampart-authn-{}-{name}", std::process::id()));
+    // Unique per call: tests run in parallel and must not see each other's writes.
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let path =
+        std::env::temp_dir().join(format!("rampart-authn-{}-{n}-{name}", std::process::id()));
     std::fs::write(&path, contents).unwrap();
     path
 }

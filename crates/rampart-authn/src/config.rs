@@ -1,0 +1,214 @@
+//! `AuthnConfig`: the per-API authentication section, and its build into an
+//! [`AuthnStage`] with the outside-world pieces the gateway provides
+//! ([`AuthnDeps`]).
+
+use std::sync::Arc;
+
+use http::HeaderName;
+use serde::Deserialize;
+
+use crate::apikey::{ApiKeyConfig, KeyStore};
+use crate::clock::Clock;
+use crate::config_error::{ConfigError, invalid};
+use crate::introspection::{IntrospectionConfig, Introspector};
+use crate::jwt::JwtConfig;
+use crate::jwt::config::JwksSourceFactory;
+use crate::mtls::MtlsConfig;
+use crate::revocation::RevocationList;
+use crate::stage::{AuthnStage, Forwarding};
+
+/// Client-supplied headers that claim an identity; removed from every request.
+pub const DEFAULT_STRIPPED_HEADERS: [&str; 14] = [
+    "x-consumer-id",
+    "x-consumer",
+    "x-consumer-username",
+    "x-user",
+    "x-user-id",
+    "x-authenticated-user",
+    "x-authenticated-userid",
+    "x-authenticated-scope",
+    "x-remote-user",
+    "x-forwarded-user",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-ssl-client-dn",
+    "x-client-cert",
+];
+
+/// Headers the gateway sets upstream from the established identity (names only;
+/// all of them are also stripped from client requests).
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardHeadersConfig {
+    /// Consumer name.
+    #[serde(default)]
+    pub consumer: Option<String>,
+    /// Authentication method.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Credential id (key prefix or `jti`).
+    #[serde(default)]
+    pub credential_id: Option<String>,
+    /// Scopes, space-separated.
+    #[serde(default)]
+    pub scopes: Option<String>,
+    /// Roles, comma-separated.
+    #[serde(default)]
+    pub roles: Option<String>,
+}
+
+/// Authentication configuration of an API.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthnConfig {
+    /// API keys.
+    #[serde(default)]
+    pub api_key: Option<ApiKeyConfig>,
+    /// JWT bearer tokens.
+    #[serde(default)]
+    pub jwt: Option<JwtConfig>,
+    /// Opaque bearer tokens via introspection.
+    #[serde(default)]
+    pub introspection: Option<IntrospectionConfig>,
+    /// Client certificates.
+    #[serde(default)]
+    pub mtls: Option<MtlsConfig>,
+    /// Let requests without any credential through without an identity (the
+    /// authorization stage still applies). Default false.
+    #[serde(default)]
+    pub anonymous: bool,
+    /// Extra client headers to strip, on top of [`DEFAULT_STRIPPED_HEADERS`].
+    #[serde(default)]
+    pub strip_headers: Vec<String>,
+    /// Identity headers for the upstream.
+    #[serde(default)]
+    pub forward: ForwardHeadersConfig,
+    /// Keep the API key header when forwarding. Default false: the key is removed.
+    #[serde(default)]
+    pub forward_api_key: bool,
+}
+
+/// What the gateway provides to the authentication engines.
+#[derive(Clone)]
+pub struct AuthnDeps {
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// JWKS fetchers by URL.
+    pub jwks_sources: Arc<dyn JwksSourceFactory + Send + Sync>,
+    /// The API key store (required when `api_key` is configured).
+    pub key_store: Option<Arc<dyn KeyStore>>,
+    /// The introspection client (required when `introspection` is configured);
+    /// build it from [`IntrospectionConfig::client_settings`].
+    pub introspector: Option<Arc<dyn Introspector>>,
+    /// The shared local revocation list.
+    pub revocations: Arc<RevocationList>,
+}
+
+fn header_name(path: String, name: &str) -> Result<HeaderName, ConfigError> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(path, "not a valid header name"))
+}
+
+impl AuthnConfig {
+    /// Validates the section into the stage. `path` is the section's field path.
+    pub fn build(&self, path: &str, deps: &AuthnDeps) -> Result<AuthnStage, ConfigError> {
+        let any = self.api_key.is_some()
+            || self.jwt.is_some()
+            || self.introspection.is_some()
+            || self.mtls.as_ref().is_some_and(|m| !m.rules.is_empty());
+        if !any && !self.anonymous {
+            return Err(invalid(
+                path,
+                "configure at least one method (api_key, jwt, introspection, mtls rules) or anonymous: true",
+            ));
+        }
+        let api_keys = match &self.api_key {
+            Some(cfg) => {
+                let store = deps.key_store.clone().ok_or_else(|| {
+                    invalid(
+                        format!("{path}.api_key"),
+                        "no key store available in this deployment",
+                    )
+                })?;
+                Some(cfg.build(&format!("{path}.api_key"), store, Arc::clone(&deps.clock))?)
+            }
+            None => None,
+        };
+        let jwt = match &self.jwt {
+            Some(cfg) => Some(cfg.build(
+                &format!("{path}.jwt"),
+                Arc::clone(&deps.clock),
+                deps.jwks_sources.as_ref(),
+            )?),
+            None => None,
+        };
+        let introspection = match &self.introspection {
+            Some(cfg) => {
+                let section = format!("{path}.introspection");
+                cfg.client_settings(&section)?;
+                let client = deps.introspector.clone().ok_or_else(|| {
+                    invalid(
+                        section.clone(),
+                        "no introspection client available in this deployment",
+                    )
+                })?;
+                Some(cfg.build(&section, client, Arc::clone(&deps.clock))?)
+            }
+            None => None,
+        };
+        let mtls = match &self.mtls {
+            Some(cfg) => Some(cfg.build(&format!("{path}.mtls"))?),
+            None => None,
+        };
+        let forward = Forwarding {
+            consumer: self
+                .forward
+                .consumer
+                .as_deref()
+                .map(|n| header_name(format!("{path}.forward.consumer"), n))
+                .transpose()?,
+            method: self
+                .forward
+                .method
+                .as_deref()
+                .map(|n| header_name(format!("{path}.forward.method"), n))
+                .transpose()?,
+            credential_id: self
+                .forward
+                .credential_id
+                .as_deref()
+                .map(|n| header_name(format!("{path}.forward.credential_id"), n))
+                .transpose()?,
+            scopes: self
+                .forward
+                .scopes
+                .as_deref()
+                .map(|n| header_name(format!("{path}.forward.scopes"), n))
+                .transpose()?,
+            roles: self
+                .forward
+                .roles
+                .as_deref()
+                .map(|n| header_name(format!("{path}.forward.roles"), n))
+                .transpose()?,
+        };
+        let mut strip: Vec<HeaderName> = DEFAULT_STRIPPED_HEADERS
+            .iter()
+            .map(|n| HeaderName::from_static(n))
+            .collect();
+        for (i, name) in self.strip_headers.iter().enumerate() {
+            strip.push(header_name(format!("{path}.strip_headers[{i}]"), name)?);
+        }
+        strip.extend(forward.names().cloned());
+        Ok(AuthnStage {
+            api_keys,
+            jwt,
+            introspection,
+            mtls,
+            revocations: Arc::clone(&deps.revocations),
+            anonymous: self.anonymous,
+            strip,
+            forward,
+            forward_api_key: self.forward_api_key,
+        })
+    }
+}

@@ -1,0 +1,200 @@
+//! Finding the credentials a request carries, without judging them yet: a bearer
+//! token from `Authorization`, an API key from the configured header (or query
+//! parameter, only when configured), a verified client certificate. Several values
+//! for one credential are a refusal (request smuggling of a second identity).
+
+use http::HeaderMap;
+use http::header::AUTHORIZATION;
+
+use crate::apikey::ApiKeyLocation;
+
+/// The credentials found in a request.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Presented {
+    /// A bearer token.
+    pub bearer: Option<String>,
+    /// An API key.
+    pub api_key: Option<String>,
+}
+
+/// Why credentials could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialError {
+    /// The same credential appeared more than once, or a bearer token and an API
+    /// key were both sent.
+    #[error("ambiguous credentials")]
+    Ambiguous,
+    /// An `Authorization: Bearer` value that is empty or not visible ASCII.
+    #[error("malformed bearer credential")]
+    MalformedBearer,
+}
+
+fn single<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+) -> Result<Option<&'a [u8]>, CredentialError> {
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(CredentialError::Ambiguous);
+    }
+    Ok(first)
+}
+
+fn bearer(headers: &HeaderMap) -> Result<Option<String>, CredentialError> {
+    let Some(value) = single(headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()))? else {
+        return Ok(None);
+    };
+    let Some((scheme, token)) = value.split_first_chunk::<7>() else {
+        return Ok(None);
+    };
+    // Other schemes (Basic, ...) are not ours: left for the upstream.
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return Ok(None);
+    }
+    let token = token.trim_ascii();
+    if token.is_empty() || !token.iter().all(u8::is_ascii_graphic) {
+        return Err(CredentialError::MalformedBearer);
+    }
+    Ok(std::str::from_utf8(token).ok().map(str::to_owned))
+}
+
+/// The value of query parameter `name` in `query`, refusing repeats.
+fn query_value<'a>(query: &'a str, name: &str) -> Result<Option<&'a str>, CredentialError> {
+    let values = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value.as_bytes());
+    Ok(single(values)?.and_then(|v| std::str::from_utf8(v).ok()))
+}
+
+/// Reads the credentials of a request.
+pub fn presented(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    api_key: Option<&ApiKeyLocation>,
+) -> Result<Presented, CredentialError> {
+    let bearer = bearer(headers)?;
+    let mut key = None;
+    if let Some(location) = api_key {
+        let from_header = single(
+            headers
+                .get_all(&location.header)
+                .iter()
+                .map(|v| v.as_bytes()),
+        )?;
+        let from_query = match (&location.query_param, query) {
+            (Some(name), Some(query)) => query_value(query, name)?.map(str::as_bytes),
+            _ => None,
+        };
+        key = match (from_header, from_query) {
+            (Some(_), Some(_)) => return Err(CredentialError::Ambiguous),
+            (Some(v), None) | (None, Some(v)) => {
+                // Malformed values still count as "a key was sent"; verification refuses them.
+                Some(String::from_utf8_lossy(v).into_owned())
+            }
+            (None, None) => None,
+        };
+    }
+    if bearer.is_some() && key.is_some() {
+        return Err(CredentialError::Ambiguous);
+    }
+    Ok(Presented {
+        bearer,
+        api_key: key,
+    })
+}
+
+/// `query` without parameter `name` (so a key in the URL is not forwarded), or
+/// `None` when nothing remains.
+pub fn remove_query_param(query: &str, name: &str) -> Option<String> {
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| pair.split('=').next() != Some(name))
+        .collect();
+    let joined = kept.join("&");
+    (!joined.is_empty()).then_some(joined)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    fn location(query: Option<&str>) -> ApiKeyLocation {
+        ApiKeyLocation {
+            header: http::HeaderName::from_static("x-api-key"),
+            query_param: query.map(str::to_owned),
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(*k, HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn reads_bearer_and_keys() {
+        let p = presented(&headers(&[("authorization", "bearer abc.def")]), None, None).unwrap();
+        assert_eq!(p.bearer.as_deref(), Some("abc.def"));
+        let p = presented(&headers(&[("authorization", "Basic dXNlcg==")]), None, None).unwrap();
+        assert_eq!(p, Presented::default());
+        let loc = location(Some("api_key"));
+        let p = presented(&headers(&[]), Some("a=1&api_key=rk_x"), Some(&loc)).unwrap();
+        assert_eq!(p.api_key.as_deref(), Some("rk_x"));
+        let p = presented(&headers(&[("x-api-key", "rk_y")]), None, Some(&loc)).unwrap();
+        assert_eq!(p.api_key.as_deref(), Some("rk_y"));
+    }
+
+    #[test]
+    fn query_keys_are_ignored_unless_configured() {
+        let p = presented(&headers(&[]), Some("api_key=rk_x"), Some(&location(None))).unwrap();
+        assert_eq!(p.api_key, None);
+    }
+
+    #[test]
+    fn duplicates_and_mixtures_are_ambiguous() {
+        let loc = location(Some("api_key"));
+        let cases = [
+            (
+                headers(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]),
+                None,
+            ),
+            (headers(&[("x-api-key", "a"), ("x-api-key", "b")]), None),
+            (headers(&[("x-api-key", "a")]), Some("api_key=b")),
+            (headers(&[]), Some("api_key=a&api_key=b")),
+            (
+                headers(&[("authorization", "Bearer a"), ("x-api-key", "b")]),
+                None,
+            ),
+        ];
+        for (h, q) in cases {
+            assert_eq!(
+                presented(&h, q, Some(&loc)),
+                Err(CredentialError::Ambiguous),
+                "{h:?} {q:?}"
+            );
+        }
+        assert_eq!(
+            presented(&headers(&[("authorization", "Bearer ")]), None, None),
+            Err(CredentialError::MalformedBearer)
+        );
+    }
+
+    #[test]
+    fn key_is_removed_from_the_forwarded_query() {
+        assert_eq!(
+            remove_query_param("a=1&api_key=x&b=2", "api_key").as_deref(),
+            Some("a=1&b=2")
+        );
+        assert_eq!(remove_query_param("api_key=x", "api_key"), None);
+        assert_eq!(
+            remove_query_param("api_keyx=1", "api_key").as_deref(),
+            Some("api_keyx=1")
+        );
+    }
+}
