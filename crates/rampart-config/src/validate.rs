@@ -181,7 +181,10 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
 
     let mut binds = HashSet::new();
     for (i, listener) in listeners.iter().enumerate() {
-        if !binds.insert(listener.bind) || Some(listener.bind) == admin_bind {
+        // Port 0 (any free port, used by tests) cannot collide.
+        if listener.bind.port() != 0
+            && (!binds.insert(listener.bind) || Some(listener.bind) == admin_bind)
+        {
             c.error(
                 None,
                 &format!("listeners[{i}].bind"),

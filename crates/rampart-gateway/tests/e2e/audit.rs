@@ -1,0 +1,118 @@
+//! The audit record: one JSON line per request with the fixed fields, and no
+//! secret ever reaches it.
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Full;
+
+use crate::support::*;
+
+const SECRET: &str = "S3CRET-c0ffee-do-not-log";
+
+#[tokio::test]
+async fn every_request_gets_one_record_with_the_contract_fields() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let request = Request::post(gw.url("/orders?page=2"))
+        .header("x-request-id", "audit-1")
+        .body(Full::new(Bytes::from_static(b"12345")))
+        .unwrap();
+    let (status, _, body) = send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    get(&gw.url("/../../nowhere%zz")).await;
+    let records = gw.audit_records(2).await;
+    let record = records
+        .iter()
+        .find(|r| r["request_id"] == "audit-1")
+        .unwrap();
+    for field in [
+        "ts",
+        "request_id",
+        "client_ip",
+        "method",
+        "host",
+        "path",
+        "query",
+        "route",
+        "status",
+        "bytes_in",
+        "bytes_out",
+        "duration_ms",
+        "upstream_ms",
+        "decision",
+        "reason",
+        "identity",
+        "waf",
+    ] {
+        assert!(record.get(field).is_some(), "missing {field} in {record}");
+    }
+    assert!(record["ts"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(record["method"], "POST");
+    assert_eq!(record["path"], "/orders");
+    assert_eq!(record["query"], "page=2");
+    assert_eq!(record["status"], 200);
+    assert_eq!(record["bytes_in"], 5);
+    assert_eq!(record["bytes_out"], body.len());
+    assert_eq!(record["decision"], "allow");
+    assert!(record["identity"].is_null());
+    assert_eq!(record["waf"]["matched_rules"], serde_json::json!([]));
+    assert_eq!(record["waf"]["anomaly_score"], 0);
+    assert!(record["upstream_ms"].as_f64().unwrap() <= record["duration_ms"].as_f64().unwrap());
+    let refused = records
+        .iter()
+        .find(|r| r["request_id"] != "audit-1")
+        .unwrap();
+    assert_eq!(refused["decision"], "deny");
+    assert_eq!(refused["status"], 400);
+    assert_eq!(refused["reason"], "malformed-request");
+}
+
+#[tokio::test]
+async fn secrets_planted_everywhere_never_reach_a_log() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "  redact_params: [ssn]", "")).await;
+    let query = format!(
+        "/login?user=bob&password={SECRET}&api_key={SECRET}&access_token={SECRET}&client_secret={SECRET}&ssn={SECRET}&Pass%77ord={SECRET}"
+    );
+    let request = Request::post(gw.url(&query))
+        .header("authorization", format!("Bearer {SECRET}"))
+        .header("cookie", format!("session={SECRET}"))
+        .header("x-api-key", SECRET)
+        .header("proxy-authorization", format!("Basic {SECRET}"))
+        .body(Full::new(Bytes::from(format!(
+            r#"{{"password":"{SECRET}"}}"#
+        ))))
+        .unwrap();
+    let (status, headers, _) = send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("set-cookie").is_some());
+    // A refused request carrying the secret too.
+    let refused = Request::get(gw.url(&format!("/%zz?token={SECRET}")))
+        .header("authorization", format!("Bearer {SECRET}"))
+        .body(Full::default())
+        .unwrap();
+    send(refused).await;
+    let records = gw.audit_records(2).await;
+    let record = records.iter().find(|r| r["path"] == "/login").unwrap();
+    assert!(record["query"].as_str().unwrap().contains("user=bob"));
+    assert!(
+        record["query"]
+            .as_str()
+            .unwrap()
+            .contains("password=REDACTED")
+    );
+    gw.stop_and_scan_logs(SECRET).await;
+}
+
+impl Running {
+    /// Stops the gateway (flushing the audit log) and scans every file it wrote.
+    async fn stop_and_scan_logs(self, secret: &str) {
+        let dir = self.dir.clone();
+        self.stop().await;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(!text.contains(secret), "secret found in {}", path.display());
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Protocol hardening, each point over a raw socket: framing that could smuggle a
+//! request past the gateway is refused (or, for CL+TE, neutralised), limits hold,
+//! slow and greedy clients are cut off.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::*;
+
+const WAIT: Duration = Duration::from_secs(3);
+
+/// Sends `request` followed by a would-be smuggled request; returns the raw reply.
+async fn smuggle(addr: std::net::SocketAddr, request: &str) -> String {
+    raw(addr, request.as_bytes(), WAIT).await
+}
+
+#[tokio::test]
+async fn content_length_with_transfer_encoding_cannot_smuggle_a_request() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    // CL.TE: a front end honouring Content-Length would see one request; one
+    // honouring chunked would see a second, `GET /smuggled`.
+    let out = smuggle(
+        gw.addr,
+        "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 35\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    .await;
+    assert!(
+        !upstream.paths().iter().any(|p| p.contains("smuggled")),
+        "smuggled: {:?}",
+        upstream.paths()
+    );
+    // The connection is closed after the first response: nothing else is parsed.
+    assert!(out.matches("HTTP/1.1").count() <= 1, "{out}");
+    // TE.CL ordering.
+    let out = smuggle(
+        gw.addr,
+        "POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\nGPOST /smuggled HTTP/1.1\r\nHost: a\r\nContent-Length: 15\r\n\r\nx=1\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(
+        !upstream.paths().iter().any(|p| p.contains("smuggled")),
+        "smuggled: {:?}",
+        upstream.paths()
+    );
+    assert!(out.matches("HTTP/1.1").count() <= 1, "{out}");
+}
+
+#[tokio::test]
+async fn ambiguous_framing_and_malformed_heads_are_refused() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let cases: [(&str, &str); 9] = [
+        (
+            "conflicting content-length",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
+        ),
+        (
+            "unknown transfer coding",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+        ),
+        (
+            "chunked not last",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+        ),
+        (
+            "obs-fold",
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Folded: one\r\n two\r\n\r\n",
+        ),
+        (
+            "NUL in header value",
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Nul: a\0b\r\n\r\n",
+        ),
+        (
+            "bare CR in header value",
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Cr: a\rb\r\n\r\n",
+        ),
+        (
+            "invalid header name",
+            "GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n",
+        ),
+        ("two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        (
+            "no host in HTTP/1.1",
+            "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
+        ),
+    ];
+    for (name, request) in cases {
+        let out = raw(gw.addr, request.as_bytes(), WAIT).await;
+        assert_eq!(status_of(&out), 400, "{name}: {out}");
+    }
+    assert!(
+        upstream.paths().is_empty(),
+        "reached upstream: {:?}",
+        upstream.paths()
+    );
+    // The legitimate request still passes.
+    let out = raw(gw.addr, b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n", WAIT).await;
+    assert_eq!(status_of(&out), 200, "{out}");
+    assert_eq!(upstream.last().body.as_ref(), b"abc");
+}
+
+#[tokio::test]
+async fn header_and_uri_limits_hold() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {max_header_bytes: 8KiB, max_headers: 20, max_uri_length: 256}",
+        "",
+    ))
+    .await;
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(10_000)
+    );
+    assert_eq!(status_of(&raw(gw.addr, big.as_bytes(), WAIT).await), 431);
+    let many: String = (0..30).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n");
+    assert_eq!(status_of(&raw(gw.addr, many.as_bytes(), WAIT).await), 431);
+    let long = format!(
+        "GET /{} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        "a".repeat(300)
+    );
+    let out = raw(gw.addr, long.as_bytes(), WAIT).await;
+    assert_eq!(status_of(&out), 414, "{out}");
+    assert!(out.contains("urn:rampart:problem:uri-too-long"));
+    // At the limits, requests pass.
+    let fine: String = (0..15).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let fine = format!(
+        "GET /{} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n{fine}\r\n",
+        "a".repeat(200)
+    );
+    assert_eq!(status_of(&raw(gw.addr, fine.as_bytes(), WAIT).await), 200);
+    assert_eq!(upstream.paths().len(), 1);
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_by_the_header_read_timeout() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {header_read_timeout: 300ms}",
+        "",
+    ))
+    .await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n")
+        .await
+        .unwrap();
+    // Slowloris: a header line every 100 ms, never finishing the head.
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    for i in 0..30 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if stream
+            .write_all(format!("X-{i}: v\r\n").as_bytes())
+            .await
+            .is_err()
+        {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(1), stream.read(&mut buf)).await
+        {
+            if n == 0 || buf.starts_with(b"HTTP/1.1 408") || buf.starts_with(b"HTTP/1.1") {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        closed,
+        "connection still open after {:?}",
+        started.elapsed()
+    );
+    assert!(upstream.paths().is_empty());
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_are_closed() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {max_connections: 2}",
+        "",
+    ))
+    .await;
+    let _a = TcpStream::connect(gw.addr).await.unwrap();
+    let _b = TcpStream::connect(gw.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = raw(
+        gw.addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        Duration::from_secs(1),
+    )
+    .await;
+    assert_eq!(out, "", "third connection was served");
+    drop((_a, _b));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let out = raw(
+        gw.addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        WAIT,
+    )
+    .await;
+    assert_eq!(status_of(&out), 200, "{out}");
+}

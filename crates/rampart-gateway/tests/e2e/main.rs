@@ -1,0 +1,12 @@
+//! End-to-end tests: a real gateway on 127.0.0.1:0 in front of a real upstream,
+//! driven by real clients and raw sockets. One binary, one module per concern.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod support;
+
+mod audit;
+mod hardening;
+mod pipeline;
+mod proxy;
+mod reload;
+mod tls;

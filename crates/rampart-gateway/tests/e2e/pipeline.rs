@@ -1,0 +1,192 @@
+//! The stage pipeline: stages run in phase order, a refusal stops the request
+//! before the upstream, bodies are buffered only when a stage asks, and the
+//! response stages see the upstream's answer.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, StatusCode};
+use http_body_util::Full;
+use rampart_config::{Api, Config, ConfigErrors};
+use rampart_core::{Phase, Problem, ProblemType, RequestCx, ResponseCx, Stage, Step, Verdict};
+use rampart_gateway::StageFactory;
+
+use crate::support::*;
+
+const DENIED: ProblemType = ProblemType::new("test-denied", 403, "Forbidden");
+
+/// Records its name in an `x-stages` request header; refuses when the request has
+/// `x-deny: <name>`.
+struct Recorder {
+    name: &'static str,
+    phase: Phase,
+    body_limit: Option<usize>,
+}
+
+impl Stage for Recorder {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn phase(&self) -> Phase {
+        self.phase
+    }
+    fn request_body_limit(&self, _cx: &RequestCx) -> Option<usize> {
+        self.body_limit
+    }
+    fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
+        if cx.headers.get("x-deny").is_some_and(|v| v == self.name) {
+            return Step::Done(Verdict::Respond(Problem::new(DENIED)));
+        }
+        let so_far = cx
+            .headers
+            .get("x-stages")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body_seen = cx
+            .body
+            .as_ref()
+            .map_or(String::new(), |b| format!("({})", b.len()));
+        cx.headers.insert(
+            "x-stages",
+            HeaderValue::from_str(&format!("{so_far}{}{body_seen},", self.name)).unwrap(),
+        );
+        // An async stage: resolves after yielding once.
+        Step::Wait(Box::pin(async {
+            tokio::task::yield_now().await;
+            Verdict::Continue
+        }))
+    }
+    fn on_response<'a>(&'a self, _cx: &'a mut RequestCx, response: &'a mut ResponseCx) -> Step<'a> {
+        response
+            .headers
+            .append("x-response-stages", HeaderValue::from_static(self.name));
+        Step::CONTINUE
+    }
+}
+
+struct Factory;
+
+impl StageFactory for Factory {
+    fn stages(&self, _config: &Config, _api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors> {
+        // Registered out of order on purpose.
+        Ok(vec![
+            Arc::new(Recorder {
+                name: "waf",
+                phase: Phase::Waf,
+                body_limit: Some(100),
+            }),
+            Arc::new(Recorder {
+                name: "authn",
+                phase: Phase::Authentication,
+                body_limit: None,
+            }),
+            Arc::new(Recorder {
+                name: "route",
+                phase: Phase::Route,
+                body_limit: None,
+            }),
+        ])
+    }
+}
+
+#[tokio::test]
+async fn stages_run_in_phase_order_and_see_the_body_when_they_ask() {
+    let upstream = Upstream::start().await;
+    let gw = start_with(
+        &config_yaml(upstream.addr, "", ""),
+        Arc::new(Factory),
+        "pipeline",
+    )
+    .await;
+    let request = Request::post(gw.url("/x"))
+        .body(Full::new(Bytes::from_static(b"hello")))
+        .unwrap();
+    let (status, headers, _) = send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(upstream.last().headers["x-stages"], "route,authn,waf(5),");
+    assert_eq!(upstream.last().body.as_ref(), b"hello");
+    let names: Vec<_> = headers
+        .get_all("x-response-stages")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["route", "authn", "waf"]);
+}
+
+#[tokio::test]
+async fn a_refusing_stage_stops_the_request_before_the_upstream() {
+    let upstream = Upstream::start().await;
+    let gw = start_with(
+        &config_yaml(upstream.addr, "", ""),
+        Arc::new(Factory),
+        "pipeline-deny",
+    )
+    .await;
+    let request = Request::get(gw.url("/x"))
+        .header("x-deny", "authn")
+        .body(Full::default())
+        .unwrap();
+    let (status, headers, body) = send(request).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_problem(&headers, &body, "test-denied", 403);
+    assert!(upstream.paths().is_empty());
+    let records = gw.audit_records(1).await;
+    assert_eq!(records[0]["decision"], "deny");
+    assert_eq!(records[0]["reason"], "test-denied");
+    assert_eq!(records[0]["status"], 403);
+}
+
+#[tokio::test]
+async fn bodies_past_a_stage_buffer_limit_get_413() {
+    let upstream = Upstream::start().await;
+    let gw = start_with(
+        &config_yaml(upstream.addr, "", ""),
+        Arc::new(Factory),
+        "pipeline-413",
+    )
+    .await;
+    let request = Request::post(gw.url("/x"))
+        .body(Full::new(Bytes::from(vec![b'a'; 101])))
+        .unwrap();
+    let (status, headers, body) = send(request).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_problem(&headers, &body, "body-too-large", 413);
+    // Chunked (no Content-Length) past the limit is refused while reading.
+    let chunked = format!(
+        "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n65\r\n{}\r\n0\r\n\r\n",
+        "a".repeat(101)
+    );
+    let out = raw(
+        gw.addr,
+        chunked.as_bytes(),
+        std::time::Duration::from_secs(3),
+    )
+    .await;
+    assert_eq!(status_of(&out), 413, "{out}");
+    // Exactly at the limit passes.
+    let request = Request::post(gw.url("/x"))
+        .body(Full::new(Bytes::from(vec![b'a'; 100])))
+        .unwrap();
+    assert_eq!(send(request).await.0, StatusCode::OK);
+    assert_eq!(upstream.paths().len(), 1);
+}
+
+#[tokio::test]
+async fn bodies_no_stage_needs_are_streamed_past_the_buffer_limit() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {max_body_bytes: 1KiB}",
+        "",
+    ))
+    .await;
+    let request = Request::post(gw.url("/upload"))
+        .body(Full::new(Bytes::from(vec![b'z'; 200_000])))
+        .unwrap();
+    let (status, _, body) = send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&body)["body_len"], 200_000);
+    let records = gw.audit_records(1).await;
+    assert_eq!(records[0]["bytes_in"], 200_000);
+}

@@ -1,0 +1,111 @@
+//! Hot reload under load and graceful shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_reloads_under_load_fail_no_request() {
+    let upstream = Upstream::start().await;
+    let yaml = config_yaml(upstream.addr, "", "");
+    let gw = start(&yaml).await;
+    let ok = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (ok, failed, url) = (ok.clone(), failed.clone(), gw.url("/load"));
+        clients.push(tokio::spawn(async move {
+            while tokio::time::Instant::now() < deadline {
+                match tokio::time::timeout(Duration::from_secs(5), get(&url)).await {
+                    Ok((StatusCode::OK, _, _)) => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    let mut reloads = 0;
+    while tokio::time::Instant::now() < deadline {
+        // Alternate between two valid configurations (different limits).
+        let limit = if reloads % 2 == 0 {
+            "limits: {max_headers: 50}"
+        } else {
+            "limits: {max_headers: 60}"
+        };
+        std::fs::write(gw.config_path(), config_yaml(upstream.addr, limit, "")).unwrap();
+        gw.gateway.reload().await.unwrap();
+        reloads += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    assert!(reloads >= 20, "only {reloads} reloads");
+    assert!(
+        ok.load(Ordering::Relaxed) > 100,
+        "too little load: {}",
+        ok.load(Ordering::Relaxed)
+    );
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "requests failed during {reloads} reloads"
+    );
+    assert_eq!(
+        gw.gateway.runtime().config.limits.max_headers,
+        if reloads % 2 == 0 { 60 } else { 50 }
+    );
+}
+
+#[tokio::test]
+async fn a_bad_configuration_is_refused_and_the_old_one_keeps_serving() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    std::fs::write(
+        gw.config_path(),
+        "listeners: []\napis:\n  - name: x\n    upstream: {url: ftp://nope}\n    colour: red\n",
+    )
+    .unwrap();
+    let errors = gw.gateway.reload().await.unwrap_err();
+    assert!(errors.to_string().contains("rampart.yaml:5"), "{errors}");
+    assert_eq!(get(&gw.url("/still")).await.0, StatusCode::OK);
+    let (_, _, metrics) = get(&format!("http://{}/metrics", gw.admin)).await;
+    assert!(
+        String::from_utf8_lossy(&metrics)
+            .contains("rampart_config_reloads_total{result=\"error\"}")
+    );
+}
+
+#[tokio::test]
+async fn a_reload_changes_routing_for_new_requests() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "    path_prefix: /v1")).await;
+    assert_eq!(get(&gw.url("/v2/x")).await.0, StatusCode::NOT_FOUND);
+    std::fs::write(
+        gw.config_path(),
+        config_yaml(upstream.addr, "", "    path_prefix: /v2"),
+    )
+    .unwrap();
+    gw.gateway.reload().await.unwrap();
+    assert_eq!(get(&gw.url("/v2/x")).await.0, StatusCode::OK);
+    assert_eq!(get(&gw.url("/v1/x")).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let url = gw.url("/slow/500");
+    let in_flight = tokio::spawn(async move { get(&url).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let addr = gw.addr;
+    gw.stop().await;
+    let (status, _, _) = in_flight.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    // And nothing is accepted any more.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
