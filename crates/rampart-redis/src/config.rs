@@ -1,0 +1,111 @@
+//! The Redis backend's configuration (raw, as deserialised) and its validation.
+
+use serde::Deserialize;
+
+/// What to do while Redis is unreachable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutageMode {
+    /// Keep serving under this instance's own local limits (the default): limits
+    /// still hold per instance, availability is kept.
+    #[default]
+    FailOpen,
+    /// Refuse requests with 503 `rate-limit-unavailable` until Redis is back.
+    FailClosed,
+}
+
+/// Where the shared counters live.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedisStoreConfig {
+    /// A standalone Redis: `redis://host:port/db` or `rediss://` for TLS. Put
+    /// passwords in the environment-resolved form the config loader provides,
+    /// not inline.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Redis Cluster seed nodes (`redis://host:port`); when set, `url` must not be.
+    #[serde(default)]
+    pub cluster_nodes: Vec<String>,
+    /// Prefix of every key Rampart writes (default `rampart:`).
+    #[serde(default = "default_prefix")]
+    pub key_prefix: String,
+    /// `fail_open` (default) or `fail_closed`.
+    #[serde(default)]
+    pub on_outage: OutageMode,
+    /// Deadline of one round trip, milliseconds (default 250).
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    /// After a failure, how long to use the fallback before trying Redis again,
+    /// milliseconds (default 1000).
+    #[serde(default = "default_retry")]
+    pub retry_interval_ms: u64,
+    /// Keys the fail-open fallback may track (default 1 048 576).
+    #[serde(default = "default_fallback_keys")]
+    pub fallback_max_keys: usize,
+}
+
+fn default_prefix() -> String {
+    "rampart:".into()
+}
+fn default_timeout() -> u64 {
+    250
+}
+fn default_retry() -> u64 {
+    1000
+}
+fn default_fallback_keys() -> usize {
+    rampart_ratelimit::local::DEFAULT_MAX_KEYS
+}
+
+impl RedisStoreConfig {
+    /// A standalone configuration with defaults.
+    pub fn standalone(url: impl Into<String>) -> Self {
+        Self {
+            url: Some(url.into()),
+            cluster_nodes: Vec::new(),
+            key_prefix: default_prefix(),
+            on_outage: OutageMode::FailOpen,
+            timeout_ms: default_timeout(),
+            retry_interval_ms: default_retry(),
+            fallback_max_keys: default_fallback_keys(),
+        }
+    }
+}
+
+/// A configuration or connection-setup error.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisConfigError {
+    /// Neither or both of `url` and `cluster_nodes` are set.
+    #[error("{field}: set exactly one of url and cluster_nodes")]
+    Target {
+        /// Field path.
+        field: String,
+    },
+    /// The URL does not parse.
+    #[error("{field}: not a valid redis:// or rediss:// URL")]
+    Url {
+        /// Field path.
+        field: String,
+    },
+    /// A timeout or interval is zero or above a minute.
+    #[error("{field}: must be between 1 and 60000 ms")]
+    Duration {
+        /// Field path.
+        field: String,
+    },
+    /// The key prefix is longer than 64 bytes or holds a brace (it would change
+    /// the Cluster hash tag).
+    #[error("{field}: at most 64 bytes, no braces")]
+    Prefix {
+        /// Field path.
+        field: String,
+    },
+    /// The client could not be created (e.g. TLS setup).
+    #[error("{field}: client setup failed: {source}")]
+    Client {
+        /// Field path.
+        field: String,
+        /// The driver's error.
+        source: redis::RedisError,
+    },
+}

@@ -1,0 +1,99 @@
+//! The Lua script that evaluates a whole batch of rate-limit ops atomically.
+//!
+//! It mirrors `rampart_ratelimit::gcra` exactly: same GCRA and fixed-window
+//! arithmetic, same all-or-nothing rule (state is written only when every op
+//! passed; an allowed op of a refused batch reports the key's current state), and
+//! same outcome shape. Time is Redis's own `TIME`, so every gateway shares one
+//! clock and clock skew between gateways cannot widen a limit.
+//!
+//! Calling convention: `KEYS[i]` is op i's key; `ARGV[4i-3..4i]` are its kind
+//! (`g` GCRA, `w` window), two parameters (GCRA: emission µs, burst; window: limit,
+//! window end µs) and its cost. The reply is `4n` integers: allowed (0/1),
+//! remaining, reset-after µs, retry-after µs, per op. Numbers are µs since the
+//! epoch (about 1.8e15), exact in Lua's doubles (2^53 ≈ 9e15).
+
+/// The script source.
+pub const BATCH_SCRIPT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local n = #KEYS
+local pending = {}
+local function stored(k)
+  if pending[k] ~= nil then return pending[k] end
+  return tonumber(redis.call('GET', k))
+end
+local function eval(kind, p1, p2, cost, state)
+  if kind == 'g' then
+    local em, burst = p1, p2
+    local tol = em * burst
+    local tat = now
+    if state ~= nil and state > now then tat = state end
+    local charged = cost
+    if charged < 1 then charged = 1 end
+    local new_tat = tat + em * charged
+    local allow_at = new_tat - tol
+    if allow_at > now then return 0, 0, tat - now, allow_at - now, nil end
+    local remaining = math.floor((now + tol - new_tat) / em)
+    if cost == 0 then
+      local r = remaining + 1
+      if r > burst then r = burst end
+      return 1, r, tat - now, 0, nil
+    end
+    return 1, remaining, new_tat - now, 0, new_tat
+  else
+    local limit, wend = p1, p2
+    local used = state or 0
+    local reset = wend - now
+    if reset < 0 then reset = 0 end
+    local charged = cost
+    if charged < 1 then charged = 1 end
+    local after = used + charged
+    if after > limit then
+      local left = limit - used
+      if left < 0 then left = 0 end
+      return 0, left, reset, reset, nil
+    end
+    if cost == 0 then return 1, limit - used, reset, 0, nil end
+    return 1, limit - after, reset, 0, after
+  end
+end
+local out = {}
+local writes = {}
+local all = true
+for i = 1, n do
+  local k = KEYS[i]
+  local kind = ARGV[4 * i - 3]
+  local p1 = tonumber(ARGV[4 * i - 2])
+  local p2 = tonumber(ARGV[4 * i - 1])
+  local cost = tonumber(ARGV[4 * i])
+  local a, r, reset, retry, nextv = eval(kind, p1, p2, cost, stored(k))
+  if a == 0 then all = false end
+  if nextv ~= nil then
+    pending[k] = nextv
+    local ttl
+    if kind == 'g' then ttl = nextv - now else ttl = p2 - now end
+    writes[#writes + 1] = { k, nextv, math.floor(ttl / 1000) + 1 }
+  end
+  out[4 * i - 3] = a
+  out[4 * i - 2] = r
+  out[4 * i - 1] = reset
+  out[4 * i] = retry
+end
+if all then
+  for _, w in ipairs(writes) do
+    redis.call('SET', w[1], string.format('%.0f', w[2]), 'PX', w[3])
+  end
+else
+  -- Nothing is charged: allowed ops report their key's current state.
+  for i = 1, n do
+    if out[4 * i - 3] == 1 then
+      local k = KEYS[i]
+      local a, r, reset, retry = eval(ARGV[4 * i - 3], tonumber(ARGV[4 * i - 2]),
+        tonumber(ARGV[4 * i - 1]), 0, tonumber(redis.call('GET', k)))
+      out[4 * i - 2] = r
+      out[4 * i - 1] = reset
+    end
+  end
+end
+return out
+"#;

@@ -1,0 +1,285 @@
+//! [`RedisStore`]: a `CounterStore` whose batches run as one Lua script call.
+//!
+//! Standalone Redis: the whole batch is one `EVALSHA` (the driver falls back to
+//! `EVAL`/`SCRIPT LOAD` when the script is not cached), so a request's limits are
+//! checked and charged atomically in one round trip, and any number of gateways
+//! sharing the Redis accept together exactly what one would.
+//!
+//! Redis Cluster: every key carries a hash tag (`{value}`: the IP, the consumer,
+//! ...), so all the limits and quotas of one subject live in one slot. A batch is
+//! split by slot, one `EVALSHA` per slot; each slot's part is atomic and exact, but
+//! the all-or-nothing rule then holds per slot rather than across the whole batch.
+//!
+//! Outage: a failed or timed-out call marks Redis down (metric, one log line) and
+//! the batch goes to the fallback: this instance's own [`LocalStore`] when failing
+//! open, or an error (503) when failing closed. While down, one request per retry
+//! interval probes Redis; the first success brings shared limits back. The
+//! connection itself is a `ConnectionManager` (standalone) or cluster connection,
+//! both reconnecting on their own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_ratelimit::store::{Algorithm, StoreError, StoreReply, StoreResult};
+use rampart_ratelimit::{CounterStore, LocalStore, Op, Outcome};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::Slot;
+use redis::{Client, Script};
+use tokio::sync::OnceCell;
+
+use crate::config::{OutageMode, RedisConfigError, RedisStoreConfig};
+use crate::health::Health;
+use crate::script::BATCH_SCRIPT;
+
+enum Conn {
+    Single(ConnectionManager),
+    // Boxed: the cluster client is much larger than a connection manager.
+    Cluster(Box<ClusterConn>),
+}
+
+struct ClusterConn {
+    client: redis::cluster::ClusterClient,
+    conn: OnceCell<ClusterConnection>,
+}
+
+/// The shared, exact counter store.
+pub struct RedisStore {
+    conn: Conn,
+    script: Script,
+    prefix: String,
+    mode: OutageMode,
+    timeout: Duration,
+    fallback: LocalStore,
+    health: Arc<Health>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("mode", &self.mode)
+            .field("up", &self.health.is_up())
+            .finish_non_exhaustive()
+    }
+}
+
+fn ms(value: u64, field: String) -> Result<Duration, RedisConfigError> {
+    if value == 0 || value > 60_000 {
+        return Err(RedisConfigError::Duration { field });
+    }
+    Ok(Duration::from_millis(value))
+}
+
+impl RedisStore {
+    /// Validates `config` and creates the store. No connection is made yet (the
+    /// first batch connects), so a gateway starts even while Redis is down. Must be
+    /// called inside a Tokio runtime. `field_prefix` locates the section in the
+    /// whole configuration for error messages.
+    pub fn new(config: &RedisStoreConfig, field_prefix: &str) -> Result<Self, RedisConfigError> {
+        let f = |rest: &str| {
+            if field_prefix.is_empty() {
+                rest.to_owned()
+            } else {
+                format!("{field_prefix}.{rest}")
+            }
+        };
+        let timeout = ms(config.timeout_ms, f("timeout_ms"))?;
+        let retry = ms(config.retry_interval_ms, f("retry_interval_ms"))?;
+        if config.key_prefix.len() > 64 || config.key_prefix.contains(['{', '}']) {
+            return Err(RedisConfigError::Prefix {
+                field: f("key_prefix"),
+            });
+        }
+        let conn = match (&config.url, config.cluster_nodes.is_empty()) {
+            (Some(url), true) => {
+                let client = Client::open(url.as_str())
+                    .map_err(|_| RedisConfigError::Url { field: f("url") })?;
+                let manager_config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(retry);
+                let manager = ConnectionManager::new_lazy_with_config(client, manager_config)
+                    .map_err(|source| RedisConfigError::Client {
+                        field: f("url"),
+                        source,
+                    })?;
+                Conn::Single(manager)
+            }
+            (None, false) => {
+                let client = redis::cluster::ClusterClient::builder(config.cluster_nodes.clone())
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
+                    .build()
+                    .map_err(|_| RedisConfigError::Url {
+                        field: f("cluster_nodes"),
+                    })?;
+                Conn::Cluster(Box::new(ClusterConn {
+                    client,
+                    conn: OnceCell::new(),
+                }))
+            }
+            _ => {
+                return Err(RedisConfigError::Target { field: f("url") });
+            }
+        };
+        Ok(Self {
+            conn,
+            script: Script::new(BATCH_SCRIPT),
+            prefix: config.key_prefix.clone(),
+            mode: config.on_outage,
+            timeout,
+            fallback: LocalStore::new(config.fallback_max_keys, 64),
+            health: Arc::new(Health::new(retry)),
+        })
+    }
+
+    /// Whether Redis answered the last attempt.
+    pub fn is_up(&self) -> bool {
+        self.health.is_up()
+    }
+
+    /// Failed round trips since start (also the `rampart_ratelimit_redis_errors_total` metric).
+    pub fn errors(&self) -> u64 {
+        self.health.errors()
+    }
+
+    /// Batches the fail-open fallback answered (also `rampart_ratelimit_redis_fallback_total`).
+    pub fn fallbacks(&self) -> u64 {
+        self.health.fallbacks()
+    }
+
+    async fn invoke<C: ConnectionLike>(
+        &self,
+        conn: &mut C,
+        ops: &[Op],
+    ) -> Result<Vec<i64>, String> {
+        let mut call = self.script.prepare_invoke();
+        for op in ops {
+            call.key(format!("{}{}", self.prefix, op.key));
+            let (kind, p1, p2) = match op.algorithm {
+                Algorithm::Gcra { emission_us, burst } => ("g", emission_us, burst),
+                Algorithm::Window {
+                    limit,
+                    window_end_us,
+                } => ("w", limit, window_end_us),
+            };
+            call.arg(kind).arg(p1).arg(p2).arg(op.cost);
+        }
+        match tokio::time::timeout(self.timeout, call.invoke_async::<Vec<i64>>(conn)).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out".into()),
+        }
+    }
+
+    async fn round_trip(&self, ops: &[Op]) -> Result<Vec<Outcome>, String> {
+        let reply = match &self.conn {
+            Conn::Single(manager) => {
+                let mut conn = manager.clone();
+                self.invoke(&mut conn, ops).await?
+            }
+            Conn::Cluster(cluster) => {
+                let connection = match tokio::time::timeout(
+                    self.timeout,
+                    cluster
+                        .conn
+                        .get_or_try_init(|| cluster.client.get_async_connection()),
+                )
+                .await
+                {
+                    Ok(Ok(c)) => c.clone(),
+                    Ok(Err(e)) => return Err(e.to_string()),
+                    Err(_) => return Err("timed out connecting".into()),
+                };
+                self.invoke_by_slot(connection, ops).await?
+            }
+        };
+        parse(&reply, ops.len())
+    }
+
+    /// Cluster: one script call per hash slot, results put back in op order.
+    async fn invoke_by_slot(
+        &self,
+        mut conn: ClusterConnection,
+        ops: &[Op],
+    ) -> Result<Vec<i64>, String> {
+        let mut groups: HashMap<Slot, Vec<usize>> = HashMap::new();
+        for (i, op) in ops.iter().enumerate() {
+            let key = format!("{}{}", self.prefix, op.key);
+            groups.entry(Slot::for_key(key)).or_default().push(i);
+        }
+        let mut reply = vec![0i64; ops.len() * 4];
+        for indices in groups.values() {
+            let part: Vec<Op> = indices
+                .iter()
+                .filter_map(|i| ops.get(*i).cloned())
+                .collect();
+            let got = self.invoke(&mut conn, &part).await?;
+            for (j, i) in indices.iter().enumerate() {
+                for k in 0..4 {
+                    if let (Some(dst), Some(src)) = (reply.get_mut(i * 4 + k), got.get(j * 4 + k)) {
+                        *dst = *src;
+                    }
+                }
+            }
+        }
+        Ok(reply)
+    }
+
+    async fn apply_async(&self, now_us: u64, ops: Vec<Op>) -> StoreResult {
+        if self.health.should_try() {
+            match self.round_trip(&ops).await {
+                Ok(outcomes) => {
+                    self.health.success();
+                    return Ok(outcomes);
+                }
+                Err(error) => self
+                    .health
+                    .failure(&error, self.mode == OutageMode::FailOpen),
+            }
+        }
+        match self.mode {
+            OutageMode::FailOpen => {
+                self.health.fallback();
+                Ok(self.fallback.apply_now(now_us, &ops))
+            }
+            OutageMode::FailClosed => Err(StoreError::Unavailable("redis unreachable".into())),
+        }
+    }
+}
+
+fn parse(reply: &[i64], n: usize) -> Result<Vec<Outcome>, String> {
+    if reply.len() != n * 4 {
+        return Err(format!(
+            "script returned {} values for {n} ops",
+            reply.len()
+        ));
+    }
+    let u = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(reply
+        .chunks_exact(4)
+        .map(|c| match c {
+            [a, r, reset, retry] => Outcome {
+                allowed: *a == 1,
+                remaining: u(*r),
+                reset_after_us: u(*reset),
+                retry_after_us: u(*retry),
+            },
+            _ => Outcome {
+                allowed: false,
+                remaining: 0,
+                reset_after_us: 0,
+                retry_after_us: 0,
+            },
+        })
+        .collect())
+}
+
+impl CounterStore for RedisStore {
+    fn apply(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
+        StoreReply::Pending(Box::pin(self.apply_async(now_us, ops)))
+    }
+}
