@@ -255,7 +255,62 @@ pub fn compile(schema: &Value, version: SpecVersion) -> Result<jsonschema::Valid
     jsonschema::options()
         .with_draft(version.draft())
         .should_validate_formats(true)
+        // Formats OpenAPI specs use that Draft 4 does not define.
+        .with_format("uuid", is_uuid)
+        .with_format("date", is_date)
         .offline()
         .build(schema)
         .map_err(|e| e.to_string())
+}
+
+/// `8-4-4-4-12` hexadecimal digits.
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// RFC 3339 `full-date`, with real calendar days.
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.len() != 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let s = text.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_formats() {
+        assert!(is_uuid("6f1c2d1e-8c1b-4a53-9f0e-0a1b2c3d4e5f"));
+        assert!(!is_uuid("6f1c2d1e8c1b4a539f0e0a1b2c3d4e5f"));
+        assert!(is_date("2024-02-29"));
+        assert!(!is_date("2023-02-29"));
+        assert!(!is_date("2026-02-30"));
+        assert!(!is_date("2026-1-01"));
+    }
 }

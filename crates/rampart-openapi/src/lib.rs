@@ -1,7 +1,49 @@
-//! OpenAPI positive security: route inventory, request validation, mass assignment,
-//! response filtering; no I/O on the request path.
+//! OpenAPI positive security: what the spec does not declare does not pass, in either
+//! direction. No I/O on the request path: the spec (and sibling files its `$ref`s
+//! name) is read and compiled once, when the configuration is built.
+//!
+//! Wiring: deserialize an [`OpenApiConfig`], call [`OpenApiConfig::build`] with the
+//! config file's directory, then [`OpenApi::stages`] for a [`RouteStage`]
+//! (`Phase::Route`: inventory, 404/405, 410 after sunset, error masking on the
+//! response) and a [`ValidationStage`] (`Phase::Validation`: parameters, bodies, mass
+//! assignment; response filtering). Later stages find [`MatchedOperation`] and
+//! [`PathParams`] in `RequestCx::extensions` and the template in `cx.route`.
+//!
+//! Layout:
+//! - [`config`]: the raw configuration section and per-operation policies.
+//! - [`loader`]: reading the spec files, local `$ref` resolution, error locations.
+//! - [`bundle`]: one schema → a self-contained JSON Schema (3.0 → Draft 4, 3.1 →
+//!   2020-12) for the `jsonschema` validator.
+//! - [`shape`]: what a schema declares about objects, for mass assignment and filtering.
+//! - [`compile`]: spec → operations, validators, route table; [`routes`]: the table.
+//! - [`params`]: parameter decoding (style/explode) and validation.
+//! - [`json`]: streaming pre-scan with limits, streaming response filter.
+//! - [`massign`]: undeclared, `readOnly` and forbidden request members.
+//! - [`request`], [`response`]: the per-request checks; [`stage`]: the `Stage`s.
+//! - [`lifecycle`]: deprecation/sunset headers and the injected [`Clock`].
+//! - [`problems`]: problem types and the `errors` list; [`error`]: load/build errors.
+
 pub mod bundle;
+pub mod compile;
+pub mod config;
+pub mod engine;
 pub mod error;
 pub mod json;
+pub mod lifecycle;
 pub mod loader;
+pub mod massign;
+pub mod params;
+pub mod problems;
+pub mod request;
+pub mod response;
+pub mod routes;
 pub mod shape;
+pub mod stage;
+
+pub use config::{
+    DeprecationConfig, LimitsConfig, OpenApiConfig, OperationOverride, UndeclaredMode,
+};
+pub use engine::{MatchedOperation, OpenApi, PathParams, Routed};
+pub use error::{BuildError, LoadError};
+pub use lifecycle::{Clock, FixedClock, SystemClock};
+pub use stage::{RouteStage, ValidationStage};

@@ -1,1 +1,409 @@
-//! placeholder
+//! The response filter: copies a JSON document, dropping the members the client must
+//! not see, in one pass over the bytes (no tree is built).
+//!
+//! A member is dropped when the schema does not declare it, when it is `writeOnly`,
+//! when it is visible only to roles the caller lacks, or when its name looks sensitive
+//! (password, secret, token, SSN, card numbers...) and it was not declared visible.
+//! Kept members are copied byte for byte.
+
+use std::collections::HashMap;
+
+use super::lexer::{Lexer, SyntaxError};
+use crate::shape::{ANY, Member, ShapeId, Shapes};
+
+/// Who is asking and what the operation reveals.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'r> {
+    /// The caller's roles.
+    pub roles: &'r [String],
+    /// Sensitive-looking names that may be shown (lower-case).
+    pub reveal: &'r [String],
+    /// Member names visible only to some roles.
+    pub role_visible: &'r HashMap<String, Vec<String>>,
+    /// Deepest nesting accepted from the upstream.
+    pub max_depth: usize,
+}
+
+/// The filtered document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filtered {
+    /// The output bytes.
+    pub body: Vec<u8>,
+    /// How many members were dropped.
+    pub removed: usize,
+}
+
+/// Why the upstream body could not be filtered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// Not JSON.
+    #[error("upstream body is not JSON (byte {0})")]
+    Syntax(usize),
+    /// Nested deeper than the limit.
+    #[error("upstream body nested too deeply")]
+    Depth,
+}
+
+impl From<SyntaxError> for FilterError {
+    fn from(e: SyntaxError) -> Self {
+        FilterError::Syntax(e.offset)
+    }
+}
+
+/// Filters `bytes` against the root of `shapes`.
+pub fn filter(bytes: &[u8], shapes: &Shapes, rules: &Rules<'_>) -> Result<Filtered, FilterError> {
+    let mut f = Filter {
+        lx: Lexer::new(bytes),
+        out: Vec::with_capacity(bytes.len()),
+        shapes,
+        rules,
+        removed: 0,
+    };
+    f.value(Some(shapes.root), 1)?;
+    f.lx.skip_ws();
+    if f.lx.pos != bytes.len() {
+        return Err(f.lx.err().into());
+    }
+    Ok(Filtered {
+        body: f.out,
+        removed: f.removed,
+    })
+}
+
+/// Whether a member name looks like it holds a secret or sensitive personal data.
+pub fn looks_sensitive(key: &str) -> bool {
+    // Normalise: lower-case, separators removed ("api_key", "apiKey", "API-KEY" alike).
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    for b in key
+        .bytes()
+        .filter(|b| !matches!(b, b'_' | b'-' | b'.' | b' '))
+    {
+        if let Some(slot) = buf.get_mut(n) {
+            *slot = b.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    let norm = buf.get(..n).unwrap_or(&[]);
+    const CONTAINS: [&[u8]; 13] = [
+        b"password",
+        b"passwd",
+        b"passphrase",
+        b"secret",
+        b"token",
+        b"apikey",
+        b"privatekey",
+        b"creditcard",
+        b"cardnumber",
+        b"cardno",
+        b"socialsecurity",
+        b"cvv",
+        b"cvc",
+    ];
+    const EXACT: [&[u8]; 5] = [b"ssn", b"pan", b"pin", b"pwd", b"iban"];
+    CONTAINS
+        .iter()
+        .any(|p| norm.windows(p.len()).any(|w| w == *p))
+        || EXACT.contains(&norm)
+        || norm.ends_with(b"ssn")
+}
+
+struct Filter<'a, 's> {
+    lx: Lexer<'a>,
+    out: Vec<u8>,
+    shapes: &'s Shapes,
+    rules: &'s Rules<'s>,
+    removed: usize,
+}
+
+impl Filter<'_, '_> {
+    /// `shape` is `None` when nothing may be shown of objects here (a type mismatch).
+    fn value(&mut self, shape: Option<ShapeId>, depth: usize) -> Result<(), FilterError> {
+        if depth > self.rules.max_depth {
+            return Err(FilterError::Depth);
+        }
+        self.lx.skip_ws();
+        match self.lx.peek() {
+            Some(b'{') => self.object(shape, depth),
+            Some(b'[') => self.array(shape, depth),
+            _ => {
+                let start = self.lx.pos;
+                self.scalar()?;
+                self.out
+                    .extend_from_slice(self.lx.bytes.get(start..self.lx.pos).unwrap_or_default());
+                Ok(())
+            }
+        }
+    }
+
+    fn scalar(&mut self) -> Result<(), FilterError> {
+        match self.lx.peek() {
+            Some(b'"') => self.lx.string().map(|_| ())?,
+            Some(b't') => self.lx.literal(b"true")?,
+            Some(b'f') => self.lx.literal(b"false")?,
+            Some(b'n') => self.lx.literal(b"null")?,
+            Some(b'-' | b'0'..=b'9') => self.lx.number()?,
+            _ => return Err(self.lx.err().into()),
+        }
+        Ok(())
+    }
+
+    /// Skips a value without output, still checking grammar and depth.
+    fn skip(&mut self, depth: usize) -> Result<(), FilterError> {
+        if depth > self.rules.max_depth {
+            return Err(FilterError::Depth);
+        }
+        self.lx.skip_ws();
+        let close = match self.lx.peek() {
+            Some(b'{') => b'}',
+            Some(b'[') => b']',
+            _ => return self.scalar(),
+        };
+        self.lx.pos += 1;
+        self.lx.skip_ws();
+        if self.lx.peek() == Some(close) {
+            self.lx.pos += 1;
+            return Ok(());
+        }
+        loop {
+            if close == b'}' {
+                self.lx.skip_ws();
+                self.lx.string()?;
+                self.lx.expect(b':')?;
+            }
+            self.skip(depth + 1)?;
+            self.lx.skip_ws();
+            match self.lx.peek() {
+                Some(b',') => self.lx.pos += 1,
+                Some(c) if c == close => {
+                    self.lx.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.lx.err().into()),
+            }
+        }
+    }
+
+    fn has_role(&self, roles: &[String]) -> bool {
+        roles.iter().any(|r| self.rules.roles.contains(r))
+    }
+
+    fn revealed(&self, key: &str) -> bool {
+        self.rules
+            .reveal
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(key))
+    }
+
+    /// What to do with member `key`: `Some(child shape)` to keep, `None` to drop.
+    fn decide(&self, shape: Option<ShapeId>, key: &str) -> Option<Option<ShapeId>> {
+        let shape = self.shapes.get(shape?);
+        let hidden_name = looks_sensitive(key) && !self.revealed(key);
+        let config_roles = self.rules.role_visible.get(key);
+        if shape.any {
+            if hidden_name || config_roles.is_some_and(|r| !self.has_role(r)) {
+                return None;
+            }
+            return Some(Some(ANY));
+        }
+        let obj = shape.object.as_ref()?;
+        let (child, roles) = match obj.member(key) {
+            Member::Declared(p) => {
+                if p.write_only || (hidden_name && !p.reveal) {
+                    return None;
+                }
+                (p.shape, p.roles.as_ref().or(config_roles))
+            }
+            Member::Pattern(s) => {
+                if hidden_name {
+                    return None;
+                }
+                (s, config_roles)
+            }
+            Member::Undeclared => return None,
+        };
+        if roles.is_some_and(|r| !self.has_role(r)) {
+            return None;
+        }
+        Some(Some(child))
+    }
+
+    fn object(&mut self, shape: Option<ShapeId>, depth: usize) -> Result<(), FilterError> {
+        self.lx.pos += 1;
+        self.out.push(b'{');
+        self.lx.skip_ws();
+        if self.lx.peek() == Some(b'}') {
+            self.lx.pos += 1;
+            self.out.push(b'}');
+            return Ok(());
+        }
+        let mut first = true;
+        loop {
+            self.lx.skip_ws();
+            let span = self.lx.string()?;
+            let key = self.lx.text(span)?;
+            self.lx.expect(b':')?;
+            match self.decide(shape, &key) {
+                Some(child) => {
+                    if !first {
+                        self.out.push(b',');
+                    }
+                    first = false;
+                    let raw = self
+                        .lx
+                        .bytes
+                        .get(span.start - 1..span.end + 1)
+                        .unwrap_or_default();
+                    self.out.extend_from_slice(raw);
+                    self.out.push(b':');
+                    self.value(child, depth + 1)?;
+                }
+                None => {
+                    self.removed += 1;
+                    self.skip(depth + 1)?;
+                }
+            }
+            self.lx.skip_ws();
+            match self.lx.peek() {
+                Some(b',') => self.lx.pos += 1,
+                Some(b'}') => {
+                    self.lx.pos += 1;
+                    self.out.push(b'}');
+                    return Ok(());
+                }
+                _ => return Err(self.lx.err().into()),
+            }
+        }
+    }
+
+    fn array(&mut self, shape: Option<ShapeId>, depth: usize) -> Result<(), FilterError> {
+        let item = shape.and_then(|id| {
+            let s = self.shapes.get(id);
+            if s.any { Some(ANY) } else { s.items }
+        });
+        self.lx.pos += 1;
+        self.out.push(b'[');
+        self.lx.skip_ws();
+        if self.lx.peek() == Some(b']') {
+            self.lx.pos += 1;
+            self.out.push(b']');
+            return Ok(());
+        }
+        loop {
+            self.value(item, depth + 1)?;
+            self.lx.skip_ws();
+            match self.lx.peek() {
+                Some(b',') => {
+                    self.lx.pos += 1;
+                    self.out.push(b',');
+                }
+                Some(b']') => {
+                    self.lx.pos += 1;
+                    self.out.push(b']');
+                    return Ok(());
+                }
+                _ => return Err(self.lx.err().into()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn run(schema: Value, body: &str, roles: &[String]) -> Value {
+        let shapes = Shapes::build(&schema, "$defs");
+        let rv = HashMap::new();
+        let rules = Rules {
+            roles,
+            reveal: &[],
+            role_visible: &rv,
+            max_depth: 64,
+        };
+        let out = filter(body.as_bytes(), &shapes, &rules).unwrap();
+        serde_json::from_slice(&out.body).unwrap()
+    }
+
+    #[test]
+    fn drops_undeclared_write_only_role_restricted_and_sensitive_members() {
+        let schema = json!({"type": "object", "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "password": {"type": "string", "writeOnly": true},
+            "salary": {"type": "number", "x-rampart-roles": ["hr"]},
+            "api_token": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "object", "properties": {"t": {}}}}
+        }});
+        let body = r#"{"id":1,"password":"x","name":"a\"b","salary":5,"api_token":"t",
+            "internal":{"sql":"select"},"tags":[{"t":1,"debug":2}]}"#;
+        assert_eq!(
+            run(schema.clone(), body, &[]),
+            json!({"id": 1, "name": "a\"b", "tags": [{"t": 1}]})
+        );
+        assert_eq!(run(schema, body, &["hr".to_string()])["salary"], json!(5));
+    }
+
+    #[test]
+    fn free_form_keeps_members_but_not_secrets() {
+        let out = run(json!({}), r#"{"a":[1,{"clientSecret":"s","b":null}]}"#, &[]);
+        assert_eq!(out, json!({"a": [1, {"b": null}]}));
+    }
+
+    #[test]
+    fn unchanged_documents_are_byte_identical() {
+        let shapes = Shapes::build(&json!({"properties": {"a": {}}}), "$defs");
+        let rv = HashMap::new();
+        let rules = Rules {
+            roles: &[],
+            reveal: &[],
+            role_visible: &rv,
+            max_depth: 64,
+        };
+        let body = br#"{"a":[1, 2.5e3, "x"]}"#;
+        let out = filter(body, &shapes, &rules).unwrap();
+        assert_eq!(out.removed, 0);
+        assert_eq!(out.body, br#"{"a":[1,2.5e3,"x"]}"#);
+    }
+
+    #[test]
+    fn malformed_and_too_deep_bodies_are_errors() {
+        let shapes = Shapes::free();
+        let rv = HashMap::new();
+        let rules = Rules {
+            roles: &[],
+            reveal: &[],
+            role_visible: &rv,
+            max_depth: 4,
+        };
+        assert!(filter(b"{\"a\":", &shapes, &rules).is_err());
+        assert_eq!(
+            filter(b"[[[[[1]]]]]", &shapes, &rules),
+            Err(FilterError::Depth)
+        );
+        assert!(filter(b"{} x", &shapes, &rules).is_err());
+    }
+
+    #[test]
+    fn sensitive_names() {
+        for yes in [
+            "password",
+            "userPassword",
+            "api_key",
+            "API-KEY",
+            "client_secret",
+            "ssn",
+            "user_ssn",
+            "cardNumber",
+            "cvv",
+            "accessToken",
+        ] {
+            assert!(looks_sensitive(yes), "{yes}");
+        }
+        for no in ["name", "email", "id", "description", "lessons", "spin"] {
+            assert!(!looks_sensitive(no), "{no}");
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! The spec compiler: paths, operations, parameters, bodies and responses of a loaded
+//! [`DocSet`] become [`Operation`]s with validators and shapes, and a [`RouteTable`].
+//! Runs once per (re)load; nothing here runs per request.
+
+use std::collections::BTreeSet;
+
+use http::Method;
+use serde_json::Value;
+
+use crate::bundle::{Direction, SpecVersion, bundle, compile as compile_schema};
+use crate::config::{OpenApiConfig, Policy};
+use crate::error::{BuildError, LoadError};
+use crate::lifecycle::Lifecycle;
+use crate::loader::{DocId, DocSet, escape_segment};
+use crate::params::{Kind, Param, Scalar, Style, kind_of};
+use crate::problems::In;
+use crate::routes::RouteTable;
+use crate::shape::Shapes;
+
+/// One declared media type of a body.
+#[derive(Debug)]
+pub struct MediaSpec {
+    /// Lower-case media range, e.g. `application/json`, `image/*`, `*/*`.
+    pub range: String,
+    /// Whether bodies of this type are JSON (validated and filtered).
+    pub json: bool,
+    /// Request schema validator (request bodies only).
+    pub validator: Option<jsonschema::Validator>,
+    /// Declared members, for mass assignment and response filtering.
+    pub shapes: Shapes,
+}
+
+/// A request body declaration.
+#[derive(Debug)]
+pub struct BodySpec {
+    /// `required: true`.
+    pub required: bool,
+    /// The declared media types.
+    pub media: Vec<MediaSpec>,
+}
+
+/// Which statuses a response declaration covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKey {
+    /// One status.
+    Exact(u16),
+    /// `1XX`..`5XX`: the hundreds digit.
+    Range(u16),
+    /// `default`.
+    Default,
+}
+
+/// A response declaration.
+#[derive(Debug)]
+pub struct ResponseSpec {
+    /// Statuses covered.
+    pub status: StatusKey,
+    /// Declared media types (empty: no body).
+    pub media: Vec<MediaSpec>,
+}
+
+/// One compiled operation.
+#[derive(Debug)]
+pub struct Operation {
+    /// `METHOD /template`, e.g. `GET /users/{id}`.
+    pub route: String,
+    /// `operationId`, when declared.
+    pub operation_id: Option<String>,
+    /// Parameters (path-level merged with operation-level).
+    pub params: Vec<Param>,
+    /// Request body.
+    pub body: Option<BodySpec>,
+    /// Responses.
+    pub responses: Vec<ResponseSpec>,
+    /// Rules from configuration.
+    pub policy: Policy,
+    /// Deprecation, when any.
+    pub lifecycle: Option<Lifecycle>,
+}
+
+impl Operation {
+    /// The response declaration for `status`: exact, then range, then default.
+    pub fn response(&self, status: u16) -> Option<&ResponseSpec> {
+        let find = |key: StatusKey| self.responses.iter().find(|r| r.status == key);
+        find(StatusKey::Exact(status))
+            .or_else(|| find(StatusKey::Range(status / 100)))
+            .or_else(|| find(StatusKey::Default))
+    }
+}
+
+/// The compiled spec.
+#[derive(Debug)]
+pub struct Compiled {
+    /// Spec dialect.
+    pub version: SpecVersion,
+    /// Prefix of every path (`""` for none).
+    pub base_path: String,
+    /// Routes.
+    pub routes: RouteTable,
+    /// Operations, indexed by the route table.
+    pub ops: Vec<Operation>,
+}
+
+const METHODS: [(&str, Method); 8] = [
+    ("get", Method::GET),
+    ("put", Method::PUT),
+    ("post", Method::POST),
+    ("delete", Method::DELETE),
+    ("options", Method::OPTIONS),
+    ("head", Method::HEAD),
+    ("patch", Method::PATCH),
+    ("trace", Method::TRACE),
+];
+
+/// Compiles a loaded spec with its configuration.
+pub fn compile(docs: &DocSet, cfg: &OpenApiConfig) -> Result<Compiled, BuildError> {
+    let main = docs.main();
+    let version = match main.get("openapi").and_then(Value::as_str) {
+        Some(v) if v.starts_with("3.0.") => SpecVersion::V30,
+        Some(v) if v.starts_with("3.1.") => SpecVersion::V31,
+        found => {
+            return Err(LoadError::UnsupportedVersion {
+                at: docs.at(0, "/openapi"),
+                found: found.map(String::from),
+            }
+            .into());
+        }
+    };
+    let base_path = match &cfg.base_path {
+        Some(b) => b.trim_end_matches('/').to_string(),
+        None => server_base_path(main),
+    };
+    if !base_path.is_empty() && !base_path.starts_with('/') {
+        return Err(BuildError::Field {
+            field: "base_path".into(),
+            message: "must start with '/'".into(),
+        });
+    }
+    let base_policy = cfg.base_policy()?;
+    let api_lifecycle = match &cfg.deprecation {
+        Some(d) => Some(Lifecycle::compile(d, "deprecation").map_err(|m| field_error(&m))?),
+        None => None,
+    };
+    let Some(Value::Object(paths)) = main.get("paths") else {
+        return Err(LoadError::Invalid {
+            at: docs.at(0, "/paths"),
+            message: "`paths` must be an object".into(),
+        }
+        .into());
+    };
+    let c = Ctx { docs, version };
+    let mut routes = RouteTable::default();
+    let mut ops = Vec::new();
+    let mut used = BTreeSet::new();
+    for (template, item) in paths {
+        let item_ptr = format!("/paths/{}", escape_segment(template));
+        let (idoc, iptr, item) = docs.deref(0, item_ptr.clone(), item)?;
+        let shared = item.get("parameters");
+        for (name, method) in &METHODS {
+            let Some(op) = item.get(*name) else { continue };
+            let op_ptr = format!("{iptr}/{name}");
+            let route = format!("{method} {template}");
+            let operation_id = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .map(String::from);
+            let key = operation_id
+                .as_ref()
+                .filter(|id| cfg.operations.contains_key(*id))
+                .cloned()
+                .unwrap_or_else(|| route.clone());
+            let over = cfg.operations.get(&key);
+            if over.is_some() {
+                used.insert(key.clone());
+            }
+            let policy = match over {
+                Some(o) => o.apply(&base_policy, &key)?,
+                None => base_policy.clone(),
+            };
+            let lifecycle = match over.and_then(|o| o.deprecation.as_ref()) {
+                Some(d) => Some(
+                    Lifecycle::compile(d, &format!("operations.{key}.deprecation"))
+                        .map_err(|m| field_error(&m))?,
+                ),
+                None if api_lifecycle.is_some() => api_lifecycle.clone(),
+                None if op.get("deprecated") == Some(&Value::Bool(true)) => {
+                    Some(Lifecycle::spec_deprecated())
+                }
+                None => None,
+            };
+            let params = c.params(idoc, &iptr, shared, &op_ptr, op, template)?;
+            let body = match op.get("requestBody") {
+                Some(b) => Some(c.body(idoc, &format!("{op_ptr}/requestBody"), b)?),
+                None => None,
+            };
+            let responses =
+                c.responses(idoc, &format!("{op_ptr}/responses"), op.get("responses"))?;
+            let index = ops.len();
+            routes
+                .add(template, method.clone(), index)
+                .map_err(|e| LoadError::Invalid {
+                    at: docs.at(idoc, &item_ptr),
+                    message: e.0.to_string(),
+                })?;
+            ops.push(Operation {
+                route,
+                operation_id,
+                params,
+                body,
+                responses,
+                policy,
+                lifecycle,
+            });
+        }
+    }
+    if let Some(key) = cfg.operations.keys().find(|k| !used.contains(*k)) {
+        return Err(BuildError::UnknownOperation { key: key.clone() });
+    }
+    routes.finish();
+    Ok(Compiled {
+        version,
+        base_path,
+        routes,
+        ops,
+    })
+}
+
+fn field_error(message: &str) -> BuildError {
+    let (field, message) = message.split_once(": ").unwrap_or(("deprecation", message));
+    BuildError::Field {
+        field: field.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// The path of the first server URL, when it is usable as a fixed prefix.
+fn server_base_path(main: &Value) -> String {
+    let Some(url) = main
+        .get("servers")
+        .and_then(|s| s.get(0))
+        .and_then(|s| s.get("url"))
+        .and_then(Value::as_str)
+    else {
+        return String::new();
+    };
+    if url.contains('{') {
+        return String::new();
+    }
+    let path = match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').and_then(|i| rest.get(i..)).unwrap_or(""),
+        None => url,
+    };
+    if !path.starts_with('/') {
+        return String::new();
+    }
+    path.trim_end_matches('/').to_string()
+}
+
+struct Ctx<'d> {
+    docs: &'d DocSet,
+    version: SpecVersion,
+}
+
+impl Ctx<'_> {
+    fn params(
+        &self,
+        doc: DocId,
+        item_ptr: &str,
+        shared: Option<&Value>,
+        op_ptr: &str,
+        op: &Value,
+        template: &str,
+    ) -> Result<Vec<Param>, LoadError> {
+        let mut out: Vec<Param> = Vec::new();
+        let lists = [
+            (shared, format!("{item_ptr}/parameters")),
+            (op.get("parameters"), format!("{op_ptr}/parameters")),
+        ];
+        for (list, ptr) in lists {
+            let Some(Value::Array(list)) = list else {
+                continue;
+            };
+            for (i, raw) in list.iter().enumerate() {
+                let (pdoc, pptr, p) = self.docs.deref(doc, format!("{ptr}/{i}"), raw)?;
+                let Some(param) = self.param(pdoc, &pptr, p)? else {
+                    continue;
+                };
+                // Operation-level parameters override path-level ones (same name and place).
+                out.retain(|q| !(q.name == param.name && q.location == param.location));
+                out.push(param);
+            }
+        }
+        // Loose specs forget path parameters: every template variable is still required.
+        for var in template
+            .split('{')
+            .skip(1)
+            .filter_map(|s| s.split('}').next())
+        {
+            if !out.iter().any(|p| p.location == In::Path && p.name == var) {
+                out.push(Param {
+                    name: var.to_string(),
+                    location: In::Path,
+                    required: true,
+                    style: Style::Simple,
+                    explode: false,
+                    kind: Kind::Scalar(Scalar::String),
+                    validator: None,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn param(&self, doc: DocId, ptr: &str, p: &Value) -> Result<Option<Param>, LoadError> {
+        let invalid = |message: &str| LoadError::Invalid {
+            at: self.docs.at(doc, ptr),
+            message: message.to_string(),
+        };
+        let name = p
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("parameter without `name`"))?;
+        let location = match p.get("in").and_then(Value::as_str) {
+            Some("path") => In::Path,
+            Some("query") => In::Query,
+            Some("header") => In::Header,
+            Some("cookie") => In::Cookie,
+            _ => {
+                return Err(invalid(
+                    "parameter `in` must be path, query, header or cookie",
+                ));
+            }
+        };
+        if location == In::Header
+            && ["accept", "content-type", "authorization"]
+                .contains(&name.to_ascii_lowercase().as_str())
+        {
+            return Ok(None); // ignored by OpenAPI itself
+        }
+        let default_style = match location {
+            In::Path | In::Header => Style::Simple,
+            _ => Style::Form,
+        };
+        let style = match p.get("style").and_then(Value::as_str) {
+            Some(s) => Style::parse(s).ok_or_else(|| invalid("unknown parameter `style`"))?,
+            None => default_style,
+        };
+        let explode = p
+            .get("explode")
+            .and_then(Value::as_bool)
+            .unwrap_or(style == Style::Form);
+        let required = location == In::Path || p.get("required") == Some(&Value::Bool(true));
+        let (kind, validator) = match p.get("schema") {
+            Some(schema) => {
+                let sptr = format!("{ptr}/schema");
+                let b = bundle(
+                    self.docs,
+                    doc,
+                    &sptr,
+                    schema,
+                    self.version,
+                    Direction::Request,
+                )?;
+                let v = compile_schema(&b, self.version).map_err(|message| LoadError::Schema {
+                    at: self.docs.at(doc, &sptr),
+                    message,
+                })?;
+                (kind_of(&b, self.version.defs_key()), Some(v))
+            }
+            None => (Kind::Scalar(Scalar::String), None),
+        };
+        let name = if location == In::Header {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_string()
+        };
+        Ok(Some(Param {
+            name,
+            location,
+            required,
+            style,
+            explode,
+            kind,
+            validator,
+        }))
+    }
+
+    fn body(&self, doc: DocId, ptr: &str, raw: &Value) -> Result<BodySpec, LoadError> {
+        let (bdoc, bptr, b) = self.docs.deref(doc, ptr.to_string(), raw)?;
+        Ok(BodySpec {
+            required: b.get("required") == Some(&Value::Bool(true)),
+            media: self.media(bdoc, &bptr, b.get("content"), Direction::Request)?,
+        })
+    }
+
+    fn responses(
+        &self,
+        doc: DocId,
+        ptr: &str,
+        raw: Option<&Value>,
+    ) -> Result<Vec<ResponseSpec>, LoadError> {
+        let mut out = Vec::new();
+        let Some(Value::Object(map)) = raw else {
+            return Ok(out);
+        };
+        for (key, r) in map {
+            let rptr = format!("{ptr}/{}", escape_segment(key));
+            let status = parse_status(key).ok_or_else(|| LoadError::Invalid {
+                at: self.docs.at(doc, &rptr),
+                message: format!(
+                    "response key {key:?} is not a status, a range like 2XX, or default"
+                ),
+            })?;
+            let (rdoc, rptr, r) = self.docs.deref(doc, rptr, r)?;
+            out.push(ResponseSpec {
+                status,
+                media: self.media(rdoc, &rptr, r.get("content"), Direction::Response)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn media(
+        &self,
+        doc: DocId,
+        ptr: &str,
+        content: Option<&Value>,
+        direction: Direction,
+    ) -> Result<Vec<MediaSpec>, LoadError> {
+        let mut out = Vec::new();
+        let Some(Value::Object(content)) = content else {
+            return Ok(out);
+        };
+        for (range, m) in content {
+            let range = essence(range);
+            let json = is_json(&range);
+            let mptr = format!("{ptr}/content/{}/schema", escape_segment(&range));
+            let (validator, shapes) = match m.get("schema") {
+                Some(schema) if json => {
+                    let b = bundle(self.docs, doc, &mptr, schema, self.version, direction)?;
+                    let validator = match direction {
+                        Direction::Request => {
+                            Some(compile_schema(&b, self.version).map_err(|message| {
+                                LoadError::Schema {
+                                    at: self.docs.at(doc, &mptr),
+                                    message,
+                                }
+                            })?)
+                        }
+                        Direction::Response => None,
+                    };
+                    (validator, Shapes::build(&b, self.version.defs_key()))
+                }
+                _ => (None, Shapes::free()),
+            };
+            out.push(MediaSpec {
+                range,
+                json,
+                validator,
+                shapes,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn parse_status(key: &str) -> Option<StatusKey> {
+    if key == "default" {
+        return Some(StatusKey::Default);
+    }
+    let upper = key.to_ascii_uppercase();
+    if let Some(d) = upper.strip_suffix("XX") {
+        let digit: u16 = d.parse().ok()?;
+        return (1..=5).contains(&digit).then_some(StatusKey::Range(digit));
+    }
+    let code: u16 = key.parse().ok()?;
+    (100..=599)
+        .contains(&code)
+        .then_some(StatusKey::Exact(code))
+}
+
+/// Lower-case media type without parameters.
+pub fn essence(media: &str) -> String {
+    media
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether a media type is JSON (`application/json`, `*/*+json`).
+pub fn is_json(essence: &str) -> bool {
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+/// The declared media type a concrete one matches: exact, then `type/*`, then `*/*`.
+pub fn match_media<'m>(media: &'m [MediaSpec], essence: &str) -> Option<&'m MediaSpec> {
+    if let Some(m) = media.iter().find(|m| m.range == essence) {
+        return Some(m);
+    }
+    let main = essence.split('/').next().unwrap_or("");
+    media
+        .iter()
+        .find(|m| m.range.strip_suffix("/*") == Some(main))
+        .or_else(|| media.iter().find(|m| m.range == "*/*"))
+}

@@ -1,0 +1,483 @@
+//! Parameters: path, query, header and cookie values decoded per `style`/`explode`,
+//! coerced to the schema's type and validated with the compiled schema.
+//!
+//! Supported forms: `simple` (path, header), `form` exploded and not (query, cookie),
+//! `spaceDelimited`, `pipeDelimited`, `deepObject` (query), `label` and `matrix` (path).
+//! A scalar query parameter given twice is refused (parameter pollution: the gateway
+//! and the upstream could read different values).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use http::HeaderMap;
+use serde_json::{Map, Value};
+
+use crate::problems::{Failure, In, push_segment, schema_failure};
+
+/// Most query pairs accepted.
+pub const MAX_QUERY_PAIRS: usize = 256;
+
+/// The primitive type a raw string is coerced to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scalar {
+    /// Kept as a string.
+    String,
+    /// A signed integer.
+    Integer,
+    /// A finite number.
+    Number,
+    /// `true` / `false`.
+    Boolean,
+}
+
+/// The parameter's shape after decoding.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// One value.
+    Scalar(Scalar),
+    /// A list of values.
+    Array(Scalar),
+    /// Named members.
+    Object(HashMap<String, Scalar>),
+}
+
+/// Serialization style (OpenAPI `style`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// `a,b,c`.
+    Simple,
+    /// `name=a&name=b` or `name=a,b`.
+    Form,
+    /// `a b c`.
+    SpaceDelimited,
+    /// `a|b|c`.
+    PipeDelimited,
+    /// `name[key]=v`.
+    DeepObject,
+    /// `.a.b` / `.a,b`.
+    Label,
+    /// `;name=a`.
+    Matrix,
+}
+
+impl Style {
+    /// Parses the spec's style name.
+    pub fn parse(name: &str) -> Option<Style> {
+        Some(match name {
+            "simple" => Style::Simple,
+            "form" => Style::Form,
+            "spaceDelimited" => Style::SpaceDelimited,
+            "pipeDelimited" => Style::PipeDelimited,
+            "deepObject" => Style::DeepObject,
+            "label" => Style::Label,
+            "matrix" => Style::Matrix,
+            _ => return None,
+        })
+    }
+}
+
+/// One compiled parameter.
+#[derive(Debug)]
+pub struct Param {
+    /// Name (lower-case for headers).
+    pub name: String,
+    /// Location.
+    pub location: In,
+    /// Must be present.
+    pub required: bool,
+    /// Style.
+    pub style: Style,
+    /// Explode.
+    pub explode: bool,
+    /// Decoded shape.
+    pub kind: Kind,
+    /// The schema validator.
+    pub validator: Option<jsonschema::Validator>,
+}
+
+/// The request's parameter sources, decoded once.
+#[derive(Debug, Default)]
+pub struct Sources<'a> {
+    /// Path parameters, percent-decoded.
+    pub path: Vec<(&'a str, String)>,
+    /// Query pairs, decoded.
+    pub query: Vec<(String, String)>,
+    /// Request headers.
+    pub headers: Option<&'a HeaderMap>,
+    /// Cookie pairs.
+    pub cookies: Vec<(&'a str, &'a str)>,
+}
+
+/// Splits and decodes a query string; `Err(rule)` when it cannot be used.
+pub fn parse_query(raw: &str) -> Result<Vec<(String, String)>, &'static str> {
+    let mut out = Vec::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        if out.len() >= MAX_QUERY_PAIRS {
+            return Err("max-parameters");
+        }
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.push((
+            form_decode(k).ok_or("encoding")?,
+            form_decode(v).ok_or("encoding")?,
+        ));
+    }
+    Ok(out)
+}
+
+/// Percent-decodes (and `+` to space); `None` on malformed escapes or invalid UTF-8.
+pub fn form_decode(text: &str) -> Option<String> {
+    decode(text, true)
+}
+
+/// Percent-decodes; `None` on malformed escapes or invalid UTF-8.
+pub fn percent_decode(text: &str) -> Option<String> {
+    decode(text, false)
+}
+
+fn decode(text: &str, plus: bool) -> Option<String> {
+    if !text.bytes().any(|b| b == b'%' || (plus && b == b'+')) {
+        return Some(text.to_string());
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' if plus => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Parses a `Cookie` header value into pairs.
+pub fn parse_cookies(value: &str) -> Vec<(&str, &str)> {
+    value
+        .split(';')
+        .filter_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            Some((k.trim(), v.trim().trim_matches('"')))
+        })
+        .take(MAX_QUERY_PAIRS)
+        .collect()
+}
+
+/// Coerces a raw string to a JSON value of the scalar type.
+pub fn coerce(raw: &str, scalar: Scalar) -> Option<Value> {
+    match scalar {
+        Scalar::String => Some(Value::String(raw.to_string())),
+        Scalar::Integer => raw.parse::<i64>().ok().map(Value::from),
+        Scalar::Number => {
+            let n = raw.parse::<f64>().ok().filter(|n| n.is_finite())?;
+            serde_json::Number::from_f64(n).map(Value::Number)
+        }
+        Scalar::Boolean => match raw {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+    }
+}
+
+impl Param {
+    /// Validates this parameter, appending failures.
+    pub fn check(&self, src: &Sources<'_>, failures: &mut Vec<Failure>) {
+        let mut pointer = String::new();
+        push_segment(&mut pointer, &self.name);
+        let value = match self.extract(src) {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                if self.required {
+                    failures.push(Failure::new(self.location, &pointer, "required"));
+                }
+                return;
+            }
+            Err(rule) => {
+                failures.push(Failure::new(self.location, &pointer, rule));
+                return;
+            }
+        };
+        if let Some(validator) = &self.validator {
+            for err in validator.iter_errors(&value) {
+                failures.push(schema_failure(self.location, &pointer, &err));
+            }
+        }
+    }
+
+    /// The raw strings of this parameter: `Ok(None)` when absent.
+    fn extract(&self, src: &Sources<'_>) -> Result<Option<Value>, &'static str> {
+        match self.location {
+            In::Path => {
+                let Some((_, raw)) = src.path.iter().find(|(n, _)| *n == self.name) else {
+                    return Ok(None);
+                };
+                let raw = match self.style {
+                    Style::Label => raw.strip_prefix('.').ok_or("style")?,
+                    Style::Matrix => raw
+                        .strip_prefix(';')
+                        .and_then(|r| r.strip_prefix(self.name.as_str()))
+                        .map(|r| r.strip_prefix('=').unwrap_or(r))
+                        .ok_or("style")?,
+                    _ => raw.as_str(),
+                };
+                let sep = if self.style == Style::Label && self.explode {
+                    '.'
+                } else {
+                    ','
+                };
+                self.read_delimited(raw, sep).map(Some)
+            }
+            In::Header => {
+                let Some(headers) = src.headers else {
+                    return Ok(None);
+                };
+                let mut values = headers.get_all(self.name.as_str()).iter();
+                let Some(first) = values.next() else {
+                    return Ok(None);
+                };
+                if values.next().is_some() && matches!(self.kind, Kind::Scalar(_)) {
+                    return Err("duplicate");
+                }
+                let text = first.to_str().map_err(|_| "encoding")?;
+                self.read_delimited(text.trim(), ',').map(Some)
+            }
+            In::Cookie => {
+                let mut found = src.cookies.iter().filter(|(n, _)| *n == self.name);
+                let Some((_, raw)) = found.next() else {
+                    return Ok(None);
+                };
+                if found.next().is_some() {
+                    return Err("duplicate");
+                }
+                let raw = percent_decode(raw).ok_or("encoding")?;
+                self.read_delimited(&raw, ',').map(Some)
+            }
+            In::Query => self.read_query(&src.query),
+            In::Body => Ok(None),
+        }
+    }
+
+    fn read_query(&self, query: &[(String, String)]) -> Result<Option<Value>, &'static str> {
+        if self.style == Style::DeepObject {
+            let mut map = Map::new();
+            for (k, v) in query {
+                let Some(member) = k
+                    .strip_prefix(self.name.as_str())
+                    .and_then(|r| r.strip_prefix('['))
+                    .and_then(|r| r.strip_suffix(']'))
+                else {
+                    continue;
+                };
+                let scalar = match &self.kind {
+                    Kind::Object(props) => props.get(member).copied().unwrap_or(Scalar::String),
+                    _ => Scalar::String,
+                };
+                if map
+                    .insert(member.to_string(), coerce(v, scalar).ok_or("type")?)
+                    .is_some()
+                {
+                    return Err("duplicate");
+                }
+            }
+            return Ok((!map.is_empty()).then_some(Value::Object(map)));
+        }
+        let values: Vec<&str> = query
+            .iter()
+            .filter(|(k, _)| *k == self.name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        let Some(first) = values.first() else {
+            return Ok(None);
+        };
+        match (&self.kind, self.style, self.explode) {
+            (Kind::Array(s), Style::Form, true) => values
+                .iter()
+                .map(|v| coerce(v, *s).ok_or("type"))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|v| Some(Value::Array(v))),
+            _ if values.len() > 1 => Err("duplicate"),
+            (_, Style::SpaceDelimited, _) => self.read_delimited(first, ' ').map(Some),
+            (_, Style::PipeDelimited, _) => self.read_delimited(first, '|').map(Some),
+            _ => self.read_delimited(first, ',').map(Some),
+        }
+    }
+
+    /// Decodes a single delimited string into the parameter's kind.
+    fn read_delimited(&self, raw: &str, sep: char) -> Result<Value, &'static str> {
+        let path = self.location == In::Path;
+        let decode = |s| decode_part(s, path);
+        match &self.kind {
+            Kind::Scalar(s) => coerce(&decode(raw)?, *s).ok_or("type"),
+            Kind::Array(s) => {
+                if raw.is_empty() {
+                    return Ok(Value::Array(Vec::new()));
+                }
+                raw.split(sep)
+                    .take(MAX_QUERY_PAIRS + 1)
+                    .map(|item| decode(item).and_then(|d| coerce(&d, *s).ok_or("type")))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Value::Array)
+            }
+            Kind::Object(props) => {
+                let mut map = Map::new();
+                let mut parts = raw.split(sep).take(2 * MAX_QUERY_PAIRS);
+                if self.explode {
+                    for part in parts {
+                        let (k, v) = part.split_once('=').ok_or("style")?;
+                        let scalar = props.get(k).copied().unwrap_or(Scalar::String);
+                        map.insert(
+                            decode(k)?.into_owned(),
+                            coerce(&decode(v)?, scalar).ok_or("type")?,
+                        );
+                    }
+                } else {
+                    while let Some(k) = parts.next() {
+                        let v = parts.next().ok_or("style")?;
+                        let scalar = props.get(k).copied().unwrap_or(Scalar::String);
+                        map.insert(
+                            decode(k)?.into_owned(),
+                            coerce(&decode(v)?, scalar).ok_or("type")?,
+                        );
+                    }
+                }
+                Ok(Value::Object(map))
+            }
+        }
+    }
+
+    /// Whether a query key belongs to this parameter (for strict mode).
+    pub fn owns_query_key(&self, key: &str) -> bool {
+        if self.location != In::Query {
+            return false;
+        }
+        if self.style == Style::DeepObject {
+            return key
+                .strip_prefix(self.name.as_str())
+                .is_some_and(|r| r.starts_with('[') && r.ends_with(']'));
+        }
+        key == self.name
+    }
+}
+
+/// Path values are still percent-encoded; other sources were decoded already.
+fn decode_part(s: &str, path: bool) -> Result<Cow<'_, str>, &'static str> {
+    if path {
+        percent_decode(s).map(Cow::Owned).ok_or("encoding")
+    } else {
+        Ok(Cow::Borrowed(s))
+    }
+}
+
+/// Derives the decoded kind from a bundled schema.
+pub fn kind_of(bundle: &Value, defs_key: &str) -> Kind {
+    let schema = resolve(bundle, bundle, defs_key, 0);
+    match type_name(schema) {
+        Some("array") => {
+            let items = schema
+                .get("items")
+                .map(|i| resolve(bundle, i, defs_key, 0))
+                .unwrap_or(&Value::Null);
+            Kind::Array(scalar_of(items))
+        }
+        Some("object") => {
+            let mut props = HashMap::new();
+            if let Some(Value::Object(p)) = schema.get("properties") {
+                for (k, v) in p {
+                    props.insert(k.clone(), scalar_of(resolve(bundle, v, defs_key, 0)));
+                }
+            }
+            Kind::Object(props)
+        }
+        _ => Kind::Scalar(scalar_of(schema)),
+    }
+}
+
+fn scalar_of(schema: &Value) -> Scalar {
+    match type_name(schema) {
+        Some("integer") => Scalar::Integer,
+        Some("number") => Scalar::Number,
+        Some("boolean") => Scalar::Boolean,
+        _ => Scalar::String,
+    }
+}
+
+fn type_name(schema: &Value) -> Option<&str> {
+    match schema.get("type")? {
+        Value::String(t) => Some(t.as_str()),
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+        _ => None,
+    }
+}
+
+/// Follows bundle-local `$ref`s and single-branch `allOf`s.
+fn resolve<'v>(bundle: &'v Value, schema: &'v Value, defs_key: &str, depth: usize) -> &'v Value {
+    if depth > 16 {
+        return schema;
+    }
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str)
+        && let Some(name) = r.strip_prefix(&format!("#/{defs_key}/"))
+        && let Some(t) = bundle.get(defs_key).and_then(|d| d.get(name))
+    {
+        return resolve(bundle, t, defs_key, depth + 1);
+    }
+    if schema.get("type").is_none()
+        && let Some(Value::Array(all)) = schema.get("allOf")
+        && let [only] = all.as_slice()
+    {
+        return resolve(bundle, only, defs_key, depth + 1);
+    }
+    schema
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query("a=1&b=x+y&c=%C3%A9&&d").unwrap();
+        assert_eq!(
+            q,
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y".into()),
+                ("c".into(), "é".into()),
+                ("d".into(), "".into())
+            ]
+        );
+        assert_eq!(parse_query("a=%ZZ"), Err("encoding"));
+        assert_eq!(parse_query("a=%FF"), Err("encoding"));
+        let many = "a=1&".repeat(MAX_QUERY_PAIRS + 1);
+        assert_eq!(parse_query(&many), Err("max-parameters"));
+    }
+
+    #[test]
+    fn coercion() {
+        assert_eq!(coerce("42", Scalar::Integer), Some(Value::from(42)));
+        assert_eq!(coerce("4.2", Scalar::Integer), None);
+        assert_eq!(coerce("NaN", Scalar::Number), None);
+        assert_eq!(coerce("true", Scalar::Boolean), Some(Value::Bool(true)));
+        assert_eq!(coerce("1", Scalar::Boolean), None);
+    }
+
+    #[test]
+    fn cookies() {
+        assert_eq!(
+            parse_cookies("a=1; b=\"2\";c"),
+            vec![("a", "1"), ("b", "2")]
+        );
+    }
+}

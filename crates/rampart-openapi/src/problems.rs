@@ -1,0 +1,189 @@
+//! The problems this crate answers with, and the `errors` list of validation failures.
+//!
+//! Failures name where (`in` and a JSON `pointer`) and which rule failed, never the
+//! offending value. Pointer segments that come from the request (member names) are
+//! shown only when they are short plain identifiers; anything else becomes `*`, so an
+//! attacker-chosen key is not reflected either.
+
+use rampart_core::{Problem, ProblemType};
+use serde_json::{Value, json};
+
+/// Unknown path: the route is not in the API inventory (shadow API call).
+pub const ROUTE_NOT_DECLARED: ProblemType =
+    ProblemType::new("route-not-declared", 404, "Route not declared");
+/// Declared path, undeclared method.
+pub const METHOD_NOT_ALLOWED: ProblemType =
+    ProblemType::new("method-not-allowed", 405, "Method not allowed");
+/// Parameters or body do not match the contract.
+pub const VALIDATION_FAILED: ProblemType = ProblemType::new(
+    "request-validation-failed",
+    400,
+    "Request validation failed",
+);
+/// The request's content type is not declared for the operation.
+pub const UNSUPPORTED_MEDIA_TYPE: ProblemType =
+    ProblemType::new("unsupported-media-type", 415, "Unsupported media type");
+/// The body is larger than the operation allows.
+pub const BODY_TOO_LARGE: ProblemType =
+    ProblemType::new("body-too-large", 413, "Request body too large");
+/// The operation (or API version) is past its sunset date.
+pub const SUNSET: ProblemType =
+    ProblemType::new("operation-sunset", 410, "Operation no longer available");
+/// A deprecated operation limited to existing consumers was called by another one.
+pub const DEPRECATED_CONSUMER: ProblemType = ProblemType::new(
+    "deprecated-operation-not-allowed",
+    403,
+    "Deprecated operation not available to this consumer",
+);
+/// The upstream failed (5xx): its response is not shown.
+pub const UPSTREAM_ERROR: ProblemType = ProblemType::new("upstream-error", 502, "Upstream error");
+/// The upstream answered with a status or content type the spec does not declare.
+pub const RESPONSE_NOT_DECLARED: ProblemType = ProblemType::new(
+    "response-not-declared",
+    502,
+    "Upstream response not declared",
+);
+/// The one failure answer of authentication endpoints (status configurable).
+pub fn auth_failed(status: u16) -> ProblemType {
+    // Leaked once per distinct status, which is configuration: bounded.
+    match status {
+        400 => ProblemType::new("authentication-failed", 400, "Authentication failed"),
+        403 => ProblemType::new("authentication-failed", 403, "Authentication failed"),
+        _ => ProblemType::new("authentication-failed", 401, "Authentication failed"),
+    }
+}
+
+/// Most failures listed in one problem.
+pub const MAX_FAILURES: usize = 20;
+
+/// Where a failure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum In {
+    /// A path parameter.
+    Path,
+    /// A query parameter.
+    Query,
+    /// A header parameter.
+    Header,
+    /// A cookie parameter.
+    Cookie,
+    /// The body.
+    Body,
+}
+
+impl In {
+    /// The `in` member text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            In::Path => "path",
+            In::Query => "query",
+            In::Header => "header",
+            In::Cookie => "cookie",
+            In::Body => "body",
+        }
+    }
+}
+
+/// One validation failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Where.
+    pub location: In,
+    /// JSON pointer (sanitised).
+    pub pointer: String,
+    /// The rule, e.g. `type`, `maxLength`, `required`, `undeclared`, `readOnly`.
+    pub rule: String,
+}
+
+impl Failure {
+    /// A failure at `pointer` (raw; sanitised here).
+    pub fn new(location: In, pointer: &str, rule: impl Into<String>) -> Self {
+        Self {
+            location,
+            pointer: sanitize_pointer(pointer),
+            rule: rule.into(),
+        }
+    }
+}
+
+/// A failure from the schema validator. A missing required member is reported at its
+/// own pointer (its name comes from the schema, not the request).
+pub fn schema_failure(
+    location: In,
+    prefix: &str,
+    err: &jsonschema::ValidationError<'_>,
+) -> Failure {
+    let mut pointer = format!("{prefix}{}", err.instance_path().as_str());
+    if let jsonschema::error::ValidationErrorKind::Required {
+        property: Value::String(name),
+    } = err.kind()
+    {
+        push_segment(&mut pointer, name);
+    }
+    Failure::new(location, &pointer, err.kind().keyword())
+}
+
+/// The 400 problem listing the failures (at most [`MAX_FAILURES`]).
+pub fn validation_problem(failures: &[Failure]) -> Problem {
+    let errors: Vec<Value> = failures
+        .iter()
+        .take(MAX_FAILURES)
+        .map(|f| json!({"in": f.location.as_str(), "pointer": f.pointer, "rule": f.rule}))
+        .collect();
+    Problem::new(VALIDATION_FAILED).with_extension("errors", Value::Array(errors))
+}
+
+/// Replaces pointer segments that are not short plain identifiers by `*`.
+pub fn sanitize_pointer(pointer: &str) -> String {
+    if pointer.is_empty() {
+        return String::new();
+    }
+    let mut out = String::with_capacity(pointer.len());
+    for seg in pointer.split('/').skip(1) {
+        out.push('/');
+        let plain = !seg.is_empty()
+            && seg.len() <= 64
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'~'));
+        out.push_str(if plain { seg } else { "*" });
+    }
+    out
+}
+
+/// Appends a segment to a pointer, escaped.
+pub fn push_segment(pointer: &mut String, segment: &str) {
+    pointer.push('/');
+    for c in segment.chars() {
+        match c {
+            '~' => pointer.push_str("~0"),
+            '/' => pointer.push_str("~1"),
+            c => pointer.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_keys_are_not_reflected() {
+        assert_eq!(sanitize_pointer("/items/0/name"), "/items/0/name");
+        assert_eq!(sanitize_pointer("/<script>alert(1)<~1script>"), "/*");
+        assert_eq!(sanitize_pointer("/a b/' OR 1=1"), "/*/*");
+        assert_eq!(sanitize_pointer(""), "");
+    }
+
+    #[test]
+    fn problem_lists_failures_without_values() {
+        let p = validation_problem(&[Failure::new(In::Body, "/age", "minimum")]);
+        let body: Value = serde_json::from_slice(&p.to_json("r")).unwrap();
+        assert_eq!(body["status"], 400);
+        assert_eq!(
+            body["errors"][0],
+            json!({"in": "body", "pointer": "/age", "rule": "minimum"})
+        );
+    }
+}

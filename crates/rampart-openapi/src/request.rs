@@ -1,0 +1,150 @@
+//! Request validation of a matched operation: consumer allowlist of deprecated
+//! operations, parameters, then the body (size, media type, structure limits,
+//! schema, mass assignment).
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderValue};
+use rampart_core::{Problem, RequestCx};
+
+use crate::compile::{Operation, essence, match_media};
+use crate::engine::PathParams;
+use crate::json::prescan;
+use crate::massign;
+use crate::params::{Sources, parse_cookies, parse_query};
+use crate::problems::{
+    BODY_TOO_LARGE, DEPRECATED_CONSUMER, Failure, In, UNSUPPORTED_MEDIA_TYPE, push_segment,
+    schema_failure, validation_problem,
+};
+
+/// Checks `cx` against `op`; `Err` is the refusal. May rewrite `cx.body` (strip mode).
+pub fn check(op: &Operation, path: &PathParams, cx: &mut RequestCx) -> Result<(), Problem> {
+    if let Some(allowed) = op
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.allowed_consumers.as_ref())
+    {
+        let consumer = cx.identity.as_ref().map(|i| i.consumer.as_str());
+        if !consumer.is_some_and(|c| allowed.iter().any(|a| a == c)) {
+            return Err(Problem::new(DEPRECATED_CONSUMER));
+        }
+    }
+    let mut failures = Vec::new();
+    check_params(op, path, cx, &mut failures);
+    check_body(op, cx, &mut failures)?;
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(validation_problem(&failures))
+    }
+}
+
+fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mut Vec<Failure>) {
+    let query = match cx.query.as_deref().map(parse_query) {
+        None => Vec::new(),
+        Some(Ok(q)) => q,
+        Some(Err(rule)) => {
+            failures.push(Failure::new(In::Query, "", rule));
+            Vec::new()
+        }
+    };
+    let cookie_text: Vec<&str> = cx
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let cookies = cookie_text.iter().flat_map(|c| parse_cookies(c)).collect();
+    let names = path.params.iter().map(|(n, _)| n.as_str());
+    let src = Sources {
+        path: names.zip(path.raw.iter().cloned()).collect(),
+        query,
+        headers: Some(&cx.headers),
+        cookies,
+    };
+    for param in &op.params {
+        param.check(&src, failures);
+    }
+    if op.policy.strict_query {
+        for (key, _) in &src.query {
+            if !op.params.iter().any(|p| p.owns_query_key(key)) {
+                let mut pointer = String::new();
+                push_segment(&mut pointer, key);
+                failures.push(Failure::new(In::Query, &pointer, "undeclared"));
+            }
+        }
+    }
+}
+
+/// Whether the headers announce a body.
+pub fn announces_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+fn check_body(
+    op: &Operation,
+    cx: &mut RequestCx,
+    failures: &mut Vec<Failure>,
+) -> Result<(), Problem> {
+    let len = cx.body.as_ref().map_or(0, Bytes::len);
+    let present = len > 0 || announces_body(&cx.headers);
+    if len > op.policy.max_body_bytes {
+        return Err(Problem::new(BODY_TOO_LARGE));
+    }
+    let Some(spec) = &op.body else {
+        if present {
+            // No media type is declared for this operation.
+            return Err(Problem::new(UNSUPPORTED_MEDIA_TYPE));
+        }
+        return Ok(());
+    };
+    if !present {
+        if spec.required {
+            failures.push(Failure::new(In::Body, "", "required"));
+        }
+        return Ok(());
+    }
+    let content_type = cx
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(essence)
+        .ok_or_else(|| Problem::new(UNSUPPORTED_MEDIA_TYPE))?;
+    let media = match_media(&spec.media, &content_type)
+        .ok_or_else(|| Problem::new(UNSUPPORTED_MEDIA_TYPE))?;
+    if !media.json {
+        return Ok(());
+    }
+    let Some(body) = cx.body.clone() else {
+        // Announced but not buffered: it exceeded what the gateway buffers.
+        return Err(Problem::new(BODY_TOO_LARGE));
+    };
+    if let Err(e) = prescan(&body, &op.policy.limits) {
+        failures.push(Failure::new(In::Body, "", e.rule()));
+        return Ok(());
+    }
+    let mut value: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => {
+            failures.push(Failure::new(In::Body, "", "json-syntax"));
+            return Ok(());
+        }
+    };
+    if let Some(validator) = &media.validator {
+        for err in validator.iter_errors(&value) {
+            failures.push(schema_failure(In::Body, "", &err));
+        }
+    }
+    let stripped = massign::check(&media.shapes, &mut value, &op.policy, failures);
+    if stripped && failures.is_empty() {
+        let bytes = serde_json::to_vec(&value).unwrap_or_default();
+        cx.headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        cx.body = Some(Bytes::from(bytes));
+    }
+    Ok(())
+}

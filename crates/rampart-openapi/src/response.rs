@@ -1,0 +1,115 @@
+//! Response handling of a matched operation: error masking, uniform failures of
+//! authentication endpoints, lifecycle headers (first, at `ErrorMasking`), and the
+//! content-type check and body filtering (at `Filtering`).
+
+use bytes::Bytes;
+use http::HeaderValue;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use rampart_core::{Problem, ProblemType, RequestCx, ResponseCx};
+
+use crate::compile::{Operation, essence, match_media};
+use crate::json::filter::{Rules, filter};
+use crate::problems::{RESPONSE_NOT_DECLARED, UPSTREAM_ERROR, auth_failed};
+use crate::request::announces_body;
+
+/// Deepest nesting accepted in an upstream JSON body.
+pub const MAX_RESPONSE_DEPTH: usize = 128;
+
+/// Masks upstream errors and undeclared statuses; adds lifecycle headers.
+pub fn mask(op: &Operation, auth_status: u16, response: &mut ResponseCx) -> Result<(), Problem> {
+    let headers = op
+        .lifecycle
+        .as_ref()
+        .map(|l| l.headers.as_slice())
+        .unwrap_or_default();
+    let with_headers = |mut p: Problem| {
+        p.headers.extend(headers.iter().cloned());
+        p
+    };
+    let status = response.status.as_u16();
+    if response.status.is_server_error() {
+        return Err(with_headers(Problem::new(UPSTREAM_ERROR)));
+    }
+    if op.policy.auth_endpoint && response.status.is_client_error() {
+        return Err(with_headers(Problem::new(auth_failed(auth_status))));
+    }
+    if op.response(status).is_none() {
+        return Err(with_headers(Problem::new(RESPONSE_NOT_DECLARED)));
+    }
+    for (name, value) in headers {
+        response.headers.insert(name.clone(), value.clone());
+    }
+    Ok(())
+}
+
+/// Whether the filter needs the body: a declared JSON media type answered.
+pub fn wants_body(op: &Operation, response: &ResponseCx) -> bool {
+    let Some(spec) = op.response(response.status.as_u16()) else {
+        return false;
+    };
+    let Some(ct) = response
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    match_media(&spec.media, &essence(ct)).is_some_and(|m| m.json)
+}
+
+/// Checks the content type and filters a JSON body.
+pub fn filter_response(
+    op: &Operation,
+    cx: &RequestCx,
+    response: &mut ResponseCx,
+) -> Result<(), Problem> {
+    let status = response.status.as_u16();
+    let Some(spec) = op.response(status) else {
+        return Ok(()); // the masking stage refuses these
+    };
+    let has_body =
+        response.body.as_ref().is_some_and(|b| !b.is_empty()) || announces_body(&response.headers);
+    if !has_body {
+        return Ok(());
+    }
+    let ct = response
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(essence);
+    let Some(media) = ct.and_then(|ct| match_media(&spec.media, &ct)) else {
+        // A body the spec does not declare (an HTML error page, a stack trace):
+        // replaced by a generic problem with the same status.
+        return Err(Problem::new(ProblemType::new(
+            "response-not-declared",
+            status,
+            "Response not declared",
+        )));
+    };
+    if !media.json {
+        return Ok(());
+    }
+    let Some(body) = &response.body else {
+        return Ok(()); // not buffered (the gateway did not honour wants_response_body)
+    };
+    let roles = cx
+        .identity
+        .as_ref()
+        .map(|i| i.roles.as_slice())
+        .unwrap_or_default();
+    let rules = Rules {
+        roles,
+        reveal: &op.policy.reveal,
+        role_visible: &op.policy.role_visible,
+        max_depth: MAX_RESPONSE_DEPTH,
+    };
+    let out =
+        filter(body, &media.shapes, &rules).map_err(|_| Problem::new(RESPONSE_NOT_DECLARED))?;
+    if out.removed > 0 {
+        response
+            .headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(out.body.len()));
+        response.body = Some(Bytes::from(out.body));
+    }
+    Ok(())
+}

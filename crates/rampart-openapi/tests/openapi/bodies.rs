@@ -1,0 +1,219 @@
+//! Bodies: media types, size, structure limits while parsing, duplicate keys, schema
+//! validation, and mass assignment (undeclared, readOnly, forbidden; refuse or strip).
+
+use http::HeaderValue;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const ALICE: &str = r#"{"name":"Alice","email":"alice@example.com","password":"correct horse"}"#;
+
+#[test]
+fn a_legitimate_body_passes_unchanged() {
+    let api = api();
+    let mut cx = json(req("POST", "/v1/users"), ALICE);
+    passes(&api, &mut cx);
+    assert_eq!(cx.body.as_deref(), Some(ALICE.as_bytes()));
+}
+
+#[test]
+fn schema_failures_list_pointer_and_rule() {
+    let api = api();
+    let body = r#"{"name":"","email":"not-an-email","password":"short","nickname":null,"friends":[{"name":7}]}"#;
+    let p = refused(run(&api, &mut json(req("POST", "/v1/users"), body)));
+    assert!(has_failure(&p, "body", "/name", "minLength"), "{p:?}");
+    assert!(has_failure(&p, "body", "/email", "format"));
+    assert!(has_failure(&p, "body", "/password", "minLength"));
+    assert!(has_failure(&p, "body", "/friends/0/name", "type"));
+    // `id` is readOnly, so not required in a request; `nickname` is nullable (3.0).
+    assert!(!failures(&p).iter().any(|(_, ptr, _)| ptr == "/nickname"));
+    // The friend lacks `email`: reported at the member's pointer.
+    assert!(has_failure(&p, "body", "/friends/0/email", "required"));
+    assert!(
+        !failures(&p)
+            .iter()
+            .any(|(_, ptr, _)| ptr == "/id" || ptr == "/friends/0/id"),
+        "{p:?}"
+    );
+    let text = String::from_utf8(p.to_json("r")).unwrap();
+    assert!(
+        !text.contains("not-an-email") && !text.contains("short"),
+        "{text}"
+    );
+}
+
+#[test]
+fn required_body_and_required_members() {
+    let api = api();
+    let p = refused(run(&api, &mut req("POST", "/v1/users")));
+    assert!(has_failure(&p, "body", "", "required"));
+    let p = refused(run(
+        &api,
+        &mut json(req("POST", "/v1/users"), r#"{"name":"A"}"#),
+    ));
+    assert!(has_failure(&p, "body", "/email", "required"));
+}
+
+#[test]
+fn undeclared_media_types_get_415() {
+    let api = api();
+    let p = refused(run(
+        &api,
+        &mut with_body(req("POST", "/v1/users"), "application/xml", "<user/>"),
+    ));
+    assert_eq!(p.kind.status, 415);
+    let p = refused(run(
+        &api,
+        &mut with_body(req("POST", "/v1/users"), "text/plain", ALICE),
+    ));
+    assert_eq!(p.kind.status, 415);
+    let mut no_type = json(req("POST", "/v1/users"), ALICE);
+    no_type.headers.remove("content-type");
+    assert_eq!(refused(run(&api, &mut no_type)).kind.status, 415);
+    // A body on an operation that declares none.
+    let p = refused(run(&api, &mut json(req("DELETE", "/v1/users/1"), "{}")));
+    assert_eq!(p.kind.status, 415);
+    // Media type parameters and case do not matter.
+    passes(
+        &api,
+        &mut with_body(
+            req("POST", "/v1/users"),
+            "Application/JSON; charset=utf-8",
+            ALICE,
+        ),
+    );
+    // Non-JSON declared media types pass without JSON validation.
+    passes(
+        &api,
+        &mut with_body(req("PUT", "/v1/users/1/avatar"), "image/png", "\u{89}PNG"),
+    );
+}
+
+#[test]
+fn size_limit_per_operation_gives_413() {
+    let api = api();
+    let big = format!(
+        r#"{{"name":"A","email":"a@example.com","address":{{"city":"{}"}}}}"#,
+        "x".repeat(2048)
+    );
+    let p = refused(run(&api, &mut json(req("POST", "/v1/users"), &big)));
+    assert_eq!(p.kind.status, 413);
+    // The same body is within the API-wide default on another operation.
+    passes(&api, &mut json(req("PATCH", "/v1/users/1"), &big));
+    // The stage tells the gateway how much to buffer.
+    let mut cx = req("POST", "/v1/users");
+    let _ = done(rampart_core::Stage::on_request(&api.route, &mut cx));
+    assert_eq!(
+        rampart_core::Stage::request_body_limit(&api.validation, &cx),
+        Some(2048)
+    );
+}
+
+#[test]
+fn json_bombs_stop_at_the_structure_limits() {
+    let api = api();
+    // max_depth 4 on createUser: the address object is depth 2, friends[0].address depth 4.
+    let deep = r#"{"name":"A","email":"a@example.com","friends":[{"name":"B","email":"b@example.com","friends":[{}]}]}"#;
+    let p = refused(run(&api, &mut json(req("POST", "/v1/users"), deep)));
+    assert!(has_failure(&p, "body", "", "max-depth"), "{p:?}");
+    let wide = r#"{"name":"A","email":"a@example.com","friends":[{},{},{},{},{},{}]}"#;
+    let p = refused(run(&api, &mut json(req("POST", "/v1/users"), wide)));
+    assert!(has_failure(&p, "body", "", "max-array-items"));
+}
+
+#[test]
+fn duplicate_keys_are_refused() {
+    let api = api();
+    let body = r#"{"name":"A","email":"a@example.com","name":"B"}"#;
+    let p = refused(run(&api, &mut json(req("POST", "/v1/users"), body)));
+    assert!(has_failure(&p, "body", "", "duplicate-key"));
+}
+
+#[test]
+fn malformed_json_is_a_400() {
+    let api = api();
+    let p = refused(run(
+        &api,
+        &mut json(req("POST", "/v1/users"), r#"{"name": "A",}"#),
+    ));
+    assert!(has_failure(&p, "body", "", "json-syntax"));
+}
+
+#[test]
+fn mass_assignment_undeclared_members_are_refused() {
+    let api = api();
+    let body = r#"{"name":"A","email":"a@example.com","credits":1000000,"address":{"city":"X","verified":true}}"#;
+    let p = refused(run(&api, &mut json(req("POST", "/v1/users"), body)));
+    assert!(has_failure(&p, "body", "/credits", "undeclared"));
+    assert!(has_failure(&p, "body", "/address/verified", "undeclared"));
+}
+
+#[test]
+fn mass_assignment_read_only_and_forbidden_members_are_refused() {
+    let api = api();
+    let body = r#"{"id":1,"name":"A","email":"a@example.com"}"#;
+    let p = refused(run(&api, &mut json(req("POST", "/v1/users"), body)));
+    assert!(has_failure(&p, "body", "/id", "readOnly"));
+    let body = r#"{"name":"A","email":"a@example.com","friends":[{"name":"B","email":"b@example.com","is_admin":true}]}"#;
+    let p = refused(run(&api, &mut json(req("POST", "/v1/users"), body)));
+    assert!(has_failure(&p, "body", "/friends/0/is_admin", "forbidden"));
+    // Forbidden names are matched case-insensitively and even in strip mode.
+    let p = refused(run(
+        &api,
+        &mut json(req("PATCH", "/v1/users/1"), r#"{"Role":"admin"}"#),
+    ));
+    assert!(has_failure(&p, "body", "/Role", "forbidden"));
+}
+
+#[test]
+fn strip_mode_removes_undeclared_members_and_forwards_the_rest() {
+    let api = api();
+    let mut cx = json(
+        req("PATCH", "/v1/users/1"),
+        r#"{"name":"B","email":"b@example.com","credits":5,"address":{"city":"Y","x":1}}"#,
+    );
+    passes(&api, &mut cx);
+    let forwarded: Value = serde_json::from_slice(cx.body.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        forwarded,
+        json!({"name": "B", "email": "b@example.com", "address": {"city": "Y"}})
+    );
+    let len = cx
+        .headers
+        .get("content-length")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse::<usize>()
+        .unwrap();
+    assert_eq!(len, cx.body.as_ref().unwrap().len());
+}
+
+#[test]
+fn a_31_spec_validates_with_2020_12() {
+    let cfg: rampart_openapi::OpenApiConfig = serde_saphyr::from_str("spec: v31.json\n").unwrap();
+    let api = api_with(cfg, NOW);
+    let ok = r#"{"name":null,"price":2.5}"#;
+    passes(
+        &api,
+        &mut with_body(
+            req("PUT", "/items/ABC123.json"),
+            "application/merge-patch+json",
+            ok,
+        ),
+    );
+    let p = refused(run(
+        &api,
+        &mut with_body(
+            req("PUT", "/items/ABC123.json"),
+            "application/merge-patch+json",
+            r#"{"price":0}"#,
+        ),
+    ));
+    assert!(has_failure(&p, "body", "/price", "exclusiveMinimum"));
+    let p = refused(run(&api, &mut req("GET", "/items/abc.json")));
+    assert!(has_failure(&p, "path", "/sku", "pattern"));
+    let mut cx = req("GET", "/items/ABC123.json");
+    cx.headers.insert("x-any", HeaderValue::from_static("1"));
+    passes(&api, &mut cx);
+}

@@ -1,0 +1,112 @@
+//! Loading: 3.0 YAML with sibling-file refs, 3.1 JSON, and load errors that name the
+//! file, the line and what is wrong.
+
+use std::path::Path;
+
+use rampart_openapi::{BuildError, OpenApiConfig};
+
+use crate::support::*;
+
+fn minimal(spec: &str) -> OpenApiConfig {
+    serde_saphyr::from_str(&format!("spec: {spec}\n")).unwrap()
+}
+
+fn load_error(spec: &str) -> String {
+    match minimal(spec).build(&data()) {
+        Ok(_) => panic!("{spec} should not load"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn the_sample_spec_loads_with_its_sibling_file() {
+    let engine = config().build(&data()).unwrap();
+    let ops: Vec<&str> = engine.operations().collect();
+    assert!(ops.contains(&"GET /users/{id}"));
+    assert!(ops.contains(&"POST /login"));
+    assert_eq!(engine.version(), rampart_openapi::bundle::SpecVersion::V30);
+}
+
+#[test]
+fn a_31_json_spec_loads() {
+    let engine = minimal("v31.json").build(&data()).unwrap();
+    assert_eq!(engine.version(), rampart_openapi::bundle::SpecVersion::V31);
+}
+
+#[test]
+fn remote_refs_are_refused_not_fetched() {
+    let e = load_error("bad/remote.yaml");
+    assert!(e.contains("remote.yaml:11"), "{e}");
+    assert!(e.contains("remote references are not fetched"), "{e}");
+}
+
+#[test]
+fn a_missing_ref_target_names_file_line_and_ref() {
+    let e = load_error("bad/missing.yaml");
+    assert!(e.contains("missing.yaml:11"), "{e}");
+    assert!(e.contains("#/components/schemas/Nope"), "{e}");
+}
+
+#[test]
+fn yaml_syntax_errors_name_the_line() {
+    let e = load_error("bad/syntax.yaml");
+    assert!(e.contains("syntax.yaml:"), "{e}");
+    assert!(e.contains("not valid YAML/JSON"), "{e}");
+}
+
+#[test]
+fn swagger_2_is_refused() {
+    let e = load_error("bad/version.yaml");
+    assert!(e.contains("unsupported OpenAPI version"), "{e}");
+}
+
+#[test]
+fn refs_cannot_leave_the_spec_directory() {
+    let e = load_error("bad/escape.yaml");
+    assert!(e.contains("outside the spec directory"), "{e}");
+}
+
+#[test]
+fn missing_spec_file_is_a_read_error() {
+    let e = load_error("nope.yaml");
+    assert!(e.contains("nope.yaml"), "{e}");
+}
+
+#[test]
+fn config_errors_name_the_field() {
+    let mut cfg = config();
+    cfg.operations
+        .insert("noSuchOperation".into(), Default::default());
+    let e = cfg.build(&data()).err().unwrap();
+    assert!(matches!(e, BuildError::UnknownOperation { .. }));
+    assert!(
+        e.to_string().contains("openapi.operations.noSuchOperation"),
+        "{e}"
+    );
+
+    let mut cfg = config();
+    cfg.limits.max_depth = Some(0);
+    let e = cfg.build(&data()).err().unwrap().to_string();
+    assert!(e.contains("openapi.limits.max_depth"), "{e}");
+
+    let bad: Result<OpenApiConfig, _> = serde_saphyr::from_str("spec: x.yaml\nstrict: true\n");
+    assert!(bad.is_err(), "unknown keys are refused");
+}
+
+#[test]
+fn deprecation_dates_are_checked_at_build() {
+    let mut cfg = config();
+    cfg.deprecation = Some(rampart_openapi::DeprecationConfig {
+        sunset: Some("next year".into()),
+        ..Default::default()
+    });
+    let e = cfg.build(Path::new(&data())).err().unwrap().to_string();
+    assert!(e.contains("openapi.deprecation.sunset"), "{e}");
+}
+
+#[test]
+fn the_config_schema_is_published() {
+    let schema = schemars::schema_for!(OpenApiConfig);
+    let text = serde_json::to_string(&schema).unwrap();
+    assert!(text.contains("undeclared_properties"));
+}

@@ -1,0 +1,186 @@
+//! Responses: filtering (undeclared, writeOnly, role-restricted, sensitive names),
+//! error masking, content types, uniform failures of authentication endpoints.
+
+use rampart_core::Verdict;
+use serde_json::json;
+
+use crate::support::*;
+
+const LEAKY_USER: &str = r#"{"id":7,"name":"Alice","email":"alice@example.com","password":"hunter22",
+ "salary":120000,"reset_token":"rt-123","api_key_hint":"ab12","ssn":"078-05-1120",
+ "internal_notes":"VIP","address":{"city":"Paris","geo_secret":"x","lat":1},
+ "friends":[{"id":8,"name":"Bob","email":"bob@example.com","password_hash":"$2b$"}]}"#;
+
+fn get_user(api: &Api, roles: &[&str]) -> rampart_core::RequestCx {
+    let mut cx = as_consumer(req("GET", "/v1/users/7"), "web", roles);
+    passes(api, &mut cx);
+    cx
+}
+
+#[test]
+fn undeclared_write_only_sensitive_and_role_restricted_members_are_removed() {
+    let api = api();
+    let mut cx = get_user(&api, &[]);
+    let mut resp = response(200, Some("application/json"), LEAKY_USER);
+    assert!(rampart_core::Stage::wants_response_body(
+        &api.validation,
+        &cx,
+        &resp
+    ));
+    assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+    assert_eq!(
+        body_json(&resp),
+        json!({"id": 7, "name": "Alice", "email": "alice@example.com", "api_key_hint": "ab12",
+               "address": {"city": "Paris"},
+               "friends": [{"id": 8, "name": "Bob", "email": "bob@example.com"}]})
+    );
+    let len: usize = resp.headers["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(len, resp.body.as_ref().unwrap().len());
+}
+
+#[test]
+fn role_restricted_members_are_shown_to_the_role() {
+    let api = api();
+    let mut cx = get_user(&api, &["hr"]);
+    let mut resp = response(200, Some("application/json"), LEAKY_USER);
+    assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+    assert_eq!(body_json(&resp)["salary"], json!(120000));
+}
+
+#[test]
+fn revealed_sensitive_names_are_kept() {
+    let mut cfg = config();
+    cfg.reveal_properties = vec!["reset_token".into()];
+    let api = api_with(cfg, NOW);
+    let mut cx = as_consumer(req("GET", "/v1/users/7"), "web", &[]);
+    passes(&api, &mut cx);
+    let mut resp = response(200, Some("application/json"), LEAKY_USER);
+    assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+    assert_eq!(body_json(&resp)["reset_token"], json!("rt-123"));
+}
+
+#[test]
+fn a_clean_response_passes_byte_for_byte() {
+    let api = api();
+    let mut cx = get_user(&api, &[]);
+    let clean = r#"{"id":7,"name":"Alice","email":"alice@example.com"}"#;
+    let mut resp = response(200, Some("application/json"), clean);
+    assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+    assert_eq!(resp.body.as_deref(), Some(clean.as_bytes()));
+}
+
+#[test]
+fn arrays_of_objects_are_filtered_item_by_item() {
+    let api = api();
+    let mut cx = req("GET", "/v1/users");
+    passes(&api, &mut cx);
+    let mut resp = response(
+        200,
+        Some("application/json"),
+        r#"[{"id":1,"name":"A","token":"t"},{"id":2,"is_admin":true}]"#,
+    );
+    assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+    assert_eq!(body_json(&resp), json!([{"id": 1, "name": "A"}, {"id": 2}]));
+}
+
+#[test]
+fn upstream_5xx_is_masked() {
+    let api = api();
+    let mut cx = get_user(&api, &[]);
+    let mut resp = response(
+        500,
+        Some("text/html"),
+        "<h1>Traceback: psycopg2.errors.SyntaxError at SELECT *</h1>",
+    );
+    let p = refused(respond(&api, &mut cx, &mut resp));
+    assert_eq!(p.kind.slug, "upstream-error");
+    assert_eq!(p.kind.status, 502);
+    assert!(p.detail.is_none());
+}
+
+#[test]
+fn undeclared_statuses_are_masked() {
+    let api = api();
+    let mut cx = get_user(&api, &[]);
+    let mut resp = response(418, Some("application/json"), "{}");
+    assert_eq!(
+        refused(respond(&api, &mut cx, &mut resp)).kind.slug,
+        "response-not-declared"
+    );
+    // A declared error status without declared content keeps its status but not its body.
+    let mut resp = response(
+        404,
+        Some("text/html"),
+        "<pre>NotFound at /srv/app/users.py:42</pre>",
+    );
+    let p = refused(respond(&api, &mut cx, &mut resp));
+    assert_eq!((p.kind.slug, p.kind.status), ("response-not-declared", 404));
+    // The same status without a body passes.
+    let mut resp = response(404, None, "");
+    resp.body = None;
+    assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+}
+
+#[test]
+fn undeclared_response_content_types_are_refused() {
+    let api = api();
+    let mut cx = get_user(&api, &[]);
+    let mut resp = response(200, Some("text/html"), "<html>debug</html>");
+    assert_eq!(
+        refused(respond(&api, &mut cx, &mut resp)).kind.slug,
+        "response-not-declared"
+    );
+    let mut resp = response(200, Some("application/json"), "{not json");
+    assert_eq!(refused(respond(&api, &mut cx, &mut resp)).kind.status, 502);
+}
+
+#[test]
+fn authentication_endpoints_fail_uniformly() {
+    let api = api();
+    let login = |body: &str| json(req("POST", "/v1/login"), body);
+    let mut ok = login(r#"{"username":"alice","password":"pw"}"#);
+    passes(&api, &mut ok);
+    let mut resp = response(200, Some("application/json"), r#"{"access_token":"abc"}"#);
+    assert_eq!(respond(&api, &mut ok, &mut resp), Verdict::Continue);
+    // The token's name looks sensitive; the config reveals it for this operation only.
+    assert_eq!(body_json(&resp), json!({"access_token": "abc"}));
+
+    // Wrong user, wrong password, malformed request: the same answer.
+    let answers: Vec<_> = [
+        (
+            r#"{"username":"nobody","password":"pw"}"#,
+            Some((401, r#"{"error":"no such user"}"#)),
+        ),
+        (
+            r#"{"username":"alice","password":"bad"}"#,
+            Some((403, r#"{"error":"bad password"}"#)),
+        ),
+        (r#"{"username":"alice"}"#, None),
+        (
+            r#"{"username":"alice","password":"pw","role":"admin"}"#,
+            None,
+        ),
+    ]
+    .into_iter()
+    .map(|(body, upstream)| {
+        let mut cx = login(body);
+        match upstream {
+            None => refused(run(&api, &mut cx)),
+            Some((status, text)) => {
+                passes(&api, &mut cx);
+                let mut resp = response(status, Some("application/json"), text);
+                refused(respond(&api, &mut cx, &mut resp))
+            }
+        }
+    })
+    .collect();
+    for p in &answers {
+        assert_eq!(p, &answers[0]);
+        assert_eq!(p.kind.status, 401);
+        assert_eq!(p.to_json("r"), answers[0].to_json("r"));
+    }
+}
