@@ -1,1 +1,41 @@
-//! SecLang parser and engine that runs the OWASP Core Rule Set; no I/O.
+//! `rampart-waf`: a SecLang parser and an engine that runs the OWASP Core Rule
+//! Set natively, with no I/O on the request path.
+//!
+//! Rules are loaded once per configuration into an immutable [`Ruleset`]
+//! (shared with `Arc`); each request gets a cheap [`Transaction`] that is fed
+//! the request line, headers and body (and optionally the response) and
+//! returns an [`Interruption`] or nothing. [`WafStage`] plugs the engine into
+//! Rampart's request path.
+//!
+//! Layout:
+//! - [`seclang`]: lexing (Apache-style lines and quoting), targets, actions,
+//!   directives and `Include`; errors name file and line ([`error`]).
+//! - [`ruleset`]: the builder the loader feeds, and the frozen ruleset.
+//! - [`rule`], [`variables`], [`macros`]: the rule model.
+//! - [`operators`] and [`transformations`]: one file per operator / transformation.
+//! - [`prefilter`]: cheap literal checks that let most `@rx` evaluations be skipped.
+//! - [`transaction`]: phases, variable resolution, the transformation cache,
+//!   actions, chains, flow control.
+//! - [`body`]: URLENCODED, JSON, MULTIPART and XML body processors.
+//! - [`services`]: outside capabilities as traits (libinjection, GeoIP, RBL).
+//! - [`config`] and [`stage`]: the per-API configuration and the gateway stage.
+
+pub mod body;
+pub mod config;
+pub mod error;
+pub mod macros;
+pub mod operators;
+pub mod prefilter;
+pub mod rule;
+pub mod ruleset;
+pub mod seclang;
+pub mod services;
+pub mod stage;
+pub mod transaction;
+pub mod transformations;
+pub mod variables;
+
+pub use error::{LoadError, LoadErrorKind};
+pub use ruleset::{Ruleset, RulesetBuilder};
+
+pub use transaction::{Interruption, RuleMatch, Transaction};

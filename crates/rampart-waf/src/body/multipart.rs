@@ -1,0 +1,432 @@
+//! `multipart/form-data` with ModSecurity's strictness flags (the
+//! `MULTIPART_*` variables that CRS and the recommended rule 200003 read).
+
+use super::Pair;
+
+/// Strictness findings; each is a `MULTIPART_*` variable.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // Each field is the MULTIPART_ variable of the same name.
+pub struct MultipartFlags {
+    pub boundary_quoted: bool,
+    pub boundary_whitespace: bool,
+    pub data_before: bool,
+    pub data_after: bool,
+    pub header_folding: bool,
+    pub lf_line: bool,
+    pub crlf_lf_lines: bool,
+    pub missing_semicolon: bool,
+    pub invalid_quoting: bool,
+    pub invalid_part: bool,
+    pub invalid_header_folding: bool,
+    pub file_limit_exceeded: bool,
+    pub unmatched_boundary: bool,
+}
+
+impl MultipartFlags {
+    /// MULTIPART_STRICT_ERROR: any finding (parse errors are added by the caller).
+    pub fn strict_error(&self) -> bool {
+        self.boundary_quoted
+            || self.boundary_whitespace
+            || self.data_before
+            || self.data_after
+            || self.header_folding
+            || self.lf_line
+            || self.missing_semicolon
+            || self.invalid_quoting
+            || self.invalid_part
+            || self.invalid_header_folding
+            || self.file_limit_exceeded
+    }
+}
+
+/// An uploaded file part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilePart {
+    /// The form field name.
+    pub name: Vec<u8>,
+    /// The client's file name.
+    pub filename: Vec<u8>,
+    /// Size of the content.
+    pub size: usize,
+}
+
+/// The parsed body.
+#[derive(Debug, Default, Clone)]
+pub struct Multipart {
+    /// Non-file fields (ARGS_POST).
+    pub args: Vec<Pair>,
+    /// File parts (FILES, FILES_NAMES, FILES_SIZES).
+    pub files: Vec<FilePart>,
+    /// Every part header line, keyed by part name (MULTIPART_PART_HEADERS).
+    pub part_headers: Vec<Pair>,
+    /// Strictness findings.
+    pub flags: MultipartFlags,
+    /// The first hard error, which also sets REQBODY_ERROR.
+    pub error: Option<String>,
+}
+
+/// Parts allowed before the rest is ignored and flagged.
+const MAX_PARTS: usize = 1000;
+/// File parts allowed (ModSecurity's `SecUploadFileLimit` default).
+const MAX_FILES: usize = 100;
+
+/// The boundary from a Content-Type header value, with boundary flags.
+pub fn boundary(content_type: &[u8], flags: &mut MultipartFlags) -> Option<Vec<u8>> {
+    let lower = content_type.to_ascii_lowercase();
+    let pos = lower.windows(8).position(|w| w == b"boundary")?;
+    let mut rest = content_type.get(pos + 8..)?;
+    if rest.first().is_some_and(u8::is_ascii_whitespace) {
+        flags.boundary_whitespace = true;
+    }
+    rest = trim_start(rest);
+    rest = rest.strip_prefix(b"=")?;
+    if rest.first().is_some_and(u8::is_ascii_whitespace) {
+        flags.boundary_whitespace = true;
+    }
+    rest = trim_start(rest);
+    let value: Vec<u8> = if let Some(q) = rest.strip_prefix(b"\"") {
+        flags.boundary_quoted = true;
+        q.iter().copied().take_while(|&c| c != b'"').collect()
+    } else {
+        rest.iter()
+            .copied()
+            .take_while(|&c| c != b';' && c != b',')
+            .collect()
+    };
+    let value = trim_end(&value).to_vec();
+    if value.is_empty() {
+        return None;
+    }
+    if value.iter().any(u8::is_ascii_whitespace) {
+        flags.boundary_whitespace = true;
+    }
+    Some(value)
+}
+
+fn trim_start(mut s: &[u8]) -> &[u8] {
+    while let Some((c, rest)) = s.split_first() {
+        if !c.is_ascii_whitespace() {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+fn trim_end(mut s: &[u8]) -> &[u8] {
+    while let Some((c, rest)) = s.split_last() {
+        if !c.is_ascii_whitespace() {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// Splits into lines: (content, had CR before LF, had LF).
+fn lines(body: &[u8]) -> Vec<(&[u8], bool, bool)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, &c) in body.iter().enumerate() {
+        if c == b'\n' {
+            let line = body.get(start..i).unwrap_or_default();
+            let (line, cr) = match line.strip_suffix(b"\r") {
+                Some(l) => (l, true),
+                None => (line, false),
+            };
+            out.push((line, cr, true));
+            start = i + 1;
+        }
+    }
+    if start < body.len() {
+        out.push((body.get(start..).unwrap_or_default(), false, false));
+    }
+    out
+}
+
+/// Parses a multipart body.
+pub fn parse(body: &[u8], content_type: &[u8]) -> Multipart {
+    let mut m = Multipart::default();
+    let Some(boundary) = boundary(content_type, &mut m.flags) else {
+        m.error = Some("multipart: no boundary in Content-Type".into());
+        return m;
+    };
+    let mut delim = b"--".to_vec();
+    delim.extend_from_slice(&boundary);
+    let mut delim_end = delim.clone();
+    delim_end.extend_from_slice(b"--");
+
+    enum State {
+        Preamble,
+        Headers,
+        Data,
+        Epilogue,
+    }
+    let mut state = State::Preamble;
+    let (mut crlf, mut lf) = (0usize, 0usize);
+    let mut headers: Vec<Vec<u8>> = Vec::new();
+    let mut data: Vec<u8> = Vec::new();
+    let mut pending_eol: &[u8] = b"";
+    let mut parts = 0usize;
+    let mut finished = false;
+    for (line, cr, has_lf) in lines(body) {
+        if has_lf && !matches!(state, State::Epilogue) {
+            if cr { crlf += 1 } else { lf += 1 }
+        }
+        let trimmed = trim_end(line);
+        let is_delim = trimmed == delim.as_slice();
+        let is_end = trimmed == delim_end.as_slice();
+        if !is_delim
+            && !is_end
+            && line.starts_with(b"--")
+            && !matches!(state, State::Epilogue)
+            && (line.starts_with(&delim) || delim.starts_with(line))
+        {
+            m.flags.unmatched_boundary = true;
+        }
+        match state {
+            State::Preamble => {
+                if is_delim {
+                    state = State::Headers;
+                } else if is_end {
+                    state = State::Epilogue;
+                    finished = true;
+                } else if !line.is_empty() {
+                    m.flags.data_before = true;
+                }
+            }
+            State::Headers => {
+                if line.is_empty() {
+                    state = State::Data;
+                    data.clear();
+                    pending_eol = b"";
+                } else if line.first().is_some_and(|&c| c == b' ' || c == b'\t') {
+                    m.flags.header_folding = true;
+                    match headers.last_mut() {
+                        Some(h) => h.extend_from_slice(line),
+                        None => m.flags.invalid_header_folding = true,
+                    }
+                } else {
+                    headers.push(line.to_vec());
+                }
+            }
+            State::Data => {
+                if is_delim || is_end {
+                    parts += 1;
+                    if parts > MAX_PARTS {
+                        m.flags.file_limit_exceeded = true;
+                    } else {
+                        finish_part(&mut m, &headers, std::mem::take(&mut data));
+                    }
+                    headers.clear();
+                    if is_end {
+                        state = State::Epilogue;
+                        finished = true;
+                    } else {
+                        state = State::Headers;
+                    }
+                } else {
+                    data.extend_from_slice(pending_eol);
+                    data.extend_from_slice(line);
+                    pending_eol = match (cr, has_lf) {
+                        (true, true) => b"\r\n",
+                        (false, true) => b"\n",
+                        _ => b"",
+                    };
+                }
+            }
+            State::Epilogue => {
+                if !line.is_empty() {
+                    m.flags.data_after = true;
+                }
+            }
+        }
+    }
+    if lf > 0 {
+        m.flags.lf_line = true;
+        if crlf > 0 {
+            m.flags.crlf_lf_lines = true;
+        }
+    }
+    if !finished {
+        m.error = Some("multipart: final boundary missing".into());
+    }
+    m
+}
+
+fn finish_part(m: &mut Multipart, headers: &[Vec<u8>], data: Vec<u8>) {
+    let mut name: Option<Vec<u8>> = None;
+    let mut filename: Option<Vec<u8>> = None;
+    let mut disposition_seen = false;
+    for h in headers {
+        let Some(colon) = h.iter().position(|&c| c == b':') else {
+            m.flags.invalid_part = true;
+            continue;
+        };
+        let hname = h.get(..colon).unwrap_or_default();
+        let value = trim_start(h.get(colon + 1..).unwrap_or_default());
+        if hname.eq_ignore_ascii_case(b"content-disposition") {
+            disposition_seen = true;
+            parse_disposition(value, &mut m.flags, &mut name, &mut filename);
+        }
+    }
+    if !disposition_seen || name.is_none() {
+        m.flags.invalid_part = true;
+    }
+    let name = name.unwrap_or_default();
+    for h in headers {
+        m.part_headers.push((name.clone(), h.clone()));
+    }
+    match filename {
+        Some(filename) => {
+            if m.files.len() >= MAX_FILES {
+                m.flags.file_limit_exceeded = true;
+                return;
+            }
+            m.files.push(FilePart {
+                name,
+                filename,
+                size: data.len(),
+            });
+        }
+        None => m.args.push((name, data)),
+    }
+}
+
+fn parse_disposition(
+    v: &[u8],
+    flags: &mut MultipartFlags,
+    name: &mut Option<Vec<u8>>,
+    filename: &mut Option<Vec<u8>>,
+) {
+    let lower = v.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix(b"form-data").map(|r| r.len()) else {
+        flags.invalid_part = true;
+        return;
+    };
+    let mut i = v.len() - rest;
+    loop {
+        while v.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+            i += 1;
+        }
+        match v.get(i) {
+            None => break,
+            Some(b';') => i += 1,
+            Some(_) => {
+                flags.missing_semicolon = true;
+            }
+        }
+        while v.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+            i += 1;
+        }
+        let start = i;
+        while v.get(i).is_some_and(|&c| c != b'=' && c != b';') {
+            i += 1;
+        }
+        let key = trim_end(v.get(start..i).unwrap_or_default()).to_ascii_lowercase();
+        if v.get(i) != Some(&b'=') {
+            if key.is_empty() {
+                if v.get(i).is_none() {
+                    break;
+                }
+                continue;
+            }
+            flags.invalid_part = true;
+            continue;
+        }
+        i += 1;
+        while v.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+            i += 1;
+        }
+        let value = match v.get(i) {
+            Some(&q @ (b'"' | b'\'')) => {
+                if q == b'\'' {
+                    flags.invalid_quoting = true;
+                }
+                i += 1;
+                let mut val = Vec::new();
+                let mut closed = false;
+                while let Some(&c) = v.get(i) {
+                    i += 1;
+                    if c == b'\\' && q == b'"' {
+                        if let Some(&n) = v.get(i) {
+                            val.push(n);
+                            i += 1;
+                        }
+                        continue;
+                    }
+                    if c == q {
+                        closed = true;
+                        break;
+                    }
+                    val.push(c);
+                }
+                if !closed {
+                    flags.invalid_quoting = true;
+                }
+                val
+            }
+            _ => {
+                let start = i;
+                while v.get(i).is_some_and(|&c| c != b';') {
+                    i += 1;
+                }
+                let raw = trim_end(v.get(start..i).unwrap_or_default());
+                if raw.contains(&b'"') || raw.contains(&b'\'') {
+                    flags.invalid_quoting = true;
+                }
+                raw.to_vec()
+            }
+        };
+        match key.as_slice() {
+            b"name" => *name = Some(value),
+            b"filename" | b"filename*" => *filename = Some(value),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    const CT: &[u8] = b"multipart/form-data; boundary=XyZ";
+
+    #[test]
+    fn parses_fields_and_files() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\nworld\r\n--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.php\"\r\nContent-Type: text/plain\r\n\r\n<?php ?>\r\n--XyZ--\r\n";
+        let m = parse(body, CT);
+        assert_eq!(m.error, None);
+        assert_eq!(m.args, vec![(b"a".to_vec(), b"hello\r\nworld".to_vec())]);
+        assert_eq!(
+            m.files,
+            vec![FilePart {
+                name: b"f".to_vec(),
+                filename: b"x.php".to_vec(),
+                size: 8
+            }]
+        );
+        assert_eq!(m.part_headers.len(), 3);
+        assert!(!m.flags.strict_error(), "{:?}", m.flags);
+    }
+
+    #[test]
+    fn flags_evasions() {
+        let body = b"junk\n--XyZ\nContent-Disposition: form-data name='a'\n\nv\n--XyZ--\nafter";
+        let m = parse(body, b"multipart/form-data; boundary=\"XyZ\"");
+        assert!(m.flags.data_before);
+        assert!(m.flags.data_after);
+        assert!(m.flags.lf_line);
+        assert!(m.flags.missing_semicolon);
+        assert!(m.flags.invalid_quoting);
+        assert!(m.flags.boundary_quoted);
+        assert!(m.flags.strict_error());
+    }
+
+    #[test]
+    fn missing_final_boundary_and_boundary_are_errors() {
+        assert!(parse(b"--XyZ\r\n\r\n", CT).error.is_some());
+        assert!(parse(b"", b"multipart/form-data").error.is_some());
+    }
+}

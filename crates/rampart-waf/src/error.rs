@@ -1,0 +1,117 @@
+//! Load errors: every problem found while reading rules names its file and line.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where in the configuration something was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file (or a pseudo-name such as `<rampart-preamble>`).
+    pub file: PathBuf,
+    /// 1-based line of the start of the logical line.
+    pub line: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// A rules file could not be loaded; `location` says where.
+#[derive(Debug, thiserror::Error)]
+#[error("{location}: {kind}")]
+pub struct LoadError {
+    /// File and line of the offending directive.
+    pub location: Location,
+    /// What is wrong.
+    pub kind: LoadErrorKind,
+}
+
+/// The cause of a [`LoadError`]. One variant per cause.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadErrorKind {
+    /// A file (rules, included file, data file) could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// An `Include` pattern matched nothing (use `IncludeOptional` to allow that).
+    #[error("include pattern {0} matches no file")]
+    IncludeNotFound(String),
+    /// Includes nest deeper than the limit (probably a cycle).
+    #[error("includes nest deeper than {0} levels")]
+    IncludeTooDeep(usize),
+    /// A directive this engine does not implement.
+    #[error("unsupported directive {0}")]
+    UnsupportedDirective(String),
+    /// A directive got the wrong number of arguments.
+    #[error("{directive} expects {expected}")]
+    Arguments {
+        /// The directive.
+        directive: String,
+        /// What it expects.
+        expected: &'static str,
+    },
+    /// Quoting or escaping in the line is broken.
+    #[error("syntax error: {0}")]
+    Syntax(String),
+    /// An operator this engine does not implement.
+    #[error("unsupported operator @{0}")]
+    UnsupportedOperator(String),
+    /// An operator's argument is invalid.
+    #[error("invalid argument for @{operator}: {reason}")]
+    OperatorArgument {
+        /// The operator.
+        operator: String,
+        /// Why.
+        reason: String,
+    },
+    /// An action this engine does not implement.
+    #[error("unsupported action {0}")]
+    UnsupportedAction(String),
+    /// An action's argument is invalid.
+    #[error("invalid argument for action {action}: {reason}")]
+    ActionArgument {
+        /// The action.
+        action: String,
+        /// Why.
+        reason: String,
+    },
+    /// A transformation this engine does not implement.
+    #[error("unsupported transformation {0}")]
+    UnsupportedTransformation(String),
+    /// A variable this engine does not implement.
+    #[error("unsupported variable {0}")]
+    UnsupportedVariable(String),
+    /// A target (variable, selector) is malformed.
+    #[error("invalid target {target}: {reason}")]
+    Target {
+        /// The target text.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+    /// A rule lacks something it must have, or has something it must not.
+    #[error("invalid rule: {0}")]
+    Rule(String),
+    /// Two rules share an id.
+    #[error("duplicate rule id {0}")]
+    DuplicateId(u64),
+    /// A directive names a rule id that was never defined.
+    #[error("no rule with id {0}")]
+    UnknownRuleId(u64),
+    /// A chain was started but the file ended before its last rule.
+    #[error("chain started but never finished")]
+    UnfinishedChain,
+}
+
+impl LoadError {
+    /// Builds an error at a location.
+    pub fn new(location: Location, kind: LoadErrorKind) -> Self {
+        Self { location, kind }
+    }
+}

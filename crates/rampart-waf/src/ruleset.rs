@@ -1,0 +1,339 @@
+//! The immutable, shareable result of loading rules, and the builder that the
+//! SecLang loader feeds directive by directive.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::{LoadError, LoadErrorKind, Location};
+use crate::operators::CompileStats;
+use crate::operators::rx::DEFAULT_BACKTRACK_LIMIT;
+use crate::prefilter::Prefilter;
+use crate::rule::Rule;
+use crate::seclang::actions::{EngineMode, IdRange, parse_actions};
+use crate::seclang::rule_builder::{Defaults, apply_action};
+use crate::seclang::targets::parse_targets;
+use crate::services::Services;
+use crate::transformations::ChainTable;
+
+/// Engine settings from directives (`SecRuleEngine`, `SecRequestBodyAccess`, ...).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `SecRuleEngine`.
+    pub engine: EngineMode,
+    /// `SecRequestBodyAccess`.
+    pub request_body_access: bool,
+    /// `SecRequestBodyLimit`: bytes of body inspected at most.
+    pub request_body_limit: usize,
+    /// `SecResponseBodyAccess`.
+    pub response_body_access: bool,
+    /// `SecResponseBodyLimit`.
+    pub response_body_limit: usize,
+    /// `SecArgumentSeparator`.
+    pub argument_separator: u8,
+    /// `SecPcreMatchLimit`: backtracking limit of the fallback regex engine.
+    pub backtrack_limit: usize,
+    /// `SecRequestBodyJsonDepthLimit`.
+    pub json_depth_limit: usize,
+    /// `SecArgumentsLimit`.
+    pub arguments_limit: usize,
+    /// `SecComponentSignature` values.
+    pub component_signatures: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            engine: EngineMode::On,
+            request_body_access: false,
+            request_body_limit: 13_107_200,
+            response_body_access: false,
+            response_body_limit: 524_288,
+            argument_separator: b'&',
+            backtrack_limit: DEFAULT_BACKTRACK_LIMIT,
+            json_depth_limit: 512,
+            arguments_limit: 1000,
+            component_signatures: Vec::new(),
+        }
+    }
+}
+
+/// One position in a phase's rule list.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// Index into [`Ruleset::rules`].
+    Rule(usize),
+    /// A `SecMarker`.
+    Marker,
+}
+
+/// Loaded rules: immutable, built once per configuration and shared (`Arc`)
+/// by every transaction.
+#[derive(Debug)]
+pub struct Ruleset {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) phases: [Vec<Entry>; 5],
+    /// Per phase: marker name (or rule id as text) -> position of that entry.
+    pub(crate) targets: [HashMap<String, usize>; 5],
+    pub(crate) chains: ChainTable,
+    pub(crate) settings: Settings,
+    pub(crate) services: Services,
+    pub(crate) prefilter: Prefilter,
+    pub(crate) stats: CompileStats,
+}
+
+impl Ruleset {
+    /// Engine settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Number of rules (chain starters) loaded.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Ids of all rules, in load order.
+    pub fn rule_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.rules.iter().map(|r| r.id)
+    }
+
+    /// `@rx` patterns that needed the backtracking fallback.
+    pub fn regex_fallbacks(&self) -> usize {
+        self.stats.rx_fallbacks
+    }
+
+    /// The rule with this id.
+    pub fn rule(&self, id: u64) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum BuildEntry {
+    Rule(Box<Rule>),
+    Marker(String),
+}
+
+/// Accumulates directives; [`RulesetBuilder::build`] freezes them.
+#[derive(Debug)]
+pub struct RulesetBuilder {
+    pub(crate) entries: Vec<BuildEntry>,
+    pub(crate) defaults: [Defaults; 5],
+    pub(crate) pending_chain: Option<(Box<Rule>, Location)>,
+    pub(crate) settings: Settings,
+    pub(crate) services: Services,
+    pub(crate) stats: CompileStats,
+    pub(crate) ids: HashSet<u64>,
+}
+
+impl Default for RulesetBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RulesetBuilder {
+    /// An empty builder with ModSecurity's defaults.
+    pub fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+            defaults: Default::default(),
+            pending_chain: None,
+            settings: Settings::default(),
+            services: Services::default(),
+            stats: CompileStats::default(),
+            ids: HashSet::new(),
+        }
+    }
+
+    /// Replaces the outside capabilities (injection detection, GeoIP, RBL).
+    pub fn services(mut self, services: Services) -> Self {
+        self.services = services;
+        self
+    }
+
+    /// Loads a rules file, or every file a glob in its last component matches.
+    pub fn load_file(&mut self, path: &Path) -> Result<(), LoadError> {
+        crate::seclang::load_path(self, path, None, false, 0)
+    }
+
+    /// Loads rules from text; `name` is used in errors and to resolve
+    /// relative `Include`s and data files.
+    pub fn load_str(&mut self, src: &str, name: &Path) -> Result<(), LoadError> {
+        crate::seclang::load_source(self, src, name, 0)
+    }
+
+    /// Mutable access to the engine settings.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    pub(crate) fn push_rule(&mut self, rule: Rule, loc: &Location) -> Result<(), LoadError> {
+        if rule.id != 0 && !self.ids.insert(rule.id) {
+            return Err(LoadError::new(
+                loc.clone(),
+                LoadErrorKind::DuplicateId(rule.id),
+            ));
+        }
+        self.entries.push(BuildEntry::Rule(Box::new(rule)));
+        Ok(())
+    }
+
+    fn starters_mut(&mut self) -> impl Iterator<Item = &mut Rule> {
+        self.entries.iter_mut().filter_map(|e| match e {
+            BuildEntry::Rule(r) => Some(r.as_mut()),
+            BuildEntry::Marker(_) => None,
+        })
+    }
+
+    /// `SecRuleRemoveById`.
+    pub(crate) fn remove_by_id(&mut self, ranges: &[IdRange]) {
+        self.entries.retain(|e| match e {
+            BuildEntry::Rule(r) => !ranges.iter().any(|x| x.contains(r.id)),
+            BuildEntry::Marker(_) => true,
+        });
+    }
+
+    /// `SecRuleRemoveByTag` / `SecRuleRemoveByMsg`.
+    pub(crate) fn remove_where(&mut self, pred: impl Fn(&Rule) -> bool) {
+        self.entries.retain(|e| match e {
+            BuildEntry::Rule(r) => !pred(r),
+            BuildEntry::Marker(_) => true,
+        });
+    }
+
+    /// `SecRuleUpdateTargetById/ByTag`.
+    pub(crate) fn update_targets(
+        &mut self,
+        pick: impl Fn(&Rule) -> bool,
+        targets: &str,
+        replaced: Option<&str>,
+    ) -> Result<usize, LoadErrorKind> {
+        let list = parse_targets(targets)
+            .map_err(|(target, reason)| LoadErrorKind::Target { target, reason })?;
+        let replaced = match replaced {
+            Some(r) => Some(
+                parse_targets(r)
+                    .map_err(|(target, reason)| LoadErrorKind::Target { target, reason })?,
+            ),
+            None => None,
+        };
+        let mut n = 0;
+        for rule in self.starters_mut().filter(|r| pick(r)) {
+            n += 1;
+            rule.exclusions.extend(list.exclusions.iter().cloned());
+            if let Some(old) = replaced.as_ref().and_then(|r| r.targets.first()) {
+                rule.targets.retain(|t| {
+                    !(t.var == old.var
+                        && t.count == old.count
+                        && same_selector(&t.selector, &old.selector))
+                });
+            }
+            rule.targets.extend(list.targets.iter().cloned());
+        }
+        Ok(n)
+    }
+
+    /// `SecRuleUpdateActionById`.
+    pub(crate) fn update_actions(
+        &mut self,
+        range: IdRange,
+        actions: &str,
+    ) -> Result<usize, LoadErrorKind> {
+        let parsed = parse_actions(actions)?;
+        let defaults = self.defaults.clone();
+        let mut n = 0;
+        for rule in self.starters_mut().filter(|r| range.contains(r.id)) {
+            n += 1;
+            for action in parsed.iter().cloned() {
+                if matches!(
+                    action,
+                    crate::seclang::actions::Action::Id(_)
+                        | crate::seclang::actions::Action::Phase(_)
+                ) {
+                    return Err(LoadErrorKind::Rule("id and phase cannot be updated".into()));
+                }
+                apply_action(rule, action, false)?;
+            }
+            if matches!(
+                rule.disruptive,
+                Some(crate::seclang::actions::Disruptive::Block)
+            ) {
+                let def = defaults
+                    .get(usize::from(rule.phase.saturating_sub(1)))
+                    .cloned()
+                    .unwrap_or_default();
+                rule.disruptive = Some(def.disruptive);
+            }
+        }
+        Ok(n)
+    }
+
+    /// Freezes the rules.
+    pub fn build(self) -> Result<Ruleset, LoadError> {
+        if let Some((_, loc)) = self.pending_chain {
+            return Err(LoadError::new(loc, LoadErrorKind::UnfinishedChain));
+        }
+        let mut chains = ChainTable::new();
+        let mut rules = Vec::new();
+        let mut phases: [Vec<Entry>; 5] = Default::default();
+        let mut targets: [HashMap<String, usize>; 5] = Default::default();
+        for entry in self.entries {
+            match entry {
+                BuildEntry::Rule(mut rule) => {
+                    let mut link: Option<&mut Rule> = Some(&mut rule);
+                    while let Some(r) = link {
+                        r.chain_id = chains.intern(&r.transforms);
+                        link = r.chained.as_deref_mut();
+                    }
+                    let p = usize::from(rule.phase.clamp(1, 5) - 1);
+                    if let (Some(list), Some(map)) = (phases.get_mut(p), targets.get_mut(p)) {
+                        map.insert(rule.id.to_string(), list.len());
+                        list.push(Entry::Rule(rules.len()));
+                    }
+                    rules.push(*rule);
+                }
+                BuildEntry::Marker(name) => {
+                    for (list, map) in phases.iter_mut().zip(targets.iter_mut()) {
+                        map.insert(name.clone(), list.len());
+                        list.push(Entry::Marker);
+                    }
+                }
+            }
+        }
+        let prefilter = Prefilter::build(&rules);
+        if self.stats.rx_fallbacks > 0 {
+            tracing::info!(
+                fallbacks = self.stats.rx_fallbacks,
+                "@rx patterns compiled with the backtracking fallback engine"
+            );
+        }
+        Ok(Ruleset {
+            rules,
+            phases,
+            targets,
+            chains,
+            settings: self.settings,
+            services: self.services,
+            prefilter,
+            stats: self.stats,
+        })
+    }
+}
+
+fn same_selector(
+    a: &crate::seclang::targets::Selector,
+    b: &crate::seclang::targets::Selector,
+) -> bool {
+    use crate::seclang::targets::Selector as S;
+    match (a, b) {
+        (S::All, S::All) | (S::XmlRoot, S::XmlRoot) | (S::XmlAttributes, S::XmlAttributes) => true,
+        (S::Key(x), S::Key(y)) => x == y,
+        (S::Regex(x), S::Regex(y)) => x.as_str() == y.as_str(),
+        _ => false,
+    }
+}
+
+/// Shared handle on a ruleset.
+pub type SharedRuleset = Arc<Ruleset>;

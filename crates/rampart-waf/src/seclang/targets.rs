@@ -1,0 +1,206 @@
+//! Rule targets: `ARGS|!ARGS:foo|&TX:x|REQUEST_COOKIES:/^__utm/|XML:/*`.
+
+use std::sync::Arc;
+
+use regex::bytes::{Regex, RegexBuilder};
+
+use crate::variables::Var;
+
+/// Which items of a collection a target picks.
+#[derive(Debug, Clone)]
+pub enum Selector {
+    /// Every item.
+    All,
+    /// Items whose key equals this one, compared case-insensitively (stored lower-case).
+    Key(Vec<u8>),
+    /// Items whose key matches this regex (case-insensitive).
+    Regex(Arc<Regex>),
+    /// `XML:/*`: the text content of the whole document.
+    XmlRoot,
+    /// `XML://@*`: every attribute value.
+    XmlAttributes,
+}
+
+impl Selector {
+    /// Whether an item key is picked by this selector.
+    pub fn picks(&self, key: &[u8]) -> bool {
+        match self {
+            Selector::All | Selector::XmlRoot | Selector::XmlAttributes => true,
+            Selector::Key(k) => key.eq_ignore_ascii_case(k),
+            Selector::Regex(re) => re.is_match(key),
+        }
+    }
+}
+
+/// One target of a rule.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The variable.
+    pub var: Var,
+    /// Which items.
+    pub selector: Selector,
+    /// `&VAR`: the rule sees the number of items instead of their values.
+    pub count: bool,
+}
+
+/// A `!VAR:key` exclusion: items it picks are removed from the rule's targets.
+#[derive(Debug, Clone)]
+pub struct Exclusion {
+    /// The variable.
+    pub var: Var,
+    /// Which items are excluded.
+    pub selector: Selector,
+}
+
+impl Exclusion {
+    /// Whether this exclusion removes item `key` of `var`.
+    pub fn excludes(&self, var: Var, key: &[u8]) -> bool {
+        self.var == var && self.selector.picks(key)
+    }
+}
+
+/// The parsed target list of a rule.
+#[derive(Debug, Clone, Default)]
+pub struct TargetList {
+    /// Targets, in order.
+    pub targets: Vec<Target>,
+    /// Exclusions.
+    pub exclusions: Vec<Exclusion>,
+}
+
+/// Parses a `|`-separated target list.
+pub fn parse_targets(text: &str) -> Result<TargetList, (String, String)> {
+    let mut list = TargetList::default();
+    for part in split_targets(text) {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let (negated, count, body) = match part.as_bytes().first() {
+            Some(b'!') => (true, false, &part[1..]),
+            Some(b'&') => (false, true, &part[1..]),
+            _ => (false, false, part),
+        };
+        let (name, sel) = match body.split_once(':') {
+            Some((n, s)) => (n, Some(s)),
+            None => (body, None),
+        };
+        let var = Var::from_name(name.trim())
+            .ok_or_else(|| (part.to_string(), format!("unknown variable {name}")))?;
+        let selector = match sel {
+            None => Selector::All,
+            Some(s) => parse_selector(var, s).map_err(|e| (part.to_string(), e))?,
+        };
+        if !matches!(selector, Selector::All) && !var.is_collection() {
+            return Err((
+                part.to_string(),
+                format!("{} takes no selector", var.name()),
+            ));
+        }
+        if negated {
+            if matches!(selector, Selector::All) {
+                return Err((part.to_string(), "an exclusion needs a selector".into()));
+            }
+            list.exclusions.push(Exclusion { var, selector });
+        } else {
+            list.targets.push(Target {
+                var,
+                selector,
+                count,
+            });
+        }
+    }
+    Ok(list)
+}
+
+/// Parses the text after `VAR:`.
+pub fn parse_selector(var: Var, raw: &str) -> Result<Selector, String> {
+    let s = raw.trim();
+    let s = s
+        .strip_prefix('\'')
+        .and_then(|x| x.strip_suffix('\''))
+        .unwrap_or(s);
+    if var == Var::Xml {
+        return match s {
+            "/*" => Ok(Selector::XmlRoot),
+            "//@*" => Ok(Selector::XmlAttributes),
+            other => Err(format!("unsupported XPath expression {other}")),
+        };
+    }
+    if s.len() >= 2 && s.starts_with('/') && s.ends_with('/') {
+        let pattern = &s[1..s.len() - 1];
+        let re = RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .unicode(false)
+            .build()
+            .map_err(|e| format!("bad selector regex: {e}"))?;
+        return Ok(Selector::Regex(Arc::new(re)));
+    }
+    if s.is_empty() {
+        return Err("empty selector".into());
+    }
+    Ok(Selector::Key(s.to_ascii_lowercase().into_bytes()))
+}
+
+/// Splits on `|`, except inside a `:/regex/` selector (which may contain `|`).
+fn split_targets(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    let mut in_regex = false;
+    while let Some(&c) = bytes.get(i) {
+        if in_regex {
+            if c == b'\\' {
+                i += 2;
+                continue;
+            }
+            // A regex ends at a `/` followed by `|` or the end of the list.
+            if c == b'/' && matches!(bytes.get(i + 1), None | Some(b'|')) {
+                in_regex = false;
+            }
+        } else if c == b':' && bytes.get(i + 1) == Some(&b'/') {
+            let name = text.get(start..i).unwrap_or("");
+            let name = name.trim_start_matches(['!', '&']);
+            // XML:/* and XML://@* are XPath, not regexes.
+            if !name.eq_ignore_ascii_case("XML") {
+                in_regex = true;
+                i += 2;
+                continue;
+            }
+        } else if c == b'|' {
+            parts.push(text.get(start..i).unwrap_or(""));
+            start = i + 1;
+        }
+        i += 1;
+    }
+    parts.push(text.get(start..).unwrap_or(""));
+    parts
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_counts_exclusions_and_regex_with_pipes() {
+        let list =
+            parse_targets("REQUEST_COOKIES|!REQUEST_COOKIES:/__utm|_ga/|&TX:x|ARGS:Foo|XML:/*")
+                .unwrap();
+        assert_eq!(list.targets.len(), 4);
+        assert_eq!(list.exclusions.len(), 1);
+        assert!(list.exclusions[0].excludes(Var::RequestCookies, b"_GA"));
+        assert!(!list.exclusions[0].excludes(Var::RequestCookies, b"sid"));
+        assert!(list.targets[1].count);
+        assert!(matches!(&list.targets[2].selector, Selector::Key(k) if k == b"foo"));
+        assert!(matches!(list.targets[3].selector, Selector::XmlRoot));
+    }
+
+    #[test]
+    fn rejects_unknown_variable_and_xpath() {
+        assert!(parse_targets("NOPE").is_err());
+        assert!(parse_targets("XML:/a/b").is_err());
+        assert!(parse_targets("REQUEST_URI:x").is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! Filling [`RequestData`] from the request line, headers and body.
+
+use super::collect::Vars;
+use super::data::{Ids, RequestData};
+use crate::body::{json, multipart, urlencoded, xml};
+use crate::ruleset::Settings;
+use crate::seclang::actions::BodyProcessor;
+
+/// Parses the request line into URI, path, basename, query and ARGS_GET.
+pub(crate) fn set_request_line(
+    data: &mut RequestData,
+    ids: &mut Ids,
+    settings: &Settings,
+    method: &str,
+    uri: &str,
+    protocol: &str,
+) {
+    data.method = Some(ids.item(Vec::new(), method.as_bytes().to_vec()));
+    data.protocol = Some(ids.item(Vec::new(), protocol.as_bytes().to_vec()));
+    data.uri_raw = Some(ids.item(Vec::new(), uri.as_bytes().to_vec()));
+    data.request_line = Some(ids.item(
+        Vec::new(),
+        format!("{method} {uri} {protocol}").into_bytes(),
+    ));
+    // Absolute-form targets keep only path and query in REQUEST_URI.
+    let relative = match uri.find("://") {
+        Some(p) if !uri[..p].contains('/') => {
+            let after = &uri[p + 3..];
+            after.find('/').map_or("/", |s| &after[s..])
+        }
+        _ => uri,
+    };
+    data.uri = Some(ids.item(Vec::new(), relative.as_bytes().to_vec()));
+    let (path, query) = match relative.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (relative, None),
+    };
+    data.filename = Some(ids.item(Vec::new(), path.as_bytes().to_vec()));
+    let base = path.rsplit('/').next().unwrap_or("");
+    data.basename = Some(ids.item(Vec::new(), base.as_bytes().to_vec()));
+    if let Some(q) = query {
+        data.query = Some(ids.item(Vec::new(), q.as_bytes().to_vec()));
+        let (pairs, truncated) = urlencoded::parse(
+            q.as_bytes(),
+            settings.argument_separator,
+            settings.arguments_limit,
+        );
+        if truncated {
+            data.inbound_data_error = true;
+        }
+        data.args_get = pairs.into_iter().map(|(k, v)| ids.item(k, v)).collect();
+    } else {
+        data.query = Some(ids.item(Vec::new(), Vec::new()));
+    }
+}
+
+/// Headers allowed per request; more are ignored (the gateway bounds them first).
+const HEADER_LIMIT: usize = 1000;
+
+/// Adds a header; `Cookie` headers also fill REQUEST_COOKIES.
+pub(crate) fn add_request_header(data: &mut RequestData, ids: &mut Ids, name: &str, value: &[u8]) {
+    if data.headers.len() >= HEADER_LIMIT {
+        data.inbound_data_error = true;
+        return;
+    }
+    if name.eq_ignore_ascii_case("cookie") {
+        for part in value.split(|&c| c == b';') {
+            let part = trim(part);
+            if part.is_empty() {
+                continue;
+            }
+            let (k, v) = match part.iter().position(|&c| c == b'=') {
+                Some(p) => (
+                    part.get(..p).unwrap_or_default(),
+                    part.get(p + 1..).unwrap_or_default(),
+                ),
+                None => (part, &b""[..]),
+            };
+            let item = ids.item(trim(k).to_vec(), v.to_vec());
+            data.cookies.push(item);
+        }
+    }
+    let item = ids.item(name.as_bytes().to_vec(), value.to_vec());
+    data.headers.push(item);
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let Some((c, rest)) = s.split_first() {
+        if !c.is_ascii_whitespace() {
+            break;
+        }
+        s = rest;
+    }
+    while let Some((c, rest)) = s.split_last() {
+        if !c.is_ascii_whitespace() {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// URLENCODED or MULTIPART from the Content-Type (JSON and XML are chosen by rules).
+pub(crate) fn processor_from_content_type(data: &RequestData) -> Option<BodyProcessor> {
+    let ct = data.header("content-type")?.to_ascii_lowercase();
+    let ct = trim(&ct);
+    if ct.starts_with(b"application/x-www-form-urlencoded") {
+        Some(BodyProcessor::Urlencoded)
+    } else if ct.starts_with(b"multipart/form-data") {
+        Some(BodyProcessor::Multipart)
+    } else {
+        None
+    }
+}
+
+/// Stores REQUEST_BODY and runs the body processor.
+pub(crate) fn process(
+    data: &mut RequestData,
+    ids: &mut Ids,
+    vars: &Vars,
+    settings: &Settings,
+    body: Vec<u8>,
+) {
+    data.body_length = body.len();
+    let error = |data: &mut RequestData, msg: String| {
+        data.reqbody_error = true;
+        data.reqbody_error_msg = msg.into_bytes();
+    };
+    match vars.body_processor {
+        Some(BodyProcessor::Urlencoded) => {
+            let (pairs, truncated) =
+                urlencoded::parse(&body, settings.argument_separator, settings.arguments_limit);
+            if truncated {
+                data.inbound_data_error = true;
+            }
+            data.args_post = pairs.into_iter().map(|(k, v)| ids.item(k, v)).collect();
+        }
+        Some(BodyProcessor::Json) => {
+            match json::parse(&body, settings.json_depth_limit, settings.arguments_limit) {
+                Ok(pairs) => {
+                    data.args_post = pairs.into_iter().map(|(k, v)| ids.item(k, v)).collect()
+                }
+                Err(e) => error(data, e),
+            }
+        }
+        Some(BodyProcessor::Xml) => match xml::parse(&body) {
+            Ok(x) => {
+                data.xml_root = Some(ids.item(Vec::new(), x.text));
+                data.xml_attrs = x
+                    .attributes
+                    .into_iter()
+                    .map(|(k, v)| ids.item(k, v))
+                    .collect();
+            }
+            Err(e) => error(data, e),
+        },
+        Some(BodyProcessor::Multipart) => {
+            let ct = data.header("content-type").unwrap_or_default().to_vec();
+            let m = multipart::parse(&body, &ct);
+            if let Some(e) = m.error {
+                data.multipart_error = true;
+                error(data, e);
+            }
+            data.multipart_flags = m.flags;
+            data.args_post = m.args.into_iter().map(|(k, v)| ids.item(k, v)).collect();
+            for f in m.files {
+                data.files_combined_size += f.size;
+                let sizes = ids.item(f.name.clone(), f.size.to_string().into_bytes());
+                data.files_sizes.push(sizes);
+                let name_item = ids.item(f.name.clone(), f.name.clone());
+                data.multipart_names.push(name_item);
+                let fname = ids.item(f.name.clone(), f.filename.clone());
+                data.multipart_filenames.push(fname);
+                let file = ids.item(f.name, f.filename);
+                data.files.push(file);
+            }
+            data.part_headers = m
+                .part_headers
+                .into_iter()
+                .map(|(k, v)| ids.item(k, v))
+                .collect();
+        }
+        None => {}
+    }
+    data.body = Some(ids.item(Vec::new(), body));
+}

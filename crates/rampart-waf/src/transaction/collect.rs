@@ -1,0 +1,290 @@
+//! Resolving a rule target (`ARGS:id`, `&TX:x`, `REQUEST_HEADERS`) to the
+//! values the operator sees.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::data::{Collection, Item, NAME_BIT, RequestData, UNCACHED};
+use crate::seclang::actions::BodyProcessor;
+use crate::seclang::targets::{Selector, Target};
+use crate::variables::Var;
+
+/// Per-transaction variables that rules write.
+#[derive(Debug, Default)]
+pub struct Vars {
+    pub(crate) tx: Collection,
+    pub(crate) collections: HashMap<String, Collection>,
+    pub(crate) env: Collection,
+    pub(crate) geo: Collection,
+    pub(crate) matched_var: Option<(Vec<u8>, Vec<u8>)>,
+    pub(crate) matched_vars: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(crate) body_processor: Option<BodyProcessor>,
+    pub(crate) duration_us: u64,
+}
+
+impl Vars {
+    /// A writable collection by lower-case name.
+    pub(crate) fn collection(&self, name: &str) -> Option<&Collection> {
+        match name {
+            "tx" => Some(&self.tx),
+            "env" => Some(&self.env),
+            "geo" => Some(&self.geo),
+            other => self.collections.get(other),
+        }
+    }
+}
+
+/// One value offered to an operator.
+#[derive(Debug, Clone)]
+pub struct Candidate<'a> {
+    /// Its variable.
+    pub var: Var,
+    /// Its key ("" for single values).
+    pub key: Cow<'a, [u8]>,
+    /// The untransformed value.
+    pub value: Cow<'a, [u8]>,
+    /// Cache identity.
+    pub id: u32,
+}
+
+impl Candidate<'_> {
+    /// `ARGS:id`, `REQUEST_URI`: the name MATCHED_VAR_NAME shows.
+    pub fn display_name(&self) -> Vec<u8> {
+        let mut n = self.var.name().as_bytes().to_vec();
+        if !self.key.is_empty() {
+            n.push(b':');
+            n.extend_from_slice(&self.key);
+        }
+        n
+    }
+}
+
+fn item<'a>(var: Var, i: &'a Item) -> Candidate<'a> {
+    Candidate {
+        var,
+        key: Cow::Borrowed(&i.key),
+        value: Cow::Borrowed(&i.value),
+        id: i.id,
+    }
+}
+
+fn name_of<'a>(var: Var, i: &'a Item) -> Candidate<'a> {
+    Candidate {
+        var,
+        key: Cow::Borrowed(&i.key),
+        value: Cow::Borrowed(&i.key),
+        id: i.id | NAME_BIT,
+    }
+}
+
+fn owned(var: Var, value: Vec<u8>) -> Candidate<'static> {
+    Candidate {
+        var,
+        key: Cow::Borrowed(b""),
+        value: Cow::Owned(value),
+        id: UNCACHED,
+    }
+}
+
+fn flag(var: Var, on: bool) -> Candidate<'static> {
+    owned(var, if on { b"1".to_vec() } else { b"0".to_vec() })
+}
+
+/// Appends the values of `target` not removed by `excluded`.
+pub(crate) fn collect<'a>(
+    data: &'a RequestData,
+    vars: &'a Vars,
+    target: &Target,
+    excluded: &dyn Fn(Var, &[u8]) -> bool,
+    out: &mut Vec<Candidate<'a>>,
+) {
+    let var = target.var;
+    let sel = &target.selector;
+    let start = out.len();
+    {
+        let mut push_items = |items: &'a [Item], names: bool| {
+            for i in items {
+                if sel.picks(&i.key) && !excluded(var, &i.key) {
+                    out.push(if names { name_of(var, i) } else { item(var, i) });
+                }
+            }
+        };
+        match var {
+            Var::Args => {
+                push_items(&data.args_get, false);
+                push_items(&data.args_post, false);
+            }
+            Var::ArgsGet => push_items(&data.args_get, false),
+            Var::ArgsPost => push_items(&data.args_post, false),
+            Var::ArgsNames => {
+                push_items(&data.args_get, true);
+                push_items(&data.args_post, true);
+            }
+            Var::ArgsGetNames => push_items(&data.args_get, true),
+            Var::ArgsPostNames => push_items(&data.args_post, true),
+            Var::RequestHeaders => push_items(&data.headers, false),
+            Var::RequestHeadersNames => push_items(&data.headers, true),
+            Var::RequestCookies => push_items(&data.cookies, false),
+            Var::RequestCookiesNames => push_items(&data.cookies, true),
+            Var::Files => push_items(&data.files, false),
+            Var::FilesNames => push_items(&data.files, true),
+            Var::FilesSizes => push_items(&data.files_sizes, false),
+            Var::MultipartPartHeaders => push_items(&data.part_headers, false),
+            Var::MultipartName => push_items(&data.multipart_names, false),
+            Var::MultipartFilename => push_items(&data.multipart_filenames, false),
+            Var::ResponseHeaders => push_items(&data.response_headers, false),
+            Var::ResponseHeadersNames => push_items(&data.response_headers, true),
+            Var::Xml => match sel {
+                Selector::XmlAttributes => {
+                    out.extend(data.xml_attrs.iter().map(|i| Candidate {
+                        var,
+                        key: Cow::Borrowed(b"//@*"),
+                        value: Cow::Borrowed(&i.value),
+                        id: i.id,
+                    }));
+                }
+                _ => {
+                    if let Some(root) = &data.xml_root {
+                        out.push(Candidate {
+                            var,
+                            key: Cow::Borrowed(b"/*"),
+                            value: Cow::Borrowed(&root.value),
+                            id: root.id,
+                        });
+                    }
+                }
+            },
+            Var::Tx | Var::Ip | Var::Global | Var::Session | Var::User | Var::Env | Var::Geo => {
+                let name = var.name().to_ascii_lowercase();
+                if let Some(col) = vars.collection(&name) {
+                    match sel {
+                        Selector::Key(k) => {
+                            if let Some(i) = col.items.get(k)
+                                && !excluded(var, &i.key)
+                            {
+                                out.push(item(var, i));
+                            }
+                        }
+                        _ => {
+                            for i in col.items.values() {
+                                if sel.picks(&i.key) && !excluded(var, &i.key) {
+                                    out.push(item(var, i));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Var::MatchedVars | Var::MatchedVarsNames => {
+                for (name, value) in &vars.matched_vars {
+                    let key = name.splitn(2, |&c| c == b':').nth(1).unwrap_or(name);
+                    if sel.picks(key) && !excluded(var, key) {
+                        let v = if var == Var::MatchedVars { value } else { name };
+                        out.push(Candidate {
+                            var,
+                            key: Cow::Borrowed(key),
+                            value: Cow::Borrowed(v),
+                            id: UNCACHED,
+                        });
+                    }
+                }
+            }
+            _ => single(data, vars, var, out),
+        }
+    }
+    if target.count {
+        let n = out.len() - start;
+        out.truncate(start);
+        out.push(owned(var, n.to_string().into_bytes()));
+    }
+}
+
+fn single<'a>(data: &'a RequestData, vars: &'a Vars, var: Var, out: &mut Vec<Candidate<'a>>) {
+    let opt = |i: &'a Option<Item>| i.as_ref().map(|i| item(var, i));
+    let f = &data.multipart_flags;
+    let c = match var {
+        Var::RequestUri => opt(&data.uri),
+        Var::RequestUriRaw => opt(&data.uri_raw),
+        Var::RequestFilename => opt(&data.filename),
+        Var::RequestBasename => opt(&data.basename),
+        Var::RequestLine => opt(&data.request_line),
+        Var::RequestMethod => opt(&data.method),
+        Var::RequestProtocol => opt(&data.protocol),
+        Var::QueryString => opt(&data.query),
+        Var::RequestBody => opt(&data.body),
+        Var::RemoteAddr => opt(&data.remote_addr),
+        Var::ServerName => opt(&data.server_name),
+        Var::UniqueId => opt(&data.unique_id),
+        Var::ResponseStatus => opt(&data.response_status),
+        Var::ResponseProtocol => opt(&data.response_protocol),
+        Var::ResponseBody => opt(&data.response_body),
+        Var::ResponseContentType => data
+            .response_headers
+            .iter()
+            .find(|h| h.key.eq_ignore_ascii_case(b"content-type"))
+            .map(|h| item(var, h)),
+        Var::ResponseContentLength => data
+            .response_headers
+            .iter()
+            .find(|h| h.key.eq_ignore_ascii_case(b"content-length"))
+            .map(|h| item(var, h)),
+        Var::RemotePort => Some(owned(var, data.remote_port.to_string().into_bytes())),
+        Var::RequestBodyLength => Some(owned(var, data.body_length.to_string().into_bytes())),
+        Var::ArgsCombinedSize => {
+            let n: usize = data
+                .args_get
+                .iter()
+                .chain(&data.args_post)
+                .map(|i| i.key.len() + i.value.len())
+                .sum();
+            Some(owned(var, n.to_string().into_bytes()))
+        }
+        Var::FilesCombinedSize => Some(owned(
+            var,
+            data.files_combined_size.to_string().into_bytes(),
+        )),
+        Var::ReqbodyProcessor => Some(owned(
+            var,
+            vars.body_processor
+                .map(|p| p.name().as_bytes().to_vec())
+                .unwrap_or_default(),
+        )),
+        Var::ReqbodyError => Some(flag(var, data.reqbody_error)),
+        Var::ReqbodyErrorMsg => Some(owned(var, data.reqbody_error_msg.clone())),
+        Var::InboundDataError => Some(flag(var, data.inbound_data_error)),
+        Var::MultipartStrictError => Some(flag(var, data.multipart_error || f.strict_error())),
+        Var::MultipartUnmatchedBoundary => Some(flag(var, f.unmatched_boundary)),
+        Var::MultipartBoundaryQuoted => Some(flag(var, f.boundary_quoted)),
+        Var::MultipartBoundaryWhitespace => Some(flag(var, f.boundary_whitespace)),
+        Var::MultipartDataBefore => Some(flag(var, f.data_before)),
+        Var::MultipartDataAfter => Some(flag(var, f.data_after)),
+        Var::MultipartHeaderFolding => Some(flag(var, f.header_folding)),
+        Var::MultipartLfLine => Some(flag(var, f.lf_line)),
+        Var::MultipartCrlfLfLines => Some(flag(var, f.crlf_lf_lines)),
+        Var::MultipartMissingSemicolon => Some(flag(var, f.missing_semicolon)),
+        Var::MultipartInvalidQuoting => Some(flag(var, f.invalid_quoting)),
+        Var::MultipartInvalidPart => Some(flag(var, f.invalid_part)),
+        Var::MultipartInvalidHeaderFolding => Some(flag(var, f.invalid_header_folding)),
+        Var::MultipartFileLimitExceeded => Some(flag(var, f.file_limit_exceeded)),
+        Var::MatchedVar => vars
+            .matched_var
+            .as_ref()
+            .map(|(_, v)| owned(var, v.clone())),
+        Var::MatchedVarName => vars
+            .matched_var
+            .as_ref()
+            .map(|(n, _)| owned(var, n.clone())),
+        Var::Duration => Some(owned(var, vars.duration_us.to_string().into_bytes())),
+        Var::AuthType => data.header("authorization").map(|a| {
+            owned(
+                var,
+                a.split(|&c| c == b' ').next().unwrap_or_default().to_vec(),
+            )
+        }),
+        Var::FullRequestLength => Some(owned(var, data.body_length.to_string().into_bytes())),
+        _ => None,
+    };
+    if let Some(c) = c {
+        out.push(c);
+    }
+}

@@ -1,0 +1,132 @@
+//! The facts a transaction inspects, stored once with stable item ids so that
+//! transformed values can be cached per (item, transformation chain).
+
+use std::collections::BTreeMap;
+
+use crate::body::multipart::MultipartFlags;
+
+/// One value of a variable, with its key inside its collection.
+#[derive(Debug, Clone, Default)]
+pub struct Item {
+    /// Key (header name, argument name, ...); empty for single values.
+    pub key: Vec<u8>,
+    /// Value.
+    pub value: Vec<u8>,
+    /// Identity for the transformation cache; [`UNCACHED`] for values that change.
+    pub id: u32,
+}
+
+/// Id of values that are never cached.
+pub const UNCACHED: u32 = u32::MAX;
+/// Bit set on the id of a `*_NAMES` value (the key of the same item).
+pub const NAME_BIT: u32 = 1 << 31;
+
+/// Hands out item ids.
+#[derive(Debug, Default)]
+pub struct Ids(u32);
+
+impl Ids {
+    /// A new id (ids stop growing rather than wrap: they then share one slot
+    /// that is never cached).
+    pub fn next(&mut self) -> u32 {
+        if self.0 >= (NAME_BIT - 2) {
+            return UNCACHED;
+        }
+        self.0 += 1;
+        self.0
+    }
+
+    /// A new item.
+    pub fn item(&mut self, key: Vec<u8>, value: Vec<u8>) -> Item {
+        Item {
+            key,
+            value,
+            id: self.next(),
+        }
+    }
+}
+
+/// Request and response facts plus what body processors extracted.
+#[derive(Debug, Default)]
+pub struct RequestData {
+    pub(crate) method: Option<Item>,
+    pub(crate) uri: Option<Item>,
+    pub(crate) uri_raw: Option<Item>,
+    pub(crate) protocol: Option<Item>,
+    pub(crate) filename: Option<Item>,
+    pub(crate) basename: Option<Item>,
+    pub(crate) query: Option<Item>,
+    pub(crate) request_line: Option<Item>,
+    pub(crate) args_get: Vec<Item>,
+    pub(crate) args_post: Vec<Item>,
+    pub(crate) headers: Vec<Item>,
+    pub(crate) cookies: Vec<Item>,
+    pub(crate) body: Option<Item>,
+    pub(crate) body_length: usize,
+    pub(crate) reqbody_error: bool,
+    pub(crate) reqbody_error_msg: Vec<u8>,
+    pub(crate) inbound_data_error: bool,
+    pub(crate) files: Vec<Item>,
+    pub(crate) files_sizes: Vec<Item>,
+    pub(crate) files_combined_size: usize,
+    pub(crate) multipart_names: Vec<Item>,
+    pub(crate) multipart_filenames: Vec<Item>,
+    pub(crate) part_headers: Vec<Item>,
+    pub(crate) multipart_flags: MultipartFlags,
+    pub(crate) multipart_error: bool,
+    pub(crate) xml_root: Option<Item>,
+    pub(crate) xml_attrs: Vec<Item>,
+    pub(crate) remote_addr: Option<Item>,
+    pub(crate) remote_port: u16,
+    pub(crate) server_name: Option<Item>,
+    pub(crate) unique_id: Option<Item>,
+    pub(crate) response_status: Option<Item>,
+    pub(crate) response_protocol: Option<Item>,
+    pub(crate) response_headers: Vec<Item>,
+    pub(crate) response_body: Option<Item>,
+}
+
+impl RequestData {
+    /// The first request header with this name.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.key.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|h| h.value.as_slice())
+    }
+}
+
+/// A collection written by `setvar` (TX, IP, GLOBAL, ...), keys lower-case.
+#[derive(Debug, Default, Clone)]
+pub struct Collection {
+    pub(crate) items: BTreeMap<Vec<u8>, Item>,
+}
+
+/// Keys a collection may hold: `setvar` names can embed attacker-chosen text
+/// (`%{MATCHED_VAR_NAME}`), so growth is bounded.
+pub const COLLECTION_KEY_LIMIT: usize = 4096;
+
+impl Collection {
+    /// The value of a key.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.items
+            .get(&key.to_ascii_lowercase())
+            .map(|i| i.value.as_slice())
+    }
+
+    /// Sets a key (new id, so cached transformations of the old value are not reused).
+    pub fn set(&mut self, ids: &mut Ids, key: &[u8], value: Vec<u8>) {
+        let key = key.to_ascii_lowercase();
+        if !self.items.contains_key(&key) && self.items.len() >= COLLECTION_KEY_LIMIT {
+            tracing::debug!("collection full; setvar ignored");
+            return;
+        }
+        let item = ids.item(key.clone(), value);
+        self.items.insert(key, item);
+    }
+
+    /// Removes a key.
+    pub fn remove(&mut self, key: &[u8]) {
+        self.items.remove(&key.to_ascii_lowercase());
+    }
+}

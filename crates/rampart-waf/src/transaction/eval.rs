@@ -1,0 +1,403 @@
+//! Running the rules of a phase: targets, cached transformations, operator,
+//! chains, actions and flow control (`skipAfter`, `skip`, disruptive actions).
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use super::collect::{Candidate, collect};
+use super::data::UNCACHED;
+use super::expand::{Env, expand};
+use super::{Interruption, RuleMatch, Transaction};
+use crate::rule::Rule;
+use crate::ruleset::Entry;
+use crate::seclang::actions::{Action, AllowScope, Ctl, Disruptive, EngineMode, SetVarOp};
+use crate::transformations::{ChainId, ChainTable};
+use crate::variables::Var;
+
+/// Bytes of transformed values a transaction caches at most.
+const CACHE_BYTES_LIMIT: usize = 32 << 20;
+
+/// A transformed value: borrowed, shared from the cache, or owned.
+enum Tv<'v> {
+    Borrowed(&'v [u8]),
+    Shared(Arc<[u8]>),
+    Owned(Vec<u8>),
+}
+
+impl Deref for Tv<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Tv::Borrowed(b) => b,
+            Tv::Shared(a) => a,
+            Tv::Owned(v) => v,
+        }
+    }
+}
+
+/// The transformation cache of one transaction.
+#[derive(Debug, Default)]
+pub(crate) struct TransformCache {
+    map: std::collections::HashMap<(u32, ChainId), Arc<[u8]>>,
+    bytes: usize,
+}
+
+impl TransformCache {
+    fn get<'v>(&mut self, chains: &ChainTable, id: u32, value: &'v [u8], node: ChainId) -> Tv<'v> {
+        let Some((parent, t)) = chains.step(node) else {
+            return Tv::Borrowed(value);
+        };
+        if id == UNCACHED {
+            return Tv::Owned(chains.apply_uncached(node, value));
+        }
+        if let Some(hit) = self.map.get(&(id, node)) {
+            return Tv::Shared(hit.clone());
+        }
+        let base = self.get(chains, id, value, parent);
+        let out: Arc<[u8]> = match t.apply(&base) {
+            Cow::Borrowed(b) if std::ptr::eq(b, &*base) => match base {
+                Tv::Shared(a) => a,
+                other => Arc::from(&*other),
+            },
+            cow => Arc::from(cow.as_ref()),
+        };
+        if self.bytes + out.len() <= CACHE_BYTES_LIMIT {
+            self.bytes += out.len();
+            self.map.insert((id, node), out.clone());
+        }
+        Tv::Shared(out)
+    }
+}
+
+/// One match of one link, kept until the link finished.
+struct Hit {
+    name: Vec<u8>,
+    value: Vec<u8>,
+    captures: Vec<Option<Vec<u8>>>,
+}
+
+impl Transaction {
+    /// Runs the rules of one phase (1..=5).
+    pub(crate) fn run_phase(&mut self, phase: u8) {
+        if self.interruption.is_some() || self.runtime.engine == EngineMode::Off {
+            return;
+        }
+        if phase < 5 && self.allow_through >= phase {
+            return;
+        }
+        let rs = self.rs.clone();
+        let p = usize::from(phase.clamp(1, 5) - 1);
+        let (Some(entries), Some(targets)) = (rs.phases.get(p), rs.targets.get(p)) else {
+            return;
+        };
+        let mut i = 0;
+        let mut skip = 0u32;
+        while let Some(entry) = entries.get(i) {
+            i += 1;
+            let Entry::Rule(idx) = entry else { continue };
+            let Some(rule) = rs.rules.get(*idx) else {
+                continue;
+            };
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            if self.rule_removed(rule) {
+                continue;
+            }
+            if !self.eval_chain(rule) {
+                continue;
+            }
+            self.record_match(rule);
+            match &rule.disruptive {
+                Some(d @ (Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_))) => {
+                    let interruption = Interruption {
+                        rule_id: rule.id,
+                        status: match d {
+                            Disruptive::Redirect(_) => rule.status.unwrap_or(302),
+                            _ => rule.status.unwrap_or(403),
+                        },
+                        redirect: match d {
+                            Disruptive::Redirect(url) => Some(url.clone()),
+                            _ => None,
+                        },
+                        drop: matches!(d, Disruptive::Drop),
+                    };
+                    if self.runtime.engine == EngineMode::On {
+                        self.interruption = Some(interruption);
+                        return;
+                    }
+                    if self.detected.is_none() {
+                        self.detected = Some(interruption);
+                    }
+                }
+                Some(Disruptive::Allow(scope)) if self.runtime.engine == EngineMode::On => {
+                    match scope {
+                        AllowScope::Phase => return,
+                        AllowScope::Request => {
+                            self.allow_through = self.allow_through.max(2);
+                            return;
+                        }
+                        AllowScope::All => {
+                            self.allow_through = 4;
+                            return;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if self.runtime.engine == EngineMode::Off {
+                return;
+            }
+            if let Some(marker) = &rule.skip_after {
+                i = targets.get(marker).map_or(entries.len(), |&pos| pos + 1);
+            } else if rule.skip > 0 {
+                skip = rule.skip;
+            }
+        }
+    }
+
+    fn rule_removed(&self, rule: &Rule) -> bool {
+        self.runtime.removed_ids.iter().any(|r| r.contains(rule.id))
+            || self
+                .runtime
+                .removed_tags
+                .iter()
+                .any(|t| rule.has_tag_matching(t))
+    }
+
+    fn record_match(&mut self, rule: &Rule) {
+        let msg = if rule.log {
+            rule.msg.as_ref().map(|m| {
+                String::from_utf8_lossy(&expand(m, &self.data, &self.vars, Some(rule))).into_owned()
+            })
+        } else {
+            None
+        };
+        self.matches.push(RuleMatch {
+            id: rule.id,
+            phase: rule.phase,
+            logged: rule.log,
+            msg,
+            severity: rule.severity,
+            matched_var_name: self
+                .vars
+                .matched_var
+                .as_ref()
+                .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+                .unwrap_or_default(),
+        });
+    }
+
+    /// Evaluates a rule and its chain; runs the actions when everything matched.
+    fn eval_chain(&mut self, starter: &Rule) -> bool {
+        self.vars.matched_vars.clear();
+        let chained = starter.chained.is_some();
+        if !self.eval_link(starter, starter, !chained) {
+            return false;
+        }
+        let mut link = starter.chained.as_deref();
+        while let Some(l) = link {
+            if !self.eval_link(l, starter, false) {
+                return false;
+            }
+            link = l.chained.as_deref();
+        }
+        if chained {
+            let mut link = Some(starter);
+            while let Some(l) = link {
+                self.run_effects(l, starter);
+                link = l.chained.as_deref();
+            }
+        }
+        true
+    }
+
+    /// Evaluates one link; with `effects_per_match`, runs the rule's actions
+    /// once per matching value (ModSecurity's behaviour for unchained rules).
+    fn eval_link(&mut self, rule: &Rule, starter: &Rule, effects_per_match: bool) -> bool {
+        let rs = self.rs.clone();
+        let mut hits: Vec<Hit> = Vec::new();
+        {
+            let runtime = &self.runtime;
+            let excluded = |var: Var, key: &[u8]| {
+                rule.exclusions.iter().any(|e| e.excludes(var, key))
+                    || runtime
+                        .target_removals
+                        .iter()
+                        .any(|(pick, e)| pick.picks(starter) && e.excludes(var, key))
+            };
+            let mut cands: Vec<Candidate<'_>> = Vec::new();
+            if rule.targets.is_empty() {
+                cands.push(Candidate {
+                    var: Var::Tx,
+                    key: Cow::Borrowed(b""),
+                    value: Cow::Borrowed(b""),
+                    id: UNCACHED,
+                });
+            }
+            for t in &rule.targets {
+                collect(&self.data, &self.vars, t, &excluded, &mut cands);
+            }
+            let env = Env {
+                data: &self.data,
+                vars: &self.vars,
+                rule: starter,
+                services: &rs.services,
+                geo: RefCell::new(None),
+            };
+            for c in &cands {
+                let mut steps: Vec<Tv<'_>> = Vec::new();
+                if rule.multi_match {
+                    steps.push(Tv::Borrowed(&c.value));
+                    for node in rs.chains.path(rule.chain_id) {
+                        let v = self.cache.get(&rs.chains, c.id, &c.value, node);
+                        if steps.last().is_none_or(|last| **last != *v) {
+                            steps.push(v);
+                        }
+                    }
+                } else {
+                    steps.push(self.cache.get(&rs.chains, c.id, &c.value, rule.chain_id));
+                }
+                for v in &steps {
+                    if !rule.negated && !rs.prefilter.may_match(rule, v) {
+                        continue;
+                    }
+                    let result = rule.operator.eval(&env, v, rule.capture);
+                    let matched = result.is_some() != rule.negated;
+                    if matched {
+                        hits.push(Hit {
+                            name: if rule.targets.is_empty() {
+                                Vec::new()
+                            } else {
+                                c.display_name()
+                            },
+                            value: v.to_vec(),
+                            captures: if rule.negated {
+                                Vec::new()
+                            } else {
+                                result.unwrap_or_default()
+                            },
+                        });
+                        break;
+                    }
+                }
+            }
+            if let Some(fields) = env.geo.into_inner() {
+                let mut geo = crate::transaction::data::Collection::default();
+                for (k, v) in fields {
+                    geo.set(&mut self.ids, k.as_bytes(), v.into_bytes());
+                }
+                self.vars.geo = geo;
+            }
+        }
+        if hits.is_empty() {
+            return false;
+        }
+        for hit in hits {
+            if rule.capture && !hit.captures.is_empty() {
+                for (i, cap) in hit.captures.iter().enumerate().take(10) {
+                    let key = i.to_string();
+                    match cap {
+                        Some(v) => self.vars.tx.set(&mut self.ids, key.as_bytes(), v.clone()),
+                        None => self.vars.tx.remove(key.as_bytes()),
+                    }
+                }
+            }
+            if !rule.targets.is_empty() {
+                self.vars
+                    .matched_vars
+                    .push((hit.name.clone(), hit.value.clone()));
+                self.vars.matched_var = Some((hit.name, hit.value));
+            }
+            if effects_per_match {
+                self.run_effects(rule, starter);
+            }
+        }
+        true
+    }
+
+    /// Runs setvar/ctl/initcol/setenv of one link.
+    fn run_effects(&mut self, rule: &Rule, starter: &Rule) {
+        for action in &rule.effects {
+            match action {
+                Action::SetVar(sv) => {
+                    let name = expand(&sv.name, &self.data, &self.vars, Some(starter));
+                    let collection = sv.collection.as_str();
+                    let current = self
+                        .vars
+                        .collection(collection)
+                        .and_then(|c| c.get(&name))
+                        .map(crate::operators::atoi_bytes)
+                        .unwrap_or(0);
+                    let new_value = match &sv.op {
+                        SetVarOp::Set(v) => Some(expand(v, &self.data, &self.vars, Some(starter))),
+                        SetVarOp::Add(v) => Some(
+                            current
+                                .saturating_add(crate::operators::atoi_bytes(&expand(
+                                    v,
+                                    &self.data,
+                                    &self.vars,
+                                    Some(starter),
+                                )))
+                                .to_string()
+                                .into_bytes(),
+                        ),
+                        SetVarOp::Sub(v) => Some(
+                            current
+                                .saturating_sub(crate::operators::atoi_bytes(&expand(
+                                    v,
+                                    &self.data,
+                                    &self.vars,
+                                    Some(starter),
+                                )))
+                                .to_string()
+                                .into_bytes(),
+                        ),
+                        SetVarOp::Delete => None,
+                    };
+                    let col = match collection {
+                        "tx" => &mut self.vars.tx,
+                        "env" => &mut self.vars.env,
+                        other => self.vars.collections.entry(other.to_string()).or_default(),
+                    };
+                    match new_value {
+                        Some(v) => col.set(&mut self.ids, &name, v),
+                        None => col.remove(&name),
+                    }
+                }
+                Action::SetEnv(name, value) => {
+                    let v = expand(value, &self.data, &self.vars, Some(starter));
+                    self.vars.env.set(&mut self.ids, name.as_bytes(), v);
+                }
+                Action::InitCol(name) => {
+                    self.vars.collections.entry(name.clone()).or_default();
+                }
+                Action::Ctl(ctl) => self.apply_ctl(ctl),
+                _ => {}
+            }
+        }
+    }
+
+    pub(crate) fn apply_ctl(&mut self, ctl: &Ctl) {
+        use super::RulePick;
+        match ctl {
+            Ctl::RuleRemoveById(ids) => self.runtime.removed_ids.extend(ids.iter().copied()),
+            Ctl::RuleRemoveByTag(re) => self.runtime.removed_tags.push(re.clone()),
+            Ctl::RuleRemoveTargetById(ids, e) => self
+                .runtime
+                .target_removals
+                .push((RulePick::Ids(ids.clone()), e.clone())),
+            Ctl::RuleRemoveTargetByTag(re, e) => self
+                .runtime
+                .target_removals
+                .push((RulePick::Tag(re.clone()), e.clone())),
+            Ctl::RuleEngine(mode) => self.runtime.engine = *mode,
+            Ctl::RequestBodyAccess(on) => self.runtime.body_access = *on,
+            Ctl::RequestBodyProcessor(p) => self.vars.body_processor = Some(*p),
+            Ctl::ForceRequestBodyVariable(_) | Ctl::AuditOnly(_) => {}
+        }
+    }
+}

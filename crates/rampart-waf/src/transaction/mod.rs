@@ -1,0 +1,333 @@
+//! A transaction: one request (and optionally its response) run through the
+//! rules, phase by phase. It is fed data and returns an [`Interruption`] or
+//! nothing; it does no I/O.
+//!
+//! Order of calls, as in ModSecurity: [`Transaction::set_connection`],
+//! [`Transaction::set_request_line`], [`Transaction::add_request_header`]s,
+//! [`Transaction::process_request_headers`] (phase 1),
+//! [`Transaction::append_request_body`], [`Transaction::process_request_body`]
+//! (phase 2), then optionally the response (phases 3 and 4) and
+//! [`Transaction::process_logging`] (phase 5).
+
+mod body;
+mod collect;
+mod data;
+mod eval;
+mod expand;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use regex::bytes::Regex;
+
+use crate::rule::Rule;
+use crate::ruleset::Ruleset;
+use crate::seclang::actions::{EngineMode, IdRange};
+use crate::seclang::targets::Exclusion;
+pub use data::Item;
+use data::{Ids, RequestData};
+
+/// How the transaction was interrupted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interruption {
+    /// The rule whose disruptive action fired.
+    pub rule_id: u64,
+    /// HTTP status to answer with.
+    pub status: u16,
+    /// `redirect` target, if that was the action.
+    pub redirect: Option<String>,
+    /// `drop`: close the connection.
+    pub drop: bool,
+}
+
+/// One matched rule (chain starter), in match order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMatch {
+    /// Rule id.
+    pub id: u64,
+    /// Phase it ran in.
+    pub phase: u8,
+    /// Whether the rule logs its matches (not `nolog`); only these appear in
+    /// ModSecurity's audit log.
+    pub logged: bool,
+    /// The expanded `msg`, for logged matches. Operators only: it may contain
+    /// request data.
+    pub msg: Option<String>,
+    /// Severity 0..=7.
+    pub severity: Option<u8>,
+    /// MATCHED_VAR_NAME of the last match.
+    pub matched_var_name: String,
+}
+
+/// Which rules a run-time target removal applies to.
+#[derive(Debug, Clone)]
+pub(crate) enum RulePick {
+    Ids(Vec<IdRange>),
+    Tag(Arc<Regex>),
+}
+
+impl RulePick {
+    pub(crate) fn picks(&self, rule: &Rule) -> bool {
+        match self {
+            RulePick::Ids(ids) => ids.iter().any(|r| r.contains(rule.id)),
+            RulePick::Tag(re) => rule.has_tag_matching(re),
+        }
+    }
+}
+
+/// Per-transaction configuration changed by `ctl:` or exclusions.
+#[derive(Debug)]
+pub(crate) struct Runtime {
+    pub engine: EngineMode,
+    pub body_access: bool,
+    pub removed_ids: Vec<IdRange>,
+    pub removed_tags: Vec<Arc<Regex>>,
+    pub target_removals: Vec<(RulePick, Exclusion)>,
+}
+
+/// One HTTP transaction under inspection.
+#[derive(Debug)]
+pub struct Transaction {
+    rs: Arc<Ruleset>,
+    data: RequestData,
+    vars: collect::Vars,
+    ids: Ids,
+    cache: eval::TransformCache,
+    runtime: Runtime,
+    interruption: Option<Interruption>,
+    detected: Option<Interruption>,
+    matches: Vec<RuleMatch>,
+    /// Request/response phases up to this one are skipped (`allow`).
+    allow_through: u8,
+    body: Vec<u8>,
+    response_body: Vec<u8>,
+    phase_done: u8,
+}
+
+impl Transaction {
+    /// A new transaction over a shared ruleset.
+    pub fn new(rs: Arc<Ruleset>) -> Self {
+        let runtime = Runtime {
+            engine: rs.settings.engine,
+            body_access: rs.settings.request_body_access,
+            removed_ids: Vec::new(),
+            removed_tags: Vec::new(),
+            target_removals: Vec::new(),
+        };
+        Self {
+            rs,
+            data: RequestData::default(),
+            vars: collect::Vars::default(),
+            ids: Ids::default(),
+            cache: eval::TransformCache::default(),
+            runtime,
+            interruption: None,
+            detected: None,
+            matches: Vec::new(),
+            allow_through: 0,
+            body: Vec::new(),
+            response_body: Vec::new(),
+            phase_done: 0,
+        }
+    }
+
+    /// Sets the client address and port, and an id for UNIQUE_ID.
+    pub fn set_connection(&mut self, client: IpAddr, port: u16, unique_id: &str) {
+        self.data.remote_addr = Some(self.ids.item(Vec::new(), client.to_string().into_bytes()));
+        self.data.remote_port = port;
+        self.data.unique_id = Some(self.ids.item(Vec::new(), unique_id.as_bytes().to_vec()));
+    }
+
+    /// Sets the server (virtual host) name.
+    pub fn set_server_name(&mut self, name: &str) {
+        self.data.server_name = Some(self.ids.item(Vec::new(), name.as_bytes().to_vec()));
+    }
+
+    /// Sets the request line: method, request target as sent (path and query),
+    /// protocol (`HTTP/1.1`).
+    pub fn set_request_line(&mut self, method: &str, uri: &str, protocol: &str) {
+        body::set_request_line(
+            &mut self.data,
+            &mut self.ids,
+            &self.rs.settings,
+            method,
+            uri,
+            protocol,
+        );
+    }
+
+    /// Adds a request header (repeat for repeated headers).
+    pub fn add_request_header(&mut self, name: &str, value: &[u8]) {
+        body::add_request_header(&mut self.data, &mut self.ids, name, value);
+    }
+
+    /// Runs phase 1 (request headers).
+    pub fn process_request_headers(&mut self) -> Option<&Interruption> {
+        if self.phase_done < 1 {
+            self.vars.body_processor = body::processor_from_content_type(&self.data);
+            self.phase_done = 1;
+            self.run_phase(1);
+        }
+        self.interruption.as_ref()
+    }
+
+    /// Appends request body bytes; bytes past `SecRequestBodyLimit` are not
+    /// kept and INBOUND_DATA_ERROR is set.
+    pub fn append_request_body(&mut self, chunk: &[u8]) {
+        let limit = self.rs.settings.request_body_limit;
+        let room = limit.saturating_sub(self.body.len());
+        if chunk.len() > room {
+            self.data.inbound_data_error = true;
+        }
+        self.body
+            .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+    }
+
+    /// Parses the body (if body access is on) and runs phase 2.
+    pub fn process_request_body(&mut self) -> Option<&Interruption> {
+        self.process_request_headers();
+        if self.phase_done < 2 {
+            self.phase_done = 2;
+            if self.interruption.is_none() {
+                if self.runtime.body_access {
+                    let body = std::mem::take(&mut self.body);
+                    body::process(
+                        &mut self.data,
+                        &mut self.ids,
+                        &self.vars,
+                        &self.rs.settings,
+                        body,
+                    );
+                }
+                self.run_phase(2);
+            }
+        }
+        self.interruption.as_ref()
+    }
+
+    /// Sets the response status and protocol.
+    pub fn set_response_status(&mut self, status: u16, protocol: &str) {
+        self.data.response_status =
+            Some(self.ids.item(Vec::new(), status.to_string().into_bytes()));
+        self.data.response_protocol = Some(self.ids.item(Vec::new(), protocol.as_bytes().to_vec()));
+    }
+
+    /// Adds a response header.
+    pub fn add_response_header(&mut self, name: &str, value: &[u8]) {
+        let item = self.ids.item(name.as_bytes().to_vec(), value.to_vec());
+        self.data.response_headers.push(item);
+    }
+
+    /// Runs phase 3 (response headers).
+    pub fn process_response_headers(&mut self) -> Option<&Interruption> {
+        self.process_request_body();
+        if self.phase_done < 3 {
+            self.phase_done = 3;
+            self.run_phase(3);
+        }
+        self.interruption.as_ref()
+    }
+
+    /// Appends response body bytes (up to `SecResponseBodyLimit`).
+    pub fn append_response_body(&mut self, chunk: &[u8]) {
+        let room = self
+            .rs
+            .settings
+            .response_body_limit
+            .saturating_sub(self.response_body.len());
+        self.response_body
+            .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+    }
+
+    /// Runs phase 4 (response body).
+    pub fn process_response_body(&mut self) -> Option<&Interruption> {
+        self.process_response_headers();
+        if self.phase_done < 4 {
+            self.phase_done = 4;
+            if self.rs.settings.response_body_access {
+                let b = std::mem::take(&mut self.response_body);
+                self.data.response_body = Some(self.ids.item(Vec::new(), b));
+            }
+            self.run_phase(4);
+        }
+        self.interruption.as_ref()
+    }
+
+    /// Runs phase 5 (logging); it cannot interrupt.
+    pub fn process_logging(&mut self) {
+        if self.phase_done < 5 {
+            self.phase_done = 5;
+            let saved = self.interruption.take();
+            self.run_phase(5);
+            self.interruption = saved;
+        }
+    }
+
+    /// The interruption, if a disruptive action fired (engine `On`).
+    pub fn interruption(&self) -> Option<&Interruption> {
+        self.interruption.as_ref()
+    }
+
+    /// In `DetectionOnly` mode: the interruption that would have happened.
+    pub fn detected_interruption(&self) -> Option<&Interruption> {
+        self.detected.as_ref()
+    }
+
+    /// Every matched rule, in order (including `nolog` ones).
+    pub fn matches(&self) -> &[RuleMatch] {
+        &self.matches
+    }
+
+    /// Ids of matched rules that log (what ModSecurity's audit log lists), in order.
+    pub fn matched_rule_ids(&self) -> Vec<u64> {
+        self.matches
+            .iter()
+            .filter(|m| m.logged)
+            .map(|m| m.id)
+            .collect()
+    }
+
+    /// A TX variable.
+    pub fn tx(&self, name: &str) -> Option<&[u8]> {
+        self.vars.tx.get(name.as_bytes())
+    }
+
+    /// The inbound anomaly score as CRS computes it (`tx.blocking_inbound_anomaly_score`
+    /// in v4, `tx.anomaly_score` in 3.x), 0 when unset.
+    pub fn inbound_anomaly_score(&self) -> i64 {
+        ["blocking_inbound_anomaly_score", "anomaly_score"]
+            .iter()
+            .find_map(|k| self.tx(k))
+            .map(crate::operators::atoi_bytes)
+            .unwrap_or(0)
+    }
+
+    /// Removes rules for this transaction (per-route exclusions).
+    pub fn remove_rules_by_id(&mut self, ids: &[IdRange]) {
+        self.runtime.removed_ids.extend_from_slice(ids);
+    }
+
+    /// Removes rules carrying a tag matching `re` for this transaction.
+    pub fn remove_rules_by_tag(&mut self, re: Arc<Regex>) {
+        self.runtime.removed_tags.push(re);
+    }
+
+    /// Removes a target from rules with these ids for this transaction.
+    pub fn remove_target_by_id(&mut self, ids: &[IdRange], target: Exclusion) {
+        self.runtime
+            .target_removals
+            .push((RulePick::Ids(ids.to_vec()), target));
+    }
+
+    /// Removes a target from rules with a tag matching `re` for this transaction.
+    pub fn remove_target_by_tag(&mut self, re: Arc<Regex>, target: Exclusion) {
+        self.runtime
+            .target_removals
+            .push((RulePick::Tag(re), target));
+    }
+
+    /// Forces the engine mode for this transaction.
+    pub fn set_engine_mode(&mut self, mode: EngineMode) {
+        self.runtime.engine = mode;
+    }
+}

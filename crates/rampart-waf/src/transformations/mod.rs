@@ -1,0 +1,296 @@
+//! Transformations (`t:`): one file per transformation, each a pure function
+//! from bytes to bytes that borrows its input when it changes nothing.
+//!
+//! Rules name chains of transformations; [`ChainTable`] interns every chain
+//! prefix as a node of a tree so that a transaction can cache the value of each
+//! (variable item, node) pair once and share it between all rules whose chains
+//! start the same way.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+mod base64_decode;
+mod base64_decode_ext;
+mod base64_encode;
+mod cmd_line;
+mod compress_whitespace;
+mod css_decode;
+mod escape_seq_decode;
+mod hex_decode;
+mod hex_encode;
+mod html_entity_decode;
+mod js_decode;
+mod length;
+mod lowercase;
+mod normalize_path;
+mod normalize_path_win;
+mod remove_comments;
+mod remove_comments_char;
+mod remove_nulls;
+mod remove_whitespace;
+mod replace_comments;
+mod replace_nulls;
+mod sha1;
+mod sql_hex_decode;
+mod trim;
+mod uppercase;
+pub(crate) mod url_decode;
+mod url_decode_uni;
+mod url_encode;
+mod utf8_to_unicode;
+
+/// A transformation function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)] // Each variant is the ModSecurity transformation of the same name.
+pub enum Transform {
+    Base64Decode,
+    Base64DecodeExt,
+    Base64Encode,
+    CmdLine,
+    CompressWhitespace,
+    CssDecode,
+    EscapeSeqDecode,
+    HexDecode,
+    HexEncode,
+    HtmlEntityDecode,
+    JsDecode,
+    Length,
+    Lowercase,
+    NormalizePath,
+    NormalizePathWin,
+    RemoveComments,
+    RemoveCommentsChar,
+    RemoveNulls,
+    RemoveWhitespace,
+    ReplaceComments,
+    ReplaceNulls,
+    Sha1,
+    SqlHexDecode,
+    Trim,
+    TrimLeft,
+    TrimRight,
+    Uppercase,
+    UrlDecode,
+    UrlDecodeUni,
+    UrlEncode,
+    Utf8ToUnicode,
+}
+
+const NAMES: &[(&str, Transform)] = &[
+    ("base64Decode", Transform::Base64Decode),
+    ("base64DecodeExt", Transform::Base64DecodeExt),
+    ("base64Encode", Transform::Base64Encode),
+    ("cmdLine", Transform::CmdLine),
+    ("compressWhitespace", Transform::CompressWhitespace),
+    ("cssDecode", Transform::CssDecode),
+    ("escapeSeqDecode", Transform::EscapeSeqDecode),
+    ("hexDecode", Transform::HexDecode),
+    ("hexEncode", Transform::HexEncode),
+    ("htmlEntityDecode", Transform::HtmlEntityDecode),
+    ("jsDecode", Transform::JsDecode),
+    ("length", Transform::Length),
+    ("lowercase", Transform::Lowercase),
+    ("normalizePath", Transform::NormalizePath),
+    ("normalisePath", Transform::NormalizePath),
+    ("normalizePathWin", Transform::NormalizePathWin),
+    ("normalisePathWin", Transform::NormalizePathWin),
+    ("removeComments", Transform::RemoveComments),
+    ("removeCommentsChar", Transform::RemoveCommentsChar),
+    ("removeNulls", Transform::RemoveNulls),
+    ("removeWhitespace", Transform::RemoveWhitespace),
+    ("replaceComments", Transform::ReplaceComments),
+    ("replaceNulls", Transform::ReplaceNulls),
+    ("sha1", Transform::Sha1),
+    ("sqlHexDecode", Transform::SqlHexDecode),
+    ("trim", Transform::Trim),
+    ("trimLeft", Transform::TrimLeft),
+    ("trimRight", Transform::TrimRight),
+    ("uppercase", Transform::Uppercase),
+    ("urlDecode", Transform::UrlDecode),
+    ("urlDecodeUni", Transform::UrlDecodeUni),
+    ("urlEncode", Transform::UrlEncode),
+    ("utf8toUnicode", Transform::Utf8ToUnicode),
+];
+
+impl Transform {
+    /// Looks a transformation up by name (case-insensitive, as ModSecurity does).
+    /// `none` is not a transformation but a reset; callers handle it.
+    pub fn from_name(name: &str) -> Option<Transform> {
+        NAMES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, t)| *t)
+    }
+
+    /// Applies the transformation.
+    pub fn apply(self, input: &[u8]) -> Cow<'_, [u8]> {
+        match self {
+            Transform::Base64Decode => base64_decode::apply(input),
+            Transform::Base64DecodeExt => base64_decode_ext::apply(input),
+            Transform::Base64Encode => base64_encode::apply(input),
+            Transform::CmdLine => cmd_line::apply(input),
+            Transform::CompressWhitespace => compress_whitespace::apply(input),
+            Transform::CssDecode => css_decode::apply(input),
+            Transform::EscapeSeqDecode => escape_seq_decode::apply(input),
+            Transform::HexDecode => hex_decode::apply(input),
+            Transform::HexEncode => hex_encode::apply(input),
+            Transform::HtmlEntityDecode => html_entity_decode::apply(input),
+            Transform::JsDecode => js_decode::apply(input),
+            Transform::Length => length::apply(input),
+            Transform::Lowercase => lowercase::apply(input),
+            Transform::NormalizePath => normalize_path::apply(input),
+            Transform::NormalizePathWin => normalize_path_win::apply(input),
+            Transform::RemoveComments => remove_comments::apply(input),
+            Transform::RemoveCommentsChar => remove_comments_char::apply(input),
+            Transform::RemoveNulls => remove_nulls::apply(input),
+            Transform::RemoveWhitespace => remove_whitespace::apply(input),
+            Transform::ReplaceComments => replace_comments::apply(input),
+            Transform::ReplaceNulls => replace_nulls::apply(input),
+            Transform::Sha1 => sha1::apply(input),
+            Transform::SqlHexDecode => sql_hex_decode::apply(input),
+            Transform::Trim => trim::apply(input, true, true),
+            Transform::TrimLeft => trim::apply(input, true, false),
+            Transform::TrimRight => trim::apply(input, false, true),
+            Transform::Uppercase => uppercase::apply(input),
+            Transform::UrlDecode => url_decode::apply(input),
+            Transform::UrlDecodeUni => url_decode_uni::apply(input),
+            Transform::UrlEncode => url_encode::apply(input),
+            Transform::Utf8ToUnicode => utf8_to_unicode::apply(input),
+        }
+    }
+}
+
+/// The value of an ASCII hex digit.
+pub(crate) fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Two hex digits at `s[i..i+2]` as a byte.
+pub(crate) fn hex_pair(s: &[u8], i: usize) -> Option<u8> {
+    let hi = hex_val(*s.get(i)?)?;
+    let lo = hex_val(*s.get(i + 1)?)?;
+    Some((hi << 4) | lo)
+}
+
+/// ModSecurity's treatment of a decoded code point that does not fit a byte:
+/// full-width ASCII (U+FF01..U+FF5E) becomes its ASCII twin, anything else
+/// keeps its low byte.
+pub(crate) fn narrow_code_point(cp: u32) -> u8 {
+    if (0xFF01..=0xFF5E).contains(&cp) {
+        ((cp - 0xFF01) + 0x21) as u8
+    } else {
+        (cp & 0xFF) as u8
+    }
+}
+
+/// ModSecurity's notion of whitespace in transformations (includes NBSP 0xA0).
+pub(crate) fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0xa0)
+}
+
+/// URL-decodes `%XX` and `+` (for body and query parsing).
+pub(crate) fn url_decode_bytes(input: &[u8]) -> Vec<u8> {
+    url_decode::decode(input)
+}
+
+/// Id of a node in the [`ChainTable`]; node 0 is the empty chain.
+pub type ChainId = u32;
+
+/// Interned transformation chains, as a tree of prefixes.
+#[derive(Debug, Clone, Default)]
+pub struct ChainTable {
+    nodes: Vec<(ChainId, Option<Transform>)>,
+    lookup: HashMap<(ChainId, Transform), ChainId>,
+}
+
+impl ChainTable {
+    /// A table holding only the empty chain.
+    pub fn new() -> Self {
+        Self {
+            nodes: vec![(0, None)],
+            lookup: HashMap::new(),
+        }
+    }
+
+    /// Interns a chain and returns the id of its last node.
+    pub fn intern(&mut self, chain: &[Transform]) -> ChainId {
+        let mut node: ChainId = 0;
+        for &t in chain {
+            node = match self.lookup.get(&(node, t)) {
+                Some(&n) => n,
+                None => {
+                    let id = ChainId::try_from(self.nodes.len()).unwrap_or(ChainId::MAX);
+                    self.nodes.push((node, Some(t)));
+                    self.lookup.insert((node, t), id);
+                    id
+                }
+            };
+        }
+        node
+    }
+
+    /// The parent node and the transformation that leads from it to `node`.
+    pub fn step(&self, node: ChainId) -> Option<(ChainId, Transform)> {
+        let (parent, t) = self.nodes.get(node as usize)?;
+        t.map(|t| (*parent, t))
+    }
+
+    /// The nodes from the root (exclusive) to `node` (inclusive).
+    pub fn path(&self, node: ChainId) -> Vec<ChainId> {
+        let mut out = Vec::new();
+        let mut n = node;
+        while let Some((parent, _)) = self.step(n) {
+            out.push(n);
+            n = parent;
+        }
+        out.reverse();
+        out
+    }
+
+    /// Applies a whole chain without caching (used by tests and fuzzing).
+    pub fn apply_uncached(&self, node: ChainId, input: &[u8]) -> Vec<u8> {
+        let mut value = input.to_vec();
+        for n in self.path(node) {
+            if let Some((_, t)) = self.step(n) {
+                value = t.apply(&value).into_owned();
+            }
+        }
+        value
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_share_prefixes() {
+        let mut table = ChainTable::new();
+        let a = table.intern(&[Transform::UrlDecodeUni, Transform::Lowercase]);
+        let b = table.intern(&[Transform::UrlDecodeUni, Transform::HtmlEntityDecode]);
+        let c = table.intern(&[Transform::UrlDecodeUni]);
+        assert_eq!(table.step(a).unwrap().0, c);
+        assert_eq!(table.step(b).unwrap().0, c);
+        assert_eq!(table.path(a), vec![c, a]);
+        assert_eq!(table.apply_uncached(a, b"%41B"), b"ab");
+    }
+
+    #[test]
+    fn names_are_case_insensitive() {
+        assert_eq!(
+            Transform::from_name("URLDECODEUNI"),
+            Some(Transform::UrlDecodeUni)
+        );
+        assert_eq!(
+            Transform::from_name("normalisePath"),
+            Some(Transform::NormalizePath)
+        );
+        assert_eq!(Transform::from_name("md4"), None);
+    }
+}
