@@ -1,0 +1,374 @@
+//! Cedar attribute policies (ABAC).
+//!
+//! Policies load from files with the configuration; each parse or validation
+//! error is reported as `file:line:column`. The request maps to Cedar as:
+//! - principal `Rampart::Consumer::"<consumer>"` (or `Rampart::Anonymous::"anonymous"`)
+//!   with `method`, `scopes`, `roles`, `plan` and `claims` (a record);
+//! - action `Rampart::Action::"GET /pets/{id}"` (the operation key);
+//! - resource `Rampart::Route::"GET /pets/{id}"` with `api`, `path` and `params`
+//!   (a record of the decoded path parameters);
+//! - context `ip` (ipaddr), `now` (Unix seconds), `tls`, `mtls` (booleans),
+//!   `tls_version` and `client_cert_subject` (strings, when known).
+//!
+//! `mode: permit_required` (default) allows only what a `permit` allows;
+//! `forbid_only` adds an implicit `permit` so policies only carve out denials.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy,
+    PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+};
+use miette::Diagnostic;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{ConfigError, invalid};
+
+/// How Cedar decisions combine with the operation rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CedarMode {
+    /// Deny unless a policy permits.
+    #[default]
+    PermitRequired,
+    /// Allow unless a policy forbids.
+    ForbidOnly,
+}
+
+/// Cedar configuration.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CedarConfig {
+    /// Policy files (`.cedar`).
+    pub policies: Vec<PathBuf>,
+    /// Optional schema (`.cedarschema`): policies are then validated strictly.
+    #[serde(default)]
+    pub schema: Option<PathBuf>,
+    /// Decision mode.
+    #[serde(default)]
+    pub mode: CedarMode,
+}
+
+/// Facts about the request for the Cedar context.
+#[derive(Debug, Clone, Default)]
+pub struct CedarFacts<'a> {
+    /// Consumer, `None` for anonymous calls.
+    pub consumer: Option<&'a str>,
+    /// Authentication method.
+    pub method: &'a str,
+    /// Scopes.
+    pub scopes: &'a [String],
+    /// Roles.
+    pub roles: &'a [String],
+    /// Plan.
+    pub plan: Option<&'a str>,
+    /// Verified claims.
+    pub claims: Option<&'a serde_json::Map<String, Value>>,
+    /// Operation key.
+    pub operation: &'a str,
+    /// API name.
+    pub api: &'a str,
+    /// Normalised path.
+    pub path: &'a str,
+    /// Decoded path parameters.
+    pub params: &'a [(String, String)],
+    /// Client IP.
+    pub ip: String,
+    /// Unix seconds.
+    pub now: u64,
+    /// TLS in use.
+    pub tls: bool,
+    /// TLS version.
+    pub tls_version: Option<&'a str>,
+    /// Verified client certificate subject, if any.
+    pub client_cert_subject: Option<&'a str>,
+}
+
+/// Loaded, validated policies.
+#[derive(Debug)]
+pub struct CedarEngine {
+    policies: PolicySet,
+    authorizer: Authorizer,
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn first_offset(diag: &dyn Diagnostic) -> usize {
+    diag.labels()
+        .and_then(|mut labels| labels.next())
+        .map_or(0, |label| label.offset())
+}
+
+fn policy_error(
+    path: &str,
+    file: &str,
+    text: &str,
+    diag: &dyn Diagnostic,
+    message: String,
+) -> ConfigError {
+    let (line, column) = line_col(text, first_offset(diag));
+    ConfigError::Policy {
+        path: path.into(),
+        file: file.into(),
+        line,
+        column,
+        message,
+    }
+}
+
+const MAX_CLAIM_DEPTH: usize = 6;
+
+/// JSON claim -> Cedar value; nulls and floats are left out.
+fn to_cedar(value: &Value, depth: usize) -> Option<RestrictedExpression> {
+    if depth > MAX_CLAIM_DEPTH {
+        return None;
+    }
+    match value {
+        Value::Null => None,
+        Value::Bool(b) => Some(RestrictedExpression::new_bool(*b)),
+        Value::Number(n) => n.as_i64().map(RestrictedExpression::new_long),
+        Value::String(s) => Some(RestrictedExpression::new_string(s.clone())),
+        Value::Array(items) => Some(RestrictedExpression::new_set(
+            items.iter().filter_map(|v| to_cedar(v, depth + 1)),
+        )),
+        Value::Object(map) => RestrictedExpression::new_record(
+            map.iter()
+                .filter_map(|(k, v)| to_cedar(v, depth + 1).map(|v| (k.clone(), v))),
+        )
+        .ok(),
+    }
+}
+
+fn strings(items: &[String]) -> RestrictedExpression {
+    RestrictedExpression::new_set(
+        items
+            .iter()
+            .map(|s| RestrictedExpression::new_string(s.clone())),
+    )
+}
+
+fn uid(type_name: &str, id: &str) -> Option<EntityUid> {
+    Some(EntityUid::from_type_name_and_id(
+        EntityTypeName::from_str(type_name).ok()?,
+        EntityId::new(id),
+    ))
+}
+
+impl CedarConfig {
+    /// Loads, parses and (with a schema) validates the policies.
+    pub fn build(&self, path: &str) -> Result<CedarEngine, ConfigError> {
+        if self.policies.is_empty() {
+            return Err(invalid(
+                format!("{path}.policies"),
+                "at least one policy file is required",
+            ));
+        }
+        let mut all = PolicySet::new();
+        // policy id -> (file, text), to place validation errors.
+        let mut origin: HashMap<PolicyId, (String, String)> = HashMap::new();
+        for (i, file) in self.policies.iter().enumerate() {
+            let field = format!("{path}.policies[{i}]");
+            let name = file.display().to_string();
+            let text = std::fs::read_to_string(file).map_err(|source| ConfigError::File {
+                path: field.clone(),
+                file: name.clone(),
+                source,
+            })?;
+            let set = PolicySet::from_str(&text)
+                .map_err(|e| policy_error(&field, &name, &text, &e, e.to_string()))?;
+            if set.templates().next().is_some() {
+                return Err(invalid(field, "policy templates are not supported"));
+            }
+            for (n, policy) in set.policies().enumerate() {
+                let id = match policy.annotation("id") {
+                    Some(id) => id.to_owned(),
+                    None => format!("{name}#{n}"),
+                };
+                let id = PolicyId::new(id);
+                all.add(policy.new_id(id.clone())).map_err(|e| {
+                    invalid(field.clone(), format!("duplicate policy id {id}: {e}"))
+                })?;
+                origin.insert(id, (name.clone(), text.clone()));
+            }
+        }
+        if let Some(schema_file) = &self.schema {
+            let field = format!("{path}.schema");
+            let name = schema_file.display().to_string();
+            let text =
+                std::fs::read_to_string(schema_file).map_err(|source| ConfigError::File {
+                    path: field.clone(),
+                    file: name.clone(),
+                    source,
+                })?;
+            let (schema, _warnings) =
+                Schema::from_cedarschema_str(&text).map_err(|e| ConfigError::Schema {
+                    path: field,
+                    file: name,
+                    message: e.to_string(),
+                })?;
+            let result = Validator::new(schema).validate(&all, ValidationMode::Strict);
+            if let Some(error) = result.validation_errors().next() {
+                let (file, text) = origin.get(error.policy_id()).cloned().unwrap_or_default();
+                return Err(policy_error(
+                    &format!("{path}.policies"),
+                    &file,
+                    &text,
+                    error,
+                    error.to_string(),
+                ));
+            }
+        }
+        if self.mode == CedarMode::ForbidOnly {
+            let permit = Policy::parse(
+                Some(PolicyId::new("rampart-implicit-permit")),
+                "permit(principal, action, resource);",
+            )
+            .map_err(|e| invalid(path, e.to_string()))?;
+            all.add(permit).map_err(|e| invalid(path, e.to_string()))?;
+        }
+        Ok(CedarEngine {
+            policies: all,
+            authorizer: Authorizer::new(),
+        })
+    }
+}
+
+/// Why a Cedar evaluation could not run (treated as deny).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CedarError {
+    /// The principal, action or resource id could not be built.
+    #[error("cannot build entity")]
+    Entity,
+    /// The context could not be built (e.g. an unparsable IP).
+    #[error("cannot build context")]
+    Context,
+    /// Cedar refused the request.
+    #[error("cannot build request")]
+    Request,
+}
+
+impl CedarEngine {
+    /// Number of loaded policies.
+    pub fn len(&self) -> usize {
+        self.policies.policies().count()
+    }
+
+    /// Whether no policy is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the policies allow this request.
+    pub fn is_allowed(&self, facts: &CedarFacts<'_>) -> Result<bool, CedarError> {
+        let principal_uid = match facts.consumer {
+            Some(consumer) => uid("Rampart::Consumer", consumer),
+            None => uid("Rampart::Anonymous", "anonymous"),
+        }
+        .ok_or(CedarError::Entity)?;
+        let action = uid("Rampart::Action", facts.operation).ok_or(CedarError::Entity)?;
+        let resource_uid = uid("Rampart::Route", facts.operation).ok_or(CedarError::Entity)?;
+
+        let mut attrs = HashMap::new();
+        attrs.insert(
+            "method".to_owned(),
+            RestrictedExpression::new_string(facts.method.to_owned()),
+        );
+        attrs.insert("scopes".to_owned(), strings(facts.scopes));
+        attrs.insert("roles".to_owned(), strings(facts.roles));
+        if let Some(plan) = facts.plan {
+            attrs.insert(
+                "plan".to_owned(),
+                RestrictedExpression::new_string(plan.to_owned()),
+            );
+        }
+        let claims = facts
+            .claims
+            .map(|c| to_cedar(&Value::Object(c.clone()), 0))
+            .unwrap_or_else(|| RestrictedExpression::new_record([]).ok());
+        if let Some(claims) = claims {
+            attrs.insert("claims".to_owned(), claims);
+        }
+        let principal = Entity::new(principal_uid.clone(), attrs, HashSet::new())
+            .map_err(|_| CedarError::Entity)?;
+
+        let params = RestrictedExpression::new_record(
+            facts
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), RestrictedExpression::new_string(v.clone()))),
+        )
+        .map_err(|_| CedarError::Entity)?;
+        let resource_attrs = HashMap::from([
+            (
+                "api".to_owned(),
+                RestrictedExpression::new_string(facts.api.to_owned()),
+            ),
+            (
+                "path".to_owned(),
+                RestrictedExpression::new_string(facts.path.to_owned()),
+            ),
+            ("params".to_owned(), params),
+        ]);
+        let resource = Entity::new(resource_uid.clone(), resource_attrs, HashSet::new())
+            .map_err(|_| CedarError::Entity)?;
+
+        let mut context = vec![
+            ("ip".to_owned(), RestrictedExpression::new_ip(&facts.ip)),
+            (
+                "now".to_owned(),
+                RestrictedExpression::new_long(i64::try_from(facts.now).unwrap_or(i64::MAX)),
+            ),
+            ("tls".to_owned(), RestrictedExpression::new_bool(facts.tls)),
+            (
+                "mtls".to_owned(),
+                RestrictedExpression::new_bool(facts.client_cert_subject.is_some()),
+            ),
+        ];
+        if let Some(version) = facts.tls_version {
+            context.push((
+                "tls_version".to_owned(),
+                RestrictedExpression::new_string(version.to_owned()),
+            ));
+        }
+        if let Some(subject) = facts.client_cert_subject {
+            context.push((
+                "client_cert_subject".to_owned(),
+                RestrictedExpression::new_string(subject.to_owned()),
+            ));
+        }
+        let context = Context::from_pairs(context).map_err(|_| CedarError::Context)?;
+        let entities =
+            Entities::from_entities([principal, resource], None).map_err(|_| CedarError::Entity)?;
+        let request = Request::new(principal_uid, action, resource_uid, context, None)
+            .map_err(|_| CedarError::Request)?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.policies, &entities);
+        for error in response.diagnostics().errors() {
+            tracing::debug!(%error, "cedar policy evaluation error (policy skipped)");
+        }
+        Ok(response.decision() == Decision::Allow)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("ab", 99), (1, 3));
+    }
+}

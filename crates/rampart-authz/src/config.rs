@@ -1,0 +1,146 @@
+//! `AuthzConfig`: the per-API authorization section (operations keyed
+//! `METHOD /path/{param}` as the route stage names them), validated into an
+//! [`AuthzStage`]. An operation without an entry is refused (default deny).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::cedar::CedarConfig;
+use crate::clock::Clock;
+use crate::error::{ConfigError, invalid};
+use crate::route::OperationKey;
+use crate::rules::{OwnerRule, ResponseOwnerRule, StepUpRule};
+use crate::stage::{AuthzStage, Operation};
+
+fn yes() -> bool {
+    true
+}
+
+/// What one operation requires.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperationRule {
+    /// Callable without an identity (no scopes, roles, ownership or step-up then).
+    #[serde(default)]
+    pub public: bool,
+    /// Scopes, all required.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Roles, any one required.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Path-parameter ownership (BOLA).
+    #[serde(default)]
+    pub owner: Option<OwnerRule>,
+    /// Response-object ownership (BOLA for ids that carry no owner).
+    #[serde(default)]
+    pub response_owner: Option<ResponseOwnerRule>,
+    /// Step-up authentication.
+    #[serde(default)]
+    pub step_up: Option<StepUpRule>,
+    /// Whether the Cedar policies apply to this operation. Default true.
+    #[serde(default = "yes")]
+    pub cedar: bool,
+}
+
+/// Authorization configuration of an API.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthzConfig {
+    /// Operations by key, e.g. `GET /users/{username}`.
+    #[serde(default)]
+    pub operations: BTreeMap<String, OperationRule>,
+    /// Cedar policies.
+    #[serde(default)]
+    pub cedar: Option<CedarConfig>,
+}
+
+fn non_empty(path: &str, items: &[String]) -> Result<(), ConfigError> {
+    match items.iter().position(String::is_empty) {
+        Some(i) => Err(invalid(format!("{path}[{i}]"), "must not be empty")),
+        None => Ok(()),
+    }
+}
+
+impl OperationRule {
+    fn validate(&self, path: &str, key: &OperationKey) -> Result<(), ConfigError> {
+        non_empty(&format!("{path}.scopes"), &self.scopes)?;
+        non_empty(&format!("{path}.roles"), &self.roles)?;
+        if self.public
+            && (!self.scopes.is_empty()
+                || !self.roles.is_empty()
+                || self.owner.is_some()
+                || self.response_owner.is_some()
+                || self.step_up.is_some())
+        {
+            return Err(invalid(
+                format!("{path}.public"),
+                "a public operation cannot require scopes, roles, ownership or step-up",
+            ));
+        }
+        if let Some(owner) = &self.owner {
+            if !key.params().any(|p| p == owner.param) {
+                return Err(invalid(
+                    format!("{path}.owner.param"),
+                    "not a parameter of the operation's path",
+                ));
+            }
+            if owner.claim.is_empty() {
+                return Err(invalid(format!("{path}.owner.claim"), "must not be empty"));
+            }
+        }
+        if let Some(owner) = &self.response_owner
+            && (owner.field.is_empty() || owner.claim.is_empty() || owner.max_body_bytes == 0)
+        {
+            return Err(invalid(
+                format!("{path}.response_owner"),
+                "field, claim and max_body_bytes must be set",
+            ));
+        }
+        if let Some(step_up) = &self.step_up {
+            if step_up.acr_values.is_empty()
+                && step_up.amr.is_empty()
+                && step_up.max_age_seconds.is_none()
+            {
+                return Err(invalid(
+                    format!("{path}.step_up"),
+                    "requires acr_values, amr or max_age_seconds",
+                ));
+            }
+            non_empty(&format!("{path}.step_up.acr_values"), &step_up.acr_values)?;
+            non_empty(&format!("{path}.step_up.amr"), &step_up.amr)?;
+        }
+        Ok(())
+    }
+}
+
+impl AuthzConfig {
+    /// Validates the section into the stage. `path` is the section's field path.
+    pub fn build(&self, path: &str, clock: Arc<dyn Clock>) -> Result<AuthzStage, ConfigError> {
+        let mut operations = std::collections::HashMap::with_capacity(self.operations.len());
+        for (name, rule) in &self.operations {
+            let op_path = format!("{path}.operations[\"{name}\"]");
+            let key = OperationKey::parse(name).ok_or_else(|| {
+                invalid(
+                    op_path.clone(),
+                    "operation keys are `METHOD /path/{param}` with an upper-case method",
+                )
+            })?;
+            rule.validate(&op_path, &key)?;
+            operations.insert(
+                name.clone(),
+                Operation {
+                    key,
+                    rule: rule.clone(),
+                },
+            );
+        }
+        let cedar = match &self.cedar {
+            Some(cfg) => Some(cfg.build(&format!("{path}.cedar"))?),
+            None => None,
+        };
+        Ok(AuthzStage::new(operations, cedar, clock))
+    }
+}

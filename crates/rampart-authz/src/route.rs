@@ -1,0 +1,133 @@
+//! Operation keys (`METHOD /path/{param}`) and path parameters: matching the
+//! gateway's normalised path against the matched route's template, with strict
+//! percent-decoding of the captured values (ownership compares decoded values, so
+//! `alice%40example.com` and `alice@example.com` are the same user).
+
+/// Methods an operation key may name.
+pub const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+];
+
+/// A parsed operation key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationKey {
+    /// Upper-case method.
+    pub method: String,
+    /// Path template segments (after the leading `/`).
+    pub segments: Vec<Segment>,
+}
+
+/// One template segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Literal text.
+    Literal(String),
+    /// `{name}`.
+    Param(String),
+}
+
+impl OperationKey {
+    /// Parses `GET /users/{id}`; `None` if malformed.
+    pub fn parse(key: &str) -> Option<Self> {
+        let (method, path) = key.split_once(' ')?;
+        if !METHODS.contains(&method) {
+            return None;
+        }
+        let path = path.strip_prefix('/')?;
+        let segments = path
+            .split('/')
+            .map(
+                |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) if !name.is_empty() && !name.contains(['{', '}']) => {
+                        Some(Segment::Param(name.to_owned()))
+                    }
+                    Some(_) => None,
+                    None if seg.contains(['{', '}', ' ']) => None,
+                    None => Some(Segment::Literal(seg.to_owned())),
+                },
+            )
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            method: method.to_owned(),
+            segments,
+        })
+    }
+
+    /// Names of the template's parameters.
+    pub fn params(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Param(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+
+    /// The parameters of `path` (percent-decoded), or `None` if it does not match
+    /// the template or a value is badly encoded.
+    pub fn extract(&self, path: &str) -> Option<Vec<(String, String)>> {
+        let path = path.strip_prefix('/')?;
+        let mut values = path.split('/');
+        let mut params = Vec::new();
+        for segment in &self.segments {
+            let value = values.next()?;
+            match segment {
+                Segment::Literal(text) if text == value => {}
+                Segment::Literal(_) => return None,
+                Segment::Param(name) => {
+                    if value.is_empty() {
+                        return None;
+                    }
+                    params.push((name.clone(), percent_decode(value)?));
+                }
+            }
+        }
+        values.next().is_none().then_some(params)
+    }
+}
+
+/// Strict percent-decoding into UTF-8; `None` on a bad escape or invalid UTF-8.
+pub fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let text = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(text, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_keys_and_extracts_params() {
+        let key = OperationKey::parse("GET /users/{username}/orders/{id}").unwrap();
+        assert_eq!(key.params().collect::<Vec<_>>(), ["username", "id"]);
+        let params = key.extract("/users/alice%40example.com/orders/7").unwrap();
+        assert_eq!(params[0], ("username".into(), "alice@example.com".into()));
+        assert_eq!(params[1], ("id".into(), "7".into()));
+    }
+
+    #[test]
+    fn mismatches_and_bad_keys_are_refused() {
+        let key = OperationKey::parse("GET /users/{username}").unwrap();
+        assert!(key.extract("/users").is_none());
+        assert!(key.extract("/users/").is_none());
+        assert!(key.extract("/users/a/b").is_none());
+        assert!(key.extract("/people/a").is_none());
+        assert!(key.extract("/users/%zz").is_none());
+        assert!(key.extract("/users/%c3").is_none());
+        for bad in ["get /a", "GET a", "GET /{}", "GET /{a", "FETCH /a", "GET"] {
+            assert!(OperationKey::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

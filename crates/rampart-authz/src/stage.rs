@@ -1,0 +1,235 @@
+//! The authorization [`Stage`] at [`Phase::Authorization`].
+//!
+//! Order per request, cheapest and least revealing first: the operation must have
+//! a rule (default deny, BFLA); a non-public operation needs an identity (401);
+//! scopes (403 `insufficient_scope`), roles (403); step-up (401 RFC 9470
+//! challenge); path-parameter ownership (403); Cedar policies (403). An operation
+//! with a response-ownership rule leaves a check for [`Stage::on_response`], which
+//! turns a response about someone else's object into a 404 before any byte of it
+//! leaves the gateway.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rampart_core::{Phase, Problem, RequestCx, ResponseCx, ResponsePhase, Stage, Step, Verdict};
+
+use crate::cedar::{CedarEngine, CedarFacts};
+use crate::clock::Clock;
+use crate::config::OperationRule;
+use crate::problem;
+use crate::route::OperationKey;
+use crate::rules::{self, Expected};
+
+/// A compiled operation.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub(crate) key: OperationKey,
+    pub(crate) rule: OperationRule,
+}
+
+/// Left in `cx.extensions` for the response side.
+#[derive(Debug, Clone)]
+struct ResponseOwnerCheck {
+    operation: String,
+    /// `None`: the caller has no owner claim, so nothing can be theirs.
+    owner: Option<String>,
+}
+
+/// A refusal with its reason code for logs and metrics.
+#[derive(Debug)]
+struct Denial {
+    reason: &'static str,
+    // Boxed: refusals are the rare path; keep `Result<(), Denial>` small.
+    problem: Box<Problem>,
+}
+
+fn deny(reason: &'static str, problem: Problem) -> Denial {
+    Denial {
+        reason,
+        problem: Box::new(problem),
+    }
+}
+
+/// The authorization stage (build it with [`crate::AuthzConfig::build`]).
+pub struct AuthzStage {
+    operations: HashMap<String, Operation>,
+    cedar: Option<CedarEngine>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for AuthzStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthzStage")
+            .field("operations", &self.operations.len())
+            .field("cedar_policies", &self.cedar.as_ref().map(CedarEngine::len))
+            .finish()
+    }
+}
+
+fn record(cx: &RequestCx, denial: Denial) -> Verdict {
+    metrics::counter!("rampart_authz_denials_total", "reason" => denial.reason).increment(1);
+    tracing::info!(request_id = %cx.request_id, reason = denial.reason, "authorization refused");
+    Verdict::Respond(*denial.problem)
+}
+
+impl AuthzStage {
+    pub(crate) fn new(
+        operations: HashMap<String, Operation>,
+        cedar: Option<CedarEngine>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            operations,
+            cedar,
+            clock,
+        }
+    }
+
+    fn decide(&self, cx: &mut RequestCx) -> Result<(), Denial> {
+        let Some(route) = cx.route.as_deref() else {
+            return Err(deny("no-route", Problem::new(problem::NO_RULE)));
+        };
+        let Some(op) = self.operations.get(route) else {
+            return Err(deny("no-rule", Problem::new(problem::NO_RULE)));
+        };
+        let rule = &op.rule;
+        // The route stage matched this template; a mismatch means the two disagree
+        // and we refuse rather than guess the parameters.
+        let params = op
+            .key
+            .extract(&cx.path)
+            .ok_or_else(|| deny("path-mismatch", Problem::new(problem::NO_RULE)))?;
+        let now = self.clock.unix_secs();
+        if let Some(identity) = &cx.identity {
+            let missing = rules::missing_scopes(identity, &rule.scopes);
+            if !missing.is_empty() {
+                return Err(deny(
+                    "insufficient-scope",
+                    problem::insufficient_scope(&rule.scopes),
+                ));
+            }
+            if !rules::roles_ok(identity, &rule.roles) {
+                return Err(deny("missing-role", Problem::new(problem::MISSING_ROLE)));
+            }
+            if let Some(step_up) = &rule.step_up
+                && !step_up.satisfied(identity, now)
+            {
+                return Err(deny(
+                    "step-up-required",
+                    problem::step_up(&step_up.acr_values, step_up.max_age_seconds),
+                ));
+            }
+            if let Some(owner) = &rule.owner
+                && !owner.allows(identity, &params)
+            {
+                return Err(deny("not-owner", Problem::new(problem::NOT_OWNER)));
+            }
+        } else if !rule.public {
+            return Err(deny("unauthenticated", problem::unauthenticated()));
+        }
+        if rule.cedar
+            && let Some(cedar) = &self.cedar
+        {
+            let identity = cx.identity.as_ref();
+            let tls = cx.tls.as_ref();
+            let facts = CedarFacts {
+                consumer: identity.map(|i| i.consumer.as_str()),
+                method: identity.map_or("anonymous", |i| i.method.as_str()),
+                scopes: identity.map_or(&[], |i| i.scopes.as_slice()),
+                roles: identity.map_or(&[], |i| i.roles.as_slice()),
+                plan: identity.and_then(|i| i.plan.as_deref()),
+                claims: identity.map(|i| &i.claims),
+                operation: route,
+                api: &cx.api,
+                path: &cx.path,
+                params: &params,
+                ip: cx.client_ip.to_string(),
+                now,
+                tls: tls.is_some(),
+                tls_version: tls.map(|t| t.version.as_str()),
+                client_cert_subject: tls
+                    .and_then(|t| t.client_cert.as_ref())
+                    .map(|c| c.subject.as_str()),
+            };
+            match cedar.is_allowed(&facts) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(deny("policy-denied", Problem::new(problem::POLICY_DENIED)));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cedar request could not be built; denying");
+                    return Err(deny("policy-error", Problem::new(problem::POLICY_DENIED)));
+                }
+            }
+        }
+        if let (Some(owner_rule), Some(identity)) = (&rule.response_owner, &cx.identity) {
+            let owner = match owner_rule.expected(identity) {
+                Expected::Exempt => None,
+                Expected::Owner(owner) => Some(Some(owner.to_owned())),
+                Expected::NoClaim => Some(None),
+            };
+            if let Some(owner) = owner {
+                let check = ResponseOwnerCheck {
+                    operation: route.to_owned(),
+                    owner,
+                };
+                cx.extensions.insert(check);
+            }
+        }
+        Ok(())
+    }
+
+    fn response_check<'a>(
+        &'a self,
+        cx: &'a RequestCx,
+    ) -> Option<(&'a ResponseOwnerCheck, &'a Operation)> {
+        let check = cx.extensions.get::<ResponseOwnerCheck>()?;
+        Some((check, self.operations.get(&check.operation)?))
+    }
+}
+
+impl Stage for AuthzStage {
+    fn name(&self) -> &'static str {
+        "authz"
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::Authorization
+    }
+
+    fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
+        match self.decide(cx) {
+            Ok(()) => Step::CONTINUE,
+            Err(denial) => Step::Done(record(cx, denial)),
+        }
+    }
+
+    fn response_phase(&self) -> ResponsePhase {
+        ResponsePhase::Inspection
+    }
+
+    fn wants_response_body(&self, cx: &RequestCx, response: &ResponseCx) -> bool {
+        response.status.is_success() && self.response_check(cx).is_some()
+    }
+
+    fn on_response<'a>(&'a self, cx: &'a mut RequestCx, response: &'a mut ResponseCx) -> Step<'a> {
+        if !response.status.is_success() {
+            return Step::CONTINUE;
+        }
+        let Some((check, op)) = self.response_check(cx) else {
+            return Step::CONTINUE;
+        };
+        let owned = match (&op.rule.response_owner, &check.owner, &response.body) {
+            (Some(rule), Some(owner), Some(body)) => rule.body_owned_by(body, owner),
+            // No owner claim, no rule, or a body that was not buffered (too large):
+            // fail closed.
+            _ => false,
+        };
+        if owned {
+            Step::CONTINUE
+        } else {
+            let denial = deny("response-not-owner", Problem::new(problem::NOT_FOUND));
+            Step::Done(record(cx, denial))
+        }
+    }
+}
