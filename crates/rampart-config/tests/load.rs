@@ -167,3 +167,14 @@ fn schema_names_top_level_sections() {
     }
     assert_eq!(schema["additionalProperties"], false);
 }
+
+#[test]
+fn published_schema_is_up_to_date() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/config.schema.json");
+    let published: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        published,
+        rampart_config::json_schema(),
+        "docs/config.schema.json is stale: run `cargo run -p rampart -- config-schema > docs/config.schema.json`"
+    );
+}

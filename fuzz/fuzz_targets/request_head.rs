@@ -1,0 +1,27 @@
+//! Request-head processing on arbitrary input: path normalisation is idempotent,
+//! its output has no dot segments and starts with `/`; request ids and client IPs
+//! derived from arbitrary headers are well-formed.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rampart_gateway::headers::{client_ip, request_id};
+use rampart_gateway::normalize::normalize_path;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(path) = normalize_path(&text) {
+        assert!(path.starts_with('/'));
+        assert_eq!(normalize_path(&path).as_deref(), Ok(path.as_str()), "not idempotent");
+        assert!(!path.split('/').any(|segment| segment == ".." || segment == "."));
+    }
+    let mut headers = http::HeaderMap::new();
+    if let Ok(value) = http::HeaderValue::from_bytes(data) {
+        headers.insert("x-request-id", value.clone());
+        headers.insert("x-forwarded-for", value);
+    }
+    let id = request_id(&headers);
+    assert!((1..=128).contains(&id.len()));
+    let peer: std::net::IpAddr = [10, 0, 0, 1].into();
+    let trusted = ["10.0.0.0/8".parse().unwrap()];
+    let _ = client_ip(peer, &headers, &trusted);
+});

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine with a Rust toolchain:
+# installs what the tests need, then runs format and lint checks, every test,
+# builds the fuzz targets, and runs the CRS regression suite at paranoia level 1
+# when the WAF is wired (scripts/crs-conformance.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v openssl >/dev/null || need_apt+=(openssl)
+[ -d /usr/share/modsecurity-crs ] || need_apt+=(modsecurity-crs)
+python3 -c 'import yaml' 2>/dev/null || need_apt+=(python3-yaml)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "==> fuzz targets build"
+scripts/fuzz-build.sh
+
+if [ -x scripts/crs-conformance.sh ] && [ "${RAMPART_SKIP_CRS:-0}" != 1 ]; then
+  echo "==> CRS regression suite, paranoia level 1"
+  scripts/crs-conformance.sh --paranoia 1
+fi
+
+echo "==> cargo test"
+cargo test --workspace 2>&1 | tee /tmp/rampart-test.log
+# The closing line CI reads: totals over every test binary.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "total: %d passed, %d failed, %d skipped\n", p, f, i }' /tmp/rampart-test.log
+grep -q '^test result: FAILED' /tmp/rampart-test.log && exit 1
+exit 0
