@@ -1,1 +1,298 @@
+//! The WAF section of a per-API configuration, and its validation into a
+//! [`CompiledWaf`]: the rules loaded once (in the order given, with an engine
+//! preamble), plus per-route exclusions.
 
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use regex::bytes::Regex;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::error::LoadError;
+use crate::ruleset::{Ruleset, RulesetBuilder};
+use crate::seclang::actions::IdRange;
+use crate::seclang::targets::{Exclusion, parse_targets};
+use crate::services::Services;
+
+/// Blocking or detection-only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WafMode {
+    /// Disruptive actions refuse the request (403 `waf-blocked`).
+    #[default]
+    Blocking,
+    /// Rules run and matches are recorded; nothing is refused.
+    DetectionOnly,
+}
+
+/// WAF configuration of one API.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WafConfig {
+    /// Rule files or globs (`rules/*.conf`), loaded in order. The first entry is
+    /// the setup file (`crs-setup.conf`): the settings below are applied right
+    /// after it, so they override it.
+    pub rules: Vec<PathBuf>,
+    /// Blocking (default) or detection-only.
+    #[serde(default)]
+    pub mode: WafMode,
+    /// CRS paranoia level 1..=4 (sets `tx.paranoia_level`); unset keeps the
+    /// setup file's choice (CRS default 1).
+    #[serde(default)]
+    pub paranoia_level: Option<u8>,
+    /// CRS inbound anomaly score threshold (sets `tx.inbound_anomaly_score_threshold`).
+    #[serde(default)]
+    pub inbound_anomaly_threshold: Option<u32>,
+    /// Request body bytes inspected; `None` turns request body inspection off.
+    /// The gateway buffers this much and refuses larger bodies with 413.
+    #[serde(default = "default_body_limit")]
+    pub request_body_limit: Option<usize>,
+    /// Add ModSecurity's recommended rules 200000-200003: JSON and XML body
+    /// processors by Content-Type, refusing unparseable bodies and multipart
+    /// bodies that fail strict validation.
+    #[serde(default = "yes")]
+    pub recommended_rules: bool,
+    /// Exclusions for false positives.
+    #[serde(default)]
+    pub exclusions: Vec<WafExclusion>,
+}
+
+fn default_body_limit() -> Option<usize> {
+    Some(128 * 1024)
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Rules or targets switched off for some requests.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WafExclusion {
+    /// Route templates (e.g. `POST /login`) this applies to; empty means every route.
+    #[serde(default)]
+    pub routes: Vec<String>,
+    /// Rule ids or ranges (`942100`, `942100-942199`) to switch off.
+    #[serde(default)]
+    pub rule_ids: Vec<String>,
+    /// Rules carrying one of these tags are switched off (exact tag).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Targets to remove from some rules.
+    #[serde(default)]
+    pub targets: Vec<TargetExclusion>,
+}
+
+/// A target (`ARGS:password`, `REQUEST_COOKIES:/^_ga/`) removed from rules.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetExclusion {
+    /// The target, in SecLang syntax.
+    pub target: String,
+    /// From rules with these ids or ranges.
+    #[serde(default)]
+    pub rule_ids: Vec<String>,
+    /// From rules with these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// Invalid WAF configuration; `field` is the path of the offending field.
+#[derive(Debug, thiserror::Error)]
+pub enum WafConfigError {
+    /// A field value is invalid.
+    #[error("{field}: {reason}")]
+    Invalid {
+        /// Path of the field, e.g. `exclusions[0].rule_ids[1]`.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A rules file failed to load.
+    #[error("{field}: {source}")]
+    Rules {
+        /// Path of the field, e.g. `rules[2]`.
+        field: String,
+        /// The load error, with file and line.
+        source: LoadError,
+    },
+}
+
+/// A validated exclusion.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledExclusion {
+    pub routes: Vec<String>,
+    pub ids: Vec<IdRange>,
+    pub tags: Vec<Arc<Regex>>,
+    pub targets: Vec<(Vec<IdRange>, Vec<Arc<Regex>>, Exclusion)>,
+}
+
+/// The engine built from a [`WafConfig`].
+#[derive(Debug, Clone)]
+pub struct CompiledWaf {
+    /// The loaded rules.
+    pub ruleset: Arc<Ruleset>,
+    /// Blocking or detection-only.
+    pub mode: WafMode,
+    pub(crate) exclusions: Vec<CompiledExclusion>,
+}
+
+/// Rule id of the generated `SecAction` carrying the paranoia level and threshold.
+pub const SETTINGS_RULE_ID: u64 = 9_990_001;
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> WafConfigError {
+    WafConfigError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+fn id_ranges(field: &str, list: &[String]) -> Result<Vec<IdRange>, WafConfigError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            IdRange::parse(s)
+                .ok_or_else(|| invalid(format!("{field}[{i}]"), "expected a rule id or range"))
+        })
+        .collect()
+}
+
+fn exact_tags(list: &[String]) -> Vec<Arc<Regex>> {
+    list.iter()
+        .filter_map(|t| {
+            Regex::new(&format!("^{}$", regex::escape(t)))
+                .ok()
+                .map(Arc::new)
+        })
+        .collect()
+}
+
+impl WafConfig {
+    /// Loads the rules and validates everything.
+    pub fn build(&self) -> Result<CompiledWaf, WafConfigError> {
+        self.build_with(Services::default())
+    }
+
+    /// Like [`WafConfig::build`], with custom outside capabilities.
+    pub fn build_with(&self, services: Services) -> Result<CompiledWaf, WafConfigError> {
+        if self.rules.is_empty() {
+            return Err(invalid("rules", "at least one rules file is needed"));
+        }
+        if let Some(pl) = self.paranoia_level
+            && !(1..=4).contains(&pl)
+        {
+            return Err(invalid("paranoia_level", "must be 1, 2, 3 or 4"));
+        }
+        if self.request_body_limit == Some(0) {
+            return Err(invalid(
+                "request_body_limit",
+                "must be positive (or null to turn body inspection off)",
+            ));
+        }
+        let mut b = RulesetBuilder::new().services(services);
+        let preamble = self.preamble();
+        b.load_str(&preamble, Path::new("<rampart-preamble>"))
+            .map_err(|source| WafConfigError::Rules {
+                field: "rules".into(),
+                source,
+            })?;
+        for (i, path) in self.rules.iter().enumerate() {
+            b.load_file(path).map_err(|source| WafConfigError::Rules {
+                field: format!("rules[{i}]"),
+                source,
+            })?;
+            if i == 0 {
+                b.load_str(&self.settings_rule(), Path::new("<rampart-settings>"))
+                    .map_err(|source| WafConfigError::Rules {
+                        field: "paranoia_level".into(),
+                        source,
+                    })?;
+            }
+        }
+        let ruleset = b.build().map_err(|source| WafConfigError::Rules {
+            field: "rules".into(),
+            source,
+        })?;
+        let mut exclusions = Vec::new();
+        for (i, e) in self.exclusions.iter().enumerate() {
+            let base = format!("exclusions[{i}]");
+            let mut targets = Vec::new();
+            for (j, t) in e.targets.iter().enumerate() {
+                let field = format!("{base}.targets[{j}]");
+                let list = parse_targets(&t.target)
+                    .map_err(|(_, reason)| invalid(format!("{field}.target"), reason))?;
+                let target = list.targets.into_iter().next().ok_or_else(|| {
+                    invalid(format!("{field}.target"), "expected VARIABLE[:selector]")
+                })?;
+                if t.rule_ids.is_empty() && t.tags.is_empty() {
+                    return Err(invalid(field, "name rule_ids or tags"));
+                }
+                targets.push((
+                    id_ranges(&format!("{field}.rule_ids"), &t.rule_ids)?,
+                    exact_tags(&t.tags),
+                    Exclusion {
+                        var: target.var,
+                        selector: target.selector,
+                    },
+                ));
+            }
+            exclusions.push(CompiledExclusion {
+                routes: e.routes.clone(),
+                ids: id_ranges(&format!("{base}.rule_ids"), &e.rule_ids)?,
+                tags: exact_tags(&e.tags),
+                targets,
+            });
+        }
+        Ok(CompiledWaf {
+            ruleset: Arc::new(ruleset),
+            mode: self.mode,
+            exclusions,
+        })
+    }
+
+    /// Engine directives and, optionally, ModSecurity's recommended rules.
+    fn preamble(&self) -> String {
+        let mut s = String::new();
+        let engine = match self.mode {
+            WafMode::Blocking => "On",
+            WafMode::DetectionOnly => "DetectionOnly",
+        };
+        let _ = writeln!(s, "SecRuleEngine {engine}");
+        match self.request_body_limit {
+            Some(limit) => {
+                let _ = writeln!(s, "SecRequestBodyAccess On\nSecRequestBodyLimit {limit}");
+            }
+            None => s.push_str("SecRequestBodyAccess Off\n"),
+        }
+        if self.recommended_rules {
+            s.push_str(RECOMMENDED_RULES);
+        }
+        s
+    }
+
+    fn settings_rule(&self) -> String {
+        let mut setvars = Vec::new();
+        if let Some(pl) = self.paranoia_level {
+            setvars.push(format!("setvar:tx.paranoia_level={pl}"));
+        }
+        if let Some(t) = self.inbound_anomaly_threshold {
+            setvars.push(format!("setvar:tx.inbound_anomaly_score_threshold={t}"));
+        }
+        if setvars.is_empty() {
+            return String::new();
+        }
+        format!(
+            "SecAction \"id:{SETTINGS_RULE_ID},phase:1,pass,nolog,t:none,{}\"\n",
+            setvars.join(",")
+        )
+    }
+}
+
+/// ModSecurity's `modsecurity.conf-recommended` rules 200000-200003.
+const RECOMMENDED_RULES: &str = r#"SecRule REQUEST_HEADERS:Content-Type "@rx (?:application(?:/soap\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
+SecRule REQUEST_HEADERS:Content-Type "@rx application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRule REQBODY_ERROR "!@eq 0" "id:200002,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.'"
+SecRule MULTIPART_STRICT_ERROR "!@eq 0" "id:200003,phase:2,t:none,log,deny,status:400,msg:'Multipart request body failed strict validation'"
+"#;

@@ -35,7 +35,9 @@ pub mod transaction;
 pub mod transformations;
 pub mod variables;
 
+pub use config::{CompiledWaf, WafConfig, WafConfigError, WafExclusion, WafMode};
 pub use error::{LoadError, LoadErrorKind};
 pub use ruleset::{Ruleset, RulesetBuilder};
+pub use stage::WafStage;
 
 pub use transaction::{Interruption, RuleMatch, Transaction};

@@ -1,1 +1,273 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::LoadErrorKind;
+use crate::ruleset::{Ruleset, RulesetBuilder};
+use crate::transaction::Transaction;
+
+fn load(src: &str) -> Result<Ruleset, crate::LoadError> {
+    let mut b = RulesetBuilder::new();
+    b.load_str(src, Path::new("/rules/test.conf"))?;
+    b.build()
+}
+
+fn get(rs: &Arc<Ruleset>, uri: &str) -> Transaction {
+    let mut tx = Transaction::new(rs.clone());
+    tx.set_connection(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, "u");
+    tx.set_request_line("GET", uri, "HTTP/1.1");
+    tx.add_request_header("Host", b"example.com");
+    tx.add_request_header("Cookie", b"session=abc; theme=dark");
+    tx.process_request_headers();
+    tx.process_request_body();
+    tx
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rampart-waf-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn errors_name_file_and_line() {
+    let err = load("SecRuleEngine On\n\nSecFoo bar\n").unwrap_err();
+    assert_eq!(err.location.line, 3);
+    assert_eq!(err.location.file, Path::new("/rules/test.conf"));
+    assert!(matches!(err.kind, LoadErrorKind::UnsupportedDirective(ref d) if d == "SecFoo"));
+    assert!(err.to_string().starts_with("/rules/test.conf:3: "));
+}
+
+#[test]
+fn unsupported_operator_action_variable_are_errors() {
+    let e = load("SecRule ARGS \"@inspectFile /bin/x\" \"id:1\"").unwrap_err();
+    assert!(matches!(e.kind, LoadErrorKind::UnsupportedOperator(_)));
+    let e = load("SecRule ARGS \"@rx a\" \"id:1,exec:/bin/sh\"").unwrap_err();
+    assert!(matches!(e.kind, LoadErrorKind::UnsupportedAction(_)));
+    let e = load("SecRule NOPE \"@rx a\" \"id:1\"").unwrap_err();
+    assert!(matches!(e.kind, LoadErrorKind::UnsupportedVariable(_)));
+    let e = load("SecRule ARGS \"@rx (\" \"id:1\"").unwrap_err();
+    assert!(matches!(e.kind, LoadErrorKind::OperatorArgument { .. }));
+}
+
+#[test]
+fn rule_shape_errors() {
+    assert!(matches!(
+        load("SecRule ARGS \"@rx a\" \"phase:1\"").unwrap_err().kind,
+        LoadErrorKind::Rule(_)
+    ));
+    assert!(matches!(
+        load("SecAction \"id:1\"\nSecAction \"id:1\"")
+            .unwrap_err()
+            .kind,
+        LoadErrorKind::DuplicateId(1)
+    ));
+    let e = load("SecRule ARGS \"@rx a\" \"id:1,chain\"\n").unwrap_err();
+    assert!(matches!(e.kind, LoadErrorKind::UnfinishedChain));
+    assert_eq!(e.location.line, 1);
+    let e =
+        load("SecRule ARGS \"@rx a\" \"id:1,chain\"\nSecRule ARGS \"@rx b\" \"deny\"").unwrap_err();
+    assert!(matches!(e.kind, LoadErrorKind::Rule(_)));
+    assert!(load("SecRule ARGS \"@rx a").is_err());
+    assert!(load("SecRuleUpdateTargetById 99 \"!ARGS:x\"").is_err());
+}
+
+#[test]
+fn includes_resolve_relative_to_the_including_file_and_globs_sort() {
+    let dir = temp_dir("include");
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::write(
+        dir.join("main.conf"),
+        "Include rules/*.conf\nIncludeOptional nothing/*.conf\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("rules/b.conf"),
+        "SecAction \"id:2,phase:1,pass,nolog\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("rules/a.conf"),
+        "SecAction \"id:1,phase:1,pass,nolog\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("rules/c.txt"), "garbage\n").unwrap();
+    let mut b = RulesetBuilder::new();
+    b.load_file(&dir.join("main.conf")).unwrap();
+    let rs = b.build().unwrap();
+    assert_eq!(rs.rule_ids().collect::<Vec<_>>(), vec![1, 2]);
+
+    std::fs::write(
+        dir.join("bad.conf"),
+        "SecAction \"id:3\"\nInclude missing.conf\n",
+    )
+    .unwrap();
+    let mut b = RulesetBuilder::new();
+    let e = b.load_file(&dir.join("bad.conf")).unwrap_err();
+    assert_eq!(e.location.line, 2);
+    assert!(matches!(e.kind, LoadErrorKind::IncludeNotFound(_)));
+}
+
+#[test]
+fn include_cycles_are_refused() {
+    let dir = temp_dir("cycle");
+    std::fs::write(dir.join("a.conf"), "Include a.conf\n").unwrap();
+    let mut b = RulesetBuilder::new();
+    let e = b.load_file(&dir.join("a.conf")).unwrap_err();
+    assert!(matches!(e.kind, LoadErrorKind::IncludeTooDeep(_)));
+}
+
+#[test]
+fn deny_interrupts_and_pass_does_not() {
+    let rs = Arc::new(
+        load(
+            "SecRule ARGS:q \"@contains evil\" \"id:10,phase:1,deny,status:406,msg:'evil %{MATCHED_VAR}'\"\n\
+             SecRule ARGS \"@contains fine\" \"id:11,phase:1,pass,log\"\n",
+        )
+        .unwrap(),
+    );
+    let tx = get(&rs, "/?q=an+evil+thing");
+    let i = tx.interruption().unwrap();
+    assert_eq!((i.rule_id, i.status), (10, 406));
+    assert_eq!(tx.matches()[0].msg.as_deref(), Some("evil an evil thing"));
+    let tx = get(&rs, "/?q=fine");
+    assert!(tx.interruption().is_none());
+    assert_eq!(tx.matched_rule_ids(), vec![11]);
+}
+
+#[test]
+fn chains_setvar_macros_and_counting() {
+    let rs = Arc::new(
+        load(
+            "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.threshold=2\"\n\
+             SecRule ARGS \"@rx ^(a+)$\" \"id:2,phase:1,pass,capture,chain,setvar:'tx.score=+%{tx.threshold}'\"\n\
+             SecRule TX:1 \"@streq aaa\" \"setvar:tx.seen=%{MATCHED_VAR}\"\n\
+             SecRule &ARGS \"@eq 2\" \"id:3,phase:1,pass,setvar:tx.two=1\"\n\
+             SecRule &REQUEST_COOKIES:theme \"@eq 1\" \"id:4,phase:1,pass,setvar:tx.theme=1\"\n\
+             SecRule TX:score \"@ge %{tx.threshold}\" \"id:5,phase:2,deny\"\n",
+        )
+        .unwrap(),
+    );
+    let tx = get(&rs, "/?x=aaa&y=b");
+    assert_eq!(tx.tx("score"), Some(&b"2"[..]));
+    assert_eq!(tx.tx("seen"), Some(&b"aaa"[..]));
+    assert_eq!(tx.tx("two"), Some(&b"1"[..]));
+    assert_eq!(tx.tx("theme"), Some(&b"1"[..]));
+    assert_eq!(tx.interruption().unwrap().rule_id, 5);
+    // The chain fails: no setvar of the starter runs.
+    let tx = get(&rs, "/?x=aa");
+    assert_eq!(tx.tx("score"), None);
+    assert!(tx.interruption().is_none());
+}
+
+#[test]
+fn skip_after_and_markers() {
+    let rs = Arc::new(
+        load(
+            "SecRule ARGS:skip \"@eq 1\" \"id:1,phase:1,pass,nolog,skipAfter:END\"\n\
+             SecAction \"id:2,phase:1,deny\"\n\
+             SecMarker END\n\
+             SecAction \"id:3,phase:1,pass,log\"\n",
+        )
+        .unwrap(),
+    );
+    let tx = get(&rs, "/?skip=1");
+    assert!(tx.interruption().is_none());
+    assert_eq!(tx.matched_rule_ids(), vec![3]);
+    assert_eq!(get(&rs, "/?skip=0").interruption().unwrap().rule_id, 2);
+}
+
+#[test]
+fn exclusions_and_ctl_removals() {
+    let rs = Arc::new(
+        load(
+            "SecRule REQUEST_FILENAME \"@streq /login\" \"id:1,phase:1,pass,nolog,ctl:ruleRemoveTargetById=100;ARGS:password\"\n\
+             SecRule REQUEST_FILENAME \"@streq /off\" \"id:2,phase:1,pass,nolog,ctl:ruleRemoveByTag=attack-sqli\"\n\
+             SecRule ARGS|!ARGS:safe \"@contains '\" \"id:100,phase:2,deny,tag:attack-sqli\"\n",
+        )
+        .unwrap(),
+    );
+    assert!(get(&rs, "/x?a='").interruption().is_some());
+    assert!(get(&rs, "/x?safe='").interruption().is_none());
+    assert!(get(&rs, "/login?password='").interruption().is_none());
+    assert!(get(&rs, "/login?user='").interruption().is_some());
+    assert!(get(&rs, "/off?user='").interruption().is_none());
+}
+
+#[test]
+fn config_time_removal_and_updates() {
+    let rs = Arc::new(
+        load(
+            "SecRule ARGS \"@contains x\" \"id:1,phase:1,deny\"\n\
+             SecRule ARGS \"@contains y\" \"id:2,phase:1,deny,tag:foo\"\n\
+             SecRule ARGS \"@contains z\" \"id:3,phase:1,deny\"\n\
+             SecRule ARGS \"@contains w\" \"id:4,phase:1,deny\"\n\
+             SecRuleRemoveById 1\n\
+             SecRuleRemoveByTag ^foo$\n\
+             SecRuleUpdateTargetById 3 \"!ARGS:ok\"\n\
+             SecRuleUpdateActionById 4 \"pass\"\n",
+        )
+        .unwrap(),
+    );
+    assert!(get(&rs, "/?a=x").interruption().is_none());
+    assert!(get(&rs, "/?a=y").interruption().is_none());
+    assert!(get(&rs, "/?a=z").interruption().is_some());
+    assert!(get(&rs, "/?ok=z").interruption().is_none());
+    assert!(get(&rs, "/?a=w").interruption().is_none());
+}
+
+#[test]
+fn detection_only_records_but_does_not_interrupt() {
+    let rs = Arc::new(
+        load("SecRuleEngine DetectionOnly\nSecRule ARGS \"@contains x\" \"id:1,phase:1,deny\"\n")
+            .unwrap(),
+    );
+    let tx = get(&rs, "/?a=x");
+    assert!(tx.interruption().is_none());
+    assert_eq!(tx.detected_interruption().unwrap().rule_id, 1);
+    assert_eq!(tx.matched_rule_ids(), vec![1]);
+}
+
+#[test]
+fn default_action_makes_block_deny() {
+    let rs = Arc::new(
+        load("SecDefaultAction \"phase:2,log,auditlog,deny,status:403\"\nSecRule ARGS \"@contains x\" \"id:1,phase:2,block\"\n")
+            .unwrap(),
+    );
+    assert!(get(&rs, "/?a=x").interruption().is_some());
+    assert!(load("SecDefaultAction \"log,deny\"").is_err());
+}
+
+#[test]
+fn transformations_apply_in_order_and_multimatch_sees_each_step() {
+    let rs = Arc::new(
+        load(
+            "SecRule ARGS \"@streq <script>\" \"id:1,phase:1,deny,t:none,t:urlDecodeUni,t:htmlEntityDecode,t:lowercase\"\n\
+             SecRule ARGS:m \"@streq %41\" \"id:2,phase:1,deny,t:urlDecode,multiMatch\"\n",
+        )
+        .unwrap(),
+    );
+    assert!(
+        get(&rs, "/?a=%2526lt;SCRIPT%2526gt;")
+            .interruption()
+            .is_some()
+    );
+    assert!(get(&rs, "/?a=script").interruption().is_none());
+    assert_eq!(get(&rs, "/?m=%2541").interruption().unwrap().rule_id, 2);
+}
+
+#[test]
+fn regex_selectors_and_negated_operators() {
+    let rs = Arc::new(
+        load(
+            "SecRule REQUEST_COOKIES:/^sess/ \"!@rx ^[a-z]+$\" \"id:1,phase:1,deny\"\n\
+             SecRule REQUEST_HEADERS:Host \"@endsWith .com\" \"id:2,phase:1,pass,log\"\n",
+        )
+        .unwrap(),
+    );
+    let tx = get(&rs, "/");
+    assert!(tx.interruption().is_none());
+    assert_eq!(tx.matched_rule_ids(), vec![2]);
+}

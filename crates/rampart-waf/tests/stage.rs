@@ -1,0 +1,247 @@
+//! The gateway stage: blocking and detection-only modes, notes, exclusions,
+//! configuration errors naming fields. Uses Debian's CRS when installed, and a
+//! small rules file otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method};
+use rampart_core::{RequestCx, Stage, Step, Verdict};
+use rampart_waf::{WafConfig, WafConfigError, WafStage};
+
+fn rules_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rampart-waf-stage-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("setup.conf"),
+        "SecDefaultAction \"phase:2,log,auditlog,pass\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("rules.conf"),
+        "SecRule ARGS \"@detectSQLi\" \"id:1001,phase:2,block,log,tag:attack-sqli,setvar:tx.anomaly_score=+5\"\n\
+         SecRule TX:ANOMALY_SCORE \"@ge 5\" \"id:1999,phase:2,deny,log\"\n",
+    )
+    .unwrap();
+    d
+}
+
+fn config(json: serde_json::Value) -> WafConfig {
+    serde_json::from_value(json).unwrap()
+}
+
+fn cx(method: Method, path: &str, query: Option<&str>, body: Option<&str>) -> RequestCx {
+    let peer: SocketAddr = "192.0.2.7:5555".parse().unwrap();
+    let mut cx = RequestCx::new("req-1".into(), peer, method, path.into());
+    cx.host = "api.example.com".into();
+    cx.query = query.map(str::to_string);
+    cx.route = Some("POST /login".into());
+    cx.headers.insert(
+        "user-agent",
+        HeaderValue::from_static("Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"),
+    );
+    cx.headers
+        .insert("accept", HeaderValue::from_static("application/json"));
+    if let Some(b) = body {
+        cx.headers
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        cx.headers
+            .insert("content-length", HeaderValue::from(b.len()));
+        cx.body = Some(Bytes::from(b.to_string()));
+    }
+    cx
+}
+
+fn verdict(stage: &WafStage, cx: &mut RequestCx) -> Verdict {
+    match stage.on_request(cx) {
+        Step::Done(v) => v,
+        Step::Wait(_) => panic!("the WAF decides synchronously"),
+    }
+}
+
+#[test]
+fn blocking_mode_refuses_sqli_with_a_problem_naming_no_rule() {
+    let d = rules_dir();
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf")],
+    })))
+    .unwrap();
+    assert_eq!(stage.phase(), rampart_core::Phase::Waf);
+    let mut attack = cx(
+        Method::POST,
+        "/login",
+        None,
+        Some(r#"{"user":"1' OR '1'='1"}"#),
+    );
+    assert!(stage.request_body_limit(&attack).is_some());
+    let Verdict::Respond(problem) = verdict(&stage, &mut attack) else {
+        panic!("not blocked")
+    };
+    assert_eq!(problem.kind.slug, "waf-blocked");
+    assert_eq!(problem.kind.status, 403);
+    let body = String::from_utf8(problem.to_json("req-1")).unwrap();
+    assert!(!body.contains("1001") && !body.contains("OR"), "{body}");
+    assert_eq!(attack.notes.waf.matched_rules, vec![1001, 1999]);
+    assert_eq!(attack.notes.waf.anomaly_score, 5);
+
+    let mut benign = cx(Method::POST, "/login", None, Some(r#"{"user":"alice"}"#));
+    assert_eq!(verdict(&stage, &mut benign), Verdict::Continue);
+    assert!(benign.notes.waf.matched_rules.is_empty());
+    assert_eq!(benign.notes.waf.anomaly_score, 0);
+}
+
+#[test]
+fn detection_only_annotates_without_refusing() {
+    let d = rules_dir();
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf")],
+        "mode": "detection_only",
+    })))
+    .unwrap();
+    let mut attack = cx(
+        Method::GET,
+        "/search",
+        Some("q=1%27%20OR%20%271%27%3D%271"),
+        None,
+    );
+    assert_eq!(verdict(&stage, &mut attack), Verdict::Continue);
+    assert_eq!(attack.notes.reason.as_deref(), Some("waf-detected"));
+    assert_eq!(attack.notes.waf.matched_rules, vec![1001, 1999]);
+}
+
+#[test]
+fn route_exclusions_switch_off_rules_and_targets() {
+    let d = rules_dir();
+    let by_target = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf")],
+        "exclusions": [{"routes": ["POST /login"], "targets": [{"target": "ARGS:json.user", "rule_ids": ["1001"]}]}],
+    })))
+    .unwrap();
+    let mut on_route = cx(
+        Method::POST,
+        "/login",
+        None,
+        Some(r#"{"user":"1' OR '1'='1"}"#),
+    );
+    assert_eq!(verdict(&by_target, &mut on_route), Verdict::Continue);
+    let mut other_arg = cx(
+        Method::POST,
+        "/login",
+        None,
+        Some(r#"{"pw":"1' OR '1'='1"}"#),
+    );
+    assert!(matches!(
+        verdict(&by_target, &mut other_arg),
+        Verdict::Respond(_)
+    ));
+    let mut other_route = cx(
+        Method::POST,
+        "/login",
+        None,
+        Some(r#"{"user":"1' OR '1'='1"}"#),
+    );
+    other_route.route = Some("POST /other".into());
+    assert!(matches!(
+        verdict(&by_target, &mut other_route),
+        Verdict::Respond(_)
+    ));
+
+    let by_tag = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf")],
+        "exclusions": [{"tags": ["attack-sqli"]}],
+    })))
+    .unwrap();
+    let mut any = cx(
+        Method::POST,
+        "/login",
+        None,
+        Some(r#"{"user":"1' OR '1'='1"}"#),
+    );
+    assert_eq!(verdict(&by_tag, &mut any), Verdict::Continue);
+}
+
+#[test]
+fn configuration_errors_name_the_field() {
+    let d = rules_dir();
+    let err = |json| WafStage::new(&config(json)).unwrap_err();
+    let e = err(serde_json::json!({"rules": [d.join("setup.conf"), d.join("missing.conf")]}));
+    assert!(
+        matches!(&e, WafConfigError::Rules { field, .. } if field == "rules[1]"),
+        "{e}"
+    );
+    let e = err(serde_json::json!({"rules": [d.join("setup.conf")], "paranoia_level": 7}));
+    assert!(e.to_string().starts_with("paranoia_level:"), "{e}");
+    let e = err(
+        serde_json::json!({"rules": [d.join("setup.conf")], "exclusions": [{"rule_ids": ["1", "x"]}]}),
+    );
+    assert!(
+        e.to_string().starts_with("exclusions[0].rule_ids[1]:"),
+        "{e}"
+    );
+    assert!(
+        serde_json::from_value::<WafConfig>(serde_json::json!({"rules": [], "bogus": 1})).is_err()
+    );
+}
+
+#[test]
+fn crs_through_the_stage_when_installed() {
+    let setup = Path::new("/etc/modsecurity/crs/crs-setup.conf");
+    if !setup.is_file() {
+        println!("skipping: Debian modsecurity-crs not installed");
+        return;
+    }
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [setup, "/usr/share/modsecurity-crs/rules/*.conf"],
+        "paranoia_level": 1,
+    })))
+    .unwrap();
+    let mut xss = cx(
+        Method::GET,
+        "/search",
+        Some("q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+        None,
+    );
+    assert!(matches!(verdict(&stage, &mut xss), Verdict::Respond(_)));
+    assert!(
+        xss.notes
+            .waf
+            .matched_rules
+            .iter()
+            .any(|id| (941000..942000).contains(id)),
+        "{:?}",
+        xss.notes.waf.matched_rules
+    );
+    assert!(xss.notes.waf.anomaly_score >= 5);
+
+    let mut json = cx(
+        Method::POST,
+        "/login",
+        None,
+        Some(r#"{"user":{"name":"alice","tags":["a","b"]},"n":1}"#),
+    );
+    assert_eq!(
+        verdict(&stage, &mut json),
+        Verdict::Continue,
+        "{:?}",
+        json.notes.waf
+    );
+    assert!(
+        json.notes.waf.matched_rules.is_empty(),
+        "{:?}",
+        json.notes.waf.matched_rules
+    );
+
+    let mut json_sqli = cx(
+        Method::POST,
+        "/login",
+        None,
+        Some(r#"{"user":{"name":"x' UNION SELECT password FROM users--"}}"#),
+    );
+    assert!(
+        matches!(verdict(&stage, &mut json_sqli), Verdict::Respond(_)),
+        "{:?}",
+        json_sqli.notes.waf
+    );
+}
