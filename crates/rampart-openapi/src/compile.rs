@@ -141,12 +141,18 @@ pub fn compile(docs: &DocSet, cfg: &OpenApiConfig) -> Result<Compiled, BuildErro
         Some(d) => Some(Lifecycle::compile(d, "deprecation").map_err(|m| field_error(&m))?),
         None => None,
     };
-    let Some(Value::Object(paths)) = main.get("paths") else {
-        return Err(LoadError::Invalid {
-            at: docs.at(0, "/paths"),
-            message: "`paths` must be an object".into(),
+    let empty = serde_json::Map::new();
+    let paths = match main.get("paths") {
+        Some(Value::Object(paths)) => paths,
+        // 3.1 allows a document without paths (components or webhooks only).
+        None if version == SpecVersion::V31 => &empty,
+        _ => {
+            return Err(LoadError::Invalid {
+                at: docs.at(0, "/paths"),
+                message: "`paths` must be an object".into(),
+            }
+            .into());
         }
-        .into());
     };
     let c = Ctx { docs, version };
     let mut routes = RouteTable::default();
@@ -193,8 +199,11 @@ pub fn compile(docs: &DocSet, cfg: &OpenApiConfig) -> Result<Compiled, BuildErro
                 Some(b) => Some(c.body(idoc, &format!("{op_ptr}/requestBody"), b)?),
                 None => None,
             };
-            let responses =
+            let mut responses =
                 c.responses(idoc, &format!("{op_ptr}/responses"), op.get("responses"))?;
+            for media in responses.iter_mut().flat_map(|r| r.media.iter_mut()) {
+                media.shapes.assign_roles(&policy.role_visible);
+            }
             let index = ops.len();
             routes
                 .add(template, method.clone(), index)

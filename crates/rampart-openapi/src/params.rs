@@ -209,7 +209,7 @@ impl Param {
                 return;
             }
         };
-        if let Some(validator) = &self.validator {
+        if let Some(validator) = self.validator.as_ref().filter(|v| !v.is_valid(&value)) {
             for err in validator.iter_errors(&value) {
                 failures.push(schema_failure(self.location, &pointer, &err));
             }

@@ -134,7 +134,7 @@ fn check_body(
             return Ok(());
         }
     };
-    if let Some(validator) = &media.validator {
+    if let Some(validator) = media.validator.as_ref().filter(|v| !v.is_valid(&value)) {
         for err in validator.iter_errors(&value) {
             failures.push(schema_failure(In::Body, "", &err));
         }

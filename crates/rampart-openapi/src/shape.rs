@@ -7,9 +7,37 @@
 //! declared. Recursive schemas share nodes through the bundle's definitions.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use regex::Regex;
 use serde_json::Value;
+
+/// FNV-1a: fast for the short member names looked up on every body member. The maps
+/// are fixed at build time (no attacker-driven inserts), so hash flooding does not apply.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A map keyed by member name with the [`Fnv`] hasher.
+pub type NameMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 
 /// Index of a node in a [`Shapes`] arena.
 pub type ShapeId = usize;
@@ -42,13 +70,15 @@ pub struct Prop {
     pub roles: Option<Vec<String>>,
     /// `x-rampart-visible: true`: shown even if its name looks sensitive.
     pub reveal: bool,
+    /// The name looks sensitive (computed once at build).
+    pub sensitive: bool,
 }
 
 /// What an object schema declares.
 #[derive(Debug, Clone)]
 pub struct ObjectShape {
     /// Declared properties by name.
-    pub props: HashMap<String, Prop>,
+    pub props: NameMap<Prop>,
     /// `patternProperties`.
     pub patterns: Vec<(Regex, ShapeId)>,
     /// Everything else.
@@ -131,6 +161,25 @@ impl Shapes {
         Shapes {
             nodes: b.nodes,
             root,
+        }
+    }
+
+    /// Marks declared properties named in `role_visible` (configuration) as visible
+    /// only to those roles, unless the spec already restricts them.
+    pub fn assign_roles(&mut self, role_visible: &HashMap<String, Vec<String>>) {
+        if role_visible.is_empty() {
+            return;
+        }
+        for node in &mut self.nodes {
+            if let Some(obj) = &mut node.object {
+                for (name, prop) in obj.props.iter_mut() {
+                    if prop.roles.is_none()
+                        && let Some(roles) = role_visible.get(name)
+                    {
+                        prop.roles = Some(roles.clone());
+                    }
+                }
+            }
         }
     }
 
@@ -275,7 +324,7 @@ impl<'b> Builder<'b> {
             Some(Value::Bool(true)) => Additional::Allowed(ANY),
             Some(schema) => Additional::Allowed(self.node(schema, depth + 1)),
         };
-        let mut props = HashMap::new();
+        let mut props = NameMap::default();
         for (name, schema) in acc.props {
             let shape = self.node(schema, depth + 1);
             let prop = Prop {
@@ -284,6 +333,7 @@ impl<'b> Builder<'b> {
                 write_only: self.flag(schema, "writeOnly", 0),
                 roles: self.roles(schema),
                 reveal: self.flag(schema, "x-rampart-visible", 0),
+                sensitive: crate::json::filter::looks_sensitive(name),
             };
             // A property declared by several branches keeps the strictest marks.
             props

@@ -195,37 +195,40 @@ impl Filter<'_, '_> {
             .any(|r| r.eq_ignore_ascii_case(key))
     }
 
+    /// Whether a member not named by the schema (free-form or pattern) may be shown.
+    fn free_member_visible(&self, key: &str) -> bool {
+        if looks_sensitive(key) && !self.revealed(key) {
+            return false;
+        }
+        self.rules.role_visible.is_empty()
+            || self
+                .rules
+                .role_visible
+                .get(key)
+                .is_none_or(|r| self.has_role(r))
+    }
+
     /// What to do with member `key`: `Some(child shape)` to keep, `None` to drop.
+    /// Declared members carry their sensitivity and roles from build time.
     fn decide(&self, shape: Option<ShapeId>, key: &str) -> Option<Option<ShapeId>> {
         let shape = self.shapes.get(shape?);
-        let hidden_name = looks_sensitive(key) && !self.revealed(key);
-        let config_roles = self.rules.role_visible.get(key);
         if shape.any {
-            if hidden_name || config_roles.is_some_and(|r| !self.has_role(r)) {
-                return None;
-            }
-            return Some(Some(ANY));
+            return self.free_member_visible(key).then_some(Some(ANY));
         }
         let obj = shape.object.as_ref()?;
-        let (child, roles) = match obj.member(key) {
+        match obj.member(key) {
             Member::Declared(p) => {
-                if p.write_only || (hidden_name && !p.reveal) {
+                if p.write_only || (p.sensitive && !p.reveal && !self.revealed(key)) {
                     return None;
                 }
-                (p.shape, p.roles.as_ref().or(config_roles))
-            }
-            Member::Pattern(s) => {
-                if hidden_name {
+                if p.roles.as_ref().is_some_and(|r| !self.has_role(r)) {
                     return None;
                 }
-                (s, config_roles)
+                Some(Some(p.shape))
             }
-            Member::Undeclared => return None,
-        };
-        if roles.is_some_and(|r| !self.has_role(r)) {
-            return None;
+            Member::Pattern(s) => self.free_member_visible(key).then_some(Some(s)),
+            Member::Undeclared => None,
         }
-        Some(Some(child))
     }
 
     fn object(&mut self, shape: Option<ShapeId>, depth: usize) -> Result<(), FilterError> {

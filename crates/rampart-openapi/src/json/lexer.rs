@@ -78,8 +78,20 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         let mut escaped = false;
         loop {
+            // Skip plain content in one tight scan; stop on a quote, a backslash or a
+            // control character.
+            let rest = self.bytes.get(self.pos..).unwrap_or_default();
+            match rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            {
+                Some(n) => self.pos += n,
+                None => {
+                    self.pos = self.bytes.len();
+                    return Err(self.err());
+                }
+            }
             match self.peek() {
-                None => return Err(self.err()),
                 Some(b'"') => {
                     let end = self.pos;
                     self.pos += 1;
@@ -108,8 +120,7 @@ impl<'a> Lexer<'a> {
                         _ => return Err(self.err()),
                     }
                 }
-                Some(c) if c < 0x20 => return Err(self.err()),
-                Some(_) => self.pos += 1,
+                _ => return Err(self.err()),
             }
         }
     }

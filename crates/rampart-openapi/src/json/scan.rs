@@ -79,6 +79,13 @@ impl From<SyntaxError> for ScanError {
 /// Checks that `bytes` hold exactly one JSON value within `limits` and without duplicate
 /// keys. Recursion depth is bounded by `limits.max_depth`.
 pub fn prescan(bytes: &[u8], limits: &JsonLimits) -> Result<(), ScanError> {
+    // JSON text is UTF-8 (RFC 8259 §8.1); checked up front so that what passes here
+    // also parses in serde_json (no differential between the two parsers).
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(ScanError::Syntax {
+            offset: e.valid_up_to(),
+        });
+    }
     let mut lx = Lexer::new(bytes);
     value(&mut lx, limits, 1)?;
     lx.skip_ws();
@@ -273,6 +280,10 @@ mod tests {
     #[test]
     fn malformed_documents_are_refused() {
         let l = JsonLimits::default();
+        assert!(matches!(
+            prescan(b"\"\xff\"", &l),
+            Err(ScanError::Syntax { offset: 1 })
+        ));
         for bad in [
             "",
             "{",
