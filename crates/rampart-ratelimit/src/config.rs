@@ -303,7 +303,7 @@ fn compile_limit(raw: &LimitConfig, field: &str, pre_auth: bool) -> Result<Limit
         });
     }
     Ok(Limit {
-        name: raw.name.clone(),
+        name: raw.name.as_str().into(),
         key,
         emission_us,
         burst,
@@ -351,13 +351,13 @@ impl RateLimitConfig {
             for (i, q) in raw.quotas.iter().enumerate() {
                 let qf = format!("{f}.quotas[{i}]");
                 check_name(&q.name, &format!("{qf}.name"))?;
-                if quotas.iter().any(|o| o.name == q.name) {
+                if quotas.iter().any(|o| *o.name == *q.name) {
                     return Err(ConfigError::DuplicateName {
                         field: format!("{qf}.name"),
                     });
                 }
                 quotas.push(Quota {
-                    name: q.name.clone(),
+                    name: q.name.as_str().into(),
                     limit: check_count(q.limit, format!("{qf}.limit"))?,
                     period: q.period,
                 });

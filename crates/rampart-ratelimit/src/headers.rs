@@ -179,7 +179,7 @@ pub fn refusal(report: &RateLimitReport, opts: HeaderOptions, offset_secs: i32) 
         ))
     };
     problem = problem
-        .with_extension("policy", Value::String(decider.info.name.clone()))
+        .with_extension("policy", Value::String(decider.info.name.to_string()))
         .with_extension("retry_after", Value::from(retry))
         .with_header(RETRY_AFTER, HeaderValue::from(retry));
     let mut headers = HeaderMap::new();

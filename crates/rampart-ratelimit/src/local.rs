@@ -112,60 +112,80 @@ impl LocalStore {
 
     /// Evaluates and (when all pass) applies a batch; synchronous.
     pub fn apply_now(&self, now: u64, ops: &[Op]) -> Vec<Outcome> {
-        let hashes: Vec<u64> = ops.iter().map(|op| self.seed.hash_one(&op.key)).collect();
-        let mut order: Vec<usize> = hashes.iter().map(|h| self.shard_of(*h)).collect();
-        order.sort_unstable();
-        order.dedup();
-        // Lock in ascending shard order: no two batches can wait on each other.
-        let mut guards: Vec<(usize, MutexGuard<'_, SlotMap>)> = Vec::with_capacity(order.len());
-        for idx in order {
+        struct Item {
+            hash: u64,
+            shard: usize,
+            next: Option<Slot>,
+        }
+        let mut items: Vec<Item> = ops
+            .iter()
+            .map(|op| {
+                let hash = self.seed.hash_one(&op.key);
+                Item {
+                    hash,
+                    shard: self.shard_of(hash),
+                    next: None,
+                }
+            })
+            .collect();
+        // Lock the distinct shards in ascending order (no two batches can wait on
+        // each other); batches are small, so a repeated minimum beats sorting.
+        let mut guards: Vec<(usize, MutexGuard<'_, SlotMap>)> = Vec::with_capacity(items.len());
+        let mut last: Option<usize> = None;
+        while let Some(idx) = items
+            .iter()
+            .map(|i| i.shard)
+            .filter(|s| last.is_none_or(|l| *s > l))
+            .min()
+        {
             if let Some(shard) = self.shards.get(idx) {
                 guards.push((idx, shard.lock()));
             }
+            last = Some(idx);
         }
-        let mut outcomes = Vec::with_capacity(ops.len());
-        // Pending writes, consulted first so two ops on one key see each other.
-        let mut pending: Vec<(u64, Slot)> = Vec::with_capacity(ops.len());
-        let mut all_allowed = true;
-        let stored_of = |hash: u64, guards: &[(usize, MutexGuard<'_, SlotMap>)]| {
-            let shard = self.shard_of(hash);
+        let stored_of = |item: &Item, guards: &[(usize, MutexGuard<'_, SlotMap>)]| {
             guards
                 .iter()
-                .find(|(i, _)| *i == shard)
-                .and_then(|(_, g)| g.get(&hash).copied())
+                .find(|(i, _)| *i == item.shard)
+                .and_then(|(_, g)| g.get(&item.hash).copied())
         };
-        for (op, hash) in ops.iter().zip(&hashes) {
-            let stored = pending
+        let mut outcomes = Vec::with_capacity(ops.len());
+        let mut all_allowed = true;
+        for (n, op) in ops.iter().enumerate() {
+            let Some((before, rest)) = items.split_at_mut_checked(n) else {
+                break;
+            };
+            let Some(item) = rest.first_mut() else {
+                break;
+            };
+            // An earlier op of this batch on the same key: see its pending write.
+            let stored = before
                 .iter()
                 .rev()
-                .find(|(h, _)| h == hash)
-                .map(|(_, s)| *s)
-                .or_else(|| stored_of(*hash, &guards));
+                .find(|b| b.hash == item.hash && b.next.is_some())
+                .and_then(|b| b.next)
+                .or_else(|| stored_of(item, &guards));
             let eval = op.eval(stored, now);
             all_allowed &= eval.allowed;
-            if let Some(next) = eval.next {
-                pending.push((*hash, next));
-            }
+            item.next = eval.next;
             outcomes.push(Outcome::from(eval));
         }
         if !all_allowed {
             // Nothing is charged: report the allowed keys' current state.
-            for ((op, hash), out) in ops.iter().zip(&hashes).zip(outcomes.iter_mut()) {
+            for ((op, item), out) in ops.iter().zip(&items).zip(outcomes.iter_mut()) {
                 if out.allowed {
-                    let eval = op.eval_cost(stored_of(*hash, &guards), now, 0);
-                    *out = Outcome::from(eval);
+                    *out = Outcome::from(op.eval_cost(stored_of(item, &guards), now, 0));
                 }
             }
+            return outcomes;
         }
-        if all_allowed {
-            for (hash, slot) in pending {
-                let shard = self.shard_of(hash);
-                if let Some((_, map)) = guards.iter_mut().find(|(i, _)| *i == shard) {
-                    if map.len() >= self.per_shard && !map.contains_key(&hash) {
-                        self.make_room(map, now);
-                    }
-                    map.insert(hash, slot);
+        for item in &items {
+            let Some(slot) = item.next else { continue };
+            if let Some((_, map)) = guards.iter_mut().find(|(i, _)| *i == item.shard) {
+                if map.len() >= self.per_shard && !map.contains_key(&item.hash) {
+                    self.make_room(map, now);
                 }
+                map.insert(item.hash, slot);
             }
         }
         outcomes

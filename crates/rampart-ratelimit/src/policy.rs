@@ -2,6 +2,8 @@
 //! the [`Op`]s of one request.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
 
 use crate::calendar::{self, Period};
 use crate::clock::MICROS_PER_SEC;
@@ -12,7 +14,7 @@ use crate::store::{Algorithm, Op};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limit {
     /// Policy name.
-    pub name: String,
+    pub name: Arc<str>,
     /// What it counts by.
     pub key: KeyKind,
     /// µs per request (period / rate).
@@ -27,7 +29,7 @@ pub struct Limit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quota {
     /// Quota name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Requests per period.
     pub limit: u64,
     /// Day or month.
@@ -123,7 +125,7 @@ pub fn route_matches(routes: &[String], facts: &Facts<'_>) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyInfo {
     /// Policy name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Quota units of the policy (burst for a rate limit, the limit for a quota).
     pub quota: u64,
     /// The policy window in seconds (time to regain a full burst; the quota period).
@@ -145,8 +147,10 @@ pub struct Effective {
 
 /// Builds the op and info for a GCRA limit whose key value is `value`.
 pub fn limit_op(limit: &Limit, value: &str, eff: Effective) -> (Op, PolicyInfo) {
+    let mut key = String::with_capacity(limit.name.len() + value.len() + 16);
+    let _ = write!(key, "rl:{}:{}:{{{value}}}", limit.name, limit.key.tag());
     let op = Op {
-        key: format!("rl:{}:{}:{{{value}}}", limit.name, limit.key.tag()),
+        key,
         algorithm: Algorithm::Gcra {
             emission_us: eff.emission_us,
             burst: eff.burst,
