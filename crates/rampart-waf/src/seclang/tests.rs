@@ -142,8 +142,8 @@ fn chains_setvar_macros_and_counting() {
     let rs = Arc::new(
         load(
             "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.threshold=2\"\n\
-             SecRule ARGS \"@rx ^(a+)$\" \"id:2,phase:1,pass,capture,chain,setvar:'tx.score=+%{tx.threshold}'\"\n\
-             SecRule TX:1 \"@streq aaa\" \"setvar:tx.seen=%{MATCHED_VAR}\"\n\
+             SecRule ARGS \"@rx ^(a+)$\" \"id:2,phase:1,pass,capture,chain,setvar:tx.started=1\"\n\
+             SecRule TX:1 \"@streq aaa\" \"setvar:tx.seen=%{MATCHED_VAR},setvar:'tx.score=+%{tx.threshold}'\"\n\
              SecRule &ARGS \"@eq 2\" \"id:3,phase:1,pass,setvar:tx.two=1\"\n\
              SecRule &REQUEST_COOKIES:theme \"@eq 1\" \"id:4,phase:1,pass,setvar:tx.theme=1\"\n\
              SecRule TX:score \"@ge %{tx.threshold}\" \"id:5,phase:2,deny\"\n",
@@ -156,8 +156,10 @@ fn chains_setvar_macros_and_counting() {
     assert_eq!(tx.tx("two"), Some(&b"1"[..]));
     assert_eq!(tx.tx("theme"), Some(&b"1"[..]));
     assert_eq!(tx.interruption().unwrap().rule_id, 5);
-    // The chain fails: no setvar of the starter runs.
+    // The chain fails: the starter's own setvar ran (as in ModSecurity), the
+    // last link's did not.
     let tx = get(&rs, "/?x=aa");
+    assert_eq!(tx.tx("started"), Some(&b"1"[..]));
     assert_eq!(tx.tx("score"), None);
     assert!(tx.interruption().is_none());
 }

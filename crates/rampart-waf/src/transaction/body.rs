@@ -113,13 +113,17 @@ pub(crate) fn processor_from_content_type(data: &RequestData) -> Option<BodyProc
     }
 }
 
-/// Stores REQUEST_BODY and runs the body processor.
+/// Runs the body processor. REQUEST_BODY is filled, as in ModSecurity v2,
+/// only for URLENCODED bodies or with `ctl:forceRequestBodyVariable=On` (CRS
+/// 901340 sets it when no processor was chosen); JSON, XML and multipart
+/// bodies are inspected parsed.
 pub(crate) fn process(
     data: &mut RequestData,
     ids: &mut Ids,
     vars: &Vars,
     settings: &Settings,
     body: Vec<u8>,
+    force_body_variable: bool,
 ) {
     data.body_length = body.len();
     let error = |data: &mut RequestData, msg: String| {
@@ -182,5 +186,7 @@ pub(crate) fn process(
         }
         None => {}
     }
-    data.body = Some(ids.item(Vec::new(), body));
+    if force_body_variable || vars.body_processor == Some(BodyProcessor::Urlencoded) {
+        data.body = Some(ids.item(Vec::new(), body));
+    }
 }

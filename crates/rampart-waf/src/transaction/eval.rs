@@ -191,33 +191,25 @@ impl Transaction {
         });
     }
 
-    /// Evaluates a rule and its chain; runs the actions when everything matched.
+    /// Evaluates a rule and its chain. As in ModSecurity, each link runs its
+    /// own non-disruptive actions as soon as it matches (CRS relies on this: a
+    /// starter's `setvar` prepares a variable its chained rule inspects), which
+    /// is why CRS puts score increments on the last link.
     fn eval_chain(&mut self, starter: &Rule) -> bool {
         self.vars.matched_vars.clear();
-        let chained = starter.chained.is_some();
-        if !self.eval_link(starter, starter, !chained) {
-            return false;
-        }
-        let mut link = starter.chained.as_deref();
+        let mut link = Some(starter);
         while let Some(l) = link {
-            if !self.eval_link(l, starter, false) {
+            if !self.eval_link(l, starter) {
                 return false;
             }
             link = l.chained.as_deref();
         }
-        if chained {
-            let mut link = Some(starter);
-            while let Some(l) = link {
-                self.run_effects(l, starter);
-                link = l.chained.as_deref();
-            }
-        }
         true
     }
 
-    /// Evaluates one link; with `effects_per_match`, runs the rule's actions
-    /// once per matching value (ModSecurity's behaviour for unchained rules).
-    fn eval_link(&mut self, rule: &Rule, starter: &Rule, effects_per_match: bool) -> bool {
+    /// Evaluates one link and runs its actions once per matching value
+    /// (ModSecurity's behaviour).
+    fn eval_link(&mut self, rule: &Rule, starter: &Rule) -> bool {
         let rs = self.rs.clone();
         let mut hits: Vec<Hit> = Vec::new();
         {
@@ -312,9 +304,7 @@ impl Transaction {
                     .push((hit.name.clone(), hit.value.clone()));
                 self.vars.matched_var = Some((hit.name, hit.value));
             }
-            if effects_per_match {
-                self.run_effects(rule, starter);
-            }
+            self.run_effects(rule, starter);
         }
         true
     }
@@ -397,7 +387,8 @@ impl Transaction {
             Ctl::RuleEngine(mode) => self.runtime.engine = *mode,
             Ctl::RequestBodyAccess(on) => self.runtime.body_access = *on,
             Ctl::RequestBodyProcessor(p) => self.vars.body_processor = Some(*p),
-            Ctl::ForceRequestBodyVariable(_) | Ctl::AuditOnly(_) => {}
+            Ctl::ForceRequestBodyVariable(on) => self.runtime.force_body_variable = *on,
+            Ctl::AuditOnly(_) => {}
         }
     }
 }

@@ -80,6 +80,7 @@ impl RulePick {
 pub(crate) struct Runtime {
     pub engine: EngineMode,
     pub body_access: bool,
+    pub force_body_variable: bool,
     pub removed_ids: Vec<IdRange>,
     pub removed_tags: Vec<Arc<Regex>>,
     pub target_removals: Vec<(RulePick, Exclusion)>,
@@ -110,6 +111,7 @@ impl Transaction {
         let runtime = Runtime {
             engine: rs.settings.engine,
             body_access: rs.settings.request_body_access,
+            force_body_variable: false,
             removed_ids: Vec::new(),
             removed_tags: Vec::new(),
             target_removals: Vec::new(),
@@ -197,6 +199,7 @@ impl Transaction {
                         &self.vars,
                         &self.rs.settings,
                         body,
+                        self.runtime.force_body_variable,
                     );
                 }
                 self.run_phase(2);
