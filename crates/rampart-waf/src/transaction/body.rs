@@ -35,9 +35,16 @@ pub(crate) fn set_request_line(
         Some((p, q)) => (p, Some(q)),
         None => (relative, None),
     };
-    data.filename = Some(ids.item(Vec::new(), path.as_bytes().to_vec()));
-    let base = path.rsplit('/').next().unwrap_or("");
-    data.basename = Some(ids.item(Vec::new(), base.as_bytes().to_vec()));
+    // As in ModSecurity, REQUEST_FILENAME and REQUEST_BASENAME are
+    // percent-decoded (REQUEST_URI is not).
+    let decoded = percent_decode(path.as_bytes());
+    let base = decoded
+        .rsplit(|&c| c == b'/')
+        .next()
+        .unwrap_or_default()
+        .to_vec();
+    data.filename = Some(ids.item(Vec::new(), decoded));
+    data.basename = Some(ids.item(Vec::new(), base));
     if let Some(q) = query {
         data.query = Some(ids.item(Vec::new(), q.as_bytes().to_vec()));
         let (pairs, truncated) = urlencoded::parse(
@@ -52,6 +59,24 @@ pub(crate) fn set_request_line(
     } else {
         data.query = Some(ids.item(Vec::new(), Vec::new()));
     }
+}
+
+/// `%XX` decoding without the `+` to space rule of forms.
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&c) = s.get(i) {
+        if c == b'%'
+            && let Some(b) = crate::transformations::hex_pair(s, i + 1)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 /// Headers allowed per request; more are ignored (the gateway bounds them first).
