@@ -30,12 +30,12 @@ fn data() -> PathBuf {
 fn request_body() -> String {
     let friend = |i: usize| {
         format!(
-            r#"{{"name":"Friend number {i}","email":"friend{i}@example.com","nickname":"f{i}","address":{{"city":"Lyon"}}}}"#
+            r#"{{"name":"Friend number {i} of Alice","email":"friend{i}@example.com","nickname":"friend-{i}","address":{{"city":"Lyon, France"}}}}"#
         )
     };
     let friends: Vec<String> = (0..5).map(friend).collect();
     format!(
-        r#"{{"name":"Alice Liddell","email":"alice@example.com","password":"correct horse battery staple","nickname":"alice","address":{{"city":"Oxford"}},"friends":[{}]}}"#,
+        r#"{{"name":"Alice Pleasance Liddell of Christ Church, Oxford","email":"alice.liddell@example.com","password":"correct horse battery staple, and then some more","nickname":"alice in wonderland, through the looking-glass","address":{{"city":"Oxford, Oxfordshire, England, United Kingdom"}},"friends":[{}]}}"#,
         friends.join(",")
     )
 }
@@ -48,7 +48,7 @@ fn response_body() -> String {
             i % 10
         )
     };
-    let users: Vec<String> = (0..40).map(user).collect();
+    let users: Vec<String> = (0..52).map(user).collect();
     format!("[{}]", users.join(","))
 }
 
@@ -135,5 +135,53 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// The parts of the request path, to see where the time goes.
+fn parts(c: &mut Criterion) {
+    let body = request_body();
+    let limits = rampart_openapi::json::JsonLimits::default();
+    c.bench_function("part: pre-scan 1 KB", |b| {
+        b.iter(|| rampart_openapi::json::prescan(black_box(body.as_bytes()), &limits))
+    });
+    c.bench_function("part: serde_json parse 1 KB", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(body.as_bytes())).unwrap())
+    });
+
+    use rampart_openapi::bundle::{Direction, SpecVersion, bundle, compile};
+    use rampart_openapi::loader::DocSet;
+    use rampart_openapi::shape::Shapes;
+    let docs = DocSet::load(&data().join("users.yaml")).unwrap();
+    let ptr = "/paths/~1users/post/requestBody/content/application~1json/schema";
+    let schema = docs.main().pointer(ptr).unwrap();
+    let bundled = bundle(&docs, 0, ptr, schema, SpecVersion::V30, Direction::Request).unwrap();
+    let validator = compile(&bundled, SpecVersion::V30).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(validator.is_valid(&value));
+    c.bench_function("part: schema is_valid 1 KB", |b| {
+        b.iter(|| validator.is_valid(black_box(&value)))
+    });
+    let shapes = Shapes::build(&bundled, SpecVersion::V30.defs_key());
+    let policy = rampart_openapi::config::Policy {
+        strict_query: false,
+        undeclared: rampart_openapi::UndeclaredMode::Refuse,
+        max_body_bytes: 1 << 20,
+        limits,
+        forbidden: vec!["is_admin".into(), "role".into()],
+        reveal: vec![],
+        role_visible: Default::default(),
+        auth_endpoint: false,
+    };
+    c.bench_function("part: mass-assignment walk 1 KB", |b| {
+        b.iter_batched_ref(
+            || value.clone(),
+            |v| {
+                let mut failures = Vec::new();
+                rampart_openapi::massign::check(&shapes, v, &policy, &mut failures);
+                assert!(failures.is_empty());
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(benches, bench, parts);
 criterion_main!(benches);

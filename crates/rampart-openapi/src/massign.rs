@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::config::{Policy, UndeclaredMode};
-use crate::problems::{Failure, In, push_segment};
+use crate::problems::{Failure, In, push_index, push_segment};
 use crate::shape::{ANY, Member, Shapes};
 
 /// Walks `value` against the shapes; returns whether anything was stripped.
@@ -98,7 +98,7 @@ fn walk(
             if let Some(item) = item {
                 for (i, child) in items.iter_mut().enumerate() {
                     let len = pointer.len();
-                    push_segment(pointer, &i.to_string());
+                    push_index(pointer, i);
                     stripped |= walk(shapes, item, child, policy, pointer, failures, depth + 1);
                     pointer.truncate(len);
                 }

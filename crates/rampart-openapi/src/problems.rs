@@ -154,6 +154,10 @@ pub fn sanitize_pointer(pointer: &str) -> String {
 /// Appends a segment to a pointer, escaped.
 pub fn push_segment(pointer: &mut String, segment: &str) {
     pointer.push('/');
+    if !segment.contains(['~', '/']) {
+        pointer.push_str(segment);
+        return;
+    }
     for c in segment.chars() {
         match c {
             '~' => pointer.push_str("~0"),
@@ -161,6 +165,12 @@ pub fn push_segment(pointer: &mut String, segment: &str) {
             c => pointer.push(c),
         }
     }
+}
+
+/// Appends an array index to a pointer (no allocation).
+pub fn push_index(pointer: &mut String, index: usize) {
+    use std::fmt::Write;
+    let _ = write!(pointer, "/{index}");
 }
 
 #[cfg(test)]

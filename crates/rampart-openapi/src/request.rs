@@ -48,13 +48,17 @@ fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mu
             Vec::new()
         }
     };
-    let cookie_text: Vec<&str> = cx
-        .headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let cookies = cookie_text.iter().flat_map(|c| parse_cookies(c)).collect();
+    // Cookies are parsed only for operations that declare cookie parameters.
+    let cookies = if op.params.iter().any(|p| p.location == In::Cookie) {
+        cx.headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(parse_cookies)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let names = path.params.iter().map(|(n, _)| n.as_str());
     let src = Sources {
         path: names.zip(path.raw.iter().cloned()).collect(),

@@ -95,7 +95,11 @@ impl Stage for RouteStage {
 
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
         match self.api.route(&cx.method, &cx.path) {
-            Routed::Refused(problem) => refuse(problem),
+            Routed::Refused(problem) => {
+                // Shadow API traffic: recorded in the audit record under its slug.
+                cx.notes.reason = Some(problem.kind.slug.to_string());
+                refuse(problem)
+            }
             Routed::Found(m, params) => {
                 let op = self.api.operation(&m);
                 cx.route = Some(m.route.clone());

@@ -35,9 +35,12 @@ fn shadow_routes_get_404() {
         "/v1users/1",
         "/v1/users/",
     ] {
-        let p = refused(run(&api, &mut req("GET", path)));
+        let mut cx = req("GET", path);
+        let p = refused(run(&api, &mut cx));
         assert_eq!(p.kind.status, 404, "{path}");
         assert_eq!(p.kind.slug, "route-not-declared");
+        assert_eq!(cx.notes.reason.as_deref(), Some("route-not-declared"));
+        assert!(cx.route.is_none());
     }
 }
 
