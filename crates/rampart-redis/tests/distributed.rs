@@ -297,3 +297,77 @@ async fn config_errors_name_the_field() {
     let e = RedisStore::new(&c, "rl.redis").unwrap_err();
     assert!(e.to_string().starts_with("rl.redis.url:"), "{e}");
 }
+
+/// The Lua script and the Rust arithmetic agree, op by op, on random batches
+/// (allowed and remaining; intervals of hours make the two clocks' few
+/// milliseconds of difference irrelevant).
+#[tokio::test]
+async fn script_agrees_with_the_local_store() {
+    let server = RedisServer::start();
+    let redis = store(&server, OutageMode::FailClosed);
+    let local = LocalStore::new(1024, 4);
+    let now = rampart_ratelimit::Clock::now_micros(&SystemClock);
+    let far = now + 400 * 86_400_000_000;
+    let algorithm = |k: u64| match k {
+        0 => Algorithm::Gcra {
+            emission_us: HOUR,
+            burst: 1,
+        },
+        1 => Algorithm::Gcra {
+            emission_us: HOUR,
+            burst: 3,
+        },
+        2 => Algorithm::Gcra {
+            emission_us: 2 * HOUR,
+            burst: 5,
+        },
+        3 => Algorithm::Window {
+            limit: 4,
+            window_end_us: far,
+        },
+        _ => Algorithm::Window {
+            limit: 7,
+            window_end_us: far,
+        },
+    };
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut allowed, mut refused) = (0, 0);
+    for round in 0..400 {
+        let len = 1 + next() % 3;
+        let ops: Vec<Op> = (0..len)
+            .map(|_| {
+                let k = next() % 5;
+                Op {
+                    key: format!("diff:{{{k}}}"),
+                    algorithm: algorithm(k),
+                    cost: next() % 3,
+                }
+            })
+            .collect();
+        let want = local.apply_now(now, &ops);
+        let got = redis.apply(now, ops.clone()).resolve().await.unwrap();
+        for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+            assert_eq!(
+                (w.allowed, w.remaining),
+                (g.allowed, g.remaining),
+                "round {round} op {i} {:?}",
+                ops[i]
+            );
+        }
+        if want.iter().all(|o| o.allowed) {
+            allowed += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    assert!(
+        allowed > 10 && refused > 10,
+        "both paths exercised: {allowed} / {refused}"
+    );
+}
