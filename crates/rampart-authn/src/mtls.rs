@@ -128,14 +128,18 @@ impl MtlsMapper {
                     .find(|s| s.len() > prefix.len() && s.starts_with(prefix.as_str()))
                     .cloned(),
             }?;
+            let consumer = rule.consumer.clone().unwrap_or(matched);
+            // `sub` = the consumer, as for API keys, so `sub`-based rules apply.
+            let mut claims = Map::new();
+            claims.insert("sub".into(), Value::String(consumer.clone()));
             Some(Identity {
-                consumer: rule.consumer.clone().unwrap_or(matched),
+                consumer,
                 method: "mtls".into(),
                 credential_id: Some(cert.sha256_thumbprint.clone()),
                 scopes: rule.scopes.clone(),
                 roles: rule.roles.clone(),
                 plan: rule.plan.clone(),
-                claims: Map::new(),
+                claims,
             })
         })
     }

@@ -134,6 +134,19 @@ fn refusal(reason: &'static str, problem: Problem) -> Refusal {
 }
 
 impl AuthnStage {
+    /// The JWKS caches of the configured issuers, for the gateway to refresh on a
+    /// schedule ([`crate::jwt::JwksCache::refresh`]) so lookups rarely wait on a fetch.
+    pub fn jwks_caches(&self) -> Vec<Arc<crate::jwt::JwksCache>> {
+        self.jwt
+            .iter()
+            .flat_map(|jwt| jwt.issuers())
+            .filter_map(|issuer| match &issuer.keys {
+                crate::jwt::KeySource::Remote(cache) => Some(Arc::clone(cache)),
+                crate::jwt::KeySource::Static(_) => None,
+            })
+            .collect()
+    }
+
     fn looks_like_jwt(token: &str) -> bool {
         token.bytes().filter(|b| *b == b'.').count() == 2
     }

@@ -488,3 +488,29 @@ async fn jwks_file_keys_work_without_any_fetch() {
     verifier.verify(&key.sign(&claims())).await.unwrap();
     assert_eq!(jwks.fetches(), 0);
 }
+
+#[tokio::test]
+async fn token_type_is_enforced_when_configured() {
+    let s = setup_with(json!({"token_types": ["at+jwt"]}));
+    let at = s.es.sign_with_header(json!({"typ": "at+jwt"}), &claims());
+    s.verifier.verify(&at).await.unwrap();
+    let long =
+        s.es.sign_with_header(json!({"typ": "application/AT+JWT"}), &claims());
+    s.verifier.verify(&long).await.unwrap();
+    // An ID token (typ JWT) or an untyped token is not an access token here.
+    let id_token = s.es.sign(&claims());
+    assert_eq!(
+        s.verifier.verify(&id_token).await.unwrap_err(),
+        JwtError::WrongType
+    );
+    let untyped = sign_raw(
+        &json!({"alg": "ES256", "kid": "es-1"}),
+        &claims(),
+        &s.es.enc,
+        Algorithm::ES256,
+    );
+    assert_eq!(
+        s.verifier.verify(&untyped).await.unwrap_err(),
+        JwtError::WrongType
+    );
+}

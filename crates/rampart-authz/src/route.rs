@@ -62,13 +62,15 @@ impl OperationKey {
     }
 
     /// The parameters of `path` (percent-decoded), or `None` if it does not match
-    /// the template or a value is badly encoded.
+    /// the template or a value is badly encoded. The template is matched against
+    /// the path's trailing segments: the route stage matched it after stripping
+    /// the API's base path (e.g. `/v1`), which this stage does not know.
     pub fn extract(&self, path: &str) -> Option<Vec<(String, String)>> {
         let path = path.strip_prefix('/')?;
-        let mut values = path.split('/');
+        let all: Vec<&str> = path.split('/').collect();
+        let skip = all.len().checked_sub(self.segments.len())?;
         let mut params = Vec::new();
-        for segment in &self.segments {
-            let value = values.next()?;
+        for (segment, value) in self.segments.iter().zip(all.iter().skip(skip)) {
             match segment {
                 Segment::Literal(text) if text == value => {}
                 Segment::Literal(_) => return None,
@@ -80,7 +82,7 @@ impl OperationKey {
                 }
             }
         }
-        values.next().is_none().then_some(params)
+        Some(params)
     }
 }
 
@@ -123,6 +125,9 @@ mod tests {
         assert!(key.extract("/users").is_none());
         assert!(key.extract("/users/").is_none());
         assert!(key.extract("/users/a/b").is_none());
+        // Under a base path the template matches the trailing segments.
+        let params = key.extract("/v1/users/carol").unwrap();
+        assert_eq!(params[0], ("username".into(), "carol".into()));
         assert!(key.extract("/people/a").is_none());
         assert!(key.extract("/users/%zz").is_none());
         assert!(key.extract("/users/%c3").is_none());

@@ -237,8 +237,15 @@ impl ApiKeys {
     }
 }
 
-/// The identity an API key record carries (`credential_id` = its prefix).
+/// The identity an API key record carries (`credential_id` = its prefix). Its
+/// claims hold `sub` = the consumer, so ownership rules and policies written
+/// against `sub` work for key callers too.
 pub fn identity(record: &ApiKeyRecord) -> Identity {
+    let mut claims = serde_json::Map::new();
+    claims.insert(
+        "sub".into(),
+        serde_json::Value::String(record.consumer.clone()),
+    );
     Identity {
         consumer: record.consumer.clone(),
         method: "api_key".into(),
@@ -246,7 +253,7 @@ pub fn identity(record: &ApiKeyRecord) -> Identity {
         scopes: record.scopes.clone(),
         roles: record.roles.clone(),
         plan: record.plan.clone(),
-        claims: serde_json::Map::new(),
+        claims,
     }
 }
 

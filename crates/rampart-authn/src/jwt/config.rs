@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 use super::jwks::{JwksCache, JwksCachePolicy, JwksSource};
@@ -79,6 +79,10 @@ pub struct JwtIssuerConfig {
     /// Claims that must be present.
     #[serde(default)]
     pub required_claims: Vec<String>,
+    /// Accepted `typ` header values, e.g. `[at+jwt]` (RFC 9068) so ID tokens are
+    /// not accepted as access tokens. Empty (default): any.
+    #[serde(default)]
+    pub token_types: Vec<String>,
     /// JWKS refresh interval, seconds. Default 300.
     #[serde(default = "default_refresh")]
     pub jwks_refresh_seconds: u64,
@@ -189,11 +193,7 @@ impl JwtIssuerConfig {
                     "HS256 secret must be at least 256 bits (32 bytes)",
                 ));
             }
-            let key = VerifyKey::new(
-                None,
-                Some(Algorithm::HS256),
-                DecodingKey::from_secret(secret.expose()),
-            );
+            let key = VerifyKey::hs256(None, secret.expose());
             KeySource::Static(Arc::new(KeySet::new(vec![key])))
         } else if let Some(file) = &self.jwks_file {
             let document = std::fs::read(file).map_err(|source| ConfigError::File {
@@ -237,6 +237,7 @@ impl JwtIssuerConfig {
         Ok(Issuer {
             issuer: self.issuer.clone(),
             algorithms: self.algorithms.iter().map(|a| a.algorithm()).collect(),
+            types: self.token_types.clone(),
             keys,
             rules: ClaimRules {
                 audiences: self.audiences.clone(),

@@ -22,6 +22,10 @@ pub enum JwtError {
     /// `x5c`) or demand extensions we do not implement (`crit`).
     #[error("forbidden header {0}")]
     ForbiddenHeader(&'static str),
+    /// The header's `typ` is not one the issuer accepts (e.g. an ID token
+    /// presented as an access token, RFC 8725 §3.11).
+    #[error("wrong token type")]
+    WrongType,
     /// No configured issuer has this `iss`.
     #[error("unknown issuer")]
     UnknownIssuer,
@@ -72,6 +76,7 @@ impl JwtError {
             JwtError::AlgNone => "jwt-alg-none",
             JwtError::AlgNotAllowed => "jwt-alg-not-allowed",
             JwtError::ForbiddenHeader(_) => "jwt-forbidden-header",
+            JwtError::WrongType => "jwt-wrong-type",
             JwtError::UnknownIssuer => "jwt-unknown-issuer",
             JwtError::UnknownKid => "jwt-unknown-kid",
             JwtError::KeysUnavailable => "jwt-keys-unavailable",

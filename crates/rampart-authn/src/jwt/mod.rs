@@ -48,6 +48,9 @@ pub struct Issuer {
     pub issuer: String,
     /// Algorithms accepted from this issuer.
     pub algorithms: Vec<Algorithm>,
+    /// Accepted `typ` header values (compared case-insensitively, with or without
+    /// the `application/` prefix); empty accepts any or none.
+    pub types: Vec<String>,
     /// Its keys.
     pub keys: KeySource,
     /// Claim checks.
@@ -119,6 +122,16 @@ impl JwtVerifier {
             .ok_or(JwtError::UnknownIssuer)?;
         if !issuer.algorithms.contains(&parsed.alg) {
             return Err(JwtError::AlgNotAllowed);
+        }
+        if !issuer.types.is_empty() {
+            let typ = parsed.typ.as_deref().unwrap_or_default();
+            let typ = typ
+                .get(..12)
+                .filter(|p| p.eq_ignore_ascii_case("application/"))
+                .map_or(typ, |_| typ.get(12..).unwrap_or_default());
+            if !issuer.types.iter().any(|t| t.eq_ignore_ascii_case(typ)) {
+                return Err(JwtError::WrongType);
+            }
         }
         let keys = match &issuer.keys {
             KeySource::Static(keys) => Arc::clone(keys),

@@ -23,6 +23,8 @@ pub struct UnverifiedToken<'a> {
     pub alg: Algorithm,
     /// The header's `kid`, when present.
     pub kid: Option<String>,
+    /// The header's `typ`, when present.
+    pub typ: Option<String>,
     /// The claims, NOT yet trustworthy.
     pub claims: Map<String, Value>,
     /// `base64url(header) "." base64url(claims)`: the signed bytes.
@@ -77,6 +79,11 @@ pub fn parse(token: &str, max_len: usize) -> Result<UnverifiedToken<'_>, JwtErro
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err(JwtError::Malformed),
     };
+    let typ = match header_map.get("typ") {
+        None => None,
+        Some(Value::String(typ)) => Some(typ.clone()),
+        Some(_) => return Err(JwtError::Malformed),
+    };
     let claims = decode_json_object(payload)?;
     let signing_input = token
         .get(..header.len() + 1 + payload.len())
@@ -84,6 +91,7 @@ pub fn parse(token: &str, max_len: usize) -> Result<UnverifiedToken<'_>, JwtErro
     Ok(UnverifiedToken {
         alg,
         kid,
+        typ,
         claims,
         signing_input,
         signature,
