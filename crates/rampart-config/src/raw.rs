@@ -154,6 +154,16 @@ pub struct RawApi {
     pub upstream: RawUpstream,
     /// Largest request body buffered for this API's stages (default: `limits.max_body_bytes`).
     pub max_body_bytes: Option<Located<RawSize>>,
+    /// Positive security from an OpenAPI document: inventory, validation, filtering.
+    pub openapi: Option<Located<rampart_openapi::OpenApiConfig>>,
+    /// Authentication: API keys, JWT/JWKS, introspection, mTLS.
+    pub authn: Option<Located<rampart_authn::AuthnConfig>>,
+    /// Authorization per operation: scopes, roles, Cedar, ownership, step-up.
+    pub authz: Option<Located<rampart_authz::AuthzConfig>>,
+    /// Rate limits, plans, quotas and lockouts.
+    pub rate_limit: Option<Located<rampart_ratelimit::RateLimitConfig>>,
+    /// The WAF (OWASP CRS in SecLang).
+    pub waf: Option<Located<rampart_waf::WafConfig>>,
 }
 
 /// The upstream of an API.

@@ -12,6 +12,8 @@ use ipnet::IpNet;
 pub struct Config {
     /// The file it came from.
     pub source: PathBuf,
+    /// The directory relative paths are taken from.
+    pub base_dir: PathBuf,
     /// Client-facing listeners.
     pub listeners: Vec<Listener>,
     /// The admin listener's address.
@@ -150,6 +152,24 @@ pub struct Api {
     pub upstream: Upstream,
     /// Largest buffered request body.
     pub max_body_bytes: usize,
+    /// Engine sections, as written (each engine validates its own when the
+    /// gateway builds the API's stages); the line is the section's.
+    pub engines: EngineSections,
+}
+
+/// The per-API engine sections.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSections {
+    /// `openapi`.
+    pub openapi: Option<crate::Located<rampart_openapi::OpenApiConfig>>,
+    /// `authn`.
+    pub authn: Option<crate::Located<rampart_authn::AuthnConfig>>,
+    /// `authz`.
+    pub authz: Option<crate::Located<rampart_authz::AuthzConfig>>,
+    /// `rate_limit`.
+    pub rate_limit: Option<crate::Located<rampart_ratelimit::RateLimitConfig>>,
+    /// `waf`.
+    pub waf: Option<crate::Located<rampart_waf::WafConfig>>,
 }
 
 /// An API's upstream.

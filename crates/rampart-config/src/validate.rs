@@ -196,6 +196,7 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     match (c.errors.is_empty(), admin_bind) {
         (true, Some(admin_bind)) => Ok(Config {
             source: file.to_path_buf(),
+            base_dir: c.base_dir.clone(),
             listeners,
             admin_bind,
             limits,
@@ -431,6 +432,13 @@ fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -
         strip_prefix: raw.strip_prefix,
         upstream: upstream?,
         max_body_bytes,
+        engines: EngineSections {
+            openapi: raw.openapi.clone(),
+            authn: raw.authn.clone(),
+            authz: raw.authz.clone(),
+            rate_limit: raw.rate_limit.clone(),
+            waf: raw.waf.clone(),
+        },
     })
 }
 
