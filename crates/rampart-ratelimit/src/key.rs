@@ -12,8 +12,12 @@ use std::net::IpAddr;
 use http::{HeaderMap, HeaderName};
 use rampart_core::Identity;
 
-/// Header and claim values longer than this share one bucket instead of being keys.
+/// Client-chosen values (headers, claims, an unmatched path) longer than this share
+/// one bucket instead of being keys.
 pub const MAX_KEY_VALUE_LEN: usize = 128;
+/// Identity values (consumer, credential id, application) longer than this share
+/// one bucket; the identity is verified, so the bound is only against pathology.
+pub const MAX_IDENTITY_VALUE_LEN: usize = 512;
 
 /// The bucket for requests without a value (no header, no claim).
 pub const ABSENT: &str = "-";
@@ -124,28 +128,36 @@ impl<'a> Facts<'a> {
             KeyKind::ClientIp => {
                 let _ = write!(out, "{}", self.client_ip);
             }
-            KeyKind::Route => bounded(out, Some(self.route.unwrap_or(self.path))),
+            KeyKind::Route => bounded(
+                out,
+                Some(self.route.unwrap_or(self.path)),
+                MAX_KEY_VALUE_LEN,
+            ),
             KeyKind::Global => out.push('*'),
             KeyKind::Header(name) => bounded(
                 out,
                 self.headers
                     .get(name)
                     .map(|v| v.to_str().unwrap_or(OVERSIZE)),
+                MAX_KEY_VALUE_LEN,
             ),
             KeyKind::Consumer | KeyKind::Application | KeyKind::ApiKey | KeyKind::Claim(_) => {
                 let Some(id) = self.identity else {
                     return false;
                 };
-                let value = match kind {
-                    KeyKind::Consumer => Some(id.consumer.as_str()),
-                    KeyKind::ApiKey => id.credential_id.as_deref(),
-                    KeyKind::Application => claim_str(id, "client_id")
-                        .or_else(|| claim_str(id, "azp"))
-                        .or(id.credential_id.as_deref()),
-                    KeyKind::Claim(name) => claim_str(id, name),
-                    _ => None,
+                let (value, max) = match kind {
+                    KeyKind::Consumer => (Some(id.consumer.as_str()), MAX_IDENTITY_VALUE_LEN),
+                    KeyKind::ApiKey => (id.credential_id.as_deref(), MAX_IDENTITY_VALUE_LEN),
+                    KeyKind::Application => (
+                        claim_str(id, "client_id")
+                            .or_else(|| claim_str(id, "azp"))
+                            .or(id.credential_id.as_deref()),
+                        MAX_IDENTITY_VALUE_LEN,
+                    ),
+                    KeyKind::Claim(name) => (claim_str(id, name), MAX_KEY_VALUE_LEN),
+                    _ => (None, MAX_KEY_VALUE_LEN),
                 };
-                bounded(out, value);
+                bounded(out, value, max);
             }
         }
         true
@@ -156,10 +168,10 @@ fn claim_str<'a>(id: &'a Identity, name: &str) -> Option<&'a str> {
     id.claims.get(name).and_then(|v| v.as_str())
 }
 
-fn bounded(out: &mut String, value: Option<&str>) {
+fn bounded(out: &mut String, value: Option<&str>, max: usize) {
     match value {
         None | Some("") => out.push_str(ABSENT),
-        Some(v) if v.len() > MAX_KEY_VALUE_LEN => out.push_str(OVERSIZE),
+        Some(v) if v.len() > max => out.push_str(OVERSIZE),
         Some(v) => out.push_str(v),
     }
 }
