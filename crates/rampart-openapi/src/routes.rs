@@ -127,6 +127,13 @@ impl RouteTable {
             if let Some((_, op)) = entry.methods.iter().find(|(m, _)| m == method) {
                 return RouteMatch::Found { op: *op, params };
             }
+            // HEAD is GET without a body (RFC 9110 §9.3.2): allowed where GET is declared
+            // and HEAD is not declared separately.
+            if method == Method::HEAD
+                && let Some((_, op)) = entry.methods.iter().find(|(m, _)| m == Method::GET)
+            {
+                return RouteMatch::Found { op: *op, params };
+            }
             // Keep looking: a less specific template may declare the method.
             allow.get_or_insert(entry.allow.as_str());
         }
@@ -281,6 +288,22 @@ mod tests {
         assert_eq!(
             t.find(&Method::GET, "/users"),
             RouteMatch::MethodNotAllowed { allow: "POST" }
+        );
+        assert_eq!(
+            t.find(&Method::HEAD, "/users"),
+            RouteMatch::MethodNotAllowed { allow: "POST" }
+        );
+    }
+
+    #[test]
+    fn head_follows_get() {
+        let t = table();
+        assert_eq!(
+            t.find(&Method::HEAD, "/users/me"),
+            RouteMatch::Found {
+                op: 2,
+                params: vec![]
+            }
         );
     }
 

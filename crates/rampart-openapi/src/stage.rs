@@ -44,6 +44,23 @@ impl ValidationStage {
     }
 }
 
+/// A bounded label for a method: custom methods are one series, not one each.
+fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
 fn refuse(problem: Problem) -> Step<'static> {
     Step::Done(Verdict::Respond(problem))
 }
@@ -96,8 +113,18 @@ impl Stage for RouteStage {
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
         match self.api.route(&cx.method, &cx.path) {
             Routed::Refused(problem) => {
-                // Shadow API traffic: recorded in the audit record under its slug.
+                // Shadow API traffic: recorded in the audit record (with the full path)
+                // under its slug, and counted. The counter is labelled by API, method
+                // and slug only: labelling by request path would let a client create
+                // unbounded metric series.
                 cx.notes.reason = Some(problem.kind.slug.to_string());
+                metrics::counter!(
+                    "rampart_openapi_undeclared_requests_total",
+                    "api" => cx.api.clone(),
+                    "method" => method_label(&cx.method),
+                    "reason" => problem.kind.slug,
+                )
+                .increment(1);
                 refuse(problem)
             }
             Routed::Found(m, params) => {
