@@ -1,0 +1,202 @@
+//! Redis Cluster: three masters started by the test. Every key carries a hash tag,
+//! so one subject's limits live in one slot and are exact across gateways; a batch
+//! spanning subjects is split by slot.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{IpAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+use rampart_ratelimit::key::Facts;
+use rampart_ratelimit::{Checked, RateLimitConfig, RateLimiter, Scope, SystemClock};
+use rampart_redis::{OutageMode, RedisStore, RedisStoreConfig};
+use serde_json::json;
+
+struct Cluster {
+    ports: Vec<u16>,
+    children: Vec<Child>,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port whose cluster-bus companion (port + 10000) is free too.
+fn cluster_port(taken: &[u16]) -> u16 {
+    let seed = std::process::id() as u16;
+    for i in 0..5000u16 {
+        let p = 20_000 + (seed.wrapping_mul(7).wrapping_add(i * 13)) % 10_000;
+        if taken.contains(&p) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", p)).is_ok()
+            && TcpListener::bind(("127.0.0.1", p + 10_000)).is_ok()
+        {
+            return p;
+        }
+    }
+    panic!("no free port pair");
+}
+
+fn start_cluster() -> Cluster {
+    let dir = std::env::temp_dir().join(format!("rampart-redis-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut ports = Vec::new();
+    for _ in 0..3 {
+        let p = cluster_port(&ports);
+        ports.push(p);
+    }
+    let children = ports
+        .iter()
+        .map(|p| {
+            Command::new("redis-server")
+                .args(["--port", &p.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--cluster-enabled",
+                    "yes",
+                ])
+                .args(["--cluster-config-file", &format!("nodes-{p}.conf")])
+                .arg("--dir")
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let cluster = Cluster {
+        ports,
+        children,
+        dir,
+    };
+    for p in &cluster.ports {
+        let mut up = false;
+        for _ in 0..200 {
+            if TcpStream::connect(("127.0.0.1", *p)).is_ok() {
+                up = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(up, "node {p} did not start");
+    }
+    let nodes: Vec<String> = cluster
+        .ports
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    let status = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&nodes)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "redis-cli --cluster create failed");
+    for _ in 0..300 {
+        let ok = cluster.ports.iter().all(|p| {
+            Command::new("redis-cli")
+                .args(["-p", &p.to_string(), "cluster", "info"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
+                .unwrap_or(false)
+        });
+        if ok {
+            return cluster;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("cluster did not become ready");
+}
+
+fn store(cluster: &Cluster) -> RedisStore {
+    let config = RedisStoreConfig {
+        url: None,
+        cluster_nodes: cluster
+            .ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}/"))
+            .collect(),
+        on_outage: OutageMode::FailClosed,
+        timeout_ms: 2000,
+        ..RedisStoreConfig::standalone("")
+    };
+    RedisStore::new(&config, "").unwrap()
+}
+
+async fn accepted(limiter: Arc<RateLimiter>, ip: &'static str, tasks: usize, each: usize) -> usize {
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let limiter = Arc::clone(&limiter);
+        handles.push(tokio::spawn(async move {
+            let headers = HeaderMap::new();
+            let facts = Facts {
+                client_ip: ip.parse::<IpAddr>().unwrap(),
+                route: Some("GET /items"),
+                path: "/items",
+                identity: None,
+                headers: &headers,
+            };
+            let mut n = 0;
+            for _ in 0..each {
+                if matches!(
+                    limiter.check(Scope::PreAuth, &facts).await,
+                    Checked::Allowed(_)
+                ) {
+                    n += 1;
+                }
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for h in handles {
+        total += h.await.unwrap();
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_limits_are_exact_across_gateways() {
+    let cluster = start_cluster();
+    let config: RateLimitConfig = serde_json::from_value(json!({ "pre_auth": [
+        { "name": "per-ip", "key": "client_ip", "rate": 1, "per": "1h", "burst": 40 },
+        { "name": "per-route", "key": "route", "rate": 1, "per": "1h", "burst": 1000000 },
+        { "name": "global", "key": "global", "rate": 1, "per": "1h", "burst": 1000000 }
+    ]}))
+    .unwrap();
+    let policy = config.compile("").unwrap();
+    let gateway = || {
+        Arc::new(RateLimiter::new(
+            policy.clone(),
+            Arc::new(store(&cluster)),
+            Arc::new(SystemClock),
+        ))
+    };
+    let (a, b) = (gateway(), gateway());
+    let (x, y) = tokio::join!(
+        accepted(a.clone(), "203.0.113.7", 6, 30),
+        accepted(b.clone(), "203.0.113.7", 6, 30)
+    );
+    assert_eq!(x + y, 40, "per-ip burst across both gateways ({x} + {y})");
+    // Another address is unaffected.
+    let (x, y) = tokio::join!(
+        accepted(a, "198.51.100.1", 2, 10),
+        accepted(b, "198.51.100.1", 2, 10)
+    );
+    assert_eq!(x + y, 40);
+}
