@@ -2,6 +2,28 @@
 //! its validation into the compiled [`Policy`] the engine runs.
 //!
 //! Every error names the offending field path, e.g. `plans.pro.limits[1].per`.
+//!
+//! ```yaml
+//! rate_limit:
+//!   pre_auth:                       # before authentication
+//!     - { name: per-ip, key: client_ip, rate: 100, per: 1m, burst: 20 }
+//!     - { name: login, key: client_ip, rate: 5, per: 1m, routes: ["POST /login"] }
+//!     - { name: global, key: global, rate: 5000, per: 1s }
+//!   default_plan: free
+//!   plan_claim: tier                # when the key metadata names no plan
+//!   plans:
+//!     free:
+//!       limits: [ { name: consumer, key: consumer, rate: 10, per: 1s } ]
+//!       quotas: [ { name: daily, limit: 1000, period: day } ]
+//!     pro:
+//!       limits: [ { name: consumer, key: consumer, rate: 100, per: 1s, burst: 200 } ]
+//!       quotas: [ { name: monthly, limit: 1000000, period: month } ]
+//!   quota_utc_offset: "+01:00"
+//!   lockout: { max_failures: 5, window: 5m, lock_for: 15m }
+//!   concurrency: [ { name: reports, key: consumer, max_in_flight: 4, routes: ["GET /reports"] } ]
+//!   headers: { standard: true, legacy: false }
+//!   local: { max_keys: 1048576 }
+//! ```
 
 use std::collections::BTreeMap;
 
@@ -25,6 +47,10 @@ pub struct RateLimitConfig {
     /// The plan of consumers whose identity names no plan or an unknown one.
     #[serde(default)]
     pub default_plan: Option<String>,
+    /// A verified claim naming the consumer's plan (e.g. `tier`), used when the
+    /// identity carries no plan from its key metadata.
+    #[serde(default)]
+    pub plan_claim: Option<String>,
     /// Fixed UTC offset quota days and months are counted in: `UTC`, `+02:00`, `-05:00`.
     #[serde(default)]
     pub quota_utc_offset: Option<String>,
@@ -412,10 +438,16 @@ impl RateLimitConfig {
         }
         check_count(self.local.max_keys as u64, p("local.max_keys"))?;
         check_count(self.local.shards as u64, p("local.shards"))?;
+        if self.plan_claim.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::InvalidName {
+                field: p("plan_claim"),
+            });
+        }
         Ok(Policy {
             pre_auth,
             plans,
             default_plan,
+            plan_claim: self.plan_claim.clone(),
             offset_secs,
             lockout,
             concurrency,

@@ -196,7 +196,7 @@ impl RateLimiter {
                 let Some(identity) = facts.identity else {
                     return batch;
                 };
-                let Some(plan) = self.policy.plan_for(identity.plan.as_deref()) else {
+                let Some(plan) = self.policy.plan_for(identity) else {
                     return batch;
                 };
                 self.push_limits(&plan.limits, facts, now, &mut batch);

@@ -93,6 +93,8 @@ pub struct Policy {
     pub plans: BTreeMap<String, Plan>,
     /// Plan of consumers with no or an unknown plan.
     pub default_plan: Option<String>,
+    /// Claim naming the plan when the identity has none.
+    pub plan_claim: Option<String>,
     /// Quota calendar offset, seconds east of UTC.
     pub offset_secs: i32,
     /// Lock-out, if configured.
@@ -108,10 +110,21 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The plan for a consumer: the one its identity names, else the default.
-    pub fn plan_for(&self, named: Option<&str>) -> Option<&Plan> {
-        named
+    /// The plan for a consumer: the one its identity names (key metadata), else
+    /// the one its `plan_claim` names, else the default. Unknown names fall through.
+    pub fn plan_for(&self, identity: &rampart_core::Identity) -> Option<&Plan> {
+        let from_claim = || {
+            self.plan_claim
+                .as_ref()
+                .and_then(|c| identity.claims.get(c))
+                .and_then(|v| v.as_str())
+                .and_then(|n| self.plans.get(n))
+        };
+        identity
+            .plan
+            .as_deref()
             .and_then(|n| self.plans.get(n))
+            .or_else(from_claim)
             .or_else(|| self.default_plan.as_ref().and_then(|d| self.plans.get(d)))
     }
 }

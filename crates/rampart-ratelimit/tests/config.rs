@@ -131,3 +131,19 @@ fn durations() {
         assert_eq!(parse_duration_us(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn json_schema_is_generated() {
+    let schema = schemars::schema_for!(RateLimitConfig);
+    let text = serde_json::to_string(&schema).unwrap();
+    for field in [
+        "pre_auth",
+        "plans",
+        "default_plan",
+        "plan_claim",
+        "lockout",
+        "concurrency",
+    ] {
+        assert!(text.contains(field), "{field} missing from the schema");
+    }
+}

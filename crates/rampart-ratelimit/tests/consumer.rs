@@ -245,3 +245,30 @@ fn pre_auth_and_consumer_headers_are_both_reported() {
     assert_eq!(response.headers["x-ratelimit-remaining"], "1");
     assert_eq!(response.headers["x-ratelimit-limit"], "2");
 }
+
+#[test]
+fn plan_from_a_claim_when_the_key_metadata_has_none() {
+    let mut config = plans();
+    config["plan_claim"] = json!("tier");
+    let (limiter, _clock) = limiter(config);
+    let stage = ConsumerRateLimitStage::new(limiter);
+    let with_tier = |consumer: &str, tier: &str| {
+        let mut cx = with_identity(request("203.0.113.7", "r"), consumer, None);
+        if let Some(id) = cx.identity.as_mut() {
+            id.claims.insert("tier".into(), tier.into());
+        }
+        cx
+    };
+    let mut n = 0;
+    while run(&stage, &mut with_tier("erin", "pro")) == Verdict::Continue {
+        n += 1;
+        assert!(n < 100);
+    }
+    assert_eq!(n, 5);
+    let mut n = 0;
+    while run(&stage, &mut with_tier("frank", "gold")) == Verdict::Continue {
+        n += 1;
+        assert!(n < 100);
+    }
+    assert_eq!(n, 2, "unknown claimed plan: default");
+}
