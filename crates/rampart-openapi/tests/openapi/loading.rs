@@ -110,3 +110,17 @@ fn the_config_schema_is_published() {
     let text = serde_json::to_string(&schema).unwrap();
     assert!(text.contains("undeclared_properties"));
 }
+
+#[test]
+fn an_invalid_schema_names_file_and_line() {
+    let e = load_error("bad/pattern.yaml");
+    assert!(e.contains("pattern.yaml:9"), "{e}");
+    assert!(e.contains("invalid schema"), "{e}");
+}
+
+#[test]
+fn an_unusable_path_template_names_file_and_line() {
+    let e = load_error("bad/template.yaml");
+    assert!(e.contains("template.yaml:4"), "{e}");
+    assert!(e.contains("one named parameter per path segment"), "{e}");
+}
