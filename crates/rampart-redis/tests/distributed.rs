@@ -371,3 +371,64 @@ async fn script_agrees_with_the_local_store() {
         "both paths exercised: {allowed} / {refused}"
     );
 }
+
+/// The pre-auth stage over Redis (the `Step::Wait` path) and a lock-out recorded
+/// by one gateway that the other enforces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lockout_and_stage_work_across_gateways() {
+    use rampart_core::{RequestCx, Stage, Step, Verdict};
+    use rampart_ratelimit::PreAuthRateLimitStage;
+
+    let server = RedisServer::start();
+    let config: RateLimitConfig = serde_json::from_value(json!({
+        "pre_auth": [ { "name": "per-ip", "key": "client_ip", "rate": 100, "per": "1s" } ],
+        "lockout": { "max_failures": 3, "window": "5m", "lock_for": "15m" }
+    }))
+    .unwrap();
+    let policy = config.compile("").unwrap();
+    let gateway = || {
+        Arc::new(RateLimiter::new(
+            policy.clone(),
+            Arc::new(store(&server, OutageMode::FailClosed)),
+            Arc::new(SystemClock),
+        ))
+    };
+    let (a, b) = (gateway(), gateway());
+    let stage_b = PreAuthRateLimitStage::new(b.clone());
+    let attacker: IpAddr = "203.0.113.66".parse().unwrap();
+    let request = || {
+        let peer = std::net::SocketAddr::new(attacker, 5000);
+        RequestCx::new("r".into(), peer, http::Method::POST, "/login".into())
+    };
+    let mut cx = request();
+    let step = stage_b.on_request(&mut cx);
+    assert!(
+        matches!(step, Step::Wait(_)),
+        "a network store answers asynchronously"
+    );
+    assert_eq!(step.resolve().await, Verdict::Continue);
+
+    // Three failures, spread over both gateways, for two usernames.
+    let lock_a = a.lockout().unwrap();
+    let lock_b = b.lockout().unwrap();
+    lock_a
+        .record_failure(attacker, Some("alice"))
+        .await
+        .unwrap();
+    lock_b.record_failure(attacker, Some("bob")).await.unwrap();
+    assert!(
+        lock_a
+            .record_failure(attacker, Some("carol"))
+            .await
+            .unwrap()
+    );
+
+    let mut cx = request();
+    match stage_b.on_request(&mut cx).resolve().await {
+        Verdict::Respond(p) => assert_eq!(p.kind.slug, "locked-out"),
+        Verdict::Continue => panic!("gateway B must enforce the lock set through A"),
+    }
+    // The usernames saw one failure each: not locked.
+    let other: IpAddr = "198.51.100.1".parse().unwrap();
+    assert!(lock_b.check(other, Some("alice")).await.unwrap().is_none());
+}
