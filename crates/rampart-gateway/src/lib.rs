@@ -19,6 +19,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod h1guard;
 pub mod headers;
 pub mod normalize;
 pub mod problems;

@@ -21,6 +21,9 @@ pub enum GatewayError {
     /// The request target is longer than allowed.
     #[error("uri too long")]
     UriTooLong,
+    /// The request head did not arrive within the header-read timeout.
+    #[error("header read timeout")]
+    HeaderTimeout,
     /// Too many or too large headers.
     #[error("headers too large")]
     HeadersTooLarge,
@@ -51,6 +54,9 @@ pub mod types {
     pub const MALFORMED: ProblemType = ProblemType::new("malformed-request", 400, "Bad Request");
     /// 414.
     pub const URI_TOO_LONG: ProblemType = ProblemType::new("uri-too-long", 414, "URI Too Long");
+    /// 408.
+    pub const HEADER_TIMEOUT: ProblemType =
+        ProblemType::new("request-timeout", 408, "Request Timeout");
     /// 431.
     pub const HEADERS_TOO_LARGE: ProblemType =
         ProblemType::new("headers-too-large", 431, "Request Header Fields Too Large");
@@ -77,6 +83,7 @@ impl GatewayError {
             GatewayError::RouteNotFound => types::ROUTE_NOT_FOUND,
             GatewayError::Malformed => types::MALFORMED,
             GatewayError::UriTooLong => types::URI_TOO_LONG,
+            GatewayError::HeaderTimeout => types::HEADER_TIMEOUT,
             GatewayError::HeadersTooLarge => types::HEADERS_TOO_LARGE,
             GatewayError::BodyTooLarge => types::BODY_TOO_LARGE,
             GatewayError::BodyReadFailed => types::BODY_READ_FAILED,

@@ -33,6 +33,8 @@ pub struct ConnInfo {
     pub tls: Option<TlsInfo>,
     /// `Strict-Transport-Security` value for TLS listeners.
     pub hsts: Option<HeaderValue>,
+    /// Responses finished on this connection (read by the HTTP/1 guard).
+    pub responses_done: Arc<AtomicU64>,
 }
 
 /// What the audit record needs that is known only as the request progresses.
@@ -49,6 +51,7 @@ struct AuditDraft {
     started: Instant,
     record: AuditRecord,
     bytes_in: Arc<AtomicU64>,
+    responses_done: Arc<AtomicU64>,
 }
 
 impl OnBodyDone for AuditDraft {
@@ -58,7 +61,9 @@ impl OnBodyDone for AuditDraft {
             started,
             mut record,
             bytes_in,
+            responses_done,
         } = *self;
+        responses_done.fetch_add(1, Ordering::Release);
         let elapsed = started.elapsed();
         record.bytes_out = bytes_out;
         record.bytes_in = bytes_in.load(Ordering::Relaxed);
@@ -131,6 +136,7 @@ pub async fn handle(
         runtime: runtime.clone(),
         started,
         bytes_in: bytes_in.clone(),
+        responses_done: conn.responses_done.clone(),
     };
 
     let (response, outcome, cx) = match serve(
@@ -282,8 +288,9 @@ async fn serve(
     cx.host = host;
     cx.query = parts.uri.query().map(str::to_string);
     cx.api = api.config.name.clone();
+    // Stages (the WAF above all) see the headers as sent, hop-by-hop ones
+    // included; those are removed just before forwarding.
     cx.headers = parts.headers;
-    headers::remove_hop_by_hop(&mut cx.headers);
 
     let mut body = Some(body);
     match run_request_stages(api, &mut cx, &mut body, bytes_in).await {
@@ -384,6 +391,7 @@ async fn forward(
         Err(error) => return Err((error.problem(), Some(cx), Decision::Deny)),
     };
     let mut headers = std::mem::take(&mut cx.headers);
+    headers::remove_hop_by_hop(&mut headers);
     headers.remove(header::HOST);
     let proto = if conn.tls.is_some() { "https" } else { "http" };
     headers::set_forwarded(&mut headers, peer_trusted, conn.peer.ip(), proto, &cx.host);

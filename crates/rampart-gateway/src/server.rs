@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -22,6 +23,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
+use crate::h1guard::{GuardedIo, HeadLimits, OnRefusal, RefusedHead};
+use crate::problems::GatewayError;
 use crate::proxy::{ConnInfo, handle};
 use crate::runtime::{Runtime, StageFactory};
 use crate::tls::{ReloadingCert, server_config, tls_info, watch_certs};
@@ -202,6 +205,9 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
         .http1()
         .timer(TokioTimer::new())
+        // The HTTP/1 guard ends hyper's input (EOF) when it refuses a pipelined
+        // head: responses already in progress must still be written.
+        .half_close(true)
         .header_read_timeout(limits.header_read_timeout)
         // hyper refuses buffers below 8 KiB; the head limit is at least that.
         .max_buf_size(limits.max_header_bytes.max(8192))
@@ -250,45 +256,62 @@ async fn accept_loop(
             let _permit = permit;
             let limits = gateway.runtime().config.limits.clone();
             let builder = connection_builder(&limits);
-            match tls {
-                None => {
-                    let info = Arc::new(ConnInfo {
-                        peer,
-                        tls: None,
-                        hsts: None,
-                    });
-                    let service =
-                        service_fn(move |request| handle(gateway.clone(), info.clone(), request));
-                    let connection = builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .into_owned();
-                    let _ = watcher.watch(connection).await;
+            let guard_limits = HeadLimits {
+                max_header_bytes: limits.max_header_bytes,
+                max_headers: limits.max_headers,
+                header_read_timeout: limits.header_read_timeout,
+            };
+            let refusals: Arc<dyn OnRefusal> = Arc::new(AuditRefusals {
+                gateway: gateway.clone(),
+                peer,
+            });
+            let responses_done = Arc::new(AtomicU64::new(0));
+            let Some(acceptor) = tls else {
+                let info = Arc::new(ConnInfo {
+                    peer,
+                    tls: None,
+                    hsts: None,
+                    responses_done: responses_done.clone(),
+                });
+                let service =
+                    service_fn(move |request| handle(gateway.clone(), info.clone(), request));
+                let io = GuardedIo::new(stream, guard_limits, refusals, responses_done);
+                let connection = builder
+                    .serve_connection(TokioIo::new(io), service)
+                    .into_owned();
+                let _ = watcher.watch(connection).await;
+                return;
+            };
+            let handshake =
+                tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+            let stream = match handshake.await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(_)) | Err(_) => {
+                    metrics::counter!("rampart_tls_handshake_failures_total").increment(1);
+                    return;
                 }
-                Some(acceptor) => {
-                    let stream = match tokio::time::timeout(
-                        limits.header_read_timeout,
-                        acceptor.accept(stream),
-                    )
-                    .await
-                    {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(_)) | Err(_) => {
-                            metrics::counter!("rampart_tls_handshake_failures_total").increment(1);
-                            return;
-                        }
-                    };
-                    let info = Arc::new(ConnInfo {
-                        peer,
-                        tls: Some(tls_info(stream.get_ref().1)),
-                        hsts,
-                    });
-                    let service =
-                        service_fn(move |request| handle(gateway.clone(), info.clone(), request));
-                    let connection = builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .into_owned();
-                    let _ = watcher.watch(connection).await;
-                }
+            };
+            let tls = tls_info(stream.get_ref().1);
+            // h2 framing has no request-smuggling ambiguity to guard against.
+            let is_h2 = tls.alpn.as_deref() == Some("h2");
+            let info = Arc::new(ConnInfo {
+                peer,
+                tls: Some(tls),
+                hsts,
+                responses_done: responses_done.clone(),
+            });
+            let service = service_fn(move |request| handle(gateway.clone(), info.clone(), request));
+            if is_h2 {
+                let connection = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .into_owned();
+                let _ = watcher.watch(connection).await;
+            } else {
+                let io = GuardedIo::new(stream, guard_limits, refusals, responses_done);
+                let connection = builder
+                    .serve_connection(TokioIo::new(io), service)
+                    .into_owned();
+                let _ = watcher.watch(connection).await;
             }
         });
     }
@@ -310,6 +333,52 @@ async fn admin_loop(listener: TcpListener, gateway: Arc<Gateway>, mut stop: watc
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+        });
+    }
+}
+
+/// Writes the audit record (and counts the refusal) of a head the guard refused.
+struct AuditRefusals {
+    gateway: Arc<Gateway>,
+    peer: SocketAddr,
+}
+
+impl OnRefusal for AuditRefusals {
+    fn refused(&self, error: GatewayError, head: &RefusedHead) {
+        let problem = error.problem();
+        let runtime = self.gateway.runtime();
+        let (path, query) = match head.target.as_deref().map(|t| t.split_once('?')) {
+            Some(Some((path, query))) => (path.to_string(), Some(runtime.redactor.redact(query))),
+            Some(None) => (head.target.clone().unwrap_or_default(), None),
+            None => (String::new(), None),
+        };
+        metrics::counter!(
+            "rampart_requests_total",
+            "api" => "-",
+            "route" => "-",
+            "status" => problem.kind.status.to_string(),
+            "decision" => "deny",
+        )
+        .increment(1);
+        runtime.audit.submit(rampart_audit::AuditRecord {
+            ts: rampart_audit::time::rfc3339(std::time::SystemTime::now()),
+            request_id: head.request_id.clone(),
+            client_ip: self.peer.ip().to_string(),
+            method: head.method.clone().unwrap_or_default(),
+            host: head.host.clone().unwrap_or_default(),
+            path,
+            query,
+            api: None,
+            route: None,
+            status: problem.kind.status,
+            bytes_in: 0,
+            bytes_out: 0,
+            duration_ms: 0.0,
+            upstream_ms: None,
+            decision: rampart_audit::Decision::Deny,
+            reason: Some(problem.kind.slug.to_string()),
+            identity: None,
+            waf: Default::default(),
         });
     }
 }

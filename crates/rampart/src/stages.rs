@@ -15,7 +15,11 @@ pub struct EngineStages;
 
 impl StageFactory for EngineStages {
     fn stages(&self, config: &Config, api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors> {
-        let index = config.apis.iter().position(|a| a.name == api.name).unwrap_or(0);
+        let index = config
+            .apis
+            .iter()
+            .position(|a| a.name == api.name)
+            .unwrap_or(0);
         let mut wiring = Wiring {
             config,
             field: format!("apis[{index}]"),

@@ -90,7 +90,16 @@ async fn ambiguous_framing_and_malformed_heads_are_refused() {
     for (name, request) in cases {
         let out = raw(gw.addr, request.as_bytes(), WAIT).await;
         assert_eq!(status_of(&out), 400, "{name}: {out}");
+        assert!(out.contains("application/problem+json"), "{name}: {out}");
     }
+    // Each refusal has its audit record.
+    let records = gw.audit_records(cases.len()).await;
+    assert!(
+        records
+            .iter()
+            .all(|r| r["status"] == 400 && r["decision"] == "deny"),
+        "{records:?}"
+    );
     assert!(
         upstream.paths().is_empty(),
         "reached upstream: {:?}",
@@ -209,4 +218,52 @@ async fn connections_past_the_cap_are_closed() {
     )
     .await;
     assert_eq!(status_of(&out), 200, "{out}");
+}
+
+#[tokio::test]
+async fn pipelined_requests_with_bodies_keep_their_framing() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let pipelined = "POST /one HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello\
+POST /two HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: t\r\n\r\n\
+GET /three HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let out = raw(gw.addr, pipelined.as_bytes(), WAIT).await;
+    assert_eq!(out.matches("HTTP/1.1 200").count(), 3, "{out}");
+    assert_eq!(upstream.paths(), vec!["/one", "/two", "/three"]);
+    assert_eq!(upstream.seen.lock()[1].body.as_ref(), b"abcde");
+    // A smuggling attempt after a legitimate pipelined request is still caught.
+    let attempt = "POST /ok HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nokPOST /bad HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    let out = raw(gw.addr, attempt.as_bytes(), WAIT).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("HTTP/1.1 400"), "{out}");
+    assert!(!upstream.paths().contains(&"/bad".to_string()));
+}
+
+#[tokio::test]
+async fn the_header_timeout_does_not_cut_off_slow_upstream_responses() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {header_read_timeout: 300ms}",
+        "",
+    ))
+    .await;
+    let out = raw(gw.addr, b"GET /slow/1000 HTTP/1.1\r\nHost: a\r\n\r\n", WAIT).await;
+    assert_eq!(status_of(&out), 200, "{out}");
+}
+
+#[tokio::test]
+async fn a_partial_head_gets_408_and_an_idle_connection_is_closed_quietly() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {header_read_timeout: 300ms}",
+        "",
+    ))
+    .await;
+    let out = raw(gw.addr, b"GET / HTTP/1.1\r\nHost: a\r\n", WAIT).await;
+    assert_eq!(status_of(&out), 408, "{out}");
+    assert!(out.contains("urn:rampart:problem:request-timeout"));
+    let out = raw(gw.addr, b"", WAIT).await;
+    assert_eq!(out, "");
 }

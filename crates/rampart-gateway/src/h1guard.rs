@@ -1,0 +1,497 @@
+//! A guard in front of hyper's HTTP/1 parser.
+//!
+//! hyper parses strictly, but it answers what it refuses with an empty-bodied
+//! status, calls no service (so no audit record is written) and resolves
+//! `Content-Length` together with `Transfer-Encoding` by ignoring the length.
+//! This guard reads every request head on an HTTP/1 connection before hyper does,
+//! refuses ambiguous or oversized heads itself (problem+json, `Connection: close`,
+//! an audit record through [`OnRefusal`]), and hands hyper only heads it accepted.
+//! To find each next head it follows the body framing (Content-Length or chunked)
+//! of the request before it; bytes are passed through unchanged.
+//!
+//! On a refusal the guard ends hyper's input (EOF); hyper finishes any response in
+//! progress and shuts the connection down, and the guard writes the refusal then,
+//! after everything hyper wrote, so pipelined responses never interleave.
+//! Connections that open with the HTTP/2 preface are passed through untouched.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::problems::GatewayError;
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
+
+/// Head limits the guard enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadLimits {
+    /// Largest head in bytes (request line + headers + blank line).
+    pub max_header_bytes: usize,
+    /// Most header fields.
+    pub max_headers: usize,
+    /// Time allowed for a request head, from when the guard starts waiting for it
+    /// (so it is also the keep-alive idle timeout). An idle connection is closed
+    /// quietly; a partial head gets 408.
+    pub header_read_timeout: std::time::Duration,
+}
+
+/// What the guard knows about a head it refused.
+#[derive(Debug, Clone, Default)]
+pub struct RefusedHead {
+    /// The request id returned to the client.
+    pub request_id: String,
+    /// Method, when the request line parsed.
+    pub method: Option<String>,
+    /// Request target, when the request line parsed.
+    pub target: Option<String>,
+    /// Host header, when present.
+    pub host: Option<String>,
+    /// Bytes of the head seen.
+    pub head_bytes: usize,
+}
+
+/// Called once per refused head (to write the audit record and count it).
+pub trait OnRefusal: Send + Sync + 'static {
+    /// A head was refused for `error`.
+    fn refused(&self, error: GatewayError, head: &RefusedHead);
+}
+
+#[derive(Debug)]
+enum Framing {
+    /// Waiting for (the rest of) a request head.
+    Head,
+    /// Passing `n` more body bytes.
+    Length(u64),
+    /// Following chunked framing.
+    Chunked(Chunk),
+    /// No more checks (HTTP/2, or framing hyper will refuse anyway).
+    Passthrough,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Chunk {
+    Size { value: u64, digits: u8 },
+    SizeExtension { value: u64 },
+    SizeLf { value: u64 },
+    Data(u64),
+    DataCr,
+    DataLf,
+    TrailerLineStart,
+    TrailerLine,
+    TrailerLf { empty: bool },
+}
+
+/// The guarded connection.
+pub struct GuardedIo<T> {
+    inner: T,
+    limits: HeadLimits,
+    on_refusal: Arc<dyn OnRefusal>,
+    framing: Framing,
+    first_bytes: bool,
+    /// Bytes of the current, incomplete head.
+    head: Vec<u8>,
+    /// Accepted bytes not yet handed to hyper.
+    ready: Vec<u8>,
+    ready_from: usize,
+    /// A refusal to write once hyper is done; `Some` also means "EOF to hyper".
+    refusal: Option<Vec<u8>>,
+    refusal_written: usize,
+    /// Running while waiting for a head.
+    head_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The deadline passed on an idle connection: EOF without a response.
+    idle_closed: bool,
+    /// Heads handed to hyper, and responses finished (counted by the service):
+    /// while they differ a request is in flight and no head is awaited, although
+    /// hyper keeps polling for reads to notice a client that goes away.
+    heads_passed: u64,
+    responses_done: Arc<AtomicU64>,
+}
+
+impl<T> GuardedIo<T> {
+    /// Guards `inner`.
+    pub fn new(
+        inner: T,
+        limits: HeadLimits,
+        on_refusal: Arc<dyn OnRefusal>,
+        responses_done: Arc<AtomicU64>,
+    ) -> Self {
+        Self {
+            inner,
+            limits,
+            on_refusal,
+            framing: Framing::Head,
+            first_bytes: true,
+            head: Vec::new(),
+            ready: Vec::new(),
+            ready_from: 0,
+            refusal: None,
+            refusal_written: 0,
+            head_deadline: None,
+            idle_closed: false,
+            heads_passed: 0,
+            responses_done,
+        }
+    }
+
+    /// The wrapped connection.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// Feeds bytes read from the client through the framing state machine.
+    fn accept(&mut self, mut input: &[u8]) {
+        if self.first_bytes && !input.is_empty() {
+            self.first_bytes = false;
+            // The HTTP/2 preface starts with `PRI `, which no HTTP/1 method does.
+            if input.starts_with(&H2_PREFACE[..4]) {
+                self.framing = Framing::Passthrough;
+            }
+        }
+        while !input.is_empty() && self.refusal.is_none() {
+            match &mut self.framing {
+                Framing::Passthrough => {
+                    self.ready.extend_from_slice(input);
+                    return;
+                }
+                Framing::Length(remaining) => {
+                    let take = usize::try_from(*remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(input.len());
+                    let (body, rest) = input.split_at(take);
+                    self.ready.extend_from_slice(body);
+                    *remaining -= take as u64;
+                    if *remaining == 0 {
+                        self.framing = Framing::Head;
+                    }
+                    input = rest;
+                }
+                Framing::Chunked(_) => {
+                    let consumed = self.chunked(input);
+                    let (body, rest) = input.split_at(consumed);
+                    self.ready.extend_from_slice(body);
+                    input = rest;
+                }
+                Framing::Head => {
+                    let start = self.head.len();
+                    self.head.extend_from_slice(input);
+                    // Search from a little before the new bytes: the terminator may span reads.
+                    let from = start.saturating_sub(3);
+                    match find_head_end(&self.head, from) {
+                        Some(end) => {
+                            if end > self.limits.max_header_bytes {
+                                return self.refuse(GatewayError::HeadersTooLarge, None);
+                            }
+                            let rest = self.head.split_off(end);
+                            let head = std::mem::take(&mut self.head);
+                            match self.check_head(&head) {
+                                Ok(framing) => {
+                                    self.head_deadline = None;
+                                    self.heads_passed += 1;
+                                    self.ready.extend_from_slice(&head);
+                                    self.framing = framing;
+                                    // Continue with the bytes after the head.
+                                    self.accept_owned(rest);
+                                    return;
+                                }
+                                Err((error, facts)) => return self.refuse(error, Some(facts)),
+                            }
+                        }
+                        None if self.head.len() > self.limits.max_header_bytes => {
+                            return self.refuse(GatewayError::HeadersTooLarge, None);
+                        }
+                        None => return,
+                    }
+                }
+            }
+        }
+    }
+
+    fn accept_owned(&mut self, rest: Vec<u8>) {
+        if !rest.is_empty() {
+            self.accept(&rest);
+        }
+    }
+
+    /// Advances the chunked state machine; returns how many bytes belong to the body.
+    fn chunked(&mut self, input: &[u8]) -> usize {
+        let Framing::Chunked(mut state) = self.framing else {
+            return 0;
+        };
+        let mut used = 0;
+        for &byte in input {
+            used += 1;
+            state = match state {
+                Chunk::Size { value, digits } => match (byte as char).to_digit(16) {
+                    Some(d) if digits < 16 => Chunk::Size {
+                        value: value << 4 | u64::from(d),
+                        digits: digits + 1,
+                    },
+                    None if digits > 0 && (byte == b';' || byte == b' ' || byte == b'\t') => {
+                        Chunk::SizeExtension { value }
+                    }
+                    None if digits > 0 && byte == b'\r' => Chunk::SizeLf { value },
+                    // Malformed chunk size: hyper refuses it; stop tracking.
+                    _ => {
+                        self.framing = Framing::Passthrough;
+                        return used;
+                    }
+                },
+                Chunk::SizeExtension { value } => match byte {
+                    b'\r' => Chunk::SizeLf { value },
+                    b'\n' => {
+                        self.framing = Framing::Passthrough;
+                        return used;
+                    }
+                    _ => Chunk::SizeExtension { value },
+                },
+                Chunk::SizeLf { value } if byte == b'\n' => {
+                    if value == 0 {
+                        Chunk::TrailerLineStart
+                    } else {
+                        Chunk::Data(value)
+                    }
+                }
+                Chunk::Data(remaining) => {
+                    // Skip ahead over the rest of this chunk's data in one step.
+                    let available = (input.len() - used) as u64;
+                    let skip = (remaining - 1).min(available);
+                    used += skip as usize;
+                    let left = remaining - 1 - skip;
+                    if left == 0 {
+                        Chunk::DataCr
+                    } else {
+                        Chunk::Data(left)
+                    }
+                }
+                Chunk::DataCr if byte == b'\r' => Chunk::DataLf,
+                Chunk::DataLf if byte == b'\n' => Chunk::Size {
+                    value: 0,
+                    digits: 0,
+                },
+                Chunk::TrailerLineStart if byte == b'\r' => Chunk::TrailerLf { empty: true },
+                Chunk::TrailerLineStart | Chunk::TrailerLine if byte != b'\r' => Chunk::TrailerLine,
+                Chunk::TrailerLine => Chunk::TrailerLf { empty: false },
+                Chunk::TrailerLf { empty } if byte == b'\n' => {
+                    if empty {
+                        self.framing = Framing::Head;
+                        return used;
+                    }
+                    Chunk::TrailerLineStart
+                }
+                _ => {
+                    self.framing = Framing::Passthrough;
+                    return used;
+                }
+            };
+        }
+        self.framing = Framing::Chunked(state);
+        used
+    }
+
+    /// Checks a complete head; returns the framing of its body.
+    fn check_head(&self, head: &[u8]) -> Result<Framing, (GatewayError, RefusedHead)> {
+        let mut headers = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
+        let mut request = httparse::Request::new(&mut headers);
+        let parsed = request.parse(head);
+        let mut facts = RefusedHead {
+            method: request.method.map(str::to_string),
+            target: request.path.map(str::to_string),
+            head_bytes: head.len(),
+            ..RefusedHead::default()
+        };
+        match parsed {
+            Ok(httparse::Status::Complete(_)) => {}
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err((GatewayError::HeadersTooLarge, facts));
+            }
+            Ok(httparse::Status::Partial) | Err(_) => return Err((GatewayError::Malformed, facts)),
+        }
+        let mut content_length: Option<u64> = None;
+        let mut chunked = false;
+        let mut transfer_encoding = false;
+        for header in request.headers.iter() {
+            if header.name.eq_ignore_ascii_case("host") {
+                facts.host = std::str::from_utf8(header.value).ok().map(str::to_string);
+            } else if header.name.eq_ignore_ascii_case("x-request-id") {
+                facts.request_id = std::str::from_utf8(header.value)
+                    .unwrap_or_default()
+                    .to_string();
+            } else if header.name.eq_ignore_ascii_case("content-length") {
+                let value = std::str::from_utf8(header.value)
+                    .ok()
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse::<u64>().ok());
+                match (value, content_length) {
+                    (None, _) => return Err((GatewayError::Malformed, facts)),
+                    (Some(new), Some(old)) if new != old => {
+                        return Err((GatewayError::Malformed, facts));
+                    }
+                    (Some(new), _) => content_length = Some(new),
+                }
+            } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+                // Only a single `chunked` coding is accepted: anything else is a
+                // framing the upstream might read differently.
+                if transfer_encoding || !header.value.eq_ignore_ascii_case(b"chunked") {
+                    return Err((GatewayError::Malformed, facts));
+                }
+                transfer_encoding = true;
+                chunked = true;
+            }
+        }
+        if transfer_encoding && content_length.is_some() {
+            return Err((GatewayError::Malformed, facts));
+        }
+        if chunked && request.version == Some(0) {
+            return Err((GatewayError::Malformed, facts));
+        }
+        Ok(match content_length {
+            _ if chunked => Framing::Chunked(Chunk::Size {
+                value: 0,
+                digits: 0,
+            }),
+            Some(0) | None => Framing::Head,
+            Some(length) => Framing::Length(length),
+        })
+    }
+
+    fn refuse(&mut self, error: GatewayError, facts: Option<RefusedHead>) {
+        let mut facts = facts.unwrap_or_else(|| RefusedHead {
+            head_bytes: self.head.len(),
+            ..RefusedHead::default()
+        });
+        let mut id_headers = http::HeaderMap::new();
+        if let Ok(value) = http::HeaderValue::from_str(&facts.request_id) {
+            id_headers.insert("x-request-id", value);
+        }
+        facts.request_id = crate::headers::request_id(&id_headers);
+        self.on_refusal.refused(error, &facts);
+        let problem = error.problem();
+        let body = problem.to_json(&facts.request_id);
+        let status = problem.kind.status_code();
+        let mut response = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/problem+json\r\ncache-control: no-store\r\nx-request-id: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            facts.request_id,
+            body.len()
+        )
+        .into_bytes();
+        response.extend_from_slice(&body);
+        self.refusal = Some(response);
+        self.head.clear();
+    }
+}
+
+/// Offset just past the first `\r\n\r\n` at or after `from`, skipping leading empty
+/// lines before a request line (RFC 9112 §2.2 lets servers ignore them).
+fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let from = from.max(start);
+    buf.get(from..)?
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| from + i + 4)
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.ready_from < this.ready.len() {
+                let available = &this.ready[this.ready_from..];
+                let n = available.len().min(buf.remaining());
+                buf.put_slice(&available[..n]);
+                this.ready_from += n;
+                if this.ready_from == this.ready.len() {
+                    this.ready.clear();
+                    this.ready_from = 0;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if this.refusal.is_some() || this.idle_closed {
+                // EOF: hyper stops reading and closes.
+                return Poll::Ready(Ok(()));
+            }
+            let mut chunk = [0u8; 8192];
+            let mut read = ReadBuf::new(&mut chunk);
+            let polled = Pin::new(&mut this.inner).poll_read(cx, &mut read);
+            if polled.is_pending() {
+                let in_flight = this.heads_passed > this.responses_done.load(Ordering::Acquire);
+                if !matches!(this.framing, Framing::Head) || (in_flight && this.head.is_empty()) {
+                    this.head_deadline = None;
+                    return Poll::Pending;
+                }
+                let timeout = this.limits.header_read_timeout;
+                let deadline = this
+                    .head_deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                ready!(deadline.as_mut().poll(cx));
+                this.head_deadline = None;
+                if this.head.is_empty() {
+                    this.idle_closed = true;
+                } else {
+                    this.refuse(GatewayError::HeaderTimeout, None);
+                }
+                continue;
+            }
+            ready!(polled)?;
+            let filled = read.filled();
+            if filled.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            this.accept(filled);
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(refusal) = &this.refusal {
+            while this.refusal_written < refusal.len() {
+                let n = ready!(
+                    Pin::new(&mut this.inner).poll_write(cx, &refusal[this.refusal_written..])
+                )?;
+                if n == 0 {
+                    break;
+                }
+                this.refusal_written += n;
+            }
+            ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
+        }
+        Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
