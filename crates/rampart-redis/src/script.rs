@@ -97,3 +97,34 @@ else
 end
 return out
 "#;
+
+/// Gives back what a batch charged (Redis Cluster only: when one slot's part of a
+/// batch was refused after another slot's part was committed). Same arguments as
+/// [`BATCH_SCRIPT`]; a GCRA key's TAT moves back by `emission × cost` (charges are
+/// additive, so other requests' charges stay), a window's count drops by `cost`.
+pub const REFUND_SCRIPT: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+for i = 1, #KEYS do
+  local k = KEYS[i]
+  local kind = ARGV[4 * i - 3]
+  local p1 = tonumber(ARGV[4 * i - 2])
+  local cost = tonumber(ARGV[4 * i])
+  local v = tonumber(redis.call('GET', k))
+  if v ~= nil and cost > 0 then
+    if kind == 'g' then
+      local back = v - p1 * cost
+      if back <= now then
+        redis.call('DEL', k)
+      else
+        redis.call('SET', k, string.format('%.0f', back), 'PX', math.floor((back - now) / 1000) + 1)
+      end
+    elseif v - cost <= 0 then
+      redis.call('DEL', k)
+    else
+      redis.call('DECRBY', k, cost)
+    end
+  end
+end
+return 0
+"#;

@@ -7,8 +7,11 @@
 //!
 //! Redis Cluster: every key carries a hash tag (`{value}`: the IP, the consumer,
 //! ...), so all the limits and quotas of one subject live in one slot. A batch is
-//! split by slot, one `EVALSHA` per slot; each slot's part is atomic and exact, but
-//! the all-or-nothing rule then holds per slot rather than across the whole batch.
+//! split by slot, one `EVALSHA` per slot; each slot's part is atomic and exact.
+//! When one slot refuses, the parts other slots already committed are refunded
+//! (a second script), so a refused request consumes nothing there either; between
+//! the charge and the refund, a concurrent request may see those units as taken
+//! (refused conservatively, never accepted in excess).
 //!
 //! Outage: a failed or timed-out call marks Redis down (metric, one log line) and
 //! the batch goes to the fallback: this instance's own [`LocalStore`] when failing
@@ -31,7 +34,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::{OutageMode, RedisConfigError, RedisStoreConfig};
 use crate::health::Health;
-use crate::script::BATCH_SCRIPT;
+use crate::script::{BATCH_SCRIPT, REFUND_SCRIPT};
 
 enum Conn {
     Single(ConnectionManager),
@@ -48,6 +51,7 @@ struct ClusterConn {
 pub struct RedisStore {
     conn: Conn,
     script: Script,
+    refund: Script,
     prefix: String,
     mode: OutageMode,
     timeout: Duration,
@@ -128,6 +132,7 @@ impl RedisStore {
         Ok(Self {
             conn,
             script: Script::new(BATCH_SCRIPT),
+            refund: Script::new(REFUND_SCRIPT),
             prefix: config.key_prefix.clone(),
             mode: config.on_outage,
             timeout,
@@ -156,7 +161,16 @@ impl RedisStore {
         conn: &mut C,
         ops: &[Op],
     ) -> Result<Vec<i64>, String> {
-        let mut call = self.script.prepare_invoke();
+        self.run_script(&self.script, conn, ops).await
+    }
+
+    async fn run_script<C: ConnectionLike, T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        conn: &mut C,
+        ops: &[Op],
+    ) -> Result<T, String> {
+        let mut call = script.prepare_invoke();
         for op in ops {
             call.key(format!("{}{}", self.prefix, op.key));
             let (kind, p1, p2) = match op.algorithm {
@@ -168,7 +182,7 @@ impl RedisStore {
             };
             call.arg(kind).arg(p1).arg(p2).arg(op.cost);
         }
-        match tokio::time::timeout(self.timeout, call.invoke_async::<Vec<i64>>(conn)).await {
+        match tokio::time::timeout(self.timeout, call.invoke_async::<T>(conn)).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err("timed out".into()),
@@ -200,7 +214,10 @@ impl RedisStore {
         parse(&reply, ops.len())
     }
 
-    /// Cluster: one script call per hash slot, results put back in op order.
+    /// Cluster: one script call per hash slot, results put back in op order. When
+    /// a slot's part is refused, the parts other slots committed are refunded, so
+    /// that a refused request still consumes nothing (a request's limits then cost
+    /// one round trip per slot, plus one per refund).
     async fn invoke_by_slot(
         &self,
         mut conn: ClusterConnection,
@@ -212,16 +229,42 @@ impl RedisStore {
             groups.entry(Slot::for_key(key)).or_default().push(i);
         }
         let mut reply = vec![0i64; ops.len() * 4];
+        let mut committed: Vec<(&[usize], Vec<Op>)> = Vec::new();
+        let mut refused = false;
         for indices in groups.values() {
             let part: Vec<Op> = indices
                 .iter()
                 .filter_map(|i| ops.get(*i).cloned())
                 .collect();
             let got = self.invoke(&mut conn, &part).await?;
+            let mut all = true;
             for (j, i) in indices.iter().enumerate() {
                 for k in 0..4 {
                     if let (Some(dst), Some(src)) = (reply.get_mut(i * 4 + k), got.get(j * 4 + k)) {
                         *dst = *src;
+                    }
+                }
+                all &= got.get(j * 4) == Some(&1);
+            }
+            if all {
+                committed.push((indices, part));
+            } else {
+                refused = true;
+            }
+        }
+        if refused {
+            for (indices, part) in &committed {
+                self.run_script::<_, i64>(&self.refund, &mut conn, part)
+                    .await?;
+                // Report the refunded keys as uncharged.
+                for (i, op) in indices.iter().zip(part) {
+                    let cap = match op.algorithm {
+                        Algorithm::Gcra { burst, .. } => burst,
+                        Algorithm::Window { limit, .. } => limit,
+                    };
+                    if let Some(r) = reply.get_mut(i * 4 + 1) {
+                        let back = u64::try_from(*r).unwrap_or(0).saturating_add(op.cost);
+                        *r = i64::try_from(back.min(cap)).unwrap_or(i64::MAX);
                     }
                 }
             }

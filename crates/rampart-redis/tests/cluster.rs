@@ -30,9 +30,12 @@ impl Drop for Cluster {
     }
 }
 
+/// Distinguishes the clusters of tests running in parallel in this process.
+static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
 /// A port whose cluster-bus companion (port + 10000) is free too.
-fn cluster_port(taken: &[u16]) -> u16 {
-    let seed = std::process::id() as u16;
+fn cluster_port(taken: &[u16], nth: u16) -> u16 {
+    let seed = (std::process::id() as u16).wrapping_add(nth.wrapping_mul(3331));
     for i in 0..5000u16 {
         let p = 20_000 + (seed.wrapping_mul(7).wrapping_add(i * 13)) % 10_000;
         if taken.contains(&p) {
@@ -48,11 +51,15 @@ fn cluster_port(taken: &[u16]) -> u16 {
 }
 
 fn start_cluster() -> Cluster {
-    let dir = std::env::temp_dir().join(format!("rampart-redis-cluster-{}", std::process::id()));
+    let nth = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!(
+        "rampart-redis-cluster-{}-{nth}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let mut ports = Vec::new();
     for _ in 0..3 {
-        let p = cluster_port(&ports);
+        let p = cluster_port(&ports, nth);
         ports.push(p);
     }
     let children = ports
@@ -199,4 +206,60 @@ async fn cluster_limits_are_exact_across_gateways() {
         accepted(b, "198.51.100.1", 2, 10)
     );
     assert_eq!(x + y, 40);
+}
+
+#[tokio::test]
+async fn a_refusal_in_one_slot_refunds_the_other_slots() {
+    use rampart_ratelimit::store::Algorithm;
+    use rampart_ratelimit::{CounterStore, Op};
+
+    let cluster = start_cluster();
+    let s = store(&cluster);
+    let hour = 3_600_000_000;
+    // Different hash tags: (almost surely) different slots.
+    let lenient = Op {
+        key: "rl:route:{GET /a}".into(),
+        algorithm: Algorithm::Gcra {
+            emission_us: hour,
+            burst: 3,
+        },
+        cost: 1,
+    };
+    let quota = Op {
+        key: "rq:daily:{alice}".into(),
+        algorithm: Algorithm::Window {
+            limit: 10,
+            window_end_us: u64::MAX / 4,
+        },
+        cost: 1,
+    };
+    let strict = Op {
+        key: "rl:ip:{203.0.113.7}".into(),
+        algorithm: Algorithm::Gcra {
+            emission_us: hour,
+            burst: 1,
+        },
+        cost: 1,
+    };
+    let batch = || vec![lenient.clone(), quota.clone(), strict.clone()];
+    let out = s.apply(0, batch()).resolve().await.unwrap();
+    assert!(out.iter().all(|o| o.allowed));
+    for _ in 0..5 {
+        let out = s.apply(0, batch()).resolve().await.unwrap();
+        assert!(!out[2].allowed);
+        assert_eq!(
+            out[0].remaining, 2,
+            "route limit not charged by a refused request"
+        );
+        assert_eq!(
+            out[1].remaining, 9,
+            "quota not charged by a refused request"
+        );
+    }
+    let out = s
+        .apply(0, vec![lenient.clone(), quota.clone()])
+        .resolve()
+        .await
+        .unwrap();
+    assert_eq!((out[0].remaining, out[1].remaining), (1, 8));
 }
