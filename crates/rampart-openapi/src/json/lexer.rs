@@ -110,11 +110,19 @@ impl<'a> Lexer<'a> {
                         }
                         Some(b'u') => {
                             self.pos += 1;
-                            for _ in 0..4 {
-                                match self.peek() {
-                                    Some(c) if c.is_ascii_hexdigit() => self.pos += 1,
-                                    _ => return Err(self.err()),
+                            let code = self.hex_escape()?;
+                            // Surrogates must pair up (as serde_json requires): a high
+                            // one followed by an escaped low one, never alone.
+                            if (0xD800..0xDC00).contains(&code) {
+                                if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                                    return Err(self.err());
                                 }
+                                self.pos += 2;
+                                if !(0xDC00..0xE000).contains(&self.hex_escape()?) {
+                                    return Err(self.err());
+                                }
+                            } else if (0xDC00..0xE000).contains(&code) {
+                                return Err(self.err());
                             }
                         }
                         _ => return Err(self.err()),
@@ -123,6 +131,17 @@ impl<'a> Lexer<'a> {
                 _ => return Err(self.err()),
             }
         }
+    }
+
+    /// Reads the four hex digits of a `\\u` escape.
+    fn hex_escape(&mut self) -> Result<u32, SyntaxError> {
+        let digits = self.bytes.get(self.pos..self.pos + 4).ok_or(self.err())?;
+        let code = hex4(digits).ok_or(self.err())?;
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return Err(self.err());
+        }
+        self.pos += 4;
+        Ok(code)
     }
 
     /// Reads a number starting at the cursor.
@@ -257,6 +276,9 @@ mod tests {
 
     #[test]
     fn lone_surrogate_and_control_chars_are_refused() {
+        for bad in [r#""\ud83d""#, r#""\ude00""#, r#""\ud83dx""#, r#""\ud83d\u0041""#, r#""\u12G4""#] {
+            assert!(Lexer::new(bad.as_bytes()).string().is_err(), "{bad}");
+        }
         let lx = Lexer::new(br#""\ud83d""#);
         let span = StrSpan {
             start: 1,
