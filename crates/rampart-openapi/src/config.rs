@@ -78,7 +78,7 @@ pub enum UndeclaredMode {
 pub struct LimitsConfig {
     /// Largest request body in bytes. Default 1 MiB.
     pub max_body_bytes: Option<usize>,
-    /// Deepest JSON nesting, 1..=128. Default 32.
+    /// Deepest JSON nesting, 1..=100. Default 32.
     pub max_depth: Option<usize>,
     /// Most items in one JSON array. Default 10 000.
     pub max_array_items: Option<usize>,
@@ -152,8 +152,9 @@ pub struct Policy {
 
 /// Default largest body.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
-/// Highest accepted `max_depth` (keeps recursion bounded).
-pub const MAX_DEPTH_CEILING: usize = 128;
+/// Highest accepted `max_depth`: keeps recursion bounded and below serde_json's own
+/// recursion limit (128), so the pre-scan and the parser never disagree.
+pub const MAX_DEPTH_CEILING: usize = 100;
 
 impl OpenApiConfig {
     /// The API-wide policy.
@@ -231,7 +232,7 @@ fn check_limits(p: &Policy, field: &str) -> Result<(), BuildError> {
         message: message.into(),
     };
     if p.limits.max_depth == 0 || p.limits.max_depth > MAX_DEPTH_CEILING {
-        return Err(bad("max_depth", "must be between 1 and 128"));
+        return Err(bad("max_depth", "must be between 1 and 100"));
     }
     if p.limits.max_array_items == 0 {
         return Err(bad("max_array_items", "must be positive"));

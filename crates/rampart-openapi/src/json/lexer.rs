@@ -276,7 +276,13 @@ mod tests {
 
     #[test]
     fn lone_surrogate_and_control_chars_are_refused() {
-        for bad in [r#""\ud83d""#, r#""\ude00""#, r#""\ud83dx""#, r#""\ud83d\u0041""#, r#""\u12G4""#] {
+        for bad in [
+            r#""\ud83d""#,
+            r#""\ude00""#,
+            r#""\ud83dx""#,
+            r#""\ud83d\u0041""#,
+            r#""\u12G4""#,
+        ] {
             assert!(Lexer::new(bad.as_bytes()).string().is_err(), "{bad}");
         }
         let lx = Lexer::new(br#""\ud83d""#);

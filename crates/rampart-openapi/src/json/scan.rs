@@ -310,3 +310,21 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod ceiling {
+    use super::*;
+
+    #[test]
+    fn the_depth_ceiling_stays_within_serde_json_recursion_limit() {
+        let n = crate::config::MAX_DEPTH_CEILING;
+        let doc = format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let limits = JsonLimits {
+            max_depth: n,
+            ..JsonLimits::default()
+        };
+        assert_eq!(prescan(doc.as_bytes(), &limits), Ok(()));
+        assert!(serde_json::from_str::<serde_json::Value>(&doc).is_ok());
+    }
+}
