@@ -212,3 +212,18 @@ impl AuthnConfig {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_schema_is_published_for_the_section() {
+        let schema = serde_json::to_value(schemars::schema_for!(AuthnConfig)).unwrap();
+        let text = schema.to_string();
+        for field in ["api_key", "jwt", "introspection", "mtls", "forward", "anonymous"] {
+            assert!(text.contains(field), "{field}");
+        }
+    }
+}

@@ -12,6 +12,9 @@
 //!
 //! `mode: permit_required` (default) allows only what a `permit` allows;
 //! `forbid_only` adds an implicit `permit` so policies only carve out denials.
+//! Unlike plain Cedar, a policy whose evaluation errors (e.g. reads a claim the
+//! token lacks without a `has` guard) denies the request instead of being skipped.
+//! Attributes no policy mentions are not built (a per-request saving).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -92,6 +95,16 @@ pub struct CedarFacts<'a> {
 pub struct CedarEngine {
     policies: PolicySet,
     authorizer: Authorizer,
+    /// Every word of the policy text: an attribute no policy names is not built
+    /// (Cedar only accepts literal attribute names, so this is a safe
+    /// over-approximation, and a reference we missed errors, which denies).
+    words: HashSet<String>,
+}
+
+/// The identifier-like words of `text`.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
 }
 
 /// 1-based line and column of a byte offset.
@@ -173,6 +186,7 @@ impl CedarConfig {
             ));
         }
         let mut all = PolicySet::new();
+        let mut referenced = HashSet::new();
         // policy id -> (file, text), to place validation errors.
         let mut origin: HashMap<PolicyId, (String, String)> = HashMap::new();
         for (i, file) in self.policies.iter().enumerate() {
@@ -183,6 +197,7 @@ impl CedarConfig {
                 file: name.clone(),
                 source,
             })?;
+            referenced.extend(words(&text).map(str::to_owned));
             let set = PolicySet::from_str(&text)
                 .map_err(|e| policy_error(&field, &name, &text, &e, e.to_string()))?;
             if set.templates().next().is_some() {
@@ -238,6 +253,7 @@ impl CedarConfig {
         Ok(CedarEngine {
             policies: all,
             authorizer: Authorizer::new(),
+            words: referenced,
         })
     }
 }
@@ -277,69 +293,94 @@ impl CedarEngine {
         let action = uid("Rampart::Action", facts.operation).ok_or(CedarError::Entity)?;
         let resource_uid = uid("Rampart::Route", facts.operation).ok_or(CedarError::Entity)?;
 
+        let used = |name: &str| self.words.contains(name);
+        // A claim is kept if every word of its name appears in the policies.
+        let claim_used = |name: &str| words(name).all(|w| self.words.contains(w));
         let mut attrs = HashMap::new();
-        attrs.insert(
-            "method".to_owned(),
-            RestrictedExpression::new_string(facts.method.to_owned()),
-        );
-        attrs.insert("scopes".to_owned(), strings(facts.scopes));
-        attrs.insert("roles".to_owned(), strings(facts.roles));
-        if let Some(plan) = facts.plan {
+        if used("method") {
+            attrs.insert(
+                "method".to_owned(),
+                RestrictedExpression::new_string(facts.method.to_owned()),
+            );
+        }
+        if used("scopes") {
+            attrs.insert("scopes".to_owned(), strings(facts.scopes));
+        }
+        if used("roles") {
+            attrs.insert("roles".to_owned(), strings(facts.roles));
+        }
+        if let Some(plan) = facts.plan.filter(|_| used("plan")) {
             attrs.insert(
                 "plan".to_owned(),
                 RestrictedExpression::new_string(plan.to_owned()),
             );
         }
-        let claims = facts
-            .claims
-            .map(|c| to_cedar(&Value::Object(c.clone()), 0))
-            .unwrap_or_else(|| RestrictedExpression::new_record([]).ok());
-        if let Some(claims) = claims {
-            attrs.insert("claims".to_owned(), claims);
+        if used("claims") {
+            let claims = facts
+                .claims
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| claim_used(k));
+            let record = RestrictedExpression::new_record(
+                claims.filter_map(|(k, v)| to_cedar(v, 1).map(|v| (k.clone(), v))),
+            )
+            .map_err(|_| CedarError::Entity)?;
+            attrs.insert("claims".to_owned(), record);
         }
         let principal = Entity::new(principal_uid.clone(), attrs, HashSet::new())
             .map_err(|_| CedarError::Entity)?;
 
-        let params = RestrictedExpression::new_record(
-            facts
-                .params
-                .iter()
-                .map(|(k, v)| (k.clone(), RestrictedExpression::new_string(v.clone()))),
-        )
-        .map_err(|_| CedarError::Entity)?;
-        let resource_attrs = HashMap::from([
-            (
+        let mut resource_attrs = HashMap::new();
+        if used("api") {
+            resource_attrs.insert(
                 "api".to_owned(),
                 RestrictedExpression::new_string(facts.api.to_owned()),
-            ),
-            (
+            );
+        }
+        if used("path") {
+            resource_attrs.insert(
                 "path".to_owned(),
                 RestrictedExpression::new_string(facts.path.to_owned()),
-            ),
-            ("params".to_owned(), params),
-        ]);
+            );
+        }
+        if used("params") {
+            let params = RestrictedExpression::new_record(
+                facts
+                    .params
+                    .iter()
+                    .map(|(k, v)| (k.clone(), RestrictedExpression::new_string(v.clone()))),
+            )
+            .map_err(|_| CedarError::Entity)?;
+            resource_attrs.insert("params".to_owned(), params);
+        }
         let resource = Entity::new(resource_uid.clone(), resource_attrs, HashSet::new())
             .map_err(|_| CedarError::Entity)?;
 
-        let mut context = vec![
-            ("ip".to_owned(), RestrictedExpression::new_ip(&facts.ip)),
-            (
-                "now".to_owned(),
-                RestrictedExpression::new_long(i64::try_from(facts.now).unwrap_or(i64::MAX)),
-            ),
-            ("tls".to_owned(), RestrictedExpression::new_bool(facts.tls)),
-            (
-                "mtls".to_owned(),
-                RestrictedExpression::new_bool(facts.client_cert_subject.is_some()),
-            ),
-        ];
-        if let Some(version) = facts.tls_version {
+        let mut context = Vec::with_capacity(6);
+        if used("ip") {
+            context.push(("ip".to_owned(), RestrictedExpression::new_ip(&facts.ip)));
+        }
+        if used("now") {
+            let now = i64::try_from(facts.now).unwrap_or(i64::MAX);
+            context.push(("now".to_owned(), RestrictedExpression::new_long(now)));
+        }
+        if used("tls") {
+            context.push(("tls".to_owned(), RestrictedExpression::new_bool(facts.tls)));
+        }
+        if used("mtls") {
+            let mtls = facts.client_cert_subject.is_some();
+            context.push(("mtls".to_owned(), RestrictedExpression::new_bool(mtls)));
+        }
+        if let Some(version) = facts.tls_version.filter(|_| used("tls_version")) {
             context.push((
                 "tls_version".to_owned(),
                 RestrictedExpression::new_string(version.to_owned()),
             ));
         }
-        if let Some(subject) = facts.client_cert_subject {
+        if let Some(subject) = facts
+            .client_cert_subject
+            .filter(|_| used("client_cert_subject"))
+        {
             context.push((
                 "client_cert_subject".to_owned(),
                 RestrictedExpression::new_string(subject.to_owned()),
@@ -353,8 +394,11 @@ impl CedarEngine {
         let response = self
             .authorizer
             .is_authorized(&request, &self.policies, &entities);
-        for error in response.diagnostics().errors() {
-            tracing::debug!(%error, "cedar policy evaluation error (policy skipped)");
+        // Cedar skips a policy whose evaluation errors, which could let a request
+        // past a `forbid` it should have met: a gateway fails closed instead.
+        if let Some(error) = response.diagnostics().errors().next() {
+            tracing::warn!(%error, "cedar policy evaluation error; denying");
+            return Ok(false);
         }
         Ok(response.decision() == Decision::Allow)
     }

@@ -144,3 +144,25 @@ impl AuthzConfig {
         Ok(AuthzStage::new(operations, cedar, clock))
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_schema_is_published_for_the_section() {
+        let text = serde_json::to_value(schemars::schema_for!(AuthzConfig))
+            .unwrap()
+            .to_string();
+        for field in [
+            "operations",
+            "cedar",
+            "step_up",
+            "response_owner",
+            "unless_roles",
+        ] {
+            assert!(text.contains(field), "{field}");
+        }
+    }
+}

@@ -530,3 +530,49 @@ fn config_errors_name_the_field() {
     }
     assert!(serde_json::from_value::<AuthzConfig>(json!({"operations": {}, "typo": 1})).is_err());
 }
+
+#[test]
+fn cedar_evaluation_errors_deny_instead_of_skipping_a_forbid() {
+    let policies = temp_file(
+        "errors.cedar",
+        "permit(principal, action, resource);\nforbid(principal, action, resource) when { principal.claims.level < 3 };\n",
+    );
+    let cfg: AuthzConfig = serde_json::from_value(json!({
+        "operations": {"GET /vault": {}},
+        "cedar": {"policies": [policies]}
+    }))
+    .unwrap();
+    let s = cfg.build("authz", Arc::new(ManualClock::at(NOW))).unwrap();
+    let with_level = |level: Value| Some(user("alice", &[], &[], json!({"level": level})));
+    assert_eq!(
+        status(
+            &s,
+            &mut request(Method::GET, "GET /vault", "/vault", with_level(json!(5)))
+        ),
+        200
+    );
+    assert_eq!(
+        status(
+            &s,
+            &mut request(Method::GET, "GET /vault", "/vault", with_level(json!(1)))
+        ),
+        403
+    );
+    // No `level` claim: plain Cedar would skip the erroring forbid and allow.
+    let without = Some(user("alice", &[], &[], json!({})));
+    assert_eq!(
+        status(
+            &s,
+            &mut request(Method::GET, "GET /vault", "/vault", without)
+        ),
+        403
+    );
+    // A claim of the wrong type errors too.
+    assert_eq!(
+        status(
+            &s,
+            &mut request(Method::GET, "GET /vault", "/vault", with_level(json!("9")))
+        ),
+        403
+    );
+}
