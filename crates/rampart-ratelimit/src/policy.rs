@@ -2,7 +2,6 @@
 //! the [`Op`]s of one request.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::calendar::{self, Period};
@@ -160,8 +159,16 @@ pub struct Effective {
 
 /// Builds the op and info for a GCRA limit whose key value is `value`.
 pub fn limit_op(limit: &Limit, value: &str, eff: Effective) -> (Op, PolicyInfo) {
-    let mut key = String::with_capacity(limit.name.len() + value.len() + 16);
-    let _ = write!(key, "rl:{}:{}:{{{value}}}", limit.name, limit.key.tag());
+    // `rl:<name>:<tag>:{<value>}`, built without the formatting machinery (hot path).
+    let tag = limit.key.tag();
+    let mut key = String::with_capacity(limit.name.len() + tag.len() + value.len() + 8);
+    key.push_str("rl:");
+    key.push_str(&limit.name);
+    key.push(':');
+    key.push_str(tag);
+    key.push_str(":{");
+    key.push_str(value);
+    key.push('}');
     let op = Op {
         key,
         algorithm: Algorithm::Gcra {
