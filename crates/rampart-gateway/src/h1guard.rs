@@ -189,10 +189,11 @@ impl<T> GuardedIo<T> {
                             let rest = self.head.split_off(end);
                             let head = std::mem::take(&mut self.head);
                             match self.check_head(&head) {
-                                Ok(framing) => {
+                                Ok((framing, rewritten)) => {
                                     self.head_deadline = None;
                                     self.heads_passed += 1;
-                                    self.ready.extend_from_slice(&head);
+                                    self.ready
+                                        .extend_from_slice(rewritten.as_deref().unwrap_or(&head));
                                     self.framing = framing;
                                     // Continue with the bytes after the head.
                                     self.accept_owned(rest);
@@ -293,8 +294,12 @@ impl<T> GuardedIo<T> {
         used
     }
 
-    /// Checks a complete head; returns the framing of its body.
-    fn check_head(&self, head: &[u8]) -> Result<Framing, (GatewayError, RefusedHead)> {
+    /// Checks a complete head; returns the framing of its body, and the head with
+    /// its request target re-encoded when that was needed (see [`encode_target`]).
+    fn check_head(
+        &self,
+        head: &[u8],
+    ) -> Result<(Framing, Option<Vec<u8>>), (GatewayError, RefusedHead)> {
         let mut headers = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
         let mut request = httparse::Request::new(&mut headers);
         let parsed = request.parse(head);
@@ -349,14 +354,32 @@ impl<T> GuardedIo<T> {
         if chunked && request.version == Some(0) {
             return Err((GatewayError::Malformed, facts));
         }
-        Ok(match content_length {
+        let framing = match content_length {
             _ if chunked => Framing::Chunked(Chunk::Size {
                 value: 0,
                 digits: 0,
             }),
             Some(0) | None => Framing::Head,
             Some(length) => Framing::Length(length),
-        })
+        };
+        let target = request.path.unwrap_or_default();
+        let rewritten = match encode_target(target) {
+            TargetCheck::Fine => None,
+            TargetCheck::Encoded(encoded) => {
+                // The request line is `METHOD SP target SP version`: swap the target.
+                let at = head
+                    .windows(target.len())
+                    .position(|window| window == target.as_bytes())
+                    .ok_or((GatewayError::Malformed, facts.clone()))?;
+                let mut new_head = Vec::with_capacity(head.len() + encoded.len());
+                new_head.extend_from_slice(&head[..at]);
+                new_head.extend_from_slice(encoded.as_bytes());
+                new_head.extend_from_slice(&head[at + target.len()..]);
+                Some(new_head)
+            }
+            TargetCheck::Invalid => return Err((GatewayError::Malformed, facts)),
+        };
+        Ok((framing, rewritten))
     }
 
     fn refuse(&mut self, error: GatewayError, facts: Option<RefusedHead>) {
@@ -384,6 +407,52 @@ impl<T> GuardedIo<T> {
         response.extend_from_slice(&body);
         self.refusal = Some(response);
         self.head.clear();
+    }
+}
+
+enum TargetCheck {
+    Fine,
+    Encoded(String),
+    Invalid,
+}
+
+/// Bytes every URI parser accepts as they are.
+fn plainly_safe(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&byte)
+}
+
+/// Request targets with characters RFC 3986 does not allow raw (`"`, `<`, `|`,
+/// `\`, non-ASCII bytes …) are common in real and in attack traffic. Rather than
+/// refuse them unseen, percent-encode those bytes: the target then means what the
+/// upstream would decode anyway, hyper accepts it, and every stage (the WAF above
+/// all) inspects it. Control characters and targets still unparseable after
+/// encoding are refused.
+fn encode_target(target: &str) -> TargetCheck {
+    if target.bytes().all(plainly_safe) {
+        return TargetCheck::Fine;
+    }
+    if http::uri::PathAndQuery::try_from(target).is_ok() || http::Uri::try_from(target).is_ok() {
+        return TargetCheck::Fine;
+    }
+    let mut encoded = String::with_capacity(target.len() * 3);
+    for byte in target.bytes() {
+        if byte.is_ascii_control() {
+            return TargetCheck::Invalid;
+        }
+        if plainly_safe(byte) || byte == b'#' || byte == b'[' || byte == b']' {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push('%');
+            encoded.push(char::from(b"0123456789ABCDEF"[usize::from(byte >> 4)]));
+            encoded.push(char::from(b"0123456789ABCDEF"[usize::from(byte & 0xf)]));
+        }
+    }
+    if http::uri::PathAndQuery::try_from(encoded.as_str()).is_ok()
+        || http::Uri::try_from(encoded.as_str()).is_ok()
+    {
+        TargetCheck::Encoded(encoded)
+    } else {
+        TargetCheck::Invalid
     }
 }
 
@@ -493,5 +562,36 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
             ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
         }
         Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_with_raw_unsafe_characters_are_encoded() {
+        assert!(matches!(encode_target("/a/b?c=d"), TargetCheck::Fine));
+        assert!(matches!(
+            encode_target("/a?q={\"x\"}"),
+            TargetCheck::Fine | TargetCheck::Encoded(_)
+        ));
+        match encode_target("/x?input=<script>|\\") {
+            TargetCheck::Encoded(e) => assert_eq!(e, "/x?input=%3Cscript%3E%7C%5C"),
+            _ => panic!("expected an encoding"),
+        }
+        match encode_target("/caf\u{e9}") {
+            TargetCheck::Encoded(e) => assert_eq!(e, "/caf%C3%A9"),
+            TargetCheck::Fine => {}
+            TargetCheck::Invalid => panic!("utf-8 path refused"),
+        }
+        assert!(matches!(encode_target("/a\u{7f}b"), TargetCheck::Invalid));
+    }
+
+    #[test]
+    fn head_end_skips_leading_empty_lines_and_spans_reads() {
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n\r\n", 0), Some(18));
+        assert_eq!(find_head_end(b"\r\nGET / HTTP/1.1\r\n\r\nx", 0), Some(20));
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0), None);
     }
 }
