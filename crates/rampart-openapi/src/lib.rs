@@ -9,6 +9,23 @@
 //! assignment; response filtering). Later stages find [`MatchedOperation`] and
 //! [`PathParams`] in `RequestCx::extensions` and the template in `cx.route`.
 //!
+//! Semantics worth knowing:
+//! - A member is *declared* when a schema (or a branch of its `allOf`/`anyOf`/`oneOf`)
+//!   names it, matches it with `patternProperties`, or allows it with
+//!   `additionalProperties: true` or a schema. An object schema with no `properties`,
+//!   `patternProperties` or `additionalProperties` at all is free-form (everything
+//!   declared); one that names properties but says nothing else is closed, as if the
+//!   spec had not forgotten `additionalProperties: false`.
+//! - Response members whose names look sensitive are removed even when declared,
+//!   unless the spec marks them `x-rampart-visible: true` or the configuration lists
+//!   them in `reveal_properties`. `x-rampart-roles: [..]` in the spec, or
+//!   `role_visible` in the configuration, limits a member to callers holding a role.
+//! - `HEAD` is accepted where `GET` is declared. Failures never echo request values;
+//!   member names appear in pointers only when they are short plain identifiers.
+//! - Upstream bodies must be JSON in identity encoding to be filtered: a compressed
+//!   body cannot be read and is replaced by a `502 response-not-declared` (the gateway
+//!   should not forward `Accept-Encoding` on routes it filters).
+//!
 //! Layout:
 //! - [`config`]: the raw configuration section and per-operation policies.
 //! - [`loader`]: reading the spec files, local `$ref` resolution, error locations.
