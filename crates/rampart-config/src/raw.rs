@@ -29,6 +29,9 @@ pub struct RawConfig {
     /// The audit log: one JSON record per request.
     #[serde(default)]
     pub audit: RawAudit,
+    /// Shared Redis for rate-limit counters exact across instances (default: each
+    /// instance counts locally).
+    pub redis: Option<Located<rampart_redis::RedisStoreConfig>>,
     /// The APIs Rampart protects, matched by host and path prefix.
     pub apis: Vec<RawApi>,
 }

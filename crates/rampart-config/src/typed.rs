@@ -24,6 +24,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// The audit log.
     pub audit: Audit,
+    /// Shared Redis for rate-limit counters.
+    pub redis: Option<crate::Located<rampart_redis::RedisStoreConfig>>,
     /// Protected APIs.
     pub apis: Vec<Api>,
 }

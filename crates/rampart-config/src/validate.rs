@@ -202,6 +202,7 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             limits,
             trusted_proxies,
             audit,
+            redis: raw.redis,
             apis,
         }),
         _ => Err(ConfigErrors(c.errors)),

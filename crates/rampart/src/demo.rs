@@ -36,7 +36,8 @@ pub async fn run() -> anyhow::Result<()> {
     let config = rampart_config::load(&config_path)
         .map_err(|errors| anyhow::anyhow!("demo configuration refused:\n{errors}"))?;
     let server =
-        rampart_gateway::Server::bind(config, Arc::new(crate::stages::EngineStages)).await?;
+        rampart_gateway::Server::bind(config, Arc::new(crate::stages::EngineStages::default()))
+            .await?;
     print_banner(upstream_addr, &dir.join("rampart-demo-audit.jsonl"));
     server.run(crate::shutdown_signal()).await;
     Ok(())

@@ -44,7 +44,16 @@ fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { file } => return check(&file),
+        Command::Check { file } => {
+            // Stages may need a runtime to build (Redis clients): check inside one.
+            return match runtime() {
+                Ok(rt) => rt.block_on(async { check(&file) }),
+                Err(err) => {
+                    eprintln!("rampart: {err:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::ConfigSchema => {
             println!("{:#}", rampart_config::json_schema());
             Ok(())
@@ -87,7 +96,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn check(file: &std::path::Path) -> ExitCode {
     let errors = match rampart_config::load(file) {
         Ok(config) => {
-            let factory = stages::EngineStages;
+            let factory = stages::EngineStages::default();
             match rampart_gateway::runtime::check_stages(&config, &factory) {
                 Ok(()) => {
                     println!("{}: ok", file.display());
@@ -107,7 +116,8 @@ fn check(file: &std::path::Path) -> ExitCode {
 async fn serve(path: PathBuf) -> anyhow::Result<()> {
     let config = rampart_config::load(&path)
         .map_err(|errors| anyhow::anyhow!("configuration refused:\n{errors}"))?;
-    let server = rampart_gateway::Server::bind(config, Arc::new(stages::EngineStages)).await?;
+    let server =
+        rampart_gateway::Server::bind(config, Arc::new(stages::EngineStages::default())).await?;
     for addr in server.local_addrs() {
         tracing::info!(%addr, "listening");
     }

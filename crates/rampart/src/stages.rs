@@ -2,16 +2,58 @@
 //! validates its own section; its errors are reported with the config file, the
 //! section's line and the field path.
 
+use std::collections::HashMap;
 use std::fmt::Display;
 use std::sync::Arc;
 
 use rampart_config::{Api, Config, ConfigError, ConfigErrors, Located};
 use rampart_core::Stage;
 use rampart_gateway::StageFactory;
+use rampart_ratelimit::{
+    ConsumerRateLimitStage, CounterStore, LocalStore, PreAuthRateLimitStage, RateLimitConfig,
+    RateLimiter,
+};
 
 /// The production stage factory.
-#[derive(Debug, Default)]
-pub struct EngineStages;
+#[derive(Default)]
+pub struct EngineStages {
+    /// Rate-limit counter stores by API name, kept across reloads so that a
+    /// reload does not reset every counter.
+    counters: parking_lot::Mutex<HashMap<String, Arc<dyn CounterStore>>>,
+}
+
+impl EngineStages {
+    /// The counter store of `api`: Redis when configured, else this instance's memory.
+    fn counter_store(
+        &self,
+        config: &Config,
+        api: &Api,
+        section: &RateLimitConfig,
+        field: &str,
+    ) -> Result<Arc<dyn CounterStore>, String> {
+        let mut stores = self.counters.lock();
+        if let Some(store) = stores.get(&api.name) {
+            return Ok(store.clone());
+        }
+        let store: Arc<dyn CounterStore> = match &config.redis {
+            Some(redis) => {
+                // Each API's keys live under their own prefix.
+                let mut redis = redis.value.clone();
+                redis.key_prefix = format!("{}{}:", redis.key_prefix, api.name);
+                Arc::new(
+                    rampart_redis::RedisStore::new(&redis, "redis").map_err(|e| e.to_string())?,
+                )
+            }
+            None => Arc::new(LocalStore::new(
+                section.local.max_keys,
+                section.local.shards,
+            )),
+        };
+        let _ = field;
+        stores.insert(api.name.clone(), store.clone());
+        Ok(store)
+    }
+}
 
 impl StageFactory for EngineStages {
     fn stages(&self, config: &Config, api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors> {
@@ -35,6 +77,23 @@ impl StageFactory for EngineStages {
                     Arc::new(rampart_openapi::ValidationStage::new(compiled)),
                 ];
                 Ok::<_, rampart_openapi::BuildError>(stages)
+            });
+        }
+        if let Some(section) = &sections.rate_limit {
+            let field = format!("{}.rate_limit", wiring.field);
+            wiring.add(section, "rate_limit", |rate_limit| {
+                let policy = rate_limit.compile(&field).map_err(|e| e.to_string())?;
+                let store = self.counter_store(config, api, rate_limit, &field)?;
+                let limiter = Arc::new(RateLimiter::new(
+                    policy,
+                    store,
+                    Arc::new(rampart_ratelimit::SystemClock),
+                ));
+                let stages: Vec<Arc<dyn Stage>> = vec![
+                    Arc::new(PreAuthRateLimitStage::new(limiter.clone())),
+                    Arc::new(ConsumerRateLimitStage::new(limiter)),
+                ];
+                Ok::<_, String>(stages)
             });
         }
         if let Some(section) = &sections.waf {
