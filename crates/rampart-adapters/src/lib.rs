@@ -1,4 +1,21 @@
-//! I/O adapters for `rampart-authn`: the implementations of its outside-capability traits
-//! (JWKS fetching, token introspection, the API-key store, shared revocation).
+//! I/O adapters for `rampart-authn`: the implementations of the outside
+//! capabilities its engines take as traits. The engines do no I/O; this crate
+//! does (HTTP, SQLite, Redis), with bounded sizes and deadlines on every call,
+//! and never logs or prints a secret (every `Debug` here is redacted).
 //!
-//! Placeholder: the modules arrive in the following commits.
+//! Layout:
+//! - [`http`] holds the shared outbound client (hyper-util + hyper-rustls, system
+//!   roots, https only except loopback http, bounded bodies, one deadline per call).
+//! - [`jwks`] holds [`HttpJwksSourceFactory`], the `JwksSourceFactory` for JWT issuers.
+//! - [`error`] holds [`AdapterError`].
+
+pub mod error;
+pub mod http;
+pub mod jwks;
+
+#[cfg(test)]
+mod test_support;
+
+pub use error::AdapterError;
+pub use http::{HttpClient, HttpClientConfig};
+pub use jwks::HttpJwksSourceFactory;

@@ -1,0 +1,205 @@
+//! [`HttpJwksSourceFactory`]: the `rampart_authn` JWKS fetcher over HTTPS.
+//!
+//! The engine's `JwksCache` decides *when* to fetch (refresh interval, rate limit
+//! on unknown-`kid` refetches, last good keys kept on failure); this adapter only
+//! performs one bounded GET per call and reports why it failed.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Uri;
+use rampart_authn::BoxFuture;
+use rampart_authn::jwt::config::JwksSourceFactory;
+use rampart_authn::jwt::{JwksFetchError, JwksSource};
+
+use crate::http::{HttpClient, HttpError, get, parse_url};
+
+/// Largest JWKS document accepted (a few dozen keys fit comfortably).
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// Gives a [`JwksSource`] per URL, all sharing one connection pool.
+#[derive(Debug, Clone)]
+pub struct HttpJwksSourceFactory {
+    client: HttpClient,
+}
+
+impl HttpJwksSourceFactory {
+    /// A factory over `client`.
+    pub fn new(client: HttpClient) -> Self {
+        Self { client }
+    }
+}
+
+impl JwksSourceFactory for HttpJwksSourceFactory {
+    fn source(&self, url: &str) -> Arc<dyn JwksSource> {
+        // The trait cannot fail here; a refused URL yields a source that always
+        // fails (the issuer then has no keys: fail closed), and says why in the log.
+        let url = parse_url(url);
+        if let Err(error) = &url {
+            tracing::error!(%error, "JWKS URL refused; tokens of this issuer cannot verify");
+        }
+        Arc::new(HttpJwksSource {
+            client: self.client.clone(),
+            url,
+        })
+    }
+}
+
+/// Fetches one JWKS URL.
+#[derive(Debug)]
+pub struct HttpJwksSource {
+    client: HttpClient,
+    url: Result<Uri, HttpError>,
+}
+
+impl HttpJwksSource {
+    async fn fetch_bytes(&self) -> Result<Bytes, HttpError> {
+        let url = self.url.as_ref().map_err(Clone::clone)?;
+        self.client
+            .call(
+                get(url, "application/jwk-set+json, application/json"),
+                Bytes::new(),
+                MAX_JWKS_BYTES,
+            )
+            .await
+    }
+}
+
+impl JwksSource for HttpJwksSource {
+    fn fetch(&self) -> BoxFuture<'_, Result<Vec<u8>, JwksFetchError>> {
+        Box::pin(async move {
+            self.fetch_bytes()
+                .await
+                .map(|body| body.to_vec())
+                .map_err(|error| JwksFetchError(error.to_string()))
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::time::Duration;
+
+    use http::StatusCode;
+
+    use super::*;
+    use crate::http::HttpClientConfig;
+    use crate::test_support::{Answer, serve, serve_unframed};
+
+    const JWKS: &str = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+
+    fn factory(timeout_ms: u64) -> HttpJwksSourceFactory {
+        let config = HttpClientConfig {
+            timeout_ms,
+            ..HttpClientConfig::default()
+        };
+        HttpJwksSourceFactory::new(HttpClient::new(&config, "http").unwrap())
+    }
+
+    #[tokio::test]
+    async fn fetches_the_document_and_the_engine_parses_it() {
+        let server = serve(Answer::ok(JWKS)).await;
+        let source = factory(5_000).source(&server.url("/jwks.json"));
+        let body = source.fetch().await.unwrap();
+        assert_eq!(body, JWKS.as_bytes());
+        let keys = rampart_authn::jwt::KeySet::from_jwks(&body).unwrap();
+        assert!(!format!("{keys:?}").is_empty());
+        let seen = server.seen();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].method, http::Method::GET);
+        assert_eq!(seen[0].path, "/jwks.json");
+        assert!(seen[0].headers.contains_key(http::header::ACCEPT));
+    }
+
+    #[tokio::test]
+    async fn non_200_is_an_error() {
+        let server = serve(Answer {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            ..Answer::ok("{}")
+        })
+        .await;
+        let err = factory(5_000)
+            .source(&server.url("/"))
+            .fetch()
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("503"), "{err}");
+        // A redirect is not followed.
+        server.set(Answer {
+            status: StatusCode::FOUND,
+            ..Answer::ok("")
+        });
+        let err = factory(5_000)
+            .source(&server.url("/"))
+            .fetch()
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("302"), "{err}");
+        assert_eq!(server.seen().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn bodies_are_bounded_with_and_without_content_length() {
+        let server = serve(Answer::ok(vec![b' '; MAX_JWKS_BYTES + 1])).await;
+        let err = factory(5_000)
+            .source(&server.url("/"))
+            .fetch()
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("larger"), "{err}");
+        // Exactly at the limit passes.
+        server.set(Answer::ok(vec![b' '; MAX_JWKS_BYTES]));
+        let body = factory(5_000)
+            .source(&server.url("/"))
+            .fetch()
+            .await
+            .unwrap();
+        assert_eq!(body.len(), MAX_JWKS_BYTES);
+        // No Content-Length: the reader stops at the limit.
+        let addr = serve_unframed(4 * MAX_JWKS_BYTES).await;
+        let url = format!("http://127.0.0.1:{}/", addr.port());
+        let err = factory(5_000).source(&url).fetch().await.unwrap_err();
+        assert!(err.0.contains("larger"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_slow_server_hits_the_deadline() {
+        let server = serve(Answer {
+            delay: Duration::from_secs(30),
+            ..Answer::ok(JWKS)
+        })
+        .await;
+        let err = factory(200)
+            .source(&server.url("/"))
+            .fetch()
+            .await
+            .unwrap_err();
+        assert!(err.0.contains("timed out"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn refused_urls_never_connect() {
+        let server = serve(Answer::ok(JWKS)).await;
+        let port = server.addr.port();
+        for url in [
+            format!("http://127.0.0.1.nip.io:{port}/"),
+            format!("http://localhost@127.0.0.1:{port}/"),
+            "http://example.com/jwks".to_string(),
+        ] {
+            let err = factory(5_000).source(&url).fetch().await.unwrap_err();
+            assert!(err.0.contains("refused URL"), "{url}: {err}");
+        }
+        assert!(server.seen().is_empty());
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_is_a_connection_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let url = format!("http://127.0.0.1:{port}/");
+        let err = factory(5_000).source(&url).fetch().await.unwrap_err();
+        assert!(err.0.contains("connection failed"), "{err}");
+    }
+}
