@@ -33,13 +33,27 @@ pub fn mask(op: &Operation, auth_status: u16, response: &mut ResponseCx) -> Resu
     if op.policy.auth_endpoint && response.status.is_client_error() {
         return Err(with_headers(Problem::new(auth_failed(auth_status))));
     }
-    if op.response(status).is_none() {
-        return Err(with_headers(Problem::new(RESPONSE_NOT_DECLARED)));
+    // 304 carries no body and answers a conditional request: never masked.
+    if op.response(status).is_none() && status != 304 {
+        // An undeclared client error keeps its status (the client did something
+        // wrong) with a generic body; an undeclared success or redirect is not
+        // something the contract allows, so it becomes a 502.
+        let kind = if response.status.is_client_error() {
+            undeclared_with_status(status)
+        } else {
+            RESPONSE_NOT_DECLARED
+        };
+        return Err(with_headers(Problem::new(kind)));
     }
     for (name, value) in headers {
         response.headers.insert(name.clone(), value.clone());
     }
     Ok(())
+}
+
+/// The generic problem that replaces an undeclared response, keeping its status.
+fn undeclared_with_status(status: u16) -> ProblemType {
+    ProblemType::new(RESPONSE_NOT_DECLARED.slug, status, "Response not declared")
 }
 
 /// Whether the filter needs the body: a declared JSON media type answered.
@@ -80,11 +94,7 @@ pub fn filter_response(
     let Some(media) = ct.and_then(|ct| match_media(&spec.media, &ct)) else {
         // A body the spec does not declare (an HTML error page, a stack trace):
         // replaced by a generic problem with the same status.
-        return Err(Problem::new(ProblemType::new(
-            "response-not-declared",
-            status,
-            "Response not declared",
-        )));
+        return Err(Problem::new(undeclared_with_status(status)));
     };
     if !media.json {
         return Ok(());

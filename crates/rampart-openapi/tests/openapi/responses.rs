@@ -106,11 +106,22 @@ fn upstream_5xx_is_masked() {
 fn undeclared_statuses_are_masked() {
     let api = api();
     let mut cx = get_user(&api, &[]);
-    let mut resp = response(418, Some("application/json"), "{}");
-    assert_eq!(
-        refused(respond(&api, &mut cx, &mut resp)).kind.slug,
-        "response-not-declared"
+    // An undeclared success is not in the contract: 502.
+    let mut resp = response(202, Some("application/json"), "{}");
+    let p = refused(respond(&api, &mut cx, &mut resp));
+    assert_eq!((p.kind.slug, p.kind.status), ("response-not-declared", 502));
+    // An undeclared client error keeps its status, not its body.
+    let mut resp = response(
+        429,
+        Some("text/plain"),
+        "rate limited by node-7 (redis 10.0.0.5)",
     );
+    let p = refused(respond(&api, &mut cx, &mut resp));
+    assert_eq!((p.kind.slug, p.kind.status), ("response-not-declared", 429));
+    // 304 answers a conditional GET and carries no body: passes.
+    let mut resp = response(304, None, "");
+    resp.body = None;
+    assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
     // A declared error status without declared content keeps its status but not its body.
     let mut resp = response(
         404,
