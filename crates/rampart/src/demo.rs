@@ -18,6 +18,9 @@ use tokio::net::TcpListener;
 
 const DEMO_CONFIG: &str = include_str!("../../../examples/demo/rampart.yaml");
 const DEMO_SPEC: &str = include_str!("../../../examples/demo/openapi.yaml");
+/// Debian's OWASP CRS (package modsecurity-crs), used when installed.
+const CRS_RULES: &str = "/usr/share/modsecurity-crs/rules";
+const CRS_SETUP: &str = "/etc/modsecurity/crs/crs-setup.conf";
 
 /// Runs the demo until Ctrl-C or SIGTERM.
 pub async fn run() -> anyhow::Result<()> {
@@ -28,22 +31,42 @@ pub async fn run() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("rampart-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let config_path = dir.join("rampart.yaml");
-    std::fs::write(
-        &config_path,
-        DEMO_CONFIG.replace("${UPSTREAM_PORT}", &upstream_addr.port().to_string()),
-    )?;
+    let crs = std::path::Path::new(CRS_RULES);
+    let waf = if crs.is_dir() {
+        format!(
+            "    waf:\n      rules: [{CRS_SETUP}, {CRS_RULES}/*.conf]\n      paranoia_level: 1\n"
+        )
+    } else {
+        String::new()
+    };
+    let config_text = DEMO_CONFIG
+        .replace("${UPSTREAM_PORT}", &upstream_addr.port().to_string())
+        .replace("${WAF}", &waf);
+    std::fs::write(&config_path, config_text)?;
     std::fs::write(dir.join("openapi.yaml"), DEMO_SPEC)?;
     let config = rampart_config::load(&config_path)
         .map_err(|errors| anyhow::anyhow!("demo configuration refused:\n{errors}"))?;
     let server =
         rampart_gateway::Server::bind(config, Arc::new(crate::stages::EngineStages::default()))
             .await?;
-    print_banner(upstream_addr, &dir.join("rampart-demo-audit.jsonl"));
+    print_banner(
+        upstream_addr,
+        &dir.join("rampart-demo-audit.jsonl"),
+        crs.is_dir(),
+    );
     server.run(crate::shutdown_signal()).await;
     Ok(())
 }
 
-fn print_banner(upstream: SocketAddr, audit: &std::path::Path) {
+fn print_banner(upstream: SocketAddr, audit: &std::path::Path, waf: bool) {
+    let waf_lines = if waf {
+        "WAF (OWASP CRS 3.3, paranoia 1): SQL injection and XSS refused (403), rule ids in the audit log:
+  curl -i \"http://127.0.0.1:8080/search?q=1'%20OR%20'1'%3D'1\"
+  curl -i \"http://127.0.0.1:8080/search?q=%3Cscript%3Ealert(1)%3C/script%3E\"
+  tail -n 2 AUDIT | grep -o '\"waf\":{[^}]*}'"
+    } else {
+        "WAF: install Debian's modsecurity-crs package (apt-get install modsecurity-crs) and restart the demo to see CRS at work."
+    };
     println!(
         "\
 Rampart demo
@@ -51,9 +74,19 @@ Rampart demo
   admin    http://127.0.0.1:9901   (/healthz, /readyz, /metrics)
   audit    {audit}
 
-Passes through the gateway:
-  curl -i http://127.0.0.1:8080/users
+Passes, with what the naive API leaks removed (password_hash, ssn, api_token and
+every field the spec does not declare are filtered out of the response):
   curl -i http://127.0.0.1:8080/users/1
+  curl -s http://{upstream}/users/1     # the same call straight to the naive upstream
+Mass assignment refused (400, the spec's NewUser has no `role`):
+  curl -i -X POST -H 'Content-Type: application/json' -d '{{\"username\":\"eve\",\"role\":\"admin\"}}' http://127.0.0.1:8080/users
+Shadow API refused (not in the spec: 404), wrong type refused (400):
+  curl -i http://127.0.0.1:8080/debug/config
+  curl -i http://127.0.0.1:8080/users/abc
+Rate limits: the 4th login within a minute gets 429 with RateLimit and Retry-After headers:
+  for i in 1 2 3 4; do curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST -H 'Content-Type: application/json' -d '{{}}' http://127.0.0.1:8080/login; done
+  curl -i -X POST -H 'Content-Type: application/json' -d '{{}}' http://127.0.0.1:8080/login
+{waf_lines}
 Refused by the gateway itself (problem+json):
   curl -i --path-as-is 'http://127.0.0.1:8080/users/%zz'          # 400 malformed path
   curl -i -H 'Host: a' -H 'Host: b' http://127.0.0.1:8080/users    # 400 ambiguous host
@@ -65,7 +98,8 @@ Upstream's Server/X-Powered-By headers are removed; X-Request-Id is returned:
 Metrics:
   curl -s http://127.0.0.1:9901/metrics | grep rampart_requests_total
 Press Ctrl-C to stop.",
-        audit = audit.display()
+        audit = audit.display(),
+        waf_lines = waf_lines.replace("AUDIT", &audit.display().to_string()),
     );
 }
 
@@ -125,6 +159,15 @@ async fn sample_api(request: Request<Incoming>) -> Result<Response<Full<Bytes>>,
                 json!({"error": err.to_string(), "trace": "at UserController.create (users.js:42)"}),
             ),
         },
+        (Method::POST, "/login") => (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "wrong password for alice", "hint": "passwords are case-sensitive"}),
+        ),
+        (Method::GET, "/search") => (StatusCode::OK, json!({"results": []})),
+        (Method::GET, "/debug/config") => (
+            StatusCode::OK,
+            json!({"db_password": "hunter2", "env": "prod"}),
+        ),
         (Method::GET, "/orders") => (
             StatusCode::OK,
             json!([{"id": 10, "user_id": 1, "card_number": "4111111111111111", "total": 42.5}]),
