@@ -7,10 +7,13 @@
 //! - [`http`] holds the shared outbound client (hyper-util + hyper-rustls, system
 //!   roots, https only except loopback http, bounded bodies, one deadline per call).
 //! - [`jwks`] holds [`HttpJwksSourceFactory`], the `JwksSourceFactory` for JWT issuers.
+//! - [`introspection`] holds [`HttpIntrospector`], the RFC 7662 `Introspector`
+//!   (form POST, HTTP Basic client authentication).
 //! - [`error`] holds [`AdapterError`].
 
 pub mod error;
 pub mod http;
+pub mod introspection;
 pub mod jwks;
 
 #[cfg(test)]
@@ -18,4 +21,5 @@ mod test_support;
 
 pub use error::AdapterError;
 pub use http::{HttpClient, HttpClientConfig};
+pub use introspection::HttpIntrospector;
 pub use jwks::HttpJwksSourceFactory;
