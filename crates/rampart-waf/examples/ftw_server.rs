@@ -29,20 +29,25 @@ fn main() {
         "request_body_limit": 13_107_200,
     }))
     .unwrap();
-    let waf = config.build().unwrap_or_else(|e| {
-        eprintln!("{e}");
-        std::process::exit(1)
-    });
+    // RAMPART_WAF_NO_PREFILTER=1 runs every regex (to compare results).
+    let mut builder = config
+        .load(rampart_waf::services::Services::default())
+        .unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(1)
+        });
+    builder.settings_mut().prefilter = std::env::var_os("RAMPART_WAF_NO_PREFILTER").is_none();
+    let ruleset = std::sync::Arc::new(builder.build().unwrap());
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
     let listener = TcpListener::bind(listen).unwrap();
-    eprintln!("listening on {listen}, {} rules", waf.ruleset.rule_count());
+    eprintln!("listening on {listen}, {} rules", ruleset.rule_count());
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        if let Some((id, ids, status)) = handle(&waf, stream) {
+        if let Some((id, ids, status)) = handle(&ruleset, stream) {
             let line = serde_json::json!({"request_id": id, "waf": {"matched_rules": ids}, "status": status});
             writeln!(log, "{line}").unwrap();
             log.flush().unwrap();
@@ -51,7 +56,7 @@ fn main() {
 }
 
 fn handle(
-    waf: &rampart_waf::CompiledWaf,
+    ruleset: &std::sync::Arc<rampart_waf::Ruleset>,
     mut stream: TcpStream,
 ) -> Option<(String, Vec<u64>, u16)> {
     stream.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
@@ -120,7 +125,7 @@ fn handle(
     let id = header("x-request-id")
         .map(|v| String::from_utf8_lossy(&v).to_string())
         .unwrap_or_default();
-    let mut tx = Transaction::new(waf.ruleset.clone());
+    let mut tx = Transaction::new(ruleset.clone());
     let peer = stream.peer_addr().ok()?;
     tx.set_connection(peer.ip(), peer.port(), &id);
     tx.set_request_line(&method, &uri, &protocol);

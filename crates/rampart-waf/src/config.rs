@@ -191,26 +191,7 @@ impl WafConfig {
                 "must be positive (or null to turn body inspection off)",
             ));
         }
-        let mut b = RulesetBuilder::new().services(services);
-        let preamble = self.preamble();
-        b.load_str(&preamble, Path::new("<rampart-preamble>"))
-            .map_err(|source| WafConfigError::Rules {
-                field: "rules".into(),
-                source,
-            })?;
-        for (i, path) in self.rules.iter().enumerate() {
-            b.load_file(path).map_err(|source| WafConfigError::Rules {
-                field: format!("rules[{i}]"),
-                source,
-            })?;
-            if i == 0 {
-                b.load_str(&self.settings_rule(), Path::new("<rampart-settings>"))
-                    .map_err(|source| WafConfigError::Rules {
-                        field: "paranoia_level".into(),
-                        source,
-                    })?;
-            }
-        }
+        let b = self.load(services)?;
         let ruleset = b.build().map_err(|source| WafConfigError::Rules {
             field: "rules".into(),
             source,
@@ -250,6 +231,32 @@ impl WafConfig {
             mode: self.mode,
             exclusions,
         })
+    }
+
+    /// Loads the preamble and the rule files into a builder, without
+    /// freezing it (for tools that adjust [`crate::ruleset::Settings`] first).
+    pub fn load(&self, services: Services) -> Result<RulesetBuilder, WafConfigError> {
+        let mut b = RulesetBuilder::new().services(services);
+        let preamble = self.preamble();
+        b.load_str(&preamble, Path::new("<rampart-preamble>"))
+            .map_err(|source| WafConfigError::Rules {
+                field: "rules".into(),
+                source,
+            })?;
+        for (i, path) in self.rules.iter().enumerate() {
+            b.load_file(path).map_err(|source| WafConfigError::Rules {
+                field: format!("rules[{i}]"),
+                source,
+            })?;
+            if i == 0 {
+                b.load_str(&self.settings_rule(), Path::new("<rampart-settings>"))
+                    .map_err(|source| WafConfigError::Rules {
+                        field: "paranoia_level".into(),
+                        source,
+                    })?;
+            }
+        }
+        Ok(b)
     }
 
     /// Engine directives and, optionally, ModSecurity's recommended rules.

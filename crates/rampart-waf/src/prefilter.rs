@@ -1,20 +1,368 @@
-//! Prefilter placeholder.
+//! Prefilter for `@rx`: most regex evaluations are skipped without running the
+//! regex.
+//!
+//! At load, each static `@rx` pattern is analysed (on its `regex-syntax` HIR)
+//! for a set of *required factors*: byte strings of which every match must
+//! contain at least one. All factors of all rules go into one ASCII
+//! case-insensitive Aho-Corasick automaton. A transaction scans each
+//! transformed value once per transformation chain (the result is cached with
+//! the value), which yields the set of rules whose regex can possibly match;
+//! only those regexes run. Rules without usable factors always run. Skipping
+//! is exact: a rule is skipped only if none of its required factors occurs,
+//! in which case its regex cannot match.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_syntax::ParserBuilder;
+use regex_syntax::hir::{Class, Hir, HirKind};
+
 use crate::rule::Rule;
 
-/// Prefilter.
-#[derive(Debug, Default)]
-pub struct Prefilter;
+/// Largest set of alternatives tracked while analysing.
+const MAX_SET: usize = 64;
+/// Longest factor kept.
+const MAX_LEN: usize = 48;
 
-impl Prefilter {
-    /// Builds.
-    pub fn build(_rules: &[Rule]) -> Self {
-        Prefilter
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Req {
+    /// The sub-expression matches exactly one of these strings.
+    Exact(Vec<Vec<u8>>),
+    /// Every match contains one of these strings.
+    Factors(Vec<Vec<u8>>),
+    /// Nothing known.
+    Any,
+}
+
+fn dedup(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn class_bytes(c: &Class) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    match c {
+        Class::Bytes(b) => {
+            for r in b.ranges() {
+                if usize::from(r.end() - r.start()) > 8 {
+                    return None;
+                }
+                for x in r.start()..=r.end() {
+                    out.push(x.to_ascii_lowercase());
+                }
+            }
+        }
+        Class::Unicode(u) => {
+            for r in u.ranges() {
+                let (s, e) = (u32::from(r.start()), u32::from(r.end()));
+                if e > 0x7f || e - s > 8 {
+                    return None;
+                }
+                for x in s..=e {
+                    out.push(u8::try_from(x).ok()?.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    (!out.is_empty() && out.len() <= 4).then_some(out)
+}
+
+fn cross(a: &[Vec<u8>], b: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if a.len() * b.len() > MAX_SET {
+        return None;
+    }
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        for y in b {
+            let mut s = x.clone();
+            s.extend_from_slice(y);
+            if s.len() > MAX_LEN {
+                return None;
+            }
+            out.push(s);
+        }
+    }
+    Some(dedup(out))
+}
+
+/// A usable factor set: no empty string, not too big.
+fn as_factors(r: &Req) -> Option<Vec<Vec<u8>>> {
+    match r {
+        Req::Exact(s) | Req::Factors(s) => {
+            (!s.is_empty() && s.len() <= MAX_SET && s.iter().all(|x| !x.is_empty()))
+                .then(|| s.clone())
+        }
+        Req::Any => None,
     }
 }
 
+/// Prefers sets whose shortest factor is longest, then smaller sets.
+fn better(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
+    let min = |s: &[Vec<u8>]| s.iter().map(Vec::len).min().unwrap_or(0);
+    (min(a), std::cmp::Reverse(a.len())) > (min(b), std::cmp::Reverse(b.len()))
+}
+
+fn analyze(h: &Hir) -> Req {
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => Req::Exact(vec![Vec::new()]),
+        HirKind::Literal(l) => {
+            let s = l.0.to_ascii_lowercase();
+            if s.len() > MAX_LEN {
+                let head = s.get(..MAX_LEN).unwrap_or_default().to_vec();
+                Req::Factors(vec![head])
+            } else {
+                Req::Exact(vec![s])
+            }
+        }
+        HirKind::Class(c) => match class_bytes(c) {
+            Some(bytes) => Req::Exact(bytes.into_iter().map(|b| vec![b]).collect()),
+            None => Req::Any,
+        },
+        HirKind::Capture(c) => analyze(&c.sub),
+        HirKind::Repetition(r) => {
+            let sub = analyze(&r.sub);
+            if r.min == 0 {
+                match (r.max, sub) {
+                    (Some(1), Req::Exact(mut s)) => {
+                        s.push(Vec::new());
+                        Req::Exact(dedup(s))
+                    }
+                    _ => Req::Any,
+                }
+            } else if r.min == 1 && r.max == Some(1) {
+                sub
+            } else {
+                match as_factors(&sub) {
+                    Some(f) => Req::Factors(f),
+                    None => Req::Any,
+                }
+            }
+        }
+        HirKind::Concat(hs) => {
+            let mut best: Option<Vec<Vec<u8>>> = None;
+            let mut run: Vec<Vec<u8>> = vec![Vec::new()];
+            let mut all_exact = true;
+            let consider = |set: &[Vec<u8>], best: &mut Option<Vec<Vec<u8>>>| {
+                if let Some(f) = as_factors(&Req::Factors(set.to_vec()))
+                    && best.as_ref().is_none_or(|b| better(&f, b))
+                {
+                    *best = Some(f);
+                }
+            };
+            for child in hs {
+                match analyze(child) {
+                    Req::Exact(s) => match cross(&run, &s) {
+                        Some(next) => run = next,
+                        None => {
+                            all_exact = false;
+                            consider(&run, &mut best);
+                            run = s;
+                        }
+                    },
+                    other => {
+                        all_exact = false;
+                        consider(&run, &mut best);
+                        if let Some(f) = as_factors(&other) {
+                            consider(&f, &mut best);
+                        }
+                        run = vec![Vec::new()];
+                    }
+                }
+            }
+            if all_exact {
+                return Req::Exact(run);
+            }
+            consider(&run, &mut best);
+            best.map_or(Req::Any, Req::Factors)
+        }
+        HirKind::Alternation(hs) => {
+            let parts: Vec<Req> = hs.iter().map(analyze).collect();
+            if parts.iter().all(|p| matches!(p, Req::Exact(_))) {
+                let all: Vec<Vec<u8>> = parts
+                    .into_iter()
+                    .flat_map(|p| match p {
+                        Req::Exact(s) => s,
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                let all = dedup(all);
+                if all.len() <= MAX_SET {
+                    return Req::Exact(all);
+                }
+                return if all.iter().all(|s| !s.is_empty()) {
+                    Req::Factors(all)
+                } else {
+                    Req::Any
+                };
+            }
+            let mut all = Vec::new();
+            for p in &parts {
+                match p {
+                    Req::Exact(s) | Req::Factors(s) if s.iter().all(|x| !x.is_empty()) => {
+                        all.extend(s.iter().cloned())
+                    }
+                    _ => return Req::Any,
+                }
+            }
+            Req::Factors(dedup(all))
+        }
+    }
+}
+
+/// Required factors of a pattern in `regex` syntax (as compiled, with flags).
+pub fn required_factors(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let r = analyze(&hir);
+    let f = match r {
+        Req::Exact(s) | Req::Factors(s) => s,
+        Req::Any => return None,
+    };
+    (f.len() <= 4 * MAX_SET && !f.is_empty() && f.iter().all(|x| !x.is_empty())).then_some(f)
+}
+
+/// The compiled prefilter of a ruleset.
+#[derive(Debug, Default)]
+pub struct Prefilter {
+    automaton: Option<AhoCorasick>,
+    /// Pattern id -> rule slots that have it as a factor.
+    slots_of: Vec<Vec<u32>>,
+    words: usize,
+}
+
 impl Prefilter {
-    /// Whether the rule's operator can match this value.
-    pub fn may_match(&self, _rule: &Rule, _value: &[u8]) -> bool {
-        true
+    /// Builds from `(slot, factors)` pairs.
+    pub fn build(entries: &[(u32, Vec<Vec<u8>>)]) -> Self {
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let mut slots_of: Vec<Vec<u32>> = Vec::new();
+        let mut max_slot = 0;
+        for (slot, factors) in entries {
+            max_slot = max_slot.max(*slot + 1);
+            for f in factors {
+                let id = *index.entry(f.clone()).or_insert_with(|| {
+                    patterns.push(f.clone());
+                    slots_of.push(Vec::new());
+                    patterns.len() - 1
+                });
+                if let Some(s) = slots_of.get_mut(id) {
+                    s.push(*slot);
+                }
+            }
+        }
+        let automaton = AhoCorasickBuilder::new()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .ok();
+        Self {
+            automaton,
+            slots_of,
+            words: (max_slot as usize).div_ceil(64),
+        }
+    }
+
+    /// The slots whose rules may match `value`, as a bitset.
+    pub fn scan(&self, value: &[u8]) -> Box<[u64]> {
+        let mut bits = vec![0u64; self.words].into_boxed_slice();
+        if let Some(ac) = &self.automaton {
+            for m in ac.find_overlapping_iter(value) {
+                for &slot in self
+                    .slots_of
+                    .get(m.pattern().as_usize())
+                    .map_or(&[][..], Vec::as_slice)
+                {
+                    if let Some(w) = bits.get_mut(slot as usize / 64) {
+                        *w |= 1 << (slot % 64);
+                    }
+                }
+            }
+        }
+        bits
+    }
+
+    /// Whether `slot` is set in `bits`.
+    pub fn allows(bits: &[u64], slot: u32) -> bool {
+        bits.get(slot as usize / 64)
+            .is_some_and(|w| w & (1 << (slot % 64)) != 0)
+    }
+}
+
+/// A factor set worth scanning for: a single letter or digit occurs in almost
+/// every value, so a rule with one runs its regex directly instead.
+fn selective(factors: &[Vec<u8>]) -> bool {
+    factors.iter().all(|f| {
+        !(f.len() == 1
+            && f.first()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.'))
+    })
+}
+
+/// Assigns prefilter slots to the eligible links of `rules` and builds the prefilter.
+pub(crate) fn assign(rules: &mut [Rule]) -> Prefilter {
+    let mut entries = Vec::new();
+    let mut next = 0u32;
+    for rule in rules.iter_mut() {
+        let mut link = Some(rule);
+        while let Some(r) = link {
+            if !r.negated
+                && !r.multi_match
+                && let Some(crate::operators::rx::Compiled::Linear(re)) = r.operator.static_regex()
+                && let Some(f) = required_factors(re.as_str())
+                && selective(&f)
+            {
+                r.prefilter_slot = Some(next);
+                entries.push((next, f));
+                next += 1;
+            }
+            link = r.chained.as_deref_mut();
+        }
+    }
+    Prefilter::build(&entries)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn f(p: &str) -> Option<Vec<String>> {
+        required_factors(p).map(|v| {
+            v.into_iter()
+                .map(|s| String::from_utf8(s).unwrap())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn finds_required_factors() {
+        assert_eq!(f("(?i)union\\s+select"), Some(vec!["select".into()]));
+        assert_eq!(
+            f("(?:foo|bar)baz"),
+            Some(vec!["barbaz".into(), "foobaz".into()])
+        );
+        assert_eq!(f("ab+cd"), Some(vec!["cd".into()]));
+        assert_eq!(f("(?sm)^.*$"), None);
+        assert_eq!(f("\\w+"), None);
+        assert_eq!(f("x?y"), Some(vec!["xy".into(), "y".into()]));
+        assert_eq!(f("(?:a|.*)b"), Some(vec!["b".into()]));
+    }
+
+    #[test]
+    fn scan_sets_slots() {
+        let p = Prefilter::build(&[
+            (0, vec![b"select".to_vec()]),
+            (1, vec![b"script".to_vec(), b"on".to_vec()]),
+        ]);
+        let bits = p.scan(b"SELECT 1");
+        assert!(Prefilter::allows(&bits, 0));
+        assert!(!Prefilter::allows(&bits, 1));
+        assert!(Prefilter::allows(&p.scan(b"onload"), 1));
     }
 }

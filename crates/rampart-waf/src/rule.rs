@@ -58,6 +58,8 @@ pub struct Rule {
     pub chain: bool,
     /// The next link of the chain.
     pub chained: Option<Box<Rule>>,
+    /// Slot in the [`crate::prefilter::Prefilter`], for `@rx` rules it covers.
+    pub prefilter_slot: Option<u32>,
     /// Where the rule was written.
     pub file: Arc<PathBuf>,
     /// Line of the rule.

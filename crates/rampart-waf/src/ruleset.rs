@@ -39,6 +39,9 @@ pub struct Settings {
     pub arguments_limit: usize,
     /// `SecComponentSignature` values.
     pub component_signatures: Vec<String>,
+    /// Whether `@rx` evaluations go through the [`crate::prefilter`] (on by
+    /// default; off only to measure or to compare results).
+    pub prefilter: bool,
 }
 
 impl Default for Settings {
@@ -54,6 +57,7 @@ impl Default for Settings {
             json_depth_limit: 512,
             arguments_limit: 1000,
             component_signatures: Vec::new(),
+            prefilter: true,
         }
     }
 }
@@ -302,7 +306,11 @@ impl RulesetBuilder {
                 }
             }
         }
-        let prefilter = Prefilter::build(&rules);
+        let prefilter = if self.settings.prefilter {
+            crate::prefilter::assign(&mut rules)
+        } else {
+            crate::prefilter::Prefilter::default()
+        };
         if self.stats.rx_fallbacks > 0 {
             tracing::info!(
                 fallbacks = self.stats.rx_fallbacks,

@@ -121,6 +121,7 @@ pub fn build_rule(
         skip: 0,
         chain: false,
         chained: None,
+        prefilter_slot: None,
         file: src.file,
         line: src.line,
     };

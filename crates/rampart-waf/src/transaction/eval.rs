@@ -3,8 +3,8 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::ops::Deref;
-use std::sync::Arc;
+
+use super::cache::Tv;
 
 use super::collect::{Candidate, collect};
 use super::data::UNCACHED;
@@ -13,63 +13,7 @@ use super::{Interruption, RuleMatch, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::Entry;
 use crate::seclang::actions::{Action, AllowScope, Ctl, Disruptive, EngineMode, SetVarOp};
-use crate::transformations::{ChainId, ChainTable};
 use crate::variables::Var;
-
-/// Bytes of transformed values a transaction caches at most.
-const CACHE_BYTES_LIMIT: usize = 32 << 20;
-
-/// A transformed value: borrowed, shared from the cache, or owned.
-enum Tv<'v> {
-    Borrowed(&'v [u8]),
-    Shared(Arc<[u8]>),
-    Owned(Vec<u8>),
-}
-
-impl Deref for Tv<'_> {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match self {
-            Tv::Borrowed(b) => b,
-            Tv::Shared(a) => a,
-            Tv::Owned(v) => v,
-        }
-    }
-}
-
-/// The transformation cache of one transaction.
-#[derive(Debug, Default)]
-pub(crate) struct TransformCache {
-    map: std::collections::HashMap<(u32, ChainId), Arc<[u8]>>,
-    bytes: usize,
-}
-
-impl TransformCache {
-    fn get<'v>(&mut self, chains: &ChainTable, id: u32, value: &'v [u8], node: ChainId) -> Tv<'v> {
-        let Some((parent, t)) = chains.step(node) else {
-            return Tv::Borrowed(value);
-        };
-        if id == UNCACHED {
-            return Tv::Owned(chains.apply_uncached(node, value));
-        }
-        if let Some(hit) = self.map.get(&(id, node)) {
-            return Tv::Shared(hit.clone());
-        }
-        let base = self.get(chains, id, value, parent);
-        let out: Arc<[u8]> = match t.apply(&base) {
-            Cow::Borrowed(b) if std::ptr::eq(b, &*base) => match base {
-                Tv::Shared(a) => a,
-                other => Arc::from(&*other),
-            },
-            cow => Arc::from(cow.as_ref()),
-        };
-        if self.bytes + out.len() <= CACHE_BYTES_LIMIT {
-            self.bytes += out.len();
-            self.map.insert((id, node), out.clone());
-        }
-        Tv::Shared(out)
-    }
-}
 
 /// One match of one link, kept until the link finished.
 struct Hit {
@@ -241,25 +185,36 @@ impl Transaction {
                 geo: RefCell::new(None),
             };
             for c in &cands {
+                // Usually one value (the end of the chain); with multiMatch,
+                // every distinct intermediate value too.
+                let last = self
+                    .cache
+                    .transformed(&rs.chains, c.id, &c.value, rule.chain_id);
+                if let Some(slot) = rule.prefilter_slot
+                    && !self
+                        .cache
+                        .allows(&rs.prefilter, c.id, rule.chain_id, &last, slot)
+                {
+                    continue;
+                }
                 let mut steps: Vec<Tv<'_>> = Vec::new();
                 if rule.multi_match {
                     steps.push(Tv::Borrowed(&c.value));
                     for node in rs.chains.path(rule.chain_id) {
-                        let v = self.cache.get(&rs.chains, c.id, &c.value, node);
-                        if steps.last().is_none_or(|last| **last != *v) {
+                        let v = self.cache.transformed(&rs.chains, c.id, &c.value, node);
+                        if steps.last().is_none_or(|prev| **prev != *v) {
                             steps.push(v);
                         }
                     }
-                } else {
-                    steps.push(self.cache.get(&rs.chains, c.id, &c.value, rule.chain_id));
                 }
-                for v in &steps {
-                    if !rule.negated && !rs.prefilter.may_match(rule, v) {
-                        continue;
-                    }
+                let values = if rule.multi_match {
+                    &steps[..]
+                } else {
+                    std::slice::from_ref(&last)
+                };
+                for v in values {
                     let result = rule.operator.eval(&env, v, rule.capture);
-                    let matched = result.is_some() != rule.negated;
-                    if matched {
+                    if result.is_some() != rule.negated {
                         hits.push(Hit {
                             name: if rule.targets.is_empty() {
                                 Vec::new()

@@ -10,6 +10,7 @@
 //! [`Transaction::process_logging`] (phase 5).
 
 mod body;
+mod cache;
 mod collect;
 mod data;
 mod eval;
@@ -93,7 +94,7 @@ pub struct Transaction {
     data: RequestData,
     vars: collect::Vars,
     ids: Ids,
-    cache: eval::TransformCache,
+    cache: cache::ValueCache,
     runtime: Runtime,
     interruption: Option<Interruption>,
     detected: Option<Interruption>,
@@ -121,7 +122,7 @@ impl Transaction {
             data: RequestData::default(),
             vars: collect::Vars::default(),
             ids: Ids::default(),
-            cache: eval::TransformCache::default(),
+            cache: cache::ValueCache::default(),
             runtime,
             interruption: None,
             detected: None,
