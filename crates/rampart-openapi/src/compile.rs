@@ -24,6 +24,9 @@ pub struct MediaSpec {
     pub range: String,
     /// Whether bodies of this type are JSON (validated and filtered).
     pub json: bool,
+    /// For `application/x-www-form-urlencoded` request bodies with a schema: the
+    /// declared fields (type, and whether repeated values make an array).
+    pub form: Option<crate::params::FormFields>,
     /// Request schema validator (request bodies only).
     pub validator: Option<jsonschema::Validator>,
     /// Declared members, for mass assignment and response filtering.
@@ -443,9 +446,11 @@ impl Ctx<'_> {
         for (range, m) in content {
             let range = essence(range);
             let json = is_json(&range);
+            let is_form = range == FORM && direction == Direction::Request;
+            let mut form = None;
             let mptr = format!("{ptr}/content/{}/schema", escape_segment(&range));
             let (validator, shapes) = match m.get("schema") {
-                Some(schema) if json => {
+                Some(schema) if json || is_form => {
                     let b = bundle(self.docs, doc, &mptr, schema, self.version, direction)?;
                     let validator = match direction {
                         Direction::Request => {
@@ -458,6 +463,9 @@ impl Ctx<'_> {
                         }
                         Direction::Response => None,
                     };
+                    if is_form {
+                        form = Some(crate::params::form_fields(&b, self.version.defs_key()));
+                    }
                     (validator, Shapes::build(&b, self.version.defs_key()))
                 }
                 _ => (None, Shapes::free()),
@@ -465,6 +473,7 @@ impl Ctx<'_> {
             out.push(MediaSpec {
                 range,
                 json,
+                form,
                 validator,
                 shapes,
             });
@@ -487,6 +496,9 @@ fn parse_status(key: &str) -> Option<StatusKey> {
         .contains(&code)
         .then_some(StatusKey::Exact(code))
 }
+
+/// The form media type.
+pub const FORM: &str = "application/x-www-form-urlencoded";
 
 /// Lower-case media type without parameters.
 pub fn essence(media: &str) -> String {

@@ -35,7 +35,8 @@
 //! - [`compile`]: spec → operations, validators, route table; [`routes`]: the table.
 //! - [`params`]: parameter decoding (style/explode) and validation.
 //! - [`json`]: streaming pre-scan with limits, streaming response filter.
-//! - [`massign`]: undeclared, `readOnly` and forbidden request members.
+//! - [`massign`]: undeclared, `readOnly` and forbidden request members (JSON and
+//!   `application/x-www-form-urlencoded` bodies).
 //! - [`request`], [`response`]: the per-request checks; [`stage`]: the `Stage`s.
 //! - [`lifecycle`]: deprecation/sunset headers and the injected [`Clock`].
 //! - [`problems`]: problem types and the `errors` list; [`error`]: load/build errors.

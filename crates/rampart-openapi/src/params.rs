@@ -380,6 +380,97 @@ fn decode_part(s: &str, path: bool) -> Result<Cow<'_, str>, &'static str> {
     }
 }
 
+/// Declared fields of a form body: name → (type, repeated values form an array).
+pub type FormFields = HashMap<String, (Scalar, bool)>;
+
+/// The declared fields of a form body schema (an object's properties).
+pub fn form_fields(bundle: &Value, defs_key: &str) -> FormFields {
+    let schema = resolve(bundle, bundle, defs_key, 0);
+    let mut out = HashMap::new();
+    if let Some(Value::Object(props)) = schema.get("properties") {
+        for (name, prop) in props {
+            let prop = resolve(bundle, prop, defs_key, 0);
+            let field = if type_name(prop) == Some("array") {
+                let items = prop
+                    .get("items")
+                    .map(|i| resolve(bundle, i, defs_key, 0))
+                    .unwrap_or(&Value::Null);
+                (scalar_of(items), true)
+            } else {
+                (scalar_of(prop), false)
+            };
+            out.insert(name.clone(), field);
+        }
+    }
+    out
+}
+
+/// Turns form pairs into a JSON object typed by `fields`, for the schema validator and
+/// the mass-assignment walk. Undeclared fields are kept as strings (the walk judges
+/// them); a non-array field given twice is a `duplicate` failure.
+pub fn form_object(
+    pairs: Vec<(String, String)>,
+    fields: &FormFields,
+    failures: &mut Vec<Failure>,
+) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (key, raw) in pairs {
+        let (scalar, array) = fields.get(&key).copied().unwrap_or((Scalar::String, false));
+        let mut pointer = String::new();
+        push_segment(&mut pointer, &key);
+        let Some(value) = coerce(&raw, scalar) else {
+            failures.push(Failure::new(In::Body, &pointer, "type"));
+            continue;
+        };
+        match map.get_mut(&key) {
+            Some(Value::Array(items)) if array => items.push(value),
+            Some(_) => failures.push(Failure::new(In::Body, &pointer, "duplicate")),
+            None if array => {
+                map.insert(key, Value::Array(vec![value]));
+            }
+            None => {
+                map.insert(key, value);
+            }
+        }
+    }
+    map
+}
+
+/// Encodes a (possibly stripped) form object back to `application/x-www-form-urlencoded`.
+pub fn form_encode(map: &Map<String, Value>) -> String {
+    let mut out = String::new();
+    let mut push = |k: &str, v: &Value| {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        form_escape(&mut out, k);
+        out.push('=');
+        match v {
+            Value::String(s) => form_escape(&mut out, s),
+            other => form_escape(&mut out, &other.to_string()),
+        }
+    };
+    for (k, v) in map {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| push(k, i)),
+            other => push(k, other),
+        }
+    }
+    out
+}
+
+fn form_escape(out: &mut String, text: &str) {
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*') {
+            out.push(char::from(b));
+        } else if b == b' ' {
+            out.push('+');
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
 /// Derives the decoded kind from a bundled schema.
 pub fn kind_of(bundle: &Value, defs_key: &str) -> Kind {
     let schema = resolve(bundle, bundle, defs_key, 0);

@@ -120,6 +120,9 @@ fn check_body(
         .ok_or_else(|| Problem::new(UNSUPPORTED_MEDIA_TYPE))?;
     let media = match_media(&spec.media, &content_type)
         .ok_or_else(|| Problem::new(UNSUPPORTED_MEDIA_TYPE))?;
+    if let Some(fields) = &media.form {
+        return check_form(op, media, fields, cx, failures);
+    }
     if !media.json {
         return Ok(());
     }
@@ -149,6 +152,48 @@ fn check_body(
         cx.headers
             .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         cx.body = Some(Bytes::from(bytes));
+    }
+    Ok(())
+}
+
+/// A form body: decoded with the query rules, typed by the schema, then validated and
+/// walked for mass assignment like JSON.
+fn check_form(
+    op: &Operation,
+    media: &crate::compile::MediaSpec,
+    fields: &crate::params::FormFields,
+    cx: &mut RequestCx,
+    failures: &mut Vec<Failure>,
+) -> Result<(), Problem> {
+    let Some(body) = cx.body.clone() else {
+        return Err(Problem::new(BODY_TOO_LARGE));
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        failures.push(Failure::new(In::Body, "", "encoding"));
+        return Ok(());
+    };
+    let pairs = match parse_query(text) {
+        Ok(p) => p,
+        Err(rule) => {
+            failures.push(Failure::new(In::Body, "", rule));
+            return Ok(());
+        }
+    };
+    let mut value = serde_json::Value::Object(crate::params::form_object(pairs, fields, failures));
+    if let Some(validator) = media.validator.as_ref().filter(|v| !v.is_valid(&value)) {
+        for err in validator.iter_errors(&value) {
+            failures.push(schema_failure(In::Body, "", &err));
+        }
+    }
+    let stripped = massign::check(&media.shapes, &mut value, &op.policy, failures);
+    if stripped
+        && failures.is_empty()
+        && let serde_json::Value::Object(map) = &value
+    {
+        let encoded = crate::params::form_encode(map);
+        cx.headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(encoded.len()));
+        cx.body = Some(Bytes::from(encoded));
     }
     Ok(())
 }

@@ -217,3 +217,71 @@ fn a_31_spec_validates_with_2020_12() {
     cx.headers.insert("x-any", HeaderValue::from_static("1"));
     passes(&api, &mut cx);
 }
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+#[test]
+fn form_bodies_are_validated_like_json() {
+    let api = api();
+    let ok = "bio=Hello+world&age=42&interests=chess&interests=go";
+    let mut cx = with_body(req("POST", "/v1/users/1/profile"), FORM, ok);
+    passes(&api, &mut cx);
+    assert_eq!(cx.body.as_deref(), Some(ok.as_bytes()));
+
+    let p = refused(run(
+        &api,
+        &mut with_body(req("POST", "/v1/users/1/profile"), FORM, "age=-1&bio=x"),
+    ));
+    assert!(has_failure(&p, "body", "/age", "minimum"));
+    let p = refused(run(
+        &api,
+        &mut with_body(req("POST", "/v1/users/1/profile"), FORM, "age=old"),
+    ));
+    assert!(has_failure(&p, "body", "/age", "type"));
+    let p = refused(run(
+        &api,
+        &mut with_body(req("POST", "/v1/users/1/profile"), FORM, "age=1&age=99"),
+    ));
+    assert!(has_failure(&p, "body", "/age", "duplicate"));
+    let p = refused(run(
+        &api,
+        &mut with_body(
+            req("POST", "/v1/users/1/profile"),
+            FORM,
+            "interests=a&interests=b&interests=c&interests=d",
+        ),
+    ));
+    assert!(has_failure(&p, "body", "/interests", "maxItems"));
+}
+
+#[test]
+fn form_bodies_get_mass_assignment_checks() {
+    let api = api();
+    let p = refused(run(
+        &api,
+        &mut with_body(
+            req("POST", "/v1/users/1/profile"),
+            FORM,
+            "bio=x&is_admin=true&credits=9",
+        ),
+    ));
+    assert!(has_failure(&p, "body", "/is_admin", "forbidden"));
+    assert!(has_failure(&p, "body", "/credits", "undeclared"));
+
+    let mut cfg = config();
+    cfg.operations.insert(
+        "updateProfile".into(),
+        rampart_openapi::OperationOverride {
+            undeclared_properties: Some(rampart_openapi::UndeclaredMode::Strip),
+            ..Default::default()
+        },
+    );
+    let api = api_with(cfg, NOW);
+    let mut cx = with_body(
+        req("POST", "/v1/users/1/profile"),
+        FORM,
+        "bio=a+b%26c&credits=9&interests=x",
+    );
+    passes(&api, &mut cx);
+    assert_eq!(cx.body.as_deref(), Some(&b"bio=a+b%26c&interests=x"[..]));
+}
