@@ -124,3 +124,31 @@ fn an_unusable_path_template_names_file_and_line() {
     assert!(e.contains("template.yaml:4"), "{e}");
     assert!(e.contains("one named parameter per path segment"), "{e}");
 }
+
+#[test]
+fn refs_to_path_items_parameters_bodies_and_responses_resolve_across_files() {
+    use rampart_core::Verdict;
+    let api = api_with(minimal("refs/main.yaml"), NOW);
+    passes(&api, &mut req("GET", "/things?limit=3"));
+    let p = refused(run(&api, &mut req("GET", "/things?limit=11")));
+    assert!(has_failure(&p, "query", "/limit", "maximum"));
+    // 3.1: `properties` beside the `$ref` count as declared.
+    passes(
+        &api,
+        &mut json(req("POST", "/things"), r#"{"name":"a","colour":"red"}"#),
+    );
+    let p = refused(run(
+        &api,
+        &mut json(req("POST", "/things"), r#"{"name":"a","price":1}"#),
+    ));
+    assert!(has_failure(&p, "body", "/price", "undeclared"));
+    let mut cx = req("GET", "/things");
+    passes(&api, &mut cx);
+    let mut resp = response(
+        200,
+        Some("application/json"),
+        r#"[{"name":"a","colour":"red"}]"#,
+    );
+    assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+    assert_eq!(body_json(&resp), serde_json::json!([{"name": "a"}]));
+}
