@@ -9,12 +9,15 @@
 //! - [`jwks`] holds [`HttpJwksSourceFactory`], the `JwksSourceFactory` for JWT issuers.
 //! - [`introspection`] holds [`HttpIntrospector`], the RFC 7662 `Introspector`
 //!   (form POST, HTTP Basic client authentication).
+//! - [`keystore`] holds [`KeyStoreConfig`] and [`SqliteKeyStore`], the embedded
+//!   `KeyStore` (sqlx SQLite; hashes and metadata only, never a key).
 //! - [`error`] holds [`AdapterError`].
 
 pub mod error;
 pub mod http;
 pub mod introspection;
 pub mod jwks;
+pub mod keystore;
 
 #[cfg(test)]
 mod test_support;
@@ -23,3 +26,4 @@ pub use error::AdapterError;
 pub use http::{HttpClient, HttpClientConfig};
 pub use introspection::HttpIntrospector;
 pub use jwks::HttpJwksSourceFactory;
+pub use keystore::{KeyStoreConfig, SqliteKeyStore};

@@ -1,0 +1,63 @@
+//! The embedded schema and its statements. `PRAGMA user_version` records the
+//! schema version: 0 (new file) is created, 1 is used, anything newer is refused
+//! rather than misread.
+
+use sqlx::SqlitePool;
+
+use crate::AdapterError;
+
+/// The schema version this code reads and writes.
+pub const VERSION: i64 = 1;
+
+const CREATE: &str = "CREATE TABLE IF NOT EXISTS rampart_api_keys (
+    prefix     TEXT    NOT NULL PRIMARY KEY CHECK (length(prefix) BETWEEN 1 AND 64),
+    hash       BLOB    NOT NULL,
+    consumer   TEXT    NOT NULL,
+    scopes     TEXT    NOT NULL,
+    roles      TEXT    NOT NULL,
+    plan       TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER
+) STRICT";
+
+pub(crate) const SELECT_ONE: &str = "SELECT prefix, hash, consumer, scopes, roles, plan, \
+     created_at, expires_at, revoked_at FROM rampart_api_keys WHERE prefix = ?1";
+
+pub(crate) const SELECT_ALL: &str = "SELECT prefix, hash, consumer, scopes, roles, plan, \
+     created_at, expires_at, revoked_at FROM rampart_api_keys \
+     ORDER BY created_at, prefix LIMIT ?1";
+
+pub(crate) const INSERT: &str = "INSERT INTO rampart_api_keys \
+     (prefix, hash, consumer, scopes, roles, plan, created_at, expires_at, revoked_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+pub(crate) const UPDATE: &str = "UPDATE rampart_api_keys SET hash = ?1, consumer = ?2, \
+     scopes = ?3, roles = ?4, plan = ?5, created_at = ?6, expires_at = ?7, revoked_at = ?8 \
+     WHERE prefix = ?9";
+
+/// Creates the schema in a new database, or checks an existing one's version.
+pub(crate) async fn ensure(pool: &SqlitePool) -> Result<(), AdapterError> {
+    let mut tx = pool.begin().await?;
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut *tx)
+        .await?;
+    match version {
+        0 => {
+            sqlx::query(CREATE).execute(&mut *tx).await?;
+            // PRAGMA takes no bound parameters; the value is our constant.
+            sqlx::query("PRAGMA user_version = 1")
+                .execute(&mut *tx)
+                .await?;
+        }
+        VERSION => {}
+        newer => {
+            return Err(AdapterError::invalid(
+                "key_store.path",
+                format!("database schema version {newer} is newer than this build's {VERSION}"),
+            ));
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
