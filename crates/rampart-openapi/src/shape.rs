@@ -74,11 +74,76 @@ pub struct Prop {
     pub sensitive: bool,
 }
 
+/// Declared properties: a list scanned linearly while short (most objects: faster
+/// than hashing every member name), indexed by a hash map once long.
+#[derive(Debug, Clone, Default)]
+pub struct Props {
+    list: Vec<(String, Prop)>,
+    index: Option<NameMap<usize>>,
+}
+
+/// Above this many properties, lookups go through a hash index.
+const INDEX_ABOVE: usize = 12;
+
+impl Props {
+    /// The property named `name`.
+    pub fn get(&self, name: &str) -> Option<&Prop> {
+        self.get_bytes(name.as_bytes())
+    }
+
+    /// The property whose name has these bytes.
+    pub fn get_bytes(&self, name: &[u8]) -> Option<&Prop> {
+        let i = match &self.index {
+            None => self.list.iter().position(|(n, _)| n.as_bytes() == name)?,
+            Some(index) => *index.get(std::str::from_utf8(name).ok()?)?,
+        };
+        self.list.get(i).map(|(_, p)| p)
+    }
+
+    /// Whether `name` is declared.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// How many properties are declared.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether none is declared.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Adds a property; one declared twice (by several branches) keeps the strictest marks.
+    fn merge(&mut self, name: &str, prop: Prop) {
+        match self.list.iter_mut().find(|(n, _)| n == name) {
+            Some((_, p)) => {
+                p.read_only |= prop.read_only;
+                p.write_only |= prop.write_only;
+            }
+            None => self.list.push((name.to_string(), prop)),
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.list.len() > INDEX_ABOVE {
+            let index = self
+                .list
+                .iter()
+                .enumerate()
+                .map(|(i, (n, _))| (n.clone(), i))
+                .collect();
+            self.index = Some(index);
+        }
+    }
+}
+
 /// What an object schema declares.
 #[derive(Debug, Clone)]
 pub struct ObjectShape {
     /// Declared properties by name.
-    pub props: NameMap<Prop>,
+    pub props: Props,
     /// `patternProperties`.
     pub patterns: Vec<(Regex, ShapeId)>,
     /// Everything else.
@@ -89,12 +154,21 @@ impl ObjectShape {
     /// What a member named `key` is: its declared property, a pattern shape, or how
     /// undeclared members are treated.
     pub fn member(&self, key: &str) -> Member<'_> {
-        if let Some(prop) = self.props.get(key) {
+        self.member_bytes(key.as_bytes())
+    }
+
+    /// As [`ObjectShape::member`], for a name given as bytes (as read from a body).
+    pub fn member_bytes(&self, key: &[u8]) -> Member<'_> {
+        if let Some(prop) = self.props.get_bytes(key) {
             return Member::Declared(prop);
         }
-        for (re, shape) in &self.patterns {
-            if re.is_match(key) {
-                return Member::Pattern(*shape);
+        if !self.patterns.is_empty() {
+            // A name that is not UTF-8 matches no pattern.
+            let text = std::str::from_utf8(key).unwrap_or_default();
+            for (re, shape) in &self.patterns {
+                if !text.is_empty() && re.is_match(text) {
+                    return Member::Pattern(*shape);
+                }
             }
         }
         match self.additional {
@@ -172,7 +246,7 @@ impl Shapes {
         }
         for node in &mut self.nodes {
             if let Some(obj) = &mut node.object {
-                for (name, prop) in obj.props.iter_mut() {
+                for (name, prop) in obj.props.list.iter_mut() {
                     if prop.roles.is_none()
                         && let Some(roles) = role_visible.get(name)
                     {
@@ -324,7 +398,7 @@ impl<'b> Builder<'b> {
             Some(Value::Bool(true)) => Additional::Allowed(ANY),
             Some(schema) => Additional::Allowed(self.node(schema, depth + 1)),
         };
-        let mut props = NameMap::default();
+        let mut props = Props::default();
         for (name, schema) in acc.props {
             let shape = self.node(schema, depth + 1);
             let prop = Prop {
@@ -335,15 +409,9 @@ impl<'b> Builder<'b> {
                 reveal: self.flag(schema, "x-rampart-visible", 0),
                 sensitive: crate::json::filter::looks_sensitive(name),
             };
-            // A property declared by several branches keeps the strictest marks.
-            props
-                .entry(name.clone())
-                .and_modify(|p: &mut Prop| {
-                    p.read_only |= prop.read_only;
-                    p.write_only |= prop.write_only;
-                })
-                .or_insert(prop);
+            props.merge(name, prop);
         }
+        props.finish();
         let mut patterns = Vec::new();
         for (pattern, schema) in acc.patterns {
             // Patterns were already compiled by the validator; an unsupported one is
@@ -446,6 +514,20 @@ mod tests {
         let item = shapes.get(children.shape).items.unwrap();
         let item_obj = shapes.get(item).object.as_ref().unwrap();
         assert!(item_obj.props.contains_key("password"));
+    }
+
+    #[test]
+    fn many_properties_use_the_index() {
+        let props: serde_json::Map<String, Value> = (0..30)
+            .map(|i| (format!("p{i}"), json!({"type": "string"})))
+            .collect();
+        let shapes = Shapes::build(&json!({"properties": props}), "$defs");
+        let obj = shapes.get(shapes.root).object.as_ref().unwrap();
+        assert_eq!(obj.props.len(), 30);
+        assert!(matches!(obj.member("p29"), Member::Declared(_)));
+        assert!(matches!(obj.member_bytes(b"p0"), Member::Declared(_)));
+        assert!(matches!(obj.member("p30"), Member::Undeclared));
+        assert!(matches!(obj.member_bytes(b"\xff"), Member::Undeclared));
     }
 
     #[test]

@@ -72,19 +72,31 @@ pub fn filter(bytes: &[u8], shapes: &Shapes, rules: &Rules<'_>) -> Result<Filter
 
 /// Whether a member name looks like it holds a secret or sensitive personal data.
 pub fn looks_sensitive(key: &str) -> bool {
-    // Normalise: lower-case, separators removed ("api_key", "apiKey", "API-KEY" alike).
-    let mut buf = [0u8; 64];
-    let mut n = 0;
-    for b in key
-        .bytes()
+    looks_sensitive_bytes(key.as_bytes())
+}
+
+/// As [`looks_sensitive`], on the raw bytes of a name.
+pub fn looks_sensitive_bytes(key: &[u8]) -> bool {
+    // Normalise: lower-case, separators removed ("api_key", "apiKey", "API-KEY" alike);
+    // on the stack for usual lengths, on the heap for long names (never truncated, so
+    // a long prefix cannot hide a pattern).
+    let chars = key
+        .iter()
         .filter(|b| !matches!(b, b'_' | b'-' | b'.' | b' '))
-    {
-        if let Some(slot) = buf.get_mut(n) {
-            *slot = b.to_ascii_lowercase();
+        .map(u8::to_ascii_lowercase);
+    let mut buf = [0u8; 64];
+    let heap: Vec<u8>;
+    let norm: &[u8] = if key.len() <= buf.len() {
+        let mut n = 0;
+        for (slot, b) in buf.iter_mut().zip(chars) {
+            *slot = b;
             n += 1;
         }
-    }
-    let norm = buf.get(..n).unwrap_or(&[]);
+        buf.get(..n).unwrap_or_default()
+    } else {
+        heap = chars.collect();
+        &heap
+    };
     const CONTAINS: [&[u8]; 13] = [
         b"password",
         b"passwd",
@@ -196,35 +208,36 @@ impl Filter<'_, '_> {
         roles.iter().any(|r| self.rules.roles.contains(r))
     }
 
-    fn revealed(&self, key: &str) -> bool {
+    fn revealed(&self, key: &[u8]) -> bool {
         self.rules
             .reveal
             .iter()
-            .any(|r| r.eq_ignore_ascii_case(key))
+            .any(|r| r.as_bytes().eq_ignore_ascii_case(key))
     }
 
     /// Whether a member not named by the schema (free-form or pattern) may be shown.
-    fn free_member_visible(&self, key: &str) -> bool {
-        if looks_sensitive(key) && !self.revealed(key) {
+    fn free_member_visible(&self, key: &[u8]) -> bool {
+        if looks_sensitive_bytes(key) && !self.revealed(key) {
             return false;
         }
-        self.rules.role_visible.is_empty()
-            || self
-                .rules
-                .role_visible
-                .get(key)
-                .is_none_or(|r| self.has_role(r))
+        if self.rules.role_visible.is_empty() {
+            return true;
+        }
+        let roles = std::str::from_utf8(key)
+            .ok()
+            .and_then(|k| self.rules.role_visible.get(k));
+        roles.is_none_or(|r| self.has_role(r))
     }
 
     /// What to do with member `key`: `Some(child shape)` to keep, `None` to drop.
     /// Declared members carry their sensitivity and roles from build time.
-    fn decide(&self, shape: Option<ShapeId>, key: &str) -> Option<Option<ShapeId>> {
+    fn decide(&self, shape: Option<ShapeId>, key: &[u8]) -> Option<Option<ShapeId>> {
         let shape = self.shapes.get(shape?);
         if shape.any {
             return self.free_member_visible(key).then_some(Some(ANY));
         }
         let obj = shape.object.as_ref()?;
-        match obj.member(key) {
+        match obj.member_bytes(key) {
             Member::Declared(p) => {
                 if p.write_only || (p.sensitive && !p.reveal && !self.revealed(key)) {
                     return None;
@@ -252,9 +265,17 @@ impl Filter<'_, '_> {
         loop {
             self.lx.skip_ws();
             let span = self.lx.string()?;
-            let key = self.lx.text(span)?;
+            // Unescaped names are compared as bytes (no UTF-8 pass: a name equal to a
+            // declared one is valid); escaped ones are decoded first.
+            let decoded;
+            let key: &[u8] = if span.escaped {
+                decoded = self.lx.text(span)?;
+                decoded.as_bytes()
+            } else {
+                self.lx.bytes.get(span.start..span.end).unwrap_or_default()
+            };
             self.lx.expect(b':')?;
-            match self.decide(shape, &key) {
+            match self.decide(shape, key) {
                 Some(child) => {
                     if !first {
                         self.out.push(b',');
