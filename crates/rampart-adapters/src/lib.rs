@@ -11,12 +11,15 @@
 //!   (form POST, HTTP Basic client authentication).
 //! - [`keystore`] holds [`KeyStoreConfig`] and [`SqliteKeyStore`], the embedded
 //!   `KeyStore` (sqlx SQLite; hashes and metadata only, never a key).
+//! - [`keys_cli`] holds what `rampart keys create|list|revoke|rotate` do
+//!   ([`keys_create`], [`keys_list`], [`keys_revoke`], [`keys_rotate`]).
 //! - [`error`] holds [`AdapterError`].
 
 pub mod error;
 pub mod http;
 pub mod introspection;
 pub mod jwks;
+pub mod keys_cli;
 pub mod keystore;
 
 #[cfg(test)]
@@ -26,4 +29,7 @@ pub use error::AdapterError;
 pub use http::{HttpClient, HttpClientConfig};
 pub use introspection::HttpIntrospector;
 pub use jwks::HttpJwksSourceFactory;
+pub use keys_cli::{
+    CreateKeyArgs, RevokeKeyArgs, RotateKeyArgs, keys_create, keys_list, keys_revoke, keys_rotate,
+};
 pub use keystore::{KeyStoreConfig, SqliteKeyStore};
