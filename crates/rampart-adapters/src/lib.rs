@@ -13,6 +13,9 @@
 //!   `KeyStore` (sqlx SQLite; hashes and metadata only, never a key).
 //! - [`keys_cli`] holds what `rampart keys create|list|revoke|rotate` do
 //!   ([`keys_create`], [`keys_list`], [`keys_revoke`], [`keys_rotate`]).
+//! - [`revocation`] holds [`RevocationSync`] (with [`RevocationSyncConfig`]):
+//!   revocations shared through a Redis sorted set and pub/sub, kept in the
+//!   local `RevocationList`.
 //! - [`error`] holds [`AdapterError`].
 
 pub mod error;
@@ -21,6 +24,7 @@ pub mod introspection;
 pub mod jwks;
 pub mod keys_cli;
 pub mod keystore;
+pub mod revocation;
 
 #[cfg(test)]
 mod test_support;
@@ -33,3 +37,4 @@ pub use keys_cli::{
     CreateKeyArgs, RevokeKeyArgs, RotateKeyArgs, keys_create, keys_list, keys_revoke, keys_rotate,
 };
 pub use keystore::{KeyStoreConfig, SqliteKeyStore};
+pub use revocation::{RevocationSync, RevocationSyncConfig};

@@ -1,0 +1,189 @@
+//! `RevocationSyncConfig`: where revocations are shared.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::AdapterError;
+
+fn default_prefix() -> String {
+    "rampart:".into()
+}
+fn default_channel() -> String {
+    "rampart:revocations".into()
+}
+fn default_timeout_ms() -> u64 {
+    1_000
+}
+fn default_resync_ms() -> u64 {
+    30_000
+}
+fn default_max_entries() -> usize {
+    100_000
+}
+fn default_retention() -> u64 {
+    300
+}
+
+/// Shared revocation through Redis: a persisted sorted set plus pub/sub.
+#[derive(Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationSyncConfig {
+    /// `redis://host:port/db` or `rediss://` (TLS).
+    pub redis_url: String,
+    /// Prefix of the Redis key (the set is `<prefix>revoked`). Default `rampart:`.
+    #[serde(default = "default_prefix")]
+    pub key_prefix: String,
+    /// Pub/sub channel. Default `rampart:revocations`.
+    #[serde(default = "default_channel")]
+    pub channel: String,
+    /// Deadline of one Redis call or connect, milliseconds. Default 1000.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Full re-sync from the set (and purge of expired local entries) interval,
+    /// milliseconds. Default 30000.
+    #[serde(default = "default_resync_ms")]
+    pub resync_interval_ms: u64,
+    /// Most entries loaded from the set. Default 100000.
+    #[serde(default = "default_max_entries")]
+    pub max_entries: usize,
+    /// How long past its credential's expiry an entry stays in the set, seconds
+    /// (covers JWT leeway). Default 300.
+    #[serde(default = "default_retention")]
+    pub retention_seconds: u64,
+}
+
+impl std::fmt::Debug for RevocationSyncConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationSyncConfig")
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("key_prefix", &self.key_prefix)
+            .field("channel", &self.channel)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("resync_interval_ms", &self.resync_interval_ms)
+            .field("max_entries", &self.max_entries)
+            .field("retention_seconds", &self.retention_seconds)
+            .finish()
+    }
+}
+
+/// The URL with any user info (a password) replaced.
+pub(crate) fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://<redacted>@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// The validated settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub set_key: String,
+    pub channel: String,
+    pub timeout: Duration,
+    pub resync: Duration,
+    pub max_entries: usize,
+    pub retention: u64,
+}
+
+fn millis(field: String, value: u64, max: u64) -> Result<Duration, AdapterError> {
+    if value == 0 || value > max {
+        return Err(AdapterError::invalid(
+            field,
+            format!("must be between 1 and {max} ms"),
+        ));
+    }
+    Ok(Duration::from_millis(value))
+}
+
+impl RevocationSyncConfig {
+    /// A configuration with defaults.
+    pub fn new(redis_url: impl Into<String>) -> Self {
+        Self {
+            redis_url: redis_url.into(),
+            key_prefix: default_prefix(),
+            channel: default_channel(),
+            timeout_ms: default_timeout_ms(),
+            resync_interval_ms: default_resync_ms(),
+            max_entries: default_max_entries(),
+            retention_seconds: default_retention(),
+        }
+    }
+
+    pub(crate) fn validate(&self, path: &str) -> Result<(redis::Client, Settings), AdapterError> {
+        let client = redis::Client::open(self.redis_url.as_str()).map_err(|_| {
+            AdapterError::invalid(
+                format!("{path}.redis_url"),
+                "not a valid redis:// or rediss:// URL",
+            )
+        })?;
+        if self.key_prefix.len() > 64 {
+            return Err(AdapterError::invalid(
+                format!("{path}.key_prefix"),
+                "at most 64 bytes",
+            ));
+        }
+        if self.channel.is_empty() || self.channel.len() > 128 {
+            return Err(AdapterError::invalid(
+                format!("{path}.channel"),
+                "1 to 128 bytes",
+            ));
+        }
+        if self.max_entries == 0 || self.max_entries > 10_000_000 {
+            return Err(AdapterError::invalid(
+                format!("{path}.max_entries"),
+                "between 1 and 10000000",
+            ));
+        }
+        let settings = Settings {
+            set_key: format!("{}revoked", self.key_prefix),
+            channel: self.channel.clone(),
+            timeout: millis(format!("{path}.timeout_ms"), self.timeout_ms, 60_000)?,
+            resync: millis(
+                format!("{path}.resync_interval_ms"),
+                self.resync_interval_ms,
+                3_600_000,
+            )?,
+            max_entries: self.max_entries,
+            retention: self.retention_seconds,
+        };
+        Ok((client, settings))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_password() {
+        let config = RevocationSyncConfig::new("redis://user:hunter2@redis.internal:6379/0");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("redis.internal:6379"), "{printed}");
+        assert_eq!(redact_url("redis://127.0.0.1/"), "redis://127.0.0.1/");
+    }
+
+    #[test]
+    fn fields_are_validated_with_their_path() {
+        let bad_url = RevocationSyncConfig::new("http://x");
+        let err = bad_url.validate("revocation").unwrap_err().to_string();
+        assert!(err.starts_with("revocation.redis_url"), "{err}");
+        let bad_timeout = RevocationSyncConfig {
+            timeout_ms: 0,
+            ..RevocationSyncConfig::new("redis://127.0.0.1/")
+        };
+        let err = bad_timeout.validate("revocation").unwrap_err().to_string();
+        assert!(err.starts_with("revocation.timeout_ms"), "{err}");
+        assert!(
+            serde_json::from_value::<RevocationSyncConfig>(serde_json::json!({
+                "redis_url": "redis://127.0.0.1/", "chanel": "x"
+            }))
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! Two "gateways" sharing revocations through a real redis-server that the test
+//! starts on a free port (skipped, with a message, if redis-server is absent).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rampart_authn::clock::{Clock, ManualClock, SystemClock};
+use rampart_authn::revocation::{CredentialKind, Revocation, RevocationList};
+
+use super::*;
+
+struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// None (after printing why) when redis-server is not installed.
+    fn start() -> Option<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self { port, child: None };
+        if !server.spawn() {
+            eprintln!("SKIPPED: redis-server is not installed (apt-get install -y redis-server)");
+            return None;
+        }
+        Some(server)
+    }
+
+    fn spawn(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            return false;
+        };
+        self.child = Some(child);
+        for _ in 0..300 {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn config(url: &str, resync_interval_ms: u64) -> RevocationSyncConfig {
+    RevocationSyncConfig {
+        resync_interval_ms,
+        retention_seconds: 60,
+        ..RevocationSyncConfig::new(url)
+    }
+}
+
+/// A gateway's synchroniser; `resync_ms` is the periodic full-sync interval.
+fn gateway(url: &str, clock: Arc<dyn Clock>, resync_ms: u64) -> RevocationSync {
+    let list = Arc::new(RevocationList::new(clock.clone(), 10_000, 60));
+    RevocationSync::start(&config(url, resync_ms), "revocation", list, clock).unwrap()
+}
+
+fn jti(id: &str, expires_at: u64) -> Revocation {
+    Revocation {
+        kind: CredentialKind::Jti,
+        id: id.into(),
+        expires_at,
+    }
+}
+
+async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    check()
+}
+
+async fn redis_cmd<T: redis::FromRedisValue>(url: &str, cmd: &mut redis::Cmd) -> T {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    cmd.query_async(&mut conn).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_reaches_the_other_gateway_and_survives_an_outage() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.unix_secs();
+    // A periodic re-sync far beyond the test: only pub/sub (and the sync after a
+    // reconnect) can deliver.
+    let a = gateway(&url, clock.clone(), 600_000);
+    let b = gateway(&url, clock.clone(), 600_000);
+    assert!(a.wait_synced(Duration::from_secs(5)).await);
+    assert!(b.wait_synced(Duration::from_secs(5)).await);
+
+    // Gateway A revokes; B's local list has it within one second.
+    a.revoke(jti("token-1", now + 3_600)).await.unwrap();
+    assert!(a.local().is_revoked(CredentialKind::Jti, "token-1"));
+    assert!(
+        eventually(Duration::from_secs(1), || b
+            .local()
+            .is_revoked(CredentialKind::Jti, "token-1"))
+        .await,
+        "revocation did not reach gateway B within 1 s"
+    );
+    // And the other way round, for an API key that never expires.
+    b.revoke(Revocation {
+        kind: CredentialKind::ApiKey,
+        id: "abcdefgh".into(),
+        expires_at: u64::MAX,
+    })
+    .await
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(1), || a
+            .local()
+            .is_revoked(CredentialKind::ApiKey, "abcdefgh"))
+        .await
+    );
+    // Credentials nobody revoked pass.
+    assert!(!b.local().is_revoked(CredentialKind::Jti, "token-2"));
+
+    // Redis goes away: everything revoked stays revoked.
+    redis.kill();
+    assert!(eventually(Duration::from_secs(5), || !a.is_synced() && !b.is_synced()).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for gw in [&a, &b] {
+        assert!(gw.local().is_revoked(CredentialKind::Jti, "token-1"));
+        assert!(gw.local().is_revoked(CredentialKind::ApiKey, "abcdefgh"));
+    }
+    // A revocation during the outage holds locally (and the call says Redis failed).
+    assert!(a.revoke(jti("token-3", now + 3_600)).await.is_err());
+    assert!(a.local().is_revoked(CredentialKind::Jti, "token-3"));
+
+    // Redis comes back empty (no persistence): the gateways re-seed it, so a
+    // gateway starting now learns every revocation, including the one made
+    // during the outage.
+    assert!(redis.spawn());
+    assert!(eventually(Duration::from_secs(10), || a.is_synced() && b.is_synced()).await);
+    let c = gateway(&url, clock.clone(), 600_000);
+    assert!(c.wait_synced(Duration::from_secs(5)).await);
+    assert!(
+        eventually(Duration::from_secs(2), || {
+            c.local().is_revoked(CredentialKind::Jti, "token-1")
+                && c.local().is_revoked(CredentialKind::ApiKey, "abcdefgh")
+                && c.local().is_revoked(CredentialKind::Jti, "token-3")
+        })
+        .await
+    );
+    assert!(
+        eventually(Duration::from_secs(2), || b
+            .local()
+            .is_revoked(CredentialKind::Jti, "token-3"))
+        .await
+    );
+    drop((a, b, c));
+    redis.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_entries_leave_and_junk_or_data_loss_removes_nothing() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let manual = Arc::new(ManualClock::at(1_800_000_000));
+    let clock: Arc<dyn Clock> = manual.clone();
+    let a = gateway(&url, clock.clone(), 200);
+    assert!(a.wait_synced(Duration::from_secs(5)).await);
+    a.revoke(jti("short", 1_800_000_010)).await.unwrap();
+    a.revoke(jti("long", 1_800_100_000)).await.unwrap();
+
+    // Junk on the channel and in the set is ignored.
+    let set = "rampart:revoked";
+    let _: () = redis_cmd(
+        &url,
+        redis::cmd("PUBLISH")
+            .arg("rampart:revocations")
+            .arg("{not json"),
+    )
+    .await;
+    let _: () = redis_cmd(
+        &url,
+        redis::cmd("ZADD")
+            .arg(set)
+            .arg("+inf")
+            .arg("cookie:x")
+            .arg("+inf")
+            .arg("jti:"),
+    )
+    .await;
+    // Someone empties Redis: the local list keeps everything and re-seeds it.
+    let _: () = redis_cmd(&url, &mut redis::cmd("FLUSHALL")).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(a.local().is_revoked(CredentialKind::Jti, "short"));
+    assert!(a.local().is_revoked(CredentialKind::Jti, "long"));
+    let score: Option<String> =
+        redis_cmd(&url, redis::cmd("ZSCORE").arg(set).arg("jti:long")).await;
+    assert_eq!(score.as_deref(), Some("1800100000"));
+
+    // Past expiry + retention, the short-lived entry leaves both copies.
+    manual.set(1_800_000_010 + 61);
+    assert!(
+        eventually(Duration::from_secs(3), || !a
+            .local()
+            .is_revoked(CredentialKind::Jti, "short"))
+        .await
+    );
+    assert!(a.local().is_revoked(CredentialKind::Jti, "long"));
+    let mut gone = false;
+    for _ in 0..100 {
+        let score: Option<String> =
+            redis_cmd(&url, redis::cmd("ZSCORE").arg(set).arg("jti:short")).await;
+        if score.is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert!(gone, "expired entry still in the set");
+    drop(a);
+    redis.kill();
+}
+
+#[tokio::test]
+async fn publish_once_reaches_a_running_gateway() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let a = gateway(&url, clock.clone(), 600_000);
+    assert!(a.wait_synced(Duration::from_secs(5)).await);
+    let revocation = Revocation {
+        kind: CredentialKind::ApiKey,
+        id: "zzzzzzzz".into(),
+        expires_at: u64::MAX,
+    };
+    publish_once(&config(&url, 600_000), "revocation", &revocation)
+        .await
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(1), || a
+            .local()
+            .is_revoked(CredentialKind::ApiKey, "zzzzzzzz"))
+        .await
+    );
+    drop(a);
+    redis.kill();
+}
