@@ -293,6 +293,21 @@ impl Param {
             }
             return Ok((!map.is_empty()).then_some(Value::Object(map)));
         }
+        if let (Kind::Object(props), Style::Form, true) = (&self.kind, self.style, self.explode) {
+            // Exploded form objects spread their members as top-level keys.
+            let mut map = Map::new();
+            for (k, v) in query {
+                if let Some(scalar) = props.get(k) {
+                    if map
+                        .insert(k.clone(), coerce(v, *scalar).ok_or("type")?)
+                        .is_some()
+                    {
+                        return Err("duplicate");
+                    }
+                }
+            }
+            return Ok((!map.is_empty()).then_some(Value::Object(map)));
+        }
         let values: Vec<&str> = query
             .iter()
             .filter(|(k, _)| *k == self.name)
@@ -366,6 +381,9 @@ impl Param {
             return key
                 .strip_prefix(self.name.as_str())
                 .is_some_and(|r| r.starts_with('[') && r.ends_with(']'));
+        }
+        if let (Kind::Object(props), Style::Form, true) = (&self.kind, self.style, self.explode) {
+            return props.contains_key(key);
         }
         key == self.name
     }

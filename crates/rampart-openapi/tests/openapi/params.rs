@@ -137,3 +137,27 @@ fn failures_never_echo_values() {
     assert!(!text.contains("img"), "{text}");
     assert!(has_failure(&p, "query", "/*", "undeclared"));
 }
+
+#[test]
+fn exploded_form_objects_spread_over_query_keys() {
+    let api = api();
+    let with_cookie = |uri: &str| {
+        let mut cx = req("GET", uri);
+        cx.headers
+            .insert("cookie", HeaderValue::from_static("session=abcdefgh12"));
+        cx
+    };
+    passes(&api, &mut with_cookie("/v1/sessions?offset=10&size=50"));
+    let p = refused(run(
+        &api,
+        &mut with_cookie("/v1/sessions?offset=-1&size=51"),
+    ));
+    assert!(has_failure(&p, "query", "/page/offset", "minimum"));
+    assert!(has_failure(&p, "query", "/page/size", "maximum"));
+    // Strict mode still knows these keys are declared, and others are not.
+    let p = refused(run(&api, &mut with_cookie("/v1/sessions?offset=1&debug=1")));
+    assert_eq!(
+        failures(&p),
+        vec![("query".into(), "/debug".into(), "undeclared".into())]
+    );
+}
