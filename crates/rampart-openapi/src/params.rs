@@ -297,13 +297,12 @@ impl Param {
             // Exploded form objects spread their members as top-level keys.
             let mut map = Map::new();
             for (k, v) in query {
-                if let Some(scalar) = props.get(k) {
-                    if map
+                if let Some(scalar) = props.get(k)
+                    && map
                         .insert(k.clone(), coerce(v, *scalar).ok_or("type")?)
                         .is_some()
-                    {
-                        return Err("duplicate");
-                    }
+                {
+                    return Err("duplicate");
                 }
             }
             return Ok((!map.is_empty()).then_some(Value::Object(map)));
