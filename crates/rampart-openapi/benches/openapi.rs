@@ -170,6 +170,10 @@ fn parts(c: &mut Criterion) {
         role_visible: Default::default(),
         auth_endpoint: false,
     };
+    let resp = response_body();
+    c.bench_function("part: serde_json parse 10 KB (reference)", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(resp.as_bytes())).unwrap())
+    });
     c.bench_function("part: mass-assignment walk 1 KB", |b| {
         b.iter_batched_ref(
             || value.clone(),
