@@ -47,6 +47,10 @@ pub enum AdapterError {
     /// Redis failed or timed out.
     #[error("redis: {0}")]
     Redis(String),
+    /// The engine's configuration refused a section (e.g. the introspection
+    /// client secret could not be loaded).
+    #[error("{0}")]
+    Authn(#[from] rampart_authn::config_error::ConfigError),
     /// The local revocation list refused an entry.
     #[error("revocation list: {0}")]
     Revocation(#[from] RevocationError),

@@ -16,6 +16,8 @@
 //! - [`revocation`] holds [`RevocationSync`] (with [`RevocationSyncConfig`]):
 //!   revocations shared through a Redis sorted set and pub/sub, kept in the
 //!   local `RevocationList`.
+//! - [`wiring`] holds [`AdaptersConfig`], [`Adapters`] and [`authn_deps`]: from
+//!   configuration to `rampart_authn::AuthnDeps` in one call.
 //! - [`error`] holds [`AdapterError`].
 
 pub mod error;
@@ -25,6 +27,7 @@ pub mod jwks;
 pub mod keys_cli;
 pub mod keystore;
 pub mod revocation;
+pub mod wiring;
 
 #[cfg(test)]
 mod test_support;
@@ -38,3 +41,4 @@ pub use keys_cli::{
 };
 pub use keystore::{KeyStoreConfig, SqliteKeyStore};
 pub use revocation::{RevocationSync, RevocationSyncConfig};
+pub use wiring::{Adapters, AdaptersConfig, authn_deps};

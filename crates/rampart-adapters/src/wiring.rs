@@ -1,0 +1,166 @@
+//! One call from configuration to `rampart_authn::AuthnDeps`: [`AdaptersConfig`]
+//! (the process-wide section: outbound HTTP, the key store, shared revocation),
+//! [`Adapters`] (the running adapters; keep it alive, it owns the revocation
+//! subscriber) and [`authn_deps`].
+
+use std::sync::Arc;
+
+use rampart_authn::apikey::KeyStore;
+use rampart_authn::clock::{Clock, SystemClock};
+use rampart_authn::introspection::Introspector;
+use rampart_authn::jwt::config::JwksSourceFactory;
+use rampart_authn::revocation::{Revocation, RevocationList};
+use rampart_authn::{AuthnConfig, AuthnDeps};
+use serde::Deserialize;
+
+use crate::{
+    AdapterError, HttpClient, HttpClientConfig, HttpIntrospector, HttpJwksSourceFactory,
+    KeyStoreConfig, RevocationSync, RevocationSyncConfig, SqliteKeyStore,
+};
+
+/// The adapters' configuration (process-wide, not per API).
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptersConfig {
+    /// Outbound HTTP (JWKS, introspection).
+    #[serde(default)]
+    pub http: HttpClientConfig,
+    /// The API key store; without it, `api_key` authentication is unavailable.
+    #[serde(default)]
+    pub key_store: Option<KeyStoreConfig>,
+    /// Revocations shared through Redis; without it, revocations stay local to
+    /// this instance.
+    #[serde(default)]
+    pub revocation: Option<RevocationSyncConfig>,
+}
+
+/// The running adapters. Dropping it stops the revocation subscriber.
+pub struct Adapters {
+    clock: Arc<dyn Clock>,
+    http: HttpClient,
+    jwks: Arc<HttpJwksSourceFactory>,
+    key_store: Option<Arc<SqliteKeyStore>>,
+    revocations: Arc<RevocationList>,
+    sync: Option<RevocationSync>,
+}
+
+impl std::fmt::Debug for Adapters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Adapters")
+            .field("key_store", &self.key_store.is_some())
+            .field("sync", &self.sync)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Adapters {
+    /// Opens the key store (creating its schema), builds the HTTP client and
+    /// starts the revocation subscriber (it connects in the background; Redis
+    /// may be down). `path` is the section's field path for errors.
+    pub async fn start(
+        config: &AdaptersConfig,
+        path: &str,
+        revocations: Arc<RevocationList>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AdapterError> {
+        let http = HttpClient::new(&config.http, &format!("{path}.http"))?;
+        let key_store = match &config.key_store {
+            Some(store) => Some(Arc::new(store.open(&format!("{path}.key_store")).await?)),
+            None => None,
+        };
+        let sync = match &config.revocation {
+            Some(sync) => Some(RevocationSync::start(
+                sync,
+                &format!("{path}.revocation"),
+                Arc::clone(&revocations),
+                Arc::clone(&clock),
+            )?),
+            None => None,
+        };
+        Ok(Self {
+            clock,
+            jwks: Arc::new(HttpJwksSourceFactory::new(http.clone())),
+            http,
+            key_store,
+            revocations,
+            sync,
+        })
+    }
+
+    /// The engines' dependencies for one API's `authn` section (`authn_path` is
+    /// its field path): the shared JWKS factory, key store and revocation list,
+    /// plus an introspector for the section's endpoint when it has one.
+    pub fn authn_deps(
+        &self,
+        authn: &AuthnConfig,
+        authn_path: &str,
+    ) -> Result<AuthnDeps, AdapterError> {
+        let introspector = match &authn.introspection {
+            Some(section) => {
+                let section_path = format!("{authn_path}.introspection");
+                let settings = section.client_settings(&section_path)?;
+                let introspector: Arc<dyn Introspector> = Arc::new(HttpIntrospector::new(
+                    self.http.clone(),
+                    &settings,
+                    &section_path,
+                )?);
+                Some(introspector)
+            }
+            None => None,
+        };
+        let jwks_sources: Arc<dyn JwksSourceFactory + Send + Sync> = self.jwks.clone();
+        Ok(AuthnDeps {
+            clock: Arc::clone(&self.clock),
+            jwks_sources,
+            key_store: self
+                .key_store
+                .as_ref()
+                .map(|store| Arc::clone(store) as Arc<dyn KeyStore>),
+            introspector,
+            revocations: Arc::clone(&self.revocations),
+        })
+    }
+
+    /// Revokes a credential: through Redis to every instance when shared
+    /// revocation is configured, else on this instance only. The local entry
+    /// holds even when the Redis write fails (the error says so).
+    pub async fn revoke(&self, revocation: Revocation) -> Result<(), AdapterError> {
+        match &self.sync {
+            Some(sync) => sync.revoke(revocation).await,
+            None => Ok(self.revocations.revoke(revocation)?),
+        }
+    }
+
+    /// The revocation subscriber, when configured (health: `is_synced`).
+    pub fn revocation_sync(&self) -> Option<&RevocationSync> {
+        self.sync.as_ref()
+    }
+
+    /// The key store, when configured.
+    pub fn key_store(&self) -> Option<&Arc<SqliteKeyStore>> {
+        self.key_store.as_ref()
+    }
+
+    /// The shared local revocation list.
+    pub fn revocations(&self) -> &Arc<RevocationList> {
+        &self.revocations
+    }
+}
+
+/// The one-call wiring: starts the [`Adapters`] and returns the `AuthnDeps` for
+/// `authn` together with them (keep the `Adapters` alive as long as the stage;
+/// reuse it for further APIs with [`Adapters::authn_deps`]). Uses the system clock.
+pub async fn authn_deps(
+    config: &AdaptersConfig,
+    path: &str,
+    authn: &AuthnConfig,
+    authn_path: &str,
+    revocations: Arc<RevocationList>,
+) -> Result<(AuthnDeps, Adapters), AdapterError> {
+    let adapters = Adapters::start(config, path, revocations, Arc::new(SystemClock)).await?;
+    let deps = adapters.authn_deps(authn, authn_path)?;
+    Ok((deps, adapters))
+}
+
+#[cfg(test)]
+mod tests;
