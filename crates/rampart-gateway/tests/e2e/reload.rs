@@ -109,3 +109,48 @@ async fn shutdown_lets_in_flight_requests_finish() {
     // And nothing is accepted any more.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn editing_the_file_reloads_without_a_signal() {
+    let upstream = Upstream::start().await;
+    let dir = temp_dir("watch");
+    let path = dir.join("rampart.yaml");
+    std::fs::write(
+        &path,
+        config_yaml(upstream.addr, "", "    path_prefix: /old"),
+    )
+    .unwrap();
+    let config = rampart_config::load(&path).unwrap();
+    // This one keeps the file watcher on.
+    let server = rampart_gateway::Server::bind(config, Arc::new(rampart_gateway::NoStages))
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        get(&format!("http://{addr}/new/x")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // Replace the file the way editors and ConfigMaps do: write beside, rename over.
+    std::fs::write(
+        dir.join("rampart.yaml.tmp"),
+        config_yaml(upstream.addr, "", "    path_prefix: /new"),
+    )
+    .unwrap();
+    std::fs::rename(dir.join("rampart.yaml.tmp"), &path).unwrap();
+    let mut reloaded = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if get(&format!("http://{addr}/new/x")).await.0 == StatusCode::OK {
+            reloaded = true;
+            break;
+        }
+    }
+    assert!(reloaded, "the edited file was not picked up");
+    let _ = stop.send(());
+    let _ = task.await;
+}
