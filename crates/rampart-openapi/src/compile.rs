@@ -526,3 +526,56 @@ pub fn match_media<'m>(media: &'m [MediaSpec], essence: &str) -> Option<&'m Medi
         .find(|m| m.range.strip_suffix("/*") == Some(main))
         .or_else(|| media.iter().find(|m| m.range == "*/*"))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn media(range: &str) -> MediaSpec {
+        MediaSpec {
+            range: range.into(),
+            json: is_json(range),
+            form: None,
+            validator: None,
+            shapes: Shapes::free(),
+        }
+    }
+
+    #[test]
+    fn media_ranges_match_most_specific_first() {
+        let list = [media("*/*"), media("image/*"), media("application/json")];
+        assert_eq!(
+            match_media(&list, "application/json").unwrap().range,
+            "application/json"
+        );
+        assert_eq!(match_media(&list, "image/png").unwrap().range, "image/*");
+        assert_eq!(match_media(&list, "text/html").unwrap().range, "*/*");
+        assert!(match_media(&list[2..], "text/html").is_none());
+        assert_eq!(
+            essence(" Application/JSON ; charset=UTF-8"),
+            "application/json"
+        );
+        assert!(is_json("application/problem+json"));
+        assert!(!is_json("application/jsonp"));
+    }
+
+    #[test]
+    fn response_keys() {
+        assert_eq!(parse_status("200"), Some(StatusKey::Exact(200)));
+        assert_eq!(parse_status("4xx"), Some(StatusKey::Range(4)));
+        assert_eq!(parse_status("default"), Some(StatusKey::Default));
+        assert_eq!(parse_status("6XX"), None);
+        assert_eq!(parse_status("99"), None);
+        assert_eq!(parse_status("ok"), None);
+    }
+
+    #[test]
+    fn server_urls_give_the_base_path() {
+        let base = |url: &str| server_base_path(&serde_json::json!({"servers": [{"url": url}]}));
+        assert_eq!(base("https://api.example.com/v1/"), "/v1");
+        assert_eq!(base("https://api.example.com"), "");
+        assert_eq!(base("/api"), "/api");
+        assert_eq!(base("https://{region}.example.com/v2"), "");
+    }
+}

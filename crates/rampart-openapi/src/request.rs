@@ -148,6 +148,7 @@ fn check_body(
     }
     let stripped = massign::check(&media.shapes, &mut value, &op.policy, failures);
     if stripped && failures.is_empty() {
+        note_stripped(cx);
         let bytes = serde_json::to_vec(&value).unwrap_or_default();
         cx.headers
             .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
@@ -190,6 +191,7 @@ fn check_form(
         && failures.is_empty()
         && let serde_json::Value::Object(map) = &value
     {
+        note_stripped(cx);
         let encoded = crate::params::form_encode(map);
         cx.headers
             .insert(CONTENT_LENGTH, HeaderValue::from(encoded.len()));
@@ -197,3 +199,16 @@ fn check_form(
     }
     Ok(())
 }
+
+/// Records in the audit notes (without overriding another stage's reason) that the
+/// body was forwarded with undeclared members removed.
+fn note_stripped(cx: &mut RequestCx) {
+    cx.notes
+        .reason
+        .get_or_insert_with(|| STRIPPED_REASON.to_string());
+    metrics::counter!("rampart_openapi_request_bodies_stripped_total", "api" => cx.api.clone())
+        .increment(1);
+}
+
+/// The audit reason of a request forwarded with undeclared members stripped.
+pub const STRIPPED_REASON: &str = "undeclared-properties-stripped";

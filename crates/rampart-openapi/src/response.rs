@@ -116,6 +116,8 @@ pub fn filter_response(
     let out =
         filter(body, &media.shapes, &rules).map_err(|_| Problem::new(RESPONSE_NOT_DECLARED))?;
     if out.removed > 0 {
+        metrics::counter!("rampart_openapi_response_members_removed_total", "api" => cx.api.clone())
+            .increment(out.removed as u64);
         response
             .headers
             .insert(CONTENT_LENGTH, HeaderValue::from(out.body.len()));

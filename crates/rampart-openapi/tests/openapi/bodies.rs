@@ -173,6 +173,10 @@ fn strip_mode_removes_undeclared_members_and_forwards_the_rest() {
         r#"{"name":"B","email":"b@example.com","credits":5,"address":{"city":"Y","x":1}}"#,
     );
     passes(&api, &mut cx);
+    assert_eq!(
+        cx.notes.reason.as_deref(),
+        Some("undeclared-properties-stripped")
+    );
     let forwarded: Value = serde_json::from_slice(cx.body.as_ref().unwrap()).unwrap();
     assert_eq!(
         forwarded,
