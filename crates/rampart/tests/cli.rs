@@ -1,0 +1,190 @@
+//! The binary: `check` exit codes and messages, `serve` with SIGHUP reload and
+//! SIGTERM drain, `config-schema`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rampart-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An upstream answering 200 "upstream" to every request, on its own thread.
+fn upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let _ =
+                        stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nupstream");
+                }
+            });
+        }
+    });
+    port
+}
+
+fn status(port: u16, path: &str) -> u16 {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = stream.read_to_string(&mut out);
+    out.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn config(gateway: u16, admin: u16, upstream: u16, prefix: &str) -> String {
+    format!(
+        "listeners:\n  - bind: 127.0.0.1:{gateway}\nadmin:\n  bind: 127.0.0.1:{admin}\naudit:\n  sinks: [{{file: {{path: audit.jsonl}}}}]\napis:\n  - name: a\n    path_prefix: {prefix}\n    upstream: {{url: http://127.0.0.1:{upstream}}}\n"
+    )
+}
+
+#[test]
+fn check_accepts_a_valid_file_and_lists_every_error_of_a_bad_one() {
+    let dir = temp_dir("check");
+    let good = dir.join("good.yaml");
+    std::fs::write(&good, config(8080, 9901, 3000, "/")).unwrap();
+    let out = Command::new(RAMPART)
+        .args(["check", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let bad = dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "listeners:\n  - bind: nowhere\napis:\n  - name: a\n    upstream: {url: gopher://x}\n",
+    )
+    .unwrap();
+    let out = Command::new(RAMPART)
+        .args(["check", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.yaml:2: listeners[0].bind"), "{stderr}");
+    assert!(
+        stderr.contains("bad.yaml:5: apis[0].upstream.url"),
+        "{stderr}"
+    );
+
+    let engine = dir.join("engine.yaml");
+    std::fs::write(&engine, "listeners:\n  - bind: 127.0.0.1:1\napis:\n  - name: a\n    upstream: {url: http://x}\n    waf:\n      rules: [missing.conf]\n").unwrap();
+    let out = Command::new(RAMPART)
+        .args(["check", engine.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("engine.yaml:7: apis[0].waf"), "{stderr}");
+}
+
+#[test]
+fn config_schema_is_json() {
+    let out = Command::new(RAMPART).arg("config-schema").output().unwrap();
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(schema["additionalProperties"], false);
+}
+
+#[test]
+fn serve_reloads_on_sighup_and_drains_on_sigterm() {
+    let dir = temp_dir("serve");
+    let (gateway, admin, upstream) = (free_port(), free_port(), upstream());
+    let path = dir.join("rampart.yaml");
+    std::fs::write(&path, config(gateway, admin, upstream, "/one")).unwrap();
+    let mut child = Command::new(RAMPART)
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while status(gateway, "/one") != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "gateway did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(status(gateway, "/two"), 404);
+
+    // A bad file is refused (the old config keeps serving)...
+    std::fs::write(&path, "apis: [").unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status(gateway, "/one"), 200);
+    // ...a good one is taken.
+    std::fs::write(&path, config(gateway, admin, upstream, "/two")).unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let started = Instant::now();
+    while status(gateway, "/two") != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "reload not applied"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    assert!(audit.lines().count() >= 3, "{audit}");
+}
