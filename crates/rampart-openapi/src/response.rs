@@ -57,7 +57,10 @@ fn undeclared_with_status(status: u16) -> ProblemType {
 }
 
 /// Whether the filter needs the body: a declared JSON media type answered.
-pub fn wants_body(op: &Operation, response: &ResponseCx) -> bool {
+pub fn wants_body(op: &Operation, cx: &RequestCx, response: &ResponseCx) -> bool {
+    if cx.method == http::Method::HEAD {
+        return false;
+    }
     let Some(spec) = op.response(response.status.as_u16()) else {
         return false;
     };
@@ -99,8 +102,13 @@ pub fn filter_response(
     if !media.json {
         return Ok(());
     }
+    if cx.method == http::Method::HEAD {
+        return Ok(()); // headers only: nothing to filter
+    }
     let Some(body) = &response.body else {
-        return Ok(()); // not buffered (the gateway did not honour wants_response_body)
+        // A JSON body the gateway did not buffer (over its response buffer limit)
+        // cannot be filtered: fail closed rather than pass it through unread.
+        return Err(Problem::new(RESPONSE_NOT_DECLARED));
     };
     let roles = cx
         .identity

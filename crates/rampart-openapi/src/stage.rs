@@ -201,7 +201,7 @@ impl Stage for ValidationStage {
     }
 
     fn wants_response_body(&self, cx: &RequestCx, resp: &ResponseCx) -> bool {
-        lookup(&self.api, cx).is_some_and(|op| response::wants_body(op, resp))
+        lookup(&self.api, cx).is_some_and(|op| response::wants_body(op, cx, resp))
     }
 
     fn on_response<'a>(&'a self, cx: &'a mut RequestCx, resp: &'a mut ResponseCx) -> Step<'a> {

@@ -195,3 +195,23 @@ fn authentication_endpoints_fail_uniformly() {
         assert_eq!(p.to_json("r"), answers[0].to_json("r"));
     }
 }
+
+#[test]
+fn an_unbuffered_json_body_fails_closed_but_head_passes() {
+    let api = api();
+    let mut cx = get_user(&api, &[]);
+    let mut resp = response(200, Some("application/json"), LEAKY_USER);
+    resp.body = None; // the gateway could not buffer it
+    assert_eq!(refused(respond(&api, &mut cx, &mut resp)).kind.status, 502);
+
+    let mut head = req("HEAD", "/v1/users/7");
+    passes(&api, &mut head);
+    let mut resp = response(200, Some("application/json"), LEAKY_USER);
+    resp.body = None;
+    assert!(!rampart_core::Stage::wants_response_body(
+        &api.validation,
+        &head,
+        &resp
+    ));
+    assert_eq!(respond(&api, &mut head, &mut resp), Verdict::Continue);
+}
