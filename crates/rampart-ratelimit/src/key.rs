@@ -24,10 +24,26 @@ pub const ABSENT: &str = "-";
 /// The bucket for values longer than [`MAX_KEY_VALUE_LEN`] or not text.
 pub const OVERSIZE: &str = "~";
 
+/// The address a per-IP limit counts: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by
+/// its /64 prefix. One IPv6 subscriber usually holds a whole /64, so counting /128s
+/// would let one client rotate through 2^64 addresses and never be limited.
+pub fn ip_bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(bits))
+            }
+        },
+    }
+}
+
 /// What a limit partitions requests by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KeyKind {
-    /// The client IP.
+    /// The client IP (IPv6 by /64, see [`ip_bucket`]).
     ClientIp,
     /// The authenticated consumer.
     Consumer,
@@ -126,7 +142,7 @@ impl<'a> Facts<'a> {
     pub fn write_value(&self, kind: &KeyKind, out: &mut String) -> bool {
         match kind {
             KeyKind::ClientIp => {
-                let _ = write!(out, "{}", self.client_ip);
+                let _ = write!(out, "{}", ip_bucket(self.client_ip));
             }
             KeyKind::Route => bounded(
                 out,
@@ -231,6 +247,20 @@ mod tests {
         headers.insert("x-tenant", "a".repeat(500).parse().unwrap());
         let f = facts(&headers, None);
         assert_eq!(value(&f, "header:x-tenant").unwrap(), OVERSIZE);
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_prefix() {
+        let headers = HeaderMap::new();
+        let mut f = facts(&headers, None);
+        f.client_ip = "2001:db8:1:2:aaaa:bbbb:cccc:dddd".parse().unwrap();
+        assert_eq!(value(&f, "client_ip").unwrap(), "2001:db8:1:2::");
+        f.client_ip = "2001:db8:1:2::9".parse().unwrap();
+        assert_eq!(value(&f, "client_ip").unwrap(), "2001:db8:1:2::");
+        f.client_ip = "2001:db8:1:3::9".parse().unwrap();
+        assert_eq!(value(&f, "client_ip").unwrap(), "2001:db8:1:3::");
+        f.client_ip = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(value(&f, "client_ip").unwrap(), "203.0.113.7");
     }
 
     #[test]

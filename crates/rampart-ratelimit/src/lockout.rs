@@ -40,7 +40,7 @@ impl std::fmt::Debug for Lockout {
 }
 
 fn subject_ip(ip: IpAddr) -> String {
-    format!("ip:{{{ip}}}")
+    format!("ip:{{{}}}", crate::key::ip_bucket(ip))
 }
 
 fn subject_user(username: &str) -> String {
