@@ -12,8 +12,9 @@
 //! more lenient for the keys least constrained. A flood of distinct client IPs thus
 //! costs at most `max_keys` slots, however many addresses it uses.
 //!
-//! Keys are stored as a SipHash of the key with a per-process random seed: 16 bytes
-//! of state per key, and a client cannot craft two keys that share a slot.
+//! Keys are stored as a SipHash of the key with a per-process random seed (8 bytes,
+//! plus a 16-byte slot: about 57 bytes per key with the map's overhead, measured by
+//! the `local_check` bench), and a client cannot craft two keys that share a slot.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
