@@ -5,12 +5,14 @@
 //! performs one bounded GET per call and reports why it failed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::Uri;
 use rampart_authn::BoxFuture;
 use rampart_authn::jwt::config::JwksSourceFactory;
-use rampart_authn::jwt::{JwksFetchError, JwksSource};
+use rampart_authn::jwt::{JwksCache, JwksFetchError, JwksSource};
+use tokio::task::JoinHandle;
 
 use crate::http::{HttpClient, HttpError, get, parse_url};
 
@@ -73,6 +75,43 @@ impl JwksSource for HttpJwksSource {
                 .map(|body| body.to_vec())
                 .map_err(|error| JwksFetchError(error.to_string()))
         })
+    }
+}
+
+/// Keeps JWKS caches fresh in the background, so token checks rarely wait on a
+/// fetch; stops when dropped.
+#[derive(Debug)]
+pub struct JwksRefresher {
+    task: JoinHandle<()>,
+}
+
+impl JwksRefresher {
+    /// Every `tick`, refreshes each cache that is empty or older than its
+    /// issuer's refresh interval (the cache's own rate limit still applies, and
+    /// a failed fetch keeps the last good keys). Pass `AuthnStage::jwks_caches()`.
+    /// Must be called inside a tokio runtime.
+    pub fn spawn(caches: Vec<Arc<JwksCache>>, tick: Duration) -> Self {
+        let tick = tick.max(Duration::from_millis(10));
+        let task = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                for cache in &caches {
+                    if cache.is_stale() {
+                        let outcome = cache.refresh().await;
+                        tracing::debug!(?outcome, "JWKS refresh");
+                    }
+                }
+            }
+        });
+        Self { task }
+    }
+}
+
+impl Drop for JwksRefresher {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -191,6 +230,44 @@ mod tests {
             assert!(err.0.contains("refused URL"), "{url}: {err}");
         }
         assert!(server.seen().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_refresher_fills_and_renews_caches() {
+        use rampart_authn::clock::ManualClock;
+        use rampart_authn::jwt::JwksCachePolicy;
+
+        let server = serve(Answer::ok(JWKS)).await;
+        let clock = Arc::new(ManualClock::at(1_000));
+        let cache = Arc::new(JwksCache::new(
+            factory(5_000).source(&server.url("/jwks.json")),
+            clock.clone(),
+            JwksCachePolicy {
+                refresh_interval: Duration::from_secs(300),
+                min_refetch_interval: Duration::from_secs(30),
+            },
+        ));
+        let refresher = JwksRefresher::spawn(vec![cache.clone()], Duration::from_millis(20));
+        for _ in 0..200 {
+            if cache.current().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(cache.current().is_some());
+        // Fresh keys are not refetched.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.seen().len(), 1);
+        // Stale keys are.
+        clock.advance(Duration::from_secs(301));
+        for _ in 0..200 {
+            if server.seen().len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(server.seen().len(), 2);
+        drop(refresher);
     }
 
     #[tokio::test]

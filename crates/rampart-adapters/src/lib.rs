@@ -6,7 +6,8 @@
 //! Layout:
 //! - [`http`] holds the shared outbound client (hyper-util + hyper-rustls, system
 //!   roots, https only except loopback http, bounded bodies, one deadline per call).
-//! - [`jwks`] holds [`HttpJwksSourceFactory`], the `JwksSourceFactory` for JWT issuers.
+//! - [`jwks`] holds [`HttpJwksSourceFactory`], the `JwksSourceFactory` for JWT
+//!   issuers, and [`JwksRefresher`], which keeps their caches fresh.
 //! - [`introspection`] holds [`HttpIntrospector`], the RFC 7662 `Introspector`
 //!   (form POST, HTTP Basic client authentication).
 //! - [`keystore`] holds [`KeyStoreConfig`] and [`SqliteKeyStore`], the embedded
@@ -35,9 +36,10 @@ mod test_support;
 pub use error::AdapterError;
 pub use http::{HttpClient, HttpClientConfig};
 pub use introspection::HttpIntrospector;
-pub use jwks::HttpJwksSourceFactory;
+pub use jwks::{HttpJwksSourceFactory, JwksRefresher};
 pub use keys_cli::{
-    CreateKeyArgs, RevokeKeyArgs, RotateKeyArgs, keys_create, keys_list, keys_revoke, keys_rotate,
+    CreateKeyArgs, RevokeCredentialArgs, RevokeKeyArgs, RotateKeyArgs, keys_create, keys_list,
+    keys_revoke, keys_revoke_shared, keys_rotate, revoke_credential,
 };
 pub use keystore::{KeyStoreConfig, SqliteKeyStore};
 pub use revocation::{RevocationSync, RevocationSyncConfig};

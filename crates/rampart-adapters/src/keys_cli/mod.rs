@@ -4,10 +4,14 @@
 //! nothing here prints a hash, the pepper, or a key read back from the store
 //! (the store has none).
 //!
-//! Layout: this file (arguments, validation, the four commands), `time`
-//! (lifetimes and RFC 3339).
+//! Layout: this file (arguments, validation, the four commands), `shared`
+//! (revocations published to every instance through Redis: `rampart revoke`,
+//! [`keys_revoke_shared`]), `time` (lifetimes and RFC 3339).
 
+pub mod shared;
 pub mod time;
+
+pub use shared::{RevokeCredentialArgs, keys_revoke_shared, revoke_credential};
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -262,7 +266,7 @@ pub async fn keys_list_with(
 
 /// `rampart keys revoke PREFIX`: marks the key revoked in the store. Gateways on
 /// the same store refuse it at once; to reach other instances' local revocation
-/// lists within a second, also publish it (`crate::revocation::publish_once`).
+/// lists within a second, use [`keys_revoke_shared`].
 pub async fn keys_revoke(
     config: &KeyStoreConfig,
     args: &RevokeKeyArgs,

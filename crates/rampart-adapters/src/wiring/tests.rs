@@ -35,6 +35,26 @@ async fn run(stage: &rampart_authn::AuthnStage, headers: &[(&str, &str)]) -> (Ve
     (verdict, cx)
 }
 
+/// Captures every log line (all levels) on this thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 fn write(dir: &Path, name: &str, value: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, value).unwrap();
@@ -43,6 +63,16 @@ fn write(dir: &Path, name: &str, value: &str) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn one_call_wires_every_adapter_into_the_stage() {
+    // Everything below runs on this thread (current-thread runtime): capture its
+    // logs at every level to prove no secret reaches them.
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
     let db = crate::keystore::tests::temp_db("wiring");
     let dir = db.parent().unwrap().to_path_buf();
     let pepper = write(&dir, "pepper", &"w".repeat(48));
@@ -133,6 +163,29 @@ async fn one_call_wires_every_adapter_into_the_stage() {
         .unwrap();
     let (verdict, _) = run(&stage, &[("x-api-key", &key)]).await;
     assert!(matches!(verdict, Verdict::Respond(ref p) if p.kind.status == 401));
+
+    // The introspection endpoint fails: fail closed, and say why without secrets.
+    idp.set(Answer {
+        status: http::StatusCode::UNAUTHORIZED,
+        ..Answer::ok("bad client introspection-secret")
+    });
+    let (verdict, _) = run(&stage, &[("authorization", "Bearer opaque-token-xyz")]).await;
+    assert!(matches!(verdict, Verdict::Respond(_)));
+    // Debug output of every configured piece goes through the log too.
+    tracing::info!(?adapters, ?config, ?stage, "wired");
+
+    let text = logs.text();
+    assert!(text.contains("introspection"), "nothing was logged: {text}");
+    for secret in [
+        &key[12..],
+        &forged[12..],
+        "opaque-token-abc",
+        "opaque-token-xyz",
+        "introspection-secret",
+        &"w".repeat(48),
+    ] {
+        assert!(!text.contains(secret), "a secret reached the log: {text}");
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,212 @@
+//! Revocations that must reach every instance: `rampart revoke jti|api_key ID`
+//! and `rampart keys revoke` in a deployment with shared revocation (Redis).
+
+use std::sync::Arc;
+
+use rampart_authn::clock::{Clock, SystemClock};
+use rampart_authn::revocation::{CredentialKind, MAX_ID_LEN, Revocation};
+
+use super::{RevokeKeyArgs, keys_revoke_with, time};
+use crate::AdapterError;
+use crate::keystore::KeyStoreConfig;
+use crate::revocation::{RevocationSyncConfig, publish_once};
+
+/// `rampart revoke jti|api_key ID [--expires 30d|RFC3339]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokeCredentialArgs {
+    /// What `id` names.
+    pub kind: CredentialKind,
+    /// The token's `jti` or the key's prefix.
+    pub id: String,
+    /// When the credential expires anyway (the token's `exp`), so the entry can
+    /// leave then; none: kept for good.
+    pub expires: Option<String>,
+}
+
+const SECTION: &str = "revocation";
+
+fn expires_at(expires: Option<&str>, now: u64) -> Result<u64, AdapterError> {
+    let Some(text) = expires else {
+        return Ok(u64::MAX);
+    };
+    if let Ok(lifetime) = time::parse_lifetime(text) {
+        return Ok(now.saturating_add(lifetime.as_secs()));
+    }
+    time::parse_rfc3339(text).map_err(|reason| {
+        AdapterError::invalid(
+            "expires",
+            format!("a lifetime like 30d or an RFC 3339 time: {reason}"),
+        )
+    })
+}
+
+/// `rampart revoke`: publishes the revocation to every instance (the shared set
+/// and the channel). Returns the text to print.
+pub async fn revoke_credential(
+    config: &RevocationSyncConfig,
+    args: &RevokeCredentialArgs,
+) -> Result<String, AdapterError> {
+    revoke_credential_with(config, args, Arc::new(SystemClock)).await
+}
+
+/// [`revoke_credential`] with an injected clock.
+pub async fn revoke_credential_with(
+    config: &RevocationSyncConfig,
+    args: &RevokeCredentialArgs,
+    clock: Arc<dyn Clock>,
+) -> Result<String, AdapterError> {
+    if args.id.is_empty() || args.id.len() > MAX_ID_LEN || args.id.chars().any(|c| c.is_control()) {
+        return Err(AdapterError::invalid(
+            "id",
+            format!("1 to {MAX_ID_LEN} bytes, no control characters"),
+        ));
+    }
+    let revocation = Revocation {
+        kind: args.kind,
+        id: args.id.clone(),
+        expires_at: expires_at(args.expires.as_deref(), clock.unix_secs())?,
+    };
+    publish_once(config, SECTION, &revocation).await?;
+    let kind = match args.kind {
+        CredentialKind::Jti => "token",
+        CredentialKind::ApiKey => "API key",
+    };
+    let until = if revocation.expires_at == u64::MAX {
+        "for good".to_string()
+    } else {
+        format!("until {}", time::format_rfc3339(revocation.expires_at))
+    };
+    Ok(format!(
+        "Revoked {kind} {} on every instance ({until}).\n",
+        args.id.escape_debug()
+    ))
+}
+
+/// `rampart keys revoke PREFIX` with shared revocation: marks the key revoked in
+/// the store, then publishes it so every instance's local list refuses it
+/// within a second (also instances on another store replica).
+pub async fn keys_revoke_shared(
+    key_store: &KeyStoreConfig,
+    revocation: &RevocationSyncConfig,
+    args: &RevokeKeyArgs,
+) -> Result<String, AdapterError> {
+    let (text, record) = keys_revoke_with(key_store, args, Arc::new(SystemClock)).await?;
+    let entry = Revocation {
+        kind: CredentialKind::ApiKey,
+        id: record.prefix.clone(),
+        expires_at: record.expires_at.unwrap_or(u64::MAX),
+    };
+    publish_once(revocation, SECTION, &entry).await?;
+    Ok(format!("{text}Published to every instance.\n"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::time::Duration;
+
+    use rampart_authn::apikey::{ApiKeyError, ApiKeys, KeyStore};
+    use rampart_authn::revocation::RevocationList;
+
+    use super::*;
+    use crate::keys_cli::{CreateKeyArgs, keys_create};
+    use crate::revocation::RevocationSync;
+    use crate::test_support::RedisServer;
+
+    async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+        for _ in 0..100 {
+            if check() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        check()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cli_revocations_reach_a_running_gateway() {
+        let Some(mut redis) = RedisServer::start() else {
+            return;
+        };
+        let sync_config = RevocationSyncConfig::new(redis.url());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let list = Arc::new(RevocationList::new(clock.clone(), 1_000, 60));
+        let gateway =
+            RevocationSync::start(&sync_config, "revocation", list.clone(), clock.clone()).unwrap();
+        assert!(gateway.wait_synced(Duration::from_secs(5)).await);
+
+        // rampart revoke jti ...
+        let text = revoke_credential(
+            &sync_config,
+            &RevokeCredentialArgs {
+                kind: CredentialKind::Jti,
+                id: "jti-42".into(),
+                expires: Some("1h".into()),
+            },
+        )
+        .await
+        .unwrap();
+        assert!(text.contains("jti-42"), "{text}");
+        assert!(eventually(|| list.is_revoked(CredentialKind::Jti, "jti-42")).await);
+        assert!(!list.is_revoked(CredentialKind::Jti, "jti-43"));
+        let bad = RevokeCredentialArgs {
+            kind: CredentialKind::Jti,
+            id: String::new(),
+            expires: None,
+        };
+        assert!(matches!(
+            revoke_credential(&sync_config, &bad).await,
+            Err(AdapterError::Invalid { .. })
+        ));
+
+        // rampart keys revoke PREFIX, shared.
+        let db = crate::keystore::tests::temp_db("shared");
+        let dir = db.parent().unwrap().to_path_buf();
+        std::fs::write(dir.join("pepper"), "s".repeat(32)).unwrap();
+        let key_store = KeyStoreConfig::new("keys.db", "file:pepper").relative_to(&dir);
+        let created = keys_create(
+            &key_store,
+            &CreateKeyArgs {
+                consumer: "carol".into(),
+                ..CreateKeyArgs::default()
+            },
+        )
+        .await
+        .unwrap();
+        let key = created
+            .split_whitespace()
+            .find(|w| w.starts_with("rk_"))
+            .unwrap()
+            .to_string();
+        let prefix = key[3..11].to_string();
+        let text = keys_revoke_shared(
+            &key_store,
+            &sync_config,
+            &RevokeKeyArgs {
+                prefix: prefix.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        assert!(text.contains("every instance"), "{text}");
+        assert!(eventually(|| list.is_revoked(CredentialKind::ApiKey, &prefix)).await);
+        let store: Arc<dyn KeyStore> = Arc::new(key_store.open("ks").await.unwrap());
+        let pepper = key_store.load_pepper("ks").unwrap();
+        let keys = ApiKeys::new(store, &pepper, clock).unwrap();
+        assert_eq!(keys.verify(&key).await, Err(ApiKeyError::Revoked));
+
+        // With Redis down the command fails (and says so) rather than claiming success.
+        redis.kill();
+        let err = revoke_credential(
+            &sync_config,
+            &RevokeCredentialArgs {
+                kind: CredentialKind::Jti,
+                id: "jti-44".into(),
+                expires: None,
+            },
+        )
+        .await;
+        assert!(matches!(err, Err(AdapterError::Redis(_))), "{err:?}");
+        drop(gateway);
+    }
+}
