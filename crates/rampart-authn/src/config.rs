@@ -222,7 +222,14 @@ mod tests {
     fn json_schema_is_published_for_the_section() {
         let schema = serde_json::to_value(schemars::schema_for!(AuthnConfig)).unwrap();
         let text = schema.to_string();
-        for field in ["api_key", "jwt", "introspection", "mtls", "forward", "anonymous"] {
+        for field in [
+            "api_key",
+            "jwt",
+            "introspection",
+            "mtls",
+            "forward",
+            "anonymous",
+        ] {
             assert!(text.contains(field), "{field}");
         }
     }

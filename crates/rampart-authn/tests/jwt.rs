@@ -514,3 +514,49 @@ async fn token_type_is_enforced_when_configured() {
         JwtError::WrongType
     );
 }
+
+#[tokio::test]
+async fn verified_token_cache_hits_but_never_outlives_exp_or_a_key_change() {
+    let s = setup_with(json!({"jwks_refresh_seconds": 60}));
+    let token = s.es.sign(&patched(json!({"exp": NOW + 120})));
+    s.verifier.verify(&token).await.unwrap();
+    s.verifier.verify(&token).await.unwrap();
+    assert_eq!(s.verifier.verified_cache().unwrap().len(), 1);
+    // Past exp (+ leeway) the cached entry does not help.
+    s.clock.set(NOW + 181);
+    assert_eq!(
+        s.verifier.verify(&token).await.unwrap_err(),
+        JwtError::Expired
+    );
+
+    // Key rotation: the issuer drops es-1; a token cached under it is refused
+    // as soon as the refreshed key set is in place.
+    let s = setup_with(json!({"jwks_refresh_seconds": 60}));
+    let token = s.es.sign(&patched(json!({"exp": NOW + 1000})));
+    s.verifier.verify(&token).await.unwrap();
+    s.jwks.set(common::jwks(&[&s.ed]));
+    s.clock.advance(Duration::from_secs(30));
+    s.verifier.verify(&token).await.unwrap();
+    s.clock.advance(Duration::from_secs(31));
+    assert_eq!(
+        s.verifier.verify(&token).await.unwrap_err(),
+        JwtError::UnknownKid
+    );
+}
+
+#[test]
+fn verified_cache_limits_are_validated() {
+    let mut cfg = config(json!({}));
+    cfg.verified_cache_seconds = 3600;
+    let err = cfg
+        .build(
+            "authn.jwt",
+            Arc::new(ManualClock::at(NOW)),
+            &Sources(FakeJwks::new(Vec::new())),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("authn.jwt.verified_cache"),
+        "{err}"
+    );
+}

@@ -1,12 +1,13 @@
 //! Cost of the authorization stage per request: operation rules alone (scopes,
 //! roles, ownership) and with Cedar policy evaluation.
 //!
-//! Run: `cargo bench -p rampart-authz --bench authz`
+//! Run: `cargo bench -p rampart-authz --bench authz` (criterion, wall time), or
+//! `RAMPART_BENCH_ON_CPU=1 cargo bench -p rampart-authz --bench authz` (mean on-CPU time).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::sync::Arc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use http::Method;
 use rampart_authz::clock::ManualClock;
 use rampart_authz::{AuthzConfig, AuthzStage};
@@ -87,4 +88,55 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `RAMPART_BENCH_ON_CPU=1` prints mean on-CPU time per call instead of running
+/// criterion.
+fn main() {
+    if std::env::var_os("RAMPART_BENCH_ON_CPU").is_some() {
+        on_cpu_main();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
+/// On-CPU nanoseconds of this thread (Linux `schedstat`; 0 elsewhere).
+fn on_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Mean on-CPU and wall time per call over ~2 s: on a shared machine the
+/// on-CPU figure leaves out the time other processes held the core.
+fn on_cpu_report(name: &str, mut f: impl FnMut()) {
+    for _ in 0..1_000 {
+        f();
+    }
+    let (cpu0, wall0) = (on_cpu_ns(), std::time::Instant::now());
+    let mut n: u64 = 0;
+    while wall0.elapsed() < std::time::Duration::from_secs(2) {
+        for _ in 0..100 {
+            f();
+        }
+        n += 100;
+    }
+    let cpu = on_cpu_ns().saturating_sub(cpu0) as f64 / n as f64 / 1_000.0;
+    let wall = wall0.elapsed().as_secs_f64() * 1e6 / n as f64;
+    println!("{name:<28} {cpu:>8.2} µs on-CPU  {wall:>8.2} µs wall  ({n} calls)");
+}
+
+fn on_cpu_main() {
+    let id = identity();
+    for (name, cedar) in [("rules_only", false), ("rules_and_cedar", true)] {
+        let stage = stage(cedar);
+        on_cpu_report(&format!("authz_stage/{name}"), || {
+            let mut cx = request(&id);
+            assert!(matches!(
+                stage.on_request(&mut cx),
+                Step::Done(Verdict::Continue)
+            ));
+        });
+    }
+}

@@ -119,6 +119,19 @@ pub struct JwtConfig {
     /// Longest token accepted, bytes. Default 8192.
     #[serde(default = "default_max_token_bytes")]
     pub max_token_bytes: usize,
+    /// Verified tokens cached (0 disables). Default 10000.
+    #[serde(default = "default_cache_entries")]
+    pub verified_cache_entries: usize,
+    /// Longest a verified token is cached, seconds (never past its `exp`). Default 60.
+    #[serde(default = "default_cache_seconds")]
+    pub verified_cache_seconds: u64,
+}
+
+fn default_cache_entries() -> usize {
+    10_000
+}
+fn default_cache_seconds() -> u64 {
+    60
 }
 
 /// Gives the gateway's [`JwksSource`] for a URL.
@@ -283,6 +296,13 @@ impl JwtConfig {
             }
             issuers.push(issuer.build(&issuer_path, &clock, sources)?);
         }
-        Ok(JwtVerifier::new(issuers, self.max_token_bytes, clock))
+        if self.verified_cache_entries > 1_000_000 || self.verified_cache_seconds > 300 {
+            return Err(invalid(
+                format!("{path}.verified_cache_entries"),
+                "at most 1000000 entries and 300 seconds",
+            ));
+        }
+        Ok(JwtVerifier::new(issuers, self.max_token_bytes, clock)
+            .with_verified_cache(self.verified_cache_entries, self.verified_cache_seconds))
     }
 }

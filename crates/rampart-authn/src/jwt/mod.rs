@@ -14,6 +14,7 @@ pub mod error;
 pub mod jwks;
 pub mod keys;
 pub mod token;
+pub mod verified_cache;
 
 use std::sync::Arc;
 
@@ -88,6 +89,7 @@ pub struct JwtVerifier {
     issuers: Vec<Issuer>,
     max_token_bytes: usize,
     clock: Arc<dyn Clock>,
+    cache: Option<Arc<verified_cache::VerifiedCache>>,
 }
 
 impl JwtVerifier {
@@ -98,7 +100,55 @@ impl JwtVerifier {
             issuers,
             max_token_bytes,
             clock,
+            cache: None,
         }
+    }
+
+    /// Caches verified tokens (at most `entries`, each at most `ttl_secs` and never
+    /// past `exp`); see [`verified_cache`].
+    pub fn with_verified_cache(mut self, entries: usize, ttl_secs: u64) -> Self {
+        self.cache = (entries > 0 && ttl_secs > 0)
+            .then(|| Arc::new(verified_cache::VerifiedCache::new(entries, ttl_secs)));
+        self
+    }
+
+    /// The verified-token cache, if enabled.
+    pub fn verified_cache(&self) -> Option<&verified_cache::VerifiedCache> {
+        self.cache.as_deref()
+    }
+
+    /// The issuer's current keys for `kid` (refreshing a remote set if due).
+    async fn keys(&self, issuer: &Issuer, kid: Option<&str>) -> Result<Arc<KeySet>, JwtError> {
+        match &issuer.keys {
+            KeySource::Static(keys) => Ok(Arc::clone(keys)),
+            KeySource::Remote(cache) => cache.keys_for(kid).await.ok_or(JwtError::KeysUnavailable),
+        }
+    }
+
+    /// Verifies `token`; every refusal is a [`JwtError`].
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, JwtError> {
+        if token.len() > self.max_token_bytes {
+            return Err(JwtError::Oversized);
+        }
+        let Some(cache) = &self.cache else {
+            return self
+                .verify_uncached(token)
+                .await
+                .map(|(verified, _, _)| verified);
+        };
+        let digest = verified_cache::token_digest(token);
+        let now = self.clock.unix_secs();
+        if let Some(hit) = cache.get(&digest, now)
+            && let Some(issuer) = self.issuers.get(hit.token.issuer_index)
+            && let Ok(current) = self.keys(issuer, hit.kid.as_deref()).await
+            && Arc::ptr_eq(&current, &hit.keys)
+        {
+            issuer.rules.check(&hit.token.claims, now)?;
+            return Ok(VerifiedToken::clone(&hit.token));
+        }
+        let (verified, kid, keys) = self.verify_uncached(token).await?;
+        cache.insert(digest, verified.clone(), kid, keys, now);
+        Ok(verified)
     }
 
     /// The configured issuers.
@@ -106,8 +156,11 @@ impl JwtVerifier {
         &self.issuers
     }
 
-    /// Verifies `token`; every refusal is a [`JwtError`].
-    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, JwtError> {
+    /// The full verification; also returns the `kid` and the key set used.
+    async fn verify_uncached(
+        &self,
+        token: &str,
+    ) -> Result<(VerifiedToken, Option<String>, Arc<KeySet>), JwtError> {
         let parsed = token::parse(token, self.max_token_bytes)?;
         let iss = match parsed.claims.get("iss") {
             Some(Value::String(iss)) => iss,
@@ -133,29 +186,26 @@ impl JwtVerifier {
                 return Err(JwtError::WrongType);
             }
         }
-        let keys = match &issuer.keys {
-            KeySource::Static(keys) => Arc::clone(keys),
-            KeySource::Remote(cache) => cache
-                .keys_for(parsed.kid.as_deref())
-                .await
-                .ok_or(JwtError::KeysUnavailable)?,
-        };
-        let mut candidates = keys
-            .candidates(parsed.kid.as_deref(), parsed.alg)
-            .peekable();
-        if candidates.peek().is_none() {
-            return Err(JwtError::UnknownKid);
-        }
-        let message = parsed.signing_input.as_bytes();
-        if !candidates.any(|key| key.verify(message, parsed.signature, parsed.alg)) {
-            return Err(JwtError::BadSignature);
+        let keys = self.keys(issuer, parsed.kid.as_deref()).await?;
+        {
+            let mut candidates = keys
+                .candidates(parsed.kid.as_deref(), parsed.alg)
+                .peekable();
+            if candidates.peek().is_none() {
+                return Err(JwtError::UnknownKid);
+            }
+            let message = parsed.signing_input.as_bytes();
+            if !candidates.any(|key| key.verify(message, parsed.signature, parsed.alg)) {
+                return Err(JwtError::BadSignature);
+            }
         }
         issuer.rules.check(&parsed.claims, self.clock.unix_secs())?;
-        Ok(VerifiedToken {
+        let verified = VerifiedToken {
             issuer_index,
             alg: parsed.alg,
             claims: parsed.claims,
-        })
+        };
+        Ok((verified, parsed.kid, keys))
     }
 
     /// The identity a verified token carries (`credential_id` = its `jti`).
