@@ -120,8 +120,9 @@ impl Lifecycle {
 
 /// Parses `YYYY-MM-DDTHH:MM:SS(.frac)?(Z|±HH:MM)` or `YYYY-MM-DD` into Unix seconds.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    // At most four digits per field: keeps every later product far from overflow.
     let num = |s: &str| -> Option<i64> {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         s.parse().ok()
@@ -224,6 +225,7 @@ mod tests {
         assert_eq!(http_date(1_798_761_600), "Fri, 01 Jan 2027 00:00:00 GMT");
         assert_eq!(parse_rfc3339("2027-13-01"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339("99999999999999999-01-01"), None);
     }
 
     #[test]
