@@ -32,6 +32,8 @@ pub mod wiring;
 
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod tls_tests;
 
 pub use error::AdapterError;
 pub use http::{HttpClient, HttpClientConfig};
