@@ -145,13 +145,6 @@ impl<T> GuardedIo<T> {
 
     /// Feeds bytes read from the client through the framing state machine.
     fn accept(&mut self, mut input: &[u8]) {
-        if self.first_bytes && !input.is_empty() {
-            self.first_bytes = false;
-            // The HTTP/2 preface starts with `PRI `, which no HTTP/1 method does.
-            if input.starts_with(&H2_PREFACE[..4]) {
-                self.framing = Framing::Passthrough;
-            }
-        }
         while !input.is_empty() && self.refusal.is_none() {
             match &mut self.framing {
                 Framing::Passthrough => {
@@ -179,6 +172,16 @@ impl<T> GuardedIo<T> {
                 Framing::Head => {
                     let start = self.head.len();
                     self.head.extend_from_slice(input);
+                    // The HTTP/2 preface starts with `PRI `, which no HTTP/1 method
+                    // does: hand such a connection to hyper untouched.
+                    if self.first_bytes && self.head.len() >= 4 {
+                        self.first_bytes = false;
+                        if self.head.starts_with(&H2_PREFACE[..4]) {
+                            self.framing = Framing::Passthrough;
+                            self.ready.append(&mut self.head);
+                            return;
+                        }
+                    }
                     // Search from a little before the new bytes: the terminator may span reads.
                     let from = start.saturating_sub(3);
                     match find_head_end(&self.head, from) {
@@ -594,4 +597,24 @@ mod tests {
         assert_eq!(find_head_end(b"\r\nGET / HTTP/1.1\r\n\r\nx", 0), Some(20));
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0), None);
     }
+}
+
+/// Fuzzing entry point: feeds `input` in two reads split at `split` through a
+/// guard and returns the bytes it would hand to hyper and whether it refused.
+#[doc(hidden)]
+pub fn fuzz_feed(input: &[u8], split: usize) -> (Vec<u8>, bool) {
+    struct Ignore;
+    impl OnRefusal for Ignore {
+        fn refused(&self, _error: GatewayError, _head: &RefusedHead) {}
+    }
+    let limits = HeadLimits {
+        max_header_bytes: 8192,
+        max_headers: 32,
+        header_read_timeout: std::time::Duration::from_secs(1),
+    };
+    let mut guard = GuardedIo::new((), limits, Arc::new(Ignore), Arc::new(AtomicU64::new(0)));
+    let (first, second) = input.split_at(split.min(input.len()));
+    guard.accept(first);
+    guard.accept(second);
+    (guard.ready, guard.refusal.is_some())
 }
