@@ -22,6 +22,9 @@
 //! - [`error`] holds [`AdapterError`].
 
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod introspection;
 pub mod jwks;
