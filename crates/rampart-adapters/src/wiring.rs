@@ -10,6 +10,7 @@ use rampart_authn::clock::{Clock, SystemClock};
 use rampart_authn::introspection::Introspector;
 use rampart_authn::jwt::config::JwksSourceFactory;
 use rampart_authn::revocation::{Revocation, RevocationList};
+use rampart_authn::secret::Secret;
 use rampart_authn::{AuthnConfig, AuthnDeps};
 use serde::Deserialize;
 
@@ -40,8 +41,15 @@ pub struct Adapters {
     http: HttpClient,
     jwks: Arc<HttpJwksSourceFactory>,
     key_store: Option<Arc<SqliteKeyStore>>,
+    // The store's pepper, to check each API's `api_key.pepper` against it.
+    pepper: Option<Secret>,
     revocations: Arc<RevocationList>,
     sync: Option<RevocationSync>,
+}
+
+/// Constant-time equality (config time only, but no reason to leak either).
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl std::fmt::Debug for Adapters {
@@ -64,9 +72,13 @@ impl Adapters {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, AdapterError> {
         let http = HttpClient::new(&config.http, &format!("{path}.http"))?;
-        let key_store = match &config.key_store {
-            Some(store) => Some(Arc::new(store.open(&format!("{path}.key_store")).await?)),
-            None => None,
+        let (key_store, pepper) = match &config.key_store {
+            Some(store) => {
+                let store_path = format!("{path}.key_store");
+                let pepper = store.load_pepper(&store_path)?;
+                (Some(Arc::new(store.open(&store_path).await?)), Some(pepper))
+            }
+            None => (None, None),
         };
         let sync = match &config.revocation {
             Some(sync) => Some(RevocationSync::start(
@@ -82,6 +94,7 @@ impl Adapters {
             jwks: Arc::new(HttpJwksSourceFactory::new(http.clone())),
             http,
             key_store,
+            pepper,
             revocations,
             sync,
         })
@@ -89,12 +102,29 @@ impl Adapters {
 
     /// The engines' dependencies for one API's `authn` section (`authn_path` is
     /// its field path): the shared JWKS factory, key store and revocation list,
-    /// plus an introspector for the section's endpoint when it has one.
+    /// plus an introspector for the section's endpoint when it has one. An
+    /// `api_key.pepper` that differs from the key store's is refused here: keys
+    /// made by `rampart keys create` would never verify.
     pub fn authn_deps(
         &self,
         authn: &AuthnConfig,
         authn_path: &str,
     ) -> Result<AuthnDeps, AdapterError> {
+        if let (Some(section), Some(store_pepper)) = (&authn.api_key, &self.pepper) {
+            let field = format!("{authn_path}.api_key.pepper");
+            let pepper = section.pepper.load().map_err(|source| {
+                AdapterError::Authn(rampart_authn::config_error::ConfigError::Secret {
+                    path: field.clone(),
+                    source,
+                })
+            })?;
+            if !same_secret(pepper.expose(), store_pepper.expose()) {
+                return Err(AdapterError::invalid(
+                    field,
+                    "differs from the key store's pepper (keys created with `rampart keys create` would not verify)",
+                ));
+            }
+        }
         let introspector = match &authn.introspection {
             Some(section) => {
                 let section_path = format!("{authn_path}.introspection");

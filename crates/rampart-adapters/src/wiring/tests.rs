@@ -237,6 +237,34 @@ async fn missing_pieces_are_reported_with_their_path() {
         "{err}"
     );
 
+    // An API whose pepper is not the key store's is refused.
+    let db = crate::keystore::tests::temp_db("pepper-mismatch");
+    let dir = db.parent().unwrap().to_path_buf();
+    write(&dir, "store-pepper", &"a".repeat(32));
+    let other = write(&dir, "api-pepper", &"b".repeat(32));
+    let config = AdaptersConfig {
+        key_store: Some(KeyStoreConfig::new("keys.db", "file:store-pepper").relative_to(&dir)),
+        ..AdaptersConfig::default()
+    };
+    let authn: AuthnConfig = serde_json::from_value(serde_json::json!({
+        "api_key": {"pepper": {"file": other}},
+    }))
+    .unwrap();
+    let Err(err) = authn_deps(
+        &config,
+        "adapters",
+        &authn,
+        "apis.pets.authn",
+        revocations.clone(),
+    )
+    .await
+    else {
+        panic!("a pepper mismatch must fail");
+    };
+    let err = err.to_string();
+    assert!(err.starts_with("apis.pets.authn.api_key.pepper"), "{err}");
+    assert!(!err.contains("aaaa") && !err.contains("bbbb"), "{err}");
+
     // A bad adapters section names its field.
     let config: AdaptersConfig = serde_json::from_value(serde_json::json!({
         "http": {"timeout_ms": 0},
