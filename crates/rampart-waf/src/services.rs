@@ -1,6 +1,7 @@
 //! Outside capabilities some operators need, injected as traits so the engine
 //! itself does no I/O: libinjection-style detection, GeoIP, DNS block lists.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -35,6 +36,72 @@ impl InjectionDetector for LibInjection {
 
     fn xss(&self, input: &[u8]) -> bool {
         libinjectionrs::detect_xss(input).is_injection()
+    }
+}
+
+/// Per-transaction memo of injection verdicts: bodies repeat values (JSON
+/// arrays), and the same value always gets the same verdict. Bounded.
+#[derive(Debug, Default)]
+pub struct InjectionMemo {
+    sqli: HashMap<Vec<u8>, Option<String>>,
+    xss: HashMap<Vec<u8>, bool>,
+}
+
+/// Entries per memo table.
+const MEMO_ENTRIES: usize = 2048;
+/// Longest value memoised.
+const MEMO_VALUE_LEN: usize = 4096;
+
+/// Values libinjection's SQLi check provably passes: one token that is all
+/// digits (a number), or a word (letter or `_`, then letters, digits, `_`).
+/// A one-token fingerprint is never SQLi: the only one-token entry in
+/// libinjection's fingerprint list is `X`, which words and numbers never yield.
+fn single_token(v: &[u8]) -> bool {
+    match v.split_first() {
+        None => true,
+        Some((first, rest)) => {
+            if first.is_ascii_digit() {
+                rest.iter().all(u8::is_ascii_digit)
+            } else {
+                (first.is_ascii_alphabetic() || *first == b'_')
+                    && rest.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            }
+        }
+    }
+}
+
+impl InjectionMemo {
+    /// `@detectSQLi` through the memo.
+    pub fn sqli(&mut self, d: &dyn InjectionDetector, v: &[u8]) -> Option<String> {
+        if single_token(v) {
+            return None;
+        }
+        if v.len() > MEMO_VALUE_LEN {
+            return d.sqli(v);
+        }
+        if let Some(hit) = self.sqli.get(v) {
+            return hit.clone();
+        }
+        let verdict = d.sqli(v);
+        if self.sqli.len() < MEMO_ENTRIES {
+            self.sqli.insert(v.to_vec(), verdict.clone());
+        }
+        verdict
+    }
+
+    /// `@detectXSS` through the memo.
+    pub fn xss(&mut self, d: &dyn InjectionDetector, v: &[u8]) -> bool {
+        if v.len() > MEMO_VALUE_LEN {
+            return d.xss(v);
+        }
+        if let Some(hit) = self.xss.get(v) {
+            return *hit;
+        }
+        let verdict = d.xss(v);
+        if self.xss.len() < MEMO_ENTRIES {
+            self.xss.insert(v.to_vec(), verdict);
+        }
+        verdict
     }
 }
 
@@ -77,6 +144,60 @@ impl Default for Services {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memo_agrees_with_the_detector() {
+        let d = LibInjection;
+        let mut memo = InjectionMemo::default();
+        for v in [
+            &b"1' OR '1'='1"[..],
+            b"1union",
+            b"1 union select 2",
+            b"alice",
+            b"12345",
+            b"abc_1",
+            b"<script>",
+            b"a b",
+        ] {
+            for _ in 0..2 {
+                assert_eq!(
+                    memo.sqli(&d, v),
+                    d.sqli(v),
+                    "{}",
+                    String::from_utf8_lossy(v)
+                );
+                assert_eq!(memo.xss(&d, v), d.xss(v));
+            }
+        }
+        assert!(
+            single_token(b"union")
+                && single_token(b"42")
+                && !single_token(b"1union")
+                && !single_token(b"a b")
+        );
+    }
+
+    #[test]
+    fn single_words_and_numbers_are_never_sqli() {
+        let d = LibInjection;
+        for w in [
+            "union",
+            "select",
+            "sleep",
+            "or",
+            "and",
+            "null",
+            "version",
+            "char",
+            "_x",
+            "x1",
+            "0",
+            "1",
+            "99999999999",
+        ] {
+            assert!(d.sqli(w.as_bytes()).is_none(), "{w}");
+        }
+    }
 
     #[test]
     fn libinjection_flags_attacks_and_passes_text() {

@@ -1,11 +1,15 @@
 //! `@detectXSS`: libinjection's XSS detection through
 //! [`crate::services::InjectionDetector`].
 
-use crate::services::Services;
+use super::OpEnv;
 
-/// Evaluates the operator.
-pub fn eval(services: &Services, value: &[u8]) -> bool {
-    services.injection.xss(value)
+/// Evaluates the operator (through the transaction's memo when it has one).
+pub fn eval(env: &dyn OpEnv, value: &[u8]) -> bool {
+    let detector = env.services().injection.as_ref();
+    match env.injection_memo() {
+        Some(memo) => memo.borrow_mut().xss(detector, value),
+        None => detector.xss(value),
+    }
 }
 
 #[cfg(test)]
@@ -13,10 +17,24 @@ pub fn eval(services: &Services, value: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    use crate::macros::MacroString;
+    use crate::services::Services;
+
+    struct E(Services);
+    impl OpEnv for E {
+        fn expand(&self, _: &MacroString) -> Vec<u8> {
+            Vec::new()
+        }
+        fn services(&self) -> &Services {
+            &self.0
+        }
+        fn set_geo(&self, _: Vec<(String, String)>) {}
+    }
+
     #[test]
     fn detects_xss() {
-        let s = Services::default();
-        assert!(eval(&s, b"<script>alert(1)</script>"));
-        assert!(!eval(&s, b"hello"));
+        let e = E(Services::default());
+        assert!(eval(&e, b"<script>alert(1)</script>"));
+        assert!(!eval(&e, b"hello"));
     }
 }

@@ -39,6 +39,10 @@ pub trait OpEnv {
     fn expand(&self, m: &MacroString) -> Vec<u8>;
     /// Outside capabilities.
     fn services(&self) -> &Services;
+    /// The transaction's memo of injection verdicts, if it keeps one.
+    fn injection_memo(&self) -> Option<&std::cell::RefCell<crate::services::InjectionMemo>> {
+        None
+    }
     /// Fills the GEO collection after a successful `@geoLookup`.
     fn set_geo(&self, fields: Vec<(String, String)>);
 }
@@ -217,8 +221,8 @@ impl Operator {
             }
             Operator::ValidateUrlEncoding => yes(validate_url_encoding::invalid(value)),
             Operator::ValidateUtf8Encoding => yes(validate_utf8_encoding::invalid(value)),
-            Operator::DetectSqli => detect_sqli::eval(env.services(), value, capture),
-            Operator::DetectXss => yes(detect_xss::eval(env.services(), value)),
+            Operator::DetectSqli => detect_sqli::eval(env, value, capture),
+            Operator::DetectXss => yes(detect_xss::eval(env, value)),
             Operator::Unconditional => Some(Vec::new()),
             Operator::NoMatch => None,
             Operator::GeoLookup => yes(geo_lookup::eval(env, value)),

@@ -183,6 +183,7 @@ impl Transaction {
                 rule: starter,
                 services: &rs.services,
                 geo: RefCell::new(None),
+                memo: &self.memo,
             };
             for c in &cands {
                 // Usually one value (the end of the chain); with multiMatch,

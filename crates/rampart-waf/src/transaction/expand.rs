@@ -103,6 +103,7 @@ pub(crate) struct Env<'a> {
     pub rule: &'a Rule,
     pub services: &'a Services,
     pub geo: RefCell<Option<Vec<(String, String)>>>,
+    pub memo: &'a RefCell<crate::services::InjectionMemo>,
 }
 
 impl OpEnv for Env<'_> {
@@ -112,6 +113,10 @@ impl OpEnv for Env<'_> {
 
     fn services(&self) -> &Services {
         self.services
+    }
+
+    fn injection_memo(&self) -> Option<&RefCell<crate::services::InjectionMemo>> {
+        Some(self.memo)
     }
 
     fn set_geo(&self, fields: Vec<(String, String)>) {

@@ -113,6 +113,69 @@ const NAMES: &[(&str, Transform)] = &[
 ];
 
 impl Transform {
+    /// Every transformation (each once), for fuzzing and tests.
+    pub const ALL: &[Transform] = &[
+        Transform::Base64Decode,
+        Transform::Base64DecodeExt,
+        Transform::Base64Encode,
+        Transform::CmdLine,
+        Transform::CompressWhitespace,
+        Transform::CssDecode,
+        Transform::EscapeSeqDecode,
+        Transform::HexDecode,
+        Transform::HexEncode,
+        Transform::HtmlEntityDecode,
+        Transform::JsDecode,
+        Transform::Length,
+        Transform::Lowercase,
+        Transform::NormalizePath,
+        Transform::NormalizePathWin,
+        Transform::RemoveComments,
+        Transform::RemoveCommentsChar,
+        Transform::RemoveNulls,
+        Transform::RemoveWhitespace,
+        Transform::ReplaceComments,
+        Transform::ReplaceNulls,
+        Transform::Sha1,
+        Transform::SqlHexDecode,
+        Transform::Trim,
+        Transform::TrimLeft,
+        Transform::TrimRight,
+        Transform::Uppercase,
+        Transform::UrlDecode,
+        Transform::UrlDecodeUni,
+        Transform::UrlEncode,
+        Transform::Utf8ToUnicode,
+    ];
+
+    /// Whether the output is never longer than the input.
+    pub fn never_grows(self) -> bool {
+        matches!(
+            self,
+            Transform::CompressWhitespace
+                | Transform::CssDecode
+                | Transform::EscapeSeqDecode
+                | Transform::HexDecode
+                | Transform::HtmlEntityDecode
+                | Transform::JsDecode
+                | Transform::Lowercase
+                | Transform::RemoveComments
+                | Transform::RemoveCommentsChar
+                | Transform::RemoveNulls
+                | Transform::RemoveWhitespace
+                | Transform::ReplaceComments
+                | Transform::ReplaceNulls
+                | Transform::SqlHexDecode
+                | Transform::Trim
+                | Transform::TrimLeft
+                | Transform::TrimRight
+                | Transform::Uppercase
+                | Transform::UrlDecode
+                | Transform::UrlDecodeUni
+                | Transform::CmdLine
+        )
+    }
+
     /// Looks a transformation up by name (case-insensitive, as ModSecurity does).
     /// `none` is not a transformation but a reset; callers handle it.
     pub fn from_name(name: &str) -> Option<Transform> {
@@ -279,6 +342,18 @@ mod tests {
         assert_eq!(table.step(b).unwrap().0, c);
         assert_eq!(table.path(a), vec![c, a]);
         assert_eq!(table.apply_uncached(a, b"%41B"), b"ab");
+    }
+
+    #[test]
+    fn every_transformation_has_a_name_and_decoders_never_grow() {
+        for t in Transform::ALL {
+            assert!(NAMES.iter().any(|(_, x)| x == t), "{t:?}");
+            let input = b"%41%u0041&lt;\\x41/*c*/ A\0 0x41 /a/../b";
+            if t.never_grows() {
+                assert!(t.apply(input).len() <= input.len(), "{t:?}");
+            }
+        }
+        assert_eq!(Transform::ALL.len(), 31);
     }
 
     #[test]
