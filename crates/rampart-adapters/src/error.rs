@@ -21,7 +21,7 @@ pub enum AdapterError {
         /// Field path.
         field: String,
         /// Why (names the variable or file, never the value).
-        source: rampart_config::SecretError,
+        source: crate::secret_ref::SecretRefError,
     },
     /// The system's root certificates could not be loaded.
     #[error("cannot load the system root certificates: {0}")]

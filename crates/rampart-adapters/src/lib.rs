@@ -12,13 +12,15 @@
 //!   (form POST, HTTP Basic client authentication).
 //! - [`keystore`] holds [`KeyStoreConfig`] and [`SqliteKeyStore`], the embedded
 //!   `KeyStore` (sqlx SQLite; hashes and metadata only, never a key).
-//! - [`keys_cli`] holds what `rampart keys create|list|revoke|rotate` do
-//!   ([`keys_create`], [`keys_list`], [`keys_revoke`], [`keys_rotate`]).
+//! - [`keys_cli`] holds what `rampart keys create|list|revoke|rotate` and
+//!   `rampart revoke` do ([`keys_create`], [`keys_list`], [`keys_revoke`],
+//!   [`keys_rotate`], [`keys_revoke_shared`], [`revoke_credential`]).
 //! - [`revocation`] holds [`RevocationSync`] (with [`RevocationSyncConfig`]):
 //!   revocations shared through a Redis sorted set and pub/sub, kept in the
 //!   local `RevocationList`.
 //! - [`wiring`] holds [`AdaptersConfig`], [`Adapters`] and [`authn_deps`]: from
 //!   configuration to `rampart_authn::AuthnDeps` in one call.
+//! - [`secret_ref`] resolves `env:NAME` / `file:PATH` secret references.
 //! - [`error`] holds [`AdapterError`].
 
 pub mod error;
@@ -31,6 +33,7 @@ pub mod jwks;
 pub mod keys_cli;
 pub mod keystore;
 pub mod revocation;
+pub mod secret_ref;
 pub mod wiring;
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use rampart_authn::apikey::MIN_PEPPER_BYTES;
 use rampart_authn::secret::Secret;
-use rampart_config::SecretRef;
 use serde::Deserialize;
 
 use crate::AdapterError;
@@ -72,16 +71,11 @@ impl KeyStoreConfig {
     /// `path` is the section's field path for errors.
     pub fn load_pepper(&self, path: &str) -> Result<Secret, AdapterError> {
         let field = format!("{path}.pepper");
-        let reference = SecretRef::parse(&self.pepper, Path::new("")).map_err(|source| {
-            AdapterError::Secret {
+        let value =
+            crate::secret_ref::resolve(&self.pepper).map_err(|source| AdapterError::Secret {
                 field: field.clone(),
                 source,
-            }
-        })?;
-        let value = reference.resolve().map_err(|source| AdapterError::Secret {
-            field: field.clone(),
-            source,
-        })?;
+            })?;
         if value.len() < MIN_PEPPER_BYTES {
             return Err(AdapterError::invalid(
                 field,
