@@ -44,8 +44,7 @@ impl QueryRedactor {
     /// Whether a parameter with this (raw) name must be redacted.
     pub fn is_sensitive(&self, raw_name: &str) -> bool {
         let name = percent_decode_lossy(raw_name).to_ascii_lowercase();
-        SENSITIVE_NAME_PARTS.iter().any(|part| name.contains(part))
-            || self.extra.contains(&name)
+        SENSITIVE_NAME_PARTS.iter().any(|part| name.contains(part)) || self.extra.contains(&name)
     }
 
     /// The query with the values of sensitive parameters replaced.

@@ -4,17 +4,23 @@
 //! record, counts it (`rampart_audit_dropped_total` and [`AuditLog::dropped`]) and
 //! warns at most once a second. A dedicated thread drains the queue into every sink
 //! and flushes whenever the queue runs empty, so a tailing reader sees a record
-//! within milliseconds. Dropping every clone of the `AuditLog` lets the thread
+//! within milliseconds (the writer polls, see `drain`). Dropping every clone of the `AuditLog` lets the thread
 //! write what is queued and exit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::record::AuditRecord;
 use crate::sink::Sink;
+
+/// Sleep of the writer after a busy poll.
+const MIN_IDLE_SLEEP: Duration = Duration::from_millis(1);
+/// Longest sleep of an idle writer (the most a record waits to be written).
+const MAX_IDLE_SLEEP: Duration = Duration::from_millis(16);
 
 /// Handle on the audit queue; cheap to clone.
 #[derive(Clone)]
@@ -102,16 +108,39 @@ fn drain(receiver: Receiver<AuditRecord>, mut sinks: Vec<Box<dyn Sink>>) {
             }
         }
     };
-    while let Ok(record) = receiver.recv() {
-        write(record, &mut sinks);
-        // Write whatever else is queued, then flush once the queue is empty.
-        while let Ok(record) = receiver.try_recv() {
-            write(record, &mut sinks);
-        }
-        for sink in sinks.iter_mut() {
-            if let Err(err) = sink.flush() {
-                tracing::error!(error = %err, "audit sink flush failed");
+    // The writer polls instead of blocking in `recv`: a blocked receiver would make
+    // every `submit` wake this thread (a futex call and a context switch per
+    // request). Polling costs at most `MAX_IDLE_SLEEP` of latency per record.
+    let mut idle = MIN_IDLE_SLEEP;
+    loop {
+        let mut wrote = false;
+        loop {
+            match receiver.try_recv() {
+                Ok(record) => {
+                    write(record, &mut sinks);
+                    wrote = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    flush_all(&mut sinks);
+                    return;
+                }
             }
+        }
+        if wrote {
+            flush_all(&mut sinks);
+            idle = MIN_IDLE_SLEEP;
+        } else {
+            idle = (idle * 2).min(MAX_IDLE_SLEEP);
+        }
+        std::thread::sleep(idle);
+    }
+}
+
+fn flush_all(sinks: &mut [Box<dyn Sink>]) {
+    for sink in sinks.iter_mut() {
+        if let Err(err) = sink.flush() {
+            tracing::error!(error = %err, "audit sink flush failed");
         }
     }
 }
