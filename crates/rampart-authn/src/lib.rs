@@ -5,9 +5,10 @@
 //! introspection client, a clock), so every check is testable without sockets.
 //!
 //! Layout:
-//! - [`jwt`]: JWT verification per issuer (jsonwebtoken on aws-lc-rs): token
-//!   parsing and header checks, JWKS key sets and their rate-limited cache, claim
-//!   checks, raw config -> [`jwt::JwtVerifier`].
+//! - [`jwt`]: JWT verification per issuer: token parsing and header checks, JWKS
+//!   key sets (jsonwebtoken's JWK types, keys pre-parsed into aws-lc-rs) and their
+//!   rate-limited cache, claim checks, a verified-token cache, raw config ->
+//!   [`jwt::JwtVerifier`].
 //! - [`apikey`]: API keys (`rk_<prefix>_<secret>`, HMAC-SHA256 with a pepper),
 //!   the [`apikey::KeyStore`] trait and an in-memory store, revoke/rotate.
 //! - [`config`] and [`stage`]: [`AuthnConfig`] built with [`AuthnDeps`] into the

@@ -6,7 +6,7 @@
 //! prefix used to find the record. The comparison is constant-time
 //! (`aws_lc_rs::hmac::verify`).
 //!
-//! Layout: [`format`] (key shape), [`store`] (the [`KeyStore`] trait and an
+//! Layout: [`format`](mod@format) (key shape), [`store`] (the [`KeyStore`] trait and an
 //! in-memory store), this file (the [`ApiKeys`] engine and its config).
 
 pub mod format;

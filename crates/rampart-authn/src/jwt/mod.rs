@@ -6,6 +6,10 @@
 //! rate-limited JWKS refetch on an unknown `kid`, [`jwks`]), signature with a key of
 //! the algorithm's own family ([`keys`]), then the claims ([`claims`]).
 //!
+//! A token verified once is remembered by [`verified_cache`] (keyed by its hash,
+//! bound to its `exp` and to the key set that verified it), so a client reusing its
+//! token costs a hash and a lookup rather than a signature check.
+//!
 //! [`config`] holds the raw configuration and its validation into a [`JwtVerifier`].
 
 pub mod claims;
