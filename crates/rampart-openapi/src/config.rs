@@ -4,6 +4,24 @@
 //! Real specs are loose; every rule can be tightened or relaxed per operation here
 //! without editing the spec. Operations are named by `operationId` or by
 //! `"METHOD /path/template"`.
+//!
+//! ```yaml
+//! spec: users.yaml                  # relative to the config file
+//! strict_query: true                # unknown query parameters: 400
+//! undeclared_properties: refuse     # refuse | strip | allow
+//! limits: { max_body_bytes: 1048576, max_depth: 32 }
+//! forbidden_properties: [is_admin, role]
+//! role_visible: { salary: [hr] }    # response members only these roles see
+//! operations:
+//!   login: { auth_endpoint: true, reveal_properties: [access_token] }
+//!   updateUser: { undeclared_properties: strip }
+//!   "GET /legacy/users":
+//!     deprecation:
+//!       since: "2026-01-01T00:00:00Z"
+//!       sunset: "2027-01-01T00:00:00Z"
+//!       link: https://example.com/deprecations/legacy
+//!       allowed_consumers: [old-app]
+//! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
