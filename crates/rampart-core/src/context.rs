@@ -9,7 +9,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use bytes::Bytes;
-use http::{Extensions, HeaderMap, Method, StatusCode};
+use http::{Extensions, HeaderMap, Method, StatusCode, Version};
 use serde::Serialize;
 
 /// Facts about the TLS session a request arrived on.
@@ -87,6 +87,11 @@ pub struct RequestCx {
     pub tls: Option<TlsInfo>,
     /// Request method.
     pub method: Method,
+    /// HTTP version of the request.
+    pub version: Version,
+    /// The request target exactly as received (path and query, before
+    /// normalisation), for inspection only: the WAF sees what the client sent.
+    pub raw_target: String,
     /// Host the request addressed (no port), lower-case.
     pub host: String,
     /// The normalised path: unreserved characters percent-decoded, dot segments
@@ -120,6 +125,8 @@ impl RequestCx {
             peer_addr,
             tls: None,
             method,
+            version: Version::HTTP_11,
+            raw_target: path.clone(),
             host: String::new(),
             path,
             query: None,

@@ -287,6 +287,11 @@ async fn serve(
     cx.tls = conn.tls.clone();
     cx.host = host;
     cx.query = parts.uri.query().map(str::to_string);
+    cx.version = parts.version;
+    cx.raw_target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| cx.path.clone(), |target| target.as_str().to_string());
     cx.api = api.config.name.clone();
     // Stages (the WAF above all) see the headers as sent, hop-by-hop ones
     // included; those are removed just before forwarding.

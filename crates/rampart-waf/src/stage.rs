@@ -62,15 +62,17 @@ impl WafStage {
         }
         tx.set_connection(cx.client_ip, cx.peer_addr.port(), &cx.request_id);
         tx.set_server_name(&cx.host);
-        let uri = match &cx.query {
-            Some(q) => format!("{}?{q}", cx.path),
-            None => cx.path.clone(),
-        };
-        let protocol = match cx.tls.as_ref().and_then(|t| t.alpn.as_deref()) {
-            Some("h2") => "HTTP/2.0",
+        // The target and version as the client sent them: CRS rules look for
+        // `../` and protocol anomalies that normalisation would hide.
+        let uri = &cx.raw_target;
+        let protocol = match cx.version {
+            http::Version::HTTP_09 => "HTTP/0.9",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            http::Version::HTTP_2 => "HTTP/2.0",
+            http::Version::HTTP_3 => "HTTP/3.0",
             _ => "HTTP/1.1",
         };
-        tx.set_request_line(cx.method.as_str(), &uri, protocol);
+        tx.set_request_line(cx.method.as_str(), uri, protocol);
         if !cx.headers.contains_key(http::header::HOST) && !cx.host.is_empty() {
             tx.add_request_header("Host", cx.host.as_bytes());
         }
