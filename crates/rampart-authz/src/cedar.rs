@@ -99,6 +99,7 @@ pub struct CedarEngine {
     /// (Cedar only accepts literal attribute names, so this is a safe
     /// over-approximation, and a reference we missed errors, which denies).
     words: HashSet<String>,
+    types: Types,
 }
 
 /// The identifier-like words of `text`.
@@ -169,11 +170,29 @@ fn strings(items: &[String]) -> RestrictedExpression {
     )
 }
 
-fn uid(type_name: &str, id: &str) -> Option<EntityUid> {
-    Some(EntityUid::from_type_name_and_id(
-        EntityTypeName::from_str(type_name).ok()?,
-        EntityId::new(id),
-    ))
+/// The entity types requests use, parsed once (parsing a name runs Cedar's
+/// parser, far too slow for every request).
+#[derive(Debug)]
+struct Types {
+    consumer: EntityTypeName,
+    anonymous: EntityTypeName,
+    action: EntityTypeName,
+    route: EntityTypeName,
+}
+
+impl Types {
+    fn new() -> Option<Self> {
+        Some(Self {
+            consumer: EntityTypeName::from_str("Rampart::Consumer").ok()?,
+            anonymous: EntityTypeName::from_str("Rampart::Anonymous").ok()?,
+            action: EntityTypeName::from_str("Rampart::Action").ok()?,
+            route: EntityTypeName::from_str("Rampart::Route").ok()?,
+        })
+    }
+}
+
+fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
 }
 
 impl CedarConfig {
@@ -254,6 +273,7 @@ impl CedarConfig {
             policies: all,
             authorizer: Authorizer::new(),
             words: referenced,
+            types: Types::new().ok_or_else(|| invalid(path, "internal: entity type names"))?,
         })
     }
 }
@@ -285,13 +305,13 @@ impl CedarEngine {
 
     /// Whether the policies allow this request.
     pub fn is_allowed(&self, facts: &CedarFacts<'_>) -> Result<bool, CedarError> {
+        let types = &self.types;
         let principal_uid = match facts.consumer {
-            Some(consumer) => uid("Rampart::Consumer", consumer),
-            None => uid("Rampart::Anonymous", "anonymous"),
-        }
-        .ok_or(CedarError::Entity)?;
-        let action = uid("Rampart::Action", facts.operation).ok_or(CedarError::Entity)?;
-        let resource_uid = uid("Rampart::Route", facts.operation).ok_or(CedarError::Entity)?;
+            Some(consumer) => uid(&types.consumer, consumer),
+            None => uid(&types.anonymous, "anonymous"),
+        };
+        let action = uid(&types.action, facts.operation);
+        let resource_uid = uid(&types.route, facts.operation);
 
         let used = |name: &str| self.words.contains(name);
         // A claim is kept if every word of its name appears in the policies.
