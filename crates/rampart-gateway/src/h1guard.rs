@@ -431,6 +431,23 @@ fn plainly_safe(byte: u8) -> bool {
 /// all) inspects it. Control characters and targets still unparseable after
 /// encoding are refused.
 fn encode_target(target: &str) -> TargetCheck {
+    let absolute = target.starts_with("http://") || target.starts_with("https://");
+    if target.starts_with('?') {
+        // A query with no path: the path is `/` (what every upstream would assume).
+        return match encode_target(&format!("/{target}")) {
+            TargetCheck::Fine => TargetCheck::Encoded(format!("/{target}")),
+            other => other,
+        };
+    }
+    // A fragment is never part of a request target (RFC 9112 §3.2); parsers that
+    // drop it and parsers that keep it would see different requests.
+    if target.contains('#') {
+        return TargetCheck::Invalid;
+    }
+    if !(target.starts_with('/') || target == "*" || absolute) {
+        // Authority form (CONNECT) and anything else a reverse proxy never serves.
+        return TargetCheck::Invalid;
+    }
     if target.bytes().all(plainly_safe) {
         return TargetCheck::Fine;
     }
@@ -442,7 +459,7 @@ fn encode_target(target: &str) -> TargetCheck {
         if byte.is_ascii_control() {
             return TargetCheck::Invalid;
         }
-        if plainly_safe(byte) || byte == b'#' || byte == b'[' || byte == b']' {
+        if plainly_safe(byte) || byte == b'[' || byte == b']' {
             encoded.push(char::from(byte));
         } else {
             encoded.push('%');
@@ -589,6 +606,15 @@ mod tests {
             TargetCheck::Invalid => panic!("utf-8 path refused"),
         }
         assert!(matches!(encode_target("/a\u{7f}b"), TargetCheck::Invalid));
+        match encode_target("?id=1") {
+            TargetCheck::Encoded(e) => assert_eq!(e, "/?id=1"),
+            _ => panic!("a bare query should get the root path"),
+        }
+        assert!(matches!(
+            encode_target("www.example.com:443"),
+            TargetCheck::Invalid
+        ));
+        assert!(matches!(encode_target("/a?b=1#frag"), TargetCheck::Invalid));
     }
 
     #[test]

@@ -242,9 +242,22 @@ fn check_head(parts: &Parts, runtime: &Runtime) -> Result<(), GatewayError> {
     if parts.headers.len() > limits.max_headers {
         return Err(GatewayError::HeadersTooLarge);
     }
-    let hosts = parts.headers.get_all(header::HOST).iter().count();
-    if hosts > 1 || (hosts == 0 && parts.version == Version::HTTP_11) {
-        return Err(GatewayError::Malformed);
+    // RFC 9112 §3.2: no Host in HTTP/1.1, several, or an unusable one is a 400.
+    let mut hosts = parts.headers.get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => return Err(GatewayError::Malformed),
+        (None, None) if parts.version == Version::HTTP_11 => return Err(GatewayError::Malformed),
+        (Some(host), None)
+            if host.as_bytes().is_empty()
+                || host
+                    .to_str()
+                    .ok()
+                    .and_then(|h| h.parse::<http::uri::Authority>().ok())
+                    .is_none() =>
+        {
+            return Err(GatewayError::Malformed);
+        }
+        _ => {}
     }
     // hyper refuses non-chunked codings, conflicting Content-Length, obs-fold and
     // bad header names/values at parse time; it resolves Content-Length together
