@@ -118,7 +118,7 @@ CONF
 fi
 
 # Wait for every port.
-for port in $ORIGIN $NGINX $RAMPART_PORT; do
+for port in $ORIGIN $NGINX $RAMPART_PORT $( [ "$WAF" = 1 ] && echo "$NGINX_WAF $RAMPART_WAF" ); do
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
 sleep 1
