@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::lexer::{Lexer, SyntaxError};
+use super::lexer::{Lexer, StrSpan, SyntaxError, unescape};
 
 /// Structural limits on a JSON document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,128 +86,146 @@ pub fn prescan(bytes: &[u8], limits: &JsonLimits) -> Result<(), ScanError> {
             offset: e.valid_up_to(),
         });
     }
-    let mut lx = Lexer::new(bytes);
-    value(&mut lx, limits, 1)?;
-    lx.skip_ws();
-    if lx.pos != bytes.len() {
-        return Err(lx.err().into());
+    let mut scan = Scan {
+        lx: Lexer::new(bytes),
+        limits,
+        keys: Vec::new(),
+    };
+    scan.value(1)?;
+    scan.lx.skip_ws();
+    if scan.lx.pos != bytes.len() {
+        return Err(scan.lx.err().into());
     }
     Ok(())
 }
 
-fn value(lx: &mut Lexer<'_>, limits: &JsonLimits, depth: usize) -> Result<(), ScanError> {
-    lx.skip_ws();
-    match lx.peek() {
-        Some(b'{') => object(lx, limits, depth),
-        Some(b'[') => array(lx, limits, depth),
-        Some(b'"') => string(lx, limits).map(|_| ()),
-        Some(b't') => Ok(lx.literal(b"true")?),
-        Some(b'f') => Ok(lx.literal(b"false")?),
-        Some(b'n') => Ok(lx.literal(b"null")?),
-        Some(b'-' | b'0'..=b'9') => Ok(lx.number()?),
-        _ => Err(lx.err().into()),
+/// Objects with more members than this check duplicates with a hash set.
+const FEW_KEYS: usize = 16;
+
+struct Scan<'a, 'l> {
+    lx: Lexer<'a>,
+    limits: &'l JsonLimits,
+    /// Keys of the objects being scanned, innermost last: one shared stack instead of
+    /// an allocation per object. Keys are compared as bytes, decoded when escaped
+    /// (`"a"` and `"\u0061"` are the same key).
+    keys: Vec<Cow<'a, [u8]>>,
+}
+
+impl<'a> Scan<'a, '_> {
+    fn value(&mut self, depth: usize) -> Result<(), ScanError> {
+        self.lx.skip_ws();
+        match self.lx.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b't') => Ok(self.lx.literal(b"true")?),
+            Some(b'f') => Ok(self.lx.literal(b"false")?),
+            Some(b'n') => Ok(self.lx.literal(b"null")?),
+            Some(b'-' | b'0'..=b'9') => Ok(self.lx.number()?),
+            _ => Err(self.lx.err().into()),
+        }
     }
-}
 
-fn string(lx: &mut Lexer<'_>, limits: &JsonLimits) -> Result<super::lexer::StrSpan, ScanError> {
-    let span = lx.string()?;
-    if span.end - span.start > limits.max_string_bytes {
-        return Err(ScanError::StringLength);
+    fn string(&mut self) -> Result<StrSpan, ScanError> {
+        let span = self.lx.string()?;
+        if span.end - span.start > self.limits.max_string_bytes {
+            return Err(ScanError::StringLength);
+        }
+        Ok(span)
     }
-    Ok(span)
-}
 
-/// Keys seen in one object: a short list first (most objects are small), a hash set
-/// once it grows, so the check stays linear.
-enum Seen<'a> {
-    Few(Vec<Cow<'a, str>>),
-    Many(HashSet<Cow<'a, str>>),
-}
+    fn key(&self, span: StrSpan) -> Result<Cow<'a, [u8]>, ScanError> {
+        let bytes: &'a [u8] = self.lx.bytes;
+        let raw = bytes.get(span.start..span.end).unwrap_or_default();
+        if !span.escaped {
+            return Ok(Cow::Borrowed(raw));
+        }
+        let text = unescape(raw).ok_or(ScanError::Syntax { offset: span.start })?;
+        Ok(Cow::Owned(text.into_bytes()))
+    }
 
-impl<'a> Seen<'a> {
-    /// Records `key`; false when it was already there.
-    fn insert(&mut self, key: Cow<'a, str>) -> bool {
-        match self {
-            Seen::Few(list) => {
-                if list.contains(&key) {
-                    return false;
+    fn object(&mut self, depth: usize) -> Result<(), ScanError> {
+        if depth > self.limits.max_depth {
+            return Err(ScanError::Depth);
+        }
+        self.lx.pos += 1; // '{'
+        self.lx.skip_ws();
+        if self.lx.peek() == Some(b'}') {
+            self.lx.pos += 1;
+            return Ok(());
+        }
+        let base = self.keys.len();
+        let mut many: Option<HashSet<Cow<'a, [u8]>>> = None;
+        let mut count = 0usize;
+        loop {
+            self.lx.skip_ws();
+            let span = self.string()?;
+            count += 1;
+            if count > self.limits.max_object_keys {
+                return Err(ScanError::ObjectKeys);
+            }
+            let key = self.key(span)?;
+            let fresh = match &mut many {
+                Some(set) => set.insert(key),
+                None => {
+                    let mine = self.keys.get(base..).unwrap_or_default();
+                    if mine.contains(&key) {
+                        false
+                    } else if mine.len() < FEW_KEYS {
+                        self.keys.push(key);
+                        true
+                    } else {
+                        let mut set: HashSet<Cow<'a, [u8]>> = self.keys.drain(base..).collect();
+                        set.insert(key);
+                        many = Some(set);
+                        true
+                    }
                 }
-                if list.len() < 16 {
-                    list.push(key);
-                } else {
-                    let mut set: HashSet<Cow<'a, str>> = list.drain(..).collect();
-                    set.insert(key);
-                    *self = Seen::Many(set);
+            };
+            if !fresh {
+                return Err(ScanError::DuplicateKey);
+            }
+            self.lx.expect(b':')?;
+            self.value(depth + 1)?;
+            self.lx.skip_ws();
+            match self.lx.peek() {
+                Some(b',') => self.lx.pos += 1,
+                Some(b'}') => {
+                    self.lx.pos += 1;
+                    self.keys.truncate(base);
+                    return Ok(());
                 }
-                true
+                _ => return Err(self.lx.err().into()),
             }
-            Seen::Many(set) => set.insert(key),
         }
     }
-}
 
-fn object(lx: &mut Lexer<'_>, limits: &JsonLimits, depth: usize) -> Result<(), ScanError> {
-    if depth > limits.max_depth {
-        return Err(ScanError::Depth);
-    }
-    lx.pos += 1; // '{'
-    lx.skip_ws();
-    if lx.peek() == Some(b'}') {
-        lx.pos += 1;
-        return Ok(());
-    }
-    let mut seen = Seen::Few(Vec::new());
-    let mut count = 0usize;
-    loop {
-        lx.skip_ws();
-        let span = string(lx, limits)?;
-        count += 1;
-        if count > limits.max_object_keys {
-            return Err(ScanError::ObjectKeys);
+    fn array(&mut self, depth: usize) -> Result<(), ScanError> {
+        if depth > self.limits.max_depth {
+            return Err(ScanError::Depth);
         }
-        // Keys are compared decoded: "a" and "\u0061" are the same key.
-        if !seen.insert(lx.text(span)?) {
-            return Err(ScanError::DuplicateKey);
+        self.lx.pos += 1; // '['
+        self.lx.skip_ws();
+        if self.lx.peek() == Some(b']') {
+            self.lx.pos += 1;
+            return Ok(());
         }
-        lx.expect(b':')?;
-        value(lx, limits, depth + 1)?;
-        lx.skip_ws();
-        match lx.peek() {
-            Some(b',') => lx.pos += 1,
-            Some(b'}') => {
-                lx.pos += 1;
-                return Ok(());
+        let mut count = 0usize;
+        loop {
+            count += 1;
+            if count > self.limits.max_array_items {
+                return Err(ScanError::ArrayItems);
             }
-            _ => return Err(lx.err().into()),
-        }
-    }
-}
-
-fn array(lx: &mut Lexer<'_>, limits: &JsonLimits, depth: usize) -> Result<(), ScanError> {
-    if depth > limits.max_depth {
-        return Err(ScanError::Depth);
-    }
-    lx.pos += 1; // '['
-    lx.skip_ws();
-    if lx.peek() == Some(b']') {
-        lx.pos += 1;
-        return Ok(());
-    }
-    let mut count = 0usize;
-    loop {
-        count += 1;
-        if count > limits.max_array_items {
-            return Err(ScanError::ArrayItems);
-        }
-        value(lx, limits, depth + 1)?;
-        lx.skip_ws();
-        match lx.peek() {
-            Some(b',') => lx.pos += 1,
-            Some(b']') => {
-                lx.pos += 1;
-                return Ok(());
+            self.value(depth + 1)?;
+            self.lx.skip_ws();
+            match self.lx.peek() {
+                Some(b',') => self.lx.pos += 1,
+                Some(b']') => {
+                    self.lx.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.lx.err().into()),
             }
-            _ => return Err(lx.err().into()),
         }
     }
 }
@@ -273,6 +291,21 @@ mod tests {
         }
         doc.push_str("\"k3\":0}");
         assert_eq!(prescan(doc.as_bytes(), &l), Err(ScanError::DuplicateKey));
+        // Nested objects keep their own key sets on the shared stack.
+        assert_eq!(prescan(br#"{"a":{"b":1,"c":{"b":2}},"b":3}"#, &l), Ok(()));
+        assert_eq!(
+            prescan(br#"{"a":{"x":1},"a":2}"#, &l),
+            Err(ScanError::DuplicateKey)
+        );
+        let mut wide = String::from("{");
+        for i in 0..20 {
+            wide.push_str(&format!("\"k{i}\":{{\"k{i}\":1,\"z\":2}},"));
+        }
+        wide.push_str("\"z\":0}");
+        assert_eq!(prescan(wide.as_bytes(), &l), Ok(()));
+        wide.truncate(wide.len() - 1);
+        wide.push_str(",\"k19\":0}");
+        assert_eq!(prescan(wide.as_bytes(), &l), Err(ScanError::DuplicateKey));
         // Same key in different objects is fine.
         assert_eq!(prescan(br#"[{"a":1},{"a":2}]"#, &l), Ok(()));
     }
