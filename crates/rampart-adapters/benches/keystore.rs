@@ -1,5 +1,6 @@
 //! Cost of verifying an API key per request: the engine over the SQLite store
-//! (one indexed lookup per request) against the in-memory store.
+//! (one indexed lookup per request), behind the gateway's read-through cache,
+//! and over the in-memory store.
 //! `cargo bench -p rampart-adapters --bench keystore`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rampart_adapters::SqliteKeyStore;
+use rampart_adapters::keystore::CachedKeyStore;
 use rampart_authn::apikey::{ApiKeys, KeyStore, MemoryKeyStore, NewKey};
 use rampart_authn::clock::SystemClock;
 use rampart_authn::secret::Secret;
@@ -26,12 +28,19 @@ fn bench(c: &mut Criterion) {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("keys.db");
     let _ = std::fs::remove_file(&path);
-    let (sqlite, memory, sqlite_key, memory_key) = runtime.block_on(async {
-        let sqlite = engine(Arc::new(
+    let (sqlite, cached, memory, sqlite_key, memory_key) = runtime.block_on(async {
+        let store = Arc::new(
             SqliteKeyStore::open(&path, Duration::from_secs(5), "bench")
                 .await
                 .unwrap(),
-        ));
+        );
+        let sqlite = engine(store.clone());
+        // What `Adapters` gives the engine (default 1 s TTL).
+        let cached = engine(Arc::new(CachedKeyStore::new(
+            store,
+            Duration::from_secs(1),
+            100_000,
+        )));
         let memory = engine(Arc::new(MemoryKeyStore::new()));
         let spec = NewKey {
             consumer: "alice".into(),
@@ -44,7 +53,7 @@ fn bench(c: &mut Criterion) {
         }
         let sqlite_key = sqlite.create(&spec).await.unwrap().key;
         let memory_key = memory.create(&spec).await.unwrap().key;
-        (sqlite, memory, sqlite_key, memory_key)
+        (sqlite, cached, memory, sqlite_key, memory_key)
     });
     let sqlite_key = String::from_utf8(sqlite_key.expose().to_vec()).unwrap();
     let memory_key = String::from_utf8(memory_key.expose().to_vec()).unwrap();
@@ -53,6 +62,10 @@ fn bench(c: &mut Criterion) {
     group.bench_function("sqlite", |b| {
         b.to_async(&runtime)
             .iter(|| async { sqlite.verify(&sqlite_key).await.unwrap() })
+    });
+    group.bench_function("sqlite_cached", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { cached.verify(&sqlite_key).await.unwrap() })
     });
     group.bench_function("memory", |b| {
         b.to_async(&runtime)

@@ -4,6 +4,7 @@
 //! subscriber) and [`authn_deps`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rampart_authn::apikey::KeyStore;
 use rampart_authn::clock::{Clock, SystemClock};
@@ -14,6 +15,7 @@ use rampart_authn::secret::Secret;
 use rampart_authn::{AuthnConfig, AuthnDeps};
 use serde::Deserialize;
 
+use crate::keystore::CachedKeyStore;
 use crate::{
     AdapterError, HttpClient, HttpClientConfig, HttpIntrospector, HttpJwksSourceFactory,
     KeyStoreConfig, RevocationSync, RevocationSyncConfig, SqliteKeyStore,
@@ -35,12 +37,17 @@ pub struct AdaptersConfig {
     pub revocation: Option<RevocationSyncConfig>,
 }
 
+/// Key records the gateway caches (a few MiB at most).
+const KEY_CACHE_ENTRIES: usize = 100_000;
+
 /// The running adapters. Dropping it stops the revocation subscriber.
 pub struct Adapters {
     clock: Arc<dyn Clock>,
     http: HttpClient,
     jwks: Arc<HttpJwksSourceFactory>,
     key_store: Option<Arc<SqliteKeyStore>>,
+    // What the engines use: the store behind its read-through cache.
+    engine_store: Option<Arc<dyn KeyStore>>,
     // The store's pepper, to check each API's `api_key.pepper` against it.
     pepper: Option<Secret>,
     revocations: Arc<RevocationList>,
@@ -72,13 +79,29 @@ impl Adapters {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, AdapterError> {
         let http = HttpClient::new(&config.http, &format!("{path}.http"))?;
-        let (key_store, pepper) = match &config.key_store {
+        let (key_store, engine_store, pepper) = match &config.key_store {
             Some(store) => {
                 let store_path = format!("{path}.key_store");
+                if store.cache_ttl_ms > 60_000 {
+                    return Err(AdapterError::invalid(
+                        format!("{store_path}.cache_ttl_ms"),
+                        "at most 60000 ms",
+                    ));
+                }
                 let pepper = store.load_pepper(&store_path)?;
-                (Some(Arc::new(store.open(&store_path).await?)), Some(pepper))
+                let sqlite = Arc::new(store.open(&store_path).await?);
+                let engine_store: Arc<dyn KeyStore> = if store.cache_ttl_ms == 0 {
+                    sqlite.clone()
+                } else {
+                    Arc::new(CachedKeyStore::new(
+                        sqlite.clone(),
+                        Duration::from_millis(store.cache_ttl_ms),
+                        KEY_CACHE_ENTRIES,
+                    ))
+                };
+                (Some(sqlite), Some(engine_store), Some(pepper))
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         let sync = match &config.revocation {
             Some(sync) => Some(RevocationSync::start(
@@ -94,6 +117,7 @@ impl Adapters {
             jwks: Arc::new(HttpJwksSourceFactory::new(http.clone())),
             http,
             key_store,
+            engine_store,
             pepper,
             revocations,
             sync,
@@ -142,10 +166,7 @@ impl Adapters {
         Ok(AuthnDeps {
             clock: Arc::clone(&self.clock),
             jwks_sources,
-            key_store: self
-                .key_store
-                .as_ref()
-                .map(|store| Arc::clone(store) as Arc<dyn KeyStore>),
+            key_store: self.engine_store.clone(),
             introspector,
             revocations: Arc::clone(&self.revocations),
         })
@@ -166,7 +187,7 @@ impl Adapters {
         self.sync.as_ref()
     }
 
-    /// The key store, when configured.
+    /// The SQLite key store itself (uncached), when configured.
     pub fn key_store(&self) -> Option<&Arc<SqliteKeyStore>> {
         self.key_store.as_ref()
     }

@@ -13,6 +13,9 @@ use crate::AdapterError;
 fn default_timeout_ms() -> u64 {
     5_000
 }
+fn default_cache_ttl_ms() -> u64 {
+    1_000
+}
 
 /// The embedded (SQLite) API key store.
 #[derive(Clone, Deserialize, schemars::JsonSchema)]
@@ -27,6 +30,11 @@ pub struct KeyStoreConfig {
     /// Deadline of one store operation, milliseconds. Default 5000.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// How long the gateway caches a looked-up key record, milliseconds; also
+    /// the longest a revocation made in the store by another process takes to
+    /// apply here (shared revocation applies at once). 0 disables. Default 1000.
+    #[serde(default = "default_cache_ttl_ms")]
+    pub cache_ttl_ms: u64,
 }
 
 impl std::fmt::Debug for KeyStoreConfig {
@@ -42,6 +50,7 @@ impl std::fmt::Debug for KeyStoreConfig {
             .field("path", &self.path)
             .field("pepper", &pepper)
             .field("timeout_ms", &self.timeout_ms)
+            .field("cache_ttl_ms", &self.cache_ttl_ms)
             .finish()
     }
 }
@@ -53,6 +62,7 @@ impl KeyStoreConfig {
             path: path.into(),
             pepper: pepper.into(),
             timeout_ms: default_timeout_ms(),
+            cache_ttl_ms: default_cache_ttl_ms(),
         }
     }
 

@@ -1,12 +1,15 @@
 //! The embedded API key store: [`KeyStoreConfig`] and [`SqliteKeyStore`].
 //!
 //! Layout: `config` (the raw section and pepper resolution), `schema` (the
-//! embedded schema and its statements), `sqlite` (the `KeyStore` implementation).
+//! embedded schema and its statements), `sqlite` (the `KeyStore` implementation),
+//! `cache` ([`CachedKeyStore`], the short read-through cache the gateway uses).
 
+mod cache;
 mod config;
 mod schema;
 mod sqlite;
 
+pub use cache::CachedKeyStore;
 pub use config::KeyStoreConfig;
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use sqlite::{MAX_LIST, MAX_PREFIX_LEN, SqliteKeyStore};
