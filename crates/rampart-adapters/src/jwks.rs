@@ -89,10 +89,13 @@ impl JwksRefresher {
     /// Every `tick`, refreshes each cache that is empty or older than its
     /// issuer's refresh interval (the cache's own rate limit still applies, and
     /// a failed fetch keeps the last good keys). Pass `AuthnStage::jwks_caches()`.
-    /// Must be called inside a tokio runtime.
-    pub fn spawn(caches: Vec<Arc<JwksCache>>, tick: Duration) -> Self {
+    /// Fails outside a tokio runtime.
+    pub fn spawn(caches: Vec<Arc<JwksCache>>, tick: Duration) -> Result<Self, crate::AdapterError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            crate::AdapterError::invalid("jwks", "must be started inside a tokio runtime")
+        })?;
         let tick = tick.max(Duration::from_millis(10));
-        let task = tokio::spawn(async move {
+        let task = runtime.spawn(async move {
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -105,7 +108,7 @@ impl JwksRefresher {
                 }
             }
         });
-        Self { task }
+        Ok(Self { task })
     }
 }
 
@@ -247,7 +250,8 @@ mod tests {
                 min_refetch_interval: Duration::from_secs(30),
             },
         ));
-        let refresher = JwksRefresher::spawn(vec![cache.clone()], Duration::from_millis(20));
+        let refresher =
+            JwksRefresher::spawn(vec![cache.clone()], Duration::from_millis(20)).unwrap();
         for _ in 0..200 {
             if cache.current().is_some() {
                 break;
@@ -268,6 +272,11 @@ mod tests {
         }
         assert_eq!(server.seen().len(), 2);
         drop(refresher);
+    }
+
+    #[test]
+    fn the_refresher_needs_a_runtime() {
+        assert!(JwksRefresher::spawn(Vec::new(), Duration::from_secs(1)).is_err());
     }
 
     #[tokio::test]

@@ -176,6 +176,17 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn in_memory_store_works() {
+        let store = SqliteKeyStore::in_memory().await.unwrap();
+        store.insert(record("aaaaaaaa")).await.unwrap();
+        assert_eq!(
+            store.get("aaaaaaaa").await.unwrap().unwrap().consumer,
+            "alice"
+        );
+        assert_eq!(store.list().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
     async fn config_opens_the_store() {
         let path = temp_db("config");
         let config = KeyStoreConfig::new(&path, "env:UNUSED");

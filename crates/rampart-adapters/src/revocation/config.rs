@@ -179,6 +179,21 @@ mod tests {
         };
         let err = bad_timeout.validate("revocation").unwrap_err().to_string();
         assert!(err.starts_with("revocation.timeout_ms"), "{err}");
+        // Outside a runtime: an error, not a panic.
+        let list = std::sync::Arc::new(rampart_authn::revocation::RevocationList::new(
+            std::sync::Arc::new(rampart_authn::clock::SystemClock),
+            10,
+            0,
+        ));
+        let err = super::super::RevocationSync::start(
+            &RevocationSyncConfig::new("redis://127.0.0.1/"),
+            "revocation",
+            list,
+            std::sync::Arc::new(rampart_authn::clock::SystemClock),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("tokio runtime"), "{err}");
         assert!(
             serde_json::from_value::<RevocationSyncConfig>(serde_json::json!({
                 "redis_url": "redis://127.0.0.1/", "chanel": "x"

@@ -90,6 +90,9 @@ impl RevocationSync {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, AdapterError> {
         let (client, settings) = config.validate(path)?;
+        // tokio::spawn (and the connection manager) would panic outside a runtime.
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| AdapterError::invalid(path, "must be started inside a tokio runtime"))?;
         let conn = manager(&client, settings.timeout)?;
         let shared = Arc::new(Shared {
             settings,
@@ -101,7 +104,7 @@ impl RevocationSync {
         });
         let (stop, stop_rx) = watch::channel(false);
         let (synced_tx, synced_rx) = watch::channel(0u64);
-        let task = tokio::spawn(task::run(Arc::clone(&shared), stop_rx, synced_tx));
+        let task = runtime.spawn(task::run(Arc::clone(&shared), stop_rx, synced_tx));
         Ok(Self {
             shared,
             stop,
