@@ -78,7 +78,24 @@ impl Adapters {
         revocations: Arc<RevocationList>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, AdapterError> {
-        let http = HttpClient::new(&config.http, &format!("{path}.http"))?;
+        let http_path = format!("{path}.http");
+        let http = match HttpClient::new(&config.http, &http_path) {
+            Ok(http) => http,
+            // A minimal image without a CA bundle can still serve API keys and
+            // file-based JWKS; every https call then fails (closed) and says why.
+            Err(AdapterError::Roots(error)) => {
+                tracing::warn!(%error, "no system root certificates: outbound https calls will fail");
+                let empty = rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::aws_lc_rs::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .map_err(|_| AdapterError::invalid(&http_path, "TLS setup failed"))?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+                HttpClient::with_tls_config(empty, &config.http, &http_path)?
+            }
+            Err(error) => return Err(error),
+        };
         let (key_store, engine_store, pepper) = match &config.key_store {
             Some(store) => {
                 let store_path = format!("{path}.key_store");
