@@ -29,6 +29,10 @@ pub struct RawConfig {
     /// The audit log: one JSON record per request.
     #[serde(default)]
     pub audit: RawAudit,
+    /// Identity infrastructure shared by every API: outbound HTTP (JWKS,
+    /// introspection), the API key store, revocation shared through Redis.
+    /// Read at start; changes need a restart.
+    pub identity: Option<Located<rampart_adapters::AdaptersConfig>>,
     /// Shared Redis for rate-limit counters exact across instances (default: each
     /// instance counts locally).
     pub redis: Option<Located<rampart_redis::RedisStoreConfig>>,

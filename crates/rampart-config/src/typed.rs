@@ -24,6 +24,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// The audit log.
     pub audit: Audit,
+    /// Identity infrastructure (`identity`).
+    pub identity: Option<crate::Located<rampart_adapters::AdaptersConfig>>,
     /// Shared Redis for rate-limit counters.
     pub redis: Option<crate::Located<rampart_redis::RedisStoreConfig>>,
     /// Protected APIs.

@@ -203,6 +203,7 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             trusted_proxies,
             audit,
             redis: raw.redis,
+            identity: raw.identity,
             apis,
         }),
         _ => Err(ConfigErrors(c.errors)),

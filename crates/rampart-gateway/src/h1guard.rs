@@ -299,10 +299,7 @@ impl<T> GuardedIo<T> {
 
     /// Checks a complete head; returns the framing of its body, and the head with
     /// its request target re-encoded when that was needed (see [`encode_target`]).
-    fn check_head(
-        &self,
-        head: &[u8],
-    ) -> Result<(Framing, Option<Vec<u8>>), (GatewayError, RefusedHead)> {
+    fn check_head(&self, head: &[u8]) -> Result<(Framing, Option<Vec<u8>>), Refusal> {
         let mut headers = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
         let mut request = httparse::Request::new(&mut headers);
         let parsed = request.parse(head);
@@ -412,6 +409,9 @@ impl<T> GuardedIo<T> {
         self.head.clear();
     }
 }
+
+/// A refused head: why, and what is known of it.
+type Refusal = (GatewayError, RefusedHead);
 
 enum TargetCheck {
     Fine,
@@ -585,6 +585,26 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
     }
 }
 
+/// Fuzzing entry point: feeds `input` in two reads split at `split` through a
+/// guard and returns the bytes it would hand to hyper and whether it refused.
+#[doc(hidden)]
+pub fn fuzz_feed(input: &[u8], split: usize) -> (Vec<u8>, bool) {
+    struct Ignore;
+    impl OnRefusal for Ignore {
+        fn refused(&self, _error: GatewayError, _head: &RefusedHead) {}
+    }
+    let limits = HeadLimits {
+        max_header_bytes: 8192,
+        max_headers: 32,
+        header_read_timeout: std::time::Duration::from_secs(1),
+    };
+    let mut guard = GuardedIo::new((), limits, Arc::new(Ignore), Arc::new(AtomicU64::new(0)));
+    let (first, second) = input.split_at(split.min(input.len()));
+    guard.accept(first);
+    guard.accept(second);
+    (guard.ready, guard.refusal.is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -623,24 +643,4 @@ mod tests {
         assert_eq!(find_head_end(b"\r\nGET / HTTP/1.1\r\n\r\nx", 0), Some(20));
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0), None);
     }
-}
-
-/// Fuzzing entry point: feeds `input` in two reads split at `split` through a
-/// guard and returns the bytes it would hand to hyper and whether it refused.
-#[doc(hidden)]
-pub fn fuzz_feed(input: &[u8], split: usize) -> (Vec<u8>, bool) {
-    struct Ignore;
-    impl OnRefusal for Ignore {
-        fn refused(&self, _error: GatewayError, _head: &RefusedHead) {}
-    }
-    let limits = HeadLimits {
-        max_header_bytes: 8192,
-        max_headers: 32,
-        header_read_timeout: std::time::Duration::from_secs(1),
-    };
-    let mut guard = GuardedIo::new((), limits, Arc::new(Ignore), Arc::new(AtomicU64::new(0)));
-    let (first, second) = input.split_at(split.min(input.len()));
-    guard.accept(first);
-    guard.accept(second);
-    (guard.ready, guard.refusal.is_some())
 }

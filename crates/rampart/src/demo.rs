@@ -46,9 +46,9 @@ pub async fn run() -> anyhow::Result<()> {
     std::fs::write(dir.join("openapi.yaml"), DEMO_SPEC)?;
     let config = rampart_config::load(&config_path)
         .map_err(|errors| anyhow::anyhow!("demo configuration refused:\n{errors}"))?;
-    let server =
-        rampart_gateway::Server::bind(config, Arc::new(crate::stages::EngineStages::default()))
-            .await?;
+    let adapters = crate::start_adapters(&config).await?;
+    let factory = Arc::new(crate::stages::EngineStages::with_adapters(adapters));
+    let server = rampart_gateway::Server::bind(config, factory).await?;
     print_banner(
         upstream_addr,
         &dir.join("rampart-demo-audit.jsonl"),

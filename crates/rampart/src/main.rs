@@ -38,6 +38,65 @@ enum Command {
     Demo,
     /// Print the JSON Schema of the configuration file.
     ConfigSchema,
+    /// Manage API keys in the key store of a configuration's `identity.key_store`.
+    Keys {
+        /// The YAML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Revoke a token (`jti`) or an API key (prefix) on every instance, through
+    /// the configuration's `identity.revocation` Redis.
+    Revoke {
+        /// The YAML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// `jti` or `api_key`.
+        kind: String,
+        /// The token's `jti` or the key's prefix.
+        id: String,
+        /// When the credential expires anyway (`30d` or RFC 3339); default: never.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Create a key; it is printed once, only the hash is stored.
+    Create {
+        /// The consumer the key belongs to.
+        #[arg(long)]
+        consumer: String,
+        /// Scopes, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Roles, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Rate-limit plan.
+        #[arg(long)]
+        plan: Option<String>,
+        /// Lifetime (`30d`) or expiry (RFC 3339).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by prefix.
+    Revoke {
+        /// The key's prefix.
+        prefix: String,
+    },
+    /// Replace a key; the old one keeps working for `--grace`.
+    Rotate {
+        /// The key's prefix.
+        prefix: String,
+        /// How long the old key keeps working (e.g. `1h`).
+        #[arg(long)]
+        grace: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,7 +106,7 @@ fn main() -> ExitCode {
         Command::Check { file } => {
             // Stages may need a runtime to build (Redis clients): check inside one.
             return match runtime() {
-                Ok(rt) => rt.block_on(async { check(&file) }),
+                Ok(rt) => rt.block_on(check(&file)),
                 Err(err) => {
                     eprintln!("rampart: {err:#}");
                     ExitCode::FAILURE
@@ -59,6 +118,15 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Serve { config } => runtime().and_then(|rt| rt.block_on(serve(config))),
+        Command::Keys { config, action } => {
+            runtime().and_then(|rt| rt.block_on(keys(config, action)))
+        }
+        Command::Revoke {
+            config,
+            kind,
+            id,
+            expires,
+        } => runtime().and_then(|rt| rt.block_on(revoke(config, kind, id, expires))),
         Command::Demo => runtime().and_then(|rt| rt.block_on(demo::run())),
     };
     match result {
@@ -83,6 +151,7 @@ fn init_tracing() {
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     // One provider for the whole process (DESIGN: install it explicitly).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    rampart_authn::install_crypto_provider();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = std::env::var("RAMPART_WORKERS")
         .ok()
@@ -93,10 +162,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(builder.enable_all().build()?)
 }
 
-fn check(file: &std::path::Path) -> ExitCode {
+async fn check(file: &std::path::Path) -> ExitCode {
     let errors = match rampart_config::load(file) {
         Ok(config) => {
-            let factory = stages::EngineStages::default();
+            let factory = match start_adapters(&config).await {
+                Ok(adapters) => stages::EngineStages::with_adapters(adapters),
+                Err(err) => {
+                    eprintln!("{}: identity: {err}", file.display());
+                    return ExitCode::FAILURE;
+                }
+            };
             match rampart_gateway::runtime::check_stages(&config, &factory) {
                 Ok(()) => {
                     println!("{}: ok", file.display());
@@ -116,8 +191,9 @@ fn check(file: &std::path::Path) -> ExitCode {
 async fn serve(path: PathBuf) -> anyhow::Result<()> {
     let config = rampart_config::load(&path)
         .map_err(|errors| anyhow::anyhow!("configuration refused:\n{errors}"))?;
-    let server =
-        rampart_gateway::Server::bind(config, Arc::new(stages::EngineStages::default())).await?;
+    let adapters = start_adapters(&config).await?;
+    let factory = Arc::new(stages::EngineStages::with_adapters(adapters));
+    let server = rampart_gateway::Server::bind(config, factory).await?;
     for addr in server.local_addrs() {
         tracing::info!(%addr, "listening");
     }
@@ -142,4 +218,118 @@ pub(crate) async fn shutdown_signal() {
         _ = terminate => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+}
+
+/// Starts the identity adapters of a configuration (defaults when it has no
+/// `identity` section): outbound HTTP, the key store, shared revocation.
+pub(crate) async fn start_adapters(
+    config: &rampart_config::Config,
+) -> anyhow::Result<Arc<rampart_adapters::Adapters>> {
+    let mut identity = config
+        .identity
+        .as_ref()
+        .map(|i| i.value.clone())
+        .unwrap_or_default();
+    if let Some(store) = identity.key_store.take() {
+        identity.key_store = Some(store.relative_to(&config.base_dir));
+    }
+    let clock: Arc<dyn rampart_authn::clock::Clock> = Arc::new(rampart_authn::clock::SystemClock);
+    let (max_entries, retention) = identity
+        .revocation
+        .as_ref()
+        .map_or((100_000, 300), |r| (r.max_entries, r.retention_seconds));
+    let revocations = Arc::new(rampart_authn::revocation::RevocationList::new(
+        clock.clone(),
+        max_entries,
+        retention,
+    ));
+    let adapters =
+        rampart_adapters::Adapters::start(&identity, "identity", revocations, clock).await?;
+    Ok(Arc::new(adapters))
+}
+
+fn identity_of(
+    path: &std::path::Path,
+) -> anyhow::Result<(rampart_config::Config, rampart_adapters::AdaptersConfig)> {
+    let config = rampart_config::load(path)
+        .map_err(|errors| anyhow::anyhow!("configuration refused:\n{errors}"))?;
+    let identity = config
+        .identity
+        .as_ref()
+        .map(|i| i.value.clone())
+        .unwrap_or_default();
+    Ok((config, identity))
+}
+
+async fn keys(path: PathBuf, action: KeysAction) -> anyhow::Result<()> {
+    let (config, identity) = identity_of(&path)?;
+    let store = identity
+        .key_store
+        .ok_or_else(|| anyhow::anyhow!("{}: no identity.key_store configured", path.display()))?
+        .relative_to(&config.base_dir);
+    let output = match action {
+        KeysAction::Create {
+            consumer,
+            scopes,
+            roles,
+            plan,
+            expires,
+        } => {
+            let args = rampart_adapters::CreateKeyArgs {
+                consumer,
+                scopes,
+                roles,
+                plan,
+                expires,
+            };
+            rampart_adapters::keys_create(&store, &args).await?
+        }
+        KeysAction::List => rampart_adapters::keys_list(&store).await?,
+        KeysAction::Revoke { prefix } => match &identity.revocation {
+            Some(sync) => {
+                rampart_adapters::keys_revoke_shared(
+                    &store,
+                    sync,
+                    &rampart_adapters::RevokeKeyArgs { prefix },
+                )
+                .await?
+            }
+            None => {
+                rampart_adapters::keys_revoke(&store, &rampart_adapters::RevokeKeyArgs { prefix })
+                    .await?
+            }
+        },
+        KeysAction::Rotate { prefix, grace } => {
+            rampart_adapters::keys_rotate(
+                &store,
+                &rampart_adapters::RotateKeyArgs { prefix, grace },
+            )
+            .await?
+        }
+    };
+    println!("{output}");
+    Ok(())
+}
+
+async fn revoke(
+    path: PathBuf,
+    kind: String,
+    id: String,
+    expires: Option<String>,
+) -> anyhow::Result<()> {
+    let (_, identity) = identity_of(&path)?;
+    let sync = identity
+        .revocation
+        .ok_or_else(|| anyhow::anyhow!("{}: no identity.revocation configured", path.display()))?;
+    let kind = match kind.as_str() {
+        "jti" => rampart_authn::revocation::CredentialKind::Jti,
+        "api_key" => rampart_authn::revocation::CredentialKind::ApiKey,
+        _ => anyhow::bail!("kind must be `jti` or `api_key`"),
+    };
+    let args = rampart_adapters::RevokeCredentialArgs { kind, id, expires };
+    println!(
+        "{}",
+        rampart_adapters::revoke_credential(&sync, &args).await?
+    );
+    Ok(())
 }

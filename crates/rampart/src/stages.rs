@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::sync::Arc;
 
+use rampart_adapters::Adapters;
 use rampart_config::{Api, Config, ConfigError, ConfigErrors, Located};
 use rampart_core::Stage;
 use rampart_gateway::StageFactory;
@@ -17,12 +18,22 @@ use rampart_ratelimit::{
 /// The production stage factory.
 #[derive(Default)]
 pub struct EngineStages {
+    /// Identity adapters (HTTP, key store, shared revocation), started once.
+    adapters: Option<Arc<Adapters>>,
     /// Rate-limit counter stores by API name, kept across reloads so that a
     /// reload does not reset every counter.
     counters: parking_lot::Mutex<HashMap<String, Arc<dyn CounterStore>>>,
 }
 
 impl EngineStages {
+    /// A factory whose authentication stages use `adapters`.
+    pub fn with_adapters(adapters: Arc<Adapters>) -> Self {
+        Self {
+            adapters: Some(adapters),
+            counters: parking_lot::Mutex::default(),
+        }
+    }
+
     /// The counter store of `api`: Redis when configured, else this instance's memory.
     fn counter_store(
         &self,
@@ -77,6 +88,42 @@ impl StageFactory for EngineStages {
                     Arc::new(rampart_openapi::ValidationStage::new(compiled)),
                 ];
                 Ok::<_, rampart_openapi::BuildError>(stages)
+            });
+        }
+        if let Some(section) = &sections.authn {
+            let field = format!("{}.authn", wiring.field);
+            wiring.add(section, "authn", |authn| {
+                let adapters = self
+                    .adapters
+                    .as_ref()
+                    .ok_or_else(|| "identity adapters are not running".to_string())?;
+                let deps = adapters
+                    .authn_deps(authn, &field)
+                    .map_err(|e| e.to_string())?;
+                let stage: Arc<dyn Stage> =
+                    Arc::new(authn.build(&field, &deps).map_err(|e| e.to_string())?);
+                Ok::<_, String>(vec![stage])
+            });
+        }
+        if let Some(section) = &sections.authz {
+            let field = format!("{}.authz", wiring.field);
+            wiring.add(section, "authz", |authz| {
+                // Policy files are relative to the configuration file.
+                let mut authz = authz.clone();
+                if let Some(cedar) = authz.cedar.as_mut() {
+                    for policy in &mut cedar.policies {
+                        *policy = config.base_dir.join(&*policy);
+                    }
+                    if let Some(schema) = cedar.schema.as_mut() {
+                        *schema = config.base_dir.join(&*schema);
+                    }
+                }
+                let stage: Arc<dyn Stage> = Arc::new(
+                    authz
+                        .build(&field, Arc::new(rampart_authz::clock::SystemClock))
+                        .map_err(|e| e.to_string())?,
+                );
+                Ok::<_, String>(vec![stage])
             });
         }
         if let Some(section) = &sections.rate_limit {
