@@ -150,9 +150,7 @@ fn check_body(
     if stripped && failures.is_empty() {
         note_stripped(cx);
         let bytes = serde_json::to_vec(&value).unwrap_or_default();
-        cx.headers
-            .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-        cx.body = Some(Bytes::from(bytes));
+        replace_body(&mut cx.headers, &mut cx.body, bytes);
     }
     Ok(())
 }
@@ -193,9 +191,7 @@ fn check_form(
     {
         note_stripped(cx);
         let encoded = crate::params::form_encode(map);
-        cx.headers
-            .insert(CONTENT_LENGTH, HeaderValue::from(encoded.len()));
-        cx.body = Some(Bytes::from(encoded));
+        replace_body(&mut cx.headers, &mut cx.body, encoded.into_bytes());
     }
     Ok(())
 }
@@ -212,3 +208,11 @@ fn note_stripped(cx: &mut RequestCx) {
 
 /// The audit reason of a request forwarded with undeclared members stripped.
 pub const STRIPPED_REASON: &str = "undeclared-properties-stripped";
+
+/// Replaces a message body and its framing: a fixed `Content-Length`, and no
+/// `Transfer-Encoding` (both together would invite request smuggling downstream).
+pub fn replace_body(headers: &mut HeaderMap, body: &mut Option<Bytes>, new: Vec<u8>) {
+    headers.remove(TRANSFER_ENCODING);
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(new.len()));
+    *body = Some(Bytes::from(new));
+}

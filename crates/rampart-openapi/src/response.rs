@@ -2,9 +2,7 @@
 //! authentication endpoints, lifecycle headers (first, at `ErrorMasking`), and the
 //! content-type check and body filtering (at `Filtering`).
 
-use bytes::Bytes;
-use http::HeaderValue;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::CONTENT_TYPE;
 use rampart_core::{Problem, ProblemType, RequestCx, ResponseCx};
 
 use crate::compile::{Operation, essence, match_media};
@@ -126,10 +124,7 @@ pub fn filter_response(
     if out.removed > 0 {
         metrics::counter!("rampart_openapi_response_members_removed_total", "api" => cx.api.clone())
             .increment(out.removed as u64);
-        response
-            .headers
-            .insert(CONTENT_LENGTH, HeaderValue::from(out.body.len()));
-        response.body = Some(Bytes::from(out.body));
+        crate::request::replace_body(&mut response.headers, &mut response.body, out.body);
     }
     Ok(())
 }

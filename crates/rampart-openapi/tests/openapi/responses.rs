@@ -34,6 +34,7 @@ fn undeclared_write_only_sensitive_and_role_restricted_members_are_removed() {
                "address": {"city": "Paris"},
                "friends": [{"id": 8, "name": "Bob", "email": "bob@example.com"}]})
     );
+    assert!(resp.headers.get("transfer-encoding").is_none());
     let len: usize = resp.headers["content-length"]
         .to_str()
         .unwrap()
