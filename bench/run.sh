@@ -104,7 +104,11 @@ SecArgumentSeparator &
 SecCookieFormat 0
 SecTmpDir $WORK
 SecDataDir $WORK
-Include /usr/share/modsecurity-crs/owasp-crs.load
+# libmodsecurity has no IncludeOptional (used by Debian's owasp-crs.load).
+Include /etc/modsecurity/crs/crs-setup.conf
+Include /etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf
+Include /usr/share/modsecurity-crs/rules/*.conf
+Include /etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf
 CONF
   nginx_conf nginx-waf $NGINX_WAF "modsecurity on; modsecurity_rules_file $WORK/modsecurity.conf; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
   nginx -c "$WORK/nginx-waf/nginx.conf" & PIDS+=($!)
