@@ -58,7 +58,8 @@ pub struct Problem {
     /// detail or echo untrusted input.
     pub detail: Option<String>,
     /// Extra members of the problem object (RFC 9457 §3.2), e.g. `errors`.
-    pub extensions: Map<String, Value>,
+    /// Boxed: most problems have none, and a small `Problem` keeps `Result`s cheap.
+    pub extensions: Box<Map<String, Value>>,
     /// Headers to add to the response, e.g. `Retry-After`.
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -69,7 +70,7 @@ impl Problem {
         Self {
             kind,
             detail: None,
-            extensions: Map::new(),
+            extensions: Box::default(),
             headers: Vec::new(),
         }
     }
@@ -102,7 +103,7 @@ impl Problem {
             body.insert("detail".into(), Value::String(detail.clone()));
         }
         body.insert("request_id".into(), Value::String(request_id.into()));
-        for (name, value) in &self.extensions {
+        for (name, value) in self.extensions.iter() {
             // Extensions never override the standard members.
             body.entry(name.clone()).or_insert_with(|| value.clone());
         }
@@ -135,6 +136,12 @@ mod tests {
         let body: Value = serde_json::from_slice(&problem.to_json("r")).unwrap();
         assert_eq!(body["status"], 418);
         assert_eq!(body["errors"][0]["pointer"], "/a");
+    }
+
+    #[test]
+    fn problems_stay_small_whatever_serde_json_features_are_on() {
+        // clippy's result_large_err limit; serde_json's preserve_order makes Map larger.
+        assert!(std::mem::size_of::<Problem>() <= 128);
     }
 
     #[test]
