@@ -411,6 +411,14 @@ async fn forward(
     let mut headers = std::mem::take(&mut cx.headers);
     headers::remove_hop_by_hop(&mut headers);
     headers.remove(header::HOST);
+    // Framing is the body's, not the client's: a stage may have rewritten a
+    // buffered body, and hyper derives Content-Length (or chunked) from it.
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove(header::TRANSFER_ENCODING);
+    if api.response_stages {
+        // Response stages read bodies: ask the upstream for an uncompressed one.
+        headers.remove(header::ACCEPT_ENCODING);
+    }
     let proto = if conn.tls.is_some() { "https" } else { "http" };
     headers::set_forwarded(&mut headers, peer_trusted, conn.peer.ip(), proto, &cx.host);
     if let Ok(value) = HeaderValue::from_str(&cx.request_id) {

@@ -190,3 +190,57 @@ async fn bodies_no_stage_needs_are_streamed_past_the_buffer_limit() {
     let records = gw.audit_records(1).await;
     assert_eq!(records[0]["bytes_in"], 200_000);
 }
+
+/// Replaces the buffered body with a longer one.
+struct Rewriter;
+
+impl Stage for Rewriter {
+    fn name(&self) -> &'static str {
+        "rewriter"
+    }
+    fn phase(&self) -> Phase {
+        Phase::Transform
+    }
+    fn request_body_limit(&self, _cx: &RequestCx) -> Option<usize> {
+        Some(1024)
+    }
+    fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
+        cx.body = Some(Bytes::from_static(b"rewritten by a stage"));
+        Step::CONTINUE
+    }
+}
+
+struct RewriteFactory;
+
+impl StageFactory for RewriteFactory {
+    fn stages(&self, _config: &Config, _api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors> {
+        Ok(vec![Arc::new(Rewriter)])
+    }
+}
+
+#[tokio::test]
+async fn a_rewritten_body_is_framed_by_its_new_length() {
+    let upstream = Upstream::start().await;
+    let gw = start_with(
+        &config_yaml(upstream.addr, "", ""),
+        Arc::new(RewriteFactory),
+        "rewrite",
+    )
+    .await;
+    for request in [
+        "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+        "POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    ] {
+        let out = raw(
+            gw.addr,
+            request.as_bytes(),
+            std::time::Duration::from_secs(3),
+        )
+        .await;
+        assert_eq!(status_of(&out), 200, "{out}");
+        let seen = upstream.last();
+        assert_eq!(seen.body.as_ref(), b"rewritten by a stage");
+        assert!(seen.headers.get("transfer-encoding").is_none());
+        assert_eq!(seen.headers["content-length"], "20");
+    }
+}
