@@ -35,7 +35,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo build --release -q -p rampart
-RAMPART=$PWD/target/release/rampart
+RAMPART=${CARGO_TARGET_DIR:-$PWD/target}/release/rampart
 
 WORK=$(mktemp -d /tmp/rampart-bench.XXXXXX)
 PIDS=()

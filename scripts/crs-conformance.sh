@@ -33,7 +33,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ "$PROFILE" = release ]; then cargo build -q --release -p rampart; else cargo build -q -p rampart; fi
-RAMPART=$PWD/target/$PROFILE/rampart
+RAMPART=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/rampart
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WORK=$(mktemp -d /tmp/rampart-crs.XXXXXX)
@@ -64,10 +64,16 @@ apis:
       paranoia_level: $PARANOIA
 YAML
 RAMPART_LOG=warn "$RAMPART" serve --config "$WORK/rampart.yaml" 2> "$WORK/rampart.log" & PIDS+=($!)
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$ADMIN/readyz" && break
+ready=0
+for _ in $(seq 1 150); do
+  if curl -s -o /dev/null "http://127.0.0.1:$ADMIN/readyz"; then ready=1; break; fi
   sleep 0.2
 done
+if [ "$ready" != 1 ]; then
+  echo "rampart did not become ready; its log:" >&2
+  cat "$WORK/rampart.log" >&2
+  exit 2
+fi
 
 python3 "$RUNNER" --target "127.0.0.1:$GATEWAY" --tests "$TESTS" \
   --log "$WORK/audit.jsonl" --log-format jsonl \
