@@ -50,6 +50,9 @@ impl Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResponsePhase {
+    /// See the upstream's response as it arrived, before anything rewrites or
+    /// replaces it (e.g. count failed logins).
+    Observe = 0,
     /// Replace upstream errors by generic problems.
     ErrorMasking = 1,
     /// Inspect the response (WAF phases 3 and 4).

@@ -479,7 +479,7 @@ async fn forward(
         body: None,
     };
     let mut stream = Some(incoming);
-    for stage in api.stages.iter().filter(|_| api.response_stages) {
+    for stage in &api.response_order {
         if response_cx.body.is_none()
             && stage.wants_response_body(&cx, &response_cx)
             && let Some(incoming) = stream.take()

@@ -38,6 +38,8 @@ pub struct ApiRuntime {
     pub stages: Vec<Arc<dyn Stage>>,
     /// Whether any stage may need a response body (decided per response).
     pub response_stages: bool,
+    /// The stages in response-phase order (stable), for the response side.
+    pub response_order: Vec<Arc<dyn Stage>>,
 }
 
 /// The compiled configuration.
@@ -88,10 +90,13 @@ impl Runtime {
                 }
             };
             if let (Some(client), Some(stages)) = (client, stages) {
+                let mut response_order = stages.clone();
+                response_order.sort_by_key(|stage| stage.response_phase());
                 apis.push(ApiRuntime {
                     config: api.clone(),
                     client,
                     response_stages: !stages.is_empty(),
+                    response_order,
                     stages,
                 });
             }

@@ -83,7 +83,7 @@ Mass assignment refused (400, the spec's NewUser has no `role`):
 Shadow API refused (not in the spec: 404), wrong type refused (400):
   curl -i http://127.0.0.1:8080/debug/config
   curl -i http://127.0.0.1:8080/users/abc
-Rate limits: the 4th login within a minute gets 429 with RateLimit and Retry-After headers:
+Login lock-out: after 3 failed logins (401) the client IP gets 429 locked-out; other routes\nshow RateLimit headers, and more than 5 logins a minute are 429 rate-limited:
   for i in 1 2 3 4; do curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST -H 'Content-Type: application/json' -d '{{}}' http://127.0.0.1:8080/login; done
   curl -i -X POST -H 'Content-Type: application/json' -d '{{}}' http://127.0.0.1:8080/login
 {waf_lines}

@@ -4,6 +4,7 @@
 //! and an exit code.
 
 mod demo;
+mod lockout;
 mod stages;
 
 use std::path::PathBuf;

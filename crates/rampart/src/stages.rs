@@ -90,6 +90,28 @@ impl StageFactory for EngineStages {
                 Ok::<_, rampart_openapi::BuildError>(stages)
             });
         }
+        let mut lockout_limiter: Option<Arc<RateLimiter>> = None;
+        if let Some(section) = &sections.rate_limit {
+            let field = format!("{}.rate_limit", wiring.field);
+            wiring.add(section, "rate_limit", |rate_limit| {
+                let policy = rate_limit.compile(&field).map_err(|e| e.to_string())?;
+                let store = self.counter_store(config, api, rate_limit, &field)?;
+                let limiter = Arc::new(RateLimiter::new(
+                    policy,
+                    store,
+                    Arc::new(rampart_ratelimit::SystemClock),
+                ));
+                let mut stages: Vec<Arc<dyn Stage>> = vec![
+                    Arc::new(PreAuthRateLimitStage::new(limiter.clone())),
+                    Arc::new(ConsumerRateLimitStage::new(limiter.clone())),
+                ];
+                if limiter.lockout().is_some() {
+                    stages.push(Arc::new(crate::lockout::LockoutStage::new(limiter.clone())));
+                    lockout_limiter = Some(limiter);
+                }
+                Ok::<_, String>(stages)
+            });
+        }
         if let Some(section) = &sections.authn {
             let field = format!("{}.authn", wiring.field);
             wiring.add(section, "authn", |authn| {
@@ -100,8 +122,12 @@ impl StageFactory for EngineStages {
                 let deps = adapters
                     .authn_deps(authn, &field)
                     .map_err(|e| e.to_string())?;
-                let stage: Arc<dyn Stage> =
+                let mut stage: Arc<dyn Stage> =
                     Arc::new(authn.build(&field, &deps).map_err(|e| e.to_string())?);
+                if let Some(limiter) = &lockout_limiter {
+                    // Failed authentications feed the lock-out.
+                    stage = Arc::new(crate::lockout::CountFailures::new(stage, limiter.clone()));
+                }
                 Ok::<_, String>(vec![stage])
             });
         }
@@ -124,23 +150,6 @@ impl StageFactory for EngineStages {
                         .map_err(|e| e.to_string())?,
                 );
                 Ok::<_, String>(vec![stage])
-            });
-        }
-        if let Some(section) = &sections.rate_limit {
-            let field = format!("{}.rate_limit", wiring.field);
-            wiring.add(section, "rate_limit", |rate_limit| {
-                let policy = rate_limit.compile(&field).map_err(|e| e.to_string())?;
-                let store = self.counter_store(config, api, rate_limit, &field)?;
-                let limiter = Arc::new(RateLimiter::new(
-                    policy,
-                    store,
-                    Arc::new(rampart_ratelimit::SystemClock),
-                ));
-                let stages: Vec<Arc<dyn Stage>> = vec![
-                    Arc::new(PreAuthRateLimitStage::new(limiter.clone())),
-                    Arc::new(ConsumerRateLimitStage::new(limiter)),
-                ];
-                Ok::<_, String>(stages)
             });
         }
         if let Some(section) = &sections.waf {

@@ -111,6 +111,7 @@ async fn stages_run_in_phase_order_and_see_the_body_when_they_ask() {
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
         .collect();
+    // All three use the default response phase (Headers): request-phase order.
     assert_eq!(names, ["route", "authn", "waf"]);
 }
 

@@ -1,0 +1,120 @@
+//! Glue between authentication and the rate limiter's lock-out: repeated
+//! authentication failures from one client IP lock it out for a while.
+//!
+//! Two sources of failures: Rampart's own authentication stage refusing a
+//! credential ([`CountFailures`] wraps it), and the upstream answering 401 (a login
+//! endpoint behind Rampart; [`LockoutStage`] sees the response). Locked clients get
+//! 429 `locked-out` before any credential is looked at.
+
+use std::sync::Arc;
+
+use rampart_core::{Phase, RequestCx, ResponseCx, ResponsePhase, Stage, Step, Verdict};
+use rampart_ratelimit::RateLimiter;
+
+/// Refuses locked-out clients; counts upstream 401s as failures.
+pub struct LockoutStage {
+    limiter: Arc<RateLimiter>,
+}
+
+impl LockoutStage {
+    /// A stage over the API's limiter (which has a lock-out policy).
+    pub fn new(limiter: Arc<RateLimiter>) -> Self {
+        Self { limiter }
+    }
+}
+
+impl Stage for LockoutStage {
+    fn name(&self) -> &'static str {
+        "lockout"
+    }
+
+    fn phase(&self) -> Phase {
+        Phase::PreAuthRateLimit
+    }
+
+    fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
+        let Some(lockout) = self.limiter.lockout() else {
+            return Step::CONTINUE;
+        };
+        let ip = cx.client_ip;
+        Step::Wait(Box::pin(async move {
+            match lockout.check(ip, None).await {
+                Ok(Some(problem)) => Verdict::Respond(problem),
+                // A store failure must not lock everyone out; the rate limits still hold.
+                Ok(None) | Err(_) => Verdict::Continue,
+            }
+        }))
+    }
+
+    fn response_phase(&self) -> ResponsePhase {
+        // Before error masking turns the upstream's 401 into a uniform problem.
+        ResponsePhase::Observe
+    }
+
+    fn on_response<'a>(&'a self, cx: &'a mut RequestCx, response: &'a mut ResponseCx) -> Step<'a> {
+        let (Some(lockout), true) = (
+            self.limiter.lockout(),
+            response.status == http::StatusCode::UNAUTHORIZED,
+        ) else {
+            return Step::CONTINUE;
+        };
+        let ip = cx.client_ip;
+        Step::Wait(Box::pin(async move {
+            let _ = lockout.record_failure(ip, None).await;
+            Verdict::Continue
+        }))
+    }
+}
+
+/// Wraps an authentication stage: its 401 refusals count as failures.
+pub struct CountFailures {
+    inner: Arc<dyn Stage>,
+    limiter: Arc<RateLimiter>,
+}
+
+impl CountFailures {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Stage>, limiter: Arc<RateLimiter>) -> Self {
+        Self { inner, limiter }
+    }
+}
+
+impl Stage for CountFailures {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn phase(&self) -> Phase {
+        self.inner.phase()
+    }
+
+    fn request_body_limit(&self, cx: &RequestCx) -> Option<usize> {
+        self.inner.request_body_limit(cx)
+    }
+
+    fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
+        let ip = cx.client_ip;
+        let inner = self.inner.on_request(cx);
+        Step::Wait(Box::pin(async move {
+            let verdict = inner.resolve().await;
+            if let (Verdict::Respond(problem), Some(lockout)) = (&verdict, self.limiter.lockout())
+                && problem.kind.status == 401
+            {
+                let _ = lockout.record_failure(ip, None).await;
+            }
+            verdict
+        }))
+    }
+
+    fn response_phase(&self) -> ResponsePhase {
+        self.inner.response_phase()
+    }
+
+    fn wants_response_body(&self, cx: &RequestCx, response: &ResponseCx) -> bool {
+        self.inner.wants_response_body(cx, response)
+    }
+
+    fn on_response<'a>(&'a self, cx: &'a mut RequestCx, response: &'a mut ResponseCx) -> Step<'a> {
+        self.inner.on_response(cx, response)
+    }
+}
