@@ -50,6 +50,8 @@ admin:
   bind: 127.0.0.1:$ADMIN
 limits:
   max_body_bytes: 13MiB
+  # Below the runner's 10 s per exchange, so a stalled request gets its 408 in time.
+  header_read_timeout: 5s
 audit:
   sinks:
     - file: {path: $WORK/audit.jsonl}

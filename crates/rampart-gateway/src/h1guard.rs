@@ -314,7 +314,12 @@ impl<T> GuardedIo<T> {
             Err(httparse::Error::TooManyHeaders) => {
                 return Err((GatewayError::HeadersTooLarge, facts));
             }
-            Ok(httparse::Status::Partial) | Err(_) => return Err((GatewayError::Malformed, facts)),
+            Ok(httparse::Status::Partial) | Err(_) => {
+                // The head did not parse; still keep the client's request id, so
+                // the refusal can be found in the audit log by it.
+                facts.request_id = raw_request_id(head).unwrap_or_default();
+                return Err((GatewayError::Malformed, facts));
+            }
         }
         let mut content_length: Option<u64> = None;
         let mut chunked = false;
@@ -476,6 +481,20 @@ fn encode_target(target: &str) -> TargetCheck {
     }
 }
 
+/// The value of an `X-Request-Id` line in a head that did not parse.
+fn raw_request_id(head: &[u8]) -> Option<String> {
+    head.split(|&b| b == b'\n').skip(1).find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = line.iter().position(|&b| b == b':')?;
+        let (name, value) = line.split_at(colon);
+        if !name.eq_ignore_ascii_case(b"x-request-id") {
+            return None;
+        }
+        let value = std::str::from_utf8(value.get(1..)?).ok()?.trim();
+        Some(value.to_string())
+    })
+}
+
 /// Offset just past the first `\r\n\r\n` at or after `from`, skipping leading empty
 /// lines before a request line (RFC 9112 §2.2 lets servers ignore them).
 fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
@@ -635,6 +654,13 @@ mod tests {
             TargetCheck::Invalid
         ));
         assert!(matches!(encode_target("/a?b=1#frag"), TargetCheck::Invalid));
+    }
+
+    #[test]
+    fn request_id_is_found_in_heads_that_do_not_parse() {
+        let head = b"GET / HTTP/3.0\r\nHost: a\r\nX-Request-ID: ftw-123\r\n\r\n";
+        assert_eq!(raw_request_id(head).as_deref(), Some("ftw-123"));
+        assert_eq!(raw_request_id(b"GET / HTTP/3.0\r\n\r\n"), None);
     }
 
     #[test]
