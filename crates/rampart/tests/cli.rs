@@ -38,8 +38,12 @@ fn upstream() -> u16 {
                     if n == 0 {
                         break;
                     }
-                    let _ =
-                        stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nupstream");
+                    let answer: &[u8] = if buf[..n].starts_with(b"POST /login") {
+                        b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 6\r\n\r\nwrong!"
+                    } else {
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nupstream"
+                    };
+                    let _ = stream.write_all(answer);
                 }
             });
         }
@@ -48,6 +52,10 @@ fn upstream() -> u16 {
 }
 
 fn status(port: u16, path: &str) -> u16 {
+    request(port, "GET", path)
+}
+
+fn request(port: u16, method: &str, path: &str) -> u16 {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return 0;
     };
@@ -56,7 +64,7 @@ fn status(port: u16, path: &str) -> u16 {
         .unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut out = String::new();
@@ -187,4 +195,38 @@ fn serve_reloads_on_sighup_and_drains_on_sigterm() {
     assert!(exit.success(), "{exit:?}");
     let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
     assert!(audit.lines().count() >= 3, "{audit}");
+}
+
+#[test]
+fn repeated_failed_logins_lock_the_client_out() {
+    let dir = temp_dir("lockout");
+    let (gateway, admin, upstream) = (free_port(), free_port(), upstream());
+    let path = dir.join("rampart.yaml");
+    let yaml = config(gateway, admin, upstream, "/")
+        + "    rate_limit:\n      lockout: {max_failures: 3, window: 5m, lock_for: 1m}\n";
+    std::fs::write(&path, yaml).unwrap();
+    let mut child = Command::new(RAMPART)
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while status(gateway, "/ok") != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "gateway did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Two failures: still served.
+    assert_eq!(request(gateway, "POST", "/login"), 401);
+    assert_eq!(request(gateway, "POST", "/login"), 401);
+    assert_eq!(status(gateway, "/ok"), 200);
+    // The third locks the client IP out.
+    assert_eq!(request(gateway, "POST", "/login"), 401);
+    assert_eq!(request(gateway, "POST", "/login"), 429);
+    assert_eq!(status(gateway, "/ok"), 429);
+    let _ = child.kill();
+    let _ = child.wait();
 }
