@@ -27,6 +27,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "==> fuzz targets build"
 scripts/fuzz-build.sh
 
+echo "==> cargo test"
+test_status=0
+cargo test --workspace 2>&1 | tee /tmp/rampart-test.log || test_status=$?
+
+# After the tests, so the debug binary they built is reused.
 if [ -x scripts/crs-conformance.sh ] && [ "${RAMPART_SKIP_CRS:-0}" != 1 ]; then
   echo "==> CRS regression suite, paranoia level 1"
   # The remaining failures are explained in docs/crs-conformance.md; CI fails if
@@ -40,9 +45,10 @@ if [ -x scripts/crs-conformance.sh ] && [ "${RAMPART_SKIP_CRS:-0}" != 1 ]; then
   fi
 fi
 
-echo "==> cargo test"
-cargo test --workspace 2>&1 | tee /tmp/rampart-test.log
+
 # The closing line CI reads: totals over every test binary.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "total: %d passed, %d failed, %d skipped\n", p, f, i }' /tmp/rampart-test.log
-grep -q '^test result: FAILED' /tmp/rampart-test.log && exit 1
+if [ "$test_status" != 0 ] || grep -q '^test result: FAILED' /tmp/rampart-test.log; then
+  exit 1
+fi
 exit 0
