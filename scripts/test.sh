@@ -29,7 +29,7 @@ scripts/fuzz-build.sh
 
 echo "==> cargo test"
 test_status=0
-cargo test --workspace 2>&1 | tee /tmp/rampart-test.log || test_status=$?
+cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/rampart-test.log || test_status=$?
 
 # After the tests, so the debug binary they built is reused.
 if [ -x scripts/crs-conformance.sh ] && [ "${RAMPART_SKIP_CRS:-0}" != 1 ]; then

@@ -64,7 +64,12 @@ impl WafStage {
         tx.set_server_name(&cx.host);
         // The target and version as the client sent them: CRS rules look for
         // `../` and protocol anomalies that normalisation would hide.
-        let uri = &cx.raw_target;
+        // A context built without the raw target (tests, other hosts) carries the
+        // query separately.
+        let uri = match (&cx.query, cx.raw_target.contains('?')) {
+            (Some(query), false) => format!("{}?{query}", cx.raw_target),
+            _ => cx.raw_target.clone(),
+        };
         let protocol = match cx.version {
             http::Version::HTTP_09 => "HTTP/0.9",
             http::Version::HTTP_10 => "HTTP/1.0",
@@ -72,7 +77,7 @@ impl WafStage {
             http::Version::HTTP_3 => "HTTP/3.0",
             _ => "HTTP/1.1",
         };
-        tx.set_request_line(cx.method.as_str(), uri, protocol);
+        tx.set_request_line(cx.method.as_str(), &uri, protocol);
         if !cx.headers.contains_key(http::header::HOST) && !cx.host.is_empty() {
             tx.add_request_header("Host", cx.host.as_bytes());
         }
