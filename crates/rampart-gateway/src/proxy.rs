@@ -315,7 +315,7 @@ async fn serve(
         Ok(()) => {}
         Err((problem, decision)) => return Err((problem, Some(cx), decision)),
     }
-    forward(runtime, api, conn, cx, body, peer_trusted, bytes_in).await
+    forward(api, conn, cx, body, peer_trusted, bytes_in).await
 }
 
 /// Runs the API's stages in phase order, buffering the body for the first stage
@@ -396,7 +396,6 @@ fn upstream_uri(api: &ApiRuntime, cx: &RequestCx) -> Result<Uri, GatewayError> {
 }
 
 async fn forward(
-    runtime: &Arc<Runtime>,
     api: &ApiRuntime,
     conn: &ConnInfo,
     mut cx: RequestCx,
@@ -435,7 +434,6 @@ async fn forward(
     *request.method_mut() = cx.method.clone();
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
-    let _ = runtime;
 
     let sent = Instant::now();
     let result = tokio::time::timeout(

@@ -40,7 +40,6 @@ impl EngineStages {
         config: &Config,
         api: &Api,
         section: &RateLimitConfig,
-        field: &str,
     ) -> Result<Arc<dyn CounterStore>, String> {
         let mut stores = self.counters.lock();
         if let Some(store) = stores.get(&api.name) {
@@ -60,7 +59,6 @@ impl EngineStages {
                 section.local.shards,
             )),
         };
-        let _ = field;
         stores.insert(api.name.clone(), store.clone());
         Ok(store)
     }
@@ -95,7 +93,7 @@ impl StageFactory for EngineStages {
             let field = format!("{}.rate_limit", wiring.field);
             wiring.add(section, "rate_limit", |rate_limit| {
                 let policy = rate_limit.compile(&field).map_err(|e| e.to_string())?;
-                let store = self.counter_store(config, api, rate_limit, &field)?;
+                let store = self.counter_store(config, api, rate_limit)?;
                 let limiter = Arc::new(RateLimiter::new(
                     policy,
                     store,
