@@ -17,14 +17,19 @@
 //! - [`transaction`]: phases, variable resolution, the transformation cache,
 //!   actions, chains, flow control.
 //! - [`body`]: URLENCODED, JSON, MULTIPART and XML body processors.
-//! - [`services`]: outside capabilities as traits (libinjection, GeoIP, RBL).
+//! - [`services`]: outside capabilities as traits (libinjection, GeoIP, RBL,
+//!   the [`clock`]).
+//! - [`persist`]: persistent collections (`initcol:ip`, `global`), bounded,
+//!   per engine instance.
 //! - [`config`] and [`stage`]: the per-API configuration and the gateway stage.
 
 pub mod body;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod macros;
 pub mod operators;
+pub mod persist;
 pub mod prefilter;
 pub mod rule;
 pub mod ruleset;

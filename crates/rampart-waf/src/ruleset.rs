@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::error::{LoadError, LoadErrorKind, Location};
 use crate::operators::CompileStats;
 use crate::operators::rx::DEFAULT_BACKTRACK_LIMIT;
+use crate::persist::{CollectionStore, StoreLimits};
 use crate::prefilter::Prefilter;
 use crate::rule::Rule;
 use crate::seclang::actions::{EngineMode, IdRange, parse_actions};
@@ -39,6 +40,9 @@ pub struct Settings {
     pub arguments_limit: usize,
     /// `SecComponentSignature` values.
     pub component_signatures: Vec<String>,
+    /// Bounds of the persistent collections (`SecCollectionTimeout` sets the
+    /// idle timeout).
+    pub collections: StoreLimits,
     /// Whether `@rx` evaluations go through the [`crate::prefilter`] (on by
     /// default; off only to measure or to compare results).
     pub prefilter: bool,
@@ -57,6 +61,7 @@ impl Default for Settings {
             json_depth_limit: 512,
             arguments_limit: 1000,
             component_signatures: Vec::new(),
+            collections: StoreLimits::default(),
             prefilter: true,
         }
     }
@@ -82,6 +87,8 @@ pub struct Ruleset {
     pub(crate) chains: ChainTable,
     pub(crate) settings: Settings,
     pub(crate) services: Services,
+    /// Persistent collections of this engine instance.
+    pub(crate) store: Arc<CollectionStore>,
     pub(crate) prefilter: Prefilter,
     pub(crate) stats: CompileStats,
 }
@@ -105,6 +112,11 @@ impl Ruleset {
     /// `@rx` patterns that needed the backtracking fallback.
     pub fn regex_fallbacks(&self) -> usize {
         self.stats.rx_fallbacks
+    }
+
+    /// The persistent collections (`initcol`) of this engine instance.
+    pub fn collections(&self) -> &CollectionStore {
+        &self.store
     }
 
     /// The rule with this id.
@@ -317,6 +329,10 @@ impl RulesetBuilder {
                 "@rx patterns compiled with the backtracking fallback engine"
             );
         }
+        let store = Arc::new(CollectionStore::new(
+            self.settings.collections,
+            self.services.clock.clone(),
+        ));
         Ok(Ruleset {
             rules,
             phases,
@@ -324,6 +340,7 @@ impl RulesetBuilder {
             chains,
             settings: self.settings,
             services: self.services,
+            store,
             prefilter,
             stats: self.stats,
         })

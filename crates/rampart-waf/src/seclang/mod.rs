@@ -44,7 +44,6 @@ pub const GATEWAY_OWNED_DIRECTIVES: &[&str] = &[
     "SecUploadFileLimit",
     "SecTmpSaveUploadedFiles",
     "SecStatusEngine",
-    "SecCollectionTimeout",
     "SecRequestBodyInMemoryLimit",
     "SecRequestBodyNoFilesLimit",
     "SecRequestBodyLimitAction",
@@ -414,6 +413,10 @@ fn directive(
         "secresponsebodyaccess" => b.settings.response_body_access = on_off(args, loc)?,
         "secrequestbodylimit" => b.settings.request_body_limit = number(args, loc)?,
         "secresponsebodylimit" => b.settings.response_body_limit = number(args, loc)?,
+        "seccollectiontimeout" => {
+            b.settings.collections.idle_timeout_secs = i64::try_from(number(args, loc)?)
+                .map_err(|_| arg_err(args, loc, "a number of seconds"))?;
+        }
         "secpcrematchlimit" => b.settings.backtrack_limit = number(args, loc)?,
         "secrequestbodyjsondepthlimit" => b.settings.json_depth_limit = number(args, loc)?,
         "secargumentslimit" => b.settings.arguments_limit = number(args, loc)?,

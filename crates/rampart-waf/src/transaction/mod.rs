@@ -15,6 +15,7 @@ mod collect;
 mod data;
 mod eval;
 mod expand;
+mod persistent;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -105,6 +106,8 @@ pub struct Transaction {
     body: Vec<u8>,
     response_body: Vec<u8>,
     phase_done: u8,
+    /// Persistent collections bound by `initcol`: (collection, record key).
+    persistent: Vec<(String, Vec<u8>)>,
 }
 
 impl Transaction {
@@ -133,6 +136,7 @@ impl Transaction {
             body: Vec::new(),
             response_body: Vec::new(),
             phase_done: 0,
+            persistent: Vec::new(),
         }
     }
 
