@@ -49,6 +49,18 @@ pub struct WafConfig {
     /// The gateway buffers this much and refuses larger bodies with 413.
     #[serde(default = "default_body_limit")]
     pub request_body_limit: Option<usize>,
+    /// Response body bytes inspected in phase 4 (CRS `RESPONSE-95x` data
+    /// leakage rules); `None` (default) leaves `SecResponseBodyAccess` to the
+    /// rule files (off unless they turn it on). The response status and
+    /// headers (phase 3) are always inspected. Bodies are read only for the
+    /// media types in `response_body_types`; at most
+    /// [`MAX_RESPONSE_BODY_LIMIT`] (the gateway's response buffer).
+    #[serde(default)]
+    pub response_body_limit: Option<usize>,
+    /// Media types whose response bodies are inspected when
+    /// `response_body_limit` is set (`SecResponseBodyMimeType`).
+    #[serde(default = "default_response_types")]
+    pub response_body_types: Vec<String>,
     /// Add ModSecurity's recommended rules 200000-200003: JSON and XML body
     /// processors by Content-Type, refusing unparseable bodies and multipart
     /// bodies that fail strict validation.
@@ -62,6 +74,16 @@ pub struct WafConfig {
 fn default_body_limit() -> Option<usize> {
     Some(128 * 1024)
 }
+
+fn default_response_types() -> Vec<String> {
+    ["text/plain", "text/html", "text/xml", "application/json"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Largest `response_body_limit`: the gateway buffers response bodies up to
+/// 16 MiB.
+pub const MAX_RESPONSE_BODY_LIMIT: usize = 16 << 20;
 
 fn yes() -> bool {
     true
@@ -191,6 +213,37 @@ impl WafConfig {
                 "must be positive (or null to turn body inspection off)",
             ));
         }
+        match self.response_body_limit {
+            Some(0) => {
+                return Err(invalid(
+                    "response_body_limit",
+                    "must be positive (or null to leave response bodies uninspected)",
+                ));
+            }
+            Some(n) if n > MAX_RESPONSE_BODY_LIMIT => {
+                return Err(invalid(
+                    "response_body_limit",
+                    format!("must be at most {MAX_RESPONSE_BODY_LIMIT}"),
+                ));
+            }
+            _ => {}
+        }
+        for (i, t) in self.response_body_types.iter().enumerate() {
+            let ok = t.split_once('/').is_some_and(|(a, b)| {
+                let token = |x: &str| {
+                    !x.is_empty()
+                        && x.bytes()
+                            .all(|c| c.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&c))
+                };
+                token(a) && token(b)
+            });
+            if !ok {
+                return Err(invalid(
+                    format!("response_body_types[{i}]"),
+                    "expected a media type such as application/json",
+                ));
+            }
+        }
         let b = self.load(services)?;
         let ruleset = b.build().map_err(|source| WafConfigError::Rules {
             field: "rules".into(),
@@ -272,6 +325,14 @@ impl WafConfig {
                 let _ = writeln!(s, "SecRequestBodyAccess On\nSecRequestBodyLimit {limit}");
             }
             None => s.push_str("SecRequestBodyAccess Off\n"),
+        }
+        if let Some(limit) = self.response_body_limit {
+            let _ = writeln!(
+                s,
+                "SecResponseBodyAccess On\nSecResponseBodyLimit {limit}\n\
+                 SecResponseBodyMimeTypesClear\nSecResponseBodyMimeType {}",
+                self.response_body_types.join(" ")
+            );
         }
         if self.recommended_rules {
             s.push_str(RECOMMENDED_RULES);

@@ -28,8 +28,12 @@ pub struct Settings {
     pub request_body_limit: usize,
     /// `SecResponseBodyAccess`.
     pub response_body_access: bool,
-    /// `SecResponseBodyLimit`.
+    /// `SecResponseBodyLimit`: response body bytes inspected at most (the
+    /// rest is not inspected: ModSecurity's `ProcessPartial`).
     pub response_body_limit: usize,
+    /// `SecResponseBodyMimeType`: media types (lower-case, no parameters)
+    /// whose response bodies are inspected.
+    pub response_mime_types: Vec<String>,
     /// `SecArgumentSeparator`.
     pub argument_separator: u8,
     /// `SecPcreMatchLimit`: backtracking limit of the fallback regex engine.
@@ -56,6 +60,7 @@ impl Default for Settings {
             request_body_limit: 13_107_200,
             response_body_access: false,
             response_body_limit: 524_288,
+            response_mime_types: vec!["text/plain".into(), "text/html".into()],
             argument_separator: b'&',
             backtrack_limit: DEFAULT_BACKTRACK_LIMIT,
             json_depth_limit: 512,
@@ -112,6 +117,14 @@ impl Ruleset {
     /// `@rx` patterns that needed the backtracking fallback.
     pub fn regex_fallbacks(&self) -> usize {
         self.stats.rx_fallbacks
+    }
+
+    /// Whether any rule runs in `phase` (1..=5).
+    pub fn has_rules_in(&self, phase: u8) -> bool {
+        usize::from(phase)
+            .checked_sub(1)
+            .and_then(|p| self.phases.get(p))
+            .is_some_and(|list| list.iter().any(|e| matches!(e, Entry::Rule(_))))
     }
 
     /// The persistent collections (`initcol`) of this engine instance.

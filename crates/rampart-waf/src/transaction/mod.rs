@@ -16,6 +16,7 @@ mod data;
 mod eval;
 mod expand;
 mod persistent;
+mod response;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::seclang::actions::{EngineMode, IdRange};
 use crate::seclang::targets::Exclusion;
 pub use data::Item;
 use data::{Ids, RequestData};
+pub(crate) use response::media_type;
 
 /// How the transaction was interrupted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,7 +256,7 @@ impl Transaction {
         self.process_response_headers();
         if self.phase_done < 4 {
             self.phase_done = 4;
-            if self.rs.settings.response_body_access {
+            if self.response_body_inspected() {
                 let b = std::mem::take(&mut self.response_body);
                 self.data.response_body = Some(self.ids.item(Vec::new(), b));
             }
