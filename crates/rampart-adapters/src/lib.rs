@@ -20,9 +20,14 @@
 //!   local `RevocationList`.
 //! - [`wiring`] holds [`AdaptersConfig`], [`Adapters`] and [`authn_deps`]: from
 //!   configuration to `rampart_authn::AuthnDeps` in one call.
+//! - [`admin`] answers the admin API's `/revocations` (bearer token, constant
+//!   time) through [`Adapters::admin_request`].
+//! - [`dev_issuer`] holds [`DevIssuer`], a throw-away token issuer (demo, tests).
 //! - [`secret_ref`] resolves `env:NAME` / `file:PATH` secret references.
 //! - [`error`] holds [`AdapterError`].
 
+pub mod admin;
+pub mod dev_issuer;
 pub mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -41,13 +46,15 @@ mod test_support;
 #[cfg(test)]
 mod tls_tests;
 
+pub use admin::AdminAnswer;
+pub use dev_issuer::DevIssuer;
 pub use error::AdapterError;
 pub use http::{HttpClient, HttpClientConfig};
 pub use introspection::HttpIntrospector;
 pub use jwks::{HttpJwksSourceFactory, JwksRefresher};
 pub use keys_cli::{
-    CreateKeyArgs, RevokeCredentialArgs, RevokeKeyArgs, RotateKeyArgs, keys_create, keys_list,
-    keys_revoke, keys_revoke_shared, keys_rotate, revoke_credential,
+    CreateKeyArgs, RevokeCredentialArgs, RevokeKeyArgs, RotateKeyArgs, create_key, keys_create,
+    keys_list, keys_revoke, keys_revoke_shared, keys_rotate, revoke_credential,
 };
 pub use keystore::{KeyStoreConfig, SqliteKeyStore};
 pub use revocation::{RevocationSync, RevocationSyncConfig};

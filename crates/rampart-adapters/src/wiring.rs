@@ -35,6 +35,11 @@ pub struct AdaptersConfig {
     /// this instance.
     #[serde(default)]
     pub revocation: Option<RevocationSyncConfig>,
+    /// Bearer token of the admin API's `/revocations` endpoints, as a secret
+    /// reference (`env:NAME` or `file:PATH`, at least 16 bytes). Without it those
+    /// endpoints answer 404.
+    #[serde(default)]
+    pub admin_token: Option<String>,
 }
 
 /// Key records the gateway caches (a few MiB at most).
@@ -52,6 +57,7 @@ pub struct Adapters {
     pepper: Option<Secret>,
     revocations: Arc<RevocationList>,
     sync: Option<RevocationSync>,
+    admin_token: Option<Secret>,
 }
 
 /// Constant-time equality (config time only, but no reason to leak either).
@@ -120,6 +126,21 @@ impl Adapters {
             }
             None => (None, None, None),
         };
+        let admin_token = match &config.admin_token {
+            Some(reference) => {
+                let field = format!("{path}.admin_token");
+                let token = crate::secret_ref::resolve(reference)
+                    .map_err(|error| AdapterError::invalid(&field, error.to_string()))?;
+                if token.len() < crate::admin::MIN_ADMIN_TOKEN_BYTES {
+                    return Err(AdapterError::invalid(
+                        field,
+                        format!("at least {} bytes", crate::admin::MIN_ADMIN_TOKEN_BYTES),
+                    ));
+                }
+                Some(Secret::new(token.into_bytes()))
+            }
+            None => None,
+        };
         let sync = match &config.revocation {
             Some(sync) => Some(RevocationSync::start(
                 sync,
@@ -138,6 +159,7 @@ impl Adapters {
             pepper,
             revocations,
             sync,
+            admin_token,
         })
     }
 
@@ -207,6 +229,11 @@ impl Adapters {
     /// The SQLite key store itself (uncached), when configured.
     pub fn key_store(&self) -> Option<&Arc<SqliteKeyStore>> {
         self.key_store.as_ref()
+    }
+
+    /// The admin API's bearer token, when configured.
+    pub(crate) fn admin_token(&self) -> Option<&Secret> {
+        self.admin_token.as_ref()
     }
 
     /// The shared local revocation list.

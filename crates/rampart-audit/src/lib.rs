@@ -9,12 +9,10 @@
 //! - [`writer`]: the bounded queue and the thread that drains it ([`AuditLog`]).
 //!   Submitting never blocks: past the bound, records are dropped and counted in
 //!   `rampart_audit_dropped_total`.
-//! - [`time`]: RFC 3339 UTC timestamps without a date-time dependency.
 
 pub mod record;
 pub mod redact;
 pub mod sink;
-pub mod time;
 pub mod writer;
 
 pub use record::{AuditRecord, Decision};

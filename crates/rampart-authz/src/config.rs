@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::error::{ConfigError, invalid};
 use crate::route::OperationKey;
 use crate::rules::{OwnerRule, ResponseOwnerRule, StepUpRule};
+use crate::spec_security::SpecSecurity;
 use crate::stage::{AuthzStage, Operation};
 
 fn yes() -> bool {
@@ -19,7 +20,7 @@ fn yes() -> bool {
 }
 
 /// What one operation requires.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OperationRule {
     /// Callable without an identity (no scopes, roles, ownership or step-up then).
@@ -43,6 +44,11 @@ pub struct OperationRule {
     /// Whether the Cedar policies apply to this operation. Default true.
     #[serde(default = "yes")]
     pub cedar: bool,
+    /// Whether the OpenAPI spec's `security` requirements (its scopes) apply to
+    /// this operation, on top of this rule. Default true. Non-empty `scopes`
+    /// here replace the spec's.
+    #[serde(default = "yes")]
+    pub spec_security: bool,
 }
 
 /// Authorization configuration of an API.
@@ -55,6 +61,21 @@ pub struct AuthzConfig {
     /// Cedar policies.
     #[serde(default)]
     pub cedar: Option<CedarConfig>,
+}
+
+impl Default for OperationRule {
+    fn default() -> Self {
+        Self {
+            public: false,
+            scopes: Vec::new(),
+            roles: Vec::new(),
+            owner: None,
+            response_owner: None,
+            step_up: None,
+            cedar: true,
+            spec_security: true,
+        }
+    }
 }
 
 fn non_empty(path: &str, items: &[String]) -> Result<(), ConfigError> {
@@ -119,6 +140,19 @@ impl OperationRule {
 impl AuthzConfig {
     /// Validates the section into the stage. `path` is the section's field path.
     pub fn build(&self, path: &str, clock: Arc<dyn Clock>) -> Result<AuthzStage, ConfigError> {
+        self.build_with_spec(path, clock, &SpecSecurity::default())
+    }
+
+    /// As [`AuthzConfig::build`], with the requirements of the API's OpenAPI
+    /// `security` (see [`crate::spec_security`]): an operation the spec protects
+    /// gets an implicit rule (authenticated, the spec's scopes) when this
+    /// section has none; one it has gets the spec's scopes added.
+    pub fn build_with_spec(
+        &self,
+        path: &str,
+        clock: Arc<dyn Clock>,
+        spec: &SpecSecurity,
+    ) -> Result<AuthzStage, ConfigError> {
         let mut operations = std::collections::HashMap::with_capacity(self.operations.len());
         for (name, rule) in &self.operations {
             let op_path = format!("{path}.operations[\"{name}\"]");
@@ -129,11 +163,34 @@ impl AuthzConfig {
                 )
             })?;
             rule.validate(&op_path, &key)?;
+            let spec = spec
+                .get(name)
+                .filter(|_| rule.spec_security && !rule.public && rule.scopes.is_empty())
+                .cloned();
             operations.insert(
                 name.clone(),
                 Operation {
                     key,
                     rule: rule.clone(),
+                    spec,
+                },
+            );
+        }
+        for (name, requirements) in spec.operations() {
+            if operations.contains_key(name) {
+                continue;
+            }
+            // A template this crate cannot parse (e.g. `/files/{name}.json`)
+            // gets no implicit rule: default deny.
+            let Some(key) = OperationKey::parse(name) else {
+                continue;
+            };
+            operations.insert(
+                name.to_owned(),
+                Operation {
+                    key,
+                    rule: OperationRule::default(),
+                    spec: Some(requirements.clone()),
                 },
             );
         }

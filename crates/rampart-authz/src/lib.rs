@@ -14,6 +14,8 @@
 //!   (BOLA) as plain data with pure checks.
 //! - [`cedar`]: Cedar policies (ABAC) with file:line validation errors.
 //! - [`route`]: operation keys and path-parameter extraction.
+//! - [`spec_security`]: required scopes from the OpenAPI `security` requirements
+//!   ([`SpecSecurity`], passed to [`AuthzConfig::build_with_spec`]).
 //! - [`problem`]: the problems (403, 401 challenges per RFC 6750/9470, 404).
 //! - [`clock`], [`error`]: injected time; configuration errors.
 
@@ -24,8 +26,10 @@ pub mod error;
 pub mod problem;
 pub mod route;
 pub mod rules;
+pub mod spec_security;
 pub mod stage;
 
 pub use config::{AuthzConfig, OperationRule};
 pub use error::ConfigError;
+pub use spec_security::SpecSecurity;
 pub use stage::AuthzStage;

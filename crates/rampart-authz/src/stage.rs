@@ -19,12 +19,15 @@ use crate::config::OperationRule;
 use crate::problem;
 use crate::route::OperationKey;
 use crate::rules::{self, Expected};
+use crate::spec_security::SpecRequirements;
 
 /// A compiled operation.
 #[derive(Debug, Clone)]
 pub struct Operation {
     pub(crate) key: OperationKey,
     pub(crate) rule: OperationRule,
+    /// The spec's `security` requirements, when they apply.
+    pub(crate) spec: Option<SpecRequirements>,
 }
 
 /// Left in `cx.extensions` for the response side.
@@ -106,6 +109,14 @@ impl AuthzStage {
                 return Err(deny(
                     "insufficient-scope",
                     problem::insufficient_scope(&rule.scopes),
+                ));
+            }
+            if let Some(spec) = &op.spec
+                && !spec.satisfied_by(&identity.scopes)
+            {
+                return Err(deny(
+                    "insufficient-scope",
+                    problem::insufficient_scope(spec.first_scopes()),
                 ));
             }
             if !rules::roles_ok(identity, &rule.roles) {

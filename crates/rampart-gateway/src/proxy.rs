@@ -114,7 +114,7 @@ pub async fn handle(
     let bytes_in = Arc::new(AtomicU64::new(0));
     let mut draft = AuditDraft {
         record: AuditRecord {
-            ts: rampart_audit::time::rfc3339(SystemTime::now()),
+            ts: rampart_core::time::rfc3339_millis(SystemTime::now()),
             request_id: request_id.clone(),
             client_ip: client_ip.to_string(),
             method: parts.method.to_string(),

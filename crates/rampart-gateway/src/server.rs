@@ -361,7 +361,7 @@ impl OnRefusal for AuditRefusals {
         )
         .increment(1);
         runtime.audit.submit(rampart_audit::AuditRecord {
-            ts: rampart_audit::time::rfc3339(std::time::SystemTime::now()),
+            ts: rampart_core::time::rfc3339_millis(std::time::SystemTime::now()),
             request_id: head.request_id.clone(),
             client_ip: self.peer.ip().to_string(),
             method: head.method.clone().unwrap_or_default(),

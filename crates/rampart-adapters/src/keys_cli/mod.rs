@@ -190,12 +190,13 @@ pub async fn keys_create(
     keys_create_with(config, args, Arc::new(SystemClock)).await
 }
 
-/// [`keys_create`] with an injected clock.
-pub async fn keys_create_with(
+/// Creates a key and returns it (the secret and its record) instead of the text
+/// to print: for `rampart demo` and tests, which hand the key on themselves.
+pub async fn create_key(
     config: &KeyStoreConfig,
     args: &CreateKeyArgs,
     clock: Arc<dyn Clock>,
-) -> Result<String, AdapterError> {
+) -> Result<CreatedKey, AdapterError> {
     check_name("consumer", &args.consumer)?;
     let scopes = check_list("scopes", &args.scopes)?;
     let roles = check_list("roles", &args.roles)?;
@@ -204,7 +205,7 @@ pub async fn keys_create_with(
     }
     let expires_in = expires_in(args.expires.as_deref(), clock.unix_secs())?;
     let keys = engine(config, clock).await?;
-    let created = keys
+    Ok(keys
         .create(&NewKey {
             consumer: args.consumer.clone(),
             scopes,
@@ -212,7 +213,16 @@ pub async fn keys_create_with(
             plan: args.plan.clone(),
             expires_in,
         })
-        .await?;
+        .await?)
+}
+
+/// [`keys_create`] with an injected clock.
+pub async fn keys_create_with(
+    config: &KeyStoreConfig,
+    args: &CreateKeyArgs,
+    clock: Arc<dyn Clock>,
+) -> Result<String, AdapterError> {
+    let created = create_key(config, args, clock).await?;
     shown_once(
         &created,
         &format!("API key created for consumer {}:", args.consumer),

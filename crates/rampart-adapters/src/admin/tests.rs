@@ -1,0 +1,227 @@
+//! The revocation endpoints: refused without the right token (and absent
+//! without a configured one), working with it, through the same path as
+//! `rampart revoke` (Redis-shared when configured).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_authn::clock::SystemClock;
+use rampart_authn::revocation::{CredentialKind, RevocationList};
+
+use super::*;
+use crate::test_support::RedisServer;
+use crate::{AdaptersConfig, RevocationSyncConfig};
+
+const TOKEN: &str = "admin-token-0123456789abcdef";
+
+fn token_file(name: &str) -> String {
+    let path = std::env::temp_dir().join(format!("rampart-admin-{}-{name}", std::process::id()));
+    std::fs::write(&path, format!("{TOKEN}\n")).unwrap();
+    format!("file:{}", path.display())
+}
+
+async fn adapters(config: AdaptersConfig) -> Adapters {
+    let clock = Arc::new(SystemClock);
+    let list = Arc::new(RevocationList::new(clock.clone(), 1000, 60));
+    Adapters::start(&config, "identity", list, clock)
+        .await
+        .unwrap()
+}
+
+fn bearer(token: &str) -> Vec<u8> {
+    format!("Bearer {token}").into_bytes()
+}
+
+#[tokio::test]
+async fn without_a_configured_token_the_endpoints_do_not_exist() {
+    let a = adapters(AdaptersConfig::default()).await;
+    let body = br#"{"kind":"jti","id":"t1"}"#;
+    for auth in [None, Some(bearer(TOKEN)), Some(bearer(""))] {
+        let answer = a
+            .admin_request("POST", "/revocations", auth.as_deref(), body)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 404);
+    }
+    assert!(!a.revocations().is_revoked(CredentialKind::Jti, "t1"));
+    // Other paths are the gateway's.
+    assert!(
+        a.admin_request("GET", "/healthz", None, b"")
+            .await
+            .is_none()
+    );
+    assert!(
+        a.admin_request("GET", "/revocations/x", None, b"")
+            .await
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
+    let a = adapters(AdaptersConfig {
+        admin_token: Some(token_file("ok")),
+        ..AdaptersConfig::default()
+    })
+    .await;
+    let body = br#"{"kind":"api_key","id":"AbC123","expires_at":4102444800}"#;
+    let wrong = [
+        None,
+        Some(b"Bearer".to_vec()),
+        Some(bearer("admin-token-0123456789abcdeF")),
+        Some(bearer(&TOKEN[..TOKEN.len() - 1])),
+        Some(format!("Basic {TOKEN}").into_bytes()),
+        Some(format!("bearer  {TOKEN}").into_bytes()),
+    ];
+    for auth in &wrong {
+        let answer = a
+            .admin_request("POST", "/revocations", auth.as_deref(), body)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 401, "{auth:?}");
+        assert!(answer.challenge.is_some());
+        let answer = a
+            .admin_request("GET", "/revocations", auth.as_deref(), b"")
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 401);
+    }
+    assert!(!a.revocations().is_revoked(CredentialKind::ApiKey, "AbC123"));
+
+    let auth = bearer(TOKEN);
+    let answer = a
+        .admin_request("POST", "/revocations", Some(&auth), body)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 201, "{answer:?}");
+    assert_eq!(answer.body["revoked"]["expires_at"], "2100-01-01T00:00:00Z");
+    assert!(a.revocations().is_revoked(CredentialKind::ApiKey, "AbC123"));
+    let rfc = br#"{"kind":"jti","id":"tok-9","expires_at":"2100-01-01T00:00:00Z"}"#;
+    assert_eq!(
+        a.admin_request("POST", "/revocations", Some(&auth), rfc)
+            .await
+            .unwrap()
+            .status,
+        201
+    );
+    let listed = a
+        .admin_request("GET", "/revocations", Some(&auth), b"")
+        .await
+        .unwrap();
+    assert_eq!(listed.status, 200);
+    let items = listed.body["revocations"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["kind"], "api_key");
+    assert_eq!(items[1]["id"], "tok-9");
+
+    // Malformed requests: 400 without echoing the input; other methods 405.
+    for bad in [
+        &b"not json"[..],
+        br#"{"kind":"session","id":"x"}"#,
+        br#"{"kind":"jti","id":""}"#,
+        br#"{"kind":"jti","id":"a\u0000b"}"#,
+        br#"{"kind":"jti","id":"x","expires_at":"tomorrow"}"#,
+        br#"{"kind":"jti","id":"x","extra":1}"#,
+    ] {
+        let answer = a
+            .admin_request("POST", "/revocations", Some(&auth), bad)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 400, "{}", String::from_utf8_lossy(bad));
+        assert!(!answer.body.to_string().contains("session"));
+    }
+    let long = format!(r#"{{"kind":"jti","id":"{}"}}"#, "x".repeat(MAX_ADMIN_BODY));
+    assert_eq!(
+        a.admin_request("POST", "/revocations", Some(&auth), long.as_bytes())
+            .await
+            .unwrap()
+            .status,
+        413
+    );
+    assert_eq!(
+        a.admin_request("DELETE", "/revocations", Some(&auth), b"")
+            .await
+            .unwrap()
+            .status,
+        405
+    );
+}
+
+#[tokio::test]
+async fn weak_or_missing_token_secrets_fail_the_configuration() {
+    let clock = Arc::new(SystemClock);
+    let list = Arc::new(RevocationList::new(clock.clone(), 10, 0));
+    let path = std::env::temp_dir().join(format!("rampart-admin-{}-weak", std::process::id()));
+    std::fs::write(&path, "short").unwrap();
+    for reference in [
+        format!("file:{}", path.display()),
+        "inline-secret-value-long-enough".to_string(),
+        "env:RAMPART_ADMIN_SURELY_UNSET".to_string(),
+    ] {
+        let config = AdaptersConfig {
+            admin_token: Some(reference),
+            ..AdaptersConfig::default()
+        };
+        let err = Adapters::start(&config, "identity", list.clone(), clock.clone())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("identity.admin_token"), "{err}");
+        assert!(!err.contains("inline-secret-value"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn admin_revocations_reach_another_instance_through_redis() {
+    let Some(redis) = RedisServer::start() else {
+        eprintln!("redis-server not installed; skipping");
+        return;
+    };
+    let sync = RevocationSyncConfig::new(redis.url());
+    let first = adapters(AdaptersConfig {
+        revocation: Some(sync.clone()),
+        admin_token: Some(token_file("shared")),
+        ..AdaptersConfig::default()
+    })
+    .await;
+    let second = adapters(AdaptersConfig {
+        revocation: Some(sync),
+        ..AdaptersConfig::default()
+    })
+    .await;
+    for a in [&first, &second] {
+        assert!(
+            a.revocation_sync()
+                .unwrap()
+                .wait_synced(Duration::from_secs(5))
+                .await
+        );
+    }
+    let answer = first
+        .admin_request(
+            "POST",
+            "/revocations",
+            Some(&bearer(TOKEN)),
+            br#"{"kind":"jti","id":"shared-1"}"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 201);
+    assert_eq!(answer.body["shared"], true);
+    let mut seen = false;
+    for _ in 0..100 {
+        if second
+            .revocations()
+            .is_revoked(CredentialKind::Jti, "shared-1")
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        seen,
+        "the other instance did not see the revocation within 1 s"
+    );
+}

@@ -1,0 +1,304 @@
+//! Requirements from an OpenAPI document's `security` (OpenAPI 3.0/3.1 §4.8.30):
+//! each operation's own `security`, else the document's.
+//!
+//! Semantics, as the spec defines them: `security` is a list of alternatives (any
+//! one suffices); each alternative names schemes that must all be satisfied. An
+//! `oauth2` or `openIdConnect` scheme requires its listed scopes; `apiKey`, `http`
+//! and `mutualTLS` schemes mean "authenticated" (a role list that OpenAPI 3.1
+//! allows there is ignored: roles belong in the authz config).
+//!
+//! What the gateway makes of it (conservative, so a spec cannot open anything):
+//! - an operation whose requirements name at least one scheme in every
+//!   alternative gets an implicit rule: authenticated, plus the scopes of one
+//!   alternative; an operation with a config rule adds them to it (config
+//!   `scopes`, when non-empty, replace them; `spec_security: false` ignores them);
+//! - `security: []` or an empty alternative `{}` (anonymous allowed) grant
+//!   nothing: such an operation still needs a config rule (default deny);
+//! - a requirement naming a scheme the document does not define is a
+//!   configuration error.
+//!
+//! Pure: takes the parsed document (the binary reads it with `rampart-openapi`'s
+//! loader). Local `$ref`s (`#/...`) of path items and schemes are followed.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+/// Method keys of a path item, with the upper-case method of operation keys.
+const METHODS: [(&str, &str); 8] = [
+    ("get", "GET"),
+    ("put", "PUT"),
+    ("post", "POST"),
+    ("delete", "DELETE"),
+    ("options", "OPTIONS"),
+    ("head", "HEAD"),
+    ("patch", "PATCH"),
+    ("trace", "TRACE"),
+];
+
+/// One alternative: the scopes it requires (empty: authenticated is enough).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Requirement {
+    /// Scopes of its `oauth2`/`openIdConnect` schemes, all required.
+    pub scopes: Vec<String>,
+}
+
+/// The alternatives of one operation; satisfied when any one is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SpecRequirements {
+    /// Never empty in a [`SpecSecurity`].
+    pub alternatives: Vec<Requirement>,
+}
+
+impl SpecRequirements {
+    /// Whether `scopes` satisfy one alternative.
+    pub fn satisfied_by(&self, scopes: &[String]) -> bool {
+        self.alternatives
+            .iter()
+            .any(|alt| alt.scopes.iter().all(|s| scopes.contains(s)))
+    }
+
+    /// The scopes to name in an `insufficient_scope` challenge: the first
+    /// alternative's.
+    pub fn first_scopes(&self) -> &[String] {
+        self.alternatives
+            .first()
+            .map_or(&[], |a| a.scopes.as_slice())
+    }
+}
+
+/// Requirements by operation key (`GET /users/{id}`).
+#[derive(Debug, Clone, Default)]
+pub struct SpecSecurity {
+    operations: HashMap<String, SpecRequirements>,
+}
+
+/// Why a document's `security` cannot be used (names the JSON pointer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("OpenAPI {pointer}: {reason}")]
+pub struct SpecSecurityError {
+    /// Where in the document.
+    pub pointer: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn error(pointer: impl Into<String>, reason: impl Into<String>) -> SpecSecurityError {
+    SpecSecurityError {
+        pointer: pointer.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Follows local `$ref`s (at most 16 hops).
+fn deref<'a>(doc: &'a Value, mut value: &'a Value) -> Option<&'a Value> {
+    for _ in 0..16 {
+        let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
+            return Some(value);
+        };
+        let pointer = reference.strip_prefix('#')?;
+        value = doc.pointer(pointer)?;
+    }
+    None
+}
+
+/// Whether a scheme carries scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Scoped,
+    Authenticated,
+}
+
+fn scheme_kinds(doc: &Value) -> Result<HashMap<String, Kind>, SpecSecurityError> {
+    let mut kinds = HashMap::new();
+    let Some(schemes) = doc.pointer("/components/securitySchemes") else {
+        return Ok(kinds);
+    };
+    let Some(schemes) = schemes.as_object() else {
+        return Err(error("/components/securitySchemes", "must be an object"));
+    };
+    for (name, scheme) in schemes {
+        let pointer = format!("/components/securitySchemes/{name}");
+        let kind = match deref(doc, scheme)
+            .and_then(|s| s.get("type"))
+            .and_then(Value::as_str)
+        {
+            Some("oauth2" | "openIdConnect") => Kind::Scoped,
+            Some("apiKey" | "http" | "mutualTLS") => Kind::Authenticated,
+            _ => return Err(error(pointer, "unknown or missing security scheme type")),
+        };
+        kinds.insert(name.clone(), kind);
+    }
+    Ok(kinds)
+}
+
+/// `None`: the list grants anonymous access or is empty (no spec rule).
+fn requirements(
+    list: &Value,
+    pointer: &str,
+    kinds: &HashMap<String, Kind>,
+) -> Result<Option<SpecRequirements>, SpecSecurityError> {
+    let Some(items) = list.as_array() else {
+        return Err(error(pointer, "`security` must be an array"));
+    };
+    let mut alternatives = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("{pointer}/{i}");
+        let Some(schemes) = item.as_object() else {
+            return Err(error(at, "a security requirement must be an object"));
+        };
+        if schemes.is_empty() {
+            // `{}`: anonymous callers satisfy the spec; config must decide.
+            return Ok(None);
+        }
+        let mut scopes = Vec::new();
+        for (name, listed) in schemes {
+            let kind = kinds
+                .get(name)
+                .ok_or_else(|| error(&at, format!("security scheme `{name}` is not defined")))?;
+            let listed = listed
+                .as_array()
+                .ok_or_else(|| error(&at, "scopes must be an array"))?;
+            if *kind == Kind::Scoped {
+                for scope in listed {
+                    let scope = scope
+                        .as_str()
+                        .filter(|s| !s.is_empty())
+                        .ok_or_else(|| error(&at, "scopes must be non-empty strings"))?;
+                    if !scopes.iter().any(|s| s == scope) {
+                        scopes.push(scope.to_owned());
+                    }
+                }
+            }
+        }
+        alternatives.push(Requirement { scopes });
+    }
+    Ok((!alternatives.is_empty()).then_some(SpecRequirements { alternatives }))
+}
+
+impl SpecSecurity {
+    /// Reads the requirements of every operation of an OpenAPI document.
+    pub fn from_document(doc: &Value) -> Result<Self, SpecSecurityError> {
+        let kinds = scheme_kinds(doc)?;
+        let global = match doc.get("security") {
+            Some(list) => requirements(list, "/security", &kinds)?,
+            None => None,
+        };
+        let mut operations = HashMap::new();
+        let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+            return Ok(Self { operations });
+        };
+        for (template, item) in paths {
+            let escaped = template.replace('~', "~0").replace('/', "~1");
+            let Some(item) = deref(doc, item) else {
+                // A path item in another file: no spec rule (default deny).
+                continue;
+            };
+            for (key, method) in METHODS {
+                let Some(op) = item.get(key) else { continue };
+                let own = match op.get("security") {
+                    Some(list) => {
+                        requirements(list, &format!("/paths/{escaped}/{key}/security"), &kinds)?
+                    }
+                    None => global.clone(),
+                };
+                if let Some(own) = own {
+                    operations.insert(format!("{method} {template}"), own);
+                }
+            }
+        }
+        Ok(Self { operations })
+    }
+
+    /// The requirements of an operation, if the spec states any.
+    pub fn get(&self, operation: &str) -> Option<&SpecRequirements> {
+        self.operations.get(operation)
+    }
+
+    /// Operations with requirements.
+    pub fn operations(&self) -> impl Iterator<Item = (&str, &SpecRequirements)> {
+        self.operations.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn doc() -> Value {
+        json!({
+            "openapi": "3.1.0",
+            "security": [{"oauth": ["read"]}],
+            "components": {"securitySchemes": {
+                "oauth": {"type": "oauth2", "flows": {}},
+                "key": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "oidc": {"$ref": "#/components/x-schemes/oidc"}
+            }, "x-schemes": {"oidc": {"type": "openIdConnect"}}},
+            "paths": {
+                "/items": {
+                    "get": {},
+                    "post": {"security": [{"oauth": ["write", "read"]}, {"oidc": ["admin"]}]},
+                    "delete": {"security": [{"key": ["ignored-role"]}]}
+                },
+                "/public": {"get": {"security": []}, "post": {"security": [{}, {"oauth": ["x"]}]}},
+                "/ref": {"$ref": "#/x-items"}
+            },
+            "x-items": {"put": {"security": [{"oauth": ["a"], "key": []}]}}
+        })
+    }
+
+    #[test]
+    fn operations_inherit_or_override_the_document_requirements() {
+        let spec = SpecSecurity::from_document(&doc()).unwrap();
+        let get = spec.get("GET /items").unwrap();
+        assert_eq!(get.first_scopes(), ["read"]);
+        assert!(get.satisfied_by(&["read".into()]));
+        assert!(!get.satisfied_by(&["write".into()]));
+        let post = spec.get("POST /items").unwrap();
+        assert!(post.satisfied_by(&["write".into(), "read".into()]));
+        assert!(
+            post.satisfied_by(&["admin".into()]),
+            "the other alternative"
+        );
+        assert!(!post.satisfied_by(&["write".into()]));
+        // apiKey: authenticated, no scopes.
+        let delete = spec.get("DELETE /items").unwrap();
+        assert!(delete.satisfied_by(&[]));
+        // `security: []` and `{}` grant nothing by themselves.
+        assert!(spec.get("GET /public").is_none());
+        assert!(spec.get("POST /public").is_none());
+        // Local path-item refs are followed; schemes combine (AND).
+        assert_eq!(spec.get("PUT /ref").unwrap().first_scopes(), ["a"]);
+        assert_eq!(spec.operations().count(), 4);
+    }
+
+    #[test]
+    fn undefined_schemes_and_bad_shapes_are_errors() {
+        let mut bad = doc();
+        bad["paths"]["/items"]["get"]["security"] = json!([{"nope": []}]);
+        let err = SpecSecurity::from_document(&bad).unwrap_err();
+        assert_eq!(err.pointer, "/paths/~1items/get/security/0");
+        assert!(err.reason.contains("nope"));
+        let mut bad = doc();
+        bad["security"] = json!({"oauth": []});
+        assert!(SpecSecurity::from_document(&bad).is_err());
+        let mut bad = doc();
+        bad["components"]["securitySchemes"]["key"] = json!({"type": "magic"});
+        assert!(SpecSecurity::from_document(&bad).is_err());
+        let mut bad = doc();
+        bad["security"] = json!([{"oauth": [""]}]);
+        assert!(SpecSecurity::from_document(&bad).is_err());
+        // No security anywhere: no requirements.
+        let none = json!({"paths": {"/a": {"get": {}}}});
+        assert_eq!(
+            SpecSecurity::from_document(&none)
+                .unwrap()
+                .operations()
+                .count(),
+            0
+        );
+    }
+}

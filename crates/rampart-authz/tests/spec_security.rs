@@ -1,0 +1,182 @@
+//! Scopes from the OpenAPI spec's `security` requirements, combined with the
+//! authz configuration: the caller without the spec's scope is refused, the
+//! caller with it passes, and the configuration can override.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use http::Method;
+use rampart_authz::clock::ManualClock;
+use rampart_authz::{AuthzConfig, AuthzStage, SpecSecurity};
+use rampart_core::{Identity, RequestCx, Step, Verdict};
+use serde_json::{Value, json};
+
+fn spec() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "security": [{"oauth": ["pets:read"]}],
+        "components": {"securitySchemes": {
+            "oauth": {"type": "oauth2", "flows": {}},
+            "key": {"type": "apiKey", "in": "header", "name": "x-api-key"}
+        }},
+        "paths": {
+            "/pets": {
+                "get": {},
+                "post": {"security": [{"oauth": ["pets:write"]}]}
+            },
+            "/pets/{id}": {
+                "get": {"security": [{"key": []}]},
+                "delete": {"security": [{"oauth": ["pets:admin"]}]},
+                "put": {"security": [{"oauth": ["pets:write"]}]}
+            },
+            "/health": {"get": {"security": []}},
+            "/docs": {"get": {"security": []}}
+        }
+    })
+}
+
+fn stage(config: Value) -> AuthzStage {
+    let cfg: AuthzConfig = serde_json::from_value(config).unwrap();
+    let spec = SpecSecurity::from_document(&spec()).unwrap();
+    cfg.build_with_spec("apis.pets.authz", Arc::new(ManualClock::at(1_000)), &spec)
+        .unwrap()
+}
+
+fn caller(scopes: &[&str], roles: &[&str]) -> Identity {
+    Identity {
+        consumer: "c".into(),
+        method: "jwt".into(),
+        scopes: scopes.iter().map(|s| (*s).to_string()).collect(),
+        roles: roles.iter().map(|s| (*s).to_string()).collect(),
+        claims: json!({"sub": "c"}).as_object().cloned().unwrap(),
+        ..Identity::default()
+    }
+}
+
+fn call(stage: &AuthzStage, route: &str, path: &str, who: Option<Identity>) -> (u16, String) {
+    let method: Method = route.split(' ').next().unwrap().parse().unwrap();
+    let mut cx = RequestCx::new(
+        "r".into(),
+        "127.0.0.1:1".parse().unwrap(),
+        method,
+        path.into(),
+    );
+    cx.route = Some(route.into());
+    cx.identity = who;
+    match rampart_core::Stage::on_request(stage, &mut cx) {
+        Step::Done(Verdict::Continue) => (200, String::new()),
+        Step::Done(Verdict::Respond(p)) => {
+            let challenge = p
+                .headers
+                .iter()
+                .find(|(n, _)| n == "www-authenticate")
+                .map(|(_, v)| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (p.kind.status, challenge)
+        }
+        Step::Wait(_) => panic!("synchronous"),
+    }
+}
+
+#[test]
+fn spec_scopes_are_required_without_any_config_rule() {
+    let s = stage(json!({}));
+    // The document-level requirement applies to GET /pets.
+    let (status, challenge) = call(&s, "GET /pets", "/pets", Some(caller(&[], &[])));
+    assert_eq!(status, 403);
+    assert!(challenge.contains("insufficient_scope"), "{challenge}");
+    assert!(challenge.contains("pets:read"), "{challenge}");
+    assert_eq!(
+        call(&s, "GET /pets", "/pets", Some(caller(&["pets:read"], &[]))).0,
+        200
+    );
+    // The operation's own requirement replaces the document's.
+    assert_eq!(
+        call(&s, "POST /pets", "/pets", Some(caller(&["pets:read"], &[]))).0,
+        403
+    );
+    assert_eq!(
+        call(
+            &s,
+            "POST /pets",
+            "/pets",
+            Some(caller(&["pets:write"], &[]))
+        )
+        .0,
+        200
+    );
+    // apiKey scheme: authenticated is enough; anonymous is not.
+    assert_eq!(
+        call(&s, "GET /pets/{id}", "/pets/1", Some(caller(&[], &[]))).0,
+        200
+    );
+    assert_eq!(call(&s, "GET /pets/{id}", "/pets/1", None).0, 401);
+    // `security: []` grants nothing without a config rule (default deny).
+    assert_eq!(call(&s, "GET /health", "/health", None).0, 403);
+    assert_eq!(
+        call(&s, "GET /health", "/health", Some(caller(&[], &[]))).0,
+        403
+    );
+}
+
+#[test]
+fn config_rules_combine_with_and_override_the_spec() {
+    let s = stage(json!({"operations": {
+        // Adds a role to the spec's scope.
+        "DELETE /pets/{id}": {"roles": ["admin"]},
+        // Config scopes replace the spec's.
+        "PUT /pets/{id}": {"scopes": ["pets:update"]},
+        // Ignore the spec for this one.
+        "POST /pets": {"spec_security": false},
+        "GET /health": {"public": true}
+    }}));
+    let admin_no_scope = caller(&[], &["admin"]);
+    assert_eq!(
+        call(&s, "DELETE /pets/{id}", "/pets/1", Some(admin_no_scope)).0,
+        403
+    );
+    let scope_no_admin = caller(&["pets:admin"], &[]);
+    assert_eq!(
+        call(&s, "DELETE /pets/{id}", "/pets/1", Some(scope_no_admin)).0,
+        403
+    );
+    let both = caller(&["pets:admin"], &["admin"]);
+    assert_eq!(call(&s, "DELETE /pets/{id}", "/pets/1", Some(both)).0, 200);
+    assert_eq!(
+        call(
+            &s,
+            "PUT /pets/{id}",
+            "/pets/1",
+            Some(caller(&["pets:write"], &[]))
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        call(
+            &s,
+            "PUT /pets/{id}",
+            "/pets/1",
+            Some(caller(&["pets:update"], &[]))
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        call(&s, "POST /pets", "/pets", Some(caller(&[], &[]))).0,
+        200
+    );
+    assert_eq!(call(&s, "POST /pets", "/pets", None).0, 401);
+    assert_eq!(call(&s, "GET /health", "/health", None).0, 200);
+    // Still default deny for what neither the spec nor the config covers.
+    assert_eq!(
+        call(
+            &s,
+            "GET /docs",
+            "/docs",
+            Some(caller(&["pets:read"], &["admin"]))
+        )
+        .0,
+        403
+    );
+}
