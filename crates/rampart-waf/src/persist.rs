@@ -150,7 +150,7 @@ impl CollectionStore {
     /// (`KEY`, `IS_NEW`, `CREATE_TIME`, `LAST_UPDATE_TIME`, `TIMEOUT`,
     /// `UPDATE_COUNTER`).
     pub fn open(&self, collection: &str, key: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let now_us = self.clock.now_micros();
+        let now_us = crate::clock::now_micros(self.clock.as_ref());
         let now = now_us.div_euclid(1_000_000);
         let key = cut(key.to_vec(), self.limits.max_key_len);
         let mut g = self.lock();
@@ -202,7 +202,7 @@ impl CollectionStore {
         name: &[u8],
         change: Change,
     ) -> Option<Vec<u8>> {
-        let now_us = self.clock.now_micros();
+        let now_us = crate::clock::now_micros(self.clock.as_ref());
         let now = now_us.div_euclid(1_000_000);
         let key = cut(key.to_vec(), self.limits.max_key_len);
         let name = cut(name.to_ascii_lowercase(), self.limits.max_key_len);
@@ -305,10 +305,12 @@ impl CollectionStore {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
     use crate::clock::ManualClock;
 
     fn store(max_records: usize) -> (CollectionStore, Arc<ManualClock>) {
-        let clock = ManualClock::at_secs(1_000_000);
+        let clock = Arc::new(ManualClock::at_secs(1_000_000));
         let limits = StoreLimits {
             max_records,
             ..StoreLimits::default()
@@ -335,12 +337,12 @@ mod tests {
         assert_eq!(get(&again, "hits").as_deref(), Some("3"));
         assert_eq!(get(&again, "is_new").as_deref(), Some("0"));
         assert_eq!(get(&again, "update_counter").as_deref(), Some("4"));
-        clock.advance(59);
+        clock.advance(Duration::from_secs(59));
         assert_eq!(
             get(&s.open("ip", b"192.0.2.1"), "hits").as_deref(),
             Some("3")
         );
-        clock.advance(1);
+        clock.advance(Duration::from_secs(1));
         assert_eq!(get(&s.open("ip", b"192.0.2.1"), "hits"), None);
         // An increment after expiry starts from zero.
         assert_eq!(
@@ -355,10 +357,10 @@ mod tests {
         s.apply("ip", b"a", b"n", Change::Set(b"5".to_vec()));
         s.apply("ip", b"a", b"n", Change::Expire(10));
         s.apply("ip", b"a", b"n", Change::Add(1));
-        clock.advance(10);
+        clock.advance(Duration::from_secs(10));
         assert_eq!(get(&s.open("ip", b"a"), "n"), None);
         s.apply("ip", b"a", b"n", Change::Set(b"5".to_vec()));
-        clock.advance(100);
+        clock.advance(Duration::from_secs(100));
         assert_eq!(get(&s.open("ip", b"a"), "n").as_deref(), Some("5"));
         // Expiring a missing variable creates nothing.
         assert_eq!(s.apply("ip", b"a", b"none", Change::Expire(5)), None);
@@ -368,7 +370,7 @@ mod tests {
     fn deprecate_lowers_by_elapsed_periods() {
         let (s, clock) = store(10);
         s.apply("ip", b"a", b"score", Change::Set(b"100".to_vec()));
-        clock.advance(650);
+        clock.advance(Duration::from_secs(650));
         let v = s.apply(
             "ip",
             b"a",
@@ -379,7 +381,7 @@ mod tests {
             },
         );
         assert_eq!(v, Some(b"40".to_vec()));
-        clock.advance(3000);
+        clock.advance(Duration::from_secs(3000));
         let v = s.apply(
             "ip",
             b"a",
@@ -417,10 +419,10 @@ mod tests {
     fn idle_records_are_dropped_and_sizes_capped() {
         let (s, clock) = store(100);
         s.apply("ip", b"old", b"x", Change::Set(b"1".to_vec()));
-        clock.advance(3599);
+        clock.advance(Duration::from_secs(3599));
         s.open("ip", b"new");
         assert_eq!(s.len(), 2);
-        clock.advance(1);
+        clock.advance(Duration::from_secs(1));
         s.open("ip", b"new");
         assert_eq!(s.len(), 1, "the idle record went away");
         let long = vec![b'v'; 10_000];

@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rampart_waf::clock::ManualClock;
 use rampart_waf::services::Services;
@@ -26,7 +27,7 @@ SecRule IP:SCORE "@ge 100" "id:24,phase:2,deny,status:403,msg:'reputation'"
 "#;
 
 fn engine(max_records: Option<usize>) -> (Arc<Ruleset>, Arc<ManualClock>) {
-    let clock = ManualClock::at_secs(1_700_000_000);
+    let clock = Arc::new(ManualClock::at_secs(1_700_000_000));
     let services = Services {
         clock: clock.clone(),
         ..Services::default()
@@ -63,9 +64,9 @@ fn dos_counting_blocks_a_burst_and_unblocks_after_expiry() {
     assert_eq!(request(&rs, "192.0.2.2", "/api/items"), None);
     // Static files are not counted, but the block still applies to them.
     assert_eq!(request(&rs, "192.0.2.1", "/site.css"), Some(429));
-    clock.advance(299);
+    clock.advance(Duration::from_secs(299));
     assert_eq!(request(&rs, "192.0.2.1", "/api/items"), Some(429));
-    clock.advance(1);
+    clock.advance(Duration::from_secs(1));
     assert_eq!(request(&rs, "192.0.2.1", "/api/items"), None);
     let ip = rs.collections();
     assert_eq!(ip.len(), 3, "ip 192.0.2.1, ip 192.0.2.2, global");
@@ -78,11 +79,11 @@ fn counters_below_the_limit_expire() {
         assert_eq!(request(&rs, "192.0.2.9", "/api/a"), None);
     }
     // The burst counter expires 60 s after its last write.
-    clock.advance(60);
+    clock.advance(Duration::from_secs(60));
     for _ in 0..3 {
         assert_eq!(request(&rs, "192.0.2.9", "/api/a"), None);
     }
-    clock.advance(61);
+    clock.advance(Duration::from_secs(61));
     assert_eq!(request(&rs, "192.0.2.9", "/api/a"), None);
 }
 
@@ -113,7 +114,7 @@ fn deprecatevar_lowers_a_reputation_score_over_time() {
     // No period elapsed: the score stays and the client stays refused.
     assert_eq!(request(&rs, "203.0.113.5", "/a"), Some(403));
     // Ten minutes later the score dropped by 10 per minute.
-    clock.advance(600);
+    clock.advance(Duration::from_secs(600));
     assert_eq!(request(&rs, "203.0.113.5", "/a"), None);
 }
 
