@@ -5,7 +5,7 @@
 //! (shared with `Arc`); each request gets a cheap [`Transaction`] that is fed
 //! the request line, headers and body (and optionally the response) and
 //! returns an [`Interruption`] or nothing. [`WafStage`] plugs the engine into
-//! Rampart's request path.
+//! Rampart's request path (phases 1 and 2) and response path (phases 3 and 4).
 //!
 //! Layout:
 //! - [`seclang`]: lexing (Apache-style lines and quoting), targets, actions,
