@@ -124,6 +124,50 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
             .any(|id| (941000..942000).contains(id))
     );
 
+    // Multipart (922): a normal upload passes; a deprecated
+    // Content-Transfer-Encoding part header is refused.
+    let part = |extra: &str| {
+        format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\
+             Content-Type: text/plain\r\n{extra}\r\nhello\r\n--XyZ--\r\n"
+        )
+    };
+    let mp = [("Content-Type", "multipart/form-data; boundary=XyZ")];
+    let upload = run(&rs, "POST", "/upload", &mp, part("").as_bytes());
+    assert!(
+        upload.interruption().is_none(),
+        "upload: {:?}",
+        upload.matched_rule_ids()
+    );
+    let cte = run(
+        &rs,
+        "POST",
+        "/upload",
+        &mp,
+        part("Content-Transfer-Encoding: base64\r\n").as_bytes(),
+    );
+    assert!(
+        cte.interruption().is_some(),
+        "922120 passed: {:?}",
+        cte.matched_rule_ids()
+    );
+    assert!(cte.matched_rule_ids().contains(&922120));
+
+    // Protocol enforcement (920): a restricted header and a restricted
+    // extension.
+    let hdr = run(&rs, "GET", "/a", &[("Content-Encoding", "gzip")], b"");
+    assert!(
+        hdr.matched_rule_ids().contains(&920450),
+        "{:?}",
+        hdr.matched_rule_ids()
+    );
+    let ext = run(&rs, "GET", "/backup.sql", &[], b"");
+    assert!(
+        ext.matched_rule_ids().contains(&920440),
+        "{:?}",
+        ext.matched_rule_ids()
+    );
+
     // Response side: a SQL error message leaking from the upstream.
     let mut leak = run(&rs, "GET", "/report", &[], b"");
     leak.set_response_status(200, "HTTP/1.1");
