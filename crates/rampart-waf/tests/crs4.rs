@@ -168,6 +168,14 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
         ext.matched_rule_ids()
     );
 
+    // A regex selector with escapes (921250, REQUEST_COOKIES:/\x22?\x24Version/).
+    let v1 = run(&rs, "GET", "/a", &[("Cookie", "$Version=1; sid=abc")], b"");
+    assert!(
+        v1.matched_rule_ids().contains(&921250),
+        "{:?}",
+        v1.matched_rule_ids()
+    );
+
     // Response side: a SQL error message leaking from the upstream.
     let mut leak = run(&rs, "GET", "/report", &[], b"");
     leak.set_response_status(200, "HTTP/1.1");
