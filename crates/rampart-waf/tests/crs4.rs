@@ -192,4 +192,26 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
             .any(|id| (951000..952000).contains(id))
     );
     assert!(leak.interruption().is_some());
+
+    // More response-side rules: PHP source (953120) and a web shell page (955110).
+    for (body, family) in [
+        (
+            &b"<?php echo file_get_contents('/etc/passwd'); ?>"[..],
+            953000..954000,
+        ),
+        (b"<html><title>r57 shell</title></html>", 955000..956000),
+    ] {
+        let mut tx = run(&rs, "GET", "/page", &[], b"");
+        tx.set_response_status(200, "HTTP/1.1");
+        tx.add_response_header("Content-Type", b"text/html");
+        tx.process_response_headers();
+        tx.append_response_body(body);
+        tx.process_response_body();
+        assert!(
+            tx.matched_rule_ids().iter().any(|id| family.contains(id)),
+            "{:?}",
+            tx.matched_rule_ids()
+        );
+        assert!(tx.interruption().is_some());
+    }
 }
