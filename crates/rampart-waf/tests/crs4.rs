@@ -94,7 +94,7 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
         json.matched_rule_ids()
     );
 
-    let sqli = run(&rs, "GET", "/users?id=1%27%20OR%20%271%27%3D%271", &[], b"");
+    let mut sqli = run(&rs, "GET", "/users?id=1%27%20OR%20%271%27%3D%271", &[], b"");
     assert!(
         sqli.interruption().is_some(),
         "sqli passed: {:?}",
@@ -105,6 +105,18 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
             .iter()
             .any(|id| (942000..943000).contains(id))
     );
+
+    // Phase 5 (980170 in v4): the correlation message spans continued lines.
+    sqli.process_logging();
+    let report = sqli
+        .matches()
+        .iter()
+        .find(|m| m.id == 980170)
+        .and_then(|m| m.msg.clone())
+        .unwrap_or_default();
+    assert!(report.contains("(Inbound Scores: blocking="), "{report}");
+    assert!(report.contains("SQLI="), "{report}");
+    assert!(!report.contains('\\'), "{report}");
 
     let xss = run(
         &rs,
