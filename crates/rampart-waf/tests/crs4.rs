@@ -180,6 +180,19 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
         ext.matched_rule_ids()
     );
 
+    // Path traversal and OS file access (930).
+    let lfi = run(&rs, "GET", "/download?file=../../etc/passwd", &[], b"");
+    assert!(
+        lfi.interruption().is_some(),
+        "lfi passed: {:?}",
+        lfi.matched_rule_ids()
+    );
+    assert!(
+        lfi.matched_rule_ids()
+            .iter()
+            .any(|id| (930000..931000).contains(id))
+    );
+
     // A regex selector with escapes (921250, REQUEST_COOKIES:/\x22?\x24Version/).
     let v1 = run(&rs, "GET", "/a", &[("Cookie", "$Version=1; sid=abc")], b"");
     assert!(
