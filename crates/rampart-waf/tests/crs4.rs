@@ -193,6 +193,19 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
             .any(|id| (930000..931000).contains(id))
     );
 
+    // Unix command injection (932).
+    let rce = run(&rs, "GET", "/ping?host=127.0.0.1%3Bls%20-la", &[], b"");
+    assert!(
+        rce.interruption().is_some(),
+        "rce passed: {:?}",
+        rce.matched_rule_ids()
+    );
+    assert!(
+        rce.matched_rule_ids()
+            .iter()
+            .any(|id| (932000..933000).contains(id))
+    );
+
     // Log4Shell in a header (944150).
     let jndi = run(
         &rs,
