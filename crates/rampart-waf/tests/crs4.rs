@@ -193,6 +193,14 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
             .any(|id| (930000..931000).contains(id))
     );
 
+    // Method policy (911100): only GET HEAD POST OPTIONS by default.
+    let put = run(&rs, "PUT", "/users/1", &[("Content-Length", "0")], b"");
+    assert!(
+        put.matched_rule_ids().contains(&911100),
+        "{:?}",
+        put.matched_rule_ids()
+    );
+
     // Unix command injection (932).
     let rce = run(&rs, "GET", "/ping?host=127.0.0.1%3Bls%20-la", &[], b"");
     assert!(
