@@ -201,6 +201,37 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
         put.matched_rule_ids()
     );
 
+    // Session fixation (943110/943120): macros in operator arguments
+    // (%{request_headers.host}) and in setvar values (%{matched_var_name}).
+    let off_domain = run(
+        &rs,
+        "GET",
+        "/login?jsessionid=abc",
+        &[("Referer", "https://evil.example.net/x")],
+        b"",
+    );
+    assert!(
+        off_domain.matched_rule_ids().contains(&943110),
+        "{:?}",
+        off_domain.matched_rule_ids()
+    );
+    let same_site = run(
+        &rs,
+        "GET",
+        "/login?jsessionid=abc",
+        &[("Referer", "https://api.example.com/x")],
+        b"",
+    );
+    assert!(
+        !same_site.matched_rule_ids().contains(&943110),
+        "{:?}",
+        same_site.matched_rule_ids()
+    );
+    assert_eq!(
+        off_domain.tx("943110_matched_var_name"),
+        Some(&b"ARGS_NAMES:jsessionid"[..])
+    );
+
     // Unix command injection (932).
     let rce = run(&rs, "GET", "/ping?host=127.0.0.1%3Bls%20-la", &[], b"");
     assert!(
