@@ -40,7 +40,8 @@
 //!   `application/x-www-form-urlencoded` bodies).
 //! - [`request`], [`response`]: the per-request checks; [`stage`]: the `Stage`s.
 //! - [`login`]: the login identifier of authentication requests (for the lock-out).
-//! - [`lifecycle`]: deprecation/sunset headers and the injected [`Clock`].
+//! - [`lifecycle`]: deprecation/sunset headers; the injected [`Clock`] is
+//!   `rampart_core::time`'s.
 //! - [`problems`]: problem types and the `errors` list; [`error`]: load/build errors.
 
 pub mod bundle;
@@ -66,6 +67,6 @@ pub use config::{
 };
 pub use engine::{MatchedOperation, OpenApi, PathParams, Routed};
 pub use error::{BuildError, LoadError};
-pub use lifecycle::{Clock, FixedClock, SystemClock};
+pub use lifecycle::{Clock, ManualClock, SystemClock};
 pub use login::LoginIdentifier;
 pub use stage::{RouteStage, ValidationStage};

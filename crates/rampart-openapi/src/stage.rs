@@ -154,7 +154,7 @@ impl Stage for RouteStage {
                 cx.extensions.insert(params);
                 cx.extensions.insert(m);
                 if let Some(l) = op.and_then(|o| o.lifecycle.as_ref())
-                    && l.is_sunset(self.api.clock.now_unix())
+                    && l.is_sunset(i64::try_from(self.api.clock.unix_secs()).unwrap_or(i64::MAX))
                 {
                     let mut p = Problem::new(SUNSET);
                     p.headers.extend(l.headers.iter().cloned());
