@@ -31,8 +31,11 @@ fn ruleset(paranoia: u8, prefilter: bool) -> Arc<Ruleset> {
     Arc::new(builder.build().unwrap())
 }
 
+/// Method, target, protocol, headers, body.
+type Request = (String, String, String, Vec<(String, Vec<u8>)>, Vec<u8>);
+
 /// Splits a raw HTTP/1 request into request line parts, headers and body.
-fn parse(raw: &[u8]) -> Option<(String, String, String, Vec<(String, Vec<u8>)>, Vec<u8>)> {
+fn parse(raw: &[u8]) -> Option<Request> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
