@@ -38,6 +38,7 @@ cargo build --release -q -p rampart
 RAMPART=${CARGO_TARGET_DIR:-$PWD/target}/release/rampart
 
 WORK=$(mktemp -d /tmp/rampart-bench.XXXXXX)
+declare -A PID_OF
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -73,7 +74,7 @@ CONF
 nginx_conf origin $ORIGIN 'location / { default_type application/json; return 200 "{\"ok\":true,\"items\":[1,2,3]}"; }'
 nginx_conf nginx $NGINX 'location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }'
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
-nginx -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
+nginx -c "$WORK/nginx/nginx.conf" & PIDS+=($!); NGINX_PID=$!
 
 cat > "$WORK/rampart.yaml" <<YAML
 listeners:
@@ -88,9 +89,10 @@ apis:
     upstream:
       url: http://127.0.0.1:$ORIGIN
 YAML
-RAMPART_WORKERS=1 RAMPART_LOG=warn "$RAMPART" serve --config "$WORK/rampart.yaml" & PIDS+=($!)
+RAMPART_WORKERS=1 RAMPART_LOG=warn "$RAMPART" serve --config "$WORK/rampart.yaml" & PIDS+=($!); RAMPART_PID=$!
 
 TARGETS=("nginx:$NGINX" "rampart:$RAMPART_PORT")
+PID_OF[nginx]=$NGINX_PID PID_OF[rampart]=$RAMPART_PID
 if [ "$WAF" = 1 ]; then
   cat > "$WORK/modsecurity.conf" <<CONF
 SecRuleEngine On
@@ -111,11 +113,13 @@ Include /usr/share/modsecurity-crs/rules/*.conf
 Include /etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf
 CONF
   nginx_conf nginx-waf $NGINX_WAF "modsecurity on; modsecurity_rules_file $WORK/modsecurity.conf; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
-  nginx -c "$WORK/nginx-waf/nginx.conf" & PIDS+=($!)
+  nginx -c "$WORK/nginx-waf/nginx.conf" & PIDS+=($!); NGINX_WAF_PID=$!
+  PID_OF[nginx-modsec]=$NGINX_WAF_PID
   if [ -f bench/rampart-waf.yaml.in ]; then
     sed -e "s#@PORT@#$RAMPART_WAF#; s#@ADMIN@#$ADMIN_WAF#; s#@ORIGIN@#$ORIGIN#; s#@WORK@#$WORK#" bench/rampart-waf.yaml.in > "$WORK/rampart-waf.yaml"
-    RAMPART_WORKERS=1 RAMPART_LOG=warn "$RAMPART" serve --config "$WORK/rampart-waf.yaml" & PIDS+=($!)
+    RAMPART_WORKERS=1 RAMPART_LOG=warn "$RAMPART" serve --config "$WORK/rampart-waf.yaml" & PIDS+=($!); RAMPART_WAF_PID=$!
     TARGETS+=("nginx-modsec:$NGINX_WAF" "rampart-waf:$RAMPART_WAF")
+    PID_OF[rampart-waf]=$RAMPART_WAF_PID
   else
     TARGETS+=("nginx-modsec:$NGINX_WAF")
   fi
@@ -139,32 +143,51 @@ cat > "$WORK/attack.lua" <<'LUA'
 wrk.path = "/search?q=1'%20OR%20'1'%3D'1&id=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
 LUA
 
-run() { # target-name port workload -> "rps p50 p99"
-  local port=$2 workload=$3 args=()
+# CPU ticks (user + system, all threads) of a server: the process with that
+# pid and its direct children (nginx's worker is a child of its master).
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    [ -r "/proc/$pid/stat" ] || continue
+    total=$(( total + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat") ))
+  done
+  echo "$total"
+}
+TICK_HZ=$(getconf CLK_TCK)
+
+run() { # target-name port workload -> "rps p50 p99 non2xx cpu_us_per_request"
+  local port=$2 workload=$3 args=() before after
   case "$workload" in
     get) args=(-H "Authorization: Bearer $TOKEN" -H "Accept: application/json" -H "User-Agent: bench/1.0" -H "Accept-Language: en" "http://127.0.0.1:$port/api/users?page=2") ;;
     post) args=(-s "$WORK/post.lua" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/api/orders") ;;
     blocked) args=(-s "$WORK/attack.lua" "http://127.0.0.1:$port/") ;;
   esac
+  before=$(cpu_ticks "${PID_OF[$1]}")
   wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "${args[@]}" > "$WORK/wrk.out" 2>&1 || true
-  awk '
+  after=$(cpu_ticks "${PID_OF[$1]}")
+  awk -v ticks=$(( after - before )) -v hz="$TICK_HZ" '
     /Requests\/sec/ { rps = $2 }
     $1 == "50%" { p50 = $2 }
     $1 == "99%" { p99 = $2 }
     /Non-2xx/ { non2xx = $NF }
-    END { printf "%s %s %s %s\n", rps, p50, p99, (non2xx == "" ? 0 : non2xx) }' "$WORK/wrk.out"
+    / requests in / { total = $1 }
+    END {
+      cpu = (total > 0) ? ticks * 1e6 / hz / total : 0
+      printf "%s %s %s %s %.1f\n", rps, p50, p99, (non2xx == "" ? 0 : non2xx), cpu
+    }' "$WORK/wrk.out"
 }
 
 WORKLOADS=(get post)
 [ "$WAF" = 1 ] && WORKLOADS+=(blocked)
-printf '%-14s %-8s %-6s %12s %10s %10s %10s\n' target workload round req/s p50 p99 non-2xx
-declare -A SUM
+printf '%-14s %-8s %-6s %12s %10s %10s %10s %12s\n' target workload round req/s p50 p99 non-2xx cpu_us/req
+declare -A SUM CPU
 for round in $(seq 1 "$ROUNDS"); do
   for workload in "${WORKLOADS[@]}"; do
     for target in "${TARGETS[@]}"; do
       name=${target%%:*} port=${target##*:}
-      read -r rps p50 p99 non2xx < <(run "$name" "$port" "$workload")
-      printf '%-14s %-8s %-6s %12s %10s %10s %10s\n' "$name" "$workload" "$round" "$rps" "$p50" "$p99" "$non2xx"
+      read -r rps p50 p99 non2xx cpu < <(run "$name" "$port" "$workload")
+      printf '%-14s %-8s %-6s %12s %10s %10s %10s %12s\n' "$name" "$workload" "$round" "$rps" "$p50" "$p99" "$non2xx" "$cpu"
+      CPU[$name/$workload]=$(awk -v a="${CPU[$name/$workload]:-0}" -v b="$cpu" 'BEGIN { print a + b }')
       SUM[$name/$workload]=$(awk -v a="${SUM[$name/$workload]:-0}" -v b="$rps" 'BEGIN { print a + b }')
     done
   done
@@ -173,6 +196,8 @@ echo
 for workload in "${WORKLOADS[@]}"; do
   n=${SUM[nginx/$workload]:-0} r=${SUM[rampart/$workload]:-0}
   awk -v n="$n" -v r="$r" -v w="$workload" 'BEGIN { if (n > 0) printf "rampart/nginx %-8s req/s ratio: %.2f\n", w, r / n }'
+  nc=${CPU[nginx/$workload]:-0} rc=${CPU[rampart/$workload]:-0}
+  awk -v n="$nc" -v r="$rc" -v w="$workload" 'BEGIN { if (r > 0) printf "nginx/rampart %-8s CPU-per-request ratio: %.2f (above 1: Rampart spends less CPU per request)\n", w, n / r }'
   if [ "$WAF" = 1 ]; then
     m=${SUM[nginx-modsec/$workload]:-0} rw=${SUM[rampart-waf/$workload]:-0}
     awk -v m="$m" -v r="$rw" -v w="$workload" 'BEGIN { if (m > 0 && r > 0) printf "rampart-waf/nginx-modsec %-8s req/s ratio: %.1f\n", w, r / m }'

@@ -46,4 +46,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = KeyKind::parse(&text);
     let _ = rampart_ratelimit::config::parse_duration_us(&text);
     let _ = rampart_ratelimit::calendar::parse_offset(&text);
+    let _ = rampart_ratelimit::calendar::Zone::parse(&text);
 });

@@ -74,6 +74,15 @@ impl DevIssuer {
     }
 }
 
+/// `bytes` random bytes (system CSPRNG) as lower-case hex: peppers and admin
+/// tokens for demos and tests.
+pub fn random_hex(bytes: usize) -> Result<String, AdapterError> {
+    let mut buf = vec![0u8; bytes.min(1024)];
+    aws_lc_rs::rand::fill(&mut buf)
+        .map_err(|_| AdapterError::invalid("dev_issuer", "no randomness"))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -92,5 +101,8 @@ mod tests {
         // Another key's token does not carry this kid.
         let other = DevIssuer::generate("k2").unwrap();
         assert_ne!(other.jwk()["x"], issuer.jwk()["x"]);
+        let a = random_hex(32).unwrap();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, random_hex(32).unwrap());
     }
 }

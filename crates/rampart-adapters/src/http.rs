@@ -218,18 +218,8 @@ pub fn parse_url(url: &str) -> Result<Uri, HttpError> {
 }
 
 fn check_url(uri: &Uri) -> Result<(), HttpError> {
-    let authority = uri.authority().ok_or(HttpError::Url("no host"))?;
-    if authority.as_str().contains('@') {
-        return Err(HttpError::Url("user info in URL"));
-    }
-    match uri.scheme_str() {
-        Some("https") => Ok(()),
-        // Compare the parsed host, not a string prefix: `http://127.0.0.1.evil.test`
-        // and `http://localhost@evil.test` are not loopback.
-        Some("http") if matches!(authority.host(), "127.0.0.1" | "[::1]" | "localhost") => Ok(()),
-        Some("http") => Err(HttpError::Url("plain http only to loopback")),
-        _ => Err(HttpError::Url("scheme must be https")),
-    }
+    // The engine's rule (parsed host, never a string prefix), applied to every call.
+    rampart_authn::endpoint::check_endpoint(uri).map_err(HttpError::Url)
 }
 
 #[cfg(test)]

@@ -154,13 +154,10 @@ pub struct IntrospectionClientSettings {
 impl IntrospectionConfig {
     /// Validates the endpoint and loads the client secret.
     pub fn client_settings(&self, path: &str) -> Result<IntrospectionClientSettings, ConfigError> {
-        if !self.endpoint.starts_with("https://")
-            && !self.endpoint.starts_with("http://127.0.0.1")
-            && !self.endpoint.starts_with("http://localhost")
-        {
+        if let Err(reason) = crate::endpoint::parse_endpoint(&self.endpoint) {
             return Err(invalid(
                 format!("{path}.endpoint"),
-                "must be https (or loopback http)",
+                format!("must be https (or loopback http): {reason}"),
             ));
         }
         if self.client_id.is_empty() {

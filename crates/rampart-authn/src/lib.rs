@@ -17,6 +17,8 @@
 //! - [`credentials`]: reading (not judging) the credentials of a request.
 //! - [`claims_map`]: claims -> [`rampart_core::Identity`].
 //! - [`clock`]: the injected [`clock::Clock`].
+//! - [`endpoint`]: which JWKS/introspection URLs are allowed (parsed host:
+//!   https, or http to loopback only).
 //! - [`secret`]: secrets referenced from files or environment, redacted in `Debug`.
 //! - [`introspection`]: opaque tokens via RFC 7662, with a bounded cache that
 //!   respects `exp` and a short negative cache.
@@ -32,6 +34,7 @@ pub mod clock;
 pub mod config;
 pub mod config_error;
 pub mod credentials;
+pub mod endpoint;
 pub mod introspection;
 pub mod jwt;
 pub mod mtls;

@@ -215,13 +215,30 @@ async fn malformed_tokens_never_reach_the_endpoint_and_the_cache_is_bounded() {
 #[test]
 fn config_refuses_plain_http_endpoints() {
     let secret = temp_file("introspection-secret2", b"x");
-    let cfg: IntrospectionConfig = serde_json::from_value(json!({
-        "endpoint": "http://idp.example/introspect", "client_id": "r", "client_secret": {"file": secret}
-    }))
-    .unwrap();
-    let err = cfg
-        .client_settings("authn.introspection")
-        .unwrap_err()
-        .to_string();
-    assert!(err.starts_with("authn.introspection.endpoint"), "{err}");
+    let settings = |endpoint: &str| {
+        let cfg: IntrospectionConfig = serde_json::from_value(json!({
+            "endpoint": endpoint, "client_id": "r", "client_secret": {"file": secret}
+        }))
+        .unwrap();
+        cfg.client_settings("authn.introspection")
+    };
+    // Plain http elsewhere than loopback, and loopback look-alikes (the host is
+    // parsed, not prefix-matched).
+    for endpoint in [
+        "http://idp.example/introspect",
+        "http://127.0.0.1.evil.test/introspect",
+        "http://localhost.evil.test/introspect",
+        "http://localhost@evil.test/introspect",
+        "ftp://idp.example/introspect",
+    ] {
+        let err = settings(endpoint).unwrap_err().to_string();
+        assert!(err.starts_with("authn.introspection.endpoint"), "{err}");
+    }
+    for endpoint in [
+        "https://idp.example/introspect",
+        "http://127.0.0.1:9000/introspect",
+        "http://localhost/introspect",
+    ] {
+        assert!(settings(endpoint).is_ok(), "{endpoint}");
+    }
 }

@@ -454,6 +454,15 @@ fn config_errors_name_the_field() {
             json!({"jwks_url": "http://idp.example/jwks"}),
             "authn.jwt.issuers[0].jwks_url",
         ),
+        // Loopback look-alikes: the host is parsed, not prefix-matched.
+        (
+            json!({"jwks_url": "http://127.0.0.1.evil.test/jwks"}),
+            "authn.jwt.issuers[0].jwks_url",
+        ),
+        (
+            json!({"jwks_url": "http://localhost@evil.test/jwks"}),
+            "authn.jwt.issuers[0].jwks_url",
+        ),
         (
             json!({"jwks_file": "/nonexistent/jwks.json"}),
             "authn.jwt.issuers[0]",

@@ -1,12 +1,16 @@
 //! The admin listener (127.0.0.1 by default): `/healthz` (the process answers),
-//! `/readyz` (serving and not draining), `/metrics` (Prometheus text format).
+//! `/readyz` (serving and not draining), `/metrics` (Prometheus text format),
+//! plus whatever the [`AdminExtension`] of the stage factory serves (the binary's:
+//! `/revocations`, behind a bearer token).
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
 use rampart_core::{Problem, ProblemType};
 
 use crate::Gateway;
@@ -15,6 +19,31 @@ use crate::problems::problem_response;
 const NOT_FOUND: ProblemType = ProblemType::new("admin-not-found", 404, "Not Found");
 const NOT_READY: ProblemType = ProblemType::new("not-ready", 503, "Service Unavailable");
 const METHOD: ProblemType = ProblemType::new("method-not-allowed", 405, "Method Not Allowed");
+const TOO_LARGE: ProblemType = ProblemType::new("admin-body-too-large", 413, "Payload Too Large");
+
+/// A boxed admin answer future.
+pub type AdminFuture<'a> = Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>>;
+
+/// Extra admin endpoints, supplied by the [`crate::StageFactory`] (the gateway
+/// knows nothing of what they do).
+pub trait AdminExtension: Send + Sync + 'static {
+    /// Whether this extension serves `path` (decided before the body is read).
+    fn serves(&self, path: &str) -> bool;
+
+    /// Largest request body it accepts; larger ones get 413 unread. Default 4 KiB.
+    fn max_body(&self) -> usize {
+        4 * 1024
+    }
+
+    /// Answers one request for a path it [`serves`](Self::serves).
+    fn handle<'a>(
+        &'a self,
+        method: &'a Method,
+        path: &'a str,
+        headers: &'a HeaderMap,
+        body: Bytes,
+    ) -> AdminFuture<'a>;
+}
 
 fn text(
     status: StatusCode,
@@ -37,7 +66,34 @@ fn problem(kind: ProblemType) -> Response<Full<Bytes>> {
 pub async fn handle<B>(
     gateway: Arc<Gateway>,
     request: Request<B>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, Infallible>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<crate::BoxError>,
+{
+    if let Some(extension) = gateway.factory.admin_extension()
+        && extension.serves(request.uri().path())
+    {
+        let (parts, body) = request.into_parts();
+        let limit = extension.max_body();
+        let declared_too_large = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|len| len > limit as u64);
+        if declared_too_large {
+            return Ok(problem(TOO_LARGE));
+        }
+        let body = match Limited::new(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return Ok(problem(TOO_LARGE)),
+        };
+        let response = extension
+            .handle(&parts.method, parts.uri.path(), &parts.headers, body)
+            .await;
+        return Ok(response);
+    }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return Ok(problem(METHOD));
     }

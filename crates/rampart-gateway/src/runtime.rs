@@ -16,6 +16,11 @@ use crate::upstream::{UpstreamClient, build_client};
 pub trait StageFactory: Send + Sync + 'static {
     /// The stages of `api`, in any order (the runtime sorts them by phase, stably).
     fn stages(&self, config: &Config, api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors>;
+
+    /// Extra endpoints for the admin listener (e.g. revocations). Default none.
+    fn admin_extension(&self) -> Option<Arc<dyn crate::admin::AdminExtension>> {
+        None
+    }
 }
 
 /// A factory that adds no stages: a plain hardened reverse proxy.

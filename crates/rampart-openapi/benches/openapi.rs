@@ -169,6 +169,9 @@ fn parts(c: &mut Criterion) {
         reveal: vec![],
         role_visible: Default::default(),
         auth_endpoint: false,
+        request_schema: None,
+        param_schemas: Vec::new(),
+        username_field: None,
     };
     let resp = response_body();
     c.bench_function("part: serde_json parse 10 KB (reference)", |b| {

@@ -3,12 +3,13 @@
 //! Runs once per (re)load; nothing here runs per request.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use http::Method;
 use serde_json::Value;
 
 use crate::bundle::{Direction, SpecVersion, bundle, compile as compile_schema};
-use crate::config::{OpenApiConfig, Policy};
+use crate::config::{OpenApiConfig, OperationOverride, Policy};
 use crate::error::{BuildError, LoadError};
 use crate::lifecycle::Lifecycle;
 use crate::loader::{DocId, DocSet, escape_segment};
@@ -182,7 +183,7 @@ pub fn compile(docs: &DocSet, cfg: &OpenApiConfig) -> Result<Compiled, BuildErro
             if over.is_some() {
                 used.insert(key.clone());
             }
-            let policy = match over {
+            let mut policy = match over {
                 Some(o) => o.apply(&base_policy, &key)?,
                 None => base_policy.clone(),
             };
@@ -202,6 +203,9 @@ pub fn compile(docs: &DocSet, cfg: &OpenApiConfig) -> Result<Compiled, BuildErro
                 Some(b) => Some(c.body(idoc, &format!("{op_ptr}/requestBody"), b)?),
                 None => None,
             };
+            if let Some(o) = over {
+                c.tighten(o, &key, &params, body.is_some(), &mut policy)?;
+            }
             let mut responses =
                 c.responses(idoc, &format!("{op_ptr}/responses"), op.get("responses"))?;
             for media in responses.iter_mut().flat_map(|r| r.media.iter_mut()) {
@@ -274,6 +278,39 @@ struct Ctx<'d> {
 }
 
 impl Ctx<'_> {
+    /// Compiles an operation override's extra schemas (`request_schema`,
+    /// `parameters`) into the policy; each must name something the operation has.
+    fn tighten(
+        &self,
+        over: &OperationOverride,
+        key: &str,
+        params: &[Param],
+        has_body: bool,
+        policy: &mut Policy,
+    ) -> Result<(), BuildError> {
+        let bad = |field: String, message: String| BuildError::Field { field, message };
+        if let Some(schema) = &over.request_schema {
+            let field = format!("operations.{key}.request_schema");
+            if !has_body {
+                return Err(bad(field, "the operation declares no request body".into()));
+            }
+            let v = compile_schema(schema, self.version).map_err(|m| bad(field, m))?;
+            policy.request_schema = Some(Arc::new(v));
+        }
+        for (name, schema) in &over.parameters {
+            let field = format!("operations.{key}.parameters.{name}");
+            if !params.iter().any(|p| p.name.eq_ignore_ascii_case(name)) {
+                return Err(bad(
+                    field,
+                    "the operation declares no such parameter".into(),
+                ));
+            }
+            let v = compile_schema(schema, self.version).map_err(|m| bad(field, m))?;
+            policy.param_schemas.push((name.clone(), Arc::new(v)));
+        }
+        Ok(())
+    }
+
     fn params(
         &self,
         doc: DocId,

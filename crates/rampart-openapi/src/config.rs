@@ -13,8 +13,12 @@
 //! forbidden_properties: [is_admin, role]
 //! role_visible: { salary: [hr] }    # response members only these roles see
 //! operations:
-//!   login: { auth_endpoint: true, reveal_properties: [access_token] }
+//!   login: { auth_endpoint: true, username_field: /username, reveal_properties: [access_token] }
 //!   updateUser: { undeclared_properties: strip }
+//!   createUser:                     # constraints the spec forgot, added to its schema
+//!     request_schema: { properties: { email: { format: email, maxLength: 254 } } }
+//!   listUsers:
+//!     parameters: { limit: { maximum: 100 } }
 //!   "GET /legacy/users":
 //!     deprecation:
 //!       since: "2026-01-01T00:00:00Z"
@@ -25,6 +29,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -145,6 +150,21 @@ pub struct OperationOverride {
     pub auth_endpoint: bool,
     /// Deprecation of this operation (overrides the API-wide one).
     pub deprecation: Option<DeprecationConfig>,
+    /// A JSON Schema (in the spec's dialect) the request body must satisfy as well
+    /// as the spec's own: tightens a loose spec (formats, lengths, patterns,
+    /// required members) without editing it. It adds constraints only; which members
+    /// are declared still comes from the spec.
+    #[serde(default)]
+    pub request_schema: Option<serde_json::Value>,
+    /// Per parameter name: a JSON Schema the parameter's decoded value must satisfy
+    /// as well as the spec's (e.g. `limit: {maximum: 100}`).
+    #[serde(default)]
+    pub parameters: BTreeMap<String, serde_json::Value>,
+    /// Authentication endpoints only: where the login identifier (username) is in
+    /// the request body, as a JSON pointer (`/username`, `/credentials/email`); for
+    /// `application/x-www-form-urlencoded` bodies the pointer's one segment names
+    /// the form field. The lock-out counts failures per identifier.
+    pub username_field: Option<String>,
 }
 
 /// The resolved rules of one operation.
@@ -166,7 +186,16 @@ pub struct Policy {
     pub role_visible: HashMap<String, Vec<String>>,
     /// Authentication endpoint.
     pub auth_endpoint: bool,
+    /// Extra schema for the request body (`request_schema`).
+    pub request_schema: Option<Arc<jsonschema::Validator>>,
+    /// Extra schemas per parameter name (`parameters`).
+    pub param_schemas: Vec<(String, Arc<jsonschema::Validator>)>,
+    /// JSON pointer of the login identifier in the body (`username_field`).
+    pub username_field: Option<String>,
 }
+
+/// Longest accepted `username_field` pointer.
+const MAX_POINTER_LEN: usize = 256;
 
 /// Default largest body.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -193,6 +222,9 @@ impl OpenApiConfig {
             reveal: lower(&self.reveal_properties),
             role_visible: self.role_visible.clone().into_iter().collect(),
             auth_endpoint: false,
+            request_schema: None,
+            param_schemas: Vec::new(),
+            username_field: None,
         };
         check_limits(&policy, "limits")?;
         if ![400, 401, 403].contains(&self.auth_failure_status) {
@@ -235,6 +267,19 @@ impl OperationOverride {
         p.reveal.extend(lower(&self.reveal_properties));
         p.role_visible.extend(self.role_visible.clone());
         p.auth_endpoint = self.auth_endpoint;
+        if let Some(field) = &self.username_field {
+            let bad = |message: &str| BuildError::Field {
+                field: format!("operations.{key}.username_field"),
+                message: message.into(),
+            };
+            if !self.auth_endpoint {
+                return Err(bad("needs `auth_endpoint: true`"));
+            }
+            if !field.starts_with('/') || field.len() > MAX_POINTER_LEN {
+                return Err(bad("must be a JSON pointer such as /username"));
+            }
+            p.username_field = Some(field.clone());
+        }
         check_limits(&p, &format!("operations.{key}.limits"))?;
         Ok(p)
     }

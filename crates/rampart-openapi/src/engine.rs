@@ -68,6 +68,9 @@ pub struct OpenApi {
     pub(crate) compiled: Compiled,
     pub(crate) auth_status: u16,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Whether any operation names a `username_field` (the route stage then reads
+    /// those operations' bodies).
+    pub(crate) has_login_fields: bool,
 }
 
 impl OpenApiConfig {
@@ -85,7 +88,12 @@ impl OpenApiConfig {
     ) -> Result<OpenApi, BuildError> {
         let docs = DocSet::load(&base_dir.join(&self.spec))?;
         let compiled = compile(&docs, self)?;
+        let has_login_fields = compiled
+            .ops
+            .iter()
+            .any(|o| o.policy.username_field.is_some());
         Ok(OpenApi {
+            has_login_fields,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             compiled,
             auth_status: self.auth_failure_status,

@@ -7,7 +7,8 @@
 //! (`Phase::Route`: inventory, 404/405, 410 after sunset, error masking on the
 //! response) and a [`ValidationStage`] (`Phase::Validation`: parameters, bodies, mass
 //! assignment; response filtering). Later stages find [`MatchedOperation`] and
-//! [`PathParams`] in `RequestCx::extensions` and the template in `cx.route`.
+//! [`PathParams`] in `RequestCx::extensions` and the template in `cx.route`; on
+//! authentication operations with a `username_field`, a [`LoginIdentifier`].
 //!
 //! Semantics worth knowing:
 //! - A member is *declared* when a schema (or a branch of its `allOf`/`anyOf`/`oneOf`)
@@ -38,7 +39,9 @@
 //! - [`massign`]: undeclared, `readOnly` and forbidden request members (JSON and
 //!   `application/x-www-form-urlencoded` bodies).
 //! - [`request`], [`response`]: the per-request checks; [`stage`]: the `Stage`s.
-//! - [`lifecycle`]: deprecation/sunset headers and the injected [`Clock`].
+//! - [`login`]: the login identifier of authentication requests (for the lock-out).
+//! - [`lifecycle`]: deprecation/sunset headers; the injected [`Clock`] is
+//!   `rampart_core::time`'s.
 //! - [`problems`]: problem types and the `errors` list; [`error`]: load/build errors.
 
 pub mod bundle;
@@ -49,6 +52,7 @@ pub mod error;
 pub mod json;
 pub mod lifecycle;
 pub mod loader;
+pub mod login;
 pub mod massign;
 pub mod params;
 pub mod problems;
@@ -63,5 +67,6 @@ pub use config::{
 };
 pub use engine::{MatchedOperation, OpenApi, PathParams, Routed};
 pub use error::{BuildError, LoadError};
-pub use lifecycle::{Clock, FixedClock, SystemClock};
+pub use lifecycle::{Clock, ManualClock, SystemClock};
+pub use login::LoginIdentifier;
 pub use stage::{RouteStage, ValidationStage};

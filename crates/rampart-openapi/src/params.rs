@@ -194,6 +194,17 @@ pub fn coerce(raw: &str, scalar: Scalar) -> Option<Value> {
 impl Param {
     /// Validates this parameter, appending failures.
     pub fn check(&self, src: &Sources<'_>, failures: &mut Vec<Failure>) {
+        self.check_with(src, None, failures);
+    }
+
+    /// As [`Param::check`], with an extra schema from configuration that the
+    /// decoded value must satisfy too.
+    pub fn check_with(
+        &self,
+        src: &Sources<'_>,
+        extra: Option<&jsonschema::Validator>,
+        failures: &mut Vec<Failure>,
+    ) {
         let mut pointer = String::new();
         push_segment(&mut pointer, &self.name);
         let value = match self.extract(src) {
@@ -209,9 +220,11 @@ impl Param {
                 return;
             }
         };
-        if let Some(validator) = self.validator.as_ref().filter(|v| !v.is_valid(&value)) {
-            for err in validator.iter_errors(&value) {
-                failures.push(schema_failure(self.location, &pointer, &err));
+        for validator in self.validator.iter().chain(extra) {
+            if !validator.is_valid(&value) {
+                for err in validator.iter_errors(&value) {
+                    failures.push(schema_failure(self.location, &pointer, &err));
+                }
             }
         }
     }

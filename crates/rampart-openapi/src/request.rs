@@ -67,7 +67,13 @@ fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mu
         cookies,
     };
     for param in &op.params {
-        param.check(&src, failures);
+        let extra = op
+            .policy
+            .param_schemas
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&param.name))
+            .map(|(_, v)| v.as_ref());
+        param.check_with(&src, extra, failures);
     }
     if op.policy.strict_query {
         for (key, _) in &src.query {
@@ -141,11 +147,7 @@ fn check_body(
             return Ok(());
         }
     };
-    if let Some(validator) = media.validator.as_ref().filter(|v| !v.is_valid(&value)) {
-        for err in validator.iter_errors(&value) {
-            failures.push(schema_failure(In::Body, "", &err));
-        }
-    }
+    validate_body(media, op, &value, failures);
     let stripped = massign::check(&media.shapes, &mut value, &op.policy, failures);
     if stripped && failures.is_empty() {
         note_stripped(cx);
@@ -179,11 +181,7 @@ fn check_form(
         }
     };
     let mut value = serde_json::Value::Object(crate::params::form_object(pairs, fields, failures));
-    if let Some(validator) = media.validator.as_ref().filter(|v| !v.is_valid(&value)) {
-        for err in validator.iter_errors(&value) {
-            failures.push(schema_failure(In::Body, "", &err));
-        }
-    }
+    validate_body(media, op, &value, failures);
     let stripped = massign::check(&media.shapes, &mut value, &op.policy, failures);
     if stripped
         && failures.is_empty()
@@ -194,6 +192,23 @@ fn check_form(
         replace_body(&mut cx.headers, &mut cx.body, encoded.into_bytes());
     }
     Ok(())
+}
+
+/// The spec's schema, then the configuration's extra `request_schema`.
+fn validate_body(
+    media: &crate::compile::MediaSpec,
+    op: &Operation,
+    value: &serde_json::Value,
+    failures: &mut Vec<Failure>,
+) {
+    let extra = op.policy.request_schema.as_deref();
+    for validator in media.validator.iter().chain(extra) {
+        if !validator.is_valid(value) {
+            for err in validator.iter_errors(value) {
+                failures.push(schema_failure(In::Body, "", &err));
+            }
+        }
+    }
 }
 
 /// Records in the audit notes (without overriding another stage's reason) that the

@@ -4,7 +4,9 @@
 //!   `cx.route` and puts [`MatchedOperation`] and [`PathParams`] in `cx.extensions`.
 //!   On the response, at [`ResponsePhase::ErrorMasking`]: 5xx and undeclared statuses
 //!   become generic problems, authentication endpoints answer every 4xx identically,
-//!   and deprecation headers are added.
+//!   and deprecation headers are added. On authentication operations with a
+//!   `username_field` it reads the body and leaves a [`crate::LoginIdentifier`] for
+//!   the lock-out.
 //! - [`ValidationStage`] at [`Phase::Validation`] (after authentication, so the
 //!   consumer allowlist sees the identity): parameters and body. On the response, at
 //!   [`ResponsePhase::Filtering`]: content type check and body filtering.
@@ -16,7 +18,7 @@ use rampart_core::{Phase, Problem, RequestCx, ResponseCx, ResponsePhase, Stage, 
 use crate::compile::Operation;
 use crate::engine::{MatchedOperation, OpenApi, PathParams, Routed};
 use crate::problems::{SUNSET, auth_failed};
-use crate::{request, response};
+use crate::{login, request, response};
 
 /// Inventory and error masking.
 #[derive(Debug, Clone)]
@@ -110,6 +112,19 @@ impl Stage for RouteStage {
         Phase::Route
     }
 
+    fn request_body_limit(&self, cx: &RequestCx) -> Option<usize> {
+        // Only login operations with a `username_field`: the lock-out (next phase)
+        // needs the identifier before authentication.
+        if !self.api.has_login_fields {
+            return None;
+        }
+        let op = lookup(&self.api, cx)?;
+        op.policy
+            .username_field
+            .as_ref()
+            .map(|_| op.policy.max_body_bytes)
+    }
+
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
         match self.api.route(&cx.method, &cx.path) {
             Routed::Refused(problem) => {
@@ -129,11 +144,17 @@ impl Stage for RouteStage {
             }
             Routed::Found(m, params) => {
                 let op = self.api.operation(&m);
+                if let (Some(o), Some(body)) = (op, cx.body.as_ref())
+                    && let Some(pointer) = &o.policy.username_field
+                    && let Some(id) = login::extract(&cx.headers, body, pointer, &o.policy.limits)
+                {
+                    cx.extensions.insert(id);
+                }
                 cx.route = Some(m.route.clone());
                 cx.extensions.insert(params);
                 cx.extensions.insert(m);
                 if let Some(l) = op.and_then(|o| o.lifecycle.as_ref())
-                    && l.is_sunset(self.api.clock.now_unix())
+                    && l.is_sunset(i64::try_from(self.api.clock.unix_secs()).unwrap_or(i64::MAX))
                 {
                     let mut p = Problem::new(SUNSET);
                     p.headers.extend(l.headers.iter().cloned());

@@ -142,8 +142,8 @@ mod tests {
 
     #[test]
     fn lowering_applies_to_that_key_until_it_expires() {
-        let clock = ManualClock::new(0);
-        let a = AdaptiveLimits::new(Arc::new(clock.clone()), 10);
+        let clock = Arc::new(ManualClock::at_micros(0));
+        let a = AdaptiveLimits::new(clock.clone(), 10);
         a.lower(&KeyKind::Consumer, "mallory", 4, Duration::from_secs(60))
             .unwrap();
         let e = a.effective(&limit(), "mallory", 0);
@@ -156,8 +156,8 @@ mod tests {
 
     #[test]
     fn table_is_bounded_and_expired_entries_make_room() {
-        let clock = ManualClock::new(0);
-        let a = AdaptiveLimits::new(Arc::new(clock.clone()), 2);
+        let clock = Arc::new(ManualClock::at_micros(0));
+        let a = AdaptiveLimits::new(clock.clone(), 2);
         let k = KeyKind::ClientIp;
         a.lower(&k, "1", 2, Duration::from_secs(1)).unwrap();
         a.lower(&k, "2", 2, Duration::from_secs(10)).unwrap();

@@ -1,6 +1,16 @@
-//! Calendar arithmetic for quotas: day and month windows at a fixed UTC offset,
-//! and RFC 3339 rendering of their reset time. Hand-written (Howard Hinnant's
-//! civil-date algorithms) to keep the engine free of a date library.
+//! Calendar windows for quotas: day and month windows in a [`Zone`] (UTC, a fixed
+//! offset, or an IANA time zone with its daylight-saving rules), and the RFC 3339
+//! rendering of their reset time.
+//!
+//! Fixed offsets use `rampart_core::time`'s civil-date arithmetic; named zones use
+//! `jiff` with its bundled time-zone database, so no system files are read. In a
+//! zone with DST a day is 23 or 25 hours long on the change days, and the reset is
+//! still local midnight (or the first instant after it when midnight is skipped).
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use rampart_core::time::{civil_from_days, days_from_civil};
 
 use crate::clock::MICROS_PER_SEC;
 
@@ -16,6 +26,49 @@ pub enum Period {
     Month,
 }
 
+/// Where quota days and months begin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Zone {
+    /// A fixed offset, seconds east of UTC (0 is UTC).
+    Fixed(i32),
+    /// An IANA time zone such as `Europe/Paris`.
+    Named(TimeZone),
+}
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone::Fixed(0)
+    }
+}
+
+impl Zone {
+    /// `UTC`, `Z`, a fixed offset (`+02:00`, `-05:30`) or an IANA zone name
+    /// (`Europe/Paris`), from the bundled database. `None` when it is none of these.
+    pub fn parse(text: &str) -> Option<Zone> {
+        if let Some(offset) = parse_offset(text) {
+            return Some(Zone::Fixed(offset));
+        }
+        // Names are ASCII letters, digits and `/_-+`; anything else is not looked up.
+        let plausible = !text.is_empty()
+            && text.len() <= 64
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_-+".contains(&b));
+        if !plausible {
+            return None;
+        }
+        TimeZone::get(text).ok().map(Zone::Named)
+    }
+
+    /// The offset from UTC in force at `at_us`, in seconds east of UTC.
+    pub fn offset_at(&self, at_us: u64) -> i32 {
+        match self {
+            Zone::Fixed(offset) => *offset,
+            Zone::Named(tz) => tz.to_offset(timestamp(at_us)).seconds(),
+        }
+    }
+}
+
 /// A window: an id for the storage key and its bounds (µs since the epoch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
@@ -27,52 +80,41 @@ pub struct Window {
     pub end_us: u64,
 }
 
-/// Days since 1970-01-01 of a civil date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day number since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 fn to_us(secs: i64) -> u64 {
     u64::try_from(secs)
         .unwrap_or(0)
         .saturating_mul(MICROS_PER_SEC)
 }
 
-/// The window of `period` containing `now_us`, at `offset_secs` east of UTC.
-pub fn window(period: Period, now_us: u64, offset_secs: i32) -> Window {
+fn timestamp(at_us: u64) -> Timestamp {
+    i64::try_from(at_us)
+        .ok()
+        .and_then(|us| Timestamp::from_microsecond(us).ok())
+        .unwrap_or(Timestamp::MAX)
+}
+
+/// The window of `period` containing `now_us`, in `zone`.
+pub fn window(period: Period, now_us: u64, zone: &Zone) -> Window {
+    match zone {
+        Zone::Fixed(offset) => fixed_window(period, now_us, *offset),
+        Zone::Named(tz) => named_window(period, now_us, tz)
+            // Only at the far ends of jiff's range (year ±9999); UTC is as good there.
+            .unwrap_or_else(|| fixed_window(period, now_us, 0)),
+    }
+}
+
+fn fixed_window(period: Period, now_us: u64, offset_secs: i32) -> Window {
     let now = i64::try_from(now_us / MICROS_PER_SEC).unwrap_or(i64::MAX / 2);
     let off = i64::from(offset_secs);
     let local_day = (now + off).div_euclid(DAY_SECS);
+    let (y, m, d) = civil_from_days(local_day);
     match period {
-        Period::Day => {
-            let (y, m, d) = civil_from_days(local_day);
-            Window {
-                id: format!("d{y:04}-{m:02}-{d:02}"),
-                start_us: to_us(local_day * DAY_SECS - off),
-                end_us: to_us((local_day + 1) * DAY_SECS - off),
-            }
-        }
+        Period::Day => Window {
+            id: format!("d{y:04}-{m:02}-{d:02}"),
+            start_us: to_us(local_day * DAY_SECS - off),
+            end_us: to_us((local_day + 1) * DAY_SECS - off),
+        },
         Period::Month => {
-            let (y, m, _) = civil_from_days(local_day);
             let first = days_from_civil(y, m, 1);
             let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
             let next = days_from_civil(ny, nm, 1);
@@ -85,23 +127,46 @@ pub fn window(period: Period, now_us: u64, offset_secs: i32) -> Window {
     }
 }
 
-/// RFC 3339 rendering of `at_us` in the given offset, e.g. `2026-11-29T00:00:00+02:00`.
-pub fn rfc3339(at_us: u64, offset_secs: i32) -> String {
-    let secs = i64::try_from(at_us / MICROS_PER_SEC).unwrap_or(0) + i64::from(offset_secs);
-    let day = secs.div_euclid(DAY_SECS);
-    let tod = secs.rem_euclid(DAY_SECS);
-    let (y, m, d) = civil_from_days(day);
-    let (hh, mm, ss) = (tod / 3600, (tod % 3600) / 60, tod % 60);
-    if offset_secs == 0 {
-        return format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z");
-    }
-    let sign = if offset_secs < 0 { '-' } else { '+' };
-    let abs = offset_secs.unsigned_abs();
-    format!(
-        "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}{sign}{:02}:{:02}",
-        abs / 3600,
-        (abs % 3600) / 60
-    )
+fn named_window(period: Period, now_us: u64, tz: &TimeZone) -> Option<Window> {
+    let today = timestamp(now_us).to_zoned_datetime(tz.clone()).date();
+    let (first, next, id) = match period {
+        Period::Day => (
+            today,
+            today.tomorrow().ok()?,
+            format!(
+                "d{:04}-{:02}-{:02}",
+                today.year(),
+                today.month(),
+                today.day()
+            ),
+        ),
+        Period::Month => (
+            today.first_of_month(),
+            today.last_of_month().tomorrow().ok()?,
+            format!("m{:04}-{:02}", today.year(), today.month()),
+        ),
+    };
+    let start = |date: Date| -> Option<u64> {
+        // Midnight, or the first instant after it when a DST change skips it.
+        let us = date
+            .to_zoned_datetime(tz.clone())
+            .ok()?
+            .timestamp()
+            .as_microsecond();
+        u64::try_from(us).ok()
+    };
+    Some(Window {
+        id,
+        start_us: start(first)?,
+        end_us: start(next)?,
+    })
+}
+
+/// RFC 3339 rendering of `at_us` with the offset `zone` has then, e.g.
+/// `2026-11-29T00:00:00+01:00`.
+pub fn rfc3339(at_us: u64, zone: &Zone) -> String {
+    let secs = i64::try_from(at_us / MICROS_PER_SEC).unwrap_or(0);
+    rampart_core::time::rfc3339(secs, zone.offset_at(at_us))
 }
 
 /// Parses a fixed offset: `Z`, `UTC`, `+02:00`, `-05:30`. Returns seconds east of UTC.
@@ -133,52 +198,114 @@ mod tests {
 
     // 2026-11-28T04:46:00Z
     const NOW: u64 = 1_795_841_160 * MICROS_PER_SEC;
+    const HOUR_US: u64 = 3_600 * MICROS_PER_SEC;
+    const UTC: Zone = Zone::Fixed(0);
+
+    fn at(text: &str) -> u64 {
+        let secs = rampart_core::time::parse_rfc3339(text).unwrap();
+        u64::try_from(secs).unwrap() * MICROS_PER_SEC
+    }
+
+    fn paris() -> Zone {
+        Zone::parse("Europe/Paris").unwrap()
+    }
 
     #[test]
     fn utc_day_window() {
-        let w = window(Period::Day, NOW, 0);
+        let w = window(Period::Day, NOW, &UTC);
         assert_eq!(w.id, "d2026-11-28");
-        assert_eq!(rfc3339(w.start_us, 0), "2026-11-28T00:00:00Z");
-        assert_eq!(rfc3339(w.end_us, 0), "2026-11-29T00:00:00Z");
+        assert_eq!(rfc3339(w.start_us, &UTC), "2026-11-28T00:00:00Z");
+        assert_eq!(rfc3339(w.end_us, &UTC), "2026-11-29T00:00:00Z");
     }
 
     #[test]
     fn offset_moves_the_day_boundary() {
         // 04:46Z is 23:46 on the 27th at -05:00.
-        let w = window(Period::Day, NOW, -5 * 3600);
+        let zone = Zone::Fixed(-5 * 3600);
+        let w = window(Period::Day, NOW, &zone);
         assert_eq!(w.id, "d2026-11-27");
-        assert_eq!(rfc3339(w.end_us, -5 * 3600), "2026-11-28T00:00:00-05:00");
-        assert_eq!(rfc3339(w.end_us, 0), "2026-11-28T05:00:00Z");
+        assert_eq!(rfc3339(w.end_us, &zone), "2026-11-28T00:00:00-05:00");
+        assert_eq!(rfc3339(w.end_us, &UTC), "2026-11-28T05:00:00Z");
     }
 
     #[test]
     fn month_windows_cross_year_and_leap_february() {
-        let w = window(Period::Month, NOW, 0);
+        let w = window(Period::Month, NOW, &UTC);
         assert_eq!(w.id, "m2026-11");
-        assert_eq!(rfc3339(w.end_us, 0), "2026-12-01T00:00:00Z");
-        let dec = window(Period::Month, w.end_us + 1, 0);
-        assert_eq!(rfc3339(dec.end_us, 0), "2027-01-01T00:00:00Z");
+        assert_eq!(rfc3339(w.end_us, &UTC), "2026-12-01T00:00:00Z");
+        let dec = window(Period::Month, w.end_us + 1, &UTC);
+        assert_eq!(rfc3339(dec.end_us, &UTC), "2027-01-01T00:00:00Z");
         let feb = days_from_civil(2028, 2, 10) as u64 * 86_400 * MICROS_PER_SEC;
-        let w = window(Period::Month, feb, 3600);
-        assert_eq!(rfc3339(w.end_us, 3600), "2028-03-01T00:00:00+01:00");
+        let plus1 = Zone::Fixed(3600);
+        let w = window(Period::Month, feb, &plus1);
+        assert_eq!(rfc3339(w.end_us, &plus1), "2028-03-01T00:00:00+01:00");
         assert_eq!(w.end_us - w.start_us, 29 * 86_400 * MICROS_PER_SEC);
     }
 
     #[test]
-    fn civil_round_trip() {
-        for day in (-800_000..800_000).step_by(997) {
-            let (y, m, d) = civil_from_days(day);
-            assert_eq!(days_from_civil(y, m, d), day);
-        }
-    }
-
-    #[test]
-    fn offsets_parse_and_bad_ones_do_not() {
+    fn offsets_and_zone_names_parse_and_bad_ones_do_not() {
         assert_eq!(parse_offset("UTC"), Some(0));
         assert_eq!(parse_offset("+02:00"), Some(7200));
         assert_eq!(parse_offset("-05:30"), Some(-19_800));
         for bad in ["", "+2", "02:00", "+15:00", "+01:60", "+aa:00", "+"] {
             assert_eq!(parse_offset(bad), None, "{bad}");
         }
+        assert_eq!(Zone::parse("+02:00"), Some(Zone::Fixed(7200)));
+        assert!(matches!(
+            Zone::parse("America/New_York"),
+            Some(Zone::Named(_))
+        ));
+        for bad in ["Europe/Atlantis", "../../etc/passwd", "Europe/Paris\n", ""] {
+            assert_eq!(Zone::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn paris_days_are_23_and_25_hours_long_across_dst_changes() {
+        let zone = paris();
+        // Winter: midnight is 23:00Z the day before.
+        let w = window(Period::Day, at("2026-11-28T04:46:00Z"), &zone);
+        assert_eq!(w.id, "d2026-11-28");
+        assert_eq!(rfc3339(w.start_us, &UTC), "2026-11-27T23:00:00Z");
+        assert_eq!(rfc3339(w.end_us, &zone), "2026-11-29T00:00:00+01:00");
+        // 2026-03-29: clocks go from 02:00 to 03:00; the day is 23 hours.
+        let spring = window(Period::Day, at("2026-03-29T12:00:00Z"), &zone);
+        assert_eq!(spring.id, "d2026-03-29");
+        assert_eq!(rfc3339(spring.start_us, &zone), "2026-03-29T00:00:00+01:00");
+        assert_eq!(rfc3339(spring.end_us, &zone), "2026-03-30T00:00:00+02:00");
+        assert_eq!(spring.end_us - spring.start_us, 23 * HOUR_US);
+        // 2026-10-25: clocks go from 03:00 back to 02:00; the day is 25 hours.
+        let autumn = window(Period::Day, at("2026-10-25T12:00:00Z"), &zone);
+        assert_eq!(autumn.end_us - autumn.start_us, 25 * HOUR_US);
+        assert_eq!(rfc3339(autumn.end_us, &zone), "2026-10-26T00:00:00+01:00");
+        // Either side of local midnight in summer (22:00Z): two different days.
+        let before = window(Period::Day, at("2026-07-01T21:59:59Z"), &zone);
+        let after = window(Period::Day, at("2026-07-01T22:00:00Z"), &zone);
+        assert_eq!(
+            (before.id.as_str(), after.id.as_str()),
+            ("d2026-07-01", "d2026-07-02")
+        );
+        assert_eq!(before.end_us, after.start_us);
+    }
+
+    #[test]
+    fn paris_months_span_the_dst_change() {
+        let zone = paris();
+        let march = window(Period::Month, at("2026-03-15T00:00:00Z"), &zone);
+        assert_eq!(march.id, "m2026-03");
+        assert_eq!(rfc3339(march.start_us, &zone), "2026-03-01T00:00:00+01:00");
+        assert_eq!(rfc3339(march.end_us, &zone), "2026-04-01T00:00:00+02:00");
+        assert_eq!(march.end_us - march.start_us, (31 * 24 - 1) * HOUR_US);
+    }
+
+    #[test]
+    fn a_skipped_midnight_starts_the_day_at_the_first_instant_after_it() {
+        // America/Havana moves clocks forward at midnight: 2026-03-08 00:00 does
+        // not exist locally, the day starts at 01:00 (-04:00).
+        let zone = Zone::parse("America/Havana").unwrap();
+        let w = window(Period::Day, at("2026-03-08T12:00:00Z"), &zone);
+        assert_eq!(w.id, "d2026-03-08");
+        assert_eq!(rfc3339(w.start_us, &zone), "2026-03-08T01:00:00-04:00");
+        assert_eq!(w.end_us - w.start_us, 23 * HOUR_US);
     }
 }

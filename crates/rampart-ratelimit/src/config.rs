@@ -18,7 +18,7 @@
 //!     pro:
 //!       limits: [ { name: consumer, key: consumer, rate: 100, per: 1s, burst: 200 } ]
 //!       quotas: [ { name: monthly, limit: 1000000, period: month } ]
-//!   quota_utc_offset: "+01:00"
+//!   quota_time_zone: Europe/Paris     # or UTC, or a fixed offset such as "+01:00"
 //!   lockout: { max_failures: 5, window: 5m, lock_for: 15m }
 //!   concurrency: [ { name: reports, key: consumer, max_in_flight: 4, routes: ["GET /reports"] } ]
 //!   headers: { standard: true, legacy: false }
@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::calendar::{self, Period};
+use crate::calendar::{self, Period, Zone};
 use crate::key::KeyKind;
 use crate::local::{DEFAULT_MAX_KEYS, DEFAULT_SHARDS};
 use crate::policy::{ConcurrencyLimit, HeaderOptions, Limit, LockoutPolicy, Plan, Policy, Quota};
@@ -52,8 +52,13 @@ pub struct RateLimitConfig {
     #[serde(default)]
     pub plan_claim: Option<String>,
     /// Fixed UTC offset quota days and months are counted in: `UTC`, `+02:00`, `-05:00`.
+    /// Kept for existing files; `quota_time_zone` also takes zone names.
     #[serde(default)]
     pub quota_utc_offset: Option<String>,
+    /// Where quota days and months begin: `UTC`, a fixed offset (`+02:00`) or an
+    /// IANA time zone (`Europe/Paris`, daylight-saving changes included). Default UTC.
+    #[serde(default)]
+    pub quota_time_zone: Option<String>,
     /// Lock-out after repeated authentication failures.
     #[serde(default)]
     pub lockout: Option<LockoutConfig>,
@@ -260,6 +265,20 @@ pub enum ConfigError {
         /// Field path.
         field: String,
     },
+    /// The time zone is neither an offset nor a known IANA zone name.
+    #[error(
+        "{field}: expected UTC, an offset such as +02:00, or an IANA zone such as Europe/Paris"
+    )]
+    InvalidTimeZone {
+        /// Field path.
+        field: String,
+    },
+    /// Both `quota_utc_offset` and `quota_time_zone` are set.
+    #[error("{field}: set either quota_time_zone or quota_utc_offset, not both")]
+    ConflictingTimeZones {
+        /// Field path.
+        field: String,
+    },
 }
 
 const MAX_COUNT: u64 = 1 << 40;
@@ -405,10 +424,20 @@ impl RateLimitConfig {
             }
             other => other.clone(),
         };
-        let offset_secs = match &self.quota_utc_offset {
-            None => 0,
-            Some(text) => calendar::parse_offset(text).ok_or(ConfigError::InvalidOffset {
-                field: p("quota_utc_offset"),
+        let zone = match (&self.quota_utc_offset, &self.quota_time_zone) {
+            (None, None) => Zone::default(),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::ConflictingTimeZones {
+                    field: p("quota_time_zone"),
+                });
+            }
+            (Some(text), None) => Zone::Fixed(calendar::parse_offset(text).ok_or(
+                ConfigError::InvalidOffset {
+                    field: p("quota_utc_offset"),
+                },
+            )?),
+            (None, Some(text)) => Zone::parse(text).ok_or(ConfigError::InvalidTimeZone {
+                field: p("quota_time_zone"),
             })?,
         };
         let lockout = match &self.lockout {
@@ -448,7 +477,7 @@ impl RateLimitConfig {
             plans,
             default_plan,
             plan_claim: self.plan_claim.clone(),
-            offset_secs,
+            zone,
             lockout,
             concurrency,
             headers: HeaderOptions {

@@ -22,7 +22,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use rampart_core::{Problem, ProblemType};
 use serde_json::Value;
 
-use crate::calendar;
+use crate::calendar::{self, Zone};
 use crate::clock::MICROS_PER_SEC;
 use crate::policy::{HeaderOptions, PolicyInfo};
 use crate::store::Outcome;
@@ -155,7 +155,7 @@ pub fn write_headers(
 
 /// The 429 for a refused report: the strictest refused policy decides the type and
 /// `Retry-After`; every checked policy is reported in the headers.
-pub fn refusal(report: &RateLimitReport, opts: HeaderOptions, offset_secs: i32) -> Problem {
+pub fn refusal(report: &RateLimitReport, opts: HeaderOptions, zone: &Zone) -> Problem {
     let Some(decider) = report.strictest() else {
         return Problem::new(RATE_LIMITED);
     };
@@ -164,7 +164,7 @@ pub fn refusal(report: &RateLimitReport, opts: HeaderOptions, offset_secs: i32) 
         let reset = decider
             .info
             .reset_at_us
-            .map(|at| calendar::rfc3339(at, offset_secs))
+            .map(|at| calendar::rfc3339(at, zone))
             .unwrap_or_default();
         Problem::new(QUOTA_EXCEEDED)
             .with_detail(format!(

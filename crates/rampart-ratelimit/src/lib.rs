@@ -9,7 +9,8 @@
 //! (see [`store`] for why).
 //!
 //! Layout:
-//! - [`clock`]: the `Clock` trait, the system clock and a manual clock for tests.
+//! - [`clock`]: `rampart_core::time`'s `Clock`, system clock and manual clock,
+//!   re-exported.
 //! - [`gcra`]: the GCRA and fixed-window arithmetic, pure functions.
 //! - [`store`]: `Op`, `Outcome` and the `CounterStore` trait; [`local`]: the
 //!   in-process store.
@@ -17,7 +18,7 @@
 //!   header, claim, global) and how values are taken from a request.
 //! - [`config`]: the raw `RateLimitConfig` and its validation into a [`Policy`]
 //!   ([`policy`]: the compiled limits, plans, quotas and their ops).
-//! - [`calendar`]: day and month windows at a fixed UTC offset.
+//! - [`calendar`]: day and month windows in UTC, a fixed offset or an IANA zone.
 //! - [`limiter`]: the engine, [`RateLimiter`].
 //! - [`lockout`], [`adaptive`], [`concurrency`]: lock-out after failures, per-key
 //!   rate reductions, in-flight permits.

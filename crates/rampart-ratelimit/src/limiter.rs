@@ -89,11 +89,7 @@ impl Batch {
         if report.allowed() {
             Checked::Allowed(report)
         } else {
-            Checked::Refused(headers::refusal(
-                &report,
-                policy.headers,
-                policy.offset_secs,
-            ))
+            Checked::Refused(headers::refusal(&report, policy.headers, &policy.zone))
         }
     }
 }
@@ -203,8 +199,7 @@ impl RateLimiter {
                 let mut consumer = String::new();
                 facts.write_value(&crate::key::KeyKind::Consumer, &mut consumer);
                 for quota in &plan.quotas {
-                    let (op, info) =
-                        policy::quota_op(quota, &consumer, now, self.policy.offset_secs);
+                    let (op, info) = policy::quota_op(quota, &consumer, now, &self.policy.zone);
                     batch.ops.push(op);
                     batch.infos.push(info);
                 }

@@ -10,8 +10,9 @@
 //!   Setting a lock that is already set is refused by the store and changes nothing,
 //!   so failures cannot extend a lock indefinitely.
 //!
-//! Usernames are compared ASCII-case-insensitively and bounded in length (longer
-//! ones share one key) before they become keys.
+//! Usernames are compared case-insensitively (Unicode lower case, surrounding
+//! white space ignored) and only their SHA-256 becomes a key: keys live in a shared
+//! Redis and in logs of stores, and users type passwords into username fields.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -20,7 +21,6 @@ use rampart_core::Problem;
 
 use crate::clock::Clock;
 use crate::headers;
-use crate::key::{MAX_KEY_VALUE_LEN, OVERSIZE};
 use crate::policy::LockoutPolicy;
 use crate::store::{Algorithm, CounterStore, Op, StoreError};
 
@@ -43,11 +43,22 @@ fn subject_ip(ip: IpAddr) -> String {
     format!("ip:{{{}}}", crate::key::ip_bucket(ip))
 }
 
+/// The key subject of a username: a hash of its normalised form (128 bits are
+/// plenty to keep distinct usernames apart).
 fn subject_user(username: &str) -> String {
-    if username.len() > MAX_KEY_VALUE_LEN {
-        return format!("user:{{{OVERSIZE}}}");
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    let digest = Sha256::new()
+        .chain_update(b"rampart-lockout-user\0")
+        .chain_update(username.trim().to_lowercase().as_bytes())
+        .finalize();
+    let mut out = String::with_capacity(40);
+    out.push_str("user:{");
+    for byte in digest.iter().take(16) {
+        let _ = write!(out, "{byte:02x}");
     }
-    format!("user:{{{}}}", username.to_ascii_lowercase())
+    out.push('}');
+    out
 }
 
 impl Lockout {
@@ -163,5 +174,26 @@ impl Lockout {
             }
         }
         Ok(locked)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::subject_user;
+
+    #[test]
+    fn usernames_become_hashes_compared_case_insensitively() {
+        let a = subject_user("Alice");
+        assert_eq!(a, subject_user(" alice "));
+        assert_ne!(a, subject_user("alice2"));
+        assert!(!a.to_lowercase().contains("alice"), "{a}");
+        // One hash tag: both keys of a subject land on one Redis Cluster slot.
+        assert!(a.starts_with("user:{") && a.ends_with('}') && a.len() == 6 + 32 + 1);
+        // Long identifiers do not share one key.
+        assert_ne!(
+            subject_user(&"x".repeat(500)),
+            subject_user(&"x".repeat(501))
+        );
     }
 }

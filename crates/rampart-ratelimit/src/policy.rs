@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::calendar::{self, Period};
+use crate::calendar::{self, Period, Zone};
 use crate::clock::MICROS_PER_SEC;
 use crate::key::{Facts, KeyKind};
 use crate::store::{Algorithm, Op};
@@ -94,8 +94,8 @@ pub struct Policy {
     pub default_plan: Option<String>,
     /// Claim naming the plan when the identity has none.
     pub plan_claim: Option<String>,
-    /// Quota calendar offset, seconds east of UTC.
-    pub offset_secs: i32,
+    /// Where quota days and months begin.
+    pub zone: Zone,
     /// Lock-out, if configured.
     pub lockout: Option<LockoutPolicy>,
     /// Concurrency limits.
@@ -189,8 +189,8 @@ pub fn limit_op(limit: &Limit, value: &str, eff: Effective) -> (Op, PolicyInfo) 
 }
 
 /// Builds the op and info for a quota of `consumer` at `now_us`.
-pub fn quota_op(quota: &Quota, consumer: &str, now_us: u64, offset_secs: i32) -> (Op, PolicyInfo) {
-    let w = calendar::window(quota.period, now_us, offset_secs);
+pub fn quota_op(quota: &Quota, consumer: &str, now_us: u64, zone: &Zone) -> (Op, PolicyInfo) {
+    let w = calendar::window(quota.period, now_us, zone);
     let op = Op {
         key: format!("rq:{}:{}:{{{consumer}}}", quota.name, w.id),
         algorithm: Algorithm::Window {

@@ -39,7 +39,7 @@ fn a_full_config_compiles() {
     assert_eq!(p.pre_auth[0].emission_us, 600_000);
     assert_eq!(p.pre_auth[0].burst, 20);
     assert_eq!(p.pre_auth[1].burst, 5, "burst defaults to rate");
-    assert_eq!(p.offset_secs, -18_000);
+    assert_eq!(p.zone, rampart_ratelimit::calendar::Zone::Fixed(-18_000));
     assert!(p.headers.legacy && p.headers.standard);
 }
 

@@ -40,7 +40,7 @@ fn engine(store: Arc<dyn CounterStore>) -> Arc<RateLimiter> {
     Arc::new(RateLimiter::new(
         policy,
         store,
-        Arc::new(ManualClock::new(T0)),
+        Arc::new(ManualClock::at_micros(T0)),
     ))
 }
 

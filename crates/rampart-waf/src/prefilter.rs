@@ -15,7 +15,13 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_syntax::ParserBuilder;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
+use std::collections::HashMap;
+
+use crate::operators::Operator;
 use crate::rule::Rule;
+use crate::seclang::targets::{Selector, Target};
+use crate::transformations::ChainId;
+use crate::variables::Var;
 
 /// Largest set of alternatives tracked while analysing.
 const MAX_SET: usize = 64;
@@ -233,6 +239,13 @@ pub struct Prefilter {
     /// Pattern id -> rule slots that have it as a factor.
     slots_of: Vec<Vec<u32>>,
     words: usize,
+    /// Slots (bitset) whose links read only request facts ([`is_fact`]): a
+    /// scan of every fact value under the link's chain, once per phase, can
+    /// rule the whole link out without collecting its targets.
+    fact_slots: Vec<u64>,
+    /// Per chain node: the targets (selectors widened to every item) of the
+    /// fact-only links using it; the phase-wide scan covers these.
+    coverage: HashMap<ChainId, Vec<Target>>,
 }
 
 impl Prefilter {
@@ -261,16 +274,23 @@ impl Prefilter {
             .match_kind(MatchKind::Standard)
             .build(&patterns)
             .ok();
+        let words = (max_slot as usize).div_ceil(64);
         Self {
             automaton,
             slots_of,
-            words: (max_slot as usize).div_ceil(64),
+            words,
+            fact_slots: vec![0; words],
+            coverage: HashMap::new(),
         }
     }
 
-    /// The slots whose rules may match `value`, as a bitset.
-    pub fn scan(&self, value: &[u8]) -> Box<[u64]> {
-        let mut bits = vec![0u64; self.words].into_boxed_slice();
+    /// Words of a scan bitset.
+    pub(crate) fn words(&self) -> usize {
+        self.words
+    }
+
+    /// ORs the slots whose rules may match `value` into `bits`.
+    pub(crate) fn scan_into(&self, value: &[u8], bits: &mut [u64]) {
         if let Some(ac) = &self.automaton {
             for m in ac.find_overlapping_iter(value) {
                 for &slot in self
@@ -284,6 +304,22 @@ impl Prefilter {
                 }
             }
         }
+    }
+
+    /// Whether `slot`'s link reads only request facts (see `fact_slots`).
+    pub(crate) fn is_fact_slot(&self, slot: u32) -> bool {
+        Self::allows(&self.fact_slots, slot)
+    }
+
+    /// The widened targets of the fact-only links using chain `node`.
+    pub(crate) fn coverage(&self, node: ChainId) -> &[Target] {
+        self.coverage.get(&node).map_or(&[], Vec::as_slice)
+    }
+
+    /// The slots whose rules may match `value`, as a bitset.
+    pub fn scan(&self, value: &[u8]) -> Box<[u64]> {
+        let mut bits = vec![0u64; self.words].into_boxed_slice();
+        self.scan_into(value, &mut bits);
         bits
     }
 
@@ -304,27 +340,118 @@ fn selective(factors: &[Vec<u8>]) -> bool {
     })
 }
 
+/// Whether a variable's values come only from what the transaction was fed
+/// (request line, headers, body, response), never from what rules write:
+/// such values do not change while a phase runs.
+pub(crate) fn is_fact(var: Var) -> bool {
+    matches!(
+        var,
+        Var::Args
+            | Var::ArgsGet
+            | Var::ArgsPost
+            | Var::ArgsNames
+            | Var::ArgsGetNames
+            | Var::ArgsPostNames
+            | Var::RequestHeaders
+            | Var::RequestHeadersNames
+            | Var::RequestCookies
+            | Var::RequestCookiesNames
+            | Var::RequestUri
+            | Var::RequestUriRaw
+            | Var::RequestFilename
+            | Var::RequestBasename
+            | Var::RequestLine
+            | Var::RequestMethod
+            | Var::RequestProtocol
+            | Var::QueryString
+            | Var::RequestBody
+            | Var::Files
+            | Var::FilesNames
+            | Var::FilesSizes
+            | Var::MultipartPartHeaders
+            | Var::MultipartFilename
+            | Var::MultipartName
+            | Var::Xml
+            | Var::RemoteAddr
+            | Var::ServerName
+            | Var::UniqueId
+            | Var::ResponseBody
+            | Var::ResponseHeaders
+            | Var::ResponseHeadersNames
+            | Var::ResponseStatus
+            | Var::ResponseProtocol
+            | Var::ResponseContentType
+            | Var::ResponseContentLength
+    )
+}
+
+/// The literal factors of a link's operator, if it can be prefiltered: every
+/// value the operator matches contains one of them (ASCII case-insensitively).
+fn link_factors(r: &Rule) -> Option<Vec<Vec<u8>>> {
+    if r.negated || r.multi_match {
+        return None;
+    }
+    let f = match &r.operator {
+        Operator::Rx(c) => match c.as_ref() {
+            crate::operators::rx::Compiled::Linear(re) => required_factors(re.as_str())?,
+            crate::operators::rx::Compiled::Fancy(_) => return None,
+        },
+        // `@pm` matches exactly when one of its phrases occurs.
+        Operator::Pm(pm) => pm.phrases().to_vec(),
+        _ => return None,
+    };
+    (!f.is_empty() && f.iter().all(|x| !x.is_empty()) && selective(&f)).then_some(f)
+}
+
+/// A target with its selector widened to every item (XML keeps its kind).
+fn widened(t: &Target) -> Target {
+    Target {
+        var: t.var,
+        selector: match t.selector {
+            Selector::XmlRoot => Selector::XmlRoot,
+            Selector::XmlAttributes => Selector::XmlAttributes,
+            _ => Selector::All,
+        },
+        count: false,
+    }
+}
+
+fn same_kind(a: &Target, b: &Target) -> bool {
+    a.var == b.var && std::mem::discriminant(&a.selector) == std::mem::discriminant(&b.selector)
+}
+
 /// Assigns prefilter slots to the eligible links of `rules` and builds the prefilter.
 pub(crate) fn assign(rules: &mut [Rule]) -> Prefilter {
     let mut entries = Vec::new();
+    let mut facts: Vec<(u32, ChainId, Vec<Target>)> = Vec::new();
     let mut next = 0u32;
     for rule in rules.iter_mut() {
         let mut link = Some(rule);
         while let Some(r) = link {
-            if !r.negated
-                && !r.multi_match
-                && let Some(crate::operators::rx::Compiled::Linear(re)) = r.operator.static_regex()
-                && let Some(f) = required_factors(re.as_str())
-                && selective(&f)
-            {
+            if let Some(f) = link_factors(r) {
                 r.prefilter_slot = Some(next);
                 entries.push((next, f));
+                if !r.targets.is_empty() && r.targets.iter().all(|t| !t.count && is_fact(t.var)) {
+                    facts.push((next, r.chain_id, r.targets.iter().map(widened).collect()));
+                }
                 next += 1;
             }
             link = r.chained.as_deref_mut();
         }
     }
-    Prefilter::build(&entries)
+    let mut p = Prefilter::build(&entries);
+    for (slot, node, targets) in facts {
+        if let Some(w) = p.fact_slots.get_mut(slot as usize / 64) {
+            *w |= 1 << (slot % 64);
+        }
+        let cover = p.coverage.entry(node).or_default();
+        for t in targets {
+            if !cover.iter().any(|c| same_kind(c, &t)) {
+                cover.push(t);
+            }
+        }
+    }
+    p
 }
 
 #[cfg(test)]

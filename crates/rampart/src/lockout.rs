@@ -1,15 +1,30 @@
 //! Glue between authentication and the rate limiter's lock-out: repeated
-//! authentication failures from one client IP lock it out for a while.
+//! authentication failures from one client IP, or for one username, lock it out
+//! for a while.
 //!
 //! Two sources of failures: Rampart's own authentication stage refusing a
 //! credential ([`CountFailures`] wraps it), and the upstream answering 401 (a login
 //! endpoint behind Rampart; [`LockoutStage`] sees the response). Locked clients get
 //! 429 `locked-out` before any credential is looked at.
+//!
+//! The username of a login comes from the OpenAPI route stage, which reads it from
+//! the body of operations configured with a `username_field` and leaves a
+//! [`LoginIdentifier`] in the request's extensions (it runs in an earlier phase).
+//! A credential-stuffing run against one user from many IPs thus locks that user;
+//! the lock-out hashes the name before it becomes a key and never logs it.
 
 use std::sync::Arc;
 
 use rampart_core::{Phase, RequestCx, ResponseCx, ResponsePhase, Stage, Step, Verdict};
+use rampart_openapi::LoginIdentifier;
 use rampart_ratelimit::RateLimiter;
+
+/// The login identifier the OpenAPI stage found in this request, if any.
+fn username(cx: &RequestCx) -> Option<String> {
+    cx.extensions
+        .get::<LoginIdentifier>()
+        .map(|id| id.0.clone())
+}
 
 /// Refuses locked-out clients; counts upstream 401s as failures.
 pub struct LockoutStage {
@@ -37,8 +52,9 @@ impl Stage for LockoutStage {
             return Step::CONTINUE;
         };
         let ip = cx.client_ip;
+        let user = username(cx);
         Step::Wait(Box::pin(async move {
-            match lockout.check(ip, None).await {
+            match lockout.check(ip, user.as_deref()).await {
                 Ok(Some(problem)) => Verdict::Respond(problem),
                 // A store failure must not lock everyone out; the rate limits still hold.
                 Ok(None) | Err(_) => Verdict::Continue,
@@ -59,8 +75,9 @@ impl Stage for LockoutStage {
             return Step::CONTINUE;
         };
         let ip = cx.client_ip;
+        let user = username(cx);
         Step::Wait(Box::pin(async move {
-            let _ = lockout.record_failure(ip, None).await;
+            let _ = lockout.record_failure(ip, user.as_deref()).await;
             Verdict::Continue
         }))
     }
@@ -94,13 +111,14 @@ impl Stage for CountFailures {
 
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
         let ip = cx.client_ip;
+        let user = username(cx);
         let inner = self.inner.on_request(cx);
         Step::Wait(Box::pin(async move {
             let verdict = inner.resolve().await;
             if let (Verdict::Respond(problem), Some(lockout)) = (&verdict, self.limiter.lockout())
                 && problem.kind.status == 401
             {
-                let _ = lockout.record_failure(ip, None).await;
+                let _ = lockout.record_failure(ip, user.as_deref()).await;
             }
             verdict
         }))

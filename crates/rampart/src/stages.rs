@@ -10,6 +10,7 @@ use rampart_adapters::Adapters;
 use rampart_config::{Api, Config, ConfigError, ConfigErrors, Located};
 use rampart_core::Stage;
 use rampart_gateway::StageFactory;
+use rampart_gateway::admin::{AdminExtension, AdminFuture};
 use rampart_ratelimit::{
     ConsumerRateLimitStage, CounterStore, LocalStore, PreAuthRateLimitStage, RateLimitConfig,
     RateLimiter,
@@ -23,7 +24,14 @@ pub struct EngineStages {
     /// Rate-limit counter stores by API name, kept across reloads so that a
     /// reload does not reset every counter.
     counters: parking_lot::Mutex<HashMap<String, Arc<dyn CounterStore>>>,
+    /// Background JWKS refreshers by API name (replaced when the API is rebuilt;
+    /// dropping one stops it).
+    refreshers: parking_lot::Mutex<HashMap<String, rampart_adapters::JwksRefresher>>,
 }
+
+/// How often the JWKS refresher looks for stale caches (each cache refreshes
+/// only past its issuer's `jwks_refresh_seconds`, within its refetch limit).
+const JWKS_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl EngineStages {
     /// A factory whose authentication stages use `adapters`.
@@ -31,6 +39,7 @@ impl EngineStages {
         Self {
             adapters: Some(adapters),
             counters: parking_lot::Mutex::default(),
+            refreshers: parking_lot::Mutex::default(),
         }
     }
 
@@ -64,7 +73,37 @@ impl EngineStages {
     }
 }
 
+impl EngineStages {
+    /// Starts (or replaces) the background JWKS refresher of `api`, so keys
+    /// rotate on schedule and not only when a token names an unknown `kid`.
+    fn refresh_jwks(&self, api: &str, caches: Vec<Arc<rampart_authn::jwt::JwksCache>>) {
+        let mut refreshers = self.refreshers.lock();
+        if caches.is_empty() {
+            refreshers.remove(api);
+            return;
+        }
+        match rampart_adapters::JwksRefresher::spawn(caches, JWKS_TICK) {
+            Ok(refresher) => {
+                refreshers.insert(api.to_owned(), refresher);
+            }
+            // Outside a runtime (never in `serve`): lookups still refresh.
+            Err(error) => tracing::warn!(%error, api, "JWKS refresher not started"),
+        }
+    }
+}
+
+/// The `security` requirements of the OpenAPI document at `spec`.
+fn spec_security(spec: &std::path::Path) -> Result<rampart_authz::SpecSecurity, String> {
+    let docs = rampart_openapi::loader::DocSet::load(spec).map_err(|e| e.to_string())?;
+    rampart_authz::SpecSecurity::from_document(docs.main()).map_err(|e| e.to_string())
+}
+
 impl StageFactory for EngineStages {
+    fn admin_extension(&self) -> Option<Arc<dyn AdminExtension>> {
+        let adapters = self.adapters.clone()?;
+        Some(Arc::new(RevocationsEndpoint(adapters)))
+    }
+
     fn stages(&self, config: &Config, api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors> {
         let index = config
             .apis
@@ -120,8 +159,9 @@ impl StageFactory for EngineStages {
                 let deps = adapters
                     .authn_deps(authn, &field)
                     .map_err(|e| e.to_string())?;
-                let mut stage: Arc<dyn Stage> =
-                    Arc::new(authn.build(&field, &deps).map_err(|e| e.to_string())?);
+                let built = authn.build(&field, &deps).map_err(|e| e.to_string())?;
+                self.refresh_jwks(&api.name, built.jwks_caches());
+                let mut stage: Arc<dyn Stage> = Arc::new(built);
                 if let Some(limiter) = &lockout_limiter {
                     // Failed authentications feed the lock-out.
                     stage = Arc::new(crate::lockout::CountFailures::new(stage, limiter.clone()));
@@ -142,9 +182,14 @@ impl StageFactory for EngineStages {
                         *schema = config.base_dir.join(&*schema);
                     }
                 }
+                // Required scopes from the spec's `security`, when the API has one.
+                let spec = match &sections.openapi {
+                    Some(openapi) => spec_security(&config.base_dir.join(&openapi.value.spec))?,
+                    None => rampart_authz::SpecSecurity::default(),
+                };
                 let stage: Arc<dyn Stage> = Arc::new(
                     authz
-                        .build(&field, Arc::new(rampart_authz::clock::SystemClock))
+                        .build_with_spec(&field, Arc::new(rampart_authz::clock::SystemClock), &spec)
                         .map_err(|e| e.to_string())?,
                 );
                 Ok::<_, String>(vec![stage])
@@ -165,6 +210,64 @@ impl StageFactory for EngineStages {
         } else {
             Err(ConfigErrors(wiring.errors))
         }
+    }
+}
+
+/// The admin API's `/revocations`, answered by the identity adapters.
+struct RevocationsEndpoint(Arc<Adapters>);
+
+impl AdminExtension for RevocationsEndpoint {
+    fn serves(&self, path: &str) -> bool {
+        path == rampart_adapters::admin::REVOCATIONS_PATH
+    }
+
+    fn max_body(&self) -> usize {
+        rampart_adapters::admin::MAX_ADMIN_BODY
+    }
+
+    fn handle<'a>(
+        &'a self,
+        method: &'a http::Method,
+        path: &'a str,
+        headers: &'a http::HeaderMap,
+        body: bytes::Bytes,
+    ) -> AdminFuture<'a> {
+        Box::pin(async move {
+            let authorization = headers
+                .get(http::header::AUTHORIZATION)
+                .map(http::HeaderValue::as_bytes);
+            let answer = self
+                .0
+                .admin_request(method.as_str(), path, authorization, &body)
+                .await
+                .unwrap_or_else(|| rampart_adapters::AdminAnswer {
+                    status: 404,
+                    content_type: "application/problem+json",
+                    body: serde_json::json!({"type": "urn:rampart:problem:admin-not-found", "title": "Not Found", "status": 404}),
+                    challenge: None,
+                });
+            let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(
+                answer.body.to_string(),
+            )));
+            *response.status_mut() = http::StatusCode::from_u16(answer.status)
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+            let headers = response.headers_mut();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(answer.content_type),
+            );
+            headers.insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+            if let Some(challenge) = answer.challenge {
+                headers.insert(
+                    http::header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static(challenge),
+                );
+            }
+            response
+        })
     }
 }
 

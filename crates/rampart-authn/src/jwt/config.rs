@@ -220,13 +220,10 @@ impl JwtIssuerConfig {
             })?;
             KeySource::Static(Arc::new(keys))
         } else if let Some(url) = &self.jwks_url {
-            if !url.starts_with("https://")
-                && !url.starts_with("http://127.0.0.1")
-                && !url.starts_with("http://localhost")
-            {
+            if let Err(reason) = crate::endpoint::parse_endpoint(url) {
                 return Err(invalid(
                     format!("{path}.jwks_url"),
-                    "must be https (or loopback http)",
+                    format!("must be https (or loopback http): {reason}"),
                 ));
             }
             let policy = JwksCachePolicy {

@@ -7,6 +7,7 @@ mod bodies;
 mod inventory;
 mod lifecycle;
 mod loading;
+mod overrides;
 mod params;
 mod responses;
 mod support;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use rampart_core::{Identity, Problem, RequestCx, ResponseCx, Stage, Step, Verdict};
-use rampart_openapi::{FixedClock, OpenApiConfig, RouteStage, ValidationStage};
+use rampart_openapi::{ManualClock, OpenApiConfig, RouteStage, ValidationStage};
 use serde_json::Value;
 
 /// 2026-06-01, after the legacy deprecation and before its sunset.
@@ -38,7 +38,10 @@ pub fn api_at(now: i64) -> Api {
 
 pub fn api_with(cfg: OpenApiConfig, now: i64) -> Api {
     let engine = cfg
-        .build_with_clock(&data(), Arc::new(FixedClock(now)))
+        .build_with_clock(
+            &data(),
+            Arc::new(ManualClock::at_secs(u64::try_from(now).unwrap())),
+        )
         .unwrap();
     let (route, validation) = engine.stages();
     Api { route, validation }

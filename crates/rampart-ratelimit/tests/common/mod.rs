@@ -24,14 +24,11 @@ pub fn now_or_never<F: Future>(f: F) -> F::Output {
     }
 }
 
-pub fn limiter(config: serde_json::Value) -> (Arc<RateLimiter>, ManualClock) {
+pub fn limiter(config: serde_json::Value) -> (Arc<RateLimiter>, Arc<ManualClock>) {
     let config: RateLimitConfig = serde_json::from_value(config).unwrap();
     let policy = config.compile("rate_limit").unwrap();
-    let clock = ManualClock::new(T0);
-    (
-        Arc::new(RateLimiter::local(policy, Arc::new(clock.clone()))),
-        clock,
-    )
+    let clock = Arc::new(ManualClock::at_micros(T0));
+    (Arc::new(RateLimiter::local(policy, clock.clone())), clock)
 }
 
 pub fn request(ip: &str, route: &str) -> RequestCx {

@@ -9,6 +9,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 #[derive(Debug)]
 pub struct PhraseMatcher {
     automaton: AhoCorasick,
+    /// The phrases, ASCII lower-case (for the prefilter).
+    phrases: Vec<Vec<u8>>,
 }
 
 impl PhraseMatcher {
@@ -44,7 +46,16 @@ impl PhraseMatcher {
             .match_kind(MatchKind::LeftmostFirst)
             .build(&phrases)
             .map_err(|e| e.to_string())?;
-        Ok(Self { automaton })
+        let phrases = phrases
+            .iter()
+            .map(|p| p.as_bytes().to_ascii_lowercase())
+            .collect();
+        Ok(Self { automaton, phrases })
+    }
+
+    /// The phrases, ASCII lower-case.
+    pub fn phrases(&self) -> &[Vec<u8>] {
+        &self.phrases
     }
 
     /// The first phrase found in `value`.

@@ -1,16 +1,20 @@
 //! Per-transaction caches keyed by (item id, transformation chain node):
-//! transformed values and prefilter results. Item ids are dense, so the cache
-//! is a vector indexed by id holding a short list per chain node: no hashing
-//! on the hot path.
+//! transformed values and prefilter results.
+//!
+//! Item ids are dense, so each item owns a small table indexed by chain node
+//! (no hashing, no search on the hot path) that points into an arena of
+//! distinct values. Nodes whose transformation changed nothing point at their
+//! parent's value, so a value is stored, and scanned by the prefilter, once
+//! however many chains leave it unchanged (most values of most requests).
 
 use std::ops::Deref;
 use std::sync::Arc;
 
 use super::data::{NAME_BIT, UNCACHED};
 use crate::prefilter::Prefilter;
-use crate::transformations::{ChainId, ChainTable};
+use crate::transformations::{ChainId, ChainTable, trigger_mask};
 
-/// Bytes of transformed values a transaction caches at most.
+/// Bytes a transaction's caches hold at most (values, tables and bitsets).
 const CACHE_BYTES_LIMIT: usize = 32 << 20;
 /// Item slots cached at most (ids beyond are computed without caching).
 const SLOT_LIMIT: usize = 1 << 18;
@@ -33,26 +37,22 @@ impl Deref for Tv<'_> {
     }
 }
 
-/// A cached transformed value.
-#[derive(Debug, Clone)]
-enum Cached {
-    /// Equal to the untransformed value (nothing allocated).
-    Original,
-    /// Changed.
-    Data(Arc<[u8]>),
-}
-
+/// One distinct value of one item.
 #[derive(Debug)]
-struct Entry {
-    node: ChainId,
-    value: Option<Cached>,
+struct Value {
+    /// `None`: the untransformed value.
+    data: Option<Arc<[u8]>>,
+    /// Prefilter scan of the value, once computed.
     bits: Option<Box<[u64]>>,
 }
 
 /// The caches of one transaction.
 #[derive(Debug, Default)]
 pub(crate) struct ValueCache {
-    slots: Vec<Vec<Entry>>,
+    /// Per item slot, per chain node: 1 + index into `values` (0: not known
+    /// yet); the last cell holds the value's trigger mask (0: not known yet).
+    tables: Vec<Box<[u32]>>,
+    values: Vec<Value>,
     bytes: usize,
 }
 
@@ -65,23 +65,94 @@ fn slot_index(id: u32) -> Option<usize> {
 }
 
 impl ValueCache {
-    fn entry(&mut self, index: usize, node: ChainId) -> &mut Entry {
-        if self.slots.len() <= index {
-            self.slots.resize_with(index + 1, Vec::new);
+    fn known(&self, index: usize, node: ChainId) -> Option<usize> {
+        let v = *self.tables.get(index)?.get(node as usize)?;
+        (v as usize).checked_sub(1)
+    }
+
+    /// The table of item slot `index`, allocated on first use (`None` when
+    /// the cache is full).
+    fn table(&mut self, chains: &ChainTable, index: usize) -> Option<&mut [u32]> {
+        if self.tables.len() <= index {
+            self.tables.resize_with(index + 1, Default::default);
         }
-        let list = &mut self.slots[index];
-        let pos = match list.iter().position(|e| e.node == node) {
-            Some(p) => p,
-            None => {
-                list.push(Entry {
-                    node,
-                    value: None,
-                    bits: None,
-                });
-                list.len() - 1
+        let table = self.tables.get_mut(index)?;
+        if table.is_empty() {
+            let size = (chains.len() + 1) * 4;
+            if self.bytes + size > CACHE_BYTES_LIMIT {
+                return None;
+            }
+            self.bytes += size;
+            *table = vec![0; chains.len() + 1].into_boxed_slice();
+        }
+        Some(table)
+    }
+
+    fn remember(&mut self, chains: &ChainTable, index: usize, node: ChainId, value: usize) {
+        if let Some(table) = self.table(chains, index)
+            && let (Some(cell), Ok(v)) = (table.get_mut(node as usize), u32::try_from(value + 1))
+        {
+            *cell = v;
+        }
+    }
+
+    /// The trigger mask of item slot `index`'s untransformed `value`.
+    fn trigger_mask(&mut self, chains: &ChainTable, index: usize, value: &[u8]) -> u32 {
+        let Some(cell) = self.table(chains, index).and_then(|t| t.last_mut()) else {
+            return trigger_mask(value);
+        };
+        if *cell == 0 {
+            *cell = trigger_mask(value);
+        }
+        *cell
+    }
+
+    fn push(&mut self, data: Option<Arc<[u8]>>) -> Option<usize> {
+        let size = data.as_ref().map_or(0, |d| d.len()) + 32;
+        if self.bytes + size > CACHE_BYTES_LIMIT || self.values.len() >= u32::MAX as usize - 1 {
+            return None;
+        }
+        self.bytes += size;
+        self.values.push(Value { data, bits: None });
+        Some(self.values.len() - 1)
+    }
+
+    /// The arena index of item slot `index`'s value after the chain ending at
+    /// `node`, computing and caching it; `None` when the cache is full.
+    fn value_index(
+        &mut self,
+        chains: &ChainTable,
+        index: usize,
+        value: &[u8],
+        node: ChainId,
+    ) -> Option<usize> {
+        if let Some(v) = self.known(index, node) {
+            return Some(v);
+        }
+        let vi = match chains.step(node) {
+            None => self.push(None)?,
+            // No transformation of the chain can change this value.
+            Some(_) if self.trigger_mask(chains, index, value) & chains.mask(node) == 0 => {
+                self.value_index(chains, index, value, 0)?
+            }
+            Some((parent, t)) => {
+                let pi = self.value_index(chains, index, value, parent)?;
+                let base: &[u8] = match self.values.get(pi).and_then(|v| v.data.as_deref()) {
+                    Some(d) => d,
+                    None => value,
+                };
+                let applied = t.apply(base);
+                // Transformations that changed nothing share the parent's value.
+                if *applied == *base {
+                    pi
+                } else {
+                    let data: Arc<[u8]> = Arc::from(applied.as_ref());
+                    self.push(Some(data))?
+                }
             }
         };
-        &mut list[pos]
+        self.remember(chains, index, node, vi);
+        Some(vi)
     }
 
     /// The value of item `id` after the chain ending at `node`.
@@ -92,65 +163,81 @@ impl ValueCache {
         value: &'v [u8],
         node: ChainId,
     ) -> Tv<'v> {
-        let Some((parent, t)) = chains.step(node) else {
+        if node == 0 {
             return Tv::Borrowed(value);
-        };
-        let Some(index) = slot_index(id) else {
-            return Tv::Owned(chains.apply_uncached(node, value));
-        };
-        if let Some(hit) = self
-            .slots
-            .get(index)
-            .and_then(|l| l.iter().find(|e| e.node == node))
-            .and_then(|e| e.value.clone())
-        {
-            return match hit {
-                Cached::Original => Tv::Borrowed(value),
-                Cached::Data(a) => Tv::Shared(a),
-            };
         }
-        let base = self.transformed(chains, id, value, parent);
-        let applied = t.apply(&base);
-        // Transformations that changed nothing keep the parent's value.
-        let (cached, tv) = if *applied == *base {
-            drop(applied);
-            match base {
-                Tv::Borrowed(b) => (Cached::Original, Tv::Borrowed(b)),
-                Tv::Shared(a) => (Cached::Data(a.clone()), Tv::Shared(a)),
-                Tv::Owned(v) => {
-                    let a: Arc<[u8]> = Arc::from(v);
-                    (Cached::Data(a.clone()), Tv::Shared(a))
+        let vi = slot_index(id).and_then(|index| self.value_index(chains, index, value, node));
+        match vi.and_then(|vi| self.values.get(vi)) {
+            Some(Value { data: None, .. }) => Tv::Borrowed(value),
+            Some(Value { data: Some(d), .. }) => Tv::Shared(d.clone()),
+            None => Tv::Owned(chains.apply_uncached(node, value)),
+        }
+    }
+
+    /// The cached prefilter scan of item `id` after `node` (`value` is that
+    /// transformed value), or `None` when it cannot be cached.
+    fn bits(
+        &mut self,
+        p: &Prefilter,
+        chains: &ChainTable,
+        id: u32,
+        node: ChainId,
+        value: &[u8],
+    ) -> Option<&[u64]> {
+        let index = slot_index(id)?;
+        let vi = match self.known(index, node) {
+            Some(vi) => vi,
+            // The untransformed value (`transformed` does not record it).
+            None if node == 0 => self.value_index(chains, index, value, 0)?,
+            // The cache was full when the value was transformed.
+            None => return None,
+        };
+        let size = p.words() * 8;
+        let budget_ok = self.bytes + size <= CACHE_BYTES_LIMIT;
+        let v = self.values.get_mut(vi)?;
+        if v.bits.is_none() {
+            if !budget_ok {
+                return None;
+            }
+            self.bytes += size;
+            v.bits = Some(p.scan(value));
+        }
+        v.bits.as_deref()
+    }
+
+    /// ORs the prefilter slots that may match this (transformed) value into `out`.
+    pub(crate) fn scan_into(
+        &mut self,
+        p: &Prefilter,
+        chains: &ChainTable,
+        id: u32,
+        node: ChainId,
+        value: &[u8],
+        out: &mut [u64],
+    ) {
+        match self.bits(p, chains, id, node, value) {
+            Some(bits) => {
+                for (o, b) in out.iter_mut().zip(bits) {
+                    *o |= *b;
                 }
             }
-        } else {
-            let a: Arc<[u8]> = Arc::from(applied.as_ref());
-            (Cached::Data(a.clone()), Tv::Shared(a))
-        };
-        let size = match &cached {
-            Cached::Original => 0,
-            Cached::Data(a) => a.len(),
-        };
-        if self.bytes + size <= CACHE_BYTES_LIMIT {
-            self.bytes += size;
-            self.entry(index, node).value = Some(cached);
+            None => p.scan_into(value, out),
         }
-        tv
     }
 
     /// Whether the prefilter lets rule `slot` run on this (transformed) value.
     pub(crate) fn allows(
         &mut self,
         p: &Prefilter,
+        chains: &ChainTable,
         id: u32,
         node: ChainId,
         value: &[u8],
         slot: u32,
     ) -> bool {
-        let Some(index) = slot_index(id) else {
-            return Prefilter::allows(&p.scan(value), slot);
-        };
-        let entry = self.entry(index, node);
-        let bits = entry.bits.get_or_insert_with(|| p.scan(value));
-        Prefilter::allows(bits, slot)
+        match self.bits(p, chains, id, node, value) {
+            Some(bits) => Prefilter::allows(bits, slot),
+            None => Prefilter::allows(&p.scan(value), slot),
+        }
     }
 }

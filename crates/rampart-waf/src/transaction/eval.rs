@@ -32,6 +32,8 @@ impl Transaction {
             return;
         }
         let rs = self.rs.clone();
+        // Request facts may have changed since the last phase.
+        self.fact_hits.clear();
         let p = usize::from(phase.clamp(1, 5) - 1);
         let (Some(entries), Some(targets)) = (rs.phases.get(p), rs.targets.get(p)) else {
             return;
@@ -103,6 +105,36 @@ impl Transaction {
         }
     }
 
+    /// The prefilter slots that may match some request fact under chain
+    /// `node`, computed once per phase from every value of every variable the
+    /// fact-only links of that chain read.
+    fn fact_hits(&mut self, node: crate::transformations::ChainId) -> &[u64] {
+        let i = node as usize;
+        if self.fact_hits.len() <= i {
+            self.fact_hits.resize_with(i + 1, || None);
+        }
+        if self.fact_hits.get(i).is_some_and(Option::is_none) {
+            let rs = self.rs.clone();
+            let mut bits = vec![0u64; rs.prefilter.words()].into_boxed_slice();
+            let mut cands: Vec<Candidate<'_>> = Vec::new();
+            for t in rs.prefilter.coverage(node) {
+                collect(&self.data, &self.vars, t, &|_, _| false, &mut cands);
+            }
+            for c in &cands {
+                let v = self.cache.transformed(&rs.chains, c.id, &c.value, node);
+                self.cache
+                    .scan_into(&rs.prefilter, &rs.chains, c.id, node, &v, &mut bits);
+            }
+            if let Some(slot) = self.fact_hits.get_mut(i) {
+                *slot = Some(bits);
+            }
+        }
+        self.fact_hits
+            .get(i)
+            .and_then(Option::as_deref)
+            .unwrap_or_default()
+    }
+
     fn rule_removed(&self, rule: &Rule) -> bool {
         self.runtime.removed_ids.iter().any(|r| r.contains(rule.id))
             || self
@@ -155,6 +187,14 @@ impl Transaction {
     /// (ModSecurity's behaviour).
     fn eval_link(&mut self, rule: &Rule, starter: &Rule) -> bool {
         let rs = self.rs.clone();
+        if let Some(slot) = rule.prefilter_slot
+            && rs.prefilter.is_fact_slot(slot)
+            && !crate::prefilter::Prefilter::allows(self.fact_hits(rule.chain_id), slot)
+        {
+            // No value of any variable this link reads contains one of its
+            // required literals: it cannot match.
+            return false;
+        }
         let mut hits: Vec<Hit> = Vec::new();
         {
             let runtime = &self.runtime;
@@ -192,9 +232,14 @@ impl Transaction {
                     .cache
                     .transformed(&rs.chains, c.id, &c.value, rule.chain_id);
                 if let Some(slot) = rule.prefilter_slot
-                    && !self
-                        .cache
-                        .allows(&rs.prefilter, c.id, rule.chain_id, &last, slot)
+                    && !self.cache.allows(
+                        &rs.prefilter,
+                        &rs.chains,
+                        c.id,
+                        rule.chain_id,
+                        &last,
+                        slot,
+                    )
                 {
                     continue;
                 }

@@ -98,6 +98,8 @@ pub struct Transaction {
     vars: collect::Vars,
     ids: Ids,
     cache: cache::ValueCache,
+    /// Per chain node, this phase: prefilter slots some request fact may match.
+    fact_hits: Vec<Option<Box<[u64]>>>,
     memo: std::cell::RefCell<crate::services::InjectionMemo>,
     runtime: Runtime,
     interruption: Option<Interruption>,
@@ -129,6 +131,7 @@ impl Transaction {
             vars: collect::Vars::default(),
             ids: Ids::default(),
             cache: cache::ValueCache::default(),
+            fact_hits: Vec::new(),
             memo: std::cell::RefCell::default(),
             runtime,
             interruption: None,

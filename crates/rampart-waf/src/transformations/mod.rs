@@ -176,6 +176,49 @@ impl Transform {
         )
     }
 
+    /// Whether byte `b` can make this transformation change a value: a value
+    /// holding none of its trigger bytes comes out unchanged. `None`: not
+    /// analysed (any value may change).
+    const fn triggered_by(self, b: u8) -> Option<bool> {
+        Some(match self {
+            Transform::UrlDecode | Transform::UrlDecodeUni => b == b'%' || b == b'+',
+            Transform::Lowercase => b.is_ascii_uppercase(),
+            Transform::Uppercase => b.is_ascii_lowercase(),
+            Transform::HtmlEntityDecode => b == b'&',
+            Transform::Utf8ToUnicode => b >= 0x80,
+            Transform::RemoveNulls | Transform::ReplaceNulls => b == 0,
+            Transform::JsDecode | Transform::CssDecode | Transform::EscapeSeqDecode => b == b'\\',
+            // `/` and `(` only drop a space that a trigger produced.
+            Transform::CmdLine => {
+                matches!(
+                    b,
+                    b'"' | b'\'' | b'\\' | b'^' | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c
+                ) || b == b','
+                    || b == b';'
+                    || b.is_ascii_uppercase()
+            }
+            Transform::CompressWhitespace
+            | Transform::RemoveWhitespace
+            | Transform::Trim
+            | Transform::TrimLeft
+            | Transform::TrimRight => is_space(b),
+            // A comment starts with `/*`.
+            Transform::ReplaceComments => b == b'*',
+            // `.` for the values `.` and `..`.
+            Transform::NormalizePath => b == b'/' || b == b'.',
+            Transform::NormalizePathWin => b == b'/' || b == b'\\' || b == b'.',
+            _ => return None,
+        })
+    }
+
+    /// This transformation's bit in trigger masks ([`trigger_mask`]).
+    const fn trigger_bit(self) -> u32 {
+        match self.triggered_by(0) {
+            Some(_) => 1 << (self as u32),
+            None => ALWAYS_TRIGGERED,
+        }
+    }
+
     /// Looks a transformation up by name (case-insensitive, as ModSecurity does).
     /// `none` is not a transformation but a reset; callers handle it.
     pub fn from_name(name: &str) -> Option<Transform> {
@@ -223,6 +266,40 @@ impl Transform {
     }
 }
 
+/// Mask bit that every value has: transformations not analysed use it.
+const ALWAYS_TRIGGERED: u32 = 1 << 31;
+
+/// Per byte: the bits of the transformations it can trigger.
+static TRIGGERS: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut mask = 0;
+        let mut i = 0;
+        while i < Transform::ALL.len() {
+            let t = Transform::ALL[i];
+            if let Some(true) = t.triggered_by(b as u8) {
+                mask |= 1 << (t as u32);
+            }
+            i += 1;
+        }
+        table[b] = mask;
+        b += 1;
+    }
+    table
+};
+
+/// The transformations `value` can trigger, as a mask to test against
+/// [`ChainTable::mask`]: when they share no bit, the chain leaves `value`
+/// unchanged.
+pub fn trigger_mask(value: &[u8]) -> u32 {
+    let mut mask = ALWAYS_TRIGGERED;
+    for &b in value {
+        mask |= TRIGGERS[usize::from(b)];
+    }
+    mask
+}
+
 /// The value of an ASCII hex digit.
 pub(crate) fn hex_val(c: u8) -> Option<u8> {
     match c {
@@ -252,7 +329,7 @@ pub(crate) fn narrow_code_point(cp: u32) -> u8 {
 }
 
 /// ModSecurity's notion of whitespace in transformations (includes NBSP 0xA0).
-pub(crate) fn is_space(c: u8) -> bool {
+pub(crate) const fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0xa0)
 }
 
@@ -268,6 +345,8 @@ pub type ChainId = u32;
 #[derive(Debug, Clone, Default)]
 pub struct ChainTable {
     nodes: Vec<(ChainId, Option<Transform>)>,
+    /// Per node: the trigger bits of every transformation on its path.
+    masks: Vec<u32>,
     lookup: HashMap<(ChainId, Transform), ChainId>,
 }
 
@@ -276,6 +355,7 @@ impl ChainTable {
     pub fn new() -> Self {
         Self {
             nodes: vec![(0, None)],
+            masks: vec![0],
             lookup: HashMap::new(),
         }
     }
@@ -289,12 +369,32 @@ impl ChainTable {
                 None => {
                     let id = ChainId::try_from(self.nodes.len()).unwrap_or(ChainId::MAX);
                     self.nodes.push((node, Some(t)));
+                    let parent = self.mask(node);
+                    self.masks.push(parent | t.trigger_bit());
                     self.lookup.insert((node, t), id);
                     id
                 }
             };
         }
         node
+    }
+
+    /// Number of nodes (the empty chain included).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the table holds only the empty chain.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.len() <= 1
+    }
+
+    /// The trigger bits of the chain ending at `node` (see [`trigger_mask`]).
+    pub fn mask(&self, node: ChainId) -> u32 {
+        self.masks
+            .get(node as usize)
+            .copied()
+            .unwrap_or(ALWAYS_TRIGGERED)
     }
 
     /// The parent node and the transformation that leads from it to `node`.
@@ -354,6 +454,43 @@ mod tests {
             }
         }
         assert_eq!(Transform::ALL.len(), 31);
+    }
+
+    /// A value without trigger bytes comes out of an analysed transformation
+    /// unchanged.
+    #[test]
+    fn values_without_triggers_are_unchanged() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for &t in Transform::ALL {
+            if t.trigger_bit() == ALWAYS_TRIGGERED {
+                continue;
+            }
+            let allowed: Vec<u8> = (0..=255u8)
+                .filter(|&b| t.triggered_by(b) == Some(false))
+                .collect();
+            for _ in 0..2000 {
+                let len = (next() % 24) as usize;
+                let v: Vec<u8> = (0..len)
+                    .map(|_| allowed[(next() as usize) % allowed.len()])
+                    .collect();
+                assert_eq!(&*t.apply(&v), &v[..], "{t:?} changed {v:?}");
+                let mut table = ChainTable::new();
+                let node = table.intern(&[t]);
+                assert_eq!(trigger_mask(&v) & table.mask(node), 0, "{t:?}");
+            }
+            // Values made of the trigger-free bytes likely to matter.
+            for v in [&b"."[..], b"..", b"", b"a.b", b"/", b"(x)"] {
+                if v.iter().all(|&b| t.triggered_by(b) == Some(false)) {
+                    assert_eq!(&*t.apply(v), v, "{t:?} changed {v:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,153 @@
+//! The login identifier of an authentication request, for the lock-out.
+//!
+//! The gateway does not understand a login endpoint's body; the configuration names
+//! where the username is (`username_field`, a JSON pointer; for form bodies its one
+//! segment names the field). The route stage reads it from the buffered body
+//! before the pre-authentication stages run, and leaves a [`LoginIdentifier`] in
+//! `RequestCx::extensions`. Nothing here validates the body: the validation stage
+//! does that later and refuses what does not fit the schema.
+
+use http::HeaderMap;
+use http::header::CONTENT_TYPE;
+use serde_json::Value;
+
+use crate::compile::{FORM, essence, is_json};
+use crate::json::{JsonLimits, prescan};
+use crate::params::parse_query;
+
+/// Longest identifier kept, in bytes; a longer one is not an identifier anyone
+/// logs in with, and is dropped rather than truncated (truncation would let two
+/// different strings share a lock).
+pub const MAX_IDENTIFIER_BYTES: usize = 256;
+
+/// The login identifier (username) an authentication request names, trimmed.
+/// Its `Debug` form is redacted: users type passwords into username fields, so the
+/// value must not reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginIdentifier(pub String);
+
+impl std::fmt::Debug for LoginIdentifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginIdentifier(<redacted>)")
+    }
+}
+
+/// Reads the identifier at `pointer` from a JSON or form body; `None` when the body
+/// has another type, does not parse within `limits`, or holds no non-empty string
+/// there.
+pub fn extract(
+    headers: &HeaderMap,
+    body: &[u8],
+    pointer: &str,
+    limits: &JsonLimits,
+) -> Option<LoginIdentifier> {
+    let media = essence(headers.get(CONTENT_TYPE)?.to_str().ok()?);
+    let raw = if is_json(&media) {
+        // Bounded before any tree is built, as for validation.
+        prescan(body, limits).ok()?;
+        let value: Value = serde_json::from_slice(body).ok()?;
+        value.pointer(pointer)?.as_str()?.to_string()
+    } else if media == FORM {
+        let field = unescape_segment(pointer.strip_prefix('/')?)?;
+        let pairs = parse_query(std::str::from_utf8(body).ok()?).ok()?;
+        let mut values = pairs.into_iter().filter(|(k, _)| *k == field);
+        let (_, value) = values.next()?;
+        // A repeated field is ambiguous (which one does the upstream read?).
+        if values.next().is_some() {
+            return None;
+        }
+        value
+    } else {
+        return None;
+    };
+    let trimmed = raw.trim();
+    (!trimmed.is_empty() && trimmed.len() <= MAX_IDENTIFIER_BYTES)
+        .then(|| LoginIdentifier(trimmed.to_string()))
+}
+
+/// A one-segment pointer's field name (`~1` is `/`, `~0` is `~`).
+fn unescape_segment(segment: &str) -> Option<String> {
+    if segment.contains('/') {
+        return None;
+    }
+    Some(segment.replace("~1", "/").replace("~0", "~"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn headers(media: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, media.parse().unwrap());
+        h
+    }
+
+    fn id(media: &str, body: &str, pointer: &str) -> Option<String> {
+        extract(
+            &headers(media),
+            body.as_bytes(),
+            pointer,
+            &JsonLimits::default(),
+        )
+        .map(|i| i.0)
+    }
+
+    #[test]
+    fn json_and_form_bodies_give_the_identifier() {
+        let json = r#"{"username":" Alice ","password":"x"}"#;
+        assert_eq!(
+            id("application/json", json, "/username").as_deref(),
+            Some("Alice")
+        );
+        let nested = r#"{"credentials":{"email":"a@example.com"}}"#;
+        assert_eq!(
+            id(
+                "application/json; charset=utf-8",
+                nested,
+                "/credentials/email"
+            )
+            .as_deref(),
+            Some("a@example.com")
+        );
+        assert_eq!(
+            id(FORM, "username=bob%40x&password=y", "/username").as_deref(),
+            Some("bob@x")
+        );
+    }
+
+    #[test]
+    fn missing_ambiguous_or_odd_identifiers_are_none() {
+        assert_eq!(
+            id("application/json", r#"{"username":7}"#, "/username"),
+            None
+        );
+        assert_eq!(
+            id("application/json", r#"{"username":"  "}"#, "/username"),
+            None
+        );
+        assert_eq!(id("application/json", r#"{"user":"a"}"#, "/username"), None);
+        assert_eq!(
+            id("application/json", r#"{"username":"a""#, "/username"),
+            None
+        );
+        // Duplicate keys never parse (the pre-scan refuses them).
+        assert_eq!(
+            id(
+                "application/json",
+                r#"{"username":"a","username":"b"}"#,
+                "/username"
+            ),
+            None
+        );
+        assert_eq!(id(FORM, "username=a&username=b", "/username"), None);
+        assert_eq!(id("text/plain", "username=a", "/username"), None);
+        let long = format!(
+            r#"{{"username":"{}"}}"#,
+            "a".repeat(MAX_IDENTIFIER_BYTES + 1)
+        );
+        assert_eq!(id("application/json", &long, "/username"), None);
+        assert!(!format!("{:?}", LoginIdentifier("secret".into())).contains("secret"));
+    }
+}
