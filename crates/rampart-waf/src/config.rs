@@ -50,11 +50,11 @@ pub struct WafConfig {
     #[serde(default = "default_body_limit")]
     pub request_body_limit: Option<usize>,
     /// Response body bytes inspected in phase 4 (CRS `RESPONSE-95x` data
-    /// leakage rules); `None` (default) leaves `SecResponseBodyAccess` to the
-    /// rule files (off unless they turn it on). The response status and
-    /// headers (phase 3) are always inspected. Bodies are read only for the
-    /// media types in `response_body_types`; at most
-    /// [`MAX_RESPONSE_BODY_LIMIT`] (the gateway's response buffer).
+    /// leakage rules), at most 16 MiB (the gateway's response buffer); null
+    /// (the default) leaves `SecResponseBodyAccess` to the rule files (off
+    /// unless they turn it on). Response status and headers (phase 3) are
+    /// always inspected; bodies only for the media types in
+    /// `response_body_types`.
     #[serde(default)]
     pub response_body_limit: Option<usize>,
     /// Media types whose response bodies are inspected when
