@@ -161,7 +161,8 @@ pub struct CompiledWaf {
     pub(crate) exclusions: Vec<CompiledExclusion>,
 }
 
-/// Rule id of the generated `SecAction` carrying the paranoia level and threshold.
+/// Rule id of the generated `SecAction` carrying the paranoia level and
+/// threshold (the next two ids raise the executing/detection level).
 pub const SETTINGS_RULE_ID: u64 = 9_990_001;
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> WafConfigError {
@@ -340,10 +341,17 @@ impl WafConfig {
         s
     }
 
+    /// The paranoia level and threshold as CRS variables, for CRS 3
+    /// (`tx.paranoia_level`, `tx.executing_paranoia_level`) and CRS 4
+    /// (`tx.blocking_paranoia_level`, `tx.detection_paranoia_level`). The
+    /// executing/detection level is only raised: a setup file may run more
+    /// rules than it scores (CRS 4 refuses every request when detection is
+    /// below blocking), and when unset CRS defaults it to the level.
     fn settings_rule(&self) -> String {
         let mut setvars = Vec::new();
         if let Some(pl) = self.paranoia_level {
             setvars.push(format!("setvar:tx.paranoia_level={pl}"));
+            setvars.push(format!("setvar:tx.blocking_paranoia_level={pl}"));
         }
         if let Some(t) = self.inbound_anomaly_threshold {
             setvars.push(format!("setvar:tx.inbound_anomaly_score_threshold={t}"));
@@ -351,10 +359,23 @@ impl WafConfig {
         if setvars.is_empty() {
             return String::new();
         }
-        format!(
+        let mut out = format!(
             "SecAction \"id:{SETTINGS_RULE_ID},phase:1,pass,nolog,t:none,{}\"\n",
             setvars.join(",")
-        )
+        );
+        if let Some(pl) = self.paranoia_level {
+            for (i, var) in ["executing_paranoia_level", "detection_paranoia_level"]
+                .iter()
+                .enumerate()
+            {
+                let _ = writeln!(
+                    out,
+                    "SecRule TX:{var} \"@lt {pl}\" \"id:{},phase:1,pass,nolog,t:none,setvar:tx.{var}={pl}\"",
+                    SETTINGS_RULE_ID + 1 + i as u64
+                );
+            }
+        }
+        out
     }
 }
 

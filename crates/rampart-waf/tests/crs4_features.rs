@@ -267,3 +267,50 @@ SecRule ARGS "@rx ." "id:942000,phase:2,pass,log,tag:'OWASP_CRS'"
     );
     assert_eq!(ids(&run(&rs0, &get("/?a=1"))), vec![1, 901450]);
 }
+
+#[test]
+fn configured_paranoia_level_reaches_crs4_variables() {
+    // A CRS 4-style setup that pins both levels to 1, the defaults and the
+    // plausibility check of 901, and one rule gated at PL2.
+    let dir = std::env::temp_dir().join(format!("rampart-waf-pl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("setup.conf"),
+        "SecAction \"id:900000,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level=1\"\n\
+         SecAction \"id:900001,phase:1,pass,nolog,setvar:tx.detection_paranoia_level=1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("rules.conf"),
+        r#"
+SecRule &TX:blocking_paranoia_level "@eq 0" "id:901120,phase:1,pass,nolog,setvar:tx.blocking_paranoia_level=1"
+SecRule &TX:detection_paranoia_level "@eq 0" "id:901125,phase:1,pass,nolog,setvar:tx.detection_paranoia_level=%{tx.blocking_paranoia_level}"
+SecRule TX:detection_paranoia_level "@lt %{tx.blocking_paranoia_level}" "id:901500,phase:1,deny,status:500"
+SecRule TX:DETECTION_PARANOIA_LEVEL "@lt 2" "id:920013,phase:2,pass,nolog,skipAfter:END-920"
+SecRule ARGS "@contains %" "id:920230,phase:2,pass,log"
+SecMarker END-920
+"#,
+    )
+    .unwrap();
+    let build = |pl: Option<u8>| {
+        let cfg: rampart_waf::WafConfig = serde_json::from_value(serde_json::json!({
+            "rules": [dir.join("setup.conf"), dir.join("rules.conf")],
+            "paranoia_level": pl,
+        }))
+        .unwrap();
+        cfg.build().unwrap().ruleset
+    };
+    let pl1 = build(None);
+    let tx = run(&pl1, &get("/?a=%2525"));
+    assert!(tx.interruption().is_none());
+    assert!(!ids(&tx).contains(&920230));
+    let pl2 = build(Some(2));
+    let tx = run(&pl2, &get("/?a=%2525"));
+    assert!(
+        tx.interruption().is_none(),
+        "detection raised with blocking"
+    );
+    assert_eq!(tx.tx("blocking_paranoia_level"), Some(&b"2"[..]));
+    assert_eq!(tx.tx("detection_paranoia_level"), Some(&b"2"[..]));
+    assert!(ids(&tx).contains(&920230));
+}
