@@ -16,6 +16,10 @@ use std::sync::Arc;
 use rampart_waf::{Ruleset, Transaction, WafConfig};
 
 fn crs4() -> Option<Arc<Ruleset>> {
+    crs4_at(None)
+}
+
+fn crs4_at(paranoia_level: Option<u8>) -> Option<Arc<Ruleset>> {
     let Some(dir) = std::env::var_os("RAMPART_CRS4_DIR").map(PathBuf::from) else {
         println!("skipping: RAMPART_CRS4_DIR is not set (point it at a CRS 4.x release directory)");
         return None;
@@ -28,6 +32,7 @@ fn crs4() -> Option<Arc<Ruleset>> {
     let config: WafConfig = serde_json::from_value(serde_json::json!({
         "rules": [setup, dir.join("rules").join("*.conf")],
         "response_body_limit": 524288,
+        "paranoia_level": paranoia_level,
     }))
     .unwrap();
     let waf = config
@@ -310,4 +315,36 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
         );
         assert!(tx.interruption().is_some());
     }
+}
+
+#[test]
+fn crs4_paranoia_level_2_from_the_config() {
+    let Some(rs) = crs4_at(Some(2)) else { return };
+    let benign = run(&rs, "GET", "/users?id=42&sort=name", &[], b"");
+    assert!(
+        benign.interruption().is_none(),
+        "benign: {:?}",
+        benign.matched_rule_ids()
+    );
+    assert_eq!(benign.tx("blocking_paranoia_level"), Some(&b"2"[..]));
+    // 931130 (PL2): an off-domain URL in a parameter, through a setvar whose
+    // name holds %{MATCHED_VAR_NAME} and a TX regex selector.
+    let rfi = run(
+        &rs,
+        "GET",
+        "/fetch?url=https://evil.example.net/x",
+        &[],
+        b"",
+    );
+    assert!(
+        rfi.matched_rule_ids().contains(&931130),
+        "{:?}",
+        rfi.matched_rule_ids()
+    );
+    let local = run(&rs, "GET", "/fetch?url=https://api.example.com/x", &[], b"");
+    assert!(
+        !local.matched_rule_ids().contains(&931130),
+        "{:?}",
+        local.matched_rule_ids()
+    );
 }
