@@ -237,6 +237,26 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
         Some(&b"ARGS_NAMES:jsessionid"[..])
     );
 
+    // Prototype pollution in a JSON body (934130 on ARGS_NAMES json.__proto__.*).
+    let proto = run(
+        &rs,
+        "POST",
+        "/users",
+        &[("Content-Type", "application/json")],
+        br#"{"name":"a","__proto__":{"admin":true}}"#,
+    );
+    assert!(
+        proto.interruption().is_some(),
+        "proto passed: {:?}",
+        proto.matched_rule_ids()
+    );
+    assert!(
+        proto
+            .matched_rule_ids()
+            .iter()
+            .any(|id| (934000..935000).contains(id))
+    );
+
     // Unix command injection (932).
     let rce = run(&rs, "GET", "/ping?host=127.0.0.1%3Bls%20-la", &[], b"");
     assert!(
@@ -340,6 +360,13 @@ fn crs4_paranoia_level_2_from_the_config() {
         rfi.matched_rule_ids().contains(&931130),
         "{:?}",
         rfi.matched_rule_ids()
+    );
+    // 934120 (PL2): SSRF to a dotless decimal address.
+    let ssrf = run(&rs, "GET", "/fetch?url=http://2852039166/latest", &[], b"");
+    assert!(
+        ssrf.matched_rule_ids().contains(&934120),
+        "{:?}",
+        ssrf.matched_rule_ids()
     );
     let local = run(&rs, "GET", "/fetch?url=https://api.example.com/x", &[], b"");
     assert!(
