@@ -257,6 +257,24 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
             .any(|id| (934000..935000).contains(id))
     );
 
+    // PHP injection (933): a stream wrapper and a high-risk function name.
+    for uri in [
+        "/view?page=php://filter/resource=index.php",
+        "/view?code=base64_decode(%22aWQ%22)",
+    ] {
+        let php = run(&rs, "GET", uri, &[], b"");
+        assert!(
+            php.interruption().is_some(),
+            "{uri} passed: {:?}",
+            php.matched_rule_ids()
+        );
+        assert!(
+            php.matched_rule_ids()
+                .iter()
+                .any(|id| (933000..934000).contains(id))
+        );
+    }
+
     // Unix command injection (932).
     let rce = run(&rs, "GET", "/ping?host=127.0.0.1%3Bls%20-la", &[], b"");
     assert!(
