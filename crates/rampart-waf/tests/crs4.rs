@@ -275,6 +275,14 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
         );
     }
 
+    // MongoDB operator injection in a parameter name (942290).
+    let nosql = run(&rs, "GET", "/users?name%5B%24ne%5D=x", &[], b"");
+    assert!(
+        nosql.matched_rule_ids().contains(&942290),
+        "{:?}",
+        nosql.matched_rule_ids()
+    );
+
     // Unix command injection (932).
     let rce = run(&rs, "GET", "/ping?host=127.0.0.1%3Bls%20-la", &[], b"");
     assert!(
