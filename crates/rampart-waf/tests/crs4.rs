@@ -141,6 +141,24 @@ fn crs4_loads_blocks_attacks_and_passes_benign_traffic() {
             .any(|id| (941000..942000).contains(id))
     );
 
+    // XSS variants: an entity-split javascript: scheme and an embed tag.
+    for uri in [
+        "/go?next=jav%26%23x09%3Bascript%3Aalert(1)",
+        "/page?x=%3Cembed%20src%3D%2F%2Fevil.example%2Fx.swf%3E",
+    ] {
+        let x = run(&rs, "GET", uri, &[], b"");
+        assert!(
+            x.interruption().is_some(),
+            "{uri} passed: {:?}",
+            x.matched_rule_ids()
+        );
+        assert!(
+            x.matched_rule_ids()
+                .iter()
+                .any(|id| (941000..942000).contains(id))
+        );
+    }
+
     // Multipart (922): a normal upload passes; a deprecated
     // Content-Transfer-Encoding part header is refused.
     let part = |extra: &str| {
