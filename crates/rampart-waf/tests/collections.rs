@@ -149,3 +149,28 @@ fn setvar_on_an_unbound_collection_stays_in_the_transaction() {
     }
     assert!(rs.collections().is_empty());
 }
+
+#[test]
+fn collection_directives_and_errors_name_file_and_line() {
+    let mut b = RulesetBuilder::new();
+    b.load_str("SecCollectionTimeout 120\n", Path::new("setup.conf"))
+        .unwrap();
+    assert_eq!(b.settings_mut().collections.idle_timeout_secs, 120);
+    for bad in [
+        "SecAction \"id:1,phase:1,pass,initcol:tx=x\"",
+        "SecAction \"id:1,phase:1,pass,initcol:ip\"",
+        "SecAction \"id:1,phase:1,pass,expirevar:ip\"",
+        "SecAction \"id:1,phase:1,pass,deprecatevar:ip.x=60\"",
+    ] {
+        let mut b = RulesetBuilder::new();
+        let e = b
+            .load_str(&format!("\n{bad}\n"), Path::new("c.conf"))
+            .unwrap_err();
+        assert!(e.to_string().starts_with("c.conf:2:"), "{bad}: {e}");
+    }
+    let mut b = RulesetBuilder::new();
+    assert!(
+        b.load_str("SecCollectionTimeout soon\n", Path::new("t.conf"))
+            .is_err()
+    );
+}
