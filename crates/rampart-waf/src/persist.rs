@@ -352,6 +352,24 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_increments_are_not_lost() {
+        let (s, _clock) = store(10);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..250 {
+                        s.apply("global", b"global", b"requests", Change::Add(1));
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            get(&s.open("global", b"global"), "requests").as_deref(),
+            Some("1000")
+        );
+    }
+
+    #[test]
     fn expiry_survives_increments_and_set_clears_it() {
         let (s, clock) = store(10);
         s.apply("ip", b"a", b"n", Change::Set(b"5".to_vec()));
