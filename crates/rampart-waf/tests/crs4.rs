@@ -405,6 +405,21 @@ fn crs4_paranoia_level_2_from_the_config() {
         "{:?}",
         rfi.matched_rule_ids()
     );
+    // 942130 (PL2): a tautology, through a chain comparing two captures
+    // (`TX:1 "@streq %{TX.2}"`); an honest comparison of two names passes it.
+    let taut = run(&rs, "GET", "/items?q=x%27%20or%20abc%3Dabc", &[], b"");
+    assert!(
+        taut.matched_rule_ids().contains(&942130),
+        "{:?}",
+        taut.matched_rule_ids()
+    );
+    let plain = run(&rs, "GET", "/items?filter=color%3Dred", &[], b"");
+    assert!(
+        !plain.matched_rule_ids().contains(&942130),
+        "{:?}",
+        plain.matched_rule_ids()
+    );
+
     // 934120 (PL2): SSRF to a dotless decimal address.
     let ssrf = run(&rs, "GET", "/fetch?url=http://2852039166/latest", &[], b"");
     assert!(
