@@ -68,17 +68,13 @@ impl OnBodyDone for AuditDraft {
         record.bytes_out = bytes_out;
         record.bytes_in = bytes_in.load(Ordering::Relaxed);
         record.duration_ms = elapsed.as_secs_f64() * 1000.0;
-        let api = record.api.clone().unwrap_or_else(|| "-".into());
-        metrics::counter!(
-            "rampart_requests_total",
-            "api" => api.clone(),
-            "route" => record.route.clone().unwrap_or_else(|| "-".into()),
-            "status" => record.status.to_string(),
-            "decision" => decision_label(record.decision),
-        )
-        .increment(1);
-        metrics::histogram!("rampart_request_duration_seconds", "api" => api)
-            .record(elapsed.as_secs_f64());
+        crate::telemetry::RequestMetrics::global().record(
+            record.api.as_deref().unwrap_or("-"),
+            record.route.as_deref().unwrap_or("-"),
+            record.status,
+            decision_label(record.decision),
+            elapsed.as_secs_f64(),
+        );
         runtime.audit.submit(record);
     }
 }
