@@ -8,12 +8,21 @@ use super::cache::Tv;
 
 use super::collect::{Candidate, collect};
 use super::data::UNCACHED;
-use super::expand::{Env, expand};
+use super::expand::{Env, expand, expand_cow};
 use super::{Interruption, RuleMatch, Transaction};
 use crate::rule::Rule;
-use crate::ruleset::Entry;
+use crate::ruleset::{Entry, Ruleset};
 use crate::seclang::actions::{Action, AllowScope, Ctl, Disruptive, EngineMode, SetVarOp};
 use crate::variables::Var;
+
+/// Empties a candidate list and hands its allocation back with another
+/// lifetime, so one buffer serves every link of a transaction.
+#[allow(clippy::unnecessary_filter_map)] // `filter` cannot change the element type.
+fn recycle<'b>(mut v: Vec<Candidate<'_>>) -> Vec<Candidate<'b>> {
+    v.clear();
+    // Collecting an empty list in place keeps the allocation.
+    v.into_iter().filter_map(|_| None).collect()
+}
 
 /// One match of one link, kept until the link finished.
 struct Hit {
@@ -53,7 +62,7 @@ impl Transaction {
             if self.rule_removed(rule) {
                 continue;
             }
-            if !self.eval_chain(rule) {
+            if !self.eval_chain(&rs, rule) {
                 continue;
             }
             self.record_match(rule);
@@ -171,11 +180,11 @@ impl Transaction {
     /// own non-disruptive actions as soon as it matches (CRS relies on this: a
     /// starter's `setvar` prepares a variable its chained rule inspects), which
     /// is why CRS puts score increments on the last link.
-    fn eval_chain(&mut self, starter: &Rule) -> bool {
+    fn eval_chain(&mut self, rs: &Ruleset, starter: &Rule) -> bool {
         self.vars.matched_vars.clear();
         let mut link = Some(starter);
         while let Some(l) = link {
-            if !self.eval_link(l, starter) {
+            if !self.eval_link(rs, l, starter) {
                 return false;
             }
             link = l.chained.as_deref();
@@ -185,8 +194,7 @@ impl Transaction {
 
     /// Evaluates one link and runs its actions once per matching value
     /// (ModSecurity's behaviour).
-    fn eval_link(&mut self, rule: &Rule, starter: &Rule) -> bool {
-        let rs = self.rs.clone();
+    fn eval_link(&mut self, rs: &Ruleset, rule: &Rule, starter: &Rule) -> bool {
         if let Some(slot) = rule.prefilter_slot
             && rs.prefilter.is_fact_slot(slot)
             && !crate::prefilter::Prefilter::allows(self.fact_hits(rule.chain_id), slot)
@@ -205,7 +213,7 @@ impl Transaction {
                         .iter()
                         .any(|(pick, e)| pick.picks(starter) && e.excludes(var, key))
             };
-            let mut cands: Vec<Candidate<'_>> = Vec::new();
+            let mut cands = recycle(std::mem::take(&mut self.cand_buf));
             if rule.targets.is_empty() {
                 cands.push(Candidate {
                     var: Var::Tx,
@@ -278,7 +286,9 @@ impl Transaction {
                     }
                 }
             }
-            if let Some(fields) = env.geo.into_inner() {
+            let geo = env.geo.into_inner();
+            self.cand_buf = recycle(cands);
+            if let Some(fields) = geo {
                 let mut geo = crate::transaction::data::Collection::default();
                 for (k, v) in fields {
                     geo.set(&mut self.ids, k.as_bytes(), v.into_bytes());
@@ -315,7 +325,7 @@ impl Transaction {
         for action in &rule.effects {
             match action {
                 Action::SetVar(sv) => {
-                    let name = expand(&sv.name, &self.data, &self.vars, Some(starter));
+                    let name = expand_cow(&sv.name, &self.data, &self.vars, Some(starter));
                     let collection = sv.collection.as_str();
                     let current = self
                         .vars
@@ -324,10 +334,12 @@ impl Transaction {
                         .map(crate::operators::atoi_bytes)
                         .unwrap_or(0);
                     let new_value = match &sv.op {
-                        SetVarOp::Set(v) => Some(expand(v, &self.data, &self.vars, Some(starter))),
+                        SetVarOp::Set(v) => {
+                            Some(expand_cow(v, &self.data, &self.vars, Some(starter)).into_owned())
+                        }
                         SetVarOp::Add(v) => Some(
                             current
-                                .saturating_add(crate::operators::atoi_bytes(&expand(
+                                .saturating_add(crate::operators::atoi_bytes(&expand_cow(
                                     v,
                                     &self.data,
                                     &self.vars,
@@ -338,7 +350,7 @@ impl Transaction {
                         ),
                         SetVarOp::Sub(v) => Some(
                             current
-                                .saturating_sub(crate::operators::atoi_bytes(&expand(
+                                .saturating_sub(crate::operators::atoi_bytes(&expand_cow(
                                     v,
                                     &self.data,
                                     &self.vars,
