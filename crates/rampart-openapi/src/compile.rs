@@ -25,7 +25,8 @@ pub struct MediaSpec {
     pub range: String,
     /// Whether bodies of this type are JSON (validated and filtered).
     pub json: bool,
-    /// For `application/x-www-form-urlencoded` request bodies with a schema: the
+    /// For `application/x-www-form-urlencoded` and `multipart/form-data` request
+    /// bodies with a schema: the
     /// declared fields (type, and whether repeated values make an array).
     pub form: Option<crate::params::FormFields>,
     /// Request schema validator (request bodies only).
@@ -399,9 +400,25 @@ impl Ctx<'_> {
             .and_then(Value::as_bool)
             .unwrap_or(style == Style::Form);
         let required = location == In::Path || p.get("required") == Some(&Value::Bool(true));
-        let (kind, validator) = match p.get("schema") {
+        // A parameter has a `schema`, or a `content` map with one media type (a
+        // JSON document in a query parameter, say).
+        let (schema, sptr, json) = match (p.get("schema"), p.get("content")) {
+            (Some(schema), _) => (Some(schema), format!("{ptr}/schema"), false),
+            (None, Some(Value::Object(content))) => {
+                let mut media = content.iter();
+                let (Some((range, m)), None) = (media.next(), media.next()) else {
+                    return Err(invalid(
+                        "parameter `content` must hold exactly one media type",
+                    ));
+                };
+                let sptr = format!("{ptr}/content/{}/schema", escape_segment(range));
+                (m.get("schema"), sptr, is_json(&essence(range)))
+            }
+            (None, Some(_)) => return Err(invalid("parameter `content` must be an object")),
+            (None, None) => (None, String::new(), false),
+        };
+        let (kind, validator) = match schema {
             Some(schema) => {
-                let sptr = format!("{ptr}/schema");
                 let b = bundle(
                     self.docs,
                     doc,
@@ -414,8 +431,14 @@ impl Ctx<'_> {
                     at: self.docs.at(doc, &sptr),
                     message,
                 })?;
-                (kind_of(&b, self.version.defs_key()), Some(v))
+                let kind = if json {
+                    Kind::Json
+                } else {
+                    kind_of(&b, self.version.defs_key())
+                };
+                (kind, Some(v))
             }
+            None if json => (Kind::Json, None),
             None => (Kind::Scalar(Scalar::String), None),
         };
         let name = if location == In::Header {
@@ -483,7 +506,7 @@ impl Ctx<'_> {
         for (range, m) in content {
             let range = essence(range);
             let json = is_json(&range);
-            let is_form = range == FORM && direction == Direction::Request;
+            let is_form = (range == FORM || range == MULTIPART) && direction == Direction::Request;
             let mut form = None;
             let mptr = format!("{ptr}/content/{}/schema", escape_segment(&range));
             let (validator, shapes) = match m.get("schema") {
@@ -536,6 +559,8 @@ fn parse_status(key: &str) -> Option<StatusKey> {
 
 /// The form media type.
 pub const FORM: &str = "application/x-www-form-urlencoded";
+/// The multipart form media type.
+pub const MULTIPART: &str = "multipart/form-data";
 
 /// Lower-case media type without parameters.
 pub fn essence(media: &str) -> String {

@@ -46,7 +46,11 @@ fn walk(
     if depth > 256 {
         return false;
     }
-    let shape = shapes.get(id);
+    let mut shape = shapes.get(id);
+    // A discriminated union: only the branch the body names declares members.
+    if let Some(branch) = shape.select(value) {
+        shape = shapes.get(branch);
+    }
     let mut stripped = false;
     match value {
         Value::Object(map) => {

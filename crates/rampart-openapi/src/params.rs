@@ -39,6 +39,9 @@ pub enum Kind {
     Array(Scalar),
     /// Named members.
     Object(HashMap<String, Scalar>),
+    /// A JSON document (a `content: {application/json: ...}` parameter), parsed
+    /// within [`crate::json::JsonLimits`]' defaults.
+    Json,
 }
 
 /// Serialization style (OpenAPI `style`).
@@ -260,7 +263,7 @@ impl Param {
                 let Some(first) = values.next() else {
                     return Ok(None);
                 };
-                if values.next().is_some() && matches!(self.kind, Kind::Scalar(_)) {
+                if values.next().is_some() && matches!(self.kind, Kind::Scalar(_) | Kind::Json) {
                     return Err("duplicate");
                 }
                 let text = first.to_str().map_err(|_| "encoding")?;
@@ -347,6 +350,13 @@ impl Param {
         let decode = |s| decode_part(s, path);
         match &self.kind {
             Kind::Scalar(s) => coerce(&decode(raw)?, *s).ok_or("type"),
+            Kind::Json => {
+                let text = decode(raw)?;
+                // Bounded like a body before any tree is built.
+                crate::json::prescan(text.as_bytes(), &crate::json::JsonLimits::default())
+                    .map_err(|e| e.rule())?;
+                serde_json::from_str(&text).map_err(|_| "json-syntax")
+            }
             Kind::Array(s) => {
                 if raw.is_empty() {
                     return Ok(Value::Array(Vec::new()));
