@@ -13,6 +13,7 @@ use super::{Interruption, RuleMatch, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::{Entry, Ruleset};
 use crate::seclang::actions::{Action, AllowScope, Ctl, Disruptive, EngineMode, SetVarOp};
+use crate::transformations::ChainId;
 use crate::variables::Var;
 
 /// Empties a candidate list and hands its allocation back with another
@@ -114,6 +115,22 @@ impl Transaction {
         }
     }
 
+    /// Whether prefilter `slot` (of fact-only link `rule`) may match some
+    /// value the link inspects: its chain's end value, or with multiMatch any
+    /// intermediate value.
+    fn may_match_facts(&mut self, rs: &Ruleset, rule: &Rule, slot: u32) -> bool {
+        use crate::prefilter::Prefilter;
+        if !rule.multi_match {
+            return Prefilter::allows(self.fact_hits(rule.chain_id), slot);
+        }
+        Prefilter::allows(self.fact_hits(0), slot)
+            || rs
+                .chains
+                .path(rule.chain_id)
+                .into_iter()
+                .any(|node| Prefilter::allows(self.fact_hits(node), slot))
+    }
+
     /// The prefilter slots that may match some request fact under chain
     /// `node`, computed once per phase from every value of every variable the
     /// fact-only links of that chain read.
@@ -130,9 +147,8 @@ impl Transaction {
                 collect(&self.data, &self.vars, t, &|_, _| false, &mut cands);
             }
             for c in &cands {
-                let v = self.cache.transformed(&rs.chains, c.id, &c.value, node);
                 self.cache
-                    .scan_into(&rs.prefilter, &rs.chains, c.id, node, &v, &mut bits);
+                    .scan_into(&rs.prefilter, &rs.chains, c.id, &c.value, node, &mut bits);
             }
             if let Some(slot) = self.fact_hits.get_mut(i) {
                 *slot = Some(bits);
@@ -197,7 +213,7 @@ impl Transaction {
     fn eval_link(&mut self, rs: &Ruleset, rule: &Rule, starter: &Rule) -> bool {
         if let Some(slot) = rule.prefilter_slot
             && rs.prefilter.is_fact_slot(slot)
-            && !crate::prefilter::Prefilter::allows(self.fact_hits(rule.chain_id), slot)
+            && !self.may_match_facts(rs, rule, slot)
         {
             // No value of any variable this link reads contains one of its
             // required literals: it cannot match.
@@ -233,40 +249,49 @@ impl Transaction {
                 geo: RefCell::new(None),
                 memo: &self.memo,
             };
+            let mut steps: Vec<(ChainId, Tv<'_>)> = Vec::new();
             for c in &cands {
                 // Usually one value (the end of the chain); with multiMatch,
-                // every distinct intermediate value too.
-                let last = self
-                    .cache
-                    .transformed(&rs.chains, c.id, &c.value, rule.chain_id);
-                if let Some(slot) = rule.prefilter_slot
-                    && !self.cache.allows(
+                // every distinct intermediate value too. Values the
+                // prefilter rules out are not offered to the operator.
+                steps.clear();
+                if rule.multi_match {
+                    steps.push((0, Tv::Borrowed(&c.value)));
+                    for node in rs.chains.path(rule.chain_id) {
+                        let v = self.cache.transformed(&rs.chains, c.id, &c.value, node);
+                        if steps.last().is_none_or(|(_, prev)| **prev != *v) {
+                            steps.push((node, v));
+                        }
+                    }
+                } else if rule.prefilter_slot.is_none_or(|slot| {
+                    self.cache.allows(
                         &rs.prefilter,
                         &rs.chains,
                         c.id,
+                        &c.value,
                         rule.chain_id,
-                        &last,
                         slot,
                     )
-                {
-                    continue;
+                }) {
+                    let last = self
+                        .cache
+                        .transformed(&rs.chains, c.id, &c.value, rule.chain_id);
+                    steps.push((rule.chain_id, last));
                 }
-                let mut steps: Vec<Tv<'_>> = Vec::new();
-                if rule.multi_match {
-                    steps.push(Tv::Borrowed(&c.value));
-                    for node in rs.chains.path(rule.chain_id) {
-                        let v = self.cache.transformed(&rs.chains, c.id, &c.value, node);
-                        if steps.last().is_none_or(|prev| **prev != *v) {
-                            steps.push(v);
-                        }
+                for (node, v) in &steps {
+                    if rule.multi_match
+                        && let Some(slot) = rule.prefilter_slot
+                        && !self.cache.allows(
+                            &rs.prefilter,
+                            &rs.chains,
+                            c.id,
+                            &c.value,
+                            *node,
+                            slot,
+                        )
+                    {
+                        continue;
                     }
-                }
-                let values = if rule.multi_match {
-                    &steps[..]
-                } else {
-                    std::slice::from_ref(&last)
-                };
-                for v in values {
                     let result = rule.operator.eval(&env, v, rule.capture);
                     if result.is_some() != rule.negated {
                         hits.push(Hit {
@@ -286,6 +311,7 @@ impl Transaction {
                     }
                 }
             }
+            drop(steps);
             let geo = env.geo.into_inner();
             self.cand_buf = recycle(cands);
             if let Some(fields) = geo {
