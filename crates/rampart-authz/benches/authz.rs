@@ -36,7 +36,7 @@ fn stage(cedar: bool) -> AuthzStage {
         cfg["cedar"] = json!({"policies": [path]});
     }
     let cfg: AuthzConfig = serde_json::from_value(cfg).unwrap();
-    cfg.build("authz", Arc::new(ManualClock::at(1_800_000_000)))
+    cfg.build("authz", Arc::new(ManualClock::at_secs(1_800_000_000)))
         .unwrap()
 }
 
