@@ -94,6 +94,35 @@ fn a_discriminator_selects_one_branch() {
 }
 
 #[test]
+fn responses_show_only_the_members_of_the_branch_they_name() {
+    let api = api();
+    let filtered = |body: &str| {
+        let mut cx = req("GET", "/pets/1");
+        passes(&api, &mut cx);
+        let mut resp = response(200, Some("application/json"), body);
+        assert_eq!(
+            respond(&api, &mut cx, &mut resp),
+            rampart_core::Verdict::Continue
+        );
+        body_json(&resp)
+    };
+    assert_eq!(
+        filtered(r#"{"petType":"kitty","name":"Tom","huntingSkill":"lazy","packSize":3}"#),
+        serde_json::json!({"petType":"kitty","name":"Tom","huntingSkill":"lazy"})
+    );
+    // The discriminator may come last.
+    assert_eq!(
+        filtered(r#"{"packSize":3,"huntingSkill":"lazy","petType":"Dog"}"#),
+        serde_json::json!({"packSize":3,"petType":"Dog"})
+    );
+    // No (or an unknown) discriminator: every branch's members, nothing else.
+    assert_eq!(
+        filtered(r#"{"name":"X","packSize":3,"huntingSkill":"lazy","ssn":"1","extra":1}"#),
+        serde_json::json!({"name":"X","packSize":3,"huntingSkill":"lazy"})
+    );
+}
+
+#[test]
 fn anchor_and_id_references_resolve_within_the_document() {
     let api = api();
     let owner = r#"{"name":"Ann","address":{"city":"Paris","zip":"75001"}}"#;
