@@ -216,8 +216,10 @@ impl Bundler<'_> {
     /// A `oneOf`/`anyOf` with a `discriminator`: each mapped branch also requires the
     /// discriminator property to hold one of its values, so exactly one branch can
     /// match (loose branches otherwise all match, and `oneOf` fails on legitimate
-    /// bodies), and the discriminator keeps the mapping to the bundled branches for
-    /// [`crate::shape`] (mass assignment checks the chosen branch only). Values come
+    /// bodies). In 3.1 (2020-12) the union becomes `if tag then branch` clauses, so
+    /// a branch's failures are reported at their own pointers. The discriminator
+    /// keeps the mapping to the bundled branches for [`crate::shape`] (mass
+    /// assignment and response filtering see the chosen branch only). Values come
     /// from `mapping` (references or schema names) or, for unmapped `$ref` branches,
     /// the referenced schema's name.
     fn discriminate(
@@ -264,6 +266,8 @@ impl Bundler<'_> {
             }
         }
         let mut rewritten = Vec::with_capacity(copied.len());
+        let mut conditionals = Vec::with_capacity(copied.len());
+        let mut all_values = Vec::new();
         let mut table = Map::new();
         for (branch, copy) in branches.iter().zip(copied) {
             let reference = branch.get("$ref").and_then(Value::as_str);
@@ -300,24 +304,30 @@ impl Bundler<'_> {
                     table.insert(v.to_string(), copy.clone());
                 }
             }
-            let mut tag = Map::new();
-            let mut props = Map::new();
-            let mut constraint = Map::new();
-            constraint.insert("enum".into(), Value::Array(values));
-            props.insert(property.to_string(), Value::Object(constraint));
-            tag.insert("properties".into(), Value::Object(props));
-            tag.insert(
-                "required".into(),
-                Value::Array(vec![Value::String(property.to_string())]),
-            );
+            all_values.extend(values.iter().cloned());
+            let tag = tag_schema(property, values);
+            let mut conditional = Map::new();
+            conditional.insert("if".into(), tag.clone());
+            conditional.insert("then".into(), copy.clone());
+            conditionals.push(Value::Object(conditional));
             let mut wrapper = Map::new();
-            wrapper.insert(
-                "allOf".into(),
-                Value::Array(vec![Value::Object(tag), copy.clone()]),
-            );
+            wrapper.insert("allOf".into(), Value::Array(vec![tag, copy.clone()]));
             rewritten.push(Value::Object(wrapper));
         }
-        out.insert(key.into(), Value::Array(rewritten));
+        if self.version == SpecVersion::V31 && conditionals.len() == branches.len() {
+            // 2020-12 has if/then: the failures of the chosen branch are reported
+            // where they are, not as one opaque `oneOf`.
+            out.remove(key);
+            let mut all_of = match out.remove("allOf") {
+                Some(Value::Array(list)) => list,
+                _ => Vec::new(),
+            };
+            all_of.push(tag_schema(property, all_values));
+            all_of.extend(conditionals);
+            out.insert("allOf".into(), Value::Array(all_of));
+        } else {
+            out.insert(key.into(), Value::Array(rewritten));
+        }
         let mut d = Map::new();
         d.insert("propertyName".into(), Value::String(property.to_string()));
         d.insert("x-rampart-mapping".into(), Value::Object(table));
@@ -346,6 +356,21 @@ impl Bundler<'_> {
             required.retain(|r| r.as_str().is_none_or(|r| !skipped.iter().any(|s| s == r)));
         }
     }
+}
+
+/// `{properties: {<property>: {enum: values}}, required: [<property>]}`.
+fn tag_schema(property: &str, values: Vec<Value>) -> Value {
+    let mut constraint = Map::new();
+    constraint.insert("enum".into(), Value::Array(values));
+    let mut props = Map::new();
+    props.insert(property.to_string(), Value::Object(constraint));
+    let mut tag = Map::new();
+    tag.insert("properties".into(), Value::Object(props));
+    tag.insert(
+        "required".into(),
+        Value::Array(vec![Value::String(property.to_string())]),
+    );
+    Value::Object(tag)
 }
 
 /// OpenAPI 3.0 `nullable: true` is `type: [t, "null"]` (and `null` in `enum`) in JSON Schema.

@@ -449,6 +449,17 @@ impl<'b> Builder<'b> {
         {
             acc.items = Some(items);
         }
+        // The branches of a discriminated union (the bundle may have turned its
+        // `oneOf` into if/then, which declares nothing by itself).
+        if !skip_branches
+            && let Some(Value::Object(mapping)) = map
+                .get("discriminator")
+                .and_then(|d| d.get("x-rampart-mapping"))
+        {
+            for branch in mapping.values() {
+                self.collect(branch, acc, depth + 1, in_branch);
+            }
+        }
         for key in ["allOf", "anyOf", "oneOf"] {
             if skip_branches && key != "allOf" {
                 continue;
