@@ -355,6 +355,7 @@ impl Ctx<'_> {
                     explode: false,
                     kind: Kind::Scalar(Scalar::String),
                     validator: None,
+                    shapes: None,
                 });
             }
         }
@@ -417,7 +418,7 @@ impl Ctx<'_> {
             (None, Some(_)) => return Err(invalid("parameter `content` must be an object")),
             (None, None) => (None, String::new(), false),
         };
-        let (kind, validator) = match schema {
+        let (kind, validator, shapes) = match schema {
             Some(schema) => {
                 let b = bundle(
                     self.docs,
@@ -431,15 +432,15 @@ impl Ctx<'_> {
                     at: self.docs.at(doc, &sptr),
                     message,
                 })?;
-                let kind = if json {
-                    Kind::Json
+                if json {
+                    let shapes = Shapes::build(&b, self.version.defs_key());
+                    (Kind::Json, Some(v), Some(shapes))
                 } else {
-                    kind_of(&b, self.version.defs_key())
-                };
-                (kind, Some(v))
+                    (kind_of(&b, self.version.defs_key()), Some(v), None)
+                }
             }
-            None if json => (Kind::Json, None),
-            None => (Kind::Scalar(Scalar::String), None),
+            None if json => (Kind::Json, None, None),
+            None => (Kind::Scalar(Scalar::String), None, None),
         };
         let name = if location == In::Header {
             name.to_ascii_lowercase()
@@ -454,6 +455,7 @@ impl Ctx<'_> {
             explode,
             kind,
             validator,
+            shapes,
         }))
     }
 

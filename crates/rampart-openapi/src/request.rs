@@ -73,7 +73,7 @@ fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mu
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(&param.name))
             .map(|(_, v)| v.as_ref());
-        param.check_with(&src, extra, failures);
+        param.check_with(&src, extra, Some(&op.policy), failures);
     }
     if op.policy.strict_query {
         for (key, _) in &src.query {

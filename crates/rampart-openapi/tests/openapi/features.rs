@@ -51,6 +51,24 @@ fn a_json_query_parameter_is_parsed_and_validated() {
     let bomb = format!("{}{}", "[".repeat(200), "]".repeat(200));
     let p = refused(search(&api, &bomb));
     assert!(has_failure(&p, "query", "/filter", "max-depth"), "{p:?}");
+    // A loose JSON parameter gets the mass-assignment rules of bodies.
+    let sort = |v: &str| {
+        run(
+            &api,
+            &mut req("GET", &format!("/search?sort={}", encode(v))),
+        )
+    };
+    assert_eq!(
+        sort(r#"{"field":"name","desc":true}"#),
+        rampart_core::Verdict::Continue
+    );
+    let p = refused(sort(r#"{"field":"name","is_admin":true}"#));
+    assert!(
+        has_failure(&p, "query", "/sort/is_admin", "forbidden"),
+        "{p:?}"
+    );
+    let p = refused(sort(r#"{"field":"name","raw":"1=1"}"#));
+    assert!(has_failure(&p, "query", "/sort/raw", "undeclared"), "{p:?}");
     let p = refused(run(
         &api,
         &mut req("GET", "/search?filter=%7B%7D&filter=%7B%7D"),
