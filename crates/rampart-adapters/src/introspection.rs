@@ -201,7 +201,7 @@ mod tests {
         .unwrap();
         let client = Arc::new(introspector(server.url("/i"), 5_000));
         let engine = config
-            .build("i", client, Arc::new(ManualClock::at(1_000)))
+            .build("i", client, Arc::new(ManualClock::at_secs(1_000)))
             .unwrap();
         let claims = engine.check("opaque-token-1").await.unwrap();
         assert_eq!(claims["sub"], "alice");

@@ -241,7 +241,7 @@ mod tests {
         use rampart_authn::jwt::JwksCachePolicy;
 
         let server = serve(Answer::ok(JWKS)).await;
-        let clock = Arc::new(ManualClock::at(1_000));
+        let clock = Arc::new(ManualClock::at_secs(1_000));
         let cache = Arc::new(JwksCache::new(
             factory(5_000).source(&server.url("/jwks.json")),
             clock.clone(),

@@ -43,7 +43,7 @@ fn setup(verified_cache: bool) -> (AuthnStage, Vec<(&'static str, String)>) {
     let ed = TestKey::ed25519("ed-1");
     let rsa = TestKey::rsa_a("rsa-1");
     let jwks = FakeJwks::new(common::jwks(&[&es, &ed, &rsa]));
-    let clock = Arc::new(ManualClock::at(NOW));
+    let clock = Arc::new(ManualClock::at_secs(NOW));
     let store: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
     let pepper = [3u8; 32];
     let keys = ApiKeys::new(store.clone(), &Secret::new(pepper.to_vec()), clock.clone()).unwrap();

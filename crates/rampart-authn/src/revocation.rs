@@ -181,7 +181,7 @@ mod tests {
     }
 
     fn list(max: usize) -> (RevocationList, Arc<ManualClock>) {
-        let clock = Arc::new(ManualClock::at(1_000));
+        let clock = Arc::new(ManualClock::at_secs(1_000));
         (RevocationList::new(clock.clone(), max, 60), clock)
     }
 
@@ -199,7 +199,7 @@ mod tests {
     fn entries_live_until_expiry_plus_retention() {
         let (list, clock) = list(10);
         list.revoke(jti("t1", 2_000)).unwrap();
-        clock.set(2_060);
+        clock.set_secs(2_060);
         assert_eq!(list.purge_expired(), 0);
         assert!(list.is_revoked(CredentialKind::Jti, "t1"));
         clock.advance(Duration::from_secs(1));
@@ -234,7 +234,7 @@ mod tests {
         list.revoke(jti("a", 1_100)).unwrap();
         list.revoke(jti("b", 9_000)).unwrap();
         assert_eq!(list.revoke(jti("c", 9_000)), Err(RevocationError::Full));
-        clock.set(1_200);
+        clock.set_secs(1_200);
         list.revoke(jti("c", 9_000)).unwrap();
         assert!(list.is_revoked(CredentialKind::Jti, "c"));
         assert_eq!(list.revoke(jti("", 9_000)), Err(RevocationError::InvalidId));

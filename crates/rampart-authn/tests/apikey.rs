@@ -17,7 +17,7 @@ use serde_json::json;
 
 fn engine() -> (ApiKeys, Arc<MemoryKeyStore>, Arc<ManualClock>) {
     let store = Arc::new(MemoryKeyStore::new());
-    let clock = Arc::new(ManualClock::at(NOW));
+    let clock = Arc::new(ManualClock::at_secs(NOW));
     let keys = ApiKeys::new(store.clone(), &Secret::new(vec![42; 32]), clock.clone()).unwrap();
     (keys, store, clock)
 }
@@ -88,7 +88,7 @@ async fn forged_keys_are_refused() {
     let foreign = ApiKeys::new(
         other_store,
         &Secret::new(vec![1; 32]),
-        Arc::new(ManualClock::at(NOW)),
+        Arc::new(ManualClock::at_secs(NOW)),
     )
     .unwrap();
     assert_eq!(foreign.verify(&key).await, Err(ApiKeyError::Mismatch));
@@ -98,9 +98,9 @@ async fn forged_keys_are_refused() {
 async fn expiry_is_enforced_at_the_boundary() {
     let (keys, _, clock) = engine();
     let key = text(&keys.create(&spec()).await.unwrap().key);
-    clock.set(NOW + 3599);
+    clock.set_secs(NOW + 3599);
     keys.verify(&key).await.unwrap();
-    clock.set(NOW + 3600);
+    clock.set_secs(NOW + 3600);
     assert_eq!(keys.verify(&key).await, Err(ApiKeyError::Expired));
 }
 
@@ -176,7 +176,7 @@ async fn store_failure_fails_closed() {
     let broken = ApiKeys::new(
         Arc::new(BrokenStore),
         &Secret::new(vec![42; 32]),
-        Arc::new(ManualClock::at(NOW)),
+        Arc::new(ManualClock::at_secs(NOW)),
     )
     .unwrap();
     let err = broken.verify(&key).await.unwrap_err();
@@ -190,7 +190,7 @@ async fn store_failure_fails_closed() {
 
 #[test]
 fn config_validates_pepper_and_location() {
-    let clock = Arc::new(ManualClock::at(NOW));
+    let clock = Arc::new(ManualClock::at_secs(NOW));
     let store: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
     let short = temp_file("pepper-short", &[1; 31]);
     let cfg: ApiKeyConfig = serde_json::from_value(json!({"pepper": {"file": short}})).unwrap();

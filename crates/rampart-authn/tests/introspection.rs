@@ -68,7 +68,7 @@ fn setup(extra: Value) -> (Introspection, Arc<FakeServer>, Arc<ManualClock>) {
     let settings = cfg.client_settings("authn.introspection").unwrap();
     assert!(!format!("{settings:?}").contains("s3cret"));
     let server = Arc::new(FakeServer::default());
-    let clock = Arc::new(ManualClock::at(NOW));
+    let clock = Arc::new(ManualClock::at_secs(NOW));
     let engine = cfg
         .build("authn.introspection", server.clone(), clock.clone())
         .unwrap();
@@ -95,7 +95,7 @@ async fn active_token_passes_and_is_cached_until_exp() {
     engine.check("tok-good").await.unwrap();
     assert_eq!(server.calls(), 1, "second check from cache");
     // The cache never outlives exp: at exp the server is asked again (and says no).
-    clock.set(NOW + 60);
+    clock.set_secs(NOW + 60);
     server.answer("tok-good", json!({"active": false}));
     assert_eq!(
         engine.check("tok-good").await.unwrap_err(),

@@ -40,7 +40,7 @@ fn setup_with(extra: Value) -> Setup {
     let ed = TestKey::ed25519("ed-1");
     let rsa = TestKey::rsa_a("rsa-1");
     let jwks = FakeJwks::new(common::jwks(&[&es, &ed, &rsa]));
-    let clock = Arc::new(ManualClock::at(NOW));
+    let clock = Arc::new(ManualClock::at_secs(NOW));
     let verifier = config(extra)
         .build("authn.jwt", clock.clone(), &Sources(jwks.clone()))
         .unwrap();
@@ -402,7 +402,7 @@ fn hs_config(secret_file: &std::path::Path, algorithms: Value) -> JwtConfig {
 
 #[tokio::test]
 async fn hs256_needs_a_256_bit_secret_and_works_with_one() {
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(NOW));
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_secs(NOW));
     let sources = Sources(FakeJwks::new(Vec::new()));
     let short = temp_file("hs-short", &[7u8; 31]);
     let err = hs_config(&short, json!(["HS256"]))
@@ -445,7 +445,7 @@ async fn hs256_needs_a_256_bit_secret_and_works_with_one() {
 
 #[test]
 fn config_errors_name_the_field() {
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(NOW));
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_secs(NOW));
     let sources = Sources(FakeJwks::new(Vec::new()));
     let cases = [
         (json!({"audiences": []}), "authn.jwt.issuers[0].audiences"),
@@ -490,7 +490,7 @@ async fn jwks_file_keys_work_without_any_fetch() {
     let verifier = cfg
         .build(
             "authn.jwt",
-            Arc::new(ManualClock::at(NOW)),
+            Arc::new(ManualClock::at_secs(NOW)),
             &Sources(jwks.clone()),
         )
         .unwrap();
@@ -532,7 +532,7 @@ async fn verified_token_cache_hits_but_never_outlives_exp_or_a_key_change() {
     s.verifier.verify(&token).await.unwrap();
     assert_eq!(s.verifier.verified_cache().unwrap().len(), 1);
     // Past exp (+ leeway) the cached entry does not help.
-    s.clock.set(NOW + 181);
+    s.clock.set_secs(NOW + 181);
     assert_eq!(
         s.verifier.verify(&token).await.unwrap_err(),
         JwtError::Expired
@@ -560,7 +560,7 @@ fn verified_cache_limits_are_validated() {
     let err = cfg
         .build(
             "authn.jwt",
-            Arc::new(ManualClock::at(NOW)),
+            Arc::new(ManualClock::at_secs(NOW)),
             &Sources(FakeJwks::new(Vec::new())),
         )
         .unwrap_err();

@@ -56,7 +56,7 @@ fn tokens_and_keys_never_reach_the_log() {
     tracing::subscriber::with_default(subscriber, || {
         let es = TestKey::es256("es-1");
         let jwks = FakeJwks::new(common::jwks(&[&es]));
-        let clock = Arc::new(ManualClock::at(NOW));
+        let clock = Arc::new(ManualClock::at_secs(NOW));
         let store: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
         let pepper = [5u8; 32];
         let keys =

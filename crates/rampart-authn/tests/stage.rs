@@ -44,7 +44,7 @@ const PEPPER: [u8; 32] = [9; 32];
 async fn world(extra: Value) -> World {
     let es = TestKey::es256("es-1");
     let jwks = FakeJwks::new(common::jwks(&[&es]));
-    let clock = Arc::new(ManualClock::at(NOW));
+    let clock = Arc::new(ManualClock::at_secs(NOW));
     let store: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
     let keys = ApiKeys::new(store.clone(), &Secret::new(PEPPER.to_vec()), clock.clone()).unwrap();
     let created = keys
@@ -313,11 +313,15 @@ async fn anonymous_mode_continues_without_identity() {
 #[test]
 fn config_errors_name_the_field() {
     let deps = AuthnDeps {
-        clock: Arc::new(ManualClock::at(NOW)),
+        clock: Arc::new(ManualClock::at_secs(NOW)),
         jwks_sources: Arc::new(Sources(FakeJwks::new(Vec::new()))),
         key_store: None,
         introspector: None,
-        revocations: Arc::new(RevocationList::new(Arc::new(ManualClock::at(NOW)), 10, 0)),
+        revocations: Arc::new(RevocationList::new(
+            Arc::new(ManualClock::at_secs(NOW)),
+            10,
+            0,
+        )),
     };
     let err = AuthnConfig::default()
         .build("apis.pets.authn", &deps)

@@ -36,7 +36,7 @@ fn stage(cedar: bool) -> AuthzStage {
         cfg["cedar"] = json!({"policies": [path]});
     }
     let cfg: AuthzConfig = serde_json::from_value(cfg).unwrap();
-    cfg.build("authz", Arc::new(ManualClock::at(1_800_000_000)))
+    cfg.build("authz", Arc::new(ManualClock::at_secs(1_800_000_000)))
         .unwrap()
 }
 
@@ -129,7 +129,12 @@ fn on_cpu_report(name: &str, mut f: impl FnMut()) {
 
 fn on_cpu_main() {
     let id = identity();
+    // `RAMPART_BENCH_FILTER=cedar` runs only the cases whose name contains it.
+    let filter = std::env::var("RAMPART_BENCH_FILTER").unwrap_or_default();
     for (name, cedar) in [("rules_only", false), ("rules_and_cedar", true)] {
+        if !name.contains(&filter) {
+            continue;
+        }
         let stage = stage(cedar);
         on_cpu_report(&format!("authz_stage/{name}"), || {
             let mut cx = request(&id);

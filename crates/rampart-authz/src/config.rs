@@ -194,10 +194,14 @@ impl AuthzConfig {
                 },
             );
         }
-        let cedar = match &self.cedar {
+        let mut cedar = match &self.cedar {
             Some(cfg) => Some(cfg.build(&format!("{path}.cedar"))?),
             None => None,
         };
+        if let Some(cedar) = cedar.as_mut() {
+            // Per-operation policy slices, so requests evaluate only what applies.
+            cedar.prepare(operations.keys().map(String::as_str));
+        }
         Ok(AuthzStage::new(operations, cedar, clock))
     }
 }

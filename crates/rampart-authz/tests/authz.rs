@@ -57,7 +57,7 @@ fn config() -> Value {
 
 fn stage() -> AuthzStage {
     let cfg: AuthzConfig = serde_json::from_value(config()).unwrap();
-    cfg.build("apis.shop.authz", Arc::new(ManualClock::at(NOW)))
+    cfg.build("apis.shop.authz", Arc::new(ManualClock::at_secs(NOW)))
         .unwrap()
 }
 
@@ -437,7 +437,7 @@ fn cedar_errors_name_file_and_line() {
     );
     let cfg: AuthzConfig = serde_json::from_value(json!({"cedar": {"policies": [bad]}})).unwrap();
     let err = cfg
-        .build("apis.shop.authz", Arc::new(ManualClock::at(NOW)))
+        .build("apis.shop.authz", Arc::new(ManualClock::at_secs(NOW)))
         .unwrap_err()
         .to_string();
     let expected = format!("apis.shop.authz.cedar.policies[0]: {}:3:", bad.display());
@@ -454,7 +454,7 @@ fn cedar_errors_name_file_and_line() {
     let cfg: AuthzConfig =
         serde_json::from_value(json!({"cedar": {"policies": [typo], "schema": schema}})).unwrap();
     let err = cfg
-        .build("apis.shop.authz", Arc::new(ManualClock::at(NOW)))
+        .build("apis.shop.authz", Arc::new(ManualClock::at_secs(NOW)))
         .unwrap_err()
         .to_string();
     assert!(err.contains(&format!("{}:3:", typo.display())), "{err}");
@@ -471,7 +471,9 @@ fn forbid_only_mode_allows_unless_forbidden() {
         "cedar": {"policies": [policies], "mode": "forbid_only"}
     }))
     .unwrap();
-    let s = cfg.build("authz", Arc::new(ManualClock::at(NOW))).unwrap();
+    let s = cfg
+        .build("authz", Arc::new(ManualClock::at_secs(NOW)))
+        .unwrap();
     let admin = || Some(user("root", &[], &["admin"], json!({})));
     assert_eq!(
         status(
@@ -523,7 +525,7 @@ fn config_errors_name_the_field() {
     for (cfg, path) in cases {
         let cfg: AuthzConfig = serde_json::from_value(cfg).unwrap();
         let err = cfg
-            .build("authz", Arc::new(ManualClock::at(NOW)))
+            .build("authz", Arc::new(ManualClock::at_secs(NOW)))
             .unwrap_err()
             .to_string();
         assert!(err.starts_with(path), "{err}");
@@ -542,7 +544,9 @@ fn cedar_evaluation_errors_deny_instead_of_skipping_a_forbid() {
         "cedar": {"policies": [policies]}
     }))
     .unwrap();
-    let s = cfg.build("authz", Arc::new(ManualClock::at(NOW))).unwrap();
+    let s = cfg
+        .build("authz", Arc::new(ManualClock::at_secs(NOW)))
+        .unwrap();
     let with_level = |level: Value| Some(user("alice", &[], &[], json!({"level": level})));
     assert_eq!(
         status(

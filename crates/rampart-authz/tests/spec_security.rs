@@ -38,8 +38,12 @@ fn spec() -> Value {
 fn stage(config: Value) -> AuthzStage {
     let cfg: AuthzConfig = serde_json::from_value(config).unwrap();
     let spec = SpecSecurity::from_document(&spec()).unwrap();
-    cfg.build_with_spec("apis.pets.authz", Arc::new(ManualClock::at(1_000)), &spec)
-        .unwrap()
+    cfg.build_with_spec(
+        "apis.pets.authz",
+        Arc::new(ManualClock::at_secs(1_000)),
+        &spec,
+    )
+    .unwrap()
 }
 
 fn caller(scopes: &[&str], roles: &[&str]) -> Identity {

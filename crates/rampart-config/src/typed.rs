@@ -33,7 +33,7 @@ pub struct Config {
 }
 
 /// A client-facing listener.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
     /// Name for logs and metrics.
     pub name: String,
@@ -62,7 +62,7 @@ pub enum ClientAuth {
 }
 
 /// TLS settings of a listener.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenerTls {
     /// Certificate chain (PEM).
     pub cert: PathBuf,

@@ -102,7 +102,10 @@ pub struct GuardedIo<T> {
     refusal: Option<Vec<u8>>,
     refusal_written: usize,
     /// Running while waiting for a head.
+    /// The timer is kept between requests and re-armed with `reset`, so a
+    /// keep-alive connection does not allocate one per request.
     head_deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    head_deadline_armed: bool,
     /// The deadline passed on an idle connection: EOF without a response.
     idle_closed: bool,
     /// Heads handed to hyper, and responses finished (counted by the service):
@@ -132,6 +135,7 @@ impl<T> GuardedIo<T> {
             refusal: None,
             refusal_written: 0,
             head_deadline: None,
+            head_deadline_armed: false,
             idle_closed: false,
             heads_passed: 0,
             responses_done,
@@ -193,7 +197,7 @@ impl<T> GuardedIo<T> {
                             let head = std::mem::take(&mut self.head);
                             match self.check_head(&head) {
                                 Ok((framing, rewritten)) => {
-                                    self.head_deadline = None;
+                                    self.head_deadline_armed = false;
                                     self.heads_passed += 1;
                                     self.ready
                                         .extend_from_slice(rewritten.as_deref().unwrap_or(&head));
@@ -529,21 +533,30 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
                 // EOF: hyper stops reading and closes.
                 return Poll::Ready(Ok(()));
             }
-            let mut chunk = [0u8; 8192];
-            let mut read = ReadBuf::new(&mut chunk);
+            // Uninitialised: zeroing 8 KiB for every read showed in profiles.
+            let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+            let mut read = ReadBuf::uninit(&mut chunk);
             let polled = Pin::new(&mut this.inner).poll_read(cx, &mut read);
             if polled.is_pending() {
                 let in_flight = this.heads_passed > this.responses_done.load(Ordering::Acquire);
                 if !matches!(this.framing, Framing::Head) || (in_flight && this.head.is_empty()) {
-                    this.head_deadline = None;
+                    this.head_deadline_armed = false;
                     return Poll::Pending;
                 }
                 let timeout = this.limits.header_read_timeout;
+                let armed = this.head_deadline_armed;
                 let deadline = this
                     .head_deadline
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if !armed {
+                    // Counts from the first wait for this head, as a new timer would.
+                    deadline
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + timeout);
+                    this.head_deadline_armed = true;
+                }
                 ready!(deadline.as_mut().poll(cx));
-                this.head_deadline = None;
+                this.head_deadline_armed = false;
                 if this.head.is_empty() {
                     this.idle_closed = true;
                 } else {

@@ -50,6 +50,8 @@ pub struct Gateway {
     config_path: PathBuf,
     draining: AtomicBool,
     reload_lock: tokio::sync::Mutex<()>,
+    /// Bumped after each applied reload; the listener supervisor watches it.
+    reloads: tokio::sync::watch::Sender<u64>,
 }
 
 impl Gateway {
@@ -61,6 +63,7 @@ impl Gateway {
             config_path,
             draining: AtomicBool::new(false),
             reload_lock: tokio::sync::Mutex::new(()),
+            reloads: tokio::sync::watch::Sender::new(0),
         }
     }
 

@@ -52,6 +52,12 @@ struct AuditDraft {
     record: AuditRecord,
     bytes_in: Arc<AtomicU64>,
     responses_done: Arc<AtomicU64>,
+    /// Held until the response body ends (or is dropped), not just its head: the
+    /// gateway's in-flight slot and whatever stages left in the request's
+    /// extensions (rate-limit concurrency guards), so a slow streamed response
+    /// still counts as in flight.
+    in_flight: Option<tokio::sync::OwnedSemaphorePermit>,
+    held: Option<http::Extensions>,
 }
 
 impl OnBodyDone for AuditDraft {
@@ -62,23 +68,22 @@ impl OnBodyDone for AuditDraft {
             mut record,
             bytes_in,
             responses_done,
+            in_flight,
+            held,
         } = *self;
+        drop((in_flight, held));
         responses_done.fetch_add(1, Ordering::Release);
         let elapsed = started.elapsed();
         record.bytes_out = bytes_out;
         record.bytes_in = bytes_in.load(Ordering::Relaxed);
         record.duration_ms = elapsed.as_secs_f64() * 1000.0;
-        let api = record.api.clone().unwrap_or_else(|| "-".into());
-        metrics::counter!(
-            "rampart_requests_total",
-            "api" => api.clone(),
-            "route" => record.route.clone().unwrap_or_else(|| "-".into()),
-            "status" => record.status.to_string(),
-            "decision" => decision_label(record.decision),
-        )
-        .increment(1);
-        metrics::histogram!("rampart_request_duration_seconds", "api" => api)
-            .record(elapsed.as_secs_f64());
+        crate::telemetry::RequestMetrics::global().record(
+            record.api.as_deref().unwrap_or("-"),
+            record.route.as_deref().unwrap_or("-"),
+            record.status,
+            decision_label(record.decision),
+            elapsed.as_secs_f64(),
+        );
         runtime.audit.submit(record);
     }
 }
@@ -137,20 +142,27 @@ pub async fn handle(
         started,
         bytes_in: bytes_in.clone(),
         responses_done: conn.responses_done.clone(),
+        in_flight: None,
+        held: None,
     };
 
-    let (response, outcome, cx) = match serve(
-        &runtime,
-        &conn,
-        parts,
-        body,
-        request_id.clone(),
-        client_ip,
-        peer_trusted,
-        &bytes_in,
-    )
-    .await
-    {
+    draft.in_flight = runtime.in_flight.clone().try_acquire_owned().ok();
+    let served = if draft.in_flight.is_some() {
+        serve(
+            &runtime,
+            &conn,
+            parts,
+            body,
+            request_id.clone(),
+            client_ip,
+            peer_trusted,
+            &bytes_in,
+        )
+        .await
+    } else {
+        Err((GatewayError::Overloaded.problem(), None, Decision::Deny))
+    };
+    let (response, outcome, cx) = match served {
         Ok(done) => done,
         Err((problem, cx, decision)) => {
             let outcome = Outcome {
@@ -170,6 +182,7 @@ pub async fn handle(
         draft.record.route = cx.route;
         draft.record.identity = cx.identity;
         draft.record.waf = cx.notes.waf;
+        draft.held = Some(cx.extensions);
         if draft.record.reason.is_none() {
             draft.record.reason = cx.notes.reason;
         }
@@ -283,11 +296,6 @@ async fn serve(
     bytes_in: &Arc<AtomicU64>,
 ) -> Result<Served, Refused> {
     let refuse = |error: GatewayError| (error.problem(), None, Decision::Deny);
-    let _permit = runtime
-        .in_flight
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| refuse(GatewayError::Overloaded))?;
     check_head(&parts, runtime).map_err(refuse)?;
     let path = normalize_path(parts.uri.path()).map_err(|_| refuse(GatewayError::Malformed))?;
     let host = host_of(&parts).unwrap_or_default();

@@ -2,7 +2,8 @@
 //! new runtime beside the old one, then swap it in atomically. A bad configuration
 //! is logged and counted (`rampart_config_reloads_total{result="error"}`) and the
 //! old runtime keeps serving. Requests in flight hold the runtime they started
-//! with and finish on it.
+//! with and finish on it. Listener changes are applied by the server's listener
+//! supervisor (crate::server) after the swap.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -38,16 +39,9 @@ impl Gateway {
         });
         match built {
             Ok(runtime) => {
-                if runtime.config.listeners.iter().map(|l| l.bind).ne(self
-                    .runtime()
-                    .config
-                    .listeners
-                    .iter()
-                    .map(|l| l.bind))
-                {
-                    tracing::warn!("listener changes take effect at the next restart");
-                }
                 self.runtime.store(Arc::new(runtime));
+                // Listeners added, removed or changed are reconciled by the server.
+                self.reloads.send_modify(|generation| *generation += 1);
                 metrics::counter!("rampart_config_reloads_total", "result" => "ok").increment(1);
                 tracing::info!(config = %self.config_path.display(), "configuration reloaded");
                 Ok(())

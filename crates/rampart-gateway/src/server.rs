@@ -55,9 +55,42 @@ pub enum StartError {
 }
 
 struct BoundListener {
+    config: rampart_config::Listener,
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     hsts: Option<http::HeaderValue>,
+    cert: Option<Arc<ReloadingCert>>,
+}
+
+/// Binds one configured listener (and loads its TLS settings).
+async fn bind_listener(listener: &rampart_config::Listener) -> Result<BoundListener, StartError> {
+    let tcp = TcpListener::bind(listener.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: listener.bind,
+            source,
+        })?;
+    let (tls, hsts, cert) = match &listener.tls {
+        Some(tls) => {
+            let (server_config, cert) = server_config(tls).map_err(|err| StartError::Tls {
+                name: listener.name.clone(),
+                reason: err.to_string(),
+            })?;
+            let hsts = tls
+                .hsts
+                .as_deref()
+                .and_then(|v| http::HeaderValue::from_str(v).ok());
+            (Some(TlsAcceptor::from(server_config)), hsts, Some(cert))
+        }
+        None => (None, None, None),
+    };
+    Ok(BoundListener {
+        config: listener.clone(),
+        listener: tcp,
+        tls,
+        hsts,
+        cert,
+    })
 }
 
 /// A bound, not yet running server.
@@ -65,7 +98,6 @@ pub struct Server {
     gateway: Arc<Gateway>,
     listeners: Vec<BoundListener>,
     admin: TcpListener,
-    certs: Vec<Arc<ReloadingCert>>,
     watch_config: bool,
 }
 
@@ -76,36 +108,8 @@ impl Server {
         let _ = crate::telemetry::handle();
         let config_path = config.source.clone();
         let mut listeners = Vec::new();
-        let mut certs = Vec::new();
         for listener in &config.listeners {
-            let tcp =
-                TcpListener::bind(listener.bind)
-                    .await
-                    .map_err(|source| StartError::Bind {
-                        addr: listener.bind,
-                        source,
-                    })?;
-            let (tls, hsts) = match &listener.tls {
-                Some(tls) => {
-                    let (server_config, cert) =
-                        server_config(tls).map_err(|err| StartError::Tls {
-                            name: listener.name.clone(),
-                            reason: err.to_string(),
-                        })?;
-                    certs.push(cert);
-                    let hsts = tls
-                        .hsts
-                        .as_deref()
-                        .and_then(|v| http::HeaderValue::from_str(v).ok());
-                    (Some(TlsAcceptor::from(server_config)), hsts)
-                }
-                None => (None, None),
-            };
-            listeners.push(BoundListener {
-                listener: tcp,
-                tls,
-                hsts,
-            });
+            listeners.push(bind_listener(listener).await?);
         }
         let admin = TcpListener::bind(config.admin_bind)
             .await
@@ -118,7 +122,6 @@ impl Server {
             gateway: Arc::new(Gateway::new(runtime, factory, config_path)),
             listeners,
             admin,
-            certs,
             watch_config: true,
         })
     }
@@ -155,20 +158,15 @@ impl Server {
         let limits = gateway.runtime().config.limits.clone();
         let connection_cap = Arc::new(Semaphore::new(limits.max_connections));
         let mut tasks = tokio::task::JoinSet::new();
-        for listener in self.listeners {
-            tasks.spawn(accept_loop(
-                listener,
-                gateway.clone(),
-                connection_cap.clone(),
-                graceful.clone(),
-                stop.clone(),
-            ));
-        }
+        let supervisor = ListenerSupervisor {
+            gateway: gateway.clone(),
+            connection_cap,
+            graceful: graceful.clone(),
+            active: Vec::new(),
+        };
+        tasks.spawn(supervisor.run(self.listeners, stop.clone()));
         tasks.spawn(admin_loop(self.admin, gateway.clone(), stop.clone()));
-        let background = [
-            tokio::spawn(crate::reload::on_sighup(gateway.clone())),
-            tokio::spawn(watch_certs(self.certs, Duration::from_secs(2))),
-        ];
+        let background = [tokio::spawn(crate::reload::on_sighup(gateway.clone()))];
         let config_watch = self.watch_config.then(|| {
             tokio::spawn(crate::reload::on_file_change(
                 gateway.clone(),
@@ -216,8 +214,121 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256);
+        .max_concurrent_streams(256)
+        // Rapid reset (CVE-2023-44487) and streams the client makes us reset:
+        // past these the connection gets GOAWAY instead of burning CPU.
+        .max_pending_accept_reset_streams(Some(20))
+        .max_local_error_reset_streams(Some(64))
+        // Pings find dead peers that would otherwise hold streams and memory.
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(limits.header_read_timeout);
     builder
+}
+
+/// Owns the accept loops: starts the configured ones, and after each reload
+/// stops listeners that were removed or changed and binds the new ones.
+/// Connections already accepted are never cut: a stopped listener only stops
+/// accepting, and its connections drain like any other.
+struct ListenerSupervisor {
+    gateway: Arc<Gateway>,
+    connection_cap: Arc<Semaphore>,
+    graceful: Arc<GracefulShutdown>,
+    active: Vec<ActiveListener>,
+}
+
+struct ActiveListener {
+    config: rampart_config::Listener,
+    stop: watch::Sender<bool>,
+    accept: tokio::task::JoinHandle<()>,
+    cert_watch: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// How often certificate files are checked for rotation.
+const CERT_POLL: Duration = Duration::from_secs(2);
+
+impl ListenerSupervisor {
+    async fn run(mut self, initial: Vec<BoundListener>, mut stop: watch::Receiver<bool>) {
+        for bound in initial {
+            self.start(bound);
+        }
+        let mut reloads = self.gateway.reloads.subscribe();
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                changed = reloads.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    self.reconcile().await;
+                }
+            }
+        }
+        for listener in self.active.drain(..) {
+            listener.halt().await;
+        }
+    }
+
+    fn start(&mut self, bound: BoundListener) {
+        let (stop, stopped) = watch::channel(false);
+        let cert_watch = bound
+            .cert
+            .clone()
+            .map(|cert| tokio::spawn(watch_certs(vec![cert], CERT_POLL)));
+        let config = bound.config.clone();
+        let accept = tokio::spawn(accept_loop(
+            bound,
+            self.gateway.clone(),
+            self.connection_cap.clone(),
+            self.graceful.clone(),
+            stopped,
+        ));
+        self.active.push(ActiveListener {
+            config,
+            stop,
+            accept,
+            cert_watch,
+        });
+    }
+
+    async fn reconcile(&mut self) {
+        let wanted = self.gateway.runtime().config.listeners.clone();
+        // Stop first: a changed listener on the same address must release it.
+        let (keep, gone): (Vec<_>, Vec<_>) = self
+            .active
+            .drain(..)
+            .partition(|active| wanted.contains(&active.config));
+        self.active = keep;
+        for listener in gone {
+            tracing::info!(listener = %listener.config.name, addr = %listener.config.bind, "listener stopped by reload");
+            listener.halt().await;
+        }
+        for config in wanted {
+            if self.active.iter().any(|active| active.config == config) {
+                continue;
+            }
+            match bind_listener(&config).await {
+                Ok(bound) => {
+                    tracing::info!(listener = %config.name, addr = %config.bind, "listener started by reload");
+                    self.start(bound);
+                }
+                Err(err) => {
+                    metrics::counter!("rampart_listener_errors_total").increment(1);
+                    tracing::error!(listener = %config.name, error = %err, "listener from the reloaded configuration not started");
+                }
+            }
+        }
+    }
+}
+
+impl ActiveListener {
+    /// Stops accepting and waits until the socket is closed.
+    async fn halt(self) {
+        let _ = self.stop.send(true);
+        let _ = self.accept.await;
+        if let Some(task) = self.cert_watch {
+            task.abort();
+        }
+    }
 }
 
 async fn accept_loop(

@@ -63,3 +63,78 @@ fn describe() {
         "Failed or timed-out TLS handshakes."
     );
 }
+
+/// Handles of the per-request metrics, cached per (api, route, status, decision).
+///
+/// `metrics::counter!` with dynamic labels allocates the label set, hashes it and
+/// looks it up in the recorder on every call; this cache does that once per series.
+/// Series are bounded by configuration (APIs, route templates, statuses); past
+/// `MAX_CACHED_SERIES` the slow path is taken so memory stays bounded.
+pub struct RequestMetrics {
+    series: parking_lot::Mutex<std::collections::HashMap<u64, CachedSeries>>,
+}
+
+struct CachedSeries {
+    api: String,
+    route: String,
+    status: u16,
+    decision: &'static str,
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+const MAX_CACHED_SERIES: usize = 16_384;
+
+impl RequestMetrics {
+    /// The process-wide cache (the recorder is process-wide too).
+    pub fn global() -> &'static RequestMetrics {
+        static CACHE: OnceLock<RequestMetrics> = OnceLock::new();
+        CACHE.get_or_init(|| RequestMetrics {
+            series: parking_lot::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// Counts one finished request and records its duration.
+    pub fn record(&self, api: &str, route: &str, status: u16, decision: &'static str, secs: f64) {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (api, route, status, decision).hash(&mut hasher);
+        let key = hasher.finish();
+        let mut series = self.series.lock();
+        if let Some(hit) = series.get(&key)
+            && hit.api == api
+            && hit.route == route
+            && hit.status == status
+            && hit.decision == decision
+        {
+            hit.requests.increment(1);
+            hit.duration.record(secs);
+            return;
+        }
+        let requests = metrics::counter!(
+            "rampart_requests_total",
+            "api" => api.to_owned(),
+            "route" => route.to_owned(),
+            "status" => status.to_string(),
+            "decision" => decision,
+        );
+        let duration =
+            metrics::histogram!("rampart_request_duration_seconds", "api" => api.to_owned());
+        requests.increment(1);
+        duration.record(secs);
+        // A hash collision keeps the first series cached; the other takes this path.
+        if series.len() < MAX_CACHED_SERIES && !series.contains_key(&key) {
+            series.insert(
+                key,
+                CachedSeries {
+                    api: api.to_owned(),
+                    route: route.to_owned(),
+                    status,
+                    decision,
+                    requests,
+                    duration,
+                },
+            );
+        }
+    }
+}

@@ -75,6 +75,8 @@ const SCHEMA_ONE: [&str; 12] = [
 ];
 /// Keywords whose value is a list of schemas.
 const SCHEMA_LISTS: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
+/// Schema identifiers dropped from copies (references were rewritten already).
+const IDENTIFIERS: [&str; 3] = ["$id", "$anchor", "$schema"];
 /// Deepest schema nesting copied (protects the loader from absurd specs).
 const MAX_DEPTH: usize = 64;
 
@@ -168,7 +170,10 @@ impl Bundler<'_> {
             }
         }
         for (key, value) in map {
-            if key == "$ref" {
+            // Every reference is rewritten into the bundle's definitions, so the
+            // identifiers that located schemas are dropped: a `$id` left in a copied
+            // definition would change the base its rewritten `$ref`s resolve against.
+            if key == "$ref" || IDENTIFIERS.contains(&key.as_str()) {
                 continue;
             }
             let child_ptr = format!("{pointer}/{}", escape_segment(key));
@@ -204,7 +209,130 @@ impl Bundler<'_> {
             translate_nullable(&mut out);
         }
         self.adjust_required(&mut out);
+        self.discriminate(doc, pointer, map, &mut out)?;
         Ok(Value::Object(out))
+    }
+
+    /// A `oneOf`/`anyOf` with a `discriminator`: each mapped branch also requires the
+    /// discriminator property to hold one of its values, so exactly one branch can
+    /// match (loose branches otherwise all match, and `oneOf` fails on legitimate
+    /// bodies). In 3.1 (2020-12) the union becomes `if tag then branch` clauses, so
+    /// a branch's failures are reported at their own pointers. The discriminator
+    /// keeps the mapping to the bundled branches for [`crate::shape`] (mass
+    /// assignment and response filtering see the chosen branch only). Values come
+    /// from `mapping` (references or schema names) or, for unmapped `$ref` branches,
+    /// the referenced schema's name.
+    fn discriminate(
+        &mut self,
+        doc: DocId,
+        pointer: &str,
+        original: &Map<String, Value>,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), LoadError> {
+        let Some(property) = original
+            .get("discriminator")
+            .and_then(|d| d.get("propertyName"))
+            .and_then(Value::as_str)
+        else {
+            return Ok(());
+        };
+        let Some(key) = ["oneOf", "anyOf"]
+            .into_iter()
+            .find(|k| out.contains_key(*k))
+        else {
+            return Ok(());
+        };
+        let (Some(Value::Array(branches)), Some(Value::Array(copied))) =
+            (original.get(key), out.get(key))
+        else {
+            return Ok(());
+        };
+        // Explicit mapping: value -> target (document, pointer).
+        let mut explicit = Vec::new();
+        if let Some(Value::Object(mapping)) =
+            original.get("discriminator").and_then(|d| d.get("mapping"))
+        {
+            for (value, target) in mapping {
+                let Some(target) = target.as_str() else {
+                    continue;
+                };
+                let reference = if target.contains(['#', '/', '.']) {
+                    target.to_string()
+                } else {
+                    format!("#/components/schemas/{target}")
+                };
+                let (d, p, _) = self.docs.resolve(doc, pointer, &reference)?;
+                explicit.push((value.clone(), (d, p)));
+            }
+        }
+        let mut rewritten = Vec::with_capacity(copied.len());
+        let mut conditionals = Vec::with_capacity(copied.len());
+        let mut all_values = Vec::new();
+        let mut table = Map::new();
+        for (branch, copy) in branches.iter().zip(copied) {
+            let reference = branch.get("$ref").and_then(Value::as_str);
+            let target = match reference {
+                Some(r) => Some(self.docs.resolve(doc, pointer, r)?),
+                None => None,
+            };
+            let mut values: Vec<Value> = explicit
+                .iter()
+                .filter(|(_, t)| {
+                    target
+                        .as_ref()
+                        .is_some_and(|(d, p, _)| t.0 == *d && t.1 == *p)
+                })
+                .map(|(v, _)| Value::String(v.clone()))
+                .collect();
+            if values.is_empty()
+                && let Some((_, p, _)) = &target
+                && !explicit
+                    .iter()
+                    .any(|(v, _)| Some(v.as_str()) == p.rsplit('/').next())
+            {
+                // Implicit mapping: the schema's name.
+                if let Some(name) = p.rsplit('/').next() {
+                    values.push(Value::String(name.replace("~1", "/").replace("~0", "~")));
+                }
+            }
+            if values.is_empty() {
+                rewritten.push(copy.clone());
+                continue;
+            }
+            for v in &values {
+                if let Some(v) = v.as_str() {
+                    table.insert(v.to_string(), copy.clone());
+                }
+            }
+            all_values.extend(values.iter().cloned());
+            let tag = tag_schema(property, values);
+            let mut conditional = Map::new();
+            conditional.insert("if".into(), tag.clone());
+            conditional.insert("then".into(), copy.clone());
+            conditionals.push(Value::Object(conditional));
+            let mut wrapper = Map::new();
+            wrapper.insert("allOf".into(), Value::Array(vec![tag, copy.clone()]));
+            rewritten.push(Value::Object(wrapper));
+        }
+        if self.version == SpecVersion::V31 && conditionals.len() == branches.len() {
+            // 2020-12 has if/then: the failures of the chosen branch are reported
+            // where they are, not as one opaque `oneOf`.
+            out.remove(key);
+            let mut all_of = match out.remove("allOf") {
+                Some(Value::Array(list)) => list,
+                _ => Vec::new(),
+            };
+            all_of.push(tag_schema(property, all_values));
+            all_of.extend(conditionals);
+            out.insert("allOf".into(), Value::Array(all_of));
+        } else {
+            out.insert(key.into(), Value::Array(rewritten));
+        }
+        let mut d = Map::new();
+        d.insert("propertyName".into(), Value::String(property.to_string()));
+        d.insert("x-rampart-mapping".into(), Value::Object(table));
+        out.insert("discriminator".into(), Value::Object(d));
+        Ok(())
     }
 
     /// Drops from `required` the members that do not travel in this direction.
@@ -228,6 +356,21 @@ impl Bundler<'_> {
             required.retain(|r| r.as_str().is_none_or(|r| !skipped.iter().any(|s| s == r)));
         }
     }
+}
+
+/// `{properties: {<property>: {enum: values}}, required: [<property>]}`.
+fn tag_schema(property: &str, values: Vec<Value>) -> Value {
+    let mut constraint = Map::new();
+    constraint.insert("enum".into(), Value::Array(values));
+    let mut props = Map::new();
+    props.insert(property.to_string(), Value::Object(constraint));
+    let mut tag = Map::new();
+    tag.insert("properties".into(), Value::Object(props));
+    tag.insert(
+        "required".into(),
+        Value::Array(vec![Value::String(property.to_string())]),
+    );
+    Value::Object(tag)
 }
 
 /// OpenAPI 3.0 `nullable: true` is `type: [t, "null"]` (and `null` in `enum`) in JSON Schema.

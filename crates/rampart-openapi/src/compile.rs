@@ -25,7 +25,8 @@ pub struct MediaSpec {
     pub range: String,
     /// Whether bodies of this type are JSON (validated and filtered).
     pub json: bool,
-    /// For `application/x-www-form-urlencoded` request bodies with a schema: the
+    /// For `application/x-www-form-urlencoded` and `multipart/form-data` request
+    /// bodies with a schema: the
     /// declared fields (type, and whether repeated values make an array).
     pub form: Option<crate::params::FormFields>,
     /// Request schema validator (request bodies only).
@@ -354,6 +355,7 @@ impl Ctx<'_> {
                     explode: false,
                     kind: Kind::Scalar(Scalar::String),
                     validator: None,
+                    shapes: None,
                 });
             }
         }
@@ -399,9 +401,25 @@ impl Ctx<'_> {
             .and_then(Value::as_bool)
             .unwrap_or(style == Style::Form);
         let required = location == In::Path || p.get("required") == Some(&Value::Bool(true));
-        let (kind, validator) = match p.get("schema") {
+        // A parameter has a `schema`, or a `content` map with one media type (a
+        // JSON document in a query parameter, say).
+        let (schema, sptr, json) = match (p.get("schema"), p.get("content")) {
+            (Some(schema), _) => (Some(schema), format!("{ptr}/schema"), false),
+            (None, Some(Value::Object(content))) => {
+                let mut media = content.iter();
+                let (Some((range, m)), None) = (media.next(), media.next()) else {
+                    return Err(invalid(
+                        "parameter `content` must hold exactly one media type",
+                    ));
+                };
+                let sptr = format!("{ptr}/content/{}/schema", escape_segment(range));
+                (m.get("schema"), sptr, is_json(&essence(range)))
+            }
+            (None, Some(_)) => return Err(invalid("parameter `content` must be an object")),
+            (None, None) => (None, String::new(), false),
+        };
+        let (kind, validator, shapes) = match schema {
             Some(schema) => {
-                let sptr = format!("{ptr}/schema");
                 let b = bundle(
                     self.docs,
                     doc,
@@ -414,9 +432,15 @@ impl Ctx<'_> {
                     at: self.docs.at(doc, &sptr),
                     message,
                 })?;
-                (kind_of(&b, self.version.defs_key()), Some(v))
+                if json {
+                    let shapes = Shapes::build(&b, self.version.defs_key());
+                    (Kind::Json, Some(v), Some(shapes))
+                } else {
+                    (kind_of(&b, self.version.defs_key()), Some(v), None)
+                }
             }
-            None => (Kind::Scalar(Scalar::String), None),
+            None if json => (Kind::Json, None, None),
+            None => (Kind::Scalar(Scalar::String), None, None),
         };
         let name = if location == In::Header {
             name.to_ascii_lowercase()
@@ -431,6 +455,7 @@ impl Ctx<'_> {
             explode,
             kind,
             validator,
+            shapes,
         }))
     }
 
@@ -483,7 +508,7 @@ impl Ctx<'_> {
         for (range, m) in content {
             let range = essence(range);
             let json = is_json(&range);
-            let is_form = range == FORM && direction == Direction::Request;
+            let is_form = (range == FORM || range == MULTIPART) && direction == Direction::Request;
             let mut form = None;
             let mptr = format!("{ptr}/content/{}/schema", escape_segment(&range));
             let (validator, shapes) = match m.get("schema") {
@@ -536,6 +561,8 @@ fn parse_status(key: &str) -> Option<StatusKey> {
 
 /// The form media type.
 pub const FORM: &str = "application/x-www-form-urlencoded";
+/// The multipart form media type.
+pub const MULTIPART: &str = "multipart/form-data";
 
 /// Lower-case media type without parameters.
 pub fn essence(media: &str) -> String {

@@ -30,20 +30,22 @@
 //! Layout:
 //! - [`config`]: the raw configuration section and per-operation policies.
 //! - [`loader`]: reading the spec files, local `$ref` resolution, error locations.
+//! - [`anchors`]: `$id`/`$anchor` reference targets inside a document.
 //! - [`bundle`]: one schema → a self-contained JSON Schema (3.0 → Draft 4, 3.1 →
 //!   2020-12) for the `jsonschema` validator.
 //! - [`shape`]: what a schema declares about objects, for mass assignment and filtering.
 //! - [`compile`]: spec → operations, validators, route table; [`routes`]: the table.
 //! - [`params`]: parameter decoding (style/explode) and validation.
 //! - [`json`]: streaming pre-scan with limits, streaming response filter.
-//! - [`massign`]: undeclared, `readOnly` and forbidden request members (JSON and
-//!   `application/x-www-form-urlencoded` bodies).
+//! - [`massign`]: undeclared, `readOnly` and forbidden request members (JSON,
+//!   `application/x-www-form-urlencoded` and [`multipart`] `multipart/form-data` bodies).
 //! - [`request`], [`response`]: the per-request checks; [`stage`]: the `Stage`s.
 //! - [`login`]: the login identifier of authentication requests (for the lock-out).
 //! - [`lifecycle`]: deprecation/sunset headers; the injected [`Clock`] is
 //!   `rampart_core::time`'s.
 //! - [`problems`]: problem types and the `errors` list; [`error`]: load/build errors.
 
+pub mod anchors;
 pub mod bundle;
 pub mod compile;
 pub mod config;
@@ -54,6 +56,7 @@ pub mod lifecycle;
 pub mod loader;
 pub mod login;
 pub mod massign;
+pub mod multipart;
 pub mod params;
 pub mod problems;
 pub mod request;

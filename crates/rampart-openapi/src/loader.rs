@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::anchors::{AnchorError, Anchors};
 use crate::error::{LoadError, SpecLocation};
 
 /// Most files one spec may pull in.
@@ -28,6 +29,8 @@ pub struct Doc {
     pub text: String,
     /// The parsed document.
     pub value: Value,
+    /// Its `$id`s and `$anchor`s.
+    pub anchors: Anchors,
 }
 
 /// The main spec (document 0) and every file it references.
@@ -56,7 +59,8 @@ impl DocSet {
             }
             for (pointer, reference) in refs {
                 let (file, _) = split_ref(&reference);
-                if file.is_empty() {
+                let is_id = set.docs.get(next).is_some_and(|d| d.anchors.has_id(file));
+                if file.is_empty() || is_id {
                     continue;
                 }
                 let target = set.file_path(next, file, &pointer, &reference)?;
@@ -101,6 +105,24 @@ impl DocSet {
         reference: &str,
     ) -> Result<(DocId, String, &Value), LoadError> {
         let (file, fragment) = split_ref(reference);
+        if let Some(d) = self.docs.get(from) {
+            let local = d
+                .anchors
+                .target(file, fragment, decode_fragment)
+                .map_err(|e| {
+                    let why = match e {
+                        AnchorError::Missing => "no schema declares this $id/$anchor",
+                        AnchorError::Ambiguous => "several schemas declare this $id/$anchor",
+                    };
+                    self.ref_error(from, pointer, reference, why)
+                })?;
+            if let Some(target) = local {
+                let value = d.value.pointer(&target).ok_or_else(|| {
+                    self.ref_error(from, pointer, reference, "target does not exist")
+                })?;
+                return Ok((from, target, value));
+            }
+        }
         let doc = if file.is_empty() {
             from
         } else {
@@ -236,7 +258,13 @@ fn read_doc(path: PathBuf) -> Result<Doc, LoadError> {
         },
         message,
     })?;
-    Ok(Doc { path, text, value })
+    let anchors = Anchors::index(&value);
+    Ok(Doc {
+        path,
+        text,
+        value,
+        anchors,
+    })
 }
 
 /// Parses JSON or YAML text; on error, the line (when known) and the message.

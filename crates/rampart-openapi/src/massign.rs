@@ -17,94 +17,120 @@ pub fn check(
     policy: &Policy,
     failures: &mut Vec<Failure>,
 ) -> bool {
-    let mut pointer = String::new();
-    walk(
+    check_at(shapes, value, policy, In::Body, "", failures)
+}
+
+/// As [`check`], for a JSON document found elsewhere (a `content` parameter):
+/// failures are reported at `location`, under `prefix`.
+pub fn check_at(
+    shapes: &Shapes,
+    value: &mut Value,
+    policy: &Policy,
+    location: In,
+    prefix: &str,
+    failures: &mut Vec<Failure>,
+) -> bool {
+    let mut pointer = prefix.to_string();
+    let mut walker = Walker {
         shapes,
-        shapes.root,
-        value,
         policy,
-        &mut pointer,
+        location,
         failures,
-        0,
-    )
+    };
+    walker.walk(shapes.root, value, &mut pointer, 0)
+}
+
+struct Walker<'a> {
+    shapes: &'a Shapes,
+    policy: &'a Policy,
+    location: In,
+    failures: &'a mut Vec<Failure>,
 }
 
 fn forbidden(policy: &Policy, key: &str) -> bool {
     !policy.forbidden.is_empty() && policy.forbidden.iter().any(|f| f.eq_ignore_ascii_case(key))
 }
 
-fn walk(
-    shapes: &Shapes,
-    id: usize,
-    value: &mut Value,
-    policy: &Policy,
-    pointer: &mut String,
-    failures: &mut Vec<Failure>,
-    depth: usize,
-) -> bool {
-    // The pre-scan bounded the depth already; this guards direct callers.
-    if depth > 256 {
-        return false;
-    }
-    let shape = shapes.get(id);
-    let mut stripped = false;
-    match value {
-        Value::Object(map) => {
-            let mut remove = Vec::new();
-            for (key, child) in map.iter_mut() {
-                let len = pointer.len();
-                push_segment(pointer, key);
-                if forbidden(policy, key) {
-                    failures.push(Failure::new(In::Body, pointer, "forbidden"));
-                    pointer.truncate(len);
-                    continue;
-                }
-                let next = match &shape.object {
-                    _ if shape.any => Some(ANY),
-                    None => None, // a type mismatch the validator reported
-                    Some(obj) => match obj.member(key) {
-                        Member::Declared(prop) => {
-                            if prop.read_only {
-                                failures.push(Failure::new(In::Body, pointer, "readOnly"));
-                            }
-                            Some(prop.shape)
-                        }
-                        Member::Pattern(s) => Some(s),
-                        Member::Undeclared => match policy.undeclared {
-                            UndeclaredMode::Refuse => {
-                                failures.push(Failure::new(In::Body, pointer, "undeclared"));
-                                None
-                            }
-                            UndeclaredMode::Strip => {
-                                remove.push(key.clone());
-                                None
-                            }
-                            UndeclaredMode::Allow => Some(ANY),
-                        },
-                    },
-                };
-                if let Some(next) = next {
-                    stripped |= walk(shapes, next, child, policy, pointer, failures, depth + 1);
-                }
-                pointer.truncate(len);
-            }
-            for key in &remove {
-                map.remove(key);
-            }
-            stripped |= !remove.is_empty();
+impl Walker<'_> {
+    fn walk(&mut self, id: usize, value: &mut Value, pointer: &mut String, depth: usize) -> bool {
+        let (shapes, policy) = (self.shapes, self.policy);
+        // The pre-scan bounded the depth already; this guards direct callers.
+        if depth > 256 {
+            return false;
         }
-        Value::Array(items) => {
-            let item = if shape.any { Some(ANY) } else { shape.items };
-            if let Some(item) = item {
-                for (i, child) in items.iter_mut().enumerate() {
+        let mut shape = shapes.get(id);
+        // A discriminated union: only the branch the body names declares members.
+        if let Some(branch) = shape.select(value) {
+            shape = shapes.get(branch);
+        }
+        let mut stripped = false;
+        match value {
+            Value::Object(map) => {
+                let mut remove = Vec::new();
+                for (key, child) in map.iter_mut() {
                     let len = pointer.len();
-                    push_index(pointer, i);
-                    stripped |= walk(shapes, item, child, policy, pointer, failures, depth + 1);
+                    push_segment(pointer, key);
+                    if forbidden(policy, key) {
+                        self.failures
+                            .push(Failure::new(self.location, pointer, "forbidden"));
+                        pointer.truncate(len);
+                        continue;
+                    }
+                    let next = match &shape.object {
+                        _ if shape.any => Some(ANY),
+                        None => None, // a type mismatch the validator reported
+                        Some(obj) => match obj.member(key) {
+                            Member::Declared(prop) => {
+                                if prop.read_only {
+                                    self.failures.push(Failure::new(
+                                        self.location,
+                                        pointer,
+                                        "readOnly",
+                                    ));
+                                }
+                                Some(prop.shape)
+                            }
+                            Member::Pattern(s) => Some(s),
+                            Member::Undeclared => match policy.undeclared {
+                                UndeclaredMode::Refuse => {
+                                    self.failures.push(Failure::new(
+                                        self.location,
+                                        pointer,
+                                        "undeclared",
+                                    ));
+                                    None
+                                }
+                                UndeclaredMode::Strip => {
+                                    remove.push(key.clone());
+                                    None
+                                }
+                                UndeclaredMode::Allow => Some(ANY),
+                            },
+                        },
+                    };
+                    if let Some(next) = next {
+                        stripped |= self.walk(next, child, pointer, depth + 1);
+                    }
                     pointer.truncate(len);
                 }
+                for key in &remove {
+                    map.remove(key);
+                }
+                stripped |= !remove.is_empty();
             }
+            Value::Array(items) => {
+                let item = if shape.any { Some(ANY) } else { shape.items };
+                if let Some(item) = item {
+                    for (i, child) in items.iter_mut().enumerate() {
+                        let len = pointer.len();
+                        push_index(pointer, i);
+                        stripped |= self.walk(item, child, pointer, depth + 1);
+                        pointer.truncate(len);
+                    }
+                }
+            }
+            _ => {}
         }
-        _ => {}
+        stripped
     }
-    stripped
 }

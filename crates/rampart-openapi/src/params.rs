@@ -39,6 +39,9 @@ pub enum Kind {
     Array(Scalar),
     /// Named members.
     Object(HashMap<String, Scalar>),
+    /// A JSON document (a `content: {application/json: ...}` parameter), parsed
+    /// within [`crate::json::JsonLimits`]' defaults.
+    Json,
 }
 
 /// Serialization style (OpenAPI `style`).
@@ -93,6 +96,8 @@ pub struct Param {
     pub kind: Kind,
     /// The schema validator.
     pub validator: Option<jsonschema::Validator>,
+    /// For [`Kind::Json`]: what the schema declares, for the mass-assignment walk.
+    pub shapes: Option<crate::shape::Shapes>,
 }
 
 /// The request's parameter sources, decoded once.
@@ -194,15 +199,18 @@ pub fn coerce(raw: &str, scalar: Scalar) -> Option<Value> {
 impl Param {
     /// Validates this parameter, appending failures.
     pub fn check(&self, src: &Sources<'_>, failures: &mut Vec<Failure>) {
-        self.check_with(src, None, failures);
+        self.check_with(src, None, None, failures);
     }
 
     /// As [`Param::check`], with an extra schema from configuration that the
-    /// decoded value must satisfy too.
+    /// decoded value must satisfy too, and the operation's policy for the members
+    /// of JSON (`content`) parameters: undeclared ones are refused as in bodies
+    /// (never stripped: a query cannot be rewritten safely).
     pub fn check_with(
         &self,
         src: &Sources<'_>,
         extra: Option<&jsonschema::Validator>,
+        policy: Option<&crate::config::Policy>,
         failures: &mut Vec<Failure>,
     ) {
         let mut pointer = String::new();
@@ -226,6 +234,21 @@ impl Param {
                     failures.push(schema_failure(self.location, &pointer, &err));
                 }
             }
+        }
+        if let (Some(shapes), Some(policy)) = (&self.shapes, policy) {
+            let mut policy = policy.clone();
+            if policy.undeclared == crate::config::UndeclaredMode::Strip {
+                policy.undeclared = crate::config::UndeclaredMode::Refuse;
+            }
+            let mut value = value;
+            crate::massign::check_at(
+                shapes,
+                &mut value,
+                &policy,
+                self.location,
+                &pointer,
+                failures,
+            );
         }
     }
 
@@ -260,7 +283,7 @@ impl Param {
                 let Some(first) = values.next() else {
                     return Ok(None);
                 };
-                if values.next().is_some() && matches!(self.kind, Kind::Scalar(_)) {
+                if values.next().is_some() && matches!(self.kind, Kind::Scalar(_) | Kind::Json) {
                     return Err("duplicate");
                 }
                 let text = first.to_str().map_err(|_| "encoding")?;
@@ -347,6 +370,13 @@ impl Param {
         let decode = |s| decode_part(s, path);
         match &self.kind {
             Kind::Scalar(s) => coerce(&decode(raw)?, *s).ok_or("type"),
+            Kind::Json => {
+                let text = decode(raw)?;
+                // Bounded like a body before any tree is built.
+                crate::json::prescan(text.as_bytes(), &crate::json::JsonLimits::default())
+                    .map_err(|e| e.rule())?;
+                serde_json::from_str(&text).map_err(|_| "json-syntax")
+            }
             Kind::Array(s) => {
                 if raw.is_empty() {
                     return Ok(Value::Array(Vec::new()));

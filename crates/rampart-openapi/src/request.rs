@@ -73,7 +73,7 @@ fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mu
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(&param.name))
             .map(|(_, v)| v.as_ref());
-        param.check_with(&src, extra, failures);
+        param.check_with(&src, extra, Some(&op.policy), failures);
     }
     if op.policy.strict_query {
         for (key, _) in &src.query {
@@ -157,8 +157,9 @@ fn check_body(
     Ok(())
 }
 
-/// A form body: decoded with the query rules, typed by the schema, then validated and
-/// walked for mass assignment like JSON.
+/// A form body (`application/x-www-form-urlencoded`, decoded with the query rules, or
+/// `multipart/form-data`): typed by the schema, then validated and walked for mass
+/// assignment like JSON.
 fn check_form(
     op: &Operation,
     media: &crate::compile::MediaSpec,
@@ -169,11 +170,20 @@ fn check_form(
     let Some(body) = cx.body.clone() else {
         return Err(Problem::new(BODY_TOO_LARGE));
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        failures.push(Failure::new(In::Body, "", "encoding"));
-        return Ok(());
+    let multipart = media.range == crate::compile::MULTIPART;
+    let parsed = if multipart {
+        let content_type = cx
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        crate::multipart::parse(content_type, &body)
+    } else {
+        std::str::from_utf8(&body)
+            .map_err(|_| "encoding")
+            .and_then(parse_query)
     };
-    let pairs = match parse_query(text) {
+    let pairs = match parsed {
         Ok(p) => p,
         Err(rule) => {
             failures.push(Failure::new(In::Body, "", rule));
@@ -182,6 +192,13 @@ fn check_form(
     };
     let mut value = serde_json::Value::Object(crate::params::form_object(pairs, fields, failures));
     validate_body(media, op, &value, failures);
+    if multipart && op.policy.undeclared == crate::config::UndeclaredMode::Strip {
+        // A multipart body is not re-encoded: what would be stripped is refused.
+        let mut policy = op.policy.clone();
+        policy.undeclared = crate::config::UndeclaredMode::Refuse;
+        massign::check(&media.shapes, &mut value, &policy, failures);
+        return Ok(());
+    }
     let stripped = massign::check(&media.shapes, &mut value, &op.policy, failures);
     if stripped
         && failures.is_empty()

@@ -198,6 +198,27 @@ pub struct Shape {
     pub object: Option<ObjectShape>,
     /// Item shape when the schema can be an array.
     pub items: Option<ShapeId>,
+    /// A `discriminator`: the object's shape is the branch its property names.
+    pub discriminator: Option<Box<Discriminator>>,
+}
+
+/// The branches of a discriminated `oneOf`/`anyOf`.
+#[derive(Debug, Clone, Default)]
+pub struct Discriminator {
+    /// The member whose value selects the branch.
+    pub property: String,
+    /// Value → the branch's shape (with the parent's own declarations merged in).
+    pub branches: Vec<(String, ShapeId)>,
+}
+
+impl Shape {
+    /// The shape that applies to `value`: the discriminated branch it names, or
+    /// this shape (all branches merged) when it names none.
+    pub fn select(&self, value: &Value) -> Option<ShapeId> {
+        let d = self.discriminator.as_ref()?;
+        let tag = value.get(&d.property)?.as_str()?;
+        d.branches.iter().find(|(v, _)| v == tag).map(|(_, id)| *id)
+    }
 }
 
 /// The arena for one bundled schema.
@@ -215,6 +236,7 @@ impl Shapes {
             any: true,
             object: None,
             items: None,
+            discriminator: None,
         };
         self.nodes.get(id).unwrap_or(&FREE)
     }
@@ -288,6 +310,8 @@ struct Acc<'b> {
     patterns: Vec<(&'b String, &'b Value)>,
     additional: Option<&'b Value>,
     items: Option<&'b Value>,
+    /// The schema holding a discriminator (first one found).
+    discriminated: Option<&'b serde_json::Map<String, Value>>,
 }
 
 impl<'b> Builder<'b> {
@@ -313,25 +337,84 @@ impl<'b> Builder<'b> {
             self.memo.insert(r.to_string(), id);
         }
         let mut acc = Acc::default();
-        self.collect(schema, &mut acc, 0);
-        let shape = self.finish(acc, depth);
+        self.collect(schema, &mut acc, 0, false);
+        let discriminated = acc.discriminated;
+        let mut shape = self.finish(acc, depth);
+        if let Some(parent) = discriminated {
+            shape.discriminator = self.discriminator(parent, depth).map(Box::new);
+        }
         if let Some(slot) = self.nodes.get_mut(id) {
             *slot = shape;
         }
         id
     }
 
-    fn collect(&self, schema: &'b Value, acc: &mut Acc<'b>, depth: usize) {
+    /// One node per discriminated branch: the parent's own declarations (without
+    /// its `oneOf`/`anyOf`) and the branch's.
+    fn discriminator(
+        &mut self,
+        parent: &'b serde_json::Map<String, Value>,
+        depth: usize,
+    ) -> Option<Discriminator> {
+        let d = parent.get("discriminator")?;
+        let property = d.get("propertyName")?.as_str()?.to_string();
+        let Some(Value::Object(mapping)) = d.get("x-rampart-mapping") else {
+            return None;
+        };
+        let mut branches = Vec::with_capacity(mapping.len());
+        for (value, branch) in mapping {
+            let id = self.nodes.len();
+            self.nodes.push(Shape::default());
+            let mut acc = Acc::default();
+            self.collect_filtered(parent, &mut acc, depth);
+            self.collect(branch, &mut acc, 1, true);
+            let shape = self.finish(acc, depth + 1);
+            if let Some(slot) = self.nodes.get_mut(id) {
+                *slot = shape;
+            }
+            branches.push((value.clone(), id));
+        }
+        Some(Discriminator { property, branches })
+    }
+
+    /// [`Builder::collect`] on a discriminated parent, leaving out its branches.
+    fn collect_filtered(
+        &self,
+        parent: &'b serde_json::Map<String, Value>,
+        acc: &mut Acc<'b>,
+        depth: usize,
+    ) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        self.collect_map(parent, acc, 1, true, true);
+    }
+
+    fn collect(&self, schema: &'b Value, acc: &mut Acc<'b>, depth: usize, in_branch: bool) {
         if depth > MAX_DEPTH {
             return;
         }
         let Value::Object(map) = schema else {
             return;
         };
+        self.collect_map(map, acc, depth, in_branch, false);
+    }
+
+    fn collect_map(
+        &self,
+        map: &'b serde_json::Map<String, Value>,
+        acc: &mut Acc<'b>,
+        depth: usize,
+        in_branch: bool,
+        skip_branches: bool,
+    ) {
+        if !in_branch && acc.discriminated.is_none() && map.contains_key("discriminator") {
+            acc.discriminated = Some(map);
+        }
         if let Some(r) = map.get("$ref").and_then(Value::as_str)
             && let Some(t) = self.target(r)
         {
-            self.collect(t, acc, depth + 1);
+            self.collect(t, acc, depth + 1, in_branch);
         }
         if let Some(t) = map.get("type") {
             acc.typed = true;
@@ -366,10 +449,24 @@ impl<'b> Builder<'b> {
         {
             acc.items = Some(items);
         }
+        // The branches of a discriminated union (the bundle may have turned its
+        // `oneOf` into if/then, which declares nothing by itself).
+        if !skip_branches
+            && let Some(Value::Object(mapping)) = map
+                .get("discriminator")
+                .and_then(|d| d.get("x-rampart-mapping"))
+        {
+            for branch in mapping.values() {
+                self.collect(branch, acc, depth + 1, in_branch);
+            }
+        }
         for key in ["allOf", "anyOf", "oneOf"] {
+            if skip_branches && key != "allOf" {
+                continue;
+            }
             if let Some(Value::Array(branches)) = map.get(key) {
                 for branch in branches {
-                    self.collect(branch, acc, depth + 1);
+                    self.collect(branch, acc, depth + 1, in_branch);
                 }
             }
         }
@@ -388,6 +485,7 @@ impl<'b> Builder<'b> {
                 any: false,
                 object: None,
                 items,
+                discriminator: None,
             };
         }
         let free_form = acc.props.is_empty() && acc.patterns.is_empty() && acc.additional.is_none();
@@ -428,6 +526,7 @@ impl<'b> Builder<'b> {
                 additional,
             }),
             items,
+            discriminator: None,
         }
     }
 

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use crate::operators::Operator;
 use crate::rule::Rule;
 use crate::seclang::targets::{Selector, Target};
-use crate::transformations::ChainId;
+use crate::transformations::{ChainId, ChainTable};
 use crate::variables::Var;
 
 /// Largest set of alternatives tracked while analysing.
@@ -388,7 +388,7 @@ pub(crate) fn is_fact(var: Var) -> bool {
 /// The literal factors of a link's operator, if it can be prefiltered: every
 /// value the operator matches contains one of them (ASCII case-insensitively).
 fn link_factors(r: &Rule) -> Option<Vec<Vec<u8>>> {
-    if r.negated || r.multi_match {
+    if r.negated {
         return None;
     }
     let f = match &r.operator {
@@ -421,7 +421,7 @@ fn same_kind(a: &Target, b: &Target) -> bool {
 }
 
 /// Assigns prefilter slots to the eligible links of `rules` and builds the prefilter.
-pub(crate) fn assign(rules: &mut [Rule]) -> Prefilter {
+pub(crate) fn assign(rules: &mut [Rule], chains: &ChainTable) -> Prefilter {
     let mut entries = Vec::new();
     let mut facts: Vec<(u32, ChainId, Vec<Target>)> = Vec::new();
     let mut next = 0u32;
@@ -432,7 +432,16 @@ pub(crate) fn assign(rules: &mut [Rule]) -> Prefilter {
                 r.prefilter_slot = Some(next);
                 entries.push((next, f));
                 if !r.targets.is_empty() && r.targets.iter().all(|t| !t.count && is_fact(t.var)) {
-                    facts.push((next, r.chain_id, r.targets.iter().map(widened).collect()));
+                    let widened: Vec<Target> = r.targets.iter().map(widened).collect();
+                    // multiMatch inspects every intermediate value too.
+                    if r.multi_match {
+                        facts.push((next, 0, widened.clone()));
+                        for node in chains.path(r.chain_id) {
+                            facts.push((next, node, widened.clone()));
+                        }
+                    } else {
+                        facts.push((next, r.chain_id, widened));
+                    }
                 }
                 next += 1;
             }

@@ -332,7 +332,7 @@ impl RulesetBuilder {
             }
         }
         let prefilter = if self.settings.prefilter {
-            crate::prefilter::assign(&mut rules)
+            crate::prefilter::assign(&mut rules, &chains)
         } else {
             crate::prefilter::Prefilter::default()
         };

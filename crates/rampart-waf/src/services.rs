@@ -23,6 +23,13 @@ pub struct LibInjection;
 
 impl InjectionDetector for LibInjection {
     fn sqli(&self, input: &[u8]) -> Option<String> {
+        // `detect_sqli` tokenizes twice (the verdict, then the fingerprint);
+        // benign inputs, nearly all of them, only need the verdict. The same
+        // verdict: `detect_sqli` runs exactly this `detect` first.
+        let mut state = libinjectionrs::SqliState::new(input, libinjectionrs::SqliFlags::FLAG_NONE);
+        if !state.detect() {
+            return None;
+        }
         let result = libinjectionrs::detect_sqli(input);
         if result.is_injection() {
             Some(

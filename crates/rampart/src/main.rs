@@ -159,13 +159,20 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     // One provider for the whole process (DESIGN: install it explicitly).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     rampart_authn::install_crypto_provider();
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = std::env::var("RAMPART_WORKERS")
+    let workers: Option<usize> = std::env::var("RAMPART_WORKERS")
         .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        builder.worker_threads(threads);
-    }
+        .and_then(|v| v.parse().ok());
+    // One worker: a current-thread scheduler has no work-stealing queues, atomics
+    // or cross-thread wake-ups to pay for on every task switch.
+    let mut builder = if workers == Some(1) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(threads) = workers {
+            builder.worker_threads(threads);
+        }
+        builder
+    };
     Ok(builder.enable_all().build()?)
 }
 

@@ -24,7 +24,7 @@ fn fixture(name: &str) -> Fixture {
     Fixture {
         config: KeyStoreConfig::new("keys.db", "file:pepper").relative_to(&dir),
         pepper_file,
-        clock: Arc::new(ManualClock::at(NOW)),
+        clock: Arc::new(ManualClock::at_secs(NOW)),
     }
 }
 
@@ -81,7 +81,7 @@ async fn create_shows_the_key_once_and_the_gateway_accepts_it() {
     assert_eq!(record.plan.as_deref(), Some("pro"));
     assert_eq!(record.expires_at, Some(NOW + 30 * 86_400));
     // Expiry holds.
-    f.clock.set(NOW + 30 * 86_400);
+    f.clock.set_secs(NOW + 30 * 86_400);
     assert_eq!(gateway.verify(&key).await, Err(ApiKeyError::Expired));
 }
 
@@ -283,7 +283,7 @@ async fn rotate_with_grace_keeps_the_old_key_for_a_while() {
     .unwrap();
     let new = key_in(&text);
     assert!(gateway.verify(&old).await.is_ok());
-    f.clock.set(NOW + 3_600);
+    f.clock.set_secs(NOW + 3_600);
     assert_eq!(gateway.verify(&old).await, Err(ApiKeyError::Expired));
     assert!(gateway.verify(&new).await.is_ok());
     let err = keys_rotate(

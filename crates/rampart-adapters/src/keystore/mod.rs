@@ -122,7 +122,7 @@ pub(crate) mod tests {
                 .await
                 .unwrap(),
         );
-        let clock = Arc::new(ManualClock::at(10_000));
+        let clock = Arc::new(ManualClock::at_secs(10_000));
         let pepper = Secret::new(vec![b'p'; 32]);
         let keys = ApiKeys::new(store.clone(), &pepper, clock.clone()).unwrap();
         let created = keys

@@ -135,7 +135,7 @@ async fn expired_entries_leave_and_junk_or_data_loss_removes_nothing() {
         return;
     };
     let url = redis.url();
-    let manual = Arc::new(ManualClock::at(1_800_000_000));
+    let manual = Arc::new(ManualClock::at_secs(1_800_000_000));
     let clock: Arc<dyn Clock> = manual.clone();
     let a = gateway(&url, clock.clone(), 200);
     assert!(a.wait_synced(Duration::from_secs(5)).await);
@@ -171,7 +171,7 @@ async fn expired_entries_leave_and_junk_or_data_loss_removes_nothing() {
     assert_eq!(score.as_deref(), Some("1800100000"));
 
     // Past expiry + retention, the short-lived entry leaves both copies.
-    manual.set(1_800_000_010 + 61);
+    manual.set_secs(1_800_000_010 + 61);
     assert!(
         eventually(Duration::from_secs(3), || !a
             .local()

@@ -262,3 +262,61 @@ async fn admin_serves_health_readiness_and_metrics() {
     );
     assert_eq!(get(&admin("/nope")).await.0, StatusCode::NOT_FOUND);
 }
+
+/// An upstream that sends its response head and half the body at once, and the
+/// other half after `pause`: a slow streamed response.
+async fn trickling_upstream(pause: Duration) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+                    .await;
+                tokio::time::sleep(pause).await;
+                let _ = stream.write_all(b"world").await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_streaming_response_holds_its_in_flight_slot_until_the_body_ends() {
+    use http_body_util::BodyExt;
+    let upstream = trickling_upstream(Duration::from_millis(800)).await;
+    let gw = start(&config_yaml(upstream, "limits: {max_in_flight: 1}", "")).await;
+    // The head of the first response arrives at once; its body is still streaming.
+    let response = client()
+        .request(
+            Request::get(gw.url("/stream"))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, headers, body) = get(&gw.url("/other")).await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "slot released at the head"
+    );
+    assert_problem(&headers, &body, "overloaded", 503);
+    // Once the body has ended the slot is free again.
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"helloworld");
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        status = get(&gw.url("/again")).await.0;
+        if status != StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, StatusCode::OK);
+}

@@ -154,3 +154,86 @@ async fn editing_the_file_reloads_without_a_signal() {
     let _ = stop.send(());
     let _ = task.await;
 }
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn with_listeners(upstream: std::net::SocketAddr, binds: &[String]) -> String {
+    let listeners: String = binds
+        .iter()
+        .map(|bind| format!("  - bind: {bind}\n"))
+        .collect();
+    config_yaml(upstream, "", "").replacen(
+        "listeners:\n  - bind: 127.0.0.1:0\n",
+        &format!("listeners:\n{listeners}"),
+        1,
+    )
+}
+
+#[tokio::test]
+async fn a_reload_adds_and_removes_listeners_without_cutting_requests() {
+    let upstream = Upstream::start().await;
+    let first = "127.0.0.1:0".to_string();
+    let second = format!("127.0.0.1:{}", free_port());
+    let gw = start(&with_listeners(upstream.addr, std::slice::from_ref(&first))).await;
+    let old_url = gw.url("/slow/600");
+
+    // Added: the new listener serves after the reload, the old one still does.
+    std::fs::write(
+        gw.config_path(),
+        with_listeners(upstream.addr, &[first.clone(), second.clone()]),
+    )
+    .unwrap();
+    gw.gateway.reload().await.unwrap();
+    let mut status = None;
+    for _ in 0..50 {
+        if let Ok(Ok(response)) = tokio::time::timeout(
+            Duration::from_secs(2),
+            client().request(
+                http::Request::get(format!("http://{second}/new"))
+                    .body(http_body_util::Full::new(bytes::Bytes::new()))
+                    .unwrap(),
+            ),
+        )
+        .await
+        {
+            status = Some(response.status());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, Some(StatusCode::OK));
+    assert_eq!(get(&gw.url("/old")).await.0, StatusCode::OK);
+
+    // Removed: a request in flight on the old listener finishes; new connections
+    // to it are refused; the other listener keeps serving.
+    let in_flight = tokio::spawn(async move { get(&old_url).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    std::fs::write(
+        gw.config_path(),
+        with_listeners(upstream.addr, std::slice::from_ref(&second)),
+    )
+    .unwrap();
+    gw.gateway.reload().await.unwrap();
+    let mut refused = false;
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(gw.addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the removed listener still accepts connections");
+    assert_eq!(in_flight.await.unwrap().0, StatusCode::OK);
+    assert_eq!(
+        get(&format!("http://{second}/still")).await.0,
+        StatusCode::OK
+    );
+    gw.stop().await;
+}

@@ -252,7 +252,52 @@ impl Filter<'_, '_> {
         }
     }
 
+    /// For a discriminated union, the branch the object names: its members are read
+    /// once ahead (the discriminator may come last) and the reader rewinds.
+    fn branch(
+        &mut self,
+        shape: Option<ShapeId>,
+        depth: usize,
+    ) -> Result<Option<ShapeId>, FilterError> {
+        let Some(d) = shape.and_then(|id| self.shapes.get(id).discriminator.as_deref()) else {
+            return Ok(shape);
+        };
+        let start = self.lx.pos;
+        let mut found = None;
+        self.lx.pos += 1;
+        self.lx.skip_ws();
+        if self.lx.peek() != Some(b'}') {
+            loop {
+                self.lx.skip_ws();
+                let span = self.lx.string()?;
+                let is_tag = self.lx.text(span)? == d.property.as_str();
+                self.lx.expect(b':')?;
+                self.lx.skip_ws();
+                if is_tag && self.lx.peek() == Some(b'"') {
+                    let value = self.lx.string()?;
+                    let value = self.lx.text(value)?;
+                    found = d
+                        .branches
+                        .iter()
+                        .find(|(v, _)| *v == value)
+                        .map(|(_, id)| *id);
+                } else {
+                    self.skip(depth + 1)?;
+                }
+                self.lx.skip_ws();
+                match self.lx.peek() {
+                    Some(b',') => self.lx.pos += 1,
+                    Some(b'}') => break,
+                    _ => return Err(self.lx.err().into()),
+                }
+            }
+        }
+        self.lx.pos = start;
+        Ok(found.or(shape))
+    }
+
     fn object(&mut self, shape: Option<ShapeId>, depth: usize) -> Result<(), FilterError> {
+        let shape = self.branch(shape, depth)?;
         self.lx.pos += 1;
         self.out.push(b'{');
         self.lx.skip_ws();

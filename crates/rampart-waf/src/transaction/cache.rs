@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::data::{NAME_BIT, UNCACHED};
 use crate::prefilter::Prefilter;
-use crate::transformations::{ChainId, ChainTable, trigger_mask};
+use crate::transformations::{ChainId, ChainTable, Transform, trigger_mask};
 
 /// Bytes a transaction's caches hold at most (values, tables and bitsets).
 const CACHE_BYTES_LIMIT: usize = 32 << 20;
@@ -44,6 +44,9 @@ struct Value {
     data: Option<Arc<[u8]>>,
     /// Prefilter scan of the value, once computed.
     bits: Option<Box<[u64]>>,
+    /// The value whose scan this one shares (itself, or the value it is a
+    /// change of case of: the prefilter ignores ASCII case).
+    bits_from: usize,
 }
 
 /// The caches of one transaction.
@@ -107,14 +110,19 @@ impl ValueCache {
         *cell
     }
 
-    fn push(&mut self, data: Option<Arc<[u8]>>) -> Option<usize> {
-        let size = data.as_ref().map_or(0, |d| d.len()) + 32;
+    fn push(&mut self, data: Option<Arc<[u8]>>, bits_from: Option<usize>) -> Option<usize> {
+        let size = data.as_ref().map_or(0, |d| d.len()) + 48;
         if self.bytes + size > CACHE_BYTES_LIMIT || self.values.len() >= u32::MAX as usize - 1 {
             return None;
         }
         self.bytes += size;
-        self.values.push(Value { data, bits: None });
-        Some(self.values.len() - 1)
+        let at = self.values.len();
+        self.values.push(Value {
+            data,
+            bits: None,
+            bits_from: bits_from.unwrap_or(at),
+        });
+        Some(at)
     }
 
     /// The arena index of item slot `index`'s value after the chain ending at
@@ -130,7 +138,7 @@ impl ValueCache {
             return Some(v);
         }
         let vi = match chains.step(node) {
-            None => self.push(None)?,
+            None => self.push(None, None)?,
             // No transformation of the chain can change this value.
             Some(_) if self.trigger_mask(chains, index, value) & chains.mask(node) == 0 => {
                 self.value_index(chains, index, value, 0)?
@@ -147,7 +155,9 @@ impl ValueCache {
                     pi
                 } else {
                     let data: Arc<[u8]> = Arc::from(applied.as_ref());
-                    self.push(Some(data))?
+                    let same_scan = matches!(t, Transform::Lowercase | Transform::Uppercase);
+                    let from = self.values.get(pi).map(|v| v.bits_from);
+                    self.push(Some(data), from.filter(|_| same_scan))?
                 }
             }
         };
@@ -174,70 +184,67 @@ impl ValueCache {
         }
     }
 
-    /// The cached prefilter scan of item `id` after `node` (`value` is that
-    /// transformed value), or `None` when it cannot be cached.
+    /// The prefilter scan of item `id` (untransformed `value`) after `node`,
+    /// from the cache; `None` when it cannot be cached.
     fn bits(
         &mut self,
         p: &Prefilter,
         chains: &ChainTable,
         id: u32,
-        node: ChainId,
         value: &[u8],
+        node: ChainId,
     ) -> Option<&[u64]> {
         let index = slot_index(id)?;
-        let vi = match self.known(index, node) {
-            Some(vi) => vi,
-            // The untransformed value (`transformed` does not record it).
-            None if node == 0 => self.value_index(chains, index, value, 0)?,
-            // The cache was full when the value was transformed.
-            None => return None,
-        };
+        let vi = self.value_index(chains, index, value, node)?;
+        let src = self.values.get(vi)?.bits_from;
         let size = p.words() * 8;
         let budget_ok = self.bytes + size <= CACHE_BYTES_LIMIT;
-        let v = self.values.get_mut(vi)?;
+        let v = self.values.get_mut(src)?;
         if v.bits.is_none() {
             if !budget_ok {
                 return None;
             }
             self.bytes += size;
-            v.bits = Some(p.scan(value));
+            v.bits = Some(p.scan(v.data.as_deref().unwrap_or(value)));
         }
         v.bits.as_deref()
     }
 
-    /// ORs the prefilter slots that may match this (transformed) value into `out`.
+    /// ORs the prefilter slots that may match item `id` (untransformed
+    /// `value`) after `node` into `out`.
     pub(crate) fn scan_into(
         &mut self,
         p: &Prefilter,
         chains: &ChainTable,
         id: u32,
-        node: ChainId,
         value: &[u8],
+        node: ChainId,
         out: &mut [u64],
     ) {
-        match self.bits(p, chains, id, node, value) {
+        match self.bits(p, chains, id, value, node) {
             Some(bits) => {
                 for (o, b) in out.iter_mut().zip(bits) {
                     *o |= *b;
                 }
             }
-            None => p.scan_into(value, out),
+            None => p.scan_into(&chains.apply_uncached(node, value), out),
         }
     }
 
-    /// Whether the prefilter lets rule `slot` run on this (transformed) value.
+    /// Whether the prefilter lets rule `slot` run on item `id` (untransformed
+    /// `value`) after `node`.
     pub(crate) fn allows(
         &mut self,
         p: &Prefilter,
         chains: &ChainTable,
         id: u32,
-        node: ChainId,
         value: &[u8],
+        node: ChainId,
         slot: u32,
     ) -> bool {
-        match self.bits(p, chains, id, node, value) {
+        match self.bits(p, chains, id, value, node) {
             Some(bits) => Prefilter::allows(bits, slot),
-            None => Prefilter::allows(&p.scan(value), slot),
+            None => Prefilter::allows(&p.scan(&chains.apply_uncached(node, value)), slot),
         }
     }
 }

@@ -155,8 +155,16 @@ pub(crate) fn collect<'a>(
                 }
             },
             Var::Tx | Var::Ip | Var::Global | Var::Session | Var::User | Var::Env | Var::Geo => {
-                let name = var.name().to_ascii_lowercase();
-                if let Some(col) = vars.collection(&name) {
+                let col = match var {
+                    Var::Tx => Some(&vars.tx),
+                    Var::Env => Some(&vars.env),
+                    Var::Geo => Some(&vars.geo),
+                    Var::Ip => vars.collections.get("ip"),
+                    Var::Global => vars.collections.get("global"),
+                    Var::Session => vars.collections.get("session"),
+                    _ => vars.collections.get("user"),
+                };
+                if let Some(col) = col {
                     match sel {
                         Selector::Key(k) => {
                             if let Some(i) = col.items.get(k)

@@ -109,24 +109,43 @@ pub const COLLECTION_KEY_LIMIT: usize = 4096;
 impl Collection {
     /// The value of a key.
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.items
-            .get(&key.to_ascii_lowercase())
-            .map(|i| i.value.as_slice())
+        let item = if key.iter().any(u8::is_ascii_uppercase) {
+            self.items.get(&key.to_ascii_lowercase())
+        } else {
+            self.items.get(key)
+        };
+        item.map(|i| i.value.as_slice())
     }
 
     /// Sets a key (new id, so cached transformations of the old value are not reused).
     pub fn set(&mut self, ids: &mut Ids, key: &[u8], value: Vec<u8>) {
-        let key = key.to_ascii_lowercase();
-        if !self.items.contains_key(&key) && self.items.len() >= COLLECTION_KEY_LIMIT {
+        let lower;
+        let key = if key.iter().any(u8::is_ascii_uppercase) {
+            lower = key.to_ascii_lowercase();
+            &lower[..]
+        } else {
+            key
+        };
+        if let Some(item) = self.items.get_mut(key) {
+            // A new id: cached transformations of the old value must not be reused.
+            item.value = value;
+            item.id = ids.next();
+            return;
+        }
+        if self.items.len() >= COLLECTION_KEY_LIMIT {
             tracing::debug!("collection full; setvar ignored");
             return;
         }
-        let item = ids.item(key.clone(), value);
-        self.items.insert(key, item);
+        let item = ids.item(key.to_vec(), value);
+        self.items.insert(key.to_vec(), item);
     }
 
     /// Removes a key.
     pub fn remove(&mut self, key: &[u8]) {
-        self.items.remove(&key.to_ascii_lowercase());
+        if key.iter().any(u8::is_ascii_uppercase) {
+            self.items.remove(&key.to_ascii_lowercase());
+        } else {
+            self.items.remove(key);
+        }
     }
 }

@@ -8,12 +8,22 @@ use super::cache::Tv;
 
 use super::collect::{Candidate, collect};
 use super::data::UNCACHED;
-use super::expand::{Env, expand};
+use super::expand::{Env, expand, expand_cow};
 use super::{Interruption, RuleMatch, Transaction};
 use crate::rule::Rule;
-use crate::ruleset::Entry;
+use crate::ruleset::{Entry, Ruleset};
 use crate::seclang::actions::{Action, AllowScope, Ctl, Disruptive, EngineMode, SetVarOp};
+use crate::transformations::ChainId;
 use crate::variables::Var;
+
+/// Empties a candidate list and hands its allocation back with another
+/// lifetime, so one buffer serves every link of a transaction.
+#[allow(clippy::unnecessary_filter_map)] // `filter` cannot change the element type.
+fn recycle<'b>(mut v: Vec<Candidate<'_>>) -> Vec<Candidate<'b>> {
+    v.clear();
+    // Collecting an empty list in place keeps the allocation.
+    v.into_iter().filter_map(|_| None).collect()
+}
 
 /// One match of one link, kept until the link finished.
 struct Hit {
@@ -53,7 +63,7 @@ impl Transaction {
             if self.rule_removed(rule) {
                 continue;
             }
-            if !self.eval_chain(rule) {
+            if !self.eval_chain(&rs, rule) {
                 continue;
             }
             self.record_match(rule);
@@ -105,6 +115,22 @@ impl Transaction {
         }
     }
 
+    /// Whether prefilter `slot` (of fact-only link `rule`) may match some
+    /// value the link inspects: its chain's end value, or with multiMatch any
+    /// intermediate value.
+    fn may_match_facts(&mut self, rs: &Ruleset, rule: &Rule, slot: u32) -> bool {
+        use crate::prefilter::Prefilter;
+        if !rule.multi_match {
+            return Prefilter::allows(self.fact_hits(rule.chain_id), slot);
+        }
+        Prefilter::allows(self.fact_hits(0), slot)
+            || rs
+                .chains
+                .path(rule.chain_id)
+                .into_iter()
+                .any(|node| Prefilter::allows(self.fact_hits(node), slot))
+    }
+
     /// The prefilter slots that may match some request fact under chain
     /// `node`, computed once per phase from every value of every variable the
     /// fact-only links of that chain read.
@@ -121,9 +147,8 @@ impl Transaction {
                 collect(&self.data, &self.vars, t, &|_, _| false, &mut cands);
             }
             for c in &cands {
-                let v = self.cache.transformed(&rs.chains, c.id, &c.value, node);
                 self.cache
-                    .scan_into(&rs.prefilter, &rs.chains, c.id, node, &v, &mut bits);
+                    .scan_into(&rs.prefilter, &rs.chains, c.id, &c.value, node, &mut bits);
             }
             if let Some(slot) = self.fact_hits.get_mut(i) {
                 *slot = Some(bits);
@@ -171,11 +196,11 @@ impl Transaction {
     /// own non-disruptive actions as soon as it matches (CRS relies on this: a
     /// starter's `setvar` prepares a variable its chained rule inspects), which
     /// is why CRS puts score increments on the last link.
-    fn eval_chain(&mut self, starter: &Rule) -> bool {
+    fn eval_chain(&mut self, rs: &Ruleset, starter: &Rule) -> bool {
         self.vars.matched_vars.clear();
         let mut link = Some(starter);
         while let Some(l) = link {
-            if !self.eval_link(l, starter) {
+            if !self.eval_link(rs, l, starter) {
                 return false;
             }
             link = l.chained.as_deref();
@@ -185,11 +210,10 @@ impl Transaction {
 
     /// Evaluates one link and runs its actions once per matching value
     /// (ModSecurity's behaviour).
-    fn eval_link(&mut self, rule: &Rule, starter: &Rule) -> bool {
-        let rs = self.rs.clone();
+    fn eval_link(&mut self, rs: &Ruleset, rule: &Rule, starter: &Rule) -> bool {
         if let Some(slot) = rule.prefilter_slot
             && rs.prefilter.is_fact_slot(slot)
-            && !crate::prefilter::Prefilter::allows(self.fact_hits(rule.chain_id), slot)
+            && !self.may_match_facts(rs, rule, slot)
         {
             // No value of any variable this link reads contains one of its
             // required literals: it cannot match.
@@ -205,7 +229,7 @@ impl Transaction {
                         .iter()
                         .any(|(pick, e)| pick.picks(starter) && e.excludes(var, key))
             };
-            let mut cands: Vec<Candidate<'_>> = Vec::new();
+            let mut cands = recycle(std::mem::take(&mut self.cand_buf));
             if rule.targets.is_empty() {
                 cands.push(Candidate {
                     var: Var::Tx,
@@ -225,40 +249,49 @@ impl Transaction {
                 geo: RefCell::new(None),
                 memo: &self.memo,
             };
+            let mut steps: Vec<(ChainId, Tv<'_>)> = Vec::new();
             for c in &cands {
                 // Usually one value (the end of the chain); with multiMatch,
-                // every distinct intermediate value too.
-                let last = self
-                    .cache
-                    .transformed(&rs.chains, c.id, &c.value, rule.chain_id);
-                if let Some(slot) = rule.prefilter_slot
-                    && !self.cache.allows(
+                // every distinct intermediate value too. Values the
+                // prefilter rules out are not offered to the operator.
+                steps.clear();
+                if rule.multi_match {
+                    steps.push((0, Tv::Borrowed(&c.value)));
+                    for node in rs.chains.path(rule.chain_id) {
+                        let v = self.cache.transformed(&rs.chains, c.id, &c.value, node);
+                        if steps.last().is_none_or(|(_, prev)| **prev != *v) {
+                            steps.push((node, v));
+                        }
+                    }
+                } else if rule.prefilter_slot.is_none_or(|slot| {
+                    self.cache.allows(
                         &rs.prefilter,
                         &rs.chains,
                         c.id,
+                        &c.value,
                         rule.chain_id,
-                        &last,
                         slot,
                     )
-                {
-                    continue;
+                }) {
+                    let last = self
+                        .cache
+                        .transformed(&rs.chains, c.id, &c.value, rule.chain_id);
+                    steps.push((rule.chain_id, last));
                 }
-                let mut steps: Vec<Tv<'_>> = Vec::new();
-                if rule.multi_match {
-                    steps.push(Tv::Borrowed(&c.value));
-                    for node in rs.chains.path(rule.chain_id) {
-                        let v = self.cache.transformed(&rs.chains, c.id, &c.value, node);
-                        if steps.last().is_none_or(|prev| **prev != *v) {
-                            steps.push(v);
-                        }
+                for (node, v) in &steps {
+                    if rule.multi_match
+                        && let Some(slot) = rule.prefilter_slot
+                        && !self.cache.allows(
+                            &rs.prefilter,
+                            &rs.chains,
+                            c.id,
+                            &c.value,
+                            *node,
+                            slot,
+                        )
+                    {
+                        continue;
                     }
-                }
-                let values = if rule.multi_match {
-                    &steps[..]
-                } else {
-                    std::slice::from_ref(&last)
-                };
-                for v in values {
                     let result = rule.operator.eval(&env, v, rule.capture);
                     if result.is_some() != rule.negated {
                         hits.push(Hit {
@@ -278,7 +311,10 @@ impl Transaction {
                     }
                 }
             }
-            if let Some(fields) = env.geo.into_inner() {
+            drop(steps);
+            let geo = env.geo.into_inner();
+            self.cand_buf = recycle(cands);
+            if let Some(fields) = geo {
                 let mut geo = crate::transaction::data::Collection::default();
                 for (k, v) in fields {
                     geo.set(&mut self.ids, k.as_bytes(), v.into_bytes());
@@ -318,7 +354,7 @@ impl Transaction {
                     if self.persistent_setvar(sv, starter) {
                         continue;
                     }
-                    let name = expand(&sv.name, &self.data, &self.vars, Some(starter));
+                    let name = expand_cow(&sv.name, &self.data, &self.vars, Some(starter));
                     let collection = sv.collection.as_str();
                     let current = self
                         .vars
@@ -327,10 +363,12 @@ impl Transaction {
                         .map(crate::operators::atoi_bytes)
                         .unwrap_or(0);
                     let new_value = match &sv.op {
-                        SetVarOp::Set(v) => Some(expand(v, &self.data, &self.vars, Some(starter))),
+                        SetVarOp::Set(v) => {
+                            Some(expand_cow(v, &self.data, &self.vars, Some(starter)).into_owned())
+                        }
                         SetVarOp::Add(v) => Some(
                             current
-                                .saturating_add(crate::operators::atoi_bytes(&expand(
+                                .saturating_add(crate::operators::atoi_bytes(&expand_cow(
                                     v,
                                     &self.data,
                                     &self.vars,
@@ -341,7 +379,7 @@ impl Transaction {
                         ),
                         SetVarOp::Sub(v) => Some(
                             current
-                                .saturating_sub(crate::operators::atoi_bytes(&expand(
+                                .saturating_sub(crate::operators::atoi_bytes(&expand_cow(
                                     v,
                                     &self.data,
                                     &self.vars,

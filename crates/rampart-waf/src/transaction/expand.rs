@@ -1,6 +1,7 @@
 //! Macro expansion (`%{tx.score}`, `%{MATCHED_VAR}`, `%{rule.id}`) and the
 //! operator environment.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use super::collect::{Vars, collect};
@@ -14,6 +15,20 @@ use crate::variables::Var;
 
 /// Longest expansion kept (a macro can pull in a whole request body).
 const EXPANSION_LIMIT: usize = 1 << 20;
+
+/// [`expand`], borrowing the text of macro-free strings.
+pub(crate) fn expand_cow<'m>(
+    m: &'m MacroString,
+    data: &RequestData,
+    vars: &Vars,
+    rule: Option<&Rule>,
+) -> Cow<'m, [u8]> {
+    match m.parts.as_slice() {
+        [] => Cow::Borrowed(b""),
+        [Part::Lit(s)] => Cow::Borrowed(s.as_bytes()),
+        _ => Cow::Owned(expand(m, data, vars, rule)),
+    }
+}
 
 /// Expands a macro string against the transaction.
 pub(crate) fn expand(
@@ -66,6 +81,12 @@ fn resolve(
             }
             "phase" => out.extend_from_slice(rule.phase.to_string().as_bytes()),
             _ => {}
+        }
+        return;
+    }
+    if name == "tx" {
+        if let Some(v) = key.and_then(|k| vars.tx.get(k.as_bytes())) {
+            out.extend_from_slice(v);
         }
         return;
     }

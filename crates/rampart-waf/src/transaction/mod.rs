@@ -100,6 +100,8 @@ pub struct Transaction {
     cache: cache::ValueCache,
     /// Per chain node, this phase: prefilter slots some request fact may match.
     fact_hits: Vec<Option<Box<[u64]>>>,
+    /// Reused candidate list (empty between links).
+    cand_buf: Vec<collect::Candidate<'static>>,
     memo: std::cell::RefCell<crate::services::InjectionMemo>,
     runtime: Runtime,
     interruption: Option<Interruption>,
@@ -132,6 +134,7 @@ impl Transaction {
             ids: Ids::default(),
             cache: cache::ValueCache::default(),
             fact_hits: Vec::new(),
+            cand_buf: Vec::new(),
             memo: std::cell::RefCell::default(),
             runtime,
             interruption: None,
