@@ -163,7 +163,8 @@ pub struct OperationOverride {
     /// Authentication endpoints only: where the login identifier (username) is in
     /// the request body, as a JSON pointer (`/username`, `/credentials/email`); for
     /// `application/x-www-form-urlencoded` bodies the pointer's one segment names
-    /// the form field. The lock-out counts failures per identifier.
+    /// the form field. The lock-out counts failures per identifier. The body of
+    /// such an operation is read before the rate limits, up to 64 KiB (larger: 413).
     pub username_field: Option<String>,
 }
 

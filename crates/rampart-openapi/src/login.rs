@@ -15,6 +15,10 @@ use crate::compile::{FORM, essence, is_json};
 use crate::json::{JsonLimits, prescan};
 use crate::params::parse_query;
 
+/// Largest login body read for the identifier (before the rate limits run); a
+/// larger one is refused with 413 on operations with a `username_field`.
+pub const MAX_LOGIN_BODY: usize = 64 * 1024;
+
 /// Longest identifier kept, in bytes; a longer one is not an identifier anyone
 /// logs in with, and is dropped rather than truncated (truncation would let two
 /// different strings share a lock).
