@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::data::{NAME_BIT, UNCACHED};
 use crate::prefilter::Prefilter;
-use crate::transformations::{ChainId, ChainTable, Transform, trigger_mask};
+use crate::transformations::{CASE_ONLY, ChainId, ChainTable, Transform, trigger_mask};
 
 /// Bytes a transaction's caches hold at most (values, tables and bitsets).
 const CACHE_BYTES_LIMIT: usize = 32 << 20;
@@ -223,6 +223,14 @@ impl ValueCache {
         node: ChainId,
     ) -> Option<&[u64]> {
         let index = slot_index(id)?;
+        // The prefilter ignores ASCII case: a chain that can only change case
+        // scans like the untransformed value.
+        let node = if self.trigger_mask(chains, index, value) & chains.mask(node) & !CASE_ONLY == 0
+        {
+            0
+        } else {
+            node
+        };
         let vi = self.value_index(chains, index, value, node)?;
         let src = self.values.get(vi)?.bits_from;
         let size = p.words() * 8;

@@ -15,7 +15,7 @@ use super::{Interruption, RuleMatch, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::{Entry, Ruleset};
 use crate::seclang::actions::{Action, AllowScope, Ctl, Disruptive, EngineMode, SetVarOp};
-use crate::transformations::ChainId;
+use crate::transformations::{CASE_ONLY, ChainId};
 use crate::variables::Var;
 
 /// Per chain node (rows of `words` bits): the prefilter slots that may match
@@ -58,7 +58,9 @@ fn fact_hits(
                 let Some(row) = rows.get_mut(start..start + words) else {
                     continue;
                 };
-                if mask & rs.chains.mask(node) == 0 {
+                // Chains that can at most change ASCII case scan like the
+                // untransformed value (the prefilter ignores case).
+                if mask & rs.chains.mask(node) & !CASE_ONLY == 0 {
                     for (r, o) in row.iter_mut().zip(&own) {
                         *r |= *o;
                     }
