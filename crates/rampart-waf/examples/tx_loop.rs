@@ -1,8 +1,22 @@
+//! Runs N transactions of one of the `cpu_per_tx` requests (`get`, `post`,
+//! `sqli`) through Debian's CRS at paranoia level 1, for profilers. Each
+//! transaction is one call of the non-inlined `tx_loop::one_tx`, so
+//! callgrind counts exactly its instructions, whatever the machine's load:
+//!
+//! ```text
+//! cargo build --release -p rampart-waf --example tx_loop
+//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='tx_loop::one_tx*' \
+//!     target/release/examples/tx_loop get 21
+//! perf record -e cpu-clock -g target/release/examples/tx_loop post 5000
+//! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use rampart_waf::{Ruleset, Transaction, WafConfig};
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
+use rampart_waf::{Ruleset, Transaction, WafConfig};
+
+/// One transaction of kind `mode`; whether it was blocked.
 #[inline(never)]
 fn one_tx(rs: &Arc<Ruleset>, mode: &str, body: &str) -> bool {
     let mut tx = Transaction::new(rs.clone());
