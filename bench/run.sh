@@ -106,6 +106,13 @@ SecArgumentSeparator &
 SecCookieFormat 0
 SecTmpDir $WORK
 SecDataDir $WORK
+# ModSecurity's recommended body-processor rules (modsecurity.conf-recommended,
+# 200000-200003), which Rampart's WAF stage also loads: JSON and XML bodies are
+# parsed into ARGS, so both engines inspect the same values.
+SecRule REQUEST_HEADERS:Content-Type "@rx (?:application(?:/soap\\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
+SecRule REQUEST_HEADERS:Content-Type "@rx application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRule REQBODY_ERROR "!@eq 0" "id:200002,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.'"
+SecRule MULTIPART_STRICT_ERROR "!@eq 0" "id:200003,phase:2,t:none,log,deny,status:400,msg:'Multipart request body failed strict validation'"
 # libmodsecurity has no IncludeOptional (used by Debian's owasp-crs.load).
 Include /etc/modsecurity/crs/crs-setup.conf
 Include /etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf

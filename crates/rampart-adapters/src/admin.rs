@@ -78,7 +78,7 @@ fn kind_name(kind: CredentialKind) -> &'static str {
     }
 }
 
-fn parse_revocation(body: &[u8]) -> Result<Revocation, &'static str> {
+pub(crate) fn parse_revocation(body: &[u8]) -> Result<Revocation, &'static str> {
     let body: RevokeBody =
         serde_json::from_slice(body).map_err(|_| "expected {\"kind\", \"id\", \"expires_at\"}")?;
     let kind = match body.kind.as_str() {
@@ -104,7 +104,7 @@ fn parse_revocation(body: &[u8]) -> Result<Revocation, &'static str> {
     })
 }
 
-fn describe(revocation: &Revocation) -> Value {
+pub(crate) fn describe(revocation: &Revocation) -> Value {
     let expires =
         (revocation.expires_at != u64::MAX).then(|| time::format_rfc3339(revocation.expires_at));
     json!({"kind": kind_name(revocation.kind), "id": revocation.id, "expires_at": expires})

@@ -1,5 +1,6 @@
 //! Invariants the fuzz targets check, here so unit tests run them too
-//! (`fuzz/fuzz_targets/adapters_wire.rs` calls [`wire_and_time`]).
+//! (`fuzz/fuzz_targets/adapters_wire.rs` calls [`wire_and_time`],
+//! `fuzz/fuzz_targets/adapters_admin.rs` calls [`admin_body`]).
 
 use crate::keys_cli::time;
 use crate::revocation::wire;
@@ -36,6 +37,18 @@ pub fn wire_and_time(data: &[u8]) {
     }
 }
 
+/// A `POST /revocations` body (from an authenticated admin client, still
+/// untrusted bytes): never a panic; what is accepted is a bounded, printable id.
+pub fn admin_body(data: &[u8]) {
+    if let Ok(revocation) = crate::admin::parse_revocation(data) {
+        assert!(!revocation.id.is_empty());
+        assert!(revocation.id.len() <= rampart_authn::revocation::MAX_ID_LEN);
+        assert!(!revocation.id.chars().any(char::is_control));
+        let described = crate::admin::describe(&revocation);
+        assert_eq!(described["id"].as_str(), Some(revocation.id.as_str()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -46,6 +59,19 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
             wire_and_time(&data);
+            admin_body(&data);
+        }
+
+        #[test]
+        fn plausible_admin_bodies_hold(
+            kind in "(jti|api_key|session)",
+            id in "[ -~\u{0}-\u{1f}é]{0,20}",
+            expires in "(null|[0-9]{1,21}|-1|\"2027-01-31T00:00:00Z\"|\"x\"|1.5)",
+        ) {
+            let body = serde_json::json!({"kind": kind, "id": id}).to_string();
+            admin_body(body.as_bytes());
+            let with_expiry = format!(r#"{{"kind":"{kind}","id":"x","expires_at":{expires}}}"#);
+            admin_body(with_expiry.as_bytes());
         }
 
         #[test]
@@ -81,6 +107,7 @@ mod tests {
         ];
         for case in cases {
             wire_and_time(case);
+            admin_body(case);
         }
     }
 }

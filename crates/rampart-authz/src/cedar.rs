@@ -15,17 +15,25 @@
 //! Unlike plain Cedar, a policy whose evaluation errors (e.g. reads a claim the
 //! token lacks without a `has` guard) denies the request instead of being skipped.
 //! Attributes no policy mentions are not built (a per-request saving).
+//!
+//! Per request, cheapest first: [`CedarEngine::prepare`] has sliced the policies
+//! per operation at build time (an operation no policy can apply to is decided
+//! without evaluation); the principal, resource and context are built as
+//! evaluated values (cedar-policy-core's types, which the public API wraps) and
+//! the entity store skips the transitive-closure pass (no entity has parents).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision, Entities, EntityId, EntityTypeName, EntityUid,
-    Policy, PolicyId, PolicySet, Request, RestrictedExpression, Schema, ValidationMode, Validator,
+    Policy, PolicyId, PolicySet, Request, Schema, ValidationMode, Validator,
 };
 use cedar_policy_core::ast::{self, RestrictedExpr};
 use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
+use cedar_policy_core::evaluator::RestrictedEvaluator;
 use cedar_policy_core::extensions::Extensions;
 use miette::Diagnostic;
 use serde::Deserialize;
@@ -162,30 +170,45 @@ fn policy_error(
 
 const MAX_CLAIM_DEPTH: usize = 6;
 
-/// JSON claim -> Cedar value; nulls and floats are left out. Built with
-/// cedar-policy-core's expression type (what the public one wraps).
-fn to_cedar(value: &Value, depth: usize) -> Option<RestrictedExpr> {
+/// JSON claim -> Cedar value; nulls and floats are left out. Built as Cedar's
+/// evaluated value directly (cedar-policy-core's type, which the public API
+/// wraps): no expression to build and evaluate again per request.
+fn to_cedar(value: &Value, depth: usize) -> Option<ast::Value> {
     if depth > MAX_CLAIM_DEPTH {
         return None;
     }
     match value {
         Value::Null => None,
-        Value::Bool(b) => Some(RestrictedExpr::val(*b)),
-        Value::Number(n) => n.as_i64().map(RestrictedExpr::val),
-        Value::String(s) => Some(RestrictedExpr::val(s.as_str())),
-        Value::Array(items) => Some(RestrictedExpr::set(
+        Value::Bool(b) => Some(ast::Value::from(*b)),
+        Value::Number(n) => n.as_i64().map(ast::Value::from),
+        Value::String(s) => Some(ast::Value::from(s.as_str())),
+        Value::Array(items) => Some(ast::Value::set(
             items.iter().filter_map(|v| to_cedar(v, depth + 1)),
+            None,
         )),
-        Value::Object(map) => RestrictedExpr::record(
+        Value::Object(map) => Some(ast::Value::record(
             map.iter()
                 .filter_map(|(k, v)| to_cedar(v, depth + 1).map(|v| (SmolStr::new(k), v))),
-        )
-        .ok(),
+            None,
+        )),
     }
 }
 
-fn strings(items: &[String]) -> RestrictedExpr {
-    RestrictedExpr::set(items.iter().map(|s| RestrictedExpr::val(s.as_str())))
+fn strings(items: &[String]) -> ast::Value {
+    ast::Value::set(items.iter().map(|s| ast::Value::from(s.as_str())), None)
+}
+
+/// An entity with attributes and no parents.
+fn entity(uid: &EntityUid, attrs: Vec<(SmolStr, ast::Value)>) -> ast::Entity {
+    ast::Entity::new_with_attr_partial_value(
+        uid.clone().into(),
+        attrs
+            .into_iter()
+            .map(|(k, v)| (k, ast::PartialValue::from(v))),
+        HashSet::new(),
+        HashSet::new(),
+        [],
+    )
 }
 
 /// The entity types requests use, parsed once (parsing a name runs Cedar's
@@ -409,9 +432,9 @@ impl CedarEngine {
         let used = |name: &str| self.words.contains(name);
         // A claim is kept if every word of its name appears in the policies.
         let claim_used = |name: &str| words(name).all(|w| self.words.contains(w));
-        let mut attrs: Vec<(SmolStr, RestrictedExpr)> = Vec::with_capacity(5);
+        let mut attrs: Vec<(SmolStr, ast::Value)> = Vec::with_capacity(5);
         if used("method") {
-            attrs.push(("method".into(), RestrictedExpr::val(facts.method)));
+            attrs.push(("method".into(), ast::Value::from(facts.method)));
         }
         if used("scopes") {
             attrs.push(("scopes".into(), strings(facts.scopes)));
@@ -420,90 +443,66 @@ impl CedarEngine {
             attrs.push(("roles".into(), strings(facts.roles)));
         }
         if let Some(plan) = facts.plan.filter(|_| used("plan")) {
-            attrs.push(("plan".into(), RestrictedExpr::val(plan)));
+            attrs.push(("plan".into(), ast::Value::from(plan)));
         }
         if used("claims") {
             let claims = facts
                 .claims
                 .into_iter()
                 .flatten()
-                .filter(|(k, _)| claim_used(k));
-            let record = RestrictedExpr::record(
-                claims.filter_map(|(k, v)| to_cedar(v, 1).map(|v| (SmolStr::new(k), v))),
-            )
-            .map_err(|_| CedarError::Entity)?;
-            attrs.push(("claims".into(), record));
+                .filter(|(k, _)| claim_used(k))
+                .filter_map(|(k, v)| to_cedar(v, 1).map(|v| (SmolStr::new(k), v)));
+            attrs.push(("claims".into(), ast::Value::record(claims, None)));
         }
-        let extensions = Extensions::all_available();
-        let principal = ast::Entity::new(
-            principal_uid.clone().into(),
-            attrs,
-            HashSet::new(),
-            HashSet::new(),
-            [],
-            extensions,
-        )
-        .map_err(|_| CedarError::Entity)?;
+        let principal = entity(&principal_uid, attrs);
 
-        let mut resource_attrs: Vec<(SmolStr, RestrictedExpr)> = Vec::with_capacity(3);
+        let mut resource_attrs: Vec<(SmolStr, ast::Value)> = Vec::with_capacity(3);
         if used("api") {
-            resource_attrs.push(("api".into(), RestrictedExpr::val(facts.api)));
+            resource_attrs.push(("api".into(), ast::Value::from(facts.api)));
         }
         if used("path") {
-            resource_attrs.push(("path".into(), RestrictedExpr::val(facts.path)));
+            resource_attrs.push(("path".into(), ast::Value::from(facts.path)));
         }
         if used("params") {
-            let params = RestrictedExpr::record(
-                facts
-                    .params
-                    .iter()
-                    .map(|(k, v)| (SmolStr::new(k), RestrictedExpr::val(v.as_str()))),
-            )
-            .map_err(|_| CedarError::Entity)?;
-            resource_attrs.push(("params".into(), params));
+            let params = facts
+                .params
+                .iter()
+                .map(|(k, v)| (SmolStr::new(k), ast::Value::from(v.as_str())));
+            resource_attrs.push(("params".into(), ast::Value::record(params, None)));
         }
-        let resource = ast::Entity::new(
-            resource_uid.clone().into(),
-            resource_attrs,
-            HashSet::new(),
-            HashSet::new(),
-            [],
-            extensions,
-        )
-        .map_err(|_| CedarError::Entity)?;
+        let resource = entity(&resource_uid, resource_attrs);
 
-        let mut context: Vec<(String, RestrictedExpression)> = Vec::with_capacity(6);
-        let mut push = |name: &str, value: RestrictedExpr| {
-            context.push((name.to_owned(), RestrictedExpression::from(value)));
-        };
+        let extensions = Extensions::all_available();
+        let mut context: BTreeMap<SmolStr, ast::Value> = BTreeMap::new();
         if used("ip") {
-            push("ip", types.ip(&facts.ip));
+            // The one extension value: evaluated (parsing the address), an
+            // unparsable one is an error (deny).
+            let ip = RestrictedEvaluator::new(extensions)
+                .interpret(types.ip(&facts.ip).as_borrowed())
+                .map_err(|_| CedarError::Context)?;
+            context.insert("ip".into(), ip);
         }
         if used("now") {
-            push(
-                "now",
-                RestrictedExpr::val(i64::try_from(facts.now).unwrap_or(i64::MAX)),
-            );
+            let now = i64::try_from(facts.now).unwrap_or(i64::MAX);
+            context.insert("now".into(), ast::Value::from(now));
         }
         if used("tls") {
-            push("tls", RestrictedExpr::val(facts.tls));
+            context.insert("tls".into(), ast::Value::from(facts.tls));
         }
         if used("mtls") {
-            push(
-                "mtls",
-                RestrictedExpr::val(facts.client_cert_subject.is_some()),
-            );
+            let mtls = facts.client_cert_subject.is_some();
+            context.insert("mtls".into(), ast::Value::from(mtls));
         }
         if let Some(version) = facts.tls_version.filter(|_| used("tls_version")) {
-            push("tls_version", RestrictedExpr::val(version));
+            context.insert("tls_version".into(), ast::Value::from(version));
         }
         if let Some(subject) = facts
             .client_cert_subject
             .filter(|_| used("client_cert_subject"))
         {
-            push("client_cert_subject", RestrictedExpr::val(subject));
+            context.insert("client_cert_subject".into(), ast::Value::from(subject));
         }
-        let context = Context::from_pairs(context).map_err(|_| CedarError::Context)?;
+        let context = Context::from(ast::Context::Value(Arc::new(context)));
         // Our two entities have no parents: the transitive closure Cedar would
         // compute (most of the cost of `Entities::from_entities`) is empty.
         let entities = cedar_policy_core::entities::Entities::from_entities(
@@ -538,7 +537,7 @@ mod tests {
         for ip in ["10.1.2.3", "::1", "not an ip"] {
             assert_eq!(
                 &types.ip(ip),
-                RestrictedExpression::new_ip(ip).as_ref(),
+                cedar_policy::RestrictedExpression::new_ip(ip).as_ref(),
                 "{ip}"
             );
         }

@@ -162,8 +162,9 @@ pub struct OperationOverride {
     pub parameters: BTreeMap<String, serde_json::Value>,
     /// Authentication endpoints only: where the login identifier (username) is in
     /// the request body, as a JSON pointer (`/username`, `/credentials/email`); for
-    /// `application/x-www-form-urlencoded` bodies the pointer's one segment names
-    /// the form field. The lock-out counts failures per identifier.
+    /// form (`application/x-www-form-urlencoded`, `multipart/form-data`) bodies the
+    /// pointer's one segment names the field. The lock-out counts failures per identifier. The body of
+    /// such an operation is read before the rate limits, up to 64 KiB (larger: 413).
     pub username_field: Option<String>,
 }
 

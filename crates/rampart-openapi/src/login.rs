@@ -1,8 +1,8 @@
 //! The login identifier of an authentication request, for the lock-out.
 //!
 //! The gateway does not understand a login endpoint's body; the configuration names
-//! where the username is (`username_field`, a JSON pointer; for form bodies its one
-//! segment names the field). The route stage reads it from the buffered body
+//! where the username is (`username_field`, a JSON pointer; for form and multipart
+//! bodies its one segment names the field). The route stage reads it from the buffered body
 //! before the pre-authentication stages run, and leaves a [`LoginIdentifier`] in
 //! `RequestCx::extensions`. Nothing here validates the body: the validation stage
 //! does that later and refuses what does not fit the schema.
@@ -11,9 +11,13 @@ use http::HeaderMap;
 use http::header::CONTENT_TYPE;
 use serde_json::Value;
 
-use crate::compile::{FORM, essence, is_json};
+use crate::compile::{FORM, MULTIPART, essence, is_json};
 use crate::json::{JsonLimits, prescan};
 use crate::params::parse_query;
+
+/// Largest login body read for the identifier (before the rate limits run); a
+/// larger one is refused with 413 on operations with a `username_field`.
+pub const MAX_LOGIN_BODY: usize = 64 * 1024;
 
 /// Longest identifier kept, in bytes; a longer one is not an identifier anyone
 /// logs in with, and is dropped rather than truncated (truncation would let two
@@ -41,15 +45,20 @@ pub fn extract(
     pointer: &str,
     limits: &JsonLimits,
 ) -> Option<LoginIdentifier> {
-    let media = essence(headers.get(CONTENT_TYPE)?.to_str().ok()?);
+    let content_type = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let media = essence(content_type);
     let raw = if is_json(&media) {
         // Bounded before any tree is built, as for validation.
         prescan(body, limits).ok()?;
         let value: Value = serde_json::from_slice(body).ok()?;
         value.pointer(pointer)?.as_str()?.to_string()
-    } else if media == FORM {
+    } else if media == FORM || media == MULTIPART {
         let field = unescape_segment(pointer.strip_prefix('/')?)?;
-        let pairs = parse_query(std::str::from_utf8(body).ok()?).ok()?;
+        let pairs = if media == FORM {
+            parse_query(std::str::from_utf8(body).ok()?).ok()?
+        } else {
+            crate::multipart::parse(content_type, body).ok()?
+        };
         let mut values = pairs.into_iter().filter(|(k, _)| *k == field);
         let (_, value) = values.next()?;
         // A repeated field is ambiguous (which one does the upstream read?).
@@ -114,6 +123,12 @@ mod tests {
         assert_eq!(
             id(FORM, "username=bob%40x&password=y", "/username").as_deref(),
             Some("bob@x")
+        );
+        let multipart =
+            "--b\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\ncarol\r\n--b--";
+        assert_eq!(
+            id("multipart/form-data; boundary=b", multipart, "/username").as_deref(),
+            Some("carol")
         );
     }
 

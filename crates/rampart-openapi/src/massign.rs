@@ -17,7 +17,27 @@ pub fn check(
     policy: &Policy,
     failures: &mut Vec<Failure>,
 ) -> bool {
-    check_at(shapes, value, policy, In::Body, "", failures)
+    !stripped_members(shapes, value, policy, failures).is_empty()
+}
+
+/// As [`check`], returning the JSON pointers of the members stripped (strip mode),
+/// so the caller can remove them from the original text.
+pub fn stripped_members(
+    shapes: &Shapes,
+    value: &mut Value,
+    policy: &Policy,
+    failures: &mut Vec<Failure>,
+) -> Vec<String> {
+    let mut pointer = String::new();
+    let mut walker = Walker {
+        shapes,
+        policy,
+        location: In::Body,
+        failures,
+        removed: Vec::new(),
+    };
+    walker.walk(shapes.root, value, &mut pointer, 0);
+    walker.removed
 }
 
 /// As [`check`], for a JSON document found elsewhere (a `content` parameter):
@@ -36,6 +56,7 @@ pub fn check_at(
         policy,
         location,
         failures,
+        removed: Vec::new(),
     };
     walker.walk(shapes.root, value, &mut pointer, 0)
 }
@@ -45,6 +66,8 @@ struct Walker<'a> {
     policy: &'a Policy,
     location: In,
     failures: &'a mut Vec<Failure>,
+    /// Pointers of stripped members.
+    removed: Vec<String>,
 }
 
 fn forbidden(policy: &Policy, key: &str) -> bool {
@@ -102,6 +125,7 @@ impl Walker<'_> {
                                 }
                                 UndeclaredMode::Strip => {
                                     remove.push(key.clone());
+                                    self.removed.push(pointer.clone());
                                     None
                                 }
                                 UndeclaredMode::Allow => Some(ANY),

@@ -148,10 +148,14 @@ fn check_body(
         }
     };
     validate_body(media, op, &value, failures);
-    let stripped = massign::check(&media.shapes, &mut value, &op.policy, failures);
-    if stripped && failures.is_empty() {
+    let stripped = massign::stripped_members(&media.shapes, &mut value, &op.policy, failures);
+    if !stripped.is_empty() && failures.is_empty() {
         note_stripped(cx);
-        let bytes = serde_json::to_vec(&value).unwrap_or_default();
+        // The client's text minus the stripped members (order, number spelling and
+        // wide integers kept); re-serialising the tree is only the fallback.
+        let set = stripped.into_iter().collect();
+        let bytes = crate::json::strip::remove_members(&body, &set)
+            .unwrap_or_else(|| serde_json::to_vec(&value).unwrap_or_default());
         replace_body(&mut cx.headers, &mut cx.body, bytes);
     }
     Ok(())

@@ -114,7 +114,9 @@ impl Stage for RouteStage {
 
     fn request_body_limit(&self, cx: &RequestCx) -> Option<usize> {
         // Only login operations with a `username_field`: the lock-out (next phase)
-        // needs the identifier before authentication.
+        // needs the identifier before authentication. This body is read before the
+        // pre-authentication rate limits run, so it is capped well below the usual
+        // body limit: credentials are small.
         if !self.api.has_login_fields {
             return None;
         }
@@ -122,7 +124,7 @@ impl Stage for RouteStage {
         op.policy
             .username_field
             .as_ref()
-            .map(|_| op.policy.max_body_bytes)
+            .map(|_| op.policy.max_body_bytes.min(crate::login::MAX_LOGIN_BODY))
     }
 
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {

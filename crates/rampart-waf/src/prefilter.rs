@@ -15,8 +15,6 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_syntax::ParserBuilder;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
-use std::collections::HashMap;
-
 use crate::operators::Operator;
 use crate::rule::Rule;
 use crate::seclang::targets::{Selector, Target};
@@ -243,9 +241,12 @@ pub struct Prefilter {
     /// scan of every fact value under the link's chain, once per phase, can
     /// rule the whole link out without collecting its targets.
     fact_slots: Vec<u64>,
-    /// Per chain node: the targets (selectors widened to every item) of the
-    /// fact-only links using it; the phase-wide scan covers these.
-    coverage: HashMap<ChainId, Vec<Target>>,
+    /// The targets (selectors widened to every item) of all fact-only links,
+    /// each with the chain nodes under which links read it: the phase-wide
+    /// scan covers these.
+    coverage: Vec<(Target, Vec<ChainId>)>,
+    /// Chain nodes in the [`ChainTable`] (rows of a phase-wide scan).
+    nodes: usize,
 }
 
 impl Prefilter {
@@ -280,7 +281,8 @@ impl Prefilter {
             slots_of,
             words,
             fact_slots: vec![0; words],
-            coverage: HashMap::new(),
+            coverage: Vec::new(),
+            nodes: 0,
         }
     }
 
@@ -311,9 +313,15 @@ impl Prefilter {
         Self::allows(&self.fact_slots, slot)
     }
 
-    /// The widened targets of the fact-only links using chain `node`.
-    pub(crate) fn coverage(&self, node: ChainId) -> &[Target] {
-        self.coverage.get(&node).map_or(&[], Vec::as_slice)
+    /// The widened targets of the fact-only links, each with the chain
+    /// nodes it is read under.
+    pub(crate) fn coverage(&self) -> &[(Target, Vec<ChainId>)] {
+        &self.coverage
+    }
+
+    /// Chain nodes (rows of a phase-wide scan).
+    pub(crate) fn nodes(&self) -> usize {
+        self.nodes
     }
 
     /// The slots whose rules may match `value`, as a bitset.
@@ -406,7 +414,12 @@ fn link_factors(r: &Rule) -> Option<Vec<Vec<u8>>> {
 /// A target with its selector widened to every item (XML keeps its kind).
 fn widened(t: &Target) -> Target {
     Target {
-        var: t.var,
+        // The GET and POST parts are in the whole.
+        var: match t.var {
+            Var::ArgsGet | Var::ArgsPost => Var::Args,
+            Var::ArgsGetNames | Var::ArgsPostNames => Var::ArgsNames,
+            v => v,
+        },
         selector: match t.selector {
             Selector::XmlRoot => Selector::XmlRoot,
             Selector::XmlAttributes => Selector::XmlAttributes,
@@ -453,13 +466,22 @@ pub(crate) fn assign(rules: &mut [Rule], chains: &ChainTable) -> Prefilter {
         if let Some(w) = p.fact_slots.get_mut(slot as usize / 64) {
             *w |= 1 << (slot % 64);
         }
-        let cover = p.coverage.entry(node).or_default();
         for t in targets {
-            if !cover.iter().any(|c| same_kind(c, &t)) {
-                cover.push(t);
+            let at = match p.coverage.iter().position(|(c, _)| same_kind(c, &t)) {
+                Some(at) => at,
+                None => {
+                    p.coverage.push((t, Vec::new()));
+                    p.coverage.len() - 1
+                }
+            };
+            if let Some((_, nodes)) = p.coverage.get_mut(at)
+                && !nodes.contains(&node)
+            {
+                nodes.push(node);
             }
         }
     }
+    p.nodes = chains.len();
     p
 }
 

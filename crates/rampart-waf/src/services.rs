@@ -62,9 +62,12 @@ const MEMO_ENTRIES: usize = 2048;
 const MEMO_VALUE_LEN: usize = 4096;
 
 /// Values libinjection's SQLi check provably passes: one token that is all
-/// digits (a number), or a word (letter or `_`, then letters, digits, `_`).
-/// A one-token fingerprint is never SQLi: the only one-token entry in
+/// digits (a number), or a word (letter or `_`, then letters, digits, `_`,
+/// `.`). A one-token fingerprint is never SQLi: the only one-token entry in
 /// libinjection's fingerprint list is `X`, which words and numbers never yield.
+/// A `.` keeps the word one token unless the text before it is a keyword
+/// (`union.x` splits), which is checked with libinjection's own table; JSON
+/// argument names (`json.items.array_0.sku`) are such words.
 fn single_token(v: &[u8]) -> bool {
     match v.split_first() {
         None => true,
@@ -73,10 +76,27 @@ fn single_token(v: &[u8]) -> bool {
                 rest.iter().all(u8::is_ascii_digit)
             } else {
                 (first.is_ascii_alphabetic() || *first == b'_')
-                    && rest.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                    && rest
+                        .iter()
+                        .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.')
+                    && v.iter()
+                        .enumerate()
+                        .filter(|(_, c)| **c == b'.')
+                        .all(|(i, _)| v.get(..i).is_some_and(not_a_keyword))
             }
         }
     }
+}
+
+/// Whether libinjection reads this word as a plain bareword.
+fn not_a_keyword(word: &[u8]) -> bool {
+    use libinjectionrs::sqli::TokenType;
+    std::str::from_utf8(word).is_ok_and(|w| {
+        matches!(
+            libinjectionrs::sqli::sqli_data::lookup_word(w),
+            TokenType::Bareword | TokenType::None
+        )
+    })
 }
 
 impl InjectionMemo {
@@ -209,6 +229,103 @@ mod tests {
         ] {
             assert!(d.sqli(w.as_bytes()).is_none(), "{w}");
         }
+    }
+
+    /// Dotted words the shortcut passes are passed by libinjection too; those
+    /// whose prefix is a keyword take the full check.
+    #[test]
+    fn dotted_words_agree_with_the_detector() {
+        let d = LibInjection;
+        let words = [
+            "union",
+            "select",
+            "or",
+            "and",
+            "sleep",
+            "benchmark",
+            "from",
+            "where",
+            "null",
+            "not",
+            "like",
+            "exec",
+            "declare",
+            "waitfor",
+            "version",
+            "char",
+            "concat",
+            "user",
+            "information_schema",
+            "table_name",
+            "json",
+            "items",
+            "array_0",
+            "sku",
+            "x",
+            "_a",
+            "a1",
+            "if",
+            "case",
+            "when",
+            "then",
+            "end",
+            "is",
+            "in",
+            "by",
+            "order",
+            "group",
+            "having",
+            "limit",
+            "pg_sleep",
+            "load_file",
+            "into",
+            "outfile",
+            "drop",
+            "table",
+        ];
+        let mut passed = 0;
+        for a in words {
+            for b in words {
+                for v in [
+                    format!("{a}.{b}"),
+                    format!("{a}.{b}."),
+                    format!("{a}..{b}"),
+                    format!("{a}.{b}.{a}"),
+                ] {
+                    if single_token(v.as_bytes()) {
+                        passed += 1;
+                        assert!(d.sqli(v.as_bytes()).is_none(), "{v}");
+                    }
+                }
+            }
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        for _ in 0..20_000 {
+            let mut v = String::new();
+            for k in 0..1 + next() % 4 {
+                if k > 0 {
+                    v.push_str(if next() % 5 == 0 { ".." } else { "." });
+                }
+                v.push_str(words[next() % words.len()]);
+                if next() % 3 == 0 {
+                    v.push(char::from(b'a' + (next() % 26) as u8));
+                }
+            }
+            if single_token(v.as_bytes()) {
+                passed += 1;
+                assert!(d.sqli(v.as_bytes()).is_none(), "{v}");
+            }
+        }
+        assert!(passed > 1000);
+        assert!(single_token(b"json.items.array_0.sku"));
+        assert!(!single_token(b"union.select"));
+        assert!(!single_token(b".5"));
     }
 
     #[test]

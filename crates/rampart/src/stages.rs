@@ -195,6 +195,20 @@ impl StageFactory for EngineStages {
                 Ok::<_, String>(vec![stage])
             });
         }
+        if let (None, Some(openapi)) = (&sections.authz, &sections.openapi) {
+            // The spec's `security` is enforced by the authz stage only: say so
+            // when it would be silently ignored.
+            let protected = spec_security(&config.base_dir.join(&openapi.value.spec))
+                .map(|spec| spec.operations().count())
+                .unwrap_or(0);
+            if protected > 0 {
+                tracing::warn!(
+                    api = %api.name,
+                    operations = protected,
+                    "the OpenAPI spec declares security requirements but the API has no authz section: they are not enforced"
+                );
+            }
+        }
         if let Some(section) = &sections.waf {
             wiring.add(section, "waf", |waf| {
                 let mut waf = waf.clone();

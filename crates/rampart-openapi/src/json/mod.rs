@@ -6,9 +6,12 @@
 //!   parser differentials).
 //! - [`filter`]: the response filter that copies a JSON document while dropping members a
 //!   [`crate::shape`] says the client must not see, again without building a tree.
+//! - [`strip`]: removes named members from a request body, copying the rest verbatim
+//!   (strip mode).
 
 pub mod filter;
 pub mod lexer;
 pub mod scan;
+pub mod strip;
 
 pub use scan::{JsonLimits, ScanError, prescan};

@@ -99,7 +99,11 @@ fn the_route_stage_reads_the_login_identifier_of_configured_operations() {
         )
     };
     // The gateway buffers the body for the route stage on this operation only.
-    assert!(api.route.request_body_limit(&login()).is_some());
+    // Read before the rate limits: capped below the usual 1 MiB.
+    assert_eq!(
+        api.route.request_body_limit(&login()),
+        Some(rampart_openapi::login::MAX_LOGIN_BODY)
+    );
     assert!(
         api.route
             .request_body_limit(&json(req("POST", "/v1/users"), ALICE))

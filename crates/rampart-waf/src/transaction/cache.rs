@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::data::{NAME_BIT, UNCACHED};
 use crate::prefilter::Prefilter;
-use crate::transformations::{ChainId, ChainTable, Transform, trigger_mask};
+use crate::transformations::{CASE_ONLY, ChainId, ChainTable, Transform, trigger_mask};
 
 /// Bytes a transaction's caches hold at most (values, tables and bitsets).
 const CACHE_BYTES_LIMIT: usize = 32 << 20;
@@ -20,6 +20,7 @@ const CACHE_BYTES_LIMIT: usize = 32 << 20;
 const SLOT_LIMIT: usize = 1 << 18;
 
 /// A transformed value: borrowed, shared from the cache, or owned.
+#[derive(Debug)]
 pub(crate) enum Tv<'v> {
     Borrowed(&'v [u8]),
     Shared(Arc<[u8]>),
@@ -47,6 +48,10 @@ struct Value {
     /// The value whose scan this one shares (itself, or the value it is a
     /// change of case of: the prefilter ignores ASCII case).
     bits_from: usize,
+    /// Values already derived from this one by one transformation: chains
+    /// that reach this value and then apply the same transformation share
+    /// the result (and its scan).
+    derived: Vec<(Transform, u32)>,
 }
 
 /// The caches of one transaction.
@@ -99,6 +104,15 @@ impl ValueCache {
         }
     }
 
+    /// The trigger mask of item `id`'s untransformed `value` (see
+    /// [`trigger_mask`]).
+    pub(crate) fn mask(&mut self, chains: &ChainTable, id: u32, value: &[u8]) -> u32 {
+        match slot_index(id) {
+            Some(index) => self.trigger_mask(chains, index, value),
+            None => trigger_mask(value),
+        }
+    }
+
     /// The trigger mask of item slot `index`'s untransformed `value`.
     fn trigger_mask(&mut self, chains: &ChainTable, index: usize, value: &[u8]) -> u32 {
         let Some(cell) = self.table(chains, index).and_then(|t| t.last_mut()) else {
@@ -121,6 +135,7 @@ impl ValueCache {
             data,
             bits: None,
             bits_from: bits_from.unwrap_or(at),
+            derived: Vec::new(),
         });
         Some(at)
     }
@@ -145,20 +160,33 @@ impl ValueCache {
             }
             Some((parent, t)) => {
                 let pi = self.value_index(chains, index, value, parent)?;
+                let known = self
+                    .values
+                    .get(pi)
+                    .and_then(|v| v.derived.iter().find(|(dt, _)| *dt == t));
+                if let Some(&(_, vi)) = known {
+                    let vi = vi as usize;
+                    self.remember(chains, index, node, vi);
+                    return Some(vi);
+                }
                 let base: &[u8] = match self.values.get(pi).and_then(|v| v.data.as_deref()) {
                     Some(d) => d,
                     None => value,
                 };
                 let applied = t.apply(base);
                 // Transformations that changed nothing share the parent's value.
-                if *applied == *base {
+                let vi = if *applied == *base {
                     pi
                 } else {
                     let data: Arc<[u8]> = Arc::from(applied.as_ref());
                     let same_scan = matches!(t, Transform::Lowercase | Transform::Uppercase);
                     let from = self.values.get(pi).map(|v| v.bits_from);
                     self.push(Some(data), from.filter(|_| same_scan))?
+                };
+                if let (Some(v), Ok(x)) = (self.values.get_mut(pi), u32::try_from(vi)) {
+                    v.derived.push((t, x));
                 }
+                vi
             }
         };
         self.remember(chains, index, node, vi);
@@ -195,6 +223,14 @@ impl ValueCache {
         node: ChainId,
     ) -> Option<&[u64]> {
         let index = slot_index(id)?;
+        // The prefilter ignores ASCII case: a chain that can only change case
+        // scans like the untransformed value.
+        let node = if self.trigger_mask(chains, index, value) & chains.mask(node) & !CASE_ONLY == 0
+        {
+            0
+        } else {
+            node
+        };
         let vi = self.value_index(chains, index, value, node)?;
         let src = self.values.get(vi)?.bits_from;
         let size = p.words() * 8;

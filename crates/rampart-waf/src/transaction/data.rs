@@ -87,6 +87,54 @@ pub struct RequestData {
 }
 
 impl RequestData {
+    /// A signature of every item: items are never changed in place but
+    /// replaced by new ones with new (increasing) ids, so an unchanged
+    /// signature means unchanged facts. Every `Item` field must be listed.
+    pub(crate) fn signature(&self) -> (usize, u64) {
+        let singles = [
+            &self.method,
+            &self.uri,
+            &self.uri_raw,
+            &self.protocol,
+            &self.filename,
+            &self.basename,
+            &self.query,
+            &self.request_line,
+            &self.body,
+            &self.xml_root,
+            &self.remote_addr,
+            &self.server_name,
+            &self.unique_id,
+            &self.response_status,
+            &self.response_protocol,
+            &self.response_body,
+        ];
+        let lists = [
+            &self.args_get,
+            &self.args_post,
+            &self.headers,
+            &self.cookies,
+            &self.files,
+            &self.files_sizes,
+            &self.multipart_names,
+            &self.multipart_filenames,
+            &self.part_headers,
+            &self.xml_attrs,
+            &self.response_headers,
+        ];
+        let ids = singles
+            .into_iter()
+            .flatten()
+            .chain(lists.into_iter().flatten())
+            .map(|i| u64::from(i.id));
+        let (mut count, mut sum) = (0usize, 0u64);
+        for id in ids {
+            count += 1;
+            sum = sum.wrapping_mul(31).wrapping_add(id);
+        }
+        (count, sum)
+    }
+
     /// The first request header with this name.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers

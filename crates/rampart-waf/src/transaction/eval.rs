@@ -4,25 +4,73 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-use super::cache::Tv;
+use super::cache::{Tv, ValueCache};
+use super::collect::Vars;
+use super::data::RequestData;
 
 use super::collect::{Candidate, collect};
-use super::data::UNCACHED;
+use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, expand, expand_cow};
 use super::{Interruption, RuleMatch, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::{Entry, Ruleset};
 use crate::seclang::actions::{Action, AllowScope, Ctl, Disruptive, EngineMode, SetVarOp};
-use crate::transformations::ChainId;
+use crate::transformations::{CASE_ONLY, ChainId};
 use crate::variables::Var;
 
-/// Empties a candidate list and hands its allocation back with another
-/// lifetime, so one buffer serves every link of a transaction.
-#[allow(clippy::unnecessary_filter_map)] // `filter` cannot change the element type.
-fn recycle<'b>(mut v: Vec<Candidate<'_>>) -> Vec<Candidate<'b>> {
-    v.clear();
-    // Collecting an empty list in place keeps the allocation.
-    v.into_iter().filter_map(|_| None).collect()
+/// Per chain node (rows of `words` bits): the prefilter slots that may match
+/// some request fact under that node, from one pass over every value of every
+/// variable that fact-only links read. Values no transformation of a chain
+/// can change contribute their own scan, shared by all such chains.
+///
+/// Incremental: items are immutable and new ones get higher ids, so only items
+/// above `upto` (the highest id already scanned) are added; the rows of items
+/// replaced since stay in, which only makes them a superset (fewer skips).
+/// Returns the new highest id.
+fn fact_hits(
+    rs: &Ruleset,
+    data: &RequestData,
+    vars: &Vars,
+    cache: &mut ValueCache,
+    rows: &mut Vec<u64>,
+    upto: u32,
+) -> u32 {
+    let p = &rs.prefilter;
+    let words = p.words();
+    rows.resize(p.nodes().max(1) * words, 0);
+    let mut highest = upto;
+    let mut own = vec![0u64; words];
+    let mut cands: Vec<Candidate<'_>> = Vec::new();
+    for (target, nodes) in p.coverage() {
+        cands.clear();
+        collect(data, vars, target, &|_, _| false, &mut cands);
+        for c in &cands {
+            let base = c.id & !NAME_BIT;
+            if c.id != UNCACHED && base <= upto {
+                continue;
+            }
+            highest = highest.max(base);
+            let mask = cache.mask(&rs.chains, c.id, &c.value);
+            own.fill(0);
+            cache.scan_into(p, &rs.chains, c.id, &c.value, 0, &mut own);
+            for &node in nodes {
+                let start = node as usize * words;
+                let Some(row) = rows.get_mut(start..start + words) else {
+                    continue;
+                };
+                // Chains that can at most change ASCII case scan like the
+                // untransformed value (the prefilter ignores case).
+                if mask & rs.chains.mask(node) & !CASE_ONLY == 0 {
+                    for (r, o) in row.iter_mut().zip(&own) {
+                        *r |= *o;
+                    }
+                } else {
+                    cache.scan_into(p, &rs.chains, c.id, &c.value, node, row);
+                }
+            }
+        }
+    }
+    highest
 }
 
 /// One match of one link, kept until the link finished.
@@ -43,7 +91,11 @@ impl Transaction {
         }
         let rs = self.rs.clone();
         // Request facts may have changed since the last phase.
-        self.fact_hits.clear();
+        let signature = self.data.signature();
+        if signature != self.facts_signature {
+            self.facts_signature = signature;
+            self.facts_dirty = true;
+        }
         let p = usize::from(phase.clamp(1, 5) - 1);
         let (Some(entries), Some(targets)) = (rs.phases.get(p), rs.targets.get(p)) else {
             return;
@@ -120,44 +172,31 @@ impl Transaction {
     /// intermediate value.
     fn may_match_facts(&mut self, rs: &Ruleset, rule: &Rule, slot: u32) -> bool {
         use crate::prefilter::Prefilter;
-        if !rule.multi_match {
-            return Prefilter::allows(self.fact_hits(rule.chain_id), slot);
+        if self.facts_dirty {
+            self.facts_dirty = false;
+            self.facts_upto = fact_hits(
+                rs,
+                &self.data,
+                &self.vars,
+                &mut self.cache,
+                &mut self.fact_hits,
+                self.facts_upto,
+            );
         }
-        Prefilter::allows(self.fact_hits(0), slot)
+        let words = rs.prefilter.words();
+        let row = |node: ChainId| {
+            let start = node as usize * words;
+            self.fact_hits.get(start..start + words).unwrap_or_default()
+        };
+        if !rule.multi_match {
+            return Prefilter::allows(row(rule.chain_id), slot);
+        }
+        Prefilter::allows(row(0), slot)
             || rs
                 .chains
                 .path(rule.chain_id)
                 .into_iter()
-                .any(|node| Prefilter::allows(self.fact_hits(node), slot))
-    }
-
-    /// The prefilter slots that may match some request fact under chain
-    /// `node`, computed once per phase from every value of every variable the
-    /// fact-only links of that chain read.
-    fn fact_hits(&mut self, node: crate::transformations::ChainId) -> &[u64] {
-        let i = node as usize;
-        if self.fact_hits.len() <= i {
-            self.fact_hits.resize_with(i + 1, || None);
-        }
-        if self.fact_hits.get(i).is_some_and(Option::is_none) {
-            let rs = self.rs.clone();
-            let mut bits = vec![0u64; rs.prefilter.words()].into_boxed_slice();
-            let mut cands: Vec<Candidate<'_>> = Vec::new();
-            for t in rs.prefilter.coverage(node) {
-                collect(&self.data, &self.vars, t, &|_, _| false, &mut cands);
-            }
-            for c in &cands {
-                self.cache
-                    .scan_into(&rs.prefilter, &rs.chains, c.id, &c.value, node, &mut bits);
-            }
-            if let Some(slot) = self.fact_hits.get_mut(i) {
-                *slot = Some(bits);
-            }
-        }
-        self.fact_hits
-            .get(i)
-            .and_then(Option::as_deref)
-            .unwrap_or_default()
+                .any(|node| Prefilter::allows(row(node), slot))
     }
 
     fn rule_removed(&self, rule: &Rule) -> bool {
@@ -229,7 +268,7 @@ impl Transaction {
                         .iter()
                         .any(|(pick, e)| pick.picks(starter) && e.excludes(var, key))
             };
-            let mut cands = recycle(std::mem::take(&mut self.cand_buf));
+            let mut cands: Vec<Candidate<'_>> = Vec::new();
             if rule.targets.is_empty() {
                 cands.push(Candidate {
                     var: Var::Tx,
@@ -313,7 +352,7 @@ impl Transaction {
             }
             drop(steps);
             let geo = env.geo.into_inner();
-            self.cand_buf = recycle(cands);
+            drop(cands);
             if let Some(fields) = geo {
                 let mut geo = crate::transaction::data::Collection::default();
                 for (k, v) in fields {

@@ -98,10 +98,15 @@ pub struct Transaction {
     vars: collect::Vars,
     ids: Ids,
     cache: cache::ValueCache,
-    /// Per chain node, this phase: prefilter slots some request fact may match.
-    fact_hits: Vec<Option<Box<[u64]>>>,
-    /// Reused candidate list (empty between links).
-    cand_buf: Vec<collect::Candidate<'static>>,
+    /// Per chain node, this phase: prefilter slots some request fact may
+    /// match (empty: not computed yet).
+    fact_hits: Vec<u64>,
+    /// [`RequestData::signature`] when `fact_hits` was last brought up to date.
+    facts_signature: (usize, u64),
+    /// Facts changed since `fact_hits` was last brought up to date.
+    facts_dirty: bool,
+    /// Highest item id `fact_hits` covers.
+    facts_upto: u32,
     memo: std::cell::RefCell<crate::services::InjectionMemo>,
     runtime: Runtime,
     interruption: Option<Interruption>,
@@ -134,7 +139,9 @@ impl Transaction {
             ids: Ids::default(),
             cache: cache::ValueCache::default(),
             fact_hits: Vec::new(),
-            cand_buf: Vec::new(),
+            facts_signature: (usize::MAX, 0),
+            facts_dirty: true,
+            facts_upto: 0,
             memo: std::cell::RefCell::default(),
             runtime,
             interruption: None,

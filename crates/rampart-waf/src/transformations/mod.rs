@@ -269,6 +269,13 @@ impl Transform {
 /// Mask bit that every value has: transformations not analysed use it.
 const ALWAYS_TRIGGERED: u32 = 1 << 31;
 
+/// The trigger bits of the transformations that only change ASCII case: when
+/// a value shares no other bit with a chain, the chain's result differs from
+/// the value at most in ASCII case (the only other transformation a letter
+/// triggers, `cmdLine`, then only lower-cases too).
+pub const CASE_ONLY: u32 =
+    (1 << (Transform::Lowercase as u32)) | (1 << (Transform::Uppercase as u32));
+
 /// Per byte: the bits of the transformations it can trigger.
 static TRIGGERS: [u32; 256] = {
     let mut table = [0u32; 256];

@@ -1,0 +1,44 @@
+//! The admin API's `/revocations` never exists without a configured
+//! `identity.admin_token`: whatever the caller sends, 404 and nothing revoked;
+//! the admin listener's own endpoints keep working.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use support::{Req, free_port, send, serve, temp_dir};
+
+#[test]
+fn without_an_admin_token_revocations_are_not_found() {
+    let dir = temp_dir("admin-no-token");
+    let (gateway, admin, upstream) = (free_port(), free_port(), free_port());
+    let config = [
+        "listeners:".to_string(),
+        format!("  - bind: 127.0.0.1:{gateway}"),
+        "admin:".into(),
+        format!("  bind: 127.0.0.1:{admin}"),
+        "audit:".into(),
+        "  sinks: [{file: {path: audit.jsonl}}]".into(),
+        "apis:".into(),
+        "  - name: a".into(),
+        "    path_prefix: /".into(),
+        format!("    upstream: {{url: \"http://127.0.0.1:{upstream}\"}}"),
+        String::new(),
+    ]
+    .join("\n");
+    let path = dir.join("rampart.yaml");
+    std::fs::write(&path, config).unwrap();
+    let _rampart = serve(&dir, &path, admin, "/healthz");
+    let body = r#"{"kind":"jti","id":"t1"}"#;
+    for auth in [None, Some("Bearer anything"), Some("Bearer ")] {
+        let mut post = Req::post_json("/revocations", body);
+        let mut get = Req::get("/revocations");
+        if let Some(value) = auth {
+            post = post.header("Authorization", value);
+            get = get.header("Authorization", value);
+        }
+        assert_eq!(send(admin, &post).status, 404, "{auth:?}");
+        assert_eq!(send(admin, &get).status, 404, "{auth:?}");
+    }
+    assert_eq!(send(admin, &Req::get("/healthz")).status, 200);
+    assert_eq!(send(admin, &Req::post_json("/healthz", "{}")).status, 405);
+}
