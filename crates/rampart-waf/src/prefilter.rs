@@ -101,10 +101,14 @@ fn as_factors(r: &Req) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// Prefers sets whose shortest factor is longest, then smaller sets.
+/// Prefers sets worth scanning for ([`selective`]: no lone letter or digit,
+/// which nearly every value contains), then sets whose shortest factor is
+/// longest, then smaller sets. Any required set is exact; this only picks
+/// the one that rules out the most values.
 fn better(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
     let min = |s: &[Vec<u8>]| s.iter().map(Vec::len).min().unwrap_or(0);
-    (min(a), std::cmp::Reverse(a.len())) > (min(b), std::cmp::Reverse(b.len()))
+    (selective(a), min(a), std::cmp::Reverse(a.len()))
+        > (selective(b), min(b), std::cmp::Reverse(b.len()))
 }
 
 fn analyze(h: &Hir) -> Req {
