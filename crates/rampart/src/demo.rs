@@ -268,10 +268,11 @@ Mass assignment refused (400, the spec's NewUser has no `role`):
 Shadow API refused (not in the spec: 404), wrong type refused (400):
   curl -i http://GW/debug/config
   curl -i -H \"x-api-key: $ALICE_KEY\" http://GW/users/abc
-Login lock-out: after 3 failed logins (401) the client IP gets 429 locked-out; other routes
-show RateLimit headers, and more than 5 logins a minute are 429 rate-limited:
-  for i in 1 2 3 4; do curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST -H 'Content-Type: application/json' -d '{{}}' http://GW/login; done
-  curl -i -X POST -H 'Content-Type: application/json' -d '{{}}' http://GW/login
+Login lock-out: after 3 failed logins (401) the client IP gets 429 locked-out, and so
+does the username in the body (from any IP: credential stuffing against one user); other
+routes show RateLimit headers, and more than 5 logins a minute are 429 rate-limited:
+  for i in 1 2 3 4; do curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST -H 'Content-Type: application/json' -d '{{\"username\":\"alice\",\"password\":\"guess\"}}' http://GW/login; done
+  curl -i -X POST -H 'Content-Type: application/json' -d '{{\"username\":\"alice\",\"password\":\"guess\"}}' http://GW/login
 {waf_lines}
 Refused by the gateway itself (problem+json):
   curl -i --path-as-is 'http://GW/users/%zz'          # 400 malformed path
