@@ -16,6 +16,11 @@ use std::sync::Arc;
 
 use rampart_waf::{Ruleset, Transaction, WafConfig};
 
+/// The gateway's allocator, so the counts are those of production
+/// (`cpu_per_tx` keeps the system allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One transaction of kind `mode`; whether it was blocked.
 #[inline(never)]
 fn one_tx(rs: &Arc<Ruleset>, mode: &str, body: &str) -> bool {

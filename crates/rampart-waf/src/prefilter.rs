@@ -25,6 +25,10 @@ use crate::variables::Var;
 const MAX_SET: usize = 64;
 /// Longest factor kept.
 const MAX_LEN: usize = 48;
+/// Largest byte class expanded into literals (`[\s"';=]on` -> ` on`, `"on`, ...).
+const MAX_CLASS: usize = 24;
+/// Widest byte range of such a class (`0-9`).
+const MAX_CLASS_RANGE: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Req {
@@ -47,7 +51,7 @@ fn class_bytes(c: &Class) -> Option<Vec<u8>> {
     match c {
         Class::Bytes(b) => {
             for r in b.ranges() {
-                if usize::from(r.end() - r.start()) > 8 {
+                if usize::from(r.end() - r.start()) > MAX_CLASS_RANGE {
                     return None;
                 }
                 for x in r.start()..=r.end() {
@@ -58,7 +62,7 @@ fn class_bytes(c: &Class) -> Option<Vec<u8>> {
         Class::Unicode(u) => {
             for r in u.ranges() {
                 let (s, e) = (u32::from(r.start()), u32::from(r.end()));
-                if e > 0x7f || e - s > 8 {
+                if e > 0x7f || (e - s) as usize > MAX_CLASS_RANGE {
                     return None;
                 }
                 for x in s..=e {
@@ -69,7 +73,7 @@ fn class_bytes(c: &Class) -> Option<Vec<u8>> {
     }
     out.sort_unstable();
     out.dedup();
-    (!out.is_empty() && out.len() <= 4).then_some(out)
+    (!out.is_empty() && out.len() <= MAX_CLASS).then_some(out)
 }
 
 fn cross(a: &[Vec<u8>], b: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
@@ -101,10 +105,14 @@ fn as_factors(r: &Req) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// Prefers sets whose shortest factor is longest, then smaller sets.
+/// Prefers sets worth scanning for ([`selective`]: no lone letter or digit,
+/// which nearly every value contains), then sets whose shortest factor is
+/// longest, then smaller sets. Any required set is exact; this only picks
+/// the one that rules out the most values.
 fn better(a: &[Vec<u8>], b: &[Vec<u8>]) -> bool {
     let min = |s: &[Vec<u8>]| s.iter().map(Vec::len).min().unwrap_or(0);
-    (min(a), std::cmp::Reverse(a.len())) > (min(b), std::cmp::Reverse(b.len()))
+    (selective(a), min(a), std::cmp::Reverse(a.len()))
+        > (selective(b), min(b), std::cmp::Reverse(b.len()))
 }
 
 fn analyze(h: &Hir) -> Req {

@@ -177,6 +177,23 @@ const NAMES: &[(&str, Var)] = &[
     ("FULL_REQUEST_LENGTH", Var::FullRequestLength),
 ];
 
+/// Variants covered by [`BY_VAR`] (the others use the slow path of [`Var::name`]).
+const BY_VAR_LEN: usize = Var::FullRequestLength as usize + 1;
+
+/// [`Var::name`] by discriminant: the first name listed for each variant.
+static BY_VAR: [&str; BY_VAR_LEN] = {
+    let mut table = [""; BY_VAR_LEN];
+    let mut i = NAMES.len();
+    while i > 0 {
+        i -= 1;
+        let (name, var) = NAMES[i];
+        if (var as usize) < BY_VAR_LEN {
+            table[var as usize] = name;
+        }
+    }
+    table
+};
+
 impl Var {
     /// Looks a variable up by its (case-insensitive) name.
     pub fn from_name(name: &str) -> Option<Var> {
@@ -188,10 +205,14 @@ impl Var {
 
     /// The canonical upper-case name.
     pub fn name(self) -> &'static str {
-        NAMES
-            .iter()
-            .find(|(_, v)| *v == self)
-            .map_or("UNKNOWN", |(n, _)| n)
+        // Hot (every match names its variable): a table by discriminant.
+        match BY_VAR.get(self as usize) {
+            Some(n) if !n.is_empty() => n,
+            _ => NAMES
+                .iter()
+                .find(|(_, v)| *v == self)
+                .map_or("UNKNOWN", |(n, _)| n),
+        }
     }
 
     /// Whether the variable is a collection whose items have keys that
@@ -249,5 +270,9 @@ mod tests {
         assert_eq!(Var::from_name("request_headers"), Some(Var::RequestHeaders));
         assert_eq!(Var::RequestHeaders.name(), "REQUEST_HEADERS");
         assert_eq!(Var::from_name("NOPE"), None);
+        for (name, var) in NAMES {
+            assert_eq!(Var::from_name(var.name()), Some(*var), "{name}");
+        }
+        assert_eq!(Var::ReqbodyError.name(), "REQBODY_ERROR");
     }
 }

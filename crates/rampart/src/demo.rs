@@ -268,18 +268,21 @@ Mass assignment refused (400, the spec's NewUser has no `role`):
 Shadow API refused (not in the spec: 404), wrong type refused (400):
   curl -i http://GW/debug/config
   curl -i -H \"x-api-key: $ALICE_KEY\" http://GW/users/abc
-Login lock-out: after 3 failed logins (401) the client IP gets 429 locked-out; other routes
-show RateLimit headers, and more than 5 logins a minute are 429 rate-limited:
-  for i in 1 2 3 4; do curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST -H 'Content-Type: application/json' -d '{{}}' http://GW/login; done
-  curl -i -X POST -H 'Content-Type: application/json' -d '{{}}' http://GW/login
+Login lock-out: after 3 failed logins (401) the client IP gets 429 locked-out, and so
+does the username in the body (from any IP: credential stuffing against one user); other
+routes show RateLimit headers, and more than 5 logins a minute are 429 rate-limited:
+  for i in 1 2 3 4; do curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST -H 'Content-Type: application/json' -d '{{\"username\":\"alice\",\"password\":\"guess\"}}' http://GW/login; done
+  curl -i -X POST -H 'Content-Type: application/json' -d '{{\"username\":\"alice\",\"password\":\"guess\"}}' http://GW/login
 {waf_lines}
 Refused by the gateway itself (problem+json):
   curl -i --path-as-is 'http://GW/users/%zz'          # 400 malformed path
-  curl -i -H 'Host: a' -H 'Host: b' http://GW/users    # 400 ambiguous host
+  # Content-Length with Transfer-Encoding (request smuggling), over a raw socket: 400
+  bash -c 'exec 3<>/dev/tcp/TCPADDR; printf \"POST /users HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 5\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\n\" >&3; timeout 2 cat <&3'
   head -c 100000 /dev/zero | curl -i -X POST -H \"x-api-key: $ADMIN_KEY\" -H 'Content-Type: application/json' --data-binary @- http://GW/users   # 413
   (without a credential this one is 401 first: a body is read only for callers allowed to send it)
-Normalised before routing (what the upstream will see):
-  curl -i --path-as-is -H \"x-api-key: $ALICE_KEY\" 'http://GW/orders/%2e%2e/users/1'
+Normalised before routing (what the upstream will see): `%31` is `1`, so this is /users/1;
+(`/orders/%2e%2e/users/1` would be routed as /users/1 too, but CRS refuses the traversal: 403)
+  curl -i --path-as-is -H \"x-api-key: $ALICE_KEY\" 'http://GW/users/%31'
 Upstream's Server/X-Powered-By headers are removed; X-Request-Id is returned:
   curl -si -H \"x-api-key: $ALICE_KEY\" http://GW/users/1 | head -20
 Metrics:
@@ -299,7 +302,11 @@ Press Ctrl-C to stop.",
         .replace("GW/", &format!("{}/", b.gateway))
         .replace("http://GW", &format!("http://{}", b.gateway))
         .replace("http://ADMIN", &format!("http://{}", b.admin))
-        .replace("AUDIT", &b.audit.display().to_string());
+        .replace("AUDIT", &b.audit.display().to_string())
+        .replace(
+            "TCPADDR",
+            &format!("{}/{}", b.gateway.ip(), b.gateway.port()),
+        );
     println!("{text}");
 }
 

@@ -247,6 +247,16 @@ pub(crate) async fn start_adapters(
     if let Some(store) = identity.key_store.take() {
         identity.key_store = Some(store.relative_to(&config.base_dir));
     }
+    // Like every other path in the file, a relative `file:` secret is relative to
+    // the configuration's directory, not to wherever the process was started.
+    if let Some(token) = identity.admin_token.take() {
+        identity.admin_token = Some(match token.strip_prefix("file:") {
+            Some(path) if !path.is_empty() && std::path::Path::new(path).is_relative() => {
+                format!("file:{}", config.base_dir.join(path).display())
+            }
+            _ => token,
+        });
+    }
     let clock: Arc<dyn rampart_authn::clock::Clock> = Arc::new(rampart_authn::clock::SystemClock);
     let (max_entries, retention) = identity
         .revocation

@@ -90,7 +90,8 @@ fn config(dir: &Path, gateway: u16, admin: u16, upstream: u16, redis: u16) -> St
         "identity:".into(),
         format!("  key_store: {{path: {d}/keys.db, pepper: \"file:{d}/pepper\"}}"),
         format!("  revocation: {{redis_url: \"redis://127.0.0.1:{redis}/\", resync_interval_ms: 2000}}"),
-        format!("  admin_token: \"file:{d}/admin-token\""),
+        // Relative: resolved against the configuration's directory.
+        "  admin_token: \"file:admin-token\"".to_string(),
         "apis:".into(),
         "  - name: a".into(),
         "    path_prefix: /".into(),

@@ -50,7 +50,9 @@ pub struct Candidate<'a> {
 impl Candidate<'_> {
     /// `ARGS:id`, `REQUEST_URI`: the name MATCHED_VAR_NAME shows.
     pub fn display_name(&self) -> Vec<u8> {
-        let mut n = self.var.name().as_bytes().to_vec();
+        let name = self.var.name().as_bytes();
+        let mut n = Vec::with_capacity(name.len() + 1 + self.key.len());
+        n.extend_from_slice(name);
         if !self.key.is_empty() {
             n.push(b':');
             n.extend_from_slice(&self.key);
@@ -103,6 +105,7 @@ pub(crate) fn collect<'a>(
     let start = out.len();
     {
         let mut push_items = |items: &'a [Item], names: bool| {
+            out.reserve(items.len());
             for i in items {
                 if sel.picks(&i.key) && !excluded(var, &i.key) {
                     out.push(if names { name_of(var, i) } else { item(var, i) });

@@ -73,6 +73,29 @@ fn fact_hits(
     highest
 }
 
+/// Offers one value of candidate `c` to the link's operator; records a hit
+/// and returns true when the link matches it.
+fn offer(rule: &Rule, env: &Env<'_>, c: &Candidate<'_>, v: &[u8], hits: &mut Vec<Hit>) -> bool {
+    let result = rule.operator.eval(env, v, rule.capture);
+    if result.is_some() == rule.negated {
+        return false;
+    }
+    hits.push(Hit {
+        name: if rule.targets.is_empty() {
+            Vec::new()
+        } else {
+            c.display_name()
+        },
+        value: v.to_vec(),
+        captures: if rule.negated {
+            Vec::new()
+        } else {
+            result.unwrap_or_default()
+        },
+    });
+    true
+}
+
 /// One match of one link, kept until the link finished.
 struct Hit {
     name: Vec<u8>,
@@ -288,19 +311,26 @@ impl Transaction {
                 geo: RefCell::new(None),
                 memo: &self.memo,
             };
-            let mut steps: Vec<(ChainId, Tv<'_>)> = Vec::new();
             for c in &cands {
                 // Usually one value (the end of the chain); with multiMatch,
-                // every distinct intermediate value too. Values the
-                // prefilter rules out are not offered to the operator.
-                steps.clear();
+                // every distinct intermediate value too, until one matches.
+                // Values the prefilter rules out are not offered.
                 if rule.multi_match {
-                    steps.push((0, Tv::Borrowed(&c.value)));
-                    for node in rs.chains.path(rule.chain_id) {
+                    let mut prev: Option<Tv<'_>> = None;
+                    let nodes = std::iter::once(0).chain(rs.chains.path(rule.chain_id));
+                    for node in nodes {
                         let v = self.cache.transformed(&rs.chains, c.id, &c.value, node);
-                        if steps.last().is_none_or(|(_, prev)| **prev != *v) {
-                            steps.push((node, v));
+                        if prev.as_ref().is_some_and(|p| **p == *v) {
+                            continue;
                         }
+                        let allowed = rule.prefilter_slot.is_none_or(|slot| {
+                            self.cache
+                                .allows(&rs.prefilter, &rs.chains, c.id, &c.value, node, slot)
+                        });
+                        if allowed && offer(rule, &env, c, &v, &mut hits) {
+                            break;
+                        }
+                        prev = Some(v);
                     }
                 } else if rule.prefilter_slot.is_none_or(|slot| {
                     self.cache.allows(
@@ -315,42 +345,9 @@ impl Transaction {
                     let last = self
                         .cache
                         .transformed(&rs.chains, c.id, &c.value, rule.chain_id);
-                    steps.push((rule.chain_id, last));
-                }
-                for (node, v) in &steps {
-                    if rule.multi_match
-                        && let Some(slot) = rule.prefilter_slot
-                        && !self.cache.allows(
-                            &rs.prefilter,
-                            &rs.chains,
-                            c.id,
-                            &c.value,
-                            *node,
-                            slot,
-                        )
-                    {
-                        continue;
-                    }
-                    let result = rule.operator.eval(&env, v, rule.capture);
-                    if result.is_some() != rule.negated {
-                        hits.push(Hit {
-                            name: if rule.targets.is_empty() {
-                                Vec::new()
-                            } else {
-                                c.display_name()
-                            },
-                            value: v.to_vec(),
-                            captures: if rule.negated {
-                                Vec::new()
-                            } else {
-                                result.unwrap_or_default()
-                            },
-                        });
-                        break;
-                    }
+                    offer(rule, &env, c, &last, &mut hits);
                 }
             }
-            drop(steps);
             let geo = env.geo.into_inner();
             drop(cands);
             if let Some(fields) = geo {

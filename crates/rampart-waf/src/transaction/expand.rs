@@ -37,7 +37,7 @@ pub(crate) fn expand(
     vars: &Vars,
     rule: Option<&Rule>,
 ) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(32);
     for part in &m.parts {
         match part {
             Part::Lit(s) => out.extend_from_slice(s.as_bytes()),
