@@ -189,8 +189,14 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), day);
         }
         assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(days_from_civil(2000, 2, 29) + 1), (2000, 3, 1));
-        assert_eq!(civil_from_days(days_from_civil(1900, 2, 28) + 1), (1900, 3, 1));
+        assert_eq!(
+            civil_from_days(days_from_civil(2000, 2, 29) + 1),
+            (2000, 3, 1)
+        );
+        assert_eq!(
+            civil_from_days(days_from_civil(1900, 2, 28) + 1),
+            (1900, 3, 1)
+        );
     }
 
     #[test]
@@ -199,17 +205,32 @@ mod tests {
         let leap = UNIX_EPOCH + Duration::from_millis(951_827_696_789);
         assert_eq!(rfc3339_millis(leap), "2000-02-29T12:34:56.789Z");
         assert_eq!(rfc3339(1_795_840_929, 0), "2026-11-28T04:42:09Z");
-        assert_eq!(rfc3339(1_795_840_929, 2 * 3600), "2026-11-28T06:42:09+02:00");
-        assert_eq!(rfc3339(1_795_840_929, -(5 * 3600 + 1800)), "2026-11-27T23:12:09-05:30");
+        assert_eq!(
+            rfc3339(1_795_840_929, 2 * 3600),
+            "2026-11-28T06:42:09+02:00"
+        );
+        assert_eq!(
+            rfc3339(1_795_840_929, -(5 * 3600 + 1800)),
+            "2026-11-27T23:12:09-05:30"
+        );
         assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
     }
 
     #[test]
     fn parses_offsets_and_fractions_and_refuses_garbage() {
         assert_eq!(parse_rfc3339("2026-11-28T04:42:09Z"), Some(1_795_840_929));
-        assert_eq!(parse_rfc3339("2026-11-28T06:42:09.5+02:00"), Some(1_795_840_929));
+        assert_eq!(
+            parse_rfc3339("2026-11-28T06:42:09.5+02:00"),
+            Some(1_795_840_929)
+        );
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        for bad in ["", "2026-11-28", "2026-13-01T00:00:00Z", "yesterday", "2026-11-28T25:00:00Z"] {
+        for bad in [
+            "",
+            "2026-11-28",
+            "2026-13-01T00:00:00Z",
+            "yesterday",
+            "2026-11-28T25:00:00Z",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }

@@ -278,7 +278,9 @@ impl Prefilter {
             }
         }
         let automaton = AhoCorasickBuilder::new()
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            // With the `@pm` phrase lists a DFA costs ~22 MB per ruleset for
+            // ~5% fewer instructions per request; the contiguous NFA does not.
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .build(&patterns)

@@ -87,8 +87,9 @@ pub enum Entry {
 pub struct Ruleset {
     pub(crate) rules: Vec<Rule>,
     pub(crate) phases: [Vec<Entry>; 5],
-    /// Per phase: marker name (or rule id as text) -> position of that entry.
-    pub(crate) targets: [HashMap<String, usize>; 5],
+    /// Per phase, per entry: where a `skipAfter` of that entry's rule
+    /// resumes (the entry after its marker, or the end of the phase).
+    pub(crate) jumps: [Vec<usize>; 5],
     pub(crate) chains: ChainTable,
     pub(crate) settings: Settings,
     pub(crate) services: Services,
@@ -307,6 +308,7 @@ impl RulesetBuilder {
         let mut chains = ChainTable::new();
         let mut rules = Vec::new();
         let mut phases: [Vec<Entry>; 5] = Default::default();
+        // Per phase: marker name (or rule id as text) -> position of that entry.
         let mut targets: [HashMap<String, usize>; 5] = Default::default();
         for entry in self.entries {
             match entry {
@@ -331,6 +333,20 @@ impl RulesetBuilder {
                 }
             }
         }
+        let mut jumps: [Vec<usize>; 5] = Default::default();
+        for ((list, map), out) in phases.iter().zip(&targets).zip(jumps.iter_mut()) {
+            *out = list
+                .iter()
+                .map(|e| match e {
+                    Entry::Rule(idx) => rules
+                        .get(*idx)
+                        .and_then(|r| r.skip_after.as_ref())
+                        .and_then(|m| map.get(m))
+                        .map_or(list.len(), |&pos| pos + 1),
+                    Entry::Marker => list.len(),
+                })
+                .collect();
+        }
         let prefilter = if self.settings.prefilter {
             crate::prefilter::assign(&mut rules, &chains)
         } else {
@@ -349,7 +365,7 @@ impl RulesetBuilder {
         Ok(Ruleset {
             rules,
             phases,
-            targets,
+            jumps,
             chains,
             settings: self.settings,
             services: self.services,

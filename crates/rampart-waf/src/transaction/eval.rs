@@ -120,7 +120,7 @@ impl Transaction {
             self.facts_dirty = true;
         }
         let p = usize::from(phase.clamp(1, 5) - 1);
-        let (Some(entries), Some(targets)) = (rs.phases.get(p), rs.targets.get(p)) else {
+        let (Some(entries), Some(jumps)) = (rs.phases.get(p), rs.jumps.get(p)) else {
             return;
         };
         let mut i = 0;
@@ -182,8 +182,9 @@ impl Transaction {
             if self.runtime.engine == EngineMode::Off {
                 return;
             }
-            if let Some(marker) = &rule.skip_after {
-                i = targets.get(marker).map_or(entries.len(), |&pos| pos + 1);
+            if rule.skip_after.is_some() {
+                // Resolved at load: the entry after the marker, or the end.
+                i = jumps.get(i - 1).copied().unwrap_or(entries.len());
             } else if rule.skip > 0 {
                 skip = rule.skip;
             }

@@ -1,0 +1,102 @@
+//! The prefilter skips rules, never verdicts: each case has the request a
+//! prefiltered rule must catch and the one it must let through, with the
+//! prefilter on and off.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::sync::Arc;
+
+use rampart_waf::{Ruleset, RulesetBuilder, Transaction};
+
+fn load(src: &str, prefilter: bool) -> Arc<Ruleset> {
+    let mut b = RulesetBuilder::new();
+    b.settings_mut().prefilter = prefilter;
+    b.load_str(
+        &format!("SecRuleEngine On\nSecRequestBodyAccess On\n{src}"),
+        Path::new("/rules/test.conf"),
+    )
+    .unwrap();
+    Arc::new(b.build().unwrap())
+}
+
+/// The rule that interrupted, if any.
+fn run(rs: &Arc<Ruleset>, uri: &str, headers: &[(&str, &str)], body: &[u8]) -> Option<u64> {
+    let mut tx = Transaction::new(rs.clone());
+    tx.set_connection(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, "u");
+    let method = if body.is_empty() { "GET" } else { "POST" };
+    tx.set_request_line(method, uri, "HTTP/1.1");
+    tx.add_request_header("Host", b"example.com");
+    for (n, v) in headers {
+        tx.add_request_header(n, v.as_bytes());
+    }
+    tx.process_request_headers();
+    tx.append_request_body(body);
+    tx.process_request_body();
+    tx.interruption().map(|i| i.rule_id)
+}
+
+/// Runs a case with the prefilter on and off; both must give `expected`.
+fn check(src: &str, uri: &str, headers: &[(&str, &str)], body: &[u8], expected: Option<u64>) {
+    for prefilter in [true, false] {
+        let rs = load(src, prefilter);
+        assert_eq!(
+            run(&rs, uri, headers, body),
+            expected,
+            "prefilter {prefilter}: {uri} {}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+const FORM: &[(&str, &str)] = &[("Content-Type", "application/x-www-form-urlencoded")];
+
+#[test]
+fn arguments_added_by_the_body_are_scanned_in_phase_two() {
+    // Rule 2 makes phase 1 scan ARGS (then without the body's arguments);
+    // phase 2 must see the arguments the body added.
+    let src = "SecRule REQUEST_HEADERS:Content-Type \"urlencoded\" \"id:9,phase:1,pass,nolog,ctl:requestBodyProcessor=URLENCODED\"\n\
+               SecRule ARGS \"@rx zzz\" \"id:2,phase:1,deny\"\n\
+               SecRule ARGS \"@rx attack\" \"id:1,phase:2,deny\"\n";
+    check(src, "/?q=calm", FORM, b"a=attack", Some(1));
+    check(src, "/?q=calm", FORM, b"a=peace", None);
+    check(src, "/?q=attack", FORM, b"a=peace", Some(1));
+}
+
+#[test]
+fn multimatch_rules_see_intermediate_values() {
+    // "a b" only exists between the two transformations.
+    let src = "SecRule ARGS \"@rx a b\" \"id:3,phase:1,t:none,t:urlDecode,t:removeWhitespace,multiMatch,deny\"\n";
+    check(src, "/?x=a%2520b", &[], b"", Some(3));
+    check(src, "/?x=ab", &[], b"", None);
+    let plain =
+        "SecRule ARGS \"@rx a b\" \"id:3,phase:1,t:none,t:urlDecode,t:removeWhitespace,deny\"\n";
+    check(plain, "/?x=a%2520b", &[], b"", None);
+}
+
+#[test]
+fn case_changes_and_decoding_are_seen() {
+    let src = "SecRule REQUEST_HEADERS:User-Agent \"@rx sqlmap\" \"id:4,phase:1,t:none,t:lowercase,deny\"\n\
+               SecRule ARGS \"@rx <script\" \"id:6,phase:1,t:none,t:urlDecodeUni,t:htmlEntityDecode,t:lowercase,deny\"\n";
+    check(src, "/", &[("User-Agent", "SQLMAP/1.4")], b"", Some(4));
+    check(src, "/", &[("User-Agent", "Mozilla/5.0")], b"", None);
+    check(src, "/?a=%2526lt;SCRIPT", &[], b"", Some(6));
+    check(src, "/?a=%253Cscript", &[], b"", Some(6));
+    check(src, "/?a=script", &[], b"", None);
+}
+
+#[test]
+fn phrase_rules_match_exactly_their_phrases() {
+    let src = "SecRule ARGS|ARGS_NAMES \"@pm foo bar\" \"id:5,phase:1,deny\"\n";
+    check(src, "/?x=xxBARxx", &[], b"", Some(5));
+    check(src, "/?FOO=1", &[], b"", Some(5));
+    check(src, "/?x=baz", &[], b"", None);
+}
+
+#[test]
+fn rules_reading_written_variables_are_not_skipped() {
+    // TX is written by rules: its values are never scanned ahead.
+    let src = "SecAction \"id:7,phase:1,pass,nolog,setvar:tx.word=evil\"\n\
+               SecRule TX:word \"@rx evil\" \"id:8,phase:1,deny\"\n";
+    check(src, "/", &[], b"", Some(8));
+}
