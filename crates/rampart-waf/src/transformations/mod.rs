@@ -204,9 +204,9 @@ impl Transform {
             | Transform::TrimRight => is_space(b),
             // A comment starts with `/*`.
             Transform::ReplaceComments => b == b'*',
-            // `.` for the values `.` and `..`.
-            Transform::NormalizePath => b == b'/' || b == b'.',
-            Transform::NormalizePathWin => b == b'/' || b == b'\\' || b == b'.',
+            // Also the values `.` and `..` ([`trigger_mask`] adds those).
+            Transform::NormalizePath => b == b'/',
+            Transform::NormalizePathWin => b == b'/' || b == b'\\',
             _ => return None,
         })
     }
@@ -303,6 +303,10 @@ pub fn trigger_mask(value: &[u8]) -> u32 {
     let mut mask = ALWAYS_TRIGGERED;
     for &b in value {
         mask |= TRIGGERS[usize::from(b)];
+    }
+    // The path normalisations change these two without any `/`.
+    if value == b"." || value == b".." {
+        mask |= Transform::NormalizePath.trigger_bit() | Transform::NormalizePathWin.trigger_bit();
     }
     mask
 }
@@ -486,14 +490,17 @@ mod tests {
                 let v: Vec<u8> = (0..len)
                     .map(|_| allowed[(next() as usize) % allowed.len()])
                     .collect();
-                assert_eq!(&*t.apply(&v), &v[..], "{t:?} changed {v:?}");
                 let mut table = ChainTable::new();
                 let node = table.intern(&[t]);
-                assert_eq!(trigger_mask(&v) & table.mask(node), 0, "{t:?}");
+                if trigger_mask(&v) & table.mask(node) == 0 {
+                    assert_eq!(&*t.apply(&v), &v[..], "{t:?} changed {v:?}");
+                }
             }
             // Values made of the trigger-free bytes likely to matter.
-            for v in [&b"."[..], b"..", b"", b"a.b", b"/", b"(x)"] {
-                if v.iter().all(|&b| t.triggered_by(b) == Some(false)) {
+            for v in [&b"."[..], b"..", b"...", b"", b"a.b", b"/", b"(x)", b".a"] {
+                let mut table = ChainTable::new();
+                let node = table.intern(&[t]);
+                if trigger_mask(v) & table.mask(node) == 0 {
                     assert_eq!(&*t.apply(v), v, "{t:?} changed {v:?}");
                 }
             }
