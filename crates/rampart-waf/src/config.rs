@@ -49,6 +49,18 @@ pub struct WafConfig {
     /// The gateway buffers this much and refuses larger bodies with 413.
     #[serde(default = "default_body_limit")]
     pub request_body_limit: Option<usize>,
+    /// Response body bytes inspected in phase 4 (CRS `RESPONSE-95x` data
+    /// leakage rules), at most 16 MiB (the gateway's response buffer); null
+    /// (the default) leaves `SecResponseBodyAccess` to the rule files (off
+    /// unless they turn it on). Response status and headers (phase 3) are
+    /// always inspected; bodies only for the media types in
+    /// `response_body_types`.
+    #[serde(default)]
+    pub response_body_limit: Option<usize>,
+    /// Media types whose response bodies are inspected when
+    /// `response_body_limit` is set (`SecResponseBodyMimeType`).
+    #[serde(default = "default_response_types")]
+    pub response_body_types: Vec<String>,
     /// Add ModSecurity's recommended rules 200000-200003: JSON and XML body
     /// processors by Content-Type, refusing unparseable bodies and multipart
     /// bodies that fail strict validation.
@@ -62,6 +74,16 @@ pub struct WafConfig {
 fn default_body_limit() -> Option<usize> {
     Some(128 * 1024)
 }
+
+fn default_response_types() -> Vec<String> {
+    ["text/plain", "text/html", "text/xml", "application/json"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Largest `response_body_limit`: the gateway buffers response bodies up to
+/// 16 MiB.
+pub const MAX_RESPONSE_BODY_LIMIT: usize = 16 << 20;
 
 fn yes() -> bool {
     true
@@ -139,7 +161,8 @@ pub struct CompiledWaf {
     pub(crate) exclusions: Vec<CompiledExclusion>,
 }
 
-/// Rule id of the generated `SecAction` carrying the paranoia level and threshold.
+/// Rule id of the generated `SecAction` carrying the paranoia level and
+/// threshold (the next two ids raise the executing/detection level).
 pub const SETTINGS_RULE_ID: u64 = 9_990_001;
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> WafConfigError {
@@ -190,6 +213,37 @@ impl WafConfig {
                 "request_body_limit",
                 "must be positive (or null to turn body inspection off)",
             ));
+        }
+        match self.response_body_limit {
+            Some(0) => {
+                return Err(invalid(
+                    "response_body_limit",
+                    "must be positive (or null to leave response bodies uninspected)",
+                ));
+            }
+            Some(n) if n > MAX_RESPONSE_BODY_LIMIT => {
+                return Err(invalid(
+                    "response_body_limit",
+                    format!("must be at most {MAX_RESPONSE_BODY_LIMIT}"),
+                ));
+            }
+            _ => {}
+        }
+        for (i, t) in self.response_body_types.iter().enumerate() {
+            let ok = t.split_once('/').is_some_and(|(a, b)| {
+                let token = |x: &str| {
+                    !x.is_empty()
+                        && x.bytes()
+                            .all(|c| c.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&c))
+                };
+                token(a) && token(b)
+            });
+            if !ok {
+                return Err(invalid(
+                    format!("response_body_types[{i}]"),
+                    "expected a media type such as application/json",
+                ));
+            }
         }
         let b = self.load(services)?;
         let ruleset = b.build().map_err(|source| WafConfigError::Rules {
@@ -273,16 +327,31 @@ impl WafConfig {
             }
             None => s.push_str("SecRequestBodyAccess Off\n"),
         }
+        if let Some(limit) = self.response_body_limit {
+            let _ = writeln!(
+                s,
+                "SecResponseBodyAccess On\nSecResponseBodyLimit {limit}\n\
+                 SecResponseBodyMimeTypesClear\nSecResponseBodyMimeType {}",
+                self.response_body_types.join(" ")
+            );
+        }
         if self.recommended_rules {
             s.push_str(RECOMMENDED_RULES);
         }
         s
     }
 
+    /// The paranoia level and threshold as CRS variables, for CRS 3
+    /// (`tx.paranoia_level`, `tx.executing_paranoia_level`) and CRS 4
+    /// (`tx.blocking_paranoia_level`, `tx.detection_paranoia_level`). The
+    /// executing/detection level is only raised: a setup file may run more
+    /// rules than it scores (CRS 4 refuses every request when detection is
+    /// below blocking), and when unset CRS defaults it to the level.
     fn settings_rule(&self) -> String {
         let mut setvars = Vec::new();
         if let Some(pl) = self.paranoia_level {
             setvars.push(format!("setvar:tx.paranoia_level={pl}"));
+            setvars.push(format!("setvar:tx.blocking_paranoia_level={pl}"));
         }
         if let Some(t) = self.inbound_anomaly_threshold {
             setvars.push(format!("setvar:tx.inbound_anomaly_score_threshold={t}"));
@@ -290,10 +359,23 @@ impl WafConfig {
         if setvars.is_empty() {
             return String::new();
         }
-        format!(
+        let mut out = format!(
             "SecAction \"id:{SETTINGS_RULE_ID},phase:1,pass,nolog,t:none,{}\"\n",
             setvars.join(",")
-        )
+        );
+        if let Some(pl) = self.paranoia_level {
+            for (i, var) in ["executing_paranoia_level", "detection_paranoia_level"]
+                .iter()
+                .enumerate()
+            {
+                let _ = writeln!(
+                    out,
+                    "SecRule TX:{var} \"@lt {pl}\" \"id:{},phase:1,pass,nolog,t:none,setvar:tx.{var}={pl}\"",
+                    SETTINGS_RULE_ID + 1 + i as u64
+                );
+            }
+        }
+        out
     }
 }
 

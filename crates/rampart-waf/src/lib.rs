@@ -5,7 +5,7 @@
 //! (shared with `Arc`); each request gets a cheap [`Transaction`] that is fed
 //! the request line, headers and body (and optionally the response) and
 //! returns an [`Interruption`] or nothing. [`WafStage`] plugs the engine into
-//! Rampart's request path.
+//! Rampart's request path (phases 1 and 2) and response path (phases 3 and 4).
 //!
 //! Layout:
 //! - [`seclang`]: lexing (Apache-style lines and quoting), targets, actions,
@@ -17,14 +17,19 @@
 //! - [`transaction`]: phases, variable resolution, the transformation cache,
 //!   actions, chains, flow control.
 //! - [`body`]: URLENCODED, JSON, MULTIPART and XML body processors.
-//! - [`services`]: outside capabilities as traits (libinjection, GeoIP, RBL).
+//! - [`services`]: outside capabilities as traits (libinjection, GeoIP, RBL,
+//!   the [`clock`]).
+//! - [`persist`]: persistent collections (`initcol:ip`, `global`), bounded,
+//!   per engine instance.
 //! - [`config`] and [`stage`]: the per-API configuration and the gateway stage.
 
 pub mod body;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod macros;
 pub mod operators;
+pub mod persist;
 pub mod prefilter;
 pub mod rule;
 pub mod ruleset;
@@ -38,6 +43,6 @@ pub mod variables;
 pub use config::{CompiledWaf, WafConfig, WafConfigError, WafExclusion, WafMode};
 pub use error::{LoadError, LoadErrorKind};
 pub use ruleset::{Ruleset, RulesetBuilder};
-pub use stage::WafStage;
+pub use stage::{PendingTransaction, WafStage};
 
 pub use transaction::{Interruption, RuleMatch, Transaction};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::error::{LoadError, LoadErrorKind, Location};
 use crate::operators::CompileStats;
 use crate::operators::rx::DEFAULT_BACKTRACK_LIMIT;
+use crate::persist::{CollectionStore, StoreLimits};
 use crate::prefilter::Prefilter;
 use crate::rule::Rule;
 use crate::seclang::actions::{EngineMode, IdRange, parse_actions};
@@ -27,8 +28,12 @@ pub struct Settings {
     pub request_body_limit: usize,
     /// `SecResponseBodyAccess`.
     pub response_body_access: bool,
-    /// `SecResponseBodyLimit`.
+    /// `SecResponseBodyLimit`: response body bytes inspected at most (the
+    /// rest is not inspected: ModSecurity's `ProcessPartial`).
     pub response_body_limit: usize,
+    /// `SecResponseBodyMimeType`: media types (lower-case, no parameters)
+    /// whose response bodies are inspected.
+    pub response_mime_types: Vec<String>,
     /// `SecArgumentSeparator`.
     pub argument_separator: u8,
     /// `SecPcreMatchLimit`: backtracking limit of the fallback regex engine.
@@ -39,6 +44,9 @@ pub struct Settings {
     pub arguments_limit: usize,
     /// `SecComponentSignature` values.
     pub component_signatures: Vec<String>,
+    /// Bounds of the persistent collections (`SecCollectionTimeout` sets the
+    /// idle timeout).
+    pub collections: StoreLimits,
     /// Whether `@rx` evaluations go through the [`crate::prefilter`] (on by
     /// default; off only to measure or to compare results).
     pub prefilter: bool,
@@ -52,11 +60,13 @@ impl Default for Settings {
             request_body_limit: 13_107_200,
             response_body_access: false,
             response_body_limit: 524_288,
+            response_mime_types: vec!["text/plain".into(), "text/html".into()],
             argument_separator: b'&',
             backtrack_limit: DEFAULT_BACKTRACK_LIMIT,
             json_depth_limit: 512,
             arguments_limit: 1000,
             component_signatures: Vec::new(),
+            collections: StoreLimits::default(),
             prefilter: true,
         }
     }
@@ -83,6 +93,8 @@ pub struct Ruleset {
     pub(crate) chains: ChainTable,
     pub(crate) settings: Settings,
     pub(crate) services: Services,
+    /// Persistent collections of this engine instance.
+    pub(crate) store: Arc<CollectionStore>,
     pub(crate) prefilter: Prefilter,
     pub(crate) stats: CompileStats,
 }
@@ -106,6 +118,19 @@ impl Ruleset {
     /// `@rx` patterns that needed the backtracking fallback.
     pub fn regex_fallbacks(&self) -> usize {
         self.stats.rx_fallbacks
+    }
+
+    /// Whether any rule runs in `phase` (1..=5).
+    pub fn has_rules_in(&self, phase: u8) -> bool {
+        usize::from(phase)
+            .checked_sub(1)
+            .and_then(|p| self.phases.get(p))
+            .is_some_and(|list| list.iter().any(|e| matches!(e, Entry::Rule(_))))
+    }
+
+    /// The persistent collections (`initcol`) of this engine instance.
+    pub fn collections(&self) -> &CollectionStore {
+        &self.store
     }
 
     /// The rule with this id.
@@ -333,6 +358,10 @@ impl RulesetBuilder {
                 "@rx patterns compiled with the backtracking fallback engine"
             );
         }
+        let store = Arc::new(CollectionStore::new(
+            self.settings.collections,
+            self.services.clock.clone(),
+        ));
         Ok(Ruleset {
             rules,
             phases,
@@ -340,6 +369,7 @@ impl RulesetBuilder {
             chains,
             settings: self.settings,
             services: self.services,
+            store,
             prefilter,
             stats: self.stats,
         })

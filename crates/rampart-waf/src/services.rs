@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::clock::{Clock, SystemClock};
+
 /// `@detectSQLi` / `@detectXSS`.
 pub trait InjectionDetector: Send + Sync + std::fmt::Debug {
     /// `Some(fingerprint)` when `input` is SQL injection.
@@ -155,6 +157,8 @@ pub struct Services {
     pub geo: Option<Arc<dyn GeoLookup>>,
     /// Block-list lookups; without one `@rbl` never matches.
     pub rbl: Option<Arc<dyn RblLookup>>,
+    /// Time for persistent collections (`expirevar`, idle eviction).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for Services {
@@ -163,6 +167,7 @@ impl Default for Services {
             injection: Arc::new(LibInjection),
             geo: None,
             rbl: None,
+            clock: Arc::new(SystemClock),
         }
     }
 }

@@ -1,12 +1,29 @@
-//! [`WafStage`]: the engine as a Rampart [`Stage`] at [`Phase::Waf`].
+//! [`WafStage`]: the engine as a Rampart [`Stage`] at [`Phase::Waf`] (request
+//! phases 1 and 2) and at [`ResponsePhase::Inspection`] (phases 3 and 4).
+//!
+//! The transaction outlives `on_request`: it is parked in the request's
+//! extensions ([`PendingTransaction`]) so the response phases see what the
+//! request phases set (TX variables, anomaly scores, `ctl:` changes). Phase 5
+//! (logging) runs after the response phases, or when the request ends without
+//! them (request refused, upstream failure): dropping the parked transaction
+//! runs it.
 
-use rampart_core::{Phase, Problem, ProblemType, RequestCx, Stage, Step, Verdict};
+use std::sync::{Arc, Mutex};
+
+use rampart_core::{
+    Phase, Problem, ProblemType, RequestCx, ResponseCx, ResponsePhase, Stage, Step, Verdict,
+};
 
 use crate::config::{CompiledWaf, WafConfig, WafConfigError, WafMode};
 use crate::transaction::Transaction;
 
 /// The problem blocked requests get; it names no rule.
 pub const WAF_BLOCKED: ProblemType = ProblemType::new("waf-blocked", 403, "Request blocked");
+
+/// The problem clients get when the upstream's response is withheld (CRS
+/// `RESPONSE-95x` data leakage rules); it names no rule.
+pub const WAF_RESPONSE_BLOCKED: ProblemType =
+    ProblemType::new("waf-response-blocked", 502, "Response withheld");
 
 /// Reason recorded in detection-only mode when the rules would have blocked.
 pub const WAF_DETECTED: &str = "waf-detected";
@@ -37,6 +54,14 @@ impl WafStage {
 
     /// Builds and runs a transaction for a request (phases 1, 2 and 5).
     pub fn inspect(&self, cx: &RequestCx) -> Transaction {
+        let mut tx = self.inspect_request(cx);
+        tx.process_logging();
+        tx
+    }
+
+    /// Builds and runs a transaction for a request: phases 1 and 2 only, so
+    /// that the response phases can follow.
+    pub fn inspect_request(&self, cx: &RequestCx) -> Transaction {
         let mut tx = Transaction::new(self.waf.ruleset.clone());
         for e in &self.waf.exclusions {
             let applies = e.routes.is_empty()
@@ -70,14 +95,7 @@ impl WafStage {
             (Some(query), false) => format!("{}?{query}", cx.raw_target),
             _ => cx.raw_target.clone(),
         };
-        let protocol = match cx.version {
-            http::Version::HTTP_09 => "HTTP/0.9",
-            http::Version::HTTP_10 => "HTTP/1.0",
-            http::Version::HTTP_2 => "HTTP/2.0",
-            http::Version::HTTP_3 => "HTTP/3.0",
-            _ => "HTTP/1.1",
-        };
-        tx.set_request_line(cx.method.as_str(), &uri, protocol);
+        tx.set_request_line(cx.method.as_str(), &uri, protocol(cx.version));
         if !cx.headers.contains_key(http::header::HOST) && !cx.host.is_empty() {
             tx.add_request_header("Host", cx.host.as_bytes());
         }
@@ -89,8 +107,89 @@ impl WafStage {
             tx.append_request_body(body);
         }
         tx.process_request_body();
-        tx.process_logging();
         tx
+    }
+
+    /// Whether response phases have anything to do: rules in phase 3 or 4, or
+    /// persistent collections whose phase 5 updates should follow the response.
+    fn inspects_responses(&self) -> bool {
+        self.waf.ruleset.has_rules_in(3) || self.waf.ruleset.has_rules_in(4)
+    }
+
+    fn record(&self, cx: &mut RequestCx, tx: &Transaction) {
+        cx.notes.waf.matched_rules = tx.matched_rule_ids();
+        cx.notes.waf.anomaly_score = tx.inbound_anomaly_score();
+        if self.waf.mode == WafMode::DetectionOnly && tx.detected_interruption().is_some() {
+            cx.notes.reason = Some(WAF_DETECTED.to_string());
+        }
+    }
+
+    /// Phases 3 and 4 on the upstream's response, then phase 5.
+    fn inspect_response(
+        &self,
+        cx: &mut RequestCx,
+        response: &ResponseCx,
+        pending: &PendingTransaction,
+    ) -> Verdict {
+        let mut guard = pending.0.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = &mut *guard;
+        tx.set_response_status(response.status.as_u16(), protocol(cx.version));
+        for (name, value) in &response.headers {
+            tx.add_response_header(name.as_str(), value.as_bytes());
+        }
+        tx.process_response_headers();
+        if tx.interruption().is_none()
+            && let Some(body) = &response.body
+            && tx.response_body_inspected()
+        {
+            tx.append_response_body(body);
+        }
+        tx.process_response_body();
+        tx.process_logging();
+        self.record(cx, tx);
+        if let Some(i) = tx.interruption() {
+            tracing::info!(rule = i.rule_id, request_id = %cx.request_id, "waf withheld response");
+            return Verdict::Respond(Problem::new(WAF_RESPONSE_BLOCKED));
+        }
+        Verdict::Continue
+    }
+}
+
+fn protocol(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// A transaction parked between the request and the response phases (in
+/// `RequestCx::extensions`). Dropping it runs phase 5 if nothing did.
+#[derive(Debug, Clone)]
+pub struct PendingTransaction(Arc<Mutex<LoggedOnDrop>>);
+
+/// Runs phase 5 when the last handle goes away.
+#[derive(Debug)]
+struct LoggedOnDrop(Transaction);
+
+impl std::ops::Deref for LoggedOnDrop {
+    type Target = Transaction;
+    fn deref(&self) -> &Transaction {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for LoggedOnDrop {
+    fn deref_mut(&mut self) -> &mut Transaction {
+        &mut self.0
+    }
+}
+
+impl Drop for LoggedOnDrop {
+    fn drop(&mut self) {
+        self.0.process_logging();
     }
 }
 
@@ -109,16 +208,55 @@ impl Stage for WafStage {
     }
 
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
-        let tx = self.inspect(cx);
-        cx.notes.waf.matched_rules = tx.matched_rule_ids();
-        cx.notes.waf.anomaly_score = tx.inbound_anomaly_score();
+        let mut tx = self.inspect_request(cx);
         if let Some(i) = tx.interruption() {
             tracing::info!(rule = i.rule_id, request_id = %cx.request_id, "waf blocked request");
+            tx.process_logging();
+            self.record(cx, &tx);
             return Step::Done(Verdict::Respond(Problem::new(WAF_BLOCKED)));
         }
-        if self.waf.mode == WafMode::DetectionOnly && tx.detected_interruption().is_some() {
-            cx.notes.reason = Some(WAF_DETECTED.to_string());
+        if self.inspects_responses() {
+            self.record(cx, &tx);
+            cx.extensions
+                .insert(PendingTransaction(Arc::new(Mutex::new(LoggedOnDrop(tx)))));
+        } else {
+            tx.process_logging();
+            self.record(cx, &tx);
         }
         Step::CONTINUE
+    }
+
+    fn response_phase(&self) -> ResponsePhase {
+        ResponsePhase::Inspection
+    }
+
+    fn wants_response_body(&self, cx: &RequestCx, response: &ResponseCx) -> bool {
+        let s = self.waf.ruleset.settings();
+        if !s.response_body_access || cx.extensions.get::<PendingTransaction>().is_none() {
+            return false;
+        }
+        // Bodies the gateway could not buffer are left uninspected rather than
+        // turned into errors.
+        let too_long = response
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > crate::config::MAX_RESPONSE_BODY_LIMIT as u64);
+        let inspected_type = response
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| {
+                let t = crate::transaction::media_type(v.as_bytes());
+                s.response_mime_types.contains(&t)
+            });
+        inspected_type && !too_long
+    }
+
+    fn on_response<'a>(&'a self, cx: &'a mut RequestCx, response: &'a mut ResponseCx) -> Step<'a> {
+        let Some(pending) = cx.extensions.remove::<PendingTransaction>() else {
+            return Step::CONTINUE;
+        };
+        Step::Done(self.inspect_response(cx, response, &pending))
     }
 }

@@ -37,6 +37,18 @@ pub fn translate(pcre: &str) -> Translated {
                 out.push_str("\\\\");
                 break;
             };
+            if n == 'v' {
+                // PCRE's `\v` is vertical whitespace (LF, VT, FF, CR and, in byte
+                // mode, NEL); `regex` reads it as VT alone. CRS 4 writes `[\s\v]`.
+                out.push_str(if in_class {
+                    "\\x0a-\\x0d\\x85"
+                } else {
+                    "[\\x0a-\\x0d\\x85]"
+                });
+                i += 2;
+                class_start = false;
+                continue;
+            }
             if n == 'x' && get(i + 2) == Some('{') {
                 // \x{NN}: rewrite to \xNN when it fits a byte.
                 let mut j = i + 3;
@@ -217,6 +229,21 @@ fn quantifier_end(chars: &[char], start: usize) -> Option<usize> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vertical_whitespace_is_pcre_s() {
+        assert_eq!(translate(r"[\s\v]+").pattern, r"[\s\x0a-\x0d\x85]+");
+        assert_eq!(translate(r"a\vb").pattern, r"a[\x0a-\x0d\x85]b");
+        assert_eq!(translate(r"[^\s\v0-9]").pattern, r"[^\s\x0a-\x0d\x850-9]");
+        let re = regex::bytes::RegexBuilder::new(&translate(r"^a[\s\v]b$").pattern)
+            .unicode(false)
+            .build()
+            .unwrap();
+        for ok in [&b"a\nb"[..], b"a\x0bb", b"a\x85b", b"a b"] {
+            assert!(re.is_match(ok), "{ok:?}");
+        }
+        assert!(!re.is_match(b"axb"));
+    }
 
     #[test]
     fn escapes_pcre_literals() {

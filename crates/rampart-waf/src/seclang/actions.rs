@@ -172,6 +172,17 @@ pub struct SetVar {
     pub op: SetVarOp,
 }
 
+/// `expirevar:col.name=secs` or `deprecatevar:col.name=amount/secs`.
+#[derive(Debug, Clone)]
+pub struct VarTimer {
+    /// Collection, lower-case.
+    pub collection: String,
+    /// Variable name (may hold macros).
+    pub name: MacroString,
+    /// `secs` or `amount/secs` (may hold macros).
+    pub value: MacroString,
+}
+
 /// One parsed action.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -215,10 +226,12 @@ pub enum Action {
     Skip(u32),
     /// `ctl`.
     Ctl(Ctl),
-    /// `initcol:collection=key`.
-    InitCol(String),
-    /// `expirevar`: collections are per transaction here, so it has no effect.
-    ExpireVar,
+    /// `initcol:collection=key` (collection lower-case, key may hold macros).
+    InitCol(String, MacroString),
+    /// `expirevar:collection.name=seconds`.
+    ExpireVar(VarTimer),
+    /// `deprecatevar:collection.name=amount/seconds`.
+    DeprecateVar(VarTimer),
     /// `status`.
     Status(u16),
     /// `setenv:name=value`.
@@ -344,14 +357,25 @@ fn parse_action(name: &str, value: Option<&str>) -> Result<Action, LoadErrorKind
         "ctl" => Action::Ctl(parse_ctl(need()?)?),
         "initcol" => {
             let v = need()?;
-            let (col, _) = v
+            let (col, key) = v
                 .split_once('=')
                 .ok_or_else(|| bad("expected collection=key"))?;
-            Action::InitCol(col.trim().to_ascii_lowercase())
+            let col = col.trim().to_ascii_lowercase();
+            if matches!(col.as_str(), "tx" | "env" | "geo" | "rule") || col.is_empty() {
+                return Err(bad("not a persistent collection"));
+            }
+            Action::InitCol(col, MacroString::parse(key.trim()))
         }
-        "setsid" => Action::InitCol("session".into()),
-        "setuid" => Action::InitCol("user".into()),
-        "expirevar" => Action::ExpireVar,
+        "setsid" => Action::InitCol("session".into(), MacroString::parse(need()?.trim())),
+        "setuid" => Action::InitCol("user".into(), MacroString::parse(need()?.trim())),
+        "expirevar" => Action::ExpireVar(
+            parse_timer(need()?).ok_or_else(|| bad("expected collection.name=seconds"))?,
+        ),
+        "deprecatevar" => Action::DeprecateVar(
+            parse_timer(need()?)
+                .filter(|t| t.value.literal().is_none_or(|v| v.contains('/')))
+                .ok_or_else(|| bad("expected collection.name=amount/seconds"))?,
+        ),
         "status" => Action::Status(need()?.trim().parse().map_err(|_| bad("not a status"))?),
         "setenv" => {
             let v = need()?;
@@ -418,6 +442,19 @@ fn parse_setvar(v: &str) -> Option<SetVar> {
         collection: collection.to_ascii_lowercase(),
         name: MacroString::parse(name),
         op,
+    })
+}
+
+fn parse_timer(v: &str) -> Option<VarTimer> {
+    let (lhs, rhs) = v.trim().split_once('=')?;
+    let (collection, name) = lhs.trim().split_once('.')?;
+    if name.is_empty() || rhs.trim().is_empty() {
+        return None;
+    }
+    Some(VarTimer {
+        collection: collection.to_ascii_lowercase(),
+        name: MacroString::parse(name),
+        value: MacroString::parse(rhs.trim()),
     })
 }
 

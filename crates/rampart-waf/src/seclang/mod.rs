@@ -44,12 +44,10 @@ pub const GATEWAY_OWNED_DIRECTIVES: &[&str] = &[
     "SecUploadFileLimit",
     "SecTmpSaveUploadedFiles",
     "SecStatusEngine",
-    "SecCollectionTimeout",
     "SecRequestBodyInMemoryLimit",
     "SecRequestBodyNoFilesLimit",
     "SecRequestBodyLimitAction",
     "SecResponseBodyLimitAction",
-    "SecResponseBodyMimeType",
     "SecCookieFormat",
     "SecUnicodeMapFile",
     "SecPcreMatchLimitRecursion",
@@ -414,6 +412,24 @@ fn directive(
         "secresponsebodyaccess" => b.settings.response_body_access = on_off(args, loc)?,
         "secrequestbodylimit" => b.settings.request_body_limit = number(args, loc)?,
         "secresponsebodylimit" => b.settings.response_body_limit = number(args, loc)?,
+        "seccollectiontimeout" => {
+            b.settings.collections.idle_timeout_secs = i64::try_from(number(args, loc)?)
+                .map_err(|_| arg_err(args, loc, "a number of seconds"))?;
+        }
+        "secresponsebodymimetype" => {
+            if args.len() < 2 {
+                return Err(arg_err(args, loc, "media types"));
+            }
+            for a in args.iter().skip(1) {
+                for t in a.split_ascii_whitespace() {
+                    let t = t.to_ascii_lowercase();
+                    if !b.settings.response_mime_types.contains(&t) {
+                        b.settings.response_mime_types.push(t);
+                    }
+                }
+            }
+        }
+        "secresponsebodymimetypesclear" => b.settings.response_mime_types.clear(),
         "secpcrematchlimit" => b.settings.backtrack_limit = number(args, loc)?,
         "secrequestbodyjsondepthlimit" => b.settings.json_depth_limit = number(args, loc)?,
         "secargumentslimit" => b.settings.arguments_limit = number(args, loc)?,

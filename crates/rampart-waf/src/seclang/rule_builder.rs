@@ -157,13 +157,16 @@ pub fn apply_action(rule: &mut Rule, action: Action, is_link: bool) -> Result<()
         Action::LogData(m) => rule.logdata = Some(m),
         Action::Tag(t) => rule.tags.push(t),
         Action::Severity(s) => rule.severity = Some(s),
-        Action::Meta | Action::ExpireVar => {}
+        Action::Meta => {}
         Action::Chain => rule.chain = true,
         Action::Transform(None) => rule.transforms.clear(),
         Action::Transform(Some(t)) => rule.transforms.push(t),
-        a @ (Action::SetVar(_) | Action::Ctl(_) | Action::InitCol(_) | Action::SetEnv(..)) => {
-            rule.effects.push(a)
-        }
+        a @ (Action::SetVar(_)
+        | Action::Ctl(_)
+        | Action::InitCol(..)
+        | Action::ExpireVar(_)
+        | Action::DeprecateVar(_)
+        | Action::SetEnv(..)) => rule.effects.push(a),
         Action::Capture => rule.capture = true,
         Action::MultiMatch => rule.multi_match = true,
         Action::Log => rule.log = true,

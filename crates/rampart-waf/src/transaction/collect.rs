@@ -200,6 +200,9 @@ pub(crate) fn collect<'a>(
                     }
                 }
             }
+            // Single values have no key: `!REQUEST_FILENAME` or a `ctl:` target
+            // removal names the whole variable.
+            _ if excluded(var, b"") => {}
             _ => single(data, vars, var, out),
         }
     }

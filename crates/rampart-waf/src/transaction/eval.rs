@@ -388,6 +388,9 @@ impl Transaction {
         for action in &rule.effects {
             match action {
                 Action::SetVar(sv) => {
+                    if self.persistent_setvar(sv, starter) {
+                        continue;
+                    }
                     let name = expand_cow(&sv.name, &self.data, &self.vars, Some(starter));
                     let collection = sv.collection.as_str();
                     let current = self
@@ -438,9 +441,9 @@ impl Transaction {
                     let v = expand(value, &self.data, &self.vars, Some(starter));
                     self.vars.env.set(&mut self.ids, name.as_bytes(), v);
                 }
-                Action::InitCol(name) => {
-                    self.vars.collections.entry(name.clone()).or_default();
-                }
+                Action::InitCol(name, key) => self.init_collection(name, key, starter),
+                Action::ExpireVar(t) => self.var_timer(t, false, starter),
+                Action::DeprecateVar(t) => self.var_timer(t, true, starter),
                 Action::Ctl(ctl) => self.apply_ctl(ctl),
                 _ => {}
             }

@@ -15,6 +15,8 @@ mod collect;
 mod data;
 mod eval;
 mod expand;
+mod persistent;
+mod response;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use crate::seclang::actions::{EngineMode, IdRange};
 use crate::seclang::targets::Exclusion;
 pub use data::Item;
 use data::{Ids, RequestData};
+pub(crate) use response::media_type;
 
 /// How the transaction was interrupted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +117,8 @@ pub struct Transaction {
     body: Vec<u8>,
     response_body: Vec<u8>,
     phase_done: u8,
+    /// Persistent collections bound by `initcol`: (collection, record key).
+    persistent: Vec<(String, Vec<u8>)>,
 }
 
 impl Transaction {
@@ -146,6 +151,7 @@ impl Transaction {
             body: Vec::new(),
             response_body: Vec::new(),
             phase_done: 0,
+            persistent: Vec::new(),
         }
     }
 
@@ -263,7 +269,7 @@ impl Transaction {
         self.process_response_headers();
         if self.phase_done < 4 {
             self.phase_done = 4;
-            if self.rs.settings.response_body_access {
+            if self.response_body_inspected() {
                 let b = std::mem::take(&mut self.response_body);
                 self.data.response_body = Some(self.ids.item(Vec::new(), b));
             }

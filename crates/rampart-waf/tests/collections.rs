@@ -1,0 +1,176 @@
+//! Persistent collections across transactions: CRS 3.3-style DoS counting
+//! (own rules in the same shape as REQUEST-912), expiry on an injected clock,
+//! and the memory bound under a flood of distinct client addresses.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_waf::clock::ManualClock;
+use rampart_waf::services::Services;
+use rampart_waf::{Ruleset, RulesetBuilder, Transaction};
+
+/// Counts requests per client in phase 5; past 3 within the window the
+/// client is blocked for 300 s; a global counter counts every request.
+const DOS_RULES: &str = r#"
+SecRuleEngine On
+SecCollectionTimeout 600
+SecAction "id:10,phase:1,pass,nolog,initcol:global=global,initcol:ip=%{remote_addr}"
+SecRule IP:BLOCKED "@eq 1" "id:11,phase:1,deny,status:429,msg:'client blocked',setvar:ip.blocked_hits=+1"
+SecRule REQUEST_BASENAME "!@endsWith .css" "id:20,phase:5,pass,nolog,setvar:ip.burst=+1,expirevar:ip.burst=60,setvar:global.requests=+1"
+SecRule IP:BURST "@gt 3" "id:21,phase:5,pass,log,msg:'burst',setvar:ip.blocked=1,expirevar:ip.blocked=300,setvar:!ip.burst"
+SecRule IP:SCORE "@gt 0" "id:22,phase:1,pass,nolog,deprecatevar:ip.score=10/60"
+SecRule ARGS:bad "@eq 1" "id:23,phase:2,pass,nolog,setvar:ip.score=+50"
+SecRule IP:SCORE "@ge 100" "id:24,phase:2,deny,status:403,msg:'reputation'"
+"#;
+
+fn engine(max_records: Option<usize>) -> (Arc<Ruleset>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::at_secs(1_700_000_000));
+    let services = Services {
+        clock: clock.clone(),
+        ..Services::default()
+    };
+    let mut b = RulesetBuilder::new().services(services);
+    if let Some(n) = max_records {
+        b.settings_mut().collections.max_records = n;
+    }
+    b.load_str(DOS_RULES, Path::new("dos.conf")).unwrap();
+    (Arc::new(b.build().unwrap()), clock)
+}
+
+/// One full transaction (phases 1, 2 and 5); the status it was refused with.
+fn request(rs: &Arc<Ruleset>, ip: &str, uri: &str) -> Option<u16> {
+    let mut tx = Transaction::new(rs.clone());
+    tx.set_connection(ip.parse::<IpAddr>().unwrap(), 40000, "u");
+    tx.set_request_line("GET", uri, "HTTP/1.1");
+    tx.add_request_header("Host", b"api.example.com");
+    tx.process_request_headers();
+    tx.process_request_body();
+    tx.process_logging();
+    tx.interruption().map(|i| i.status)
+}
+
+#[test]
+fn dos_counting_blocks_a_burst_and_unblocks_after_expiry() {
+    let (rs, clock) = engine(None);
+    for _ in 0..4 {
+        assert_eq!(request(&rs, "192.0.2.1", "/api/items"), None);
+    }
+    // The fourth request pushed the burst over 3: the client is blocked.
+    assert_eq!(request(&rs, "192.0.2.1", "/api/items"), Some(429));
+    // Other clients are not.
+    assert_eq!(request(&rs, "192.0.2.2", "/api/items"), None);
+    // Static files are not counted, but the block still applies to them.
+    assert_eq!(request(&rs, "192.0.2.1", "/site.css"), Some(429));
+    clock.advance(Duration::from_secs(299));
+    assert_eq!(request(&rs, "192.0.2.1", "/api/items"), Some(429));
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(request(&rs, "192.0.2.1", "/api/items"), None);
+    let ip = rs.collections();
+    assert_eq!(ip.len(), 3, "ip 192.0.2.1, ip 192.0.2.2, global");
+}
+
+#[test]
+fn counters_below_the_limit_expire() {
+    let (rs, clock) = engine(None);
+    for _ in 0..3 {
+        assert_eq!(request(&rs, "192.0.2.9", "/api/a"), None);
+    }
+    // The burst counter expires 60 s after its last write.
+    clock.advance(Duration::from_secs(60));
+    for _ in 0..3 {
+        assert_eq!(request(&rs, "192.0.2.9", "/api/a"), None);
+    }
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(request(&rs, "192.0.2.9", "/api/a"), None);
+}
+
+#[test]
+fn global_collection_is_shared_and_transactions_see_it() {
+    let (rs, _clock) = engine(None);
+    for i in 0..5 {
+        request(&rs, &format!("198.51.100.{i}"), "/x");
+    }
+    let mut tx = Transaction::new(rs.clone());
+    tx.set_connection("198.51.100.200".parse().unwrap(), 1, "u");
+    tx.set_request_line("GET", "/x", "HTTP/1.1");
+    tx.process_request_headers();
+    let col = rs.collections().open("global", b"global");
+    let requests = col
+        .iter()
+        .find(|(k, _)| k == b"requests")
+        .map(|(_, v)| v.clone());
+    assert_eq!(requests.as_deref(), Some(&b"5"[..]));
+}
+
+#[test]
+fn deprecatevar_lowers_a_reputation_score_over_time() {
+    let (rs, clock) = engine(None);
+    let bad = |rs: &Arc<Ruleset>| request(rs, "203.0.113.5", "/a?bad=1");
+    assert_eq!(bad(&rs), None); // score 50
+    assert_eq!(bad(&rs), Some(403)); // score 100: rule 24 runs after 23
+    // No period elapsed: the score stays and the client stays refused.
+    assert_eq!(request(&rs, "203.0.113.5", "/a"), Some(403));
+    // Ten minutes later the score dropped by 10 per minute.
+    clock.advance(Duration::from_secs(600));
+    assert_eq!(request(&rs, "203.0.113.5", "/a"), None);
+}
+
+#[test]
+fn a_flood_of_distinct_clients_stays_bounded() {
+    let (rs, _clock) = engine(Some(256));
+    for i in 0..5_000u32 {
+        let ip = format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        request(&rs, &ip, "/api/flood");
+        assert!(rs.collections().len() <= 256);
+    }
+    assert_eq!(rs.collections().len(), 256);
+    // The engine still counts and blocks a bursting client during the flood.
+    for _ in 0..4 {
+        request(&rs, "192.0.2.77", "/api/items");
+    }
+    assert_eq!(request(&rs, "192.0.2.77", "/api/items"), Some(429));
+}
+
+#[test]
+fn setvar_on_an_unbound_collection_stays_in_the_transaction() {
+    let mut b = RulesetBuilder::new();
+    b.load_str(
+        "SecAction \"id:1,phase:1,pass,nolog,setvar:ip.x=+1\"\n\
+         SecRule IP:X \"@ge 2\" \"id:2,phase:1,deny\"\n",
+        Path::new("t.conf"),
+    )
+    .unwrap();
+    let rs = Arc::new(b.build().unwrap());
+    for _ in 0..3 {
+        assert_eq!(request(&rs, "192.0.2.1", "/"), None);
+    }
+    assert!(rs.collections().is_empty());
+}
+
+#[test]
+fn collection_directives_and_errors_name_file_and_line() {
+    let mut b = RulesetBuilder::new();
+    b.load_str("SecCollectionTimeout 120\n", Path::new("setup.conf"))
+        .unwrap();
+    assert_eq!(b.settings_mut().collections.idle_timeout_secs, 120);
+    for bad in [
+        "SecAction \"id:1,phase:1,pass,initcol:tx=x\"",
+        "SecAction \"id:1,phase:1,pass,initcol:ip\"",
+        "SecAction \"id:1,phase:1,pass,expirevar:ip\"",
+        "SecAction \"id:1,phase:1,pass,deprecatevar:ip.x=60\"",
+    ] {
+        let mut b = RulesetBuilder::new();
+        let e = b
+            .load_str(&format!("\n{bad}\n"), Path::new("c.conf"))
+            .unwrap_err();
+        assert!(e.to_string().starts_with("c.conf:2:"), "{bad}: {e}");
+    }
+    let mut b = RulesetBuilder::new();
+    assert!(
+        b.load_str("SecCollectionTimeout soon\n", Path::new("t.conf"))
+            .is_err()
+    );
+}
