@@ -6,7 +6,7 @@
 //! sections (as it does `rampart_redis::RedisStoreConfig`), so it must be able to
 //! depend on this crate; depending on it here would make that a cycle.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why a secret reference could not be resolved. Never contains the secret.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,16 @@ pub enum SecretRefError {
 
 /// Largest secret file read (a pepper or password, not a document).
 const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// The same reference with a relative `file:` path taken from `dir` (the
+/// configuration's directory), as every other path in the configuration is.
+/// Absolute paths and `env:` references are returned unchanged.
+pub fn relative_to(reference: &str, dir: &Path) -> String {
+    match reference.strip_prefix("file:").filter(|p| !p.is_empty()) {
+        Some(path) => format!("file:{}", dir.join(path).display()),
+        None => reference.to_string(),
+    }
+}
 
 /// Resolves `env:NAME` or `file:PATH` (relative paths from the working directory).
 pub fn resolve(reference: &str) -> Result<String, SecretRefError> {

@@ -42,6 +42,19 @@ pub struct AdaptersConfig {
     pub admin_token: Option<String>,
 }
 
+impl AdaptersConfig {
+    /// The same configuration with its relative paths (the key store, its
+    /// pepper file, the admin token file) taken from `dir`, the configuration's
+    /// directory.
+    pub fn relative_to(mut self, dir: &std::path::Path) -> Self {
+        self.key_store = self.key_store.map(|store| store.relative_to(dir));
+        self.admin_token = self
+            .admin_token
+            .map(|token| crate::secret_ref::relative_to(&token, dir));
+        self
+    }
+}
+
 /// Key records the gateway caches (a few MiB at most).
 const KEY_CACHE_ENTRIES: usize = 100_000;
 

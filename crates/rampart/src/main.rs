@@ -239,24 +239,7 @@ pub(crate) async fn shutdown_signal() {
 pub(crate) async fn start_adapters(
     config: &rampart_config::Config,
 ) -> anyhow::Result<Arc<rampart_adapters::Adapters>> {
-    let mut identity = config
-        .identity
-        .as_ref()
-        .map(|i| i.value.clone())
-        .unwrap_or_default();
-    if let Some(store) = identity.key_store.take() {
-        identity.key_store = Some(store.relative_to(&config.base_dir));
-    }
-    // Like every other path in the file, a relative `file:` secret is relative to
-    // the configuration's directory, not to wherever the process was started.
-    if let Some(token) = identity.admin_token.take() {
-        identity.admin_token = Some(match token.strip_prefix("file:") {
-            Some(path) if !path.is_empty() && std::path::Path::new(path).is_relative() => {
-                format!("file:{}", config.base_dir.join(path).display())
-            }
-            _ => token,
-        });
-    }
+    let identity = identity_config(config);
     let clock: Arc<dyn rampart_authn::clock::Clock> = Arc::new(rampart_authn::clock::SystemClock);
     let (max_entries, retention) = identity
         .revocation
@@ -272,25 +255,28 @@ pub(crate) async fn start_adapters(
     Ok(Arc::new(adapters))
 }
 
-fn identity_of(
-    path: &std::path::Path,
-) -> anyhow::Result<(rampart_config::Config, rampart_adapters::AdaptersConfig)> {
-    let config = rampart_config::load(path)
-        .map_err(|errors| anyhow::anyhow!("configuration refused:\n{errors}"))?;
-    let identity = config
+/// The `identity` section (defaults when absent), its paths taken from the
+/// configuration's directory.
+fn identity_config(config: &rampart_config::Config) -> rampart_adapters::AdaptersConfig {
+    config
         .identity
         .as_ref()
         .map(|i| i.value.clone())
-        .unwrap_or_default();
-    Ok((config, identity))
+        .unwrap_or_default()
+        .relative_to(&config.base_dir)
+}
+
+fn identity_of(path: &std::path::Path) -> anyhow::Result<rampart_adapters::AdaptersConfig> {
+    let config = rampart_config::load(path)
+        .map_err(|errors| anyhow::anyhow!("configuration refused:\n{errors}"))?;
+    Ok(identity_config(&config))
 }
 
 async fn keys(path: PathBuf, action: KeysAction) -> anyhow::Result<()> {
-    let (config, identity) = identity_of(&path)?;
+    let identity = identity_of(&path)?;
     let store = identity
         .key_store
-        .ok_or_else(|| anyhow::anyhow!("{}: no identity.key_store configured", path.display()))?
-        .relative_to(&config.base_dir);
+        .ok_or_else(|| anyhow::anyhow!("{}: no identity.key_store configured", path.display()))?;
     let output = match action {
         KeysAction::Create {
             consumer,
@@ -341,7 +327,7 @@ async fn revoke(
     id: String,
     expires: Option<String>,
 ) -> anyhow::Result<()> {
-    let (_, identity) = identity_of(&path)?;
+    let identity = identity_of(&path)?;
     let sync = identity
         .revocation
         .ok_or_else(|| anyhow::anyhow!("{}: no identity.revocation configured", path.display()))?;

@@ -71,9 +71,7 @@ impl KeyStoreConfig {
     /// the working directory.
     pub fn relative_to(mut self, dir: &Path) -> Self {
         self.path = dir.join(&self.path);
-        if let Some(file) = self.pepper.strip_prefix("file:") {
-            self.pepper = format!("file:{}", dir.join(file).display());
-        }
+        self.pepper = crate::secret_ref::relative_to(&self.pepper, dir);
         self
     }
 
