@@ -129,6 +129,34 @@ impl CollectionStore {
         &self.clock
     }
 
+    /// The record under `rk`, created (after making room) when missing, and
+    /// moved to the most recently used end; `true` when it was created.
+    fn touch<'a>(
+        &self,
+        inner: &'a mut Inner,
+        rk: RecordKey,
+        now: i64,
+        now_us: i64,
+    ) -> (&'a mut Record, bool) {
+        let is_new = !inner.records.contains_key(&rk);
+        if is_new {
+            self.make_room(inner);
+        }
+        inner.seq += 1;
+        let pos = (now_us, inner.seq);
+        let rec = inner.records.entry(rk.clone()).or_insert_with(|| Record {
+            vars: BTreeMap::new(),
+            created: now,
+            updated: now,
+            update_counter: 0,
+            lru: pos,
+        });
+        inner.lru.remove(&rec.lru);
+        rec.lru = pos;
+        inner.lru.insert(pos, rk);
+        (rec, is_new)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the maps half-updated in a
         // way that matters more than losing counters, so a poisoned lock is reused.
@@ -156,23 +184,7 @@ impl CollectionStore {
         let mut g = self.lock();
         let inner = &mut *g;
         self.sweep(inner, now_us);
-        let rk = (collection.to_string(), key.clone());
-        let is_new = !inner.records.contains_key(&rk);
-        if is_new {
-            self.make_room(inner);
-        }
-        inner.seq += 1;
-        let pos = (now_us, inner.seq);
-        let rec = inner.records.entry(rk.clone()).or_insert_with(|| Record {
-            vars: BTreeMap::new(),
-            created: now,
-            updated: now,
-            update_counter: 0,
-            lru: pos,
-        });
-        inner.lru.remove(&rec.lru);
-        rec.lru = pos;
-        inner.lru.insert(pos, rk);
+        let (rec, is_new) = self.touch(inner, (collection.to_string(), key.clone()), now, now_us);
         rec.vars.retain(|_, s| s.expires.is_none_or(|e| e > now));
         let mut out: Vec<(Vec<u8>, Vec<u8>)> = rec
             .vars
@@ -208,22 +220,7 @@ impl CollectionStore {
         let name = cut(name.to_ascii_lowercase(), self.limits.max_key_len);
         let mut g = self.lock();
         let inner = &mut *g;
-        let rk = (collection.to_string(), key);
-        if !inner.records.contains_key(&rk) {
-            self.make_room(inner);
-        }
-        inner.seq += 1;
-        let pos = (now_us, inner.seq);
-        let rec = inner.records.entry(rk.clone()).or_insert_with(|| Record {
-            vars: BTreeMap::new(),
-            created: now,
-            updated: now,
-            update_counter: 0,
-            lru: pos,
-        });
-        inner.lru.remove(&rec.lru);
-        rec.lru = pos;
-        inner.lru.insert(pos, rk);
+        let (rec, _) = self.touch(inner, (collection.to_string(), key), now, now_us);
         let live = rec
             .vars
             .get(&name)
