@@ -166,7 +166,10 @@ impl Server {
         };
         tasks.spawn(supervisor.run(self.listeners, stop.clone()));
         tasks.spawn(admin_loop(self.admin, gateway.clone(), stop.clone()));
-        let background = [tokio::spawn(crate::reload::on_sighup(gateway.clone()))];
+        let background = [
+            tokio::spawn(crate::reload::on_sighup(gateway.clone())),
+            tokio::spawn(crate::telemetry::upkeep(crate::telemetry::UPKEEP_INTERVAL)),
+        ];
         let config_watch = self.watch_config.then(|| {
             tokio::spawn(crate::reload::on_file_change(
                 gateway.clone(),
@@ -206,7 +209,10 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         // The HTTP/1 guard ends hyper's input (EOF) when it refuses a pipelined
         // head: responses already in progress must still be written.
         .half_close(true)
-        .header_read_timeout(limits.header_read_timeout)
+        // Every HTTP/1 connection is behind the guard, which enforces the
+        // header-read (and keep-alive idle) timeout itself and answers it with a
+        // 408 problem; hyper's own would arm and drop a boxed timer per request.
+        .header_read_timeout(None)
         // hyper refuses buffers below 8 KiB; the head limit is at least that.
         .max_buf_size(limits.max_header_bytes.max(8192))
         .max_headers(limits.max_headers);
@@ -471,11 +477,11 @@ impl OnRefusal for AuditRefusals {
             "decision" => "deny",
         )
         .increment(1);
-        runtime.audit.submit(rampart_audit::AuditRecord {
-            ts: rampart_core::time::rfc3339_millis(std::time::SystemTime::now()),
+        runtime.audit.submit(&rampart_audit::AuditRecord {
+            ts: std::time::SystemTime::now(),
             request_id: head.request_id.clone(),
-            client_ip: self.peer.ip().to_string(),
-            method: head.method.clone().unwrap_or_default(),
+            client_ip: self.peer.ip(),
+            method: rampart_audit::record::method_name(head.method.as_deref().unwrap_or_default()),
             host: head.host.clone().unwrap_or_default(),
             path,
             query,
@@ -487,7 +493,7 @@ impl OnRefusal for AuditRefusals {
             duration_ms: 0.0,
             upstream_ms: None,
             decision: rampart_audit::Decision::Deny,
-            reason: Some(problem.kind.slug.to_string()),
+            reason: Some(std::borrow::Cow::Borrowed(problem.kind.slug)),
             identity: None,
             waf: Default::default(),
         });

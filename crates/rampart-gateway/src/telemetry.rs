@@ -29,6 +29,24 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// How often histogram samples are folded into their buckets.
+pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds histogram samples into their buckets every `interval`, forever.
+///
+/// The recorder keeps every histogram sample (with a timestamp) until this runs
+/// or `/metrics` is scraped: without it, a gateway nobody scrapes grows by a
+/// sample per request without bound.
+pub async fn upkeep(interval: std::time::Duration) {
+    let Some(handle) = handle() else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(interval).await;
+        handle.run_upkeep();
+    }
+}
+
 fn describe() {
     metrics::describe_counter!(
         "rampart_requests_total",
