@@ -157,7 +157,9 @@ pub async fn handle(
             client_ip,
             peer_trusted,
         };
-        serve(&runtime, &conn, request, &bytes_in).await
+        // Boxed: the request's future is large, and hyper moves the handler's
+        // future around; a pointer moves cheaper than kilobytes.
+        Box::pin(serve(&runtime, &conn, request, &bytes_in)).await
     } else {
         Err(Refusal {
             problem: GatewayError::Overloaded.problem(),
@@ -262,13 +264,19 @@ struct Inbound {
 /// the id and host it would have had).
 struct Refusal {
     problem: Problem,
-    cx: Option<RequestCx>,
+    cx: Option<Box<RequestCx>>,
     decision: Decision,
     request_id: String,
     host: String,
 }
 
-type Served = (Response<crate::upstream::UpstreamBody>, Outcome, RequestCx);
+/// The response, its outcome, and the request's context (boxed: it is large and
+/// moves through several futures).
+type Served = (
+    Response<crate::upstream::UpstreamBody>,
+    Outcome,
+    Box<RequestCx>,
+);
 
 fn full(bytes: Bytes) -> crate::upstream::UpstreamBody {
     Full::new(bytes).map_err(|never| match never {}).boxed()
@@ -368,7 +376,12 @@ async fn serve(
     };
 
     // An empty path for `new`: it would copy it as the raw target, set below.
-    let mut cx = RequestCx::new(request_id, conn.peer, parts.method, String::new());
+    let mut cx = Box::new(RequestCx::new(
+        request_id,
+        conn.peer,
+        parts.method,
+        String::new(),
+    ));
     cx.path = path;
     cx.client_ip = client_ip;
     cx.tls = conn.tls.clone();
@@ -393,7 +406,7 @@ async fn serve(
 }
 
 impl Refusal {
-    fn with_cx(problem: Problem, cx: RequestCx, decision: Decision) -> Self {
+    fn with_cx(problem: Problem, cx: Box<RequestCx>, decision: Decision) -> Self {
         Refusal {
             problem,
             cx: Some(cx),
@@ -484,7 +497,7 @@ fn upstream_uri(api: &ApiRuntime, cx: &RequestCx) -> Result<Uri, GatewayError> {
 async fn forward(
     api: &ApiRuntime,
     conn: &ConnInfo,
-    mut cx: RequestCx,
+    mut cx: Box<RequestCx>,
     body: Option<Incoming>,
     peer_trusted: bool,
     id_header: Option<HeaderValue>,
