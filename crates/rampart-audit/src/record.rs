@@ -92,8 +92,21 @@ impl AuditRecord {
         out.extend_from_slice(b"\",\"request_id\":");
         write_str(out, &self.request_id);
         out.extend_from_slice(b",\"client_ip\":\"");
-        // Infallible: writing into a Vec.
-        let _ = write!(out, "{}", self.client_ip);
+        match self.client_ip {
+            // The common case, without the formatting machinery.
+            IpAddr::V4(ip) => {
+                for (i, octet) in ip.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    out.extend_from_slice(itoa::Buffer::new().format(octet).as_bytes());
+                }
+            }
+            // Infallible: writing into a Vec.
+            IpAddr::V6(ip) => {
+                let _ = write!(out, "{ip}");
+            }
+        }
         out.extend_from_slice(b"\",\"method\":");
         write_str(out, &self.method);
         out.extend_from_slice(b",\"host\":");

@@ -20,10 +20,14 @@ use parking_lot::Mutex;
 use crate::record::AuditRecord;
 use crate::sink::Sink;
 
-/// Sleep of the writer after a busy poll.
-const MIN_IDLE_SLEEP: Duration = Duration::from_millis(1);
+/// Sleep of the writer after a busy poll: batches of a few milliseconds keep its
+/// wake-ups and write calls far fewer than requests.
+const MIN_IDLE_SLEEP: Duration = Duration::from_millis(4);
 /// Longest sleep of an idle writer (the most a record waits to be written).
 const MAX_IDLE_SLEEP: Duration = Duration::from_millis(16);
+
+/// Buffer capacity kept between batches (bursts may grow it further, briefly).
+const KEEP_BUFFER_BYTES: usize = 1 << 20;
 
 /// Handle on the audit queue; cheap to clone.
 #[derive(Clone)]
@@ -164,6 +168,8 @@ fn drain(queue: &Queue, mut sinks: Vec<Box<dyn Sink>>) {
             }
             flush_all(&mut sinks);
             taken.lines.clear();
+            // A burst (a stalled sink) may have grown it; do not keep that forever.
+            taken.lines.shrink_to(KEEP_BUFFER_BYTES);
             taken.records = 0;
             idle = MIN_IDLE_SLEEP;
         } else {

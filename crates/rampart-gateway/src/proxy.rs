@@ -36,6 +36,8 @@ pub struct ConnInfo {
     pub hsts: Option<HeaderValue>,
     /// Responses finished on this connection (read by the HTTP/1 guard).
     pub responses_done: Arc<AtomicU64>,
+    /// The peer for `X-Forwarded-For` (its header value made once).
+    pub forwarded: headers::ForwardedPeer,
 }
 
 /// What the audit record needs that is known only as the request progresses.
@@ -509,7 +511,15 @@ async fn forward(
     };
     let mut headers = std::mem::take(&mut cx.headers);
     headers::remove_hop_by_hop(&mut headers);
-    headers.remove(header::HOST);
+    // The upstream's own authority, as the client would set it.
+    match &api.upstream_host {
+        Some(host) => {
+            headers.insert(header::HOST, host.clone());
+        }
+        None => {
+            headers.remove(header::HOST);
+        }
+    }
     // Framing is the body's, not the client's: a stage may have rewritten a
     // buffered body, and hyper derives Content-Length (or chunked) from it.
     headers.remove(header::CONTENT_LENGTH);
@@ -519,7 +529,7 @@ async fn forward(
         headers.remove(header::ACCEPT_ENCODING);
     }
     let proto = if conn.tls.is_some() { "https" } else { "http" };
-    headers::set_forwarded(&mut headers, peer_trusted, conn.peer.ip(), proto, &cx.host);
+    headers::set_forwarded(&mut headers, peer_trusted, &conn.forwarded, proto, &cx.host);
     if let Some(value) = id_header {
         headers.insert(X_REQUEST_ID.clone(), value);
     }

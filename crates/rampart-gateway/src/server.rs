@@ -389,6 +389,7 @@ async fn accept_loop(
                     tls: None,
                     hsts: None,
                     responses_done: responses_done.clone(),
+                    forwarded: crate::headers::ForwardedPeer::new(peer.ip()),
                 });
                 let service =
                     service_fn(move |request| handle(gateway.clone(), info.clone(), request));
@@ -416,6 +417,7 @@ async fn accept_loop(
                 tls: Some(tls),
                 hsts,
                 responses_done: responses_done.clone(),
+                forwarded: crate::headers::ForwardedPeer::new(peer.ip()),
             });
             let service = service_fn(move |request| handle(gateway.clone(), info.clone(), request));
             if is_h2 {
