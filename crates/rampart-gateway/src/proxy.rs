@@ -10,6 +10,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request::Parts};
+use http_body::Body as _;
 use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
 use rampart_audit::{AuditRecord, Decision};
@@ -53,7 +54,8 @@ struct AuditDraft {
     runtime: Arc<Runtime>,
     started: Instant,
     record: AuditRecord,
-    bytes_in: Arc<AtomicU64>,
+    /// Request body bytes received; `None` for requests without a body.
+    bytes_in: Option<Arc<AtomicU64>>,
     responses_done: Arc<AtomicU64>,
     /// Held until the response body ends (or is dropped), not just its head: the
     /// gateway's in-flight slot and whatever stages left in the request's
@@ -78,7 +80,7 @@ impl OnBodyDone for AuditDraft {
         responses_done.fetch_add(1, Ordering::Release);
         let elapsed = started.elapsed();
         record.bytes_out = bytes_out;
-        record.bytes_in = bytes_in.load(Ordering::Relaxed);
+        record.bytes_in = bytes_in.map_or(0, |counter| counter.load(Ordering::Relaxed));
         record.duration_ms = elapsed.as_secs_f64() * 1000.0;
         crate::telemetry::RequestMetrics::global().record(
             record.api.as_deref().unwrap_or("-"),
@@ -117,7 +119,8 @@ pub async fn handle(
     // What the record needs when the request is refused before a context exists
     // (a cheap reference-counted copy of the target).
     let uri = parts.uri.clone();
-    let bytes_in = Arc::new(AtomicU64::new(0));
+    // Only a request with a body needs a counter shared with the upstream side.
+    let bytes_in = (!body.is_end_stream()).then(|| Arc::new(AtomicU64::new(0)));
     let mut draft = AuditDraft {
         record: AuditRecord {
             ts,
@@ -161,7 +164,7 @@ pub async fn handle(
         };
         // Boxed: the request's future is large, and hyper moves the handler's
         // future around; a pointer moves cheaper than kilobytes.
-        Box::pin(serve(&runtime, &conn, request, &bytes_in)).await
+        Box::pin(serve(&runtime, &conn, request, bytes_in.as_ref())).await
     } else {
         Err(Refusal {
             problem: GatewayError::Overloaded.problem(),
@@ -349,7 +352,7 @@ async fn serve(
     runtime: &Arc<Runtime>,
     conn: &ConnInfo,
     request: Inbound,
-    bytes_in: &Arc<AtomicU64>,
+    bytes_in: Option<&Arc<AtomicU64>>,
 ) -> Result<Served, Refusal> {
     let Inbound {
         parts,
@@ -425,7 +428,7 @@ async fn run_request_stages(
     api: &ApiRuntime,
     cx: &mut RequestCx,
     body: &mut Option<Incoming>,
-    bytes_in: &Arc<AtomicU64>,
+    bytes_in: Option<&Arc<AtomicU64>>,
 ) -> Result<(), (Problem, Decision)> {
     for stage in &api.stages {
         if let Some(limit) = stage.request_body_limit(cx)
@@ -436,7 +439,9 @@ async fn run_request_stages(
             let bytes = buffer_body(&cx.headers, incoming, limit)
                 .await
                 .map_err(|error| (error.problem(), Decision::Deny))?;
-            bytes_in.store(bytes.len() as u64, Ordering::Relaxed);
+            if let Some(counter) = bytes_in {
+                counter.store(bytes.len() as u64, Ordering::Relaxed);
+            }
             cx.body = Some(bytes);
         }
         if let Verdict::Respond(problem) = stage.on_request(cx).resolve().await {
@@ -503,7 +508,7 @@ async fn forward(
     body: Option<Incoming>,
     peer_trusted: bool,
     id_header: Option<HeaderValue>,
-    bytes_in: &Arc<AtomicU64>,
+    bytes_in: Option<&Arc<AtomicU64>>,
 ) -> Result<Served, Refusal> {
     let uri = match upstream_uri(api, &cx) {
         Ok(uri) => uri,
@@ -535,9 +540,14 @@ async fn forward(
     }
     let upstream_body = match (cx.body.clone(), body) {
         (Some(bytes), _) => full(bytes),
-        (None, Some(incoming)) => CountingBody::new(incoming, bytes_in.clone())
-            .map_err(|err| -> BoxError { Box::new(err) })
-            .boxed(),
+        (None, Some(incoming)) => match bytes_in {
+            Some(counter) => CountingBody::new(incoming, counter.clone())
+                .map_err(|err| -> BoxError { Box::new(err) })
+                .boxed(),
+            None => incoming
+                .map_err(|err| -> BoxError { Box::new(err) })
+                .boxed(),
+        },
         (None, None) => Empty::new().map_err(|never| match never {}).boxed(),
     };
     let mut request = Request::new(upstream_body);
