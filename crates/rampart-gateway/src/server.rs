@@ -201,6 +201,9 @@ impl Server {
     }
 }
 
+/// hyper's HTTP/1 header-count limit when none is set.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+
 fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -214,8 +217,13 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         // 408 problem; hyper's own would arm and drop a boxed timer per request.
         .header_read_timeout(None)
         // hyper refuses buffers below 8 KiB; the head limit is at least that.
-        .max_buf_size(limits.max_header_bytes.max(8192))
-        .max_headers(limits.max_headers);
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    // The guard refuses heads past `max_headers` (431) before hyper parses them.
+    // hyper's own limit matters only above its default of 100, and setting it
+    // costs a header array initialised on every parse.
+    if limits.max_headers > HYPER_DEFAULT_MAX_HEADERS {
+        builder.http1().max_headers(limits.max_headers);
+    }
     builder
         .http2()
         .timer(TokioTimer::new())
