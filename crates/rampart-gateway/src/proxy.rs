@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
+use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request::Parts};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Empty, Full, Limited};
@@ -407,7 +408,12 @@ async fn serve(
         Ok(()) => {}
         Err((problem, decision)) => return Err(Refusal::with_cx(problem, cx, decision)),
     }
-    forward(api, conn, cx, body, peer_trusted, id_header, bytes_in).await
+    let facts = ForwardFacts {
+        peer_trusted,
+        id_header,
+        inbound_target: parts.uri.path_and_query().cloned(),
+    };
+    forward(api, conn, cx, body, facts, bytes_in).await
 }
 
 impl Refusal {
@@ -472,7 +478,15 @@ async fn buffer_body(
     }
 }
 
-fn upstream_uri(api: &ApiRuntime, cx: &RequestCx) -> Result<Uri, GatewayError> {
+/// The URI a request is sent upstream with: the upstream's scheme, authority and
+/// base path, then the (normalised, maybe prefix-stripped) path and the query.
+/// `inbound` is the target as received: when the upstream adds no base path and
+/// the path and query are what arrived, it is reused as it is (no copy, no parse).
+fn upstream_uri(
+    api: &ApiRuntime,
+    cx: &RequestCx,
+    inbound: Option<&PathAndQuery>,
+) -> Result<Uri, GatewayError> {
     let base = &api.config.upstream.url;
     let mut path = cx.path.as_str();
     if api.config.strip_prefix {
@@ -481,6 +495,18 @@ fn upstream_uri(api: &ApiRuntime, cx: &RequestCx) -> Result<Uri, GatewayError> {
             .unwrap_or(path);
     }
     let base_path = base.path().trim_end_matches('/');
+    if let Some(inbound) = inbound
+        && base_path.is_empty()
+        && path.starts_with('/')
+        && inbound.path() == path
+        && inbound.query() == cx.query.as_deref()
+    {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = base.scheme().cloned();
+        parts.authority = base.authority().cloned();
+        parts.path_and_query = Some(inbound.clone());
+        return Uri::from_parts(parts).map_err(|_| GatewayError::Malformed);
+    }
     let mut target = String::with_capacity(base_path.len() + path.len() + 1);
     target.push_str(base_path);
     if !path.starts_with('/') {
@@ -501,16 +527,27 @@ fn upstream_uri(api: &ApiRuntime, cx: &RequestCx) -> Result<Uri, GatewayError> {
     builder.build().map_err(|_| GatewayError::Malformed)
 }
 
+/// What [`forward`] needs of the inbound request besides its context.
+struct ForwardFacts {
+    peer_trusted: bool,
+    id_header: Option<HeaderValue>,
+    inbound_target: Option<PathAndQuery>,
+}
+
 async fn forward(
     api: &ApiRuntime,
     conn: &ConnInfo,
     mut cx: Box<RequestCx>,
     body: Option<Incoming>,
-    peer_trusted: bool,
-    id_header: Option<HeaderValue>,
+    facts: ForwardFacts,
     bytes_in: Option<&Arc<AtomicU64>>,
 ) -> Result<Served, Refusal> {
-    let uri = match upstream_uri(api, &cx) {
+    let ForwardFacts {
+        peer_trusted,
+        id_header,
+        inbound_target,
+    } = facts;
+    let uri = match upstream_uri(api, &cx, inbound_target.as_ref()) {
         Ok(uri) => uri,
         Err(error) => return Err(Refusal::with_cx(error.problem(), cx, Decision::Deny)),
     };
