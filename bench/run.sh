@@ -76,6 +76,10 @@ nginx_conf nginx $NGINX 'location / { proxy_pass http://origin; proxy_http_versi
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
 nginx -c "$WORK/nginx/nginx.conf" & PIDS+=($!); NGINX_PID=$!
 
+# The audit log goes to its own directory, as in a real deployment: Rampart
+# watches its configuration's directory for changes, and an audit file written
+# there would wake that watcher on every flush.
+mkdir -p "$WORK/log"
 cat > "$WORK/rampart.yaml" <<YAML
 listeners:
   - bind: 127.0.0.1:$RAMPART_PORT
@@ -83,7 +87,7 @@ admin:
   bind: 127.0.0.1:$ADMIN
 audit:
   sinks:
-    - file: {path: $WORK/audit.jsonl, max_bytes: 256MiB, keep: 1}
+    - file: {path: $WORK/log/audit.jsonl, max_bytes: 256MiB, keep: 1}
 apis:
   - name: bench
     upstream:

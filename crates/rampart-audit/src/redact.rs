@@ -43,8 +43,33 @@ impl QueryRedactor {
 
     /// Whether a parameter with this (raw) name must be redacted.
     pub fn is_sensitive(&self, raw_name: &str) -> bool {
-        let name = percent_decode_lossy(raw_name).to_ascii_lowercase();
-        SENSITIVE_NAME_PARTS.iter().any(|part| name.contains(part)) || self.extra.contains(&name)
+        if !raw_name
+            .bytes()
+            .any(|b| b == b'%' || b == b'+' || b.is_ascii_uppercase())
+        {
+            // Already decoded and lower-case (the usual case): no copy needed.
+            return self.is_sensitive_decoded(raw_name);
+        }
+        self.is_sensitive_decoded(&percent_decode_lossy(raw_name).to_ascii_lowercase())
+    }
+
+    fn is_sensitive_decoded(&self, name: &str) -> bool {
+        SENSITIVE_NAME_PARTS.iter().any(|part| name.contains(part))
+            || self.extra.iter().any(|extra| extra == name)
+    }
+
+    /// [`QueryRedactor::redact`] for an owned query: returned as it is (no copy)
+    /// when no parameter needs redacting.
+    pub fn redact_owned(&self, query: String) -> String {
+        let needs_redaction = query.split('&').any(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(name, _)| self.is_sensitive(name))
+        });
+        if needs_redaction {
+            self.redact(&query)
+        } else {
+            query
+        }
     }
 
     /// The query with the values of sensitive parameters replaced.
@@ -130,6 +155,29 @@ mod tests {
             "ssn=REDACTED&q=shoes"
         );
         assert_eq!(redactor.redact("q=a=b&&x"), "q=a=b&&x");
+    }
+
+    #[test]
+    fn owned_queries_are_redacted_alike_and_kept_when_clean() {
+        let redactor = QueryRedactor::new(["ssn".to_string()]);
+        for query in [
+            "user=bob&password=hunter2&page=2",
+            "PassWord=x",
+            "pass%77ord=x&q=1",
+            "ssn=1&q=2",
+            "q=shoes&page=2",
+            "q=a=b&&x",
+            "",
+        ] {
+            assert_eq!(
+                redactor.redact_owned(query.to_string()),
+                redactor.redact(query)
+            );
+        }
+        let clean = "q=shoes&page=2".to_string();
+        let pointer = clean.as_ptr();
+        let kept = redactor.redact_owned(clean);
+        assert_eq!(kept.as_ptr(), pointer);
     }
 
     #[test]

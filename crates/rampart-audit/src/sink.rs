@@ -9,8 +9,16 @@ use std::time::{Duration, SystemTime};
 pub trait Sink: Send {
     /// Writes one complete line (ending in `\n`).
     fn write_line(&mut self, line: &[u8]) -> io::Result<()>;
-    /// Flushes buffered lines; called whenever the queue runs empty.
+    /// Flushes buffered lines; called after each batch.
     fn flush(&mut self) -> io::Result<()>;
+    /// Writes a batch of complete lines (each ending in `\n`); by default one
+    /// [`Sink::write_line`] each.
+    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            self.write_line(line)?;
+        }
+        Ok(())
+    }
 }
 
 /// Standard output.
@@ -24,6 +32,10 @@ impl Sink for StdoutSink {
 
     fn flush(&mut self) -> io::Result<()> {
         io::stdout().lock().flush()
+    }
+
+    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        io::stdout().lock().write_all(lines)
     }
 }
 
@@ -121,6 +133,20 @@ impl Sink for FileSink {
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
+
+    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        let len = lines.len() as u64;
+        if self.size + len <= self.options.max_bytes {
+            // No rotation inside this batch: one write for all of it.
+            self.file.write_all(lines)?;
+            self.size += len;
+            return Ok(());
+        }
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            self.write_line(line)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +186,31 @@ mod tests {
         assert_eq!(size(dir.join("audit.log.1")), 80);
         assert_eq!(size(dir.join("audit.log.2")), 80);
         assert!(!dir.join("audit.log.3").exists());
+    }
+
+    #[test]
+    fn batches_rotate_between_lines_like_single_lines() {
+        let dir = temp_dir("batch");
+        let path = dir.join("audit.log");
+        let options = FileSinkOptions {
+            max_bytes: 100,
+            keep: 2,
+            max_age: None,
+        };
+        let mut sink = FileSink::open(&path, options).unwrap();
+        let line = [b'x'; 39]
+            .iter()
+            .copied()
+            .chain([b'\n'])
+            .collect::<Vec<u8>>(); // 40 bytes
+        sink.write_lines(&line.repeat(2)).unwrap(); // fits: one write
+        sink.write_lines(&line.repeat(3)).unwrap(); // does not: line by line
+        sink.flush().unwrap();
+        let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        // 80 | rotate, 40 + 40 | rotate, 40.
+        assert_eq!(size(path.clone()), 40);
+        assert_eq!(size(dir.join("audit.log.1")), 80);
+        assert_eq!(size(dir.join("audit.log.2")), 80);
     }
 
     #[test]

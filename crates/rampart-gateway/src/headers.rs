@@ -85,22 +85,66 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     client
 }
 
+/// Whether `name` is one of [`HOP_BY_HOP`].
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    // Standard names compare by tag; the two non-standard ones by text.
+    name == header::CONNECTION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::UPGRADE
+        || name == header::PROXY_AUTHENTICATE
+        || name == header::PROXY_AUTHORIZATION
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+}
+
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
+    // Most messages carry none: one pass over the names instead of a hashed
+    // lookup per hop-by-hop name (this runs twice per request).
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
+    // The usual `Connection: keep-alive` / `close` name nothing beyond the
+    // hop-by-hop set itself, so those tokens cost no header-name copy.
+    let named = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
+        .map(str::trim)
+        .filter(|token| {
+            !token.eq_ignore_ascii_case("close")
+                && !HOP_BY_HOP.iter().any(|hop| token.eq_ignore_ascii_case(hop))
+        })
+        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok());
+    // Only the hop-by-hop names present, found in the same single pass.
+    let present = headers.keys().filter(|name| is_hop_by_hop(name)).cloned();
+    let doomed: Vec<HeaderName> = named.chain(present).collect();
+    for name in doomed {
         // Never let `Connection: x-request-id` or similar strip what we rely on;
         // end-to-end headers named there are dropped too (RFC 9110 says so).
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
+}
+
+/// A connection's peer as [`set_forwarded`] needs it: the address, and the same
+/// as a header value, made once per connection instead of once per request.
+#[derive(Debug, Clone)]
+pub struct ForwardedPeer {
+    /// The TCP peer's address.
+    pub ip: IpAddr,
+    /// `ip` as an `X-Forwarded-For` value.
+    pub value: HeaderValue,
+}
+
+impl ForwardedPeer {
+    /// The peer `ip`.
+    pub fn new(ip: IpAddr) -> Self {
+        // An address's text is always a valid header value.
+        let value = HeaderValue::from_str(&ip.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        Self { ip, value }
     }
 }
 
@@ -109,19 +153,26 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 pub fn set_forwarded(
     headers: &mut HeaderMap,
     peer_trusted: bool,
-    peer: IpAddr,
+    peer: &ForwardedPeer,
     proto: &'static str,
     host: &str,
 ) {
-    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) if peer_trusted => format!("{existing}, {peer}"),
-        _ => peer.to_string(),
-    };
     if !peer_trusted {
-        headers.remove(&X_FORWARDED_PROTO);
-        headers.remove(&X_FORWARDED_HOST);
+        // `insert` replaces whatever the client sent under these names.
+        headers.insert(X_FORWARDED_FOR.clone(), peer.value.clone());
+        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
+        if let Ok(value) = HeaderValue::from_str(host) {
+            headers.insert(X_FORWARDED_HOST.clone(), value);
+        } else {
+            headers.remove(&X_FORWARDED_HOST);
+        }
+        return;
     }
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(existing) => HeaderValue::from_str(&format!("{existing}, {}", peer.ip)).ok(),
+        None => Some(peer.value.clone()),
+    };
+    if let Some(value) = forwarded_for {
         headers.insert(X_FORWARDED_FOR.clone(), value);
     }
     if !headers.contains_key(&X_FORWARDED_PROTO) {
@@ -210,12 +261,25 @@ mod tests {
     }
 
     #[test]
+    fn each_hop_by_hop_header_alone_is_removed() {
+        for name in HOP_BY_HOP {
+            let mut h = headers(&[(name, "x"), ("accept", "*/*")]);
+            remove_hop_by_hop(&mut h);
+            assert_eq!(h.len(), 1, "{name}");
+            assert!(h.contains_key("accept"), "{name}");
+        }
+        let mut h = headers(&[("accept", "*/*"), ("x-keep", "1")]);
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2);
+    }
+
+    #[test]
     fn forwarded_headers_are_replaced_for_untrusted_peers() {
         let mut h = headers(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-host", "evil")]);
         set_forwarded(
             &mut h,
             false,
-            "203.0.113.9".parse().unwrap(),
+            &ForwardedPeer::new("203.0.113.9".parse().unwrap()),
             "https",
             "api.example.com",
         );
@@ -223,8 +287,24 @@ mod tests {
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "api.example.com");
         let mut h = headers(&[("x-forwarded-for", "198.51.100.7")]);
-        set_forwarded(&mut h, true, "10.0.0.1".parse().unwrap(), "http", "a");
+        let trusted_peer = ForwardedPeer::new("10.0.0.1".parse().unwrap());
+        set_forwarded(&mut h, true, &trusted_peer, "http", "a");
         assert_eq!(h["x-forwarded-for"], "198.51.100.7, 10.0.0.1");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        // A trusted proxy's own proto and host are kept.
+        let mut h = headers(&[("x-forwarded-proto", "https"), ("x-forwarded-host", "b")]);
+        set_forwarded(&mut h, true, &trusted_peer, "http", "a");
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "b");
+        // Several inbound values from an untrusted peer are all replaced.
+        let mut h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "7.7.7.7"),
+        ]);
+        set_forwarded(&mut h, false, &trusted_peer, "http", "a");
+        assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The request path: checks, routing, the stage runner, forwarding, response
 //! stages, and the audit record. One call of [`handle`] per request.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -8,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
+use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request::Parts};
+use http_body::Body as _;
 use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
 use rampart_audit::{AuditRecord, Decision};
@@ -35,13 +38,15 @@ pub struct ConnInfo {
     pub hsts: Option<HeaderValue>,
     /// Responses finished on this connection (read by the HTTP/1 guard).
     pub responses_done: Arc<AtomicU64>,
+    /// The peer for `X-Forwarded-For` (its header value made once).
+    pub forwarded: headers::ForwardedPeer,
 }
 
 /// What the audit record needs that is known only as the request progresses.
 struct Outcome {
     status: StatusCode,
     decision: Decision,
-    reason: Option<String>,
+    reason: Option<Cow<'static, str>>,
     upstream_ms: Option<f64>,
 }
 
@@ -50,7 +55,8 @@ struct AuditDraft {
     runtime: Arc<Runtime>,
     started: Instant,
     record: AuditRecord,
-    bytes_in: Arc<AtomicU64>,
+    /// Request body bytes received; `None` for requests without a body.
+    bytes_in: Option<Arc<AtomicU64>>,
     responses_done: Arc<AtomicU64>,
     /// Held until the response body ends (or is dropped), not just its head: the
     /// gateway's in-flight slot and whatever stages left in the request's
@@ -75,24 +81,16 @@ impl OnBodyDone for AuditDraft {
         responses_done.fetch_add(1, Ordering::Release);
         let elapsed = started.elapsed();
         record.bytes_out = bytes_out;
-        record.bytes_in = bytes_in.load(Ordering::Relaxed);
+        record.bytes_in = bytes_in.map_or(0, |counter| counter.load(Ordering::Relaxed));
         record.duration_ms = elapsed.as_secs_f64() * 1000.0;
         crate::telemetry::RequestMetrics::global().record(
             record.api.as_deref().unwrap_or("-"),
             record.route.as_deref().unwrap_or("-"),
             record.status,
-            decision_label(record.decision),
+            record.decision.as_str(),
             elapsed.as_secs_f64(),
         );
-        runtime.audit.submit(record);
-    }
-}
-
-fn decision_label(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Allow => "allow",
-        Decision::Deny => "deny",
-        Decision::Error => "error",
+        runtime.audit.submit(&record);
     }
 }
 
@@ -103,9 +101,12 @@ pub async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
+    let ts = SystemTime::now();
     let runtime = gateway.runtime();
     let (parts, body) = request.into_parts();
     let request_id = headers::request_id(&parts.headers);
+    // One copy of the id for every header that carries it (response, upstream).
+    let id_header = HeaderValue::from_str(&request_id).ok();
     let peer_trusted = is_trusted(&runtime, conn.peer.ip());
     let client_ip = if peer_trusted {
         headers::client_ip(
@@ -116,16 +117,20 @@ pub async fn handle(
     } else {
         conn.peer.ip()
     };
-    let bytes_in = Arc::new(AtomicU64::new(0));
+    // What the record needs when the request is refused before a context exists
+    // (a cheap reference-counted copy of the target).
+    let uri = parts.uri.clone();
+    // Only a request with a body needs a counter shared with the upstream side.
+    let bytes_in = (!body.is_end_stream()).then(|| Arc::new(AtomicU64::new(0)));
     let mut draft = AuditDraft {
         record: AuditRecord {
-            ts: rampart_core::time::rfc3339_millis(SystemTime::now()),
-            request_id: request_id.clone(),
-            client_ip: client_ip.to_string(),
-            method: parts.method.to_string(),
-            host: host_of(&parts).unwrap_or_default(),
-            path: parts.uri.path().to_string(),
-            query: parts.uri.query().map(|q| runtime.redactor.redact(q)),
+            ts,
+            request_id: String::new(),
+            client_ip,
+            method: rampart_audit::record::method_name(parts.method.as_str()),
+            host: String::new(),
+            path: String::new(),
+            query: None,
             api: None,
             route: None,
             status: 0,
@@ -147,53 +152,94 @@ pub async fn handle(
     };
 
     draft.in_flight = runtime.in_flight.clone().try_acquire_owned().ok();
+    let host = host_of(&parts).unwrap_or_default();
     let served = if draft.in_flight.is_some() {
-        serve(
-            &runtime,
-            &conn,
+        let request = Inbound {
             parts,
             body,
-            request_id.clone(),
+            request_id,
+            id_header: id_header.clone(),
+            host,
             client_ip,
             peer_trusted,
-            &bytes_in,
-        )
-        .await
+        };
+        // Boxed: the request's future is large, and hyper moves the handler's
+        // future around; a pointer moves cheaper than kilobytes.
+        Box::pin(serve(&runtime, &conn, request, bytes_in.as_ref())).await
     } else {
-        Err((GatewayError::Overloaded.problem(), None, Decision::Deny))
+        Err(Refusal {
+            problem: GatewayError::Overloaded.problem(),
+            cx: None,
+            decision: Decision::Deny,
+            request_id,
+            host,
+        })
     };
     let (response, outcome, cx) = match served {
         Ok(done) => done,
-        Err((problem, cx, decision)) => {
+        Err(refusal) => {
             let outcome = Outcome {
-                status: problem.kind.status_code(),
-                decision,
-                reason: Some(problem.kind.slug.to_string()),
+                status: refusal.problem.kind.status_code(),
+                decision: refusal.decision,
+                reason: Some(Cow::Borrowed(refusal.problem.kind.slug)),
                 upstream_ms: None,
             };
-            let response = problem_response(&problem, &request_id).map(full);
+            let cx = match refusal.cx {
+                Some(cx) => cx,
+                None => {
+                    // Refused before routing: the record takes the raw target.
+                    let record = &mut draft.record;
+                    record.request_id = refusal.request_id;
+                    record.host = refusal.host;
+                    record.path = uri.path().to_string();
+                    record.query = uri.query().map(|q| runtime.redactor.redact(q));
+                    let response = problem_response(&refusal.problem, &record.request_id);
+                    return Ok(finish(
+                        &gateway,
+                        &conn,
+                        draft,
+                        outcome,
+                        response.map(full),
+                        id_header,
+                    ));
+                }
+            };
+            let response = problem_response(&refusal.problem, &cx.request_id).map(full);
             (response, outcome, cx)
         }
     };
+    let record = &mut draft.record;
+    record.request_id = cx.request_id;
+    record.host = cx.host;
+    record.path = cx.path;
+    record.query = cx.query.map(|q| runtime.redactor.redact_owned(q));
+    record.api = Some(cx.api).filter(|api| !api.is_empty());
+    record.route = cx.route;
+    record.identity = cx.identity;
+    record.waf = cx.notes.waf;
+    record.reason = cx.notes.reason.map(Cow::Owned);
+    draft.held = Some(cx.extensions);
+    Ok(finish(&gateway, &conn, draft, outcome, response, id_header))
+}
 
-    if let Some(cx) = cx {
-        draft.record.path = cx.path;
-        draft.record.api = Some(cx.api).filter(|api| !api.is_empty());
-        draft.record.route = cx.route;
-        draft.record.identity = cx.identity;
-        draft.record.waf = cx.notes.waf;
-        draft.held = Some(cx.extensions);
-        if draft.record.reason.is_none() {
-            draft.record.reason = cx.notes.reason;
-        }
-    }
-    draft.record.status = outcome.status.as_u16();
-    draft.record.decision = outcome.decision;
-    draft.record.reason = outcome.reason.or(draft.record.reason.take());
-    draft.record.upstream_ms = outcome.upstream_ms;
+/// Completes the response: the request id, HSTS, `Connection: close` while
+/// draining, and the body that writes the audit record when it ends.
+fn finish(
+    gateway: &Gateway,
+    conn: &ConnInfo,
+    mut draft: AuditDraft,
+    outcome: Outcome,
+    response: Response<crate::upstream::UpstreamBody>,
+    id_header: Option<HeaderValue>,
+) -> Response<ResponseBody> {
+    let record = &mut draft.record;
+    record.status = outcome.status.as_u16();
+    record.decision = outcome.decision;
+    record.reason = outcome.reason.or(record.reason.take());
+    record.upstream_ms = outcome.upstream_ms;
 
     let (mut parts, body) = response.into_parts();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    if let Some(value) = id_header {
         parts.headers.insert(X_REQUEST_ID.clone(), value);
     }
     if let Some(hsts) = &conn.hsts {
@@ -206,18 +252,37 @@ pub async fn handle(
             .headers
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    Ok(Response::from_parts(
-        parts,
-        ResponseBody::new(body, Some(Box::new(draft))),
-    ))
+    Response::from_parts(parts, ResponseBody::new(body, Some(Box::new(draft))))
 }
 
+/// A request as it reaches [`serve`].
+struct Inbound {
+    parts: Parts,
+    body: Incoming,
+    request_id: String,
+    id_header: Option<HeaderValue>,
+    host: String,
+    client_ip: IpAddr,
+    peer_trusted: bool,
+}
+
+/// A request answered by Rampart itself, with the context when one was made (or
+/// the id and host it would have had).
+struct Refusal {
+    problem: Problem,
+    cx: Option<Box<RequestCx>>,
+    decision: Decision,
+    request_id: String,
+    host: String,
+}
+
+/// The response, its outcome, and the request's context (boxed: it is large and
+/// moves through several futures).
 type Served = (
     Response<crate::upstream::UpstreamBody>,
     Outcome,
-    Option<RequestCx>,
+    Box<RequestCx>,
 );
-type Refused = (Problem, Option<RequestCx>, Decision);
 
 fn full(bytes: Bytes) -> crate::upstream::UpstreamBody {
     Full::new(bytes).map_err(|never| match never {}).boxed()
@@ -284,26 +349,46 @@ fn check_head(parts: &Parts, runtime: &Runtime) -> Result<(), GatewayError> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn serve(
     runtime: &Arc<Runtime>,
     conn: &ConnInfo,
-    parts: Parts,
-    body: Incoming,
-    request_id: String,
-    client_ip: IpAddr,
-    peer_trusted: bool,
-    bytes_in: &Arc<AtomicU64>,
-) -> Result<Served, Refused> {
-    let refuse = |error: GatewayError| (error.problem(), None, Decision::Deny);
-    check_head(&parts, runtime).map_err(refuse)?;
-    let path = normalize_path(parts.uri.path()).map_err(|_| refuse(GatewayError::Malformed))?;
-    let host = host_of(&parts).unwrap_or_default();
-    let api = runtime
-        .route(&host, &path)
-        .ok_or_else(|| refuse(GatewayError::RouteNotFound))?;
+    request: Inbound,
+    bytes_in: Option<&Arc<AtomicU64>>,
+) -> Result<Served, Refusal> {
+    let Inbound {
+        parts,
+        body,
+        request_id,
+        id_header,
+        host,
+        client_ip,
+        peer_trusted,
+    } = request;
+    let refused = |error: GatewayError, request_id: String, host: String| Refusal {
+        problem: error.problem(),
+        cx: None,
+        decision: Decision::Deny,
+        request_id,
+        host,
+    };
+    if let Err(error) = check_head(&parts, runtime) {
+        return Err(refused(error, request_id, host));
+    }
+    let Ok(path) = normalize_path(parts.uri.path()) else {
+        return Err(refused(GatewayError::Malformed, request_id, host));
+    };
+    let Some(api) = runtime.route(&host, &path) else {
+        return Err(refused(GatewayError::RouteNotFound, request_id, host));
+    };
 
-    let mut cx = RequestCx::new(request_id, conn.peer, parts.method.clone(), path);
+    // An empty path for `new`: it would copy it as the raw target, set below.
+    let mut cx = Box::new(RequestCx::new(
+        request_id,
+        conn.peer,
+        parts.method,
+        String::new(),
+    ));
+    cx.path = path;
     cx.client_ip = client_ip;
     cx.tls = conn.tls.clone();
     cx.host = host;
@@ -321,9 +406,26 @@ async fn serve(
     let mut body = Some(body);
     match run_request_stages(api, &mut cx, &mut body, bytes_in).await {
         Ok(()) => {}
-        Err((problem, decision)) => return Err((problem, Some(cx), decision)),
+        Err((problem, decision)) => return Err(Refusal::with_cx(problem, cx, decision)),
     }
-    forward(api, conn, cx, body, peer_trusted, bytes_in).await
+    let facts = ForwardFacts {
+        peer_trusted,
+        id_header,
+        inbound_target: parts.uri.path_and_query().cloned(),
+    };
+    forward(api, conn, cx, body, facts, bytes_in).await
+}
+
+impl Refusal {
+    fn with_cx(problem: Problem, cx: Box<RequestCx>, decision: Decision) -> Self {
+        Refusal {
+            problem,
+            cx: Some(cx),
+            decision,
+            request_id: String::new(),
+            host: String::new(),
+        }
+    }
 }
 
 /// Runs the API's stages in phase order, buffering the body for the first stage
@@ -332,7 +434,7 @@ async fn run_request_stages(
     api: &ApiRuntime,
     cx: &mut RequestCx,
     body: &mut Option<Incoming>,
-    bytes_in: &Arc<AtomicU64>,
+    bytes_in: Option<&Arc<AtomicU64>>,
 ) -> Result<(), (Problem, Decision)> {
     for stage in &api.stages {
         if let Some(limit) = stage.request_body_limit(cx)
@@ -343,7 +445,9 @@ async fn run_request_stages(
             let bytes = buffer_body(&cx.headers, incoming, limit)
                 .await
                 .map_err(|error| (error.problem(), Decision::Deny))?;
-            bytes_in.store(bytes.len() as u64, Ordering::Relaxed);
+            if let Some(counter) = bytes_in {
+                counter.store(bytes.len() as u64, Ordering::Relaxed);
+            }
             cx.body = Some(bytes);
         }
         if let Verdict::Respond(problem) = stage.on_request(cx).resolve().await {
@@ -374,7 +478,15 @@ async fn buffer_body(
     }
 }
 
-fn upstream_uri(api: &ApiRuntime, cx: &RequestCx) -> Result<Uri, GatewayError> {
+/// The URI a request is sent upstream with: the upstream's scheme, authority and
+/// base path, then the (normalised, maybe prefix-stripped) path and the query.
+/// `inbound` is the target as received: when the upstream adds no base path and
+/// the path and query are what arrived, it is reused as it is (no copy, no parse).
+fn upstream_uri(
+    api: &ApiRuntime,
+    cx: &RequestCx,
+    inbound: Option<&PathAndQuery>,
+) -> Result<Uri, GatewayError> {
     let base = &api.config.upstream.url;
     let mut path = cx.path.as_str();
     if api.config.strip_prefix {
@@ -383,6 +495,18 @@ fn upstream_uri(api: &ApiRuntime, cx: &RequestCx) -> Result<Uri, GatewayError> {
             .unwrap_or(path);
     }
     let base_path = base.path().trim_end_matches('/');
+    if let Some(inbound) = inbound
+        && base_path.is_empty()
+        && path.starts_with('/')
+        && inbound.path() == path
+        && inbound.query() == cx.query.as_deref()
+    {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = base.scheme().cloned();
+        parts.authority = base.authority().cloned();
+        parts.path_and_query = Some(inbound.clone());
+        return Uri::from_parts(parts).map_err(|_| GatewayError::Malformed);
+    }
     let mut target = String::with_capacity(base_path.len() + path.len() + 1);
     target.push_str(base_path);
     if !path.starts_with('/') {
@@ -403,21 +527,41 @@ fn upstream_uri(api: &ApiRuntime, cx: &RequestCx) -> Result<Uri, GatewayError> {
     builder.build().map_err(|_| GatewayError::Malformed)
 }
 
+/// What [`forward`] needs of the inbound request besides its context.
+struct ForwardFacts {
+    peer_trusted: bool,
+    id_header: Option<HeaderValue>,
+    inbound_target: Option<PathAndQuery>,
+}
+
 async fn forward(
     api: &ApiRuntime,
     conn: &ConnInfo,
-    mut cx: RequestCx,
+    mut cx: Box<RequestCx>,
     body: Option<Incoming>,
-    peer_trusted: bool,
-    bytes_in: &Arc<AtomicU64>,
-) -> Result<Served, Refused> {
-    let uri = match upstream_uri(api, &cx) {
+    facts: ForwardFacts,
+    bytes_in: Option<&Arc<AtomicU64>>,
+) -> Result<Served, Refusal> {
+    let ForwardFacts {
+        peer_trusted,
+        id_header,
+        inbound_target,
+    } = facts;
+    let uri = match upstream_uri(api, &cx, inbound_target.as_ref()) {
         Ok(uri) => uri,
-        Err(error) => return Err((error.problem(), Some(cx), Decision::Deny)),
+        Err(error) => return Err(Refusal::with_cx(error.problem(), cx, Decision::Deny)),
     };
     let mut headers = std::mem::take(&mut cx.headers);
     headers::remove_hop_by_hop(&mut headers);
-    headers.remove(header::HOST);
+    // The upstream's own authority, as the client would set it.
+    match &api.upstream_host {
+        Some(host) => {
+            headers.insert(header::HOST, host.clone());
+        }
+        None => {
+            headers.remove(header::HOST);
+        }
+    }
     // Framing is the body's, not the client's: a stage may have rewritten a
     // buffered body, and hyper derives Content-Length (or chunked) from it.
     headers.remove(header::CONTENT_LENGTH);
@@ -427,15 +571,20 @@ async fn forward(
         headers.remove(header::ACCEPT_ENCODING);
     }
     let proto = if conn.tls.is_some() { "https" } else { "http" };
-    headers::set_forwarded(&mut headers, peer_trusted, conn.peer.ip(), proto, &cx.host);
-    if let Ok(value) = HeaderValue::from_str(&cx.request_id) {
+    headers::set_forwarded(&mut headers, peer_trusted, &conn.forwarded, proto, &cx.host);
+    if let Some(value) = id_header {
         headers.insert(X_REQUEST_ID.clone(), value);
     }
     let upstream_body = match (cx.body.clone(), body) {
         (Some(bytes), _) => full(bytes),
-        (None, Some(incoming)) => CountingBody::new(incoming, bytes_in.clone())
-            .map_err(|err| -> BoxError { Box::new(err) })
-            .boxed(),
+        (None, Some(incoming)) => match bytes_in {
+            Some(counter) => CountingBody::new(incoming, counter.clone())
+                .map_err(|err| -> BoxError { Box::new(err) })
+                .boxed(),
+            None => incoming
+                .map_err(|err| -> BoxError { Box::new(err) })
+                .boxed(),
+        },
         (None, None) => Empty::new().map_err(|never| match never {}).boxed(),
     };
     let mut request = Request::new(upstream_body);
@@ -460,18 +609,18 @@ async fn forward(
             };
             tracing::warn!(api = %api.config.name, request_id = %cx.request_id, error = %err, "upstream request failed");
             metrics::counter!("rampart_upstream_errors_total", "api" => api.config.name.clone(), "kind" => kind).increment(1);
-            return Err((
+            return Err(Refusal::with_cx(
                 GatewayError::UpstreamUnreachable.problem(),
-                Some(cx),
+                cx,
                 Decision::Error,
             ));
         }
         Err(_) => {
             tracing::warn!(api = %api.config.name, request_id = %cx.request_id, "upstream response timed out");
             metrics::counter!("rampart_upstream_errors_total", "api" => api.config.name.clone(), "kind" => "timeout").increment(1);
-            return Err((
+            return Err(Refusal::with_cx(
                 GatewayError::UpstreamTimeout.problem(),
-                Some(cx),
+                cx,
                 Decision::Error,
             ));
         }
@@ -496,9 +645,9 @@ async fn forward(
             {
                 Ok(collected) => response_cx.body = Some(collected.to_bytes()),
                 Err(_) => {
-                    return Err((
+                    return Err(Refusal::with_cx(
                         GatewayError::UpstreamUnreachable.problem(),
-                        Some(cx),
+                        cx,
                         Decision::Error,
                     ));
                 }
@@ -507,7 +656,7 @@ async fn forward(
         if let Verdict::Respond(problem) =
             stage.on_response(&mut cx, &mut response_cx).resolve().await
         {
-            return Err((problem, Some(cx), Decision::Deny));
+            return Err(Refusal::with_cx(problem, cx, Decision::Deny));
         }
     }
     parts.status = response_cx.status;
@@ -528,5 +677,5 @@ async fn forward(
         reason: None,
         upstream_ms,
     };
-    Ok((Response::from_parts(parts, body), outcome, Some(cx)))
+    Ok((Response::from_parts(parts, body), outcome, cx))
 }

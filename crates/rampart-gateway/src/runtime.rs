@@ -45,6 +45,9 @@ pub struct ApiRuntime {
     pub response_stages: bool,
     /// The stages in response-phase order (stable), for the response side.
     pub response_order: Vec<Arc<dyn Stage>>,
+    /// The `Host` header requests to this upstream carry (its authority, without
+    /// a default port), made once instead of by the client on every request.
+    pub upstream_host: Option<http::HeaderValue>,
 }
 
 /// The compiled configuration.
@@ -98,6 +101,7 @@ impl Runtime {
                 let mut response_order = stages.clone();
                 response_order.sort_by_key(|stage| stage.response_phase());
                 apis.push(ApiRuntime {
+                    upstream_host: host_header(&api.upstream.url),
                     config: api.clone(),
                     client,
                     response_stages: !stages.is_empty(),
@@ -140,6 +144,23 @@ impl Runtime {
             // Prefer host-specific APIs, then longer prefixes.
             .max_by_key(|api| (!api.config.hosts.is_empty(), api.config.path_prefix.len()))
     }
+}
+
+/// The `Host` value for requests to `url`: its host, and its port unless that is
+/// the scheme's default (what hyper's client would set).
+fn host_header(url: &http::Uri) -> Option<http::HeaderValue> {
+    let authority = url.authority()?;
+    let host = authority.host();
+    let default_port = if url.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let text = match authority.port_u16() {
+        Some(port) if port != default_port => format!("{host}:{port}"),
+        _ => host.to_string(),
+    };
+    http::HeaderValue::from_str(&text).ok()
 }
 
 fn prefix_matches(prefix: &str, path: &str) -> bool {
@@ -203,8 +224,20 @@ pub fn check_stages(config: &Config, factory: &dyn StageFactory) -> Result<(), C
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::prefix_matches;
+    use super::{host_header, prefix_matches};
+
+    #[test]
+    fn upstream_host_headers_omit_default_ports() {
+        let host = |url: &str| host_header(&url.parse().unwrap()).unwrap();
+        assert_eq!(host("http://127.0.0.1:8080/base"), "127.0.0.1:8080");
+        assert_eq!(host("http://api.internal/"), "api.internal");
+        assert_eq!(host("http://api.internal:80/"), "api.internal");
+        assert_eq!(host("https://api.internal:443/"), "api.internal");
+        assert_eq!(host("https://api.internal:80/"), "api.internal:80");
+        assert_eq!(host("http://[::1]:9000/"), "[::1]:9000");
+    }
 
     #[test]
     fn prefixes_match_at_segment_boundaries() {

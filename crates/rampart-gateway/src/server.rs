@@ -166,7 +166,10 @@ impl Server {
         };
         tasks.spawn(supervisor.run(self.listeners, stop.clone()));
         tasks.spawn(admin_loop(self.admin, gateway.clone(), stop.clone()));
-        let background = [tokio::spawn(crate::reload::on_sighup(gateway.clone()))];
+        let background = [
+            tokio::spawn(crate::reload::on_sighup(gateway.clone())),
+            tokio::spawn(crate::telemetry::upkeep(crate::telemetry::UPKEEP_INTERVAL)),
+        ];
         let config_watch = self.watch_config.then(|| {
             tokio::spawn(crate::reload::on_file_change(
                 gateway.clone(),
@@ -198,6 +201,9 @@ impl Server {
     }
 }
 
+/// hyper's HTTP/1 header-count limit when none is set.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+
 fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -206,10 +212,18 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         // The HTTP/1 guard ends hyper's input (EOF) when it refuses a pipelined
         // head: responses already in progress must still be written.
         .half_close(true)
-        .header_read_timeout(limits.header_read_timeout)
+        // Every HTTP/1 connection is behind the guard, which enforces the
+        // header-read (and keep-alive idle) timeout itself and answers it with a
+        // 408 problem; hyper's own would arm and drop a boxed timer per request.
+        .header_read_timeout(None)
         // hyper refuses buffers below 8 KiB; the head limit is at least that.
-        .max_buf_size(limits.max_header_bytes.max(8192))
-        .max_headers(limits.max_headers);
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    // The guard refuses heads past `max_headers` (431) before hyper parses them.
+    // hyper's own limit matters only above its default of 100, and setting it
+    // costs a header array initialised on every parse.
+    if limits.max_headers > HYPER_DEFAULT_MAX_HEADERS {
+        builder.http1().max_headers(limits.max_headers);
+    }
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -383,6 +397,7 @@ async fn accept_loop(
                     tls: None,
                     hsts: None,
                     responses_done: responses_done.clone(),
+                    forwarded: crate::headers::ForwardedPeer::new(peer.ip()),
                 });
                 let service =
                     service_fn(move |request| handle(gateway.clone(), info.clone(), request));
@@ -410,6 +425,7 @@ async fn accept_loop(
                 tls: Some(tls),
                 hsts,
                 responses_done: responses_done.clone(),
+                forwarded: crate::headers::ForwardedPeer::new(peer.ip()),
             });
             let service = service_fn(move |request| handle(gateway.clone(), info.clone(), request));
             if is_h2 {
@@ -471,11 +487,11 @@ impl OnRefusal for AuditRefusals {
             "decision" => "deny",
         )
         .increment(1);
-        runtime.audit.submit(rampart_audit::AuditRecord {
-            ts: rampart_core::time::rfc3339_millis(std::time::SystemTime::now()),
+        runtime.audit.submit(&rampart_audit::AuditRecord {
+            ts: std::time::SystemTime::now(),
             request_id: head.request_id.clone(),
-            client_ip: self.peer.ip().to_string(),
-            method: head.method.clone().unwrap_or_default(),
+            client_ip: self.peer.ip(),
+            method: rampart_audit::record::method_name(head.method.as_deref().unwrap_or_default()),
             host: head.host.clone().unwrap_or_default(),
             path,
             query,
@@ -487,7 +503,7 @@ impl OnRefusal for AuditRefusals {
             duration_ms: 0.0,
             upstream_ms: None,
             decision: rampart_audit::Decision::Deny,
-            reason: Some(problem.kind.slug.to_string()),
+            reason: Some(std::borrow::Cow::Borrowed(problem.kind.slug)),
             identity: None,
             waf: Default::default(),
         });

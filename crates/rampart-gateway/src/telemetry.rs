@@ -29,6 +29,24 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// How often histogram samples are folded into their buckets.
+pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds histogram samples into their buckets every `interval`, forever.
+///
+/// The recorder keeps every histogram sample (with a timestamp) until this runs
+/// or `/metrics` is scraped: without it, a gateway nobody scrapes grows by a
+/// sample per request without bound.
+pub async fn upkeep(interval: std::time::Duration) {
+    let Some(handle) = handle() else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(interval).await;
+        handle.run_upkeep();
+    }
+}
+
 fn describe() {
     metrics::describe_counter!(
         "rampart_requests_total",
@@ -71,7 +89,42 @@ fn describe() {
 /// Series are bounded by configuration (APIs, route templates, statuses); past
 /// `MAX_CACHED_SERIES` the slow path is taken so memory stays bounded.
 pub struct RequestMetrics {
-    series: parking_lot::Mutex<std::collections::HashMap<u64, CachedSeries>>,
+    series: parking_lot::Mutex<SeriesMap>,
+}
+
+/// Series by their key, which is already a hash: stored as it is.
+type SeriesMap =
+    std::collections::HashMap<u64, CachedSeries, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// FNV-1a: the series key is hashed on every request, and its inputs come from
+/// the configuration (API names, route templates, statuses), not from clients,
+/// so a keyed hash buys nothing here. A `u64` (the finished key) passes as is.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+
+    fn new() -> Self {
+        Self(Self::OFFSET)
+    }
+}
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(Self::PRIME);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }
 
 struct CachedSeries {
@@ -90,15 +143,21 @@ impl RequestMetrics {
     pub fn global() -> &'static RequestMetrics {
         static CACHE: OnceLock<RequestMetrics> = OnceLock::new();
         CACHE.get_or_init(|| RequestMetrics {
-            series: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            series: parking_lot::Mutex::new(SeriesMap::default()),
         })
     }
 
     /// Counts one finished request and records its duration.
     pub fn record(&self, api: &str, route: &str, status: u16, decision: &'static str, secs: f64) {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (api, route, status, decision).hash(&mut hasher);
+        use std::hash::Hasher;
+        let mut hasher = KeyHasher::new();
+        // Separators keep ("ab", "c") and ("a", "bc") apart.
+        hasher.write(api.as_bytes());
+        hasher.write(&[0xff]);
+        hasher.write(route.as_bytes());
+        hasher.write(&[0xff]);
+        hasher.write(&status.to_le_bytes());
+        hasher.write(decision.as_bytes());
         let key = hasher.finish();
         let mut series = self.series.lock();
         if let Some(hit) = series.get(&key)
@@ -136,5 +195,34 @@ impl RequestMetrics {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache() -> RequestMetrics {
+        RequestMetrics {
+            series: parking_lot::Mutex::new(SeriesMap::default()),
+        }
+    }
+
+    #[test]
+    fn each_series_is_cached_once_and_shifted_labels_stay_apart() {
+        let metrics = cache();
+        for _ in 0..3 {
+            metrics.record("ab", "c", 200, "allow", 0.001);
+            metrics.record("a", "bc", 200, "allow", 0.001);
+            metrics.record("a", "bc", 404, "deny", 0.001);
+        }
+        let series = metrics.series.lock();
+        assert_eq!(series.len(), 3);
+        assert!(series.values().any(|s| s.api == "ab" && s.route == "c"));
+        assert!(
+            series
+                .values()
+                .any(|s| s.api == "a" && s.route == "bc" && s.status == 404)
+        );
     }
 }

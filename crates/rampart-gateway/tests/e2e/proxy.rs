@@ -151,6 +151,18 @@ async fn paths_are_normalised_before_routing_and_forwarding() {
     .await;
     assert_eq!(status_of(&out), 200, "{out}");
     assert_eq!(upstream.paths().last().unwrap(), "/users/v1/b");
+    // The query travels unchanged, whether the path was rewritten or not (an
+    // unchanged target is passed on as it arrived).
+    for (sent, seen) in [
+        ("/users/v1/a?x=1&y=%2F", "/users/v1/a?x=1&y=%2F"),
+        ("/users/v1/a/./b?x=1", "/users/v1/a/b?x=1"),
+        ("/users/v1/%61?q", "/users/v1/a?q"),
+    ] {
+        let request = format!("GET {sent} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        let out = raw(gw.addr, request.as_bytes(), Duration::from_secs(2)).await;
+        assert_eq!(status_of(&out), 200, "{out}");
+        assert_eq!(upstream.paths().last().unwrap(), seen, "{sent}");
+    }
     let out = raw(
         gw.addr,
         b"GET /users/v1/%zz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",

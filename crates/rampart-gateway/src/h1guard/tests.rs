@@ -1,0 +1,119 @@
+//! The guard's framing, in-place passing and refusals, fed in every split.
+
+use super::*;
+
+#[test]
+fn targets_with_raw_unsafe_characters_are_encoded() {
+    assert!(matches!(encode_target("/a/b?c=d"), TargetCheck::Fine));
+    assert!(matches!(
+        encode_target("/a?q={\"x\"}"),
+        TargetCheck::Fine | TargetCheck::Encoded(_)
+    ));
+    match encode_target("/x?input=<script>|\\") {
+        TargetCheck::Encoded(e) => assert_eq!(e, "/x?input=%3Cscript%3E%7C%5C"),
+        _ => panic!("expected an encoding"),
+    }
+    match encode_target("/caf\u{e9}") {
+        TargetCheck::Encoded(e) => assert_eq!(e, "/caf%C3%A9"),
+        TargetCheck::Fine => {}
+        TargetCheck::Invalid => panic!("utf-8 path refused"),
+    }
+    assert!(matches!(encode_target("/a\u{7f}b"), TargetCheck::Invalid));
+    match encode_target("?id=1") {
+        TargetCheck::Encoded(e) => assert_eq!(e, "/?id=1"),
+        _ => panic!("a bare query should get the root path"),
+    }
+    assert!(matches!(
+        encode_target("www.example.com:443"),
+        TargetCheck::Invalid
+    ));
+    assert!(matches!(encode_target("/a?b=1#frag"), TargetCheck::Invalid));
+}
+
+#[test]
+fn request_id_is_found_in_heads_that_do_not_parse() {
+    let head = b"GET / HTTP/3.0\r\nHost: a\r\nX-Request-ID: ftw-123\r\n\r\n";
+    assert_eq!(raw_request_id(head).as_deref(), Some("ftw-123"));
+    assert_eq!(raw_request_id(b"GET / HTTP/3.0\r\n\r\n"), None);
+}
+
+fn guard() -> GuardedIo<()> {
+    struct Ignore;
+    impl OnRefusal for Ignore {
+        fn refused(&self, _error: GatewayError, _head: &RefusedHead) {}
+    }
+    let limits = HeadLimits {
+        max_header_bytes: 8192,
+        max_headers: 32,
+        header_read_timeout: std::time::Duration::from_secs(1),
+    };
+    GuardedIo::new((), limits, Arc::new(Ignore), Arc::new(AtomicU64::new(0)))
+}
+
+const CHUNKED_THEN_GET: &[u8] = b"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nT: 1\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\nPUT /c HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc";
+
+#[test]
+fn whole_requests_pass_in_place_without_a_copy() {
+    let mut guard = guard();
+    assert_eq!(guard.accept(CHUNKED_THEN_GET), CHUNKED_THEN_GET.len());
+    assert!(guard.ready.is_empty() && guard.head.is_empty());
+    assert_eq!(guard.heads_passed, 3);
+    assert!(guard.refusal.is_none());
+}
+
+#[test]
+fn every_split_passes_the_same_bytes() {
+    for split in 0..=CHUNKED_THEN_GET.len() {
+        let (passed, refused) = fuzz_feed(CHUNKED_THEN_GET, split);
+        assert!(!refused, "split {split}");
+        assert_eq!(passed, CHUNKED_THEN_GET, "split {split}");
+    }
+}
+
+/// The framing of a chunked body is followed to its end, so a smuggled head
+/// pipelined after it is still checked (and refused), however the bytes arrive.
+#[test]
+fn a_head_after_a_chunked_body_is_checked() {
+    let mut input =
+        b"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+            .to_vec();
+    let accepted = input.len();
+    input.extend_from_slice(
+        b"GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    for split in 0..=input.len() {
+        let (passed, refused) = fuzz_feed(&input, split);
+        assert!(refused, "split {split}");
+        assert_eq!(passed, input[..accepted], "split {split}");
+    }
+}
+
+#[test]
+fn re_encoded_targets_and_the_bytes_after_them_keep_their_order() {
+    let input = b"GET /x?q=<a> HTTP/1.1\r\nHost: a\r\n\r\nGET /y HTTP/1.1\r\nHost: a\r\n\r\n";
+    let expected =
+        b"GET /x?q=%3Ca%3E HTTP/1.1\r\nHost: a\r\n\r\nGET /y HTTP/1.1\r\nHost: a\r\n\r\n";
+    for split in 0..=input.len() {
+        let (passed, refused) = fuzz_feed(input, split);
+        assert!(!refused, "split {split}");
+        assert_eq!(passed, expected, "split {split}");
+    }
+}
+
+#[test]
+fn oversized_heads_are_refused_in_place_and_when_split() {
+    let mut input = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: ".to_vec();
+    input.extend(std::iter::repeat_n(b'a', 9000));
+    input.extend_from_slice(b"\r\n\r\n");
+    for split in [0, 10, 4000, input.len()] {
+        let (passed, refused) = fuzz_feed(&input, split);
+        assert!(refused && passed.is_empty(), "split {split}");
+    }
+}
+
+#[test]
+fn head_end_skips_leading_empty_lines_and_spans_reads() {
+    assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n\r\n", 0), Some(18));
+    assert_eq!(find_head_end(b"\r\nGET / HTTP/1.1\r\n\r\nx", 0), Some(20));
+    assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0), None);
+}
