@@ -120,13 +120,36 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`: the audit record's timestamp (millisecond precision).
 pub fn rfc3339_millis(time: SystemTime) -> String {
+    String::from_utf8_lossy(&rfc3339_millis_bytes(time)).into_owned()
+}
+
+/// [`rfc3339_millis`] in a fixed buffer, for writers that format one per
+/// request (`write!` with padding costs several times more). Years past 9999
+/// are written as 9999-12-31T23:59:59.999Z: no request carries one.
+pub fn rfc3339_millis_bytes(time: SystemTime) -> [u8; 24] {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX / 2);
-    let (date, hh, mm, ss) = split(secs);
-    format!(
-        "{date}T{hh:02}:{mm:02}:{ss:02}.{:03}Z",
-        since_epoch.subsec_millis()
-    )
+    let (y, m, d) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
+    let Some(year) = u32::try_from(y).ok().filter(|y| *y <= 9999) else {
+        return *b"9999-12-31T23:59:59.999Z";
+    };
+    let tod = u32::try_from(secs.rem_euclid(SECS_PER_DAY)).unwrap_or(0);
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut value: u32| {
+        for slot in out.iter_mut().skip(at).take(width).rev() {
+            // A single decimal digit.
+            *slot = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, tod / 3600);
+    put(14, 2, tod % 3600 / 60);
+    put(17, 2, tod % 60);
+    put(20, 3, since_epoch.subsec_millis());
+    out
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, or with `±HH:MM` when `offset_secs` (seconds east of
@@ -204,6 +227,8 @@ mod tests {
         assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         let leap = UNIX_EPOCH + Duration::from_millis(951_827_696_789);
         assert_eq!(rfc3339_millis(leap), "2000-02-29T12:34:56.789Z");
+        let far = UNIX_EPOCH + Duration::from_secs(400_000_000_000);
+        assert_eq!(rfc3339_millis(far), "9999-12-31T23:59:59.999Z");
         assert_eq!(rfc3339(1_795_840_929, 0), "2026-11-28T04:42:09Z");
         assert_eq!(
             rfc3339(1_795_840_929, 2 * 3600),

@@ -92,40 +92,10 @@ pub struct RequestMetrics {
     series: parking_lot::Mutex<SeriesMap>,
 }
 
-/// Series by their key, which is already a hash: stored as it is.
-type SeriesMap =
-    std::collections::HashMap<u64, CachedSeries, std::hash::BuildHasherDefault<KeyHasher>>;
-
-/// FNV-1a: the series key is hashed on every request, and its inputs come from
-/// the configuration (API names, route templates, statuses), not from clients,
-/// so a keyed hash buys nothing here. A `u64` (the finished key) passes as is.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl KeyHasher {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-
-    fn new() -> Self {
-        Self(Self::OFFSET)
-    }
-}
-
-impl std::hash::Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(Self::PRIME);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
+/// Series by the hash of their labels (a hit is checked against the labels).
+/// foldhash, not SipHash: the labels come from the configuration (API names,
+/// route templates, statuses), not from clients, so a keyed hash buys nothing.
+type SeriesMap = std::collections::HashMap<u64, CachedSeries, foldhash::fast::FixedState>;
 
 struct CachedSeries {
     api: String,
@@ -149,16 +119,8 @@ impl RequestMetrics {
 
     /// Counts one finished request and records its duration.
     pub fn record(&self, api: &str, route: &str, status: u16, decision: &'static str, secs: f64) {
-        use std::hash::Hasher;
-        let mut hasher = KeyHasher::new();
-        // Separators keep ("ab", "c") and ("a", "bc") apart.
-        hasher.write(api.as_bytes());
-        hasher.write(&[0xff]);
-        hasher.write(route.as_bytes());
-        hasher.write(&[0xff]);
-        hasher.write(&status.to_le_bytes());
-        hasher.write(decision.as_bytes());
-        let key = hasher.finish();
+        use std::hash::BuildHasher;
+        let key = foldhash::fast::FixedState::default().hash_one((api, route, status, decision));
         let mut series = self.series.lock();
         if let Some(hit) = series.get(&key)
             && hit.api == api
