@@ -16,7 +16,8 @@ pub struct Vars {
     pub(crate) collections: HashMap<String, Collection>,
     pub(crate) env: Collection,
     pub(crate) geo: Collection,
-    pub(crate) matched_var: Option<(Vec<u8>, Vec<u8>)>,
+    /// MATCHED_VAR_NAME and MATCHED_VAR (shared: folded rules replay theirs).
+    pub(crate) matched_var: Option<std::sync::Arc<(Vec<u8>, Vec<u8>)>>,
     pub(crate) matched_vars: Vec<(Vec<u8>, Vec<u8>)>,
     pub(crate) body_processor: Option<BodyProcessor>,
     pub(crate) duration_us: u64,
@@ -282,11 +283,11 @@ fn single<'a>(data: &'a RequestData, vars: &'a Vars, var: Var, out: &mut Vec<Can
         Var::MultipartFileLimitExceeded => Some(flag(var, f.file_limit_exceeded)),
         Var::MatchedVar => vars
             .matched_var
-            .as_ref()
+            .as_deref()
             .map(|(_, v)| owned(var, v.clone())),
         Var::MatchedVarName => vars
             .matched_var
-            .as_ref()
+            .as_deref()
             .map(|(n, _)| owned(var, n.clone())),
         Var::Duration => Some(owned(var, vars.duration_us.to_string().into_bytes())),
         Var::AuthType => data.header("authorization").map(|a| {

@@ -26,6 +26,16 @@ pub const NAME_BIT: u32 = 1 << 31;
 pub struct Ids(u32);
 
 impl Ids {
+    /// A counter whose first id is `used + 1` (ids up to `used` are taken).
+    pub fn starting_after(used: u32) -> Self {
+        Ids(used)
+    }
+
+    /// The highest id handed out so far.
+    pub fn used(&self) -> u32 {
+        self.0
+    }
+
     /// A new id (ids stop growing rather than wrap: they then share one slot
     /// that is never cached).
     pub fn next(&mut self) -> u32 {

@@ -11,7 +11,7 @@ use super::data::RequestData;
 use super::collect::{Candidate, collect};
 use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, expand, expand_cow};
-use super::{Interruption, RuleMatch, Transaction};
+use super::{Interruption, MatchRec, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::{Entry, Ruleset};
 use crate::seclang::actions::{Action, AllowScope, Ctl, Disruptive, EngineMode, SetVarOp};
@@ -125,10 +125,14 @@ impl Transaction {
         };
         let mut i = 0;
         let mut skip = 0u32;
+        if !self.fold_decided {
+            self.fold_decided = true;
+            self.folded = self.start_folded(&rs);
+        }
         while let Some(entry) = entries.get(i) {
             i += 1;
-            let Entry::Rule(idx) = entry else { continue };
-            let Some(rule) = rs.rules.get(*idx) else {
+            let Entry::Rule(idx) = *entry else { continue };
+            let Some(rule) = rs.rules.get(idx) else {
                 continue;
             };
             if skip > 0 {
@@ -138,10 +142,17 @@ impl Transaction {
             if self.rule_removed(rule) {
                 continue;
             }
-            if !self.eval_chain(&rs, rule) {
-                continue;
+            // A folded rule replays the outcome it has for every request.
+            match self.folded.then(|| self.replay(&rs, idx, rule)).flatten() {
+                Some(false) => continue,
+                Some(true) => {}
+                None => {
+                    if !self.eval_chain(&rs, rule) {
+                        continue;
+                    }
+                    self.record_match(idx, rule);
+                }
             }
-            self.record_match(rule);
             match &rule.disruptive {
                 Some(d @ (Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_))) => {
                     let interruption = Interruption {
@@ -223,7 +234,7 @@ impl Transaction {
                 .any(|node| Prefilter::allows(row(node), slot))
     }
 
-    fn rule_removed(&self, rule: &Rule) -> bool {
+    pub(crate) fn rule_removed(&self, rule: &Rule) -> bool {
         self.runtime.removed_ids.iter().any(|r| r.contains(rule.id))
             || self
                 .runtime
@@ -232,7 +243,7 @@ impl Transaction {
                 .any(|t| rule.has_tag_matching(t))
     }
 
-    fn record_match(&mut self, rule: &Rule) {
+    fn record_match(&mut self, idx: usize, rule: &Rule) {
         let msg = if rule.log {
             rule.msg.as_ref().map(|m| {
                 String::from_utf8_lossy(&expand(m, &self.data, &self.vars, Some(rule))).into_owned()
@@ -240,18 +251,10 @@ impl Transaction {
         } else {
             None
         };
-        self.matches.push(RuleMatch {
-            id: rule.id,
-            phase: rule.phase,
-            logged: rule.log,
+        self.matches.push(MatchRec {
+            rule: idx,
             msg,
-            severity: rule.severity,
-            matched_var_name: self
-                .vars
-                .matched_var
-                .as_ref()
-                .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
-                .unwrap_or_default(),
+            var: self.vars.matched_var.clone(),
         });
     }
 
@@ -259,7 +262,7 @@ impl Transaction {
     /// own non-disruptive actions as soon as it matches (CRS relies on this: a
     /// starter's `setvar` prepares a variable its chained rule inspects), which
     /// is why CRS puts score increments on the last link.
-    fn eval_chain(&mut self, rs: &Ruleset, starter: &Rule) -> bool {
+    pub(crate) fn eval_chain(&mut self, rs: &Ruleset, starter: &Rule) -> bool {
         self.vars.matched_vars.clear();
         let mut link = Some(starter);
         while let Some(l) = link {
@@ -376,7 +379,7 @@ impl Transaction {
                 self.vars
                     .matched_vars
                     .push((hit.name.clone(), hit.value.clone()));
-                self.vars.matched_var = Some((hit.name, hit.value));
+                self.vars.matched_var = Some(std::sync::Arc::new((hit.name, hit.value)));
             }
             self.run_effects(rule, starter);
         }
