@@ -146,10 +146,18 @@ impl Ruleset {
         self.fold.count
     }
 
-    /// Number of rules a folded jump always skips (never visited unless a
-    /// run-time removal makes the transaction run unfolded).
+    /// Number of rules a folded jump always skips (visited only when a
+    /// run-time removal picks that jump or makes the transaction run unfolded).
     pub fn statically_skipped_rules(&self) -> usize {
         self.fold.skipped
+    }
+
+    /// Whether the rule with this id was folded at load.
+    pub fn is_folded(&self, id: u64) -> bool {
+        self.rules
+            .iter()
+            .zip(&self.fold.outcomes)
+            .any(|(r, o)| r.id == id && o.is_some())
     }
 
     /// The rule with this id.
