@@ -79,6 +79,11 @@ fn one_tx(rs: &Arc<Ruleset>, mode: &str, body: &str) -> bool {
     }
     tx.process_request_body();
     tx.process_logging();
+    if std::env::var_os("TX_LOOP_DUMP").is_some() {
+        for m in tx.matches() {
+            eprintln!("match {} phase {} {}", m.id, m.phase, m.matched_var_name);
+        }
+    }
     tx.interruption().is_some()
 }
 
