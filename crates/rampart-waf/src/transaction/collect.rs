@@ -49,6 +49,16 @@ pub struct Candidate<'a> {
 }
 
 impl Candidate<'_> {
+    /// The candidate with owned key and value.
+    pub fn into_owned(self) -> Candidate<'static> {
+        Candidate {
+            var: self.var,
+            key: Cow::Owned(self.key.into_owned()),
+            value: Cow::Owned(self.value.into_owned()),
+            id: self.id,
+        }
+    }
+
     /// `ARGS:id`, `REQUEST_URI`: the name MATCHED_VAR_NAME shows.
     pub fn display_name(&self) -> Vec<u8> {
         let name = self.var.name().as_bytes();

@@ -73,6 +73,21 @@ fn fact_hits(
     highest
 }
 
+/// The candidate buffer kept between rules, emptied and ready for borrowed
+/// candidates: one allocation per transaction instead of one per rule.
+fn borrow_buffer<'a>(mut v: Vec<Candidate<'static>>) -> Vec<Candidate<'a>> {
+    v.clear();
+    v
+}
+
+/// Gives a candidate buffer back, emptied. (An empty map-collect from a
+/// `Vec` reuses its allocation when the element layout is the same, as it
+/// is here: only the lifetime changes.)
+fn return_buffer(mut v: Vec<Candidate<'_>>) -> Vec<Candidate<'static>> {
+    v.clear();
+    v.into_iter().map(Candidate::into_owned).collect()
+}
+
 /// Offers one value of candidate `c` to the link's operator; records a hit
 /// and returns true when the link matches it.
 fn offer(rule: &Rule, env: &Env<'_>, c: &Candidate<'_>, v: &[u8], hits: &mut Vec<Hit>) -> bool {
@@ -295,7 +310,7 @@ impl Transaction {
                         .iter()
                         .any(|(pick, e)| pick.picks(starter) && e.excludes(var, key))
             };
-            let mut cands: Vec<Candidate<'_>> = Vec::new();
+            let mut cands = borrow_buffer(std::mem::take(&mut self.scratch));
             if rule.targets.is_empty() {
                 cands.push(Candidate {
                     var: Var::Tx,
@@ -353,7 +368,7 @@ impl Transaction {
                 }
             }
             let geo = env.geo.into_inner();
-            drop(cands);
+            self.scratch = return_buffer(cands);
             if let Some(fields) = geo {
                 let mut geo = crate::transaction::data::Collection::default();
                 for (k, v) in fields {

@@ -132,6 +132,8 @@ pub struct Transaction {
     folded: bool,
     /// Whether `folded` was decided.
     fold_decided: bool,
+    /// Candidate buffer reused by every rule (always empty between rules).
+    scratch: Vec<collect::Candidate<'static>>,
     /// Request/response phases up to this one are skipped (`allow`).
     allow_through: u8,
     body: Vec<u8>,
@@ -171,6 +173,7 @@ impl Transaction {
             matches: Vec::new(),
             folded: false,
             fold_decided: false,
+            scratch: Vec::new(),
             allow_through: 0,
             body: Vec::new(),
             response_body: Vec::new(),
