@@ -60,6 +60,8 @@ pub(crate) struct Fold {
     pub count: usize,
     /// Rules a folded jump always skips (never visited).
     pub skipped: usize,
+    /// Per rule: whether a folded jump always skips it.
+    pub never_visited: Vec<bool>,
 }
 
 impl Fold {
@@ -349,6 +351,7 @@ pub(crate) fn compute(rs: &Arc<Ruleset>) -> Fold {
     let mut writers = Vec::new();
     let mut count = 0;
     let mut skipped = 0;
+    let mut never_visited = vec![false; rs.rules.len()];
     let mut kept_reads = Keys::default();
     let mut kept_writes = Keys::default();
     let mut folded_reads = Keys::default();
@@ -375,6 +378,9 @@ pub(crate) fn compute(rs: &Arc<Ruleset>) -> Fold {
             if in_zone && !revived {
                 // Never visited: neither folded nor part of the analysis.
                 skipped += 1;
+                if let Some(n) = never_visited.get_mut(idx) {
+                    *n = true;
+                }
                 continue;
             }
             let Some(rule) = rs.rules.get(idx) else {
@@ -443,5 +449,6 @@ pub(crate) fn compute(rs: &Arc<Ruleset>) -> Fold {
         ids_used,
         count,
         skipped,
+        never_visited,
     }
 }

@@ -446,7 +446,6 @@ fn same_kind(a: &Target, b: &Target) -> bool {
 /// Assigns prefilter slots to the eligible links of `rules` and builds the prefilter.
 pub(crate) fn assign(rules: &mut [Rule], chains: &ChainTable) -> Prefilter {
     let mut entries = Vec::new();
-    let mut facts: Vec<(u32, ChainId, Vec<Target>)> = Vec::new();
     let mut next = 0u32;
     for rule in rules.iter_mut() {
         let mut link = Some(rule);
@@ -454,45 +453,80 @@ pub(crate) fn assign(rules: &mut [Rule], chains: &ChainTable) -> Prefilter {
             if let Some(f) = link_factors(r) {
                 r.prefilter_slot = Some(next);
                 entries.push((next, f));
-                if !r.targets.is_empty() && r.targets.iter().all(|t| !t.count && is_fact(t.var)) {
-                    let widened: Vec<Target> = r.targets.iter().map(widened).collect();
-                    // multiMatch inspects every intermediate value too.
-                    if r.multi_match {
-                        facts.push((next, 0, widened.clone()));
-                        for node in chains.path(r.chain_id) {
-                            facts.push((next, node, widened.clone()));
-                        }
-                    } else {
-                        facts.push((next, r.chain_id, widened));
-                    }
-                }
                 next += 1;
             }
             link = r.chained.as_deref_mut();
         }
     }
     let mut p = Prefilter::build(&entries);
-    for (slot, node, targets) in facts {
-        if let Some(w) = p.fact_slots.get_mut(slot as usize / 64) {
-            *w |= 1 << (slot % 64);
-        }
-        for t in targets {
-            let at = match p.coverage.iter().position(|(c, _)| same_kind(c, &t)) {
-                Some(at) => at,
-                None => {
-                    p.coverage.push((t, Vec::new()));
-                    p.coverage.len() - 1
+    p.cover(rules, chains, |_| true);
+    p
+}
+
+impl Prefilter {
+    /// (Re)computes the fact slots and the phase-wide scan's coverage from
+    /// the rules `visited` says can run: rules a folded jump always skips
+    /// ([`crate::fold`]) would only widen the scan. A slot left out is not a
+    /// fact slot: its link, if it runs after all, is prefiltered per value.
+    pub(crate) fn cover(
+        &mut self,
+        rules: &[Rule],
+        chains: &ChainTable,
+        visited: impl Fn(usize) -> bool,
+    ) {
+        let mut facts: Vec<(u32, ChainId, Vec<Target>)> = Vec::new();
+        for (idx, rule) in rules.iter().enumerate() {
+            if !visited(idx) {
+                continue;
+            }
+            let mut link = Some(rule);
+            while let Some(r) = link {
+                if let Some(slot) = r.prefilter_slot
+                    && !r.targets.is_empty()
+                    && r.targets.iter().all(|t| !t.count && is_fact(t.var))
+                {
+                    let widened: Vec<Target> = r.targets.iter().map(widened).collect();
+                    // multiMatch inspects every intermediate value too.
+                    if r.multi_match {
+                        facts.push((slot, 0, widened.clone()));
+                        for node in chains.path(r.chain_id) {
+                            facts.push((slot, node, widened.clone()));
+                        }
+                    } else {
+                        facts.push((slot, r.chain_id, widened));
+                    }
                 }
-            };
-            if let Some((_, nodes)) = p.coverage.get_mut(at)
-                && !nodes.contains(&node)
-            {
-                nodes.push(node);
+                link = r.chained.as_deref();
+            }
+        }
+        self.fact_slots = vec![0; self.words];
+        self.coverage.clear();
+        self.add_facts(facts);
+        self.nodes = chains.len();
+    }
+
+    fn add_facts(&mut self, facts: Vec<(u32, ChainId, Vec<Target>)>) {
+        let p = self;
+        for (slot, node, targets) in facts {
+            if let Some(w) = p.fact_slots.get_mut(slot as usize / 64) {
+                *w |= 1 << (slot % 64);
+            }
+            for t in targets {
+                let at = match p.coverage.iter().position(|(c, _)| same_kind(c, &t)) {
+                    Some(at) => at,
+                    None => {
+                        p.coverage.push((t, Vec::new()));
+                        p.coverage.len() - 1
+                    }
+                };
+                if let Some((_, nodes)) = p.coverage.get_mut(at)
+                    && !nodes.contains(&node)
+                {
+                    nodes.push(node);
+                }
             }
         }
     }
-    p.nodes = chains.len();
-    p
 }
 
 #[cfg(test)]

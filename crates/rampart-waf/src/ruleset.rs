@@ -414,6 +414,12 @@ impl RulesetBuilder {
                 if fold.active() {
                     tracing::debug!(rules = fold.count, "rules folded at load");
                 }
+                if rs.settings.prefilter && fold.skipped > 0 {
+                    let skip = &fold.never_visited;
+                    rs.prefilter.cover(&rs.rules, &rs.chains, |i| {
+                        !skip.get(i).copied().unwrap_or(false)
+                    });
+                }
                 rs.fold = fold;
                 Ok(rs)
             }

@@ -88,15 +88,46 @@ fn single_token(v: &[u8]) -> bool {
     }
 }
 
-/// Whether libinjection reads this word as a plain bareword.
+/// Whether libinjection reads this word as a plain bareword: it is not in
+/// its keyword table with a keyword type (what `lookup_word` answers, from
+/// a set built once instead of a binary search over an upper-cased copy).
 fn not_a_keyword(word: &[u8]) -> bool {
-    use libinjectionrs::sqli::TokenType;
-    std::str::from_utf8(word).is_ok_and(|w| {
-        matches!(
-            libinjectionrs::sqli::sqli_data::lookup_word(w),
-            TokenType::Bareword | TokenType::None
-        )
-    })
+    use std::collections::HashSet;
+    use std::sync::OnceLock;
+    static KEYWORDS: OnceLock<(HashSet<Vec<u8>>, usize)> = OnceLock::new();
+    let (set, longest) = KEYWORDS.get_or_init(|| {
+        use libinjectionrs::sqli::TokenType;
+        let set: HashSet<Vec<u8>> = libinjectionrs::sqli::sqli_data::SQL_KEYWORDS
+            .iter()
+            .filter(|k| {
+                !matches!(
+                    libinjectionrs::sqli::sqli_data::lookup_word(k.word),
+                    TokenType::Bareword | TokenType::None
+                )
+            })
+            .map(|k| k.word.as_bytes().to_ascii_uppercase())
+            .collect();
+        let longest = set.iter().map(Vec::len).max().unwrap_or(0);
+        (set, longest)
+    });
+    if std::str::from_utf8(word).is_err() {
+        return false;
+    }
+    if word.len() > *longest {
+        return true;
+    }
+    let mut buf = [0u8; 64];
+    match buf.get_mut(..word.len()) {
+        Some(upper) => {
+            upper.copy_from_slice(word);
+            upper.make_ascii_uppercase();
+            !set.contains(&upper[..])
+        }
+        None => {
+            let upper = word.to_ascii_uppercase();
+            !set.contains(&upper)
+        }
+    }
 }
 
 /// Values libinjection's XSS check provably passes: without `<` its HTML5
@@ -279,6 +310,34 @@ mod tests {
             "99999999999",
         ] {
             assert!(d.sqli(w.as_bytes()).is_none(), "{w}");
+        }
+    }
+
+    /// The keyword set gives `lookup_word`'s answer for every table word,
+    /// in any case, and for words that are not in it.
+    #[test]
+    fn keyword_set_agrees_with_lookup_word() {
+        use libinjectionrs::sqli::TokenType;
+        let reference = |w: &str| {
+            !matches!(
+                libinjectionrs::sqli::sqli_data::lookup_word(w),
+                TokenType::Bareword | TokenType::None
+            )
+        };
+        for k in libinjectionrs::sqli::sqli_data::SQL_KEYWORDS {
+            for w in [k.word.to_string(), k.word.to_ascii_lowercase()] {
+                assert_eq!(!not_a_keyword(w.as_bytes()), reference(&w), "{w}");
+            }
+        }
+        for w in [
+            "json",
+            "items",
+            "dbms_lock.sleep",
+            "sys",
+            "x".repeat(80).as_str(),
+            "",
+        ] {
+            assert_eq!(!not_a_keyword(w.as_bytes()), reference(w), "{w}");
         }
     }
 
