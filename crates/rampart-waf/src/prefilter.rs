@@ -267,6 +267,10 @@ impl Prefilter {
         for (slot, factors) in entries {
             max_slot = max_slot.max(*slot + 1);
             for f in factors {
+                // Lower-case patterns, matched against lower-cased values: the
+                // same as an ASCII case-insensitive automaton, with half the
+                // transitions per state.
+                let f = f.to_ascii_lowercase();
                 let id = *index.entry(f.clone()).or_insert_with(|| {
                     patterns.push(f.clone());
                     slots_of.push(Vec::new());
@@ -278,10 +282,9 @@ impl Prefilter {
             }
         }
         let automaton = AhoCorasickBuilder::new()
-            // With the `@pm` phrase lists a DFA costs ~22 MB per ruleset for
+            // With the `@pm` phrase lists a DFA costs ~17 MB per ruleset for
             // ~5% fewer instructions per request; the contiguous NFA does not.
             .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .build(&patterns)
             .ok();
@@ -304,7 +307,22 @@ impl Prefilter {
     /// ORs the slots whose rules may match `value` into `bits`.
     pub(crate) fn scan_into(&self, value: &[u8], bits: &mut [u64]) {
         if let Some(ac) = &self.automaton {
-            for m in ac.find_overlapping_iter(value) {
+            // Short values are lower-cased on the stack.
+            let mut stack: [u8; 256];
+            let heap;
+            let lower: &[u8] = if !value.iter().any(u8::is_ascii_uppercase) {
+                value
+            } else if value.len() <= 256 {
+                stack = [0; 256];
+                let buf = stack.get_mut(..value.len()).unwrap_or_default();
+                buf.copy_from_slice(value);
+                buf.make_ascii_lowercase();
+                buf
+            } else {
+                heap = value.to_ascii_lowercase();
+                &heap
+            };
+            for m in ac.find_overlapping_iter(lower) {
                 for &slot in self
                     .slots_of
                     .get(m.pattern().as_usize())
