@@ -238,12 +238,114 @@ pub fn required_factors(pattern: &str) -> Option<Vec<Vec<u8>>> {
     (f.len() <= 4 * MAX_SET && !f.is_empty() && f.iter().all(|x| !x.is_empty())).then_some(f)
 }
 
-/// The compiled prefilter of a ruleset.
+/// Variable groups whose values come from disjoint item storage (argument
+/// names and values; request headers and their names; cookies and their
+/// names; everything else): a value is scanned only for the literals of
+/// rules that read its group, and an item is reached only through the
+/// variables of one group, so its cached scan holds every literal any rule
+/// reading it needs.
+pub(crate) const GROUPS: usize = 4;
+
+/// The group of a variable's values (see [`GROUPS`]).
+pub(crate) fn group_of(var: Var) -> usize {
+    match var {
+        Var::Args
+        | Var::ArgsGet
+        | Var::ArgsPost
+        | Var::ArgsNames
+        | Var::ArgsGetNames
+        | Var::ArgsPostNames => 0,
+        Var::RequestHeaders | Var::RequestHeadersNames => 1,
+        Var::RequestCookies | Var::RequestCookiesNames => 2,
+        _ => 3,
+    }
+}
+
+/// The automaton of one variable group.
 #[derive(Debug, Default)]
-pub struct Prefilter {
+struct Group {
     automaton: Option<AhoCorasick>,
     /// Pattern id -> rule slots that have it as a factor.
     slots_of: Vec<Vec<u32>>,
+}
+
+impl Group {
+    fn build<'a>(entries: impl Iterator<Item = (u32, &'a [Vec<u8>])>) -> Self {
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let mut slots_of: Vec<Vec<u32>> = Vec::new();
+        for (slot, factors) in entries {
+            for f in factors {
+                // Lower-case patterns, matched against lower-cased values: the
+                // same as an ASCII case-insensitive automaton, with half the
+                // transitions per state.
+                let f = f.to_ascii_lowercase();
+                let id = *index.entry(f.clone()).or_insert_with(|| {
+                    patterns.push(f.clone());
+                    slots_of.push(Vec::new());
+                    patterns.len() - 1
+                });
+                if let Some(s) = slots_of.get_mut(id) {
+                    s.push(slot);
+                }
+            }
+        }
+        let automaton = (!patterns.is_empty())
+            .then(|| {
+                AhoCorasickBuilder::new()
+                    // With the `@pm` phrase lists a DFA costs ~17 MB per
+                    // ruleset for ~5% fewer instructions per request; the
+                    // contiguous NFA does not.
+                    .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                    .match_kind(MatchKind::Standard)
+                    .build(&patterns)
+                    .ok()
+            })
+            .flatten();
+        Self {
+            automaton,
+            slots_of,
+        }
+    }
+
+    fn scan_into(&self, value: &[u8], bits: &mut [u64]) {
+        let Some(ac) = &self.automaton else {
+            return;
+        };
+        // Short values are lower-cased on the stack.
+        let mut stack: [u8; 256];
+        let heap;
+        let lower: &[u8] = if !value.iter().any(u8::is_ascii_uppercase) {
+            value
+        } else if value.len() <= 256 {
+            stack = [0; 256];
+            let buf = stack.get_mut(..value.len()).unwrap_or_default();
+            buf.copy_from_slice(value);
+            buf.make_ascii_lowercase();
+            buf
+        } else {
+            heap = value.to_ascii_lowercase();
+            &heap
+        };
+        for m in ac.find_overlapping_iter(lower) {
+            for &slot in self
+                .slots_of
+                .get(m.pattern().as_usize())
+                .map_or(&[][..], Vec::as_slice)
+            {
+                if let Some(w) = bits.get_mut(slot as usize / 64) {
+                    *w |= 1 << (slot % 64);
+                }
+            }
+        }
+    }
+}
+
+/// The compiled prefilter of a ruleset.
+#[derive(Debug, Default)]
+pub struct Prefilter {
+    /// Per variable group ([`GROUPS`]).
+    groups: Vec<Group>,
     words: usize,
     /// Slots (bitset) whose links read only request facts ([`is_fact`]): a
     /// scan of every fact value under the link's chain, once per phase, can
@@ -258,40 +360,30 @@ pub struct Prefilter {
 }
 
 impl Prefilter {
-    /// Builds from `(slot, factors)` pairs.
+    /// Builds from `(slot, factors)` pairs, for values of any variable.
     pub fn build(entries: &[(u32, Vec<Vec<u8>>)]) -> Self {
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut index = std::collections::HashMap::new();
-        let mut slots_of: Vec<Vec<u32>> = Vec::new();
-        let mut max_slot = 0;
-        for (slot, factors) in entries {
-            max_slot = max_slot.max(*slot + 1);
-            for f in factors {
-                // Lower-case patterns, matched against lower-cased values: the
-                // same as an ASCII case-insensitive automaton, with half the
-                // transitions per state.
-                let f = f.to_ascii_lowercase();
-                let id = *index.entry(f.clone()).or_insert_with(|| {
-                    patterns.push(f.clone());
-                    slots_of.push(Vec::new());
-                    patterns.len() - 1
-                });
-                if let Some(s) = slots_of.get_mut(id) {
-                    s.push(*slot);
-                }
-            }
-        }
-        let automaton = AhoCorasickBuilder::new()
-            // With the `@pm` phrase lists a DFA costs ~17 MB per ruleset for
-            // ~5% fewer instructions per request; the contiguous NFA does not.
-            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)
-            .ok();
+        let all = (1u8 << GROUPS) - 1;
+        let entries: Vec<_> = entries.iter().map(|(s, f)| (*s, f.clone(), all)).collect();
+        Self::build_grouped(&entries)
+    }
+
+    /// Builds from `(slot, factors, groups)`: `groups` is the bitset of the
+    /// variable groups the slot's link reads.
+    pub(crate) fn build_grouped(entries: &[(u32, Vec<Vec<u8>>, u8)]) -> Self {
+        let max_slot = entries.iter().map(|(s, _, _)| *s + 1).max().unwrap_or(0);
+        let groups = (0..GROUPS)
+            .map(|g| {
+                Group::build(
+                    entries
+                        .iter()
+                        .filter(|(_, _, m)| m & (1 << g) != 0)
+                        .map(|(s, f, _)| (*s, f.as_slice())),
+                )
+            })
+            .collect();
         let words = (max_slot as usize).div_ceil(64);
         Self {
-            automaton,
-            slots_of,
+            groups,
             words,
             fact_slots: vec![0; words],
             coverage: Vec::new(),
@@ -304,35 +396,11 @@ impl Prefilter {
         self.words
     }
 
-    /// ORs the slots whose rules may match `value` into `bits`.
-    pub(crate) fn scan_into(&self, value: &[u8], bits: &mut [u64]) {
-        if let Some(ac) = &self.automaton {
-            // Short values are lower-cased on the stack.
-            let mut stack: [u8; 256];
-            let heap;
-            let lower: &[u8] = if !value.iter().any(u8::is_ascii_uppercase) {
-                value
-            } else if value.len() <= 256 {
-                stack = [0; 256];
-                let buf = stack.get_mut(..value.len()).unwrap_or_default();
-                buf.copy_from_slice(value);
-                buf.make_ascii_lowercase();
-                buf
-            } else {
-                heap = value.to_ascii_lowercase();
-                &heap
-            };
-            for m in ac.find_overlapping_iter(lower) {
-                for &slot in self
-                    .slots_of
-                    .get(m.pattern().as_usize())
-                    .map_or(&[][..], Vec::as_slice)
-                {
-                    if let Some(w) = bits.get_mut(slot as usize / 64) {
-                        *w |= 1 << (slot % 64);
-                    }
-                }
-            }
+    /// ORs the slots whose rules may match `value`, a value of a variable
+    /// of `group`, into `bits`.
+    pub(crate) fn scan_into(&self, group: usize, value: &[u8], bits: &mut [u64]) {
+        if let Some(g) = self.groups.get(group) {
+            g.scan_into(value, bits);
         }
     }
 
@@ -352,10 +420,21 @@ impl Prefilter {
         self.nodes
     }
 
-    /// The slots whose rules may match `value`, as a bitset.
+    /// The slots whose rules may match `value` (a value of a variable of
+    /// `group`), as a bitset.
+    pub(crate) fn scan_group(&self, group: usize, value: &[u8]) -> Box<[u64]> {
+        let mut bits = vec![0u64; self.words].into_boxed_slice();
+        self.scan_into(group, value, &mut bits);
+        bits
+    }
+
+    /// The slots whose rules may match `value` as a value of any variable,
+    /// as a bitset.
     pub fn scan(&self, value: &[u8]) -> Box<[u64]> {
         let mut bits = vec![0u64; self.words].into_boxed_slice();
-        self.scan_into(value, &mut bits);
+        for g in &self.groups {
+            g.scan_into(value, &mut bits);
+        }
         bits
     }
 
@@ -470,13 +549,20 @@ pub(crate) fn assign(rules: &mut [Rule], chains: &ChainTable) -> Prefilter {
         while let Some(r) = link {
             if let Some(f) = link_factors(r) {
                 r.prefilter_slot = Some(next);
-                entries.push((next, f));
+                // The groups the link reads (a link without targets sees an
+                // empty TX value).
+                let groups = if r.targets.is_empty() {
+                    1 << group_of(Var::Tx)
+                } else {
+                    r.targets.iter().fold(0u8, |m, t| m | 1 << group_of(t.var))
+                };
+                entries.push((next, f, groups));
                 next += 1;
             }
             link = r.chained.as_deref_mut();
         }
     }
-    let mut p = Prefilter::build(&entries);
+    let mut p = Prefilter::build_grouped(&entries);
     p.cover(rules, chains, |_| true);
     p
 }

@@ -52,7 +52,8 @@ fn fact_hits(
             highest = highest.max(base);
             let mask = cache.mask(&rs.chains, c.id, &c.value);
             own.fill(0);
-            cache.scan_into(p, &rs.chains, c.id, &c.value, 0, &mut own);
+            let group = crate::prefilter::group_of(c.var);
+            cache.scan_into(p, &rs.chains, group, c.id, &c.value, 0, &mut own);
             for &node in nodes {
                 let start = node as usize * words;
                 let Some(row) = rows.get_mut(start..start + words) else {
@@ -65,7 +66,7 @@ fn fact_hits(
                         *r |= *o;
                     }
                 } else {
-                    cache.scan_into(p, &rs.chains, c.id, &c.value, node, row);
+                    cache.scan_into(p, &rs.chains, group, c.id, &c.value, node, row);
                 }
             }
         }
@@ -331,6 +332,7 @@ impl Transaction {
                 memo: &self.memo,
             };
             for c in &cands {
+                let group = crate::prefilter::group_of(c.var);
                 // Usually one value (the end of the chain); with multiMatch,
                 // every distinct intermediate value too, until one matches.
                 // Values the prefilter rules out are not offered.
@@ -343,8 +345,15 @@ impl Transaction {
                             continue;
                         }
                         let allowed = rule.prefilter_slot.is_none_or(|slot| {
-                            self.cache
-                                .allows(&rs.prefilter, &rs.chains, c.id, &c.value, node, slot)
+                            self.cache.allows(
+                                &rs.prefilter,
+                                &rs.chains,
+                                group,
+                                c.id,
+                                &c.value,
+                                node,
+                                slot,
+                            )
                         });
                         if allowed && offer(rule, &env, c, &v, &mut hits) {
                             break;
@@ -355,6 +364,7 @@ impl Transaction {
                     self.cache.allows(
                         &rs.prefilter,
                         &rs.chains,
+                        group,
                         c.id,
                         &c.value,
                         rule.chain_id,
