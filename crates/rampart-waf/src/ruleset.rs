@@ -389,6 +389,7 @@ impl RulesetBuilder {
             self.settings.collections,
             self.services.clock.clone(),
         ));
+        crate::services::prepare();
         let fold_on = self.settings.fold;
         let rs = Ruleset {
             rules,

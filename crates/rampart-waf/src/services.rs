@@ -88,28 +88,49 @@ fn single_token(v: &[u8]) -> bool {
     }
 }
 
-/// Whether libinjection reads this word as a plain bareword: it is not in
-/// its keyword table with a keyword type (what `lookup_word` answers, from
-/// a set built once instead of a binary search over an upper-cased copy).
-fn not_a_keyword(word: &[u8]) -> bool {
-    use std::collections::HashSet;
+/// libinjection's keywords (upper-case) and the longest one's length.
+fn keywords() -> &'static (std::collections::HashSet<Vec<u8>>, usize) {
     use std::sync::OnceLock;
-    static KEYWORDS: OnceLock<(HashSet<Vec<u8>>, usize)> = OnceLock::new();
-    let (set, longest) = KEYWORDS.get_or_init(|| {
-        use libinjectionrs::sqli::TokenType;
-        let set: HashSet<Vec<u8>> = libinjectionrs::sqli::sqli_data::SQL_KEYWORDS
+    static KEYWORDS: OnceLock<(std::collections::HashSet<Vec<u8>>, usize)> = OnceLock::new();
+    KEYWORDS.get_or_init(|| {
+        // The token types `lookup_word` does not report as a bareword.
+        let set: std::collections::HashSet<Vec<u8>> = libinjectionrs::sqli::sqli_data::SQL_KEYWORDS
             .iter()
             .filter(|k| {
-                !matches!(
-                    libinjectionrs::sqli::sqli_data::lookup_word(k.word),
-                    TokenType::Bareword | TokenType::None
+                matches!(
+                    k.token_type,
+                    b'k' | b'f'
+                        | b'U'
+                        | b'E'
+                        | b'T'
+                        | b't'
+                        | b'o'
+                        | b'&'
+                        | b'v'
+                        | b'1'
+                        | b'A'
+                        | b'B'
+                        | b'F'
                 )
             })
             .map(|k| k.word.as_bytes().to_ascii_uppercase())
             .collect();
         let longest = set.iter().map(Vec::len).max().unwrap_or(0);
         (set, longest)
-    });
+    })
+}
+
+/// Builds what the detectors' shortcuts use once, at load, so that no
+/// request pays for it.
+pub(crate) fn prepare() {
+    keywords();
+}
+
+/// Whether libinjection reads this word as a plain bareword: it is not in
+/// its keyword table with a keyword type (what `lookup_word` answers, from
+/// a set built once instead of a binary search over an upper-cased copy).
+fn not_a_keyword(word: &[u8]) -> bool {
+    let (set, longest) = keywords();
     if std::str::from_utf8(word).is_err() {
         return false;
     }
