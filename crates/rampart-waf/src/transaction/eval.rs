@@ -392,11 +392,12 @@ impl Transaction {
         }
         for hit in hits {
             if rule.capture && !hit.captures.is_empty() {
-                for (i, cap) in hit.captures.iter().enumerate().take(10) {
-                    let key = i.to_string();
+                const KEYS: [&[u8]; 10] =
+                    [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"];
+                for (key, cap) in KEYS.iter().zip(hit.captures) {
                     match cap {
-                        Some(v) => self.vars.tx.set(&mut self.ids, key.as_bytes(), v.clone()),
-                        None => self.vars.tx.remove(key.as_bytes()),
+                        Some(v) => self.vars.tx.set(&mut self.ids, key, v),
+                        None => self.vars.tx.remove(key),
                     }
                 }
             }
