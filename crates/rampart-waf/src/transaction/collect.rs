@@ -18,7 +18,8 @@ pub struct Vars {
     pub(crate) geo: Collection,
     /// MATCHED_VAR_NAME and MATCHED_VAR (shared: folded rules replay theirs).
     pub(crate) matched_var: Option<std::sync::Arc<(Vec<u8>, Vec<u8>)>>,
-    pub(crate) matched_vars: Vec<(Vec<u8>, Vec<u8>)>,
+    /// MATCHED_VARS of the rule running: (name, value), shared with `matched_var`.
+    pub(crate) matched_vars: Vec<std::sync::Arc<(Vec<u8>, Vec<u8>)>>,
     pub(crate) body_processor: Option<BodyProcessor>,
     pub(crate) duration_us: u64,
 }
@@ -198,7 +199,7 @@ pub(crate) fn collect<'a>(
                 }
             }
             Var::MatchedVars | Var::MatchedVarsNames => {
-                for (name, value) in &vars.matched_vars {
+                for (name, value) in vars.matched_vars.iter().map(|m| &**m) {
                     let key = name.splitn(2, |&c| c == b':').nth(1).unwrap_or(name);
                     if sel.picks(key) && !excluded(var, key) {
                         let v = if var == Var::MatchedVars { value } else { name };

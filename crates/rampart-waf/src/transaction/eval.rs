@@ -402,10 +402,9 @@ impl Transaction {
                 }
             }
             if !rule.targets.is_empty() {
-                self.vars
-                    .matched_vars
-                    .push((hit.name.clone(), hit.value.clone()));
-                self.vars.matched_var = Some(std::sync::Arc::new((hit.name, hit.value)));
+                let matched = std::sync::Arc::new((hit.name, hit.value));
+                self.vars.matched_vars.push(matched.clone());
+                self.vars.matched_var = Some(matched);
             }
             self.run_effects(rule, starter);
         }
