@@ -41,6 +41,11 @@ pub struct KeyRegex {
     re: Regex,
     /// Lower-case; one of them occurs (ignoring ASCII case) in every match.
     factors: Option<Vec<Vec<u8>>>,
+    /// Lower-case `p` when the pattern is `^p` with `p` plain letters,
+    /// digits, `_` and `-`: then a key matches exactly when it starts with
+    /// `p` (ignoring ASCII case), and a sorted lower-case collection can
+    /// seek to it.
+    prefix: Option<Vec<u8>>,
 }
 
 impl KeyRegex {
@@ -52,7 +57,25 @@ impl KeyRegex {
             .build()?;
         let factors = crate::prefilter::required_factors(&format!("(?i){pattern}"))
             .map(|f| f.into_iter().map(|x| x.to_ascii_lowercase()).collect());
-        Ok(Self { re, factors })
+        let prefix = pattern
+            .strip_prefix('^')
+            .filter(|p| {
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+            })
+            .map(|p| p.to_ascii_lowercase().into_bytes());
+        Ok(Self {
+            re,
+            factors,
+            prefix,
+        })
+    }
+
+    /// The lower-case literal prefix every match starts with, when the
+    /// pattern is nothing but `^` and that prefix.
+    pub fn literal_prefix(&self) -> Option<&[u8]> {
+        self.prefix.as_deref()
     }
 
     /// The pattern as written.
@@ -62,6 +85,11 @@ impl KeyRegex {
 
     /// Whether `key` matches.
     pub fn is_match(&self, key: &[u8]) -> bool {
+        if let Some(p) = &self.prefix {
+            return key
+                .get(..p.len())
+                .is_some_and(|k| k.eq_ignore_ascii_case(p));
+        }
         if let Some(factors) = &self.factors
             && !factors.iter().any(|f| contains_ignore_case(key, f))
         {
@@ -262,6 +290,9 @@ mod tests {
         ];
         for pattern in [
             "^header_name_",
+            "^HEADER_nam",
+            "^xheader-name",
+            "^dw",
             "__utm",
             "_pk_ref",
             "S?DW[a-f0-9]+",

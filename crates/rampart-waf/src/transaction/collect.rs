@@ -188,6 +188,20 @@ pub(crate) fn collect<'a>(
                                 out.push(item(var, i));
                             }
                         }
+                        // Keys are stored lower-case and sorted: the keys
+                        // starting with a lower-case prefix are one range.
+                        Selector::Regex(re) if re.literal_prefix().is_some() => {
+                            let p = re.literal_prefix().unwrap_or_default();
+                            let from = col.items.range::<[u8], _>((
+                                std::ops::Bound::Included(p),
+                                std::ops::Bound::Unbounded,
+                            ));
+                            for i in from.map(|(_, i)| i).take_while(|i| i.key.starts_with(p)) {
+                                if !excluded(var, &i.key) {
+                                    out.push(item(var, i));
+                                }
+                            }
+                        }
                         _ => {
                             for i in col.items.values() {
                                 if sel.picks(&i.key) && !excluded(var, &i.key) {

@@ -421,35 +421,36 @@ impl Transaction {
                     }
                     let name = expand_cow(&sv.name, &self.data, &self.vars, Some(starter));
                     let collection = sv.collection.as_str();
-                    let current = self
-                        .vars
-                        .collection(collection)
-                        .and_then(|c| c.get(&name))
-                        .map(crate::operators::atoi_bytes)
-                        .unwrap_or(0);
+                    // The current value matters only to `=+` / `=-`.
+                    let current = || {
+                        self.vars
+                            .collection(collection)
+                            .and_then(|c| c.get(&name))
+                            .map(crate::operators::atoi_bytes)
+                            .unwrap_or(0)
+                    };
+                    let operand = |v| match super::expand::tx_only(v, &self.vars) {
+                        Some(b) => crate::operators::atoi_bytes(b),
+                        None => crate::operators::atoi_bytes(&expand_cow(
+                            v,
+                            &self.data,
+                            &self.vars,
+                            Some(starter),
+                        )),
+                    };
                     let new_value = match &sv.op {
                         SetVarOp::Set(v) => {
                             Some(expand_cow(v, &self.data, &self.vars, Some(starter)).into_owned())
                         }
                         SetVarOp::Add(v) => Some(
-                            current
-                                .saturating_add(crate::operators::atoi_bytes(&expand_cow(
-                                    v,
-                                    &self.data,
-                                    &self.vars,
-                                    Some(starter),
-                                )))
+                            current()
+                                .saturating_add(operand(v))
                                 .to_string()
                                 .into_bytes(),
                         ),
                         SetVarOp::Sub(v) => Some(
-                            current
-                                .saturating_sub(crate::operators::atoi_bytes(&expand_cow(
-                                    v,
-                                    &self.data,
-                                    &self.vars,
-                                    Some(starter),
-                                )))
+                            current()
+                                .saturating_sub(operand(v))
                                 .to_string()
                                 .into_bytes(),
                         ),
