@@ -182,7 +182,7 @@ pub(crate) fn collect<'a>(
                 if let Some(col) = col {
                     match sel {
                         Selector::Key(k) => {
-                            if let Some(i) = col.items.get(k)
+                            if let Some(i) = col.item(k)
                                 && !excluded(var, &i.key)
                             {
                                 out.push(item(var, i));
@@ -192,22 +192,17 @@ pub(crate) fn collect<'a>(
                         // starting with a lower-case prefix are one range.
                         Selector::Regex(re) if re.literal_prefix().is_some() => {
                             let p = re.literal_prefix().unwrap_or_default();
-                            let from = col.items.range::<[u8], _>((
-                                std::ops::Bound::Included(p),
-                                std::ops::Bound::Unbounded,
-                            ));
-                            for i in from.map(|(_, i)| i).take_while(|i| i.key.starts_with(p)) {
+                            for i in col.with_prefix(p) {
                                 if !excluded(var, &i.key) {
                                     out.push(item(var, i));
                                 }
                             }
                         }
                         _ => {
-                            for i in col.items.values() {
-                                if sel.picks(&i.key) && !excluded(var, &i.key) {
-                                    out.push(item(var, i));
-                                }
-                            }
+                            out.extend(
+                                col.iter_where(|k| sel.picks(k) && !excluded(var, k))
+                                    .map(|i| item(var, i)),
+                            );
                         }
                     }
                 }

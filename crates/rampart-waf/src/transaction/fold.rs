@@ -63,7 +63,7 @@ impl Transaction {
 
     /// The template's TX collection and the highest item id it used.
     pub(crate) fn fold_finish(self) -> (Collection, u32) {
-        (self.vars.tx, self.ids.used())
+        (self.vars.tx.into_shared(), self.ids.used())
     }
 
     /// When phase 1 starts: whether this transaction replays the folded
@@ -72,7 +72,7 @@ impl Transaction {
     /// its writes would otherwise happen regardless.
     pub(crate) fn start_folded(&mut self, rs: &Ruleset) -> bool {
         let fold = &rs.fold;
-        if !fold.active() || !self.vars.tx.items.is_empty() {
+        if !fold.active() || !self.vars.tx.is_empty() {
             return false;
         }
         let rt = &self.runtime;

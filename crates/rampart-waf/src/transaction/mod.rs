@@ -366,9 +366,8 @@ impl Transaction {
     pub fn tx_vars(&self) -> Vec<(&[u8], &[u8])> {
         self.vars
             .tx
-            .items
             .iter()
-            .map(|(k, i)| (k.as_slice(), i.value.as_slice()))
+            .map(|i| (i.key.as_slice(), i.value.as_slice()))
             .collect()
     }
 
