@@ -33,6 +33,15 @@ pub use compare::{CompareOp, atoi as atoi_bytes};
 pub use ip_match::IpList;
 pub use pm::PhraseMatcher;
 
+/// Where `needle` (non-empty) first occurs in `hay`. Windows are compared
+/// only when their first byte matches: a compare per window is a `memcmp`
+/// call, and `@within` lists are scanned per header name.
+pub(crate) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    hay.windows(needle.len())
+        .position(|w| w.first() == Some(&first) && w == needle)
+}
+
 /// What an operator needs from the running transaction.
 pub trait OpEnv {
     /// Expands a macro string.
