@@ -228,8 +228,8 @@ impl Collection {
             self.items.iter().filter(move |(k, _)| pick(k)),
             self.base
                 .as_deref()
-                .into_iter()
-                .flat_map(BTreeMap::iter)
+                .map(BTreeMap::iter)
+                .unwrap_or_default()
                 .filter(move |(k, _)| pick(k)),
         )
     }
@@ -239,13 +239,15 @@ impl Collection {
         &'s self,
         prefix: &'p [u8],
     ) -> impl Iterator<Item = &'s Item> + use<'s, 'p> {
-        let from = move |m: &'s Items| {
-            m.range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
-                .take_while(move |(k, _)| k.starts_with(prefix))
-        };
+        let from =
+            move |m: &'s Items| m.range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded));
         Merged::new(
-            from(&self.items),
-            self.base.as_deref().into_iter().flat_map(from),
+            from(&self.items).take_while(move |(k, _)| k.starts_with(prefix)),
+            self.base
+                .as_deref()
+                .map(from)
+                .unwrap_or_default()
+                .take_while(move |(k, _)| k.starts_with(prefix)),
         )
     }
 
