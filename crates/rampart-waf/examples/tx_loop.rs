@@ -9,6 +9,8 @@
 //!     target/release/examples/tx_loop get 21
 //! perf record -e cpu-clock -g target/release/examples/tx_loop post 5000
 //! ```
+//!
+//! `TX_LOOP_NO_FOLD=1` loads the rules without load-time folding.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -77,6 +79,11 @@ fn one_tx(rs: &Arc<Ruleset>, mode: &str, body: &str) -> bool {
     }
     tx.process_request_body();
     tx.process_logging();
+    if std::env::var_os("TX_LOOP_DUMP").is_some() {
+        for m in tx.matches() {
+            eprintln!("match {} phase {} {}", m.id, m.phase, m.matched_var_name);
+        }
+    }
     tx.interruption().is_some()
 }
 
@@ -86,7 +93,12 @@ fn main() {
         "paranoia_level": 1,
     }))
     .unwrap();
-    let rs = config.build().unwrap().ruleset;
+    let mut builder = config
+        .load(rampart_waf::services::Services::default())
+        .unwrap();
+    // TX_LOOP_NO_FOLD=1: without load-time folding, to compare.
+    builder.settings_mut().fold = std::env::var_os("TX_LOOP_NO_FOLD").is_none();
+    let rs = Arc::new(builder.build().unwrap());
     let mut items = Vec::new();
     let mut i = 0;
     while serde_json::to_string(&items).unwrap().len() < 900 {

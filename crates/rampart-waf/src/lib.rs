@@ -14,6 +14,8 @@
 //! - [`rule`], [`variables`], [`macros`]: the rule model.
 //! - [`operators`] and [`transformations`]: one file per operator / transformation.
 //! - [`prefilter`]: cheap literal checks that let most `@rx` evaluations be skipped.
+//! - `fold`: load-time folding of rules whose outcome is the same for every
+//!   request (CRS setup rules, paranoia-level gates).
 //! - [`transaction`]: phases, variable resolution, the transformation cache,
 //!   actions, chains, flow control.
 //! - [`body`]: URLENCODED, JSON, MULTIPART and XML body processors.
@@ -27,6 +29,7 @@ pub mod body;
 pub mod clock;
 pub mod config;
 pub mod error;
+mod fold;
 pub mod macros;
 pub mod operators;
 pub mod persist;

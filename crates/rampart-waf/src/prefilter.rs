@@ -238,12 +238,123 @@ pub fn required_factors(pattern: &str) -> Option<Vec<Vec<u8>>> {
     (f.len() <= 4 * MAX_SET && !f.is_empty() && f.iter().all(|x| !x.is_empty())).then_some(f)
 }
 
-/// The compiled prefilter of a ruleset.
+/// Variable groups whose values come from disjoint item storage (argument
+/// names and values; request headers and their names; cookies and their
+/// names; everything else): a value is scanned only for the literals of
+/// rules that read its group, and an item is reached only through the
+/// variables of one group, so its cached scan holds every literal any rule
+/// reading it needs.
+pub(crate) const GROUPS: usize = 4;
+
+/// The group of a variable's values (see [`GROUPS`]).
+pub(crate) fn group_of(var: Var) -> usize {
+    match var {
+        Var::Args
+        | Var::ArgsGet
+        | Var::ArgsPost
+        | Var::ArgsNames
+        | Var::ArgsGetNames
+        | Var::ArgsPostNames => 0,
+        Var::RequestHeaders | Var::RequestHeadersNames => 1,
+        Var::RequestCookies | Var::RequestCookiesNames => 2,
+        _ => 3,
+    }
+}
+
+/// Groups whose literals add up to at most this many bytes get a DFA.
+const DFA_PATTERN_BYTES: usize = 16 << 10;
+
+/// The automaton of one variable group.
 #[derive(Debug, Default)]
-pub struct Prefilter {
+struct Group {
     automaton: Option<AhoCorasick>,
     /// Pattern id -> rule slots that have it as a factor.
     slots_of: Vec<Vec<u32>>,
+}
+
+impl Group {
+    fn build<'a>(entries: impl Iterator<Item = (u32, &'a [Vec<u8>])>) -> Self {
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let mut slots_of: Vec<Vec<u32>> = Vec::new();
+        for (slot, factors) in entries {
+            for f in factors {
+                // Lower-case patterns, matched against lower-cased values: the
+                // same as an ASCII case-insensitive automaton, with half the
+                // transitions per state.
+                let f = f.to_ascii_lowercase();
+                let id = *index.entry(f.clone()).or_insert_with(|| {
+                    patterns.push(f.clone());
+                    slots_of.push(Vec::new());
+                    patterns.len() - 1
+                });
+                if let Some(s) = slots_of.get_mut(id) {
+                    s.push(slot);
+                }
+            }
+        }
+        // A DFA scans about twice as fast as the contiguous NFA but takes
+        // ~250 bytes per pattern byte: ~2 MB for the header rules' literals,
+        // ~20 MB for a group with the `@pm` phrase lists (~0.7 MB as an NFA).
+        let bytes: usize = patterns.iter().map(Vec::len).sum();
+        let kind = if bytes <= DFA_PATTERN_BYTES {
+            aho_corasick::AhoCorasickKind::DFA
+        } else {
+            aho_corasick::AhoCorasickKind::ContiguousNFA
+        };
+        let automaton = (!patterns.is_empty())
+            .then(|| {
+                AhoCorasickBuilder::new()
+                    .kind(Some(kind))
+                    .match_kind(MatchKind::Standard)
+                    .build(&patterns)
+                    .ok()
+            })
+            .flatten();
+        Self {
+            automaton,
+            slots_of,
+        }
+    }
+
+    fn scan_into(&self, value: &[u8], bits: &mut [u64]) {
+        let Some(ac) = &self.automaton else {
+            return;
+        };
+        // Short values are lower-cased on the stack.
+        let mut stack: [u8; 256];
+        let heap;
+        let lower: &[u8] = if !value.iter().any(u8::is_ascii_uppercase) {
+            value
+        } else if value.len() <= 256 {
+            stack = [0; 256];
+            let buf = stack.get_mut(..value.len()).unwrap_or_default();
+            buf.copy_from_slice(value);
+            buf.make_ascii_lowercase();
+            buf
+        } else {
+            heap = value.to_ascii_lowercase();
+            &heap
+        };
+        for m in ac.find_overlapping_iter(lower) {
+            for &slot in self
+                .slots_of
+                .get(m.pattern().as_usize())
+                .map_or(&[][..], Vec::as_slice)
+            {
+                if let Some(w) = bits.get_mut(slot as usize / 64) {
+                    *w |= 1 << (slot % 64);
+                }
+            }
+        }
+    }
+}
+
+/// The compiled prefilter of a ruleset.
+#[derive(Debug, Default)]
+pub struct Prefilter {
+    /// Per variable group ([`GROUPS`]).
+    groups: Vec<Group>,
     words: usize,
     /// Slots (bitset) whose links read only request facts ([`is_fact`]): a
     /// scan of every fact value under the link's chain, once per phase, can
@@ -258,37 +369,30 @@ pub struct Prefilter {
 }
 
 impl Prefilter {
-    /// Builds from `(slot, factors)` pairs.
+    /// Builds from `(slot, factors)` pairs, for values of any variable.
     pub fn build(entries: &[(u32, Vec<Vec<u8>>)]) -> Self {
-        let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut index = std::collections::HashMap::new();
-        let mut slots_of: Vec<Vec<u32>> = Vec::new();
-        let mut max_slot = 0;
-        for (slot, factors) in entries {
-            max_slot = max_slot.max(*slot + 1);
-            for f in factors {
-                let id = *index.entry(f.clone()).or_insert_with(|| {
-                    patterns.push(f.clone());
-                    slots_of.push(Vec::new());
-                    patterns.len() - 1
-                });
-                if let Some(s) = slots_of.get_mut(id) {
-                    s.push(*slot);
-                }
-            }
-        }
-        let automaton = AhoCorasickBuilder::new()
-            // With the `@pm` phrase lists a DFA costs ~22 MB per ruleset for
-            // ~5% fewer instructions per request; the contiguous NFA does not.
-            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)
-            .ok();
+        let all = (1u8 << GROUPS) - 1;
+        let entries: Vec<_> = entries.iter().map(|(s, f)| (*s, f.clone(), all)).collect();
+        Self::build_grouped(&entries)
+    }
+
+    /// Builds from `(slot, factors, groups)`: `groups` is the bitset of the
+    /// variable groups the slot's link reads.
+    pub(crate) fn build_grouped(entries: &[(u32, Vec<Vec<u8>>, u8)]) -> Self {
+        let max_slot = entries.iter().map(|(s, _, _)| *s + 1).max().unwrap_or(0);
+        let groups = (0..GROUPS)
+            .map(|g| {
+                Group::build(
+                    entries
+                        .iter()
+                        .filter(|(_, _, m)| m & (1 << g) != 0)
+                        .map(|(s, f, _)| (*s, f.as_slice())),
+                )
+            })
+            .collect();
         let words = (max_slot as usize).div_ceil(64);
         Self {
-            automaton,
-            slots_of,
+            groups,
             words,
             fact_slots: vec![0; words],
             coverage: Vec::new(),
@@ -301,20 +405,11 @@ impl Prefilter {
         self.words
     }
 
-    /// ORs the slots whose rules may match `value` into `bits`.
-    pub(crate) fn scan_into(&self, value: &[u8], bits: &mut [u64]) {
-        if let Some(ac) = &self.automaton {
-            for m in ac.find_overlapping_iter(value) {
-                for &slot in self
-                    .slots_of
-                    .get(m.pattern().as_usize())
-                    .map_or(&[][..], Vec::as_slice)
-                {
-                    if let Some(w) = bits.get_mut(slot as usize / 64) {
-                        *w |= 1 << (slot % 64);
-                    }
-                }
-            }
+    /// ORs the slots whose rules may match `value`, a value of a variable
+    /// of `group`, into `bits`.
+    pub(crate) fn scan_into(&self, group: usize, value: &[u8], bits: &mut [u64]) {
+        if let Some(g) = self.groups.get(group) {
+            g.scan_into(value, bits);
         }
     }
 
@@ -334,10 +429,21 @@ impl Prefilter {
         self.nodes
     }
 
-    /// The slots whose rules may match `value`, as a bitset.
+    /// The slots whose rules may match `value` (a value of a variable of
+    /// `group`), as a bitset.
+    pub(crate) fn scan_group(&self, group: usize, value: &[u8]) -> Box<[u64]> {
+        let mut bits = vec![0u64; self.words].into_boxed_slice();
+        self.scan_into(group, value, &mut bits);
+        bits
+    }
+
+    /// The slots whose rules may match `value` as a value of any variable,
+    /// as a bitset.
     pub fn scan(&self, value: &[u8]) -> Box<[u64]> {
         let mut bits = vec![0u64; self.words].into_boxed_slice();
-        self.scan_into(value, &mut bits);
+        for g in &self.groups {
+            g.scan_into(value, &mut bits);
+        }
         bits
     }
 
@@ -446,53 +552,94 @@ fn same_kind(a: &Target, b: &Target) -> bool {
 /// Assigns prefilter slots to the eligible links of `rules` and builds the prefilter.
 pub(crate) fn assign(rules: &mut [Rule], chains: &ChainTable) -> Prefilter {
     let mut entries = Vec::new();
-    let mut facts: Vec<(u32, ChainId, Vec<Target>)> = Vec::new();
     let mut next = 0u32;
     for rule in rules.iter_mut() {
         let mut link = Some(rule);
         while let Some(r) = link {
             if let Some(f) = link_factors(r) {
                 r.prefilter_slot = Some(next);
-                entries.push((next, f));
-                if !r.targets.is_empty() && r.targets.iter().all(|t| !t.count && is_fact(t.var)) {
-                    let widened: Vec<Target> = r.targets.iter().map(widened).collect();
-                    // multiMatch inspects every intermediate value too.
-                    if r.multi_match {
-                        facts.push((next, 0, widened.clone()));
-                        for node in chains.path(r.chain_id) {
-                            facts.push((next, node, widened.clone()));
-                        }
-                    } else {
-                        facts.push((next, r.chain_id, widened));
-                    }
-                }
+                // The groups the link reads (a link without targets sees an
+                // empty TX value).
+                let groups = if r.targets.is_empty() {
+                    1 << group_of(Var::Tx)
+                } else {
+                    r.targets.iter().fold(0u8, |m, t| m | 1 << group_of(t.var))
+                };
+                entries.push((next, f, groups));
                 next += 1;
             }
             link = r.chained.as_deref_mut();
         }
     }
-    let mut p = Prefilter::build(&entries);
-    for (slot, node, targets) in facts {
-        if let Some(w) = p.fact_slots.get_mut(slot as usize / 64) {
-            *w |= 1 << (slot % 64);
-        }
-        for t in targets {
-            let at = match p.coverage.iter().position(|(c, _)| same_kind(c, &t)) {
-                Some(at) => at,
-                None => {
-                    p.coverage.push((t, Vec::new()));
-                    p.coverage.len() - 1
+    let mut p = Prefilter::build_grouped(&entries);
+    p.cover(rules, chains, |_| true);
+    p
+}
+
+impl Prefilter {
+    /// (Re)computes the fact slots and the phase-wide scan's coverage from
+    /// the rules `visited` says can run: rules a folded jump always skips
+    /// ([`crate::fold`]) would only widen the scan. A slot left out is not a
+    /// fact slot: its link, if it runs after all, is prefiltered per value.
+    pub(crate) fn cover(
+        &mut self,
+        rules: &[Rule],
+        chains: &ChainTable,
+        visited: impl Fn(usize) -> bool,
+    ) {
+        let mut facts: Vec<(u32, ChainId, Vec<Target>)> = Vec::new();
+        for (idx, rule) in rules.iter().enumerate() {
+            if !visited(idx) {
+                continue;
+            }
+            let mut link = Some(rule);
+            while let Some(r) = link {
+                if let Some(slot) = r.prefilter_slot
+                    && !r.targets.is_empty()
+                    && r.targets.iter().all(|t| !t.count && is_fact(t.var))
+                {
+                    let widened: Vec<Target> = r.targets.iter().map(widened).collect();
+                    // multiMatch inspects every intermediate value too.
+                    if r.multi_match {
+                        facts.push((slot, 0, widened.clone()));
+                        for node in chains.path(r.chain_id) {
+                            facts.push((slot, node, widened.clone()));
+                        }
+                    } else {
+                        facts.push((slot, r.chain_id, widened));
+                    }
                 }
-            };
-            if let Some((_, nodes)) = p.coverage.get_mut(at)
-                && !nodes.contains(&node)
-            {
-                nodes.push(node);
+                link = r.chained.as_deref();
+            }
+        }
+        self.fact_slots = vec![0; self.words];
+        self.coverage.clear();
+        self.add_facts(facts);
+        self.nodes = chains.len();
+    }
+
+    fn add_facts(&mut self, facts: Vec<(u32, ChainId, Vec<Target>)>) {
+        let p = self;
+        for (slot, node, targets) in facts {
+            if let Some(w) = p.fact_slots.get_mut(slot as usize / 64) {
+                *w |= 1 << (slot % 64);
+            }
+            for t in targets {
+                let at = match p.coverage.iter().position(|(c, _)| same_kind(c, &t)) {
+                    Some(at) => at,
+                    None => {
+                        p.coverage.push((t, Vec::new()));
+                        p.coverage.len() - 1
+                    }
+                };
+                if let Some((_, nodes)) = p.coverage.get_mut(at)
+                    && !nodes.contains(&node)
+                {
+                    nodes.push(node);
+                }
             }
         }
     }
-    p.nodes = chains.len();
-    p
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{LoadError, LoadErrorKind, Location};
+use crate::fold::Fold;
 use crate::operators::CompileStats;
 use crate::operators::rx::DEFAULT_BACKTRACK_LIMIT;
 use crate::persist::{CollectionStore, StoreLimits};
@@ -50,6 +51,10 @@ pub struct Settings {
     /// Whether `@rx` evaluations go through the [`crate::prefilter`] (on by
     /// default; off only to measure or to compare results).
     pub prefilter: bool,
+    /// Whether rules whose outcome is the same for every request are folded
+    /// at load ([`crate::fold`]; on by default; off only to measure or to
+    /// compare results).
+    pub fold: bool,
 }
 
 impl Default for Settings {
@@ -68,6 +73,7 @@ impl Default for Settings {
             component_signatures: Vec::new(),
             collections: StoreLimits::default(),
             prefilter: true,
+            fold: true,
         }
     }
 }
@@ -97,6 +103,8 @@ pub struct Ruleset {
     pub(crate) store: Arc<CollectionStore>,
     pub(crate) prefilter: Prefilter,
     pub(crate) stats: CompileStats,
+    /// Rules folded at load.
+    pub(crate) fold: Fold,
 }
 
 impl Ruleset {
@@ -131,6 +139,25 @@ impl Ruleset {
     /// The persistent collections (`initcol`) of this engine instance.
     pub fn collections(&self) -> &CollectionStore {
         &self.store
+    }
+
+    /// Number of rules folded at load (evaluated once, replayed per request).
+    pub fn folded_rules(&self) -> usize {
+        self.fold.count
+    }
+
+    /// Number of rules a folded jump always skips (visited only when a
+    /// run-time removal picks that jump or makes the transaction run unfolded).
+    pub fn statically_skipped_rules(&self) -> usize {
+        self.fold.skipped
+    }
+
+    /// Whether the rule with this id was folded at load.
+    pub fn is_folded(&self, id: u64) -> bool {
+        self.rules
+            .iter()
+            .zip(&self.fold.outcomes)
+            .any(|(r, o)| r.id == id && o.is_some())
     }
 
     /// The rule with this id.
@@ -362,7 +389,9 @@ impl RulesetBuilder {
             self.settings.collections,
             self.services.clock.clone(),
         ));
-        Ok(Ruleset {
+        crate::services::prepare();
+        let fold_on = self.settings.fold;
+        let rs = Ruleset {
             rules,
             phases,
             jumps,
@@ -372,7 +401,37 @@ impl RulesetBuilder {
             store,
             prefilter,
             stats: self.stats,
-        })
+            fold: Fold::default(),
+        };
+        if !fold_on {
+            return Ok(rs);
+        }
+        // The template transaction folding runs needs a shared ruleset; it is
+        // dropped before `compute` returns, so the ruleset is unique again.
+        let rs = Arc::new(rs);
+        let fold = crate::fold::compute(&rs);
+        match Arc::try_unwrap(rs) {
+            Ok(mut rs) => {
+                if fold.active() {
+                    tracing::debug!(rules = fold.count, "rules folded at load");
+                }
+                if rs.settings.prefilter && fold.skipped > 0 {
+                    let skip = &fold.never_visited;
+                    rs.prefilter.cover(&rs.rules, &rs.chains, |i| {
+                        !skip.get(i).copied().unwrap_or(false)
+                    });
+                }
+                rs.fold = fold;
+                Ok(rs)
+            }
+            Err(_) => Err(LoadError::new(
+                Location {
+                    file: "<fold>".into(),
+                    line: 0,
+                },
+                LoadErrorKind::Rule("ruleset still shared after folding".into()),
+            )),
+        }
     }
 }
 

@@ -88,15 +88,75 @@ fn single_token(v: &[u8]) -> bool {
     }
 }
 
-/// Whether libinjection reads this word as a plain bareword.
-fn not_a_keyword(word: &[u8]) -> bool {
-    use libinjectionrs::sqli::TokenType;
-    std::str::from_utf8(word).is_ok_and(|w| {
-        matches!(
-            libinjectionrs::sqli::sqli_data::lookup_word(w),
-            TokenType::Bareword | TokenType::None
-        )
+/// libinjection's keywords (upper-case) and the longest one's length.
+fn keywords() -> &'static (std::collections::HashSet<Vec<u8>>, usize) {
+    use std::sync::OnceLock;
+    static KEYWORDS: OnceLock<(std::collections::HashSet<Vec<u8>>, usize)> = OnceLock::new();
+    KEYWORDS.get_or_init(|| {
+        // The token types `lookup_word` does not report as a bareword.
+        let set: std::collections::HashSet<Vec<u8>> = libinjectionrs::sqli::sqli_data::SQL_KEYWORDS
+            .iter()
+            .filter(|k| {
+                matches!(
+                    k.token_type,
+                    b'k' | b'f'
+                        | b'U'
+                        | b'E'
+                        | b'T'
+                        | b't'
+                        | b'o'
+                        | b'&'
+                        | b'v'
+                        | b'1'
+                        | b'A'
+                        | b'B'
+                        | b'F'
+                )
+            })
+            .map(|k| k.word.as_bytes().to_ascii_uppercase())
+            .collect();
+        let longest = set.iter().map(Vec::len).max().unwrap_or(0);
+        (set, longest)
     })
+}
+
+/// Builds what the detectors' shortcuts use once, at load, so that no
+/// request pays for it.
+pub(crate) fn prepare() {
+    keywords();
+}
+
+/// Whether libinjection reads this word as a plain bareword: it is not in
+/// its keyword table with a keyword type (what `lookup_word` answers, from
+/// a set built once instead of a binary search over an upper-cased copy).
+fn not_a_keyword(word: &[u8]) -> bool {
+    let (set, longest) = keywords();
+    if std::str::from_utf8(word).is_err() {
+        return false;
+    }
+    if word.len() > *longest {
+        return true;
+    }
+    let mut buf = [0u8; 64];
+    match buf.get_mut(..word.len()) {
+        Some(upper) => {
+            upper.copy_from_slice(word);
+            upper.make_ascii_uppercase();
+            !set.contains(&upper[..])
+        }
+        None => {
+            let upper = word.to_ascii_uppercase();
+            !set.contains(&upper)
+        }
+    }
+}
+
+/// Values libinjection's XSS check provably passes: without `<` its HTML5
+/// tokenizer yields no tag, comment or doctype in any of its five contexts,
+/// and without `=` no attribute value follows an attribute name (the only
+/// other tokens it flags). Most argument and header values.
+fn cannot_be_xss(v: &[u8]) -> bool {
+    !v.iter().any(|&c| c == b'<' || c == b'=')
 }
 
 impl InjectionMemo {
@@ -120,6 +180,9 @@ impl InjectionMemo {
 
     /// `@detectXSS` through the memo.
     pub fn xss(&mut self, d: &dyn InjectionDetector, v: &[u8]) -> bool {
+        if cannot_be_xss(v) {
+            return false;
+        }
         if v.len() > MEMO_VALUE_LEN {
             return d.xss(v);
         }
@@ -209,6 +272,46 @@ mod tests {
         );
     }
 
+    /// Values with neither `<` nor `=` are never XSS for libinjection: known
+    /// vectors, and many pseudo-random strings over every other character
+    /// that matters to its tokenizer.
+    #[test]
+    fn values_without_lt_or_equals_are_never_xss() {
+        let d = LibInjection;
+        for v in [
+            "javascript:alert(1)",
+            "\" onmouseover alert(1) x\"",
+            "' onerror 'alert(1)",
+            "` onload `x",
+            "x style expression(alert(1))",
+            "/ onfocus autofocus >",
+            "&lt;script&gt;",
+            "--> <!-- no",
+        ] {
+            if !v.contains('<') {
+                assert!(!d.xss(v.as_bytes()), "{v}");
+            }
+        }
+        assert!(d.xss(b"x onerror=alert(1)") && d.xss(b"<script>alert(1)</script>"));
+        let alphabet: &[u8] =
+            b" \t\n\r\x0b\x0c\x00\"'`/>!?-&#;:()[]%\\onerrosyltjavscipthefxmlnsdaIMPORTENTY";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        for _ in 0..20_000 {
+            let len = next() % 24;
+            let v: Vec<u8> = (0..len)
+                .map(|_| alphabet[next() % alphabet.len()])
+                .collect();
+            assert!(cannot_be_xss(&v));
+            assert!(!d.xss(&v), "{}", String::from_utf8_lossy(&v));
+        }
+    }
+
     #[test]
     fn single_words_and_numbers_are_never_sqli() {
         let d = LibInjection;
@@ -228,6 +331,34 @@ mod tests {
             "99999999999",
         ] {
             assert!(d.sqli(w.as_bytes()).is_none(), "{w}");
+        }
+    }
+
+    /// The keyword set gives `lookup_word`'s answer for every table word,
+    /// in any case, and for words that are not in it.
+    #[test]
+    fn keyword_set_agrees_with_lookup_word() {
+        use libinjectionrs::sqli::TokenType;
+        let reference = |w: &str| {
+            !matches!(
+                libinjectionrs::sqli::sqli_data::lookup_word(w),
+                TokenType::Bareword | TokenType::None
+            )
+        };
+        for k in libinjectionrs::sqli::sqli_data::SQL_KEYWORDS {
+            for w in [k.word.to_string(), k.word.to_ascii_lowercase()] {
+                assert_eq!(!not_a_keyword(w.as_bytes()), reference(&w), "{w}");
+            }
+        }
+        for w in [
+            "json",
+            "items",
+            "dbms_lock.sleep",
+            "sys",
+            "x".repeat(80).as_str(),
+            "",
+        ] {
+            assert_eq!(!not_a_keyword(w.as_bytes()), reference(w), "{w}");
         }
     }
 

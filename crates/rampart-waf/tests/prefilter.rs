@@ -100,3 +100,22 @@ fn rules_reading_written_variables_are_not_skipped() {
                SecRule TX:word \"@rx evil\" \"id:8,phase:1,deny\"\n";
     check(src, "/", &[], b"", Some(8));
 }
+
+#[test]
+fn each_variable_group_is_scanned_for_the_literals_of_its_readers() {
+    // Header values are scanned only for header rules' literals, arguments
+    // only for argument rules' (and names with them); a rule reading both
+    // gets both. A literal in the other group must not let a rule through,
+    // and one in its own group must.
+    let src = "SecRule REQUEST_HEADERS \"@rx evilhdr\" \"id:1,phase:1,deny\"\n\
+               SecRule ARGS_NAMES \"@rx badname\" \"id:2,phase:1,deny\"\n\
+               SecRule ARGS|REQUEST_COOKIES \"@rx badarg\" \"id:3,phase:1,deny\"\n\
+               SecRule REQUEST_HEADERS_NAMES|TX:x \"@rx x-evil\" \"id:4,phase:1,deny\"\n";
+    check(src, "/?a=evilhdr", &[("X-A", "badarg")], b"", None);
+    check(src, "/?a=1", &[("X-A", "an evilhdr")], b"", Some(1));
+    check(src, "/?badname=1", &[("X-A", "badname")], b"", Some(2));
+    check(src, "/?a=xbadarg", &[], b"", Some(3));
+    check(src, "/", &[("Cookie", "s=badarg")], b"", Some(3));
+    check(src, "/", &[("x-evil", "1")], b"", Some(4));
+    check(src, "/?x-evil=1", &[], b"", None);
+}

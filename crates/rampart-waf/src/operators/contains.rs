@@ -2,7 +2,7 @@
 
 /// Evaluates the operator.
 pub fn matches(value: &[u8], arg: &[u8]) -> bool {
-    arg.is_empty() || value.windows(arg.len()).any(|w| w == arg)
+    arg.is_empty() || super::find_bytes(value, arg).is_some()
 }
 
 #[cfg(test)]

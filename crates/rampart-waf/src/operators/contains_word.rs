@@ -9,7 +9,7 @@ pub fn matches(value: &[u8], arg: &[u8]) -> bool {
     let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let mut start = 0;
     while let Some(rest) = value.get(start..) {
-        let Some(pos) = rest.windows(arg.len()).position(|w| w == arg) else {
+        let Some(pos) = super::find_bytes(rest, arg) else {
             return false;
         };
         let at = start + pos;

@@ -33,10 +33,25 @@ pub use compare::{CompareOp, atoi as atoi_bytes};
 pub use ip_match::IpList;
 pub use pm::PhraseMatcher;
 
+/// Where `needle` (non-empty) first occurs in `hay`. Windows are compared
+/// only when their first byte matches: a compare per window is a `memcmp`
+/// call, and `@within` lists are scanned per header name.
+pub(crate) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    hay.windows(needle.len())
+        .position(|w| w.first() == Some(&first) && w == needle)
+}
+
 /// What an operator needs from the running transaction.
 pub trait OpEnv {
     /// Expands a macro string.
     fn expand(&self, m: &MacroString) -> Vec<u8>;
+    /// The expansion of `m` borrowed from the transaction, when it is one
+    /// stored value (`%{tx.restricted_headers}`): no copy per evaluation.
+    /// `None` means "call [`OpEnv::expand`]".
+    fn expand_borrowed(&self, _m: &MacroString) -> Option<&[u8]> {
+        None
+    }
     /// Outside capabilities.
     fn services(&self) -> &Services;
     /// The transaction's memo of injection verdicts, if it keeps one.
@@ -70,10 +85,13 @@ impl Arg {
     }
 
     /// The value for this transaction.
-    pub fn resolve<'a>(&'a self, env: &dyn OpEnv) -> Cow<'a, [u8]> {
+    pub fn resolve<'a>(&'a self, env: &'a dyn OpEnv) -> Cow<'a, [u8]> {
         match self {
             Arg::Static(v) => Cow::Borrowed(v),
-            Arg::Dynamic(m) => Cow::Owned(env.expand(m)),
+            Arg::Dynamic(m) => match env.expand_borrowed(m) {
+                Some(v) => Cow::Borrowed(v),
+                None => Cow::Owned(env.expand(m)),
+            },
         }
     }
 }
@@ -198,7 +216,10 @@ impl Operator {
         match self {
             Operator::Rx(re) => re.matches(value, capture),
             Operator::RxDynamic(d) => {
-                let pattern = env.expand(&d.template);
+                let pattern = match env.expand_borrowed(&d.template) {
+                    Some(p) => Cow::Borrowed(p),
+                    None => Cow::Owned(env.expand(&d.template)),
+                };
                 d.get(&pattern)?.matches(value, capture)
             }
             Operator::Pm(pm) => pm.find(value).map(|hit| {

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use regex::bytes::{Regex, RegexBuilder};
 
@@ -26,7 +26,46 @@ pub enum Compiled {
     /// Linear-time engine.
     Linear(Regex),
     /// Backtracking fallback.
-    Fancy(Box<fancy_regex::Regex>),
+    Fancy(Box<Fallback>),
+}
+
+/// A backtracking-fallback pattern and a memo of its verdicts on short
+/// values. Such patterns (920600's possessive quantifiers on `Accept`) cost
+/// ~100x a linear search, and the values they see repeat from request to
+/// request: a verdict is a pure function of the value, so remembering it is
+/// exact. Bounded: short values only, emptied when full; searches that hit
+/// the backtracking limit are not remembered (they are counted each time).
+#[derive(Debug)]
+pub struct Fallback {
+    re: fancy_regex::Regex,
+    memo: Mutex<HashMap<Box<[u8]>, bool>>,
+}
+
+/// Longest value whose verdict is remembered.
+const MEMO_VALUE_LIMIT: usize = 256;
+/// Verdicts remembered per pattern (then the memo starts over).
+const MEMO_ENTRIES: usize = 512;
+
+impl Fallback {
+    /// `is_match`, through the memo.
+    fn is_match(&self, input: &[u8]) -> Result<bool, fancy_regex::Error> {
+        let memoable = input.len() <= MEMO_VALUE_LIMIT;
+        if memoable
+            && let Ok(memo) = self.memo.try_lock()
+            && let Some(&hit) = memo.get(input)
+        {
+            return Ok(hit);
+        }
+        let verdict = self.re.is_match(input)?;
+        // Contended: skip remembering rather than wait.
+        if memoable && let Ok(mut memo) = self.memo.try_lock() {
+            if memo.len() >= MEMO_ENTRIES {
+                memo.clear();
+            }
+            memo.insert(input.into(), verdict);
+        }
+        Ok(verdict)
+    }
 }
 
 impl Compiled {
@@ -46,7 +85,10 @@ impl Compiled {
             .backtrack_limit(backtrack_limit)
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Compiled::Fancy(Box::new(fancy)))
+        Ok(Compiled::Fancy(Box::new(Fallback {
+            re: fancy,
+            memo: Mutex::new(HashMap::new()),
+        })))
     }
 
     /// Whether this pattern needed the backtracking fallback.
@@ -79,7 +121,7 @@ impl Compiled {
                         }
                     };
                 }
-                match re.captures(input) {
+                match re.re.captures(input) {
                     Ok(Some(caps)) => Some(
                         (0..caps.len().min(10))
                             .map(|i| caps.get(i).map(|m| m.as_bytes().to_vec()))
@@ -162,10 +204,81 @@ mod tests {
         let p = Compiled::new("^a*+a$", 1000).unwrap();
         assert!(p.is_fallback());
         assert!(p.matches(b"aa", false).is_none());
+        // Remembered verdicts are the same verdicts.
+        for _ in 0..3 {
+            assert!(p.matches(b"aa", false).is_none());
+        }
         let look = Compiled::new("a(?!b)", 1000).unwrap();
         assert!(look.is_fallback());
         assert!(look.matches(b"ab", false).is_none());
         assert!(look.matches(b"ac", false).is_some());
+    }
+
+    /// The memo returns what the backtracking search returns, across more
+    /// distinct values than it holds (it starts over) and for values too
+    /// long to remember; a search over the backtracking limit stays an error.
+    #[test]
+    fn fallback_memo_never_changes_a_verdict() {
+        let Compiled::Fancy(fb) = Compiled::new(r"^(?:a|ab)*+c\s*+;", 1000).unwrap() else {
+            panic!("possessive pattern must use the fallback");
+        };
+        let mut seed = 7u32;
+        for round in 0..3 {
+            for n in 0..(MEMO_ENTRIES + 100) {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let len =
+                    (seed >> 16) as usize % 12 + if n % 50 == 0 { MEMO_VALUE_LIMIT } else { 0 };
+                let v: Vec<u8> = (0..len)
+                    .map(|k| b"abc ;"[((seed >> (k % 16)) as usize + k) % 5])
+                    .collect();
+                assert_eq!(
+                    fb.is_match(&v).unwrap(),
+                    fb.re.is_match(v.as_slice()).unwrap(),
+                    "round {round}"
+                );
+            }
+        }
+        let Compiled::Fancy(slow) = Compiled::new(r"^(?:a|aa)*+(?:a|aa)*b(?=c)", 10).unwrap()
+        else {
+            panic!("lookahead must use the fallback");
+        };
+        let long = vec![b'a'; 40];
+        assert!(slow.is_match(&long).is_err());
+        assert!(slow.is_match(&long).is_err());
+    }
+
+    /// Why 920600 stays on the fallback: its possessive `\s*+` cannot all be
+    /// made greedy. After `;`, `\s*+` is followed by a branch that may start
+    /// with a space (`[^c"(),/:;<=>?!...]`), so giving spaces back (greedy)
+    /// finds matches the possessive pattern refuses: `a/b; =x` is refused by
+    /// CRS (the negated rule fires) but would pass with greedy quantifiers.
+    #[test]
+    fn crs_920600_possessive_is_not_greedy() {
+        let Ok(conf) = std::fs::read_to_string(
+            "/usr/share/modsecurity-crs/rules/REQUEST-920-PROTOCOL-ENFORCEMENT.conf",
+        ) else {
+            return;
+        };
+        let Some(line) = conf
+            .lines()
+            .find(|l| l.starts_with("SecRule REQUEST_HEADERS:Accept \"!@rx "))
+        else {
+            return;
+        };
+        let pattern = line
+            .trim_start_matches("SecRule REQUEST_HEADERS:Accept \"!@rx ")
+            .trim_end_matches(" \\")
+            .trim_end_matches('"')
+            .replace("\\\"", "\"");
+        let possessive = Compiled::new(&pattern, DEFAULT_BACKTRACK_LIMIT).unwrap();
+        assert!(possessive.is_fallback());
+        let greedy = Compiled::new(&pattern.replace("*+", "*"), DEFAULT_BACKTRACK_LIMIT).unwrap();
+        assert!(!greedy.is_fallback());
+        let accept = b"application/json, text/plain, */*";
+        assert!(possessive.matches(accept, false).is_some());
+        assert!(greedy.matches(accept, false).is_some());
+        assert!(possessive.matches(b"a/b; =x", false).is_none());
+        assert!(greedy.matches(b"a/b; =x", false).is_some());
     }
 
     #[test]

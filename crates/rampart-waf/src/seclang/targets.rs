@@ -14,7 +14,7 @@ pub enum Selector {
     /// Items whose key equals this one, compared case-insensitively (stored lower-case).
     Key(Vec<u8>),
     /// Items whose key matches this regex (case-insensitive).
-    Regex(Arc<Regex>),
+    Regex(Arc<KeyRegex>),
     /// `XML:/*`: the text content of the whole document.
     XmlRoot,
     /// `XML://@*`: every attribute value.
@@ -30,6 +30,83 @@ impl Selector {
             Selector::Regex(re) => re.is_match(key),
         }
     }
+}
+
+/// A selector regex (`TX:/^header_name_/`, `!REQUEST_COOKIES:/__utm/`),
+/// with the literals any key it matches must contain: most keys it is
+/// tried on (every TX variable, every cookie) lack them, and a substring
+/// check is much cheaper than running the regex.
+#[derive(Debug)]
+pub struct KeyRegex {
+    re: Regex,
+    /// Lower-case; one of them occurs (ignoring ASCII case) in every match.
+    factors: Option<Vec<Vec<u8>>>,
+    /// Lower-case `p` when the pattern is `^p` with `p` plain letters,
+    /// digits, `_` and `-`: then a key matches exactly when it starts with
+    /// `p` (ignoring ASCII case), and a sorted lower-case collection can
+    /// seek to it.
+    prefix: Option<Vec<u8>>,
+}
+
+impl KeyRegex {
+    /// Compiles a case-insensitive selector pattern.
+    pub fn new(pattern: &str) -> Result<Self, regex::Error> {
+        let re = RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .unicode(false)
+            .build()?;
+        let factors = crate::prefilter::required_factors(&format!("(?i){pattern}"))
+            .map(|f| f.into_iter().map(|x| x.to_ascii_lowercase()).collect());
+        let prefix = pattern
+            .strip_prefix('^')
+            .filter(|p| {
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+            })
+            .map(|p| p.to_ascii_lowercase().into_bytes());
+        Ok(Self {
+            re,
+            factors,
+            prefix,
+        })
+    }
+
+    /// The lower-case literal prefix every match starts with, when the
+    /// pattern is nothing but `^` and that prefix.
+    pub fn literal_prefix(&self) -> Option<&[u8]> {
+        self.prefix.as_deref()
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        self.re.as_str()
+    }
+
+    /// Whether `key` matches.
+    pub fn is_match(&self, key: &[u8]) -> bool {
+        if let Some(p) = &self.prefix {
+            return key
+                .get(..p.len())
+                .is_some_and(|k| k.eq_ignore_ascii_case(p));
+        }
+        if let Some(factors) = &self.factors
+            && !factors.iter().any(|f| contains_ignore_case(key, f))
+        {
+            return false;
+        }
+        self.re.is_match(key)
+    }
+}
+
+/// Whether `hay` contains `needle` (lower-case), ignoring ASCII case.
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    hay.windows(needle.len()).any(|w| {
+        w.first().is_some_and(|c| c.to_ascii_lowercase() == first) && w.eq_ignore_ascii_case(needle)
+    })
 }
 
 /// One target of a rule.
@@ -129,11 +206,7 @@ pub fn parse_selector(var: Var, raw: &str) -> Result<Selector, String> {
     }
     if s.len() >= 2 && s.starts_with('/') && s.ends_with('/') {
         let pattern = &s[1..s.len() - 1];
-        let re = RegexBuilder::new(pattern)
-            .case_insensitive(true)
-            .unicode(false)
-            .build()
-            .map_err(|e| format!("bad selector regex: {e}"))?;
+        let re = KeyRegex::new(pattern).map_err(|e| format!("bad selector regex: {e}"))?;
         return Ok(Selector::Regex(Arc::new(re)));
     }
     if s.is_empty() {
@@ -195,6 +268,49 @@ mod tests {
         assert!(list.targets[1].count);
         assert!(matches!(&list.targets[2].selector, Selector::Key(k) if k == b"foo"));
         assert!(matches!(list.targets[3].selector, Selector::XmlRoot));
+    }
+
+    /// The literal pre-check never changes what a selector regex picks.
+    #[test]
+    fn selector_regex_literal_check_agrees_with_the_regex() {
+        let keys: &[&[u8]] = &[
+            b"header_name_host",
+            b"HEADER_NAME_X",
+            b"xheader_name_",
+            b"header_nam",
+            b"__utma",
+            b"__UTMZ",
+            b"_pk_ref.1",
+            b"sdw12ab",
+            b"DWff",
+            b"dwx",
+            b"paramcounter_args:a",
+            b"anomaly_score",
+            b"",
+        ];
+        for pattern in [
+            "^header_name_",
+            "^HEADER_nam",
+            "^xheader-name",
+            "^dw",
+            "__utm",
+            "_pk_ref",
+            "S?DW[a-f0-9]+",
+            "paramcounter_.*",
+            "a|.*",
+            "^$",
+        ] {
+            let fast = KeyRegex::new(pattern).unwrap();
+            let plain = RegexBuilder::new(pattern)
+                .case_insensitive(true)
+                .unicode(false)
+                .build()
+                .unwrap();
+            for key in keys {
+                assert_eq!(fast.is_match(key), plain.is_match(key), "{pattern} {key:?}");
+            }
+        }
+        assert!(KeyRegex::new("^header_name_").unwrap().factors.is_some());
     }
 
     #[test]

@@ -218,6 +218,7 @@ impl ValueCache {
         &mut self,
         p: &Prefilter,
         chains: &ChainTable,
+        group: usize,
         id: u32,
         value: &[u8],
         node: ChainId,
@@ -241,46 +242,54 @@ impl ValueCache {
                 return None;
             }
             self.bytes += size;
-            v.bits = Some(p.scan(v.data.as_deref().unwrap_or(value)));
+            v.bits = Some(p.scan_group(group, v.data.as_deref().unwrap_or(value)));
         }
         v.bits.as_deref()
     }
 
     /// ORs the prefilter slots that may match item `id` (untransformed
     /// `value`) after `node` into `out`.
+    // The item's identity (group, id, value, node) is what the cache is keyed by.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn scan_into(
         &mut self,
         p: &Prefilter,
         chains: &ChainTable,
+        group: usize,
         id: u32,
         value: &[u8],
         node: ChainId,
         out: &mut [u64],
     ) {
-        match self.bits(p, chains, id, value, node) {
+        match self.bits(p, chains, group, id, value, node) {
             Some(bits) => {
                 for (o, b) in out.iter_mut().zip(bits) {
                     *o |= *b;
                 }
             }
-            None => p.scan_into(&chains.apply_uncached(node, value), out),
+            None => p.scan_into(group, &chains.apply_uncached(node, value), out),
         }
     }
 
     /// Whether the prefilter lets rule `slot` run on item `id` (untransformed
     /// `value`) after `node`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn allows(
         &mut self,
         p: &Prefilter,
         chains: &ChainTable,
+        group: usize,
         id: u32,
         value: &[u8],
         node: ChainId,
         slot: u32,
     ) -> bool {
-        match self.bits(p, chains, id, value, node) {
+        match self.bits(p, chains, group, id, value, node) {
             Some(bits) => Prefilter::allows(bits, slot),
-            None => Prefilter::allows(&p.scan(&chains.apply_uncached(node, value)), slot),
+            None => Prefilter::allows(
+                &p.scan_group(group, &chains.apply_uncached(node, value)),
+                slot,
+            ),
         }
     }
 }

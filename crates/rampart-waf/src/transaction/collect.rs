@@ -16,8 +16,10 @@ pub struct Vars {
     pub(crate) collections: HashMap<String, Collection>,
     pub(crate) env: Collection,
     pub(crate) geo: Collection,
-    pub(crate) matched_var: Option<(Vec<u8>, Vec<u8>)>,
-    pub(crate) matched_vars: Vec<(Vec<u8>, Vec<u8>)>,
+    /// MATCHED_VAR_NAME and MATCHED_VAR (shared: folded rules replay theirs).
+    pub(crate) matched_var: Option<std::sync::Arc<(Vec<u8>, Vec<u8>)>>,
+    /// MATCHED_VARS of the rule running: (name, value), shared with `matched_var`.
+    pub(crate) matched_vars: Vec<std::sync::Arc<(Vec<u8>, Vec<u8>)>>,
     pub(crate) body_processor: Option<BodyProcessor>,
     pub(crate) duration_us: u64,
 }
@@ -48,6 +50,16 @@ pub struct Candidate<'a> {
 }
 
 impl Candidate<'_> {
+    /// The candidate with owned key and value.
+    pub fn into_owned(self) -> Candidate<'static> {
+        Candidate {
+            var: self.var,
+            key: Cow::Owned(self.key.into_owned()),
+            value: Cow::Owned(self.value.into_owned()),
+            id: self.id,
+        }
+    }
+
     /// `ARGS:id`, `REQUEST_URI`: the name MATCHED_VAR_NAME shows.
     pub fn display_name(&self) -> Vec<u8> {
         let name = self.var.name().as_bytes();
@@ -170,24 +182,33 @@ pub(crate) fn collect<'a>(
                 if let Some(col) = col {
                     match sel {
                         Selector::Key(k) => {
-                            if let Some(i) = col.items.get(k)
+                            if let Some(i) = col.item(k)
                                 && !excluded(var, &i.key)
                             {
                                 out.push(item(var, i));
                             }
                         }
-                        _ => {
-                            for i in col.items.values() {
-                                if sel.picks(&i.key) && !excluded(var, &i.key) {
+                        // Keys are stored lower-case and sorted: the keys
+                        // starting with a lower-case prefix are one range.
+                        Selector::Regex(re) if re.literal_prefix().is_some() => {
+                            let p = re.literal_prefix().unwrap_or_default();
+                            for i in col.with_prefix(p) {
+                                if !excluded(var, &i.key) {
                                     out.push(item(var, i));
                                 }
                             }
+                        }
+                        _ => {
+                            out.extend(
+                                col.iter_where(|k| sel.picks(k) && !excluded(var, k))
+                                    .map(|i| item(var, i)),
+                            );
                         }
                     }
                 }
             }
             Var::MatchedVars | Var::MatchedVarsNames => {
-                for (name, value) in &vars.matched_vars {
+                for (name, value) in vars.matched_vars.iter().map(|m| &**m) {
                     let key = name.splitn(2, |&c| c == b':').nth(1).unwrap_or(name);
                     if sel.picks(key) && !excluded(var, key) {
                         let v = if var == Var::MatchedVars { value } else { name };
@@ -282,11 +303,11 @@ fn single<'a>(data: &'a RequestData, vars: &'a Vars, var: Var, out: &mut Vec<Can
         Var::MultipartFileLimitExceeded => Some(flag(var, f.file_limit_exceeded)),
         Var::MatchedVar => vars
             .matched_var
-            .as_ref()
+            .as_deref()
             .map(|(_, v)| owned(var, v.clone())),
         Var::MatchedVarName => vars
             .matched_var
-            .as_ref()
+            .as_deref()
             .map(|(n, _)| owned(var, n.clone())),
         Var::Duration => Some(owned(var, vars.duration_us.to_string().into_bytes())),
         Var::AuthType => data.header("authorization").map(|a| {

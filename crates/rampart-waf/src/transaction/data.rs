@@ -2,6 +2,8 @@
 //! transformed values can be cached per (item, transformation chain).
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
 
 use crate::body::multipart::MultipartFlags;
 
@@ -26,6 +28,16 @@ pub const NAME_BIT: u32 = 1 << 31;
 pub struct Ids(u32);
 
 impl Ids {
+    /// A counter whose first id is `used + 1` (ids up to `used` are taken).
+    pub fn starting_after(used: u32) -> Self {
+        Ids(used)
+    }
+
+    /// The highest id handed out so far.
+    pub fn used(&self) -> u32 {
+        self.0
+    }
+
     /// A new id (ids stop growing rather than wrap: they then share one slot
     /// that is never cached).
     pub fn next(&mut self) -> u32 {
@@ -144,10 +156,24 @@ impl RequestData {
     }
 }
 
+/// Items of a collection by lower-case key.
+type Items = BTreeMap<Vec<u8>, Item>;
+
 /// A collection written by `setvar` (TX, IP, GLOBAL, ...), keys lower-case.
+///
+/// Copy-on-write over a shared base: the TX collection every transaction
+/// starts from (what the folded setup rules wrote, ~150 variables) is one
+/// `Arc`ed map, and a transaction's own writes go to `items`, which shadow
+/// the base. Cloning such a collection copies only the writes; reads look
+/// in `items`, then in the base; iteration merges both in key order.
 #[derive(Debug, Default, Clone)]
 pub struct Collection {
-    pub(crate) items: BTreeMap<Vec<u8>, Item>,
+    /// Own items (shadowing the base's items of the same key).
+    items: Items,
+    /// Shared items, read-only.
+    base: Option<Arc<Items>>,
+    /// How many keys of `items` the base has too (for the exact size).
+    shadowed: usize,
 }
 
 /// Keys a collection may hold: `setvar` names can embed attacker-chosen text
@@ -158,11 +184,91 @@ impl Collection {
     /// The value of a key.
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
         let item = if key.iter().any(u8::is_ascii_uppercase) {
-            self.items.get(&key.to_ascii_lowercase())
+            self.item(&key.to_ascii_lowercase())
         } else {
-            self.items.get(key)
+            self.item(key)
         };
         item.map(|i| i.value.as_slice())
+    }
+
+    /// The item of a lower-case key.
+    pub(crate) fn item(&self, key: &[u8]) -> Option<&Item> {
+        self.items
+            .get(key)
+            .or_else(|| self.base.as_deref().and_then(|b| b.get(key)))
+    }
+
+    /// How many keys the collection holds.
+    pub fn len(&self) -> usize {
+        self.items.len() + self.base.as_deref().map_or(0, BTreeMap::len) - self.shadowed
+    }
+
+    /// Whether the collection holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every item, in key order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Item> {
+        self.iter_where(|_| true)
+    }
+
+    /// The items whose key `pick` accepts, in key order. Both sides are
+    /// filtered before they are merged (a shadowed key and its shadow have
+    /// the same key, so both or neither pass): a selective `pick` keeps the
+    /// merge off most keys.
+    pub(crate) fn iter_where<'s, F>(
+        &'s self,
+        pick: F,
+    ) -> impl Iterator<Item = &'s Item> + use<'s, F>
+    where
+        F: Fn(&[u8]) -> bool + Copy,
+    {
+        Merged::new(
+            self.items.iter().filter(move |(k, _)| pick(k)),
+            self.base
+                .as_deref()
+                .map(BTreeMap::iter)
+                .unwrap_or_default()
+                .filter(move |(k, _)| pick(k)),
+        )
+    }
+
+    /// The items whose key starts with lower-case `prefix`, in key order.
+    pub(crate) fn with_prefix<'s, 'p>(
+        &'s self,
+        prefix: &'p [u8],
+    ) -> impl Iterator<Item = &'s Item> + use<'s, 'p> {
+        let from =
+            move |m: &'s Items| m.range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded));
+        Merged::new(
+            from(&self.items).take_while(move |(k, _)| k.starts_with(prefix)),
+            self.base
+                .as_deref()
+                .map(from)
+                .unwrap_or_default()
+                .take_while(move |(k, _)| k.starts_with(prefix)),
+        )
+    }
+
+    /// Makes the items the shared base of every clone.
+    pub(crate) fn into_shared(mut self) -> Self {
+        self.materialize();
+        Collection {
+            items: Items::new(),
+            base: Some(Arc::new(self.items)),
+            shadowed: 0,
+        }
+    }
+
+    /// Copies the base's items into own items (rare: a removal of a base key).
+    fn materialize(&mut self) {
+        if let Some(base) = self.base.take() {
+            for (k, i) in base.iter() {
+                self.items.entry(k.clone()).or_insert_with(|| i.clone());
+            }
+        }
+        self.shadowed = 0;
     }
 
     /// Sets a key (new id, so cached transformations of the old value are not reused).
@@ -180,9 +286,13 @@ impl Collection {
             item.id = ids.next();
             return;
         }
-        if self.items.len() >= COLLECTION_KEY_LIMIT {
+        let in_base = self.base.as_deref().is_some_and(|b| b.contains_key(key));
+        if !in_base && self.len() >= COLLECTION_KEY_LIMIT {
             tracing::debug!("collection full; setvar ignored");
             return;
+        }
+        if in_base {
+            self.shadowed += 1;
         }
         let item = ids.item(key.to_vec(), value);
         self.items.insert(key.to_vec(), item);
@@ -190,10 +300,137 @@ impl Collection {
 
     /// Removes a key.
     pub fn remove(&mut self, key: &[u8]) {
-        if key.iter().any(u8::is_ascii_uppercase) {
-            self.items.remove(&key.to_ascii_lowercase());
+        let lower;
+        let key = if key.iter().any(u8::is_ascii_uppercase) {
+            lower = key.to_ascii_lowercase();
+            &lower[..]
         } else {
-            self.items.remove(key);
+            key
+        };
+        if self.base.as_deref().is_some_and(|b| b.contains_key(key)) {
+            self.materialize();
         }
+        self.items.remove(key);
+    }
+}
+
+/// Two key-ordered item sequences merged, the first shadowing the second.
+struct Merged<'a, A: Iterator, B: Iterator> {
+    own: std::iter::Peekable<A>,
+    base: std::iter::Peekable<B>,
+    _items: std::marker::PhantomData<&'a Item>,
+}
+
+impl<'a, A, B> Merged<'a, A, B>
+where
+    A: Iterator<Item = (&'a Vec<u8>, &'a Item)>,
+    B: Iterator<Item = (&'a Vec<u8>, &'a Item)>,
+{
+    fn new(own: A, base: B) -> Self {
+        Merged {
+            own: own.peekable(),
+            base: base.peekable(),
+            _items: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'a, A, B> Iterator for Merged<'a, A, B>
+where
+    A: Iterator<Item = (&'a Vec<u8>, &'a Item)>,
+    B: Iterator<Item = (&'a Vec<u8>, &'a Item)>,
+{
+    type Item = &'a Item;
+
+    fn next(&mut self) -> Option<&'a Item> {
+        use std::cmp::Ordering;
+        let order = match (self.own.peek(), self.base.peek()) {
+            (Some((a, _)), Some((b, _))) => a.cmp(b),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => return None,
+        };
+        match order {
+            Ordering::Less => self.own.next().map(|(_, i)| i),
+            Ordering::Greater => self.base.next().map(|(_, i)| i),
+            Ordering::Equal => {
+                self.base.next();
+                self.own.next().map(|(_, i)| i)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn keys(c: &Collection) -> Vec<(Vec<u8>, Vec<u8>)> {
+        c.iter().map(|i| (i.key.clone(), i.value.clone())).collect()
+    }
+
+    /// A shared-base collection reads, writes, removes, counts and iterates
+    /// exactly like a plain one holding the same items.
+    #[test]
+    fn shared_base_behaves_like_a_plain_collection() {
+        let mut ids = Ids::default();
+        let mut plain = Collection::default();
+        for (k, v) in [("b", "1"), ("d", "2"), ("f", "3"), ("header_name_a", "4")] {
+            plain.set(&mut ids, k.as_bytes(), v.as_bytes().to_vec());
+        }
+        let template = plain.clone().into_shared();
+        let mut shared = template.clone();
+        assert_eq!(keys(&shared), keys(&plain));
+        for c in [&mut plain, &mut shared] {
+            c.set(&mut ids, b"D", b"20".to_vec());
+            c.set(&mut ids, b"a", b"0".to_vec());
+            c.set(&mut ids, b"header_name_b", b"5".to_vec());
+        }
+        assert_eq!(keys(&shared), keys(&plain));
+        assert_eq!(shared.len(), plain.len());
+        assert_eq!(shared.get(b"d"), Some(&b"20"[..]));
+        assert_eq!(shared.get(b"F"), Some(&b"3"[..]));
+        let prefixed: Vec<_> = shared
+            .with_prefix(b"header_name_")
+            .map(|i| &i.key)
+            .collect();
+        assert_eq!(
+            prefixed,
+            [&b"header_name_a".to_vec(), &b"header_name_b".to_vec()]
+        );
+        let picked: Vec<_> = shared.iter_where(|k| k != b"d").map(|i| &i.key).collect();
+        assert_eq!(picked.len(), plain.len() - 1);
+        // Removing a base key, and an own key.
+        for c in [&mut plain, &mut shared] {
+            c.remove(b"F");
+            c.remove(b"a");
+        }
+        assert_eq!(keys(&shared), keys(&plain));
+        assert_eq!(shared.get(b"f"), None);
+        // The template is untouched by its clones' writes.
+        assert_eq!(template.get(b"d"), Some(&b"2"[..]));
+        assert_eq!(template.get(b"a"), None);
+        assert_eq!(template.len(), 4);
+    }
+
+    /// The key limit counts base and own keys once each: overwriting a base
+    /// key when full still works, a new key is refused.
+    #[test]
+    fn key_limit_counts_shadowed_keys_once() {
+        let mut ids = Ids::default();
+        let mut c = Collection::default();
+        for n in 0..COLLECTION_KEY_LIMIT {
+            c.set(&mut ids, format!("k{n}").as_bytes(), b"1".to_vec());
+        }
+        let mut shared = c.into_shared();
+        shared.set(&mut ids, b"k1", b"2".to_vec());
+        assert_eq!(shared.get(b"k1"), Some(&b"2"[..]));
+        assert_eq!(shared.len(), COLLECTION_KEY_LIMIT);
+        shared.set(&mut ids, b"new", b"1".to_vec());
+        assert_eq!(shared.get(b"new"), None);
+        shared.remove(b"k2");
+        shared.set(&mut ids, b"new", b"1".to_vec());
+        assert_eq!(shared.get(b"new"), Some(&b"1"[..]));
     }
 }

@@ -11,7 +11,7 @@ use super::data::RequestData;
 use super::collect::{Candidate, collect};
 use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, expand, expand_cow};
-use super::{Interruption, RuleMatch, Transaction};
+use super::{Interruption, MatchRec, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::{Entry, Ruleset};
 use crate::seclang::actions::{Action, AllowScope, Ctl, Disruptive, EngineMode, SetVarOp};
@@ -52,7 +52,8 @@ fn fact_hits(
             highest = highest.max(base);
             let mask = cache.mask(&rs.chains, c.id, &c.value);
             own.fill(0);
-            cache.scan_into(p, &rs.chains, c.id, &c.value, 0, &mut own);
+            let group = crate::prefilter::group_of(c.var);
+            cache.scan_into(p, &rs.chains, group, c.id, &c.value, 0, &mut own);
             for &node in nodes {
                 let start = node as usize * words;
                 let Some(row) = rows.get_mut(start..start + words) else {
@@ -65,12 +66,27 @@ fn fact_hits(
                         *r |= *o;
                     }
                 } else {
-                    cache.scan_into(p, &rs.chains, c.id, &c.value, node, row);
+                    cache.scan_into(p, &rs.chains, group, c.id, &c.value, node, row);
                 }
             }
         }
     }
     highest
+}
+
+/// The candidate buffer kept between rules, emptied and ready for borrowed
+/// candidates: one allocation per transaction instead of one per rule.
+fn borrow_buffer<'a>(mut v: Vec<Candidate<'static>>) -> Vec<Candidate<'a>> {
+    v.clear();
+    v
+}
+
+/// Gives a candidate buffer back, emptied. (An empty map-collect from a
+/// `Vec` reuses its allocation when the element layout is the same, as it
+/// is here: only the lifetime changes.)
+fn return_buffer(mut v: Vec<Candidate<'_>>) -> Vec<Candidate<'static>> {
+    v.clear();
+    v.into_iter().map(Candidate::into_owned).collect()
 }
 
 /// Offers one value of candidate `c` to the link's operator; records a hit
@@ -125,10 +141,14 @@ impl Transaction {
         };
         let mut i = 0;
         let mut skip = 0u32;
+        if !self.fold_decided {
+            self.fold_decided = true;
+            self.folded = self.start_folded(&rs);
+        }
         while let Some(entry) = entries.get(i) {
             i += 1;
-            let Entry::Rule(idx) = entry else { continue };
-            let Some(rule) = rs.rules.get(*idx) else {
+            let Entry::Rule(idx) = *entry else { continue };
+            let Some(rule) = rs.rules.get(idx) else {
                 continue;
             };
             if skip > 0 {
@@ -138,10 +158,17 @@ impl Transaction {
             if self.rule_removed(rule) {
                 continue;
             }
-            if !self.eval_chain(&rs, rule) {
-                continue;
+            // A folded rule replays the outcome it has for every request.
+            match self.folded.then(|| self.replay(&rs, idx, rule)).flatten() {
+                Some(false) => continue,
+                Some(true) => {}
+                None => {
+                    if !self.eval_chain(&rs, rule) {
+                        continue;
+                    }
+                    self.record_match(idx, rule);
+                }
             }
-            self.record_match(rule);
             match &rule.disruptive {
                 Some(d @ (Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_))) => {
                     let interruption = Interruption {
@@ -223,7 +250,7 @@ impl Transaction {
                 .any(|node| Prefilter::allows(row(node), slot))
     }
 
-    fn rule_removed(&self, rule: &Rule) -> bool {
+    pub(crate) fn rule_removed(&self, rule: &Rule) -> bool {
         self.runtime.removed_ids.iter().any(|r| r.contains(rule.id))
             || self
                 .runtime
@@ -232,7 +259,7 @@ impl Transaction {
                 .any(|t| rule.has_tag_matching(t))
     }
 
-    fn record_match(&mut self, rule: &Rule) {
+    fn record_match(&mut self, idx: usize, rule: &Rule) {
         let msg = if rule.log {
             rule.msg.as_ref().map(|m| {
                 String::from_utf8_lossy(&expand(m, &self.data, &self.vars, Some(rule))).into_owned()
@@ -240,18 +267,10 @@ impl Transaction {
         } else {
             None
         };
-        self.matches.push(RuleMatch {
-            id: rule.id,
-            phase: rule.phase,
-            logged: rule.log,
+        self.matches.push(MatchRec {
+            rule: idx,
             msg,
-            severity: rule.severity,
-            matched_var_name: self
-                .vars
-                .matched_var
-                .as_ref()
-                .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
-                .unwrap_or_default(),
+            var: self.vars.matched_var.clone(),
         });
     }
 
@@ -259,7 +278,7 @@ impl Transaction {
     /// own non-disruptive actions as soon as it matches (CRS relies on this: a
     /// starter's `setvar` prepares a variable its chained rule inspects), which
     /// is why CRS puts score increments on the last link.
-    fn eval_chain(&mut self, rs: &Ruleset, starter: &Rule) -> bool {
+    pub(crate) fn eval_chain(&mut self, rs: &Ruleset, starter: &Rule) -> bool {
         self.vars.matched_vars.clear();
         let mut link = Some(starter);
         while let Some(l) = link {
@@ -292,7 +311,7 @@ impl Transaction {
                         .iter()
                         .any(|(pick, e)| pick.picks(starter) && e.excludes(var, key))
             };
-            let mut cands: Vec<Candidate<'_>> = Vec::new();
+            let mut cands = borrow_buffer(std::mem::take(&mut self.scratch));
             if rule.targets.is_empty() {
                 cands.push(Candidate {
                     var: Var::Tx,
@@ -313,6 +332,7 @@ impl Transaction {
                 memo: &self.memo,
             };
             for c in &cands {
+                let group = crate::prefilter::group_of(c.var);
                 // Usually one value (the end of the chain); with multiMatch,
                 // every distinct intermediate value too, until one matches.
                 // Values the prefilter rules out are not offered.
@@ -325,8 +345,15 @@ impl Transaction {
                             continue;
                         }
                         let allowed = rule.prefilter_slot.is_none_or(|slot| {
-                            self.cache
-                                .allows(&rs.prefilter, &rs.chains, c.id, &c.value, node, slot)
+                            self.cache.allows(
+                                &rs.prefilter,
+                                &rs.chains,
+                                group,
+                                c.id,
+                                &c.value,
+                                node,
+                                slot,
+                            )
                         });
                         if allowed && offer(rule, &env, c, &v, &mut hits) {
                             break;
@@ -337,6 +364,7 @@ impl Transaction {
                     self.cache.allows(
                         &rs.prefilter,
                         &rs.chains,
+                        group,
                         c.id,
                         &c.value,
                         rule.chain_id,
@@ -350,7 +378,7 @@ impl Transaction {
                 }
             }
             let geo = env.geo.into_inner();
-            drop(cands);
+            self.scratch = return_buffer(cands);
             if let Some(fields) = geo {
                 let mut geo = crate::transaction::data::Collection::default();
                 for (k, v) in fields {
@@ -364,19 +392,19 @@ impl Transaction {
         }
         for hit in hits {
             if rule.capture && !hit.captures.is_empty() {
-                for (i, cap) in hit.captures.iter().enumerate().take(10) {
-                    let key = i.to_string();
+                const KEYS: [&[u8]; 10] =
+                    [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"];
+                for (key, cap) in KEYS.iter().zip(hit.captures) {
                     match cap {
-                        Some(v) => self.vars.tx.set(&mut self.ids, key.as_bytes(), v.clone()),
-                        None => self.vars.tx.remove(key.as_bytes()),
+                        Some(v) => self.vars.tx.set(&mut self.ids, key, v),
+                        None => self.vars.tx.remove(key),
                     }
                 }
             }
             if !rule.targets.is_empty() {
-                self.vars
-                    .matched_vars
-                    .push((hit.name.clone(), hit.value.clone()));
-                self.vars.matched_var = Some((hit.name, hit.value));
+                let matched = std::sync::Arc::new((hit.name, hit.value));
+                self.vars.matched_vars.push(matched.clone());
+                self.vars.matched_var = Some(matched);
             }
             self.run_effects(rule, starter);
         }
@@ -393,35 +421,36 @@ impl Transaction {
                     }
                     let name = expand_cow(&sv.name, &self.data, &self.vars, Some(starter));
                     let collection = sv.collection.as_str();
-                    let current = self
-                        .vars
-                        .collection(collection)
-                        .and_then(|c| c.get(&name))
-                        .map(crate::operators::atoi_bytes)
-                        .unwrap_or(0);
+                    // The current value matters only to `=+` / `=-`.
+                    let current = || {
+                        self.vars
+                            .collection(collection)
+                            .and_then(|c| c.get(&name))
+                            .map(crate::operators::atoi_bytes)
+                            .unwrap_or(0)
+                    };
+                    let operand = |v| match super::expand::tx_only(v, &self.vars) {
+                        Some(b) => crate::operators::atoi_bytes(b),
+                        None => crate::operators::atoi_bytes(&expand_cow(
+                            v,
+                            &self.data,
+                            &self.vars,
+                            Some(starter),
+                        )),
+                    };
                     let new_value = match &sv.op {
                         SetVarOp::Set(v) => {
                             Some(expand_cow(v, &self.data, &self.vars, Some(starter)).into_owned())
                         }
                         SetVarOp::Add(v) => Some(
-                            current
-                                .saturating_add(crate::operators::atoi_bytes(&expand_cow(
-                                    v,
-                                    &self.data,
-                                    &self.vars,
-                                    Some(starter),
-                                )))
+                            current()
+                                .saturating_add(operand(v))
                                 .to_string()
                                 .into_bytes(),
                         ),
                         SetVarOp::Sub(v) => Some(
-                            current
-                                .saturating_sub(crate::operators::atoi_bytes(&expand_cow(
-                                    v,
-                                    &self.data,
-                                    &self.vars,
-                                    Some(starter),
-                                )))
+                            current()
+                                .saturating_sub(operand(v))
                                 .to_string()
                                 .into_bytes(),
                         ),

@@ -30,6 +30,26 @@ pub(crate) fn expand_cow<'m>(
     }
 }
 
+/// The expansion of a macro string that is exactly one `%{tx.key}`,
+/// borrowed: the stored value (empty when unset), cut at the same limit as
+/// [`expand`].
+pub(crate) fn tx_only<'v>(m: &MacroString, vars: &'v Vars) -> Option<&'v [u8]> {
+    let [
+        Part::Var {
+            name,
+            key: Some(key),
+        },
+    ] = m.parts.as_slice()
+    else {
+        return None;
+    };
+    if name != "tx" {
+        return None;
+    }
+    let v = vars.tx.get(key.as_bytes()).unwrap_or_default();
+    Some(v.get(..EXPANSION_LIMIT).unwrap_or(v))
+}
+
 /// Expands a macro string against the transaction.
 pub(crate) fn expand(
     m: &MacroString,
@@ -130,6 +150,10 @@ pub(crate) struct Env<'a> {
 impl OpEnv for Env<'_> {
     fn expand(&self, m: &MacroString) -> Vec<u8> {
         expand(m, self.data, self.vars, Some(self.rule))
+    }
+
+    fn expand_borrowed(&self, m: &MacroString) -> Option<&[u8]> {
+        tx_only(m, self.vars)
     }
 
     fn services(&self) -> &Services {

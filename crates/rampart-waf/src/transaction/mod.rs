@@ -15,6 +15,7 @@ mod collect;
 mod data;
 mod eval;
 mod expand;
+mod fold;
 mod persistent;
 mod response;
 
@@ -27,8 +28,10 @@ use crate::rule::Rule;
 use crate::ruleset::Ruleset;
 use crate::seclang::actions::{EngineMode, IdRange};
 use crate::seclang::targets::Exclusion;
+pub(crate) use data::Collection;
 pub use data::Item;
 use data::{Ids, RequestData};
+pub(crate) use fold::Outcome;
 pub(crate) use response::media_type;
 
 /// How the transaction was interrupted.
@@ -61,6 +64,18 @@ pub struct RuleMatch {
     pub severity: Option<u8>,
     /// MATCHED_VAR_NAME of the last match.
     pub matched_var_name: String,
+}
+
+/// One matched rule as the transaction keeps it: [`RuleMatch`]es are built
+/// from these only when asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct MatchRec {
+    /// Index into the ruleset's rules.
+    pub rule: usize,
+    /// The expanded `msg`, for logged matches.
+    pub msg: Option<String>,
+    /// MATCHED_VAR_NAME / MATCHED_VAR after the match.
+    pub var: Option<Arc<(Vec<u8>, Vec<u8>)>>,
 }
 
 /// Which rules a run-time target removal applies to.
@@ -111,7 +126,14 @@ pub struct Transaction {
     runtime: Runtime,
     interruption: Option<Interruption>,
     detected: Option<Interruption>,
-    matches: Vec<RuleMatch>,
+    matches: Vec<MatchRec>,
+    /// Whether the ruleset's folded rules are replayed (decided when phase 1
+    /// starts; see [`crate::fold`]).
+    folded: bool,
+    /// Whether `folded` was decided.
+    fold_decided: bool,
+    /// Candidate buffer reused by every rule (always empty between rules).
+    scratch: Vec<collect::Candidate<'static>>,
     /// Request/response phases up to this one are skipped (`allow`).
     allow_through: u8,
     body: Vec<u8>,
@@ -132,11 +154,13 @@ impl Transaction {
             removed_tags: Vec::new(),
             target_removals: Vec::new(),
         };
+        // Ids up to the folded template's are reserved for its TX items.
+        let ids = Ids::starting_after(rs.fold.ids_used);
         Self {
             rs,
             data: RequestData::default(),
             vars: collect::Vars::default(),
-            ids: Ids::default(),
+            ids,
             cache: cache::ValueCache::default(),
             fact_hits: Vec::new(),
             facts_signature: (usize::MAX, 0),
@@ -147,6 +171,9 @@ impl Transaction {
             interruption: None,
             detected: None,
             matches: Vec::new(),
+            folded: false,
+            fold_decided: false,
+            scratch: Vec::new(),
             allow_through: 0,
             body: Vec::new(),
             response_body: Vec::new(),
@@ -299,22 +326,49 @@ impl Transaction {
     }
 
     /// Every matched rule, in order (including `nolog` ones).
-    pub fn matches(&self) -> &[RuleMatch] {
-        &self.matches
+    pub fn matches(&self) -> Vec<RuleMatch> {
+        self.matches
+            .iter()
+            .filter_map(|m| {
+                let rule = self.rs.rules.get(m.rule)?;
+                Some(RuleMatch {
+                    id: rule.id,
+                    phase: rule.phase,
+                    logged: rule.log,
+                    msg: m.msg.clone(),
+                    severity: rule.severity,
+                    matched_var_name: m
+                        .var
+                        .as_deref()
+                        .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 
     /// Ids of matched rules that log (what ModSecurity's audit log lists), in order.
     pub fn matched_rule_ids(&self) -> Vec<u64> {
         self.matches
             .iter()
-            .filter(|m| m.logged)
-            .map(|m| m.id)
+            .filter_map(|m| self.rs.rules.get(m.rule))
+            .filter(|r| r.log)
+            .map(|r| r.id)
             .collect()
     }
 
     /// A TX variable.
     pub fn tx(&self, name: &str) -> Option<&[u8]> {
         self.vars.tx.get(name.as_bytes())
+    }
+
+    /// Every TX variable (name, value), in name order.
+    pub fn tx_vars(&self) -> Vec<(&[u8], &[u8])> {
+        self.vars
+            .tx
+            .iter()
+            .map(|i| (i.key.as_slice(), i.value.as_slice()))
+            .collect()
     }
 
     /// The inbound anomaly score as CRS computes it (`tx.blocking_inbound_anomaly_score`
