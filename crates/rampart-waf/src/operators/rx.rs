@@ -27,6 +27,10 @@ pub enum Compiled {
     Linear(Regex),
     /// Backtracking fallback.
     Fancy(Box<Fallback>),
+    /// `^.*$`: with DOTALL, `.*` takes the whole value and `$` holds at its
+    /// end, so it matches every value, and the match is the value (920450
+    /// captures each header name this way).
+    Whole,
 }
 
 /// A backtracking-fallback pattern and a memo of its verdicts on short
@@ -71,6 +75,9 @@ impl Fallback {
 impl Compiled {
     /// Compiles a PCRE pattern; errors are human-readable.
     pub fn new(pcre: &str, backtrack_limit: usize) -> Result<Self, String> {
+        if pcre == "^.*$" {
+            return Ok(Compiled::Whole);
+        }
         let translated = translate(pcre);
         if !translated.possessive
             && let Ok(re) = RegexBuilder::new(&format!("(?sm){}", translated.pattern))
@@ -99,6 +106,11 @@ impl Compiled {
     /// Matches; with `captures`, returns the whole match and up to 9 groups.
     pub fn matches(&self, input: &[u8], captures: bool) -> Option<Vec<Option<Vec<u8>>>> {
         match self {
+            Compiled::Whole => Some(if captures {
+                vec![Some(input.to_vec())]
+            } else {
+                Vec::new()
+            }),
             Compiled::Linear(re) => {
                 if !captures {
                     return re.is_match(input).then(Vec::new);
@@ -279,6 +291,26 @@ mod tests {
         assert!(greedy.matches(accept, false).is_some());
         assert!(possessive.matches(b"a/b; =x", false).is_none());
         assert!(greedy.matches(b"a/b; =x", false).is_some());
+    }
+
+    /// `^.*$` matches what the regex matches, whole value captured, with
+    /// newlines, empty and non-UTF-8 values included.
+    #[test]
+    fn whole_value_pattern_agrees_with_the_regex() {
+        let whole = Compiled::new("^.*$", 1000).unwrap();
+        assert!(matches!(whole, Compiled::Whole));
+        let re = RegexBuilder::new("(?sm)^.*$")
+            .unicode(false)
+            .build()
+            .unwrap();
+        let values: [&[u8]; 6] = [b"", b"host", b"a\nb", b"\n", b"x\r\n\n", b"\xff\x00z"];
+        for v in values {
+            let want = re
+                .captures(v)
+                .map(|c| vec![c.get(0).map(|m| m.as_bytes().to_vec())]);
+            assert_eq!(whole.matches(v, true), want);
+            assert_eq!(whole.matches(v, false).is_some(), re.is_match(v));
+        }
     }
 
     #[test]
