@@ -214,3 +214,16 @@ for workload in "${WORKLOADS[@]}"; do
     awk -v m="$m" -v r="$rw" -v w="$workload" 'BEGIN { if (m > 0 && r > 0) printf "rampart-waf/nginx-modsec %-8s req/s ratio: %.1f\n", w, r / m }'
   fi
 done
+if [ "$WAF" = 1 ]; then
+  r=${SUM[rampart/get]:-0} rw=${SUM[rampart-waf/get]:-0}
+  awk -v r="$r" -v rw="$rw" 'BEGIN { if (r > 0) printf "rampart-waf/rampart get      req/s kept with the CRS: %.0f%%\n", 100 * rw / r }'
+fi
+
+# Resident memory after the run (peak and current), each server with its children.
+echo
+for name in "${!PID_OF[@]}"; do
+  pids=("${PID_OF[$name]}" $(pgrep -P "${PID_OF[$name]}" || true))
+  awk -v name="$name" '/^VmHWM/ { hwm += $2 } /^VmRSS/ { rss += $2 }
+    END { printf "%-14s RSS %6.1f MB (peak %.1f MB)\n", name, rss / 1024, hwm / 1024 }' \
+    $(for pid in "${pids[@]}"; do [ -r "/proc/$pid/status" ] && echo "/proc/$pid/status"; done)
+done
