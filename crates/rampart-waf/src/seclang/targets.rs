@@ -46,6 +46,8 @@ pub struct KeyRegex {
     /// `p` (ignoring ASCII case), and a sorted lower-case collection can
     /// seek to it.
     prefix: Option<Vec<u8>>,
+    /// Which keys of the shared TX template match (fixed for a ruleset).
+    base_keys: crate::transaction::BaseKeyCache,
 }
 
 impl KeyRegex {
@@ -69,6 +71,7 @@ impl KeyRegex {
             re,
             factors,
             prefix,
+            base_keys: Default::default(),
         })
     }
 
@@ -76,6 +79,11 @@ impl KeyRegex {
     /// pattern is nothing but `^` and that prefix.
     pub fn literal_prefix(&self) -> Option<&[u8]> {
         self.prefix.as_deref()
+    }
+
+    /// The cache of the shared TX template's matching keys.
+    pub(crate) fn base_keys(&self) -> &crate::transaction::BaseKeyCache {
+        &self.base_keys
     }
 
     /// The pattern as written.

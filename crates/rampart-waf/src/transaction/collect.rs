@@ -198,6 +198,14 @@ pub(crate) fn collect<'a>(
                                 }
                             }
                         }
+                        Selector::Regex(re)
+                            if let Some(keys) = re.base_keys().keys(col, |k| re.is_match(k)) =>
+                        {
+                            out.extend(
+                                col.iter_where_in_base(keys, |k| sel.picks(k) && !excluded(var, k))
+                                    .map(|i| item(var, i)),
+                            );
+                        }
                         _ => {
                             out.extend(
                                 col.iter_where(|k| sel.picks(k) && !excluded(var, k))

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use crate::body::multipart::MultipartFlags;
 
@@ -234,6 +234,28 @@ impl Collection {
         )
     }
 
+    /// Like [`Self::iter_where`], but the shared base is read only at
+    /// `base_keys` (its keys that can pass `pick`, from a [`BaseKeyCache`]):
+    /// a selector regex over TX then costs nothing for the ~150 template
+    /// variables that never match it.
+    pub(crate) fn iter_where_in_base<'s, 'k, F>(
+        &'s self,
+        base_keys: &'k [Vec<u8>],
+        pick: F,
+    ) -> impl Iterator<Item = &'s Item> + use<'s, 'k, F>
+    where
+        F: Fn(&[u8]) -> bool + Copy,
+    {
+        let base = self.base.as_deref();
+        Merged::new(
+            self.items.iter().filter(move |(k, _)| pick(k)),
+            base_keys
+                .iter()
+                .filter_map(move |k| base?.get_key_value(k.as_slice()))
+                .filter(move |(k, _)| pick(k)),
+        )
+    }
+
     /// The items whose key starts with lower-case `prefix`, in key order.
     pub(crate) fn with_prefix<'s, 'p>(
         &'s self,
@@ -311,6 +333,30 @@ impl Collection {
             self.materialize();
         }
         self.items.remove(key);
+    }
+}
+
+/// The keys of a shared base that a fixed key test accepts, computed on
+/// first use. Valid for one base only: the `Weak` both identifies it and
+/// keeps its address from being reused; another base gets `None` (callers
+/// then scan as usual).
+#[derive(Debug, Default)]
+pub(crate) struct BaseKeyCache(OnceLock<(Weak<Items>, Vec<Vec<u8>>)>);
+
+impl BaseKeyCache {
+    /// The base keys of `col` that `test` accepts (in key order), or `None`
+    /// when `col` has no base or the cache belongs to another base.
+    pub(crate) fn keys(
+        &self,
+        col: &Collection,
+        test: impl Fn(&[u8]) -> bool,
+    ) -> Option<&[Vec<u8>]> {
+        let base = col.base.as_ref()?;
+        let (owner, keys) = self.0.get_or_init(|| {
+            let keys = base.keys().filter(|k| test(k)).cloned().collect();
+            (Arc::downgrade(base), keys)
+        });
+        std::ptr::eq(owner.as_ptr(), Arc::as_ptr(base)).then_some(keys.as_slice())
     }
 }
 
@@ -432,5 +478,54 @@ mod tests {
         shared.remove(b"k2");
         shared.set(&mut ids, b"new", b"1".to_vec());
         assert_eq!(shared.get(b"new"), Some(&b"1"[..]));
+    }
+
+    /// The base-key cache gives the same items as a full scan (own writes
+    /// shadowing and adding matches, removals materialising the base), and
+    /// answers only for the base it was filled from.
+    #[test]
+    fn cached_base_keys_pick_what_a_full_scan_picks() {
+        let mut ids = Ids::default();
+        let mut plain = Collection::default();
+        for (k, v) in [
+            ("leakage/errors-x", "1"),
+            ("b", "2"),
+            ("web_attack/sqli", "3"),
+        ] {
+            plain.set(&mut ids, k.as_bytes(), v.as_bytes().to_vec());
+        }
+        let template = plain.into_shared();
+        let test = |k: &[u8]| k.windows(7).any(|w| w == b"leakage");
+        let cache = BaseKeyCache::default();
+        let scan = |c: &Collection| -> Vec<(Vec<u8>, Vec<u8>)> {
+            c.iter_where(test)
+                .map(|i| (i.key.clone(), i.value.clone()))
+                .collect()
+        };
+        let cached = |c: &Collection, cache: &BaseKeyCache| -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+            let keys = cache.keys(c, test)?;
+            Some(
+                c.iter_where_in_base(keys, test)
+                    .map(|i| (i.key.clone(), i.value.clone()))
+                    .collect(),
+            )
+        };
+        let mut tx = template.clone();
+        assert_eq!(cached(&tx, &cache), Some(scan(&tx)));
+        tx.set(&mut ids, b"leakage/errors-x", b"9".to_vec());
+        tx.set(&mut ids, b"a/leakage/errors", b"1".to_vec());
+        tx.set(&mut ids, b"c", b"1".to_vec());
+        let got = cached(&tx, &cache).unwrap();
+        assert_eq!(got, scan(&tx));
+        assert_eq!(got.len(), 2);
+        // A removal of a base key copies the base: no base, no cache answer.
+        tx.remove(b"b");
+        assert_eq!(cached(&tx, &cache), None);
+        // Another base is not answered from this cache.
+        let mut other = Collection::default();
+        other.set(&mut ids, b"leakage", b"1".to_vec());
+        let other = other.into_shared();
+        assert_eq!(cached(&other, &cache), None);
+        assert_eq!(cached(&other, &BaseKeyCache::default()), Some(scan(&other)));
     }
 }
