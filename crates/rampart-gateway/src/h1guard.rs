@@ -724,10 +724,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
     }
 }
 
-/// Fuzzing entry point: feeds `input` in two reads split at `split` through a
-/// guard and returns the bytes it would hand to hyper and whether it refused.
-#[doc(hidden)]
-pub fn fuzz_feed(input: &[u8], split: usize) -> (Vec<u8>, bool) {
+/// A guard over no socket that ignores refusals (fuzzing and tests feed it
+/// bytes directly).
+fn detached_guard() -> GuardedIo<()> {
     struct Ignore;
     impl OnRefusal for Ignore {
         fn refused(&self, _error: GatewayError, _head: &RefusedHead) {}
@@ -737,7 +736,14 @@ pub fn fuzz_feed(input: &[u8], split: usize) -> (Vec<u8>, bool) {
         max_headers: 32,
         header_read_timeout: std::time::Duration::from_secs(1),
     };
-    let mut guard = GuardedIo::new((), limits, Arc::new(Ignore), Arc::new(AtomicU64::new(0)));
+    GuardedIo::new((), limits, Arc::new(Ignore), Arc::new(AtomicU64::new(0)))
+}
+
+/// Fuzzing entry point: feeds `input` in two reads split at `split` through a
+/// guard and returns the bytes it would hand to hyper and whether it refused.
+#[doc(hidden)]
+pub fn fuzz_feed(input: &[u8], split: usize) -> (Vec<u8>, bool) {
+    let mut guard = detached_guard();
     let (first, second) = input.split_at(split.min(input.len()));
     let mut out = Vec::new();
     for read in [first, second] {

@@ -13,56 +13,15 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use rampart_waf::seclang::actions::IdRange;
 use rampart_waf::seclang::targets::{Exclusion, Selector};
 use rampart_waf::variables::Var;
-use rampart_waf::{Ruleset, Transaction, WafConfig};
+use rampart_waf::{Ruleset, Transaction};
 
-fn ruleset(paranoia: u8, fold: bool) -> Arc<Ruleset> {
-    let config: WafConfig = serde_json::from_value(serde_json::json!({
-        "rules": ["/etc/modsecurity/crs/crs-setup.conf", "/usr/share/modsecurity-crs/rules/*.conf"],
-        "paranoia_level": paranoia,
-        "request_body_limit": 13_107_200,
-    }))
-    .unwrap();
-    let mut builder = config
-        .load(rampart_waf::services::Services::default())
-        .unwrap();
-    builder.settings_mut().fold = fold;
-    Arc::new(builder.build().unwrap())
-}
-
-/// Method, target, protocol, headers, body.
-type Request = (String, String, String, Vec<(String, Vec<u8>)>, Vec<u8>);
-
-/// Splits a raw HTTP/1 request into request line parts, headers and body.
-fn parse(raw: &[u8]) -> Option<Request> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| (p, p + 4))
-        .or_else(|| {
-            raw.windows(2)
-                .position(|w| w == b"\n\n")
-                .map(|p| (p, p + 2))
-        })
-        .unwrap_or((raw.len(), raw.len()));
-    let head = String::from_utf8_lossy(&raw[..end.0]).into_owned();
-    let body = raw[end.1..].to_vec();
-    let mut lines = head.split('\n').map(|l| l.trim_end_matches('\r'));
-    let mut parts = lines.next()?.splitn(3, ' ');
-    let method = parts.next()?.to_string();
-    let uri = parts.next().unwrap_or("/").to_string();
-    let protocol = parts.next().unwrap_or("HTTP/1.0").to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().as_bytes().to_vec()))
-        .collect();
-    Some((method, uri, protocol, headers, body))
-}
+#[path = "support/crs_diff.rs"]
+mod crs_diff;
 
 /// Per-route exclusions applied before phase 1 (0: none).
 fn exclude(tx: &mut Transaction, variant: u8) {
@@ -85,18 +44,7 @@ fn exclude(tx: &mut Transaction, variant: u8) {
 }
 
 fn run(rs: &Arc<Ruleset>, raw: &[u8], variant: u8) -> Option<String> {
-    let (method, uri, protocol, headers, body) = parse(raw)?;
-    let mut tx = Transaction::new(rs.clone());
-    exclude(&mut tx, variant);
-    tx.set_connection(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 40000, "diff");
-    tx.set_request_line(&method, &uri, &protocol);
-    for (n, v) in &headers {
-        tx.add_request_header(n, v);
-    }
-    tx.process_request_headers();
-    tx.append_request_body(&body);
-    tx.process_request_body();
-    tx.process_logging();
+    let tx = crs_diff::run(rs, raw, |tx| exclude(tx, variant))?;
     let matches: Vec<_> = tx
         .matches()
         .iter()
@@ -131,14 +79,9 @@ fn run(rs: &Arc<Ruleset>, raw: &[u8], variant: u8) -> Option<String> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let path = args
-        .first()
-        .expect("usage: fold_diff REQUESTS.json [PARANOIA]");
-    let paranoia: u8 = args.get(1).map_or(1, |p| p.parse().unwrap());
-    let list: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let (on, off) = (ruleset(paranoia, true), ruleset(paranoia, false));
+    let (path, paranoia) = crs_diff::args("fold_diff");
+    let on = crs_diff::ruleset(paranoia, |s| s.fold = true);
+    let off = crs_diff::ruleset(paranoia, |s| s.fold = false);
     println!(
         "paranoia {paranoia}: {} rules, {} folded, {} never visited",
         on.rule_count(),
@@ -146,15 +89,7 @@ fn main() {
         on.statically_skipped_rules()
     );
     let (mut same, mut differ) = (0, 0);
-    for entry in &list {
-        let id = entry["id"].as_str().unwrap_or("?");
-        // The runner's requests are latin-1 text: one char per byte.
-        let raw: Vec<u8> = entry["raw"]
-            .as_str()
-            .unwrap_or("")
-            .chars()
-            .map(|c| c as u32 as u8)
-            .collect();
+    for (id, raw) in crs_diff::requests(&path) {
         for variant in 0..4 {
             let (a, b) = (run(&on, &raw, variant), run(&off, &raw, variant));
             if a == b {

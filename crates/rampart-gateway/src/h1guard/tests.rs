@@ -38,16 +38,7 @@ fn request_id_is_found_in_heads_that_do_not_parse() {
 }
 
 fn guard() -> GuardedIo<()> {
-    struct Ignore;
-    impl OnRefusal for Ignore {
-        fn refused(&self, _error: GatewayError, _head: &RefusedHead) {}
-    }
-    let limits = HeadLimits {
-        max_header_bytes: 8192,
-        max_headers: 32,
-        header_read_timeout: std::time::Duration::from_secs(1),
-    };
-    GuardedIo::new((), limits, Arc::new(Ignore), Arc::new(AtomicU64::new(0)))
+    detached_guard()
 }
 
 const CHUNKED_THEN_GET: &[u8] = b"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nT: 1\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\nPUT /c HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc";
