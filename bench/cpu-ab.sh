@@ -48,28 +48,10 @@ free_port() {
 }
 ORIGIN=$(free_port); used_ports+=("$ORIGIN")
 NGINX=$(free_port); used_ports+=("$NGINX")
-nginx_conf() { # name port body
-  mkdir -p "$WORK/$1"
-  cat > "$WORK/$1/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/$1/nginx.pid;
-error_log $WORK/$1/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/$1/body;
-  proxy_temp_path $WORK/$1/proxy;
-  upstream origin { server 127.0.0.1:$ORIGIN; keepalive 64; }
-  server {
-    listen 127.0.0.1:$2 reuseport backlog=4096;
-    $3
-  }
-}
-CONF
-}
-nginx_conf origin $ORIGIN 'location / { default_type application/json; return 200 "{\"ok\":true,\"items\":[1,2,3]}"; }'
-nginx_conf nginx $NGINX 'location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }'
+# shellcheck source=bench/common.sh
+source bench/common.sh
+nginx_conf origin $ORIGIN "$ORIGIN_BODY"
+nginx_conf nginx $NGINX "$PROXY_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
 nginx -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
 ALL=("nginx:$!:$NGINX")
@@ -78,20 +60,8 @@ for target in "${TARGETS[@]}"; do
   name=${target%%=*} binary=${target#*=}
   port=$(free_port); used_ports+=("$port")
   admin=$(free_port); used_ports+=("$admin")
-  mkdir -p "$WORK/$name/log"
-  cat > "$WORK/$name/rampart.yaml" <<YAML
-listeners:
-  - bind: 127.0.0.1:$port
-admin:
-  bind: 127.0.0.1:$admin
-audit:
-  sinks:
-    - file: {path: $WORK/$name/log/audit.jsonl, max_bytes: 256MiB, keep: 1}
-apis:
-  - name: bench
-    upstream:
-      url: http://127.0.0.1:$ORIGIN
-YAML
+  mkdir -p "$WORK/$name"
+  rampart_conf "$WORK/$name/rampart.yaml" "$port" "$admin" "$WORK/$name/log"
   RAMPART_WORKERS=1 RAMPART_LOG=warn "$binary" serve --config "$WORK/$name/rampart.yaml" & PIDS+=($!)
   ALL+=("$name:$!:$port")
 done
@@ -104,36 +74,14 @@ for pid in "${PIDS[@]}"; do
   kill -0 "$pid" 2>/dev/null || { echo "a server did not start (pid $pid); see the messages above" >&2; exit 1; }
 done
 
-TOKEN=$(head -c 525 /dev/zero | tr '\0' 'a' | base64 -w0 | head -c 700)
-cat > "$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local items = {}
-for i = 1, 16 do items[#items + 1] = string.format('{"id":%d,"name":"item-%02d","qty":%d}', i, i, i * 3) end
-wrk.body = '{"order":{"customer":"alice@example.com","note":"deliver to the back door","items":[' .. table.concat(items, ",") .. ']}}'
-LUA
-ticks() { # pid -> "user system" clock ticks of it and its children
-  local u=0 s=0 pid a b
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    [ -r "/proc/$pid/stat" ] || continue
-    read -r a b < <(awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$pid/stat")
-    u=$((u + a)) s=$((s + b))
-  done
-  echo "$u $s"
-}
-HZ=$(getconf CLK_TCK)
 for round in $(seq 1 "$ROUNDS"); do
   for entry in "${ALL[@]}"; do
     IFS=: read -r name pid p <<< "$entry"
-    case "$WORKLOAD" in
-      get) args=(-H "Authorization: Bearer $TOKEN" -H "Accept: application/json" -H "User-Agent: bench/1.0" -H "Accept-Language: en" "http://127.0.0.1:$p/api/users?page=2") ;;
-      post) args=(-s "$WORK/post.lua" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$p/api/orders") ;;
-      *) echo "unknown workload $WORKLOAD" >&2; exit 2 ;;
-    esac
-    read -r u0 s0 < <(ticks "$pid")
-    wrk -t1 -c50 -d"$DURATION" "${args[@]}" > "$WORK/wrk.out" 2>&1 || true
-    read -r u1 s1 < <(ticks "$pid")
-    awk -v n="$name" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$HZ" '
+    workload_args "$WORKLOAD" "$p"
+    read -r u0 s0 < <(cpu_ticks "$pid")
+    wrk -t1 -c50 -d"$DURATION" "${WRK_ARGS[@]}" > "$WORK/wrk.out" 2>&1 || true
+    read -r u1 s1 < <(cpu_ticks "$pid")
+    awk -v n="$name" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$TICK_HZ" '
       / requests in / { total = $1 } /Requests\/sec/ { rps = $2 }
       END { if (total > 0) printf "%s %.2f %.2f %d\n", n, u * 1e6 / hz / total, s * 1e6 / hz / total, rps }' \
       "$WORK/wrk.out" >> "$WORK/results"

@@ -49,50 +49,14 @@ trap cleanup EXIT
 
 ORIGIN=18080 NGINX=18081 RAMPART_PORT=18082 NGINX_WAF=18083 RAMPART_WAF=18084 ADMIN=19901 ADMIN_WAF=19902
 
-# The origin: a fixed JSON answer, for GET and POST alike.
-nginx_conf() { # name port body
-  mkdir -p "$WORK/$1"
-  cat > "$WORK/$1/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/$1/nginx.pid;
-error_log $WORK/$1/error.log warn;
-$( [ "$1" = nginx-waf ] && echo "load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;" )
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/$1/body;
-  proxy_temp_path $WORK/$1/proxy;
-  upstream origin { server 127.0.0.1:$ORIGIN; keepalive 64; }
-  server {
-    listen 127.0.0.1:$2 reuseport backlog=4096;
-    $3
-  }
-}
-CONF
-}
-nginx_conf origin $ORIGIN 'location / { default_type application/json; return 200 "{\"ok\":true,\"items\":[1,2,3]}"; }'
-nginx_conf nginx $NGINX 'location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }'
+# shellcheck source=bench/common.sh
+source bench/common.sh
+nginx_conf origin $ORIGIN "$ORIGIN_BODY"
+nginx_conf nginx $NGINX "$PROXY_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
 nginx -c "$WORK/nginx/nginx.conf" & PIDS+=($!); NGINX_PID=$!
 
-# The audit log goes to its own directory, as in a real deployment: Rampart
-# watches its configuration's directory for changes, and an audit file written
-# there would wake that watcher on every flush.
-mkdir -p "$WORK/log"
-cat > "$WORK/rampart.yaml" <<YAML
-listeners:
-  - bind: 127.0.0.1:$RAMPART_PORT
-admin:
-  bind: 127.0.0.1:$ADMIN
-audit:
-  sinks:
-    - file: {path: $WORK/log/audit.jsonl, max_bytes: 256MiB, keep: 1}
-apis:
-  - name: bench
-    upstream:
-      url: http://127.0.0.1:$ORIGIN
-YAML
+rampart_conf "$WORK/rampart.yaml" $RAMPART_PORT $ADMIN "$WORK/log"
 RAMPART_WORKERS=1 RAMPART_LOG=warn "$RAMPART" serve --config "$WORK/rampart.yaml" & PIDS+=($!); RAMPART_PID=$!
 
 TARGETS=("nginx:$NGINX" "rampart:$RAMPART_PORT")
@@ -123,7 +87,7 @@ Include /etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf
 Include /usr/share/modsecurity-crs/rules/*.conf
 Include /etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf
 CONF
-  nginx_conf nginx-waf $NGINX_WAF "modsecurity on; modsecurity_rules_file $WORK/modsecurity.conf; location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
+  nginx_conf nginx-waf $NGINX_WAF "modsecurity on; modsecurity_rules_file $WORK/modsecurity.conf; $PROXY_BODY"
   nginx -c "$WORK/nginx-waf/nginx.conf" & PIDS+=($!); NGINX_WAF_PID=$!
   PID_OF[nginx-modsec]=$NGINX_WAF_PID
   if [ -f bench/rampart-waf.yaml.in ]; then
@@ -142,40 +106,12 @@ for port in $ORIGIN $NGINX $RAMPART_PORT $( [ "$WAF" = 1 ] && echo "$NGINX_WAF $
 done
 sleep 1
 
-TOKEN=$(head -c 525 /dev/zero | tr '\0' 'a' | base64 -w0 | head -c 700)
-cat > "$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local items = {}
-for i = 1, 16 do items[#items + 1] = string.format('{"id":%d,"name":"item-%02d","qty":%d}', i, i, i * 3) end
-wrk.body = '{"order":{"customer":"alice@example.com","note":"deliver to the back door","items":[' .. table.concat(items, ",") .. ']}}'
-LUA
-cat > "$WORK/attack.lua" <<'LUA'
-wrk.path = "/search?q=1'%20OR%20'1'%3D'1&id=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
-LUA
-
-# CPU ticks (user + system, all threads) of a server: the process with that
-# pid and its direct children (nginx's worker is a child of its master).
-cpu_ticks() {
-  local total=0 pid
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    [ -r "/proc/$pid/stat" ] || continue
-    total=$(( total + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat") ))
-  done
-  echo "$total"
-}
-TICK_HZ=$(getconf CLK_TCK)
-
 run() { # target-name port workload -> "rps p50 p99 non2xx cpu_us_per_request"
-  local port=$2 workload=$3 args=() before after
-  case "$workload" in
-    get) args=(-H "Authorization: Bearer $TOKEN" -H "Accept: application/json" -H "User-Agent: bench/1.0" -H "Accept-Language: en" "http://127.0.0.1:$port/api/users?page=2") ;;
-    post) args=(-s "$WORK/post.lua" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/api/orders") ;;
-    blocked) args=(-s "$WORK/attack.lua" "http://127.0.0.1:$port/") ;;
-  esac
-  before=$(cpu_ticks "${PID_OF[$1]}")
-  wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "${args[@]}" > "$WORK/wrk.out" 2>&1 || true
-  after=$(cpu_ticks "${PID_OF[$1]}")
+  local before after
+  workload_args "$3" "$2"
+  read -r u s < <(cpu_ticks "${PID_OF[$1]}"); before=$((u + s))
+  wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "${WRK_ARGS[@]}" > "$WORK/wrk.out" 2>&1 || true
+  read -r u s < <(cpu_ticks "${PID_OF[$1]}"); after=$((u + s))
   awk -v ticks=$(( after - before )) -v hz="$TICK_HZ" '
     /Requests\/sec/ { rps = $2 }
     $1 == "50%" { p50 = $2 }

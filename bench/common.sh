@@ -1,0 +1,87 @@
+# Shared by bench/run.sh and bench/cpu-ab.sh (sourced, not run): the nginx and
+# Rampart configurations, the request token, the wrk workloads and CPU ticks,
+# so that both tools measure the same setup. Expects $WORK and $ORIGIN.
+
+# nginx_conf NAME PORT SERVER-BODY: one worker, keep-alive to the origin.
+nginx_conf() {
+  mkdir -p "$WORK/$1"
+  cat > "$WORK/$1/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/$1/nginx.pid;
+error_log $WORK/$1/error.log warn;
+$( [ "$1" = nginx-waf ] && echo "load_module /usr/lib/nginx/modules/ngx_http_modsecurity_module.so;" )
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/$1/body;
+  proxy_temp_path $WORK/$1/proxy;
+  upstream origin { server 127.0.0.1:$ORIGIN; keepalive 64; }
+  server {
+    listen 127.0.0.1:$2 reuseport backlog=4096;
+    $3
+  }
+}
+CONF
+}
+
+# The origin (a fixed JSON answer, for GET and POST alike) and nginx proxying to it.
+ORIGIN_BODY='location / { default_type application/json; return 200 "{\"ok\":true,\"items\":[1,2,3]}"; }'
+PROXY_BODY='location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }'
+
+# rampart_conf FILE PORT ADMIN LOG-DIR: Rampart in front of the origin. The audit
+# log goes to its own directory, as in a real deployment: Rampart watches its
+# configuration's directory for changes, and an audit file written there would
+# wake that watcher on every flush.
+rampart_conf() {
+  mkdir -p "$4"
+  cat > "$1" <<YAML
+listeners:
+  - bind: 127.0.0.1:$2
+admin:
+  bind: 127.0.0.1:$3
+audit:
+  sinks:
+    - file: {path: $4/audit.jsonl, max_bytes: 256MiB, keep: 1}
+apis:
+  - name: bench
+    upstream:
+      url: http://127.0.0.1:$ORIGIN
+YAML
+}
+
+# The workloads: a 700-byte bearer token, a ~1 KB JSON POST, an attack.
+TOKEN=$(head -c 525 /dev/zero | tr '\0' 'a' | base64 -w0 | head -c 700)
+cat > "$WORK/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local items = {}
+for i = 1, 16 do items[#items + 1] = string.format('{"id":%d,"name":"item-%02d","qty":%d}', i, i, i * 3) end
+wrk.body = '{"order":{"customer":"alice@example.com","note":"deliver to the back door","items":[' .. table.concat(items, ",") .. ']}}'
+LUA
+cat > "$WORK/attack.lua" <<'LUA'
+wrk.path = "/search?q=1'%20OR%20'1'%3D'1&id=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+LUA
+
+# workload_args WORKLOAD PORT: sets the array WRK_ARGS (wrk's arguments after -d).
+workload_args() {
+  case "$1" in
+    get) WRK_ARGS=(-H "Authorization: Bearer $TOKEN" -H "Accept: application/json" -H "User-Agent: bench/1.0" -H "Accept-Language: en" "http://127.0.0.1:$2/api/users?page=2") ;;
+    post) WRK_ARGS=(-s "$WORK/post.lua" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$2/api/orders") ;;
+    blocked) WRK_ARGS=(-s "$WORK/attack.lua" "http://127.0.0.1:$2/") ;;
+    *) echo "unknown workload $1" >&2; exit 2 ;;
+  esac
+}
+
+# cpu_ticks PID: "user system" clock ticks of the process and its direct
+# children (nginx's worker is a child of its master).
+cpu_ticks() {
+  local u=0 s=0 pid a b
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    [ -r "/proc/$pid/stat" ] || continue
+    read -r a b < <(awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$pid/stat")
+    u=$((u + a)) s=$((s + b))
+  done
+  echo "$u $s"
+}
+TICK_HZ=$(getconf CLK_TCK)
