@@ -18,6 +18,29 @@ use crate::seclang::targets::parse_targets;
 use crate::services::Services;
 use crate::transformations::ChainTable;
 
+/// What happens to a body longer than its inspection limit
+/// (`SecRequestBodyLimitAction`, `SecResponseBodyLimitAction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLimitAction {
+    /// The message is refused.
+    Reject,
+    /// The first part, up to the limit, is inspected; the message passes.
+    ProcessPartial,
+}
+
+impl BodyLimitAction {
+    /// Parses the directive's argument (case-insensitive).
+    pub fn parse(arg: &str) -> Option<Self> {
+        if arg.eq_ignore_ascii_case("Reject") {
+            Some(Self::Reject)
+        } else if arg.eq_ignore_ascii_case("ProcessPartial") {
+            Some(Self::ProcessPartial)
+        } else {
+            None
+        }
+    }
+}
+
 /// Engine settings from directives (`SecRuleEngine`, `SecRequestBodyAccess`, ...).
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -29,9 +52,14 @@ pub struct Settings {
     pub request_body_limit: usize,
     /// `SecResponseBodyAccess`.
     pub response_body_access: bool,
-    /// `SecResponseBodyLimit`: response body bytes inspected at most (the
-    /// rest is not inspected: ModSecurity's `ProcessPartial`).
+    /// `SecResponseBodyLimit`: response body bytes inspected at most.
     pub response_body_limit: usize,
+    /// `SecResponseBodyLimitAction`: what happens to an inspected response
+    /// body longer than `response_body_limit`. Rampart's default is
+    /// `ProcessPartial` (the first `response_body_limit` bytes are inspected,
+    /// the response passes), which is what ModSecurity's recommended
+    /// configuration sets; ModSecurity's built-in default is `Reject`.
+    pub response_body_limit_action: BodyLimitAction,
     /// `SecResponseBodyMimeType`: media types (lower-case, no parameters)
     /// whose response bodies are inspected.
     pub response_mime_types: Vec<String>,
@@ -65,6 +93,7 @@ impl Default for Settings {
             request_body_limit: 13_107_200,
             response_body_access: false,
             response_body_limit: 524_288,
+            response_body_limit_action: BodyLimitAction::ProcessPartial,
             response_mime_types: vec!["text/plain".into(), "text/html".into()],
             argument_separator: b'&',
             backtrack_limit: DEFAULT_BACKTRACK_LIMIT,

@@ -15,6 +15,7 @@ use rampart_core::{
 };
 
 use crate::config::{CompiledWaf, WafConfig, WafConfigError, WafMode};
+use crate::ruleset::BodyLimitAction;
 use crate::transaction::Transaction;
 
 /// The problem blocked requests get; it names no rule.
@@ -142,6 +143,15 @@ impl WafStage {
             && let Some(body) = &response.body
             && tx.response_body_inspected()
         {
+            let settings = self.waf.ruleset.settings();
+            if settings.response_body_limit_action == BodyLimitAction::Reject
+                && (response.body_truncated || body.len() > settings.response_body_limit)
+            {
+                tx.process_logging();
+                self.record(cx, tx);
+                tracing::info!(request_id = %cx.request_id, "waf withheld response: body past SecResponseBodyLimit");
+                return Verdict::Respond(Problem::new(WAF_RESPONSE_BLOCKED));
+            }
             tx.append_response_body(body);
         }
         tx.process_response_body();
@@ -235,22 +245,19 @@ impl Stage for WafStage {
         if !s.response_body_access || cx.extensions.get::<PendingTransaction>().is_none() {
             return false;
         }
-        // Bodies the gateway could not buffer are left uninspected rather than
-        // turned into errors.
-        let too_long = response
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|n| n > crate::config::MAX_RESPONSE_BODY_LIMIT as u64);
-        let inspected_type = response
+        response
             .headers
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| {
                 let t = crate::transaction::media_type(v.as_bytes());
                 s.response_mime_types.contains(&t)
-            });
-        inspected_type && !too_long
+            })
+    }
+
+    /// Bodies longer than the gateway buffers are inspected up to
+    /// `SecResponseBodyLimit` (at most the buffer) like any other.
+    fn inspects_response_body_prefix(&self) -> bool {
+        true
     }
 
     fn on_response<'a>(&'a self, cx: &'a mut RequestCx, response: &'a mut ResponseCx) -> Step<'a> {

@@ -273,3 +273,32 @@ fn regex_selectors_and_negated_operators() {
     assert!(tx.interruption().is_none());
     assert_eq!(tx.matched_rule_ids(), vec![2]);
 }
+
+#[test]
+fn body_limit_actions() {
+    use crate::ruleset::BodyLimitAction;
+    let rs = load("SecResponseBodyLimitAction Reject\n").unwrap();
+    assert_eq!(
+        rs.settings().response_body_limit_action,
+        BodyLimitAction::Reject
+    );
+    let rs = load("SecResponseBodyLimitAction processpartial\n").unwrap();
+    assert_eq!(
+        rs.settings().response_body_limit_action,
+        BodyLimitAction::ProcessPartial
+    );
+    assert_eq!(
+        load("").unwrap().settings().response_body_limit_action,
+        BodyLimitAction::ProcessPartial
+    );
+    let err = load("SecResponseBodyLimitAction Drop\n").unwrap_err();
+    assert!(matches!(err.kind, LoadErrorKind::Arguments { .. }));
+    // Request bodies past the limit are always refused (413 in the gateway).
+    assert!(load("SecRequestBodyLimitAction Reject\n").is_ok());
+    let err = load("SecRuleEngine On\nSecRequestBodyLimitAction ProcessPartial\n").unwrap_err();
+    assert_eq!(err.location.line, 2);
+    assert!(
+        err.to_string().contains("ProcessPartial is not supported"),
+        "{err}"
+    );
+}
