@@ -320,16 +320,21 @@ async fn chunked_upstream(len: usize) -> std::net::SocketAddr {
     addr
 }
 
+/// A gateway with one [`BodyReader`] in front of [`chunked_upstream`]`(len)`.
+async fn body_reader_gateway(len: usize, prefix_suffices: bool, name: &str) -> Running {
+    let upstream = chunked_upstream(len).await;
+    start_with(
+        &config_yaml(upstream, "", ""),
+        Arc::new(BodyReaderFactory(prefix_suffices)),
+        name,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_body_too_long_to_buffer_reaches_prefix_inspectors_and_streams_on() {
     let long = (16 << 20) + 300_000;
-    let upstream = chunked_upstream(long).await;
-    let gw = start_with(
-        &config_yaml(upstream, "", ""),
-        Arc::new(BodyReaderFactory(true)),
-        "response-prefix",
-    )
-    .await;
+    let gw = body_reader_gateway(long, true, "response-prefix").await;
     let (status, headers, body) = get(&gw.url("/big")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.len(), long, "the whole body reaches the client");
@@ -343,13 +348,7 @@ async fn a_body_too_long_to_buffer_reaches_prefix_inspectors_and_streams_on() {
     assert_eq!(records[0]["bytes_out"], long);
 
     // A short chunked body is seen whole.
-    let upstream = chunked_upstream(200_000).await;
-    let gw = start_with(
-        &config_yaml(upstream, "", ""),
-        Arc::new(BodyReaderFactory(true)),
-        "response-prefix-short",
-    )
-    .await;
+    let gw = body_reader_gateway(200_000, true, "response-prefix-short").await;
     let (status, headers, body) = get(&gw.url("/small")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.len(), 200_000);
@@ -358,24 +357,12 @@ async fn a_body_too_long_to_buffer_reaches_prefix_inspectors_and_streams_on() {
 
 #[tokio::test]
 async fn a_body_too_long_for_a_whole_body_stage_is_refused() {
-    let upstream = chunked_upstream((16 << 20) + 1).await;
-    let gw = start_with(
-        &config_yaml(upstream, "", ""),
-        Arc::new(BodyReaderFactory(false)),
-        "response-whole",
-    )
-    .await;
+    let gw = body_reader_gateway((16 << 20) + 1, false, "response-whole").await;
     let (status, headers, body) = get(&gw.url("/big")).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_problem(&headers, &body, "upstream-unreachable", 502);
     // Exactly at the buffer limit it is seen whole and passes.
-    let upstream = chunked_upstream(16 << 20).await;
-    let gw = start_with(
-        &config_yaml(upstream, "", ""),
-        Arc::new(BodyReaderFactory(false)),
-        "response-whole-limit",
-    )
-    .await;
+    let gw = body_reader_gateway(16 << 20, false, "response-whole-limit").await;
     let (status, headers, body) = get(&gw.url("/limit")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.len(), 16 << 20);
