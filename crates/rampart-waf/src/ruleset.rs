@@ -50,6 +50,10 @@ pub struct Settings {
     pub request_body_access: bool,
     /// `SecRequestBodyLimit`: bytes of body inspected at most.
     pub request_body_limit: usize,
+    /// `SecRequestBodyNoFilesLimit`: bytes of body allowed besides the
+    /// contents of uploaded files (all of a body that is not
+    /// `multipart/form-data`); longer bodies are refused with 413.
+    pub request_body_no_files_limit: usize,
     /// `SecResponseBodyAccess`.
     pub response_body_access: bool,
     /// `SecResponseBodyLimit`: response body bytes inspected at most.
@@ -91,6 +95,7 @@ impl Default for Settings {
             engine: EngineMode::On,
             request_body_access: false,
             request_body_limit: 13_107_200,
+            request_body_no_files_limit: 1_048_576,
             response_body_access: false,
             response_body_limit: 524_288,
             response_body_limit_action: BodyLimitAction::ProcessPartial,

@@ -21,6 +21,11 @@ use crate::transaction::Transaction;
 /// The problem blocked requests get; it names no rule.
 pub const WAF_BLOCKED: ProblemType = ProblemType::new("waf-blocked", 403, "Request blocked");
 
+/// The problem clients get for a request body whose non-file part is longer
+/// than `SecRequestBodyNoFilesLimit` (the gateway's own 413 type).
+pub const WAF_BODY_TOO_LARGE: ProblemType =
+    ProblemType::new("body-too-large", 413, "Content Too Large");
+
 /// The problem clients get when the upstream's response is withheld (CRS
 /// `RESPONSE-95x` data leakage rules); it names no rule.
 pub const WAF_RESPONSE_BLOCKED: ProblemType =
@@ -212,13 +217,32 @@ impl Stage for WafStage {
         Phase::Waf
     }
 
-    fn request_body_limit(&self, _cx: &RequestCx) -> Option<usize> {
+    fn request_body_limit(&self, cx: &RequestCx) -> Option<usize> {
         let s = self.waf.ruleset.settings();
-        s.request_body_access.then_some(s.request_body_limit)
+        if !s.request_body_access {
+            return None;
+        }
+        // Only uploads may go past SecRequestBodyNoFilesLimit (their non-file
+        // bytes are counted once the body is parsed).
+        let multipart = cx
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| crate::transaction::media_type(v.as_bytes()) == "multipart/form-data");
+        Some(if multipart {
+            s.request_body_limit
+        } else {
+            s.request_body_limit.min(s.request_body_no_files_limit)
+        })
     }
 
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
         let mut tx = self.inspect_request(cx);
+        if tx.request_body_no_files_limit_exceeded() {
+            tracing::info!(request_id = %cx.request_id, "waf refused request: body past SecRequestBodyNoFilesLimit");
+            tx.process_logging();
+            self.record(cx, &tx);
+            return Step::Done(Verdict::Respond(Problem::new(WAF_BODY_TOO_LARGE)));
+        }
         if let Some(i) = tx.interruption() {
             tracing::info!(rule = i.rule_id, request_id = %cx.request_id, "waf blocked request");
             tx.process_logging();

@@ -45,8 +45,6 @@ pub const GATEWAY_OWNED_DIRECTIVES: &[&str] = &[
     "SecTmpSaveUploadedFiles",
     "SecStatusEngine",
     "SecRequestBodyInMemoryLimit",
-    "SecRequestBodyNoFilesLimit",
-    "SecCookieFormat",
     "SecUnicodeMapFile",
     "SecPcreMatchLimitRecursion",
     "SecServerSignature",
@@ -409,6 +407,20 @@ fn directive(
         "secrequestbodyaccess" => b.settings.request_body_access = on_off(args, loc)?,
         "secresponsebodyaccess" => b.settings.response_body_access = on_off(args, loc)?,
         "secrequestbodylimit" => b.settings.request_body_limit = number(args, loc)?,
+        // Version 0 cookies are what the engine parses; version 1 quoting is
+        // not implemented.
+        "seccookieformat" => {
+            if args.get(1).map(String::as_str) != Some("0") {
+                return Err(arg_err(
+                    args,
+                    loc,
+                    "0 (version 1 cookies are not supported)",
+                ));
+            }
+        }
+        "secrequestbodynofileslimit" => {
+            b.settings.request_body_no_files_limit = number(args, loc)?;
+        }
         "secresponsebodylimit" => b.settings.response_body_limit = number(args, loc)?,
         "secresponsebodylimitaction" => {
             b.settings.response_body_limit_action = args

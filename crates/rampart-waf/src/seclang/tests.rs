@@ -302,3 +302,25 @@ fn body_limit_actions() {
         "{err}"
     );
 }
+
+#[test]
+fn request_body_no_files_limit() {
+    assert_eq!(
+        load("").unwrap().settings().request_body_no_files_limit,
+        1_048_576
+    );
+    let rs = load("SecRequestBodyNoFilesLimit 131072\n").unwrap();
+    assert_eq!(rs.settings().request_body_no_files_limit, 131_072);
+    assert!(load("SecRequestBodyNoFilesLimit lots\n").is_err());
+}
+
+#[test]
+fn cookie_format_0_only() {
+    assert!(load("SecCookieFormat 0\n").is_ok());
+    let err = load("SecCookieFormat 1\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("version 1 cookies are not supported"),
+        "{err}"
+    );
+}

@@ -86,6 +86,9 @@ pub struct RequestData {
     pub(crate) part_headers: Vec<Item>,
     pub(crate) multipart_flags: MultipartFlags,
     pub(crate) multipart_error: bool,
+    /// The body without its uploaded files is longer than
+    /// `SecRequestBodyNoFilesLimit`.
+    pub(crate) no_files_limit_exceeded: bool,
     pub(crate) xml_root: Option<Item>,
     pub(crate) xml_attrs: Vec<Item>,
     pub(crate) remote_addr: Option<Item>,

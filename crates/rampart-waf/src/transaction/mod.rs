@@ -371,6 +371,13 @@ impl Transaction {
             .collect()
     }
 
+    /// Whether the request body, without the contents of uploaded files, is
+    /// longer than `SecRequestBodyNoFilesLimit` (known once the body was
+    /// processed; the gateway refuses such requests with 413).
+    pub fn request_body_no_files_limit_exceeded(&self) -> bool {
+        self.data.no_files_limit_exceeded
+    }
+
     /// The inbound anomaly score as CRS computes it (`tx.blocking_inbound_anomaly_score`
     /// in v4, `tx.anomaly_score` in 3.x), 0 when unset.
     pub fn inbound_anomaly_score(&self) -> i64 {
