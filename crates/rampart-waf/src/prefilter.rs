@@ -11,7 +11,9 @@
 //! is exact: a rule is skipped only if none of its required factors occurs,
 //! in which case its regex cannot match.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous;
+use aho_corasick::{Anchored, MatchKind, PatternID, dfa};
 use regex_syntax::ParserBuilder;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -264,10 +266,43 @@ pub(crate) fn group_of(var: Var) -> usize {
 /// Groups whose literals add up to at most this many bytes get a DFA.
 const DFA_PATTERN_BYTES: usize = 16 << 10;
 
+/// An automaton of one group's literals, used through its concrete type: the
+/// `AhoCorasick` wrapper dispatches every byte's transition through a trait
+/// object (a call per byte); a direct loop over the concrete automaton
+/// inlines it.
+#[derive(Debug)]
+enum Scanner {
+    Dfa(dfa::DFA),
+    Nfa(contiguous::NFA),
+}
+
+/// Calls `on` with every pattern that occurs in `value` lower-cased (each
+/// match end, overlapping: the same set of patterns as an overlapping
+/// search reports).
+#[inline(always)]
+fn each_match<A: Automaton>(aut: &A, value: &[u8], mut on: impl FnMut(PatternID)) {
+    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+        return;
+    };
+    for &b in value {
+        sid = aut.next_state(Anchored::No, sid, b.to_ascii_lowercase());
+        if aut.is_special(sid) {
+            if aut.is_dead(sid) {
+                return;
+            }
+            if aut.is_match(sid) {
+                for i in 0..aut.match_len(sid) {
+                    on(aut.match_pattern(sid, i));
+                }
+            }
+        }
+    }
+}
+
 /// The automaton of one variable group.
 #[derive(Debug, Default)]
 struct Group {
-    automaton: Option<AhoCorasick>,
+    automaton: Option<Scanner>,
     /// Pattern id -> rule slots that have it as a factor.
     slots_of: Vec<Vec<u32>>,
 }
@@ -297,20 +332,23 @@ impl Group {
         // ~250 bytes per pattern byte: ~2 MB for the header rules' literals,
         // ~20 MB for a group with the `@pm` phrase lists (~0.7 MB as an NFA).
         let bytes: usize = patterns.iter().map(Vec::len).sum();
-        let kind = if bytes <= DFA_PATTERN_BYTES {
-            aho_corasick::AhoCorasickKind::DFA
+        let automaton = if patterns.is_empty() {
+            None
+        } else if bytes <= DFA_PATTERN_BYTES {
+            dfa::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(&patterns)
+                .ok()
+                .map(Scanner::Dfa)
         } else {
-            aho_corasick::AhoCorasickKind::ContiguousNFA
+            contiguous::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(&patterns)
+                .ok()
+                .map(Scanner::Nfa)
         };
-        let automaton = (!patterns.is_empty())
-            .then(|| {
-                AhoCorasickBuilder::new()
-                    .kind(Some(kind))
-                    .match_kind(MatchKind::Standard)
-                    .build(&patterns)
-                    .ok()
-            })
-            .flatten();
         Self {
             automaton,
             slots_of,
@@ -318,34 +356,18 @@ impl Group {
     }
 
     fn scan_into(&self, value: &[u8], bits: &mut [u64]) {
-        let Some(ac) = &self.automaton else {
-            return;
-        };
-        // Short values are lower-cased on the stack.
-        let mut stack: [u8; 256];
-        let heap;
-        let lower: &[u8] = if !value.iter().any(u8::is_ascii_uppercase) {
-            value
-        } else if value.len() <= 256 {
-            stack = [0; 256];
-            let buf = stack.get_mut(..value.len()).unwrap_or_default();
-            buf.copy_from_slice(value);
-            buf.make_ascii_lowercase();
-            buf
-        } else {
-            heap = value.to_ascii_lowercase();
-            &heap
-        };
-        for m in ac.find_overlapping_iter(lower) {
-            for &slot in self
-                .slots_of
-                .get(m.pattern().as_usize())
-                .map_or(&[][..], Vec::as_slice)
-            {
+        let slots_of = &self.slots_of;
+        let on = |pid: PatternID| {
+            for &slot in slots_of.get(pid.as_usize()).map_or(&[][..], Vec::as_slice) {
                 if let Some(w) = bits.get_mut(slot as usize / 64) {
                     *w |= 1 << (slot % 64);
                 }
             }
+        };
+        match &self.automaton {
+            Some(Scanner::Dfa(a)) => each_match(a, value, on),
+            Some(Scanner::Nfa(a)) => each_match(a, value, on),
+            None => {}
         }
     }
 }
