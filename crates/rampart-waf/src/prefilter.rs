@@ -551,7 +551,10 @@ fn link_factors(r: &Rule) -> Option<Vec<Vec<u8>>> {
     (!f.is_empty() && f.iter().all(|x| !x.is_empty()) && selective(&f)).then_some(f)
 }
 
-/// A target with its selector widened to every item (XML keeps its kind).
+/// A target with its selector widened to every item (XML keeps its kind; a
+/// literal key stays: the scan then covers only the items the link can read,
+/// not, say, every header's value under the chain of a rule that reads one
+/// header).
 fn widened(t: &Target) -> Target {
     Target {
         // The GET and POST parts are in the whole.
@@ -560,17 +563,22 @@ fn widened(t: &Target) -> Target {
             Var::ArgsGetNames | Var::ArgsPostNames => Var::ArgsNames,
             v => v,
         },
-        selector: match t.selector {
+        selector: match &t.selector {
             Selector::XmlRoot => Selector::XmlRoot,
             Selector::XmlAttributes => Selector::XmlAttributes,
-            _ => Selector::All,
+            Selector::Key(k) => Selector::Key(k.clone()),
+            Selector::All | Selector::Regex(_) => Selector::All,
         },
         count: false,
     }
 }
 
 fn same_kind(a: &Target, b: &Target) -> bool {
-    a.var == b.var && std::mem::discriminant(&a.selector) == std::mem::discriminant(&b.selector)
+    a.var == b.var
+        && match (&a.selector, &b.selector) {
+            (Selector::Key(x), Selector::Key(y)) => x == y,
+            (x, y) => std::mem::discriminant(x) == std::mem::discriminant(y),
+        }
 }
 
 /// Assigns prefilter slots to the eligible links of `rules` and builds the prefilter.

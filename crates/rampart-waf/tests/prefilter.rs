@@ -119,3 +119,26 @@ fn each_variable_group_is_scanned_for_the_literals_of_its_readers() {
     check(src, "/", &[("x-evil", "1")], b"", Some(4));
     check(src, "/?x-evil=1", &[], b"", None);
 }
+
+#[test]
+fn rules_reading_one_key_see_that_key_only() {
+    // The phase-wide scan covers only the keys such links read: the literal
+    // in another header or argument must not let them match, the one in
+    // their own key (any case of its name, any of its repeats) must.
+    let src = "SecRule REQUEST_HEADERS:X-Foo \"@rx evil\" \"id:1,phase:1,t:none,t:removeWhitespace,deny\"\n\
+               SecRule ARGS_GET:q|REQUEST_COOKIES:sid \"@rx bad\" \"id:2,phase:1,t:none,t:urlDecodeUni,deny\"\n\
+               SecRule REQUEST_HEADERS \"@rx zzz\" \"id:3,phase:1,deny\"\n";
+    check(src, "/", &[("X-Bar", "evil")], b"", None);
+    check(src, "/", &[("x-foo", "e v i l")], b"", Some(1));
+    check(
+        src,
+        "/",
+        &[("X-Foo", "calm"), ("X-FOO", "evil")],
+        b"",
+        Some(1),
+    );
+    check(src, "/?p=bad&q=good", &[], b"", None);
+    check(src, "/?p=good&q=b%61d", &[], b"", Some(2));
+    check(src, "/", &[("Cookie", "x=bad; sid=ok")], b"", None);
+    check(src, "/", &[("Cookie", "x=ok; SID=bad")], b"", Some(2));
+}
