@@ -242,11 +242,16 @@ pub fn required_factors(pattern: &str) -> Option<Vec<Vec<u8>>> {
 
 /// Variable groups whose values come from disjoint item storage (argument
 /// names and values; request headers and their names; cookies and their
-/// names; everything else): a value is scanned only for the literals of
-/// rules that read its group, and an item is reached only through the
-/// variables of one group, so its cached scan holds every literal any rule
-/// reading it needs.
-pub(crate) const GROUPS: usize = 4;
+/// names; the request line and its parts; the request file name; everything
+/// else): a value is scanned only for the literals of rules that read its
+/// group, and an item is reached only through the variables of one group, so
+/// its cached scan holds every literal any rule reading it needs.
+///
+/// The request line's parts (read by a few rules: ~1 KB of literals, a small
+/// DFA) and the file name (~24 KB) are apart from "everything else", whose
+/// automaton carries the argument rules' phrase lists (they read `XML:/*`
+/// too): every request's line, URI and method were scanned by that large NFA.
+pub(crate) const GROUPS: usize = 6;
 
 /// The group of a variable's values (see [`GROUPS`]).
 pub(crate) fn group_of(var: Var) -> usize {
@@ -259,6 +264,13 @@ pub(crate) fn group_of(var: Var) -> usize {
         | Var::ArgsPostNames => 0,
         Var::RequestHeaders | Var::RequestHeadersNames => 1,
         Var::RequestCookies | Var::RequestCookiesNames => 2,
+        Var::RequestLine
+        | Var::RequestUri
+        | Var::RequestUriRaw
+        | Var::RequestMethod
+        | Var::RequestProtocol
+        | Var::QueryString => 4,
+        Var::RequestFilename | Var::RequestBasename => 5,
         _ => 3,
     }
 }

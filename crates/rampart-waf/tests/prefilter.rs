@@ -142,3 +142,22 @@ fn rules_reading_one_key_see_that_key_only() {
     check(src, "/", &[("Cookie", "x=bad; sid=ok")], b"", None);
     check(src, "/", &[("Cookie", "x=ok; SID=bad")], b"", Some(2));
 }
+
+#[test]
+fn request_line_parts_and_file_name_have_their_own_groups() {
+    // The request line, URI, query string and method share one automaton,
+    // the file name another: each must still find its own rules' literals.
+    let src = "SecRule REQUEST_LINE|QUERY_STRING \"@rx evilline\" \"id:1,phase:1,deny\"\n\
+               SecRule REQUEST_FILENAME \"@rx /evilfile\" \"id:2,phase:1,t:none,t:lowercase,deny\"\n\
+               SecRule ARGS \"@rx evilarg\" \"id:3,phase:1,deny\"\n\
+               SecRule REQUEST_METHOD \"@rx ^get$\" \"id:4,phase:1,t:none,t:lowercase,pass,nolog,setvar:tx.m=1\"\n\
+               SecRule REQUEST_URI \"@rx evilar\" \"id:5,phase:1,chain,deny\"\n\
+               SecRule TX:m \"@eq 1\"\n";
+    check(src, "/?a=evilline", &[], b"", Some(1));
+    check(src, "/?a=EvilLine", &[], b"", None);
+    check(src, "/EVILFILE?x=1", &[], b"", Some(2));
+    check(src, "/x?a=/evilfile", &[], b"", None);
+    check(src, "/x?a=evilarg", &[], b"", Some(3));
+    check(src, "/evilar", &[], b"", Some(5));
+    check(src, "/calm", &[], b"", None);
+}
