@@ -135,6 +135,8 @@ pub struct Ruleset {
     pub(crate) services: Services,
     /// Persistent collections of this engine instance.
     pub(crate) store: Arc<CollectionStore>,
+    /// Injection verdicts shared by this ruleset's transactions.
+    pub(crate) verdicts: Arc<crate::services::SharedVerdicts>,
     pub(crate) prefilter: Prefilter,
     pub(crate) stats: CompileStats,
     /// Rules folded at load.
@@ -433,6 +435,7 @@ impl RulesetBuilder {
             settings: self.settings,
             services: self.services,
             store,
+            verdicts: Arc::default(),
             prefilter,
             stats: self.stats,
             fold: Fold::default(),

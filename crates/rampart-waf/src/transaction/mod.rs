@@ -156,6 +156,9 @@ impl Transaction {
         };
         // Ids up to the folded template's are reserved for its TX items.
         let ids = Ids::starting_after(rs.fold.ids_used);
+        let memo = std::cell::RefCell::new(crate::services::InjectionMemo::with_shared(
+            rs.verdicts.clone(),
+        ));
         Self {
             rs,
             data: RequestData::default(),
@@ -166,7 +169,7 @@ impl Transaction {
             facts_signature: (usize::MAX, 0),
             facts_dirty: true,
             facts_upto: 0,
-            memo: std::cell::RefCell::default(),
+            memo,
             runtime,
             interruption: None,
             detected: None,
