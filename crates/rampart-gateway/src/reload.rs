@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode, Watcher};
 use rampart_config::ConfigErrors;
 
 use crate::Gateway;
@@ -69,6 +70,19 @@ pub async fn on_sighup(gateway: Arc<Gateway>) {
     }
 }
 
+/// Whether a watcher event can mean new file contents. inotify also reports
+/// opens and read-only closes (notify's `Access` events): reacting to those made
+/// any read of the file (`cat`, a backup, and the reload's own read of it) start
+/// a reload every debounce interval, forever, each one rebuilding every engine
+/// (a full CRS build with the WAF).
+fn changes_file(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 /// Reloads when the configuration file changes until the task is dropped. Watches
 /// the directory (editors and ConfigMaps replace files rather than write them) and
 /// debounces bursts of events.
@@ -78,6 +92,7 @@ pub async fn on_file_change(gateway: Arc<Gateway>, debounce: Duration) {
     let file_name = path.file_name().map(ToOwned::to_owned);
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
+            && changes_file(&event.kind)
             && event
                 .paths
                 .iter()
@@ -105,5 +120,38 @@ pub async fn on_file_change(gateway: Arc<Gateway>, debounce: Duration) {
         tokio::time::sleep(debounce).await;
         while events.try_recv().is_ok() {}
         let _ = gateway.reload().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{CreateKind, DataChange, ModifyKind, RemoveKind, RenameMode};
+
+    use super::*;
+
+    #[test]
+    fn reads_of_the_file_are_not_changes() {
+        for kind in [
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            EventKind::Access(AccessKind::Open(AccessMode::Read)),
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            EventKind::Access(AccessKind::Read),
+        ] {
+            assert!(!changes_file(&kind), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn writes_creations_renames_and_removals_are_changes() {
+        for kind in [
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            EventKind::Create(CreateKind::File),
+            EventKind::Remove(RemoveKind::File),
+            EventKind::Any,
+        ] {
+            assert!(changes_file(&kind), "{kind:?}");
+        }
     }
 }
