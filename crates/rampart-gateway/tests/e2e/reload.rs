@@ -126,6 +126,7 @@ async fn editing_the_file_reloads_without_a_signal() {
         .await
         .unwrap();
     let addr = server.local_addrs()[0];
+    let admin = server.admin_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async move {
         let _ = stopped.await;
@@ -151,6 +152,24 @@ async fn editing_the_file_reloads_without_a_signal() {
         }
     }
     assert!(reloaded, "the edited file was not picked up");
+    // Reading the file (the reload's own read, `cat`, a backup) is no change:
+    // the count of reloads stays put.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let reloads = || async {
+        let (_, _, body) = get(&format!("http://{admin}/metrics")).await;
+        String::from_utf8_lossy(&body)
+            .lines()
+            .find(|l| l.starts_with("rampart_config_reloads_total{result=\"ok\"}"))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let before = reloads().await;
+    assert!(!before.is_empty(), "no reload counted");
+    for _ in 0..3 {
+        std::fs::read_to_string(&path).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(reloads().await, before, "reading the file started reloads");
     let _ = stop.send(());
     let _ = task.await;
 }
