@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Method, Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -180,6 +181,23 @@ impl UpstreamClient {
         // URI is kept for a new connection that turns out to speak h2.
         let absolute = request.uri().clone();
         *request.uri_mut() = request_target(&absolute, request.method());
+        // A connection whose request body is still being sent when the response
+        // ends (an upstream that answered early) is not pooled: the next request
+        // would wait behind the rest of that upload.
+        let body_sent = if request.body().is_end_stream() {
+            None
+        } else {
+            let sent = Arc::new(AtomicBool::new(false));
+            let tracked = sent.clone();
+            request = request.map(|inner| {
+                TrackedBody {
+                    inner,
+                    sent: tracked,
+                }
+                .boxed()
+            });
+            Some(sent)
+        };
         loop {
             let (mut sender, reused) = match pool.checkout().await {
                 Some(sender) => (sender, true),
@@ -196,6 +214,7 @@ impl UpstreamClient {
                     let lease = Lease {
                         sender,
                         pool: Arc::clone(pool),
+                        body_sent,
                     };
                     return Ok(response.map(|body| PooledBody::new(body, Some(lease))));
                 }
@@ -380,6 +399,43 @@ fn spawn_reaper(pool: Weak<Pool>, idle_timeout: Duration) {
 struct Lease {
     sender: http1::SendRequest<UpstreamBody>,
     pool: Arc<Pool>,
+    /// Set once the request body was sent whole (None: the request had none).
+    body_sent: Option<Arc<AtomicBool>>,
+}
+
+/// A request body that records when it has been sent to its end.
+struct TrackedBody {
+    inner: UpstreamBody,
+    sent: Arc<AtomicBool>,
+}
+
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = crate::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.sent.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // hyper stops polling a body that says it has ended.
+        let end = self.inner.is_end_stream();
+        if end {
+            self.sent.store(true, Ordering::Release);
+        }
+        end
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// An upstream response body. For HTTP/1, the connection goes back to the pool
@@ -404,6 +460,10 @@ impl Drop for PooledBody {
     fn drop(&mut self) {
         if let Some(lease) = self.lease.take()
             && (self.ended || self.inner.is_end_stream())
+            && lease
+                .body_sent
+                .as_ref()
+                .is_none_or(|sent| sent.load(Ordering::Acquire))
         {
             lease.pool.checkin(lease.sender);
         }

@@ -149,3 +149,30 @@ async fn idle_connections_past_the_cap_are_closed() {
     assert_eq!(get(&url).await.0, StatusCode::OK);
     assert_eq!(upstream.accepted.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test]
+async fn a_connection_still_sending_a_request_body_is_not_reused() {
+    // The upstream answers each head at once, without reading bodies.
+    let upstream = raw_upstream(None, Duration::ZERO).await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "",
+        "      response_header_timeout: 1s",
+    ))
+    .await;
+    // A client uploads part of a body and stalls; the upstream has answered.
+    let mut uploader = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    uploader
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 1024];
+    let n = uploader.read(&mut answer).await.unwrap();
+    assert_eq!(status_of(&String::from_utf8_lossy(&answer[..n])), 200);
+    // The next request must not wait behind the stalled upload.
+    let (status, _, body) = get(&gw.url("/x")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&body[..], b"ok");
+    assert_eq!(upstream.accepted.load(Ordering::SeqCst), 2);
+    drop(uploader);
+}
