@@ -34,10 +34,7 @@ async fn raw_upstream(close_after: Option<usize>, delay: Duration) -> RawUpstrea
                 let mut served = 0;
                 let mut head = Vec::new();
                 let mut buf = [0u8; 4096];
-                loop {
-                    let Ok(n) = stream.read(&mut buf).await else {
-                        break;
-                    };
+                while let Ok(n) = stream.read(&mut buf).await {
                     if n == 0 {
                         break;
                     }
