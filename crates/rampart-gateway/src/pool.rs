@@ -309,8 +309,13 @@ impl Pool {
                 since: Instant::now(),
             });
         }
-        if !self.reaper.swap(true, Ordering::Relaxed) {
-            spawn_reaper(Arc::downgrade(self), self.idle_timeout);
+        // Started from the first checkin, which runs on the runtime (a body
+        // dropped off it, at shutdown, starts nothing: no panic in a drop).
+        if !self.reaper.load(Ordering::Relaxed)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+            && !self.reaper.swap(true, Ordering::Relaxed)
+        {
+            spawn_reaper(&runtime, Arc::downgrade(self), self.idle_timeout);
         }
     }
 
@@ -382,9 +387,9 @@ where
 }
 
 /// Closes idle connections past their timeout while the pool lives.
-fn spawn_reaper(pool: Weak<Pool>, idle_timeout: Duration) {
+fn spawn_reaper(runtime: &tokio::runtime::Handle, pool: Weak<Pool>, idle_timeout: Duration) {
     let period = idle_timeout.clamp(Duration::from_millis(100), Duration::from_secs(30));
-    tokio::spawn(async move {
+    runtime.spawn(async move {
         loop {
             tokio::time::sleep(period).await;
             match pool.upgrade() {
