@@ -310,6 +310,7 @@ fn respond(s: &AuthzStage, cx: &mut RequestCx, status: StatusCode, body: &str) -
         status,
         headers: http::HeaderMap::new(),
         body: Some(Bytes::from(body.to_owned())),
+        body_truncated: false,
     };
     if status.is_success() {
         assert!(s.wants_response_body(cx, &response));
@@ -365,6 +366,7 @@ fn someone_elses_object_in_a_response_becomes_404() {
         status: StatusCode::OK,
         headers: http::HeaderMap::new(),
         body: None,
+        body_truncated: false,
     };
     assert!(matches!(
         s.on_response(&mut cx, &mut response),
@@ -382,6 +384,7 @@ fn someone_elses_object_in_a_response_becomes_404() {
         status: StatusCode::OK,
         headers: http::HeaderMap::new(),
         body: None,
+        body_truncated: false,
     };
     assert!(!s.wants_response_body(&cx, &response));
 }

@@ -150,4 +150,8 @@ pub struct ResponseCx {
     pub headers: HeaderMap,
     /// The buffered response body, present when a stage asked for it.
     pub body: Option<Bytes>,
+    /// `body` holds only the first part of a longer body (see
+    /// [`crate::Stage::inspects_response_body_prefix`]); the rest streams to the
+    /// client after the response stages ran.
+    pub body_truncated: bool,
 }

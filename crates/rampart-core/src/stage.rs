@@ -88,6 +88,16 @@ pub trait Stage: Send + Sync + 'static {
         false
     }
 
+    /// Whether the first part of a response body is enough for this stage when the
+    /// whole body is longer than the gateway's response buffer (ModSecurity's
+    /// `ProcessPartial`): the stage then sees that prefix with
+    /// [`ResponseCx::body_truncated`] set and the rest streams to the client after
+    /// it. Default `false`, for stages that validate or rewrite the whole body:
+    /// such responses are refused (502) rather than passed on unseen.
+    fn inspects_response_body_prefix(&self) -> bool {
+        false
+    }
+
     /// Runs on the upstream's response, in response-phase order; may rewrite status,
     /// headers and (when asked for) body, or replace the response with a problem.
     /// Default: continue.

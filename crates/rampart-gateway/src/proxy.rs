@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request::Parts};
 use http_body::Body as _;
@@ -17,11 +17,12 @@ use hyper::body::Incoming;
 use rampart_audit::{AuditRecord, Decision};
 use rampart_core::{Problem, RequestCx, ResponseCx, TlsInfo, Verdict};
 
-use crate::body::{CountingBody, OnBodyDone, ResponseBody};
+use crate::body::{CountingBody, OnBodyDone, PrefixedBody, ResponseBody};
 use crate::headers::{self, X_REQUEST_ID};
 use crate::normalize::normalize_path;
 use crate::problems::{GatewayError, problem_response};
 use crate::runtime::{ApiRuntime, Runtime};
+use crate::upstream::PooledBody;
 use crate::{BoxError, Gateway};
 
 /// Largest upstream response body buffered for response stages.
@@ -283,6 +284,41 @@ type Served = (
     Outcome,
     Box<RequestCx>,
 );
+
+/// Reads an upstream response body into memory, up to `limit` bytes (plus the
+/// rest of the frame that crosses it). Returns the bytes read and, when the
+/// body is longer than `limit`, the unread rest of the stream. Trailers are
+/// dropped, as for any buffered body.
+async fn buffer_response(
+    mut incoming: PooledBody,
+    limit: usize,
+) -> Result<(Bytes, Option<PooledBody>), hyper::Error> {
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut len = 0usize;
+    let truncated = loop {
+        let Some(frame) = incoming.frame().await else {
+            break false;
+        };
+        if let Ok(data) = frame?.into_data() {
+            len = len.saturating_add(data.len());
+            chunks.push(data);
+            if len > limit {
+                break true;
+            }
+        }
+    };
+    // One frame (the usual case for small bodies) is kept without a copy.
+    let bytes = if chunks.len() == 1 {
+        chunks.pop().unwrap_or_default()
+    } else {
+        let mut joined = BytesMut::with_capacity(len);
+        for chunk in &chunks {
+            joined.extend_from_slice(chunk);
+        }
+        joined.freeze()
+    };
+    Ok((bytes, truncated.then_some(incoming)))
+}
 
 fn full(bytes: Bytes) -> crate::upstream::UpstreamBody {
     Full::new(bytes).map_err(|never| match never {}).boxed()
@@ -632,25 +668,38 @@ async fn forward(
         status: parts.status,
         headers: std::mem::take(&mut parts.headers),
         body: None,
+        body_truncated: false,
     };
     let mut stream = Some(incoming);
     for stage in &api.response_order {
-        if response_cx.body.is_none()
-            && stage.wants_response_body(&cx, &response_cx)
-            && let Some(incoming) = stream.take()
-        {
-            match Limited::new(incoming, RESPONSE_BUFFER_LIMIT)
-                .collect()
-                .await
+        if stage.wants_response_body(&cx, &response_cx) {
+            if response_cx.body.is_none()
+                && let Some(incoming) = stream.take()
             {
-                Ok(collected) => response_cx.body = Some(collected.to_bytes()),
-                Err(_) => {
-                    return Err(Refusal::with_cx(
-                        GatewayError::UpstreamUnreachable.problem(),
-                        cx,
-                        Decision::Error,
-                    ));
+                match buffer_response(incoming, RESPONSE_BUFFER_LIMIT).await {
+                    Ok((bytes, rest)) => {
+                        response_cx.body = Some(bytes);
+                        response_cx.body_truncated = rest.is_some();
+                        stream = rest;
+                    }
+                    Err(_) => {
+                        return Err(Refusal::with_cx(
+                            GatewayError::UpstreamUnreachable.problem(),
+                            cx,
+                            Decision::Error,
+                        ));
+                    }
                 }
+            }
+            // A stage that validates or rewrites the whole body cannot let a body
+            // it could not see pass.
+            if response_cx.body_truncated && !stage.inspects_response_body_prefix() {
+                tracing::warn!(api = %api.config.name, request_id = %cx.request_id, stage = stage.name(), "upstream response body longer than the response buffer; refused");
+                return Err(Refusal::with_cx(
+                    GatewayError::UpstreamUnreachable.problem(),
+                    cx,
+                    Decision::Error,
+                ));
             }
         }
         if let Verdict::Respond(problem) =
@@ -662,9 +711,15 @@ async fn forward(
     parts.status = response_cx.status;
     parts.headers = response_cx.headers;
     let body = match (response_cx.body, stream) {
-        (Some(bytes), _) => {
+        (Some(bytes), None) => {
             parts.headers.remove(header::CONTENT_LENGTH);
             full(bytes)
+        }
+        (Some(prefix), Some(rest)) => {
+            parts.headers.remove(header::CONTENT_LENGTH);
+            PrefixedBody::new(prefix, rest)
+                .map_err(|err| -> BoxError { Box::new(err) })
+                .boxed()
         }
         (None, Some(incoming)) => incoming
             .map_err(|err| -> BoxError { Box::new(err) })

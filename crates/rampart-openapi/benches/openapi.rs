@@ -109,6 +109,7 @@ fn bench(c: &mut Criterion) {
             status: StatusCode::OK,
             headers,
             body: Some(resp_body.clone()),
+            body_truncated: false,
         }
     };
     let mut sample = make_response();

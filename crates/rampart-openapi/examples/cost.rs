@@ -78,6 +78,7 @@ fn main() {
             status: StatusCode::OK,
             headers,
             body: Some(resp_body.clone()),
+            body_truncated: false,
         }
     };
     let mut routed = RequestCx::new("cost".into(), peer, Method::GET, "/v1/users".into());

@@ -45,7 +45,7 @@ pub mod variables;
 
 pub use config::{CompiledWaf, WafConfig, WafConfigError, WafExclusion, WafMode};
 pub use error::{LoadError, LoadErrorKind};
-pub use ruleset::{Ruleset, RulesetBuilder};
+pub use ruleset::{BodyLimitAction, Ruleset, RulesetBuilder};
 pub use stage::{PendingTransaction, WafStage};
 
 pub use transaction::{Interruption, RuleMatch, Transaction};

@@ -11,7 +11,9 @@
 //! is exact: a rule is skipped only if none of its required factors occurs,
 //! in which case its regex cannot match.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous;
+use aho_corasick::{Anchored, MatchKind, PatternID, dfa};
 use regex_syntax::ParserBuilder;
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -240,11 +242,16 @@ pub fn required_factors(pattern: &str) -> Option<Vec<Vec<u8>>> {
 
 /// Variable groups whose values come from disjoint item storage (argument
 /// names and values; request headers and their names; cookies and their
-/// names; everything else): a value is scanned only for the literals of
-/// rules that read its group, and an item is reached only through the
-/// variables of one group, so its cached scan holds every literal any rule
-/// reading it needs.
-pub(crate) const GROUPS: usize = 4;
+/// names; the request line and its parts; the request file name; everything
+/// else): a value is scanned only for the literals of rules that read its
+/// group, and an item is reached only through the variables of one group, so
+/// its cached scan holds every literal any rule reading it needs.
+///
+/// The request line's parts (read by a few rules: ~1 KB of literals, a small
+/// DFA) and the file name (~24 KB) are apart from "everything else", whose
+/// automaton carries the argument rules' phrase lists (they read `XML:/*`
+/// too): every request's line, URI and method were scanned by that large NFA.
+pub(crate) const GROUPS: usize = 6;
 
 /// The group of a variable's values (see [`GROUPS`]).
 pub(crate) fn group_of(var: Var) -> usize {
@@ -257,6 +264,13 @@ pub(crate) fn group_of(var: Var) -> usize {
         | Var::ArgsPostNames => 0,
         Var::RequestHeaders | Var::RequestHeadersNames => 1,
         Var::RequestCookies | Var::RequestCookiesNames => 2,
+        Var::RequestLine
+        | Var::RequestUri
+        | Var::RequestUriRaw
+        | Var::RequestMethod
+        | Var::RequestProtocol
+        | Var::QueryString => 4,
+        Var::RequestFilename | Var::RequestBasename => 5,
         _ => 3,
     }
 }
@@ -264,10 +278,43 @@ pub(crate) fn group_of(var: Var) -> usize {
 /// Groups whose literals add up to at most this many bytes get a DFA.
 const DFA_PATTERN_BYTES: usize = 16 << 10;
 
+/// An automaton of one group's literals, used through its concrete type: the
+/// `AhoCorasick` wrapper dispatches every byte's transition through a trait
+/// object (a call per byte); a direct loop over the concrete automaton
+/// inlines it.
+#[derive(Debug)]
+enum Scanner {
+    Dfa(dfa::DFA),
+    Nfa(contiguous::NFA),
+}
+
+/// Calls `on` with every pattern that occurs in `value` lower-cased (each
+/// match end, overlapping: the same set of patterns as an overlapping
+/// search reports).
+#[inline(always)]
+fn each_match<A: Automaton>(aut: &A, value: &[u8], mut on: impl FnMut(PatternID)) {
+    let Ok(mut sid) = aut.start_state(Anchored::No) else {
+        return;
+    };
+    for &b in value {
+        sid = aut.next_state(Anchored::No, sid, b.to_ascii_lowercase());
+        if aut.is_special(sid) {
+            if aut.is_dead(sid) {
+                return;
+            }
+            if aut.is_match(sid) {
+                for i in 0..aut.match_len(sid) {
+                    on(aut.match_pattern(sid, i));
+                }
+            }
+        }
+    }
+}
+
 /// The automaton of one variable group.
 #[derive(Debug, Default)]
 struct Group {
-    automaton: Option<AhoCorasick>,
+    automaton: Option<Scanner>,
     /// Pattern id -> rule slots that have it as a factor.
     slots_of: Vec<Vec<u32>>,
 }
@@ -297,20 +344,23 @@ impl Group {
         // ~250 bytes per pattern byte: ~2 MB for the header rules' literals,
         // ~20 MB for a group with the `@pm` phrase lists (~0.7 MB as an NFA).
         let bytes: usize = patterns.iter().map(Vec::len).sum();
-        let kind = if bytes <= DFA_PATTERN_BYTES {
-            aho_corasick::AhoCorasickKind::DFA
+        let automaton = if patterns.is_empty() {
+            None
+        } else if bytes <= DFA_PATTERN_BYTES {
+            dfa::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(&patterns)
+                .ok()
+                .map(Scanner::Dfa)
         } else {
-            aho_corasick::AhoCorasickKind::ContiguousNFA
+            contiguous::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(&patterns)
+                .ok()
+                .map(Scanner::Nfa)
         };
-        let automaton = (!patterns.is_empty())
-            .then(|| {
-                AhoCorasickBuilder::new()
-                    .kind(Some(kind))
-                    .match_kind(MatchKind::Standard)
-                    .build(&patterns)
-                    .ok()
-            })
-            .flatten();
         Self {
             automaton,
             slots_of,
@@ -318,34 +368,18 @@ impl Group {
     }
 
     fn scan_into(&self, value: &[u8], bits: &mut [u64]) {
-        let Some(ac) = &self.automaton else {
-            return;
-        };
-        // Short values are lower-cased on the stack.
-        let mut stack: [u8; 256];
-        let heap;
-        let lower: &[u8] = if !value.iter().any(u8::is_ascii_uppercase) {
-            value
-        } else if value.len() <= 256 {
-            stack = [0; 256];
-            let buf = stack.get_mut(..value.len()).unwrap_or_default();
-            buf.copy_from_slice(value);
-            buf.make_ascii_lowercase();
-            buf
-        } else {
-            heap = value.to_ascii_lowercase();
-            &heap
-        };
-        for m in ac.find_overlapping_iter(lower) {
-            for &slot in self
-                .slots_of
-                .get(m.pattern().as_usize())
-                .map_or(&[][..], Vec::as_slice)
-            {
+        let slots_of = &self.slots_of;
+        let on = |pid: PatternID| {
+            for &slot in slots_of.get(pid.as_usize()).map_or(&[][..], Vec::as_slice) {
                 if let Some(w) = bits.get_mut(slot as usize / 64) {
                     *w |= 1 << (slot % 64);
                 }
             }
+        };
+        match &self.automaton {
+            Some(Scanner::Dfa(a)) => each_match(a, value, on),
+            Some(Scanner::Nfa(a)) => each_match(a, value, on),
+            None => {}
         }
     }
 }
@@ -529,7 +563,10 @@ fn link_factors(r: &Rule) -> Option<Vec<Vec<u8>>> {
     (!f.is_empty() && f.iter().all(|x| !x.is_empty()) && selective(&f)).then_some(f)
 }
 
-/// A target with its selector widened to every item (XML keeps its kind).
+/// A target with its selector widened to every item (XML keeps its kind; a
+/// literal key stays: the scan then covers only the items the link can read,
+/// not, say, every header's value under the chain of a rule that reads one
+/// header).
 fn widened(t: &Target) -> Target {
     Target {
         // The GET and POST parts are in the whole.
@@ -538,17 +575,22 @@ fn widened(t: &Target) -> Target {
             Var::ArgsGetNames | Var::ArgsPostNames => Var::ArgsNames,
             v => v,
         },
-        selector: match t.selector {
+        selector: match &t.selector {
             Selector::XmlRoot => Selector::XmlRoot,
             Selector::XmlAttributes => Selector::XmlAttributes,
-            _ => Selector::All,
+            Selector::Key(k) => Selector::Key(k.clone()),
+            Selector::All | Selector::Regex(_) => Selector::All,
         },
         count: false,
     }
 }
 
 fn same_kind(a: &Target, b: &Target) -> bool {
-    a.var == b.var && std::mem::discriminant(&a.selector) == std::mem::discriminant(&b.selector)
+    a.var == b.var
+        && match (&a.selector, &b.selector) {
+            (Selector::Key(x), Selector::Key(y)) => x == y,
+            (x, y) => std::mem::discriminant(x) == std::mem::discriminant(y),
+        }
 }
 
 /// Assigns prefilter slots to the eligible links of `rules` and builds the prefilter.

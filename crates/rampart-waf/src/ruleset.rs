@@ -18,6 +18,29 @@ use crate::seclang::targets::parse_targets;
 use crate::services::Services;
 use crate::transformations::ChainTable;
 
+/// What happens to a body longer than its inspection limit
+/// (`SecRequestBodyLimitAction`, `SecResponseBodyLimitAction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLimitAction {
+    /// The message is refused.
+    Reject,
+    /// The first part, up to the limit, is inspected; the message passes.
+    ProcessPartial,
+}
+
+impl BodyLimitAction {
+    /// Parses the directive's argument (case-insensitive).
+    pub fn parse(arg: &str) -> Option<Self> {
+        if arg.eq_ignore_ascii_case("Reject") {
+            Some(Self::Reject)
+        } else if arg.eq_ignore_ascii_case("ProcessPartial") {
+            Some(Self::ProcessPartial)
+        } else {
+            None
+        }
+    }
+}
+
 /// Engine settings from directives (`SecRuleEngine`, `SecRequestBodyAccess`, ...).
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -27,11 +50,20 @@ pub struct Settings {
     pub request_body_access: bool,
     /// `SecRequestBodyLimit`: bytes of body inspected at most.
     pub request_body_limit: usize,
+    /// `SecRequestBodyNoFilesLimit`: bytes of body allowed besides the
+    /// contents of uploaded files (all of a body that is not
+    /// `multipart/form-data`); longer bodies are refused with 413.
+    pub request_body_no_files_limit: usize,
     /// `SecResponseBodyAccess`.
     pub response_body_access: bool,
-    /// `SecResponseBodyLimit`: response body bytes inspected at most (the
-    /// rest is not inspected: ModSecurity's `ProcessPartial`).
+    /// `SecResponseBodyLimit`: response body bytes inspected at most.
     pub response_body_limit: usize,
+    /// `SecResponseBodyLimitAction`: what happens to an inspected response
+    /// body longer than `response_body_limit`. Rampart's default is
+    /// `ProcessPartial` (the first `response_body_limit` bytes are inspected,
+    /// the response passes), which is what ModSecurity's recommended
+    /// configuration sets; ModSecurity's built-in default is `Reject`.
+    pub response_body_limit_action: BodyLimitAction,
     /// `SecResponseBodyMimeType`: media types (lower-case, no parameters)
     /// whose response bodies are inspected.
     pub response_mime_types: Vec<String>,
@@ -63,8 +95,10 @@ impl Default for Settings {
             engine: EngineMode::On,
             request_body_access: false,
             request_body_limit: 13_107_200,
+            request_body_no_files_limit: 1_048_576,
             response_body_access: false,
             response_body_limit: 524_288,
+            response_body_limit_action: BodyLimitAction::ProcessPartial,
             response_mime_types: vec!["text/plain".into(), "text/html".into()],
             argument_separator: b'&',
             backtrack_limit: DEFAULT_BACKTRACK_LIMIT,
@@ -101,6 +135,8 @@ pub struct Ruleset {
     pub(crate) services: Services,
     /// Persistent collections of this engine instance.
     pub(crate) store: Arc<CollectionStore>,
+    /// Injection verdicts shared by this ruleset's transactions.
+    pub(crate) verdicts: Arc<crate::services::SharedVerdicts>,
     pub(crate) prefilter: Prefilter,
     pub(crate) stats: CompileStats,
     /// Rules folded at load.
@@ -399,6 +435,7 @@ impl RulesetBuilder {
             settings: self.settings,
             services: self.services,
             store,
+            verdicts: Arc::default(),
             prefilter,
             stats: self.stats,
             fold: Fold::default(),

@@ -54,6 +54,46 @@ impl InjectionDetector for LibInjection {
 pub struct InjectionMemo {
     sqli: HashMap<Vec<u8>, Option<String>>,
     xss: HashMap<Vec<u8>, bool>,
+    /// The ruleset's verdicts on short values, shared by its transactions.
+    shared: Option<Arc<SharedVerdicts>>,
+}
+
+/// SQLi verdicts on short values shared by the transactions of one ruleset
+/// (one detector): most requests send the same few `User-Agent`s, whose
+/// libinjection pass was ~4% of a GET. Bounded (emptied when full, so a
+/// flood of distinct values costs only the recomputation); `try_lock` only,
+/// so a transaction never waits for another: on contention it asks the
+/// detector. A verdict is a pure function of the value, so a remembered one
+/// is the one the detector would give.
+#[derive(Debug, Default)]
+pub struct SharedVerdicts {
+    sqli: std::sync::Mutex<HashMap<Box<[u8]>, Option<String>>>,
+}
+
+/// Values up to this many bytes are shared.
+const SHARED_VALUE_LEN: usize = 256;
+/// Shared verdicts kept at most (then the table starts over).
+const SHARED_ENTRIES: usize = 4096;
+
+impl SharedVerdicts {
+    fn sqli(&self, d: &dyn InjectionDetector, v: &[u8]) -> Option<String> {
+        if v.len() > SHARED_VALUE_LEN {
+            return d.sqli(v);
+        }
+        if let Ok(map) = self.sqli.try_lock()
+            && let Some(hit) = map.get(v)
+        {
+            return hit.clone();
+        }
+        let verdict = d.sqli(v);
+        if let Ok(mut map) = self.sqli.try_lock() {
+            if map.len() >= SHARED_ENTRIES {
+                map.clear();
+            }
+            map.insert(v.into(), verdict.clone());
+        }
+        verdict
+    }
 }
 
 /// Entries per memo table.
@@ -160,6 +200,15 @@ fn cannot_be_xss(v: &[u8]) -> bool {
 }
 
 impl InjectionMemo {
+    /// A memo that also reads and fills `shared` (the ruleset's, whose
+    /// detector it must be used with).
+    pub fn with_shared(shared: Arc<SharedVerdicts>) -> Self {
+        Self {
+            shared: Some(shared),
+            ..Self::default()
+        }
+    }
+
     /// `@detectSQLi` through the memo.
     pub fn sqli(&mut self, d: &dyn InjectionDetector, v: &[u8]) -> Option<String> {
         if single_token(v) {
@@ -171,7 +220,10 @@ impl InjectionMemo {
         if let Some(hit) = self.sqli.get(v) {
             return hit.clone();
         }
-        let verdict = d.sqli(v);
+        let verdict = match &self.shared {
+            Some(shared) => shared.sqli(d, v),
+            None => d.sqli(v),
+        };
         if self.sqli.len() < MEMO_ENTRIES {
             self.sqli.insert(v.to_vec(), verdict.clone());
         }
@@ -270,6 +322,43 @@ mod tests {
                 && !single_token(b"1union")
                 && !single_token(b"a b")
         );
+    }
+
+    #[test]
+    fn shared_verdicts_agree_with_the_detector_across_transactions() {
+        // Transactions of one ruleset share verdicts on short values: the
+        // attack must be refused and the benign agent passed by each, with
+        // the table filled by another transaction, past its size and for
+        // values too long to share.
+        let d = LibInjection;
+        let shared = Arc::new(SharedVerdicts::default());
+        let long_attack = format!("{}' OR '1'='1", "x".repeat(SHARED_VALUE_LEN));
+        let agent = b"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+        let values: [&[u8]; 4] = [
+            b"1' OR '1'='1",
+            agent,
+            b"1 union select 2",
+            long_attack.as_bytes(),
+        ];
+        for _ in 0..3 {
+            let mut memo = InjectionMemo::with_shared(shared.clone());
+            for v in values {
+                assert_eq!(
+                    memo.sqli(&d, v),
+                    d.sqli(v),
+                    "{}",
+                    String::from_utf8_lossy(v)
+                );
+            }
+        }
+        assert!(d.sqli(b"1' OR '1'='1").is_some() && d.sqli(agent).is_none());
+        let mut memo = InjectionMemo::with_shared(shared.clone());
+        for i in 0..SHARED_ENTRIES + 10 {
+            let v = format!("{i} or 1=1");
+            assert_eq!(memo.sqli(&d, v.as_bytes()), d.sqli(v.as_bytes()));
+        }
+        let len = shared.sqli.lock().map(|m| m.len()).unwrap_or(0);
+        assert!(len <= SHARED_ENTRIES, "{len}");
     }
 
     /// Values with neither `<` nor `=` are never XSS for libinjection: known

@@ -15,10 +15,16 @@ use rampart_core::{
 };
 
 use crate::config::{CompiledWaf, WafConfig, WafConfigError, WafMode};
+use crate::ruleset::BodyLimitAction;
 use crate::transaction::Transaction;
 
 /// The problem blocked requests get; it names no rule.
 pub const WAF_BLOCKED: ProblemType = ProblemType::new("waf-blocked", 403, "Request blocked");
+
+/// The problem clients get for a request body whose non-file part is longer
+/// than `SecRequestBodyNoFilesLimit` (the gateway's own 413 type).
+pub const WAF_BODY_TOO_LARGE: ProblemType =
+    ProblemType::new("body-too-large", 413, "Content Too Large");
 
 /// The problem clients get when the upstream's response is withheld (CRS
 /// `RESPONSE-95x` data leakage rules); it names no rule.
@@ -142,6 +148,15 @@ impl WafStage {
             && let Some(body) = &response.body
             && tx.response_body_inspected()
         {
+            let settings = self.waf.ruleset.settings();
+            if settings.response_body_limit_action == BodyLimitAction::Reject
+                && (response.body_truncated || body.len() > settings.response_body_limit)
+            {
+                tx.process_logging();
+                self.record(cx, tx);
+                tracing::info!(request_id = %cx.request_id, "waf withheld response: body past SecResponseBodyLimit");
+                return Verdict::Respond(Problem::new(WAF_RESPONSE_BLOCKED));
+            }
             tx.append_response_body(body);
         }
         tx.process_response_body();
@@ -202,13 +217,32 @@ impl Stage for WafStage {
         Phase::Waf
     }
 
-    fn request_body_limit(&self, _cx: &RequestCx) -> Option<usize> {
+    fn request_body_limit(&self, cx: &RequestCx) -> Option<usize> {
         let s = self.waf.ruleset.settings();
-        s.request_body_access.then_some(s.request_body_limit)
+        if !s.request_body_access {
+            return None;
+        }
+        // Only uploads may go past SecRequestBodyNoFilesLimit (their non-file
+        // bytes are counted once the body is parsed).
+        let multipart = cx
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| crate::transaction::media_type(v.as_bytes()) == "multipart/form-data");
+        Some(if multipart {
+            s.request_body_limit
+        } else {
+            s.request_body_limit.min(s.request_body_no_files_limit)
+        })
     }
 
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
         let mut tx = self.inspect_request(cx);
+        if tx.request_body_no_files_limit_exceeded() {
+            tracing::info!(request_id = %cx.request_id, "waf refused request: body past SecRequestBodyNoFilesLimit");
+            tx.process_logging();
+            self.record(cx, &tx);
+            return Step::Done(Verdict::Respond(Problem::new(WAF_BODY_TOO_LARGE)));
+        }
         if let Some(i) = tx.interruption() {
             tracing::info!(rule = i.rule_id, request_id = %cx.request_id, "waf blocked request");
             tx.process_logging();
@@ -235,22 +269,19 @@ impl Stage for WafStage {
         if !s.response_body_access || cx.extensions.get::<PendingTransaction>().is_none() {
             return false;
         }
-        // Bodies the gateway could not buffer are left uninspected rather than
-        // turned into errors.
-        let too_long = response
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|n| n > crate::config::MAX_RESPONSE_BODY_LIMIT as u64);
-        let inspected_type = response
+        response
             .headers
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| {
                 let t = crate::transaction::media_type(v.as_bytes());
                 s.response_mime_types.contains(&t)
-            });
-        inspected_type && !too_long
+            })
+    }
+
+    /// Bodies longer than the gateway buffers are inspected up to
+    /// `SecResponseBodyLimit` (at most the buffer) like any other.
+    fn inspects_response_body_prefix(&self) -> bool {
+        true
     }
 
     fn on_response<'a>(&'a self, cx: &'a mut RequestCx, response: &'a mut ResponseCx) -> Step<'a> {

@@ -119,3 +119,45 @@ fn each_variable_group_is_scanned_for_the_literals_of_its_readers() {
     check(src, "/", &[("x-evil", "1")], b"", Some(4));
     check(src, "/?x-evil=1", &[], b"", None);
 }
+
+#[test]
+fn rules_reading_one_key_see_that_key_only() {
+    // The phase-wide scan covers only the keys such links read: the literal
+    // in another header or argument must not let them match, the one in
+    // their own key (any case of its name, any of its repeats) must.
+    let src = "SecRule REQUEST_HEADERS:X-Foo \"@rx evil\" \"id:1,phase:1,t:none,t:removeWhitespace,deny\"\n\
+               SecRule ARGS_GET:q|REQUEST_COOKIES:sid \"@rx bad\" \"id:2,phase:1,t:none,t:urlDecodeUni,deny\"\n\
+               SecRule REQUEST_HEADERS \"@rx zzz\" \"id:3,phase:1,deny\"\n";
+    check(src, "/", &[("X-Bar", "evil")], b"", None);
+    check(src, "/", &[("x-foo", "e v i l")], b"", Some(1));
+    check(
+        src,
+        "/",
+        &[("X-Foo", "calm"), ("X-FOO", "evil")],
+        b"",
+        Some(1),
+    );
+    check(src, "/?p=bad&q=good", &[], b"", None);
+    check(src, "/?p=good&q=b%61d", &[], b"", Some(2));
+    check(src, "/", &[("Cookie", "x=bad; sid=ok")], b"", None);
+    check(src, "/", &[("Cookie", "x=ok; SID=bad")], b"", Some(2));
+}
+
+#[test]
+fn request_line_parts_and_file_name_have_their_own_groups() {
+    // The request line, URI, query string and method share one automaton,
+    // the file name another: each must still find its own rules' literals.
+    let src = "SecRule REQUEST_LINE|QUERY_STRING \"@rx evilline\" \"id:1,phase:1,deny\"\n\
+               SecRule REQUEST_FILENAME \"@rx /evilfile\" \"id:2,phase:1,t:none,t:lowercase,deny\"\n\
+               SecRule ARGS \"@rx evilarg\" \"id:3,phase:1,deny\"\n\
+               SecRule REQUEST_METHOD \"@rx ^get$\" \"id:4,phase:1,t:none,t:lowercase,pass,nolog,setvar:tx.m=1\"\n\
+               SecRule REQUEST_URI \"@rx evilar\" \"id:5,phase:1,chain,deny\"\n\
+               SecRule TX:m \"@eq 1\"\n";
+    check(src, "/?a=evilline", &[], b"", Some(1));
+    check(src, "/?a=EvilLine", &[], b"", None);
+    check(src, "/EVILFILE?x=1", &[], b"", Some(2));
+    check(src, "/x?a=/evilfile", &[], b"", None);
+    check(src, "/x?a=evilarg", &[], b"", Some(3));
+    check(src, "/evilar", &[], b"", Some(5));
+    check(src, "/calm", &[], b"", None);
+}

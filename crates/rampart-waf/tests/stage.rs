@@ -245,3 +245,49 @@ fn crs_through_the_stage_when_installed() {
         json_sqli.notes.waf
     );
 }
+
+#[test]
+fn request_bodies_past_the_no_files_limit_get_413_but_uploads_may_be_larger() {
+    let d = rules_dir();
+    std::fs::write(
+        d.join("nofiles.conf"),
+        "SecRequestBodyNoFilesLimit 1000\nSecRequestBodyLimit 100000\n",
+    )
+    .unwrap();
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("nofiles.conf"), d.join("rules.conf")],
+        "request_body_limit": 100000,
+    })))
+    .unwrap();
+    // A JSON body: the gateway buffers at most the no-files limit (413 past it).
+    let json = cx(Method::POST, "/login", None, Some(r#"{"user":"alice"}"#));
+    assert_eq!(stage.request_body_limit(&json), Some(1000));
+
+    let upload = |field: &str, file: &str| {
+        let body = format!(
+            "--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n{field}\r\n\
+             --b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\
+             Content-Type: text/plain\r\n\r\n{file}\r\n--b--\r\n"
+        );
+        let mut c = cx(Method::POST, "/upload", None, None);
+        c.headers.insert(
+            "content-type",
+            HeaderValue::from_static("multipart/form-data; boundary=b"),
+        );
+        c.headers
+            .insert("content-length", HeaderValue::from(body.len()));
+        c.body = Some(Bytes::from(body));
+        c
+    };
+    // Uploads get the whole request body limit; their file contents don't count.
+    let mut big_file = upload("hello", &"x".repeat(50_000));
+    assert_eq!(stage.request_body_limit(&big_file), Some(100000));
+    assert_eq!(verdict(&stage, &mut big_file), Verdict::Continue);
+    // Fields past the no-files limit are refused.
+    let mut big_field = upload(&"y".repeat(1500), "small");
+    let Verdict::Respond(problem) = verdict(&stage, &mut big_field) else {
+        panic!("a 1.5 KB field passed a 1000-byte no-files limit")
+    };
+    assert_eq!(problem.kind.slug, "body-too-large");
+    assert_eq!(problem.kind.status, 413);
+}

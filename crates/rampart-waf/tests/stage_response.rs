@@ -52,6 +52,7 @@ fn response(status: u16, content_type: &str, body: &str) -> ResponseCx {
         status: StatusCode::from_u16(status).unwrap(),
         headers,
         body: Some(Bytes::from(body.to_string())),
+        body_truncated: false,
     }
 }
 
@@ -177,6 +178,57 @@ fn bodies_past_the_limit_or_of_other_types_are_not_inspected() {
         response(200, "text/html", "You have an error in your SQL syntax"),
     );
     assert!(!wanted);
+    assert_eq!(v, Verdict::Continue);
+}
+
+#[test]
+fn response_body_limit_action_reject_withholds_longer_bodies() {
+    let dir = std::env::temp_dir().join(format!("rampart-waf-resp-{}-reject", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("reject.conf");
+    std::fs::write(
+        &f,
+        format!("SecResponseBodyLimitAction Reject\n{LEAK_RULES}"),
+    )
+    .unwrap();
+    let s = stage(serde_json::json!({
+        "rules": [f],
+        "response_body_limit": 32,
+        "response_body_types": ["text/html"],
+    }));
+    assert!(s.inspects_response_body_prefix());
+    // Clean, but longer than the limit: refused.
+    let (v, wanted, _, _) = exchange(&s, response(200, "text/html", &" ".repeat(33)));
+    assert!(wanted);
+    assert_eq!(problem_type(&v), "waf-response-blocked");
+    // Clean and within the limit: passes.
+    let (v, _, _, _) = exchange(&s, response(200, "text/html", &" ".repeat(32)));
+    assert_eq!(v, Verdict::Continue);
+    // A prefix the gateway cut from a longer body is past any limit.
+    let mut cut = response(200, "text/html", "short prefix");
+    cut.body_truncated = true;
+    let (v, _, _, _) = exchange(&s, cut);
+    assert_eq!(problem_type(&v), "waf-response-blocked");
+    // Types that are not inspected are not subject to the limit.
+    let (v, wanted, _, _) = exchange(&s, response(200, "image/png", &" ".repeat(64)));
+    assert!(!wanted);
+    assert_eq!(v, Verdict::Continue);
+}
+
+#[test]
+fn process_partial_inspects_the_prefix_of_a_body_too_long_to_buffer() {
+    let s = stage(serde_json::json!({
+        "rules": [rules("partial")],
+        "response_body_limit": 4096,
+        "response_body_types": ["text/html"],
+    }));
+    let mut leak = response(200, "text/html", "<?php echo $secret; ?>");
+    leak.body_truncated = true;
+    let (v, _, _, _) = exchange(&s, leak);
+    assert_eq!(problem_type(&v), "waf-response-blocked");
+    let mut clean = response(200, "text/html", "<p>page one of many</p>");
+    clean.body_truncated = true;
+    let (v, _, _, _) = exchange(&s, clean);
     assert_eq!(v, Verdict::Continue);
 }
 

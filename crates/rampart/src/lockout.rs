@@ -132,6 +132,10 @@ impl Stage for CountFailures {
         self.inner.wants_response_body(cx, response)
     }
 
+    fn inspects_response_body_prefix(&self) -> bool {
+        self.inner.inspects_response_body_prefix()
+    }
+
     fn on_response<'a>(&'a self, cx: &'a mut RequestCx, response: &'a mut ResponseCx) -> Step<'a> {
         self.inner.on_response(cx, response)
     }

@@ -245,3 +245,126 @@ async fn a_rewritten_body_is_framed_by_its_new_length() {
         assert_eq!(seen.headers["content-length"], "20");
     }
 }
+
+/// Asks for the response body and reports what it saw in `x-seen`
+/// (`<bytes>,<truncated>`).
+struct BodyReader {
+    prefix_suffices: bool,
+}
+
+impl Stage for BodyReader {
+    fn name(&self) -> &'static str {
+        "body-reader"
+    }
+    fn phase(&self) -> Phase {
+        Phase::Waf
+    }
+    fn wants_response_body(&self, _cx: &RequestCx, _response: &ResponseCx) -> bool {
+        true
+    }
+    fn inspects_response_body_prefix(&self) -> bool {
+        self.prefix_suffices
+    }
+    fn on_response<'a>(&'a self, _cx: &'a mut RequestCx, response: &'a mut ResponseCx) -> Step<'a> {
+        let len = response.body.as_ref().map_or(0, Bytes::len);
+        let seen = format!("{len},{}", response.body_truncated);
+        response
+            .headers
+            .insert("x-seen", HeaderValue::from_str(&seen).unwrap());
+        Step::CONTINUE
+    }
+}
+
+struct BodyReaderFactory(bool);
+
+impl StageFactory for BodyReaderFactory {
+    fn stages(&self, _config: &Config, _api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors> {
+        Ok(vec![Arc::new(BodyReader {
+            prefix_suffices: self.0,
+        })])
+    }
+}
+
+/// An upstream answering every request with a chunked text body of `len`
+/// bytes (64 KiB chunks), then closing.
+async fn chunked_upstream(len: usize) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let mut out = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n".to_vec();
+                let mut left = len;
+                while left > 0 {
+                    let n = left.min(64 << 10);
+                    out.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+                    out.resize(out.len() + n, b'x');
+                    out.extend_from_slice(b"\r\n");
+                    left -= n;
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+                let _ = stream.write_all(&out).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// A gateway with one [`BodyReader`] in front of [`chunked_upstream`]`(len)`.
+async fn body_reader_gateway(len: usize, prefix_suffices: bool, name: &str) -> Running {
+    let upstream = chunked_upstream(len).await;
+    start_with(
+        &config_yaml(upstream, "", ""),
+        Arc::new(BodyReaderFactory(prefix_suffices)),
+        name,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_body_too_long_to_buffer_reaches_prefix_inspectors_and_streams_on() {
+    let long = (16 << 20) + 300_000;
+    let gw = body_reader_gateway(long, true, "response-prefix").await;
+    let (status, headers, body) = get(&gw.url("/big")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.len(), long, "the whole body reaches the client");
+    assert!(body.iter().all(|&b| b == b'x'));
+    let seen = headers["x-seen"].to_str().unwrap();
+    let (seen_len, truncated) = seen.split_once(',').unwrap();
+    assert_eq!(truncated, "true");
+    let seen_len: usize = seen_len.parse().unwrap();
+    assert!((16 << 20) < seen_len && seen_len < long, "{seen}");
+    let records = gw.audit_records(1).await;
+    assert_eq!(records[0]["bytes_out"], long);
+
+    // A short chunked body is seen whole.
+    let gw = body_reader_gateway(200_000, true, "response-prefix-short").await;
+    let (status, headers, body) = get(&gw.url("/small")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.len(), 200_000);
+    assert_eq!(headers["x-seen"], "200000,false");
+}
+
+#[tokio::test]
+async fn a_body_too_long_for_a_whole_body_stage_is_refused() {
+    let gw = body_reader_gateway((16 << 20) + 1, false, "response-whole").await;
+    let (status, headers, body) = get(&gw.url("/big")).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_problem(&headers, &body, "upstream-unreachable", 502);
+    // Exactly at the buffer limit it is seen whole and passes.
+    let gw = body_reader_gateway(16 << 20, false, "response-whole-limit").await;
+    let (status, headers, body) = get(&gw.url("/limit")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.len(), 16 << 20);
+    assert_eq!(headers["x-seen"], format!("{},false", 16 << 20));
+}

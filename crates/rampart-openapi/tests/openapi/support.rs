@@ -145,6 +145,7 @@ pub fn response(status: u16, content_type: Option<&str>, body: &str) -> Response
         status: StatusCode::from_u16(status).unwrap(),
         headers,
         body: Some(Bytes::from(body.to_string())),
+        body_truncated: false,
     }
 }
 

@@ -83,5 +83,6 @@ pub fn ok_response() -> ResponseCx {
         status: StatusCode::OK,
         headers: http::HeaderMap::new(),
         body: None,
+        body_truncated: false,
     }
 }

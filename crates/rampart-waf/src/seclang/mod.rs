@@ -19,7 +19,7 @@ use lines::{logical_lines, split_args};
 use rule_builder::{Defaults, RuleSource, build_rule};
 
 use crate::error::{LoadError, LoadErrorKind, Location};
-use crate::ruleset::{BuildEntry, RulesetBuilder};
+use crate::ruleset::{BodyLimitAction, BuildEntry, RulesetBuilder};
 
 /// Directives accepted without effect: they configure logging, storage and
 /// upload handling, which the gateway (not the engine) owns.
@@ -45,10 +45,6 @@ pub const GATEWAY_OWNED_DIRECTIVES: &[&str] = &[
     "SecTmpSaveUploadedFiles",
     "SecStatusEngine",
     "SecRequestBodyInMemoryLimit",
-    "SecRequestBodyNoFilesLimit",
-    "SecRequestBodyLimitAction",
-    "SecResponseBodyLimitAction",
-    "SecCookieFormat",
     "SecUnicodeMapFile",
     "SecPcreMatchLimitRecursion",
     "SecServerSignature",
@@ -411,7 +407,41 @@ fn directive(
         "secrequestbodyaccess" => b.settings.request_body_access = on_off(args, loc)?,
         "secresponsebodyaccess" => b.settings.response_body_access = on_off(args, loc)?,
         "secrequestbodylimit" => b.settings.request_body_limit = number(args, loc)?,
+        // Version 0 cookies are what the engine parses; version 1 quoting is
+        // not implemented.
+        "seccookieformat" => {
+            if args.get(1).map(String::as_str) != Some("0") {
+                return Err(arg_err(
+                    args,
+                    loc,
+                    "0 (version 1 cookies are not supported)",
+                ));
+            }
+        }
+        "secrequestbodynofileslimit" => {
+            b.settings.request_body_no_files_limit = number(args, loc)?;
+        }
         "secresponsebodylimit" => b.settings.response_body_limit = number(args, loc)?,
+        "secresponsebodylimitaction" => {
+            b.settings.response_body_limit_action = args
+                .get(1)
+                .and_then(|a| BodyLimitAction::parse(a))
+                .ok_or_else(|| arg_err(args, loc, "Reject or ProcessPartial"))?;
+        }
+        // The gateway refuses request bodies past the limit (413) before the
+        // engine sees them; inspecting a prefix of a longer request body and
+        // forwarding the rest unseen is not offered.
+        "secrequestbodylimitaction" => match args.get(1).and_then(|a| BodyLimitAction::parse(a)) {
+            Some(BodyLimitAction::Reject) => {}
+            Some(BodyLimitAction::ProcessPartial) => {
+                return Err(arg_err(
+                    args,
+                    loc,
+                    "Reject (ProcessPartial is not supported: request bodies past SecRequestBodyLimit are refused with 413)",
+                ));
+            }
+            None => return Err(arg_err(args, loc, "Reject or ProcessPartial")),
+        },
         "seccollectiontimeout" => {
             b.settings.collections.idle_timeout_secs = i64::try_from(number(args, loc)?)
                 .map_err(|_| arg_err(args, loc, "a number of seconds"))?;

@@ -273,3 +273,54 @@ fn regex_selectors_and_negated_operators() {
     assert!(tx.interruption().is_none());
     assert_eq!(tx.matched_rule_ids(), vec![2]);
 }
+
+#[test]
+fn body_limit_actions() {
+    use crate::ruleset::BodyLimitAction;
+    let rs = load("SecResponseBodyLimitAction Reject\n").unwrap();
+    assert_eq!(
+        rs.settings().response_body_limit_action,
+        BodyLimitAction::Reject
+    );
+    let rs = load("SecResponseBodyLimitAction processpartial\n").unwrap();
+    assert_eq!(
+        rs.settings().response_body_limit_action,
+        BodyLimitAction::ProcessPartial
+    );
+    assert_eq!(
+        load("").unwrap().settings().response_body_limit_action,
+        BodyLimitAction::ProcessPartial
+    );
+    let err = load("SecResponseBodyLimitAction Drop\n").unwrap_err();
+    assert!(matches!(err.kind, LoadErrorKind::Arguments { .. }));
+    // Request bodies past the limit are always refused (413 in the gateway).
+    assert!(load("SecRequestBodyLimitAction Reject\n").is_ok());
+    let err = load("SecRuleEngine On\nSecRequestBodyLimitAction ProcessPartial\n").unwrap_err();
+    assert_eq!(err.location.line, 2);
+    assert!(
+        err.to_string().contains("ProcessPartial is not supported"),
+        "{err}"
+    );
+}
+
+#[test]
+fn request_body_no_files_limit() {
+    assert_eq!(
+        load("").unwrap().settings().request_body_no_files_limit,
+        1_048_576
+    );
+    let rs = load("SecRequestBodyNoFilesLimit 131072\n").unwrap();
+    assert_eq!(rs.settings().request_body_no_files_limit, 131_072);
+    assert!(load("SecRequestBodyNoFilesLimit lots\n").is_err());
+}
+
+#[test]
+fn cookie_format_0_only() {
+    assert!(load("SecCookieFormat 0\n").is_ok());
+    let err = load("SecCookieFormat 1\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("version 1 cookies are not supported"),
+        "{err}"
+    );
+}

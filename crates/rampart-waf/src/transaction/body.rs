@@ -211,6 +211,10 @@ pub(crate) fn process(
         }
         None => {}
     }
+    // As in ModSecurity, everything but the contents of uploaded files
+    // (fields, part headers, boundaries) counts.
+    data.no_files_limit_exceeded =
+        body.len().saturating_sub(data.files_combined_size) > settings.request_body_no_files_limit;
     if force_body_variable || vars.body_processor == Some(BodyProcessor::Urlencoded) {
         data.body = Some(ids.item(Vec::new(), body));
     }

@@ -179,7 +179,10 @@ impl ValueCache {
                     pi
                 } else {
                     let data: Arc<[u8]> = Arc::from(applied.as_ref());
-                    let same_scan = matches!(t, Transform::Lowercase | Transform::Uppercase);
+                    // A result that differs only in ASCII case (`lowercase`,
+                    // or `cmdLine` of a value with nothing else to change)
+                    // scans like its parent: the prefilter ignores case.
+                    let same_scan = applied.eq_ignore_ascii_case(base);
                     let from = self.values.get(pi).map(|v| v.bits_from);
                     self.push(Some(data), from.filter(|_| same_scan))?
                 };

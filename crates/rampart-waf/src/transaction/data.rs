@@ -86,6 +86,9 @@ pub struct RequestData {
     pub(crate) part_headers: Vec<Item>,
     pub(crate) multipart_flags: MultipartFlags,
     pub(crate) multipart_error: bool,
+    /// The body without its uploaded files is longer than
+    /// `SecRequestBodyNoFilesLimit`.
+    pub(crate) no_files_limit_exceeded: bool,
     pub(crate) xml_root: Option<Item>,
     pub(crate) xml_attrs: Vec<Item>,
     pub(crate) remote_addr: Option<Item>,
@@ -159,6 +162,9 @@ impl RequestData {
 /// Items of a collection by lower-case key.
 type Items = BTreeMap<Vec<u8>, Item>;
 
+/// A shared base's items by hash of their key.
+type Index = std::collections::HashMap<Vec<u8>, Item, foldhash::fast::FixedState>;
+
 /// A collection written by `setvar` (TX, IP, GLOBAL, ...), keys lower-case.
 ///
 /// Copy-on-write over a shared base: the TX collection every transaction
@@ -172,6 +178,9 @@ pub struct Collection {
     items: Items,
     /// Shared items, read-only.
     base: Option<Arc<Items>>,
+    /// The same items by hash, for lookups (a B-tree search compares ~15
+    /// keys that share long prefixes such as `inbound_anomaly_score_`).
+    index: Option<Arc<Index>>,
     /// How many keys of `items` the base has too (for the exact size).
     shadowed: usize,
 }
@@ -195,7 +204,7 @@ impl Collection {
     pub(crate) fn item(&self, key: &[u8]) -> Option<&Item> {
         self.items
             .get(key)
-            .or_else(|| self.base.as_deref().and_then(|b| b.get(key)))
+            .or_else(|| self.index.as_deref().and_then(|b| b.get(key)))
     }
 
     /// How many keys the collection holds.
@@ -276,15 +285,22 @@ impl Collection {
     /// Makes the items the shared base of every clone.
     pub(crate) fn into_shared(mut self) -> Self {
         self.materialize();
+        let index: Index = self
+            .items
+            .iter()
+            .map(|(k, i)| (k.clone(), i.clone()))
+            .collect();
         Collection {
             items: Items::new(),
             base: Some(Arc::new(self.items)),
+            index: Some(Arc::new(index)),
             shadowed: 0,
         }
     }
 
     /// Copies the base's items into own items (rare: a removal of a base key).
     fn materialize(&mut self) {
+        self.index = None;
         if let Some(base) = self.base.take() {
             for (k, i) in base.iter() {
                 self.items.entry(k.clone()).or_insert_with(|| i.clone());
@@ -308,7 +324,7 @@ impl Collection {
             item.id = ids.next();
             return;
         }
-        let in_base = self.base.as_deref().is_some_and(|b| b.contains_key(key));
+        let in_base = self.index.as_deref().is_some_and(|b| b.contains_key(key));
         if !in_base && self.len() >= COLLECTION_KEY_LIMIT {
             tracing::debug!("collection full; setvar ignored");
             return;

@@ -156,6 +156,9 @@ impl Transaction {
         };
         // Ids up to the folded template's are reserved for its TX items.
         let ids = Ids::starting_after(rs.fold.ids_used);
+        let memo = std::cell::RefCell::new(crate::services::InjectionMemo::with_shared(
+            rs.verdicts.clone(),
+        ));
         Self {
             rs,
             data: RequestData::default(),
@@ -166,7 +169,7 @@ impl Transaction {
             facts_signature: (usize::MAX, 0),
             facts_dirty: true,
             facts_upto: 0,
-            memo: std::cell::RefCell::default(),
+            memo,
             runtime,
             interruption: None,
             detected: None,
@@ -369,6 +372,13 @@ impl Transaction {
             .iter()
             .map(|i| (i.key.as_slice(), i.value.as_slice()))
             .collect()
+    }
+
+    /// Whether the request body, without the contents of uploaded files, is
+    /// longer than `SecRequestBodyNoFilesLimit` (known once the body was
+    /// processed; the gateway refuses such requests with 413).
+    pub fn request_body_no_files_limit_exceeded(&self) -> bool {
+        self.data.no_files_limit_exceeded
     }
 
     /// The inbound anomaly score as CRS computes it (`tx.blocking_inbound_anomaly_score`
