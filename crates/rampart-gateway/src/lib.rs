@@ -13,7 +13,8 @@
 //!   swapped atomically.
 //! - [`problems`]: every response Rampart makes itself (RFC 9457), in one place.
 //! - [`normalize`], [`headers`]: pure request-head processing (fuzzed).
-//! - [`tls`], [`upstream`]: rustls server and client configuration.
+//! - [`tls`], [`upstream`]: rustls server and client configuration; [`pool`]: the
+//!   upstream client (a connection pool over hyper's connection API).
 //! - [`admin`], [`telemetry`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`body`]: streaming body wrappers that count bytes and finish the audit record.
 
@@ -22,6 +23,7 @@ pub mod body;
 pub mod h1guard;
 pub mod headers;
 pub mod normalize;
+pub mod pool;
 pub mod problems;
 pub mod proxy;
 pub mod reload;

@@ -22,6 +22,7 @@ use crate::headers::{self, X_REQUEST_ID};
 use crate::normalize::normalize_path;
 use crate::problems::{GatewayError, problem_response};
 use crate::runtime::{ApiRuntime, Runtime};
+use crate::upstream::PooledBody;
 use crate::{BoxError, Gateway};
 
 /// Largest upstream response body buffered for response stages.
@@ -289,9 +290,9 @@ type Served = (
 /// body is longer than `limit`, the unread rest of the stream. Trailers are
 /// dropped, as for any buffered body.
 async fn buffer_response(
-    mut incoming: Incoming,
+    mut incoming: PooledBody,
     limit: usize,
-) -> Result<(Bytes, Option<Incoming>), hyper::Error> {
+) -> Result<(Bytes, Option<PooledBody>), hyper::Error> {
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut len = 0usize;
     let truncated = loop {

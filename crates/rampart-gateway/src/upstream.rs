@@ -1,14 +1,11 @@
-//! Upstream connection pools: one pooled keep-alive client per API, over plain TCP
-//! or rustls (system roots or a configured CA, optional client certificate).
+//! Upstream clients: one pooled keep-alive client per API (see [`crate::pool`]),
+//! over plain TCP or rustls (system roots or a configured CA, optional client
+//! certificate).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rampart_config::Upstream;
 use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
@@ -19,8 +16,7 @@ use crate::BoxError;
 /// The body type sent upstream.
 pub type UpstreamBody = BoxBody<Bytes, BoxError>;
 
-/// A pooled client for one upstream.
-pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, UpstreamBody>;
+pub use crate::pool::{PooledBody, UpstreamClient, UpstreamRequestError};
 
 /// Why an upstream client could not be built (a configuration problem).
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +34,9 @@ pub enum UpstreamError {
     /// rustls refused the settings.
     #[error("TLS settings refused: {0}")]
     Tls(#[from] rustls::Error),
+    /// The upstream URL names no usable host.
+    #[error("unusable upstream URL: {0}")]
+    Url(UpstreamRequestError),
 }
 
 fn pem_error(what: &'static str, path: &std::path::Path, reason: impl ToString) -> UpstreamError {
@@ -89,32 +88,24 @@ pub fn build_client(upstream: &Upstream) -> Result<UpstreamClient, UpstreamError
     ))
     .with_safe_default_protocol_versions()?
     .with_root_certificates(roots);
-    // ALPN is set by the connector builder (enable_http1/enable_http2).
-    let tls = match &upstream.client_identity {
+    let mut tls = match &upstream.client_identity {
         Some((cert, key)) => builder.with_client_auth_cert(
             load_certs(cert, "upstream client certificate")?,
             load_key(key)?,
         )?,
         None => builder.with_no_client_auth(),
     };
-
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(upstream.connect_timeout));
-    http.set_nodelay(true);
-    http.set_keepalive(Some(std::time::Duration::from_secs(60)));
-    let connector = HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(upstream.idle_timeout)
-        .pool_max_idle_per_host(upstream.max_idle_connections)
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .build(connector))
+    // Offer both; an upstream that picks h2 gets one shared HTTP/2 connection.
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let https = upstream.url.scheme_str() == Some("https");
+    UpstreamClient::new(crate::pool::PoolSettings {
+        url: upstream.url.clone(),
+        tls: https.then(|| Arc::new(tls)),
+        connect_timeout: upstream.connect_timeout,
+        idle_timeout: upstream.idle_timeout,
+        max_idle: upstream.max_idle_connections,
+    })
+    .map_err(UpstreamError::Url)
 }
 
 fn rustls_native_certs() -> Vec<CertificateDer<'static>> {

@@ -8,6 +8,7 @@ mod audit;
 mod h2;
 mod hardening;
 mod pipeline;
+mod pool;
 mod proxy;
 mod reload;
 mod tls;

@@ -497,3 +497,56 @@ async fn mtls_to_the_upstream_presents_the_configured_client_certificate() {
     let gw = start(&https_yaml(upstream, &with_cert)).await;
     assert_eq!(get(&gw.url("/")).await.0, StatusCode::OK);
 }
+
+/// An https upstream on 127.0.0.1:0 that offers only h2 (ALPN) and answers with
+/// the HTTP version each request arrived in.
+async fn h2_tls_upstream(pki: &Path) -> std::net::SocketAddr {
+    let cert = CertificateDer::from_pem_file(pki.join("server.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_file(pki.join("server.key")).unwrap();
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(|req: http::Request<_>| async move {
+                    let seen = format!("{:?} {}", req.version(), req.uri());
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(
+                        seen,
+                    ))))
+                });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_upstream_that_negotiates_h2_is_reached_over_h2() {
+    let pki = temp_dir("pki-upstream-h2");
+    make_pki(&pki, "7");
+    let upstream = h2_tls_upstream(&pki).await;
+    let gw = start(&https_yaml(
+        upstream,
+        &format!("      ca: {}/ca.pem", pki.display()),
+    ))
+    .await;
+    for path in ["/a?x=1", "/b"] {
+        let (status, _, body) = get(&gw.url(path)).await;
+        assert_eq!(status, StatusCode::OK);
+        let expected = format!("HTTP/2.0 https://localhost:{}{path}", upstream.port());
+        assert_eq!(String::from_utf8_lossy(&body), expected);
+    }
+}

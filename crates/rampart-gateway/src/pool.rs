@@ -1,0 +1,500 @@
+//! The upstream client: a small connection pool of its own over hyper's
+//! connection API (`hyper::client::conn`), one per API.
+//!
+//! Why not hyper-util's legacy client: it hashes a pool key per request, races a
+//! checkout against a connect, attaches connection info to every response and
+//! spawns a boxed future per request to return the connection when it is ready
+//! again. Here the API already identifies the pool, so a request pops the most
+//! recently used idle HTTP/1 connection (LIFO: warm connections, cold ones age
+//! out), and the response body hands the connection back when it ends.
+//!
+//! Kept from the legacy client: plain and rustls upstreams (ALPN h2 or
+//! http/1.1; one shared HTTP/2 connection when the upstream picks h2), the
+//! connect timeout, the idle timeout and the cap on idle connections, and the
+//! retry of a request that a pooled connection gave back unsent (the upstream
+//! had closed it while it sat idle). A fresh connection is never retried.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, Uri};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use parking_lot::Mutex;
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+
+use crate::upstream::UpstreamBody;
+
+/// TCP keep-alive probes on upstream connections start after this much silence.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+
+/// Why an upstream request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamRequestError {
+    /// The upstream URL has no host (configuration validation prevents this).
+    #[error("upstream URL without a host")]
+    NoHost,
+    /// Resolving or connecting failed.
+    #[error("connect failed: {0}")]
+    Connect(std::io::Error),
+    /// Connecting took longer than the connect timeout.
+    #[error("connect timed out")]
+    ConnectTimeout,
+    /// The TLS handshake failed (certificate refused, protocol error).
+    #[error("TLS handshake failed: {0}")]
+    Tls(std::io::Error),
+    /// The HTTP handshake on a new connection failed.
+    #[error("HTTP handshake failed: {0}")]
+    Handshake(hyper::Error),
+    /// Sending the request or reading the response head failed.
+    #[error("upstream request failed: {0}")]
+    Request(hyper::Error),
+}
+
+impl UpstreamRequestError {
+    /// Whether no connection could be made (as opposed to a broken exchange).
+    pub fn is_connect(&self) -> bool {
+        matches!(
+            self,
+            Self::NoHost | Self::Connect(_) | Self::ConnectTimeout | Self::Tls(_)
+        )
+    }
+}
+
+/// How the pool reaches its upstream.
+pub(crate) struct PoolSettings {
+    /// The upstream URL (scheme and authority are used).
+    pub url: Uri,
+    /// rustls client for https upstreams (None for http).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// How long an idle connection is kept.
+    pub idle_timeout: Duration,
+    /// Most idle HTTP/1 connections kept.
+    pub max_idle: usize,
+}
+
+/// A pooled client for one upstream. Cheap to share behind the API's runtime;
+/// dropped with it on reload (idle connections then close).
+pub struct UpstreamClient {
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for UpstreamClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamClient")
+            .field("host", &self.pool.host)
+            .field("port", &self.pool.port)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Pool {
+    /// Host to resolve (brackets of an IPv6 literal removed).
+    host: String,
+    port: u16,
+    tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+    max_idle: usize,
+    /// Idle HTTP/1 connections, oldest first (pushed and popped at the back).
+    idle: Mutex<VecDeque<Idle>>,
+    /// The shared HTTP/2 connection, when the upstream negotiated h2.
+    h2: Mutex<Option<http2::SendRequest<UpstreamBody>>>,
+    /// Whether the idle reaper task runs (started with the first idle connection).
+    reaper: AtomicBool,
+}
+
+struct Idle {
+    sender: http1::SendRequest<UpstreamBody>,
+    since: Instant,
+}
+
+/// A connection ready for one request.
+enum Conn {
+    H1(http1::SendRequest<UpstreamBody>),
+    H2(http2::SendRequest<UpstreamBody>),
+}
+
+impl UpstreamClient {
+    pub(crate) fn new(settings: PoolSettings) -> Result<Self, UpstreamRequestError> {
+        let host = settings
+            .url
+            .host()
+            .ok_or(UpstreamRequestError::NoHost)?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let https = settings.url.scheme_str() == Some("https");
+        let port = settings
+            .url
+            .port_u16()
+            .unwrap_or(if https { 443 } else { 80 });
+        let tls = match (https, settings.tls) {
+            (true, Some(config)) => {
+                let name =
+                    ServerName::try_from(host.clone()).map_err(|_| UpstreamRequestError::NoHost)?;
+                Some((tokio_rustls::TlsConnector::from(config), name))
+            }
+            _ => None,
+        };
+        Ok(Self {
+            pool: Arc::new(Pool {
+                host,
+                port,
+                tls,
+                connect_timeout: settings.connect_timeout,
+                idle_timeout: settings.idle_timeout,
+                max_idle: settings.max_idle,
+                idle: Mutex::new(VecDeque::new()),
+                h2: Mutex::new(None),
+                reaper: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Sends a request (its URI absolute: scheme and authority of the upstream)
+    /// and returns the response head; the body returns the connection to the pool
+    /// when it has been read to the end.
+    pub async fn request(
+        &self,
+        mut request: Request<UpstreamBody>,
+    ) -> Result<Response<PooledBody>, UpstreamRequestError> {
+        let pool = &self.pool;
+        if let Some(mut sender) = pool.shared_h2() {
+            if sender.ready().await.is_ok() {
+                return send_h2(&mut sender, request).await;
+            }
+            pool.forget_h2();
+        }
+        // HTTP/1 wants the origin form (authority form for CONNECT); the absolute
+        // URI is kept for a new connection that turns out to speak h2.
+        let absolute = request.uri().clone();
+        *request.uri_mut() = request_target(&absolute, request.method());
+        // A connection whose request body is still being sent when the response
+        // ends (an upstream that answered early) is not pooled: the next request
+        // would wait behind the rest of that upload.
+        let body_sent = if request.body().is_end_stream() {
+            None
+        } else {
+            let sent = Arc::new(AtomicBool::new(false));
+            let tracked = sent.clone();
+            request = request.map(|inner| {
+                TrackedBody {
+                    inner,
+                    sent: tracked,
+                }
+                .boxed()
+            });
+            Some(sent)
+        };
+        loop {
+            let (mut sender, reused) = match pool.checkout().await {
+                Some(sender) => (sender, true),
+                None => match pool.connect().await? {
+                    Conn::H1(sender) => (sender, false),
+                    Conn::H2(mut sender) => {
+                        *request.uri_mut() = absolute;
+                        return send_h2(&mut sender, request).await;
+                    }
+                },
+            };
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    let lease = Lease {
+                        sender,
+                        pool: Arc::clone(pool),
+                        body_sent,
+                    };
+                    return Ok(response.map(|body| PooledBody::new(body, Some(lease))));
+                }
+                Err(mut error) => match error.take_message() {
+                    // Given back unsent by a connection that sat idle: the
+                    // upstream closed it; try the next one (or a new one).
+                    Some(unsent) if reused => request = unsent,
+                    _ => return Err(UpstreamRequestError::Request(error.into_error())),
+                },
+            }
+        }
+    }
+}
+
+async fn send_h2(
+    sender: &mut http2::SendRequest<UpstreamBody>,
+    request: Request<UpstreamBody>,
+) -> Result<Response<PooledBody>, UpstreamRequestError> {
+    match sender.send_request(request).await {
+        Ok(response) => Ok(response.map(|body| PooledBody::new(body, None))),
+        Err(error) => Err(UpstreamRequestError::Request(error)),
+    }
+}
+
+/// The request target an HTTP/1 request line carries.
+fn request_target(uri: &Uri, method: &Method) -> Uri {
+    let mut parts = http::uri::Parts::default();
+    if method == Method::CONNECT {
+        parts.authority = uri.authority().cloned();
+    } else {
+        match uri.path_and_query() {
+            Some(target) => parts.path_and_query = Some(target.clone()),
+            None => return Uri::from_static("/"),
+        }
+    }
+    Uri::from_parts(parts).unwrap_or_else(|_| Uri::from_static("/"))
+}
+
+impl Pool {
+    fn shared_h2(&self) -> Option<http2::SendRequest<UpstreamBody>> {
+        self.tls.as_ref()?;
+        self.h2.lock().clone()
+    }
+
+    /// Forgets the shared HTTP/2 connection if it has closed (a request may
+    /// already have put a new one in its place).
+    fn forget_h2(&self) {
+        let mut slot = self.h2.lock();
+        if slot.as_ref().is_some_and(|current| current.is_closed()) {
+            *slot = None;
+        }
+    }
+
+    /// The most recently returned idle connection that is still usable.
+    async fn checkout(&self) -> Option<http1::SendRequest<UpstreamBody>> {
+        loop {
+            let idle = {
+                let mut stack = self.idle.lock();
+                let idle = stack.pop_back()?;
+                if idle.since.elapsed() > self.idle_timeout {
+                    // The newest is too old, so are all below it.
+                    stack.clear();
+                    return None;
+                }
+                idle
+            };
+            let mut sender = idle.sender;
+            if sender.is_closed() {
+                continue;
+            }
+            // Ready at once unless the connection is still finishing the last
+            // response; an error means the upstream closed it.
+            if sender.ready().await.is_ok() {
+                return Some(sender);
+            }
+        }
+    }
+
+    /// Returns a connection after its response ended.
+    fn checkin(self: &Arc<Self>, sender: http1::SendRequest<UpstreamBody>) {
+        if sender.is_closed() || self.max_idle == 0 {
+            return;
+        }
+        {
+            let mut stack = self.idle.lock();
+            if stack.len() >= self.max_idle {
+                // Full: the oldest goes.
+                stack.pop_front();
+            }
+            stack.push_back(Idle {
+                sender,
+                since: Instant::now(),
+            });
+        }
+        // Started from the first checkin, which runs on the runtime (a body
+        // dropped off it, at shutdown, starts nothing: no panic in a drop).
+        if !self.reaper.load(Ordering::Relaxed)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+            && !self.reaper.swap(true, Ordering::Relaxed)
+        {
+            spawn_reaper(&runtime, Arc::downgrade(self), self.idle_timeout);
+        }
+    }
+
+    /// Drops idle connections older than the idle timeout.
+    fn reap(&self) {
+        let mut stack = self.idle.lock();
+        while stack
+            .front()
+            .is_some_and(|idle| idle.since.elapsed() > self.idle_timeout || idle.sender.is_closed())
+        {
+            stack.pop_front();
+        }
+    }
+
+    async fn connect(&self) -> Result<Conn, UpstreamRequestError> {
+        let stream = tokio::time::timeout(
+            self.connect_timeout,
+            TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| UpstreamRequestError::ConnectTimeout)?
+        .map_err(UpstreamRequestError::Connect)?;
+        // Failing to tune the socket is not worth failing the request for.
+        let _ = stream.set_nodelay(true);
+        let _ = socket2::SockRef::from(&stream)
+            .set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE));
+        match &self.tls {
+            None => handshake_h1(stream).await,
+            Some((connector, name)) => {
+                let tls = connector
+                    .connect(name.clone(), stream)
+                    .await
+                    .map_err(UpstreamRequestError::Tls)?;
+                let h2 = tls.get_ref().1.alpn_protocol() == Some(&b"h2"[..]);
+                if h2 {
+                    let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+                        .timer(TokioTimer::new())
+                        .handshake(TokioIo::new(tls))
+                        .await
+                        .map_err(UpstreamRequestError::Handshake)?;
+                    tokio::spawn(async move {
+                        if let Err(error) = connection.await {
+                            tracing::debug!(%error, "upstream h2 connection ended");
+                        }
+                    });
+                    *self.h2.lock() = Some(sender.clone());
+                    Ok(Conn::H2(sender))
+                } else {
+                    handshake_h1(tls).await
+                }
+            }
+        }
+    }
+}
+
+async fn handshake_h1<T>(io: T) -> Result<Conn, UpstreamRequestError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (sender, connection) = http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(UpstreamRequestError::Handshake)?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "upstream connection ended");
+        }
+    });
+    Ok(Conn::H1(sender))
+}
+
+/// Closes idle connections past their timeout while the pool lives.
+fn spawn_reaper(runtime: &tokio::runtime::Handle, pool: Weak<Pool>, idle_timeout: Duration) {
+    let period = idle_timeout.clamp(Duration::from_millis(100), Duration::from_secs(30));
+    runtime.spawn(async move {
+        loop {
+            tokio::time::sleep(period).await;
+            match pool.upgrade() {
+                Some(pool) => pool.reap(),
+                None => return,
+            }
+        }
+    });
+}
+
+/// A connection lent to one HTTP/1 exchange.
+struct Lease {
+    sender: http1::SendRequest<UpstreamBody>,
+    pool: Arc<Pool>,
+    /// Set once the request body was sent whole (None: the request had none).
+    body_sent: Option<Arc<AtomicBool>>,
+}
+
+/// A request body that records when it has been sent to its end.
+struct TrackedBody {
+    inner: UpstreamBody,
+    sent: Arc<AtomicBool>,
+}
+
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = crate::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.sent.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // hyper stops polling a body that says it has ended.
+        let end = self.inner.is_end_stream();
+        if end {
+            self.sent.store(true, Ordering::Release);
+        }
+        end
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// An upstream response body. For HTTP/1, the connection goes back to the pool
+/// when the body has been read to its end (dropped earlier, it closes).
+pub struct PooledBody {
+    inner: Incoming,
+    lease: Option<Lease>,
+    ended: bool,
+}
+
+impl PooledBody {
+    fn new(inner: Incoming, lease: Option<Lease>) -> Self {
+        PooledBody {
+            inner,
+            lease,
+            ended: false,
+        }
+    }
+}
+
+impl Drop for PooledBody {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take()
+            && (self.ended || self.inner.is_end_stream())
+            && lease
+                .body_sent
+                .as_ref()
+                .is_none_or(|sent| sent.load(Ordering::Acquire))
+        {
+            lease.pool.checkin(lease.sender);
+        }
+    }
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.ended = true;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
