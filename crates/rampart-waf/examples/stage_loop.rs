@@ -82,6 +82,7 @@ fn response() -> ResponseCx {
         status: StatusCode::OK,
         headers: h,
         body: None,
+        body_truncated: false,
     }
 }
 
