@@ -4,8 +4,8 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
@@ -75,6 +75,50 @@ fn request(port: u16, method: &str, path: &str) -> u16 {
         .unwrap_or(0)
 }
 
+/// Starts `rampart serve --config path` with the configuration `yaml(gateway,
+/// admin)` on free ports and waits until Rampart itself answers `probe` on the
+/// gateway port (its responses carry `x-request-id`). A port chosen free can be
+/// taken by another test's listener before Rampart binds it: then the child
+/// exits, and this tries other ports.
+fn serve(path: &Path, yaml: impl Fn(u16, u16) -> String, probe: &str) -> (Child, u16, u16) {
+    for _ in 0..5 {
+        let (gateway, admin) = (free_port(), free_port());
+        std::fs::write(path, yaml(gateway, admin)).unwrap();
+        let mut child = Command::new(RAMPART)
+            .args(["serve", "--config", path.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if answered_by_rampart(gateway, probe) {
+                return (child, gateway, admin);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "gateway did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    panic!("rampart serve exited five times (ports taken?)");
+}
+
+fn answered_by_rampart(port: u16, path: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    );
+    let mut out = String::new();
+    let _ = stream.read_to_string(&mut out);
+    out.to_ascii_lowercase().contains("\r\nx-request-id:")
+}
+
 fn config(gateway: u16, admin: u16, upstream: u16, prefix: &str) -> String {
     format!(
         "listeners:\n  - bind: 127.0.0.1:{gateway}\nadmin:\n  bind: 127.0.0.1:{admin}\naudit:\n  sinks: [{{file: {{path: audit.jsonl}}}}]\napis:\n  - name: a\n    path_prefix: {prefix}\n    upstream: {{url: http://127.0.0.1:{upstream}}}\n"
@@ -135,23 +179,14 @@ fn config_schema_is_json() {
 #[test]
 fn serve_reloads_on_sighup_and_drains_on_sigterm() {
     let dir = temp_dir("serve");
-    let (gateway, admin, upstream) = (free_port(), free_port(), upstream());
+    let upstream = upstream();
     let path = dir.join("rampart.yaml");
-    std::fs::write(&path, config(gateway, admin, upstream, "/one")).unwrap();
-    let mut child = Command::new(RAMPART)
-        .args(["serve", "--config", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while status(gateway, "/one") != 200 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "gateway did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut child, gateway, admin) = serve(
+        &path,
+        |gateway, admin| config(gateway, admin, upstream, "/one"),
+        "/one",
+    );
+    assert_eq!(status(gateway, "/one"), 200);
     assert_eq!(status(gateway, "/two"), 404);
 
     // A bad file is refused (the old config keeps serving)...
@@ -200,25 +235,17 @@ fn serve_reloads_on_sighup_and_drains_on_sigterm() {
 #[test]
 fn repeated_failed_logins_lock_the_client_out() {
     let dir = temp_dir("lockout");
-    let (gateway, admin, upstream) = (free_port(), free_port(), upstream());
+    let upstream = upstream();
     let path = dir.join("rampart.yaml");
-    let yaml = config(gateway, admin, upstream, "/")
-        + "    rate_limit:\n      lockout: {max_failures: 3, window: 5m, lock_for: 1m}\n";
-    std::fs::write(&path, yaml).unwrap();
-    let mut child = Command::new(RAMPART)
-        .args(["serve", "--config", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while status(gateway, "/ok") != 200 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "gateway did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut child, gateway, _) = serve(
+        &path,
+        |gateway, admin| {
+            config(gateway, admin, upstream, "/")
+                + "    rate_limit:\n      lockout: {max_failures: 3, window: 5m, lock_for: 1m}\n"
+        },
+        "/ok",
+    );
+    assert_eq!(status(gateway, "/ok"), 200);
     // Two failures: still served.
     assert_eq!(request(gateway, "POST", "/login"), 401);
     assert_eq!(request(gateway, "POST", "/login"), 401);
