@@ -224,10 +224,9 @@ impl Stage for WafStage {
         }
         // Only uploads may go past SecRequestBodyNoFilesLimit (their non-file
         // bytes are counted once the body is parsed).
-        let multipart = cx
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .is_some_and(|v| crate::transaction::media_type(v.as_bytes()) == "multipart/form-data");
+        let multipart = cx.headers.get(http::header::CONTENT_TYPE).is_some_and(|v| {
+            crate::transaction::is_media_type(v.as_bytes(), "multipart/form-data")
+        });
         Some(if multipart {
             s.request_body_limit
         } else {
@@ -273,8 +272,9 @@ impl Stage for WafStage {
             .headers
             .get(http::header::CONTENT_TYPE)
             .is_some_and(|v| {
-                let t = crate::transaction::media_type(v.as_bytes());
-                s.response_mime_types.contains(&t)
+                s.response_mime_types
+                    .iter()
+                    .any(|t| crate::transaction::is_media_type(v.as_bytes(), t))
             })
     }
 

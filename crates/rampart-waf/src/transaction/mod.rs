@@ -32,7 +32,7 @@ pub use data::Item;
 pub(crate) use data::{BaseKeyCache, Collection};
 use data::{Ids, RequestData};
 pub(crate) use fold::Outcome;
-pub(crate) use response::media_type;
+pub(crate) use response::is_media_type;
 
 /// How the transaction was interrupted.
 #[derive(Debug, Clone, PartialEq, Eq)]
