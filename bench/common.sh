@@ -1,6 +1,19 @@
 # Shared by bench/run.sh and bench/cpu-ab.sh (sourced, not run): the nginx and
 # Rampart configurations, the request token, the wrk workloads and CPU ticks,
-# so that both tools measure the same setup. Expects $WORK and $ORIGIN.
+# so that both tools measure the same setup. The configuration writers expect
+# $ORIGIN.
+
+# Sourced as `source bench/common.sh NAME`: a scratch directory $WORK
+# (/tmp/NAME.*), removed at exit after the processes whose PIDs were added to
+# $PIDS are stopped.
+WORK=$(mktemp -d "/tmp/${1:?source bench/common.sh NAME}.XXXXXX")
+PIDS=()
+bench_cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap bench_cleanup EXIT
 
 # nginx_conf NAME PORT SERVER-BODY: one worker, keep-alive to the origin.
 nginx_conf() {

@@ -26,14 +26,8 @@ while [ $# -gt 0 ]; do
 done
 [ ${#TARGETS[@]} -gt 0 ] || { echo "give at least one NAME=BINARY" >&2; exit 2; }
 
-WORK=$(mktemp -d /tmp/rampart-cpu-ab.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/common.sh
+source bench/common.sh rampart-cpu-ab
 
 # Free ports, picked at random below the ephemeral range (other benchmarks may
 # be running, and wrk's own connections take ephemeral ports).
@@ -48,8 +42,6 @@ free_port() {
 }
 ORIGIN=$(free_port); used_ports+=("$ORIGIN")
 NGINX=$(free_port); used_ports+=("$NGINX")
-# shellcheck source=bench/common.sh
-source bench/common.sh
 nginx_conf origin $ORIGIN "$ORIGIN_BODY"
 nginx_conf nginx $NGINX "$PROXY_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)

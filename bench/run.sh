@@ -37,20 +37,12 @@ fi
 cargo build --release -q -p rampart
 RAMPART=${CARGO_TARGET_DIR:-$PWD/target}/release/rampart
 
-WORK=$(mktemp -d /tmp/rampart-bench.XXXXXX)
+# shellcheck source=bench/common.sh
+source bench/common.sh rampart-bench
 declare -A PID_OF
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 ORIGIN=18080 NGINX=18081 RAMPART_PORT=18082 NGINX_WAF=18083 RAMPART_WAF=18084 ADMIN=19901 ADMIN_WAF=19902
 
-# shellcheck source=bench/common.sh
-source bench/common.sh
 nginx_conf origin $ORIGIN "$ORIGIN_BODY"
 nginx_conf nginx $NGINX "$PROXY_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
