@@ -161,21 +161,25 @@ mod tests {
         dir
     }
 
-    #[test]
-    fn rotates_by_size_and_keeps_at_most_keep_files() {
-        let dir = temp_dir("rotate");
+    /// A sink rotating past 100 bytes and keeping 2 files, its directory and
+    /// path, and a 40-byte line.
+    fn small_sink(name: &str) -> (PathBuf, PathBuf, FileSink, Vec<u8>) {
+        let dir = temp_dir(name);
         let path = dir.join("audit.log");
         let options = FileSinkOptions {
             max_bytes: 100,
             keep: 2,
             max_age: None,
         };
-        let mut sink = FileSink::open(&path, options).unwrap();
-        let line = [b'x'; 39]
-            .iter()
-            .copied()
-            .chain([b'\n'])
-            .collect::<Vec<u8>>(); // 40 bytes
+        let sink = FileSink::open(&path, options).unwrap();
+        let mut line = vec![b'x'; 39];
+        line.push(b'\n');
+        (dir, path, sink, line)
+    }
+
+    #[test]
+    fn rotates_by_size_and_keeps_at_most_keep_files() {
+        let (dir, path, mut sink, line) = small_sink("rotate");
         for _ in 0..10 {
             sink.write_line(&line).unwrap();
         }
@@ -190,19 +194,7 @@ mod tests {
 
     #[test]
     fn batches_rotate_between_lines_like_single_lines() {
-        let dir = temp_dir("batch");
-        let path = dir.join("audit.log");
-        let options = FileSinkOptions {
-            max_bytes: 100,
-            keep: 2,
-            max_age: None,
-        };
-        let mut sink = FileSink::open(&path, options).unwrap();
-        let line = [b'x'; 39]
-            .iter()
-            .copied()
-            .chain([b'\n'])
-            .collect::<Vec<u8>>(); // 40 bytes
+        let (dir, path, mut sink, line) = small_sink("batch");
         sink.write_lines(&line.repeat(2)).unwrap(); // fits: one write
         sink.write_lines(&line.repeat(3)).unwrap(); // does not: line by line
         sink.flush().unwrap();
