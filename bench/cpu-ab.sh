@@ -6,20 +6,24 @@
 # median user and system CPU microseconds per request (/proc/PID/stat of the
 # process and its children) and the median req/s.
 #
-#   bench/cpu-ab.sh [--rounds 5] [--duration 3s] [--workload get|post] NAME=BINARY...
+#   bench/cpu-ab.sh [--rounds 5] [--duration 3s] [--workload get|post|blocked] [--waf] NAME=BINARY...
+#
+# --waf runs each Rampart with bench/rampart-waf.yaml.in (Debian's CRS, paranoia 1,
+# blocking), the configuration bench/run.sh --waf measures.
 #
 # e.g. bench/cpu-ab.sh before=/tmp/rampart-old after=target/release/rampart
 # CPU per request is the figure to compare on a shared machine; req/s is not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=5 DURATION=3s WORKLOAD=get
+ROUNDS=5 DURATION=3s WORKLOAD=get WAF=0
 TARGETS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --workload) WORKLOAD=$2; shift 2 ;;
+    --waf) WAF=1; shift ;;
     *=*) TARGETS+=("$1"); shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -53,7 +57,13 @@ for target in "${TARGETS[@]}"; do
   port=$(free_port); used_ports+=("$port")
   admin=$(free_port); used_ports+=("$admin")
   mkdir -p "$WORK/$name"
-  rampart_conf "$WORK/$name/rampart.yaml" "$port" "$admin" "$WORK/$name/log"
+  if [ "$WAF" = 1 ]; then
+    mkdir -p "$WORK/$name/log"
+    sed -e "s#@PORT@#$port#; s#@ADMIN@#$admin#; s#@ORIGIN@#$ORIGIN#; s#@WORK@#$WORK/$name#" \
+      bench/rampart-waf.yaml.in > "$WORK/$name/rampart.yaml"
+  else
+    rampart_conf "$WORK/$name/rampart.yaml" "$port" "$admin" "$WORK/$name/log"
+  fi
   RAMPART_WORKERS=1 RAMPART_LOG=warn "$binary" serve --config "$WORK/$name/rampart.yaml" & PIDS+=($!)
   ALL+=("$name:$!:$port")
 done
