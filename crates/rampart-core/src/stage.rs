@@ -63,8 +63,9 @@ pub trait Stage: Send + Sync + 'static {
 
     /// How many request-body bytes this stage needs buffered before
     /// [`Stage::on_request`] runs, or `None` (the default) when it does not read the
-    /// body. The gateway buffers up to the largest limit any stage of the route asks
-    /// for and refuses larger bodies with 413; bodies no stage needs are streamed.
+    /// body. Past its limit a stage refuses the body: the gateway buffers up to the
+    /// smallest limit the route's stages ask for and answers larger bodies with 413;
+    /// bodies no stage needs are streamed.
     fn request_body_limit(&self, _cx: &RequestCx) -> Option<usize> {
         None
     }

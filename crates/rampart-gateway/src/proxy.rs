@@ -466,25 +466,40 @@ impl Refusal {
 
 /// Runs the API's stages in phase order, buffering the body for the first stage
 /// that asks for it.
+///
+/// Every stage that reads the body refuses bodies past its own limit, so the body
+/// is buffered up to the smallest limit of all the route's stages, not only the
+/// first one's: a WAF limit below the OpenAPI one must still answer 413 rather
+/// than let the WAF see a truncated or unread body. A stage whose limit is
+/// smaller than a body buffered earlier (its limit may depend on what earlier
+/// stages set) refuses it the same way.
 async fn run_request_stages(
     api: &ApiRuntime,
     cx: &mut RequestCx,
     body: &mut Option<Incoming>,
     bytes_in: Option<&Arc<AtomicU64>>,
 ) -> Result<(), (Problem, Decision)> {
-    for stage in &api.stages {
-        if let Some(limit) = stage.request_body_limit(cx)
-            && cx.body.is_none()
-            && let Some(incoming) = body.take()
-        {
-            let limit = limit.min(api.config.max_body_bytes);
-            let bytes = buffer_body(&cx.headers, incoming, limit)
-                .await
-                .map_err(|error| (error.problem(), Decision::Deny))?;
-            if let Some(counter) = bytes_in {
-                counter.store(bytes.len() as u64, Ordering::Relaxed);
+    let too_large = || (GatewayError::BodyTooLarge.problem(), Decision::Deny);
+    for (index, stage) in api.stages.iter().enumerate() {
+        if let Some(limit) = stage.request_body_limit(cx) {
+            match (&cx.body, body.take()) {
+                (Some(buffered), _) if buffered.len() > limit => return Err(too_large()),
+                (None, Some(incoming)) => {
+                    let later = api.stages.get(index + 1..).unwrap_or_default();
+                    let limit = later
+                        .iter()
+                        .filter_map(|stage| stage.request_body_limit(cx))
+                        .fold(limit.min(api.config.max_body_bytes), usize::min);
+                    let bytes = buffer_body(&cx.headers, incoming, limit)
+                        .await
+                        .map_err(|error| (error.problem(), Decision::Deny))?;
+                    if let Some(counter) = bytes_in {
+                        counter.store(bytes.len() as u64, Ordering::Relaxed);
+                    }
+                    cx.body = Some(bytes);
+                }
+                (_, unread) => *body = unread,
             }
-            cx.body = Some(bytes);
         }
         if let Verdict::Respond(problem) = stage.on_request(cx).resolve().await {
             metrics::counter!("rampart_stage_denials_total", "stage" => stage.name(), "reason" => problem.kind.slug)

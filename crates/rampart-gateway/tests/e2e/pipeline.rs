@@ -192,6 +192,54 @@ async fn bodies_no_stage_needs_are_streamed_past_the_buffer_limit() {
     assert_eq!(records[0]["bytes_in"], 200_000);
 }
 
+/// Two stages read the body: an early one with a large limit (like the OpenAPI
+/// validator) and a later one with a small limit (like the WAF).
+struct TwoReadersFactory;
+
+impl StageFactory for TwoReadersFactory {
+    fn stages(&self, _config: &Config, _api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors> {
+        Ok(vec![
+            Arc::new(Recorder {
+                name: "route",
+                phase: Phase::Route,
+                body_limit: Some(1000),
+            }),
+            Arc::new(Recorder {
+                name: "waf",
+                phase: Phase::Waf,
+                body_limit: Some(100),
+            }),
+        ])
+    }
+}
+
+#[tokio::test]
+async fn the_smallest_body_limit_of_the_route_applies_whichever_stage_reads_first() {
+    let upstream = Upstream::start().await;
+    let gw = start_with(
+        &config_yaml(upstream.addr, "", ""),
+        Arc::new(TwoReadersFactory),
+        "pipeline-two-readers",
+    )
+    .await;
+    // Within the first stage's limit but past the later one's: the later stage
+    // must not be skipped (nor see a body it would have refused).
+    for len in [101, 999] {
+        let request = Request::post(gw.url("/x"))
+            .body(Full::new(Bytes::from(vec![b'a'; len])))
+            .unwrap();
+        let (status, headers, body) = send(request).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{len}");
+        assert_problem(&headers, &body, "body-too-large", 413);
+    }
+    assert!(upstream.paths().is_empty());
+    let request = Request::post(gw.url("/x"))
+        .body(Full::new(Bytes::from(vec![b'a'; 100])))
+        .unwrap();
+    assert_eq!(send(request).await.0, StatusCode::OK);
+    assert_eq!(upstream.last().headers["x-stages"], "route(100),waf(100),");
+}
+
 /// Replaces the buffered body with a longer one.
 struct Rewriter;
 
