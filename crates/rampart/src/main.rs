@@ -5,6 +5,7 @@
 
 mod demo;
 mod lockout;
+mod route_names;
 mod stages;
 
 use std::path::PathBuf;

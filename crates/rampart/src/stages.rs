@@ -117,15 +117,29 @@ impl StageFactory for EngineStages {
             errors: Vec::new(),
         };
         let sections = &api.engines;
+        let mut openapi_built = None;
         if let Some(section) = &sections.openapi {
             wiring.add(section, "openapi", |openapi| {
                 let compiled = Arc::new(openapi.build(&config.base_dir)?);
+                openapi_built = Some(compiled.clone());
                 let stages: Vec<Arc<dyn Stage>> = vec![
                     Arc::new(rampart_openapi::RouteStage::new(compiled.clone())),
                     Arc::new(rampart_openapi::ValidationStage::new(compiled)),
                 ];
                 Ok::<_, rampart_openapi::BuildError>(stages)
             });
+        }
+        // A spec that failed to build is reported above; route names are checked
+        // against a spec that built, or refused when there is no spec at all.
+        if sections.openapi.is_none() || openapi_built.is_some() {
+            let declared = openapi_built.as_ref().map(|openapi| {
+                openapi
+                    .operations()
+                    .collect::<std::collections::HashSet<_>>()
+            });
+            let errors =
+                crate::route_names::check(config, &wiring.field, sections, declared.as_ref());
+            wiring.errors.extend(errors);
         }
         let mut lockout_limiter: Option<Arc<RateLimiter>> = None;
         if let Some(section) = &sections.rate_limit {

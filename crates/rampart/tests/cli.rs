@@ -170,6 +170,80 @@ fn check_accepts_a_valid_file_and_lists_every_error_of_a_bad_one() {
 }
 
 #[test]
+fn check_refuses_route_names_the_spec_does_not_declare() {
+    let dir = temp_dir("routes");
+    std::fs::write(
+        dir.join("spec.yaml"),
+        "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /orders/{id}:\n    delete:\n      responses: {'204': {description: gone}}\n",
+    )
+    .unwrap();
+    let base =
+        "listeners:\n  - bind: 127.0.0.1:1\napis:\n  - name: a\n    upstream: {url: http://x}\n";
+    let check = |name: &str, yaml: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, yaml).unwrap();
+        let out = Command::new(RAMPART)
+            .args(["check", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let authz = |key: &str| {
+        format!("    authz:\n      operations:\n        \"{key}\": {{roles: [admin]}}\n")
+    };
+    let openapi = "    openapi: {spec: spec.yaml}\n";
+
+    // The declared name passes.
+    let (code, stderr) = check(
+        "good.yaml",
+        format!("{base}{openapi}{}", authz("DELETE /orders/{id}")),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // A misspelt one would silently drop the role: refused, with the likely name.
+    let (code, stderr) = check(
+        "typo.yaml",
+        format!("{base}{openapi}{}", authz("DELETE /order/{id}")),
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("typo.yaml:8: apis[0].authz.operations[\"DELETE /order/{id}\"]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean `DELETE /orders/{id}`"),
+        "{stderr}"
+    );
+
+    // Rate-limit and WAF route names are checked the same way.
+    let (code, stderr) = check(
+        "limits.yaml",
+        format!(
+            "{base}{openapi}    rate_limit:\n      pre_auth:\n        - {{name: l, key: client_ip, rate: 5, per: 1m, routes: [\"POST /login\"]}}\n"
+        ),
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("apis[0].rate_limit.pre_auth[0].routes[0]"),
+        "{stderr}"
+    );
+
+    // Without a spec no request has a route: authz would refuse everything.
+    let (code, stderr) = check(
+        "nospec.yaml",
+        format!("{base}{}", authz("DELETE /orders/{id}")),
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("apis[0].authz: needs an `openapi` section"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn config_schema_is_json() {
     let out = Command::new(RAMPART).arg("config-schema").output().unwrap();
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
