@@ -195,11 +195,59 @@ pub struct RawUpstream {
     pub max_idle_connections: Option<Located<u64>>,
 }
 
-/// Parses the YAML text; a syntax or type error stops parsing and is returned alone.
+/// Parses the YAML text; a syntax or type error stops parsing and is returned alone,
+/// with its line and the path of the field it is in (`apis[0].upstream`).
 pub fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigErrors> {
-    serde_saphyr::from_str::<RawConfig>(text).map_err(|err| {
-        let line = err.location().map(|location| location.line());
-        let message = err.without_snippet().to_string();
-        ConfigErrors::one(ConfigError::new(path, line, "", message))
+    let mut field = String::new();
+    serde_saphyr::with_deserializer_from_str(text, |deserializer| {
+        serde_path_to_error::deserialize::<_, RawConfig>(deserializer).map_err(|err| {
+            field = field_path(err.path());
+            err.into_inner()
+        })
     })
+    .map_err(|err| {
+        let location = err.location();
+        let mut message = err.without_snippet().to_string();
+        // The line is reported in front of the field; do not repeat it.
+        if let Some(location) = location {
+            let suffix = format!(" at line {}, column {}", location.line(), location.column());
+            if let Some(stripped) = message.strip_suffix(&suffix) {
+                message.truncate(stripped.len());
+            }
+        }
+        // An unknown key is reported at the object holding it.
+        if message.starts_with("unknown field") {
+            field.truncate(field.rfind(['.', '[']).unwrap_or(0));
+        }
+        let line = location.map(|location| location.line());
+        ConfigErrors::one(ConfigError::new(path, line, field.clone(), message))
+    })
+}
+
+/// `apis[0].authz.operations["GET /x"]` from a serde path. The `value` level that
+/// [`Located`] adds is left out (it is not in the file).
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut field = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => field.push_str(&format!("[{index}]")),
+            Segment::Map { key } if key == "value" => {}
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                let plain = key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if !plain {
+                    field.push_str(&format!("[{key:?}]"));
+                } else {
+                    if !field.is_empty() {
+                        field.push('.');
+                    }
+                    field.push_str(key);
+                }
+            }
+            Segment::Unknown => {}
+        }
+    }
+    field
 }

@@ -42,6 +42,32 @@ fn unknown_key_is_refused_with_its_line() {
 }
 
 #[test]
+fn parse_errors_name_the_field_path_through_engine_sections() {
+    // An unknown key inside an engine section is named by its object's path.
+    let errors = errors_of(
+        "listeners:\n  - bind: 127.0.0.1:8080\napis:\n  - name: a\n    upstream: {url: http://x}\n    rate_limit:\n      pre_auth:\n        - {name: l, key: client_ip, rate: 5, per: 1m, rout: [x]}\n",
+    );
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with(
+            "/etc/rampart/test.yaml:8: apis[0].rate_limit.pre_auth[0]: unknown field `rout`"
+        ),
+        "{errors:?}"
+    );
+    // The location is given once, in front.
+    assert!(!errors[0].contains("column"), "{errors:?}");
+    // A bad value is named by its own field; keys with spaces are quoted.
+    let errors = errors_of(
+        "listeners:\n  - bind: 127.0.0.1:8080\napis:\n  - name: a\n    upstream: {url: http://x}\n    authz:\n      operations:\n        \"GET /x\": {public: maybe}\n",
+    );
+    assert!(
+        errors[0]
+            .starts_with("/etc/rampart/test.yaml:8: apis[0].authz.operations[\"GET /x\"].public:"),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn every_semantic_error_is_listed_with_line_and_field() {
     let text = "\
 listeners:
