@@ -316,12 +316,73 @@ impl Wiring<'_> {
     ) {
         match build(&section.value) {
             Ok(stages) => self.stages.extend(stages),
-            Err(error) => self.errors.push(ConfigError::new(
-                &self.config.source,
-                section.line(),
-                format!("{}.{name}", self.field),
-                error.to_string(),
-            )),
+            Err(error) => {
+                let (field, message) = split_field(&self.field, name, &error.to_string());
+                self.errors.push(ConfigError::new(
+                    &self.config.source,
+                    section.line(),
+                    field,
+                    message,
+                ));
+            }
         }
+    }
+}
+
+/// An engine's error names its field in front of the message, either in full
+/// (`apis[0].authz.operations["GET /x"].owner: ...`) or from its section
+/// (`openapi.limits.max_depth: ...`): that path becomes the error's field, so it
+/// is not repeated after the section's.
+fn split_field(api_field: &str, section: &str, text: &str) -> (String, String) {
+    let section_field = format!("{api_field}.{section}");
+    if let Some((path, message)) = text.split_once(": ") {
+        let within = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        };
+        if within(&section_field) {
+            return (path.to_string(), message.to_string());
+        }
+        if within(section) {
+            return (format!("{api_field}.{path}"), message.to_string());
+        }
+    }
+    (section_field, text.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::split_field;
+
+    #[test]
+    fn an_engine_error_path_becomes_the_field() {
+        let split = |text: &str| split_field("apis[1]", "authz", text);
+        assert_eq!(
+            split("apis[1].authz.operations[\"GET /x\"].owner.param: not a parameter"),
+            (
+                "apis[1].authz.operations[\"GET /x\"].owner.param".to_string(),
+                "not a parameter".to_string()
+            )
+        );
+        assert_eq!(
+            split_field("apis[0]", "openapi", "openapi.limits.max_depth: too deep"),
+            (
+                "apis[0].openapi.limits.max_depth".to_string(),
+                "too deep".to_string()
+            )
+        );
+        // A message without a path of the section keeps the section as field.
+        assert_eq!(
+            split("cannot read policy.cedar: No such file"),
+            (
+                "apis[1].authz".to_string(),
+                "cannot read policy.cedar: No such file".to_string()
+            )
+        );
+        assert_eq!(
+            split("authzz: x"),
+            ("apis[1].authz".to_string(), "authzz: x".to_string())
+        );
     }
 }
