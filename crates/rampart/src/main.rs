@@ -183,20 +183,41 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 async fn check(file: &std::path::Path) -> ExitCode {
     let errors = match rampart_config::load(file) {
         Ok(config) => {
+            // A bad `identity` section is reported with its line, and the APIs are
+            // still checked (their `authn` sections need the adapters, so those
+            // are left out rather than reported as a second, derived error).
+            let mut errors = Vec::new();
             let factory = match start_adapters(&config).await {
                 Ok(adapters) => stages::EngineStages::with_adapters(adapters),
                 Err(err) => {
-                    eprintln!("{}: identity: {err}", file.display());
-                    return ExitCode::FAILURE;
+                    let text = format!("{err:#}");
+                    let (field, message) = match text.split_once(": ") {
+                        Some((path, message)) if path.starts_with("identity") => {
+                            (path.to_string(), message.to_string())
+                        }
+                        _ => ("identity".to_string(), text),
+                    };
+                    let line = config.identity.as_ref().and_then(|section| section.line());
+                    errors.push(rampart_config::ConfigError::new(
+                        &config.source,
+                        line,
+                        field,
+                        message,
+                    ));
+                    stages::EngineStages::default()
                 }
             };
-            match rampart_gateway::runtime::check_stages(&config, &factory) {
-                Ok(()) => {
-                    println!("{}: ok", file.display());
-                    return ExitCode::SUCCESS;
-                }
-                Err(errors) => errors,
+            let identity_failed = !errors.is_empty();
+            if let Err(stage_errors) = rampart_gateway::runtime::check_stages(&config, &factory) {
+                errors.extend(stage_errors.0.into_iter().filter(|error| {
+                    !(identity_failed && error.to_string().ends_with(stages::NO_ADAPTERS))
+                }));
             }
+            if errors.is_empty() {
+                println!("{}: ok", file.display());
+                return ExitCode::SUCCESS;
+            }
+            rampart_config::ConfigErrors(errors)
         }
         Err(errors) => errors,
     };

@@ -29,6 +29,10 @@ pub struct EngineStages {
     refreshers: parking_lot::Mutex<HashMap<String, rampart_adapters::JwksRefresher>>,
 }
 
+/// The error of an `authn` section when the identity adapters did not start
+/// (`rampart check` leaves it out when it reports why they did not).
+pub(crate) const NO_ADAPTERS: &str = "identity adapters are not running";
+
 /// How often the JWKS refresher looks for stale caches (each cache refreshes
 /// only past its issuer's `jwks_refresh_seconds`, within its refetch limit).
 const JWKS_TICK: std::time::Duration = std::time::Duration::from_secs(1);
@@ -169,7 +173,7 @@ impl StageFactory for EngineStages {
                 let adapters = self
                     .adapters
                     .as_ref()
-                    .ok_or_else(|| "identity adapters are not running".to_string())?;
+                    .ok_or_else(|| NO_ADAPTERS.to_string())?;
                 let deps = adapters
                     .authn_deps(authn, &field)
                     .map_err(|e| e.to_string())?;

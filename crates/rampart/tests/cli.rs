@@ -244,6 +244,29 @@ fn check_refuses_route_names_the_spec_does_not_declare() {
 }
 
 #[test]
+fn check_reports_a_bad_identity_section_with_its_line_and_still_checks_the_apis() {
+    let dir = temp_dir("identity");
+    std::fs::write(dir.join("pepper"), "p".repeat(48)).unwrap();
+    let path = dir.join("identity.yaml");
+    std::fs::write(
+        &path,
+        "listeners:\n  - bind: 127.0.0.1:1\nidentity:\n  key_store:\n    path: keys.db\n    pepper: file:pepper\n    cache_ttl_ms: 99999999\napis:\n  - name: a\n    upstream: {url: http://x}\n    waf:\n      rules: [missing.conf]\n",
+    )
+    .unwrap();
+    let out = Command::new(RAMPART)
+        .args(["check", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("identity.yaml:4: identity.key_store.cache_ttl_ms: at most"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("identity.yaml:12: apis[0].waf"), "{stderr}");
+}
+
+#[test]
 fn config_schema_is_json() {
     let out = Command::new(RAMPART).arg("config-schema").output().unwrap();
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
