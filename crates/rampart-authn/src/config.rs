@@ -109,6 +109,30 @@ fn header_name(path: String, name: &str) -> Result<HeaderName, ConfigError> {
 }
 
 impl AuthnConfig {
+    /// The same section with relative file paths (secret files, `jwks_file`)
+    /// taken from `dir`, the configuration file's directory, as every other path
+    /// in the file is.
+    pub fn relative_to(&self, dir: &std::path::Path) -> Self {
+        let mut config = self.clone();
+        if let Some(api_key) = config.api_key.as_mut() {
+            api_key.pepper = api_key.pepper.relative_to(dir);
+        }
+        if let Some(jwt) = config.jwt.as_mut() {
+            for issuer in &mut jwt.issuers {
+                if let Some(file) = issuer.jwks_file.as_mut() {
+                    *file = dir.join(&*file);
+                }
+                if let Some(secret) = issuer.hs256_secret.as_mut() {
+                    *secret = secret.relative_to(dir);
+                }
+            }
+        }
+        if let Some(introspection) = config.introspection.as_mut() {
+            introspection.client_secret = introspection.client_secret.relative_to(dir);
+        }
+        config
+    }
+
     /// Validates the section into the stage. `path` is the section's field path.
     pub fn build(&self, path: &str, deps: &AuthnDeps) -> Result<AuthnStage, ConfigError> {
         let any = self.api_key.is_some()

@@ -170,6 +170,7 @@ impl StageFactory for EngineStages {
         if let Some(section) = &sections.authn {
             let field = format!("{}.authn", wiring.field);
             wiring.add(section, "authn", |authn| {
+                let authn = &authn.relative_to(&config.base_dir);
                 let adapters = self
                     .adapters
                     .as_ref()
