@@ -44,13 +44,16 @@ pub struct AdaptersConfig {
 
 impl AdaptersConfig {
     /// The same configuration with its relative paths (the key store, its
-    /// pepper file, the admin token file) taken from `dir`, the configuration's
+    /// pepper file, the admin token file, a `file:` Redis URL) taken from `dir`, the configuration's
     /// directory.
     pub fn relative_to(mut self, dir: &std::path::Path) -> Self {
         self.key_store = self.key_store.map(|store| store.relative_to(dir));
         self.admin_token = self
             .admin_token
             .map(|token| crate::secret_ref::relative_to(&token, dir));
+        if let Some(revocation) = self.revocation.as_mut() {
+            revocation.redis_url = crate::secret_ref::relative_to(&revocation.redis_url, dir);
+        }
         self
     }
 }

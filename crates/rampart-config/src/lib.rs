@@ -17,7 +17,6 @@
 pub mod error;
 pub mod located;
 pub mod raw;
-pub mod secret;
 pub mod typed;
 pub mod units;
 mod validate;
@@ -26,7 +25,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use located::Located;
-pub use secret::{SecretError, SecretRef};
+pub use rampart_core::secret::{SecretError, SecretRef};
 pub use typed::*;
 
 /// Reads and validates the configuration file at `path`.

@@ -13,11 +13,13 @@
 //! - [`context`]: the per-request state stages read and annotate (identity, TLS facts,
 //!   audit notes).
 //! - [`stage`]: the `Stage` trait and its synchronous-or-async [`Step`].
+//! - [`secret`]: secrets in configuration, by `env:`/`file:` reference only.
 //! - [`time`]: the injected [`time::Clock`] and calendar conversions engines share.
 
 pub mod context;
 pub mod phase;
 pub mod problem;
+pub mod secret;
 pub mod stage;
 pub mod time;
 

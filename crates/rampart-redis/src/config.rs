@@ -18,12 +18,13 @@ pub enum OutageMode {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedisStoreConfig {
-    /// A standalone Redis: `redis://host:port/db` or `rediss://` for TLS. Put
-    /// passwords in the environment-resolved form the config loader provides,
-    /// not inline.
+    /// A standalone Redis: `redis://host:port/db` or `rediss://` for TLS. With a
+    /// password, give the URL by reference (`env:NAME` or `file:PATH`) to keep it
+    /// out of the file.
     #[serde(default)]
     pub url: Option<String>,
-    /// Redis Cluster seed nodes (`redis://host:port`); when set, `url` must not be.
+    /// Redis Cluster seed nodes (`redis://host:port`, or references like `url`);
+    /// when set, `url` must not be.
     #[serde(default)]
     pub cluster_nodes: Vec<String>,
     /// Prefix of every key Rampart writes (default `rampart:`).

@@ -63,6 +63,17 @@ impl EngineStages {
                 // Each API's keys live under their own prefix.
                 let mut redis = redis.value.clone();
                 redis.key_prefix = format!("{}{}:", redis.key_prefix, api.name);
+                // URLs may be `env:`/`file:` references, to keep passwords out of the file.
+                let resolve = |text: &str, field: &str| {
+                    rampart_core::secret::SecretRef::value_or_reference(text, &config.base_dir)
+                        .map_err(|e| format!("redis.{field}: {e}"))
+                };
+                if let Some(url) = &redis.url {
+                    redis.url = Some(resolve(url, "url")?);
+                }
+                for (i, node) in redis.cluster_nodes.iter_mut().enumerate() {
+                    *node = resolve(node, &format!("cluster_nodes[{i}]"))?;
+                }
                 Arc::new(
                     rampart_redis::RedisStore::new(&redis, "redis").map_err(|e| e.to_string())?,
                 )

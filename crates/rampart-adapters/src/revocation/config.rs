@@ -29,7 +29,8 @@ fn default_retention() -> u64 {
 #[derive(Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationSyncConfig {
-    /// `redis://host:port/db` or `rediss://` (TLS).
+    /// `redis://host:port/db` or `rediss://` (TLS); with a password, by reference
+    /// (`env:NAME` or `file:PATH`) to keep it out of the file.
     pub redis_url: String,
     /// Prefix of the Redis key (the set is `<prefix>revoked`). Default `rampart:`.
     #[serde(default = "default_prefix")]
@@ -114,7 +115,15 @@ impl RevocationSyncConfig {
     }
 
     pub(crate) fn validate(&self, path: &str) -> Result<(redis::Client, Settings), AdapterError> {
-        let client = redis::Client::open(self.redis_url.as_str()).map_err(|_| {
+        let url = if rampart_core::secret::SecretRef::is_reference(&self.redis_url) {
+            crate::secret_ref::resolve(&self.redis_url).map_err(|source| AdapterError::Secret {
+                field: format!("{path}.redis_url"),
+                source,
+            })?
+        } else {
+            self.redis_url.clone()
+        };
+        let client = redis::Client::open(url.as_str()).map_err(|_| {
             AdapterError::invalid(
                 format!("{path}.redis_url"),
                 "not a valid redis:// or rediss:// URL",
@@ -166,6 +175,25 @@ mod tests {
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("redis.internal:6379"), "{printed}");
         assert_eq!(redact_url("redis://127.0.0.1/"), "redis://127.0.0.1/");
+    }
+
+    #[test]
+    fn the_url_may_be_a_reference_to_keep_the_password_out_of_the_file() {
+        let dir =
+            std::env::temp_dir().join(format!("rampart-revocation-url-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("redis-url"), "redis://:hunter2@127.0.0.1:6379/\n").unwrap();
+        let config = crate::AdaptersConfig {
+            revocation: Some(RevocationSyncConfig::new("file:redis-url")),
+            ..Default::default()
+        }
+        .relative_to(&dir);
+        let revocation = config.revocation.unwrap();
+        assert!(revocation.validate("revocation").is_ok());
+        let missing = RevocationSyncConfig::new("file:/surely/absent/redis-url");
+        let err = missing.validate("revocation").unwrap_err().to_string();
+        assert!(err.starts_with("revocation.redis_url"), "{err}");
+        assert!(err.contains("/surely/absent/redis-url"), "{err}");
     }
 
     #[test]
