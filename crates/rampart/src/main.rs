@@ -208,6 +208,29 @@ async fn check(file: &std::path::Path) -> ExitCode {
                 }
             };
             let identity_failed = !errors.is_empty();
+            // The `redis` section is built with the first API that has rate
+            // limits; without one, check it on its own so it is not found bad
+            // only when such an API is added.
+            if let Some(redis) = &config.redis
+                && config
+                    .apis
+                    .iter()
+                    .all(|api| api.engines.rate_limit.is_none())
+                && let Err(message) = stages::redis_store(&config, None)
+            {
+                let (field, message) = match message.split_once(": ") {
+                    Some((path, rest)) if path.starts_with("redis") => {
+                        (path.to_string(), rest.to_string())
+                    }
+                    _ => ("redis".to_string(), message),
+                };
+                errors.push(rampart_config::ConfigError::new(
+                    &config.source,
+                    redis.line(),
+                    field,
+                    message,
+                ));
+            }
             if let Err(stage_errors) = rampart_gateway::runtime::check_stages(&config, &factory) {
                 errors.extend(stage_errors.0.into_iter().filter(|error| {
                     !(identity_failed && error.to_string().ends_with(stages::NO_ADAPTERS))

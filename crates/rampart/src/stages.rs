@@ -59,25 +59,7 @@ impl EngineStages {
             return Ok(store.clone());
         }
         let store: Arc<dyn CounterStore> = match &config.redis {
-            Some(redis) => {
-                // Each API's keys live under their own prefix.
-                let mut redis = redis.value.clone();
-                redis.key_prefix = format!("{}{}:", redis.key_prefix, api.name);
-                // URLs may be `env:`/`file:` references, to keep passwords out of the file.
-                let resolve = |text: &str, field: &str| {
-                    rampart_core::secret::SecretRef::value_or_reference(text, &config.base_dir)
-                        .map_err(|e| format!("redis.{field}: {e}"))
-                };
-                if let Some(url) = &redis.url {
-                    redis.url = Some(resolve(url, "url")?);
-                }
-                for (i, node) in redis.cluster_nodes.iter_mut().enumerate() {
-                    *node = resolve(node, &format!("cluster_nodes[{i}]"))?;
-                }
-                Arc::new(
-                    rampart_redis::RedisStore::new(&redis, "redis").map_err(|e| e.to_string())?,
-                )
-            }
+            Some(_) => Arc::new(redis_store(config, Some(&api.name))?),
             None => Arc::new(LocalStore::new(
                 section.local.max_keys,
                 section.local.shards,
@@ -255,6 +237,33 @@ impl StageFactory for EngineStages {
             Err(ConfigErrors(wiring.errors))
         }
     }
+}
+
+/// The Redis counter store of the configuration's `redis` section, its keys under
+/// the API's own prefix when `api` is given. URLs may be `env:`/`file:`
+/// references, to keep passwords out of the file.
+pub(crate) fn redis_store(
+    config: &Config,
+    api: Option<&str>,
+) -> Result<rampart_redis::RedisStore, String> {
+    let Some(section) = &config.redis else {
+        return Err("no redis section".to_string());
+    };
+    let mut redis = section.value.clone();
+    if let Some(api) = api {
+        redis.key_prefix = format!("{}{api}:", redis.key_prefix);
+    }
+    let resolve = |text: &str, field: &str| {
+        rampart_core::secret::SecretRef::value_or_reference(text, &config.base_dir)
+            .map_err(|e| format!("redis.{field}: {e}"))
+    };
+    if let Some(url) = &redis.url {
+        redis.url = Some(resolve(url, "url")?);
+    }
+    for (i, node) in redis.cluster_nodes.iter_mut().enumerate() {
+        *node = resolve(node, &format!("cluster_nodes[{i}]"))?;
+    }
+    rampart_redis::RedisStore::new(&redis, "redis").map_err(|e| e.to_string())
 }
 
 /// The admin API's `/revocations`, answered by the identity adapters.

@@ -264,6 +264,24 @@ fn check_reports_a_bad_identity_section_with_its_line_and_still_checks_the_apis(
         "{stderr}"
     );
     assert!(stderr.contains("identity.yaml:12: apis[0].waf"), "{stderr}");
+
+    // A bad `redis` section is found even when no API uses it yet.
+    let path = dir.join("redis.yaml");
+    std::fs::write(
+        &path,
+        "listeners:\n  - bind: 127.0.0.1:1\nredis:\n  url: http://not-redis\napis:\n  - name: a\n    upstream: {url: http://x}\n",
+    )
+    .unwrap();
+    let out = Command::new(RAMPART)
+        .args(["check", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("redis.yaml:4: redis.url: not a valid"),
+        "{stderr}"
+    );
 }
 
 #[test]
