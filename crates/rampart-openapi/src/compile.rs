@@ -180,6 +180,12 @@ pub fn compile(docs: &DocSet, cfg: &OpenApiConfig) -> Result<Compiled, BuildErro
                 .filter(|id| cfg.operations.contains_key(*id))
                 .cloned()
                 .unwrap_or_else(|| route.clone());
+            if key != route && cfg.operations.contains_key(&route) {
+                return Err(BuildError::OperationNamedTwice {
+                    operation_id: key,
+                    route,
+                });
+            }
             let over = cfg.operations.get(&key);
             if over.is_some() {
                 used.insert(key.clone());

@@ -121,4 +121,15 @@ pub enum BuildError {
         /// The key.
         key: String,
     },
+    /// Two `operations` keys (its operationId and its `METHOD /path`) name the
+    /// same operation: which settings apply would be ambiguous.
+    #[error(
+        "openapi.operations.{operation_id}: names the same operation as \"{route}\"; keep one of the two keys"
+    )]
+    OperationNamedTwice {
+        /// The key that is an operationId.
+        operation_id: String,
+        /// The key that is `METHOD /path`.
+        route: String,
+    },
 }

@@ -84,6 +84,15 @@ fn overrides_naming_nothing_or_invalid_schemas_are_build_errors() {
     assert!(e.contains("auth_endpoint"), "{e}");
     let e = build_error("  login:\n    auth_endpoint: true\n    username_field: username\n");
     assert!(e.contains("JSON pointer"), "{e}");
+    let e = build_error("  nonesuch: {auth_endpoint: true}\n");
+    assert!(e.contains("operations.nonesuch: no operation"), "{e}");
+    // One operation named by both its operationId and its route: ambiguous.
+    let e =
+        build_error("  createUser: {auth_endpoint: true}\n  POST /users: {auth_endpoint: false}\n");
+    assert!(
+        e.contains("operations.createUser: names the same operation as \"POST /users\""),
+        "{e}"
+    );
 }
 
 #[test]
