@@ -74,6 +74,30 @@ pub fn string_list(value: Option<&Value>) -> Vec<String> {
 }
 
 impl ClaimMapping {
+    /// Checks the mapping of the section at `path` (`...claims`): a consumer
+    /// claim is required, and no claim name may be empty.
+    pub fn validate(&self, path: &str) -> Result<(), crate::config_error::ConfigError> {
+        if self.consumer.is_empty() || self.consumer.iter().any(String::is_empty) {
+            return Err(crate::config_error::invalid(
+                format!("{path}.consumer"),
+                "at least one claim name is required, and none may be empty",
+            ));
+        }
+        for (field, name) in [
+            ("scopes", Some(&self.scopes)),
+            ("roles", Some(&self.roles)),
+            ("plan", self.plan.as_ref()),
+        ] {
+            if name.is_some_and(|name| name.is_empty()) {
+                return Err(crate::config_error::invalid(
+                    format!("{path}.{field}"),
+                    "a claim name must not be empty",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The consumer named by the claims, if any.
     pub fn consumer(&self, claims: &Map<String, Value>) -> Option<String> {
         self.consumer
@@ -142,6 +166,26 @@ mod tests {
         assert_eq!(id.scopes, ["read", "write"]);
         assert_eq!(id.roles, ["admin"]);
         assert_eq!(id.plan.as_deref(), Some("gold"));
+    }
+
+    #[test]
+    fn a_mapping_needs_a_consumer_claim_and_no_empty_names() {
+        assert!(ClaimMapping::default().validate("jwt.claims").is_ok());
+        let no_consumer = ClaimMapping {
+            consumer: vec![],
+            ..ClaimMapping::default()
+        };
+        let err = no_consumer
+            .validate("introspection.claims")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("introspection.claims.consumer"), "{err}");
+        let empty_roles = ClaimMapping {
+            roles: String::new(),
+            ..ClaimMapping::default()
+        };
+        let err = empty_roles.validate("jwt.claims").unwrap_err().to_string();
+        assert!(err.starts_with("jwt.claims.roles"), "{err}");
     }
 
     #[test]

@@ -196,6 +196,7 @@ impl IntrospectionConfig {
                 "at most 60",
             ));
         }
+        self.claims.validate(&format!("{path}.claims"))?;
         Ok(Introspection {
             introspector,
             clock,

@@ -238,12 +238,7 @@ impl JwtIssuerConfig {
         } else {
             return Err(invalid(path, "no key source"));
         };
-        if self.claims.consumer.is_empty() {
-            return Err(invalid(
-                format!("{path}.claims.consumer"),
-                "at least one claim name is required",
-            ));
-        }
+        self.claims.validate(&format!("{path}.claims"))?;
         Ok(Issuer {
             issuer: self.issuer.clone(),
             algorithms: self.algorithms.iter().map(|a| a.algorithm()).collect(),
