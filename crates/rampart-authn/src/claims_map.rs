@@ -45,19 +45,7 @@ impl Default for ClaimMapping {
     }
 }
 
-/// The value at a dotted path in `claims`. A literal key containing dots wins
-/// over the path reading.
-pub fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
-    if let Some(value) = claims.get(path) {
-        return Some(value);
-    }
-    let mut parts = path.split('.');
-    let mut current = claims.get(parts.next()?)?;
-    for part in parts {
-        current = current.as_object()?.get(part)?;
-    }
-    Some(current)
-}
+pub use rampart_core::context::claim_at;
 
 /// Strings from a space-separated string or an array of strings; other shapes
 /// give nothing (a malformed scope claim grants nothing).

@@ -72,12 +72,7 @@ pub fn caller_value<'a>(identity: &'a Identity, claim: &str) -> Option<&'a str> 
     if claim == "consumer" {
         return Some(identity.consumer.as_str());
     }
-    let mut parts = claim.split('.');
-    let mut current = identity.claims.get(parts.next()?)?;
-    for part in parts {
-        current = current.as_object()?.get(part)?;
-    }
-    current.as_str()
+    identity.claim(claim)?.as_str()
 }
 
 /// Scopes the identity lacks, in configuration order.

@@ -54,6 +54,32 @@ pub struct Identity {
     pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Identity {
+    /// The claim at `path`: a top-level claim, or a dotted path into nested
+    /// objects (`realm_access.roles`). A literal key containing dots wins over
+    /// the path reading. Every engine reads claims through this, so a claim
+    /// name means the same in authn, authz and rate-limit sections.
+    pub fn claim(&self, path: &str) -> Option<&serde_json::Value> {
+        claim_at(&self.claims, path)
+    }
+}
+
+/// The value at `path` in `claims`, as [`Identity::claim`] reads it.
+pub fn claim_at<'a>(
+    claims: &'a serde_json::Map<String, serde_json::Value>,
+    path: &str,
+) -> Option<&'a serde_json::Value> {
+    if let Some(value) = claims.get(path) {
+        return Some(value);
+    }
+    let mut parts = path.split('.');
+    let mut current = claims.get(parts.next()?)?;
+    for part in parts {
+        current = current.as_object()?.get(part)?;
+    }
+    Some(current)
+}
+
 /// What the WAF saw, for the audit record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WafNotes {
@@ -154,4 +180,32 @@ pub struct ResponseCx {
     /// [`crate::Stage::inspects_response_body_prefix`]); the rest streams to the
     /// client after the response stages ran.
     pub body_truncated: bool,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use serde_json::json;
+
+    use super::claim_at;
+
+    #[test]
+    fn claims_are_read_at_top_level_then_by_dotted_path() {
+        let claims =
+            json!({"tier": "gold", "realm_access": {"roles": ["admin"]}, "a.b": 1, "a": {"b": 2}});
+        let claims = claims.as_object().unwrap();
+        assert_eq!(claim_at(claims, "tier"), Some(&json!("gold")));
+        assert_eq!(
+            claim_at(claims, "realm_access.roles"),
+            Some(&json!(["admin"]))
+        );
+        assert_eq!(
+            claim_at(claims, "a.b"),
+            Some(&json!(1)),
+            "a literal dotted key wins"
+        );
+        assert_eq!(claim_at(claims, "tier.x"), None);
+        assert_eq!(claim_at(claims, "missing"), None);
+        assert_eq!(claim_at(claims, ""), None);
+    }
 }

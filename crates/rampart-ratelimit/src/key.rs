@@ -181,7 +181,7 @@ impl<'a> Facts<'a> {
 }
 
 fn claim_str<'a>(id: &'a Identity, name: &str) -> Option<&'a str> {
-    id.claims.get(name).and_then(|v| v.as_str())
+    id.claim(name).and_then(|v| v.as_str())
 }
 
 fn bounded(out: &mut String, value: Option<&str>, max: usize) {

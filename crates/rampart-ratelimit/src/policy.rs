@@ -115,7 +115,7 @@ impl Policy {
         let from_claim = || {
             self.plan_claim
                 .as_ref()
-                .and_then(|c| identity.claims.get(c))
+                .and_then(|c| identity.claim(c))
                 .and_then(|v| v.as_str())
                 .and_then(|n| self.plans.get(n))
         };

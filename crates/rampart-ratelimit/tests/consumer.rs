@@ -272,3 +272,24 @@ fn plan_from_a_claim_when_the_key_metadata_has_none() {
     }
     assert_eq!(n, 2, "unknown claimed plan: default");
 }
+
+#[test]
+fn a_plan_claim_may_be_a_dotted_path_as_in_the_authn_claim_mapping() {
+    let mut config = plans();
+    config["plan_claim"] = json!("billing.tier");
+    let (limiter, _clock) = limiter(config);
+    let stage = ConsumerRateLimitStage::new(limiter);
+    let nested = || {
+        let mut cx = with_identity(request("203.0.113.7", "r"), "gina", None);
+        if let Some(id) = cx.identity.as_mut() {
+            id.claims.insert("billing".into(), json!({"tier": "pro"}));
+        }
+        cx
+    };
+    let mut n = 0;
+    while run(&stage, &mut nested()) == Verdict::Continue {
+        n += 1;
+        assert!(n < 100);
+    }
+    assert_eq!(n, 5, "the nested claim names the pro plan");
+}
