@@ -125,47 +125,48 @@ fn config(gateway: u16, admin: u16, upstream: u16, prefix: &str) -> String {
     )
 }
 
+/// Writes `yaml` to `dir/name` and runs `rampart check` on it: exit code, stderr.
+fn check(dir: &Path, name: &str, yaml: &str) -> (Option<i32>, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).unwrap();
+    let out = Command::new(RAMPART)
+        .args(["check", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// The start of a config with one API and no engine sections.
+const ONE_API: &str =
+    "listeners:\n  - bind: 127.0.0.1:1\napis:\n  - name: a\n    upstream: {url: http://x}\n";
+
 #[test]
 fn check_accepts_a_valid_file_and_lists_every_error_of_a_bad_one() {
     let dir = temp_dir("check");
-    let good = dir.join("good.yaml");
-    std::fs::write(&good, config(8080, 9901, 3000, "/")).unwrap();
-    let out = Command::new(RAMPART)
-        .args(["check", good.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, stderr) = check(&dir, "good.yaml", &config(8080, 9901, 3000, "/"));
+    assert_eq!(code, Some(0), "{stderr}");
 
-    let bad = dir.join("bad.yaml");
-    std::fs::write(
-        &bad,
+    let (code, stderr) = check(
+        &dir,
+        "bad.yaml",
         "listeners:\n  - bind: nowhere\napis:\n  - name: a\n    upstream: {url: gopher://x}\n",
-    )
-    .unwrap();
-    let out = Command::new(RAMPART)
-        .args(["check", bad.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    );
+    assert_eq!(code, Some(1));
     assert!(stderr.contains("bad.yaml:2: listeners[0].bind"), "{stderr}");
     assert!(
         stderr.contains("bad.yaml:5: apis[0].upstream.url"),
         "{stderr}"
     );
 
-    let engine = dir.join("engine.yaml");
-    std::fs::write(&engine, "listeners:\n  - bind: 127.0.0.1:1\napis:\n  - name: a\n    upstream: {url: http://x}\n    waf:\n      rules: [missing.conf]\n").unwrap();
-    let out = Command::new(RAMPART)
-        .args(["check", engine.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = check(
+        &dir,
+        "engine.yaml",
+        &format!("{ONE_API}    waf:\n      rules: [missing.conf]\n"),
+    );
+    assert_eq!(code, Some(1));
     assert!(stderr.contains("engine.yaml:7: apis[0].waf"), "{stderr}");
 }
 
@@ -177,37 +178,19 @@ fn check_refuses_route_names_the_spec_does_not_declare() {
         "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /orders/{id}:\n    delete:\n      responses: {'204': {description: gone}}\n",
     )
     .unwrap();
-    let base =
-        "listeners:\n  - bind: 127.0.0.1:1\napis:\n  - name: a\n    upstream: {url: http://x}\n";
-    let check = |name: &str, yaml: String| {
-        let path = dir.join(name);
-        std::fs::write(&path, yaml).unwrap();
-        let out = Command::new(RAMPART)
-            .args(["check", path.to_str().unwrap()])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    };
     let authz = |key: &str| {
         format!("    authz:\n      operations:\n        \"{key}\": {{roles: [admin]}}\n")
     };
     let openapi = "    openapi: {spec: spec.yaml}\n";
 
     // The declared name passes.
-    let (code, stderr) = check(
-        "good.yaml",
-        format!("{base}{openapi}{}", authz("DELETE /orders/{id}")),
-    );
+    let yaml = format!("{ONE_API}{openapi}{}", authz("DELETE /orders/{id}"));
+    let (code, stderr) = check(&dir, "good.yaml", &yaml);
     assert_eq!(code, Some(0), "{stderr}");
 
     // A misspelt one would silently drop the role: refused, with the likely name.
-    let (code, stderr) = check(
-        "typo.yaml",
-        format!("{base}{openapi}{}", authz("DELETE /order/{id}")),
-    );
+    let yaml = format!("{ONE_API}{openapi}{}", authz("DELETE /order/{id}"));
+    let (code, stderr) = check(&dir, "typo.yaml", &yaml);
     assert_eq!(code, Some(1));
     assert!(
         stderr.contains("typo.yaml:8: apis[0].authz.operations[\"DELETE /order/{id}\"]"),
@@ -219,12 +202,10 @@ fn check_refuses_route_names_the_spec_does_not_declare() {
     );
 
     // Rate-limit and WAF route names are checked the same way.
-    let (code, stderr) = check(
-        "limits.yaml",
-        format!(
-            "{base}{openapi}    rate_limit:\n      pre_auth:\n        - {{name: l, key: client_ip, rate: 5, per: 1m, routes: [\"POST /login\"]}}\n"
-        ),
+    let yaml = format!(
+        "{ONE_API}{openapi}    rate_limit:\n      pre_auth:\n        - {{name: l, key: client_ip, rate: 5, per: 1m, routes: [\"POST /login\"]}}\n"
     );
+    let (code, stderr) = check(&dir, "limits.yaml", &yaml);
     assert_eq!(code, Some(1));
     assert!(
         stderr.contains("apis[0].rate_limit.pre_auth[0].routes[0]"),
@@ -232,10 +213,8 @@ fn check_refuses_route_names_the_spec_does_not_declare() {
     );
 
     // Without a spec no request has a route: authz would refuse everything.
-    let (code, stderr) = check(
-        "nospec.yaml",
-        format!("{base}{}", authz("DELETE /orders/{id}")),
-    );
+    let yaml = format!("{ONE_API}{}", authz("DELETE /orders/{id}"));
+    let (code, stderr) = check(&dir, "nospec.yaml", &yaml);
     assert_eq!(code, Some(1));
     assert!(
         stderr.contains("apis[0].authz: needs an `openapi` section"),
@@ -247,18 +226,12 @@ fn check_refuses_route_names_the_spec_does_not_declare() {
 fn check_reports_a_bad_identity_section_with_its_line_and_still_checks_the_apis() {
     let dir = temp_dir("identity");
     std::fs::write(dir.join("pepper"), "p".repeat(48)).unwrap();
-    let path = dir.join("identity.yaml");
-    std::fs::write(
-        &path,
+    let (code, stderr) = check(
+        &dir,
+        "identity.yaml",
         "listeners:\n  - bind: 127.0.0.1:1\nidentity:\n  key_store:\n    path: keys.db\n    pepper: file:pepper\n    cache_ttl_ms: 99999999\napis:\n  - name: a\n    upstream: {url: http://x}\n    waf:\n      rules: [missing.conf]\n",
-    )
-    .unwrap();
-    let out = Command::new(RAMPART)
-        .args(["check", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    );
+    assert_eq!(code, Some(1));
     assert!(
         stderr.contains("identity.yaml:4: identity.key_store.cache_ttl_ms: at most"),
         "{stderr}"
@@ -266,20 +239,14 @@ fn check_reports_a_bad_identity_section_with_its_line_and_still_checks_the_apis(
     assert!(stderr.contains("identity.yaml:12: apis[0].waf"), "{stderr}");
 
     // A bad `redis` section is found even when no API uses it yet.
-    let path = dir.join("redis.yaml");
-    std::fs::write(
-        &path,
-        "listeners:\n  - bind: 127.0.0.1:1\nredis:\n  url: http://not-redis\napis:\n  - name: a\n    upstream: {url: http://x}\n",
-    )
-    .unwrap();
-    let out = Command::new(RAMPART)
-        .args(["check", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = check(
+        &dir,
+        "redis.yaml",
+        &format!("redis:\n  url: http://not-redis\n{ONE_API}"),
+    );
+    assert_eq!(code, Some(1));
     assert!(
-        stderr.contains("redis.yaml:4: redis.url: not a valid"),
+        stderr.contains("redis.yaml:2: redis.url: not a valid"),
         "{stderr}"
     );
 }
