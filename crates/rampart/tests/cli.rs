@@ -252,6 +252,23 @@ fn check_reports_a_bad_identity_section_with_its_line_and_still_checks_the_apis(
 }
 
 #[test]
+fn the_documented_example_configuration_passes_check() {
+    // docs/examples/shop uses every security section; keep it loadable. Its WAF
+    // section needs Debian's modsecurity-crs (installed by scripts/test.sh).
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/shop/rampart.yaml");
+    let out = Command::new(RAMPART)
+        .args(["check", example.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn config_schema_is_json() {
     let out = Command::new(RAMPART).arg("config-schema").output().unwrap();
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
