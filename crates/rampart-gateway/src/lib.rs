@@ -21,6 +21,7 @@
 pub mod admin;
 pub mod body;
 pub mod h1guard;
+pub mod h1server;
 pub mod headers;
 pub mod normalize;
 pub mod pool;
