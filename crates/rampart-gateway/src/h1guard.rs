@@ -656,8 +656,12 @@ fn raw_request_id(head: &[u8]) -> Option<String> {
 pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
     let from = from.max(start);
-    memchr::memmem::find(buf.get(from..)?, b"\r\n\r\n").map(|i| from + i + 4)
+    HEAD_END.find(buf.get(from..)?).map(|i| from + i + 4)
 }
+
+/// The blank line's searcher, built once (`memmem::find` builds one per call).
+static HEAD_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
 
 impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
     fn poll_read(

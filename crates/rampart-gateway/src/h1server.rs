@@ -124,8 +124,13 @@ where
     // each request: a future of a few kilobytes is not moved around per request.
     let make = |request| handle(settings.gateway.clone(), settings.info.clone(), request);
     let mut slot = Box::pin(None);
+    // One header-read timer per connection. It is not re-armed per request:
+    // when it fires, the wait for the current head is checked and the timer
+    // moved to that wait's deadline if it has not passed.
+    let mut timer = Box::pin(tokio::time::sleep(settings.limits.header_read_timeout));
     loop {
-        let parsed = match read_head(&mut io, &mut rbuf, &settings, &mut drain, first).await {
+        let head = read_head(&mut io, &mut rbuf, &settings, &mut drain, &mut timer, first);
+        let parsed = match head.await {
             HeadRead::Head(parsed) => parsed,
             HeadRead::Closed => return Ended::Closed,
             HeadRead::Http2 => return Ended::Http2(io, rbuf.freeze()),
@@ -205,13 +210,18 @@ async fn read_head<IO>(
     rbuf: &mut BytesMut,
     settings: &H1Conn,
     drain: &mut watch::Receiver<bool>,
+    timer: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
     first: bool,
 ) -> HeadRead
 where
     IO: AsyncRead + Unpin,
 {
     let limits = &settings.limits;
-    let mut deadline = pin!(tokio::time::sleep(limits.header_read_timeout));
+    let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
+    if timer.deadline() > deadline {
+        // Only after a longer timeout was configured: never wait past ours.
+        timer.as_mut().reset(deadline);
+    }
     let mut searched = 0usize;
     let mut draining = *drain.borrow();
     loop {
@@ -244,7 +254,11 @@ where
                 Ok(0) | Err(_) => return HeadRead::Closed,
                 Ok(_) => {}
             },
-            () = &mut deadline => {
+            () = timer.as_mut() => {
+                if tokio::time::Instant::now() < deadline {
+                    timer.as_mut().reset(deadline);
+                    continue;
+                }
                 if rbuf.is_empty() {
                     return HeadRead::Closed;
                 }

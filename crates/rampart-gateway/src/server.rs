@@ -5,8 +5,11 @@
 //! stops accepting, lets in-flight requests finish (up to `limits.drain_timeout`)
 //! and flushes the audit log. Each connection takes a permit of the connection
 //! cap (connections past it are closed at once), gets a TLS handshake bounded by
-//! the header-read timeout on TLS listeners, and is served by hyper's automatic
-//! HTTP/1.1 + h2 builder with the configured head limits.
+//! the header-read timeout on TLS listeners, and is served by Rampart's own
+//! HTTP/1 connection ([`crate::h1server`]) or, for h2 (ALPN or prior knowledge),
+//! by hyper with the configured head limits. `RAMPART_HTTP1=hyper` serves
+//! HTTP/1 with hyper behind the guard instead (the previous server, kept as a
+//! fallback).
 
 use std::future::Future;
 use std::net::SocketAddr;

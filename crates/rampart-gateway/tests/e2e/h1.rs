@@ -188,3 +188,33 @@ async fn a_malformed_chunked_body_ends_the_connection() {
     assert!(!out.contains("/smuggled"), "{out}");
     assert!(!upstream.paths().iter().any(|p| p == "/smuggled"));
 }
+
+#[tokio::test]
+async fn the_header_read_timeout_counts_from_each_wait_on_a_kept_alive_connection() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {header_read_timeout: 400ms}",
+        "",
+    ))
+    .await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    // Requests 250 ms apart: each wait is shorter than the timeout although
+    // together they are much longer.
+    for i in 0..4 {
+        stream
+            .write_all(format!("GET /k{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let out = read_responses(&mut stream, 1).await;
+        assert!(out.starts_with("HTTP/1.1 200"), "request {i}: {out}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // A partial head that then stalls gets 408 within about the timeout.
+    stream.write_all(b"GET /late HTTP/1.1\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut out)).await;
+    assert_eq!(status_of(&String::from_utf8_lossy(&out)), 408);
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}
