@@ -363,7 +363,12 @@ async fn feed_step<IO>(io: &mut IO, rbuf: &mut BytesMut, feed: &mut Feed, max_tr
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    if poll_fn(|cx| feed.sender.poll_demand(cx)).await == Demand::Gone {
+    // Body bytes already read are decoded into the free slot without waiting
+    // to be asked: the upstream client then finds the body with the head and
+    // writes both at once. Reading the socket, and `100 Continue`, wait until
+    // the body is wanted.
+    let ready = !feed.continue_pending && !rbuf.is_empty() && feed.sender.slot_free();
+    if !ready && poll_fn(|cx| feed.sender.poll_demand(cx)).await == Demand::Gone {
         feed.stopped = true;
         return;
     }

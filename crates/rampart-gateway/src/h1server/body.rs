@@ -62,6 +62,13 @@ impl BodySender {
         Poll::Pending
     }
 
+    /// Whether the reader's slot is free (nothing waiting to be taken) and the
+    /// reader still there.
+    pub(crate) fn slot_free(&self) -> bool {
+        let state = self.state.lock();
+        state.piece.is_none() && !state.dropped
+    }
+
     /// Hands the reader a piece; `last` ends the body with it.
     pub(crate) fn send(&self, piece: Option<Bytes>, last: bool) {
         let waker = {
