@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::problems::GatewayError;
 
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
+pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 
 /// Head limits the guard enforces.
 #[derive(Debug, Clone, Copy)]
@@ -390,38 +390,13 @@ impl<T> GuardedIo<T> {
             Err(httparse::Error::TooManyHeaders) => return Err(GatewayError::HeadersTooLarge),
             Ok(httparse::Status::Partial) | Err(_) => return Err(GatewayError::Malformed),
         }
-        let mut content_length: Option<u64> = None;
-        let mut transfer_encoding = false;
-        for header in request.headers.iter() {
-            if header.name.eq_ignore_ascii_case("content-length") {
-                let value = std::str::from_utf8(header.value)
-                    .ok()
-                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|v| v.parse::<u64>().ok());
-                match (value, content_length) {
-                    (None, _) => return Err(GatewayError::Malformed),
-                    (Some(new), Some(old)) if new != old => return Err(GatewayError::Malformed),
-                    (Some(new), _) => content_length = Some(new),
-                }
-            } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
-                // Only a single `chunked` coding is accepted: anything else is a
-                // framing the upstream might read differently.
-                if transfer_encoding || !header.value.eq_ignore_ascii_case(b"chunked") {
-                    return Err(GatewayError::Malformed);
-                }
-                transfer_encoding = true;
-            }
-        }
-        if transfer_encoding && (content_length.is_some() || request.version == Some(0)) {
-            return Err(GatewayError::Malformed);
-        }
-        let framing = match content_length {
-            _ if transfer_encoding => Framing::Chunked(Chunk::Size {
+        let framing = match body_framing(&request)? {
+            BodyFraming::Chunked => Framing::Chunked(Chunk::Size {
                 value: 0,
                 digits: 0,
             }),
-            Some(0) | None => Framing::Head,
-            Some(length) => Framing::Length(length),
+            BodyFraming::None => Framing::Head,
+            BodyFraming::Length(length) => Framing::Length(length),
         };
         let target = request.path.unwrap_or_default();
         let rewritten = match encode_target(target) {
@@ -446,35 +421,7 @@ impl<T> GuardedIo<T> {
     /// Refuses a complete head, with what can be learnt from it for the audit
     /// record (parsed again: refusals are rare, accepted heads allocate nothing).
     fn refuse_head(&mut self, error: GatewayError, head: &[u8]) {
-        let mut headers = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
-        let mut request = httparse::Request::new(&mut headers);
-        let parsed = request.parse(head);
-        let mut facts = RefusedHead {
-            method: request.method.map(str::to_string),
-            target: request.path.map(str::to_string),
-            head_bytes: head.len(),
-            ..RefusedHead::default()
-        };
-        match parsed {
-            Ok(httparse::Status::Complete(_)) => {
-                for header in request.headers.iter() {
-                    if header.name.eq_ignore_ascii_case("host") {
-                        facts.host = std::str::from_utf8(header.value).ok().map(str::to_string);
-                    } else if header.name.eq_ignore_ascii_case("x-request-id") {
-                        facts.request_id = std::str::from_utf8(header.value)
-                            .unwrap_or_default()
-                            .to_string();
-                    }
-                }
-            }
-            // Too many headers: what was parsed is not returned; nothing to add.
-            Err(httparse::Error::TooManyHeaders) => {}
-            Ok(httparse::Status::Partial) | Err(_) => {
-                // The head did not parse; still keep the client's request id, so
-                // the refusal can be found in the audit log by it.
-                facts.request_id = raw_request_id(head).unwrap_or_default();
-            }
-        }
+        let facts = refused_head_facts(head, self.limits.max_headers);
         self.refuse(error, Some(facts));
     }
 
@@ -483,32 +430,132 @@ impl<T> GuardedIo<T> {
             head_bytes: self.head.len(),
             ..RefusedHead::default()
         });
-        let mut id_headers = http::HeaderMap::new();
-        if let Ok(value) = http::HeaderValue::from_str(&facts.request_id) {
-            id_headers.insert("x-request-id", value);
-        }
-        facts.request_id = crate::headers::request_id(&id_headers);
-        self.on_refusal.refused(error, &facts);
-        let problem = error.problem();
-        let body = problem.to_json(&facts.request_id);
-        let status = problem.kind.status_code();
-        let mut response = format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: application/problem+json\r\ncache-control: no-store\r\nx-request-id: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or(""),
-            facts.request_id,
-            body.len()
-        )
-        .into_bytes();
-        response.extend_from_slice(&body);
+        let response = refusal_response(error, &mut facts, self.on_refusal.as_ref());
         self.refusal = Some(response);
         self.head.clear();
     }
 }
 
-enum TargetCheck {
+/// A request body's framing, from its head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    /// No body.
+    None,
+    /// Content-Length.
+    Length(u64),
+    /// Transfer-Encoding: chunked.
+    Chunked,
+}
+
+/// The body framing of a parsed head; refuses every ambiguous one (invalid or
+/// conflicting Content-Length, any coding but a single `chunked`, both headers,
+/// chunked in HTTP/1.0).
+pub(crate) fn body_framing(
+    request: &httparse::Request<'_, '_>,
+) -> Result<BodyFraming, GatewayError> {
+    let mut content_length: Option<u64> = None;
+    let mut transfer_encoding = false;
+    for header in request.headers.iter() {
+        if header.name.eq_ignore_ascii_case("content-length") {
+            let value = std::str::from_utf8(header.value)
+                .ok()
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok());
+            match (value, content_length) {
+                (None, _) => return Err(GatewayError::Malformed),
+                (Some(new), Some(old)) if new != old => return Err(GatewayError::Malformed),
+                (Some(new), _) => content_length = Some(new),
+            }
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Only a single `chunked` coding is accepted: anything else is a
+            // framing the upstream might read differently.
+            if transfer_encoding || !header.value.eq_ignore_ascii_case(b"chunked") {
+                return Err(GatewayError::Malformed);
+            }
+            transfer_encoding = true;
+        }
+    }
+    if transfer_encoding && (content_length.is_some() || request.version == Some(0)) {
+        return Err(GatewayError::Malformed);
+    }
+    Ok(match content_length {
+        _ if transfer_encoding => BodyFraming::Chunked,
+        Some(0) | None => BodyFraming::None,
+        Some(length) => BodyFraming::Length(length),
+    })
+}
+
+/// What can be learnt from a refused head for the audit record (parsed again:
+/// refusals are rare, accepted heads allocate nothing).
+pub(crate) fn refused_head_facts(head: &[u8], max_headers: usize) -> RefusedHead {
+    let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut request = httparse::Request::new(&mut headers);
+    let parsed = request.parse(head);
+    let mut facts = RefusedHead {
+        method: request.method.map(str::to_string),
+        target: request.path.map(str::to_string),
+        head_bytes: head.len(),
+        ..RefusedHead::default()
+    };
+    match parsed {
+        Ok(httparse::Status::Complete(_)) => {
+            for header in request.headers.iter() {
+                if header.name.eq_ignore_ascii_case("host") {
+                    facts.host = std::str::from_utf8(header.value).ok().map(str::to_string);
+                } else if header.name.eq_ignore_ascii_case("x-request-id") {
+                    facts.request_id = std::str::from_utf8(header.value)
+                        .unwrap_or_default()
+                        .to_string();
+                }
+            }
+        }
+        // Too many headers: what was parsed is not returned; nothing to add.
+        Err(httparse::Error::TooManyHeaders) => {}
+        Ok(httparse::Status::Partial) | Err(_) => {
+            // The head did not parse; still keep the client's request id, so
+            // the refusal can be found in the audit log by it.
+            facts.request_id = raw_request_id(head).unwrap_or_default();
+        }
+    }
+    facts
+}
+
+/// Reports a refusal (audit record, metric) and returns the complete response
+/// to write before closing: problem+json, `Connection: close`. The request id
+/// is the client's when well-formed, a new one otherwise.
+pub(crate) fn refusal_response(
+    error: GatewayError,
+    facts: &mut RefusedHead,
+    on_refusal: &dyn OnRefusal,
+) -> Vec<u8> {
+    let mut id_headers = http::HeaderMap::new();
+    if let Ok(value) = http::HeaderValue::from_str(&facts.request_id) {
+        id_headers.insert("x-request-id", value);
+    }
+    facts.request_id = crate::headers::request_id(&id_headers);
+    on_refusal.refused(error, facts);
+    let problem = error.problem();
+    let body = problem.to_json(&facts.request_id);
+    let status = problem.kind.status_code();
+    let mut response = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/problem+json\r\ncache-control: no-store\r\nx-request-id: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        facts.request_id,
+        body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(&body);
+    response
+}
+
+/// Whether a request target passes as it is, re-encoded, or not at all.
+pub(crate) enum TargetCheck {
+    /// Fine as it is.
     Fine,
+    /// Re-encoded.
     Encoded(String),
+    /// Refused.
     Invalid,
 }
 
@@ -544,7 +591,7 @@ static PLAINLY_SAFE: [bool; 256] = {
 /// upstream would decode anyway, hyper accepts it, and every stage (the WAF above
 /// all) inspects it. Control characters and targets still unparseable after
 /// encoding are refused.
-fn encode_target(target: &str) -> TargetCheck {
+pub(crate) fn encode_target(target: &str) -> TargetCheck {
     let absolute = target.starts_with("http://") || target.starts_with("https://");
     if target.starts_with('?') {
         // A query with no path: the path is `/` (what every upstream would assume).
@@ -606,11 +653,15 @@ fn raw_request_id(head: &[u8]) -> Option<String> {
 
 /// Offset just past the first `\r\n\r\n` at or after `from`, skipping leading empty
 /// lines before a request line (RFC 9112 §2.2 lets servers ignore them).
-fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
     let from = from.max(start);
-    memchr::memmem::find(buf.get(from..)?, b"\r\n\r\n").map(|i| from + i + 4)
+    HEAD_END.find(buf.get(from..)?).map(|i| from + i + 4)
 }
+
+/// The blank line's searcher, built once (`memmem::find` builds one per call).
+static HEAD_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
 
 impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
     fn poll_read(

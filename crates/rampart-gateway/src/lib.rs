@@ -3,8 +3,12 @@
 //!
 //! Layout:
 //! - [`server`]: binds listeners and the admin port, accepts connections (with a
-//!   connection cap and TLS), serves HTTP/1.1 and h2 through hyper, drains on
-//!   shutdown.
+//!   connection cap and TLS), serves HTTP/1.1 with [`h1server`] and h2 through
+//!   hyper, drains on shutdown.
+//! - [`h1server`]: Rampart's own HTTP/1 connection: one checked parse per head
+//!   straight into the `http::Request`, streamed request bodies, one write per
+//!   small response. [`h1guard`] holds the head checks it shares with the guard
+//!   that fronts hyper when `RAMPART_HTTP1=hyper` asks for hyper's HTTP/1.
 //! - [`proxy`]: one request's path: protocol checks, normalisation, routing, the
 //!   stages, forwarding, response stages, the audit record.
 //! - [`runtime`]: a compiled configuration ([`Runtime`]) and the [`StageFactory`]
@@ -21,6 +25,7 @@
 pub mod admin;
 pub mod body;
 pub mod h1guard;
+pub mod h1server;
 pub mod headers;
 pub mod normalize;
 pub mod pool;

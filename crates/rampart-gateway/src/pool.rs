@@ -201,7 +201,10 @@ impl UpstreamClient {
         loop {
             let (mut sender, reused) = match pool.checkout().await {
                 Some(sender) => (sender, true),
-                None => match pool.connect().await? {
+                // Boxed: the connect path (TCP, TLS, h2 handshakes) is rare and
+                // its future is kilobytes; inline, every request's future would
+                // carry (and copy) that size.
+                None => match Box::pin(pool.connect()).await? {
                     Conn::H1(sender) => (sender, false),
                     Conn::H2(mut sender) => {
                         *request.uri_mut() = absolute;

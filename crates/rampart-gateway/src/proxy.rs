@@ -13,11 +13,11 @@ use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header, request::Parts};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Empty, Full, Limited};
-use hyper::body::Incoming;
 use rampart_audit::{AuditRecord, Decision};
 use rampart_core::{Problem, RequestCx, ResponseCx, TlsInfo, Verdict};
 
 use crate::body::{CountingBody, OnBodyDone, PrefixedBody, ResponseBody};
+use crate::h1server::InboundBody;
 use crate::headers::{self, X_REQUEST_ID};
 use crate::normalize::normalize_path;
 use crate::problems::{GatewayError, problem_response};
@@ -99,7 +99,7 @@ impl OnBodyDone for AuditDraft {
 pub async fn handle(
     gateway: Arc<Gateway>,
     conn: Arc<ConnInfo>,
-    request: Request<Incoming>,
+    request: Request<InboundBody>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
     let ts = SystemTime::now();
@@ -259,7 +259,7 @@ fn finish(
 /// A request as it reaches [`serve`].
 struct Inbound {
     parts: Parts,
-    body: Incoming,
+    body: InboundBody,
     request_id: String,
     id_header: Option<HeaderValue>,
     host: String,
@@ -476,7 +476,7 @@ impl Refusal {
 async fn run_request_stages(
     api: &ApiRuntime,
     cx: &mut RequestCx,
-    body: &mut Option<Incoming>,
+    body: &mut Option<InboundBody>,
     bytes_in: Option<&Arc<AtomicU64>>,
 ) -> Result<(), (Problem, Decision)> {
     let too_large = || (GatewayError::BodyTooLarge.problem(), Decision::Deny);
@@ -512,7 +512,7 @@ async fn run_request_stages(
 
 async fn buffer_body(
     headers: &http::HeaderMap,
-    body: Incoming,
+    body: InboundBody,
     limit: usize,
 ) -> Result<Bytes, GatewayError> {
     let declared = headers
@@ -589,7 +589,7 @@ async fn forward(
     api: &ApiRuntime,
     conn: &ConnInfo,
     mut cx: Box<RequestCx>,
-    body: Option<Incoming>,
+    body: Option<InboundBody>,
     facts: ForwardFacts,
     bytes_in: Option<&Arc<AtomicU64>>,
 ) -> Result<Served, Refusal> {
@@ -628,15 +628,12 @@ async fn forward(
     }
     let upstream_body = match (cx.body.clone(), body) {
         (Some(bytes), _) => full(bytes),
-        (None, Some(incoming)) => match bytes_in {
-            Some(counter) => CountingBody::new(incoming, counter.clone())
-                .map_err(|err| -> BoxError { Box::new(err) })
-                .boxed(),
-            None => incoming
-                .map_err(|err| -> BoxError { Box::new(err) })
-                .boxed(),
+        // A body already at its end goes as `Empty`: boxing it costs nothing.
+        (None, Some(incoming)) if !incoming.is_end_stream() => match bytes_in {
+            Some(counter) => CountingBody::new(incoming, counter.clone()).boxed(),
+            None => incoming.boxed(),
         },
-        (None, None) => Empty::new().map_err(|never| match never {}).boxed(),
+        (None, _) => Empty::new().map_err(|never| match never {}).boxed(),
     };
     let mut request = Request::new(upstream_body);
     *request.method_mut() = cx.method.clone();

@@ -5,8 +5,11 @@
 //! stops accepting, lets in-flight requests finish (up to `limits.drain_timeout`)
 //! and flushes the audit log. Each connection takes a permit of the connection
 //! cap (connections past it are closed at once), gets a TLS handshake bounded by
-//! the header-read timeout on TLS listeners, and is served by hyper's automatic
-//! HTTP/1.1 + h2 builder with the configured head limits.
+//! the header-read timeout on TLS listeners, and is served by Rampart's own
+//! HTTP/1 connection ([`crate::h1server`]) or, for h2 (ALPN or prior knowledge),
+//! by hyper with the configured head limits. `RAMPART_HTTP1=hyper` serves
+//! HTTP/1 with hyper behind the guard instead (the previous server, kept as a
+//! fallback).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,13 +20,13 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rampart_config::{Config, ConfigErrors, Limits};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::h1guard::{GuardedIo, HeadLimits, OnRefusal, RefusedHead};
+use crate::h1server::{self, Ended, H1Conn, Prefixed};
 use crate::problems::GatewayError;
 use crate::proxy::{ConnInfo, handle};
 use crate::runtime::{Runtime, StageFactory};
@@ -154,7 +157,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let gateway = self.gateway;
         let (stop_sender, stop) = watch::channel(false);
-        let graceful = Arc::new(GracefulShutdown::new());
+        let graceful = Arc::new(Drain::new());
         let limits = gateway.runtime().config.limits.clone();
         let connection_cap = Arc::new(Semaphore::new(limits.max_connections));
         let mut tasks = tokio::task::JoinSet::new();
@@ -246,7 +249,7 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 struct ListenerSupervisor {
     gateway: Arc<Gateway>,
     connection_cap: Arc<Semaphore>,
-    graceful: Arc<GracefulShutdown>,
+    graceful: Arc<Drain>,
     active: Vec<ActiveListener>,
 }
 
@@ -349,10 +352,13 @@ async fn accept_loop(
     bound: BoundListener,
     gateway: Arc<Gateway>,
     cap: Arc<Semaphore>,
-    graceful: Arc<GracefulShutdown>,
+    graceful: Arc<Drain>,
     mut stop: watch::Receiver<bool>,
 ) {
     let tls = bound.tls.map(Arc::new);
+    // `RAMPART_HTTP1=hyper` serves HTTP/1 with hyper behind the guard instead
+    // of Rampart's own connection (a fallback, read once per listener).
+    let hyper_h1 = std::env::var("RAMPART_HTTP1").is_ok_and(|v| v == "hyper");
     loop {
         let accepted = tokio::select! {
             _ = stop.changed() => return,
@@ -376,11 +382,11 @@ async fn accept_loop(
         let gateway = gateway.clone();
         let tls = tls.clone();
         let hsts = bound.hsts.clone();
-        let watcher: Watcher = graceful.watcher();
+        let watcher = graceful.watcher();
+        let own_h1 = !hyper_h1;
         tokio::spawn(async move {
             let _permit = permit;
             let limits = gateway.runtime().config.limits.clone();
-            let builder = connection_builder(&limits);
             let guard_limits = HeadLimits {
                 max_header_bytes: limits.max_header_bytes,
                 max_headers: limits.max_headers,
@@ -399,13 +405,25 @@ async fn accept_loop(
                     responses_done: responses_done.clone(),
                     forwarded: crate::headers::ForwardedPeer::new(peer.ip()),
                 });
-                let service =
-                    service_fn(move |request| handle(gateway.clone(), info.clone(), request));
+                if own_h1 {
+                    let settings = H1Conn {
+                        gateway: gateway.clone(),
+                        info: info.clone(),
+                        limits: guard_limits,
+                        refusals,
+                        allow_h2: true,
+                    };
+                    // h2 with prior knowledge: hyper serves it, after the bytes read.
+                    if let Ended::Http2(stream, read) =
+                        h1server::serve(stream, settings, watcher.clone()).await
+                    {
+                        let io = Prefixed::new(read, stream);
+                        serve_hyper(TokioIo::new(io), &limits, gateway, info, watcher).await;
+                    }
+                    return;
+                }
                 let io = GuardedIo::new(stream, guard_limits, refusals, responses_done);
-                let connection = builder
-                    .serve_connection(TokioIo::new(io), service)
-                    .into_owned();
-                let _ = watcher.watch(connection).await;
+                serve_hyper(TokioIo::new(io), &limits, gateway, info, watcher).await;
                 return;
             };
             let handshake =
@@ -427,20 +445,75 @@ async fn accept_loop(
                 responses_done: responses_done.clone(),
                 forwarded: crate::headers::ForwardedPeer::new(peer.ip()),
             });
-            let service = service_fn(move |request| handle(gateway.clone(), info.clone(), request));
             if is_h2 {
-                let connection = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .into_owned();
-                let _ = watcher.watch(connection).await;
+                serve_hyper(TokioIo::new(stream), &limits, gateway, info, watcher).await;
+            } else if own_h1 {
+                let settings = H1Conn {
+                    gateway,
+                    info,
+                    limits: guard_limits,
+                    refusals,
+                    allow_h2: false,
+                };
+                let _ = h1server::serve(stream, settings, watcher).await;
             } else {
                 let io = GuardedIo::new(stream, guard_limits, refusals, responses_done);
-                let connection = builder
-                    .serve_connection(TokioIo::new(io), service)
-                    .into_owned();
-                let _ = watcher.watch(connection).await;
+                serve_hyper(TokioIo::new(io), &limits, gateway, info, watcher).await;
             }
         });
+    }
+}
+
+/// Serves a connection with hyper (h2, and HTTP/1 behind the guard when
+/// Rampart's own HTTP/1 server is off) until it ends; on drain, hyper finishes
+/// what is in flight and closes.
+async fn serve_hyper<IO>(
+    io: TokioIo<IO>,
+    limits: &Limits,
+    gateway: Arc<Gateway>,
+    info: Arc<ConnInfo>,
+    mut drain: watch::Receiver<bool>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let builder = connection_builder(limits);
+    let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+        handle(gateway.clone(), info.clone(), request.map(Into::into))
+    });
+    let connection = builder.serve_connection(io, service).into_owned();
+    let mut connection = std::pin::pin!(connection);
+    if !*drain.borrow() {
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = drain.changed() => {}
+        }
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = connection.await;
+    // `drain` is held until here: the server waits for every receiver to go.
+    drop(drain);
+}
+
+/// Graceful shutdown of every connection: each holds a receiver; shutdown
+/// signals them and waits until all are dropped.
+struct Drain {
+    sender: watch::Sender<bool>,
+}
+
+impl Drain {
+    fn new() -> Self {
+        Self {
+            sender: watch::Sender::new(false),
+        }
+    }
+
+    fn watcher(&self) -> watch::Receiver<bool> {
+        self.sender.subscribe()
+    }
+
+    async fn shutdown(self) {
+        let _ = self.sender.send(true);
+        self.sender.closed().await;
     }
 }
 

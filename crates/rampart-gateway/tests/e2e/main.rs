@@ -5,6 +5,7 @@
 mod support;
 
 mod audit;
+mod h1;
 mod h2;
 mod hardening;
 mod pipeline;

@@ -1,0 +1,745 @@
+//! Rampart's own HTTP/1 server connection (plain and TLS listeners; h2 stays on
+//! hyper).
+//!
+//! One task per connection reads a head into its buffer, checks it with the same
+//! rules as the HTTP/1 guard ([`crate::h1guard`]: framing, limits, smuggling
+//! refusals, header-read timeout) and builds the `http::Request` from that single
+//! parse (header values are slices of the read buffer, not copies). The body is
+//! decoded from the same buffer only as the handler reads it ([`body`],
+//! [`decode`]); the response head and a small body go out in one write, bodies of
+//! unknown length chunked. Requests are served one after the other, so pipelined
+//! responses keep their order. A refused head gets its problem response and the
+//! connection closes, as with the guard.
+//!
+//! Connections that open with the HTTP/2 preface are handed back to the caller
+//! (with the bytes read so far) for hyper to serve.
+
+pub mod body;
+pub mod decode;
+#[cfg(test)]
+mod tests;
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::mem::MaybeUninit;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, EXPECT, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+use body::{BodySender, Demand};
+pub use body::{InboundBody, RequestBody};
+use decode::{Decoded, Decoder};
+
+use crate::Gateway;
+use crate::body::ResponseBody;
+use crate::h1guard::{
+    BodyFraming, H2_PREFACE, HeadLimits, OnRefusal, RefusedHead, TargetCheck, body_framing,
+    encode_target, find_head_end, refusal_response, refused_head_facts,
+};
+use crate::problems::GatewayError;
+use crate::proxy::{ConnInfo, handle};
+
+/// Response bodies up to this size are copied behind the head (one write).
+const COALESCE: usize = 16 * 1024;
+/// Bytes read per read call (at least).
+const READ_CHUNK: usize = 8 * 1024;
+/// After a response that leaves request bytes unread, how long and how much of
+/// them is read and dropped before closing, so the client gets the response
+/// instead of a reset.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// How a connection ended.
+pub(crate) enum Ended<IO> {
+    /// Closed.
+    Closed,
+    /// It opened with the HTTP/2 preface: serve `io` with hyper, after replaying
+    /// the bytes already read.
+    Http2(IO, Bytes),
+}
+
+/// Per-connection settings and collaborators.
+pub(crate) struct H1Conn {
+    /// The shared gateway.
+    pub gateway: Arc<Gateway>,
+    /// Connection facts for the request path.
+    pub info: Arc<ConnInfo>,
+    /// Head limits and the header-read timeout.
+    pub limits: HeadLimits,
+    /// Audit records for refused heads.
+    pub refusals: Arc<dyn OnRefusal>,
+    /// Whether a connection may switch to HTTP/2 (prior knowledge on plain
+    /// listeners).
+    pub allow_h2: bool,
+}
+
+/// A parsed, accepted request head.
+struct Parsed {
+    parts: http::request::Parts,
+    framing: BodyFraming,
+    expect_continue: bool,
+    close: bool,
+}
+
+/// The connection's side of the body being received.
+struct Feed {
+    sender: BodySender,
+    decoder: Decoder,
+    continue_pending: bool,
+    /// Decoding stopped (body done, failed, or abandoned by the reader).
+    stopped: bool,
+}
+
+enum HeadRead {
+    Head(Parsed),
+    Closed,
+    Refused(GatewayError, RefusedHead),
+    Http2,
+}
+
+/// Serves one HTTP/1 connection until it closes. `drain` changes (or closes)
+/// when the server shuts down: an idle connection closes at once, a busy one
+/// after its current response (with `Connection: close`).
+pub(crate) async fn serve<IO>(
+    mut io: IO,
+    settings: H1Conn,
+    mut drain: watch::Receiver<bool>,
+) -> Ended<IO>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Vec::with_capacity(1024);
+    let mut first = settings.allow_h2;
+    // The request future lives in one slot per connection, set in place for
+    // each request: a future of a few kilobytes is not moved around per request.
+    let make = |request| handle(settings.gateway.clone(), settings.info.clone(), request);
+    let mut slot = Box::pin(None);
+    // One header-read timer per connection. It is not re-armed per request:
+    // when it fires, the wait for the current head is checked and the timer
+    // moved to that wait's deadline if it has not passed.
+    let mut timer = Box::pin(tokio::time::sleep(settings.limits.header_read_timeout));
+    loop {
+        let head = read_head(&mut io, &mut rbuf, &settings, &mut drain, &mut timer, first);
+        let parsed = match head.await {
+            HeadRead::Head(parsed) => parsed,
+            HeadRead::Closed => return Ended::Closed,
+            HeadRead::Http2 => return Ended::Http2(io, rbuf.freeze()),
+            HeadRead::Refused(error, mut facts) => {
+                let response = refusal_response(error, &mut facts, settings.refusals.as_ref());
+                if io.write_all(&response).await.is_ok() {
+                    linger_close(&mut io).await;
+                }
+                return Ended::Closed;
+            }
+        };
+        first = false;
+        let Parsed {
+            parts,
+            framing,
+            expect_continue,
+            close,
+        } = parsed;
+        let (body, mut feed) = match framing {
+            BodyFraming::None => (InboundBody::Empty, None),
+            BodyFraming::Length(length) => {
+                let (body, sender) = RequestBody::channel(Some(length));
+                (
+                    InboundBody::H1(body),
+                    Some(Feed::new(sender, Decoder::length(length), expect_continue)),
+                )
+            }
+            BodyFraming::Chunked => {
+                let (body, sender) = RequestBody::channel(None);
+                (
+                    InboundBody::H1(body),
+                    Some(Feed::new(sender, Decoder::chunked(), expect_continue)),
+                )
+            }
+        };
+        let head_only = parts.method == Method::HEAD;
+        let http10 = parts.version == Version::HTTP_10;
+        slot.set(Some(make(Request::from_parts(parts, body))));
+        let exchange = Exchange {
+            io: &mut io,
+            rbuf: &mut rbuf,
+            out: &mut out,
+            feed: &mut feed,
+            max_trailers: settings.limits.max_header_bytes,
+        };
+        let keep_alive = exchange
+            .run(
+                slot.as_mut(),
+                head_only,
+                http10,
+                close || settings.gateway.is_draining() || *drain.borrow(),
+            )
+            .await;
+        let unread = feed.as_ref().is_some_and(|feed| !feed.decoder.is_done());
+        if !keep_alive || unread {
+            if unread {
+                linger_close(&mut io).await;
+            } else {
+                let _ = io.shutdown().await;
+            }
+            return Ended::Closed;
+        }
+        if settings.gateway.is_draining() || *drain.borrow() {
+            let _ = io.shutdown().await;
+            return Ended::Closed;
+        }
+        // Give back memory a large body left behind before the next request.
+        if rbuf.is_empty() && rbuf.capacity() > 4 * READ_CHUNK {
+            rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+    }
+}
+
+/// Reads and checks the next head.
+async fn read_head<IO>(
+    io: &mut IO,
+    rbuf: &mut BytesMut,
+    settings: &H1Conn,
+    drain: &mut watch::Receiver<bool>,
+    timer: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
+    first: bool,
+) -> HeadRead
+where
+    IO: AsyncRead + Unpin,
+{
+    let limits = &settings.limits;
+    let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
+    if timer.deadline() > deadline {
+        // Only after a longer timeout was configured: never wait past ours.
+        timer.as_mut().reset(deadline);
+    }
+    let mut searched = 0usize;
+    let mut draining = *drain.borrow();
+    loop {
+        if first && rbuf.len() >= 4 && rbuf.starts_with(H2_PREFACE.get(..4).unwrap_or_default()) {
+            return HeadRead::Http2;
+        }
+        if let Some(end) = find_head_end(rbuf, searched.saturating_sub(3)) {
+            if end > limits.max_header_bytes {
+                return refused_partial(GatewayError::HeadersTooLarge, end);
+            }
+            let head = rbuf.split_to(end).freeze();
+            return match parse_head(head.clone(), limits.max_headers) {
+                Ok(parsed) => HeadRead::Head(parsed),
+                Err(error) => {
+                    HeadRead::Refused(error, refused_head_facts(&head, limits.max_headers))
+                }
+            };
+        }
+        searched = rbuf.len();
+        if rbuf.len() > limits.max_header_bytes {
+            return refused_partial(GatewayError::HeadersTooLarge, rbuf.len());
+        }
+        if draining && rbuf.is_empty() {
+            return HeadRead::Closed;
+        }
+        rbuf.reserve(READ_CHUNK);
+        tokio::select! {
+            biased;
+            read = io.read_buf(rbuf) => match read {
+                Ok(0) | Err(_) => return HeadRead::Closed,
+                Ok(_) => {}
+            },
+            () = timer.as_mut() => {
+                if tokio::time::Instant::now() < deadline {
+                    timer.as_mut().reset(deadline);
+                    continue;
+                }
+                if rbuf.is_empty() {
+                    return HeadRead::Closed;
+                }
+                return refused_partial(GatewayError::HeaderTimeout, rbuf.len());
+            }
+            _ = drain.changed(), if !draining => draining = true,
+        }
+    }
+}
+
+fn refused_partial(error: GatewayError, head_bytes: usize) -> HeadRead {
+    HeadRead::Refused(
+        error,
+        RefusedHead {
+            head_bytes,
+            ..RefusedHead::default()
+        },
+    )
+}
+
+/// Parses a complete head (ending in the blank line) into request parts.
+fn parse_head(head: Bytes, max_headers: usize) -> Result<Parsed, GatewayError> {
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
+    let mut heap = Vec::new();
+    let slots = if max_headers <= stack.len() {
+        stack.get_mut(..max_headers).unwrap_or_default()
+    } else {
+        heap.resize(max_headers, MaybeUninit::uninit());
+        heap.as_mut_slice()
+    };
+    let mut request = httparse::Request::new(&mut []);
+    match request.parse_with_uninit_headers(&head, slots) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Err(httparse::Error::TooManyHeaders) => return Err(GatewayError::HeadersTooLarge),
+        Ok(httparse::Status::Partial) | Err(_) => return Err(GatewayError::Malformed),
+    }
+    let framing = body_framing(&request)?;
+    let target = request.path.unwrap_or_default();
+    let uri = match encode_target(target) {
+        TargetCheck::Fine => Uri::from_maybe_shared(head.slice_ref(target.as_bytes())),
+        TargetCheck::Encoded(encoded) => Uri::try_from(encoded),
+        TargetCheck::Invalid => return Err(GatewayError::Malformed),
+    }
+    .map_err(|_| GatewayError::Malformed)?;
+    let method = Method::from_bytes(request.method.unwrap_or_default().as_bytes())
+        .map_err(|_| GatewayError::Malformed)?;
+    let version = match request.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    // Room for what the request path adds (X-Forwarded-*, X-Request-Id): the
+    // map is not grown and rehashed per request.
+    let mut headers = HeaderMap::with_capacity(request.headers.len() + 6);
+    let mut close = version == Version::HTTP_10;
+    let mut expect_continue = false;
+    for header in request.headers.iter() {
+        let name =
+            HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| GatewayError::Malformed)?;
+        let value = HeaderValue::from_maybe_shared(head.slice_ref(header.value))
+            .map_err(|_| GatewayError::Malformed)?;
+        if name == CONNECTION {
+            for token in header.value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && version == Version::HTTP_10 {
+                    close = false;
+                }
+            }
+        } else if name == EXPECT {
+            expect_continue = header.value.eq_ignore_ascii_case(b"100-continue");
+        }
+        headers.append(name, value);
+    }
+    let mut parts = Request::new(()).into_parts().0;
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = version;
+    parts.headers = headers;
+    Ok(Parsed {
+        parts,
+        framing,
+        expect_continue: expect_continue && version == Version::HTTP_11,
+        close,
+    })
+}
+
+impl Feed {
+    fn new(sender: BodySender, decoder: Decoder, continue_pending: bool) -> Self {
+        Self {
+            sender,
+            decoder,
+            continue_pending,
+            stopped: false,
+        }
+    }
+}
+
+/// Decodes the next piece of the request body when the reader wants one.
+/// Cancel-safe at every await: progress lives in `feed` and `rbuf`.
+async fn feed_step<IO>(io: &mut IO, rbuf: &mut BytesMut, feed: &mut Feed, max_trailers: usize)
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    // Body bytes already read are decoded into the free slot without waiting
+    // to be asked: the upstream client then finds the body with the head and
+    // writes both at once. Reading the socket, and `100 Continue`, wait until
+    // the body is wanted.
+    let ready = !feed.continue_pending && !rbuf.is_empty() && feed.sender.slot_free();
+    if !ready && poll_fn(|cx| feed.sender.poll_demand(cx)).await == Demand::Gone {
+        feed.stopped = true;
+        return;
+    }
+    if feed.continue_pending {
+        feed.continue_pending = false;
+        if io
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .is_err()
+        {
+            feed.sender.fail(decode::BodyError::Incomplete);
+            feed.stopped = true;
+            return;
+        }
+    }
+    loop {
+        match feed.decoder.decode(rbuf, max_trailers) {
+            Ok(Decoded::Data(data)) => {
+                let last = feed.decoder.is_done();
+                feed.sender.send(Some(data), last);
+                feed.stopped = last;
+                return;
+            }
+            Ok(Decoded::Done) => {
+                feed.sender.send(None, true);
+                feed.stopped = true;
+                return;
+            }
+            Ok(Decoded::NeedMore) => {
+                rbuf.reserve(READ_CHUNK);
+                match io.read_buf(rbuf).await {
+                    Ok(0) | Err(_) => {
+                        feed.sender.fail(decode::BodyError::Incomplete);
+                        feed.stopped = true;
+                        return;
+                    }
+                    Ok(_) => {}
+                }
+            }
+            Err(error) => {
+                feed.sender.fail(error);
+                feed.stopped = true;
+                return;
+            }
+        }
+    }
+}
+
+/// One request/response exchange on the connection.
+struct Exchange<'a, IO> {
+    io: &'a mut IO,
+    rbuf: &'a mut BytesMut,
+    out: &'a mut Vec<u8>,
+    feed: &'a mut Option<Feed>,
+    max_trailers: usize,
+}
+
+impl<IO> Exchange<'_, IO>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    fn feeding(&self) -> bool {
+        self.feed.as_ref().is_some_and(|feed| !feed.stopped)
+    }
+
+    /// Runs the handler while feeding it the body, then writes the response
+    /// (still feeding: an upstream may answer before the body ends). Returns
+    /// whether the connection may carry another request.
+    async fn run<F>(
+        self,
+        mut handler: std::pin::Pin<&mut Option<F>>,
+        head_only: bool,
+        http10: bool,
+        mut close: bool,
+    ) -> bool
+    where
+        F: Future<Output = Result<Response<ResponseBody>, std::convert::Infallible>>,
+    {
+        let mut respond = poll_fn(|cx| match handler.as_mut().as_pin_mut() {
+            Some(future) => future.poll(cx),
+            None => Poll::Pending,
+        });
+        let response = loop {
+            if !self.feeding() {
+                break (&mut respond).await;
+            }
+            tokio::select! {
+                biased;
+                response = &mut respond => break response,
+                () = async {
+                    if let Some(feed) = self.feed.as_mut() {
+                        feed_step(self.io, self.rbuf, feed, self.max_trailers).await;
+                    }
+                } => {}
+            }
+        };
+        drop(respond);
+        handler.set(None);
+        let Ok(response) = response;
+        let (parts, mut body) = response.into_parts();
+        let status = parts.status;
+        let body_allowed = !(head_only
+            || status.is_informational()
+            || status == http::StatusCode::NO_CONTENT
+            || status == http::StatusCode::NOT_MODIFIED);
+        // A body still arriving when the head goes out: the connection cannot be
+        // reused (the rest of it is read and dropped before closing).
+        close |= self.feed.as_ref().is_some_and(|f| !f.decoder.is_done());
+        close |= parts
+            .headers
+            .get(CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        let exact = body.size_hint().exact();
+        let chunked = body_allowed && exact.is_none() && !http10;
+        // HTTP/1.0 bodies of unknown length end with the connection.
+        close |= body_allowed && exact.is_none() && http10;
+
+        let out = &mut *self.out;
+        out.clear();
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+        out.extend_from_slice(b"\r\n");
+        let mut length_written = false;
+        for (name, value) in &parts.headers {
+            if name == TRANSFER_ENCODING || name == CONNECTION {
+                continue;
+            }
+            if name == CONTENT_LENGTH {
+                // HEAD and 304 keep the length the upstream stated; otherwise the
+                // body's own length is written below.
+                if body_allowed || status == http::StatusCode::NO_CONTENT || length_written {
+                    continue;
+                }
+                length_written = true;
+            }
+            header_line(out, name.as_str().as_bytes(), value.as_bytes());
+        }
+        if !parts.headers.contains_key(DATE) {
+            with_date(|date| header_line(out, b"date", date));
+        }
+        if body_allowed {
+            match exact {
+                Some(length) => {
+                    header_line(out, b"content-length", itoa_buf(length).as_bytes());
+                }
+                None if chunked => header_line(out, b"transfer-encoding", b"chunked"),
+                None => {}
+            }
+        } else if head_only
+            && !length_written
+            && let Some(length) = exact
+        {
+            header_line(out, b"content-length", itoa_buf(length).as_bytes());
+        }
+        if close {
+            header_line(out, b"connection", b"close");
+        }
+        out.extend_from_slice(b"\r\n");
+
+        let mut broken = false;
+        if body_allowed {
+            loop {
+                if body.is_end_stream() {
+                    break;
+                }
+                let feeding = self.feeding();
+                let mut next = pin!(body.frame());
+                let frame = match poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await {
+                    Poll::Ready(frame) => frame,
+                    Poll::Pending => {
+                        // Send what is ready before waiting for the upstream.
+                        if !self.out.is_empty() {
+                            if self.io.write_all(self.out).await.is_err()
+                                || self.io.flush().await.is_err()
+                            {
+                                return false;
+                            }
+                            self.out.clear();
+                        }
+                        tokio::select! {
+                            biased;
+                            frame = &mut next => frame,
+                            () = async {
+                                if let Some(feed) = self.feed.as_mut() {
+                                    feed_step(self.io, self.rbuf, feed, self.max_trailers).await;
+                                }
+                            }, if feeding => continue,
+                        }
+                    }
+                };
+                let data = match frame {
+                    None => break,
+                    Some(Err(_)) => {
+                        broken = true;
+                        break;
+                    }
+                    Some(Ok(frame)) => match frame.into_data() {
+                        Ok(data) if !data.is_empty() => data,
+                        _ => continue,
+                    },
+                };
+                let out = &mut *self.out;
+                if chunked {
+                    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                }
+                if out.len() + data.len() <= COALESCE {
+                    out.extend_from_slice(&data);
+                } else {
+                    if self.io.write_all(out).await.is_err()
+                        || self.io.write_all(&data).await.is_err()
+                    {
+                        return false;
+                    }
+                    out.clear();
+                }
+                if chunked {
+                    self.out.extend_from_slice(b"\r\n");
+                }
+            }
+            if chunked && !broken {
+                self.out.extend_from_slice(b"0\r\n\r\n");
+            }
+        }
+        if self.io.write_all(self.out).await.is_err() || self.io.flush().await.is_err() {
+            return false;
+        }
+        self.out.clear();
+        drop(body);
+        !(close || broken)
+    }
+}
+
+fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A number's decimal digits (no allocation).
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn as_bytes(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or_default()
+    }
+}
+
+fn itoa_buf(mut value: u64) -> Digits {
+    let mut buf = [0u8; 20];
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        if let Some(slot) = buf.get_mut(start) {
+            *slot = b'0' + (value % 10) as u8;
+        }
+        value /= 10;
+        if value == 0 || start == 0 {
+            break;
+        }
+    }
+    Digits { buf, start }
+}
+
+thread_local! {
+    /// The `Date` value of the current second (formatted once per second).
+    static DATE_CACHE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
+}
+
+fn with_date(write: impl FnOnce(&[u8])) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE_CACHE.with_borrow_mut(|(secs, value)| {
+        if *secs != now {
+            *secs = now;
+            *value = rampart_core::time::http_date(i64::try_from(now).unwrap_or(0)).into_bytes();
+        }
+        write(value);
+    });
+}
+
+/// Closes after a final response while the client may still be sending: ends
+/// our side, then reads and drops what arrives (bounded in time and bytes) so
+/// the unread bytes do not turn the close into a reset that loses the response.
+async fn linger_close<IO>(io: &mut IO)
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = io.flush().await;
+    let _ = io.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let mut seen = 0usize;
+    let _ = tokio::time::timeout(LINGER, async {
+        while seen < LINGER_BYTES {
+            match io.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen += n,
+            }
+        }
+    })
+    .await;
+}
+
+/// A connection whose first bytes were already read: they are replayed before
+/// reading on (for handing an HTTP/2 connection to hyper).
+pub(crate) struct Prefixed<IO> {
+    prefix: Bytes,
+    io: IO,
+}
+
+impl<IO> Prefixed<IO> {
+    /// `prefix` is read first, then `io`.
+    pub(crate) fn new(prefix: Bytes, io: IO) -> Self {
+        Self { prefix, io }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(this.prefix.split_to(n).as_ref());
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Prefixed<IO> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}

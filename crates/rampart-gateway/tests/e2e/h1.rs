@@ -1,0 +1,220 @@
+//! Rampart's own HTTP/1 connection over raw sockets: pipelining, chunked request
+//! bodies, `Expect: 100-continue`, HEAD framing, answers that come before the
+//! body has arrived, and clients that go away mid-body.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::*;
+
+const WAIT: Duration = Duration::from_secs(3);
+
+/// Reads until `count` complete responses (by their status lines and bodies
+/// as stated by Content-Length) or the wait ends.
+async fn read_responses(stream: &mut TcpStream, count: usize) -> String {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut buf = [0u8; 8192];
+    while String::from_utf8_lossy(&out).matches("HTTP/1.1 ").count() < count || !ends_complete(&out)
+    {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => out.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether the last response in `out` has all of its Content-Length body.
+fn ends_complete(out: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(out);
+    let Some(start) = text.rfind("HTTP/1.1 ") else {
+        return false;
+    };
+    let last = &text[start..];
+    let Some(head_end) = last.find("\r\n\r\n") else {
+        return false;
+    };
+    let length = last[..head_end]
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(|v| v.trim().parse::<usize>().unwrap())
+        })
+        .unwrap_or(0);
+    let head_only = last.contains("x-head-only");
+    head_only || last.len() >= head_end + 4 + length
+}
+
+#[tokio::test]
+async fn pipelined_requests_get_their_responses_in_order() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /one HTTP/1.1\r\nHost: a\r\n\r\n\
+              POST /two HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nX-T: 1\r\n\r\n\
+              POST /three HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nwxyz\
+              GET /four HTTP/1.1\r\nHost: a\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let out = read_responses(&mut stream, 4).await;
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 4, "{out}");
+    let order: Vec<usize> = ["/one", "/two", "/three", "/four"]
+        .iter()
+        .map(|p| out.find(&format!("\"path\":\"{p}\"")).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{out}");
+    assert_eq!(upstream.paths(), ["/one", "/two", "/three", "/four"]);
+    let seen = upstream.seen.lock().clone();
+    assert_eq!(&seen[1].body[..], b"abcde");
+    assert_eq!(&seen[2].body[..], b"wxyz");
+}
+
+#[tokio::test]
+async fn head_responses_have_no_body_and_the_connection_goes_on() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(b"HEAD /h HTTP/1.1\r\nHost: a\r\n\r\nGET /g HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let out = read_responses(&mut stream, 2).await;
+    let second = out.rfind("HTTP/1.1 200").unwrap();
+    let first = &out[..second];
+    assert!(first.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(
+        first.ends_with("\r\n\r\n"),
+        "a HEAD response carries no body: {out}"
+    );
+    assert!(out[second..].contains("\"path\":\"/g\""), "{out}");
+}
+
+#[tokio::test]
+async fn expect_continue_gets_100_before_the_body_is_sent() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = tokio::time::timeout(WAIT, stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf[..n], b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(b"hello").await.unwrap();
+    let out = read_responses(&mut stream, 1).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert_eq!(&upstream.last().body[..], b"hello");
+}
+
+#[tokio::test]
+async fn a_refusal_is_answered_before_the_body_has_arrived() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    // Two Host headers: refused by the request path before any body is read.
+    stream
+        .write_all(
+            b"POST /x HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 1000000\r\n\r\n0123456789",
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut out)).await;
+    let out = String::from_utf8_lossy(&out);
+    assert_eq!(status_of(&out), 400, "{out}");
+    assert!(
+        out.to_ascii_lowercase().contains("connection: close"),
+        "{out}"
+    );
+    assert!(upstream.paths().is_empty());
+}
+
+#[tokio::test]
+async fn a_client_gone_mid_body_does_not_reach_the_upstream_as_a_request() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    {
+        let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+        stream
+            .write_all(b"POST /cut HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly-part")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    {
+        let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+        stream
+            .write_all(
+                b"POST /cut2 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The gateway still serves, and no upstream request completed with a cut body.
+    let (status, _, _) = get(&gw.url("/after")).await;
+    assert_eq!(status, 200);
+    for seen in upstream.seen.lock().iter() {
+        assert!(
+            !seen.path_and_query.starts_with("/cut") || seen.body.is_empty(),
+            "a truncated body was forwarded as complete: {seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_chunked_body_ends_the_connection() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let out = raw(
+        gw.addr,
+        b"POST /bad HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+        WAIT,
+    )
+    .await;
+    assert!(!out.contains("/smuggled"), "{out}");
+    assert!(!upstream.paths().iter().any(|p| p == "/smuggled"));
+}
+
+#[tokio::test]
+async fn the_header_read_timeout_counts_from_each_wait_on_a_kept_alive_connection() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {header_read_timeout: 400ms}",
+        "",
+    ))
+    .await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    // Requests 250 ms apart: each wait is shorter than the timeout although
+    // together they are much longer.
+    for i in 0..4 {
+        stream
+            .write_all(format!("GET /k{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let out = read_responses(&mut stream, 1).await;
+        assert!(out.starts_with("HTTP/1.1 200"), "request {i}: {out}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // A partial head that then stalls gets 408 within about the timeout.
+    stream.write_all(b"GET /late HTTP/1.1\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut out)).await;
+    assert_eq!(status_of(&String::from_utf8_lossy(&out)), 408);
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}
