@@ -172,31 +172,15 @@ impl Access {
     }
 
     fn operator(&mut self, op: &Operator) {
-        match op {
-            Operator::Within(arg)
-            | Operator::StrEq(arg)
-            | Operator::BeginsWith(arg)
-            | Operator::EndsWith(arg)
-            | Operator::Contains(arg)
-            | Operator::ContainsWord(arg)
-            | Operator::Compare(_, arg) => {
-                if let Arg::Dynamic(m) = arg {
-                    self.macro_reads(m);
-                }
-            }
-            Operator::RxDynamic(rx) => self.macro_reads(&rx.template),
-            Operator::Rx(_)
-            | Operator::Pm(_)
-            | Operator::IpMatch(_)
-            | Operator::ValidateByteRange(_)
-            | Operator::ValidateUrlEncoding
-            | Operator::ValidateUtf8Encoding
-            | Operator::Unconditional
-            | Operator::NoMatch => {}
-            // Outside services or per-transaction memos: never folded.
-            Operator::DetectSqli | Operator::DetectXss | Operator::GeoLookup | Operator::Rbl(_) => {
-                self.variable = true;
-            }
+        if let Some(m) = operator_macro(op) {
+            self.macro_reads(m);
+        }
+        // Outside services or per-transaction memos: never folded.
+        if matches!(
+            op,
+            Operator::DetectSqli | Operator::DetectXss | Operator::GeoLookup | Operator::Rbl(_)
+        ) {
+            self.variable = true;
         }
     }
 
@@ -262,6 +246,35 @@ impl Access {
                 _ => self.variable = true,
             }
         }
+    }
+}
+
+/// The macro string an operator's argument expands per transaction, if any.
+pub(crate) fn operator_macro(op: &Operator) -> Option<&MacroString> {
+    match op {
+        Operator::Within(arg)
+        | Operator::StrEq(arg)
+        | Operator::BeginsWith(arg)
+        | Operator::EndsWith(arg)
+        | Operator::Contains(arg)
+        | Operator::ContainsWord(arg)
+        | Operator::Compare(_, arg) => match arg {
+            Arg::Dynamic(m) => Some(m),
+            Arg::Static(_) => None,
+        },
+        Operator::RxDynamic(rx) => Some(&rx.template),
+        Operator::Rx(_)
+        | Operator::Pm(_)
+        | Operator::IpMatch(_)
+        | Operator::ValidateByteRange(_)
+        | Operator::ValidateUrlEncoding
+        | Operator::ValidateUtf8Encoding
+        | Operator::Unconditional
+        | Operator::NoMatch
+        | Operator::DetectSqli
+        | Operator::DetectXss
+        | Operator::GeoLookup
+        | Operator::Rbl(_) => None,
     }
 }
 

@@ -11,6 +11,7 @@ use super::data::RequestData;
 use super::collect::{Candidate, collect};
 use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, expand, expand_cow};
+use super::persistent::RECORD_USES_NAMED;
 use super::{Interruption, MatchRec, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::{Entry, Ruleset};
@@ -163,8 +164,12 @@ impl Transaction {
                 Some(false) => continue,
                 Some(true) => {}
                 None => {
-                    if !self.eval_chain(&rs, rule) {
+                    let named = rs.named_use.get(idx).copied().unwrap_or(u64::MAX);
+                    if !self.eval_chain(&rs, rule, named) {
                         continue;
+                    }
+                    if named & RECORD_USES_NAMED != 0 {
+                        self.load_used(None, rule);
                     }
                     self.record_match(idx, rule);
                 }
@@ -278,13 +283,21 @@ impl Transaction {
     /// own non-disruptive actions as soon as it matches (CRS relies on this: a
     /// starter's `setvar` prepares a variable its chained rule inspects), which
     /// is why CRS puts score increments on the last link.
-    pub(crate) fn eval_chain(&mut self, rs: &Ruleset, starter: &Rule) -> bool {
+    ///
+    /// `named`: the starter's [`super::persistent::named_use`] bits; records
+    /// `initcol` bound are copied in before the first link that may use them.
+    pub(crate) fn eval_chain(&mut self, rs: &Ruleset, starter: &Rule, named: u64) -> bool {
         self.vars.matched_vars.clear();
         let mut link = Some(starter);
+        let mut n = 0u32;
         while let Some(l) = link {
+            if named & (1 << n.min(62)) != 0 {
+                self.load_used(Some(l), starter);
+            }
             if !self.eval_link(rs, l, starter) {
                 return false;
             }
+            n += 1;
             link = l.chained.as_deref();
         }
         true

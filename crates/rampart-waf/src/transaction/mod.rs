@@ -32,6 +32,7 @@ pub use data::Item;
 pub(crate) use data::{BaseKeyCache, Collection};
 use data::{Ids, RequestData};
 pub(crate) use fold::Outcome;
+pub(crate) use persistent::named_use;
 pub(crate) use response::is_media_type;
 
 /// How the transaction was interrupted.
@@ -141,6 +142,9 @@ pub struct Transaction {
     phase_done: u8,
     /// Persistent collections bound by `initcol`: (collection, record key).
     persistent: Vec<(String, Vec<u8>)>,
+    /// Bound records whose variables are not copied in yet (see
+    /// the `persistent` module).
+    unloaded: Vec<(String, crate::persist::Bound)>,
 }
 
 impl Transaction {
@@ -182,6 +186,7 @@ impl Transaction {
             response_body: Vec::new(),
             phase_done: 0,
             persistent: Vec::new(),
+            unloaded: Vec::new(),
         }
     }
 
