@@ -294,6 +294,61 @@ fn literal_prefix(m: &MacroString, id: u64) -> Vec<u8> {
     out.to_ascii_lowercase()
 }
 
+/// The lower-case TX names rules use literally (`setvar:tx.name`, `TX:name`,
+/// `%{tx.name}`, `capture`'s `0`-`9`): they get slots in the shared TX
+/// collection.
+fn known_tx_names(rules: &[Rule]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = (b'0'..=b'9').map(|d| vec![d]).collect();
+    let macros = |m: &MacroString, out: &mut Vec<Vec<u8>>| {
+        for part in &m.parts {
+            if let Part::Var { name, key: Some(k) } = part
+                && name == "tx"
+            {
+                out.push(k.as_bytes().to_ascii_lowercase());
+            }
+        }
+    };
+    for rule in rules {
+        let mut link = Some(rule);
+        while let Some(l) = link {
+            for t in &l.targets {
+                if let (Var::Tx, Selector::Key(k)) = (t.var, &t.selector) {
+                    out.push(k.to_ascii_lowercase());
+                }
+            }
+            if let Some(m) = operator_macro(&l.operator) {
+                macros(m, &mut out);
+            }
+            for m in [&l.msg, &l.logdata].into_iter().flatten() {
+                macros(m, &mut out);
+            }
+            for action in &l.effects {
+                match action {
+                    Action::SetVar(sv) => {
+                        macros(&sv.name, &mut out);
+                        if let SetVarOp::Set(v) | SetVarOp::Add(v) | SetVarOp::Sub(v) = &sv.op {
+                            macros(v, &mut out);
+                        }
+                        if sv.collection == "tx"
+                            && let Some(name) = sv.name.literal()
+                        {
+                            out.push(name.as_bytes().to_ascii_lowercase());
+                        }
+                    }
+                    Action::SetEnv(_, v) | Action::InitCol(_, v) => macros(v, &mut out),
+                    Action::ExpireVar(t) | Action::DeprecateVar(t) => {
+                        macros(&t.name, &mut out);
+                        macros(&t.value, &mut out);
+                    }
+                    _ => {}
+                }
+            }
+            link = l.chained.as_deref();
+        }
+    }
+    out
+}
+
 /// Rules `ctl:ruleRemove*` actions of the ruleset may pick.
 #[derive(Default)]
 struct Removals {
@@ -454,7 +509,7 @@ pub(crate) fn compute(rs: &Arc<Ruleset>) -> Fold {
             }
         }
     }
-    let (tx, ids_used) = template.fold_finish();
+    let (tx, ids_used) = template.fold_finish(known_tx_names(&rs.rules));
     Fold {
         outcomes,
         writers,

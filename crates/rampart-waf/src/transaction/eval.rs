@@ -435,7 +435,16 @@ impl Transaction {
                     let name = expand_cow(&sv.name, &self.data, &self.vars, Some(starter));
                     let collection = sv.collection.as_str();
                     // The current value matters only to `=+` / `=-`.
+                    // A literal TX name reads and writes through its remembered slot.
+                    let slotted = collection == "tx" && matches!(name, Cow::Borrowed(_));
                     let current = || {
+                        if slotted {
+                            return self
+                                .vars
+                                .tx
+                                .get_cached(sv.name.slot_cache(), &name)
+                                .map_or(0, crate::operators::atoi_bytes);
+                        }
                         self.vars
                             .collection(collection)
                             .and_then(|c| c.get(&name))
@@ -475,6 +484,9 @@ impl Transaction {
                         other => self.vars.collections.entry(other.to_string()).or_default(),
                     };
                     match new_value {
+                        Some(v) if slotted => {
+                            col.set_cached(&mut self.ids, sv.name.slot_cache(), &name, v);
+                        }
                         Some(v) => col.set(&mut self.ids, &name, v),
                         None => col.remove(&name),
                     }

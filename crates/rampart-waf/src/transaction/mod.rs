@@ -29,7 +29,7 @@ use crate::ruleset::Ruleset;
 use crate::seclang::actions::{EngineMode, IdRange};
 use crate::seclang::targets::Exclusion;
 pub use data::Item;
-pub(crate) use data::{BaseKeyCache, Collection};
+pub(crate) use data::{BaseKeyCache, Collection, SlotCache};
 use data::{Ids, RequestData};
 pub(crate) use fold::Outcome;
 pub(crate) use persistent::named_use;
