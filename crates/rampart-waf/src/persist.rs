@@ -92,6 +92,16 @@ struct Inner {
     seq: u64,
 }
 
+/// ModSecurity's built-in variables of a record.
+const BUILTINS: [&[u8]; 6] = [
+    b"key",
+    b"is_new",
+    b"create_time",
+    b"last_update_time",
+    b"timeout",
+    b"update_counter",
+];
+
 /// A record as `initcol` bound it: its key (cut to the limit) and what its
 /// built-in variables say at that moment.
 #[derive(Debug, Clone)]
@@ -235,20 +245,40 @@ impl CollectionStore {
             .collect()
     }
 
+    /// One variable of a bound record (a built-in, or one live when it was
+    /// bound), as [`Self::vars_of`] and [`Self::builtins`] would give it.
+    pub(crate) fn value_of(&self, collection: &str, bound: &Bound, name: &[u8]) -> Option<Vec<u8>> {
+        if BUILTINS.contains(&name) {
+            return self.builtin(bound, name);
+        }
+        let g = self.lock();
+        g.records
+            .get(&(collection.to_string(), bound.key.clone()))?
+            .vars
+            .get(name)
+            .filter(|s| s.expires.is_none_or(|e| e > bound.now))
+            .map(|s| s.value.clone())
+    }
+
     /// The built-in variables of a bound record, as of its binding.
-    pub(crate) fn builtins(&self, bound: &Bound) -> [(Vec<u8>, Vec<u8>); 6] {
+    pub(crate) fn builtins(&self, bound: &Bound) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {
+        BUILTINS
+            .iter()
+            .filter_map(|n| Some((n.to_vec(), self.builtin(bound, n)?)))
+    }
+
+    /// One built-in variable of a bound record.
+    fn builtin(&self, bound: &Bound, name: &[u8]) -> Option<Vec<u8>> {
         let num = |n: i64| n.to_string().into_bytes();
-        [
-            (b"key".to_vec(), bound.key.clone()),
-            (b"is_new".to_vec(), num(i64::from(bound.is_new))),
-            (b"create_time".to_vec(), num(bound.created)),
-            (b"last_update_time".to_vec(), num(bound.updated)),
-            (b"timeout".to_vec(), num(self.limits.idle_timeout_secs)),
-            (
-                b"update_counter".to_vec(),
-                num(i64::try_from(bound.update_counter).unwrap_or(i64::MAX)),
-            ),
-        ]
+        Some(match name {
+            b"key" => bound.key.clone(),
+            b"is_new" => num(i64::from(bound.is_new)),
+            b"create_time" => num(bound.created),
+            b"last_update_time" => num(bound.updated),
+            b"timeout" => num(self.limits.idle_timeout_secs),
+            b"update_counter" => num(i64::try_from(bound.update_counter).unwrap_or(i64::MAX)),
+            _ => return None,
+        })
     }
 
     /// Applies a change to variable `name` of an opened record and returns

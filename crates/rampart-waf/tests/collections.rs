@@ -183,6 +183,8 @@ fn collection_directives_and_errors_name_file_and_line() {
 const LAZY_RULES: &str = r#"
 SecRuleEngine On
 SecAction "id:1,phase:1,pass,nolog,initcol:ip=%{remote_addr},initcol:global=global"
+SecRule IP:HITS "@ge 1" "id:15,phase:1,pass,nolog,setvar:tx.seen_hits=1"
+SecRule &IP:NEVER_SET "@eq 0" "id:16,phase:1,pass,nolog,setvar:tx.never_count=0"
 SecRule ARGS:hit "@eq 1" "id:2,phase:1,pass,nolog,setvar:ip.hits=+1"
 SecRule ARGS:chain "@eq 1" "id:3,phase:2,pass,nolog,chain"
     SecRule IP:HITS "@ge 1" "setvar:tx.chained=%{ip.hits}"
@@ -219,6 +221,8 @@ fn records_bound_by_initcol_read_as_of_binding_when_first_used() {
     assert_eq!(tx.tx("created"), Some(&b"1700000000"[..]));
     assert_eq!(tx.tx("hits"), Some(&b""[..]));
     assert_eq!(tx.tx("chained"), None);
+    assert_eq!(tx.tx("seen_hits"), None);
+    assert_eq!(tx.tx("never_count"), Some(&b"0"[..]));
     // An attack on the chain's first link that does not match reads nothing.
     let tx = lazy_tx(&rs, &clock, "hit=1&chain=0");
     assert_eq!(tx.tx("ip_new"), Some(&b"0"[..]));
@@ -228,6 +232,8 @@ fn records_bound_by_initcol_read_as_of_binding_when_first_used() {
     assert_eq!(tx.tx("hits"), Some(&b"1"[..]));
     assert_eq!(tx.tx("chained"), None);
     let tx = lazy_tx(&rs, &clock, "chain=1&msg=1");
+    // 15 read one variable of the record, 3's chained link all of it.
+    assert_eq!(tx.tx("seen_hits"), Some(&b"1"[..]));
     assert_eq!(tx.tx("chained"), Some(&b"1"[..]));
     assert_eq!(tx.tx("updated"), Some(&b"1700000005"[..]));
     let msgs: Vec<_> = tx.matches().into_iter().filter_map(|m| m.msg).collect();

@@ -325,16 +325,23 @@ impl Collection {
         self.len() == 0
     }
 
-    /// Own items in key order: slotted ones (slots follow key order) merged
-    /// with the side map.
-    fn own_pairs(&self) -> impl Iterator<Item = Pair<'_>> {
-        let slotted = self.order.iter().filter_map(|&s| {
-            let p = self.pos.get(s as usize).copied().unwrap_or(0);
-            self.own
-                .get((p as usize).checked_sub(1)?)
-                .map(|(_, i)| (&i.key, i))
-        });
-        Merged::new(slotted, self.side.iter()).map(|i| (&i.key, i))
+    /// Own items whose key `pick` accepts, in key order: slotted ones (slots
+    /// follow key order) merged with the side map, each filtered first.
+    fn own_where<'s, F>(&'s self, pick: F) -> impl Iterator<Item = Pair<'s>> + use<'s, F>
+    where
+        F: Fn(&[u8]) -> bool + Copy,
+    {
+        let slotted = self
+            .order
+            .iter()
+            .filter_map(|&s| {
+                let p = self.pos.get(s as usize).copied().unwrap_or(0);
+                self.own
+                    .get((p as usize).checked_sub(1)?)
+                    .map(|(_, i)| (&i.key, i))
+            })
+            .filter(move |(k, _)| pick(k));
+        Merged::new(slotted, self.side.iter().filter(move |(k, _)| pick(k))).map(|i| (&i.key, i))
     }
 
     /// Every item, in key order.
@@ -354,7 +361,7 @@ impl Collection {
         F: Fn(&[u8]) -> bool + Copy,
     {
         Merged::new(
-            self.own_pairs().filter(move |(k, _)| pick(k)),
+            self.own_where(pick),
             self.base
                 .as_deref()
                 .map(BTreeMap::iter)
@@ -377,7 +384,7 @@ impl Collection {
     {
         let base = self.base.as_deref();
         Merged::new(
-            self.own_pairs().filter(move |(k, _)| pick(k)),
+            self.own_where(pick),
             base_keys
                 .iter()
                 .filter_map(move |k| base?.get_key_value(k.as_slice()))

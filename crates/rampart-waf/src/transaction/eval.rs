@@ -11,7 +11,7 @@ use super::data::RequestData;
 use super::collect::{Candidate, collect};
 use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, expand, expand_cow};
-use super::persistent::RECORD_USES_NAMED;
+use super::persistent::{PartOf, RECORD_USES_NAMED};
 use super::{Interruption, MatchRec, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::{Entry, Ruleset};
@@ -169,7 +169,7 @@ impl Transaction {
                         continue;
                     }
                     if named & RECORD_USES_NAMED != 0 {
-                        self.load_used(None, rule);
+                        self.load_used(PartOf::Record, rule);
                     }
                     self.record_match(idx, rule);
                 }
@@ -291,10 +291,11 @@ impl Transaction {
         let mut link = Some(starter);
         let mut n = 0u32;
         while let Some(l) = link {
-            if named & (1 << n.min(62)) != 0 {
-                self.load_used(Some(l), starter);
+            let uses_named = named & (1 << n.min(62)) != 0;
+            if uses_named {
+                self.load_used(PartOf::Inspection(l), starter);
             }
-            if !self.eval_link(rs, l, starter) {
+            if !self.eval_link(rs, l, starter, uses_named) {
                 return false;
             }
             n += 1;
@@ -305,7 +306,10 @@ impl Transaction {
 
     /// Evaluates one link and runs its actions once per matching value
     /// (ModSecurity's behaviour).
-    fn eval_link(&mut self, rs: &Ruleset, rule: &Rule, starter: &Rule) -> bool {
+    ///
+    /// `uses_named`: the link may use a collection `initcol` binds (copied
+    /// in before its actions run if they read it).
+    fn eval_link(&mut self, rs: &Ruleset, rule: &Rule, starter: &Rule, uses_named: bool) -> bool {
         if let Some(slot) = rule.prefilter_slot
             && rs.prefilter.is_fact_slot(slot)
             && !self.may_match_facts(rs, rule, slot)
@@ -403,6 +407,9 @@ impl Transaction {
         if hits.is_empty() {
             return false;
         }
+        if uses_named {
+            self.load_used(PartOf::Effects(rule), starter);
+        }
         for hit in hits {
             if rule.capture && !hit.captures.is_empty() {
                 const KEYS: [&[u8]; 10] =
@@ -461,9 +468,13 @@ impl Transaction {
                         )),
                     };
                     let new_value = match &sv.op {
-                        SetVarOp::Set(v) => {
-                            Some(expand_cow(v, &self.data, &self.vars, Some(starter)).into_owned())
-                        }
+                        // `=%{tx.x}` copies through the remembered slot.
+                        SetVarOp::Set(v) => Some(match super::expand::tx_only(v, &self.vars) {
+                            Some(b) => b.to_vec(),
+                            None => {
+                                expand_cow(v, &self.data, &self.vars, Some(starter)).into_owned()
+                            }
+                        }),
                         SetVarOp::Add(v) => Some(
                             current()
                                 .saturating_add(operand(v))

@@ -163,6 +163,9 @@ impl Transaction {
         let memo = std::cell::RefCell::new(crate::services::InjectionMemo::with_shared(
             rs.verdicts.clone(),
         ));
+        // Folded rules that match (setup `SecAction`s) each leave a match
+        // record: room for all of them up front instead of regrowing.
+        let matches = Vec::with_capacity(rs.fold.count);
         Self {
             rs,
             data: RequestData::default(),
@@ -177,7 +180,7 @@ impl Transaction {
             runtime,
             interruption: None,
             detected: None,
-            matches: Vec::new(),
+            matches,
             folded: false,
             fold_decided: false,
             scratch: Vec::new(),

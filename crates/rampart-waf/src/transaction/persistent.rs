@@ -17,6 +17,7 @@ use crate::operators::atoi_bytes;
 use crate::persist::Change;
 use crate::rule::Rule;
 use crate::seclang::actions::{Action, SetVar, SetVarOp, VarTimer};
+use crate::seclang::targets::Selector;
 use crate::variables::Var;
 
 /// Collections one transaction may bind (CRS binds two: `ip` and `global`).
@@ -64,22 +65,39 @@ impl Transaction {
         }
     }
 
-    /// Copies in the bound records not copied yet that `link` (of rule
-    /// `starter`) may use, or with `None`, that the starter's match record
-    /// may use.
-    pub(crate) fn load_used(&mut self, link: Option<&Rule>, starter: &Rule) {
+    /// Copies in the bound records not copied yet that part `part` of rule
+    /// `starter` may read. A link whose targets only name variables of a
+    /// record (`IP:PREVIOUS_RBL_CHECK`) gets just those. (Writes need no
+    /// copy beforehand: `setvar` on a bound collection copies it itself.)
+    pub(crate) fn load_used(&mut self, part: PartOf<'_>, starter: &Rule) {
         let mut i = 0;
-        while let Some((collection, _)) = self.unloaded.get(i) {
-            let used = match link {
-                Some(l) => link_uses(l, starter, collection),
-                None => starter.msg.as_ref().is_some_and(|m| names(m, collection)),
+        while let Some((collection, bound)) = self.unloaded.get(i) {
+            let used = match part {
+                PartOf::Inspection(l) => inspection_uses(l, starter, collection),
+                PartOf::Effects(l) => effects_use(l, starter, collection),
+                PartOf::Record => starter.msg.as_ref().is_some_and(|m| names(m, collection)),
             };
-            if used {
-                let (collection, bound) = self.unloaded.swap_remove(i);
-                self.load(collection, &bound);
-            } else {
+            if !used {
                 i += 1;
+                continue;
             }
+            if let PartOf::Inspection(l) = part
+                && let Some(keys) = keys_only(l, starter, collection)
+            {
+                let store = &self.rs.store;
+                let col = self.vars.collections.entry(collection.clone()).or_default();
+                for key in keys {
+                    if col.item(&key).is_none()
+                        && let Some(value) = store.value_of(collection, bound, &key)
+                    {
+                        col.set(&mut self.ids, &key, value);
+                    }
+                }
+                i += 1;
+                continue;
+            }
+            let (collection, bound) = self.unloaded.swap_remove(i);
+            self.load(collection, &bound);
         }
     }
 
@@ -210,47 +228,86 @@ fn names(m: &MacroString, collection: &str) -> bool {
     })
 }
 
+/// Which part of a rule is about to run (see [`Transaction::load_used`]).
+#[derive(Clone, Copy)]
+pub(crate) enum PartOf<'r> {
+    /// A link's targets and operator.
+    Inspection(&'r Rule),
+    /// A link's actions, once it matched.
+    Effects(&'r Rule),
+    /// The starter's match record (its `msg`).
+    Record,
+}
+
 /// Whether one link's targets, operator or actions may use `collection`;
 /// `%{rule.msg}` / `%{rule.logdata}` expand the starter's texts.
 fn link_uses(l: &Rule, starter: &Rule, collection: &str) -> bool {
-    let texts = [&starter.msg, &starter.logdata]
-        .into_iter()
-        .flatten()
-        .any(|m| names(m, collection));
-    let macros = |m: &MacroString| {
-        names(m, collection)
-            || (texts
-                && m.parts.iter().any(|p| {
-                    matches!(p, Part::Var { name, key } if name == "rule"
-                        && matches!(key.as_deref(), Some("msg" | "logdata")))
-                }))
+    inspection_uses(l, starter, collection)
+        || effects_use(l, starter, collection)
+        || l.effects.iter().any(|a| match a {
+            Action::SetVar(sv) => is(&sv.collection, collection),
+            Action::ExpireVar(t) | Action::DeprecateVar(t) => is(&t.collection, collection),
+            _ => false,
+        })
+}
+
+/// Whether a link's targets or operator may read `collection`.
+fn inspection_uses(l: &Rule, starter: &Rule, collection: &str) -> bool {
+    l.targets.iter().any(|t| target_of(t.var, collection))
+        || crate::fold::operator_macro(&l.operator).is_some_and(|m| reads(m, starter, collection))
+}
+
+/// Whether a target variable is `collection`'s.
+fn target_of(var: Var, collection: &str) -> bool {
+    let name = match var {
+        Var::Ip => "ip",
+        Var::Global => "global",
+        Var::Session => "session",
+        Var::User => "user",
+        _ => return false,
     };
-    let var_name = |v: Var| match v {
-        Var::Ip => Some("ip"),
-        Var::Global => Some("global"),
-        Var::Session => Some("session"),
-        Var::User => Some("user"),
-        _ => None,
-    };
-    if l.targets
-        .iter()
-        .any(|t| var_name(t.var).is_some_and(|n| is(n, collection)))
-    {
-        return true;
+    is(name, collection)
+}
+
+/// The lower-case names a link reads of `collection` when reading targets
+/// by name is all its inspection does with it.
+fn keys_only(l: &Rule, starter: &Rule, collection: &str) -> Option<Vec<Vec<u8>>> {
+    if crate::fold::operator_macro(&l.operator).is_some_and(|m| reads(m, starter, collection)) {
+        return None;
     }
-    if crate::fold::operator_macro(&l.operator).is_some_and(macros) {
-        return true;
+    let mut keys = Vec::new();
+    for t in l.targets.iter().filter(|t| target_of(t.var, collection)) {
+        match &t.selector {
+            Selector::Key(k) => keys.push(k.to_ascii_lowercase()),
+            _ => return None,
+        }
     }
+    Some(keys)
+}
+
+/// Whether a macro string of rule `starter` reads `collection`, itself or
+/// through `%{rule.msg}` / `%{rule.logdata}` (the starter's texts).
+fn reads(m: &MacroString, starter: &Rule, collection: &str) -> bool {
+    names(m, collection)
+        || (m.parts.iter().any(|p| {
+            matches!(p, Part::Var { name, key } if name == "rule"
+                && matches!(key.as_deref(), Some("msg" | "logdata")))
+        }) && [&starter.msg, &starter.logdata]
+            .into_iter()
+            .flatten()
+            .any(|t| names(t, collection)))
+}
+
+/// Whether a link's actions read `collection` through macros.
+fn effects_use(l: &Rule, starter: &Rule, collection: &str) -> bool {
+    let macros = |m: &MacroString| reads(m, starter, collection);
     l.effects.iter().any(|a| match a {
         Action::SetVar(sv) => {
-            is(&sv.collection, collection)
-                || macros(&sv.name)
+            macros(&sv.name)
                 || matches!(&sv.op, SetVarOp::Set(v) | SetVarOp::Add(v) | SetVarOp::Sub(v) if macros(v))
         }
         Action::SetEnv(_, v) | Action::InitCol(_, v) => macros(v),
-        Action::ExpireVar(t) | Action::DeprecateVar(t) => {
-            is(&t.collection, collection) || macros(&t.name) || macros(&t.value)
-        }
+        Action::ExpireVar(t) | Action::DeprecateVar(t) => macros(&t.name) || macros(&t.value),
         _ => false,
     })
 }
