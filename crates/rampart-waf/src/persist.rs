@@ -86,7 +86,9 @@ type RecordKey = (String, Vec<u8>);
 
 #[derive(Debug, Default)]
 struct Inner {
-    records: HashMap<RecordKey, Record>,
+    /// Keys are client-chosen (address, `User-Agent` hash): a randomly
+    /// seeded hash, cheaper than SipHash for these ~40-byte keys.
+    records: HashMap<RecordKey, Record, foldhash::fast::RandomState>,
     /// (last use in µs, sequence) -> record: oldest first.
     lru: BTreeMap<(i64, u64), RecordKey>,
     seq: u64,

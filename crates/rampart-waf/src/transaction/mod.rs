@@ -12,6 +12,7 @@
 mod body;
 mod cache;
 mod collect;
+mod collection;
 mod data;
 mod eval;
 mod expand;
