@@ -172,31 +172,15 @@ impl Access {
     }
 
     fn operator(&mut self, op: &Operator) {
-        match op {
-            Operator::Within(arg)
-            | Operator::StrEq(arg)
-            | Operator::BeginsWith(arg)
-            | Operator::EndsWith(arg)
-            | Operator::Contains(arg)
-            | Operator::ContainsWord(arg)
-            | Operator::Compare(_, arg) => {
-                if let Arg::Dynamic(m) = arg {
-                    self.macro_reads(m);
-                }
-            }
-            Operator::RxDynamic(rx) => self.macro_reads(&rx.template),
-            Operator::Rx(_)
-            | Operator::Pm(_)
-            | Operator::IpMatch(_)
-            | Operator::ValidateByteRange(_)
-            | Operator::ValidateUrlEncoding
-            | Operator::ValidateUtf8Encoding
-            | Operator::Unconditional
-            | Operator::NoMatch => {}
-            // Outside services or per-transaction memos: never folded.
-            Operator::DetectSqli | Operator::DetectXss | Operator::GeoLookup | Operator::Rbl(_) => {
-                self.variable = true;
-            }
+        if let Some(m) = operator_macro(op) {
+            self.macro_reads(m);
+        }
+        // Outside services or per-transaction memos: never folded.
+        if matches!(
+            op,
+            Operator::DetectSqli | Operator::DetectXss | Operator::GeoLookup | Operator::Rbl(_)
+        ) {
+            self.variable = true;
         }
     }
 
@@ -265,6 +249,35 @@ impl Access {
     }
 }
 
+/// The macro string an operator's argument expands per transaction, if any.
+pub(crate) fn operator_macro(op: &Operator) -> Option<&MacroString> {
+    match op {
+        Operator::Within(arg)
+        | Operator::StrEq(arg)
+        | Operator::BeginsWith(arg)
+        | Operator::EndsWith(arg)
+        | Operator::Contains(arg)
+        | Operator::ContainsWord(arg)
+        | Operator::Compare(_, arg) => match arg {
+            Arg::Dynamic(m) => Some(m),
+            Arg::Static(_) => None,
+        },
+        Operator::RxDynamic(rx) => Some(&rx.template),
+        Operator::Rx(_)
+        | Operator::Pm(_)
+        | Operator::IpMatch(_)
+        | Operator::ValidateByteRange(_)
+        | Operator::ValidateUrlEncoding
+        | Operator::ValidateUtf8Encoding
+        | Operator::Unconditional
+        | Operator::NoMatch
+        | Operator::DetectSqli
+        | Operator::DetectXss
+        | Operator::GeoLookup
+        | Operator::Rbl(_) => None,
+    }
+}
+
 /// The lower-case text of a name up to its first macro that is not
 /// `%{rule.id}` (a constant: CRS 4 names variables `tx.%{rule.id}-...`).
 fn literal_prefix(m: &MacroString, id: u64) -> Vec<u8> {
@@ -279,6 +292,61 @@ fn literal_prefix(m: &MacroString, id: u64) -> Vec<u8> {
         }
     }
     out.to_ascii_lowercase()
+}
+
+/// The lower-case TX names rules use literally (`setvar:tx.name`, `TX:name`,
+/// `%{tx.name}`, `capture`'s `0`-`9`): they get slots in the shared TX
+/// collection.
+fn known_tx_names(rules: &[Rule]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = (b'0'..=b'9').map(|d| vec![d]).collect();
+    let macros = |m: &MacroString, out: &mut Vec<Vec<u8>>| {
+        for part in &m.parts {
+            if let Part::Var { name, key: Some(k) } = part
+                && name == "tx"
+            {
+                out.push(k.as_bytes().to_ascii_lowercase());
+            }
+        }
+    };
+    for rule in rules {
+        let mut link = Some(rule);
+        while let Some(l) = link {
+            for t in &l.targets {
+                if let (Var::Tx, Selector::Key(k)) = (t.var, &t.selector) {
+                    out.push(k.to_ascii_lowercase());
+                }
+            }
+            if let Some(m) = operator_macro(&l.operator) {
+                macros(m, &mut out);
+            }
+            for m in [&l.msg, &l.logdata].into_iter().flatten() {
+                macros(m, &mut out);
+            }
+            for action in &l.effects {
+                match action {
+                    Action::SetVar(sv) => {
+                        macros(&sv.name, &mut out);
+                        if let SetVarOp::Set(v) | SetVarOp::Add(v) | SetVarOp::Sub(v) = &sv.op {
+                            macros(v, &mut out);
+                        }
+                        if sv.collection == "tx"
+                            && let Some(name) = sv.name.literal()
+                        {
+                            out.push(name.as_bytes().to_ascii_lowercase());
+                        }
+                    }
+                    Action::SetEnv(_, v) | Action::InitCol(_, v) => macros(v, &mut out),
+                    Action::ExpireVar(t) | Action::DeprecateVar(t) => {
+                        macros(&t.name, &mut out);
+                        macros(&t.value, &mut out);
+                    }
+                    _ => {}
+                }
+            }
+            link = l.chained.as_deref();
+        }
+    }
+    out
 }
 
 /// Rules `ctl:ruleRemove*` actions of the ruleset may pick.
@@ -441,7 +509,7 @@ pub(crate) fn compute(rs: &Arc<Ruleset>) -> Fold {
             }
         }
     }
-    let (tx, ids_used) = template.fold_finish();
+    let (tx, ids_used) = template.fold_finish(known_tx_names(&rs.rules));
     Fold {
         outcomes,
         writers,

@@ -17,11 +17,31 @@ pub enum Part {
 }
 
 /// A string that may contain macros.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Default)]
 pub struct MacroString {
     /// The pieces, in order.
     pub parts: Vec<Part>,
+    /// The TX slot of the one name the string stands for (`%{tx.name}`, or
+    /// the literal text as a `setvar` name), once resolved.
+    slot: crate::transaction::SlotCache,
 }
+
+impl Clone for MacroString {
+    fn clone(&self) -> Self {
+        Self {
+            parts: self.parts.clone(),
+            slot: Default::default(),
+        }
+    }
+}
+
+impl PartialEq for MacroString {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts == other.parts
+    }
+}
+
+impl Eq for MacroString {}
 
 impl MacroString {
     /// Parses text; `%{` without a closing `}` is kept literally.
@@ -55,7 +75,15 @@ impl MacroString {
         if !lit.is_empty() {
             parts.push(Part::Lit(lit));
         }
-        Self { parts }
+        Self {
+            parts,
+            slot: Default::default(),
+        }
+    }
+
+    /// The remembered TX slot of the name this string stands for.
+    pub(crate) fn slot_cache(&self) -> &crate::transaction::SlotCache {
+        &self.slot
     }
 
     /// Whether expansion is needed.

@@ -86,10 +86,35 @@ type RecordKey = (String, Vec<u8>);
 
 #[derive(Debug, Default)]
 struct Inner {
-    records: HashMap<RecordKey, Record>,
+    /// Keys are client-chosen (address, `User-Agent` hash): a randomly
+    /// seeded hash, cheaper than SipHash for these ~40-byte keys.
+    records: HashMap<RecordKey, Record, foldhash::fast::RandomState>,
     /// (last use in µs, sequence) -> record: oldest first.
     lru: BTreeMap<(i64, u64), RecordKey>,
     seq: u64,
+}
+
+/// ModSecurity's built-in variables of a record.
+const BUILTINS: [&[u8]; 6] = [
+    b"key",
+    b"is_new",
+    b"create_time",
+    b"last_update_time",
+    b"timeout",
+    b"update_counter",
+];
+
+/// A record as `initcol` bound it: its key (cut to the limit) and what its
+/// built-in variables say at that moment.
+#[derive(Debug, Clone)]
+pub(crate) struct Bound {
+    key: Vec<u8>,
+    is_new: bool,
+    created: i64,
+    updated: i64,
+    update_counter: u64,
+    /// Unix seconds at binding: variables expired by then are not read.
+    now: i64,
 }
 
 /// The persistent collections of one engine instance.
@@ -178,6 +203,18 @@ impl CollectionStore {
     /// (`KEY`, `IS_NEW`, `CREATE_TIME`, `LAST_UPDATE_TIME`, `TIMEOUT`,
     /// `UPDATE_COUNTER`).
     pub fn open(&self, collection: &str, key: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let bound = self.bind(collection, key);
+        let mut out = self.vars_of(collection, &bound);
+        out.extend(self.builtins(&bound));
+        out
+    }
+
+    /// The first half of [`Self::open`]: creates or touches the record (what
+    /// decides `IS_NEW` and its place in the LRU order) and drops its expired
+    /// variables, without copying anything. `initcol` binds with this and
+    /// reads the variables ([`Self::vars_of`]) only when a rule first uses
+    /// the collection.
+    pub(crate) fn bind(&self, collection: &str, key: &[u8]) -> Bound {
         let now_us = crate::clock::now_micros(self.clock.as_ref());
         let now = now_us.div_euclid(1_000_000);
         let key = cut(key.to_vec(), self.limits.max_key_len);
@@ -186,22 +223,64 @@ impl CollectionStore {
         self.sweep(inner, now_us);
         let (rec, is_new) = self.touch(inner, (collection.to_string(), key.clone()), now, now_us);
         rec.vars.retain(|_, s| s.expires.is_none_or(|e| e > now));
-        let mut out: Vec<(Vec<u8>, Vec<u8>)> = rec
-            .vars
+        Bound {
+            key,
+            is_new,
+            created: rec.created,
+            updated: rec.updated,
+            update_counter: rec.update_counter,
+            now,
+        }
+    }
+
+    /// The variables of a bound record that were live when it was bound
+    /// (none if it was evicted since).
+    pub(crate) fn vars_of(&self, collection: &str, bound: &Bound) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let g = self.lock();
+        let Some(rec) = g.records.get(&(collection.to_string(), bound.key.clone())) else {
+            return Vec::new();
+        };
+        rec.vars
             .iter()
+            .filter(|(_, s)| s.expires.is_none_or(|e| e > bound.now))
             .map(|(k, s)| (k.clone(), s.value.clone()))
-            .collect();
+            .collect()
+    }
+
+    /// One variable of a bound record (a built-in, or one live when it was
+    /// bound), as [`Self::vars_of`] and [`Self::builtins`] would give it.
+    pub(crate) fn value_of(&self, collection: &str, bound: &Bound, name: &[u8]) -> Option<Vec<u8>> {
+        if BUILTINS.contains(&name) {
+            return self.builtin(bound, name);
+        }
+        let g = self.lock();
+        g.records
+            .get(&(collection.to_string(), bound.key.clone()))?
+            .vars
+            .get(name)
+            .filter(|s| s.expires.is_none_or(|e| e > bound.now))
+            .map(|s| s.value.clone())
+    }
+
+    /// The built-in variables of a bound record, as of its binding.
+    pub(crate) fn builtins(&self, bound: &Bound) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {
+        BUILTINS
+            .iter()
+            .filter_map(|n| Some((n.to_vec(), self.builtin(bound, n)?)))
+    }
+
+    /// One built-in variable of a bound record.
+    fn builtin(&self, bound: &Bound, name: &[u8]) -> Option<Vec<u8>> {
         let num = |n: i64| n.to_string().into_bytes();
-        out.push((b"key".to_vec(), key));
-        out.push((b"is_new".to_vec(), num(i64::from(is_new))));
-        out.push((b"create_time".to_vec(), num(rec.created)));
-        out.push((b"last_update_time".to_vec(), num(rec.updated)));
-        out.push((b"timeout".to_vec(), num(self.limits.idle_timeout_secs)));
-        out.push((
-            b"update_counter".to_vec(),
-            num(i64::try_from(rec.update_counter).unwrap_or(i64::MAX)),
-        ));
-        out
+        Some(match name {
+            b"key" => bound.key.clone(),
+            b"is_new" => num(i64::from(bound.is_new)),
+            b"create_time" => num(bound.created),
+            b"last_update_time" => num(bound.updated),
+            b"timeout" => num(self.limits.idle_timeout_secs),
+            b"update_counter" => num(i64::try_from(bound.update_counter).unwrap_or(i64::MAX)),
+            _ => return None,
+        })
     }
 
     /// Applies a change to variable `name` of an opened record and returns

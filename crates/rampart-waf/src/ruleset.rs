@@ -141,6 +141,9 @@ pub struct Ruleset {
     pub(crate) stats: CompileStats,
     /// Rules folded at load.
     pub(crate) fold: Fold,
+    /// Per rule: which of its parts may use a collection `initcol` binds
+    /// ([`crate::transaction::named_use`]).
+    pub(crate) named_use: Vec<u64>,
 }
 
 impl Ruleset {
@@ -427,6 +430,7 @@ impl RulesetBuilder {
         ));
         crate::services::prepare();
         let fold_on = self.settings.fold;
+        let named_use = rules.iter().map(crate::transaction::named_use).collect();
         let rs = Ruleset {
             rules,
             phases,
@@ -439,6 +443,7 @@ impl RulesetBuilder {
             prefilter,
             stats: self.stats,
             fold: Fold::default(),
+            named_use,
         };
         if !fold_on {
             return Ok(rs);

@@ -174,3 +174,68 @@ fn collection_directives_and_errors_name_file_and_line() {
             .is_err()
     );
 }
+
+/// `initcol` copies a record into the transaction only when a rule first
+/// uses it; what rules see is the same as with a copy made at `initcol`:
+/// `IS_NEW` and the timestamps as of binding, values written by earlier
+/// transactions, a chained link reading the collection only when its first
+/// link matched, macros in `msg` and `setvar`.
+const LAZY_RULES: &str = r#"
+SecRuleEngine On
+SecAction "id:1,phase:1,pass,nolog,initcol:ip=%{remote_addr},initcol:global=global"
+SecRule IP:HITS "@ge 1" "id:15,phase:1,pass,nolog,setvar:tx.seen_hits=1"
+SecRule &IP:NEVER_SET "@eq 0" "id:16,phase:1,pass,nolog,setvar:tx.never_count=0"
+SecRule ARGS:hit "@eq 1" "id:2,phase:1,pass,nolog,setvar:ip.hits=+1"
+SecRule ARGS:chain "@eq 1" "id:3,phase:2,pass,nolog,chain"
+    SecRule IP:HITS "@ge 1" "setvar:tx.chained=%{ip.hits}"
+SecRule ARGS:msg "@eq 1" "id:4,phase:2,pass,log,msg:'hits %{ip.hits}'"
+SecAction "id:5,phase:5,pass,nolog,setvar:tx.ip_new=%{ip.is_new},setvar:tx.created=%{ip.create_time},setvar:tx.updated=%{ip.last_update_time},setvar:tx.global_new=%{global.is_new},setvar:tx.hits=%{ip.hits}"
+"#;
+
+fn lazy_tx(rs: &Arc<Ruleset>, clock: &ManualClock, query: &str) -> Transaction {
+    let mut tx = Transaction::new(rs.clone());
+    tx.set_connection("192.0.2.7".parse::<IpAddr>().unwrap(), 40000, "u");
+    tx.set_request_line("GET", &format!("/a?{query}"), "HTTP/1.1");
+    tx.add_request_header("Host", b"api.example.com");
+    tx.process_request_headers();
+    // Time passes between binding (phase 1) and the reads in phase 5.
+    clock.advance(Duration::from_secs(5));
+    tx.process_request_body();
+    tx.process_logging();
+    tx
+}
+
+#[test]
+fn records_bound_by_initcol_read_as_of_binding_when_first_used() {
+    let clock = Arc::new(ManualClock::at_secs(1_700_000_000));
+    let services = Services {
+        clock: clock.clone(),
+        ..Services::default()
+    };
+    let mut b = RulesetBuilder::new().services(services);
+    b.load_str(LAZY_RULES, Path::new("lazy.conf")).unwrap();
+    let rs = Arc::new(b.build().unwrap());
+    let tx = lazy_tx(&rs, &clock, "x=1");
+    assert_eq!(tx.tx("ip_new"), Some(&b"1"[..]));
+    assert_eq!(tx.tx("global_new"), Some(&b"1"[..]));
+    assert_eq!(tx.tx("created"), Some(&b"1700000000"[..]));
+    assert_eq!(tx.tx("hits"), Some(&b""[..]));
+    assert_eq!(tx.tx("chained"), None);
+    assert_eq!(tx.tx("seen_hits"), None);
+    assert_eq!(tx.tx("never_count"), Some(&b"0"[..]));
+    // An attack on the chain's first link that does not match reads nothing.
+    let tx = lazy_tx(&rs, &clock, "hit=1&chain=0");
+    assert_eq!(tx.tx("ip_new"), Some(&b"0"[..]));
+    assert_eq!(tx.tx("created"), Some(&b"1700000000"[..]));
+    // Bound at 1_700_000_005, before this transaction's own write.
+    assert_eq!(tx.tx("updated"), Some(&b"1700000000"[..]));
+    assert_eq!(tx.tx("hits"), Some(&b"1"[..]));
+    assert_eq!(tx.tx("chained"), None);
+    let tx = lazy_tx(&rs, &clock, "chain=1&msg=1");
+    // 15 read one variable of the record, 3's chained link all of it.
+    assert_eq!(tx.tx("seen_hits"), Some(&b"1"[..]));
+    assert_eq!(tx.tx("chained"), Some(&b"1"[..]));
+    assert_eq!(tx.tx("updated"), Some(&b"1700000005"[..]));
+    let msgs: Vec<_> = tx.matches().into_iter().filter_map(|m| m.msg).collect();
+    assert_eq!(msgs, ["hits 1"]);
+}

@@ -11,6 +11,7 @@ use super::data::RequestData;
 use super::collect::{Candidate, collect};
 use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, expand, expand_cow};
+use super::persistent::{PartOf, RECORD_USES_NAMED};
 use super::{Interruption, MatchRec, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::{Entry, Ruleset};
@@ -163,8 +164,12 @@ impl Transaction {
                 Some(false) => continue,
                 Some(true) => {}
                 None => {
-                    if !self.eval_chain(&rs, rule) {
+                    let named = rs.named_use.get(idx).copied().unwrap_or(u64::MAX);
+                    if !self.eval_chain(&rs, rule, named) {
                         continue;
+                    }
+                    if named & RECORD_USES_NAMED != 0 {
+                        self.load_used(PartOf::Record, rule);
                     }
                     self.record_match(idx, rule);
                 }
@@ -278,13 +283,22 @@ impl Transaction {
     /// own non-disruptive actions as soon as it matches (CRS relies on this: a
     /// starter's `setvar` prepares a variable its chained rule inspects), which
     /// is why CRS puts score increments on the last link.
-    pub(crate) fn eval_chain(&mut self, rs: &Ruleset, starter: &Rule) -> bool {
+    ///
+    /// `named`: the starter's [`super::persistent::named_use`] bits; records
+    /// `initcol` bound are copied in before the first link that may use them.
+    pub(crate) fn eval_chain(&mut self, rs: &Ruleset, starter: &Rule, named: u64) -> bool {
         self.vars.matched_vars.clear();
         let mut link = Some(starter);
+        let mut n = 0u32;
         while let Some(l) = link {
-            if !self.eval_link(rs, l, starter) {
+            let uses_named = named & (1 << n.min(62)) != 0;
+            if uses_named {
+                self.load_used(PartOf::Inspection(l), starter);
+            }
+            if !self.eval_link(rs, l, starter, uses_named) {
                 return false;
             }
+            n += 1;
             link = l.chained.as_deref();
         }
         true
@@ -292,7 +306,10 @@ impl Transaction {
 
     /// Evaluates one link and runs its actions once per matching value
     /// (ModSecurity's behaviour).
-    fn eval_link(&mut self, rs: &Ruleset, rule: &Rule, starter: &Rule) -> bool {
+    ///
+    /// `uses_named`: the link may use a collection `initcol` binds (copied
+    /// in before its actions run if they read it).
+    fn eval_link(&mut self, rs: &Ruleset, rule: &Rule, starter: &Rule, uses_named: bool) -> bool {
         if let Some(slot) = rule.prefilter_slot
             && rs.prefilter.is_fact_slot(slot)
             && !self.may_match_facts(rs, rule, slot)
@@ -390,6 +407,9 @@ impl Transaction {
         if hits.is_empty() {
             return false;
         }
+        if uses_named {
+            self.load_used(PartOf::Effects(rule), starter);
+        }
         for hit in hits {
             if rule.capture && !hit.captures.is_empty() {
                 const KEYS: [&[u8]; 10] =
@@ -422,7 +442,16 @@ impl Transaction {
                     let name = expand_cow(&sv.name, &self.data, &self.vars, Some(starter));
                     let collection = sv.collection.as_str();
                     // The current value matters only to `=+` / `=-`.
+                    // A literal TX name reads and writes through its remembered slot.
+                    let slotted = collection == "tx" && matches!(name, Cow::Borrowed(_));
                     let current = || {
+                        if slotted {
+                            return self
+                                .vars
+                                .tx
+                                .get_cached(sv.name.slot_cache(), &name)
+                                .map_or(0, crate::operators::atoi_bytes);
+                        }
                         self.vars
                             .collection(collection)
                             .and_then(|c| c.get(&name))
@@ -439,9 +468,13 @@ impl Transaction {
                         )),
                     };
                     let new_value = match &sv.op {
-                        SetVarOp::Set(v) => {
-                            Some(expand_cow(v, &self.data, &self.vars, Some(starter)).into_owned())
-                        }
+                        // `=%{tx.x}` copies through the remembered slot.
+                        SetVarOp::Set(v) => Some(match super::expand::tx_only(v, &self.vars) {
+                            Some(b) => b.to_vec(),
+                            None => {
+                                expand_cow(v, &self.data, &self.vars, Some(starter)).into_owned()
+                            }
+                        }),
                         SetVarOp::Add(v) => Some(
                             current()
                                 .saturating_add(operand(v))
@@ -462,6 +495,9 @@ impl Transaction {
                         other => self.vars.collections.entry(other.to_string()).or_default(),
                     };
                     match new_value {
+                        Some(v) if slotted => {
+                            col.set_cached(&mut self.ids, sv.name.slot_cache(), &name, v);
+                        }
                         Some(v) => col.set(&mut self.ids, &name, v),
                         None => col.remove(&name),
                     }

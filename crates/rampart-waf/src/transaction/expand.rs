@@ -46,7 +46,10 @@ pub(crate) fn tx_only<'v>(m: &MacroString, vars: &'v Vars) -> Option<&'v [u8]> {
     if name != "tx" {
         return None;
     }
-    let v = vars.tx.get(key.as_bytes()).unwrap_or_default();
+    let v = vars
+        .tx
+        .get_cached(m.slot_cache(), key.as_bytes())
+        .unwrap_or_default();
     Some(v.get(..EXPANSION_LIMIT).unwrap_or(v))
 }
 

@@ -34,7 +34,7 @@ impl Transaction {
     /// effects stay in the template.
     pub(crate) fn fold_eval(&mut self, rs: &Ruleset, rule: &Rule) -> Outcome {
         let before = self.vars.matched_var.clone();
-        let matched = self.eval_chain(rs, rule);
+        let matched = self.eval_chain(rs, rule, 0);
         let after = &self.vars.matched_var;
         let changed = match (&before, after) {
             (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
@@ -61,9 +61,10 @@ impl Transaction {
         self.vars.matched_var = snap.matched_var;
     }
 
-    /// The template's TX collection and the highest item id it used.
-    pub(crate) fn fold_finish(self) -> (Collection, u32) {
-        (self.vars.tx.into_shared(), self.ids.used())
+    /// The template's TX collection (with a slot for each of its names and
+    /// of `known`) and the highest item id it used.
+    pub(crate) fn fold_finish(self, known: Vec<Vec<u8>>) -> (Collection, u32) {
+        (self.vars.tx.into_shared(known), self.ids.used())
     }
 
     /// When phase 1 starts: whether this transaction replays the folded

@@ -12,6 +12,7 @@
 mod body;
 mod cache;
 mod collect;
+mod collection;
 mod data;
 mod eval;
 mod expand;
@@ -29,9 +30,10 @@ use crate::ruleset::Ruleset;
 use crate::seclang::actions::{EngineMode, IdRange};
 use crate::seclang::targets::Exclusion;
 pub use data::Item;
-pub(crate) use data::{BaseKeyCache, Collection};
+pub(crate) use data::{BaseKeyCache, Collection, SlotCache};
 use data::{Ids, RequestData};
 pub(crate) use fold::Outcome;
+pub(crate) use persistent::named_use;
 pub(crate) use response::is_media_type;
 
 /// How the transaction was interrupted.
@@ -141,6 +143,9 @@ pub struct Transaction {
     phase_done: u8,
     /// Persistent collections bound by `initcol`: (collection, record key).
     persistent: Vec<(String, Vec<u8>)>,
+    /// Bound records whose variables are not copied in yet (see
+    /// the `persistent` module).
+    unloaded: Vec<(String, crate::persist::Bound)>,
 }
 
 impl Transaction {
@@ -159,6 +164,9 @@ impl Transaction {
         let memo = std::cell::RefCell::new(crate::services::InjectionMemo::with_shared(
             rs.verdicts.clone(),
         ));
+        // Folded rules that match (setup `SecAction`s) each leave a match
+        // record: room for all of them up front instead of regrowing.
+        let matches = Vec::with_capacity(rs.fold.count);
         Self {
             rs,
             data: RequestData::default(),
@@ -173,7 +181,7 @@ impl Transaction {
             runtime,
             interruption: None,
             detected: None,
-            matches: Vec::new(),
+            matches,
             folded: false,
             fold_decided: false,
             scratch: Vec::new(),
@@ -182,6 +190,7 @@ impl Transaction {
             response_body: Vec::new(),
             phase_done: 0,
             persistent: Vec::new(),
+            unloaded: Vec::new(),
         }
     }
 
