@@ -22,6 +22,7 @@ mod ip_match;
 mod pm;
 mod rbl;
 pub mod rx;
+mod rx_guard;
 pub mod rx_translate;
 mod streq;
 mod validate_byte_range;
