@@ -274,7 +274,16 @@ const ALWAYS_TRIGGERED: u32 = 1 << 31;
 /// the value at most in ASCII case (the only other transformation a letter
 /// triggers, `cmdLine`, then only lower-cases too).
 pub const CASE_ONLY: u32 =
-    (1 << (Transform::Lowercase as u32)) | (1 << (Transform::Uppercase as u32));
+    (1 << (Transform::Lowercase as u32)) | (1 << (Transform::Uppercase as u32)) | CMD_CASE;
+
+/// The trigger bit of a `cmdLine` that can only lower-case a value (it has
+/// capitals but nothing else `cmdLine` rewrites: a bearer token, a
+/// `User-Agent` without quotes or `;`). Every chain with `cmdLine` has it
+/// too, so such a value still counts as changed by the chain, but only in
+/// case ([`CASE_ONLY`]). The bit is that of `sha1`, which is not analysed
+/// (its own bit is never used: it triggers [`ALWAYS_TRIGGERED`]).
+const CMD_CASE: u32 = 1 << (Transform::Sha1 as u32);
+const _: () = assert!(Transform::Sha1.trigger_bit() == ALWAYS_TRIGGERED);
 
 /// Per byte: the bits of the transformations it can trigger.
 static TRIGGERS: [u32; 256] = {
@@ -310,8 +319,29 @@ pub fn trigger_mask(value: &[u8]) -> u32 {
     }
     // A lone space is a trigger byte of these two but changes nothing.
     let cmd_line = Transform::CmdLine.trigger_bit();
-    if mask & cmd_line != 0 && cmd_line_keeps(value) {
-        mask &= !cmd_line;
+    if mask & cmd_line != 0 {
+        match cmd_line_change(value) {
+            CmdLineChange::None => mask &= !cmd_line,
+            CmdLineChange::CaseOnly => mask = (mask & !cmd_line) | CMD_CASE,
+            CmdLineChange::Other => {}
+        }
+    }
+    // Trimming changes only a value that starts or ends with a space.
+    let trims = Transform::Trim.trigger_bit()
+        | Transform::TrimLeft.trigger_bit()
+        | Transform::TrimRight.trigger_bit();
+    if mask & trims != 0 {
+        let lead = value.first().is_some_and(|&c| is_space(c));
+        let trail = value.last().is_some_and(|&c| is_space(c));
+        if !lead {
+            mask &= !Transform::TrimLeft.trigger_bit();
+        }
+        if !trail {
+            mask &= !Transform::TrimRight.trigger_bit();
+        }
+        if !lead && !trail {
+            mask &= !Transform::Trim.trigger_bit();
+        }
     }
     let compress = Transform::CompressWhitespace.trigger_bit();
     if mask & compress != 0 && compress_keeps(value) {
@@ -320,23 +350,42 @@ pub fn trigger_mask(value: &[u8]) -> u32 {
     mask
 }
 
-/// Whether `cmdLine` returns `value` unchanged: no byte it drops, replaces or
-/// lower-cases, no space run, no space before `/` or `(` (it drops those).
-fn cmd_line_keeps(value: &[u8]) -> bool {
+/// What `cmdLine` does to a value.
+enum CmdLineChange {
+    /// Returns it unchanged.
+    None,
+    /// Only lower-cases it.
+    CaseOnly,
+    /// Anything else.
+    Other,
+}
+
+/// What `cmdLine` does to `value`: nothing when it has no byte it drops,
+/// replaces or lower-cases, no space run, no space before `/` or `(` (it
+/// drops those); only lower-casing when capitals are all it would change.
+fn cmd_line_change(value: &[u8]) -> CmdLineChange {
     let mut after_space = false;
+    let mut capitals = false;
     for &c in value {
         match c {
             b'"' | b'\'' | b'\\' | b'^' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | b',' | b';' => {
-                return false;
+                return CmdLineChange::Other;
             }
-            b'A'..=b'Z' => return false,
-            b' ' if after_space => return false,
+            b'A'..=b'Z' => {
+                capitals = true;
+                after_space = false;
+            }
+            b' ' if after_space => return CmdLineChange::Other,
             b' ' => after_space = true,
-            b'/' | b'(' if after_space => return false,
+            b'/' | b'(' if after_space => return CmdLineChange::Other,
             _ => after_space = false,
         }
     }
-    true
+    if capitals {
+        CmdLineChange::CaseOnly
+    } else {
+        CmdLineChange::None
+    }
 }
 
 /// Whether `compressWhitespace` returns `value` unchanged: only lone spaces.
@@ -427,7 +476,8 @@ impl ChainTable {
                     let id = ChainId::try_from(self.nodes.len()).unwrap_or(ChainId::MAX);
                     self.nodes.push((node, Some(t)));
                     let parent = self.mask(node);
-                    self.masks.push(parent | t.trigger_bit());
+                    let case = if t == Transform::CmdLine { CMD_CASE } else { 0 };
+                    self.masks.push(parent | t.trigger_bit() | case);
                     self.lookup.insert((node, t), id);
                     id
                 }
@@ -599,6 +649,63 @@ mod tests {
             }
         }
         assert!(unchanged > 1000);
+    }
+
+    /// A chain whose only triggers are case changes (`lowercase`, and a
+    /// `cmdLine` with nothing but capitals to change) changes at most the
+    /// case of a value; trimming only changes values with outer spaces.
+    #[test]
+    fn case_only_chains_change_only_case() {
+        let analysed: Vec<Transform> = Transform::ALL
+            .iter()
+            .copied()
+            .filter(|t| t.trigger_bit() != ALWAYS_TRIGGERED)
+            .collect();
+        let alphabet = b" /(aZ.,\t%&\\<;x0B";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        let (mut case_only, mut unchanged) = (0, 0);
+        for _ in 0..40_000 {
+            let chain: Vec<Transform> = (0..1 + next() % 4)
+                .map(|_| analysed[next() % analysed.len()])
+                .collect();
+            let v: Vec<u8> = (0..next() % 10)
+                .map(|_| alphabet[next() % alphabet.len()])
+                .collect();
+            let mut table = ChainTable::new();
+            let node = table.intern(&chain);
+            let out = table.apply_uncached(node, &v);
+            let mask = trigger_mask(&v) & table.mask(node);
+            if mask == 0 {
+                unchanged += 1;
+                assert_eq!(out, v, "{chain:?} changed {v:?}");
+            } else if mask & !CASE_ONLY == 0 {
+                case_only += 1;
+                assert!(out.eq_ignore_ascii_case(&v), "{chain:?} changed {v:?}");
+            }
+        }
+        assert!(
+            case_only > 500 && unchanged > 1000,
+            "{case_only} {unchanged}"
+        );
+        let mut table = ChainTable::new();
+        let cmd = table.intern(&[Transform::CmdLine]);
+        assert_eq!(
+            trigger_mask(b"Bearer YWFh") & table.mask(cmd) & !CASE_ONLY,
+            0
+        );
+        assert_ne!(
+            trigger_mask(b"Bearer  YWFh") & table.mask(cmd) & !CASE_ONLY,
+            0
+        );
+        let trim = table.intern(&[Transform::Trim]);
+        assert_eq!(trigger_mask(b"a b") & table.mask(trim), 0);
+        assert_ne!(trigger_mask(b"a b ") & table.mask(trim), 0);
     }
 
     #[test]
