@@ -285,12 +285,22 @@ pub const CASE_ONLY: u32 =
 const CMD_CASE: u32 = 1 << (Transform::Sha1 as u32);
 const _: () = assert!(Transform::Sha1.trigger_bit() == ALWAYS_TRIGGERED);
 
-/// Per byte: the bits of the transformations it can trigger.
-static TRIGGERS: [u32; 256] = {
-    let mut table = [0u32; 256];
+/// Byte classes kept above the trigger bits in [`TRIGGERS`] (bits 32+), so
+/// one pass over a value also tells what `cmdLine` and
+/// `compressWhitespace` would do with it.
+/// A byte `cmdLine` drops or turns into a space (a space itself aside).
+const CMD_OTHER: u64 = 1 << 32;
+/// A space.
+const SPACE: u64 = 1 << 33;
+/// Whitespace other than a space (`compressWhitespace` rewrites it).
+const WS_OTHER: u64 = 1 << 34;
+
+/// Per byte: the bits of the transformations it can trigger, and its classes.
+static TRIGGERS: [u64; 256] = {
+    let mut table = [0u64; 256];
     let mut b = 0;
     while b < 256 {
-        let mut mask = 0;
+        let mut mask = 0u64;
         let mut i = 0;
         while i < Transform::ALL.len() {
             let t = Transform::ALL[i];
@@ -298,6 +308,18 @@ static TRIGGERS: [u32; 256] = {
                 mask |= 1 << (t as u32);
             }
             i += 1;
+        }
+        let c = b as u8;
+        if matches!(
+            c,
+            b'"' | b'\'' | b'\\' | b'^' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | b',' | b';'
+        ) {
+            mask |= CMD_OTHER;
+        }
+        if c == b' ' {
+            mask |= SPACE;
+        } else if is_space(c) {
+            mask |= WS_OTHER;
         }
         table[b] = mask;
         b += 1;
@@ -309,22 +331,47 @@ static TRIGGERS: [u32; 256] = {
 /// [`ChainTable::mask`]: when they share no bit, the chain leaves `value`
 /// unchanged.
 pub fn trigger_mask(value: &[u8]) -> u32 {
-    let mut mask = ALWAYS_TRIGGERED;
-    for &b in value {
-        mask |= TRIGGERS[usize::from(b)];
+    // Four accumulators: the table loads of a long value (a bearer token)
+    // overlap instead of waiting on one chain of ORs.
+    let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u64, 0u64);
+    let mut quads = value.chunks_exact(4);
+    for q in &mut quads {
+        if let [w, x, y, z] = *q {
+            a |= TRIGGERS[usize::from(w)];
+            b |= TRIGGERS[usize::from(x)];
+            c |= TRIGGERS[usize::from(y)];
+            d |= TRIGGERS[usize::from(z)];
+        }
     }
+    for &w in quads.remainder() {
+        a |= TRIGGERS[usize::from(w)];
+    }
+    let all = a | b | c | d;
+    // The low half holds the transformation bits.
+    let mut mask = ALWAYS_TRIGGERED | (all as u32);
     // The path normalisations change these two without any `/`.
     if value == b"." || value == b".." {
         mask |= Transform::NormalizePath.trigger_bit() | Transform::NormalizePathWin.trigger_bit();
     }
-    // A lone space is a trigger byte of these two but changes nothing.
+    // Spaces change a value under these two only in runs (or, for
+    // `cmdLine`, before `/` or `(`).
+    let (run, before) = if all & SPACE != 0 {
+        space_runs(value)
+    } else {
+        (false, false)
+    };
     let cmd_line = Transform::CmdLine.trigger_bit();
-    if mask & cmd_line != 0 {
-        match cmd_line_change(value) {
-            CmdLineChange::None => mask &= !cmd_line,
-            CmdLineChange::CaseOnly => mask = (mask & !cmd_line) | CMD_CASE,
-            CmdLineChange::Other => {}
+    if mask & cmd_line != 0 && all & CMD_OTHER == 0 && !run && !before {
+        // Capitals are all it would change: lower-casing only.
+        let capitals = mask & Transform::Lowercase.trigger_bit() != 0;
+        mask &= !cmd_line;
+        if capitals {
+            mask |= CMD_CASE;
         }
+    }
+    let compress = Transform::CompressWhitespace.trigger_bit();
+    if mask & compress != 0 && all & WS_OTHER == 0 && !run {
+        mask &= !compress;
     }
     // Trimming changes only a value that starts or ends with a space.
     let trims = Transform::Trim.trigger_bit()
@@ -343,67 +390,24 @@ pub fn trigger_mask(value: &[u8]) -> u32 {
             mask &= !Transform::Trim.trigger_bit();
         }
     }
-    let compress = Transform::CompressWhitespace.trigger_bit();
-    if mask & compress != 0 && compress_keeps(value) {
-        mask &= !compress;
-    }
     mask
 }
 
-/// What `cmdLine` does to a value.
-enum CmdLineChange {
-    /// Returns it unchanged.
-    None,
-    /// Only lower-cases it.
-    CaseOnly,
-    /// Anything else.
-    Other,
-}
-
-/// What `cmdLine` does to `value`: nothing when it has no byte it drops,
-/// replaces or lower-cases, no space run, no space before `/` or `(` (it
-/// drops those); only lower-casing when capitals are all it would change.
-fn cmd_line_change(value: &[u8]) -> CmdLineChange {
-    let mut after_space = false;
-    let mut capitals = false;
-    for &c in value {
-        match c {
-            b'"' | b'\'' | b'\\' | b'^' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | b',' | b';' => {
-                return CmdLineChange::Other;
-            }
-            b'A'..=b'Z' => {
-                capitals = true;
-                after_space = false;
-            }
-            b' ' if after_space => return CmdLineChange::Other,
-            b' ' => after_space = true,
-            b'/' | b'(' if after_space => return CmdLineChange::Other,
-            _ => after_space = false,
+/// Whether `value` has a run of two spaces, and whether a space is followed
+/// by `/` or `(` (`cmdLine` drops such a space).
+fn space_runs(value: &[u8]) -> (bool, bool) {
+    let (mut run, mut before) = (false, false);
+    for at in memchr::memchr_iter(b' ', value) {
+        match value.get(at + 1) {
+            Some(b' ') => run = true,
+            Some(b'/' | b'(') => before = true,
+            _ => {}
+        }
+        if run && before {
+            break;
         }
     }
-    if capitals {
-        CmdLineChange::CaseOnly
-    } else {
-        CmdLineChange::None
-    }
-}
-
-/// Whether `compressWhitespace` returns `value` unchanged: only lone spaces.
-fn compress_keeps(value: &[u8]) -> bool {
-    let mut after_space = false;
-    for &c in value {
-        if c == b' ' {
-            if after_space {
-                return false;
-            }
-            after_space = true;
-        } else if is_space(c) {
-            return false;
-        } else {
-            after_space = false;
-        }
-    }
-    true
+    (run, before)
 }
 
 /// The value of an ASCII hex digit.
