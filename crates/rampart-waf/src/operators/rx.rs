@@ -118,8 +118,13 @@ impl Compiled {
                 Vec::new()
             }),
             Compiled::Linear(re, guard) => {
-                if guard.as_ref().is_some_and(|g| !g.may_match(input)) {
-                    return None;
+                if let Some(g) = guard {
+                    if !g.may_match(input) {
+                        return None;
+                    }
+                    if !captures && let Some(hit) = g.verdict(input) {
+                        return hit.then(Vec::new);
+                    }
                 }
                 if !captures {
                     return re.is_match(input).then(Vec::new);

@@ -241,6 +241,41 @@ pub struct Guard {
     whole_max: Option<usize>,
     /// Whether any anchor condition applies.
     anchors: bool,
+    /// The strings a pattern anchored at both ends matches exactly, when it
+    /// is an alternation of plain literals (`^(?:GET|HEAD)$`): for a value
+    /// without a line feed, membership is the verdict.
+    exact: Option<Vec<Box<[u8]>>>,
+}
+
+/// Most strings an exact pattern may list.
+const MAX_EXACT: usize = 16;
+
+/// The strings of `^(?:lit|lit...)$`.
+fn exact_strings(hir: &Hir) -> Option<Vec<Box<[u8]>>> {
+    let HirKind::Concat(parts) = hir.kind() else {
+        return None;
+    };
+    let [first, middle, last] = parts.as_slice() else {
+        return None;
+    };
+    let is = |h: &Hir, looks: &[Look]| matches!(h.kind(), HirKind::Look(l) if looks.contains(l));
+    if !is(first, &[Look::Start, Look::StartLF]) || !is(last, &[Look::End, Look::EndLF]) {
+        return None;
+    }
+    let lit = |h: &Hir| match h.kind() {
+        HirKind::Literal(l) => Some(l.0.clone()),
+        _ => None,
+    };
+    let inner = match middle.kind() {
+        HirKind::Capture(c) => &*c.sub,
+        _ => middle,
+    };
+    let strings: Vec<Box<[u8]>> = match inner.kind() {
+        HirKind::Literal(l) => vec![l.0.clone()],
+        HirKind::Alternation(hs) => hs.iter().map(lit).collect::<Option<_>>()?,
+        _ => return None,
+    };
+    (strings.len() <= MAX_EXACT).then_some(strings)
 }
 
 impl Guard {
@@ -282,6 +317,7 @@ impl Guard {
             None
         };
         Self {
+            exact: exact_strings(hir),
             table,
             need,
             min_len: props.minimum_len().unwrap_or(0),
@@ -294,6 +330,17 @@ impl Guard {
 
     fn useful(&self) -> bool {
         self.need != 0 || self.min_len > 0 || self.anchors
+    }
+
+    /// The verdict on `value` when it is known without the regex (an exact
+    /// pattern and a value without a line feed).
+    #[inline]
+    pub fn verdict(&self, value: &[u8]) -> Option<bool> {
+        let exact = self.exact.as_ref()?;
+        if memchr::memchr(b'\n', value).is_some() {
+            return None;
+        }
+        Some(exact.iter().any(|s| **s == *value))
     }
 
     /// Whether the pattern may match `value`; `false` only when it cannot.
@@ -381,6 +428,35 @@ mod tests {
     }
 
     #[test]
+    fn exact_patterns_decide_without_the_regex() {
+        let g = guard("^(?:GET|HEAD)$");
+        assert_eq!(g.verdict(b"GET"), Some(true));
+        assert_eq!(g.verdict(b"HEAD"), Some(true));
+        assert_eq!(g.verdict(b"get"), Some(false));
+        assert_eq!(g.verdict(b"GETS"), Some(false));
+        assert_eq!(g.verdict(b"POST\nGET"), None);
+        assert_eq!(guard("^(?i:get)$").verdict(b"GET"), None);
+        assert_eq!(guard("^GET").verdict(b"GET"), None);
+        let re = RegexBuilder::new("(?sm)^(?:GET|HEAD)$")
+            .unicode(false)
+            .build()
+            .unwrap();
+        for v in [
+            &b"GET"[..],
+            b"HEAD",
+            b"",
+            b"GE",
+            b"GETHEAD",
+            b" GET",
+            b"HEAD\n",
+        ] {
+            if let Some(hit) = g.verdict(v) {
+                assert_eq!(hit, re.is_match(v), "{v:?}");
+            }
+        }
+    }
+
+    #[test]
     fn nothing_known_gives_no_guard() {
         assert!(Guard::new("(?sm).*").is_none());
         assert!(Guard::new("(?sm)\\w*").is_none());
@@ -453,6 +529,9 @@ mod tests {
                     continue;
                 };
                 for v in values_for(&pcre) {
+                    if let Some(hit) = g.verdict(&v) {
+                        assert_eq!(hit, re.is_match(&v), "{full} on {v:?}");
+                    }
                     if re.is_match(&v) {
                         assert!(g.may_match(&v), "{full} refused {v:?}");
                     }
