@@ -551,7 +551,7 @@ fn link_factors(r: &Rule) -> Option<Vec<Vec<u8>>> {
     }
     let f = match &r.operator {
         Operator::Rx(c) => match c.as_ref() {
-            crate::operators::rx::Compiled::Linear(re) => required_factors(re.as_str())?,
+            crate::operators::rx::Compiled::Linear(re, _) => required_factors(re.as_str())?,
             crate::operators::rx::Compiled::Fancy(_) | crate::operators::rx::Compiled::Whole => {
                 return None;
             }

@@ -22,6 +22,7 @@ mod ip_match;
 mod pm;
 mod rbl;
 pub mod rx;
+mod rx_guard;
 pub mod rx_translate;
 mod streq;
 mod validate_byte_range;
@@ -32,6 +33,7 @@ mod within;
 pub use compare::{CompareOp, atoi as atoi_bytes};
 pub use ip_match::IpList;
 pub use pm::PhraseMatcher;
+pub use validate_byte_range::ByteRanges;
 
 /// Where `needle` (non-empty) first occurs in `hay`. Windows are compared
 /// only when their first byte matches: a compare per window is a `memcmp`
@@ -122,7 +124,7 @@ pub enum Operator {
     /// `@ipMatch`, `@ipMatchFromFile`.
     IpMatch(Arc<IpList>),
     /// `@validateByteRange`.
-    ValidateByteRange(Arc<[bool; 256]>),
+    ValidateByteRange(Arc<ByteRanges>),
     /// `@validateUrlEncoding`.
     ValidateUrlEncoding,
     /// `@validateUtf8Encoding`.
@@ -193,7 +195,7 @@ pub fn compile(
             Operator::IpMatch(Arc::new(IpList::from_files(arg, base_dir).map_err(bad)?))
         }
         "validatebyterange" => {
-            Operator::ValidateByteRange(Arc::new(validate_byte_range::parse(arg).map_err(bad)?))
+            Operator::ValidateByteRange(Arc::new(ByteRanges::parse(arg).map_err(bad)?))
         }
         "validateurlencoding" => Operator::ValidateUrlEncoding,
         "validateutf8encoding" => Operator::ValidateUtf8Encoding,
@@ -237,9 +239,7 @@ impl Operator {
             Operator::ContainsWord(a) => yes(contains_word::matches(value, &a.resolve(env))),
             Operator::Compare(op, a) => yes(op.matches(value, &a.resolve(env))),
             Operator::IpMatch(list) => yes(list.matches(value)),
-            Operator::ValidateByteRange(allowed) => {
-                yes(validate_byte_range::violates(allowed, value))
-            }
+            Operator::ValidateByteRange(ranges) => yes(ranges.violates(value)),
             Operator::ValidateUrlEncoding => yes(validate_url_encoding::invalid(value)),
             Operator::ValidateUtf8Encoding => yes(validate_utf8_encoding::invalid(value)),
             Operator::DetectSqli => detect_sqli::eval(env, value, capture),

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use regex::bytes::{Regex, RegexBuilder};
 
+use super::rx_guard::Guard;
 use super::rx_translate::translate;
 use crate::macros::MacroString;
 
@@ -22,9 +23,13 @@ pub static BACKTRACK_LIMIT_HITS: AtomicU64 = AtomicU64::new(0);
 
 /// A compiled pattern.
 #[derive(Debug)]
+// The guard stays inline, next to the regex it guards: both are read on
+// every evaluation, and a compiled pattern is always behind an `Arc`.
+#[allow(clippy::large_enum_variant)]
 pub enum Compiled {
-    /// Linear-time engine.
-    Linear(Regex),
+    /// Linear-time engine, with the necessary conditions checked before it
+    /// runs ([`Guard`]).
+    Linear(Regex, Option<Guard>),
     /// Backtracking fallback.
     Fancy(Box<Fallback>),
     /// `^.*$`: with DOTALL, `.*` takes the whole value and `$` holds at its
@@ -85,7 +90,8 @@ impl Compiled {
                 .size_limit(64 << 20)
                 .build()
         {
-            return Ok(Compiled::Linear(re));
+            let guard = Guard::new(re.as_str());
+            return Ok(Compiled::Linear(re, guard));
         }
         let fancy = fancy_regex::RegexBuilder::new(&format!("(?sm){}", translated.pattern))
             .bytes_mode(fancy_regex::BytesMode::Ascii)
@@ -111,7 +117,15 @@ impl Compiled {
             } else {
                 Vec::new()
             }),
-            Compiled::Linear(re) => {
+            Compiled::Linear(re, guard) => {
+                if let Some(g) = guard {
+                    if !g.may_match(input) {
+                        return None;
+                    }
+                    if !captures && let Some(hit) = g.verdict(input) {
+                        return hit.then(Vec::new);
+                    }
+                }
                 if !captures {
                     return re.is_match(input).then(Vec::new);
                 }

@@ -31,6 +31,42 @@ fn byte(s: &str) -> Result<u8, String> {
         .map_err(|_| format!("{s} is not a byte value"))
 }
 
+/// Compiled allowed ranges.
+#[derive(Debug, Clone)]
+pub struct ByteRanges {
+    allowed: [bool; 256],
+    /// The refused bytes when there are at most three (CRS PL1's `1-255`
+    /// refuses only NUL): `memchr` finds them many bytes at a time.
+    few: Option<Vec<u8>>,
+}
+
+impl ByteRanges {
+    /// Parses the allowed ranges.
+    pub fn parse(arg: &str) -> Result<Self, String> {
+        let allowed = parse(arg)?;
+        let refused: Vec<u8> = (0..=255u8)
+            .zip(allowed.iter())
+            .filter(|(_, ok)| !**ok)
+            .map(|(b, _)| b)
+            .collect();
+        Ok(Self {
+            allowed,
+            few: (refused.len() <= 3).then_some(refused),
+        })
+    }
+
+    /// Whether some byte of `value` is not allowed.
+    pub fn violates(&self, value: &[u8]) -> bool {
+        match self.few.as_deref() {
+            Some([]) => false,
+            Some([a]) => memchr::memchr(*a, value).is_some(),
+            Some([a, b]) => memchr::memchr2(*a, *b, value).is_some(),
+            Some([a, b, c]) => memchr::memchr3(*a, *b, *c, value).is_some(),
+            _ => violates(&self.allowed, value),
+        }
+    }
+}
+
 /// Whether some byte is not allowed.
 pub fn violates(allowed: &[bool; 256], value: &[u8]) -> bool {
     value
@@ -50,5 +86,31 @@ mod tests {
         assert!(violates(&allowed, b"ab\x00"));
         assert!(parse("5-1").is_err());
         assert!(parse("300").is_err());
+    }
+
+    /// The `memchr` paths refuse exactly what the table refuses.
+    #[test]
+    fn few_refused_bytes_agree_with_the_table() {
+        for arg in [
+            "1-255",
+            "0-254",
+            "1-9,11-255",
+            "1-9,11-12,14-255",
+            "0-255",
+            "32-126",
+        ] {
+            let r = ByteRanges::parse(arg).unwrap();
+            let table = parse(arg).unwrap();
+            for b in 0..=255u8 {
+                for v in [
+                    vec![b],
+                    vec![b'a', b, b'z'],
+                    [vec![b'x'; 40], vec![b]].concat(),
+                ] {
+                    assert_eq!(r.violates(&v), violates(&table, &v), "{arg} {v:?}");
+                }
+            }
+            assert!(!r.violates(b""));
+        }
     }
 }

@@ -274,14 +274,33 @@ const ALWAYS_TRIGGERED: u32 = 1 << 31;
 /// the value at most in ASCII case (the only other transformation a letter
 /// triggers, `cmdLine`, then only lower-cases too).
 pub const CASE_ONLY: u32 =
-    (1 << (Transform::Lowercase as u32)) | (1 << (Transform::Uppercase as u32));
+    (1 << (Transform::Lowercase as u32)) | (1 << (Transform::Uppercase as u32)) | CMD_CASE;
 
-/// Per byte: the bits of the transformations it can trigger.
-static TRIGGERS: [u32; 256] = {
-    let mut table = [0u32; 256];
+/// The trigger bit of a `cmdLine` that can only lower-case a value (it has
+/// capitals but nothing else `cmdLine` rewrites: a bearer token, a
+/// `User-Agent` without quotes or `;`). Every chain with `cmdLine` has it
+/// too, so such a value still counts as changed by the chain, but only in
+/// case ([`CASE_ONLY`]). The bit is that of `sha1`, which is not analysed
+/// (its own bit is never used: it triggers [`ALWAYS_TRIGGERED`]).
+const CMD_CASE: u32 = 1 << (Transform::Sha1 as u32);
+const _: () = assert!(Transform::Sha1.trigger_bit() == ALWAYS_TRIGGERED);
+
+/// Byte classes kept above the trigger bits in [`TRIGGERS`] (bits 32+), so
+/// one pass over a value also tells what `cmdLine` and
+/// `compressWhitespace` would do with it.
+/// A byte `cmdLine` drops or turns into a space (a space itself aside).
+const CMD_OTHER: u64 = 1 << 32;
+/// A space.
+const SPACE: u64 = 1 << 33;
+/// Whitespace other than a space (`compressWhitespace` rewrites it).
+const WS_OTHER: u64 = 1 << 34;
+
+/// Per byte: the bits of the transformations it can trigger, and its classes.
+static TRIGGERS: [u64; 256] = {
+    let mut table = [0u64; 256];
     let mut b = 0;
     while b < 256 {
-        let mut mask = 0;
+        let mut mask = 0u64;
         let mut i = 0;
         while i < Transform::ALL.len() {
             let t = Transform::ALL[i];
@@ -289,6 +308,18 @@ static TRIGGERS: [u32; 256] = {
                 mask |= 1 << (t as u32);
             }
             i += 1;
+        }
+        let c = b as u8;
+        if matches!(
+            c,
+            b'"' | b'\'' | b'\\' | b'^' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | b',' | b';'
+        ) {
+            mask |= CMD_OTHER;
+        }
+        if c == b' ' {
+            mask |= SPACE;
+        } else if is_space(c) {
+            mask |= WS_OTHER;
         }
         table[b] = mask;
         b += 1;
@@ -300,61 +331,83 @@ static TRIGGERS: [u32; 256] = {
 /// [`ChainTable::mask`]: when they share no bit, the chain leaves `value`
 /// unchanged.
 pub fn trigger_mask(value: &[u8]) -> u32 {
-    let mut mask = ALWAYS_TRIGGERED;
-    for &b in value {
-        mask |= TRIGGERS[usize::from(b)];
+    // Four accumulators: the table loads of a long value (a bearer token)
+    // overlap instead of waiting on one chain of ORs.
+    let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u64, 0u64);
+    let mut quads = value.chunks_exact(4);
+    for q in &mut quads {
+        if let [w, x, y, z] = *q {
+            a |= TRIGGERS[usize::from(w)];
+            b |= TRIGGERS[usize::from(x)];
+            c |= TRIGGERS[usize::from(y)];
+            d |= TRIGGERS[usize::from(z)];
+        }
     }
+    for &w in quads.remainder() {
+        a |= TRIGGERS[usize::from(w)];
+    }
+    let all = a | b | c | d;
+    // The low half holds the transformation bits.
+    let mut mask = ALWAYS_TRIGGERED | (all as u32);
     // The path normalisations change these two without any `/`.
     if value == b"." || value == b".." {
         mask |= Transform::NormalizePath.trigger_bit() | Transform::NormalizePathWin.trigger_bit();
     }
-    // A lone space is a trigger byte of these two but changes nothing.
+    // Spaces change a value under these two only in runs (or, for
+    // `cmdLine`, before `/` or `(`).
+    let (run, before) = if all & SPACE != 0 {
+        space_runs(value)
+    } else {
+        (false, false)
+    };
     let cmd_line = Transform::CmdLine.trigger_bit();
-    if mask & cmd_line != 0 && cmd_line_keeps(value) {
+    if mask & cmd_line != 0 && all & CMD_OTHER == 0 && !run && !before {
+        // Capitals are all it would change: lower-casing only.
+        let capitals = mask & Transform::Lowercase.trigger_bit() != 0;
         mask &= !cmd_line;
+        if capitals {
+            mask |= CMD_CASE;
+        }
     }
     let compress = Transform::CompressWhitespace.trigger_bit();
-    if mask & compress != 0 && compress_keeps(value) {
+    if mask & compress != 0 && all & WS_OTHER == 0 && !run {
         mask &= !compress;
+    }
+    // Trimming changes only a value that starts or ends with a space.
+    let trims = Transform::Trim.trigger_bit()
+        | Transform::TrimLeft.trigger_bit()
+        | Transform::TrimRight.trigger_bit();
+    if mask & trims != 0 {
+        let lead = value.first().is_some_and(|&c| is_space(c));
+        let trail = value.last().is_some_and(|&c| is_space(c));
+        if !lead {
+            mask &= !Transform::TrimLeft.trigger_bit();
+        }
+        if !trail {
+            mask &= !Transform::TrimRight.trigger_bit();
+        }
+        if !lead && !trail {
+            mask &= !Transform::Trim.trigger_bit();
+        }
     }
     mask
 }
 
-/// Whether `cmdLine` returns `value` unchanged: no byte it drops, replaces or
-/// lower-cases, no space run, no space before `/` or `(` (it drops those).
-fn cmd_line_keeps(value: &[u8]) -> bool {
-    let mut after_space = false;
-    for &c in value {
-        match c {
-            b'"' | b'\'' | b'\\' | b'^' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | b',' | b';' => {
-                return false;
-            }
-            b'A'..=b'Z' => return false,
-            b' ' if after_space => return false,
-            b' ' => after_space = true,
-            b'/' | b'(' if after_space => return false,
-            _ => after_space = false,
+/// Whether `value` has a run of two spaces, and whether a space is followed
+/// by `/` or `(` (`cmdLine` drops such a space).
+fn space_runs(value: &[u8]) -> (bool, bool) {
+    let (mut run, mut before) = (false, false);
+    for at in memchr::memchr_iter(b' ', value) {
+        match value.get(at + 1) {
+            Some(b' ') => run = true,
+            Some(b'/' | b'(') => before = true,
+            _ => {}
+        }
+        if run && before {
+            break;
         }
     }
-    true
-}
-
-/// Whether `compressWhitespace` returns `value` unchanged: only lone spaces.
-fn compress_keeps(value: &[u8]) -> bool {
-    let mut after_space = false;
-    for &c in value {
-        if c == b' ' {
-            if after_space {
-                return false;
-            }
-            after_space = true;
-        } else if is_space(c) {
-            return false;
-        } else {
-            after_space = false;
-        }
-    }
-    true
+    (run, before)
 }
 
 /// The value of an ASCII hex digit.
@@ -427,7 +480,8 @@ impl ChainTable {
                     let id = ChainId::try_from(self.nodes.len()).unwrap_or(ChainId::MAX);
                     self.nodes.push((node, Some(t)));
                     let parent = self.mask(node);
-                    self.masks.push(parent | t.trigger_bit());
+                    let case = if t == Transform::CmdLine { CMD_CASE } else { 0 };
+                    self.masks.push(parent | t.trigger_bit() | case);
                     self.lookup.insert((node, t), id);
                     id
                 }
@@ -599,6 +653,63 @@ mod tests {
             }
         }
         assert!(unchanged > 1000);
+    }
+
+    /// A chain whose only triggers are case changes (`lowercase`, and a
+    /// `cmdLine` with nothing but capitals to change) changes at most the
+    /// case of a value; trimming only changes values with outer spaces.
+    #[test]
+    fn case_only_chains_change_only_case() {
+        let analysed: Vec<Transform> = Transform::ALL
+            .iter()
+            .copied()
+            .filter(|t| t.trigger_bit() != ALWAYS_TRIGGERED)
+            .collect();
+        let alphabet = b" /(aZ.,\t%&\\<;x0B";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        };
+        let (mut case_only, mut unchanged) = (0, 0);
+        for _ in 0..40_000 {
+            let chain: Vec<Transform> = (0..1 + next() % 4)
+                .map(|_| analysed[next() % analysed.len()])
+                .collect();
+            let v: Vec<u8> = (0..next() % 10)
+                .map(|_| alphabet[next() % alphabet.len()])
+                .collect();
+            let mut table = ChainTable::new();
+            let node = table.intern(&chain);
+            let out = table.apply_uncached(node, &v);
+            let mask = trigger_mask(&v) & table.mask(node);
+            if mask == 0 {
+                unchanged += 1;
+                assert_eq!(out, v, "{chain:?} changed {v:?}");
+            } else if mask & !CASE_ONLY == 0 {
+                case_only += 1;
+                assert!(out.eq_ignore_ascii_case(&v), "{chain:?} changed {v:?}");
+            }
+        }
+        assert!(
+            case_only > 500 && unchanged > 1000,
+            "{case_only} {unchanged}"
+        );
+        let mut table = ChainTable::new();
+        let cmd = table.intern(&[Transform::CmdLine]);
+        assert_eq!(
+            trigger_mask(b"Bearer YWFh") & table.mask(cmd) & !CASE_ONLY,
+            0
+        );
+        assert_ne!(
+            trigger_mask(b"Bearer  YWFh") & table.mask(cmd) & !CASE_ONLY,
+            0
+        );
+        let trim = table.intern(&[Transform::Trim]);
+        assert_eq!(trigger_mask(b"a b") & table.mask(trim), 0);
+        assert_ne!(trigger_mask(b"a b ") & table.mask(trim), 0);
     }
 
     #[test]
