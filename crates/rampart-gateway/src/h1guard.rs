@@ -386,7 +386,10 @@ impl<T> GuardedIo<T> {
         };
         let mut request = httparse::Request::new(&mut []);
         match request.parse_with_uninit_headers(head, slots) {
-            Ok(httparse::Status::Complete(_)) => {}
+            // A head httparse ends earlier (at bare LFs) than the CRLF CRLF the
+            // guard framed it by would leave bytes that are neither: refused.
+            Ok(httparse::Status::Complete(parsed)) if parsed == head.len() => {}
+            Ok(httparse::Status::Complete(_)) => return Err(GatewayError::Malformed),
             Err(httparse::Error::TooManyHeaders) => return Err(GatewayError::HeadersTooLarge),
             Ok(httparse::Status::Partial) | Err(_) => return Err(GatewayError::Malformed),
         }

@@ -291,7 +291,12 @@ fn parse_head(head: Bytes, max_headers: usize) -> Result<Parsed, GatewayError> {
     };
     let mut request = httparse::Request::new(&mut []);
     match request.parse_with_uninit_headers(&head, slots) {
-        Ok(httparse::Status::Complete(_)) => {}
+        // The head ends at the first CRLF CRLF. httparse also accepts a bare LF
+        // as a line end and so may end the head earlier: the bytes between would
+        // be neither head nor body (a desync with a front end that reads bare LF
+        // as we do not), so such a head is refused.
+        Ok(httparse::Status::Complete(parsed)) if parsed == head.len() => {}
+        Ok(httparse::Status::Complete(_)) => return Err(GatewayError::Malformed),
         Err(httparse::Error::TooManyHeaders) => return Err(GatewayError::HeadersTooLarge),
         Ok(httparse::Status::Partial) | Err(_) => return Err(GatewayError::Malformed),
     }
@@ -311,7 +316,8 @@ fn parse_head(head: Bytes, max_headers: usize) -> Result<Parsed, GatewayError> {
     };
     // Room for what the request path adds (X-Forwarded-*, X-Request-Id): the
     // map is not grown and rehashed per request.
-    let mut headers = HeaderMap::with_capacity(request.headers.len() + 6);
+    let mut headers = HeaderMap::try_with_capacity(request.headers.len() + 6)
+        .map_err(|_| GatewayError::HeadersTooLarge)?;
     let mut close = version == Version::HTTP_10;
     let mut expect_continue = false;
     for header in request.headers.iter() {
@@ -467,6 +473,11 @@ where
         };
         drop(respond);
         handler.set(None);
+        // Once the final response exists, a `100 Continue` may never follow it
+        // (RFC 9110 §15.2): it would land inside the response body.
+        if let Some(feed) = self.feed.as_mut() {
+            feed.continue_pending = false;
+        }
         let Ok(response) = response;
         let (parts, mut body) = response.into_parts();
         let status = parts.status;
@@ -521,6 +532,9 @@ where
             }
         } else if head_only
             && !length_written
+            && status != http::StatusCode::NO_CONTENT
+            && status != http::StatusCode::NOT_MODIFIED
+            && !status.is_informational()
             && let Some(length) = exact
         {
             header_line(out, b"content-length", itoa_buf(length).as_bytes());

@@ -77,6 +77,58 @@ async fn pipelined_requests_get_their_responses_in_order() {
 }
 
 #[tokio::test]
+async fn a_head_with_bare_line_feeds_is_refused_not_cut_short() {
+    // httparse ends a head at bare LFs, the framing at CRLF CRLF: the bytes
+    // between must not vanish, nor a declared length be skipped so that the
+    // body is read as the next request (a desync with a bare-LF front end).
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let out = raw(
+        gw.addr,
+        b"GET /a HTTP/1.1\nHost: a\n\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n",
+        WAIT,
+    )
+    .await;
+    assert_eq!(status_of(&out), 400, "{out}");
+    let smuggled = b"GET /admin HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut request = format!(
+        "POST /p HTTP/1.1\r\nHost: a\r\n\nContent-Length: {}\r\n\r\n",
+        smuggled.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(smuggled);
+    let out = raw(gw.addr, &request, WAIT).await;
+    assert_eq!(status_of(&out), 400, "{out}");
+    assert!(!out.contains("/admin"), "{out}");
+    assert!(upstream.paths().is_empty(), "{:?}", upstream.paths());
+    // Empty lines before a request line are still ignored (RFC 9112 §2.2).
+    let out = raw(
+        gw.addr,
+        b"\r\nGET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        WAIT,
+    )
+    .await;
+    assert_eq!(status_of(&out), 200, "{out}");
+}
+
+#[tokio::test]
+async fn a_head_answered_204_carries_no_content_length() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let out = raw(
+        gw.addr,
+        b"HEAD /status/204 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        WAIT,
+    )
+    .await;
+    assert_eq!(status_of(&out), 204, "{out}");
+    assert!(
+        !out.to_ascii_lowercase().contains("content-length"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
 async fn head_responses_have_no_body_and_the_connection_goes_on() {
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(upstream.addr, "", "")).await;

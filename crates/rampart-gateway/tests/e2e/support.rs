@@ -100,6 +100,10 @@ async fn echo(
     if path_and_query.starts_with("/status/500") {
         *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     }
+    if path_and_query.starts_with("/status/204") {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.body_mut() = Full::new(Bytes::new());
+    }
     let headers = response.headers_mut();
     headers.insert("content-type", "application/json".parse().unwrap());
     headers.insert("server", "Apache/2.4.1 (Unix)".parse().unwrap());
