@@ -224,14 +224,20 @@ fn analyze(h: &Hir) -> Req {
     }
 }
 
-/// Required factors of a pattern in `regex` syntax (as compiled, with flags).
-pub fn required_factors(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = ParserBuilder::new()
+/// A pattern in `regex` syntax (flags included) parsed as the linear engine
+/// compiles it (bytes, Unicode off), for the analyses made at load.
+pub(crate) fn linear_hir(pattern: &str) -> Option<regex_syntax::hir::Hir> {
+    ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
-        .ok()?;
+        .ok()
+}
+
+/// Required factors of a pattern in `regex` syntax (as compiled, with flags).
+pub fn required_factors(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = linear_hir(pattern)?;
     let r = analyze(&hir);
     let f = match r {
         Req::Exact(s) | Req::Factors(s) => s,

@@ -22,7 +22,6 @@
 //! value the regex does not match: verdicts never change (the tests below
 //! check this against the regex for every CRS pattern).
 
-use regex_syntax::ParserBuilder;
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 /// A set of bytes as a 256-bit bitmap.
@@ -283,12 +282,7 @@ impl Guard {
     /// linear engine compiles it (bytes, Unicode off); `None` when nothing
     /// useful is known.
     pub fn new(pattern: &str) -> Option<Self> {
-        let hir = ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(pattern)
-            .ok()?;
+        let hir = crate::prefilter::linear_hir(pattern)?;
         Some(Self::of(&hir)).filter(Guard::useful)
     }
 
