@@ -97,19 +97,15 @@ impl Decoder {
             match *self {
                 Decoder::Done => return Ok(Decoded::Done),
                 Decoder::Length(remaining) => {
-                    if buf.is_empty() {
+                    let Some((data, left)) = take_up_to(buf, remaining) else {
                         return Ok(Decoded::NeedMore);
-                    }
-                    let take = usize::try_from(remaining)
-                        .unwrap_or(usize::MAX)
-                        .min(buf.len());
-                    let left = remaining - take as u64;
+                    };
                     *self = if left == 0 {
                         Decoder::Done
                     } else {
                         Decoder::Length(left)
                     };
-                    return Ok(Decoded::Data(buf.split_to(take).freeze()));
+                    return Ok(Decoded::Data(data));
                 }
                 Decoder::Chunked(Chunk::Size) => {
                     let Some(size) = size_line(buf)? else {
@@ -122,19 +118,15 @@ impl Decoder {
                     });
                 }
                 Decoder::Chunked(Chunk::Data(remaining)) => {
-                    if buf.is_empty() {
+                    let Some((data, left)) = take_up_to(buf, remaining) else {
                         return Ok(Decoded::NeedMore);
-                    }
-                    let take = usize::try_from(remaining)
-                        .unwrap_or(usize::MAX)
-                        .min(buf.len());
-                    let left = remaining - take as u64;
+                    };
                     *self = Decoder::Chunked(if left == 0 {
                         Chunk::DataEnd
                     } else {
                         Chunk::Data(left)
                     });
-                    return Ok(Decoded::Data(buf.split_to(take).freeze()));
+                    return Ok(Decoded::Data(data));
                 }
                 Decoder::Chunked(Chunk::DataEnd) => {
                     match (buf.first(), buf.get(1)) {
@@ -173,6 +165,18 @@ impl Decoder {
             }
         }
     }
+}
+
+/// Up to `remaining` body bytes from the front of `buf`, and how many are still
+/// owed after them; `None` when `buf` is empty.
+fn take_up_to(buf: &mut BytesMut, remaining: u64) -> Option<(Bytes, u64)> {
+    if buf.is_empty() {
+        return None;
+    }
+    let take = usize::try_from(remaining)
+        .unwrap_or(usize::MAX)
+        .min(buf.len());
+    Some((buf.split_to(take).freeze(), remaining - take as u64))
 }
 
 /// Parses and consumes a complete chunk-size line at the front of `buf`:
