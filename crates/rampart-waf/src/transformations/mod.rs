@@ -567,17 +567,41 @@ mod tests {
         assert_eq!(Transform::ALL.len(), 31);
     }
 
+    /// A deterministic xorshift generator for the property tests below.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> usize {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as usize
+        }
+    }
+
+    /// A chain of one to four analysed transformations and a value of up to
+    /// nine bytes of `alphabet`.
+    fn random_chain_and_value(
+        next: &mut impl FnMut() -> usize,
+        alphabet: &[u8],
+    ) -> (Vec<Transform>, Vec<u8>) {
+        let analysed: Vec<Transform> = Transform::ALL
+            .iter()
+            .copied()
+            .filter(|t| t.trigger_bit() != ALWAYS_TRIGGERED)
+            .collect();
+        let chain = (0..1 + next() % 4)
+            .map(|_| analysed[next() % analysed.len()])
+            .collect();
+        let value = (0..next() % 10)
+            .map(|_| alphabet[next() % alphabet.len()])
+            .collect();
+        (chain, value)
+    }
+
     /// A value without trigger bytes comes out of an analysed transformation
     /// unchanged.
     #[test]
     fn values_without_triggers_are_unchanged() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for &t in Transform::ALL {
             if t.trigger_bit() == ALWAYS_TRIGGERED {
                 continue;
@@ -586,10 +610,8 @@ mod tests {
                 .filter(|&b| t.triggered_by(b) == Some(false))
                 .collect();
             for _ in 0..2000 {
-                let len = (next() % 24) as usize;
-                let v: Vec<u8> = (0..len)
-                    .map(|_| allowed[(next() as usize) % allowed.len()])
-                    .collect();
+                let len = next() % 24;
+                let v: Vec<u8> = (0..len).map(|_| allowed[next() % allowed.len()]).collect();
                 let mut table = ChainTable::new();
                 let node = table.intern(&[t]);
                 if trigger_mask(&v) & table.mask(node) == 0 {
@@ -600,9 +622,9 @@ mod tests {
             // whenever the mask says unchanged, the value must be unchanged.
             let alphabet = b" /(aZ.,\t%&\\";
             for _ in 0..4000 {
-                let len = (next() % 8) as usize;
+                let len = next() % 8;
                 let v: Vec<u8> = (0..len)
-                    .map(|_| alphabet[(next() as usize) % alphabet.len()])
+                    .map(|_| alphabet[next() % alphabet.len()])
                     .collect();
                 let mut table = ChainTable::new();
                 let node = table.intern(&[t]);
@@ -624,27 +646,10 @@ mod tests {
     /// The same for whole chains of analysed transformations.
     #[test]
     fn chains_without_triggers_leave_values_unchanged() {
-        let analysed: Vec<Transform> = Transform::ALL
-            .iter()
-            .copied()
-            .filter(|t| t.trigger_bit() != ALWAYS_TRIGGERED)
-            .collect();
-        let alphabet = b" /(aZ.,\t%&\\<;x0";
-        let mut seed = 0x853c_49e6_748f_ea9bu64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as usize
-        };
+        let mut next = xorshift(0x853c_49e6_748f_ea9b);
         let mut unchanged = 0;
         for _ in 0..20_000 {
-            let chain: Vec<Transform> = (0..1 + next() % 4)
-                .map(|_| analysed[next() % analysed.len()])
-                .collect();
-            let v: Vec<u8> = (0..next() % 10)
-                .map(|_| alphabet[next() % alphabet.len()])
-                .collect();
+            let (chain, v) = random_chain_and_value(&mut next, b" /(aZ.,\t%&\\<;x0");
             let mut table = ChainTable::new();
             let node = table.intern(&chain);
             if trigger_mask(&v) & table.mask(node) == 0 {
@@ -660,27 +665,10 @@ mod tests {
     /// case of a value; trimming only changes values with outer spaces.
     #[test]
     fn case_only_chains_change_only_case() {
-        let analysed: Vec<Transform> = Transform::ALL
-            .iter()
-            .copied()
-            .filter(|t| t.trigger_bit() != ALWAYS_TRIGGERED)
-            .collect();
-        let alphabet = b" /(aZ.,\t%&\\<;x0B";
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as usize
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let (mut case_only, mut unchanged) = (0, 0);
         for _ in 0..40_000 {
-            let chain: Vec<Transform> = (0..1 + next() % 4)
-                .map(|_| analysed[next() % analysed.len()])
-                .collect();
-            let v: Vec<u8> = (0..next() % 10)
-                .map(|_| alphabet[next() % alphabet.len()])
-                .collect();
+            let (chain, v) = random_chain_and_value(&mut next, b" /(aZ.,\t%&\\<;x0B");
             let mut table = ChainTable::new();
             let node = table.intern(&chain);
             let out = table.apply_uncached(node, &v);
