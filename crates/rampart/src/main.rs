@@ -190,13 +190,7 @@ async fn check(file: &std::path::Path) -> ExitCode {
             let factory = match start_adapters(&config).await {
                 Ok(adapters) => stages::EngineStages::with_adapters(adapters),
                 Err(err) => {
-                    let text = format!("{err:#}");
-                    let (field, message) = match text.split_once(": ") {
-                        Some((path, message)) if path.starts_with("identity") => {
-                            (path.to_string(), message.to_string())
-                        }
-                        _ => ("identity".to_string(), text),
-                    };
+                    let (field, message) = stages::split_field("", "identity", &format!("{err:#}"));
                     let line = config.identity.as_ref().and_then(|section| section.line());
                     errors.push(rampart_config::ConfigError::new(
                         &config.source,
@@ -218,12 +212,7 @@ async fn check(file: &std::path::Path) -> ExitCode {
                     .all(|api| api.engines.rate_limit.is_none())
                 && let Err(message) = stages::redis_store(&config, None)
             {
-                let (field, message) = match message.split_once(": ") {
-                    Some((path, rest)) if path.starts_with("redis") => {
-                        (path.to_string(), rest.to_string())
-                    }
-                    _ => ("redis".to_string(), message),
-                };
+                let (field, message) = stages::split_field("", "redis", &message);
                 errors.push(rampart_config::ConfigError::new(
                     &config.source,
                     redis.line(),

@@ -15,6 +15,8 @@ use rampart_config::{Config, ConfigError, EngineSections};
 
 /// One route name written in a section.
 struct RouteName<'a> {
+    /// Whether it is an `authz.operations` key.
+    authz: bool,
     /// Field path, e.g. `apis[0].authz.operations["GET /x"]`.
     field: String,
     /// The section's line.
@@ -28,6 +30,7 @@ fn route_names<'a>(api_field: &str, sections: &'a EngineSections) -> Vec<RouteNa
     if let Some(authz) = &sections.authz {
         for name in authz.value.operations.keys() {
             names.push(RouteName {
+                authz: true,
                 field: format!("{api_field}.authz.operations[\"{name}\"]"),
                 line: authz.line(),
                 name,
@@ -39,6 +42,7 @@ fn route_names<'a>(api_field: &str, sections: &'a EngineSections) -> Vec<RouteNa
         let mut add = |field: String, routes: &'a [String]| {
             for (k, name) in routes.iter().enumerate() {
                 names.push(RouteName {
+                    authz: false,
                     field: format!("{field}.routes[{k}]"),
                     line: rate_limit.line(),
                     name,
@@ -62,6 +66,7 @@ fn route_names<'a>(api_field: &str, sections: &'a EngineSections) -> Vec<RouteNa
         for (j, exclusion) in waf.value.exclusions.iter().enumerate() {
             for (k, name) in exclusion.routes.iter().enumerate() {
                 names.push(RouteName {
+                    authz: false,
                     field: format!("{api_field}.waf.exclusions[{j}].routes[{k}]"),
                     line: waf.line(),
                     name,
@@ -90,10 +95,11 @@ pub(crate) fn check(
                 "needs an `openapi` section: operations are matched through the spec, so without one every request would be refused",
             ));
         }
-        for route in route_names(api_field, sections) {
-            if sections.authz.is_some() && route.field.contains(".authz.") {
-                continue;
-            }
+        // Authz keys are covered by the section's own error above.
+        for route in route_names(api_field, sections)
+            .into_iter()
+            .filter(|r| !r.authz)
+        {
             errors.push(ConfigError::new(
                 &config.source,
                 route.line,

@@ -358,8 +358,17 @@ impl Wiring<'_> {
 /// (`apis[0].authz.operations["GET /x"].owner: ...`) or from its section
 /// (`openapi.limits.max_depth: ...`): that path becomes the error's field, so it
 /// is not repeated after the section's.
-fn split_field(api_field: &str, section: &str, text: &str) -> (String, String) {
-    let section_field = format!("{api_field}.{section}");
+///
+/// `api_field` is empty for top-level sections (`identity`, `redis`).
+pub(crate) fn split_field(api_field: &str, section: &str, text: &str) -> (String, String) {
+    let in_api = |path: &str| {
+        if api_field.is_empty() {
+            path.to_string()
+        } else {
+            format!("{api_field}.{path}")
+        }
+    };
+    let section_field = in_api(section);
     if let Some((path, message)) = text.split_once(": ") {
         let within = |prefix: &str| {
             path.strip_prefix(prefix)
@@ -369,7 +378,7 @@ fn split_field(api_field: &str, section: &str, text: &str) -> (String, String) {
             return (path.to_string(), message.to_string());
         }
         if within(section) {
-            return (format!("{api_field}.{path}"), message.to_string());
+            return (in_api(path), message.to_string());
         }
     }
     (section_field, text.to_string())
