@@ -115,14 +115,16 @@ impl RevocationSyncConfig {
     }
 
     pub(crate) fn validate(&self, path: &str) -> Result<(redis::Client, Settings), AdapterError> {
-        let url = if rampart_core::secret::SecretRef::is_reference(&self.redis_url) {
-            crate::secret_ref::resolve(&self.redis_url).map_err(|source| AdapterError::Secret {
-                field: format!("{path}.redis_url"),
-                source,
-            })?
-        } else {
-            self.redis_url.clone()
-        };
+        // A reference's relative file was taken from the config's directory by
+        // `AdaptersConfig::relative_to`.
+        let url = rampart_core::secret::SecretRef::value_or_reference(
+            &self.redis_url,
+            std::path::Path::new(""),
+        )
+        .map_err(|source| AdapterError::Secret {
+            field: format!("{path}.redis_url"),
+            source,
+        })?;
         let client = redis::Client::open(url.as_str()).map_err(|_| {
             AdapterError::invalid(
                 format!("{path}.redis_url"),
