@@ -106,6 +106,8 @@ pub struct RawLimits {
     pub max_in_flight: Option<Located<u64>>,
     /// Largest request body Rampart buffers for inspection, default 1MiB; 413 past it.
     pub max_body_bytes: Option<Located<RawSize>>,
+    /// Time allowed to send a request body Rampart buffers for inspection, default `30s`; 408 past it.
+    pub body_read_timeout: Option<Located<String>>,
     /// Time allowed for in-flight requests to finish on shutdown, default `30s`.
     pub drain_timeout: Option<Located<String>>,
 }

@@ -93,6 +93,9 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// Largest buffered request body.
     pub max_body_bytes: usize,
+    /// Time allowed to receive a body that is buffered (a declared but unsent
+    /// body would otherwise hold the request, and its in-flight slot, forever).
+    pub body_read_timeout: Duration,
     /// Drain time on shutdown.
     pub drain_timeout: Duration,
 }
@@ -107,6 +110,7 @@ impl Default for Limits {
             max_connections: 10_000,
             max_in_flight: 10_000,
             max_body_bytes: 1024 * 1024,
+            body_read_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
         }
     }

@@ -317,6 +317,11 @@ fn limits_of(c: &mut Checker<'_>, raw: &RawLimits) -> Limits {
             "limits.max_body_bytes",
             d.max_body_bytes,
         ),
+        body_read_timeout: c.duration(
+            raw.body_read_timeout.as_ref(),
+            "limits.body_read_timeout",
+            d.body_read_timeout,
+        ),
         drain_timeout: c.duration(
             raw.drain_timeout.as_ref(),
             "limits.drain_timeout",

@@ -33,6 +33,9 @@ pub enum GatewayError {
     /// The body could not be read from the client.
     #[error("body read failed")]
     BodyReadFailed,
+    /// A body the gateway buffers did not arrive within the body-read timeout.
+    #[error("body read timeout")]
+    BodyTimeout,
     /// The upstream could not be reached.
     #[error("upstream unreachable")]
     UpstreamUnreachable,
@@ -54,8 +57,8 @@ pub mod types {
     pub const MALFORMED: ProblemType = ProblemType::new("malformed-request", 400, "Bad Request");
     /// 414.
     pub const URI_TOO_LONG: ProblemType = ProblemType::new("uri-too-long", 414, "URI Too Long");
-    /// 408.
-    pub const HEADER_TIMEOUT: ProblemType =
+    /// 408: the head, or a body the gateway buffers, did not arrive in time.
+    pub const REQUEST_TIMEOUT: ProblemType =
         ProblemType::new("request-timeout", 408, "Request Timeout");
     /// 431.
     pub const HEADERS_TOO_LARGE: ProblemType =
@@ -83,7 +86,7 @@ impl GatewayError {
             GatewayError::RouteNotFound => types::ROUTE_NOT_FOUND,
             GatewayError::Malformed => types::MALFORMED,
             GatewayError::UriTooLong => types::URI_TOO_LONG,
-            GatewayError::HeaderTimeout => types::HEADER_TIMEOUT,
+            GatewayError::HeaderTimeout | GatewayError::BodyTimeout => types::REQUEST_TIMEOUT,
             GatewayError::HeadersTooLarge => types::HEADERS_TOO_LARGE,
             GatewayError::BodyTooLarge => types::BODY_TOO_LARGE,
             GatewayError::BodyReadFailed => types::BODY_READ_FAILED,

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use http::uri::PathAndQuery;
@@ -440,7 +440,8 @@ async fn serve(
     cx.headers = parts.headers;
 
     let mut body = Some(body);
-    match run_request_stages(api, &mut cx, &mut body, bytes_in).await {
+    let body_read_timeout = runtime.config.limits.body_read_timeout;
+    match run_request_stages(api, &mut cx, &mut body, bytes_in, body_read_timeout).await {
         Ok(()) => {}
         Err((problem, decision)) => return Err(Refusal::with_cx(problem, cx, decision)),
     }
@@ -478,6 +479,7 @@ async fn run_request_stages(
     cx: &mut RequestCx,
     body: &mut Option<InboundBody>,
     bytes_in: Option<&Arc<AtomicU64>>,
+    body_read_timeout: Duration,
 ) -> Result<(), (Problem, Decision)> {
     let too_large = || (GatewayError::BodyTooLarge.problem(), Decision::Deny);
     for (index, stage) in api.stages.iter().enumerate() {
@@ -490,7 +492,7 @@ async fn run_request_stages(
                         .iter()
                         .filter_map(|stage| stage.request_body_limit(cx))
                         .fold(limit.min(api.config.max_body_bytes), usize::min);
-                    let bytes = buffer_body(&cx.headers, incoming, limit)
+                    let bytes = buffer_body(&cx.headers, incoming, limit, body_read_timeout)
                         .await
                         .map_err(|error| (error.problem(), Decision::Deny))?;
                     if let Some(counter) = bytes_in {
@@ -510,10 +512,14 @@ async fn run_request_stages(
     Ok(())
 }
 
+/// Reads the whole body, refusing it past `limit` bytes (413) or when it has not
+/// arrived within `timeout` (408): a client that declares a body and sends it
+/// slowly, or not at all, must not hold the request and its in-flight slot.
 async fn buffer_body(
     headers: &http::HeaderMap,
     body: InboundBody,
     limit: usize,
+    timeout: Duration,
 ) -> Result<Bytes, GatewayError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -522,7 +528,11 @@ async fn buffer_body(
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(GatewayError::BodyTooLarge);
     }
-    match Limited::new(body, limit).collect().await {
+    let Ok(collected) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await
+    else {
+        return Err(GatewayError::BodyTimeout);
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(GatewayError::BodyTooLarge),
         Err(_) => Err(GatewayError::BodyReadFailed),

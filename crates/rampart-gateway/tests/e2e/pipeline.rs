@@ -174,6 +174,44 @@ async fn bodies_past_a_stage_buffer_limit_get_413() {
 }
 
 #[tokio::test]
+async fn a_buffered_body_that_does_not_arrive_in_time_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = Upstream::start().await;
+    let gw = start_with(
+        &config_yaml(upstream.addr, "limits: {body_read_timeout: 300ms}", ""),
+        Arc::new(Factory),
+        "pipeline-408",
+    )
+    .await;
+    // Declares 50 bytes, sends 10 and then nothing: refused, not held open.
+    let head = "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 50\r\n\r\n0123456789";
+    let out = raw(gw.addr, head.as_bytes(), std::time::Duration::from_secs(5)).await;
+    assert_eq!(status_of(&out), 408, "{out}");
+    assert!(out.contains("urn:rampart:problem:request-timeout"), "{out}");
+    assert!(upstream.paths().is_empty());
+    let records = gw.audit_records(1).await;
+    assert_eq!(records[0]["status"], 408);
+    assert_eq!(records[0]["reason"], "request-timeout");
+
+    // A body sent in two parts well within the timeout passes.
+    let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\nConnection: close\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    stream.write_all(b"abcdefghij").await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut out),
+    )
+    .await;
+    assert_eq!(status_of(&String::from_utf8_lossy(&out)), 200);
+    assert_eq!(upstream.paths().len(), 1);
+}
+
+#[tokio::test]
 async fn bodies_no_stage_needs_are_streamed_past_the_buffer_limit() {
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(
