@@ -108,6 +108,8 @@ pub struct RawLimits {
     pub max_body_bytes: Option<Located<RawSize>>,
     /// Time allowed to send a request body Rampart buffers for inspection, default `30s`; 408 past it.
     pub body_read_timeout: Option<Located<String>>,
+    /// Time a response write to a client may make no progress before the connection is closed, default `60s`.
+    pub send_timeout: Option<Located<String>>,
     /// Time allowed for in-flight requests to finish on shutdown, default `30s`.
     pub drain_timeout: Option<Located<String>>,
 }

@@ -96,6 +96,9 @@ pub struct Limits {
     /// Time allowed to receive a body that is buffered (a declared but unsent
     /// body would otherwise hold the request, and its in-flight slot, forever).
     pub body_read_timeout: Duration,
+    /// Time a write to a client may make no progress before the connection is
+    /// closed (a client that never reads must not hold a connection forever).
+    pub send_timeout: Duration,
     /// Drain time on shutdown.
     pub drain_timeout: Duration,
 }
@@ -111,6 +114,7 @@ impl Default for Limits {
             max_in_flight: 10_000,
             max_body_bytes: 1024 * 1024,
             body_read_timeout: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(30),
         }
     }

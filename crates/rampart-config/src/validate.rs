@@ -322,6 +322,11 @@ fn limits_of(c: &mut Checker<'_>, raw: &RawLimits) -> Limits {
             "limits.body_read_timeout",
             d.body_read_timeout,
         ),
+        send_timeout: c.duration(
+            raw.send_timeout.as_ref(),
+            "limits.send_timeout",
+            d.send_timeout,
+        ),
         drain_timeout: c.duration(
             raw.drain_timeout.as_ref(),
             "limits.drain_timeout",

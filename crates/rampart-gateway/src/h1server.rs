@@ -75,6 +75,9 @@ pub(crate) struct H1Conn {
     pub info: Arc<ConnInfo>,
     /// Head limits and the header-read timeout.
     pub limits: HeadLimits,
+    /// How long a write to the client may make no progress before the
+    /// connection is closed.
+    pub send_timeout: Duration,
     /// Audit records for refused heads.
     pub refusals: Arc<dyn OnRefusal>,
     /// Whether a connection may switch to HTTP/2 (prior knowledge on plain
@@ -136,7 +139,7 @@ where
             HeadRead::Http2 => return Ended::Http2(io, rbuf.freeze()),
             HeadRead::Refused(error, mut facts) => {
                 let response = refusal_response(error, &mut facts, settings.refusals.as_ref());
-                if io.write_all(&response).await.is_ok() {
+                if send_all(&mut io, &response, settings.send_timeout, false).await {
                     linger_close(&mut io).await;
                 }
                 return Ended::Closed;
@@ -175,6 +178,7 @@ where
             out: &mut out,
             feed: &mut feed,
             max_trailers: settings.limits.max_header_bytes,
+            send_timeout: settings.send_timeout,
         };
         let keep_alive = exchange
             .run(
@@ -430,6 +434,7 @@ struct Exchange<'a, IO> {
     out: &'a mut Vec<u8>,
     feed: &'a mut Option<Feed>,
     max_trailers: usize,
+    send_timeout: Duration,
 }
 
 impl<IO> Exchange<'_, IO>
@@ -440,11 +445,34 @@ where
         self.feed.as_ref().is_some_and(|feed| !feed.stopped)
     }
 
+    /// Whether the client may still be sending a body nobody reads any more
+    /// (the connection closes after this response).
+    fn unwanted_body(&self) -> bool {
+        self.feed
+            .as_ref()
+            .is_some_and(|feed| feed.stopped && !feed.decoder.is_done())
+    }
+
+    /// Writes `bytes` to the client within the send timeout (see [`send_all`]).
+    async fn send(&mut self, bytes: &[u8]) -> bool {
+        let discard = self.unwanted_body();
+        send_all(self.io, bytes, self.send_timeout, discard).await
+    }
+
+    /// Writes and flushes what `out` holds, then empties it.
+    async fn send_out(&mut self) -> bool {
+        let out = std::mem::take(self.out);
+        let sent = self.send(&out).await && flush_within(self.io, self.send_timeout).await;
+        *self.out = out;
+        self.out.clear();
+        sent
+    }
+
     /// Runs the handler while feeding it the body, then writes the response
     /// (still feeding: an upstream may answer before the body ends). Returns
     /// whether the connection may carry another request.
     async fn run<F>(
-        self,
+        mut self,
         mut handler: std::pin::Pin<&mut Option<F>>,
         head_only: bool,
         http10: bool,
@@ -556,13 +584,8 @@ where
                     Poll::Ready(frame) => frame,
                     Poll::Pending => {
                         // Send what is ready before waiting for the upstream.
-                        if !self.out.is_empty() {
-                            if self.io.write_all(self.out).await.is_err()
-                                || self.io.flush().await.is_err()
-                            {
-                                return false;
-                            }
-                            self.out.clear();
+                        if !self.out.is_empty() && !self.send_out().await {
+                            return false;
                         }
                         tokio::select! {
                             biased;
@@ -586,19 +609,20 @@ where
                         _ => continue,
                     },
                 };
-                let out = &mut *self.out;
                 if chunked {
-                    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                    self.out
+                        .extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
                 }
-                if out.len() + data.len() <= COALESCE {
-                    out.extend_from_slice(&data);
+                if self.out.len() + data.len() <= COALESCE {
+                    self.out.extend_from_slice(&data);
                 } else {
-                    if self.io.write_all(out).await.is_err()
-                        || self.io.write_all(&data).await.is_err()
-                    {
+                    let out = std::mem::take(self.out);
+                    let sent = self.send(&out).await && self.send(&data).await;
+                    *self.out = out;
+                    self.out.clear();
+                    if !sent {
                         return false;
                     }
-                    out.clear();
                 }
                 if chunked {
                     self.out.extend_from_slice(b"\r\n");
@@ -608,10 +632,9 @@ where
                 self.out.extend_from_slice(b"0\r\n\r\n");
             }
         }
-        if self.io.write_all(self.out).await.is_err() || self.io.flush().await.is_err() {
+        if !self.send_out().await {
             return false;
         }
-        self.out.clear();
         drop(body);
         !(close || broken)
     }
@@ -668,6 +691,70 @@ fn with_date(write: impl FnOnce(&[u8])) {
         }
         write(value);
     });
+}
+
+/// Writes all of `bytes`, giving up (false) when the client takes nothing for
+/// `timeout` or the connection fails. No timer is armed while the socket takes
+/// the bytes at once. While a write waits and `discard` is set (the response is
+/// final and the rest of the request body is not wanted), what the client sends
+/// is read and dropped: a client that uploads its whole body before reading the
+/// answer would otherwise never read it, and both sides would wait for ever.
+async fn send_all<IO>(io: &mut IO, mut bytes: &[u8], timeout: Duration, discard: bool) -> bool
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    while !bytes.is_empty() {
+        let now =
+            poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut *io).poll_write(cx, bytes))).await;
+        let written = match now {
+            Poll::Ready(written) => written,
+            Poll::Pending => {
+                let mut sink = if discard {
+                    vec![0u8; 8 * 1024]
+                } else {
+                    Vec::new()
+                };
+                let mut reading = discard;
+                let wait = poll_fn(|cx| {
+                    // Bounded per wake-up, so a flooding client cannot keep
+                    // this task from yielding.
+                    for _ in 0..16 {
+                        if !reading {
+                            break;
+                        }
+                        let mut read = tokio::io::ReadBuf::new(&mut sink);
+                        match std::pin::Pin::new(&mut *io).poll_read(cx, &mut read) {
+                            Poll::Ready(Ok(())) if !read.filled().is_empty() => {}
+                            Poll::Ready(_) => reading = false,
+                            Poll::Pending => break,
+                        }
+                    }
+                    std::pin::Pin::new(&mut *io).poll_write(cx, bytes)
+                });
+                match tokio::time::timeout(timeout, wait).await {
+                    Ok(written) => written,
+                    Err(_) => return false,
+                }
+            }
+        };
+        match written {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+        }
+    }
+    true
+}
+
+/// Flushes within `timeout` (TLS streams may hold bytes back); no timer when
+/// the flush completes at once.
+async fn flush_within<IO>(io: &mut IO, timeout: Duration) -> bool
+where
+    IO: AsyncWrite + Unpin,
+{
+    match poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut *io).poll_flush(cx))).await {
+        Poll::Ready(result) => result.is_ok(),
+        Poll::Pending => matches!(tokio::time::timeout(timeout, io.flush()).await, Ok(Ok(()))),
+    }
 }
 
 /// Closes after a final response while the client may still be sending: ends

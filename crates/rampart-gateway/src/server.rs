@@ -410,6 +410,7 @@ async fn accept_loop(
                         gateway: gateway.clone(),
                         info: info.clone(),
                         limits: guard_limits,
+                        send_timeout: limits.send_timeout,
                         refusals,
                         allow_h2: true,
                     };
@@ -452,6 +453,7 @@ async fn accept_loop(
                     gateway,
                     info,
                     limits: guard_limits,
+                    send_timeout: limits.send_timeout,
                     refusals,
                     allow_h2: false,
                 };

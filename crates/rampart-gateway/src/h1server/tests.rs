@@ -218,3 +218,33 @@ fn the_piece_size_never_changes_the_body_or_the_verdict() {
         (b"wikipedia in\r\n\r\nchunks.".to_vec(), Ok(true))
     );
 }
+
+/// A peer that uploads everything before it reads, as simple clients do.
+async fn upload_then_read(mut peer: tokio::io::DuplexStream, upload: usize) -> usize {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if peer.write_all(&vec![b'u'; upload]).await.is_err() {
+        return 0;
+    }
+    let mut got = Vec::new();
+    let _ = peer.read_to_end(&mut got).await;
+    got.len()
+}
+
+#[tokio::test]
+async fn a_waiting_write_reads_and_drops_an_unwanted_upload() {
+    let (mut ours, peer) = tokio::io::duplex(4096);
+    let client = tokio::spawn(upload_then_read(peer, 256 * 1024));
+    let response = vec![b'r'; 64 * 1024];
+    assert!(send_all(&mut ours, &response, Duration::from_secs(5), true).await);
+    drop(ours);
+    assert_eq!(client.await.unwrap(), response.len());
+}
+
+#[tokio::test]
+async fn a_write_nobody_takes_gives_up_after_the_send_timeout() {
+    // The same peer, but the upload is not read: neither side can move.
+    let (mut ours, peer) = tokio::io::duplex(4096);
+    let _client = tokio::spawn(upload_then_read(peer, 256 * 1024));
+    let response = vec![b'r'; 64 * 1024];
+    assert!(!send_all(&mut ours, &response, Duration::from_millis(200), false).await);
+}

@@ -270,3 +270,72 @@ async fn the_header_read_timeout_counts_from_each_wait_on_a_kept_alive_connectio
     assert_eq!(status_of(&String::from_utf8_lossy(&out)), 408);
     assert!(started.elapsed() < Duration::from_millis(1500));
 }
+
+/// Reads until the connection ends (or `limit` passes); the bytes read.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> usize {
+    let mut total = 0;
+    let mut buf = vec![0u8; 256 * 1024];
+    let _ = tokio::time::timeout(limit, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await;
+    total
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_by_the_send_timeout() {
+    const SIZE: usize = 48 * 1024 * 1024;
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {send_timeout: 300ms}",
+        "",
+    ))
+    .await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(format!("GET /big/{SIZE} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // Reads nothing for well past the timeout: the gateway gives up on the write.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let read = read_until_closed(&mut stream, Duration::from_secs(20)).await;
+    assert!(read > 0, "nothing arrived");
+    assert!(read < SIZE, "the whole response arrived: {read} bytes");
+}
+
+#[tokio::test]
+async fn a_slow_but_steady_reader_gets_the_whole_response() {
+    const SIZE: usize = 16 * 1024 * 1024;
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {send_timeout: 1s}",
+        "",
+    ))
+    .await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET /big/{SIZE} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    // Pauses shorter than the send timeout between reads: every write makes
+    // progress in time, so nothing is cut.
+    let mut total = 0;
+    let mut buf = vec![0u8; 1024 * 1024];
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => total += n,
+        }
+    }
+    assert!(total > SIZE, "only {total} bytes arrived");
+}

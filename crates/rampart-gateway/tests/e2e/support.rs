@@ -100,6 +100,10 @@ async fn echo(
     if path_and_query.starts_with("/status/500") {
         *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     }
+    if let Some(size) = path_and_query.strip_prefix("/big/") {
+        // A body larger than the sockets' buffers, for tests of slow readers.
+        *response.body_mut() = Full::new(Bytes::from(vec![b'x'; size.parse().unwrap_or(0)]));
+    }
     if path_and_query.starts_with("/status/204") {
         *response.status_mut() = StatusCode::NO_CONTENT;
         *response.body_mut() = Full::new(Bytes::new());
