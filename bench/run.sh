@@ -34,8 +34,11 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-cargo build --release -q -p rampart
-RAMPART=${CARGO_TARGET_DIR:-$PWD/target}/release/rampart
+# The deployable build (Cargo.toml [profile.production]: fat LTO, one codegen
+# unit); BENCH_PROFILE=release measures the everyday release build instead.
+PROFILE=${BENCH_PROFILE:-production}
+cargo build --profile "$PROFILE" -q -p rampart
+RAMPART=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/rampart
 
 # shellcheck source=bench/common.sh
 source bench/common.sh rampart-bench
