@@ -144,6 +144,10 @@ pub struct Ruleset {
     /// Per rule: which of its parts may use a collection `initcol` binds
     /// ([`crate::transaction::named_use`]).
     pub(crate) named_use: Vec<u64>,
+    /// Per rule: the request parts its first link reads
+    /// ([`crate::transaction::sources_of_link`]); a rule whose parts are all
+    /// empty in a transaction cannot match and is not evaluated.
+    pub(crate) first_sources: Vec<u64>,
 }
 
 impl Ruleset {
@@ -431,6 +435,10 @@ impl RulesetBuilder {
         crate::services::prepare();
         let fold_on = self.settings.fold;
         let named_use = rules.iter().map(crate::transaction::named_use).collect();
+        let first_sources = rules
+            .iter()
+            .map(crate::transaction::sources_of_link)
+            .collect();
         let rs = Ruleset {
             rules,
             phases,
@@ -444,6 +452,7 @@ impl RulesetBuilder {
             stats: self.stats,
             fold: Fold::default(),
             named_use,
+            first_sources,
         };
         if !fold_on {
             return Ok(rs);
