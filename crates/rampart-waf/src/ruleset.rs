@@ -148,6 +148,10 @@ pub struct Ruleset {
     /// ([`crate::transaction::sources_of_link`]); a rule whose parts are all
     /// empty in a transaction cannot match and is not evaluated.
     pub(crate) first_sources: Vec<u64>,
+    /// Per rule, when folding is active: the TX keys of a first link that
+    /// does not match the folded TX state ([`crate::transaction::idle_keys`]);
+    /// the rule is skipped while none of them was written.
+    pub(crate) idle: Vec<Option<Box<[Vec<u8>]>>>,
 }
 
 impl Ruleset {
@@ -453,6 +457,7 @@ impl RulesetBuilder {
             fold: Fold::default(),
             named_use,
             first_sources,
+            idle: Vec::new(),
         };
         if !fold_on {
             return Ok(rs);
@@ -471,6 +476,13 @@ impl RulesetBuilder {
                     rs.prefilter.cover(&rs.rules, &rs.chains, |i| {
                         !skip.get(i).copied().unwrap_or(false)
                     });
+                }
+                if fold.active() {
+                    rs.idle = rs
+                        .rules
+                        .iter()
+                        .map(|r| crate::transaction::idle_keys(r, &fold.tx))
+                        .collect();
                 }
                 rs.fold = fold;
                 Ok(rs)

@@ -173,6 +173,16 @@ impl Transaction {
                 Some(true) => {}
                 None => {
                     let named = rs.named_use.get(idx).copied().unwrap_or(u64::MAX);
+                    // A TX gate that cannot match while its variables are
+                    // the folded ones (see the `idle` module).
+                    if self.folded
+                        && named & 1 == 0
+                        && let Some(Some(keys)) = rs.idle.get(idx)
+                        && super::idle::still_idle(keys, &self.vars.tx, rs.fold.ids_used)
+                    {
+                        self.vars.matched_vars.clear();
+                        continue;
+                    }
                     let sources = rs.first_sources.get(idx).copied().unwrap_or(ALWAYS);
                     if !self.eval_chain(&rs, rule, named, sources) {
                         continue;
