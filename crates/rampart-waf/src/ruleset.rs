@@ -144,6 +144,14 @@ pub struct Ruleset {
     /// Per rule: which of its parts may use a collection `initcol` binds
     /// ([`crate::transaction::named_use`]).
     pub(crate) named_use: Vec<u64>,
+    /// Per rule: the request parts its first link reads
+    /// ([`crate::transaction::sources_of_link`]); a rule whose parts are all
+    /// empty in a transaction cannot match and is not evaluated.
+    pub(crate) first_sources: Vec<u64>,
+    /// Per rule, when folding is active: the TX keys of a first link that
+    /// does not match the folded TX state ([`crate::transaction::idle_keys`]);
+    /// the rule is skipped while none of them was written.
+    pub(crate) idle: Vec<Option<Box<[Vec<u8>]>>>,
 }
 
 impl Ruleset {
@@ -431,6 +439,10 @@ impl RulesetBuilder {
         crate::services::prepare();
         let fold_on = self.settings.fold;
         let named_use = rules.iter().map(crate::transaction::named_use).collect();
+        let first_sources = rules
+            .iter()
+            .map(crate::transaction::sources_of_link)
+            .collect();
         let rs = Ruleset {
             rules,
             phases,
@@ -444,6 +456,8 @@ impl RulesetBuilder {
             stats: self.stats,
             fold: Fold::default(),
             named_use,
+            first_sources,
+            idle: Vec::new(),
         };
         if !fold_on {
             return Ok(rs);
@@ -462,6 +476,13 @@ impl RulesetBuilder {
                     rs.prefilter.cover(&rs.rules, &rs.chains, |i| {
                         !skip.get(i).copied().unwrap_or(false)
                     });
+                }
+                if fold.active() {
+                    rs.idle = rs
+                        .rules
+                        .iter()
+                        .map(|r| crate::transaction::idle_keys(r, &fold.tx))
+                        .collect();
                 }
                 rs.fold = fold;
                 Ok(rs)

@@ -12,6 +12,7 @@ use super::collect::{Candidate, collect};
 use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, expand, expand_cow};
 use super::persistent::{PartOf, RECORD_USES_NAMED};
+use super::sources::ALWAYS;
 use super::{Interruption, MatchRec, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::{Entry, Ruleset};
@@ -42,7 +43,13 @@ fn fact_hits(
     let mut highest = upto;
     let mut own = vec![0u64; words];
     let mut cands: Vec<Candidate<'_>> = Vec::new();
+    // Targets whose parts hold no item above `upto` would only yield items
+    // already scanned (values without an item, [`ALWAYS`], are rescanned).
+    let newer = super::sources::newer_than(data, upto);
     for (target, nodes) in p.coverage() {
+        if super::sources::of_target(target) & newer == 0 {
+            continue;
+        }
         cands.clear();
         collect(data, vars, target, &|_, _| false, &mut cands);
         for c in &cands {
@@ -136,6 +143,7 @@ impl Transaction {
             self.facts_signature = signature;
             self.facts_dirty = true;
         }
+        self.present = super::sources::present(&self.data);
         let p = usize::from(phase.clamp(1, 5) - 1);
         let (Some(entries), Some(jumps)) = (rs.phases.get(p), rs.jumps.get(p)) else {
             return;
@@ -165,7 +173,18 @@ impl Transaction {
                 Some(true) => {}
                 None => {
                     let named = rs.named_use.get(idx).copied().unwrap_or(u64::MAX);
-                    if !self.eval_chain(&rs, rule, named) {
+                    // A TX gate that cannot match while its variables are
+                    // the folded ones (see the `idle` module).
+                    if self.folded
+                        && named & 1 == 0
+                        && let Some(Some(keys)) = rs.idle.get(idx)
+                        && super::idle::still_idle(keys, &self.vars.tx, rs.fold.ids_used)
+                    {
+                        self.vars.matched_vars.clear();
+                        continue;
+                    }
+                    let sources = rs.first_sources.get(idx).copied().unwrap_or(ALWAYS);
+                    if !self.eval_chain(&rs, rule, named, sources) {
                         continue;
                     }
                     if named & RECORD_USES_NAMED != 0 {
@@ -286,8 +305,20 @@ impl Transaction {
     ///
     /// `named`: the starter's [`super::persistent::named_use`] bits; records
     /// `initcol` bound are copied in before the first link that may use them.
-    pub(crate) fn eval_chain(&mut self, rs: &Ruleset, starter: &Rule, named: u64) -> bool {
+    /// `sources`: the parts the starter reads ([`super::sources::of_link`]);
+    /// when none holds a value, no value is collected and the chain does not
+    /// match, so it is not evaluated ([`ALWAYS`]: always evaluated).
+    pub(crate) fn eval_chain(
+        &mut self,
+        rs: &Ruleset,
+        starter: &Rule,
+        named: u64,
+        sources: u64,
+    ) -> bool {
         self.vars.matched_vars.clear();
+        if sources & self.present == 0 {
+            return false;
+        }
         let mut link = Some(starter);
         let mut n = 0u32;
         while let Some(l) = link {

@@ -34,7 +34,7 @@ impl Transaction {
     /// effects stay in the template.
     pub(crate) fn fold_eval(&mut self, rs: &Ruleset, rule: &Rule) -> Outcome {
         let before = self.vars.matched_var.clone();
-        let matched = self.eval_chain(rs, rule, 0);
+        let matched = self.eval_chain(rs, rule, 0, super::sources::ALWAYS);
         let after = &self.vars.matched_var;
         let changed = match (&before, after) {
             (Some(a), Some(b)) => !Arc::ptr_eq(a, b),

@@ -17,8 +17,10 @@ mod data;
 mod eval;
 mod expand;
 mod fold;
+mod idle;
 mod persistent;
 mod response;
+mod sources;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -33,8 +35,10 @@ pub use data::Item;
 pub(crate) use data::{BaseKeyCache, Collection, SlotCache};
 use data::{Ids, RequestData};
 pub(crate) use fold::Outcome;
+pub(crate) use idle::idle_keys;
 pub(crate) use persistent::named_use;
 pub(crate) use response::is_media_type;
+pub(crate) use sources::of_link as sources_of_link;
 
 /// How the transaction was interrupted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +128,9 @@ pub struct Transaction {
     facts_dirty: bool,
     /// Highest item id `fact_hits` covers.
     facts_upto: u32,
+    /// The request parts that hold a value ([`sources::present`]), as of
+    /// the start of the running phase (data changes only between phases).
+    present: u64,
     memo: std::cell::RefCell<crate::services::InjectionMemo>,
     runtime: Runtime,
     interruption: Option<Interruption>,
@@ -177,6 +184,7 @@ impl Transaction {
             facts_signature: (usize::MAX, 0),
             facts_dirty: true,
             facts_upto: 0,
+            present: sources::ALWAYS,
             memo,
             runtime,
             interruption: None,
