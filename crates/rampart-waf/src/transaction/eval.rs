@@ -43,10 +43,6 @@ fn fact_hits(
     let mut own = vec![0u64; words];
     let mut cands: Vec<Candidate<'_>> = Vec::new();
     for (target, nodes) in p.coverage() {
-        // Nothing the target reads is newer than the last pass.
-        if super::collect::newest_id(data, target.var) <= upto {
-            continue;
-        }
         cands.clear();
         collect(data, vars, target, &|_, _| false, &mut cands);
         for c in &cands {
