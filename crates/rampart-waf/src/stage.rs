@@ -123,7 +123,16 @@ impl WafStage {
     }
 
     fn record(&self, cx: &mut RequestCx, tx: &Transaction) {
-        cx.notes.waf.matched_rules = tx.matched_rule_ids();
+        self.record_after(cx, tx, None);
+    }
+
+    /// [`Self::record`], where `recorded` is the transaction's match count
+    /// when its rule list was last put in `cx`'s notes: the list (rebuilt
+    /// from ~150 match records) is kept when no rule matched since.
+    fn record_after(&self, cx: &mut RequestCx, tx: &Transaction, recorded: Option<usize>) {
+        if recorded != Some(tx.match_count()) {
+            cx.notes.waf.matched_rules = tx.matched_rule_ids();
+        }
         cx.notes.waf.anomaly_score = tx.inbound_anomaly_score();
         if self.waf.mode == WafMode::DetectionOnly && tx.detected_interruption().is_some() {
             cx.notes.reason = Some(WAF_DETECTED.to_string());
@@ -138,7 +147,8 @@ impl WafStage {
         pending: &PendingTransaction,
     ) -> Verdict {
         let mut guard = pending.0.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = &mut *guard;
+        let recorded = Some(guard.recorded);
+        let tx = &mut guard.tx;
         tx.set_response_status(response.status.as_u16(), protocol(cx.version));
         for (name, value) in &response.headers {
             tx.add_response_header(name.as_str(), value.as_bytes());
@@ -153,7 +163,7 @@ impl WafStage {
                 && (response.body_truncated || body.len() > settings.response_body_limit)
             {
                 tx.process_logging();
-                self.record(cx, tx);
+                self.record_after(cx, tx, recorded);
                 tracing::info!(request_id = %cx.request_id, "waf withheld response: body past SecResponseBodyLimit");
                 return Verdict::Respond(Problem::new(WAF_RESPONSE_BLOCKED));
             }
@@ -161,7 +171,7 @@ impl WafStage {
         }
         tx.process_response_body();
         tx.process_logging();
-        self.record(cx, tx);
+        self.record_after(cx, tx, recorded);
         if let Some(i) = tx.interruption() {
             tracing::info!(rule = i.rule_id, request_id = %cx.request_id, "waf withheld response");
             return Verdict::Respond(Problem::new(WAF_RESPONSE_BLOCKED));
@@ -187,24 +197,28 @@ pub struct PendingTransaction(Arc<Mutex<LoggedOnDrop>>);
 
 /// Runs phase 5 when the last handle goes away.
 #[derive(Debug)]
-struct LoggedOnDrop(Transaction);
+struct LoggedOnDrop {
+    tx: Transaction,
+    /// The match count when `on_request` recorded the request's notes.
+    recorded: usize,
+}
 
 impl std::ops::Deref for LoggedOnDrop {
     type Target = Transaction;
     fn deref(&self) -> &Transaction {
-        &self.0
+        &self.tx
     }
 }
 
 impl std::ops::DerefMut for LoggedOnDrop {
     fn deref_mut(&mut self) -> &mut Transaction {
-        &mut self.0
+        &mut self.tx
     }
 }
 
 impl Drop for LoggedOnDrop {
     fn drop(&mut self) {
-        self.0.process_logging();
+        self.tx.process_logging();
     }
 }
 
@@ -250,8 +264,12 @@ impl Stage for WafStage {
         }
         if self.inspects_responses() {
             self.record(cx, &tx);
+            let recorded = tx.match_count();
             cx.extensions
-                .insert(PendingTransaction(Arc::new(Mutex::new(LoggedOnDrop(tx)))));
+                .insert(PendingTransaction(Arc::new(Mutex::new(LoggedOnDrop {
+                    tx,
+                    recorded,
+                }))));
         } else {
             tx.process_logging();
             self.record(cx, &tx);

@@ -6,6 +6,11 @@
 //! distinct values. Nodes whose transformation changed nothing point at their
 //! parent's value, so a value is stored, and scanned by the prefilter, once
 //! however many chains leave it unchanged (most values of most requests).
+//!
+//! Tables, prefilter scans and the derivation links live in a few flat
+//! vectors rather than one allocation each: a transaction touches a few
+//! dozen items, and each allocation (and its free when the transaction is
+//! dropped) costs about as much as a table lookup costs in total.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -43,24 +48,42 @@ impl Deref for Tv<'_> {
 struct Value {
     /// `None`: the untransformed value.
     data: Option<Arc<[u8]>>,
-    /// Prefilter scan of the value, once computed.
-    bits: Option<Box<[u64]>>,
+    /// Prefilter scan of the value, once computed: 1 + its start in
+    /// [`ValueCache::scans`] (0: not computed).
+    bits: u32,
     /// The value whose scan this one shares (itself, or the value it is a
     /// change of case of: the prefilter ignores ASCII case).
     bits_from: usize,
     /// Values already derived from this one by one transformation: chains
     /// that reach this value and then apply the same transformation share
-    /// the result (and its scan).
-    derived: Vec<(Transform, u32)>,
+    /// the result (and its scan). 1 + index of the first in
+    /// [`ValueCache::derived`] (0: none yet).
+    derived: u32,
+}
+
+/// One derivation: `value` is `transform` applied to the value that links
+/// to it; `next` is 1 + the index of that value's next derivation (0: last).
+#[derive(Debug, Clone, Copy)]
+struct Derived {
+    transform: Transform,
+    value: u32,
+    next: u32,
 }
 
 /// The caches of one transaction.
 #[derive(Debug, Default)]
 pub(crate) struct ValueCache {
-    /// Per item slot, per chain node: 1 + index into `values` (0: not known
-    /// yet); the last cell holds the value's trigger mask (0: not known yet).
-    tables: Vec<Box<[u32]>>,
+    /// Per item slot: 1 + the start of its table in `cells` (0: none yet).
+    tables: Vec<u32>,
+    /// The tables, one after the other: per chain node, 1 + index into
+    /// `values` (0: not known yet); the last cell holds the value's trigger
+    /// mask (0: not known yet).
+    cells: Vec<u32>,
     values: Vec<Value>,
+    /// Every value's derivations, linked per value.
+    derived: Vec<Derived>,
+    /// Prefilter scans, `Prefilter::words` each.
+    scans: Vec<u64>,
     bytes: usize,
 }
 
@@ -74,26 +97,35 @@ fn slot_index(id: u32) -> Option<usize> {
 
 impl ValueCache {
     fn known(&self, index: usize, node: ChainId) -> Option<usize> {
-        let v = *self.tables.get(index)?.get(node as usize)?;
+        let start = (*self.tables.get(index)? as usize).checked_sub(1)?;
+        let v = *self.cells.get(start + node as usize)?;
         (v as usize).checked_sub(1)
     }
 
     /// The table of item slot `index`, allocated on first use (`None` when
     /// the cache is full).
     fn table(&mut self, chains: &ChainTable, index: usize) -> Option<&mut [u32]> {
+        let width = chains.len() + 1;
         if self.tables.len() <= index {
-            self.tables.resize_with(index + 1, Default::default);
+            // Item ids are dense: room for the request's items at once.
+            self.tables.resize(index.max(63) + 1, 0);
         }
-        let table = self.tables.get_mut(index)?;
-        if table.is_empty() {
-            let size = (chains.len() + 1) * 4;
+        let entry = self.tables.get_mut(index)?;
+        if *entry == 0 {
+            let size = width * 4;
+            let start = self.cells.len();
             if self.bytes + size > CACHE_BYTES_LIMIT {
                 return None;
             }
+            *entry = u32::try_from(start + 1).ok()?;
             self.bytes += size;
-            *table = vec![0; chains.len() + 1].into_boxed_slice();
+            if self.cells.capacity() == 0 {
+                self.cells.reserve(width * 32);
+            }
+            self.cells.resize(start + width, 0);
         }
-        Some(table)
+        let start = (*entry as usize).checked_sub(1)?;
+        self.cells.get_mut(start..start + width)
     }
 
     fn remember(&mut self, chains: &ChainTable, index: usize, node: ChainId, value: usize) {
@@ -131,13 +163,46 @@ impl ValueCache {
         }
         self.bytes += size;
         let at = self.values.len();
+        if self.values.capacity() == 0 {
+            self.values.reserve(64);
+        }
         self.values.push(Value {
             data,
-            bits: None,
+            bits: 0,
             bits_from: bits_from.unwrap_or(at),
-            derived: Vec::new(),
+            derived: 0,
         });
         Some(at)
+    }
+
+    /// The value derived from value `from` by `t`, if it was computed.
+    fn derived_by(&self, from: usize, t: Transform) -> Option<usize> {
+        let mut link = self.values.get(from)?.derived;
+        while let Some(d) = (link as usize)
+            .checked_sub(1)
+            .and_then(|i| self.derived.get(i))
+        {
+            if d.transform == t {
+                return Some(d.value as usize);
+            }
+            link = d.next;
+        }
+        None
+    }
+
+    /// Records that `t` turns value `from` into value `to`.
+    fn add_derived(&mut self, from: usize, t: Transform, to: usize) {
+        let (Ok(to), Ok(at)) = (u32::try_from(to), u32::try_from(self.derived.len() + 1)) else {
+            return;
+        };
+        if let Some(v) = self.values.get_mut(from) {
+            self.derived.push(Derived {
+                transform: t,
+                value: to,
+                next: v.derived,
+            });
+            v.derived = at;
+        }
     }
 
     /// The arena index of item slot `index`'s value after the chain ending at
@@ -160,12 +225,7 @@ impl ValueCache {
             }
             Some((parent, t)) => {
                 let pi = self.value_index(chains, index, value, parent)?;
-                let known = self
-                    .values
-                    .get(pi)
-                    .and_then(|v| v.derived.iter().find(|(dt, _)| *dt == t));
-                if let Some(&(_, vi)) = known {
-                    let vi = vi as usize;
+                if let Some(vi) = self.derived_by(pi, t) {
                     self.remember(chains, index, node, vi);
                     return Some(vi);
                 }
@@ -186,9 +246,7 @@ impl ValueCache {
                     let from = self.values.get(pi).map(|v| v.bits_from);
                     self.push(Some(data), from.filter(|_| same_scan))?
                 };
-                if let (Some(v), Ok(x)) = (self.values.get_mut(pi), u32::try_from(vi)) {
-                    v.derived.push((t, x));
-                }
+                self.add_derived(pi, t, vi);
                 vi
             }
         };
@@ -237,17 +295,25 @@ impl ValueCache {
         };
         let vi = self.value_index(chains, index, value, node)?;
         let src = self.values.get(vi)?.bits_from;
-        let size = p.words() * 8;
-        let budget_ok = self.bytes + size <= CACHE_BYTES_LIMIT;
+        let words = p.words();
         let v = self.values.get_mut(src)?;
-        if v.bits.is_none() {
-            if !budget_ok {
+        if v.bits == 0 {
+            let size = words * 8;
+            let start = self.scans.len();
+            if self.bytes + size > CACHE_BYTES_LIMIT {
                 return None;
             }
+            v.bits = u32::try_from(start + 1).ok()?;
             self.bytes += size;
-            v.bits = Some(p.scan_group(group, v.data.as_deref().unwrap_or(value)));
+            if self.scans.capacity() == 0 {
+                self.scans.reserve(words * 32);
+            }
+            self.scans.resize(start + words, 0);
+            let out = self.scans.get_mut(start..)?;
+            p.scan_into(group, v.data.as_deref().unwrap_or(value), out);
         }
-        v.bits.as_deref()
+        let start = (v.bits as usize).checked_sub(1)?;
+        self.scans.get(start..start + words)
     }
 
     /// ORs the prefilter slots that may match item `id` (untransformed

@@ -204,7 +204,7 @@ impl Transaction {
 
     /// Sets the client address and port, and an id for UNIQUE_ID.
     pub fn set_connection(&mut self, client: IpAddr, port: u16, unique_id: &str) {
-        self.data.remote_addr = Some(self.ids.item(Vec::new(), client.to_string().into_bytes()));
+        self.data.remote_addr = Some(self.ids.item(Vec::new(), body::ip_text(client)));
         self.data.remote_port = port;
         self.data.unique_id = Some(self.ids.item(Vec::new(), unique_id.as_bytes().to_vec()));
     }
@@ -365,6 +365,12 @@ impl Transaction {
                 })
             })
             .collect()
+    }
+
+    /// How many rules (chain starters) matched so far, logged or not: it only
+    /// grows, so an unchanged count means an unchanged [`Self::matches`].
+    pub fn match_count(&self) -> usize {
+        self.matches.len()
     }
 
     /// Ids of matched rules that log (what ModSecurity's audit log lists), in order.
