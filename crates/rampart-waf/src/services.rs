@@ -50,24 +50,28 @@ impl InjectionDetector for LibInjection {
 
 /// Per-transaction memo of injection verdicts: bodies repeat values (JSON
 /// arrays), and the same value always gets the same verdict. Bounded.
+/// Keys are request values: foldhash with a random seed (SipHash was ~1% of
+/// a blocked request's instructions).
 #[derive(Debug, Default)]
 pub struct InjectionMemo {
-    sqli: HashMap<Vec<u8>, Option<String>>,
-    xss: HashMap<Vec<u8>, bool>,
+    sqli: HashMap<Vec<u8>, Option<String>, foldhash::fast::RandomState>,
+    xss: HashMap<Vec<u8>, bool, foldhash::fast::RandomState>,
     /// The ruleset's verdicts on short values, shared by its transactions.
     shared: Option<Arc<SharedVerdicts>>,
 }
 
-/// SQLi verdicts on short values shared by the transactions of one ruleset
-/// (one detector): most requests send the same few `User-Agent`s, whose
-/// libinjection pass was ~4% of a GET. Bounded (emptied when full, so a
+/// SQLi and XSS verdicts on short values shared by the transactions of one
+/// ruleset (one detector): most requests send the same few `User-Agent`s,
+/// whose libinjection pass was ~4% of a GET, and scanners repeat their
+/// payloads. Bounded (emptied when full, so a
 /// flood of distinct values costs only the recomputation); `try_lock` only,
 /// so a transaction never waits for another: on contention it asks the
 /// detector. A verdict is a pure function of the value, so a remembered one
 /// is the one the detector would give.
 #[derive(Debug, Default)]
 pub struct SharedVerdicts {
-    sqli: std::sync::Mutex<HashMap<Box<[u8]>, Option<String>>>,
+    sqli: std::sync::Mutex<HashMap<Box<[u8]>, Option<String>, foldhash::fast::RandomState>>,
+    xss: std::sync::Mutex<HashMap<Box<[u8]>, bool, foldhash::fast::RandomState>>,
 }
 
 /// Values up to this many bytes are shared.
@@ -91,6 +95,25 @@ impl SharedVerdicts {
                 map.clear();
             }
             map.insert(v.into(), verdict.clone());
+        }
+        verdict
+    }
+
+    fn xss(&self, d: &dyn InjectionDetector, v: &[u8]) -> bool {
+        if v.len() > SHARED_VALUE_LEN {
+            return d.xss(v);
+        }
+        if let Ok(map) = self.xss.try_lock()
+            && let Some(hit) = map.get(v)
+        {
+            return *hit;
+        }
+        let verdict = d.xss(v);
+        if let Ok(mut map) = self.xss.try_lock() {
+            if map.len() >= SHARED_ENTRIES {
+                map.clear();
+            }
+            map.insert(v.into(), verdict);
         }
         verdict
     }
@@ -241,7 +264,10 @@ impl InjectionMemo {
         if let Some(hit) = self.xss.get(v) {
             return *hit;
         }
-        let verdict = d.xss(v);
+        let verdict = match &self.shared {
+            Some(shared) => shared.xss(d, v),
+            None => d.xss(v),
+        };
         if self.xss.len() < MEMO_ENTRIES {
             self.xss.insert(v.to_vec(), verdict);
         }

@@ -68,7 +68,14 @@ impl WafStage {
     /// Builds and runs a transaction for a request: phases 1 and 2 only, so
     /// that the response phases can follow.
     pub fn inspect_request(&self, cx: &RequestCx) -> Transaction {
+        self.run_request(cx, true)
+    }
+
+    /// [`WafStage::inspect_request`]; `messages`: whether match records keep
+    /// the rules' messages ([`Transaction::set_record_messages`]).
+    fn run_request(&self, cx: &RequestCx, messages: bool) -> Transaction {
         let mut tx = Transaction::new(self.waf.ruleset.clone());
+        tx.set_record_messages(messages);
         for e in &self.waf.exclusions {
             let applies = e.routes.is_empty()
                 || cx
@@ -249,7 +256,8 @@ impl Stage for WafStage {
     }
 
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
-        let mut tx = self.inspect_request(cx);
+        // The audit record reads matched ids and the score, never messages.
+        let mut tx = self.run_request(cx, false);
         if tx.request_body_no_files_limit_exceeded() {
             tracing::info!(request_id = %cx.request_id, "waf refused request: body past SecRequestBodyNoFilesLimit");
             tx.process_logging();

@@ -10,7 +10,7 @@ use super::data::RequestData;
 
 use super::collect::{Candidate, collect};
 use super::data::{NAME_BIT, UNCACHED};
-use super::expand::{Env, expand, expand_cow};
+use super::expand::{Env, RecordedMsg, expand, expand_cow};
 use super::persistent::{PartOf, RECORD_USES_NAMED};
 use super::sources::ALWAYS;
 use super::{Interruption, MatchRec, Transaction};
@@ -284,12 +284,10 @@ impl Transaction {
     }
 
     fn record_match(&mut self, idx: usize, rule: &Rule) {
-        let msg = if rule.log {
-            rule.msg.as_ref().map(|m| {
-                String::from_utf8_lossy(&expand(m, &self.data, &self.vars, Some(rule))).into_owned()
-            })
+        let msg = if self.record_messages {
+            RecordedMsg::at_match(rule, &self.data, &self.vars)
         } else {
-            None
+            RecordedMsg::None
         };
         self.matches.push(MatchRec {
             rule: idx,
@@ -506,18 +504,12 @@ impl Transaction {
                                 expand_cow(v, &self.data, &self.vars, Some(starter)).into_owned()
                             }
                         }),
-                        SetVarOp::Add(v) => Some(
-                            current()
-                                .saturating_add(operand(v))
-                                .to_string()
-                                .into_bytes(),
-                        ),
-                        SetVarOp::Sub(v) => Some(
-                            current()
-                                .saturating_sub(operand(v))
-                                .to_string()
-                                .into_bytes(),
-                        ),
+                        SetVarOp::Add(v) => {
+                            Some(super::expand::decimal(current().saturating_add(operand(v))))
+                        }
+                        SetVarOp::Sub(v) => {
+                            Some(super::expand::decimal(current().saturating_sub(operand(v))))
+                        }
                         SetVarOp::Delete => None,
                     };
                     let col = match collection {

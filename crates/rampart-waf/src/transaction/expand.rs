@@ -85,7 +85,7 @@ fn resolve(
     if name == "rule" {
         let Some(rule) = rule else { return };
         match key.unwrap_or("") {
-            "id" => out.extend_from_slice(rule.id.to_string().as_bytes()),
+            "id" => push_decimal(out, i128::from(rule.id)),
             "msg" => {
                 if let Some(m) = &rule.msg {
                     // Messages may contain macros themselves; no further rule context.
@@ -113,6 +113,25 @@ fn resolve(
         }
         return;
     }
+    // What the general path below gives for these two (neither names a
+    // writable collection), without searching the variable table and
+    // copying the value through a candidate list: CRS names the match in
+    // `setvar` names and `logdata`.
+    match (name, key) {
+        ("matched_var", None) => {
+            if let Some((_, v)) = vars.matched_var.as_deref() {
+                out.extend_from_slice(v);
+            }
+            return;
+        }
+        ("matched_var_name", None) => {
+            if let Some((n, _)) = vars.matched_var.as_deref() {
+                out.extend_from_slice(n);
+            }
+            return;
+        }
+        _ => {}
+    }
     if let Some(col) = vars.collection(name)
         && Var::from_name(name).is_none_or(Var::is_writable_collection)
     {
@@ -138,6 +157,82 @@ fn resolve(
     if let Some(first) = values.first() {
         out.extend_from_slice(&first.value);
     }
+}
+
+/// A matched rule's `msg` as its match record keeps it. A message without
+/// macros is the same text whenever it is read, so it is not copied per
+/// match: [`RecordedMsg::text`] takes it from the rule when the match list is
+/// asked for (the gateway's audit record reads only the rule ids). A message
+/// with macros is expanded at match time, as the variables it names may
+/// change afterwards.
+#[derive(Debug, Clone)]
+pub(crate) enum RecordedMsg {
+    /// No message (`nolog`, no `msg`, or a folded rule's replay).
+    None,
+    /// The rule's macro-free `msg`, read from the rule when asked for.
+    Literal,
+    /// The `msg` as expanded when the rule matched.
+    Expanded(String),
+}
+
+impl RecordedMsg {
+    /// The record for a match of `rule` (logged rules only).
+    pub(crate) fn at_match(rule: &Rule, data: &RequestData, vars: &Vars) -> Self {
+        if !rule.log {
+            return Self::None;
+        }
+        let Some(m) = &rule.msg else {
+            return Self::None;
+        };
+        match m.parts.as_slice() {
+            [] => Self::Literal,
+            [Part::Lit(s)] if s.len() <= EXPANSION_LIMIT => Self::Literal,
+            _ => Self::Expanded(
+                String::from_utf8_lossy(&expand(m, data, vars, Some(rule))).into_owned(),
+            ),
+        }
+    }
+
+    /// The message text (what expanding it at match time gave).
+    pub(crate) fn text(&self, rule: &Rule) -> Option<String> {
+        match self {
+            Self::None => None,
+            Self::Literal => Some(match rule.msg.as_ref().map(|m| m.parts.as_slice()) {
+                Some([Part::Lit(s)]) => s.clone(),
+                _ => String::new(),
+            }),
+            Self::Expanded(s) => Some(s.clone()),
+        }
+    }
+}
+
+/// Appends the decimal text of `n` (what `n.to_string()` gives, without the
+/// formatting machinery: `setvar` arithmetic and `%{rule.id}` run per match).
+pub(crate) fn push_decimal(out: &mut Vec<u8>, n: i128) {
+    let mut digits = [0u8; 40];
+    let mut i = digits.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 || i == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(digits.get(i..).unwrap_or_default());
+}
+
+/// The decimal text of `n` as bytes (`n.to_string().into_bytes()`).
+pub(crate) fn decimal(n: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(20);
+    push_decimal(&mut out, i128::from(n));
+    out
 }
 
 /// What operators see of a transaction while one rule runs.
@@ -169,5 +264,52 @@ impl OpEnv for Env<'_> {
 
     fn set_geo(&self, fields: Vec<(String, String)>) {
         *self.geo.borrow_mut() = Some(fields);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_is_to_string() {
+        for n in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            42,
+            999,
+            1000,
+            -12345,
+            i64::from(i32::MAX),
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ] {
+            assert_eq!(decimal(n), n.to_string().into_bytes(), "{n}");
+        }
+        let mut out = b"x".to_vec();
+        push_decimal(&mut out, i128::from(u64::MAX));
+        assert_eq!(out, format!("x{}", u64::MAX).into_bytes());
+    }
+
+    #[test]
+    fn matched_var_macros_read_the_last_match() {
+        let data = RequestData::default();
+        let mut vars = Vars::default();
+        let m = MacroString::parse("%{MATCHED_VAR_NAME}=%{matched_var};%{matched_var.x}");
+        assert_eq!(expand(&m, &data, &vars, None), b"=;".to_vec());
+        vars.matched_var = Some(std::sync::Arc::new((
+            b"ARGS:id".to_vec(),
+            b"1 or 1".to_vec(),
+        )));
+        assert_eq!(
+            expand(&m, &data, &vars, None),
+            b"ARGS:id=1 or 1;1 or 1".to_vec()
+        );
     }
 }

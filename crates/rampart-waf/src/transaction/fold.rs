@@ -111,7 +111,7 @@ impl Transaction {
         if outcome.matched {
             self.matches.push(MatchRec {
                 rule: idx,
-                msg: None,
+                msg: super::expand::RecordedMsg::None,
                 var: self.vars.matched_var.clone(),
             });
         }

@@ -78,8 +78,8 @@ pub struct RuleMatch {
 pub(crate) struct MatchRec {
     /// Index into the ruleset's rules.
     pub rule: usize,
-    /// The expanded `msg`, for logged matches.
-    pub msg: Option<String>,
+    /// The `msg`, for logged matches.
+    pub msg: expand::RecordedMsg,
     /// MATCHED_VAR_NAME / MATCHED_VAR after the match.
     pub var: Option<Arc<(Vec<u8>, Vec<u8>)>>,
 }
@@ -148,6 +148,9 @@ pub struct Transaction {
     body: Vec<u8>,
     response_body: Vec<u8>,
     phase_done: u8,
+    /// Whether match records keep the rules' `msg` texts (see
+    /// [`Transaction::set_record_messages`]).
+    record_messages: bool,
     /// Persistent collections bound by `initcol`: (collection, record key).
     persistent: Vec<(String, Vec<u8>)>,
     /// Bound records whose variables are not copied in yet (see
@@ -197,6 +200,7 @@ impl Transaction {
             body: Vec::new(),
             response_body: Vec::new(),
             phase_done: 0,
+            record_messages: true,
             persistent: Vec::new(),
             unloaded: Vec::new(),
         }
@@ -355,7 +359,7 @@ impl Transaction {
                     id: rule.id,
                     phase: rule.phase,
                     logged: rule.log,
-                    msg: m.msg.clone(),
+                    msg: m.msg.text(rule),
                     severity: rule.severity,
                     matched_var_name: m
                         .var
@@ -436,6 +440,16 @@ impl Transaction {
         self.runtime
             .target_removals
             .push((RulePick::Tag(re), target));
+    }
+
+    /// Whether [`Transaction::matches`] reports each logged rule's `msg`
+    /// (default on). Off, no message is expanded (a `msg` with macros is
+    /// expanded when its rule matches, which costs a blocked request several
+    /// TX reads) and `matches()` gives `None`; nothing else changes: expanding
+    /// a message has no effect on the transaction. For callers that read only
+    /// ids and scores ([`crate::WafStage`]'s audit record).
+    pub fn set_record_messages(&mut self, on: bool) {
+        self.record_messages = on;
     }
 
     /// Forces the engine mode for this transaction.
