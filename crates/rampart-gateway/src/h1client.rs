@@ -1,0 +1,668 @@
+//! Rampart's own HTTP/1.1 client connection to upstreams (plain TCP or rustls).
+//!
+//! No connection task: the request's own future writes the head (and a body
+//! that is already at hand) in one write and reads the response head; the
+//! response body ([`H1Body`]) owns the connection while it is read and hands it
+//! back to the pool when the response ended cleanly and the upstream did not
+//! ask to close. Idle connections sit in the pool as plain sockets; a checkout
+//! probes them once (without waiting) so one the upstream closed is not used.
+//!
+//! Layout: [`response`] parses response heads and their framing (sans I/O,
+//! fuzzed); bodies are decoded with the server's strict decoder
+//! ([`crate::h1server::decode`]). `RAMPART_UPSTREAM_H1=hyper` selects hyper's
+//! client instead (see [`crate::pool`]).
+
+pub mod response;
+
+use std::io::{self, Write as _};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderMap, Method, Response, header};
+use http_body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::BoxError;
+use crate::h1server::decode::{BodyError, Decoded, Decoder};
+use crate::upstream::UpstreamBody;
+use response::{Framing, Parsed, ResponseError};
+
+/// Request body bytes sent in the same write as the head when they are at hand.
+const INLINE_BODY: usize = 64 * 1024;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+/// Trailer section bound for chunked responses.
+const MAX_TRAILERS: usize = 16 * 1024;
+
+/// The byte stream to an upstream.
+pub(crate) enum Stream {
+    /// Plain TCP.
+    Tcp(TcpStream),
+    /// rustls over TCP (boxed: the TLS state is large).
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// An in-memory pipe (tests).
+    #[cfg(test)]
+    Duplex(tokio::io::DuplexStream),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            #[cfg(test)]
+            Stream::Duplex(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            #[cfg(test)]
+            Stream::Duplex(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            #[cfg(test)]
+            Stream::Duplex(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            #[cfg(test)]
+            Stream::Duplex(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Why an HTTP/1 exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    /// Writing the request or reading the response failed.
+    #[error("upstream I/O failed: {0}")]
+    Io(io::Error),
+    /// The upstream closed the connection before a complete response head.
+    #[error("upstream closed the connection before responding")]
+    Closed,
+    /// The response head was refused.
+    #[error("bad upstream response: {0}")]
+    Response(#[from] ResponseError),
+    /// The request body failed while it was being sent.
+    #[error("request body failed: {0}")]
+    Body(BoxError),
+    /// The request body's length differs from the length it declared.
+    #[error("request body length differs from its declared length")]
+    BodyLength,
+}
+
+impl ExchangeError {
+    /// Whether nothing came back: a reused connection that fails this way was
+    /// closed by the upstream while idle, and a replayable request may be sent
+    /// again on another.
+    pub(crate) fn is_retryable(&self) -> bool {
+        matches!(self, ExchangeError::Closed | ExchangeError::Io(_))
+    }
+}
+
+/// One upstream HTTP/1.1 connection and its read buffer.
+pub(crate) struct Connection {
+    io: Stream,
+    read: BytesMut,
+    write: Vec<u8>,
+}
+
+impl Connection {
+    pub(crate) fn new(io: Stream) -> Self {
+        Connection {
+            io,
+            read: BytesMut::with_capacity(READ_CHUNK),
+            write: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Whether an idle connection still looks usable: nothing to read and not
+    /// closed. Never waits.
+    pub(crate) fn probe_idle(&mut self) -> bool {
+        if !self.read.is_empty() {
+            return false;
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut scratch = [0u8; 64];
+        let mut buf = ReadBuf::new(&mut scratch);
+        matches!(
+            Pin::new(&mut self.io).poll_read(&mut cx, &mut buf),
+            Poll::Pending
+        )
+    }
+
+    /// Reads more bytes into the read buffer; `Ok(0)` at end of stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        use std::future::Future;
+        use tokio::io::AsyncReadExt;
+        if self.read.capacity() - self.read.len() < 1024 {
+            // Reclaims the same allocation when the pieces handed out earlier
+            // are gone (the usual case), else grows.
+            self.read.reserve(READ_CHUNK);
+        }
+        // `read_buf` holds no state of its own: a fresh one per poll is fine.
+        std::pin::pin!(self.io.read_buf(&mut self.read)).poll(cx)
+    }
+}
+
+/// A request ready to be written: the method, target, headers and its body.
+pub(crate) struct Outgoing<'a> {
+    pub method: &'a Method,
+    /// Origin-form target (or authority-form for CONNECT).
+    pub target: &'a str,
+    pub headers: &'a HeaderMap,
+    /// Host header used when `headers` has none.
+    pub host: &'a str,
+}
+
+/// The request body as the exchange sends it.
+pub(crate) enum SendBody {
+    /// No body.
+    None,
+    /// The whole body, at hand (replayable on another connection).
+    Full(Bytes),
+    /// A body still arriving; `length` when it declared one.
+    Stream {
+        body: UpstreamBody,
+        length: Option<u64>,
+    },
+}
+
+impl SendBody {
+    /// Classifies a request body: one already complete (or empty) is taken
+    /// whole without waiting.
+    pub(crate) fn from_body(mut body: UpstreamBody, method: &Method) -> Self {
+        if body.is_end_stream() {
+            return if needs_length(method) {
+                SendBody::Full(Bytes::new())
+            } else {
+                SendBody::None
+            };
+        }
+        // Take what is ready now (a buffered body is one ready frame).
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let exact = body.size_hint().exact();
+        if let Some(len) = exact
+            && len <= INLINE_BODY as u64
+        {
+            let mut frames: Vec<Bytes> = Vec::new();
+            let mut taken = 0usize;
+            loop {
+                if body.is_end_stream() {
+                    return SendBody::Full(join(frames, taken));
+                }
+                match Pin::new(&mut body).poll_frame(&mut cx) {
+                    Poll::Ready(None) => return SendBody::Full(join(frames, taken)),
+                    Poll::Ready(Some(Ok(frame))) => {
+                        if let Ok(data) = frame.into_data() {
+                            taken += data.len();
+                            frames.push(data);
+                        }
+                    }
+                    // Errors surface when the rest is streamed; not ready: stream.
+                    Poll::Ready(Some(Err(_))) | Poll::Pending => {
+                        let prefix = join(frames, taken);
+                        let rest = body;
+                        return SendBody::Stream {
+                            body: prefixed(prefix, rest),
+                            length: exact,
+                        };
+                    }
+                }
+            }
+        }
+        SendBody::Stream {
+            length: exact,
+            body,
+        }
+    }
+
+    /// The body as a plain body again (for an HTTP/2 connection).
+    pub(crate) fn into_body(self) -> UpstreamBody {
+        use http_body_util::{BodyExt, Empty, Full};
+        match self {
+            SendBody::None => Empty::new().map_err(|never| match never {}).boxed(),
+            SendBody::Full(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed(),
+            SendBody::Stream { body, .. } => body,
+        }
+    }
+
+    /// Whether this body can be sent again on another connection.
+    pub(crate) fn replayable(&self) -> bool {
+        !matches!(self, SendBody::Stream { .. })
+    }
+}
+
+fn prefixed(prefix: Bytes, rest: UpstreamBody) -> UpstreamBody {
+    use http_body_util::BodyExt;
+    if prefix.is_empty() {
+        return rest;
+    }
+    crate::body::PrefixedBody::new(prefix, rest).boxed()
+}
+
+fn join(mut frames: Vec<Bytes>, len: usize) -> Bytes {
+    if frames.len() <= 1 {
+        return frames.pop().unwrap_or_default();
+    }
+    let mut joined = BytesMut::with_capacity(len);
+    for frame in &frames {
+        joined.extend_from_slice(frame);
+    }
+    joined.freeze()
+}
+
+/// Methods whose empty body is still announced (`Content-Length: 0`), as
+/// hyper does.
+fn needs_length(method: &Method) -> bool {
+    *method == Method::POST || *method == Method::PUT || *method == Method::PATCH
+}
+
+/// Whether a request may be sent again after a reused connection failed
+/// without answering.
+pub(crate) fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// Writes the request head into `out`.
+fn encode_head(out: &mut Vec<u8>, request: &Outgoing<'_>, framing: BodyFraming) {
+    out.clear();
+    out.extend_from_slice(request.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(request.target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if !request.headers.contains_key(header::HOST) {
+        out.extend_from_slice(b"host: ");
+        out.extend_from_slice(request.host.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in request.headers {
+        // Framing is ours (set below from the body), never the caller's.
+        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        BodyFraming::None => {}
+        BodyFraming::Length(n) => {
+            out.extend_from_slice(b"content-length: ");
+            // Writing into a Vec cannot fail.
+            let _ = write!(out, "{n}\r\n");
+        }
+        BodyFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BodyFraming {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// A response head as the exchange returns it, with its body still on the
+/// connection.
+pub(crate) struct Exchanged {
+    pub response: Response<()>,
+    pub framing: Framing,
+    pub keep_alive: bool,
+}
+
+impl Connection {
+    /// Sends the request and reads the response head. `body` is taken for a
+    /// stream (a full body stays with the caller, replayable).
+    pub(crate) async fn exchange(
+        &mut self,
+        request: &Outgoing<'_>,
+        body: &mut SendBody,
+    ) -> Result<Exchanged, ExchangeError> {
+        self.read.clear();
+        match body {
+            SendBody::None => {
+                encode_head(&mut self.write, request, BodyFraming::None);
+                self.io
+                    .write_all(&self.write)
+                    .await
+                    .map_err(ExchangeError::Io)?;
+            }
+            SendBody::Full(bytes) => {
+                encode_head(
+                    &mut self.write,
+                    request,
+                    BodyFraming::Length(bytes.len() as u64),
+                );
+                if bytes.len() <= INLINE_BODY {
+                    self.write.extend_from_slice(bytes);
+                    self.io
+                        .write_all(&self.write)
+                        .await
+                        .map_err(ExchangeError::Io)?;
+                } else {
+                    self.io
+                        .write_all(&self.write)
+                        .await
+                        .map_err(ExchangeError::Io)?;
+                    self.io.write_all(bytes).await.map_err(ExchangeError::Io)?;
+                }
+            }
+            SendBody::Stream { body, length } => {
+                let framing = match *length {
+                    Some(n) => BodyFraming::Length(n),
+                    None => BodyFraming::Chunked,
+                };
+                encode_head(&mut self.write, request, framing);
+                self.stream_body(body, framing).await?;
+            }
+        }
+        self.io.flush().await.map_err(ExchangeError::Io)?;
+        self.read_head(*request.method == Method::HEAD).await
+    }
+
+    /// Sends a streaming body after the head (already encoded in the write
+    /// buffer): the head goes out with the first piece.
+    async fn stream_body(
+        &mut self,
+        body: &mut UpstreamBody,
+        framing: BodyFraming,
+    ) -> Result<(), ExchangeError> {
+        use http_body_util::BodyExt;
+        let mut sent: u64 = 0;
+        let chunked = matches!(framing, BodyFraming::Chunked);
+        loop {
+            let frame = match body.frame().await {
+                None => break,
+                Some(Err(error)) => return Err(ExchangeError::Body(error)),
+                Some(Ok(frame)) => frame,
+            };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if data.is_empty() {
+                continue;
+            }
+            sent += data.len() as u64;
+            if let BodyFraming::Length(n) = framing
+                && sent > n
+            {
+                return Err(ExchangeError::BodyLength);
+            }
+            if chunked {
+                // Writing into a Vec cannot fail.
+                let _ = write!(self.write, "{:x}\r\n", data.len());
+            }
+            if data.len() <= INLINE_BODY {
+                self.write.extend_from_slice(&data);
+                if chunked {
+                    self.write.extend_from_slice(b"\r\n");
+                }
+                self.io
+                    .write_all(&self.write)
+                    .await
+                    .map_err(ExchangeError::Io)?;
+                self.write.clear();
+            } else {
+                self.io
+                    .write_all(&self.write)
+                    .await
+                    .map_err(ExchangeError::Io)?;
+                self.write.clear();
+                self.io.write_all(&data).await.map_err(ExchangeError::Io)?;
+                if chunked {
+                    self.write.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        if let BodyFraming::Length(n) = framing
+            && sent != n
+        {
+            return Err(ExchangeError::BodyLength);
+        }
+        if chunked {
+            self.write.extend_from_slice(b"0\r\n\r\n");
+        }
+        if !self.write.is_empty() {
+            self.io
+                .write_all(&self.write)
+                .await
+                .map_err(ExchangeError::Io)?;
+            self.write.clear();
+        }
+        Ok(())
+    }
+
+    /// Reads until a final response head, skipping interim ones.
+    async fn read_head(&mut self, head_request: bool) -> Result<Exchanged, ExchangeError> {
+        let mut interim = 0usize;
+        loop {
+            match response::parse(&self.read, head_request)? {
+                Parsed::Partial => {
+                    let n = std::future::poll_fn(|cx| self.poll_fill(cx))
+                        .await
+                        .map_err(ExchangeError::Io)?;
+                    if n == 0 {
+                        return Err(if self.read.is_empty() && interim == 0 {
+                            ExchangeError::Closed
+                        } else {
+                            ExchangeError::Response(ResponseError::Malformed)
+                        });
+                    }
+                }
+                Parsed::Interim(len) => {
+                    interim += 1;
+                    if interim > response::MAX_INTERIM {
+                        return Err(ResponseError::TooManyInterim.into());
+                    }
+                    self.read.advance(len);
+                }
+                Parsed::Final(len, head) => {
+                    self.read.advance(len);
+                    let mut response = Response::new(());
+                    *response.status_mut() = head.status;
+                    *response.version_mut() = head.version;
+                    *response.headers_mut() = head.headers;
+                    return Ok(Exchanged {
+                        response,
+                        framing: head.framing,
+                        keep_alive: head.keep_alive,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Why a response body could not be read to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseBodyError {
+    /// Reading failed.
+    #[error("upstream body read failed: {0}")]
+    Io(io::Error),
+    /// The body's framing was broken.
+    #[error("upstream body malformed: {0}")]
+    Framing(BodyError),
+    /// The upstream closed before the declared end.
+    #[error("upstream closed before the response body ended")]
+    Incomplete,
+}
+
+/// Where a response body is read from, and where the connection goes after.
+pub(crate) trait Checkin: Send + Sync + 'static {
+    /// Takes back a connection whose response ended cleanly.
+    fn checkin(&self, conn: Box<Connection>);
+}
+
+/// A response body read from its connection as it is polled.
+pub struct H1Body {
+    conn: Option<Box<Connection>>,
+    decoder: BodyDecoder,
+    keep_alive: bool,
+    home: Option<std::sync::Arc<dyn Checkin>>,
+}
+
+enum BodyDecoder {
+    Framed(Decoder),
+    Close,
+    Done,
+}
+
+impl H1Body {
+    pub(crate) fn new(
+        conn: Box<Connection>,
+        framing: Framing,
+        keep_alive: bool,
+        home: std::sync::Arc<dyn Checkin>,
+    ) -> Self {
+        let decoder = match framing {
+            Framing::Empty => BodyDecoder::Done,
+            Framing::Length(n) => BodyDecoder::Framed(Decoder::length(n)),
+            Framing::Chunked => BodyDecoder::Framed(Decoder::chunked()),
+            Framing::Close => BodyDecoder::Close,
+        };
+        let mut body = H1Body {
+            conn: Some(conn),
+            decoder,
+            keep_alive: keep_alive && framing != Framing::Close,
+            home: Some(home),
+        };
+        if matches!(body.decoder, BodyDecoder::Done) {
+            body.finish();
+        }
+        body
+    }
+
+    /// The body ended cleanly: the connection goes home if it can be reused.
+    fn finish(&mut self) {
+        self.decoder = BodyDecoder::Done;
+        let (Some(conn), Some(home)) = (self.conn.take(), self.home.take()) else {
+            return;
+        };
+        // Bytes past the response mean the upstream sent more than it framed.
+        if self.keep_alive && conn.read.is_empty() {
+            home.checkin(conn);
+        }
+    }
+
+    fn fail(&mut self) {
+        self.decoder = BodyDecoder::Done;
+        self.conn = None;
+        self.home = None;
+    }
+}
+
+impl Body for H1Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            let Some(conn) = this.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match &mut this.decoder {
+                BodyDecoder::Done => return Poll::Ready(None),
+                BodyDecoder::Close => {
+                    if !conn.read.is_empty() {
+                        let data = conn.read.split().freeze();
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
+                    }
+                    match conn.poll_fill(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(0)) => {
+                            this.fail();
+                            return Poll::Ready(None);
+                        }
+                        Poll::Ready(Ok(_)) => {}
+                        Poll::Ready(Err(error)) => {
+                            this.fail();
+                            return Poll::Ready(Some(Err(Box::new(ResponseBodyError::Io(error)))));
+                        }
+                    }
+                }
+                BodyDecoder::Framed(decoder) => {
+                    match decoder.decode(&mut conn.read, MAX_TRAILERS) {
+                        Ok(Decoded::Data(data)) => {
+                            if decoder.is_done() {
+                                this.finish();
+                            }
+                            return Poll::Ready(Some(Ok(Frame::data(data))));
+                        }
+                        Ok(Decoded::Done) => {
+                            this.finish();
+                            return Poll::Ready(None);
+                        }
+                        Ok(Decoded::NeedMore) => {}
+                        Err(error) => {
+                            this.fail();
+                            return Poll::Ready(Some(Err(Box::new(ResponseBodyError::Framing(
+                                error,
+                            )))));
+                        }
+                    }
+                    match conn.poll_fill(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(0)) => {
+                            this.fail();
+                            return Poll::Ready(Some(Err(Box::new(ResponseBodyError::Incomplete))));
+                        }
+                        Poll::Ready(Ok(_)) => {}
+                        Poll::Ready(Err(error)) => {
+                            this.fail();
+                            return Poll::Ready(Some(Err(Box::new(ResponseBodyError::Io(error)))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.decoder, BodyDecoder::Done)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.decoder {
+            BodyDecoder::Done => SizeHint::with_exact(0),
+            BodyDecoder::Framed(Decoder::Length(n)) => SizeHint::with_exact(n),
+            _ => SizeHint::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
