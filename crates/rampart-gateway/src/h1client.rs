@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, Method, Response, header};
 use http_body::{Body, Frame, SizeHint};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::BoxError;
@@ -340,22 +340,48 @@ pub(crate) struct Exchanged {
     pub keep_alive: bool,
 }
 
+/// The outgoing side of an exchange: what is still to be written, in order.
+struct Pending {
+    /// Bytes of `Connection::write` already written.
+    written: usize,
+    /// A large data piece written after the write buffer (not copied into it).
+    big: Bytes,
+    /// Written after `big` (the CRLF ending a chunk).
+    after_big: &'static [u8],
+    /// Flushed after the last write (TLS buffers).
+    flushed: bool,
+    /// The body has ended (its last framing is in the buffer).
+    body_done: bool,
+    /// Body bytes taken so far, against a declared length.
+    taken: u64,
+    /// Writing failed: the upstream may still have answered (and closed).
+    write_failed: Option<io::Error>,
+}
+
 impl Connection {
-    /// Sends the request and reads the response head. `body` is taken for a
-    /// stream (a full body stays with the caller, replayable).
+    /// Sends the request and reads the response head, both at once: an upstream
+    /// that answers before the request body has been sent (an early error) is
+    /// heard at once, and the connection is then not reused. A full body stays
+    /// with the caller (replayable); a stream is consumed.
     pub(crate) async fn exchange(
         &mut self,
         request: &Outgoing<'_>,
         body: &mut SendBody,
     ) -> Result<Exchanged, ExchangeError> {
         self.read.clear();
-        match body {
+        let mut pending = Pending {
+            written: 0,
+            big: Bytes::new(),
+            after_big: b"",
+            flushed: false,
+            body_done: true,
+            taken: 0,
+            write_failed: None,
+        };
+        let framing = match body {
             SendBody::None => {
                 encode_head(&mut self.write, request, BodyFraming::None);
-                self.io
-                    .write_all(&self.write)
-                    .await
-                    .map_err(ExchangeError::Io)?;
+                BodyFraming::None
             }
             SendBody::Full(bytes) => {
                 encode_head(
@@ -365,124 +391,196 @@ impl Connection {
                 );
                 if bytes.len() <= INLINE_BODY {
                     self.write.extend_from_slice(bytes);
-                    self.io
-                        .write_all(&self.write)
-                        .await
-                        .map_err(ExchangeError::Io)?;
                 } else {
-                    self.io
-                        .write_all(&self.write)
-                        .await
-                        .map_err(ExchangeError::Io)?;
-                    self.io.write_all(bytes).await.map_err(ExchangeError::Io)?;
+                    pending.big = bytes.clone();
                 }
+                BodyFraming::None
             }
-            SendBody::Stream { body, length } => {
+            SendBody::Stream { length, .. } => {
                 let framing = match *length {
                     Some(n) => BodyFraming::Length(n),
                     None => BodyFraming::Chunked,
                 };
                 encode_head(&mut self.write, request, framing);
-                self.stream_body(body, framing).await?;
+                pending.body_done = false;
+                framing
             }
-        }
-        self.io.flush().await.map_err(ExchangeError::Io)?;
-        self.read_head(*request.method == Method::HEAD).await
+        };
+        let head_request = *request.method == Method::HEAD;
+        let mut interim = 0usize;
+        let mut stream = match body {
+            SendBody::Stream { body, .. } => Some(body),
+            _ => None,
+        };
+        let result = std::future::poll_fn(|cx| {
+            loop {
+                let progressed =
+                    match self.poll_send(cx, &mut pending, stream.as_deref_mut(), framing) {
+                        Ok(progressed) => progressed,
+                        Err(error) => return Poll::Ready(Err(error)),
+                    };
+                match self.poll_head(cx, head_request, &mut interim) {
+                    Poll::Ready(Err(ExchangeError::Closed)) if pending.write_failed.is_some() => {
+                        let error = pending.write_failed.take();
+                        return Poll::Ready(Err(ExchangeError::Io(
+                            error.unwrap_or_else(|| io::ErrorKind::BrokenPipe.into()),
+                        )));
+                    }
+                    Poll::Ready(result) => return Poll::Ready(result),
+                    Poll::Pending if !progressed => return Poll::Pending,
+                    Poll::Pending => {}
+                }
+            }
+        })
+        .await;
+        let sent = pending.body_done
+            && pending.flushed
+            && pending.write_failed.is_none()
+            && self.write.is_empty();
+        self.write.clear();
+        result.map(|mut exchanged| {
+            exchanged.keep_alive &= sent;
+            exchanged
+        })
     }
 
-    /// Sends a streaming body after the head (already encoded in the write
-    /// buffer): the head goes out with the first piece.
-    async fn stream_body(
+    /// Moves the request forward: writes what is buffered, then takes the next
+    /// body piece. Returns whether anything happened (so the caller polls again).
+    fn poll_send(
         &mut self,
-        body: &mut UpstreamBody,
+        cx: &mut Context<'_>,
+        pending: &mut Pending,
+        body: Option<&mut UpstreamBody>,
         framing: BodyFraming,
-    ) -> Result<(), ExchangeError> {
-        use http_body_util::BodyExt;
-        let mut sent: u64 = 0;
-        let chunked = matches!(framing, BodyFraming::Chunked);
-        loop {
-            let frame = match body.frame().await {
-                None => break,
-                Some(Err(error)) => return Err(ExchangeError::Body(error)),
-                Some(Ok(frame)) => frame,
-            };
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            if data.is_empty() {
-                continue;
-            }
-            sent += data.len() as u64;
-            if let BodyFraming::Length(n) = framing
-                && sent > n
-            {
-                return Err(ExchangeError::BodyLength);
-            }
-            if chunked {
-                // Writing into a Vec cannot fail.
-                let _ = write!(self.write, "{:x}\r\n", data.len());
-            }
-            if data.len() <= INLINE_BODY {
-                self.write.extend_from_slice(&data);
-                if chunked {
-                    self.write.extend_from_slice(b"\r\n");
-                }
-                self.io
-                    .write_all(&self.write)
-                    .await
-                    .map_err(ExchangeError::Io)?;
-                self.write.clear();
-            } else {
-                self.io
-                    .write_all(&self.write)
-                    .await
-                    .map_err(ExchangeError::Io)?;
-                self.write.clear();
-                self.io.write_all(&data).await.map_err(ExchangeError::Io)?;
-                if chunked {
-                    self.write.extend_from_slice(b"\r\n");
-                }
-            }
+    ) -> Result<bool, ExchangeError> {
+        if pending.write_failed.is_some() || pending.flushed {
+            return Ok(false);
         }
-        if let BodyFraming::Length(n) = framing
-            && sent != n
+        // The buffered bytes first, then the big piece, then its CRLF.
+        let out: &[u8] = if pending.written < self.write.len() {
+            self.write.get(pending.written..).unwrap_or_default()
+        } else if !pending.big.is_empty() {
+            &pending.big
+        } else if !pending.after_big.is_empty() {
+            pending.after_big
+        } else {
+            &[]
+        };
+        if !out.is_empty() {
+            return match Pin::new(&mut self.io).poll_write(cx, out) {
+                Poll::Pending => Ok(false),
+                Poll::Ready(Ok(0)) => {
+                    pending.write_failed = Some(io::ErrorKind::WriteZero.into());
+                    Ok(true)
+                }
+                Poll::Ready(Ok(n)) => {
+                    if pending.written < self.write.len() {
+                        pending.written += n;
+                        if pending.written == self.write.len() {
+                            self.write.clear();
+                            pending.written = 0;
+                        }
+                    } else if !pending.big.is_empty() {
+                        pending.big.advance(n);
+                    } else {
+                        pending.after_big = pending.after_big.get(n..).unwrap_or_default();
+                    }
+                    Ok(true)
+                }
+                Poll::Ready(Err(error)) => {
+                    pending.write_failed = Some(error);
+                    Ok(true)
+                }
+            };
+        }
+        if !pending.body_done
+            && let Some(body) = body
         {
-            return Err(ExchangeError::BodyLength);
+            return match Pin::new(body).poll_frame(cx) {
+                Poll::Pending => Ok(false),
+                Poll::Ready(Some(Err(error))) => Err(ExchangeError::Body(error)),
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data()
+                        && !data.is_empty()
+                    {
+                        pending.taken += data.len() as u64;
+                        if let BodyFraming::Length(n) = framing
+                            && pending.taken > n
+                        {
+                            return Err(ExchangeError::BodyLength);
+                        }
+                        let chunked = matches!(framing, BodyFraming::Chunked);
+                        if chunked {
+                            // Writing into a Vec cannot fail.
+                            let _ = write!(self.write, "{:x}\r\n", data.len());
+                        }
+                        if data.len() <= INLINE_BODY {
+                            self.write.extend_from_slice(&data);
+                            if chunked {
+                                self.write.extend_from_slice(b"\r\n");
+                            }
+                        } else {
+                            pending.big = data;
+                            pending.after_big = if chunked { b"\r\n" } else { b"" };
+                        }
+                    }
+                    Ok(true)
+                }
+                Poll::Ready(None) => {
+                    if let BodyFraming::Length(n) = framing
+                        && pending.taken != n
+                    {
+                        return Err(ExchangeError::BodyLength);
+                    }
+                    if matches!(framing, BodyFraming::Chunked) {
+                        self.write.extend_from_slice(b"0\r\n\r\n");
+                    }
+                    pending.body_done = true;
+                    Ok(true)
+                }
+            };
         }
-        if chunked {
-            self.write.extend_from_slice(b"0\r\n\r\n");
+        if pending.body_done {
+            return match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Pending => Ok(false),
+                Poll::Ready(Ok(())) => {
+                    pending.flushed = true;
+                    Ok(false)
+                }
+                Poll::Ready(Err(error)) => {
+                    pending.write_failed = Some(error);
+                    Ok(true)
+                }
+            };
         }
-        if !self.write.is_empty() {
-            self.io
-                .write_all(&self.write)
-                .await
-                .map_err(ExchangeError::Io)?;
-            self.write.clear();
-        }
-        Ok(())
+        Ok(false)
     }
 
     /// Reads until a final response head, skipping interim ones.
-    async fn read_head(&mut self, head_request: bool) -> Result<Exchanged, ExchangeError> {
-        let mut interim = 0usize;
+    fn poll_head(
+        &mut self,
+        cx: &mut Context<'_>,
+        head_request: bool,
+        interim: &mut usize,
+    ) -> Poll<Result<Exchanged, ExchangeError>> {
         loop {
             match response::parse(&self.read, head_request)? {
-                Parsed::Partial => {
-                    let n = std::future::poll_fn(|cx| self.poll_fill(cx))
-                        .await
-                        .map_err(ExchangeError::Io)?;
-                    if n == 0 {
-                        return Err(if self.read.is_empty() && interim == 0 {
+                Parsed::Partial => match self.poll_fill(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(error)) => return Poll::Ready(Err(ExchangeError::Io(error))),
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(if self.read.is_empty() && *interim == 0 {
                             ExchangeError::Closed
                         } else {
                             ExchangeError::Response(ResponseError::Malformed)
-                        });
+                        }));
                     }
-                }
+                    Poll::Ready(Ok(_)) => {}
+                },
                 Parsed::Interim(len) => {
-                    interim += 1;
-                    if interim > response::MAX_INTERIM {
-                        return Err(ResponseError::TooManyInterim.into());
+                    *interim += 1;
+                    if *interim > response::MAX_INTERIM {
+                        return Poll::Ready(Err(ResponseError::TooManyInterim.into()));
                     }
                     self.read.advance(len);
                 }
@@ -492,11 +590,11 @@ impl Connection {
                     *response.status_mut() = head.status;
                     *response.version_mut() = head.version;
                     *response.headers_mut() = head.headers;
-                    return Ok(Exchanged {
+                    return Poll::Ready(Ok(Exchanged {
                         response,
                         framing: head.framing,
                         keep_alive: head.keep_alive,
-                    });
+                    }));
                 }
             }
         }

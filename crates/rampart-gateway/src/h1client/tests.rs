@@ -259,7 +259,7 @@ async fn exchange_with(
     method: Method,
     body: SendBody,
 ) -> (Result<(Exchanged, Vec<u8>), String>, Vec<u8>) {
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (client, mut server) = tokio::io::duplex(1 << 16);
     let upstream = tokio::spawn(async move {
         let mut seen = vec![0u8; 1 << 16];
