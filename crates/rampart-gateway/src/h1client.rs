@@ -356,6 +356,8 @@ struct Pending {
     taken: u64,
     /// Writing failed: the upstream may still have answered (and closed).
     write_failed: Option<io::Error>,
+    /// Something of the request has been written.
+    head_sent: bool,
 }
 
 impl Connection {
@@ -377,6 +379,7 @@ impl Connection {
             body_done: true,
             taken: 0,
             write_failed: None,
+            head_sent: false,
         };
         let framing = match body {
             SendBody::None => {
@@ -456,49 +459,18 @@ impl Connection {
         if pending.write_failed.is_some() || pending.flushed {
             return Ok(false);
         }
-        // The buffered bytes first, then the big piece, then its CRLF.
-        let out: &[u8] = if pending.written < self.write.len() {
-            self.write.get(pending.written..).unwrap_or_default()
-        } else if !pending.big.is_empty() {
-            &pending.big
-        } else if !pending.after_big.is_empty() {
-            pending.after_big
-        } else {
-            &[]
-        };
-        if !out.is_empty() {
-            return match Pin::new(&mut self.io).poll_write(cx, out) {
-                Poll::Pending => Ok(false),
-                Poll::Ready(Ok(0)) => {
-                    pending.write_failed = Some(io::ErrorKind::WriteZero.into());
-                    Ok(true)
-                }
-                Poll::Ready(Ok(n)) => {
-                    if pending.written < self.write.len() {
-                        pending.written += n;
-                        if pending.written == self.write.len() {
-                            self.write.clear();
-                            pending.written = 0;
-                        }
-                    } else if !pending.big.is_empty() {
-                        pending.big.advance(n);
-                    } else {
-                        pending.after_big = pending.after_big.get(n..).unwrap_or_default();
-                    }
-                    Ok(true)
-                }
-                Poll::Ready(Err(error)) => {
-                    pending.write_failed = Some(error);
-                    Ok(true)
-                }
-            };
-        }
+        // Body pieces at hand join the buffer before it is written (the head
+        // goes out with the first piece), up to the inline size.
         if !pending.body_done
+            && pending.big.is_empty()
+            && self.write.len() - pending.written < INLINE_BODY
             && let Some(body) = body
         {
-            return match Pin::new(body).poll_frame(cx) {
-                Poll::Pending => Ok(false),
-                Poll::Ready(Some(Err(error))) => Err(ExchangeError::Body(error)),
+            match Pin::new(body).poll_frame(cx) {
+                // Only the head so far: it waits for the first piece.
+                Poll::Pending if !pending.head_sent && pending.taken == 0 => return Ok(false),
+                Poll::Pending => {}
+                Poll::Ready(Some(Err(error))) => return Err(ExchangeError::Body(error)),
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data()
                         && !data.is_empty()
@@ -524,7 +496,7 @@ impl Connection {
                             pending.after_big = if chunked { b"\r\n" } else { b"" };
                         }
                     }
-                    Ok(true)
+                    return Ok(true);
                 }
                 Poll::Ready(None) => {
                     if let BodyFraming::Length(n) = framing
@@ -536,6 +508,44 @@ impl Connection {
                         self.write.extend_from_slice(b"0\r\n\r\n");
                     }
                     pending.body_done = true;
+                    return Ok(true);
+                }
+            }
+        }
+        // The buffered bytes first, then the big piece, then its CRLF.
+        let out: &[u8] = if pending.written < self.write.len() {
+            self.write.get(pending.written..).unwrap_or_default()
+        } else if !pending.big.is_empty() {
+            &pending.big
+        } else if !pending.after_big.is_empty() {
+            pending.after_big
+        } else {
+            &[]
+        };
+        if !out.is_empty() {
+            return match Pin::new(&mut self.io).poll_write(cx, out) {
+                Poll::Pending => Ok(false),
+                Poll::Ready(Ok(0)) => {
+                    pending.write_failed = Some(io::ErrorKind::WriteZero.into());
+                    Ok(true)
+                }
+                Poll::Ready(Ok(n)) => {
+                    pending.head_sent = true;
+                    if pending.written < self.write.len() {
+                        pending.written += n;
+                        if pending.written == self.write.len() {
+                            self.write.clear();
+                            pending.written = 0;
+                        }
+                    } else if !pending.big.is_empty() {
+                        pending.big.advance(n);
+                    } else {
+                        pending.after_big = pending.after_big.get(n..).unwrap_or_default();
+                    }
+                    Ok(true)
+                }
+                Poll::Ready(Err(error)) => {
+                    pending.write_failed = Some(error);
                     Ok(true)
                 }
             };
