@@ -460,9 +460,12 @@ impl Connection {
             return Ok(false);
         }
         // Body pieces at hand join the buffer before it is written (the head
-        // goes out with the first piece), up to the inline size.
+        // goes out with the first piece), up to the inline size. Never while a
+        // big piece or its closing CRLF is unsent: the next frame would go out
+        // before them and break the chunked framing.
         if !pending.body_done
             && pending.big.is_empty()
+            && pending.after_big.is_empty()
             && self.write.len() - pending.written < INLINE_BODY
             && let Some(body) = body
         {

@@ -359,3 +359,84 @@ async fn hostile_responses_fail_the_exchange() {
             .starts_with("GET /x?y=1 HTTP/1.1\r\nhost: upstream:8080\r\n\r\n")
     );
 }
+
+/// A streamed request body of the given frames, all ready at once.
+fn frames_body(frames: Vec<Bytes>) -> UpstreamBody {
+    use http_body_util::BodyExt;
+    struct Frames(std::collections::VecDeque<Bytes>);
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
+        }
+    }
+    Frames(frames.into()).boxed()
+}
+
+/// An upstream that reads `expect` bytes of request, then answers `reply`.
+async fn exchange_reading(
+    expect: usize,
+    reply: &'static [u8],
+    body: SendBody,
+) -> (Result<Exchanged, String>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (client, mut server) = tokio::io::duplex(1 << 16);
+    let upstream = tokio::spawn(async move {
+        let mut seen = vec![0u8; 1 << 16];
+        let mut got = Vec::new();
+        while got.len() < expect {
+            let n = server.read(&mut seen).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&seen[..n]);
+        }
+        server.write_all(reply).await.unwrap();
+        got
+    });
+    let mut conn = Connection::new(Stream::Duplex(client));
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::POST,
+        target: "/up",
+        headers: &headers,
+        host: "upstream",
+    };
+    let mut body = body;
+    let result = conn
+        .exchange(&outgoing, &mut body)
+        .await
+        .map_err(|e| e.to_string());
+    (result, upstream.await.unwrap())
+}
+
+#[tokio::test]
+async fn a_big_chunk_keeps_its_crlf_before_the_next_chunk() {
+    let big = Bytes::from(vec![b'a'; 70_000]);
+    let small = Bytes::from_static(b"tail");
+    let body = SendBody::Stream {
+        body: frames_body(vec![big, small.clone(), small]),
+        length: None,
+    };
+    let mut expected =
+        b"POST /up HTTP/1.1\r\nhost: upstream\r\ntransfer-encoding: chunked\r\n\r\n11170\r\n"
+            .to_vec();
+    expected.extend_from_slice(&[b'a'; 70_000]);
+    expected.extend_from_slice(b"\r\n4\r\ntail\r\n4\r\ntail\r\n0\r\n\r\n");
+    let (result, sent) = exchange_reading(
+        expected.len(),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        body,
+    )
+    .await;
+    assert_eq!(result.unwrap().response.status(), 200);
+    assert!(
+        sent == expected,
+        "framing broken: {:?}",
+        String::from_utf8_lossy(&sent[70_000..])
+    );
+}
