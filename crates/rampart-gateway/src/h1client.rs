@@ -469,6 +469,12 @@ impl Connection {
             && self.write.len() - pending.written < INLINE_BODY
             && let Some(body) = body
         {
+            // The written prefix goes before more is appended: with a slow
+            // upstream the buffer would otherwise hold the whole upload.
+            if pending.written > 0 {
+                self.write.drain(..pending.written);
+                pending.written = 0;
+            }
             match Pin::new(body).poll_frame(cx) {
                 // Only the head so far: it waits for the first piece.
                 Poll::Pending if !pending.head_sent && pending.taken == 0 => return Ok(false),

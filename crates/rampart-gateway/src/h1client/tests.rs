@@ -440,3 +440,55 @@ async fn a_big_chunk_keeps_its_crlf_before_the_next_chunk() {
         String::from_utf8_lossy(&sent[70_000..])
     );
 }
+
+// A plain test: outside a runtime the pipe has no cooperative budget that
+// would stall the hand-driven loop.
+#[test]
+fn the_write_buffer_stays_bounded_under_a_slow_reader() {
+    use tokio::io::AsyncRead;
+    let (client, mut server) = tokio::io::duplex(1024);
+    let mut conn = Connection::new(Stream::Duplex(client));
+    // An endless ready body of 1000-byte pieces.
+    let frames = vec![Bytes::from(vec![b'x'; 1000]); 2000];
+    let mut body = frames_body(frames);
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::POST,
+        target: "/up",
+        headers: &headers,
+        host: "upstream",
+    };
+    encode_head(&mut conn.write, &outgoing, BodyFraming::Chunked);
+    let mut pending = Pending {
+        written: 0,
+        big: Bytes::new(),
+        after_big: b"",
+        flushed: false,
+        body_done: false,
+        taken: 0,
+        write_failed: None,
+        head_sent: false,
+    };
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut received = 0usize;
+    let mut scratch = [0u8; 512];
+    let mut largest = 0usize;
+    for _ in 0..20_000 {
+        conn.poll_send(&mut cx, &mut pending, Some(&mut body), BodyFraming::Chunked)
+            .unwrap();
+        largest = largest.max(conn.write.len());
+        // The upstream reads a little at a time.
+        let mut buf = ReadBuf::new(&mut scratch);
+        if let Poll::Ready(Ok(())) = Pin::new(&mut server).poll_read(&mut cx, &mut buf) {
+            received += buf.filled().len();
+        }
+    }
+    assert!(
+        received > 4 * INLINE_BODY,
+        "the upload progressed: {received}"
+    );
+    assert!(
+        largest <= 2 * INLINE_BODY + 4096,
+        "the buffer held {largest} bytes"
+    );
+}
