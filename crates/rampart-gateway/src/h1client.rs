@@ -113,6 +113,11 @@ pub enum ExchangeError {
     /// The request body's length differs from the length it declared.
     #[error("request body length differs from its declared length")]
     BodyLength,
+    /// A reused connection had bytes to read before the request head was
+    /// written (left over from an earlier exchange): never taken as this
+    /// request's response.
+    #[error("upstream sent bytes before the request")]
+    Stale,
 }
 
 impl ExchangeError {
@@ -120,7 +125,10 @@ impl ExchangeError {
     /// closed by the upstream while idle, and a replayable request may be sent
     /// again on another.
     pub(crate) fn is_retryable(&self) -> bool {
-        matches!(self, ExchangeError::Closed | ExchangeError::Io(_))
+        matches!(
+            self,
+            ExchangeError::Closed | ExchangeError::Io(_) | ExchangeError::Stale
+        )
     }
 }
 
@@ -417,11 +425,29 @@ impl Connection {
         };
         let result = std::future::poll_fn(|cx| {
             loop {
+                // Until the head is written nothing may be read as the
+                // response: bytes (or a close) now are left from before.
+                if !pending.head_sent && pending.write_failed.is_none() {
+                    match self.poll_fill(cx) {
+                        Poll::Pending => {}
+                        Poll::Ready(Ok(0)) => return Poll::Ready(Err(ExchangeError::Closed)),
+                        Poll::Ready(Ok(_)) => return Poll::Ready(Err(ExchangeError::Stale)),
+                        Poll::Ready(Err(error)) => {
+                            return Poll::Ready(Err(ExchangeError::Io(error)));
+                        }
+                    }
+                }
                 let progressed =
                     match self.poll_send(cx, &mut pending, stream.as_deref_mut(), framing) {
                         Ok(progressed) => progressed,
                         Err(error) => return Poll::Ready(Err(error)),
                     };
+                if !pending.head_sent && pending.write_failed.is_none() {
+                    if progressed {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
                 match self.poll_head(cx, head_request, &mut interim) {
                     Poll::Ready(Err(ExchangeError::Closed)) if pending.write_failed.is_some() => {
                         let error = pending.write_failed.take();

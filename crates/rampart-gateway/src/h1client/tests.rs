@@ -492,3 +492,78 @@ fn the_write_buffer_stays_bounded_under_a_slow_reader() {
         "the buffer held {largest} bytes"
     );
 }
+
+/// A body that is not ready at its first poll, then gives `data`.
+fn late_body(data: &'static [u8]) -> UpstreamBody {
+    use http_body_util::BodyExt;
+    struct Late(u8, &'static [u8]);
+    impl Body for Late {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            self.0 += 1;
+            match self.0 {
+                1 => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                2 => Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(self.1))))),
+                _ => Poll::Ready(None),
+            }
+        }
+    }
+    Late(0, data).boxed()
+}
+
+#[tokio::test]
+async fn bytes_before_the_request_head_are_a_stale_connection() {
+    use tokio::io::AsyncWriteExt;
+    let stale = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale";
+    for streamed in [true, false] {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        // Left on the connection by an earlier exchange.
+        server.write_all(stale).await.unwrap();
+        let mut conn = Connection::new(Stream::Duplex(client));
+        let headers = HeaderMap::new();
+        let outgoing = Outgoing {
+            method: &Method::POST,
+            target: "/up",
+            headers: &headers,
+            host: "upstream",
+        };
+        let mut body = if streamed {
+            SendBody::Stream {
+                body: late_body(b"hi"),
+                length: Some(2),
+            }
+        } else {
+            SendBody::Full(Bytes::from_static(b"hi"))
+        };
+        match conn.exchange(&outgoing, &mut body).await {
+            Err(error @ ExchangeError::Stale) => assert!(error.is_retryable()),
+            Err(other) => panic!("streamed {streamed}: {other}"),
+            Ok(exchanged) => panic!(
+                "streamed {streamed}: a stale {} taken as the response",
+                exchanged.response.status()
+            ),
+        }
+    }
+    // The legitimate late body: its response comes after the head.
+    let (result, sent) = exchange_reading(
+        58,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        SendBody::Stream {
+            body: late_body(b"hi"),
+            length: Some(2),
+        },
+    )
+    .await;
+    assert_eq!(result.unwrap().response.status(), 200);
+    assert_eq!(
+        String::from_utf8(sent).unwrap(),
+        "POST /up HTTP/1.1\r\nhost: upstream\r\ncontent-length: 2\r\n\r\nhi"
+    );
+}
