@@ -210,6 +210,11 @@ pub fn parse(buf: &[u8], head_request: bool) -> Result<Parsed, ResponseError> {
     if framing == Framing::Close {
         close = true;
     }
+    // A 204 announcing a body may send one anyway: the bytes after it would
+    // be read as the next response, so the connection ends here.
+    if status == StatusCode::NO_CONTENT && (encoded || length.is_some_and(|n| n != 0)) {
+        close = true;
+    }
     Ok(Parsed::Final(
         len,
         Head {

@@ -47,6 +47,17 @@ fn content_length_and_chunked_and_close_delimited() {
 
 #[test]
 fn bodiless_statuses_and_head_requests_have_no_body() {
+    // A 204 announcing a body: no body read, and the connection not reused.
+    for raw in [
+        "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+        "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ] {
+        let h = head(raw);
+        assert_eq!(h.framing, Framing::Empty, "{raw:?}");
+        assert!(!h.keep_alive, "{raw:?}");
+    }
+    assert!(head("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n").keep_alive);
+    assert!(head("HTTP/1.1 204 No Content\r\n\r\n").keep_alive);
     for raw in [
         "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
         "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
