@@ -231,8 +231,16 @@ impl SendBody {
                             frames.push(data);
                         }
                     }
-                    // Errors surface when the rest is streamed; not ready: stream.
-                    Poll::Ready(Some(Err(_))) | Poll::Pending => {
+                    // An error is kept: it surfaces when the body is sent.
+                    Poll::Ready(Some(Err(error))) => {
+                        let prefix = join(frames, taken);
+                        return SendBody::Stream {
+                            body: prefixed(prefix, failed(error)),
+                            length: exact,
+                        };
+                    }
+                    // Not ready: the rest is streamed.
+                    Poll::Pending => {
                         let prefix = join(frames, taken);
                         let rest = body;
                         return SendBody::Stream {
@@ -271,6 +279,23 @@ fn prefixed(prefix: Bytes, rest: UpstreamBody) -> UpstreamBody {
         return rest;
     }
     crate::body::PrefixedBody::new(prefix, rest).boxed()
+}
+
+/// A body that only fails with `error` (a failure polled ahead of sending).
+fn failed(error: BoxError) -> UpstreamBody {
+    use http_body_util::BodyExt;
+    struct Failed(Option<BoxError>);
+    impl Body for Failed {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            Poll::Ready(self.0.take().map(Err))
+        }
+    }
+    Failed(Some(error)).boxed()
 }
 
 fn join(mut frames: Vec<Bytes>, len: usize) -> Bytes {

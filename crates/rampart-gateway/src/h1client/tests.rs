@@ -578,3 +578,30 @@ async fn bytes_before_the_request_head_are_a_stale_connection() {
         "POST /up HTTP/1.1\r\nhost: upstream\r\ncontent-length: 2\r\n\r\nhi"
     );
 }
+
+#[tokio::test]
+async fn a_body_error_polled_ahead_is_kept() {
+    use http_body_util::BodyExt;
+    struct Broken(bool);
+    impl Body for Broken {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            if self.0 {
+                return Poll::Ready(None);
+            }
+            self.0 = true;
+            Poll::Ready(Some(Err("client went away".into())))
+        }
+        fn size_hint(&self) -> SizeHint {
+            SizeHint::with_exact(10)
+        }
+    }
+    let send = SendBody::from_body(Broken(false).boxed(), &Method::POST);
+    assert!(!send.replayable());
+    let error = send.into_body().collect().await.unwrap_err();
+    assert_eq!(error.to_string(), "client went away");
+}
