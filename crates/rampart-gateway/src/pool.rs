@@ -179,11 +179,7 @@ impl UpstreamClient {
             }
             _ => None,
         };
-        let authority = settings
-            .url
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .unwrap_or_default();
+        let authority = fallback_host(&settings.url);
         // `RAMPART_UPSTREAM_H1=hyper` keeps hyper's HTTP/1 client (fallback).
         let own_h1 = std::env::var("RAMPART_UPSTREAM_H1").map_or(true, |v| v != "hyper");
         Ok(Self {
@@ -339,6 +335,14 @@ async fn send_h2(
         Ok(response) => Ok(response.map(|body| PooledBody::hyper(body, None))),
         Err(error) => Err(UpstreamRequestError::Request(error)),
     }
+}
+
+/// The Host a request without one gets: the proxy's own rule (host, and port
+/// unless the scheme's default), never the URL's userinfo.
+fn fallback_host(url: &Uri) -> String {
+    crate::runtime::host_header(url)
+        .and_then(|value| value.to_str().ok().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// The request target an HTTP/1 request line carries.
@@ -679,5 +683,19 @@ impl Body for HyperBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::fallback_host;
+
+    #[test]
+    fn the_fallback_host_never_carries_userinfo() {
+        let host = |url: &str| fallback_host(&url.parse().unwrap());
+        assert_eq!(host("http://user:secret@origin:8080/x"), "origin:8080");
+        assert_eq!(host("https://user@origin:443"), "origin");
+        assert_eq!(host("http://origin"), "origin");
     }
 }
