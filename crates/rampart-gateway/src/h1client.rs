@@ -113,6 +113,10 @@ pub enum ExchangeError {
     /// The request body's length differs from the length it declared.
     #[error("request body length differs from its declared length")]
     BodyLength,
+    /// Reading failed after part of a response had arrived: the upstream saw
+    /// the request, so it is never sent again.
+    #[error("upstream I/O failed mid-response: {0}")]
+    ReadAfterResponse(io::Error),
     /// A reused connection had bytes to read before the request head was
     /// written (left over from an earlier exchange): never taken as this
     /// request's response.
@@ -637,7 +641,9 @@ impl Connection {
             match response::parse(&self.read, head_request)? {
                 Parsed::Partial => match self.poll_fill(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(error)) => return Poll::Ready(Err(ExchangeError::Io(error))),
+                    Poll::Ready(Err(error)) => {
+                        return Poll::Ready(Err(read_failure(error, &self.read, *interim)));
+                    }
                     Poll::Ready(Ok(0)) => {
                         return Poll::Ready(Err(if self.read.is_empty() && *interim == 0 {
                             ExchangeError::Closed
@@ -668,6 +674,16 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+/// A read error while waiting for the response head: retryable (`Io`) only
+/// when nothing at all has been received.
+fn read_failure(error: io::Error, read: &[u8], interim: usize) -> ExchangeError {
+    if read.is_empty() && interim == 0 {
+        ExchangeError::Io(error)
+    } else {
+        ExchangeError::ReadAfterResponse(error)
     }
 }
 

@@ -605,3 +605,36 @@ async fn a_body_error_polled_ahead_is_kept() {
     let error = send.into_body().collect().await.unwrap_err();
     assert_eq!(error.to_string(), "client went away");
 }
+
+#[tokio::test]
+async fn only_a_connection_that_answered_nothing_is_retried() {
+    let reset = || io::Error::from(io::ErrorKind::ConnectionReset);
+    assert!(read_failure(reset(), b"", 0).is_retryable());
+    assert!(!read_failure(reset(), b"HTTP/1.1 200", 0).is_retryable());
+    assert!(!read_failure(reset(), b"", 1).is_retryable());
+    // An interim response then a close: something came back, never retried.
+    let (result, _) = exchange_with(
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        Method::GET,
+        SendBody::None,
+    )
+    .await;
+    assert!(result.is_err());
+    let (client, server) = tokio::io::duplex(1024);
+    drop(server);
+    // Immediate close with nothing received: retryable.
+    let mut conn = Connection::new(Stream::Duplex(client));
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::GET,
+        target: "/",
+        headers: &headers,
+        host: "upstream",
+    };
+    let error = conn
+        .exchange(&outgoing, &mut SendBody::None)
+        .await
+        .err()
+        .unwrap();
+    assert!(error.is_retryable(), "{error}");
+}
