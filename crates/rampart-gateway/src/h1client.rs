@@ -45,6 +45,9 @@ pub(crate) enum Stream {
     /// An in-memory pipe (tests).
     #[cfg(test)]
     Duplex(tokio::io::DuplexStream),
+    /// A pipe that holds writes until flushed, as TLS may (tests).
+    #[cfg(test)]
+    Buffered(tokio::io::BufWriter<tokio::io::DuplexStream>),
 }
 
 impl AsyncRead for Stream {
@@ -58,6 +61,8 @@ impl AsyncRead for Stream {
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             #[cfg(test)]
             Stream::Duplex(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(test)]
+            Stream::Buffered(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -73,6 +78,8 @@ impl AsyncWrite for Stream {
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             #[cfg(test)]
             Stream::Duplex(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(test)]
+            Stream::Buffered(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -82,6 +89,8 @@ impl AsyncWrite for Stream {
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             #[cfg(test)]
             Stream::Duplex(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(test)]
+            Stream::Buffered(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -91,6 +100,8 @@ impl AsyncWrite for Stream {
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             #[cfg(test)]
             Stream::Duplex(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(test)]
+            Stream::Buffered(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
@@ -608,6 +619,17 @@ impl Connection {
                     }
                     Ok(true)
                 }
+                Poll::Ready(Err(error)) => {
+                    pending.write_failed = Some(error);
+                    Ok(true)
+                }
+            };
+        }
+        // Nothing left to write while the body waits: what TLS holds goes
+        // out now, not only at the body's end.
+        if !pending.body_done && pending.head_sent {
+            return match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Pending | Poll::Ready(Ok(())) => Ok(false),
                 Poll::Ready(Err(error)) => {
                     pending.write_failed = Some(error);
                     Ok(true)

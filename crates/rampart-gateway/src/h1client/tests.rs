@@ -638,3 +638,57 @@ async fn only_a_connection_that_answered_nothing_is_retried() {
         .unwrap();
     assert!(error.is_retryable(), "{error}");
 }
+
+#[test]
+fn written_pieces_are_flushed_while_the_body_waits() {
+    use http_body_util::BodyExt;
+    use std::future::Future;
+    use tokio::io::AsyncRead;
+    // One piece, then the body waits (for ever, here).
+    struct Waiting(bool);
+    impl Body for Waiting {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            if self.0 {
+                return Poll::Pending;
+            }
+            self.0 = true;
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"hi")))))
+        }
+    }
+    let (client, mut server) = tokio::io::duplex(1 << 16);
+    let mut conn = Connection::new(Stream::Buffered(tokio::io::BufWriter::new(client)));
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::POST,
+        target: "/up",
+        headers: &headers,
+        host: "upstream",
+    };
+    let mut body = SendBody::Stream {
+        body: Waiting(false).boxed(),
+        length: None,
+    };
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    {
+        let mut exchange = std::pin::pin!(conn.exchange(&outgoing, &mut body));
+        for _ in 0..4 {
+            assert!(exchange.as_mut().poll(&mut cx).is_pending());
+        }
+    }
+    let mut scratch = [0u8; 1024];
+    let mut buf = ReadBuf::new(&mut scratch);
+    assert!(
+        Pin::new(&mut server)
+            .poll_read(&mut cx, &mut buf)
+            .is_ready()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(buf.filled()),
+        "POST /up HTTP/1.1\r\nhost: upstream\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n"
+    );
+}
