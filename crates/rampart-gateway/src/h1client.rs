@@ -151,6 +151,8 @@ impl ExchangeError {
 pub(crate) struct Connection {
     io: Stream,
     read: BytesMut,
+    /// How far `read` has been searched for the end of a response head.
+    searched: usize,
     write: Vec<u8>,
 }
 
@@ -159,6 +161,7 @@ impl Connection {
         Connection {
             io,
             read: BytesMut::with_capacity(READ_CHUNK),
+            searched: 0,
             write: Vec::with_capacity(4096),
         }
     }
@@ -419,6 +422,7 @@ impl Connection {
         body: &mut SendBody,
     ) -> Result<Exchanged, ExchangeError> {
         self.read.clear();
+        self.searched = 0;
         let mut pending = Pending {
             written: 0,
             big: Bytes::new(),
@@ -660,8 +664,17 @@ impl Connection {
         interim: &mut usize,
     ) -> Poll<Result<Exchanged, ExchangeError>> {
         loop {
-            match response::parse(&self.read, head_request)? {
-                Parsed::Partial => match self.poll_fill(cx) {
+            // Only the new bytes are searched for the head's end (a trickling
+            // upstream would otherwise cost a full parse per read); the head
+            // is parsed once, and must end exactly there.
+            let Some(end) =
+                crate::h1guard::find_head_end(&self.read, self.searched.saturating_sub(3))
+            else {
+                if self.read.len() > response::MAX_HEAD_BYTES {
+                    return Poll::Ready(Err(ResponseError::TooLarge.into()));
+                }
+                self.searched = self.read.len();
+                match self.poll_fill(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Err(error)) => {
                         return Poll::Ready(Err(read_failure(error, &self.read, *interim)));
@@ -674,16 +687,25 @@ impl Connection {
                         }));
                     }
                     Poll::Ready(Ok(_)) => {}
-                },
+                }
+                continue;
+            };
+            match response::parse(self.read.get(..end).unwrap_or_default(), head_request)? {
+                Parsed::Interim(len) | Parsed::Final(len, _) if len != end => {
+                    return Poll::Ready(Err(ResponseError::Malformed.into()));
+                }
+                Parsed::Partial => return Poll::Ready(Err(ResponseError::Malformed.into())),
                 Parsed::Interim(len) => {
                     *interim += 1;
                     if *interim > response::MAX_INTERIM {
                         return Poll::Ready(Err(ResponseError::TooManyInterim.into()));
                     }
                     self.read.advance(len);
+                    self.searched = 0;
                 }
                 Parsed::Final(len, head) => {
                     self.read.advance(len);
+                    self.searched = 0;
                     let mut response = Response::new(());
                     *response.status_mut() = head.status;
                     *response.version_mut() = head.version;

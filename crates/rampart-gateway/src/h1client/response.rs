@@ -102,9 +102,17 @@ pub enum Parsed {
     Final(usize, Head),
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How often [`parse`] ran on this thread (tests count re-parsing).
+    pub(crate) static PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Parses the response head at the front of `buf`. `head_request` says the
 /// request was HEAD (no body whatever the headers say).
 pub fn parse(buf: &[u8], head_request: bool) -> Result<Parsed, ResponseError> {
+    #[cfg(test)]
+    PARSES.with(|n| n.set(n.get() + 1));
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut slots);
     let len = match response.parse(buf) {

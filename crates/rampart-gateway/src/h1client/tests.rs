@@ -692,3 +692,52 @@ fn written_pieces_are_flushed_while_the_body_waits() {
         "POST /up HTTP/1.1\r\nhost: upstream\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n"
     );
 }
+
+#[test]
+fn a_trickled_head_is_parsed_once() {
+    use std::future::Future;
+    use tokio::io::AsyncWrite;
+    let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..60 {
+        head.extend_from_slice(format!("x-h{i}: some value here\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    let (client, mut server) = tokio::io::duplex(1 << 16);
+    let mut conn = Connection::new(Stream::Duplex(client));
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::GET,
+        target: "/",
+        headers: &headers,
+        host: "upstream",
+    };
+    let mut body = SendBody::None;
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let before = response::PARSES.with(|n| n.get());
+    let mut exchange = std::pin::pin!(conn.exchange(&outgoing, &mut body));
+    let mut answered = None;
+    // One byte at a time, each read by the client before the next.
+    for byte in &head {
+        assert!(exchange.as_mut().poll(&mut cx).is_pending());
+        let sent = Pin::new(&mut server).poll_write(&mut cx, std::slice::from_ref(byte));
+        assert!(matches!(sent, Poll::Ready(Ok(1))));
+    }
+    if let Poll::Ready(result) = exchange.as_mut().poll(&mut cx) {
+        answered = Some(result.map_err(|e| e.to_string()).unwrap());
+    }
+    assert_eq!(answered.unwrap().response.status(), 200);
+    let parses = response::PARSES.with(|n| n.get()) - before;
+    assert!(parses <= 2, "parsed {parses} times");
+}
+
+#[tokio::test]
+async fn a_head_must_end_where_its_blank_line_is() {
+    // httparse ends this head at the bare LFs; the CRLF CRLF comes later.
+    let (result, _) = exchange_with(
+        b"HTTP/1.1 200 OK\r\nA: b\n\nX: y\r\nContent-Length: 0\r\n\r\n",
+        Method::GET,
+        SendBody::None,
+    )
+    .await;
+    assert!(result.is_err());
+}
