@@ -389,6 +389,9 @@ pub(crate) struct Exchanged {
     pub response: Response<()>,
     pub framing: Framing,
     pub keep_alive: bool,
+    /// The response came before the whole request was sent (an early
+    /// answer): the connection is not reused, and its body's reads are bounded.
+    pub early: bool,
 }
 
 /// The outgoing side of an exchange: what is still to be written, in order.
@@ -513,6 +516,7 @@ impl Connection {
         self.write.clear();
         result.map(|mut exchanged| {
             exchanged.keep_alive &= sent;
+            exchanged.early = !sent;
             exchanged
         })
     }
@@ -714,6 +718,7 @@ impl Connection {
                         response,
                         framing: head.framing,
                         keep_alive: head.keep_alive,
+                        early: false,
                     }));
                 }
             }
@@ -757,6 +762,35 @@ pub struct H1Body {
     decoder: BodyDecoder,
     keep_alive: bool,
     home: Option<std::sync::Arc<dyn Checkin>>,
+    /// The longest wait between reads, for the body of an early response: the
+    /// upstream may be waiting for the rest of a request that is never sent.
+    idle: Option<(std::time::Duration, Pin<Box<tokio::time::Sleep>>)>,
+}
+
+/// Reads more of a body, failing with `TimedOut` when `idle` passes without
+/// a byte.
+fn fill_bounded(
+    conn: &mut Connection,
+    idle: &mut Option<(std::time::Duration, Pin<Box<tokio::time::Sleep>>)>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    use std::future::Future;
+    match conn.poll_fill(cx) {
+        Poll::Ready(result) => {
+            if let (Ok(1..), Some((bound, sleep))) = (&result, idle.as_mut()) {
+                sleep.as_mut().reset(tokio::time::Instant::now() + *bound);
+            }
+            Poll::Ready(result)
+        }
+        Poll::Pending => {
+            if let Some((_, sleep)) = idle
+                && sleep.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+            }
+            Poll::Pending
+        }
+    }
 }
 
 enum BodyDecoder {
@@ -766,11 +800,13 @@ enum BodyDecoder {
 }
 
 impl H1Body {
+    /// `read_idle` bounds the wait between reads (given for early responses).
     pub(crate) fn new(
         conn: Box<Connection>,
         framing: Framing,
         keep_alive: bool,
         home: std::sync::Arc<dyn Checkin>,
+        read_idle: Option<std::time::Duration>,
     ) -> Self {
         let decoder = match framing {
             Framing::Empty => BodyDecoder::Done,
@@ -783,6 +819,7 @@ impl H1Body {
             decoder,
             keep_alive: keep_alive && framing != Framing::Close,
             home: Some(home),
+            idle: read_idle.map(|bound| (bound, Box::pin(tokio::time::sleep(bound)))),
         };
         if matches!(body.decoder, BodyDecoder::Done) {
             body.finish();
@@ -829,7 +866,7 @@ impl Body for H1Body {
                         let data = conn.read.split().freeze();
                         return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
-                    match conn.poll_fill(cx) {
+                    match fill_bounded(conn, &mut this.idle, cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Ok(0)) => {
                             this.fail();
@@ -862,7 +899,7 @@ impl Body for H1Body {
                             )))));
                         }
                     }
-                    match conn.poll_fill(cx) {
+                    match fill_bounded(conn, &mut this.idle, cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(Ok(0)) => {
                             this.fail();

@@ -311,7 +311,12 @@ impl UpstreamClient {
             match conn.exchange(&outgoing, &mut send).await {
                 Ok(exchanged) => {
                     let home: Arc<dyn Checkin> = pool.clone();
-                    let body = H1Body::new(conn, exchanged.framing, exchanged.keep_alive, home);
+                    // An early answer's body: the upstream may wait for the
+                    // rest of the request, never sent; the idle timeout bounds
+                    // each wait between reads.
+                    let idle = exchanged.early.then_some(pool.idle_timeout);
+                    let body =
+                        H1Body::new(conn, exchanged.framing, exchanged.keep_alive, home, idle);
                     return Ok(exchanged.response.map(|()| PooledBody(Inner::H1(body))));
                 }
                 // A pooled connection that the upstream had closed while idle

@@ -304,7 +304,7 @@ async fn exchange_with(
             impl Checkin for Nowhere {
                 fn checkin(&self, _conn: Box<Connection>) {}
             }
-            let body = H1Body::new(conn, framing, keep, std::sync::Arc::new(Nowhere));
+            let body = H1Body::new(conn, framing, keep, std::sync::Arc::new(Nowhere), None);
             use http_body_util::BodyExt;
             match body.collect().await {
                 Ok(collected) => Ok((exchanged, collected.to_bytes().to_vec())),
@@ -740,4 +740,91 @@ async fn a_head_must_end_where_its_blank_line_is() {
     )
     .await;
     assert!(result.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_early_answer_is_not_reused_and_its_body_reads_are_bounded() {
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    struct Counted(Arc<AtomicUsize>);
+    impl Checkin for Counted {
+        fn checkin(&self, _conn: Box<Connection>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    use std::sync::Arc;
+    for (reply, complete) in [
+        // Answered in full before the request body: fine, but not reused.
+        (
+            &b"HTTP/1.1 413 Too Large\r\nContent-Length: 2\r\n\r\nno"[..],
+            true,
+        ),
+        // Half a body, then the upstream waits for the request body.
+        (
+            b"HTTP/1.1 413 Too Large\r\nContent-Length: 10\r\n\r\nno",
+            false,
+        ),
+    ] {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let upstream = tokio::spawn(async move {
+            let mut seen = vec![0u8; 1024];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = server.read(&mut seen).await.unwrap();
+                got.extend_from_slice(&seen[..n]);
+            }
+            server.write_all(reply).await.unwrap();
+            // Keeps reading the request body, which never ends.
+            while server.read(&mut seen).await.unwrap_or(0) > 0 {}
+        });
+        let mut conn = Box::new(Connection::new(Stream::Duplex(client)));
+        let headers = HeaderMap::new();
+        let outgoing = Outgoing {
+            method: &Method::POST,
+            target: "/up",
+            headers: &headers,
+            host: "upstream",
+        };
+        // One piece of a body that then never goes on.
+        let mut body = SendBody::Stream {
+            body: late_body_forever(b"first"),
+            length: Some(1000),
+        };
+        let exchanged = conn.exchange(&outgoing, &mut body).await.unwrap();
+        assert!(exchanged.early && !exchanged.keep_alive);
+        let homecomings = Arc::new(AtomicUsize::new(0));
+        let body = H1Body::new(
+            conn,
+            exchanged.framing,
+            exchanged.keep_alive,
+            Arc::new(Counted(homecomings.clone())),
+            Some(std::time::Duration::from_secs(30)),
+        );
+        let collected = body.collect().await;
+        assert_eq!(collected.is_ok(), complete, "{reply:?}");
+        assert_eq!(homecomings.load(Ordering::SeqCst), 0);
+        upstream.abort();
+    }
+}
+
+/// A body that gives `data`, then waits for ever.
+fn late_body_forever(data: &'static [u8]) -> UpstreamBody {
+    use http_body_util::BodyExt;
+    struct Stuck(bool, &'static [u8]);
+    impl Body for Stuck {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            if self.0 {
+                return Poll::Pending;
+            }
+            self.0 = true;
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(self.1)))))
+        }
+    }
+    Stuck(false, data).boxed()
 }
