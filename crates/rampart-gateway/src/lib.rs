@@ -18,12 +18,14 @@
 //! - [`problems`]: every response Rampart makes itself (RFC 9457), in one place.
 //! - [`normalize`], [`headers`]: pure request-head processing (fuzzed).
 //! - [`tls`], [`upstream`]: rustls server and client configuration; [`pool`]: the
-//!   upstream client (a connection pool over hyper's connection API).
+//!   upstream client (a connection pool); [`h1client`]: Rampart's own HTTP/1.1
+//!   upstream connection (hyper's when `RAMPART_UPSTREAM_H1=hyper`; h2 is hyper's).
 //! - [`admin`], [`telemetry`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`body`]: streaming body wrappers that count bytes and finish the audit record.
 
 pub mod admin;
 pub mod body;
+pub mod h1client;
 pub mod h1guard;
 pub mod h1server;
 pub mod headers;

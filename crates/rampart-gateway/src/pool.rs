@@ -1,5 +1,7 @@
-//! The upstream client: a small connection pool of its own over hyper's
-//! connection API (`hyper::client::conn`), one per API.
+//! The upstream client: a small connection pool of its own, one per API, over
+//! Rampart's own HTTP/1.1 client connection ([`crate::h1client`]) or, when
+//! `RAMPART_UPSTREAM_H1=hyper` is set, hyper's connection API
+//! (`hyper::client::conn`). HTTP/2 upstreams always use hyper.
 //!
 //! Why not hyper-util's legacy client: it hashes a pool key per request, races a
 //! checkout against a connect, attaches connection info to every response and
@@ -18,6 +20,8 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
+
+use crate::h1client::{self, Checkin, Connection, ExchangeError, H1Body, Outgoing, SendBody};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -58,6 +62,10 @@ pub enum UpstreamRequestError {
     /// Sending the request or reading the response head failed.
     #[error("upstream request failed: {0}")]
     Request(hyper::Error),
+    /// Sending the request or reading the response head failed (Rampart's
+    /// HTTP/1 client), or the upstream's response was refused.
+    #[error("upstream exchange failed: {0}")]
+    Exchange(ExchangeError),
 }
 
 impl UpstreamRequestError {
@@ -100,6 +108,13 @@ impl std::fmt::Debug for UpstreamClient {
 }
 
 struct Pool {
+    /// This pool, for the reaper and for response bodies that bring
+    /// connections back.
+    me: Weak<Pool>,
+    /// Rampart's own HTTP/1 client (false: hyper's).
+    own_h1: bool,
+    /// Host header for requests that carry none (host[:port]).
+    authority: String,
     /// Host to resolve (brackets of an IPv6 literal removed).
     host: String,
     port: u16,
@@ -116,13 +131,29 @@ struct Pool {
 }
 
 struct Idle {
-    sender: http1::SendRequest<UpstreamBody>,
+    conn: IdleConn,
     since: Instant,
+}
+
+enum IdleConn {
+    Hyper(http1::SendRequest<UpstreamBody>),
+    Own(Box<Connection>),
+}
+
+impl IdleConn {
+    /// Whether the connection is known to be closed (or unusable).
+    fn is_closed(&mut self) -> bool {
+        match self {
+            IdleConn::Hyper(sender) => sender.is_closed(),
+            IdleConn::Own(conn) => !conn.probe_idle(),
+        }
+    }
 }
 
 /// A connection ready for one request.
 enum Conn {
     H1(http1::SendRequest<UpstreamBody>),
+    Own(Box<Connection>),
     H2(http2::SendRequest<UpstreamBody>),
 }
 
@@ -148,8 +179,14 @@ impl UpstreamClient {
             }
             _ => None,
         };
+        let authority = fallback_host(&settings.url);
+        // `RAMPART_UPSTREAM_H1=hyper` keeps hyper's HTTP/1 client (fallback).
+        let own_h1 = std::env::var("RAMPART_UPSTREAM_H1").map_or(true, |v| v != "hyper");
         Ok(Self {
-            pool: Arc::new(Pool {
+            pool: Arc::new_cyclic(|me| Pool {
+                me: me.clone(),
+                own_h1,
+                authority,
                 host,
                 port,
                 tls,
@@ -176,6 +213,9 @@ impl UpstreamClient {
                 return send_h2(&mut sender, request).await;
             }
             pool.forget_h2();
+        }
+        if pool.own_h1 {
+            return self.request_own(request).await;
         }
         // HTTP/1 wants the origin form (authority form for CONNECT); the absolute
         // URI is kept for a new connection that turns out to speak h2.
@@ -206,6 +246,8 @@ impl UpstreamClient {
                 // carry (and copy) that size.
                 None => match Box::pin(pool.connect()).await? {
                     Conn::H1(sender) => (sender, false),
+                    // A pool in hyper mode never makes its own connections.
+                    Conn::Own(_) => return Err(UpstreamRequestError::NoHost),
                     Conn::H2(mut sender) => {
                         *request.uri_mut() = absolute;
                         return send_h2(&mut sender, request).await;
@@ -219,7 +261,7 @@ impl UpstreamClient {
                         pool: Arc::clone(pool),
                         body_sent,
                     };
-                    return Ok(response.map(|body| PooledBody::new(body, Some(lease))));
+                    return Ok(response.map(|body| PooledBody::hyper(body, Some(lease))));
                 }
                 Err(mut error) => match error.take_message() {
                     // Given back unsent by a connection that sat idle: the
@@ -232,14 +274,80 @@ impl UpstreamClient {
     }
 }
 
+impl UpstreamClient {
+    /// [`UpstreamClient::request`] over Rampart's own HTTP/1 connections.
+    async fn request_own(
+        &self,
+        request: Request<UpstreamBody>,
+    ) -> Result<Response<PooledBody>, UpstreamRequestError> {
+        let pool = &self.pool;
+        let (parts, body) = request.into_parts();
+        let mut send = SendBody::from_body(body, &parts.method);
+        let target = if parts.method == Method::CONNECT {
+            parts.uri.authority().map_or("/", |a| a.as_str())
+        } else {
+            parts.uri.path_and_query().map_or("/", |pq| pq.as_str())
+        };
+        let outgoing = Outgoing {
+            method: &parts.method,
+            target,
+            headers: &parts.headers,
+            host: &pool.authority,
+        };
+        loop {
+            let (mut conn, reused) = match pool.checkout_own() {
+                Some(conn) => (conn, true),
+                // Boxed: the connect path is rare and its future is large.
+                None => match Box::pin(pool.connect()).await? {
+                    Conn::Own(conn) => (conn, false),
+                    Conn::H2(mut sender) => {
+                        let request = Request::from_parts(parts, send.into_body());
+                        return send_h2(&mut sender, request).await;
+                    }
+                    // A pool in own mode never makes hyper HTTP/1 connections.
+                    Conn::H1(_) => return Err(UpstreamRequestError::NoHost),
+                },
+            };
+            match conn.exchange(&outgoing, &mut send).await {
+                Ok(exchanged) => {
+                    let home: Arc<dyn Checkin> = pool.clone();
+                    // An early answer's body: the upstream may wait for the
+                    // rest of the request, never sent; the idle timeout bounds
+                    // each wait between reads.
+                    let idle = exchanged.early.then_some(pool.idle_timeout);
+                    let body =
+                        H1Body::new(conn, exchanged.framing, exchanged.keep_alive, home, idle);
+                    return Ok(exchanged.response.map(|()| PooledBody(Inner::H1(body))));
+                }
+                // A pooled connection that the upstream had closed while idle
+                // answers nothing: a request that can be sent again is.
+                Err(error)
+                    if reused
+                        && error.is_retryable()
+                        && send.replayable()
+                        && h1client::idempotent(&parts.method) => {}
+                Err(error) => return Err(UpstreamRequestError::Exchange(error)),
+            }
+        }
+    }
+}
+
 async fn send_h2(
     sender: &mut http2::SendRequest<UpstreamBody>,
     request: Request<UpstreamBody>,
 ) -> Result<Response<PooledBody>, UpstreamRequestError> {
     match sender.send_request(request).await {
-        Ok(response) => Ok(response.map(|body| PooledBody::new(body, None))),
+        Ok(response) => Ok(response.map(|body| PooledBody::hyper(body, None))),
         Err(error) => Err(UpstreamRequestError::Request(error)),
     }
+}
+
+/// The Host a request without one gets: the proxy's own rule (host, and port
+/// unless the scheme's default), never the URL's userinfo.
+fn fallback_host(url: &Uri) -> String {
+    crate::runtime::host_header(url)
+        .and_then(|value| value.to_str().ok().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// The request target an HTTP/1 request line carries.
@@ -284,7 +392,9 @@ impl Pool {
                 }
                 idle
             };
-            let mut sender = idle.sender;
+            let IdleConn::Hyper(mut sender) = idle.conn else {
+                continue;
+            };
             if sender.is_closed() {
                 continue;
             }
@@ -296,9 +406,36 @@ impl Pool {
         }
     }
 
+    /// The most recently returned idle connection that is still usable (own
+    /// HTTP/1 client).
+    fn checkout_own(&self) -> Option<Box<Connection>> {
+        let mut stack = self.idle.lock();
+        loop {
+            let idle = stack.pop_back()?;
+            if idle.since.elapsed() > self.idle_timeout {
+                // The newest is too old, so are all below it.
+                stack.clear();
+                return None;
+            }
+            if let IdleConn::Own(mut conn) = idle.conn
+                && conn.probe_idle()
+            {
+                return Some(conn);
+            }
+        }
+    }
+
     /// Returns a connection after its response ended.
-    fn checkin(self: &Arc<Self>, sender: http1::SendRequest<UpstreamBody>) {
-        if sender.is_closed() || self.max_idle == 0 {
+    fn checkin_hyper(&self, sender: http1::SendRequest<UpstreamBody>) {
+        if sender.is_closed() {
+            return;
+        }
+        self.park(IdleConn::Hyper(sender));
+    }
+
+    /// Puts a connection on the idle stack.
+    fn park(&self, conn: IdleConn) {
+        if self.max_idle == 0 {
             return;
         }
         {
@@ -308,7 +445,7 @@ impl Pool {
                 stack.pop_front();
             }
             stack.push_back(Idle {
-                sender,
+                conn,
                 since: Instant::now(),
             });
         }
@@ -318,7 +455,7 @@ impl Pool {
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
             && !self.reaper.swap(true, Ordering::Relaxed)
         {
-            spawn_reaper(&runtime, Arc::downgrade(self), self.idle_timeout);
+            spawn_reaper(&runtime, self.me.clone(), self.idle_timeout);
         }
     }
 
@@ -326,8 +463,8 @@ impl Pool {
     fn reap(&self) {
         let mut stack = self.idle.lock();
         while stack
-            .front()
-            .is_some_and(|idle| idle.since.elapsed() > self.idle_timeout || idle.sender.is_closed())
+            .front_mut()
+            .is_some_and(|idle| idle.since.elapsed() > self.idle_timeout || idle.conn.is_closed())
         {
             stack.pop_front();
         }
@@ -346,6 +483,9 @@ impl Pool {
         let _ = socket2::SockRef::from(&stream)
             .set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(TCP_KEEPALIVE));
         match &self.tls {
+            None if self.own_h1 => Ok(Conn::Own(Box::new(Connection::new(h1client::Stream::Tcp(
+                stream,
+            ))))),
             None => handshake_h1(stream).await,
             Some((connector, name)) => {
                 let tls = connector
@@ -366,6 +506,10 @@ impl Pool {
                     });
                     *self.h2.lock() = Some(sender.clone());
                     Ok(Conn::H2(sender))
+                } else if self.own_h1 {
+                    Ok(Conn::Own(Box::new(Connection::new(h1client::Stream::Tls(
+                        Box::new(tls),
+                    )))))
                 } else {
                     handshake_h1(tls).await
                 }
@@ -446,25 +590,70 @@ impl Body for TrackedBody {
     }
 }
 
+impl Checkin for Pool {
+    fn checkin(&self, conn: Box<Connection>) {
+        self.park(IdleConn::Own(conn));
+    }
+}
+
 /// An upstream response body. For HTTP/1, the connection goes back to the pool
 /// when the body has been read to its end (dropped earlier, it closes).
-pub struct PooledBody {
+pub struct PooledBody(Inner);
+
+enum Inner {
+    Hyper(HyperBody),
+    H1(H1Body),
+}
+
+impl PooledBody {
+    fn hyper(inner: Incoming, lease: Option<Lease>) -> Self {
+        PooledBody(Inner::Hyper(HyperBody {
+            inner,
+            lease,
+            ended: false,
+        }))
+    }
+}
+
+impl Body for PooledBody {
+    type Data = Bytes;
+    type Error = crate::BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::BoxError>>> {
+        match &mut self.get_mut().0 {
+            Inner::Hyper(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|frame| frame.map_err(Into::into))),
+            Inner::H1(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.0 {
+            Inner::Hyper(body) => body.is_end_stream(),
+            Inner::H1(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.0 {
+            Inner::Hyper(body) => body.size_hint(),
+            Inner::H1(body) => body.size_hint(),
+        }
+    }
+}
+
+/// A response body of hyper's HTTP/1 or HTTP/2 client.
+struct HyperBody {
     inner: Incoming,
     lease: Option<Lease>,
     ended: bool,
 }
 
-impl PooledBody {
-    fn new(inner: Incoming, lease: Option<Lease>) -> Self {
-        PooledBody {
-            inner,
-            lease,
-            ended: false,
-        }
-    }
-}
-
-impl Drop for PooledBody {
+impl Drop for HyperBody {
     fn drop(&mut self) {
         if let Some(lease) = self.lease.take()
             && (self.ended || self.inner.is_end_stream())
@@ -473,12 +662,12 @@ impl Drop for PooledBody {
                 .as_ref()
                 .is_none_or(|sent| sent.load(Ordering::Acquire))
         {
-            lease.pool.checkin(lease.sender);
+            lease.pool.checkin_hyper(lease.sender);
         }
     }
 }
 
-impl Body for PooledBody {
+impl Body for HyperBody {
     type Data = Bytes;
     type Error = hyper::Error;
 
@@ -499,5 +688,19 @@ impl Body for PooledBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::fallback_host;
+
+    #[test]
+    fn the_fallback_host_never_carries_userinfo() {
+        let host = |url: &str| fallback_host(&url.parse().unwrap());
+        assert_eq!(host("http://user:secret@origin:8080/x"), "origin:8080");
+        assert_eq!(host("https://user@origin:443"), "origin");
+        assert_eq!(host("http://origin"), "origin");
     }
 }

@@ -292,7 +292,7 @@ type Served = (
 async fn buffer_response(
     mut incoming: PooledBody,
     limit: usize,
-) -> Result<(Bytes, Option<PooledBody>), hyper::Error> {
+) -> Result<(Bytes, Option<PooledBody>), BoxError> {
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut len = 0usize;
     let truncated = loop {
@@ -739,13 +739,9 @@ async fn forward(
         }
         (Some(prefix), Some(rest)) => {
             parts.headers.remove(header::CONTENT_LENGTH);
-            PrefixedBody::new(prefix, rest)
-                .map_err(|err| -> BoxError { Box::new(err) })
-                .boxed()
+            PrefixedBody::new(prefix, rest).boxed()
         }
-        (None, Some(incoming)) => incoming
-            .map_err(|err| -> BoxError { Box::new(err) })
-            .boxed(),
+        (None, Some(incoming)) => incoming.boxed(),
         (None, None) => Empty::new().map_err(|never| match never {}).boxed(),
     };
     let outcome = Outcome {

@@ -148,7 +148,7 @@ impl Runtime {
 
 /// The `Host` value for requests to `url`: its host, and its port unless that is
 /// the scheme's default (what hyper's client would set).
-fn host_header(url: &http::Uri) -> Option<http::HeaderValue> {
+pub(crate) fn host_header(url: &http::Uri) -> Option<http::HeaderValue> {
     let authority = url.authority()?;
     let host = authority.host();
     let default_port = if url.scheme_str() == Some("https") {

@@ -13,3 +13,4 @@ mod pool;
 mod proxy;
 mod reload;
 mod tls;
+mod upstream_h1;

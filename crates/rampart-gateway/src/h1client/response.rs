@@ -1,0 +1,290 @@
+//! Upstream response heads (sans I/O): one strict parse of the status line and
+//! headers straight into `http` types, and the body framing they declare
+//! (RFC 9112 §6.3).
+//!
+//! The upstream is not trusted to frame its responses sanely: anything whose
+//! length is ambiguous (Content-Length with Transfer-Encoding, two
+//! Content-Lengths, a coding other than `chunked`, a length that is not plain
+//! digits) is refused rather than guessed at, so a hostile upstream cannot make
+//! the gateway and its client disagree on where a response ends.
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{StatusCode, Version};
+
+/// Largest response head (status line and headers) accepted.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Most response headers accepted.
+pub const MAX_HEADERS: usize = 100;
+/// Most interim (1xx) responses skipped before the final one.
+pub const MAX_INTERIM: usize = 16;
+
+/// Why an upstream response head was refused. Each makes the exchange a 502.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResponseError {
+    /// The status line or a header line is malformed (httparse refused it).
+    #[error("malformed response head")]
+    Malformed,
+    /// A line ended in a bare LF instead of CRLF.
+    #[error("response head line not ended by CRLF")]
+    BareLf,
+    /// The head is longer than [`MAX_HEAD_BYTES`].
+    #[error("response head too large")]
+    TooLarge,
+    /// More than [`MAX_HEADERS`] headers.
+    #[error("too many response headers")]
+    TooManyHeaders,
+    /// A protocol version other than HTTP/1.0 or HTTP/1.1.
+    #[error("unsupported response version")]
+    Version,
+    /// A status code outside 100-999.
+    #[error("invalid status code")]
+    Status,
+    /// A header name or value that `http` refuses.
+    #[error("invalid response header")]
+    Header,
+    /// Content-Length is not a plain decimal number that fits in 63 bits.
+    #[error("invalid Content-Length")]
+    Length,
+    /// More than one Content-Length header.
+    #[error("several Content-Length headers")]
+    DuplicateLength,
+    /// Transfer-Encoding together with Content-Length.
+    #[error("Content-Length with Transfer-Encoding")]
+    LengthAndEncoding,
+    /// A transfer coding other than exactly `chunked`, or one in HTTP/1.0.
+    #[error("unsupported transfer coding")]
+    Encoding,
+    /// 101 Switching Protocols (upgrades are not proxied).
+    #[error("upgrade refused")]
+    Upgrade,
+    /// More than [`MAX_INTERIM`] 1xx responses.
+    #[error("too many interim responses")]
+    TooManyInterim,
+}
+
+/// How the response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (HEAD, 1xx, 204, 304, or Content-Length: 0).
+    Empty,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Read until the upstream closes (the connection is then not reused).
+    Close,
+}
+
+/// A final response head.
+#[derive(Debug)]
+pub struct Head {
+    /// Status code.
+    pub status: StatusCode,
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: Version,
+    /// Headers, without Transfer-Encoding (decoded here) and without a
+    /// Connection header that only says `keep-alive` / `close`.
+    pub headers: HeaderMap,
+    /// How the body is delimited.
+    pub framing: Framing,
+    /// Whether the connection may carry another request after this response.
+    pub keep_alive: bool,
+}
+
+/// What [`parse`] found at the front of the buffer.
+#[derive(Debug)]
+pub enum Parsed {
+    /// The head is not complete yet: read more.
+    Partial,
+    /// An interim (1xx other than 101) response of this many bytes: skip it.
+    Interim(usize),
+    /// The final head, of this many bytes.
+    Final(usize, Head),
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How often [`parse`] ran on this thread (tests count re-parsing).
+    pub(crate) static PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Parses the response head at the front of `buf`. `head_request` says the
+/// request was HEAD (no body whatever the headers say).
+pub fn parse(buf: &[u8], head_request: bool) -> Result<Parsed, ResponseError> {
+    #[cfg(test)]
+    PARSES.with(|n| n.set(n.get() + 1));
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut slots);
+    let len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > MAX_HEAD_BYTES {
+                return Err(ResponseError::TooLarge);
+            }
+            return Ok(Parsed::Partial);
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(ResponseError::TooManyHeaders),
+        Err(_) => return Err(ResponseError::Malformed),
+    };
+    if len > MAX_HEAD_BYTES {
+        return Err(ResponseError::TooLarge);
+    }
+    // httparse takes a bare LF as a line end; an upstream must use CRLF.
+    let head = buf.get(..len).unwrap_or_default();
+    for lf in memchr::memchr_iter(b'\n', head) {
+        if lf == 0 || head.get(lf - 1) != Some(&b'\r') {
+            return Err(ResponseError::BareLf);
+        }
+    }
+    let version = match response.version {
+        Some(0) => Version::HTTP_10,
+        Some(1) => Version::HTTP_11,
+        _ => return Err(ResponseError::Version),
+    };
+    let code = response.code.ok_or(ResponseError::Malformed)?;
+    let status = StatusCode::from_u16(code).map_err(|_| ResponseError::Status)?;
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        return Err(ResponseError::Upgrade);
+    }
+    if status.is_informational() {
+        return Ok(Parsed::Interim(len));
+    }
+
+    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut encoded = false;
+    let mut close = version == Version::HTTP_10;
+    for slot in response.headers.iter() {
+        let name =
+            HeaderName::from_bytes(slot.name.as_bytes()).map_err(|_| ResponseError::Header)?;
+        let value = slot.value;
+        if name == header::CONTENT_LENGTH {
+            if length.is_some() {
+                return Err(ResponseError::DuplicateLength);
+            }
+            length = Some(parse_length(value)?);
+        } else if name == header::TRANSFER_ENCODING {
+            // Codings accumulate over lines; only one `chunked`, last, alone.
+            for coding in value.split(|&b| b == b',') {
+                let coding = coding.trim_ascii();
+                if chunked || !coding.eq_ignore_ascii_case(b"chunked") {
+                    return Err(ResponseError::Encoding);
+                }
+                chunked = true;
+            }
+            encoded = true;
+            continue;
+        } else if name == header::CONNECTION {
+            let mut other = false;
+            for token in value.split(|&b| b == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if !token.eq_ignore_ascii_case(b"keep-alive") {
+                    other = true;
+                }
+            }
+            // A Connection header naming other headers stays for the proxy to
+            // strip them; the usual keep-alive / close tells nothing more.
+            if !other {
+                continue;
+            }
+        }
+        let value = HeaderValue::from_bytes(value).map_err(|_| ResponseError::Header)?;
+        headers.append(name, value);
+    }
+    if encoded {
+        if length.is_some() {
+            return Err(ResponseError::LengthAndEncoding);
+        }
+        if version == Version::HTTP_10 || !chunked {
+            return Err(ResponseError::Encoding);
+        }
+    }
+    let no_body =
+        head_request || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    let framing = if no_body {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else {
+        match length {
+            Some(0) => Framing::Empty,
+            Some(n) => Framing::Length(n),
+            None => Framing::Close,
+        }
+    };
+    if framing == Framing::Close {
+        close = true;
+    }
+    // A 204 announcing a body may send one anyway: the bytes after it would
+    // be read as the next response, so the connection ends here.
+    if status == StatusCode::NO_CONTENT && (encoded || length.is_some_and(|n| n != 0)) {
+        close = true;
+    }
+    Ok(Parsed::Final(
+        len,
+        Head {
+            status,
+            version,
+            headers,
+            framing,
+            keep_alive: !close,
+        },
+    ))
+}
+
+/// A Content-Length value: 1 to 18 ASCII digits (below 2^63), nothing else.
+fn parse_length(value: &[u8]) -> Result<u64, ResponseError> {
+    if value.is_empty() || value.len() > 18 {
+        return Err(ResponseError::Length);
+    }
+    let mut n: u64 = 0;
+    for &b in value {
+        if !b.is_ascii_digit() {
+            return Err(ResponseError::Length);
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    Ok(n)
+}
+
+/// Fuzzing entry point: parses `input` as a response head (after any interim
+/// heads), then decodes the body it frames from the rest, fed in pieces of
+/// `step` bytes. Returns the body bytes when the response was whole.
+#[doc(hidden)]
+pub fn fuzz_response(input: &[u8], step: usize, head_request: bool) -> Option<Vec<u8>> {
+    use crate::h1server::decode::{Decoded, Decoder};
+    let mut at = 0usize;
+    let head = loop {
+        match parse(input.get(at..)?, head_request).ok()? {
+            Parsed::Partial => return None,
+            Parsed::Interim(len) => at += len,
+            Parsed::Final(len, head) => {
+                at += len;
+                break head;
+            }
+        }
+    };
+    let rest = input.get(at..)?;
+    let mut decoder = match head.framing {
+        Framing::Empty => return Some(Vec::new()),
+        Framing::Close => return Some(rest.to_vec()),
+        Framing::Length(n) => Decoder::length(n),
+        Framing::Chunked => Decoder::chunked(),
+    };
+    let mut buf = bytes::BytesMut::new();
+    let mut out = Vec::new();
+    for piece in rest.chunks(step.max(1)) {
+        buf.extend_from_slice(piece);
+        loop {
+            match decoder.decode(&mut buf, 8192).ok()? {
+                Decoded::Data(data) => out.extend_from_slice(&data),
+                Decoded::NeedMore => break,
+                Decoded::Done => return Some(out),
+            }
+        }
+    }
+    None
+}

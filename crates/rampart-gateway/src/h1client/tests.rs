@@ -1,0 +1,830 @@
+//! The response-head parser and framing against well-formed and hostile
+//! upstream responses, and the client connection over an in-memory duplex.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use super::response::{Framing, Head, Parsed, ResponseError, fuzz_response, parse};
+use super::*;
+
+fn head(raw: &str) -> Head {
+    match parse(raw.as_bytes(), false) {
+        Ok(Parsed::Final(len, head)) => {
+            assert_eq!(len, raw.len(), "whole head consumed");
+            head
+        }
+        other => panic!("{raw:?}: {other:?}"),
+    }
+}
+
+fn refused(raw: &str) -> ResponseError {
+    match parse(raw.as_bytes(), false) {
+        Err(error) => error,
+        other => panic!("{raw:?} accepted: {other:?}"),
+    }
+}
+
+#[test]
+fn content_length_and_chunked_and_close_delimited() {
+    let h = head("HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A: b\r\n\r\n");
+    assert_eq!(h.framing, Framing::Length(12));
+    assert!(h.keep_alive);
+    assert_eq!(h.headers.get("content-length").unwrap(), "12");
+    assert_eq!(h.headers.get("x-a").unwrap(), "b");
+
+    let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(h.framing, Framing::Chunked);
+    assert!(h.headers.get("transfer-encoding").is_none(), "decoded here");
+
+    let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n");
+    assert_eq!(h.framing, Framing::Chunked);
+
+    let h = head("HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!(h.framing, Framing::Close);
+    assert!(!h.keep_alive, "a close-delimited body ends the connection");
+
+    let h = head("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(h.framing, Framing::Empty);
+}
+
+#[test]
+fn bodiless_statuses_and_head_requests_have_no_body() {
+    // A 204 announcing a body: no body read, and the connection not reused.
+    for raw in [
+        "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+        "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ] {
+        let h = head(raw);
+        assert_eq!(h.framing, Framing::Empty, "{raw:?}");
+        assert!(!h.keep_alive, "{raw:?}");
+    }
+    assert!(head("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n").keep_alive);
+    assert!(head("HTTP/1.1 204 No Content\r\n\r\n").keep_alive);
+    for raw in [
+        "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+        "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
+        "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ] {
+        assert_eq!(head(raw).framing, Framing::Empty, "{raw:?}");
+    }
+    let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+    match parse(raw, true).unwrap() {
+        Parsed::Final(_, h) => {
+            assert_eq!(h.framing, Framing::Empty);
+            // The length of the representation is kept for the client.
+            assert_eq!(h.headers.get("content-length").unwrap(), "5");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn interim_responses_are_skipped_and_upgrades_refused() {
+    let raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    match parse(raw, false).unwrap() {
+        Parsed::Interim(len) => assert_eq!(len, 25),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        parse(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", false),
+        Ok(Parsed::Interim(_))
+    ));
+    assert_eq!(
+        refused("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"),
+        ResponseError::Upgrade
+    );
+    assert_eq!(
+        fuzz_response(raw, 3, false),
+        Some(Vec::new()),
+        "the final response after the interim one"
+    );
+}
+
+#[test]
+fn keep_alive_follows_version_and_connection() {
+    assert!(!head("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").keep_alive);
+    assert!(
+        !head("HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n")
+            .keep_alive
+    );
+    assert!(!head("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").keep_alive);
+    let h = head("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n");
+    assert!(h.keep_alive);
+    assert!(
+        h.headers.get("connection").is_none(),
+        "nothing for the proxy to strip"
+    );
+    // A Connection header naming other headers stays, for the proxy to act on.
+    let h =
+        head("HTTP/1.1 200 OK\r\nConnection: x-secret\r\nX-Secret: 1\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(h.headers.get("connection").unwrap(), "x-secret");
+}
+
+#[test]
+fn ambiguous_framing_is_refused() {
+    // CL + TE (either order), two CLs (even equal), bad numbers.
+    assert_eq!(
+        refused("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        ResponseError::LengthAndEncoding
+    );
+    assert_eq!(
+        refused("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"),
+        ResponseError::LengthAndEncoding
+    );
+    assert_eq!(
+        refused("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+        ResponseError::DuplicateLength
+    );
+    assert_eq!(
+        refused("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+        ResponseError::DuplicateLength
+    );
+    for bad in [
+        "-1",
+        "+5",
+        "5, 5",
+        "0x10",
+        "1 2",
+        "",
+        "99999999999999999999",
+        "1e3",
+    ] {
+        let raw = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\n");
+        assert!(parse(raw.as_bytes(), false).is_err(), "{bad:?}");
+    }
+    // Largest accepted: 18 digits.
+    assert_eq!(
+        head("HTTP/1.1 200 OK\r\nContent-Length: 999999999999999999\r\n\r\n").framing,
+        Framing::Length(999_999_999_999_999_999)
+    );
+    // Codings other than exactly `chunked`, twice chunked, or in HTTP/1.0.
+    for te in [
+        "gzip",
+        "gzip, chunked",
+        "chunked, gzip",
+        "chunked, chunked",
+        "identity",
+        "chunked;q=1",
+    ] {
+        let raw = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: {te}\r\n\r\n");
+        assert_eq!(
+            parse(raw.as_bytes(), false).unwrap_err(),
+            ResponseError::Encoding,
+            "{te:?}"
+        );
+    }
+    assert_eq!(
+        refused(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ),
+        ResponseError::Encoding
+    );
+    assert_eq!(
+        refused("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        ResponseError::Encoding
+    );
+}
+
+#[test]
+fn malformed_heads_are_refused() {
+    for raw in [
+        "HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX A: a\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX-A : a\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX-A: a\r\n folded\r\n\r\n",
+        "HTTP/1.1 20 OK\r\n\r\n",
+        "HTTP/2.0 200 OK\r\n\r\n",
+        "HTTP/1.1 099 Low\r\n\r\n",
+        "garbage\r\n\r\n",
+    ] {
+        assert!(parse(raw.as_bytes(), false).is_err(), "{raw:?}");
+    }
+    assert_eq!(
+        refused("HTTP/1.1 200 OK\nContent-Length: 0\n\n"),
+        ResponseError::BareLf
+    );
+    assert_eq!(
+        refused("HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 0\r\n\r\n"),
+        ResponseError::BareLf
+    );
+}
+
+#[test]
+fn head_limits() {
+    let mut many = String::from("HTTP/1.1 200 OK\r\n");
+    for i in 0..=response::MAX_HEADERS {
+        many.push_str(&format!("X-{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert_eq!(refused(&many), ResponseError::TooManyHeaders);
+
+    let mut fine = String::from("HTTP/1.1 200 OK\r\n");
+    for i in 0..response::MAX_HEADERS - 1 {
+        fine.push_str(&format!("X-{i}: v\r\n"));
+    }
+    fine.push_str("Content-Length: 0\r\n\r\n");
+    assert_eq!(head(&fine).headers.len(), response::MAX_HEADERS);
+
+    // A head that never ends is refused once past the limit, not buffered on.
+    let endless = format!(
+        "HTTP/1.1 200 OK\r\nX-Long: {}",
+        "a".repeat(response::MAX_HEAD_BYTES)
+    );
+    assert_eq!(refused(&endless), ResponseError::TooLarge);
+    let partial = "HTTP/1.1 200 OK\r\nX-Long: aaaa";
+    assert!(matches!(
+        parse(partial.as_bytes(), false),
+        Ok(Parsed::Partial)
+    ));
+}
+
+#[test]
+fn bodies_decode_and_bad_chunks_fail() {
+    let ok = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: 1\r\n\r\n";
+    for step in [1, 2, 7, 100] {
+        assert_eq!(fuzz_response(ok, step, false).unwrap(), b"hello world");
+    }
+    let cl = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA";
+    assert_eq!(fuzz_response(cl, 3, false).unwrap(), b"hello");
+    for bad in [
+        &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nz\r\nhello\r\n0\r\n\r\n"[..],
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n",
+        // Closed early: the body is incomplete, never "whole".
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    ] {
+        assert_eq!(
+            fuzz_response(bad, 4, false),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+/// An upstream played by a script over an in-memory pipe.
+async fn exchange_with(
+    reply: &'static [u8],
+    method: Method,
+    body: SendBody,
+) -> (Result<(Exchanged, Vec<u8>), String>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (client, mut server) = tokio::io::duplex(1 << 16);
+    let upstream = tokio::spawn(async move {
+        let mut seen = vec![0u8; 1 << 16];
+        let mut got = Vec::new();
+        // Read until the request head (and a short body) has arrived.
+        loop {
+            let n = server.read(&mut seen).await.unwrap();
+            got.extend_from_slice(&seen[..n]);
+            if n == 0 || got.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        server.write_all(reply).await.unwrap();
+        drop(server);
+        got
+    });
+    let mut conn = Box::new(Connection::new(Stream::Duplex(client)));
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &method,
+        target: "/x?y=1",
+        headers: &headers,
+        host: "upstream:8080",
+    };
+    let mut body = body;
+    let result = match conn.exchange(&outgoing, &mut body).await {
+        Ok(exchanged) => {
+            let framing = exchanged.framing;
+            let keep = exchanged.keep_alive;
+            struct Nowhere;
+            impl Checkin for Nowhere {
+                fn checkin(&self, _conn: Box<Connection>) {}
+            }
+            let body = H1Body::new(conn, framing, keep, std::sync::Arc::new(Nowhere), None);
+            use http_body_util::BodyExt;
+            match body.collect().await {
+                Ok(collected) => Ok((exchanged, collected.to_bytes().to_vec())),
+                Err(error) => Err(error.to_string()),
+            }
+        }
+        Err(error) => Err(error.to_string()),
+    };
+    (result, upstream.await.unwrap())
+}
+
+#[tokio::test]
+async fn request_head_and_body_go_out_in_one_piece() {
+    let (result, sent) = exchange_with(
+        b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+        Method::POST,
+        SendBody::Full(Bytes::from_static(b"{\"a\":1}")),
+    )
+    .await;
+    let (exchanged, body) = result.unwrap();
+    assert_eq!(exchanged.response.status(), 201);
+    assert_eq!(body, b"ok");
+    assert_eq!(
+        String::from_utf8(sent).unwrap(),
+        "POST /x?y=1 HTTP/1.1\r\nhost: upstream:8080\r\ncontent-length: 7\r\n\r\n{\"a\":1}"
+    );
+}
+
+#[tokio::test]
+async fn hostile_responses_fail_the_exchange() {
+    for reply in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nok"[..],
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nX-Bad: a\0b\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Len",
+        b"",
+    ] {
+        let reply: &'static [u8] = reply;
+        let (result, _) = exchange_with(reply, Method::GET, SendBody::None).await;
+        assert!(result.is_err(), "{:?}", String::from_utf8_lossy(reply));
+    }
+    // A body cut short or badly chunked fails while it is read.
+    for reply in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"[..],
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ] {
+        let (result, _) = exchange_with(reply, Method::GET, SendBody::None).await;
+        assert!(result.is_err(), "{:?}", String::from_utf8_lossy(reply));
+    }
+    // Close-delimited bodies end at the close.
+    let (result, sent) = exchange_with(
+        b"HTTP/1.0 200 OK\r\n\r\nall of it",
+        Method::GET,
+        SendBody::None,
+    )
+    .await;
+    let (exchanged, body) = result.unwrap();
+    assert_eq!(body, b"all of it");
+    assert!(!exchanged.keep_alive);
+    assert!(
+        String::from_utf8(sent)
+            .unwrap()
+            .starts_with("GET /x?y=1 HTTP/1.1\r\nhost: upstream:8080\r\n\r\n")
+    );
+}
+
+/// A streamed request body of the given frames, all ready at once.
+fn frames_body(frames: Vec<Bytes>) -> UpstreamBody {
+    use http_body_util::BodyExt;
+    struct Frames(std::collections::VecDeque<Bytes>);
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
+        }
+    }
+    Frames(frames.into()).boxed()
+}
+
+/// An upstream that reads `expect` bytes of request, then answers `reply`.
+async fn exchange_reading(
+    expect: usize,
+    reply: &'static [u8],
+    body: SendBody,
+) -> (Result<Exchanged, String>, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (client, mut server) = tokio::io::duplex(1 << 16);
+    let upstream = tokio::spawn(async move {
+        let mut seen = vec![0u8; 1 << 16];
+        let mut got = Vec::new();
+        while got.len() < expect {
+            let n = server.read(&mut seen).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&seen[..n]);
+        }
+        server.write_all(reply).await.unwrap();
+        got
+    });
+    let mut conn = Connection::new(Stream::Duplex(client));
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::POST,
+        target: "/up",
+        headers: &headers,
+        host: "upstream",
+    };
+    let mut body = body;
+    let result = conn
+        .exchange(&outgoing, &mut body)
+        .await
+        .map_err(|e| e.to_string());
+    (result, upstream.await.unwrap())
+}
+
+#[tokio::test]
+async fn a_big_chunk_keeps_its_crlf_before_the_next_chunk() {
+    let big = Bytes::from(vec![b'a'; 70_000]);
+    let small = Bytes::from_static(b"tail");
+    let body = SendBody::Stream {
+        body: frames_body(vec![big, small.clone(), small]),
+        length: None,
+    };
+    let mut expected =
+        b"POST /up HTTP/1.1\r\nhost: upstream\r\ntransfer-encoding: chunked\r\n\r\n11170\r\n"
+            .to_vec();
+    expected.extend_from_slice(&[b'a'; 70_000]);
+    expected.extend_from_slice(b"\r\n4\r\ntail\r\n4\r\ntail\r\n0\r\n\r\n");
+    let (result, sent) = exchange_reading(
+        expected.len(),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        body,
+    )
+    .await;
+    assert_eq!(result.unwrap().response.status(), 200);
+    assert!(
+        sent == expected,
+        "framing broken: {:?}",
+        String::from_utf8_lossy(&sent[70_000..])
+    );
+}
+
+// A plain test: outside a runtime the pipe has no cooperative budget that
+// would stall the hand-driven loop.
+#[test]
+fn the_write_buffer_stays_bounded_under_a_slow_reader() {
+    use tokio::io::AsyncRead;
+    let (client, mut server) = tokio::io::duplex(1024);
+    let mut conn = Connection::new(Stream::Duplex(client));
+    // An endless ready body of 1000-byte pieces.
+    let frames = vec![Bytes::from(vec![b'x'; 1000]); 2000];
+    let mut body = frames_body(frames);
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::POST,
+        target: "/up",
+        headers: &headers,
+        host: "upstream",
+    };
+    encode_head(&mut conn.write, &outgoing, BodyFraming::Chunked);
+    let mut pending = Pending {
+        written: 0,
+        big: Bytes::new(),
+        after_big: b"",
+        flushed: false,
+        body_done: false,
+        taken: 0,
+        write_failed: None,
+        head_sent: false,
+    };
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut received = 0usize;
+    let mut scratch = [0u8; 512];
+    let mut largest = 0usize;
+    for _ in 0..20_000 {
+        conn.poll_send(&mut cx, &mut pending, Some(&mut body), BodyFraming::Chunked)
+            .unwrap();
+        largest = largest.max(conn.write.len());
+        // The upstream reads a little at a time.
+        let mut buf = ReadBuf::new(&mut scratch);
+        if let Poll::Ready(Ok(())) = Pin::new(&mut server).poll_read(&mut cx, &mut buf) {
+            received += buf.filled().len();
+        }
+    }
+    assert!(
+        received > 4 * INLINE_BODY,
+        "the upload progressed: {received}"
+    );
+    assert!(
+        largest <= 2 * INLINE_BODY + 4096,
+        "the buffer held {largest} bytes"
+    );
+}
+
+/// A body that is not ready at its first poll, then gives `data`.
+fn late_body(data: &'static [u8]) -> UpstreamBody {
+    use http_body_util::BodyExt;
+    struct Late(u8, &'static [u8]);
+    impl Body for Late {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            self.0 += 1;
+            match self.0 {
+                1 => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                2 => Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(self.1))))),
+                _ => Poll::Ready(None),
+            }
+        }
+    }
+    Late(0, data).boxed()
+}
+
+#[tokio::test]
+async fn bytes_before_the_request_head_are_a_stale_connection() {
+    use tokio::io::AsyncWriteExt;
+    let stale = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale";
+    for streamed in [true, false] {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        // Left on the connection by an earlier exchange.
+        server.write_all(stale).await.unwrap();
+        let mut conn = Connection::new(Stream::Duplex(client));
+        let headers = HeaderMap::new();
+        let outgoing = Outgoing {
+            method: &Method::POST,
+            target: "/up",
+            headers: &headers,
+            host: "upstream",
+        };
+        let mut body = if streamed {
+            SendBody::Stream {
+                body: late_body(b"hi"),
+                length: Some(2),
+            }
+        } else {
+            SendBody::Full(Bytes::from_static(b"hi"))
+        };
+        match conn.exchange(&outgoing, &mut body).await {
+            Err(error @ ExchangeError::Stale) => assert!(error.is_retryable()),
+            Err(other) => panic!("streamed {streamed}: {other}"),
+            Ok(exchanged) => panic!(
+                "streamed {streamed}: a stale {} taken as the response",
+                exchanged.response.status()
+            ),
+        }
+    }
+    // The legitimate late body: its response comes after the head.
+    let (result, sent) = exchange_reading(
+        58,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        SendBody::Stream {
+            body: late_body(b"hi"),
+            length: Some(2),
+        },
+    )
+    .await;
+    assert_eq!(result.unwrap().response.status(), 200);
+    assert_eq!(
+        String::from_utf8(sent).unwrap(),
+        "POST /up HTTP/1.1\r\nhost: upstream\r\ncontent-length: 2\r\n\r\nhi"
+    );
+}
+
+#[tokio::test]
+async fn a_body_error_polled_ahead_is_kept() {
+    use http_body_util::BodyExt;
+    struct Broken(bool);
+    impl Body for Broken {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            if self.0 {
+                return Poll::Ready(None);
+            }
+            self.0 = true;
+            Poll::Ready(Some(Err("client went away".into())))
+        }
+        fn size_hint(&self) -> SizeHint {
+            SizeHint::with_exact(10)
+        }
+    }
+    let send = SendBody::from_body(Broken(false).boxed(), &Method::POST);
+    assert!(!send.replayable());
+    let error = send.into_body().collect().await.unwrap_err();
+    assert_eq!(error.to_string(), "client went away");
+}
+
+#[tokio::test]
+async fn only_a_connection_that_answered_nothing_is_retried() {
+    let reset = || io::Error::from(io::ErrorKind::ConnectionReset);
+    assert!(read_failure(reset(), b"", 0).is_retryable());
+    assert!(!read_failure(reset(), b"HTTP/1.1 200", 0).is_retryable());
+    assert!(!read_failure(reset(), b"", 1).is_retryable());
+    // An interim response then a close: something came back, never retried.
+    let (result, _) = exchange_with(
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        Method::GET,
+        SendBody::None,
+    )
+    .await;
+    assert!(result.is_err());
+    let (client, server) = tokio::io::duplex(1024);
+    drop(server);
+    // Immediate close with nothing received: retryable.
+    let mut conn = Connection::new(Stream::Duplex(client));
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::GET,
+        target: "/",
+        headers: &headers,
+        host: "upstream",
+    };
+    let error = conn
+        .exchange(&outgoing, &mut SendBody::None)
+        .await
+        .err()
+        .unwrap();
+    assert!(error.is_retryable(), "{error}");
+}
+
+#[test]
+fn written_pieces_are_flushed_while_the_body_waits() {
+    use http_body_util::BodyExt;
+    use std::future::Future;
+    use tokio::io::AsyncRead;
+    // One piece, then the body waits (for ever, here).
+    struct Waiting(bool);
+    impl Body for Waiting {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            if self.0 {
+                return Poll::Pending;
+            }
+            self.0 = true;
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"hi")))))
+        }
+    }
+    let (client, mut server) = tokio::io::duplex(1 << 16);
+    let mut conn = Connection::new(Stream::Buffered(tokio::io::BufWriter::new(client)));
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::POST,
+        target: "/up",
+        headers: &headers,
+        host: "upstream",
+    };
+    let mut body = SendBody::Stream {
+        body: Waiting(false).boxed(),
+        length: None,
+    };
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    {
+        let mut exchange = std::pin::pin!(conn.exchange(&outgoing, &mut body));
+        for _ in 0..4 {
+            assert!(exchange.as_mut().poll(&mut cx).is_pending());
+        }
+    }
+    let mut scratch = [0u8; 1024];
+    let mut buf = ReadBuf::new(&mut scratch);
+    assert!(
+        Pin::new(&mut server)
+            .poll_read(&mut cx, &mut buf)
+            .is_ready()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(buf.filled()),
+        "POST /up HTTP/1.1\r\nhost: upstream\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n"
+    );
+}
+
+#[test]
+fn a_trickled_head_is_parsed_once() {
+    use std::future::Future;
+    use tokio::io::AsyncWrite;
+    let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for i in 0..60 {
+        head.extend_from_slice(format!("x-h{i}: some value here\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    let (client, mut server) = tokio::io::duplex(1 << 16);
+    let mut conn = Connection::new(Stream::Duplex(client));
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::GET,
+        target: "/",
+        headers: &headers,
+        host: "upstream",
+    };
+    let mut body = SendBody::None;
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let before = response::PARSES.with(|n| n.get());
+    let mut exchange = std::pin::pin!(conn.exchange(&outgoing, &mut body));
+    let mut answered = None;
+    // One byte at a time, each read by the client before the next.
+    for byte in &head {
+        assert!(exchange.as_mut().poll(&mut cx).is_pending());
+        let sent = Pin::new(&mut server).poll_write(&mut cx, std::slice::from_ref(byte));
+        assert!(matches!(sent, Poll::Ready(Ok(1))));
+    }
+    if let Poll::Ready(result) = exchange.as_mut().poll(&mut cx) {
+        answered = Some(result.map_err(|e| e.to_string()).unwrap());
+    }
+    assert_eq!(answered.unwrap().response.status(), 200);
+    let parses = response::PARSES.with(|n| n.get()) - before;
+    assert!(parses <= 2, "parsed {parses} times");
+}
+
+#[tokio::test]
+async fn a_head_must_end_where_its_blank_line_is() {
+    // httparse ends this head at the bare LFs; the CRLF CRLF comes later.
+    let (result, _) = exchange_with(
+        b"HTTP/1.1 200 OK\r\nA: b\n\nX: y\r\nContent-Length: 0\r\n\r\n",
+        Method::GET,
+        SendBody::None,
+    )
+    .await;
+    assert!(result.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_early_answer_is_not_reused_and_its_body_reads_are_bounded() {
+    use http_body_util::BodyExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    struct Counted(Arc<AtomicUsize>);
+    impl Checkin for Counted {
+        fn checkin(&self, _conn: Box<Connection>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    use std::sync::Arc;
+    for (reply, complete) in [
+        // Answered in full before the request body: fine, but not reused.
+        (
+            &b"HTTP/1.1 413 Too Large\r\nContent-Length: 2\r\n\r\nno"[..],
+            true,
+        ),
+        // Half a body, then the upstream waits for the request body.
+        (
+            b"HTTP/1.1 413 Too Large\r\nContent-Length: 10\r\n\r\nno",
+            false,
+        ),
+    ] {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let upstream = tokio::spawn(async move {
+            let mut seen = vec![0u8; 1024];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = server.read(&mut seen).await.unwrap();
+                got.extend_from_slice(&seen[..n]);
+            }
+            server.write_all(reply).await.unwrap();
+            // Keeps reading the request body, which never ends.
+            while server.read(&mut seen).await.unwrap_or(0) > 0 {}
+        });
+        let mut conn = Box::new(Connection::new(Stream::Duplex(client)));
+        let headers = HeaderMap::new();
+        let outgoing = Outgoing {
+            method: &Method::POST,
+            target: "/up",
+            headers: &headers,
+            host: "upstream",
+        };
+        // One piece of a body that then never goes on.
+        let mut body = SendBody::Stream {
+            body: late_body_forever(b"first"),
+            length: Some(1000),
+        };
+        let exchanged = conn.exchange(&outgoing, &mut body).await.unwrap();
+        assert!(exchanged.early && !exchanged.keep_alive);
+        let homecomings = Arc::new(AtomicUsize::new(0));
+        let body = H1Body::new(
+            conn,
+            exchanged.framing,
+            exchanged.keep_alive,
+            Arc::new(Counted(homecomings.clone())),
+            Some(std::time::Duration::from_secs(30)),
+        );
+        let collected = body.collect().await;
+        assert_eq!(collected.is_ok(), complete, "{reply:?}");
+        assert_eq!(homecomings.load(Ordering::SeqCst), 0);
+        upstream.abort();
+    }
+}
+
+/// A body that gives `data`, then waits for ever.
+fn late_body_forever(data: &'static [u8]) -> UpstreamBody {
+    use http_body_util::BodyExt;
+    struct Stuck(bool, &'static [u8]);
+    impl Body for Stuck {
+        type Data = Bytes;
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            if self.0 {
+                return Poll::Pending;
+            }
+            self.0 = true;
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(self.1)))))
+        }
+    }
+    Stuck(false, data).boxed()
+}

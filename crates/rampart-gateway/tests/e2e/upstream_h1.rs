@@ -1,0 +1,169 @@
+//! Rampart's HTTP/1 upstream client against hostile and unusual upstreams: a
+//! response whose framing is ambiguous is a 502 and never reaches the client,
+//! bytes past a response are never taken as the next one, and well-formed
+//! variants (chunked, interim 100, close-delimited) pass.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use http::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::*;
+
+/// An upstream that answers every request head with `reply` (then closes when
+/// `close` is set). Counts its connections.
+async fn scripted(reply: &'static [u8], close: bool) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                    while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                        head.drain(..end + 4);
+                        if stream.write_all(reply).await.is_err() {
+                            return;
+                        }
+                        if close {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+async fn gateway_for(upstream: SocketAddr) -> Running {
+    start(&config_yaml(
+        upstream,
+        "",
+        "      response_header_timeout: 2s",
+    ))
+    .await
+}
+
+#[tokio::test]
+async fn ambiguous_upstream_framing_is_a_502_and_never_passed_on() {
+    for reply in [
+        // CL + TE: a smuggled second response hides in the "chunked" body.
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nX-Smuggled: 1\r\nContent-Length: 0\r\n\r\n"[..],
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Split: a\nSet-Cookie: evil=1\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nX-Nul: a\0b\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+    ] {
+        let (addr, _) = scripted(reply, false).await;
+        let gw = gateway_for(addr).await;
+        let (status, headers, body) = get(&gw.url("/x")).await;
+        let shown = String::from_utf8_lossy(reply);
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{shown:?}");
+        assert_problem(&headers, &body, "upstream-unreachable", 502);
+        assert!(headers.get("x-smuggled").is_none() && headers.get("set-cookie").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_head_that_never_ends_is_refused_at_the_limit() {
+    let endless: &'static [u8] = Box::leak(
+        format!("HTTP/1.1 200 OK\r\nX-Long: {}", "a".repeat(70 * 1024))
+            .into_bytes()
+            .into_boxed_slice(),
+    );
+    let (addr, _) = scripted(endless, false).await;
+    let gw = gateway_for(addr).await;
+    let (status, headers, body) = get(&gw.url("/x")).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_problem(&headers, &body, "upstream-unreachable", 502);
+}
+
+#[tokio::test]
+async fn a_body_cut_short_is_not_completed_and_the_connection_not_reused() {
+    let (addr, accepted) =
+        scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", true).await;
+    let gw = gateway_for(addr).await;
+    let out = raw(
+        gw.addr,
+        b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+        Duration::from_secs(3),
+    )
+    .await;
+    // The head went out before the body failed: the client sees a short body
+    // and a closed connection, never a complete 10-byte body.
+    assert_eq!(status_of(&out), 200, "{out}");
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert!(body.len() < 10, "{out}");
+    // The broken connection is gone: the next request opens another.
+    let again = raw(
+        gw.addr,
+        b"GET /y HTTP/1.1\r\nHost: a\r\n\r\n",
+        Duration::from_secs(3),
+    )
+    .await;
+    assert_eq!(status_of(&again), 200, "{again}");
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn bytes_past_a_response_are_never_the_next_response() {
+    // A second, unrequested response trails the first: the connection it came
+    // on is dropped, so the next request gets its own answer.
+    let (addr, accepted) = scripted(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nX-Injected: 1\r\nContent-Length: 3\r\n\r\nbad",
+        false,
+    )
+    .await;
+    let gw = gateway_for(addr).await;
+    for _ in 0..3 {
+        let (status, headers, body) = get(&gw.url("/x")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&body[..], b"ok");
+        assert!(headers.get("x-injected").is_none());
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn chunked_interim_and_close_delimited_responses_pass() {
+    let (addr, accepted) = scripted(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        false,
+    )
+    .await;
+    let gw = gateway_for(addr).await;
+    for _ in 0..3 {
+        let (status, headers, body) = get(&gw.url("/x")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&body[..], b"hello world");
+        assert!(headers.get("connection").is_none());
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "kept alive and reused");
+
+    let (addr, accepted) = scripted(b"HTTP/1.0 200 OK\r\n\r\nuntil close", true).await;
+    let gw = gateway_for(addr).await;
+    for _ in 0..2 {
+        let (status, _, body) = get(&gw.url("/x")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&body[..], b"until close");
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "close-delimited: never reused"
+    );
+}

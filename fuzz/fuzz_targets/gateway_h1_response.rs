@@ -1,0 +1,18 @@
+//! Rampart's upstream HTTP/1 response parser (head and framing) and the body
+//! decoder behind it on arbitrary bytes fed in pieces of every size: it never
+//! panics, never yields more body bytes than it was given, and the piece size
+//! never changes the body or whether the response was whole.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rampart_gateway::h1client::response::fuzz_response;
+
+fuzz_target!(|data: (u8, bool, Vec<u8>)| {
+    let (step, head_request, input) = data;
+    let body = fuzz_response(&input, usize::from(step).max(1), head_request);
+    if let Some(body) = &body {
+        assert!(body.len() <= input.len());
+    }
+    let whole = fuzz_response(&input, input.len().max(1), head_request);
+    assert_eq!(body, whole, "piece size changed the outcome");
+});
