@@ -641,25 +641,8 @@ async fn only_a_connection_that_answered_nothing_is_retried() {
 
 #[test]
 fn written_pieces_are_flushed_while_the_body_waits() {
-    use http_body_util::BodyExt;
     use std::future::Future;
     use tokio::io::AsyncRead;
-    // One piece, then the body waits (for ever, here).
-    struct Waiting(bool);
-    impl Body for Waiting {
-        type Data = Bytes;
-        type Error = BoxError;
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-            if self.0 {
-                return Poll::Pending;
-            }
-            self.0 = true;
-            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"hi")))))
-        }
-    }
     let (client, mut server) = tokio::io::duplex(1 << 16);
     let mut conn = Connection::new(Stream::Buffered(tokio::io::BufWriter::new(client)));
     let headers = HeaderMap::new();
@@ -670,7 +653,8 @@ fn written_pieces_are_flushed_while_the_body_waits() {
         host: "upstream",
     };
     let mut body = SendBody::Stream {
-        body: Waiting(false).boxed(),
+        // One piece, then the body waits (for ever, here).
+        body: late_body_forever(b"hi"),
         length: None,
     };
     let mut cx = Context::from_waker(std::task::Waker::noop());
