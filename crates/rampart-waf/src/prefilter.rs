@@ -406,6 +406,9 @@ pub struct Prefilter {
     coverage: Vec<(Target, Vec<ChainId>)>,
     /// Chain nodes in the [`ChainTable`] (rows of a phase-wide scan).
     nodes: usize,
+    /// What values added to the phase-wide scan, kept across transactions
+    /// (it describes `coverage`, so it is emptied with it).
+    pub(crate) memo: crate::transaction::scan_memo::ScanMemo,
 }
 
 impl Prefilter {
@@ -437,6 +440,7 @@ impl Prefilter {
             fact_slots: vec![0; words],
             coverage: Vec::new(),
             nodes: 0,
+            memo: Default::default(),
         }
     }
 
@@ -664,6 +668,7 @@ impl Prefilter {
         }
         self.fact_slots = vec![0; self.words];
         self.coverage.clear();
+        self.memo.clear();
         self.add_facts(facts);
         self.nodes = chains.len();
     }

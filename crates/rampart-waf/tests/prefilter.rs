@@ -161,3 +161,31 @@ fn request_line_parts_and_file_name_have_their_own_groups() {
     check(src, "/evilar", &[], b"", Some(5));
     check(src, "/calm", &[], b"", None);
 }
+
+#[test]
+fn values_seen_by_earlier_transactions_give_the_same_verdicts() {
+    // The phase-wide scan of a value is remembered across transactions (per
+    // ruleset): a value's second sight must rule in and out exactly what its
+    // first did, under every transformation chain, and the same bytes in
+    // another variable or group must not borrow its result.
+    let src = "SecRule REQUEST_HEADERS:User-Agent \"@rx nikto\" \"id:11,phase:1,t:none,t:lowercase,deny\"\n\
+               SecRule ARGS \"@rx <script\" \"id:12,phase:1,t:none,t:urlDecodeUni,t:lowercase,deny\"\n\
+               SecRule REQUEST_COOKIES \"@rx union select\" \"id:13,phase:1,t:none,t:urlDecodeUni,deny\"\n";
+    for prefilter in [true, false] {
+        let rs = load(src, prefilter);
+        for _ in 0..3 {
+            assert_eq!(run(&rs, "/", &[("User-Agent", "Nikto/2.1")], b""), Some(11));
+            assert_eq!(run(&rs, "/", &[("User-Agent", "curl/8.0")], b""), None);
+            assert_eq!(run(&rs, "/?q=%3CSCRIPT%3E", &[], b""), Some(12));
+            assert_eq!(run(&rs, "/?q=hello", &[], b""), None);
+            // The header's value, which matches rule 13's literal, only as a header.
+            assert_eq!(run(&rs, "/", &[("X-Note", "union%20select")], b""), None);
+            assert_eq!(
+                run(&rs, "/", &[("Cookie", "c=union%20select")], b""),
+                Some(13)
+            );
+            // The argument's value as a header: rule 12 reads ARGS only.
+            assert_eq!(run(&rs, "/", &[("X-Q", "%3CSCRIPT%3E")], b""), None);
+        }
+    }
+}

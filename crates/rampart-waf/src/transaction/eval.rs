@@ -12,6 +12,7 @@ use super::collect::{Candidate, collect};
 use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, RecordedMsg, expand, expand_cow};
 use super::persistent::{PartOf, RECORD_USES_NAMED};
+use super::scan_memo::ScanMemo;
 use super::sources::ALWAYS;
 use super::{Interruption, MatchRec, Transaction};
 use crate::rule::Rule;
@@ -43,10 +44,13 @@ fn fact_hits(
     let mut highest = upto;
     let mut own = vec![0u64; words];
     let mut cands: Vec<Candidate<'_>> = Vec::new();
+    // One value's rows (the nodes of its coverage entry), and the memo key.
+    let mut fresh: Vec<u64> = Vec::new();
+    let mut key: Vec<u8> = Vec::new();
     // Targets whose parts hold no item above `upto` would only yield items
     // already scanned (values without an item, [`ALWAYS`], are rescanned).
     let newer = super::sources::newer_than(data, upto);
-    for (target, nodes) in p.coverage() {
+    for (coverage, (target, nodes)) in p.coverage().iter().enumerate() {
         if super::sources::of_target(target) & newer == 0 {
             continue;
         }
@@ -58,24 +62,43 @@ fn fact_hits(
                 continue;
             }
             highest = highest.max(base);
+            let group = crate::prefilter::group_of(c.var);
+            let keyed = ScanMemo::key(&mut key, coverage, group, &c.value);
+            if keyed && p.memo.apply(&key, rows) {
+                continue;
+            }
             let mask = cache.mask(&rs.chains, c.id, &c.value);
             own.fill(0);
-            let group = crate::prefilter::group_of(c.var);
             cache.scan_into(p, &rs.chains, group, c.id, &c.value, 0, &mut own);
-            for &node in nodes {
-                let start = node as usize * words;
-                let Some(row) = rows.get_mut(start..start + words) else {
-                    continue;
-                };
+            fresh.clear();
+            fresh.resize(nodes.len() * words, 0);
+            for (row, &node) in fresh.chunks_exact_mut(words.max(1)).zip(nodes) {
                 // Chains that can at most change ASCII case scan like the
                 // untransformed value (the prefilter ignores case).
                 if mask & rs.chains.mask(node) & !CASE_ONLY == 0 {
-                    for (r, o) in row.iter_mut().zip(&own) {
-                        *r |= *o;
-                    }
+                    row.copy_from_slice(&own);
                 } else {
                     cache.scan_into(p, &rs.chains, group, c.id, &c.value, node, row);
                 }
+            }
+            // Into the transaction's rows, and (sparse) into the memo.
+            let mut contribution = Vec::new();
+            for (row, &node) in fresh.chunks_exact(words.max(1)).zip(nodes) {
+                let start = node as usize * words;
+                for (w, &bits) in row.iter().enumerate() {
+                    if bits == 0 {
+                        continue;
+                    }
+                    if let Some(r) = rows.get_mut(start + w) {
+                        *r |= bits;
+                    }
+                    if let Ok(at) = u32::try_from(start + w) {
+                        contribution.push((at, bits));
+                    }
+                }
+            }
+            if keyed {
+                p.memo.remember(&key, contribution.into_boxed_slice());
             }
         }
     }

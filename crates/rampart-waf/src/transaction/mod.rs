@@ -20,6 +20,7 @@ mod fold;
 mod idle;
 mod persistent;
 mod response;
+pub(crate) mod scan_memo;
 mod sources;
 
 use std::net::IpAddr;

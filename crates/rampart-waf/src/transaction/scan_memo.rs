@@ -1,0 +1,170 @@
+//! The phase-wide prefilter scan of a request value, remembered across
+//! transactions.
+//!
+//! [`super::eval`]'s `fact_hits` scans every value of every variable the
+//! fact-only links read, under every transformation chain they apply: on the
+//! benchmark's GET that was ~40% of the engine's instructions, almost all of
+//! it on values every request repeats (`User-Agent`, `Accept`, the host, a
+//! client's bearer token, the path). What a value adds to the scan is a pure
+//! function of the ruleset's prefilter, the coverage entry it is collected
+//! for, its variable group and its bytes, so the ruleset keeps it: a short
+//! list of (row word, bits) pairs, ORed into the transaction's rows on the
+//! next sight of the same value.
+//!
+//! Bounded: values longer than [`VALUE_LIMIT`] are not kept, and the table
+//! starts over when it holds more than [`BYTES_LIMIT`], so a flood of
+//! distinct values costs only their scan (what every value cost before) plus
+//! a copy. `try_lock` only: a transaction never waits for another one; on
+//! contention it scans.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// One value's contribution: (index of a word in the transaction's rows,
+/// the bits it sets there), non-zero words only.
+pub(crate) type Contribution = Box<[(u32, u64)]>;
+
+/// Longest value remembered.
+const VALUE_LIMIT: usize = 4096;
+/// Bytes (keys, contributions and a per-entry overhead) held at most.
+const BYTES_LIMIT: usize = 4 << 20;
+/// Bookkeeping counted per entry on top of its bytes.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// See the module docs. One per prefilter coverage: emptied whenever the
+/// coverage it describes is recomputed.
+#[derive(Debug, Default)]
+pub(crate) struct ScanMemo {
+    inner: Mutex<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    /// Keyed by (coverage entry, group, value): see [`key_head`].
+    map: HashMap<Box<[u8]>, Contribution, foldhash::fast::RandomState>,
+    bytes: usize,
+}
+
+/// The key of `value` collected for coverage entry `coverage` in variable
+/// group `group`: a 3-byte head, then the value.
+fn key_head(coverage: usize, group: usize) -> Option<[u8; 3]> {
+    let c = u16::try_from(coverage).ok()?.to_le_bytes();
+    Some([c[0], c[1], u8::try_from(group).ok()?])
+}
+
+impl ScanMemo {
+    /// Whether values of this length are remembered (longer ones are
+    /// scanned every time, without the cost of a key).
+    pub(crate) fn keeps(value: &[u8]) -> bool {
+        value.len() <= VALUE_LIMIT
+    }
+
+    /// Builds the lookup key into `key` (reused between calls); false when
+    /// the value is not remembered.
+    pub(crate) fn key(key: &mut Vec<u8>, coverage: usize, group: usize, value: &[u8]) -> bool {
+        let Some(head) = key_head(coverage, group).filter(|_| Self::keeps(value)) else {
+            return false;
+        };
+        key.clear();
+        key.extend_from_slice(&head);
+        key.extend_from_slice(value);
+        true
+    }
+
+    /// ORs the remembered contribution of `key` into `rows`; false when it is
+    /// not known (or the table is busy).
+    pub(crate) fn apply(&self, key: &[u8], rows: &mut [u64]) -> bool {
+        let Ok(table) = self.inner.try_lock() else {
+            return false;
+        };
+        let Some(contribution) = table.map.get(key) else {
+            return false;
+        };
+        for &(at, bits) in contribution.iter() {
+            if let Some(w) = rows.get_mut(at as usize) {
+                *w |= bits;
+            }
+        }
+        true
+    }
+
+    /// Remembers `contribution` for `key`.
+    pub(crate) fn remember(&self, key: &[u8], contribution: Contribution) {
+        let Ok(mut table) = self.inner.try_lock() else {
+            return;
+        };
+        let size = key.len() + contribution.len() * 16 + ENTRY_OVERHEAD;
+        if table.bytes + size > BYTES_LIMIT {
+            table.map.clear();
+            table.bytes = 0;
+        }
+        if table.map.insert(key.into(), contribution).is_none() {
+            table.bytes += size;
+        }
+    }
+
+    /// Forgets everything (the coverage changed).
+    pub(crate) fn clear(&self) {
+        if let Ok(mut table) = self.inner.lock() {
+            table.map.clear();
+            table.bytes = 0;
+        }
+    }
+
+    /// Entries held (tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.inner.lock().map_or(0, |t| t.map.len())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remembered_contribution_is_ored_into_the_rows() {
+        let memo = ScanMemo::default();
+        let mut key = Vec::new();
+        assert!(ScanMemo::key(&mut key, 3, 1, b"application/json"));
+        let mut rows = vec![0u64; 4];
+        assert!(!memo.apply(&key, &mut rows));
+        memo.remember(&key, vec![(1, 0b100), (3, 1 << 63)].into());
+        rows[1] = 1;
+        assert!(memo.apply(&key, &mut rows));
+        assert_eq!(rows, vec![0, 0b101, 0, 1 << 63]);
+    }
+
+    #[test]
+    fn the_key_tells_coverage_entries_and_groups_apart() {
+        let memo = ScanMemo::default();
+        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        assert!(ScanMemo::key(&mut a, 0, 1, b"x"));
+        assert!(ScanMemo::key(&mut b, 1, 1, b"x"));
+        assert!(ScanMemo::key(&mut c, 0, 2, b"x"));
+        memo.remember(&a, vec![(0, 1)].into());
+        let mut rows = vec![0u64; 1];
+        assert!(!memo.apply(&b, &mut rows));
+        assert!(!memo.apply(&c, &mut rows));
+        assert_eq!(rows, vec![0]);
+    }
+
+    #[test]
+    fn long_values_are_not_remembered_and_the_table_is_bounded() {
+        let mut key = Vec::new();
+        assert!(!ScanMemo::key(&mut key, 0, 0, &vec![b'a'; VALUE_LIMIT + 1]));
+        let memo = ScanMemo::default();
+        let value = vec![b'v'; VALUE_LIMIT - 8];
+        for i in 0..(BYTES_LIMIT / VALUE_LIMIT + 10) {
+            let mut v = value.clone();
+            v.extend_from_slice(&(i as u64).to_le_bytes());
+            assert!(ScanMemo::key(&mut key, 0, 0, &v));
+            memo.remember(&key, vec![(0, 1)].into());
+        }
+        assert!(memo.len() * VALUE_LIMIT <= BYTES_LIMIT);
+        assert!(memo.len() > 0);
+        memo.clear();
+        assert_eq!(memo.len(), 0);
+    }
+}
