@@ -16,6 +16,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use super::data::{NAME_BIT, UNCACHED};
+use super::scan_memo::{Kind, ScanMemo};
 use crate::prefilter::Prefilter;
 use crate::transformations::{CASE_ONLY, ChainId, ChainTable, Transform, trigger_mask};
 
@@ -85,6 +86,10 @@ pub(crate) struct ValueCache {
     /// Prefilter scans, `Prefilter::words` each.
     scans: Vec<u64>,
     bytes: usize,
+    /// Key of the last lookup in the ruleset's scan memo, and a scan read
+    /// from it ([`super::scan_memo`]).
+    memo_key: Vec<u8>,
+    memo_bits: Vec<u64>,
 }
 
 fn slot_index(id: u32) -> Option<usize> {
@@ -293,9 +298,28 @@ impl ValueCache {
         } else {
             node
         };
+        let words = p.words();
+        // Scanned earlier in this transaction?
+        if let Some(start) = self
+            .known(index, node)
+            .and_then(|vi| self.values.get(vi))
+            .and_then(|v| self.values.get(v.bits_from))
+            .and_then(|v| (v.bits as usize).checked_sub(1))
+        {
+            return self.scans.get(start..start + words);
+        }
+        // Or by an earlier transaction: then neither the transformation nor
+        // the scan runs.
+        let keyed = ScanMemo::key(&mut self.memo_key, Kind::Node, node as usize, group, value);
+        if keyed {
+            self.memo_bits.clear();
+            self.memo_bits.resize(words, 0);
+            if p.memo.apply(&self.memo_key, &mut self.memo_bits) {
+                return Some(&self.memo_bits);
+            }
+        }
         let vi = self.value_index(chains, index, value, node)?;
         let src = self.values.get(vi)?.bits_from;
-        let words = p.words();
         let v = self.values.get_mut(src)?;
         if v.bits == 0 {
             let size = words * 8;
@@ -313,7 +337,17 @@ impl ValueCache {
             p.scan_into(group, v.data.as_deref().unwrap_or(value), out);
         }
         let start = (v.bits as usize).checked_sub(1)?;
-        self.scans.get(start..start + words)
+        let bits = self.scans.get(start..start + words)?;
+        if keyed {
+            let sparse = bits
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b != 0)
+                .filter_map(|(w, b)| Some((u32::try_from(w).ok()?, *b)))
+                .collect();
+            p.memo.remember(&self.memo_key, sparse);
+        }
+        Some(bits)
     }
 
     /// ORs the prefilter slots that may match item `id` (untransformed

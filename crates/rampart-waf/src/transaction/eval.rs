@@ -12,7 +12,7 @@ use super::collect::{Candidate, collect};
 use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, RecordedMsg, expand, expand_cow};
 use super::persistent::{PartOf, RECORD_USES_NAMED};
-use super::scan_memo::ScanMemo;
+use super::scan_memo::{Kind, ScanMemo};
 use super::sources::ALWAYS;
 use super::{Interruption, MatchRec, Transaction};
 use crate::rule::Rule;
@@ -63,7 +63,7 @@ fn fact_hits(
             }
             highest = highest.max(base);
             let group = crate::prefilter::group_of(c.var);
-            let keyed = ScanMemo::key(&mut key, coverage, group, &c.value);
+            let keyed = ScanMemo::key(&mut key, Kind::Coverage, coverage, group, &c.value);
             if keyed && p.memo.apply(&key, rows) {
                 continue;
             }

@@ -40,16 +40,26 @@ pub(crate) struct ScanMemo {
 
 #[derive(Debug, Default)]
 struct Table {
-    /// Keyed by (coverage entry, group, value): see [`key_head`].
+    /// Keyed by (kind, coverage entry or node, group, value): see [`key_head`].
     map: HashMap<Box<[u8]>, Contribution, foldhash::fast::RandomState>,
     bytes: usize,
 }
 
-/// The key of `value` collected for coverage entry `coverage` in variable
-/// group `group`: a 3-byte head, then the value.
-fn key_head(coverage: usize, group: usize) -> Option<[u8; 3]> {
-    let c = u16::try_from(coverage).ok()?.to_le_bytes();
-    Some([c[0], c[1], u8::try_from(group).ok()?])
+/// The kinds of remembered scans (the first byte of a key).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    /// What a value adds to the phase-wide scan of one coverage entry
+    /// (`which`: the entry's index).
+    Coverage = 0,
+    /// The scan of a value after one chain node (`which`: the node), as a
+    /// bitset of `Prefilter::words` words.
+    Node = 1,
+}
+
+/// The key head of a value: kind, `which` and group.
+fn key_head(kind: Kind, which: usize, group: usize) -> Option<[u8; 4]> {
+    let w = u16::try_from(which).ok()?.to_le_bytes();
+    Some([kind as u8, w[0], w[1], u8::try_from(group).ok()?])
 }
 
 impl ScanMemo {
@@ -61,8 +71,14 @@ impl ScanMemo {
 
     /// Builds the lookup key into `key` (reused between calls); false when
     /// the value is not remembered.
-    pub(crate) fn key(key: &mut Vec<u8>, coverage: usize, group: usize, value: &[u8]) -> bool {
-        let Some(head) = key_head(coverage, group).filter(|_| Self::keeps(value)) else {
+    pub(crate) fn key(
+        key: &mut Vec<u8>,
+        kind: Kind,
+        which: usize,
+        group: usize,
+        value: &[u8],
+    ) -> bool {
+        let Some(head) = key_head(kind, which, group).filter(|_| Self::keeps(value)) else {
             return false;
         };
         key.clear();
@@ -127,7 +143,13 @@ mod tests {
     fn a_remembered_contribution_is_ored_into_the_rows() {
         let memo = ScanMemo::default();
         let mut key = Vec::new();
-        assert!(ScanMemo::key(&mut key, 3, 1, b"application/json"));
+        assert!(ScanMemo::key(
+            &mut key,
+            Kind::Coverage,
+            3,
+            1,
+            b"application/json"
+        ));
         let mut rows = vec![0u64; 4];
         assert!(!memo.apply(&key, &mut rows));
         memo.remember(&key, vec![(1, 0b100), (3, 1 << 63)].into());
@@ -140,26 +162,35 @@ mod tests {
     fn the_key_tells_coverage_entries_and_groups_apart() {
         let memo = ScanMemo::default();
         let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
-        assert!(ScanMemo::key(&mut a, 0, 1, b"x"));
-        assert!(ScanMemo::key(&mut b, 1, 1, b"x"));
-        assert!(ScanMemo::key(&mut c, 0, 2, b"x"));
+        assert!(ScanMemo::key(&mut a, Kind::Coverage, 0, 1, b"x"));
+        assert!(ScanMemo::key(&mut b, Kind::Coverage, 1, 1, b"x"));
+        assert!(ScanMemo::key(&mut c, Kind::Coverage, 0, 2, b"x"));
+        let mut d = Vec::new();
+        assert!(ScanMemo::key(&mut d, Kind::Node, 0, 1, b"x"));
         memo.remember(&a, vec![(0, 1)].into());
         let mut rows = vec![0u64; 1];
         assert!(!memo.apply(&b, &mut rows));
         assert!(!memo.apply(&c, &mut rows));
+        assert!(!memo.apply(&d, &mut rows));
         assert_eq!(rows, vec![0]);
     }
 
     #[test]
     fn long_values_are_not_remembered_and_the_table_is_bounded() {
         let mut key = Vec::new();
-        assert!(!ScanMemo::key(&mut key, 0, 0, &vec![b'a'; VALUE_LIMIT + 1]));
+        assert!(!ScanMemo::key(
+            &mut key,
+            Kind::Coverage,
+            0,
+            0,
+            &vec![b'a'; VALUE_LIMIT + 1]
+        ));
         let memo = ScanMemo::default();
         let value = vec![b'v'; VALUE_LIMIT - 8];
         for i in 0..(BYTES_LIMIT / VALUE_LIMIT + 10) {
             let mut v = value.clone();
             v.extend_from_slice(&(i as u64).to_le_bytes());
-            assert!(ScanMemo::key(&mut key, 0, 0, &v));
+            assert!(ScanMemo::key(&mut key, Kind::Coverage, 0, 0, &v));
             memo.remember(&key, vec![(0, 1)].into());
         }
         assert!(memo.len() * VALUE_LIMIT <= BYTES_LIMIT);
