@@ -10,56 +10,61 @@ use crate::seclang::targets::{Exclusion, Target};
 use crate::transformations::{ChainId, Transform};
 
 /// One rule, or one link of a chain.
+///
+/// `repr(C)`, fields in this order: the engine's rule loop reads the first
+/// ones for every rule it visits (several hundred per request), so they
+/// share the first cache lines; messages and locations come last.
 #[derive(Debug, Clone)]
+#[repr(C)]
 pub struct Rule {
-    /// Rule id (0 for chained links and id-less rules).
-    pub id: u64,
-    /// Phase 1..=5.
-    pub phase: u8,
-    /// Targets (empty for `SecAction`).
-    pub targets: Vec<Target>,
-    /// `!VAR:key` exclusions.
-    pub exclusions: Vec<Exclusion>,
-    /// The operator.
-    pub operator: Operator,
-    /// `!@op`.
-    pub negated: bool,
-    /// Operator name, for messages.
-    pub operator_name: String,
-    /// Transformations in order (after `t:none` resets and defaults).
-    pub transforms: Vec<Transform>,
+    /// Slot in the [`crate::prefilter::Prefilter`], for `@rx` rules it covers.
+    pub prefilter_slot: Option<u32>,
     /// Interned transformation chain.
     pub chain_id: ChainId,
-    /// Actions with run-time effect (setvar, ctl, initcol, setenv), in order.
-    pub effects: Vec<Action>,
-    /// `msg`.
-    pub msg: Option<MacroString>,
-    /// `logdata`.
-    pub logdata: Option<MacroString>,
-    /// `tag`s.
-    pub tags: Vec<String>,
-    /// `severity`.
-    pub severity: Option<u8>,
+    /// `skip`.
+    pub skip: u32,
+    /// Phase 1..=5.
+    pub phase: u8,
+    /// `!@op`.
+    pub negated: bool,
     /// `capture`.
     pub capture: bool,
     /// `multiMatch`.
     pub multi_match: bool,
     /// Whether a match is logged (`log`/`nolog`, else the phase default).
     pub log: bool,
-    /// The disruptive action as written (`None`: not given).
-    pub disruptive: Option<Disruptive>,
-    /// `status`.
-    pub status: Option<u16>,
-    /// `skipAfter`.
-    pub skip_after: Option<String>,
-    /// `skip`.
-    pub skip: u32,
     /// Whether this rule has the `chain` action.
     pub chain: bool,
+    /// `status`.
+    pub status: Option<u16>,
     /// The next link of the chain.
     pub chained: Option<Box<Rule>>,
-    /// Slot in the [`crate::prefilter::Prefilter`], for `@rx` rules it covers.
-    pub prefilter_slot: Option<u32>,
+    /// The disruptive action as written (`None`: not given).
+    pub disruptive: Option<Disruptive>,
+    /// Targets (empty for `SecAction`).
+    pub targets: Vec<Target>,
+    /// `!VAR:key` exclusions.
+    pub exclusions: Vec<Exclusion>,
+    /// Rule id (0 for chained links and id-less rules).
+    pub id: u64,
+    /// `skipAfter`.
+    pub skip_after: Option<String>,
+    /// The operator.
+    pub operator: Operator,
+    /// Actions with run-time effect (setvar, ctl, initcol, setenv), in order.
+    pub effects: Vec<Action>,
+    /// Transformations in order (after `t:none` resets and defaults).
+    pub transforms: Vec<Transform>,
+    /// `severity`.
+    pub severity: Option<u8>,
+    /// `msg`.
+    pub msg: Option<MacroString>,
+    /// `logdata`.
+    pub logdata: Option<MacroString>,
+    /// `tag`s.
+    pub tags: Vec<String>,
+    /// Operator name, for messages.
+    pub operator_name: String,
     /// Where the rule was written.
     pub file: Arc<PathBuf>,
     /// Line of the rule.
