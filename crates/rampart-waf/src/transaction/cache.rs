@@ -86,11 +86,14 @@ pub(crate) struct ValueCache {
     /// Prefilter scans, `Prefilter::words` each.
     scans: Vec<u64>,
     bytes: usize,
-    /// Key of the last lookup in the ruleset's scan memo, and a scan read
-    /// from it ([`super::scan_memo`]).
+    /// Key of the last lookup in the ruleset's scan memo
+    /// ([`super::scan_memo`]).
     memo_key: Vec<u8>,
-    memo_bits: Vec<u64>,
 }
+
+/// In a table cell: not a value, but 1 + the start in `scans` of the scan the
+/// ruleset's memo gave for that node (the value itself was not computed).
+const MEMO_SCAN: u32 = 1 << 31;
 
 fn slot_index(id: u32) -> Option<usize> {
     if id == UNCACHED {
@@ -102,9 +105,26 @@ fn slot_index(id: u32) -> Option<usize> {
 
 impl ValueCache {
     fn known(&self, index: usize, node: ChainId) -> Option<usize> {
-        let start = (*self.tables.get(index)? as usize).checked_sub(1)?;
-        let v = *self.cells.get(start + node as usize)?;
+        let v = self.cell(index, node)?;
+        if v & MEMO_SCAN != 0 {
+            return None;
+        }
         (v as usize).checked_sub(1)
+    }
+
+    fn cell(&self, index: usize, node: ChainId) -> Option<u32> {
+        let start = (*self.tables.get(index)? as usize).checked_sub(1)?;
+        self.cells.get(start + node as usize).copied()
+    }
+
+    /// Where in `scans` the memo's scan of item slot `index` after `node`
+    /// was copied, when that is all this transaction knows of that value.
+    fn memo_scan(&self, index: usize, node: ChainId) -> Option<usize> {
+        let v = self.cell(index, node)?;
+        if v & MEMO_SCAN == 0 {
+            return None;
+        }
+        ((v & !MEMO_SCAN) as usize).checked_sub(1)
     }
 
     /// The table of item slot `index`, allocated on first use (`None` when
@@ -308,14 +328,33 @@ impl ValueCache {
         {
             return self.scans.get(start..start + words);
         }
+        if let Some(start) = self.memo_scan(index, node) {
+            return self.scans.get(start..start + words);
+        }
         // Or by an earlier transaction: then neither the transformation nor
-        // the scan runs.
+        // the scan runs. The scan is kept for the next rule that asks (the
+        // node's cell marks it with MEMO_SCAN).
         let keyed = ScanMemo::key(&mut self.memo_key, Kind::Node, node as usize, group, value);
         if keyed {
-            self.memo_bits.clear();
-            self.memo_bits.resize(words, 0);
-            if p.memo.apply(&self.memo_key, &mut self.memo_bits) {
-                return Some(&self.memo_bits);
+            let start = self.scans.len();
+            let size = words * 8;
+            if self.bytes + size <= CACHE_BYTES_LIMIT
+                && let Ok(mark) = u32::try_from(start + 1)
+                && mark & MEMO_SCAN == 0
+            {
+                self.scans.resize(start + words, 0);
+                let out = self.scans.get_mut(start..)?;
+                if p.memo.apply(&self.memo_key, out) {
+                    self.bytes += size;
+                    if let Some(cell) = self
+                        .table(chains, index)
+                        .and_then(|t| t.get_mut(node as usize))
+                    {
+                        *cell = MEMO_SCAN | mark;
+                    }
+                    return self.scans.get(start..start + words);
+                }
+                self.scans.truncate(start);
             }
         }
         let vi = self.value_index(chains, index, value, node)?;
