@@ -63,7 +63,8 @@ apis:
 YAML
 }
 
-# The workloads: a 700-byte bearer token, a ~1 KB JSON POST, an attack.
+# The workloads: a 700-byte bearer token (the same on every request, or a
+# different one each time), a ~1 KB JSON POST, an attack.
 TOKEN=$(head -c 525 /dev/zero | tr '\0' 'a' | base64 -w0 | head -c 700)
 cat > "$WORK/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -71,6 +72,22 @@ wrk.headers["Content-Type"] = "application/json"
 local items = {}
 for i = 1, 16 do items[#items + 1] = string.format('{"id":%d,"name":"item-%02d","qty":%d}', i, i, i * 3) end
 wrk.body = '{"order":{"customer":"alice@example.com","note":"deliver to the back door","items":[' .. table.concat(items, ",") .. ']}}'
+LUA
+# The GET with a different token on every request: what the GET costs when no
+# value of it was seen before (the WAF remembers scans of values it has seen).
+cat > "$WORK/get-unique.lua" <<'LUA'
+local n = 0
+local base = string.rep("YWFh", 170)
+request = function()
+  n = n + 1
+  local headers = {
+    ["Authorization"] = "Bearer " .. base .. string.format("%020d", n),
+    ["Accept"] = "application/json",
+    ["User-Agent"] = "bench/1.0",
+    ["Accept-Language"] = "en",
+  }
+  return wrk.format("GET", "/api/users?page=2", headers)
+end
 LUA
 cat > "$WORK/attack.lua" <<'LUA'
 wrk.path = "/search?q=1'%20OR%20'1'%3D'1&id=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
@@ -80,6 +97,7 @@ LUA
 workload_args() {
   case "$1" in
     get) WRK_ARGS=(-H "Authorization: Bearer $TOKEN" -H "Accept: application/json" -H "User-Agent: bench/1.0" -H "Accept-Language: en" "http://127.0.0.1:$2/api/users?page=2") ;;
+    get-unique) WRK_ARGS=(-s "$WORK/get-unique.lua" "http://127.0.0.1:$2/api/users?page=2") ;;
     post) WRK_ARGS=(-s "$WORK/post.lua" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$2/api/orders") ;;
     blocked) WRK_ARGS=(-s "$WORK/attack.lua" "http://127.0.0.1:$2/") ;;
     *) echo "unknown workload $1" >&2; exit 2 ;;

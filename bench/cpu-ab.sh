@@ -6,7 +6,7 @@
 # median user and system CPU microseconds per request (/proc/PID/stat of the
 # process and its children) and the median req/s.
 #
-#   bench/cpu-ab.sh [--rounds 5] [--duration 3s] [--workload get|post|blocked] [--waf] NAME=BINARY...
+#   bench/cpu-ab.sh [--rounds 5] [--duration 3s] [--workload get|get-unique|post|blocked] [--waf] NAME=BINARY...
 #
 # --waf runs each Rampart with bench/rampart-waf.yaml.in (Debian's CRS, paranoia 1,
 # blocking), the configuration bench/run.sh --waf measures.

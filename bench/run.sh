@@ -5,7 +5,8 @@
 #   bench/run.sh [--duration 10s] [--connections 50] [--rounds 2] [--waf]
 #
 # --waf adds nginx + ModSecurity v3 + Debian's CRS (paranoia 1, blocking, request
-# body access on) and Rampart with the same CRS, plus a request that is blocked.
+# body access on) and Rampart with the same CRS, plus a request that is blocked
+# and the GET with a different token on every request (get-unique).
 # Prints req/s, p50, p99 per target and workload, and Rampart/nginx ratios.
 # Everything listens on 127.0.0.1; every server started here is stopped on exit.
 set -euo pipefail
@@ -120,7 +121,7 @@ run() { # target-name port workload -> "rps p50 p99 non2xx cpu_us_per_request"
 }
 
 WORKLOADS=(get post)
-[ "$WAF" = 1 ] && WORKLOADS+=(blocked)
+[ "$WAF" = 1 ] && WORKLOADS+=(blocked get-unique)
 printf '%-14s %-8s %-6s %12s %10s %10s %10s %12s\n' target workload round req/s p50 p99 non-2xx cpu_us/req
 declare -A SUM CPU
 for round in $(seq 1 "$ROUNDS"); do
