@@ -82,15 +82,18 @@ impl Transaction {
                 continue;
             }
             if let PartOf::Inspection(l) = part
-                && let Some(keys) = keys_only(l, starter, collection)
+                && keys_only(l, starter, collection)
             {
                 let store = &self.rs.store;
                 let col = self.vars.collections.entry(collection.clone()).or_default();
-                for key in keys {
-                    if col.item(&key).is_none()
-                        && let Some(value) = store.value_of(collection, bound, &key)
+                for t in l.targets.iter().filter(|t| target_of(t.var, collection)) {
+                    let Selector::Key(key) = &t.selector else {
+                        continue;
+                    };
+                    if col.item(key).is_none()
+                        && let Some(value) = store.value_of(collection, bound, key)
                     {
-                        col.set(&mut self.ids, &key, value);
+                        col.set(&mut self.ids, key, value);
                     }
                 }
                 i += 1;
@@ -269,20 +272,16 @@ fn target_of(var: Var, collection: &str) -> bool {
     is(name, collection)
 }
 
-/// The lower-case names a link reads of `collection` when reading targets
-/// by name is all its inspection does with it.
-fn keys_only(l: &Rule, starter: &Rule, collection: &str) -> Option<Vec<Vec<u8>>> {
+/// Whether reading targets by name (their `Selector::Key`s, lower-case
+/// since parsing) is all the link's inspection does with `collection`.
+fn keys_only(l: &Rule, starter: &Rule, collection: &str) -> bool {
     if crate::fold::operator_macro(&l.operator).is_some_and(|m| reads(m, starter, collection)) {
-        return None;
+        return false;
     }
-    let mut keys = Vec::new();
-    for t in l.targets.iter().filter(|t| target_of(t.var, collection)) {
-        match &t.selector {
-            Selector::Key(k) => keys.push(k.to_ascii_lowercase()),
-            _ => return None,
-        }
-    }
-    Some(keys)
+    l.targets
+        .iter()
+        .filter(|t| target_of(t.var, collection))
+        .all(|t| matches!(t.selector, Selector::Key(_)))
 }
 
 /// Whether a macro string of rule `starter` reads `collection`, itself or
