@@ -1,7 +1,9 @@
 //! Verdict equivalence of the prefilter: runs every request of a JSON list
 //! (made by `examples/crs_requests.py` from the CRS regression tests) through
 //! the CRS with the prefilter on and off, and reports every request whose
-//! matched rules, messages or interruption differ. Exits 1 on a difference.
+//! matched rules, messages or interruption differ; then runs them again in
+//! reverse order with the prefilter on (its scan memo warm with every
+//! request's values) against the same reference. Exits 1 on a difference.
 //!
 //! ```text
 //! python3 crates/rampart-waf/examples/crs_requests.py ../shared/crs-tests/v3.3.4 > /tmp/crs-requests.json
@@ -37,8 +39,10 @@ fn main() {
     let (mut same, mut differ, mut matched) = (0, 0, 0);
     let mut dump =
         std::env::var_os("PREFILTER_DIFF_DUMP").map(|p| std::fs::File::create(p).unwrap());
-    for (id, raw) in crs_diff::requests(&path) {
-        let (a, b) = (run(&on, &raw), run(&off, &raw));
+    let requests = crs_diff::requests(&path);
+    let mut reference = Vec::with_capacity(requests.len());
+    for (id, raw) in &requests {
+        let (a, b) = (run(&on, raw), run(&off, raw));
         if let Some(f) = dump.as_mut() {
             use std::io::Write as _;
             writeln!(f, "{id} {a:?}").unwrap();
@@ -50,7 +54,20 @@ fn main() {
             differ += 1;
             println!("DIFF {id}\n  prefilter on:  {a:?}\n  prefilter off: {b:?}");
         }
+        reference.push(b);
     }
+    // Again in reverse order: the prefilter's scan memo now knows the values
+    // of every request (and a request meets the values of later ones).
+    let mut warm_differ = 0;
+    for ((id, raw), b) in requests.iter().zip(&reference).rev() {
+        let a = run(&on, raw);
+        if a != *b {
+            warm_differ += 1;
+            println!("DIFF (warm) {id}\n  prefilter on:  {a:?}\n  prefilter off: {b:?}");
+        }
+    }
+    println!("paranoia {paranoia}: second pass, reverse order: {warm_differ} differ");
+    differ += warm_differ;
     println!(
         "paranoia {paranoia}: {same} requests identical ({matched} rule matches), {differ} differ"
     );

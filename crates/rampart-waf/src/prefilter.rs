@@ -702,6 +702,18 @@ impl Prefilter {
 mod tests {
     use super::*;
 
+    #[test]
+    fn recomputing_the_coverage_empties_the_scan_memo() {
+        use crate::transaction::scan_memo::{Kind, ScanMemo};
+        let mut p = Prefilter::build(&[(0, vec![b"abc".to_vec()])]);
+        let mut key = Vec::new();
+        assert!(ScanMemo::key(&mut key, Kind::Coverage, 0, 0, b"abc"));
+        p.memo.remember(&key, vec![(0, 1)].into());
+        assert!(p.memo.apply(&key, &mut [0u64]));
+        p.cover(&[], &ChainTable::new(), |_| true);
+        assert!(!p.memo.apply(&key, &mut [0u64]));
+    }
+
     fn f(p: &str) -> Option<Vec<String>> {
         required_factors(p).map(|v| {
             v.into_iter()

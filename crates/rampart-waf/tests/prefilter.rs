@@ -170,7 +170,8 @@ fn values_seen_by_earlier_transactions_give_the_same_verdicts() {
     // another variable or group must not borrow its result.
     let src = "SecRule REQUEST_HEADERS:User-Agent \"@rx nikto\" \"id:11,phase:1,t:none,t:lowercase,deny\"\n\
                SecRule ARGS \"@rx <script\" \"id:12,phase:1,t:none,t:urlDecodeUni,t:lowercase,deny\"\n\
-               SecRule REQUEST_COOKIES \"@rx union select\" \"id:13,phase:1,t:none,t:urlDecodeUni,deny\"\n";
+               SecRule REQUEST_COOKIES \"@rx union select\" \"id:13,phase:1,t:none,t:urlDecodeUni,deny\"\n\
+               SecRule REQUEST_HEADERS \"@rx zzz\" \"id:14,phase:1,t:none,t:urlDecodeUni,deny\"\n";
     for prefilter in [true, false] {
         let rs = load(src, prefilter);
         for _ in 0..3 {
@@ -178,7 +179,9 @@ fn values_seen_by_earlier_transactions_give_the_same_verdicts() {
             assert_eq!(run(&rs, "/", &[("User-Agent", "curl/8.0")], b""), None);
             assert_eq!(run(&rs, "/?q=%3CSCRIPT%3E", &[], b""), Some(12));
             assert_eq!(run(&rs, "/?q=hello", &[], b""), None);
-            // The header's value, which matches rule 13's literal, only as a header.
+            // The cookie's payload as a header (scanned by rule 14 under the
+            // same chain, in the header group): no verdict, and its scan must
+            // not stand in for the cookie's.
             assert_eq!(run(&rs, "/", &[("X-Note", "union%20select")], b""), None);
             assert_eq!(
                 run(&rs, "/", &[("Cookie", "c=union%20select")], b""),

@@ -154,10 +154,31 @@ impl ValueCache {
     }
 
     fn remember(&mut self, chains: &ChainTable, index: usize, node: ChainId, value: usize) {
+        let mut memo_scan = None;
         if let Some(table) = self.table(chains, index)
             && let (Some(cell), Ok(v)) = (table.get_mut(node as usize), u32::try_from(value + 1))
         {
+            if *cell & MEMO_SCAN != 0 {
+                memo_scan = Some(*cell & !MEMO_SCAN);
+            }
             *cell = v;
+        }
+        // The node's scan came from the memo: it is now the value's.
+        if let Some(mark) = memo_scan {
+            self.attach_scan(value, mark);
+        }
+    }
+
+    /// Makes `mark` (1 + a start in `scans`) the scan of `value`, unless
+    /// the value already has one.
+    fn attach_scan(&mut self, value: usize, mark: u32) {
+        let Some(src) = self.values.get(value).map(|v| v.bits_from) else {
+            return;
+        };
+        if let Some(v) = self.values.get_mut(src)
+            && v.bits == 0
+        {
+            v.bits = mark;
         }
     }
 
@@ -346,11 +367,18 @@ impl ValueCache {
                 let out = self.scans.get_mut(start..)?;
                 if p.memo.apply(&self.memo_key, out) {
                     self.bytes += size;
-                    if let Some(cell) = self
-                        .table(chains, index)
-                        .and_then(|t| t.get_mut(node as usize))
-                    {
-                        *cell = MEMO_SCAN | mark;
+                    // The value, if this transaction computed it, takes the
+                    // scan; else the cell keeps it until it does.
+                    match self.known(index, node) {
+                        Some(vi) => self.attach_scan(vi, mark),
+                        None => {
+                            if let Some(cell) = self
+                                .table(chains, index)
+                                .and_then(|t| t.get_mut(node as usize))
+                            {
+                                *cell = MEMO_SCAN | mark;
+                            }
+                        }
                     }
                     return self.scans.get(start..start + words);
                 }
@@ -378,13 +406,16 @@ impl ValueCache {
         let start = (v.bits as usize).checked_sub(1)?;
         let bits = self.scans.get(start..start + words)?;
         if keyed {
-            let sparse = bits
+            // Every set word, or nothing (an incomplete scan would skip rules).
+            let sparse: Option<Box<[(u32, u64)]>> = bits
                 .iter()
                 .enumerate()
                 .filter(|(_, b)| **b != 0)
-                .filter_map(|(w, b)| Some((u32::try_from(w).ok()?, *b)))
+                .map(|(w, b)| Some((u32::try_from(w).ok()?, *b)))
                 .collect();
-            p.memo.remember(&self.memo_key, sparse);
+            if let Some(sparse) = sparse {
+                p.memo.remember(&self.memo_key, sparse);
+            }
         }
         Some(bits)
     }
@@ -432,6 +463,65 @@ impl ValueCache {
                 &p.scan_group(group, &chains.apply_uncached(node, value)),
                 slot,
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::prefilter::Prefilter;
+
+    /// A prefilter with one slot (literal `<script`) and the chain
+    /// urlDecodeUni, and a ValueCache for item 1 holding `%3Cscript%3E`.
+    fn setup() -> (Prefilter, ChainTable, ChainId) {
+        let mut chains = ChainTable::new();
+        let node = chains.intern(&[Transform::UrlDecodeUni]);
+        let p = Prefilter::build(&[(0, vec![b"<script".to_vec()])]);
+        (p, chains, node)
+    }
+
+    const VALUE: &[u8] = b"%3Cscript%3E";
+
+    #[test]
+    fn a_remembered_scan_gives_the_fresh_answer_and_is_kept_once() {
+        let (p, chains, node) = setup();
+        // First transaction: computes, and the memo learns the scan.
+        let mut first = ValueCache::default();
+        assert!(first.allows(&p, &chains, 0, 1, VALUE, node, 0));
+        // Second transaction: the memo answers, without the transformation.
+        let mut second = ValueCache::default();
+        assert!(second.allows(&p, &chains, 0, 1, VALUE, node, 0));
+        assert!(second.values.is_empty(), "a memo hit computes no value");
+        // Alternating with the transformed value must not copy the scan again
+        // and again (the value takes the copied scan).
+        let scans = second.scans.len();
+        for _ in 0..5 {
+            assert_eq!(&*second.transformed(&chains, 1, VALUE, node), b"<script>");
+            assert!(second.allows(&p, &chains, 0, 1, VALUE, node, 0));
+        }
+        assert_eq!(second.scans.len(), scans);
+    }
+
+    #[test]
+    fn a_value_computed_before_the_memo_hit_takes_the_scan() {
+        let (p, chains, node) = setup();
+        let mut first = ValueCache::default();
+        assert!(first.allows(&p, &chains, 0, 1, VALUE, node, 0));
+        let mut second = ValueCache::default();
+        // The value first, then the scan: the memo's copy goes to the value.
+        assert_eq!(&*second.transformed(&chains, 1, VALUE, node), b"<script>");
+        assert!(second.allows(&p, &chains, 0, 1, VALUE, node, 0));
+        let scans = second.scans.len();
+        for _ in 0..5 {
+            assert!(second.allows(&p, &chains, 0, 1, VALUE, node, 0));
+        }
+        assert_eq!(second.scans.len(), scans);
+        // A value without the literal is ruled out, fresh or remembered.
+        for _ in 0..2 {
+            let mut tx = ValueCache::default();
+            assert!(!tx.allows(&p, &chains, 0, 2, b"%3Cb%3E", node, 0));
         }
     }
 }

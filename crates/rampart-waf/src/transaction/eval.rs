@@ -81,8 +81,10 @@ fn fact_hits(
                     cache.scan_into(p, &rs.chains, group, c.id, &c.value, node, row);
                 }
             }
-            // Into the transaction's rows, and (sparse) into the memo.
+            // Into the transaction's rows, and (sparse) into the memo: every
+            // set word, or nothing (an incomplete entry would skip rules).
             let mut contribution = Vec::new();
+            let mut complete = true;
             for (row, &node) in fresh.chunks_exact(words.max(1)).zip(nodes) {
                 let start = node as usize * words;
                 for (w, &bits) in row.iter().enumerate() {
@@ -92,12 +94,13 @@ fn fact_hits(
                     if let Some(r) = rows.get_mut(start + w) {
                         *r |= bits;
                     }
-                    if let Ok(at) = u32::try_from(start + w) {
-                        contribution.push((at, bits));
+                    match u32::try_from(start + w) {
+                        Ok(at) => contribution.push((at, bits)),
+                        Err(_) => complete = false,
                     }
                 }
             }
-            if keyed {
+            if keyed && complete {
                 p.memo.remember(&key, contribution.into_boxed_slice());
             }
         }

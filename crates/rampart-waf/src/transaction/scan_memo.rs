@@ -176,6 +176,36 @@ mod tests {
     }
 
     #[test]
+    fn keys_that_do_not_fit_are_not_built() {
+        let mut key = Vec::new();
+        assert!(!ScanMemo::key(&mut key, Kind::Node, 1 << 16, 0, b"x"));
+        assert!(!ScanMemo::key(&mut key, Kind::Node, 0, 256, b"x"));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        assert!(ScanMemo::key(&mut a, Kind::Node, 256, 0, b"x"));
+        assert!(ScanMemo::key(&mut b, Kind::Node, 1, 0, b"x"));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn after_the_table_starts_over_new_entries_are_found() {
+        let memo = ScanMemo::default();
+        let mut key = Vec::new();
+        let value = vec![b'v'; VALUE_LIMIT - 8];
+        let inserted = BYTES_LIMIT / VALUE_LIMIT + 10;
+        for i in 0..inserted {
+            let mut v = value.clone();
+            v.extend_from_slice(&(i as u64).to_le_bytes());
+            assert!(ScanMemo::key(&mut key, Kind::Coverage, 0, 0, &v));
+            memo.remember(&key, vec![(0, i as u64 + 1)].into());
+        }
+        assert!(memo.len() < inserted);
+        // The last one went in after the clear.
+        let mut rows = vec![0u64; 1];
+        assert!(memo.apply(&key, &mut rows));
+        assert_eq!(rows, vec![inserted as u64]);
+    }
+
+    #[test]
     fn long_values_are_not_remembered_and_the_table_is_bounded() {
         let mut key = Vec::new();
         assert!(!ScanMemo::key(
