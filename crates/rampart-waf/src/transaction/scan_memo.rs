@@ -11,11 +11,14 @@
 //! list of (row word, bits) pairs, ORed into the transaction's rows on the
 //! next sight of the same value.
 //!
-//! Bounded: values longer than [`VALUE_LIMIT`] are not kept, and the table
-//! starts over when it holds more than [`BYTES_LIMIT`], so a flood of
-//! distinct values costs only their scan (what every value cost before) plus
-//! a copy. `try_lock` only: a transaction never waits for another one; on
-//! contention it scans.
+//! Bounded: values longer than [`VALUE_LIMIT`] are not kept, and entries live
+//! in two generations of at most [`GENERATION_BYTES`] each: when the current
+//! one is full it becomes the previous one (the older is dropped), and an
+//! entry found in the previous generation moves back to the current one. So
+//! a flood of distinct values costs only their scan (what every value cost
+//! before) plus a copy, and does not evict the values legitimate traffic
+//! keeps sending (each is found again within a generation). `try_lock`
+//! only: a transaction never waits for another one; on contention it scans.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -26,8 +29,9 @@ pub(crate) type Contribution = Box<[(u32, u64)]>;
 
 /// Longest value remembered.
 const VALUE_LIMIT: usize = 4096;
-/// Bytes (keys, contributions and a per-entry overhead) held at most.
-const BYTES_LIMIT: usize = 4 << 20;
+/// Bytes (keys, contributions and a per-entry overhead) of one generation;
+/// the memo holds at most two.
+const GENERATION_BYTES: usize = 2 << 20;
 /// Bookkeeping counted per entry on top of its bytes.
 const ENTRY_OVERHEAD: usize = 64;
 
@@ -38,11 +42,33 @@ pub(crate) struct ScanMemo {
     inner: Mutex<Table>,
 }
 
+/// Keyed by (kind, coverage entry or node, group, value): see [`key_head`].
+type Map = HashMap<Box<[u8]>, Contribution, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 struct Table {
-    /// Keyed by (kind, coverage entry or node, group, value): see [`key_head`].
-    map: HashMap<Box<[u8]>, Contribution, foldhash::fast::RandomState>,
+    current: Map,
+    /// Bytes of `current`.
     bytes: usize,
+    previous: Map,
+}
+
+/// What an entry counts for.
+fn entry_size(key: &[u8], contribution: &[(u32, u64)]) -> usize {
+    key.len() + contribution.len() * 16 + ENTRY_OVERHEAD
+}
+
+impl Table {
+    fn insert(&mut self, key: Box<[u8]>, contribution: Contribution) {
+        let size = entry_size(&key, &contribution);
+        if self.bytes + size > GENERATION_BYTES {
+            self.previous = std::mem::take(&mut self.current);
+            self.bytes = 0;
+        }
+        if self.current.insert(key, contribution).is_none() {
+            self.bytes += size;
+        }
+    }
 }
 
 /// The kinds of remembered scans (the first byte of a key).
@@ -90,47 +116,49 @@ impl ScanMemo {
     /// ORs the remembered contribution of `key` into `rows`; false when it is
     /// not known (or the table is busy).
     pub(crate) fn apply(&self, key: &[u8], rows: &mut [u64]) -> bool {
-        let Ok(table) = self.inner.try_lock() else {
+        let Ok(mut table) = self.inner.try_lock() else {
             return false;
         };
-        let Some(contribution) = table.map.get(key) else {
-            return false;
-        };
-        for &(at, bits) in contribution.iter() {
-            if let Some(w) = rows.get_mut(at as usize) {
-                *w |= bits;
+        let or_into = |contribution: &[(u32, u64)], rows: &mut [u64]| {
+            for &(at, bits) in contribution {
+                if let Some(w) = rows.get_mut(at as usize) {
+                    *w |= bits;
+                }
             }
+        };
+        if let Some(contribution) = table.current.get(key) {
+            or_into(contribution, rows);
+            return true;
         }
+        // Found in the previous generation: back into the current one.
+        let Some((key, contribution)) = table.previous.remove_entry(key) else {
+            return false;
+        };
+        or_into(&contribution, rows);
+        table.insert(key, contribution);
         true
     }
 
     /// Remembers `contribution` for `key`.
     pub(crate) fn remember(&self, key: &[u8], contribution: Contribution) {
-        let Ok(mut table) = self.inner.try_lock() else {
-            return;
-        };
-        let size = key.len() + contribution.len() * 16 + ENTRY_OVERHEAD;
-        if table.bytes + size > BYTES_LIMIT {
-            table.map.clear();
-            table.bytes = 0;
-        }
-        if table.map.insert(key.into(), contribution).is_none() {
-            table.bytes += size;
+        if let Ok(mut table) = self.inner.try_lock() {
+            table.insert(key.into(), contribution);
         }
     }
 
     /// Forgets everything (the coverage changed).
     pub(crate) fn clear(&self) {
         if let Ok(mut table) = self.inner.lock() {
-            table.map.clear();
-            table.bytes = 0;
+            *table = Table::default();
         }
     }
 
     /// Entries held (tests).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.inner.lock().map_or(0, |t| t.map.len())
+        self.inner
+            .lock()
+            .map_or(0, |t| t.current.len() + t.previous.len())
     }
 }
 
@@ -191,7 +219,7 @@ mod tests {
         let memo = ScanMemo::default();
         let mut key = Vec::new();
         let value = vec![b'v'; VALUE_LIMIT - 8];
-        let inserted = BYTES_LIMIT / VALUE_LIMIT + 10;
+        let inserted = 2 * GENERATION_BYTES / VALUE_LIMIT + 10;
         for i in 0..inserted {
             let mut v = value.clone();
             v.extend_from_slice(&(i as u64).to_le_bytes());
@@ -206,6 +234,30 @@ mod tests {
     }
 
     #[test]
+    fn a_value_still_in_use_survives_a_flood_of_distinct_values() {
+        let memo = ScanMemo::default();
+        let mut hot = Vec::new();
+        assert!(ScanMemo::key(&mut hot, Kind::Node, 0, 1, b"Mozilla/5.0"));
+        memo.remember(&hot, vec![(0, 7)].into());
+        let mut key = Vec::new();
+        let value = vec![b'x'; 1000];
+        // Several generations of attacker values, the hot value looked up
+        // now and then (as legitimate traffic does).
+        for i in 0..(8 * GENERATION_BYTES / 1000) {
+            let mut v = value.clone();
+            v.extend_from_slice(&(i as u64).to_le_bytes());
+            assert!(ScanMemo::key(&mut key, Kind::Node, 0, 1, &v));
+            memo.remember(&key, vec![(0, 1)].into());
+            if i % 500 == 0 {
+                let mut rows = [0u64];
+                assert!(memo.apply(&hot, &mut rows), "lost after {i} values");
+                assert_eq!(rows, [7]);
+            }
+        }
+        assert!(memo.len() * 1000 <= 2 * GENERATION_BYTES);
+    }
+
+    #[test]
     fn long_values_are_not_remembered_and_the_table_is_bounded() {
         let mut key = Vec::new();
         assert!(!ScanMemo::key(
@@ -217,13 +269,13 @@ mod tests {
         ));
         let memo = ScanMemo::default();
         let value = vec![b'v'; VALUE_LIMIT - 8];
-        for i in 0..(BYTES_LIMIT / VALUE_LIMIT + 10) {
+        for i in 0..(2 * GENERATION_BYTES / VALUE_LIMIT + 10) {
             let mut v = value.clone();
             v.extend_from_slice(&(i as u64).to_le_bytes());
             assert!(ScanMemo::key(&mut key, Kind::Coverage, 0, 0, &v));
             memo.remember(&key, vec![(0, 1)].into());
         }
-        assert!(memo.len() * VALUE_LIMIT <= BYTES_LIMIT);
+        assert!(memo.len() * VALUE_LIMIT <= 2 * GENERATION_BYTES);
         assert!(memo.len() > 0);
         memo.clear();
         assert_eq!(memo.len(), 0);
