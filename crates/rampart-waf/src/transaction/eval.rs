@@ -147,7 +147,8 @@ fn offer(rule: &Rule, env: &Env<'_>, c: &Candidate<'_>, v: &[u8], hits: &mut Vec
 }
 
 /// One match of one link, kept until the link finished.
-struct Hit {
+#[derive(Debug)]
+pub(crate) struct Hit {
     name: Vec<u8>,
     value: Vec<u8>,
     captures: Vec<Option<Vec<u8>>>,
@@ -373,7 +374,8 @@ impl Transaction {
             // required literals: it cannot match.
             return false;
         }
-        let mut hits: Vec<Hit> = Vec::new();
+        let mut hits = std::mem::take(&mut self.hits);
+        hits.clear();
         {
             let runtime = &self.runtime;
             let excluded = |var: Var, key: &[u8]| {
@@ -460,12 +462,13 @@ impl Transaction {
             }
         }
         if hits.is_empty() {
+            self.hits = hits;
             return false;
         }
         if uses_named {
             self.load_used(PartOf::Effects(rule), starter);
         }
-        for hit in hits {
+        for hit in hits.drain(..) {
             if rule.capture && !hit.captures.is_empty() {
                 const KEYS: [&[u8]; 10] =
                     [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"];
@@ -483,6 +486,7 @@ impl Transaction {
             }
             self.run_effects(rule, starter);
         }
+        self.hits = hits;
         true
     }
 

@@ -144,6 +144,9 @@ pub struct Transaction {
     fold_decided: bool,
     /// Candidate buffer reused by every rule (always empty between rules).
     scratch: Vec<collect::Candidate<'static>>,
+    /// The matches of the link being evaluated, kept between links (one
+    /// allocation per transaction instead of one per matching link).
+    hits: Vec<eval::Hit>,
     /// Request/response phases up to this one are skipped (`allow`).
     allow_through: u8,
     body: Vec<u8>,
@@ -197,6 +200,7 @@ impl Transaction {
             folded: false,
             fold_decided: false,
             scratch: Vec::new(),
+            hits: Vec::new(),
             allow_through: 0,
             body: Vec::new(),
             response_body: Vec::new(),
