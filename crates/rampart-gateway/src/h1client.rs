@@ -133,16 +133,35 @@ pub enum ExchangeError {
     /// request's response.
     #[error("upstream sent bytes before the request")]
     Stale,
+    /// The connection was found closed before any byte of the request was
+    /// written (the upstream closed it while it sat idle).
+    #[error("upstream closed the connection before the request was sent")]
+    ClosedBeforeRequest,
+    /// Reading or writing failed before any byte of the request was written
+    /// (a reset idle connection).
+    #[error("upstream connection failed before the request was sent: {0}")]
+    FailedBeforeRequest(io::Error),
 }
 
 impl ExchangeError {
     /// Whether nothing came back: a reused connection that fails this way was
-    /// closed by the upstream while idle, and a replayable request may be sent
-    /// again on another.
+    /// most likely closed by the upstream while idle, and an idempotent request
+    /// may be sent again on another. The upstream may still have received it
+    /// (its close crossed the request), so never for other requests: see
+    /// [`ExchangeError::unsent`].
     pub(crate) fn is_retryable(&self) -> bool {
+        self.unsent() || matches!(self, ExchangeError::Closed | ExchangeError::Io(_))
+    }
+
+    /// Whether the exchange failed before any byte of the request left: the
+    /// upstream cannot have acted on it, so any request whose body is still at
+    /// hand may be sent again on another connection, whatever its method.
+    pub(crate) fn unsent(&self) -> bool {
         matches!(
             self,
-            ExchangeError::Closed | ExchangeError::Io(_) | ExchangeError::Stale
+            ExchangeError::Stale
+                | ExchangeError::ClosedBeforeRequest
+                | ExchangeError::FailedBeforeRequest(_)
         )
     }
 }
@@ -154,6 +173,12 @@ pub(crate) struct Connection {
     /// How far `read` has been searched for the end of a response head.
     searched: usize,
     write: Vec<u8>,
+    /// How long the upstream said it keeps this connection open while idle
+    /// (its `Keep-Alive: timeout=`), from the last response.
+    pub(crate) keep_alive_hint: Option<std::time::Duration>,
+    /// The last exchange took something from a streamed request body (which
+    /// then cannot be sent again elsewhere).
+    body_taken: bool,
 }
 
 impl Connection {
@@ -163,14 +188,30 @@ impl Connection {
             read: BytesMut::with_capacity(READ_CHUNK),
             searched: 0,
             write: Vec::with_capacity(4096),
+            keep_alive_hint: None,
+            body_taken: false,
         }
     }
 
     /// Whether an idle connection still looks usable: nothing to read and not
-    /// closed. Never waits.
+    /// closed. Never waits. The kernel is asked first: tokio learns of a close
+    /// that has just arrived only at its next look at the sockets.
     pub(crate) fn probe_idle(&mut self) -> bool {
         if !self.read.is_empty() {
             return false;
+        }
+        let plain = matches!(self.io, Stream::Tcp(_));
+        match self.kernel_peek() {
+            // Nothing to read: plain TCP needs no second look.
+            Some(Err(error)) if error.kind() == io::ErrorKind::WouldBlock && plain => {
+                return true;
+            }
+            Some(Err(error)) if error.kind() == io::ErrorKind::WouldBlock => {}
+            // Closed or reset; or, on plain TCP, bytes nobody asked for (TLS
+            // records may be session tickets, which rustls takes below).
+            Some(Ok(0) | Err(_)) => return false,
+            Some(Ok(_)) if plain => return false,
+            Some(Ok(_)) | None => {}
         }
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut scratch = [0u8; 64];
@@ -179,6 +220,27 @@ impl Connection {
             Pin::new(&mut self.io).poll_read(&mut cx, &mut buf),
             Poll::Pending
         )
+    }
+
+    /// Peeks at the socket under the stream, bypassing tokio's readiness
+    /// (None for in-memory test streams).
+    fn kernel_peek(&self) -> Option<io::Result<usize>> {
+        let tcp = match &self.io {
+            Stream::Tcp(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+            #[cfg(test)]
+            _ => return None,
+        };
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        // The socket is non-blocking: no data yet is `WouldBlock`.
+        Some(socket2::SockRef::from(tcp).peek(&mut byte))
+    }
+
+    /// Whether the last exchange left a streamed request body as it was
+    /// (nothing polled from it): after an [`ExchangeError::unsent`] failure
+    /// the body can still be sent on another connection.
+    pub(crate) fn body_untouched(&self) -> bool {
+        !self.body_taken
     }
 
     /// Reads more bytes into the read buffer; `Ok(0)` at end of stream.
@@ -334,7 +396,7 @@ fn needs_length(method: &Method) -> bool {
 }
 
 /// Whether a request may be sent again after a reused connection failed
-/// without answering.
+/// without answering, though the upstream may have received it.
 pub(crate) fn idempotent(method: &Method) -> bool {
     matches!(
         *method,
@@ -412,6 +474,8 @@ struct Pending {
     write_failed: Option<io::Error>,
     /// Something of the request has been written.
     head_sent: bool,
+    /// A streamed body has been polled to a frame (or its end).
+    body_taken: bool,
 }
 
 impl Connection {
@@ -435,6 +499,7 @@ impl Connection {
             taken: 0,
             write_failed: None,
             head_sent: false,
+            body_taken: false,
         };
         let framing = match body {
             SendBody::None => {
@@ -477,10 +542,12 @@ impl Connection {
                 if !pending.head_sent && pending.write_failed.is_none() {
                     match self.poll_fill(cx) {
                         Poll::Pending => {}
-                        Poll::Ready(Ok(0)) => return Poll::Ready(Err(ExchangeError::Closed)),
+                        Poll::Ready(Ok(0)) => {
+                            return Poll::Ready(Err(ExchangeError::ClosedBeforeRequest));
+                        }
                         Poll::Ready(Ok(_)) => return Poll::Ready(Err(ExchangeError::Stale)),
                         Poll::Ready(Err(error)) => {
-                            return Poll::Ready(Err(ExchangeError::Io(error)));
+                            return Poll::Ready(Err(ExchangeError::FailedBeforeRequest(error)));
                         }
                     }
                 }
@@ -496,6 +563,15 @@ impl Connection {
                     return Poll::Pending;
                 }
                 match self.poll_head(cx, head_request, &mut interim) {
+                    // The first write failed: not a byte of the request left.
+                    Poll::Ready(Err(ExchangeError::Closed | ExchangeError::Io(_)))
+                        if !pending.head_sent =>
+                    {
+                        let error = pending.write_failed.take();
+                        return Poll::Ready(Err(ExchangeError::FailedBeforeRequest(
+                            error.unwrap_or_else(|| io::ErrorKind::BrokenPipe.into()),
+                        )));
+                    }
                     Poll::Ready(Err(ExchangeError::Closed)) if pending.write_failed.is_some() => {
                         let error = pending.write_failed.take();
                         return Poll::Ready(Err(ExchangeError::Io(
@@ -514,6 +590,7 @@ impl Connection {
             && pending.write_failed.is_none()
             && self.write.is_empty();
         self.write.clear();
+        self.body_taken = pending.body_taken;
         result.map(|mut exchanged| {
             exchanged.keep_alive &= sent;
             exchanged.early = !sent;
@@ -549,7 +626,9 @@ impl Connection {
                 self.write.drain(..pending.written);
                 pending.written = 0;
             }
-            match Pin::new(body).poll_frame(cx) {
+            let polled = Pin::new(body).poll_frame(cx);
+            pending.body_taken |= polled.is_ready();
+            match polled {
                 // Only the head so far: it waits for the first piece.
                 Poll::Pending if !pending.head_sent && pending.taken == 0 => return Ok(false),
                 Poll::Pending => {}

@@ -132,7 +132,9 @@ struct Pool {
 
 struct Idle {
     conn: IdleConn,
-    since: Instant,
+    /// When the connection stops being used: the idle timeout, or sooner when
+    /// the upstream announced that it closes idle connections sooner.
+    expires: Instant,
 }
 
 enum IdleConn {
@@ -260,6 +262,7 @@ impl UpstreamClient {
                         sender,
                         pool: Arc::clone(pool),
                         body_sent,
+                        keep_alive_hint: keep_alive_hint(response.headers()),
                     };
                     return Ok(response.map(|body| PooledBody::hyper(body, Some(lease))));
                 }
@@ -310,6 +313,7 @@ impl UpstreamClient {
             };
             match conn.exchange(&outgoing, &mut send).await {
                 Ok(exchanged) => {
+                    conn.keep_alive_hint = keep_alive_hint(exchanged.response.headers());
                     let home: Arc<dyn Checkin> = pool.clone();
                     // An early answer's body: the upstream may wait for the
                     // rest of the request, never sent; the idle timeout bounds
@@ -320,12 +324,15 @@ impl UpstreamClient {
                     return Ok(exchanged.response.map(|()| PooledBody(Inner::H1(body))));
                 }
                 // A pooled connection that the upstream had closed while idle
-                // answers nothing: a request that can be sent again is.
+                // answers nothing. A request that never left is sent again on
+                // another whatever its method (if its body is still whole); one
+                // that may have reached the upstream only when idempotent.
                 Err(error)
                     if reused
-                        && error.is_retryable()
-                        && send.replayable()
-                        && h1client::idempotent(&parts.method) => {}
+                        && ((error.unsent() && (send.replayable() || conn.body_untouched()))
+                            || (error.is_retryable()
+                                && send.replayable()
+                                && h1client::idempotent(&parts.method))) => {}
                 Err(error) => return Err(UpstreamRequestError::Exchange(error)),
             }
         }
@@ -385,10 +392,8 @@ impl Pool {
             let idle = {
                 let mut stack = self.idle.lock();
                 let idle = stack.pop_back()?;
-                if idle.since.elapsed() > self.idle_timeout {
-                    // The newest is too old, so are all below it.
-                    stack.clear();
-                    return None;
+                if idle.expires <= Instant::now() {
+                    continue;
                 }
                 idle
             };
@@ -410,12 +415,11 @@ impl Pool {
     /// HTTP/1 client).
     fn checkout_own(&self) -> Option<Box<Connection>> {
         let mut stack = self.idle.lock();
+        let now = Instant::now();
         loop {
             let idle = stack.pop_back()?;
-            if idle.since.elapsed() > self.idle_timeout {
-                // The newest is too old, so are all below it.
-                stack.clear();
-                return None;
+            if idle.expires <= now {
+                continue;
             }
             if let IdleConn::Own(mut conn) = idle.conn
                 && conn.probe_idle()
@@ -426,16 +430,18 @@ impl Pool {
     }
 
     /// Returns a connection after its response ended.
-    fn checkin_hyper(&self, sender: http1::SendRequest<UpstreamBody>) {
+    fn checkin_hyper(&self, sender: http1::SendRequest<UpstreamBody>, hint: Option<Duration>) {
         if sender.is_closed() {
             return;
         }
-        self.park(IdleConn::Hyper(sender));
+        self.park(IdleConn::Hyper(sender), hint);
     }
 
-    /// Puts a connection on the idle stack.
-    fn park(&self, conn: IdleConn) {
-        if self.max_idle == 0 {
+    /// Puts a connection on the idle stack, for the idle timeout or less when
+    /// the upstream announced (`hint`) that it closes idle connections sooner.
+    fn park(&self, conn: IdleConn, hint: Option<Duration>) {
+        let lifetime = idle_lifetime(self.idle_timeout, hint);
+        if self.max_idle == 0 || lifetime.is_zero() {
             return;
         }
         {
@@ -446,7 +452,7 @@ impl Pool {
             }
             stack.push_back(Idle {
                 conn,
-                since: Instant::now(),
+                expires: Instant::now() + lifetime,
             });
         }
         // Started from the first checkin, which runs on the runtime (a body
@@ -459,15 +465,12 @@ impl Pool {
         }
     }
 
-    /// Drops idle connections older than the idle timeout.
+    /// Drops idle connections past their lifetime or closed by the upstream.
     fn reap(&self) {
-        let mut stack = self.idle.lock();
-        while stack
-            .front_mut()
-            .is_some_and(|idle| idle.since.elapsed() > self.idle_timeout || idle.conn.is_closed())
-        {
-            stack.pop_front();
-        }
+        let now = Instant::now();
+        self.idle
+            .lock()
+            .retain_mut(|idle| idle.expires > now && !idle.conn.is_closed());
     }
 
     async fn connect(&self) -> Result<Conn, UpstreamRequestError> {
@@ -553,6 +556,8 @@ struct Lease {
     pool: Arc<Pool>,
     /// Set once the request body was sent whole (None: the request had none).
     body_sent: Option<Arc<AtomicBool>>,
+    /// The upstream's `Keep-Alive: timeout=` on this response.
+    keep_alive_hint: Option<Duration>,
 }
 
 /// A request body that records when it has been sent to its end.
@@ -592,8 +597,45 @@ impl Body for TrackedBody {
 
 impl Checkin for Pool {
     fn checkin(&self, conn: Box<Connection>) {
-        self.park(IdleConn::Own(conn));
+        let hint = conn.keep_alive_hint;
+        self.park(IdleConn::Own(conn), hint);
     }
+}
+
+/// Subtracted from an upstream's announced keep-alive timeout: its timer
+/// started when it sent the response, ours when the response was read, and
+/// a request must reach it well before its timer fires.
+const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
+/// Longest announced keep-alive timeout considered (bounds the parse).
+const MAX_KEEP_ALIVE_HINT: u64 = 24 * 3600;
+
+/// How long a connection may sit idle: the idle timeout, shortened to the
+/// upstream's announced keep-alive timeout less [`KEEP_ALIVE_MARGIN`] (zero:
+/// not pooled at all).
+fn idle_lifetime(idle_timeout: Duration, hint: Option<Duration>) -> Duration {
+    match hint {
+        Some(hint) => idle_timeout.min(hint.saturating_sub(KEEP_ALIVE_MARGIN)),
+        None => idle_timeout,
+    }
+}
+
+/// The `timeout=` of a response's `Keep-Alive` header (`timeout=5, max=100`,
+/// as Apache and Node.js send): how long the upstream keeps the connection
+/// open while idle. Anything unparsable is ignored.
+fn keep_alive_hint(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("keep-alive")?.to_str().ok()?;
+    value.split(',').find_map(|param| {
+        let (name, secs) = param.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("timeout") {
+            return None;
+        }
+        let secs = secs.trim().trim_matches('"');
+        if secs.is_empty() || secs.len() > 6 || !secs.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let secs: u64 = secs.parse().ok()?;
+        Some(Duration::from_secs(secs.min(MAX_KEEP_ALIVE_HINT)))
+    })
 }
 
 /// An upstream response body. For HTTP/1, the connection goes back to the pool
@@ -662,7 +704,9 @@ impl Drop for HyperBody {
                 .as_ref()
                 .is_none_or(|sent| sent.load(Ordering::Acquire))
         {
-            lease.pool.checkin_hyper(lease.sender);
+            lease
+                .pool
+                .checkin_hyper(lease.sender, lease.keep_alive_hint);
         }
     }
 }
@@ -694,7 +738,45 @@ impl Body for HyperBody {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use super::fallback_host;
+    use super::{Duration, fallback_host, idle_lifetime, keep_alive_hint};
+
+    #[test]
+    fn the_keep_alive_timeout_hint_is_read_and_bad_ones_ignored() {
+        let hint = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("keep-alive", value.parse().unwrap());
+            keep_alive_hint(&headers)
+        };
+        let secs = |n| Some(Duration::from_secs(n));
+        assert_eq!(hint("timeout=5"), secs(5));
+        assert_eq!(hint("timeout=5, max=1000"), secs(5));
+        assert_eq!(hint("max=100,Timeout = 15"), secs(15));
+        assert_eq!(hint("timeout=99999"), secs(86_400), "capped");
+        assert_eq!(hint("timeout=999999999999999999999999"), None);
+        for bad in [
+            "timeout=",
+            "timeout=-1",
+            "timeout=5s",
+            "timeout=1.5",
+            "max=5",
+            "x",
+        ] {
+            assert_eq!(hint(bad), None, "{bad}");
+        }
+        assert_eq!(keep_alive_hint(&http::HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn an_announced_keep_alive_timeout_shortens_the_idle_lifetime() {
+        let idle = Duration::from_secs(90);
+        let secs = Duration::from_secs;
+        assert_eq!(idle_lifetime(idle, None), idle);
+        assert_eq!(idle_lifetime(idle, Some(secs(5))), secs(4));
+        assert_eq!(idle_lifetime(idle, Some(secs(600))), idle);
+        // One second or less: not worth pooling.
+        assert_eq!(idle_lifetime(idle, Some(secs(1))), Duration::ZERO);
+        assert_eq!(idle_lifetime(idle, Some(secs(0))), Duration::ZERO);
+    }
 
     #[test]
     fn the_fallback_host_never_carries_userinfo() {

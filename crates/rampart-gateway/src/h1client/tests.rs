@@ -479,6 +479,7 @@ fn the_write_buffer_stays_bounded_under_a_slow_reader() {
         taken: 0,
         write_failed: None,
         head_sent: false,
+        body_taken: false,
     };
     let mut cx = Context::from_waker(std::task::Waker::noop());
     let mut received = 0usize;
@@ -637,6 +638,62 @@ async fn only_a_connection_that_answered_nothing_is_retried() {
         .err()
         .unwrap();
     assert!(error.is_retryable(), "{error}");
+    // Found closed before a byte was written: the upstream never saw it.
+    assert!(
+        matches!(error, ExchangeError::ClosedBeforeRequest) && error.unsent(),
+        "{error}"
+    );
+    // Closed after the request was read, without an answer: the upstream may
+    // have acted on it, so only idempotent requests may go again.
+    let (result, sent) = exchange_with(b"", Method::POST, SendBody::Full("x".into())).await;
+    assert!(sent.ends_with(b"\r\n\r\nx") || sent.ends_with(b"\r\n\r\n"));
+    let error = result.err().unwrap();
+    assert_eq!(error, ExchangeError::Closed.to_string());
+    assert!(!ExchangeError::Closed.unsent() && ExchangeError::Closed.is_retryable());
+    let reset = ExchangeError::Io(reset());
+    assert!(!reset.unsent() && reset.is_retryable());
+    assert!(ExchangeError::FailedBeforeRequest(io::ErrorKind::BrokenPipe.into()).unsent());
+    assert!(ExchangeError::Stale.unsent());
+}
+
+#[tokio::test]
+async fn a_streamed_body_is_whole_again_only_if_nothing_was_taken_from_it() {
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::POST,
+        target: "/up",
+        headers: &headers,
+        host: "upstream",
+    };
+    let streamed = || SendBody::Stream {
+        body: frames_body(vec![Bytes::from_static(b"hi")]),
+        length: Some(2),
+    };
+    // Found closed before anything was written or taken: sendable elsewhere.
+    let (client, server) = tokio::io::duplex(1024);
+    drop(server);
+    let mut conn = Connection::new(Stream::Duplex(client));
+    let error = conn
+        .exchange(&outgoing, &mut streamed())
+        .await
+        .err()
+        .unwrap();
+    assert!(error.unsent() && conn.body_untouched(), "{error}");
+    // Sent: taken.
+    let (client, mut server) = tokio::io::duplex(1024);
+    let upstream = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut seen = [0u8; 1024];
+        let _ = server.read(&mut seen).await;
+        let _ = server
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .await;
+        server
+    });
+    let mut conn = Connection::new(Stream::Duplex(client));
+    assert!(conn.exchange(&outgoing, &mut streamed()).await.is_ok());
+    assert!(!conn.body_untouched());
+    drop(upstream.await);
 }
 
 #[test]

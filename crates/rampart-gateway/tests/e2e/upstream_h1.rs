@@ -4,47 +4,18 @@
 //! variants (chunked, interim 100, close-delimited) pass.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use http::StatusCode;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::scripted::{Script, Scripted};
 use crate::support::*;
 
-/// An upstream that answers every request head with `reply` (then closes when
-/// `close` is set). Counts its connections.
-async fn scripted(reply: &'static [u8], close: bool) -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = stream.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    head.extend_from_slice(&buf[..n]);
-                    while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                        head.drain(..end + 4);
-                        if stream.write_all(reply).await.is_err() {
-                            return;
-                        }
-                        if close {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (addr, accepted)
+/// An upstream answering every request with `reply` (closing after it when
+/// `close` is set).
+async fn scripted(reply: &'static [u8], close: bool) -> Scripted {
+    let script = Script::reply(reply);
+    crate::scripted::scripted(if close { script.close_after(1) } else { script }).await
 }
 
 async fn gateway_for(upstream: SocketAddr) -> Running {
@@ -68,8 +39,8 @@ async fn ambiguous_upstream_framing_is_a_502_and_never_passed_on() {
         b"HTTP/1.1 200 OK\r\nX-Nul: a\0b\r\nContent-Length: 2\r\n\r\nok",
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
     ] {
-        let (addr, _) = scripted(reply, false).await;
-        let gw = gateway_for(addr).await;
+        let upstream = scripted(reply, false).await;
+        let gw = gateway_for(upstream.addr).await;
         let (status, headers, body) = get(&gw.url("/x")).await;
         let shown = String::from_utf8_lossy(reply);
         assert_eq!(status, StatusCode::BAD_GATEWAY, "{shown:?}");
@@ -85,8 +56,8 @@ async fn a_head_that_never_ends_is_refused_at_the_limit() {
             .into_bytes()
             .into_boxed_slice(),
     );
-    let (addr, _) = scripted(endless, false).await;
-    let gw = gateway_for(addr).await;
+    let upstream = scripted(endless, false).await;
+    let gw = gateway_for(upstream.addr).await;
     let (status, headers, body) = get(&gw.url("/x")).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_problem(&headers, &body, "upstream-unreachable", 502);
@@ -94,9 +65,8 @@ async fn a_head_that_never_ends_is_refused_at_the_limit() {
 
 #[tokio::test]
 async fn a_body_cut_short_is_not_completed_and_the_connection_not_reused() {
-    let (addr, accepted) =
-        scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", true).await;
-    let gw = gateway_for(addr).await;
+    let upstream = scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", true).await;
+    let gw = gateway_for(upstream.addr).await;
     let out = raw(
         gw.addr,
         b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n",
@@ -116,54 +86,50 @@ async fn a_body_cut_short_is_not_completed_and_the_connection_not_reused() {
     )
     .await;
     assert_eq!(status_of(&again), 200, "{again}");
-    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(upstream.accepted(), 2);
 }
 
 #[tokio::test]
 async fn bytes_past_a_response_are_never_the_next_response() {
     // A second, unrequested response trails the first: the connection it came
     // on is dropped, so the next request gets its own answer.
-    let (addr, accepted) = scripted(
+    let upstream = scripted(
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nX-Injected: 1\r\nContent-Length: 3\r\n\r\nbad",
         false,
     )
     .await;
-    let gw = gateway_for(addr).await;
+    let gw = gateway_for(upstream.addr).await;
     for _ in 0..3 {
         let (status, headers, body) = get(&gw.url("/x")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(&body[..], b"ok");
         assert!(headers.get("x-injected").is_none());
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 3);
+    assert_eq!(upstream.accepted(), 3);
 }
 
 #[tokio::test]
 async fn chunked_interim_and_close_delimited_responses_pass() {
-    let (addr, accepted) = scripted(
+    let upstream = scripted(
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
         false,
     )
     .await;
-    let gw = gateway_for(addr).await;
+    let gw = gateway_for(upstream.addr).await;
     for _ in 0..3 {
         let (status, headers, body) = get(&gw.url("/x")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(&body[..], b"hello world");
         assert!(headers.get("connection").is_none());
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 1, "kept alive and reused");
+    assert_eq!(upstream.accepted(), 1, "kept alive and reused");
 
-    let (addr, accepted) = scripted(b"HTTP/1.0 200 OK\r\n\r\nuntil close", true).await;
-    let gw = gateway_for(addr).await;
+    let upstream = scripted(b"HTTP/1.0 200 OK\r\n\r\nuntil close", true).await;
+    let gw = gateway_for(upstream.addr).await;
     for _ in 0..2 {
         let (status, _, body) = get(&gw.url("/x")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(&body[..], b"until close");
     }
-    assert_eq!(
-        accepted.load(Ordering::SeqCst),
-        2,
-        "close-delimited: never reused"
-    );
+    assert_eq!(upstream.accepted(), 2, "close-delimited: never reused");
 }
