@@ -827,6 +827,9 @@ pub enum ResponseBodyError {
     /// The upstream closed before the declared end.
     #[error("upstream closed before the response body ended")]
     Incomplete,
+    /// The upstream sent nothing for longer than the response body timeout.
+    #[error("upstream response body stalled past its timeout")]
+    TimedOut,
 }
 
 /// Where a response body is read from, and where the connection goes after.
@@ -841,34 +844,40 @@ pub struct H1Body {
     decoder: BodyDecoder,
     keep_alive: bool,
     home: Option<std::sync::Arc<dyn Checkin>>,
-    /// The longest wait between reads, for the body of an early response: the
-    /// upstream may be waiting for the rest of a request that is never sent.
-    idle: Option<(std::time::Duration, Pin<Box<tokio::time::Sleep>>)>,
+    /// The longest wait between two reads (`response_body_timeout`).
+    idle: Option<crate::body::ReadIdle>,
 }
 
 /// Reads more of a body, failing with `TimedOut` when `idle` passes without
 /// a byte.
 fn fill_bounded(
     conn: &mut Connection,
-    idle: &mut Option<(std::time::Duration, Pin<Box<tokio::time::Sleep>>)>,
+    idle: &mut Option<crate::body::ReadIdle>,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<usize>> {
-    use std::future::Future;
     match conn.poll_fill(cx) {
         Poll::Ready(result) => {
-            if let (Ok(1..), Some((bound, sleep))) = (&result, idle.as_mut()) {
-                sleep.as_mut().reset(tokio::time::Instant::now() + *bound);
+            if let (Ok(1..), Some(idle)) = (&result, idle.as_mut()) {
+                idle.progress();
             }
             Poll::Ready(result)
         }
         Poll::Pending => {
-            if let Some((_, sleep)) = idle
-                && sleep.as_mut().poll(cx).is_ready()
+            if let Some(idle) = idle
+                && idle.expired(cx)
             {
                 return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
             }
             Poll::Pending
         }
+    }
+}
+
+fn body_read_error(error: io::Error) -> ResponseBodyError {
+    if error.kind() == io::ErrorKind::TimedOut {
+        ResponseBodyError::TimedOut
+    } else {
+        ResponseBodyError::Io(error)
     }
 }
 
@@ -879,7 +888,7 @@ enum BodyDecoder {
 }
 
 impl H1Body {
-    /// `read_idle` bounds the wait between reads (given for early responses).
+    /// `read_idle` bounds the wait between two reads.
     pub(crate) fn new(
         conn: Box<Connection>,
         framing: Framing,
@@ -898,7 +907,7 @@ impl H1Body {
             decoder,
             keep_alive: keep_alive && framing != Framing::Close,
             home: Some(home),
-            idle: read_idle.map(|bound| (bound, Box::pin(tokio::time::sleep(bound)))),
+            idle: read_idle.map(crate::body::ReadIdle::new),
         };
         if matches!(body.decoder, BodyDecoder::Done) {
             body.finish();
@@ -954,7 +963,7 @@ impl Body for H1Body {
                         Poll::Ready(Ok(_)) => {}
                         Poll::Ready(Err(error)) => {
                             this.fail();
-                            return Poll::Ready(Some(Err(Box::new(ResponseBodyError::Io(error)))));
+                            return Poll::Ready(Some(Err(Box::new(body_read_error(error)))));
                         }
                     }
                 }
@@ -987,7 +996,7 @@ impl Body for H1Body {
                         Poll::Ready(Ok(_)) => {}
                         Poll::Ready(Err(error)) => {
                             this.fail();
-                            return Poll::Ready(Some(Err(Box::new(ResponseBodyError::Io(error)))));
+                            return Poll::Ready(Some(Err(Box::new(body_read_error(error)))));
                         }
                     }
                 }

@@ -88,6 +88,8 @@ pub(crate) struct PoolSettings {
     pub connect_timeout: Duration,
     /// How long an idle connection is kept.
     pub idle_timeout: Duration,
+    /// Longest wait between two reads of a response body.
+    pub body_timeout: Duration,
     /// Most idle HTTP/1 connections kept.
     pub max_idle: usize,
 }
@@ -121,6 +123,7 @@ struct Pool {
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     connect_timeout: Duration,
     idle_timeout: Duration,
+    body_timeout: Duration,
     max_idle: usize,
     /// Idle HTTP/1 connections, oldest first (pushed and popped at the back).
     idle: Mutex<VecDeque<Idle>>,
@@ -194,6 +197,7 @@ impl UpstreamClient {
                 tls,
                 connect_timeout: settings.connect_timeout,
                 idle_timeout: settings.idle_timeout,
+                body_timeout: settings.body_timeout,
                 max_idle: settings.max_idle,
                 idle: Mutex::new(VecDeque::new()),
                 h2: Mutex::new(None),
@@ -212,7 +216,7 @@ impl UpstreamClient {
         let pool = &self.pool;
         if let Some(mut sender) = pool.shared_h2() {
             if sender.ready().await.is_ok() {
-                return send_h2(&mut sender, request).await;
+                return send_h2(&mut sender, request, pool.body_timeout).await;
             }
             pool.forget_h2();
         }
@@ -252,7 +256,7 @@ impl UpstreamClient {
                     Conn::Own(_) => return Err(UpstreamRequestError::NoHost),
                     Conn::H2(mut sender) => {
                         *request.uri_mut() = absolute;
-                        return send_h2(&mut sender, request).await;
+                        return send_h2(&mut sender, request, pool.body_timeout).await;
                     }
                 },
             };
@@ -264,7 +268,8 @@ impl UpstreamClient {
                         body_sent,
                         keep_alive_hint: keep_alive_hint(response.headers()),
                     };
-                    return Ok(response.map(|body| PooledBody::hyper(body, Some(lease))));
+                    let bound = pool.body_timeout;
+                    return Ok(response.map(|body| PooledBody::hyper(body, Some(lease), bound)));
                 }
                 Err(mut error) => match error.take_message() {
                     // Given back unsent by a connection that sat idle: the
@@ -305,7 +310,7 @@ impl UpstreamClient {
                     Conn::Own(conn) => (conn, false),
                     Conn::H2(mut sender) => {
                         let request = Request::from_parts(parts, send.into_body());
-                        return send_h2(&mut sender, request).await;
+                        return send_h2(&mut sender, request, pool.body_timeout).await;
                     }
                     // A pool in own mode never makes hyper HTTP/1 connections.
                     Conn::H1(_) => return Err(UpstreamRequestError::NoHost),
@@ -315,10 +320,10 @@ impl UpstreamClient {
                 Ok(exchanged) => {
                     conn.keep_alive_hint = keep_alive_hint(exchanged.response.headers());
                     let home: Arc<dyn Checkin> = pool.clone();
-                    // An early answer's body: the upstream may wait for the
-                    // rest of the request, never sent; the idle timeout bounds
-                    // each wait between reads.
-                    let idle = exchanged.early.then_some(pool.idle_timeout);
+                    // Each wait between reads is bounded: a stalled upstream
+                    // (or, after an early answer, one waiting for the rest of
+                    // a request never sent) does not hold the client for ever.
+                    let idle = Some(pool.body_timeout);
                     let body =
                         H1Body::new(conn, exchanged.framing, exchanged.keep_alive, home, idle);
                     return Ok(exchanged.response.map(|()| PooledBody(Inner::H1(body))));
@@ -342,9 +347,10 @@ impl UpstreamClient {
 async fn send_h2(
     sender: &mut http2::SendRequest<UpstreamBody>,
     request: Request<UpstreamBody>,
+    body_timeout: Duration,
 ) -> Result<Response<PooledBody>, UpstreamRequestError> {
     match sender.send_request(request).await {
-        Ok(response) => Ok(response.map(|body| PooledBody::hyper(body, None))),
+        Ok(response) => Ok(response.map(|body| PooledBody::hyper(body, None, body_timeout))),
         Err(error) => Err(UpstreamRequestError::Request(error)),
     }
 }
@@ -648,11 +654,12 @@ enum Inner {
 }
 
 impl PooledBody {
-    fn hyper(inner: Incoming, lease: Option<Lease>) -> Self {
+    fn hyper(inner: Incoming, lease: Option<Lease>, body_timeout: Duration) -> Self {
         PooledBody(Inner::Hyper(HyperBody {
             inner,
             lease,
             ended: false,
+            idle: crate::body::ReadIdle::new(body_timeout),
         }))
     }
 }
@@ -666,9 +673,7 @@ impl Body for PooledBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, crate::BoxError>>> {
         match &mut self.get_mut().0 {
-            Inner::Hyper(body) => Pin::new(body)
-                .poll_frame(cx)
-                .map(|frame| frame.map(|frame| frame.map_err(Into::into))),
+            Inner::Hyper(body) => Pin::new(body).poll_frame(cx),
             Inner::H1(body) => Pin::new(body).poll_frame(cx),
         }
     }
@@ -693,6 +698,8 @@ struct HyperBody {
     inner: Incoming,
     lease: Option<Lease>,
     ended: bool,
+    /// The bound on each wait for the next frame.
+    idle: crate::body::ReadIdle,
 }
 
 impl Drop for HyperBody {
@@ -713,17 +720,26 @@ impl Drop for HyperBody {
 
 impl Body for HyperBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = crate::BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::BoxError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            self.ended = true;
+        match &polled {
+            Poll::Ready(None) => self.ended = true,
+            Poll::Ready(Some(Ok(_))) => self.idle.progress(),
+            Poll::Ready(Some(Err(_))) => {}
+            Poll::Pending => {
+                if self.idle.expired(cx) {
+                    // Dropped with the body: the connection is not reused.
+                    self.lease = None;
+                    return Poll::Ready(Some(Err(Box::new(h1client::ResponseBodyError::TimedOut))));
+                }
+            }
         }
-        polled
+        polled.map(|frame| frame.map(|frame| frame.map_err(Into::into)))
     }
 
     fn is_end_stream(&self) -> bool {

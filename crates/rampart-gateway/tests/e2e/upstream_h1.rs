@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::scripted::{Script, Scripted};
 use crate::support::*;
@@ -132,4 +133,74 @@ async fn chunked_interim_and_close_delimited_responses_pass() {
         assert_eq!(&body[..], b"until close");
     }
     assert_eq!(upstream.accepted(), 2, "close-delimited: never reused");
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_half_way_is_cut_short_and_audited_as_an_upstream_timeout() {
+    // Head and half the declared body, then nothing (the connection stays open).
+    let upstream = scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf-", false).await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "",
+        "      response_body_timeout: 300ms",
+    ))
+    .await;
+    let mut client = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    client
+        .write_all(b"GET /stall HTTP/1.1\r\nHost: a\r\nX-Request-Id: stall-1\r\n\r\n")
+        .await
+        .unwrap();
+    // The gateway ends the connection: the client is not held for ever.
+    let mut out = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(20), client.read_to_end(&mut out)).await;
+    assert!(ended.is_ok(), "the connection to the client never ended");
+    let out = String::from_utf8_lossy(&out);
+    // The head had gone out: a 200 whose body is short, never completed.
+    assert_eq!(status_of(&out), 200, "{out}");
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert!(body.len() < 10, "{out}");
+    let records = gw.audit_records(1).await;
+    let record = records
+        .iter()
+        .find(|r| r["request_id"] == "stall-1")
+        .unwrap();
+    assert_eq!(record["status"], 200);
+    assert_eq!(record["decision"], "error");
+    assert_eq!(record["reason"], "upstream-timeout");
+    let (_, _, metrics) = get(&format!("http://{}/metrics", gw.admin)).await;
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(metrics.contains("kind=\"body_timeout\""), "{metrics}");
+    // The stalled connection is not reused: the next request opens another.
+    let again = raw(
+        gw.addr,
+        b"GET /again HTTP/1.1\r\nHost: a\r\n\r\n",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(status_of(&again), 200, "{again}");
+    assert_eq!(upstream.accepted(), 2);
+}
+
+#[tokio::test]
+async fn a_slow_but_steady_body_passes_whole() {
+    // 40 body bytes in 4-byte pieces 100ms apart: over a second in all, but
+    // never a second between two pieces.
+    let upstream = crate::scripted::scripted(Script {
+        trickle: Some((4, Duration::from_millis(100))),
+        ..Script::reply(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n0123456789abcdefghijklmnopqrstuvwxyzABCD",
+        )
+    })
+    .await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "",
+        "      response_body_timeout: 1s",
+    ))
+    .await;
+    let (status, _, body) = get(&gw.url("/slow")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(&body[..], b"0123456789abcdefghijklmnopqrstuvwxyzABCD");
+    let records = gw.audit_records(1).await;
+    assert_eq!(records[0]["decision"], "allow");
 }
