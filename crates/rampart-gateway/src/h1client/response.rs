@@ -288,3 +288,6 @@ pub fn fuzz_response(input: &[u8], step: usize, head_request: bool) -> Option<Ve
     }
     None
 }
+
+#[cfg(test)]
+mod tests;

@@ -135,6 +135,11 @@ fn post(url: &str) -> Request<Full<Bytes>> {
         .unwrap()
 }
 
+async fn post_is_answered(gw: &Running) {
+    let (status, _, body) = send(post(&gw.url("/orders"))).await;
+    assert_eq!((status, &body[..]), (StatusCode::OK, &b"ok"[..]));
+}
+
 #[tokio::test]
 async fn a_post_after_the_upstream_closed_the_idle_connection_reaches_it_once() {
     let upstream = scripted(Script {
@@ -146,9 +151,7 @@ async fn a_post_after_the_upstream_closed_the_idle_connection_reaches_it_once() 
     assert_eq!(send(post(&gw.url("/orders"))).await.0, StatusCode::OK);
     // The upstream closes the pooled connection while it is idle.
     eventually("upstream closed", || upstream.closed() == 1).await;
-    let (status, _, body) = send(post(&gw.url("/orders"))).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(&body[..], b"ok");
+    post_is_answered(&gw).await;
     assert_eq!(
         upstream.requests(),
         2,
@@ -174,9 +177,7 @@ async fn a_connection_is_retired_before_the_keep_alive_timeout_the_upstream_anno
     assert_eq!(upstream.accepted(), 1);
     // Past it (less the margin): a new connection, never the dying one.
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let (status, _, body) = send(post(&gw.url("/orders"))).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(&body[..], b"ok");
+    post_is_answered(&gw).await;
     assert_eq!(
         upstream.requests(),
         3,
