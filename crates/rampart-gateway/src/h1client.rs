@@ -133,14 +133,16 @@ impl Connection {
     }
 
     /// Whether an idle connection still looks usable: nothing to read and not
-    /// closed. Never waits. The kernel is asked first: tokio learns of a close
-    /// that has just arrived only at its next look at the sockets.
-    pub(crate) fn probe_idle(&mut self) -> bool {
+    /// closed. Never waits. tokio learns of a close that has just arrived only
+    /// at its next look at the sockets; with `thorough` the kernel is asked
+    /// first (one system call), for connections idle long enough that the
+    /// upstream's keep-alive timer may have fired.
+    pub(crate) fn probe_idle(&mut self, thorough: bool) -> bool {
         if !self.read.is_empty() {
             return false;
         }
         let plain = matches!(self.io, Stream::Tcp(_));
-        match self.kernel_peek() {
+        match self.kernel_peek().filter(|_| thorough) {
             // Nothing to read: plain TCP needs no second look.
             Some(Err(error)) if error.kind() == io::ErrorKind::WouldBlock && plain => {
                 return true;

@@ -38,6 +38,10 @@ use tokio::net::TcpStream;
 
 use crate::upstream::UpstreamBody;
 
+/// Idle connections older than this are asked of the kernel at checkout
+/// whether the upstream closed them (see `Connection::probe_idle`).
+const KERNEL_PROBE_AFTER: Duration = Duration::from_millis(500);
+
 /// TCP keep-alive probes on upstream connections start after this much silence.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
 
@@ -138,6 +142,8 @@ struct Idle {
     /// When the connection stops being used: the idle timeout, or sooner when
     /// the upstream announced that it closes idle connections sooner.
     expires: Instant,
+    /// When it was parked.
+    since: Instant,
 }
 
 enum IdleConn {
@@ -150,7 +156,7 @@ impl IdleConn {
     fn is_closed(&mut self) -> bool {
         match self {
             IdleConn::Hyper(sender) => sender.is_closed(),
-            IdleConn::Own(conn) => !conn.probe_idle(),
+            IdleConn::Own(conn) => !conn.probe_idle(true),
         }
     }
 }
@@ -427,8 +433,11 @@ impl Pool {
             if idle.expires <= now {
                 continue;
             }
+            // A connection in steady use is spared the system call: no
+            // upstream closes a connection idle for less than a second.
+            let thorough = now.duration_since(idle.since) >= KERNEL_PROBE_AFTER;
             if let IdleConn::Own(mut conn) = idle.conn
-                && conn.probe_idle()
+                && conn.probe_idle(thorough)
             {
                 return Some(conn);
             }
@@ -456,9 +465,11 @@ impl Pool {
                 // Full: the oldest goes.
                 stack.pop_front();
             }
+            let now = Instant::now();
             stack.push_back(Idle {
                 conn,
-                expires: Instant::now() + lifetime,
+                expires: now + lifetime,
+                since: now,
             });
         }
         // Started from the first checkin, which runs on the runtime (a body

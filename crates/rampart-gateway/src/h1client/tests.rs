@@ -623,3 +623,37 @@ fn late_body_forever(data: &'static [u8]) -> UpstreamBody {
     }
     Stuck(false, data).boxed()
 }
+
+#[tokio::test]
+async fn the_thorough_probe_sees_closes_and_stray_bytes_on_a_real_socket() {
+    use tokio::io::AsyncWriteExt;
+    async fn pair() -> (Connection, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (Connection::new(Stream::Tcp(client)), server)
+    }
+    async fn eventually_unusable(conn: &mut Connection) -> bool {
+        for _ in 0..200 {
+            if !conn.probe_idle(true) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
+    }
+    // Idle and open: usable, as often as it is asked.
+    let (mut conn, server) = pair().await;
+    for _ in 0..3 {
+        assert!(conn.probe_idle(true) && conn.probe_idle(false));
+    }
+    // Closed by the upstream.
+    drop(server);
+    assert!(eventually_unusable(&mut conn).await);
+    // Bytes nobody asked for.
+    let (mut conn, mut server) = pair().await;
+    server.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
+    assert!(eventually_unusable(&mut conn).await);
+}
