@@ -142,7 +142,8 @@ impl Connection {
             return false;
         }
         let plain = matches!(self.io, Stream::Tcp(_));
-        match self.kernel_peek().filter(|_| thorough) {
+        let peeked = if thorough { self.kernel_peek() } else { None };
+        match peeked {
             // Nothing to read: plain TCP needs no second look.
             Some(Err(error)) if error.kind() == io::ErrorKind::WouldBlock && plain => {
                 return true;

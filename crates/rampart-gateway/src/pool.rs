@@ -324,7 +324,7 @@ impl UpstreamClient {
             };
             match conn.exchange(&outgoing, &mut send).await {
                 Ok(exchanged) => {
-                    conn.keep_alive_hint = keep_alive_hint(exchanged.response.headers());
+                    conn.keep_alive_hint = exchanged.keep_alive_timeout;
                     let home: Arc<dyn Checkin> = pool.clone();
                     // Each wait between reads is bounded: a stalled upstream
                     // (or, after an early answer, one waiting for the rest of
@@ -623,8 +623,6 @@ impl Checkin for Pool {
 /// started when it sent the response, ours when the response was read, and
 /// a request must reach it well before its timer fires.
 const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
-/// Longest announced keep-alive timeout considered (bounds the parse).
-const MAX_KEEP_ALIVE_HINT: u64 = 24 * 3600;
 
 /// How long a connection may sit idle: the idle timeout, shortened to the
 /// upstream's announced keep-alive timeout less [`KEEP_ALIVE_MARGIN`] (zero:
@@ -636,23 +634,12 @@ fn idle_lifetime(idle_timeout: Duration, hint: Option<Duration>) -> Duration {
     }
 }
 
-/// The `timeout=` of a response's `Keep-Alive` header (`timeout=5, max=100`,
-/// as Apache and Node.js send): how long the upstream keeps the connection
-/// open while idle. Anything unparsable is ignored.
+/// The `timeout=` of a response's `Keep-Alive` header: how long the upstream
+/// keeps the connection open while idle (hyper's client; the own client's
+/// parser reads it with the head).
 fn keep_alive_hint(headers: &http::HeaderMap) -> Option<Duration> {
-    let value = headers.get("keep-alive")?.to_str().ok()?;
-    value.split(',').find_map(|param| {
-        let (name, secs) = param.split_once('=')?;
-        if !name.trim().eq_ignore_ascii_case("timeout") {
-            return None;
-        }
-        let secs = secs.trim().trim_matches('"');
-        if secs.is_empty() || secs.len() > 6 || !secs.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let secs: u64 = secs.parse().ok()?;
-        Some(Duration::from_secs(secs.min(MAX_KEEP_ALIVE_HINT)))
-    })
+    const KEEP_ALIVE: http::HeaderName = http::HeaderName::from_static("keep-alive");
+    h1client::response::announced_timeout(headers.get(&KEEP_ALIVE)?.as_bytes())
 }
 
 /// An upstream response body. For HTTP/1, the connection goes back to the pool

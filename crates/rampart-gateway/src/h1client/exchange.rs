@@ -23,8 +23,10 @@ pub(crate) struct Exchanged {
     pub framing: Framing,
     pub keep_alive: bool,
     /// The response came before the whole request was sent (an early
-    /// answer): the connection is not reused, and its body's reads are bounded.
+    /// answer): the connection is not reused.
     pub early: bool,
+    /// The upstream's announced keep-alive timeout (`Keep-Alive: timeout=`).
+    pub keep_alive_timeout: Option<std::time::Duration>,
 }
 
 /// The outgoing side of an exchange: what is still to be written, in order.
@@ -369,6 +371,7 @@ impl Connection {
                         framing: head.framing,
                         keep_alive: head.keep_alive,
                         early: false,
+                        keep_alive_timeout: head.keep_alive_timeout,
                     }));
                 }
             }

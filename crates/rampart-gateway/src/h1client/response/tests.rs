@@ -259,3 +259,37 @@ fn bodies_decode_and_bad_chunks_fail() {
         );
     }
 }
+
+#[test]
+fn an_announced_keep_alive_timeout_is_read_with_the_head() {
+    let secs = |n| Some(std::time::Duration::from_secs(n));
+    let h = head("HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=1000\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(h.keep_alive_timeout, secs(5));
+    assert!(
+        h.headers.contains_key("keep-alive"),
+        "left for the proxy to strip"
+    );
+    assert_eq!(
+        head("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").keep_alive_timeout,
+        None
+    );
+    assert_eq!(announced_timeout(b"max=100, Timeout = \"15\""), secs(15));
+    assert_eq!(announced_timeout(b"timeout=99999"), secs(86_400), "capped");
+    for bad in [
+        &b"timeout="[..],
+        b"timeout=-1",
+        b"timeout=5s",
+        b"timeout=1.5",
+        b"timeout=9999999999999999999999",
+        b"max=5",
+        b"x",
+        b"=",
+    ] {
+        assert_eq!(
+            announced_timeout(bad),
+            None,
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
