@@ -266,6 +266,12 @@ impl UpstreamClient {
                     }
                 },
             };
+            // A bodiless idempotent request on a reused connection keeps a copy
+            // of its head: if the upstream closes without answering (its
+            // keep-alive timer crossed the request), it goes again, as with
+            // the own client. hyper gives back only requests it never sent.
+            let again = (reused && body_sent.is_none() && h1client::idempotent(request.method()))
+                .then(|| bodiless_copy(&request));
             match sender.try_send_request(request).await {
                 Ok(response) => {
                     let lease = Lease {
@@ -277,10 +283,11 @@ impl UpstreamClient {
                     let bound = pool.body_timeout;
                     return Ok(response.map(|body| PooledBody::hyper(body, Some(lease), bound)));
                 }
-                Err(mut error) => match error.take_message() {
+                Err(mut error) => match (error.take_message(), again) {
                     // Given back unsent by a connection that sat idle: the
                     // upstream closed it; try the next one (or a new one).
-                    Some(unsent) if reused => request = unsent,
+                    (Some(unsent), _) if reused => request = unsent,
+                    (None, Some(copy)) if error.error().is_incomplete_message() => request = copy,
                     _ => return Err(UpstreamRequestError::Request(error.into_error())),
                 },
             }
@@ -359,6 +366,20 @@ async fn send_h2(
         Ok(response) => Ok(response.map(|body| PooledBody::hyper(body, None, body_timeout))),
         Err(error) => Err(UpstreamRequestError::Request(error)),
     }
+}
+
+/// A bodiless request like `request` (method, target, version, headers).
+fn bodiless_copy(request: &Request<UpstreamBody>) -> Request<UpstreamBody> {
+    let mut copy = Request::new(
+        http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
 }
 
 /// The Host a request without one gets: the proxy's own rule (host, and port
