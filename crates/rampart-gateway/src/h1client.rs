@@ -80,6 +80,9 @@ pub enum ExchangeError {
     /// (a reset idle connection).
     #[error("upstream connection failed before the request was sent: {0}")]
     FailedBeforeRequest(io::Error),
+    /// The response head did not arrive within the response-header timeout.
+    #[error("upstream response head timed out")]
+    TimedOut,
 }
 
 impl ExchangeError {
@@ -118,6 +121,13 @@ pub(crate) struct Connection {
     /// The last exchange took something from a streamed request body (which
     /// then cannot be sent again elsewhere).
     body_taken: bool,
+    /// When the response head must have arrived (the response-header
+    /// timeout), set per exchange.
+    pub(crate) head_deadline: Option<tokio::time::Instant>,
+    /// One timer for the connection's life, not one per request: it may be
+    /// armed for an earlier request's deadline, and when it fires early it is
+    /// moved to the current one (see [`Connection::head_expired`]).
+    head_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Connection {
@@ -129,6 +139,8 @@ impl Connection {
             write: Vec::with_capacity(4096),
             keep_alive_hint: None,
             body_taken: false,
+            head_deadline: None,
+            head_timer: None,
         }
     }
 
@@ -162,6 +174,29 @@ impl Connection {
             Pin::new(&mut self.io).poll_read(&mut cx, &mut buf),
             Poll::Pending
         )
+    }
+
+    /// Whether the response-head deadline has passed; when not, the task is
+    /// woken by then. Deadlines only grow on a connection, so a timer left
+    /// from an earlier request fires early, never late.
+    fn head_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        use std::future::Future;
+        let Some(deadline) = self.head_deadline else {
+            return false;
+        };
+        let timer = self
+            .head_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
+        while timer.as_mut().poll(cx).is_ready() {
+            if timer.deadline() >= deadline {
+                return true;
+            }
+            timer.as_mut().reset(deadline);
+        }
+        false
     }
 
     /// Peeks at the socket under the stream, bypassing tokio's readiness

@@ -70,9 +70,21 @@ pub enum UpstreamRequestError {
     /// HTTP/1 client), or the upstream's response was refused.
     #[error("upstream exchange failed: {0}")]
     Exchange(ExchangeError),
+    /// The response head did not arrive within the response-header timeout.
+    #[error("upstream response head timed out")]
+    Timeout,
 }
 
 impl UpstreamRequestError {
+    /// Whether the response head did not come within the response-header
+    /// timeout (a 504, not a 502).
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout | Self::Exchange(ExchangeError::TimedOut)
+        )
+    }
+
     /// Whether no connection could be made (as opposed to a broken exchange).
     pub fn is_connect(&self) -> bool {
         matches!(
@@ -94,6 +106,8 @@ pub(crate) struct PoolSettings {
     pub idle_timeout: Duration,
     /// Longest wait between two reads of a response body.
     pub body_timeout: Duration,
+    /// Longest wait for the response head, from the start of the request.
+    pub header_timeout: Duration,
     /// Most idle HTTP/1 connections kept.
     pub max_idle: usize,
 }
@@ -128,6 +142,7 @@ struct Pool {
     connect_timeout: Duration,
     idle_timeout: Duration,
     body_timeout: Duration,
+    header_timeout: Duration,
     max_idle: usize,
     /// Idle HTTP/1 connections, oldest first (pushed and popped at the back).
     idle: Mutex<VecDeque<Idle>>,
@@ -204,6 +219,7 @@ impl UpstreamClient {
                 connect_timeout: settings.connect_timeout,
                 idle_timeout: settings.idle_timeout,
                 body_timeout: settings.body_timeout,
+                header_timeout: settings.header_timeout,
                 max_idle: settings.max_idle,
                 idle: Mutex::new(VecDeque::new()),
                 h2: Mutex::new(None),
@@ -213,9 +229,27 @@ impl UpstreamClient {
     }
 
     /// Sends a request (its URI absolute: scheme and authority of the upstream)
-    /// and returns the response head; the body returns the connection to the pool
-    /// when it has been read to the end.
+    /// and returns the response head, within the response-header timeout; the
+    /// body returns the connection to the pool when it has been read to the end.
     pub async fn request(
+        &self,
+        request: Request<UpstreamBody>,
+    ) -> Result<Response<PooledBody>, UpstreamRequestError> {
+        let deadline = tokio::time::Instant::now() + self.pool.header_timeout;
+        let pool = &self.pool;
+        if pool.own_h1 && (pool.tls.is_none() || pool.h2.lock().is_none()) {
+            // The own client bounds the wait with one timer per connection
+            // rather than one per request (see `Connection::head_expired`).
+            return self.request_own(request, deadline).await;
+        }
+        tokio::time::timeout_at(deadline, self.request_hyper(request))
+            .await
+            .unwrap_or(Err(UpstreamRequestError::Timeout))
+    }
+
+    /// [`UpstreamClient::request`] over hyper (HTTP/2, or HTTP/1 when
+    /// `RAMPART_UPSTREAM_H1=hyper`), without its deadline.
+    async fn request_hyper(
         &self,
         mut request: Request<UpstreamBody>,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
@@ -227,7 +261,10 @@ impl UpstreamClient {
             pool.forget_h2();
         }
         if pool.own_h1 {
-            return self.request_own(request).await;
+            // A shared HTTP/2 connection that closed: the own client (its
+            // deadline is the one around this call).
+            let far = tokio::time::Instant::now() + self.pool.header_timeout;
+            return self.request_own(request, far).await;
         }
         // HTTP/1 wants the origin form (authority form for CONNECT); the absolute
         // URI is kept for a new connection that turns out to speak h2.
@@ -300,6 +337,7 @@ impl UpstreamClient {
     async fn request_own(
         &self,
         request: Request<UpstreamBody>,
+        deadline: tokio::time::Instant,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
         let pool = &self.pool;
         let (parts, body) = request.into_parts();
@@ -319,16 +357,23 @@ impl UpstreamClient {
             let (mut conn, reused) = match pool.checkout_own() {
                 Some(conn) => (conn, true),
                 // Boxed: the connect path is rare and its future is large.
-                None => match Box::pin(pool.connect()).await? {
+                None => match tokio::time::timeout_at(deadline, Box::pin(pool.connect()))
+                    .await
+                    .unwrap_or(Err(UpstreamRequestError::Timeout))?
+                {
                     Conn::Own(conn) => (conn, false),
                     Conn::H2(mut sender) => {
                         let request = Request::from_parts(parts, send.into_body());
-                        return send_h2(&mut sender, request, pool.body_timeout).await;
+                        let sent = send_h2(&mut sender, request, pool.body_timeout);
+                        return tokio::time::timeout_at(deadline, sent)
+                            .await
+                            .unwrap_or(Err(UpstreamRequestError::Timeout));
                     }
                     // A pool in own mode never makes hyper HTTP/1 connections.
                     Conn::H1(_) => return Err(UpstreamRequestError::NoHost),
                 },
             };
+            conn.head_deadline = Some(deadline);
             match conn.exchange(&outgoing, &mut send).await {
                 Ok(exchanged) => {
                     conn.keep_alive_hint = exchanged.keep_alive_timeout;

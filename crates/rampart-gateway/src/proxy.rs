@@ -660,15 +660,13 @@ async fn forward(
     *request.headers_mut() = headers;
 
     let sent = Instant::now();
-    let result = tokio::time::timeout(
-        api.config.upstream.response_header_timeout,
-        api.client.request(request),
-    )
-    .await;
+    // The client bounds the wait for the response head (the upstream's
+    // `response_header_timeout`).
+    let result = api.client.request(request).await;
     let upstream_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
     let response = match result {
-        Ok(Ok(response)) => response,
-        Ok(Err(err)) => {
+        Ok(response) => response,
+        Err(err) if !err.is_timeout() => {
             let kind = if err.is_connect() {
                 "connect"
             } else {

@@ -133,7 +133,7 @@ impl Connection {
                     if progressed {
                         continue;
                     }
-                    return Poll::Pending;
+                    return self.pending_or_timed_out(cx);
                 }
                 match self.poll_head(cx, head_request, &mut interim) {
                     // The first write failed: not a byte of the request left.
@@ -152,7 +152,7 @@ impl Connection {
                         )));
                     }
                     Poll::Ready(result) => return Poll::Ready(result),
-                    Poll::Pending if !progressed => return Poll::Pending,
+                    Poll::Pending if !progressed => return self.pending_or_timed_out(cx),
                     Poll::Pending => {}
                 }
             }
@@ -169,6 +169,18 @@ impl Connection {
             exchanged.early = !sent;
             exchanged
         })
+    }
+
+    /// The exchange waits: pending, unless the response-head deadline passed.
+    fn pending_or_timed_out(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Exchanged, ExchangeError>> {
+        if self.head_expired(cx) {
+            Poll::Ready(Err(ExchangeError::TimedOut))
+        } else {
+            Poll::Pending
+        }
     }
 
     /// Moves the request forward: writes what is buffered, then takes the next

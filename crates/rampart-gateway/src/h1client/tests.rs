@@ -657,3 +657,56 @@ async fn the_thorough_probe_sees_closes_and_stray_bytes_on_a_real_socket() {
     server.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
     assert!(eventually_unusable(&mut conn).await);
 }
+
+#[tokio::test(start_paused = true)]
+async fn one_timer_per_connection_bounds_each_response_head() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::time::{Instant, sleep};
+    let (client, mut server) = tokio::io::duplex(1 << 16);
+    // Answers at once, then after 500ms, then never.
+    let upstream = tokio::spawn(async move {
+        let mut seen = [0u8; 4096];
+        for delay in [Some(0), Some(500), None] {
+            let n = server.read(&mut seen).await.unwrap();
+            assert!(n > 0);
+            let Some(delay) = delay else {
+                sleep(Duration::from_secs(3600)).await;
+                return;
+            };
+            sleep(Duration::from_millis(delay)).await;
+            server
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap();
+        }
+    });
+    let mut conn = Connection::new(Stream::Duplex(client));
+    let headers = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::GET,
+        target: "/",
+        headers: &headers,
+        host: "upstream",
+    };
+    let second = Duration::from_secs(1);
+    conn.head_deadline = Some(Instant::now() + second);
+    assert!(conn.exchange(&outgoing, &mut SendBody::None).await.is_ok());
+    // Idle past that deadline: the timer fires for nobody.
+    sleep(Duration::from_secs(5)).await;
+    // Slow but within its own second: not taken for a timeout.
+    conn.head_deadline = Some(Instant::now() + second);
+    assert!(conn.exchange(&outgoing, &mut SendBody::None).await.is_ok());
+    // No answer: timed out at its deadline, not before.
+    let started = Instant::now();
+    conn.head_deadline = Some(started + second);
+    let error = conn
+        .exchange(&outgoing, &mut SendBody::None)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(error, ExchangeError::TimedOut), "{error}");
+    assert!(!error.is_retryable() && !error.unsent());
+    assert!(Instant::now() >= started + second);
+    upstream.abort();
+}
