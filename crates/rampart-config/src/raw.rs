@@ -193,6 +193,9 @@ pub struct RawUpstream {
     pub connect_timeout: Option<Located<String>>,
     /// Time to wait for the response head, default `30s`; 504 past it.
     pub response_header_timeout: Option<Located<String>>,
+    /// Longest wait between two reads of the response body, default `60s`;
+    /// past it the response is cut short (its head has gone to the client).
+    pub response_body_timeout: Option<Located<String>>,
     /// Idle pooled connections are closed after this, default `90s`.
     pub idle_timeout: Option<Located<String>>,
     /// Idle pooled connections kept per upstream host, default 256.

@@ -197,6 +197,8 @@ pub struct Upstream {
     pub connect_timeout: Duration,
     /// Response-head timeout.
     pub response_header_timeout: Duration,
+    /// Longest wait between two reads of the response body.
+    pub response_body_timeout: Duration,
     /// Idle pooled connection lifetime.
     pub idle_timeout: Duration,
     /// Idle pooled connections per host.

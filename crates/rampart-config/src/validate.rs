@@ -519,6 +519,11 @@ fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Up
         &format!("{field}.response_header_timeout"),
         Duration::from_secs(30),
     );
+    let response_body_timeout = c.duration(
+        raw.response_body_timeout.as_ref(),
+        &format!("{field}.response_body_timeout"),
+        Duration::from_secs(60),
+    );
     let idle_timeout = c.duration(
         raw.idle_timeout.as_ref(),
         &format!("{field}.idle_timeout"),
@@ -535,6 +540,7 @@ fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Up
         client_identity,
         connect_timeout,
         response_header_timeout,
+        response_body_timeout,
         idle_timeout,
         max_idle_connections,
     })

@@ -28,6 +28,10 @@ fn minimal_config_loads_with_defaults() {
     assert_eq!(config.apis[0].max_body_bytes, 1 << 20);
     assert_eq!(config.audit.sinks, vec![AuditSink::Stdout]);
     assert_eq!(config.limits.max_headers, 100);
+    assert_eq!(
+        config.apis[0].upstream.response_body_timeout,
+        std::time::Duration::from_secs(60)
+    );
 }
 
 #[test]
@@ -81,6 +85,7 @@ apis:
     upstream:
       url: ftp://example.com
       connect_timeout: 0s
+      response_body_timeout: 0s
 ";
     let errors = errors_of(text);
     let expect = [
@@ -90,6 +95,10 @@ apis:
         (":8: apis[0].path_prefix", "must start with"),
         (":10: apis[0].upstream.url", "http://"),
         (":11: apis[0].upstream.connect_timeout", "greater than zero"),
+        (
+            ":12: apis[0].upstream.response_body_timeout",
+            "greater than zero",
+        ),
     ];
     for (place, words) in expect {
         assert!(

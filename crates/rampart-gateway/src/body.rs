@@ -1,11 +1,13 @@
 //! Body wrappers: counting bytes as they stream, and emitting the audit record when
 //! the response body is finished (or abandoned), so the record has the real
-//! `bytes_out` and `duration_ms` without buffering.
+//! `bytes_out` and `duration_ms` without buffering; and [`ReadIdle`], the bound on
+//! the wait between two reads of an upstream response body.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -55,10 +57,22 @@ where
     }
 }
 
+/// How a response body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyEnd {
+    /// Sent to its end.
+    Complete,
+    /// Dropped before its end (the client went away) or failed.
+    Abandoned,
+    /// The upstream stopped sending it for longer than its
+    /// `response_body_timeout`: the client got a short response.
+    UpstreamTimeout,
+}
+
 /// Called once when a response body ends or is dropped, with the bytes sent.
 pub trait OnBodyDone: Send + Sync + 'static {
-    /// The body is done (`complete` is false when it was abandoned midway).
-    fn done(self: Box<Self>, bytes_out: u64, complete: bool);
+    /// The body is done.
+    fn done(self: Box<Self>, bytes_out: u64, end: BodyEnd);
 }
 
 /// The response body sent to clients.
@@ -78,9 +92,9 @@ impl ResponseBody {
         }
     }
 
-    fn finish(&mut self, complete: bool) {
+    fn finish(&mut self, end: BodyEnd) {
         if let Some(on_done) = self.on_done.take() {
-            on_done.done(self.bytes_out, complete);
+            on_done.done(self.bytes_out, end);
         }
     }
 }
@@ -100,11 +114,20 @@ impl Body for ResponseBody {
                     self.bytes_out += data.len() as u64;
                 }
                 if self.inner.is_end_stream() {
-                    self.finish(true);
+                    self.finish(BodyEnd::Complete);
                 }
             }
-            Poll::Ready(None) => self.finish(true),
-            Poll::Ready(Some(Err(_))) => self.finish(false),
+            Poll::Ready(None) => self.finish(BodyEnd::Complete),
+            Poll::Ready(Some(Err(error))) => self.finish(
+                if error
+                    .downcast_ref::<crate::h1client::ResponseBodyError>()
+                    .is_some_and(|e| matches!(e, crate::h1client::ResponseBodyError::TimedOut))
+                {
+                    BodyEnd::UpstreamTimeout
+                } else {
+                    BodyEnd::Abandoned
+                },
+            ),
             Poll::Pending => {}
         }
         poll
@@ -121,8 +144,12 @@ impl Body for ResponseBody {
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
-        let complete = self.inner.is_end_stream();
-        self.finish(complete);
+        let end = if self.inner.is_end_stream() {
+            BodyEnd::Complete
+        } else {
+            BodyEnd::Abandoned
+        };
+        self.finish(end);
     }
 }
 
@@ -174,5 +201,83 @@ where
             hint.set_upper(upper.saturating_add(prefix));
         }
         hint
+    }
+}
+
+/// Bounds the wait between two reads of a response body. The timer is made
+/// only when a read first has to wait (a body already at hand costs none),
+/// and progress only notes the time: the timer, when it fires, moves itself
+/// to the last progress plus the bound rather than being reset per read.
+pub struct ReadIdle {
+    bound: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// When bytes last arrived while the timer ran.
+    last: Option<tokio::time::Instant>,
+}
+
+impl ReadIdle {
+    /// Allows `bound` between reads.
+    pub fn new(bound: Duration) -> Self {
+        ReadIdle {
+            bound,
+            sleep: None,
+            last: None,
+        }
+    }
+
+    /// Bytes arrived.
+    pub fn progress(&mut self) {
+        if self.sleep.is_some() {
+            self.last = Some(tokio::time::Instant::now());
+        }
+    }
+
+    /// A read has to wait: whether the bound has passed since the last bytes
+    /// (else the task is woken when it may have).
+    pub fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        use std::future::Future;
+        let bound = self.bound;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(bound)));
+        while sleep.as_mut().poll(cx).is_ready() {
+            match self.last.take() {
+                Some(last) if last + bound > tokio::time::Instant::now() => {
+                    sleep.as_mut().reset(last + bound);
+                }
+                _ => return true,
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_read_bound_runs_from_the_last_bytes_and_costs_nothing_until_a_wait() {
+        let ms = Duration::from_millis;
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut idle = ReadIdle::new(ms(1000));
+        // Bytes at hand: no timer made.
+        idle.progress();
+        assert!(idle.sleep.is_none());
+        // A wait arms it.
+        assert!(!idle.expired(&mut cx));
+        assert!(idle.sleep.is_some());
+        // Steady bytes keep it from firing, however long the body takes.
+        for _ in 0..5 {
+            tokio::time::advance(ms(600)).await;
+            idle.progress();
+            assert!(!idle.expired(&mut cx));
+        }
+        // A stall past the bound since the last bytes: expired.
+        tokio::time::advance(ms(900)).await;
+        assert!(!idle.expired(&mut cx));
+        tokio::time::advance(ms(200)).await;
+        assert!(idle.expired(&mut cx));
     }
 }

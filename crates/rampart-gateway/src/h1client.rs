@@ -7,27 +7,36 @@
 //! ask to close. Idle connections sit in the pool as plain sockets; a checkout
 //! probes them once (without waiting) so one the upstream closed is not used.
 //!
-//! Layout: [`response`] parses response heads and their framing (sans I/O,
-//! fuzzed); bodies are decoded with the server's strict decoder
-//! ([`crate::h1server::decode`]). `RAMPART_UPSTREAM_H1=hyper` selects hyper's
-//! client instead (see [`crate::pool`]).
+//! Layout: this file holds the connection and its failures; `stream` the
+//! byte stream (TCP or rustls); `request` the request as it is sent (head
+//! encoding, body classification); `exchange` one request/response-head
+//! exchange; `body` the response body read off the connection; [`response`]
+//! parses response heads and their framing (sans I/O, fuzzed). Bodies are
+//! decoded with the server's strict decoder ([`crate::h1server::decode`]).
+//! `RAMPART_UPSTREAM_H1=hyper` selects hyper's client instead (see
+//! [`crate::pool`]).
 
 pub mod response;
 
-use std::io::{self, Write as _};
+mod body;
+mod exchange;
+mod request;
+mod stream;
+
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
-use http::{HeaderMap, Method, Response, header};
-use http_body::{Body, Frame, SizeHint};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::BoxError;
-use crate::h1server::decode::{BodyError, Decoded, Decoder};
-use crate::upstream::UpstreamBody;
-use response::{Framing, Parsed, ResponseError};
+use response::ResponseError;
+
+pub(crate) use body::Checkin;
+pub use body::{H1Body, ResponseBodyError};
+pub(crate) use request::{Outgoing, SendBody, idempotent};
+pub(crate) use stream::Stream;
 
 /// Request body bytes sent in the same write as the head when they are at hand.
 const INLINE_BODY: usize = 64 * 1024;
@@ -35,76 +44,6 @@ const INLINE_BODY: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 /// Trailer section bound for chunked responses.
 const MAX_TRAILERS: usize = 16 * 1024;
-
-/// The byte stream to an upstream.
-pub(crate) enum Stream {
-    /// Plain TCP.
-    Tcp(TcpStream),
-    /// rustls over TCP (boxed: the TLS state is large).
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-    /// An in-memory pipe (tests).
-    #[cfg(test)]
-    Duplex(tokio::io::DuplexStream),
-    /// A pipe that holds writes until flushed, as TLS may (tests).
-    #[cfg(test)]
-    Buffered(tokio::io::BufWriter<tokio::io::DuplexStream>),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            #[cfg(test)]
-            Stream::Duplex(s) => Pin::new(s).poll_read(cx, buf),
-            #[cfg(test)]
-            Stream::Buffered(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            #[cfg(test)]
-            Stream::Duplex(s) => Pin::new(s).poll_write(cx, buf),
-            #[cfg(test)]
-            Stream::Buffered(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            #[cfg(test)]
-            Stream::Duplex(s) => Pin::new(s).poll_flush(cx),
-            #[cfg(test)]
-            Stream::Buffered(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            #[cfg(test)]
-            Stream::Duplex(s) => Pin::new(s).poll_shutdown(cx),
-            #[cfg(test)]
-            Stream::Buffered(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-}
 
 /// Why an HTTP/1 exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -133,16 +72,38 @@ pub enum ExchangeError {
     /// request's response.
     #[error("upstream sent bytes before the request")]
     Stale,
+    /// The connection was found closed before any byte of the request was
+    /// written (the upstream closed it while it sat idle).
+    #[error("upstream closed the connection before the request was sent")]
+    ClosedBeforeRequest,
+    /// Reading or writing failed before any byte of the request was written
+    /// (a reset idle connection).
+    #[error("upstream connection failed before the request was sent: {0}")]
+    FailedBeforeRequest(io::Error),
+    /// The response head did not arrive within the response-header timeout.
+    #[error("upstream response head timed out")]
+    TimedOut,
 }
 
 impl ExchangeError {
     /// Whether nothing came back: a reused connection that fails this way was
-    /// closed by the upstream while idle, and a replayable request may be sent
-    /// again on another.
+    /// most likely closed by the upstream while idle, and an idempotent request
+    /// may be sent again on another. The upstream may still have received it
+    /// (its close crossed the request), so never for other requests: see
+    /// [`ExchangeError::unsent`].
     pub(crate) fn is_retryable(&self) -> bool {
+        self.unsent() || matches!(self, ExchangeError::Closed | ExchangeError::Io(_))
+    }
+
+    /// Whether the exchange failed before any byte of the request left: the
+    /// upstream cannot have acted on it, so any request whose body is still at
+    /// hand may be sent again on another connection, whatever its method.
+    pub(crate) fn unsent(&self) -> bool {
         matches!(
             self,
-            ExchangeError::Closed | ExchangeError::Io(_) | ExchangeError::Stale
+            ExchangeError::Stale
+                | ExchangeError::ClosedBeforeRequest
+                | ExchangeError::FailedBeforeRequest(_)
         )
     }
 }
@@ -154,6 +115,19 @@ pub(crate) struct Connection {
     /// How far `read` has been searched for the end of a response head.
     searched: usize,
     write: Vec<u8>,
+    /// How long the upstream said it keeps this connection open while idle
+    /// (its `Keep-Alive: timeout=`), from the last response.
+    pub(crate) keep_alive_hint: Option<std::time::Duration>,
+    /// The last exchange took something from a streamed request body (which
+    /// then cannot be sent again elsewhere).
+    body_taken: bool,
+    /// When the response head must have arrived (the response-header
+    /// timeout), set per exchange.
+    pub(crate) head_deadline: Option<tokio::time::Instant>,
+    /// One timer for the connection's life, not one per request: it may be
+    /// armed for an earlier request's deadline, and when it fires early it is
+    /// moved to the current one (see [`Connection::head_expired`]).
+    head_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Connection {
@@ -163,14 +137,35 @@ impl Connection {
             read: BytesMut::with_capacity(READ_CHUNK),
             searched: 0,
             write: Vec::with_capacity(4096),
+            keep_alive_hint: None,
+            body_taken: false,
+            head_deadline: None,
+            head_timer: None,
         }
     }
 
     /// Whether an idle connection still looks usable: nothing to read and not
-    /// closed. Never waits.
-    pub(crate) fn probe_idle(&mut self) -> bool {
+    /// closed. Never waits. tokio learns of a close that has just arrived only
+    /// at its next look at the sockets; with `thorough` the kernel is asked
+    /// first (one system call), for connections idle long enough that the
+    /// upstream's keep-alive timer may have fired.
+    pub(crate) fn probe_idle(&mut self, thorough: bool) -> bool {
         if !self.read.is_empty() {
             return false;
+        }
+        let plain = matches!(self.io, Stream::Tcp(_));
+        let peeked = if thorough { self.kernel_peek() } else { None };
+        match peeked {
+            // Nothing to read: plain TCP needs no second look.
+            Some(Err(error)) if error.kind() == io::ErrorKind::WouldBlock && plain => {
+                return true;
+            }
+            Some(Err(error)) if error.kind() == io::ErrorKind::WouldBlock => {}
+            // Closed or reset; or, on plain TCP, bytes nobody asked for (TLS
+            // records may be session tickets, which rustls takes below).
+            Some(Ok(0) | Err(_)) => return false,
+            Some(Ok(_)) if plain => return false,
+            Some(Ok(_)) | None => {}
         }
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut scratch = [0u8; 64];
@@ -179,6 +174,50 @@ impl Connection {
             Pin::new(&mut self.io).poll_read(&mut cx, &mut buf),
             Poll::Pending
         )
+    }
+
+    /// Whether the response-head deadline has passed; when not, the task is
+    /// woken by then. Deadlines only grow on a connection, so a timer left
+    /// from an earlier request fires early, never late.
+    fn head_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        use std::future::Future;
+        let Some(deadline) = self.head_deadline else {
+            return false;
+        };
+        let timer = self
+            .head_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
+        while timer.as_mut().poll(cx).is_ready() {
+            if timer.deadline() >= deadline {
+                return true;
+            }
+            timer.as_mut().reset(deadline);
+        }
+        false
+    }
+
+    /// Peeks at the socket under the stream, bypassing tokio's readiness
+    /// (None for in-memory test streams).
+    fn kernel_peek(&self) -> Option<io::Result<usize>> {
+        let tcp = match &self.io {
+            Stream::Tcp(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+            #[cfg(test)]
+            _ => return None,
+        };
+        let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        // The socket is non-blocking: no data yet is `WouldBlock`.
+        Some(socket2::SockRef::from(tcp).peek(&mut byte))
+    }
+
+    /// Whether the last exchange left a streamed request body as it was
+    /// (nothing polled from it): after an [`ExchangeError::unsent`] failure
+    /// the body can still be sent on another connection.
+    pub(crate) fn body_untouched(&self) -> bool {
+        !self.body_taken
     }
 
     /// Reads more bytes into the read buffer; `Ok(0)` at end of stream.
@@ -192,740 +231,6 @@ impl Connection {
         }
         // `read_buf` holds no state of its own: a fresh one per poll is fine.
         std::pin::pin!(self.io.read_buf(&mut self.read)).poll(cx)
-    }
-}
-
-/// A request ready to be written: the method, target, headers and its body.
-pub(crate) struct Outgoing<'a> {
-    pub method: &'a Method,
-    /// Origin-form target (or authority-form for CONNECT).
-    pub target: &'a str,
-    pub headers: &'a HeaderMap,
-    /// Host header used when `headers` has none.
-    pub host: &'a str,
-}
-
-/// The request body as the exchange sends it.
-pub(crate) enum SendBody {
-    /// No body.
-    None,
-    /// The whole body, at hand (replayable on another connection).
-    Full(Bytes),
-    /// A body still arriving; `length` when it declared one.
-    Stream {
-        body: UpstreamBody,
-        length: Option<u64>,
-    },
-}
-
-impl SendBody {
-    /// Classifies a request body: one already complete (or empty) is taken
-    /// whole without waiting.
-    pub(crate) fn from_body(mut body: UpstreamBody, method: &Method) -> Self {
-        if body.is_end_stream() {
-            return if needs_length(method) {
-                SendBody::Full(Bytes::new())
-            } else {
-                SendBody::None
-            };
-        }
-        // Take what is ready now (a buffered body is one ready frame).
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        let exact = body.size_hint().exact();
-        if let Some(len) = exact
-            && len <= INLINE_BODY as u64
-        {
-            let mut frames: Vec<Bytes> = Vec::new();
-            let mut taken = 0usize;
-            loop {
-                if body.is_end_stream() {
-                    return SendBody::Full(join(frames, taken));
-                }
-                match Pin::new(&mut body).poll_frame(&mut cx) {
-                    Poll::Ready(None) => return SendBody::Full(join(frames, taken)),
-                    Poll::Ready(Some(Ok(frame))) => {
-                        if let Ok(data) = frame.into_data() {
-                            taken += data.len();
-                            frames.push(data);
-                        }
-                    }
-                    // An error is kept: it surfaces when the body is sent.
-                    Poll::Ready(Some(Err(error))) => {
-                        let prefix = join(frames, taken);
-                        return SendBody::Stream {
-                            body: prefixed(prefix, failed(error)),
-                            length: exact,
-                        };
-                    }
-                    // Not ready: the rest is streamed.
-                    Poll::Pending => {
-                        let prefix = join(frames, taken);
-                        let rest = body;
-                        return SendBody::Stream {
-                            body: prefixed(prefix, rest),
-                            length: exact,
-                        };
-                    }
-                }
-            }
-        }
-        SendBody::Stream {
-            length: exact,
-            body,
-        }
-    }
-
-    /// The body as a plain body again (for an HTTP/2 connection).
-    pub(crate) fn into_body(self) -> UpstreamBody {
-        use http_body_util::{BodyExt, Empty, Full};
-        match self {
-            SendBody::None => Empty::new().map_err(|never| match never {}).boxed(),
-            SendBody::Full(bytes) => Full::new(bytes).map_err(|never| match never {}).boxed(),
-            SendBody::Stream { body, .. } => body,
-        }
-    }
-
-    /// Whether this body can be sent again on another connection.
-    pub(crate) fn replayable(&self) -> bool {
-        !matches!(self, SendBody::Stream { .. })
-    }
-}
-
-fn prefixed(prefix: Bytes, rest: UpstreamBody) -> UpstreamBody {
-    use http_body_util::BodyExt;
-    if prefix.is_empty() {
-        return rest;
-    }
-    crate::body::PrefixedBody::new(prefix, rest).boxed()
-}
-
-/// A body that only fails with `error` (a failure polled ahead of sending).
-fn failed(error: BoxError) -> UpstreamBody {
-    use http_body_util::BodyExt;
-    struct Failed(Option<BoxError>);
-    impl Body for Failed {
-        type Data = Bytes;
-        type Error = BoxError;
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-            Poll::Ready(self.0.take().map(Err))
-        }
-    }
-    Failed(Some(error)).boxed()
-}
-
-fn join(mut frames: Vec<Bytes>, len: usize) -> Bytes {
-    if frames.len() <= 1 {
-        return frames.pop().unwrap_or_default();
-    }
-    let mut joined = BytesMut::with_capacity(len);
-    for frame in &frames {
-        joined.extend_from_slice(frame);
-    }
-    joined.freeze()
-}
-
-/// Methods whose empty body is still announced (`Content-Length: 0`), as
-/// hyper does.
-fn needs_length(method: &Method) -> bool {
-    *method == Method::POST || *method == Method::PUT || *method == Method::PATCH
-}
-
-/// Whether a request may be sent again after a reused connection failed
-/// without answering.
-pub(crate) fn idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    )
-}
-
-/// Writes the request head into `out`.
-fn encode_head(out: &mut Vec<u8>, request: &Outgoing<'_>, framing: BodyFraming) {
-    out.clear();
-    out.extend_from_slice(request.method.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(request.target.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-    if !request.headers.contains_key(header::HOST) {
-        out.extend_from_slice(b"host: ");
-        out.extend_from_slice(request.host.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    for (name, value) in request.headers {
-        // Framing is ours (set below from the body), never the caller's.
-        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
-            continue;
-        }
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    match framing {
-        BodyFraming::None => {}
-        BodyFraming::Length(n) => {
-            out.extend_from_slice(b"content-length: ");
-            // Writing into a Vec cannot fail.
-            let _ = write!(out, "{n}\r\n");
-        }
-        BodyFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
-#[derive(Debug, Clone, Copy)]
-enum BodyFraming {
-    None,
-    Length(u64),
-    Chunked,
-}
-
-/// A response head as the exchange returns it, with its body still on the
-/// connection.
-pub(crate) struct Exchanged {
-    pub response: Response<()>,
-    pub framing: Framing,
-    pub keep_alive: bool,
-    /// The response came before the whole request was sent (an early
-    /// answer): the connection is not reused, and its body's reads are bounded.
-    pub early: bool,
-}
-
-/// The outgoing side of an exchange: what is still to be written, in order.
-struct Pending {
-    /// Bytes of `Connection::write` already written.
-    written: usize,
-    /// A large data piece written after the write buffer (not copied into it).
-    big: Bytes,
-    /// Written after `big` (the CRLF ending a chunk).
-    after_big: &'static [u8],
-    /// Flushed after the last write (TLS buffers).
-    flushed: bool,
-    /// The body has ended (its last framing is in the buffer).
-    body_done: bool,
-    /// Body bytes taken so far, against a declared length.
-    taken: u64,
-    /// Writing failed: the upstream may still have answered (and closed).
-    write_failed: Option<io::Error>,
-    /// Something of the request has been written.
-    head_sent: bool,
-}
-
-impl Connection {
-    /// Sends the request and reads the response head, both at once: an upstream
-    /// that answers before the request body has been sent (an early error) is
-    /// heard at once, and the connection is then not reused. A full body stays
-    /// with the caller (replayable); a stream is consumed.
-    pub(crate) async fn exchange(
-        &mut self,
-        request: &Outgoing<'_>,
-        body: &mut SendBody,
-    ) -> Result<Exchanged, ExchangeError> {
-        self.read.clear();
-        self.searched = 0;
-        let mut pending = Pending {
-            written: 0,
-            big: Bytes::new(),
-            after_big: b"",
-            flushed: false,
-            body_done: true,
-            taken: 0,
-            write_failed: None,
-            head_sent: false,
-        };
-        let framing = match body {
-            SendBody::None => {
-                encode_head(&mut self.write, request, BodyFraming::None);
-                BodyFraming::None
-            }
-            SendBody::Full(bytes) => {
-                encode_head(
-                    &mut self.write,
-                    request,
-                    BodyFraming::Length(bytes.len() as u64),
-                );
-                if bytes.len() <= INLINE_BODY {
-                    self.write.extend_from_slice(bytes);
-                } else {
-                    pending.big = bytes.clone();
-                }
-                BodyFraming::None
-            }
-            SendBody::Stream { length, .. } => {
-                let framing = match *length {
-                    Some(n) => BodyFraming::Length(n),
-                    None => BodyFraming::Chunked,
-                };
-                encode_head(&mut self.write, request, framing);
-                pending.body_done = false;
-                framing
-            }
-        };
-        let head_request = *request.method == Method::HEAD;
-        let mut interim = 0usize;
-        let mut stream = match body {
-            SendBody::Stream { body, .. } => Some(body),
-            _ => None,
-        };
-        let result = std::future::poll_fn(|cx| {
-            loop {
-                // Until the head is written nothing may be read as the
-                // response: bytes (or a close) now are left from before.
-                if !pending.head_sent && pending.write_failed.is_none() {
-                    match self.poll_fill(cx) {
-                        Poll::Pending => {}
-                        Poll::Ready(Ok(0)) => return Poll::Ready(Err(ExchangeError::Closed)),
-                        Poll::Ready(Ok(_)) => return Poll::Ready(Err(ExchangeError::Stale)),
-                        Poll::Ready(Err(error)) => {
-                            return Poll::Ready(Err(ExchangeError::Io(error)));
-                        }
-                    }
-                }
-                let progressed =
-                    match self.poll_send(cx, &mut pending, stream.as_deref_mut(), framing) {
-                        Ok(progressed) => progressed,
-                        Err(error) => return Poll::Ready(Err(error)),
-                    };
-                if !pending.head_sent && pending.write_failed.is_none() {
-                    if progressed {
-                        continue;
-                    }
-                    return Poll::Pending;
-                }
-                match self.poll_head(cx, head_request, &mut interim) {
-                    Poll::Ready(Err(ExchangeError::Closed)) if pending.write_failed.is_some() => {
-                        let error = pending.write_failed.take();
-                        return Poll::Ready(Err(ExchangeError::Io(
-                            error.unwrap_or_else(|| io::ErrorKind::BrokenPipe.into()),
-                        )));
-                    }
-                    Poll::Ready(result) => return Poll::Ready(result),
-                    Poll::Pending if !progressed => return Poll::Pending,
-                    Poll::Pending => {}
-                }
-            }
-        })
-        .await;
-        let sent = pending.body_done
-            && pending.flushed
-            && pending.write_failed.is_none()
-            && self.write.is_empty();
-        self.write.clear();
-        result.map(|mut exchanged| {
-            exchanged.keep_alive &= sent;
-            exchanged.early = !sent;
-            exchanged
-        })
-    }
-
-    /// Moves the request forward: writes what is buffered, then takes the next
-    /// body piece. Returns whether anything happened (so the caller polls again).
-    fn poll_send(
-        &mut self,
-        cx: &mut Context<'_>,
-        pending: &mut Pending,
-        body: Option<&mut UpstreamBody>,
-        framing: BodyFraming,
-    ) -> Result<bool, ExchangeError> {
-        if pending.write_failed.is_some() || pending.flushed {
-            return Ok(false);
-        }
-        // Body pieces at hand join the buffer before it is written (the head
-        // goes out with the first piece), up to the inline size. Never while a
-        // big piece or its closing CRLF is unsent: the next frame would go out
-        // before them and break the chunked framing.
-        if !pending.body_done
-            && pending.big.is_empty()
-            && pending.after_big.is_empty()
-            && self.write.len() - pending.written < INLINE_BODY
-            && let Some(body) = body
-        {
-            // The written prefix goes before more is appended: with a slow
-            // upstream the buffer would otherwise hold the whole upload.
-            if pending.written > 0 {
-                self.write.drain(..pending.written);
-                pending.written = 0;
-            }
-            match Pin::new(body).poll_frame(cx) {
-                // Only the head so far: it waits for the first piece.
-                Poll::Pending if !pending.head_sent && pending.taken == 0 => return Ok(false),
-                Poll::Pending => {}
-                Poll::Ready(Some(Err(error))) => return Err(ExchangeError::Body(error)),
-                Poll::Ready(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data()
-                        && !data.is_empty()
-                    {
-                        pending.taken += data.len() as u64;
-                        if let BodyFraming::Length(n) = framing
-                            && pending.taken > n
-                        {
-                            return Err(ExchangeError::BodyLength);
-                        }
-                        let chunked = matches!(framing, BodyFraming::Chunked);
-                        if chunked {
-                            // Writing into a Vec cannot fail.
-                            let _ = write!(self.write, "{:x}\r\n", data.len());
-                        }
-                        if data.len() <= INLINE_BODY {
-                            self.write.extend_from_slice(&data);
-                            if chunked {
-                                self.write.extend_from_slice(b"\r\n");
-                            }
-                        } else {
-                            pending.big = data;
-                            pending.after_big = if chunked { b"\r\n" } else { b"" };
-                        }
-                    }
-                    return Ok(true);
-                }
-                Poll::Ready(None) => {
-                    if let BodyFraming::Length(n) = framing
-                        && pending.taken != n
-                    {
-                        return Err(ExchangeError::BodyLength);
-                    }
-                    if matches!(framing, BodyFraming::Chunked) {
-                        self.write.extend_from_slice(b"0\r\n\r\n");
-                    }
-                    pending.body_done = true;
-                    return Ok(true);
-                }
-            }
-        }
-        // The buffered bytes first, then the big piece, then its CRLF.
-        let out: &[u8] = if pending.written < self.write.len() {
-            self.write.get(pending.written..).unwrap_or_default()
-        } else if !pending.big.is_empty() {
-            &pending.big
-        } else if !pending.after_big.is_empty() {
-            pending.after_big
-        } else {
-            &[]
-        };
-        if !out.is_empty() {
-            return match Pin::new(&mut self.io).poll_write(cx, out) {
-                Poll::Pending => Ok(false),
-                Poll::Ready(Ok(0)) => {
-                    pending.write_failed = Some(io::ErrorKind::WriteZero.into());
-                    Ok(true)
-                }
-                Poll::Ready(Ok(n)) => {
-                    pending.head_sent = true;
-                    if pending.written < self.write.len() {
-                        pending.written += n;
-                        if pending.written == self.write.len() {
-                            self.write.clear();
-                            pending.written = 0;
-                        }
-                    } else if !pending.big.is_empty() {
-                        pending.big.advance(n);
-                    } else {
-                        pending.after_big = pending.after_big.get(n..).unwrap_or_default();
-                    }
-                    Ok(true)
-                }
-                Poll::Ready(Err(error)) => {
-                    pending.write_failed = Some(error);
-                    Ok(true)
-                }
-            };
-        }
-        // Nothing left to write while the body waits: what TLS holds goes
-        // out now, not only at the body's end.
-        if !pending.body_done && pending.head_sent {
-            return match Pin::new(&mut self.io).poll_flush(cx) {
-                Poll::Pending | Poll::Ready(Ok(())) => Ok(false),
-                Poll::Ready(Err(error)) => {
-                    pending.write_failed = Some(error);
-                    Ok(true)
-                }
-            };
-        }
-        if pending.body_done {
-            return match Pin::new(&mut self.io).poll_flush(cx) {
-                Poll::Pending => Ok(false),
-                Poll::Ready(Ok(())) => {
-                    pending.flushed = true;
-                    Ok(false)
-                }
-                Poll::Ready(Err(error)) => {
-                    pending.write_failed = Some(error);
-                    Ok(true)
-                }
-            };
-        }
-        Ok(false)
-    }
-
-    /// Reads until a final response head, skipping interim ones.
-    fn poll_head(
-        &mut self,
-        cx: &mut Context<'_>,
-        head_request: bool,
-        interim: &mut usize,
-    ) -> Poll<Result<Exchanged, ExchangeError>> {
-        loop {
-            // Only the new bytes are searched for the head's end (a trickling
-            // upstream would otherwise cost a full parse per read); the head
-            // is parsed once, and must end exactly there.
-            let Some(end) =
-                crate::h1guard::find_head_end(&self.read, self.searched.saturating_sub(3))
-            else {
-                if self.read.len() > response::MAX_HEAD_BYTES {
-                    return Poll::Ready(Err(ResponseError::TooLarge.into()));
-                }
-                self.searched = self.read.len();
-                match self.poll_fill(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Err(error)) => {
-                        return Poll::Ready(Err(read_failure(error, &self.read, *interim)));
-                    }
-                    Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Err(if self.read.is_empty() && *interim == 0 {
-                            ExchangeError::Closed
-                        } else {
-                            ExchangeError::Response(ResponseError::Malformed)
-                        }));
-                    }
-                    Poll::Ready(Ok(_)) => {}
-                }
-                continue;
-            };
-            match response::parse(self.read.get(..end).unwrap_or_default(), head_request)? {
-                Parsed::Interim(len) | Parsed::Final(len, _) if len != end => {
-                    return Poll::Ready(Err(ResponseError::Malformed.into()));
-                }
-                Parsed::Partial => return Poll::Ready(Err(ResponseError::Malformed.into())),
-                Parsed::Interim(len) => {
-                    *interim += 1;
-                    if *interim > response::MAX_INTERIM {
-                        return Poll::Ready(Err(ResponseError::TooManyInterim.into()));
-                    }
-                    self.read.advance(len);
-                    self.searched = 0;
-                }
-                Parsed::Final(len, head) => {
-                    self.read.advance(len);
-                    self.searched = 0;
-                    let mut response = Response::new(());
-                    *response.status_mut() = head.status;
-                    *response.version_mut() = head.version;
-                    *response.headers_mut() = head.headers;
-                    return Poll::Ready(Ok(Exchanged {
-                        response,
-                        framing: head.framing,
-                        keep_alive: head.keep_alive,
-                        early: false,
-                    }));
-                }
-            }
-        }
-    }
-}
-
-/// A read error while waiting for the response head: retryable (`Io`) only
-/// when nothing at all has been received.
-fn read_failure(error: io::Error, read: &[u8], interim: usize) -> ExchangeError {
-    if read.is_empty() && interim == 0 {
-        ExchangeError::Io(error)
-    } else {
-        ExchangeError::ReadAfterResponse(error)
-    }
-}
-
-/// Why a response body could not be read to its end.
-#[derive(Debug, thiserror::Error)]
-pub enum ResponseBodyError {
-    /// Reading failed.
-    #[error("upstream body read failed: {0}")]
-    Io(io::Error),
-    /// The body's framing was broken.
-    #[error("upstream body malformed: {0}")]
-    Framing(BodyError),
-    /// The upstream closed before the declared end.
-    #[error("upstream closed before the response body ended")]
-    Incomplete,
-}
-
-/// Where a response body is read from, and where the connection goes after.
-pub(crate) trait Checkin: Send + Sync + 'static {
-    /// Takes back a connection whose response ended cleanly.
-    fn checkin(&self, conn: Box<Connection>);
-}
-
-/// A response body read from its connection as it is polled.
-pub struct H1Body {
-    conn: Option<Box<Connection>>,
-    decoder: BodyDecoder,
-    keep_alive: bool,
-    home: Option<std::sync::Arc<dyn Checkin>>,
-    /// The longest wait between reads, for the body of an early response: the
-    /// upstream may be waiting for the rest of a request that is never sent.
-    idle: Option<(std::time::Duration, Pin<Box<tokio::time::Sleep>>)>,
-}
-
-/// Reads more of a body, failing with `TimedOut` when `idle` passes without
-/// a byte.
-fn fill_bounded(
-    conn: &mut Connection,
-    idle: &mut Option<(std::time::Duration, Pin<Box<tokio::time::Sleep>>)>,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<usize>> {
-    use std::future::Future;
-    match conn.poll_fill(cx) {
-        Poll::Ready(result) => {
-            if let (Ok(1..), Some((bound, sleep))) = (&result, idle.as_mut()) {
-                sleep.as_mut().reset(tokio::time::Instant::now() + *bound);
-            }
-            Poll::Ready(result)
-        }
-        Poll::Pending => {
-            if let Some((_, sleep)) = idle
-                && sleep.as_mut().poll(cx).is_ready()
-            {
-                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
-            }
-            Poll::Pending
-        }
-    }
-}
-
-enum BodyDecoder {
-    Framed(Decoder),
-    Close,
-    Done,
-}
-
-impl H1Body {
-    /// `read_idle` bounds the wait between reads (given for early responses).
-    pub(crate) fn new(
-        conn: Box<Connection>,
-        framing: Framing,
-        keep_alive: bool,
-        home: std::sync::Arc<dyn Checkin>,
-        read_idle: Option<std::time::Duration>,
-    ) -> Self {
-        let decoder = match framing {
-            Framing::Empty => BodyDecoder::Done,
-            Framing::Length(n) => BodyDecoder::Framed(Decoder::length(n)),
-            Framing::Chunked => BodyDecoder::Framed(Decoder::chunked()),
-            Framing::Close => BodyDecoder::Close,
-        };
-        let mut body = H1Body {
-            conn: Some(conn),
-            decoder,
-            keep_alive: keep_alive && framing != Framing::Close,
-            home: Some(home),
-            idle: read_idle.map(|bound| (bound, Box::pin(tokio::time::sleep(bound)))),
-        };
-        if matches!(body.decoder, BodyDecoder::Done) {
-            body.finish();
-        }
-        body
-    }
-
-    /// The body ended cleanly: the connection goes home if it can be reused.
-    fn finish(&mut self) {
-        self.decoder = BodyDecoder::Done;
-        let (Some(conn), Some(home)) = (self.conn.take(), self.home.take()) else {
-            return;
-        };
-        // Bytes past the response mean the upstream sent more than it framed.
-        if self.keep_alive && conn.read.is_empty() {
-            home.checkin(conn);
-        }
-    }
-
-    fn fail(&mut self) {
-        self.decoder = BodyDecoder::Done;
-        self.conn = None;
-        self.home = None;
-    }
-}
-
-impl Body for H1Body {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        loop {
-            let Some(conn) = this.conn.as_mut() else {
-                return Poll::Ready(None);
-            };
-            match &mut this.decoder {
-                BodyDecoder::Done => return Poll::Ready(None),
-                BodyDecoder::Close => {
-                    if !conn.read.is_empty() {
-                        let data = conn.read.split().freeze();
-                        return Poll::Ready(Some(Ok(Frame::data(data))));
-                    }
-                    match fill_bounded(conn, &mut this.idle, cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Ok(0)) => {
-                            this.fail();
-                            return Poll::Ready(None);
-                        }
-                        Poll::Ready(Ok(_)) => {}
-                        Poll::Ready(Err(error)) => {
-                            this.fail();
-                            return Poll::Ready(Some(Err(Box::new(ResponseBodyError::Io(error)))));
-                        }
-                    }
-                }
-                BodyDecoder::Framed(decoder) => {
-                    match decoder.decode(&mut conn.read, MAX_TRAILERS) {
-                        Ok(Decoded::Data(data)) => {
-                            if decoder.is_done() {
-                                this.finish();
-                            }
-                            return Poll::Ready(Some(Ok(Frame::data(data))));
-                        }
-                        Ok(Decoded::Done) => {
-                            this.finish();
-                            return Poll::Ready(None);
-                        }
-                        Ok(Decoded::NeedMore) => {}
-                        Err(error) => {
-                            this.fail();
-                            return Poll::Ready(Some(Err(Box::new(ResponseBodyError::Framing(
-                                error,
-                            )))));
-                        }
-                    }
-                    match fill_bounded(conn, &mut this.idle, cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Ok(0)) => {
-                            this.fail();
-                            return Poll::Ready(Some(Err(Box::new(ResponseBodyError::Incomplete))));
-                        }
-                        Poll::Ready(Ok(_)) => {}
-                        Poll::Ready(Err(error)) => {
-                            this.fail();
-                            return Poll::Ready(Some(Err(Box::new(ResponseBodyError::Io(error)))));
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        matches!(self.decoder, BodyDecoder::Done)
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self.decoder {
-            BodyDecoder::Done => SizeHint::with_exact(0),
-            BodyDecoder::Framed(Decoder::Length(n)) => SizeHint::with_exact(n),
-            _ => SizeHint::default(),
-        }
     }
 }
 

@@ -15,6 +15,13 @@
 //! connect timeout, the idle timeout and the cap on idle connections, and the
 //! retry of a request that a pooled connection gave back unsent (the upstream
 //! had closed it while it sat idle). A fresh connection is never retried.
+//! Added: an idle lifetime shortened to the upstream's announced keep-alive
+//! timeout, and the resend rules of docs/request-path.md §5 (what may go
+//! again when a reused connection fails).
+//!
+//! Layout: this file holds the pool and the own client's request path;
+//! `via_hyper` the hyper side (its request path, the lease that brings an
+//! HTTP/1 connection back, its response body).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -28,8 +35,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Method, Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use parking_lot::Mutex;
@@ -37,6 +42,13 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use crate::upstream::UpstreamBody;
+use via_hyper::{HyperBody, handshake_h1, send_h2};
+
+mod via_hyper;
+
+/// Idle connections older than this are asked of the kernel at checkout
+/// whether the upstream closed them (see `Connection::probe_idle`).
+const KERNEL_PROBE_AFTER: Duration = Duration::from_millis(500);
 
 /// TCP keep-alive probes on upstream connections start after this much silence.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
@@ -66,9 +78,21 @@ pub enum UpstreamRequestError {
     /// HTTP/1 client), or the upstream's response was refused.
     #[error("upstream exchange failed: {0}")]
     Exchange(ExchangeError),
+    /// The response head did not arrive within the response-header timeout.
+    #[error("upstream response head timed out")]
+    Timeout,
 }
 
 impl UpstreamRequestError {
+    /// Whether the response head did not come within the response-header
+    /// timeout (a 504, not a 502).
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout | Self::Exchange(ExchangeError::TimedOut)
+        )
+    }
+
     /// Whether no connection could be made (as opposed to a broken exchange).
     pub fn is_connect(&self) -> bool {
         matches!(
@@ -88,6 +112,10 @@ pub(crate) struct PoolSettings {
     pub connect_timeout: Duration,
     /// How long an idle connection is kept.
     pub idle_timeout: Duration,
+    /// Longest wait between two reads of a response body.
+    pub body_timeout: Duration,
+    /// Longest wait for the response head, from the start of the request.
+    pub header_timeout: Duration,
     /// Most idle HTTP/1 connections kept.
     pub max_idle: usize,
 }
@@ -121,6 +149,8 @@ struct Pool {
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     connect_timeout: Duration,
     idle_timeout: Duration,
+    body_timeout: Duration,
+    header_timeout: Duration,
     max_idle: usize,
     /// Idle HTTP/1 connections, oldest first (pushed and popped at the back).
     idle: Mutex<VecDeque<Idle>>,
@@ -132,6 +162,10 @@ struct Pool {
 
 struct Idle {
     conn: IdleConn,
+    /// When the connection stops being used: the idle timeout, or sooner when
+    /// the upstream announced that it closes idle connections sooner.
+    expires: Instant,
+    /// When it was parked.
     since: Instant,
 }
 
@@ -145,7 +179,7 @@ impl IdleConn {
     fn is_closed(&mut self) -> bool {
         match self {
             IdleConn::Hyper(sender) => sender.is_closed(),
-            IdleConn::Own(conn) => !conn.probe_idle(),
+            IdleConn::Own(conn) => !conn.probe_idle(true),
         }
     }
 }
@@ -192,6 +226,8 @@ impl UpstreamClient {
                 tls,
                 connect_timeout: settings.connect_timeout,
                 idle_timeout: settings.idle_timeout,
+                body_timeout: settings.body_timeout,
+                header_timeout: settings.header_timeout,
                 max_idle: settings.max_idle,
                 idle: Mutex::new(VecDeque::new()),
                 h2: Mutex::new(None),
@@ -201,76 +237,22 @@ impl UpstreamClient {
     }
 
     /// Sends a request (its URI absolute: scheme and authority of the upstream)
-    /// and returns the response head; the body returns the connection to the pool
-    /// when it has been read to the end.
+    /// and returns the response head, within the response-header timeout; the
+    /// body returns the connection to the pool when it has been read to the end.
     pub async fn request(
         &self,
-        mut request: Request<UpstreamBody>,
+        request: Request<UpstreamBody>,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
+        let deadline = tokio::time::Instant::now() + self.pool.header_timeout;
         let pool = &self.pool;
-        if let Some(mut sender) = pool.shared_h2() {
-            if sender.ready().await.is_ok() {
-                return send_h2(&mut sender, request).await;
-            }
-            pool.forget_h2();
+        if pool.own_h1 && (pool.tls.is_none() || pool.h2.lock().is_none()) {
+            // The own client bounds the wait with one timer per connection
+            // rather than one per request (see `Connection::head_expired`).
+            return self.request_own(request, deadline).await;
         }
-        if pool.own_h1 {
-            return self.request_own(request).await;
-        }
-        // HTTP/1 wants the origin form (authority form for CONNECT); the absolute
-        // URI is kept for a new connection that turns out to speak h2.
-        let absolute = request.uri().clone();
-        *request.uri_mut() = request_target(&absolute, request.method());
-        // A connection whose request body is still being sent when the response
-        // ends (an upstream that answered early) is not pooled: the next request
-        // would wait behind the rest of that upload.
-        let body_sent = if request.body().is_end_stream() {
-            None
-        } else {
-            let sent = Arc::new(AtomicBool::new(false));
-            let tracked = sent.clone();
-            request = request.map(|inner| {
-                TrackedBody {
-                    inner,
-                    sent: tracked,
-                }
-                .boxed()
-            });
-            Some(sent)
-        };
-        loop {
-            let (mut sender, reused) = match pool.checkout().await {
-                Some(sender) => (sender, true),
-                // Boxed: the connect path (TCP, TLS, h2 handshakes) is rare and
-                // its future is kilobytes; inline, every request's future would
-                // carry (and copy) that size.
-                None => match Box::pin(pool.connect()).await? {
-                    Conn::H1(sender) => (sender, false),
-                    // A pool in hyper mode never makes its own connections.
-                    Conn::Own(_) => return Err(UpstreamRequestError::NoHost),
-                    Conn::H2(mut sender) => {
-                        *request.uri_mut() = absolute;
-                        return send_h2(&mut sender, request).await;
-                    }
-                },
-            };
-            match sender.try_send_request(request).await {
-                Ok(response) => {
-                    let lease = Lease {
-                        sender,
-                        pool: Arc::clone(pool),
-                        body_sent,
-                    };
-                    return Ok(response.map(|body| PooledBody::hyper(body, Some(lease))));
-                }
-                Err(mut error) => match error.take_message() {
-                    // Given back unsent by a connection that sat idle: the
-                    // upstream closed it; try the next one (or a new one).
-                    Some(unsent) if reused => request = unsent,
-                    _ => return Err(UpstreamRequestError::Request(error.into_error())),
-                },
-            }
-        }
+        tokio::time::timeout_at(deadline, self.request_hyper(request))
+            .await
+            .unwrap_or(Err(UpstreamRequestError::Timeout))
     }
 }
 
@@ -279,6 +261,7 @@ impl UpstreamClient {
     async fn request_own(
         &self,
         request: Request<UpstreamBody>,
+        deadline: tokio::time::Instant,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
         let pool = &self.pool;
         let (parts, body) = request.into_parts();
@@ -298,47 +281,48 @@ impl UpstreamClient {
             let (mut conn, reused) = match pool.checkout_own() {
                 Some(conn) => (conn, true),
                 // Boxed: the connect path is rare and its future is large.
-                None => match Box::pin(pool.connect()).await? {
+                None => match tokio::time::timeout_at(deadline, Box::pin(pool.connect()))
+                    .await
+                    .unwrap_or(Err(UpstreamRequestError::Timeout))?
+                {
                     Conn::Own(conn) => (conn, false),
                     Conn::H2(mut sender) => {
                         let request = Request::from_parts(parts, send.into_body());
-                        return send_h2(&mut sender, request).await;
+                        let sent = send_h2(&mut sender, request, pool.body_timeout);
+                        return tokio::time::timeout_at(deadline, sent)
+                            .await
+                            .unwrap_or(Err(UpstreamRequestError::Timeout));
                     }
                     // A pool in own mode never makes hyper HTTP/1 connections.
                     Conn::H1(_) => return Err(UpstreamRequestError::NoHost),
                 },
             };
+            conn.head_deadline = Some(deadline);
             match conn.exchange(&outgoing, &mut send).await {
                 Ok(exchanged) => {
+                    conn.keep_alive_hint = exchanged.keep_alive_timeout;
                     let home: Arc<dyn Checkin> = pool.clone();
-                    // An early answer's body: the upstream may wait for the
-                    // rest of the request, never sent; the idle timeout bounds
-                    // each wait between reads.
-                    let idle = exchanged.early.then_some(pool.idle_timeout);
+                    // Each wait between reads is bounded: a stalled upstream
+                    // (or, after an early answer, one waiting for the rest of
+                    // a request never sent) does not hold the client for ever.
+                    let idle = Some(pool.body_timeout);
                     let body =
                         H1Body::new(conn, exchanged.framing, exchanged.keep_alive, home, idle);
                     return Ok(exchanged.response.map(|()| PooledBody(Inner::H1(body))));
                 }
                 // A pooled connection that the upstream had closed while idle
-                // answers nothing: a request that can be sent again is.
+                // answers nothing. A request that never left is sent again on
+                // another whatever its method (if its body is still whole); one
+                // that may have reached the upstream only when idempotent.
                 Err(error)
                     if reused
-                        && error.is_retryable()
-                        && send.replayable()
-                        && h1client::idempotent(&parts.method) => {}
+                        && ((error.unsent() && (send.replayable() || conn.body_untouched()))
+                            || (error.is_retryable()
+                                && send.replayable()
+                                && h1client::idempotent(&parts.method))) => {}
                 Err(error) => return Err(UpstreamRequestError::Exchange(error)),
             }
         }
-    }
-}
-
-async fn send_h2(
-    sender: &mut http2::SendRequest<UpstreamBody>,
-    request: Request<UpstreamBody>,
-) -> Result<Response<PooledBody>, UpstreamRequestError> {
-    match sender.send_request(request).await {
-        Ok(response) => Ok(response.map(|body| PooledBody::hyper(body, None))),
-        Err(error) => Err(UpstreamRequestError::Request(error)),
     }
 }
 
@@ -385,10 +369,8 @@ impl Pool {
             let idle = {
                 let mut stack = self.idle.lock();
                 let idle = stack.pop_back()?;
-                if idle.since.elapsed() > self.idle_timeout {
-                    // The newest is too old, so are all below it.
-                    stack.clear();
-                    return None;
+                if idle.expires <= Instant::now() {
+                    continue;
                 }
                 idle
             };
@@ -410,15 +392,17 @@ impl Pool {
     /// HTTP/1 client).
     fn checkout_own(&self) -> Option<Box<Connection>> {
         let mut stack = self.idle.lock();
+        let now = Instant::now();
         loop {
             let idle = stack.pop_back()?;
-            if idle.since.elapsed() > self.idle_timeout {
-                // The newest is too old, so are all below it.
-                stack.clear();
-                return None;
+            if idle.expires <= now {
+                continue;
             }
+            // A connection in steady use is spared the system call: no
+            // upstream closes a connection idle for less than a second.
+            let thorough = now.duration_since(idle.since) >= KERNEL_PROBE_AFTER;
             if let IdleConn::Own(mut conn) = idle.conn
-                && conn.probe_idle()
+                && conn.probe_idle(thorough)
             {
                 return Some(conn);
             }
@@ -426,16 +410,18 @@ impl Pool {
     }
 
     /// Returns a connection after its response ended.
-    fn checkin_hyper(&self, sender: http1::SendRequest<UpstreamBody>) {
+    fn checkin_hyper(&self, sender: http1::SendRequest<UpstreamBody>, hint: Option<Duration>) {
         if sender.is_closed() {
             return;
         }
-        self.park(IdleConn::Hyper(sender));
+        self.park(IdleConn::Hyper(sender), hint);
     }
 
-    /// Puts a connection on the idle stack.
-    fn park(&self, conn: IdleConn) {
-        if self.max_idle == 0 {
+    /// Puts a connection on the idle stack, for the idle timeout or less when
+    /// the upstream announced (`hint`) that it closes idle connections sooner.
+    fn park(&self, conn: IdleConn, hint: Option<Duration>) {
+        let lifetime = idle_lifetime(self.idle_timeout, hint);
+        if self.max_idle == 0 || lifetime.is_zero() {
             return;
         }
         {
@@ -444,9 +430,11 @@ impl Pool {
                 // Full: the oldest goes.
                 stack.pop_front();
             }
+            let now = Instant::now();
             stack.push_back(Idle {
                 conn,
-                since: Instant::now(),
+                expires: now + lifetime,
+                since: now,
             });
         }
         // Started from the first checkin, which runs on the runtime (a body
@@ -459,15 +447,12 @@ impl Pool {
         }
     }
 
-    /// Drops idle connections older than the idle timeout.
+    /// Drops idle connections past their lifetime or closed by the upstream.
     fn reap(&self) {
-        let mut stack = self.idle.lock();
-        while stack
-            .front_mut()
-            .is_some_and(|idle| idle.since.elapsed() > self.idle_timeout || idle.conn.is_closed())
-        {
-            stack.pop_front();
-        }
+        let now = Instant::now();
+        self.idle
+            .lock()
+            .retain_mut(|idle| idle.expires > now && !idle.conn.is_closed());
     }
 
     async fn connect(&self) -> Result<Conn, UpstreamRequestError> {
@@ -518,21 +503,6 @@ impl Pool {
     }
 }
 
-async fn handshake_h1<T>(io: T) -> Result<Conn, UpstreamRequestError>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
-{
-    let (sender, connection) = http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(UpstreamRequestError::Handshake)?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "upstream connection ended");
-        }
-    });
-    Ok(Conn::H1(sender))
-}
-
 /// Closes idle connections past their timeout while the pool lives.
 fn spawn_reaper(runtime: &tokio::runtime::Handle, pool: Weak<Pool>, idle_timeout: Duration) {
     let period = idle_timeout.clamp(Duration::from_millis(100), Duration::from_secs(30));
@@ -547,52 +517,25 @@ fn spawn_reaper(runtime: &tokio::runtime::Handle, pool: Weak<Pool>, idle_timeout
     });
 }
 
-/// A connection lent to one HTTP/1 exchange.
-struct Lease {
-    sender: http1::SendRequest<UpstreamBody>,
-    pool: Arc<Pool>,
-    /// Set once the request body was sent whole (None: the request had none).
-    body_sent: Option<Arc<AtomicBool>>,
-}
-
-/// A request body that records when it has been sent to its end.
-struct TrackedBody {
-    inner: UpstreamBody,
-    sent: Arc<AtomicBool>,
-}
-
-impl Body for TrackedBody {
-    type Data = Bytes;
-    type Error = crate::BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, crate::BoxError>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            self.sent.store(true, Ordering::Release);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        // hyper stops polling a body that says it has ended.
-        let end = self.inner.is_end_stream();
-        if end {
-            self.sent.store(true, Ordering::Release);
-        }
-        end
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
 impl Checkin for Pool {
     fn checkin(&self, conn: Box<Connection>) {
-        self.park(IdleConn::Own(conn));
+        let hint = conn.keep_alive_hint;
+        self.park(IdleConn::Own(conn), hint);
+    }
+}
+
+/// Subtracted from an upstream's announced keep-alive timeout: its timer
+/// started when it sent the response, ours when the response was read, and
+/// a request must reach it well before its timer fires.
+const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
+
+/// How long a connection may sit idle: the idle timeout, shortened to the
+/// upstream's announced keep-alive timeout less [`KEEP_ALIVE_MARGIN`] (zero:
+/// not pooled at all).
+fn idle_lifetime(idle_timeout: Duration, hint: Option<Duration>) -> Duration {
+    match hint {
+        Some(hint) => idle_timeout.min(hint.saturating_sub(KEEP_ALIVE_MARGIN)),
+        None => idle_timeout,
     }
 }
 
@@ -605,16 +548,6 @@ enum Inner {
     H1(H1Body),
 }
 
-impl PooledBody {
-    fn hyper(inner: Incoming, lease: Option<Lease>) -> Self {
-        PooledBody(Inner::Hyper(HyperBody {
-            inner,
-            lease,
-            ended: false,
-        }))
-    }
-}
-
 impl Body for PooledBody {
     type Data = Bytes;
     type Error = crate::BoxError;
@@ -624,9 +557,7 @@ impl Body for PooledBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, crate::BoxError>>> {
         match &mut self.get_mut().0 {
-            Inner::Hyper(body) => Pin::new(body)
-                .poll_frame(cx)
-                .map(|frame| frame.map(|frame| frame.map_err(Into::into))),
+            Inner::Hyper(body) => Pin::new(body).poll_frame(cx),
             Inner::H1(body) => Pin::new(body).poll_frame(cx),
         }
     }
@@ -646,55 +577,49 @@ impl Body for PooledBody {
     }
 }
 
-/// A response body of hyper's HTTP/1 or HTTP/2 client.
-struct HyperBody {
-    inner: Incoming,
-    lease: Option<Lease>,
-    ended: bool,
-}
-
-impl Drop for HyperBody {
-    fn drop(&mut self) {
-        if let Some(lease) = self.lease.take()
-            && (self.ended || self.inner.is_end_stream())
-            && lease
-                .body_sent
-                .as_ref()
-                .is_none_or(|sent| sent.load(Ordering::Acquire))
-        {
-            lease.pool.checkin_hyper(lease.sender);
-        }
-    }
-}
-
-impl Body for HyperBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            self.ended = true;
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.ended || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use super::fallback_host;
+    use super::via_hyper::keep_alive_hint;
+    use super::{Duration, fallback_host, idle_lifetime};
+
+    #[test]
+    fn the_keep_alive_timeout_hint_is_read_and_bad_ones_ignored() {
+        let hint = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("keep-alive", value.parse().unwrap());
+            keep_alive_hint(&headers)
+        };
+        let secs = |n| Some(Duration::from_secs(n));
+        assert_eq!(hint("timeout=5"), secs(5));
+        assert_eq!(hint("timeout=5, max=1000"), secs(5));
+        assert_eq!(hint("max=100,Timeout = 15"), secs(15));
+        assert_eq!(hint("timeout=99999"), secs(86_400), "capped");
+        assert_eq!(hint("timeout=999999999999999999999999"), None);
+        for bad in [
+            "timeout=",
+            "timeout=-1",
+            "timeout=5s",
+            "timeout=1.5",
+            "max=5",
+            "x",
+        ] {
+            assert_eq!(hint(bad), None, "{bad}");
+        }
+        assert_eq!(keep_alive_hint(&http::HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn an_announced_keep_alive_timeout_shortens_the_idle_lifetime() {
+        let idle = Duration::from_secs(90);
+        let secs = Duration::from_secs;
+        assert_eq!(idle_lifetime(idle, None), idle);
+        assert_eq!(idle_lifetime(idle, Some(secs(5))), secs(4));
+        assert_eq!(idle_lifetime(idle, Some(secs(600))), idle);
+        // One second or less: not worth pooling.
+        assert_eq!(idle_lifetime(idle, Some(secs(1))), Duration::ZERO);
+        assert_eq!(idle_lifetime(idle, Some(secs(0))), Duration::ZERO);
+    }
 
     #[test]
     fn the_fallback_host_never_carries_userinfo() {

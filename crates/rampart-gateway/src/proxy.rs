@@ -16,7 +16,7 @@ use http_body_util::{BodyExt, Empty, Full, Limited};
 use rampart_audit::{AuditRecord, Decision};
 use rampart_core::{Problem, RequestCx, ResponseCx, TlsInfo, Verdict};
 
-use crate::body::{CountingBody, OnBodyDone, PrefixedBody, ResponseBody};
+use crate::body::{BodyEnd, CountingBody, OnBodyDone, PrefixedBody, ResponseBody};
 use crate::h1server::InboundBody;
 use crate::headers::{self, X_REQUEST_ID};
 use crate::normalize::normalize_path;
@@ -68,7 +68,7 @@ struct AuditDraft {
 }
 
 impl OnBodyDone for AuditDraft {
-    fn done(self: Box<Self>, bytes_out: u64, _complete: bool) {
+    fn done(self: Box<Self>, bytes_out: u64, end: BodyEnd) {
         let AuditDraft {
             runtime,
             started,
@@ -80,6 +80,15 @@ impl OnBodyDone for AuditDraft {
         } = *self;
         drop((in_flight, held));
         responses_done.fetch_add(1, Ordering::Release);
+        if end == BodyEnd::UpstreamTimeout {
+            // The head (and its status) went out already: the record says
+            // the response was cut short by a stalled upstream.
+            record.decision = Decision::Error;
+            record.reason = Some(Cow::Borrowed(
+                GatewayError::UpstreamTimeout.problem().kind.slug,
+            ));
+            metrics::counter!("rampart_upstream_errors_total", "api" => record.api.clone().unwrap_or_default(), "kind" => "body_timeout").increment(1);
+        }
         let elapsed = started.elapsed();
         record.bytes_out = bytes_out;
         record.bytes_in = bytes_in.map_or(0, |counter| counter.load(Ordering::Relaxed));
@@ -651,15 +660,13 @@ async fn forward(
     *request.headers_mut() = headers;
 
     let sent = Instant::now();
-    let result = tokio::time::timeout(
-        api.config.upstream.response_header_timeout,
-        api.client.request(request),
-    )
-    .await;
+    // The client bounds the wait for the response head (the upstream's
+    // `response_header_timeout`).
+    let result = api.client.request(request).await;
     let upstream_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
     let response = match result {
-        Ok(Ok(response)) => response,
-        Ok(Err(err)) => {
+        Ok(response) => response,
+        Err(err) if !err.is_timeout() => {
             let kind = if err.is_connect() {
                 "connect"
             } else {

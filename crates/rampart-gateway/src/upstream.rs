@@ -103,6 +103,8 @@ pub fn build_client(upstream: &Upstream) -> Result<UpstreamClient, UpstreamError
         tls: https.then(|| Arc::new(tls)),
         connect_timeout: upstream.connect_timeout,
         idle_timeout: upstream.idle_timeout,
+        body_timeout: upstream.response_body_timeout,
+        header_timeout: upstream.response_header_timeout,
         max_idle: upstream.max_idle_connections,
     })
     .map_err(UpstreamError::Url)

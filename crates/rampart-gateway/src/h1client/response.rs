@@ -89,6 +89,9 @@ pub struct Head {
     pub framing: Framing,
     /// Whether the connection may carry another request after this response.
     pub keep_alive: bool,
+    /// How long the upstream keeps the connection open while idle, when it
+    /// says so (`Keep-Alive: timeout=N`).
+    pub keep_alive_timeout: Option<std::time::Duration>,
 }
 
 /// What [`parse`] found at the front of the buffer.
@@ -155,7 +158,13 @@ pub fn parse(buf: &[u8], head_request: bool) -> Result<Parsed, ResponseError> {
     let mut chunked = false;
     let mut encoded = false;
     let mut close = version == Version::HTTP_10;
+    let mut keep_alive_timeout = None;
     for slot in response.headers.iter() {
+        // Read here, where every name is looked at anyway: a map lookup per
+        // response would cost more than the parse.
+        if slot.name.len() == 10 && slot.name.eq_ignore_ascii_case("keep-alive") {
+            keep_alive_timeout = keep_alive_timeout.or(announced_timeout(slot.value));
+        }
         let name =
             HeaderName::from_bytes(slot.name.as_bytes()).map_err(|_| ResponseError::Header)?;
         let value = slot.value;
@@ -231,8 +240,36 @@ pub fn parse(buf: &[u8], head_request: bool) -> Result<Parsed, ResponseError> {
             headers,
             framing,
             keep_alive: !close,
+            keep_alive_timeout,
         },
     ))
+}
+
+/// Longest announced keep-alive timeout taken (bounds the parse).
+const MAX_KEEP_ALIVE_SECS: u64 = 24 * 3600;
+
+/// The `timeout=` of a `Keep-Alive` header value (`timeout=5, max=100`, as
+/// Apache and Node.js send). Anything unparsable is ignored.
+pub fn announced_timeout(value: &[u8]) -> Option<std::time::Duration> {
+    value.split(|&b| b == b',').find_map(|param| {
+        let eq = param.iter().position(|&b| b == b'=')?;
+        let (name, secs) = (param.get(..eq)?, param.get(eq + 1..)?);
+        if !name.trim_ascii().eq_ignore_ascii_case(b"timeout") {
+            return None;
+        }
+        let secs = secs.trim_ascii();
+        let secs = secs
+            .strip_prefix(b"\"")
+            .and_then(|s| s.strip_suffix(b"\""))
+            .unwrap_or(secs);
+        if secs.is_empty() || secs.len() > 6 || !secs.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let secs = secs.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+        Some(std::time::Duration::from_secs(
+            secs.min(MAX_KEEP_ALIVE_SECS),
+        ))
+    })
 }
 
 /// A Content-Length value: 1 to 18 ASCII digits (below 2^63), nothing else.
@@ -288,3 +325,6 @@ pub fn fuzz_response(input: &[u8], step: usize, head_request: bool) -> Option<Ve
     }
     None
 }
+
+#[cfg(test)]
+mod tests;

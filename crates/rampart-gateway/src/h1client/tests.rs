@@ -1,268 +1,22 @@
-//! The response-head parser and framing against well-formed and hostile
-//! upstream responses, and the client connection over an in-memory duplex.
+//! The client connection over an in-memory duplex: requests written whole and
+//! in order (heads, inline and streamed bodies, flushing), hostile responses.
+//! `lifecycle`: the connection around its exchanges.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::response::{Framing, Head, Parsed, ResponseError, fuzz_response, parse};
+use super::exchange::{Exchanged, Pending, read_failure};
+use super::request::{BodyFraming, encode_head};
 use super::*;
 
-fn head(raw: &str) -> Head {
-    match parse(raw.as_bytes(), false) {
-        Ok(Parsed::Final(len, head)) => {
-            assert_eq!(len, raw.len(), "whole head consumed");
-            head
-        }
-        other => panic!("{raw:?}: {other:?}"),
-    }
-}
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-fn refused(raw: &str) -> ResponseError {
-    match parse(raw.as_bytes(), false) {
-        Err(error) => error,
-        other => panic!("{raw:?} accepted: {other:?}"),
-    }
-}
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use http_body::{Body, Frame, SizeHint};
+use tokio::io::ReadBuf;
 
-#[test]
-fn content_length_and_chunked_and_close_delimited() {
-    let h = head("HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX-A: b\r\n\r\n");
-    assert_eq!(h.framing, Framing::Length(12));
-    assert!(h.keep_alive);
-    assert_eq!(h.headers.get("content-length").unwrap(), "12");
-    assert_eq!(h.headers.get("x-a").unwrap(), "b");
-
-    let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
-    assert_eq!(h.framing, Framing::Chunked);
-    assert!(h.headers.get("transfer-encoding").is_none(), "decoded here");
-
-    let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n");
-    assert_eq!(h.framing, Framing::Chunked);
-
-    let h = head("HTTP/1.1 200 OK\r\n\r\n");
-    assert_eq!(h.framing, Framing::Close);
-    assert!(!h.keep_alive, "a close-delimited body ends the connection");
-
-    let h = head("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-    assert_eq!(h.framing, Framing::Empty);
-}
-
-#[test]
-fn bodiless_statuses_and_head_requests_have_no_body() {
-    // A 204 announcing a body: no body read, and the connection not reused.
-    for raw in [
-        "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
-        "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n",
-    ] {
-        let h = head(raw);
-        assert_eq!(h.framing, Framing::Empty, "{raw:?}");
-        assert!(!h.keep_alive, "{raw:?}");
-    }
-    assert!(head("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n").keep_alive);
-    assert!(head("HTTP/1.1 204 No Content\r\n\r\n").keep_alive);
-    for raw in [
-        "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
-        "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
-        "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
-    ] {
-        assert_eq!(head(raw).framing, Framing::Empty, "{raw:?}");
-    }
-    let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
-    match parse(raw, true).unwrap() {
-        Parsed::Final(_, h) => {
-            assert_eq!(h.framing, Framing::Empty);
-            // The length of the representation is kept for the client.
-            assert_eq!(h.headers.get("content-length").unwrap(), "5");
-        }
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
-fn interim_responses_are_skipped_and_upgrades_refused() {
-    let raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-    match parse(raw, false).unwrap() {
-        Parsed::Interim(len) => assert_eq!(len, 25),
-        other => panic!("{other:?}"),
-    }
-    assert!(matches!(
-        parse(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", false),
-        Ok(Parsed::Interim(_))
-    ));
-    assert_eq!(
-        refused("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"),
-        ResponseError::Upgrade
-    );
-    assert_eq!(
-        fuzz_response(raw, 3, false),
-        Some(Vec::new()),
-        "the final response after the interim one"
-    );
-}
-
-#[test]
-fn keep_alive_follows_version_and_connection() {
-    assert!(!head("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").keep_alive);
-    assert!(
-        !head("HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n")
-            .keep_alive
-    );
-    assert!(!head("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").keep_alive);
-    let h = head("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n");
-    assert!(h.keep_alive);
-    assert!(
-        h.headers.get("connection").is_none(),
-        "nothing for the proxy to strip"
-    );
-    // A Connection header naming other headers stays, for the proxy to act on.
-    let h =
-        head("HTTP/1.1 200 OK\r\nConnection: x-secret\r\nX-Secret: 1\r\nContent-Length: 0\r\n\r\n");
-    assert_eq!(h.headers.get("connection").unwrap(), "x-secret");
-}
-
-#[test]
-fn ambiguous_framing_is_refused() {
-    // CL + TE (either order), two CLs (even equal), bad numbers.
-    assert_eq!(
-        refused("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
-        ResponseError::LengthAndEncoding
-    );
-    assert_eq!(
-        refused("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"),
-        ResponseError::LengthAndEncoding
-    );
-    assert_eq!(
-        refused("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
-        ResponseError::DuplicateLength
-    );
-    assert_eq!(
-        refused("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
-        ResponseError::DuplicateLength
-    );
-    for bad in [
-        "-1",
-        "+5",
-        "5, 5",
-        "0x10",
-        "1 2",
-        "",
-        "99999999999999999999",
-        "1e3",
-    ] {
-        let raw = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\n");
-        assert!(parse(raw.as_bytes(), false).is_err(), "{bad:?}");
-    }
-    // Largest accepted: 18 digits.
-    assert_eq!(
-        head("HTTP/1.1 200 OK\r\nContent-Length: 999999999999999999\r\n\r\n").framing,
-        Framing::Length(999_999_999_999_999_999)
-    );
-    // Codings other than exactly `chunked`, twice chunked, or in HTTP/1.0.
-    for te in [
-        "gzip",
-        "gzip, chunked",
-        "chunked, gzip",
-        "chunked, chunked",
-        "identity",
-        "chunked;q=1",
-    ] {
-        let raw = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: {te}\r\n\r\n");
-        assert_eq!(
-            parse(raw.as_bytes(), false).unwrap_err(),
-            ResponseError::Encoding,
-            "{te:?}"
-        );
-    }
-    assert_eq!(
-        refused(
-            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
-        ),
-        ResponseError::Encoding
-    );
-    assert_eq!(
-        refused("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
-        ResponseError::Encoding
-    );
-}
-
-#[test]
-fn malformed_heads_are_refused() {
-    for raw in [
-        "HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nX A: a\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nX-A : a\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nX-A: a\r\n folded\r\n\r\n",
-        "HTTP/1.1 20 OK\r\n\r\n",
-        "HTTP/2.0 200 OK\r\n\r\n",
-        "HTTP/1.1 099 Low\r\n\r\n",
-        "garbage\r\n\r\n",
-    ] {
-        assert!(parse(raw.as_bytes(), false).is_err(), "{raw:?}");
-    }
-    assert_eq!(
-        refused("HTTP/1.1 200 OK\nContent-Length: 0\n\n"),
-        ResponseError::BareLf
-    );
-    assert_eq!(
-        refused("HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 0\r\n\r\n"),
-        ResponseError::BareLf
-    );
-}
-
-#[test]
-fn head_limits() {
-    let mut many = String::from("HTTP/1.1 200 OK\r\n");
-    for i in 0..=response::MAX_HEADERS {
-        many.push_str(&format!("X-{i}: v\r\n"));
-    }
-    many.push_str("\r\n");
-    assert_eq!(refused(&many), ResponseError::TooManyHeaders);
-
-    let mut fine = String::from("HTTP/1.1 200 OK\r\n");
-    for i in 0..response::MAX_HEADERS - 1 {
-        fine.push_str(&format!("X-{i}: v\r\n"));
-    }
-    fine.push_str("Content-Length: 0\r\n\r\n");
-    assert_eq!(head(&fine).headers.len(), response::MAX_HEADERS);
-
-    // A head that never ends is refused once past the limit, not buffered on.
-    let endless = format!(
-        "HTTP/1.1 200 OK\r\nX-Long: {}",
-        "a".repeat(response::MAX_HEAD_BYTES)
-    );
-    assert_eq!(refused(&endless), ResponseError::TooLarge);
-    let partial = "HTTP/1.1 200 OK\r\nX-Long: aaaa";
-    assert!(matches!(
-        parse(partial.as_bytes(), false),
-        Ok(Parsed::Partial)
-    ));
-}
-
-#[test]
-fn bodies_decode_and_bad_chunks_fail() {
-    let ok = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: 1\r\n\r\n";
-    for step in [1, 2, 7, 100] {
-        assert_eq!(fuzz_response(ok, step, false).unwrap(), b"hello world");
-    }
-    let cl = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA";
-    assert_eq!(fuzz_response(cl, 3, false).unwrap(), b"hello");
-    for bad in [
-        &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nz\r\nhello\r\n0\r\n\r\n"[..],
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n11111111111111111\r\n",
-        // Closed early: the body is incomplete, never "whole".
-        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
-    ] {
-        assert_eq!(
-            fuzz_response(bad, 4, false),
-            None,
-            "{:?}",
-            String::from_utf8_lossy(bad)
-        );
-    }
-}
+use crate::BoxError;
+use crate::upstream::UpstreamBody;
 
 /// An upstream played by a script over an in-memory pipe.
 async fn exchange_with(
@@ -479,6 +233,7 @@ fn the_write_buffer_stays_bounded_under_a_slow_reader() {
         taken: 0,
         write_failed: None,
         head_sent: false,
+        body_taken: false,
     };
     let mut cx = Context::from_waker(std::task::Waker::noop());
     let mut received = 0usize;
@@ -530,56 +285,6 @@ fn late_body(data: &'static [u8]) -> UpstreamBody {
 }
 
 #[tokio::test]
-async fn bytes_before_the_request_head_are_a_stale_connection() {
-    use tokio::io::AsyncWriteExt;
-    let stale = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale";
-    for streamed in [true, false] {
-        let (client, mut server) = tokio::io::duplex(1 << 16);
-        // Left on the connection by an earlier exchange.
-        server.write_all(stale).await.unwrap();
-        let mut conn = Connection::new(Stream::Duplex(client));
-        let headers = HeaderMap::new();
-        let outgoing = Outgoing {
-            method: &Method::POST,
-            target: "/up",
-            headers: &headers,
-            host: "upstream",
-        };
-        let mut body = if streamed {
-            SendBody::Stream {
-                body: late_body(b"hi"),
-                length: Some(2),
-            }
-        } else {
-            SendBody::Full(Bytes::from_static(b"hi"))
-        };
-        match conn.exchange(&outgoing, &mut body).await {
-            Err(error @ ExchangeError::Stale) => assert!(error.is_retryable()),
-            Err(other) => panic!("streamed {streamed}: {other}"),
-            Ok(exchanged) => panic!(
-                "streamed {streamed}: a stale {} taken as the response",
-                exchanged.response.status()
-            ),
-        }
-    }
-    // The legitimate late body: its response comes after the head.
-    let (result, sent) = exchange_reading(
-        58,
-        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-        SendBody::Stream {
-            body: late_body(b"hi"),
-            length: Some(2),
-        },
-    )
-    .await;
-    assert_eq!(result.unwrap().response.status(), 200);
-    assert_eq!(
-        String::from_utf8(sent).unwrap(),
-        "POST /up HTTP/1.1\r\nhost: upstream\r\ncontent-length: 2\r\n\r\nhi"
-    );
-}
-
-#[tokio::test]
 async fn a_body_error_polled_ahead_is_kept() {
     use http_body_util::BodyExt;
     struct Broken(bool);
@@ -604,39 +309,6 @@ async fn a_body_error_polled_ahead_is_kept() {
     assert!(!send.replayable());
     let error = send.into_body().collect().await.unwrap_err();
     assert_eq!(error.to_string(), "client went away");
-}
-
-#[tokio::test]
-async fn only_a_connection_that_answered_nothing_is_retried() {
-    let reset = || io::Error::from(io::ErrorKind::ConnectionReset);
-    assert!(read_failure(reset(), b"", 0).is_retryable());
-    assert!(!read_failure(reset(), b"HTTP/1.1 200", 0).is_retryable());
-    assert!(!read_failure(reset(), b"", 1).is_retryable());
-    // An interim response then a close: something came back, never retried.
-    let (result, _) = exchange_with(
-        b"HTTP/1.1 100 Continue\r\n\r\n",
-        Method::GET,
-        SendBody::None,
-    )
-    .await;
-    assert!(result.is_err());
-    let (client, server) = tokio::io::duplex(1024);
-    drop(server);
-    // Immediate close with nothing received: retryable.
-    let mut conn = Connection::new(Stream::Duplex(client));
-    let headers = HeaderMap::new();
-    let outgoing = Outgoing {
-        method: &Method::GET,
-        target: "/",
-        headers: &headers,
-        host: "upstream",
-    };
-    let error = conn
-        .exchange(&outgoing, &mut SendBody::None)
-        .await
-        .err()
-        .unwrap();
-    assert!(error.is_retryable(), "{error}");
 }
 
 #[test]
@@ -726,72 +398,6 @@ async fn a_head_must_end_where_its_blank_line_is() {
     assert!(result.is_err());
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_early_answer_is_not_reused_and_its_body_reads_are_bounded() {
-    use http_body_util::BodyExt;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    struct Counted(Arc<AtomicUsize>);
-    impl Checkin for Counted {
-        fn checkin(&self, _conn: Box<Connection>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-    use std::sync::Arc;
-    for (reply, complete) in [
-        // Answered in full before the request body: fine, but not reused.
-        (
-            &b"HTTP/1.1 413 Too Large\r\nContent-Length: 2\r\n\r\nno"[..],
-            true,
-        ),
-        // Half a body, then the upstream waits for the request body.
-        (
-            b"HTTP/1.1 413 Too Large\r\nContent-Length: 10\r\n\r\nno",
-            false,
-        ),
-    ] {
-        let (client, mut server) = tokio::io::duplex(1 << 16);
-        let upstream = tokio::spawn(async move {
-            let mut seen = vec![0u8; 1024];
-            let mut got = Vec::new();
-            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = server.read(&mut seen).await.unwrap();
-                got.extend_from_slice(&seen[..n]);
-            }
-            server.write_all(reply).await.unwrap();
-            // Keeps reading the request body, which never ends.
-            while server.read(&mut seen).await.unwrap_or(0) > 0 {}
-        });
-        let mut conn = Box::new(Connection::new(Stream::Duplex(client)));
-        let headers = HeaderMap::new();
-        let outgoing = Outgoing {
-            method: &Method::POST,
-            target: "/up",
-            headers: &headers,
-            host: "upstream",
-        };
-        // One piece of a body that then never goes on.
-        let mut body = SendBody::Stream {
-            body: late_body_forever(b"first"),
-            length: Some(1000),
-        };
-        let exchanged = conn.exchange(&outgoing, &mut body).await.unwrap();
-        assert!(exchanged.early && !exchanged.keep_alive);
-        let homecomings = Arc::new(AtomicUsize::new(0));
-        let body = H1Body::new(
-            conn,
-            exchanged.framing,
-            exchanged.keep_alive,
-            Arc::new(Counted(homecomings.clone())),
-            Some(std::time::Duration::from_secs(30)),
-        );
-        let collected = body.collect().await;
-        assert_eq!(collected.is_ok(), complete, "{reply:?}");
-        assert_eq!(homecomings.load(Ordering::SeqCst), 0);
-        upstream.abort();
-    }
-}
-
 /// A body that gives `data`, then waits for ever.
 fn late_body_forever(data: &'static [u8]) -> UpstreamBody {
     use http_body_util::BodyExt;
@@ -812,3 +418,5 @@ fn late_body_forever(data: &'static [u8]) -> UpstreamBody {
     }
     Stuck(false, data).boxed()
 }
+
+mod lifecycle;

@@ -2,6 +2,7 @@
 //! driven by real clients and raw sockets. One binary, one module per concern.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod scripted;
 mod support;
 
 mod audit;

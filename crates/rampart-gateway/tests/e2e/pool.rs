@@ -1,68 +1,17 @@
 //! The upstream connection pool: reuse, replacement of connections the upstream
-//! closed while idle, the idle timeout, and the idle cap.
+//! closed while idle (and of those it announced it would close), the idle
+//! timeout, the idle cap, and which requests are sent again when a reused
+//! connection fails.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http::StatusCode;
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Full;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::scripted::{Script, scripted};
 use crate::support::*;
-
-/// A raw keep-alive upstream counting its connections and their ends. With
-/// `close_after`, it closes each connection after that many responses (and a
-/// short pause, so the gateway has pooled it by then); each response waits `delay`.
-struct RawUpstream {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    closed: Arc<AtomicUsize>,
-}
-
-async fn raw_upstream(close_after: Option<usize>, delay: Duration) -> RawUpstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let closed = Arc::new(AtomicUsize::new(0));
-    let (accepted2, closed2) = (accepted.clone(), closed.clone());
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            accepted2.fetch_add(1, Ordering::SeqCst);
-            let closed = closed2.clone();
-            tokio::spawn(async move {
-                let mut served = 0;
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = stream.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    head.extend_from_slice(&buf[..n]);
-                    // GETs only: one response per complete head.
-                    while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                        head.drain(..end + 4);
-                        tokio::time::sleep(delay).await;
-                        let _ = stream
-                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                            .await;
-                        served += 1;
-                    }
-                    if close_after == Some(served) {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        break;
-                    }
-                }
-                closed.fetch_add(1, Ordering::SeqCst);
-            });
-        }
-    });
-    RawUpstream {
-        addr,
-        accepted,
-        closed,
-    }
-}
 
 async fn eventually(what: &str, check: impl Fn() -> bool) {
     for _ in 0..100 {
@@ -76,50 +25,55 @@ async fn eventually(what: &str, check: impl Fn() -> bool) {
 
 #[tokio::test]
 async fn sequential_requests_reuse_one_upstream_connection() {
-    let upstream = raw_upstream(None, Duration::ZERO).await;
+    let upstream = scripted(Script::ok()).await;
     let gw = start(&config_yaml(upstream.addr, "", "")).await;
     for _ in 0..5 {
         let (status, _, body) = get(&gw.url("/x")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(&body[..], b"ok");
     }
-    assert_eq!(upstream.accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(upstream.accepted(), 1);
 }
 
 #[tokio::test]
 async fn an_idle_connection_the_upstream_closed_is_replaced_not_an_error() {
-    let upstream = raw_upstream(Some(1), Duration::ZERO).await;
+    let upstream = scripted(Script {
+        linger: Duration::from_millis(50),
+        ..Script::ok().close_after(1)
+    })
+    .await;
     let gw = start(&config_yaml(upstream.addr, "", "")).await;
     for round in 1..=3 {
         let (status, _, body) = get(&gw.url("/x")).await;
         assert_eq!(status, StatusCode::OK, "round {round}");
         assert_eq!(&body[..], b"ok");
         // The upstream closes the pooled connection while it is idle.
-        eventually("upstream closed", || {
-            upstream.closed.load(Ordering::SeqCst) == round
-        })
-        .await;
+        eventually("upstream closed", || upstream.closed() == round).await;
     }
-    assert_eq!(upstream.accepted.load(Ordering::SeqCst), 3);
+    assert_eq!(upstream.accepted(), 3);
 }
 
 #[tokio::test]
 async fn idle_connections_are_closed_after_the_idle_timeout() {
-    let upstream = raw_upstream(None, Duration::ZERO).await;
+    let upstream = scripted(Script::ok()).await;
     let gw = start(&config_yaml(upstream.addr, "", "      idle_timeout: 200ms")).await;
     assert_eq!(get(&gw.url("/x")).await.0, StatusCode::OK);
     eventually("idle connection closed by the gateway", || {
-        upstream.closed.load(Ordering::SeqCst) == 1
+        upstream.closed() == 1
     })
     .await;
     // The next request opens a new connection.
     assert_eq!(get(&gw.url("/x")).await.0, StatusCode::OK);
-    assert_eq!(upstream.accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(upstream.accepted(), 2);
 }
 
 #[tokio::test]
 async fn idle_connections_past_the_cap_are_closed() {
-    let upstream = raw_upstream(None, Duration::from_millis(300)).await;
+    let upstream = scripted(Script {
+        delay: Duration::from_millis(300),
+        ..Script::ok()
+    })
+    .await;
     let gw = start(&config_yaml(
         upstream.addr,
         "",
@@ -137,20 +91,21 @@ async fn idle_connections_past_the_cap_are_closed() {
     for request in requests {
         assert_eq!(request.await.unwrap(), StatusCode::OK);
     }
-    assert_eq!(upstream.accepted.load(Ordering::SeqCst), 3);
+    assert_eq!(upstream.accepted(), 3);
     // Only one stays idle; the gateway closes the other two.
-    eventually("connections past the cap closed", || {
-        upstream.closed.load(Ordering::SeqCst) == 2
-    })
-    .await;
+    eventually("connections past the cap closed", || upstream.closed() == 2).await;
     assert_eq!(get(&url).await.0, StatusCode::OK);
-    assert_eq!(upstream.accepted.load(Ordering::SeqCst), 3);
+    assert_eq!(upstream.accepted(), 3);
 }
 
 #[tokio::test]
 async fn a_connection_still_sending_a_request_body_is_not_reused() {
     // The upstream answers each head at once, without reading bodies.
-    let upstream = raw_upstream(None, Duration::ZERO).await;
+    let upstream = scripted(Script {
+        early: true,
+        ..Script::ok()
+    })
+    .await;
     let gw = start(&config_yaml(
         upstream.addr,
         "",
@@ -170,6 +125,90 @@ async fn a_connection_still_sending_a_request_body_is_not_reused() {
     let (status, _, body) = get(&gw.url("/x")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&body[..], b"ok");
-    assert_eq!(upstream.accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(upstream.accepted(), 2);
     drop(uploader);
+}
+
+fn post(url: &str) -> Request<Full<Bytes>> {
+    Request::post(url)
+        .body(Full::new(Bytes::from_static(b"order")))
+        .unwrap()
+}
+
+async fn post_is_answered(gw: &Running) {
+    let (status, _, body) = send(post(&gw.url("/orders"))).await;
+    assert_eq!((status, &body[..]), (StatusCode::OK, &b"ok"[..]));
+}
+
+#[tokio::test]
+async fn a_post_after_the_upstream_closed_the_idle_connection_reaches_it_once() {
+    let upstream = scripted(Script {
+        linger: Duration::from_millis(50),
+        ..Script::ok().close_after(1)
+    })
+    .await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    assert_eq!(send(post(&gw.url("/orders"))).await.0, StatusCode::OK);
+    // The upstream closes the pooled connection while it is idle.
+    eventually("upstream closed", || upstream.closed() == 1).await;
+    post_is_answered(&gw).await;
+    assert_eq!(
+        upstream.requests(),
+        2,
+        "each POST reached the upstream once"
+    );
+    assert_eq!(upstream.accepted(), 2);
+}
+
+#[tokio::test]
+async fn a_connection_is_retired_before_the_keep_alive_timeout_the_upstream_announced() {
+    // Like Node.js (5s) or Apache: it announces its keep-alive timeout and
+    // drops a request that arrives as the timer fires.
+    let upstream = scripted(Script {
+        drop_after_idle: Some(Duration::from_secs(2)),
+        ..Script::reply(b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=2\r\nContent-Length: 2\r\n\r\nok")
+    })
+    .await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    assert_eq!(send(post(&gw.url("/orders"))).await.0, StatusCode::OK);
+    // Well within the announced timeout: reused.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(send(post(&gw.url("/orders"))).await.0, StatusCode::OK);
+    assert_eq!(upstream.accepted(), 1);
+    // Past it (less the margin): a new connection, never the dying one.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    post_is_answered(&gw).await;
+    assert_eq!(
+        upstream.requests(),
+        3,
+        "each POST reached the upstream once"
+    );
+    assert_eq!(upstream.accepted(), 2);
+}
+
+#[tokio::test]
+async fn a_request_the_upstream_may_have_received_is_sent_again_only_if_idempotent() {
+    // The upstream's keep-alive timer (300ms, unannounced) fires as the
+    // request arrives: it was read, then the connection closed unanswered.
+    let upstream = scripted(Script {
+        drop_after_idle: Some(Duration::from_millis(300)),
+        ..Script::ok()
+    })
+    .await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let url = gw.url("/orders");
+    assert_eq!(send(post(&url)).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // A POST: the upstream may have acted on it, so it is never sent twice.
+    let (status, headers, body) = send(post(&url)).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_problem(&headers, &body, "upstream-unreachable", 502);
+    assert_eq!(upstream.requests(), 2, "the POST was not sent again");
+    // A GET goes again on a new connection.
+    assert_eq!(get(&url).await.0, StatusCode::OK);
+    assert_eq!(upstream.requests(), 3);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (status, _, body) = get(&url).await;
+    assert_eq!((status, &body[..]), (StatusCode::OK, &b"ok"[..]));
+    assert_eq!(upstream.requests(), 5, "dropped once, then answered");
 }

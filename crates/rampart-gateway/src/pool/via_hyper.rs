@@ -1,0 +1,271 @@
+//! The pool's hyper side: HTTP/2 upstreams, and HTTP/1 upstreams when
+//! `RAMPART_UPSTREAM_H1=hyper` selects hyper's client: the request path over
+//! hyper's connection API, the lease that brings an HTTP/1 connection back,
+//! and the response body that does it.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::TokioIo;
+
+use super::{
+    Conn, Inner, Pool, PooledBody, UpstreamClient, UpstreamRequestError, h1client, request_target,
+};
+use crate::upstream::UpstreamBody;
+
+impl UpstreamClient {
+    /// [`UpstreamClient::request`] over hyper (HTTP/2, or HTTP/1 when
+    /// `RAMPART_UPSTREAM_H1=hyper`), without its deadline.
+    pub(super) async fn request_hyper(
+        &self,
+        mut request: Request<UpstreamBody>,
+    ) -> Result<Response<PooledBody>, UpstreamRequestError> {
+        let pool = &self.pool;
+        if let Some(mut sender) = pool.shared_h2() {
+            if sender.ready().await.is_ok() {
+                return send_h2(&mut sender, request, pool.body_timeout).await;
+            }
+            pool.forget_h2();
+        }
+        if pool.own_h1 {
+            // A shared HTTP/2 connection that closed: the own client (its
+            // deadline is the one around this call).
+            let far = tokio::time::Instant::now() + self.pool.header_timeout;
+            return self.request_own(request, far).await;
+        }
+        // HTTP/1 wants the origin form (authority form for CONNECT); the absolute
+        // URI is kept for a new connection that turns out to speak h2.
+        let absolute = request.uri().clone();
+        *request.uri_mut() = request_target(&absolute, request.method());
+        // A connection whose request body is still being sent when the response
+        // ends (an upstream that answered early) is not pooled: the next request
+        // would wait behind the rest of that upload.
+        let body_sent = if request.body().is_end_stream() {
+            None
+        } else {
+            let sent = Arc::new(AtomicBool::new(false));
+            let tracked = sent.clone();
+            request = request.map(|inner| {
+                TrackedBody {
+                    inner,
+                    sent: tracked,
+                }
+                .boxed()
+            });
+            Some(sent)
+        };
+        loop {
+            let (mut sender, reused) = match pool.checkout().await {
+                Some(sender) => (sender, true),
+                // Boxed: the connect path (TCP, TLS, h2 handshakes) is rare and
+                // its future is kilobytes; inline, every request's future would
+                // carry (and copy) that size.
+                None => match Box::pin(pool.connect()).await? {
+                    Conn::H1(sender) => (sender, false),
+                    // A pool in hyper mode never makes its own connections.
+                    Conn::Own(_) => return Err(UpstreamRequestError::NoHost),
+                    Conn::H2(mut sender) => {
+                        *request.uri_mut() = absolute;
+                        return send_h2(&mut sender, request, pool.body_timeout).await;
+                    }
+                },
+            };
+            // A bodiless idempotent request on a reused connection keeps a copy
+            // of its head: if the upstream closes without answering (its
+            // keep-alive timer crossed the request), it goes again, as with
+            // the own client. hyper gives back only requests it never sent.
+            let again = (reused && body_sent.is_none() && h1client::idempotent(request.method()))
+                .then(|| bodiless_copy(&request));
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    let lease = Lease {
+                        sender,
+                        pool: Arc::clone(pool),
+                        body_sent,
+                        keep_alive_hint: keep_alive_hint(response.headers()),
+                    };
+                    let bound = pool.body_timeout;
+                    return Ok(response.map(|body| PooledBody::hyper(body, Some(lease), bound)));
+                }
+                Err(mut error) => match (error.take_message(), again) {
+                    // Given back unsent by a connection that sat idle: the
+                    // upstream closed it; try the next one (or a new one).
+                    (Some(unsent), _) if reused => request = unsent,
+                    (None, Some(copy)) if error.error().is_incomplete_message() => request = copy,
+                    _ => return Err(UpstreamRequestError::Request(error.into_error())),
+                },
+            }
+        }
+    }
+}
+
+pub(super) async fn send_h2(
+    sender: &mut http2::SendRequest<UpstreamBody>,
+    request: Request<UpstreamBody>,
+    body_timeout: Duration,
+) -> Result<Response<PooledBody>, UpstreamRequestError> {
+    match sender.send_request(request).await {
+        Ok(response) => Ok(response.map(|body| PooledBody::hyper(body, None, body_timeout))),
+        Err(error) => Err(UpstreamRequestError::Request(error)),
+    }
+}
+
+/// A bodiless request like `request` (method, target, version, headers).
+fn bodiless_copy(request: &Request<UpstreamBody>) -> Request<UpstreamBody> {
+    let mut copy = Request::new(
+        http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+pub(super) async fn handshake_h1<T>(io: T) -> Result<Conn, UpstreamRequestError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (sender, connection) = http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(UpstreamRequestError::Handshake)?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "upstream connection ended");
+        }
+    });
+    Ok(Conn::H1(sender))
+}
+
+/// A connection lent to one HTTP/1 exchange.
+pub(super) struct Lease {
+    sender: http1::SendRequest<UpstreamBody>,
+    pool: Arc<Pool>,
+    /// Set once the request body was sent whole (None: the request had none).
+    body_sent: Option<Arc<AtomicBool>>,
+    /// The upstream's `Keep-Alive: timeout=` on this response.
+    keep_alive_hint: Option<Duration>,
+}
+
+/// A request body that records when it has been sent to its end.
+struct TrackedBody {
+    inner: UpstreamBody,
+    sent: Arc<AtomicBool>,
+}
+
+impl Body for TrackedBody {
+    type Data = Bytes;
+    type Error = crate::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.sent.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        // hyper stops polling a body that says it has ended.
+        let end = self.inner.is_end_stream();
+        if end {
+            self.sent.store(true, Ordering::Release);
+        }
+        end
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The `timeout=` of a response's `Keep-Alive` header: how long the upstream
+/// keeps the connection open while idle (hyper's client; the own client's
+/// parser reads it with the head).
+pub(super) fn keep_alive_hint(headers: &http::HeaderMap) -> Option<Duration> {
+    const KEEP_ALIVE: http::HeaderName = http::HeaderName::from_static("keep-alive");
+    h1client::response::announced_timeout(headers.get(&KEEP_ALIVE)?.as_bytes())
+}
+
+impl PooledBody {
+    pub(super) fn hyper(inner: Incoming, lease: Option<Lease>, body_timeout: Duration) -> Self {
+        PooledBody(Inner::Hyper(HyperBody {
+            inner,
+            lease,
+            ended: false,
+            idle: crate::body::ReadIdle::new(body_timeout),
+        }))
+    }
+}
+
+/// A response body of hyper's HTTP/1 or HTTP/2 client.
+pub(super) struct HyperBody {
+    inner: Incoming,
+    lease: Option<Lease>,
+    ended: bool,
+    /// The bound on each wait for the next frame.
+    idle: crate::body::ReadIdle,
+}
+
+impl Drop for HyperBody {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take()
+            && (self.ended || self.inner.is_end_stream())
+            && lease
+                .body_sent
+                .as_ref()
+                .is_none_or(|sent| sent.load(Ordering::Acquire))
+        {
+            lease
+                .pool
+                .checkin_hyper(lease.sender, lease.keep_alive_hint);
+        }
+    }
+}
+
+impl Body for HyperBody {
+    type Data = Bytes;
+    type Error = crate::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.ended = true,
+            Poll::Ready(Some(Ok(_))) => self.idle.progress(),
+            Poll::Ready(Some(Err(_))) => {}
+            Poll::Pending => {
+                if self.idle.expired(cx) {
+                    // Dropped with the body: the connection is not reused.
+                    self.lease = None;
+                    return Poll::Ready(Some(Err(Box::new(h1client::ResponseBodyError::TimedOut))));
+                }
+            }
+        }
+        polled.map(|frame| frame.map(|frame| frame.map_err(Into::into)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
