@@ -196,7 +196,10 @@ pub struct RawUpstream {
     /// Longest wait between two reads of the response body, default `60s`;
     /// past it the response is cut short (its head has gone to the client).
     pub response_body_timeout: Option<Located<String>>,
-    /// Idle pooled connections are closed after this, default `90s`.
+    /// Idle pooled connections are closed after this, default `4s`: below
+    /// the keep-alive timeout of common upstream servers (Node.js 5s,
+    /// uvicorn 5s, gunicorn 2s is lower: set it there), so that Rampart, not
+    /// the upstream, closes an idle connection.
     pub idle_timeout: Option<Located<String>>,
     /// Idle pooled connections kept per upstream host, default 256.
     pub max_idle_connections: Option<Located<u64>>,

@@ -527,7 +527,7 @@ fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Up
     let idle_timeout = c.duration(
         raw.idle_timeout.as_ref(),
         &format!("{field}.idle_timeout"),
-        Duration::from_secs(90),
+        Duration::from_secs(4),
     );
     let max_idle_connections = c.count(
         raw.max_idle_connections.as_ref(),
