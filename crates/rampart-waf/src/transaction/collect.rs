@@ -17,11 +17,51 @@ pub struct Vars {
     pub(crate) env: Collection,
     pub(crate) geo: Collection,
     /// MATCHED_VAR_NAME and MATCHED_VAR (shared: folded rules replay theirs).
-    pub(crate) matched_var: Option<std::sync::Arc<(Vec<u8>, Vec<u8>)>>,
-    /// MATCHED_VARS of the rule running: (name, value), shared with `matched_var`.
-    pub(crate) matched_vars: Vec<std::sync::Arc<(Vec<u8>, Vec<u8>)>>,
+    pub(crate) matched_var: Option<MatchedVar>,
+    /// MATCHED_VARS of the rule running, shared with `matched_var`.
+    pub(crate) matched_vars: Vec<MatchedVar>,
     pub(crate) body_processor: Option<BodyProcessor>,
     pub(crate) duration_us: u64,
+}
+
+/// The name (`ARGS:id`) and value of one match, in one allocation.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Matched {
+    /// The name, then the value.
+    bytes: Box<[u8]>,
+    name_len: usize,
+}
+
+/// A match as MATCHED_VAR / MATCHED_VARS hold it (shared).
+pub(crate) type MatchedVar = std::sync::Arc<Matched>;
+
+impl Matched {
+    /// `var` and `key` make the name (`VAR:key`, or `VAR` without a key).
+    pub(crate) fn new(var: Var, key: &[u8], value: &[u8]) -> Self {
+        let var = var.name().as_bytes();
+        let name_len = var.len() + if key.is_empty() { 0 } else { 1 + key.len() };
+        let mut bytes = Vec::with_capacity(name_len + value.len());
+        bytes.extend_from_slice(var);
+        if !key.is_empty() {
+            bytes.push(b':');
+            bytes.extend_from_slice(key);
+        }
+        bytes.extend_from_slice(value);
+        Self {
+            bytes: bytes.into_boxed_slice(),
+            name_len,
+        }
+    }
+
+    /// MATCHED_VAR_NAME.
+    pub(crate) fn name(&self) -> &[u8] {
+        self.bytes.get(..self.name_len).unwrap_or_default()
+    }
+
+    /// MATCHED_VAR.
+    pub(crate) fn value(&self) -> &[u8] {
+        self.bytes.get(self.name_len..).unwrap_or_default()
+    }
 }
 
 impl Vars {
@@ -58,18 +98,6 @@ impl Candidate<'_> {
             value: Cow::Owned(self.value.into_owned()),
             id: self.id,
         }
-    }
-
-    /// `ARGS:id`, `REQUEST_URI`: the name MATCHED_VAR_NAME shows.
-    pub fn display_name(&self) -> Vec<u8> {
-        let name = self.var.name().as_bytes();
-        let mut n = Vec::with_capacity(name.len() + 1 + self.key.len());
-        n.extend_from_slice(name);
-        if !self.key.is_empty() {
-            n.push(b':');
-            n.extend_from_slice(&self.key);
-        }
-        n
     }
 }
 
@@ -222,7 +250,7 @@ pub(crate) fn collect<'a, E>(
                 }
             }
             Var::MatchedVars | Var::MatchedVarsNames => {
-                for (name, value) in vars.matched_vars.iter().map(|m| &**m) {
+                for (name, value) in vars.matched_vars.iter().map(|m| (m.name(), m.value())) {
                     let key = name.splitn(2, |&c| c == b':').nth(1).unwrap_or(name);
                     if sel.picks(key) && !excluded(var, key) {
                         let v = if var == Var::MatchedVars { value } else { name };
@@ -318,11 +346,11 @@ fn single<'a>(data: &'a RequestData, vars: &'a Vars, var: Var, out: &mut Vec<Can
         Var::MatchedVar => vars
             .matched_var
             .as_deref()
-            .map(|(_, v)| owned(var, v.clone())),
+            .map(|m| owned(var, m.value().to_vec())),
         Var::MatchedVarName => vars
             .matched_var
             .as_deref()
-            .map(|(n, _)| owned(var, n.clone())),
+            .map(|m| owned(var, m.name().to_vec())),
         Var::Duration => Some(owned(var, vars.duration_us.to_string().into_bytes())),
         Var::AuthType => data.header("authorization").map(|a| {
             owned(

@@ -8,7 +8,7 @@ use super::cache::{Tv, ValueCache};
 use super::collect::Vars;
 use super::data::RequestData;
 
-use super::collect::{Candidate, collect};
+use super::collect::{Candidate, Matched, collect};
 use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, RecordedMsg, expand, expand_cow};
 use super::persistent::{PartOf, RECORD_USES_NAMED};
@@ -131,12 +131,8 @@ fn offer(rule: &Rule, env: &Env<'_>, c: &Candidate<'_>, v: &[u8], hits: &mut Vec
         return false;
     }
     hits.push(Hit {
-        name: if rule.targets.is_empty() {
-            Vec::new()
-        } else {
-            c.display_name()
-        },
-        value: v.to_vec(),
+        // A link without targets (`SecAction`-like) leaves MATCHED_VAR as is.
+        matched: (!rule.targets.is_empty()).then(|| Matched::new(c.var, &c.key, v)),
         captures: if rule.negated {
             Vec::new()
         } else {
@@ -149,8 +145,7 @@ fn offer(rule: &Rule, env: &Env<'_>, c: &Candidate<'_>, v: &[u8], hits: &mut Vec
 /// One match of one link, kept until the link finished.
 #[derive(Debug)]
 pub(crate) struct Hit {
-    name: Vec<u8>,
-    value: Vec<u8>,
+    matched: Option<Matched>,
     captures: Vec<Option<Vec<u8>>>,
 }
 
@@ -479,8 +474,8 @@ impl Transaction {
                     }
                 }
             }
-            if !rule.targets.is_empty() {
-                let matched = std::sync::Arc::new((hit.name, hit.value));
+            if let Some(matched) = hit.matched {
+                let matched = std::sync::Arc::new(matched);
                 self.vars.matched_vars.push(matched.clone());
                 self.vars.matched_var = Some(matched);
             }

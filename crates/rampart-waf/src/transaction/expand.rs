@@ -119,14 +119,14 @@ fn resolve(
     // `setvar` names and `logdata`.
     match (name, key) {
         ("matched_var", None) => {
-            if let Some((_, v)) = vars.matched_var.as_deref() {
-                out.extend_from_slice(v);
+            if let Some(m) = vars.matched_var.as_deref() {
+                out.extend_from_slice(m.value());
             }
             return;
         }
         ("matched_var_name", None) => {
-            if let Some((n, _)) = vars.matched_var.as_deref() {
-                out.extend_from_slice(n);
+            if let Some(m) = vars.matched_var.as_deref() {
+                out.extend_from_slice(m.name());
             }
             return;
         }
@@ -303,9 +303,10 @@ mod tests {
         let mut vars = Vars::default();
         let m = MacroString::parse("%{MATCHED_VAR_NAME}=%{matched_var};%{matched_var.x}");
         assert_eq!(expand(&m, &data, &vars, None), b"=;".to_vec());
-        vars.matched_var = Some(std::sync::Arc::new((
-            b"ARGS:id".to_vec(),
-            b"1 or 1".to_vec(),
+        vars.matched_var = Some(std::sync::Arc::new(super::super::collect::Matched::new(
+            crate::variables::Var::Args,
+            b"id",
+            b"1 or 1",
         )));
         assert_eq!(
             expand(&m, &data, &vars, None),

@@ -9,8 +9,7 @@ use super::{MatchRec, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::Ruleset;
 
-/// MATCHED_VAR_NAME and MATCHED_VAR, shared.
-type MatchedVar = Arc<(Vec<u8>, Vec<u8>)>;
+use super::collect::MatchedVar;
 
 /// What a folded rule does on every request.
 #[derive(Debug, Clone)]

@@ -82,7 +82,7 @@ pub(crate) struct MatchRec {
     /// The `msg`, for logged matches.
     pub msg: expand::RecordedMsg,
     /// MATCHED_VAR_NAME / MATCHED_VAR after the match.
-    pub var: Option<Arc<(Vec<u8>, Vec<u8>)>>,
+    pub var: Option<collect::MatchedVar>,
 }
 
 /// Which rules a run-time target removal applies to.
@@ -369,7 +369,7 @@ impl Transaction {
                     matched_var_name: m
                         .var
                         .as_deref()
-                        .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+                        .map(|m| String::from_utf8_lossy(m.name()).into_owned())
                         .unwrap_or_default(),
                 })
             })
