@@ -19,9 +19,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => amount.checked_mul(3_600_000),
         _ => return Err(format!("`{text}` has an unknown unit (use ms, s, m or h)")),
     };
+    // At most 10 years: every duration becomes a deadline `now + d`, which
+    // must not overflow a platform's `Instant` (u64 nanoseconds on some).
+    const MAX_MILLIS: u64 = 10 * 365 * 24 * 3_600_000;
     millis
+        .filter(|m| *m <= MAX_MILLIS)
         .map(Duration::from_millis)
-        .ok_or_else(|| format!("`{text}` is too large"))
+        .ok_or_else(|| format!("`{text}` is too large (at most 10 years)"))
 }
 
 /// Parses a byte size: a plain integer, or a number with `KiB`, `MiB` or `GiB`.
@@ -65,6 +69,13 @@ mod tests {
         assert!(parse_duration("ten s").is_err());
         assert!(parse_duration("10d").is_err());
         assert!(parse_duration("99999999999999999999h").is_err());
+        // Deadlines `now + d` must not overflow an Instant anywhere.
+        assert!(parse_duration("10000000h").is_err());
+        assert_eq!(
+            parse_duration("87600h").unwrap(),
+            Duration::from_secs(87_600 * 3600)
+        );
+        assert!(parse_duration("87601h").is_err());
     }
 
     #[test]

@@ -256,6 +256,9 @@ impl UpstreamClient {
     }
 }
 
+/// Pooled connections one request tries before it takes a new one.
+const MAX_POOLED_ATTEMPTS: u32 = 3;
+
 impl UpstreamClient {
     /// [`UpstreamClient::request`] over Rampart's own HTTP/1 connections.
     async fn request_own(
@@ -277,8 +280,22 @@ impl UpstreamClient {
             headers: &parts.headers,
             host: &pool.authority,
         };
+        // A pooled connection that turns out dead sends the request to
+        // another; after a few, to a new one (an upstream that spoils every
+        // idle connection cannot make one request cycle through the pool),
+        // and never past the deadline.
+        let mut attempts = 0u32;
         loop {
-            let (mut conn, reused) = match pool.checkout_own() {
+            if attempts > 0 && tokio::time::Instant::now() >= deadline {
+                return Err(UpstreamRequestError::Timeout);
+            }
+            attempts += 1;
+            let pooled = if attempts <= MAX_POOLED_ATTEMPTS {
+                pool.checkout_own()
+            } else {
+                None
+            };
+            let (mut conn, reused) = match pooled {
                 Some(conn) => (conn, true),
                 // Boxed: the connect path is rare and its future is large.
                 None => match tokio::time::timeout_at(deadline, Box::pin(pool.connect()))

@@ -52,6 +52,20 @@ pub(super) struct Pending {
 }
 
 impl Connection {
+    /// The error of an exchange whose first write failed. On TCP a failed
+    /// write moved no byte, so the request provably never left (any method
+    /// may be resent). Over TLS it may have: rustls takes the whole
+    /// plaintext, then writes its records in several writes, and a reset
+    /// between two of them fails the call after part of the request left;
+    /// that is an I/O error (only idempotent requests are resent).
+    fn first_write_failed(&self, error: io::Error) -> ExchangeError {
+        if matches!(self.io, super::Stream::Tls(_)) {
+            ExchangeError::Io(error)
+        } else {
+            ExchangeError::FailedBeforeRequest(error)
+        }
+    }
+
     /// Sends the request and reads the response head, both at once: an upstream
     /// that answers before the request body has been sent (an early error) is
     /// heard at once, and the connection is then not reused. A full body stays
@@ -129,22 +143,16 @@ impl Connection {
                         Ok(progressed) => progressed,
                         Err(error) => return Poll::Ready(Err(error)),
                     };
-                if !pending.head_sent && pending.write_failed.is_none() {
+                if !pending.head_sent {
+                    if let Some(error) = pending.write_failed.take() {
+                        return Poll::Ready(Err(self.first_write_failed(error)));
+                    }
                     if progressed {
                         continue;
                     }
                     return self.pending_or_timed_out(cx);
                 }
                 match self.poll_head(cx, head_request, &mut interim) {
-                    // The first write failed: not a byte of the request left.
-                    Poll::Ready(Err(ExchangeError::Closed | ExchangeError::Io(_)))
-                        if !pending.head_sent =>
-                    {
-                        let error = pending.write_failed.take();
-                        return Poll::Ready(Err(ExchangeError::FailedBeforeRequest(
-                            error.unwrap_or_else(|| io::ErrorKind::BrokenPipe.into()),
-                        )));
-                    }
                     Poll::Ready(Err(ExchangeError::Closed)) if pending.write_failed.is_some() => {
                         let error = pending.write_failed.take();
                         return Poll::Ready(Err(ExchangeError::Io(
