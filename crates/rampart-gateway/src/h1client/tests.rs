@@ -125,21 +125,56 @@ async fn hostile_responses_fail_the_exchange() {
     );
 }
 
-/// A streamed request body of the given frames, all ready at once.
-fn frames_body(frames: Vec<Bytes>) -> UpstreamBody {
+/// A request to the host `upstream` (the tests' connection has no address).
+fn outgoing<'a>(method: &'a Method, target: &'a str, headers: &'a HeaderMap) -> Outgoing<'a> {
+    Outgoing {
+        method,
+        target,
+        headers,
+        host: "upstream",
+    }
+}
+
+/// One step of a [`scripted_body`].
+enum Step {
+    Data(Bytes),
+    /// Not ready this poll (the task is woken at once).
+    Wait,
+    /// Never ready again.
+    Stall,
+}
+
+/// A streamed request body that plays `steps`, then ends.
+fn scripted_body(steps: Vec<Step>) -> UpstreamBody {
     use http_body_util::BodyExt;
-    struct Frames(std::collections::VecDeque<Bytes>);
-    impl Body for Frames {
+    struct Scripted(std::collections::VecDeque<Step>);
+    impl Body for Scripted {
         type Data = Bytes;
         type Error = BoxError;
         fn poll_frame(
             mut self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
+            cx: &mut Context<'_>,
         ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-            Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
+            match self.0.pop_front() {
+                Some(Step::Data(data)) => Poll::Ready(Some(Ok(Frame::data(data)))),
+                Some(Step::Wait) => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                Some(Step::Stall) => {
+                    self.0.push_front(Step::Stall);
+                    Poll::Pending
+                }
+                None => Poll::Ready(None),
+            }
         }
     }
-    Frames(frames.into()).boxed()
+    Scripted(steps.into()).boxed()
+}
+
+/// A streamed request body of the given frames, all ready at once.
+fn frames_body(frames: Vec<Bytes>) -> UpstreamBody {
+    scripted_body(frames.into_iter().map(Step::Data).collect())
 }
 
 /// An upstream that reads `expect` bytes of request, then answers `reply`.
@@ -165,12 +200,7 @@ async fn exchange_reading(
     });
     let mut conn = Connection::new(Stream::Duplex(client));
     let headers = HeaderMap::new();
-    let outgoing = Outgoing {
-        method: &Method::POST,
-        target: "/up",
-        headers: &headers,
-        host: "upstream",
-    };
+    let outgoing = outgoing(&Method::POST, "/up", &headers);
     let mut body = body;
     let result = conn
         .exchange(&outgoing, &mut body)
@@ -217,12 +247,7 @@ fn the_write_buffer_stays_bounded_under_a_slow_reader() {
     let frames = vec![Bytes::from(vec![b'x'; 1000]); 2000];
     let mut body = frames_body(frames);
     let headers = HeaderMap::new();
-    let outgoing = Outgoing {
-        method: &Method::POST,
-        target: "/up",
-        headers: &headers,
-        host: "upstream",
-    };
+    let outgoing = outgoing(&Method::POST, "/up", &headers);
     encode_head(&mut conn.write, &outgoing, BodyFraming::Chunked);
     let mut pending = Pending {
         written: 0,
@@ -261,27 +286,7 @@ fn the_write_buffer_stays_bounded_under_a_slow_reader() {
 
 /// A body that is not ready at its first poll, then gives `data`.
 fn late_body(data: &'static [u8]) -> UpstreamBody {
-    use http_body_util::BodyExt;
-    struct Late(u8, &'static [u8]);
-    impl Body for Late {
-        type Data = Bytes;
-        type Error = BoxError;
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-            self.0 += 1;
-            match self.0 {
-                1 => {
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
-                }
-                2 => Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(self.1))))),
-                _ => Poll::Ready(None),
-            }
-        }
-    }
-    Late(0, data).boxed()
+    scripted_body(vec![Step::Wait, Step::Data(Bytes::from_static(data))])
 }
 
 #[tokio::test]
@@ -318,12 +323,7 @@ fn written_pieces_are_flushed_while_the_body_waits() {
     let (client, mut server) = tokio::io::duplex(1 << 16);
     let mut conn = Connection::new(Stream::Buffered(tokio::io::BufWriter::new(client)));
     let headers = HeaderMap::new();
-    let outgoing = Outgoing {
-        method: &Method::POST,
-        target: "/up",
-        headers: &headers,
-        host: "upstream",
-    };
+    let outgoing = outgoing(&Method::POST, "/up", &headers);
     let mut body = SendBody::Stream {
         // One piece, then the body waits (for ever, here).
         body: late_body_forever(b"hi"),
@@ -361,12 +361,7 @@ fn a_trickled_head_is_parsed_once() {
     let (client, mut server) = tokio::io::duplex(1 << 16);
     let mut conn = Connection::new(Stream::Duplex(client));
     let headers = HeaderMap::new();
-    let outgoing = Outgoing {
-        method: &Method::GET,
-        target: "/",
-        headers: &headers,
-        host: "upstream",
-    };
+    let outgoing = outgoing(&Method::GET, "/", &headers);
     let mut body = SendBody::None;
     let mut cx = Context::from_waker(std::task::Waker::noop());
     let before = response::PARSES.with(|n| n.get());
@@ -400,23 +395,7 @@ async fn a_head_must_end_where_its_blank_line_is() {
 
 /// A body that gives `data`, then waits for ever.
 fn late_body_forever(data: &'static [u8]) -> UpstreamBody {
-    use http_body_util::BodyExt;
-    struct Stuck(bool, &'static [u8]);
-    impl Body for Stuck {
-        type Data = Bytes;
-        type Error = BoxError;
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-            if self.0 {
-                return Poll::Pending;
-            }
-            self.0 = true;
-            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(self.1)))))
-        }
-    }
-    Stuck(false, data).boxed()
+    scripted_body(vec![Step::Data(Bytes::from_static(data)), Step::Stall])
 }
 
 mod lifecycle;

@@ -14,12 +14,7 @@ async fn bytes_before_the_request_head_are_a_stale_connection() {
         server.write_all(stale).await.unwrap();
         let mut conn = Connection::new(Stream::Duplex(client));
         let headers = HeaderMap::new();
-        let outgoing = Outgoing {
-            method: &Method::POST,
-            target: "/up",
-            headers: &headers,
-            host: "upstream",
-        };
+        let outgoing = outgoing(&Method::POST, "/up", &headers);
         let mut body = if streamed {
             SendBody::Stream {
                 body: late_body(b"hi"),
@@ -73,12 +68,7 @@ async fn only_a_connection_that_answered_nothing_is_retried() {
     // Immediate close with nothing received: retryable.
     let mut conn = Connection::new(Stream::Duplex(client));
     let headers = HeaderMap::new();
-    let outgoing = Outgoing {
-        method: &Method::GET,
-        target: "/",
-        headers: &headers,
-        host: "upstream",
-    };
+    let outgoing = outgoing(&Method::GET, "/", &headers);
     let error = conn
         .exchange(&outgoing, &mut SendBody::None)
         .await
@@ -106,12 +96,7 @@ async fn only_a_connection_that_answered_nothing_is_retried() {
 #[tokio::test]
 async fn a_streamed_body_is_whole_again_only_if_nothing_was_taken_from_it() {
     let headers = HeaderMap::new();
-    let outgoing = Outgoing {
-        method: &Method::POST,
-        target: "/up",
-        headers: &headers,
-        host: "upstream",
-    };
+    let outgoing = outgoing(&Method::POST, "/up", &headers);
     let streamed = || SendBody::Stream {
         body: frames_body(vec![Bytes::from_static(b"hi")]),
         length: Some(2),
@@ -181,12 +166,7 @@ async fn an_early_answer_is_not_reused_and_its_body_reads_are_bounded() {
         });
         let mut conn = Box::new(Connection::new(Stream::Duplex(client)));
         let headers = HeaderMap::new();
-        let outgoing = Outgoing {
-            method: &Method::POST,
-            target: "/up",
-            headers: &headers,
-            host: "upstream",
-        };
+        let outgoing = outgoing(&Method::POST, "/up", &headers);
         // One piece of a body that then never goes on.
         let mut body = SendBody::Stream {
             body: late_body_forever(b"first"),
@@ -268,12 +248,7 @@ async fn one_timer_per_connection_bounds_each_response_head() {
     });
     let mut conn = Connection::new(Stream::Duplex(client));
     let headers = HeaderMap::new();
-    let outgoing = Outgoing {
-        method: &Method::GET,
-        target: "/",
-        headers: &headers,
-        host: "upstream",
-    };
+    let outgoing = outgoing(&Method::GET, "/", &headers);
     let second = Duration::from_secs(1);
     conn.head_deadline = Some(Instant::now() + second);
     assert!(conn.exchange(&outgoing, &mut SendBody::None).await.is_ok());
