@@ -16,7 +16,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use super::data::{NAME_BIT, UNCACHED};
-use super::scan_memo::{Kind, ScanMemo};
+use super::scan_memo::{self, Kind, ScanMemo};
 use crate::prefilter::Prefilter;
 use crate::transformations::{CASE_ONLY, ChainId, ChainTable, Transform, trigger_mask};
 
@@ -125,6 +125,32 @@ impl ValueCache {
             return None;
         }
         ((v & !MEMO_SCAN) as usize).checked_sub(1)
+    }
+
+    /// Room for one more scan of `words` words, zeroed and counted: its
+    /// start in `scans` and its mark (1 + start, below [`MEMO_SCAN`]);
+    /// `None` when the cache is full.
+    fn new_scan(&mut self, words: usize) -> Option<(usize, u32)> {
+        let size = words * 8;
+        let start = self.scans.len();
+        let mark = u32::try_from(start + 1)
+            .ok()
+            .filter(|m| m & MEMO_SCAN == 0)?;
+        if self.bytes + size > CACHE_BYTES_LIMIT {
+            return None;
+        }
+        self.bytes += size;
+        if self.scans.capacity() == 0 {
+            self.scans.reserve(words * 32);
+        }
+        self.scans.resize(start + words, 0);
+        Some((start, mark))
+    }
+
+    /// Gives back the last scan [`Self::new_scan`] made.
+    fn drop_last_scan(&mut self, words: usize) {
+        self.scans.truncate(self.scans.len().saturating_sub(words));
+        self.bytes = self.bytes.saturating_sub(words * 8);
     }
 
     /// The table of item slot `index`, allocated on first use (`None` when
@@ -340,81 +366,54 @@ impl ValueCache {
             node
         };
         let words = p.words();
+        let known = self.known(index, node);
         // Scanned earlier in this transaction?
-        if let Some(start) = self
-            .known(index, node)
+        if let Some(start) = known
             .and_then(|vi| self.values.get(vi))
             .and_then(|v| self.values.get(v.bits_from))
             .and_then(|v| (v.bits as usize).checked_sub(1))
+            .or_else(|| self.memo_scan(index, node))
         {
-            return self.scans.get(start..start + words);
-        }
-        if let Some(start) = self.memo_scan(index, node) {
             return self.scans.get(start..start + words);
         }
         // Or by an earlier transaction: then neither the transformation nor
         // the scan runs. The scan is kept for the next rule that asks (the
-        // node's cell marks it with MEMO_SCAN).
+        // value takes it if this transaction computed it; else the node's
+        // cell marks it with MEMO_SCAN until it does).
         let keyed = ScanMemo::key(&mut self.memo_key, Kind::Node, node as usize, group, value);
-        if keyed {
-            let start = self.scans.len();
-            let size = words * 8;
-            if self.bytes + size <= CACHE_BYTES_LIMIT
-                && let Ok(mark) = u32::try_from(start + 1)
-                && mark & MEMO_SCAN == 0
-            {
-                self.scans.resize(start + words, 0);
-                let out = self.scans.get_mut(start..)?;
-                if p.memo.apply(&self.memo_key, out) {
-                    self.bytes += size;
-                    // The value, if this transaction computed it, takes the
-                    // scan; else the cell keeps it until it does.
-                    match self.known(index, node) {
-                        Some(vi) => self.attach_scan(vi, mark),
-                        None => {
-                            if let Some(cell) = self
-                                .table(chains, index)
-                                .and_then(|t| t.get_mut(node as usize))
-                            {
-                                *cell = MEMO_SCAN | mark;
-                            }
+        if keyed && let Some((start, mark)) = self.new_scan(words) {
+            let out = self.scans.get_mut(start..)?;
+            if p.memo.apply(&self.memo_key, out) {
+                match known {
+                    Some(vi) => self.attach_scan(vi, mark),
+                    None => {
+                        if let Some(cell) = self
+                            .table(chains, index)
+                            .and_then(|t| t.get_mut(node as usize))
+                        {
+                            *cell = MEMO_SCAN | mark;
                         }
                     }
-                    return self.scans.get(start..start + words);
                 }
-                self.scans.truncate(start);
+                return self.scans.get(start..start + words);
             }
+            self.drop_last_scan(words);
         }
         let vi = self.value_index(chains, index, value, node)?;
         let src = self.values.get(vi)?.bits_from;
-        let v = self.values.get_mut(src)?;
-        if v.bits == 0 {
-            let size = words * 8;
-            let start = self.scans.len();
-            if self.bytes + size > CACHE_BYTES_LIMIT {
-                return None;
-            }
-            v.bits = u32::try_from(start + 1).ok()?;
-            self.bytes += size;
-            if self.scans.capacity() == 0 {
-                self.scans.reserve(words * 32);
-            }
-            self.scans.resize(start + words, 0);
+        if self.values.get(src)?.bits == 0 {
+            let (start, mark) = self.new_scan(words)?;
+            let v = self.values.get_mut(src)?;
+            v.bits = mark;
             let out = self.scans.get_mut(start..)?;
             p.scan_into(group, v.data.as_deref().unwrap_or(value), out);
         }
-        let start = (v.bits as usize).checked_sub(1)?;
+        let start = (self.values.get(src)?.bits as usize).checked_sub(1)?;
         let bits = self.scans.get(start..start + words)?;
         if keyed {
-            // Every set word, or nothing (an incomplete scan would skip rules).
-            let sparse: Option<Box<[(u32, u64)]>> = bits
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| **b != 0)
-                .map(|(w, b)| Some((u32::try_from(w).ok()?, *b)))
-                .collect();
-            if let Some(sparse) = sparse {
-                p.memo.remember(&self.memo_key, sparse);
+            let mut sparse = Vec::new();
+            if scan_memo::add_row(&mut sparse, 0, bits) {
+                p.memo.remember(&self.memo_key, sparse.into_boxed_slice());
             }
         }
         Some(bits)

@@ -12,7 +12,7 @@ use super::collect::{Candidate, Matched, collect};
 use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, RecordedMsg, expand, expand_cow};
 use super::persistent::{PartOf, RECORD_USES_NAMED};
-use super::scan_memo::{Kind, ScanMemo};
+use super::scan_memo::{self, Kind, ScanMemo};
 use super::sources::ALWAYS;
 use super::{Interruption, MatchRec, Transaction};
 use crate::rule::Rule;
@@ -81,24 +81,17 @@ fn fact_hits(
                     cache.scan_into(p, &rs.chains, group, c.id, &c.value, node, row);
                 }
             }
-            // Into the transaction's rows, and (sparse) into the memo: every
-            // set word, or nothing (an incomplete entry would skip rules).
+            // Into the transaction's rows, and (sparse) into the memo.
             let mut contribution = Vec::new();
             let mut complete = true;
             for (row, &node) in fresh.chunks_exact(words.max(1)).zip(nodes) {
                 let start = node as usize * words;
-                for (w, &bits) in row.iter().enumerate() {
-                    if bits == 0 {
-                        continue;
-                    }
-                    if let Some(r) = rows.get_mut(start + w) {
-                        *r |= bits;
-                    }
-                    match u32::try_from(start + w) {
-                        Ok(at) => contribution.push((at, bits)),
-                        Err(_) => complete = false,
+                if let Some(target) = rows.get_mut(start..start + words) {
+                    for (r, o) in target.iter_mut().zip(row) {
+                        *r |= *o;
                     }
                 }
+                complete &= scan_memo::add_row(&mut contribution, start, row);
             }
             if keyed && complete {
                 p.memo.remember(&key, contribution.into_boxed_slice());

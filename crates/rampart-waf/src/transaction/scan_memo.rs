@@ -27,6 +27,23 @@ use std::sync::Mutex;
 /// the bits it sets there), non-zero words only.
 pub(crate) type Contribution = Box<[(u32, u64)]>;
 
+/// Adds the non-zero words of `row` (which starts at word `start` of the
+/// rows a contribution applies to) to `contribution`; false when an index
+/// does not fit (the caller then remembers nothing: an incomplete entry
+/// would skip rules).
+pub(crate) fn add_row(contribution: &mut Vec<(u32, u64)>, start: usize, row: &[u64]) -> bool {
+    for (w, &bits) in row.iter().enumerate() {
+        if bits == 0 {
+            continue;
+        }
+        match u32::try_from(start + w) {
+            Ok(at) => contribution.push((at, bits)),
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
 /// Longest value remembered.
 const VALUE_LIMIT: usize = 4096;
 /// Bytes (keys, contributions and a per-entry overhead) of one generation;
