@@ -1,6 +1,10 @@
 //! The immutable, shareable result of loading rules, and the builder that the
 //! SecLang loader feeds directive by directive.
 
+mod heads;
+
+pub(crate) use heads::Head;
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -152,6 +156,9 @@ pub struct Ruleset {
     /// does not match the folded TX state ([`crate::transaction::idle_keys`]);
     /// the rule is skipped while none of them was written.
     pub(crate) idle: Vec<Option<Box<[Vec<u8>]>>>,
+    /// Per phase, per entry of [`Self::phases`]: what the rule loop reads
+    /// first ([`heads`]); built last, from everything above.
+    pub(crate) heads: [Vec<heads::Head>; 5],
 }
 
 impl Ruleset {
@@ -458,8 +465,11 @@ impl RulesetBuilder {
             named_use,
             first_sources,
             idle: Vec::new(),
+            heads: Default::default(),
         };
         if !fold_on {
+            let mut rs = rs;
+            rs.heads = heads::build(&rs);
             return Ok(rs);
         }
         // The template transaction folding runs needs a shared ruleset; it is
@@ -485,6 +495,7 @@ impl RulesetBuilder {
                         .collect();
                 }
                 rs.fold = fold;
+                rs.heads = heads::build(&rs);
                 Ok(rs)
             }
             Err(_) => Err(LoadError::new(

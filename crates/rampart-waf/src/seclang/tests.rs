@@ -324,3 +324,39 @@ fn cookie_format_0_only() {
         "{err}"
     );
 }
+
+#[test]
+fn each_match_record_names_the_variable_matched_by_then() {
+    // Records share MATCHED_VAR while it does not change (a rule without
+    // targets, or a chain whose second link fails, leaves it or changes it
+    // without a record); each record must still name the variable as it was.
+    let rs = Arc::new(
+        load(
+            "SecRule ARGS:a \"@contains x\" \"id:1,phase:1,pass,log\"\n\
+             SecAction \"id:2,phase:1,pass,nolog\"\n\
+             SecRule ARGS:b \"@contains y\" \"id:3,phase:1,pass,log,chain\"\n\
+             SecRule ARGS:c \"@contains never\" \"\"\n\
+             SecAction \"id:4,phase:1,pass,nolog\"\n\
+             SecRule ARGS:c \"@contains z\" \"id:5,phase:1,pass,log\"\n\
+             SecAction \"id:6,phase:1,pass,nolog\"\n",
+        )
+        .unwrap(),
+    );
+    let tx = get(&rs, "/?a=x&b=y&c=z");
+    let seen: Vec<(u64, String)> = tx
+        .matches()
+        .into_iter()
+        .map(|m| (m.id, m.matched_var_name))
+        .collect();
+    let expect = [
+        (1, "ARGS:a"),
+        (2, "ARGS:a"),
+        // 3's first link matched ARGS:b, its chain failed: no record, but
+        // MATCHED_VAR moved on.
+        (4, "ARGS:b"),
+        (5, "ARGS:c"),
+        (6, "ARGS:c"),
+    ];
+    let expect: Vec<(u64, String)> = expect.iter().map(|(i, n)| (*i, n.to_string())).collect();
+    assert_eq!(seen, expect);
+}

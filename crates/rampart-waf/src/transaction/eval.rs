@@ -13,10 +13,9 @@ use super::data::{NAME_BIT, UNCACHED};
 use super::expand::{Env, RecordedMsg, expand, expand_cow};
 use super::persistent::{PartOf, RECORD_USES_NAMED};
 use super::scan_memo::{self, Kind, ScanMemo};
-use super::sources::ALWAYS;
-use super::{Interruption, MatchRec, Transaction};
+use super::{Interruption, Transaction};
 use crate::rule::Rule;
-use crate::ruleset::{Entry, Ruleset};
+use crate::ruleset::{Head, Ruleset};
 use crate::seclang::actions::{Action, AllowScope, Ctl, Disruptive, EngineMode, SetVarOp};
 use crate::transformations::{CASE_ONLY, ChainId};
 use crate::variables::Var;
@@ -160,7 +159,7 @@ impl Transaction {
         }
         self.present = super::sources::present(&self.data);
         let p = usize::from(phase.clamp(1, 5) - 1);
-        let (Some(entries), Some(jumps)) = (rs.phases.get(p), rs.jumps.get(p)) else {
+        let (Some(heads), Some(jumps)) = (rs.heads.get(p), rs.jumps.get(p)) else {
             return;
         };
         let mut i = 0;
@@ -169,21 +168,48 @@ impl Transaction {
             self.fold_decided = true;
             self.folded = self.start_folded(&rs);
         }
-        while let Some(entry) = entries.get(i) {
+        while let Some(head) = heads.get(i) {
             i += 1;
-            let Entry::Rule(idx) = *entry else { continue };
-            let Some(rule) = rs.rules.get(idx) else {
+            if head.is_marker() {
                 continue;
-            };
+            }
             if skip > 0 {
                 skip -= 1;
                 continue;
             }
+            let idx = head.rule as usize;
+            // Decided from the head alone, without reading the rule (only
+            // while no run-time removal may pick it).
+            if self.runtime.picks_nothing() {
+                if self.folded && head.has(Head::FOLDED) {
+                    if !head.has(Head::FOLD_SETS_VAR) && !head.has(Head::FOLD_MATCHED) {
+                        continue;
+                    }
+                    if head.has(Head::NOT_DISRUPTIVE) && !head.has(Head::FOLD_SETS_VAR) {
+                        self.push_match(idx, RecordedMsg::None);
+                        if head.has(Head::SKIP_AFTER) {
+                            i = jumps.get(i - 1).copied().unwrap_or(heads.len());
+                        } else if head.skip > 0 {
+                            skip = head.skip;
+                        }
+                        continue;
+                    }
+                } else if !head.has(Head::NAMED_FIRST) && self.cannot_match(&rs, head) {
+                    self.vars.matched_vars.clear();
+                    continue;
+                }
+            }
+            let Some(rule) = rs.rules.get(idx) else {
+                continue;
+            };
             if self.rule_removed(rule) {
                 continue;
             }
             // A folded rule replays the outcome it has for every request.
-            match self.folded.then(|| self.replay(&rs, idx, rule)).flatten() {
+            let replayed = (self.folded && head.has(Head::FOLDED))
+                .then(|| self.replay(&rs, idx, rule))
+                .flatten();
+            match replayed {
                 Some(false) => continue,
                 Some(true) => {}
                 None => {
@@ -191,6 +217,7 @@ impl Transaction {
                     // A TX gate that cannot match while its variables are
                     // the folded ones (see the `idle` module).
                     if self.folded
+                        && head.has(Head::IDLE)
                         && named & 1 == 0
                         && let Some(Some(keys)) = rs.idle.get(idx)
                         && super::idle::still_idle(keys, &self.vars.tx, rs.fold.ids_used)
@@ -198,8 +225,7 @@ impl Transaction {
                         self.vars.matched_vars.clear();
                         continue;
                     }
-                    let sources = rs.first_sources.get(idx).copied().unwrap_or(ALWAYS);
-                    if !self.eval_chain(&rs, rule, named, sources) {
+                    if !self.eval_chain(&rs, rule, named, head.sources) {
                         continue;
                     }
                     if named & RECORD_USES_NAMED != 0 {
@@ -250,17 +276,40 @@ impl Transaction {
             }
             if rule.skip_after.is_some() {
                 // Resolved at load: the entry after the marker, or the end.
-                i = jumps.get(i - 1).copied().unwrap_or(entries.len());
+                i = jumps.get(i - 1).copied().unwrap_or(heads.len());
             } else if rule.skip > 0 {
                 skip = rule.skip;
             }
         }
     }
 
+    /// Whether the rule of `head` cannot match, known without evaluating it:
+    /// none of the parts its first link reads holds a value, or none of the
+    /// request facts it reads holds one of its required literals. (The same
+    /// tests [`Self::eval_chain`] starts with.)
+    fn cannot_match(&mut self, rs: &Ruleset, head: &Head) -> bool {
+        if head.sources & self.present == 0 {
+            return true;
+        }
+        head.fact_slot != Head::NO_SLOT
+            && !self.facts_allow(rs, head.chain_id, false, head.fact_slot)
+    }
+
     /// Whether prefilter `slot` (of fact-only link `rule`) may match some
     /// value the link inspects: its chain's end value, or with multiMatch any
     /// intermediate value.
     fn may_match_facts(&mut self, rs: &Ruleset, rule: &Rule, slot: u32) -> bool {
+        self.facts_allow(rs, rule.chain_id, rule.multi_match, slot)
+    }
+
+    /// [`Self::may_match_facts`] for a link under chain node `chain_id`.
+    fn facts_allow(
+        &mut self,
+        rs: &Ruleset,
+        chain_id: ChainId,
+        multi_match: bool,
+        slot: u32,
+    ) -> bool {
         use crate::prefilter::Prefilter;
         if self.facts_dirty {
             self.facts_dirty = false;
@@ -278,13 +327,13 @@ impl Transaction {
             let start = node as usize * words;
             self.fact_hits.get(start..start + words).unwrap_or_default()
         };
-        if !rule.multi_match {
-            return Prefilter::allows(row(rule.chain_id), slot);
+        if !multi_match {
+            return Prefilter::allows(row(chain_id), slot);
         }
         Prefilter::allows(row(0), slot)
             || rs
                 .chains
-                .path(rule.chain_id)
+                .path(chain_id)
                 .into_iter()
                 .any(|node| Prefilter::allows(row(node), slot))
     }
@@ -304,11 +353,7 @@ impl Transaction {
         } else {
             RecordedMsg::None
         };
-        self.matches.push(MatchRec {
-            rule: idx,
-            msg,
-            var: self.vars.matched_var.clone(),
-        });
+        self.push_match(idx, msg);
     }
 
     /// Evaluates a rule and its chain. As in ModSecurity, each link runs its

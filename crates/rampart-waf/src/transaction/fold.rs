@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use super::Transaction;
 use super::data::Collection;
-use super::{MatchRec, Transaction};
 use crate::rule::Rule;
 use crate::ruleset::Ruleset;
 
@@ -108,11 +108,7 @@ impl Transaction {
             self.vars.matched_var = Some(v.clone());
         }
         if outcome.matched {
-            self.matches.push(MatchRec {
-                rule: idx,
-                msg: super::expand::RecordedMsg::None,
-                var: self.vars.matched_var.clone(),
-            });
+            self.push_match(idx, super::expand::RecordedMsg::None);
         }
         Some(outcome.matched)
     }

@@ -39,6 +39,7 @@ pub(crate) use fold::Outcome;
 pub(crate) use idle::idle_keys;
 pub(crate) use persistent::named_use;
 pub(crate) use response::is_media_type;
+pub(crate) use sources::ALWAYS as ALWAYS_SOURCES;
 pub(crate) use sources::of_link as sources_of_link;
 
 /// How the transaction was interrupted.
@@ -82,7 +83,18 @@ pub(crate) struct MatchRec {
     /// The `msg`, for logged matches.
     pub msg: expand::RecordedMsg,
     /// MATCHED_VAR_NAME / MATCHED_VAR after the match.
-    pub var: Option<collect::MatchedVar>,
+    pub var: RecVar,
+}
+
+/// MATCHED_VAR of a match record: kept once per change of MATCHED_VAR rather
+/// than once per record (most records are replays of folded setup rules,
+/// which leave it as it was).
+#[derive(Debug, Clone)]
+pub(crate) enum RecVar {
+    /// The same as the previous record's.
+    Previous,
+    /// This value (`None`: no variable matched yet).
+    Set(Option<collect::MatchedVar>),
 }
 
 /// Which rules a run-time target removal applies to.
@@ -112,6 +124,16 @@ pub(crate) struct Runtime {
     pub target_removals: Vec<(RulePick, Exclusion)>,
 }
 
+impl Runtime {
+    /// No run-time removal (`ctl:ruleRemove*`) is in force: no rule is
+    /// removed or has targets removed.
+    pub(crate) fn picks_nothing(&self) -> bool {
+        self.removed_ids.is_empty()
+            && self.removed_tags.is_empty()
+            && self.target_removals.is_empty()
+    }
+}
+
 /// One HTTP transaction under inspection.
 #[derive(Debug)]
 pub struct Transaction {
@@ -136,7 +158,11 @@ pub struct Transaction {
     runtime: Runtime,
     interruption: Option<Interruption>,
     detected: Option<Interruption>,
+    /// Only ever appended to: a record keeps its MATCHED_VAR alive.
     matches: Vec<MatchRec>,
+    /// Address of the MATCHED_VAR the last [`RecVar::Set`] record holds (0:
+    /// none). As that record keeps it alive, an equal address is that value.
+    last_rec_var: usize,
     /// Whether the ruleset's folded rules are replayed (decided when phase 1
     /// starts; see [`crate::fold`]).
     folded: bool,
@@ -197,6 +223,7 @@ impl Transaction {
             interruption: None,
             detected: None,
             matches,
+            last_rec_var: 0,
             folded: false,
             fold_decided: false,
             scratch: Vec::new(),
@@ -356,9 +383,13 @@ impl Transaction {
 
     /// Every matched rule, in order (including `nolog` ones).
     pub fn matches(&self) -> Vec<RuleMatch> {
+        let mut var: Option<&collect::MatchedVar> = None;
         self.matches
             .iter()
             .filter_map(|m| {
+                if let RecVar::Set(v) = &m.var {
+                    var = v.as_ref();
+                }
                 let rule = self.rs.rules.get(m.rule)?;
                 Some(RuleMatch {
                     id: rule.id,
@@ -366,14 +397,33 @@ impl Transaction {
                     logged: rule.log,
                     msg: m.msg.text(rule),
                     severity: rule.severity,
-                    matched_var_name: m
-                        .var
-                        .as_deref()
+                    matched_var_name: var
+                        .map(|m| &**m)
                         .map(|m| String::from_utf8_lossy(m.name()).into_owned())
                         .unwrap_or_default(),
                 })
             })
             .collect()
+    }
+
+    /// Records a match of rule `idx` with MATCHED_VAR as it is now.
+    pub(crate) fn push_match(&mut self, idx: usize, msg: expand::RecordedMsg) {
+        let current = self
+            .vars
+            .matched_var
+            .as_ref()
+            .map_or(0, |v| Arc::as_ptr(v) as usize);
+        let var = if !self.matches.is_empty() && current == self.last_rec_var {
+            RecVar::Previous
+        } else {
+            self.last_rec_var = current;
+            RecVar::Set(self.vars.matched_var.clone())
+        };
+        self.matches.push(MatchRec {
+            rule: idx,
+            msg,
+            var,
+        });
     }
 
     /// How many rules (chain starters) matched so far, logged or not: it only
