@@ -91,7 +91,7 @@ fn marker() -> Head {
 }
 
 fn head(rs: &Ruleset, idx: usize, rule: &Rule) -> Head {
-    let Ok(index) = u32::try_from(idx) else {
+    let Some(index) = u32::try_from(idx).ok().filter(|&i| i != Head::MARKER) else {
         // Four billion rules do not load; a marker is the safe reading.
         return marker();
     };

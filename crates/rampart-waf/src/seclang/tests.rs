@@ -360,3 +360,28 @@ fn each_match_record_names_the_variable_matched_by_then() {
     let expect: Vec<(u64, String)> = expect.iter().map(|(i, n)| (*i, n.to_string())).collect();
     assert_eq!(seen, expect);
 }
+
+#[test]
+fn engine_turned_off_by_a_failed_chain_stops_at_the_next_match_folded_or_not() {
+    // 1's starter matches and runs `ctl:ruleEngine=Off`, its chain fails; 2 is
+    // a folded `SecAction` (replayed): its match ends the phase as any match
+    // does once the engine is off, so 3 never runs (reviewer's case).
+    let src = "SecRuleEngine On\n\
+        SecRule ARGS:a \"@contains x\" \"id:1,phase:1,pass,nolog,ctl:ruleEngine=Off,chain\"\n\
+        SecRule ARGS:b \"@contains never\" \"\"\n\
+        SecAction \"id:2,phase:1,pass,nolog\"\n\
+        SecRule ARGS:a \"@contains x\" \"id:3,phase:1,deny,status:403,log,setvar:tx.after=1\"\n";
+    for fold in [false, true] {
+        let mut b = RulesetBuilder::new();
+        b.load_str(src, Path::new("/rules/test.conf")).unwrap();
+        b.settings_mut().fold = fold;
+        let rs = Arc::new(b.build().unwrap());
+        assert_eq!(rs.is_folded(2), fold);
+        let tx = get(&rs, "/?a=x&b=y");
+        let ids: Vec<u64> = tx.matches().into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec![2], "fold {fold}");
+        assert!(tx.detected_interruption().is_none(), "fold {fold}");
+        assert!(tx.interruption().is_none(), "fold {fold}");
+        assert_eq!(tx.tx("after"), None, "fold {fold}");
+    }
+}

@@ -187,6 +187,12 @@ impl Transaction {
                     }
                     if head.has(Head::NOT_DISRUPTIVE) && !head.has(Head::FOLD_SETS_VAR) {
                         self.push_match(idx, RecordedMsg::None);
+                        // As after any match: a chain starter's
+                        // `ctl:ruleEngine=Off` may have run even though its
+                        // chain failed.
+                        if self.runtime.engine == EngineMode::Off {
+                            return;
+                        }
                         if head.has(Head::SKIP_AFTER) {
                             i = jumps.get(i - 1).copied().unwrap_or(heads.len());
                         } else if head.skip > 0 {
