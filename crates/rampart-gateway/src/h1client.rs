@@ -202,15 +202,20 @@ impl Connection {
     /// Peeks at the socket under the stream, bypassing tokio's readiness
     /// (None for in-memory test streams).
     fn kernel_peek(&self) -> Option<io::Result<usize>> {
-        let tcp = match &self.io {
-            Stream::Tcp(tcp) => tcp,
-            Stream::Tls(tls) => tls.get_ref().0,
-            #[cfg(test)]
-            _ => return None,
-        };
+        let tcp = self.tcp()?;
         let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
         // The socket is non-blocking: no data yet is `WouldBlock`.
         Some(socket2::SockRef::from(tcp).peek(&mut byte))
+    }
+
+    /// The TCP socket under the stream (None for in-memory test streams).
+    pub(crate) fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        match &self.io {
+            Stream::Tcp(tcp) => Some(tcp),
+            Stream::Tls(tls) => Some(tls.get_ref().0),
+            #[cfg(test)]
+            _ => None,
+        }
     }
 
     /// Whether the last exchange left a streamed request body as it was

@@ -270,3 +270,42 @@ async fn one_timer_per_connection_bounds_each_response_head() {
     assert!(Instant::now() >= started + second);
     upstream.abort();
 }
+
+#[tokio::test]
+async fn nothing_is_read_after_a_failed_first_write() {
+    use std::io::Write as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    let mut server = server.into_std().unwrap();
+    server.set_nonblocking(false).unwrap();
+    let mut conn = Connection::new(Stream::Tcp(client));
+    // Idle and open (this also leaves tokio's read readiness cleared).
+    assert!(conn.probe_idle(false));
+    // Our writes now fail; a response is on its way that no request asked
+    // for. Neither side's runtime turns until the exchange has been polled
+    // once, so tokio hears of those bytes only after the failed write.
+    socket2::SockRef::from(conn.tcp().unwrap())
+        .shutdown(std::net::Shutdown::Write)
+        .unwrap();
+    server
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let headers = HeaderMap::new();
+    let outgoing = outgoing(&Method::GET, "/", &headers);
+    conn.head_deadline = Some(tokio::time::Instant::now() + std::time::Duration::from_secs(5));
+    match conn.exchange(&outgoing, &mut SendBody::None).await {
+        // The write's own error, at once: not sent, so any method may go again.
+        Err(ExchangeError::FailedBeforeRequest(error)) => {
+            assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
+        }
+        Err(other) => panic!("not the write's error: {other}"),
+        Ok(exchanged) => panic!(
+            "stray bytes taken as the answer: {}",
+            exchanged.response.status()
+        ),
+    }
+}
