@@ -115,9 +115,11 @@ pub(crate) struct Connection {
     /// How far `read` has been searched for the end of a response head.
     searched: usize,
     write: Vec<u8>,
-    /// How long the upstream said it keeps this connection open while idle
-    /// (its `Keep-Alive: timeout=`), from the last response.
-    pub(crate) keep_alive_hint: Option<std::time::Duration>,
+    /// When the upstream's announced keep-alive timer (`Keep-Alive:
+    /// timeout=` on the last response) fires at the latest: counted from
+    /// the response head's arrival, as the upstream's own timer runs from
+    /// when it sent the response, not from when we finished reading it.
+    pub(crate) keep_alive_until: Option<std::time::Instant>,
     /// The last exchange took something from a streamed request body (which
     /// then cannot be sent again elsewhere).
     body_taken: bool,
@@ -137,7 +139,7 @@ impl Connection {
             read: BytesMut::with_capacity(READ_CHUNK),
             searched: 0,
             write: Vec::with_capacity(4096),
-            keep_alive_hint: None,
+            keep_alive_until: None,
             body_taken: false,
             head_deadline: None,
             head_timer: None,

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::via_hyper::keep_alive_hint;
 use super::{
     Conn, Duration, ExchangeError, IdleConn, PoolSettings, UpstreamClient, UpstreamRequestError,
-    fallback_host, idle_lifetime,
+    fallback_host, idle_expiry,
 };
 use crate::upstream::UpstreamBody;
 
@@ -334,12 +334,48 @@ fn the_keep_alive_timeout_hint_is_read_and_bad_ones_ignored() {
 fn an_announced_keep_alive_timeout_shortens_the_idle_lifetime() {
     let idle = Duration::from_secs(90);
     let secs = Duration::from_secs;
-    assert_eq!(idle_lifetime(idle, None), idle);
-    assert_eq!(idle_lifetime(idle, Some(secs(5))), secs(4));
-    assert_eq!(idle_lifetime(idle, Some(secs(600))), idle);
+    let now = std::time::Instant::now();
+    assert_eq!(idle_expiry(now, idle, None), Some(now + idle));
+    // Head just arrived: the announced 5s less the margin.
+    assert_eq!(
+        idle_expiry(now, idle, Some(now + secs(5))),
+        Some(now + secs(4))
+    );
+    assert_eq!(
+        idle_expiry(now, idle, Some(now + secs(600))),
+        Some(now + idle)
+    );
     // One second or less: not worth pooling.
-    assert_eq!(idle_lifetime(idle, Some(secs(1))), Duration::ZERO);
-    assert_eq!(idle_lifetime(idle, Some(secs(0))), Duration::ZERO);
+    assert_eq!(idle_expiry(now, idle, Some(now + secs(1))), None);
+    assert_eq!(idle_expiry(now, idle, Some(now)), None);
+    // Parked 3s after the head of a response announcing 5s (a slow client
+    // read the body): the upstream's timer has 2s left, we keep it 1s.
+    let head = now - secs(3);
+    assert_eq!(
+        idle_expiry(now, idle, Some(head + secs(5))),
+        Some(now + secs(1))
+    );
+    assert_eq!(idle_expiry(now, idle, Some(head + secs(4))), None);
+    // An idle timeout of zero: never pooled.
+    assert_eq!(idle_expiry(now, Duration::ZERO, None), None);
+}
+
+#[tokio::test]
+async fn the_announced_keep_alive_timeout_runs_from_the_response_head() {
+    const REPLY: &[u8] = b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=2\r\nContent-Length: 2\r\n\r\nok";
+    let (addr, seen) = upstream(false, REPLY).await;
+    let client = client(addr, false, Duration::from_secs(5));
+    // Read at once: parked (for the rest of the 2s, less the margin).
+    assert_eq!(answered(&client, request("GET", addr, false)).await, "ok");
+    assert_eq!(idle(&client), 1);
+    // Read 1.2s after its head arrived: the upstream's timer started when
+    // it sent the response, so less than the margin is left: not parked.
+    let response = client.request(request("GET", addr, false)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "ok");
+    assert_eq!(idle(&client), 0, "parked past the upstream's keep-alive");
+    assert_eq!(seen.accepted.load(Ordering::SeqCst), 1);
 }
 
 #[test]
