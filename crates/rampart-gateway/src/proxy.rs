@@ -80,14 +80,17 @@ impl OnBodyDone for AuditDraft {
         } = *self;
         drop((in_flight, held));
         responses_done.fetch_add(1, Ordering::Release);
-        if end == BodyEnd::UpstreamTimeout {
-            // The head (and its status) went out already: the record says
-            // the response was cut short by a stalled upstream.
+        // The head (and its status) went out already: the record says the
+        // response was cut short by a stalled or broken upstream.
+        let cut = match end {
+            BodyEnd::UpstreamTimeout => Some((GatewayError::UpstreamTimeout, "body_timeout")),
+            BodyEnd::UpstreamFailed => Some((GatewayError::UpstreamUnreachable, "body_error")),
+            BodyEnd::Complete | BodyEnd::Abandoned => None,
+        };
+        if let Some((cause, kind)) = cut {
             record.decision = Decision::Error;
-            record.reason = Some(Cow::Borrowed(
-                GatewayError::UpstreamTimeout.problem().kind.slug,
-            ));
-            metrics::counter!("rampart_upstream_errors_total", "api" => record.api.clone().unwrap_or_default(), "kind" => "body_timeout").increment(1);
+            record.reason = Some(Cow::Borrowed(cause.problem().kind.slug));
+            metrics::counter!("rampart_upstream_errors_total", "api" => record.api.clone().unwrap_or_default(), "kind" => kind).increment(1);
         }
         let elapsed = started.elapsed();
         record.bytes_out = bytes_out;

@@ -309,3 +309,44 @@ async fn nothing_is_read_after_a_failed_first_write() {
         ),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_socket_timeout_in_a_body_is_a_broken_connection_not_the_body_timeout() {
+    use http_body_util::BodyExt;
+    use response::Framing;
+    use std::sync::Arc;
+    use std::time::Duration;
+    struct Nowhere;
+    impl Checkin for Nowhere {
+        fn checkin(&self, _conn: Box<Connection>) {}
+    }
+    let body_error = |error: BoxError| match error.downcast::<ResponseBodyError>() {
+        Ok(error) => *error,
+        Err(other) => panic!("not a body error: {other}"),
+    };
+    // The socket's own ETIMEDOUT (TCP keep-alive or retransmissions gave up).
+    let conn = Box::new(Connection::new(Stream::Failing(io::ErrorKind::TimedOut)));
+    let body = H1Body::new(
+        conn,
+        Framing::Length(10),
+        true,
+        Arc::new(Nowhere),
+        Some(Duration::from_secs(60)),
+    );
+    match body_error(body.collect().await.err().unwrap()) {
+        ResponseBodyError::Io(error) => assert_eq!(error.kind(), io::ErrorKind::TimedOut),
+        other => panic!("reported as {other:?}"),
+    }
+    // The body timeout: an upstream that sends nothing for that long.
+    let (client, _upstream) = tokio::io::duplex(1024);
+    let conn = Box::new(Connection::new(Stream::Duplex(client)));
+    let body = H1Body::new(
+        conn,
+        Framing::Length(10),
+        true,
+        Arc::new(Nowhere),
+        Some(Duration::from_secs(1)),
+    );
+    let error = body_error(body.collect().await.err().unwrap());
+    assert!(matches!(error, ResponseBodyError::TimedOut), "{error:?}");
+}
