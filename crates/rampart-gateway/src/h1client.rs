@@ -169,6 +169,9 @@ impl Connection {
             Some(Ok(_)) if plain => return false,
             Some(Ok(_)) | None => {}
         }
+        // Over TLS this read also reports what rustls took in with the last
+        // response (a close_notify: end of stream; a refused record: the
+        // error tokio-rustls kept), though the socket has nothing more.
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut scratch = [0u8; 64];
         let mut buf = ReadBuf::new(&mut scratch);

@@ -41,11 +41,12 @@ impl Seen {
     }
 }
 
-/// A self-signed certificate (the client below accepts any).
+/// A self-signed certificate (the client below accepts any), made once.
 fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
-    let dir = std::env::temp_dir().join(format!("rampart-pool-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    if !dir.join("cert.pem").exists() {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ServerConfig>> = std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("rampart-pool-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
         let made = std::process::Command::new("openssl")
             .args([
                 "req",
@@ -58,7 +59,7 @@ fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
                 "-keyout",
                 "key.pem",
                 "-out",
-                "cert.pem.new",
+                "cert.pem",
                 "-subj",
                 "/CN=localhost",
                 "-days",
@@ -68,16 +69,16 @@ fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
             .output()
             .unwrap();
         assert!(made.status.success(), "openssl failed");
-        // Tests run in parallel: the certificate appears whole or not at all.
-        std::fs::rename(dir.join("cert.pem.new"), dir.join("cert.pem")).unwrap();
-    }
-    let cert = CertificateDer::from_pem_file(dir.join("cert.pem")).unwrap();
-    let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).unwrap();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+        let cert = CertificateDer::from_pem_file(dir.join("cert.pem")).unwrap();
+        let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        Arc::new(config)
+    });
+    tokio_rustls::TlsAcceptor::from(config.clone())
 }
 
 /// Accepts any server certificate (the tests are about the exchange).
@@ -121,9 +122,26 @@ impl ServerCertVerifier for AnyCert {
     }
 }
 
+/// What a TLS upstream sends after each response, on a connection it keeps
+/// open.
+#[derive(Clone, Copy)]
+enum After {
+    Nothing,
+    /// A `close_notify` alert (its TCP connection stays open).
+    CloseNotify,
+    /// A record rustls refuses (an unencrypted fatal alert), 50ms after
+    /// the response (right behind it, the response itself would be lost).
+    Alert,
+}
+
 /// An upstream answering every request `reply`; a connection the client
 /// closes (or half-closes) is held open, never closed from this side.
 async fn upstream(tls: bool, reply: &'static [u8]) -> (SocketAddr, Arc<Seen>) {
+    upstream_then(tls, reply, After::Nothing).await
+}
+
+/// [`upstream`], sending `after` after each response (TLS only).
+async fn upstream_then(tls: bool, reply: &'static [u8], after: After) -> (SocketAddr, Arc<Seen>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Seen::default());
@@ -137,10 +155,23 @@ async fn upstream(tls: bool, reply: &'static [u8]) -> (SocketAddr, Arc<Seen>) {
                 match acceptor {
                     Some(acceptor) => {
                         if let Ok(tls) = acceptor.accept(stream).await {
-                            serve(tls, &seen, reply).await;
+                            let pause = match after {
+                                After::Alert => Duration::from_millis(50),
+                                _ => Duration::ZERO,
+                            };
+                            serve(tls, &seen, reply, pause, |tls| match after {
+                                After::Nothing => {}
+                                After::CloseNotify => tls.get_mut().1.send_close_notify(),
+                                // handshake_failure, in the clear.
+                                After::Alert => {
+                                    let alert = b"\x15\x03\x03\x00\x02\x02\x28";
+                                    let _ = tls.get_ref().0.try_write(alert);
+                                }
+                            })
+                            .await;
                         }
                     }
-                    None => serve(stream, &seen, reply).await,
+                    None => serve(stream, &seen, reply, Duration::ZERO, |_| {}).await,
                 }
             });
         }
@@ -148,7 +179,13 @@ async fn upstream(tls: bool, reply: &'static [u8]) -> (SocketAddr, Arc<Seen>) {
     (addr, seen)
 }
 
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, seen: &Seen, reply: &[u8]) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    seen: &Seen,
+    reply: &[u8],
+    pause: Duration,
+    after: impl Fn(&mut S),
+) {
     let mut pending = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -174,6 +211,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, seen: &Seen, reply:
                 .push(head.lines().next().unwrap_or_default().to_string());
             io.write_all(reply).await.unwrap();
             io.flush().await.unwrap();
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            after(&mut io);
+            let _ = io.flush().await;
         }
     }
 }
@@ -302,6 +344,27 @@ async fn a_request_is_not_sent_again_past_its_deadline() {
     assert!(error.is_timeout(), "{error}");
     assert_eq!(idle(&client), 2, "one pooled connection tried, no more");
     assert_eq!(seen.count("GET"), 0);
+}
+
+#[tokio::test]
+async fn a_tls_connection_the_upstream_closed_or_spoiled_while_idle_is_not_reused() {
+    for (after, connections) in [
+        (After::Nothing, 1),
+        // Arrives with the response: rustls takes it in with the response's
+        // last bytes and the socket has nothing more to read.
+        (After::CloseNotify, 2),
+        (After::Alert, 2),
+    ] {
+        let (addr, seen) = upstream_then(true, OK, after).await;
+        let client = client(addr, true, Duration::from_secs(5));
+        assert_eq!(answered(&client, request("GET", addr, true)).await, "ok");
+        // Idle for less than the kernel probe's threshold: only the read
+        // that never waits looks at it.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(answered(&client, request("GET", addr, true)).await, "ok");
+        let accepted = seen.accepted.load(Ordering::SeqCst);
+        assert_eq!(accepted, connections, "after {}", after as u8);
+    }
 }
 
 #[test]
