@@ -62,11 +62,31 @@ where
 pub enum BodyEnd {
     /// Sent to its end.
     Complete,
-    /// Dropped before its end (the client went away) or failed.
+    /// Dropped before its end (the client went away) or failed other than
+    /// below.
     Abandoned,
     /// The upstream stopped sending it for longer than its
     /// `response_body_timeout`: the client got a short response.
     UpstreamTimeout,
+    /// The upstream connection broke while the body was read (reset, the
+    /// socket's own timeout, a close before the declared end, broken
+    /// framing): the client got a short response.
+    UpstreamFailed,
+}
+
+impl BodyEnd {
+    /// How a response body that failed with `error` ended.
+    fn of_error(error: &BoxError) -> Self {
+        use crate::h1client::ResponseBodyError;
+        match error.downcast_ref::<ResponseBodyError>() {
+            Some(ResponseBodyError::TimedOut) => BodyEnd::UpstreamTimeout,
+            Some(_) => BodyEnd::UpstreamFailed,
+            // hyper's client (HTTP/2, the HTTP/1 fallback): its body errors
+            // are the upstream connection's.
+            None if error.is::<hyper::Error>() => BodyEnd::UpstreamFailed,
+            None => BodyEnd::Abandoned,
+        }
+    }
 }
 
 /// Called once when a response body ends or is dropped, with the bytes sent.
@@ -118,16 +138,7 @@ impl Body for ResponseBody {
                 }
             }
             Poll::Ready(None) => self.finish(BodyEnd::Complete),
-            Poll::Ready(Some(Err(error))) => self.finish(
-                if error
-                    .downcast_ref::<crate::h1client::ResponseBodyError>()
-                    .is_some_and(|e| matches!(e, crate::h1client::ResponseBodyError::TimedOut))
-                {
-                    BodyEnd::UpstreamTimeout
-                } else {
-                    BodyEnd::Abandoned
-                },
-            ),
+            Poll::Ready(Some(Err(error))) => self.finish(BodyEnd::of_error(error)),
             Poll::Pending => {}
         }
         poll
@@ -256,6 +267,27 @@ impl ReadIdle {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broken_upstream_body_is_told_from_its_timeout_and_from_a_client_gone() {
+        use crate::h1client::ResponseBodyError;
+        let end = |error: BoxError| BodyEnd::of_error(&error);
+        assert_eq!(
+            end(Box::new(ResponseBodyError::TimedOut)),
+            BodyEnd::UpstreamTimeout
+        );
+        // The socket's ETIMEDOUT is the connection's failure, not the timer's.
+        let socket_timeout = std::io::Error::from(std::io::ErrorKind::TimedOut);
+        assert_eq!(
+            end(Box::new(ResponseBodyError::Io(socket_timeout))),
+            BodyEnd::UpstreamFailed
+        );
+        assert_eq!(
+            end(Box::new(ResponseBodyError::Incomplete)),
+            BodyEnd::UpstreamFailed
+        );
+        assert_eq!(end("something else".into()), BodyEnd::Abandoned);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn the_read_bound_runs_from_the_last_bytes_and_costs_nothing_until_a_wait() {

@@ -115,9 +115,11 @@ pub(crate) struct Connection {
     /// How far `read` has been searched for the end of a response head.
     searched: usize,
     write: Vec<u8>,
-    /// How long the upstream said it keeps this connection open while idle
-    /// (its `Keep-Alive: timeout=`), from the last response.
-    pub(crate) keep_alive_hint: Option<std::time::Duration>,
+    /// When the upstream's announced keep-alive timer (`Keep-Alive:
+    /// timeout=` on the last response) fires at the latest: counted from
+    /// the response head's arrival, as the upstream's own timer runs from
+    /// when it sent the response, not from when we finished reading it.
+    pub(crate) keep_alive_until: Option<std::time::Instant>,
     /// The last exchange took something from a streamed request body (which
     /// then cannot be sent again elsewhere).
     body_taken: bool,
@@ -137,7 +139,7 @@ impl Connection {
             read: BytesMut::with_capacity(READ_CHUNK),
             searched: 0,
             write: Vec::with_capacity(4096),
-            keep_alive_hint: None,
+            keep_alive_until: None,
             body_taken: false,
             head_deadline: None,
             head_timer: None,
@@ -167,6 +169,9 @@ impl Connection {
             Some(Ok(_)) if plain => return false,
             Some(Ok(_)) | None => {}
         }
+        // Over TLS this read also reports what rustls took in with the last
+        // response (a close_notify: end of stream; a refused record: the
+        // error tokio-rustls kept), though the socket has nothing more.
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let mut scratch = [0u8; 64];
         let mut buf = ReadBuf::new(&mut scratch);
@@ -202,15 +207,20 @@ impl Connection {
     /// Peeks at the socket under the stream, bypassing tokio's readiness
     /// (None for in-memory test streams).
     fn kernel_peek(&self) -> Option<io::Result<usize>> {
-        let tcp = match &self.io {
-            Stream::Tcp(tcp) => tcp,
-            Stream::Tls(tls) => tls.get_ref().0,
-            #[cfg(test)]
-            _ => return None,
-        };
+        let tcp = self.tcp()?;
         let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
         // The socket is non-blocking: no data yet is `WouldBlock`.
         Some(socket2::SockRef::from(tcp).peek(&mut byte))
+    }
+
+    /// The TCP socket under the stream (None for in-memory test streams).
+    pub(crate) fn tcp(&self) -> Option<&tokio::net::TcpStream> {
+        match &self.io {
+            Stream::Tcp(tcp) => Some(tcp),
+            Stream::Tls(tls) => Some(tls.get_ref().0),
+            #[cfg(test)]
+            _ => None,
+        }
     }
 
     /// Whether the last exchange left a streamed request body as it was

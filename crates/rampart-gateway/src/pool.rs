@@ -317,7 +317,7 @@ impl UpstreamClient {
             conn.head_deadline = Some(deadline);
             match conn.exchange(&outgoing, &mut send).await {
                 Ok(exchanged) => {
-                    conn.keep_alive_hint = exchanged.keep_alive_timeout;
+                    conn.keep_alive_until = keep_alive_until(exchanged.keep_alive_timeout);
                     let home: Arc<dyn Checkin> = pool.clone();
                     // Each wait between reads is bounded: a stalled upstream
                     // (or, after an early answer, one waiting for the rest of
@@ -427,18 +427,22 @@ impl Pool {
     }
 
     /// Returns a connection after its response ended.
-    fn checkin_hyper(&self, sender: http1::SendRequest<UpstreamBody>, hint: Option<Duration>) {
+    fn checkin_hyper(&self, sender: http1::SendRequest<UpstreamBody>, until: Option<Instant>) {
         if sender.is_closed() {
             return;
         }
-        self.park(IdleConn::Hyper(sender), hint);
+        self.park(IdleConn::Hyper(sender), until);
     }
 
     /// Puts a connection on the idle stack, for the idle timeout or less when
-    /// the upstream announced (`hint`) that it closes idle connections sooner.
-    fn park(&self, conn: IdleConn, hint: Option<Duration>) {
-        let lifetime = idle_lifetime(self.idle_timeout, hint);
-        if self.max_idle == 0 || lifetime.is_zero() {
+    /// the upstream announced that it closes idle connections sooner (its
+    /// timer fires at `until`).
+    fn park(&self, conn: IdleConn, until: Option<Instant>) {
+        let now = Instant::now();
+        let Some(expires) = idle_expiry(now, self.idle_timeout, until) else {
+            return;
+        };
+        if self.max_idle == 0 {
             return;
         }
         {
@@ -447,10 +451,9 @@ impl Pool {
                 // Full: the oldest goes.
                 stack.pop_front();
             }
-            let now = Instant::now();
             stack.push_back(Idle {
                 conn,
-                expires: now + lifetime,
+                expires,
                 since: now,
             });
         }
@@ -536,24 +539,34 @@ fn spawn_reaper(runtime: &tokio::runtime::Handle, pool: Weak<Pool>, idle_timeout
 
 impl Checkin for Pool {
     fn checkin(&self, conn: Box<Connection>) {
-        let hint = conn.keep_alive_hint;
-        self.park(IdleConn::Own(conn), hint);
+        let until = conn.keep_alive_until;
+        self.park(IdleConn::Own(conn), until);
     }
 }
 
 /// Subtracted from an upstream's announced keep-alive timeout: its timer
-/// started when it sent the response, ours when the response was read, and
-/// a request must reach it well before its timer fires.
+/// started when it sent the response, ours when the response head arrived
+/// (a little later), and a request must reach it well before its timer fires.
 const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
 
-/// How long a connection may sit idle: the idle timeout, shortened to the
-/// upstream's announced keep-alive timeout less [`KEEP_ALIVE_MARGIN`] (zero:
-/// not pooled at all).
-fn idle_lifetime(idle_timeout: Duration, hint: Option<Duration>) -> Duration {
-    match hint {
-        Some(hint) => idle_timeout.min(hint.saturating_sub(KEEP_ALIVE_MARGIN)),
-        None => idle_timeout,
-    }
+/// When the upstream's keep-alive timer fires, for a response head that has
+/// just arrived announcing `timeout` (none when it announced none).
+pub(crate) fn keep_alive_until(timeout: Option<Duration>) -> Option<Instant> {
+    // The announced timeout is capped (a day): no overflow in practice, and
+    // a far one that would overflow is as good as none.
+    timeout.and_then(|timeout| Instant::now().checked_add(timeout))
+}
+
+/// Until when a connection parked `now` may sit idle: the idle timeout, or
+/// sooner, [`KEEP_ALIVE_MARGIN`] before the upstream's announced keep-alive
+/// timer fires at `until`. None: not worth pooling (that is already past).
+fn idle_expiry(now: Instant, idle_timeout: Duration, until: Option<Instant>) -> Option<Instant> {
+    let ours = now.checked_add(idle_timeout)?;
+    let expires = match until {
+        Some(until) => ours.min(until.checked_sub(KEEP_ALIVE_MARGIN)?),
+        None => ours,
+    };
+    (expires > now).then_some(expires)
 }
 
 /// An upstream response body. For HTTP/1, the connection goes back to the pool
@@ -595,54 +608,4 @@ impl Body for PooledBody {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::via_hyper::keep_alive_hint;
-    use super::{Duration, fallback_host, idle_lifetime};
-
-    #[test]
-    fn the_keep_alive_timeout_hint_is_read_and_bad_ones_ignored() {
-        let hint = |value: &str| {
-            let mut headers = http::HeaderMap::new();
-            headers.insert("keep-alive", value.parse().unwrap());
-            keep_alive_hint(&headers)
-        };
-        let secs = |n| Some(Duration::from_secs(n));
-        assert_eq!(hint("timeout=5"), secs(5));
-        assert_eq!(hint("timeout=5, max=1000"), secs(5));
-        assert_eq!(hint("max=100,Timeout = 15"), secs(15));
-        assert_eq!(hint("timeout=99999"), secs(86_400), "capped");
-        assert_eq!(hint("timeout=999999999999999999999999"), None);
-        for bad in [
-            "timeout=",
-            "timeout=-1",
-            "timeout=5s",
-            "timeout=1.5",
-            "max=5",
-            "x",
-        ] {
-            assert_eq!(hint(bad), None, "{bad}");
-        }
-        assert_eq!(keep_alive_hint(&http::HeaderMap::new()), None);
-    }
-
-    #[test]
-    fn an_announced_keep_alive_timeout_shortens_the_idle_lifetime() {
-        let idle = Duration::from_secs(90);
-        let secs = Duration::from_secs;
-        assert_eq!(idle_lifetime(idle, None), idle);
-        assert_eq!(idle_lifetime(idle, Some(secs(5))), secs(4));
-        assert_eq!(idle_lifetime(idle, Some(secs(600))), idle);
-        // One second or less: not worth pooling.
-        assert_eq!(idle_lifetime(idle, Some(secs(1))), Duration::ZERO);
-        assert_eq!(idle_lifetime(idle, Some(secs(0))), Duration::ZERO);
-    }
-
-    #[test]
-    fn the_fallback_host_never_carries_userinfo() {
-        let host = |url: &str| fallback_host(&url.parse().unwrap());
-        assert_eq!(host("http://user:secret@origin:8080/x"), "origin:8080");
-        assert_eq!(host("https://user@origin:443"), "origin");
-        assert_eq!(host("http://origin"), "origin");
-    }
-}
+mod tests;

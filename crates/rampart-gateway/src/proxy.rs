@@ -80,14 +80,17 @@ impl OnBodyDone for AuditDraft {
         } = *self;
         drop((in_flight, held));
         responses_done.fetch_add(1, Ordering::Release);
-        if end == BodyEnd::UpstreamTimeout {
-            // The head (and its status) went out already: the record says
-            // the response was cut short by a stalled upstream.
+        // The head (and its status) went out already: the record says the
+        // response was cut short by a stalled or broken upstream.
+        let cut = match end {
+            BodyEnd::UpstreamTimeout => Some((GatewayError::UpstreamTimeout, "body_timeout")),
+            BodyEnd::UpstreamFailed => Some((GatewayError::UpstreamUnreachable, "body_error")),
+            BodyEnd::Complete | BodyEnd::Abandoned => None,
+        };
+        if let Some((cause, kind)) = cut {
             record.decision = Decision::Error;
-            record.reason = Some(Cow::Borrowed(
-                GatewayError::UpstreamTimeout.problem().kind.slug,
-            ));
-            metrics::counter!("rampart_upstream_errors_total", "api" => record.api.clone().unwrap_or_default(), "kind" => "body_timeout").increment(1);
+            record.reason = Some(Cow::Borrowed(cause.problem().kind.slug));
+            metrics::counter!("rampart_upstream_errors_total", "api" => record.api.clone().unwrap_or_default(), "kind" => kind).increment(1);
         }
         let elapsed = started.elapsed();
         record.bytes_out = bytes_out;
@@ -162,7 +165,8 @@ pub async fn handle(
     };
 
     draft.in_flight = runtime.in_flight.clone().try_acquire_owned().ok();
-    let host = host_of(&parts).unwrap_or_default();
+    let (host, host_header_ok) = host_of(&parts);
+    let host = host.unwrap_or_default();
     let served = if draft.in_flight.is_some() {
         let request = Inbound {
             parts,
@@ -172,10 +176,17 @@ pub async fn handle(
             host,
             client_ip,
             peer_trusted,
+            host_header_ok,
         };
         // Boxed: the request's future is large, and hyper moves the handler's
-        // future around; a pointer moves cheaper than kilobytes.
-        Box::pin(serve(&runtime, &conn, request, bytes_in.as_ref())).await
+        // future around; a pointer moves cheaper than kilobytes. Made in its
+        // box: `Box::pin(serve(..))` built it on the stack and copied its
+        // 4.4 KB into the box, once per request.
+        let boxed = Box::write(
+            Box::new_uninit(),
+            serve(&runtime, &conn, request, bytes_in.as_ref()),
+        );
+        Box::into_pin(boxed).await
     } else {
         Err(Refusal {
             problem: GatewayError::Overloaded.problem(),
@@ -274,6 +285,8 @@ struct Inbound {
     host: String,
     client_ip: IpAddr,
     peer_trusted: bool,
+    /// The `Host` header parsed as an authority when `host` was taken from it.
+    host_header_ok: bool,
 }
 
 /// A request answered by Rampart itself, with the context when one was made (or
@@ -342,21 +355,26 @@ fn is_trusted(runtime: &Runtime, ip: IpAddr) -> bool {
 }
 
 /// The host a request addressed, lower-case, without port; `None` when absent.
-fn host_of(parts: &Parts) -> Option<String> {
-    let authority = parts
-        .uri
-        .authority()
-        .map(|authority| authority.host().to_string())
-        .or_else(|| {
-            let value = parts.headers.get(header::HOST)?.to_str().ok()?;
-            let authority: http::uri::Authority = value.parse().ok()?;
-            Some(authority.host().to_string())
-        })?;
-    Some(authority.to_ascii_lowercase())
+/// Also whether the (first) `Host` header was parsed and is a valid
+/// authority, which [`check_head`] then need not parse again.
+fn host_of(parts: &Parts) -> (Option<String>, bool) {
+    if let Some(authority) = parts.uri.authority() {
+        return (Some(authority.host().to_ascii_lowercase()), false);
+    }
+    let parsed = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<http::uri::Authority>().ok());
+    match parsed {
+        Some(authority) => (Some(authority.host().to_ascii_lowercase()), true),
+        None => (None, false),
+    }
 }
 
-/// Protocol checks hyper does not already make.
-fn check_head(parts: &Parts, runtime: &Runtime) -> Result<(), GatewayError> {
+/// Protocol checks hyper does not already make. `host_header_ok`: the first
+/// `Host` header is known to parse as an authority ([`host_of`]).
+fn check_head(parts: &Parts, runtime: &Runtime, host_header_ok: bool) -> Result<(), GatewayError> {
     let limits = &runtime.config.limits;
     let target_len = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
     if target_len > limits.max_uri_length {
@@ -371,12 +389,13 @@ fn check_head(parts: &Parts, runtime: &Runtime) -> Result<(), GatewayError> {
         (Some(_), Some(_)) => return Err(GatewayError::Malformed),
         (None, None) if parts.version == Version::HTTP_11 => return Err(GatewayError::Malformed),
         (Some(host), None)
-            if host.as_bytes().is_empty()
-                || host
-                    .to_str()
-                    .ok()
-                    .and_then(|h| h.parse::<http::uri::Authority>().ok())
-                    .is_none() =>
+            if !host_header_ok
+                && (host.as_bytes().is_empty()
+                    || host
+                        .to_str()
+                        .ok()
+                        .and_then(|h| h.parse::<http::uri::Authority>().ok())
+                        .is_none()) =>
         {
             return Err(GatewayError::Malformed);
         }
@@ -408,6 +427,7 @@ async fn serve(
         host,
         client_ip,
         peer_trusted,
+        host_header_ok,
     } = request;
     let refused = |error: GatewayError, request_id: String, host: String| Refusal {
         problem: error.problem(),
@@ -416,7 +436,7 @@ async fn serve(
         request_id,
         host,
     };
-    if let Err(error) = check_head(&parts, runtime) {
+    if let Err(error) = check_head(&parts, runtime, host_header_ok) {
         return Err(refused(error, request_id, host));
     }
     let Ok(path) = normalize_path(parts.uri.path()) else {

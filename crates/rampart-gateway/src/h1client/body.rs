@@ -16,7 +16,9 @@ use crate::h1server::decode::{BodyError, Decoded, Decoder};
 /// Why a response body could not be read to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum ResponseBodyError {
-    /// Reading failed.
+    /// Reading failed: the connection broke (a reset, or the socket's own
+    /// `ETIMEDOUT` from TCP keep-alive or retransmissions, which is not
+    /// [`ResponseBodyError::TimedOut`]).
     #[error("upstream body read failed: {0}")]
     Io(io::Error),
     /// The body's framing was broken.
@@ -25,7 +27,8 @@ pub enum ResponseBodyError {
     /// The upstream closed before the declared end.
     #[error("upstream closed before the response body ended")]
     Incomplete,
-    /// The upstream sent nothing for longer than the response body timeout.
+    /// The upstream sent nothing for longer than the response body timeout
+    /// (`response_body_timeout`; only that timer reports this).
     #[error("upstream response body stalled past its timeout")]
     TimedOut,
 }
@@ -47,35 +50,29 @@ pub struct H1Body {
 }
 
 /// Reads more of a body, failing with `TimedOut` when `idle` passes without
-/// a byte.
+/// a byte; a failed read is `Io`, whatever its kind (an `ETIMEDOUT` from the
+/// socket is a broken connection, not the body timeout).
 fn fill_bounded(
     conn: &mut Connection,
     idle: &mut Option<crate::body::ReadIdle>,
     cx: &mut Context<'_>,
-) -> Poll<io::Result<usize>> {
+) -> Poll<Result<usize, ResponseBodyError>> {
     match conn.poll_fill(cx) {
-        Poll::Ready(result) => {
-            if let (Ok(1..), Some(idle)) = (&result, idle.as_mut()) {
+        Poll::Ready(Ok(n)) => {
+            if let (1.., Some(idle)) = (n, idle.as_mut()) {
                 idle.progress();
             }
-            Poll::Ready(result)
+            Poll::Ready(Ok(n))
         }
+        Poll::Ready(Err(error)) => Poll::Ready(Err(ResponseBodyError::Io(error))),
         Poll::Pending => {
             if let Some(idle) = idle
                 && idle.expired(cx)
             {
-                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+                return Poll::Ready(Err(ResponseBodyError::TimedOut));
             }
             Poll::Pending
         }
-    }
-}
-
-fn body_read_error(error: io::Error) -> ResponseBodyError {
-    if error.kind() == io::ErrorKind::TimedOut {
-        ResponseBodyError::TimedOut
-    } else {
-        ResponseBodyError::Io(error)
     }
 }
 
@@ -161,7 +158,7 @@ impl Body for H1Body {
                         Poll::Ready(Ok(_)) => {}
                         Poll::Ready(Err(error)) => {
                             this.fail();
-                            return Poll::Ready(Some(Err(Box::new(body_read_error(error)))));
+                            return Poll::Ready(Some(Err(Box::new(error))));
                         }
                     }
                 }
@@ -194,7 +191,7 @@ impl Body for H1Body {
                         Poll::Ready(Ok(_)) => {}
                         Poll::Ready(Err(error)) => {
                             this.fail();
-                            return Poll::Ready(Some(Err(Box::new(body_read_error(error)))));
+                            return Poll::Ready(Some(Err(Box::new(error))));
                         }
                     }
                 }

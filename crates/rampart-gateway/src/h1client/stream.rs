@@ -19,6 +19,10 @@ pub(crate) enum Stream {
     /// A pipe that holds writes until flushed, as TLS may (tests).
     #[cfg(test)]
     Buffered(tokio::io::BufWriter<tokio::io::DuplexStream>),
+    /// Reads fail with this error; writes take everything (tests: errors a
+    /// real socket gives only under conditions a test cannot make).
+    #[cfg(test)]
+    Failing(io::ErrorKind),
 }
 
 impl AsyncRead for Stream {
@@ -34,6 +38,8 @@ impl AsyncRead for Stream {
             Stream::Duplex(s) => Pin::new(s).poll_read(cx, buf),
             #[cfg(test)]
             Stream::Buffered(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(test)]
+            Stream::Failing(kind) => Poll::Ready(Err((*kind).into())),
         }
     }
 }
@@ -51,6 +57,8 @@ impl AsyncWrite for Stream {
             Stream::Duplex(s) => Pin::new(s).poll_write(cx, buf),
             #[cfg(test)]
             Stream::Buffered(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(test)]
+            Stream::Failing(_) => Poll::Ready(Ok(buf.len())),
         }
     }
 
@@ -62,6 +70,8 @@ impl AsyncWrite for Stream {
             Stream::Duplex(s) => Pin::new(s).poll_flush(cx),
             #[cfg(test)]
             Stream::Buffered(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(test)]
+            Stream::Failing(_) => Poll::Ready(Ok(())),
         }
     }
 
@@ -73,6 +83,8 @@ impl AsyncWrite for Stream {
             Stream::Duplex(s) => Pin::new(s).poll_shutdown(cx),
             #[cfg(test)]
             Stream::Buffered(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(test)]
+            Stream::Failing(_) => Poll::Ready(Ok(())),
         }
     }
 }

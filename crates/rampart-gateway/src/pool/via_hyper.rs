@@ -91,7 +91,9 @@ impl UpstreamClient {
                         sender,
                         pool: Arc::clone(pool),
                         body_sent,
-                        keep_alive_hint: keep_alive_hint(response.headers()),
+                        keep_alive_until: super::keep_alive_until(keep_alive_hint(
+                            response.headers(),
+                        )),
                     };
                     let bound = pool.body_timeout;
                     return Ok(response.map(|body| PooledBody::hyper(body, Some(lease), bound)));
@@ -154,8 +156,9 @@ pub(super) struct Lease {
     pool: Arc<Pool>,
     /// Set once the request body was sent whole (None: the request had none).
     body_sent: Option<Arc<AtomicBool>>,
-    /// The upstream's `Keep-Alive: timeout=` on this response.
-    keep_alive_hint: Option<Duration>,
+    /// When the upstream's keep-alive timer fires (`Keep-Alive: timeout=`
+    /// on this response, from its arrival).
+    keep_alive_until: Option<std::time::Instant>,
 }
 
 /// A request body that records when it has been sent to its end.
@@ -232,7 +235,7 @@ impl Drop for HyperBody {
         {
             lease
                 .pool
-                .checkin_hyper(lease.sender, lease.keep_alive_hint);
+                .checkin_hyper(lease.sender, lease.keep_alive_until);
         }
     }
 }

@@ -52,7 +52,7 @@ async fn content_length_with_transfer_encoding_cannot_smuggle_a_request() {
 async fn ambiguous_framing_and_malformed_heads_are_refused() {
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(upstream.addr, "", "")).await;
-    let cases: [(&str, &str); 9] = [
+    let cases: [(&str, &str); 12] = [
         (
             "conflicting content-length",
             "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
@@ -82,6 +82,12 @@ async fn ambiguous_framing_and_malformed_heads_are_refused() {
             "GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n",
         ),
         ("two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        ("empty host", "GET / HTTP/1.1\r\nHost: \r\n\r\n"),
+        ("unusable host", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+        (
+            "absolute form, unusable host header",
+            "GET http://a/ HTTP/1.1\r\nHost: a/b\r\n\r\n",
+        ),
         (
             "no host in HTTP/1.1",
             "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",

@@ -182,6 +182,53 @@ async fn a_body_that_stalls_half_way_is_cut_short_and_audited_as_an_upstream_tim
 }
 
 #[tokio::test]
+async fn a_body_broken_off_by_a_reset_is_audited_as_an_upstream_failure_not_a_timeout() {
+    // Head and half the declared body, then a reset (as a socket that timed
+    // out, or a crashed upstream): not the configured body timeout.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut seen = [0u8; 4096];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut seen).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&seen[..n]);
+            }
+            let half = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf-";
+            let _ = stream.write_all(half).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            drop(stream);
+        }
+    });
+    let gw = start(&config_yaml(addr, "", "      response_body_timeout: 30s")).await;
+    let reply = raw(
+        gw.addr,
+        b"GET /reset HTTP/1.1\r\nHost: a\r\nX-Request-Id: reset-1\r\n\r\n",
+        Duration::from_secs(20),
+    )
+    .await;
+    // The head had gone out: a 200 whose body is short.
+    assert_eq!(status_of(&reply), 200, "{reply}");
+    let records = gw.audit_records(1).await;
+    let record = records
+        .iter()
+        .find(|r| r["request_id"] == "reset-1")
+        .unwrap();
+    assert_eq!(record["status"], 200);
+    assert_eq!(record["decision"], "error");
+    assert_eq!(record["reason"], "upstream-unreachable");
+    let (_, _, metrics) = get(&format!("http://{}/metrics", gw.admin)).await;
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(metrics.contains("kind=\"body_error\""), "{metrics}");
+    assert!(!metrics.contains("kind=\"body_timeout\""), "{metrics}");
+}
+
+#[tokio::test]
 async fn a_slow_but_steady_body_passes_whole() {
     // 40 body bytes in 4-byte pieces 100ms apart: over a second in all, but
     // never a second between two pieces.

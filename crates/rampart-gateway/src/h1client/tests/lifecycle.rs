@@ -270,3 +270,83 @@ async fn one_timer_per_connection_bounds_each_response_head() {
     assert!(Instant::now() >= started + second);
     upstream.abort();
 }
+
+#[tokio::test]
+async fn nothing_is_read_after_a_failed_first_write() {
+    use std::io::Write as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    let mut server = server.into_std().unwrap();
+    server.set_nonblocking(false).unwrap();
+    let mut conn = Connection::new(Stream::Tcp(client));
+    // Idle and open (this also leaves tokio's read readiness cleared).
+    assert!(conn.probe_idle(false));
+    // Our writes now fail; a response is on its way that no request asked
+    // for. Neither side's runtime turns until the exchange has been polled
+    // once, so tokio hears of those bytes only after the failed write.
+    socket2::SockRef::from(conn.tcp().unwrap())
+        .shutdown(std::net::Shutdown::Write)
+        .unwrap();
+    server
+        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let headers = HeaderMap::new();
+    let outgoing = outgoing(&Method::GET, "/", &headers);
+    conn.head_deadline = Some(tokio::time::Instant::now() + std::time::Duration::from_secs(5));
+    match conn.exchange(&outgoing, &mut SendBody::None).await {
+        // The write's own error, at once: not sent, so any method may go again.
+        Err(ExchangeError::FailedBeforeRequest(error)) => {
+            assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
+        }
+        Err(other) => panic!("not the write's error: {other}"),
+        Ok(exchanged) => panic!(
+            "stray bytes taken as the answer: {}",
+            exchanged.response.status()
+        ),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_socket_timeout_in_a_body_is_a_broken_connection_not_the_body_timeout() {
+    use http_body_util::BodyExt;
+    use response::Framing;
+    use std::sync::Arc;
+    use std::time::Duration;
+    struct Nowhere;
+    impl Checkin for Nowhere {
+        fn checkin(&self, _conn: Box<Connection>) {}
+    }
+    let body_error = |error: BoxError| match error.downcast::<ResponseBodyError>() {
+        Ok(error) => *error,
+        Err(other) => panic!("not a body error: {other}"),
+    };
+    // The socket's own ETIMEDOUT (TCP keep-alive or retransmissions gave up).
+    let conn = Box::new(Connection::new(Stream::Failing(io::ErrorKind::TimedOut)));
+    let body = H1Body::new(
+        conn,
+        Framing::Length(10),
+        true,
+        Arc::new(Nowhere),
+        Some(Duration::from_secs(60)),
+    );
+    match body_error(body.collect().await.err().unwrap()) {
+        ResponseBodyError::Io(error) => assert_eq!(error.kind(), io::ErrorKind::TimedOut),
+        other => panic!("reported as {other:?}"),
+    }
+    // The body timeout: an upstream that sends nothing for that long.
+    let (client, _upstream) = tokio::io::duplex(1024);
+    let conn = Box::new(Connection::new(Stream::Duplex(client)));
+    let body = H1Body::new(
+        conn,
+        Framing::Length(10),
+        true,
+        Arc::new(Nowhere),
+        Some(Duration::from_secs(1)),
+    );
+    let error = body_error(body.collect().await.err().unwrap());
+    assert!(matches!(error, ResponseBodyError::TimedOut), "{error:?}");
+}
