@@ -1,9 +1,8 @@
 //! The audit record: who called what, with which result, sizes and timing.
 //!
-//! [`AuditRecord::write_line`] serialises the record with serde_json straight
-//! into a caller's buffer (the queue's, see `writer`): the timestamp and the
-//! client address are formatted in place, so a record costs no allocation of
-//! its own once the queue's buffer has grown.
+//! [`AuditRecord::write_line`] writes the record straight into a caller's
+//! buffer (the queue's, see `writer`) in serde_json's format (`line`), so a
+//! record costs no allocation of its own once the queue's buffer has grown.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -11,6 +10,8 @@ use std::time::SystemTime;
 
 use rampart_core::{Identity, WafNotes};
 use serde::{Serialize, Serializer};
+
+mod line;
 
 /// The outcome of a request, as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -90,13 +91,8 @@ impl AuditRecord {
 
     /// Appends the record as one JSON line (with the trailing newline) to `out`.
     pub fn write_line(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        if serde_json::to_writer(&mut *out, self).is_ok() {
-            out.push(b'\n');
-        } else {
-            // Cannot happen for these field types; never leave half a line.
-            out.truncate(start);
-        }
+        line::write(self, out);
+        out.push(b'\n');
     }
 }
 
@@ -107,7 +103,11 @@ fn timestamp<S: Serializer>(ts: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
 
 /// Milliseconds rounded to the microsecond: `0.473`, not `0.47291800000000003`.
 fn millis<S: Serializer>(ms: &f64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((ms * 1000.0).round() / 1000.0)
+    s.serialize_f64(millis_rounded(*ms))
+}
+
+fn millis_rounded(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
 }
 
 fn opt_millis<S: Serializer>(ms: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
