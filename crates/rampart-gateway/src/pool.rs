@@ -317,7 +317,7 @@ impl UpstreamClient {
             conn.head_deadline = Some(deadline);
             match conn.exchange(&outgoing, &mut send).await {
                 Ok(exchanged) => {
-                    conn.keep_alive_until = keep_alive_until(exchanged.keep_alive_timeout);
+                    conn.response_head_arrived(exchanged.keep_alive_timeout);
                     let home: Arc<dyn Checkin> = pool.clone();
                     // Each wait between reads is bounded: a stalled upstream
                     // (or, after an early answer, one waiting for the rest of
@@ -545,12 +545,14 @@ impl Checkin for Pool {
 }
 
 /// Subtracted from an upstream's announced keep-alive timeout: its timer
-/// started when it sent the response, ours when the response head arrived
-/// (a little later), and a request must reach it well before its timer fires.
+/// started when it had sent the response, ours when we last saw it still
+/// sending (the head's arrival or a body read that found nothing), and a
+/// request must reach it well before its timer fires.
 const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
 
-/// When the upstream's keep-alive timer fires, for a response head that has
-/// just arrived announcing `timeout` (none when it announced none).
+/// When the upstream's keep-alive timer fires at the latest, counted from now
+/// (a moment the upstream had not finished sending the response) for an
+/// announced `timeout` (none when it announced none).
 pub(crate) fn keep_alive_until(timeout: Option<Duration>) -> Option<Instant> {
     // The announced timeout is capped (a day): no overflow in practice, and
     // a far one that would overflow is as good as none.

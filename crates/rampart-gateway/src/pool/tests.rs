@@ -348,22 +348,35 @@ async fn a_request_is_not_sent_again_past_its_deadline() {
 
 #[tokio::test]
 async fn a_tls_connection_the_upstream_closed_or_spoiled_while_idle_is_not_reused() {
-    for (after, connections) in [
-        (After::Nothing, 1),
+    for (after, reusable) in [
+        (After::Nothing, true),
         // Arrives with the response: rustls takes it in with the response's
         // last bytes and the socket has nothing more to read.
-        (After::CloseNotify, 2),
-        (After::Alert, 2),
+        (After::CloseNotify, false),
+        (After::Alert, false),
     ] {
         let (addr, seen) = upstream_then(true, OK, after).await;
         let client = client(addr, true, Duration::from_secs(5));
         assert_eq!(answered(&client, request("GET", addr, true)).await, "ok");
+        assert_eq!(idle(&client), 1);
         // Idle for less than the kernel probe's threshold: only the read
-        // that never waits looks at it.
+        // that never waits looks at it. The checkout itself must refuse a
+        // closed or spoiled connection (the exchange would also notice, but
+        // that is the next line of defence, not this one).
         tokio::time::sleep(Duration::from_millis(200)).await;
+        let checked_out = client.pool.checkout_own();
+        assert_eq!(checked_out.is_some(), reusable, "after {}", after as u8);
+        if let Some(conn) = checked_out {
+            client.pool.park(IdleConn::Own(conn), None);
+        }
         assert_eq!(answered(&client, request("GET", addr, true)).await, "ok");
         let accepted = seen.accepted.load(Ordering::SeqCst);
-        assert_eq!(accepted, connections, "after {}", after as u8);
+        assert_eq!(
+            accepted,
+            if reusable { 1 } else { 2 },
+            "after {}",
+            after as u8
+        );
     }
 }
 
@@ -439,6 +452,32 @@ async fn the_announced_keep_alive_timeout_runs_from_the_response_head() {
     assert_eq!(body, "ok");
     assert_eq!(idle(&client), 0, "parked past the upstream's keep-alive");
     assert_eq!(seen.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_body_the_upstream_paces_still_pools_its_connection() {
+    // The upstream's keep-alive timer starts once it has sent the whole
+    // response: a body it spreads over more than the timeout less the margin
+    // is no reason not to reuse the connection (reviewer's case).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let head =
+                    b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=2\r\nContent-Length: 4\r\n\r\nab";
+                socket.write_all(head).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                socket.write_all(b"cd").await.unwrap();
+                std::future::pending::<()>().await;
+            });
+        }
+    });
+    let client = client(addr, false, Duration::from_secs(5));
+    assert_eq!(answered(&client, request("GET", addr, false)).await, "abcd");
+    assert_eq!(idle(&client), 1, "a paced body's connection was not pooled");
 }
 
 #[test]
