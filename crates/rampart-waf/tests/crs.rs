@@ -102,3 +102,63 @@ fn crs_loads_and_blocks_sqli_but_passes_benign() {
     assert!(ids.contains(&949110));
     assert!(attack.inbound_anomaly_score() >= 5);
 }
+
+/// What a finished transaction hands on to the next one on its thread (its
+/// emptied buffers) carries nothing of its request: after a large JSON
+/// attack and a small one, a benign request gets exactly what it gets on a
+/// thread that ran nothing before. (The ruleset's scan memo, keyed by the
+/// values' bytes, would hide a stale transformation cache here;
+/// `a_transaction_reusing_the_last_ones_buffers_sees_none_of_its_values`
+/// pins that one.)
+#[test]
+fn a_transaction_after_others_on_the_same_thread_sees_nothing_of_them() {
+    let Some(rs) = crs() else { return };
+    let outcome = |tx: &Transaction| {
+        (
+            tx.matches()
+                .into_iter()
+                .map(|m| (m.id, m.matched_var_name))
+                .collect::<Vec<_>>(),
+            tx.interruption().cloned(),
+            tx.inbound_anomaly_score(),
+        )
+    };
+    let fresh = {
+        let rs = rs.clone();
+        std::thread::spawn(move || outcome(&run(&rs, "GET", "/users?id=42", BROWSER, b"")))
+            .join()
+            .unwrap()
+    };
+    let json = format!(
+        "{{\"items\":[{}]}}",
+        (0..300)
+            .map(|i| format!("{{\"id\":{i},\"q\":\"1' OR '1'='1 <script>x</script>\"}}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut headers = BROWSER.to_vec();
+    headers.push(("Content-Type", "application/json"));
+    // A large request (its buffers may be too big to keep), then a small
+    // attack whose buffers are kept, then the benign request.
+    let large = run(
+        &rs,
+        "POST",
+        "/?id=1%27%20OR%20%271%27=%271",
+        &headers,
+        json.as_bytes(),
+    );
+    assert!(large.interruption().is_some());
+    drop(large);
+    let attack = run(
+        &rs,
+        "GET",
+        "/users?id=1%27%20OR%20%271%27=%271",
+        BROWSER,
+        b"",
+    );
+    assert!(attack.interruption().is_some());
+    drop(attack);
+    let after = run(&rs, "GET", "/users?id=42", BROWSER, b"");
+    assert_eq!(outcome(&after), fresh);
+    assert!(after.interruption().is_none());
+}

@@ -385,3 +385,22 @@ fn engine_turned_off_by_a_failed_chain_stops_at_the_next_match_folded_or_not() {
         assert_eq!(tx.tx("after"), None, "fold {fold}");
     }
 }
+
+#[test]
+fn a_transaction_reusing_the_last_ones_buffers_sees_none_of_its_values() {
+    // The second request has the same shape (so its items get the same ids)
+    // and different values: a transformation cached for the first must not
+    // answer for the second (see `transaction::spare`).
+    let rs = Arc::new(
+        load("SecRule ARGS:q \"@streq abc\" \"id:1,phase:1,t:none,t:lowercase,deny,status:403\"\n")
+            .unwrap(),
+    );
+    let first = get(&rs, "/?q=ABC");
+    assert_eq!(first.interruption().map(|i| i.rule_id), Some(1));
+    drop(first);
+    let second = get(&rs, "/?q=XYZ");
+    assert!(second.interruption().is_none(), "{:?}", second.matches());
+    drop(second);
+    let third = get(&rs, "/?q=aBc");
+    assert_eq!(third.interruption().map(|i| i.rule_id), Some(1));
+}

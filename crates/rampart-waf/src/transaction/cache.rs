@@ -71,7 +71,8 @@ struct Derived {
     next: u32,
 }
 
-/// The caches of one transaction.
+/// The caches of one transaction. Every field must be reset by
+/// [`ValueCache::clear`]: a transaction's emptied cache is the next one's.
 #[derive(Debug, Default)]
 pub(crate) struct ValueCache {
     /// Per item slot: 1 + the start of its table in `cells` (0: none yet).
@@ -104,6 +105,30 @@ fn slot_index(id: u32) -> Option<usize> {
 }
 
 impl ValueCache {
+    /// Forgets every value, keeping the capacity (see `spare`).
+    pub(crate) fn clear(&mut self) {
+        self.tables.clear();
+        self.cells.clear();
+        self.values.clear();
+        self.derived.clear();
+        self.scans.clear();
+        self.bytes = 0;
+        self.memo_key.clear();
+    }
+
+    /// Bytes of capacity held (not counting the values' own buffers).
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        fn bytes<T>(v: &Vec<T>) -> usize {
+            v.capacity().saturating_mul(std::mem::size_of::<T>())
+        }
+        bytes(&self.tables)
+            + bytes(&self.cells)
+            + bytes(&self.values)
+            + bytes(&self.derived)
+            + bytes(&self.scans)
+            + bytes(&self.memo_key)
+    }
+
     fn known(&self, index: usize, node: ChainId) -> Option<usize> {
         let v = self.cell(index, node)?;
         if v & MEMO_SCAN != 0 {

@@ -62,8 +62,9 @@ impl Transaction {
 
     /// The template's TX collection (with a slot for each of its names and
     /// of `known`) and the highest item id it used.
-    pub(crate) fn fold_finish(self, known: Vec<Vec<u8>>) -> (Collection, u32) {
-        (self.vars.tx.into_shared(known), self.ids.used())
+    pub(crate) fn fold_finish(mut self, known: Vec<Vec<u8>>) -> (Collection, u32) {
+        let used = self.ids.used();
+        (std::mem::take(&mut self.vars.tx).into_shared(known), used)
     }
 
     /// When phase 1 starts: whether this transaction replays the folded

@@ -22,6 +22,7 @@ mod persistent;
 mod response;
 pub(crate) mod scan_memo;
 mod sources;
+mod spare;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -95,6 +96,18 @@ pub(crate) enum RecVar {
     Previous,
     /// This value (`None`: no variable matched yet).
     Set(Option<collect::MatchedVar>),
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        spare::give(spare::Spare {
+            cache: std::mem::take(&mut self.cache),
+            fact_hits: std::mem::take(&mut self.fact_hits),
+            matches: std::mem::take(&mut self.matches),
+            scratch: std::mem::take(&mut self.scratch),
+            hits: std::mem::take(&mut self.hits),
+        });
+    }
 }
 
 /// Which rules a run-time target removal applies to.
@@ -204,16 +217,18 @@ impl Transaction {
         let memo = std::cell::RefCell::new(crate::services::InjectionMemo::with_shared(
             rs.verdicts.clone(),
         ));
+        let spare = spare::take();
         // Folded rules that match (setup `SecAction`s) each leave a match
         // record: room for all of them up front instead of regrowing.
-        let matches = Vec::with_capacity(rs.fold.count);
+        let mut matches = spare.matches;
+        matches.reserve(rs.fold.count);
         Self {
             rs,
             data: RequestData::default(),
             vars: collect::Vars::default(),
             ids,
-            cache: cache::ValueCache::default(),
-            fact_hits: Vec::new(),
+            cache: spare.cache,
+            fact_hits: spare.fact_hits,
             facts_signature: (usize::MAX, 0),
             facts_dirty: true,
             facts_upto: 0,
@@ -226,8 +241,8 @@ impl Transaction {
             last_rec_var: 0,
             folded: false,
             fold_decided: false,
-            scratch: Vec::new(),
-            hits: Vec::new(),
+            scratch: spare.scratch,
+            hits: spare.hits,
             allow_through: 0,
             body: Vec::new(),
             response_body: Vec::new(),
