@@ -116,17 +116,12 @@ pub(crate) struct Connection {
     searched: usize,
     write: Vec<u8>,
     /// When the upstream's announced keep-alive timer (`Keep-Alive:
-    /// timeout=` on the last response) fires at the latest. The upstream
-    /// starts it once it has sent the whole response; we count from when
-    /// we last saw it sending: the head's arrival, or later body bytes that
-    /// arrived while we were waiting for them ([`Self::body_waited`],
-    /// [`Self::body_arrived`]). Not from when we finished reading: a slow
-    /// client may read a body that has sat in the socket for long.
+    /// timeout=` on the last response) fires at the latest: counted from the
+    /// response head's arrival. The upstream starts it once it has sent the
+    /// whole response, which is later: so this never runs past it. (A read
+    /// that had to wait proves nothing later: the bytes may have sat in the
+    /// upstream's send buffer and ours while a slow client drained them.)
     pub(crate) keep_alive_until: Option<std::time::Instant>,
-    /// The announced timeout itself (`keep_alive_until` restarts from it).
-    keep_alive_timeout: Option<std::time::Duration>,
-    /// A read of the response body found nothing and is waiting.
-    body_waiting: bool,
     /// The last exchange took something from a streamed request body (which
     /// then cannot be sent again elsewhere).
     body_taken: bool,
@@ -142,29 +137,7 @@ pub(crate) struct Connection {
 impl Connection {
     /// A response head announcing keep-alive `timeout` (if any) arrived now.
     pub(crate) fn response_head_arrived(&mut self, timeout: Option<std::time::Duration>) {
-        self.keep_alive_timeout = timeout;
-        self.body_waiting = false;
         self.keep_alive_until = crate::pool::keep_alive_until(timeout);
-    }
-
-    /// A read of the response body found nothing: the upstream was still
-    /// sending, so its keep-alive timer has not started.
-    pub(crate) fn body_waited(&mut self) {
-        self.body_waiting = true;
-        self.restart_keep_alive();
-    }
-
-    /// Body bytes came after a wait: the upstream sent them just now.
-    pub(crate) fn body_arrived(&mut self) {
-        if std::mem::take(&mut self.body_waiting) {
-            self.restart_keep_alive();
-        }
-    }
-
-    fn restart_keep_alive(&mut self) {
-        if let Some(timeout) = self.keep_alive_timeout {
-            self.keep_alive_until = crate::pool::keep_alive_until(Some(timeout));
-        }
     }
 
     pub(crate) fn new(io: Stream) -> Self {
@@ -174,8 +147,6 @@ impl Connection {
             searched: 0,
             write: Vec::with_capacity(4096),
             keep_alive_until: None,
-            keep_alive_timeout: None,
-            body_waiting: false,
             body_taken: false,
             head_deadline: None,
             head_timer: None,

@@ -545,14 +545,13 @@ impl Checkin for Pool {
 }
 
 /// Subtracted from an upstream's announced keep-alive timeout: its timer
-/// started when it had sent the response, ours when we last saw it still
-/// sending (the head's arrival or a body read that found nothing), and a
-/// request must reach it well before its timer fires.
+/// started when it had sent the response, ours when the response head
+/// arrived, and a request must reach it well before its timer fires.
 const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
 
-/// When the upstream's keep-alive timer fires at the latest, counted from now
-/// (a moment the upstream had not finished sending the response) for an
-/// announced `timeout` (none when it announced none).
+/// When the upstream's keep-alive timer fires at the latest, for a response
+/// head that has just arrived announcing `timeout` (none when it announced
+/// none).
 pub(crate) fn keep_alive_until(timeout: Option<Duration>) -> Option<Instant> {
     // The announced timeout is capped (a day): no overflow in practice, and
     // a far one that would overflow is as good as none.

@@ -59,9 +59,6 @@ fn fill_bounded(
 ) -> Poll<Result<usize, ResponseBodyError>> {
     match conn.poll_fill(cx) {
         Poll::Ready(Ok(n)) => {
-            if n > 0 {
-                conn.body_arrived();
-            }
             if let (1.., Some(idle)) = (n, idle.as_mut()) {
                 idle.progress();
             }
@@ -69,7 +66,6 @@ fn fill_bounded(
         }
         Poll::Ready(Err(error)) => Poll::Ready(Err(ResponseBodyError::Io(error))),
         Poll::Pending => {
-            conn.body_waited();
             if let Some(idle) = idle
                 && idle.expired(cx)
             {

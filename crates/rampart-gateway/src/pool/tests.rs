@@ -455,29 +455,57 @@ async fn the_announced_keep_alive_timeout_runs_from_the_response_head() {
 }
 
 #[tokio::test]
-async fn a_body_the_upstream_paces_still_pools_its_connection() {
-    // The upstream's keep-alive timer starts once it has sent the whole
-    // response: a body it spreads over more than the timeout less the margin
-    // is no reason not to reuse the connection (reviewer's case).
+async fn a_body_sent_at_once_and_read_slowly_is_not_parked_past_the_upstream_timer() {
+    // 256 KiB written at once: the upstream's timer starts as its write
+    // returns, while most of the body still sits in the two sockets' buffers
+    // for the slow reader below; reads that had to wait prove nothing
+    // (reviewer's case).
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let finished = Arc::new(parking_lot::Mutex::new(None::<std::time::Instant>));
+    let finished_up = finished.clone();
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            let finished = finished_up.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let _ = socket.read(&mut buf).await;
-                let head =
-                    b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=2\r\nContent-Length: 4\r\n\r\nab";
-                socket.write_all(head).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(1500)).await;
-                socket.write_all(b"cd").await.unwrap();
+                const N: usize = 256 * 1024;
+                let mut reply = format!(
+                    "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=2\r\nContent-Length: {N}\r\n\r\n"
+                )
+                .into_bytes();
+                reply.extend(std::iter::repeat_n(b'x', N));
+                socket.write_all(&reply).await.unwrap();
+                *finished.lock() = Some(std::time::Instant::now());
                 std::future::pending::<()>().await;
             });
         }
     });
     let client = client(addr, false, Duration::from_secs(5));
-    assert_eq!(answered(&client, request("GET", addr, false)).await, "abcd");
-    assert_eq!(idle(&client), 1, "a paced body's connection was not pooled");
+    let response = client.request(request("GET", addr, false)).await.unwrap();
+    let mut body = response.into_body();
+    let mut got = body
+        .frame()
+        .await
+        .unwrap()
+        .unwrap()
+        .into_data()
+        .unwrap()
+        .len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    while let Some(frame) = body.frame().await {
+        got += frame.unwrap().into_data().unwrap().len();
+    }
+    drop(body);
+    assert_eq!(got, 256 * 1024);
+    let finished = finished.lock().expect("the upstream finished writing");
+    assert!(finished.elapsed() > Duration::from_secs(2));
+    assert_eq!(
+        idle(&client),
+        0,
+        "parked after the upstream's keep-alive timer fired"
+    );
 }
 
 #[test]

@@ -87,14 +87,13 @@ impl UpstreamClient {
                 .then(|| bodiless_copy(&request));
             match sender.try_send_request(request).await {
                 Ok(response) => {
-                    let keep_alive_timeout = keep_alive_hint(response.headers());
                     let lease = Lease {
                         sender,
                         pool: Arc::clone(pool),
                         body_sent,
-                        keep_alive_until: super::keep_alive_until(keep_alive_timeout),
-                        keep_alive_timeout,
-                        body_waiting: false,
+                        keep_alive_until: super::keep_alive_until(keep_alive_hint(
+                            response.headers(),
+                        )),
                     };
                     let bound = pool.body_timeout;
                     return Ok(response.map(|body| PooledBody::hyper(body, Some(lease), bound)));
@@ -158,35 +157,9 @@ pub(super) struct Lease {
     /// Set once the request body was sent whole (None: the request had none).
     body_sent: Option<Arc<AtomicBool>>,
     /// When the upstream's keep-alive timer fires (`Keep-Alive: timeout=`
-    /// on this response), counted from the head's arrival or the last wait
-    /// for a body frame, whichever is later (see the own client's
-    /// `Connection::keep_alive_until`).
+    /// on this response), counted from the head's arrival (see the own
+    /// client's `Connection::keep_alive_until`).
     keep_alive_until: Option<std::time::Instant>,
-    /// The announced timeout.
-    keep_alive_timeout: Option<Duration>,
-    /// The last poll for a body frame found none yet.
-    body_waiting: bool,
-}
-
-impl Lease {
-    /// As the own client's `Connection::body_waited`.
-    fn body_waited(&mut self) {
-        self.body_waiting = true;
-        self.restart_keep_alive();
-    }
-
-    /// As the own client's `Connection::body_arrived`.
-    fn body_arrived(&mut self) {
-        if std::mem::take(&mut self.body_waiting) {
-            self.restart_keep_alive();
-        }
-    }
-
-    fn restart_keep_alive(&mut self) {
-        if let Some(timeout) = self.keep_alive_timeout {
-            self.keep_alive_until = super::keep_alive_until(Some(timeout));
-        }
-    }
 }
 
 /// A request body that records when it has been sent to its end.
@@ -279,17 +252,9 @@ impl Body for HyperBody {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(None) => self.ended = true,
-            Poll::Ready(Some(Ok(_))) => {
-                self.idle.progress();
-                if let Some(lease) = self.lease.as_mut() {
-                    lease.body_arrived();
-                }
-            }
+            Poll::Ready(Some(Ok(_))) => self.idle.progress(),
             Poll::Ready(Some(Err(_))) => {}
             Poll::Pending => {
-                if let Some(lease) = self.lease.as_mut() {
-                    lease.body_waited();
-                }
                 if self.idle.expired(cx) {
                     // Dropped with the body: the connection is not reused.
                     self.lease = None;

@@ -107,13 +107,23 @@ fn slot_index(id: u32) -> Option<usize> {
 impl ValueCache {
     /// Forgets every value, keeping the capacity (see `spare`).
     pub(crate) fn clear(&mut self) {
-        self.tables.clear();
-        self.cells.clear();
-        self.values.clear();
-        self.derived.clear();
-        self.scans.clear();
-        self.bytes = 0;
-        self.memo_key.clear();
+        // Destructured: a field added later fails to compile until it is reset.
+        let ValueCache {
+            tables,
+            cells,
+            values,
+            derived,
+            scans,
+            bytes,
+            memo_key,
+        } = self;
+        tables.clear();
+        cells.clear();
+        values.clear();
+        derived.clear();
+        scans.clear();
+        *bytes = 0;
+        memo_key.clear();
     }
 
     /// Bytes of capacity held (not counting the values' own buffers).

@@ -43,16 +43,24 @@ pub(crate) fn take() -> Spare {
 
 /// Keeps `spare`'s buffers, emptied, for the next transaction on this thread.
 pub(crate) fn give(mut spare: Spare) {
-    spare.cache.clear();
-    spare.fact_hits.clear();
-    spare.matches.clear();
-    spare.scratch.clear();
-    spare.hits.clear();
-    if spare.cache.capacity_bytes() > KEEP_BYTES
-        || bytes(&spare.fact_hits) > KEEP_BYTES
-        || bytes(&spare.matches) > KEEP_BYTES
-        || bytes(&spare.scratch) > KEEP_BYTES
-        || bytes(&spare.hits) > KEEP_BYTES
+    // Destructured: a field added later fails to compile until it is emptied.
+    let Spare {
+        cache,
+        fact_hits,
+        matches,
+        scratch,
+        hits,
+    } = &mut spare;
+    cache.clear();
+    fact_hits.clear();
+    matches.clear();
+    scratch.clear();
+    hits.clear();
+    if cache.capacity_bytes() > KEEP_BYTES
+        || bytes(fact_hits) > KEEP_BYTES
+        || bytes(matches) > KEEP_BYTES
+        || bytes(scratch) > KEEP_BYTES
+        || bytes(hits) > KEEP_BYTES
     {
         return;
     }
