@@ -31,6 +31,12 @@ echo "==> cargo test"
 test_status=0
 cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/rampart-test.log || test_status=$?
 
+# The gateway's end-to-end tests again with hyper's HTTP/1 upstream client
+# (the RAMPART_UPSTREAM_H1=hyper fallback); the unit tests of the own client
+# do not apply to it.
+echo "==> gateway e2e tests with RAMPART_UPSTREAM_H1=hyper"
+RAMPART_UPSTREAM_H1=hyper cargo test -p rampart-gateway --test e2e 2>&1 | tee -a /tmp/rampart-test.log || test_status=$?
+
 # After the tests, so the debug binary they built is reused.
 if [ -x scripts/crs-conformance.sh ] && [ "${RAMPART_SKIP_CRS:-0}" != 1 ]; then
   echo "==> CRS regression suite, paranoia level 1"

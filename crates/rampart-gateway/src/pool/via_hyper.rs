@@ -87,6 +87,12 @@ impl UpstreamClient {
                 .then(|| bodiless_copy(&request));
             match sender.try_send_request(request).await {
                 Ok(response) => {
+                    // Dropped with the sender: such a connection is never reused.
+                    if let Err(refused) = ambiguous_framing(&response) {
+                        return Err(UpstreamRequestError::Exchange(
+                            h1client::ExchangeError::Response(refused),
+                        ));
+                    }
                     let lease = Lease {
                         sender,
                         pool: Arc::clone(pool),
@@ -107,6 +113,30 @@ impl UpstreamClient {
                 },
             }
         }
+    }
+}
+
+/// The framing checks of the own client's head parser that hyper does not
+/// make (it reads Content-Length with Transfer-Encoding, or a coding list
+/// ending in `chunked`, by RFC 9112's precedence rules): a proxy that takes a
+/// framing its upstream may not mean is open to response splitting, so such
+/// a response is a 502, as with the own client.
+fn ambiguous_framing<B>(response: &Response<B>) -> Result<(), h1client::response::ResponseError> {
+    use h1client::response::ResponseError;
+    let headers = response.headers();
+    if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+        return Err(ResponseError::Upgrade);
+    }
+    let lengths = headers.get_all(http::header::CONTENT_LENGTH).iter().count();
+    let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter();
+    match (lengths, codings.next(), codings.next()) {
+        (2.., _, _) => Err(ResponseError::DuplicateLength),
+        (1, Some(_), _) => Err(ResponseError::LengthAndEncoding),
+        (_, Some(_), Some(_)) => Err(ResponseError::Encoding),
+        (_, Some(coding), None) if !coding.as_bytes().eq_ignore_ascii_case(b"chunked") => {
+            Err(ResponseError::Encoding)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -139,7 +169,12 @@ pub(super) async fn handshake_h1<T>(io: T) -> Result<Conn, UpstreamRequestError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let (sender, connection) = http1::handshake(TokioIo::new(io))
+    // The own client's limits on a response head (hyper's defaults are
+    // larger: a 70 KB head would wait for the header timeout, a 504).
+    let (sender, connection) = http1::Builder::new()
+        .max_buf_size(h1client::response::MAX_HEAD_BYTES.max(8192))
+        .max_headers(h1client::response::MAX_HEADERS)
+        .handshake(TokioIo::new(io))
         .await
         .map_err(UpstreamRequestError::Handshake)?;
     tokio::spawn(async move {
