@@ -168,7 +168,7 @@ impl Transaction {
             self.fold_decided = true;
             self.folded = self.start_folded(&rs);
         }
-        while let Some(head) = heads.get(i) {
+        'entries: while let Some(head) = heads.get(i) {
             i += 1;
             if head.is_marker() {
                 continue;
@@ -178,114 +178,115 @@ impl Transaction {
                 continue;
             }
             let idx = head.rule as usize;
-            // Decided from the head alone, without reading the rule (only
-            // while no run-time removal may pick it).
-            if self.runtime.picks_nothing() {
-                if self.folded && head.has(Head::FOLDED) {
-                    if !head.has(Head::FOLD_SETS_VAR) && !head.has(Head::FOLD_MATCHED) {
-                        continue;
-                    }
-                    if head.has(Head::NOT_DISRUPTIVE) && !head.has(Head::FOLD_SETS_VAR) {
-                        self.push_match(idx, RecordedMsg::None);
-                        // As after any match: a chain starter's
-                        // `ctl:ruleEngine=Off` may have run even though its
-                        // chain failed.
-                        if self.runtime.engine == EngineMode::Off {
-                            return;
+            // The rule that matched; `None` for a folded replay decided from
+            // the head alone (a match with no disruptive action).
+            let matched = 'decide: {
+                // Decided from the head alone, without reading the rule (only
+                // while no run-time removal may pick it).
+                if self.runtime.picks_nothing() {
+                    if self.folded && head.has(Head::FOLDED) {
+                        if !head.has(Head::FOLD_SETS_VAR) && !head.has(Head::FOLD_MATCHED) {
+                            continue 'entries;
                         }
-                        if head.has(Head::SKIP_AFTER) {
-                            i = jumps.get(i - 1).copied().unwrap_or(heads.len());
-                        } else if head.skip > 0 {
-                            skip = head.skip;
+                        if head.has(Head::NOT_DISRUPTIVE) && !head.has(Head::FOLD_SETS_VAR) {
+                            self.push_match(idx, RecordedMsg::None);
+                            break 'decide None;
                         }
-                        continue;
-                    }
-                } else if !head.has(Head::NAMED_FIRST) && self.cannot_match(&rs, head) {
-                    self.vars.matched_vars.clear();
-                    continue;
-                }
-            }
-            let Some(rule) = rs.rules.get(idx) else {
-                continue;
-            };
-            if self.rule_removed(rule) {
-                continue;
-            }
-            // A folded rule replays the outcome it has for every request.
-            let replayed = (self.folded && head.has(Head::FOLDED))
-                .then(|| self.replay(&rs, idx, rule))
-                .flatten();
-            match replayed {
-                Some(false) => continue,
-                Some(true) => {}
-                None => {
-                    let named = rs.named_use.get(idx).copied().unwrap_or(u64::MAX);
-                    // A TX gate that cannot match while its variables are
-                    // the folded ones (see the `idle` module).
-                    if self.folded
-                        && head.has(Head::IDLE)
-                        && named & 1 == 0
-                        && let Some(Some(keys)) = rs.idle.get(idx)
-                        && super::idle::still_idle(keys, &self.vars.tx, rs.fold.ids_used)
-                    {
+                    } else if !head.has(Head::NAMED_FIRST) && self.cannot_match(&rs, head) {
                         self.vars.matched_vars.clear();
-                        continue;
-                    }
-                    if !self.eval_chain(&rs, rule, named, head.sources) {
-                        continue;
-                    }
-                    if named & RECORD_USES_NAMED != 0 {
-                        self.load_used(PartOf::Record, rule);
-                    }
-                    self.record_match(idx, rule);
-                }
-            }
-            match &rule.disruptive {
-                Some(d @ (Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_))) => {
-                    let interruption = Interruption {
-                        rule_id: rule.id,
-                        status: match d {
-                            Disruptive::Redirect(_) => rule.status.unwrap_or(302),
-                            _ => rule.status.unwrap_or(403),
-                        },
-                        redirect: match d {
-                            Disruptive::Redirect(url) => Some(url.clone()),
-                            _ => None,
-                        },
-                        drop: matches!(d, Disruptive::Drop),
-                    };
-                    if self.runtime.engine == EngineMode::On {
-                        self.interruption = Some(interruption);
-                        return;
-                    }
-                    if self.detected.is_none() {
-                        self.detected = Some(interruption);
+                        continue 'entries;
                     }
                 }
-                Some(Disruptive::Allow(scope)) if self.runtime.engine == EngineMode::On => {
-                    match scope {
-                        AllowScope::Phase => return,
-                        AllowScope::Request => {
-                            self.allow_through = self.allow_through.max(2);
-                            return;
+                let Some(rule) = rs.rules.get(idx) else {
+                    continue 'entries;
+                };
+                if self.rule_removed(rule) {
+                    continue 'entries;
+                }
+                // A folded rule replays the outcome it has for every request.
+                let replayed = (self.folded && head.has(Head::FOLDED))
+                    .then(|| self.replay(&rs, idx, rule))
+                    .flatten();
+                match replayed {
+                    Some(false) => continue 'entries,
+                    Some(true) => {}
+                    None => {
+                        let named = rs.named_use.get(idx).copied().unwrap_or(u64::MAX);
+                        // A TX gate that cannot match while its variables are
+                        // the folded ones (see the `idle` module).
+                        if self.folded
+                            && head.has(Head::IDLE)
+                            && named & 1 == 0
+                            && let Some(Some(keys)) = rs.idle.get(idx)
+                            && super::idle::still_idle(keys, &self.vars.tx, rs.fold.ids_used)
+                        {
+                            self.vars.matched_vars.clear();
+                            continue 'entries;
                         }
-                        AllowScope::All => {
-                            self.allow_through = 4;
-                            return;
+                        if !self.eval_chain(&rs, rule, named, head.sources) {
+                            continue 'entries;
                         }
+                        if named & RECORD_USES_NAMED != 0 {
+                            self.load_used(PartOf::Record, rule);
+                        }
+                        self.record_match(idx, rule);
                     }
                 }
-                _ => {}
+                Some(rule)
+            };
+            if let Some(rule) = matched
+                && self.disrupt(rule)
+            {
+                return;
             }
+            // A chain starter's `ctl:ruleEngine=Off` may have run even when
+            // its chain failed: the next match ends the phase.
             if self.runtime.engine == EngineMode::Off {
                 return;
             }
-            if rule.skip_after.is_some() {
+            if head.has(Head::SKIP_AFTER) {
                 // Resolved at load: the entry after the marker, or the end.
                 i = jumps.get(i - 1).copied().unwrap_or(heads.len());
-            } else if rule.skip > 0 {
-                skip = rule.skip;
+            } else if head.skip > 0 {
+                skip = head.skip;
             }
+        }
+    }
+
+    /// Runs the disruptive action of matched `rule`; whether the phase stops.
+    fn disrupt(&mut self, rule: &Rule) -> bool {
+        match &rule.disruptive {
+            Some(d @ (Disruptive::Deny | Disruptive::Drop | Disruptive::Redirect(_))) => {
+                let interruption = Interruption {
+                    rule_id: rule.id,
+                    status: match d {
+                        Disruptive::Redirect(_) => rule.status.unwrap_or(302),
+                        _ => rule.status.unwrap_or(403),
+                    },
+                    redirect: match d {
+                        Disruptive::Redirect(url) => Some(url.clone()),
+                        _ => None,
+                    },
+                    drop: matches!(d, Disruptive::Drop),
+                };
+                if self.runtime.engine == EngineMode::On {
+                    self.interruption = Some(interruption);
+                    return true;
+                }
+                if self.detected.is_none() {
+                    self.detected = Some(interruption);
+                }
+                false
+            }
+            Some(Disruptive::Allow(scope)) if self.runtime.engine == EngineMode::On => {
+                match scope {
+                    AllowScope::Phase => {}
+                    AllowScope::Request => self.allow_through = self.allow_through.max(2),
+                    AllowScope::All => self.allow_through = 4,
+                }
+                true
+            }
+            _ => false,
         }
     }
 
@@ -301,14 +302,9 @@ impl Transaction {
             && !self.facts_allow(rs, head.chain_id, false, head.fact_slot)
     }
 
-    /// Whether prefilter `slot` (of fact-only link `rule`) may match some
-    /// value the link inspects: its chain's end value, or with multiMatch any
-    /// intermediate value.
-    fn may_match_facts(&mut self, rs: &Ruleset, rule: &Rule, slot: u32) -> bool {
-        self.facts_allow(rs, rule.chain_id, rule.multi_match, slot)
-    }
-
-    /// [`Self::may_match_facts`] for a link under chain node `chain_id`.
+    /// Whether prefilter `slot` (of a fact-only link under chain node
+    /// `chain_id`) may match some value the link inspects: its chain's end
+    /// value, or with multiMatch any intermediate value.
     fn facts_allow(
         &mut self,
         rs: &Ruleset,
@@ -407,7 +403,7 @@ impl Transaction {
     fn eval_link(&mut self, rs: &Ruleset, rule: &Rule, starter: &Rule, uses_named: bool) -> bool {
         if let Some(slot) = rule.prefilter_slot
             && rs.prefilter.is_fact_slot(slot)
-            && !self.may_match_facts(rs, rule, slot)
+            && !self.facts_allow(rs, rule.chain_id, rule.multi_match, slot)
         {
             // No value of any variable this link reads contains one of its
             // required literals: it cannot match.
