@@ -134,7 +134,8 @@ mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
-    fn record() -> AuditRecord {
+    /// A record with every field set (also the base of `line`'s tests).
+    pub(super) fn record() -> AuditRecord {
         AuditRecord {
             ts: UNIX_EPOCH + Duration::from_millis(1_764_323_000_123),
             request_id: "r-1".into(),

@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn escapes_and_fallbacks_match_serde_json() {
-        let mut rec = sample();
+        let mut rec = super::super::tests::record();
         for s in [
             "",
             "plain",
@@ -258,29 +258,6 @@ mod tests {
             rec.path = s.into();
             rec.client_ip = "::ffff:192.0.2.1".parse().unwrap();
             assert_eq!(by_hand(&rec), by_serde(&rec), "{s:?}");
-        }
-    }
-
-    fn sample() -> AuditRecord {
-        AuditRecord {
-            ts: UNIX_EPOCH,
-            request_id: "r".into(),
-            client_ip: "127.0.0.1".parse().unwrap(),
-            method: Cow::Borrowed("GET"),
-            host: "h".into(),
-            path: "/".into(),
-            query: None,
-            api: None,
-            route: None,
-            status: 200,
-            bytes_in: 0,
-            bytes_out: 0,
-            duration_ms: 0.4735,
-            upstream_ms: None,
-            decision: Decision::Allow,
-            reason: None,
-            identity: None,
-            waf: WafNotes::default(),
         }
     }
 }
