@@ -128,9 +128,7 @@ impl ValueCache {
 
     /// Bytes of capacity held (not counting the values' own buffers).
     pub(crate) fn capacity_bytes(&self) -> usize {
-        fn bytes<T>(v: &Vec<T>) -> usize {
-            v.capacity().saturating_mul(std::mem::size_of::<T>())
-        }
+        use super::spare::bytes;
         bytes(&self.tables)
             + bytes(&self.cells)
             + bytes(&self.values)

@@ -72,6 +72,7 @@ pub(crate) fn give(mut spare: Spare) {
     });
 }
 
-fn bytes<T>(v: &Vec<T>) -> usize {
+/// Bytes of capacity `v` holds.
+pub(super) fn bytes<T>(v: &Vec<T>) -> usize {
     v.capacity().saturating_mul(std::mem::size_of::<T>())
 }
