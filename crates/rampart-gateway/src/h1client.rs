@@ -135,11 +135,6 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// A response head announcing keep-alive `timeout` (if any) arrived now.
-    pub(crate) fn response_head_arrived(&mut self, timeout: Option<std::time::Duration>) {
-        self.keep_alive_until = crate::pool::keep_alive_until(timeout);
-    }
-
     pub(crate) fn new(io: Stream) -> Self {
         Connection {
             io,

@@ -317,7 +317,7 @@ impl UpstreamClient {
             conn.head_deadline = Some(deadline);
             match conn.exchange(&outgoing, &mut send).await {
                 Ok(exchanged) => {
-                    conn.response_head_arrived(exchanged.keep_alive_timeout);
+                    conn.keep_alive_until = keep_alive_until(exchanged.keep_alive_timeout);
                     let home: Arc<dyn Checkin> = pool.clone();
                     // Each wait between reads is bounded: a stalled upstream
                     // (or, after an early answer, one waiting for the rest of
