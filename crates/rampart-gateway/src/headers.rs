@@ -46,16 +46,12 @@ pub fn request_id(headers: &HeaderMap) -> String {
 
 fn generate_request_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digit = |nibble: u8| HEX.get(usize::from(nibble)).copied().unwrap_or(b'0');
-    let bytes: [u8; 16] = rand::random();
-    // Hex digits into an array, then one copy into the String (pushing 32
-    // chars one by one cost more than the random bytes).
+    // One 128-bit draw: sampling a `[u8; 16]` draws each byte on its own.
+    let mut bits: u128 = rand::random();
     let mut hex = [0u8; 32];
-    for (pair, byte) in hex.chunks_exact_mut(2).zip(bytes) {
-        if let [high, low] = pair {
-            *high = digit(byte >> 4);
-            *low = digit(byte & 0xf);
-        }
+    for slot in hex.iter_mut().rev() {
+        *slot = HEX.get((bits & 0xf) as usize).copied().unwrap_or(b'0');
+        bits >>= 4;
     }
     std::str::from_utf8(&hex).map_or_else(|_| String::new(), str::to_owned)
 }

@@ -361,15 +361,43 @@ fn host_of(parts: &Parts) -> (Option<String>, bool) {
     if let Some(authority) = parts.uri.authority() {
         return (Some(authority.host().to_ascii_lowercase()), false);
     }
-    let parsed = parts
-        .headers
-        .get(header::HOST)
+    let value = parts.headers.get(header::HOST);
+    if let Some(host) = value.and_then(|value| plain_host(value.as_bytes())) {
+        return (Some(host), true);
+    }
+    let parsed = value
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<http::uri::Authority>().ok());
     match parsed {
         Some(authority) => (Some(authority.host().to_ascii_lowercase()), true),
         None => (None, false),
     }
+}
+
+/// The lower-case host of a `Host` value that is a plain name or IPv4 address
+/// with an optional port (`api.example.com`, `127.0.0.1:8080`): nearly every
+/// request's. Such a value is always a valid authority with that host, so the
+/// authority parse (a copy, a validation pass and a host search) is skipped;
+/// anything else (IPv6 literals, user info, odd characters) returns `None` and
+/// takes the full parse.
+fn plain_host(value: &[u8]) -> Option<String> {
+    let (host, port) = match value.iter().position(|&b| b == b':') {
+        Some(colon) => (value.get(..colon)?, value.get(colon + 1..)?),
+        None => (value, &[][..]),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let port_ok = value.len() == host.len()
+        || ((1..=5).contains(&port.len()) && port.iter().all(u8::is_ascii_digit));
+    if !(host_ok && port_ok) {
+        return None;
+    }
+    // Only ASCII letters, digits, `.` and `-`: valid UTF-8.
+    let mut host = String::from_utf8(host.to_vec()).ok()?;
+    host.make_ascii_lowercase();
+    Some(host)
 }
 
 /// Protocol checks hyper does not already make. `host_header_ok`: the first
@@ -778,4 +806,72 @@ async fn forward(
         upstream_ms,
     };
     Ok((Response::from_parts(parts, body), outcome, cx))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::plain_host;
+    use proptest::prelude::*;
+
+    /// What the full path makes of a `Host` value.
+    fn by_authority(value: &[u8]) -> Option<String> {
+        let authority = std::str::from_utf8(value)
+            .ok()?
+            .parse::<http::uri::Authority>()
+            .ok()?;
+        Some(authority.host().to_ascii_lowercase())
+    }
+
+    #[test]
+    fn plain_hosts_take_the_short_path_and_agree_with_the_authority_parse() {
+        for value in [
+            "api.example.com",
+            "API.Example.COM",
+            "127.0.0.1:8080",
+            "localhost:1",
+            "a-b.c:65535",
+            "x:99999",
+        ] {
+            let short = plain_host(value.as_bytes());
+            assert!(short.is_some(), "{value}");
+            assert_eq!(short, by_authority(value.as_bytes()), "{value}");
+        }
+    }
+
+    #[test]
+    fn anything_else_takes_the_full_parse() {
+        for value in [
+            "",
+            ":80",
+            "host:",
+            "host:123456",
+            "host:8x",
+            "a:1:2",
+            "[::1]:8080",
+            "user@host",
+            "ho st",
+            "host_name",
+            "h%41st",
+            "host/path",
+            "é.example",
+        ] {
+            assert_eq!(plain_host(value.as_bytes()), None, "{value}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_short_path_never_disagrees_with_the_authority_parse(
+            value in prop_oneof![
+                "[a-zA-Z0-9.-]{0,12}(:[0-9]{0,6})?",
+                "[a-zA-Z0-9.:@\\[\\]%_ -]{0,16}",
+                proptest::collection::vec(any::<u8>(), 0..16).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+            ]
+        ) {
+            if let Some(host) = plain_host(value.as_bytes()) {
+                prop_assert_eq!(Some(host), by_authority(value.as_bytes()));
+            }
+        }
+    }
 }

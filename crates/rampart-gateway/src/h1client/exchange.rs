@@ -366,22 +366,24 @@ impl Connection {
                 }
                 continue;
             };
-            match response::parse(self.read.get(..end).unwrap_or_default(), head_request)? {
+            // The head leaves the read buffer as `Bytes`: the response's
+            // header values are slices of it, not copies. Whatever the parse
+            // says, the connection is done with these bytes (a head that does
+            // not end at `end` fails the exchange and closes the connection).
+            let head = self.read.split_to(end).freeze();
+            self.searched = 0;
+            match response::parse_shared(&head, head_request)? {
                 Parsed::Interim(len) | Parsed::Final(len, _) if len != end => {
                     return Poll::Ready(Err(ResponseError::Malformed.into()));
                 }
                 Parsed::Partial => return Poll::Ready(Err(ResponseError::Malformed.into())),
-                Parsed::Interim(len) => {
+                Parsed::Interim(_) => {
                     *interim += 1;
                     if *interim > response::MAX_INTERIM {
                         return Poll::Ready(Err(ResponseError::TooManyInterim.into()));
                     }
-                    self.read.advance(len);
-                    self.searched = 0;
                 }
-                Parsed::Final(len, head) => {
-                    self.read.advance(len);
-                    self.searched = 0;
+                Parsed::Final(_, head) => {
                     let mut response = Response::new(());
                     *response.status_mut() = head.status;
                     *response.version_mut() = head.version;

@@ -114,6 +114,22 @@ thread_local! {
 /// Parses the response head at the front of `buf`. `head_request` says the
 /// request was HEAD (no body whatever the headers say).
 pub fn parse(buf: &[u8], head_request: bool) -> Result<Parsed, ResponseError> {
+    parse_with(buf, head_request, HeaderValue::from_bytes)
+}
+
+/// [`parse`] for a head held in `Bytes` (the head alone, as split off the read
+/// buffer): header values are slices of it instead of copies.
+pub fn parse_shared(head: &bytes::Bytes, head_request: bool) -> Result<Parsed, ResponseError> {
+    parse_with(head, head_request, |value| {
+        HeaderValue::from_maybe_shared(head.slice_ref(value))
+    })
+}
+
+fn parse_with(
+    buf: &[u8],
+    head_request: bool,
+    make_value: impl Fn(&[u8]) -> Result<HeaderValue, http::header::InvalidHeaderValue>,
+) -> Result<Parsed, ResponseError> {
     #[cfg(test)]
     PARSES.with(|n| n.set(n.get() + 1));
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -200,7 +216,7 @@ pub fn parse(buf: &[u8], head_request: bool) -> Result<Parsed, ResponseError> {
                 continue;
             }
         }
-        let value = HeaderValue::from_bytes(value).map_err(|_| ResponseError::Header)?;
+        let value = make_value(value).map_err(|_| ResponseError::Header)?;
         headers.append(name, value);
     }
     if encoded {
