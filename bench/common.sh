@@ -15,7 +15,8 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
-# nginx_conf NAME PORT SERVER-BODY: one worker, keep-alive to the origin.
+# nginx_conf NAME PORT SERVER-BODY [HTTP-SNIPPET]: one worker, keep-alive to the
+# origin; the snippet goes in the http block (log formats).
 nginx_conf() {
   mkdir -p "$WORK/$1"
   cat > "$WORK/$1/nginx.conf" <<CONF
@@ -30,6 +31,7 @@ http {
   client_body_temp_path $WORK/$1/body;
   proxy_temp_path $WORK/$1/proxy;
   upstream origin { server 127.0.0.1:$ORIGIN; keepalive 64; }
+  ${4:-}
   server {
     listen 127.0.0.1:$2 reuseport backlog=4096;
     $3
@@ -41,6 +43,21 @@ CONF
 # The origin (a fixed JSON answer, for GET and POST alike) and nginx proxying to it.
 ORIGIN_BODY='location / { default_type application/json; return 200 "{\"ok\":true,\"items\":[1,2,3]}"; }'
 PROXY_BODY='location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }'
+
+# nginx doing what Rampart does on every request without any stage: a request
+# id kept or made, sent upstream and returned; X-Forwarded-For/-Proto/-Host;
+# the upstream's Server and X-Powered-By hidden; and one JSON log line per
+# request with the audit record's fields, buffered (Rampart batches its
+# writes too). Plain nginx above does none of this (no log at all).
+NGINX_EQ_HTTP='map $http_x_request_id $rid { "~^[A-Za-z0-9._:-]{1,128}$" $http_x_request_id; default $request_id; }
+  log_format audit escape=json '"'"'{"ts":"$time_iso8601","request_id":"$rid","client_ip":"$remote_addr","method":"$request_method","host":"$host","path":"$uri","query":"$args","status":$status,"bytes_in":$request_length,"bytes_out":$bytes_sent,"duration_ms":$request_time,"upstream_ms":"$upstream_response_time"}'"'"';'
+nginx_eq_body() { # LOG-FILE
+  echo "access_log $1 audit buffer=256k flush=1s; server_tokens off;
+    location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\";
+      proxy_set_header X-Request-Id \$rid; add_header X-Request-Id \$rid always;
+      proxy_set_header X-Forwarded-For \$remote_addr; proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header X-Forwarded-Host \$host; proxy_hide_header X-Powered-By; proxy_hide_header Server; }"
+}
 
 # rampart_conf FILE PORT ADMIN LOG-DIR: Rampart in front of the origin. The audit
 # log goes to its own directory, as in a real deployment: Rampart watches its

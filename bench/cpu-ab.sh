@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CPU per request of Rampart builds side by side (not a test): an A/B tool for
 # speed work. Starts an nginx origin, nginx as a reverse proxy, and one Rampart
-# per given binary (each with one worker, the bench/run.sh configuration), then
+# per given binary (each with one worker, the bench/run.sh configuration; plus
+# nginx-eq, nginx doing Rampart's per-request work, see bench/common.sh), then
 # runs `wrk -t1 -c50` against each in alternation and prints, per target, the
 # median user and system CPU microseconds per request (/proc/PID/stat of the
 # process and its children) and the median req/s.
@@ -51,6 +52,11 @@ nginx_conf nginx $NGINX "$PROXY_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
 nginx -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
 ALL=("nginx:$!:$NGINX")
+# nginx doing Rampart's per-request work too (bench/common.sh).
+NGINX_EQ=$(free_port); used_ports+=("$NGINX_EQ")
+nginx_conf nginx-eq $NGINX_EQ "$(nginx_eq_body "$WORK/nginx-eq/access.log")" "$NGINX_EQ_HTTP"
+nginx -c "$WORK/nginx-eq/nginx.conf" & PIDS+=($!)
+ALL+=("nginx-eq:$!:$NGINX_EQ")
 
 for target in "${TARGETS[@]}"; do
   name=${target%%=*} binary=${target#*=}

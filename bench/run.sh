@@ -7,6 +7,9 @@
 # --waf adds nginx + ModSecurity v3 + Debian's CRS (paranoia 1, blocking, request
 # body access on) and Rampart with the same CRS, plus a request that is blocked
 # and the GET with a different token on every request (get-unique).
+# nginx-eq is nginx configured to do Rampart's own per-request work (request ids,
+# X-Forwarded-*, hiding upstream software headers, a JSON log line per request:
+# bench/common.sh), next to plain nginx, which does none of it.
 # Prints req/s, p50, p99 per target and workload, and Rampart/nginx ratios.
 # Everything listens on 127.0.0.1; every server started here is stopped on exit.
 set -euo pipefail
@@ -45,18 +48,20 @@ RAMPART=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/rampart
 source bench/common.sh rampart-bench
 declare -A PID_OF
 
-ORIGIN=18080 NGINX=18081 RAMPART_PORT=18082 NGINX_WAF=18083 RAMPART_WAF=18084 ADMIN=19901 ADMIN_WAF=19902
+ORIGIN=18080 NGINX=18081 RAMPART_PORT=18082 NGINX_WAF=18083 RAMPART_WAF=18084 NGINX_EQ=18085 ADMIN=19901 ADMIN_WAF=19902
 
 nginx_conf origin $ORIGIN "$ORIGIN_BODY"
 nginx_conf nginx $NGINX "$PROXY_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
 nginx -c "$WORK/nginx/nginx.conf" & PIDS+=($!); NGINX_PID=$!
+nginx_conf nginx-eq $NGINX_EQ "$(nginx_eq_body "$WORK/nginx-eq/access.log")" "$NGINX_EQ_HTTP"
+nginx -c "$WORK/nginx-eq/nginx.conf" & PIDS+=($!); NGINX_EQ_PID=$!
 
 rampart_conf "$WORK/rampart.yaml" $RAMPART_PORT $ADMIN "$WORK/log"
 RAMPART_WORKERS=1 RAMPART_LOG=warn "$RAMPART" serve --config "$WORK/rampart.yaml" & PIDS+=($!); RAMPART_PID=$!
 
-TARGETS=("nginx:$NGINX" "rampart:$RAMPART_PORT")
-PID_OF[nginx]=$NGINX_PID PID_OF[rampart]=$RAMPART_PID
+TARGETS=("nginx:$NGINX" "nginx-eq:$NGINX_EQ" "rampart:$RAMPART_PORT")
+PID_OF[nginx]=$NGINX_PID PID_OF[nginx-eq]=$NGINX_EQ_PID PID_OF[rampart]=$RAMPART_PID
 if [ "$WAF" = 1 ]; then
   cat > "$WORK/modsecurity.conf" <<CONF
 SecRuleEngine On
@@ -97,7 +102,7 @@ CONF
 fi
 
 # Wait for every port.
-for port in $ORIGIN $NGINX $RAMPART_PORT $( [ "$WAF" = 1 ] && echo "$NGINX_WAF $RAMPART_WAF" ); do
+for port in $ORIGIN $NGINX $NGINX_EQ $RAMPART_PORT $( [ "$WAF" = 1 ] && echo "$NGINX_WAF $RAMPART_WAF" ); do
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
 sleep 1
@@ -139,6 +144,8 @@ echo
 for workload in "${WORKLOADS[@]}"; do
   n=${SUM[nginx/$workload]:-0} r=${SUM[rampart/$workload]:-0}
   awk -v n="$n" -v r="$r" -v w="$workload" 'BEGIN { if (n > 0) printf "rampart/nginx %-8s req/s ratio: %.2f\n", w, r / n }'
+  e=${SUM[nginx-eq/$workload]:-0}
+  awk -v n="$e" -v r="$r" -v w="$workload" 'BEGIN { if (n > 0) printf "rampart/nginx-eq %-8s req/s ratio: %.2f (nginx doing the same per-request work: ids, X-Forwarded-*, a JSON log line)\n", w, r / n }'
   nc=${CPU[nginx/$workload]:-0} rc=${CPU[rampart/$workload]:-0}
   awk -v n="$nc" -v r="$rc" -v w="$workload" 'BEGIN { if (r > 0) printf "nginx/rampart %-8s CPU-per-request ratio: %.2f (above 1: Rampart spends less CPU per request)\n", w, n / r }'
   if [ "$WAF" = 1 ]; then
