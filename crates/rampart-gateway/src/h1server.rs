@@ -115,7 +115,7 @@ enum HeadRead {
 pub(crate) async fn serve<IO>(
     mut io: IO,
     settings: H1Conn,
-    mut drain: watch::Receiver<bool>,
+    drain: watch::Receiver<bool>,
 ) -> Ended<IO>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
@@ -131,8 +131,20 @@ where
     // when it fires, the wait for the current head is checked and the timer
     // moved to that wait's deadline if it has not passed.
     let mut timer = Box::pin(tokio::time::sleep(settings.limits.header_read_timeout));
+    // One wait for the drain signal per connection, kept across requests: a
+    // new `changed()` per head registered and unregistered a waiter (a lock
+    // each way) on every request.
+    let mut drain_signal = DrainSignal::new(drain.clone());
     loop {
-        let head = read_head(&mut io, &mut rbuf, &settings, &mut drain, &mut timer, first);
+        let head = read_head(
+            &mut io,
+            &mut rbuf,
+            &settings,
+            &drain,
+            &mut drain_signal,
+            &mut timer,
+            first,
+        );
         let parsed = match head.await {
             HeadRead::Head(parsed) => parsed,
             HeadRead::Closed => return Ended::Closed,
@@ -213,7 +225,8 @@ async fn read_head<IO>(
     io: &mut IO,
     rbuf: &mut BytesMut,
     settings: &H1Conn,
-    drain: &mut watch::Receiver<bool>,
+    drain: &watch::Receiver<bool>,
+    drain_signal: &mut DrainSignal,
     timer: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
     first: bool,
 ) -> HeadRead
@@ -227,7 +240,7 @@ where
         timer.as_mut().reset(deadline);
     }
     let mut searched = 0usize;
-    let mut draining = *drain.borrow();
+    let mut draining = *drain.borrow() || drain_signal.fired;
     loop {
         if first && rbuf.len() >= 4 && rbuf.starts_with(H2_PREFACE.get(..4).unwrap_or_default()) {
             return HeadRead::Http2;
@@ -268,8 +281,37 @@ where
                 }
                 return refused_partial(GatewayError::HeaderTimeout, rbuf.len());
             }
-            _ = drain.changed(), if !draining => draining = true,
+            () = drain_signal.wait(), if !draining => draining = true,
         }
+    }
+}
+
+/// The connection's wait for the server's drain signal (the watch value
+/// changing, or its sender going away), made once and polled by every head
+/// read until it fires.
+struct DrainSignal {
+    wait: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// It fired: it is not polled again (a finished future must not be).
+    fired: bool,
+}
+
+impl DrainSignal {
+    fn new(mut drain: watch::Receiver<bool>) -> Self {
+        Self {
+            wait: Box::pin(async move {
+                let _ = drain.changed().await;
+            }),
+            fired: false,
+        }
+    }
+
+    /// Resolves when the signal fires; pending for ever once it has fired.
+    async fn wait(&mut self) {
+        if self.fired {
+            return std::future::pending().await;
+        }
+        self.wait.as_mut().await;
+        self.fired = true;
     }
 }
 

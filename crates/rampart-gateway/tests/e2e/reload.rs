@@ -251,3 +251,29 @@ async fn a_reload_adds_and_removes_listeners_without_cutting_requests() {
     );
     gw.stop().await;
 }
+
+/// A keep-alive connection idle after several requests is closed as soon as
+/// shutdown starts, not when its header-read timeout (10 s) ends: the drain
+/// signal reaches a connection that has already served requests.
+#[tokio::test]
+async fn shutdown_closes_an_idle_keep_alive_connection_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let mut stream = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    for _ in 0..3 {
+        stream
+            .write_all(b"GET /v1/x HTTP/1.1\r\nHost: api.test\r\n\r\n")
+            .await
+            .unwrap();
+        let n = stream.read(&mut buf).await.unwrap();
+        let head = String::from_utf8_lossy(buf.get(..n).unwrap());
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    }
+    let stopping = tokio::spawn(gw.stop());
+    // EOF well within the header-read timeout (10 s): the drain closed it.
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0))), "{read:?}");
+    stopping.await.unwrap();
+}
