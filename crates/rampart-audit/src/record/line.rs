@@ -14,7 +14,7 @@ use super::{AuditRecord, millis_rounded};
 /// Appends the record as one JSON object (no newline) to `out`.
 pub(super) fn write(rec: &AuditRecord, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"ts\":\"");
-    out.extend_from_slice(&rampart_core::time::rfc3339_millis_bytes(rec.ts));
+    out.extend_from_slice(&timestamp(rec.ts));
     out.extend_from_slice(b"\",\"request_id\":");
     string(out, &rec.request_id);
     out.extend_from_slice(b",\"client_ip\":\"");
@@ -65,6 +65,39 @@ pub(super) fn write(rec: &AuditRecord, out: &mut Vec<u8>) {
     out.extend_from_slice(b"],\"anomaly_score\":");
     integer(out, rec.waf.anomaly_score);
     out.extend_from_slice(b"}}");
+}
+
+thread_local! {
+    /// The last timestamp written on this thread and its whole second.
+    static LAST_TS: std::cell::Cell<(u64, [u8; 24])> = const { std::cell::Cell::new((u64::MAX, [0; 24])) };
+}
+
+/// First second of the year 10000, which `rfc3339_millis_bytes` clamps.
+const YEAR_10000: u64 = 253_402_300_800;
+
+/// `rfc3339_millis_bytes(ts)`, with the date and time of day reused within a
+/// second: only the milliseconds change between most records.
+fn timestamp(ts: std::time::SystemTime) -> [u8; 24] {
+    let since_epoch = ts.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = since_epoch.as_secs();
+    if secs >= YEAR_10000 {
+        return rampart_core::time::rfc3339_millis_bytes(ts);
+    }
+    LAST_TS.with(|last| {
+        let (last_secs, mut text) = last.get();
+        if last_secs != secs {
+            text = rampart_core::time::rfc3339_millis_bytes(ts);
+            last.set((secs, text));
+            return text;
+        }
+        let mut millis = since_epoch.subsec_millis();
+        for slot in text.iter_mut().skip(20).take(3).rev() {
+            // One decimal digit.
+            *slot = b'0' + (millis % 10) as u8;
+            millis /= 10;
+        }
+        text
+    })
 }
 
 /// A JSON string: copied when it holds nothing JSON escapes (control
@@ -339,6 +372,44 @@ mod tests {
                 String::from_utf8(by_hand(ms)).unwrap(),
                 String::from_utf8(by_serde(ms)).unwrap(),
                 "{ms:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_from_the_per_second_cache_are_the_formatted_ones() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let mut times: Vec<u64> = vec![
+            0,
+            999,
+            1_000,
+            1_001,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            u64::MAX / 4,
+        ];
+        use proptest::strategy::{Strategy, ValueTree};
+        for _ in 0..5_000 {
+            let base = (0u64..4_102_444_800_000)
+                .new_tree(&mut runner)
+                .unwrap()
+                .current();
+            // Runs inside one second, then a jump: the cache hits and misses.
+            times.extend([
+                base,
+                base + 1,
+                base + 17,
+                base + 999 - base % 1000,
+                base + 1000,
+            ]);
+        }
+        for ms in times {
+            let ts = UNIX_EPOCH + Duration::from_millis(ms);
+            assert_eq!(
+                super::timestamp(ts),
+                rampart_core::time::rfc3339_millis_bytes(ts),
+                "{ms}"
             );
         }
     }
