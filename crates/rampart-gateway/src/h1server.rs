@@ -595,7 +595,11 @@ where
         if body_allowed {
             match exact {
                 Some(length) => {
-                    header_line(out, b"content-length", itoa_buf(length).as_bytes());
+                    header_line(
+                        out,
+                        b"content-length",
+                        itoa::Buffer::new().format(length).as_bytes(),
+                    );
                 }
                 None if chunked => header_line(out, b"transfer-encoding", b"chunked"),
                 None => {}
@@ -607,7 +611,11 @@ where
             && !status.is_informational()
             && let Some(length) = exact
         {
-            header_line(out, b"content-length", itoa_buf(length).as_bytes());
+            header_line(
+                out,
+                b"content-length",
+                itoa::Buffer::new().format(length).as_bytes(),
+            );
         }
         if close {
             header_line(out, b"connection", b"close");
@@ -687,34 +695,6 @@ fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
-}
-
-/// A number's decimal digits (no allocation).
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn as_bytes(&self) -> &[u8] {
-        self.buf.get(self.start..).unwrap_or_default()
-    }
-}
-
-fn itoa_buf(mut value: u64) -> Digits {
-    let mut buf = [0u8; 20];
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        if let Some(slot) = buf.get_mut(start) {
-            *slot = b'0' + (value % 10) as u8;
-        }
-        value /= 10;
-        if value == 0 || start == 0 {
-            break;
-        }
-    }
-    Digits { buf, start }
 }
 
 thread_local! {

@@ -2,7 +2,6 @@
 //! ours, never the caller's), and its body, classified as absent, whole at
 //! hand (replayable on another connection) or still streaming.
 
-use std::io::Write as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -187,8 +186,8 @@ pub(super) fn encode_head(out: &mut Vec<u8>, request: &Outgoing<'_>, framing: Bo
         BodyFraming::None => {}
         BodyFraming::Length(n) => {
             out.extend_from_slice(b"content-length: ");
-            // Writing into a Vec cannot fail.
-            let _ = write!(out, "{n}\r\n");
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         BodyFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }
