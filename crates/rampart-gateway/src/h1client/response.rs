@@ -177,7 +177,9 @@ fn parse_with(
         return Ok(Parsed::Interim(len));
     }
 
-    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    // Room for what the gateway adds on the way out (X-Request-Id, HSTS,
+    // `Connection: close`): the map is not grown and rehashed per response.
+    let mut headers = HeaderMap::with_capacity(response.headers.len() + 3);
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut encoded = false;
