@@ -46,17 +46,19 @@ PROXY_BODY='location / { proxy_pass http://origin; proxy_http_version 1.1; proxy
 
 # nginx doing what Rampart does on every request without any stage: a request
 # id kept or made, sent upstream and returned; X-Forwarded-For/-Proto/-Host;
-# the upstream's Server and X-Powered-By hidden; and one JSON log line per
-# request with the audit record's fields, buffered (Rampart batches its
-# writes too). Plain nginx above does none of this (no log at all).
+# X-Powered-By hidden (nginx drops the upstream's Server by itself); and one
+# JSON log line per request with the audit record's fields, buffered (Rampart
+# batches its writes too). Differences left: nginx's durations are seconds,
+# its time has a `msec` beside the cached second, and the query is logged
+# without redaction. Plain nginx above does none of this (no log at all).
 NGINX_EQ_HTTP='map $http_x_request_id $rid { "~^[A-Za-z0-9._:-]{1,128}$" $http_x_request_id; default $request_id; }
-  log_format audit escape=json '"'"'{"ts":"$time_iso8601","request_id":"$rid","client_ip":"$remote_addr","method":"$request_method","host":"$host","path":"$uri","query":"$args","status":$status,"bytes_in":$request_length,"bytes_out":$bytes_sent,"duration_ms":$request_time,"upstream_ms":"$upstream_response_time"}'"'"';'
+  log_format audit escape=json '"'"'{"ts":"$time_iso8601","msec":"$msec","request_id":"$rid","client_ip":"$remote_addr","method":"$request_method","host":"$host","path":"$uri","query":"$args","status":$status,"bytes_in":$request_length,"bytes_out":$bytes_sent,"duration_s":$request_time,"upstream_s":"$upstream_response_time"}'"'"';'
 nginx_eq_body() { # LOG-FILE
   echo "access_log $1 audit buffer=256k flush=1s; server_tokens off;
     location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\";
       proxy_set_header X-Request-Id \$rid; add_header X-Request-Id \$rid always;
       proxy_set_header X-Forwarded-For \$remote_addr; proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host; proxy_hide_header X-Powered-By; proxy_hide_header Server; }"
+      proxy_set_header X-Forwarded-Host \$host; proxy_hide_header X-Powered-By; }"
 }
 
 # rampart_conf FILE PORT ADMIN LOG-DIR: Rampart in front of the origin. The audit

@@ -146,8 +146,9 @@ for workload in "${WORKLOADS[@]}"; do
   awk -v n="$n" -v r="$r" -v w="$workload" 'BEGIN { if (n > 0) printf "rampart/nginx %-8s req/s ratio: %.2f\n", w, r / n }'
   e=${SUM[nginx-eq/$workload]:-0}
   awk -v n="$e" -v r="$r" -v w="$workload" 'BEGIN { if (n > 0) printf "rampart/nginx-eq %-8s req/s ratio: %.2f (nginx doing the same per-request work: ids, X-Forwarded-*, a JSON log line)\n", w, r / n }'
-  nc=${CPU[nginx/$workload]:-0} rc=${CPU[rampart/$workload]:-0}
+  nc=${CPU[nginx/$workload]:-0} rc=${CPU[rampart/$workload]:-0} ec=${CPU[nginx-eq/$workload]:-0}
   awk -v n="$nc" -v r="$rc" -v w="$workload" 'BEGIN { if (r > 0) printf "nginx/rampart %-8s CPU-per-request ratio: %.2f (above 1: Rampart spends less CPU per request)\n", w, n / r }'
+  awk -v n="$ec" -v r="$rc" -v w="$workload" 'BEGIN { if (r > 0) printf "nginx-eq/rampart %-8s CPU-per-request ratio: %.2f\n", w, n / r }'
   if [ "$WAF" = 1 ]; then
     m=${SUM[nginx-modsec/$workload]:-0} rw=${SUM[rampart-waf/$workload]:-0}
     awk -v m="$m" -v r="$rw" -v w="$workload" 'BEGIN { if (m > 0 && r > 0) printf "rampart-waf/nginx-modsec %-8s req/s ratio: %.1f\n", w, r / m }'

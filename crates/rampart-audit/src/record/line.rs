@@ -147,7 +147,7 @@ fn float(out: &mut Vec<u8>, ms: Option<f64>) {
     };
     let rounded = millis_rounded(ms);
     // Below a billion milliseconds (and not negative), a whole number of
-    // microseconds over 1,000 has at most 13 significant digits, so its
+    // microseconds over 1,000 has at most 12 significant digits, so its
     // shortest round-trip form, serde_json's, is that decimal: integer part,
     // then the fraction without trailing zeros (at least one digit). Written
     // here, it costs a tenth of the general float formatter.

@@ -114,22 +114,14 @@ thread_local! {
 /// Parses the response head at the front of `buf`. `head_request` says the
 /// request was HEAD (no body whatever the headers say).
 pub fn parse(buf: &[u8], head_request: bool) -> Result<Parsed, ResponseError> {
-    parse_with(buf, head_request, HeaderValue::from_bytes)
+    parse_shared(&bytes::Bytes::copy_from_slice(buf), head_request)
 }
 
 /// [`parse`] for a head held in `Bytes` (the head alone, as split off the read
-/// buffer): header values are slices of it instead of copies.
-pub fn parse_shared(head: &bytes::Bytes, head_request: bool) -> Result<Parsed, ResponseError> {
-    parse_with(head, head_request, |value| {
-        HeaderValue::from_maybe_shared(head.slice_ref(value))
-    })
-}
-
-fn parse_with(
-    buf: &[u8],
-    head_request: bool,
-    make_value: impl Fn(&[u8]) -> Result<HeaderValue, http::header::InvalidHeaderValue>,
-) -> Result<Parsed, ResponseError> {
+/// buffer): header values are slices of it instead of copies. The exchange's
+/// path; [`parse`] (tests, fuzzing) copies its input and comes here too.
+pub fn parse_shared(shared: &bytes::Bytes, head_request: bool) -> Result<Parsed, ResponseError> {
+    let buf: &[u8] = shared;
     #[cfg(test)]
     PARSES.with(|n| n.set(n.get() + 1));
     // Uninitialised slots: filling 100 empty headers cost more than parsing
@@ -226,7 +218,8 @@ fn parse_with(
                 continue;
             }
         }
-        let value = make_value(value).map_err(|_| ResponseError::Header)?;
+        let value = HeaderValue::from_maybe_shared(shared.slice_ref(value))
+            .map_err(|_| ResponseError::Header)?;
         headers.append(name, value);
     }
     if encoded {

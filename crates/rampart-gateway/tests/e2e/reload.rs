@@ -267,9 +267,34 @@ async fn shutdown_closes_an_idle_keep_alive_connection_at_once() {
             .write_all(b"GET /v1/x HTTP/1.1\r\nHost: api.test\r\n\r\n")
             .await
             .unwrap();
-        let n = stream.read(&mut buf).await.unwrap();
-        let head = String::from_utf8_lossy(buf.get(..n).unwrap());
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        // The whole response (head and Content-Length bytes), however the
+        // reads split it, so nothing of it is left for the EOF check below.
+        let mut got = Vec::new();
+        let complete = |got: &[u8]| {
+            let text = String::from_utf8_lossy(got);
+            let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                return false;
+            };
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap();
+            body.len() >= length
+        };
+        while !complete(&got) {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed mid-response");
+            got.extend_from_slice(buf.get(..n).unwrap());
+        }
+        assert!(
+            got.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
     }
     let stopping = tokio::spawn(gw.stop());
     // EOF well within the header-read timeout (10 s): the drain closed it.
