@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Instructions per proxied request of Rampart builds (not a test): the steady
+# A/B figure for speed work on a shared machine, where CPU time and req/s move
+# with the neighbours but instruction counts do not.
+#
+#   bench/instructions.sh [--workload get|get-unique|post|blocked] [--waf] [--keep DIR] NAME=BINARY...
+#
+# Each binary runs under valgrind's callgrind (one worker, the bench/run.sh
+# configuration, or bench/rampart-waf.yaml.in with --waf) in front of an nginx
+# origin. After a warm-up, counting is switched on for a fixed wrk run
+# (-t1 -c4 -d8s) and off again; the instructions of every thread of the process
+# (the audit writer's included) are divided by the requests wrk completed.
+# --keep DIR keeps each callgrind file as DIR/NAME.callgrind for
+# callgrind_annotate (build with debug line tables: the release profile has them).
+# Needs valgrind (installed here if missing). Everything listens on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKLOAD=get WAF=0 KEEP=""
+TARGETS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --workload) WORKLOAD=$2; shift 2 ;;
+    --waf) WAF=1; shift ;;
+    --keep) KEEP=$2; shift 2 ;;
+    *=*) TARGETS+=("$1"); shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ ${#TARGETS[@]} -gt 0 ] || { echo "give at least one NAME=BINARY" >&2; exit 2; }
+need=()
+command -v valgrind >/dev/null || need+=(valgrind)
+command -v nginx >/dev/null || need+=(nginx)
+command -v wrk >/dev/null || need+=(wrk)
+if [ ${#need[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+[ -n "$KEEP" ] && mkdir -p "$KEEP"
+
+# shellcheck source=bench/common.sh
+source bench/common.sh rampart-instr
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    [ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
+  done
+}
+ORIGIN=$(free_port)
+nginx_conf origin "$ORIGIN" "$ORIGIN_BODY"
+nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
+
+printf '%-14s %12s %10s %16s   (%s)\n' target instructions requests instr/request "$WORKLOAD"
+for target in "${TARGETS[@]}"; do
+  name=${target%%=*} binary=${target#*=}
+  port=$(free_port) admin=$(free_port)
+  mkdir -p "$WORK/$name/log"
+  if [ "$WAF" = 1 ]; then
+    sed -e "s#@PORT@#$port#; s#@ADMIN@#$admin#; s#@ORIGIN@#$ORIGIN#; s#@WORK@#$WORK/$name#" \
+      bench/rampart-waf.yaml.in > "$WORK/$name/rampart.yaml"
+  else
+    rampart_conf "$WORK/$name/rampart.yaml" "$port" "$admin" "$WORK/$name/log"
+  fi
+  RAMPART_WORKERS=1 RAMPART_LOG=warn valgrind --tool=callgrind --instr-atstart=no \
+    --callgrind-out-file="$WORK/$name/callgrind.%p" \
+    "$binary" serve --config "$WORK/$name/rampart.yaml" > "$WORK/$name/valgrind.log" 2>&1 &
+  vpid=$!
+  PIDS+=("$vpid")
+  for _ in $(seq 1 120); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.5; done
+  workload_args "$WORKLOAD" "$port"
+  # Warm-up (pool, caches, allocator), not counted.
+  wrk -t1 -c4 -d3s "${WRK_ARGS[@]}" > /dev/null 2>&1 || true
+  callgrind_control -i on "$vpid" > /dev/null 2>&1
+  wrk -t1 -c4 -d8s "${WRK_ARGS[@]}" > "$WORK/$name/wrk.out" 2>&1 || true
+  callgrind_control -i off "$vpid" > /dev/null 2>&1
+  callgrind_control -d "$vpid" > /dev/null 2>&1
+  sleep 1
+  kill "$vpid" 2>/dev/null || true
+  wait "$vpid" 2>/dev/null || true
+  requests=$(awk '/ requests in / { print $1 }' "$WORK/$name/wrk.out")
+  # The dump taken above (callgrind.PID.1) holds the counted run.
+  instructions=$(cat "$WORK/$name"/callgrind.*.[0-9]* 2>/dev/null | awk '/^(summary|totals):/ { s += $2 } END { print s + 0 }')
+  printf '%-14s %12s %10s %16s\n' "$name" "$instructions" "${requests:-0}" \
+    "$(awk -v i="$instructions" -v n="${requests:-0}" 'BEGIN { if (n > 0) printf "%.0f", i / n; else print "-" }')"
+  if [ -n "$KEEP" ]; then
+    for f in "$WORK/$name"/callgrind.*.[0-9]*; do cp "$f" "$KEEP/$name.callgrind"; done
+  fi
+done
