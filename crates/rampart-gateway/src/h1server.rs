@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, EXPECT, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -367,8 +367,8 @@ fn parse_head(head: Bytes, max_headers: usize) -> Result<Parsed, GatewayError> {
     let mut close = version == Version::HTTP_10;
     let mut expect_continue = false;
     for header in request.headers.iter() {
-        let name =
-            HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| GatewayError::Malformed)?;
+        let name = crate::headers::header_name(header.name.as_bytes())
+            .map_err(|_| GatewayError::Malformed)?;
         let value = HeaderValue::from_maybe_shared(head.slice_ref(header.value))
             .map_err(|_| GatewayError::Malformed)?;
         if name == CONNECTION {

@@ -26,6 +26,33 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
+/// A header name as received (any case), as `HeaderName::from_bytes` makes
+/// it. The names nearly every request and response carries are recognised by
+/// length and a case-insensitive compare, without the generic path's
+/// lower-casing copy and table search; every other name takes that path.
+pub fn header_name(raw: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
+    let known =
+        |name: &'static [u8], header: HeaderName| raw.eq_ignore_ascii_case(name).then_some(header);
+    let found = match raw.len() {
+        4 => known(b"host", header::HOST).or_else(|| known(b"date", header::DATE)),
+        6 => known(b"accept", header::ACCEPT).or_else(|| known(b"server", header::SERVER)),
+        10 => known(b"user-agent", header::USER_AGENT)
+            .or_else(|| known(b"connection", header::CONNECTION)),
+        12 => known(b"content-type", header::CONTENT_TYPE),
+        13 => known(b"authorization", header::AUTHORIZATION)
+            .or_else(|| known(b"cache-control", header::CACHE_CONTROL)),
+        14 => known(b"content-length", header::CONTENT_LENGTH),
+        15 => known(b"accept-encoding", header::ACCEPT_ENCODING)
+            .or_else(|| known(b"accept-language", header::ACCEPT_LANGUAGE)),
+        17 => known(b"transfer-encoding", header::TRANSFER_ENCODING),
+        _ => None,
+    };
+    match found {
+        Some(name) => Ok(name),
+        None => HeaderName::from_bytes(raw),
+    }
+}
+
 /// The inbound request id if well-formed (1–128 of `[A-Za-z0-9._:-]`), else a new one.
 pub fn request_id(headers: &HeaderMap) -> String {
     let inbound = headers
@@ -208,6 +235,52 @@ mod tests {
             );
         }
         map
+    }
+
+    #[test]
+    fn known_names_are_the_generic_parse_in_any_case_and_others_fall_through() {
+        let names = [
+            "host",
+            "date",
+            "accept",
+            "server",
+            "user-agent",
+            "connection",
+            "content-type",
+            "authorization",
+            "cache-control",
+            "content-length",
+            "accept-encoding",
+            "accept-language",
+            "transfer-encoding",
+            "x-request-id",
+            "etag",
+            "hostx",
+            "hos",
+            "content-lengtH",
+            "ACCEPT",
+            "X-Custom",
+            "accept-charset",
+            "set-cookie",
+        ];
+        for name in names {
+            for text in [
+                name.to_string(),
+                name.to_ascii_uppercase(),
+                name.to_ascii_lowercase(),
+            ] {
+                let ours = header_name(text.as_bytes()).unwrap();
+                assert_eq!(
+                    ours,
+                    HeaderName::from_bytes(text.as_bytes()).unwrap(),
+                    "{text}"
+                );
+                assert_eq!(ours.as_str(), name.to_ascii_lowercase(), "{text}");
+            }
+        }
+        for bad in ["", "ho st", "h\u{e9}st", "host:", "(date)"] {
+            assert!(header_name(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! digits) is refused rather than guessed at, so a hostile upstream cannot make
 //! the gateway and its client disagree on where a response ends.
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{StatusCode, Version};
 
 /// Largest response head (status line and headers) accepted.
@@ -184,7 +184,7 @@ pub fn parse_shared(shared: &bytes::Bytes, head_request: bool) -> Result<Parsed,
             keep_alive_timeout = keep_alive_timeout.or(announced_timeout(slot.value));
         }
         let name =
-            HeaderName::from_bytes(slot.name.as_bytes()).map_err(|_| ResponseError::Header)?;
+            crate::headers::header_name(slot.name.as_bytes()).map_err(|_| ResponseError::Header)?;
         let value = slot.value;
         if name == header::CONTENT_LENGTH {
             if length.is_some() {
