@@ -145,14 +145,15 @@ fn float(out: &mut Vec<u8>, ms: Option<f64>) {
         out.extend_from_slice(b"null");
         return;
     };
-    let rounded = millis_rounded(ms);
-    // Below a billion milliseconds (and not negative), a whole number of
-    // microseconds over 1,000 has at most 12 significant digits, so its
-    // shortest round-trip form, serde_json's, is that decimal: integer part,
-    // then the fraction without trailing zeros (at least one digit). Written
-    // here, it costs a tenth of the general float formatter.
-    if rounded.is_sign_positive() && rounded < 1e9 {
-        let micros = (rounded * 1000.0).round() as u64;
+    // The record holds `millis_rounded(ms)`, a whole number of microseconds
+    // over 1,000. Below a billion milliseconds (and not negative) that has at
+    // most 12 significant digits, so its shortest round-trip form, serde_json's,
+    // is that decimal: integer part, then the fraction without trailing zeros
+    // (at least one digit). Written here, it costs a tenth of the general float
+    // formatter. (The sign test keeps -0.0, which serde_json writes as such.)
+    let micros = (ms * 1000.0).round();
+    if micros.is_sign_positive() && micros < 1e12 {
+        let micros = micros as u64;
         integer(out, micros / 1000);
         out.push(b'.');
         let mut fraction = micros % 1000;
@@ -170,7 +171,7 @@ fn float(out: &mut Vec<u8>, ms: Option<f64>) {
         out.extend_from_slice(buf.get(..digits).unwrap_or_default());
         return;
     }
-    match serde_json::to_writer(&mut *out, &rounded) {
+    match serde_json::to_writer(&mut *out, &millis_rounded(ms)) {
         Ok(()) => {}
         Err(_) => out.extend_from_slice(b"null"),
     }
