@@ -51,7 +51,13 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
 /// Whether a path is already normal: visible ASCII, no escapes, and no segment
 /// that starts with a dot (so none is `.` or `..`), which is most paths.
 fn is_plain(raw: &str) -> bool {
-    raw.bytes().all(|b| b.is_ascii_graphic() && b != b'%') && !raw.contains("/.")
+    // One pass; `str::contains("/.")` set up a substring searcher per request.
+    let mut after_slash = false;
+    raw.bytes().all(|b| {
+        let plain = b.is_ascii_graphic() && b != b'%' && !(after_slash && b == b'.');
+        after_slash = b == b'/';
+        plain
+    })
 }
 
 /// Decodes escapes of unreserved characters; keeps (upper-cased) other escapes.
@@ -142,6 +148,8 @@ mod tests {
             "/a/./b",
             "/a/../b",
             "/.well-known",
+            "/a//.b",
+            "/a/..",
             "/%61",
             "/a b",
             "/caf\u{e9}",

@@ -243,12 +243,25 @@ impl UpstreamClient {
         &self,
         request: Request<UpstreamBody>,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
-        let deadline = tokio::time::Instant::now() + self.pool.header_timeout;
+        self.request_sent_at(request, std::time::Instant::now())
+            .await
+    }
+
+    /// [`UpstreamClient::request`] for a caller that has just read the clock
+    /// (`sent`, when the request was handed over): the response-header
+    /// deadline and the idle-connection checks start from it instead of
+    /// reading the clock again.
+    pub async fn request_sent_at(
+        &self,
+        request: Request<UpstreamBody>,
+        sent: std::time::Instant,
+    ) -> Result<Response<PooledBody>, UpstreamRequestError> {
+        let deadline = tokio::time::Instant::from_std(sent) + self.pool.header_timeout;
         let pool = &self.pool;
         if pool.own_h1 && (pool.tls.is_none() || pool.h2.lock().is_none()) {
             // The own client bounds the wait with one timer per connection
             // rather than one per request (see `Connection::head_expired`).
-            return self.request_own(request, deadline).await;
+            return self.request_own(request, sent, deadline).await;
         }
         tokio::time::timeout_at(deadline, self.request_hyper(request))
             .await
@@ -264,6 +277,7 @@ impl UpstreamClient {
     async fn request_own(
         &self,
         request: Request<UpstreamBody>,
+        sent: Instant,
         deadline: tokio::time::Instant,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
         let pool = &self.pool;
@@ -291,7 +305,9 @@ impl UpstreamClient {
             }
             attempts += 1;
             let pooled = if attempts <= MAX_POOLED_ATTEMPTS {
-                pool.checkout_own()
+                // The first try takes the caller's clock reading; retries,
+                // later, read it again.
+                pool.checkout_own(if attempts == 1 { sent } else { Instant::now() })
             } else {
                 None
             };
@@ -407,9 +423,8 @@ impl Pool {
 
     /// The most recently returned idle connection that is still usable (own
     /// HTTP/1 client).
-    fn checkout_own(&self) -> Option<Box<Connection>> {
+    fn checkout_own(&self, now: Instant) -> Option<Box<Connection>> {
         let mut stack = self.idle.lock();
-        let now = Instant::now();
         loop {
             let idle = stack.pop_back()?;
             if idle.expires <= now {

@@ -709,7 +709,7 @@ async fn forward(
     let sent = Instant::now();
     // The client bounds the wait for the response head (the upstream's
     // `response_header_timeout`).
-    let result = api.client.request(request).await;
+    let result = api.client.request_sent_at(request, sent).await;
     let upstream_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
     let response = match result {
         Ok(response) => response,

@@ -364,7 +364,7 @@ async fn a_tls_connection_the_upstream_closed_or_spoiled_while_idle_is_not_reuse
         // closed or spoiled connection (the exchange would also notice, but
         // that is the next line of defence, not this one).
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let checked_out = client.pool.checkout_own();
+        let checked_out = client.pool.checkout_own(std::time::Instant::now());
         assert_eq!(checked_out.is_some(), reusable, "after {}", after as u8);
         if let Some(conn) = checked_out {
             client.pool.park(IdleConn::Own(conn), None);

@@ -39,8 +39,9 @@ impl UpstreamClient {
         if pool.own_h1 {
             // A shared HTTP/2 connection that closed: the own client (its
             // deadline is the one around this call).
-            let far = tokio::time::Instant::now() + self.pool.header_timeout;
-            return self.request_own(request, far).await;
+            let now = std::time::Instant::now();
+            let far = tokio::time::Instant::from_std(now) + self.pool.header_timeout;
+            return self.request_own(request, now, far).await;
         }
         // HTTP/1 wants the origin form (authority form for CONNECT); the absolute
         // URI is kept for a new connection that turns out to speak h2.
