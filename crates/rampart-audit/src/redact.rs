@@ -98,8 +98,8 @@ impl QueryRedactor {
 }
 
 /// Whether `name` contains one of [`SENSITIVE_NAME_PARTS`]. One pass over the
-/// name, trying at each position only the parts that start with its byte: a
-/// substring search per part (`str::contains` sets up a searcher each time)
+/// name; only at positions whose byte starts some part are the parts tried:
+/// a substring search per part (`str::contains` sets up a searcher each time)
 /// cost more than the rest of the audit record for the usual `page=2`.
 fn contains_sensitive_part(name: &[u8]) -> bool {
     (0..name.len()).any(|start| {

@@ -248,9 +248,10 @@ impl UpstreamClient {
     }
 
     /// [`UpstreamClient::request`] for a caller that has just read the clock
-    /// (`sent`, when the request was handed over): the response-header
+    /// (`sent`, read immediately before this call): the response-header
     /// deadline and the idle-connection checks start from it instead of
-    /// reading the clock again.
+    /// reading the clock again. The deadline follows the real clock, as
+    /// `request`'s does: tests that pause tokio's clock cannot time it.
     pub async fn request_sent_at(
         &self,
         request: Request<UpstreamBody>,
@@ -321,8 +322,8 @@ impl UpstreamClient {
                     Conn::Own(conn) => (conn, false),
                     Conn::H2(mut sender) => {
                         let request = Request::from_parts(parts, send.into_body());
-                        let sent = send_h2(&mut sender, request, pool.body_timeout);
-                        return tokio::time::timeout_at(deadline, sent)
+                        let exchange = send_h2(&mut sender, request, pool.body_timeout);
+                        return tokio::time::timeout_at(deadline, exchange)
                             .await
                             .unwrap_or(Err(UpstreamRequestError::Timeout));
                     }

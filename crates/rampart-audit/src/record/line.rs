@@ -332,6 +332,14 @@ mod tests {
         let mut values = vec![
             0.0,
             -0.0,
+            // Rounds to -0.0; NaN with the sign bit; the smallest subnormal;
+            // the last value on the short path and the first past it.
+            -0.0004,
+            -f64::NAN,
+            f64::NEG_INFINITY,
+            5e-324,
+            999_999_999.999_4,
+            999_999_999.999_5,
             0.0004,
             0.0005,
             0.001,
