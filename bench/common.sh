@@ -82,6 +82,32 @@ apis:
 YAML
 }
 
+# rampart_target_conf DIR PORT ADMIN: DIR/rampart.yaml for one Rampart under
+# test, its audit log in DIR/log; with WAF=1 bench/rampart-waf.yaml.in (the
+# CRS at paranoia 1), else the plain proxy of rampart_conf.
+rampart_target_conf() {
+  mkdir -p "$1/log"
+  if [ "${WAF:-0}" = 1 ]; then
+    sed -e "s#@PORT@#$2#; s#@ADMIN@#$3#; s#@ORIGIN@#$ORIGIN#; s#@WORK@#$1#" \
+      bench/rampart-waf.yaml.in > "$1/rampart.yaml"
+  else
+    rampart_conf "$1/rampart.yaml" "$2" "$3" "$1/log"
+  fi
+}
+
+# Free ports, picked at random below the ephemeral range (other benchmarks may
+# be running, and wrk's own connections take ephemeral ports). `$(free_port)`
+# runs in a subshell: the caller adds the port to used_ports.
+used_ports=()
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    [[ " ${used_ports[*]} " == *" $p "* ]] && continue
+    [ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
+  done
+}
+
 # The workloads: a 700-byte bearer token (the same on every request, or a
 # different one each time), a ~1 KB JSON POST, an attack.
 TOKEN=$(head -c 525 /dev/zero | tr '\0' 'a' | base64 -w0 | head -c 700)

@@ -34,17 +34,6 @@ done
 # shellcheck source=bench/common.sh
 source bench/common.sh rampart-cpu-ab
 
-# Free ports, picked at random below the ephemeral range (other benchmarks may
-# be running, and wrk's own connections take ephemeral ports).
-used_ports=()
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    [[ " ${used_ports[*]} " == *" $p "* ]] && continue
-    [ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
-  done
-}
 ORIGIN=$(free_port); used_ports+=("$ORIGIN")
 NGINX=$(free_port); used_ports+=("$NGINX")
 nginx_conf origin $ORIGIN "$ORIGIN_BODY"
@@ -62,14 +51,7 @@ for target in "${TARGETS[@]}"; do
   name=${target%%=*} binary=${target#*=}
   port=$(free_port); used_ports+=("$port")
   admin=$(free_port); used_ports+=("$admin")
-  mkdir -p "$WORK/$name"
-  if [ "$WAF" = 1 ]; then
-    mkdir -p "$WORK/$name/log"
-    sed -e "s#@PORT@#$port#; s#@ADMIN@#$admin#; s#@ORIGIN@#$ORIGIN#; s#@WORK@#$WORK/$name#" \
-      bench/rampart-waf.yaml.in > "$WORK/$name/rampart.yaml"
-  else
-    rampart_conf "$WORK/$name/rampart.yaml" "$port" "$admin" "$WORK/$name/log"
-  fi
+  rampart_target_conf "$WORK/$name" "$port" "$admin"
   RAMPART_WORKERS=1 RAMPART_LOG=warn "$binary" serve --config "$WORK/$name/rampart.yaml" & PIDS+=($!)
   ALL+=("$name:$!:$port")
 done

@@ -41,28 +41,16 @@ fi
 # shellcheck source=bench/common.sh
 source bench/common.sh rampart-instr
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    [ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
-  done
-}
-ORIGIN=$(free_port)
+ORIGIN=$(free_port); used_ports+=("$ORIGIN")
 nginx_conf origin "$ORIGIN" "$ORIGIN_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
 
 printf '%-14s %12s %10s %16s   (%s)\n' target instructions requests instr/request "$WORKLOAD"
 for target in "${TARGETS[@]}"; do
   name=${target%%=*} binary=${target#*=}
-  port=$(free_port) admin=$(free_port)
-  mkdir -p "$WORK/$name/log"
-  if [ "$WAF" = 1 ]; then
-    sed -e "s#@PORT@#$port#; s#@ADMIN@#$admin#; s#@ORIGIN@#$ORIGIN#; s#@WORK@#$WORK/$name#" \
-      bench/rampart-waf.yaml.in > "$WORK/$name/rampart.yaml"
-  else
-    rampart_conf "$WORK/$name/rampart.yaml" "$port" "$admin" "$WORK/$name/log"
-  fi
+  port=$(free_port); used_ports+=("$port")
+  admin=$(free_port); used_ports+=("$admin")
+  rampart_target_conf "$WORK/$name" "$port" "$admin"
   RAMPART_WORKERS=1 RAMPART_LOG=warn valgrind --tool=callgrind --instr-atstart=no \
     --callgrind-out-file="$WORK/$name/callgrind.%p" \
     "$binary" serve --config "$WORK/$name/rampart.yaml" > "$WORK/$name/valgrind.log" 2>&1 &
