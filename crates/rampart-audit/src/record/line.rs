@@ -90,14 +90,21 @@ fn timestamp(ts: std::time::SystemTime) -> [u8; 24] {
             last.set((secs, text));
             return text;
         }
-        let mut millis = since_epoch.subsec_millis();
-        for slot in text.iter_mut().skip(20).take(3).rev() {
-            // One decimal digit.
-            *slot = b'0' + (millis % 10) as u8;
-            millis /= 10;
+        if let Some(millis) = text.get_mut(20..23) {
+            millis.copy_from_slice(&three_digits(since_epoch.subsec_millis()));
         }
         text
     })
+}
+
+/// `n` (below 1,000) as three decimal digits, zero-padded.
+fn three_digits(n: u32) -> [u8; 3] {
+    // Each is a single decimal digit.
+    [
+        b'0' + (n / 100 % 10) as u8,
+        b'0' + (n / 10 % 10) as u8,
+        b'0' + (n % 10) as u8,
+    ]
 }
 
 /// A JSON string: copied when it holds nothing JSON escapes (control
@@ -156,19 +163,14 @@ fn float(out: &mut Vec<u8>, ms: Option<f64>) {
         let micros = micros as u64;
         integer(out, micros / 1000);
         out.push(b'.');
-        let mut fraction = micros % 1000;
-        let mut digits = 3;
-        while digits > 1 && fraction.is_multiple_of(10) {
-            fraction /= 10;
-            digits -= 1;
-        }
-        let mut buf = [b'0'; 3];
-        for slot in buf.iter_mut().take(digits).rev() {
-            // One decimal digit.
-            *slot = b'0' + (fraction % 10) as u8;
-            fraction /= 10;
-        }
-        out.extend_from_slice(buf.get(..digits).unwrap_or_default());
+        // `micros % 1000` is below 1,000: the cast is exact.
+        let fraction = three_digits((micros % 1000) as u32);
+        let kept = match fraction {
+            [_, b'0', b'0'] => 1,
+            [_, _, b'0'] => 2,
+            _ => 3,
+        };
+        out.extend_from_slice(fraction.get(..kept).unwrap_or_default());
         return;
     }
     match serde_json::to_writer(&mut *out, &millis_rounded(ms)) {
