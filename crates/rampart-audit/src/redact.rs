@@ -97,6 +97,17 @@ impl QueryRedactor {
     }
 }
 
+/// Bytes that start some part of [`SENSITIVE_NAME_PARTS`], derived from it.
+const STARTS_A_PART: [bool; 256] = {
+    let mut starts = [false; 256];
+    let mut i = 0;
+    while i < SENSITIVE_NAME_PARTS.len() {
+        starts[SENSITIVE_NAME_PARTS[i].as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    starts
+};
+
 /// Whether `name` contains one of [`SENSITIVE_NAME_PARTS`]. One pass over the
 /// name; only at positions whose byte starts some part are the parts tried:
 /// a substring search per part (`str::contains` sets up a searcher each time)
@@ -104,18 +115,10 @@ impl QueryRedactor {
 fn contains_sensitive_part(name: &[u8]) -> bool {
     (0..name.len()).any(|start| {
         let rest = name.get(start..).unwrap_or_default();
-        // Only bytes that start a part are looked at further (the test
-        // `every_part_is_found_anywhere_in_a_name...` keeps this in step with
-        // the list).
-        if !matches!(
-            rest.first(),
-            Some(b'p' | b's' | b't' | b'k' | b'a' | b'c' | b'o')
-        ) {
-            return false;
-        }
-        SENSITIVE_NAME_PARTS
-            .iter()
-            .any(|part| rest.starts_with(part.as_bytes()))
+        rest.first().is_some_and(|&b| STARTS_A_PART[usize::from(b)])
+            && SENSITIVE_NAME_PARTS
+                .iter()
+                .any(|part| rest.starts_with(part.as_bytes()))
     })
 }
 
