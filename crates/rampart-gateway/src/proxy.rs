@@ -394,9 +394,7 @@ fn plain_host(value: &[u8]) -> Option<String> {
         return None;
     }
     // Only ASCII letters, digits, `.` and `-`: valid UTF-8.
-    let mut host = String::from_utf8(host.to_vec()).ok()?;
-    host.make_ascii_lowercase();
-    Some(host)
+    std::str::from_utf8(host).ok().map(str::to_ascii_lowercase)
 }
 
 /// Protocol checks hyper does not already make. `host_header_ok`: the first
