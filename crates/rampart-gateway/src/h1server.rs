@@ -41,6 +41,7 @@ use decode::{Decoded, Decoder};
 
 use crate::Gateway;
 use crate::body::ResponseBody;
+use crate::h1client::response::RawHeaders;
 use crate::h1guard::{
     BodyFraming, H2_PREFACE, HeadLimits, OnRefusal, RefusedHead, TargetCheck, body_framing,
     encode_target, find_head_end, refusal_response, refused_head_facts,
@@ -575,6 +576,25 @@ where
         out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
         out.extend_from_slice(b"\r\n");
         let mut length_written = false;
+        let mut has_date = false;
+        // Upstream headers passed through as lines (no stage looked at them):
+        // copied as they are; only what the gateway set is in the map.
+        if let Some(raw) = parts.extensions.get::<RawHeaders>() {
+            out.extend_from_slice(&raw.lines);
+            has_date = raw.has_date;
+            // As below: HEAD and 304 keep the length the upstream stated.
+            if let Some(length) = raw.content_length
+                && !body_allowed
+                && status != http::StatusCode::NO_CONTENT
+            {
+                header_line(
+                    out,
+                    b"content-length",
+                    itoa::Buffer::new().format(length).as_bytes(),
+                );
+                length_written = true;
+            }
+        }
         for (name, value) in &parts.headers {
             if name == TRANSFER_ENCODING || name == CONNECTION {
                 continue;
@@ -589,7 +609,7 @@ where
             }
             header_line(out, name.as_str().as_bytes(), value.as_bytes());
         }
-        if !parts.headers.contains_key(DATE) {
+        if !has_date && !parts.headers.contains_key(DATE) {
             with_date(|date| header_line(out, b"date", date));
         }
         if body_allowed {

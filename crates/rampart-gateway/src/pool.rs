@@ -28,6 +28,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
+use crate::h1client::response::HeadersAs;
 use crate::h1client::{self, Checkin, Connection, ExchangeError, H1Body, Outgoing, SendBody};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -243,7 +244,7 @@ impl UpstreamClient {
         &self,
         request: Request<UpstreamBody>,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
-        self.request_sent_at(request, std::time::Instant::now())
+        self.request_sent_at(request, std::time::Instant::now(), HeadersAs::Map)
             .await
     }
 
@@ -252,17 +253,22 @@ impl UpstreamClient {
     /// deadline and the idle-connection checks start from it instead of
     /// reading the clock again. The deadline follows the real clock, as
     /// `request`'s does: tests that pause tokio's clock cannot time it.
+    /// `headers_as`: how the caller would like the response's headers (own
+    /// HTTP/1 connections honour [`HeadersAs::Lines`]; the response carries
+    /// [`RawHeaders`](crate::h1client::response::RawHeaders) in its extensions
+    /// when they did).
     pub async fn request_sent_at(
         &self,
         request: Request<UpstreamBody>,
         sent: std::time::Instant,
+        headers_as: HeadersAs,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
         let deadline = tokio::time::Instant::from_std(sent) + self.pool.header_timeout;
         let pool = &self.pool;
         if pool.own_h1 && (pool.tls.is_none() || pool.h2.lock().is_none()) {
             // The own client bounds the wait with one timer per connection
             // rather than one per request (see `Connection::head_expired`).
-            return self.request_own(request, sent, deadline).await;
+            return self.request_own(request, sent, deadline, headers_as).await;
         }
         tokio::time::timeout_at(deadline, self.request_hyper(request))
             .await
@@ -280,6 +286,7 @@ impl UpstreamClient {
         request: Request<UpstreamBody>,
         sent: Instant,
         deadline: tokio::time::Instant,
+        headers_as: HeadersAs,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
         let pool = &self.pool;
         let (parts, body) = request.into_parts();
@@ -294,6 +301,7 @@ impl UpstreamClient {
             target,
             headers: &parts.headers,
             host: &pool.authority,
+            response_headers: headers_as,
         };
         // A pooled connection that turns out dead sends the request to
         // another; after a few, to a new one (an upstream that spoils every

@@ -17,6 +17,7 @@ use rampart_audit::{AuditRecord, Decision};
 use rampart_core::{Problem, RequestCx, ResponseCx, TlsInfo, Verdict};
 
 use crate::body::{BodyEnd, CountingBody, OnBodyDone, PrefixedBody, ResponseBody};
+use crate::h1client::response::HeadersAs;
 use crate::h1server::InboundBody;
 use crate::headers::{self, X_REQUEST_ID};
 use crate::normalize::normalize_path;
@@ -41,6 +42,10 @@ pub struct ConnInfo {
     pub responses_done: Arc<AtomicU64>,
     /// The peer for `X-Forwarded-For` (its header value made once).
     pub forwarded: headers::ForwardedPeer,
+    /// Responses go out through Rampart's own HTTP/1 server, which can write
+    /// upstream headers passed through as lines
+    /// ([`HeadersAs::Lines`](crate::h1client::response::HeadersAs)).
+    pub writes_header_lines: bool,
 }
 
 /// What the audit record needs that is known only as the request progresses.
@@ -704,10 +709,17 @@ async fn forward(
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
 
+    // With no stage to look at the response, its headers go from upstream to
+    // client as lines (already cleaned), not through a map.
+    let headers_as = if conn.writes_header_lines && api.response_order.is_empty() {
+        HeadersAs::Lines
+    } else {
+        HeadersAs::Map
+    };
     let sent = Instant::now();
     // The client bounds the wait for the response head (the upstream's
     // `response_header_timeout`).
-    let result = api.client.request_sent_at(request, sent).await;
+    let result = api.client.request_sent_at(request, sent, headers_as).await;
     let upstream_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
     let response = match result {
         Ok(response) => response,

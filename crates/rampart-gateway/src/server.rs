@@ -404,6 +404,7 @@ async fn accept_loop(
                     hsts: None,
                     responses_done: responses_done.clone(),
                     forwarded: crate::headers::ForwardedPeer::new(peer.ip()),
+                    writes_header_lines: own_h1,
                 });
                 if own_h1 {
                     let settings = H1Conn {
@@ -419,6 +420,11 @@ async fn accept_loop(
                         h1server::serve(stream, settings, watcher.clone()).await
                     {
                         let io = Prefixed::new(read, stream);
+                        // hyper writes h2 responses from their maps.
+                        let info = Arc::new(ConnInfo {
+                            writes_header_lines: false,
+                            ..(*info).clone()
+                        });
                         serve_hyper(TokioIo::new(io), &limits, gateway, info, watcher).await;
                     }
                     return;
@@ -445,6 +451,7 @@ async fn accept_loop(
                 hsts,
                 responses_done: responses_done.clone(),
                 forwarded: crate::headers::ForwardedPeer::new(peer.ip()),
+                writes_header_lines: own_h1 && !is_h2,
             });
             if is_h2 {
                 serve_hyper(TokioIo::new(stream), &limits, gateway, info, watcher).await;

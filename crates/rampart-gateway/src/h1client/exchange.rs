@@ -12,7 +12,7 @@ use http_body::Body;
 use tokio::io::AsyncWrite;
 
 use super::request::{BodyFraming, encode_head};
-use super::response::{self, Framing, Parsed, ResponseError};
+use super::response::{self, Framing, HeadersAs, Parsed, ResponseError};
 use super::{Connection, ExchangeError, INLINE_BODY, Outgoing, SendBody};
 use crate::upstream::UpstreamBody;
 
@@ -117,6 +117,7 @@ impl Connection {
             }
         };
         let head_request = *request.method == Method::HEAD;
+        let wanted = request.response_headers;
         let mut interim = 0usize;
         let mut stream = match body {
             SendBody::Stream { body, .. } => Some(body),
@@ -152,7 +153,7 @@ impl Connection {
                     }
                     return self.pending_or_timed_out(cx);
                 }
-                match self.poll_head(cx, head_request, &mut interim) {
+                match self.poll_head(cx, head_request, wanted, &mut interim) {
                     Poll::Ready(Err(ExchangeError::Closed)) if pending.write_failed.is_some() => {
                         let error = pending.write_failed.take();
                         return Poll::Ready(Err(ExchangeError::Io(
@@ -337,6 +338,7 @@ impl Connection {
         &mut self,
         cx: &mut Context<'_>,
         head_request: bool,
+        wanted: HeadersAs,
         interim: &mut usize,
     ) -> Poll<Result<Exchanged, ExchangeError>> {
         loop {
@@ -372,7 +374,7 @@ impl Connection {
             // not end at `end` fails the exchange and closes the connection).
             let head = self.read.split_to(end).freeze();
             self.searched = 0;
-            match response::parse_shared(&head, head_request)? {
+            match response::parse_shared(&head, head_request, wanted)? {
                 Parsed::Interim(len) | Parsed::Final(len, _) if len != end => {
                     return Poll::Ready(Err(ResponseError::Malformed.into()));
                 }
@@ -388,6 +390,9 @@ impl Connection {
                     *response.status_mut() = head.status;
                     *response.version_mut() = head.version;
                     *response.headers_mut() = head.headers;
+                    if let Some(raw) = head.raw {
+                        response.extensions_mut().insert(raw);
+                    }
                     return Poll::Ready(Ok(Exchanged {
                         response,
                         framing: head.framing,

@@ -21,6 +21,8 @@ pub(crate) struct Outgoing<'a> {
     pub headers: &'a HeaderMap,
     /// Host header used when `headers` has none.
     pub host: &'a str,
+    /// How the response head's headers are wanted.
+    pub response_headers: super::response::HeadersAs,
 }
 
 /// The request body as the exchange sends it.

@@ -75,6 +75,38 @@ pub enum Framing {
     Close,
 }
 
+/// How [`parse_shared`] returns a final head's headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadersAs {
+    /// All of them in the head's `HeaderMap`: for response stages, and for
+    /// servers (hyper) that write the response from the map.
+    Map,
+    /// As [`RawHeaders`] lines for Rampart's own HTTP/1 server to copy to the
+    /// client, when no stage looks at the response: each header is checked
+    /// and copied, not made into a `HeaderName`, a `HeaderValue` and a map
+    /// entry, only for the server to turn back into the same bytes. Falls
+    /// back to the map when a `Connection` header names other headers.
+    Lines,
+}
+
+/// Upstream response headers ready to be written to an HTTP/1 client:
+/// `name: value\r\n` lines, names lower-cased as the map would give them,
+/// already without everything the proxy removes from a response (framing,
+/// hop-by-hop headers, `Server`, `X-Powered-By`). The headers the gateway may
+/// set on a response itself (`X-Request-Id`, `Strict-Transport-Security`)
+/// are in the head's map instead, so that setting one replaces the
+/// upstream's. Carried in the response's extensions.
+#[derive(Debug, Clone)]
+pub struct RawHeaders {
+    /// The header lines.
+    pub lines: bytes::Bytes,
+    /// The upstream's Content-Length: written only where no body states the
+    /// length (a response to HEAD, a 304).
+    pub content_length: Option<u64>,
+    /// Whether a `Date` line is among them.
+    pub has_date: bool,
+}
+
 /// A final response head.
 #[derive(Debug)]
 pub struct Head {
@@ -83,8 +115,11 @@ pub struct Head {
     /// HTTP/1.0 or HTTP/1.1.
     pub version: Version,
     /// Headers, without Transfer-Encoding (decoded here) and without a
-    /// Connection header that only says `keep-alive` / `close`.
+    /// Connection header that only says `keep-alive` / `close`. With
+    /// [`HeadersAs::Lines`], only those [`RawHeaders`] leaves to the map.
     pub headers: HeaderMap,
+    /// The headers as lines ([`HeadersAs::Lines`]).
+    pub raw: Option<RawHeaders>,
     /// How the body is delimited.
     pub framing: Framing,
     /// Whether the connection may carry another request after this response.
@@ -114,13 +149,21 @@ thread_local! {
 /// Parses the response head at the front of `buf`. `head_request` says the
 /// request was HEAD (no body whatever the headers say).
 pub fn parse(buf: &[u8], head_request: bool) -> Result<Parsed, ResponseError> {
-    parse_shared(&bytes::Bytes::copy_from_slice(buf), head_request)
+    parse_shared(
+        &bytes::Bytes::copy_from_slice(buf),
+        head_request,
+        HeadersAs::Map,
+    )
 }
 
 /// [`parse`] for a head held in `Bytes` (the head alone, as split off the read
 /// buffer): header values are slices of it instead of copies. The exchange's
 /// path; [`parse`] (tests, fuzzing) copies its input and comes here too.
-pub fn parse_shared(shared: &bytes::Bytes, head_request: bool) -> Result<Parsed, ResponseError> {
+pub fn parse_shared(
+    shared: &bytes::Bytes,
+    head_request: bool,
+    wanted: HeadersAs,
+) -> Result<Parsed, ResponseError> {
     let buf: &[u8] = shared;
     #[cfg(test)]
     PARSES.with(|n| n.set(n.get() + 1));
@@ -169,9 +212,16 @@ pub fn parse_shared(shared: &bytes::Bytes, head_request: bool) -> Result<Parsed,
         return Ok(Parsed::Interim(len));
     }
 
+    let as_lines = wanted == HeadersAs::Lines;
     // Room for what the gateway adds on the way out (X-Request-Id, HSTS,
     // `Connection: close`): the map is not grown and rehashed per response.
-    let mut headers = HeaderMap::with_capacity(response.headers.len() + 3);
+    let mut headers = HeaderMap::with_capacity(if as_lines {
+        3
+    } else {
+        response.headers.len() + 3
+    });
+    let mut lines = Vec::with_capacity(if as_lines { len } else { 0 });
+    let mut has_date = false;
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut encoded = false;
@@ -183,9 +233,36 @@ pub fn parse_shared(shared: &bytes::Bytes, head_request: bool) -> Result<Parsed,
         if slot.name.len() == 10 && slot.name.eq_ignore_ascii_case("keep-alive") {
             keep_alive_timeout = keep_alive_timeout.or(announced_timeout(slot.value));
         }
+        let value = slot.value;
+        if as_lines {
+            match line_kind(slot.name.as_bytes()) {
+                LineKind::Copied => {
+                    // httparse took the name as a token and the value as
+                    // visible text, tabs and spaces: exactly what a
+                    // `HeaderName` and a `HeaderValue` accept.
+                    let start = lines.len();
+                    lines.extend_from_slice(slot.name.as_bytes());
+                    if let Some(name) = lines.get_mut(start..) {
+                        name.make_ascii_lowercase();
+                    }
+                    lines.extend_from_slice(b": ");
+                    lines.extend_from_slice(value);
+                    lines.extend_from_slice(b"\r\n");
+                    continue;
+                }
+                LineKind::Date => {
+                    has_date = true;
+                    lines.extend_from_slice(b"date: ");
+                    lines.extend_from_slice(value);
+                    lines.extend_from_slice(b"\r\n");
+                    continue;
+                }
+                LineKind::Dropped => continue,
+                LineKind::Framing | LineKind::Map => {}
+            }
+        }
         let name =
             crate::headers::header_name(slot.name.as_bytes()).map_err(|_| ResponseError::Header)?;
-        let value = slot.value;
         if name == header::CONTENT_LENGTH {
             if length.is_some() {
                 return Err(ResponseError::DuplicateLength);
@@ -217,6 +294,15 @@ pub fn parse_shared(shared: &bytes::Bytes, head_request: bool) -> Result<Parsed,
             if !other {
                 continue;
             }
+            // The lines would have to lose the headers it names: the map's
+            // path does that.
+            if as_lines {
+                return parse_shared(shared, head_request, HeadersAs::Map);
+            }
+        }
+        // The upstream's Content-Length is kept aside, not copied.
+        if as_lines && name == header::CONTENT_LENGTH {
+            continue;
         }
         let value = HeaderValue::from_maybe_shared(shared.slice_ref(value))
             .map_err(|_| ResponseError::Header)?;
@@ -257,11 +343,55 @@ pub fn parse_shared(shared: &bytes::Bytes, head_request: bool) -> Result<Parsed,
             status,
             version,
             headers,
+            raw: as_lines.then(|| RawHeaders {
+                lines: lines.into(),
+                content_length: length,
+                has_date,
+            }),
             framing,
             keep_alive: !close,
             keep_alive_timeout,
         },
     ))
+}
+
+/// Where a header goes when a head is parsed into lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineKind {
+    /// Copied into the lines.
+    Copied,
+    /// `Date`: copied, and noted (the server adds one when it is missing).
+    Date,
+    /// Read for the framing and the connection (Content-Length,
+    /// Transfer-Encoding, Connection), then not copied.
+    Framing,
+    /// Into the map: a header the gateway may set on the response itself.
+    Map,
+    /// Never sent to the client: hop-by-hop, or revealing the upstream's
+    /// software (see `headers::clean_response`).
+    Dropped,
+}
+
+/// The [`LineKind`] of a header name (any case).
+fn line_kind(name: &[u8]) -> LineKind {
+    let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+    match name.len() {
+        2 if is(b"te") => LineKind::Dropped,
+        4 if is(b"date") => LineKind::Date,
+        6 if is(b"server") => LineKind::Dropped,
+        7 if is(b"trailer") || is(b"upgrade") => LineKind::Dropped,
+        10 if is(b"connection") => LineKind::Framing,
+        10 if is(b"keep-alive") => LineKind::Dropped,
+        12 if is(b"x-request-id") => LineKind::Map,
+        12 if is(b"x-powered-by") => LineKind::Dropped,
+        14 if is(b"content-length") => LineKind::Framing,
+        16 if is(b"proxy-connection") => LineKind::Dropped,
+        17 if is(b"transfer-encoding") => LineKind::Framing,
+        18 if is(b"proxy-authenticate") => LineKind::Dropped,
+        19 if is(b"proxy-authorization") => LineKind::Dropped,
+        25 if is(b"strict-transport-security") => LineKind::Map,
+        _ => LineKind::Copied,
+    }
 }
 
 /// Longest announced keep-alive timeout taken (bounds the parse).
@@ -304,6 +434,80 @@ fn parse_length(value: &[u8]) -> Result<u64, ResponseError> {
         n = n * 10 + u64::from(b - b'0');
     }
     Ok(n)
+}
+
+/// The headers a head gives the client, `(name, value)` sorted by name
+/// (values of one name in their order), framing headers aside: from the map
+/// after the proxy's cleaning, or from the lines (parsed back) and what they
+/// left in the map. `None` when the lines do not parse back. For tests and
+/// fuzzing: the two ways of parsing a head must give the same.
+#[doc(hidden)]
+pub fn client_headers(head: &Head) -> Option<Vec<(String, Vec<u8>)>> {
+    let mut seen: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut map = head.headers.clone();
+    match &head.raw {
+        None => {
+            crate::headers::clean_response(&mut map);
+            map.remove(header::CONTENT_LENGTH);
+        }
+        Some(raw) => {
+            let mut text = raw.lines.to_vec();
+            text.extend_from_slice(b"\r\n");
+            let mut slots = vec![httparse::EMPTY_HEADER; MAX_HEADERS];
+            let Ok(httparse::Status::Complete((len, parsed))) =
+                httparse::parse_headers(&text, &mut slots)
+            else {
+                return None;
+            };
+            if len != text.len() {
+                return None;
+            }
+            for line in parsed {
+                if line.name != line.name.to_ascii_lowercase() {
+                    return None;
+                }
+                seen.push((line.name.to_string(), line.value.to_vec()));
+            }
+            if raw.has_date != seen.iter().any(|(name, _)| name == "date") {
+                return None;
+            }
+        }
+    }
+    for (name, value) in &map {
+        seen.push((name.as_str().to_string(), value.as_bytes().to_vec()));
+    }
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(seen)
+}
+
+/// Fuzzing entry point: whether parsing `input` into a map and into lines
+/// agree: both refuse it alike, or both accept it with the same framing,
+/// the same headers for the client and the same Content-Length.
+#[doc(hidden)]
+pub fn fuzz_lines_agree(input: &[u8], head_request: bool) -> bool {
+    let shared = bytes::Bytes::copy_from_slice(input);
+    let mapped = parse_shared(&shared, head_request, HeadersAs::Map);
+    let lined = parse_shared(&shared, head_request, HeadersAs::Lines);
+    match (mapped, lined) {
+        (Err(a), Err(b)) => a == b,
+        (Ok(Parsed::Partial), Ok(Parsed::Partial)) => true,
+        (Ok(Parsed::Interim(a)), Ok(Parsed::Interim(b))) => a == b,
+        (Ok(Parsed::Final(a_len, a)), Ok(Parsed::Final(b_len, b))) => {
+            let stated = a
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse::<u64>().ok());
+            a_len == b_len
+                && a.framing == b.framing
+                && a.keep_alive == b.keep_alive
+                && a.keep_alive_timeout == b.keep_alive_timeout
+                && b.raw.as_ref().is_none_or(|raw| raw.content_length == stated)
+                && client_headers(&a).is_some()
+                && client_headers(&a) == client_headers(&b)
+        }
+        _ => false,
+    }
 }
 
 /// Fuzzing entry point: parses `input` as a response head (after any interim

@@ -48,6 +48,7 @@ async fn exchange_with(
         target: "/x?y=1",
         headers: &headers,
         host: "upstream:8080",
+        response_headers: response::HeadersAs::Map,
     };
     let mut body = body;
     let result = match conn.exchange(&outgoing, &mut body).await {
@@ -132,6 +133,7 @@ fn outgoing<'a>(method: &'a Method, target: &'a str, headers: &'a HeaderMap) -> 
         target,
         headers,
         host: "upstream",
+        response_headers: response::HeadersAs::Map,
     }
 }
 

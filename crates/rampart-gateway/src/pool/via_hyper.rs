@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use super::{
     Conn, Inner, Pool, PooledBody, UpstreamClient, UpstreamRequestError, h1client, request_target,
 };
+use crate::h1client::response::HeadersAs;
 use crate::upstream::UpstreamBody;
 
 impl UpstreamClient {
@@ -41,7 +42,7 @@ impl UpstreamClient {
             // deadline is the one around this call).
             let now = std::time::Instant::now();
             let far = tokio::time::Instant::from_std(now) + self.pool.header_timeout;
-            return self.request_own(request, now, far).await;
+            return self.request_own(request, now, far, HeadersAs::Map).await;
         }
         // HTTP/1 wants the origin form (authority form for CONNECT); the absolute
         // URI is kept for a new connection that turns out to speak h2.

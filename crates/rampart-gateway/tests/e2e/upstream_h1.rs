@@ -259,3 +259,151 @@ async fn a_slow_but_steady_body_passes_whole() {
     let records = gw.audit_records(1).await;
     assert_eq!(records[0]["decision"], "allow");
 }
+
+/// A stage that only looks: its presence makes the gateway parse response
+/// heads into a map for the response stages, instead of passing the
+/// upstream's header lines through.
+struct Looker;
+
+impl rampart_core::Stage for Looker {
+    fn name(&self) -> &'static str {
+        "looker"
+    }
+    fn phase(&self) -> rampart_core::Phase {
+        rampart_core::Phase::Route
+    }
+}
+
+struct LookerFactory;
+
+impl rampart_gateway::StageFactory for LookerFactory {
+    fn stages(
+        &self,
+        _config: &rampart_config::Config,
+        _api: &rampart_config::Api,
+    ) -> Result<Vec<std::sync::Arc<dyn rampart_core::Stage>>, rampart_config::ConfigErrors> {
+        Ok(vec![std::sync::Arc::new(Looker)])
+    }
+}
+
+/// The response `request` gets through a gateway without stages (header
+/// lines passed through) and through one with a stage (headers parsed into
+/// a map), each as its status line and its header lines, lower-cased and
+/// sorted, the gateway's request id replaced by `<id>`; and the bytes after
+/// the head.
+async fn both_ways(reply: &'static [u8], request: &[u8]) -> [(Vec<String>, String); 2] {
+    let upstream = scripted(reply, true).await;
+    let yaml = config_yaml(upstream.addr, "", "      response_header_timeout: 2s");
+    let lines = start(&yaml).await;
+    let map = start_with(&yaml, std::sync::Arc::new(LookerFactory), "gw-map").await;
+    let mut seen = Vec::new();
+    for gw in [&lines, &map] {
+        let out = raw(gw.addr, request, Duration::from_secs(5)).await;
+        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+        let mut head_lines: Vec<String> = head
+            .split("\r\n")
+            .map(|line| {
+                let line = line.to_ascii_lowercase();
+                match line.strip_prefix("x-request-id: ") {
+                    Some(id) => {
+                        assert_eq!(id.len(), 32, "the gateway's own id: {out}");
+                        "x-request-id: <id>".to_string()
+                    }
+                    None => line,
+                }
+            })
+            .collect();
+        head_lines[1..].sort();
+        seen.push((head_lines, body.to_string()));
+    }
+    [seen.remove(0), seen.remove(0)]
+}
+
+#[tokio::test]
+async fn upstream_headers_reach_the_client_cleaned_the_same_whether_stages_see_them_or_not() {
+    let reply = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nX-Powered-By: PHP/8.2\r\nDate: Sun, 29 Nov 2026 07:00:00 GMT\r\nContent-Type: application/json\r\nX-Request-Id: upstream-made\r\nKeep-Alive: timeout=5\r\nConnection: keep-alive\r\nProxy-Connection: keep-alive\r\nTrailer: X-T\r\nUpgrade: h2c\r\nTE: trailers\r\nX-Custom-Thing:  a  b \r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok";
+    let [lines, map] = both_ways(
+        reply,
+        b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(lines, map);
+    let (head, body) = lines;
+    assert_eq!(
+        head,
+        [
+            "http/1.1 200 ok",
+            "connection: close",
+            "content-length: 2",
+            "content-type: application/json",
+            "date: sun, 29 nov 2026 07:00:00 gmt",
+            "set-cookie: a=1",
+            "set-cookie: b=2",
+            "x-custom-thing: a  b",
+            "x-request-id: <id>",
+        ]
+    );
+    assert_eq!(body, "ok");
+}
+
+#[tokio::test]
+async fn a_connection_header_naming_others_removes_them_either_way() {
+    let reply = b"HTTP/1.1 200 OK\r\nX-Secret-Hop: 1\r\nConnection: keep-alive, X-Secret-Hop\r\nX-Kept: 1\r\nContent-Length: 2\r\n\r\nok";
+    let [lines, map] = both_ways(
+        reply,
+        b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(lines, map);
+    let (head, _) = lines;
+    assert!(head.contains(&"x-kept: 1".to_string()), "{head:?}");
+    assert!(!head.iter().any(|line| line.contains("secret")), "{head:?}");
+}
+
+#[tokio::test]
+async fn head_and_304_keep_the_upstreams_length_and_get_no_body_either_way() {
+    let head_reply = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: x\r\n\r\n";
+    let [lines, map] = both_ways(
+        head_reply,
+        b"HEAD /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(lines, map);
+    assert!(
+        lines.0.contains(&"content-length: 5".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.0.iter().any(|l| l.starts_with("server")),
+        "{lines:?}"
+    );
+    assert_eq!(lines.1, "", "a HEAD response has no body");
+
+    let not_modified = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\nETag: \"v1\"\r\n\r\n";
+    let [lines, map] = both_ways(
+        not_modified,
+        b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(lines, map);
+    assert_eq!(lines.0[0], "http/1.1 304 not modified");
+    assert!(
+        lines.0.contains(&"content-length: 7".to_string()),
+        "{lines:?}"
+    );
+    assert!(lines.0.contains(&"etag: \"v1\"".to_string()), "{lines:?}");
+    assert_eq!(lines.1, "");
+
+    // Without a Date from the upstream the gateway adds its own.
+    let [lines, map] = both_ways(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(lines.0.len(), map.0.len());
+    assert_eq!(
+        lines.0.iter().filter(|l| l.starts_with("date: ")).count(),
+        1,
+        "{lines:?}"
+    );
+}

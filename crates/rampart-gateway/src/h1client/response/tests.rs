@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use super::*;
+use proptest::strategy::Strategy;
 
 fn head(raw: &str) -> Head {
     match parse(raw.as_bytes(), false) {
@@ -290,6 +291,126 @@ fn an_announced_keep_alive_timeout_is_read_with_the_head() {
             None,
             "{:?}",
             String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+fn head_as_lines(raw: &[u8], head_request: bool) -> Result<Parsed, ResponseError> {
+    parse_shared(
+        &bytes::Bytes::copy_from_slice(raw),
+        head_request,
+        HeadersAs::Lines,
+    )
+}
+
+fn client_view(head: &Head) -> Vec<(String, Vec<u8>)> {
+    client_headers(head).expect("lines parse back")
+}
+
+#[test]
+fn lines_leave_out_what_the_proxy_removes_and_the_map_holds_what_the_gateway_sets() {
+    let raw = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nX-Powered-By: PHP\r\nDate: Sun, 29 Nov 2026 07:00:00 GMT\r\nContent-Type: application/json\r\nX-Request-Id: up-1\r\nStrict-Transport-Security: max-age=1\r\nKeep-Alive: timeout=5\r\nConnection: keep-alive\r\nProxy-Connection: keep-alive\r\nProxy-Authenticate: Basic\r\nTE: trailers\r\nTrailer: X-T\r\nUpgrade: h2c\r\nX-Custom: A b\r\nContent-Length: 5\r\n\r\n";
+    let Ok(Parsed::Final(len, head)) = head_as_lines(raw, false) else {
+        panic!("refused");
+    };
+    assert_eq!(len, raw.len());
+    let lines = head.raw.as_ref().unwrap();
+    assert_eq!(
+        &lines.lines[..],
+        &b"date: Sun, 29 Nov 2026 07:00:00 GMT\r\ncontent-type: application/json\r\nx-custom: A b\r\n"[..]
+    );
+    assert!(lines.has_date);
+    assert_eq!(lines.content_length, Some(5));
+    assert_eq!(head.headers.len(), 2);
+    assert_eq!(head.headers["x-request-id"], "up-1");
+    assert_eq!(head.headers["strict-transport-security"], "max-age=1");
+    assert_eq!(head.framing, Framing::Length(5));
+    assert_eq!(
+        head.keep_alive_timeout,
+        Some(std::time::Duration::from_secs(5))
+    );
+
+    // The same head in a map gives the client the same headers.
+    let Ok(Parsed::Final(_, mapped)) = parse(raw, false) else {
+        panic!("refused");
+    };
+    assert!(mapped.raw.is_none());
+    assert_eq!(client_view(&head), client_view(&mapped));
+}
+
+#[test]
+fn a_connection_header_naming_other_headers_puts_them_in_the_map() {
+    let raw = b"HTTP/1.1 200 OK\r\nX-Hop: 1\r\nConnection: x-hop\r\nContent-Length: 0\r\n\r\n";
+    let Ok(Parsed::Final(_, head)) = head_as_lines(raw, false) else {
+        panic!("refused");
+    };
+    assert!(head.raw.is_none(), "the map's path strips named headers");
+    assert!(head.headers.contains_key("connection"));
+    assert!(client_view(&head).iter().all(|(name, _)| name != "x-hop"));
+}
+
+/// Header names: ones the parse treats specially, in odd cases, and any token.
+fn header_name_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => proptest::sample::select(vec![
+            "Content-Length",
+            "transfer-encoding",
+            "Connection",
+            "KEEP-ALIVE",
+            "Server",
+            "x-powered-by",
+            "X-Request-Id",
+            "strict-transport-security",
+            "Date",
+            "TE",
+            "Trailer",
+            "Upgrade",
+            "Proxy-Connection",
+            "Proxy-Authorization",
+            "Set-Cookie",
+        ])
+        .prop_map(str::to_string),
+        3 => "[!#$%&'*+.^_`|~0-9A-Za-z-]{1,12}",
+        // Anything at all: bad names must be refused alike.
+        1 => "[\\x00-\\xff]{1,4}",
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+    /// Whatever the upstream sends, the lines and the map agree: both refuse
+    /// it with the same error, or both accept it with the same framing and
+    /// the same headers for the client.
+    #[test]
+    fn lines_and_map_never_disagree(
+        status in proptest::sample::select(vec![200u16, 200, 204, 304, 404, 100, 101, 999]),
+        headers in proptest::collection::vec(
+            (
+                header_name_strategy(),
+                proptest::prop_oneof![
+                    4 => "[ -~\\t]{0,12}",
+                    2 => "[0-9]{1,3}",
+                    2 => proptest::sample::select(vec!["chunked", "close", "keep-alive", "x-a, close", "timeout=3"]).prop_map(str::to_string),
+                    1 => "[\\x00-\\xff]{0,6}",
+                ],
+            ),
+            0..10,
+        ),
+        head_request in proptest::bool::ANY,
+    ) {
+        let mut raw = format!("HTTP/1.1 {status} X\r\n").into_bytes();
+        for (name, value) in &headers {
+            raw.extend_from_slice(name.as_bytes());
+            raw.extend_from_slice(b": ");
+            raw.extend_from_slice(value.as_bytes());
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"\r\n");
+        proptest::prop_assert!(
+            fuzz_lines_agree(&raw, head_request),
+            "map and lines disagree on {:?}",
+            String::from_utf8_lossy(&raw)
         );
     }
 }
