@@ -630,6 +630,10 @@ where
             && status != http::StatusCode::NOT_MODIFIED
             && !status.is_informational()
             && let Some(length) = exact
+            // An empty body is the upstream's answer to HEAD, whose length
+            // (unstated: it would send it chunked) is not 0. Rampart's own
+            // answers (problems) have bodies, and their length is the GET's.
+            && length > 0
         {
             header_line(
                 out,

@@ -136,17 +136,20 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
     // The usual `Connection: keep-alive` / `close` name nothing beyond the
     // hop-by-hop set itself, so those tokens cost no header-name copy.
+    // Split as bytes: a value with a non-ASCII token must still give up the
+    // names beside it.
     let named = headers
         .get_all(header::CONNECTION)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
         .filter(|token| {
-            !token.eq_ignore_ascii_case("close")
-                && !HOP_BY_HOP.iter().any(|hop| token.eq_ignore_ascii_case(hop))
+            !token.eq_ignore_ascii_case(b"close")
+                && !HOP_BY_HOP
+                    .iter()
+                    .any(|hop| token.eq_ignore_ascii_case(hop.as_bytes()))
         })
-        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok());
+        .filter_map(|name| HeaderName::from_bytes(name).ok());
     // Only the hop-by-hop names present, found in the same single pass.
     let present = headers.keys().filter(|name| is_hop_by_hop(name)).cloned();
     let doomed: Vec<HeaderName> = named.chain(present).collect();
@@ -336,6 +339,18 @@ mod tests {
         ]);
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
+        assert!(h.contains_key("accept"));
+    }
+
+    #[test]
+    fn a_non_ascii_token_does_not_shield_the_names_beside_it() {
+        let mut h = headers(&[("x-secret-hop", "1"), ("accept", "*/*")]);
+        h.append(
+            header::CONNECTION,
+            HeaderValue::from_bytes(b"x-secret-hop, caf\xe9").unwrap(),
+        );
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
         assert!(h.contains_key("accept"));
     }
 

@@ -502,7 +502,9 @@ pub fn fuzz_lines_agree(input: &[u8], head_request: bool) -> bool {
                 && a.framing == b.framing
                 && a.keep_alive == b.keep_alive
                 && a.keep_alive_timeout == b.keep_alive_timeout
-                && b.raw.as_ref().is_none_or(|raw| raw.content_length == stated)
+                && b.raw
+                    .as_ref()
+                    .is_none_or(|raw| raw.content_length == stated)
                 && client_headers(&a).is_some()
                 && client_headers(&a) == client_headers(&b)
         }

@@ -57,6 +57,11 @@ async fn h2_requests_are_proxied_normalised_and_cleaned() {
     assert_eq!(status, StatusCode::OK);
     assert!(headers.contains_key("x-request-id"));
     assert_eq!(upstream.last().path_and_query, "/users/1");
+    // The upstream's headers arrive (hyper writes h2 responses from the map:
+    // none may be left in lines only Rampart's HTTP/1 server writes), cleaned.
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(headers.contains_key("set-cookie"), "{headers:?}");
+    assert!(!headers.contains_key("server") && !headers.contains_key("x-powered-by"));
 
     // Dot segments and escaped unreserved characters are resolved before routing.
     let (status, _, _) = send_h2(

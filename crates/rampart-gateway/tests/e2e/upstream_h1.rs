@@ -394,6 +394,20 @@ async fn head_and_304_keep_the_upstreams_length_and_get_no_body_either_way() {
     assert!(lines.0.contains(&"etag: \"v1\"".to_string()), "{lines:?}");
     assert_eq!(lines.1, "");
 
+    // A HEAD answered without a length (the GET would be chunked) gets none:
+    // not a made-up `content-length: 0`.
+    let [lines, map] = both_ways(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"HEAD /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(lines, map);
+    assert_eq!(lines.0[0], "http/1.1 200 ok");
+    assert!(
+        !lines.0.iter().any(|l| l.starts_with("content-length")),
+        "{lines:?}"
+    );
+
     // Without a Date from the upstream the gateway adds its own.
     let [lines, map] = both_ways(
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
