@@ -2,8 +2,10 @@
 # End-to-end load comparison (not a test): Rampart vs nginx as reverse proxies to
 # the same nginx origin, one worker each, wrk on the same machine, alternating runs.
 #
-#   bench/run.sh [--duration 10s] [--connections 50] [--rounds 2] [--waf]
+#   bench/run.sh [--duration 10s] [--connections 50] [--rounds 2] [--waf] [--pgo]
 #
+# --pgo measures the profile-guided build of bench/pgo.sh (built first, about
+# three times as long as the production build) instead of the production one.
 # --waf adds nginx + ModSecurity v3 + Debian's CRS (paranoia 1, blocking, request
 # body access on) and Rampart with the same CRS, plus a request that is blocked
 # and the GET with a different token on every request (get-unique).
@@ -15,13 +17,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=10s CONNECTIONS=50 ROUNDS=2 WAF=0
+DURATION=10s CONNECTIONS=50 ROUNDS=2 WAF=0 PGO=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --waf) WAF=1; shift ;;
+    --pgo) PGO=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -41,8 +44,12 @@ fi
 # The deployable build (Cargo.toml [profile.production]: fat LTO, one codegen
 # unit); BENCH_PROFILE=release measures the everyday release build instead.
 PROFILE=${BENCH_PROFILE:-production}
-cargo build --profile "$PROFILE" -q -p rampart
-RAMPART=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/rampart
+if [ "$PGO" = 1 ]; then
+  RAMPART=$(bench/pgo.sh | tail -1)
+else
+  cargo build --profile "$PROFILE" -q -p rampart
+  RAMPART=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/rampart
+fi
 
 # shellcheck source=bench/common.sh
 source bench/common.sh rampart-bench

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Profile-guided build of Rampart (not a test): the production profile built
+# once with instrumentation, trained on the benchmark's traffic, then built
+# again with the profile, so the compiler lays out and inlines the request
+# path for how it actually runs.
+#
+#   bench/pgo.sh            # prints the path of the built binary
+#
+# Training (each run a few seconds, wrk against an nginx origin, as
+# bench/run.sh): the plain proxy's GET and POST, then the CRS WAF
+# configuration's GET, POST, blocked and unique-token requests. The
+# instrumented binary writes its counts when it exits after SIGTERM.
+#
+# Needs llvm-profdata. rustc's own LLVM is newer than any Debian packages;
+# llvm-profdata from Debian's llvm-19 reads its raw profiles and writes an
+# indexed profile rustc accepts (checked on rustc 1.95 / LLVM 22). Installed
+# here if missing, with nginx, wrk and the CRS. The profile lives in
+# target/pgo-data; the binaries in target/pgo-gen (instrumented) and
+# target/pgo-use (the result). Builds take three times the production build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRIPLE=$(rustc -vV | awk '/^host:/ { print $2 }')
+profdata() { find /usr/lib/llvm-*/bin -name llvm-profdata 2>/dev/null | sort -V | tail -1; }
+need=()
+[ -n "$(profdata)" ] || need+=(llvm-19)
+command -v nginx >/dev/null || need+=(nginx)
+command -v wrk >/dev/null || need+=(wrk)
+[ -d /usr/share/modsecurity-crs ] || need+=(modsecurity-crs)
+if [ ${#need[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+PROFDATA=$(profdata)
+
+DATA=$PWD/target/pgo-data
+rm -rf "$DATA"
+mkdir -p "$DATA"
+# --target: RUSTFLAGS then reach only the binary and its dependencies, not
+# build scripts and proc macros (which would write profiles of the build).
+RUSTFLAGS="-Cprofile-generate=$DATA" \
+  cargo build --profile production -q -p rampart --target "$TRIPLE" --target-dir target/pgo-gen
+INSTRUMENTED=$PWD/target/pgo-gen/$TRIPLE/production/rampart
+
+# shellcheck source=bench/common.sh
+source bench/common.sh rampart-pgo
+ORIGIN=$(free_port); used_ports+=("$ORIGIN")
+nginx_conf origin "$ORIGIN" "$ORIGIN_BODY"
+nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
+
+for WAF in 0 1; do
+  port=$(free_port); used_ports+=("$port")
+  admin=$(free_port); used_ports+=("$admin")
+  rampart_target_conf "$WORK/waf$WAF" "$port" "$admin"
+  RAMPART_WORKERS=1 RAMPART_LOG=warn "$INSTRUMENTED" serve --config "$WORK/waf$WAF/rampart.yaml" \
+    > "$WORK/waf$WAF/rampart.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+  workloads=(get post)
+  [ "$WAF" = 1 ] && workloads+=(blocked get-unique)
+  for workload in "${workloads[@]}"; do
+    workload_args "$workload" "$port"
+    wrk -t1 -c50 -d5s "${WRK_ARGS[@]}" > /dev/null
+  done
+  kill -TERM "$pid"
+  wait "$pid" || true
+done
+ls "$DATA"/*.profraw > /dev/null || { echo "no profile written" >&2; exit 1; }
+"$PROFDATA" merge -o "$DATA/rampart.profdata" "$DATA"/*.profraw
+
+RUSTFLAGS="-Cprofile-use=$DATA/rampart.profdata" \
+  cargo build --profile production -q -p rampart --target "$TRIPLE" --target-dir target/pgo-use
+echo "$PWD/target/pgo-use/$TRIPLE/production/rampart"
