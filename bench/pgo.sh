@@ -67,8 +67,12 @@ for WAF in 0 1; do
   wait "$pid" || true
 done
 ls "$DATA"/*.profraw > /dev/null || { echo "no profile written" >&2; exit 1; }
-"$PROFDATA" merge -o "$DATA/rampart.profdata" "$DATA"/*.profraw
+"$PROFDATA" merge -o "$DATA/merged.profdata" "$DATA"/*.profraw
+# Named by its content: cargo does not look into the file RUSTFLAGS names, so
+# a new profile must change the flags for every crate to be built with it.
+PROFILE_FILE=$DATA/rampart-$(sha256sum "$DATA/merged.profdata" | head -c 16).profdata
+mv "$DATA/merged.profdata" "$PROFILE_FILE"
 
-RUSTFLAGS="-Cprofile-use=$DATA/rampart.profdata" \
+RUSTFLAGS="-Cprofile-use=$PROFILE_FILE" \
   cargo build --profile production -q -p rampart --target "$TRIPLE" --target-dir target/pgo-use
 echo "$PWD/target/pgo-use/$TRIPLE/production/rampart"
