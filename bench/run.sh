@@ -6,6 +6,8 @@
 #
 # --pgo measures the profile-guided build of bench/pgo.sh (built first, about
 # three times as long as the production build) instead of the production one.
+# RAMPART_BINARY=PATH measures that binary and builds nothing (a second run of
+# a build already made: bench/pgo.sh retrains and rebuilds every time).
 # --waf adds nginx + ModSecurity v3 + Debian's CRS (paranoia 1, blocking, request
 # body access on) and Rampart with the same CRS, plus a request that is blocked
 # and the GET with a different token on every request (get-unique).
@@ -44,7 +46,9 @@ fi
 # The deployable build (Cargo.toml [profile.production]: fat LTO, one codegen
 # unit); BENCH_PROFILE=release measures the everyday release build instead.
 PROFILE=${BENCH_PROFILE:-production}
-if [ "$PGO" = 1 ]; then
+if [ -n "${RAMPART_BINARY:-}" ]; then
+  RAMPART=$RAMPART_BINARY
+elif [ "$PGO" = 1 ]; then
   RAMPART=$(bench/pgo.sh | tail -1)
 else
   cargo build --profile "$PROFILE" -q -p rampart
