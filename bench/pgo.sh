@@ -61,7 +61,14 @@ for WAF in 0 1; do
   [ "$WAF" = 1 ] && workloads+=(blocked get-unique)
   for workload in "${workloads[@]}"; do
     workload_args "$workload" "$port"
-    wrk -t1 -c50 -d5s "${WRK_ARGS[@]}" > /dev/null
+    wrk -t1 -c50 -d5s "${WRK_ARGS[@]}" > "$WORK/wrk.out" 2>&1 || true
+    served=$(awk '/ requests in / { print $1 }' "$WORK/wrk.out")
+    # A profile of a server that did not answer would steer the build wrong.
+    if [ "${served:-0}" -lt 1000 ]; then
+      echo "training: only ${served:-0} $workload requests served (WAF=$WAF):" >&2
+      cat "$WORK/wrk.out" "$WORK/waf$WAF/rampart.log" >&2
+      exit 1
+    fi
   done
   kill -TERM "$pid"
   wait "$pid" || true
