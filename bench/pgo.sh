@@ -21,7 +21,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TRIPLE=$(rustc -vV | awk '/^host:/ { print $2 }')
-profdata() { find /usr/lib/llvm-*/bin -name llvm-profdata 2>/dev/null | sort -V | tail -1; }
+# The newest llvm-profdata installed, if it is LLVM 19 or later (older ones
+# cannot read the raw profiles of rustc's LLVM).
+profdata() {
+  local tool
+  tool=$( (find /usr/lib/llvm-*/bin -name llvm-profdata 2>/dev/null || true) | sort -V | tail -1)
+  [ -n "$tool" ] || return 0
+  local major
+  major=$("$tool" --version 2>/dev/null | sed -n 's/.*LLVM version \([0-9]*\).*/\1/p' | head -1)
+  [ "${major:-0}" -ge 19 ] && echo "$tool"
+  return 0
+}
 need=()
 [ -n "$(profdata)" ] || need+=(llvm-19)
 command -v nginx >/dev/null || need+=(nginx)
@@ -32,6 +42,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 PROFDATA=$(profdata)
+[ -n "$PROFDATA" ] || { echo "no llvm-profdata of LLVM 19 or later" >&2; exit 1; }
 
 DATA=$PWD/target/pgo-data
 rm -rf "$DATA"
@@ -63,9 +74,18 @@ for WAF in 0 1; do
     workload_args "$workload" "$port"
     wrk -t1 -c50 -d5s "${WRK_ARGS[@]}" > "$WORK/wrk.out" 2>&1 || true
     served=$(awk '/ requests in / { print $1 }' "$WORK/wrk.out")
-    # A profile of a server that did not answer would steer the build wrong.
-    if [ "${served:-0}" -lt 1000 ]; then
-      echo "training: only ${served:-0} $workload requests served (WAF=$WAF):" >&2
+    refused=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$WORK/wrk.out")
+    # A profile of a server that did not answer as it should (no answers,
+    # errors for legitimate requests, an attack let through) would steer the
+    # build wrong.
+    expected=ok
+    if [ "$workload" = blocked ]; then
+      [ "${refused:-0}" -gt 0 ] || expected=bad
+    else
+      [ "${refused:-0}" -eq 0 ] || expected=bad
+    fi
+    if [ "${served:-0}" -lt 1000 ] || [ "$expected" = bad ]; then
+      echo "training: $workload (WAF=$WAF) served ${served:-0} requests, ${refused:-0} not 2xx/3xx:" >&2
       cat "$WORK/wrk.out" "$WORK/waf$WAF/rampart.log" >&2
       exit 1
     fi

@@ -17,6 +17,11 @@
 # Prints req/s, p50, p99 per target and workload, and Rampart/nginx ratios.
 # Everything listens on 127.0.0.1; every server started here is stopped on exit.
 set -euo pipefail
+# Resolved before the cd below, so a path relative to the caller works.
+if [ -n "${RAMPART_BINARY:-}" ]; then
+  RAMPART_BINARY=$(realpath "$RAMPART_BINARY")
+  [ -x "$RAMPART_BINARY" ] || { echo "RAMPART_BINARY: $RAMPART_BINARY is not an executable" >&2; exit 2; }
+fi
 cd "$(dirname "$0")/.."
 
 DURATION=10s CONNECTIONS=50 ROUNDS=2 WAF=0 PGO=0
