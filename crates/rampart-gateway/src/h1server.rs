@@ -587,11 +587,7 @@ where
                 && !body_allowed
                 && status != http::StatusCode::NO_CONTENT
             {
-                header_line(
-                    out,
-                    b"content-length",
-                    itoa::Buffer::new().format(length).as_bytes(),
-                );
+                length_line(out, length);
                 length_written = true;
             }
         }
@@ -615,11 +611,7 @@ where
         if body_allowed {
             match exact {
                 Some(length) => {
-                    header_line(
-                        out,
-                        b"content-length",
-                        itoa::Buffer::new().format(length).as_bytes(),
-                    );
+                    length_line(out, length);
                 }
                 None if chunked => header_line(out, b"transfer-encoding", b"chunked"),
                 None => {}
@@ -635,11 +627,7 @@ where
             // answers (problems) have bodies, and their length is the GET's.
             && length > 0
         {
-            header_line(
-                out,
-                b"content-length",
-                itoa::Buffer::new().format(length).as_bytes(),
-            );
+            length_line(out, length);
         }
         if close {
             header_line(out, b"connection", b"close");
@@ -712,6 +700,14 @@ where
         drop(body);
         !(close || broken)
     }
+}
+
+fn length_line(out: &mut Vec<u8>, length: u64) {
+    header_line(
+        out,
+        b"content-length",
+        itoa::Buffer::new().format(length).as_bytes(),
+    );
 }
 
 fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {

@@ -12,7 +12,6 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-static X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
 
 /// Headers meaningful only for one connection (RFC 9110 §7.6.1), never forwarded.
 const HOP_BY_HOP: [&str; 8] = [
@@ -25,6 +24,21 @@ const HOP_BY_HOP: [&str; 8] = [
     "trailer",
     "upgrade",
 ];
+
+/// Upstream response headers that name the upstream's software, removed on
+/// the way to the client.
+const UPSTREAM_SOFTWARE: [&str; 2] = ["server", "x-powered-by"];
+
+/// Whether an upstream response header named `name` (any case) is removed on
+/// the way to the client by name: hop-by-hop or naming the upstream's
+/// software, as [`clean_response`] does (headers named by `Connection`
+/// aside). The response parser's header lines use it too.
+pub fn removed_from_responses(name: &[u8]) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .chain(&UPSTREAM_SOFTWARE)
+        .any(|known| name.eq_ignore_ascii_case(known.as_bytes()))
+}
 
 /// A header name as received (any case), as `HeaderName::from_bytes` makes
 /// it. The names nearly every request and response carries are recognised by
@@ -220,8 +234,9 @@ pub fn set_forwarded(
 /// Cleans an upstream response's headers: hop-by-hop, `Server`, `X-Powered-By`.
 pub fn clean_response(headers: &mut HeaderMap) {
     remove_hop_by_hop(headers);
-    headers.remove(header::SERVER);
-    headers.remove(&X_POWERED_BY);
+    for name in UPSTREAM_SOFTWARE {
+        headers.remove(name);
+    }
 }
 
 #[cfg(test)]

@@ -236,7 +236,8 @@ pub fn parse_shared(
         let value = slot.value;
         if as_lines {
             match line_kind(slot.name.as_bytes()) {
-                LineKind::Copied => {
+                kind @ (LineKind::Copied | LineKind::Date) => {
+                    has_date |= kind == LineKind::Date;
                     // httparse took the name as a token and the value as
                     // visible text, tabs and spaces: exactly what a
                     // `HeaderName` and a `HeaderValue` accept.
@@ -246,13 +247,6 @@ pub fn parse_shared(
                         name.make_ascii_lowercase();
                     }
                     lines.extend_from_slice(b": ");
-                    lines.extend_from_slice(value);
-                    lines.extend_from_slice(b"\r\n");
-                    continue;
-                }
-                LineKind::Date => {
-                    has_date = true;
-                    lines.extend_from_slice(b"date: ");
                     lines.extend_from_slice(value);
                     lines.extend_from_slice(b"\r\n");
                     continue;
@@ -368,29 +362,23 @@ enum LineKind {
     /// Into the map: a header the gateway may set on the response itself.
     Map,
     /// Never sent to the client: hop-by-hop, or revealing the upstream's
-    /// software (see `headers::clean_response`).
+    /// software ([`crate::headers::removed_from_responses`]).
     Dropped,
 }
 
 /// The [`LineKind`] of a header name (any case).
 fn line_kind(name: &[u8]) -> LineKind {
     let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
-    match name.len() {
-        2 if is(b"te") => LineKind::Dropped,
-        4 if is(b"date") => LineKind::Date,
-        6 if is(b"server") => LineKind::Dropped,
-        7 if is(b"trailer") || is(b"upgrade") => LineKind::Dropped,
-        10 if is(b"connection") => LineKind::Framing,
-        10 if is(b"keep-alive") => LineKind::Dropped,
-        12 if is(b"x-request-id") => LineKind::Map,
-        12 if is(b"x-powered-by") => LineKind::Dropped,
-        14 if is(b"content-length") => LineKind::Framing,
-        16 if is(b"proxy-connection") => LineKind::Dropped,
-        17 if is(b"transfer-encoding") => LineKind::Framing,
-        18 if is(b"proxy-authenticate") => LineKind::Dropped,
-        19 if is(b"proxy-authorization") => LineKind::Dropped,
-        25 if is(b"strict-transport-security") => LineKind::Map,
-        _ => LineKind::Copied,
+    if is(b"date") {
+        LineKind::Date
+    } else if is(b"connection") || is(b"content-length") || is(b"transfer-encoding") {
+        LineKind::Framing
+    } else if is(b"x-request-id") || is(b"strict-transport-security") {
+        LineKind::Map
+    } else if crate::headers::removed_from_responses(name) {
+        LineKind::Dropped
+    } else {
+        LineKind::Copied
     }
 }
 
