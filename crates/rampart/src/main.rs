@@ -3,6 +3,7 @@
 //! This is the only crate that uses `anyhow`: it turns every error into a message
 //! and an exit code.
 
+mod allocator;
 mod demo;
 mod lockout;
 mod route_names;
@@ -14,14 +15,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of glibc malloc: a request allocates and frees many small
-/// buffers across threads, where glibc's arenas spent ~7% of the proxy's CPU
-/// (malloc_consolidate, _int_free) in `perf` profiles of bench/run.sh.
-/// Built with `no_thp` (root Cargo.toml): mimalloc otherwise asks for
-/// transparent huge pages, and every touched 2 MiB page counts whole in RSS
-/// (CRS loaded: 108 MB peak with them, 79 MB without, no CPU cost measured).
+/// mimalloc (see [`allocator`] for why, and why not through `mimalloc::MiMalloc`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
 
 /// Rampart: an API security gateway.
 #[derive(Debug, Parser)]
