@@ -1,9 +1,11 @@
 //! Request-head processing on arbitrary input: path normalisation is idempotent,
 //! its output has no dot segments and starts with `/`; request ids and client IPs
-//! derived from arbitrary headers are well-formed.
+//! derived from arbitrary headers are well-formed; and a request head's fields
+//! reach the upstream the same written as lines and through a map.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use rampart_gateway::h1client::fuzz_request_lines_agree;
 use rampart_gateway::headers::{client_ip, request_id};
 use rampart_gateway::normalize::normalize_path;
 
@@ -24,4 +26,15 @@ fuzz_target!(|data: &[u8]| {
     let peer: std::net::IpAddr = [10, 0, 0, 1].into();
     let trusted = ["10.0.0.0/8".parse().unwrap()];
     let _ = client_ip(peer, &headers, &trusted);
+    // The first byte picks the gateway's settings; the rest is the head's
+    // fields, between a fixed request line and the blank line.
+    if let Some((&flags, fields)) = data.split_first() {
+        let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+        head.extend_from_slice(fields);
+        head.extend_from_slice(b"\r\n\r\n");
+        assert!(
+            fuzz_request_lines_agree(&head, flags),
+            "lines and map disagree"
+        );
+    }
 });

@@ -35,6 +35,8 @@ use response::ResponseError;
 
 pub(crate) use body::Checkin;
 pub use body::{H1Body, ResponseBodyError};
+#[doc(hidden)]
+pub use request::fuzz_request_lines_agree;
 pub(crate) use request::{Outgoing, SendBody, idempotent};
 pub(crate) use stream::Stream;
 

@@ -28,8 +28,8 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, DATE, EXPECT, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri, Version};
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::{Method, Request, Response, Uri, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -41,6 +41,7 @@ use decode::{Decoded, Decoder};
 
 use crate::Gateway;
 use crate::body::ResponseBody;
+use crate::fields::RawFields;
 use crate::h1client::response::RawHeaders;
 use crate::h1guard::{
     BodyFraming, H2_PREFACE, HeadLimits, OnRefusal, RefusedHead, TargetCheck, body_framing,
@@ -88,7 +89,9 @@ pub(crate) struct H1Conn {
 
 /// A parsed, accepted request head.
 struct Parsed {
+    /// The head, its header map left empty: the fields are in `fields`.
     parts: http::request::Parts,
+    fields: RawFields,
     framing: BodyFraming,
     expect_continue: bool,
     close: bool,
@@ -126,7 +129,14 @@ where
     let mut first = settings.allow_h2;
     // The request future lives in one slot per connection, set in place for
     // each request: a future of a few kilobytes is not moved around per request.
-    let make = |request| handle(settings.gateway.clone(), settings.info.clone(), request);
+    let make = |request, fields| {
+        handle(
+            settings.gateway.clone(),
+            settings.info.clone(),
+            request,
+            Some(fields),
+        )
+    };
     let mut slot = Box::pin(None);
     // One header-read timer per connection. It is not re-armed per request:
     // when it fires, the wait for the current head is checked and the timer
@@ -161,6 +171,7 @@ where
         first = false;
         let Parsed {
             parts,
+            fields,
             framing,
             expect_continue,
             close,
@@ -184,7 +195,7 @@ where
         };
         let head_only = parts.method == Method::HEAD;
         let http10 = parts.version == Version::HTTP_10;
-        slot.set(Some(make(Request::from_parts(parts, body))));
+        slot.set(Some(make(Request::from_parts(parts, body), fields)));
         let exchange = Exchange {
             io: &mut io,
             rbuf: &mut rbuf,
@@ -361,18 +372,14 @@ fn parse_head(head: Bytes, max_headers: usize) -> Result<Parsed, GatewayError> {
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    // Room for what the request path adds (X-Forwarded-*, X-Request-Id): the
-    // map is not grown and rehashed per request.
-    let mut headers = HeaderMap::try_with_capacity(request.headers.len() + 6)
-        .map_err(|_| GatewayError::HeadersTooLarge)?;
+    // The fields stay where they are in the head; the request path makes a
+    // map of them only if it needs one (crate::fields).
+    let mut fields = RawFields::with_capacity(head.clone(), request.headers.len());
     let mut close = version == Version::HTTP_10;
     let mut expect_continue = false;
     for header in request.headers.iter() {
-        let name = crate::headers::header_name(header.name.as_bytes())
-            .map_err(|_| GatewayError::Malformed)?;
-        let value = HeaderValue::from_maybe_shared(head.slice_ref(header.value))
-            .map_err(|_| GatewayError::Malformed)?;
-        if name == CONNECTION {
+        let name = header.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"connection") {
             for token in header.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
                 if token.eq_ignore_ascii_case(b"close") {
@@ -381,18 +388,18 @@ fn parse_head(head: Bytes, max_headers: usize) -> Result<Parsed, GatewayError> {
                     close = false;
                 }
             }
-        } else if name == EXPECT {
+        } else if name.eq_ignore_ascii_case(b"expect") {
             expect_continue = header.value.eq_ignore_ascii_case(b"100-continue");
         }
-        headers.append(name, value);
+        fields.push(name, header.value);
     }
     let mut parts = Request::new(()).into_parts().0;
     parts.method = method;
     parts.uri = uri;
     parts.version = version;
-    parts.headers = headers;
     Ok(Parsed {
         parts,
+        fields,
         framing,
         expect_continue: expect_continue && version == Version::HTTP_11,
         close,

@@ -9,7 +9,7 @@ use ipnet::IpNet;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
@@ -69,19 +69,21 @@ pub fn header_name(raw: &[u8]) -> Result<HeaderName, http::header::InvalidHeader
 
 /// The inbound request id if well-formed (1–128 of `[A-Za-z0-9._:-]`), else a new one.
 pub fn request_id(headers: &HeaderMap) -> String {
-    let inbound = headers
-        .get(&X_REQUEST_ID)
-        .and_then(|value| value.to_str().ok());
-    match inbound {
-        Some(id)
-            if (1..=128).contains(&id.len())
-                && id.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')
-                }) =>
-        {
-            id.to_string()
-        }
-        _ => generate_request_id(),
+    request_id_from(headers.get(&X_REQUEST_ID).map(HeaderValue::as_bytes))
+}
+
+/// [`request_id`] given the first `X-Request-Id` value, if any.
+pub fn request_id_from(inbound: Option<&[u8]>) -> String {
+    let well_formed = inbound.filter(|id| {
+        (1..=128).contains(&id.len())
+            && id
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+    });
+    // Only ASCII letters, digits and `._:-`: valid UTF-8.
+    match well_formed.and_then(|id| std::str::from_utf8(id).ok()) {
+        Some(id) => id.to_string(),
+        None => generate_request_id(),
     }
 }
 
@@ -102,15 +104,35 @@ fn generate_request_id() -> String {
 /// (Right-most, because every entry left of the last trusted hop was written by
 /// whoever the client is and proves nothing.)
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    client_ip_from(
+        peer,
+        headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .map(HeaderValue::as_bytes),
+        trusted,
+    )
+}
+
+/// [`client_ip`] given the `X-Forwarded-For` values, in order.
+pub fn client_ip_from<'a>(
+    peer: IpAddr,
+    forwarded_for: impl Iterator<Item = &'a [u8]>,
+    trusted: &[IpNet],
+) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
     let mut client = peer;
-    let hops = headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
+    let hops = forwarded_for
+        // Visible ASCII only, as `HeaderValue::to_str` would take it.
+        .filter(|value| {
+            value
+                .iter()
+                .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+        })
+        .filter_map(|value| std::str::from_utf8(value).ok())
         .flat_map(|value| value.split(','))
         .collect::<Vec<_>>();
     for hop in hops.iter().rev() {
@@ -126,6 +148,13 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         }
     }
     client
+}
+
+/// Whether a field named `name` (any case) is hop-by-hop.
+pub fn is_hop_by_hop_name(name: &[u8]) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .any(|hop| name.eq_ignore_ascii_case(hop.as_bytes()))
 }
 
 /// Whether `name` is one of [`HOP_BY_HOP`].

@@ -21,10 +21,13 @@
 //!   upstream client (a connection pool); [`h1client`]: Rampart's own HTTP/1.1
 //!   upstream connection (hyper's when `RAMPART_UPSTREAM_H1=hyper`; h2 is hyper's).
 //! - [`admin`], [`telemetry`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`fields`]: a request's header fields as received (positions in the head),
+//!   sent upstream as lines when nothing needs them as a map.
 //! - [`body`]: streaming body wrappers that count bytes and finish the audit record.
 
 pub mod admin;
 pub mod body;
+pub mod fields;
 pub mod h1client;
 pub mod h1guard;
 pub mod h1server;

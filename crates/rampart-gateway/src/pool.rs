@@ -28,6 +28,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
+use crate::fields::OutgoingFields;
 use crate::h1client::response::HeadersAs;
 use crate::h1client::{self, Checkin, Connection, ExchangeError, H1Body, Outgoing, SendBody};
 use std::task::{Context, Poll};
@@ -82,6 +83,10 @@ pub enum UpstreamRequestError {
     /// The response head did not arrive within the response-header timeout.
     #[error("upstream response head timed out")]
     Timeout,
+    /// Raw request fields could not be made into the map a client needed
+    /// (callers send raw fields only to clients that write lines).
+    #[error("request header fields could not be made into a map")]
+    Fields,
 }
 
 impl UpstreamRequestError {
@@ -244,8 +249,16 @@ impl UpstreamClient {
         &self,
         request: Request<UpstreamBody>,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
-        self.request_sent_at(request, std::time::Instant::now(), HeadersAs::Map)
+        self.request_sent_at(request, std::time::Instant::now(), HeadersAs::Map, None)
             .await
+    }
+
+    /// Whether requests go out on Rampart's own HTTP/1 connections, where raw
+    /// request fields ([`OutgoingFields`]) are written as lines: plain
+    /// `http://` upstreams (a TLS upstream may negotiate HTTP/2), without the
+    /// `RAMPART_UPSTREAM_H1=hyper` fallback.
+    pub fn sends_lines(&self) -> bool {
+        self.pool.own_h1 && self.pool.tls.is_none()
     }
 
     /// [`UpstreamClient::request`] for a caller that has just read the clock
@@ -256,19 +269,28 @@ impl UpstreamClient {
     /// `headers_as`: how the caller would like the response's headers (own
     /// HTTP/1 connections honour [`HeadersAs::Lines`]; the response carries
     /// [`RawHeaders`](crate::h1client::response::RawHeaders) in its extensions
-    /// when they did).
+    /// when they did). `fields`: the request's header fields when they are
+    /// still raw (the request's map is then empty), written as lines on own
+    /// HTTP/1 connections ([`UpstreamClient::sends_lines`]) and made into the
+    /// map otherwise.
     pub async fn request_sent_at(
         &self,
-        request: Request<UpstreamBody>,
+        mut request: Request<UpstreamBody>,
         sent: std::time::Instant,
         headers_as: HeadersAs,
+        fields: Option<OutgoingFields<'_>>,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
         let deadline = tokio::time::Instant::from_std(sent) + self.pool.header_timeout;
         let pool = &self.pool;
         if pool.own_h1 && (pool.tls.is_none() || pool.h2.lock().is_none()) {
             // The own client bounds the wait with one timer per connection
             // rather than one per request (see `Connection::head_expired`).
-            return self.request_own(request, sent, deadline, headers_as).await;
+            return self
+                .request_own(request, sent, deadline, headers_as, fields)
+                .await;
+        }
+        if let Some(fields) = fields {
+            *request.headers_mut() = fields.to_map().map_err(|_| UpstreamRequestError::Fields)?;
         }
         tokio::time::timeout_at(deadline, self.request_hyper(request))
             .await
@@ -287,9 +309,10 @@ impl UpstreamClient {
         sent: Instant,
         deadline: tokio::time::Instant,
         headers_as: HeadersAs,
+        fields: Option<OutgoingFields<'_>>,
     ) -> Result<Response<PooledBody>, UpstreamRequestError> {
         let pool = &self.pool;
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let mut send = SendBody::from_body(body, &parts.method);
         let target = if parts.method == Method::CONNECT {
             parts.uri.authority().map_or("/", |a| a.as_str())
@@ -302,6 +325,7 @@ impl UpstreamClient {
             headers: &parts.headers,
             host: &pool.authority,
             response_headers: headers_as,
+            fields,
         };
         // A pooled connection that turns out dead sends the request to
         // another; after a few, to a new one (an upstream that spoils every
@@ -329,6 +353,10 @@ impl UpstreamClient {
                 {
                     Conn::Own(conn) => (conn, false),
                     Conn::H2(mut sender) => {
+                        if let Some(fields) = fields {
+                            parts.headers =
+                                fields.to_map().map_err(|_| UpstreamRequestError::Fields)?;
+                        }
                         let request = Request::from_parts(parts, send.into_body());
                         let exchange = send_h2(&mut sender, request, pool.body_timeout);
                         return tokio::time::timeout_at(deadline, exchange)

@@ -17,6 +17,7 @@ use rampart_audit::{AuditRecord, Decision};
 use rampart_core::{Problem, RequestCx, ResponseCx, TlsInfo, Verdict};
 
 use crate::body::{BodyEnd, CountingBody, OnBodyDone, PrefixedBody, ResponseBody};
+use crate::fields::{FieldsView, OutgoingFields, RawFields, UpstreamHead};
 use crate::h1client::response::HeadersAs;
 use crate::h1server::InboundBody;
 use crate::headers::{self, X_REQUEST_ID};
@@ -114,19 +115,23 @@ pub async fn handle(
     gateway: Arc<Gateway>,
     conn: Arc<ConnInfo>,
     request: Request<InboundBody>,
+    fields: Option<RawFields>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
     let ts = SystemTime::now();
     let runtime = gateway.runtime();
     let (parts, body) = request.into_parts();
-    let request_id = headers::request_id(&parts.headers);
+    let view = fields
+        .as_ref()
+        .map_or(FieldsView::Map(&parts.headers), FieldsView::Raw);
+    let request_id = headers::request_id_from(view.first(&X_REQUEST_ID));
     // One copy of the id for every header that carries it (response, upstream).
     let id_header = HeaderValue::from_str(&request_id).ok();
     let peer_trusted = is_trusted(&runtime, conn.peer.ip());
     let client_ip = if peer_trusted {
-        headers::client_ip(
+        headers::client_ip_from(
             conn.peer.ip(),
-            &parts.headers,
+            view.values(&headers::X_FORWARDED_FOR),
             &runtime.config.trusted_proxies,
         )
     } else {
@@ -169,11 +174,12 @@ pub async fn handle(
     });
 
     draft.in_flight = runtime.in_flight.clone().try_acquire_owned().ok();
-    let (host, host_header_ok) = host_of(&parts);
+    let (host, host_header_ok) = host_of(&parts, view);
     let host = host.unwrap_or_default();
     let served = if draft.in_flight.is_some() {
         let request = Inbound {
             parts,
+            fields,
             body,
             request_id,
             id_header: id_header.clone(),
@@ -282,7 +288,9 @@ fn finish(
 
 /// A request as it reaches [`serve`].
 struct Inbound {
+    /// The head; its map is empty when `fields` holds the header fields.
     parts: Parts,
+    fields: Option<RawFields>,
     body: InboundBody,
     request_id: String,
     id_header: Option<HeaderValue>,
@@ -361,16 +369,16 @@ fn is_trusted(runtime: &Runtime, ip: IpAddr) -> bool {
 /// The host a request addressed, lower-case, without port; `None` when absent.
 /// Also whether the (first) `Host` header was parsed and is a valid
 /// authority, which [`check_head`] then need not parse again.
-fn host_of(parts: &Parts) -> (Option<String>, bool) {
+fn host_of(parts: &Parts, fields: FieldsView<'_>) -> (Option<String>, bool) {
     if let Some(authority) = parts.uri.authority() {
         return (Some(authority.host().to_ascii_lowercase()), false);
     }
-    let value = parts.headers.get(header::HOST);
-    if let Some(host) = value.and_then(|value| plain_host(value.as_bytes())) {
+    let value = fields.first(&header::HOST);
+    if let Some(host) = value.and_then(plain_host) {
         return (Some(host), true);
     }
     let parsed = value
-        .and_then(|value| value.to_str().ok())
+        .and_then(|value| std::str::from_utf8(value).ok())
         .and_then(|value| value.parse::<http::uri::Authority>().ok());
     match parsed {
         Some(authority) => (Some(authority.host().to_ascii_lowercase()), true),
@@ -404,25 +412,29 @@ fn plain_host(value: &[u8]) -> Option<String> {
 
 /// Protocol checks hyper does not already make. `host_header_ok`: the first
 /// `Host` header is known to parse as an authority ([`host_of`]).
-fn check_head(parts: &Parts, runtime: &Runtime, host_header_ok: bool) -> Result<(), GatewayError> {
+fn check_head(
+    parts: &Parts,
+    fields: FieldsView<'_>,
+    runtime: &Runtime,
+    host_header_ok: bool,
+) -> Result<(), GatewayError> {
     let limits = &runtime.config.limits;
     let target_len = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
     if target_len > limits.max_uri_length {
         return Err(GatewayError::UriTooLong);
     }
-    if parts.headers.len() > limits.max_headers {
+    if fields.len() > limits.max_headers {
         return Err(GatewayError::HeadersTooLarge);
     }
     // RFC 9112 §3.2: no Host in HTTP/1.1, several, or an unusable one is a 400.
-    let mut hosts = parts.headers.get_all(header::HOST).iter();
+    let mut hosts = fields.values(&header::HOST);
     match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => return Err(GatewayError::Malformed),
         (None, None) if parts.version == Version::HTTP_11 => return Err(GatewayError::Malformed),
         (Some(host), None)
             if !host_header_ok
-                && (host.as_bytes().is_empty()
-                    || host
-                        .to_str()
+                && (host.is_empty()
+                    || std::str::from_utf8(host)
                         .ok()
                         .and_then(|h| h.parse::<http::uri::Authority>().ok())
                         .is_none()) =>
@@ -435,8 +447,8 @@ fn check_head(parts: &Parts, runtime: &Runtime, host_header_ok: bool) -> Result<
     // bad header names/values at parse time; it resolves Content-Length together
     // with Transfer-Encoding in favour of chunked and closes the connection. A
     // Transfer-Encoding that survives to here must be exactly `chunked`.
-    for coding in parts.headers.get_all(header::TRANSFER_ENCODING) {
-        if !coding.as_bytes().eq_ignore_ascii_case(b"chunked") {
+    for coding in fields.values(&header::TRANSFER_ENCODING) {
+        if !coding.eq_ignore_ascii_case(b"chunked") {
             return Err(GatewayError::Malformed);
         }
     }
@@ -451,6 +463,7 @@ async fn serve(
 ) -> Result<Served, Refusal> {
     let Inbound {
         parts,
+        fields,
         body,
         request_id,
         id_header,
@@ -466,7 +479,10 @@ async fn serve(
         request_id,
         host,
     };
-    if let Err(error) = check_head(&parts, runtime, host_header_ok) {
+    let view = fields
+        .as_ref()
+        .map_or(FieldsView::Map(&parts.headers), FieldsView::Raw);
+    if let Err(error) = check_head(&parts, view, runtime, host_header_ok) {
         return Err(refused(error, request_id, host));
     }
     let Ok(path) = normalize_path(parts.uri.path()) else {
@@ -495,8 +511,26 @@ async fn serve(
         .map_or_else(|| cx.path.clone(), |target| target.as_str().to_string());
     cx.api = api.config.name.clone();
     // Stages (the WAF above all) see the headers as sent, hop-by-hop ones
-    // included; those are removed just before forwarding.
-    cx.headers = parts.headers;
+    // included; those are removed just before forwarding. Raw fields stay raw
+    // only when nothing will read them and they can go upstream as lines.
+    let raw_fields = match fields {
+        Some(raw)
+            if api.forwards_raw_fields() && !peer_trusted && !raw.connection_names_others() =>
+        {
+            Some(raw)
+        }
+        Some(raw) => {
+            cx.headers = match raw.to_map(6) {
+                Ok(map) => map,
+                Err(error) => return Err(Refusal::with_cx(error.problem(), cx, Decision::Deny)),
+            };
+            None
+        }
+        None => {
+            cx.headers = parts.headers;
+            None
+        }
+    };
 
     let mut body = Some(body);
     let body_read_timeout = runtime.config.limits.body_read_timeout;
@@ -508,6 +542,7 @@ async fn serve(
         peer_trusted,
         id_header,
         inbound_target: parts.uri.path_and_query().cloned(),
+        raw_fields,
     };
     forward(api, conn, cx, body, facts, bytes_in).await
 }
@@ -652,6 +687,9 @@ struct ForwardFacts {
     peer_trusted: bool,
     id_header: Option<HeaderValue>,
     inbound_target: Option<PathAndQuery>,
+    /// The client's fields, when they go upstream as lines (`cx.headers` is
+    /// then empty).
+    raw_fields: Option<RawFields>,
 }
 
 async fn forward(
@@ -666,34 +704,25 @@ async fn forward(
         peer_trusted,
         id_header,
         inbound_target,
+        raw_fields,
     } = facts;
     let uri = match upstream_uri(api, &cx, inbound_target.as_ref()) {
         Ok(uri) => uri,
         Err(error) => return Err(Refusal::with_cx(error.problem(), cx, Decision::Deny)),
     };
     let mut headers = std::mem::take(&mut cx.headers);
-    headers::remove_hop_by_hop(&mut headers);
-    // The upstream's own authority, as the client would set it.
-    match &api.upstream_host {
-        Some(host) => {
-            headers.insert(header::HOST, host.clone());
-        }
-        None => {
-            headers.remove(header::HOST);
-        }
-    }
-    // Framing is the body's, not the client's: a stage may have rewritten a
-    // buffered body, and hyper derives Content-Length (or chunked) from it.
-    headers.remove(header::CONTENT_LENGTH);
-    headers.remove(header::TRANSFER_ENCODING);
-    if api.response_stages {
+    let upstream_head = UpstreamHead {
+        host: api.upstream_host.as_ref(),
         // Response stages read bodies: ask the upstream for an uncompressed one.
-        headers.remove(header::ACCEPT_ENCODING);
-    }
-    let proto = if conn.tls.is_some() { "https" } else { "http" };
-    headers::set_forwarded(&mut headers, peer_trusted, &conn.forwarded, proto, &cx.host);
-    if let Some(value) = id_header {
-        headers.insert(X_REQUEST_ID.clone(), value);
+        strip_accept_encoding: api.response_stages,
+        peer_trusted,
+        peer: &conn.forwarded,
+        proto: if conn.tls.is_some() { "https" } else { "http" },
+        forwarded_host: &cx.host,
+        request_id: id_header.as_ref(),
+    };
+    if raw_fields.is_none() {
+        upstream_head.apply_to_map(&mut headers);
     }
     let upstream_body = match (cx.body.clone(), body) {
         (Some(bytes), _) => full(bytes),
@@ -719,7 +748,13 @@ async fn forward(
     let sent = Instant::now();
     // The client bounds the wait for the response head (the upstream's
     // `response_header_timeout`).
-    let result = api.client.request_sent_at(request, sent, headers_as).await;
+    let fields = raw_fields
+        .as_ref()
+        .map(|raw| OutgoingFields::new(&upstream_head, raw));
+    let result = api
+        .client
+        .request_sent_at(request, sent, headers_as, fields)
+        .await;
     let upstream_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
     let response = match result {
         Ok(response) => response,

@@ -50,6 +50,15 @@ pub struct ApiRuntime {
     pub upstream_host: Option<http::HeaderValue>,
 }
 
+impl ApiRuntime {
+    /// Whether a request's raw header fields may go upstream as the lines they
+    /// arrived as ([`crate::fields`]): no stage will read them and the upstream
+    /// client writes HTTP/1 lines (plain `http://`, so never HTTP/2).
+    pub fn forwards_raw_fields(&self) -> bool {
+        self.stages.is_empty() && !self.response_stages && self.client.sends_lines()
+    }
+}
+
 /// The compiled configuration.
 pub struct Runtime {
     /// The configuration it was built from.

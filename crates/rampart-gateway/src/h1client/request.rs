@@ -23,6 +23,9 @@ pub(crate) struct Outgoing<'a> {
     pub host: &'a str,
     /// How the response head's headers are wanted.
     pub response_headers: super::response::HeadersAs,
+    /// The header fields as received, when they go as lines (`headers` is
+    /// then empty).
+    pub fields: Option<crate::fields::OutgoingFields<'a>>,
 }
 
 /// The request body as the exchange sends it.
@@ -169,10 +172,17 @@ pub(super) fn encode_head(out: &mut Vec<u8>, request: &Outgoing<'_>, framing: Bo
     out.push(b' ');
     out.extend_from_slice(request.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    if !request.headers.contains_key(header::HOST) {
+    let has_host = match request.fields {
+        Some(fields) => fields.head.host.is_some(),
+        None => request.headers.contains_key(header::HOST),
+    };
+    if !has_host {
         out.extend_from_slice(b"host: ");
         out.extend_from_slice(request.host.as_bytes());
         out.extend_from_slice(b"\r\n");
+    }
+    if let Some(fields) = request.fields {
+        fields.head.encode_fields(out, fields.raw);
     }
     for (name, value) in request.headers {
         // Framing is ours (set below from the body), never the caller's.
@@ -201,4 +211,88 @@ pub(super) enum BodyFraming {
     None,
     Length(u64),
     Chunked,
+}
+
+/// For tests and the `request_head` fuzz target: whether a request head's
+/// fields go upstream the same as lines (what the gateway writes when nothing
+/// needs a map) and through a map (what it writes otherwise), for the
+/// gateway settings the bits of `flags` pick (upstream `Host`, scheme,
+/// forwarded host, request id, body framing). Compared as lower-cased names
+/// with their values in order. Heads the server refuses, and fields the
+/// lines path does not take (`UpstreamHead::lines_fit`), agree trivially.
+#[doc(hidden)]
+pub fn fuzz_request_lines_agree(head: &[u8], flags: u8) -> bool {
+    use crate::fields::{OutgoingFields, UpstreamHead, fields_of_head};
+    use crate::headers::ForwardedPeer;
+    use http::HeaderValue;
+
+    let Some(raw) = fields_of_head(head) else {
+        return true;
+    };
+    let peer = ForwardedPeer::new(std::net::IpAddr::from([203, 0, 113, 7]));
+    let upstream_host = HeaderValue::from_static("up.example:8080");
+    let id = HeaderValue::from_static("req-1");
+    let plan = UpstreamHead {
+        host: (flags & 1 != 0).then_some(&upstream_host),
+        strip_accept_encoding: false,
+        peer_trusted: false,
+        peer: &peer,
+        proto: if flags & 2 != 0 { "https" } else { "http" },
+        forwarded_host: if flags & 4 != 0 {
+            "api.example.com"
+        } else {
+            "bad\u{1}host"
+        },
+        request_id: (flags & 8 != 0).then_some(&id),
+    };
+    if !plan.lines_fit(&raw) {
+        return true;
+    }
+    // httparse-accepted fields always make a map.
+    let Ok(mut map) = raw.to_map(6) else {
+        return false;
+    };
+    plan.apply_to_map(&mut map);
+    let framing = match flags >> 4 & 3 {
+        0 => BodyFraming::None,
+        1 => BodyFraming::Length(5),
+        _ => BodyFraming::Chunked,
+    };
+    let empty = HeaderMap::new();
+    let outgoing = |headers, fields| Outgoing {
+        method: &Method::POST,
+        target: "/t",
+        headers,
+        host: "default.example",
+        response_headers: super::response::HeadersAs::Map,
+        fields,
+    };
+    let mut as_lines = Vec::new();
+    encode_head(
+        &mut as_lines,
+        &outgoing(&empty, Some(OutgoingFields::new(&plan, &raw))),
+        framing,
+    );
+    let mut as_map = Vec::new();
+    encode_head(&mut as_map, &outgoing(&map, None), framing);
+    let (lines, map) = (sent_fields(&as_lines), sent_fields(&as_map));
+    lines.is_some() && lines == map
+}
+
+/// The fields of an encoded request head, by lower-cased name, values in order.
+fn sent_fields(head: &[u8]) -> Option<std::collections::BTreeMap<String, Vec<Vec<u8>>>> {
+    let mut slots = [httparse::EMPTY_HEADER; 128];
+    let mut request = httparse::Request::new(&mut slots);
+    match request.parse(head) {
+        Ok(httparse::Status::Complete(end)) if end == head.len() => {}
+        _ => return None,
+    }
+    let mut fields = std::collections::BTreeMap::<String, Vec<Vec<u8>>>::new();
+    for header in request.headers.iter() {
+        fields
+            .entry(header.name.to_ascii_lowercase())
+            .or_default()
+            .push(header.value.to_vec());
+    }
+    Some(fields)
 }

@@ -6,6 +6,7 @@
 use super::exchange::{Exchanged, Pending, read_failure};
 use super::request::{BodyFraming, encode_head};
 use super::*;
+use proptest::strategy::Strategy as _;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -49,6 +50,7 @@ async fn exchange_with(
         headers: &headers,
         host: "upstream:8080",
         response_headers: response::HeadersAs::Map,
+        fields: None,
     };
     let mut body = body;
     let result = match conn.exchange(&outgoing, &mut body).await {
@@ -134,6 +136,7 @@ fn outgoing<'a>(method: &'a Method, target: &'a str, headers: &'a HeaderMap) -> 
         headers,
         host: "upstream",
         response_headers: response::HeadersAs::Map,
+        fields: None,
     }
 }
 
@@ -401,3 +404,114 @@ fn late_body_forever(data: &'static [u8]) -> UpstreamBody {
 }
 
 mod lifecycle;
+
+/// Request field names: the ones the gateway removes or sets, in odd cases,
+/// and any token.
+fn request_field_name() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => proptest::sample::select(vec![
+            "Host",
+            "HOST",
+            "Content-Length",
+            "transfer-encoding",
+            "Connection",
+            "Keep-Alive",
+            "Proxy-Connection",
+            "TE",
+            "Trailer",
+            "Upgrade",
+            "Proxy-Authorization",
+            "X-Forwarded-For",
+            "x-forwarded-proto",
+            "X-Forwarded-Host",
+            "X-Request-Id",
+            "Accept-Encoding",
+            "Authorization",
+            "Cookie",
+            "X-Custom",
+            "x-custom",
+        ])
+        .prop_map(str::to_string),
+        3 => "[!#$%&'*+.^_`|~0-9A-Za-z-]{1,12}",
+        1 => "[\\x00-\\xff]{1,4}",
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+    /// Whatever the client sends, its fields reach the upstream the same when
+    /// written as lines and when made into a map: the same names with the same
+    /// values in the same order (hop-by-hop and framing fields dropped, the
+    /// gateway's own set).
+    #[test]
+    fn request_fields_as_lines_and_as_map_never_disagree(
+        fields in proptest::collection::vec(
+            (
+                request_field_name(),
+                proptest::prop_oneof![
+                    4 => "[ -~\\t]{0,12}",
+                    2 => proptest::sample::select(vec!["close", "keep-alive", "Keep-Alive, TE", "x-custom", "chunked", "5", "1.2.3.4, 5.6.7.8"]).prop_map(str::to_string),
+                    1 => "[\\x00-\\xff]{0,6}",
+                ],
+            ),
+            0..12,
+        ),
+        flags in proptest::num::u8::ANY,
+    ) {
+        let mut head = b"GET /p HTTP/1.1\r\n".to_vec();
+        for (name, value) in &fields {
+            head.extend_from_slice(name.as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(value.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        proptest::prop_assert!(
+            fuzz_request_lines_agree(&head, flags),
+            "lines and map disagree on {:?} (flags {flags:#x})",
+            String::from_utf8_lossy(&head)
+        );
+    }
+}
+
+#[test]
+fn request_lines_drop_what_the_map_path_drops_and_add_the_gateways_fields() {
+    let head = b"GET /p HTTP/1.1\r\nHost: client.example\r\nConnection: keep-alive, TE\r\nTE: trailers\r\nX-Forwarded-For: 6.6.6.6\r\nX-FORWARDED-HOST: evil\r\nx-request-id: forged\r\nContent-Length: 3\r\nAuthorization: Bearer t\r\nX-Custom: 1\r\nx-custom: 2\r\n\r\n";
+    assert!(fuzz_request_lines_agree(head, 0b0001_1111));
+    let raw = crate::fields::fields_of_head(head).unwrap();
+    let peer = crate::headers::ForwardedPeer::new(std::net::IpAddr::from([203, 0, 113, 7]));
+    let up = http::HeaderValue::from_static("up:81");
+    let id = http::HeaderValue::from_static("req-1");
+    let plan = crate::fields::UpstreamHead {
+        host: Some(&up),
+        strip_accept_encoding: false,
+        peer_trusted: false,
+        peer: &peer,
+        proto: "https",
+        forwarded_host: "client.example",
+        request_id: Some(&id),
+    };
+    assert!(plan.lines_fit(&raw));
+    let empty = HeaderMap::new();
+    let outgoing = Outgoing {
+        method: &Method::GET,
+        target: "/p",
+        headers: &empty,
+        host: "fallback",
+        response_headers: response::HeadersAs::Map,
+        fields: Some(crate::fields::OutgoingFields::new(&plan, &raw)),
+    };
+    let mut out = Vec::new();
+    encode_head(&mut out, &outgoing, BodyFraming::Length(3));
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "GET /p HTTP/1.1\r\nAuthorization: Bearer t\r\nX-Custom: 1\r\nx-custom: 2\r\nhost: up:81\r\nx-forwarded-for: 203.0.113.7\r\nx-forwarded-proto: https\r\nx-forwarded-host: client.example\r\nx-request-id: req-1\r\ncontent-length: 3\r\n\r\n"
+    );
+    // A Connection field naming an end-to-end field keeps the map's path.
+    let named = crate::fields::fields_of_head(
+        b"GET / HTTP/1.1\r\nConnection: x-custom\r\nX-Custom: 1\r\n\r\n",
+    )
+    .unwrap();
+    assert!(!plan.lines_fit(&named));
+}

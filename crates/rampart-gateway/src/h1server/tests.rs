@@ -115,7 +115,14 @@ fn heads_are_parsed_once_into_request_parts() {
     assert_eq!(parsed.parts.method, Method::POST);
     assert_eq!(parsed.parts.uri, "/a/b?x=1");
     assert_eq!(parsed.parts.version, Version::HTTP_11);
-    assert_eq!(parsed.parts.headers.get_all("x-two").iter().count(), 2);
+    // The fields stay raw (the map is made only if the request path needs it).
+    assert!(parsed.parts.headers.is_empty());
+    assert_eq!(parsed.fields.len(), 5);
+    let two = http::HeaderName::from_static("x-two");
+    assert_eq!(parsed.fields.values(&two).collect::<Vec<_>>(), [b"a", b"b"]);
+    let map = parsed.fields.to_map(0).unwrap();
+    assert_eq!(map.get_all("x-two").iter().count(), 2);
+    assert_eq!(map["host"], "api.test");
     assert_eq!(parsed.framing, BodyFraming::Length(5));
     assert!(parsed.expect_continue);
     assert!(!parsed.close);

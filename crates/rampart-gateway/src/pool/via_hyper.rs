@@ -42,7 +42,9 @@ impl UpstreamClient {
             // deadline is the one around this call).
             let now = std::time::Instant::now();
             let far = tokio::time::Instant::from_std(now) + self.pool.header_timeout;
-            return self.request_own(request, now, far, HeadersAs::Map).await;
+            return self
+                .request_own(request, now, far, HeadersAs::Map, None)
+                .await;
         }
         // HTTP/1 wants the origin form (authority form for CONNECT); the absolute
         // URI is kept for a new connection that turns out to speak h2.

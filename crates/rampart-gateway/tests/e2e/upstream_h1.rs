@@ -411,3 +411,58 @@ async fn head_and_304_keep_the_upstreams_length_and_get_no_body_either_way() {
         "{lines:?}"
     );
 }
+
+/// What the upstream receives for `request` through a gateway without stages
+/// (the client's fields written as lines) and through one with a stage (the
+/// fields made into a map first): each as lower-cased `name: value` lines,
+/// sorted.
+async fn request_both_ways(request: &[u8]) -> [Vec<String>; 2] {
+    let upstream = Upstream::start().await;
+    let yaml = config_yaml(upstream.addr, "", "");
+    let lines = start(&yaml).await;
+    let map = start_with(&yaml, std::sync::Arc::new(LookerFactory), "gw-map-req").await;
+    let mut seen = Vec::new();
+    for gw in [&lines, &map] {
+        let out = raw(gw.addr, request, Duration::from_secs(5)).await;
+        assert_eq!(status_of(&out), 200, "{out}");
+        let mut fields: Vec<String> = upstream
+            .last()
+            .headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value.as_bytes())))
+            .collect();
+        fields.sort();
+        seen.push(fields);
+    }
+    [seen.remove(0), seen.remove(0)]
+}
+
+#[tokio::test]
+async fn client_fields_reach_the_upstream_the_same_whether_stages_see_them_or_not() {
+    let request = b"POST /x HTTP/1.1\r\nHost: API.example\r\nConnection: close, TE\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: Basic eA==\r\nX-Forwarded-For: 6.6.6.6\r\nx-forwarded-proto: gopher\r\nX-Forwarded-Host: evil\r\nX-Request-Id: client-id-1\r\nAuthorization: Bearer abc\r\nX-Two: a\r\nx-two: b\r\nContent-Length: 2\r\n\r\nhi";
+    let [lines, map] = request_both_ways(request).await;
+    assert_eq!(lines, map);
+    let upstream = lines.iter().find(|l| l.starts_with("host: ")).cloned();
+    assert_eq!(
+        lines,
+        [
+            "authorization: Bearer abc",
+            "content-length: 2",
+            upstream.as_deref().unwrap_or("host missing"),
+            "x-forwarded-for: 127.0.0.1",
+            "x-forwarded-host: api.example",
+            "x-forwarded-proto: http",
+            "x-request-id: client-id-1",
+            "x-two: a",
+            "x-two: b",
+        ]
+    );
+    assert!(upstream.is_some_and(|host| host.starts_with("host: 127.0.0.1:")));
+
+    // A Connection field naming an end-to-end field removes it either way.
+    let named = b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close, X-Secret-Hop\r\nX-Secret-Hop: 1\r\nX-Kept: 1\r\nX-Request-Id: fixed\r\n\r\n";
+    let [lines, map] = request_both_ways(named).await;
+    assert_eq!(lines, map);
+    assert!(lines.contains(&"x-kept: 1".to_string()), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("secret")), "{lines:?}");
+}
