@@ -125,7 +125,9 @@ pub struct RequestCx {
     pub path: String,
     /// The raw query string, if any.
     pub query: Option<String>,
-    /// Request headers; changes here are what the upstream receives.
+    /// Request headers; changes here are what the upstream receives. (Empty
+    /// when the API has no stages: the gateway then forwards the fields as
+    /// they arrived without making a map of them.)
     pub headers: HeaderMap,
     /// The matched API's name.
     pub api: String,

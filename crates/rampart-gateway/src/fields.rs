@@ -31,23 +31,74 @@ struct Field {
 pub struct RawFields {
     head: Bytes,
     fields: Vec<Field>,
+    /// For each of [`KNOWN`]: the index of its first field and how many there
+    /// are (saturating), so the request path's lookups of those names do not
+    /// scan every field, most of them for a name that is not there.
+    known: [(u16, u8); KNOWN.len()],
+}
+
+/// The names the request path looks up in every request, lower-case.
+const KNOWN: [&[u8]; 5] = [
+    b"host",
+    b"x-request-id",
+    b"transfer-encoding",
+    b"connection",
+    b"x-forwarded-for",
+];
+
+/// The slot in [`KNOWN`] of a field named `name` (any case).
+fn known_slot(name: &[u8]) -> Option<usize> {
+    let slot = match name.len() {
+        4 => 0,
+        12 => 1,
+        17 => 2,
+        10 => 3,
+        15 => 4,
+        _ => return None,
+    };
+    let known: &[u8] = KNOWN.get(slot)?;
+    name.eq_ignore_ascii_case(known).then_some(slot)
 }
 
 impl RawFields {
-    /// Fields of `head`, room made for `capacity`.
-    pub(crate) fn with_capacity(head: Bytes, capacity: usize) -> Self {
-        Self {
+    /// The fields of a request head that httparse's request parser, with its
+    /// default settings, accepted (`headers` are its fields, slices of
+    /// `head`). `None` when a field is not a slice of `head` (httparse never
+    /// hands out others) or its name is longer than an `http::HeaderName` can
+    /// be (64 KiB). This is the only way to make `RawFields`: the unchecked
+    /// values of [`RawFields::to_map`] rely on it.
+    pub(crate) fn from_parsed(head: Bytes, headers: &[httparse::Header<'_>]) -> Option<Self> {
+        let mut fields = Self {
             head,
-            fields: Vec::with_capacity(capacity),
+            fields: Vec::with_capacity(headers.len()),
+            known: [(0, 0); KNOWN.len()],
+        };
+        for header in headers {
+            fields.push(header.name.as_bytes(), header.value)?;
         }
+        Some(fields)
     }
 
-    /// Adds a field whose name and value are slices of the head. Slices from
-    /// anywhere else are ignored (httparse hands out only the head's).
-    pub(crate) fn push(&mut self, name: &[u8], value: &[u8]) {
-        if let (Some(name), Some(value)) = (self.range_of(name), self.range_of(value)) {
-            self.fields.push(Field { name, value });
+    fn push(&mut self, name: &[u8], value: &[u8]) -> Option<()> {
+        if name.len() > usize::from(u16::MAX) {
+            return None;
         }
+        let name_at = self.range_of(name)?;
+        let value_at = self.range_of(value)?;
+        let index = self.fields.len();
+        if let Some((first, count)) = known_slot(name).and_then(|slot| self.known.get_mut(slot)) {
+            if *count == 0 {
+                // Heads are bounded far below 65,535 fields; past that (never),
+                // lookups start from the top.
+                *first = u16::try_from(index).unwrap_or(0);
+            }
+            *count = count.saturating_add(1);
+        }
+        self.fields.push(Field {
+            name: name_at,
+            value: value_at,
+        });
+        Some(())
     }
 
     fn range_of(&self, part: &[u8]) -> Option<Range<u32>> {
@@ -117,16 +168,59 @@ impl RawFields {
 
 /// A header value httparse accepted, as a `HeaderValue` without checking its
 /// bytes a second time (for a 700-byte token that check cost ~650 instructions
-/// a request). httparse's request parser accepts in a value only HTAB, visible
-/// ASCII, space and bytes 0x80-0xFF, a subset of what `HeaderValue` allows
-/// (anything but controls other than HTAB, and DEL): the test
-/// `httparse_values_are_header_values` checks every byte.
+/// a request). httparse's request parser with its default settings (no
+/// obs-fold, no skipping of invalid fields: what [`RawFields::from_parsed`]
+/// takes) accepts in a value only HTAB, space, visible ASCII and bytes
+/// 0x80-0xFF, a subset of what `HeaderValue` allows (anything but controls
+/// other than HTAB, and DEL). The test `httparse_values_and_names_are_http_ones`
+/// checks every byte at every offset httparse's vector code treats apart; in
+/// debug builds `http` checks the value again anyway.
 #[allow(unsafe_code)]
 fn trusted_header_value(value: Bytes) -> HeaderValue {
-    // SAFETY: `value` is a header value httparse's request parser accepted,
-    // whose every byte `HeaderValue` accepts too (see above).
+    // SAFETY: `value` is a header value httparse's request parser accepted
+    // (the only source of `RawFields`), whose every byte `HeaderValue`
+    // accepts too (see above).
     unsafe { HeaderValue::from_maybe_shared_unchecked(value) }
 }
+
+/// Whether a request's raw `fields` can go upstream as lines: what
+/// [`UpstreamHead::apply_to_map`] does that lines do not is merging a trusted
+/// peer's `X-Forwarded-*`, dropping `Accept-Encoding` and removing fields
+/// `Connection` names. The request path decides with this (beside
+/// [`crate::runtime::ApiRuntime::forwards_raw_fields`]), and the tests compare
+/// the two paths wherever it holds.
+pub fn lines_fit(peer_trusted: bool, strip_accept_encoding: bool, fields: &RawFields) -> bool {
+    !peer_trusted && !strip_accept_encoding && !fields.connection_names_others()
+}
+
+/// Client fields never forwarded as they are, beside the hop-by-hop ones: the
+/// framing (ours) and what the gateway sets. Lower-case.
+pub const REPLACED_BY_GATEWAY: [&str; 7] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-request-id",
+];
+
+/// Bit `n` is set when a name in [`REPLACED_BY_GATEWAY`] or the hop-by-hop set
+/// is `n` bytes long (all are under 64).
+const REPLACED_LENGTHS: u64 = {
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < REPLACED_BY_GATEWAY.len() {
+        mask |= 1 << REPLACED_BY_GATEWAY[i].len();
+        i += 1;
+    }
+    let mut i = 0;
+    while i < headers::HOP_BY_HOP.len() {
+        mask |= 1 << headers::HOP_BY_HOP[i].len();
+        i += 1;
+    }
+    mask
+};
 
 /// What the gateway sets on a request going upstream, beside the client's
 /// fields: the same whether the fields go as a map or as lines.
@@ -181,11 +275,10 @@ impl UpstreamHead<'_> {
         }
     }
 
-    /// Whether `fields` can go upstream as lines ([`Self::encode_fields`]):
-    /// what [`Self::apply_to_map`] does that lines cannot is merging a trusted
-    /// peer's `X-Forwarded-For` and removing fields `Connection` names.
+    /// Whether `fields` can go upstream as lines ([`Self::encode_fields`]);
+    /// see [`lines_fit`].
     pub fn lines_fit(&self, fields: &RawFields) -> bool {
-        !self.peer_trusted && !self.strip_accept_encoding && !fields.connection_names_others()
+        lines_fit(self.peer_trusted, self.strip_accept_encoding, fields)
     }
 
     /// Writes `fields` as header lines, the way [`Self::apply_to_map`] would
@@ -193,21 +286,17 @@ impl UpstreamHead<'_> {
     /// own: `Host` when the upstream has one (else the caller writes its
     /// default), `X-Forwarded-*`, `X-Request-Id`. No framing lines.
     pub(crate) fn encode_fields(&self, out: &mut Vec<u8>, fields: &RawFields) {
-        for (name, value) in fields.iter() {
-            if self.replaces(name) {
-                continue;
-            }
-            out.extend_from_slice(name);
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        }
         let mut line = |name: &[u8], value: &[u8]| {
             out.extend_from_slice(name);
             out.extend_from_slice(b": ");
             out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");
         };
+        for (name, value) in fields.iter() {
+            if !self.replaces(name) {
+                line(name, value);
+            }
+        }
         if let Some(host) = self.host {
             line(b"host", host.as_bytes());
         }
@@ -222,21 +311,20 @@ impl UpstreamHead<'_> {
     }
 
     /// Whether a client field named `name` (any case) is not forwarded as it
-    /// is: hop-by-hop, framing, or one the gateway sets.
+    /// is: hop-by-hop, or one of [`REPLACED_BY_GATEWAY`] (`X-Request-Id` only
+    /// when the gateway sends one).
     fn replaces(&self, name: &[u8]) -> bool {
-        let set_here = match name.len() {
-            4 => name.eq_ignore_ascii_case(b"host"),
-            12 => self.request_id.is_some() && name.eq_ignore_ascii_case(b"x-request-id"),
-            14 => name.eq_ignore_ascii_case(b"content-length"),
-            15 => name.eq_ignore_ascii_case(b"x-forwarded-for"),
-            16 => name.eq_ignore_ascii_case(b"x-forwarded-host"),
-            17 => {
-                name.eq_ignore_ascii_case(b"x-forwarded-proto")
-                    || name.eq_ignore_ascii_case(b"transfer-encoding")
-            }
-            _ => false,
-        };
-        set_here || headers::is_hop_by_hop_name(name)
+        // Most names have a length none of these has: one test.
+        if name.len() >= 64 || REPLACED_LENGTHS & (1 << name.len()) == 0 {
+            return false;
+        }
+        if name.eq_ignore_ascii_case(b"x-request-id") {
+            return self.request_id.is_some();
+        }
+        REPLACED_BY_GATEWAY
+            .iter()
+            .any(|replaced| name.eq_ignore_ascii_case(replaced.as_bytes()))
+            || headers::is_hop_by_hop_name(name)
     }
 }
 
@@ -299,11 +387,25 @@ impl<'a> FieldsView<'a> {
     pub fn values(self, name: &'a HeaderName) -> Values<'a> {
         match self {
             Self::Map(map) => Values::Map(map.get_all(name).iter()),
-            Self::Raw(raw) => Values::Raw {
-                fields: raw,
-                name: name.as_str().as_bytes(),
-                next: 0,
-            },
+            Self::Raw(raw) => {
+                let name = name.as_str().as_bytes();
+                // A known name starts at its first field and stops after its
+                // count (unless that saturated); any other is searched for.
+                let (next, remaining) = match known_slot(name).and_then(|slot| raw.known.get(slot))
+                {
+                    Some(&(first, count)) if count < u8::MAX => {
+                        (usize::from(first), usize::from(count))
+                    }
+                    Some(&(first, _)) => (usize::from(first), usize::MAX),
+                    None => (0, usize::MAX),
+                };
+                Values::Raw {
+                    fields: raw,
+                    name,
+                    next,
+                    remaining,
+                }
+            }
         }
     }
 
@@ -326,6 +428,8 @@ pub enum Values<'a> {
         name: &'a [u8],
         /// The next field to look at.
         next: usize,
+        /// Values still to come, at most.
+        remaining: usize,
     },
 }
 
@@ -335,13 +439,23 @@ impl<'a> Iterator for Values<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         match self {
             Self::Map(values) => values.next().map(HeaderValue::as_bytes),
-            Self::Raw { fields, name, next } => {
+            Self::Raw {
+                fields,
+                name,
+                next,
+                remaining,
+            } => {
+                if *remaining == 0 {
+                    return None;
+                }
                 while let Some(field) = fields.fields.get(*next) {
                     *next += 1;
                     if fields.slice(&field.name).eq_ignore_ascii_case(name) {
+                        *remaining -= 1;
                         return Some(fields.slice(&field.value));
                     }
                 }
+                *remaining = 0;
                 None
             }
         }
@@ -354,7 +468,7 @@ impl<'a> Iterator for Values<'a> {
 #[doc(hidden)]
 pub fn fields_of_head(head: &[u8]) -> Option<RawFields> {
     let head = Bytes::copy_from_slice(head);
-    let mut slots = [httparse::EMPTY_HEADER; 64];
+    let mut slots = [httparse::EMPTY_HEADER; 512];
     let mut request = httparse::Request::new(&mut slots);
     // As the server: the head must end where httparse says it does (a bare
     // LF ends it early there, and the server refuses such a head).
@@ -362,11 +476,7 @@ pub fn fields_of_head(head: &[u8]) -> Option<RawFields> {
         Ok(httparse::Status::Complete(end)) if end == head.len() => {}
         _ => return None,
     }
-    let mut fields = RawFields::with_capacity(head.clone(), request.headers.len());
-    for header in request.headers.iter() {
-        fields.push(header.name.as_bytes(), header.value);
-    }
-    Some(fields)
+    RawFields::from_parsed(head.clone(), request.headers)
 }
 
 #[cfg(test)]
@@ -383,7 +493,15 @@ mod tests {
     fn httparse_values_and_names_are_http_ones() {
         let mut accepted = 0;
         for byte in 0..=255u8 {
-            for value in [vec![byte, b'a'], vec![b'a', byte, b'a'], vec![b'a', byte]] {
+            // Short values take httparse's byte-wise code; in a long one, the
+            // byte lands at the edges of its 8-, 16- and 32-byte blocks.
+            let mut values = vec![vec![byte, b'a'], vec![b'a', byte, b'a'], vec![b'a', byte]];
+            for offset in [0, 7, 8, 15, 16, 31, 32, 47, 63] {
+                let mut long = vec![b'v'; 64];
+                long[offset] = byte;
+                values.push(long);
+            }
+            for value in values {
                 let mut head = b"GET / HTTP/1.1\r\nx-probe: ".to_vec();
                 head.extend_from_slice(&value);
                 head.extend_from_slice(b"\r\n\r\n");
@@ -413,7 +531,7 @@ mod tests {
             }
         }
         // Visible ASCII, HTAB and space inside, obs-text: most bytes pass.
-        assert!(accepted > 500, "{accepted}");
+        assert!(accepted > 2000, "{accepted}");
     }
 
     #[test]
@@ -433,6 +551,32 @@ mod tests {
             assert_eq!(view.first(&headers::X_REQUEST_ID), Some(&b"abc"[..]));
             assert_eq!(view.first(&header::COOKIE), None);
         }
+    }
+
+    /// The looked-up names keep a count that saturates: past it, every value
+    /// is still found; names in any case and any position count.
+    #[test]
+    fn known_names_are_found_however_many_and_wherever() {
+        let mut head = b"GET / HTTP/1.1\r\nX-A: 1\r\n".to_vec();
+        for i in 0..300 {
+            let name = if i % 2 == 0 {
+                "X-Forwarded-For"
+            } else {
+                "x-FORWARDED-for"
+            };
+            head.extend_from_slice(format!("{name}: 10.0.0.{}\r\n", i % 250).as_bytes());
+        }
+        head.extend_from_slice(b"hOsT: late\r\n\r\n");
+        let raw = fields_of_head(&head).unwrap();
+        let map = raw.to_map(0).unwrap();
+        for view in [FieldsView::Raw(&raw), FieldsView::Map(&map)] {
+            assert_eq!(view.values(&headers::X_FORWARDED_FOR).count(), 300);
+            assert_eq!(view.values(&header::HOST).collect::<Vec<_>>(), [b"late"]);
+            assert_eq!(view.first(&headers::X_REQUEST_ID), None);
+            assert_eq!(view.first(&header::CONNECTION), None);
+        }
+        let custom = HeaderName::from_static("x-a");
+        assert_eq!(raw.values(&custom).collect::<Vec<_>>(), [b"1"]);
     }
 
     #[test]

@@ -663,6 +663,9 @@ pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
 }
 
 /// The blank line's searcher, built once (`memmem::find` builds one per call).
+/// (A `memchr` per LF, checking the three bytes before it, cost more: ~1,060
+/// instructions a proxied GET for its request and response heads against
+/// ~660, callgrind.)
 static HEAD_END: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
 

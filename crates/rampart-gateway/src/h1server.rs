@@ -106,6 +106,9 @@ struct Feed {
     stopped: bool,
 }
 
+// Every request returns one `Head`; boxing it would cost an allocation per
+// request to save copying a few hundred bytes once.
+#[allow(clippy::large_enum_variant)]
 enum HeadRead {
     Head(Parsed),
     Closed,
@@ -374,7 +377,8 @@ fn parse_head(head: Bytes, max_headers: usize) -> Result<Parsed, GatewayError> {
     };
     // The fields stay where they are in the head; the request path makes a
     // map of them only if it needs one (crate::fields).
-    let mut fields = RawFields::with_capacity(head.clone(), request.headers.len());
+    let fields =
+        RawFields::from_parsed(head.clone(), request.headers).ok_or(GatewayError::Malformed)?;
     let mut close = version == Version::HTTP_10;
     let mut expect_continue = false;
     for header in request.headers.iter() {
@@ -391,7 +395,6 @@ fn parse_head(head: Bytes, max_headers: usize) -> Result<Parsed, GatewayError> {
         } else if name.eq_ignore_ascii_case(b"expect") {
             expect_continue = header.value.eq_ignore_ascii_case(b"100-continue");
         }
-        fields.push(name, header.value);
     }
     let mut parts = Request::new(()).into_parts().0;
     parts.method = method;

@@ -289,6 +289,8 @@ impl UpstreamClient {
                 .request_own(request, sent, deadline, headers_as, fields)
                 .await;
         }
+        // Callers send raw fields only where `sends_lines` holds.
+        debug_assert!(fields.is_none(), "raw fields sent to a map client");
         if let Some(fields) = fields {
             *request.headers_mut() = fields.to_map().map_err(|_| UpstreamRequestError::Fields)?;
         }
@@ -353,6 +355,8 @@ impl UpstreamClient {
                 {
                     Conn::Own(conn) => (conn, false),
                     Conn::H2(mut sender) => {
+                        // Only TLS upstreams speak h2; raw fields go only to plain ones.
+                        debug_assert!(fields.is_none(), "raw fields sent to an h2 client");
                         if let Some(fields) = fields {
                             parts.headers =
                                 fields.to_map().map_err(|_| UpstreamRequestError::Fields)?;

@@ -443,9 +443,9 @@ fn check_head(
         }
         _ => {}
     }
-    // hyper refuses non-chunked codings, conflicting Content-Length, obs-fold and
-    // bad header names/values at parse time; it resolves Content-Length together
-    // with Transfer-Encoding in favour of chunked and closes the connection. A
+    // The HTTP/1 parse (Rampart's server, or hyper behind the guard) refuses
+    // non-chunked codings, conflicting Content-Length, obs-fold and bad field
+    // names and values; h2 requests come through hyper's checks. A
     // Transfer-Encoding that survives to here must be exactly `chunked`.
     for coding in fields.values(&header::TRANSFER_ENCODING) {
         if !coding.eq_ignore_ascii_case(b"chunked") {
@@ -515,7 +515,8 @@ async fn serve(
     // only when nothing will read them and they can go upstream as lines.
     let raw_fields = match fields {
         Some(raw)
-            if api.forwards_raw_fields() && !peer_trusted && !raw.connection_names_others() =>
+            if api.forwards_raw_fields()
+                && crate::fields::lines_fit(peer_trusted, api.response_stages, &raw) =>
         {
             Some(raw)
         }

@@ -55,7 +55,7 @@ impl ApiRuntime {
     /// arrived as ([`crate::fields`]): no stage will read them and the upstream
     /// client writes HTTP/1 lines (plain `http://`, so never HTTP/2).
     pub fn forwards_raw_fields(&self) -> bool {
-        self.stages.is_empty() && !self.response_stages && self.client.sends_lines()
+        self.stages.is_empty() && self.client.sends_lines()
     }
 }
 

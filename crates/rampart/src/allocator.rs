@@ -15,7 +15,12 @@
 //! word-aligned (sizes are rounded up to whole words from a 16-byte-aligned page
 //! start), so a layout asking for no more than a word's alignment takes
 //! `mi_malloc`; larger alignments (tokio's cache-padded task cells) keep the
-//! aligned entry points. This is the only `unsafe` in the binary crate.
+//! aligned entry points. That word alignment is how mimalloc's allocator is
+//! built rather than a promise of its API (its guarded-page debug mode, which
+//! this build never enables, places blocks against a guard page unaligned): the
+//! version is pinned (root Cargo.toml) so an upgrade is checked again, debug
+//! builds assert every block's alignment, and the test below allocates every
+//! size up to a few pages. This is the only `unsafe` in the binary crate.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout};
@@ -37,25 +42,35 @@ unsafe impl GlobalAlloc for Mimalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: see the impl.
-        unsafe {
+        let block: *mut u8 = unsafe {
             if layout.align() <= WORD {
                 mi::mi_malloc(layout.size()).cast()
             } else {
                 mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
             }
-        }
+        };
+        debug_assert!(
+            (block as usize).is_multiple_of(layout.align()),
+            "misaligned block"
+        );
+        block
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: see the impl.
-        unsafe {
+        let block: *mut u8 = unsafe {
             if layout.align() <= WORD {
                 mi::mi_zalloc(layout.size()).cast()
             } else {
                 mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
             }
-        }
+        };
+        debug_assert!(
+            (block as usize).is_multiple_of(layout.align()),
+            "misaligned block"
+        );
+        block
     }
 
     #[inline]
@@ -68,13 +83,18 @@ unsafe impl GlobalAlloc for Mimalloc {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: `ptr` came from this allocator with `layout`; the new block
         // keeps `layout`'s alignment by the same rule as `alloc`.
-        unsafe {
+        let block: *mut u8 = unsafe {
             if layout.align() <= WORD {
                 mi::mi_realloc(ptr.cast::<c_void>(), new_size).cast()
             } else {
                 mi::mi_realloc_aligned(ptr.cast::<c_void>(), new_size, layout.align()).cast()
             }
-        }
+        };
+        debug_assert!(
+            (block as usize).is_multiple_of(layout.align()),
+            "misaligned block"
+        );
+        block
     }
 }
 

@@ -172,6 +172,10 @@ pub(super) fn encode_head(out: &mut Vec<u8>, request: &Outgoing<'_>, framing: Bo
     out.push(b' ');
     out.extend_from_slice(request.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
+    debug_assert!(
+        request.fields.is_none() || request.headers.is_empty(),
+        "fields come either raw or in the map"
+    );
     let has_host = match request.fields {
         Some(fields) => fields.head.host.is_some(),
         None => request.headers.contains_key(header::HOST),

@@ -409,30 +409,26 @@ mod lifecycle;
 /// and any token.
 fn request_field_name() -> impl proptest::strategy::Strategy<Value = String> {
     use proptest::prelude::*;
-    prop_oneof![
-        6 => proptest::sample::select(vec![
-            "Host",
-            "HOST",
-            "Content-Length",
-            "transfer-encoding",
-            "Connection",
-            "Keep-Alive",
-            "Proxy-Connection",
-            "TE",
-            "Trailer",
-            "Upgrade",
-            "Proxy-Authorization",
-            "X-Forwarded-For",
-            "x-forwarded-proto",
-            "X-Forwarded-Host",
-            "X-Request-Id",
+    // Every name the gateway drops or sets (from the lists the code uses),
+    // as written and in upper case, and names it forwards.
+    let mut special: Vec<String> = crate::fields::REPLACED_BY_GATEWAY
+        .iter()
+        .chain(crate::headers::HOP_BY_HOP.iter())
+        .flat_map(|name| [name.to_string(), name.to_ascii_uppercase()])
+        .collect();
+    special.extend(
+        [
             "Accept-Encoding",
             "Authorization",
             "Cookie",
             "X-Custom",
             "x-custom",
-        ])
-        .prop_map(str::to_string),
+            "Forwarded",
+        ]
+        .map(str::to_string),
+    );
+    prop_oneof![
+        6 => proptest::sample::select(special),
         3 => "[!#$%&'*+.^_`|~0-9A-Za-z-]{1,12}",
         1 => "[\\x00-\\xff]{1,4}",
     ]

@@ -108,3 +108,21 @@ fn head_end_skips_leading_empty_lines_and_spans_reads() {
     assert_eq!(find_head_end(b"\r\nGET / HTTP/1.1\r\n\r\nx", 0), Some(20));
     assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0), None);
 }
+
+proptest::proptest! {
+    /// The head's end is the first `\r\n\r\n` at or after `from` (and after
+    /// any leading empty lines), as a plain substring search finds it.
+    #[test]
+    fn head_end_is_the_first_blank_line(
+        buf in proptest::collection::vec(proptest::sample::select(vec![b'\r', b'\n', b'a']), 0..64),
+        from in 0usize..70,
+    ) {
+        let start = buf.iter().position(|&b| b != b'\r' && b != b'\n');
+        let expected = start.and_then(|start| {
+            let from = from.max(start);
+            let hay = buf.get(from..)?;
+            hay.windows(4).position(|w| w == b"\r\n\r\n").map(|i| from + i + 4)
+        });
+        proptest::prop_assert_eq!(find_head_end(&buf, from), expected);
+    }
+}

@@ -466,3 +466,61 @@ async fn client_fields_reach_the_upstream_the_same_whether_stages_see_them_or_no
     assert!(lines.contains(&"x-kept: 1".to_string()), "{lines:?}");
     assert!(!lines.iter().any(|l| l.contains("secret")), "{lines:?}");
 }
+
+/// The head an upstream receives for `request` sent through a gateway
+/// without stages, as raw text (one request; the upstream answers and closes).
+async fn raw_head_upstream_sees(request: &[u8]) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the head ended");
+            head.extend_from_slice(&buf[..n]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&head).into_owned()
+    });
+    let gw = start(&config_yaml(addr, "", "")).await;
+    let out = raw(gw.addr, request, Duration::from_secs(5)).await;
+    assert_eq!(status_of(&out), 200, "{out}");
+    seen.await.unwrap()
+}
+
+#[tokio::test]
+async fn without_stages_the_clients_fields_go_upstream_as_written() {
+    let head = raw_head_upstream_sees(
+        b"GET /x HTTP/1.1\r\nHost: a\r\nX-Mixed-Case: One\r\nAccept: */*\r\nx-mixed-case: Two\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    if std::env::var("RAMPART_UPSTREAM_H1").is_ok_and(|v| v == "hyper") {
+        // hyper's client writes the map: names lower-cased, values grouped.
+        assert!(
+            head.contains("x-mixed-case: One\r\nx-mixed-case: Two\r\n"),
+            "{head}"
+        );
+    } else {
+        // Rampart's client writes the fields as they came, in their order and
+        // case (only what the gateway drops or sets is left out).
+        assert!(
+            head.contains("\r\nX-Mixed-Case: One\r\nAccept: */*\r\nx-mixed-case: Two\r\n"),
+            "{head}"
+        );
+        assert!(!head.contains("Host: a"), "{head}");
+    }
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("\r\nx-forwarded-for: 127.0.0.1\r\n"),
+        "{head}"
+    );
+    assert!(
+        !head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+}
