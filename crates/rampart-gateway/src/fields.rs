@@ -60,6 +60,24 @@ fn known_slot(name: &[u8]) -> Option<usize> {
     name.eq_ignore_ascii_case(known).then_some(slot)
 }
 
+/// [`known_slot`] for a `HeaderName`, compared as one (a tag compare for
+/// standard names, a few bytes for the others) rather than by its text.
+fn known_slot_of(name: &HeaderName) -> Option<usize> {
+    if name == header::HOST {
+        Some(0)
+    } else if name == headers::X_REQUEST_ID {
+        Some(1)
+    } else if name == header::TRANSFER_ENCODING {
+        Some(2)
+    } else if name == header::CONNECTION {
+        Some(3)
+    } else if name == headers::X_FORWARDED_FOR {
+        Some(4)
+    } else {
+        None
+    }
+}
+
 impl RawFields {
     /// The fields of a request head that httparse's request parser, with its
     /// default settings, accepted (`headers` are its fields, slices of
@@ -388,11 +406,11 @@ impl<'a> FieldsView<'a> {
         match self {
             Self::Map(map) => Values::Map(map.get_all(name).iter()),
             Self::Raw(raw) => {
-                let name = name.as_str().as_bytes();
                 // A known name starts at its first field and stops after its
                 // count (unless that saturated); any other is searched for.
-                let (next, remaining) = match known_slot(name).and_then(|slot| raw.known.get(slot))
-                {
+                let known = known_slot_of(name).and_then(|slot| raw.known.get(slot));
+                let name = name.as_str().as_bytes();
+                let (next, remaining) = match known {
                     Some(&(first, count)) if count < u8::MAX => {
                         (usize::from(first), usize::from(count))
                     }
@@ -577,6 +595,23 @@ mod tests {
         }
         let custom = HeaderName::from_static("x-a");
         assert_eq!(raw.values(&custom).collect::<Vec<_>>(), [b"1"]);
+    }
+
+    #[test]
+    fn known_slots_agree_by_text_and_by_name() {
+        for (slot, text) in KNOWN.iter().enumerate() {
+            assert_eq!(known_slot(text), Some(slot));
+            assert_eq!(known_slot(&text.to_ascii_uppercase()), Some(slot));
+            let name = HeaderName::from_bytes(text).unwrap();
+            assert_eq!(known_slot_of(&name), Some(slot), "{name}");
+        }
+        assert_eq!(known_slot(b"hosts"), None);
+        assert_eq!(known_slot(b"x-request-ix"), None);
+        assert_eq!(known_slot_of(&header::COOKIE), None);
+        assert_eq!(
+            known_slot_of(&HeaderName::from_static("x-forwarded-fox")),
+            None
+        );
     }
 
     #[test]
