@@ -37,13 +37,15 @@ pub struct RawFields {
     known: [(u16, u8); KNOWN.len()],
 }
 
-/// The names the request path looks up in every request, lower-case.
-const KNOWN: [&[u8]; 5] = [
+/// The names the request path looks up in every request (and the server in
+/// every head), lower-case.
+const KNOWN: [&[u8]; 6] = [
     b"host",
     b"x-request-id",
     b"transfer-encoding",
     b"connection",
     b"x-forwarded-for",
+    b"expect",
 ];
 
 /// The slot in [`KNOWN`] of a field named `name` (any case).
@@ -54,6 +56,7 @@ fn known_slot(name: &[u8]) -> Option<usize> {
         17 => 2,
         10 => 3,
         15 => 4,
+        6 => 5,
         _ => return None,
     };
     let known: &[u8] = KNOWN.get(slot)?;
@@ -73,6 +76,8 @@ fn known_slot_of(name: &HeaderName) -> Option<usize> {
         Some(3)
     } else if name == headers::X_FORWARDED_FOR {
         Some(4)
+    } else if name == header::EXPECT {
+        Some(5)
     } else {
         None
     }
@@ -97,6 +102,7 @@ impl RawFields {
         Some(fields)
     }
 
+    #[inline]
     fn push(&mut self, name: &[u8], value: &[u8]) -> Option<()> {
         if name.len() > usize::from(u16::MAX) {
             return None;
@@ -304,17 +310,22 @@ impl UpstreamHead<'_> {
     /// own: `Host` when the upstream has one (else the caller writes its
     /// default), `X-Forwarded-*`, `X-Request-Id`. No framing lines.
     pub(crate) fn encode_fields(&self, out: &mut Vec<u8>, fields: &RawFields) {
+        // Written out here rather than through `line` below: the closure cost
+        // ~450 instructions a request in this loop (callgrind).
+        for (name, value) in fields.iter() {
+            if !self.replaces(name) {
+                out.extend_from_slice(name);
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
         let mut line = |name: &[u8], value: &[u8]| {
             out.extend_from_slice(name);
             out.extend_from_slice(b": ");
             out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");
         };
-        for (name, value) in fields.iter() {
-            if !self.replaces(name) {
-                line(name, value);
-            }
-        }
         if let Some(host) = self.host {
             line(b"host", host.as_bytes());
         }

@@ -28,7 +28,7 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, EXPECT, TRANSFER_ENCODING};
 use http::{Method, Request, Response, Uri, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
@@ -380,22 +380,22 @@ fn parse_head(head: Bytes, max_headers: usize) -> Result<Parsed, GatewayError> {
     let fields =
         RawFields::from_parsed(head.clone(), request.headers).ok_or(GatewayError::Malformed)?;
     let mut close = version == Version::HTTP_10;
-    let mut expect_continue = false;
-    for header in request.headers.iter() {
-        let name = header.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"connection") {
-            for token in header.value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && version == Version::HTTP_10 {
-                    close = false;
-                }
-            }
-        } else if name.eq_ignore_ascii_case(b"expect") {
-            expect_continue = header.value.eq_ignore_ascii_case(b"100-continue");
+    for token in fields
+        .values(&CONNECTION)
+        .flat_map(|value| value.split(|&b| b == b','))
+    {
+        let token = token.trim_ascii();
+        if token.eq_ignore_ascii_case(b"close") {
+            close = true;
+        } else if token.eq_ignore_ascii_case(b"keep-alive") && version == Version::HTTP_10 {
+            close = false;
         }
     }
+    // The last Expect decides, as when each field was looked at in turn.
+    let expect_continue = fields
+        .values(&EXPECT)
+        .last()
+        .is_some_and(|value| value.eq_ignore_ascii_case(b"100-continue"));
     let mut parts = Request::new(()).into_parts().0;
     parts.method = method;
     parts.uri = uri;
