@@ -229,8 +229,10 @@ pub const REPLACED_BY_GATEWAY: [&str; 7] = [
     "x-request-id",
 ];
 
-/// Bit `n` is set when a name in [`REPLACED_BY_GATEWAY`] or the hop-by-hop set
-/// is `n` bytes long (all are under 64).
+/// Bit `n` is set when a name in [`REPLACED_BY_GATEWAY`], the hop-by-hop set
+/// or [`headers::CLIENT_ADDRESS_FIELDS`] is `n` bytes long (all are under 64;
+/// the underscore spellings `is_client_address_field` also drops have the
+/// lengths of names here).
 const REPLACED_LENGTHS: u64 = {
     let mut mask = 0u64;
     let mut i = 0;
@@ -241,6 +243,11 @@ const REPLACED_LENGTHS: u64 = {
     let mut i = 0;
     while i < headers::HOP_BY_HOP.len() {
         mask |= 1 << headers::HOP_BY_HOP[i].len();
+        i += 1;
+    }
+    let mut i = 0;
+    while i < headers::CLIENT_ADDRESS_FIELDS.len() {
+        mask |= 1 << headers::CLIENT_ADDRESS_FIELDS[i].len();
         i += 1;
     }
     mask
@@ -354,6 +361,8 @@ impl UpstreamHead<'_> {
             .iter()
             .any(|replaced| name.eq_ignore_ascii_case(replaced.as_bytes()))
             || headers::is_hop_by_hop_name(name)
+            // Lines go only for clients that are not trusted proxies.
+            || headers::is_client_address_field(name)
     }
 }
 

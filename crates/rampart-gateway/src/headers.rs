@@ -223,8 +223,47 @@ impl ForwardedPeer {
     }
 }
 
+/// Fields from which an upstream may take the client's address or the
+/// request's origin that the gateway does not set itself: dropped from a
+/// client that is not a trusted proxy, as its `X-Forwarded-*` are replaced.
+pub const CLIENT_ADDRESS_FIELDS: [&str; 2] = ["forwarded", "x-real-ip"];
+
+/// The names CGI-style upstreams (PHP, WSGI, Rack) cannot tell from ours when
+/// written with `_` for `-`: they read `X_Forwarded_For` as `HTTP_X_FORWARDED_FOR`.
+const UNDERSCORE_SENSITIVE: [&str; 6] = [
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-real-ip",
+    "x-request-id",
+    "forwarded",
+];
+
+/// Whether a client's field named `name` (any case) is dropped when the client
+/// is not a trusted proxy: one of [`CLIENT_ADDRESS_FIELDS`], or a name of
+/// [`UNDERSCORE_SENSITIVE`] written with underscores.
+pub fn is_client_address_field(name: &[u8]) -> bool {
+    if !matches!(name.len(), 9 | 12 | 15..=17) {
+        return false;
+    }
+    if CLIENT_ADDRESS_FIELDS
+        .iter()
+        .any(|field| name.eq_ignore_ascii_case(field.as_bytes()))
+    {
+        return true;
+    }
+    name.contains(&b'_')
+        && UNDERSCORE_SENSITIVE.iter().any(|field| {
+            field.len() == name.len()
+                && field.bytes().zip(name).all(|(want, got)| {
+                    want == got.to_ascii_lowercase() || (want == b'-' && *got == b'_')
+                })
+        })
+}
+
 /// Sets `X-Forwarded-For/-Proto/-Host` on a request going upstream. Inbound values
-/// are kept (and appended to) only when the peer is a trusted proxy.
+/// are kept (and appended to) only when the peer is a trusted proxy; from any
+/// other client, the fields of [`is_client_address_field`] are dropped.
 pub fn set_forwarded(
     headers: &mut HeaderMap,
     peer_trusted: bool,
@@ -240,6 +279,15 @@ pub fn set_forwarded(
             headers.insert(X_FORWARDED_HOST.clone(), value);
         } else {
             headers.remove(&X_FORWARDED_HOST);
+        }
+        // Other fields an upstream may take the client's address from.
+        let spoofed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| is_client_address_field(name.as_str().as_bytes()))
+            .cloned()
+            .collect();
+        for name in spoofed {
+            headers.remove(name);
         }
         return;
     }
@@ -409,6 +457,38 @@ mod tests {
         let mut h = headers(&[("accept", "*/*"), ("x-keep", "1")]);
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn other_client_address_fields_are_dropped_for_untrusted_peers_only() {
+        let sent = [
+            ("forwarded", "for=6.6.6.6"),
+            ("x-real-ip", "6.6.6.6"),
+            ("x_forwarded_for", "6.6.6.6"),
+            ("X_Real_IP", "6.6.6.6"),
+            ("x-request_id", "forged"),
+            ("x_custom_thing", "kept"),
+            ("x-real-ips", "kept"),
+        ];
+        let mut untrusted = headers(&sent);
+        let peer = ForwardedPeer::new("203.0.113.9".parse().unwrap());
+        set_forwarded(&mut untrusted, false, &peer, "http", "a.example");
+        let mut names: Vec<&str> = untrusted.keys().map(|n| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "x-forwarded-for",
+                "x-forwarded-host",
+                "x-forwarded-proto",
+                "x-real-ips",
+                "x_custom_thing",
+            ]
+        );
+        let mut trusted = headers(&sent);
+        set_forwarded(&mut trusted, true, &peer, "http", "a.example");
+        assert_eq!(trusted["forwarded"], "for=6.6.6.6");
+        assert_eq!(trusted["x-real-ip"], "6.6.6.6");
     }
 
     #[test]

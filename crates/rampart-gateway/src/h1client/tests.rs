@@ -424,6 +424,12 @@ fn request_field_name() -> impl proptest::strategy::Strategy<Value = String> {
             "X-Custom",
             "x-custom",
             "Forwarded",
+            "X-Real-IP",
+            "X_Forwarded_For",
+            "x_forwarded_host",
+            "X-Request_Id",
+            "x_real_ip",
+            "x_custom",
         ]
         .map(str::to_string),
     );

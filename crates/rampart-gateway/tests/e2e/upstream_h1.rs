@@ -439,7 +439,7 @@ async fn request_both_ways(request: &[u8]) -> [Vec<String>; 2] {
 
 #[tokio::test]
 async fn client_fields_reach_the_upstream_the_same_whether_stages_see_them_or_not() {
-    let request = b"POST /x HTTP/1.1\r\nHost: API.example\r\nConnection: close, TE\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: Basic eA==\r\nX-Forwarded-For: 6.6.6.6\r\nx-forwarded-proto: gopher\r\nX-Forwarded-Host: evil\r\nX-Request-Id: client-id-1\r\nAuthorization: Bearer abc\r\nX-Two: a\r\nx-two: b\r\nContent-Length: 2\r\n\r\nhi";
+    let request = b"POST /x HTTP/1.1\r\nHost: API.example\r\nConnection: close, TE\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nUpgrade: h2c\r\nProxy-Connection: keep-alive\r\nProxy-Authorization: Basic eA==\r\nX-Forwarded-For: 6.6.6.6\r\nx-forwarded-proto: gopher\r\nX-Forwarded-Host: evil\r\nForwarded: for=6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX_Forwarded_For: 6.6.6.6\r\nX-Request-Id: client-id-1\r\nAuthorization: Bearer abc\r\nX-Two: a\r\nx-two: b\r\nContent-Length: 2\r\n\r\nhi";
     let [lines, map] = request_both_ways(request).await;
     assert_eq!(lines, map);
     let upstream = lines.iter().find(|l| l.starts_with("host: ")).cloned();
