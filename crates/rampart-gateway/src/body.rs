@@ -14,6 +14,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::BoxBody;
 
 use crate::BoxError;
+use crate::h1client::response::RawHeaders;
 
 /// A body that adds the length of every data frame to a shared counter.
 pub struct CountingBody<B> {
@@ -100,6 +101,18 @@ pub struct ResponseBody {
     inner: BoxBody<Bytes, BoxError>,
     bytes_out: u64,
     on_done: Option<Box<dyn OnBodyDone>>,
+    head_lines: Option<HeadLines>,
+}
+
+/// Response header lines Rampart's HTTP/1 server writes beside the head's
+/// map: the upstream's, passed through (no stage looked at them), and the
+/// request id, which then never needs a map of its own.
+#[derive(Debug, Clone)]
+pub struct HeadLines {
+    /// The upstream's header lines, cleaned.
+    pub upstream: RawHeaders,
+    /// `X-Request-Id`'s value.
+    pub request_id: Option<http::HeaderValue>,
 }
 
 impl ResponseBody {
@@ -109,7 +122,20 @@ impl ResponseBody {
             inner,
             bytes_out: 0,
             on_done,
+            head_lines: None,
         }
+    }
+
+    /// Sets the header lines the HTTP/1 server writes with the head.
+    pub fn with_head_lines(mut self, head_lines: Option<HeadLines>) -> Self {
+        self.head_lines = head_lines;
+        self
+    }
+
+    /// The header lines to write with the head (Rampart's HTTP/1 server only:
+    /// a server that writes only the map must not be given any).
+    pub fn head_lines(&self) -> Option<&HeadLines> {
+        self.head_lines.as_ref()
     }
 
     fn finish(&mut self, end: BodyEnd) {

@@ -42,7 +42,6 @@ use decode::{Decoded, Decoder};
 use crate::Gateway;
 use crate::body::ResponseBody;
 use crate::fields::RawFields;
-use crate::h1client::response::RawHeaders;
 use crate::h1guard::{
     BodyFraming, H2_PREFACE, HeadLimits, OnRefusal, RefusedHead, TargetCheck, body_framing,
     encode_target, find_head_end, refusal_response, refused_head_facts,
@@ -589,8 +588,12 @@ where
         let mut has_date = false;
         // Upstream headers passed through as lines (no stage looked at them):
         // copied as they are; only what the gateway set is in the map.
-        if let Some(raw) = parts.extensions.get::<RawHeaders>() {
+        if let Some(lines) = body.head_lines() {
+            let raw = &lines.upstream;
             out.extend_from_slice(&raw.lines);
+            if let Some(id) = &lines.request_id {
+                header_line(out, b"x-request-id", id.as_bytes());
+            }
             has_date = raw.has_date;
             // As below: HEAD and 304 keep the length the upstream stated.
             if let Some(length) = raw.content_length

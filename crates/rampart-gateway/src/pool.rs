@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use crate::fields::OutgoingFields;
-use crate::h1client::response::HeadersAs;
+use crate::h1client::response::{HeadersAs, RawHeaders};
 use crate::h1client::{self, Checkin, Connection, ExchangeError, H1Body, Outgoing, SendBody};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -267,8 +267,8 @@ impl UpstreamClient {
     /// reading the clock again. The deadline follows the real clock, as
     /// `request`'s does: tests that pause tokio's clock cannot time it.
     /// `headers_as`: how the caller would like the response's headers (own
-    /// HTTP/1 connections honour [`HeadersAs::Lines`]; the response carries
-    /// [`RawHeaders`](crate::h1client::response::RawHeaders) in its extensions
+    /// HTTP/1 connections honour [`HeadersAs::Lines`]; the response's body then
+    /// hands over the [`RawHeaders`] ([`PooledBody::take_raw_headers`])
     /// when they did). `fields`: the request's header fields when they are
     /// still raw (the request's map is then empty), written as lines on own
     /// HTTP/1 connections ([`UpstreamClient::sends_lines`]) and made into the
@@ -382,7 +382,10 @@ impl UpstreamClient {
                     let idle = Some(pool.body_timeout);
                     let body =
                         H1Body::new(conn, exchanged.framing, exchanged.keep_alive, home, idle);
-                    return Ok(exchanged.response.map(|()| PooledBody(Inner::H1(body))));
+                    let raw_headers = exchanged.raw_headers;
+                    return Ok(exchanged
+                        .response
+                        .map(|()| PooledBody(Inner::H1(body), raw_headers)));
                 }
                 // A pooled connection that the upstream had closed while idle
                 // answers nothing. A request that never left is sent again on
@@ -627,8 +630,18 @@ fn idle_expiry(now: Instant, idle_timeout: Duration, until: Option<Instant>) -> 
 }
 
 /// An upstream response body. For HTTP/1, the connection goes back to the pool
-/// when the body has been read to its end (dropped earlier, it closes).
-pub struct PooledBody(Inner);
+/// when the body has been read to its end (dropped earlier, it closes). It
+/// also hands over the head's header lines when they were asked for as lines
+/// ([`PooledBody::take_raw_headers`]): carried here rather than in the
+/// response's extensions, which cost a map and two boxes per response.
+pub struct PooledBody(Inner, Option<RawHeaders>);
+
+impl PooledBody {
+    /// The response head's header lines ([`HeadersAs::Lines`]), once.
+    pub fn take_raw_headers(&mut self) -> Option<RawHeaders> {
+        self.1.take()
+    }
+}
 
 enum Inner {
     Hyper(HyperBody),

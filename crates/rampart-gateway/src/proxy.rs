@@ -16,9 +16,9 @@ use http_body_util::{BodyExt, Empty, Full, Limited};
 use rampart_audit::{AuditRecord, Decision};
 use rampart_core::{Problem, RequestCx, ResponseCx, TlsInfo, Verdict};
 
-use crate::body::{BodyEnd, CountingBody, OnBodyDone, PrefixedBody, ResponseBody};
+use crate::body::{BodyEnd, CountingBody, HeadLines, OnBodyDone, PrefixedBody, ResponseBody};
 use crate::fields::{FieldsView, OutgoingFields, RawFields, UpstreamHead};
-use crate::h1client::response::HeadersAs;
+use crate::h1client::response::{HeadersAs, RawHeaders};
 use crate::h1server::InboundBody;
 use crate::headers::{self, X_REQUEST_ID};
 use crate::normalize::normalize_path;
@@ -55,6 +55,8 @@ struct Outcome {
     decision: Decision,
     reason: Option<Cow<'static, str>>,
     upstream_ms: Option<f64>,
+    /// The upstream's header lines, when they pass through as lines.
+    raw_headers: Option<RawHeaders>,
 }
 
 /// Everything needed to write the audit record once the response body is done.
@@ -214,6 +216,7 @@ pub async fn handle(
                 decision: refusal.decision,
                 reason: Some(Cow::Borrowed(refusal.problem.kind.slug)),
                 upstream_ms: None,
+                raw_headers: None,
             };
             let cx = match refusal.cx {
                 Some(cx) => cx,
@@ -270,9 +273,25 @@ fn finish(
     record.upstream_ms = outcome.upstream_ms;
 
     let (mut parts, body) = response.into_parts();
-    if let Some(value) = id_header {
-        parts.headers.insert(X_REQUEST_ID.clone(), value);
-    }
+    // With the upstream's headers as lines, the id goes as a line too (the
+    // response's map then stays empty: no allocation for one header).
+    let head_lines = match outcome.raw_headers {
+        Some(upstream) => {
+            // An upstream's own id stays in the map (not among the lines):
+            // ours replaces it. (Nearly always empty: no lookup then.)
+            parts.headers.remove(&X_REQUEST_ID);
+            Some(HeadLines {
+                upstream,
+                request_id: id_header,
+            })
+        }
+        None => {
+            if let Some(value) = id_header {
+                parts.headers.insert(X_REQUEST_ID.clone(), value);
+            }
+            None
+        }
+    };
     if let Some(hsts) = &conn.hsts {
         parts
             .headers
@@ -283,7 +302,10 @@ fn finish(
             .headers
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    Response::from_parts(parts, ResponseBody::new(body, Some(draft)))
+    Response::from_parts(
+        parts,
+        ResponseBody::new(body, Some(draft)).with_head_lines(head_lines),
+    )
 }
 
 /// A request as it reaches [`serve`].
@@ -784,7 +806,8 @@ async fn forward(
         }
     };
 
-    let (mut parts, incoming) = response.into_parts();
+    let (mut parts, mut incoming) = response.into_parts();
+    let raw_headers = incoming.take_raw_headers();
     headers::clean_response(&mut parts.headers);
     let mut response_cx = ResponseCx {
         status: parts.status,
@@ -849,6 +872,7 @@ async fn forward(
         decision: Decision::Allow,
         reason: None,
         upstream_ms,
+        raw_headers,
     };
     Ok((Response::from_parts(parts, body), outcome, cx))
 }

@@ -27,6 +27,8 @@ pub(crate) struct Exchanged {
     pub early: bool,
     /// The upstream's announced keep-alive timeout (`Keep-Alive: timeout=`).
     pub keep_alive_timeout: Option<std::time::Duration>,
+    /// The head's header lines, when they were asked for as lines.
+    pub raw_headers: Option<response::RawHeaders>,
 }
 
 /// The outgoing side of an exchange: what is still to be written, in order.
@@ -390,10 +392,8 @@ impl Connection {
                     *response.status_mut() = head.status;
                     *response.version_mut() = head.version;
                     *response.headers_mut() = head.headers;
-                    if let Some(raw) = head.raw {
-                        response.extensions_mut().insert(raw);
-                    }
                     return Poll::Ready(Ok(Exchanged {
+                        raw_headers: head.raw,
                         response,
                         framing: head.framing,
                         keep_alive: head.keep_alive,

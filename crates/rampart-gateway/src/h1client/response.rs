@@ -95,7 +95,8 @@ pub enum HeadersAs {
 /// hop-by-hop headers, `Server`, `X-Powered-By`). The headers the gateway may
 /// set on a response itself (`X-Request-Id`, `Strict-Transport-Security`)
 /// are in the head's map instead, so that setting one replaces the
-/// upstream's. Carried in the response's extensions.
+/// upstream's. Handed over with the response's body
+/// ([`crate::pool::PooledBody::take_raw_headers`]).
 #[derive(Debug, Clone)]
 pub struct RawHeaders {
     /// The header lines.

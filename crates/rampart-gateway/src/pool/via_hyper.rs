@@ -246,12 +246,15 @@ pub(super) fn keep_alive_hint(headers: &http::HeaderMap) -> Option<Duration> {
 
 impl PooledBody {
     pub(super) fn hyper(inner: Incoming, lease: Option<Lease>, body_timeout: Duration) -> Self {
-        PooledBody(Inner::Hyper(HyperBody {
-            inner,
-            lease,
-            ended: false,
-            idle: crate::body::ReadIdle::new(body_timeout),
-        }))
+        PooledBody(
+            Inner::Hyper(HyperBody {
+                inner,
+                lease,
+                ended: false,
+                idle: crate::body::ReadIdle::new(body_timeout),
+            }),
+            None,
+        )
     }
 }
 
