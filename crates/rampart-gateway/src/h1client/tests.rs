@@ -517,3 +517,16 @@ fn request_lines_drop_what_the_map_path_drops_and_add_the_gateways_fields() {
     .unwrap();
     assert!(!plan.lines_fit(&named));
 }
+
+/// A head with more fields than a fixed parse buffer would hold is still
+/// compared, not reported as a disagreement (the fuzz target found the
+/// comparison's own buffer too small once).
+#[test]
+fn heads_with_hundreds_of_fields_are_compared_too() {
+    let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+    for i in 0..300 {
+        head.extend_from_slice(format!("x-{i}: v\n").as_bytes());
+    }
+    head.extend_from_slice(b"\r\n");
+    assert!(fuzz_request_lines_agree(&head, 0x1f));
+}
