@@ -31,6 +31,16 @@ use libmimalloc_sys as mi;
 /// The alignment every `mi_malloc` block has.
 const WORD: usize = std::mem::size_of::<usize>();
 
+/// `block`, asserted (in debug builds) to meet `layout`'s alignment.
+#[inline]
+fn checked(block: *mut u8, layout: Layout) -> *mut u8 {
+    debug_assert!(
+        (block as usize).is_multiple_of(layout.align()),
+        "misaligned block"
+    );
+    block
+}
+
 /// mimalloc, with word-aligned requests on its plain entry points.
 pub struct Mimalloc;
 
@@ -49,11 +59,7 @@ unsafe impl GlobalAlloc for Mimalloc {
                 mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
             }
         };
-        debug_assert!(
-            (block as usize).is_multiple_of(layout.align()),
-            "misaligned block"
-        );
-        block
+        checked(block, layout)
     }
 
     #[inline]
@@ -66,11 +72,7 @@ unsafe impl GlobalAlloc for Mimalloc {
                 mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
             }
         };
-        debug_assert!(
-            (block as usize).is_multiple_of(layout.align()),
-            "misaligned block"
-        );
-        block
+        checked(block, layout)
     }
 
     #[inline]
@@ -90,11 +92,7 @@ unsafe impl GlobalAlloc for Mimalloc {
                 mi::mi_realloc_aligned(ptr.cast::<c_void>(), new_size, layout.align()).cast()
             }
         };
-        debug_assert!(
-            (block as usize).is_multiple_of(layout.align()),
-            "misaligned block"
-        );
-        block
+        checked(block, layout)
     }
 }
 
