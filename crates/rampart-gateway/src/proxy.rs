@@ -76,15 +76,18 @@ struct AuditDraft {
 }
 
 impl OnBodyDone for AuditDraft {
-    fn done(mut self: Box<Self>, bytes_out: u64, end: BodyEnd) {
-        // Worked on in its box: moving the draft out copied half a kilobyte.
-        drop((self.in_flight.take(), self.held.take()));
-        self.responses_done.fetch_add(1, Ordering::Release);
-        let started = self.started;
-        let bytes_in = self.bytes_in.take();
+    fn done(self: Box<Self>, bytes_out: u64, end: BodyEnd) {
         let AuditDraft {
-            runtime, record, ..
-        } = &mut *self;
+            runtime,
+            started,
+            mut record,
+            bytes_in,
+            responses_done,
+            in_flight,
+            held,
+        } = *self;
+        drop((in_flight, held));
+        responses_done.fetch_add(1, Ordering::Release);
         // The head (and its status) went out already: the record says the
         // response was cut short by a stalled or broken upstream.
         let cut = match end {

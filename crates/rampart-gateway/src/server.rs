@@ -569,7 +569,7 @@ impl OnRefusal for AuditRefusals {
             "decision" => "deny",
         )
         .increment(1);
-        runtime.audit.submit(&rampart_audit::AuditRecord {
+        runtime.audit.submit(rampart_audit::AuditRecord {
             ts: std::time::SystemTime::now(),
             request_id: head.request_id.clone(),
             client_ip: self.peer.ip(),
