@@ -414,3 +414,35 @@ proptest::proptest! {
         );
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+    /// The bare-LF check (LFs counted against CRs) refuses exactly the heads
+    /// httparse accepts that have an LF not preceded by a CR, wherever CRs and
+    /// LFs fall: in the status line, names, values, or the end.
+    #[test]
+    fn a_bare_lf_is_refused_exactly_when_one_is_there(
+        reason in "[ A-Za-z\r\n]{0,4}",
+        lines in proptest::collection::vec("[A-Za-z:\r\n \t-]{0,10}", 0..6),
+        end in proptest::sample::select(vec!["\r\n", "\n", "\r\n\r\n", "\n\n", "\r\n\n", "\n\r\n"]),
+    ) {
+        let mut raw = format!("HTTP/1.1 200 {reason}\r\n").into_bytes();
+        for line in &lines {
+            raw.extend_from_slice(line.as_bytes());
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(end.as_bytes());
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let Ok(httparse::Status::Complete(len)) = httparse::Response::new(&mut slots).parse(&raw)
+        else {
+            return Ok(());
+        };
+        let head = &raw[..len];
+        let bare = head
+            .iter()
+            .enumerate()
+            .any(|(at, &b)| b == b'\n' && (at == 0 || head[at - 1] != b'\r'));
+        let refused_bare = matches!(parse(&raw, false), Err(ResponseError::BareLf));
+        proptest::prop_assert_eq!(bare, refused_bare, "{:?}", String::from_utf8_lossy(head));
+    }
+}
