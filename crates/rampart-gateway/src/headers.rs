@@ -88,13 +88,22 @@ pub fn request_id_from(inbound: Option<&[u8]>) -> String {
 }
 
 fn generate_request_id() -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    /// Each byte's two lower-case hex digits: a lookup per byte, not per digit.
+    const HEX_PAIRS: [[u8; 2]; 256] = {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut pairs = [[0u8; 2]; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            pairs[byte] = [DIGITS[byte >> 4], DIGITS[byte & 0xf]];
+            byte += 1;
+        }
+        pairs
+    };
     // One 128-bit draw: sampling a `[u8; 16]` draws each byte on its own.
-    let mut bits: u128 = rand::random();
+    let bits: u128 = rand::random();
     let mut hex = [0u8; 32];
-    for slot in hex.iter_mut().rev() {
-        *slot = HEX.get((bits & 0xf) as usize).copied().unwrap_or(b'0');
-        bits >>= 4;
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(bits.to_be_bytes()) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
     }
     std::str::from_utf8(&hex).map_or_else(|_| String::new(), str::to_owned)
 }
@@ -394,6 +403,24 @@ mod tests {
             assert_ne!(id, bad);
         }
         assert_ne!(request_id(&HeaderMap::new()), request_id(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn generated_request_ids_use_every_hex_digit_in_both_halves_of_a_byte() {
+        // 64 ids: 1,024 high and 1,024 low digits; a digit missing from either
+        // half by chance is less likely than 1 in 10^26.
+        let mut high = std::collections::BTreeSet::new();
+        let mut low = std::collections::BTreeSet::new();
+        for _ in 0..64 {
+            let id = generate_request_id();
+            for pair in id.as_bytes().chunks_exact(2) {
+                high.insert(pair[0]);
+                low.insert(pair[1]);
+            }
+        }
+        let digits: std::collections::BTreeSet<u8> = b"0123456789abcdef".iter().copied().collect();
+        assert_eq!(high, digits);
+        assert_eq!(low, digits);
     }
 
     #[test]
