@@ -9,8 +9,12 @@
 # configuration, or bench/rampart-waf.yaml.in with --waf) in front of an nginx
 # origin. After a warm-up, counting is switched on for a fixed wrk run
 # (-t1 -c4 -d8s) and off again; the instructions of every thread of the process
-# (the audit writer's included) are divided by the requests wrk completed.
-# --keep DIR keeps each callgrind file as DIR/NAME.callgrind for
+# (the audit writer's included) are divided by the requests wrk completed, and
+# so are the worker's alone (the main thread, which runs the one worker): with
+# one worker, its instructions per request bound the throughput; work moved to
+# another thread (the audit writer) leaves the first figure and lowers the second.
+# --keep DIR keeps the worker's callgrind file as DIR/NAME.callgrind (each
+# thread's as DIR/NAME.thread-TT.callgrind) for
 # callgrind_annotate (build with debug line tables: the release profile has them).
 # Needs valgrind (installed here if missing). Everything listens on 127.0.0.1.
 set -euo pipefail
@@ -45,13 +49,13 @@ ORIGIN=$(free_port); used_ports+=("$ORIGIN")
 nginx_conf origin "$ORIGIN" "$ORIGIN_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
 
-printf '%-14s %12s %10s %16s   (%s)\n' target instructions requests instr/request "$WORKLOAD"
+printf '%-14s %12s %10s %16s %16s   (%s)\n' target instructions requests instr/request worker/request "$WORKLOAD"
 for target in "${TARGETS[@]}"; do
   name=${target%%=*} binary=${target#*=}
   port=$(free_port); used_ports+=("$port")
   admin=$(free_port); used_ports+=("$admin")
   rampart_target_conf "$WORK/$name" "$port" "$admin"
-  RAMPART_WORKERS=1 RAMPART_LOG=warn valgrind --tool=callgrind --instr-atstart=no \
+  RAMPART_WORKERS=1 RAMPART_LOG=warn valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes \
     --callgrind-out-file="$WORK/$name/callgrind.%p" \
     "$binary" serve --config "$WORK/$name/rampart.yaml" > "$WORK/$name/valgrind.log" 2>&1 &
   vpid=$!
@@ -68,11 +72,19 @@ for target in "${TARGETS[@]}"; do
   kill "$vpid" 2>/dev/null || true
   wait "$vpid" 2>/dev/null || true
   requests=$(awk '/ requests in / { print $1 }' "$WORK/$name/wrk.out")
-  # The dump taken above (callgrind.PID.1) holds the counted run.
-  instructions=$(cat "$WORK/$name"/callgrind.*.[0-9]* 2>/dev/null | awk '/^(summary|totals):/ { s += $2 } END { print s + 0 }')
-  printf '%-14s %12s %10s %16s\n' "$name" "$instructions" "${requests:-0}" \
-    "$(awk -v i="$instructions" -v n="${requests:-0}" 'BEGIN { if (n > 0) printf "%.0f", i / n; else print "-" }')"
+  # The dump taken above (callgrind.PID.1-TT, one file per thread TT; 01 is
+  # the main thread) holds the counted run.
+  sum_of() { cat "$@" 2>/dev/null | awk '/^(summary|totals):/ { s += $2 } END { print s + 0 }'; }
+  instructions=$(sum_of "$WORK/$name"/callgrind.*.1-*)
+  worker=$(sum_of "$WORK/$name"/callgrind.*.1-01)
+  per_request() { awk -v i="$1" -v n="${requests:-0}" 'BEGIN { if (n > 0) printf "%.0f", i / n; else print "-" }'; }
+  printf '%-14s %12s %10s %16s %16s\n' "$name" "$instructions" "${requests:-0}" \
+    "$(per_request "$instructions")" "$(per_request "$worker")"
   if [ -n "$KEEP" ]; then
-    for f in "$WORK/$name"/callgrind.*.[0-9]*; do cp "$f" "$KEEP/$name.callgrind"; done
+    # NAME.callgrind: the worker (main thread); every thread as NAME.thread-TT.callgrind.
+    cp "$WORK/$name"/callgrind.*.1-01 "$KEEP/$name.callgrind"
+    for f in "$WORK/$name"/callgrind.*.1-*; do
+      cp "$f" "$KEEP/$name.thread-${f##*-}.callgrind"
+    done
   fi
 done
