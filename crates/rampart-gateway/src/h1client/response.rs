@@ -193,7 +193,7 @@ pub fn parse_shared(
         return Err(ResponseError::TooLarge);
     }
     // httparse takes a bare LF as a line end; an upstream must use CRLF.
-    if has_bare_lf(buf.get(..len).unwrap_or_default()) {
+    if has_bare_lf(buf.get(..len).unwrap_or_default(), response.headers) {
         return Err(ResponseError::BareLf);
     }
     let version = match response.version {
@@ -378,11 +378,19 @@ enum FieldKind {
 }
 
 /// The [`FieldKind`] of a header name (any case). By length first: most
-/// names are then told apart by at most one comparison.
+/// names are then told apart by at most one comparison (with a lower-case
+/// name, so only the received one is folded).
 fn field_kind(name: &[u8]) -> FieldKind {
-    let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+    let is = |lower: &[u8]| {
+        // The arm's length is the name's.
+        debug_assert_eq!(name.len(), lower.len());
+        name.iter()
+            .zip(lower)
+            .all(|(&byte, &lower)| byte.to_ascii_lowercase() == lower)
+    };
     let kind = match name.len() {
         4 if is(b"date") => Some(FieldKind::Date),
+        6 if is(b"server") => Some(FieldKind::Dropped),
         10 if is(b"connection") => Some(FieldKind::Connection),
         10 if is(b"keep-alive") => Some(FieldKind::KeepAlive),
         12 if is(b"content-type") => Some(FieldKind::Copied),
@@ -399,12 +407,24 @@ fn field_kind(name: &[u8]) -> FieldKind {
     }
 }
 
-/// Whether a head httparse accepted has a line ended by a bare LF. httparse
-/// takes a CR only as the first half of a CRLF (anywhere else it refuses the
-/// head), so the head has a bare LF exactly when it has more LFs than CRs:
-/// two vectorised counts instead of a search per line.
-fn has_bare_lf(head: &[u8]) -> bool {
-    memchr::memchr_iter(b'\n', head).count() != memchr::memchr_iter(b'\r', head).count()
+/// Whether a head httparse accepted (with these fields) has a line ended by a
+/// bare LF. httparse starts each field name at the start of a line, so every
+/// line but the last two ends right before a name, and those two (the last
+/// field's or the status line, and the blank line) end the head: looking at
+/// the two bytes before each name and the head's last four is enough, no
+/// search. Empty lines before the status line (httparse skips them) take the
+/// search.
+fn has_bare_lf(head: &[u8], fields: &[httparse::Header<'_>]) -> bool {
+    if !head.starts_with(b"HTTP/") {
+        return memchr::memchr_iter(b'\n', head)
+            .any(|lf| lf == 0 || head.get(lf - 1) != Some(&b'\r'));
+    }
+    let base = head.as_ptr().addr();
+    !head.ends_with(b"\r\n\r\n")
+        || fields.iter().any(|field| {
+            let at = field.name.as_ptr().addr().wrapping_sub(base);
+            at < 2 || head.get(at - 2..at) != Some(b"\r\n".as_slice())
+        })
 }
 
 /// Longest announced keep-alive timeout taken (bounds the parse).

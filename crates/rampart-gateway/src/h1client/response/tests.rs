@@ -417,19 +417,33 @@ proptest::proptest! {
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
-    /// The bare-LF check (LFs counted against CRs) refuses exactly the heads
-    /// httparse accepts that have an LF not preceded by a CR, wherever CRs and
-    /// LFs fall: in the status line, names, values, or the end.
+    /// The bare-LF check (the bytes before each name and at the end) refuses
+    /// exactly the heads httparse accepts that have an LF not preceded by a CR,
+    /// wherever CRs and LFs fall: before or in the status line, in names,
+    /// values, or at the end.
     #[test]
     fn a_bare_lf_is_refused_exactly_when_one_is_there(
+        lead in proptest::sample::select(vec!["", "", "", "\r\n", "\n", "\r\n\n"]),
         reason in "[ A-Za-z\r\n]{0,4}",
-        lines in proptest::collection::vec("[A-Za-z:\r\n \t-]{0,10}", 0..6),
+        status_end in proptest::sample::select(vec!["\r\n", "\r\n", "\n"]),
+        fields in proptest::collection::vec(
+            (
+                "[A-Za-z-]{1,4}",
+                "[A-Za-z \t]{0,4}",
+                proptest::sample::select(vec!["\r\n", "\r\n", "\n"]),
+                // Now and then a line of anything in the alphabet instead.
+                proptest::option::weighted(0.2, "[A-Za-z:\r\n \t-]{0,10}"),
+            ),
+            0..6,
+        ),
         end in proptest::sample::select(vec!["\r\n", "\n", "\r\n\r\n", "\n\n", "\r\n\n", "\n\r\n"]),
     ) {
-        let mut raw = format!("HTTP/1.1 200 {reason}\r\n").into_bytes();
-        for line in &lines {
-            raw.extend_from_slice(line.as_bytes());
-            raw.extend_from_slice(b"\r\n");
+        let mut raw = format!("{lead}HTTP/1.1 200 {reason}{status_end}").into_bytes();
+        for (name, value, line_end, junk) in &fields {
+            match junk {
+                Some(junk) => raw.extend_from_slice(junk.as_bytes()),
+                None => raw.extend_from_slice(format!("{name}: {value}{line_end}").as_bytes()),
+            }
         }
         raw.extend_from_slice(end.as_bytes());
         let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
