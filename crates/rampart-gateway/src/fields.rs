@@ -34,52 +34,80 @@ pub struct RawFields {
     /// For each of [`KNOWN`]: the index of its first field and how many there
     /// are (saturating), so the request path's lookups of those names do not
     /// scan every field, most of them for a name that is not there.
-    known: [(u16, u8); KNOWN.len()],
+    known: [(u16, u8); Known::ALL.len()],
 }
 
 /// The names the request path looks up in every request (and the server in
-/// every head), lower-case.
-const KNOWN: [&[u8]; 6] = [
-    b"host",
-    b"x-request-id",
-    b"transfer-encoding",
-    b"connection",
-    b"x-forwarded-for",
-    b"expect",
-];
-
-/// The slot in [`KNOWN`] of a field named `name` (any case).
-fn known_slot(name: &[u8]) -> Option<usize> {
-    let slot = match name.len() {
-        4 => 0,
-        12 => 1,
-        17 => 2,
-        10 => 3,
-        15 => 4,
-        6 => 5,
-        _ => return None,
-    };
-    let known: &[u8] = KNOWN.get(slot)?;
-    name.eq_ignore_ascii_case(known).then_some(slot)
+/// every head): [`RawFields`] indexes them as it records the fields, and
+/// [`FieldsView::known`] finds them without comparing a `HeaderName`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    Host,
+    XRequestId,
+    TransferEncoding,
+    Connection,
+    XForwardedFor,
+    Expect,
 }
 
-/// [`known_slot`] for a `HeaderName`, compared as one (a tag compare for
-/// standard names, a few bytes for the others) rather than by its text.
-fn known_slot_of(name: &HeaderName) -> Option<usize> {
-    if name == header::HOST {
-        Some(0)
-    } else if name == headers::X_REQUEST_ID {
-        Some(1)
-    } else if name == header::TRANSFER_ENCODING {
-        Some(2)
-    } else if name == header::CONNECTION {
-        Some(3)
-    } else if name == headers::X_FORWARDED_FOR {
-        Some(4)
-    } else if name == header::EXPECT {
-        Some(5)
-    } else {
-        None
+impl Known {
+    /// Every known name, in slot order.
+    pub const ALL: [Known; 6] = [
+        Known::Host,
+        Known::XRequestId,
+        Known::TransferEncoding,
+        Known::Connection,
+        Known::XForwardedFor,
+        Known::Expect,
+    ];
+
+    /// The slot in [`RawFields`]' index.
+    fn slot(self) -> usize {
+        self as usize
+    }
+
+    /// The name, lower-case.
+    pub fn text(self) -> &'static [u8] {
+        match self {
+            Known::Host => b"host",
+            Known::XRequestId => b"x-request-id",
+            Known::TransferEncoding => b"transfer-encoding",
+            Known::Connection => b"connection",
+            Known::XForwardedFor => b"x-forwarded-for",
+            Known::Expect => b"expect",
+        }
+    }
+
+    /// The name as a `HeaderName`.
+    pub fn name(self) -> HeaderName {
+        match self {
+            Known::Host => header::HOST,
+            Known::XRequestId => headers::X_REQUEST_ID.clone(),
+            Known::TransferEncoding => header::TRANSFER_ENCODING,
+            Known::Connection => header::CONNECTION,
+            Known::XForwardedFor => headers::X_FORWARDED_FOR.clone(),
+            Known::Expect => header::EXPECT,
+        }
+    }
+
+    /// The known name a field named `name` (any case) has, if any.
+    fn of_text(name: &[u8]) -> Option<Known> {
+        let known = match name.len() {
+            4 => Known::Host,
+            12 => Known::XRequestId,
+            17 => Known::TransferEncoding,
+            10 => Known::Connection,
+            15 => Known::XForwardedFor,
+            6 => Known::Expect,
+            _ => return None,
+        };
+        name.eq_ignore_ascii_case(known.text()).then_some(known)
+    }
+
+    /// The known name `name` is, if any (compared as a `HeaderName`: a tag
+    /// compare for standard names, a few bytes for the others).
+    fn of_name(name: &HeaderName) -> Option<Known> {
+        Known::ALL.into_iter().find(|known| *name == known.name())
     }
 }
 
@@ -94,7 +122,7 @@ impl RawFields {
         let mut fields = Self {
             head,
             fields: Vec::with_capacity(headers.len()),
-            known: [(0, 0); KNOWN.len()],
+            known: [(0, 0); Known::ALL.len()],
         };
         for header in headers {
             fields.push(header.name.as_bytes(), header.value)?;
@@ -110,7 +138,9 @@ impl RawFields {
         let name_at = self.range_of(name)?;
         let value_at = self.range_of(value)?;
         let index = self.fields.len();
-        if let Some((first, count)) = known_slot(name).and_then(|slot| self.known.get_mut(slot)) {
+        if let Some((first, count)) =
+            Known::of_text(name).and_then(|known| self.known.get_mut(known.slot()))
+        {
             if *count == 0 {
                 // Heads are bounded far below 65,535 fields; past that (never),
                 // lookups start from the top.
@@ -159,6 +189,11 @@ impl RawFields {
         FieldsView::Raw(self).values(name)
     }
 
+    /// The values of the fields with a known name, in order.
+    pub fn known(&self, known: Known) -> Values<'_> {
+        FieldsView::Raw(self).known(known)
+    }
+
     /// The fields as an `http::HeaderMap`, with `spare` more slots (for what
     /// the request path adds) so it is not grown per request.
     pub fn to_map(&self, spare: usize) -> Result<HeaderMap, GatewayError> {
@@ -179,7 +214,7 @@ impl RawFields {
     /// Whether a `Connection` field names a field beyond the hop-by-hop set:
     /// such a field must not be forwarded, which only the map path removes.
     pub fn connection_names_others(&self) -> bool {
-        self.values(&header::CONNECTION)
+        self.known(Known::Connection)
             .flat_map(|value| value.split(|&b| b == b','))
             .map(<[u8]>::trim_ascii)
             .any(|token| {
@@ -423,14 +458,27 @@ impl<'a> FieldsView<'a> {
 
     /// The values of the fields named `name`, in order.
     pub fn values(self, name: &'a HeaderName) -> Values<'a> {
+        match (self, Known::of_name(name)) {
+            (Self::Map(map), _) => Values::Map(map.get_all(name).iter()),
+            (Self::Raw(_), Some(known)) => self.known(known),
+            // Any other name is searched for.
+            (Self::Raw(raw), None) => Values::Raw {
+                fields: raw,
+                name: name.as_str().as_bytes(),
+                next: 0,
+                remaining: usize::MAX,
+            },
+        }
+    }
+
+    /// The values of the fields with a known name, in order.
+    pub fn known(self, known: Known) -> Values<'a> {
         match self {
-            Self::Map(map) => Values::Map(map.get_all(name).iter()),
+            Self::Map(map) => Values::Map(map.get_all(known.name()).iter()),
             Self::Raw(raw) => {
-                // A known name starts at its first field and stops after its
-                // count (unless that saturated); any other is searched for.
-                let known = known_slot_of(name).and_then(|slot| raw.known.get(slot));
-                let name = name.as_str().as_bytes();
-                let (next, remaining) = match known {
+                // Starts at its first field and stops after its count (unless
+                // that saturated).
+                let (next, remaining) = match raw.known.get(known.slot()) {
                     Some(&(first, count)) if count < u8::MAX => {
                         (usize::from(first), usize::from(count))
                     }
@@ -439,7 +487,7 @@ impl<'a> FieldsView<'a> {
                 };
                 Values::Raw {
                     fields: raw,
-                    name,
+                    name: known.text(),
                     next,
                     remaining,
                 }
@@ -450,6 +498,11 @@ impl<'a> FieldsView<'a> {
     /// The first value of the fields named `name`.
     pub fn first(self, name: &'a HeaderName) -> Option<&'a [u8]> {
         self.values(name).next()
+    }
+
+    /// The first value of the fields with a known name.
+    pub fn first_known(self, known: Known) -> Option<&'a [u8]> {
+        self.known(known).next()
     }
 }
 
@@ -618,18 +671,21 @@ mod tests {
     }
 
     #[test]
-    fn known_slots_agree_by_text_and_by_name() {
-        for (slot, text) in KNOWN.iter().enumerate() {
-            assert_eq!(known_slot(text), Some(slot));
-            assert_eq!(known_slot(&text.to_ascii_uppercase()), Some(slot));
+    fn known_names_agree_by_text_and_by_name() {
+        for (slot, known) in Known::ALL.into_iter().enumerate() {
+            assert_eq!(known.slot(), slot);
+            let text = known.text();
+            assert_eq!(Known::of_text(text), Some(known));
+            assert_eq!(Known::of_text(&text.to_ascii_uppercase()), Some(known));
             let name = HeaderName::from_bytes(text).unwrap();
-            assert_eq!(known_slot_of(&name), Some(slot), "{name}");
+            assert_eq!(name, known.name());
+            assert_eq!(Known::of_name(&name), Some(known), "{name}");
         }
-        assert_eq!(known_slot(b"hosts"), None);
-        assert_eq!(known_slot(b"x-request-ix"), None);
-        assert_eq!(known_slot_of(&header::COOKIE), None);
+        assert_eq!(Known::of_text(b"hosts"), None);
+        assert_eq!(Known::of_text(b"x-request-ix"), None);
+        assert_eq!(Known::of_name(&header::COOKIE), None);
         assert_eq!(
-            known_slot_of(&HeaderName::from_static("x-forwarded-fox")),
+            Known::of_name(&HeaderName::from_static("x-forwarded-fox")),
             None
         );
     }

@@ -28,7 +28,7 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, DATE, EXPECT, TRANSFER_ENCODING};
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{Method, Request, Response, Uri, Version};
 use http_body::Body as _;
 use http_body_util::BodyExt;
@@ -41,7 +41,7 @@ use decode::{Decoded, Decoder};
 
 use crate::Gateway;
 use crate::body::ResponseBody;
-use crate::fields::RawFields;
+use crate::fields::{Known, RawFields};
 use crate::h1guard::{
     BodyFraming, H2_PREFACE, HeadLimits, OnRefusal, RefusedHead, TargetCheck, body_framing,
     encode_target, find_head_end, refusal_response, refused_head_facts,
@@ -380,7 +380,7 @@ fn parse_head(head: Bytes, max_headers: usize) -> Result<Parsed, GatewayError> {
         RawFields::from_parsed(head.clone(), request.headers).ok_or(GatewayError::Malformed)?;
     let mut close = version == Version::HTTP_10;
     for token in fields
-        .values(&CONNECTION)
+        .known(Known::Connection)
         .flat_map(|value| value.split(|&b| b == b','))
     {
         let token = token.trim_ascii();
@@ -392,7 +392,7 @@ fn parse_head(head: Bytes, max_headers: usize) -> Result<Parsed, GatewayError> {
     }
     // The last Expect decides, as when each field was looked at in turn.
     let expect_continue = fields
-        .values(&EXPECT)
+        .known(Known::Expect)
         .last()
         .is_some_and(|value| value.eq_ignore_ascii_case(b"100-continue"));
     let mut parts = Request::new(()).into_parts().0;

@@ -17,7 +17,7 @@ use rampart_audit::{AuditRecord, Decision};
 use rampart_core::{Problem, RequestCx, ResponseCx, TlsInfo, Verdict};
 
 use crate::body::{BodyEnd, CountingBody, HeadLines, OnBodyDone, PrefixedBody, ResponseBody};
-use crate::fields::{FieldsView, OutgoingFields, RawFields, UpstreamHead};
+use crate::fields::{FieldsView, Known, OutgoingFields, RawFields, UpstreamHead};
 use crate::h1client::response::{HeadersAs, RawHeaders};
 use crate::h1server::InboundBody;
 use crate::headers::{self, X_REQUEST_ID};
@@ -129,14 +129,14 @@ pub async fn handle(
     let view = fields
         .as_ref()
         .map_or(FieldsView::Map(&parts.headers), FieldsView::Raw);
-    let request_id = headers::request_id_from(view.first(&X_REQUEST_ID));
+    let request_id = headers::request_id_from(view.first_known(Known::XRequestId));
     // One copy of the id for every header that carries it (response, upstream).
     let id_header = HeaderValue::from_str(&request_id).ok();
     let peer_trusted = is_trusted(&runtime, conn.peer.ip());
     let client_ip = if peer_trusted {
         headers::client_ip_from(
             conn.peer.ip(),
-            view.values(&headers::X_FORWARDED_FOR),
+            view.known(Known::XForwardedFor),
             &runtime.config.trusted_proxies,
         )
     } else {
@@ -398,7 +398,7 @@ fn host_of(parts: &Parts, fields: FieldsView<'_>) -> (Option<String>, bool) {
     if let Some(authority) = parts.uri.authority() {
         return (Some(authority.host().to_ascii_lowercase()), false);
     }
-    let value = fields.first(&header::HOST);
+    let value = fields.first_known(Known::Host);
     if let Some(host) = value.and_then(plain_host) {
         return (Some(host), true);
     }
@@ -452,7 +452,7 @@ fn check_head(
         return Err(GatewayError::HeadersTooLarge);
     }
     // RFC 9112 §3.2: no Host in HTTP/1.1, several, or an unusable one is a 400.
-    let mut hosts = fields.values(&header::HOST);
+    let mut hosts = fields.known(Known::Host);
     match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => return Err(GatewayError::Malformed),
         (None, None) if parts.version == Version::HTTP_11 => return Err(GatewayError::Malformed),
@@ -472,7 +472,7 @@ fn check_head(
     // non-chunked codings, conflicting Content-Length, obs-fold and bad field
     // names and values; h2 requests come through hyper's checks. A
     // Transfer-Encoding that survives to here must be exactly `chunked`.
-    for coding in fields.values(&header::TRANSFER_ENCODING) {
+    for coding in fields.known(Known::TransferEncoding) {
         if !coding.eq_ignore_ascii_case(b"chunked") {
             return Err(GatewayError::Malformed);
         }
