@@ -101,7 +101,8 @@ impl Known {
             6 => Known::Expect,
             _ => return None,
         };
-        name.eq_ignore_ascii_case(known.text()).then_some(known)
+        // httparse took the name as a token.
+        headers::token_is(name, known.text()).then_some(known)
     }
 
     /// The known name `name` is, if any (compared as a `HeaderName`: a tag

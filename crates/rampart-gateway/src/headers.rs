@@ -40,6 +40,36 @@ pub fn removed_from_responses(name: &[u8]) -> bool {
         .any(|known| name.eq_ignore_ascii_case(known.as_bytes()))
 }
 
+/// Whether the token `name` (a field name httparse accepted) is `lower` in
+/// any case, where `lower` is lower-case letters, digits and `-`. Eight bytes
+/// at a time: OR-ing 0x20 into a token's bytes lower-cases its letters and
+/// turns no other token byte into a letter, a digit or `-`, so one OR and one
+/// compare per word replace folding each byte. (Not for arbitrary bytes: CR
+/// ORed with 0x20 is `-`.)
+pub(crate) fn token_is(name: &[u8], lower: &[u8]) -> bool {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let word = |bytes: &[u8], at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|word| <[u8; 8]>::try_from(word).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    if name.len() != lower.len() {
+        return false;
+    }
+    let Some(last) = name.len().checked_sub(8) else {
+        return name
+            .iter()
+            .zip(lower)
+            .all(|(&byte, &lower)| byte | 0x20 == lower);
+    };
+    // Whole words, then the last eight bytes (overlapping the one before).
+    (0..last)
+        .step_by(8)
+        .chain([last])
+        .all(|at| word(name, at) | FOLD == word(lower, at))
+}
+
 /// A header name as received (any case), as `HeaderName::from_bytes` makes
 /// it. The names nearly every request and response carries are recognised by
 /// length and a case-insensitive compare, without the generic path's
@@ -384,6 +414,43 @@ mod tests {
         }
         for bad in ["", "ho st", "h\u{e9}st", "host:", "(date)"] {
             assert!(header_name(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn token_is_agrees_with_a_case_insensitive_compare_for_every_token() {
+        const TOKEN_PUNCTUATION: &[u8] = b"!#$%&'*+-.^_`|~";
+        let token_bytes: Vec<u8> = (0u8..=127)
+            .filter(|b| b.is_ascii_alphanumeric() || TOKEN_PUNCTUATION.contains(b))
+            .collect();
+        for lower in [
+            &b"te"[..],
+            b"date",
+            b"server",
+            b"connection",
+            b"x-request-id",
+            b"content-length",
+            b"x-forwarded-for",
+            b"transfer-encoding",
+            b"strict-transport-security",
+        ] {
+            assert!(token_is(lower, lower));
+            assert!(token_is(&lower.to_ascii_uppercase(), lower));
+            assert!(!token_is(&lower[1..], lower));
+            // Every token byte at every position, in a name otherwise upper-case.
+            for at in 0..lower.len() {
+                for &byte in &token_bytes {
+                    let mut name = lower.to_ascii_uppercase();
+                    name[at] = byte;
+                    assert_eq!(
+                        token_is(&name, lower),
+                        name.eq_ignore_ascii_case(lower),
+                        "{:?} against {:?}",
+                        String::from_utf8_lossy(&name),
+                        String::from_utf8_lossy(lower)
+                    );
+                }
+            }
         }
     }
 

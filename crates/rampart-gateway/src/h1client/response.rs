@@ -378,16 +378,10 @@ enum FieldKind {
 }
 
 /// The [`FieldKind`] of a header name (any case). By length first: most
-/// names are then told apart by at most one comparison (with a lower-case
-/// name, so only the received one is folded).
+/// names are then told apart by at most one comparison.
 fn field_kind(name: &[u8]) -> FieldKind {
-    let is = |lower: &[u8]| {
-        // The arm's length is the name's.
-        debug_assert_eq!(name.len(), lower.len());
-        name.iter()
-            .zip(lower)
-            .all(|(&byte, &lower)| byte.to_ascii_lowercase() == lower)
-    };
+    // httparse took the name as a token.
+    let is = |lower: &[u8]| crate::headers::token_is(name, lower);
     let kind = match name.len() {
         4 if is(b"date") => Some(FieldKind::Date),
         6 if is(b"server") => Some(FieldKind::Dropped),
