@@ -9,10 +9,8 @@
 //! flushes, so a tailing reader sees a record within milliseconds (the writer
 //! polls, see `drain`). Serialising there, not in `submit`, keeps the JSON
 //! formatting (about 1,300 instructions a record) off the threads that serve
-//! requests; so does the optional [`Observer`] (the gateway's request metrics),
-//! which the writer calls for each record, and `submit` for a record the full
-//! queue drops, so that no request goes uncounted. Dropping every clone of the
-//! `AuditLog` lets the thread write what is queued and exit.
+//! requests. Dropping every clone of the `AuditLog` lets the thread write what
+//! is queued and exit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,10 +34,6 @@ const KEEP_BUFFER_BYTES: usize = 1 << 20;
 /// Queue capacity (in records) kept between batches, likewise.
 const KEEP_QUEUED_RECORDS: usize = 4096;
 
-/// Called once for every submitted record: by the writer thread before it
-/// serialises the record, or by `submit` when the full queue drops it.
-pub type Observer = Arc<dyn Fn(&AuditRecord) + Send + Sync>;
-
 /// Handle on the audit queue; cheap to clone.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -61,7 +55,6 @@ struct Queue {
 /// What the handles share (dropped with the last one).
 struct Shared {
     queue: Arc<Queue>,
-    observer: Option<Observer>,
     dropped: AtomicU64,
     last_warning_secs: AtomicU64,
     thread: Option<JoinHandle<()>>,
@@ -87,15 +80,6 @@ impl std::fmt::Debug for AuditLog {
 impl AuditLog {
     /// Starts the writer thread over `sinks` with a queue of `capacity` records.
     pub fn start(sinks: Vec<Box<dyn Sink>>, capacity: usize) -> std::io::Result<Self> {
-        Self::start_observed(sinks, capacity, None)
-    }
-
-    /// [`AuditLog::start`] with an [`Observer`] of every record.
-    pub fn start_observed(
-        sinks: Vec<Box<dyn Sink>>,
-        capacity: usize,
-        observer: Option<Observer>,
-    ) -> std::io::Result<Self> {
         let queue = Arc::new(Queue {
             batch: Mutex::new(Batch::new()),
             capacity: capacity.max(1),
@@ -105,14 +89,12 @@ impl AuditLog {
             .name("rampart-audit".into())
             .spawn({
                 let queue = queue.clone();
-                let observer = observer.clone();
-                move || drain(&queue, sinks, observer.as_deref())
+                move || drain(&queue, sinks)
             })?;
         Ok(Self {
             queue: queue.clone(),
             shared: Arc::new(Shared {
                 queue,
-                observer,
                 dropped: AtomicU64::new(0),
                 last_warning_secs: AtomicU64::new(0),
                 thread: Some(thread),
@@ -129,10 +111,7 @@ impl AuditLog {
                 return;
             }
         }
-        // Observed and dropped outside the lock.
-        if let Some(observe) = &self.shared.observer {
-            observe(&record);
-        }
+        // Dropped outside the lock.
         drop(record);
         let total = self.shared.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         metrics::counter!("rampart_audit_dropped_total").increment(1);
@@ -168,11 +147,7 @@ impl AuditLog {
     }
 }
 
-fn drain(
-    queue: &Queue,
-    mut sinks: Vec<Box<dyn Sink>>,
-    observer: Option<&(dyn Fn(&AuditRecord) + Send + Sync)>,
-) {
+fn drain(queue: &Queue, mut sinks: Vec<Box<dyn Sink>>) {
     // The batch the writer owns; swapped with the queue's so neither allocates.
     let mut taken = Batch::new();
     let mut lines = Vec::new();
@@ -189,9 +164,6 @@ fn drain(
         }
         if !taken.is_empty() {
             for record in taken.drain(..) {
-                if let Some(observe) = observer {
-                    observe(&record);
-                }
                 record.write_line(&mut lines);
             }
             for sink in sinks.iter_mut() {
@@ -300,37 +272,6 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(lines.lock().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn the_observer_sees_every_record_once_written_or_dropped() {
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let gate = Arc::new(Mutex::new(()));
-        let held = gate.lock().unwrap();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let observer: Observer = Arc::new({
-            let seen = seen.clone();
-            move |record: &AuditRecord| seen.lock().unwrap().push(record.request_id.clone())
-        });
-        let log = AuditLog::start_observed(
-            vec![Box::new(MemorySink(lines.clone(), Some(gate.clone())))],
-            4,
-            Some(observer),
-        )
-        .unwrap();
-        // A stuck sink: most of these are dropped, and observed all the same.
-        for i in 0..50 {
-            log.submit(record(&format!("r{i}")));
-        }
-        let dropped = log.dropped();
-        assert!(dropped > 0);
-        drop(held);
-        log.close();
-        let mut seen = seen.lock().unwrap().clone();
-        seen.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
-        let expected: Vec<String> = (0..50).map(|i| format!("r{i}")).collect();
-        assert_eq!(seen, expected);
-        assert_eq!(lines.lock().unwrap().len() as u64, 50 - dropped);
     }
 
     #[test]

@@ -104,8 +104,13 @@ impl OnBodyDone for AuditDraft {
         record.bytes_out = bytes_out;
         record.bytes_in = bytes_in.map_or(0, |counter| counter.load(Ordering::Relaxed));
         record.duration_ms = elapsed.as_secs_f64() * 1000.0;
-        // The request's metrics are counted from the record (see
-        // `runtime::open_audit`).
+        crate::telemetry::RequestMetrics::global().record(
+            record.api.as_deref().unwrap_or("-"),
+            record.route.as_deref().unwrap_or("-"),
+            record.status,
+            record.decision.as_str(),
+            elapsed.as_secs_f64(),
+        );
         runtime.audit.submit(record);
     }
 }

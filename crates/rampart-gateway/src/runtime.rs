@@ -4,9 +4,7 @@
 
 use std::sync::Arc;
 
-use rampart_audit::{
-    AuditLog, AuditRecord, FileSink, FileSinkOptions, QueryRedactor, Sink, StdoutSink,
-};
+use rampart_audit::{AuditLog, FileSink, FileSinkOptions, QueryRedactor, Sink, StdoutSink};
 use rampart_config::{Api, AuditSink, Config, ConfigError, ConfigErrors};
 use rampart_core::Stage;
 use tokio::sync::Semaphore;
@@ -209,28 +207,14 @@ fn open_audit(config: &Config) -> Result<AuditLog, ConfigError> {
             }
         }
     }
-    // Every request's metrics are counted from its audit record, on the
-    // writer thread (or, for a record the full queue drops, where it was
-    // submitted): off the threads that serve requests.
-    let count_request: rampart_audit::writer::Observer = Arc::new(|record: &AuditRecord| {
-        crate::telemetry::RequestMetrics::global().record(
-            record.api.as_deref().unwrap_or("-"),
-            record.route.as_deref().unwrap_or("-"),
-            record.status,
-            record.decision.as_str(),
-            record.duration_ms / 1000.0,
-        );
-    });
-    AuditLog::start_observed(sinks, config.audit.queue_capacity, Some(count_request)).map_err(
-        |err| {
-            ConfigError::new(
-                &config.source,
-                None,
-                "audit",
-                format!("cannot start writer: {err}"),
-            )
-        },
-    )
+    AuditLog::start(sinks, config.audit.queue_capacity).map_err(|err| {
+        ConfigError::new(
+            &config.source,
+            None,
+            "audit",
+            format!("cannot start writer: {err}"),
+        )
+    })
 }
 
 /// Builds every API's stages without starting anything (for `rampart check`).

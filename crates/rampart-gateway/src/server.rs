@@ -561,7 +561,14 @@ impl OnRefusal for AuditRefusals {
             Some(None) => (head.target.clone().unwrap_or_default(), None),
             None => (String::new(), None),
         };
-        // Counted in the request metrics from the record.
+        metrics::counter!(
+            "rampart_requests_total",
+            "api" => "-",
+            "route" => "-",
+            "status" => problem.kind.status.to_string(),
+            "decision" => "deny",
+        )
+        .increment(1);
         runtime.audit.submit(rampart_audit::AuditRecord {
             ts: std::time::SystemTime::now(),
             request_id: head.request_id.clone(),
