@@ -459,15 +459,17 @@ impl<'a> FieldsView<'a> {
 
     /// The values of the fields named `name`, in order.
     pub fn values(self, name: &'a HeaderName) -> Values<'a> {
-        match (self, Known::of_name(name)) {
-            (Self::Map(map), _) => Values::Map(map.get_all(name).iter()),
-            (Self::Raw(_), Some(known)) => self.known(known),
-            // Any other name is searched for.
-            (Self::Raw(raw), None) => Values::Raw {
-                fields: raw,
-                name: name.as_str().as_bytes(),
-                next: 0,
-                remaining: usize::MAX,
+        match self {
+            Self::Map(map) => Values::Map(map.get_all(name).iter()),
+            Self::Raw(raw) => match Known::of_name(name) {
+                Some(known) => self.known(known),
+                // Any other name is searched for.
+                None => Values::Raw {
+                    fields: raw,
+                    name: name.as_str().as_bytes(),
+                    next: 0,
+                    remaining: usize::MAX,
+                },
             },
         }
     }

@@ -173,6 +173,9 @@ pub fn parse_shared(
     let mut slots =
         [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut []);
+    // The default settings, on purpose: `has_bare_lf` relies on them (no
+    // obs-fold, no skipped invalid lines, no space before the first name, so
+    // every line but the last two ends right before a field name).
     let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
         &mut response,
         buf,
