@@ -49,6 +49,10 @@ ORIGIN=$(free_port); used_ports+=("$ORIGIN")
 nginx_conf origin "$ORIGIN" "$ORIGIN_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
 
+# Instructions in the callgrind files given; INSTRUCTIONS per request of $requests.
+sum_of() { cat "$@" 2>/dev/null | awk '/^(summary|totals):/ { s += $2 } END { print s + 0 }'; }
+per_request() { awk -v i="$1" -v n="${requests:-0}" 'BEGIN { if (n > 0) printf "%.0f", i / n; else print "-" }'; }
+
 printf '%-14s %12s %10s %16s %16s   (%s)\n' target instructions requests instr/request worker/request "$WORKLOAD"
 for target in "${TARGETS[@]}"; do
   name=${target%%=*} binary=${target#*=}
@@ -74,10 +78,8 @@ for target in "${TARGETS[@]}"; do
   requests=$(awk '/ requests in / { print $1 }' "$WORK/$name/wrk.out")
   # The dump taken above (callgrind.PID.1-TT, one file per thread TT; 01 is
   # the main thread) holds the counted run.
-  sum_of() { cat "$@" 2>/dev/null | awk '/^(summary|totals):/ { s += $2 } END { print s + 0 }'; }
   instructions=$(sum_of "$WORK/$name"/callgrind.*.1-*)
   worker=$(sum_of "$WORK/$name"/callgrind.*.1-01)
-  per_request() { awk -v i="$1" -v n="${requests:-0}" 'BEGIN { if (n > 0) printf "%.0f", i / n; else print "-" }'; }
   printf '%-14s %12s %10s %16s %16s\n' "$name" "$instructions" "${requests:-0}" \
     "$(per_request "$instructions")" "$(per_request "$worker")"
   if [ -n "$KEEP" ]; then

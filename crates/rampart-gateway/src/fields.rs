@@ -31,7 +31,7 @@ struct Field {
 pub struct RawFields {
     head: Bytes,
     fields: Vec<Field>,
-    /// For each of [`KNOWN`]: the index of its first field and how many there
+    /// For each [`Known`] name: the index of its first field and how many there
     /// are (saturating), so the request path's lookups of those names do not
     /// scan every field, most of them for a name that is not there.
     known: [(u16, u8); Known::ALL.len()],
