@@ -150,6 +150,11 @@ impl Connection {
         }
     }
 
+    /// Plain TCP (no TLS).
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self.io, Stream::Tcp(_))
+    }
+
     /// Whether an idle connection still looks usable: nothing to read and not
     /// closed. Never waits. tokio learns of a close that has just arrived only
     /// at its next look at the sockets; with `thorough` the kernel is asked
@@ -159,7 +164,7 @@ impl Connection {
         if !self.read.is_empty() {
             return false;
         }
-        let plain = matches!(self.io, Stream::Tcp(_));
+        let plain = self.is_plain();
         let peeked = if thorough { self.kernel_peek() } else { None };
         match peeked {
             // Nothing to read: plain TCP needs no second look.

@@ -475,10 +475,15 @@ impl Pool {
                 continue;
             }
             // A connection in steady use is spared the system call: no
-            // upstream closes a connection idle for less than a second.
+            // upstream closes a connection idle for less than a second. Plain
+            // TCP is then not probed at all: the probe's read (which never
+            // waits) is the one the exchange makes before it writes, which
+            // finds a close or stray bytes just as well (`ClosedBeforeRequest`,
+            // `Stale`: the request goes to another connection). Over TLS the
+            // probe stays, as rustls may hold a close the socket no longer shows.
             let thorough = now.duration_since(idle.since) >= KERNEL_PROBE_AFTER;
             if let IdleConn::Own(mut conn) = idle.conn
-                && conn.probe_idle(thorough)
+                && ((!thorough && conn.is_plain()) || conn.probe_idle(thorough))
             {
                 return Some(conn);
             }

@@ -155,6 +155,13 @@ impl Connection {
                     }
                     return self.pending_or_timed_out(cx);
                 }
+                // The request goes out as far as it can before the response
+                // is looked for: a read now would find nothing (one poll of
+                // the socket per write and flush, for nothing). An early
+                // answer is still heard as soon as sending stalls or fails.
+                if progressed {
+                    continue;
+                }
                 match self.poll_head(cx, head_request, wanted, &mut interim) {
                     Poll::Ready(Err(ExchangeError::Closed)) if pending.write_failed.is_some() => {
                         let error = pending.write_failed.take();
@@ -163,8 +170,7 @@ impl Connection {
                         )));
                     }
                     Poll::Ready(result) => return Poll::Ready(result),
-                    Poll::Pending if !progressed => return self.pending_or_timed_out(cx),
-                    Poll::Pending => {}
+                    Poll::Pending => return self.pending_or_timed_out(cx),
                 }
             }
         })

@@ -132,6 +132,11 @@ enum After {
     /// A record rustls refuses (an unencrypted fatal alert), 50ms after
     /// the response (right behind it, the response itself would be lost).
     Alert,
+    /// Plain TCP: the upstream closes its side (a FIN), 50ms after the
+    /// response.
+    Fin,
+    /// Plain TCP: bytes nobody asked for, 50ms after the response.
+    Stray,
 }
 
 /// An upstream answering every request `reply`; a connection the client
@@ -160,7 +165,7 @@ async fn upstream_then(tls: bool, reply: &'static [u8], after: After) -> (Socket
                                 _ => Duration::ZERO,
                             };
                             serve(tls, &seen, reply, pause, |tls| match after {
-                                After::Nothing => {}
+                                After::Nothing | After::Fin | After::Stray => {}
                                 After::CloseNotify => tls.get_mut().1.send_close_notify(),
                                 // handshake_failure, in the clear.
                                 After::Alert => {
@@ -171,7 +176,25 @@ async fn upstream_then(tls: bool, reply: &'static [u8], after: After) -> (Socket
                             .await;
                         }
                     }
-                    None => serve(stream, &seen, reply, Duration::ZERO, |_| {}).await,
+                    None => {
+                        // After the connection is parked: right behind the
+                        // response, the body's reader would see it first.
+                        let pause = match after {
+                            After::Fin | After::Stray => Duration::from_millis(50),
+                            _ => Duration::ZERO,
+                        };
+                        serve(stream, &seen, reply, pause, |tcp| match after {
+                            After::Fin => {
+                                let _ = socket2::SockRef::from(&*tcp)
+                                    .shutdown(std::net::Shutdown::Write);
+                            }
+                            After::Stray => {
+                                let _ = tcp.try_write(b"HTTP/1.1 200 OK\r\n");
+                            }
+                            _ => {}
+                        })
+                        .await
+                    }
                 }
             });
         }
@@ -344,6 +367,34 @@ async fn a_request_is_not_sent_again_past_its_deadline() {
     assert!(error.is_timeout(), "{error}");
     assert_eq!(idle(&client), 2, "one pooled connection tried, no more");
     assert_eq!(seen.count("GET"), 0);
+}
+
+#[tokio::test]
+async fn a_tcp_connection_the_upstream_closed_or_spoiled_while_idle_is_not_used() {
+    for (after, reusable) in [
+        (After::Nothing, true),
+        (After::Fin, false),
+        (After::Stray, false),
+    ] {
+        let (addr, seen) = upstream_then(false, OK, after).await;
+        let client = client(addr, false, Duration::from_secs(5));
+        assert_eq!(answered(&client, request("GET", addr, false)).await, "ok");
+        assert_eq!(idle(&client), 1);
+        // Idle for less than the kernel probe's threshold: the checkout
+        // takes it unprobed, and the exchange's read before it writes finds
+        // the close or the stray bytes. A POST, too, then goes on a new
+        // connection: nothing of it was sent on the spoiled one.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(answered(&client, request("POST", addr, false)).await, "ok");
+        assert_eq!(seen.count("POST"), 1, "after {}", after as u8);
+        let accepted = seen.accepted.load(Ordering::SeqCst);
+        assert_eq!(
+            accepted,
+            if reusable { 1 } else { 2 },
+            "after {}",
+            after as u8
+        );
+    }
 }
 
 #[tokio::test]
