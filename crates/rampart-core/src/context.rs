@@ -117,6 +117,7 @@ pub struct RequestCx {
     pub version: Version,
     /// The request target exactly as received (path and query, before
     /// normalisation), for inspection only: the WAF sees what the client sent.
+    /// (Empty when the API has no stages: nothing would read it.)
     pub raw_target: String,
     /// Host the request addressed (no port), lower-case.
     pub host: String,

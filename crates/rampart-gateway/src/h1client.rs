@@ -133,7 +133,7 @@ pub(crate) struct Connection {
     /// One timer for the connection's life, not one per request: it may be
     /// armed for an earlier request's deadline, and when it fires early it is
     /// moved to the current one (see [`Connection::head_expired`]).
-    head_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    head_timer: Option<crate::deadline::Deadline>,
 }
 
 impl Connection {
@@ -194,21 +194,20 @@ impl Connection {
     /// woken by then. Deadlines only grow on a connection, so a timer left
     /// from an earlier request fires early, never late.
     fn head_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        use std::future::Future;
         let Some(deadline) = self.head_deadline else {
             return false;
         };
         let timer = self
             .head_timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            .get_or_insert_with(|| crate::deadline::Deadline::at(deadline));
         if timer.deadline() > deadline {
-            timer.as_mut().reset(deadline);
+            timer.reset(deadline);
         }
-        while timer.as_mut().poll(cx).is_ready() {
+        while timer.poll_fired(cx).is_ready() {
             if timer.deadline() >= deadline {
                 return true;
             }
-            timer.as_mut().reset(deadline);
+            timer.reset(deadline);
         }
         false
     }

@@ -27,6 +27,7 @@
 
 pub mod admin;
 pub mod body;
+mod deadline;
 pub mod fields;
 pub mod h1client;
 pub mod h1guard;

@@ -530,10 +530,14 @@ async fn serve(
     cx.host = host;
     cx.query = parts.uri.query().map(str::to_string);
     cx.version = parts.version;
-    cx.raw_target = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| cx.path.clone(), |target| target.as_str().to_string());
+    // Only stages read the raw target (the WAF's REQUEST_URI): an API without
+    // any is spared the copy.
+    if !api.stages.is_empty() {
+        cx.raw_target = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| cx.path.clone(), |target| target.as_str().to_string());
+    }
     cx.api = api.config.name.clone();
     // Stages (the WAF above all) see the headers as sent, hop-by-hop ones
     // included; those are removed just before forwarding. Raw fields stay raw

@@ -1,0 +1,156 @@
+//! A deadline timer for a connection's whole life, polled only when polling
+//! could tell something new.
+//!
+//! The HTTP/1 server's header-read timeout and the upstream client's
+//! response-head timeout each keep one timer per connection and check it
+//! whenever their read is pending, once or more per request. Polling a tokio
+//! `Sleep` that is already waiting costs ~100 instructions; yet a timer that
+//! returned `Pending` to a waker wakes that waker when it fires, and a
+//! connection's task polls with the same waker every time. So the timer is
+//! polled again only when it was reset, when the waker differs, or when it
+//! has fired (`Sleep::is_elapsed`, an atomic load); otherwise it is still
+//! pending and registered.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use tokio::time::{Instant, Sleep};
+
+pub(crate) struct Deadline {
+    sleep: Pin<Box<Sleep>>,
+    /// The waker the timer returned `Pending` to, since its last reset.
+    registered: Option<Waker>,
+}
+
+impl Deadline {
+    pub(crate) fn at(deadline: Instant) -> Self {
+        Self {
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            registered: None,
+        }
+    }
+
+    pub(crate) fn deadline(&self) -> Instant {
+        self.sleep.deadline()
+    }
+
+    /// Moves the deadline (earlier or later); the next poll polls the timer.
+    pub(crate) fn reset(&mut self, deadline: Instant) {
+        self.sleep.as_mut().reset(deadline);
+        self.registered = None;
+    }
+
+    /// Ready once the deadline has passed.
+    pub(crate) fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let waiting = self
+            .registered
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()));
+        if waiting && !self.sleep.is_elapsed() {
+            return Poll::Pending;
+        }
+        match self.sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.registered = None;
+                Poll::Ready(())
+            }
+            Poll::Pending => {
+                if !waiting {
+                    self.registered = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A waker that counts its wake-ups.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    impl Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn woken(counter: &Arc<Counting>) -> usize {
+        counter.0.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fires_once_due_and_wakes_the_registered_waker() {
+        let counter = Arc::new(Counting::default());
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut deadline = Deadline::at(Instant::now() + Duration::from_secs(10));
+        // Polled many times while waiting: pending every time.
+        for _ in 0..5 {
+            assert!(deadline.poll_fired(&mut cx).is_pending());
+        }
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        assert!(deadline.poll_fired(&mut cx).is_pending());
+        assert_eq!(woken(&counter), 0);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(woken(&counter), 1, "the waker registered first was woken");
+        assert!(deadline.poll_fired(&mut cx).is_ready());
+        assert!(deadline.poll_fired(&mut cx).is_ready(), "and stays fired");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reset_moves_the_deadline_either_way() {
+        let counter = Arc::new(Counting::default());
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let start = Instant::now();
+        let mut deadline = Deadline::at(start + Duration::from_secs(10));
+        assert!(deadline.poll_fired(&mut cx).is_pending());
+        // Later: not fired at the first deadline.
+        deadline.reset(start + Duration::from_secs(20));
+        assert!(deadline.poll_fired(&mut cx).is_pending());
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        assert!(deadline.poll_fired(&mut cx).is_pending());
+        // Earlier: fires at the new one.
+        deadline.reset(start + Duration::from_secs(16));
+        assert!(deadline.poll_fired(&mut cx).is_pending());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(woken(&counter) >= 1);
+        assert!(deadline.poll_fired(&mut cx).is_ready());
+        // Re-armed after firing.
+        deadline.reset(Instant::now() + Duration::from_secs(5));
+        assert!(deadline.poll_fired(&mut cx).is_pending());
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert!(deadline.poll_fired(&mut cx).is_ready());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn another_waker_is_registered_and_woken_instead() {
+        let first = Arc::new(Counting::default());
+        let second = Arc::new(Counting::default());
+        let (waker1, waker2) = (Waker::from(first.clone()), Waker::from(second.clone()));
+        let mut deadline = Deadline::at(Instant::now() + Duration::from_secs(1));
+        assert!(
+            deadline
+                .poll_fired(&mut Context::from_waker(&waker1))
+                .is_pending()
+        );
+        assert!(
+            deadline
+                .poll_fired(&mut Context::from_waker(&waker2))
+                .is_pending()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!((woken(&first), woken(&second)), (0, 1));
+    }
+}
