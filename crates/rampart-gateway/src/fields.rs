@@ -353,32 +353,66 @@ impl UpstreamHead<'_> {
     /// own: `Host` when the upstream has one (else the caller writes its
     /// default), `X-Forwarded-*`, `X-Request-Id`. No framing lines.
     pub(crate) fn encode_fields(&self, out: &mut Vec<u8>, fields: &RawFields) {
-        // Written out here rather than through `line` below: the closure cost
-        // ~450 instructions a request in this loop (callgrind).
-        for (name, value) in fields.iter() {
-            if !self.replaces(name) {
-                out.extend_from_slice(name);
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(value);
-                out.extend_from_slice(b"\r\n");
+        // A field received as exactly `name: value\r\n` is copied as its
+        // line, and consecutive such lines as one piece of the head: the bytes
+        // are the ones the four pieces of a line would write, in one copy for
+        // a run of lines instead of four per line (most clients write every
+        // line that way). Written out here rather than through `line` below:
+        // the closure cost ~450 instructions a request in this loop.
+        let head = &fields.head[..];
+        let mut run = 0..0;
+        for field in &fields.fields {
+            let name = fields.slice(&field.name);
+            if self.replaces(name) {
+                continue;
             }
-        }
-        let mut line = |name: &[u8], value: &[u8]| {
+            let (name_end, value_start) = (field.name.end as usize, field.value.start as usize);
+            let line_end = field.value.end as usize + 2;
+            let as_line = value_start == name_end + 2
+                && head.get(name_end..value_start) == Some(b": ")
+                && head.get(line_end - 2..line_end) == Some(b"\r\n");
+            if as_line {
+                let start = field.name.start as usize;
+                if run.end != start {
+                    out.extend_from_slice(head.get(run).unwrap_or_default());
+                    run = start..start;
+                }
+                run.end = line_end;
+                continue;
+            }
+            out.extend_from_slice(head.get(run).unwrap_or_default());
+            run = 0..0;
             out.extend_from_slice(name);
             out.extend_from_slice(b": ");
+            out.extend_from_slice(fields.slice(&field.value));
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(head.get(run).unwrap_or_default());
+        // `prefix` is the name with its `: ` (one copy fewer per line).
+        let mut line = |prefix: &[u8], value: &[u8]| {
+            out.extend_from_slice(prefix);
             out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");
         };
         if let Some(host) = self.host {
-            line(b"host", host.as_bytes());
+            line(b"host: ", host.as_bytes());
         }
-        line(b"x-forwarded-for", self.peer.value.as_bytes());
-        line(b"x-forwarded-proto", self.proto.as_bytes());
+        line(b"x-forwarded-for: ", self.peer.value.as_bytes());
+        match self.proto {
+            "http" => out.extend_from_slice(b"x-forwarded-proto: http\r\n"),
+            "https" => out.extend_from_slice(b"x-forwarded-proto: https\r\n"),
+            proto => line(b"x-forwarded-proto: ", proto.as_bytes()),
+        }
+        let mut line = |prefix: &[u8], value: &[u8]| {
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        };
         if is_header_value(self.forwarded_host) {
-            line(b"x-forwarded-host", self.forwarded_host.as_bytes());
+            line(b"x-forwarded-host: ", self.forwarded_host.as_bytes());
         }
         if let Some(id) = self.request_id {
-            line(b"x-request-id", id.as_bytes());
+            line(b"x-request-id: ", id.as_bytes());
         }
     }
 

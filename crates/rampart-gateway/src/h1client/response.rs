@@ -108,6 +108,21 @@ pub struct RawHeaders {
     pub has_date: bool,
 }
 
+/// The line `name: value` CRLF of `head` that `name` and `value` (slices of
+/// it) came from, when it is exactly that: one space after the colon, CRLF
+/// right after the value.
+fn whole_line<'a>(head: &'a [u8], name: &[u8], value: &[u8]) -> Option<&'a [u8]> {
+    let start = (name.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
+    let name_end = start + name.len();
+    let value_start = (value.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
+    let line_end = value_start + value.len() + 2;
+    (value_start == name_end + 2
+        && head.get(name_end..value_start)? == b": "
+        && head.get(line_end - 2..line_end)? == b"\r\n")
+        .then(|| head.get(start..line_end))
+        .flatten()
+}
+
 /// A final response head.
 #[derive(Debug)]
 pub struct Head {
@@ -292,13 +307,19 @@ pub fn parse_shared(
                 // text, tabs and spaces: exactly what a `HeaderName` and a
                 // `HeaderValue` accept.
                 let start = lines.len();
-                lines.extend_from_slice(raw_name);
-                if let Some(name) = lines.get_mut(start..) {
+                match whole_line(buf, raw_name, value) {
+                    // As received (most lines): one copy, not four.
+                    Some(line) => lines.extend_from_slice(line),
+                    None => {
+                        lines.extend_from_slice(raw_name);
+                        lines.extend_from_slice(b": ");
+                        lines.extend_from_slice(value);
+                        lines.extend_from_slice(b"\r\n");
+                    }
+                }
+                if let Some(name) = lines.get_mut(start..start + raw_name.len()) {
                     name.make_ascii_lowercase();
                 }
-                lines.extend_from_slice(b": ");
-                lines.extend_from_slice(value);
-                lines.extend_from_slice(b"\r\n");
                 continue;
             }
             FieldKind::Dropped if as_lines => continue,

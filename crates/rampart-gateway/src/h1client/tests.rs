@@ -445,7 +445,9 @@ proptest::proptest! {
     /// Whatever the client sends, its fields reach the upstream the same when
     /// written as lines and when made into a map: the same names with the same
     /// values in the same order (hop-by-hop and framing fields dropped, the
-    /// gateway's own set).
+    /// gateway's own set). Lines come as `name: value` and with other
+    /// spacing, ended by CRLF and sometimes a bare LF (lines in the usual
+    /// form are copied in runs, the others piece by piece).
     #[test]
     fn request_fields_as_lines_and_as_map_never_disagree(
         fields in proptest::collection::vec(
@@ -456,17 +458,19 @@ proptest::proptest! {
                     2 => proptest::sample::select(vec!["close", "keep-alive", "Keep-Alive, TE", "x-custom", "chunked", "5", "1.2.3.4, 5.6.7.8"]).prop_map(str::to_string),
                     1 => "[\\x00-\\xff]{0,6}",
                 ],
+                proptest::sample::select(vec![": ", ": ", ": ", ":", ":  ", ":\t"]),
+                proptest::sample::select(vec!["\r\n", "\r\n", "\r\n", "\n"]),
             ),
             0..12,
         ),
         flags in proptest::num::u8::ANY,
     ) {
         let mut head = b"GET /p HTTP/1.1\r\n".to_vec();
-        for (name, value) in &fields {
+        for (name, value, separator, end) in &fields {
             head.extend_from_slice(name.as_bytes());
-            head.extend_from_slice(b": ");
+            head.extend_from_slice(separator.as_bytes());
             head.extend_from_slice(value.as_bytes());
-            head.extend_from_slice(b"\r\n");
+            head.extend_from_slice(end.as_bytes());
         }
         head.extend_from_slice(b"\r\n");
         proptest::prop_assert!(
@@ -516,6 +520,33 @@ fn request_lines_drop_what_the_map_path_drops_and_add_the_gateways_fields() {
     )
     .unwrap();
     assert!(!plan.lines_fit(&named));
+}
+
+/// Lines received as `name: value` CRLF go upstream as they came, in runs
+/// broken by the fields the gateway drops; the others are written anew, and
+/// every value comes out the same.
+#[test]
+fn request_lines_in_the_usual_form_are_copied_and_the_others_rewritten() {
+    let head = b"GET /p HTTP/1.1\r\nHost: a\r\nA: 1\r\nB:2\r\nC: 3\r\nConnection: close\r\nD: 4\r\nE:   5  \r\nF: 6\nG: \r\nH: 8\r\nI:\tx\r\nJ: y \r\n\r\n";
+    let raw = crate::fields::fields_of_head(head).unwrap();
+    let peer = crate::headers::ForwardedPeer::new(std::net::IpAddr::from([203, 0, 113, 7]));
+    let up = http::HeaderValue::from_static("up:81");
+    let plan = crate::fields::UpstreamHead {
+        host: Some(&up),
+        strip_accept_encoding: false,
+        peer_trusted: false,
+        peer: &peer,
+        proto: "http",
+        forwarded_host: "a",
+        request_id: None,
+    };
+    assert!(plan.lines_fit(&raw));
+    let mut out = Vec::new();
+    plan.encode_fields(&mut out, &raw);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nG: \r\nH: 8\r\nI: x\r\nJ: y\r\nhost: up:81\r\nx-forwarded-for: 203.0.113.7\r\nx-forwarded-proto: http\r\nx-forwarded-host: a\r\n"
+    );
 }
 
 /// A head with more fields than a fixed parse buffer would hold is still

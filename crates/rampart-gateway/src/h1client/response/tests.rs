@@ -338,6 +338,20 @@ fn lines_leave_out_what_the_proxy_removes_and_the_map_holds_what_the_gateway_set
     assert_eq!(client_view(&head), client_view(&mapped));
 }
 
+/// Lines received as `Name: value` CRLF are copied whole (the name then
+/// lower-cased); others are written anew in that form.
+#[test]
+fn lines_in_any_spacing_come_out_in_one_form() {
+    let raw = b"HTTP/1.1 200 OK\r\nContent-Type: a\r\nX-A:b\r\nX-B:  c \r\nX-C:\td\r\nX-Empty: \r\nX-D: e\r\nX-E: f \r\nContent-Length: 0\r\n\r\n";
+    let Ok(Parsed::Final(_, head)) = head_as_lines(raw, false) else {
+        panic!("refused");
+    };
+    assert_eq!(
+        &head.raw.as_ref().unwrap().lines[..],
+        &b"content-type: a\r\nx-a: b\r\nx-b: c\r\nx-c: d\r\nx-empty: \r\nx-d: e\r\nx-e: f\r\n"[..]
+    );
+}
+
 #[test]
 fn a_connection_header_naming_other_headers_puts_them_in_the_map() {
     let raw = b"HTTP/1.1 200 OK\r\nX-Hop: 1\r\nConnection: x-hop\r\nContent-Length: 0\r\n\r\n";
@@ -398,15 +412,17 @@ proptest::proptest! {
                     2 => proptest::sample::select(vec!["chunked", "close", "keep-alive", "x-a, close", "timeout=3"]).prop_map(str::to_string),
                     1 => "[\\x00-\\xff]{0,6}",
                 ],
+                // Lines as most upstreams write them (copied whole) and not.
+                proptest::sample::select(vec![": ", ": ", ": ", ":", ":  ", ":\t"]),
             ),
             0..10,
         ),
         head_request in proptest::bool::ANY,
     ) {
         let mut raw = format!("HTTP/1.1 {status} X\r\n").into_bytes();
-        for (name, value) in &headers {
+        for (name, value, separator) in &headers {
             raw.extend_from_slice(name.as_bytes());
-            raw.extend_from_slice(b": ");
+            raw.extend_from_slice(separator.as_bytes());
             raw.extend_from_slice(value.as_bytes());
             raw.extend_from_slice(b"\r\n");
         }
