@@ -164,11 +164,10 @@ where
             HeadRead::Head(parsed) => parsed,
             HeadRead::Closed => return Ended::Closed,
             HeadRead::Http2 => return Ended::Http2(io, rbuf.freeze()),
-            HeadRead::Refused(error, mut facts) => {
-                let response = refusal_response(error, &mut facts, settings.refusals.as_ref());
-                if send_all(&mut io, &response, settings.send_timeout, false).await {
-                    linger_close(&mut io).await;
-                }
+            HeadRead::Refused(error, facts) => {
+                // Boxed: its code and state stay out of the path of every
+                // request that is not refused.
+                Box::pin(refuse_and_close(&mut io, error, facts, &settings)).await;
                 return Ended::Closed;
             }
         };
@@ -233,6 +232,21 @@ where
         if rbuf.is_empty() && rbuf.capacity() > 4 * READ_CHUNK {
             rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
+    }
+}
+
+/// Answers a head refused before it was handled, then closes.
+async fn refuse_and_close<IO>(
+    io: &mut IO,
+    error: GatewayError,
+    mut facts: RefusedHead,
+    settings: &H1Conn,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let response = refusal_response(error, &mut facts, settings.refusals.as_ref());
+    if send_all(io, &response, settings.send_timeout, false).await {
+        linger_close(io).await;
     }
 }
 

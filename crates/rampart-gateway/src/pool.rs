@@ -362,7 +362,9 @@ impl UpstreamClient {
                                 fields.to_map().map_err(|_| UpstreamRequestError::Fields)?;
                         }
                         let request = Request::from_parts(parts, send.into_body());
-                        let exchange = send_h2(&mut sender, request, pool.body_timeout);
+                        // Boxed: HTTP/2 upstreams take another path, whose
+                        // state and code stay out of the HTTP/1 one's.
+                        let exchange = Box::pin(send_h2(&mut sender, request, pool.body_timeout));
                         return tokio::time::timeout_at(deadline, exchange)
                             .await
                             .unwrap_or(Err(UpstreamRequestError::Timeout));

@@ -24,7 +24,7 @@ use crate::headers::{self, X_REQUEST_ID};
 use crate::normalize::normalize_path;
 use crate::problems::{GatewayError, problem_response};
 use crate::runtime::{ApiRuntime, Runtime};
-use crate::upstream::PooledBody;
+use crate::upstream::{PooledBody, UpstreamRequestError};
 use crate::{BoxError, Gateway};
 
 /// Largest upstream response body buffered for response stages.
@@ -216,38 +216,12 @@ pub async fn handle(
         })
     };
     let (response, outcome, cx) = match served {
-        Ok(done) => done,
-        Err(refusal) => {
-            let outcome = Outcome {
-                status: refusal.problem.kind.status_code(),
-                decision: refusal.decision,
-                reason: Some(Cow::Borrowed(refusal.problem.kind.slug)),
-                upstream_ms: None,
-                raw_headers: None,
-            };
-            let cx = match refusal.cx {
-                Some(cx) => cx,
-                None => {
-                    // Refused before routing: the record takes the raw target.
-                    let record = &mut draft.record;
-                    record.request_id = refusal.request_id;
-                    record.host = refusal.host;
-                    record.path = uri.path().to_string();
-                    record.query = uri.query().map(|q| runtime.redactor.redact(q));
-                    let response = problem_response(&refusal.problem, &record.request_id);
-                    return Ok(finish(
-                        &gateway,
-                        &conn,
-                        draft,
-                        outcome,
-                        response.map(full),
-                        id_header,
-                    ));
-                }
-            };
-            let response = problem_response(&refusal.problem, &cx.request_id).map(full);
-            (response, outcome, cx)
-        }
+        Ok((response, outcome, cx)) => (response, outcome, Some(cx)),
+        Err(refusal) => refused(&runtime, &mut draft, refusal, &uri),
+    };
+    let Some(cx) = cx else {
+        // Refused before routing: the record is complete.
+        return Ok(finish(&gateway, &conn, draft, outcome, response, id_header));
     };
     let record = &mut draft.record;
     record.request_id = cx.request_id;
@@ -261,6 +235,46 @@ pub async fn handle(
     record.reason = cx.notes.reason.map(Cow::Owned);
     draft.held = Some(cx.extensions);
     Ok(finish(&gateway, &conn, draft, outcome, response, id_header))
+}
+
+/// The problem response for a refused request, with its outcome and context;
+/// for one refused before it had a context, the record takes the raw target
+/// and no context comes back. Kept out of line: the request path's code
+/// stays compact for the instruction cache.
+#[cold]
+#[inline(never)]
+fn refused(
+    runtime: &Runtime,
+    draft: &mut AuditDraft,
+    refusal: Refusal,
+    uri: &Uri,
+) -> (
+    Response<crate::upstream::UpstreamBody>,
+    Outcome,
+    Option<Box<RequestCx>>,
+) {
+    let outcome = Outcome {
+        status: refusal.problem.kind.status_code(),
+        decision: refusal.decision,
+        reason: Some(Cow::Borrowed(refusal.problem.kind.slug)),
+        upstream_ms: None,
+        raw_headers: None,
+    };
+    match refusal.cx {
+        Some(cx) => {
+            let response = problem_response(&refusal.problem, &cx.request_id).map(full);
+            (response, outcome, Some(cx))
+        }
+        None => {
+            let record = &mut draft.record;
+            record.request_id = refusal.request_id;
+            record.host = refusal.host;
+            record.path = uri.path().to_string();
+            record.query = uri.query().map(|q| runtime.redactor.redact(q));
+            let response = problem_response(&refusal.problem, &record.request_id);
+            (response.map(full), outcome, None)
+        }
+    }
 }
 
 /// Completes the response: the request id, HSTS, `Connection: close` while
@@ -566,10 +580,14 @@ async fn serve(
     };
 
     let mut body = Some(body);
-    let body_read_timeout = runtime.config.limits.body_read_timeout;
-    match run_request_stages(api, &mut cx, &mut body, bytes_in, body_read_timeout).await {
-        Ok(()) => {}
-        Err((problem, decision)) => return Err(Refusal::with_cx(problem, cx, decision)),
+    if !api.stages.is_empty() {
+        // Boxed: the stages' code and state stay out of the path of APIs
+        // without stages (and the request's future smaller for all).
+        let body_read_timeout = runtime.config.limits.body_read_timeout;
+        let stages = run_request_stages(api, &mut cx, &mut body, bytes_in, body_read_timeout);
+        if let Err((problem, decision)) = Box::pin(stages).await {
+            return Err(Refusal::with_cx(problem, cx, decision));
+        }
     }
     let facts = ForwardFacts {
         peer_trusted,
@@ -792,45 +810,61 @@ async fn forward(
     let upstream_ms = Some(sent.elapsed().as_secs_f64() * 1000.0);
     let response = match result {
         Ok(response) => response,
-        Err(err) if !err.is_timeout() => {
-            let kind = if err.is_connect() {
-                "connect"
-            } else {
-                "protocol"
-            };
-            tracing::warn!(api = %api.config.name, request_id = %cx.request_id, error = %err, "upstream request failed");
-            metrics::counter!("rampart_upstream_errors_total", "api" => api.config.name.clone(), "kind" => kind).increment(1);
-            return Err(Refusal::with_cx(
-                GatewayError::UpstreamUnreachable.problem(),
-                cx,
-                Decision::Error,
-            ));
-        }
-        Err(_) => {
-            tracing::warn!(api = %api.config.name, request_id = %cx.request_id, "upstream response timed out");
-            metrics::counter!("rampart_upstream_errors_total", "api" => api.config.name.clone(), "kind" => "timeout").increment(1);
-            return Err(Refusal::with_cx(
-                GatewayError::UpstreamTimeout.problem(),
-                cx,
-                Decision::Error,
-            ));
-        }
+        Err(error) => return Err(upstream_failed(api, cx, &error)),
     };
 
     let (mut parts, mut incoming) = response.into_parts();
     let raw_headers = incoming.take_raw_headers();
     headers::clean_response(&mut parts.headers);
+    let outcome = Outcome {
+        status: parts.status,
+        decision: Decision::Allow,
+        reason: None,
+        upstream_ms,
+        raw_headers,
+    };
     if api.response_order.is_empty() {
         // No response stage: the head and body go on as they came.
-        let outcome = Outcome {
-            status: parts.status,
-            decision: Decision::Allow,
-            reason: None,
-            upstream_ms,
-            raw_headers,
-        };
         return Ok((Response::from_parts(parts, incoming.boxed()), outcome, cx));
     }
+    // Boxed: its code and state stay out of the path of APIs without
+    // response stages (the request path's futures are large already).
+    Box::pin(through_response_stages(api, cx, parts, incoming, outcome)).await
+}
+
+/// The refusal for a failed upstream request, logged and counted. Kept out
+/// of line: the request path's code stays compact for the instruction cache.
+#[cold]
+#[inline(never)]
+fn upstream_failed(api: &ApiRuntime, cx: Box<RequestCx>, error: &UpstreamRequestError) -> Refusal {
+    if error.is_timeout() {
+        tracing::warn!(api = %api.config.name, request_id = %cx.request_id, "upstream response timed out");
+        metrics::counter!("rampart_upstream_errors_total", "api" => api.config.name.clone(), "kind" => "timeout").increment(1);
+        return Refusal::with_cx(GatewayError::UpstreamTimeout.problem(), cx, Decision::Error);
+    }
+    let kind = if error.is_connect() {
+        "connect"
+    } else {
+        "protocol"
+    };
+    tracing::warn!(api = %api.config.name, request_id = %cx.request_id, error = %error, "upstream request failed");
+    metrics::counter!("rampart_upstream_errors_total", "api" => api.config.name.clone(), "kind" => kind).increment(1);
+    Refusal::with_cx(
+        GatewayError::UpstreamUnreachable.problem(),
+        cx,
+        Decision::Error,
+    )
+}
+
+/// Runs the API's response stages over the upstream's response, buffering
+/// its body for the stages that read it.
+async fn through_response_stages(
+    api: &ApiRuntime,
+    mut cx: Box<RequestCx>,
+    mut parts: http::response::Parts,
+    incoming: PooledBody,
+    mut outcome: Outcome,
+) -> Result<Served, Refusal> {
     let mut response_cx = ResponseCx {
         status: parts.status,
         headers: std::mem::take(&mut parts.headers),
@@ -889,13 +923,7 @@ async fn forward(
         (None, Some(incoming)) => incoming.boxed(),
         (None, None) => Empty::new().map_err(|never| match never {}).boxed(),
     };
-    let outcome = Outcome {
-        status: parts.status,
-        decision: Decision::Allow,
-        reason: None,
-        upstream_ms,
-        raw_headers,
-    };
+    outcome.status = parts.status;
     Ok((Response::from_parts(parts, body), outcome, cx))
 }
 
