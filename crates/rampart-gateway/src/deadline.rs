@@ -9,7 +9,9 @@
 //! connection's task polls with the same waker every time. So the timer is
 //! polled again only when it was reset, when the waker differs, or when it
 //! has fired (`Sleep::is_elapsed`, an atomic load); otherwise it is still
-//! pending and registered.
+//! pending and registered. Its polls are exempt from tokio's cooperative
+//! budget: a poll refused for want of budget returns `Pending` without
+//! registering anything, and a timer believed registered would never fire.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -50,7 +52,8 @@ impl Deadline {
         if waiting && !self.sleep.is_elapsed() {
             return Poll::Pending;
         }
-        match self.sleep.as_mut().poll(cx) {
+        let mut unbudgeted = tokio::task::coop::unconstrained(self.sleep.as_mut());
+        match Pin::new(&mut unbudgeted).poll(cx) {
             Poll::Ready(()) => {
                 self.registered = None;
                 Poll::Ready(())
@@ -132,6 +135,38 @@ mod tests {
         assert!(deadline.poll_fired(&mut cx).is_pending());
         tokio::time::sleep(Duration::from_secs(6)).await;
         assert!(deadline.poll_fired(&mut cx).is_ready());
+    }
+
+    /// A first poll made after the task spent its cooperative budget still
+    /// arms the timer: it fires and wakes the waker.
+    #[tokio::test(start_paused = true)]
+    async fn a_poll_without_budget_left_still_arms_the_timer() {
+        let counter = Arc::new(Counting::default());
+        let waker = Waker::from(counter.clone());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        for _ in 0..1024 {
+            tx.send(()).unwrap();
+        }
+        let mut deadline = Deadline::at(Instant::now() + Duration::from_secs(1));
+        std::future::poll_fn(|task| {
+            while tokio::task::coop::has_budget_remaining() {
+                let _ = rx.poll_recv(task);
+            }
+            assert!(
+                deadline
+                    .poll_fired(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+            Poll::Ready(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(woken(&counter), 1);
+        assert!(
+            deadline
+                .poll_fired(&mut Context::from_waker(&waker))
+                .is_ready()
+        );
     }
 
     #[tokio::test(start_paused = true)]

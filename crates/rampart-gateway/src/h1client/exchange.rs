@@ -155,11 +155,12 @@ impl Connection {
                     }
                     return self.pending_or_timed_out(cx);
                 }
-                // The request goes out as far as it can before the response
-                // is looked for: a read now would find nothing (one poll of
-                // the socket per write and flush, for nothing). An early
-                // answer is still heard as soon as sending stalls or fails.
-                if progressed {
+                // With the whole body written, only the flush is left: the
+                // response is looked for after it (a read now would find
+                // nothing: one poll of the socket for nothing per request).
+                // While a body streams, the response is looked for after
+                // every step, so an early answer is heard at once.
+                if progressed && pending.body_done {
                     continue;
                 }
                 match self.poll_head(cx, head_request, wanted, &mut interim) {
@@ -170,7 +171,8 @@ impl Connection {
                         )));
                     }
                     Poll::Ready(result) => return Poll::Ready(result),
-                    Poll::Pending => return self.pending_or_timed_out(cx),
+                    Poll::Pending if !progressed => return self.pending_or_timed_out(cx),
+                    Poll::Pending => {}
                 }
             }
         })

@@ -248,3 +248,43 @@ async fn a_write_nobody_takes_gives_up_after_the_send_timeout() {
     let response = vec![b'r'; 64 * 1024];
     assert!(!send_all(&mut ours, &response, Duration::from_millis(200), false).await);
 }
+
+/// A waker that counts its wake-ups.
+#[derive(Default)]
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The drain signal, first polled after the task spent its cooperative
+/// budget (a poll tokio refuses registers nothing), still wakes the
+/// connection when the server drains, and is then seen as fired; polled
+/// again with the same waker before that, it stays pending.
+#[tokio::test]
+async fn the_drain_signal_wakes_the_connection_even_first_polled_without_budget() {
+    let (drain_tx, drain_rx) = watch::channel(false);
+    let mut signal = DrainSignal::new(drain_rx);
+    let counter = Arc::new(CountingWaker::default());
+    let waker = std::task::Waker::from(counter.clone());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    for _ in 0..1024 {
+        tx.send(()).unwrap();
+    }
+    poll_fn(|task| {
+        while tokio::task::coop::has_budget_remaining() {
+            let _ = rx.poll_recv(task);
+        }
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(signal.poll_fired(&mut cx).is_pending());
+        Poll::Ready(())
+    })
+    .await;
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(signal.poll_fired(&mut cx).is_pending());
+    drain_tx.send(true).unwrap();
+    assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(signal.poll_fired(&mut cx).is_ready());
+}
