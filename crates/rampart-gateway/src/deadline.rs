@@ -9,9 +9,8 @@
 //! connection's task polls with the same waker every time. So the timer is
 //! polled again only when it was reset, when the waker differs, or when it
 //! has fired (`Sleep::is_elapsed`, an atomic load); otherwise it is still
-//! pending and registered. Its polls are exempt from tokio's cooperative
-//! budget: a poll refused for want of budget returns `Pending` without
-//! registering anything, and a timer believed registered would never fire.
+//! pending and registered ([`Registration`], which also exempts these polls
+//! from tokio's cooperative budget).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,17 +18,63 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::time::{Instant, Sleep};
 
+/// The waker a long-lived wait returned `Pending` to: while a poll comes with
+/// that same waker and nothing says the wait is over, polling it again would
+/// tell nothing new. Shared by [`Deadline`] and the HTTP/1 server's drain
+/// signal.
+#[derive(Default)]
+pub(crate) struct Registration(Option<Waker>);
+
+impl Registration {
+    /// Polls `wait`, unless it is registered with this poll's waker already
+    /// and `unchanged` (the caller's cheap check found nothing happened). The
+    /// poll is exempt from tokio's cooperative budget: a poll refused for want
+    /// of budget returns `Pending` without registering anything, and a wait
+    /// believed registered would never wake the task.
+    pub(crate) fn poll<F: Future + Unpin>(
+        &mut self,
+        wait: F,
+        cx: &mut Context<'_>,
+        unchanged: bool,
+    ) -> Poll<F::Output> {
+        let registered = self
+            .0
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()));
+        if registered && unchanged {
+            return Poll::Pending;
+        }
+        let mut unbudgeted = tokio::task::coop::unconstrained(wait);
+        match Pin::new(&mut unbudgeted).poll(cx) {
+            Poll::Ready(output) => {
+                self.0 = None;
+                Poll::Ready(output)
+            }
+            Poll::Pending => {
+                if !registered {
+                    self.0 = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The wait changed (a timer was reset): the next poll polls it.
+    pub(crate) fn forget(&mut self) {
+        self.0 = None;
+    }
+}
+
 pub(crate) struct Deadline {
     sleep: Pin<Box<Sleep>>,
-    /// The waker the timer returned `Pending` to, since its last reset.
-    registered: Option<Waker>,
+    registration: Registration,
 }
 
 impl Deadline {
     pub(crate) fn at(deadline: Instant) -> Self {
         Self {
             sleep: Box::pin(tokio::time::sleep_until(deadline)),
-            registered: None,
+            registration: Registration::default(),
         }
     }
 
@@ -40,31 +85,13 @@ impl Deadline {
     /// Moves the deadline (earlier or later); the next poll polls the timer.
     pub(crate) fn reset(&mut self, deadline: Instant) {
         self.sleep.as_mut().reset(deadline);
-        self.registered = None;
+        self.registration.forget();
     }
 
     /// Ready once the deadline has passed.
     pub(crate) fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let waiting = self
-            .registered
-            .as_ref()
-            .is_some_and(|waker| waker.will_wake(cx.waker()));
-        if waiting && !self.sleep.is_elapsed() {
-            return Poll::Pending;
-        }
-        let mut unbudgeted = tokio::task::coop::unconstrained(self.sleep.as_mut());
-        match Pin::new(&mut unbudgeted).poll(cx) {
-            Poll::Ready(()) => {
-                self.registered = None;
-                Poll::Ready(())
-            }
-            Poll::Pending => {
-                if !waiting {
-                    self.registered = Some(cx.waker().clone());
-                }
-                Poll::Pending
-            }
-        }
+        let unchanged = !self.sleep.is_elapsed();
+        self.registration.poll(self.sleep.as_mut(), cx, unchanged)
     }
 }
 

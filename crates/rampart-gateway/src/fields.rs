@@ -366,53 +366,37 @@ impl UpstreamHead<'_> {
             if self.replaces(name) {
                 continue;
             }
-            let (name_end, value_start) = (field.name.end as usize, field.value.start as usize);
-            let line_end = field.value.end as usize + 2;
-            let as_line = value_start == name_end + 2
-                && head.get(name_end..value_start) == Some(b": ")
-                && head.get(line_end - 2..line_end) == Some(b"\r\n");
-            if as_line {
-                let start = field.name.start as usize;
-                if run.end != start {
+            let span = |range: &Range<u32>| range.start as usize..range.end as usize;
+            if let Some(line) =
+                headers::line_as_received(head, span(&field.name), span(&field.value))
+            {
+                if run.end != line.start {
                     out.extend_from_slice(head.get(run).unwrap_or_default());
-                    run = start..start;
+                    run = line.start..line.start;
                 }
-                run.end = line_end;
+                run.end = line.end;
                 continue;
             }
             out.extend_from_slice(head.get(run).unwrap_or_default());
             run = 0..0;
             out.extend_from_slice(name);
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(fields.slice(&field.value));
-            out.extend_from_slice(b"\r\n");
+            headers::write_line(out, b": ", fields.slice(&field.value));
         }
         out.extend_from_slice(head.get(run).unwrap_or_default());
-        // `prefix` is the name with its `: ` (one copy fewer per line).
-        let mut line = |prefix: &[u8], value: &[u8]| {
-            out.extend_from_slice(prefix);
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        };
         if let Some(host) = self.host {
-            line(b"host: ", host.as_bytes());
+            headers::write_line(out, b"host: ", host.as_bytes());
         }
-        line(b"x-forwarded-for: ", self.peer.value.as_bytes());
+        headers::write_line(out, b"x-forwarded-for: ", self.peer.value.as_bytes());
         match self.proto {
             "http" => out.extend_from_slice(b"x-forwarded-proto: http\r\n"),
             "https" => out.extend_from_slice(b"x-forwarded-proto: https\r\n"),
-            proto => line(b"x-forwarded-proto: ", proto.as_bytes()),
+            proto => headers::write_line(out, b"x-forwarded-proto: ", proto.as_bytes()),
         }
-        let mut line = |prefix: &[u8], value: &[u8]| {
-            out.extend_from_slice(prefix);
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
-        };
         if is_header_value(self.forwarded_host) {
-            line(b"x-forwarded-host: ", self.forwarded_host.as_bytes());
+            headers::write_line(out, b"x-forwarded-host: ", self.forwarded_host.as_bytes());
         }
         if let Some(id) = self.request_id {
-            line(b"x-request-id: ", id.as_bytes());
+            headers::write_line(out, b"x-request-id: ", id.as_bytes());
         }
     }
 

@@ -321,14 +321,12 @@ where
 /// connection's task polls with the same waker every time, so the wait is
 /// polled again only for another waker, and whether it fired is read from the
 /// watch itself (an atomic load). Polling the registered wait at every head
-/// cost ~150 instructions per request. The wait is polled outside tokio's
-/// cooperative budget: a poll refused for want of budget registers nothing.
+/// cost ~150 instructions per request (see `deadline::Registration`).
 struct DrainSignal {
     wait: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
     /// A receiver to ask whether the value changed or the sender went.
     watch: watch::Receiver<bool>,
-    /// The waker the wait was last polled with (and will wake).
-    registered: Option<std::task::Waker>,
+    registration: crate::deadline::Registration,
     /// It fired: the wait is not polled again (a finished future must not be).
     fired: bool,
 }
@@ -341,7 +339,7 @@ impl DrainSignal {
                 let _ = changed.changed().await;
             }),
             watch: drain,
-            registered: None,
+            registration: crate::deadline::Registration::default(),
             fired: false,
         }
     }
@@ -352,24 +350,9 @@ impl DrainSignal {
             self.fired = true;
             return Poll::Ready(());
         }
-        if self
-            .registered
-            .as_ref()
-            .is_some_and(|waker| waker.will_wake(cx.waker()))
-        {
-            return Poll::Pending;
-        }
-        let mut unbudgeted = tokio::task::coop::unconstrained(self.wait.as_mut());
-        match std::pin::Pin::new(&mut unbudgeted).poll(cx) {
-            Poll::Ready(()) => {
-                self.fired = true;
-                Poll::Ready(())
-            }
-            Poll::Pending => {
-                self.registered = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
+        let polled = self.registration.poll(self.wait.as_mut(), cx, true);
+        self.fired = polled.is_ready();
+        polled
     }
 }
 
@@ -636,7 +619,7 @@ where
             let raw = &lines.upstream;
             out.extend_from_slice(&raw.lines);
             if let Some(id) = &lines.request_id {
-                header_line(out, b"x-request-id: ", id.as_bytes());
+                crate::headers::write_line(out, b"x-request-id: ", id.as_bytes());
             }
             has_date = raw.has_date;
             // As below: HEAD and 304 keep the length the upstream stated.
@@ -661,7 +644,7 @@ where
                 length_written = true;
             }
             out.extend_from_slice(name.as_str().as_bytes());
-            header_line(out, b": ", value.as_bytes());
+            crate::headers::write_line(out, b": ", value.as_bytes());
         }
         if !has_date && !parts.headers.contains_key(DATE) {
             with_date_line(|line| out.extend_from_slice(line));
@@ -761,19 +744,11 @@ where
 }
 
 fn length_line(out: &mut Vec<u8>, length: u64) {
-    header_line(
+    crate::headers::write_line(
         out,
         b"content-length: ",
         itoa::Buffer::new().format(length).as_bytes(),
     );
-}
-
-/// A header line; `prefix` is the name with its `: ` (the fixed names are
-/// written with it, one copy fewer per line).
-fn header_line(out: &mut Vec<u8>, prefix: &[u8], value: &[u8]) {
-    out.extend_from_slice(prefix);
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
 }
 
 thread_local! {

@@ -40,6 +40,30 @@ pub fn removed_from_responses(name: &[u8]) -> bool {
         .any(|known| name.eq_ignore_ascii_case(known.as_bytes()))
 }
 
+/// Appends the header line `prefix` `value` CRLF; `prefix` is the name with
+/// its `: ` (fixed names are written with it: one copy fewer per line).
+pub(crate) fn write_line(out: &mut Vec<u8>, prefix: &[u8], value: &[u8]) {
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Where in `head` the whole line `name: value` CRLF lies, given where its
+/// name and value lie, when it is exactly that form (one space after the
+/// colon, CRLF right after the value): such a line can be copied as received
+/// instead of written anew from its pieces.
+pub(crate) fn line_as_received(
+    head: &[u8],
+    name: std::ops::Range<usize>,
+    value: std::ops::Range<usize>,
+) -> Option<std::ops::Range<usize>> {
+    let line_end = value.end + 2;
+    (value.start == name.end + 2
+        && head.get(name.end..value.start)? == b": "
+        && head.get(value.end..line_end)? == b"\r\n")
+        .then_some(name.start..line_end)
+}
+
 /// Whether the token `name` (a field name httparse accepted) is `lower` in
 /// any case, where `lower` is lower-case letters, digits and `-`. Eight bytes
 /// at a time: OR-ing 0x20 into a token's bytes lower-cases its letters and

@@ -167,6 +167,7 @@ pub(crate) fn idempotent(method: &Method) -> bool {
 
 /// Writes the request head into `out`.
 pub(super) fn encode_head(out: &mut Vec<u8>, request: &Outgoing<'_>, framing: BodyFraming) {
+    use crate::headers::write_line;
     out.clear();
     out.extend_from_slice(request.method.as_str().as_bytes());
     out.push(b' ');
@@ -181,9 +182,7 @@ pub(super) fn encode_head(out: &mut Vec<u8>, request: &Outgoing<'_>, framing: Bo
         None => request.headers.contains_key(header::HOST),
     };
     if !has_host {
-        out.extend_from_slice(b"host: ");
-        out.extend_from_slice(request.host.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        write_line(out, b"host: ", request.host.as_bytes());
     }
     if let Some(fields) = request.fields {
         fields.head.encode_fields(out, fields.raw);
@@ -194,16 +193,16 @@ pub(super) fn encode_head(out: &mut Vec<u8>, request: &Outgoing<'_>, framing: Bo
             continue;
         }
         out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+        write_line(out, b": ", value.as_bytes());
     }
     match framing {
         BodyFraming::None => {}
         BodyFraming::Length(n) => {
-            out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-            out.extend_from_slice(b"\r\n");
+            write_line(
+                out,
+                b"content-length: ",
+                itoa::Buffer::new().format(n).as_bytes(),
+            );
         }
         BodyFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }

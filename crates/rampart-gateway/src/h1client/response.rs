@@ -109,18 +109,17 @@ pub struct RawHeaders {
 }
 
 /// The line `name: value` CRLF of `head` that `name` and `value` (slices of
-/// it) came from, when it is exactly that: one space after the colon, CRLF
-/// right after the value.
+/// it) came from, when it is exactly that form
+/// ([`crate::headers::line_as_received`]).
 fn whole_line<'a>(head: &'a [u8], name: &[u8], value: &[u8]) -> Option<&'a [u8]> {
-    let start = (name.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
-    let name_end = start + name.len();
-    let value_start = (value.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
-    let line_end = value_start + value.len() + 2;
-    (value_start == name_end + 2
-        && head.get(name_end..value_start)? == b": "
-        && head.get(line_end - 2..line_end)? == b"\r\n")
-        .then(|| head.get(start..line_end))
-        .flatten()
+    let offset = |part: &[u8]| (part.as_ptr() as usize).checked_sub(head.as_ptr() as usize);
+    let (name_at, value_at) = (offset(name)?, offset(value)?);
+    let line = crate::headers::line_as_received(
+        head,
+        name_at..name_at + name.len(),
+        value_at..value_at + value.len(),
+    )?;
+    head.get(line)
 }
 
 /// A final response head.

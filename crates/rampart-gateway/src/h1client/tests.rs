@@ -481,23 +481,40 @@ proptest::proptest! {
     }
 }
 
+/// The client these tests' requests come from (not a trusted proxy).
+fn test_peer() -> crate::headers::ForwardedPeer {
+    crate::headers::ForwardedPeer::new(std::net::IpAddr::from([203, 0, 113, 7]))
+}
+
+/// The gateway's part of an upstream head as these tests set it: the
+/// upstream's `Host` is `up`, the peer untrusted, Accept-Encoding kept.
+fn lines_plan<'a>(
+    peer: &'a crate::headers::ForwardedPeer,
+    up: &'a http::HeaderValue,
+    proto: &'static str,
+    forwarded_host: &'a str,
+    request_id: Option<&'a http::HeaderValue>,
+) -> crate::fields::UpstreamHead<'a> {
+    crate::fields::UpstreamHead {
+        host: Some(up),
+        strip_accept_encoding: false,
+        peer_trusted: false,
+        peer,
+        proto,
+        forwarded_host,
+        request_id,
+    }
+}
+
 #[test]
 fn request_lines_drop_what_the_map_path_drops_and_add_the_gateways_fields() {
     let head = b"GET /p HTTP/1.1\r\nHost: client.example\r\nConnection: keep-alive, TE\r\nTE: trailers\r\nX-Forwarded-For: 6.6.6.6\r\nX-FORWARDED-HOST: evil\r\nx-request-id: forged\r\nContent-Length: 3\r\nAuthorization: Bearer t\r\nX-Custom: 1\r\nx-custom: 2\r\n\r\n";
     assert!(fuzz_request_lines_agree(head, 0b0001_1111));
     let raw = crate::fields::fields_of_head(head).unwrap();
-    let peer = crate::headers::ForwardedPeer::new(std::net::IpAddr::from([203, 0, 113, 7]));
+    let peer = test_peer();
     let up = http::HeaderValue::from_static("up:81");
     let id = http::HeaderValue::from_static("req-1");
-    let plan = crate::fields::UpstreamHead {
-        host: Some(&up),
-        strip_accept_encoding: false,
-        peer_trusted: false,
-        peer: &peer,
-        proto: "https",
-        forwarded_host: "client.example",
-        request_id: Some(&id),
-    };
+    let plan = lines_plan(&peer, &up, "https", "client.example", Some(&id));
     assert!(plan.lines_fit(&raw));
     let empty = HeaderMap::new();
     let outgoing = Outgoing {
@@ -529,17 +546,9 @@ fn request_lines_drop_what_the_map_path_drops_and_add_the_gateways_fields() {
 fn request_lines_in_the_usual_form_are_copied_and_the_others_rewritten() {
     let head = b"GET /p HTTP/1.1\r\nHost: a\r\nA: 1\r\nB:2\r\nC: 3\r\nConnection: close\r\nD: 4\r\nE:   5  \r\nF: 6\nG: \r\nH: 8\r\nI:\tx\r\nJ: y \r\n\r\n";
     let raw = crate::fields::fields_of_head(head).unwrap();
-    let peer = crate::headers::ForwardedPeer::new(std::net::IpAddr::from([203, 0, 113, 7]));
+    let peer = test_peer();
     let up = http::HeaderValue::from_static("up:81");
-    let plan = crate::fields::UpstreamHead {
-        host: Some(&up),
-        strip_accept_encoding: false,
-        peer_trusted: false,
-        peer: &peer,
-        proto: "http",
-        forwarded_host: "a",
-        request_id: None,
-    };
+    let plan = lines_plan(&peer, &up, "http", "a", None);
     assert!(plan.lines_fit(&raw));
     let mut out = Vec::new();
     plan.encode_fields(&mut out, &raw);
