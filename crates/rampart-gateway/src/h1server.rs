@@ -181,6 +181,17 @@ where
         } = parsed;
         let (body, mut feed) = match framing {
             BodyFraming::None => (InboundBody::Empty, None),
+            // The whole body came with the head: handed over as it is, so the
+            // upstream request is written head and body at once without the
+            // handler waiting on the connection for it. (`100-continue` waits
+            // to be asked for: the body is not expected yet.)
+            BodyFraming::Length(length)
+                if let Some(length) = usize::try_from(length)
+                    .ok()
+                    .filter(|&length| !expect_continue && length <= rbuf.len()) =>
+            {
+                (InboundBody::Whole(rbuf.split_to(length).freeze()), None)
+            }
             BodyFraming::Length(length) => {
                 let (body, sender) = RequestBody::channel(Some(length));
                 (

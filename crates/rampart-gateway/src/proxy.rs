@@ -64,7 +64,9 @@ struct AuditDraft {
     runtime: Arc<Runtime>,
     started: Instant,
     record: AuditRecord,
-    /// Request body bytes received; `None` for requests without a body.
+    /// Request body bytes received, counted as the body is read; `None` for
+    /// requests without a body or with one received whole with the head
+    /// (already in the record).
     bytes_in: Option<Arc<AtomicU64>>,
     responses_done: Arc<AtomicU64>,
     /// Held until the response body ends (or is dropped), not just its head: the
@@ -102,7 +104,9 @@ impl OnBodyDone for AuditDraft {
         }
         let elapsed = started.elapsed();
         record.bytes_out = bytes_out;
-        record.bytes_in = bytes_in.map_or(0, |counter| counter.load(Ordering::Relaxed));
+        if let Some(counter) = bytes_in {
+            record.bytes_in = counter.load(Ordering::Relaxed);
+        }
         record.duration_ms = elapsed.as_secs_f64() * 1000.0;
         crate::telemetry::RequestMetrics::global().record(
             record.api.as_deref().unwrap_or("-"),
@@ -145,8 +149,11 @@ pub async fn handle(
     // What the record needs when the request is refused before a context exists
     // (a cheap reference-counted copy of the target).
     let uri = parts.uri.clone();
-    // Only a request with a body needs a counter shared with the upstream side.
-    let bytes_in = (!body.is_end_stream()).then(|| Arc::new(AtomicU64::new(0)));
+    // Only a body still arriving needs a counter shared with the upstream
+    // side; one received whole is counted now.
+    let received_whole = body.received_whole();
+    let bytes_in =
+        (received_whole.is_none() && !body.is_end_stream()).then(|| Arc::new(AtomicU64::new(0)));
     // Boxed from the start: the response body owns it in the end, and a box
     // moves as a pointer. Written into its box (`Box::new` built the ~600
     // bytes on the stack and copied them).
@@ -164,7 +171,7 @@ pub async fn handle(
                 api: None,
                 route: None,
                 status: 0,
-                bytes_in: 0,
+                bytes_in: received_whole.unwrap_or(0),
                 bytes_out: 0,
                 duration_ms: 0.0,
                 upstream_ms: None,

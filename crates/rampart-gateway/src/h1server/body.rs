@@ -204,8 +204,22 @@ pub enum InboundBody {
     Empty,
     /// hyper's body.
     Hyper(hyper::body::Incoming),
-    /// Rampart's HTTP/1 body.
+    /// Rampart's HTTP/1 body, still arriving.
     H1(RequestBody),
+    /// Rampart's HTTP/1 body that came whole with its head (the common small
+    /// POST): handed over as it is, with no channel between the connection
+    /// and the request path. Empty once taken.
+    Whole(Bytes),
+}
+
+impl InboundBody {
+    /// The length of a body received whole with its head (not yet taken).
+    pub fn received_whole(&self) -> Option<u64> {
+        match self {
+            InboundBody::Whole(bytes) => Some(bytes.len() as u64),
+            _ => None,
+        }
+    }
 }
 
 impl From<hyper::body::Incoming> for InboundBody {
@@ -228,6 +242,8 @@ impl Body for InboundBody {
                 .poll_frame(cx)
                 .map_err(|err| -> BoxError { Box::new(err) }),
             InboundBody::H1(body) => Pin::new(body).poll_frame(cx),
+            InboundBody::Whole(bytes) if bytes.is_empty() => Poll::Ready(None),
+            InboundBody::Whole(bytes) => Poll::Ready(Some(Ok(Frame::data(std::mem::take(bytes))))),
         }
     }
 
@@ -236,6 +252,7 @@ impl Body for InboundBody {
             InboundBody::Empty => true,
             InboundBody::Hyper(body) => body.is_end_stream(),
             InboundBody::H1(body) => body.is_end_stream(),
+            InboundBody::Whole(bytes) => bytes.is_empty(),
         }
     }
 
@@ -244,6 +261,7 @@ impl Body for InboundBody {
             InboundBody::Empty => SizeHint::with_exact(0),
             InboundBody::Hyper(body) => body.size_hint(),
             InboundBody::H1(body) => body.size_hint(),
+            InboundBody::Whole(bytes) => SizeHint::with_exact(bytes.len() as u64),
         }
     }
 }

@@ -172,6 +172,65 @@ async fn expect_continue_gets_100_before_the_body_is_sent() {
 }
 
 #[tokio::test]
+async fn a_body_sent_with_its_head_or_after_it_reaches_the_upstream_and_is_counted() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    // In the same write as the head: handed over whole.
+    stream
+        .write_all(b"POST /whole HTTP/1.1\r\nHost: a\r\nX-Request-Id: whole-1\r\nContent-Length: 11\r\n\r\nhello world")
+        .await
+        .unwrap();
+    let out = read_responses(&mut stream, 1).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    // The head alone, the body later in two pieces: streamed.
+    stream
+        .write_all(
+            b"POST /late HTTP/1.1\r\nHost: a\r\nX-Request-Id: late-1\r\nContent-Length: 11\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stream.write_all(b"hello").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stream.write_all(b" world").await.unwrap();
+    let out = read_responses(&mut stream, 1).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    let seen = upstream.seen.lock().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen.iter()
+            .all(|request| &request.body[..] == b"hello world")
+    );
+    let records = gw.audit_records(2).await;
+    for id in ["whole-1", "late-1"] {
+        let record = records.iter().find(|r| r["request_id"] == id).unwrap();
+        assert_eq!(record["bytes_in"], 11, "{record}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_request_whose_body_came_whole_leaves_the_connection_usable() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    // The first is refused (malformed path) with its body already read: the
+    // framing is known, so the next request on the connection is served, and
+    // the refused one's body is not taken for a request.
+    stream
+        .write_all(
+            b"POST /%zz HTTP/1.1\r\nHost: a\r\nContent-Length: 30\r\n\r\nGET /smuggled HTTP/1.1\r\nX: 1\r\n\
+              GET /after HTTP/1.1\r\nHost: a\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let out = read_responses(&mut stream, 2).await;
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert_eq!(out.matches("HTTP/1.1 200").count(), 1, "{out}");
+    assert_eq!(upstream.paths(), ["/after"]);
+}
+
+#[tokio::test]
 async fn a_refusal_is_answered_before_the_body_has_arrived() {
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(upstream.addr, "", "")).await;
