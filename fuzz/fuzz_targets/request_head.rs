@@ -1,15 +1,18 @@
 //! Request-head processing on arbitrary input: path normalisation is idempotent,
 //! its output has no dot segments and starts with `/`; request ids and client IPs
 //! derived from arbitrary headers are well-formed; and a request head's fields
-//! reach the upstream the same written as lines and through a map.
+//! reach the upstream the same written as lines and through a map; and a head
+//! taken at the first look is the head the search for its blank line finds.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rampart_gateway::h1client::fuzz_request_lines_agree;
+use rampart_gateway::h1server::fuzz_head_reads_agree;
 use rampart_gateway::headers::{client_ip, request_id};
 use rampart_gateway::normalize::normalize_path;
 
 fuzz_target!(|data: &[u8]| {
+    assert!(fuzz_head_reads_agree(data), "first look and search disagree");
     let text = String::from_utf8_lossy(data);
     if let Ok(path) = normalize_path(&text) {
         assert!(path.starts_with('/'));

@@ -117,27 +117,72 @@ impl RawFields {
     /// default settings, accepted (`headers` are its fields, slices of
     /// `head`). `None` when a field is not a slice of `head` (httparse never
     /// hands out others) or its name is longer than an `http::HeaderName` can
-    /// be (64 KiB). This is the only way to make `RawFields`: the unchecked
-    /// values of [`RawFields::to_map`] rely on it.
+    /// be (64 KiB). With [`FieldPositions::over`], the only way to make
+    /// `RawFields`: the unchecked values of [`RawFields::to_map`] rely on it.
     pub(crate) fn from_parsed(head: Bytes, headers: &[httparse::Header<'_>]) -> Option<Self> {
-        let mut fields = Self {
-            head,
+        FieldPositions::record(&head, headers)?.over(head)
+    }
+}
+
+/// The fields of a head parsed where it was read, before it is split from its
+/// read buffer: positions from the buffer's start, which is where the head
+/// split off its front starts too. Made into [`RawFields`] by [`Self::over`].
+#[derive(Debug)]
+pub(crate) struct FieldPositions {
+    fields: RawFields,
+    /// The address the positions count from (compared, never dereferenced).
+    base: usize,
+    /// The end of the last field: the head must reach it.
+    end: usize,
+}
+
+impl FieldPositions {
+    /// Records httparse's `headers`, slices of `buffer` (as for
+    /// [`RawFields::from_parsed`]).
+    pub(crate) fn record(buffer: &[u8], headers: &[httparse::Header<'_>]) -> Option<Self> {
+        let base = buffer.as_ptr() as usize;
+        let mut fields = RawFields {
+            head: Bytes::new(),
             fields: Vec::with_capacity(headers.len()),
             known: [(0, 0); Known::ALL.len()],
         };
+        let mut end = 0;
         for header in headers {
-            fields.push(header.name.as_bytes(), header.value)?;
+            let (name, value) = (header.name.as_bytes(), header.value);
+            let name_at = range_in(base, buffer.len(), name)?;
+            let value_at = range_in(base, buffer.len(), value)?;
+            end = end.max(name_at.end as usize).max(value_at.end as usize);
+            fields.push(name, name_at, value_at)?;
         }
-        Some(fields)
+        Some(Self { fields, base, end })
     }
 
+    /// The fields over `head`: `None` unless `head` starts where the buffer they
+    /// were recorded in started and holds every field.
+    pub(crate) fn over(self, head: Bytes) -> Option<RawFields> {
+        if head.as_ptr() as usize != self.base || head.len() < self.end {
+            return None;
+        }
+        Some(RawFields {
+            head,
+            ..self.fields
+        })
+    }
+}
+
+/// Where `part` lies in the `len` bytes from address `base`, if it lies there.
+fn range_in(base: usize, len: usize, part: &[u8]) -> Option<Range<u32>> {
+    let start = (part.as_ptr() as usize).checked_sub(base)?;
+    let end = start.checked_add(part.len())?;
+    (end <= len).then_some(u32::try_from(start).ok()?..u32::try_from(end).ok()?)
+}
+
+impl RawFields {
     #[inline]
-    fn push(&mut self, name: &[u8], value: &[u8]) -> Option<()> {
+    fn push(&mut self, name: &[u8], name_at: Range<u32>, value_at: Range<u32>) -> Option<()> {
         if name.len() > usize::from(u16::MAX) {
             return None;
         }
-        let name_at = self.range_of(name)?;
-        let value_at = self.range_of(value)?;
         let index = self.fields.len();
         if let Some((first, count)) =
             Known::of_text(name).and_then(|known| self.known.get_mut(known.slot()))
@@ -154,12 +199,6 @@ impl RawFields {
             value: value_at,
         });
         Some(())
-    }
-
-    fn range_of(&self, part: &[u8]) -> Option<Range<u32>> {
-        let start = (part.as_ptr() as usize).checked_sub(self.head.as_ptr() as usize)?;
-        let end = start.checked_add(part.len())?;
-        (end <= self.head.len()).then_some(u32::try_from(start).ok()?..u32::try_from(end).ok()?)
     }
 
     fn slice(&self, range: &Range<u32>) -> &[u8] {

@@ -288,3 +288,87 @@ async fn the_drain_signal_wakes_the_connection_even_first_polled_without_budget(
     assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert!(signal.poll_fired(&mut cx).is_ready());
 }
+
+#[test]
+fn the_first_look_and_the_search_agree_on_every_head() {
+    let corpus: &[&[u8]] = &[
+        b"GET /a?b=c HTTP/1.1\r\nHost: a\r\nX-Request-Id: r1\r\nAuthorization: Bearer t\r\n\r\n",
+        b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\n\nX: b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\n\r\n",
+        b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX: 1\r\nX: 2\r\nX: 3\r\nX: 4\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"GET /x?input=<script>| HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        b"GET /a#frag HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\n",
+    ];
+    for head in corpus {
+        for flags in 0..4u8 {
+            let mut data = vec![flags];
+            data.extend_from_slice(head);
+            assert!(
+                fuzz_head_reads_agree(&data),
+                "{flags} {}",
+                String::from_utf8_lossy(head)
+            );
+        }
+    }
+    // Bytes flipped, inserted as CR, LF or NUL, and cut short.
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..20_000 {
+        let base = corpus[round % corpus.len()];
+        let mut data = vec![(round / corpus.len()) as u8 & 3];
+        data.extend_from_slice(base);
+        for _ in 0..(round % 3) + 1 {
+            let at = 1 + (next() as usize) % (data.len() - 1);
+            data[at] = match next() % 4 {
+                0 => b'\r',
+                1 => b'\n',
+                2 => 0,
+                _ => (next() >> 24) as u8,
+            };
+        }
+        if round % 5 == 0 {
+            let keep = 1 + (next() as usize) % data.len();
+            data.truncate(keep);
+        }
+        assert!(fuzz_head_reads_agree(&data), "{data:?}");
+    }
+}
+
+#[test]
+fn a_head_that_came_whole_is_taken_at_the_first_look() {
+    let limits = HeadLimits {
+        max_header_bytes: 8192,
+        max_headers: 100,
+        header_read_timeout: std::time::Duration::from_secs(1),
+    };
+    let mut rbuf = BytesMut::from(&b"GET /x HTTP/1.1\r\nHost: a\r\n\r\nnext"[..]);
+    let Some(HeadRead::Head(parsed)) = first_look(&mut rbuf, &limits) else {
+        panic!("not taken");
+    };
+    assert_eq!(parsed.parts.uri, "/x");
+    assert_eq!(&rbuf[..], b"next");
+    // Anything else is left to the search.
+    for undecided in [
+        &b"GET /x HTTP/1.1\r\nHost: a\r\n"[..],
+        b"\r\nGET /x HTTP/1.1\r\n\r\n",
+        b"GET /x HTTP/1.1\nHost: a\n\n",
+    ] {
+        let mut rbuf = BytesMut::from(undecided);
+        assert!(first_look(&mut rbuf, &limits).is_none());
+        assert_eq!(&rbuf[..], undecided);
+    }
+}
