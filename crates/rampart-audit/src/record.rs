@@ -61,7 +61,9 @@ pub struct AuditRecord {
     pub route: Option<String>,
     /// Response status sent to the client.
     pub status: u16,
-    /// Request body bytes received.
+    /// Request body bytes read from the client: as far as the request path
+    /// read the body (nothing of a refused request's body still in flight),
+    /// or the whole of a body that arrived with its head.
     pub bytes_in: u64,
     /// Response body bytes sent.
     pub bytes_out: u64,
