@@ -95,33 +95,57 @@ impl Deadline {
     }
 }
 
+/// Wakers and budget for the tests of code that polls timers and signals
+/// (here and in `h1server`).
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
+#[allow(clippy::unwrap_used)]
+pub(crate) mod test_support {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
-    use std::time::Duration;
-
-    use super::*;
+    use std::task::{Context, Wake};
 
     /// A waker that counts its wake-ups.
     #[derive(Default)]
-    struct Counting(AtomicUsize);
+    pub(crate) struct CountingWaker(AtomicUsize);
 
-    impl Wake for Counting {
+    impl CountingWaker {
+        /// Wake-ups so far.
+        pub(crate) fn woken(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Wake for CountingWaker {
         fn wake(self: Arc<Self>) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
 
-    fn woken(counter: &Arc<Counting>) -> usize {
-        counter.0.load(Ordering::SeqCst)
+    /// Spends the current task's cooperative budget (polls tokio refuses
+    /// after this register nothing), as a burst of ready work would.
+    pub(crate) fn spend_budget(task: &mut Context<'_>) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        for _ in 0..1024 {
+            tx.send(()).unwrap();
+        }
+        while tokio::task::coop::has_budget_remaining() {
+            let _ = rx.poll_recv(task);
+        }
     }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::test_support::{CountingWaker, spend_budget};
+    use super::*;
 
     #[tokio::test(start_paused = true)]
     async fn fires_once_due_and_wakes_the_registered_waker() {
-        let counter = Arc::new(Counting::default());
+        let counter = Arc::new(CountingWaker::default());
         let waker = Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
         let mut deadline = Deadline::at(Instant::now() + Duration::from_secs(10));
@@ -131,16 +155,16 @@ mod tests {
         }
         tokio::time::sleep(Duration::from_secs(9)).await;
         assert!(deadline.poll_fired(&mut cx).is_pending());
-        assert_eq!(woken(&counter), 0);
+        assert_eq!(counter.woken(), 0);
         tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!(woken(&counter), 1, "the waker registered first was woken");
+        assert_eq!(counter.woken(), 1, "the waker registered first was woken");
         assert!(deadline.poll_fired(&mut cx).is_ready());
         assert!(deadline.poll_fired(&mut cx).is_ready(), "and stays fired");
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_reset_moves_the_deadline_either_way() {
-        let counter = Arc::new(Counting::default());
+        let counter = Arc::new(CountingWaker::default());
         let waker = Waker::from(counter.clone());
         let mut cx = Context::from_waker(&waker);
         let start = Instant::now();
@@ -155,7 +179,7 @@ mod tests {
         deadline.reset(start + Duration::from_secs(16));
         assert!(deadline.poll_fired(&mut cx).is_pending());
         tokio::time::sleep(Duration::from_secs(2)).await;
-        assert!(woken(&counter) >= 1);
+        assert!(counter.woken() >= 1);
         assert!(deadline.poll_fired(&mut cx).is_ready());
         // Re-armed after firing.
         deadline.reset(Instant::now() + Duration::from_secs(5));
@@ -168,17 +192,11 @@ mod tests {
     /// arms the timer: it fires and wakes the waker.
     #[tokio::test(start_paused = true)]
     async fn a_poll_without_budget_left_still_arms_the_timer() {
-        let counter = Arc::new(Counting::default());
+        let counter = Arc::new(CountingWaker::default());
         let waker = Waker::from(counter.clone());
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        for _ in 0..1024 {
-            tx.send(()).unwrap();
-        }
         let mut deadline = Deadline::at(Instant::now() + Duration::from_secs(1));
         std::future::poll_fn(|task| {
-            while tokio::task::coop::has_budget_remaining() {
-                let _ = rx.poll_recv(task);
-            }
+            spend_budget(task);
             assert!(
                 deadline
                     .poll_fired(&mut Context::from_waker(&waker))
@@ -188,7 +206,7 @@ mod tests {
         })
         .await;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!(woken(&counter), 1);
+        assert_eq!(counter.woken(), 1);
         assert!(
             deadline
                 .poll_fired(&mut Context::from_waker(&waker))
@@ -198,8 +216,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn another_waker_is_registered_and_woken_instead() {
-        let first = Arc::new(Counting::default());
-        let second = Arc::new(Counting::default());
+        let first = Arc::new(CountingWaker::default());
+        let second = Arc::new(CountingWaker::default());
         let (waker1, waker2) = (Waker::from(first.clone()), Waker::from(second.clone()));
         let mut deadline = Deadline::at(Instant::now() + Duration::from_secs(1));
         assert!(
@@ -213,6 +231,6 @@ mod tests {
                 .is_pending()
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!((woken(&first), woken(&second)), (0, 1));
+        assert_eq!((first.woken(), second.woken()), (0, 1));
     }
 }

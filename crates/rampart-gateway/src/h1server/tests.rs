@@ -4,6 +4,7 @@
 
 use super::decode::{BodyError, Decoded, Decoder, fuzz_decode};
 use super::*;
+use crate::deadline::test_support::{CountingWaker, spend_budget};
 
 fn decode_all(input: &[u8], step: usize) -> (Vec<u8>, Result<bool, BodyError>) {
     fuzz_decode(input, step, true)
@@ -249,16 +250,6 @@ async fn a_write_nobody_takes_gives_up_after_the_send_timeout() {
     assert!(!send_all(&mut ours, &response, Duration::from_millis(200), false).await);
 }
 
-/// A waker that counts its wake-ups.
-#[derive(Default)]
-struct CountingWaker(std::sync::atomic::AtomicUsize);
-
-impl std::task::Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 /// The drain signal, first polled after the task spent its cooperative
 /// budget (a poll tokio refuses registers nothing), still wakes the
 /// connection when the server drains, and is then seen as fired; polled
@@ -269,14 +260,8 @@ async fn the_drain_signal_wakes_the_connection_even_first_polled_without_budget(
     let mut signal = DrainSignal::new(drain_rx);
     let counter = Arc::new(CountingWaker::default());
     let waker = std::task::Waker::from(counter.clone());
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    for _ in 0..1024 {
-        tx.send(()).unwrap();
-    }
     poll_fn(|task| {
-        while tokio::task::coop::has_budget_remaining() {
-            let _ = rx.poll_recv(task);
-        }
+        spend_budget(task);
         let mut cx = std::task::Context::from_waker(&waker);
         assert!(signal.poll_fired(&mut cx).is_pending());
         Poll::Ready(())
@@ -285,7 +270,7 @@ async fn the_drain_signal_wakes_the_connection_even_first_polled_without_budget(
     let mut cx = std::task::Context::from_waker(&waker);
     assert!(signal.poll_fired(&mut cx).is_pending());
     drain_tx.send(true).unwrap();
-    assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(counter.woken(), 1);
     assert!(signal.poll_fired(&mut cx).is_ready());
 }
 
