@@ -149,8 +149,8 @@ impl FieldPositions {
         let mut end = 0;
         for header in headers {
             let (name, value) = (header.name.as_bytes(), header.value);
-            let name_at = range_in(base, buffer.len(), name)?;
-            let value_at = range_in(base, buffer.len(), value)?;
+            let name_at = range_in(buffer, name)?;
+            let value_at = range_in(buffer, value)?;
             end = end.max(name_at.end as usize).max(value_at.end as usize);
             fields.push(name, name_at, value_at)?;
         }
@@ -170,11 +170,18 @@ impl FieldPositions {
     }
 }
 
-/// Where `part` lies in the `len` bytes from address `base`, if it lies there.
-fn range_in(base: usize, len: usize, part: &[u8]) -> Option<Range<u32>> {
-    let start = (part.as_ptr() as usize).checked_sub(base)?;
+/// Where `part` lies in `buffer`, if it is a slice of it (addresses compared,
+/// never dereferenced).
+pub(crate) fn position_in(buffer: &[u8], part: &[u8]) -> Option<Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(buffer.as_ptr() as usize)?;
     let end = start.checked_add(part.len())?;
-    (end <= len).then_some(u32::try_from(start).ok()?..u32::try_from(end).ok()?)
+    (end <= buffer.len()).then_some(start..end)
+}
+
+/// [`position_in`], as the `u32` range a [`Field`] keeps.
+fn range_in(buffer: &[u8], part: &[u8]) -> Option<Range<u32>> {
+    let at = position_in(buffer, part)?;
+    Some(u32::try_from(at.start).ok()?..u32::try_from(at.end).ok()?)
 }
 
 impl RawFields {

@@ -538,12 +538,9 @@ fn lay_out(buffer: &[u8], request: &httparse::Request<'_, '_>) -> Result<HeadLay
     let framing = body_framing(request)?;
     let path = request.path.unwrap_or_default();
     let target = match encode_target(path) {
-        TargetCheck::Fine => {
-            let start = (path.as_ptr() as usize)
-                .checked_sub(buffer.as_ptr() as usize)
-                .ok_or(GatewayError::Malformed)?;
-            Target::At(start..start + path.len())
-        }
+        TargetCheck::Fine => Target::At(
+            crate::fields::position_in(buffer, path.as_bytes()).ok_or(GatewayError::Malformed)?,
+        ),
         TargetCheck::Encoded(encoded) => Target::Encoded(encoded),
         TargetCheck::Invalid => return Err(GatewayError::Malformed),
     };
