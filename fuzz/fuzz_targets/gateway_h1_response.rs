@@ -3,11 +3,14 @@
 //! panics, never yields more body bytes than it was given, and the piece size
 //! never changes the body or whether the response was whole; and parsing the
 //! head into header lines (passed through to the client) and into a map (for
-//! response stages) always agree.
+//! response stages) always agree, and so do the first look at a head that
+//! came whole and the search for its end.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_gateway::h1client::response::{fuzz_lines_agree, fuzz_response};
+use rampart_gateway::h1client::response::{
+    fuzz_first_look_agrees, fuzz_lines_agree, fuzz_response,
+};
 
 fuzz_target!(|data: (u8, bool, Vec<u8>)| {
     let (step, head_request, input) = data;
@@ -20,5 +23,10 @@ fuzz_target!(|data: (u8, bool, Vec<u8>)| {
     assert!(
         fuzz_lines_agree(&input, head_request),
         "lines and map disagree"
+    );
+    assert_ne!(
+        fuzz_first_look_agrees(&input, head_request),
+        Some(false),
+        "first look and search disagree"
     );
 });

@@ -352,6 +352,26 @@ impl Connection {
         interim: &mut usize,
     ) -> Poll<Result<Exchanged, ExchangeError>> {
         loop {
+            // A head that came whole is parsed where it lies, at the first
+            // look at its bytes (once per head: `searched` is 0 only then),
+            // without the search for its end. Only for lines: a map's values
+            // would be copies here, not slices of the head.
+            if self.searched == 0
+                && !self.read.is_empty()
+                && wanted == HeadersAs::Lines
+                && let Some((len, parsed)) = response::parse_first_look(&self.read, head_request)
+            {
+                self.read.advance(len);
+                if let Parsed::Final(_, head) = parsed {
+                    return Poll::Ready(Ok(exchanged(head)));
+                }
+                // An interim head (a first look takes no other kind).
+                *interim += 1;
+                if *interim > response::MAX_INTERIM {
+                    return Poll::Ready(Err(ResponseError::TooManyInterim.into()));
+                }
+                continue;
+            }
             // Only the new bytes are searched for the head's end (a trickling
             // upstream would otherwise cost a full parse per read); the head
             // is parsed once, and must end exactly there.
@@ -395,22 +415,25 @@ impl Connection {
                         return Poll::Ready(Err(ResponseError::TooManyInterim.into()));
                     }
                 }
-                Parsed::Final(_, head) => {
-                    let mut response = Response::new(());
-                    *response.status_mut() = head.status;
-                    *response.version_mut() = head.version;
-                    *response.headers_mut() = head.headers;
-                    return Poll::Ready(Ok(Exchanged {
-                        raw_headers: head.raw,
-                        response,
-                        framing: head.framing,
-                        keep_alive: head.keep_alive,
-                        early: false,
-                        keep_alive_timeout: head.keep_alive_timeout,
-                    }));
-                }
+                Parsed::Final(_, head) => return Poll::Ready(Ok(exchanged(head))),
             }
         }
+    }
+}
+
+/// The exchange's result for a final response head.
+fn exchanged(head: response::Head) -> Exchanged {
+    let mut response = Response::new(());
+    *response.status_mut() = head.status;
+    *response.version_mut() = head.version;
+    *response.headers_mut() = head.headers;
+    Exchanged {
+        raw_headers: head.raw,
+        response,
+        framing: head.framing,
+        keep_alive: head.keep_alive,
+        early: false,
+        keep_alive_timeout: head.keep_alive_timeout,
     }
 }
 

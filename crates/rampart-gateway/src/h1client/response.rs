@@ -179,7 +179,44 @@ pub fn parse_shared(
     head_request: bool,
     wanted: HeadersAs,
 ) -> Result<Parsed, ResponseError> {
-    let buf: &[u8] = shared;
+    parse_with(shared, head_request, wanted, |value| {
+        HeaderValue::from_maybe_shared(shared.slice_ref(value)).ok()
+    })
+}
+
+/// The head at the front of `read` (the connection's read buffer, head and
+/// whatever followed it), parsed into lines where it lies, when the parse ends
+/// it in CRLF CRLF: the exchange then takes it without first searching for its
+/// end. That is the end the search would find: httparse ends a head at its
+/// first empty line (after skipping leading ones, as the search does), and in
+/// what it accepts a CR stands only before an LF, so no CRLF CRLF comes
+/// earlier. (`has_bare_lf` already refuses a head not ended so; the check here
+/// does not lean on it.) A partial or refused head gives `None`: the search
+/// and the parse of what it finds decide (the same way as without this look).
+/// The few header values kept in a map on the lines path are copied here
+/// (there is no shared head to slice yet).
+pub fn parse_first_look(read: &[u8], head_request: bool) -> Option<(usize, Parsed)> {
+    let parsed = parse_with(read, head_request, HeadersAs::Lines, |value| {
+        HeaderValue::from_bytes(value).ok()
+    })
+    .ok()?;
+    let len = match &parsed {
+        Parsed::Interim(len) | Parsed::Final(len, _) => *len,
+        Parsed::Partial => return None,
+    };
+    read.get(..len)?
+        .ends_with(b"\r\n\r\n")
+        .then_some((len, parsed))
+}
+
+/// [`parse_shared`] over `buf`, with `value_of` making the header values that
+/// go into the map (slices of a shared head, or copies).
+fn parse_with(
+    buf: &[u8],
+    head_request: bool,
+    wanted: HeadersAs,
+    value_of: impl Fn(&[u8]) -> Option<HeaderValue> + Copy,
+) -> Result<Parsed, ResponseError> {
     #[cfg(test)]
     PARSES.with(|n| n.set(n.get() + 1));
     // Uninitialised slots: filling 100 empty headers cost more than parsing
@@ -290,7 +327,7 @@ pub fn parse_shared(
                 // The lines would have to lose the headers it names: the map's
                 // path does that.
                 if as_lines {
-                    return parse_shared(shared, head_request, HeadersAs::Map);
+                    return parse_with(buf, head_request, HeadersAs::Map, value_of);
                 }
             }
             FieldKind::KeepAlive => {
@@ -325,8 +362,7 @@ pub fn parse_shared(
             FieldKind::Copied | FieldKind::Date | FieldKind::Dropped | FieldKind::Map => {}
         }
         let name = crate::headers::header_name(raw_name).map_err(|_| ResponseError::Header)?;
-        let value = HeaderValue::from_maybe_shared(shared.slice_ref(value))
-            .map_err(|_| ResponseError::Header)?;
+        let value = value_of(value).ok_or(ResponseError::Header)?;
         headers.append(name, value);
     }
     if encoded {
@@ -560,6 +596,43 @@ pub fn fuzz_lines_agree(input: &[u8], head_request: bool) -> bool {
         }
         _ => false,
     }
+}
+
+/// Fuzzing entry point: whether [`parse_first_look`] agrees with the search
+/// for the head's end and the parse of what it finds: `None` when the first
+/// look left `input` to the search, else whether both took a head of the same
+/// length and kind, with the same status, headers, lines and framing.
+#[doc(hidden)]
+pub fn fuzz_first_look_agrees(input: &[u8], head_request: bool) -> Option<bool> {
+    let (len, first) = parse_first_look(input, head_request)?;
+    let Some(end) = crate::h1guard::find_head_end(input, 0) else {
+        return Some(false);
+    };
+    let head = bytes::Bytes::copy_from_slice(input.get(..end).unwrap_or_default());
+    let Ok(searched) = parse_shared(&head, head_request, HeadersAs::Lines) else {
+        return Some(false);
+    };
+    Some(match (first, searched) {
+        (Parsed::Interim(a), Parsed::Interim(b)) => a == len && b == end && a == b,
+        (Parsed::Final(a_len, a), Parsed::Final(b_len, b)) => {
+            let raw = |head: &Head| {
+                head.raw
+                    .as_ref()
+                    .map(|raw| (raw.lines.clone(), raw.content_length, raw.has_date))
+            };
+            a_len == len
+                && b_len == end
+                && a_len == b_len
+                && a.status == b.status
+                && a.version == b.version
+                && a.headers == b.headers
+                && raw(&a) == raw(&b)
+                && a.framing == b.framing
+                && a.keep_alive == b.keep_alive
+                && a.keep_alive_timeout == b.keep_alive_timeout
+        }
+        _ => false,
+    })
 }
 
 /// Fuzzing entry point: parses `input` as a response head (after any interim

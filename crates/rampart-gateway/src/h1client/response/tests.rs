@@ -480,3 +480,70 @@ proptest::proptest! {
         proptest::prop_assert_eq!(bare, refused_bare, "{:?}", String::from_utf8_lossy(head));
     }
 }
+
+/// What a first look decides on `input`, checked against the search:
+/// `Some(agreed)` when it took a head, `None` when it left it to the search.
+fn first_look_agrees(input: &[u8]) -> Option<bool> {
+    let head_request = input.len().is_multiple_of(7);
+    fuzz_first_look_agrees(input, head_request)
+}
+
+#[test]
+fn the_first_look_and_the_search_agree_on_every_response_head() {
+    let corpus: &[&[u8]] = &[
+        b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Sun, 29 Nov 2026 21:00:00 GMT\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nX-Request-Id: up\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nConnection: x-secret, keep-alive\r\nX-Secret: s\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\nok\r\n\r\n",
+        b"\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nETag: \"e\"\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Powered-By: php\r\nSet-Cookie: a=b\r\nX:\t\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n",
+        b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n",
+    ];
+    let mut decided = 0;
+    for head in corpus {
+        let agree = first_look_agrees(head);
+        decided += usize::from(agree.is_some());
+        assert_ne!(agree, Some(false), "{}", String::from_utf8_lossy(head));
+    }
+    // Not vacuous: most of the corpus's heads are taken at the first look.
+    assert!(decided >= 8, "{decided}");
+    // Bytes flipped, inserted as CR, LF or NUL, and cut short.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..20_000 {
+        let mut data = corpus[round % corpus.len()].to_vec();
+        for _ in 0..(round % 3) + 1 {
+            let at = (next() as usize) % data.len();
+            data[at] = match next() % 8 {
+                0 => b'\r',
+                1 => b'\n',
+                2 => 0,
+                3 => (next() >> 24) as u8,
+                _ => b' ' + (next() % 95) as u8,
+            };
+        }
+        if round % 5 == 0 {
+            let keep = 1 + (next() as usize) % data.len();
+            data.truncate(keep);
+        }
+        let agree = first_look_agrees(&data);
+        decided += usize::from(agree.is_some());
+        assert_ne!(agree, Some(false), "{data:?}");
+    }
+    assert!(decided > 1_500, "{decided}");
+}
