@@ -7,6 +7,7 @@
 //! stages in `extensions`.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Extensions, HeaderMap, Method, StatusCode, Version};
@@ -130,8 +131,9 @@ pub struct RequestCx {
     /// when the API has no stages: the gateway then forwards the fields as
     /// they arrived without making a map of them.)
     pub headers: HeaderMap,
-    /// The matched API's name.
-    pub api: String,
+    /// The matched API's name (shared with the API's runtime and the audit
+    /// record: no copy per request).
+    pub api: Arc<str>,
     /// The matched route or operation template, e.g. `GET /users/{id}`.
     pub route: Option<String>,
     /// The caller, once an authentication stage established it.
@@ -160,7 +162,7 @@ impl RequestCx {
             path,
             query: None,
             headers: HeaderMap::new(),
-            api: String::new(),
+            api: Arc::from(""),
             route: None,
             identity: None,
             body: None,

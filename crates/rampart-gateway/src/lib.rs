@@ -43,6 +43,7 @@ pub mod server;
 pub mod telemetry;
 pub mod tls;
 pub mod upstream;
+mod wall_clock;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::uri::PathAndQuery;
@@ -63,7 +63,9 @@ struct Outcome {
 struct AuditDraft {
     runtime: Arc<Runtime>,
     started: Instant,
-    record: AuditRecord,
+    /// Boxed apart from the draft: it goes to the audit queue as it is (a
+    /// pointer moves, not ~500 bytes).
+    record: Box<AuditRecord>,
     /// Request body bytes received, counted as the body is read; `None` for
     /// requests without a body or with one received whole with the head
     /// (already in the record).
@@ -115,7 +117,7 @@ impl OnBodyDone for AuditDraft {
             record.decision.as_str(),
             elapsed.as_secs_f64(),
         );
-        runtime.audit.submit(record);
+        runtime.audit.submit_boxed(record);
     }
 }
 
@@ -127,7 +129,7 @@ pub async fn handle(
     fields: Option<RawFields>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
-    let ts = SystemTime::now();
+    let ts = crate::wall_clock::system_time_at(started);
     let runtime = gateway.runtime();
     let (parts, body) = request.into_parts();
     let view = fields
@@ -155,39 +157,40 @@ pub async fn handle(
     let bytes_in =
         (received_whole.is_none() && !body.is_end_stream()).then(|| Arc::new(AtomicU64::new(0)));
     // Boxed from the start: the response body owns it in the end, and a box
-    // moves as a pointer. Written into its box (`Box::new` built the ~600
-    // bytes on the stack and copied them).
-    let mut draft = Box::write(
+    // moves as a pointer. Written into their boxes (`Box::new` built the
+    // ~500-byte record on the stack and copied it).
+    let record = Box::write(
         Box::new_uninit(),
-        AuditDraft {
-            record: AuditRecord {
-                ts,
-                request_id: String::new(),
-                client_ip,
-                method: rampart_audit::record::method_name(parts.method.as_str()),
-                host: String::new(),
-                path: String::new(),
-                query: None,
-                api: None,
-                route: None,
-                status: 0,
-                bytes_in: received_whole.unwrap_or(0),
-                bytes_out: 0,
-                duration_ms: 0.0,
-                upstream_ms: None,
-                decision: Decision::Deny,
-                reason: None,
-                identity: None,
-                waf: Default::default(),
-            },
-            runtime: runtime.clone(),
-            started,
-            bytes_in: bytes_in.clone(),
-            responses_done: conn.responses_done.clone(),
-            in_flight: None,
-            held: None,
+        AuditRecord {
+            ts,
+            request_id: String::new(),
+            client_ip,
+            method: rampart_audit::record::method_name(parts.method.as_str()),
+            host: String::new(),
+            path: String::new(),
+            query: None,
+            api: None,
+            route: None,
+            status: 0,
+            bytes_in: received_whole.unwrap_or(0),
+            bytes_out: 0,
+            duration_ms: 0.0,
+            upstream_ms: None,
+            decision: Decision::Deny,
+            reason: None,
+            identity: None,
+            waf: Default::default(),
         },
     );
+    let mut draft = Box::new(AuditDraft {
+        record,
+        runtime: runtime.clone(),
+        started,
+        bytes_in: bytes_in.clone(),
+        responses_done: conn.responses_done.clone(),
+        in_flight: None,
+        held: None,
+    });
 
     draft.in_flight = runtime.in_flight.clone().try_acquire_owned().ok();
     let (host, host_header_ok) = host_of(&parts, view);
@@ -562,7 +565,7 @@ async fn serve(
             .path_and_query()
             .map_or_else(|| cx.path.clone(), |target| target.as_str().to_string());
     }
-    cx.api = api.config.name.clone();
+    cx.api = api.name.clone();
     // Stages (the WAF above all) see the headers as sent, hop-by-hop ones
     // included; those are removed just before forwarding. Raw fields stay raw
     // only when nothing will read them and they can go upstream as lines.

@@ -226,6 +226,7 @@ fn ip(out: &mut Vec<u8>, addr: IpAddr) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::borrow::Cow;
+    use std::sync::Arc;
     use std::time::{Duration, UNIX_EPOCH};
 
     use proptest::prelude::*;
@@ -295,7 +296,7 @@ mod tests {
                 host,
                 path,
                 query,
-                api,
+                api: api.map(Arc::from),
                 route,
                 status,
                 bytes_in,
