@@ -131,11 +131,12 @@ where
     let mut first = settings.allow_h2;
     // The request future lives in one slot per connection, set in place for
     // each request: a future of a few kilobytes is not moved around per request.
-    let make = |request, fields| {
+    let make = |parts, body, fields| {
         handle(
             settings.gateway.clone(),
             settings.info.clone(),
-            request,
+            parts,
+            body,
             Some(fields),
         )
     };
@@ -209,7 +210,7 @@ where
         };
         let head_only = parts.method == Method::HEAD;
         let http10 = parts.version == Version::HTTP_10;
-        slot.set(Some(make(Request::from_parts(parts, body), fields)));
+        slot.set(Some(make(parts, body, fields)));
         let exchange = Exchange {
             io: &mut io,
             rbuf: &mut rbuf,

@@ -487,7 +487,8 @@ async fn serve_hyper<IO>(
 {
     let builder = connection_builder(limits);
     let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-        handle(gateway.clone(), info.clone(), request.map(Into::into), None)
+        let (parts, body) = request.into_parts();
+        handle(gateway.clone(), info.clone(), parts, body.into(), None)
     });
     let connection = builder.serve_connection(io, service).into_owned();
     let mut connection = std::pin::pin!(connection);
