@@ -152,9 +152,6 @@ pub async fn handle(
     } else {
         conn.peer.ip()
     };
-    // What the record needs when the request is refused before a context exists
-    // (a cheap reference-counted copy of the target).
-    let uri = parts.uri.clone();
     // Only a body still arriving needs a counter shared with the upstream
     // side; one received whole is counted now.
     let received_whole = body.received_whole();
@@ -231,7 +228,9 @@ pub async fn handle(
     };
     let (response, outcome, cx) = match served {
         Ok((response, outcome, cx)) => (response, outcome, Some(cx)),
-        Err(refusal) => refused(&runtime, &mut draft, refusal, &uri),
+        // A request refused before it had a context is recorded with its
+        // target as received (`serve` only reads the URI).
+        Err(refusal) => refused(&runtime, &mut draft, refusal, &parts.uri),
     };
     let Some(cx) = cx else {
         // Refused before routing: the record is complete.

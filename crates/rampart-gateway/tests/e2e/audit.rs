@@ -19,7 +19,7 @@ async fn every_request_gets_one_record_with_the_contract_fields() {
         .unwrap();
     let (status, _, body) = send(request).await;
     assert_eq!(status, StatusCode::OK);
-    get(&gw.url("/../../nowhere%zz")).await;
+    get(&gw.url("/../../nowhere%zz?token=t0k&page=1")).await;
     let records = gw.audit_records(2).await;
     let record = records
         .iter()
@@ -65,6 +65,9 @@ async fn every_request_gets_one_record_with_the_contract_fields() {
     assert_eq!(refused["decision"], "deny");
     assert_eq!(refused["status"], 400);
     assert_eq!(refused["reason"], "malformed-request");
+    // Refused before routing: recorded with the target as it came, redacted.
+    assert_eq!(refused["path"], "/../../nowhere%zz");
+    assert_eq!(refused["query"], "token=REDACTED&page=1");
 }
 
 #[tokio::test]
