@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use rampart_core::{Identity, WafNotes};
@@ -57,7 +56,7 @@ pub struct AuditRecord {
     /// Query string with sensitive parameters redacted.
     pub query: Option<String>,
     /// Matched API.
-    pub api: Option<Arc<str>>,
+    pub api: Option<String>,
     /// Matched route or operation.
     pub route: Option<String>,
     /// Response status sent to the client.

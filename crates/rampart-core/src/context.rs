@@ -7,7 +7,6 @@
 //! stages in `extensions`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Extensions, HeaderMap, Method, StatusCode, Version};
@@ -131,9 +130,8 @@ pub struct RequestCx {
     /// when the API has no stages: the gateway then forwards the fields as
     /// they arrived without making a map of them.)
     pub headers: HeaderMap,
-    /// The matched API's name (shared with the API's runtime and the audit
-    /// record: no copy per request).
-    pub api: Arc<str>,
+    /// The matched API's name.
+    pub api: String,
     /// The matched route or operation template, e.g. `GET /users/{id}`.
     pub route: Option<String>,
     /// The caller, once an authentication stage established it.
@@ -162,7 +160,7 @@ impl RequestCx {
             path,
             query: None,
             headers: HeaderMap::new(),
-            api: Arc::from(""),
+            api: String::new(),
             route: None,
             identity: None,
             body: None,

@@ -585,7 +585,7 @@ async fn serve(
             .path_and_query()
             .map_or_else(|| cx.path.clone(), |target| target.as_str().to_string());
     }
-    cx.api = api.name.clone();
+    cx.api = api.config.name.clone();
     // Stages (the WAF above all) see the headers as sent, hop-by-hop ones
     // included; those are removed just before forwarding. Raw fields stay raw
     // only when nothing will read them and they can go upstream as lines.

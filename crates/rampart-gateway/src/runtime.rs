@@ -37,8 +37,6 @@ impl StageFactory for NoStages {
 pub struct ApiRuntime {
     /// Its configuration.
     pub config: Api,
-    /// Its name, shared with every request's context.
-    pub name: Arc<str>,
     /// Pooled upstream client.
     pub client: UpstreamClient,
     /// Stages in phase order.
@@ -113,7 +111,6 @@ impl Runtime {
                 response_order.sort_by_key(|stage| stage.response_phase());
                 apis.push(ApiRuntime {
                     upstream_host: host_header(&api.upstream.url),
-                    name: Arc::from(api.name.as_str()),
                     config: api.clone(),
                     client,
                     response_stages: !stages.is_empty(),

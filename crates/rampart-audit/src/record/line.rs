@@ -226,7 +226,6 @@ fn ip(out: &mut Vec<u8>, addr: IpAddr) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::borrow::Cow;
-    use std::sync::Arc;
     use std::time::{Duration, UNIX_EPOCH};
 
     use proptest::prelude::*;
@@ -296,7 +295,7 @@ mod tests {
                 host,
                 path,
                 query,
-                api: api.map(Arc::from),
+                api,
                 route,
                 status,
                 bytes_in,
