@@ -353,9 +353,10 @@ impl Connection {
     ) -> Poll<Result<Exchanged, ExchangeError>> {
         loop {
             // A head that came whole is parsed where it lies, at the first
-            // look at its bytes (once per head: `searched` is 0 only then),
-            // without the search for its end. Only for lines: a map's values
-            // would be copies here, not slices of the head.
+            // look at its bytes (`searched` is 0 until the search has looked
+            // at some), without the search for its end. Only when lines are
+            // wanted: values that go into a map are copies here, not slices
+            // of the head (on the lines path only the rare few that must).
             if self.searched == 0
                 && !self.read.is_empty()
                 && wanted == HeadersAs::Lines

@@ -188,7 +188,8 @@ pub fn parse_shared(
 /// whatever followed it), parsed into lines where it lies, when the parse ends
 /// it in CRLF CRLF: the exchange then takes it without first searching for its
 /// end. That is the end the search would find: httparse ends a head at its
-/// first empty line (after skipping leading ones, as the search does), and in
+/// first empty line (after skipping leading CRLFs and LFs, which the search
+/// skips too; a lone CR there is refused and left to the search), and in
 /// what it accepts a CR stands only before an LF, so no CRLF CRLF comes
 /// earlier. (`has_bare_lf` already refuses a head not ended so; the check here
 /// does not lean on it.) A partial or refused head gives `None`: the search
