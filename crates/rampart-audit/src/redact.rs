@@ -119,10 +119,10 @@ const PARTS_STARTED_BY: [u16; 256] = {
 fn contains_sensitive_part(name: &[u8]) -> bool {
     name.iter().enumerate().any(|(start, &b)| {
         let mut parts = PARTS_STARTED_BY[usize::from(b)];
+        let rest = name.get(start..).unwrap_or_default();
         while parts != 0 {
             let index = parts.trailing_zeros() as usize;
             parts &= parts - 1;
-            let rest = name.get(start..).unwrap_or_default();
             // Compared in line: these are a few bytes, and `starts_with`
             // calls `memcmp` for each.
             if SENSITIVE_NAME_PARTS.get(index).is_some_and(|part| {

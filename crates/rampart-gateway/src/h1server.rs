@@ -396,10 +396,8 @@ fn first_look(rbuf: &mut BytesMut, limits: &HeadLimits) -> Option<HeadRead> {
         return None;
     }
     let head = rbuf.split_to(len).freeze();
-    Some(match layout.and_then(|layout| layout.build(head.clone())) {
-        Ok(parsed) => HeadRead::Head(parsed),
-        Err(error) => HeadRead::Refused(error, refused_head_facts(&head, limits.max_headers)),
-    })
+    let parsed = layout.and_then(|layout| layout.build(head.clone()));
+    Some(head_read(parsed, &head, limits))
 }
 
 /// The head the bytes read so far hold, found by searching for its blank line
@@ -411,10 +409,17 @@ fn search_head(rbuf: &mut BytesMut, searched: usize, limits: &HeadLimits) -> Opt
         return Some(refused_partial(GatewayError::HeadersTooLarge, end));
     }
     let head = rbuf.split_to(end).freeze();
-    Some(match parse_head(head.clone(), limits.max_headers) {
+    let parsed = parse_head(head.clone(), limits.max_headers);
+    Some(head_read(parsed, &head, limits))
+}
+
+/// What reading `head` (split off the buffer) came to: the request, or its
+/// refusal with the facts the refusal reports.
+fn head_read(parsed: Result<Parsed, GatewayError>, head: &Bytes, limits: &HeadLimits) -> HeadRead {
+    match parsed {
         Ok(parsed) => HeadRead::Head(parsed),
-        Err(error) => HeadRead::Refused(error, refused_head_facts(&head, limits.max_headers)),
-    })
+        Err(error) => HeadRead::Refused(error, refused_head_facts(head, limits.max_headers)),
+    }
 }
 
 /// For the fuzz target: on `data` as the bytes read so far, whenever the first

@@ -367,9 +367,8 @@ impl Connection {
                     return Poll::Ready(Ok(exchanged(head)));
                 }
                 // An interim head (a first look takes no other kind).
-                *interim += 1;
-                if *interim > response::MAX_INTERIM {
-                    return Poll::Ready(Err(ResponseError::TooManyInterim.into()));
+                if let Err(error) = count_interim(interim) {
+                    return Poll::Ready(Err(error));
                 }
                 continue;
             }
@@ -411,15 +410,24 @@ impl Connection {
                 }
                 Parsed::Partial => return Poll::Ready(Err(ResponseError::Malformed.into())),
                 Parsed::Interim(_) => {
-                    *interim += 1;
-                    if *interim > response::MAX_INTERIM {
-                        return Poll::Ready(Err(ResponseError::TooManyInterim.into()));
+                    if let Err(error) = count_interim(interim) {
+                        return Poll::Ready(Err(error));
                     }
                 }
                 Parsed::Final(_, head) => return Poll::Ready(Ok(exchanged(head))),
             }
         }
     }
+}
+
+/// Counts an interim head skipped, refusing one past
+/// [`response::MAX_INTERIM`].
+fn count_interim(interim: &mut usize) -> Result<(), ExchangeError> {
+    *interim += 1;
+    if *interim > response::MAX_INTERIM {
+        return Err(ResponseError::TooManyInterim.into());
+    }
+    Ok(())
 }
 
 /// The exchange's result for a final response head.
