@@ -95,53 +95,14 @@ impl Deadline {
     }
 }
 
-/// Wakers and budget for the tests of code that polls timers and signals
-/// (here and in `h1server`).
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-pub(crate) mod test_support {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Context, Wake};
-
-    /// A waker that counts its wake-ups.
-    #[derive(Default)]
-    pub(crate) struct CountingWaker(AtomicUsize);
-
-    impl CountingWaker {
-        /// Wake-ups so far.
-        pub(crate) fn woken(&self) -> usize {
-            self.0.load(Ordering::SeqCst)
-        }
-    }
-
-    impl Wake for CountingWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    /// Spends the current task's cooperative budget (polls tokio refuses
-    /// after this register nothing), as a burst of ready work would.
-    pub(crate) fn spend_budget(task: &mut Context<'_>) {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        for _ in 0..1024 {
-            tx.send(()).unwrap();
-        }
-        while tokio::task::coop::has_budget_remaining() {
-            let _ = rx.poll_recv(task);
-        }
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::test_support::{CountingWaker, spend_budget};
     use super::*;
+    use crate::test_support::{CountingWaker, spend_budget};
 
     #[tokio::test(start_paused = true)]
     async fn fires_once_due_and_wakes_the_registered_waker() {

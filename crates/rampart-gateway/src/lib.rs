@@ -41,6 +41,8 @@ pub mod reload;
 pub mod runtime;
 pub mod server;
 pub mod telemetry;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod tls;
 pub mod upstream;
 mod wall_clock;

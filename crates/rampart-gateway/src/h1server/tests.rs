@@ -4,7 +4,7 @@
 
 use super::decode::{BodyError, Decoded, Decoder, fuzz_decode};
 use super::*;
-use crate::deadline::test_support::{CountingWaker, spend_budget};
+use crate::test_support::{CountingWaker, Mutator, spend_budget};
 
 fn decode_all(input: &[u8], step: usize) -> (Vec<u8>, Result<bool, BodyError>) {
     fuzz_decode(input, step, true)
@@ -318,33 +318,19 @@ fn the_first_look_and_the_search_agree_on_every_head() {
     // Not vacuous: most of the corpus's heads are taken at the first look.
     assert!(decided > 60, "{decided}");
     // Bytes flipped, inserted as CR, LF or NUL, and cut short.
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut mutator = Mutator::new(0x9e37_79b9_7f4a_7c15);
     for round in 0..20_000 {
         let base = corpus[round % corpus.len()];
         // Mostly the default limits, so that many heads stay whole.
-        let flags = if round % 4 == 0 { next() as u8 & 7 } else { 0 };
+        let flags = if round % 4 == 0 {
+            mutator.next() as u8 & 7
+        } else {
+            0
+        };
         let mut data = vec![flags];
         data.extend_from_slice(base);
-        for _ in 0..(round % 3) + 1 {
-            let at = 1 + (next() as usize) % (data.len() - 1);
-            data[at] = match next() % 8 {
-                0 => b'\r',
-                1 => b'\n',
-                2 => 0,
-                3 => (next() >> 24) as u8,
-                _ => b' ' + (next() % 95) as u8,
-            };
-        }
-        if round % 5 == 0 {
-            let keep = 1 + (next() as usize) % data.len();
-            data.truncate(keep);
-        }
+        // The flags byte stays as chosen.
+        mutator.mutate(&mut data, 1, round);
         let agree = head_reads_agree(&data);
         decided += usize::from(agree.is_some());
         assert_ne!(agree, Some(false), "{data:?}");

@@ -518,29 +518,10 @@ fn the_first_look_and_the_search_agree_on_every_response_head() {
     // Not vacuous: most of the corpus's heads are taken at the first look.
     assert!(decided >= 8, "{decided}");
     // Bytes flipped, inserted as CR, LF or NUL, and cut short.
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut mutator = crate::test_support::Mutator::new(0x2545_f491_4f6c_dd1d);
     for round in 0..20_000 {
         let mut data = corpus[round % corpus.len()].to_vec();
-        for _ in 0..(round % 3) + 1 {
-            let at = (next() as usize) % data.len();
-            data[at] = match next() % 8 {
-                0 => b'\r',
-                1 => b'\n',
-                2 => 0,
-                3 => (next() >> 24) as u8,
-                _ => b' ' + (next() % 95) as u8,
-            };
-        }
-        if round % 5 == 0 {
-            let keep = 1 + (next() as usize) % data.len();
-            data.truncate(keep);
-        }
+        mutator.mutate(&mut data, 0, round);
         let agree = first_look_agrees(&data);
         decided += usize::from(agree.is_some());
         assert_ne!(agree, Some(false), "{data:?}");
