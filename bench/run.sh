@@ -145,12 +145,22 @@ WORKLOADS=(get post)
 [ "$WAF" = 1 ] && WORKLOADS+=(blocked get-unique)
 printf '%-14s %-8s %-6s %12s %10s %10s %10s %12s\n' target workload round req/s p50 p99 non-2xx cpu_us/req
 declare -A SUM CPU
+# Every result line, for the per-round verdict below.
+: > "$WORK/results"
 for round in $(seq 1 "$ROUNDS"); do
+  # Targets in the opposite order every other round: the first of a round
+  # neither always nor never runs right after the previous round's last.
+  order=("${TARGETS[@]}")
+  if [ $((round % 2)) = 0 ]; then
+    order=()
+    for ((i = ${#TARGETS[@]} - 1; i >= 0; i--)); do order+=("${TARGETS[$i]}"); done
+  fi
   for workload in "${WORKLOADS[@]}"; do
-    for target in "${TARGETS[@]}"; do
+    for target in "${order[@]}"; do
       name=${target%%:*} port=${target##*:}
       read -r rps p50 p99 non2xx cpu < <(run "$name" "$port" "$workload")
       printf '%-14s %-8s %-6s %12s %10s %10s %10s %12s\n' "$name" "$workload" "$round" "$rps" "$p50" "$p99" "$non2xx" "$cpu"
+      echo "$name $workload $round $rps $p99" >> "$WORK/results"
       CPU[$name/$workload]=$(awk -v a="${CPU[$name/$workload]:-0}" -v b="$cpu" 'BEGIN { print a + b }')
       SUM[$name/$workload]=$(awk -v a="${SUM[$name/$workload]:-0}" -v b="$rps" 'BEGIN { print a + b }')
     done
@@ -169,6 +179,31 @@ for workload in "${WORKLOADS[@]}"; do
     m=${SUM[nginx-modsec/$workload]:-0} rw=${SUM[rampart-waf/$workload]:-0}
     awk -v m="$m" -v r="$rw" -v w="$workload" 'BEGIN { if (m > 0 && r > 0) printf "rampart-waf/nginx-modsec %-8s req/s ratio: %.1f\n", w, r / m }'
   fi
+done
+# Round by round against plain nginx: how often Rampart answered more requests
+# and had the lower p99, and the median p99 of each (wrk's units made ms).
+for workload in get post; do
+  awk -v w="$workload" '
+    function ms(t) {
+      if (t ~ /us$/) return substr(t, 1, length(t) - 2) / 1000
+      if (t ~ /ms$/) return substr(t, 1, length(t) - 2) + 0
+      if (t ~ /s$/) return substr(t, 1, length(t) - 1) * 1000
+      return t + 0
+    }
+    function median(a, n,    i, j, t) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    $2 == w && ($1 == "nginx" || $1 == "rampart") { rps[$1, $3] = $4; p99[$1, $3] = ms($5); rounds[$3] = 1 }
+    END {
+      for (r in rounds) {
+        if (!((("nginx", r) in rps) && (("rampart", r) in rps))) continue
+        n++; np[n] = p99["nginx", r]; rp[n] = p99["rampart", r]
+        if (rps["rampart", r] >= rps["nginx", r]) ahead++
+        if (p99["rampart", r] <= p99["nginx", r]) lower++
+      }
+      if (n > 0) printf "rampart vs nginx %-8s rounds with more req/s: %d/%d; with p99 no higher: %d/%d; median p99 nginx %.2f ms, rampart %.2f ms\n", w, ahead, n, lower, n, median(np, n), median(rp, n)
+    }' "$WORK/results"
 done
 if [ "$WAF" = 1 ]; then
   r=${SUM[rampart/get]:-0} rw=${SUM[rampart-waf/get]:-0}
