@@ -202,7 +202,7 @@ pub async fn handle(
             fields,
             body,
             request_id,
-            id_header: id_header.clone(),
+            id_header: id_header.as_ref(),
             host,
             client_ip,
             peer_trusted,
@@ -354,7 +354,9 @@ struct Inbound<'a> {
     fields: Option<RawFields>,
     body: InboundBody,
     request_id: String,
-    id_header: Option<HeaderValue>,
+    /// Borrowed from [`handle`], which writes it on the response: cloning a
+    /// `HeaderValue` made from a copy allocated a shared header for it.
+    id_header: Option<&'a HeaderValue>,
     host: String,
     client_ip: IpAddr,
     peer_trusted: bool,
@@ -765,9 +767,9 @@ fn upstream_uri(
 }
 
 /// What [`forward`] needs of the inbound request besides its context.
-struct ForwardFacts {
+struct ForwardFacts<'a> {
     peer_trusted: bool,
-    id_header: Option<HeaderValue>,
+    id_header: Option<&'a HeaderValue>,
     inbound_target: Option<PathAndQuery>,
     /// The client's fields, when they go upstream as lines (`cx.headers` is
     /// then empty).
@@ -779,7 +781,7 @@ async fn forward(
     conn: &ConnInfo,
     mut cx: Box<RequestCx>,
     body: Option<InboundBody>,
-    facts: ForwardFacts,
+    facts: ForwardFacts<'_>,
     bytes_in: Option<&Arc<AtomicU64>>,
 ) -> Result<Served, Refusal> {
     let ForwardFacts {
@@ -800,7 +802,7 @@ async fn forward(
         peer: &conn.forwarded,
         proto: if conn.tls.is_some() { "https" } else { "http" },
         forwarded_host: &cx.host,
-        request_id: id_header.as_ref(),
+        request_id: id_header,
     };
     let upstream_body = match (cx.body.clone(), body) {
         (Some(bytes), _) => full(bytes),

@@ -99,8 +99,11 @@ pub enum HeadersAs {
 /// ([`crate::pool::PooledBody::take_raw_headers`]).
 #[derive(Debug, Clone)]
 pub struct RawHeaders {
-    /// The header lines.
-    pub lines: bytes::Bytes,
+    /// The header lines. A `Vec`, not `Bytes`: they are only ever read as
+    /// a slice, and `Bytes` made from a `Vec` with spare capacity (these
+    /// lines always have some: the head's length was reserved) allocated a
+    /// shared header for it, once per response.
+    pub lines: Vec<u8>,
     /// The upstream's Content-Length: written only where no body states the
     /// length (a response to HEAD, a 304).
     pub content_length: Option<u64>,
@@ -401,8 +404,9 @@ fn parse_with(
             status,
             version,
             headers,
-            raw: as_lines.then(|| RawHeaders {
-                lines: lines.into(),
+            // (`lines` is empty and unallocated on the map path.)
+            raw: as_lines.then_some(RawHeaders {
+                lines,
                 content_length: length,
                 has_date,
             }),
