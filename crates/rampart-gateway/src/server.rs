@@ -169,10 +169,8 @@ impl Server {
         };
         tasks.spawn(supervisor.run(self.listeners, stop.clone()));
         tasks.spawn(admin_loop(self.admin, gateway.clone(), stop.clone()));
-        let background = [
-            tokio::spawn(crate::reload::on_sighup(gateway.clone())),
-            tokio::spawn(crate::telemetry::upkeep(crate::telemetry::UPKEEP_INTERVAL)),
-        ];
+        let background = [tokio::spawn(crate::reload::on_sighup(gateway.clone()))];
+        let _ = crate::telemetry::start_upkeep();
         let config_watch = self.watch_config.then(|| {
             tokio::spawn(crate::reload::on_file_change(
                 gateway.clone(),
