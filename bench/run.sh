@@ -14,7 +14,8 @@
 # nginx-eq is nginx configured to do Rampart's own per-request work (request ids,
 # X-Forwarded-*, hiding upstream software headers, a JSON log line per request:
 # bench/common.sh), next to plain nginx, which does none of it.
-# Prints req/s, p50, p99 per target and workload, and Rampart/nginx ratios.
+# Prints req/s, p50, p99 per target and workload, Rampart/nginx ratios, and a
+# round-by-round verdict against plain nginx.
 # Everything listens on 127.0.0.1; every server started here is stopped on exit.
 set -euo pipefail
 # Resolved before the cd below, so a path relative to the caller works.
@@ -160,7 +161,8 @@ for round in $(seq 1 "$ROUNDS"); do
       name=${target%%:*} port=${target##*:}
       read -r rps p50 p99 non2xx cpu < <(run "$name" "$port" "$workload")
       printf '%-14s %-8s %-6s %12s %10s %10s %10s %12s\n' "$name" "$workload" "$round" "$rps" "$p50" "$p99" "$non2xx" "$cpu"
-      echo "$name $workload $round $rps $p99" >> "$WORK/results"
+      # A run wrk could not report leaves fields empty: marked, not shifted.
+      echo "$name $workload $round ${rps:-0} ${p99:--} ${non2xx:-0}" >> "$WORK/results"
       CPU[$name/$workload]=$(awk -v a="${CPU[$name/$workload]:-0}" -v b="$cpu" 'BEGIN { print a + b }')
       SUM[$name/$workload]=$(awk -v a="${SUM[$name/$workload]:-0}" -v b="$rps" 'BEGIN { print a + b }')
     done
@@ -181,7 +183,9 @@ for workload in "${WORKLOADS[@]}"; do
   fi
 done
 # Round by round against plain nginx: how often Rampart answered more requests
-# and had the lower p99, and the median p99 of each (wrk's units made ms).
+# and had a p99 no higher, and the median p99 of each (wrk's units made ms).
+# A round where either failed (no report from wrk, or any non-2xx answer) is
+# left out and counted as such.
 for workload in get post; do
   awk -v w="$workload" '
     function ms(t) {
@@ -194,15 +198,19 @@ for workload in get post; do
       for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
       return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
-    $2 == w && ($1 == "nginx" || $1 == "rampart") { rps[$1, $3] = $4; p99[$1, $3] = ms($5); rounds[$3] = 1 }
+    $2 == w && ($1 == "nginx" || $1 == "rampart") {
+      rounds[$3] = 1
+      if ($4 + 0 > 0 && $5 != "-" && $6 + 0 == 0) { rps[$1, $3] = $4; p99[$1, $3] = ms($5) } else failed[$3] = 1
+    }
     END {
       for (r in rounds) {
-        if (!((("nginx", r) in rps) && (("rampart", r) in rps))) continue
+        if ((r in failed) || !((("nginx", r) in rps) && (("rampart", r) in rps))) { left_out++; continue }
         n++; np[n] = p99["nginx", r]; rp[n] = p99["rampart", r]
         if (rps["rampart", r] >= rps["nginx", r]) ahead++
         if (p99["rampart", r] <= p99["nginx", r]) lower++
       }
       if (n > 0) printf "rampart vs nginx %-8s rounds with more req/s: %d/%d; with p99 no higher: %d/%d; median p99 nginx %.2f ms, rampart %.2f ms\n", w, ahead, n, lower, n, median(np, n), median(rp, n)
+      if (left_out > 0) printf "rampart vs nginx %-8s rounds left out (a failed run or non-2xx answers): %d\n", w, left_out
     }' "$WORK/results"
 done
 if [ "$WAF" = 1 ]; then

@@ -34,7 +34,7 @@ pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(
 
 /// Starts, once per process, the thread that folds histogram samples into
 /// their buckets every [`UPKEEP_INTERVAL`], for as long as the process lives
-/// (the recorder is process-wide too), and returns its id. Nothing is started
+/// (the recorder is process-wide too), and returns it. Nothing is started
 /// if the recorder is not ours or the thread cannot be started (then
 /// `/metrics` scrapes still fold the samples; the warning says so).
 ///
@@ -44,9 +44,10 @@ pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(
 /// samples at ~55,000 requests a second took about 2 ms (perf of bench/'s GET
 /// load), and as a task it held a request worker that long every five seconds,
 /// every connection on the worker waiting.
-pub fn start_upkeep() -> Option<std::thread::ThreadId> {
-    static UPKEEP: OnceLock<Option<std::thread::ThreadId>> = OnceLock::new();
-    *UPKEEP.get_or_init(|| {
+pub fn start_upkeep() -> Option<&'static std::thread::JoinHandle<()>> {
+    static UPKEEP: OnceLock<Option<std::thread::JoinHandle<()>>> = OnceLock::new();
+    UPKEEP
+        .get_or_init(|| {
         let handle = handle()?;
         let spawned = std::thread::Builder::new()
             .name("rampart-metrics".into())
@@ -57,13 +58,14 @@ pub fn start_upkeep() -> Option<std::thread::ThreadId> {
                 }
             });
         match spawned {
-            Ok(thread) => Some(thread.thread().id()),
+            Ok(thread) => Some(thread),
             Err(error) => {
                 tracing::warn!(%error, "metrics upkeep thread not started: histogram samples are folded only when /metrics is scraped");
                 None
             }
         }
     })
+        .as_ref()
 }
 
 fn describe() {
@@ -183,15 +185,16 @@ impl RequestMetrics {
 mod tests {
     use super::*;
 
-    /// The upkeep runs on one thread of its own however many gateways (and
-    /// starts) a process has, not on the caller's.
+    /// The upkeep runs on one named thread of its own, alive, however many
+    /// gateways (and starts) a process has.
     #[test]
     fn upkeep_runs_on_one_thread_of_its_own() {
         assert!(handle().is_some(), "the recorder is this crate's");
-        let first = start_upkeep();
-        assert!(first.is_some());
-        assert_ne!(first, Some(std::thread::current().id()));
-        assert_eq!(start_upkeep(), first);
+        let first = start_upkeep().expect("started");
+        assert_eq!(first.thread().name(), Some("rampart-metrics"));
+        assert!(!first.is_finished());
+        let again = start_upkeep().expect("still there");
+        assert_eq!(again.thread().id(), first.thread().id());
     }
 
     fn cache() -> RequestMetrics {
