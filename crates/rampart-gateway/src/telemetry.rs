@@ -46,26 +46,23 @@ pub const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(
 /// every connection on the worker waiting.
 pub fn start_upkeep() -> Option<&'static std::thread::JoinHandle<()>> {
     static UPKEEP: OnceLock<Option<std::thread::JoinHandle<()>>> = OnceLock::new();
-    UPKEEP
-        .get_or_init(|| {
-        let handle = handle()?;
-        let spawned = std::thread::Builder::new()
-            .name("rampart-metrics".into())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(UPKEEP_INTERVAL);
-                    handle.run_upkeep();
-                }
-            });
-        match spawned {
-            Ok(thread) => Some(thread),
-            Err(error) => {
-                tracing::warn!(%error, "metrics upkeep thread not started: histogram samples are folded only when /metrics is scraped");
-                None
+    UPKEEP.get_or_init(spawn_upkeep).as_ref()
+}
+
+fn spawn_upkeep() -> Option<std::thread::JoinHandle<()>> {
+    let handle = handle()?;
+    std::thread::Builder::new()
+        .name("rampart-metrics".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                handle.run_upkeep();
             }
-        }
-    })
-        .as_ref()
+        })
+        .inspect_err(|error| {
+            tracing::warn!(%error, "metrics upkeep thread not started: samples are folded only by scrapes");
+        })
+        .ok()
 }
 
 fn describe() {
