@@ -5,7 +5,14 @@
 # nginx-eq, nginx doing Rampart's per-request work, see bench/common.sh), then
 # runs `wrk -t1 -c50` against each in alternation and prints, per target, the
 # median user and system CPU microseconds per request (/proc/PID/stat of the
-# process and its children) and the median req/s.
+# process and its children) and the median req/s. Beside them, the CPU per
+# request of the two other processes every request runs through, the nginx
+# origin and wrk itself (`all_us`: proxy + origin + wrk, user + system), and
+# the whole machine's busy time per request (`machine_us`: every CPU's
+# non-idle time in /proc/stat, interrupts included, which no process is
+# charged with: loopback's packet processing is largely softirq time). On a
+# machine whose cores all three share, throughput follows the whole, not the
+# proxy's part alone, so a proxy's saving is worth its share of the whole.
 #
 #   bench/cpu-ab.sh [--rounds 5] [--duration 3s] [--workload get|get-unique|post|blocked] [--waf] NAME=BINARY...
 #
@@ -31,14 +38,31 @@ while [ $# -gt 0 ]; do
 done
 [ ${#TARGETS[@]} -gt 0 ] || { echo "give at least one NAME=BINARY" >&2; exit 2; }
 
+# nginx, wrk and GNU time (wrk's CPU), from Debian's packages when missing.
+need=()
+command -v nginx >/dev/null || need+=(nginx)
+command -v wrk >/dev/null || need+=(wrk)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
 # shellcheck source=bench/common.sh
 source bench/common.sh rampart-cpu-ab
+
+# busy_ticks: clock ticks all CPUs spent not idle (user, nice, system, irq,
+# softirq, steal; not idle or iowait), from /proc/stat's first line.
+busy_ticks() {
+  awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
 
 ORIGIN=$(free_port); used_ports+=("$ORIGIN")
 NGINX=$(free_port); used_ports+=("$NGINX")
 nginx_conf origin $ORIGIN "$ORIGIN_BODY"
 nginx_conf nginx $NGINX "$PROXY_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
+ORIGIN_PID=$!
 nginx -c "$WORK/nginx/nginx.conf" & PIDS+=($!)
 ALL=("nginx:$!:$NGINX")
 # nginx doing Rampart's per-request work too (bench/common.sh).
@@ -69,20 +93,34 @@ for round in $(seq 1 "$ROUNDS"); do
     IFS=: read -r name pid p <<< "$entry"
     workload_args "$WORKLOAD" "$p"
     read -r u0 s0 < <(cpu_ticks "$pid")
-    wrk -t1 -c50 -d"$DURATION" "${WRK_ARGS[@]}" > "$WORK/wrk.out" 2>&1 || true
+    read -r ou0 os0 < <(cpu_ticks "$ORIGIN_PID")
+    read -r b0 < <(busy_ticks)
+    # wrk's own CPU: its rusage, as it exits (GNU time's seconds, 10 ms steps).
+    /usr/bin/time -f "%U %S" -o "$WORK/wrk.time" \
+      wrk -t1 -c50 -d"$DURATION" "${WRK_ARGS[@]}" > "$WORK/wrk.out" 2>&1 || true
     read -r u1 s1 < <(cpu_ticks "$pid")
-    awk -v n="$name" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$TICK_HZ" '
+    read -r ou1 os1 < <(cpu_ticks "$ORIGIN_PID")
+    read -r b1 < <(busy_ticks)
+    read -r wu ws < <(tail -n 1 "$WORK/wrk.time")
+    awk -v n="$name" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$TICK_HZ" \
+      -v o=$((ou1 - ou0 + os1 - os0)) -v w="$wu $ws" -v b=$((b1 - b0)) '
       / requests in / { total = $1 } /Requests\/sec/ { rps = $2 }
-      END { if (total > 0) printf "%s %.2f %.2f %d\n", n, u * 1e6 / hz / total, s * 1e6 / hz / total, rps }' \
-      "$WORK/wrk.out" >> "$WORK/results"
+      END {
+        if (total == 0) exit
+        split(w, ws, " "); proxy = (u + s) * 1e6 / hz / total
+        origin = o * 1e6 / hz / total; wrk = (ws[1] + ws[2]) * 1e6 / total
+        printf "%s %.2f %.2f %d %.2f %.2f %.2f %.2f\n", n, u * 1e6 / hz / total, s * 1e6 / hz / total, rps, origin, wrk, proxy + origin + wrk, b * 1e6 / hz / total
+      }' "$WORK/wrk.out" >> "$WORK/results"
   done
 done
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-printf '%-12s %10s %10s %10s   (%s, %s rounds of %s, medians)\n' target user_us sys_us req/s "$WORKLOAD" "$ROUNDS" "$DURATION"
+printf '%-12s %10s %10s %10s %10s %10s %10s %10s   (%s, %s rounds of %s, medians; µs per request)\n' \
+  target user_us sys_us req/s origin_us wrk_us all_us machine_us "$WORKLOAD" "$ROUNDS" "$DURATION"
 for entry in "${ALL[@]}"; do
   name=${entry%%:*}
-  printf '%-12s %10s %10s %10s\n' "$name" \
-    "$(awk -v n="$name" '$1 == n { print $2 }' "$WORK/results" | median)" \
-    "$(awk -v n="$name" '$1 == n { print $3 }' "$WORK/results" | median)" \
-    "$(awk -v n="$name" '$1 == n { print $4 }' "$WORK/results" | median)"
+  row=()
+  for column in 2 3 4 5 6 7 8; do
+    row+=("$(awk -v n="$name" -v c="$column" '$1 == n { print $c }' "$WORK/results" | median)")
+  done
+  printf '%-12s %10s %10s %10s %10s %10s %10s %10s\n' "$name" "${row[@]}"
 done
