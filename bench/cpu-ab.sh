@@ -13,6 +13,9 @@
 # charged with: loopback's packet processing is largely softirq time). On a
 # machine whose cores all three share, throughput follows the whole, not the
 # proxy's part alone, so a proxy's saving is worth its share of the whole.
+# Last, how the proxy's busiest thread (its one worker) spent the run's wall
+# time (/proc/.../schedstat): running (`run%`) and runnable but waiting for a
+# core (`wait%`); the rest it slept, with nothing to do.
 #
 #   bench/cpu-ab.sh [--rounds 5] [--duration 3s] [--workload get|get-unique|post|blocked] [--waf] NAME=BINARY...
 #
@@ -57,6 +60,19 @@ busy_ticks() {
   awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
 
+# thread_times PID: "TID RUN_NS WAIT_NS" for every thread of the process and
+# of its direct children.
+thread_times() {
+  local pid f
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    for f in /proc/"$pid"/task/*/schedstat; do
+      [ -r "$f" ] || continue
+      f=${f%/schedstat}
+      echo "${f##*/} $(cut -d' ' -f1,2 "$f/schedstat")"
+    done
+  done
+}
+
 ORIGIN=$(free_port); used_ports+=("$ORIGIN")
 NGINX=$(free_port); used_ports+=("$NGINX")
 nginx_conf origin $ORIGIN "$ORIGIN_BODY"
@@ -95,32 +111,40 @@ for round in $(seq 1 "$ROUNDS"); do
     read -r u0 s0 < <(cpu_ticks "$pid")
     read -r ou0 os0 < <(cpu_ticks "$ORIGIN_PID")
     read -r b0 < <(busy_ticks)
+    thread_times "$pid" > "$WORK/threads.before"
+    t0=$(date +%s%N)
     # wrk's own CPU: its rusage, as it exits (GNU time's seconds, 10 ms steps).
     /usr/bin/time -f "%U %S" -o "$WORK/wrk.time" \
       wrk -t1 -c50 -d"$DURATION" "${WRK_ARGS[@]}" > "$WORK/wrk.out" 2>&1 || true
     read -r u1 s1 < <(cpu_ticks "$pid")
     read -r ou1 os1 < <(cpu_ticks "$ORIGIN_PID")
     read -r b1 < <(busy_ticks)
+    thread_times "$pid" > "$WORK/threads.after"
+    t1=$(date +%s%N)
+    # The thread that ran the most: its running and waiting shares, in %.
+    read -r run wait < <(join <(sort "$WORK/threads.before") <(sort "$WORK/threads.after") |
+      awk -v wall=$((t1 - t0)) '$4 - $2 > best { best = $4 - $2; w = $5 - $3 }
+        END { printf "%.1f %.1f\n", best * 100 / wall, w * 100 / wall }')
     read -r wu ws < <(tail -n 1 "$WORK/wrk.time")
     awk -v n="$name" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$TICK_HZ" \
-      -v o=$((ou1 - ou0 + os1 - os0)) -v w="$wu $ws" -v b=$((b1 - b0)) '
+      -v o=$((ou1 - ou0 + os1 - os0)) -v w="$wu $ws" -v b=$((b1 - b0)) -v rw="$run $wait" '
       / requests in / { total = $1 } /Requests\/sec/ { rps = $2 }
       END {
         if (total == 0) exit
         split(w, ws, " "); proxy = (u + s) * 1e6 / hz / total
         origin = o * 1e6 / hz / total; wrk = (ws[1] + ws[2]) * 1e6 / total
-        printf "%s %.2f %.2f %d %.2f %.2f %.2f %.2f\n", n, u * 1e6 / hz / total, s * 1e6 / hz / total, rps, origin, wrk, proxy + origin + wrk, b * 1e6 / hz / total
+        printf "%s %.2f %.2f %d %.2f %.2f %.2f %.2f %s\n", n, u * 1e6 / hz / total, s * 1e6 / hz / total, rps, origin, wrk, proxy + origin + wrk, b * 1e6 / hz / total, rw
       }' "$WORK/wrk.out" >> "$WORK/results"
   done
 done
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-printf '%-12s %10s %10s %10s %10s %10s %10s %10s   (%s, %s rounds of %s, medians; µs per request)\n' \
-  target user_us sys_us req/s origin_us wrk_us all_us machine_us "$WORKLOAD" "$ROUNDS" "$DURATION"
+printf '%-12s %10s %10s %10s %10s %10s %10s %10s %6s %6s   (%s, %s rounds of %s, medians; µs per request)\n' \
+  target user_us sys_us req/s origin_us wrk_us all_us machine_us run% wait% "$WORKLOAD" "$ROUNDS" "$DURATION"
 for entry in "${ALL[@]}"; do
   name=${entry%%:*}
   row=()
-  for column in 2 3 4 5 6 7 8; do
+  for column in 2 3 4 5 6 7 8 9 10; do
     row+=("$(awk -v n="$name" -v c="$column" '$1 == n { print $c }' "$WORK/results" | median)")
   done
-  printf '%-12s %10s %10s %10s %10s %10s %10s %10s\n' "$name" "${row[@]}"
+  printf '%-12s %10s %10s %10s %10s %10s %10s %10s %6s %6s\n' "$name" "${row[@]}"
 done
