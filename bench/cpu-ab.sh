@@ -9,13 +9,15 @@
 # request of the two other processes every request runs through, the nginx
 # origin and wrk itself (`all_us`: proxy + origin + wrk, user + system), and
 # the whole machine's busy time per request (`machine_us`: every CPU's
-# non-idle time in /proc/stat, interrupts included, which no process is
-# charged with: loopback's packet processing is largely softirq time). On a
-# machine whose cores all three share, throughput follows the whole, not the
-# proxy's part alone, so a proxy's saving is worth its share of the whole.
-# Last, how the proxy's busiest thread (its one worker) spent the run's wall
-# time (/proc/.../schedstat): running (`run%`) and runnable but waiting for a
-# core (`wait%`); the rest it slept, with nothing to do.
+# non-idle time in /proc/stat, interrupt time included, which no process is
+# charged with). On a machine whose cores all three share, a proxy's saving
+# is worth at most its share of the whole. Last, how the proxy's busiest
+# thread (its one worker) spent the wrk run's wall time (/proc/.../schedstat,
+# read right before and after wrk): running (`run%`) and runnable but waiting
+# for a core (`wait%`); the rest it slept, with nothing to do.
+#
+# nginx, wrk and GNU time are installed from Debian's packages when missing
+# (apt-get: run as root).
 #
 #   bench/cpu-ab.sh [--rounds 5] [--duration 3s] [--workload get|get-unique|post|blocked] [--waf] NAME=BINARY...
 #
@@ -23,7 +25,8 @@
 # blocking), the configuration bench/run.sh --waf measures.
 #
 # e.g. bench/cpu-ab.sh before=/tmp/rampart-old after=target/release/rampart
-# CPU per request is the figure to compare on a shared machine; req/s is not.
+# CPU per request is the figure to compare the proxy's own work by on a shared
+# machine; req/s is not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -116,15 +119,18 @@ for round in $(seq 1 "$ROUNDS"); do
     # wrk's own CPU: its rusage, as it exits (GNU time's seconds, 10 ms steps).
     /usr/bin/time -f "%U %S" -o "$WORK/wrk.time" \
       wrk -t1 -c50 -d"$DURATION" "${WRK_ARGS[@]}" > "$WORK/wrk.out" 2>&1 || true
+    t1=$(date +%s%N)
+    thread_times "$pid" > "$WORK/threads.after"
     read -r u1 s1 < <(cpu_ticks "$pid")
     read -r ou1 os1 < <(cpu_ticks "$ORIGIN_PID")
     read -r b1 < <(busy_ticks)
-    thread_times "$pid" > "$WORK/threads.after"
-    t1=$(date +%s%N)
-    # The thread that ran the most: its running and waiting shares, in %.
-    read -r run wait < <(join <(sort "$WORK/threads.before") <(sort "$WORK/threads.after") |
-      awk -v wall=$((t1 - t0)) '$4 - $2 > best { best = $4 - $2; w = $5 - $3 }
-        END { printf "%.1f %.1f\n", best * 100 / wall, w * 100 / wall }')
+    # The thread that ran the most: its running and waiting shares, in %
+    # (threads matched by id; one that started or ended meanwhile is left out).
+    read -r run wait < <(awk -v wall=$((t1 - t0)) '
+      NR == FNR { run[$1] = $2; waited[$1] = $3; next }
+      $1 in run && $2 - run[$1] > best { best = $2 - run[$1]; w = $3 - waited[$1] }
+      END { printf "%.1f %.1f\n", best * 100 / wall, w * 100 / wall }' \
+      "$WORK/threads.before" "$WORK/threads.after")
     read -r wu ws < <(tail -n 1 "$WORK/wrk.time")
     awk -v n="$name" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$TICK_HZ" \
       -v o=$((ou1 - ou0 + os1 - os0)) -v w="$wu $ws" -v b=$((b1 - b0)) -v rw="$run $wait" '
