@@ -118,9 +118,11 @@ pub struct RawLimits {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAudit {
-    /// Where records go (default: stdout).
+    /// Where records go (default: stdout); when given, at least one: the
+    /// audit log cannot be turned off.
     #[serde(default)]
-    pub sinks: Vec<RawSink>,
+    #[schemars(with = "Vec<RawSink>", length(min = 1))]
+    pub sinks: Option<Located<Vec<RawSink>>>,
     /// Records queued for the writer before new ones are dropped and counted, default 65536.
     pub queue_capacity: Option<Located<u64>>,
     /// Extra query parameter names to redact (password, token, secret, key… always are).

@@ -337,7 +337,22 @@ fn limits_of(c: &mut Checker<'_>, raw: &RawLimits) -> Limits {
 
 fn audit_of(c: &mut Checker<'_>, raw: &RawConfig) -> Audit {
     let mut sinks = Vec::new();
-    for (i, sink) in raw.audit.sinks.iter().enumerate() {
+    let listed = raw.audit.sinks.as_ref();
+    if let Some(listed) = listed
+        && listed.value.is_empty()
+    {
+        c.error(
+            listed.line(),
+            "audit.sinks",
+            "must list at least one sink (stdout: {} or file: {path: ...}): the audit log cannot be turned off",
+        );
+    }
+    for (i, sink) in listed
+        .map(|l| l.value.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let field = format!("audit.sinks[{i}]");
         match sink {
             RawSink::Stdout {} => sinks.push(AuditSink::Stdout),
@@ -377,6 +392,7 @@ fn audit_of(c: &mut Checker<'_>, raw: &RawConfig) -> Audit {
             }
         }
     }
+    // No `sinks` key: the default, stdout.
     if sinks.is_empty() {
         sinks.push(AuditSink::Stdout);
     }

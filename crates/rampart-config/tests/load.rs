@@ -35,6 +35,34 @@ fn minimal_config_loads_with_defaults() {
 }
 
 #[test]
+fn an_empty_audit_sink_list_is_refused_not_read_as_stdout() {
+    // `sinks: []` once meant stdout without a word: whoever wrote it to turn
+    // the audit log off got it on stdout instead.
+    let errors = errors_of(
+        "listeners:\n  - bind: 127.0.0.1:8080\naudit:\n  sinks: []\napis:\n  - name: users\n    upstream:\n      url: http://127.0.0.1:3000\n",
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("/etc/rampart/test.yaml:4: audit.sinks: must list at least one sink"),
+        "{errors:?}"
+    );
+    // Listed sinks are taken as listed; no `sinks` key is the default, stdout.
+    let config = load_str(
+        Path::new(FILE),
+        "listeners:\n  - bind: 127.0.0.1:8080\naudit:\n  sinks:\n    - stdout: {}\n    - file: {path: /var/log/rampart/audit.jsonl}\napis:\n  - name: users\n    upstream:\n      url: http://127.0.0.1:3000\n",
+    )
+    .unwrap();
+    assert_eq!(config.audit.sinks.len(), 2);
+    assert_eq!(config.audit.sinks[0], AuditSink::Stdout);
+    let config = load_str(
+        Path::new(FILE),
+        "listeners:\n  - bind: 127.0.0.1:8080\naudit:\n  queue_capacity: 10\napis:\n  - name: users\n    upstream:\n      url: http://127.0.0.1:3000\n",
+    )
+    .unwrap();
+    assert_eq!(config.audit.sinks, vec![AuditSink::Stdout]);
+}
+
+#[test]
 fn unknown_key_is_refused_with_its_line() {
     let errors = errors_of("listeners:\n  - bind: 127.0.0.1:8080\n    colour: blue\napis: []\n");
     assert_eq!(errors.len(), 1);
