@@ -16,7 +16,7 @@ use crate::located::Located;
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     /// Listeners that accept client traffic (plain HTTP or TLS).
-    pub listeners: Vec<RawListener>,
+    pub listeners: Located<Vec<RawListener>>,
     /// The admin listener (health, readiness, metrics).
     #[serde(default)]
     pub admin: RawAdmin,
@@ -37,7 +37,7 @@ pub struct RawConfig {
     /// instance counts locally).
     pub redis: Option<Located<rampart_redis::RedisStoreConfig>>,
     /// The APIs Rampart protects, matched by host and path prefix.
-    pub apis: Vec<RawApi>,
+    pub apis: Located<Vec<RawApi>>,
 }
 
 /// A client-facing listener.

@@ -122,11 +122,16 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         errors: Vec::new(),
     };
 
-    if raw.listeners.is_empty() {
-        c.error(None, "listeners", "at least one listener is required");
+    if raw.listeners.value.is_empty() {
+        c.error(
+            raw.listeners.line(),
+            "listeners",
+            "at least one listener is required",
+        );
     }
     let listeners: Vec<Listener> = raw
         .listeners
+        .value
         .iter()
         .enumerate()
         .filter_map(|(i, listener)| listener_of(&mut c, listener, &format!("listeners[{i}]")))
@@ -160,12 +165,12 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         .collect();
     let audit = audit_of(&mut c, &raw);
 
-    if raw.apis.is_empty() {
-        c.error(None, "apis", "at least one API is required");
+    if raw.apis.value.is_empty() {
+        c.error(raw.apis.line(), "apis", "at least one API is required");
     }
     let mut names = HashSet::new();
     let mut apis = Vec::new();
-    for (i, api) in raw.apis.iter().enumerate() {
+    for (i, api) in raw.apis.value.iter().enumerate() {
         let field = format!("apis[{i}]");
         if !names.insert(api.name.value.clone()) {
             c.error(

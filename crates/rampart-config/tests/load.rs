@@ -63,6 +63,18 @@ fn an_empty_audit_sink_list_is_refused_not_read_as_stdout() {
 }
 
 #[test]
+fn empty_listener_and_api_lists_are_refused_with_their_lines() {
+    let errors = errors_of("# nothing to serve\nlisteners: []\napis: []\n");
+    assert_eq!(
+        errors,
+        vec![
+            "/etc/rampart/test.yaml:2: listeners: at least one listener is required".to_string(),
+            "/etc/rampart/test.yaml:3: apis: at least one API is required".to_string(),
+        ]
+    );
+}
+
+#[test]
 fn unknown_key_is_refused_with_its_line() {
     let errors = errors_of("listeners:\n  - bind: 127.0.0.1:8080\n    colour: blue\napis: []\n");
     assert_eq!(errors.len(), 1);
