@@ -184,16 +184,19 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         }
     }
 
+    // Checked on the file's listeners (their index and line), not on the valid
+    // ones, whose index differs once one before them was refused.
     let mut binds = HashSet::new();
-    for (i, listener) in listeners.iter().enumerate() {
+    for (i, raw_listener) in raw.listeners.value.iter().enumerate() {
+        let Ok(bind) = raw_listener.bind.value.parse::<SocketAddr>() else {
+            continue;
+        };
         // Port 0 (any free port, used by tests) cannot collide.
-        if listener.bind.port() != 0
-            && (!binds.insert(listener.bind) || Some(listener.bind) == admin_bind)
-        {
+        if bind.port() != 0 && (!binds.insert(bind) || Some(bind) == admin_bind) {
             c.error(
-                None,
+                raw_listener.bind.line(),
                 &format!("listeners[{i}].bind"),
-                format!("address {} is used twice", listener.bind),
+                format!("address {bind} is used twice"),
             );
         }
     }

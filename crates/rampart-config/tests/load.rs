@@ -75,6 +75,25 @@ fn empty_listener_and_api_lists_are_refused_with_their_lines() {
 }
 
 #[test]
+fn an_address_used_twice_is_named_by_its_own_index_and_line() {
+    // The first listener's address is refused; the others are still named as
+    // the file has them (listeners[3] on line 5 repeats listeners[1];
+    // listeners[2] takes the admin listener's default address), not by their
+    // place among the valid ones.
+    let errors = errors_of(
+        "listeners:\n  - bind: nowhere\n  - bind: 127.0.0.1:8080\n  - bind: 127.0.0.1:9901\n  - bind: 127.0.0.1:8080\napis:\n  - name: users\n    upstream:\n      url: http://127.0.0.1:3000\n",
+    );
+    assert_eq!(
+        errors,
+        vec![
+            "/etc/rampart/test.yaml:2: listeners[0].bind: `nowhere` is not an address like 127.0.0.1:8080".to_string(),
+            "/etc/rampart/test.yaml:4: listeners[2].bind: address 127.0.0.1:9901 is used twice".to_string(),
+            "/etc/rampart/test.yaml:5: listeners[3].bind: address 127.0.0.1:8080 is used twice".to_string(),
+        ]
+    );
+}
+
+#[test]
 fn unknown_key_is_refused_with_its_line() {
     let errors = errors_of("listeners:\n  - bind: 127.0.0.1:8080\n    colour: blue\napis: []\n");
     assert_eq!(errors.len(), 1);
