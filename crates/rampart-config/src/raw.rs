@@ -67,7 +67,7 @@ pub struct RawTls {
     /// With `client_ca`: `required` (default) or `optional`.
     pub client_auth: Option<Located<String>>,
     /// `Strict-Transport-Security` value (default `max-age=31536000`); empty disables.
-    pub hsts: Option<String>,
+    pub hsts: Option<Located<String>>,
 }
 
 /// The admin listener.

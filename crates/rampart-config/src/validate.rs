@@ -85,16 +85,25 @@ impl Checker<'_> {
         }
     }
 
-    fn count(&mut self, value: Option<&Located<u64>>, field: &str, default: usize) -> usize {
+    /// A count from 1 to `max`. The bound keeps what the gateway builds from
+    /// it sane: a semaphore of that many permits (tokio's refuses more than
+    /// `usize::MAX >> 3`), header slots per request, queued records.
+    fn count(
+        &mut self,
+        value: Option<&Located<u64>>,
+        field: &str,
+        default: usize,
+        max: usize,
+    ) -> usize {
         let Some(value) = value else { return default };
         match usize::try_from(value.value) {
             Ok(0) => {
                 self.error(value.line(), field, "must be greater than zero");
                 default
             }
-            Ok(count) => count,
-            Err(_) => {
-                self.error(value.line(), field, "is too large");
+            Ok(count) if count <= max => count,
+            _ => {
+                self.error(value.line(), field, format!("must be at most {max}"));
                 default
             }
         }
@@ -113,6 +122,17 @@ impl Checker<'_> {
         path
     }
 }
+
+/// Most request header fields a limit may allow: each slot beyond 128 is
+/// allocated per request (32 bytes each).
+const MAX_HEADERS: usize = 10_000;
+/// Most connections, requests in flight or idle upstream connections a limit
+/// may allow (far above what one instance serves, far below tokio's bound).
+const MAX_CONCURRENCY: usize = 10_000_000;
+/// Most rotated audit files a file sink may keep.
+const MAX_KEPT_AUDIT_FILES: usize = 10_000;
+/// Most audit records the queue may hold (about 600 bytes each: ~6 GB).
+const MAX_QUEUED_RECORDS: usize = 10_000_000;
 
 pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
     let base_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -169,6 +189,7 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         c.error(raw.apis.line(), "apis", "at least one API is required");
     }
     let mut names = HashSet::new();
+    let mut routes = std::collections::HashMap::new();
     let mut apis = Vec::new();
     for (i, api) in raw.apis.value.iter().enumerate() {
         let field = format!("apis[{i}]");
@@ -179,8 +200,30 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
                 format!("duplicate API name `{}`", api.name.value),
             );
         }
-        if let Some(api) = api_of(&mut c, api, &field, limits.max_body_bytes) {
-            apis.push(api);
+        if let Some(typed) = api_of(&mut c, api, &field, limits.max_body_bytes) {
+            // Two APIs for the same host (or any host) and path prefix: one of
+            // them would never get a request.
+            let keys: Vec<Option<&str>> = if typed.hosts.is_empty() {
+                vec![None]
+            } else {
+                typed.hosts.iter().map(|h| Some(h.as_str())).collect()
+            };
+            for key in keys {
+                let route = (key.map(str::to_string), typed.path_prefix.clone());
+                if let Some(first) = routes.insert(route, i) {
+                    c.error(
+                        api.name.line(),
+                        &field,
+                        format!(
+                            "routes {} and path prefix `{}` like apis[{first}]: one of them would get no traffic",
+                            key.map_or("any host".to_string(), |h| format!("host `{h}`")),
+                            typed.path_prefix
+                        ),
+                    );
+                    break;
+                }
+            }
+            apis.push(typed);
         }
     }
 
@@ -266,10 +309,25 @@ fn listener_of(c: &mut Checker<'_>, raw: &RawListener, field: &str) -> Option<Li
             .client_ca
             .as_ref()
             .map(|ca| (c.existing_file(ca, &format!("{field}.tls.client_ca")), mode));
-        let hsts = match tls.hsts.as_deref() {
+        let hsts = match tls.hsts.as_ref() {
             None => Some("max-age=31536000".to_string()),
-            Some("") => None,
-            Some(value) => Some(value.to_string()),
+            Some(value) if value.value.is_empty() => None,
+            // A value no header can carry would have been dropped, and HSTS
+            // with it, without a word; the directives are ASCII.
+            Some(value)
+                if !value
+                    .value
+                    .bytes()
+                    .all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) =>
+            {
+                c.error(
+                    value.line(),
+                    &format!("{field}.tls.hsts"),
+                    "must be a header value (visible ASCII, spaces and tabs), e.g. max-age=31536000; includeSubDomains",
+                );
+                None
+            }
+            Some(value) => Some(value.value.clone()),
         };
         ListenerTls {
             cert,
@@ -299,6 +357,7 @@ fn limits_of(c: &mut Checker<'_>, raw: &RawLimits) -> Limits {
             raw.max_headers.as_ref(),
             "limits.max_headers",
             d.max_headers,
+            MAX_HEADERS,
         ),
         max_uri_length: c.size(
             raw.max_uri_length.as_ref(),
@@ -314,11 +373,13 @@ fn limits_of(c: &mut Checker<'_>, raw: &RawLimits) -> Limits {
             raw.max_connections.as_ref(),
             "limits.max_connections",
             d.max_connections,
+            MAX_CONCURRENCY,
         ),
         max_in_flight: c.count(
             raw.max_in_flight.as_ref(),
             "limits.max_in_flight",
             d.max_in_flight,
+            MAX_CONCURRENCY,
         ),
         max_body_bytes: c.size(
             raw.max_body_bytes.as_ref(),
@@ -383,7 +444,21 @@ fn audit_of(c: &mut Checker<'_>, raw: &RawConfig) -> Audit {
                     &format!("{field}.file.max_bytes"),
                     100 << 20,
                 ) as u64;
-                let keep = keep.as_ref().map_or(10, |keep| keep.value as usize);
+                // Rotation looks for every numbered file up to `keep`.
+                let keep = match keep.as_ref() {
+                    None => 10,
+                    Some(keep) => match usize::try_from(keep.value) {
+                        Ok(count) if count <= MAX_KEPT_AUDIT_FILES => count,
+                        _ => {
+                            c.error(
+                                keep.line(),
+                                &format!("{field}.file.keep"),
+                                format!("must be at most {MAX_KEPT_AUDIT_FILES}"),
+                            );
+                            10
+                        }
+                    },
+                };
                 let max_age = max_age.as_ref().map(|age| {
                     c.duration(
                         Some(age),
@@ -410,6 +485,7 @@ fn audit_of(c: &mut Checker<'_>, raw: &RawConfig) -> Audit {
             raw.audit.queue_capacity.as_ref(),
             "audit.queue_capacity",
             65_536,
+            MAX_QUEUED_RECORDS,
         ),
         redact_params: raw
             .audit
@@ -450,10 +526,29 @@ fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -
             "/".to_string()
         }
     };
+    // Compared as the gateway compares a request's host: lower-case, without
+    // port. Anything else could never match, and the API would get no traffic.
     let hosts = raw
         .hosts
         .iter()
-        .map(|host| host.value.to_ascii_lowercase())
+        .enumerate()
+        .map(|(i, host)| {
+            let plain = host
+                .value
+                .parse::<http::uri::Authority>()
+                .is_ok_and(|authority| authority.as_str() == authority.host());
+            if !plain || host.value.contains('*') {
+                c.error(
+                    host.line(),
+                    &format!("{field}.hosts[{i}]"),
+                    format!(
+                        "`{}` is not a host name or address without port or wildcard",
+                        host.value
+                    ),
+                );
+            }
+            host.value.to_ascii_lowercase()
+        })
         .collect();
     let upstream = upstream_of(c, &raw.upstream, &format!("{field}.upstream"));
     let max_body_bytes = c.size(
@@ -480,10 +575,13 @@ fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -
 
 fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Upstream> {
     let url = match raw.url.value.parse::<Uri>() {
+        // User information (`user:pw@`) would never be sent and a fragment is
+        // dropped by the parser: refused, not silently ignored.
         Ok(uri)
             if matches!(uri.scheme_str(), Some("http" | "https"))
-                && uri.authority().is_some()
-                && uri.query().is_none() =>
+                && uri.authority().is_some_and(|a| !a.as_str().contains('@'))
+                && uri.query().is_none()
+                && !raw.url.value.contains('#') =>
         {
             Some(uri)
         }
@@ -492,7 +590,7 @@ fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Up
                 raw.url.line(),
                 &format!("{field}.url"),
                 format!(
-                    "`{}` is not an http:// or https:// URL without query",
+                    "`{}` is not an http:// or https:// URL without user information, query or fragment",
                     raw.url.value
                 ),
             );
@@ -557,6 +655,7 @@ fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Up
         raw.max_idle_connections.as_ref(),
         &format!("{field}.max_idle_connections"),
         256,
+        MAX_CONCURRENCY,
     );
     Some(Upstream {
         url: url?,

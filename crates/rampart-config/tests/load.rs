@@ -206,6 +206,115 @@ apis:
 }
 
 #[test]
+fn values_the_gateway_could_not_use_are_refused_not_reinterpreted() {
+    // Each would have been accepted and then panicked (a semaphore of more
+    // permits than tokio allows), allocated per request, stalled rotation,
+    // dropped HSTS, never matched a request or dropped part of a URL.
+    let text = "\
+listeners:
+  - bind: 127.0.0.1:8443
+    tls:
+      cert: /nonexistent/cert.pem
+      key: /nonexistent/key.pem
+      hsts: \"max-age=1\\u00e9; \\x01\"
+limits:
+  max_connections: 18446744073709551615
+  max_in_flight: 10000001
+  max_headers: 100000000
+audit:
+  queue_capacity: 99999999999
+  sinks:
+    - file: {path: /tmp/audit.jsonl, keep: 1000000000000}
+apis:
+  - name: a
+    hosts: [api.example.com:8443, \"*.example.com\", \"\", user@api.example.com]
+    upstream: {url: \"http://user:pw@127.0.0.1:1\"}
+  - name: b
+    upstream: {url: \"http://127.0.0.1:1/v1#top\"}
+  - name: c
+    upstream:
+      url: http://127.0.0.1:2
+      max_idle_connections: 10000001
+";
+    let errors = errors_of(text);
+    for expected in [
+        ":6: listeners[0].tls.hsts: must be a header value",
+        ":8: limits.max_connections: must be at most 10000000",
+        ":9: limits.max_in_flight: must be at most 10000000",
+        ":10: limits.max_headers: must be at most 10000",
+        ":12: audit.queue_capacity: must be at most 10000000",
+        ":14: audit.sinks[0].file.keep: must be at most 10000",
+        ":17: apis[0].hosts[0]: `api.example.com:8443` is not a host name",
+        ":17: apis[0].hosts[1]: `*.example.com` is not a host name",
+        ":17: apis[0].hosts[2]: `` is not a host name",
+        ":17: apis[0].hosts[3]: `user@api.example.com` is not a host name",
+        ":18: apis[0].upstream.url: `http://user:pw@127.0.0.1:1` is not an http:// or https:// URL",
+        ":20: apis[1].upstream.url: `http://127.0.0.1:1/v1#top` is not an http:// or https:// URL",
+        ":24: apis[2].upstream.max_idle_connections: must be at most 10000000",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "no {expected:?} in {errors:#?}"
+        );
+    }
+
+    // The same kinds of value within bounds load.
+    let config = load_str(
+        Path::new(FILE),
+        "\
+listeners:
+  - bind: 127.0.0.1:8080
+limits: {max_connections: 10000000, max_in_flight: 5, max_headers: 10000}
+audit:
+  queue_capacity: 10000000
+  sinks: [file: {path: /tmp/audit.jsonl, keep: 10000}]
+apis:
+  - name: a
+    hosts: [API.example.com, 127.0.0.1, \"[::1]\"]
+    upstream: {url: \"http://127.0.0.1:1/v1\"}
+",
+    )
+    .unwrap();
+    assert_eq!(config.limits.max_connections, 10_000_000);
+    assert_eq!(config.limits.max_headers, 10_000);
+    assert_eq!(
+        config.apis[0].hosts,
+        vec!["api.example.com", "127.0.0.1", "[::1]"]
+    );
+}
+
+#[test]
+fn two_apis_for_the_same_host_and_prefix_are_refused() {
+    let text = "\
+listeners:
+  - bind: 127.0.0.1:8080
+apis:
+  - name: first
+    path_prefix: /v1
+    upstream: {url: http://127.0.0.1:1}
+  - name: second
+    hosts: [a.example.com]
+    path_prefix: /v1
+    upstream: {url: http://127.0.0.1:2}
+  - name: third
+    path_prefix: /v1
+    upstream: {url: http://127.0.0.1:3}
+  - name: fourth
+    hosts: [b.example.com, A.example.com]
+    path_prefix: /v1
+    upstream: {url: http://127.0.0.1:4}
+";
+    let errors = errors_of(text);
+    assert_eq!(
+        errors,
+        vec![
+            "/etc/rampart/test.yaml:11: apis[2]: routes any host and path prefix `/v1` like apis[0]: one of them would get no traffic".to_string(),
+            "/etc/rampart/test.yaml:14: apis[3]: routes host `a.example.com` and path prefix `/v1` like apis[1]: one of them would get no traffic".to_string(),
+        ]
+    );
+}
+
+#[test]
 fn duplicate_api_names_and_addresses_are_refused() {
     let text = "\
 listeners:
