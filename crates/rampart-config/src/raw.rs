@@ -44,8 +44,9 @@ pub struct RawConfig {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawListener {
-    /// A name for logs and metrics (default: the bind address).
-    pub name: Option<String>,
+    /// A name for logs and metrics (default: the bind address): letters,
+    /// digits, `-`, `_` or `.`, unique.
+    pub name: Option<Located<String>>,
     /// Socket address, e.g. `0.0.0.0:8443`.
     pub bind: Located<String>,
     /// TLS settings; absent means plain HTTP.
@@ -211,9 +212,10 @@ pub struct RawUpstream {
 /// with its line and the path of the field it is in (`apis[0].upstream`).
 pub fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigErrors> {
     let mut field = String::new();
+    let mut holder = 0;
     serde_saphyr::with_deserializer_from_str(text, |deserializer| {
         serde_path_to_error::deserialize::<_, RawConfig>(deserializer).map_err(|err| {
-            field = field_path(err.path());
+            (field, holder) = field_path(err.path());
             err.into_inner()
         })
     })
@@ -229,19 +231,27 @@ pub fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigErrors> {
         }
         // An unknown key is reported at the object holding it.
         if message.starts_with("unknown field") {
-            field.truncate(field.rfind(['.', '[']).unwrap_or(0));
+            field.truncate(holder);
         }
         let line = location.map(|location| location.line());
         ConfigErrors::one(ConfigError::new(path, line, field.clone(), message))
     })
 }
 
-/// `apis[0].authz.operations["GET /x"]` from a serde path. The `value` level that
-/// [`Located`] adds is left out (it is not in the file).
-fn field_path(path: &serde_path_to_error::Path) -> String {
+/// `apis[0].authz.operations["GET /x"]` from a serde path, and the length of
+/// the path without its last segment (the object holding it: a key's text may
+/// hold dots or brackets, so it is not found by searching). The `value` level
+/// that [`Located`] adds is left out (it is not in the file).
+fn field_path(path: &serde_path_to_error::Path) -> (String, usize) {
     use serde_path_to_error::Segment;
     let mut field = String::new();
+    let mut holder = 0;
     for segment in path.iter() {
+        if !matches!(segment, Segment::Unknown)
+            && !matches!(segment, Segment::Map { key } if key == "value")
+        {
+            holder = field.len();
+        }
         match segment {
             Segment::Seq { index } => field.push_str(&format!("[{index}]")),
             Segment::Map { key } if key == "value" => {}
@@ -261,5 +271,5 @@ fn field_path(path: &serde_path_to_error::Path) -> String {
             Segment::Unknown => {}
         }
     }
-    field
+    (field, holder)
 }

@@ -230,7 +230,18 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     // Checked on the file's listeners (their index and line), not on the valid
     // ones, whose index differs once one before them was refused.
     let mut binds = HashSet::new();
+    let mut listener_names = HashSet::new();
     for (i, raw_listener) in raw.listeners.value.iter().enumerate() {
+        // Metrics and logs tell listeners apart by name.
+        if let Some(name) = &raw_listener.name
+            && !listener_names.insert(name.value.as_str())
+        {
+            c.error(
+                name.line(),
+                &format!("listeners[{i}].name"),
+                format!("duplicate listener name `{}`", name.value),
+            );
+        }
         let Ok(bind) = raw_listener.bind.value.parse::<SocketAddr>() else {
             continue;
         };
@@ -263,6 +274,15 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
 
 fn listener_of(c: &mut Checker<'_>, raw: &RawListener, field: &str) -> Option<Listener> {
     let bind = c.socket_addr(&raw.bind, &format!("{field}.bind"));
+    if let Some(name) = &raw.name
+        && !is_plain_name(&name.value)
+    {
+        c.error(
+            name.line(),
+            &format!("{field}.name"),
+            "must be non-empty letters, digits, `-`, `_` or `.`",
+        );
+    }
     let tls = raw.tls.as_ref().map(|tls| {
         let cert = c.existing_file(&tls.cert, &format!("{field}.tls.cert"));
         let key = c.existing_file(&tls.key, &format!("{field}.tls.key"));
@@ -339,7 +359,10 @@ fn listener_of(c: &mut Checker<'_>, raw: &RawListener, field: &str) -> Option<Li
     });
     let bind = bind?;
     Some(Listener {
-        name: raw.name.clone().unwrap_or_else(|| bind.to_string()),
+        name: raw
+            .name
+            .as_ref()
+            .map_or_else(|| bind.to_string(), |name| name.value.clone()),
         bind,
         tls,
     })
@@ -496,14 +519,17 @@ fn audit_of(c: &mut Checker<'_>, raw: &RawConfig) -> Audit {
     }
 }
 
-fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -> Option<Api> {
-    if raw.name.value.is_empty()
-        || !raw
-            .name
-            .value
+/// A name for logs, metrics labels and references: non-empty letters,
+/// digits, `-`, `_` or `.`.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch))
-    {
+}
+
+fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -> Option<Api> {
+    if !is_plain_name(&raw.name.value) {
         c.error(
             raw.name.line(),
             &format!("{field}.name"),

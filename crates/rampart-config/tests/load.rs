@@ -94,6 +94,41 @@ fn an_address_used_twice_is_named_by_its_own_index_and_line() {
 }
 
 #[test]
+fn an_unknown_dotted_key_is_reported_at_the_object_holding_it() {
+    // The key's own dot is not a level of the path.
+    let errors = errors_of(
+        "listeners:\n  - bind: 127.0.0.1:8080\napis:\n  - name: a\n    upstream.url: http://x\n",
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("/etc/rampart/test.yaml:5: apis[0]: unknown field `upstream.url`"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn listener_names_are_plain_and_unique() {
+    let errors = errors_of(
+        "listeners:\n  - {name: public, bind: 127.0.0.1:8080}\n  - {name: public, bind: 127.0.0.1:8081}\n  - {name: \"\", bind: 127.0.0.1:8082}\n  - {name: \"my api\", bind: 127.0.0.1:8083}\napis:\n  - name: a\n    upstream: {url: http://127.0.0.1:1}\n",
+    );
+    assert_eq!(
+        errors,
+        vec![
+            "/etc/rampart/test.yaml:4: listeners[2].name: must be non-empty letters, digits, `-`, `_` or `.`".to_string(),
+            "/etc/rampart/test.yaml:5: listeners[3].name: must be non-empty letters, digits, `-`, `_` or `.`".to_string(),
+            "/etc/rampart/test.yaml:3: listeners[1].name: duplicate listener name `public`".to_string(),
+        ]
+    );
+    let config = load_str(
+        Path::new(FILE),
+        "listeners:\n  - {name: public, bind: 127.0.0.1:8080}\n  - bind: 127.0.0.1:8081\napis:\n  - name: a\n    upstream: {url: http://127.0.0.1:1}\n",
+    )
+    .unwrap();
+    assert_eq!(config.listeners[0].name, "public");
+    assert_eq!(config.listeners[1].name, "127.0.0.1:8081");
+}
+
+#[test]
 fn unknown_key_is_refused_with_its_line() {
     let errors = errors_of("listeners:\n  - bind: 127.0.0.1:8080\n    colour: blue\napis: []\n");
     assert_eq!(errors.len(), 1);
