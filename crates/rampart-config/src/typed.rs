@@ -30,6 +30,18 @@ pub struct Config {
     pub redis: Option<crate::Located<rampart_redis::RedisStoreConfig>>,
     /// Protected APIs.
     pub apis: Vec<Api>,
+    /// Lines of the fields whose values are checked again when the gateway
+    /// builds what they name (upstream TLS files, audit files), so that an
+    /// error found then still names its line.
+    pub field_lines: std::collections::BTreeMap<String, u64>,
+}
+
+impl Config {
+    /// The line of `field` (`apis[0].upstream`, `audit.sinks[1].file.path`),
+    /// when the file gave it.
+    pub fn line_of(&self, field: &str) -> Option<u64> {
+        self.field_lines.get(field).copied()
+    }
 }
 
 /// A client-facing listener.

@@ -20,9 +20,18 @@ struct Checker<'a> {
     file: &'a Path,
     base_dir: PathBuf,
     errors: Vec<ConfigError>,
+    /// See [`Config::field_lines`].
+    field_lines: std::collections::BTreeMap<String, u64>,
 }
 
 impl Checker<'_> {
+    /// Keeps `field`'s line for errors found after validation.
+    fn keep_line(&mut self, field: &str, line: Option<u64>) {
+        if let Some(line) = line {
+            self.field_lines.insert(field.to_string(), line);
+        }
+    }
+
     fn error(&mut self, line: Option<u64>, field: &str, message: impl Into<String>) {
         self.errors
             .push(ConfigError::new(self.file, line, field, message));
@@ -140,6 +149,7 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         file,
         base_dir,
         errors: Vec::new(),
+        field_lines: std::collections::BTreeMap::new(),
     };
 
     if raw.listeners.value.is_empty() {
@@ -267,6 +277,7 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             redis: raw.redis,
             identity: raw.identity,
             apis,
+            field_lines: c.field_lines,
         }),
         _ => Err(ConfigErrors(c.errors)),
     }
@@ -455,6 +466,7 @@ fn audit_of(c: &mut Checker<'_>, raw: &RawConfig) -> Audit {
                 max_age,
             } => {
                 let path_buf = c.base_dir.join(&path.value);
+                c.keep_line(&format!("{field}.file.path"), path.line());
                 if path.value.is_empty() {
                     c.error(
                         path.line(),
@@ -600,6 +612,9 @@ fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -
 }
 
 fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Upstream> {
+    // The gateway reads the upstream's CA and client identity when it builds
+    // the client; a file that does not parse is reported then, at the URL's line.
+    c.keep_line(field, raw.url.line());
     let url = match raw.url.value.parse::<Uri>() {
         // User information (`user:pw@`) would never be sent and a fragment is
         // dropped by the parser: refused, not silently ignored.

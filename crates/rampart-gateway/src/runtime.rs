@@ -84,15 +84,10 @@ impl Runtime {
         let mut errors = Vec::new();
         let mut apis = Vec::new();
         for (i, api) in config.apis.iter().enumerate() {
-            let client = match build_client(&api.upstream) {
+            let client = match upstream_client(&config, i) {
                 Ok(client) => Some(client),
-                Err(err) => {
-                    errors.push(ConfigError::new(
-                        &config.source,
-                        None,
-                        format!("apis[{i}].upstream"),
-                        err.to_string(),
-                    ));
+                Err(error) => {
+                    errors.push(error);
                     None
                 }
             };
@@ -196,10 +191,11 @@ fn open_audit(config: &Config) -> Result<AuditLog, ConfigError> {
                     max_age: *max_age,
                 };
                 let sink = FileSink::open(path, options).map_err(|err| {
+                    let field = format!("audit.sinks[{i}].file.path");
                     ConfigError::new(
                         &config.source,
-                        None,
-                        format!("audit.sinks[{i}].file.path"),
+                        config.line_of(&field),
+                        field,
                         format!("cannot open: {err}"),
                     )
                 })?;
@@ -217,13 +213,30 @@ fn open_audit(config: &Config) -> Result<AuditLog, ConfigError> {
     })
 }
 
-/// Builds every API's stages without starting anything (for `rampart check`).
+/// The client of API `i`'s upstream (its CA and client identity read and
+/// parsed; nothing connects), or the error naming its field and line.
+fn upstream_client(config: &Config, i: usize) -> Result<UpstreamClient, ConfigError> {
+    let field = format!("apis[{i}].upstream");
+    let upstream = config.apis.get(i).map(|api| &api.upstream);
+    upstream
+        .ok_or_else(|| "no such API".to_string())
+        .and_then(|upstream| build_client(upstream).map_err(|err| err.to_string()))
+        .map_err(|message| ConfigError::new(&config.source, config.line_of(&field), field, message))
+}
+
+/// Builds every API's stages and upstream client without starting anything
+/// (for `rampart check`: a CA file that is not PEM is found there, not at
+/// the next start).
 pub fn check_stages(config: &Config, factory: &dyn StageFactory) -> Result<(), ConfigErrors> {
     let errors: Vec<ConfigError> = config
         .apis
         .iter()
-        .filter_map(|api| factory.stages(config, api).err())
-        .flat_map(|errors| errors.0)
+        .enumerate()
+        .flat_map(|(i, api)| {
+            let client = upstream_client(config, i).err().map(|error| vec![error]);
+            let stages = factory.stages(config, api).err().map(|errors| errors.0);
+            client.into_iter().chain(stages).flatten()
+        })
         .collect();
     if errors.is_empty() {
         Ok(())

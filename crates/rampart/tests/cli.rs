@@ -168,6 +168,20 @@ fn check_accepts_a_valid_file_and_lists_every_error_of_a_bad_one() {
     );
     assert_eq!(code, Some(1));
     assert!(stderr.contains("engine.yaml:7: apis[0].waf"), "{stderr}");
+
+    // An upstream CA file that exists but holds no certificate: found by
+    // `check`, at the URL's line, not only by the next start.
+    std::fs::write(dir.join("not-a-ca.pem"), "not a certificate\n").unwrap();
+    let (code, stderr) = check(
+        &dir,
+        "ca.yaml",
+        "listeners:\n  - bind: 127.0.0.1:1\napis:\n  - name: a\n    upstream:\n      url: https://127.0.0.1:1\n      ca: not-a-ca.pem\n",
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ca.yaml:6: apis[0].upstream: cannot load upstream CA"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -265,6 +279,29 @@ fn the_documented_example_configuration_passes_check() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn serve_names_the_line_of_an_audit_file_it_cannot_open() {
+    // The path passes validation; opening it fails only at start.
+    let dir = temp_dir("audit-open");
+    std::fs::write(dir.join("taken"), "a file, not a directory\n").unwrap();
+    let path = dir.join("rampart.yaml");
+    std::fs::write(
+        &path,
+        "listeners:\n  - bind: 127.0.0.1:0\nadmin:\n  bind: 127.0.0.1:0\naudit:\n  sinks:\n    - file: {path: taken/audit.jsonl}\napis:\n  - name: a\n    upstream: {url: http://127.0.0.1:1}\n",
+    )
+    .unwrap();
+    let out = Command::new(RAMPART)
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("rampart.yaml:7: audit.sinks[0].file.path: cannot open"),
+        "{stderr}"
     );
 }
 
