@@ -189,6 +189,26 @@ impl Adapters {
         authn: &AuthnConfig,
         authn_path: &str,
     ) -> Result<AuthnDeps, AdapterError> {
+        // A token is accepted up to its leeway past `exp`, and its revocation
+        // is kept `retention` past `exp`: a longer leeway lets a revoked token
+        // back in once its revocation is purged.
+        let retention = self.revocations.retention_secs();
+        for (i, issuer) in authn
+            .jwt
+            .iter()
+            .flat_map(|jwt| jwt.issuers.iter())
+            .enumerate()
+        {
+            if issuer.leeway_seconds > retention {
+                return Err(AdapterError::invalid(
+                    format!("{authn_path}.jwt.issuers[{i}].leeway_seconds"),
+                    format!(
+                        "{} exceeds the revocation retention ({retention} s, identity.revocation.retention_seconds): a revoked token would be accepted again once its revocation is purged",
+                        issuer.leeway_seconds
+                    ),
+                ));
+            }
+        }
         if let (Some(section), Some(store_pepper)) = (&authn.api_key, &self.pepper) {
             let field = format!("{authn_path}.api_key.pepper");
             let pepper = section.pepper.load().map_err(|source| {

@@ -75,6 +75,13 @@ impl RevocationList {
         }
     }
 
+    /// How long past its credential's expiry an entry is kept, seconds: a
+    /// verifier that accepts tokens longer past `exp` than this (its leeway)
+    /// would accept a revoked one again once the entry is gone.
+    pub fn retention_secs(&self) -> u64 {
+        self.retention
+    }
+
     /// Whether the credential is revoked. Fails closed if the lock is poisoned.
     pub fn is_revoked(&self, kind: CredentialKind, id: &str) -> bool {
         match self.entries.read() {

@@ -265,6 +265,47 @@ async fn missing_pieces_are_reported_with_their_path() {
     assert!(err.starts_with("apis.pets.authn.api_key.pepper"), "{err}");
     assert!(!err.contains("aaaa") && !err.contains("bbbb"), "{err}");
 
+    // A leeway past the revocation retention (60 s here) would let a revoked
+    // token back in once its revocation is purged: refused. At the retention,
+    // it is not.
+    let jwt = |leeway: u64| -> AuthnConfig {
+        serde_json::from_value(serde_json::json!({
+            "jwt": {"issuers": [
+                {"issuer": "https://a.example", "audiences": ["api"], "algorithms": ["EdDSA"], "jwks_url": "https://a.example/jwks"},
+                {"issuer": "https://b.example", "audiences": ["api"], "algorithms": ["EdDSA"], "jwks_url": "https://b.example/jwks", "leeway_seconds": leeway},
+            ]},
+        }))
+        .unwrap()
+    };
+    let Err(err) = authn_deps(
+        &AdaptersConfig::default(),
+        "adapters",
+        &jwt(900),
+        "apis.pets.authn",
+        revocations.clone(),
+    )
+    .await
+    else {
+        panic!("a leeway past the retention must fail");
+    };
+    let err = err.to_string();
+    assert!(
+        err.starts_with("apis.pets.authn.jwt.issuers[1].leeway_seconds"),
+        "{err}"
+    );
+    assert!(err.contains("retention (60 s"), "{err}");
+    assert!(
+        authn_deps(
+            &AdaptersConfig::default(),
+            "adapters",
+            &jwt(60),
+            "apis.pets.authn",
+            revocations.clone(),
+        )
+        .await
+        .is_ok()
+    );
+
     // A bad adapters section names its field.
     let config: AdaptersConfig = serde_json::from_value(serde_json::json!({
         "http": {"timeout_ms": 0},
