@@ -33,7 +33,8 @@ pub enum WafMode {
 pub struct WafConfig {
     /// Rule files or globs (`rules/*.conf`), loaded in order. The first entry is
     /// the setup file (`crs-setup.conf`): the settings below are applied right
-    /// after it, so they override it.
+    /// after it, so they override it; `mode` and the body settings also win
+    /// over any file's engine directives.
     pub rules: Vec<PathBuf>,
     /// Blocking (default) or detection-only.
     #[serde(default)]
@@ -310,7 +311,50 @@ impl WafConfig {
                     })?;
             }
         }
+        self.enforce_settings(b.settings_mut())?;
         Ok(b)
+    }
+
+    /// What this section says wins over the rule files' directives: a
+    /// `SecRuleEngine DetectionOnly` in a file (ModSecurity's recommended
+    /// configuration has one) would otherwise leave `mode: blocking` blocking
+    /// nothing. A response body limit a file sets must fit the gateway's
+    /// response buffer like this section's.
+    fn enforce_settings(
+        &self,
+        settings: &mut crate::ruleset::Settings,
+    ) -> Result<(), WafConfigError> {
+        settings.engine = match self.mode {
+            WafMode::Blocking => crate::seclang::actions::EngineMode::On,
+            WafMode::DetectionOnly => crate::seclang::actions::EngineMode::DetectionOnly,
+        };
+        match self.request_body_limit {
+            Some(limit) => {
+                settings.request_body_access = true;
+                settings.request_body_limit = limit;
+            }
+            None => settings.request_body_access = false,
+        }
+        if let Some(limit) = self.response_body_limit {
+            settings.response_body_access = true;
+            settings.response_body_limit = limit;
+            settings.response_mime_types = self
+                .response_body_types
+                .iter()
+                .map(|media_type| media_type.to_ascii_lowercase())
+                .collect();
+        } else if settings.response_body_access
+            && settings.response_body_limit > MAX_RESPONSE_BODY_LIMIT
+        {
+            return Err(WafConfigError::Invalid {
+                field: "rules".into(),
+                reason: format!(
+                    "a rule file sets SecResponseBodyLimit {}; at most {MAX_RESPONSE_BODY_LIMIT} (the gateway's response buffer)",
+                    settings.response_body_limit
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Engine directives and, optionally, ModSecurity's recommended rules.

@@ -112,6 +112,64 @@ fn detection_only_annotates_without_refusing() {
 }
 
 #[test]
+fn the_configured_mode_wins_over_a_rule_files_engine_directive() {
+    // ModSecurity's recommended configuration says `SecRuleEngine
+    // DetectionOnly`; listed as a rule file, it once left `mode: blocking`
+    // blocking nothing.
+    let d = rules_dir();
+    std::fs::write(
+        d.join("detection.conf"),
+        "SecRuleEngine DetectionOnly\nSecRequestBodyAccess Off\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("on.conf"), "SecRuleEngine On\n").unwrap();
+    let blocking = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf"), d.join("detection.conf")],
+        "mode": "blocking",
+    })))
+    .unwrap();
+    let mut attack = cx(
+        Method::POST,
+        "/login",
+        None,
+        Some(r#"{"user":"1' OR '1'='1"}"#),
+    );
+    assert!(
+        matches!(verdict(&blocking, &mut attack), Verdict::Respond(_)),
+        "a rule file switched blocking off"
+    );
+    let detecting = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf"), d.join("on.conf")],
+        "mode": "detection_only",
+    })))
+    .unwrap();
+    let mut attack = cx(
+        Method::GET,
+        "/search",
+        Some("q=1%27%20OR%20%271%27%3D%271"),
+        None,
+    );
+    assert_eq!(verdict(&detecting, &mut attack), Verdict::Continue);
+    assert_eq!(attack.notes.waf.matched_rules, vec![1001, 1999]);
+
+    // A response body limit from a file must fit the gateway's buffer too.
+    std::fs::write(
+        d.join("big-response.conf"),
+        "SecResponseBodyAccess On\nSecResponseBodyLimit 1073741824\n",
+    )
+    .unwrap();
+    let Err(err) = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("big-response.conf")],
+    }))) else {
+        panic!("a 1 GiB response body limit must be refused");
+    };
+    assert!(
+        err.to_string().contains("SecResponseBodyLimit 1073741824"),
+        "{err}"
+    );
+}
+
+#[test]
 fn route_exclusions_switch_off_rules_and_targets() {
     let d = rules_dir();
     let by_target = WafStage::new(&config(serde_json::json!({
