@@ -129,7 +129,8 @@ pub struct IntrospectionConfig {
     /// Cache capacity. Default 10000.
     #[serde(default = "default_max_entries")]
     pub cache_max_entries: usize,
-    /// Longest an active answer is cached, seconds. Default 300.
+    /// Longest an active answer is cached, seconds (at most 3600; 0 caches
+    /// nothing). Default 300.
     #[serde(default = "default_max_ttl")]
     pub cache_max_ttl_seconds: u64,
     /// How long an inactive answer is cached, seconds. Default 5.
@@ -188,6 +189,14 @@ impl IntrospectionConfig {
             return Err(invalid(
                 format!("{path}.cache_max_entries"),
                 "must be between 1 and 10000000",
+            ));
+        }
+        // The longest a token revoked at the identity provider is still let
+        // through by this cache.
+        if self.cache_max_ttl_seconds > 3600 {
+            return Err(invalid(
+                format!("{path}.cache_max_ttl_seconds"),
+                "at most 3600 (a token revoked at the identity provider stays accepted from the cache this long)",
             ));
         }
         if self.negative_cache_seconds > 60 {

@@ -117,6 +117,36 @@ async fn cache_ttl_is_capped_by_config() {
     assert_eq!(server.calls(), 2);
 }
 
+#[test]
+fn a_cache_ttl_past_an_hour_is_refused() {
+    // A token revoked at the identity provider stays accepted from the cache
+    // for up to this long.
+    let secret = temp_file("introspection-secret-ttl", b"s3cret");
+    let cfg = |ttl: u64| -> IntrospectionConfig {
+        serde_json::from_value(json!({
+            "endpoint": "https://idp.example/introspect", "client_id": "rampart",
+            "client_secret": {"file": secret}, "cache_max_ttl_seconds": ttl,
+        }))
+        .unwrap()
+    };
+    let server = Arc::new(FakeServer::default());
+    let clock = Arc::new(ManualClock::at_secs(NOW));
+    let Err(err) = cfg(31_536_000).build("authn.introspection", server.clone(), clock.clone())
+    else {
+        panic!("a year's cache must be refused");
+    };
+    assert!(
+        err.to_string()
+            .starts_with("authn.introspection.cache_max_ttl_seconds"),
+        "{err}"
+    );
+    assert!(
+        cfg(3600)
+            .build("authn.introspection", server, clock)
+            .is_ok()
+    );
+}
+
 #[tokio::test]
 async fn inactive_token_is_refused_and_negatively_cached_briefly() {
     let (engine, server, clock) = setup(json!({}));

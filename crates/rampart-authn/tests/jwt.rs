@@ -467,11 +467,42 @@ fn config_errors_name_the_field() {
             json!({"jwks_file": "/nonexistent/jwks.json"}),
             "authn.jwt.issuers[0]",
         ),
+        // Each interval is named as itself.
+        (
+            json!({"jwks_refresh_seconds": 0}),
+            "authn.jwt.issuers[0].jwks_refresh_seconds",
+        ),
+        (
+            json!({"jwks_min_refetch_seconds": 0}),
+            "authn.jwt.issuers[0].jwks_min_refetch_seconds",
+        ),
     ];
     for (extra, path) in cases {
         let err = config(extra)
             .build("authn.jwt", clock.clone(), &sources)
             .unwrap_err();
+        assert!(err.to_string().starts_with(path), "{err}");
+    }
+    // The cache bounds are named as themselves too.
+    for (field, value, path) in [
+        (
+            "verified_cache_entries",
+            2_000_000,
+            "authn.jwt.verified_cache_entries",
+        ),
+        (
+            "verified_cache_seconds",
+            600,
+            "authn.jwt.verified_cache_seconds",
+        ),
+    ] {
+        let mut raw = json!({"issuers": [{
+            "issuer": ISS, "audiences": [AUD], "algorithms": ["EdDSA"],
+            "jwks_url": "https://idp.example/jwks.json"
+        }]});
+        raw[field] = json!(value);
+        let cfg: JwtConfig = serde_json::from_value(raw).unwrap();
+        let err = cfg.build("authn.jwt", clock.clone(), &sources).unwrap_err();
         assert!(err.to_string().starts_with(path), "{err}");
     }
     let unknown: Result<JwtConfig, _> = serde_json::from_value(json!({"issuers": [], "bogus": 1}));

@@ -180,7 +180,9 @@ pub fn parse_offset(text: &str) -> Option<i32> {
         _ => return None,
     };
     let (h, m) = rest.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
+    // Two digits each: `parse` alone would take a sign (`+-5:00`).
+    let two_digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+    if !two_digits(h) || !two_digits(m) {
         return None;
     }
     let h: i32 = h.parse().ok()?;
@@ -247,7 +249,9 @@ mod tests {
         assert_eq!(parse_offset("UTC"), Some(0));
         assert_eq!(parse_offset("+02:00"), Some(7200));
         assert_eq!(parse_offset("-05:30"), Some(-19_800));
-        for bad in ["", "+2", "02:00", "+15:00", "+01:60", "+aa:00", "+"] {
+        for bad in [
+            "", "+2", "02:00", "+15:00", "+01:60", "+aa:00", "+", "+-5:00", "+02:-5", "++2:00",
+        ] {
             assert_eq!(parse_offset(bad), None, "{bad}");
         }
         assert_eq!(Zone::parse("+02:00"), Some(Zone::Fixed(7200)));

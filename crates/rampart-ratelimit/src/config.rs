@@ -273,6 +273,13 @@ pub enum ConfigError {
         /// Field path.
         field: String,
     },
+    /// A lock-out that counts neither per IP nor per username would never
+    /// lock anything.
+    #[error("{field}: per_ip and per_username are both false: nothing would ever be locked")]
+    LockoutCountsNothing {
+        /// Field path.
+        field: String,
+    },
     /// Both `quota_utc_offset` and `quota_time_zone` are set.
     #[error("{field}: set either quota_time_zone or quota_utc_offset, not both")]
     ConflictingTimeZones {
@@ -442,6 +449,11 @@ impl RateLimitConfig {
         };
         let lockout = match &self.lockout {
             None => None,
+            Some(l) if !l.per_ip && !l.per_username => {
+                return Err(ConfigError::LockoutCountsNothing {
+                    field: p("lockout"),
+                });
+            }
             Some(l) => Some(LockoutPolicy {
                 max_failures: check_count(l.max_failures, p("lockout.max_failures"))?,
                 window_us: duration(&l.window, p("lockout.window"))?,
@@ -451,9 +463,16 @@ impl RateLimitConfig {
             }),
         };
         let mut concurrency = Vec::with_capacity(self.concurrency.len());
+        let mut concurrency_names = std::collections::HashSet::new();
         for (i, c) in self.concurrency.iter().enumerate() {
             let f = p(&format!("concurrency[{i}]"));
             check_name(&c.name, &format!("{f}.name"))?;
+            // Two limits of one name would share one counter per key.
+            if !concurrency_names.insert(c.name.as_str()) {
+                return Err(ConfigError::DuplicateName {
+                    field: format!("{f}.name"),
+                });
+            }
             let key = KeyKind::parse(&c.key).ok_or_else(|| ConfigError::InvalidKey {
                 field: format!("{f}.key"),
             })?;

@@ -106,6 +106,24 @@ fn errors_name_the_field() {
             json!({ "concurrency": [ { "name": "c", "key": "consumer", "max_in_flight": 0 } ] }),
             "apis.shop.rate_limit.concurrency[0].max_in_flight",
         ),
+        // Two limits of one name would share one counter per key.
+        (
+            json!({ "concurrency": [
+            { "name": "c", "key": "consumer", "max_in_flight": 5 },
+            { "name": "c", "key": "consumer", "max_in_flight": 9 } ] }),
+            "apis.shop.rate_limit.concurrency[1].name",
+        ),
+        // Counting neither per IP nor per username would never lock anything.
+        (
+            json!({ "lockout": { "max_failures": 3, "window": "5m", "lock_for": "15m",
+                                 "per_ip": false, "per_username": false } }),
+            "apis.shop.rate_limit.lockout",
+        ),
+        // A signed part parsed as a number: "+-5:00" was taken for -05:00.
+        (
+            json!({ "quota_utc_offset": "+-5:00" }),
+            "apis.shop.rate_limit.quota_utc_offset",
+        ),
     ];
     for (config, expected) in cases {
         let err = compile(config.clone()).expect_err(&config.to_string());

@@ -189,11 +189,13 @@ impl JwtIssuerConfig {
                 "hs256_secret goes with algorithms: [HS256] and only with it",
             ));
         }
-        if self.jwks_refresh_seconds == 0 || self.jwks_min_refetch_seconds == 0 {
-            return Err(invalid(
-                format!("{path}.jwks_refresh_seconds"),
-                "intervals must be positive",
-            ));
+        for (field, seconds) in [
+            ("jwks_refresh_seconds", self.jwks_refresh_seconds),
+            ("jwks_min_refetch_seconds", self.jwks_min_refetch_seconds),
+        ] {
+            if seconds == 0 {
+                return Err(invalid(format!("{path}.{field}"), "must be positive"));
+            }
         }
         let keys = if let Some(secret) = &self.hs256_secret {
             let secret = secret.load().map_err(|source| ConfigError::Secret {
@@ -288,10 +290,16 @@ impl JwtConfig {
             }
             issuers.push(issuer.build(&issuer_path, &clock, sources)?);
         }
-        if self.verified_cache_entries > 1_000_000 || self.verified_cache_seconds > 300 {
+        if self.verified_cache_entries > 1_000_000 {
             return Err(invalid(
                 format!("{path}.verified_cache_entries"),
-                "at most 1000000 entries and 300 seconds",
+                "at most 1000000",
+            ));
+        }
+        if self.verified_cache_seconds > 300 {
+            return Err(invalid(
+                format!("{path}.verified_cache_seconds"),
+                "at most 300",
             ));
         }
         Ok(JwtVerifier::new(issuers, self.max_token_bytes, clock)
