@@ -273,6 +273,14 @@ pub enum ConfigError {
         /// Field path.
         field: String,
     },
+    /// `local.max_keys` below 8 per shard: the store would hold more.
+    #[error("{field}: at least {min} (8 per shard, shards rounded up to a power of two)")]
+    TooFewKeys {
+        /// Field path.
+        field: String,
+        /// Smallest accepted value.
+        min: usize,
+    },
     /// A lock-out that counts neither per IP nor per username would never
     /// lock anything.
     #[error("{field}: per_ip and per_username are both false: nothing would ever be locked")]
@@ -485,7 +493,21 @@ impl RateLimitConfig {
             });
         }
         check_count(self.local.max_keys as u64, p("local.max_keys"))?;
-        check_count(self.local.shards as u64, p("local.shards"))?;
+        // The store's bounds (`LocalStore::new`), refused rather than clamped:
+        // at most 65536 shards, and at least 8 keys per shard.
+        if self.local.shards == 0 || self.local.shards > 1 << 16 {
+            return Err(ConfigError::OutOfRange {
+                field: p("local.shards"),
+                max: 1 << 16,
+            });
+        }
+        let shards = self.local.shards.next_power_of_two();
+        if self.local.max_keys < shards.saturating_mul(8) {
+            return Err(ConfigError::TooFewKeys {
+                field: p("local.max_keys"),
+                min: shards.saturating_mul(8),
+            });
+        }
         if self.plan_claim.as_deref().is_some_and(str::is_empty) {
             return Err(ConfigError::InvalidName {
                 field: p("plan_claim"),

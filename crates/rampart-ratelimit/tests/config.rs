@@ -119,6 +119,15 @@ fn errors_name_the_field() {
                                  "per_ip": false, "per_username": false } }),
             "apis.shop.rate_limit.lockout",
         ),
+        // The store's bounds are refused, not clamped.
+        (
+            json!({ "local": { "shards": 100000 } }),
+            "apis.shop.rate_limit.local.shards",
+        ),
+        (
+            json!({ "local": { "max_keys": 100, "shards": 64 } }),
+            "apis.shop.rate_limit.local.max_keys",
+        ),
         // A signed part parsed as a number: "+-5:00" was taken for -05:00.
         (
             json!({ "quota_utc_offset": "+-5:00" }),

@@ -254,6 +254,13 @@ impl WafConfig {
         let mut exclusions = Vec::new();
         for (i, e) in self.exclusions.iter().enumerate() {
             let base = format!("exclusions[{i}]");
+            // Routes alone select requests but switch nothing off.
+            if e.rule_ids.is_empty() && e.tags.is_empty() && e.targets.is_empty() {
+                return Err(invalid(
+                    base,
+                    "name rule_ids, tags or targets to switch off",
+                ));
+            }
             let mut targets = Vec::new();
             for (j, t) in e.targets.iter().enumerate() {
                 let field = format!("{base}.targets[{j}]");

@@ -170,6 +170,21 @@ fn the_configured_mode_wins_over_a_rule_files_engine_directive() {
 }
 
 #[test]
+fn an_exclusion_that_switches_nothing_off_is_refused() {
+    let d = rules_dir();
+    let Err(err) = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf")],
+        "exclusions": [{"routes": ["POST /login"]}],
+    }))) else {
+        panic!("routes alone switch nothing off");
+    };
+    assert!(
+        err.to_string().starts_with("exclusions[0]: name rule_ids"),
+        "{err}"
+    );
+}
+
+#[test]
 fn route_exclusions_switch_off_rules_and_targets() {
     let d = rules_dir();
     let by_target = WafStage::new(&config(serde_json::json!({
