@@ -594,6 +594,30 @@ fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -
         &format!("{field}.max_body_bytes"),
         default_body,
     );
+    // The gateway buffers no more than the API's limit for any stage (413
+    // past it): an `openapi` limit above it would never be reached.
+    if let Some(openapi) = &raw.openapi {
+        let limits = std::iter::once(("limits".to_string(), &openapi.value.limits)).chain(
+            openapi
+                .value
+                .operations
+                .iter()
+                .map(|(key, op)| (format!("operations[{key:?}].limits"), &op.limits)),
+        );
+        for (path, limits) in limits {
+            if let Some(limit) = limits.max_body_bytes
+                && limit > max_body_bytes
+            {
+                c.error(
+                    openapi.line(),
+                    &format!("{field}.openapi.{path}.max_body_bytes"),
+                    format!(
+                        "{limit} exceeds the API's max_body_bytes ({max_body_bytes}): larger bodies are refused with 413 before this limit is checked"
+                    ),
+                );
+            }
+        }
+    }
     Some(Api {
         name: raw.name.value.clone(),
         hosts,

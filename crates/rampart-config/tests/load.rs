@@ -319,6 +319,33 @@ apis:
 }
 
 #[test]
+fn an_openapi_body_limit_past_the_apis_is_refused() {
+    // The gateway buffers at most the API's max_body_bytes for any stage.
+    let text = "\
+listeners:
+  - bind: 127.0.0.1:8080
+apis:
+  - name: a
+    max_body_bytes: 1MiB
+    upstream: {url: http://127.0.0.1:1}
+    openapi:
+      spec: spec.yaml
+      limits: {max_body_bytes: 10485760}
+      operations:
+        upload: {limits: {max_body_bytes: 2097152}}
+        small: {limits: {max_body_bytes: 1024}}
+";
+    let errors = errors_of(text);
+    assert_eq!(
+        errors,
+        vec![
+            "/etc/rampart/test.yaml:8: apis[0].openapi.limits.max_body_bytes: 10485760 exceeds the API's max_body_bytes (1048576): larger bodies are refused with 413 before this limit is checked".to_string(),
+            "/etc/rampart/test.yaml:8: apis[0].openapi.operations[\"upload\"].limits.max_body_bytes: 2097152 exceeds the API's max_body_bytes (1048576): larger bodies are refused with 413 before this limit is checked".to_string(),
+        ]
+    );
+}
+
+#[test]
 fn two_apis_for_the_same_host_and_prefix_are_refused() {
     let text = "\
 listeners:
