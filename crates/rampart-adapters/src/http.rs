@@ -52,7 +52,7 @@ fn default_connect_timeout_ms() -> u64 {
 }
 
 /// Outbound HTTP settings (JWKS and introspection calls).
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpClientConfig {
     /// Deadline of one whole call (connect, request, body), milliseconds. Default 5000.

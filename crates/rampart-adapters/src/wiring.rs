@@ -22,7 +22,7 @@ use crate::{
 };
 
 /// The adapters' configuration (process-wide, not per API).
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdaptersConfig {
     /// Outbound HTTP (JWKS, introspection).

@@ -81,6 +81,14 @@ impl Runtime {
         factory: &dyn StageFactory,
         previous: Option<&Runtime>,
     ) -> Result<Self, ConfigErrors> {
+        if let Some(previous) = previous {
+            // Checked first: building stages would already make counter stores
+            // for new APIs with the new settings.
+            let restart_only = restart_only_changes(&previous.config, &config);
+            if !restart_only.is_empty() {
+                return Err(ConfigErrors(restart_only));
+            }
+        }
         let mut errors = Vec::new();
         let mut apis = Vec::new();
         for (i, api) in config.apis.iter().enumerate() {
@@ -213,6 +221,45 @@ fn open_audit(config: &Config) -> Result<AuditLog, ConfigError> {
     })
 }
 
+/// Changes a reload cannot apply, as errors: the identity adapters (started
+/// once per process) and the rate-limit counter stores (kept per API across
+/// reloads, so that counts survive them) are built from these sections once.
+/// Taken silently, the reload would report success and keep the old settings;
+/// refused, the old configuration keeps serving and the message says why.
+fn restart_only_changes(previous: &Config, next: &Config) -> Vec<ConfigError> {
+    const WHY: &str = "changed: it is applied at start only (a reload keeps what it built); restart to apply it, the old configuration keeps serving";
+    let mut errors = Vec::new();
+    if previous.redis.as_ref().map(|r| &r.value) != next.redis.as_ref().map(|r| &r.value) {
+        let line = next.redis.as_ref().and_then(|r| r.line());
+        errors.push(ConfigError::new(&next.source, line, "redis", WHY));
+    }
+    if previous.identity.as_ref().map(|i| &i.value) != next.identity.as_ref().map(|i| &i.value) {
+        let line = next.identity.as_ref().and_then(|i| i.line());
+        errors.push(ConfigError::new(&next.source, line, "identity", WHY));
+    }
+    for (i, api) in next.apis.iter().enumerate() {
+        let local = |api: &Api| {
+            api.engines
+                .rate_limit
+                .as_ref()
+                .map(|r| r.value.local.clone())
+        };
+        let before = previous.apis.iter().find(|old| old.name == api.name);
+        if let (Some(before), Some(now)) = (before.and_then(local), local(api))
+            && before != now
+        {
+            let line = api.engines.rate_limit.as_ref().and_then(|r| r.line());
+            errors.push(ConfigError::new(
+                &next.source,
+                line,
+                format!("apis[{i}].rate_limit.local"),
+                WHY,
+            ));
+        }
+    }
+    errors
+}
+
 /// The client of API `i`'s upstream (its CA and client identity read and
 /// parsed; nothing connects), or the error naming its field and line.
 fn upstream_client(config: &Config, i: usize) -> Result<UpstreamClient, ConfigError> {
@@ -248,7 +295,45 @@ pub fn check_stages(config: &Config, factory: &dyn StageFactory) -> Result<(), C
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::{host_header, prefix_matches};
+    use super::{host_header, prefix_matches, restart_only_changes};
+
+    /// A configuration with `redis`, `identity` and `rate_limit.local` as given.
+    fn config(
+        redis_timeout: u64,
+        http_timeout: u64,
+        max_keys: u64,
+        prefix: &str,
+    ) -> rampart_config::Config {
+        let text = format!(
+            "listeners:\n  - bind: 127.0.0.1:0\nredis:\n  url: redis://127.0.0.1:6379\n  timeout_ms: {redis_timeout}\nidentity:\n  http: {{timeout_ms: {http_timeout}}}\napis:\n  - name: a\n    path_prefix: {prefix}\n    upstream: {{url: http://127.0.0.1:1}}\n    rate_limit:\n      local: {{max_keys: {max_keys}}}\n"
+        );
+        rampart_config::load_str(std::path::Path::new("/etc/rampart/r.yaml"), &text).unwrap()
+    }
+
+    #[test]
+    fn a_reload_refuses_what_it_cannot_apply_and_takes_the_rest() {
+        let before = config(250, 5000, 100_000, "/");
+        // Routing changes are a reload's business.
+        assert!(restart_only_changes(&before, &config(250, 5000, 100_000, "/v2")).is_empty());
+        let errors: Vec<String> = restart_only_changes(&before, &config(500, 9000, 200_000, "/"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("/etc/rampart/r.yaml:4: redis: changed"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1].starts_with("/etc/rampart/r.yaml:7: identity: changed"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[2].starts_with("/etc/rampart/r.yaml:13: apis[0].rate_limit.local: changed"),
+            "{errors:#?}"
+        );
+        assert!(errors[2].contains("restart to apply"), "{errors:#?}");
+    }
 
     #[test]
     fn upstream_host_headers_omit_default_ports() {

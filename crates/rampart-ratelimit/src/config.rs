@@ -174,7 +174,7 @@ impl Default for HeadersConfig {
 }
 
 /// Memory bound of the in-process store.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocalConfig {
     /// Most keys tracked at once (default 1 048 576).

@@ -15,7 +15,7 @@ pub enum OutageMode {
 }
 
 /// Where the shared counters live.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedisStoreConfig {
     /// A standalone Redis: `redis://host:port/db` or `rediss://` for TLS. With a

@@ -18,7 +18,7 @@ fn default_cache_ttl_ms() -> u64 {
 }
 
 /// The embedded (SQLite) API key store.
-#[derive(Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyStoreConfig {
     /// The SQLite database file (created with mode 0600 if missing).

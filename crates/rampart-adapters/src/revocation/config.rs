@@ -26,7 +26,7 @@ fn default_retention() -> u64 {
 }
 
 /// Shared revocation through Redis: a persisted sorted set plus pub/sub.
-#[derive(Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationSyncConfig {
     /// `redis://host:port/db` or `rediss://` (TLS); with a password, by reference
