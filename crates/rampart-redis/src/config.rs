@@ -101,6 +101,13 @@ pub enum RedisConfigError {
         /// Field path.
         field: String,
     },
+    /// `fallback_max_keys` below what the fallback store holds anyway (8 keys
+    /// in each of its 64 shards): a smaller value would be raised silently.
+    #[error("{field}: at least 512 (8 keys in each of the fallback's 64 shards)")]
+    FallbackKeys {
+        /// Field path.
+        field: String,
+    },
     /// The client could not be created (e.g. TLS setup).
     #[error("{field}: client setup failed: {source}")]
     Client {

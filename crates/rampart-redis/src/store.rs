@@ -91,6 +91,11 @@ impl RedisStore {
         };
         let timeout = ms(config.timeout_ms, f("timeout_ms"))?;
         let retry = ms(config.retry_interval_ms, f("retry_interval_ms"))?;
+        if config.fallback_max_keys < 512 {
+            return Err(RedisConfigError::FallbackKeys {
+                field: f("fallback_max_keys"),
+            });
+        }
         if config.key_prefix.len() > 64 || config.key_prefix.contains(['{', '}']) {
             return Err(RedisConfigError::Prefix {
                 field: f("key_prefix"),

@@ -293,6 +293,14 @@ async fn config_errors_name_the_field() {
     let e = RedisStore::new(&c, "rl.redis").unwrap_err();
     assert!(e.to_string().starts_with("rl.redis.key_prefix:"), "{e}");
     c.key_prefix = "x:".into();
+    // Below 8 keys in each of the fallback's 64 shards: was raised to 512 silently.
+    c.fallback_max_keys = 0;
+    let e = RedisStore::new(&c, "rl.redis").unwrap_err();
+    assert!(
+        e.to_string().starts_with("rl.redis.fallback_max_keys:"),
+        "{e}"
+    );
+    c.fallback_max_keys = 512;
     c.cluster_nodes = vec!["redis://127.0.0.1:7000".into()];
     let e = RedisStore::new(&c, "rl.redis").unwrap_err();
     assert!(e.to_string().starts_with("rl.redis.url:"), "{e}");
