@@ -1,6 +1,6 @@
 //! The WAF section of a per-API configuration, and its validation into a
-//! [`CompiledWaf`]: the rules loaded once (in the order given, with an engine
-//! preamble), plus per-route exclusions.
+//! [`CompiledWaf`]: the rules loaded once (in the order given, this
+//! section's engine directives last), plus per-route exclusions.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -295,16 +295,19 @@ impl WafConfig {
         })
     }
 
-    /// Loads the preamble and the rule files into a builder, without
-    /// freezing it (for tools that adjust [`crate::ruleset::Settings`] first).
+    /// Loads ModSecurity's recommended rules (when asked for), the rule files
+    /// and this section's engine directives into a builder, without freezing
+    /// it (for tools that adjust [`crate::ruleset::Settings`] first).
     pub fn load(&self, services: Services) -> Result<RulesetBuilder, WafConfigError> {
+        let rules_error = |source| WafConfigError::Rules {
+            field: "rules".into(),
+            source,
+        };
         let mut b = RulesetBuilder::new().services(services);
-        let preamble = self.preamble();
-        b.load_str(&preamble, Path::new("<rampart-preamble>"))
-            .map_err(|source| WafConfigError::Rules {
-                field: "rules".into(),
-                source,
-            })?;
+        if self.recommended_rules {
+            b.load_str(RECOMMENDED_RULES, Path::new("<rampart-preamble>"))
+                .map_err(rules_error)?;
+        }
         for (i, path) in self.rules.iter().enumerate() {
             b.load_file(path).map_err(|source| WafConfigError::Rules {
                 field: format!("rules[{i}]"),
@@ -318,54 +321,29 @@ impl WafConfig {
                     })?;
             }
         }
-        self.enforce_settings(b.settings_mut())?;
-        Ok(b)
-    }
-
-    /// What this section says wins over the rule files' directives: a
-    /// `SecRuleEngine DetectionOnly` in a file (ModSecurity's recommended
-    /// configuration has one) would otherwise leave `mode: blocking` blocking
-    /// nothing. A response body limit a file sets must fit the gateway's
-    /// response buffer like this section's.
-    fn enforce_settings(
-        &self,
-        settings: &mut crate::ruleset::Settings,
-    ) -> Result<(), WafConfigError> {
-        settings.engine = match self.mode {
-            WafMode::Blocking => crate::seclang::actions::EngineMode::On,
-            WafMode::DetectionOnly => crate::seclang::actions::EngineMode::DetectionOnly,
-        };
-        match self.request_body_limit {
-            Some(limit) => {
-                settings.request_body_access = true;
-                settings.request_body_limit = limit;
-            }
-            None => settings.request_body_access = false,
-        }
-        if let Some(limit) = self.response_body_limit {
-            settings.response_body_access = true;
-            settings.response_body_limit = limit;
-            settings.response_mime_types = self
-                .response_body_types
-                .iter()
-                .map(|media_type| media_type.to_ascii_lowercase())
-                .collect();
-        } else if settings.response_body_access
-            && settings.response_body_limit > MAX_RESPONSE_BODY_LIMIT
-        {
-            return Err(WafConfigError::Invalid {
-                field: "rules".into(),
-                reason: format!(
+        // Last, so that what this section says wins over the files' own
+        // directives: a `SecRuleEngine DetectionOnly` in a file (ModSecurity's
+        // recommended configuration has one) would otherwise leave
+        // `mode: blocking` blocking nothing.
+        b.load_str(&self.engine_directives(), Path::new("<rampart-engine>"))
+            .map_err(rules_error)?;
+        let settings = &b.settings;
+        if settings.response_body_access && settings.response_body_limit > MAX_RESPONSE_BODY_LIMIT {
+            // A limit a file set must fit the gateway's response buffer like
+            // this section's.
+            return Err(invalid(
+                "rules",
+                format!(
                     "a rule file sets SecResponseBodyLimit {}; at most {MAX_RESPONSE_BODY_LIMIT} (the gateway's response buffer)",
                     settings.response_body_limit
                 ),
-            });
+            ));
         }
-        Ok(())
+        Ok(b)
     }
 
-    /// Engine directives and, optionally, ModSecurity's recommended rules.
-    fn preamble(&self) -> String {
+    /// The engine directives this section sets.
+    fn engine_directives(&self) -> String {
         let mut s = String::new();
         let engine = match self.mode {
             WafMode::Blocking => "On",
@@ -385,9 +363,6 @@ impl WafConfig {
                  SecResponseBodyMimeTypesClear\nSecResponseBodyMimeType {}",
                 self.response_body_types.join(" ")
             );
-        }
-        if self.recommended_rules {
-            s.push_str(RECOMMENDED_RULES);
         }
         s
     }
