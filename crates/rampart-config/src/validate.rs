@@ -1,7 +1,7 @@
 //! Raw -> typed: checks every value and collects every problem, so `rampart check`
 //! can list them all at once.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,7 +21,7 @@ struct Checker<'a> {
     base_dir: PathBuf,
     errors: Vec<ConfigError>,
     /// See [`Config::field_lines`].
-    field_lines: std::collections::BTreeMap<String, u64>,
+    field_lines: BTreeMap<String, u64>,
 }
 
 impl Checker<'_> {
@@ -104,14 +104,26 @@ impl Checker<'_> {
         default: usize,
         max: usize,
     ) -> usize {
+        self.bounded(value, field, default, 1..=max)
+    }
+
+    /// A number within `range` (`default` when absent or refused).
+    fn bounded(
+        &mut self,
+        value: Option<&Located<u64>>,
+        field: &str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+    ) -> usize {
         let Some(value) = value else { return default };
         match usize::try_from(value.value) {
+            Ok(n) if range.contains(&n) => n,
             Ok(0) => {
                 self.error(value.line(), field, "must be greater than zero");
                 default
             }
-            Ok(count) if count <= max => count,
             _ => {
+                let max = range.end();
                 self.error(value.line(), field, format!("must be at most {max}"));
                 default
             }
@@ -149,7 +161,7 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         file,
         base_dir,
         errors: Vec::new(),
-        field_lines: std::collections::BTreeMap::new(),
+        field_lines: BTreeMap::new(),
     };
 
     if raw.listeners.value.is_empty() {
@@ -199,7 +211,7 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         c.error(raw.apis.line(), "apis", "at least one API is required");
     }
     let mut names = HashSet::new();
-    let mut routes = std::collections::HashMap::new();
+    let mut routes = HashMap::new();
     let mut apis = Vec::new();
     for (i, api) in raw.apis.value.iter().enumerate() {
         let field = format!("apis[{i}]");
@@ -480,20 +492,12 @@ fn audit_of(c: &mut Checker<'_>, raw: &RawConfig) -> Audit {
                     100 << 20,
                 ) as u64;
                 // Rotation looks for every numbered file up to `keep`.
-                let keep = match keep.as_ref() {
-                    None => 10,
-                    Some(keep) => match usize::try_from(keep.value) {
-                        Ok(count) if count <= MAX_KEPT_AUDIT_FILES => count,
-                        _ => {
-                            c.error(
-                                keep.line(),
-                                &format!("{field}.file.keep"),
-                                format!("must be at most {MAX_KEPT_AUDIT_FILES}"),
-                            );
-                            10
-                        }
-                    },
-                };
+                let keep = c.bounded(
+                    keep.as_ref(),
+                    &format!("{field}.file.keep"),
+                    10,
+                    0..=MAX_KEPT_AUDIT_FILES,
+                );
                 let max_age = max_age.as_ref().map(|age| {
                     c.duration(
                         Some(age),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use rampart_audit::{AuditLog, FileSink, FileSinkOptions, QueryRedactor, Sink, StdoutSink};
-use rampart_config::{Api, AuditSink, Config, ConfigError, ConfigErrors};
+use rampart_config::{Api, AuditSink, Config, ConfigError, ConfigErrors, Upstream};
 use rampart_core::Stage;
 use tokio::sync::Semaphore;
 
@@ -92,7 +92,7 @@ impl Runtime {
         let mut errors = Vec::new();
         let mut apis = Vec::new();
         for (i, api) in config.apis.iter().enumerate() {
-            let client = match upstream_client(&config, i) {
+            let client = match upstream_client(&config, i, &api.upstream) {
                 Ok(client) => Some(client),
                 Err(error) => {
                     errors.push(error);
@@ -238,17 +238,15 @@ fn restart_only_changes(previous: &Config, next: &Config) -> Vec<ConfigError> {
         errors.push(ConfigError::new(&next.source, line, "identity", WHY));
     }
     for (i, api) in next.apis.iter().enumerate() {
-        let local = |api: &Api| {
-            api.engines
-                .rate_limit
-                .as_ref()
-                .map(|r| r.value.local.clone())
-        };
-        let before = previous.apis.iter().find(|old| old.name == api.name);
-        if let (Some(before), Some(now)) = (before.and_then(local), local(api))
-            && before != now
+        let before = previous
+            .apis
+            .iter()
+            .find(|old| old.name == api.name)
+            .and_then(|old| old.engines.rate_limit.as_ref());
+        if let (Some(before), Some(now)) = (before, &api.engines.rate_limit)
+            && before.value.local != now.value.local
         {
-            let line = api.engines.rate_limit.as_ref().and_then(|r| r.line());
+            let line = now.line();
             errors.push(ConfigError::new(
                 &next.source,
                 line,
@@ -262,13 +260,20 @@ fn restart_only_changes(previous: &Config, next: &Config) -> Vec<ConfigError> {
 
 /// The client of API `i`'s upstream (its CA and client identity read and
 /// parsed; nothing connects), or the error naming its field and line.
-fn upstream_client(config: &Config, i: usize) -> Result<UpstreamClient, ConfigError> {
-    let field = format!("apis[{i}].upstream");
-    let upstream = config.apis.get(i).map(|api| &api.upstream);
-    upstream
-        .ok_or_else(|| "no such API".to_string())
-        .and_then(|upstream| build_client(upstream).map_err(|err| err.to_string()))
-        .map_err(|message| ConfigError::new(&config.source, config.line_of(&field), field, message))
+fn upstream_client(
+    config: &Config,
+    i: usize,
+    upstream: &Upstream,
+) -> Result<UpstreamClient, ConfigError> {
+    build_client(upstream).map_err(|err| {
+        let field = format!("apis[{i}].upstream");
+        ConfigError::new(
+            &config.source,
+            config.line_of(&field),
+            field,
+            err.to_string(),
+        )
+    })
 }
 
 /// Builds every API's stages and upstream client without starting anything
@@ -280,7 +285,9 @@ pub fn check_stages(config: &Config, factory: &dyn StageFactory) -> Result<(), C
         .iter()
         .enumerate()
         .flat_map(|(i, api)| {
-            let client = upstream_client(config, i).err().map(|error| vec![error]);
+            let client = upstream_client(config, i, &api.upstream)
+                .err()
+                .map(|error| vec![error]);
             let stages = factory.stages(config, api).err().map(|errors| errors.0);
             client.into_iter().chain(stages).flatten()
         })
