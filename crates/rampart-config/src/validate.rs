@@ -622,6 +622,20 @@ fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -
             }
         }
     }
+    // The same for the WAF's limit, when written (its 128 KiB default is
+    // simply capped by a smaller API limit).
+    if let Some(waf) = &raw.waf
+        && let Some(limit) = waf.value.written_body_limit()
+        && limit > max_body_bytes
+    {
+        c.error(
+            waf.line(),
+            &format!("{field}.waf.request_body_limit"),
+            format!(
+                "{limit} exceeds the API's max_body_bytes ({max_body_bytes}): larger bodies are refused with 413 before the WAF sees them"
+            ),
+        );
+    }
     Some(Api {
         name: raw.name.value.clone(),
         hosts,

@@ -346,6 +346,30 @@ apis:
 }
 
 #[test]
+fn a_written_waf_body_limit_past_the_apis_is_refused() {
+    // Written above the API's limit: refused; the 128 KiB default above a
+    // smaller API limit and a written value within it are fine.
+    let api = |name: &str, max: &str, waf: &str| {
+        format!(
+            "  - name: {name}\n    path_prefix: /{name}\n    max_body_bytes: {max}\n    upstream: {{url: http://127.0.0.1:1}}\n    waf: {{rules: [crs-setup.conf]{waf}}}\n"
+        )
+    };
+    let text = format!(
+        "listeners:\n  - bind: 127.0.0.1:8080\napis:\n{}{}{}{}",
+        api("big", "64KiB", ", request_body_limit: 1048576"),
+        api("default", "64KiB", ""),
+        api("within", "1MiB", ", request_body_limit: 1048576"),
+        api("off", "64KiB", ", request_body_limit: null"),
+    );
+    assert_eq!(
+        errors_of(&text),
+        vec![
+            "/etc/rampart/test.yaml:8: apis[0].waf.request_body_limit: 1048576 exceeds the API's max_body_bytes (65536): larger bodies are refused with 413 before the WAF sees them".to_string(),
+        ]
+    );
+}
+
+#[test]
 fn two_apis_for_the_same_host_and_prefix_are_refused() {
     let text = "\
 listeners:

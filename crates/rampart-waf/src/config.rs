@@ -46,10 +46,15 @@ pub struct WafConfig {
     /// CRS inbound anomaly score threshold (sets `tx.inbound_anomaly_score_threshold`).
     #[serde(default)]
     pub inbound_anomaly_threshold: Option<u32>,
-    /// Request body bytes inspected; `None` turns request body inspection off.
+    /// Request body bytes inspected; `null` turns request body inspection off.
     /// The gateway buffers this much and refuses larger bodies with 413.
-    #[serde(default = "default_body_limit")]
-    pub request_body_limit: Option<usize>,
+    // Three-way (absent `None` = the default, `null` = `Some(None)`), so that
+    // a value the user wrote can be checked against the API's own body limit
+    // while the default is simply capped by it: read it through
+    // `body_limit` and `written_body_limit`.
+    #[serde(default, deserialize_with = "written")]
+    #[schemars(with = "Option<usize>", extend("default" = DEFAULT_REQUEST_BODY_LIMIT))]
+    pub request_body_limit: Option<Option<usize>>,
     /// Response body bytes inspected in phase 4 (CRS `RESPONSE-95x` data
     /// leakage rules), at most 16 MiB (the gateway's response buffer); null
     /// (the default) leaves `SecResponseBodyAccess` to the rule files (off
@@ -72,8 +77,17 @@ pub struct WafConfig {
     pub exclusions: Vec<WafExclusion>,
 }
 
-fn default_body_limit() -> Option<usize> {
-    Some(128 * 1024)
+/// Request body bytes inspected when `request_body_limit` is absent.
+pub const DEFAULT_REQUEST_BODY_LIMIT: usize = 128 * 1024;
+
+/// A field that is present, even as `null`: `Some(value)` (absent fields
+/// take `#[serde(default)]`, i.e. `None`).
+fn written<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 fn default_response_types() -> Vec<String> {
@@ -194,6 +208,18 @@ fn exact_tags(list: &[String]) -> Vec<Arc<Regex>> {
 }
 
 impl WafConfig {
+    /// Request body bytes inspected (`None`: body inspection off).
+    pub fn body_limit(&self) -> Option<usize> {
+        self.request_body_limit
+            .unwrap_or(Some(DEFAULT_REQUEST_BODY_LIMIT))
+    }
+
+    /// The request body limit as written in the configuration, when it was
+    /// written and is a number (not the default, not `null`).
+    pub fn written_body_limit(&self) -> Option<usize> {
+        self.request_body_limit.flatten()
+    }
+
     /// Loads the rules and validates everything.
     pub fn build(&self) -> Result<CompiledWaf, WafConfigError> {
         self.build_with(Services::default())
@@ -209,7 +235,7 @@ impl WafConfig {
         {
             return Err(invalid("paranoia_level", "must be 1, 2, 3 or 4"));
         }
-        if self.request_body_limit == Some(0) {
+        if self.body_limit() == Some(0) {
             return Err(invalid(
                 "request_body_limit",
                 "must be positive (or null to turn body inspection off)",
@@ -350,7 +376,7 @@ impl WafConfig {
             WafMode::DetectionOnly => "DetectionOnly",
         };
         let _ = writeln!(s, "SecRuleEngine {engine}");
-        match self.request_body_limit {
+        match self.body_limit() {
             Some(limit) => {
                 let _ = writeln!(s, "SecRequestBodyAccess On\nSecRequestBodyLimit {limit}");
             }

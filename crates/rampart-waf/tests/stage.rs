@@ -362,3 +362,29 @@ fn request_bodies_past_the_no_files_limit_get_413_but_uploads_may_be_larger() {
     assert_eq!(problem.kind.slug, "body-too-large");
     assert_eq!(problem.kind.status, 413);
 }
+
+#[test]
+fn the_request_body_limit_is_the_default_a_written_number_or_off() {
+    let d = rules_dir();
+    let rules = [d.join("setup.conf"), d.join("rules.conf")];
+    let body = cx(Method::POST, "/login", None, Some(r#"{"user":"alice"}"#));
+    let limit_of = |json: serde_json::Value| {
+        let config = config(json);
+        let stage = WafStage::new(&config).unwrap();
+        (config.written_body_limit(), stage.request_body_limit(&body))
+    };
+    // Absent: the 128 KiB default, not counted as written.
+    assert_eq!(
+        limit_of(serde_json::json!({"rules": rules})),
+        (None, Some(131_072))
+    );
+    assert_eq!(
+        limit_of(serde_json::json!({"rules": rules, "request_body_limit": 4096})),
+        (Some(4096), Some(4096))
+    );
+    // `null`: no body inspection, so the WAF asks the gateway for no body.
+    assert_eq!(
+        limit_of(serde_json::json!({"rules": rules, "request_body_limit": null})),
+        (None, None)
+    );
+}
