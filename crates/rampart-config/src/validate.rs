@@ -210,6 +210,28 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     if raw.apis.value.is_empty() {
         c.error(raw.apis.line(), "apis", "at least one API is required");
     }
+    // Checked here, with the section's line, rather than first by the API
+    // whose rate limits build the store (it would be reported there).
+    let redis_prefix_ok = match &raw.redis {
+        Some(redis) => {
+            const FIELD: &str = "redis.key_prefix";
+            match redis.value.check_key_prefix(FIELD.into()) {
+                Ok(()) => true,
+                Err(error) => {
+                    // The error says its field first; the checker says it too.
+                    let message = error.to_string();
+                    let message = message.strip_prefix(FIELD).unwrap_or(&message);
+                    c.error(
+                        redis.line(),
+                        FIELD,
+                        message.trim_start_matches(": ").to_string(),
+                    );
+                    false
+                }
+            }
+        }
+        None => true,
+    };
     let mut names = HashSet::new();
     let mut routes = HashMap::new();
     let mut apis = Vec::new();
@@ -221,6 +243,25 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
                 &format!("{field}.name"),
                 format!("duplicate API name `{}`", api.name.value),
             );
+        }
+        // Each API's shared counters live under `{key_prefix}{name}:`; a
+        // prefix bad on its own is the `redis` section's error (above).
+        if let (Some(redis), Some(_)) = (&raw.redis, &api.rate_limit)
+            && redis_prefix_ok
+        {
+            let prefix = &redis.value.key_prefix;
+            let combined = prefix.len() + api.name.value.len() + 1;
+            if combined > rampart_redis::MAX_KEY_PREFIX_BYTES {
+                c.error(
+                    api.name.line(),
+                    &format!("{field}.name"),
+                    format!(
+                        "this API's Redis counters would live under `{prefix}{}:`, {combined} bytes, more than {} (shorten the name or redis.key_prefix)",
+                        api.name.value,
+                        rampart_redis::MAX_KEY_PREFIX_BYTES
+                    ),
+                );
+            }
         }
         if let Some(typed) = api_of(&mut c, api, &field, limits.max_body_bytes) {
             // Two APIs for the same host (or any host) and path prefix: one of

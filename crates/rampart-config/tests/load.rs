@@ -370,6 +370,47 @@ fn a_written_waf_body_limit_past_the_apis_is_refused() {
 }
 
 #[test]
+fn redis_key_prefixes_too_long_are_named_where_they_are_written() {
+    // 50 bytes of prefix: an API name of 13 bytes fits (50 + 13 + ":" = 64),
+    // one of 14 does not, and is named by its own line. An API without rate
+    // limits keeps no counters in Redis.
+    let prefix = "p".repeat(50);
+    let api = |name: &str, limits: bool| {
+        format!(
+            "  - name: {name}\n    path_prefix: /{name}\n    upstream: {{url: http://127.0.0.1:1}}\n{}",
+            if limits {
+                "    rate_limit: {pre_auth: [{name: ip, key: client_ip, rate: 10, per: 1s}]}\n"
+            } else {
+                ""
+            }
+        )
+    };
+    let head = "listeners:\n  - bind: 127.0.0.1:8080\n";
+    let text = format!(
+        "{head}redis:\n  url: redis://127.0.0.1:1\n  key_prefix: {prefix}\napis:\n{}{}{}",
+        api("thirteen-byte", true),
+        api("fourteen-bytes", true),
+        api("fourteen-bytes-no-limits", false),
+    );
+    assert_eq!(
+        errors_of(&text),
+        vec![format!(
+            "/etc/rampart/test.yaml:11: apis[1].name: this API's Redis counters would live under `{prefix}fourteen-bytes:`, 65 bytes, more than 64 (shorten the name or redis.key_prefix)"
+        )]
+    );
+    // A prefix too long on its own is the redis section's error, once.
+    let text = format!(
+        "{head}redis:\n  url: redis://127.0.0.1:1\n  key_prefix: {}\napis:\n{}",
+        "p".repeat(65),
+        api("a", true),
+    );
+    assert_eq!(
+        errors_of(&text),
+        vec!["/etc/rampart/test.yaml:4: redis.key_prefix: at most 64 bytes, no braces".to_string()]
+    );
+}
+
+#[test]
 fn two_apis_for_the_same_host_and_prefix_are_refused() {
     let text = "\
 listeners:

@@ -2,6 +2,10 @@
 
 use serde::Deserialize;
 
+/// The longest key prefix, the API's part included: keys stay short, and
+/// a prefix is not a place for data.
+pub const MAX_KEY_PREFIX_BYTES: usize = 64;
+
 /// What to do while Redis is unreachable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -27,7 +31,9 @@ pub struct RedisStoreConfig {
     /// when set, `url` must not be.
     #[serde(default)]
     pub cluster_nodes: Vec<String>,
-    /// Prefix of every key Rampart writes (default `rampart:`).
+    /// Prefix of every key Rampart writes (default `rampart:`), at most 64
+    /// bytes, no braces. Each API's counters live under `{key_prefix}{api}:`,
+    /// which must fit 64 bytes too.
     #[serde(default = "default_prefix")]
     pub key_prefix: String,
     /// `fail_open` (default) or `fail_closed`.
@@ -71,6 +77,16 @@ impl RedisStoreConfig {
             fallback_max_keys: default_fallback_keys(),
         }
     }
+
+    /// Whether `key_prefix` is usable: at most [`MAX_KEY_PREFIX_BYTES`], no
+    /// braces (they would change the Cluster hash tag). `field` names it in
+    /// the error.
+    pub fn check_key_prefix(&self, field: String) -> Result<(), RedisConfigError> {
+        if self.key_prefix.len() > MAX_KEY_PREFIX_BYTES || self.key_prefix.contains(['{', '}']) {
+            return Err(RedisConfigError::Prefix { field });
+        }
+        Ok(())
+    }
 }
 
 /// A configuration or connection-setup error.
@@ -94,7 +110,7 @@ pub enum RedisConfigError {
         /// Field path.
         field: String,
     },
-    /// The key prefix is longer than 64 bytes or holds a brace (it would change
+    /// The key prefix is longer than [`MAX_KEY_PREFIX_BYTES`] or holds a brace (it would change
     /// the Cluster hash tag).
     #[error("{field}: at most 64 bytes, no braces")]
     Prefix {

@@ -20,6 +20,6 @@ mod health;
 pub mod script;
 pub mod store;
 
-pub use config::{OutageMode, RedisConfigError, RedisStoreConfig};
+pub use config::{MAX_KEY_PREFIX_BYTES, OutageMode, RedisConfigError, RedisStoreConfig};
 pub use health::{METRIC_ERRORS, METRIC_FALLBACK, METRIC_UP};
 pub use store::RedisStore;

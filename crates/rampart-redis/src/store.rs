@@ -96,11 +96,7 @@ impl RedisStore {
                 field: f("fallback_max_keys"),
             });
         }
-        if config.key_prefix.len() > 64 || config.key_prefix.contains(['{', '}']) {
-            return Err(RedisConfigError::Prefix {
-                field: f("key_prefix"),
-            });
-        }
+        config.check_key_prefix(f("key_prefix"))?;
         let conn = match (&config.url, config.cluster_nodes.is_empty()) {
             (Some(url), true) => {
                 let client = Client::open(url.as_str())
