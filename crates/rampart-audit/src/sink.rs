@@ -75,6 +75,62 @@ impl FileSink {
         })
     }
 
+    /// Whether [`FileSink::open`] would succeed for `path`, found without
+    /// creating or changing anything (for `rampart check`): an existing file
+    /// must open for appending; for a new one, the nearest existing directory
+    /// on its path must let this process create entries (its missing
+    /// directories are created by `open`).
+    pub fn check(path: &Path) -> io::Result<()> {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => Err(io::Error::other("is a directory")),
+            Ok(_) => OpenOptions::new().append(true).open(path).map(drop),
+            // Not found, or a file where a directory should be (ENOTDIR).
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                // `a/b.log`'s ancestors are `a` and `` (the working directory).
+                for dir in path.ancestors().skip(1) {
+                    let dir = if dir.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        dir
+                    };
+                    match std::fs::metadata(dir) {
+                        Ok(meta) if meta.is_dir() => {
+                            use rustix::fs::{Access, access};
+                            return access(dir, Access::WRITE_OK | Access::EXEC_OK).map_err(
+                                |errno| {
+                                    io::Error::other(format!(
+                                        "cannot create it in {}: {}",
+                                        dir.display(),
+                                        io::Error::from(errno)
+                                    ))
+                                },
+                            );
+                        }
+                        Ok(_) => {
+                            return Err(io::Error::other(format!(
+                                "{} is not a directory",
+                                dir.display()
+                            )));
+                        }
+                        Err(err)
+                            if matches!(
+                                err.kind(),
+                                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                            ) => {}
+                        Err(err) => return Err(err),
+                    }
+                }
+                Err(err)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
     fn rotated(&self, n: usize) -> PathBuf {
         let mut name = self.path.as_os_str().to_owned();
         name.push(format!(".{n}"));
@@ -175,6 +231,32 @@ mod tests {
         let mut line = vec![b'x'; 39];
         line.push(b'\n');
         (dir, path, sink, line)
+    }
+
+    #[test]
+    fn check_finds_what_open_would_fail_on_and_creates_nothing() {
+        let dir = temp_dir("check");
+        // A new file in directories still to be made: fine, and none is made.
+        let deep = dir.join("a/b/audit.log");
+        FileSink::check(&deep).unwrap();
+        assert!(!dir.join("a").exists());
+        // An existing file opens for appending and is left as it was.
+        let existing = dir.join("old.log");
+        std::fs::write(&existing, "kept\n").unwrap();
+        FileSink::check(&existing).unwrap();
+        assert_eq!(std::fs::read_to_string(&existing).unwrap(), "kept\n");
+        // A directory, or a file where a directory should be: what `open` refuses.
+        assert!(FileSink::check(&dir).is_err());
+        let options = || FileSinkOptions {
+            max_bytes: 100,
+            keep: 1,
+            max_age: None,
+        };
+        assert!(FileSink::open(&dir, options()).is_err());
+        let under_file = existing.join("audit.log");
+        let error = FileSink::check(&under_file).unwrap_err().to_string();
+        assert!(error.ends_with("old.log is not a directory"), "{error}");
+        assert!(FileSink::open(&under_file, options()).is_err());
     }
 
     #[test]

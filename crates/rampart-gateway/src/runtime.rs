@@ -276,6 +276,30 @@ fn upstream_client(
     })
 }
 
+/// Whether every audit file sink could be opened, found without creating
+/// anything (for `rampart check`: an audit path in a directory the gateway
+/// may not write is found there, not at the next start).
+pub fn check_audit_files(config: &Config) -> Vec<ConfigError> {
+    config
+        .audit
+        .sinks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, sink)| match sink {
+            AuditSink::File { path, .. } => FileSink::check(path).err().map(|err| {
+                let field = format!("audit.sinks[{i}].file.path");
+                ConfigError::new(
+                    &config.source,
+                    config.line_of(&field),
+                    field,
+                    format!("cannot open: {err}"),
+                )
+            }),
+            AuditSink::Stdout => None,
+        })
+        .collect()
+}
+
 /// Builds every API's stages and upstream client without starting anything
 /// (for `rampart check`: a CA file that is not PEM is found there, not at
 /// the next start).

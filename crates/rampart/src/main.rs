@@ -216,6 +216,7 @@ async fn check(file: &std::path::Path) -> ExitCode {
                     message,
                 ));
             }
+            errors.extend(rampart_gateway::runtime::check_audit_files(&config));
             if let Err(stage_errors) = rampart_gateway::runtime::check_stages(&config, &factory) {
                 errors.extend(stage_errors.0.into_iter().filter(|error| {
                     !(identity_failed && error.to_string().ends_with(stages::NO_ADAPTERS))

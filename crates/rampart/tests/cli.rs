@@ -283,16 +283,43 @@ fn the_documented_example_configuration_passes_check() {
 }
 
 #[test]
-fn serve_names_the_line_of_an_audit_file_it_cannot_open() {
-    // The path passes validation; opening it fails only at start.
+fn check_and_serve_name_the_line_of_an_audit_file_that_cannot_be_opened() {
+    // The path passes validation; opening it fails. `check` finds it without
+    // creating anything, `serve` when it opens the file.
     let dir = temp_dir("audit-open");
     std::fs::write(dir.join("taken"), "a file, not a directory\n").unwrap();
     let path = dir.join("rampart.yaml");
-    std::fs::write(
-        &path,
-        "listeners:\n  - bind: 127.0.0.1:0\nadmin:\n  bind: 127.0.0.1:0\naudit:\n  sinks:\n    - file: {path: taken/audit.jsonl}\napis:\n  - name: a\n    upstream: {url: http://127.0.0.1:1}\n",
-    )
-    .unwrap();
+    let config = |audit_path: &str| {
+        format!(
+            "listeners:\n  - bind: 127.0.0.1:0\nadmin:\n  bind: 127.0.0.1:0\naudit:\n  sinks:\n    - file: {{path: {audit_path}}}\napis:\n  - name: a\n    upstream: {{url: http://127.0.0.1:1}}\n"
+        )
+    };
+    std::fs::write(&path, config("logs/audit.jsonl")).unwrap();
+    let check = || {
+        Command::new(RAMPART)
+            .args(["check", path.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !dir.join("logs").exists(),
+        "check created the audit directory"
+    );
+
+    std::fs::write(&path, config("taken/audit.jsonl")).unwrap();
+    let out = check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("rampart.yaml:7: audit.sinks[0].file.path: cannot open"),
+        "{stderr}"
+    );
     let out = Command::new(RAMPART)
         .args(["serve", "--config", path.to_str().unwrap()])
         .output()
