@@ -18,7 +18,8 @@
 //!   configuration error.
 //!
 //! Pure: takes the parsed document (the binary reads it with `rampart-openapi`'s
-//! loader). Local `$ref`s (`#/...`) of path items and schemes are followed.
+//! loader and puts path items from other files in place). Local `$ref`s
+//! (`#/...`) of path items and schemes are followed; any other is an error.
 
 use std::collections::HashMap;
 
@@ -190,9 +191,14 @@ impl SpecSecurity {
         };
         for (template, item) in paths {
             let escaped = template.replace('~', "~0").replace('/', "~1");
+            // A path item in another file must be put in place by the caller
+            // (the binary does, with the OpenAPI loader): skipped, its
+            // operations' requirements would be lost without a word.
             let Some(item) = deref(doc, item) else {
-                // A path item in another file: no spec rule (default deny).
-                continue;
+                return Err(error(
+                    format!("/paths/{escaped}"),
+                    "path item `$ref` does not resolve within the document",
+                ));
             };
             for (key, method) in METHODS {
                 let Some(op) = item.get(key) else { continue };
@@ -248,6 +254,15 @@ mod tests {
             },
             "x-items": {"put": {"security": [{"oauth": ["a"], "key": []}]}}
         })
+    }
+
+    #[test]
+    fn a_path_item_in_another_file_is_an_error_not_a_skip() {
+        // Skipped, its operations' requirements would be lost silently.
+        let mut doc = doc();
+        doc["paths"]["/orders"] = json!({"$ref": "paths/orders.yaml#/item"});
+        let err = SpecSecurity::from_document(&doc).unwrap_err();
+        assert_eq!(err.pointer, "/paths/~1orders");
     }
 
     #[test]

@@ -91,8 +91,29 @@ impl EngineStages {
 
 /// The `security` requirements of the OpenAPI document at `spec`.
 fn spec_security(spec: &std::path::Path) -> Result<rampart_authz::SpecSecurity, String> {
-    let docs = rampart_openapi::loader::DocSet::load(spec).map_err(|e| e.to_string())?;
-    rampart_authz::SpecSecurity::from_document(docs.main()).map_err(|e| e.to_string())
+    use rampart_openapi::loader::{DocSet, escape_segment};
+    let docs = DocSet::load(spec).map_err(|e| e.to_string())?;
+    // Path items in other files (`$ref: paths/orders.yaml#/item`) are put in
+    // place, as the OpenAPI compiler follows them: their operations' `security`
+    // must not be lost (`rampart-authz` reads one document).
+    let mut main = docs.main().clone();
+    if let (Some(items), Some(paths)) = (
+        docs.main()
+            .get("paths")
+            .and_then(serde_json::Value::as_object),
+        main.get_mut("paths")
+            .and_then(serde_json::Value::as_object_mut),
+    ) {
+        for (template, item) in items {
+            if item.get("$ref").is_none() {
+                continue;
+            }
+            let pointer = format!("/paths/{}", escape_segment(template));
+            let (_, _, resolved) = docs.deref(0, pointer, item).map_err(|e| e.to_string())?;
+            paths.insert(template.clone(), resolved.clone());
+        }
+    }
+    rampart_authz::SpecSecurity::from_document(&main).map_err(|e| e.to_string())
 }
 
 impl StageFactory for EngineStages {
@@ -387,7 +408,37 @@ pub(crate) fn split_field(api_field: &str, section: &str, text: &str) -> (String
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use super::split_field;
+    use super::{spec_security, split_field};
+
+    #[test]
+    fn the_security_of_path_items_in_other_files_is_kept() {
+        // The OpenAPI compiler routes `/orders/{id}` through the file its path
+        // item lives in; its `security` (inherited from the document, or its
+        // own) must reach the authz stage too, not be dropped.
+        let dir = std::env::temp_dir().join(format!("rampart-spec-refs-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("paths")).unwrap();
+        std::fs::write(
+            dir.join("spec.yaml"),
+            "openapi: 3.0.3\ninfo: {title: t, version: '1'}\nsecurity: [{oauth: [orders:read]}]\ncomponents:\n  securitySchemes:\n    oauth: {type: oauth2, flows: {clientCredentials: {tokenUrl: /t, scopes: {}}}}\npaths:\n  /orders/{id}:\n    $ref: paths/orders.yaml#/item\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("paths/orders.yaml"),
+            "item:\n  get:\n    responses: {'200': {description: ok}}\n  delete:\n    security: [{oauth: [orders:write]}]\n    responses: {'204': {description: gone}}\n",
+        )
+        .unwrap();
+        let spec = spec_security(&dir.join("spec.yaml")).unwrap();
+        let scopes = |op: &str| spec.get(op).map(|r| r.first_scopes().to_vec());
+        assert_eq!(
+            scopes("GET /orders/{id}"),
+            Some(vec!["orders:read".to_string()])
+        );
+        assert_eq!(
+            scopes("DELETE /orders/{id}"),
+            Some(vec!["orders:write".to_string()])
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn an_engine_error_path_becomes_the_field() {
