@@ -232,12 +232,12 @@ where
             if unread {
                 linger_close(&mut io).await;
             } else {
-                let _ = io.shutdown().await;
+                shutdown_within(&mut io, LINGER).await;
             }
             return Ended::Closed;
         }
         if settings.gateway.is_draining() || *drain.borrow() {
-            let _ = io.shutdown().await;
+            shutdown_within(&mut io, LINGER).await;
             return Ended::Closed;
         }
         // Give back memory a large body left behind before the next request.
@@ -1007,6 +1007,21 @@ where
     true
 }
 
+/// Ends our side within `timeout` (a TLS stream's close_notify must be
+/// written, and a client that stopped reading would hold the task and its
+/// connection slot forever); no timer when it completes at once. Past the
+/// timeout the connection is simply dropped.
+async fn shutdown_within<IO>(io: &mut IO, timeout: Duration)
+where
+    IO: AsyncWrite + Unpin,
+{
+    if let Poll::Pending =
+        poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut *io).poll_shutdown(cx))).await
+    {
+        let _ = tokio::time::timeout(timeout, io.shutdown()).await;
+    }
+}
+
 /// Flushes within `timeout` (TLS streams may hold bytes back); no timer when
 /// the flush completes at once.
 async fn flush_within<IO>(io: &mut IO, timeout: Duration) -> bool
@@ -1026,8 +1041,12 @@ async fn linger_close<IO>(io: &mut IO)
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    let _ = io.flush().await;
-    let _ = io.shutdown().await;
+    // Bounded: a TLS close sends bytes (close_notify, and what the stream
+    // still holds), which a client that stopped reading never takes.
+    if !flush_within(io, LINGER).await {
+        return;
+    }
+    shutdown_within(io, LINGER).await;
     let mut sink = [0u8; 4096];
     let mut seen = 0usize;
     let _ = tokio::time::timeout(LINGER, async {

@@ -274,6 +274,54 @@ async fn tls_listener_negotiates_h2_and_http1_and_sends_hsts() {
 }
 
 #[tokio::test]
+async fn a_tls_client_that_stops_reading_gives_its_connection_back() {
+    // One connection allowed: the second client is served only once the first
+    // connection has ended. Closing a TLS stream writes close_notify, which a
+    // client that stopped reading never takes: the close must be bounded too.
+    const SIZE: usize = 48 * 1024 * 1024;
+    let upstream = Upstream::start().await;
+    let pki = temp_dir("pki-stall");
+    make_pki(&pki, "1");
+    let gw = start(&tls_yaml(
+        upstream.addr,
+        &pki,
+        "limits: {send_timeout: 300ms, max_connections: 1}",
+    ))
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(pki.join("ca.pem")).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(gw.addr).await.unwrap();
+    let mut stalled = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stalled,
+        format!("GET /big/{SIZE} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    // Never read: the send timeout cuts the response, then the close must end.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let client = Client {
+        versions: both_versions(),
+        alpn: vec![b"http/1.1".to_vec()],
+        identity: None,
+    };
+    let served = tokio::time::timeout(Duration::from_secs(10), fetch(gw.addr, &pki, client)).await;
+    assert!(
+        matches!(served, Ok(Ok((StatusCode::OK, ..)))),
+        "the stalled connection still holds the only slot: {served:?}"
+    );
+    drop(stalled);
+}
+
+#[tokio::test]
 async fn tls13_only_listener_refuses_tls12_clients() {
     let upstream = Upstream::start().await;
     let pki = temp_dir("pki13");
