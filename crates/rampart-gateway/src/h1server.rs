@@ -1015,8 +1015,9 @@ async fn shutdown_within<IO>(io: &mut IO, timeout: Duration)
 where
     IO: AsyncWrite + Unpin,
 {
-    if let Poll::Pending =
-        poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut *io).poll_shutdown(cx))).await
+    if poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut *io).poll_shutdown(cx)))
+        .await
+        .is_pending()
     {
         let _ = tokio::time::timeout(timeout, io.shutdown()).await;
     }
