@@ -25,7 +25,34 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::problems::GatewayError;
 
-pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
+/// The HTTP/2 connection preface of a client with prior knowledge (RFC 9113
+/// §3.4). Only the whole of it hands a connection to HTTP/2: its first bytes
+/// alone would let a client skip the HTTP/1 checks and their header-read
+/// timeout with `PRI ` and nothing after it.
+pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What a connection's first bytes say about the HTTP/2 preface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Preface {
+    /// All of it: an HTTP/2 connection.
+    Complete,
+    /// Its beginning, so far (or nothing yet): wait for more bytes.
+    Partial,
+    /// Not the preface: HTTP/1.
+    Other,
+}
+
+/// Classifies the first bytes of a connection.
+pub(crate) fn h2_preface(first: &[u8]) -> Preface {
+    let n = first.len().min(H2_PREFACE.len());
+    if first.get(..n) != H2_PREFACE.get(..n) {
+        Preface::Other
+    } else if n == H2_PREFACE.len() {
+        Preface::Complete
+    } else {
+        Preface::Partial
+    }
+}
 
 /// Head limits the guard enforces.
 #[derive(Debug, Clone, Copy)]
@@ -177,16 +204,18 @@ impl<T> GuardedIo<T> {
                     take
                 }
                 Framing::Chunked(_) => self.chunked(rest),
-                Framing::Head if copying || (self.first_bytes && rest.len() < 4) => {
+                Framing::Head
+                    if copying || (self.first_bytes && h2_preface(rest) == Preface::Partial) =>
+                {
                     self.accept_head_copied(rest);
                     return passed;
                 }
                 Framing::Head => {
                     if self.first_bytes {
                         self.first_bytes = false;
-                        // The HTTP/2 preface starts with `PRI `, which no HTTP/1
-                        // method does: hand such a connection to hyper untouched.
-                        if rest.starts_with(&H2_PREFACE[..4]) {
+                        // The whole HTTP/2 preface: hand the connection to hyper
+                        // untouched.
+                        if h2_preface(rest) == Preface::Complete {
                             self.framing = Framing::Passthrough;
                             continue;
                         }
@@ -251,12 +280,19 @@ impl<T> GuardedIo<T> {
     fn accept_head_copied(&mut self, input: &[u8]) {
         let start = self.head.len();
         self.head.extend_from_slice(input);
-        if self.first_bytes && self.head.len() >= 4 {
-            self.first_bytes = false;
-            if self.head.starts_with(&H2_PREFACE[..4]) {
-                self.framing = Framing::Passthrough;
-                self.ready.append(&mut self.head);
-                return;
+        if self.first_bytes {
+            match h2_preface(&self.head) {
+                Preface::Complete => {
+                    self.first_bytes = false;
+                    self.framing = Framing::Passthrough;
+                    self.ready.append(&mut self.head);
+                    return;
+                }
+                // Held (under the header-read deadline) until it is whole
+                // or turns out to be something else: `PRI * HTTP/2.0\r\n\r\n`
+                // alone would be a complete HTTP/1 head.
+                Preface::Partial => return,
+                Preface::Other => self.first_bytes = false,
             }
         }
         // Search from a little before the new bytes: the terminator may span reads.

@@ -43,8 +43,8 @@ use crate::Gateway;
 use crate::body::ResponseBody;
 use crate::fields::{FieldPositions, Known, RawFields};
 use crate::h1guard::{
-    BodyFraming, H2_PREFACE, HeadLimits, OnRefusal, RefusedHead, TargetCheck, body_framing,
-    encode_target, find_head_end, refusal_response, refused_head_facts,
+    BodyFraming, HeadLimits, OnRefusal, Preface, RefusedHead, TargetCheck, body_framing,
+    encode_target, find_head_end, h2_preface, refusal_response, refused_head_facts,
 };
 use crate::problems::GatewayError;
 use crate::proxy::{ConnInfo, handle};
@@ -284,18 +284,27 @@ where
     let mut searched = 0usize;
     let mut draining = *drain.borrow() || drain_signal.fired;
     loop {
-        if first && rbuf.len() >= 4 && rbuf.starts_with(H2_PREFACE.get(..4).unwrap_or_default()) {
-            return HeadRead::Http2;
+        // HTTP/2 with prior knowledge once its whole preface is here; while
+        // only its beginning is, read on under the header-read deadline
+        // (`PRI * HTTP/2.0\r\n\r\n` alone would be a complete HTTP/1 head).
+        let awaiting_preface = first
+            && !rbuf.is_empty()
+            && match h2_preface(rbuf) {
+                Preface::Complete => return HeadRead::Http2,
+                Preface::Partial => true,
+                Preface::Other => false,
+            };
+        if !awaiting_preface {
+            if searched == 0
+                && let Some(read) = first_look(rbuf, limits)
+            {
+                return read;
+            }
+            if let Some(read) = search_head(rbuf, searched, limits) {
+                return read;
+            }
+            searched = rbuf.len();
         }
-        if searched == 0
-            && let Some(read) = first_look(rbuf, limits)
-        {
-            return read;
-        }
-        if let Some(read) = search_head(rbuf, searched, limits) {
-            return read;
-        }
-        searched = rbuf.len();
         if rbuf.len() > limits.max_header_bytes {
             return refused_partial(GatewayError::HeadersTooLarge, rbuf.len());
         }

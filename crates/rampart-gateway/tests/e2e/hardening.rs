@@ -259,6 +259,46 @@ async fn the_header_timeout_does_not_cut_off_slow_upstream_responses() {
 }
 
 #[tokio::test]
+async fn the_http2_preface_is_taken_whole_or_not_at_all() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {header_read_timeout: 300ms}",
+        "",
+    ))
+    .await;
+    // Its first bytes and then silence: the header-read timeout still holds
+    // (they used to hand the connection to HTTP/2 detection, with no timer).
+    let started = std::time::Instant::now();
+    let out = raw(gw.addr, b"PRI * HTTP/2.0\r\n", Duration::from_secs(10)).await;
+    assert_eq!(status_of(&out), 408, "{out}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Its beginning followed by something else is HTTP/1, checked as such:
+    // `PRI * HTTP/2.0` is no HTTP/1 request line.
+    let out = raw(
+        gw.addr,
+        b"PRI * HTTP/2.0\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        WAIT,
+    )
+    .await;
+    assert_eq!(status_of(&out), 400, "{out}");
+    assert!(upstream.paths().is_empty());
+    // The whole preface is HTTP/2: the server answers with its SETTINGS frame
+    // (type 4 at byte 3 of the first frame), not an HTTP/1 response.
+    let mut stream = TcpStream::connect(gw.addr).await.unwrap();
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let mut frame = [0u8; 9];
+    tokio::time::timeout(WAIT, stream.read_exact(&mut frame))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(frame[3], 4, "not a SETTINGS frame: {frame:?}");
+}
+
+#[tokio::test]
 async fn a_partial_head_gets_408_and_an_idle_connection_is_closed_quietly() {
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(
