@@ -20,6 +20,7 @@ const NOT_FOUND: ProblemType = ProblemType::new("admin-not-found", 404, "Not Fou
 const NOT_READY: ProblemType = ProblemType::new("not-ready", 503, "Service Unavailable");
 const METHOD: ProblemType = ProblemType::new("method-not-allowed", 405, "Method Not Allowed");
 const TOO_LARGE: ProblemType = ProblemType::new("admin-body-too-large", 413, "Payload Too Large");
+const BODY_TIMEOUT: ProblemType = ProblemType::new("request-timeout", 408, "Request Timeout");
 
 /// A boxed admin answer future.
 pub type AdminFuture<'a> = Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>>;
@@ -85,9 +86,13 @@ where
         if declared_too_large {
             return Ok(problem(TOO_LARGE));
         }
-        let body = match Limited::new(body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => return Ok(problem(TOO_LARGE)),
+        // Bounded in time like a client body Rampart buffers: a declared body
+        // that never arrives must not hold the connection.
+        let timeout = gateway.runtime().config.limits.body_read_timeout;
+        let body = match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(_)) => return Ok(problem(TOO_LARGE)),
+            Err(_) => return Ok(problem(BODY_TIMEOUT)),
         };
         let response = extension
             .handle(&parts.method, parts.uri.path(), &parts.headers, body)

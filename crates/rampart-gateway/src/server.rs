@@ -525,7 +525,13 @@ impl Drain {
     }
 }
 
+/// Most admin connections at once: scrapes and probes need few, and a
+/// client holding many must not take the process's file descriptors from the
+/// client listeners. Connections past it are closed.
+const ADMIN_MAX_CONNECTIONS: usize = 256;
+
 async fn admin_loop(listener: TcpListener, gateway: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             _ = stop.changed() => return,
@@ -535,12 +541,23 @@ async fn admin_loop(listener: TcpListener, gateway: Arc<Gateway>, mut stop: watc
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics::counter!("rampart_admin_connections_rejected_total").increment(1);
+            continue;
+        };
+        // The client listeners' head timeout holds here too (hyper applies it
+        // only with a timer): a head trickled in, or an idle keep-alive
+        // connection, does not hold a slot forever.
+        let header_read_timeout = gateway.runtime().config.limits.header_read_timeout;
         let gateway = gateway.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| admin::handle(gateway.clone(), request));
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+            drop(slot);
         });
     }
 }

@@ -91,6 +91,10 @@ fn describe() {
         "Connections closed at the connection cap."
     );
     metrics::describe_counter!(
+        "rampart_admin_connections_rejected_total",
+        "Admin listener connections closed at its cap (256)."
+    );
+    metrics::describe_counter!(
         "rampart_stage_denials_total",
         "Requests refused by a stage, by stage and reason."
     );

@@ -42,3 +42,27 @@ fn without_an_admin_token_revocations_are_not_found() {
     assert_eq!(send(admin, &Req::get("/healthz")).status, 200);
     assert_eq!(send(admin, &Req::post_json("/healthz", "{}")).status, 405);
 }
+
+#[test]
+fn an_admin_body_that_does_not_arrive_gets_408() {
+    use std::io::{Read, Write};
+    let dir = temp_dir("admin-body-timeout");
+    let (gateway, admin, upstream) = (free_port(), free_port(), free_port());
+    let config = format!(
+        "listeners:\n  - bind: 127.0.0.1:{gateway}\nadmin:\n  bind: 127.0.0.1:{admin}\nlimits: {{body_read_timeout: 300ms}}\naudit:\n  sinks: [{{file: {{path: audit.jsonl}}}}]\napis:\n  - name: a\n    upstream: {{url: \"http://127.0.0.1:{upstream}\"}}\n"
+    );
+    let path = dir.join("rampart.yaml");
+    std::fs::write(&path, config).unwrap();
+    let _rampart = serve(&dir, &path, admin, "/healthz");
+    // A declared body of 100 bytes, 10 sent: the read is bounded in time.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", admin)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"POST /revocations HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\": \"")
+        .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 408");
+}

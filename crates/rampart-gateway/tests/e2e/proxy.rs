@@ -275,6 +275,39 @@ async fn admin_serves_health_readiness_and_metrics() {
     assert_eq!(get(&admin("/nope")).await.0, StatusCode::NOT_FOUND);
 }
 
+#[tokio::test]
+async fn the_admin_listener_closes_heads_that_do_not_arrive() {
+    // The client listeners' header-read timeout holds on the admin listener too:
+    // a trickled head does not hold a connection (and a descriptor) forever.
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {header_read_timeout: 300ms}",
+        "",
+    ))
+    .await;
+    let started = std::time::Instant::now();
+    let out = raw(
+        gw.admin,
+        b"GET /healthz HTTP/1.1\r\nHost: a\r\n",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "still open after {:?}: {out}",
+        started.elapsed()
+    );
+    // A whole request is served as before.
+    let out = raw(
+        gw.admin,
+        b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(3),
+    )
+    .await;
+    assert_eq!(status_of(&out), 200, "{out}");
+}
+
 /// An upstream that sends its response head and half the body at once, and the
 /// other half after `pause`: a slow streamed response.
 async fn trickling_upstream(pause: Duration) -> std::net::SocketAddr {
