@@ -18,6 +18,11 @@ pub enum GatewayError {
     /// The request line or headers are malformed or ambiguous.
     #[error("malformed request")]
     Malformed,
+    /// A method a reverse proxy does not serve (`CONNECT`: a tunnel request
+    /// meant for a forward proxy; forwarded, an upstream that honours it
+    /// would take the body as tunnel bytes).
+    #[error("method not supported")]
+    MethodNotSupported,
     /// The request target is longer than allowed.
     #[error("uri too long")]
     UriTooLong,
@@ -55,6 +60,9 @@ pub mod types {
     pub const ROUTE_NOT_FOUND: ProblemType = ProblemType::new("route-not-found", 404, "Not Found");
     /// 400: malformed or ambiguous request.
     pub const MALFORMED: ProblemType = ProblemType::new("malformed-request", 400, "Bad Request");
+    /// 501: `CONNECT`.
+    pub const METHOD_NOT_SUPPORTED: ProblemType =
+        ProblemType::new("method-not-supported", 501, "Not Implemented");
     /// 414.
     pub const URI_TOO_LONG: ProblemType = ProblemType::new("uri-too-long", 414, "URI Too Long");
     /// 408: the head, or a body the gateway buffers, did not arrive in time.
@@ -85,6 +93,7 @@ impl GatewayError {
         let kind = match self {
             GatewayError::RouteNotFound => types::ROUTE_NOT_FOUND,
             GatewayError::Malformed => types::MALFORMED,
+            GatewayError::MethodNotSupported => types::METHOD_NOT_SUPPORTED,
             GatewayError::UriTooLong => types::URI_TOO_LONG,
             GatewayError::HeaderTimeout | GatewayError::BodyTimeout => types::REQUEST_TIMEOUT,
             GatewayError::HeadersTooLarge => types::HEADERS_TOO_LARGE,

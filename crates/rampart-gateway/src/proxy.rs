@@ -481,6 +481,9 @@ fn check_head(
     runtime: &Runtime,
     host_header_ok: bool,
 ) -> Result<(), GatewayError> {
+    if parts.method == http::Method::CONNECT {
+        return Err(GatewayError::MethodNotSupported);
+    }
     let limits = &runtime.config.limits;
     let target_len = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
     if target_len > limits.max_uri_length {

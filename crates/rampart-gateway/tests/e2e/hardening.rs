@@ -259,6 +259,40 @@ async fn the_header_timeout_does_not_cut_off_slow_upstream_responses() {
 }
 
 #[tokio::test]
+async fn connect_requests_are_not_forwarded() {
+    // An upstream that honours CONNECT would take the body as tunnel bytes.
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let tunnelled = "GET /admin HTTP/1.1\r\nHost: internal\r\n\r\n";
+    let request = format!(
+        "CONNECT /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{tunnelled}",
+        tunnelled.len()
+    );
+    let out = raw(gw.addr, request.as_bytes(), WAIT).await;
+    assert_eq!(status_of(&out), 501, "{out}");
+    assert!(
+        out.contains("urn:rampart:problem:method-not-supported"),
+        "{out}"
+    );
+    let out = raw(
+        gw.addr,
+        b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+        WAIT,
+    )
+    .await;
+    assert!(matches!(status_of(&out), 400 | 501), "{out}");
+    assert!(upstream.paths().is_empty());
+    // Other methods pass as before.
+    let out = raw(
+        gw.addr,
+        b"OPTIONS /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        WAIT,
+    )
+    .await;
+    assert_eq!(status_of(&out), 200, "{out}");
+}
+
+#[tokio::test]
 async fn the_http2_preface_is_taken_whole_or_not_at_all() {
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(
