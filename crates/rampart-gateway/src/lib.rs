@@ -40,6 +40,7 @@ pub mod proxy;
 pub mod reload;
 pub mod runtime;
 pub mod server;
+mod stall;
 pub mod telemetry;
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -30,6 +30,7 @@ use crate::h1server::{self, Ended, H1Conn, Prefixed};
 use crate::problems::GatewayError;
 use crate::proxy::{ConnInfo, handle};
 use crate::runtime::{Runtime, StageFactory};
+use crate::stall::StallWatch;
 use crate::tls::{ReloadingCert, server_config, tls_info, watch_certs};
 use crate::{Gateway, admin};
 
@@ -484,20 +485,41 @@ async fn serve_hyper<IO>(
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let builder = connection_builder(limits);
-    let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-        let (parts, body) = request.into_parts();
-        handle(gateway.clone(), info.clone(), parts, body.into(), None)
+    // hyper bounds no response write in time: a client that stops reading (or,
+    // on HTTP/2, grants no window) would hold its streams' in-flight slots and
+    // upstream connections forever. See `stall`.
+    let watch = StallWatch::new();
+    let service = service_fn({
+        let watch = watch.clone();
+        move |request: http::Request<hyper::body::Incoming>| {
+            let (parts, body) = request.into_parts();
+            let response = handle(gateway.clone(), info.clone(), parts, body.into(), None);
+            let watch = watch.clone();
+            async move {
+                let response = response.await?;
+                Ok::<_, std::convert::Infallible>(response.map(|body| watch.watch(body)))
+            }
+        }
     });
     let connection = builder.serve_connection(io, service).into_owned();
     let mut connection = std::pin::pin!(connection);
+    let stalled = watch.until_stalled(limits.send_timeout);
+    let mut stalled = std::pin::pin!(stalled);
     if !*drain.borrow() {
         tokio::select! {
             _ = connection.as_mut() => return,
+            () = stalled.as_mut() => {
+                metrics::counter!("rampart_send_timeouts_total").increment(1);
+                return;
+            }
             _ = drain.changed() => {}
         }
     }
     connection.as_mut().graceful_shutdown();
-    let _ = connection.await;
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = stalled => metrics::counter!("rampart_send_timeouts_total").increment(1),
+    }
     // `drain` is held until here: the server waits for every receiver to go.
     drop(drain);
 }

@@ -95,6 +95,10 @@ fn describe() {
         "Admin listener connections closed at its cap (256)."
     );
     metrics::describe_counter!(
+        "rampart_send_timeouts_total",
+        "HTTP/2 (and hyper-served) connections closed because a response waited for the client past the send timeout."
+    );
+    metrics::describe_counter!(
         "rampart_stage_denials_total",
         "Requests refused by a stage, by stage and reason."
     );

@@ -130,3 +130,68 @@ async fn h2_requests_over_the_limits_are_refused_with_problems() {
     );
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn an_h2_client_that_grants_no_window_gives_its_slots_back() {
+    // One request in flight allowed. A client that takes the response head
+    // and grants no flow-control window leaves the body unsent; past the send
+    // timeout its connection is closed, and the slot serves the next client.
+    const SIZE: usize = 4 * 1024 * 1024;
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {send_timeout: 300ms, max_in_flight: 1}",
+        "",
+    ))
+    .await;
+    let stream = TcpStream::connect(gw.addr).await.unwrap();
+    let (mut stalled, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(0)
+        .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    stalled.ready().await.unwrap();
+    let response = stalled
+        .send_request(
+            get(gw.addr, &format!("/big/{SIZE}"))
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // The body is never read (and no window granted).
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    let mut next = h2_sender(gw.addr).await;
+    let (status, _, _) = send_h2(
+        &mut next,
+        get(gw.addr, "/users/1").body(Full::default()).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the stalled stream still holds the only slot"
+    );
+    drop(response);
+
+    // A client that reads slowly but steadily is not cut.
+    let mut steady = h2_sender(gw.addr).await;
+    steady.ready().await.unwrap();
+    let response = steady
+        .send_request(
+            get(gw.addr, &format!("/big/{SIZE}"))
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    let mut total = 0;
+    while let Some(frame) = body.frame().await {
+        total += frame.unwrap().data_ref().map_or(0, Bytes::len);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(total, SIZE);
+}
