@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision, Entities, EntityId, EntityTypeName, EntityUid,
-    Policy, PolicyId, PolicySet, Request, Schema, ValidationMode, Validator,
+    Policy, PolicyId, PolicySet, Request, ResourceConstraint, Schema, ValidationMode, Validator,
 };
 use cedar_policy_core::ast::{self, RestrictedExpr};
 use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
@@ -211,6 +211,64 @@ fn entity(uid: &EntityUid, attrs: Vec<(SmolStr, ast::Value)>) -> ast::Entity {
     )
 }
 
+/// Whether `policy`'s action and resource scopes name only `operations`;
+/// else the id named and why it never matches.
+fn check_scope(
+    policy: &Policy,
+    operations: &HashSet<String>,
+    types: &Types,
+) -> Result<(), (String, String)> {
+    let actions: Vec<EntityUid> = match policy.action_constraint() {
+        ActionConstraint::Any => Vec::new(),
+        ActionConstraint::Eq(action) => vec![action],
+        ActionConstraint::In(actions) => actions,
+    };
+    let resources: Vec<EntityUid> = match policy.resource_constraint() {
+        ResourceConstraint::Any | ResourceConstraint::Is(_) => Vec::new(),
+        ResourceConstraint::Eq(resource)
+        | ResourceConstraint::In(resource)
+        | ResourceConstraint::IsIn(_, resource) => vec![resource],
+    };
+    if let ResourceConstraint::Is(type_name) | ResourceConstraint::IsIn(type_name, _) =
+        policy.resource_constraint()
+        && type_name != types.route
+    {
+        return Err((
+            type_name.to_string(),
+            format!(
+                "resources are `Rampart::Route`: `resource is {type_name}` matches no request, so this policy never applies"
+            ),
+        ));
+    }
+    let named = actions
+        .iter()
+        .map(|uid| (uid, &types.action, "action"))
+        .chain(resources.iter().map(|uid| (uid, &types.route, "resource")));
+    for (uid, expected, role) in named {
+        let id = uid.id().unescaped();
+        if uid.type_name() != expected {
+            return Err((
+                id.to_owned(),
+                format!(
+                    "{role} `{uid}` matches no request: {role}s are `{expected}::\"METHOD /path\"`, so this policy never applies"
+                ),
+            ));
+        }
+        if !operations.contains(id) {
+            let mut message = format!(
+                "{role} `{uid}` is not an operation of the spec (Rampart has no action groups), so this policy never applies"
+            );
+            if let Some(closest) =
+                rampart_core::names::closest(id, operations.iter().map(String::as_str))
+            {
+                message.push_str(&format!(" (did you mean `{closest}`?)"));
+            }
+            return Err((id.to_owned(), message));
+        }
+    }
+    Ok(())
+}
+
 /// The entity types requests use, parsed once (parsing a name runs Cedar's
 /// parser, far too slow for every request).
 #[derive(Debug)]
@@ -248,6 +306,20 @@ fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
 impl CedarConfig {
     /// Loads, parses and (with a schema) validates the policies.
     pub fn build(&self, path: &str) -> Result<CedarEngine, ConfigError> {
+        self.build_for(path, None)
+    }
+
+    /// Like [`CedarConfig::build`]; with `operations` (the spec's operation
+    /// keys), every action and route a policy's scope names must be one of
+    /// them: any other id (a typo, an action group, which Rampart's entities
+    /// never belong to) matches no request, and the policy would silently
+    /// never apply (a `forbid` that forbids nothing).
+    pub fn build_for(
+        &self,
+        path: &str,
+        operations: Option<&HashSet<String>>,
+    ) -> Result<CedarEngine, ConfigError> {
+        let types = Types::new().ok_or_else(|| invalid(path, "internal: entity type names"))?;
         if self.policies.is_empty() {
             return Err(invalid(
                 format!("{path}.policies"),
@@ -281,6 +353,19 @@ impl CedarConfig {
                 all.add(policy.new_id(id.clone())).map_err(|e| {
                     invalid(field.clone(), format!("duplicate policy id {id}: {e}"))
                 })?;
+                if let Some(operations) = operations {
+                    check_scope(policy, operations, &types).map_err(|(named, message)| {
+                        let offset = text.find(&format!("\"{named}\"")).unwrap_or(0);
+                        let (line, column) = line_col(&text, offset);
+                        ConfigError::Policy {
+                            path: field.clone(),
+                            file: name.clone(),
+                            line,
+                            column,
+                            message,
+                        }
+                    })?;
+                }
                 origin.insert(id, (name.clone(), text.clone()));
             }
         }
@@ -325,7 +410,7 @@ impl CedarConfig {
             mode: self.mode,
             authorizer: Authorizer::new(),
             words: referenced,
-            types: Types::new().ok_or_else(|| invalid(path, "internal: entity type names"))?,
+            types,
         })
     }
 }

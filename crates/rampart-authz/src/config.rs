@@ -195,7 +195,11 @@ impl AuthzConfig {
             );
         }
         let mut cedar = match &self.cedar {
-            Some(cfg) => Some(cfg.build(&format!("{path}.cedar"))?),
+            // With a spec, policies must name its operations (see `build_for`).
+            Some(cfg) => Some(cfg.build_for(
+                &format!("{path}.cedar"),
+                Some(spec.declared()).filter(|declared| !declared.is_empty()),
+            )?),
             None => None,
         };
         if let Some(cedar) = cedar.as_mut() {

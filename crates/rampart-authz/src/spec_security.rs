@@ -21,7 +21,7 @@
 //! loader and puts path items from other files in place). Local `$ref`s
 //! (`#/...`) of path items and schemes are followed; any other is an error.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -72,6 +72,8 @@ impl SpecRequirements {
 #[derive(Debug, Clone, Default)]
 pub struct SpecSecurity {
     operations: HashMap<String, SpecRequirements>,
+    /// Every operation the document declares, with requirements or not.
+    declared: HashSet<String>,
 }
 
 /// Why a document's `security` cannot be used (names the JSON pointer).
@@ -186,8 +188,12 @@ impl SpecSecurity {
             None => None,
         };
         let mut operations = HashMap::new();
+        let mut declared = HashSet::new();
         let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
-            return Ok(Self { operations });
+            return Ok(Self {
+                operations,
+                declared,
+            });
         };
         for (template, item) in paths {
             let escaped = template.replace('~', "~0").replace('/', "~1");
@@ -202,6 +208,7 @@ impl SpecSecurity {
             };
             for (key, method) in METHODS {
                 let Some(op) = item.get(key) else { continue };
+                declared.insert(format!("{method} {template}"));
                 let own = match op.get("security") {
                     Some(list) => {
                         requirements(list, &format!("/paths/{escaped}/{key}/security"), &kinds)?
@@ -213,7 +220,15 @@ impl SpecSecurity {
                 }
             }
         }
-        Ok(Self { operations })
+        Ok(Self {
+            operations,
+            declared,
+        })
+    }
+
+    /// Every operation key the document declares (`GET /users/{id}`).
+    pub fn declared(&self) -> &HashSet<String> {
+        &self.declared
     }
 
     /// The requirements of an operation, if the spec states any.

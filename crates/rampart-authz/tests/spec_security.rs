@@ -184,3 +184,80 @@ fn config_rules_combine_with_and_override_the_spec() {
         403
     );
 }
+
+/// A Cedar policy file in the temp directory.
+fn policy_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rampart-cedar-names-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn cedar_error(file: &std::path::Path) -> Option<String> {
+    let cfg: AuthzConfig = serde_json::from_value(json!({
+        "operations": {"GET /health": {"public": true}},
+        "cedar": {"policies": [file], "mode": "forbid_only"}
+    }))
+    .unwrap();
+    let spec = SpecSecurity::from_document(&spec()).unwrap();
+    cfg.build_with_spec(
+        "apis[0].authz",
+        Arc::new(ManualClock::at_secs(1_000)),
+        &spec,
+    )
+    .err()
+    .map(|e| e.to_string())
+}
+
+#[test]
+fn cedar_policies_must_name_operations_of_the_spec() {
+    // A typo in a forbid's action would forbid nothing.
+    let typo = policy_file(
+        "typo.cedar",
+        "permit(principal, action, resource);\n\nforbid(principal, action == Rampart::Action::\"DELETE /pet/{id}\", resource);\n",
+    );
+    let error = cedar_error(&typo).expect("a policy naming no operation was accepted");
+    assert!(
+        error.starts_with(&format!(
+            "apis[0].authz.cedar.policies[0]: {}:3:",
+            typo.display()
+        )),
+        "{error}"
+    );
+    assert!(
+        error.contains("did you mean `DELETE /pets/{id}`"),
+        "{error}"
+    );
+    // Action groups: Rampart's actions belong to none.
+    let group = policy_file(
+        "group.cedar",
+        "forbid(principal, action in [Rampart::Action::\"writes\"], resource);\n",
+    );
+    assert!(
+        cedar_error(&group)
+            .unwrap()
+            .contains("`Rampart::Action::\"writes\"` is not an operation")
+    );
+    // Another namespace, and a resource of another type, match nothing either.
+    let other = policy_file(
+        "other.cedar",
+        "forbid(principal, action == Action::\"GET /pets\", resource);\n",
+    );
+    assert!(cedar_error(&other).unwrap().contains("matches no request"));
+    let resource = policy_file(
+        "resource.cedar",
+        "forbid(principal, action, resource == Rampart::Route::\"GET /pet\");\n",
+    );
+    assert!(
+        cedar_error(&resource)
+            .unwrap()
+            .contains("resource `Rampart::Route::\"GET /pet\"`")
+    );
+    // Declared names (with or without security requirements) are accepted.
+    let good = policy_file(
+        "good.cedar",
+        "forbid(principal, action in [Rampart::Action::\"DELETE /pets/{id}\", Rampart::Action::\"GET /health\"], resource == Rampart::Route::\"DELETE /pets/{id}\");\nforbid(principal, action, resource is Rampart::Route) when { context.tls == false };\n",
+    );
+    assert_eq!(cedar_error(&good), None);
+}

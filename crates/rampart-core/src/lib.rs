@@ -17,6 +17,7 @@
 //! - [`time`]: the injected [`time::Clock`] and calendar conversions engines share.
 
 pub mod context;
+pub mod names;
 pub mod phase;
 pub mod problem;
 pub mod secret;

@@ -114,7 +114,7 @@ pub(crate) fn check(
             continue;
         }
         let mut message = format!("the spec declares no operation `{}`", route.name);
-        if let Some(closest) = closest(route.name, declared) {
+        if let Some(closest) = rampart_core::names::closest(route.name, declared.iter().copied()) {
             message.push_str(&format!(" (did you mean `{closest}`?)"));
         }
         errors.push(ConfigError::new(
@@ -125,32 +125,4 @@ pub(crate) fn check(
         ));
     }
     errors
-}
-
-/// The declared route most like `name`, when one is close enough to be a typo.
-fn closest<'a>(name: &str, declared: &HashSet<&'a str>) -> Option<&'a str> {
-    declared
-        .iter()
-        .map(|candidate| (strsim::jaro_winkler(name, candidate), *candidate))
-        .filter(|(score, _)| *score > 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
-        .map(|(_, candidate)| candidate)
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_typo_gets_the_closest_declared_route() {
-        let declared: HashSet<&str> = ["DELETE /orders/{id}", "GET /orders/{id}", "POST /login"]
-            .into_iter()
-            .collect();
-        assert_eq!(
-            closest("DELETE /order/{id}", &declared),
-            Some("DELETE /orders/{id}")
-        );
-        assert_eq!(closest("PUT /something/else", &declared), None);
-    }
 }
