@@ -15,6 +15,10 @@ use crate::rules::{OwnerRule, ResponseOwnerRule, StepUpRule};
 use crate::spec_security::SpecSecurity;
 use crate::stage::{AuthzStage, Operation};
 
+/// Largest response `response_owner` may read: the gateway buffers at most
+/// 16 MiB of a response for a stage (a larger one gets 502).
+pub const MAX_RESPONSE_OWNER_BODY: usize = 16 << 20;
+
 fn yes() -> bool {
     true
 }
@@ -112,13 +116,29 @@ impl OperationRule {
                 return Err(invalid(format!("{path}.owner.claim"), "must not be empty"));
             }
         }
-        if let Some(owner) = &self.response_owner
-            && (owner.field.is_empty() || owner.claim.is_empty() || owner.max_body_bytes == 0)
-        {
-            return Err(invalid(
-                format!("{path}.response_owner"),
-                "field, claim and max_body_bytes must be set",
-            ));
+        if let Some(owner) = &self.response_owner {
+            if owner.field.is_empty() || owner.claim.is_empty() || owner.max_body_bytes == 0 {
+                return Err(invalid(
+                    format!("{path}.response_owner"),
+                    "field, claim and max_body_bytes must be set",
+                ));
+            }
+            // Checked on the response: on an operation that changes something,
+            // the upstream has already changed someone else's object when the
+            // check hides its answer. Such operations need `owner` (a path
+            // parameter checked before the request is forwarded).
+            if !matches!(key.method.as_str(), "GET" | "HEAD") {
+                return Err(invalid(
+                    format!("{path}.response_owner"),
+                    "only for GET (it is checked on the response, after the upstream acted); use `owner` to check a path parameter before forwarding",
+                ));
+            }
+            if owner.max_body_bytes > MAX_RESPONSE_OWNER_BODY {
+                return Err(invalid(
+                    format!("{path}.response_owner.max_body_bytes"),
+                    format!("at most {MAX_RESPONSE_OWNER_BODY} (the gateway's response buffer)"),
+                ));
+            }
         }
         if let Some(step_up) = &self.step_up {
             if step_up.acr_values.is_empty()

@@ -524,6 +524,16 @@ fn config_errors_name_the_field() {
             json!({"cedar": {"policies": ["/nonexistent.cedar"]}}),
             "authz.cedar.policies[0]",
         ),
+        // Checked on the response: the upstream would already have deleted
+        // someone else's order.
+        (
+            json!({"operations": {"DELETE /orders/{id}": {"response_owner": {"field": "owner"}}}}),
+            "authz.operations[\"DELETE /orders/{id}\"].response_owner: only for GET",
+        ),
+        (
+            json!({"operations": {"GET /orders/{id}": {"response_owner": {"max_body_bytes": 16777217}}}}),
+            "authz.operations[\"GET /orders/{id}\"].response_owner.max_body_bytes",
+        ),
     ];
     for (cfg, path) in cases {
         let cfg: AuthzConfig = serde_json::from_value(cfg).unwrap();
