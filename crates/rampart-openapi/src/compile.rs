@@ -25,6 +25,10 @@ pub struct MediaSpec {
     pub range: String,
     /// Whether bodies of this type are JSON (validated and filtered).
     pub json: bool,
+    /// A wildcard range that covers JSON (`*/*`, `application/*`): a JSON
+    /// response it matches is filtered free-form (secrets, `role_visible`),
+    /// since its schema does not say the body is JSON. See [`MediaSpec::is_json`].
+    pub covers_json: bool,
     /// For `application/x-www-form-urlencoded` and `multipart/form-data` request
     /// bodies with a schema: the
     /// declared fields (type, and whether repeated values make an array).
@@ -539,6 +543,7 @@ impl Ctx<'_> {
                 _ => (None, Shapes::free()),
             };
             out.push(MediaSpec {
+                covers_json: range == "*/*" || range == "application/*",
                 range,
                 json,
                 form,
@@ -585,6 +590,15 @@ pub fn is_json(essence: &str) -> bool {
     essence == "application/json" || essence.ends_with("+json")
 }
 
+impl MediaSpec {
+    /// Whether a body of media type `essence` that matched this declaration is
+    /// handled as JSON: the declaration is JSON, or a wildcard over a JSON body
+    /// (a JSON answer under `*/*` must not skip the response filter).
+    pub fn is_json(&self, essence: &str) -> bool {
+        self.json || (self.covers_json && is_json(essence))
+    }
+}
+
 /// The declared media type a concrete one matches: exact, then `type/*`, then `*/*`.
 pub fn match_media<'m>(media: &'m [MediaSpec], essence: &str) -> Option<&'m MediaSpec> {
     if let Some(m) = media.iter().find(|m| m.range == essence) {
@@ -606,6 +620,7 @@ mod tests {
         MediaSpec {
             range: range.into(),
             json: is_json(range),
+            covers_json: range == "*/*" || range == "application/*",
             form: None,
             validator: None,
             shapes: Shapes::free(),

@@ -69,7 +69,8 @@ pub fn wants_body(op: &Operation, cx: &RequestCx, response: &ResponseCx) -> bool
     else {
         return false;
     };
-    match_media(&spec.media, &essence(ct)).is_some_and(|m| m.json)
+    let ct = essence(ct);
+    match_media(&spec.media, &ct).is_some_and(|m| m.is_json(&ct))
 }
 
 /// Checks the content type and filters a JSON body.
@@ -92,12 +93,12 @@ pub fn filter_response(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(essence);
-    let Some(media) = ct.and_then(|ct| match_media(&spec.media, &ct)) else {
+    let Some((media, ct)) = ct.and_then(|ct| Some((match_media(&spec.media, &ct)?, ct))) else {
         // A body the spec does not declare (an HTML error page, a stack trace):
         // replaced by a generic problem with the same status.
         return Err(Problem::new(undeclared_with_status(status)));
     };
-    if !media.json {
+    if !media.is_json(&ct) {
         return Ok(());
     }
     if cx.method == http::Method::HEAD {

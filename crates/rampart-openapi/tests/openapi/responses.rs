@@ -75,6 +75,36 @@ fn a_clean_response_passes_byte_for_byte() {
 }
 
 #[test]
+fn a_json_answer_under_a_wildcard_media_type_is_still_filtered() {
+    // `*/*` does not say the body is JSON; one that is still loses its
+    // secrets and role-restricted members (free-form: no schema to hold it to).
+    let api = api();
+    let mut cx = as_consumer(req("GET", "/v1/exports/1"), "web", &[]);
+    passes(&api, &mut cx);
+    let body = r#"{"id":1,"password":"hunter22","salary":5,"rows":[{"n":1,"api_secret":"s"}]}"#;
+    let mut resp = response(200, Some("application/json; charset=utf-8"), body);
+    assert!(rampart_core::Stage::wants_response_body(
+        &api.validation,
+        &cx,
+        &resp
+    ));
+    assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+    assert_eq!(body_json(&resp), json!({"id": 1, "rows": [{"n": 1}]}));
+    // Anything else under it passes as it is.
+    let mut cx = as_consumer(req("GET", "/v1/exports/1"), "web", &[]);
+    passes(&api, &mut cx);
+    let csv = "id,password\n1,hunter22\n";
+    let mut resp = response(200, Some("text/csv"), csv);
+    assert!(!rampart_core::Stage::wants_response_body(
+        &api.validation,
+        &cx,
+        &resp
+    ));
+    assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+    assert_eq!(resp.body.as_deref(), Some(csv.as_bytes()));
+}
+
+#[test]
 fn arrays_of_objects_are_filtered_item_by_item() {
     let api = api();
     let mut cx = req("GET", "/v1/users");
