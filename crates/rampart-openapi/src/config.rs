@@ -221,7 +221,7 @@ impl OpenApiConfig {
             },
             forbidden: lower(&self.forbidden_properties),
             reveal: lower(&self.reveal_properties),
-            role_visible: self.role_visible.clone().into_iter().collect(),
+            role_visible: lower_keys(&self.role_visible),
             auth_endpoint: false,
             request_schema: None,
             param_schemas: Vec::new(),
@@ -266,7 +266,7 @@ impl OperationOverride {
         }
         p.forbidden.extend(lower(&self.forbidden_properties));
         p.reveal.extend(lower(&self.reveal_properties));
-        p.role_visible.extend(self.role_visible.clone());
+        p.role_visible.extend(lower_keys(&self.role_visible));
         p.auth_endpoint = self.auth_endpoint;
         if let Some(field) = &self.username_field {
             let bad = |message: &str| BuildError::Field {
@@ -284,6 +284,14 @@ impl OperationOverride {
         check_limits(&p, &format!("operations.{key}.limits"))?;
         Ok(p)
     }
+}
+
+/// `role_visible` with its member names lower-cased: member names match
+/// without regard to case, as `forbidden_properties` and `reveal_properties` do.
+fn lower_keys(map: &BTreeMap<String, Vec<String>>) -> HashMap<String, Vec<String>> {
+    map.iter()
+        .map(|(name, roles)| (name.to_ascii_lowercase(), roles.clone()))
+        .collect()
 }
 
 fn lower(names: &[String]) -> Vec<String> {

@@ -260,8 +260,11 @@ impl Shapes {
         }
     }
 
-    /// Marks declared properties named in `role_visible` (configuration) as visible
-    /// only to those roles, unless the spec already restricts them.
+    /// Marks declared properties named in `role_visible` (configuration, names
+    /// lower-cased; matched without regard to case) as visible only to those
+    /// roles. Where the spec restricts one too (`x-rampart-roles`), only roles
+    /// both name may see it: the configuration tightens the spec, never
+    /// loosens it.
     pub fn assign_roles(&mut self, role_visible: &HashMap<String, Vec<String>>) {
         if role_visible.is_empty() {
             return;
@@ -269,11 +272,13 @@ impl Shapes {
         for node in &mut self.nodes {
             if let Some(obj) = &mut node.object {
                 for (name, prop) in obj.props.list.iter_mut() {
-                    if prop.roles.is_none()
-                        && let Some(roles) = role_visible.get(name)
-                    {
-                        prop.roles = Some(roles.clone());
-                    }
+                    let Some(roles) = role_visible.get(&name.to_ascii_lowercase()) else {
+                        continue;
+                    };
+                    prop.roles = Some(match prop.roles.take() {
+                        None => roles.clone(),
+                        Some(spec) => spec.into_iter().filter(|r| roles.contains(r)).collect(),
+                    });
                 }
             }
         }

@@ -223,10 +223,13 @@ impl Filter<'_, '_> {
         if self.rules.role_visible.is_empty() {
             return true;
         }
-        let roles = std::str::from_utf8(key)
-            .ok()
-            .and_then(|k| self.rules.role_visible.get(k));
-        roles.is_none_or(|r| self.has_role(r))
+        // Names are lower-cased in the map; members match without regard to case.
+        let roles = self
+            .rules
+            .role_visible
+            .iter()
+            .find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(key));
+        roles.is_none_or(|(_, r)| self.has_role(r))
     }
 
     /// What to do with member `key`: `Some(child shape)` to keep, `None` to drop.

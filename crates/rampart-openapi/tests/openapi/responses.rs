@@ -53,6 +53,32 @@ fn role_restricted_members_are_shown_to_the_role() {
 }
 
 #[test]
+fn role_visible_names_match_any_case_and_narrow_the_spec() {
+    // The member is `salary`, the configuration says `Salary`: still only hr.
+    // `bonus` is for hr and finance in the spec; the configuration keeps hr.
+    let mut cfg = config();
+    cfg.role_visible = [
+        ("Salary".to_string(), vec!["hr".to_string()]),
+        ("BONUS".to_string(), vec!["hr".to_string()]),
+    ]
+    .into_iter()
+    .collect();
+    let api = api_with(cfg, NOW);
+    let body = r#"{"id":7,"name":"Alice","salary":5,"bonus":1}"#;
+    let seen = |roles: &[&str]| {
+        let mut cx = as_consumer(req("GET", "/v1/users/7"), "web", roles);
+        passes(&api, &mut cx);
+        let mut resp = response(200, Some("application/json"), body);
+        assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+        let out = body_json(&resp);
+        (out.get("salary").is_some(), out.get("bonus").is_some())
+    };
+    assert_eq!(seen(&[]), (false, false));
+    assert_eq!(seen(&["finance"]), (false, false));
+    assert_eq!(seen(&["hr"]), (true, true));
+}
+
+#[test]
 fn revealed_sensitive_names_are_kept() {
     let mut cfg = config();
     cfg.reveal_properties = vec!["reset_token".into()];
