@@ -3,9 +3,13 @@
 //!
 //! Semantics, as the spec defines them: `security` is a list of alternatives (any
 //! one suffices); each alternative names schemes that must all be satisfied. An
-//! `oauth2` or `openIdConnect` scheme requires its listed scopes; `apiKey`, `http`
-//! and `mutualTLS` schemes mean "authenticated" (a role list that OpenAPI 3.1
-//! allows there is ignored: roles belong in the authz config).
+//! `oauth2` or `openIdConnect` scheme requires its listed scopes; for `apiKey`,
+//! `http` and `mutualTLS` schemes the list (OpenAPI 3.1) names required roles.
+//! An `apiKey` scheme is satisfied only by an API key and a `mutualTLS` one only
+//! by a client certificate (`Identity::method`), so in `[{oauth: [admin]},
+//! {key: []}]` a token without `admin` does not pass through the API key
+//! alternative. OAuth schemes are satisfied by any credential holding their
+//! scopes (Rampart's API key records carry scopes), `http` schemes by any.
 //!
 //! What the gateway makes of it (conservative, so a spec cannot open anything):
 //! - an operation whose requirements name at least one scheme in every
@@ -37,11 +41,30 @@ const METHODS: [(&str, &str); 8] = [
     ("trace", "TRACE"),
 ];
 
-/// One alternative: the scopes it requires (empty: authenticated is enough).
+/// One alternative: what a caller must hold to satisfy it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Requirement {
     /// Scopes of its `oauth2`/`openIdConnect` schemes, all required.
     pub scopes: Vec<String>,
+    /// Role names listed for its other schemes (OpenAPI 3.1), all required.
+    pub roles: Vec<String>,
+    /// Per scheme of the alternative, the authentication methods
+    /// (`Identity::method`) that present its kind of credential; every scheme
+    /// must accept the caller's. `None` for a scheme Rampart cannot tell
+    /// (e.g. `http` other than bearer): any method.
+    pub methods: Vec<Option<&'static [&'static str]>>,
+}
+
+impl Requirement {
+    /// Whether a caller authenticated by `method` with `scopes` and `roles`
+    /// satisfies this alternative.
+    fn satisfied_by(&self, method: &str, scopes: &[String], roles: &[String]) -> bool {
+        self.methods
+            .iter()
+            .all(|accepted| accepted.is_none_or(|methods| methods.contains(&method)))
+            && self.scopes.iter().all(|s| scopes.contains(s))
+            && self.roles.iter().all(|r| roles.contains(r))
+    }
 }
 
 /// The alternatives of one operation; satisfied when any one is.
@@ -52,11 +75,13 @@ pub struct SpecRequirements {
 }
 
 impl SpecRequirements {
-    /// Whether `scopes` satisfy one alternative.
-    pub fn satisfied_by(&self, scopes: &[String]) -> bool {
+    /// Whether a caller satisfies one alternative: authenticated the way its
+    /// schemes say (an API key does not satisfy an alternative naming only an
+    /// OAuth scheme, and the other way round) and holding its scopes and roles.
+    pub fn satisfied_by(&self, identity: &rampart_core::Identity) -> bool {
         self.alternatives
             .iter()
-            .any(|alt| alt.scopes.iter().all(|s| scopes.contains(s)))
+            .any(|alt| alt.satisfied_by(&identity.method, &identity.scopes, &identity.roles))
     }
 
     /// The scopes to name in an `insufficient_scope` challenge: the first
@@ -105,11 +130,12 @@ fn deref<'a>(doc: &'a Value, mut value: &'a Value) -> Option<&'a Value> {
     None
 }
 
-/// Whether a scheme carries scopes.
+/// Whether a scheme carries scopes, and which authentication methods present
+/// its kind of credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Scoped,
-    Authenticated,
+struct Kind {
+    scoped: bool,
+    methods: Option<&'static [&'static str]>,
 }
 
 fn scheme_kinds(doc: &Value) -> Result<HashMap<String, Kind>, SpecSecurityError> {
@@ -126,8 +152,26 @@ fn scheme_kinds(doc: &Value) -> Result<HashMap<String, Kind>, SpecSecurityError>
             .and_then(|s| s.get("type"))
             .and_then(Value::as_str)
         {
-            Some("oauth2" | "openIdConnect") => Kind::Scoped,
-            Some("apiKey" | "http" | "mutualTLS") => Kind::Authenticated,
+            // Scopes are what these require, and in Rampart API key records
+            // carry scopes too: any credential holding them.
+            Some("oauth2" | "openIdConnect") => Kind {
+                scoped: true,
+                methods: None,
+            },
+            Some("apiKey") => Kind {
+                scoped: false,
+                methods: Some(&["api_key"]),
+            },
+            Some("mutualTLS") => Kind {
+                scoped: false,
+                methods: Some(&["mtls"]),
+            },
+            // Bearer tokens, Basic…: Rampart's identity does not say which
+            // header carried the credential.
+            Some("http") => Kind {
+                scoped: false,
+                methods: None,
+            },
             _ => return Err(error(pointer, "unknown or missing security scheme type")),
         };
         kinds.insert(name.clone(), kind);
@@ -154,7 +198,7 @@ fn requirements(
             // `{}`: anonymous callers satisfy the spec; config must decide.
             return Ok(None);
         }
-        let mut scopes = Vec::new();
+        let mut requirement = Requirement::default();
         for (name, listed) in schemes {
             let kind = kinds
                 .get(name)
@@ -162,19 +206,25 @@ fn requirements(
             let listed = listed
                 .as_array()
                 .ok_or_else(|| error(&at, "scopes must be an array"))?;
-            if *kind == Kind::Scoped {
-                for scope in listed {
-                    let scope = scope
-                        .as_str()
-                        .filter(|s| !s.is_empty())
-                        .ok_or_else(|| error(&at, "scopes must be non-empty strings"))?;
-                    if !scopes.iter().any(|s| s == scope) {
-                        scopes.push(scope.to_owned());
-                    }
+            // Scopes for OAuth schemes; for the others OpenAPI 3.1 lets the
+            // list name required roles.
+            let into = if kind.scoped {
+                &mut requirement.scopes
+            } else {
+                &mut requirement.roles
+            };
+            for item in listed {
+                let item = item
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| error(&at, "scopes and roles must be non-empty strings"))?;
+                if !into.iter().any(|s| s == item) {
+                    into.push(item.to_owned());
                 }
             }
+            requirement.methods.push(kind.methods);
         }
-        alternatives.push(Requirement { scopes });
+        alternatives.push(requirement);
     }
     Ok((!alternatives.is_empty()).then_some(SpecRequirements { alternatives }))
 }
@@ -262,7 +312,7 @@ mod tests {
                 "/items": {
                     "get": {},
                     "post": {"security": [{"oauth": ["write", "read"]}, {"oidc": ["admin"]}]},
-                    "delete": {"security": [{"key": ["ignored-role"]}]}
+                    "delete": {"security": [{"key": ["deleter"]}]}
                 },
                 "/public": {"get": {"security": []}, "post": {"security": [{}, {"oauth": ["x"]}]}},
                 "/ref": {"$ref": "#/x-items"}
@@ -282,27 +332,85 @@ mod tests {
 
     #[test]
     fn operations_inherit_or_override_the_document_requirements() {
+        let who = |method: &str, scopes: &[&str], roles: &[&str]| rampart_core::Identity {
+            method: method.into(),
+            scopes: scopes.iter().map(|s| (*s).to_string()).collect(),
+            roles: roles.iter().map(|s| (*s).to_string()).collect(),
+            ..rampart_core::Identity::default()
+        };
         let spec = SpecSecurity::from_document(&doc()).unwrap();
         let get = spec.get("GET /items").unwrap();
         assert_eq!(get.first_scopes(), ["read"]);
-        assert!(get.satisfied_by(&["read".into()]));
-        assert!(!get.satisfied_by(&["write".into()]));
+        assert!(get.satisfied_by(&who("jwt", &["read"], &[])));
+        assert!(!get.satisfied_by(&who("jwt", &["write"], &[])));
+        // API key records carry scopes: one holding the scope satisfies it.
+        assert!(get.satisfied_by(&who("api_key", &["read"], &[])));
         let post = spec.get("POST /items").unwrap();
-        assert!(post.satisfied_by(&["write".into(), "read".into()]));
+        assert!(post.satisfied_by(&who("jwt", &["write", "read"], &[])));
         assert!(
-            post.satisfied_by(&["admin".into()]),
+            post.satisfied_by(&who("jwt", &["admin"], &[])),
             "the other alternative"
         );
-        assert!(!post.satisfied_by(&["write".into()]));
-        // apiKey: authenticated, no scopes.
+        assert!(!post.satisfied_by(&who("jwt", &["write"], &[])));
+        // apiKey with a role list (OpenAPI 3.1): an API key holding the role.
         let delete = spec.get("DELETE /items").unwrap();
-        assert!(delete.satisfied_by(&[]));
+        assert!(delete.satisfied_by(&who("api_key", &[], &["deleter"])));
+        assert!(!delete.satisfied_by(&who("api_key", &[], &[])));
+        assert!(!delete.satisfied_by(&who("jwt", &[], &["deleter"])));
         // `security: []` and `{}` grant nothing by themselves.
         assert!(spec.get("GET /public").is_none());
         assert!(spec.get("POST /public").is_none());
-        // Local path-item refs are followed; schemes combine (AND).
-        assert_eq!(spec.get("PUT /ref").unwrap().first_scopes(), ["a"]);
+        // Local path-item refs are followed; schemes combine (AND): a token
+        // with `a` is not also an API key.
+        let put = spec.get("PUT /ref").unwrap();
+        assert_eq!(put.first_scopes(), ["a"]);
+        assert!(!put.satisfied_by(&who("jwt", &["a"], &[])));
         assert_eq!(spec.operations().count(), 4);
+    }
+
+    #[test]
+    fn an_alternative_is_satisfied_only_by_its_kind_of_credential() {
+        // `[{oauth: [admin]}, {key: []}]`: a token without `admin` must not
+        // pass through the API key alternative.
+        let doc = json!({
+            "components": {"securitySchemes": {
+                "oauth": {"type": "oauth2", "flows": {}},
+                "key": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "bearer": {"type": "http", "scheme": "Bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
+                "cert": {"type": "mutualTLS"}
+            }},
+            "paths": {
+                "/admin": {"get": {"security": [{"oauth": ["admin"]}, {"key": []}]}},
+                "/bearer": {"get": {"security": [{"bearer": []}]}},
+                "/basic": {"get": {"security": [{"basic": []}]}},
+                "/cert": {"get": {"security": [{"cert": []}]}}
+            }
+        });
+        let spec = SpecSecurity::from_document(&doc).unwrap();
+        let who = |method: &str, scopes: &[&str]| rampart_core::Identity {
+            method: method.into(),
+            scopes: scopes.iter().map(|s| (*s).to_string()).collect(),
+            ..rampart_core::Identity::default()
+        };
+        let admin = spec.get("GET /admin").unwrap();
+        assert!(!admin.satisfied_by(&who("jwt", &[])));
+        assert!(admin.satisfied_by(&who("jwt", &["admin"])));
+        assert!(admin.satisfied_by(&who("api_key", &[])));
+        // `http` schemes: any authenticated caller.
+        assert!(
+            spec.get("GET /bearer")
+                .unwrap()
+                .satisfied_by(&who("jwt", &[]))
+        );
+        assert!(
+            spec.get("GET /basic")
+                .unwrap()
+                .satisfied_by(&who("api_key", &[]))
+        );
+        let cert = spec.get("GET /cert").unwrap();
+        assert!(cert.satisfied_by(&who("mtls", &[])));
+        assert!(!cert.satisfied_by(&who("jwt", &[])));
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl AuthzStage {
                 ));
             }
             if let Some(spec) = &op.spec
-                && !spec.satisfied_by(&identity.scopes)
+                && !spec.satisfied_by(identity)
             {
                 return Err(deny(
                     "insufficient-scope",

@@ -109,10 +109,19 @@ fn spec_scopes_are_required_without_any_config_rule() {
         .0,
         200
     );
-    // apiKey scheme: authenticated is enough; anonymous is not.
+    // apiKey scheme: an API key is enough; a token is another kind of
+    // credential, and anonymous is not enough.
+    let key_holder = Identity {
+        method: "api_key".into(),
+        ..caller(&[], &[])
+    };
+    assert_eq!(
+        call(&s, "GET /pets/{id}", "/pets/1", Some(key_holder)).0,
+        200
+    );
     assert_eq!(
         call(&s, "GET /pets/{id}", "/pets/1", Some(caller(&[], &[]))).0,
-        200
+        403
     );
     assert_eq!(call(&s, "GET /pets/{id}", "/pets/1", None).0, 401);
     // `security: []` grants nothing without a config rule (default deny).
