@@ -179,7 +179,7 @@ impl AuthzConfig {
             let key = OperationKey::parse(name).ok_or_else(|| {
                 invalid(
                     op_path.clone(),
-                    "operation keys are `METHOD /path/{param}` with an upper-case method",
+                    "operation keys are `METHOD /path/{param}` with an upper-case method (at most one parameter per path segment)",
                 )
             })?;
             rule.validate(&op_path, &key)?;
@@ -200,8 +200,8 @@ impl AuthzConfig {
             if operations.contains_key(name) {
                 continue;
             }
-            // A template this crate cannot parse (e.g. `/files/{name}.json`)
-            // gets no implicit rule: default deny.
+            // A template this crate cannot parse (two parameters in one
+            // segment, `/files/{name}.{ext}`) gets no implicit rule: default deny.
             let Some(key) = OperationKey::parse(name) else {
                 continue;
             };

@@ -22,8 +22,36 @@ pub struct OperationKey {
 pub enum Segment {
     /// Literal text.
     Literal(String),
-    /// `{name}`.
-    Param(String),
+    /// `{name}`, or a parameter within literal text (`{name}.json`,
+    /// `v{version}`), as OpenAPI templates allow: one per segment.
+    Param {
+        /// The parameter's name.
+        name: String,
+        /// Literal text before it.
+        prefix: String,
+        /// Literal text after it.
+        suffix: String,
+    },
+}
+
+/// One segment of a template: literal text, or one `{name}` within literal
+/// text. `None` if malformed (empty name, several parameters, stray braces).
+fn parse_segment(seg: &str) -> Option<Segment> {
+    if seg.contains(' ') {
+        return None;
+    }
+    let Some((prefix, rest)) = seg.split_once('{') else {
+        return (!seg.contains('}')).then(|| Segment::Literal(seg.to_owned()));
+    };
+    let (name, suffix) = rest.split_once('}')?;
+    if name.is_empty() || prefix.contains('}') || suffix.contains(['{', '}']) {
+        return None;
+    }
+    Some(Segment::Param {
+        name: name.to_owned(),
+        prefix: prefix.to_owned(),
+        suffix: suffix.to_owned(),
+    })
 }
 
 impl OperationKey {
@@ -36,16 +64,7 @@ impl OperationKey {
         let path = path.strip_prefix('/')?;
         let segments = path
             .split('/')
-            .map(
-                |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    Some(name) if !name.is_empty() && !name.contains(['{', '}']) => {
-                        Some(Segment::Param(name.to_owned()))
-                    }
-                    Some(_) => None,
-                    None if seg.contains(['{', '}', ' ']) => None,
-                    None => Some(Segment::Literal(seg.to_owned())),
-                },
-            )
+            .map(parse_segment)
             .collect::<Option<Vec<_>>>()?;
         Some(Self {
             method: method.to_owned(),
@@ -56,7 +75,7 @@ impl OperationKey {
     /// Names of the template's parameters.
     pub fn params(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {
-            Segment::Param(name) => Some(name.as_str()),
+            Segment::Param { name, .. } => Some(name.as_str()),
             Segment::Literal(_) => None,
         })
     }
@@ -74,7 +93,16 @@ impl OperationKey {
             match segment {
                 Segment::Literal(text) if text == value => {}
                 Segment::Literal(_) => return None,
-                Segment::Param(name) => {
+                Segment::Param {
+                    name,
+                    prefix,
+                    suffix,
+                } => {
+                    // The literal parts must be there, and something between
+                    // them (the router matched the same way).
+                    let value = value
+                        .strip_prefix(prefix.as_str())?
+                        .strip_suffix(suffix.as_str())?;
                     if value.is_empty() {
                         return None;
                     }
@@ -109,6 +137,24 @@ pub fn percent_decode(value: &str) -> Option<String> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_within_literal_text_are_extracted() {
+        // OpenAPI allows `{name}.json`; the router matches such routes, so
+        // authz must be able to name (and check) them.
+        let key = OperationKey::parse("GET /files/{name}.json").unwrap();
+        assert_eq!(key.params().collect::<Vec<_>>(), ["name"]);
+        let params = key.extract("/files/report%20q1.json").unwrap();
+        assert_eq!(params, [("name".to_string(), "report q1".to_string())]);
+        assert!(key.extract("/files/report.xml").is_none());
+        assert!(key.extract("/files/.json").is_none());
+        let key = OperationKey::parse("GET /api/v{version}/items").unwrap();
+        assert_eq!(key.extract("/api/v2/items").unwrap()[0].1, "2");
+        // Still malformed: two parameters in a segment, stray braces, no name.
+        for bad in ["GET /a/{x}{y}", "GET /a/}x{", "GET /a/{}", "GET /a/{x}}"] {
+            assert!(OperationKey::parse(bad).is_none(), "{bad}");
+        }
+    }
 
     #[test]
     fn parses_keys_and_extracts_params() {
