@@ -200,8 +200,11 @@ pub fn compile(docs: &DocSet, cfg: &OpenApiConfig) -> Result<Compiled, BuildErro
             };
             let lifecycle = match over.and_then(|o| o.deprecation.as_ref()) {
                 Some(d) => Some(
-                    Lifecycle::compile(d, &format!("operations.{key}.deprecation"))
-                        .map_err(|m| field_error(&m))?,
+                    Lifecycle::compile(
+                        &d.over(cfg.deprecation.as_ref()),
+                        &format!("operations.{key}.deprecation"),
+                    )
+                    .map_err(|m| field_error(&m))?,
                 ),
                 None if api_lifecycle.is_some() => api_lifecycle.clone(),
                 None if op.get("deprecated") == Some(&Value::Bool(true)) => {

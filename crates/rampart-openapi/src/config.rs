@@ -121,8 +121,29 @@ pub struct DeprecationConfig {
     pub sunset: Option<String>,
     /// Documentation of the deprecation (sent as `Link: <...>; rel="deprecation"`).
     pub link: Option<String>,
-    /// Only these consumers may still call it (others get 403). Default: everyone.
+    /// Only these consumers may still call it once deprecated (others get
+    /// 403). Default: everyone.
     pub allowed_consumers: Option<Vec<String>>,
+}
+
+impl DeprecationConfig {
+    /// This operation's deprecation over the API's: each field it sets wins,
+    /// the others are the API's (an operation that only adds a `link` keeps
+    /// the API's sunset and allowlist).
+    pub fn over(&self, api: Option<&DeprecationConfig>) -> DeprecationConfig {
+        let Some(api) = api else {
+            return self.clone();
+        };
+        DeprecationConfig {
+            since: self.since.clone().or_else(|| api.since.clone()),
+            sunset: self.sunset.clone().or_else(|| api.sunset.clone()),
+            link: self.link.clone().or_else(|| api.link.clone()),
+            allowed_consumers: self
+                .allowed_consumers
+                .clone()
+                .or_else(|| api.allowed_consumers.clone()),
+        }
+    }
 }
 
 /// Overrides for one operation.

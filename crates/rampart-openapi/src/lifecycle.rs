@@ -35,6 +35,14 @@ impl Lifecycle {
             ),
             None => None,
         };
+        if sunset.is_some_and(|sunset| sunset < since) {
+            return Err(format!("{field}.sunset: before `since`"));
+        }
+        if cfg.allowed_consumers.as_ref().is_some_and(Vec::is_empty) {
+            return Err(format!(
+                "{field}.allowed_consumers: empty (nobody could call it): leave it out to allow everyone, or set `sunset` to retire the operation"
+            ));
+        }
         let mut headers = Vec::new();
         let value = |s: String, name: &str| {
             HeaderValue::from_str(&s).map_err(|_| format!("{field}.{name}: not usable in a header"))
@@ -80,6 +88,14 @@ impl Lifecycle {
             )],
             allowed_consumers: None,
         }
+    }
+
+    /// The consumers allowed at `now`: the allowlist applies once the
+    /// deprecation has begun (`since`); before it, everyone may call.
+    pub fn allowed_at(&self, now: i64) -> Option<&[String]> {
+        self.allowed_consumers
+            .as_deref()
+            .filter(|_| now >= self.since)
     }
 
     /// Whether the sunset has passed.

@@ -18,12 +18,14 @@ use crate::problems::{
 };
 
 /// Checks `cx` against `op`; `Err` is the refusal. May rewrite `cx.body` (strip mode).
-pub fn check(op: &Operation, path: &PathParams, cx: &mut RequestCx) -> Result<(), Problem> {
-    if let Some(allowed) = op
-        .lifecycle
-        .as_ref()
-        .and_then(|l| l.allowed_consumers.as_ref())
-    {
+/// `now` (Unix seconds) decides whether a deprecation's allowlist applies yet.
+pub fn check(
+    op: &Operation,
+    path: &PathParams,
+    cx: &mut RequestCx,
+    now: i64,
+) -> Result<(), Problem> {
+    if let Some(allowed) = op.lifecycle.as_ref().and_then(|l| l.allowed_at(now)) {
         let consumer = cx.identity.as_ref().map(|i| i.consumer.as_str());
         if !consumer.is_some_and(|c| allowed.iter().any(|a| a == c)) {
             return Err(Problem::new(DEPRECATED_CONSUMER));

@@ -209,7 +209,8 @@ impl Stage for ValidationStage {
             .get::<PathParams>()
             .cloned()
             .unwrap_or_default();
-        match request::check(op, &params, cx) {
+        let now = i64::try_from(self.api.clock.unix_secs()).unwrap_or(i64::MAX);
+        match request::check(op, &params, cx, now) {
             Ok(()) => Step::CONTINUE,
             Err(p) if op.policy.auth_endpoint && p.kind.status_code().is_client_error() => {
                 // One identical answer: a probe cannot tell which check failed.

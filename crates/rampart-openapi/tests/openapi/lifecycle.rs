@@ -78,3 +78,80 @@ fn spec_deprecation_without_config_still_announces_it() {
     assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
     assert_eq!(header(&resp, "deprecation"), "@0");
 }
+
+/// 2026-01-01T00:00:00Z, the configured `since`.
+const SINCE: i64 = 1_767_225_600;
+
+#[test]
+fn the_allowlist_applies_once_the_deprecation_has_begun() {
+    // Announced ahead: until `since`, every consumer may still call it.
+    let before = api_at(SINCE - 1);
+    passes(
+        &before,
+        &mut as_consumer(req("GET", "/v1/legacy/users"), "new-app", &[]),
+    );
+    let p = refused(run(
+        &api_at(SINCE),
+        &mut as_consumer(req("GET", "/v1/legacy/users"), "new-app", &[]),
+    ));
+    assert_eq!(p.kind.status, 403);
+}
+
+#[test]
+fn an_operations_deprecation_keeps_the_apis_other_fields() {
+    // API-wide: a sunset and an allowlist. The operation only adds a link:
+    // the sunset and the allowlist still hold for it.
+    let mut cfg = config();
+    cfg.deprecation = Some(rampart_openapi::DeprecationConfig {
+        sunset: Some("2027-01-01T00:00:00Z".into()),
+        allowed_consumers: Some(vec!["old-app".into()]),
+        ..Default::default()
+    });
+    cfg.operations.insert(
+        "GET /legacy/users".into(),
+        serde_json::from_value(serde_json::json!({
+            "deprecation": {"link": "https://example.com/legacy"}
+        }))
+        .unwrap(),
+    );
+    let now = api_with(cfg.clone(), NOW);
+    let p = refused(run(
+        &now,
+        &mut as_consumer(req("GET", "/v1/legacy/users"), "new-app", &[]),
+    ));
+    assert_eq!(p.kind.status, 403);
+    passes(
+        &now,
+        &mut as_consumer(req("GET", "/v1/legacy/users"), "old-app", &[]),
+    );
+    let later = api_with(cfg, SUNSET);
+    let p = refused(run(
+        &later,
+        &mut as_consumer(req("GET", "/v1/legacy/users"), "old-app", &[]),
+    ));
+    assert_eq!(p.kind.status, 410);
+}
+
+#[test]
+fn deprecations_that_cannot_be_meant_are_refused() {
+    let refusal = |deprecation: serde_json::Value| {
+        let mut cfg = config();
+        cfg.deprecation = Some(serde_json::from_value(deprecation).unwrap());
+        cfg.build(&data()).err().map(|e| e.to_string())
+    };
+    let empty = refusal(serde_json::json!({"allowed_consumers": []})).unwrap();
+    assert!(
+        empty.contains("deprecation.allowed_consumers: empty"),
+        "{empty}"
+    );
+    let backwards =
+        refusal(serde_json::json!({"since": "2027-01-01", "sunset": "2026-01-01"})).unwrap();
+    assert!(
+        backwards.contains("deprecation.sunset: before `since`"),
+        "{backwards}"
+    );
+    assert_eq!(
+        refusal(serde_json::json!({"since": "2026-01-01", "sunset": "2027-01-01"})),
+        None
+    );
+}
