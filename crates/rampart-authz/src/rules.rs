@@ -2,6 +2,8 @@
 //! identity: scopes (all required), roles (any of), step-up (acr/amr/auth_time),
 //! ownership of a path parameter (BOLA) and of a response object.
 
+use std::borrow::Cow;
+
 use rampart_core::Identity;
 use serde::Deserialize;
 use serde_json::Value;
@@ -68,11 +70,22 @@ fn has_any_role(identity: &Identity, roles: &[String]) -> bool {
 }
 
 /// The value a rule compares against: a claim (dotted path), or the consumer.
-pub fn caller_value<'a>(identity: &'a Identity, claim: &str) -> Option<&'a str> {
+pub fn caller_value<'a>(identity: &'a Identity, claim: &str) -> Option<Cow<'a, str>> {
     if claim == "consumer" {
-        return Some(identity.consumer.as_str());
+        return Some(Cow::Borrowed(identity.consumer.as_str()));
     }
-    identity.claim(claim)?.as_str()
+    id_text(identity.claim(claim)?)
+}
+
+/// A claim or field value as ownership compares it: a string, or an integer
+/// in decimal (numeric user ids are common: `"user_id": 42` owns `/users/42`);
+/// anything else is no id at all.
+fn id_text(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
+        Value::String(text) => Some(Cow::Borrowed(text)),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(Cow::Owned(n.to_string())),
+        _ => None,
+    }
 }
 
 /// Scopes the identity lacks, in configuration order.
@@ -133,19 +146,19 @@ impl OwnerRule {
             .find(|(name, _)| *name == self.param)
             .map(|(_, v)| v);
         match (value, caller_value(identity, &self.claim)) {
-            (Some(value), Some(caller)) => value == caller,
+            (Some(value), Some(caller)) => *value == *caller,
             _ => false,
         }
     }
 }
 
 /// The response-ownership expectation for one caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected<'a> {
     /// The caller holds an exempt role.
     Exempt,
     /// The owner field must equal this.
-    Owner(&'a str),
+    Owner(Cow<'a, str>),
     /// The caller has no such claim: nothing can be theirs.
     NoClaim,
 }
@@ -173,8 +186,11 @@ impl ResponseOwnerRule {
         let Ok(value) = serde_json::from_slice::<Value>(body) else {
             return false;
         };
-        let owns =
-            |item: &Value| field_at(item, &self.field).and_then(Value::as_str) == Some(owner);
+        let owns = |item: &Value| {
+            field_at(item, &self.field)
+                .and_then(id_text)
+                .is_some_and(|id| id == owner)
+        };
         match &value {
             Value::Array(items) => items.iter().all(owns),
             Value::Object(_) => owns(&value),
@@ -253,6 +269,16 @@ mod tests {
             ..rule
         };
         assert!(by_consumer.allows(&alice, &params("app")));
+        // Numeric ids: `"uid": 42` owns `/users/42`, not `/users/43`; other
+        // kinds of values own nothing.
+        let by_uid = OwnerRule {
+            claim: "uid".into(),
+            ..by_consumer
+        };
+        assert!(by_uid.allows(&identity(&[], json!({"uid": 42})), &params("42")));
+        assert!(!by_uid.allows(&identity(&[], json!({"uid": 42})), &params("43")));
+        assert!(!by_uid.allows(&identity(&[], json!({"uid": 4.2})), &params("4.2")));
+        assert!(!by_uid.allows(&identity(&[], json!({"uid": true})), &params("true")));
     }
 
     #[test]
@@ -272,6 +298,10 @@ mod tests {
         assert!(!rule.body_owned_by(br#"{"meta":{}}"#, "alice"));
         assert!(!rule.body_owned_by(b"not json", "alice"));
         assert!(!rule.body_owned_by(&[b' '; 101], "alice"));
+        // A numeric owner field compares in decimal.
+        assert!(rule.body_owned_by(br#"{"meta":{"owner":42}}"#, "42"));
+        assert!(!rule.body_owned_by(br#"{"meta":{"owner":42}}"#, "4"));
+        assert!(!rule.body_owned_by(br#"{"meta":{"owner":[42]}}"#, "42"));
     }
 
     #[test]

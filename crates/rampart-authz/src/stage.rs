@@ -176,7 +176,7 @@ impl AuthzStage {
         if let (Some(owner_rule), Some(identity)) = (&rule.response_owner, &cx.identity) {
             let owner = match owner_rule.expected(identity) {
                 Expected::Exempt => None,
-                Expected::Owner(owner) => Some(Some(owner.to_owned())),
+                Expected::Owner(owner) => Some(Some(owner.into_owned())),
                 Expected::NoClaim => Some(None),
             };
             if let Some(owner) = owner {
