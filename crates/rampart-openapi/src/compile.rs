@@ -218,7 +218,7 @@ pub fn compile(docs: &DocSet, cfg: &OpenApiConfig) -> Result<Compiled, BuildErro
                 None => None,
             };
             if let Some(o) = over {
-                c.tighten(o, &key, &params, body.is_some(), &mut policy)?;
+                c.tighten(o, &key, &params, body.as_ref(), &mut policy)?;
             }
             let mut responses =
                 c.responses(idoc, &format!("{op_ptr}/responses"), op.get("responses"))?;
@@ -299,13 +299,39 @@ impl Ctx<'_> {
         over: &OperationOverride,
         key: &str,
         params: &[Param],
-        has_body: bool,
+        body: Option<&BodySpec>,
         policy: &mut Policy,
     ) -> Result<(), BuildError> {
         let bad = |field: String, message: String| BuildError::Field { field, message };
+        if let Some(pointer) = &over.username_field {
+            // Read from a JSON body at any depth, from a form or multipart one
+            // by a one-segment pointer; anything else never yields a name, and
+            // the per-username lock-out would silently count nothing.
+            let field = format!("operations.{key}.username_field");
+            let media = body.map(|b| b.media.as_slice()).unwrap_or_default();
+            let json = media.iter().any(|m| m.json || m.covers_json);
+            let form = media
+                .iter()
+                .any(|m| m.range == FORM || m.range == MULTIPART);
+            let one_segment = pointer.get(1..).is_some_and(|rest| !rest.contains('/'));
+            if body.is_none() {
+                return Err(bad(field, "the operation declares no request body".into()));
+            }
+            if !json && !(form && one_segment) {
+                return Err(bad(
+                    field,
+                    if form {
+                        "form and multipart bodies are read by a one-segment pointer (`/username`)"
+                            .into()
+                    } else {
+                        "the operation's body is neither JSON nor a form: no name can be read from it".into()
+                    },
+                ));
+            }
+        }
         if let Some(schema) = &over.request_schema {
             let field = format!("operations.{key}.request_schema");
-            if !has_body {
+            if body.is_none() {
                 return Err(bad(field, "the operation declares no request body".into()));
             }
             let v = compile_schema(schema, self.version).map_err(|m| bad(field, m))?;

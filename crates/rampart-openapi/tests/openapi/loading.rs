@@ -152,3 +152,29 @@ fn refs_to_path_items_parameters_bodies_and_responses_resolve_across_files() {
     assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
     assert_eq!(body_json(&resp), serde_json::json!([{"name": "a"}]));
 }
+
+#[test]
+fn a_username_field_where_no_name_can_be_read_is_refused() {
+    // `GET /users/me` has no body: the per-username lock-out would count nothing.
+    let mut cfg = config();
+    cfg.operations.insert(
+        "me".into(),
+        serde_json::from_value(serde_json::json!({
+            "auth_endpoint": true, "username_field": "/username"
+        }))
+        .unwrap(),
+    );
+    let e = cfg.build(Path::new(&data())).err().unwrap().to_string();
+    assert!(e.contains("operations.me.username_field"), "{e}");
+    assert!(e.contains("declares no request body"), "{e}");
+    // A JSON body is read at any depth.
+    let mut cfg = config();
+    cfg.operations.insert(
+        "login".into(),
+        serde_json::from_value(serde_json::json!({
+            "auth_endpoint": true, "username_field": "/credentials/email"
+        }))
+        .unwrap(),
+    );
+    assert!(cfg.build(Path::new(&data())).is_ok());
+}
