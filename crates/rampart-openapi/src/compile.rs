@@ -317,7 +317,8 @@ impl Ctx<'_> {
             if body.is_none() {
                 return Err(bad(field, "the operation declares no request body".into()));
             }
-            if !json && !(form && one_segment) {
+            let readable = json || (form && one_segment);
+            if !readable {
                 return Err(bad(
                     field,
                     if form {
