@@ -30,7 +30,7 @@ use crate::h1server::{self, Ended, H1Conn, Prefixed};
 use crate::problems::GatewayError;
 use crate::proxy::{ConnInfo, handle};
 use crate::runtime::{Runtime, StageFactory};
-use crate::stall::StallWatch;
+use crate::stall::{self, StallWatch};
 use crate::tls::{ReloadingCert, server_config, tls_info, watch_certs};
 use crate::{Gateway, admin};
 
@@ -492,33 +492,43 @@ async fn serve_hyper<IO>(
     let service = service_fn({
         let watch = watch.clone();
         move |request: http::Request<hyper::body::Incoming>| {
+            let busy = watch.busy();
             let (parts, body) = request.into_parts();
             let response = handle(gateway.clone(), info.clone(), parts, body.into(), None);
             let watch = watch.clone();
             async move {
                 let response = response.await?;
-                Ok::<_, std::convert::Infallible>(response.map(|body| watch.watch(body)))
+                Ok::<_, std::convert::Infallible>(response.map(|body| watch.watch(body, busy)))
             }
         }
     });
     let connection = builder.serve_connection(io, service).into_owned();
     let mut connection = std::pin::pin!(connection);
-    let stalled = watch.until_stalled(limits.send_timeout);
-    let mut stalled = std::pin::pin!(stalled);
+    // Idle like an HTTP/1 keep-alive connection: closed (GOAWAY on HTTP/2)
+    // after the header-read timeout with nothing in flight.
     if !*drain.borrow() {
+        let ended =
+            watch.until_stalled_or_idle(limits.send_timeout, Some(limits.header_read_timeout));
         tokio::select! {
             _ = connection.as_mut() => return,
-            () = stalled.as_mut() => {
-                metrics::counter!("rampart_send_timeouts_total").increment(1);
-                return;
-            }
+            why = ended => match why {
+                stall::Ended::Stalled => {
+                    metrics::counter!("rampart_send_timeouts_total").increment(1);
+                    return;
+                }
+                stall::Ended::Idle => {}
+            },
             _ = drain.changed() => {}
         }
     }
+    // Closing (idle or draining): what is in flight finishes, unless it
+    // stalls.
     connection.as_mut().graceful_shutdown();
     tokio::select! {
         _ = connection.as_mut() => {}
-        () = stalled => metrics::counter!("rampart_send_timeouts_total").increment(1),
+        _ = watch.until_stalled_or_idle(limits.send_timeout, None) => {
+            metrics::counter!("rampart_send_timeouts_total").increment(1);
+        }
     }
     // `drain` is held until here: the server waits for every receiver to go.
     drop(drain);

@@ -16,9 +16,14 @@
 //! asked for the next one within the send timeout is waiting for the client,
 //! and then the whole connection is closed: its streams all belong to that
 //! client, and hyper offers no way to end one stream from outside.
+//!
+//! The same watch closes a connection idle past a limit (no request being
+//! handled, no response body alive): Rampart's HTTP/1 server closes an idle
+//! keep-alive connection after `limits.header_read_timeout`, and an HTTP/2
+//! client answering pings would otherwise keep one open forever.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -37,6 +42,32 @@ const WAITING_ON_SOURCE: u64 = u64::MAX;
 pub(crate) struct StallWatch {
     epoch: Instant,
     bodies: Mutex<Vec<Weak<AtomicU64>>>,
+    /// Requests being handled or whose response body is alive.
+    busy: AtomicUsize,
+    /// When `busy` last fell to zero (ms since `epoch`).
+    idle_since: AtomicU64,
+}
+
+/// Why [`StallWatch::until_stalled_or_idle`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// A response waited for the client past the send timeout: drop the connection.
+    Stalled,
+    /// Nothing in flight past the idle limit: close it gracefully.
+    Idle,
+}
+
+/// One request in flight on a watched connection, from its start until its
+/// response body is gone (see [`StallWatch::busy`]).
+#[derive(Debug)]
+pub(crate) struct Busy(Arc<StallWatch>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if self.0.busy.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle_since.store(self.0.now_ms(), Ordering::Relaxed);
+        }
+    }
 }
 
 impl StallWatch {
@@ -44,21 +75,41 @@ impl StallWatch {
         Arc::new(Self {
             epoch: Instant::now(),
             bodies: Mutex::new(Vec::new()),
+            busy: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(0),
         })
+    }
+
+    /// Marks a request in flight until the returned guard is dropped (it
+    /// goes into the response body, see [`StallWatch::watch`]).
+    pub(crate) fn busy(self: &Arc<Self>) -> Busy {
+        self.busy.fetch_add(1, Ordering::AcqRel);
+        Busy(self.clone())
+    }
+
+    /// Whether nothing has been in flight for longer than `limit`.
+    fn idle(&self, limit: Duration) -> bool {
+        let limit = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        self.busy.load(Ordering::Acquire) == 0
+            && self
+                .now_ms()
+                .saturating_sub(self.idle_since.load(Ordering::Relaxed))
+                > limit
     }
 
     fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
     }
 
-    /// Wraps `body` so this watch sees it.
-    pub(crate) fn watch<B>(&self, body: B) -> Watched<B> {
+    /// Wraps `body` so this watch sees it; `busy` ends with it.
+    pub(crate) fn watch<B>(&self, body: B, busy: Busy) -> Watched<B> {
         let clock = Arc::new(AtomicU64::new(self.now_ms()));
         self.bodies.lock().push(Arc::downgrade(&clock));
         Watched {
             inner: body,
             clock,
             epoch: self.epoch,
+            _busy: busy,
         }
     }
 
@@ -80,16 +131,25 @@ impl StallWatch {
         stalled
     }
 
-    /// Resolves once a body stalls past `limit`, checking a few times per
-    /// `limit` (never, when there is no limit).
-    pub(crate) async fn until_stalled(&self, limit: Duration) {
-        let period = (limit / 4).max(Duration::from_millis(50));
+    /// Resolves once a body stalls past `send_timeout` or, with an
+    /// `idle_timeout`, the connection has been idle past it; checks a few
+    /// times per the shorter.
+    pub(crate) async fn until_stalled_or_idle(
+        &self,
+        send_timeout: Duration,
+        idle_timeout: Option<Duration>,
+    ) -> Ended {
+        let shortest = idle_timeout.map_or(send_timeout, |idle| idle.min(send_timeout));
+        let period = (shortest / 4).max(Duration::from_millis(50));
         let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if self.stalled(limit) {
-                return;
+            if self.stalled(send_timeout) {
+                return Ended::Stalled;
+            }
+            if idle_timeout.is_some_and(|limit| self.idle(limit)) {
+                return Ended::Idle;
             }
         }
     }
@@ -101,6 +161,7 @@ pub(crate) struct Watched<B> {
     inner: B,
     clock: Arc<AtomicU64>,
     epoch: Instant,
+    _busy: Busy,
 }
 
 impl<B> Body for Watched<B>
@@ -161,10 +222,10 @@ mod tests {
         let watch = StallWatch::new();
         let limit = Duration::from_secs(1);
         // A body handed its frame and never asked again: stalled past the limit.
-        let mut asked_once = watch.watch(Full::new(Bytes::from_static(b"x")));
+        let mut asked_once = watch.watch(Full::new(Bytes::from_static(b"x")), watch.busy());
         assert!(asked_once.frame().await.is_some());
         // A body waiting for its source: not the client's doing.
-        let mut waiting = watch.watch(Silent);
+        let mut waiting = watch.watch(Silent, watch.busy());
         let polled =
             std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut waiting).poll_frame(cx))).await;
         assert!(polled.is_pending());
@@ -178,5 +239,19 @@ mod tests {
         drop(waiting);
         assert!(!watch.stalled(limit));
         assert!(watch.bodies.lock().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_is_idle_only_with_nothing_in_flight() {
+        let watch = StallWatch::new();
+        let limit = Duration::from_secs(1);
+        let request = watch.busy();
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(!watch.idle(limit), "a request in flight");
+        drop(request);
+        tokio::time::advance(Duration::from_millis(900)).await;
+        assert!(!watch.idle(limit));
+        tokio::time::advance(Duration::from_millis(200)).await;
+        assert!(watch.idle(limit));
     }
 }

@@ -195,3 +195,31 @@ async fn an_h2_client_that_grants_no_window_gives_its_slots_back() {
     }
     assert_eq!(total, SIZE);
 }
+
+#[tokio::test]
+async fn an_idle_h2_connection_is_closed_and_a_busy_one_is_not() {
+    // Like an HTTP/1 keep-alive connection: nothing in flight for the
+    // header-read timeout, and the gateway closes it (GOAWAY).
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {header_read_timeout: 300ms}",
+        "",
+    ))
+    .await;
+    let stream = TcpStream::connect(gw.addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    let connection = tokio::spawn(connection);
+    // A request slower than the idle limit is not cut by it.
+    let (status, _, _) = send_h2(
+        &mut sender,
+        get(gw.addr, "/slow/800").body(Full::default()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), connection).await;
+    assert!(ended.is_ok(), "the idle connection is still open");
+}
