@@ -184,6 +184,22 @@ impl<T> GuardedIo<T> {
     /// is copied into `ready` (accepted) or `head` (an incomplete head), so the
     /// order hyper sees is unchanged; a refusal discards the rest.
     fn accept(&mut self, input: &[u8]) -> usize {
+        let (passed, mut after_head) = self.accept_step(input);
+        // Bytes after a head accepted by copying, one head at a time: a loop,
+        // not recursion, so a read holding many pipelined heads cannot grow
+        // the stack. `ready` holds the head just accepted, so nothing more
+        // passes in place.
+        while let Some(rest) = after_head.filter(|rest| !rest.is_empty()) {
+            let (passed, next) = self.accept_step(&rest);
+            debug_assert_eq!(passed, 0);
+            after_head = next;
+        }
+        passed
+    }
+
+    /// One pass of [`accept`](Self::accept): the bytes hyper may take in
+    /// place, and the bytes after a head accepted by copying, still to go.
+    fn accept_step(&mut self, input: &[u8]) -> (usize, Option<Vec<u8>>) {
         // `input[..passed]` goes to hyper in place; once `copying`, accepted bytes
         // are appended to `ready` instead (they must follow what is queued there).
         let mut copying = !self.head.is_empty() || !self.ready.is_empty();
@@ -207,8 +223,7 @@ impl<T> GuardedIo<T> {
                 Framing::Head
                     if copying || (self.first_bytes && h2_preface(rest) == Preface::Partial) =>
                 {
-                    self.accept_head_copied(rest);
-                    return passed;
+                    return (passed, self.accept_head_copied(rest));
                 }
                 Framing::Head => {
                     if self.first_bytes {
@@ -223,7 +238,7 @@ impl<T> GuardedIo<T> {
                     match find_head_end(rest, 0) {
                         Some(end) if end > self.limits.max_header_bytes => {
                             self.refuse(GatewayError::HeadersTooLarge, None);
-                            return passed;
+                            return (passed, None);
                         }
                         Some(end) => {
                             let head = rest.get(..end).unwrap_or_default();
@@ -241,18 +256,18 @@ impl<T> GuardedIo<T> {
                                 }
                                 Err(error) => {
                                     self.refuse_head(error, head);
-                                    return passed;
+                                    return (passed, None);
                                 }
                             }
                         }
                         None if rest.len() > self.limits.max_header_bytes => {
                             self.refuse(GatewayError::HeadersTooLarge, None);
-                            return passed;
+                            return (passed, None);
                         }
                         None => {
                             // An incomplete head waits for more bytes.
                             self.head.extend_from_slice(rest);
-                            return passed;
+                            return (passed, None);
                         }
                     }
                 }
@@ -265,7 +280,7 @@ impl<T> GuardedIo<T> {
             }
             pos += take;
         }
-        passed
+        (passed, None)
     }
 
     /// A head was accepted: its body follows with `framing`.
@@ -277,7 +292,7 @@ impl<T> GuardedIo<T> {
 
     /// The copying path for head bytes: appends `input` to the incomplete head and
     /// checks it once it is complete.
-    fn accept_head_copied(&mut self, input: &[u8]) {
+    fn accept_head_copied(&mut self, input: &[u8]) -> Option<Vec<u8>> {
         let start = self.head.len();
         self.head.extend_from_slice(input);
         if self.first_bytes {
@@ -286,12 +301,12 @@ impl<T> GuardedIo<T> {
                     self.first_bytes = false;
                     self.framing = Framing::Passthrough;
                     self.ready.append(&mut self.head);
-                    return;
+                    return None;
                 }
                 // Held (under the header-read deadline) until it is whole
                 // or turns out to be something else: `PRI * HTTP/2.0\r\n\r\n`
                 // alone would be a complete HTTP/1 head.
-                Preface::Partial => return,
+                Preface::Partial => return None,
                 Preface::Other => self.first_bytes = false,
             }
         }
@@ -309,9 +324,9 @@ impl<T> GuardedIo<T> {
                         self.head_passed(framing);
                         self.ready
                             .extend_from_slice(rewritten.as_deref().unwrap_or(&head));
-                        // Continue with the bytes after the head (all copied now,
+                        // The bytes after the head go on (all copied now,
                         // since `ready` is not empty).
-                        self.accept_owned(rest);
+                        return Some(rest);
                     }
                     Err(error) => self.refuse_head(error, &head),
                 }
@@ -321,14 +336,7 @@ impl<T> GuardedIo<T> {
             }
             None => {}
         }
-    }
-
-    fn accept_owned(&mut self, rest: Vec<u8>) {
-        if !rest.is_empty() {
-            // `ready` holds the head just accepted, so nothing passes in place.
-            let passed = self.accept(&rest);
-            debug_assert_eq!(passed, 0);
-        }
+        None
     }
 
     /// Advances the chunked state machine; returns how many bytes belong to the body.

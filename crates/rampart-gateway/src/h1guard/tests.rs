@@ -126,3 +126,19 @@ proptest::proptest! {
         proptest::prop_assert_eq!(find_head_end(&buf, from), expected);
     }
 }
+
+#[test]
+fn many_pipelined_heads_after_a_copied_one_are_taken_one_by_one() {
+    // A first head whose target is re-encoded puts the guard on its copying
+    // path; every head after it in the same read used to recurse once more
+    // (a stack that grew with the count). 20,000 of them now go in a loop.
+    let mut guard = guard();
+    let mut input = b"GET /a<b HTTP/1.1\r\nHost: a\r\n\r\n".to_vec();
+    for _ in 0..20_000 {
+        input.extend_from_slice(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    }
+    assert_eq!(guard.accept(&input), 0, "copied, not passed in place");
+    assert!(guard.refusal.is_none());
+    assert_eq!(guard.heads_passed, 20_001);
+    assert!(guard.ready.starts_with(b"GET /a%3Cb HTTP/1.1\r\n"));
+}
