@@ -424,12 +424,15 @@ async fn accept_loop(
                             writes_header_lines: false,
                             ..(*info).clone()
                         });
-                        serve_hyper(TokioIo::new(io), &limits, gateway, info, watcher).await;
+                        let idle = Some(limits.header_read_timeout);
+                        serve_hyper(TokioIo::new(io), &limits, idle, gateway, info, watcher).await;
                     }
                     return;
                 }
                 let io = GuardedIo::new(stream, guard_limits, refusals, responses_done);
-                serve_hyper(TokioIo::new(io), &limits, gateway, info, watcher).await;
+                // The guard closes idle HTTP/1 connections itself (and answers
+                // a head that stalls with 408).
+                serve_hyper(TokioIo::new(io), &limits, None, gateway, info, watcher).await;
                 return;
             };
             let handshake =
@@ -453,7 +456,8 @@ async fn accept_loop(
                 writes_header_lines: own_h1 && !is_h2,
             });
             if is_h2 {
-                serve_hyper(TokioIo::new(stream), &limits, gateway, info, watcher).await;
+                let idle = Some(limits.header_read_timeout);
+                serve_hyper(TokioIo::new(stream), &limits, idle, gateway, info, watcher).await;
             } else if own_h1 {
                 let settings = H1Conn {
                     gateway,
@@ -466,7 +470,7 @@ async fn accept_loop(
                 let _ = h1server::serve(stream, settings, watcher).await;
             } else {
                 let io = GuardedIo::new(stream, guard_limits, refusals, responses_done);
-                serve_hyper(TokioIo::new(io), &limits, gateway, info, watcher).await;
+                serve_hyper(TokioIo::new(io), &limits, None, gateway, info, watcher).await;
             }
         });
     }
@@ -478,6 +482,7 @@ async fn accept_loop(
 async fn serve_hyper<IO>(
     io: TokioIo<IO>,
     limits: &Limits,
+    idle_timeout: Option<Duration>,
     gateway: Arc<Gateway>,
     info: Arc<ConnInfo>,
     mut drain: watch::Receiver<bool>,
@@ -504,11 +509,10 @@ async fn serve_hyper<IO>(
     });
     let connection = builder.serve_connection(io, service).into_owned();
     let mut connection = std::pin::pin!(connection);
-    // Idle like an HTTP/1 keep-alive connection: closed (GOAWAY on HTTP/2)
-    // after the header-read timeout with nothing in flight.
+    // With `idle_timeout` (HTTP/2), idle like an HTTP/1 keep-alive
+    // connection: closed with GOAWAY after it with nothing in flight.
     if !*drain.borrow() {
-        let ended =
-            watch.until_stalled_or_idle(limits.send_timeout, Some(limits.header_read_timeout));
+        let ended = watch.until_stalled_or_idle(limits.send_timeout, idle_timeout);
         tokio::select! {
             _ = connection.as_mut() => return,
             why = ended => match why {
