@@ -202,7 +202,7 @@ pub fn compile(docs: &DocSet, cfg: &OpenApiConfig) -> Result<Compiled, BuildErro
                 Some(d) => Some(
                     Lifecycle::compile(
                         &d.over(cfg.deprecation.as_ref()),
-                        &format!("operations.{key}.deprecation"),
+                        &format!("operations[{key:?}].deprecation"),
                     )
                     .map_err(|m| field_error(&m))?,
                 ),
@@ -307,7 +307,7 @@ impl Ctx<'_> {
             // Read from a JSON body at any depth, from a form or multipart one
             // by a one-segment pointer; anything else never yields a name, and
             // the per-username lock-out would silently count nothing.
-            let field = format!("operations.{key}.username_field");
+            let field = format!("operations[{key:?}].username_field");
             let media = body.map(|b| b.media.as_slice()).unwrap_or_default();
             let json = media.iter().any(|m| m.json || m.covers_json);
             let form = media
@@ -331,7 +331,7 @@ impl Ctx<'_> {
             }
         }
         if let Some(schema) = &over.request_schema {
-            let field = format!("operations.{key}.request_schema");
+            let field = format!("operations[{key:?}].request_schema");
             if body.is_none() {
                 return Err(bad(field, "the operation declares no request body".into()));
             }
@@ -339,7 +339,7 @@ impl Ctx<'_> {
             policy.request_schema = Some(Arc::new(v));
         }
         for (name, schema) in &over.parameters {
-            let field = format!("operations.{key}.parameters.{name}");
+            let field = format!("operations[{key:?}].parameters.{name}");
             if !params.iter().any(|p| p.name.eq_ignore_ascii_case(name)) {
                 return Err(bad(
                     field,

@@ -291,7 +291,7 @@ impl OperationOverride {
         p.auth_endpoint = self.auth_endpoint;
         if let Some(field) = &self.username_field {
             let bad = |message: &str| BuildError::Field {
-                field: format!("operations.{key}.username_field"),
+                field: format!("operations[{key:?}].username_field"),
                 message: message.into(),
             };
             if !self.auth_endpoint {
@@ -302,7 +302,7 @@ impl OperationOverride {
             }
             p.username_field = Some(field.clone());
         }
-        check_limits(&p, &format!("operations.{key}.limits"))?;
+        check_limits(&p, &format!("operations[{key:?}].limits"))?;
         Ok(p)
     }
 }

@@ -115,7 +115,7 @@ pub enum BuildError {
     },
     /// An `operations` key names no operation of the spec.
     #[error(
-        "openapi.operations.{key}: no operation with this operationId or \"METHOD /path\" in the spec"
+        "openapi.operations[{key:?}]: no operation with this operationId or \"METHOD /path\" in the spec"
     )]
     UnknownOperation {
         /// The key.
@@ -124,7 +124,7 @@ pub enum BuildError {
     /// Two `operations` keys (its operationId and its `METHOD /path`) name the
     /// same operation: which settings apply would be ambiguous.
     #[error(
-        "openapi.operations.{operation_id}: names the same operation as \"{route}\"; keep one of the two keys"
+        "openapi.operations[{operation_id:?}]: names the same operation as \"{route}\"; keep one of the two keys"
     )]
     OperationNamedTwice {
         /// The key that is an operationId.

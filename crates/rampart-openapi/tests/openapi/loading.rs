@@ -80,7 +80,8 @@ fn config_errors_name_the_field() {
     let e = cfg.build(&data()).err().unwrap();
     assert!(matches!(e, BuildError::UnknownOperation { .. }));
     assert!(
-        e.to_string().contains("openapi.operations.noSuchOperation"),
+        e.to_string()
+            .contains("openapi.operations[\"noSuchOperation\"]"),
         "{e}"
     );
 
@@ -165,7 +166,7 @@ fn a_username_field_where_no_name_can_be_read_is_refused() {
         .unwrap(),
     );
     let e = cfg.build(Path::new(&data())).err().unwrap().to_string();
-    assert!(e.contains("operations.me.username_field"), "{e}");
+    assert!(e.contains("operations[\"me\"].username_field"), "{e}");
     assert!(e.contains("declares no request body"), "{e}");
     // A JSON body is read at any depth.
     let mut cfg = config();

@@ -74,23 +74,32 @@ fn parameter_schemas_add_constraints_the_spec_forgot() {
 #[test]
 fn overrides_naming_nothing_or_invalid_schemas_are_build_errors() {
     let e = build_error("  getUser:\n    request_schema: {type: object}\n");
-    assert!(e.contains("operations.getUser.request_schema"), "{e}");
+    assert!(e.contains("operations[\"getUser\"].request_schema"), "{e}");
     let e = build_error("  listUsers:\n    parameters:\n      nope: {maximum: 1}\n");
-    assert!(e.contains("operations.listUsers.parameters.nope"), "{e}");
+    assert!(
+        e.contains("operations[\"listUsers\"].parameters.nope"),
+        "{e}"
+    );
     let e = build_error("  listUsers:\n    parameters:\n      limit: {maximum: x}\n");
-    assert!(e.contains("operations.listUsers.parameters.limit"), "{e}");
+    assert!(
+        e.contains("operations[\"listUsers\"].parameters.limit"),
+        "{e}"
+    );
     let e = build_error("  createUser:\n    username_field: /name\n");
-    assert!(e.contains("operations.createUser.username_field"), "{e}");
+    assert!(
+        e.contains("operations[\"createUser\"].username_field"),
+        "{e}"
+    );
     assert!(e.contains("auth_endpoint"), "{e}");
     let e = build_error("  login:\n    auth_endpoint: true\n    username_field: username\n");
     assert!(e.contains("JSON pointer"), "{e}");
     let e = build_error("  nonesuch: {auth_endpoint: true}\n");
-    assert!(e.contains("operations.nonesuch: no operation"), "{e}");
+    assert!(e.contains("operations[\"nonesuch\"]: no operation"), "{e}");
     // One operation named by both its operationId and its route: ambiguous.
     let e =
         build_error("  createUser: {auth_endpoint: true}\n  POST /users: {auth_endpoint: false}\n");
     assert!(
-        e.contains("operations.createUser: names the same operation as \"POST /users\""),
+        e.contains("operations[\"createUser\"]: names the same operation as \"POST /users\""),
         "{e}"
     );
 }
