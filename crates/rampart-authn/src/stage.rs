@@ -236,6 +236,29 @@ impl AuthnStage {
         for name in &self.strip {
             cx.headers.remove(name);
         }
+        // CGI-style upstreams (PHP, WSGI, Rack) read `X_Consumer_Id` as
+        // `HTTP_X_CONSUMER_ID`, the same variable as the `X-Consumer-Id` the
+        // gateway sets: such spellings of a stripped name go too.
+        let spoofed: Vec<http::HeaderName> = cx
+            .headers
+            .keys()
+            .filter(|name| {
+                let name = name.as_str();
+                name.contains('_')
+                    && self.strip.iter().any(|stripped| {
+                        stripped.as_str().len() == name.len()
+                            && stripped
+                                .as_str()
+                                .bytes()
+                                .zip(name.bytes())
+                                .all(|(want, got)| want == got || (want == b'-' && got == b'_'))
+                    })
+            })
+            .cloned()
+            .collect();
+        for name in spoofed {
+            cx.headers.remove(name);
+        }
         cx.identity = None;
         match self.authenticate(cx).await {
             Ok(identity) => {

@@ -150,8 +150,17 @@ async fn no_credential_is_401_and_spoofed_identity_headers_are_stripped() {
         ("x-consumer-id", "admin"),
         ("x-rampart-consumer", "admin"),
         ("x-user", "root"),
+        // Read by CGI-style upstreams as the same variables as the above.
+        ("x_consumer_id", "admin"),
+        ("x_rampart-consumer", "admin"),
+        ("X_Authenticated_Userid", "admin"),
+        // Not an identity header: kept.
+        ("x_trace_id", "t-1"),
     ]);
     let verdict = run(&w.stage, &mut cx).await;
+    let kept: Vec<&str> = cx.headers.keys().map(http::HeaderName::as_str).collect();
+    assert_eq!(kept, ["x_trace_id"]);
+    cx.headers.clear();
     assert_eq!(status(&verdict), 401);
     assert_eq!(challenge(&verdict), "Bearer realm=\"rampart\"");
     assert!(cx.headers.is_empty(), "{:?}", cx.headers);
