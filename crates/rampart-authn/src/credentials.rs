@@ -43,11 +43,17 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, CredentialError> {
     let Some(value) = single(headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()))? else {
         return Ok(None);
     };
-    let Some((scheme, token)) = value.split_first_chunk::<7>() else {
-        return Ok(None);
-    };
-    // Other schemes (Basic, ...) are not ours: left for the upstream.
-    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+    // The scheme ends at the first space or tab: upstreams split on either,
+    // so `Bearer<TAB>token` is a bearer token to them and must be one to us
+    // (left unverified, a forged token would reach them beside another
+    // credential). Other schemes (Basic, ...) are not ours: left for the
+    // upstream.
+    let scheme_end = value
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(value.len());
+    let (scheme, token) = value.split_at(scheme_end);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Ok(None);
     }
     let token = token.trim_ascii();
@@ -148,6 +154,37 @@ mod tests {
         assert_eq!(p.api_key.as_deref(), Some("rk_x"));
         let p = presented(&headers(&[("x-api-key", "rk_y")]), None, Some(&loc)).unwrap();
         assert_eq!(p.api_key.as_deref(), Some("rk_y"));
+    }
+
+    #[test]
+    fn a_bearer_scheme_followed_by_a_tab_is_still_ours() {
+        // Upstreams split the scheme on any whitespace: `Bearer<TAB>x` is a
+        // bearer token to them, so it is checked here (with an API key beside
+        // it, the request is ambiguous, not a key request with a token riding along).
+        let p = presented(
+            &headers(&[("authorization", "Bearer\tabc.def")]),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.bearer.as_deref(), Some("abc.def"));
+        let loc = location(None);
+        assert_eq!(
+            presented(
+                &headers(&[("authorization", "bEaReR\tforged"), ("x-api-key", "rk_y")]),
+                None,
+                Some(&loc)
+            ),
+            Err(CredentialError::Ambiguous)
+        );
+        // A scheme with nothing after it is a malformed bearer credential;
+        // a longer scheme name is not ours.
+        assert_eq!(
+            presented(&headers(&[("authorization", "Bearer")]), None, None),
+            Err(CredentialError::MalformedBearer)
+        );
+        let p = presented(&headers(&[("authorization", "Bearerish x")]), None, None).unwrap();
+        assert_eq!(p, Presented::default());
     }
 
     #[test]
