@@ -188,26 +188,26 @@ pub fn client_ip_from<'a>(
         return peer;
     }
     let mut client = peer;
+    // Split at the byte level: an entry the client wrote with a byte past
+    // ASCII is one garbled entry, not a reason to drop the whole field with
+    // the address the trusted proxy appended to it (that made the proxy the
+    // client: a second rate-limit budget for whoever sent it).
     let hops = forwarded_for
-        // Visible ASCII only, as `HeaderValue::to_str` would take it.
-        .filter(|value| {
-            value
-                .iter()
-                .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
-        })
-        .filter_map(|value| std::str::from_utf8(value).ok())
-        .flat_map(|value| value.split(','))
+        .flat_map(|value| value.split(|&b| b == b','))
         .collect::<Vec<_>>();
     for hop in hops.iter().rev() {
-        match hop.trim().parse::<IpAddr>() {
-            Ok(ip) => {
+        let parsed = std::str::from_utf8(hop.trim_ascii())
+            .ok()
+            .and_then(|hop| hop.parse::<IpAddr>().ok());
+        match parsed {
+            Some(ip) => {
                 client = ip;
                 if !is_trusted(&ip) {
                     break;
                 }
             }
             // A garbled entry ends the chain: trust nothing beyond it.
-            Err(_) => break,
+            None => break,
         }
     }
     client
@@ -535,6 +535,14 @@ mod tests {
         );
         let garbled = headers(&[("x-forwarded-for", "6.6.6.6, junk")]);
         assert_eq!(client_ip(peer, &garbled, &trusted), peer);
+        // A byte past ASCII in what the client wrote garbles that entry only:
+        // the address the proxy appended still names the client (it used to
+        // drop the whole field, making the proxy the client).
+        let high = [&b"\xff"[..], b", 198.51.100.7"].concat();
+        assert_eq!(
+            client_ip_from(peer, [high.as_slice()].into_iter(), &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]
