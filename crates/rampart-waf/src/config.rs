@@ -67,9 +67,10 @@ pub struct WafConfig {
     /// `response_body_limit` is set (`SecResponseBodyMimeType`).
     #[serde(default = "default_response_types")]
     pub response_body_types: Vec<String>,
-    /// Add ModSecurity's recommended rules 200000-200003: JSON and XML body
-    /// processors by Content-Type, refusing unparseable bodies and multipart
-    /// bodies that fail strict validation.
+    /// Add ModSecurity's recommended rules 200000-200003 and 200007: JSON
+    /// (also `+json` types) and XML body processors by Content-Type, refusing
+    /// unparseable bodies, multipart bodies that fail strict validation and
+    /// requests with more arguments than are inspected.
     #[serde(default = "yes")]
     pub recommended_rules: bool,
     /// Exclusions for false positives.
@@ -431,9 +432,15 @@ impl WafConfig {
     }
 }
 
-/// ModSecurity's `modsecurity.conf-recommended` rules 200000-200003.
+/// ModSecurity's `modsecurity.conf-recommended` rules 200000-200003, the
+/// JSON processor also for structured `+json` types (`application/problem+json`,
+/// `application/cloudevents+json`: frameworks bind them as JSON, so their
+/// members must be ARGS too), and 200007 in our words: arguments past
+/// `SecArgumentsLimit` are not inspected, so such a request is refused
+/// rather than let through with its tail unread.
 const RECOMMENDED_RULES: &str = r#"SecRule REQUEST_HEADERS:Content-Type "@rx (?:application(?:/soap\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
-SecRule REQUEST_HEADERS:Content-Type "@rx application/json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRule REQUEST_HEADERS:Content-Type "@rx application/(?:[a-z0-9.+-]+\+)?json" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
 SecRule REQBODY_ERROR "!@eq 0" "id:200002,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.'"
 SecRule MULTIPART_STRICT_ERROR "!@eq 0" "id:200003,phase:2,t:none,log,deny,status:400,msg:'Multipart request body failed strict validation'"
+SecRule INBOUND_DATA_ERROR "@eq 1" "id:200007,phase:2,t:none,log,deny,status:400,msg:'More arguments than are inspected'"
 "#;

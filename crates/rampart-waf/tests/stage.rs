@@ -388,3 +388,43 @@ fn the_request_body_limit_is_the_default_a_written_number_or_off() {
         (None, None)
     );
 }
+
+#[test]
+fn structured_json_bodies_and_arguments_past_the_limit_are_inspected_or_refused() {
+    let d = rules_dir();
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf")],
+    })))
+    .unwrap();
+    // `application/cloudevents+json` is JSON to the frameworks that bind it:
+    // its members are ARGS here too.
+    let mut event = cx(
+        Method::POST,
+        "/login",
+        None,
+        Some(r#"{"q":"1' OR '1'='1"}"#),
+    );
+    event.headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/cloudevents+json; charset=utf-8"),
+    );
+    assert!(matches!(verdict(&stage, &mut event), Verdict::Respond(_)));
+    assert_eq!(event.notes.waf.matched_rules.first(), Some(&1001));
+    // 1,000 arguments are inspected; the payload in the 1,001st would not be:
+    // such a request is refused, not passed with its tail unread.
+    let query = format!("{}q=1' OR '1'='1", "a&".repeat(1000));
+    let mut padded = cx(Method::GET, "/login", Some(&query), None);
+    let Verdict::Respond(problem) = verdict(&stage, &mut padded) else {
+        panic!("a request with its payload past the argument limit passed")
+    };
+    assert_eq!(problem.kind.slug, "waf-blocked");
+    assert!(padded.notes.waf.matched_rules.contains(&200007));
+    assert!(
+        !padded.notes.waf.matched_rules.contains(&1001),
+        "the payload was never seen"
+    );
+    // Many arguments within the limit pass.
+    let query = "a=1&".repeat(999);
+    let mut many = cx(Method::GET, "/login", Some(&query), None);
+    assert_eq!(verdict(&stage, &mut many), Verdict::Continue);
+}

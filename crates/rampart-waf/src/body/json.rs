@@ -13,38 +13,64 @@ pub fn parse(input: &[u8], depth_limit: usize, limit: usize) -> Result<Vec<Pair>
     let value: Value =
         serde_json::from_slice(input).map_err(|e| format!("JSON parse error: {e}"))?;
     let mut out = Vec::new();
-    flatten(&value, b"json".to_vec(), 0, depth_limit, limit, &mut out)?;
+    let mut bounds = Bounds {
+        depth_limit,
+        limit,
+        name_bytes_left: input
+            .len()
+            .saturating_mul(NAME_BYTES_PER_BODY_BYTE)
+            .saturating_add(MIN_NAME_BYTES),
+    };
+    flatten(&value, b"json".to_vec(), 0, &mut bounds, &mut out)?;
     Ok(out)
+}
+
+/// Flattened names repeat their parents' (every element of an array carries
+/// the array's whole name): bounded in total, so a long key over many
+/// elements (`{"<100 KB>":[1,1,…]}`) cannot turn a small body into hundreds
+/// of megabytes of names. Real bodies stay far below (a leaf's name is its
+/// path, a few times its text at most).
+const NAME_BYTES_PER_BODY_BYTE: usize = 16;
+/// ... with room for small bodies with deep paths.
+const MIN_NAME_BYTES: usize = 64 * 1024;
+
+struct Bounds {
+    depth_limit: usize,
+    limit: usize,
+    name_bytes_left: usize,
 }
 
 fn flatten(
     value: &Value,
     name: Vec<u8>,
     depth: usize,
-    depth_limit: usize,
-    limit: usize,
+    bounds: &mut Bounds,
     out: &mut Vec<Pair>,
 ) -> Result<(), String> {
-    if depth > depth_limit {
+    if depth > bounds.depth_limit {
         return Err("JSON nesting too deep".into());
     }
-    if out.len() >= limit {
+    if out.len() >= bounds.limit {
         return Err("too many JSON values".into());
     }
+    bounds.name_bytes_left = bounds
+        .name_bytes_left
+        .checked_sub(name.len())
+        .ok_or("JSON names too long")?;
     match value {
         Value::Object(map) => {
             for (k, v) in map {
                 let mut n = name.clone();
                 n.push(b'.');
                 n.extend_from_slice(k.as_bytes());
-                flatten(v, n, depth + 1, depth_limit, limit, out)?;
+                flatten(v, n, depth + 1, bounds, out)?;
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
                 let mut n = name.clone();
                 n.extend_from_slice(format!(".array_{i}").as_bytes());
-                flatten(v, n, depth + 1, depth_limit, limit, out)?;
+                flatten(v, n, depth + 1, bounds, out)?;
             }
         }
         Value::String(s) => out.push((name, s.as_bytes().to_vec())),
@@ -66,6 +92,21 @@ fn flatten(
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_bounded_in_total() {
+        // A 100 KB key over 999 array elements: ~100 MB of names unbounded.
+        let key = "a".repeat(100_000);
+        let body = format!("{{\"{key}\":[{}1]}}", "1,".repeat(998));
+        let error = parse(body.as_bytes(), 16, 10_000).unwrap_err();
+        assert_eq!(error, "JSON names too long");
+        // An ordinary list of records is far below the bound.
+        let records = format!(
+            "{{\"items\":[{}{{\"id\":1}}]}}",
+            "{\"id\":1,\"name\":\"x\"},".repeat(2000)
+        );
+        assert_eq!(parse(records.as_bytes(), 16, 100_000).unwrap().len(), 4001);
+    }
 
     #[test]
     fn flattens_like_modsecurity() {

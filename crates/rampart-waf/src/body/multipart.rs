@@ -72,11 +72,23 @@ pub struct Multipart {
 const MAX_PARTS: usize = 1000;
 /// File parts allowed (ModSecurity's `SecUploadFileLimit` default).
 const MAX_FILES: usize = 100;
+/// Header lines one part may have; more is an invalid part. Each line is
+/// kept with the part's name (MULTIPART_PART_HEADERS), so without a bound a
+/// long name and many short lines made a small body gigabytes of pairs.
+const MAX_PART_HEADERS: usize = 32;
 
 /// The boundary from a Content-Type header value, with boundary flags.
 pub fn boundary(content_type: &[u8], flags: &mut MultipartFlags) -> Option<Vec<u8>> {
     let lower = content_type.to_ascii_lowercase();
     let pos = lower.windows(8).position(|w| w == b"boundary")?;
+    // Several boundary parameters: parsers disagree on which one counts (the
+    // first here, the last in others), so a body could hide its real parts.
+    if lower
+        .get(pos + 8..)
+        .is_some_and(|after| after.windows(8).any(|w| w == b"boundary"))
+    {
+        return None;
+    }
     let mut rest = content_type.get(pos + 8..)?;
     if rest.first().is_some_and(u8::is_ascii_whitespace) {
         flags.boundary_whitespace = true;
@@ -151,7 +163,9 @@ fn lines(body: &[u8]) -> Vec<(&[u8], bool, bool)> {
 pub fn parse(body: &[u8], content_type: &[u8]) -> Multipart {
     let mut m = Multipart::default();
     let Some(boundary) = boundary(content_type, &mut m.flags) else {
-        m.error = Some("multipart: no boundary in Content-Type".into());
+        m.error = Some(
+            "multipart: no usable boundary in Content-Type (missing, empty or repeated)".into(),
+        );
         return m;
     };
     let mut delim = b"--".to_vec();
@@ -209,6 +223,8 @@ pub fn parse(body: &[u8], content_type: &[u8]) -> Multipart {
                         Some(h) => h.extend_from_slice(line),
                         None => m.flags.invalid_header_folding = true,
                     }
+                } else if headers.len() >= MAX_PART_HEADERS {
+                    m.flags.invalid_part = true;
                 } else {
                     headers.push(line.to_vec());
                 }
@@ -269,6 +285,12 @@ fn finish_part(m: &mut Multipart, headers: &[Vec<u8>], data: Vec<u8>) {
         let hname = h.get(..colon).unwrap_or_default();
         let value = trim_start(h.get(colon + 1..).unwrap_or_default());
         if hname.eq_ignore_ascii_case(b"content-disposition") {
+            // A second one (the first names a field, the second a file):
+            // parsers disagree on which counts, so it is an invalid part.
+            if disposition_seen {
+                m.flags.invalid_part = true;
+                continue;
+            }
             disposition_seen = true;
             parse_disposition(value, &mut m.flags, &mut name, &mut filename);
         }
@@ -280,7 +302,9 @@ fn finish_part(m: &mut Multipart, headers: &[Vec<u8>], data: Vec<u8>) {
     for h in headers {
         m.part_headers.push((name.clone(), h.clone()));
     }
-    match filename {
+    // `filename=""` is a field to some parsers (Go's), so its content is
+    // inspected as one rather than filed as an upload nobody looks into.
+    match filename.filter(|filename| !filename.is_empty()) {
         Some(filename) => {
             if m.files.len() >= MAX_FILES {
                 m.flags.file_limit_exceeded = true;
@@ -395,6 +419,40 @@ mod tests {
     use super::*;
 
     const CT: &[u8] = b"multipart/form-data; boundary=XyZ";
+
+    #[test]
+    fn header_lines_per_part_are_bounded() {
+        // A long name and thousands of header lines: each line was kept with
+        // a copy of the name, gigabytes from a small body.
+        let name = "A".repeat(10_000);
+        let mut body = format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n");
+        for _ in 0..5_000 {
+            body.push_str("a:\r\n");
+        }
+        body.push_str("\r\nv\r\n--XyZ--\r\n");
+        let m = parse(body.as_bytes(), CT);
+        assert!(m.part_headers.len() <= MAX_PART_HEADERS);
+        assert!(m.flags.invalid_part && m.flags.strict_error());
+    }
+
+    #[test]
+    fn parts_parsers_disagree_on_are_refused_or_inspected() {
+        // Two Content-Disposition headers (a field, then a file): invalid.
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Disposition: form-data; name=\"q\"; filename=\"x\"\r\n\r\n' or 1=1--\r\n--XyZ--\r\n";
+        let m = parse(body.as_bytes(), CT);
+        assert!(m.flags.invalid_part && m.flags.strict_error());
+        // `filename=""`: a field to Go's parser, so its content is an ARG.
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"q\"; filename=\"\"\r\n\r\n' or 1=1--\r\n--XyZ--\r\n";
+        let m = parse(body.as_bytes(), CT);
+        assert!(m.files.is_empty());
+        assert_eq!(m.args, vec![(b"q".to_vec(), b"' or 1=1--".to_vec())]);
+        // Two boundary parameters: which one counts differs between parsers.
+        let m = parse(
+            body.as_bytes(),
+            b"multipart/form-data; boundary=XyZ; boundary=Other",
+        );
+        assert!(m.error.is_some());
+    }
 
     #[test]
     fn parses_fields_and_files() {
