@@ -83,10 +83,14 @@ pub fn boundary(content_type: &[u8], flags: &mut MultipartFlags) -> Option<Vec<u
     let pos = lower.windows(8).position(|w| w == b"boundary")?;
     // Several boundary parameters: parsers disagree on which one counts (the
     // first here, the last in others), so a body could hide its real parts.
-    if lower
-        .get(pos + 8..)
-        .is_some_and(|after| after.windows(8).any(|w| w == b"boundary"))
-    {
+    let boundary_params = lower
+        .split(|&c| c == b';' || c == b',')
+        .filter(|param| {
+            let name = param.split(|&c| c == b'=').next().unwrap_or_default();
+            trim_end(trim_start(name)) == b"boundary"
+        })
+        .count();
+    if boundary_params > 1 {
         return None;
     }
     let mut rest = content_type.get(pos + 8..)?;
@@ -452,6 +456,12 @@ mod tests {
             b"multipart/form-data; boundary=XyZ; boundary=Other",
         );
         assert!(m.error.is_some());
+        // A boundary that is the word itself is one parameter.
+        let body =
+            "--boundary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n--boundary--\r\n";
+        let m = parse(body.as_bytes(), b"multipart/form-data; boundary=boundary");
+        assert!(m.error.is_none(), "{:?}", m.error);
+        assert_eq!(m.args.len(), 1);
     }
 
     #[test]
