@@ -72,7 +72,10 @@ for i = 1, n do
     pending[k] = nextv
     local ttl
     if kind == 'g' then ttl = nextv - now else ttl = p2 - now end
-    writes[#writes + 1] = { k, nextv, math.floor(ttl / 1000) + 1 }
+    -- At least 1 ms: a window end computed on a gateway clock behind Redis's
+    -- can lie in Redis's past, and PX <= 0 is an error that aborts the script
+    -- half-way (the store then falls back as during an outage).
+    writes[#writes + 1] = { k, nextv, math.max(math.floor(ttl / 1000) + 1, 1) }
   end
   out[4 * i - 3] = a
   out[4 * i - 2] = r

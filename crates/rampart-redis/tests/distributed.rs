@@ -440,3 +440,28 @@ async fn lockout_and_stage_work_across_gateways() {
     let other: IpAddr = "198.51.100.1".parse().unwrap();
     assert!(lock_b.check(other, Some("alice")).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_window_ending_in_redis_past_is_charged_not_an_error() {
+    // A gateway clock behind Redis's: the quota window it computed has
+    // already ended by Redis's clock (the script reads Redis TIME). Its
+    // expiry used to be PX <= 0, an error that aborted the script and marked
+    // Redis down.
+    let server = RedisServer::start();
+    let s = store(&server, OutageMode::FailClosed);
+    let redis_now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    let op = Op {
+        key: "t:{q}:day".into(),
+        algorithm: Algorithm::Window {
+            limit: 10,
+            window_end_us: redis_now_us - 5_000_000,
+        },
+        cost: 1,
+    };
+    let out = s.apply(redis_now_us - 6_000_000, vec![op]).resolve().await;
+    assert!(out.is_ok(), "{out:?}");
+    assert!(s.is_up(), "a clock difference marked Redis down");
+}
