@@ -115,8 +115,12 @@ impl Stage for CountFailures {
         let inner = self.inner.on_request(cx);
         Step::Wait(Box::pin(async move {
             let verdict = inner.resolve().await;
+            // A credential checked and refused counts; none at all does not
+            // (otherwise anyone behind the same NAT or /64 could lock the
+            // others out by sending requests without one).
             if let (Verdict::Respond(problem), Some(lockout)) = (&verdict, self.limiter.lockout())
                 && problem.kind.status == 401
+                && problem.kind.slug != rampart_authn::problem::MISSING_CREDENTIAL.slug
             {
                 let _ = lockout.record_failure(ip, user.as_deref()).await;
             }
@@ -138,5 +142,70 @@ impl Stage for CountFailures {
 
     fn on_response<'a>(&'a self, cx: &'a mut RequestCx, response: &'a mut ResponseCx) -> Step<'a> {
         self.inner.on_response(cx, response)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use rampart_core::Problem;
+    use rampart_ratelimit::{LocalStore, RateLimitConfig, SystemClock};
+
+    /// An authentication stage that refuses every request with `problem`.
+    struct Refuses(Problem);
+
+    impl Stage for Refuses {
+        fn name(&self) -> &'static str {
+            "authn"
+        }
+        fn phase(&self) -> Phase {
+            Phase::Authentication
+        }
+        fn on_request<'a>(&'a self, _cx: &'a mut RequestCx) -> Step<'a> {
+            Step::Done(Verdict::Respond(self.0.clone()))
+        }
+    }
+
+    fn request() -> RequestCx {
+        RequestCx::new(
+            "r".into(),
+            "203.0.113.9:1000".parse().unwrap(),
+            http::Method::GET,
+            "/".into(),
+        )
+    }
+
+    #[tokio::test]
+    async fn refused_credentials_count_and_missing_ones_do_not() {
+        let config: RateLimitConfig = serde_json::from_value(serde_json::json!({
+            "lockout": {"max_failures": 2, "window": "5m", "lock_for": "1m"}
+        }))
+        .unwrap();
+        let limiter = Arc::new(RateLimiter::new(
+            config.compile("rate_limit").unwrap(),
+            Arc::new(LocalStore::new(1024, 8)),
+            Arc::new(SystemClock),
+        ));
+        let ip = request().client_ip;
+        let lockout = limiter.lockout().unwrap();
+        // No credential at all, many times: nobody behind this address is locked.
+        let missing = CountFailures::new(
+            Arc::new(Refuses(rampart_authn::problem::missing_credential())),
+            limiter.clone(),
+        );
+        for _ in 0..5 {
+            missing.on_request(&mut request()).resolve().await;
+        }
+        assert!(lockout.check(ip, None).await.unwrap().is_none());
+        // A credential checked and refused, twice: locked.
+        let invalid = CountFailures::new(
+            Arc::new(Refuses(rampart_authn::problem::invalid_token())),
+            limiter.clone(),
+        );
+        for _ in 0..2 {
+            invalid.on_request(&mut request()).resolve().await;
+        }
+        assert!(lockout.check(ip, None).await.unwrap().is_some());
     }
 }
