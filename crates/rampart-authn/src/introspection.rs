@@ -8,6 +8,7 @@
 //! revoked token is re-asked soon and a replayed bad token costs one call per TTL.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::digest;
@@ -215,7 +216,8 @@ impl IntrospectionConfig {
             max_ttl: self.cache_max_ttl_seconds,
             negative_ttl: self.negative_cache_seconds,
             mapping: self.claims.clone(),
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(Cache::default()),
+            last_sweep: AtomicU64::new(0),
         })
     }
 }
@@ -228,6 +230,24 @@ enum Cached {
 
 type TokenHash = [u8; 32];
 
+/// Introspection answers by token hash: active tokens (with their claims and
+/// how long they may be trusted) and refusals, kept apart (see `store`).
+#[derive(Debug, Default)]
+struct Cache {
+    active: HashMap<TokenHash, (Arc<Map<String, Value>>, u64)>,
+    refused: HashMap<TokenHash, u64>,
+}
+
+/// Drops entries (any) until `map` has room for one more under `cap`.
+fn make_room<V>(map: &mut HashMap<TokenHash, V>, cap: usize) {
+    while map.len() >= cap {
+        let Some(victim) = map.keys().next().copied() else {
+            return;
+        };
+        map.remove(&victim);
+    }
+}
+
 /// The introspection engine.
 pub struct Introspection {
     introspector: Arc<dyn Introspector>,
@@ -238,14 +258,16 @@ pub struct Introspection {
     max_ttl: u64,
     negative_ttl: u64,
     mapping: ClaimMapping,
-    cache: RwLock<HashMap<TokenHash, Cached>>,
+    cache: RwLock<Cache>,
+    /// When a full cache was last swept of expired entries (Unix seconds).
+    last_sweep: AtomicU64,
 }
 
 impl std::fmt::Debug for Introspection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Introspection")
             .field("issuer", &self.issuer)
-            .field("cached", &self.cache.read().map(|c| c.len()).unwrap_or(0))
+            .field("cached", &self.cached_entries())
             .finish_non_exhaustive()
     }
 }
@@ -267,7 +289,12 @@ impl Introspection {
         }
         let key = token_hash(token);
         let now = self.clock.unix_secs();
-        let cached = self.cache.read().ok().and_then(|c| c.get(&key).cloned());
+        let cached = self.cache.read().ok().and_then(|c| {
+            c.active
+                .get(&key)
+                .map(|(claims, until)| Cached::Active(claims.clone(), *until))
+                .or_else(|| c.refused.get(&key).map(|until| Cached::Inactive(*until)))
+        });
         match cached {
             Some(Cached::Active(claims, until)) if now < until => return Ok(claims),
             Some(Cached::Inactive(until)) if now < until => {
@@ -371,26 +398,49 @@ impl Introspection {
         Ok((claims, until))
     }
 
+    /// Caches `entry`. Refusals live apart from active tokens, in at most a
+    /// quarter as many entries: random tokens an attacker sends are
+    /// refusals, and they must not push out the callers whose tokens are
+    /// active (each such eviction is an identity-provider call for a real
+    /// user). A full map is swept of expired entries at most once a second
+    /// (a sweep per insert cost a pass over the whole map under the write
+    /// lock for every new token), then loses one entry (any) to make room.
     fn store(&self, key: TokenHash, entry: Cached, now: u64) {
         let Ok(mut cache) = self.cache.write() else {
             return;
         };
-        if cache.len() >= self.max_entries && !cache.contains_key(&key) {
-            cache.retain(|_, cached| match cached {
-                Cached::Active(_, until) | Cached::Inactive(until) => *until > now,
-            });
-            if cache.len() >= self.max_entries {
-                // Still full of live entries: drop one (any) rather than grow.
-                if let Some(victim) = cache.keys().next().copied() {
-                    cache.remove(&victim);
+        let sweep = |last: &AtomicU64| last.swap(now, Ordering::Relaxed) != now;
+        match entry {
+            Cached::Active(claims, until) => {
+                cache.refused.remove(&key);
+                let cap = self.max_entries;
+                if cache.active.len() >= cap && !cache.active.contains_key(&key) {
+                    if sweep(&self.last_sweep) {
+                        cache.active.retain(|_, (_, until)| *until > now);
+                        cache.refused.retain(|_, until| *until > now);
+                    }
+                    make_room(&mut cache.active, cap);
                 }
+                cache.active.insert(key, (claims, until));
+            }
+            Cached::Inactive(until) => {
+                let cap = (self.max_entries / 4).max(1);
+                if cache.refused.len() >= cap && !cache.refused.contains_key(&key) {
+                    if sweep(&self.last_sweep) {
+                        cache.refused.retain(|_, until| *until > now);
+                    }
+                    make_room(&mut cache.refused, cap);
+                }
+                cache.refused.insert(key, until);
             }
         }
-        cache.insert(key, entry);
     }
 
     /// Entries currently cached.
     pub fn cached_entries(&self) -> usize {
-        self.cache.read().map(|c| c.len()).unwrap_or(0)
+        self.cache
+            .read()
+            .map(|c| c.active.len() + c.refused.len())
+            .unwrap_or(0)
     }
 }

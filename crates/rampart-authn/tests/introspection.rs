@@ -242,6 +242,31 @@ async fn malformed_tokens_never_reach_the_endpoint_and_the_cache_is_bounded() {
     assert!(engine.cached_entries() <= 3);
 }
 
+#[tokio::test]
+async fn random_refused_tokens_do_not_push_active_ones_out_of_the_cache() {
+    // A cache of 3: three callers with active tokens, then a flood of random
+    // tokens the identity provider refuses. The callers stay cached (no
+    // second call for them); the refusals take at most their own quarter.
+    let (engine, server, _) = setup(json!({}));
+    for caller in ["a1", "a2", "a3"] {
+        server.answer(caller, active(NOW + 600));
+        engine.check(caller).await.unwrap();
+    }
+    for i in 0..50 {
+        let random = format!("random{i}");
+        assert_eq!(
+            engine.check(&random).await.unwrap_err(),
+            IntrospectionError::Inactive
+        );
+    }
+    let calls = server.calls();
+    for caller in ["a1", "a2", "a3"] {
+        engine.check(caller).await.unwrap();
+    }
+    assert_eq!(server.calls(), calls, "an active caller was evicted");
+    assert!(engine.cached_entries() <= 4);
+}
+
 #[test]
 fn config_refuses_plain_http_endpoints() {
     let secret = temp_file("introspection-secret2", b"x");
