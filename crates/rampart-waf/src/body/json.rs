@@ -3,15 +3,20 @@
 //! (so `{"a":{"b":[1]}}` gives `json.a.b.array_0 = 1`). Booleans become
 //! `true`/`false`, null an empty value, numbers their text.
 
-use serde_json::Value;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::Pair;
 
 /// Parses a JSON body. Nesting deeper than `depth_limit` or more than `limit`
 /// values is an error (the body is then flagged, as ModSecurity does).
+///
+/// Read as a stream of members, in document order, not through a
+/// `serde_json::Value`: a repeated key (`{"q":"<payload>","q":"ok"}`) gives
+/// both values as ARGS. A map would keep only the last, while parsers that
+/// keep the first hand the payload to the application uninspected.
 pub fn parse(input: &[u8], depth_limit: usize, limit: usize) -> Result<Vec<Pair>, String> {
-    let value: Value =
-        serde_json::from_slice(input).map_err(|e| format!("JSON parse error: {e}"))?;
     let mut out = Vec::new();
     let mut bounds = Bounds {
         depth_limit,
@@ -21,9 +26,33 @@ pub fn parse(input: &[u8], depth_limit: usize, limit: usize) -> Result<Vec<Pair>
             .saturating_mul(NAME_BYTES_PER_BODY_BYTE)
             .saturating_add(MIN_NAME_BYTES),
     };
-    flatten(&value, b"json".to_vec(), 0, &mut bounds, &mut out)?;
+    let mut deserializer = serde_json::Deserializer::from_slice(input);
+    let seed = Flatten {
+        name: b"json".to_vec(),
+        depth: 0,
+        bounds: &mut bounds,
+        out: &mut out,
+    };
+    seed.deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end())
+        .map_err(|e| {
+            // Our own limits keep their plain message (the caller shows it
+            // as REQBODY_ERROR_MSG; serde adds a position to it).
+            let text = e.to_string();
+            match LIMITS.iter().find(|limit| text.starts_with(**limit)) {
+                Some(limit) => (*limit).to_string(),
+                None => format!("JSON parse error: {text}"),
+            }
+        })?;
     Ok(out)
 }
+
+/// Messages of the limits below.
+const LIMITS: [&str; 3] = [
+    "JSON nesting too deep",
+    "too many JSON values",
+    "JSON names too long",
+];
 
 /// Flattened names repeat their parents' (every element of an array carries
 /// the array's whole name): bounded in total, so a long key over many
@@ -40,52 +69,110 @@ struct Bounds {
     name_bytes_left: usize,
 }
 
-fn flatten(
-    value: &Value,
+/// One value at `name`: its leaves become pairs in `out`.
+struct Flatten<'b> {
     name: Vec<u8>,
     depth: usize,
-    bounds: &mut Bounds,
-    out: &mut Vec<Pair>,
-) -> Result<(), String> {
-    if depth > bounds.depth_limit {
-        return Err("JSON nesting too deep".into());
-    }
-    if out.len() >= bounds.limit {
-        return Err("too many JSON values".into());
-    }
-    bounds.name_bytes_left = bounds
-        .name_bytes_left
-        .checked_sub(name.len())
-        .ok_or("JSON names too long")?;
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let mut n = name.clone();
-                n.push(b'.');
-                n.extend_from_slice(k.as_bytes());
-                flatten(v, n, depth + 1, bounds, out)?;
-            }
+    bounds: &'b mut Bounds,
+    out: &'b mut Vec<Pair>,
+}
+
+impl Flatten<'_> {
+    fn leaf<E: serde::de::Error>(self, value: Vec<u8>) -> Result<(), E> {
+        if self.out.len() >= self.bounds.limit {
+            return Err(E::custom(LIMITS[1]));
         }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                let mut n = name.clone();
-                n.extend_from_slice(format!(".array_{i}").as_bytes());
-                flatten(v, n, depth + 1, bounds, out)?;
-            }
+        self.bounds.name_bytes_left = self
+            .bounds
+            .name_bytes_left
+            .checked_sub(self.name.len())
+            .ok_or_else(|| E::custom(LIMITS[2]))?;
+        self.out.push((self.name, value));
+        Ok(())
+    }
+
+    /// The seed of a member or element of this container.
+    fn child<E: serde::de::Error>(&mut self, suffix: &[u8]) -> Result<Flatten<'_>, E> {
+        if self.depth >= self.bounds.depth_limit {
+            return Err(E::custom(LIMITS[0]));
         }
-        Value::String(s) => out.push((name, s.as_bytes().to_vec())),
-        Value::Number(n) => out.push((name, n.to_string().into_bytes())),
-        Value::Bool(b) => out.push((
+        let mut name = Vec::with_capacity(self.name.len() + 1 + suffix.len());
+        name.extend_from_slice(&self.name);
+        name.push(b'.');
+        name.extend_from_slice(suffix);
+        Ok(Flatten {
             name,
-            if *b {
-                b"true".to_vec()
-            } else {
-                b"false".to_vec()
-            },
-        )),
-        Value::Null => out.push((name, Vec::new())),
+            depth: self.depth + 1,
+            bounds: self.bounds,
+            out: self.out,
+        })
     }
-    Ok(())
+}
+
+impl<'de> DeserializeSeed<'de> for Flatten<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Flatten<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        self.leaf(if v {
+            b"true".to_vec()
+        } else {
+            b"false".to_vec()
+        })
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        self.leaf(v.to_string().into_bytes())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
+        self.leaf(v.to_string().into_bytes())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        // As serde_json writes numbers (`1e300`, not three hundred digits).
+        let text = serde_json::Number::from_f64(v).map_or_else(String::new, |n| n.to_string());
+        self.leaf(text.into_bytes())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.leaf(v.as_bytes().to_vec())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.leaf(Vec::new())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0usize;
+        loop {
+            let suffix = format!("array_{i}");
+            let child = self.child::<A::Error>(suffix.as_bytes())?;
+            if seq.next_element_seed(child)?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let child = self.child::<A::Error>(key.as_bytes())?;
+            map.next_value_seed(child)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +214,33 @@ mod tests {
         assert_eq!(pairs[0].1, b"x'");
         assert_eq!(pairs[2].1, b"true");
         assert_eq!(pairs[3].1, b"");
+    }
+
+    #[test]
+    fn repeated_keys_give_every_value_in_document_order() {
+        // A map keeps the last value; parsers that keep the first would hand
+        // the application a payload the rules never saw.
+        let pairs = parse(br#"{"q":"' or 1=1--","q":"ok","a":{"b":1.5e300}}"#, 16, 100).unwrap();
+        let text: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    String::from_utf8(n.clone()).unwrap(),
+                    String::from_utf8(v.clone()).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            text,
+            [
+                ("json.q".to_string(), "' or 1=1--".to_string()),
+                ("json.q".to_string(), "ok".to_string()),
+                ("json.a.b".to_string(), "1.5e+300".to_string()),
+            ]
+        );
+        // Escaped keys are decoded; trailing data is an error.
+        assert_eq!(parse(br#"{"\u0071":1}"#, 16, 100).unwrap()[0].0, b"json.q");
+        assert!(parse(b"{} x", 16, 100).is_err());
     }
 
     #[test]
