@@ -217,7 +217,8 @@ impl IntrospectionConfig {
             negative_ttl: self.negative_cache_seconds,
             mapping: self.claims.clone(),
             cache: RwLock::new(Cache::default()),
-            last_sweep: AtomicU64::new(0),
+            last_sweep_active: AtomicU64::new(0),
+            last_sweep_refused: AtomicU64::new(0),
         })
     }
 }
@@ -259,8 +260,10 @@ pub struct Introspection {
     negative_ttl: u64,
     mapping: ClaimMapping,
     cache: RwLock<Cache>,
-    /// When a full cache was last swept of expired entries (Unix seconds).
-    last_sweep: AtomicU64,
+    /// When the full active map was last swept of expired entries (Unix seconds).
+    last_sweep_active: AtomicU64,
+    /// The same for the refusals.
+    last_sweep_refused: AtomicU64,
 }
 
 impl std::fmt::Debug for Introspection {
@@ -409,24 +412,28 @@ impl Introspection {
         let Ok(mut cache) = self.cache.write() else {
             return;
         };
+        // Each map keeps its own sweep time: refusals sweeping theirs must
+        // not use up the active map's.
         let sweep = |last: &AtomicU64| last.swap(now, Ordering::Relaxed) != now;
         match entry {
             Cached::Active(claims, until) => {
                 cache.refused.remove(&key);
                 let cap = self.max_entries;
                 if cache.active.len() >= cap && !cache.active.contains_key(&key) {
-                    if sweep(&self.last_sweep) {
+                    if sweep(&self.last_sweep_active) {
                         cache.active.retain(|_, (_, until)| *until > now);
-                        cache.refused.retain(|_, until| *until > now);
                     }
                     make_room(&mut cache.active, cap);
                 }
                 cache.active.insert(key, (claims, until));
             }
             Cached::Inactive(until) => {
+                // A token that was active and no longer is: its old entry
+                // (read first) must go, or the refusal is never seen.
+                cache.active.remove(&key);
                 let cap = (self.max_entries / 4).max(1);
                 if cache.refused.len() >= cap && !cache.refused.contains_key(&key) {
-                    if sweep(&self.last_sweep) {
+                    if sweep(&self.last_sweep_refused) {
                         cache.refused.retain(|_, until| *until > now);
                     }
                     make_room(&mut cache.refused, cap);

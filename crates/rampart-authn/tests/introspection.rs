@@ -267,6 +267,25 @@ async fn random_refused_tokens_do_not_push_active_ones_out_of_the_cache() {
     assert!(engine.cached_entries() <= 4);
 }
 
+#[tokio::test]
+async fn a_token_refused_after_it_was_active_is_refused_from_the_cache() {
+    // Active, cached until its exp; then refused: the refusal is cached and
+    // read (the stale active entry used to shadow it: one identity-provider
+    // call per request with that token).
+    let (engine, server, clock) = setup(json!({"negative_cache_seconds": 30}));
+    server.answer("tok", active(NOW + 10));
+    engine.check("tok").await.unwrap();
+    clock.set_secs(NOW + 10);
+    server.answer("tok", json!({"active": false}));
+    for _ in 0..3 {
+        assert_eq!(
+            engine.check("tok").await.unwrap_err(),
+            IntrospectionError::Inactive
+        );
+    }
+    assert_eq!(server.calls(), 2);
+}
+
 #[test]
 fn config_refuses_plain_http_endpoints() {
     let secret = temp_file("introspection-secret2", b"x");

@@ -5,11 +5,15 @@
 //! one suffices); each alternative names schemes that must all be satisfied. An
 //! `oauth2` or `openIdConnect` scheme requires its listed scopes; for `apiKey`,
 //! `http` and `mutualTLS` schemes the list (OpenAPI 3.1) names required roles.
-//! An `apiKey` scheme is satisfied only by an API key and a `mutualTLS` one only
-//! by a client certificate (`Identity::method`), so in `[{oauth: [admin]},
-//! {key: []}]` a token without `admin` does not pass through the API key
-//! alternative. OAuth schemes are satisfied by any credential holding their
+//! An `apiKey` scheme is satisfied only by an API key (unless it names the
+//! `Authorization` header: Swagger 2's way of writing a bearer token) and a
+//! `mutualTLS` one only by a verified client certificate (the identity, or
+//! the connection's beside a certificate-bound token), so in `[{oauth:
+//! [admin]}, {key: []}]` a token without `admin` does not pass through the API
+//! key alternative. OAuth schemes are satisfied by any credential holding their
 //! scopes (Rampart's API key records carry scopes), `http` schemes by any.
+//! Role lists on other schemes are required roles in OpenAPI 3.1 documents and
+//! ignored in 3.0 ones (which define no such lists).
 //!
 //! What the gateway makes of it (conservative, so a spec cannot open anything):
 //! - an operation whose requirements name at least one scheme in every
@@ -41,29 +45,42 @@ const METHODS: [(&str, &str); 8] = [
     ("trace", "TRACE"),
 ];
 
+/// What kind of credential a scheme asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// Any authenticated caller (OAuth and `http` schemes: Rampart's
+    /// identity does not say which header carried the credential, and its
+    /// API key records carry scopes too).
+    Any,
+    /// An API key (`apiKey` schemes, except one on `Authorization`, which
+    /// Swagger 2 specs use for bearer tokens).
+    ApiKey,
+    /// A verified client certificate on the connection (`mutualTLS`), as an
+    /// identity of its own or beside a certificate-bound token.
+    ClientCert,
+}
+
 /// One alternative: what a caller must hold to satisfy it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Requirement {
     /// Scopes of its `oauth2`/`openIdConnect` schemes, all required.
     pub scopes: Vec<String>,
-    /// Role names listed for its other schemes (OpenAPI 3.1), all required.
+    /// Role names listed for its other schemes, all required (OpenAPI 3.1
+    /// documents only: 3.0 does not define such lists).
     pub roles: Vec<String>,
-    /// Per scheme of the alternative, the authentication methods
-    /// (`Identity::method`) that present its kind of credential; every scheme
-    /// must accept the caller's. `None` for a scheme Rampart cannot tell
-    /// (e.g. `http` other than bearer): any method.
-    pub methods: Vec<Option<&'static [&'static str]>>,
+    /// The credential each of its schemes asks for; all must be presented.
+    pub credentials: Vec<Credential>,
 }
 
 impl Requirement {
-    /// Whether a caller authenticated by `method` with `scopes` and `roles`
-    /// satisfies this alternative.
-    fn satisfied_by(&self, method: &str, scopes: &[String], roles: &[String]) -> bool {
-        self.methods
-            .iter()
-            .all(|accepted| accepted.is_none_or(|methods| methods.contains(&method)))
-            && self.scopes.iter().all(|s| scopes.contains(s))
-            && self.roles.iter().all(|r| roles.contains(r))
+    /// Whether a caller satisfies this alternative.
+    fn satisfied_by(&self, identity: &rampart_core::Identity, client_cert: bool) -> bool {
+        self.credentials.iter().all(|credential| match credential {
+            Credential::Any => true,
+            Credential::ApiKey => identity.method == "api_key",
+            Credential::ClientCert => client_cert || identity.method == "mtls",
+        }) && self.scopes.iter().all(|s| identity.scopes.contains(s))
+            && self.roles.iter().all(|r| identity.roles.contains(r))
     }
 }
 
@@ -78,10 +95,11 @@ impl SpecRequirements {
     /// Whether a caller satisfies one alternative: authenticated the way its
     /// schemes say (an API key does not satisfy an alternative naming only an
     /// OAuth scheme, and the other way round) and holding its scopes and roles.
-    pub fn satisfied_by(&self, identity: &rampart_core::Identity) -> bool {
+    /// `client_cert`: the connection presented a verified client certificate.
+    pub fn satisfied_by(&self, identity: &rampart_core::Identity, client_cert: bool) -> bool {
         self.alternatives
             .iter()
-            .any(|alt| alt.satisfied_by(&identity.method, &identity.scopes, &identity.roles))
+            .any(|alt| alt.satisfied_by(identity, client_cert))
     }
 
     /// The scopes to name in an `insufficient_scope` challenge: the first
@@ -130,12 +148,11 @@ fn deref<'a>(doc: &'a Value, mut value: &'a Value) -> Option<&'a Value> {
     None
 }
 
-/// Whether a scheme carries scopes, and which authentication methods present
-/// its kind of credential.
+/// Whether a scheme carries scopes, and the credential it asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Kind {
     scoped: bool,
-    methods: Option<&'static [&'static str]>,
+    credential: Credential,
 }
 
 fn scheme_kinds(doc: &Value) -> Result<HashMap<String, Kind>, SpecSecurityError> {
@@ -148,29 +165,37 @@ fn scheme_kinds(doc: &Value) -> Result<HashMap<String, Kind>, SpecSecurityError>
     };
     for (name, scheme) in schemes {
         let pointer = format!("/components/securitySchemes/{name}");
-        let kind = match deref(doc, scheme)
-            .and_then(|s| s.get("type"))
-            .and_then(Value::as_str)
-        {
+        let scheme = deref(doc, scheme);
+        let field = |name: &str| scheme.and_then(|s| s.get(name)).and_then(Value::as_str);
+        let kind = match field("type") {
             // Scopes are what these require, and in Rampart API key records
             // carry scopes too: any credential holding them.
             Some("oauth2" | "openIdConnect") => Kind {
                 scoped: true,
-                methods: None,
+                credential: Credential::Any,
             },
+            // Swagger 2 has no bearer scheme: converted specs describe a
+            // bearer token as an API key in `Authorization`.
+            Some("apiKey")
+                if field("in") == Some("header")
+                    && field("name").is_some_and(|n| n.eq_ignore_ascii_case("authorization")) =>
+            {
+                Kind {
+                    scoped: false,
+                    credential: Credential::Any,
+                }
+            }
             Some("apiKey") => Kind {
                 scoped: false,
-                methods: Some(&["api_key"]),
+                credential: Credential::ApiKey,
             },
             Some("mutualTLS") => Kind {
                 scoped: false,
-                methods: Some(&["mtls"]),
+                credential: Credential::ClientCert,
             },
-            // Bearer tokens, Basic…: Rampart's identity does not say which
-            // header carried the credential.
             Some("http") => Kind {
                 scoped: false,
-                methods: None,
+                credential: Credential::Any,
             },
             _ => return Err(error(pointer, "unknown or missing security scheme type")),
         };
@@ -184,6 +209,7 @@ fn requirements(
     list: &Value,
     pointer: &str,
     kinds: &HashMap<String, Kind>,
+    roles_listed: bool,
 ) -> Result<Option<SpecRequirements>, SpecSecurityError> {
     let Some(items) = list.as_array() else {
         return Err(error(pointer, "`security` must be an array"));
@@ -207,11 +233,14 @@ fn requirements(
                 .as_array()
                 .ok_or_else(|| error(&at, "scopes must be an array"))?;
             // Scopes for OAuth schemes; for the others OpenAPI 3.1 lets the
-            // list name required roles.
+            // list name required roles (3.0 defines no such list: ignored).
             let into = if kind.scoped {
                 &mut requirement.scopes
-            } else {
+            } else if roles_listed {
                 &mut requirement.roles
+            } else {
+                requirement.credentials.push(kind.credential);
+                continue;
             };
             for item in listed {
                 let item = item
@@ -222,7 +251,7 @@ fn requirements(
                     into.push(item.to_owned());
                 }
             }
-            requirement.methods.push(kind.methods);
+            requirement.credentials.push(kind.credential);
         }
         alternatives.push(requirement);
     }
@@ -233,8 +262,12 @@ impl SpecSecurity {
     /// Reads the requirements of every operation of an OpenAPI document.
     pub fn from_document(doc: &Value) -> Result<Self, SpecSecurityError> {
         let kinds = scheme_kinds(doc)?;
+        let roles_listed = doc
+            .get("openapi")
+            .and_then(Value::as_str)
+            .is_some_and(|version| version.starts_with("3.1"));
         let global = match doc.get("security") {
-            Some(list) => requirements(list, "/security", &kinds)?,
+            Some(list) => requirements(list, "/security", &kinds, roles_listed)?,
             None => None,
         };
         let mut operations = HashMap::new();
@@ -260,9 +293,12 @@ impl SpecSecurity {
                 let Some(op) = item.get(key) else { continue };
                 declared.insert(format!("{method} {template}"));
                 let own = match op.get("security") {
-                    Some(list) => {
-                        requirements(list, &format!("/paths/{escaped}/{key}/security"), &kinds)?
-                    }
+                    Some(list) => requirements(
+                        list,
+                        &format!("/paths/{escaped}/{key}/security"),
+                        &kinds,
+                        roles_listed,
+                    )?,
                     None => global.clone(),
                 };
                 if let Some(own) = own {
@@ -341,22 +377,32 @@ mod tests {
         let spec = SpecSecurity::from_document(&doc()).unwrap();
         let get = spec.get("GET /items").unwrap();
         assert_eq!(get.first_scopes(), ["read"]);
-        assert!(get.satisfied_by(&who("jwt", &["read"], &[])));
-        assert!(!get.satisfied_by(&who("jwt", &["write"], &[])));
+        assert!(get.satisfied_by(&who("jwt", &["read"], &[]), false));
+        assert!(!get.satisfied_by(&who("jwt", &["write"], &[]), false));
         // API key records carry scopes: one holding the scope satisfies it.
-        assert!(get.satisfied_by(&who("api_key", &["read"], &[])));
+        assert!(get.satisfied_by(&who("api_key", &["read"], &[]), false));
         let post = spec.get("POST /items").unwrap();
-        assert!(post.satisfied_by(&who("jwt", &["write", "read"], &[])));
+        assert!(post.satisfied_by(&who("jwt", &["write", "read"], &[]), false));
         assert!(
-            post.satisfied_by(&who("jwt", &["admin"], &[])),
+            post.satisfied_by(&who("jwt", &["admin"], &[]), false),
             "the other alternative"
         );
-        assert!(!post.satisfied_by(&who("jwt", &["write"], &[])));
+        assert!(!post.satisfied_by(&who("jwt", &["write"], &[]), false));
         // apiKey with a role list (OpenAPI 3.1): an API key holding the role.
         let delete = spec.get("DELETE /items").unwrap();
-        assert!(delete.satisfied_by(&who("api_key", &[], &["deleter"])));
-        assert!(!delete.satisfied_by(&who("api_key", &[], &[])));
-        assert!(!delete.satisfied_by(&who("jwt", &[], &["deleter"])));
+        assert!(delete.satisfied_by(&who("api_key", &[], &["deleter"]), false));
+        assert!(!delete.satisfied_by(&who("api_key", &[], &[]), false));
+        assert!(!delete.satisfied_by(&who("jwt", &[], &["deleter"]), false));
+        // A 3.0 document defines no role lists: the same one is ignored.
+        let mut v30 = doc();
+        v30["openapi"] = json!("3.0.3");
+        let spec30 = SpecSecurity::from_document(&v30).unwrap();
+        assert!(
+            spec30
+                .get("DELETE /items")
+                .unwrap()
+                .satisfied_by(&who("api_key", &[], &[]), false)
+        );
         // `security: []` and `{}` grant nothing by themselves.
         assert!(spec.get("GET /public").is_none());
         assert!(spec.get("POST /public").is_none());
@@ -364,7 +410,7 @@ mod tests {
         // with `a` is not also an API key.
         let put = spec.get("PUT /ref").unwrap();
         assert_eq!(put.first_scopes(), ["a"]);
-        assert!(!put.satisfied_by(&who("jwt", &["a"], &[])));
+        assert!(!put.satisfied_by(&who("jwt", &["a"], &[]), false));
         assert_eq!(spec.operations().count(), 4);
     }
 
@@ -376,15 +422,16 @@ mod tests {
             "components": {"securitySchemes": {
                 "oauth": {"type": "oauth2", "flows": {}},
                 "key": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "swagger2bearer": {"type": "apiKey", "in": "header", "name": "Authorization"},
                 "bearer": {"type": "http", "scheme": "Bearer"},
-                "basic": {"type": "http", "scheme": "basic"},
                 "cert": {"type": "mutualTLS"}
             }},
             "paths": {
                 "/admin": {"get": {"security": [{"oauth": ["admin"]}, {"key": []}]}},
                 "/bearer": {"get": {"security": [{"bearer": []}]}},
-                "/basic": {"get": {"security": [{"basic": []}]}},
-                "/cert": {"get": {"security": [{"cert": []}]}}
+                "/swagger2": {"get": {"security": [{"swagger2bearer": []}]}},
+                "/cert": {"get": {"security": [{"cert": []}]}},
+                "/bound": {"get": {"security": [{"cert": [], "oauth": ["read"]}]}}
             }
         });
         let spec = SpecSecurity::from_document(&doc).unwrap();
@@ -394,23 +441,30 @@ mod tests {
             ..rampart_core::Identity::default()
         };
         let admin = spec.get("GET /admin").unwrap();
-        assert!(!admin.satisfied_by(&who("jwt", &[])));
-        assert!(admin.satisfied_by(&who("jwt", &["admin"])));
-        assert!(admin.satisfied_by(&who("api_key", &[])));
-        // `http` schemes: any authenticated caller.
+        assert!(!admin.satisfied_by(&who("jwt", &[]), false));
+        assert!(admin.satisfied_by(&who("jwt", &["admin"]), false));
+        assert!(admin.satisfied_by(&who("api_key", &[]), false));
+        // `http` schemes, and an "API key" in Authorization (Swagger 2's
+        // bearer token): any authenticated caller.
         assert!(
             spec.get("GET /bearer")
                 .unwrap()
-                .satisfied_by(&who("jwt", &[]))
+                .satisfied_by(&who("jwt", &[]), false)
         );
         assert!(
-            spec.get("GET /basic")
+            spec.get("GET /swagger2")
                 .unwrap()
-                .satisfied_by(&who("api_key", &[]))
+                .satisfied_by(&who("jwt", &[]), false)
         );
+        // mutualTLS: a client certificate, as the identity or beside a
+        // certificate-bound token.
         let cert = spec.get("GET /cert").unwrap();
-        assert!(cert.satisfied_by(&who("mtls", &[])));
-        assert!(!cert.satisfied_by(&who("jwt", &[])));
+        assert!(cert.satisfied_by(&who("mtls", &[]), false));
+        assert!(cert.satisfied_by(&who("jwt", &[]), true));
+        assert!(!cert.satisfied_by(&who("jwt", &[]), false));
+        let bound = spec.get("GET /bound").unwrap();
+        assert!(bound.satisfied_by(&who("jwt", &["read"]), true));
+        assert!(!bound.satisfied_by(&who("jwt", &["read"]), false));
     }
 
     #[test]

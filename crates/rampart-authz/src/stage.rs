@@ -112,7 +112,10 @@ impl AuthzStage {
                 ));
             }
             if let Some(spec) = &op.spec
-                && !spec.satisfied_by(identity)
+                && !spec.satisfied_by(
+                    identity,
+                    cx.tls.as_ref().is_some_and(|tls| tls.client_cert.is_some()),
+                )
             {
                 return Err(deny(
                     "insufficient-scope",
