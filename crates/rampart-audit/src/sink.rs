@@ -83,7 +83,12 @@ impl FileSink {
     pub fn check(path: &Path) -> io::Result<()> {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => Err(io::Error::other("is a directory")),
-            Ok(_) => OpenOptions::new().append(true).open(path).map(drop),
+            Ok(meta) if meta.is_file() => OpenOptions::new().append(true).open(path).map(drop),
+            // A FIFO or a device (`/dev/stdout`): opening a FIFO would wait
+            // for a reader, so only whether it may be written is asked.
+            Ok(_) => {
+                rustix::fs::access(path, rustix::fs::Access::WRITE_OK).map_err(io::Error::from)
+            }
             // Not found, or a file where a directory should be (ENOTDIR).
             Err(err)
                 if matches!(
@@ -257,6 +262,13 @@ mod tests {
         let error = FileSink::check(&under_file).unwrap_err().to_string();
         assert!(error.ends_with("old.log is not a directory"), "{error}");
         assert!(FileSink::open(&under_file, options()).is_err());
+        // A device is checked without opening it (a FIFO would block `check`).
+        FileSink::check(Path::new("/dev/null")).unwrap();
+        let fifo = dir.join("audit.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|status| status.success()) {
+            FileSink::check(&fifo).unwrap();
+        }
     }
 
     #[test]

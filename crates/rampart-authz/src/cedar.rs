@@ -254,17 +254,30 @@ fn check_scope(
                 ),
             ));
         }
-        if !operations.contains(id) {
-            let mut message = format!(
-                "{role} `{uid}` is not an operation of the spec (Rampart has no action groups), so this policy never applies"
-            );
-            if let Some(closest) =
-                rampart_core::names::closest(id, operations.iter().map(String::as_str))
-            {
-                message.push_str(&format!(" (did you mean `{closest}`?)"));
-            }
-            return Err((id.to_owned(), message));
+        if operations.contains(id) {
+            continue;
         }
+        let closest = rampart_core::names::closest(id, operations.iter().map(String::as_str));
+        // An operation key of another API (a policy file shared by several,
+        // told apart by `resource.api`) is fine here; a likely typo of one of
+        // this API's is said at load. Anything else (`"writes"`, an action
+        // group: Rampart's actions belong to none) never matches: refused.
+        if crate::route::OperationKey::parse(id).is_some() {
+            if let Some(closest) = closest {
+                tracing::warn!(
+                    policy = %policy.id(),
+                    "{role} `{uid}` is not an operation of this API's spec: did you mean `{closest}`? (the policy does not apply to it)"
+                );
+            }
+            continue;
+        }
+        let mut message = format!(
+            "{role} `{uid}` is not an operation key (`METHOD /path`; Rampart has no action groups), so this policy never applies"
+        );
+        if let Some(closest) = closest {
+            message.push_str(&format!(" (did you mean `{closest}`?)"));
+        }
+        return Err((id.to_owned(), message));
     }
     Ok(())
 }
@@ -355,7 +368,10 @@ impl CedarConfig {
                 })?;
                 if let Some(operations) = operations {
                     check_scope(policy, operations, &types).map_err(|(named, message)| {
-                        let offset = text.find(&format!("\"{named}\"")).unwrap_or(0);
+                        let offset = text
+                            .find(&format!("\"{named}\""))
+                            .or_else(|| text.find(named.as_str()))
+                            .unwrap_or(0);
                         let (line, column) = line_col(&text, offset);
                         ConfigError::Policy {
                             path: field.clone(),

@@ -220,33 +220,25 @@ fn cedar_error(file: &std::path::Path) -> Option<String> {
 }
 
 #[test]
-fn cedar_policies_must_name_operations_of_the_spec() {
-    // A typo in a forbid's action would forbid nothing.
-    let typo = policy_file(
-        "typo.cedar",
-        "permit(principal, action, resource);\n\nforbid(principal, action == Rampart::Action::\"DELETE /pet/{id}\", resource);\n",
+fn cedar_policies_must_name_operation_keys() {
+    // An action group (Rampart's actions belong to none) or another name
+    // that is no operation key would match nothing: a forbid that forbids
+    // nothing. Refused, with the file and line.
+    let group = policy_file(
+        "group.cedar",
+        "permit(principal, action, resource);\n\nforbid(principal, action in [Rampart::Action::\"writes\"], resource);\n",
     );
-    let error = cedar_error(&typo).expect("a policy naming no operation was accepted");
+    let error = cedar_error(&group).expect("an action group was accepted");
     assert!(
         error.starts_with(&format!(
             "apis[0].authz.cedar.policies[0]: {}:3:",
-            typo.display()
+            group.display()
         )),
         "{error}"
     );
     assert!(
-        error.contains("did you mean `DELETE /pets/{id}`"),
+        error.contains("`Rampart::Action::\"writes\"` is not an operation key"),
         "{error}"
-    );
-    // Action groups: Rampart's actions belong to none.
-    let group = policy_file(
-        "group.cedar",
-        "forbid(principal, action in [Rampart::Action::\"writes\"], resource);\n",
-    );
-    assert!(
-        cedar_error(&group)
-            .unwrap()
-            .contains("`Rampart::Action::\"writes\"` is not an operation")
     );
     // Another namespace, and a resource of another type, match nothing either.
     let other = policy_file(
@@ -254,16 +246,32 @@ fn cedar_policies_must_name_operations_of_the_spec() {
         "forbid(principal, action == Action::\"GET /pets\", resource);\n",
     );
     assert!(cedar_error(&other).unwrap().contains("matches no request"));
+    let kind = policy_file(
+        "kind.cedar",
+        "forbid(principal, action, resource is Rampart::Pet);\n",
+    );
+    let error = cedar_error(&kind).unwrap();
+    assert!(
+        error.contains(&format!("{}:1:39", kind.display())),
+        "{error}"
+    );
     let resource = policy_file(
         "resource.cedar",
-        "forbid(principal, action, resource == Rampart::Route::\"GET /pet\");\n",
+        "forbid(principal, action, resource == Rampart::Route::\"pets\");\n",
     );
     assert!(
         cedar_error(&resource)
             .unwrap()
-            .contains("resource `Rampart::Route::\"GET /pet\"`")
+            .contains("resource `Rampart::Route::\"pets\"`")
     );
-    // Declared names (with or without security requirements) are accepted.
+    // Operation keys this spec does not declare are accepted (a policy file
+    // shared by several APIs names the others' operations; a likely typo is
+    // logged with the closest operation), as are this spec's own.
+    let shared = policy_file(
+        "shared.cedar",
+        "forbid(principal, action == Rampart::Action::\"DELETE /admin/{id}\", resource) when { resource.api == \"admin\" };\nforbid(principal, action == Rampart::Action::\"DELETE /pet/{id}\", resource);\n",
+    );
+    assert_eq!(cedar_error(&shared), None);
     let good = policy_file(
         "good.cedar",
         "forbid(principal, action in [Rampart::Action::\"DELETE /pets/{id}\", Rampart::Action::\"GET /health\"], resource == Rampart::Route::\"DELETE /pets/{id}\");\nforbid(principal, action, resource is Rampart::Route) when { context.tls == false };\n",

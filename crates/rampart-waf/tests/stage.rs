@@ -410,6 +410,19 @@ fn structured_json_bodies_and_arguments_past_the_limit_are_inspected_or_refused(
     );
     assert!(matches!(verdict(&stage, &mut event), Verdict::Respond(_)));
     assert_eq!(event.notes.waf.matched_rules.first(), Some(&1001));
+    // A JSON text sequence is not one JSON document: not parsed as one (it
+    // would be refused as unparseable).
+    let mut sequence = cx(
+        Method::POST,
+        "/login",
+        None,
+        Some("\u{1e}{\"a\":1}\n\u{1e}{\"a\":2}\n"),
+    );
+    sequence.headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/geo+json-seq"),
+    );
+    assert_eq!(verdict(&stage, &mut sequence), Verdict::Continue);
     // 1,000 arguments are inspected; the payload in the 1,001st would not be:
     // such a request is refused, not passed with its tail unread.
     let query = format!("{}q=1' OR '1'='1", "a&".repeat(1000));
