@@ -243,15 +243,10 @@ impl AuthnStage {
             .headers
             .keys()
             .filter(|name| {
-                let name = name.as_str();
-                name.contains('_')
+                let name = name.as_str().as_bytes();
+                name.contains(&b'_')
                     && self.strip.iter().any(|stripped| {
-                        stripped.as_str().len() == name.len()
-                            && stripped
-                                .as_str()
-                                .bytes()
-                                .zip(name.bytes())
-                                .all(|(want, got)| want == got || (want == b'-' && got == b'_'))
+                        rampart_core::names::is_underscore_spelling(stripped.as_str(), name)
                     })
             })
             .cloned()

@@ -15,9 +15,9 @@ use crate::rules::{OwnerRule, ResponseOwnerRule, StepUpRule};
 use crate::spec_security::SpecSecurity;
 use crate::stage::{AuthzStage, Operation};
 
-/// Largest response `response_owner` may read: the gateway buffers at most
-/// 16 MiB of a response for a stage (a larger one gets 502).
-pub const MAX_RESPONSE_OWNER_BODY: usize = 16 << 20;
+/// Largest response `response_owner` may read: what the gateway buffers of a
+/// response for a stage (a larger one gets 502).
+pub const MAX_RESPONSE_OWNER_BODY: usize = rampart_core::stage::RESPONSE_BUFFER_LIMIT;
 
 fn yes() -> bool {
     true

@@ -13,6 +13,11 @@ use crate::context::{RequestCx, ResponseCx};
 use crate::phase::{Phase, ResponsePhase};
 use crate::problem::Problem;
 
+/// The most of an upstream response body the gateway buffers for stages
+/// that read it (a larger one gets 502). Engines bound their own response
+/// settings by it.
+pub const RESPONSE_BUFFER_LIMIT: usize = 16 << 20;
+
 /// What a stage decided.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {

@@ -316,12 +316,9 @@ pub fn is_client_address_field(name: &[u8]) -> bool {
         return true;
     }
     name.contains(&b'_')
-        && UNDERSCORE_SENSITIVE.iter().any(|field| {
-            field.len() == name.len()
-                && field.bytes().zip(name).all(|(want, got)| {
-                    want == got.to_ascii_lowercase() || (want == b'-' && *got == b'_')
-                })
-        })
+        && UNDERSCORE_SENSITIVE
+            .iter()
+            .any(|field| rampart_core::names::is_underscore_spelling(field, name))
 }
 
 /// Sets `X-Forwarded-For/-Proto/-Host` on a request going upstream. Inbound values

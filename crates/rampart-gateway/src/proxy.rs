@@ -16,6 +16,7 @@ use http::{
 use http_body::Body as _;
 use http_body_util::{BodyExt, Empty, Full, Limited};
 use rampart_audit::{AuditRecord, Decision};
+use rampart_core::stage::RESPONSE_BUFFER_LIMIT;
 use rampart_core::{Problem, RequestCx, ResponseCx, TlsInfo, Verdict};
 
 use crate::body::{BodyEnd, CountingBody, HeadLines, OnBodyDone, PrefixedBody, ResponseBody};
@@ -28,9 +29,6 @@ use crate::problems::{GatewayError, problem_response};
 use crate::runtime::{ApiRuntime, Runtime};
 use crate::upstream::{PooledBody, UpstreamRequestError};
 use crate::{BoxError, Gateway};
-
-/// Largest upstream response body buffered for response stages.
-const RESPONSE_BUFFER_LIMIT: usize = 16 << 20;
 
 /// Facts about the client connection a request arrived on.
 #[derive(Debug, Clone)]

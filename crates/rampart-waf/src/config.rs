@@ -97,9 +97,8 @@ fn default_response_types() -> Vec<String> {
         .to_vec()
 }
 
-/// Largest `response_body_limit`: the gateway buffers response bodies up to
-/// 16 MiB.
-pub const MAX_RESPONSE_BODY_LIMIT: usize = 16 << 20;
+/// Largest `response_body_limit`: what the gateway buffers of a response.
+pub const MAX_RESPONSE_BODY_LIMIT: usize = rampart_core::stage::RESPONSE_BUFFER_LIMIT;
 
 fn yes() -> bool {
     true
