@@ -89,49 +89,7 @@ impl FileSink {
             Ok(_) => {
                 rustix::fs::access(path, rustix::fs::Access::WRITE_OK).map_err(io::Error::from)
             }
-            // Not found, or a file where a directory should be (ENOTDIR).
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                ) =>
-            {
-                // `a/b.log`'s ancestors are `a` and `` (the working directory).
-                for dir in path.ancestors().skip(1) {
-                    let dir = if dir.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        dir
-                    };
-                    match std::fs::metadata(dir) {
-                        Ok(meta) if meta.is_dir() => {
-                            use rustix::fs::{Access, access};
-                            return access(dir, Access::WRITE_OK | Access::EXEC_OK).map_err(
-                                |errno| {
-                                    io::Error::other(format!(
-                                        "cannot create it in {}: {}",
-                                        dir.display(),
-                                        io::Error::from(errno)
-                                    ))
-                                },
-                            );
-                        }
-                        Ok(_) => {
-                            return Err(io::Error::other(format!(
-                                "{} is not a directory",
-                                dir.display()
-                            )));
-                        }
-                        Err(err)
-                            if matches!(
-                                err.kind(),
-                                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                            ) => {}
-                        Err(err) => return Err(err),
-                    }
-                }
-                Err(err)
-            }
+            Err(err) if is_missing(&err) => check_creatable(path).map_err(|e| e.unwrap_or(err)),
             Err(err) => Err(err),
         }
     }
@@ -208,6 +166,49 @@ impl Sink for FileSink {
         }
         Ok(())
     }
+}
+
+/// Not found, or a file where a directory should be (ENOTDIR).
+fn is_missing(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+/// Whether [`FileSink::open`] could create `path` (missing directories
+/// included): the nearest existing directory on its way must let this process
+/// create entries. `Err(None)`: no ancestor exists at all.
+fn check_creatable(path: &Path) -> Result<(), Option<io::Error>> {
+    // `a/b.log`'s ancestors are `a` and `` (the working directory).
+    for dir in path.ancestors().skip(1) {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => {
+                use rustix::fs::{Access, access};
+                return access(dir, Access::WRITE_OK | Access::EXEC_OK).map_err(|errno| {
+                    Some(io::Error::other(format!(
+                        "cannot create it in {}: {}",
+                        dir.display(),
+                        io::Error::from(errno)
+                    )))
+                });
+            }
+            Ok(_) => {
+                return Err(Some(io::Error::other(format!(
+                    "{} is not a directory",
+                    dir.display()
+                ))));
+            }
+            Err(err) if is_missing(&err) => {}
+            Err(err) => return Err(Some(err)),
+        }
+    }
+    Err(None)
 }
 
 #[cfg(test)]

@@ -223,15 +223,10 @@ fn check_scope(
         ActionConstraint::Eq(action) => vec![action],
         ActionConstraint::In(actions) => actions,
     };
-    let resources: Vec<EntityUid> = match policy.resource_constraint() {
-        ResourceConstraint::Any | ResourceConstraint::Is(_) => Vec::new(),
-        ResourceConstraint::Eq(resource)
-        | ResourceConstraint::In(resource)
-        | ResourceConstraint::IsIn(_, resource) => vec![resource],
-    };
+    let resource_constraint = policy.resource_constraint();
     if let ResourceConstraint::Is(type_name) | ResourceConstraint::IsIn(type_name, _) =
-        policy.resource_constraint()
-        && type_name != types.route
+        &resource_constraint
+        && *type_name != types.route
     {
         return Err((
             type_name.to_string(),
@@ -240,10 +235,16 @@ fn check_scope(
             ),
         ));
     }
+    let resource = match resource_constraint {
+        ResourceConstraint::Any | ResourceConstraint::Is(_) => None,
+        ResourceConstraint::Eq(resource)
+        | ResourceConstraint::In(resource)
+        | ResourceConstraint::IsIn(_, resource) => Some(resource),
+    };
     let named = actions
         .iter()
         .map(|uid| (uid, &types.action, "action"))
-        .chain(resources.iter().map(|uid| (uid, &types.route, "resource")));
+        .chain(resource.iter().map(|uid| (uid, &types.route, "resource")));
     for (uid, expected, role) in named {
         let id = uid.id().unescaped();
         if uid.type_name() != expected {

@@ -92,9 +92,9 @@ pub struct SpecRequirements {
 }
 
 impl SpecRequirements {
-    /// Whether a caller satisfies one alternative: authenticated the way its
-    /// schemes say (an API key does not satisfy an alternative naming only an
-    /// OAuth scheme, and the other way round) and holding its scopes and roles.
+    /// Whether a caller satisfies one alternative: presenting the credentials
+    /// its schemes ask for (see [`Credential`]) and holding its scopes and
+    /// roles.
     /// `client_cert`: the connection presented a verified client certificate.
     pub fn satisfied_by(&self, identity: &rampart_core::Identity, client_cert: bool) -> bool {
         self.alternatives

@@ -198,15 +198,8 @@ fn open_audit(config: &Config) -> Result<AuditLog, ConfigError> {
                     keep: *keep,
                     max_age: *max_age,
                 };
-                let sink = FileSink::open(path, options).map_err(|err| {
-                    let field = format!("audit.sinks[{i}].file.path");
-                    ConfigError::new(
-                        &config.source,
-                        config.line_of(&field),
-                        field,
-                        format!("cannot open: {err}"),
-                    )
-                })?;
+                let sink = FileSink::open(path, options)
+                    .map_err(|err| audit_path_error(config, i, &err))?;
                 sinks.push(Box::new(sink));
             }
         }
@@ -276,6 +269,17 @@ fn upstream_client(
     })
 }
 
+/// The error of audit sink `i`'s file path, with its line.
+fn audit_path_error(config: &Config, i: usize, err: &std::io::Error) -> ConfigError {
+    let field = format!("audit.sinks[{i}].file.path");
+    ConfigError::new(
+        &config.source,
+        config.line_of(&field),
+        field,
+        format!("cannot open: {err}"),
+    )
+}
+
 /// Whether every audit file sink could be opened, found without creating
 /// anything (for `rampart check`: an audit path in a directory the gateway
 /// may not write is found there, not at the next start).
@@ -286,15 +290,9 @@ pub fn check_audit_files(config: &Config) -> Vec<ConfigError> {
         .iter()
         .enumerate()
         .filter_map(|(i, sink)| match sink {
-            AuditSink::File { path, .. } => FileSink::check(path).err().map(|err| {
-                let field = format!("audit.sinks[{i}].file.path");
-                ConfigError::new(
-                    &config.source,
-                    config.line_of(&field),
-                    field,
-                    format!("cannot open: {err}"),
-                )
-            }),
+            AuditSink::File { path, .. } => FileSink::check(path)
+                .err()
+                .map(|err| audit_path_error(config, i, &err)),
             AuditSink::Stdout => None,
         })
         .collect()

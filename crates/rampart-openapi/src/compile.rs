@@ -573,7 +573,7 @@ impl Ctx<'_> {
                 _ => (None, Shapes::free()),
             };
             out.push(MediaSpec {
-                covers_json: range == "*/*" || range == "application/*",
+                covers_json: covers_json(&range),
                 range,
                 json,
                 form,
@@ -620,6 +620,11 @@ pub fn is_json(essence: &str) -> bool {
     essence == "application/json" || essence.ends_with("+json")
 }
 
+/// Whether a declared media range is a wildcard a JSON body can fall under.
+fn covers_json(range: &str) -> bool {
+    range == "*/*" || range == "application/*"
+}
+
 impl MediaSpec {
     /// Whether a body of media type `essence` that matched this declaration is
     /// handled as JSON: the declaration is JSON, or a wildcard over a JSON body
@@ -650,7 +655,7 @@ mod tests {
         MediaSpec {
             range: range.into(),
             json: is_json(range),
-            covers_json: range == "*/*" || range == "application/*",
+            covers_json: covers_json(range),
             form: None,
             validator: None,
             shapes: Shapes::free(),

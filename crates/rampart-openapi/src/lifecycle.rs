@@ -90,18 +90,23 @@ impl Lifecycle {
         }
     }
 
-    /// The consumers allowed at `now`: the allowlist applies once the
-    /// deprecation has begun (`since`); before it, everyone may call.
-    pub fn allowed_at(&self, now: i64) -> Option<&[String]> {
-        self.allowed_consumers
-            .as_deref()
-            .filter(|_| now >= self.since)
+    /// The consumers allowed now: the allowlist applies once the deprecation
+    /// has begun (`since`); before it, everyone may call. The clock is read
+    /// only for an operation with an allowlist.
+    pub fn allowed_at(&self, clock: &dyn Clock) -> Option<&[String]> {
+        let allowed = self.allowed_consumers.as_deref()?;
+        (unix_now(clock) >= self.since).then_some(allowed)
     }
 
     /// Whether the sunset has passed.
     pub fn is_sunset(&self, now: i64) -> bool {
         self.sunset.is_some_and(|s| now >= s)
     }
+}
+
+/// `clock`'s time in the signed seconds lifecycles compare.
+pub fn unix_now(clock: &dyn Clock) -> i64 {
+    i64::try_from(clock.unix_secs()).unwrap_or(i64::MAX)
 }
 
 /// Parses an RFC 3339 date-time (`2026-01-01T00:00:00Z`, any offset) or a bare date

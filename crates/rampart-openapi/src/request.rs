@@ -10,6 +10,7 @@ use rampart_core::{Problem, RequestCx};
 use crate::compile::{Operation, essence, match_media};
 use crate::engine::PathParams;
 use crate::json::prescan;
+use crate::lifecycle::Clock;
 use crate::massign;
 use crate::params::{Sources, parse_cookies, parse_query};
 use crate::problems::{
@@ -18,14 +19,14 @@ use crate::problems::{
 };
 
 /// Checks `cx` against `op`; `Err` is the refusal. May rewrite `cx.body` (strip mode).
-/// `now` (Unix seconds) decides whether a deprecation's allowlist applies yet.
+/// `clock` decides whether a deprecation's allowlist applies yet.
 pub fn check(
     op: &Operation,
     path: &PathParams,
     cx: &mut RequestCx,
-    now: i64,
+    clock: &dyn Clock,
 ) -> Result<(), Problem> {
-    if let Some(allowed) = op.lifecycle.as_ref().and_then(|l| l.allowed_at(now)) {
+    if let Some(allowed) = op.lifecycle.as_ref().and_then(|l| l.allowed_at(clock)) {
         let consumer = cx.identity.as_ref().map(|i| i.consumer.as_str());
         if !consumer.is_some_and(|c| allowed.iter().any(|a| a == c)) {
             return Err(Problem::new(DEPRECATED_CONSUMER));

@@ -156,7 +156,7 @@ impl Stage for RouteStage {
                 cx.extensions.insert(params);
                 cx.extensions.insert(m);
                 if let Some(l) = op.and_then(|o| o.lifecycle.as_ref())
-                    && l.is_sunset(i64::try_from(self.api.clock.unix_secs()).unwrap_or(i64::MAX))
+                    && l.is_sunset(crate::lifecycle::unix_now(self.api.clock.as_ref()))
                 {
                     let mut p = Problem::new(SUNSET);
                     p.headers.extend(l.headers.iter().cloned());
@@ -209,8 +209,7 @@ impl Stage for ValidationStage {
             .get::<PathParams>()
             .cloned()
             .unwrap_or_default();
-        let now = i64::try_from(self.api.clock.unix_secs()).unwrap_or(i64::MAX);
-        match request::check(op, &params, cx, now) {
+        match request::check(op, &params, cx, self.api.clock.as_ref()) {
             Ok(()) => Step::CONTINUE,
             Err(p) if op.policy.auth_endpoint && p.kind.status_code().is_client_error() => {
                 // One identical answer: a probe cannot tell which check failed.

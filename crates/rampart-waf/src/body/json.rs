@@ -47,12 +47,11 @@ pub fn parse(input: &[u8], depth_limit: usize, limit: usize) -> Result<Vec<Pair>
     Ok(out)
 }
 
-/// Messages of the limits below.
-const LIMITS: [&str; 3] = [
-    "JSON nesting too deep",
-    "too many JSON values",
-    "JSON names too long",
-];
+const TOO_DEEP: &str = "JSON nesting too deep";
+const TOO_MANY: &str = "too many JSON values";
+const NAMES_TOO_LONG: &str = "JSON names too long";
+/// The messages of our own limits.
+const LIMITS: [&str; 3] = [TOO_DEEP, TOO_MANY, NAMES_TOO_LONG];
 
 /// Flattened names repeat their parents' (every element of an array carries
 /// the array's whole name): bounded in total, so a long key over many
@@ -80,13 +79,13 @@ struct Flatten<'b> {
 impl Flatten<'_> {
     fn leaf<E: serde::de::Error>(self, value: Vec<u8>) -> Result<(), E> {
         if self.out.len() >= self.bounds.limit {
-            return Err(E::custom(LIMITS[1]));
+            return Err(E::custom(TOO_MANY));
         }
         self.bounds.name_bytes_left = self
             .bounds
             .name_bytes_left
             .checked_sub(self.name.len())
-            .ok_or_else(|| E::custom(LIMITS[2]))?;
+            .ok_or_else(|| E::custom(NAMES_TOO_LONG))?;
         self.out.push((self.name, value));
         Ok(())
     }
@@ -94,7 +93,7 @@ impl Flatten<'_> {
     /// The seed of a member or element of this container.
     fn child<E: serde::de::Error>(&mut self, suffix: &[u8]) -> Result<Flatten<'_>, E> {
         if self.depth >= self.bounds.depth_limit {
-            return Err(E::custom(LIMITS[0]));
+            return Err(E::custom(TOO_DEEP));
         }
         let mut name = Vec::with_capacity(self.name.len() + 1 + suffix.len());
         name.extend_from_slice(&self.name);
