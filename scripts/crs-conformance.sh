@@ -32,8 +32,15 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-if [ "$PROFILE" = release ]; then cargo build -q --release -p rampart; else cargo build -q -p rampart; fi
-RAMPART=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/rampart
+# RAMPART_BIN: a binary already built (scripts/test.sh passes the one `cargo
+# test` built: `cargo build -p rampart` resolves features apart from the
+# workspace's test build and would compile a second copy of every crate).
+if [ -n "${RAMPART_BIN:-}" ]; then
+  RAMPART=$RAMPART_BIN
+else
+  if [ "$PROFILE" = release ]; then cargo build -q --release -p rampart; else cargo build -q -p rampart; fi
+  RAMPART=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/rampart
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WORK=$(mktemp -d /tmp/rampart-crs.XXXXXX)

@@ -7,3 +7,6 @@ if ! command -v cargo-fuzz >/dev/null; then
   cargo install cargo-fuzz@0.13.2 --locked -q
 fi
 cargo fuzz build -s none --dev
+if [ "${RAMPART_DISCARD_FUZZ_BUILD:-0}" = 1 ]; then
+  rm -rf fuzz/target
+fi
