@@ -67,10 +67,11 @@ pub struct WafConfig {
     /// `response_body_limit` is set (`SecResponseBodyMimeType`).
     #[serde(default = "default_response_types")]
     pub response_body_types: Vec<String>,
-    /// Add ModSecurity's recommended rules 200000-200003 and 200007: JSON
-    /// (also `+json` types) and XML body processors by Content-Type, refusing
-    /// unparseable bodies, multipart bodies that fail strict validation and
-    /// requests with more arguments than are inspected.
+    /// Add ModSecurity's recommended rules 200000-200003, 200005 and 200007:
+    /// JSON (also `+json` types) and XML body processors by Content-Type,
+    /// refusing unparseable bodies, multipart bodies that fail strict
+    /// validation, requests a regex could not be decided on within the
+    /// backtracking limit and requests with more arguments than are inspected.
     #[serde(default = "yes")]
     pub recommended_rules: bool,
     /// Exclusions for false positives.
@@ -347,6 +348,12 @@ impl WafConfig {
                     })?;
             }
         }
+        if self.recommended_rules {
+            // After the files: their phase-2 rules run first, so a search
+            // of theirs that hits the limit is caught too.
+            b.load_str(RECOMMENDED_RULES_LAST, Path::new("<rampart-preamble>"))
+                .map_err(rules_error)?;
+        }
         // Last, so that what this section says wins over the files' own
         // directives: a `SecRuleEngine DetectionOnly` in a file (ModSecurity's
         // recommended configuration has one) would otherwise leave
@@ -442,4 +449,11 @@ SecRule REQUEST_HEADERS:Content-Type "@rx application/(?:[a-z0-9.+-]+\+)?json\s*
 SecRule REQBODY_ERROR "!@eq 0" "id:200002,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.'"
 SecRule MULTIPART_STRICT_ERROR "!@eq 0" "id:200003,phase:2,t:none,log,deny,status:400,msg:'Multipart request body failed strict validation'"
 SecRule INBOUND_DATA_ERROR "@eq 1" "id:200007,phase:2,t:none,log,deny,status:400,msg:'More arguments than are inspected'"
+"#;
+
+/// ModSecurity's recommended rule 200005 for the one internal error flag we
+/// set: a regex search in phase 1 or 2 stopped at the backtracking limit
+/// (`SecPcreMatchLimit`) without deciding whether its rule matched. Loaded
+/// after the rule files, so it sees their phase-2 searches as well.
+const RECOMMENDED_RULES_LAST: &str = r#"SecRule TX:MSC_PCRE_LIMITS_EXCEEDED "@eq 1" "id:200005,phase:2,t:none,log,deny,status:400,msg:'Regex backtracking limit reached: the request could not be inspected'"
 "#;

@@ -175,6 +175,15 @@ impl Access {
         if let Some(m) = operator_macro(op) {
             self.macro_reads(m);
         }
+        // A backtracking search may stop at its limit and set the flag.
+        let may_hit_limit = match op {
+            Operator::Rx(re) => re.is_fallback(),
+            Operator::RxDynamic(_) => true,
+            _ => false,
+        };
+        if may_hit_limit {
+            self.writes.exact(crate::operators::rx::MATCH_LIMIT_FLAG);
+        }
         // Outside services or per-transaction memos: never folded.
         if matches!(
             op,

@@ -441,3 +441,46 @@ fn structured_json_bodies_and_arguments_past_the_limit_are_inspected_or_refused(
     let mut many = cx(Method::GET, "/login", Some(&query), None);
     assert_eq!(verdict(&stage, &mut many), Verdict::Continue);
 }
+
+#[test]
+fn a_regex_undecided_at_the_backtracking_limit_refuses_the_request() {
+    // A lookahead inside a repetition runs on the backtracking engine: on a
+    // long run of `a` not followed by `b` it tries 2^n ways before giving up,
+    // so the input that exhausts the limit is exactly the input the rule
+    // cannot decide on. It must not pass as "no match". (The value holds a
+    // `b`: one without any cannot match, and the prefilter says so.)
+    let d = std::env::temp_dir().join(format!("rampart-waf-limit-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("rules.conf"),
+        "SecRule ARGS \"@rx ^(?:a(?=a)|a)*b\" \"id:1101,phase:2,deny,log\"\n",
+    )
+    .unwrap();
+    let with = |recommended: bool| {
+        WafStage::new(&config(serde_json::json!({
+            "rules": [d.join("rules.conf")],
+            "recommended_rules": recommended,
+        })))
+        .unwrap()
+    };
+    let stage = with(true);
+    let exhausting = format!("q={}cb", "a".repeat(64));
+    let mut attack = cx(Method::GET, "/login", Some(&exhausting), None);
+    let Verdict::Respond(problem) = verdict(&stage, &mut attack) else {
+        panic!("a value the rule could not decide on passed")
+    };
+    assert_eq!(problem.kind.slug, "waf-blocked");
+    assert!(attack.notes.waf.matched_rules.contains(&200005));
+    // Decided values: the rule's own match, and a value that cannot match.
+    let mut matched = cx(Method::GET, "/login", Some("q=aab"), None);
+    assert!(matches!(verdict(&stage, &mut matched), Verdict::Respond(_)));
+    assert_eq!(matched.notes.waf.matched_rules, vec![1101]);
+    let mut legit = cx(Method::GET, "/login", Some("q=hello&page=2"), None);
+    assert_eq!(verdict(&stage, &mut legit), Verdict::Continue);
+    let mut short = cx(Method::GET, "/login", Some("q=aaaacb"), None);
+    assert_eq!(verdict(&stage, &mut short), Verdict::Continue);
+    // Without the recommended rules the limit is only counted (ModSecurity's
+    // behaviour without its recommended configuration).
+    let mut unguarded = cx(Method::GET, "/login", Some(&exhausting), None);
+    assert_eq!(verdict(&with(false), &mut unguarded), Verdict::Continue);
+}

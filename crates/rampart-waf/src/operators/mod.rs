@@ -62,6 +62,8 @@ pub trait OpEnv {
     }
     /// Fills the GEO collection after a successful `@geoLookup`.
     fn set_geo(&self, fields: Vec<(String, String)>);
+    /// A regex search stopped at its backtracking limit, undecided.
+    fn note_match_limit_exceeded(&self) {}
 }
 
 /// Captures of a match: index 0 is the whole match, 1..=9 the groups.
@@ -210,19 +212,28 @@ pub fn compile(
     Ok(op)
 }
 
+/// `@rx` on one value; a search over the backtracking limit is no match, told
+/// to the transaction.
+fn rx_eval(env: &dyn OpEnv, re: &rx::Compiled, value: &[u8], capture: bool) -> Option<Captures> {
+    re.matches_within_limit(value, capture).unwrap_or_else(|_| {
+        env.note_match_limit_exceeded();
+        None
+    })
+}
+
 impl Operator {
     /// Evaluates against one value: `Some(captures)` on a match (before any
     /// negation; captures are filled only when `capture` is set).
     pub fn eval(&self, env: &dyn OpEnv, value: &[u8], capture: bool) -> Option<Captures> {
         let yes = |b: bool| b.then(Vec::new);
         match self {
-            Operator::Rx(re) => re.matches(value, capture),
+            Operator::Rx(re) => rx_eval(env, re, value, capture),
             Operator::RxDynamic(d) => {
                 let pattern = match env.expand_borrowed(&d.template) {
                     Some(p) => Cow::Borrowed(p),
                     None => Cow::Owned(env.expand(&d.template)),
                 };
-                d.get(&pattern)?.matches(value, capture)
+                rx_eval(env, &*d.get(&pattern)?, value, capture)
             }
             Operator::Pm(pm) => pm.find(value).map(|hit| {
                 if capture {

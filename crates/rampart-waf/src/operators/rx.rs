@@ -2,7 +2,10 @@
 //! MULTILINE), in linear time with `regex::bytes`. Patterns `regex` cannot
 //! express (lookaround, backreferences, possessive quantifiers) go to
 //! `fancy-regex` in byte mode with a backtracking limit; a search that hits the
-//! limit counts as no match and is counted.
+//! limit counts as no match, is counted, and is reported to the transaction,
+//! which sets `TX:MSC_PCRE_LIMITS_EXCEEDED` as ModSecurity does (the
+//! recommended rule 200005 refuses such a request: input crafted to exhaust the
+//! limit must not slip past the rule it exhausted).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +20,10 @@ use crate::macros::MacroString;
 /// Backtracking steps allowed per fallback search (ModSecurity's default
 /// `SecPcreMatchLimit` is 1000 in the recommended config; CRS needs more).
 pub const DEFAULT_BACKTRACK_LIMIT: usize = 100_000;
+
+/// The TX variable a search that hit the backtracking limit sets to 1
+/// (ModSecurity's name, lower case as TX stores it).
+pub const MATCH_LIMIT_FLAG: &[u8] = b"msc_pcre_limits_exceeded";
 
 /// Searches that hit the backtracking limit, process-wide.
 pub static BACKTRACK_LIMIT_HITS: AtomicU64 = AtomicU64::new(0);
@@ -110,40 +117,33 @@ impl Compiled {
     }
 
     /// Matches; with `captures`, returns the whole match and up to 9 groups.
+    /// A search over the backtracking limit is no match here; the operator
+    /// uses [`Self::matches_within_limit`] to tell.
     pub fn matches(&self, input: &[u8], captures: bool) -> Option<Vec<Option<Vec<u8>>>> {
-        match self {
+        self.matches_within_limit(input, captures).unwrap_or(None)
+    }
+
+    /// [`Self::matches`], with `Err` for a search that hit the backtracking
+    /// limit (undecided: it may or may not have matched).
+    pub fn matches_within_limit(
+        &self,
+        input: &[u8],
+        captures: bool,
+    ) -> Result<Option<Vec<Option<Vec<u8>>>>, MatchLimitExceeded> {
+        Ok(match self {
             Compiled::Whole => Some(if captures {
                 vec![Some(input.to_vec())]
             } else {
                 Vec::new()
             }),
-            Compiled::Linear(re, guard) => {
-                if let Some(g) = guard {
-                    if !g.may_match(input) {
-                        return None;
-                    }
-                    if !captures && let Some(hit) = g.verdict(input) {
-                        return hit.then(Vec::new);
-                    }
-                }
-                if !captures {
-                    return re.is_match(input).then(Vec::new);
-                }
-                let caps = re.captures(input)?;
-                Some(
-                    (0..caps.len().min(10))
-                        .map(|i| caps.get(i).map(|m| m.as_bytes().to_vec()))
-                        .collect(),
-                )
-            }
+            Compiled::Linear(re, guard) => linear_matches(re, guard.as_ref(), input, captures),
             Compiled::Fancy(re) => {
                 if !captures {
                     return match re.is_match(input) {
-                        Ok(true) => Some(Vec::new()),
-                        Ok(false) => None,
+                        Ok(hit) => Ok(hit.then(Vec::new)),
                         Err(_) => {
                             BACKTRACK_LIMIT_HITS.fetch_add(1, Ordering::Relaxed);
-                            None
+                            Err(MatchLimitExceeded)
                         }
                     };
                 }
@@ -156,13 +156,43 @@ impl Compiled {
                     Ok(None) => None,
                     Err(_) => {
                         BACKTRACK_LIMIT_HITS.fetch_add(1, Ordering::Relaxed);
-                        None
+                        return Err(MatchLimitExceeded);
                     }
                 }
             }
-        }
+        })
     }
 }
+
+/// [`Compiled::matches`] of a linear-time pattern (always decided).
+fn linear_matches(
+    re: &Regex,
+    guard: Option<&Guard>,
+    input: &[u8],
+    captures: bool,
+) -> Option<Vec<Option<Vec<u8>>>> {
+    if let Some(g) = guard {
+        if !g.may_match(input) {
+            return None;
+        }
+        if !captures && let Some(hit) = g.verdict(input) {
+            return hit.then(Vec::new);
+        }
+    }
+    if !captures {
+        return re.is_match(input).then(Vec::new);
+    }
+    let caps = re.captures(input)?;
+    Some(
+        (0..caps.len().min(10))
+            .map(|i| caps.get(i).map(|m| m.as_bytes().to_vec()))
+            .collect(),
+    )
+}
+
+/// A backtracking search stopped at its limit before it could decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchLimitExceeded;
 
 /// `@rx` whose pattern contains macros: compiled per distinct expansion, cached.
 #[derive(Debug)]

@@ -438,6 +438,7 @@ impl Transaction {
                 rule: starter,
                 services: &rs.services,
                 geo: RefCell::new(None),
+                match_limit_exceeded: std::cell::Cell::new(false),
                 memo: &self.memo,
             };
             for c in &cands {
@@ -487,7 +488,16 @@ impl Transaction {
                 }
             }
             let geo = env.geo.into_inner();
+            let match_limit_exceeded = env.match_limit_exceeded.get();
             self.scratch = return_buffer(cands);
+            if match_limit_exceeded {
+                // ModSecurity's flag; the recommended rule 200005 reads it.
+                self.vars.tx.set(
+                    &mut self.ids,
+                    crate::operators::rx::MATCH_LIMIT_FLAG,
+                    b"1".to_vec(),
+                );
+            }
             if let Some(fields) = geo {
                 let mut geo = crate::transaction::data::Collection::default();
                 for (k, v) in fields {

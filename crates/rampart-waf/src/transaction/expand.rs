@@ -242,6 +242,8 @@ pub(crate) struct Env<'a> {
     pub rule: &'a Rule,
     pub services: &'a Services,
     pub geo: RefCell<Option<Vec<(String, String)>>>,
+    /// A regex search of this link stopped at its backtracking limit.
+    pub match_limit_exceeded: std::cell::Cell<bool>,
     pub memo: &'a RefCell<crate::services::InjectionMemo>,
 }
 
@@ -264,6 +266,10 @@ impl OpEnv for Env<'_> {
 
     fn set_geo(&self, fields: Vec<(String, String)>) {
         *self.geo.borrow_mut() = Some(fields);
+    }
+
+    fn note_match_limit_exceeded(&self) {
+        self.match_limit_exceeded.set(true);
     }
 }
 
