@@ -100,7 +100,11 @@ struct Parsed {
 struct Feed {
     sender: BodySender,
     decoder: Decoder,
-    continue_pending: bool,
+    /// What is still to be written of `100 Continue` (all of it until the
+    /// body is first wanted; empty when not asked for or sent). Written piece
+    /// by piece so that a response completing mid-write finds where it
+    /// stopped: the rest goes out first, never the final response inside it.
+    continue_unsent: &'static [u8],
     /// Decoding stopped (body done, failed, or abandoned by the reader).
     stopped: bool,
 }
@@ -629,15 +633,23 @@ impl HeadLayout {
 }
 
 impl Feed {
-    fn new(sender: BodySender, decoder: Decoder, continue_pending: bool) -> Self {
+    fn new(sender: BodySender, decoder: Decoder, expect_continue: bool) -> Self {
         Self {
             sender,
             decoder,
-            continue_pending,
+            continue_unsent: if expect_continue { CONTINUE } else { b"" },
             stopped: false,
         }
     }
+
+    /// Whether `100 Continue` was begun but not finished.
+    fn continue_begun(&self) -> bool {
+        !self.continue_unsent.is_empty() && self.continue_unsent.len() < CONTINUE.len()
+    }
 }
+
+/// The interim response to `Expect: 100-continue`.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// Decodes the next piece of the request body when the reader wants one.
 /// Cancel-safe at every await: progress lives in `feed` and `rbuf`.
@@ -649,21 +661,22 @@ where
     // to be asked: the upstream client then finds the body with the head and
     // writes both at once. Reading the socket, and `100 Continue`, wait until
     // the body is wanted.
-    let ready = !feed.continue_pending && !rbuf.is_empty() && feed.sender.slot_free();
+    let ready = feed.continue_unsent.is_empty() && !rbuf.is_empty() && feed.sender.slot_free();
     if !ready && poll_fn(|cx| feed.sender.poll_demand(cx)).await == Demand::Gone {
         feed.stopped = true;
         return;
     }
-    if feed.continue_pending {
-        feed.continue_pending = false;
-        if io
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-            .await
-            .is_err()
-        {
-            feed.sender.fail(decode::BodyError::Incomplete);
-            feed.stopped = true;
-            return;
+    // Cancel-safe: each piece written is recorded before the next await.
+    while !feed.continue_unsent.is_empty() {
+        match io.write(feed.continue_unsent).await {
+            Ok(n) if n > 0 => {
+                feed.continue_unsent = feed.continue_unsent.get(n..).unwrap_or_default()
+            }
+            _ => {
+                feed.sender.fail(decode::BodyError::Incomplete);
+                feed.stopped = true;
+                return;
+            }
         }
     }
     loop {
@@ -774,9 +787,15 @@ where
         drop(respond);
         handler.set(None);
         // Once the final response exists, a `100 Continue` may never follow it
-        // (RFC 9110 §15.2): it would land inside the response body.
-        if let Some(feed) = self.feed.as_mut() {
-            feed.continue_pending = false;
+        // (RFC 9110 §15.2): it would land inside the response body. One begun
+        // is finished first (its start is already on the wire).
+        let rest = self.feed.as_mut().map_or(&b""[..], |feed| {
+            let begun = feed.continue_begun();
+            let rest = std::mem::take(&mut feed.continue_unsent);
+            if begun { rest } else { b"" }
+        });
+        if !rest.is_empty() && !self.send(rest).await {
+            return false;
         }
         let Ok(response) = response;
         let (parts, mut body) = response.into_parts();

@@ -364,3 +364,74 @@ fn a_head_that_came_whole_is_taken_at_the_first_look() {
         assert_eq!(&rbuf[..], undecided);
     }
 }
+
+/// An early final response (the handler refuses before reading the body)
+/// completing while `100 Continue` is half written: the interim response is
+/// finished first, so the client reads two whole responses, never the final
+/// one spliced into the interim one.
+#[tokio::test]
+async fn a_final_response_never_lands_inside_a_half_written_continue() {
+    use http_body_util::{BodyExt, Full};
+    use tokio::io::AsyncReadExt;
+    // Room for 8 bytes: the 25-byte interim response is written in pieces.
+    let (mut ours, mut peer) = tokio::io::duplex(8);
+    let (mut body, sender) = body::RequestBody::channel(Some(5));
+    let mut feed = Some(Feed::new(sender, Decoder::length(5), true));
+    let (respond_tx, respond_rx) = tokio::sync::oneshot::channel::<()>();
+    // The handler asks for the body once (so `100 Continue` starts), then
+    // answers without it when told to.
+    let handler = async move {
+        poll_fn(|cx| {
+            let _ = std::pin::Pin::new(&mut body).poll_frame(cx);
+            Poll::Ready(())
+        })
+        .await;
+        let _ = respond_rx.await;
+        let refusal = Full::new(Bytes::from_static(b"no"))
+            .map_err(|never| match never {})
+            .boxed();
+        Ok::<_, std::convert::Infallible>(
+            Response::builder()
+                .status(413)
+                .body(ResponseBody::new(refusal, None))
+                .unwrap(),
+        )
+    };
+    let mut slot = Box::pin(Some(handler));
+    let mut rbuf = BytesMut::new();
+    let mut out = Vec::new();
+    let server = async {
+        let exchange = Exchange {
+            io: &mut ours,
+            rbuf: &mut rbuf,
+            out: &mut out,
+            feed: &mut feed,
+            max_trailers: 1024,
+            send_timeout: Duration::from_secs(5),
+        };
+        exchange.run(slot.as_mut(), false, false, true).await;
+        drop(ours);
+    };
+    let client = async {
+        // Let the interim response fill the pipe, then have the handler answer.
+        let mut first = [0u8; 8];
+        tokio::task::yield_now().await;
+        peer.read_exact(&mut first[..1]).await.unwrap();
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        respond_tx.send(()).unwrap();
+        let mut rest = Vec::new();
+        peer.read_to_end(&mut rest).await.unwrap();
+        let mut all = first[..1].to_vec();
+        all.extend(rest);
+        all
+    };
+    let ((), wire) = tokio::join!(server, client);
+    let wire = String::from_utf8_lossy(&wire).into_owned();
+    assert!(
+        wire.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 "),
+        "{wire:?}"
+    );
+    assert!(wire.ends_with("no"), "{wire:?}");
+}
