@@ -18,7 +18,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -140,6 +140,9 @@ pub struct GuardedIo<T> {
     /// hyper keeps polling for reads to notice a client that goes away.
     heads_passed: u64,
     responses_done: Arc<AtomicU64>,
+    /// Set once the connection turned out to be HTTP/2 (the preface came):
+    /// the guard then passes everything and closes no idle connection.
+    http2: Arc<AtomicBool>,
 }
 
 impl<T> GuardedIo<T> {
@@ -166,7 +169,20 @@ impl<T> GuardedIo<T> {
             idle_closed: false,
             heads_passed: 0,
             responses_done,
+            http2: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Becomes true once the connection turns out to be HTTP/2.
+    pub fn http2_flag(&self) -> Arc<AtomicBool> {
+        self.http2.clone()
+    }
+
+    /// The HTTP/2 preface came: everything after it is hyper's.
+    fn preface_passed(&mut self) {
+        self.first_bytes = false;
+        self.framing = Framing::Passthrough;
+        self.http2.store(true, Ordering::Relaxed);
     }
 
     /// The wrapped connection.
@@ -187,10 +203,16 @@ impl<T> GuardedIo<T> {
         let (passed, mut after_head) = self.accept_step(input);
         // Bytes after a head accepted by copying, one head at a time: a loop,
         // not recursion, so a read holding many pipelined heads cannot grow
-        // the stack. `ready` holds the head just accepted, so nothing more
-        // passes in place.
-        while let Some(rest) = after_head.filter(|rest| !rest.is_empty()) {
-            let (passed, next) = self.accept_step(&rest);
+        // the stack, and an offset into `input`, not a copy of the rest per
+        // head. `ready` holds the head just accepted, so nothing more passes
+        // in place.
+        let mut from = 0;
+        while let Some(used) = after_head.filter(|&used| used > 0) {
+            from += used;
+            let Some(rest) = input.get(from..).filter(|rest| !rest.is_empty()) else {
+                break;
+            };
+            let (passed, next) = self.accept_step(rest);
             debug_assert_eq!(passed, 0);
             after_head = next;
         }
@@ -198,8 +220,9 @@ impl<T> GuardedIo<T> {
     }
 
     /// One pass of [`accept`](Self::accept): the bytes hyper may take in
-    /// place, and the bytes after a head accepted by copying, still to go.
-    fn accept_step(&mut self, input: &[u8]) -> (usize, Option<Vec<u8>>) {
+    /// place, and where in `input` the bytes after a head accepted by
+    /// copying begin, when some are still to go.
+    fn accept_step(&mut self, input: &[u8]) -> (usize, Option<usize>) {
         // `input[..passed]` goes to hyper in place; once `copying`, accepted bytes
         // are appended to `ready` instead (they must follow what is queued there).
         let mut copying = !self.head.is_empty() || !self.ready.is_empty();
@@ -223,7 +246,8 @@ impl<T> GuardedIo<T> {
                 Framing::Head
                     if copying || (self.first_bytes && h2_preface(rest) == Preface::Partial) =>
                 {
-                    return (passed, self.accept_head_copied(rest));
+                    let used = self.accept_head_copied(rest);
+                    return (passed, used.map(|used| pos + used));
                 }
                 Framing::Head => {
                     if self.first_bytes {
@@ -231,7 +255,7 @@ impl<T> GuardedIo<T> {
                         // The whole HTTP/2 preface: hand the connection to hyper
                         // untouched.
                         if h2_preface(rest) == Preface::Complete {
-                            self.framing = Framing::Passthrough;
+                            self.preface_passed();
                             continue;
                         }
                     }
@@ -290,23 +314,30 @@ impl<T> GuardedIo<T> {
         self.framing = framing;
     }
 
-    /// The copying path for head bytes: appends `input` to the incomplete head and
-    /// checks it once it is complete.
-    fn accept_head_copied(&mut self, input: &[u8]) -> Option<Vec<u8>> {
+    /// The copying path for head bytes: appends to the incomplete head what of
+    /// `input` can still belong to it and checks it once it is complete.
+    /// Returns how many bytes of `input` it took when more follow (after an
+    /// accepted head or the HTTP/2 preface); `None` when it took them all or
+    /// refused.
+    fn accept_head_copied(&mut self, input: &[u8]) -> Option<usize> {
         let start = self.head.len();
-        self.head.extend_from_slice(input);
+        // A head longer than the limit is refused, so no more is copied: the
+        // bytes of the heads pipelined after this one stay in `input`.
+        let room = (self.limits.max_header_bytes + 1).saturating_sub(start);
+        let took = input.len().min(room.max(1));
+        self.head
+            .extend_from_slice(input.get(..took).unwrap_or_default());
         if self.first_bytes {
             match h2_preface(&self.head) {
                 Preface::Complete => {
-                    self.first_bytes = false;
-                    self.framing = Framing::Passthrough;
+                    self.preface_passed();
                     self.ready.append(&mut self.head);
-                    return None;
+                    return Some(took);
                 }
                 // Held (under the header-read deadline) until it is whole
                 // or turns out to be something else: `PRI * HTTP/2.0\r\n\r\n`
                 // alone would be a complete HTTP/1 head.
-                Preface::Partial => return None,
+                Preface::Partial => return (took < input.len()).then_some(took),
                 Preface::Other => self.first_bytes = false,
             }
         }
@@ -317,7 +348,8 @@ impl<T> GuardedIo<T> {
                 self.refuse(GatewayError::HeadersTooLarge, None);
             }
             Some(end) => {
-                let rest = self.head.split_off(end);
+                // What was copied past the head's end is still in `input`.
+                self.head.truncate(end);
                 let head = std::mem::take(&mut self.head);
                 match self.check_head(&head) {
                     Ok((framing, rewritten)) => {
@@ -326,7 +358,7 @@ impl<T> GuardedIo<T> {
                             .extend_from_slice(rewritten.as_deref().unwrap_or(&head));
                         // The bytes after the head go on (all copied now,
                         // since `ready` is not empty).
-                        return Some(rest);
+                        return Some(end.saturating_sub(start));
                     }
                     Err(error) => self.refuse_head(error, &head),
                 }

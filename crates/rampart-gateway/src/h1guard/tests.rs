@@ -131,7 +131,9 @@ proptest::proptest! {
 fn many_pipelined_heads_after_a_copied_one_are_taken_one_by_one() {
     // A first head whose target is re-encoded puts the guard on its copying
     // path; every head after it in the same read used to recurse once more
-    // (a stack that grew with the count). 20,000 of them now go in a loop.
+    // (a stack that grew with the count), and each took a copy of all the
+    // bytes after it (quadratic). 20,000 of them now go in a loop, each
+    // copying only its own head.
     let mut guard = guard();
     let mut input = b"GET /a<b HTTP/1.1\r\nHost: a\r\n\r\n".to_vec();
     for _ in 0..20_000 {
@@ -141,4 +143,31 @@ fn many_pipelined_heads_after_a_copied_one_are_taken_one_by_one() {
     assert!(guard.refusal.is_none());
     assert_eq!(guard.heads_passed, 20_001);
     assert!(guard.ready.starts_with(b"GET /a%3Cb HTTP/1.1\r\n"));
+    assert_eq!(guard.ready.len(), input.len() + 2, "every byte, once");
+}
+
+#[test]
+fn the_copying_path_copies_a_head_not_what_follows_it() {
+    // Half a head came in an earlier read; the next read completes it and
+    // holds 1 MB more. Only the head's own bytes are copied: the copying path
+    // tells how many of the read it took, the rest stays where it was read.
+    let mut guard = guard();
+    assert_eq!(guard.accept(b"GET /a HTTP/1.1\r\nHo"), 0);
+    let mut read = b"st: a\r\n\r\n".to_vec();
+    let tail = read.len();
+    read.extend(std::iter::repeat_n(b'x', 1 << 20));
+    assert_eq!(guard.accept_head_copied(&read), Some(tail));
+    assert!(guard.head.capacity() < 1 << 16, "{}", guard.head.capacity());
+    assert_eq!(guard.ready, b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    // A head past the limit (8 KiB here) is refused having copied no more.
+    let mut limited = detached_guard();
+    assert_eq!(limited.accept(b"GET /a HTTP/1.1\r\nX: "), 0);
+    let long = vec![b'y'; 1 << 20];
+    assert_eq!(limited.accept_head_copied(&long), None);
+    assert!(limited.refusal.is_some());
+    assert!(
+        limited.head.capacity() < 1 << 16,
+        "{}",
+        limited.head.capacity()
+    );
 }
