@@ -14,7 +14,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -424,15 +424,17 @@ async fn accept_loop(
                             writes_header_lines: false,
                             ..(*info).clone()
                         });
-                        let idle = Some(limits.header_read_timeout);
+                        let idle = IdleClose::After(limits.header_read_timeout);
                         serve_hyper(TokioIo::new(io), &limits, idle, gateway, info, watcher).await;
                     }
                     return;
                 }
                 let io = GuardedIo::new(stream, guard_limits, refusals, responses_done);
                 // The guard closes idle HTTP/1 connections itself (and answers
-                // a head that stalls with 408).
-                serve_hyper(TokioIo::new(io), &limits, None, gateway, info, watcher).await;
+                // a head that stalls with 408); one that turns out to be h2
+                // (prior knowledge) is closed idle here.
+                let idle = IdleClose::OnceHttp2(limits.header_read_timeout, io.http2_flag());
+                serve_hyper(TokioIo::new(io), &limits, idle, gateway, info, watcher).await;
                 return;
             };
             let handshake =
@@ -456,7 +458,7 @@ async fn accept_loop(
                 writes_header_lines: own_h1 && !is_h2,
             });
             if is_h2 {
-                let idle = Some(limits.header_read_timeout);
+                let idle = IdleClose::After(limits.header_read_timeout);
                 serve_hyper(TokioIo::new(stream), &limits, idle, gateway, info, watcher).await;
             } else if own_h1 {
                 let settings = H1Conn {
@@ -469,10 +471,47 @@ async fn accept_loop(
                 };
                 let _ = h1server::serve(stream, settings, watcher).await;
             } else {
+                // TLS: h2 is chosen by ALPN, so this connection is HTTP/1,
+                // whose idle close is the guard's.
                 let io = GuardedIo::new(stream, guard_limits, refusals, responses_done);
-                serve_hyper(TokioIo::new(io), &limits, None, gateway, info, watcher).await;
+                serve_hyper(
+                    TokioIo::new(io),
+                    &limits,
+                    IdleClose::Never,
+                    gateway,
+                    info,
+                    watcher,
+                )
+                .await;
             }
         });
+    }
+}
+
+/// When [`serve_hyper`] closes a connection with nothing in flight.
+enum IdleClose {
+    /// Never (HTTP/1 behind the guard, which closes idle ones itself).
+    Never,
+    /// After this long (HTTP/2, like an HTTP/1 keep-alive connection).
+    After(Duration),
+    /// After this long, once the flag says the connection is HTTP/2 (behind
+    /// the guard, which passes an h2 connection through untouched).
+    OnceHttp2(Duration, Arc<AtomicBool>),
+}
+
+impl IdleClose {
+    fn timeout(&self) -> Option<Duration> {
+        match self {
+            IdleClose::Never => None,
+            IdleClose::After(after) | IdleClose::OnceHttp2(after, _) => Some(*after),
+        }
+    }
+
+    fn applies(&self) -> bool {
+        match self {
+            IdleClose::OnceHttp2(_, http2) => http2.load(Ordering::Relaxed),
+            IdleClose::Never | IdleClose::After(_) => true,
+        }
     }
 }
 
@@ -482,7 +521,7 @@ async fn accept_loop(
 async fn serve_hyper<IO>(
     io: TokioIo<IO>,
     limits: &Limits,
-    idle_timeout: Option<Duration>,
+    idle: IdleClose,
     gateway: Arc<Gateway>,
     info: Arc<ConnInfo>,
     mut drain: watch::Receiver<bool>,
@@ -509,10 +548,21 @@ async fn serve_hyper<IO>(
     });
     let connection = builder.serve_connection(io, service).into_owned();
     let mut connection = std::pin::pin!(connection);
-    // With `idle_timeout` (HTTP/2), idle like an HTTP/1 keep-alive
+    // With an `idle` timeout (HTTP/2), idle like an HTTP/1 keep-alive
     // connection: closed with GOAWAY after it with nothing in flight.
     if !*drain.borrow() {
-        let ended = watch.until_stalled_or_idle(limits.send_timeout, idle_timeout);
+        let ended = async {
+            loop {
+                match watch
+                    .until_stalled_or_idle(limits.send_timeout, idle.timeout())
+                    .await
+                {
+                    // Not (yet) known to be HTTP/2: the guard's to close.
+                    stall::Ended::Idle if !idle.applies() => {}
+                    why => return why,
+                }
+            }
+        };
         tokio::select! {
             _ = connection.as_mut() => return,
             why = ended => match why {

@@ -246,10 +246,14 @@ async fn a_refusal_is_answered_before_the_body_has_arrived() {
     let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut out)).await;
     let out = String::from_utf8_lossy(&out);
     assert_eq!(status_of(&out), 400, "{out}");
-    assert!(
-        out.to_ascii_lowercase().contains("connection: close"),
-        "{out}"
-    );
+    // The own server says it closes (the body that follows is not read);
+    // hyper's (the `RAMPART_HTTP1=hyper` fallback) does not say.
+    if !hyper_h1_server() {
+        assert!(
+            out.to_ascii_lowercase().contains("connection: close"),
+            "{out}"
+        );
+    }
     assert!(upstream.paths().is_empty());
 }
 

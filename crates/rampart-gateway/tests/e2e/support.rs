@@ -286,3 +286,16 @@ pub fn assert_problem(headers: &http::HeaderMap, body: &[u8], slug: &str, status
         headers.get("x-request-id").and_then(|v| v.to_str().ok())
     );
 }
+
+/// Whether the gateway serves HTTP/1 with hyper (the `RAMPART_HTTP1=hyper`
+/// fallback): it hands the request path a header map, not the raw fields,
+/// and writes responses its own way.
+pub fn hyper_h1_server() -> bool {
+    std::env::var("RAMPART_HTTP1").is_ok_and(|v| v == "hyper")
+}
+
+/// Whether the gateway's upstream client is hyper's (the
+/// `RAMPART_UPSTREAM_H1=hyper` fallback, also run by scripts/test.sh).
+pub fn hyper_h1_client() -> bool {
+    std::env::var("RAMPART_UPSTREAM_H1").is_ok_and(|v| v == "hyper")
+}
