@@ -3,12 +3,15 @@
 //! Records never carry headers or bodies, so `Authorization`, `Cookie`, `Set-Cookie`
 //! and API-key headers cannot reach the audit log by construction. What remains is
 //! the query string: parameters whose (percent-decoded, case-folded) names look
-//! like credentials get their value replaced by `REDACTED`.
+//! like credentials get their value replaced by `REDACTED`. Pairs are split at
+//! `&` and at `;` (which Rack, older Python and others also take as a
+//! separator: `?page=1;access_token=t` must not log the token).
 
 /// Substrings of parameter names that mark a credential.
-const SENSITIVE_NAME_PARTS: [&str; 11] = [
+const SENSITIVE_NAME_PARTS: [&str; 15] = [
     "password",
     "passwd",
+    "passphrase",
     "pwd",
     "secret",
     "token",
@@ -18,7 +21,21 @@ const SENSITIVE_NAME_PARTS: [&str; 11] = [
     "signature",
     "credential",
     "otp",
+    "jwt",
+    "assertion",
+    "saml",
 ];
+
+/// Whole parameter names that mark a credential, too short to look for
+/// inside other names (`sig` is in `design`): a password (`pass`, `pw`), a
+/// signed URL's signature (Azure SAS `sig`), an OAuth authorization code
+/// (`code`), a CAS or SSO ticket.
+const SENSITIVE_NAMES: [&str; 5] = ["pass", "pw", "sig", "code", "ticket"];
+
+/// Whether a query byte separates parameters.
+fn is_separator(b: u8) -> bool {
+    b == b'&' || b == b';'
+}
 
 /// The replacement value.
 pub const REDACTED: &str = "REDACTED";
@@ -54,14 +71,16 @@ impl QueryRedactor {
     }
 
     fn is_sensitive_decoded(&self, name: &str) -> bool {
-        contains_sensitive_part(name.as_bytes()) || self.extra.iter().any(|extra| extra == name)
+        contains_sensitive_part(name.as_bytes())
+            || SENSITIVE_NAMES.contains(&name)
+            || self.extra.iter().any(|extra| extra == name)
     }
 
     /// [`QueryRedactor::redact`] for an owned query: returned as it is (no copy)
     /// when no parameter needs redacting.
     pub fn redact_owned(&self, query: String) -> String {
         // Byte splits: the `char` pattern searchers cost more than the check.
-        let needs_redaction = query.as_bytes().split(|&b| b == b'&').any(|pair| {
+        let needs_redaction = query.as_bytes().split(|&b| is_separator(b)).any(|pair| {
             pair.iter().position(|&b| b == b'=').is_some_and(|eq| {
                 // `&` and `=` are ASCII, so the name is whole UTF-8.
                 std::str::from_utf8(pair.get(..eq).unwrap_or_default())
@@ -78,10 +97,12 @@ impl QueryRedactor {
     /// The query with the values of sensitive parameters replaced.
     pub fn redact(&self, query: &str) -> String {
         let mut out = String::with_capacity(query.len());
-        for (i, pair) in query.split('&').enumerate() {
-            if i > 0 {
-                out.push('&');
-            }
+        // Each piece keeps its separator, so the query is rebuilt as written.
+        for piece in query.split_inclusive(['&', ';']) {
+            let (pair, separator) = match piece.strip_suffix(['&', ';']) {
+                Some(pair) => (pair, piece.get(pair.len()..).unwrap_or_default()),
+                None => (piece, ""),
+            };
             match pair.split_once('=') {
                 Some((name, _)) if self.is_sensitive(name) => {
                     out.push_str(name);
@@ -92,6 +113,7 @@ impl QueryRedactor {
                 // keep it, it carries no value.
                 _ => out.push_str(pair),
             }
+            out.push_str(separator);
         }
         out
     }
@@ -238,15 +260,52 @@ mod tests {
             if !SENSITIVE_NAME_PARTS
                 .iter()
                 .any(|other| prefix.contains(other))
+                && !SENSITIVE_NAMES.contains(&prefix)
             {
                 assert!(!redactor.is_sensitive(prefix), "{prefix}");
             }
         }
         for clean in [
-            "page", "q", "sort", "limit", "ke", "tok", "", "pw", "sessio",
+            "page",
+            "q",
+            "sort",
+            "limit",
+            "ke",
+            "tok",
+            "",
+            "sessio",
+            "design",
+            "codec",
+            "passenger",
         ] {
             assert!(!redactor.is_sensitive(clean), "{clean}");
         }
+        for name in SENSITIVE_NAMES {
+            assert!(redactor.is_sensitive(name), "{name}");
+            assert!(redactor.is_sensitive(&name.to_ascii_uppercase()), "{name}");
+        }
+    }
+
+    #[test]
+    fn semicolons_separate_parameters_too() {
+        let redactor = QueryRedactor::default();
+        for query in [
+            "page=1;access_token=abc",
+            "pass=hunter2;sig=s&jwt=j;code=c&SAMLResponse=r",
+            "a=1;;b=2&",
+            ";",
+        ] {
+            let redacted = redactor.redact(query);
+            for secret in ["abc", "hunter2", "=s", "=j", "=c", "=r"] {
+                assert!(!redacted.contains(secret), "{query} -> {redacted}");
+            }
+            assert_eq!(redactor.redact_owned(query.to_string()), redacted);
+        }
+        assert_eq!(
+            redactor.redact("page=1;access_token=abc&q=2"),
+            "page=1;access_token=REDACTED&q=2"
+        );
+        assert_eq!(redactor.redact("a=1;;b=2&"), "a=1;;b=2&");
     }
 
     #[test]

@@ -100,20 +100,29 @@ impl FileSink {
         PathBuf::from(name)
     }
 
+    /// Moves the current file aside (dropping the oldest kept one) and starts
+    /// a new one. A current file someone else removed or renamed counts as
+    /// moved already: the kept files stay as they are. Whatever fails, the
+    /// size starts over, so a failed rotation is not tried again for every
+    /// batch (each try used to drop another kept file), and lines go on to
+    /// the file still open.
     fn rotate(&mut self) -> io::Result<()> {
+        self.size = 0;
         self.file.flush()?;
-        if self.options.keep == 0 {
-            std::fs::remove_file(&self.path)?;
-        } else {
-            // Shift path.(n) -> path.(n+1), dropping the oldest.
-            let _ = std::fs::remove_file(self.rotated(self.options.keep));
-            for n in (1..self.options.keep).rev() {
-                let from = self.rotated(n);
-                if from.exists() {
-                    std::fs::rename(&from, self.rotated(n + 1))?;
+        if std::fs::symlink_metadata(&self.path).is_ok() {
+            if self.options.keep == 0 {
+                std::fs::remove_file(&self.path)?;
+            } else {
+                // Shift path.(n) -> path.(n+1), dropping the oldest.
+                let _ = std::fs::remove_file(self.rotated(self.options.keep));
+                for n in (1..self.options.keep).rev() {
+                    let from = self.rotated(n);
+                    if from.exists() {
+                        std::fs::rename(&from, self.rotated(n + 1))?;
+                    }
                 }
+                std::fs::rename(&self.path, self.rotated(1))?;
             }
-            std::fs::rename(&self.path, self.rotated(1))?;
         }
         if let Some(max_age) = self.options.max_age {
             let now = SystemTime::now();
@@ -134,19 +143,22 @@ impl FileSink {
             .append(true)
             .open(&self.path)?;
         self.file = BufWriter::new(file);
-        self.size = 0;
         Ok(())
     }
 }
 
 impl Sink for FileSink {
+    /// A failed rotation is reported after the line is written (to the file
+    /// still open): the record is not lost with the rotation.
     fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        if self.size > 0 && self.size + line.len() as u64 > self.options.max_bytes {
-            self.rotate()?;
-        }
+        let rotation = if self.size > 0 && self.size + line.len() as u64 > self.options.max_bytes {
+            self.rotate()
+        } else {
+            Ok(())
+        };
         self.file.write_all(line)?;
         self.size += line.len() as u64;
-        Ok(())
+        rotation
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -161,10 +173,14 @@ impl Sink for FileSink {
             self.size += len;
             return Ok(());
         }
+        // Every line is tried; the first error is reported.
+        let mut first_error = None;
         for line in lines.split_inclusive(|&b| b == b'\n') {
-            self.write_line(line)?;
+            if let Err(err) = self.write_line(line) {
+                first_error.get_or_insert(err);
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 }
 
@@ -298,6 +314,45 @@ mod tests {
         assert_eq!(size(path.clone()), 40);
         assert_eq!(size(dir.join("audit.log.1")), 80);
         assert_eq!(size(dir.join("audit.log.2")), 80);
+    }
+
+    #[test]
+    fn a_current_file_removed_by_someone_else_costs_no_kept_file() {
+        let (dir, path, mut sink, line) = small_sink("removed");
+        for _ in 0..6 {
+            sink.write_line(&line).unwrap();
+        }
+        sink.flush().unwrap();
+        let kept = |n: usize| std::fs::read(dir.join(format!("audit.log.{n}"))).ok();
+        let (one, two) = (kept(1), kept(2));
+        assert!(one.is_some() && two.is_some());
+        // `rm audit.log` (or logrotate without `create`).
+        std::fs::remove_file(&path).unwrap();
+        for _ in 0..5 {
+            sink.write_line(&line).unwrap();
+        }
+        sink.flush().unwrap();
+        // The next rotation started a new current file and kept .1 and .2;
+        // it used to fail on every batch, dropping a kept file each time.
+        assert_eq!(kept(1), one);
+        assert_eq!(kept(2), two);
+        let current = std::fs::read(&path).unwrap();
+        assert!(!current.is_empty() && current.len() <= 80);
+    }
+
+    #[test]
+    fn a_failed_rotation_keeps_the_line_and_is_not_retried_per_line() {
+        let (dir, path, mut sink, line) = small_sink("failed");
+        sink.write_lines(&line.repeat(2)).unwrap();
+        // `audit.log.1` as a non-empty directory: the rename onto it fails.
+        std::fs::create_dir_all(dir.join("audit.log.1/x")).unwrap();
+        std::fs::create_dir_all(dir.join("audit.log.2/x")).unwrap();
+        assert!(sink.write_line(&line).is_err());
+        // The line went to the file still open, and the next one does not
+        // try (and fail) again.
+        sink.write_line(&line).unwrap();
+        sink.flush().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap().len(), 4 * line.len());
     }
 
     #[test]
