@@ -193,6 +193,19 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
                 .parse::<IpNet>()
                 .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from));
             match parsed {
+                // `X-Forwarded-For` from everyone would be believed: any
+                // client could name its own address (rate limits, lock-out
+                // and the audit log keyed by it).
+                Ok(net) if net.prefix_len() == 0 => {
+                    c.error(
+                        entry.line(),
+                        &format!("trusted_proxies[{i}]"),
+                        format!(
+                            "`{text}` trusts every address: list the proxies in front of Rampart"
+                        ),
+                    );
+                    None
+                }
                 Ok(net) => Some(net),
                 Err(_) => {
                     c.error(
@@ -694,6 +707,28 @@ fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -
     })
 }
 
+/// A refused URL as an error may quote it: its user information (a
+/// password, `user:pw@`) and query (`?token=`) are replaced by `…`, since
+/// configuration errors go to logs (a failed reload is logged).
+fn without_secrets(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, after) = rest.split_at(authority_end);
+    let host = match authority.rfind('@') {
+        Some(at) => format!("…@{}", authority.get(at + 1..).unwrap_or_default()),
+        None => authority.to_string(),
+    };
+    let (path, rest) = after.split_at(after.find(['?', '#']).unwrap_or(after.len()));
+    let (query, fragment) = rest.split_at(rest.find('#').unwrap_or(rest.len()));
+    let query = if query.is_empty() { "" } else { "?…" };
+    let scheme = if url.contains("://") {
+        format!("{scheme}://")
+    } else {
+        String::new()
+    };
+    format!("{scheme}{host}{path}{query}{fragment}")
+}
+
 fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Upstream> {
     // The gateway reads the upstream's CA and client identity when it builds
     // the client; a file that does not parse is reported then, at the URL's line.
@@ -715,7 +750,7 @@ fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Up
                 &format!("{field}.url"),
                 format!(
                     "`{}` is not an http:// or https:// URL without user information, query or fragment",
-                    raw.url.value
+                    without_secrets(&raw.url.value)
                 ),
             );
             None

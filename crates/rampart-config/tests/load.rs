@@ -206,6 +206,37 @@ apis:
 }
 
 #[test]
+fn trusting_every_address_is_refused_and_refused_urls_keep_their_secrets() {
+    let errors = errors_of(
+        "listeners:\n  - bind: 127.0.0.1:8080\ntrusted_proxies: [10.0.0.0/8, 0.0.0.0/0, \"::/0\"]\napis:\n  - name: a\n    upstream: {url: \"https://svc:S3cret@up:8443/base?token=T0ken\"}\n",
+    );
+    for place in ["trusted_proxies[1]", "trusted_proxies[2]"] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(place) && e.contains("trusts every address")),
+            "{errors:#?}"
+        );
+    }
+    assert!(!errors.iter().any(|e| e.contains("trusted_proxies[0]")));
+    let url_error = errors
+        .iter()
+        .find(|e| e.contains("apis[0].upstream.url"))
+        .unwrap();
+    assert!(
+        url_error.contains("https://…@up:8443/base?…"),
+        "{url_error}"
+    );
+    assert!(!url_error.contains("S3cret") && !url_error.contains("T0ken"));
+    // A single proxy, or a network of them, is fine.
+    load_str(
+        Path::new(FILE),
+        "listeners:\n  - bind: 127.0.0.1:8080\ntrusted_proxies: [10.0.0.0/8, 192.0.2.1, \"2001:db8::/32\"]\napis:\n  - name: a\n    upstream: {url: http://127.0.0.1:3000}\n",
+    )
+    .unwrap();
+}
+
+#[test]
 fn tls_files_must_exist_and_versions_are_checked() {
     let text = "\
 listeners:
@@ -283,7 +314,7 @@ apis:
         ":17: apis[0].hosts[1]: `*.example.com` is not a host name",
         ":17: apis[0].hosts[2]: `` is not a host name",
         ":17: apis[0].hosts[3]: `user@api.example.com` is not a host name",
-        ":18: apis[0].upstream.url: `http://user:pw@127.0.0.1:1` is not an http:// or https:// URL",
+        ":18: apis[0].upstream.url: `http://…@127.0.0.1:1` is not an http:// or https:// URL",
         ":20: apis[1].upstream.url: `http://127.0.0.1:1/v1#top` is not an http:// or https:// URL",
         ":24: apis[2].upstream.max_idle_connections: must be at most 10000000",
     ] {
