@@ -104,6 +104,8 @@ impl Checker<'_> {
         default: usize,
         max: usize,
     ) -> usize {
+        // Its line, for errors found later (a reload refusing a change).
+        self.keep_line(field, value.and_then(Located::line));
         self.bounded(value, field, default, 1..=max)
     }
 
@@ -179,7 +181,10 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         .filter_map(|(i, listener)| listener_of(&mut c, listener, &format!("listeners[{i}]")))
         .collect();
     let admin_bind = match &raw.admin.bind {
-        Some(bind) => c.socket_addr(bind, "admin.bind"),
+        Some(bind) => {
+            c.keep_line("admin.bind", bind.line());
+            c.socket_addr(bind, "admin.bind")
+        }
         None => Some(SocketAddr::from(([127, 0, 0, 1], 9901))),
     };
     let limits = limits_of(&mut c, &raw.limits);

@@ -226,6 +226,29 @@ fn restart_only_changes(previous: &Config, next: &Config) -> Vec<ConfigError> {
         let line = next.redis.as_ref().and_then(|r| r.line());
         errors.push(ConfigError::new(&next.source, line, "redis", WHY));
     }
+    // Built once by the server: the admin listener, the connection cap and
+    // the audit queue (kept across reloads while the sinks are the same).
+    let built_once = [
+        ("admin.bind", previous.admin_bind != next.admin_bind),
+        (
+            "limits.max_connections",
+            previous.limits.max_connections != next.limits.max_connections,
+        ),
+        (
+            "audit.queue_capacity",
+            previous.audit.queue_capacity != next.audit.queue_capacity,
+        ),
+    ];
+    for (field, changed) in built_once {
+        if changed {
+            errors.push(ConfigError::new(
+                &next.source,
+                next.line_of(field),
+                field,
+                WHY,
+            ));
+        }
+    }
     if previous.identity.as_ref().map(|i| &i.value) != next.identity.as_ref().map(|i| &i.value) {
         let line = next.identity.as_ref().and_then(|i| i.line());
         errors.push(ConfigError::new(&next.source, line, "identity", WHY));
@@ -362,6 +385,35 @@ mod tests {
             "{errors:#?}"
         );
         assert!(errors[2].contains("restart to apply"), "{errors:#?}");
+        // What the server built once: the admin listener, the connection cap
+        // and the audit queue (a lowered cap during an attack did nothing).
+        let with = |extra: &str| {
+            let text = format!(
+                "listeners:\n  - bind: 127.0.0.1:0\n{extra}apis:\n  - name: a\n    upstream: {{url: http://127.0.0.1:1}}\n"
+            );
+            rampart_config::load_str(std::path::Path::new("/etc/rampart/r.yaml"), &text).unwrap()
+        };
+        let before = with("");
+        let after = with(
+            "admin: {bind: 127.0.0.1:9999}\nlimits:\n  max_connections: 10\n  drain_timeout: 5s\naudit:\n  queue_capacity: 100\n",
+        );
+        let errors: Vec<String> = restart_only_changes(&before, &after)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("/etc/rampart/r.yaml:3: admin.bind: changed"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1].starts_with("/etc/rampart/r.yaml:5: limits.max_connections: changed"),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[2].starts_with("/etc/rampart/r.yaml:8: audit.queue_capacity: changed"),
+            "{errors:#?}"
+        );
     }
 
     #[test]

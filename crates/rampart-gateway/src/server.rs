@@ -186,8 +186,11 @@ impl Server {
         let _ = stop_sender.send(true);
         while tasks.join_next().await.is_some() {}
         // The accept loops are gone, so this is the last reference.
+        // The drain timeout of the configuration in force now (a reload may
+        // have changed it).
+        let drain_timeout = gateway.runtime().config.limits.drain_timeout;
         if let Ok(graceful) = Arc::try_unwrap(graceful)
-            && tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+            && tokio::time::timeout(drain_timeout, graceful.shutdown())
                 .await
                 .is_err()
         {
