@@ -115,12 +115,15 @@ pub(super) async fn resync(shared: &Shared) -> Result<(), AdapterError> {
     let oldest = now.saturating_sub(settings.retention);
     shared.local.purge_expired();
     let mut conn = shared.conn.clone();
+    // Latest expiry first: when the set holds more than `max_entries`, the
+    // entries left out are the ones closest to expiring, never the
+    // permanent ones (scored +inf).
     let raw: Vec<Vec<u8>> = bounded(
         settings.timeout,
-        redis::cmd("ZRANGEBYSCORE")
+        redis::cmd("ZREVRANGEBYSCORE")
             .arg(&settings.set_key)
-            .arg(oldest)
             .arg("+inf")
+            .arg(oldest)
             .arg("WITHSCORES")
             .arg("LIMIT")
             .arg(0)

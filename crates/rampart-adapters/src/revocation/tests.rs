@@ -220,3 +220,40 @@ async fn publish_once_reaches_a_running_gateway() {
     drop(a);
     redis.kill();
 }
+
+#[tokio::test]
+async fn a_set_larger_than_the_load_limit_keeps_the_permanent_entries() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let now = SystemClock.unix_secs();
+    // Permanent `a`, and `b`, `c` expiring soon and later.
+    let _: () = redis_cmd(
+        &url,
+        redis::cmd("ZADD")
+            .arg("rampart:revoked")
+            .arg("+inf")
+            .arg("jti:a")
+            .arg(now + 100)
+            .arg("jti:b")
+            .arg(now + 200)
+            .arg("jti:c"),
+    )
+    .await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let list = Arc::new(RevocationList::new(clock.clone(), 10_000, 60));
+    let settings = RevocationSyncConfig {
+        max_entries: 2,
+        ..config(&url, 60_000)
+    };
+    let sync = RevocationSync::start(&settings, "revocation", list, clock).unwrap();
+    assert!(sync.wait_synced(Duration::from_secs(5)).await);
+    // The two loaded are the ones that stay revoked longest; the permanent
+    // one used to be the first left out.
+    assert!(sync.local().is_revoked(CredentialKind::Jti, "a"));
+    assert!(sync.local().is_revoked(CredentialKind::Jti, "c"));
+    assert!(!sync.local().is_revoked(CredentialKind::Jti, "b"));
+    drop(sync);
+    redis.kill();
+}
