@@ -176,6 +176,35 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn a_stale_write_back_cannot_clear_a_revocation() {
+        // A rotation read the record, `keys revoke` committed, then the
+        // rotation wrote its stale copy back (revoked_at = NULL).
+        let memory = rampart_authn::apikey::MemoryKeyStore::new();
+        let sqlite = SqliteKeyStore::in_memory().await.unwrap();
+        let stores: [&dyn KeyStore; 2] = [&memory, &sqlite];
+        for store in stores {
+            store.insert(record("aaaaaaaa")).await.unwrap();
+            let stale = store.get("aaaaaaaa").await.unwrap().unwrap();
+            let revoked = ApiKeyRecord {
+                revoked_at: Some(2_000),
+                ..stale.clone()
+            };
+            store.update(revoked).await.unwrap();
+            store
+                .update(ApiKeyRecord {
+                    expires_at: Some(5_000),
+                    ..stale
+                })
+                .await
+                .unwrap();
+            let now = store.get("aaaaaaaa").await.unwrap().unwrap();
+            assert_eq!(now.revoked_at, Some(2_000));
+            // The rest of the write applies.
+            assert_eq!(now.expires_at, Some(5_000));
+        }
+    }
+
+    #[tokio::test]
     async fn in_memory_store_works() {
         let store = SqliteKeyStore::in_memory().await.unwrap();
         store.insert(record("aaaaaaaa")).await.unwrap();

@@ -32,9 +32,11 @@ pub(crate) const INSERT: &str = "INSERT INTO rampart_api_keys \
      (prefix, hash, consumer, scopes, roles, plan, created_at, expires_at, revoked_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
+/// A revocation already stored is kept: a rotation that read the record
+/// before a concurrent `keys revoke` and writes it back must not clear it.
 pub(crate) const UPDATE: &str = "UPDATE rampart_api_keys SET hash = ?1, consumer = ?2, \
-     scopes = ?3, roles = ?4, plan = ?5, created_at = ?6, expires_at = ?7, revoked_at = ?8 \
-     WHERE prefix = ?9";
+     scopes = ?3, roles = ?4, plan = ?5, created_at = ?6, expires_at = ?7, \
+     revoked_at = COALESCE(revoked_at, ?8) WHERE prefix = ?9";
 
 /// Creates the schema in a new database, or checks an existing one's version.
 pub(crate) async fn ensure(pool: &SqlitePool) -> Result<(), AdapterError> {

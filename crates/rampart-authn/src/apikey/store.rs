@@ -70,6 +70,9 @@ pub trait KeyStore: Send + Sync {
     /// Adds a record; [`StoreError::Conflict`] if the prefix exists.
     fn insert(&self, record: ApiKeyRecord) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Replaces the record with the same prefix; [`StoreError::NotFound`] if absent.
+    /// A revocation already stored is kept (`revoked_at` is never cleared):
+    /// a stale copy written back, say by a rotation racing `keys revoke`,
+    /// must not bring a revoked key back.
     fn update(&self, record: ApiKeyRecord) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Every record, for `rampart keys list`.
     fn list(&self) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>>;
@@ -121,7 +124,11 @@ impl KeyStore for MemoryKeyStore {
         let result = match self.records.write() {
             Ok(mut records) => match records.get_mut(&record.prefix) {
                 Some(slot) => {
-                    *slot = record;
+                    let revoked_at = slot.revoked_at.or(record.revoked_at);
+                    *slot = ApiKeyRecord {
+                        revoked_at,
+                        ..record
+                    };
                     Ok(())
                 }
                 None => Err(StoreError::NotFound),
