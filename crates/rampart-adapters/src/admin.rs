@@ -167,6 +167,21 @@ impl Adapters {
                 };
                 let shared = self.revocation_sync().is_some();
                 match self.revoke(revocation.clone()).await {
+                    // An expiry past (beyond the retention): the list keeps
+                    // nothing, and a 201 would say the credential is revoked
+                    // when an API key's own expiry (kept in its store) may
+                    // be later.
+                    Ok(())
+                        if !self
+                            .revocations()
+                            .is_revoked(revocation.kind, &revocation.id) =>
+                    {
+                        let mut answer = problem(400, "admin-bad-request", "Bad Request");
+                        answer.body["detail"] = json!(
+                            "expires_at is in the past: nothing was revoked (omit it to revoke until further notice)"
+                        );
+                        answer
+                    }
                     Ok(()) => ok(
                         201,
                         json!({"revoked": describe(&revocation), "shared": shared}),

@@ -131,6 +131,24 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
         assert_eq!(answer.status, 400, "{}", String::from_utf8_lossy(bad));
         assert!(!answer.body.to_string().contains("session"));
     }
+    // An expiry long past revokes nothing: 400, not "201 revoked".
+    for past in [
+        &br#"{"kind":"api_key","id":"Old123","expires_at":"2020-01-01T00:00:00Z"}"#[..],
+        br#"{"kind":"jti","id":"old-tok","expires_at":0}"#,
+    ] {
+        let answer = a
+            .admin_request("POST", "/revocations", Some(&auth), past)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        assert!(
+            answer.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("in the past")
+        );
+    }
+    assert!(!a.revocations().is_revoked(CredentialKind::ApiKey, "Old123"));
     let long = format!(r#"{{"kind":"jti","id":"{}"}}"#, "x".repeat(MAX_ADMIN_BODY));
     assert_eq!(
         a.admin_request("POST", "/revocations", Some(&auth), long.as_bytes())

@@ -25,19 +25,29 @@ pub struct RevokeCredentialArgs {
 
 const SECTION: &str = "revocation";
 
-fn expires_at(expires: Option<&str>, now: u64) -> Result<u64, AdapterError> {
+/// A time in the past is refused: the entry would be dropped at once (by
+/// every instance and from the set), revoking nothing while the command said
+/// it had.
+pub(super) fn expires_at(expires: Option<&str>, now: u64) -> Result<u64, AdapterError> {
     let Some(text) = expires else {
         return Ok(u64::MAX);
     };
     if let Ok(lifetime) = time::parse_lifetime(text) {
         return Ok(now.saturating_add(lifetime.as_secs()));
     }
-    time::parse_rfc3339(text).map_err(|reason| {
+    let at = time::parse_rfc3339(text).map_err(|reason| {
         AdapterError::invalid(
             "expires",
             format!("a lifetime like 30d or an RFC 3339 time: {reason}"),
         )
-    })
+    })?;
+    if at <= now {
+        return Err(AdapterError::invalid(
+            "expires",
+            "is in the past: nothing would be revoked (leave it out to revoke until further notice)",
+        ));
+    }
+    Ok(at)
 }
 
 /// `rampart revoke`: publishes the revocation to every instance (the shared set

@@ -296,3 +296,18 @@ async fn rotate_with_grace_keeps_the_old_key_for_a_while() {
     .await;
     assert!(matches!(err, Err(AdapterError::Invalid { .. })), "{err:?}");
 }
+
+#[test]
+fn a_revocation_expiry_in_the_past_is_refused() {
+    use super::shared::expires_at;
+    assert_eq!(expires_at(None, NOW).unwrap(), u64::MAX);
+    assert_eq!(expires_at(Some("1h"), NOW).unwrap(), NOW + 3600);
+    assert_eq!(
+        expires_at(Some("2100-01-01T00:00:00Z"), NOW).unwrap(),
+        4_102_444_800
+    );
+    let error = expires_at(Some("2020-01-01T00:00:00Z"), NOW)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("in the past"), "{error}");
+}
