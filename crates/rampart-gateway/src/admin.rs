@@ -1,5 +1,6 @@
 //! The admin listener (127.0.0.1 by default): `/healthz` (the process answers),
-//! `/readyz` (serving and not draining), `/metrics` (Prometheus text format),
+//! `/readyz` (serving, not draining, and ready as far as the extension knows:
+//! the binary's waits for the first revocation sync), `/metrics` (Prometheus text format),
 //! plus whatever the [`AdminExtension`] of the stage factory serves (the binary's:
 //! `/revocations`, behind a bearer token).
 
@@ -34,6 +35,12 @@ pub trait AdminExtension: Send + Sync + 'static {
     /// Largest request body it accepts; larger ones get 413 unread. Default 4 KiB.
     fn max_body(&self) -> usize {
         4 * 1024
+    }
+
+    /// Whether the instance may take traffic as far as this extension knows
+    /// (`/readyz` answers 503 otherwise). Default: yes.
+    fn ready(&self) -> bool {
+        true
     }
 
     /// Answers one request for a path it [`serves`](Self::serves).
@@ -104,7 +111,15 @@ where
     }
     let response = match request.uri().path() {
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n"),
-        "/readyz" if !gateway.is_draining() => text(StatusCode::OK, "text/plain", "ready\n"),
+        "/readyz"
+            if !gateway.is_draining()
+                && gateway
+                    .factory
+                    .admin_extension()
+                    .is_none_or(|extension| extension.ready()) =>
+        {
+            text(StatusCode::OK, "text/plain", "ready\n")
+        }
         "/readyz" => problem(NOT_READY),
         "/metrics" => {
             let rendered = crate::telemetry::handle()

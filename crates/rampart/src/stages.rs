@@ -299,6 +299,15 @@ impl AdminExtension for RevocationsEndpoint {
         rampart_adapters::admin::MAX_ADMIN_BODY
     }
 
+    /// Not ready before the first full sync of shared revocations: the local
+    /// list starts empty, so a fresh instance would accept every credential
+    /// revoked elsewhere (a load balancer sends it nothing until then).
+    fn ready(&self) -> bool {
+        self.0
+            .revocation_sync()
+            .is_none_or(|sync| sync.has_synced_once())
+    }
+
     fn handle<'a>(
         &'a self,
         method: &'a http::Method,

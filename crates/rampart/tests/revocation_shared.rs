@@ -242,3 +242,52 @@ fn a_revocation_on_one_instance_reaches_the_other_within_a_second() {
     }
     drop(redis);
 }
+
+/// Polls the admin `/readyz` until it answers `want`, for at most `within`.
+fn readyz_becomes(admin: u16, want: u16, within: Duration) -> bool {
+    let started = Instant::now();
+    loop {
+        if send(admin, &Req::get("/readyz")).status == want {
+            return true;
+        }
+        if started.elapsed() > within {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_instance_is_not_ready_before_its_first_revocation_sync() {
+    let Some(redis) = Redis::start() else {
+        eprintln!("SKIPPED: redis-server is not installed (apt-get install -y redis-server)");
+        return;
+    };
+    let dir = temp_dir("revocation-ready");
+    std::fs::write(dir.join("pepper"), "p".repeat(48)).unwrap();
+    std::fs::write(dir.join("admin-token"), ADMIN_TOKEN).unwrap();
+    rampart_authn::install_crypto_provider();
+    let issuer = DevIssuer::generate("k1").unwrap();
+    std::fs::write(dir.join("jwks.json"), DevIssuer::jwks(&[&issuer])).unwrap();
+    // A "Redis" that accepts connections and never answers: the instance
+    // serves, but its revocation list never loads what others revoked.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let up = upstream();
+    let (_stuck, _, stuck_admin) = instance(&dir, 1, up, silent_port);
+    assert_eq!(send(stuck_admin, &Req::get("/healthz")).status, 200);
+    assert!(
+        !readyz_becomes(stuck_admin, 200, Duration::from_secs(2)),
+        "ready without ever loading the shared revocations"
+    );
+    assert_eq!(send(stuck_admin, &Req::get("/readyz")).status, 503);
+    // With Redis answering, ready once the first sync is done.
+    let (_ok, _, ok_admin) = instance(&dir, 2, up, redis.port);
+    assert!(readyz_becomes(ok_admin, 200, Duration::from_secs(10)));
+}

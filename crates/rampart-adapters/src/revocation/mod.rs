@@ -133,6 +133,13 @@ impl RevocationSync {
         self.shared.synced.load(Ordering::Acquire)
     }
 
+    /// Whether a full sync has completed at least once since start: until
+    /// then the local list may lack revocations every other instance knows
+    /// (it starts empty), so the instance reports itself not ready.
+    pub fn has_synced_once(&self) -> bool {
+        *self.synced_rx.borrow() > 0
+    }
+
     /// Waits until a full sync has completed (start-up), at most `within`.
     pub async fn wait_synced(&self, within: Duration) -> bool {
         let mut rx = self.synced_rx.clone();
