@@ -572,7 +572,7 @@ pub(crate) fn refused_head_facts(head: &[u8], max_headers: usize) -> RefusedHead
     let parsed = request.parse(head);
     let mut facts = RefusedHead {
         method: request.method.map(str::to_string),
-        target: request.path.map(str::to_string),
+        target: request.path.map(|target| origin_form(target).to_string()),
         head_bytes: head.len(),
         ..RefusedHead::default()
     };
@@ -597,6 +597,26 @@ pub(crate) fn refused_head_facts(head: &[u8], max_headers: usize) -> RefusedHead
         }
     }
     facts
+}
+
+/// The path and query of a request target: an absolute-form target
+/// (`http://user:pw@host/x?q`) loses its scheme and authority, as the path of
+/// a request that is not refused does (its user information would otherwise
+/// reach the audit log).
+fn origin_form(target: &str) -> &str {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return target;
+    };
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return target;
+    }
+    rest.find(['/', '?'])
+        .and_then(|start| rest.get(start..))
+        .unwrap_or("/")
 }
 
 /// Reports a refusal (audit record, metric) and returns the complete response

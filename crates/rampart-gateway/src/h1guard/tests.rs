@@ -171,3 +171,25 @@ fn the_copying_path_copies_a_head_not_what_follows_it() {
         limited.head.capacity()
     );
 }
+
+#[test]
+fn a_refused_absolute_form_target_is_recorded_without_its_authority() {
+    for (head, want) in [
+        (
+            &b"GET http://u:pw@h.test/x?q=1 HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            "/x?q=1",
+        ),
+        (b"GET https://u:pw@h.test HTTP/1.1\r\n\r\n", "/"),
+        (b"GET http://u:pw@h.test?q=1 HTTP/1.1\r\n\r\n", "?q=1"),
+        (b"GET /plain?a=b HTTP/1.1\r\n\r\n", "/plain?a=b"),
+        (b"GET /a://b HTTP/1.1\r\n\r\n", "/a://b"),
+    ] {
+        let facts = refused_head_facts(head, 8);
+        assert_eq!(
+            facts.target.as_deref(),
+            Some(want),
+            "{}",
+            String::from_utf8_lossy(head)
+        );
+    }
+}
