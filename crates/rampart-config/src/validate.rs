@@ -538,6 +538,19 @@ fn audit_of(c: &mut Checker<'_>, raw: &RawConfig) -> Audit {
             } => {
                 let path_buf = c.base_dir.join(&path.value);
                 c.keep_line(&format!("{field}.file.path"), path.line());
+                // `audit.log` and `./audit.log` are one file: two writers
+                // would double every record and rotate it under each other.
+                let same_file = |other: &AuditSink| {
+                    matches!(other, AuditSink::File { path: other, .. }
+                        if other.components().eq(path_buf.components()))
+                };
+                if sinks.iter().any(same_file) {
+                    c.error(
+                        path.line(),
+                        &format!("{field}.file.path"),
+                        format!("`{}` is already another sink's file", path.value),
+                    );
+                }
                 if path.value.is_empty() {
                     c.error(
                         path.line(),

@@ -237,6 +237,21 @@ fn trusting_every_address_is_refused_and_refused_urls_keep_their_secrets() {
 }
 
 #[test]
+fn two_sinks_on_one_file_are_refused() {
+    let errors = errors_of(
+        "listeners:\n  - bind: 127.0.0.1:8080\naudit:\n  sinks:\n    - file: {path: audit.log}\n    - stdout: {}\n    - file: {path: ./audit.log}\napis:\n  - name: a\n    upstream: {url: http://127.0.0.1:3000}\n",
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains(":7: audit.sinks[2].file.path")
+                && e.contains("already another sink's file")),
+        "{errors:#?}"
+    );
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+}
+
+#[test]
 fn tls_files_must_exist_and_versions_are_checked() {
     let text = "\
 listeners:

@@ -142,8 +142,18 @@ pub async fn run() -> anyhow::Result<()> {
     let upstream_addr = upstream.local_addr()?;
     tokio::spawn(serve_sample_api(upstream));
 
-    let dir = std::env::temp_dir().join(format!("rampart-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // A new directory of our own, under a name nobody can guess: a
+    // directory another local user made first (a predictable name) would
+    // let them read the pepper and admin token or swap the files loaded.
+    let dir = std::env::temp_dir().join(format!(
+        "rampart-demo-{}-{}",
+        std::process::id(),
+        rampart_adapters::dev_issuer::random_hex(8)?
+    ));
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    }
     // Secrets and keys for this run only.
     write_secret(
         &dir.join("pepper"),
