@@ -14,7 +14,7 @@
 //!   `KeyStore` (sqlx SQLite; hashes and metadata only, never a key).
 //! - [`keys_cli`] holds what `rampart keys create|list|revoke|rotate` and
 //!   `rampart revoke` do ([`keys_create`], [`keys_list`], [`keys_revoke`],
-//!   [`keys_rotate`], [`keys_revoke_shared`], [`revoke_credential`]).
+//!   [`keys_rotate`], [`keys_revoke_shared`], [`keys_rotate_shared`], [`revoke_credential`]).
 //! - [`revocation`] holds [`RevocationSync`] (with [`RevocationSyncConfig`]):
 //!   revocations shared through a Redis sorted set and pub/sub, kept in the
 //!   local `RevocationList`.
@@ -54,7 +54,7 @@ pub use introspection::HttpIntrospector;
 pub use jwks::{HttpJwksSourceFactory, JwksRefresher};
 pub use keys_cli::{
     CreateKeyArgs, RevokeCredentialArgs, RevokeKeyArgs, RotateKeyArgs, create_key, keys_create,
-    keys_list, keys_revoke, keys_revoke_shared, keys_rotate, revoke_credential,
+    keys_list, keys_revoke, keys_revoke_shared, keys_rotate, keys_rotate_shared, revoke_credential,
 };
 pub use keystore::{KeyStoreConfig, SqliteKeyStore};
 pub use revocation::{RevocationSync, RevocationSyncConfig};

@@ -344,11 +344,11 @@ async fn keys(path: PathBuf, action: KeysAction) -> anyhow::Result<()> {
             }
         },
         KeysAction::Rotate { prefix, grace } => {
-            rampart_adapters::keys_rotate(
-                &store,
-                &rampart_adapters::RotateKeyArgs { prefix, grace },
-            )
-            .await?
+            let args = rampart_adapters::RotateKeyArgs { prefix, grace };
+            match &identity.revocation {
+                Some(sync) => rampart_adapters::keys_rotate_shared(&store, sync, &args).await?,
+                None => rampart_adapters::keys_rotate(&store, &args).await?,
+            }
         }
     };
     println!("{output}");

@@ -11,7 +11,7 @@
 pub mod shared;
 pub mod time;
 
-pub use shared::{RevokeCredentialArgs, keys_revoke_shared, revoke_credential};
+pub use shared::{RevokeCredentialArgs, keys_revoke_shared, keys_rotate_shared, revoke_credential};
 
 use std::fmt::Write as _;
 use std::sync::Arc;

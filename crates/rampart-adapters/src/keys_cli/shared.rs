@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rampart_authn::clock::{Clock, SystemClock};
 use rampart_authn::revocation::{CredentialKind, MAX_ID_LEN, Revocation};
 
-use super::{RevokeKeyArgs, keys_revoke_with, time};
+use super::{RevokeKeyArgs, RotateKeyArgs, keys_revoke_with, keys_rotate_with, time};
 use crate::AdapterError;
 use crate::keystore::KeyStoreConfig;
 use crate::revocation::{RevocationSyncConfig, publish_once};
@@ -110,6 +110,38 @@ pub async fn keys_revoke_shared(
     Ok(format!("{text}Published to every instance.\n"))
 }
 
+/// How long the shared revocation of a key rotated without grace lasts:
+/// far past every instance's key cache (at most a minute), after which each
+/// reads the revoked record from the store anyway.
+const ROTATED_KEY_REVOCATION_SECS: u64 = 86_400;
+
+/// `rampart keys rotate PREFIX` in a deployment with shared revocation: a
+/// rotation without grace also revokes the old key on every instance at once
+/// (before, only the store knew, and instances kept accepting the old key
+/// from their key cache until it expired).
+pub async fn keys_rotate_shared(
+    key_store: &KeyStoreConfig,
+    revocation: &RevocationSyncConfig,
+    args: &RotateKeyArgs,
+) -> Result<String, AdapterError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let text = keys_rotate_with(key_store, args, clock.clone()).await?;
+    if args.grace.is_some() {
+        // The old key keeps working for the grace period by design; its new
+        // expiry reaches the instances with their next read of the record.
+        return Ok(text);
+    }
+    let entry = Revocation {
+        kind: CredentialKind::ApiKey,
+        id: args.prefix.clone(),
+        expires_at: clock
+            .unix_secs()
+            .saturating_add(ROTATED_KEY_REVOCATION_SECS),
+    };
+    publish_once(revocation, SECTION, &entry).await?;
+    Ok(format!("{text}Published to every instance.\n"))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -204,6 +236,46 @@ mod tests {
         let pepper = key_store.load_pepper("ks").unwrap();
         let keys = ApiKeys::new(store, &pepper, clock).unwrap();
         assert_eq!(keys.verify(&key).await, Err(ApiKeyError::Revoked));
+
+        // rampart keys rotate PREFIX without grace: the old key is revoked on
+        // every instance too (only the store knew before); with grace it is
+        // not revoked, by design.
+        let rotated_key = |consumer: &str| {
+            let key_store = key_store.clone();
+            let consumer = consumer.to_string();
+            async move {
+                let created = keys_create(
+                    &key_store,
+                    &CreateKeyArgs {
+                        consumer,
+                        ..CreateKeyArgs::default()
+                    },
+                )
+                .await
+                .unwrap();
+                let key = created
+                    .split_whitespace()
+                    .find(|w| w.starts_with("rk_"))
+                    .unwrap()
+                    .to_string();
+                key[3..11].to_string()
+            }
+        };
+        let (now_prefix, grace_prefix) = (rotated_key("dave").await, rotated_key("erin").await);
+        for (prefix, grace) in [(&now_prefix, None), (&grace_prefix, Some("1h".to_string()))] {
+            keys_rotate_shared(
+                &key_store,
+                &sync_config,
+                &RotateKeyArgs {
+                    prefix: prefix.clone(),
+                    grace,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        assert!(eventually(|| list.is_revoked(CredentialKind::ApiKey, &now_prefix)).await);
+        assert!(!list.is_revoked(CredentialKind::ApiKey, &grace_prefix));
 
         // With Redis down the command fails (and says so) rather than claiming success.
         redis.kill();
