@@ -17,9 +17,16 @@ use rampart_authn::introspection::{
 use crate::AdapterError;
 use crate::http::{HttpClient, parse_url};
 
+/// Calls to one endpoint in flight at once; more fail at once (the engine
+/// answers as for an unavailable endpoint) instead of waiting behind a slow or
+/// failing IdP: a flood of random tokens, each a cache miss, must not hold a
+/// connection and a request for the call's whole timeout each.
+pub const MAX_IN_FLIGHT_CALLS: usize = 64;
+
 /// Calls one introspection endpoint.
 pub struct HttpIntrospector {
     client: HttpClient,
+    in_flight: tokio::sync::Semaphore,
     endpoint: Uri,
     // Precomputed `Basic ...`, marked sensitive (hyper never indexes it for HPACK).
     authorization: HeaderValue,
@@ -72,6 +79,7 @@ impl HttpIntrospector {
         authorization.set_sensitive(true);
         Ok(Self {
             client,
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT_CALLS),
             endpoint,
             authorization,
         })
@@ -91,6 +99,11 @@ impl Introspector for HttpIntrospector {
                     "token refused before the call".into(),
                 ));
             }
+            let Ok(_call) = self.in_flight.try_acquire() else {
+                return Err(IntrospectionFetchError(
+                    "too many introspection calls in flight".into(),
+                ));
+            };
             let body = format!("token={}", form_encode(token.as_bytes()));
             let request = Request::builder()
                 .method(Method::POST)
@@ -188,6 +201,42 @@ mod tests {
             .1
             .into_owned();
         assert_eq!((id.as_str(), secret.as_str()), ("rampart gw", SECRET));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn calls_past_the_in_flight_cap_fail_without_reaching_the_endpoint() {
+        // A slow IdP and a burst of distinct tokens (each a cache miss).
+        let server = serve(Answer {
+            delay: Duration::from_millis(500),
+            ..Answer::ok(r#"{"active":false}"#)
+        })
+        .await;
+        let client = Arc::new(introspector(server.url("/i"), 5_000));
+        let burst = MAX_IN_FLIGHT_CALLS + 36;
+        let calls: Vec<_> = (0..burst)
+            .map(|i| {
+                let client = client.clone();
+                tokio::spawn(async move { client.introspect(&format!("token-{i}")).await })
+            })
+            .collect();
+        let mut refused = 0;
+        for call in calls {
+            match call.await.unwrap() {
+                Ok(body) => assert_eq!(body, br#"{"active":false}"#),
+                Err(error) => {
+                    assert!(error.0.contains("in flight"), "{error}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(refused >= 36, "{refused} refused");
+        assert!(
+            server.seen().len() <= MAX_IN_FLIGHT_CALLS,
+            "{}",
+            server.seen().len()
+        );
+        // Once the burst is over, calls go through again.
+        assert!(client.introspect("after").await.is_ok());
     }
 
     #[tokio::test]
