@@ -729,7 +729,10 @@ fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -
 /// password, `user:pw@`) and query (`?token=`) are replaced by `…`, since
 /// configuration errors go to logs (a failed reload is logged).
 fn without_secrets(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, after) = rest.split_at(authority_end);
     let host = match authority.rfind('@') {
@@ -739,11 +742,6 @@ fn without_secrets(url: &str) -> String {
     let (path, rest) = after.split_at(after.find(['?', '#']).unwrap_or(after.len()));
     let (query, fragment) = rest.split_at(rest.find('#').unwrap_or(rest.len()));
     let query = if query.is_empty() { "" } else { "?…" };
-    let scheme = if url.contains("://") {
-        format!("{scheme}://")
-    } else {
-        String::new()
-    };
     format!("{scheme}{host}{path}{query}{fragment}")
 }
 

@@ -14,7 +14,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -30,7 +30,7 @@ use crate::h1server::{self, Ended, H1Conn, Prefixed};
 use crate::problems::GatewayError;
 use crate::proxy::{ConnInfo, handle};
 use crate::runtime::{Runtime, StageFactory};
-use crate::stall::{self, StallWatch};
+use crate::stall::{self, IdleClose, StallWatch};
 use crate::tls::{ReloadingCert, server_config, tls_info, watch_certs};
 use crate::{Gateway, admin};
 
@@ -185,10 +185,10 @@ impl Server {
         gateway.start_draining();
         let _ = stop_sender.send(true);
         while tasks.join_next().await.is_some() {}
-        // The accept loops are gone, so this is the last reference.
         // The drain timeout of the configuration in force now (a reload may
         // have changed it).
         let drain_timeout = gateway.runtime().config.limits.drain_timeout;
+        // The accept loops are gone, so this is the last reference.
         if let Ok(graceful) = Arc::try_unwrap(graceful)
             && tokio::time::timeout(drain_timeout, graceful.shutdown())
                 .await
@@ -491,33 +491,6 @@ async fn accept_loop(
     }
 }
 
-/// When [`serve_hyper`] closes a connection with nothing in flight.
-enum IdleClose {
-    /// Never (HTTP/1 behind the guard, which closes idle ones itself).
-    Never,
-    /// After this long (HTTP/2, like an HTTP/1 keep-alive connection).
-    After(Duration),
-    /// After this long, once the flag says the connection is HTTP/2 (behind
-    /// the guard, which passes an h2 connection through untouched).
-    OnceHttp2(Duration, Arc<AtomicBool>),
-}
-
-impl IdleClose {
-    fn timeout(&self) -> Option<Duration> {
-        match self {
-            IdleClose::Never => None,
-            IdleClose::After(after) | IdleClose::OnceHttp2(after, _) => Some(*after),
-        }
-    }
-
-    fn applies(&self) -> bool {
-        match self {
-            IdleClose::OnceHttp2(_, http2) => http2.load(Ordering::Relaxed),
-            IdleClose::Never | IdleClose::After(_) => true,
-        }
-    }
-}
-
 /// Serves a connection with hyper (h2, and HTTP/1 behind the guard when
 /// Rampart's own HTTP/1 server is off) until it ends; on drain, hyper finishes
 /// what is in flight and closes.
@@ -554,18 +527,7 @@ async fn serve_hyper<IO>(
     // With an `idle` timeout (HTTP/2), idle like an HTTP/1 keep-alive
     // connection: closed with GOAWAY after it with nothing in flight.
     if !*drain.borrow() {
-        let ended = async {
-            loop {
-                match watch
-                    .until_stalled_or_idle(limits.send_timeout, idle.timeout())
-                    .await
-                {
-                    // Not (yet) known to be HTTP/2: the guard's to close.
-                    stall::Ended::Idle if !idle.applies() => {}
-                    why => return why,
-                }
-            }
-        };
+        let ended = watch.until_stalled_or_idle(limits.send_timeout, &idle);
         tokio::select! {
             _ = connection.as_mut() => return,
             why = ended => match why {
@@ -583,7 +545,7 @@ async fn serve_hyper<IO>(
     connection.as_mut().graceful_shutdown();
     tokio::select! {
         _ = connection.as_mut() => {}
-        _ = watch.until_stalled_or_idle(limits.send_timeout, None) => {
+        _ = watch.until_stalled_or_idle(limits.send_timeout, &IdleClose::Never) => {
             metrics::counter!("rampart_send_timeouts_total").increment(1);
         }
     }

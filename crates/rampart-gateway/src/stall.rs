@@ -23,7 +23,7 @@
 //! client answering pings would otherwise keep one open forever.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -131,15 +131,16 @@ impl StallWatch {
         stalled
     }
 
-    /// Resolves once a body stalls past `send_timeout` or, with an
-    /// `idle_timeout`, the connection has been idle past it; checks a few
-    /// times per the shorter.
+    /// Resolves once a body stalls past `send_timeout` or, as `idle` says,
+    /// the connection has been idle too long; checks a few times per the
+    /// shorter.
     pub(crate) async fn until_stalled_or_idle(
         &self,
         send_timeout: Duration,
-        idle_timeout: Option<Duration>,
+        idle: &IdleClose,
     ) -> Ended {
-        let shortest = idle_timeout.map_or(send_timeout, |idle| idle.min(send_timeout));
+        let idle_timeout = idle.timeout();
+        let shortest = idle_timeout.map_or(send_timeout, |limit| limit.min(send_timeout));
         let period = (shortest / 4).max(Duration::from_millis(50));
         let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -148,9 +149,37 @@ impl StallWatch {
             if self.stalled(send_timeout) {
                 return Ended::Stalled;
             }
-            if idle_timeout.is_some_and(|limit| self.idle(limit)) {
+            // Not (yet) known to be HTTP/2 behind the guard: the guard's to close.
+            if idle_timeout.is_some_and(|limit| idle.applies() && self.idle(limit)) {
                 return Ended::Idle;
             }
+        }
+    }
+}
+
+/// When a connection hyper serves is closed with nothing in flight.
+pub(crate) enum IdleClose {
+    /// Never (HTTP/1 behind the guard, which closes idle ones itself).
+    Never,
+    /// After this long (HTTP/2, like an HTTP/1 keep-alive connection).
+    After(Duration),
+    /// After this long, once the flag says the connection is HTTP/2 (behind
+    /// the guard, which passes an h2 connection through untouched).
+    OnceHttp2(Duration, Arc<AtomicBool>),
+}
+
+impl IdleClose {
+    fn timeout(&self) -> Option<Duration> {
+        match self {
+            IdleClose::Never => None,
+            IdleClose::After(after) | IdleClose::OnceHttp2(after, _) => Some(*after),
+        }
+    }
+
+    fn applies(&self) -> bool {
+        match self {
+            IdleClose::OnceHttp2(_, http2) => http2.load(Ordering::Relaxed),
+            IdleClose::Never | IdleClose::After(_) => true,
         }
     }
 }

@@ -351,7 +351,7 @@ impl WafConfig {
         if self.recommended_rules {
             // After the files: their phase-2 rules run first, so a search
             // of theirs that hits the limit is caught too.
-            b.load_str(RECOMMENDED_RULES_LAST, Path::new("<rampart-preamble>"))
+            b.load_str(RECOMMENDED_RULES_LAST, Path::new("<rampart-postamble>"))
                 .map_err(rules_error)?;
         }
         // Last, so that what this section says wins over the files' own

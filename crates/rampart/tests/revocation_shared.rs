@@ -148,6 +148,18 @@ fn refused_within(within: Duration, check: impl Fn() -> u16) -> bool {
     }
 }
 
+/// A directory with what `config` refers to: the pepper, the admin token and
+/// the JWKS of the issuer returned.
+fn secrets_dir(name: &str) -> (std::path::PathBuf, DevIssuer) {
+    let dir = temp_dir(name);
+    std::fs::write(dir.join("pepper"), "p".repeat(48)).unwrap();
+    std::fs::write(dir.join("admin-token"), ADMIN_TOKEN).unwrap();
+    rampart_authn::install_crypto_provider();
+    let issuer = DevIssuer::generate("k1").unwrap();
+    std::fs::write(dir.join("jwks.json"), DevIssuer::jwks(&[&issuer])).unwrap();
+    (dir, issuer)
+}
+
 fn instance(dir: &Path, n: usize, upstream: u16, redis: u16) -> (Proc, u16, u16) {
     let (gateway, admin) = (free_port(), free_port());
     let path = dir.join(format!("rampart-{n}.yaml"));
@@ -164,12 +176,7 @@ fn a_revocation_on_one_instance_reaches_the_other_within_a_second() {
         eprintln!("SKIPPED: redis-server is not installed (apt-get install -y redis-server)");
         return;
     };
-    let dir = temp_dir("revocation-shared");
-    std::fs::write(dir.join("pepper"), "p".repeat(48)).unwrap();
-    std::fs::write(dir.join("admin-token"), ADMIN_TOKEN).unwrap();
-    rampart_authn::install_crypto_provider();
-    let issuer = DevIssuer::generate("k1").unwrap();
-    std::fs::write(dir.join("jwks.json"), DevIssuer::jwks(&[&issuer])).unwrap();
+    let (dir, issuer) = secrets_dir("revocation-shared");
     let token = |jti: &str| {
         issuer
             .sign(
@@ -263,12 +270,7 @@ fn an_instance_is_not_ready_before_its_first_revocation_sync() {
         eprintln!("SKIPPED: redis-server is not installed (apt-get install -y redis-server)");
         return;
     };
-    let dir = temp_dir("revocation-ready");
-    std::fs::write(dir.join("pepper"), "p".repeat(48)).unwrap();
-    std::fs::write(dir.join("admin-token"), ADMIN_TOKEN).unwrap();
-    rampart_authn::install_crypto_provider();
-    let issuer = DevIssuer::generate("k1").unwrap();
-    std::fs::write(dir.join("jwks.json"), DevIssuer::jwks(&[&issuer])).unwrap();
+    let (dir, _issuer) = secrets_dir("revocation-ready");
     // A "Redis" that accepts connections and never answers: the instance
     // serves, but its revocation list never loads what others revoked.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -155,6 +155,24 @@ mod tests {
     use crate::revocation::RevocationSync;
     use crate::test_support::RedisServer;
 
+    /// `rampart keys create --consumer CONSUMER`; the key printed.
+    async fn new_key(key_store: &KeyStoreConfig, consumer: &str) -> String {
+        let created = keys_create(
+            key_store,
+            &CreateKeyArgs {
+                consumer: consumer.into(),
+                ..CreateKeyArgs::default()
+            },
+        )
+        .await
+        .unwrap();
+        created
+            .split_whitespace()
+            .find(|w| w.starts_with("rk_"))
+            .unwrap()
+            .to_string()
+    }
+
     async fn eventually(mut check: impl FnMut() -> bool) -> bool {
         for _ in 0..100 {
             if check() {
@@ -206,20 +224,7 @@ mod tests {
         let dir = db.parent().unwrap().to_path_buf();
         std::fs::write(dir.join("pepper"), "s".repeat(32)).unwrap();
         let key_store = KeyStoreConfig::new("keys.db", "file:pepper").relative_to(&dir);
-        let created = keys_create(
-            &key_store,
-            &CreateKeyArgs {
-                consumer: "carol".into(),
-                ..CreateKeyArgs::default()
-            },
-        )
-        .await
-        .unwrap();
-        let key = created
-            .split_whitespace()
-            .find(|w| w.starts_with("rk_"))
-            .unwrap()
-            .to_string();
+        let key = new_key(&key_store, "carol").await;
         let prefix = key[3..11].to_string();
         let text = keys_revoke_shared(
             &key_store,
@@ -240,28 +245,8 @@ mod tests {
         // rampart keys rotate PREFIX without grace: the old key is revoked on
         // every instance too (only the store knew before); with grace it is
         // not revoked, by design.
-        let rotated_key = |consumer: &str| {
-            let key_store = key_store.clone();
-            let consumer = consumer.to_string();
-            async move {
-                let created = keys_create(
-                    &key_store,
-                    &CreateKeyArgs {
-                        consumer,
-                        ..CreateKeyArgs::default()
-                    },
-                )
-                .await
-                .unwrap();
-                let key = created
-                    .split_whitespace()
-                    .find(|w| w.starts_with("rk_"))
-                    .unwrap()
-                    .to_string();
-                key[3..11].to_string()
-            }
-        };
-        let (now_prefix, grace_prefix) = (rotated_key("dave").await, rotated_key("erin").await);
+        let now_prefix = new_key(&key_store, "dave").await[3..11].to_string();
+        let grace_prefix = new_key(&key_store, "erin").await[3..11].to_string();
         for (prefix, grace) in [(&now_prefix, None), (&grace_prefix, Some("1h".to_string()))] {
             keys_rotate_shared(
                 &key_store,

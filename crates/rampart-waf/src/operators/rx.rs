@@ -117,14 +117,16 @@ impl Compiled {
     }
 
     /// Matches; with `captures`, returns the whole match and up to 9 groups.
-    /// A search over the backtracking limit is no match here; the operator
-    /// uses [`Self::matches_within_limit`] to tell.
+    /// A search over the backtracking limit is no match here (the tests' view;
+    /// the operator uses [`Self::matches_within_limit`] to tell).
+    #[cfg(test)]
     pub fn matches(&self, input: &[u8], captures: bool) -> Option<Vec<Option<Vec<u8>>>> {
         self.matches_within_limit(input, captures).unwrap_or(None)
     }
 
-    /// [`Self::matches`], with `Err` for a search that hit the backtracking
-    /// limit (undecided: it may or may not have matched).
+    /// Matches; with `captures`, returns the whole match and up to 9 groups.
+    /// `Err` for a search that hit the backtracking limit (undecided: it may
+    /// or may not have matched).
     pub fn matches_within_limit(
         &self,
         input: &[u8],
