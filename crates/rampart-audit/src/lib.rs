@@ -17,5 +17,5 @@ pub mod writer;
 
 pub use record::{AuditRecord, Decision};
 pub use redact::QueryRedactor;
-pub use sink::{FileSink, FileSinkOptions, Sink, StdoutSink};
+pub use sink::{FileSink, FileSinkOptions, Sink, SinkError, StdoutSink};
 pub use writer::AuditLog;

@@ -1,41 +1,122 @@
 //! Audit sinks: where record lines are written.
+//!
+//! A sink takes a batch of complete lines and writes it with as few write
+//! calls as it can. A failed write is counted line by line: the lines that did
+//! not get out whole are reported as lost ([`SinkError::lines_lost`]), and a
+//! line cut off midway is ended before the next batch, so the next record
+//! starts a line of its own instead of being glued to half a record.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+/// A sink's failure to write (some of) a batch.
+#[derive(Debug)]
+pub struct SinkError {
+    /// The first error met.
+    pub error: io::Error,
+    /// Lines of the batch that did not reach the sink whole.
+    pub lines_lost: usize,
+}
+
+impl std::fmt::Display for SinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({} lines lost)", self.error, self.lines_lost)
+    }
+}
+
+impl SinkError {
+    /// Adds a later failure of the same batch: the first error is kept.
+    fn merge(first: Option<Self>, next: Self) -> Option<Self> {
+        Some(match first {
+            None => next,
+            Some(mut first) => {
+                first.lines_lost += next.lines_lost;
+                first
+            }
+        })
+    }
+}
+
 /// A destination for audit lines. Called only from the writer thread.
 pub trait Sink: Send {
-    /// Writes one complete line (ending in `\n`).
-    fn write_line(&mut self, line: &[u8]) -> io::Result<()>;
-    /// Flushes buffered lines; called after each batch.
+    /// Writes a batch of complete lines (each ending in `\n`).
+    fn write_lines(&mut self, lines: &[u8]) -> Result<(), SinkError>;
+    /// Flushes whatever the sink buffers; called after each batch.
     fn flush(&mut self) -> io::Result<()>;
-    /// Writes a batch of complete lines (each ending in `\n`); by default one
-    /// [`Sink::write_line`] each.
-    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
-        for line in lines.split_inclusive(|&b| b == b'\n') {
-            self.write_line(line)?;
-        }
-        Ok(())
+    /// Writes one complete line (ending in `\n`).
+    fn write_line(&mut self, line: &[u8]) -> Result<(), SinkError> {
+        self.write_lines(line)
     }
+}
+
+/// Writes whole lines to an output, remembering a line a failed write cut off.
+#[derive(Debug, Default)]
+struct LineOutput {
+    /// The last write stopped inside a line: the next one ends it first.
+    cut_line: bool,
+}
+
+impl LineOutput {
+    /// Writes `lines` (complete lines); returns the bytes that reached `out`
+    /// (for size accounting, whatever the outcome) and the failure, if any.
+    fn write(&mut self, out: &mut impl Write, lines: &[u8]) -> (u64, Result<(), SinkError>) {
+        let mut written_extra = 0;
+        if self.cut_line {
+            // A lone newline ends the half record, which a reader then
+            // skips as one malformed line; the next record stays whole.
+            if let Err(error) = out.write_all(b"\n") {
+                let lines_lost = count_lines(lines);
+                return (0, Err(SinkError { error, lines_lost }));
+            }
+            self.cut_line = false;
+            written_extra = 1;
+        }
+        let mut written = 0;
+        let mut failure = None;
+        while written < lines.len() {
+            match out.write(&lines[written..]) {
+                Ok(0) => {
+                    failure = Some(io::Error::from(io::ErrorKind::WriteZero));
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        let bytes = written_extra + written as u64;
+        let Some(error) = failure else {
+            return (bytes, Ok(()));
+        };
+        self.cut_line = written > 0 && lines[written - 1] != b'\n';
+        // A line cut off counts as lost: its newline is in the unwritten part.
+        let lines_lost = count_lines(&lines[written..]);
+        (bytes, Err(SinkError { error, lines_lost }))
+    }
+}
+
+fn count_lines(lines: &[u8]) -> usize {
+    lines.iter().filter(|&&b| b == b'\n').count()
 }
 
 /// Standard output.
 #[derive(Debug, Default)]
-pub struct StdoutSink;
+pub struct StdoutSink {
+    output: LineOutput,
+}
 
 impl Sink for StdoutSink {
-    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        io::stdout().lock().write_all(line)
+    fn write_lines(&mut self, lines: &[u8]) -> Result<(), SinkError> {
+        self.output.write(&mut io::stdout().lock(), lines).1
     }
 
     fn flush(&mut self) -> io::Result<()> {
         io::stdout().lock().flush()
-    }
-
-    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
-        io::stdout().lock().write_all(lines)
     }
 }
 
@@ -51,11 +132,16 @@ pub struct FileSinkOptions {
 }
 
 /// A file with size-based rotation: `path` is current, `path.1` … `path.N` older.
+///
+/// Unbuffered: the writer thread hands it whole batches, written with one
+/// call per file they go to, so a failure is known per line (a buffer would
+/// leave unknown which of its lines reached the file).
 #[derive(Debug)]
 pub struct FileSink {
     path: PathBuf,
     options: FileSinkOptions,
-    file: BufWriter<File>,
+    file: File,
+    output: LineOutput,
     size: u64,
 }
 
@@ -70,11 +156,11 @@ impl FileSink {
         Ok(Self {
             path: path.to_path_buf(),
             options,
-            file: BufWriter::new(file),
+            file,
+            output: LineOutput::default(),
             size,
         })
     }
-
     /// Whether [`FileSink::open`] would succeed for `path`, found without
     /// creating or changing anything (for `rampart check`): an existing file
     /// must open for appending; for a new one, the nearest existing directory
@@ -108,7 +194,6 @@ impl FileSink {
     /// the file still open.
     fn rotate(&mut self) -> io::Result<()> {
         self.size = 0;
-        self.file.flush()?;
         if std::fs::symlink_metadata(&self.path).is_ok() {
             if self.options.keep == 0 {
                 std::fs::remove_file(&self.path)?;
@@ -142,45 +227,62 @@ impl FileSink {
             .create(true)
             .append(true)
             .open(&self.path)?;
-        self.file = BufWriter::new(file);
+        self.file = file;
+        // The new file starts empty: no half line to end in it.
+        self.output.cut_line = false;
         Ok(())
     }
 }
 
+impl FileSink {
+    /// How many bytes of `lines` (whole lines) go to the current file before
+    /// the next rotation: 0 if even the first line would grow it past
+    /// `max_bytes` (a line longer than that goes alone into an empty file).
+    fn fitting(&self, lines: &[u8]) -> usize {
+        let room = self.options.max_bytes.saturating_sub(self.size);
+        let mut fit = 0;
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            let oversized_first = fit == 0 && self.size == 0;
+            if (fit + line.len()) as u64 > room && !oversized_first {
+                break;
+            }
+            fit += line.len();
+        }
+        fit
+    }
+}
+
 impl Sink for FileSink {
-    /// A failed rotation is reported after the line is written (to the file
-    /// still open): the record is not lost with the rotation.
-    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        let rotation = if self.size > 0 && self.size + line.len() as u64 > self.options.max_bytes {
-            self.rotate()
-        } else {
-            Ok(())
-        };
-        self.file.write_all(line)?;
-        self.size += line.len() as u64;
-        rotation
+    /// One write per file the batch goes to. A failed rotation is reported
+    /// after the lines are written to the file still open: they are not lost
+    /// with the rotation.
+    fn write_lines(&mut self, lines: &[u8]) -> Result<(), SinkError> {
+        let mut failure = None;
+        let mut rest = lines;
+        while !rest.is_empty() {
+            let fit = self.fitting(rest);
+            if fit == 0 {
+                // Whatever happens, the size starts over: the next pass
+                // takes at least one line.
+                if let Err(error) = self.rotate() {
+                    let lines_lost = 0;
+                    failure = SinkError::merge(failure, SinkError { error, lines_lost });
+                }
+                continue;
+            }
+            let (now, later) = rest.split_at(fit);
+            let (bytes, result) = self.output.write(&mut self.file, now);
+            self.size += bytes;
+            if let Err(error) = result {
+                failure = SinkError::merge(failure, error);
+            }
+            rest = later;
+        }
+        failure.map_or(Ok(()), Err)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-
-    fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
-        let len = lines.len() as u64;
-        if self.size + len <= self.options.max_bytes {
-            // No rotation inside this batch: one write for all of it.
-            self.file.write_all(lines)?;
-            self.size += len;
-            return Ok(());
-        }
-        // Every line is tried; the first error is reported.
-        let mut first_error = None;
-        for line in lines.split_inclusive(|&b| b == b'\n') {
-            if let Err(err) = self.write_line(line) {
-                first_error.get_or_insert(err);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        Ok(())
     }
 }
 
@@ -353,6 +455,69 @@ mod tests {
         sink.write_line(&line).unwrap();
         sink.flush().unwrap();
         assert_eq!(std::fs::read(&path).unwrap().len(), 4 * line.len());
+    }
+
+    /// Accepts `room` bytes, then fails as a full disk does.
+    struct FillingUp {
+        accepted: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for FillingUp {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.room - self.accepted.len());
+            if n == 0 {
+                return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            self.accepted.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_cut_off_counts_its_lost_lines_and_the_next_record_starts_a_line() {
+        let mut output = LineOutput::default();
+        let mut disk = FillingUp {
+            accepted: Vec::new(),
+            room: 15,
+        };
+        // Three 10-byte lines; the disk takes a line and a half.
+        let batch = b"record-01\nrecord-02\nrecord-03\n";
+        let (bytes, result) = output.write(&mut disk, batch);
+        assert_eq!(bytes, 15);
+        let failure = result.unwrap_err();
+        assert_eq!(failure.lines_lost, 2, "the half line and the one after it");
+        assert_eq!(failure.error.raw_os_error(), Some(28));
+        // Space again: the half line is ended before the next record.
+        disk.room = 1000;
+        let (bytes, result) = output.write(&mut disk, b"record-04\n");
+        result.unwrap();
+        assert_eq!(bytes, 11);
+        let text = String::from_utf8(disk.accepted).unwrap();
+        assert_eq!(text, "record-01\nrecor\nrecord-04\n");
+        // A whole write leaves nothing to end.
+        let mut clean = Vec::new();
+        output.write(&mut clean, b"record-05\n").1.unwrap();
+        assert_eq!(clean, b"record-05\n");
+    }
+
+    #[test]
+    fn a_full_device_reports_every_line_of_the_batch_lost() {
+        let options = FileSinkOptions {
+            max_bytes: 100,
+            keep: 1,
+            max_age: None,
+        };
+        // Writes to /dev/full fail with ENOSPC.
+        let Ok(mut sink) = FileSink::open(Path::new("/dev/full"), options) else {
+            return; // no /dev/full on this system
+        };
+        let failure = sink.write_lines(&b"a\n".repeat(3)).unwrap_err();
+        assert_eq!(failure.lines_lost, 3);
+        assert_eq!(failure.error.raw_os_error(), Some(28));
     }
 
     #[test]

@@ -48,10 +48,18 @@ type Batch = Vec<Box<AuditRecord>>;
 
 /// What handlers and the writer thread share.
 struct Queue {
-    batch: Mutex<Batch>,
+    state: Mutex<QueueState>,
     capacity: usize,
-    /// Set when the last handle is gone: the writer drains and exits.
+    /// Set when the last handle is gone or [`AuditLog::close`] is called: the
+    /// writer drains and exits.
     closed: AtomicBool,
+}
+
+struct QueueState {
+    batch: Batch,
+    /// The writer has taken its last batch: a record queued now would never
+    /// be written, so it is counted as dropped instead.
+    finished: bool,
 }
 
 /// What the handles share (dropped with the last one).
@@ -59,13 +67,14 @@ struct Shared {
     queue: Arc<Queue>,
     dropped: AtomicU64,
     last_warning_secs: AtomicU64,
-    thread: Option<JoinHandle<()>>,
+    /// Taken by the first [`AuditLog::close`], which waits for it.
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
         self.queue.closed.store(true, Ordering::Release);
-        if let Some(thread) = &self.thread {
+        if let Some(thread) = &*self.thread.lock() {
             thread.thread().unpark();
         }
     }
@@ -83,7 +92,10 @@ impl AuditLog {
     /// Starts the writer thread over `sinks` with a queue of `capacity` records.
     pub fn start(sinks: Vec<Box<dyn Sink>>, capacity: usize) -> std::io::Result<Self> {
         let queue = Arc::new(Queue {
-            batch: Mutex::new(Batch::new()),
+            state: Mutex::new(QueueState {
+                batch: Batch::new(),
+                finished: false,
+            }),
             capacity: capacity.max(1),
             closed: AtomicBool::new(false),
         });
@@ -102,7 +114,7 @@ impl AuditLog {
                 queue,
                 dropped: AtomicU64::new(0),
                 last_warning_secs: AtomicU64::new(0),
-                thread: Some(thread),
+                thread: Mutex::new(Some(thread)),
             }),
         })
     }
@@ -115,9 +127,9 @@ impl AuditLog {
     /// [`submit`](Self::submit) for a record already in its box.
     pub fn submit_boxed(&self, record: Box<AuditRecord>) {
         {
-            let mut batch = self.queue.batch.lock();
-            if batch.len() < self.queue.capacity {
-                batch.push(record);
+            let mut state = self.queue.state.lock();
+            if state.batch.len() < self.queue.capacity && !state.finished {
+                state.batch.push(record);
                 return;
             }
         }
@@ -139,20 +151,16 @@ impl AuditLog {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
-    /// Closes this handle and, if it was the last, waits until every queued record
-    /// is written.
+    /// Ends the audit log (at shutdown): waits until every record queued so
+    /// far is written, even while other handles live on (a connection task
+    /// the drain timeout left behind). A record submitted after that is
+    /// counted as dropped, not queued for a writer that is gone.
     pub fn close(self) {
-        let AuditLog { queue, shared } = self;
-        drop(queue);
-        if let Ok(mut shared) = Arc::try_unwrap(shared) {
-            let thread = shared.thread.take();
-            // Marks the queue closed and wakes the writer.
-            shared.queue.closed.store(true, Ordering::Release);
-            drop(shared);
-            if let Some(thread) = thread {
-                thread.thread().unpark();
-                let _ = thread.join();
-            }
+        self.queue.closed.store(true, Ordering::Release);
+        let thread = self.shared.thread.lock().take();
+        if let Some(thread) = thread {
+            thread.thread().unpark();
+            let _ = thread.join();
         }
     }
 }
@@ -166,20 +174,28 @@ fn drain(queue: &Queue, mut sinks: Vec<Box<dyn Sink>>) {
     // most `MAX_IDLE_SLEEP` of latency per record.
     let mut idle = MIN_IDLE_SLEEP;
     loop {
-        // Read before taking the batch: records queued before the close are in it.
+        // Read before taking the batch: records queued before the close are in
+        // it, and later ones are refused (`finished`) under the same lock.
         let closed = queue.closed.load(Ordering::Acquire);
         {
-            let mut batch = queue.batch.lock();
-            std::mem::swap(&mut *batch, &mut taken);
+            let mut state = queue.state.lock();
+            std::mem::swap(&mut state.batch, &mut taken);
+            state.finished = closed;
         }
         if !taken.is_empty() {
             for record in taken.drain(..) {
                 record.write_line(&mut lines);
             }
             for sink in sinks.iter_mut() {
-                if let Err(err) = sink.write_lines(&lines) {
+                if let Err(failure) = sink.write_lines(&lines) {
                     metrics::counter!("rampart_audit_write_errors_total").increment(1);
-                    tracing::error!(error = %err, "audit sink write failed");
+                    metrics::counter!("rampart_audit_lost_total")
+                        .increment(failure.lines_lost as u64);
+                    tracing::error!(
+                        error = %failure.error,
+                        lines_lost = failure.lines_lost,
+                        "audit sink write failed"
+                    );
                 }
             }
             flush_all(&mut sinks);
@@ -248,14 +264,16 @@ mod tests {
     struct MemorySink(Arc<Mutex<Vec<String>>>, Option<Arc<Mutex<()>>>);
 
     impl Sink for MemorySink {
-        fn write_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        fn write_lines(&mut self, lines: &[u8]) -> Result<(), crate::sink::SinkError> {
             if let Some(gate) = &self.1 {
                 let _held = gate.lock().unwrap();
             }
-            self.0
-                .lock()
-                .unwrap()
-                .push(String::from_utf8_lossy(line).into_owned());
+            for line in lines.split_inclusive(|&b| b == b'\n') {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(line).into_owned());
+            }
             Ok(())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -354,6 +372,24 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert_eq!(lines.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn close_writes_every_queued_record_while_other_handles_live_on() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let log = AuditLog::start(vec![Box::new(MemorySink(lines.clone(), None))], 64).unwrap();
+        // A handle kept by a task the drain timeout left running.
+        let straggler = log.clone();
+        for i in 0..20 {
+            straggler.submit(record(&format!("r{i}")));
+        }
+        log.close();
+        // Written before close returned, not whenever the writer got to them.
+        assert_eq!(lines.lock().unwrap().len(), 20);
+        // Later records have no writer: counted, never silently lost.
+        straggler.submit(record("late"));
+        assert_eq!(straggler.dropped(), 1);
+        assert_eq!(lines.lock().unwrap().len(), 20);
     }
 
     #[test]

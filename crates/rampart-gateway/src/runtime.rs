@@ -186,7 +186,7 @@ fn open_audit(config: &Config) -> Result<AuditLog, ConfigError> {
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     for (i, sink) in config.audit.sinks.iter().enumerate() {
         match sink {
-            AuditSink::Stdout => sinks.push(Box::new(StdoutSink)),
+            AuditSink::Stdout => sinks.push(Box::new(StdoutSink::default())),
             AuditSink::File {
                 path,
                 max_bytes,

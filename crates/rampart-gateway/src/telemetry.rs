@@ -83,6 +83,14 @@ fn describe() {
         "Audit records dropped because the queue was full."
     );
     metrics::describe_counter!(
+        "rampart_audit_lost_total",
+        "Audit records a sink failed to write (a full disk, a closed output); each sink counts its own."
+    );
+    metrics::describe_counter!(
+        "rampart_audit_write_errors_total",
+        "Failed audit sink writes (batches)."
+    );
+    metrics::describe_counter!(
         "rampart_config_reloads_total",
         "Configuration reloads by result."
     );
