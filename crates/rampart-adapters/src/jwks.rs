@@ -247,7 +247,7 @@ mod tests {
             clock.clone(),
             JwksCachePolicy {
                 refresh_interval: Duration::from_secs(300),
-                min_refetch_interval: Duration::from_secs(30),
+                ..JwksCachePolicy::default()
             },
         ));
         let refresher =

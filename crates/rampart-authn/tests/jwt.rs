@@ -228,6 +228,28 @@ async fn last_good_keys_are_kept_while_the_jwks_endpoint_fails() {
 }
 
 #[tokio::test]
+async fn last_good_keys_expire_at_their_maximum_age_while_fetches_fail() {
+    let s = setup_with(json!({"jwks_max_key_age_seconds": 3600}));
+    s.verifier.verify(&s.es.sign(&claims())).await.unwrap();
+    s.jwks.fail(true);
+    let fresh =
+        |s: &Setup| patched(json!({"exp": s.clock.unix_secs() + 60, "iat": s.clock.unix_secs()}));
+    // Within the maximum age the last good keys still serve...
+    s.clock.advance(Duration::from_secs(3600));
+    s.verifier.verify(&s.es.sign(&fresh(&s))).await.unwrap();
+    // ...past it the issuer's tokens are refused, even a key still listed.
+    s.clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        s.verifier.verify(&s.es.sign(&fresh(&s))).await.unwrap_err(),
+        JwtError::KeysUnavailable
+    );
+    // A fetch that works again brings them back.
+    s.jwks.fail(false);
+    s.clock.advance(Duration::from_secs(31));
+    s.verifier.verify(&s.es.sign(&fresh(&s))).await.unwrap();
+}
+
+#[tokio::test]
 async fn keys_unavailable_when_never_fetched() {
     let s = setup();
     s.jwks.fail(true);
@@ -475,6 +497,10 @@ fn config_errors_name_the_field() {
         (
             json!({"jwks_min_refetch_seconds": 0}),
             "authn.jwt.issuers[0].jwks_min_refetch_seconds",
+        ),
+        (
+            json!({"jwks_max_key_age_seconds": 299}),
+            "authn.jwt.issuers[0].jwks_max_key_age_seconds",
         ),
     ];
     for (extra, path) in cases {

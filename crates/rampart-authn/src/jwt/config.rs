@@ -89,6 +89,11 @@ pub struct JwtIssuerConfig {
     /// Minimum interval between JWKS fetches, seconds. Default 30.
     #[serde(default = "default_min_refetch")]
     pub jwks_min_refetch_seconds: u64,
+    /// Longest the last good JWKS keys are used after their fetch while every
+    /// later fetch fails, seconds; then the issuer's tokens are refused until a
+    /// fetch succeeds. At least `jwks_refresh_seconds`. Default 86400 (a day).
+    #[serde(default = "default_max_key_age")]
+    pub jwks_max_key_age_seconds: u64,
     /// How claims map to the identity.
     #[serde(default)]
     pub claims: ClaimMapping,
@@ -105,6 +110,9 @@ fn default_refresh() -> u64 {
 }
 fn default_min_refetch() -> u64 {
     30
+}
+fn default_max_key_age() -> u64 {
+    super::jwks::DEFAULT_MAX_KEY_AGE_SECS
 }
 fn default_max_token_bytes() -> usize {
     DEFAULT_MAX_TOKEN_BYTES
@@ -197,6 +205,12 @@ impl JwtIssuerConfig {
                 return Err(invalid(format!("{path}.{field}"), "must be positive"));
             }
         }
+        if self.jwks_max_key_age_seconds < self.jwks_refresh_seconds {
+            return Err(invalid(
+                format!("{path}.jwks_max_key_age_seconds"),
+                "must be at least jwks_refresh_seconds (keys would expire before their refresh)",
+            ));
+        }
         let keys = if let Some(secret) = &self.hs256_secret {
             let secret = secret.load().map_err(|source| ConfigError::Secret {
                 path: format!("{path}.hs256_secret"),
@@ -231,6 +245,7 @@ impl JwtIssuerConfig {
             let policy = JwksCachePolicy {
                 refresh_interval: Duration::from_secs(self.jwks_refresh_seconds),
                 min_refetch_interval: Duration::from_secs(self.jwks_min_refetch_seconds),
+                max_key_age: Duration::from_secs(self.jwks_max_key_age_seconds),
             };
             KeySource::Remote(Arc::new(JwksCache::new(
                 sources.source(url),

@@ -3,7 +3,10 @@
 //! are older than the refresh interval, or a token names an unknown `kid`, but never
 //! more often than the minimum refetch interval (a flood of random `kid`s must not
 //! become a flood of requests to the identity provider). A failed or unusable fetch
-//! keeps the last good keys.
+//! keeps the last good keys, but only up to [`JwksCachePolicy::max_key_age`] after
+//! they were fetched: an attacker who can break the fetch (or an identity
+//! provider gone for good) must not keep a key the provider removed trusted
+//! forever. Past that age tokens of the issuer are refused until a fetch succeeds.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -32,6 +35,9 @@ pub struct JwksCachePolicy {
     pub refresh_interval: Duration,
     /// At most one fetch per this interval, whatever triggers it.
     pub min_refetch_interval: Duration,
+    /// Longest the last good keys are used after their fetch while every
+    /// later fetch fails.
+    pub max_key_age: Duration,
 }
 
 impl Default for JwksCachePolicy {
@@ -39,9 +45,14 @@ impl Default for JwksCachePolicy {
         Self {
             refresh_interval: Duration::from_secs(300),
             min_refetch_interval: Duration::from_secs(30),
+            max_key_age: Duration::from_secs(DEFAULT_MAX_KEY_AGE_SECS),
         }
     }
 }
+
+/// Default [`JwksCachePolicy::max_key_age`]: a day, long enough to ride out an
+/// identity provider's outage, short enough that a removed key does not stay.
+pub const DEFAULT_MAX_KEY_AGE_SECS: u64 = 86_400;
 
 #[derive(Debug)]
 struct Loaded {
@@ -96,9 +107,15 @@ impl JwksCache {
         }
     }
 
-    /// The current keys, if any were ever loaded.
+    /// The current keys: the last loaded, unless they are older than
+    /// [`JwksCachePolicy::max_key_age`].
     pub fn current(&self) -> Option<Arc<KeySet>> {
-        self.loaded.load().as_ref().map(|l| Arc::clone(&l.keys))
+        let now = self.clock.now();
+        let loaded = self.loaded.load();
+        let loaded = loaded.as_ref()?;
+        // A clock set back makes no key too old.
+        let age = now.duration_since(loaded.fetched_at).unwrap_or_default();
+        (age <= self.policy.max_key_age).then(|| Arc::clone(&loaded.keys))
     }
 
     /// Whether the keys are missing or older than the refresh interval.
