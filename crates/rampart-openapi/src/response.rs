@@ -54,7 +54,12 @@ fn undeclared_with_status(status: u16) -> ProblemType {
     ProblemType::new(RESPONSE_NOT_DECLARED.slug, status, "Response not declared")
 }
 
-/// Whether the filter needs the body: a declared JSON media type answered.
+/// Whether the filter needs the body: a declared JSON media type answered, or
+/// one the spec does not declare (or none) with a body that may not be empty.
+/// The second is read only to learn whether there is a body at all: the
+/// framing need not say (a chunked or close-delimited HTTP/1 body, whose
+/// `Transfer-Encoding` the gateway's client consumes, or an HTTP/2 one), and an
+/// undeclared body must not pass for want of a length header.
 pub fn wants_body(op: &Operation, cx: &RequestCx, response: &ResponseCx) -> bool {
     if cx.method == http::Method::HEAD {
         return false;
@@ -62,15 +67,24 @@ pub fn wants_body(op: &Operation, cx: &RequestCx, response: &ResponseCx) -> bool
     let Some(spec) = op.response(response.status.as_u16()) else {
         return false;
     };
-    let Some(ct) = response
+    let ct = response
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let ct = essence(ct);
-    match_media(&spec.media, &ct).is_some_and(|m| m.is_json(&ct))
+        .map(essence);
+    match ct.and_then(|ct| Some((match_media(&spec.media, &ct)?, ct))) {
+        Some((media, ct)) => media.is_json(&ct),
+        None => !known_empty(response),
+    }
+}
+
+/// A response whose status or `Content-Length: 0` says it has no body.
+fn known_empty(response: &ResponseCx) -> bool {
+    matches!(response.status.as_u16(), 204 | 304)
+        || response
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes().trim_ascii() == b"0")
 }
 
 /// Checks the content type and filters a JSON body.

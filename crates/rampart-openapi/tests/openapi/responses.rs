@@ -207,6 +207,42 @@ fn undeclared_response_content_types_are_refused() {
 }
 
 #[test]
+fn an_undeclared_body_without_a_length_header_is_read_and_refused() {
+    // A chunked or close-delimited answer (or an HTTP/2 one): no header says
+    // there is a body, so the stage asks for it to find out.
+    let api = api();
+    for ct in [Some("text/html"), None] {
+        let mut cx = get_user(&api, &[]);
+        let mut resp = response(200, ct, "<html>stack trace</html>");
+        resp.headers.remove("content-length");
+        resp.body = None;
+        assert!(
+            rampart_core::Stage::wants_response_body(&api.validation, &cx, &resp),
+            "{ct:?}"
+        );
+        resp.body = Some(bytes::Bytes::from_static(b"<html>stack trace</html>"));
+        assert_eq!(
+            refused(respond(&api, &mut cx, &mut resp)).kind.slug,
+            "response-not-declared"
+        );
+        // Read and found empty: nothing to refuse.
+        let mut cx = get_user(&api, &[]);
+        let mut resp = response(200, ct, "");
+        resp.headers.remove("content-length");
+        assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+    }
+    // A length of 0 says there is none: not read.
+    let cx = get_user(&api, &[]);
+    let mut resp = response(200, Some("text/html"), "");
+    resp.body = None;
+    assert!(!rampart_core::Stage::wants_response_body(
+        &api.validation,
+        &cx,
+        &resp
+    ));
+}
+
+#[test]
 fn authentication_endpoints_fail_uniformly() {
     let api = api();
     let login = |body: &str| json(req("POST", "/v1/login"), body);
