@@ -182,6 +182,14 @@ impl Stage for RouteStage {
     }
 }
 
+/// An HTTP/2 (or later) request without `Content-Length`: it may carry a body
+/// no header announces (DATA frames need none), so an operation that declares
+/// no body still reads it to refuse one. An HTTP/1 request without
+/// `Content-Length` or `Transfer-Encoding` has none.
+fn body_unannounced(cx: &RequestCx) -> bool {
+    cx.version >= http::Version::HTTP_2 && !cx.headers.contains_key(http::header::CONTENT_LENGTH)
+}
+
 impl Stage for ValidationStage {
     fn name(&self) -> &'static str {
         "openapi-validation"
@@ -193,7 +201,7 @@ impl Stage for ValidationStage {
 
     fn request_body_limit(&self, cx: &RequestCx) -> Option<usize> {
         let op = lookup(&self.api, cx)?;
-        op.body.as_ref().map(|_| op.policy.max_body_bytes)
+        (op.body.is_some() || body_unannounced(cx)).then_some(op.policy.max_body_bytes)
     }
 
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {

@@ -46,7 +46,9 @@ fn answer(path: &str) -> &'static str {
              a\r\n{\"id\":\"7\"}\r\n0\r\n\r\n"
         }
         // An empty chunked body of an undeclared type: nothing to refuse.
-        _ => "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        _ => {
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        }
     }
 }
 

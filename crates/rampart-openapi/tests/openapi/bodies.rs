@@ -55,6 +55,39 @@ fn required_body_and_required_members() {
 }
 
 #[test]
+fn an_http2_body_no_header_announces_is_read_and_refused_where_none_is_declared() {
+    use rampart_core::Stage;
+    let api = api();
+    let h2 = |method: &str, uri: &str| {
+        let mut cx = req(method, uri);
+        cx.version = http::Version::HTTP_2;
+        cx
+    };
+    // DATA frames need no Content-Length: the body is asked for to look.
+    let delete = h2("DELETE", "/v1/users/1");
+    assert!(api.validation.request_body_limit(&delete).is_some());
+    let mut delete = with_body(delete, "application/json", "{}");
+    delete.headers.remove("content-length");
+    assert_eq!(refused(run(&api, &mut delete)).kind.status, 415);
+    // Read and empty: passes.
+    let mut empty = h2("DELETE", "/v1/users/1");
+    empty.body = Some(bytes::Bytes::new());
+    passes(&api, &mut empty);
+    // With a length, or over HTTP/1 (no body without a framing header), the
+    // headers tell: nothing to read.
+    let mut announced = h2("DELETE", "/v1/users/1");
+    announced
+        .headers
+        .insert("content-length", http::HeaderValue::from(0));
+    assert!(api.validation.request_body_limit(&announced).is_none());
+    assert!(
+        api.validation
+            .request_body_limit(&req("DELETE", "/v1/users/1"))
+            .is_none()
+    );
+}
+
+#[test]
 fn undeclared_media_types_get_415() {
     let api = api();
     let p = refused(run(
