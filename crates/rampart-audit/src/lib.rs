@@ -8,7 +8,8 @@
 //!   and retention by count and age.
 //! - [`writer`]: the bounded queue and the thread that drains it ([`AuditLog`]).
 //!   Submitting never blocks: past the bound, records are dropped and counted in
-//!   `rampart_audit_dropped_total`.
+//!   `rampart_audit_dropped_total`; records a sink fails to write (a full disk)
+//!   are counted in `rampart_audit_lost_total`.
 
 pub mod record;
 pub mod redact;
