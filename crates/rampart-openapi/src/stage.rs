@@ -17,7 +17,8 @@ use rampart_core::{Phase, Problem, RequestCx, ResponseCx, ResponsePhase, Stage, 
 
 use crate::compile::Operation;
 use crate::engine::{MatchedOperation, OpenApi, PathParams, Routed};
-use crate::problems::{SUNSET, auth_failed};
+use crate::problems::In;
+use crate::problems::{OVERRIDE_NOT_ALLOWED, SUNSET, auth_failed};
 use crate::{login, request, response};
 
 /// Inventory and error masking.
@@ -152,6 +153,9 @@ impl Stage for RouteStage {
                 {
                     cx.extensions.insert(id);
                 }
+                if undeclared_override(op, &cx.headers).is_some() {
+                    return refuse(Problem::new(OVERRIDE_NOT_ALLOWED));
+                }
                 cx.route = Some(m.route.clone());
                 cx.extensions.insert(params);
                 cx.extensions.insert(m);
@@ -180,6 +184,32 @@ impl Stage for RouteStage {
             Err(p) => refuse(p),
         }
     }
+}
+
+/// Headers that make common frameworks (Express's method-override, Rails,
+/// Laravel, Symfony, IIS) run another method or path than the request line's:
+/// every check here decided on the request line's, so the upstream would run
+/// an operation nobody authorised. Lower-case.
+const OVERRIDE_HEADERS: [&str; 5] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-url",
+    "x-rewrite-url",
+];
+
+/// The first override header the request carries that `op` does not declare
+/// as a header parameter (an API built on one declares it, and is then
+/// trusted to authorise by it).
+fn undeclared_override(op: Option<&Operation>, headers: &http::HeaderMap) -> Option<&'static str> {
+    OVERRIDE_HEADERS.into_iter().find(|name| {
+        headers.contains_key(*name)
+            && !op.is_some_and(|op| {
+                op.params
+                    .iter()
+                    .any(|p| p.location == In::Header && p.name == *name)
+            })
+    })
 }
 
 /// An HTTP/2 (or later) request without `Content-Length`: it may carry a body

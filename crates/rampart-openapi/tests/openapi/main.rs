@@ -8,6 +8,7 @@ mod features;
 mod inventory;
 mod lifecycle;
 mod loading;
+mod method_override;
 mod overrides;
 mod params;
 mod responses;
