@@ -48,9 +48,9 @@ pub struct OperationRule {
     /// Whether the Cedar policies apply to this operation. Default true.
     #[serde(default = "yes")]
     pub cedar: bool,
-    /// Whether the OpenAPI spec's `security` requirements (its scopes) apply to
-    /// this operation, on top of this rule. Default true. Non-empty `scopes`
-    /// here replace the spec's.
+    /// Whether the OpenAPI spec's `security` requirements apply to this
+    /// operation, on top of this rule. Default true. Non-empty `scopes` here
+    /// replace the spec's scopes (its credentials and roles still apply).
     #[serde(default = "yes")]
     pub spec_security: bool,
 }
@@ -185,8 +185,19 @@ impl AuthzConfig {
             rule.validate(&op_path, &key)?;
             let spec = spec
                 .get(name)
-                .filter(|_| rule.spec_security && !rule.public && rule.scopes.is_empty())
-                .cloned();
+                .filter(|_| rule.spec_security && !rule.public)
+                .map(|requirements| {
+                    let mut requirements = requirements.clone();
+                    if !rule.scopes.is_empty() {
+                        // The rule's scopes replace the spec's, nothing else:
+                        // the credentials and roles each alternative asks for
+                        // still hold (adding scopes must not loosen mutualTLS).
+                        for alternative in &mut requirements.alternatives {
+                            alternative.scopes.clear();
+                        }
+                    }
+                    requirements
+                });
             operations.insert(
                 name.clone(),
                 Operation {

@@ -194,6 +194,25 @@ fn config_rules_combine_with_and_override_the_spec() {
     );
 }
 
+#[test]
+fn config_scopes_replace_the_spec_scopes_but_not_its_credentials() {
+    // The spec asks for an API key on `GET /pets/{id}`; the rule adds a scope.
+    let s = stage(json!({"operations": {"GET /pets/{id}": {"scopes": ["pets:read"]}}}));
+    // A token with the scope is not the API key the spec requires.
+    let token = caller(&["pets:read"], &[]);
+    assert_eq!(call(&s, "GET /pets/{id}", "/pets/1", Some(token)).0, 403);
+    // An API key with the scope passes; one without it does not.
+    let key = |scopes: &[&str]| Identity {
+        method: "api_key".into(),
+        ..caller(scopes, &[])
+    };
+    assert_eq!(
+        call(&s, "GET /pets/{id}", "/pets/1", Some(key(&["pets:read"]))).0,
+        200
+    );
+    assert_eq!(call(&s, "GET /pets/{id}", "/pets/1", Some(key(&[]))).0, 403);
+}
+
 /// A Cedar policy file in the temp directory.
 fn policy_file(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("rampart-cedar-names-{}", std::process::id()));
