@@ -198,7 +198,8 @@ pub fn client_ip_from<'a>(
     for hop in hops.iter().rev() {
         let parsed = std::str::from_utf8(hop.trim_ascii())
             .ok()
-            .and_then(|hop| hop.parse::<IpAddr>().ok());
+            .and_then(|hop| hop.parse::<IpAddr>().ok())
+            .map(|ip| ip.to_canonical());
         match parsed {
             Some(ip) => {
                 client = ip;

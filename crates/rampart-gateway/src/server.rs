@@ -367,7 +367,15 @@ async fn accept_loop(
             accepted = bound.listener.accept() => accepted,
         };
         let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
+            // An IPv4 client of a dual-stack (`[::]`) listener arrives as
+            // `::ffff:a.b.c.d`: named as the IPv4 address it is, so trusted
+            // proxy ranges, rate-limit keys, Cedar's `ip` (which refuses
+            // mapped addresses), the audit log and `X-Forwarded-For` all see one
+            // spelling.
+            Ok((stream, peer)) => (
+                stream,
+                SocketAddr::new(peer.ip().to_canonical(), peer.port()),
+            ),
             Err(err) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 tracing::warn!(error = %err, "accept failed");

@@ -79,6 +79,34 @@ async fn forwarded_headers_from_untrusted_clients_are_replaced() {
 }
 
 #[tokio::test]
+async fn an_ipv4_client_of_a_dual_stack_listener_is_named_by_its_ipv4_address() {
+    // IPv6 unavailable (or v6-only sockets): nothing to test.
+    if std::net::TcpListener::bind("[::]:0").is_err() {
+        return;
+    }
+    let upstream = Upstream::start().await;
+    let yaml = config_yaml(upstream.addr, "trusted_proxies: [127.0.0.1]", "").replace(
+        "  - bind: 127.0.0.1:0\nadmin",
+        "  - bind: \"[::]:0\"\nadmin",
+    );
+    let gw = start(&yaml).await;
+    assert!(gw.addr.is_ipv6(), "{}", gw.addr);
+    // The peer arrives as ::ffff:127.0.0.1: it is the trusted 127.0.0.1.
+    let url = format!("http://127.0.0.1:{}/", gw.addr.port());
+    let request = Request::get(url)
+        .header("x-forwarded-for", "::ffff:198.51.100.7")
+        .body(Full::default())
+        .unwrap();
+    send(request).await;
+    assert_eq!(
+        upstream.last().headers["x-forwarded-for"],
+        "::ffff:198.51.100.7, 127.0.0.1"
+    );
+    let records = gw.audit_records(1).await;
+    assert_eq!(records[0]["client_ip"], "198.51.100.7");
+}
+
+#[tokio::test]
 async fn forwarded_for_from_a_trusted_proxy_sets_the_client_ip() {
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(
