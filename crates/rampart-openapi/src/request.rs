@@ -132,7 +132,9 @@ fn check_body(
     if let Some(fields) = &media.form {
         return check_form(op, media, fields, cx, failures);
     }
-    if !media.json {
+    // Under a wildcard range the body's own type decides: a JSON body declared
+    // as `*/*` must not skip the JSON checks.
+    if !media.is_json(&content_type) {
         return Ok(());
     }
     let Some(body) = cx.body.clone() else {
