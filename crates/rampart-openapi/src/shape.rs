@@ -303,7 +303,15 @@ struct Builder<'b> {
     prefix: String,
     defs_key: &'b str,
     nodes: Vec<Shape>,
-    memo: HashMap<String, ShapeId>,
+    memo: HashMap<Memo<'b>, ShapeId>,
+}
+
+/// What a node is shared by: a pure `$ref` (its target), or one schema of the
+/// bundle (by address: the bundle is not moved while the arena is built).
+#[derive(PartialEq, Eq, Hash)]
+enum Memo<'b> {
+    Ref(&'b str),
+    At(usize),
 }
 
 /// What the branches of one schema declare, merged.
@@ -325,21 +333,30 @@ impl<'b> Builder<'b> {
         self.bundle.get(self.defs_key)?.get(name)
     }
 
-    /// The node of a schema; a pure reference reuses its definition's node (recursion).
+    /// The node of a schema; a pure reference reuses its definition's node
+    /// (recursion). A reference with keywords beside it (3.1) extends the
+    /// definition for that use only, so its node is shared by that schema alone.
     fn node(&mut self, schema: &'b Value, depth: usize) -> ShapeId {
         if depth > MAX_DEPTH {
             return ANY;
         }
-        let reference = schema.get("$ref").and_then(Value::as_str);
-        if let Some(r) = reference
-            && let Some(&id) = self.memo.get(r)
+        let key = match schema {
+            Value::Object(map) => match map.get("$ref").and_then(Value::as_str) {
+                Some(r) if map.len() == 1 => Some(Memo::Ref(r)),
+                Some(_) => Some(Memo::At(std::ptr::from_ref(schema) as usize)),
+                None => None,
+            },
+            _ => None,
+        };
+        if let Some(k) = &key
+            && let Some(&id) = self.memo.get(k)
         {
             return id;
         }
         let id = self.nodes.len();
         self.nodes.push(Shape::default());
-        if let Some(r) = reference {
-            self.memo.insert(r.to_string(), id);
+        if let Some(k) = key {
+            self.memo.insert(k, id);
         }
         let mut acc = Acc::default();
         self.collect(schema, &mut acc, 0, false);

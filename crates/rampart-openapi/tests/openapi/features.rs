@@ -364,3 +364,33 @@ components:
         refused(run(&api, &mut json(req("POST", "/pets"), body)));
     }
 }
+
+#[test]
+fn keywords_beside_a_ref_extend_only_that_use_of_the_schema() {
+    let api = api();
+    // `editor` is a Person with an email; `viewer` a plain Person.
+    let legit = r#"{"editor":{"name":"A","email":"a@example.com"},"viewer":{"name":"B"}}"#;
+    let mut cx = json(req("POST", "/notes"), legit);
+    passes(&api, &mut cx);
+    let p = refused(run(
+        &api,
+        &mut json(
+            req("POST", "/notes"),
+            r#"{"viewer":{"name":"B","email":"b@example.com"}}"#,
+        ),
+    ));
+    assert!(
+        has_failure(&p, "body", "/viewer/email", "undeclared"),
+        "{p:?}"
+    );
+    let body = r#"{"editor":{"name":"A","email":"a@x"},"viewer":{"name":"B","email":"b@x"}}"#;
+    let mut resp = response(200, Some("application/json"), body);
+    assert_eq!(
+        respond(&api, &mut cx, &mut resp),
+        rampart_core::Verdict::Continue
+    );
+    assert_eq!(
+        body_json(&resp),
+        serde_json::json!({"editor":{"name":"A","email":"a@x"},"viewer":{"name":"B"}})
+    );
+}
