@@ -5,7 +5,9 @@
 //! recursion keeps working and the validator never resolves anything on its own. The
 //! OpenAPI 3.0 dialect is translated to Draft 4 on the way (`nullable`), and the
 //! `required` list is adjusted for the direction (`readOnly` members are not required
-//! in requests, `writeOnly` ones not in responses).
+//! in requests, `writeOnly` ones not in responses). In 3.0, siblings of a `$ref` are
+//! dropped except the markers that make the gateway stricter (`readOnly`,
+//! `writeOnly`, `x-rampart-roles`).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -77,6 +79,8 @@ const SCHEMA_ONE: [&str; 12] = [
 const SCHEMA_LISTS: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
 /// Schema identifiers dropped from copies (references were rewritten already).
 const IDENTIFIERS: [&str; 3] = ["$id", "$anchor", "$schema"];
+/// Keywords kept beside a 3.0 `$ref`: they only ever make the gateway stricter.
+const REF_MARKERS: [&str; 3] = ["readOnly", "writeOnly", "x-rampart-roles"];
 /// Deepest schema nesting copied (protects the loader from absurd specs).
 const MAX_DEPTH: usize = 64;
 
@@ -165,7 +169,13 @@ impl Bundler<'_> {
                 Value::String(format!("#/{}/{name}", self.version.defs_key())),
             );
             if self.version == SpecVersion::V30 {
-                // 3.0: siblings of $ref are ignored.
+                // 3.0 ignores siblings of $ref, but a marker that hides or refuses
+                // a member is kept: honouring it is the safe side.
+                for key in REF_MARKERS {
+                    if let Some(v) = map.get(key) {
+                        out.insert(key.into(), v.clone());
+                    }
+                }
                 return Ok(Value::Object(out));
             }
         }

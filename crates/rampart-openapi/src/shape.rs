@@ -115,12 +115,14 @@ impl Props {
         self.list.is_empty()
     }
 
-    /// Adds a property; one declared twice (by several branches) keeps the strictest marks.
+    /// Adds a property; one declared twice (by several branches) keeps the strictest
+    /// marks: roles are intersected (see [`intersect`]).
     fn merge(&mut self, name: &str, prop: Prop) {
         match self.list.iter_mut().find(|(n, _)| n == name) {
             Some((_, p)) => {
                 p.read_only |= prop.read_only;
                 p.write_only |= prop.write_only;
+                p.roles = intersect(p.roles.take(), prop.roles);
             }
             None => self.list.push((name.to_string(), prop)),
         }
@@ -275,10 +277,7 @@ impl Shapes {
                     let Some(roles) = role_visible.get(&name.to_ascii_lowercase()) else {
                         continue;
                     };
-                    prop.roles = Some(match prop.roles.take() {
-                        None => roles.clone(),
-                        Some(spec) => spec.into_iter().filter(|r| roles.contains(r)).collect(),
-                    });
+                    prop.roles = intersect(prop.roles.take(), Some(roles.clone()));
                 }
             }
         }
@@ -525,7 +524,7 @@ impl<'b> Builder<'b> {
                 shape,
                 read_only: self.flag(schema, "readOnly", 0),
                 write_only: self.flag(schema, "writeOnly", 0),
-                roles: self.roles(schema),
+                roles: self.roles(schema, 0),
                 reveal: self.flag(schema, "x-rampart-visible", 0),
                 sensitive: crate::json::filter::looks_sensitive(name),
             };
@@ -574,13 +573,47 @@ impl<'b> Builder<'b> {
         }
     }
 
-    fn roles(&self, schema: &Value) -> Option<Vec<String>> {
-        let list = schema.get("x-rampart-roles")?.as_array()?;
-        Some(
-            list.iter()
-                .filter_map(|r| r.as_str().map(String::from))
-                .collect(),
-        )
+    /// The roles `x-rampart-roles` allows on the schema and what it references or
+    /// combines with `allOf` (like [`Builder::flag`]); several lists intersect.
+    fn roles(&self, schema: &Value, depth: usize) -> Option<Vec<String>> {
+        if depth > 8 {
+            return None;
+        }
+        let mut roles = match schema.get("x-rampart-roles") {
+            None => None,
+            Some(Value::String(r)) => Some(vec![r.clone()]),
+            Some(Value::Array(list)) => Some(
+                list.iter()
+                    .filter_map(|r| r.as_str().map(String::from))
+                    .collect(),
+            ),
+            // Not a role list: nobody is shown the member rather than everybody.
+            Some(_) => Some(Vec::new()),
+        };
+        if let Some(t) = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| self.target(r))
+        {
+            roles = intersect(roles, self.roles(t, depth + 1));
+        }
+        if let Some(Value::Array(branches)) = schema.get("allOf") {
+            for b in branches {
+                roles = intersect(roles, self.roles(b, depth + 1));
+            }
+        }
+        roles
+    }
+}
+
+/// Two role restrictions on one member. Each list admits a caller holding any of
+/// its roles, and every restriction must admit the caller; the intersection is a
+/// single list that never admits more (it may refuse a caller holding one role of
+/// each list but none of both: the safe side).
+fn intersect(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(a), Some(b)) => Some(a.into_iter().filter(|r| b.contains(r)).collect()),
     }
 }
 
