@@ -4,7 +4,9 @@
 //! Supported forms: `simple` (path, header), `form` exploded and not (query, cookie),
 //! `spaceDelimited`, `pipeDelimited`, `deepObject` (query), `label` and `matrix` (path).
 //! A scalar query parameter given twice is refused (parameter pollution: the gateway
-//! and the upstream could read different values).
+//! and the upstream could read different values); so is a scalar or JSON header on
+//! several lines, while the lines of an array or object header are joined with
+//! `, ` (as the upstream reads them) and checked as one list.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -279,15 +281,23 @@ impl Param {
                 let Some(headers) = src.headers else {
                     return Ok(None);
                 };
-                let mut values = headers.get_all(self.name.as_str()).iter();
-                let Some(first) = values.next() else {
+                let mut lines = headers.get_all(self.name.as_str()).iter();
+                let Some(first) = lines.next() else {
                     return Ok(None);
                 };
-                if values.next().is_some() && matches!(self.kind, Kind::Scalar(_) | Kind::Json) {
-                    return Err("duplicate");
+                let mut text = Cow::Borrowed(first.to_str().map_err(|_| "encoding")?.trim());
+                for line in lines {
+                    if matches!(self.kind, Kind::Scalar(_) | Kind::Json) {
+                        return Err("duplicate");
+                    }
+                    // Repeated lines are one list to the upstream (RFC 9110 5.3):
+                    // every line is checked, not only the first.
+                    let line = line.to_str().map_err(|_| "encoding")?.trim();
+                    let joined = text.to_mut();
+                    joined.push_str(", ");
+                    joined.push_str(line);
                 }
-                let text = first.to_str().map_err(|_| "encoding")?;
-                self.read_delimited(text.trim(), ',').map(Some)
+                self.read_delimited(&text, ',').map(Some)
             }
             In::Cookie => {
                 let mut found = src.cookies.iter().filter(|(n, _)| *n == self.name);
@@ -368,6 +378,9 @@ impl Param {
     fn read_delimited(&self, raw: &str, sep: char) -> Result<Value, &'static str> {
         let path = self.location == In::Path;
         let decode = |s| decode_part(s, path);
+        // A header list allows whitespace around its elements (RFC 9110 5.6.1).
+        let header = self.location == In::Header;
+        let ows = |s| if header { trim_ows(s) } else { s };
         match &self.kind {
             Kind::Scalar(s) => coerce(&decode(raw)?, *s).ok_or("type"),
             Kind::Json => {
@@ -383,7 +396,7 @@ impl Param {
                 }
                 raw.split(sep)
                     .take(MAX_QUERY_PAIRS + 1)
-                    .map(|item| decode(item).and_then(|d| coerce(&d, *s).ok_or("type")))
+                    .map(|item| decode(ows(item)).and_then(|d| coerce(&d, *s).ok_or("type")))
                     .collect::<Result<Vec<_>, _>>()
                     .map(Value::Array)
             }
@@ -392,7 +405,7 @@ impl Param {
                 let mut parts = raw.split(sep).take(2 * MAX_QUERY_PAIRS);
                 if self.explode {
                     for part in parts {
-                        let (k, v) = part.split_once('=').ok_or("style")?;
+                        let (k, v) = ows(part).split_once('=').ok_or("style")?;
                         let scalar = props.get(k).copied().unwrap_or(Scalar::String);
                         map.insert(
                             decode(k)?.into_owned(),
@@ -401,7 +414,8 @@ impl Param {
                     }
                 } else {
                     while let Some(k) = parts.next() {
-                        let v = parts.next().ok_or("style")?;
+                        let k = ows(k);
+                        let v = ows(parts.next().ok_or("style")?);
                         let scalar = props.get(k).copied().unwrap_or(Scalar::String);
                         map.insert(
                             decode(k)?.into_owned(),
@@ -432,6 +446,10 @@ impl Param {
 }
 
 /// Path values are still percent-encoded; other sources were decoded already.
+fn trim_ows(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
 fn decode_part(s: &str, path: bool) -> Result<Cow<'_, str>, &'static str> {
     if path {
         percent_decode(s).map(Cow::Owned).ok_or("encoding")
@@ -622,6 +640,69 @@ mod tests {
         assert_eq!(coerce("NaN", Scalar::Number), None);
         assert_eq!(coerce("true", Scalar::Boolean), Some(Value::Bool(true)));
         assert_eq!(coerce("1", Scalar::Boolean), None);
+    }
+
+    fn param(location: In, style: Style, kind: Kind, schema: Value) -> Param {
+        let version = crate::bundle::SpecVersion::V31;
+        Param {
+            name: "x".into(),
+            location,
+            required: false,
+            style,
+            explode: false,
+            kind,
+            validator: Some(crate::bundle::compile(&schema, version).unwrap()),
+            shapes: None,
+        }
+    }
+
+    /// The rules `param` fails on `src`.
+    fn rules(param: &Param, src: &Sources<'_>) -> Vec<String> {
+        let mut failures = Vec::new();
+        param.check(src, &mut failures);
+        failures.into_iter().map(|f| f.rule).collect()
+    }
+
+    fn headers(lines: &[&'static str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for line in lines {
+            map.append("x", http::HeaderValue::from_static(line));
+        }
+        map
+    }
+
+    #[test]
+    fn every_line_of_a_list_header_is_checked() {
+        let scopes = param(
+            In::Header,
+            Style::Simple,
+            Kind::Array(Scalar::String),
+            serde_json::json!({"type": "array", "items": {"enum": ["read", "write"]}}),
+        );
+        let check = |lines: &[&'static str]| {
+            let map = headers(lines);
+            let src = Sources {
+                headers: Some(&map),
+                ..Sources::default()
+            };
+            rules(&scopes, &src)
+        };
+        assert_eq!(check(&["read", "admin"]), ["enum"]);
+        assert_eq!(check(&["read, write", "admin"]), ["enum"]);
+        assert!(check(&["read", "write"]).is_empty());
+        assert!(check(&["read, write"]).is_empty());
+        let obj = param(
+            In::Header,
+            Style::Simple,
+            Kind::Object(HashMap::new()),
+            serde_json::json!({"properties": {"a": {"const": "1"}}, "additionalProperties": false}),
+        );
+        let map = headers(&["a,1", "b,2"]);
+        let src = Sources {
+            headers: Some(&map),
+            ..Sources::default()
+        };
+        assert_eq!(rules(&obj, &src), ["additionalProperties"]);
     }
 
     #[test]
