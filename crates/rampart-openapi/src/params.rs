@@ -6,7 +6,9 @@
 //! A scalar query parameter given twice is refused (parameter pollution: the gateway
 //! and the upstream could read different values); so is a scalar or JSON header on
 //! several lines, while the lines of an array or object header are joined with
-//! `, ` (as the upstream reads them) and checked as one list.
+//! `, ` (as the upstream reads them) and checked as one list. More than 256 query
+//! pairs, cookies, list items or object members is refused (`max-parameters`),
+//! never cut short: what is past a cut would reach the upstream unchecked.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -169,16 +171,24 @@ fn decode(text: &str, plus: bool) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Parses a `Cookie` header value into pairs.
-pub fn parse_cookies(value: &str) -> Vec<(&str, &str)> {
-    value
-        .split(';')
-        .filter_map(|c| {
-            let (k, v) = c.trim().split_once('=')?;
-            Some((k.trim(), v.trim().trim_matches('"')))
-        })
-        .take(MAX_QUERY_PAIRS)
-        .collect()
+/// Parses `Cookie` header values into pairs; more than [`MAX_QUERY_PAIRS`] in all
+/// is `Err("max-parameters")` (a cookie past a cut would go unchecked).
+pub fn parse_cookies<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<(&'a str, &'a str)>, &'static str> {
+    let mut out = Vec::new();
+    for value in values {
+        for c in value.split(';') {
+            let Some((k, v)) = c.trim().split_once('=') else {
+                continue;
+            };
+            if out.len() >= MAX_QUERY_PAIRS {
+                return Err("max-parameters");
+            }
+            out.push((k.trim(), v.trim().trim_matches('"')));
+        }
+    }
+    Ok(out)
 }
 
 /// Coerces a raw string to a JSON value of the scalar type.
@@ -394,15 +404,27 @@ impl Param {
                 if raw.is_empty() {
                     return Ok(Value::Array(Vec::new()));
                 }
+                // Past the limit the value is refused, not cut: items never
+                // checked would still reach the upstream.
+                if raw.split(sep).nth(MAX_QUERY_PAIRS).is_some() {
+                    return Err("max-parameters");
+                }
                 raw.split(sep)
-                    .take(MAX_QUERY_PAIRS + 1)
                     .map(|item| decode(ows(item)).and_then(|d| coerce(&d, *s).ok_or("type")))
                     .collect::<Result<Vec<_>, _>>()
                     .map(Value::Array)
             }
             Kind::Object(props) => {
+                let members = if self.explode {
+                    MAX_QUERY_PAIRS
+                } else {
+                    2 * MAX_QUERY_PAIRS
+                };
+                if raw.split(sep).nth(members).is_some() {
+                    return Err("max-parameters");
+                }
                 let mut map = Map::new();
-                let mut parts = raw.split(sep).take(2 * MAX_QUERY_PAIRS);
+                let mut parts = raw.split(sep);
                 if self.explode {
                     for part in parts {
                         let (k, v) = ows(part).split_once('=').ok_or("style")?;
@@ -706,10 +728,82 @@ mod tests {
     }
 
     #[test]
+    fn lists_past_the_limit_are_refused_not_cut() {
+        let list = param(
+            In::Query,
+            Style::Form,
+            Kind::Array(Scalar::String),
+            serde_json::json!({"maxItems": 300, "items": {"const": "a"}}),
+        );
+        let check = |p: &Param, value: String| {
+            let src = Sources {
+                query: vec![("x".into(), value)],
+                ..Sources::default()
+            };
+            rules(p, &src)
+        };
+        let items = |n| vec!["a"; n].join(",");
+        assert!(check(&list, items(MAX_QUERY_PAIRS)).is_empty());
+        // A bad item past the old cut at 257 items.
+        assert_eq!(
+            check(&list, format!("{},b", items(MAX_QUERY_PAIRS + 1))),
+            ["max-parameters"]
+        );
+        assert_eq!(check(&list, items(301)), ["max-parameters"]);
+        let obj = param(
+            In::Query,
+            Style::Form,
+            Kind::Object(HashMap::new()),
+            serde_json::json!({"additionalProperties": {"const": "1"}}),
+        );
+        let members = |n: usize| {
+            (0..n)
+                .map(|i| format!("k{i},1"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert!(check(&obj, members(MAX_QUERY_PAIRS)).is_empty());
+        assert_eq!(
+            check(&obj, format!("{},z,2", members(MAX_QUERY_PAIRS))),
+            ["max-parameters"]
+        );
+        let mut exploded = obj;
+        exploded.explode = true;
+        let pairs = |n: usize| {
+            (0..n)
+                .map(|i| format!("k{i}=1"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        exploded.location = In::Path;
+        let path = |value: String| {
+            let src = Sources {
+                path: vec![("x", value)],
+                ..Sources::default()
+            };
+            rules(&exploded, &src)
+        };
+        assert!(path(pairs(MAX_QUERY_PAIRS)).is_empty());
+        assert_eq!(
+            path(format!("{},z=2", pairs(MAX_QUERY_PAIRS))),
+            ["max-parameters"]
+        );
+    }
+
+    #[test]
     fn cookies() {
         assert_eq!(
-            parse_cookies("a=1; b=\"2\";c"),
-            vec![("a", "1"), ("b", "2")]
+            parse_cookies(["a=1; b=\"2\";c", "d=4"]),
+            Ok(vec![("a", "1"), ("b", "2"), ("d", "4")])
+        );
+        let filler = vec!["f=1"; MAX_QUERY_PAIRS].join("; ");
+        assert_eq!(
+            parse_cookies([filler.as_str()]).unwrap().len(),
+            MAX_QUERY_PAIRS
+        );
+        assert_eq!(
+            parse_cookies([filler.as_str(), "session=x"]),
+            Err("max-parameters")
         );
     }
 }
