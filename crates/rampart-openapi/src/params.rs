@@ -153,9 +153,7 @@ fn decode(text: &str, plus: bool) -> Option<String> {
     while let Some(&b) = bytes.get(i) {
         match b {
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                out.push(hex_byte(bytes.get(i + 1..i + 3)?)?);
                 i += 3;
             }
             b'+' if plus => {
@@ -169,6 +167,15 @@ fn decode(text: &str, plus: bool) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// Two hexadecimal digits as a byte. Exactly two digits: `from_str_radix` alone
+/// would take `%+1` as 0x01 where an upstream keeps it literal.
+pub fn hex_byte(hex: &[u8]) -> Option<u8> {
+    if hex.len() != 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
 }
 
 /// Parses `Cookie` header values into pairs; more than [`MAX_QUERY_PAIRS`] in all
@@ -651,6 +658,12 @@ mod tests {
         );
         assert_eq!(parse_query("a=%ZZ"), Err("encoding"));
         assert_eq!(parse_query("a=%FF"), Err("encoding"));
+        // A sign is not a hex digit.
+        assert_eq!(parse_query("a=%+1"), Err("encoding"));
+        assert_eq!(parse_query("a=%-1"), Err("encoding"));
+        assert_eq!(percent_decode("%+1"), None);
+        assert_eq!(percent_decode("%2B1"), Some("+1".into()));
+        assert_eq!(crate::loader::percent_decode("a%+1%41"), "a%+1A");
         let many = "a=1&".repeat(MAX_QUERY_PAIRS + 1);
         assert_eq!(parse_query(&many), Err("max-parameters"));
     }
