@@ -7,7 +7,7 @@
 //! `required` list is adjusted for the direction (`readOnly` members are not required
 //! in requests, `writeOnly` ones not in responses). In 3.0, siblings of a `$ref` are
 //! dropped except the markers that make the gateway stricter (`readOnly`,
-//! `writeOnly`, `x-rampart-roles`).
+//! `writeOnly`, `x-rampart-roles`). `format: int32`/`int64` become bounds.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -220,6 +220,7 @@ impl Bundler<'_> {
         }
         self.adjust_required(&mut out);
         self.discriminate(doc, pointer, map, &mut out)?;
+        integer_range(&mut out);
         Ok(Value::Object(out))
     }
 
@@ -381,6 +382,27 @@ fn tag_schema(property: &str, values: Vec<Value>) -> Value {
         Value::Array(vec![Value::String(property.to_string())]),
     );
     Value::Object(tag)
+}
+
+/// `format: int32`/`int64` as the bounds they mean, in an `allOf` branch (beside
+/// any bounds the schema has): the validator checks formats of strings only.
+fn integer_range(out: &mut Map<String, Value>) {
+    let (min, max) = match out.get("format").and_then(Value::as_str) {
+        Some("int32") => (Value::from(i32::MIN), Value::from(i32::MAX)),
+        Some("int64") => (Value::from(i64::MIN), Value::from(i64::MAX)),
+        _ => return,
+    };
+    let mut range = Map::new();
+    range.insert("minimum".into(), min);
+    range.insert("maximum".into(), max);
+    match out.get_mut("allOf") {
+        Some(Value::Array(list)) => list.push(Value::Object(range)),
+        // Not a list: the validator refuses the schema anyway.
+        Some(_) => {}
+        None => {
+            out.insert("allOf".into(), Value::Array(vec![Value::Object(range)]));
+        }
+    }
 }
 
 /// OpenAPI 3.0 `nullable: true` is `type: [t, "null"]` (and `null` in `enum`) in JSON Schema.

@@ -366,3 +366,32 @@ fn a_json_body_under_a_wildcard_media_range_gets_the_json_checks() {
         &mut with_body(req("POST", "/v1/files"), "application/pdf", "%PDF-1.7"),
     );
 }
+
+#[test]
+fn int32_and_int64_formats_bound_integers() {
+    let api = api();
+    let post = |uri: &str, body: &str| run(&api, &mut json(req("POST", uri), body));
+    let p = refused(post("/v1/payslips", r#"{"days":2147483648}"#));
+    assert!(has_failure(&p, "body", "/days", "maximum"), "{p:?}");
+    let p = refused(post("/v1/payslips", r#"{"days":-1}"#));
+    assert!(has_failure(&p, "body", "/days", "minimum"), "{p:?}");
+    let p = refused(post("/v1/payslips", r#"{"ledger":9223372036854775808}"#));
+    assert!(has_failure(&p, "body", "/ledger", "maximum"), "{p:?}");
+    let p = refused(post("/v1/payslips?batch=-2147483649", "{}"));
+    assert!(has_failure(&p, "query", "/batch", "minimum"), "{p:?}");
+    for ok in [
+        r#"{"days":2147483647}"#,
+        r#"{"days":0,"ledger":-9223372036854775808}"#,
+        r#"{"ledger":9223372036854775807}"#,
+    ] {
+        assert_eq!(
+            post("/v1/payslips", ok),
+            rampart_core::Verdict::Continue,
+            "{ok}"
+        );
+    }
+    assert_eq!(
+        post("/v1/payslips?batch=-2147483648", "{}"),
+        rampart_core::Verdict::Continue
+    );
+}
