@@ -2,7 +2,8 @@
 //!
 //! A [`Shapes`] arena is built once per bundled schema: for each schema node, the
 //! declared properties (with `readOnly`, `writeOnly`, role and visibility marks), how
-//! undeclared members are treated, and the item shape of arrays. Compositions
+//! undeclared members are treated, and the item shapes of arrays (by position for
+//! tuples: `prefixItems`, Draft 4 `items: [..]`). Compositions
 //! (`allOf`, `anyOf`, `oneOf`) are merged: a property declared by any branch is
 //! declared. Recursive schemas share nodes through the bundle's definitions.
 
@@ -198,8 +199,10 @@ pub struct Shape {
     pub any: bool,
     /// Present when the schema can be an object.
     pub object: Option<ObjectShape>,
-    /// Item shape when the schema can be an array.
+    /// Item shape when the schema can be an array (past `prefix`).
     pub items: Option<ShapeId>,
+    /// Shapes of a tuple's leading items (`prefixItems`; Draft 4 `items: [..]`).
+    pub prefix: Vec<ShapeId>,
     /// A `discriminator`: the object's shape is the branch its property names.
     pub discriminator: Option<Box<Discriminator>>,
 }
@@ -214,6 +217,14 @@ pub struct Discriminator {
 }
 
 impl Shape {
+    /// The shape of array item `index`: its tuple position's, else `items`.
+    pub fn item(&self, index: usize) -> Option<ShapeId> {
+        if self.any {
+            return Some(ANY);
+        }
+        self.prefix.get(index).copied().or(self.items)
+    }
+
     /// The shape that applies to `value`: the discriminated branch it names, or
     /// this shape (all branches merged) when it names none.
     pub fn select(&self, value: &Value) -> Option<ShapeId> {
@@ -238,6 +249,7 @@ impl Shapes {
             any: true,
             object: None,
             items: None,
+            prefix: Vec::new(),
             discriminator: None,
         };
         self.nodes.get(id).unwrap_or(&FREE)
@@ -322,6 +334,8 @@ struct Acc<'b> {
     patterns: Vec<(&'b String, &'b Value)>,
     additional: Option<&'b Value>,
     items: Option<&'b Value>,
+    /// A tuple's leading item schemas (first declaration found).
+    prefix: Option<&'b Vec<Value>>,
     /// The schema holding a discriminator (first one found).
     discriminated: Option<&'b serde_json::Map<String, Value>>,
 }
@@ -465,7 +479,20 @@ impl<'b> Builder<'b> {
                 acc.additional = Some(more_permissive(acc.additional, a));
             }
         }
-        if let Some(items) = map.get("items")
+        // A tuple: 2020-12 `prefixItems` (then `items` for the rest), or Draft 4
+        // `items: [..]` (then `additionalItems`).
+        let rest = match (map.get("prefixItems"), map.get("items")) {
+            (Some(Value::Array(prefix)), items) => {
+                acc.prefix.get_or_insert(prefix);
+                items
+            }
+            (None, Some(Value::Array(prefix))) => {
+                acc.prefix.get_or_insert(prefix);
+                map.get("additionalItems")
+            }
+            (_, items) => items,
+        };
+        if let Some(items) = rest
             && items.is_object()
         {
             acc.items = Some(items);
@@ -494,18 +521,29 @@ impl<'b> Builder<'b> {
     }
 
     fn finish(&mut self, acc: Acc<'b>, depth: usize) -> Shape {
-        if !acc.typed && !acc.objectish && acc.items.is_none() {
+        if !acc.typed && !acc.objectish && acc.items.is_none() && acc.prefix.is_none() {
             return Shape {
                 any: true,
                 ..Shape::default()
             };
         }
-        let items = acc.items.map(|s| self.node(s, depth + 1));
+        let mut items = acc.items.map(|s| self.node(s, depth + 1));
+        let prefix: Vec<ShapeId> = acc
+            .prefix
+            .into_iter()
+            .flatten()
+            .map(|s| self.node(s, depth + 1))
+            .collect();
+        if !prefix.is_empty() && items.is_none() {
+            // Items past the tuple that no schema describes are free-form.
+            items = Some(ANY);
+        }
         if !acc.objectish {
             return Shape {
                 any: false,
                 object: None,
                 items,
+                prefix,
                 discriminator: None,
             };
         }
@@ -547,6 +585,7 @@ impl<'b> Builder<'b> {
                 additional,
             }),
             items,
+            prefix,
             discriminator: None,
         }
     }
@@ -668,6 +707,37 @@ mod tests {
         let item = shapes.get(children.shape).items.unwrap();
         let item_obj = shapes.get(item).object.as_ref().unwrap();
         assert!(item_obj.props.contains_key("password"));
+    }
+
+    #[test]
+    fn tuples_give_each_position_its_shape() {
+        let obj = |name: &str| json!({"type": "object", "properties": {name: {}}});
+        for (tuple, rest) in [
+            (
+                json!({"prefixItems": [obj("a"), obj("b")], "items": obj("c")}),
+                true,
+            ),
+            (
+                json!({"items": [obj("a"), obj("b")], "additionalItems": obj("c")}),
+                true,
+            ),
+            (
+                json!({"type": "array", "prefixItems": [obj("a"), obj("b")]}),
+                false,
+            ),
+        ] {
+            let shapes = Shapes::build(&tuple, "$defs");
+            let root = shapes.get(shapes.root);
+            let declares = |i: usize, name: &str| {
+                let shape = shapes.get(root.item(i).unwrap());
+                shape.any || shape.object.as_ref().unwrap().props.contains_key(name)
+            };
+            assert!(declares(0, "a") && !declares(0, "b"), "{tuple}");
+            assert!(declares(1, "b") && !declares(1, "a"), "{tuple}");
+            assert!(declares(2, "c") && declares(5, "c"), "{tuple}");
+            // Past a tuple with no rest schema: free-form.
+            assert_eq!(!declares(2, "x"), rest, "{tuple}");
+        }
     }
 
     #[test]
