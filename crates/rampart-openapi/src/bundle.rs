@@ -5,7 +5,9 @@
 //! recursion keeps working and the validator never resolves anything on its own. The
 //! OpenAPI 3.0 dialect is translated to Draft 4 on the way (`nullable`), and the
 //! `required` list is adjusted for the direction (`readOnly` members are not required
-//! in requests, `writeOnly` ones not in responses).
+//! in requests, `writeOnly` ones not in responses). In 3.0, siblings of a `$ref` are
+//! dropped except the markers that make the gateway stricter (`readOnly`,
+//! `writeOnly`, `x-rampart-roles`). `format: int32`/`int64` become bounds.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -77,6 +79,8 @@ const SCHEMA_ONE: [&str; 12] = [
 const SCHEMA_LISTS: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
 /// Schema identifiers dropped from copies (references were rewritten already).
 const IDENTIFIERS: [&str; 3] = ["$id", "$anchor", "$schema"];
+/// Keywords kept beside a 3.0 `$ref`: they only ever make the gateway stricter.
+const REF_MARKERS: [&str; 3] = ["readOnly", "writeOnly", "x-rampart-roles"];
 /// Deepest schema nesting copied (protects the loader from absurd specs).
 const MAX_DEPTH: usize = 64;
 
@@ -165,7 +169,13 @@ impl Bundler<'_> {
                 Value::String(format!("#/{}/{name}", self.version.defs_key())),
             );
             if self.version == SpecVersion::V30 {
-                // 3.0: siblings of $ref are ignored.
+                // 3.0 ignores siblings of $ref, but a marker that hides or refuses
+                // a member is kept: honouring it is the safe side.
+                for key in REF_MARKERS {
+                    if let Some(v) = map.get(key) {
+                        out.insert(key.into(), v.clone());
+                    }
+                }
                 return Ok(Value::Object(out));
             }
         }
@@ -210,6 +220,7 @@ impl Bundler<'_> {
         }
         self.adjust_required(&mut out);
         self.discriminate(doc, pointer, map, &mut out)?;
+        integer_range(&mut out);
         Ok(Value::Object(out))
     }
 
@@ -371,6 +382,27 @@ fn tag_schema(property: &str, values: Vec<Value>) -> Value {
         Value::Array(vec![Value::String(property.to_string())]),
     );
     Value::Object(tag)
+}
+
+/// `format: int32`/`int64` as the bounds they mean, in an `allOf` branch (beside
+/// any bounds the schema has): the validator checks formats of strings only.
+fn integer_range(out: &mut Map<String, Value>) {
+    let (min, max) = match out.get("format").and_then(Value::as_str) {
+        Some("int32") => (Value::from(i32::MIN), Value::from(i32::MAX)),
+        Some("int64") => (Value::from(i64::MIN), Value::from(i64::MAX)),
+        _ => return,
+    };
+    let mut range = Map::new();
+    range.insert("minimum".into(), min);
+    range.insert("maximum".into(), max);
+    match out.get_mut("allOf") {
+        Some(Value::Array(list)) => list.push(Value::Object(range)),
+        // Not a list: the validator refuses the schema anyway.
+        Some(_) => {}
+        None => {
+            out.insert("allOf".into(), Value::Array(vec![Value::Object(range)]));
+        }
+    }
 }
 
 /// OpenAPI 3.0 `nullable: true` is `type: [t, "null"]` (and `null` in `enum`) in JSON Schema.

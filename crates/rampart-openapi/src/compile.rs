@@ -25,9 +25,10 @@ pub struct MediaSpec {
     pub range: String,
     /// Whether bodies of this type are JSON (validated and filtered).
     pub json: bool,
-    /// A wildcard range that covers JSON (`*/*`, `application/*`): a JSON
-    /// response it matches is filtered free-form (secrets, `role_visible`),
-    /// since its schema does not say the body is JSON. See [`MediaSpec::is_json`].
+    /// A wildcard range that covers JSON (`*/*`, `application/*`): a JSON body
+    /// it matches is handled as JSON (pre-scan, schema, mass assignment, response
+    /// filtering), free-form when it has no schema or a string one. See
+    /// [`MediaSpec::is_json`].
     pub covers_json: bool,
     /// For `application/x-www-form-urlencoded` and `multipart/form-data` request
     /// bodies with a schema: the
@@ -551,9 +552,24 @@ impl Ctx<'_> {
             let is_form = (range == FORM || range == MULTIPART) && direction == Direction::Request;
             let mut form = None;
             let mptr = format!("{ptr}/content/{}/schema", escape_segment(&range));
+            let wildcard = covers_json(&range);
             let (validator, shapes) = match m.get("schema") {
-                Some(schema) if json || is_form => {
+                Some(schema) if json || is_form || wildcard => {
                     let b = bundle(self.docs, doc, &mptr, schema, self.version, direction)?;
+                    if wildcard && describes_bytes(&b, self.version.defs_key()) {
+                        // A string schema under a wildcard describes raw bytes, not
+                        // a JSON document: a JSON body there is still pre-scanned,
+                        // parsed and checked for forbidden members, free-form.
+                        out.push(MediaSpec {
+                            covers_json: true,
+                            range,
+                            json,
+                            form,
+                            validator: None,
+                            shapes: Shapes::free(),
+                        });
+                        continue;
+                    }
                     let validator = match direction {
                         Direction::Request => {
                             Some(compile_schema(&b, self.version).map_err(|message| {
@@ -573,7 +589,7 @@ impl Ctx<'_> {
                 _ => (None, Shapes::free()),
             };
             out.push(MediaSpec {
-                covers_json: covers_json(&range),
+                covers_json: wildcard,
                 range,
                 json,
                 form,
@@ -623,6 +639,32 @@ pub fn is_json(essence: &str) -> bool {
 /// Whether a declared media range is a wildcard a JSON body can fall under.
 fn covers_json(range: &str) -> bool {
     range == "*/*" || range == "application/*"
+}
+
+/// Whether a bundled schema is a string (what `*/*` uploads declare), following a
+/// root `$ref` or one-branch `allOf` into the definitions.
+fn describes_bytes(root: &Value, defs_key: &str) -> bool {
+    let prefix = format!("#/{defs_key}/");
+    let mut schema = root;
+    for _ in 0..8 {
+        match schema.get("type") {
+            Some(Value::String(t)) => return t == "string",
+            Some(_) => return false,
+            None => {}
+        }
+        let next = match (schema.get("$ref"), schema.get("allOf")) {
+            (Some(Value::String(r)), _) => r
+                .strip_prefix(&prefix)
+                .and_then(|name| root.get(defs_key)?.get(name)),
+            (None, Some(Value::Array(list))) if list.len() == 1 => list.first(),
+            _ => None,
+        };
+        match next {
+            Some(n) => schema = n,
+            None => return false,
+        }
+    }
+    false
 }
 
 impl MediaSpec {

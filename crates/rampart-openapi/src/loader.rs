@@ -302,10 +302,7 @@ pub fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if b == b'%'
-            && let Some(v) = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(v) = bytes.get(i + 1..i + 3).and_then(crate::params::hex_byte)
         {
             out.push(v);
             i += 3;

@@ -143,14 +143,15 @@ impl Walker<'_> {
                 stripped |= !remove.is_empty();
             }
             Value::Array(items) => {
-                let item = if shape.any { Some(ANY) } else { shape.items };
-                if let Some(item) = item {
-                    for (i, child) in items.iter_mut().enumerate() {
-                        let len = pointer.len();
-                        push_index(pointer, i);
-                        stripped |= self.walk(item, child, pointer, depth + 1);
-                        pointer.truncate(len);
-                    }
+                for (i, child) in items.iter_mut().enumerate() {
+                    // None: a type mismatch the validator reported.
+                    let Some(item) = shape.item(i) else {
+                        continue;
+                    };
+                    let len = pointer.len();
+                    push_index(pointer, i);
+                    stripped |= self.walk(item, child, pointer, depth + 1);
+                    pointer.truncate(len);
                 }
             }
             _ => {}

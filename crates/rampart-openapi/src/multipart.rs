@@ -2,10 +2,10 @@
 //! so they are typed, validated and checked for mass assignment like form bodies.
 //!
 //! Strict on purpose: a body the gateway reads one way and the upstream another is
-//! a bypass. Refused (rule `multipart`): a missing or malformed boundary, a part
-//! without `Content-Disposition: form-data; name=...`, more than one disposition,
-//! a missing closing delimiter, more than [`MAX_PARTS`] parts, part headers over
-//! [`MAX_PART_HEAD`] bytes. File contents are kept as (lossy) text: schemas
+//! a bypass. Refused (rule `multipart`): a missing, repeated or malformed
+//! boundary, a part without `Content-Disposition: form-data; name=...`, more than
+//! one disposition, a missing closing delimiter, more than [`MAX_PARTS`] parts,
+//! part headers over [`MAX_PART_HEAD`] bytes. File contents are kept as (lossy) text: schemas
 //! declare them as strings (`format: binary`), and their bytes are bounded by the
 //! body limit already.
 
@@ -17,13 +17,17 @@ pub const MAX_PART_HEAD: usize = 4096;
 /// The refusal rule.
 pub const RULE: &str = "multipart";
 
-/// The `boundary` parameter of a `multipart/form-data` content type.
+/// The `boundary` parameter of a `multipart/form-data` content type. `None` when
+/// it is given twice: parsers disagree on which one counts.
 pub fn boundary(content_type: &str) -> Option<&str> {
-    let mut params = content_type.split(';').skip(1);
-    let value = params.find_map(|p| {
+    let mut found = content_type.split(';').skip(1).filter_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim())
-    })?;
+    });
+    let value = found.next()?;
+    if found.next().is_some() {
+        return None;
+    }
     let value = match value.strip_prefix('"') {
         Some(q) => q.strip_suffix('"')?,
         None => value,
@@ -187,5 +191,17 @@ mod tests {
         assert_eq!(parse(CT, &body(&many)), Err(RULE));
         assert_eq!(boundary("multipart/form-data; boundary="), None);
         assert_eq!(boundary(&format!("x; boundary={}", "a".repeat(71))), None);
+        // A repeated boundary: the upstream may split on the other one.
+        let twice = "multipart/form-data; boundary=XyZ; boundary=Other";
+        assert_eq!(boundary(twice), None);
+        assert_eq!(parse(twice, &body(&[(ok, "1")])), Err(RULE));
+        assert_eq!(
+            parse(
+                "multipart/form-data; BOUNDARY=Other; boundary=XyZ",
+                &body(&[(ok, "1")])
+            ),
+            Err(RULE)
+        );
+        assert_eq!(parse(CT, &body(&[(ok, "1")])).unwrap().len(), 1);
     }
 }

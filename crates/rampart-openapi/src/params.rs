@@ -4,7 +4,11 @@
 //! Supported forms: `simple` (path, header), `form` exploded and not (query, cookie),
 //! `spaceDelimited`, `pipeDelimited`, `deepObject` (query), `label` and `matrix` (path).
 //! A scalar query parameter given twice is refused (parameter pollution: the gateway
-//! and the upstream could read different values).
+//! and the upstream could read different values); so is a scalar or JSON header on
+//! several lines, while the lines of an array or object header are joined with
+//! `, ` (as the upstream reads them) and checked as one list. More than 256 query
+//! pairs, cookies, list items or object members is refused (`max-parameters`),
+//! never cut short: what is past a cut would reach the upstream unchecked.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -149,9 +153,7 @@ fn decode(text: &str, plus: bool) -> Option<String> {
     while let Some(&b) = bytes.get(i) {
         match b {
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                out.push(hex_byte(bytes.get(i + 1..i + 3)?)?);
                 i += 3;
             }
             b'+' if plus => {
@@ -167,16 +169,33 @@ fn decode(text: &str, plus: bool) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Parses a `Cookie` header value into pairs.
-pub fn parse_cookies(value: &str) -> Vec<(&str, &str)> {
-    value
-        .split(';')
-        .filter_map(|c| {
-            let (k, v) = c.trim().split_once('=')?;
-            Some((k.trim(), v.trim().trim_matches('"')))
-        })
-        .take(MAX_QUERY_PAIRS)
-        .collect()
+/// Two hexadecimal digits as a byte. Exactly two digits: `from_str_radix` alone
+/// would take `%+1` as 0x01 where an upstream keeps it literal.
+pub fn hex_byte(hex: &[u8]) -> Option<u8> {
+    if hex.len() != 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+}
+
+/// Parses `Cookie` header values into pairs; more than [`MAX_QUERY_PAIRS`] in all
+/// is `Err("max-parameters")` (a cookie past a cut would go unchecked).
+pub fn parse_cookies<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<(&'a str, &'a str)>, &'static str> {
+    let mut out = Vec::new();
+    for value in values {
+        for c in value.split(';') {
+            let Some((k, v)) = c.trim().split_once('=') else {
+                continue;
+            };
+            if out.len() >= MAX_QUERY_PAIRS {
+                return Err("max-parameters");
+            }
+            out.push((k.trim(), v.trim().trim_matches('"')));
+        }
+    }
+    Ok(out)
 }
 
 /// Coerces a raw string to a JSON value of the scalar type.
@@ -279,15 +298,23 @@ impl Param {
                 let Some(headers) = src.headers else {
                     return Ok(None);
                 };
-                let mut values = headers.get_all(self.name.as_str()).iter();
-                let Some(first) = values.next() else {
+                let mut lines = headers.get_all(self.name.as_str()).iter();
+                let Some(first) = lines.next() else {
                     return Ok(None);
                 };
-                if values.next().is_some() && matches!(self.kind, Kind::Scalar(_) | Kind::Json) {
-                    return Err("duplicate");
+                let mut text = Cow::Borrowed(first.to_str().map_err(|_| "encoding")?.trim());
+                for line in lines {
+                    if matches!(self.kind, Kind::Scalar(_) | Kind::Json) {
+                        return Err("duplicate");
+                    }
+                    // Repeated lines are one list to the upstream (RFC 9110 5.3):
+                    // every line is checked, not only the first.
+                    let line = line.to_str().map_err(|_| "encoding")?.trim();
+                    let joined = text.to_mut();
+                    joined.push_str(", ");
+                    joined.push_str(line);
                 }
-                let text = first.to_str().map_err(|_| "encoding")?;
-                self.read_delimited(text.trim(), ',').map(Some)
+                self.read_delimited(&text, ',').map(Some)
             }
             In::Cookie => {
                 let mut found = src.cookies.iter().filter(|(n, _)| *n == self.name);
@@ -368,6 +395,9 @@ impl Param {
     fn read_delimited(&self, raw: &str, sep: char) -> Result<Value, &'static str> {
         let path = self.location == In::Path;
         let decode = |s| decode_part(s, path);
+        // A header list allows whitespace around its elements (RFC 9110 5.6.1).
+        let header = self.location == In::Header;
+        let ows = |s| if header { trim_ows(s) } else { s };
         match &self.kind {
             Kind::Scalar(s) => coerce(&decode(raw)?, *s).ok_or("type"),
             Kind::Json => {
@@ -381,18 +411,30 @@ impl Param {
                 if raw.is_empty() {
                     return Ok(Value::Array(Vec::new()));
                 }
+                // Past the limit the value is refused, not cut: items never
+                // checked would still reach the upstream.
+                if raw.split(sep).nth(MAX_QUERY_PAIRS).is_some() {
+                    return Err("max-parameters");
+                }
                 raw.split(sep)
-                    .take(MAX_QUERY_PAIRS + 1)
-                    .map(|item| decode(item).and_then(|d| coerce(&d, *s).ok_or("type")))
+                    .map(|item| decode(ows(item)).and_then(|d| coerce(&d, *s).ok_or("type")))
                     .collect::<Result<Vec<_>, _>>()
                     .map(Value::Array)
             }
             Kind::Object(props) => {
+                let members = if self.explode {
+                    MAX_QUERY_PAIRS
+                } else {
+                    2 * MAX_QUERY_PAIRS
+                };
+                if raw.split(sep).nth(members).is_some() {
+                    return Err("max-parameters");
+                }
                 let mut map = Map::new();
-                let mut parts = raw.split(sep).take(2 * MAX_QUERY_PAIRS);
+                let mut parts = raw.split(sep);
                 if self.explode {
                     for part in parts {
-                        let (k, v) = part.split_once('=').ok_or("style")?;
+                        let (k, v) = ows(part).split_once('=').ok_or("style")?;
                         let scalar = props.get(k).copied().unwrap_or(Scalar::String);
                         map.insert(
                             decode(k)?.into_owned(),
@@ -401,7 +443,8 @@ impl Param {
                     }
                 } else {
                     while let Some(k) = parts.next() {
-                        let v = parts.next().ok_or("style")?;
+                        let k = ows(k);
+                        let v = ows(parts.next().ok_or("style")?);
                         let scalar = props.get(k).copied().unwrap_or(Scalar::String);
                         map.insert(
                             decode(k)?.into_owned(),
@@ -432,6 +475,10 @@ impl Param {
 }
 
 /// Path values are still percent-encoded; other sources were decoded already.
+fn trim_ows(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
 fn decode_part(s: &str, path: bool) -> Result<Cow<'_, str>, &'static str> {
     if path {
         percent_decode(s).map(Cow::Owned).ok_or("encoding")
@@ -611,6 +658,12 @@ mod tests {
         );
         assert_eq!(parse_query("a=%ZZ"), Err("encoding"));
         assert_eq!(parse_query("a=%FF"), Err("encoding"));
+        // A sign is not a hex digit.
+        assert_eq!(parse_query("a=%+1"), Err("encoding"));
+        assert_eq!(parse_query("a=%-1"), Err("encoding"));
+        assert_eq!(percent_decode("%+1"), None);
+        assert_eq!(percent_decode("%2B1"), Some("+1".into()));
+        assert_eq!(crate::loader::percent_decode("a%+1%41"), "a%+1A");
         let many = "a=1&".repeat(MAX_QUERY_PAIRS + 1);
         assert_eq!(parse_query(&many), Err("max-parameters"));
     }
@@ -624,11 +677,146 @@ mod tests {
         assert_eq!(coerce("1", Scalar::Boolean), None);
     }
 
+    fn param(location: In, style: Style, kind: Kind, schema: Value) -> Param {
+        let version = crate::bundle::SpecVersion::V31;
+        Param {
+            name: "x".into(),
+            location,
+            required: false,
+            style,
+            explode: false,
+            kind,
+            validator: Some(crate::bundle::compile(&schema, version).unwrap()),
+            shapes: None,
+        }
+    }
+
+    /// The rules `param` fails on `src`.
+    fn rules(param: &Param, src: &Sources<'_>) -> Vec<String> {
+        let mut failures = Vec::new();
+        param.check(src, &mut failures);
+        failures.into_iter().map(|f| f.rule).collect()
+    }
+
+    fn headers(lines: &[&'static str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for line in lines {
+            map.append("x", http::HeaderValue::from_static(line));
+        }
+        map
+    }
+
+    #[test]
+    fn every_line_of_a_list_header_is_checked() {
+        let scopes = param(
+            In::Header,
+            Style::Simple,
+            Kind::Array(Scalar::String),
+            serde_json::json!({"type": "array", "items": {"enum": ["read", "write"]}}),
+        );
+        let check = |lines: &[&'static str]| {
+            let map = headers(lines);
+            let src = Sources {
+                headers: Some(&map),
+                ..Sources::default()
+            };
+            rules(&scopes, &src)
+        };
+        assert_eq!(check(&["read", "admin"]), ["enum"]);
+        assert_eq!(check(&["read, write", "admin"]), ["enum"]);
+        assert!(check(&["read", "write"]).is_empty());
+        assert!(check(&["read, write"]).is_empty());
+        let obj = param(
+            In::Header,
+            Style::Simple,
+            Kind::Object(HashMap::new()),
+            serde_json::json!({"properties": {"a": {"const": "1"}}, "additionalProperties": false}),
+        );
+        let map = headers(&["a,1", "b,2"]);
+        let src = Sources {
+            headers: Some(&map),
+            ..Sources::default()
+        };
+        assert_eq!(rules(&obj, &src), ["additionalProperties"]);
+    }
+
+    #[test]
+    fn lists_past_the_limit_are_refused_not_cut() {
+        let list = param(
+            In::Query,
+            Style::Form,
+            Kind::Array(Scalar::String),
+            serde_json::json!({"maxItems": 300, "items": {"const": "a"}}),
+        );
+        let check = |p: &Param, value: String| {
+            let src = Sources {
+                query: vec![("x".into(), value)],
+                ..Sources::default()
+            };
+            rules(p, &src)
+        };
+        let items = |n| vec!["a"; n].join(",");
+        assert!(check(&list, items(MAX_QUERY_PAIRS)).is_empty());
+        // A bad item past the old cut at 257 items.
+        assert_eq!(
+            check(&list, format!("{},b", items(MAX_QUERY_PAIRS + 1))),
+            ["max-parameters"]
+        );
+        assert_eq!(check(&list, items(301)), ["max-parameters"]);
+        let obj = param(
+            In::Query,
+            Style::Form,
+            Kind::Object(HashMap::new()),
+            serde_json::json!({"additionalProperties": {"const": "1"}}),
+        );
+        let members = |n: usize| {
+            (0..n)
+                .map(|i| format!("k{i},1"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert!(check(&obj, members(MAX_QUERY_PAIRS)).is_empty());
+        assert_eq!(
+            check(&obj, format!("{},z,2", members(MAX_QUERY_PAIRS))),
+            ["max-parameters"]
+        );
+        let mut exploded = obj;
+        exploded.explode = true;
+        let pairs = |n: usize| {
+            (0..n)
+                .map(|i| format!("k{i}=1"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        exploded.location = In::Path;
+        let path = |value: String| {
+            let src = Sources {
+                path: vec![("x", value)],
+                ..Sources::default()
+            };
+            rules(&exploded, &src)
+        };
+        assert!(path(pairs(MAX_QUERY_PAIRS)).is_empty());
+        assert_eq!(
+            path(format!("{},z=2", pairs(MAX_QUERY_PAIRS))),
+            ["max-parameters"]
+        );
+    }
+
     #[test]
     fn cookies() {
         assert_eq!(
-            parse_cookies("a=1; b=\"2\";c"),
-            vec![("a", "1"), ("b", "2")]
+            parse_cookies(["a=1; b=\"2\";c", "d=4"]),
+            Ok(vec![("a", "1"), ("b", "2"), ("d", "4")])
+        );
+        let filler = vec!["f=1"; MAX_QUERY_PAIRS].join("; ");
+        assert_eq!(
+            parse_cookies([filler.as_str()]).unwrap().len(),
+            MAX_QUERY_PAIRS
+        );
+        assert_eq!(
+            parse_cookies([filler.as_str(), "session=x"]),
+            Err("max-parameters")
         );
     }
 }

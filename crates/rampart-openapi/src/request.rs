@@ -53,12 +53,14 @@ fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mu
     };
     // Cookies are parsed only for operations that declare cookie parameters.
     let cookies = if op.params.iter().any(|p| p.location == In::Cookie) {
-        cx.headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(parse_cookies)
-            .collect()
+        let values = cx.headers.get_all(COOKIE).iter();
+        match parse_cookies(values.filter_map(|v| v.to_str().ok())) {
+            Ok(c) => c,
+            Err(rule) => {
+                failures.push(Failure::new(In::Cookie, "", rule));
+                Vec::new()
+            }
+        }
     } else {
         Vec::new()
     };
@@ -132,7 +134,9 @@ fn check_body(
     if let Some(fields) = &media.form {
         return check_form(op, media, fields, cx, failures);
     }
-    if !media.json {
+    // Under a wildcard range the body's own type decides: a JSON body declared
+    // as `*/*` must not skip the JSON checks.
+    if !media.is_json(&content_type) {
         return Ok(());
     }
     let Some(body) = cx.body.clone() else {

@@ -2,7 +2,8 @@
 //!
 //! A [`Shapes`] arena is built once per bundled schema: for each schema node, the
 //! declared properties (with `readOnly`, `writeOnly`, role and visibility marks), how
-//! undeclared members are treated, and the item shape of arrays. Compositions
+//! undeclared members are treated, and the item shapes of arrays (by position for
+//! tuples: `prefixItems`, Draft 4 `items: [..]`). Compositions
 //! (`allOf`, `anyOf`, `oneOf`) are merged: a property declared by any branch is
 //! declared. Recursive schemas share nodes through the bundle's definitions.
 
@@ -115,12 +116,14 @@ impl Props {
         self.list.is_empty()
     }
 
-    /// Adds a property; one declared twice (by several branches) keeps the strictest marks.
+    /// Adds a property; one declared twice (by several branches) keeps the strictest
+    /// marks: roles are intersected (see [`intersect`]).
     fn merge(&mut self, name: &str, prop: Prop) {
         match self.list.iter_mut().find(|(n, _)| n == name) {
             Some((_, p)) => {
                 p.read_only |= prop.read_only;
                 p.write_only |= prop.write_only;
+                p.roles = intersect(p.roles.take(), prop.roles);
             }
             None => self.list.push((name.to_string(), prop)),
         }
@@ -196,8 +199,10 @@ pub struct Shape {
     pub any: bool,
     /// Present when the schema can be an object.
     pub object: Option<ObjectShape>,
-    /// Item shape when the schema can be an array.
+    /// Item shape when the schema can be an array (past `prefix`).
     pub items: Option<ShapeId>,
+    /// Shapes of a tuple's leading items (`prefixItems`; Draft 4 `items: [..]`).
+    pub prefix: Vec<ShapeId>,
     /// A `discriminator`: the object's shape is the branch its property names.
     pub discriminator: Option<Box<Discriminator>>,
 }
@@ -212,6 +217,14 @@ pub struct Discriminator {
 }
 
 impl Shape {
+    /// The shape of array item `index`: its tuple position's, else `items`.
+    pub fn item(&self, index: usize) -> Option<ShapeId> {
+        if self.any {
+            return Some(ANY);
+        }
+        self.prefix.get(index).copied().or(self.items)
+    }
+
     /// The shape that applies to `value`: the discriminated branch it names, or
     /// this shape (all branches merged) when it names none.
     pub fn select(&self, value: &Value) -> Option<ShapeId> {
@@ -236,6 +249,7 @@ impl Shapes {
             any: true,
             object: None,
             items: None,
+            prefix: Vec::new(),
             discriminator: None,
         };
         self.nodes.get(id).unwrap_or(&FREE)
@@ -275,10 +289,7 @@ impl Shapes {
                     let Some(roles) = role_visible.get(&name.to_ascii_lowercase()) else {
                         continue;
                     };
-                    prop.roles = Some(match prop.roles.take() {
-                        None => roles.clone(),
-                        Some(spec) => spec.into_iter().filter(|r| roles.contains(r)).collect(),
-                    });
+                    prop.roles = intersect(prop.roles.take(), Some(roles.clone()));
                 }
             }
         }
@@ -303,7 +314,15 @@ struct Builder<'b> {
     prefix: String,
     defs_key: &'b str,
     nodes: Vec<Shape>,
-    memo: HashMap<String, ShapeId>,
+    memo: HashMap<Memo<'b>, ShapeId>,
+}
+
+/// What a node is shared by: a pure `$ref` (its target), or one schema of the
+/// bundle (by address: the bundle is not moved while the arena is built).
+#[derive(PartialEq, Eq, Hash)]
+enum Memo<'b> {
+    Ref(&'b str),
+    At(usize),
 }
 
 /// What the branches of one schema declare, merged.
@@ -315,6 +334,8 @@ struct Acc<'b> {
     patterns: Vec<(&'b String, &'b Value)>,
     additional: Option<&'b Value>,
     items: Option<&'b Value>,
+    /// A tuple's leading item schemas (first declaration found).
+    prefix: Option<&'b Vec<Value>>,
     /// The schema holding a discriminator (first one found).
     discriminated: Option<&'b serde_json::Map<String, Value>>,
 }
@@ -325,21 +346,30 @@ impl<'b> Builder<'b> {
         self.bundle.get(self.defs_key)?.get(name)
     }
 
-    /// The node of a schema; a pure reference reuses its definition's node (recursion).
+    /// The node of a schema; a pure reference reuses its definition's node
+    /// (recursion). A reference with keywords beside it (3.1) extends the
+    /// definition for that use only, so its node is shared by that schema alone.
     fn node(&mut self, schema: &'b Value, depth: usize) -> ShapeId {
         if depth > MAX_DEPTH {
             return ANY;
         }
-        let reference = schema.get("$ref").and_then(Value::as_str);
-        if let Some(r) = reference
-            && let Some(&id) = self.memo.get(r)
+        let key = match schema {
+            Value::Object(map) => match map.get("$ref").and_then(Value::as_str) {
+                Some(r) if map.len() == 1 => Some(Memo::Ref(r)),
+                Some(_) => Some(Memo::At(std::ptr::from_ref(schema) as usize)),
+                None => None,
+            },
+            _ => None,
+        };
+        if let Some(k) = &key
+            && let Some(&id) = self.memo.get(k)
         {
             return id;
         }
         let id = self.nodes.len();
         self.nodes.push(Shape::default());
-        if let Some(r) = reference {
-            self.memo.insert(r.to_string(), id);
+        if let Some(k) = key {
+            self.memo.insert(k, id);
         }
         let mut acc = Acc::default();
         self.collect(schema, &mut acc, 0, false);
@@ -449,7 +479,20 @@ impl<'b> Builder<'b> {
                 acc.additional = Some(more_permissive(acc.additional, a));
             }
         }
-        if let Some(items) = map.get("items")
+        // A tuple: 2020-12 `prefixItems` (then `items` for the rest), or Draft 4
+        // `items: [..]` (then `additionalItems`).
+        let rest = match (map.get("prefixItems"), map.get("items")) {
+            (Some(Value::Array(prefix)), items) => {
+                acc.prefix.get_or_insert(prefix);
+                items
+            }
+            (None, Some(Value::Array(prefix))) => {
+                acc.prefix.get_or_insert(prefix);
+                map.get("additionalItems")
+            }
+            (_, items) => items,
+        };
+        if let Some(items) = rest
             && items.is_object()
         {
             acc.items = Some(items);
@@ -478,18 +521,29 @@ impl<'b> Builder<'b> {
     }
 
     fn finish(&mut self, acc: Acc<'b>, depth: usize) -> Shape {
-        if !acc.typed && !acc.objectish && acc.items.is_none() {
+        if !acc.typed && !acc.objectish && acc.items.is_none() && acc.prefix.is_none() {
             return Shape {
                 any: true,
                 ..Shape::default()
             };
         }
-        let items = acc.items.map(|s| self.node(s, depth + 1));
+        let mut items = acc.items.map(|s| self.node(s, depth + 1));
+        let prefix: Vec<ShapeId> = acc
+            .prefix
+            .into_iter()
+            .flatten()
+            .map(|s| self.node(s, depth + 1))
+            .collect();
+        if !prefix.is_empty() && items.is_none() {
+            // Items past the tuple that no schema describes are free-form.
+            items = Some(ANY);
+        }
         if !acc.objectish {
             return Shape {
                 any: false,
                 object: None,
                 items,
+                prefix,
                 discriminator: None,
             };
         }
@@ -508,7 +562,7 @@ impl<'b> Builder<'b> {
                 shape,
                 read_only: self.flag(schema, "readOnly", 0),
                 write_only: self.flag(schema, "writeOnly", 0),
-                roles: self.roles(schema),
+                roles: self.roles(schema, 0),
                 reveal: self.flag(schema, "x-rampart-visible", 0),
                 sensitive: crate::json::filter::looks_sensitive(name),
             };
@@ -531,6 +585,7 @@ impl<'b> Builder<'b> {
                 additional,
             }),
             items,
+            prefix,
             discriminator: None,
         }
     }
@@ -557,13 +612,47 @@ impl<'b> Builder<'b> {
         }
     }
 
-    fn roles(&self, schema: &Value) -> Option<Vec<String>> {
-        let list = schema.get("x-rampart-roles")?.as_array()?;
-        Some(
-            list.iter()
-                .filter_map(|r| r.as_str().map(String::from))
-                .collect(),
-        )
+    /// The roles `x-rampart-roles` allows on the schema and what it references or
+    /// combines with `allOf` (like [`Builder::flag`]); several lists intersect.
+    fn roles(&self, schema: &Value, depth: usize) -> Option<Vec<String>> {
+        if depth > 8 {
+            return None;
+        }
+        let mut roles = match schema.get("x-rampart-roles") {
+            None => None,
+            Some(Value::String(r)) => Some(vec![r.clone()]),
+            Some(Value::Array(list)) => Some(
+                list.iter()
+                    .filter_map(|r| r.as_str().map(String::from))
+                    .collect(),
+            ),
+            // Not a role list: nobody is shown the member rather than everybody.
+            Some(_) => Some(Vec::new()),
+        };
+        if let Some(t) = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| self.target(r))
+        {
+            roles = intersect(roles, self.roles(t, depth + 1));
+        }
+        if let Some(Value::Array(branches)) = schema.get("allOf") {
+            for b in branches {
+                roles = intersect(roles, self.roles(b, depth + 1));
+            }
+        }
+        roles
+    }
+}
+
+/// Two role restrictions on one member. Each list admits a caller holding any of
+/// its roles, and every restriction must admit the caller; the intersection is a
+/// single list that never admits more (it may refuse a caller holding one role of
+/// each list but none of both: the safe side).
+fn intersect(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(a), Some(b)) => Some(a.into_iter().filter(|r| b.contains(r)).collect()),
     }
 }
 
@@ -618,6 +707,37 @@ mod tests {
         let item = shapes.get(children.shape).items.unwrap();
         let item_obj = shapes.get(item).object.as_ref().unwrap();
         assert!(item_obj.props.contains_key("password"));
+    }
+
+    #[test]
+    fn tuples_give_each_position_its_shape() {
+        let obj = |name: &str| json!({"type": "object", "properties": {name: {}}});
+        for (tuple, rest) in [
+            (
+                json!({"prefixItems": [obj("a"), obj("b")], "items": obj("c")}),
+                true,
+            ),
+            (
+                json!({"items": [obj("a"), obj("b")], "additionalItems": obj("c")}),
+                true,
+            ),
+            (
+                json!({"type": "array", "prefixItems": [obj("a"), obj("b")]}),
+                false,
+            ),
+        ] {
+            let shapes = Shapes::build(&tuple, "$defs");
+            let root = shapes.get(shapes.root);
+            let declares = |i: usize, name: &str| {
+                let shape = shapes.get(root.item(i).unwrap());
+                shape.any || shape.object.as_ref().unwrap().props.contains_key(name)
+            };
+            assert!(declares(0, "a") && !declares(0, "b"), "{tuple}");
+            assert!(declares(1, "b") && !declares(1, "a"), "{tuple}");
+            assert!(declares(2, "c") && declares(5, "c"), "{tuple}");
+            // Past a tuple with no rest schema: free-form.
+            assert_eq!(!declares(2, "x"), rest, "{tuple}");
+        }
     }
 
     #[test]

@@ -357,10 +357,9 @@ impl Filter<'_, '_> {
     }
 
     fn array(&mut self, shape: Option<ShapeId>, depth: usize) -> Result<(), FilterError> {
-        let item = shape.and_then(|id| {
-            let s = self.shapes.get(id);
-            if s.any { Some(ANY) } else { s.items }
-        });
+        let shapes = self.shapes;
+        let item = |i: usize| shape.and_then(|id| shapes.get(id).item(i));
+        let mut index = 0;
         self.lx.pos += 1;
         self.out.push(b'[');
         self.lx.skip_ws();
@@ -370,7 +369,8 @@ impl Filter<'_, '_> {
             return Ok(());
         }
         loop {
-            self.value(item, depth + 1)?;
+            self.value(item(index), depth + 1)?;
+            index += 1;
             self.lx.skip_ws();
             match self.lx.peek() {
                 Some(b',') => {

@@ -137,9 +137,6 @@ impl<'a> Lexer<'a> {
     fn hex_escape(&mut self) -> Result<u32, SyntaxError> {
         let digits = self.bytes.get(self.pos..self.pos + 4).ok_or(self.err())?;
         let code = hex4(digits).ok_or(self.err())?;
-        if !digits.iter().all(u8::is_ascii_hexdigit) {
-            return Err(self.err());
-        }
         self.pos += 4;
         Ok(code)
     }
@@ -257,6 +254,10 @@ pub fn unescape(raw: &[u8]) -> Option<String> {
 }
 
 fn hex4(digits: &[u8]) -> Option<u32> {
+    // Digits only: `from_str_radix` would also take a leading `+`.
+    if !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
     let text = std::str::from_utf8(digits).ok()?;
     u32::from_str_radix(text, 16).ok()
 }
@@ -285,6 +286,9 @@ mod tests {
         ] {
             assert!(Lexer::new(bad.as_bytes()).string().is_err(), "{bad}");
         }
+        // A sign is not a hex digit, in the lexer or when unescaping.
+        assert!(Lexer::new(br#""\u+041""#).string().is_err());
+        assert_eq!(unescape(br"\u+041"), None);
         let lx = Lexer::new(br#""\ud83d""#);
         let span = StrSpan {
             start: 1,

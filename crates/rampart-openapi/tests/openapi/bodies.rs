@@ -343,3 +343,88 @@ fn strip_mode_forwards_the_clients_text_minus_the_stripped_members() {
         r#"{"name":"B\u00e9","email":"b@example.com","address":{"city":"Y"}}"#
     );
 }
+
+#[test]
+fn a_json_body_under_a_wildcard_media_range_gets_the_json_checks() {
+    let api = api();
+    // `*/*` with the User schema: a JSON body is held to it like `application/json`.
+    let p = refused(run(
+        &api,
+        &mut json(
+            req("POST", "/v1/imports"),
+            r#"{"name":"A","email":"a@example.com","is_admin":true}"#,
+        ),
+    ));
+    assert!(has_failure(&p, "body", "/is_admin", "forbidden"), "{p:?}");
+    let p = refused(run(
+        &api,
+        &mut json(req("POST", "/v1/imports"), r#"{"name":"A","credits":9}"#),
+    ));
+    assert!(has_failure(&p, "body", "/credits", "undeclared"), "{p:?}");
+    assert!(has_failure(&p, "body", "/email", "required"), "{p:?}");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let p = refused(run(&api, &mut json(req("POST", "/v1/imports"), &deep)));
+    assert!(has_failure(&p, "body", "", "max-depth"), "{p:?}");
+    // A string schema under `application/*` declares bytes: JSON is only
+    // pre-scanned and checked for forbidden members.
+    let p = refused(run(
+        &api,
+        &mut json(req("POST", "/v1/files"), r#"{"is_admin":true}"#),
+    ));
+    assert!(has_failure(&p, "body", "/is_admin", "forbidden"), "{p:?}");
+    let p = refused(run(&api, &mut json(req("POST", "/v1/files"), &deep)));
+    assert!(has_failure(&p, "body", "", "max-depth"), "{p:?}");
+    // Legitimate: a valid JSON body, and non-JSON bodies under the wildcards.
+    passes(
+        &api,
+        &mut json(
+            req("POST", "/v1/imports"),
+            r#"{"name":"A","email":"a@example.com"}"#,
+        ),
+    );
+    passes(
+        &api,
+        &mut with_body(
+            req("POST", "/v1/imports"),
+            "text/csv",
+            "name,is_admin\nA,1\n",
+        ),
+    );
+    passes(
+        &api,
+        &mut json(req("POST", "/v1/files"), r#"{"any":{"thing":[1,2]}}"#),
+    );
+    passes(
+        &api,
+        &mut with_body(req("POST", "/v1/files"), "application/pdf", "%PDF-1.7"),
+    );
+}
+
+#[test]
+fn int32_and_int64_formats_bound_integers() {
+    let api = api();
+    let post = |uri: &str, body: &str| run(&api, &mut json(req("POST", uri), body));
+    let p = refused(post("/v1/payslips", r#"{"days":2147483648}"#));
+    assert!(has_failure(&p, "body", "/days", "maximum"), "{p:?}");
+    let p = refused(post("/v1/payslips", r#"{"days":-1}"#));
+    assert!(has_failure(&p, "body", "/days", "minimum"), "{p:?}");
+    let p = refused(post("/v1/payslips", r#"{"ledger":9223372036854775808}"#));
+    assert!(has_failure(&p, "body", "/ledger", "maximum"), "{p:?}");
+    let p = refused(post("/v1/payslips?batch=-2147483649", "{}"));
+    assert!(has_failure(&p, "query", "/batch", "minimum"), "{p:?}");
+    for ok in [
+        r#"{"days":2147483647}"#,
+        r#"{"days":0,"ledger":-9223372036854775808}"#,
+        r#"{"ledger":9223372036854775807}"#,
+    ] {
+        assert_eq!(
+            post("/v1/payslips", ok),
+            rampart_core::Verdict::Continue,
+            "{ok}"
+        );
+    }
+    assert_eq!(
+        post("/v1/payslips?batch=-2147483648", "{}"),
+        rampart_core::Verdict::Continue
+    );
+}

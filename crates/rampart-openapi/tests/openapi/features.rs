@@ -364,3 +364,63 @@ components:
         refused(run(&api, &mut json(req("POST", "/pets"), body)));
     }
 }
+
+#[test]
+fn keywords_beside_a_ref_extend_only_that_use_of_the_schema() {
+    let api = api();
+    // `editor` is a Person with an email; `viewer` a plain Person.
+    let legit = r#"{"editor":{"name":"A","email":"a@example.com"},"viewer":{"name":"B"}}"#;
+    let mut cx = json(req("POST", "/notes"), legit);
+    passes(&api, &mut cx);
+    let p = refused(run(
+        &api,
+        &mut json(
+            req("POST", "/notes"),
+            r#"{"viewer":{"name":"B","email":"b@example.com"}}"#,
+        ),
+    ));
+    assert!(
+        has_failure(&p, "body", "/viewer/email", "undeclared"),
+        "{p:?}"
+    );
+    let body = r#"{"editor":{"name":"A","email":"a@x"},"viewer":{"name":"B","email":"b@x"}}"#;
+    let mut resp = response(200, Some("application/json"), body);
+    assert_eq!(
+        respond(&api, &mut cx, &mut resp),
+        rampart_core::Verdict::Continue
+    );
+    assert_eq!(
+        body_json(&resp),
+        serde_json::json!({"editor":{"name":"A","email":"a@x"},"viewer":{"name":"B"}})
+    );
+}
+
+#[test]
+fn tuple_items_are_checked_by_position() {
+    let api = api();
+    let post = |body: &str| run(&api, &mut json(req("POST", "/notes"), body));
+    let p = refused(post(r#"{"pair":[{"name":"A","role":"admin"},1]}"#));
+    assert!(
+        has_failure(&p, "body", "/pair/0/role", "undeclared"),
+        "{p:?}"
+    );
+    let p = refused(post(r#"{"pair":[{"name":"A"},1,{"tag":"t","credits":9}]}"#));
+    assert!(
+        has_failure(&p, "body", "/pair/2/credits", "undeclared"),
+        "{p:?}"
+    );
+    let legit = r#"{"pair":[{"name":"A"},1,{"tag":"t"},{"tag":"u"}]}"#;
+    assert_eq!(post(legit), rampart_core::Verdict::Continue);
+    let mut cx = json(req("POST", "/notes"), legit);
+    passes(&api, &mut cx);
+    let body = r#"{"pair":[{"name":"A","email":"e"},1,{"tag":"t","password":"p","x":1}]}"#;
+    let mut resp = response(200, Some("application/json"), body);
+    assert_eq!(
+        respond(&api, &mut cx, &mut resp),
+        rampart_core::Verdict::Continue
+    );
+    assert_eq!(
+        body_json(&resp),
+        serde_json::json!({"pair":[{"name":"A"},1,{"tag":"t"}]})
+    );
+}

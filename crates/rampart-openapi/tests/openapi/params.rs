@@ -161,3 +161,26 @@ fn exploded_form_objects_spread_over_query_keys() {
         vec![("query".into(), "/debug".into(), "undeclared".into())]
     );
 }
+
+#[test]
+fn a_cookie_past_the_pair_limit_is_refused_not_skipped() {
+    let api = api();
+    let with_cookie = |cookie: String| {
+        let mut cx = req("GET", "/v1/sessions");
+        cx.headers
+            .insert("cookie", HeaderValue::from_str(&cookie).unwrap());
+        cx
+    };
+    let filler: Vec<String> = (0..254).map(|i| format!("f{i}=1")).collect();
+    let filler = filler.join("; ");
+    passes(
+        &api,
+        &mut with_cookie(format!("session=abcdefgh12; {filler}; theme=dark")),
+    );
+    // A second `session` as the 257th pair: the upstream may read it.
+    let p = refused(run(
+        &api,
+        &mut with_cookie(format!("session=abcdefgh12; {filler}; a=1; session=x")),
+    ));
+    assert!(has_failure(&p, "cookie", "", "max-parameters"), "{p:?}");
+}

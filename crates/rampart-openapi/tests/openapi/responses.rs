@@ -308,3 +308,34 @@ fn an_unbuffered_json_body_fails_closed_but_head_passes() {
     ));
     assert_eq!(respond(&api, &mut head, &mut resp), Verdict::Continue);
 }
+
+#[test]
+fn role_and_read_only_markers_on_referenced_schemas_and_beside_refs_hold() {
+    let api = api();
+    let body = r#"{"id":1,"employee":"E","pay":5,"grade":"G7","desk":"D2"}"#;
+    let shown = |roles: &[&str]| {
+        let mut cx = as_consumer(
+            json(req("POST", "/v1/payslips"), r#"{"employee":"E"}"#),
+            "web",
+            roles,
+        );
+        passes(&api, &mut cx);
+        let mut resp = response(201, Some("application/json"), body);
+        assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+        let out = body_json(&resp);
+        let mut keys: Vec<String> = out.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    // `pay` is a Pay, restricted to hr on the component; `grade` beside its
+    // $ref; `desk` by two declarations, [hr, payroll] and [payroll]: payroll only.
+    assert_eq!(shown(&[]), ["employee", "id"]);
+    assert_eq!(shown(&["hr"]), ["employee", "grade", "id", "pay"]);
+    assert_eq!(shown(&["payroll"]), ["desk", "employee", "id"]);
+    // `readOnly` beside a 3.0 $ref still refuses the member in requests.
+    let p = refused(run(
+        &api,
+        &mut json(req("POST", "/v1/payslips"), r#"{"id":1,"employee":"E"}"#),
+    ));
+    assert!(has_failure(&p, "body", "/id", "readOnly"), "{p:?}");
+}
