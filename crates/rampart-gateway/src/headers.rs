@@ -261,8 +261,9 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let present = headers.keys().filter(|name| is_hop_by_hop(name)).cloned();
     let doomed: Vec<HeaderName> = named.chain(present).collect();
     for name in doomed {
-        // Never let `Connection: x-request-id` or similar strip what we rely on;
-        // end-to-end headers named there are dropped too (RFC 9110 says so).
+        // End-to-end headers named in `Connection` are dropped too (RFC 9110
+        // §7.6.1), whatever they are: what the gateway sets itself (the
+        // request id, `X-Forwarded-*`) is set after this runs.
         headers.remove(name);
     }
 }

@@ -890,6 +890,23 @@ fn upstream_failed(api: &ApiRuntime, cx: Box<RequestCx>, error: &UpstreamRequest
     )
 }
 
+/// The refusal for an upstream response body that failed while buffered for
+/// the response stages: 504 when it stalled past the body timeout, 502 when
+/// the upstream broke it off; logged and counted as when it streams.
+#[cold]
+#[inline(never)]
+fn buffering_failed(api: &ApiRuntime, cx: Box<RequestCx>, error: &BoxError) -> Refusal {
+    let (kind, problem) = match error.downcast_ref::<crate::h1client::ResponseBodyError>() {
+        Some(crate::h1client::ResponseBodyError::TimedOut) => {
+            ("body_timeout", GatewayError::UpstreamTimeout.problem())
+        }
+        _ => ("body_error", GatewayError::UpstreamUnreachable.problem()),
+    };
+    tracing::warn!(api = %api.config.name, request_id = %cx.request_id, error = %error, "upstream response body failed while buffered");
+    metrics::counter!("rampart_upstream_errors_total", "api" => api.config.name.clone(), "kind" => kind).increment(1);
+    Refusal::with_cx(problem, cx, Decision::Error)
+}
+
 /// Runs the API's response stages over the upstream's response, buffering
 /// its body for the stages that read it.
 async fn through_response_stages(
@@ -917,13 +934,7 @@ async fn through_response_stages(
                         response_cx.body_truncated = rest.is_some();
                         stream = rest;
                     }
-                    Err(_) => {
-                        return Err(Refusal::with_cx(
-                            GatewayError::UpstreamUnreachable.problem(),
-                            cx,
-                            Decision::Error,
-                        ));
-                    }
+                    Err(error) => return Err(buffering_failed(api, cx, &error)),
                 }
             }
             // A stage that validates or rewrites the whole body cannot let a body
@@ -945,7 +956,11 @@ async fn through_response_stages(
     }
     parts.status = response_cx.status;
     parts.headers = response_cx.headers;
+    // A HEAD or 304 answer has no body to measure: its Content-Length is the
+    // representation's (the GET's), kept as the upstream sent it.
+    let bodiless = cx.method == http::Method::HEAD || parts.status == StatusCode::NOT_MODIFIED;
     let body = match (response_cx.body, stream) {
+        (Some(_), None) if bodiless => Empty::new().map_err(|never| match never {}).boxed(),
         (Some(bytes), None) => {
             parts.headers.remove(header::CONTENT_LENGTH);
             full(bytes)

@@ -442,6 +442,71 @@ async fn a_body_too_long_to_buffer_reaches_prefix_inspectors_and_streams_on() {
 }
 
 #[tokio::test]
+async fn a_head_answer_keeps_its_content_length_when_a_stage_reads_response_bodies() {
+    let upstream = Upstream::start().await;
+    let gw = start_with(
+        &config_yaml(upstream.addr, "", ""),
+        Arc::new(BodyReaderFactory(false)),
+        "response-head",
+    )
+    .await;
+    let head = b"HEAD /thing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let length_of = |out: &str| {
+        out.lines().find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
+    };
+    let wait = std::time::Duration::from_secs(3);
+    // What the upstream answers a HEAD with: the representation's length.
+    let direct = raw(upstream.addr, head, wait).await;
+    let expected = length_of(&direct);
+    assert!(expected.as_ref().is_some_and(|l| l != "0"), "{direct}");
+    let out = raw(gw.addr, head, wait).await;
+    assert_eq!(status_of(&out), 200, "{out}");
+    // Kept (it was dropped: the stage's buffer held 0 bytes).
+    assert_eq!(length_of(&out), expected, "{out}");
+}
+
+/// An upstream sending a head announcing 100 bytes, 10 of them, then nothing.
+async fn stalling_upstream() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789")
+                    .await;
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_body_stalling_while_buffered_for_a_stage_is_a_gateway_timeout() {
+    let gw = start_with(
+        &config_yaml(
+            stalling_upstream().await,
+            "",
+            "      response_body_timeout: 300ms",
+        ),
+        Arc::new(BodyReaderFactory(false)),
+        "response-stall",
+    )
+    .await;
+    let (status, headers, body) = get(&gw.url("/slow")).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert_problem(&headers, &body, "upstream-timeout", 504);
+}
+
+#[tokio::test]
 async fn a_body_too_long_for_a_whole_body_stage_is_refused() {
     let gw = body_reader_gateway((16 << 20) + 1, false, "response-whole").await;
     let (status, headers, body) = get(&gw.url("/big")).await;
