@@ -30,8 +30,16 @@ pub const STEP_UP_REQUIRED: ProblemType = ProblemType::new(
 /// its existence is not revealed.
 pub const NOT_FOUND: ProblemType = ProblemType::new("authz-not-found", 404, "Not found");
 
+/// A HEAD request to an operation whose ownership is checked on the
+/// response body: a HEAD answer has none, so only GET can be answered.
+pub const HEAD_NOT_CHECKABLE: ProblemType = ProblemType::new(
+    "authz-head-not-checkable",
+    405,
+    "Method not allowed: use GET",
+);
+
 /// Every problem type of this crate.
-pub const ALL: [ProblemType; 8] = [
+pub const ALL: [ProblemType; 9] = [
     UNAUTHENTICATED,
     NO_RULE,
     INSUFFICIENT_SCOPE,
@@ -40,7 +48,17 @@ pub const ALL: [ProblemType; 8] = [
     POLICY_DENIED,
     STEP_UP_REQUIRED,
     NOT_FOUND,
+    HEAD_NOT_CHECKABLE,
 ];
+
+/// [`HEAD_NOT_CHECKABLE`], with `Allow: GET`.
+pub fn head_not_checkable() -> Problem {
+    let mut problem = Problem::new(HEAD_NOT_CHECKABLE);
+    problem
+        .headers
+        .push((http::header::ALLOW, HeaderValue::from_static("GET")));
+    problem
+}
 
 /// Quotes a value for an auth-param (RFC 9110 quoted-string); our values are
 /// configuration tokens, but escape anyway.

@@ -183,6 +183,11 @@ impl AuthzStage {
                 Expected::NoClaim => Some(None),
             };
             if let Some(owner) = owner {
+                if cx.method == http::Method::HEAD {
+                    // A HEAD answer has no body to find the owner in: the
+                    // check could only refuse, and a 404 would lie.
+                    return Err(deny("head-not-checkable", problem::head_not_checkable()));
+                }
                 let check = ResponseOwnerCheck {
                     operation: route.to_owned(),
                     owner,

@@ -390,6 +390,32 @@ fn someone_elses_object_in_a_response_becomes_404() {
 }
 
 #[test]
+fn head_to_a_response_owner_operation_is_405_except_for_exempt_roles() {
+    // HEAD is routed to the GET operation; its answer has no body to check.
+    let s = stage();
+    let route = "GET /orders/{id}";
+    let alice = Some(user("alice", &[], &[], json!({})));
+    let mut head = request(Method::HEAD, route, "/orders/991", alice);
+    let denied = match rampart_core::Stage::on_request(&s, &mut head) {
+        rampart_core::Step::Done(Verdict::Respond(p)) => p,
+        _ => panic!("a HEAD its response check cannot see through must be refused"),
+    };
+    assert_eq!(denied.kind.status, 405);
+    assert!(
+        denied
+            .headers
+            .iter()
+            .any(|(n, v)| n == "allow" && v == "GET")
+    );
+    // Exempt staff are not checked on the response: HEAD passes.
+    let sam = Some(user("sam", &[], &["support"], json!({})));
+    assert_eq!(
+        status(&s, &mut request(Method::HEAD, route, "/orders/991", sam)),
+        200
+    );
+}
+
+#[test]
 fn cedar_policies_see_ip_params_and_claims() {
     let s = stage();
     let route = "GET /reports/{tenant}";
