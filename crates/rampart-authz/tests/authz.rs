@@ -305,6 +305,31 @@ fn another_users_object_is_refused_bola() {
     );
 }
 
+#[test]
+fn a_path_value_that_does_not_decode_names_nobody_but_is_no_reason_to_refuse() {
+    let s = stage();
+    let alice = || Some(user("alice", &[], &[], json!({})));
+    // The owner check cannot match bytes that are not UTF-8.
+    let route = "GET /users/{username}";
+    for path in ["/users/alice%FF", "/users/%61lice%+1"] {
+        assert_eq!(
+            status(&s, &mut request(Method::GET, route, path, alice())),
+            403,
+            "{path}"
+        );
+    }
+    // An operation checking no path parameter on the request passes it on
+    // (it was refused as authz-no-rule).
+    let route = "GET /orders/{id}";
+    assert_eq!(
+        status(
+            &s,
+            &mut request(Method::GET, route, "/orders/%FF.bin", alice())
+        ),
+        200
+    );
+}
+
 fn respond(s: &AuthzStage, cx: &mut RequestCx, status: StatusCode, body: &str) -> u16 {
     let mut response = ResponseCx {
         status,
