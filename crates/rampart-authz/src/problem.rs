@@ -18,6 +18,10 @@ pub const INSUFFICIENT_SCOPE: ProblemType =
 pub const MISSING_ROLE: ProblemType = ProblemType::new("authz-missing-role", 403, "Forbidden");
 /// The object named in the path belongs to someone else (BOLA).
 pub const NOT_OWNER: ProblemType = ProblemType::new("authz-not-owner", 403, "Forbidden");
+/// On an operation with an ownership check, a path parameter that decodes
+/// to more than one segment (an encoded `/` or `\`, or a dot segment).
+pub const AMBIGUOUS_PARAMETER: ProblemType =
+    ProblemType::new("authz-ambiguous-parameter", 400, "Bad request");
 /// A Cedar policy denied the request.
 pub const POLICY_DENIED: ProblemType = ProblemType::new("authz-policy-denied", 403, "Forbidden");
 /// Stronger or more recent authentication is required (RFC 9470).
@@ -39,7 +43,7 @@ pub const HEAD_NOT_CHECKABLE: ProblemType = ProblemType::new(
 );
 
 /// Every problem type of this crate.
-pub const ALL: [ProblemType; 9] = [
+pub const ALL: [ProblemType; 10] = [
     UNAUTHENTICATED,
     NO_RULE,
     INSUFFICIENT_SCOPE,
@@ -49,6 +53,7 @@ pub const ALL: [ProblemType; 9] = [
     STEP_UP_REQUIRED,
     NOT_FOUND,
     HEAD_NOT_CHECKABLE,
+    AMBIGUOUS_PARAMETER,
 ];
 
 /// [`HEAD_NOT_CHECKABLE`], with `Allow: GET`.

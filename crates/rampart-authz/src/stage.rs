@@ -133,10 +133,19 @@ impl AuthzStage {
                     problem::step_up(&step_up.acr_values, step_up.max_age_seconds),
                 ));
             }
-            if let Some(owner) = &rule.owner
-                && !owner.allows(identity, &params)
-            {
-                return Err(deny("not-owner", Problem::new(problem::NOT_OWNER)));
+            if let Some(owner) = &rule.owner {
+                // The owner check vouches for one segment; another that decodes
+                // to a path of its own (`files/..%2F..%2Fbob%2Fsecret`) could
+                // name someone else's object to an upstream that joins it.
+                if params.iter().any(|(_, value)| escapes_its_segment(value)) {
+                    return Err(deny(
+                        "ambiguous-parameter",
+                        Problem::new(problem::AMBIGUOUS_PARAMETER),
+                    ));
+                }
+                if !owner.allows(identity, &params) {
+                    return Err(deny("not-owner", Problem::new(problem::NOT_OWNER)));
+                }
             }
         } else if !rule.public {
             return Err(deny("unauthenticated", problem::unauthenticated()));
@@ -205,6 +214,12 @@ impl AuthzStage {
         let check = cx.extensions.get::<ResponseOwnerCheck>()?;
         Some((check, self.operations.get(&check.operation)?))
     }
+}
+
+/// Whether a decoded path parameter reaches beyond its own segment: a slash
+/// or backslash (sent encoded), or a dot segment.
+fn escapes_its_segment(value: &str) -> bool {
+    value.contains(['/', '\\']) || value == ".." || value == "."
 }
 
 impl Stage for AuthzStage {

@@ -48,6 +48,7 @@ fn config() -> Value {
             "DELETE /admin/users/{id}": {"roles": ["admin"],
                 "step_up": {"acr_values": ["mfa"], "amr": ["otp", "hwk"], "max_age_seconds": 300}},
             "GET /users/{username}": {"owner": {"param": "username", "claim": "sub", "unless_roles": ["admin"]}},
+            "GET /users/{username}/files/{file}": {"owner": {"param": "username"}},
             "GET /orders/{id}": {"response_owner": {"field": "owner", "claim": "sub", "unless_roles": ["support"]}},
             "GET /reports/{tenant}": {"scopes": ["reports:read"]}
         },
@@ -301,6 +302,33 @@ fn another_users_object_is_refused_bola() {
     let admin = Some(user("root", &[], &["admin"], json!({})));
     assert_eq!(
         status(&s, &mut request(Method::GET, route, "/users/bob", admin)),
+        200
+    );
+}
+
+#[test]
+fn another_parameter_of_an_owned_path_cannot_climb_out_of_its_segment() {
+    let s = stage();
+    let route = "GET /users/{username}/files/{file}";
+    let alice = || Some(user("alice", &[], &[], json!({})));
+    for path in [
+        "/users/alice/files/..%2F..%2Fbob%2Ffiles%2Fsecret",
+        "/users/alice/files/..%5Cbob",
+        "/users/alice/files/a%2fb",
+    ] {
+        let mut cx = request(Method::GET, route, path, alice());
+        assert_eq!(status(&s, &mut cx), 400, "{path}");
+    }
+    assert_eq!(
+        status(
+            &s,
+            &mut request(
+                Method::GET,
+                route,
+                "/users/alice/files/report%20v2.pdf",
+                alice()
+            )
+        ),
         200
     );
 }
