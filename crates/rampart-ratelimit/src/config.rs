@@ -219,6 +219,14 @@ pub enum ConfigError {
         /// Field path.
         field: String,
     },
+    /// A plan's limit or quota has the name of a `pre_auth` limit.
+    #[error(
+        "{field}: also the name of a pre_auth limit; a request is checked against both, so names must differ"
+    )]
+    NameInPreAuth {
+        /// Field path.
+        field: String,
+    },
     /// A key is not one of the known kinds.
     #[error(
         "{field}: unknown key (client_ip, consumer, application, api_key, route, global, header:<name>, claim:<name>)"
@@ -407,11 +415,28 @@ impl RateLimitConfig {
             let f = p(&format!("plans.{name}"));
             check_name(name, &f)?;
             let limits = compile_limits(&raw.limits, &format!("{f}.limits"), false)?;
+            // A request is checked against pre_auth and its plan: one name in both
+            // would be listed twice in the headers and, with the same key kind,
+            // share one counter that each request charges twice.
+            let in_pre_auth = |name: &str| pre_auth.iter().any(|l| *l.name == *name);
+            if let Some(i) = limits.iter().position(|l| in_pre_auth(&l.name)) {
+                return Err(ConfigError::NameInPreAuth {
+                    field: format!("{f}.limits[{i}].name"),
+                });
+            }
             let mut quotas: Vec<Quota> = Vec::with_capacity(raw.quotas.len());
             for (i, q) in raw.quotas.iter().enumerate() {
                 let qf = format!("{f}.quotas[{i}]");
                 check_name(&q.name, &format!("{qf}.name"))?;
-                if quotas.iter().any(|o| *o.name == *q.name) {
+                if in_pre_auth(&q.name) {
+                    return Err(ConfigError::NameInPreAuth {
+                        field: format!("{qf}.name"),
+                    });
+                }
+                // Limits and quotas share the plan's headers.
+                if quotas.iter().any(|o| *o.name == *q.name)
+                    || limits.iter().any(|o| *o.name == *q.name)
+                {
                     return Err(ConfigError::DuplicateName {
                         field: format!("{qf}.name"),
                     });

@@ -113,6 +113,25 @@ fn errors_name_the_field() {
             { "name": "c", "key": "consumer", "max_in_flight": 9 } ] }),
             "apis.shop.rate_limit.concurrency[1].name",
         ),
+        // A name in pre_auth and a plan: charged twice, listed twice in the headers.
+        (
+            json!({ "pre_auth": [ { "name": "per-route", "key": "route", "rate": 9, "per": "1s" } ],
+                    "plans": { "pro": { "limits": [
+                        { "name": "c", "key": "consumer", "rate": 1, "per": "1s" },
+                        { "name": "per-route", "key": "route", "rate": 5, "per": "1s" } ] } } }),
+            "apis.shop.rate_limit.plans.pro.limits[1].name",
+        ),
+        (
+            json!({ "pre_auth": [ { "name": "daily", "key": "global", "rate": 9, "per": "1s" } ],
+                    "plans": { "pro": { "quotas": [ { "name": "daily", "limit": 5, "period": "day" } ] } } }),
+            "apis.shop.rate_limit.plans.pro.quotas[0].name",
+        ),
+        (
+            json!({ "plans": { "pro": {
+                "limits": [ { "name": "c", "key": "consumer", "rate": 1, "per": "1s" } ],
+                "quotas": [ { "name": "c", "limit": 5, "period": "day" } ] } } }),
+            "apis.shop.rate_limit.plans.pro.quotas[0].name",
+        ),
         // Counting neither per IP nor per username would never lock anything.
         (
             json!({ "lockout": { "max_failures": 3, "window": "5m", "lock_for": "15m",
