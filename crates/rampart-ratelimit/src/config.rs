@@ -364,12 +364,14 @@ fn compile_limit(raw: &LimitConfig, field: &str, pre_auth: bool) -> Result<Limit
     let rate = check_count(raw.rate, format!("{field}.rate"))?;
     let per_us = duration(&raw.per, format!("{field}.per"))?;
     let burst = check_count(raw.burst.unwrap_or(rate), format!("{field}.burst"))?;
-    let emission_us = per_us / rate;
-    if emission_us == 0 {
+    if rate > per_us {
         return Err(ConfigError::RateTooHigh {
             field: format!("{field}.rate"),
         });
     }
+    // Rounded up: a limit may be enforced a little below its rate (600000 per 1s:
+    // 2 µs, 500000/s) but never above it, as rounding down would (1 µs, 1000000/s).
+    let emission_us = per_us.div_ceil(rate);
     Ok(Limit {
         name: raw.name.as_str().into(),
         key,

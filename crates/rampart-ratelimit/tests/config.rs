@@ -37,6 +37,14 @@ fn a_full_config_compiles() {
     }))
     .unwrap();
     assert_eq!(p.pre_auth[0].emission_us, 600_000);
+    // Rounded up, never down: 1.67 µs is 2.
+    let fine = compile(json!({ "pre_auth": [
+        { "name": "fine", "key": "global", "rate": 600_000, "per": "1s" },
+        { "name": "edge", "key": "global", "rate": 1_000_000, "per": "1s" }
+    ]}))
+    .unwrap();
+    assert_eq!(fine.pre_auth[0].emission_us, 2);
+    assert_eq!(fine.pre_auth[1].emission_us, 1);
     assert_eq!(p.pre_auth[0].burst, 20);
     assert_eq!(p.pre_auth[1].burst, 5, "burst defaults to rate");
     assert_eq!(p.zone, rampart_ratelimit::calendar::Zone::Fixed(-18_000));
