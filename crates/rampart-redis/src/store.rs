@@ -82,8 +82,19 @@ impl RedisStore {
     /// Validates `config` and creates the store. No connection is made yet (the
     /// first batch connects), so a gateway starts even while Redis is down. Must be
     /// called inside a Tokio runtime. `field_prefix` locates the section in the
-    /// whole configuration for error messages.
+    /// whole configuration for error messages. Its metrics are labelled `api=""`;
+    /// see [`RedisStore::for_api`].
     pub fn new(config: &RedisStoreConfig, field_prefix: &str) -> Result<Self, RedisConfigError> {
+        Self::for_api(config, field_prefix, "")
+    }
+
+    /// As [`RedisStore::new`], for the store of API `api`: its metrics carry the
+    /// label `api` (one store, and one reachability state, per API).
+    pub fn for_api(
+        config: &RedisStoreConfig,
+        field_prefix: &str,
+        api: &str,
+    ) -> Result<Self, RedisConfigError> {
         let f = |rest: &str| {
             if field_prefix.is_empty() {
                 rest.to_owned()
@@ -140,7 +151,7 @@ impl RedisStore {
             mode: config.on_outage,
             timeout,
             fallback: LocalStore::new(config.fallback_max_keys, 64),
-            health: Arc::new(Health::new(retry)),
+            health: Arc::new(Health::new(retry, api)),
         })
     }
 
