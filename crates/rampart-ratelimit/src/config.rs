@@ -77,10 +77,12 @@ pub struct RateLimitConfig {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitConfig {
-    /// Policy name, shown to clients in `RateLimit-Policy`: `[a-z0-9_-]{1,64}`.
+    /// Policy name, shown to clients in `RateLimit-Policy`: `[a-z0-9_-]{1,64}`; a
+    /// plan may not use a `pre_auth` limit's name.
     pub name: String,
     /// What to count by: `client_ip`, `consumer`, `application`, `api_key`, `route`,
-    /// `global`, `header:<name>` or `claim:<name>`.
+    /// `global`, `header:<name>` or `claim:<name>`. A request with no value for
+    /// `application`, `api_key` or `claim:<name>` is counted per consumer.
     pub key: String,
     /// Requests allowed per `per`.
     pub rate: u64,
