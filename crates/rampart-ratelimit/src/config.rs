@@ -77,10 +77,12 @@ pub struct RateLimitConfig {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitConfig {
-    /// Policy name, shown to clients in `RateLimit-Policy`: `[a-z0-9_-]{1,64}`.
+    /// Policy name, shown to clients in `RateLimit-Policy`: `[a-z0-9_-]{1,64}`; a
+    /// plan may not use a `pre_auth` limit's name.
     pub name: String,
     /// What to count by: `client_ip`, `consumer`, `application`, `api_key`, `route`,
-    /// `global`, `header:<name>` or `claim:<name>`.
+    /// `global`, `header:<name>` or `claim:<name>`. A request with no value for
+    /// `application`, `api_key` or `claim:<name>` is counted per consumer.
     pub key: String,
     /// Requests allowed per `per`.
     pub rate: u64,
@@ -216,6 +218,14 @@ pub enum ConfigError {
     /// Two limits or quotas in one list share a name.
     #[error("{field}: duplicate name")]
     DuplicateName {
+        /// Field path.
+        field: String,
+    },
+    /// A plan's limit or quota has the name of a `pre_auth` limit.
+    #[error(
+        "{field}: also the name of a pre_auth limit; a request is checked against both, so names must differ"
+    )]
+    NameInPreAuth {
         /// Field path.
         field: String,
     },
@@ -356,12 +366,14 @@ fn compile_limit(raw: &LimitConfig, field: &str, pre_auth: bool) -> Result<Limit
     let rate = check_count(raw.rate, format!("{field}.rate"))?;
     let per_us = duration(&raw.per, format!("{field}.per"))?;
     let burst = check_count(raw.burst.unwrap_or(rate), format!("{field}.burst"))?;
-    let emission_us = per_us / rate;
-    if emission_us == 0 {
+    if rate > per_us {
         return Err(ConfigError::RateTooHigh {
             field: format!("{field}.rate"),
         });
     }
+    // Rounded up: a limit may be enforced a little below its rate (600000 per 1s:
+    // 2 µs, 500000/s) but never above it, as rounding down would (1 µs, 1000000/s).
+    let emission_us = per_us.div_ceil(rate);
     Ok(Limit {
         name: raw.name.as_str().into(),
         key,
@@ -407,11 +419,28 @@ impl RateLimitConfig {
             let f = p(&format!("plans.{name}"));
             check_name(name, &f)?;
             let limits = compile_limits(&raw.limits, &format!("{f}.limits"), false)?;
+            // A request is checked against pre_auth and its plan: one name in both
+            // would be listed twice in the headers and, with the same key kind,
+            // share one counter that each request charges twice.
+            let in_pre_auth = |name: &str| pre_auth.iter().any(|l| *l.name == *name);
+            if let Some(i) = limits.iter().position(|l| in_pre_auth(&l.name)) {
+                return Err(ConfigError::NameInPreAuth {
+                    field: format!("{f}.limits[{i}].name"),
+                });
+            }
             let mut quotas: Vec<Quota> = Vec::with_capacity(raw.quotas.len());
             for (i, q) in raw.quotas.iter().enumerate() {
                 let qf = format!("{f}.quotas[{i}]");
                 check_name(&q.name, &format!("{qf}.name"))?;
-                if quotas.iter().any(|o| *o.name == *q.name) {
+                if in_pre_auth(&q.name) {
+                    return Err(ConfigError::NameInPreAuth {
+                        field: format!("{qf}.name"),
+                    });
+                }
+                // Limits and quotas share the plan's headers.
+                if quotas.iter().any(|o| *o.name == *q.name)
+                    || limits.iter().any(|o| *o.name == *q.name)
+                {
                     return Err(ConfigError::DuplicateName {
                         field: format!("{qf}.name"),
                     });

@@ -11,7 +11,9 @@
 //!
 //! `q` is the policy's quota units and `w` its window in seconds. A GCRA limit with
 //! burst `b` regaining one unit every `T` is advertised as `q=b; w=b·T`: the same
-//! sustained rate, and `r` (remaining) never exceeds `q`. `t` is the seconds until
+//! sustained rate, and `r` (remaining) never exceeds `q`; `w` is rounded up to
+//! whole seconds, but not for the under-0.1% that rounding `T` up to whole
+//! microseconds adds (60 per second stays `w=1`). `t` is the seconds until
 //! the policy's units are fully back (a quota: until its calendar reset).
 //! Optionally the de-facto `X-RateLimit-Limit/-Remaining/-Reset` carry the
 //! strictest policy. A refusal is a `429` problem (`rate-limited`,

@@ -5,7 +5,15 @@
 //! proxy), the authenticated identity, the matched route. Header and claim values
 //! are client-chosen: they partition a limit but never escape it (an absent value
 //! shares one bucket, an oversized one another).
+//!
+//! Identity keys other than `consumer` (`application`, `api_key`, `claim:<name>`)
+//! never pool strangers: when the value is missing, empty, not a string, number or
+//! boolean, or too long, the request is counted per consumer instead, under
+//! [`PER_CONSUMER`]`<consumer>`. A real value starting with [`ESCAPE`] gets a
+//! second one, so no real value can take a consumer's fallback bucket. Numbers
+//! and booleans count as their JSON text (`42`, `true`).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -23,6 +31,11 @@ pub const MAX_IDENTITY_VALUE_LEN: usize = 512;
 pub const ABSENT: &str = "-";
 /// The bucket for values longer than [`MAX_KEY_VALUE_LEN`] or not text.
 pub const OVERSIZE: &str = "~";
+/// The first character of an identity key's per-consumer fallback; doubled at the
+/// start of a real value so the two can never be equal.
+pub const ESCAPE: char = '#';
+/// The prefix of an identity key's per-consumer fallback value.
+pub const PER_CONSUMER: &str = "#consumer:";
 
 /// The address a per-IP limit counts: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by
 /// its /64 prefix. One IPv6 subscriber usually holds a whole /64, so counting /128s
@@ -157,31 +170,67 @@ impl<'a> Facts<'a> {
                     .map(|v| v.to_str().unwrap_or(OVERSIZE)),
                 MAX_KEY_VALUE_LEN,
             ),
-            KeyKind::Consumer | KeyKind::Application | KeyKind::ApiKey | KeyKind::Claim(_) => {
+            KeyKind::Consumer => {
                 let Some(id) = self.identity else {
                     return false;
                 };
-                let (value, max) = match kind {
-                    KeyKind::Consumer => (Some(id.consumer.as_str()), MAX_IDENTITY_VALUE_LEN),
-                    KeyKind::ApiKey => (id.credential_id.as_deref(), MAX_IDENTITY_VALUE_LEN),
-                    KeyKind::Application => (
-                        claim_str(id, "client_id")
-                            .or_else(|| claim_str(id, "azp"))
-                            .or(id.credential_id.as_deref()),
-                        MAX_IDENTITY_VALUE_LEN,
-                    ),
-                    KeyKind::Claim(name) => (claim_str(id, name), MAX_KEY_VALUE_LEN),
-                    _ => (None, MAX_KEY_VALUE_LEN),
-                };
-                bounded(out, value, max);
+                bounded(out, Some(&id.consumer), MAX_IDENTITY_VALUE_LEN);
+            }
+            KeyKind::ApiKey => {
+                return self.identity_value(out, MAX_IDENTITY_VALUE_LEN, |id| {
+                    id.credential_id.as_deref().map(Cow::Borrowed)
+                });
+            }
+            KeyKind::Application => {
+                return self.identity_value(out, MAX_IDENTITY_VALUE_LEN, |id| {
+                    claim_text(id, "client_id")
+                        .or_else(|| claim_text(id, "azp"))
+                        .or_else(|| id.credential_id.as_deref().map(Cow::Borrowed))
+                });
+            }
+            KeyKind::Claim(name) => {
+                return self.identity_value(out, MAX_KEY_VALUE_LEN, |id| claim_text(id, name));
+            }
+        }
+        true
+    }
+
+    /// Writes the value `pick` takes from the identity, or the consumer's fallback
+    /// when there is no usable one (see the module docs).
+    fn identity_value(
+        &self,
+        out: &mut String,
+        max: usize,
+        pick: impl FnOnce(&'a Identity) -> Option<Cow<'a, str>>,
+    ) -> bool {
+        let Some(id) = self.identity else {
+            return false;
+        };
+        match pick(id).filter(|v| !v.is_empty() && v.len() <= max) {
+            Some(v) => {
+                if v.starts_with(ESCAPE) {
+                    out.push(ESCAPE);
+                }
+                out.push_str(&v);
+            }
+            None => {
+                out.push_str(PER_CONSUMER);
+                bounded(out, Some(&id.consumer), MAX_IDENTITY_VALUE_LEN);
             }
         }
         true
     }
 }
 
-fn claim_str<'a>(id: &'a Identity, name: &str) -> Option<&'a str> {
-    id.claim(name).and_then(|v| v.as_str())
+/// A claim as key text: strings as they are, numbers and booleans as their JSON
+/// text; `None` for anything else (absent, null, objects, arrays) or empty.
+fn claim_text<'a>(id: &'a Identity, name: &str) -> Option<Cow<'a, str>> {
+    match id.claim(name)? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(Cow::Borrowed(s.as_str())),
+        serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        serde_json::Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        _ => None,
+    }
 }
 
 fn bounded(out: &mut String, value: Option<&str>, max: usize) {
@@ -247,6 +296,61 @@ mod tests {
         headers.insert("x-tenant", "a".repeat(500).parse().unwrap());
         let f = facts(&headers, None);
         assert_eq!(value(&f, "header:x-tenant").unwrap(), OVERSIZE);
+    }
+
+    #[test]
+    fn numeric_and_boolean_claims_count_as_their_text() {
+        let headers = HeaderMap::new();
+        let mut id = Identity {
+            consumer: "alice".into(),
+            ..Identity::default()
+        };
+        id.claims.insert("tenant".into(), 42.into());
+        id.claims.insert("client_id".into(), 7.into());
+        id.claims.insert("beta".into(), true.into());
+        let f = facts(&headers, Some(&id));
+        assert_eq!(value(&f, "claim:tenant").unwrap(), "42");
+        assert_eq!(value(&f, "claim:beta").unwrap(), "true");
+        assert_eq!(value(&f, "application").unwrap(), "7");
+    }
+
+    #[test]
+    fn identity_keys_without_a_value_count_per_consumer_not_in_one_shared_bucket() {
+        let headers = HeaderMap::new();
+        let alice = Identity {
+            consumer: "alice".into(),
+            ..Identity::default()
+        };
+        let mut bob = Identity {
+            consumer: "bob".into(),
+            credential_id: Some(String::new()),
+            ..Identity::default()
+        };
+        bob.claims.insert("tenant".into(), serde_json::Value::Null);
+        bob.claims.insert("client_id".into(), "".into());
+        for kind in ["api_key", "application", "claim:tenant"] {
+            let a = value(&facts(&headers, Some(&alice)), kind).unwrap();
+            let b = value(&facts(&headers, Some(&bob)), kind).unwrap();
+            assert_eq!(a, "#consumer:alice", "{kind}");
+            assert_eq!(b, "#consumer:bob", "{kind}");
+        }
+        // Too long a claim, or an object, is no value either.
+        bob.claims.insert("tenant".into(), "t".repeat(500).into());
+        bob.claims
+            .insert("org".into(), serde_json::json!({"id": 1}));
+        let f = facts(&headers, Some(&bob));
+        assert_eq!(value(&f, "claim:tenant").unwrap(), "#consumer:bob");
+        assert_eq!(value(&f, "claim:org").unwrap(), "#consumer:bob");
+        // A real value cannot take a consumer's fallback bucket.
+        let mut mallory = Identity {
+            consumer: "mallory".into(),
+            ..Identity::default()
+        };
+        mallory
+            .claims
+            .insert("tenant".into(), "#consumer:alice".into());
+        let f = facts(&headers, Some(&mallory));
+        assert_eq!(value(&f, "claim:tenant").unwrap(), "##consumer:alice");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub struct Limit {
     pub name: Arc<str>,
     /// What it counts by.
     pub key: KeyKind,
-    /// µs per request (period / rate).
+    /// µs per request (period / rate, rounded up).
     pub emission_us: u64,
     /// Requests that may pass at once.
     pub burst: u64,
@@ -178,10 +178,15 @@ pub fn limit_op(limit: &Limit, value: &str, eff: Effective) -> (Op, PolicyInfo) 
         cost: 1,
     };
     let window_us = eff.emission_us.saturating_mul(eff.burst);
+    // The emission interval is rounded up to whole µs, which puts e.g. 60 per 1s at
+    // 1.00002 s: up to 0.1% over a whole second does not advertise one more second.
+    let window_secs = (window_us - window_us / 1000)
+        .div_ceil(MICROS_PER_SEC)
+        .max(1);
     let info = PolicyInfo {
         name: limit.name.clone(),
         quota: eff.burst,
-        window_secs: window_us.div_ceil(MICROS_PER_SEC).max(1),
+        window_secs,
         is_quota: false,
         reset_at_us: None,
     };

@@ -3,8 +3,9 @@
 //! - [`PreAuthRateLimitStage`] at `Phase::PreAuthRateLimit`: the client IP's
 //!   lock-out and the `pre_auth` limits (IP, route, global, header), before any
 //!   credential is looked at.
-//! - [`ConsumerRateLimitStage`] at `Phase::ConsumerRateLimit`: the consumer's plan
-//!   limits and quotas, then the in-flight limits.
+//! - [`ConsumerRateLimitStage`] at `Phase::ConsumerRateLimit`: the in-flight
+//!   limits, then the consumer's plan limits and quotas (so a request refused for
+//!   concurrency is not charged; a request refused by a limit gives its permits back).
 //!
 //! Each stores what it checked in `cx.extensions` and adds the rate-limit headers
 //! in `on_response`. In-flight permits are kept in `cx.extensions` too and are
@@ -131,25 +132,27 @@ impl Stage for ConsumerRateLimitStage {
     }
 
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
+        // Permits first: a request refused for concurrency must not be charged
+        // to the limits and quotas (refused requests are free, see `store`).
+        let permits = match self.limiter.acquire_in_flight(&Facts::of(cx)) {
+            Ok(permits) => permits,
+            Err(name) => return Step::Done(Verdict::Respond(headers::too_many_in_flight(&name))),
+        };
         let batch = self.limiter.prepare(Scope::Consumer, &Facts::of(cx));
-        let limiter = &self.limiter;
+        // Dropping `permits` on a refusal releases them.
         let after = move |cx: &mut RequestCx, report: RateLimitReport| -> Verdict {
             if !report.items.is_empty() {
                 cx.extensions.insert(ConsumerReport(report));
             }
-            match limiter.acquire_in_flight(&Facts::of(cx)) {
-                Ok(permits) if permits.is_empty() => Verdict::Continue,
-                Ok(permits) => {
-                    cx.extensions.insert(InFlightPermits(Arc::new(permits)));
-                    Verdict::Continue
-                }
-                Err(name) => Verdict::Respond(headers::too_many_in_flight(&name)),
+            if !permits.is_empty() {
+                cx.extensions.insert(InFlightPermits(Arc::new(permits)));
             }
+            Verdict::Continue
         };
         if batch.is_empty() {
             return Step::Done(after(cx, RateLimitReport::default()));
         }
-        run(limiter, batch, move |checked| match checked {
+        run(&self.limiter, batch, move |checked| match checked {
             Checked::Allowed(report) => after(cx, report),
             Checked::Refused(problem) => Verdict::Respond(problem),
         })

@@ -37,6 +37,14 @@ fn a_full_config_compiles() {
     }))
     .unwrap();
     assert_eq!(p.pre_auth[0].emission_us, 600_000);
+    // Rounded up, never down: 1.67 µs is 2.
+    let fine = compile(json!({ "pre_auth": [
+        { "name": "fine", "key": "global", "rate": 600_000, "per": "1s" },
+        { "name": "edge", "key": "global", "rate": 1_000_000, "per": "1s" }
+    ]}))
+    .unwrap();
+    assert_eq!(fine.pre_auth[0].emission_us, 2);
+    assert_eq!(fine.pre_auth[1].emission_us, 1);
     assert_eq!(p.pre_auth[0].burst, 20);
     assert_eq!(p.pre_auth[1].burst, 5, "burst defaults to rate");
     assert_eq!(p.zone, rampart_ratelimit::calendar::Zone::Fixed(-18_000));
@@ -112,6 +120,25 @@ fn errors_name_the_field() {
             { "name": "c", "key": "consumer", "max_in_flight": 5 },
             { "name": "c", "key": "consumer", "max_in_flight": 9 } ] }),
             "apis.shop.rate_limit.concurrency[1].name",
+        ),
+        // A name in pre_auth and a plan: charged twice, listed twice in the headers.
+        (
+            json!({ "pre_auth": [ { "name": "per-route", "key": "route", "rate": 9, "per": "1s" } ],
+                    "plans": { "pro": { "limits": [
+                        { "name": "c", "key": "consumer", "rate": 1, "per": "1s" },
+                        { "name": "per-route", "key": "route", "rate": 5, "per": "1s" } ] } } }),
+            "apis.shop.rate_limit.plans.pro.limits[1].name",
+        ),
+        (
+            json!({ "pre_auth": [ { "name": "daily", "key": "global", "rate": 9, "per": "1s" } ],
+                    "plans": { "pro": { "quotas": [ { "name": "daily", "limit": 5, "period": "day" } ] } } }),
+            "apis.shop.rate_limit.plans.pro.quotas[0].name",
+        ),
+        (
+            json!({ "plans": { "pro": {
+                "limits": [ { "name": "c", "key": "consumer", "rate": 1, "per": "1s" } ],
+                "quotas": [ { "name": "c", "limit": 5, "period": "day" } ] } } }),
+            "apis.shop.rate_limit.plans.pro.quotas[0].name",
         ),
         // Counting neither per IP nor per username would never lock anything.
         (

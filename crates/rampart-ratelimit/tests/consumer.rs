@@ -215,6 +215,41 @@ fn in_flight_limit_refuses_beyond_max_and_releases_when_requests_end() {
 }
 
 #[test]
+fn a_request_refused_for_concurrency_spends_no_limit_or_quota() {
+    let (limiter, _clock) = limiter(json!({
+        "default_plan": "free",
+        "plans": { "free": {
+            "limits": [ { "name": "burst", "key": "consumer", "rate": 3, "per": "1h" } ],
+            "quotas": [ { "name": "daily", "limit": 3, "period": "day" } ]
+        } },
+        "concurrency": [ { "name": "one", "key": "consumer", "max_in_flight": 1 } ]
+    }));
+    let stage = ConsumerRateLimitStage::new(limiter.clone());
+    let req = || with_identity(request("203.0.113.7", "r"), "alice", None);
+    let mut held = req();
+    assert_eq!(run(&stage, &mut held), Verdict::Continue);
+    for _ in 0..10 {
+        let p = refused(run(&stage, &mut req()));
+        assert_eq!(p.kind.slug, "concurrency-limited");
+    }
+    drop(held);
+    // Two more pass: the ten refused ones were not charged (3 in all).
+    for _ in 0..2 {
+        let mut cx = req();
+        assert_eq!(run(&stage, &mut cx), Verdict::Continue);
+    }
+    // Both are used up at 3; the quota (reset at midnight) is the stricter.
+    let p = refused(run(&stage, &mut req()));
+    assert_eq!(p.kind.slug, "quota-exceeded");
+    assert_eq!(
+        header(&p, "ratelimit"),
+        Some("\"burst\";r=0;t=3600, \"daily\";r=0;t=69240")
+    );
+    // That refusal gave its permit back.
+    assert_eq!(limiter.in_flight().tracked_keys(), 0);
+}
+
+#[test]
 fn pre_auth_and_consumer_headers_are_both_reported() {
     let mut config = plans();
     config["pre_auth"] = json!([{ "name": "per-ip", "key": "client_ip", "rate": 10, "per": "1s" }]);

@@ -89,6 +89,48 @@ fn hammering_never_exceeds_burst_plus_rate() {
 }
 
 #[test]
+fn a_rate_finer_than_whole_microseconds_is_never_exceeded() {
+    // 600 per 1ms is 1.67 µs per request; rounding down to 1 µs let 1000 through.
+    let (limiter, clock) = limiter(json!({ "pre_auth": [
+        { "name": "fine", "key": "global", "rate": 600, "per": "1ms", "burst": 1 }
+    ]}));
+    let stage = PreAuthRateLimitStage::new(limiter);
+    let mut accepted = 0;
+    for _ in 0..1000 {
+        if run(&stage, &mut request("203.0.113.7", "r")) == Verdict::Continue {
+            accepted += 1;
+        }
+        clock.advance(Duration::from_micros(1));
+    }
+    assert!(accepted <= 600, "accepted {accepted} in 1 ms");
+    assert!(accepted >= 500, "enforced far below the rate: {accepted}");
+}
+
+#[test]
+fn advertised_windows_never_promise_more_than_is_enforced() {
+    let advertised = |rate: u64, per: &str| {
+        let (limiter, _clock) = limiter(json!({ "pre_auth": [
+            { "name": "p", "key": "global", "rate": rate, "per": per }
+        ]}));
+        let stage = PreAuthRateLimitStage::new(limiter);
+        let mut cx = request("203.0.113.7", "r");
+        assert_eq!(run(&stage, &mut cx), Verdict::Continue);
+        let mut response = ok_response();
+        respond(&stage, &mut cx, &mut response);
+        response.headers["ratelimit-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    // 600000 per 1s is enforced as 500000/s (2 µs each): a 1.2 s window, shown as 2.
+    assert_eq!(advertised(600_000, "1s"), "\"p\";q=600000;w=2");
+    // 60 per 1s (16667 µs each) is still advertised as one second, not two.
+    assert_eq!(advertised(60, "1s"), "\"p\";q=60;w=1");
+    assert_eq!(advertised(7, "1m"), "\"p\";q=7;w=60");
+    assert_eq!(advertised(100, "1m"), "\"p\";q=100;w=60");
+}
+
+#[test]
 fn login_route_limit_applies_only_to_login() {
     let (limiter, _clock) = limiter(json!({ "pre_auth": [
         { "name": "login", "key": "client_ip", "rate": 1, "per": "1m", "routes": ["POST /login"] }

@@ -1,21 +1,32 @@
 //! Redis reachability: the circuit that decides whether to try Redis, the outage
 //! metric and log lines. One transition logs once (down, then recovered), not once
 //! per request.
+//!
+//! The gateway builds one store, and so one `Health`, per API: the metrics carry
+//! an `api` label, or one API's outage would be overwritten by another's success.
+//! The `up` gauge is first set by the first round trip's outcome (a store connects
+//! lazily, so until then nothing is known).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Counter: failed Redis round trips.
+/// Counter: failed Redis round trips (label `api`).
 pub const METRIC_ERRORS: &str = "rampart_ratelimit_redis_errors_total";
-/// Counter: batches answered by the fail-open fallback.
+/// Counter: batches answered by the fail-open fallback (label `api`).
 pub const METRIC_FALLBACK: &str = "rampart_ratelimit_redis_fallback_total";
-/// Gauge: 1 while Redis answers, 0 during an outage.
+/// Gauge: 1 while Redis answers, 0 during an outage (label `api`); absent until
+/// the first round trip.
 pub const METRIC_UP: &str = "rampart_ratelimit_redis_up";
 
 #[derive(Debug)]
 pub(crate) struct Health {
     started: Instant,
+    /// The `api` label of the metrics (shared: cloned per metric call).
+    api: std::sync::Arc<str>,
+    /// Whether to try Redis (true at start: the first request tries).
     up: AtomicBool,
+    /// Whether a round trip has set the gauge yet.
+    reported: AtomicBool,
     /// Nanoseconds since `started` before which Redis is not tried again.
     skip_until: AtomicU64,
     retry: Duration,
@@ -24,11 +35,12 @@ pub(crate) struct Health {
 }
 
 impl Health {
-    pub(crate) fn new(retry: Duration) -> Self {
-        metrics::gauge!(METRIC_UP).set(1.0);
+    pub(crate) fn new(retry: Duration, api: &str) -> Self {
         Self {
             started: Instant::now(),
+            api: api.into(),
             up: AtomicBool::new(true),
+            reported: AtomicBool::new(false),
             skip_until: AtomicU64::new(0),
             retry,
             errors: AtomicU64::new(0),
@@ -57,34 +69,42 @@ impl Health {
             .is_ok()
     }
 
+    fn set_up(&self, value: f64) {
+        metrics::gauge!(METRIC_UP, "api" => std::sync::Arc::clone(&self.api)).set(value);
+    }
+
     pub(crate) fn success(&self) {
-        if !self.up.swap(true, Ordering::AcqRel) {
-            metrics::gauge!(METRIC_UP).set(1.0);
-            tracing::info!(target: "rampart::ratelimit", "redis counter store reachable again; shared limits restored");
+        let was_down = !self.up.swap(true, Ordering::AcqRel);
+        if !self.reported.swap(true, Ordering::AcqRel) || was_down {
+            self.set_up(1.0);
+        }
+        if was_down {
+            tracing::info!(target: "rampart::ratelimit", api = %self.api, "redis counter store reachable again; shared limits restored");
         }
     }
 
     pub(crate) fn failure(&self, error: &str, fail_open: bool) {
         self.errors.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!(METRIC_ERRORS).increment(1);
+        metrics::counter!(METRIC_ERRORS, "api" => std::sync::Arc::clone(&self.api)).increment(1);
         let next = self
             .elapsed()
             .saturating_add(u64::try_from(self.retry.as_nanos()).unwrap_or(u64::MAX));
         self.skip_until.store(next, Ordering::Release);
+        self.reported.store(true, Ordering::Release);
         if self.up.swap(false, Ordering::AcqRel) {
-            metrics::gauge!(METRIC_UP).set(0.0);
+            self.set_up(0.0);
             let mode = if fail_open {
                 "failing open onto local limits"
             } else {
                 "failing closed"
             };
-            tracing::warn!(target: "rampart::ratelimit", %error, mode, "redis counter store unreachable");
+            tracing::warn!(target: "rampart::ratelimit", api = %self.api, %error, mode, "redis counter store unreachable");
         }
     }
 
     pub(crate) fn fallback(&self) {
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!(METRIC_FALLBACK).increment(1);
+        metrics::counter!(METRIC_FALLBACK, "api" => std::sync::Arc::clone(&self.api)).increment(1);
     }
 
     pub(crate) fn is_up(&self) -> bool {

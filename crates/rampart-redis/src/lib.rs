@@ -13,7 +13,7 @@
 //! - [`store`]: `RedisStore`, connection handling, Cluster slot grouping, fail-open
 //!   onto local limits or fail-closed.
 //! - `health`: the outage circuit, its metrics ([`METRIC_UP`], [`METRIC_ERRORS`],
-//!   [`METRIC_FALLBACK`]) and log lines.
+//!   [`METRIC_FALLBACK`], labelled with the store's API) and log lines.
 
 pub mod config;
 mod health;

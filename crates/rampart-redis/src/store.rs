@@ -11,7 +11,9 @@
 //! When one slot refuses, the parts other slots already committed are refunded
 //! (a second script), so a refused request consumes nothing there either; between
 //! the charge and the refund, a concurrent request may see those units as taken
-//! (refused conservatively, never accepted in excess).
+//! (refused conservatively, never accepted in excess). A slot whose call fails or
+//! answers the wrong number of values gets the same refund of the others before
+//! the batch fails (and goes to the outage fallback).
 //!
 //! Outage: a failed or timed-out call marks Redis down (metric, one log line) and
 //! the batch goes to the fallback: this instance's own [`LocalStore`] when failing
@@ -20,7 +22,7 @@
 //! connection itself is a `ConnectionManager` (standalone) or cluster connection,
 //! both reconnecting on their own.
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,8 +82,19 @@ impl RedisStore {
     /// Validates `config` and creates the store. No connection is made yet (the
     /// first batch connects), so a gateway starts even while Redis is down. Must be
     /// called inside a Tokio runtime. `field_prefix` locates the section in the
-    /// whole configuration for error messages.
+    /// whole configuration for error messages. Its metrics are labelled `api=""`;
+    /// see [`RedisStore::for_api`].
     pub fn new(config: &RedisStoreConfig, field_prefix: &str) -> Result<Self, RedisConfigError> {
+        Self::for_api(config, field_prefix, "")
+    }
+
+    /// As [`RedisStore::new`], for the store of API `api`: its metrics carry the
+    /// label `api` (one store, and one reachability state, per API).
+    pub fn for_api(
+        config: &RedisStoreConfig,
+        field_prefix: &str,
+        api: &str,
+    ) -> Result<Self, RedisConfigError> {
         let f = |rest: &str| {
             if field_prefix.is_empty() {
                 rest.to_owned()
@@ -138,7 +151,7 @@ impl RedisStore {
             mode: config.on_outage,
             timeout,
             fallback: LocalStore::new(config.fallback_max_keys, 64),
-            health: Arc::new(Health::new(retry)),
+            health: Arc::new(Health::new(retry, api)),
         })
     }
 
@@ -215,62 +228,31 @@ impl RedisStore {
         parse(&reply, ops.len())
     }
 
-    /// Cluster: one script call per hash slot, results put back in op order. When
-    /// a slot's part is refused, the parts other slots committed are refunded, so
-    /// that a refused request still consumes nothing (a request's limits then cost
-    /// one round trip per slot, plus one per refund).
+    /// Cluster: one script call per hash slot (see [`charge_parts`]).
     async fn invoke_by_slot(
         &self,
-        mut conn: ClusterConnection,
+        conn: ClusterConnection,
         ops: &[Op],
     ) -> Result<Vec<i64>, String> {
-        let mut groups: HashMap<Slot, Vec<usize>> = HashMap::new();
-        for (i, op) in ops.iter().enumerate() {
-            let key = format!("{}{}", self.prefix, op.key);
-            groups.entry(Slot::for_key(key)).or_default().push(i);
-        }
-        let mut reply = vec![0i64; ops.len() * 4];
-        let mut committed: Vec<(&[usize], Vec<Op>)> = Vec::new();
-        let mut refused = false;
-        for indices in groups.values() {
-            let part: Vec<Op> = indices
-                .iter()
-                .filter_map(|i| ops.get(*i).cloned())
-                .collect();
-            let got = self.invoke(&mut conn, &part).await?;
-            let mut all = true;
-            for (j, i) in indices.iter().enumerate() {
-                for k in 0..4 {
-                    if let (Some(dst), Some(src)) = (reply.get_mut(i * 4 + k), got.get(j * 4 + k)) {
-                        *dst = *src;
-                    }
+        let parts = split_by_slot(&self.prefix, ops);
+        let conn = &conn;
+        charge_parts(
+            ops.len(),
+            &parts,
+            |part| {
+                let mut conn = conn.clone();
+                async move { self.invoke(&mut conn, part).await }
+            },
+            |part| {
+                let mut conn = conn.clone();
+                async move {
+                    self.run_script::<_, i64>(&self.refund, &mut conn, part)
+                        .await
+                        .map(drop)
                 }
-                all &= got.get(j * 4) == Some(&1);
-            }
-            if all {
-                committed.push((indices, part));
-            } else {
-                refused = true;
-            }
-        }
-        if refused {
-            for (indices, part) in &committed {
-                self.run_script::<_, i64>(&self.refund, &mut conn, part)
-                    .await?;
-                // Report the refunded keys as uncharged.
-                for (i, op) in indices.iter().zip(part) {
-                    let cap = match op.algorithm {
-                        Algorithm::Gcra { burst, .. } => burst,
-                        Algorithm::Window { limit, .. } => limit,
-                    };
-                    if let Some(r) = reply.get_mut(i * 4 + 1) {
-                        let back = u64::try_from(*r).unwrap_or(0).saturating_add(op.cost);
-                        *r = i64::try_from(back.min(cap)).unwrap_or(i64::MAX);
-                    }
-                }
-            }
-        }
-        Ok(reply)
+            },
+        )
+        .await
     }
 
     async fn apply_async(&self, now_us: u64, ops: Vec<Op>) -> StoreResult {
@@ -293,6 +275,107 @@ impl RedisStore {
             OutageMode::FailClosed => Err(StoreError::Unavailable("redis unreachable".into())),
         }
     }
+}
+
+/// One hash slot's part of a batch: the ops' indices in the batch, and the ops.
+type Part = (Vec<usize>, Vec<Op>);
+
+/// Groups `ops` by the hash slot of their (prefixed) keys, parts in the order of
+/// their first op, so a batch is always sent in the same order.
+fn split_by_slot(prefix: &str, ops: &[Op]) -> Vec<Part> {
+    let mut parts: Vec<(Slot, Part)> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let slot = Slot::for_key(format!("{prefix}{}", op.key));
+        match parts.iter_mut().find(|(s, _)| *s == slot) {
+            Some((_, (indices, part))) => {
+                indices.push(i);
+                part.push(op.clone());
+            }
+            None => parts.push((slot, (vec![i], vec![op.clone()]))),
+        }
+    }
+    parts.into_iter().map(|(_, part)| part).collect()
+}
+
+/// Runs each slot's part with `call` and puts the replies back in op order. When
+/// a part is refused, the parts already committed are refunded with `refund`, so
+/// that a refused request still consumes nothing (a request's limits then cost
+/// one round trip per slot, plus one per refund). When a call fails or answers
+/// the wrong number of values, the committed parts are refunded (best effort)
+/// before the error is returned; the failed part itself is left as it is, since
+/// whether it was applied is unknown and refunding a charge never made would
+/// hand out units. A refund that fails leaves its units charged: conservative.
+async fn charge_parts<'p, C, CF, R, RF>(
+    n: usize,
+    parts: &'p [Part],
+    call: C,
+    refund: R,
+) -> Result<Vec<i64>, String>
+where
+    C: Fn(&'p [Op]) -> CF,
+    CF: Future<Output = Result<Vec<i64>, String>>,
+    R: Fn(&'p [Op]) -> RF,
+    RF: Future<Output = Result<(), String>>,
+{
+    let mut reply = vec![0i64; n * 4];
+    let mut committed: Vec<&'p Part> = Vec::new();
+    let mut refused = false;
+    for part in parts {
+        let (indices, ops) = (&part.0, &part.1);
+        let got = match call(ops).await {
+            Ok(got) if got.len() == ops.len() * 4 => got,
+            other => {
+                let error = match other {
+                    Ok(got) => {
+                        format!("script returned {} values for {} ops", got.len(), ops.len())
+                    }
+                    Err(error) => error,
+                };
+                for part in &committed {
+                    if let Err(e) = refund(&part.1).await {
+                        tracing::warn!(target: "rampart::ratelimit", error = %e, "redis refund after a failed slot failed; its units stay charged");
+                    }
+                }
+                return Err(error);
+            }
+        };
+        let mut all = true;
+        for (j, i) in indices.iter().enumerate() {
+            for k in 0..4 {
+                if let (Some(dst), Some(src)) = (reply.get_mut(i * 4 + k), got.get(j * 4 + k)) {
+                    *dst = *src;
+                }
+            }
+            all &= got.get(j * 4) == Some(&1);
+        }
+        if all {
+            committed.push(part);
+        } else {
+            refused = true;
+        }
+    }
+    if refused {
+        for (indices, ops) in committed {
+            if let Err(e) = refund(ops).await {
+                // Still a refusal: an error here would send the batch to the
+                // fallback, which could accept what Redis refused.
+                tracing::warn!(target: "rampart::ratelimit", error = %e, "redis refund failed; its units stay charged");
+                continue;
+            }
+            // Report the refunded keys as uncharged.
+            for (i, op) in indices.iter().zip(ops) {
+                let cap = match op.algorithm {
+                    Algorithm::Gcra { burst, .. } => burst,
+                    Algorithm::Window { limit, .. } => limit,
+                };
+                if let Some(r) = reply.get_mut(i * 4 + 1) {
+                    let back = u64::try_from(*r).unwrap_or(0).saturating_add(op.cost);
+                    *r = i64::try_from(back.min(cap)).unwrap_or(i64::MAX);
+                }
+            }
+        }
+    }
+    Ok(reply)
 }
 
 fn parse(reply: &[i64], n: usize) -> Result<Vec<Outcome>, String> {
@@ -325,5 +408,98 @@ fn parse(reply: &[i64], n: usize) -> Result<Vec<Outcome>, String> {
 impl CounterStore for RedisStore {
     fn apply(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
         StoreReply::Pending(Box::pin(self.apply_async(now_us, ops)))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn op(key: &str) -> Op {
+        Op {
+            key: key.into(),
+            algorithm: Algorithm::Gcra {
+                emission_us: 1000,
+                burst: 10,
+            },
+            cost: 1,
+        }
+    }
+
+    /// A fake cluster: a part answers by its first key's tag (`ok`: allowed with 5
+    /// left, `no`: refused, `err`: the call fails, `short`: one value too few).
+    /// Refunds are recorded; a refund of a `norefund` key fails.
+    async fn charge(keys: &[&str]) -> (Result<Vec<i64>, String>, Vec<String>) {
+        let ops: Vec<Op> = keys.iter().map(|k| op(k)).collect();
+        let parts = split_by_slot("", &ops);
+        let refunded = Mutex::new(Vec::new());
+        let result = charge_parts(
+            ops.len(),
+            &parts,
+            |part| async move {
+                let mut out = Vec::new();
+                for op in part {
+                    if op.key.contains("{err}") {
+                        return Err("connection reset".to_owned());
+                    }
+                    let allowed = !op.key.contains("{no}");
+                    out.extend([i64::from(allowed), if allowed { 5 } else { 0 }, 0, 0]);
+                    if op.key.contains("{short}") {
+                        out.pop();
+                    }
+                }
+                Ok(out)
+            },
+            |part| {
+                let refunded = &refunded;
+                async move {
+                    if part.iter().any(|op| op.key.contains("norefund")) {
+                        return Err("refund failed".to_owned());
+                    }
+                    let mut r = refunded.lock().unwrap();
+                    r.extend(part.iter().map(|op| op.key.clone()));
+                    Ok(())
+                }
+            },
+        )
+        .await;
+        (result, refunded.into_inner().unwrap())
+    }
+
+    #[test]
+    fn ops_are_grouped_by_slot_in_batch_order() {
+        let ops: Vec<Op> = ["a:{x}", "b:{y}", "c:{x}", "d:{z}"]
+            .iter()
+            .map(|k| op(k))
+            .collect();
+        let parts = split_by_slot("p:", &ops);
+        let indices: Vec<&[usize]> = parts.iter().map(|(i, _)| i.as_slice()).collect();
+        assert_eq!(indices, [&[0, 2][..], &[1], &[3]]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_later_slot_refunds_the_slots_already_charged() {
+        let (result, refunded) = charge(&["a:{ok}", "b:{ok2}", "c:{err}"]).await;
+        assert_eq!(result.unwrap_err(), "connection reset");
+        assert_eq!(refunded, ["a:{ok}", "b:{ok2}"]);
+    }
+
+    #[tokio::test]
+    async fn a_reply_of_the_wrong_length_is_an_error_and_refunds_the_others() {
+        let (result, refunded) = charge(&["a:{ok}", "b:{short}"]).await;
+        assert!(result.unwrap_err().contains("values for 1 ops"));
+        assert_eq!(refunded, ["a:{ok}"], "the unreadable part is not refunded");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_refunds_and_a_failed_refund_still_refuses() {
+        let (result, refunded) = charge(&["a:{ok}", "b:{norefund}", "c:{no}"]).await;
+        let reply = result.unwrap();
+        assert_eq!(refunded, ["a:{ok}"]);
+        // Refunded: reported uncharged (6 left); not refunded: as charged (5).
+        assert_eq!(reply, [1, 6, 0, 0, 1, 5, 0, 0, 0, 0, 0, 0]);
     }
 }

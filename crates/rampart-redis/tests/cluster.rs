@@ -263,3 +263,40 @@ async fn a_refusal_in_one_slot_refunds_the_other_slots() {
         .unwrap();
     assert_eq!((out[0].remaining, out[1].remaining), (1, 8));
 }
+
+#[tokio::test]
+async fn a_failing_slot_refunds_the_slots_already_charged() {
+    use rampart_ratelimit::store::Algorithm;
+    use rampart_ratelimit::{CounterStore, Op};
+
+    let cluster = start_cluster();
+    let s = store(&cluster);
+    let hour = 3_600_000_000;
+    let op = |key: &str| Op {
+        key: key.into(),
+        algorithm: Algorithm::Gcra {
+            emission_us: hour,
+            burst: 3,
+        },
+        cost: 1,
+    };
+    // A list where a counter is expected: that slot's script fails (WRONGTYPE).
+    let status = Command::new("redis-cli")
+        .args(["-c", "-p", &cluster.ports[0].to_string()])
+        .args(["RPUSH", "rampart:rl:ip:{198.51.100.9}", "x"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Parts run in batch order: the route's slot is charged before the failure.
+    let failing = vec![op("rl:route:{GET /a}"), op("rl:ip:{198.51.100.9}")];
+    assert!(s.apply(0, failing).resolve().await.is_err(), "fails closed");
+    // The failure opened the outage circuit: Redis is tried again after 1 s.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let out = s
+        .apply(0, vec![op("rl:route:{GET /a}")])
+        .resolve()
+        .await
+        .unwrap();
+    assert_eq!(out[0].remaining, 2, "the failed batch was refunded");
+}

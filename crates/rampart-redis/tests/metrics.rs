@@ -1,10 +1,12 @@
-//! The outage is visible in the metrics: errors counted, `up` gauge at 0, fallback
-//! batches counted; recovery sets `up` back to 1. A separate test binary, because it
-//! installs the process-wide metrics recorder.
+//! The outage is visible in the metrics, per API: errors counted, `up` gauge at 0,
+//! fallback batches counted; recovery sets `up` back to 1. Before its first round
+//! trip a store reports no `up` at all. A separate test binary, because it installs
+//! the process-wide metrics recorder.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use harness::RedisServer;
@@ -13,22 +15,41 @@ use rampart_ratelimit::store::Algorithm;
 use rampart_ratelimit::{CounterStore, Op};
 use rampart_redis::{METRIC_ERRORS, METRIC_FALLBACK, METRIC_UP, RedisStore, RedisStoreConfig};
 
-/// One snapshot (taking it resets the counters): (errors, fallbacks, up gauge).
-fn read(snapshotter: &Snapshotter) -> (u64, u64, f64) {
-    let (mut errors, mut fallbacks, mut up) = (0, 0, f64::NAN);
+/// One API's metrics: errors, fallbacks, the up gauge (None: not reported).
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    errors: u64,
+    fallbacks: u64,
+    up: Option<f64>,
+}
+
+/// One snapshot (taking it resets the counters), by `api` label.
+fn read(snapshotter: &Snapshotter) -> HashMap<String, Seen> {
+    let mut out: HashMap<String, Seen> = HashMap::new();
     for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let api = key
+            .key()
+            .labels()
+            .find(|l| l.key() == "api")
+            .map_or("<none>", |l| l.value())
+            .to_owned();
+        let seen = out.entry(api).or_default();
         match (key.key().name(), value) {
-            (METRIC_ERRORS, DebugValue::Counter(n)) => errors = n,
-            (METRIC_FALLBACK, DebugValue::Counter(n)) => fallbacks = n,
-            (METRIC_UP, DebugValue::Gauge(g)) => up = g.into_inner(),
+            (METRIC_ERRORS, DebugValue::Counter(n)) => seen.errors = n,
+            (METRIC_FALLBACK, DebugValue::Counter(n)) => seen.fallbacks = n,
+            (METRIC_UP, DebugValue::Gauge(g)) => seen.up = Some(g.into_inner()),
             _ => {}
         }
     }
-    (errors, fallbacks, up)
+    out
+}
+
+fn up(seen: &HashMap<String, Seen>, api: &str) -> Option<f64> {
+    seen.get(api).and_then(|s| s.up)
 }
 
 #[tokio::test]
-async fn outage_and_recovery_show_in_metrics() {
+async fn outage_and_recovery_show_in_metrics_per_api() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     recorder.install().unwrap();
@@ -36,7 +57,9 @@ async fn outage_and_recovery_show_in_metrics() {
     let mut server = RedisServer::start();
     let mut config = RedisStoreConfig::standalone(server.url());
     config.retry_interval_ms = 20;
-    let store = RedisStore::new(&config, "").unwrap();
+    // One store per API, as the gateway builds them.
+    let shop = RedisStore::for_api(&config, "", "shop").unwrap();
+    let books = RedisStore::for_api(&config, "", "books").unwrap();
     let op = || Op {
         key: "m:{x}".into(),
         algorithm: Algorithm::Gcra {
@@ -45,25 +68,37 @@ async fn outage_and_recovery_show_in_metrics() {
         },
         cost: 1,
     };
-    store.apply(0, vec![op()]).resolve().await.unwrap();
-    assert_eq!(read(&snapshotter).2, 1.0);
+    let seen = read(&snapshotter);
+    assert_eq!(up(&seen, "shop"), None, "not up before any contact");
+    assert_eq!(up(&seen, "<none>"), None, "no unlabelled gauge");
+
+    shop.apply(0, vec![op()]).resolve().await.unwrap();
+    let seen = read(&snapshotter);
+    assert_eq!(up(&seen, "shop"), Some(1.0));
+    assert_eq!(up(&seen, "books"), None);
 
     server.kill();
     for _ in 0..3 {
-        store.apply(0, vec![op()]).resolve().await.unwrap();
+        shop.apply(0, vec![op()]).resolve().await.unwrap();
     }
-    let (errors, fallbacks, up) = read(&snapshotter);
-    assert!(errors >= 1, "errors counted: {errors}");
-    assert!(fallbacks >= 3, "fallback batches counted: {fallbacks}");
-    assert_eq!(up, 0.0);
+    books.apply(0, vec![op()]).resolve().await.unwrap();
+    let seen = read(&snapshotter);
+    let s = seen["shop"];
+    assert!(s.errors >= 1, "errors counted: {s:?}");
+    assert!(s.fallbacks >= 3, "fallback batches counted: {s:?}");
+    assert_eq!(s.up, Some(0.0));
+    assert_eq!(up(&seen, "books"), Some(0.0));
 
     server.restart();
     for _ in 0..200 {
-        store.apply(0, vec![op()]).resolve().await.unwrap();
-        if store.is_up() {
+        shop.apply(0, vec![op()]).resolve().await.unwrap();
+        if shop.is_up() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(read(&snapshotter).2, 1.0);
+    // Each API's own state: books has not been retried yet.
+    let seen = read(&snapshotter);
+    assert_eq!(up(&seen, "shop"), Some(1.0));
+    assert_eq!(up(&seen, "books"), Some(0.0));
 }

@@ -284,7 +284,8 @@ pub(crate) fn redis_store(
     for (i, node) in redis.cluster_nodes.iter_mut().enumerate() {
         *node = resolve(node, &format!("cluster_nodes[{i}]"))?;
     }
-    rampart_redis::RedisStore::new(&redis, "redis").map_err(|e| e.to_string())
+    rampart_redis::RedisStore::for_api(&redis, "redis", api.unwrap_or(""))
+        .map_err(|e| e.to_string())
 }
 
 /// The admin API's `/revocations`, answered by the identity adapters.
