@@ -86,7 +86,12 @@ impl Lockout {
         Op {
             key: format!("lf:{subject}"),
             algorithm: Algorithm::Gcra {
-                emission_us: (self.policy.window_us / self.policy.max_failures).max(1),
+                // Rounded up: more failures than allowed must never fit in the window.
+                emission_us: self
+                    .policy
+                    .window_us
+                    .div_ceil(self.policy.max_failures)
+                    .max(1),
                 burst: self.policy.max_failures,
             },
             cost: 1,
@@ -180,7 +185,29 @@ impl Lockout {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use super::subject_user;
+    use super::*;
+
+    #[test]
+    fn a_failure_is_forgiven_no_sooner_than_window_over_max_failures() {
+        let policy = LockoutPolicy {
+            max_failures: 3,
+            window_us: 1_000,
+            lock_us: 1_000_000,
+            per_ip: true,
+            per_username: false,
+        };
+        let store = Arc::new(crate::local::LocalStore::new(16, 1));
+        let clock = Arc::new(crate::clock::ManualClock::at_micros(0));
+        let lockout = Lockout::new(policy, store, clock);
+        // 1000 / 3 rounded up: rounded down, a fourth failure fit in the window.
+        assert_eq!(
+            lockout.failure_op("x").algorithm,
+            Algorithm::Gcra {
+                emission_us: 334,
+                burst: 3
+            }
+        );
+    }
 
     #[test]
     fn usernames_become_hashes_compared_case_insensitively() {
