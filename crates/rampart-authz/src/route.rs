@@ -80,8 +80,9 @@ impl OperationKey {
         })
     }
 
-    /// The parameters of `path` (percent-decoded), or `None` if it does not match
-    /// the template or a value is badly encoded. The template is matched against
+    /// The parameters of `path`, percent-decoded (a value that does not decode
+    /// to UTF-8 is kept as received), or `None` if it does not match the
+    /// template. The template is matched against
     /// the path's trailing segments: the route stage matched it after stripping
     /// the API's base path (e.g. `/v1`), which this stage does not know.
     pub fn extract(&self, path: &str) -> Option<Vec<(String, String)>> {

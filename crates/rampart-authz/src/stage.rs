@@ -216,10 +216,18 @@ impl AuthzStage {
     }
 }
 
-/// Whether a decoded path parameter reaches beyond its own segment: a slash
-/// or backslash (sent encoded), or a dot segment.
+/// Whether a path parameter reaches beyond its own segment: a slash or
+/// backslash (sent encoded), or a dot segment. A value that did not decode is
+/// kept as received (see [`crate::route::OperationKey::extract`]), so its
+/// encoded separators are looked for too: `%FF` beside `..%2F` must not hide
+/// them from this check while an upstream decodes them.
 fn escapes_its_segment(value: &str) -> bool {
-    value.contains(['/', '\\']) || value == ".." || value == "."
+    let lower = value.to_ascii_lowercase();
+    value.contains(['/', '\\'])
+        || lower.contains("%2f")
+        || lower.contains("%5c")
+        || value == ".."
+        || value == "."
 }
 
 impl Stage for AuthzStage {

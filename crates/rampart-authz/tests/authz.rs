@@ -315,6 +315,10 @@ fn another_parameter_of_an_owned_path_cannot_climb_out_of_its_segment() {
         "/users/alice/files/..%2F..%2Fbob%2Ffiles%2Fsecret",
         "/users/alice/files/..%5Cbob",
         "/users/alice/files/a%2fb",
+        // A byte that is not UTF-8 keeps the value undecoded: the encoded
+        // slashes beside it count all the same.
+        "/users/alice/files/..%2F..%2Fbob%2F%FF%2F..%2Ffiles%2Fsecret",
+        "/users/alice/files/%FF..%5cbob",
     ] {
         let mut cx = request(Method::GET, route, path, alice());
         assert_eq!(status(&s, &mut cx), 400, "{path}");

@@ -20,13 +20,12 @@ pub const VALIDATION_FAILED: ProblemType = ProblemType::new(
     400,
     "Request validation failed",
 );
-/// A header asking the upstream to run another method or path than the
-/// request's own (`X-HTTP-Method-Override`, `X-Original-URL`, …), which the
-/// operation does not declare.
+/// A header asking the upstream to run another method than the request's
+/// own (`X-HTTP-Method-Override`, …), which the operation does not declare.
 pub const OVERRIDE_NOT_ALLOWED: ProblemType = ProblemType::new(
     "method-override-not-allowed",
     400,
-    "Method or URL override not allowed",
+    "Method override not allowed",
 );
 /// The request's content type is not declared for the operation.
 pub const UNSUPPORTED_MEDIA_TYPE: ProblemType =

@@ -55,7 +55,8 @@ fn undeclared_with_status(status: u16) -> ProblemType {
 }
 
 /// Whether the filter needs the body: a declared JSON media type answered, or
-/// one the spec does not declare (or none) with a body that may not be empty.
+/// one the spec does not declare (or none) when no header says whether there
+/// is a body.
 /// The second is read only to learn whether there is a body at all: the
 /// framing need not say (a chunked or close-delimited HTTP/1 body, whose
 /// `Transfer-Encoding` the gateway's client consumes, or an HTTP/2 one), and an
@@ -74,7 +75,8 @@ pub fn wants_body(op: &Operation, cx: &RequestCx, response: &ResponseCx) -> bool
         .map(essence);
     match ct.and_then(|ct| Some((match_media(&spec.media, &ct)?, ct))) {
         Some((media, ct)) => media.is_json(&ct),
-        None => !known_empty(response),
+        // A length header already says there is one: refused without reading.
+        None => !known_empty(response) && !announces_body(&response.headers),
     }
 }
 

@@ -153,8 +153,11 @@ impl Stage for RouteStage {
                 {
                     cx.extensions.insert(id);
                 }
-                if undeclared_override(op, &cx.headers).is_some() {
+                if undeclared(op, &cx.headers, &METHOD_OVERRIDE_HEADERS).is_some() {
                     return refuse(Problem::new(OVERRIDE_NOT_ALLOWED));
+                }
+                while let Some(name) = undeclared(op, &cx.headers, &URL_OVERRIDE_HEADERS) {
+                    cx.headers.remove(name);
                 }
                 cx.route = Some(m.route.clone());
                 cx.extensions.insert(params);
@@ -187,22 +190,31 @@ impl Stage for RouteStage {
 }
 
 /// Headers that make common frameworks (Express's method-override, Rails,
-/// Laravel, Symfony, IIS) run another method or path than the request line's:
-/// every check here decided on the request line's, so the upstream would run
-/// an operation nobody authorised. Lower-case.
-const OVERRIDE_HEADERS: [&str; 5] = [
+/// Laravel, Symfony) run another method than the request line's: every check
+/// here decided on the request line's, so the upstream would run an operation
+/// nobody authorised. Refused: dropping one would run the request line's
+/// method instead of the one the client asked for. Lower-case.
+const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
     "x-http-method-override",
     "x-http-method",
     "x-method-override",
-    "x-original-url",
-    "x-rewrite-url",
 ];
 
-/// The first override header the request carries that `op` does not declare
-/// as a header parameter (an API built on one declares it, and is then
-/// trusted to authorise by it).
-fn undeclared_override(op: Option<&Operation>, headers: &http::HeaderMap) -> Option<&'static str> {
-    OVERRIDE_HEADERS.into_iter().find(|name| {
+/// Headers that make some frameworks (Symfony, IIS) route by another path than
+/// the request line's. Removed rather than refused: rewriting proxies (IIS ARR)
+/// add `X-Original-URL` to every request they forward, and without it the
+/// upstream routes by the path that was checked. Lower-case.
+const URL_OVERRIDE_HEADERS: [&str; 2] = ["x-original-url", "x-rewrite-url"];
+
+/// The first of `names` the request carries that `op` does not declare as a
+/// header parameter (an API built on one declares it, and is then trusted to
+/// authorise by it).
+fn undeclared(
+    op: Option<&Operation>,
+    headers: &http::HeaderMap,
+    names: &[&'static str],
+) -> Option<&'static str> {
+    names.iter().copied().find(|name| {
         headers.contains_key(*name)
             && !op.is_some_and(|op| {
                 op.params

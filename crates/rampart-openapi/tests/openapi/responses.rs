@@ -231,8 +231,9 @@ fn an_undeclared_body_without_a_length_header_is_read_and_refused() {
         resp.headers.remove("content-length");
         assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
     }
-    // A length of 0 says there is none: not read.
-    let cx = get_user(&api, &[]);
+    // A length header says whether there is one: not read (a length of 0
+    // passes, any other is refused unread, however large).
+    let mut cx = get_user(&api, &[]);
     let mut resp = response(200, Some("text/html"), "");
     resp.body = None;
     assert!(!rampart_core::Stage::wants_response_body(
@@ -240,6 +241,21 @@ fn an_undeclared_body_without_a_length_header_is_read_and_refused() {
         &cx,
         &resp
     ));
+    assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+    let mut cx = get_user(&api, &[]);
+    let mut resp = response(200, Some("application/pdf"), "");
+    resp.headers
+        .insert("content-length", http::HeaderValue::from(20u64 << 20));
+    resp.body = None;
+    assert!(!rampart_core::Stage::wants_response_body(
+        &api.validation,
+        &cx,
+        &resp
+    ));
+    assert_eq!(
+        refused(respond(&api, &mut cx, &mut resp)).kind.slug,
+        "response-not-declared"
+    );
 }
 
 #[test]
