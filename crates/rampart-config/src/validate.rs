@@ -211,7 +211,7 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
                     );
                     None
                 }
-                Ok(net) => Some(net),
+                Ok(net) => Some(unmapped(net)),
                 Err(_) => {
                     c.error(
                         entry.line(),
@@ -842,4 +842,17 @@ fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Up
         idle_timeout,
         max_idle_connections,
     })
+}
+/// An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) as the IPv4 network
+/// it is: the gateway names an IPv4 client of a dual-stack listener by its
+/// IPv4 address, so only that spelling can match it.
+fn unmapped(net: IpNet) -> IpNet {
+    if let IpNet::V6(v6) = net
+        && let Some(v4) = v6.network().to_ipv4_mapped()
+        && let Some(prefix) = v6.prefix_len().checked_sub(96)
+        && let Ok(v4net) = ipnet::Ipv4Net::new(v4, prefix)
+    {
+        return IpNet::V4(v4net);
+    }
+    net
 }

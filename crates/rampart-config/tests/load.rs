@@ -234,6 +234,19 @@ fn trusting_every_address_is_refused_and_refused_urls_keep_their_secrets() {
         "listeners:\n  - bind: 127.0.0.1:8080\ntrusted_proxies: [10.0.0.0/8, 192.0.2.1, \"2001:db8::/32\"]\napis:\n  - name: a\n    upstream: {url: http://127.0.0.1:3000}\n",
     )
     .unwrap();
+    // An IPv4-mapped range means its IPv4 addresses (the gateway names a
+    // dual-stack listener's IPv4 clients so).
+    let config = load_str(
+        Path::new(FILE),
+        "listeners:\n  - bind: 127.0.0.1:8080\ntrusted_proxies: [\"::ffff:10.0.0.0/104\", \"::ffff:192.0.2.1\"]\napis:\n  - name: a\n    upstream: {url: http://127.0.0.1:3000}\n",
+    )
+    .unwrap();
+    let nets: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(nets, ["10.0.0.0/8", "192.0.2.1/32"]);
 }
 
 #[test]
