@@ -331,6 +331,14 @@ where
                     }
                     Err(error) => error,
                 };
+                if refused {
+                    // The batch is refused whatever this slot says: an error
+                    // now would send it to the fallback, which could accept
+                    // it. The refunds below run; this slot's ops report
+                    // refused (zeros).
+                    tracing::warn!(target: "rampart::ratelimit", %error, "redis slot failed after another refused the batch");
+                    break;
+                }
                 for part in &committed {
                     if let Err(e) = refund(&part.1).await {
                         tracing::warn!(target: "rampart::ratelimit", error = %e, "redis refund after a failed slot failed; its units stay charged");
@@ -492,6 +500,14 @@ mod tests {
         let (result, refunded) = charge(&["a:{ok}", "b:{short}"]).await;
         assert!(result.unwrap_err().contains("values for 1 ops"));
         assert_eq!(refunded, ["a:{ok}"], "the unreadable part is not refunded");
+    }
+
+    #[tokio::test]
+    async fn a_slot_failing_after_a_refusal_still_refuses() {
+        let (result, refunded) = charge(&["a:{ok}", "b:{no}", "c:{err}"]).await;
+        let reply = result.expect("a refusal, not an error for the fallback");
+        assert_eq!(refunded, ["a:{ok}"]);
+        assert_eq!(reply, [1, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     }
 
     #[tokio::test]
