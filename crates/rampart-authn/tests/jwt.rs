@@ -509,6 +509,11 @@ fn config_errors_name_the_field() {
             .unwrap_err();
         assert!(err.to_string().starts_with(path), "{err}");
     }
+    // A refresh interval over a day without a maximum key age (a configuration
+    // from before the setting) still loads: the default follows it.
+    config(json!({"jwks_refresh_seconds": 172_800}))
+        .build("authn.jwt", clock.clone(), &sources)
+        .unwrap();
     // The cache bounds are named as themselves too.
     for (field, value, path) in [
         (

@@ -91,9 +91,10 @@ pub struct JwtIssuerConfig {
     pub jwks_min_refetch_seconds: u64,
     /// Longest the last good JWKS keys are used after their fetch while every
     /// later fetch fails, seconds; then the issuer's tokens are refused until a
-    /// fetch succeeds. At least `jwks_refresh_seconds`. Default 86400 (a day).
-    #[serde(default = "default_max_key_age")]
-    pub jwks_max_key_age_seconds: u64,
+    /// fetch succeeds. At least `jwks_refresh_seconds`. Default 86400 (a day),
+    /// or `jwks_refresh_seconds` when that is longer.
+    #[serde(default)]
+    pub jwks_max_key_age_seconds: Option<u64>,
     /// How claims map to the identity.
     #[serde(default)]
     pub claims: ClaimMapping,
@@ -111,9 +112,7 @@ fn default_refresh() -> u64 {
 fn default_min_refetch() -> u64 {
     30
 }
-fn default_max_key_age() -> u64 {
-    super::jwks::DEFAULT_MAX_KEY_AGE_SECS
-}
+
 fn default_max_token_bytes() -> usize {
     DEFAULT_MAX_TOKEN_BYTES
 }
@@ -205,7 +204,10 @@ impl JwtIssuerConfig {
                 return Err(invalid(format!("{path}.{field}"), "must be positive"));
             }
         }
-        if self.jwks_max_key_age_seconds < self.jwks_refresh_seconds {
+        if self
+            .jwks_max_key_age_seconds
+            .is_some_and(|age| age < self.jwks_refresh_seconds)
+        {
             return Err(invalid(
                 format!("{path}.jwks_max_key_age_seconds"),
                 "must be at least jwks_refresh_seconds (keys would expire before their refresh)",
@@ -245,7 +247,9 @@ impl JwtIssuerConfig {
             let policy = JwksCachePolicy {
                 refresh_interval: Duration::from_secs(self.jwks_refresh_seconds),
                 min_refetch_interval: Duration::from_secs(self.jwks_min_refetch_seconds),
-                max_key_age: Duration::from_secs(self.jwks_max_key_age_seconds),
+                max_key_age: Duration::from_secs(self.jwks_max_key_age_seconds.unwrap_or(
+                    super::jwks::DEFAULT_MAX_KEY_AGE_SECS.max(self.jwks_refresh_seconds),
+                )),
             };
             KeySource::Remote(Arc::new(JwksCache::new(
                 sources.source(url),
