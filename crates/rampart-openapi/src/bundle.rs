@@ -384,24 +384,25 @@ fn tag_schema(property: &str, values: Vec<Value>) -> Value {
     Value::Object(tag)
 }
 
-/// `format: int32`/`int64` as the bounds they mean, in an `allOf` branch (beside
-/// any bounds the schema has): the validator checks formats of strings only.
+/// `format: int32`/`int64` as the bounds they mean (the validator checks
+/// formats of strings only): `minimum`/`maximum` set on the schema itself
+/// unless it already has one as strict. On the schema, not in an added `allOf`
+/// branch: readers that follow a single-branch `allOf` (parameter kinds, the
+/// byte-schema test) must see the schema as it was written.
 fn integer_range(out: &mut Map<String, Value>) {
     let (min, max) = match out.get("format").and_then(Value::as_str) {
-        Some("int32") => (Value::from(i32::MIN), Value::from(i32::MAX)),
-        Some("int64") => (Value::from(i64::MIN), Value::from(i64::MAX)),
+        Some("int32") => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        Some("int64") => (i64::MIN, i64::MAX),
         _ => return,
     };
-    let mut range = Map::new();
-    range.insert("minimum".into(), min);
-    range.insert("maximum".into(), max);
-    match out.get_mut("allOf") {
-        Some(Value::Array(list)) => list.push(Value::Object(range)),
-        // Not a list: the validator refuses the schema anyway.
-        Some(_) => {}
-        None => {
-            out.insert("allOf".into(), Value::Array(vec![Value::Object(range)]));
-        }
+    // Compared as f64: the bounds are exact there up to rounding at 2^63,
+    // which only keeps an existing bound equal to the format's.
+    let existing = |out: &Map<String, Value>, key: &str| out.get(key).and_then(Value::as_f64);
+    if !existing(out, "minimum").is_some_and(|existing| existing >= min as f64) {
+        out.insert("minimum".into(), Value::from(min));
+    }
+    if !existing(out, "maximum").is_some_and(|existing| existing <= max as f64) {
+        out.insert("maximum".into(), Value::from(max));
     }
 }
 

@@ -427,4 +427,12 @@ fn int32_and_int64_formats_bound_integers() {
         post("/v1/payslips?batch=-2147483648", "{}"),
         rampart_core::Verdict::Continue
     );
+    // The format's bounds leave the schema's shape alone: an integer reached
+    // through a one-branch allOf is still read as an integer.
+    assert_eq!(
+        post("/v1/payslips?ledger_ref=42", "{}"),
+        rampart_core::Verdict::Continue
+    );
+    let p = refused(post("/v1/payslips?ledger_ref=x", "{}"));
+    assert!(has_failure(&p, "query", "/ledger_ref", "type"), "{p:?}");
 }
