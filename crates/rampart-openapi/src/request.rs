@@ -53,8 +53,18 @@ fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mu
     };
     // Cookies are parsed only for operations that declare cookie parameters.
     let cookies = if op.params.iter().any(|p| p.location == In::Cookie) {
-        let values = cx.headers.get_all(COOKIE).iter();
-        match parse_cookies(values.filter_map(|v| v.to_str().ok())) {
+        let values: Option<Vec<&str>> = cx
+            .headers
+            .get_all(COOKIE)
+            .iter()
+            .map(|v| v.to_str().ok())
+            .collect();
+        // A Cookie field that is not visible ASCII is refused, not skipped:
+        // skipped, the cookies in it reached the upstream unchecked.
+        match values
+            .ok_or("encoding")
+            .and_then(|v| parse_cookies(v.into_iter()))
+        {
             Ok(c) => c,
             Err(rule) => {
                 failures.push(Failure::new(In::Cookie, "", rule));
@@ -123,12 +133,14 @@ fn check_body(
         }
         return Ok(());
     }
-    let content_type = cx
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(essence)
-        .ok_or_else(|| Problem::new(UNSUPPORTED_MEDIA_TYPE))?;
+    // Content-Type is a singleton (RFC 9110 §8.3): with two, this check and
+    // the upstream could each read another one.
+    let mut types = cx.headers.get_all(CONTENT_TYPE).iter();
+    let content_type = match (types.next(), types.next()) {
+        (Some(only), None) => only.to_str().ok().map(essence),
+        _ => None,
+    }
+    .ok_or_else(|| Problem::new(UNSUPPORTED_MEDIA_TYPE))?;
     let media = match_media(&spec.media, &content_type)
         .ok_or_else(|| Problem::new(UNSUPPORTED_MEDIA_TYPE))?;
     if let Some(fields) = &media.form {

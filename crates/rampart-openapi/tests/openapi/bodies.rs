@@ -88,6 +88,17 @@ fn an_http2_body_no_header_announces_is_read_and_refused_where_none_is_declared(
 }
 
 #[test]
+fn two_content_types_are_refused() {
+    // A singleton field: this check and the upstream could read different ones.
+    let api = api();
+    let mut cx = json(req("POST", "/v1/users"), ALICE);
+    cx.headers
+        .append("content-type", http::HeaderValue::from_static("text/plain"));
+    assert_eq!(refused(run(&api, &mut cx)).kind.status, 415);
+    passes(&api, &mut json(req("POST", "/v1/users"), ALICE));
+}
+
+#[test]
 fn undeclared_media_types_get_415() {
     let api = api();
     let p = refused(run(

@@ -123,6 +123,21 @@ fn cookie_and_deep_object_parameters() {
 }
 
 #[test]
+fn a_cookie_field_that_is_not_ascii_is_refused_not_skipped() {
+    let api = api();
+    let mut cx = req("GET", "/v1/sessions");
+    cx.headers
+        .append("cookie", HeaderValue::from_static("session=abcdefgh12"));
+    // A second field holding a byte past ASCII: its cookies went unchecked.
+    cx.headers.append(
+        "cookie",
+        HeaderValue::from_bytes(b"caf\xe9=1; session=x").unwrap(),
+    );
+    let p = refused(run(&api, &mut cx));
+    assert!(has_failure(&p, "cookie", "", "encoding"), "{p:?}");
+}
+
+#[test]
 fn failures_never_echo_values() {
     let api = api();
     let p = refused(run(
