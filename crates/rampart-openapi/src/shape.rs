@@ -117,13 +117,15 @@ impl Props {
     }
 
     /// Adds a property; one declared twice (by several branches) keeps the strictest
-    /// marks: roles are intersected (see [`intersect`]).
+    /// marks: roles are intersected (see [`intersect`]), and a sensitive-looking
+    /// name is revealed only if every declaration says `x-rampart-visible`.
     fn merge(&mut self, name: &str, prop: Prop) {
         match self.list.iter_mut().find(|(n, _)| n == name) {
             Some((_, p)) => {
                 p.read_only |= prop.read_only;
                 p.write_only |= prop.write_only;
                 p.roles = intersect(p.roles.take(), prop.roles);
+                p.reveal &= prop.reveal;
             }
             None => self.list.push((name.to_string(), prop)),
         }

@@ -328,7 +328,7 @@ fn an_unbuffered_json_body_fails_closed_but_head_passes() {
 #[test]
 fn role_and_read_only_markers_on_referenced_schemas_and_beside_refs_hold() {
     let api = api();
-    let body = r#"{"id":1,"employee":"E","pay":5,"grade":"G7","desk":"D2"}"#;
+    let body = r#"{"id":1,"employee":"E","pay":5,"grade":"G7","desk":"D2","api_secret":"s"}"#;
     let shown = |roles: &[&str]| {
         let mut cx = as_consumer(
             json(req("POST", "/v1/payslips"), r#"{"employee":"E"}"#),
@@ -344,7 +344,8 @@ fn role_and_read_only_markers_on_referenced_schemas_and_beside_refs_hold() {
         keys
     };
     // `pay` is a Pay, restricted to hr on the component; `grade` beside its
-    // $ref; `desk` by two declarations, [hr, payroll] and [payroll]: payroll only.
+    // $ref; `desk` by two declarations, [hr, payroll] and [payroll]: payroll only;
+    // `api_secret` revealed by one declaration of two: hidden.
     assert_eq!(shown(&[]), ["employee", "id"]);
     assert_eq!(shown(&["hr"]), ["employee", "grade", "id", "pay"]);
     assert_eq!(shown(&["payroll"]), ["desk", "employee", "id"]);
