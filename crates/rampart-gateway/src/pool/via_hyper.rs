@@ -90,13 +90,18 @@ impl UpstreamClient {
             let again = (reused && body_sent.is_none() && h1client::idempotent(request.method()))
                 .then(|| bodiless_copy(&request));
             match sender.try_send_request(request).await {
-                Ok(response) => {
+                Ok(mut response) => {
                     // Dropped with the sender: such a connection is never reused.
                     if let Err(refused) = ambiguous_framing(&response) {
                         return Err(UpstreamRequestError::Exchange(
                             h1client::ExchangeError::Response(refused),
                         ));
                     }
+                    // hyper decodes the chunked body; as with the own client,
+                    // the stages and the client side see no upstream framing.
+                    response
+                        .headers_mut()
+                        .remove(http::header::TRANSFER_ENCODING);
                     let lease = Lease {
                         sender,
                         pool: Arc::clone(pool),
@@ -132,6 +137,16 @@ fn ambiguous_framing<B>(response: &Response<B>) -> Result<(), h1client::response
         return Err(ResponseError::Upgrade);
     }
     let lengths = headers.get_all(http::header::CONTENT_LENGTH).iter().count();
+    // hyper takes `5, 5` as 5; the own client takes only plain decimal digits.
+    if headers
+        .get(http::header::CONTENT_LENGTH)
+        .is_some_and(|value| {
+            let digits = value.as_bytes();
+            digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit)
+        })
+    {
+        return Err(ResponseError::Length);
+    }
     let mut codings = headers.get_all(http::header::TRANSFER_ENCODING).iter();
     match (lengths, codings.next(), codings.next()) {
         (2.., _, _) => Err(ResponseError::DuplicateLength),
