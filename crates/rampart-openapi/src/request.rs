@@ -61,10 +61,7 @@ fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mu
             .collect();
         // A Cookie field that is not visible ASCII is refused, not skipped:
         // skipped, the cookies in it reached the upstream unchecked.
-        match values
-            .ok_or("encoding")
-            .and_then(|v| parse_cookies(v.into_iter()))
-        {
+        match values.ok_or("encoding").and_then(parse_cookies) {
             Ok(c) => c,
             Err(rule) => {
                 failures.push(Failure::new(In::Cookie, "", rule));
