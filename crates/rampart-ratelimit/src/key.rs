@@ -206,7 +206,10 @@ impl<'a> Facts<'a> {
         let Some(id) = self.identity else {
             return false;
         };
-        match pick(id).filter(|v| !v.is_empty() && v.len() <= max) {
+        // The escape counts towards the bound: no key value is ever longer.
+        let fits =
+            |v: &Cow<'a, str>| !v.is_empty() && v.len() + usize::from(v.starts_with(ESCAPE)) <= max;
+        match pick(id).filter(fits) {
             Some(v) => {
                 if v.starts_with(ESCAPE) {
                     out.push(ESCAPE);
@@ -215,10 +218,31 @@ impl<'a> Facts<'a> {
             }
             None => {
                 out.push_str(PER_CONSUMER);
-                bounded(out, Some(&id.consumer), MAX_IDENTITY_VALUE_LEN);
+                let room = max.saturating_sub(PER_CONSUMER.len());
+                if id.consumer.len() <= room {
+                    out.push_str(&id.consumer);
+                } else {
+                    // Too long to spell out within the bound: its digest keeps
+                    // it apart from every other consumer all the same.
+                    push_digest(out, &id.consumer);
+                }
             }
         }
         true
+    }
+}
+
+/// `~` and 32 hex digits of a SHA-256 of `value` (128 bits: distinct values
+/// stay apart).
+fn push_digest(out: &mut String, value: &str) {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"rampart-ratelimit-key\0")
+        .chain_update(value.as_bytes())
+        .finalize();
+    out.push_str(OVERSIZE);
+    for byte in digest.iter().take(16) {
+        let _ = write!(out, "{byte:02x}");
     }
 }
 
@@ -351,6 +375,40 @@ mod tests {
             .insert("tenant".into(), "#consumer:alice".into());
         let f = facts(&headers, Some(&mallory));
         assert_eq!(value(&f, "claim:tenant").unwrap(), "##consumer:alice");
+    }
+
+    #[test]
+    fn fallback_and_escaped_values_stay_within_the_bound() {
+        // Found by the ratelimit_keys fuzz target: a consumer too long for the
+        // claim bound after the fallback's prefix made a 160-byte key value.
+        let headers = HeaderMap::new();
+        let long = |c: char| std::iter::repeat_n(c, 150).collect::<String>();
+        let mut a = Identity {
+            consumer: long('a'),
+            ..Identity::default()
+        };
+        a.claims.insert("tenant".into(), long('t').into());
+        let f = facts(&headers, Some(&a));
+        let value_a = value(&f, "claim:tenant").unwrap();
+        assert!(value_a.len() <= MAX_KEY_VALUE_LEN, "{value_a}");
+        assert!(value_a.starts_with(PER_CONSUMER), "{value_a}");
+        // Another long consumer keeps its own bucket.
+        let b = Identity {
+            consumer: long('b'),
+            ..Identity::default()
+        };
+        let f = facts(&headers, Some(&b));
+        assert_ne!(value(&f, "claim:tenant").unwrap(), value_a);
+        // A real value of the full length that needs the escape falls back
+        // rather than growing past the bound.
+        let mut c = Identity {
+            consumer: "carol".into(),
+            ..Identity::default()
+        };
+        let hashed = format!("#{}", "x".repeat(MAX_KEY_VALUE_LEN - 1));
+        c.claims.insert("tenant".into(), hashed.into());
+        let f = facts(&headers, Some(&c));
+        assert_eq!(value(&f, "claim:tenant").unwrap(), "#consumer:carol");
     }
 
     #[test]
