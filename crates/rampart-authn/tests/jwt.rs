@@ -453,6 +453,25 @@ async fn hs256_needs_a_256_bit_secret_and_works_with_one() {
         Algorithm::HS256,
     );
     verifier.verify(&token).await.unwrap();
+    // A `kid` the issuer puts in its tokens (Keycloak does) does not make them
+    // unverifiable: the configured secret has none, and the signature decides.
+    let with_kid = sign_raw(
+        &json!({"alg": "HS256", "kid": "k1"}),
+        &claims(),
+        &EncodingKey::from_secret(&secret),
+        Algorithm::HS256,
+    );
+    verifier.verify(&with_kid).await.unwrap();
+    let wrong_with_kid = sign_raw(
+        &json!({"alg": "HS256", "kid": "k1"}),
+        &claims(),
+        &EncodingKey::from_secret(&[8u8; 32]),
+        Algorithm::HS256,
+    );
+    assert_eq!(
+        verifier.verify(&wrong_with_kid).await.unwrap_err(),
+        JwtError::BadSignature
+    );
     let wrong = sign_raw(
         &json!({"alg": "HS256"}),
         &claims(),
@@ -582,6 +601,20 @@ async fn token_type_is_enforced_when_configured() {
     );
     assert_eq!(
         s.verifier.verify(&untyped).await.unwrap_err(),
+        JwtError::WrongType
+    );
+}
+
+#[tokio::test]
+async fn a_configured_token_type_may_carry_the_application_prefix() {
+    let s = setup_with(json!({"token_types": ["application/at+jwt"]}));
+    for typ in ["at+jwt", "application/at+jwt"] {
+        let token = s.es.sign_with_header(json!({"typ": typ}), &claims());
+        s.verifier.verify(&token).await.unwrap();
+    }
+    let id_token = s.es.sign(&claims());
+    assert_eq!(
+        s.verifier.verify(&id_token).await.unwrap_err(),
         JwtError::WrongType
     );
 }

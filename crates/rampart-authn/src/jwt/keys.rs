@@ -250,7 +250,10 @@ impl KeySet {
     }
 
     /// The keys that may verify a token with this `kid` and `alg`: the one with that
-    /// `kid`, or, for a token without `kid`, every key of the algorithm's family.
+    /// `kid` and any key that has none (a configured HS256 secret, a JWKS entry
+    /// without `kid`: a `kid` the issuer puts in its tokens must not make them
+    /// unverifiable), or, for a token without `kid`, every key of the
+    /// algorithm's family. The signature decides either way.
     pub fn candidates<'a>(
         &'a self,
         kid: Option<&'a str>,
@@ -258,9 +261,9 @@ impl KeySet {
     ) -> impl Iterator<Item = &'a VerifyKey> + 'a {
         self.keys.iter().filter(move |key| {
             key.accepts(alg)
-                && match kid {
-                    Some(kid) => key.kid.as_deref() == Some(kid),
-                    None => true,
+                && match (kid, key.kid.as_deref()) {
+                    (Some(kid), Some(key_kid)) => key_kid == kid,
+                    _ => true,
                 }
         })
     }

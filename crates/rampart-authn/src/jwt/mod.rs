@@ -181,12 +181,14 @@ impl JwtVerifier {
             return Err(JwtError::AlgNotAllowed);
         }
         if !issuer.types.is_empty() {
-            let typ = parsed.typ.as_deref().unwrap_or_default();
-            let typ = typ
-                .get(..12)
-                .filter(|p| p.eq_ignore_ascii_case("application/"))
-                .map_or(typ, |_| typ.get(12..).unwrap_or_default());
-            if !issuer.types.iter().any(|t| t.eq_ignore_ascii_case(typ)) {
+            // Compared without the optional `application/` prefix (RFC 7515
+            // §4.1.9), on both sides: `at+jwt` and `application/at+jwt` are one type.
+            let typ = without_application(parsed.typ.as_deref().unwrap_or_default());
+            if !issuer
+                .types
+                .iter()
+                .any(|t| without_application(t).eq_ignore_ascii_case(typ))
+            {
                 return Err(JwtError::WrongType);
             }
         }
@@ -224,4 +226,10 @@ impl JwtVerifier {
             .identity("jwt", jti, token.claims)
             .ok_or_else(|| JwtError::MissingClaim("sub".into()))
     }
+}
+/// A media type without its `application/` prefix (any case).
+fn without_application(typ: &str) -> &str {
+    typ.get(..12)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
+        .map_or(typ, |_| typ.get(12..).unwrap_or_default())
 }
