@@ -1,6 +1,6 @@
 //! [`HttpIntrospector`]: RFC 7662 token introspection over HTTPS.
 //!
-//! One POST per call, `application/x-www-form-urlencoded` body `token=...`, client
+//! One POST per call, `application/x-www-form-urlencoded` body `token=...&token_type_hint=access_token`, client
 //! authentication with HTTP Basic (RFC 6749 §2.3.1: id and secret form-encoded,
 //! then base64). The engine (`rampart_authn::introspection`) caches and
 //! interprets the answer; this adapter only returns a bounded 200 body. The token
@@ -104,7 +104,12 @@ impl Introspector for HttpIntrospector {
                     "too many introspection calls in flight".into(),
                 ));
             };
-            let body = format!("token={}", form_encode(token.as_bytes()));
+            // The hint (RFC 7662 §2.1) lets the server look among access
+            // tokens first; the engine also refuses an answer naming a refresh token.
+            let body = format!(
+                "token={}&token_type_hint=access_token",
+                form_encode(token.as_bytes())
+            );
             let request = Request::builder()
                 .method(Method::POST)
                 .uri(self.endpoint.clone())
@@ -177,10 +182,16 @@ mod tests {
             request.headers[http::header::CONTENT_TYPE],
             "application/x-www-form-urlencoded"
         );
-        // The form decodes back to exactly the token.
+        // The form decodes back to exactly the token, with the access-token hint.
         let pairs: Vec<(String, String)> =
             form_urlencoded::parse(&request.body).into_owned().collect();
-        assert_eq!(pairs, vec![("token".to_string(), token.to_string())]);
+        assert_eq!(
+            pairs,
+            vec![
+                ("token".to_string(), token.to_string()),
+                ("token_type_hint".to_string(), "access_token".to_string())
+            ]
+        );
         // Basic credentials are form-encoded id and secret (RFC 6749 §2.3.1).
         let auth = request.headers[http::header::AUTHORIZATION]
             .to_str()

@@ -388,10 +388,26 @@ impl Introspection {
             return Err(IntrospectionError::WrongIssuer);
         }
         if !self.audiences.is_empty() {
-            let names = crate::claims_map::string_list(claims.get("aud"));
-            if !names.iter().any(|aud| self.audiences.contains(aud)) {
+            // A string `aud` is one audience (RFC 7519 §4.1.3), never split at
+            // spaces as scope strings are: "https://other.example api" is not "api".
+            let matches = |aud: &Value| {
+                aud.as_str()
+                    .is_some_and(|a| self.audiences.iter().any(|x| x == a))
+            };
+            let audience_ok = match claims.get("aud") {
+                Some(Value::Array(list)) => list.iter().any(matches),
+                Some(aud) => matches(aud),
+                None => false,
+            };
+            if !audience_ok {
                 return Err(IntrospectionError::WrongAudience);
             }
+        }
+        // An active refresh token is not an access token: identity providers
+        // answer `active: true` for both (Keycloak `typ: Refresh`, Hydra
+        // `token_use: refresh_token`, RFC 7662's `token_type`).
+        if refresh_token(&claims) {
+            return Err(IntrospectionError::Inactive);
         }
         if self.mapping.consumer(&claims).is_none() {
             return Err(IntrospectionError::NoConsumer);
@@ -450,4 +466,16 @@ impl Introspection {
             .map(|c| c.active.len() + c.refused.len())
             .unwrap_or(0)
     }
+}
+/// Whether an introspection answer says the token is a refresh token.
+fn refresh_token(claims: &Map<String, Value>) -> bool {
+    ["token_type", "token_use", "typ"].iter().any(|field| {
+        claims
+            .get(*field)
+            .and_then(Value::as_str)
+            .is_some_and(|kind| {
+                let kind = kind.to_ascii_lowercase();
+                kind == "refresh" || kind == "refresh_token" || kind == "refresh-token"
+            })
+    })
 }

@@ -184,6 +184,23 @@ async fn suspicious_answers_are_refused() {
             json!({"active": true, "sub": "b"}),
             IntrospectionError::WrongAudience,
         ),
+        // A string audience is one value, not split at spaces like a scope.
+        (
+            "spaced-aud",
+            json!({"active": true, "sub": "b", "aud": "https://other.example pets-api"}),
+            IntrospectionError::WrongAudience,
+        ),
+        // Active, but a refresh token: not an access token.
+        (
+            "refresh-kc",
+            json!({"active": true, "sub": "b", "aud": "pets-api", "typ": "Refresh"}),
+            IntrospectionError::Inactive,
+        ),
+        (
+            "refresh-hydra",
+            json!({"active": true, "sub": "b", "aud": "pets-api", "token_use": "refresh_token"}),
+            IntrospectionError::Inactive,
+        ),
         (
             "nosub",
             json!({"active": true, "aud": "pets-api"}),
@@ -210,6 +227,12 @@ async fn suspicious_answers_are_refused() {
         server.answer(token, body);
         assert_eq!(engine.check(token).await.unwrap_err(), expected, "{token}");
     }
+    // Legitimate: an audience list naming ours, an access token said to be one.
+    server.answer(
+        "listed",
+        json!({"active": true, "sub": "b", "aud": ["other", "pets-api"], "token_type": "access_token"}),
+    );
+    engine.check("listed").await.unwrap();
 }
 
 #[tokio::test]
