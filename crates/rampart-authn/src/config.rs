@@ -18,10 +18,28 @@ use crate::revocation::RevocationList;
 use crate::stage::{AuthnStage, Forwarding};
 
 /// Client-supplied headers that claim an identity; removed from every request.
-pub const DEFAULT_STRIPPED_HEADERS: [&str; 14] = [
+/// Beside the generic names: the conventions of Kong (`X-Consumer-*`,
+/// `X-Credential-Identifier`, `X-Anonymous-Consumer`), oauth2-proxy
+/// (`X-Forwarded-*`, `X-Auth-Request-*`), Envoy (`X-Forwarded-Client-Cert`),
+/// nginx/Apache TLS front ends (`X-SSL-Client-*`) and `Remote-User`: an
+/// upstream written for one of them trusts what a client sends under it.
+pub const DEFAULT_STRIPPED_HEADERS: [&str; 27] = [
     "x-consumer-id",
     "x-consumer",
     "x-consumer-username",
+    "x-consumer-custom-id",
+    "x-consumer-groups",
+    "x-credential-identifier",
+    "x-anonymous-consumer",
+    "x-forwarded-email",
+    "x-forwarded-groups",
+    "x-forwarded-preferred-username",
+    "x-auth-request-groups",
+    "x-auth-request-preferred-username",
+    "x-forwarded-client-cert",
+    "x-ssl-client-verify",
+    "x-ssl-client-cert",
+    "remote-user",
     "x-user",
     "x-user-id",
     "x-authenticated-user",

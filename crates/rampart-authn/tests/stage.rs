@@ -150,6 +150,12 @@ async fn no_credential_is_401_and_spoofed_identity_headers_are_stripped() {
         ("x-consumer-id", "admin"),
         ("x-rampart-consumer", "admin"),
         ("x-user", "root"),
+        // Other gateways' and front ends' conventions.
+        ("x-ssl-client-verify", "SUCCESS"),
+        ("x-forwarded-client-cert", "Hash=1;Subject=\"CN=admin\""),
+        ("x-consumer-groups", "admins"),
+        ("x-forwarded-groups", "admins"),
+        ("remote-user", "root"),
         // Read by CGI-style upstreams as the same variables as the above.
         ("x_consumer_id", "admin"),
         ("x_rampart-consumer", "admin"),
