@@ -63,14 +63,65 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, CredentialError> {
     Ok(std::str::from_utf8(token).ok().map(str::to_owned))
 }
 
-/// The value of query parameter `name` in `query`, refusing repeats.
+/// The value of query parameter `name` in `query`, refusing repeats. A name
+/// written with percent escapes (`api%5Fkey`) is the same parameter: upstreams
+/// decode names, and one left unverified here would be the key they read.
 fn query_value<'a>(query: &'a str, name: &str) -> Result<Option<&'a str>, CredentialError> {
     let values = query
         .split('&')
         .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .filter(|(key, _)| *key == name)
+        .filter(|(key, _)| is_param(key, name))
         .map(|(_, value)| value.as_bytes());
     Ok(single(values)?.and_then(|v| std::str::from_utf8(v).ok()))
+}
+
+/// Whether query key `key` (as written) names parameter `name`, percent
+/// escapes decoded (two hex digits each; anything else is not an escape).
+fn is_param(key: &str, name: &str) -> bool {
+    if key == name {
+        return true;
+    }
+    if !key.contains('%') {
+        return false;
+    }
+    let (key, mut decoded) = (key.as_bytes(), Vec::with_capacity(key.len()));
+    let mut i = 0;
+    while let Some(&b) = key.get(i) {
+        let escaped = (b == b'%')
+            .then(|| key.get(i + 1..i + 3))
+            .flatten()
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            None => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    decoded == name.as_bytes()
+}
+
+/// The values of header `name` and of its underscore spellings (`X_Api_Key`),
+/// which CGI-style upstreams read as the same variable.
+fn header_values<'a>(
+    headers: &'a HeaderMap,
+    name: &'a http::HeaderName,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    headers
+        .iter()
+        .filter(move |(field, _)| {
+            *field == name
+                || rampart_core::names::is_underscore_spelling(
+                    name.as_str(),
+                    field.as_str().as_bytes(),
+                )
+        })
+        .map(|(_, value)| value.as_bytes())
 }
 
 /// Reads the credentials of a request.
@@ -82,12 +133,7 @@ pub fn presented(
     let bearer = bearer(headers)?;
     let mut key = None;
     if let Some(location) = api_key {
-        let from_header = single(
-            headers
-                .get_all(&location.header)
-                .iter()
-                .map(|v| v.as_bytes()),
-        )?;
+        let from_header = single(header_values(headers, &location.header))?;
         let from_query = match (&location.query_param, query) {
             (Some(name), Some(query)) => query_value(query, name)?.map(str::as_bytes),
             _ => None,
@@ -115,7 +161,12 @@ pub fn presented(
 pub fn remove_query_param(query: &str, name: &str) -> Option<String> {
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| pair.split('=').next() != Some(name))
+        .filter(|pair| {
+            !pair
+                .split('=')
+                .next()
+                .is_some_and(|key| is_param(key, name))
+        })
         .collect();
     let joined = kept.join("&");
     (!joined.is_empty()).then_some(joined)
@@ -154,6 +205,37 @@ mod tests {
         assert_eq!(p.api_key.as_deref(), Some("rk_x"));
         let p = presented(&headers(&[("x-api-key", "rk_y")]), None, Some(&loc)).unwrap();
         assert_eq!(p.api_key.as_deref(), Some("rk_y"));
+    }
+
+    #[test]
+    fn other_spellings_of_the_key_header_and_parameter_are_the_key() {
+        // CGI-style upstreams read X_Api_Key as X-Api-Key; most upstreams decode
+        // api%5Fkey to api_key. Unverified, such a copy would be the key they use.
+        let loc = location(Some("api_key"));
+        let p = presented(&headers(&[("x_api_key", "rk_u")]), None, Some(&loc)).unwrap();
+        assert_eq!(p.api_key.as_deref(), Some("rk_u"));
+        let p = presented(&headers(&[]), Some("api%5Fkey=rk_q"), Some(&loc)).unwrap();
+        assert_eq!(p.api_key.as_deref(), Some("rk_q"));
+        // Beside the plain spelling: two keys, refused as ambiguous.
+        for (pairs, query) in [
+            (&[("x-api-key", "rk_a"), ("X_Api_Key", "rk_b")][..], None),
+            (&[][..], Some("api_key=rk_a&api%5fkey=rk_b")),
+            (&[("x-api-key", "rk_a")][..], Some("%61pi_key=rk_b")),
+        ] {
+            assert_eq!(
+                presented(&headers(pairs), query, Some(&loc)),
+                Err(CredentialError::Ambiguous),
+                "{pairs:?} {query:?}"
+            );
+        }
+        // A key sent in the URL is removed whatever its spelling.
+        assert_eq!(
+            remove_query_param("a=1&api%5Fkey=x&b=2", "api_key").as_deref(),
+            Some("a=1&b=2")
+        );
+        // Not an escape: a different name.
+        let p = presented(&headers(&[]), Some("api%5key=rk_q"), Some(&loc)).unwrap();
+        assert_eq!(p.api_key, None);
     }
 
     #[test]

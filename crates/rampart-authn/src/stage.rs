@@ -211,6 +211,21 @@ impl AuthnStage {
                 && let Some(location) = location
             {
                 cx.headers.remove(&location.header);
+                // The key may have come under an underscore spelling.
+                let spellings: Vec<http::HeaderName> = cx
+                    .headers
+                    .keys()
+                    .filter(|name| {
+                        rampart_core::names::is_underscore_spelling(
+                            location.header.as_str(),
+                            name.as_str().as_bytes(),
+                        )
+                    })
+                    .cloned()
+                    .collect();
+                for name in spellings {
+                    cx.headers.remove(name);
+                }
                 if let (Some(name), Some(query)) = (&location.query_param, &cx.query) {
                     cx.query = credentials::remove_query_param(query, name);
                 }

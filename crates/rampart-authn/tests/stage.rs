@@ -229,6 +229,18 @@ async fn api_key_from_header_passes_and_is_not_forwarded() {
 }
 
 #[tokio::test]
+async fn an_api_key_under_an_underscore_spelling_is_verified_and_not_forwarded() {
+    let w = world(json!({})).await;
+    let mut cx = request(&[("X_Api_Key", &w.key)]);
+    assert_eq!(run(&w.stage, &mut cx).await, Verdict::Continue);
+    assert_eq!(cx.identity.as_ref().unwrap().method, "api_key");
+    assert!(cx.headers.keys().all(|name| name.as_str() != "x_api_key"));
+    // A revoked or forged copy beside a valid key is refused, not passed on.
+    let mut cx = request(&[("x-api-key", &w.key), ("x_api_key", "rk_aaaaaaaa_forged")]);
+    assert_eq!(status(&run(&w.stage, &mut cx).await), 400);
+}
+
+#[tokio::test]
 async fn api_key_from_configured_query_param_passes_and_is_removed() {
     let w = world(json!({})).await;
     let mut cx = request(&[]);
