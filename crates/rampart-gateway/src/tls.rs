@@ -155,6 +155,56 @@ pub fn tls_info(connection: &ServerConnection) -> TlsInfo {
     }
 }
 
+/// A subject DN as text: x509-parser's rendering (`CN=a, O=b`), unless an
+/// attribute value holds a character that rendering leaves unescaped (`,` `+`
+/// `=` `"` `\` `<` `>` `;`): then each such character is escaped with `\`
+/// (RFC 4514), so a CN of `billing, O=Example` cannot read as the two
+/// attributes a `subject` rule `CN=billing, O=Example` names.
+fn subject_text(name: &x509_parser::x509::X509Name<'_>) -> String {
+    const SPECIAL: [char; 8] = [',', '+', '=', '"', '\\', '<', '>', ';'];
+    let plain = name
+        .iter_attributes()
+        .all(|attr| attr.as_str().map_or(true, |v| !v.contains(SPECIAL)));
+    if plain {
+        return name.to_string();
+    }
+    let registry = x509_parser::objects::oid_registry();
+    let mut out = String::new();
+    for (i, rdn) in name.iter_rdn().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        for (j, attr) in rdn.iter().enumerate() {
+            if j > 0 {
+                out.push_str(" + ");
+            }
+            match x509_parser::objects::oid2abbrev(attr.attr_type(), registry) {
+                Ok(abbrev) => out.push_str(abbrev),
+                Err(_) => out.push_str(&attr.attr_type().to_id_string()),
+            }
+            out.push('=');
+            match attr.as_str() {
+                Ok(value) => {
+                    for c in value.chars() {
+                        if SPECIAL.contains(&c) {
+                            out.push('\\');
+                        }
+                        out.push(c);
+                    }
+                }
+                // Not a string type: its bytes in hex (RFC 4514 `#` form).
+                Err(_) => {
+                    out.push('#');
+                    for byte in attr.attr_value().data.iter() {
+                        out.push_str(&format!("{byte:02x}"));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Subject, SANs and SHA-256 thumbprint of a verified client certificate.
 pub fn client_cert_facts(der: &CertificateDer<'_>) -> ClientCert {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der.as_ref());
@@ -165,7 +215,7 @@ pub fn client_cert_facts(der: &CertificateDer<'_>) -> ClientCert {
         ..ClientCert::default()
     };
     if let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref()) {
-        facts.subject = cert.subject().to_string();
+        facts.subject = subject_text(cert.subject());
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             facts.sans = san
                 .value
@@ -195,5 +245,48 @@ fn ip_text(bytes: &[u8]) -> String {
         std::net::IpAddr::from(octets).to_string()
     } else {
         String::from("invalid")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate for `subject` (openssl's `/A=b/C=d` form), DER.
+    fn certificate(subject: &str) -> Option<Vec<u8>> {
+        let dir = std::env::temp_dir().join(format!(
+            "rampart-subject-{}-{}",
+            std::process::id(),
+            subject.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("cert.der");
+        let status = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+            .args(["-keyout", dir.join("key.pem").to_str().unwrap()])
+            .args(["-outform", "DER", "-out", out.to_str().unwrap()])
+            .args(["-subj", subject])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| std::fs::read(out).unwrap())
+    }
+
+    #[test]
+    fn a_subject_value_holding_separators_cannot_read_as_other_attributes() {
+        // openssl is how the e2e tests make certificates; without it, nothing to test.
+        let Some(two) = certificate("/CN=billing/O=Example") else {
+            return;
+        };
+        let one = certificate("/CN=billing, O=Example").unwrap();
+        let two = client_cert_facts(&CertificateDer::from(two));
+        let one = client_cert_facts(&CertificateDer::from(one));
+        // Plain subjects render as before (existing `subject` rules still match).
+        assert_eq!(two.subject, "CN=billing, O=Example");
+        // One CN holding `, O=Example` is escaped, so it is not that subject.
+        assert_eq!(one.subject, "CN=billing\\, O\\=Example");
+        assert_ne!(one.subject, two.subject);
     }
 }
