@@ -76,34 +76,10 @@ fn query_value<'a>(query: &'a str, name: &str) -> Result<Option<&'a str>, Creden
 }
 
 /// Whether query key `key` (as written) names parameter `name`, percent
-/// escapes decoded (two hex digits each; anything else is not an escape).
+/// escapes decoded.
 fn is_param(key: &str, name: &str) -> bool {
-    if key == name {
-        return true;
-    }
-    if !key.contains('%') {
-        return false;
-    }
-    let (key, mut decoded) = (key.as_bytes(), Vec::with_capacity(key.len()));
-    let mut i = 0;
-    while let Some(&b) = key.get(i) {
-        let escaped = (b == b'%')
-            .then(|| key.get(i + 1..i + 3))
-            .flatten()
-            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
-        match escaped {
-            Some(byte) => {
-                decoded.push(byte);
-                i += 3;
-            }
-            None => {
-                decoded.push(b);
-                i += 1;
-            }
-        }
-    }
-    decoded == name.as_bytes()
+    key == name
+        || (key.contains('%') && rampart_core::percent::decode_lenient(key) == name.as_bytes())
 }
 
 /// The values of header `name` and of its underscore spellings (`X_Api_Key`),

@@ -112,36 +112,14 @@ impl OperationKey {
                     // refusing here refused operations that check no parameter
                     // at all, and such a value names no caller, so an owner
                     // check on it still fails.
-                    let decoded = percent_decode(value).unwrap_or_else(|| value.to_owned());
+                    let decoded =
+                        rampart_core::percent::decode(value).unwrap_or_else(|| value.to_owned());
                     params.push((name.clone(), decoded));
                 }
             }
         }
         Some(params)
     }
-}
-
-/// Strict percent-decoding into UTF-8; `None` on a bad escape or invalid UTF-8.
-pub fn percent_decode(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            // Two hex digits exactly (`from_str_radix` alone took `%+1`).
-            let hex = bytes.get(i + 1..i + 3)?;
-            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                return None;
-            }
-            let text = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(text, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -13,11 +13,13 @@
 //! - [`context`]: the per-request state stages read and annotate (identity, TLS facts,
 //!   audit notes).
 //! - [`stage`]: the `Stage` trait and its synchronous-or-async [`Step`].
+//! - [`percent`]: percent-decoding, one reading of `%XX` for every engine.
 //! - [`secret`]: secrets in configuration, by `env:`/`file:` reference only.
 //! - [`time`]: the injected [`time::Clock`] and calendar conversions engines share.
 
 pub mod context;
 pub mod names;
+pub mod percent;
 pub mod phase;
 pub mod problem;
 pub mod secret;

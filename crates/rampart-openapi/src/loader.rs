@@ -297,21 +297,7 @@ fn decode_fragment(fragment: &str) -> Option<String> {
 
 /// Percent-decodes `%XX` sequences (spec-authored text, so lossy is fine).
 pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%'
-            && let Some(v) = bytes.get(i + 1..i + 3).and_then(crate::params::hex_byte)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&rampart_core::percent::decode_lenient(text)).into_owned()
 }
 
 /// Escapes one JSON pointer segment.

@@ -153,7 +153,7 @@ fn decode(text: &str, plus: bool) -> Option<String> {
     while let Some(&b) = bytes.get(i) {
         match b {
             b'%' => {
-                out.push(hex_byte(bytes.get(i + 1..i + 3)?)?);
+                out.push(rampart_core::percent::hex_byte(bytes.get(i + 1..i + 3)?)?);
                 i += 3;
             }
             b'+' if plus => {
@@ -167,15 +167,6 @@ fn decode(text: &str, plus: bool) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-/// Two hexadecimal digits as a byte. Exactly two digits: `from_str_radix` alone
-/// would take `%+1` as 0x01 where an upstream keeps it literal.
-pub fn hex_byte(hex: &[u8]) -> Option<u8> {
-    if hex.len() != 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
-    u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
 }
 
 /// Parses `Cookie` header values into pairs; more than [`MAX_QUERY_PAIRS`] in all
@@ -474,11 +465,12 @@ impl Param {
     }
 }
 
-/// Path values are still percent-encoded; other sources were decoded already.
+/// Without the optional whitespace around a header list element.
 fn trim_ows(s: &str) -> &str {
     s.trim_matches([' ', '\t'])
 }
 
+/// Path values are still percent-encoded; other sources were decoded already.
 fn decode_part(s: &str, path: bool) -> Result<Cow<'_, str>, &'static str> {
     if path {
         percent_decode(s).map(Cow::Owned).ok_or("encoding")
