@@ -45,10 +45,6 @@ pub trait Sink: Send {
     fn write_lines(&mut self, lines: &[u8]) -> Result<(), SinkError>;
     /// Flushes whatever the sink buffers; called after each batch.
     fn flush(&mut self) -> io::Result<()>;
-    /// Writes one complete line (ending in `\n`).
-    fn write_line(&mut self, line: &[u8]) -> Result<(), SinkError> {
-        self.write_lines(line)
-    }
 }
 
 /// Writes whole lines to an output, remembering a line a failed write cut off.
@@ -394,7 +390,7 @@ mod tests {
     fn rotates_by_size_and_keeps_at_most_keep_files() {
         let (dir, path, mut sink, line) = small_sink("rotate");
         for _ in 0..10 {
-            sink.write_line(&line).unwrap();
+            sink.write_lines(&line).unwrap();
         }
         sink.flush().unwrap();
         let size = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
@@ -422,7 +418,7 @@ mod tests {
     fn a_current_file_removed_by_someone_else_costs_no_kept_file() {
         let (dir, path, mut sink, line) = small_sink("removed");
         for _ in 0..6 {
-            sink.write_line(&line).unwrap();
+            sink.write_lines(&line).unwrap();
         }
         sink.flush().unwrap();
         let kept = |n: usize| std::fs::read(dir.join(format!("audit.log.{n}"))).ok();
@@ -431,7 +427,7 @@ mod tests {
         // `rm audit.log` (or logrotate without `create`).
         std::fs::remove_file(&path).unwrap();
         for _ in 0..5 {
-            sink.write_line(&line).unwrap();
+            sink.write_lines(&line).unwrap();
         }
         sink.flush().unwrap();
         // The next rotation started a new current file and kept .1 and .2;
@@ -449,10 +445,10 @@ mod tests {
         // `audit.log.1` as a non-empty directory: the rename onto it fails.
         std::fs::create_dir_all(dir.join("audit.log.1/x")).unwrap();
         std::fs::create_dir_all(dir.join("audit.log.2/x")).unwrap();
-        assert!(sink.write_line(&line).is_err());
+        assert!(sink.write_lines(&line).is_err());
         // The line went to the file still open, and the next one does not
         // try (and fail) again.
-        sink.write_line(&line).unwrap();
+        sink.write_lines(&line).unwrap();
         sink.flush().unwrap();
         assert_eq!(std::fs::read(&path).unwrap().len(), 4 * line.len());
     }
@@ -534,7 +530,7 @@ mod tests {
             },
         )
         .unwrap();
-        sink.write_line(b"new\n").unwrap();
+        sink.write_lines(b"new\n").unwrap();
         sink.flush().unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\nnew\n");
     }

@@ -222,12 +222,14 @@ impl AuthzStage {
 /// encoded separators are looked for too: `%FF` beside `..%2F` must not hide
 /// them from this check while an upstream decodes them.
 fn escapes_its_segment(value: &str) -> bool {
-    let lower = value.to_ascii_lowercase();
-    value.contains(['/', '\\'])
-        || lower.contains("%2f")
-        || lower.contains("%5c")
-        || value == ".."
-        || value == "."
+    let encoded_separator = value.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1], w[2].to_ascii_lowercase()),
+                (b'2', b'f') | (b'5', b'c')
+            )
+    });
+    value.contains(['/', '\\']) || encoded_separator || value == ".." || value == "."
 }
 
 impl Stage for AuthzStage {

@@ -168,6 +168,7 @@ fn subject_text(name: &x509_parser::x509::X509Name<'_>) -> String {
     if plain {
         return name.to_string();
     }
+    use std::fmt::Write as _;
     let registry = x509_parser::objects::oid_registry();
     let mut out = String::new();
     for (i, rdn) in name.iter_rdn().enumerate() {
@@ -196,7 +197,7 @@ fn subject_text(name: &x509_parser::x509::X509Name<'_>) -> String {
                 Err(_) => {
                     out.push('#');
                     for byte in attr.attr_value().data.iter() {
-                        out.push_str(&format!("{byte:02x}"));
+                        let _ = write!(out, "{byte:02x}");
                     }
                 }
             }

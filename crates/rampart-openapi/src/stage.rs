@@ -153,11 +153,16 @@ impl Stage for RouteStage {
                 {
                     cx.extensions.insert(id);
                 }
-                if undeclared(op, &cx.headers, &METHOD_OVERRIDE_HEADERS).is_some() {
+                if METHOD_OVERRIDE_HEADERS
+                    .iter()
+                    .any(|name| cx.headers.contains_key(*name) && !declares(op, name))
+                {
                     return refuse(Problem::new(OVERRIDE_NOT_ALLOWED));
                 }
-                while let Some(name) = undeclared(op, &cx.headers, &URL_OVERRIDE_HEADERS) {
-                    cx.headers.remove(name);
+                for name in URL_OVERRIDE_HEADERS {
+                    if !declares(op, name) {
+                        cx.headers.remove(name);
+                    }
                 }
                 cx.route = Some(m.route.clone());
                 cx.extensions.insert(params);
@@ -206,21 +211,13 @@ const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
 /// upstream routes by the path that was checked. Lower-case.
 const URL_OVERRIDE_HEADERS: [&str; 2] = ["x-original-url", "x-rewrite-url"];
 
-/// The first of `names` the request carries that `op` does not declare as a
-/// header parameter (an API built on one declares it, and is then trusted to
-/// authorise by it).
-fn undeclared(
-    op: Option<&Operation>,
-    headers: &http::HeaderMap,
-    names: &[&'static str],
-) -> Option<&'static str> {
-    names.iter().copied().find(|name| {
-        headers.contains_key(*name)
-            && !op.is_some_and(|op| {
-                op.params
-                    .iter()
-                    .any(|p| p.location == In::Header && p.name == *name)
-            })
+/// Whether `op` declares header `name` as a parameter (an API built on an
+/// override header declares it, and is then trusted to authorise by it).
+fn declares(op: Option<&Operation>, name: &str) -> bool {
+    op.is_some_and(|op| {
+        op.params
+            .iter()
+            .any(|p| p.location == In::Header && p.name == name)
     })
 }
 

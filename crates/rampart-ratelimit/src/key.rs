@@ -224,7 +224,8 @@ impl<'a> Facts<'a> {
                 } else {
                     // Too long to spell out within the bound: its digest keeps
                     // it apart from every other consumer all the same.
-                    push_digest(out, &id.consumer);
+                    out.push_str(OVERSIZE);
+                    push_digest(out, b"rampart-ratelimit-key\0", id.consumer.as_bytes());
                 }
             }
         }
@@ -232,15 +233,14 @@ impl<'a> Facts<'a> {
     }
 }
 
-/// `~` and 32 hex digits of a SHA-256 of `value` (128 bits: distinct values
-/// stay apart).
-fn push_digest(out: &mut String, value: &str) {
+/// 32 hex digits (128 bits: distinct values stay apart) of a SHA-256 of
+/// `value` under `domain` (so the digests of one use never equal another's).
+pub(crate) fn push_digest(out: &mut String, domain: &[u8], value: &[u8]) {
     use sha2::{Digest, Sha256};
     let digest = Sha256::new()
-        .chain_update(b"rampart-ratelimit-key\0")
-        .chain_update(value.as_bytes())
+        .chain_update(domain)
+        .chain_update(value)
         .finalize();
-    out.push_str(OVERSIZE);
     for byte in digest.iter().take(16) {
         let _ = write!(out, "{byte:02x}");
     }

@@ -46,17 +46,10 @@ fn subject_ip(ip: IpAddr) -> String {
 /// The key subject of a username: a hash of its normalised form (128 bits are
 /// plenty to keep distinct usernames apart).
 fn subject_user(username: &str) -> String {
-    use sha2::{Digest, Sha256};
-    use std::fmt::Write;
-    let digest = Sha256::new()
-        .chain_update(b"rampart-lockout-user\0")
-        .chain_update(username.trim().to_lowercase().as_bytes())
-        .finalize();
+    let normalised = username.trim().to_lowercase();
     let mut out = String::with_capacity(40);
     out.push_str("user:{");
-    for byte in digest.iter().take(16) {
-        let _ = write!(out, "{byte:02x}");
-    }
+    crate::key::push_digest(&mut out, b"rampart-lockout-user\0", normalised.as_bytes());
     out.push('}');
     out
 }
