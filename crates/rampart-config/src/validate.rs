@@ -725,24 +725,40 @@ fn api_of(c: &mut Checker<'_>, raw: &RawApi, field: &str, default_body: usize) -
     })
 }
 
-/// A refused URL as an error may quote it: its user information (a
-/// password, `user:pw@`) and query (`?token=`) are replaced by `…`, since
-/// configuration errors go to logs (a failed reload is logged).
+/// A refused URL as an error may quote it: everything up to its last `@`
+/// (user information: a password, `user:pw@`), its query (`?token=`) and its
+/// fragment are replaced by `…`, since configuration errors go to logs (a
+/// failed reload is logged). The last `@`, not the first one after the
+/// authority's end: a password may itself hold `/`, `?` or `#` (base64 does).
 fn without_secrets(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (format!("{scheme}://"), rest),
         None => (String::new(), url),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, after) = rest.split_at(authority_end);
-    let host = match authority.rfind('@') {
-        Some(at) => format!("…@{}", authority.get(at + 1..).unwrap_or_default()),
-        None => authority.to_string(),
+    let (user, rest) = match rest.rfind('@') {
+        Some(at) => ("…@", rest.get(at + 1..).unwrap_or_default()),
+        None => ("", rest),
     };
-    let (path, rest) = after.split_at(after.find(['?', '#']).unwrap_or(after.len()));
-    let (query, fragment) = rest.split_at(rest.find('#').unwrap_or(rest.len()));
-    let query = if query.is_empty() { "" } else { "?…" };
-    format!("{scheme}{host}{path}{query}{fragment}")
+    let (before_fragment, fragment) = match rest.split_once('#') {
+        Some((before, _)) => (before, "#…"),
+        None => (rest, ""),
+    };
+    let (host_and_path, query) = match before_fragment.split_once('?') {
+        Some((before, _)) => (before, "?…"),
+        None => (before_fragment, ""),
+    };
+    format!("{scheme}{user}{host_and_path}{query}{fragment}")
+}
+
+/// Whether an authority's port, if it names one, is a number: `http` ignores a
+/// port it cannot read (`svc:ab` would go to port 443 of `svc`), which is how
+/// `https://svc:pass/word@up` (a password holding `/`) would quietly connect
+/// to the wrong host.
+fn port_is_valid(authority: &http::uri::Authority) -> bool {
+    let text = authority.as_str();
+    // An IPv6 literal's colons are inside its brackets.
+    let after_host = text.rfind(']').map_or(text, |end| &text[end + 1..]);
+    !after_host.contains(':') || authority.port().is_some()
 }
 
 fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Upstream> {
@@ -754,7 +770,9 @@ fn upstream_of(c: &mut Checker<'_>, raw: &RawUpstream, field: &str) -> Option<Up
         // dropped by the parser: refused, not silently ignored.
         Ok(uri)
             if matches!(uri.scheme_str(), Some("http" | "https"))
-                && uri.authority().is_some_and(|a| !a.as_str().contains('@'))
+                && uri
+                    .authority()
+                    .is_some_and(|a| !a.as_str().contains('@') && port_is_valid(a))
                 && uri.query().is_none()
                 && !raw.url.value.contains('#') =>
         {

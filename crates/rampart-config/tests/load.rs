@@ -228,6 +228,23 @@ fn trusting_every_address_is_refused_and_refused_urls_keep_their_secrets() {
         "{url_error}"
     );
     assert!(!url_error.contains("S3cret") && !url_error.contains("T0ken"));
+    // A password holding `/`, `?` or `#` (base64 does) is cut at the last `@`.
+    for (url, secret) in [
+        ("https://svc:ab/cd@up:8443", "ab/cd"),
+        ("https://svc:p?ss@up:8443#frag", "p?ss"),
+        ("https://svc:p#ss@up:8443", "p#ss"),
+        ("https://up:8443/a#Fr4gment", "Fr4gment"),
+    ] {
+        let errors = errors_of(&format!(
+            "listeners:\n  - bind: 127.0.0.1:8080\napis:\n  - name: a\n    upstream: {{url: \"{url}\"}}\n"
+        ));
+        let url_error = errors
+            .iter()
+            .find(|e| e.contains("apis[0].upstream.url"))
+            .unwrap();
+        assert!(!url_error.contains(secret), "{url}: {url_error}");
+        assert!(url_error.contains("up:8443"), "{url}: {url_error}");
+    }
     // A single proxy, or a network of them, is fine.
     load_str(
         Path::new(FILE),
@@ -343,7 +360,7 @@ apis:
         ":17: apis[0].hosts[2]: `` is not a host name",
         ":17: apis[0].hosts[3]: `user@api.example.com` is not a host name",
         ":18: apis[0].upstream.url: `http://…@127.0.0.1:1` is not an http:// or https:// URL",
-        ":20: apis[1].upstream.url: `http://127.0.0.1:1/v1#top` is not an http:// or https:// URL",
+        ":20: apis[1].upstream.url: `http://127.0.0.1:1/v1#…` is not an http:// or https:// URL",
         ":24: apis[2].upstream.max_idle_connections: must be at most 10000000",
     ] {
         assert!(
