@@ -23,6 +23,7 @@ impl Gateway {
         let _guard = self.reload_lock.lock().await;
         let path = self.config_path.clone();
         let previous = self.runtime();
+        let previous_limit = previous.config.limits.max_in_flight;
         let factory = self.factory.clone();
         // Building may read rule files and specs: keep it off the async workers.
         let built = tokio::task::spawn_blocking(move || {
@@ -40,6 +41,7 @@ impl Gateway {
         });
         match built {
             Ok(runtime) => {
+                runtime.resize_in_flight(previous_limit);
                 self.runtime.store(Arc::new(runtime));
                 // Listeners added, removed or changed are reconciled by the server.
                 self.reloads.send_modify(|generation| *generation += 1);

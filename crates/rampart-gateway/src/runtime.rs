@@ -137,12 +137,44 @@ impl Runtime {
         match audit {
             Some(audit) if errors.is_empty() => Ok(Self {
                 redactor: QueryRedactor::new(config.audit.redact_params.clone()),
-                in_flight: Arc::new(Semaphore::new(config.limits.max_in_flight)),
+                // One semaphore for the process's life: requests still running
+                // on the previous runtime hold its permits, so a fresh one per
+                // reload would let up to twice the limit run (reload() resizes
+                // it when the limit changes).
+                in_flight: previous.map_or_else(
+                    || Arc::new(Semaphore::new(config.limits.max_in_flight)),
+                    |previous| previous.in_flight.clone(),
+                ),
                 config,
                 apis,
                 audit,
             }),
             _ => Err(ConfigErrors(errors)),
+        }
+    }
+
+    /// Moves the shared in-flight limit from `previous_limit` to this
+    /// runtime's (called once the runtime is about to be swapped in, not while
+    /// building: a build that fails must leave the serving limit alone).
+    /// Permits held by running requests cannot be taken back: the shortfall is
+    /// acquired, and forgotten, as those requests finish.
+    pub(crate) fn resize_in_flight(&self, previous_limit: usize) {
+        let limit = self.config.limits.max_in_flight;
+        if limit > previous_limit {
+            self.in_flight.add_permits(limit - previous_limit);
+        } else if limit < previous_limit {
+            let excess = previous_limit - limit;
+            let short = excess - self.in_flight.forget_permits(excess);
+            if short > 0 {
+                let semaphore = self.in_flight.clone();
+                // `short` is at most `limits.max_in_flight`'s bound (10,000,000).
+                let short = u32::try_from(short).unwrap_or(u32::MAX);
+                tokio::spawn(async move {
+                    if let Ok(permits) = semaphore.acquire_many_owned(short).await {
+                        permits.forget();
+                    }
+                });
+            }
         }
     }
 

@@ -81,6 +81,35 @@ async fn a_bad_configuration_is_refused_and_the_old_one_keeps_serving() {
 }
 
 #[tokio::test]
+async fn the_in_flight_limit_holds_across_reloads_and_follows_its_changes() {
+    let upstream = Upstream::start().await;
+    let config = |limit: usize| {
+        config_yaml(
+            upstream.addr,
+            &format!("limits: {{max_in_flight: {limit}}}"),
+            "",
+        )
+    };
+    let gw = start(&config(1)).await;
+    let url = gw.url("/slow/1500");
+    let slow = tokio::spawn(async move { get(&url).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The running request still holds the one permit after a reload.
+    gw.gateway.reload().await.unwrap();
+    assert_eq!(get(&gw.url("/")).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    // Raised to 2: one more fits beside it.
+    std::fs::write(gw.config_path(), config(2)).unwrap();
+    gw.gateway.reload().await.unwrap();
+    assert_eq!(get(&gw.url("/")).await.0, StatusCode::OK);
+    // Lowered to 1 again: the running request uses it all.
+    std::fs::write(gw.config_path(), config(1)).unwrap();
+    gw.gateway.reload().await.unwrap();
+    assert_eq!(get(&gw.url("/")).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(slow.await.unwrap().0, StatusCode::OK);
+    assert_eq!(get(&gw.url("/")).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_reload_changes_routing_for_new_requests() {
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(upstream.addr, "", "    path_prefix: /v1")).await;
