@@ -5,12 +5,14 @@
 //! with and finish on it. Listener changes are applied by the server's listener
 //! supervisor (crate::server) after the swap.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher};
+use parking_lot::Mutex;
 use rampart_config::ConfigErrors;
 
 use crate::Gateway;
@@ -85,22 +87,76 @@ fn changes_file(kind: &EventKind) -> bool {
     }
 }
 
-/// Reloads when the configuration file changes until the task is dropped. Watches
-/// the directory (editors and ConfigMaps replace files rather than write them) and
-/// debounces bursts of events.
+/// Longest a burst of file events may hold a reload back: a writer that
+/// never pauses for a whole debounce interval still gets its file read.
+const MAX_DEBOUNCE_ROUNDS: u32 = 25;
+
+/// The files to watch for one configuration path, as (directory, file name)
+/// pairs. Besides the path itself, a symbolic link is followed (a few hops):
+/// the target's own directory and name (a link into another directory, whose
+/// target is written in place), and a relative link's first component in the
+/// link's directory. That last one is how a Kubernetes ConfigMap changes:
+/// `rampart.yaml -> ..data/rampart.yaml`, and an update renames a new
+/// `..data` link over the old one, an event that never names `rampart.yaml`.
+fn watch_targets(path: &Path) -> Vec<(PathBuf, OsString)> {
+    fn directory_of(path: &Path) -> PathBuf {
+        path.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    }
+    let mut targets = Vec::new();
+    let Some(name) = path.file_name() else {
+        return targets;
+    };
+    targets.push((directory_of(path), name.to_owned()));
+    let mut current = path.to_path_buf();
+    for _ in 0..8 {
+        let Ok(link) = std::fs::read_link(&current) else {
+            break;
+        };
+        let dir = directory_of(&current);
+        if link.is_relative()
+            && let Some(Component::Normal(first)) = link.components().next()
+        {
+            targets.push((dir.clone(), first.to_owned()));
+        }
+        let target = dir.join(&link);
+        if let Some(name) = target.file_name() {
+            targets.push((directory_of(&target), name.to_owned()));
+        }
+        current = target;
+    }
+    targets.sort();
+    targets.dedup();
+    targets
+}
+
+/// Reloads when the configuration file changes until the task is dropped.
+/// Watches directories, not the file (editors and ConfigMaps replace files
+/// rather than write them), follows symbolic links (see [`watch_targets`],
+/// refreshed after every reload as a link may now point elsewhere), and waits
+/// for a burst of events to end (a quiet `debounce` interval) before reading
+/// the file, so a file written in several steps is read once it is whole.
 pub async fn on_file_change(gateway: Arc<Gateway>, debounce: Duration) {
     let path = gateway.config_path.clone();
     let (sender, mut events) = tokio::sync::mpsc::channel::<()>(16);
-    let file_name = path.file_name().map(ToOwned::to_owned);
+    // File names whose change can mean new contents (shared with the watcher's
+    // thread, renewed with the targets).
+    let names: Arc<Mutex<Vec<OsString>>> = Arc::default();
+    let watched_names = names.clone();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
             && changes_file(&event.kind)
-            && event
+        {
+            let names = watched_names.lock();
+            if event
                 .paths
                 .iter()
-                .any(|p| p.file_name() == file_name.as_deref())
-        {
-            let _ = sender.try_send(());
+                .any(|p| p.file_name().is_some_and(|n| names.iter().any(|w| w == n)))
+            {
+                let _ = sender.try_send(());
+            }
         }
     });
     let mut watcher = match watcher {
@@ -110,18 +166,47 @@ pub async fn on_file_change(gateway: Arc<Gateway>, debounce: Duration) {
             return;
         }
     };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if let Err(err) = watcher.watch(dir, RecursiveMode::NonRecursive) {
-        tracing::warn!(error = %err, "cannot watch the configuration directory; reload on change disabled");
+    let mut watched_dirs: Vec<PathBuf> = Vec::new();
+    let mut rewatch = |watcher: &mut notify::RecommendedWatcher| {
+        let targets = watch_targets(&path);
+        *names.lock() = targets.iter().map(|(_, name)| name.clone()).collect();
+        let mut dirs: Vec<PathBuf> = targets.into_iter().map(|(dir, _)| dir).collect();
+        dirs.dedup();
+        for gone in watched_dirs.iter().filter(|d| !dirs.contains(d)) {
+            // A directory already removed (an old ConfigMap version) is unwatched already.
+            let _ = watcher.unwatch(gone);
+        }
+        let mut watching = false;
+        for dir in &dirs {
+            match watcher.watch(dir, RecursiveMode::NonRecursive) {
+                Ok(()) => watching = true,
+                Err(err) => tracing::warn!(
+                    error = %err,
+                    dir = %dir.display(),
+                    "cannot watch a directory of the configuration file"
+                ),
+            }
+        }
+        watched_dirs = dirs;
+        watching
+    };
+    if !rewatch(&mut watcher) {
+        tracing::warn!("cannot watch the configuration directory; reload on change disabled");
         return;
     }
     while events.recv().await.is_some() {
-        tokio::time::sleep(debounce).await;
-        while events.try_recv().is_ok() {}
+        for _ in 0..MAX_DEBOUNCE_ROUNDS {
+            tokio::time::sleep(debounce).await;
+            let mut more = false;
+            while events.try_recv().is_ok() {
+                more = true;
+            }
+            if !more {
+                break;
+            }
+        }
         let _ = gateway.reload().await;
+        rewatch(&mut watcher);
     }
 }
 

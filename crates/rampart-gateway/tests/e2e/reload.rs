@@ -198,6 +198,121 @@ async fn editing_the_file_reloads_without_a_signal() {
     let _ = task.await;
 }
 
+/// Starts a server on `path` with its file watcher on; returns its address,
+/// the stop signal and the task.
+async fn start_watching(
+    path: &std::path::Path,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let config = rampart_config::load(path).unwrap();
+    let server = rampart_gateway::Server::bind(config, Arc::new(rampart_gateway::NoStages))
+        .await
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = server
+            .run(async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    (addr, stop, task)
+}
+
+/// Whether `url` answers 200 within five seconds.
+async fn answers_within_5s(url: &str) -> bool {
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if get(url).await.0 == StatusCode::OK {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_configmap_update_is_picked_up() {
+    // The layout of a mounted Kubernetes ConfigMap: the file is a link through
+    // `..data`, itself a link to a versioned directory; an update writes a new
+    // directory and renames a new `..data` link over the old one.
+    use std::os::unix::fs::symlink;
+    let upstream = Upstream::start().await;
+    let dir = temp_dir("configmap");
+    std::fs::create_dir(dir.join("..v1")).unwrap();
+    std::fs::write(
+        dir.join("..v1/rampart.yaml"),
+        config_yaml(upstream.addr, "", "    path_prefix: /old"),
+    )
+    .unwrap();
+    symlink("..v1", dir.join("..data")).unwrap();
+    symlink("..data/rampart.yaml", dir.join("rampart.yaml")).unwrap();
+    let (addr, stop, task) = start_watching(&dir.join("rampart.yaml")).await;
+    assert_eq!(
+        get(&format!("http://{addr}/new/x")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    std::fs::create_dir(dir.join("..v2")).unwrap();
+    std::fs::write(
+        dir.join("..v2/rampart.yaml"),
+        config_yaml(upstream.addr, "", "    path_prefix: /new"),
+    )
+    .unwrap();
+    symlink("..v2", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    std::fs::remove_dir_all(dir.join("..v1")).unwrap();
+    assert!(
+        answers_within_5s(&format!("http://{addr}/new/x")).await,
+        "the ConfigMap update was not picked up"
+    );
+    // And the next one too (the watch follows the link's new target).
+    std::fs::create_dir(dir.join("..v3")).unwrap();
+    std::fs::write(
+        dir.join("..v3/rampart.yaml"),
+        config_yaml(upstream.addr, "", "    path_prefix: /newer"),
+    )
+    .unwrap();
+    symlink("..v3", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    assert!(
+        answers_within_5s(&format!("http://{addr}/newer/x")).await,
+        "the second ConfigMap update was not picked up"
+    );
+    let _ = stop.send(());
+    let _ = task.await;
+}
+
+#[tokio::test]
+async fn a_linked_file_in_another_directory_is_watched_where_it_lives() {
+    use std::os::unix::fs::symlink;
+    let upstream = Upstream::start().await;
+    let link_dir = temp_dir("link");
+    let real_dir = temp_dir("real");
+    std::fs::write(
+        real_dir.join("gateway.yaml"),
+        config_yaml(upstream.addr, "", "    path_prefix: /old"),
+    )
+    .unwrap();
+    symlink(real_dir.join("gateway.yaml"), link_dir.join("rampart.yaml")).unwrap();
+    let (addr, stop, task) = start_watching(&link_dir.join("rampart.yaml")).await;
+    // Edited where it lives, in place.
+    std::fs::write(
+        real_dir.join("gateway.yaml"),
+        config_yaml(upstream.addr, "", "    path_prefix: /new"),
+    )
+    .unwrap();
+    assert!(
+        answers_within_5s(&format!("http://{addr}/new/x")).await,
+        "the link's target was not watched"
+    );
+    let _ = stop.send(());
+    let _ = task.await;
+}
+
 /// A loopback port nobody listens on right now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
