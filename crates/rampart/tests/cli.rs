@@ -340,6 +340,58 @@ fn config_schema_is_json() {
 }
 
 #[test]
+fn a_sighup_while_starting_does_not_end_the_process() {
+    let dir = temp_dir("sighup-start");
+    let upstream = upstream();
+    let (gateway, admin) = (free_port(), free_port());
+    let path = dir.join("rampart.yaml");
+    std::fs::write(&path, config(gateway, admin, upstream, "/one")).unwrap();
+    // Start-up blocks while opening the audit file, a FIFO nobody reads yet:
+    // a start-up that takes as long as it likes (as a CRS build can).
+    let fifo = dir.join("audit.jsonl");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut child = Command::new(RAMPART)
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    for _ in 0..3 {
+        Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP during start-up ended the process"
+    );
+    // Let it finish starting: read the audit FIFO from now on.
+    std::thread::spawn(move || {
+        let mut reader = std::fs::File::open(fifo).unwrap();
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    let started = Instant::now();
+    while status(gateway, "/one") != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "gateway did not start after the FIFO was opened"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
 fn serve_reloads_on_sighup_and_drains_on_sigterm() {
     let dir = temp_dir("serve");
     let upstream = upstream();
