@@ -169,7 +169,10 @@ impl Server {
             active: Vec::new(),
         };
         tasks.spawn(supervisor.run(self.listeners, stop.clone()));
-        tasks.spawn(admin_loop(self.admin, gateway.clone(), stop.clone()));
+        // The admin listener outlives the drain: `/readyz` answers 503 while
+        // requests finish, and `/metrics` can still be scraped.
+        let (admin_stop_sender, admin_stop) = watch::channel(false);
+        let admin = tokio::spawn(admin_loop(self.admin, gateway.clone(), admin_stop));
         let background = [tokio::spawn(crate::reload::on_sighup(gateway.clone()))];
         let _ = crate::telemetry::start_upkeep();
         let config_watch = self.watch_config.then(|| {
@@ -196,6 +199,8 @@ impl Server {
         {
             tracing::warn!("drain timeout reached; closing remaining connections");
         }
+        let _ = admin_stop_sender.send(true);
+        let _ = admin.await;
         for task in background.iter().chain(config_watch.iter()) {
             task.abort();
         }

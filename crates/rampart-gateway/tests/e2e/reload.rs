@@ -140,6 +140,25 @@ async fn shutdown_lets_in_flight_requests_finish() {
 }
 
 #[tokio::test]
+async fn readiness_says_503_while_draining() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let readyz = format!("http://{}/readyz", gw.admin);
+    assert_eq!(get(&readyz).await.0, StatusCode::OK);
+    let url = gw.url("/slow/1000");
+    let in_flight = tokio::spawn(async move { get(&url).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let stopping = tokio::spawn(gw.stop());
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Draining: not ready, so load balancers take the instance out, but the
+    // admin listener still answers.
+    let (status, _, _) = get(&readyz).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(in_flight.await.unwrap().0, StatusCode::OK);
+    stopping.await.unwrap();
+}
+
+#[tokio::test]
 async fn editing_the_file_reloads_without_a_signal() {
     let upstream = Upstream::start().await;
     let dir = temp_dir("watch");
