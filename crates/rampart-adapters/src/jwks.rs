@@ -79,42 +79,64 @@ impl JwksSource for HttpJwksSource {
 }
 
 /// Keeps JWKS caches fresh in the background, so token checks rarely wait on a
-/// fetch; stops when dropped.
+/// fetch; stops when dropped (unless [detached](Self::detach)) or when every
+/// cache it keeps is gone.
 #[derive(Debug)]
 pub struct JwksRefresher {
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl JwksRefresher {
     /// Every `tick`, refreshes each cache that is empty or older than its
     /// issuer's refresh interval (the cache's own rate limit still applies, and
     /// a failed fetch keeps the last good keys). Pass `AuthnStage::jwks_caches()`.
-    /// Fails outside a tokio runtime.
+    /// The caches are held weakly: once the stage that owns them is dropped
+    /// (its runtime replaced by a reload, or a reload's build refused), the
+    /// refresher ends. Fails outside a tokio runtime.
     pub fn spawn(caches: Vec<Arc<JwksCache>>, tick: Duration) -> Result<Self, crate::AdapterError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             crate::AdapterError::invalid("jwks", "must be started inside a tokio runtime")
         })?;
         let tick = tick.max(Duration::from_millis(10));
+        let caches: Vec<std::sync::Weak<JwksCache>> = caches.iter().map(Arc::downgrade).collect();
         let task = runtime.spawn(async move {
             let mut interval = tokio::time::interval(tick);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
-                for cache in &caches {
+                let mut any_alive = false;
+                for cache in caches.iter().filter_map(std::sync::Weak::upgrade) {
+                    any_alive = true;
                     if cache.is_stale() {
                         let outcome = cache.refresh().await;
                         tracing::debug!(?outcome, "JWKS refresh");
                     }
                 }
+                if !any_alive {
+                    return;
+                }
             }
         });
-        Ok(Self { task })
+        Ok(Self { task: Some(task) })
+    }
+
+    /// Lets the refresher run on without this handle, for as long as its
+    /// caches live: the stage that owns them decides its lifetime.
+    pub fn detach(mut self) {
+        self.task = None;
+    }
+
+    /// Whether the refresher has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.as_ref().is_none_or(JoinHandle::is_finished)
     }
 }
 
 impl Drop for JwksRefresher {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -271,7 +293,16 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(server.seen().len(), 2);
-        drop(refresher);
+        // Once the caches are gone (their stage dropped), the refresher ends.
+        assert!(!refresher.is_finished());
+        drop(cache);
+        for _ in 0..200 {
+            if refresher.is_finished() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(refresher.is_finished(), "refresher outlived its caches");
     }
 
     #[test]

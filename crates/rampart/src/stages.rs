@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Display;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use rampart_adapters::Adapters;
 use rampart_config::{Api, Config, ConfigError, ConfigErrors, Located};
@@ -21,13 +21,16 @@ use rampart_ratelimit::{
 pub struct EngineStages {
     /// Identity adapters (HTTP, key store, shared revocation), started once.
     adapters: Option<Arc<Adapters>>,
-    /// Rate-limit counter stores by API name, kept across reloads so that a
-    /// reload does not reset every counter.
-    counters: parking_lot::Mutex<HashMap<String, Arc<dyn CounterStore>>>,
-    /// Background JWKS refreshers by API name (replaced when the API is rebuilt;
-    /// dropping one stops it).
-    refreshers: parking_lot::Mutex<HashMap<String, rampart_adapters::JwksRefresher>>,
+    /// Rate-limit counter stores, kept across reloads so that a reload does
+    /// not reset every counter: by API name and the store's own settings (a
+    /// changed `local` section gets a new store, not the old one's sizes),
+    /// held weakly so that a store lives as long as a runtime uses it.
+    counters: parking_lot::Mutex<HashMap<CounterStoreKey, Weak<dyn CounterStore>>>,
 }
+
+/// What a counter store is reused by: the API's name and, for the in-memory
+/// store, its `max_keys` and `shards` (Redis is a restart-only setting).
+type CounterStoreKey = (String, Option<(usize, usize)>);
 
 /// The error of an `authn` section when the identity adapters did not start
 /// (`rampart check` leaves it out when it reports why they did not).
@@ -43,7 +46,6 @@ impl EngineStages {
         Self {
             adapters: Some(adapters),
             counters: parking_lot::Mutex::default(),
-            refreshers: parking_lot::Mutex::default(),
         }
     }
 
@@ -54,10 +56,19 @@ impl EngineStages {
         api: &Api,
         section: &RateLimitConfig,
     ) -> Result<Arc<dyn CounterStore>, String> {
+        let key: CounterStoreKey = (
+            api.name.clone(),
+            config
+                .redis
+                .is_none()
+                .then_some((section.local.max_keys, section.local.shards)),
+        );
         let mut stores = self.counters.lock();
-        if let Some(store) = stores.get(&api.name) {
-            return Ok(store.clone());
+        if let Some(store) = stores.get(&key).and_then(Weak::upgrade) {
+            return Ok(store);
         }
+        // Stores no runtime uses any more (an API removed, its settings changed).
+        stores.retain(|_, store| store.strong_count() > 0);
         let store: Arc<dyn CounterStore> = match &config.redis {
             Some(_) => Arc::new(redis_store(config, Some(&api.name))?),
             None => Arc::new(LocalStore::new(
@@ -65,27 +76,25 @@ impl EngineStages {
                 section.local.shards,
             )),
         };
-        stores.insert(api.name.clone(), store.clone());
+        stores.insert(key, Arc::downgrade(&store));
         Ok(store)
     }
 }
 
-impl EngineStages {
-    /// Starts (or replaces) the background JWKS refresher of `api`, so keys
-    /// rotate on schedule and not only when a token names an unknown `kid`.
-    fn refresh_jwks(&self, api: &str, caches: Vec<Arc<rampart_authn::jwt::JwksCache>>) {
-        let mut refreshers = self.refreshers.lock();
-        if caches.is_empty() {
-            refreshers.remove(api);
-            return;
-        }
-        match rampart_adapters::JwksRefresher::spawn(caches, JWKS_TICK) {
-            Ok(refresher) => {
-                refreshers.insert(api.to_owned(), refresher);
-            }
-            // Outside a runtime (never in `serve`): lookups still refresh.
-            Err(error) => tracing::warn!(%error, api, "JWKS refresher not started"),
-        }
+/// Starts the background JWKS refresher of an API's authentication stage, so
+/// keys rotate on schedule and not only when a token names an unknown `kid`.
+/// It lives as long as the stage's caches: a runtime replaced by a reload
+/// stops its own, and a reload refused after this stage was built does not
+/// touch the serving runtime's (one shared refresher per API name did: the
+/// refused build's replaced it, and its caches went unrefreshed).
+fn refresh_jwks(api: &str, caches: Vec<Arc<rampart_authn::jwt::JwksCache>>) {
+    if caches.is_empty() {
+        return;
+    }
+    match rampart_adapters::JwksRefresher::spawn(caches, JWKS_TICK) {
+        Ok(refresher) => refresher.detach(),
+        // Outside a runtime (never in `serve`): lookups still refresh.
+        Err(error) => tracing::warn!(%error, api, "JWKS refresher not started"),
     }
 }
 
@@ -193,7 +202,7 @@ impl StageFactory for EngineStages {
                     .authn_deps(authn, &field)
                     .map_err(|e| e.to_string())?;
                 let built = authn.build(&field, &deps).map_err(|e| e.to_string())?;
-                self.refresh_jwks(&api.name, built.jwks_caches());
+                refresh_jwks(&api.name, built.jwks_caches());
                 let mut stage: Arc<dyn Stage> = Arc::new(built);
                 if let Some(limiter) = &lockout_limiter {
                     // Failed authentications feed the lock-out.
@@ -418,7 +427,40 @@ pub(crate) fn split_field(api_field: &str, section: &str, text: &str) -> (String
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use super::{spec_security, split_field};
+    use std::sync::Arc;
+
+    use super::{EngineStages, spec_security, split_field};
+
+    #[test]
+    fn counter_stores_are_kept_across_reloads_only_while_used_and_unchanged() {
+        let config = rampart_config::load_str(
+            std::path::Path::new("/etc/rampart/rampart.yaml"),
+            "listeners:\n  - bind: 127.0.0.1:8080\napis:\n  - name: a\n    upstream: {url: http://127.0.0.1:3000}\n",
+        )
+        .unwrap();
+        let api = &config.apis[0];
+        let section = |max_keys: usize| -> rampart_ratelimit::RateLimitConfig {
+            serde_json::from_value(serde_json::json!({"local": {"max_keys": max_keys}})).unwrap()
+        };
+        let factory = EngineStages::default();
+        let first = factory.counter_store(&config, api, &section(1000)).unwrap();
+        // A reload with the same settings keeps the counts.
+        let again = factory.counter_store(&config, api, &section(1000)).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        // Changed settings get a store of their own, while the running one
+        // (a reload refused later still serves with it) is kept.
+        let resized = factory.counter_store(&config, api, &section(2000)).unwrap();
+        assert!(!Arc::ptr_eq(&first, &resized));
+        drop(resized);
+        let same = factory.counter_store(&config, api, &section(1000)).unwrap();
+        assert!(Arc::ptr_eq(&first, &same));
+        // No runtime uses it any more: it is not kept.
+        drop((first, again, same));
+        let fresh = factory.counter_store(&config, api, &section(1000)).unwrap();
+        assert_eq!(Arc::strong_count(&fresh), 1);
+        // And the stores nobody used any more were let go.
+        assert_eq!(factory.counters.lock().len(), 1);
+    }
 
     #[test]
     fn the_security_of_path_items_in_other_files_is_kept() {
