@@ -99,6 +99,17 @@ impl UpstreamRequestError {
         )
     }
 
+    /// Whether the client's request body broke off while it streamed upstream
+    /// (a malformed chunk, an HTTP/2 stream reset): the client's fault, not
+    /// the upstream's. hyper's client reports a failing body as a "user" error.
+    pub fn is_client_body(&self) -> bool {
+        match self {
+            Self::Exchange(ExchangeError::Body(_)) => true,
+            Self::Request(error) => error.is_user(),
+            _ => false,
+        }
+    }
+
     /// Whether no connection could be made (as opposed to a broken exchange).
     pub fn is_connect(&self) -> bool {
         matches!(

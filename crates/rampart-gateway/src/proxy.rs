@@ -871,6 +871,12 @@ async fn forward(
 #[cold]
 #[inline(never)]
 fn upstream_failed(api: &ApiRuntime, cx: Box<RequestCx>, error: &UpstreamRequestError) -> Refusal {
+    if error.is_client_body() {
+        // Not an upstream failure: neither counted nor logged as one, or any
+        // client could raise the upstream-error alerts at will.
+        tracing::debug!(api = %api.config.name, request_id = %cx.request_id, error = %error, "request body broke off");
+        return Refusal::with_cx(GatewayError::BodyReadFailed.problem(), cx, Decision::Deny);
+    }
     if error.is_timeout() {
         tracing::warn!(api = %api.config.name, request_id = %cx.request_id, "upstream response timed out");
         metrics::counter!("rampart_upstream_errors_total", "api" => api.config.name.clone(), "kind" => "timeout").increment(1);

@@ -305,6 +305,23 @@ async fn a_malformed_chunked_body_ends_the_connection() {
 }
 
 #[tokio::test]
+async fn a_request_body_that_breaks_off_is_the_clients_fault_not_the_upstreams() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let out = raw(
+        gw.addr,
+        b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
+        WAIT,
+    )
+    .await;
+    assert_eq!(status_of(&out), 400, "{out}");
+    assert!(out.contains("body-read-failed"), "{out}");
+    let records = gw.audit_records(1).await;
+    assert_eq!(records[0]["decision"], "deny");
+    assert_eq!(records[0]["reason"], "body-read-failed");
+}
+
+#[tokio::test]
 async fn the_header_read_timeout_counts_from_each_wait_on_a_kept_alive_connection() {
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(
