@@ -822,6 +822,7 @@ async fn forward(
     std::mem::swap(request.headers_mut(), &mut cx.headers);
     if raw_fields.is_none() {
         upstream_head.apply_to_map(request.headers_mut());
+        join_cookie_fields(request.headers_mut());
     }
 
     // With no stage to look at the response, its headers go from upstream to
@@ -864,6 +865,27 @@ async fn forward(
     // Boxed: its code and state stay out of the path of APIs without
     // response stages (the request path's futures are large already).
     Box::pin(through_response_stages(api, cx, parts, incoming, outcome)).await
+}
+
+/// Joins several `cookie` fields into one, separated by `; `: HTTP/2 clients
+/// may send one field per cookie (RFC 9113 §8.2.3, browsers do), and an
+/// HTTP/1 upstream must get them as one line; many read only the first, or
+/// join repeats with `,`, and lose the session cookie.
+fn join_cookie_fields(headers: &mut http::HeaderMap) {
+    let mut values = headers.get_all(http::header::COOKIE).iter();
+    if values.next().is_none() || values.next().is_none() {
+        return;
+    }
+    let mut joined = Vec::new();
+    for value in headers.get_all(http::header::COOKIE) {
+        if !joined.is_empty() {
+            joined.extend_from_slice(b"; ");
+        }
+        joined.extend_from_slice(value.as_bytes());
+    }
+    if let Ok(value) = HeaderValue::from_bytes(&joined) {
+        headers.insert(http::header::COOKIE, value);
+    }
 }
 
 /// The refusal for a failed upstream request, logged and counted. Kept out

@@ -223,3 +223,23 @@ async fn an_idle_h2_connection_is_closed_and_a_busy_one_is_not() {
     let ended = tokio::time::timeout(std::time::Duration::from_secs(5), connection).await;
     assert!(ended.is_ok(), "the idle connection is still open");
 }
+
+#[tokio::test]
+async fn split_h2_cookie_fields_reach_an_http1_upstream_as_one_line() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let mut h2 = h2_sender(gw.addr).await;
+    let (status, _, _) = send_h2(
+        &mut h2,
+        get(gw.addr, "/c")
+            .header("cookie", "a=1")
+            .header("cookie", "b=2")
+            .body(Full::default())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let seen = upstream.last();
+    let cookies: Vec<_> = seen.headers.get_all("cookie").iter().collect();
+    assert_eq!(cookies, ["a=1; b=2"]);
+}
