@@ -505,6 +505,21 @@ fn check_head(
         {
             return Err(GatewayError::Malformed);
         }
+        // Routing follows the target's authority (h2's `:authority`, an
+        // HTTP/1 absolute-form target) while stages and the upstream may read
+        // `Host`: the two must name the same host (RFC 9113 §8.3.1 calls a
+        // disagreement malformed), or a WAF exclusion or policy keyed on Host
+        // would be decided for another host than the one routed to.
+        (Some(host), None)
+            if parts.uri.authority().is_some_and(|authority| {
+                !std::str::from_utf8(host)
+                    .ok()
+                    .and_then(|h| h.parse::<http::uri::Authority>().ok())
+                    .is_some_and(|h| h.host().eq_ignore_ascii_case(authority.host()))
+            }) =>
+        {
+            return Err(GatewayError::Malformed);
+        }
         _ => {}
     }
     // The HTTP/1 parse (Rampart's server, or hyper behind the guard) refuses

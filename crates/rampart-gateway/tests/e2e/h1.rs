@@ -305,6 +305,27 @@ async fn a_malformed_chunked_body_ends_the_connection() {
 }
 
 #[tokio::test]
+async fn an_absolute_target_whose_host_field_names_another_host_is_refused() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let out = raw(
+        gw.addr,
+        b"GET http://api.example/same HTTP/1.1\r\nHost: API.example:8080\r\nConnection: close\r\n\r\n",
+        WAIT,
+    )
+    .await;
+    assert_eq!(status_of(&out), 200, "{out}");
+    let out = raw(
+        gw.addr,
+        b"GET http://api.example/other HTTP/1.1\r\nHost: trusted.internal\r\nConnection: close\r\n\r\n",
+        WAIT,
+    )
+    .await;
+    assert_eq!(status_of(&out), 400, "{out}");
+    assert!(!upstream.paths().iter().any(|p| p == "/other"));
+}
+
+#[tokio::test]
 async fn a_request_body_that_breaks_off_is_the_clients_fault_not_the_upstreams() {
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(upstream.addr, "", "")).await;

@@ -243,3 +243,32 @@ async fn split_h2_cookie_fields_reach_an_http1_upstream_as_one_line() {
     let cookies: Vec<_> = seen.headers.get_all("cookie").iter().collect();
     assert_eq!(cookies, ["a=1; b=2"]);
 }
+
+#[tokio::test]
+async fn a_host_field_that_disagrees_with_the_authority_is_refused() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let mut h2 = h2_sender(gw.addr).await;
+    // The same host (any case, any port) passes.
+    let (status, _, _) = send_h2(
+        &mut h2,
+        get(gw.addr, "/same")
+            .header("host", gw.addr.to_string().to_uppercase())
+            .body(Full::default())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Another host does not.
+    let (status, headers, body) = send_h2(
+        &mut h2,
+        get(gw.addr, "/other")
+            .header("host", "trusted.internal")
+            .body(Full::default())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_problem(&headers, &body, "malformed-request", 400);
+    assert!(!upstream.paths().iter().any(|p| p == "/other"));
+}
