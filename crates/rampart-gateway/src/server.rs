@@ -441,7 +441,8 @@ async fn accept_loop(
                             ..(*info).clone()
                         });
                         let idle = IdleClose::After(limits.header_read_timeout);
-                        serve_hyper(TokioIo::new(io), &limits, idle, gateway, info, watcher).await;
+                        let io = TokioIo::new(io);
+                        serve_hyper(io, Speaks::Http2, &limits, idle, gateway, info, watcher).await;
                     }
                     return;
                 }
@@ -450,7 +451,8 @@ async fn accept_loop(
                 // a head that stalls with 408); one that turns out to be h2
                 // (prior knowledge) is closed idle here.
                 let idle = IdleClose::OnceHttp2(limits.header_read_timeout, io.http2_flag());
-                serve_hyper(TokioIo::new(io), &limits, idle, gateway, info, watcher).await;
+                let io = TokioIo::new(io);
+                serve_hyper(io, Speaks::Either, &limits, idle, gateway, info, watcher).await;
                 return;
             };
             let handshake =
@@ -475,7 +477,8 @@ async fn accept_loop(
             });
             if is_h2 {
                 let idle = IdleClose::After(limits.header_read_timeout);
-                serve_hyper(TokioIo::new(stream), &limits, idle, gateway, info, watcher).await;
+                let io = TokioIo::new(stream);
+                serve_hyper(io, Speaks::Http2, &limits, idle, gateway, info, watcher).await;
             } else if own_h1 {
                 let settings = H1Conn {
                     gateway,
@@ -492,6 +495,7 @@ async fn accept_loop(
                 let io = GuardedIo::new(stream, guard_limits, refusals, responses_done);
                 serve_hyper(
                     TokioIo::new(io),
+                    Speaks::Http1,
                     &limits,
                     IdleClose::Never,
                     gateway,
@@ -504,11 +508,27 @@ async fn accept_loop(
     }
 }
 
+/// Which protocol a connection handed to hyper may speak.
+#[derive(Clone, Copy)]
+enum Speaks {
+    /// h2 only: ALPN chose it, or the h2 preface was seen. hyper's automatic
+    /// choice would serve HTTP/1 if the bytes then say so, outside the guard
+    /// and without a head timeout (a connection held for ever).
+    Http2,
+    /// HTTP/1 only (behind the guard): TLS without ALPN h2, where h2 is not
+    /// allowed (RFC 9113 §3.2).
+    Http1,
+    /// Either, by its first bytes (cleartext behind the guard, which
+    /// passes h2 through and guards HTTP/1).
+    Either,
+}
+
 /// Serves a connection with hyper (h2, and HTTP/1 behind the guard when
 /// Rampart's own HTTP/1 server is off) until it ends; on drain, hyper finishes
 /// what is in flight and closes.
 async fn serve_hyper<IO>(
     io: TokioIo<IO>,
+    speaks: Speaks,
     limits: &Limits,
     idle: IdleClose,
     gateway: Arc<Gateway>,
@@ -517,7 +537,11 @@ async fn serve_hyper<IO>(
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let builder = connection_builder(limits);
+    let builder = match speaks {
+        Speaks::Http2 => connection_builder(limits).http2_only(),
+        Speaks::Http1 => connection_builder(limits).http1_only(),
+        Speaks::Either => connection_builder(limits),
+    };
     // hyper bounds no response write in time: a client that stops reading (or,
     // on HTTP/2, grants no window) would hold its streams' in-flight slots and
     // upstream connections forever. See `stall`.

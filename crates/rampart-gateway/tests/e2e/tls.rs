@@ -322,6 +322,56 @@ async fn a_tls_client_that_stops_reading_gives_its_connection_back() {
 }
 
 #[tokio::test]
+async fn a_client_that_negotiates_h2_and_then_speaks_http1_is_not_served() {
+    // ALPN says h2: hyper's automatic choice would serve the HTTP/1 bytes that
+    // follow, outside the HTTP/1 guard and without a head timeout, so a partial
+    // head held the connection (and its slot) for ever.
+    let upstream = Upstream::start().await;
+    let pki = temp_dir("pki-h2-then-h1");
+    make_pki(&pki, "1");
+    let gw = start(&tls_yaml(
+        upstream.addr,
+        &pki,
+        "limits: {header_read_timeout: 300ms, max_connections: 1}",
+    ))
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(pki.join("ca.pem")).unwrap())
+        .unwrap();
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(gw.addr).await.unwrap();
+    let mut sneaky = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(sneaky.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    tokio::io::AsyncWriteExt::write_all(&mut sneaky, b"GET / HTTP/1.1\r\nHost: a\r\n")
+        .await
+        .unwrap();
+    // The connection ends (no HTTP/1 answer), and soon.
+    let mut out = Vec::new();
+    let ended = tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::io::AsyncReadExt::read_to_end(&mut sneaky, &mut out),
+    )
+    .await;
+    assert!(ended.is_ok(), "the h2 connection speaking HTTP/1 was kept");
+    assert!(!String::from_utf8_lossy(&out).contains("HTTP/1.1"));
+    // And its slot is free for a real client.
+    let client = Client {
+        versions: both_versions(),
+        alpn: vec![b"h2".to_vec()],
+        identity: None,
+    };
+    let served = tokio::time::timeout(Duration::from_secs(5), fetch(gw.addr, &pki, client)).await;
+    assert!(matches!(served, Ok(Ok((StatusCode::OK, ..)))), "{served:?}");
+}
+
+#[tokio::test]
 async fn tls13_only_listener_refuses_tls12_clients() {
     let upstream = Upstream::start().await;
     let pki = temp_dir("pki13");
