@@ -8,7 +8,7 @@
 //! separator: `?page=1;access_token=t` must not log the token).
 
 /// Substrings of parameter names that mark a credential.
-const SENSITIVE_NAME_PARTS: [&str; 15] = [
+const SENSITIVE_NAME_PARTS: [&str; 16] = [
     "password",
     "passwd",
     "passphrase",
@@ -18,6 +18,8 @@ const SENSITIVE_NAME_PARTS: [&str; 15] = [
     "key",
     "auth",
     "session",
+    // PHP's `PHPSESSID` (and `sessid` elsewhere): not `session`.
+    "sessid",
     "signature",
     "credential",
     "otp",
@@ -27,10 +29,10 @@ const SENSITIVE_NAME_PARTS: [&str; 15] = [
 ];
 
 /// Whole parameter names that mark a credential, too short to look for
-/// inside other names (`sig` is in `design`): a password (`pass`, `pw`), a
-/// signed URL's signature (Azure SAS `sig`), an OAuth authorization code
-/// (`code`), a CAS or SSO ticket.
-const SENSITIVE_NAMES: [&str; 5] = ["pass", "pw", "sig", "code", "ticket"];
+/// inside other names (`sig` is in `design`, `sid` in `side`): a password
+/// (`pass`, `pw`), a signed URL's signature (Azure SAS `sig`), an OAuth
+/// authorization code (`code`), a CAS or SSO ticket, a session id (`sid`).
+const SENSITIVE_NAMES: [&str; 6] = ["pass", "pw", "sig", "code", "ticket", "sid"];
 
 /// Whether a query byte separates parameters.
 fn is_separator(b: u8) -> bool {
@@ -136,7 +138,7 @@ const PARTS_STARTED_BY: [u16; 256] = {
 /// name; at each position only the parts its byte starts are tried: a
 /// substring search per part (`str::contains` sets up a searcher each time)
 /// cost more than the rest of the audit record for the usual `page=2`, and
-/// trying all eleven wherever a `p` or an `a` stands was still ~200
+/// trying all of them wherever a `p` or an `a` stands was still ~200
 /// instructions a request.
 fn contains_sensitive_part(name: &[u8]) -> bool {
     name.iter().enumerate().any(|(start, &b)| {
@@ -306,6 +308,33 @@ mod tests {
             "page=1;access_token=REDACTED&q=2"
         );
         assert_eq!(redactor.redact("a=1;;b=2&"), "a=1;;b=2&");
+    }
+
+    #[test]
+    fn session_id_names_of_common_servers_are_redacted() {
+        let redactor = QueryRedactor::default();
+        for name in [
+            "PHPSESSID",
+            "phpsessid",
+            "sid",
+            "SID",
+            "jsessionid",
+            "JSESSIONID",
+            "sessionid",
+            "ASPSESSIONIDQACTQDRA",
+            "ASP.NET_SessionId",
+            "sessid",
+        ] {
+            assert!(redactor.is_sensitive(name), "{name}");
+            assert_eq!(
+                redactor.redact(&format!("page=1&{name}=abc")),
+                format!("page=1&{name}={REDACTED}")
+            );
+        }
+        // `sid` only as a whole name: `side` and `inside` are not session ids.
+        for clean in ["side", "inside", "considered", "sidebar"] {
+            assert!(!redactor.is_sensitive(clean), "{clean}");
+        }
     }
 
     #[test]
