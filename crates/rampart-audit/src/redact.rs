@@ -74,8 +74,18 @@ impl QueryRedactor {
 
     fn is_sensitive_decoded(&self, name: &str) -> bool {
         contains_sensitive_part(name.as_bytes())
-            || SENSITIVE_NAMES.contains(&name)
-            || self.extra.iter().any(|extra| extra == name)
+            || self.is_sensitive_whole(name)
+            // PHP, Rails and others nest parameters in brackets
+            // (`user[pass]`, `pw[]`): each segment counts as a whole name.
+            || (name.as_bytes().contains(&b'[')
+                && name
+                    .split(['[', ']'])
+                    .any(|segment| self.is_sensitive_whole(segment)))
+    }
+
+    /// Whether `name` is one of the names matched only whole.
+    fn is_sensitive_whole(&self, name: &str) -> bool {
+        SENSITIVE_NAMES.contains(&name) || self.extra.iter().any(|extra| extra == name)
     }
 
     /// [`QueryRedactor::redact`] for an owned query: returned as it is (no copy)
@@ -333,6 +343,31 @@ mod tests {
         }
         // `sid` only as a whole name: `side` and `inside` are not session ids.
         for clean in ["side", "inside", "considered", "sidebar"] {
+            assert!(!redactor.is_sensitive(clean), "{clean}");
+        }
+    }
+
+    #[test]
+    fn whole_names_are_found_inside_brackets() {
+        let redactor = QueryRedactor::new(["ssn".to_string()]);
+        for name in [
+            "user[pass]",
+            "pw[]",
+            "login[pw]",
+            "a[b][sig]",
+            "auth_form[code][]",
+            "user%5Bpass%5D",
+            "User[PASS]",
+            "person[ssn]",
+        ] {
+            assert!(redactor.is_sensitive(name), "{name}");
+        }
+        assert_eq!(
+            redactor.redact("user[name]=bob&user[pass]=hunter2&pw[]=x"),
+            "user[name]=bob&user[pass]=REDACTED&pw[]=REDACTED"
+        );
+        // Only whole segments: these hold the short names inside words.
+        for clean in ["user[passenger]", "filter[design]", "x[codec]", "[]", "a["] {
             assert!(!redactor.is_sensitive(clean), "{clean}");
         }
     }
