@@ -5,7 +5,8 @@
 //! the query string: parameters whose (percent-decoded, case-folded) names look
 //! like credentials get their value replaced by `REDACTED`. Pairs are split at
 //! `&` and at `;` (which Rack, older Python and others also take as a
-//! separator: `?page=1;access_token=t` must not log the token).
+//! separator: `?page=1;access_token=t` must not log the token). A fragment
+//! (from `#`) is dropped.
 
 /// Substrings of parameter names that mark a credential.
 const SENSITIVE_NAME_PARTS: [&str; 16] = [
@@ -90,7 +91,10 @@ impl QueryRedactor {
 
     /// [`QueryRedactor::redact`] for an owned query: returned as it is (no copy)
     /// when no parameter needs redacting.
-    pub fn redact_owned(&self, query: String) -> String {
+    pub fn redact_owned(&self, mut query: String) -> String {
+        if let Some(fragment) = query.find('#') {
+            query.truncate(fragment);
+        }
         // Byte splits: the `char` pattern searchers cost more than the check.
         let needs_redaction = query.as_bytes().split(|&b| is_separator(b)).any(|pair| {
             pair.iter().position(|&b| b == b'=').is_some_and(|eq| {
@@ -106,8 +110,11 @@ impl QueryRedactor {
         }
     }
 
-    /// The query with the values of sensitive parameters replaced.
+    /// The query with the values of sensitive parameters replaced, cut at a
+    /// `#`: what follows is a fragment (RFC 3986 §3.5), never sent upstream,
+    /// and its pairs would otherwise be read as one value (`state=x#token=t`).
     pub fn redact(&self, query: &str) -> String {
+        let query = query.split('#').next().unwrap_or_default();
         let mut out = String::with_capacity(query.len());
         // Each piece keeps its separator, so the query is rebuilt as written.
         for piece in query.split_inclusive(['&', ';']) {
@@ -369,6 +376,20 @@ mod tests {
         // Only whole segments: these hold the short names inside words.
         for clean in ["user[passenger]", "filter[design]", "x[codec]", "[]", "a["] {
             assert!(!redactor.is_sensitive(clean), "{clean}");
+        }
+    }
+
+    #[test]
+    fn a_fragment_ends_the_query_and_is_dropped() {
+        let redactor = QueryRedactor::default();
+        for (query, want) in [
+            ("state=x#access_token=SECRET", "state=x"),
+            ("#SECRET", ""),
+            ("a=1#b=2&token=SECRET", "a=1"),
+            ("q=1", "q=1"),
+        ] {
+            assert_eq!(redactor.redact(query), want, "{query}");
+            assert_eq!(redactor.redact_owned(query.to_string()), want, "{query}");
         }
     }
 

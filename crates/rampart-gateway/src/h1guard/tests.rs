@@ -193,3 +193,25 @@ fn a_refused_absolute_form_target_is_recorded_without_its_authority() {
         );
     }
 }
+
+#[test]
+fn a_refused_target_is_recorded_without_its_fragment() {
+    for (head, want) in [
+        (
+            &b"GET /cb?state=x#access_token=SECRET HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            "/cb?state=x",
+        ),
+        (b"GET /cb#access_token=SECRET HTTP/1.1\r\n\r\n", "/cb"),
+        (b"GET http://h.test/x?q=1#SECRET HTTP/1.1\r\n\r\n", "/x?q=1"),
+        (b"GET http://h.test#@evil/SECRET HTTP/1.1\r\n\r\n", "/"),
+        (b"GET #SECRET HTTP/1.1\r\n\r\n", ""),
+    ] {
+        let facts = refused_head_facts(head, 8);
+        assert_eq!(
+            facts.target.as_deref(),
+            Some(want),
+            "{}",
+            String::from_utf8_lossy(head)
+        );
+    }
+}

@@ -119,3 +119,34 @@ impl Running {
         }
     }
 }
+
+/// Sends raw request heads the gateway refuses before it parses them, then
+/// returns the gateway's records.
+async fn refused_raw(gw: &Running, heads: &[String]) -> Vec<serde_json::Value> {
+    for head in heads {
+        let response = raw(gw.addr, head.as_bytes(), std::time::Duration::from_secs(2)).await;
+        assert_eq!(status_of(&response), 400, "{head}");
+    }
+    gw.audit_records(heads.len()).await
+}
+
+#[tokio::test]
+async fn a_fragment_in_a_refused_target_never_reaches_the_log() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let heads = [
+        format!(
+            "GET /cb?state=x#access_token={SECRET} HTTP/1.1\r\nHost: a\r\nX-Request-Id: frag-1\r\n\r\n"
+        ),
+        format!(
+            "GET /cb#access_token={SECRET} HTTP/1.1\r\nHost: a\r\nX-Request-Id: frag-2\r\n\r\n"
+        ),
+    ];
+    let records = refused_raw(&gw, &heads).await;
+    let by_id = |id: &str| records.iter().find(|r| r["request_id"] == id).unwrap();
+    assert_eq!(by_id("frag-1")["path"], "/cb");
+    assert_eq!(by_id("frag-1")["query"], "state=x");
+    assert_eq!(by_id("frag-2")["path"], "/cb");
+    assert!(by_id("frag-2")["query"].is_null());
+    gw.stop_and_scan_logs(SECRET).await;
+}
