@@ -584,7 +584,11 @@ pub(crate) fn refused_head_facts(head: &[u8], max_headers: usize) -> RefusedHead
         Ok(httparse::Status::Complete(_)) => {
             for header in request.headers.iter() {
                 if header.name.eq_ignore_ascii_case("host") {
-                    facts.host = std::str::from_utf8(header.value).ok().map(str::to_string);
+                    // Without user information (`alice:pw@host`), as a
+                    // request that is not refused records it.
+                    facts.host = std::str::from_utf8(header.value)
+                        .ok()
+                        .map(|host| host.rsplit('@').next().unwrap_or_default().to_string());
                 } else if header.name.eq_ignore_ascii_case("x-request-id") {
                     facts.request_id = std::str::from_utf8(header.value)
                         .unwrap_or_default()

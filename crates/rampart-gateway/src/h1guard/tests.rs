@@ -215,3 +215,17 @@ fn a_refused_target_is_recorded_without_its_fragment() {
         );
     }
 }
+
+#[test]
+fn a_refused_host_is_recorded_without_its_user_information() {
+    for (host, want) in [
+        ("alice:S3CRET@api.example.com", "api.example.com"),
+        ("a@b:c@api.example.com:8443", "api.example.com:8443"),
+        ("@h", "h"),
+        ("api.example.com", "api.example.com"),
+    ] {
+        let head = format!("GET /x HTTP/1.1\r\nHost: {host}\r\nContent-Length: x\r\n\r\n");
+        let facts = refused_head_facts(head.as_bytes(), 8);
+        assert_eq!(facts.host.as_deref(), Some(want), "{host}");
+    }
+}

@@ -150,3 +150,20 @@ async fn a_fragment_in_a_refused_target_never_reaches_the_log() {
     assert!(by_id("frag-2")["query"].is_null());
     gw.stop_and_scan_logs(SECRET).await;
 }
+
+#[tokio::test]
+async fn user_information_in_a_refused_host_never_reaches_the_log() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    // A bad Content-Length: refused before the head is handed on.
+    let heads = [format!(
+        "POST /x HTTP/1.1\r\nHost: alice:{SECRET}@api.example.com\r\nContent-Length: 1x\r\nX-Request-Id: host-1\r\n\r\n"
+    )];
+    let records = refused_raw(&gw, &heads).await;
+    let record = records
+        .iter()
+        .find(|r| r["request_id"] == "host-1")
+        .unwrap();
+    assert_eq!(record["host"], "api.example.com");
+    gw.stop_and_scan_logs(SECRET).await;
+}
