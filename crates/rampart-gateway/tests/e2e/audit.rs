@@ -167,3 +167,29 @@ async fn user_information_in_a_refused_host_never_reaches_the_log() {
     assert_eq!(record["host"], "api.example.com");
     gw.stop_and_scan_logs(SECRET).await;
 }
+
+#[tokio::test]
+async fn every_api_key_query_parameter_is_redacted_even_when_the_name_looks_harmless() {
+    let upstream = Upstream::start().await;
+    // Two APIs, each taking its key in a parameter no built-in rule names.
+    let gw = start(&format!(
+        "listeners:\n  - bind: 127.0.0.1:0\nadmin: {{bind: 127.0.0.1:0}}\naudit: {{sinks: [{{file: {{path: audit.jsonl}}}}]}}\napis:\n  - name: a\n    path_prefix: /a\n    upstream: {{url: http://{0}}}\n    authn: {{api_key: {{query_param: k, pepper: env:RAMPART_TEST_PEPPER}}}}\n  - name: b\n    path_prefix: /b\n    upstream: {{url: http://{0}}}\n    authn: {{api_key: {{query_param: Ak, pepper: env:RAMPART_TEST_PEPPER}}}}\n",
+        upstream.addr
+    ))
+    .await;
+    let key = format!("rk_ab_{SECRET}");
+    // No stages here (authentication is the binary's): the requests are
+    // forwarded or refused by the gateway itself, and each is recorded.
+    get(&gw.url(&format!("/a/x?page=1&k={key}"))).await;
+    get(&gw.url(&format!("/b/x?ak={key}"))).await;
+    get(&gw.url(&format!("/a/%zz?k={key}"))).await;
+    let refused = [format!(
+        "GET /a/x?k={key} HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n"
+    )];
+    refused_raw(&gw, &refused).await;
+    let records = gw.audit_records(4).await;
+    let queries: Vec<&str> = records.iter().filter_map(|r| r["query"].as_str()).collect();
+    assert!(queries.contains(&"page=1&k=REDACTED"), "{queries:?}");
+    assert!(queries.contains(&"ak=REDACTED"), "{queries:?}");
+    gw.stop_and_scan_logs(SECRET).await;
+}
