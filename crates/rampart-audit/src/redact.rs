@@ -6,7 +6,8 @@
 //! like credentials get their value replaced by `REDACTED`. Pairs are split at
 //! `&` and at `;` (which Rack, older Python and others also take as a
 //! separator: `?page=1;access_token=t` must not log the token). A fragment
-//! (from `#`) is dropped.
+//! (from `#`) is dropped. Path parameters (`/cart;jsessionid=...`) are
+//! redacted by the same names.
 
 /// Substrings of parameter names that mark a credential.
 const SENSITIVE_NAME_PARTS: [&str; 16] = [
@@ -110,14 +111,47 @@ impl QueryRedactor {
         }
     }
 
+    /// The path with the values of sensitive path parameters replaced: the
+    /// `;name=value` pairs after a segment (`/cart;jsessionid=...`, as Java
+    /// servlet containers put a session id in URLs), named as in a query.
+    /// Only for the log: the upstream gets the path as it came. Returned as
+    /// it is (no copy) when it has no `;`, as nearly every path.
+    pub fn redact_path(&self, path: String) -> String {
+        if !path.as_bytes().contains(&b';') {
+            return path;
+        }
+        let mut out = String::with_capacity(path.len());
+        for (i, segment) in path.split('/').enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            match segment.split_once(';') {
+                Some((name, parameters)) => {
+                    out.push_str(name);
+                    out.push(';');
+                    self.redact_pairs(parameters, &mut out);
+                }
+                None => out.push_str(segment),
+            }
+        }
+        out
+    }
+
     /// The query with the values of sensitive parameters replaced, cut at a
     /// `#`: what follows is a fragment (RFC 3986 §3.5), never sent upstream,
     /// and its pairs would otherwise be read as one value (`state=x#token=t`).
     pub fn redact(&self, query: &str) -> String {
         let query = query.split('#').next().unwrap_or_default();
         let mut out = String::with_capacity(query.len());
+        self.redact_pairs(query, &mut out);
+        out
+    }
+
+    /// Appends `pairs` (separated by `&` or `;`) to `out`, the values of
+    /// sensitive ones replaced.
+    fn redact_pairs(&self, pairs: &str, out: &mut String) {
         // Each piece keeps its separator, so the query is rebuilt as written.
-        for piece in query.split_inclusive(['&', ';']) {
+        for piece in pairs.split_inclusive(['&', ';']) {
             let (pair, separator) = match piece.strip_suffix(['&', ';']) {
                 Some(pair) => (pair, piece.get(pair.len()..).unwrap_or_default()),
                 None => (piece, ""),
@@ -134,7 +168,6 @@ impl QueryRedactor {
             }
             out.push_str(separator);
         }
-        out
     }
 }
 
@@ -391,6 +424,32 @@ mod tests {
             assert_eq!(redactor.redact(query), want, "{query}");
             assert_eq!(redactor.redact_owned(query.to_string()), want, "{query}");
         }
+    }
+
+    #[test]
+    fn sensitive_path_parameters_are_redacted() {
+        let redactor = QueryRedactor::new(["k".to_string()]);
+        for (path, want) in [
+            ("/app/cart;jsessionid=S3", "/app/cart;jsessionid=REDACTED"),
+            (
+                "/a;v=1;JSESSIONID=S3/b;token=S3;x=2/c",
+                "/a;v=1;JSESSIONID=REDACTED/b;token=REDACTED;x=2/c",
+            ),
+            ("/x;PHPSESSID=S3;k=S3", "/x;PHPSESSID=REDACTED;k=REDACTED"),
+            ("/x;pass%77ord=S3", "/x;pass%77ord=REDACTED"),
+            // The segment itself is not a parameter; bare names carry no value.
+            ("/token=t;jsessionid", "/token=t;jsessionid"),
+            ("/plain/path", "/plain/path"),
+            ("/a;v=1;;b/;", "/a;v=1;;b/;"),
+            ("", ""),
+        ] {
+            assert_eq!(redactor.redact_path(path.to_string()), want, "{path}");
+        }
+        // No parameters: the path comes back as it was, not copied.
+        let clean = "/a/b".to_string();
+        let pointer = clean.as_ptr();
+        let kept = redactor.redact_path(clean);
+        assert_eq!(kept.as_ptr(), pointer);
     }
 
     #[test]

@@ -193,3 +193,32 @@ async fn every_api_key_query_parameter_is_redacted_even_when_the_name_looks_harm
     assert!(queries.contains(&"ak=REDACTED"), "{queries:?}");
     gw.stop_and_scan_logs(SECRET).await;
 }
+
+#[tokio::test]
+async fn session_ids_in_path_parameters_are_redacted_in_the_log_only() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let (status, _, _) = get(&gw.url(&format!("/app/cart;jsessionid={SECRET};v=2?page=1"))).await;
+    assert_eq!(status, StatusCode::OK);
+    // Forwarded as it came: the upstream needs its session id.
+    assert_eq!(
+        upstream.last().path_and_query,
+        format!("/app/cart;jsessionid={SECRET};v=2?page=1")
+    );
+    // Refused before routing, and refused by the HTTP/1 checks.
+    get(&gw.url(&format!("/%zz;jsessionid={SECRET}"))).await;
+    let refused = [format!(
+        "GET /a;sid={SECRET} HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\nX-Request-Id: matrix-3\r\n\r\n"
+    )];
+    refused_raw(&gw, &refused).await;
+    let records = gw.audit_records(3).await;
+    let paths: Vec<&str> = records.iter().filter_map(|r| r["path"].as_str()).collect();
+    for want in [
+        "/app/cart;jsessionid=REDACTED;v=2",
+        "/%zz;jsessionid=REDACTED",
+        "/a;sid=REDACTED",
+    ] {
+        assert!(paths.contains(&want), "{want} not in {paths:?}");
+    }
+    gw.stop_and_scan_logs(SECRET).await;
+}
