@@ -5,9 +5,13 @@
 //! not get out whole are reported as lost ([`SinkError::lines_lost`]), and a
 //! line cut off midway is ended before the next batch, so the next record
 //! starts a line of its own instead of being glued to half a record.
+//!
+//! Files are created private (`0600`, directories `0700`) and never opened
+//! through a symbolic link.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -145,9 +149,13 @@ impl FileSink {
     /// Opens (appending to) `path`.
     pub fn open(path: &Path, options: FileSinkOptions) -> io::Result<Self> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            // Private, like the key store: records name clients and consumers.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = open_live(path)?;
         let size = file.metadata()?.len();
         Ok(Self {
             path: path.to_path_buf(),
@@ -163,10 +171,11 @@ impl FileSink {
     /// on its path must let this process create entries (its missing
     /// directories are created by `open`).
     pub fn check(path: &Path) -> io::Result<()> {
-        match std::fs::metadata(path) {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_symlink() => Err(symlink_refused()),
             Ok(meta) if meta.is_dir() => Err(io::Error::other("is a directory")),
             Ok(meta) if meta.is_file() => OpenOptions::new().append(true).open(path).map(drop),
-            // A FIFO or a device (`/dev/stdout`): opening a FIFO would wait
+            // A FIFO or a device (`/dev/null`): opening a FIFO would wait
             // for a reader, so only whether it may be written is asked.
             Ok(_) => {
                 rustix::fs::access(path, rustix::fs::Access::WRITE_OK).map_err(io::Error::from)
@@ -219,11 +228,7 @@ impl FileSink {
                 }
             }
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        self.file = file;
+        self.file = open_live(&self.path)?;
         // The new file starts empty: no half line to end in it.
         self.output.cut_line = false;
         Ok(())
@@ -280,6 +285,30 @@ impl Sink for FileSink {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Opens the live file for appending, created `0600` (records name clients
+/// and consumers), and never through a symbolic link (`O_NOFOLLOW`): a link
+/// planted where the log goes would have records appended to, or a file
+/// created at, whatever it points to.
+fn open_live(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
+        .open(path)
+        .map_err(|err| match std::fs::symlink_metadata(path) {
+            // ELOOP says only "too many levels of symbolic links".
+            Ok(meta) if meta.is_symlink() => symlink_refused(),
+            _ => err,
+        })
+}
+
+fn symlink_refused() -> io::Error {
+    io::Error::other(
+        "is a symbolic link, which is not followed (use the stdout sink for standard output)",
+    )
 }
 
 /// Not found, or a file where a directory should be (ENOTDIR).
@@ -514,6 +543,57 @@ mod tests {
         let failure = sink.write_lines(&b"a\n".repeat(3)).unwrap_err();
         assert_eq!(failure.lines_lost, 3);
         assert_eq!(failure.error.raw_os_error(), Some(28));
+    }
+
+    #[test]
+    fn new_files_and_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("modes");
+        let path = dir.join("logs/audit/audit.log");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let options = FileSinkOptions {
+            max_bytes: 10,
+            keep: 1,
+            max_age: None,
+        };
+        let mut sink = FileSink::open(&path, options).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.join("logs")), 0o700);
+        assert_eq!(mode(&dir.join("logs/audit")), 0o700);
+        // The file a rotation starts is private too.
+        sink.write_lines(b"0123456789\n").unwrap();
+        sink.write_lines(b"0123456789\n").unwrap();
+        assert_eq!(mode(&dir.join("logs/audit/audit.log.1")), 0o600);
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn a_symlink_in_place_of_the_file_is_refused() {
+        let dir = temp_dir("symlink");
+        let target = dir.join("elsewhere");
+        std::fs::write(&target, "kept\n").unwrap();
+        let path = dir.join("audit.log");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let options = FileSinkOptions {
+            max_bytes: 100,
+            keep: 1,
+            max_age: None,
+        };
+        let error = FileSink::open(&path, options).unwrap_err().to_string();
+        assert!(error.contains("symbolic link"), "{error}");
+        let error = FileSink::check(&path).unwrap_err().to_string();
+        assert!(error.contains("symbolic link"), "{error}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept\n");
+        // A dangling one is not followed to create its target either.
+        let dangling = dir.join("dangling.log");
+        std::os::unix::fs::symlink(dir.join("created"), &dangling).unwrap();
+        let options = FileSinkOptions {
+            max_bytes: 100,
+            keep: 1,
+            max_age: None,
+        };
+        assert!(FileSink::open(&dangling, options).is_err());
+        assert!(!dir.join("created").exists());
     }
 
     #[test]
