@@ -157,13 +157,17 @@ impl FileSink {
         }
         let file = open_live(path)?;
         let size = file.metadata()?.len();
-        Ok(Self {
+        let sink = Self {
             path: path.to_path_buf(),
             options,
             file,
             output: LineOutput::default(),
             size,
-        })
+        };
+        // Not only at the next rotation, which a quiet log may not reach for
+        // weeks: files past a lowered `keep` or `max_age` go now.
+        sink.enforce_retention();
+        Ok(sink)
     }
     /// Whether [`FileSink::open`] would succeed for `path`, found without
     /// creating or changing anything (for `rampart check`): an existing file
@@ -214,20 +218,7 @@ impl FileSink {
                 std::fs::rename(&self.path, self.rotated(1))?;
             }
         }
-        if let Some(max_age) = self.options.max_age {
-            let now = SystemTime::now();
-            for n in 1..=self.options.keep {
-                let rotated = self.rotated(n);
-                let too_old = std::fs::metadata(&rotated)
-                    .and_then(|meta| meta.modified())
-                    .is_ok_and(|modified| {
-                        now.duration_since(modified).unwrap_or_default() > max_age
-                    });
-                if too_old {
-                    let _ = std::fs::remove_file(rotated);
-                }
-            }
-        }
+        self.enforce_retention();
         self.file = open_live(&self.path)?;
         // The new file starts empty: no half line to end in it.
         self.output.cut_line = false;
@@ -236,6 +227,40 @@ impl FileSink {
 }
 
 impl FileSink {
+    /// Deletes this sink's rotated files (`<path>.N`, nothing else in the
+    /// directory) numbered past `keep` or older than `max_age`. Best effort:
+    /// a file that cannot be read or removed stays, and the next try is at
+    /// the next rotation.
+    fn enforce_retention(&self) {
+        let Some(base) = self.path.file_name() else {
+            return;
+        };
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for entry in entries.flatten() {
+            let Some(n) = rotation_number(base, &entry.file_name()) else {
+                continue;
+            };
+            let too_old = self.options.max_age.is_some_and(|max_age| {
+                entry
+                    .metadata()
+                    .and_then(|meta| meta.modified())
+                    .is_ok_and(|modified| {
+                        now.duration_since(modified).unwrap_or_default() > max_age
+                    })
+            });
+            if n > self.options.keep || too_old {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// How many bytes of `lines` (whole lines) go to the current file before
     /// the next rotation: 0 if even the first line would grow it past
     /// `max_bytes` (a line longer than that goes alone into an empty file).
@@ -309,6 +334,20 @@ fn symlink_refused() -> io::Error {
     io::Error::other(
         "is a symbolic link, which is not followed (use the stdout sink for standard output)",
     )
+}
+
+/// `N` if `name` is `<base>.N` as a rotation names it (`N` from 1, in
+/// digits without sign or leading zero); `audit.log.1.gz` or `audit.log.01`
+/// are someone else's.
+fn rotation_number(base: &std::ffi::OsStr, name: &std::ffi::OsStr) -> Option<usize> {
+    let suffix = name
+        .as_encoded_bytes()
+        .strip_prefix(base.as_encoded_bytes())?
+        .strip_prefix(b".")?;
+    if suffix.first().is_none_or(|&b| b == b'0') || !suffix.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(suffix).ok()?.parse().ok()
 }
 
 /// Not found, or a file where a directory should be (ENOTDIR).
@@ -594,6 +633,62 @@ mod tests {
         };
         assert!(FileSink::open(&dangling, options).is_err());
         assert!(!dir.join("created").exists());
+    }
+
+    #[test]
+    fn retention_applies_when_the_sink_opens() {
+        let dir = temp_dir("retention");
+        let path = dir.join("audit.log");
+        let write = |name: &str| std::fs::write(dir.join(name), "x\n").unwrap();
+        let age = |name: &str, days: u64| {
+            let when = SystemTime::now() - Duration::from_secs(days * 86_400);
+            let file = File::options().write(true).open(dir.join(name)).unwrap();
+            file.set_modified(when).unwrap();
+        };
+        for n in 1..=5 {
+            write(&format!("audit.log.{n}"));
+        }
+        age("audit.log.1", 3);
+        // Not rotated files of this sink, however old: left alone.
+        let others = [
+            "audit.log.05",
+            "audit.log.+6",
+            "audit.log.6.gz",
+            "audit.log.x",
+            "audit.log.0",
+            "other.log.7",
+            "audit.log",
+        ];
+        for other in others {
+            write(other);
+            age(other, 30);
+        }
+        let options = FileSinkOptions {
+            max_bytes: 1 << 20,
+            keep: 3,
+            max_age: Some(Duration::from_secs(86_400)),
+        };
+        FileSink::open(&path, options).unwrap();
+        let exists = |name: &str| dir.join(name).exists();
+        assert!(!exists("audit.log.1"), "older than max_age");
+        assert!(exists("audit.log.2") && exists("audit.log.3"));
+        assert!(
+            !exists("audit.log.4") && !exists("audit.log.5"),
+            "past keep"
+        );
+        for other in others {
+            assert!(exists(other), "{other}");
+        }
+        // Without max_age, only the count applies.
+        write("audit.log.9");
+        let options = FileSinkOptions {
+            max_bytes: 1 << 20,
+            keep: 3,
+            max_age: None,
+        };
+        FileSink::open(&path, options).unwrap();
+        assert!(!exists("audit.log.9"));
+        assert!(exists("audit.log.2") && exists("audit.log.3"));
     }
 
     #[test]
