@@ -5,10 +5,12 @@
 //! the query string: parameters whose (percent-decoded, case-folded) names look
 //! like credentials get their value replaced by `REDACTED`. Pairs are split at
 //! `&` and at `;` (which Rack, older Python and others also take as a
-//! separator: `?page=1;access_token=t` must not log the token).
+//! separator: `?page=1;access_token=t` must not log the token). A fragment
+//! (from `#`) is dropped. Path parameters (`/cart;jsessionid=...`) are
+//! redacted by the same names.
 
 /// Substrings of parameter names that mark a credential.
-const SENSITIVE_NAME_PARTS: [&str; 15] = [
+const SENSITIVE_NAME_PARTS: [&str; 16] = [
     "password",
     "passwd",
     "passphrase",
@@ -18,6 +20,8 @@ const SENSITIVE_NAME_PARTS: [&str; 15] = [
     "key",
     "auth",
     "session",
+    // PHP's `PHPSESSID` (and `sessid` elsewhere): not `session`.
+    "sessid",
     "signature",
     "credential",
     "otp",
@@ -27,10 +31,10 @@ const SENSITIVE_NAME_PARTS: [&str; 15] = [
 ];
 
 /// Whole parameter names that mark a credential, too short to look for
-/// inside other names (`sig` is in `design`): a password (`pass`, `pw`), a
-/// signed URL's signature (Azure SAS `sig`), an OAuth authorization code
-/// (`code`), a CAS or SSO ticket.
-const SENSITIVE_NAMES: [&str; 5] = ["pass", "pw", "sig", "code", "ticket"];
+/// inside other names (`sig` is in `design`, `sid` in `side`): a password
+/// (`pass`, `pw`), a signed URL's signature (Azure SAS `sig`), an OAuth
+/// authorization code (`code`), a CAS or SSO ticket, a session id (`sid`).
+const SENSITIVE_NAMES: [&str; 6] = ["pass", "pw", "sig", "code", "ticket", "sid"];
 
 /// Whether a query byte separates parameters.
 fn is_separator(b: u8) -> bool {
@@ -72,13 +76,26 @@ impl QueryRedactor {
 
     fn is_sensitive_decoded(&self, name: &str) -> bool {
         contains_sensitive_part(name.as_bytes())
-            || SENSITIVE_NAMES.contains(&name)
-            || self.extra.iter().any(|extra| extra == name)
+            || self.is_sensitive_whole(name)
+            // PHP, Rails and others nest parameters in brackets
+            // (`user[pass]`, `pw[]`): each segment counts as a whole name.
+            || (name.as_bytes().contains(&b'[')
+                && name
+                    .split(['[', ']'])
+                    .any(|segment| self.is_sensitive_whole(segment)))
+    }
+
+    /// Whether `name` is one of the names matched only whole.
+    fn is_sensitive_whole(&self, name: &str) -> bool {
+        SENSITIVE_NAMES.contains(&name) || self.extra.iter().any(|extra| extra == name)
     }
 
     /// [`QueryRedactor::redact`] for an owned query: returned as it is (no copy)
     /// when no parameter needs redacting.
-    pub fn redact_owned(&self, query: String) -> String {
+    pub fn redact_owned(&self, mut query: String) -> String {
+        if let Some(fragment) = query.find('#') {
+            query.truncate(fragment);
+        }
         // Byte splits: the `char` pattern searchers cost more than the check.
         let needs_redaction = query.as_bytes().split(|&b| is_separator(b)).any(|pair| {
             pair.iter().position(|&b| b == b'=').is_some_and(|eq| {
@@ -94,11 +111,47 @@ impl QueryRedactor {
         }
     }
 
-    /// The query with the values of sensitive parameters replaced.
+    /// The path with the values of sensitive path parameters replaced: the
+    /// `;name=value` pairs after a segment (`/cart;jsessionid=...`, as Java
+    /// servlet containers put a session id in URLs), named as in a query.
+    /// Only for the log: the upstream gets the path as it came. Returned as
+    /// it is (no copy) when it has no `;`, as nearly every path.
+    pub fn redact_path(&self, path: String) -> String {
+        if !path.as_bytes().contains(&b';') {
+            return path;
+        }
+        let mut out = String::with_capacity(path.len());
+        for (i, segment) in path.split('/').enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            match segment.split_once(';') {
+                Some((name, parameters)) => {
+                    out.push_str(name);
+                    out.push(';');
+                    self.redact_pairs(parameters, &mut out);
+                }
+                None => out.push_str(segment),
+            }
+        }
+        out
+    }
+
+    /// The query with the values of sensitive parameters replaced, cut at a
+    /// `#`: what follows is a fragment (RFC 3986 §3.5), never sent upstream,
+    /// and its pairs would otherwise be read as one value (`state=x#token=t`).
     pub fn redact(&self, query: &str) -> String {
+        let query = query.split('#').next().unwrap_or_default();
         let mut out = String::with_capacity(query.len());
+        self.redact_pairs(query, &mut out);
+        out
+    }
+
+    /// Appends `pairs` (separated by `&` or `;`) to `out`, the values of
+    /// sensitive ones replaced.
+    fn redact_pairs(&self, pairs: &str, out: &mut String) {
         // Each piece keeps its separator, so the query is rebuilt as written.
-        for piece in query.split_inclusive(['&', ';']) {
+        for piece in pairs.split_inclusive(['&', ';']) {
             let (pair, separator) = match piece.strip_suffix(['&', ';']) {
                 Some(pair) => (pair, piece.get(pair.len()..).unwrap_or_default()),
                 None => (piece, ""),
@@ -115,7 +168,6 @@ impl QueryRedactor {
             }
             out.push_str(separator);
         }
-        out
     }
 }
 
@@ -136,7 +188,7 @@ const PARTS_STARTED_BY: [u16; 256] = {
 /// name; at each position only the parts its byte starts are tried: a
 /// substring search per part (`str::contains` sets up a searcher each time)
 /// cost more than the rest of the audit record for the usual `page=2`, and
-/// trying all eleven wherever a `p` or an `a` stands was still ~200
+/// trying all of them wherever a `p` or an `a` stands was still ~200
 /// instructions a request.
 fn contains_sensitive_part(name: &[u8]) -> bool {
     name.iter().enumerate().any(|(start, &b)| {
@@ -306,6 +358,98 @@ mod tests {
             "page=1;access_token=REDACTED&q=2"
         );
         assert_eq!(redactor.redact("a=1;;b=2&"), "a=1;;b=2&");
+    }
+
+    #[test]
+    fn session_id_names_of_common_servers_are_redacted() {
+        let redactor = QueryRedactor::default();
+        for name in [
+            "PHPSESSID",
+            "phpsessid",
+            "sid",
+            "SID",
+            "jsessionid",
+            "JSESSIONID",
+            "sessionid",
+            "ASPSESSIONIDQACTQDRA",
+            "ASP.NET_SessionId",
+            "sessid",
+        ] {
+            assert!(redactor.is_sensitive(name), "{name}");
+            assert_eq!(
+                redactor.redact(&format!("page=1&{name}=abc")),
+                format!("page=1&{name}={REDACTED}")
+            );
+        }
+        // `sid` only as a whole name: `side` and `inside` are not session ids.
+        for clean in ["side", "inside", "considered", "sidebar"] {
+            assert!(!redactor.is_sensitive(clean), "{clean}");
+        }
+    }
+
+    #[test]
+    fn whole_names_are_found_inside_brackets() {
+        let redactor = QueryRedactor::new(["ssn".to_string()]);
+        for name in [
+            "user[pass]",
+            "pw[]",
+            "login[pw]",
+            "a[b][sig]",
+            "auth_form[code][]",
+            "user%5Bpass%5D",
+            "User[PASS]",
+            "person[ssn]",
+        ] {
+            assert!(redactor.is_sensitive(name), "{name}");
+        }
+        assert_eq!(
+            redactor.redact("user[name]=bob&user[pass]=hunter2&pw[]=x"),
+            "user[name]=bob&user[pass]=REDACTED&pw[]=REDACTED"
+        );
+        // Only whole segments: these hold the short names inside words.
+        for clean in ["user[passenger]", "filter[design]", "x[codec]", "[]", "a["] {
+            assert!(!redactor.is_sensitive(clean), "{clean}");
+        }
+    }
+
+    #[test]
+    fn a_fragment_ends_the_query_and_is_dropped() {
+        let redactor = QueryRedactor::default();
+        for (query, want) in [
+            ("state=x#access_token=SECRET", "state=x"),
+            ("#SECRET", ""),
+            ("a=1#b=2&token=SECRET", "a=1"),
+            ("q=1", "q=1"),
+        ] {
+            assert_eq!(redactor.redact(query), want, "{query}");
+            assert_eq!(redactor.redact_owned(query.to_string()), want, "{query}");
+        }
+    }
+
+    #[test]
+    fn sensitive_path_parameters_are_redacted() {
+        let redactor = QueryRedactor::new(["k".to_string()]);
+        for (path, want) in [
+            ("/app/cart;jsessionid=S3", "/app/cart;jsessionid=REDACTED"),
+            (
+                "/a;v=1;JSESSIONID=S3/b;token=S3;x=2/c",
+                "/a;v=1;JSESSIONID=REDACTED/b;token=REDACTED;x=2/c",
+            ),
+            ("/x;PHPSESSID=S3;k=S3", "/x;PHPSESSID=REDACTED;k=REDACTED"),
+            ("/x;pass%77ord=S3", "/x;pass%77ord=REDACTED"),
+            // The segment itself is not a parameter; bare names carry no value.
+            ("/token=t;jsessionid", "/token=t;jsessionid"),
+            ("/plain/path", "/plain/path"),
+            ("/a;v=1;;b/;", "/a;v=1;;b/;"),
+            ("", ""),
+        ] {
+            assert_eq!(redactor.redact_path(path.to_string()), want, "{path}");
+        }
+        // No parameters: the path comes back as it was, not copied.
+        let clean = "/a/b".to_string();
+        let pointer = clean.as_ptr();
+        let kept = redactor.redact_path(clean);
+        assert_eq!(kept.as_ptr(), pointer);
     }
 
     #[test]

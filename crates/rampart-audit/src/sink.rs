@@ -5,9 +5,13 @@
 //! not get out whole are reported as lost ([`SinkError::lines_lost`]), and a
 //! line cut off midway is ended before the next batch, so the next record
 //! starts a line of its own instead of being glued to half a record.
+//!
+//! Files are created private (`0600`, directories `0700`) and never opened
+//! through a symbolic link.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -145,17 +149,25 @@ impl FileSink {
     /// Opens (appending to) `path`.
     pub fn open(path: &Path, options: FileSinkOptions) -> io::Result<Self> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            // Private, like the key store: records name clients and consumers.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = open_live(path)?;
         let size = file.metadata()?.len();
-        Ok(Self {
+        let sink = Self {
             path: path.to_path_buf(),
             options,
             file,
             output: LineOutput::default(),
             size,
-        })
+        };
+        // Not only at the next rotation, which a quiet log may not reach for
+        // weeks: files past a lowered `keep` or `max_age` go now.
+        sink.enforce_retention();
+        Ok(sink)
     }
     /// Whether [`FileSink::open`] would succeed for `path`, found without
     /// creating or changing anything (for `rampart check`): an existing file
@@ -163,10 +175,11 @@ impl FileSink {
     /// on its path must let this process create entries (its missing
     /// directories are created by `open`).
     pub fn check(path: &Path) -> io::Result<()> {
-        match std::fs::metadata(path) {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_symlink() => Err(symlink_refused()),
             Ok(meta) if meta.is_dir() => Err(io::Error::other("is a directory")),
             Ok(meta) if meta.is_file() => OpenOptions::new().append(true).open(path).map(drop),
-            // A FIFO or a device (`/dev/stdout`): opening a FIFO would wait
+            // A FIFO or a device (`/dev/null`): opening a FIFO would wait
             // for a reader, so only whether it may be written is asked.
             Ok(_) => {
                 rustix::fs::access(path, rustix::fs::Access::WRITE_OK).map_err(io::Error::from)
@@ -205,25 +218,8 @@ impl FileSink {
                 std::fs::rename(&self.path, self.rotated(1))?;
             }
         }
-        if let Some(max_age) = self.options.max_age {
-            let now = SystemTime::now();
-            for n in 1..=self.options.keep {
-                let rotated = self.rotated(n);
-                let too_old = std::fs::metadata(&rotated)
-                    .and_then(|meta| meta.modified())
-                    .is_ok_and(|modified| {
-                        now.duration_since(modified).unwrap_or_default() > max_age
-                    });
-                if too_old {
-                    let _ = std::fs::remove_file(rotated);
-                }
-            }
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        self.file = file;
+        self.enforce_retention();
+        self.file = open_live(&self.path)?;
         // The new file starts empty: no half line to end in it.
         self.output.cut_line = false;
         Ok(())
@@ -231,6 +227,40 @@ impl FileSink {
 }
 
 impl FileSink {
+    /// Deletes this sink's rotated files (`<path>.N`, nothing else in the
+    /// directory) numbered past `keep` or older than `max_age`. Best effort:
+    /// a file that cannot be read or removed stays, and the next try is at
+    /// the next rotation.
+    fn enforce_retention(&self) {
+        let Some(base) = self.path.file_name() else {
+            return;
+        };
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let now = SystemTime::now();
+        for entry in entries.flatten() {
+            let Some(n) = rotation_number(base, &entry.file_name()) else {
+                continue;
+            };
+            let too_old = self.options.max_age.is_some_and(|max_age| {
+                entry
+                    .metadata()
+                    .and_then(|meta| meta.modified())
+                    .is_ok_and(|modified| {
+                        now.duration_since(modified).unwrap_or_default() > max_age
+                    })
+            });
+            if n > self.options.keep || too_old {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// How many bytes of `lines` (whole lines) go to the current file before
     /// the next rotation: 0 if even the first line would grow it past
     /// `max_bytes` (a line longer than that goes alone into an empty file).
@@ -280,6 +310,44 @@ impl Sink for FileSink {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// Opens the live file for appending, created `0600` (records name clients
+/// and consumers), and never through a symbolic link (`O_NOFOLLOW`): a link
+/// planted where the log goes would have records appended to, or a file
+/// created at, whatever it points to.
+fn open_live(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
+        .open(path)
+        .map_err(|err| match std::fs::symlink_metadata(path) {
+            // ELOOP says only "too many levels of symbolic links".
+            Ok(meta) if meta.is_symlink() => symlink_refused(),
+            _ => err,
+        })
+}
+
+fn symlink_refused() -> io::Error {
+    io::Error::other(
+        "is a symbolic link, which is not followed (use the stdout sink for standard output)",
+    )
+}
+
+/// `N` if `name` is `<base>.N` as a rotation names it (`N` from 1, in
+/// digits without sign or leading zero); `audit.log.1.gz` or `audit.log.01`
+/// are someone else's.
+fn rotation_number(base: &std::ffi::OsStr, name: &std::ffi::OsStr) -> Option<usize> {
+    let suffix = name
+        .as_encoded_bytes()
+        .strip_prefix(base.as_encoded_bytes())?
+        .strip_prefix(b".")?;
+    if suffix.first().is_none_or(|&b| b == b'0') || !suffix.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(suffix).ok()?.parse().ok()
 }
 
 /// Not found, or a file where a directory should be (ENOTDIR).
@@ -514,6 +582,113 @@ mod tests {
         let failure = sink.write_lines(&b"a\n".repeat(3)).unwrap_err();
         assert_eq!(failure.lines_lost, 3);
         assert_eq!(failure.error.raw_os_error(), Some(28));
+    }
+
+    #[test]
+    fn new_files_and_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("modes");
+        let path = dir.join("logs/audit/audit.log");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let options = FileSinkOptions {
+            max_bytes: 10,
+            keep: 1,
+            max_age: None,
+        };
+        let mut sink = FileSink::open(&path, options).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.join("logs")), 0o700);
+        assert_eq!(mode(&dir.join("logs/audit")), 0o700);
+        // The file a rotation starts is private too.
+        sink.write_lines(b"0123456789\n").unwrap();
+        sink.write_lines(b"0123456789\n").unwrap();
+        assert_eq!(mode(&dir.join("logs/audit/audit.log.1")), 0o600);
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn a_symlink_in_place_of_the_file_is_refused() {
+        let dir = temp_dir("symlink");
+        let target = dir.join("elsewhere");
+        std::fs::write(&target, "kept\n").unwrap();
+        let path = dir.join("audit.log");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let options = FileSinkOptions {
+            max_bytes: 100,
+            keep: 1,
+            max_age: None,
+        };
+        let error = FileSink::open(&path, options).unwrap_err().to_string();
+        assert!(error.contains("symbolic link"), "{error}");
+        let error = FileSink::check(&path).unwrap_err().to_string();
+        assert!(error.contains("symbolic link"), "{error}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept\n");
+        // A dangling one is not followed to create its target either.
+        let dangling = dir.join("dangling.log");
+        std::os::unix::fs::symlink(dir.join("created"), &dangling).unwrap();
+        let options = FileSinkOptions {
+            max_bytes: 100,
+            keep: 1,
+            max_age: None,
+        };
+        assert!(FileSink::open(&dangling, options).is_err());
+        assert!(!dir.join("created").exists());
+    }
+
+    #[test]
+    fn retention_applies_when_the_sink_opens() {
+        let dir = temp_dir("retention");
+        let path = dir.join("audit.log");
+        let write = |name: &str| std::fs::write(dir.join(name), "x\n").unwrap();
+        let age = |name: &str, days: u64| {
+            let when = SystemTime::now() - Duration::from_secs(days * 86_400);
+            let file = File::options().write(true).open(dir.join(name)).unwrap();
+            file.set_modified(when).unwrap();
+        };
+        for n in 1..=5 {
+            write(&format!("audit.log.{n}"));
+        }
+        age("audit.log.1", 3);
+        // Not rotated files of this sink, however old: left alone.
+        let others = [
+            "audit.log.05",
+            "audit.log.+6",
+            "audit.log.6.gz",
+            "audit.log.x",
+            "audit.log.0",
+            "other.log.7",
+            "audit.log",
+        ];
+        for other in others {
+            write(other);
+            age(other, 30);
+        }
+        let options = FileSinkOptions {
+            max_bytes: 1 << 20,
+            keep: 3,
+            max_age: Some(Duration::from_secs(86_400)),
+        };
+        FileSink::open(&path, options).unwrap();
+        let exists = |name: &str| dir.join(name).exists();
+        assert!(!exists("audit.log.1"), "older than max_age");
+        assert!(exists("audit.log.2") && exists("audit.log.3"));
+        assert!(
+            !exists("audit.log.4") && !exists("audit.log.5"),
+            "past keep"
+        );
+        for other in others {
+            assert!(exists(other), "{other}");
+        }
+        // Without max_age, only the count applies.
+        write("audit.log.9");
+        let options = FileSinkOptions {
+            max_bytes: 1 << 20,
+            keep: 3,
+            max_age: None,
+        };
+        FileSink::open(&path, options).unwrap();
+        assert!(!exists("audit.log.9"));
+        assert!(exists("audit.log.2") && exists("audit.log.3"));
     }
 
     #[test]

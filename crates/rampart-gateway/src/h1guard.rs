@@ -572,7 +572,11 @@ pub(crate) fn refused_head_facts(head: &[u8], max_headers: usize) -> RefusedHead
     let parsed = request.parse(head);
     let mut facts = RefusedHead {
         method: request.method.map(str::to_string),
-        target: request.path.map(|target| origin_form(target).to_string()),
+        // A fragment is refused (`encode_target`) but was still logged: it
+        // is never sent upstream, and may hold a token (`#access_token=`).
+        target: request
+            .path
+            .map(|target| origin_form(without_fragment(target)).to_string()),
         head_bytes: head.len(),
         ..RefusedHead::default()
     };
@@ -580,7 +584,11 @@ pub(crate) fn refused_head_facts(head: &[u8], max_headers: usize) -> RefusedHead
         Ok(httparse::Status::Complete(_)) => {
             for header in request.headers.iter() {
                 if header.name.eq_ignore_ascii_case("host") {
-                    facts.host = std::str::from_utf8(header.value).ok().map(str::to_string);
+                    // Without user information (`alice:pw@host`), as a
+                    // request that is not refused records it.
+                    facts.host = std::str::from_utf8(header.value)
+                        .ok()
+                        .map(|host| host.rsplit('@').next().unwrap_or_default().to_string());
                 } else if header.name.eq_ignore_ascii_case("x-request-id") {
                     facts.request_id = std::str::from_utf8(header.value)
                         .unwrap_or_default()
@@ -597,6 +605,11 @@ pub(crate) fn refused_head_facts(head: &[u8], max_headers: usize) -> RefusedHead
         }
     }
     facts
+}
+
+/// A request target without its fragment (from the first `#`).
+fn without_fragment(target: &str) -> &str {
+    target.split('#').next().unwrap_or_default()
 }
 
 /// The path and query of a request target: an absolute-form target

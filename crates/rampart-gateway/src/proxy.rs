@@ -237,7 +237,9 @@ pub async fn handle(
     let record = &mut draft.record;
     record.request_id = cx.request_id;
     record.host = cx.host;
-    record.path = cx.path;
+    // The request is answered: the path was forwarded as it came; the
+    // record's copy loses session ids in path parameters.
+    record.path = runtime.redactor.redact_path(cx.path);
     record.query = cx.query.map(|q| runtime.redactor.redact_owned(q));
     record.api = Some(cx.api).filter(|api| !api.is_empty());
     record.route = cx.route;
@@ -284,7 +286,7 @@ fn refused(
             let record = &mut draft.record;
             record.request_id = refusal.request_id;
             record.host = refusal.host;
-            record.path = uri.path().to_string();
+            record.path = runtime.redactor.redact_path(uri.path().to_string());
             record.query = uri.query().map(|q| runtime.redactor.redact(q));
             let response = problem_response(&refusal.problem, &record.request_id);
             (response.map(full), outcome, None)

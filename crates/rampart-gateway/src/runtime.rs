@@ -136,7 +136,7 @@ impl Runtime {
         };
         match audit {
             Some(audit) if errors.is_empty() => Ok(Self {
-                redactor: QueryRedactor::new(config.audit.redact_params.clone()),
+                redactor: audit_redactor(&config),
                 // One semaphore for the process's life: requests still running
                 // on the previous runtime hold its permits, so a fresh one per
                 // reload would let up to twice the limit run (reload() resizes
@@ -188,6 +188,17 @@ impl Runtime {
             // Prefer host-specific APIs, then longer prefixes.
             .max_by_key(|api| (!api.config.hosts.is_empty(), api.config.path_prefix.len()))
     }
+}
+
+/// The audit log's query redactor: `audit.redact_params`, and the query
+/// parameter each API takes its API key in. A key name need not look like a
+/// credential (`k`), and a rejected key is logged as much as an accepted one.
+fn audit_redactor(config: &Config) -> QueryRedactor {
+    let key_params = config.apis.iter().filter_map(|api| {
+        let authn = &api.engines.authn.as_ref()?.value;
+        authn.api_key.as_ref()?.query_param.clone()
+    });
+    QueryRedactor::new(config.audit.redact_params.iter().cloned().chain(key_params))
 }
 
 /// The `Host` value for requests to `url`: its host, and its port unless that is

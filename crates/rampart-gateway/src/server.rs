@@ -665,6 +665,7 @@ impl OnRefusal for AuditRefusals {
             Some(None) => (head.target.clone().unwrap_or_default(), None),
             None => (String::new(), None),
         };
+        let path = runtime.redactor.redact_path(path);
         metrics::counter!(
             "rampart_requests_total",
             "api" => "-",

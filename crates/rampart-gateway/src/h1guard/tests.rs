@@ -193,3 +193,39 @@ fn a_refused_absolute_form_target_is_recorded_without_its_authority() {
         );
     }
 }
+
+#[test]
+fn a_refused_target_is_recorded_without_its_fragment() {
+    for (head, want) in [
+        (
+            &b"GET /cb?state=x#access_token=SECRET HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            "/cb?state=x",
+        ),
+        (b"GET /cb#access_token=SECRET HTTP/1.1\r\n\r\n", "/cb"),
+        (b"GET http://h.test/x?q=1#SECRET HTTP/1.1\r\n\r\n", "/x?q=1"),
+        (b"GET http://h.test#@evil/SECRET HTTP/1.1\r\n\r\n", "/"),
+        (b"GET #SECRET HTTP/1.1\r\n\r\n", ""),
+    ] {
+        let facts = refused_head_facts(head, 8);
+        assert_eq!(
+            facts.target.as_deref(),
+            Some(want),
+            "{}",
+            String::from_utf8_lossy(head)
+        );
+    }
+}
+
+#[test]
+fn a_refused_host_is_recorded_without_its_user_information() {
+    for (host, want) in [
+        ("alice:S3CRET@api.example.com", "api.example.com"),
+        ("a@b:c@api.example.com:8443", "api.example.com:8443"),
+        ("@h", "h"),
+        ("api.example.com", "api.example.com"),
+    ] {
+        let head = format!("GET /x HTTP/1.1\r\nHost: {host}\r\nContent-Length: x\r\n\r\n");
+        let facts = refused_head_facts(head.as_bytes(), 8);
+        assert_eq!(facts.host.as_deref(), Some(want), "{host}");
+    }
+}

@@ -119,3 +119,106 @@ impl Running {
         }
     }
 }
+
+/// Sends raw request heads the gateway refuses before it parses them, then
+/// returns the gateway's records.
+async fn refused_raw(gw: &Running, heads: &[String]) -> Vec<serde_json::Value> {
+    for head in heads {
+        let response = raw(gw.addr, head.as_bytes(), std::time::Duration::from_secs(2)).await;
+        assert_eq!(status_of(&response), 400, "{head}");
+    }
+    gw.audit_records(heads.len()).await
+}
+
+#[tokio::test]
+async fn a_fragment_in_a_refused_target_never_reaches_the_log() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let heads = [
+        format!(
+            "GET /cb?state=x#access_token={SECRET} HTTP/1.1\r\nHost: a\r\nX-Request-Id: frag-1\r\n\r\n"
+        ),
+        format!(
+            "GET /cb#access_token={SECRET} HTTP/1.1\r\nHost: a\r\nX-Request-Id: frag-2\r\n\r\n"
+        ),
+    ];
+    let records = refused_raw(&gw, &heads).await;
+    let by_id = |id: &str| records.iter().find(|r| r["request_id"] == id).unwrap();
+    assert_eq!(by_id("frag-1")["path"], "/cb");
+    assert_eq!(by_id("frag-1")["query"], "state=x");
+    assert_eq!(by_id("frag-2")["path"], "/cb");
+    assert!(by_id("frag-2")["query"].is_null());
+    gw.stop_and_scan_logs(SECRET).await;
+}
+
+#[tokio::test]
+async fn user_information_in_a_refused_host_never_reaches_the_log() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    // A bad Content-Length: refused before the head is handed on.
+    let heads = [format!(
+        "POST /x HTTP/1.1\r\nHost: alice:{SECRET}@api.example.com\r\nContent-Length: 1x\r\nX-Request-Id: host-1\r\n\r\n"
+    )];
+    let records = refused_raw(&gw, &heads).await;
+    let record = records
+        .iter()
+        .find(|r| r["request_id"] == "host-1")
+        .unwrap();
+    assert_eq!(record["host"], "api.example.com");
+    gw.stop_and_scan_logs(SECRET).await;
+}
+
+#[tokio::test]
+async fn every_api_key_query_parameter_is_redacted_even_when_the_name_looks_harmless() {
+    let upstream = Upstream::start().await;
+    // Two APIs, each taking its key in a parameter no built-in rule names.
+    let gw = start(&format!(
+        "listeners:\n  - bind: 127.0.0.1:0\nadmin: {{bind: 127.0.0.1:0}}\naudit: {{sinks: [{{file: {{path: audit.jsonl}}}}]}}\napis:\n  - name: a\n    path_prefix: /a\n    upstream: {{url: http://{0}}}\n    authn: {{api_key: {{query_param: k, pepper: env:RAMPART_TEST_PEPPER}}}}\n  - name: b\n    path_prefix: /b\n    upstream: {{url: http://{0}}}\n    authn: {{api_key: {{query_param: Ak, pepper: env:RAMPART_TEST_PEPPER}}}}\n",
+        upstream.addr
+    ))
+    .await;
+    let key = format!("rk_ab_{SECRET}");
+    // No stages here (authentication is the binary's): the requests are
+    // forwarded or refused by the gateway itself, and each is recorded.
+    get(&gw.url(&format!("/a/x?page=1&k={key}"))).await;
+    get(&gw.url(&format!("/b/x?ak={key}"))).await;
+    get(&gw.url(&format!("/a/%zz?k={key}"))).await;
+    let refused = [format!(
+        "GET /a/x?k={key} HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n"
+    )];
+    refused_raw(&gw, &refused).await;
+    let records = gw.audit_records(4).await;
+    let queries: Vec<&str> = records.iter().filter_map(|r| r["query"].as_str()).collect();
+    assert!(queries.contains(&"page=1&k=REDACTED"), "{queries:?}");
+    assert!(queries.contains(&"ak=REDACTED"), "{queries:?}");
+    gw.stop_and_scan_logs(SECRET).await;
+}
+
+#[tokio::test]
+async fn session_ids_in_path_parameters_are_redacted_in_the_log_only() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let (status, _, _) = get(&gw.url(&format!("/app/cart;jsessionid={SECRET};v=2?page=1"))).await;
+    assert_eq!(status, StatusCode::OK);
+    // Forwarded as it came: the upstream needs its session id.
+    assert_eq!(
+        upstream.last().path_and_query,
+        format!("/app/cart;jsessionid={SECRET};v=2?page=1")
+    );
+    // Refused before routing, and refused by the HTTP/1 checks.
+    get(&gw.url(&format!("/%zz;jsessionid={SECRET}"))).await;
+    let refused = [format!(
+        "GET /a;sid={SECRET} HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\nX-Request-Id: matrix-3\r\n\r\n"
+    )];
+    refused_raw(&gw, &refused).await;
+    let records = gw.audit_records(3).await;
+    let paths: Vec<&str> = records.iter().filter_map(|r| r["path"].as_str()).collect();
+    for want in [
+        "/app/cart;jsessionid=REDACTED;v=2",
+        "/%zz;jsessionid=REDACTED",
+        "/a;sid=REDACTED",
+    ] {
+        assert!(paths.contains(&want), "{want} not in {paths:?}");
+    }
+    gw.stop_and_scan_logs(SECRET).await;
+}
