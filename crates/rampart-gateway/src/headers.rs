@@ -353,9 +353,21 @@ pub fn set_forwarded(
         }
         return;
     }
-    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) => HeaderValue::from_str(&format!("{existing}, {}", peer.ip)).ok(),
-        None => Some(peer.value.clone()),
+    // Every inbound line, joined in order, then the peer: the chain
+    // `client_ip_from` reads. Taking only the first line (a proxy may add its
+    // own line instead of appending) let the upstream see another client than
+    // the one Rampart's stages judged. Bytes, not text: an entry with a byte
+    // past ASCII stays one garbled entry there too, not a lost chain.
+    let mut joined = Vec::new();
+    for value in headers.get_all(&X_FORWARDED_FOR) {
+        joined.extend_from_slice(value.as_bytes());
+        joined.extend_from_slice(b", ");
+    }
+    let forwarded_for = if joined.is_empty() {
+        Some(peer.value.clone())
+    } else {
+        joined.extend_from_slice(peer.value.as_bytes());
+        HeaderValue::from_bytes(&joined).ok()
     };
     if let Some(value) = forwarded_for {
         headers.insert(X_FORWARDED_FOR.clone(), value);
@@ -634,6 +646,26 @@ mod tests {
         set_forwarded(&mut h, true, &trusted_peer, "http", "a");
         assert_eq!(h["x-forwarded-for"], "198.51.100.7, 10.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "http");
+        // A trusted proxy that adds its own line (HAProxy's `option
+        // forwardfor`): every line is kept, in order, as `client_ip` reads them.
+        let mut h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        set_forwarded(&mut h, true, &trusted_peer, "http", "a");
+        assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
+        assert_eq!(h["x-forwarded-for"], "6.6.6.6, 198.51.100.7, 10.0.0.1");
+        // An entry past ASCII does not lose the chain.
+        let mut h = headers(&[("x-forwarded-for", "198.51.100.7")]);
+        h.append(
+            X_FORWARDED_FOR.clone(),
+            HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+        );
+        set_forwarded(&mut h, true, &trusted_peer, "http", "a");
+        assert_eq!(
+            h["x-forwarded-for"].as_bytes(),
+            b"198.51.100.7, caf\xc3\xa9, 10.0.0.1"
+        );
         // A trusted proxy's own proto and host are kept.
         let mut h = headers(&[("x-forwarded-proto", "https"), ("x-forwarded-host", "b")]);
         set_forwarded(&mut h, true, &trusted_peer, "http", "a");

@@ -126,6 +126,20 @@ async fn forwarded_for_from_a_trusted_proxy_sets_the_client_ip() {
     );
     let records = gw.audit_records(1).await;
     assert_eq!(records[0]["client_ip"], "198.51.100.7");
+    // A proxy that adds its own line (HAProxy's `option forwardfor`): the
+    // upstream gets every line, so it sees the client Rampart judged.
+    let request = Request::get(gw.url("/"))
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("x-forwarded-for", "198.51.100.8")
+        .body(Full::default())
+        .unwrap();
+    send(request).await;
+    assert_eq!(
+        upstream.last().headers["x-forwarded-for"],
+        "6.6.6.6, 198.51.100.8, 127.0.0.1"
+    );
+    let records = gw.audit_records(2).await;
+    assert_eq!(records[1]["client_ip"], "198.51.100.8");
 }
 
 #[tokio::test]
