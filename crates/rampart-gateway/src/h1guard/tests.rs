@@ -79,6 +79,47 @@ fn a_head_after_a_chunked_body_is_checked() {
     }
 }
 
+/// Chunked framing the guard cannot follow (here a 17-digit size, which
+/// hyper accepts as leading zeros) ends hyper's input at the bad byte: it
+/// used to pass the rest of the connection unchecked, so the smuggled
+/// CL+TE head after it reached hyper.
+#[test]
+fn chunk_framing_the_guard_cannot_follow_passes_nothing_after_it() {
+    let head = b"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut input = head.to_vec();
+    input.extend_from_slice(b"00000000000000001\r\nx\r\n0\r\n\r\n");
+    input.extend_from_slice(
+        b"GET /b HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    // The head, the 16 digits allowed and the 17th, then nothing.
+    let passed_at_most = head.len() + 17;
+    for split in 0..=input.len() {
+        let (passed, refused) = fuzz_feed(&input, split);
+        assert!(refused, "split {split}");
+        assert_eq!(passed, input[..passed_at_most], "split {split}");
+    }
+    // Sixteen digits (leading zeros) are a size, and the next head is checked.
+    let mut input = head.to_vec();
+    input
+        .extend_from_slice(b"0000000000000001\r\nx\r\n0\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+    let (passed, refused) = fuzz_feed(&input, input.len());
+    assert!(!refused);
+    assert_eq!(passed, input);
+    // Other framing errors end the input the same way.
+    for body in [&b"5\n"[..], b"5;x\nhello", b"5\r\nhelloXY", b"zz\r\n"] {
+        let mut input = head.to_vec();
+        input.extend_from_slice(body);
+        input.extend_from_slice(b"GET /c HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (passed, refused) = fuzz_feed(&input, input.len());
+        assert!(refused, "{}", String::from_utf8_lossy(body));
+        assert!(
+            passed.len() <= head.len() + body.len(),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
 #[test]
 fn re_encoded_targets_and_the_bytes_after_them_keep_their_order() {
     let input = b"GET /x?q=<a> HTTP/1.1\r\nHost: a\r\n\r\nGET /y HTTP/1.1\r\nHost: a\r\n\r\n";

@@ -44,6 +44,8 @@ fn malformed_chunk_framing_is_refused() {
         (b"5\rhello", BodyError::ChunkSize),
         (b"5;a\x01b\r\nhello", BodyError::ChunkSize),
         (b"11111111111111111\r\n", BodyError::ChunkSize),
+        // Leading zeros count: 1*16HEXDIG, as the guard reads sizes.
+        (b"00000000000000001\r\nx\r\n0\r\n\r\n", BodyError::ChunkSize),
         (b"5\r\nhelloXY0\r\n\r\n", BodyError::ChunkEnd),
         (b"5\r\nhello\n0\r\n\r\n", BodyError::ChunkEnd),
         (b"0\r\nbad\n\r\n", BodyError::Trailer),
