@@ -718,7 +718,13 @@ pub(crate) fn encode_target(target: &str) -> TargetCheck {
     if target.bytes().all(plainly_safe) {
         return TargetCheck::Fine;
     }
-    if http::uri::PathAndQuery::try_from(target).is_ok() || http::Uri::try_from(target).is_ok() {
+    // `http` takes bytes past ASCII raw, but the path normaliser (rightly)
+    // does not: a raw UTF-8 path (`/caf\xc3\xa9`) was refused with 400
+    // where its encoding `/caf%C3%A9` passes. Such a target is encoded.
+    if target.is_ascii()
+        && (http::uri::PathAndQuery::try_from(target).is_ok()
+            || http::Uri::try_from(target).is_ok())
+    {
         return TargetCheck::Fine;
     }
     let mut encoded = String::with_capacity(target.len() * 3);

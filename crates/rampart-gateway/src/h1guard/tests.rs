@@ -13,10 +13,17 @@ fn targets_with_raw_unsafe_characters_are_encoded() {
         TargetCheck::Encoded(e) => assert_eq!(e, "/x?input=%3Cscript%3E%7C%5C"),
         _ => panic!("expected an encoding"),
     }
-    match encode_target("/caf\u{e9}") {
-        TargetCheck::Encoded(e) => assert_eq!(e, "/caf%C3%A9"),
-        TargetCheck::Fine => {}
-        TargetCheck::Invalid => panic!("utf-8 path refused"),
+    // Bytes past ASCII are encoded, in the path and the query, and whatever
+    // else the target holds with them.
+    for (raw, want) in [
+        ("/caf\u{e9}", "/caf%C3%A9"),
+        ("/a?q=caf\u{e9}", "/a?q=caf%C3%A9"),
+        ("/caf\u{e9}/{x}", "/caf%C3%A9/%7Bx%7D"),
+    ] {
+        match encode_target(raw) {
+            TargetCheck::Encoded(e) => assert_eq!(e, want),
+            _ => panic!("{raw} not encoded"),
+        }
     }
     assert!(matches!(encode_target("/a\u{7f}b"), TargetCheck::Invalid));
     match encode_target("?id=1") {
@@ -118,6 +125,20 @@ fn chunk_framing_the_guard_cannot_follow_passes_nothing_after_it() {
             String::from_utf8_lossy(body)
         );
     }
+}
+
+/// A raw UTF-8 path reaches hyper percent-encoded (hyper mode): it used to
+/// go raw, and the path normaliser refused it with 400.
+#[test]
+fn a_raw_utf8_target_reaches_hyper_encoded() {
+    let input = b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n";
+    let (passed, refused) = fuzz_feed(input, input.len());
+    assert!(!refused);
+    assert_eq!(passed, b"GET /caf%C3%A9 HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        crate::normalize::normalize_path("/caf%C3%A9").as_deref(),
+        Ok("/caf%C3%A9")
+    );
 }
 
 #[test]

@@ -215,6 +215,22 @@ async fn paths_are_normalised_before_routing_and_forwarding() {
     assert!(out.contains("urn:rampart:problem:malformed-request"));
 }
 
+/// A raw UTF-8 path (and query) is served, going upstream percent-encoded;
+/// it used to get 400.
+#[tokio::test]
+async fn a_raw_utf8_path_goes_upstream_percent_encoded() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let out = raw(
+        gw.addr,
+        b"GET /caf\xc3\xa9?q=\xc3\xa9 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(status_of(&out), 200, "{out}");
+    assert_eq!(upstream.paths(), vec!["/caf%C3%A9?q=%C3%A9"]);
+}
+
 #[tokio::test]
 async fn unknown_routes_get_a_404_problem() {
     let upstream = Upstream::start().await;
