@@ -231,6 +231,46 @@ async fn a_raw_utf8_path_goes_upstream_percent_encoded() {
     assert_eq!(upstream.paths(), vec!["/caf%C3%A9?q=%C3%A9"]);
 }
 
+/// Paths Tomcat/Spring (`..;`), Node/IIS (`\\`) or slash-merging servers
+/// read as `/admin` never reach the `/public` API: refused, or (`//`)
+/// merged before routing and forwarded merged.
+#[tokio::test]
+async fn paths_other_servers_read_as_another_do_not_reach_the_public_api() {
+    let upstream = Upstream::start().await;
+    let yaml = format!(
+        "listeners:\n  - bind: 127.0.0.1:0\nadmin: {{bind: 127.0.0.1:0}}\naudit: {{sinks: [{{file: {{path: audit.jsonl}}}}]}}\napis:\n  - name: public\n    path_prefix: /public\n    upstream: {{url: http://{0}}}\n",
+        upstream.addr
+    );
+    let gw = start(&yaml).await;
+    for target in [
+        &b"/public/..;/admin"[..],
+        b"/public/..;jsessionid=1/admin",
+        b"/public/..\\admin",
+        b"/public/..%5Cadmin",
+    ] {
+        let mut request = b"GET ".to_vec();
+        request.extend_from_slice(target);
+        request.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        let out = raw(gw.addr, &request, Duration::from_secs(2)).await;
+        let target = String::from_utf8_lossy(target);
+        assert_eq!(status_of(&out), 400, "{target}: {out}");
+        assert!(
+            out.contains("urn:rampart:problem:malformed-request"),
+            "{target}"
+        );
+    }
+    assert!(upstream.paths().is_empty(), "{:?}", upstream.paths());
+    // `//public//x`: routed and forwarded as `/public/x`.
+    let out = raw(
+        gw.addr,
+        b"GET //public//x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(status_of(&out), 200, "{out}");
+    assert_eq!(upstream.paths(), vec!["/public/x"]);
+}
+
 #[tokio::test]
 async fn unknown_routes_get_a_404_problem() {
     let upstream = Upstream::start().await;
