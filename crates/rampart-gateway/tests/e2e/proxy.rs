@@ -271,6 +271,29 @@ async fn paths_other_servers_read_as_another_do_not_reach_the_public_api() {
     assert_eq!(upstream.paths(), vec!["/public/x"]);
 }
 
+/// `/admin;jsessionid=1` is `/admin` to Tomcat, Jetty and Spring: it is
+/// routed to the `/admin` API, not to the one under `/` (it used to be).
+#[tokio::test]
+async fn a_path_with_parameters_is_routed_as_without_them() {
+    let open = Upstream::start().await;
+    let admin = Upstream::start().await;
+    let yaml = format!(
+        "listeners:\n  - bind: 127.0.0.1:0\nadmin: {{bind: 127.0.0.1:0}}\naudit: {{sinks: [{{file: {{path: audit.jsonl}}}}]}}\napis:\n  - name: open\n    path_prefix: /\n    upstream: {{url: http://{}}}\n  - name: admin\n    path_prefix: /admin\n    upstream: {{url: http://{}}}\n",
+        open.addr, admin.addr
+    );
+    let gw = start(&yaml).await;
+    for target in ["/admin;jsessionid=1", "/admin;x/users", "/;x/admin/users"] {
+        let (status, _, _) = get(&gw.url(target)).await;
+        assert_eq!(status, StatusCode::OK, "{target}");
+    }
+    assert!(open.paths().is_empty(), "{:?}", open.paths());
+    assert_eq!(admin.paths().len(), 3);
+    // Parameters elsewhere leave the route alone.
+    let (status, _, _) = get(&gw.url("/adminx;y")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(open.paths(), vec!["/adminx;y"]);
+}
+
 #[tokio::test]
 async fn unknown_routes_get_a_404_problem() {
     let upstream = Upstream::start().await;
