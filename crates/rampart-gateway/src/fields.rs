@@ -311,29 +311,14 @@ pub const REPLACED_BY_GATEWAY: [&str; 7] = [
     "x-request-id",
 ];
 
-/// Bit `n` is set when a name in [`REPLACED_BY_GATEWAY`], the hop-by-hop set
-/// or [`headers::CLIENT_ADDRESS_FIELDS`] is `n` bytes long (all are under 64;
-/// the underscore spellings `is_client_address_field` also drops have the
-/// lengths of names here).
-const REPLACED_LENGTHS: u64 = {
-    let mut mask = 0u64;
-    let mut i = 0;
-    while i < REPLACED_BY_GATEWAY.len() {
-        mask |= 1 << REPLACED_BY_GATEWAY[i].len();
-        i += 1;
-    }
-    let mut i = 0;
-    while i < headers::HOP_BY_HOP.len() {
-        mask |= 1 << headers::HOP_BY_HOP[i].len();
-        i += 1;
-    }
-    let mut i = 0;
-    while i < headers::CLIENT_ADDRESS_FIELDS.len() {
-        mask |= 1 << headers::CLIENT_ADDRESS_FIELDS[i].len();
-        i += 1;
-    }
-    mask
-};
+/// Bit `n` is set when a name in [`REPLACED_BY_GATEWAY`], the hop-by-hop set,
+/// [`headers::CLIENT_ADDRESS_FIELDS`] or [`headers::URL_OVERRIDE_FIELDS`] is
+/// `n` bytes long (all are under 64; the underscore spellings also dropped
+/// have the lengths of names here).
+const REPLACED_LENGTHS: u64 = headers::length_mask(&REPLACED_BY_GATEWAY)
+    | headers::length_mask(&headers::HOP_BY_HOP)
+    | headers::length_mask(&headers::CLIENT_ADDRESS_FIELDS)
+    | headers::length_mask(&headers::URL_OVERRIDE_FIELDS);
 
 /// What the gateway sets on a request going upstream, beside the client's
 /// fields: the same whether the fields go as a map or as lines.
@@ -447,8 +432,8 @@ impl UpstreamHead<'_> {
     }
 
     /// Whether a client field named `name` (any case) is not forwarded as it
-    /// is: hop-by-hop, or one of [`REPLACED_BY_GATEWAY`] (`X-Request-Id` only
-    /// when the gateway sends one).
+    /// is: hop-by-hop, one of [`REPLACED_BY_GATEWAY`] (`X-Request-Id` only
+    /// when the gateway sends one), a client-address field or a URL override.
     fn replaces(&self, name: &[u8]) -> bool {
         // Most names have a length none of these has: one test.
         if name.len() >= 64 || REPLACED_LENGTHS & (1 << name.len()) == 0 {
@@ -463,6 +448,7 @@ impl UpstreamHead<'_> {
             || headers::is_hop_by_hop_name(name)
             // Lines go only for clients that are not trusted proxies.
             || headers::is_client_address_field(name)
+            || headers::is_url_override_field(name)
     }
 }
 

@@ -289,9 +289,64 @@ impl ForwardedPeer {
 }
 
 /// Fields from which an upstream may take the client's address or the
-/// request's origin that the gateway does not set itself: dropped from a
-/// client that is not a trusted proxy, as its `X-Forwarded-*` are replaced.
-pub const CLIENT_ADDRESS_FIELDS: [&str; 2] = ["forwarded", "x-real-ip"];
+/// request's origin (scheme, port, host, path prefix) that the gateway does
+/// not set itself: dropped from a client that is not a trusted proxy, as its
+/// `X-Forwarded-*` are replaced; a trusted proxy's are kept. Lower-case.
+pub const CLIENT_ADDRESS_FIELDS: [&str; 14] = [
+    "forwarded",
+    "x-real-ip",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "front-end-https",
+    "x-url-scheme",
+    "true-client-ip",
+    "x-client-ip",
+    "cf-connecting-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+];
+
+/// Fields that make some upstreams (IIS, older Symfony and Zend) serve
+/// another path than the request line's, which routing and every stage
+/// decided on: dropped from every client, a trusted proxy too (a rewriting
+/// proxy in front adds `X-Original-URL` to everything; the path it forwarded
+/// is the one checked). The OpenAPI stage removes them too, where it runs.
+/// Lower-case.
+pub const URL_OVERRIDE_FIELDS: [&str; 2] = ["x-original-url", "x-rewrite-url"];
+
+/// Bit `n` set: a name of `names` is `n` bytes long (all are under 64). One
+/// test rules out most names before any comparison.
+pub(crate) const fn length_mask(names: &[&str]) -> u64 {
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < names.len() {
+        mask |= 1 << names[i].len();
+        i += 1;
+    }
+    mask
+}
+
+/// Whether a name of `mask`'s length could be there.
+fn length_in(mask: u64, name: &[u8]) -> bool {
+    name.len() < 64 && mask & (1 << name.len()) != 0
+}
+
+const CLIENT_ADDRESS_LENGTHS: u64 =
+    length_mask(&CLIENT_ADDRESS_FIELDS) | length_mask(&UNDERSCORE_SENSITIVE);
+const URL_OVERRIDE_LENGTHS: u64 = length_mask(&URL_OVERRIDE_FIELDS);
+
+/// Whether `name` (any case) is `field` (lower-case), with any `-` written
+/// `_` or not: CGI-style upstreams read both the same.
+fn is_spelling_of(field: &str, name: &[u8]) -> bool {
+    field.len() == name.len()
+        && field
+            .bytes()
+            .zip(name)
+            .all(|(want, got)| want == got.to_ascii_lowercase() || (want == b'-' && *got == b'_'))
+}
 
 /// The names CGI-style upstreams (PHP, WSGI, Rack) cannot tell from ours when
 /// written with `_` for `-`: they read `X_Forwarded_For` as `HTTP_X_FORWARDED_FOR`.
@@ -305,15 +360,15 @@ const UNDERSCORE_SENSITIVE: [&str; 6] = [
 ];
 
 /// Whether a client's field named `name` (any case) is dropped when the client
-/// is not a trusted proxy: one of [`CLIENT_ADDRESS_FIELDS`], or a name of
-/// [`UNDERSCORE_SENSITIVE`] written with underscores.
+/// is not a trusted proxy: one of [`CLIENT_ADDRESS_FIELDS`] (with `-` or `_`),
+/// or a name of [`UNDERSCORE_SENSITIVE`] written with underscores.
 pub fn is_client_address_field(name: &[u8]) -> bool {
-    if !matches!(name.len(), 9 | 12 | 15..=17) {
+    if !length_in(CLIENT_ADDRESS_LENGTHS, name) {
         return false;
     }
     if CLIENT_ADDRESS_FIELDS
         .iter()
-        .any(|field| name.eq_ignore_ascii_case(field.as_bytes()))
+        .any(|field| is_spelling_of(field, name))
     {
         return true;
     }
@@ -323,9 +378,19 @@ pub fn is_client_address_field(name: &[u8]) -> bool {
             .any(|field| rampart_core::names::is_underscore_spelling(field, name))
 }
 
+/// Whether a client's field named `name` (any case, `-` or `_`) is one of
+/// [`URL_OVERRIDE_FIELDS`], dropped from every client.
+pub fn is_url_override_field(name: &[u8]) -> bool {
+    length_in(URL_OVERRIDE_LENGTHS, name)
+        && URL_OVERRIDE_FIELDS
+            .iter()
+            .any(|field| is_spelling_of(field, name))
+}
+
 /// Sets `X-Forwarded-For/-Proto/-Host` on a request going upstream. Inbound values
 /// are kept (and appended to) only when the peer is a trusted proxy; from any
-/// other client, the fields of [`is_client_address_field`] are dropped.
+/// other client, the fields of [`is_client_address_field`] are dropped. The
+/// fields of [`is_url_override_field`] are dropped from every client.
 pub fn set_forwarded(
     headers: &mut HeaderMap,
     peer_trusted: bool,
@@ -342,10 +407,14 @@ pub fn set_forwarded(
         } else {
             headers.remove(&X_FORWARDED_HOST);
         }
-        // Other fields an upstream may take the client's address from.
+        // Other fields an upstream may take the client's address from, and
+        // the URL overrides. (Collecting none allocates nothing.)
         let spoofed: Vec<HeaderName> = headers
             .keys()
-            .filter(|name| is_client_address_field(name.as_str().as_bytes()))
+            .filter(|name| {
+                let name = name.as_str().as_bytes();
+                is_client_address_field(name) || is_url_override_field(name)
+            })
             .cloned()
             .collect();
         for name in spoofed {
@@ -353,9 +422,29 @@ pub fn set_forwarded(
         }
         return;
     }
-    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) => HeaderValue::from_str(&format!("{existing}, {}", peer.ip)).ok(),
-        None => Some(peer.value.clone()),
+    let overrides: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| is_url_override_field(name.as_str().as_bytes()))
+        .cloned()
+        .collect();
+    for name in overrides {
+        headers.remove(name);
+    }
+    // Every inbound line, joined in order, then the peer: the chain
+    // `client_ip_from` reads. Taking only the first line (a proxy may add its
+    // own line instead of appending) let the upstream see another client than
+    // the one Rampart's stages judged. Bytes, not text: an entry with a byte
+    // past ASCII stays one garbled entry there too, not a lost chain.
+    let mut joined = Vec::new();
+    for value in headers.get_all(&X_FORWARDED_FOR) {
+        joined.extend_from_slice(value.as_bytes());
+        joined.extend_from_slice(b", ");
+    }
+    let forwarded_for = if joined.is_empty() {
+        Some(peer.value.clone())
+    } else {
+        joined.extend_from_slice(peer.value.as_bytes());
+        HeaderValue::from_bytes(&joined).ok()
     };
     if let Some(value) = forwarded_for {
         headers.insert(X_FORWARDED_FOR.clone(), value);
@@ -634,6 +723,26 @@ mod tests {
         set_forwarded(&mut h, true, &trusted_peer, "http", "a");
         assert_eq!(h["x-forwarded-for"], "198.51.100.7, 10.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "http");
+        // A trusted proxy that adds its own line (HAProxy's `option
+        // forwardfor`): every line is kept, in order, as `client_ip` reads them.
+        let mut h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        set_forwarded(&mut h, true, &trusted_peer, "http", "a");
+        assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
+        assert_eq!(h["x-forwarded-for"], "6.6.6.6, 198.51.100.7, 10.0.0.1");
+        // An entry past ASCII does not lose the chain.
+        let mut h = headers(&[("x-forwarded-for", "198.51.100.7")]);
+        h.append(
+            X_FORWARDED_FOR.clone(),
+            HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+        );
+        set_forwarded(&mut h, true, &trusted_peer, "http", "a");
+        assert_eq!(
+            h["x-forwarded-for"].as_bytes(),
+            b"198.51.100.7, caf\xc3\xa9, 10.0.0.1"
+        );
         // A trusted proxy's own proto and host are kept.
         let mut h = headers(&[("x-forwarded-proto", "https"), ("x-forwarded-host", "b")]);
         set_forwarded(&mut h, true, &trusted_peer, "http", "a");

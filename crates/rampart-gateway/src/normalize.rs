@@ -2,11 +2,15 @@
 //!
 //! Routing must see the path the upstream will see, or `/admin` could be reached as
 //! `/public/../admin` or `/%61dmin`. So: percent-escapes of unreserved characters
-//! (RFC 3986 §2.3) are decoded, dot segments are removed (§5.2.4), hex digits of the
-//! remaining escapes are upper-cased, and anything ambiguous is refused: escapes
-//! that are not two hex digits, encoded NUL, raw control characters, and paths that
-//! do not start with `/`. Reserved escapes such as `%2F` stay encoded (decoding
-//! them would change the path's structure). The result is what is forwarded.
+//! (RFC 3986 §2.3) are decoded, repeated slashes merged (many servers merge them,
+//! so `//admin` would be `/admin` there), dot segments are removed (§5.2.4), hex
+//! digits of the remaining escapes are upper-cased, and anything ambiguous is
+//! refused: escapes that are not two hex digits, encoded NUL, raw control
+//! characters, paths that do not start with `/`, a backslash raw or encoded (a
+//! separator to Node, IIS and Windows servers: `/public/..\admin`), and a dot
+//! segment with parameters (`..;x`, a `..` to Tomcat and Spring). Reserved escapes
+//! such as `%2F` stay encoded (decoding them would change the path's structure).
+//! The result is what is routed and what is forwarded.
 
 /// Why a request target was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -20,6 +24,13 @@ pub enum PathError {
     /// `%00` or a raw control character.
     #[error("control character in path")]
     ControlCharacter,
+    /// A backslash, raw or `%5C`: a separator to some servers, not to routing.
+    #[error("backslash in path")]
+    Backslash,
+    /// A `.` or `..` segment with parameters (`..;x`, `.%3Bx`): a dot segment
+    /// to servers that drop parameters first, a name to routing.
+    #[error("dot segment with parameters")]
+    DotSegmentParameters,
 }
 
 fn is_unreserved(byte: u8) -> bool {
@@ -45,16 +56,20 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
         return Ok(raw.to_string());
     }
     let decoded = decode_unreserved(raw.as_bytes())?;
-    Ok(remove_dot_segments(&decoded))
+    remove_dot_segments(&decoded)
 }
 
-/// Whether a path is already normal: visible ASCII, no escapes, and no segment
-/// that starts with a dot (so none is `.` or `..`), which is most paths.
+/// Whether a path is already normal: visible ASCII, no escapes, no backslash,
+/// no empty segment (`//`) and no segment that starts with a dot (so none is
+/// `.` or `..`), which is most paths.
 fn is_plain(raw: &str) -> bool {
     // One pass; `str::contains("/.")` set up a substring searcher per request.
     let mut after_slash = false;
     raw.bytes().all(|b| {
-        let plain = b.is_ascii_graphic() && b != b'%' && !(after_slash && b == b'.');
+        let plain = b.is_ascii_graphic()
+            && b != b'%'
+            && b != b'\\'
+            && !(after_slash && (b == b'.' || b == b'/'));
         after_slash = b == b'/';
         plain
     })
@@ -78,6 +93,9 @@ fn decode_unreserved(raw: &[u8]) -> Result<String, PathError> {
             if value == 0 {
                 return Err(PathError::ControlCharacter);
             }
+            if value == b'\\' {
+                return Err(PathError::Backslash);
+            }
             if is_unreserved(value) {
                 out.push(char::from(value));
             } else {
@@ -87,6 +105,8 @@ fn decode_unreserved(raw: &[u8]) -> Result<String, PathError> {
             }
         } else if byte.is_ascii_control() {
             return Err(PathError::ControlCharacter);
+        } else if byte == b'\\' {
+            return Err(PathError::Backslash);
         } else if byte.is_ascii() {
             out.push(char::from(byte));
         } else {
@@ -97,17 +117,22 @@ fn decode_unreserved(raw: &[u8]) -> Result<String, PathError> {
     Ok(out)
 }
 
-/// RFC 3986 §5.2.4 on a path that starts with `/`.
-fn remove_dot_segments(path: &str) -> String {
+/// RFC 3986 §5.2.4 on a path that starts with `/`, with empty segments
+/// merged away (`/a//b` is `/a/b`; a last, empty one is the trailing slash)
+/// and dot segments with parameters refused.
+fn remove_dot_segments(path: &str) -> Result<String, PathError> {
     let mut segments: Vec<&str> = Vec::new();
     let mut trailing_slash = false;
     for segment in path.split('/').skip(1) {
         trailing_slash = false;
         match segment {
-            "." => trailing_slash = true,
+            "" | "." => trailing_slash = true,
             ".." => {
                 segments.pop();
                 trailing_slash = true;
+            }
+            other if is_dot_with_parameters(other) => {
+                return Err(PathError::DotSegmentParameters);
             }
             other => segments.push(other),
         }
@@ -120,7 +145,18 @@ fn remove_dot_segments(path: &str) -> String {
     if trailing_slash || out.is_empty() {
         out.push('/');
     }
-    out
+    Ok(out)
+}
+
+/// Whether `segment` is `.` or `..` followed by parameters (`;`, raw or as
+/// the `%3B` the decoder leaves upper-cased): Tomcat and Spring drop the
+/// parameters and then see a dot segment.
+fn is_dot_with_parameters(segment: &str) -> bool {
+    let rest = segment
+        .strip_prefix("..")
+        .or_else(|| segment.strip_prefix('.'))
+        .unwrap_or(segment);
+    rest.len() < segment.len() && (rest.starts_with(';') || rest.starts_with("%3B"))
 }
 
 #[cfg(test)]
@@ -134,18 +170,19 @@ mod tests {
             "/",
             "/a",
             "/a/",
-            "/a//b",
             "/users/v1/orders/42",
             "/a-b_c~d/e;f=g",
             "/a/b.json",
             "/a./b..",
         ] {
             assert!(is_plain(path), "{path}");
-            let slow = remove_dot_segments(&decode_unreserved(path.as_bytes()).unwrap());
+            let slow = remove_dot_segments(&decode_unreserved(path.as_bytes()).unwrap()).unwrap();
             assert_eq!(normalize_path(path).unwrap(), slow, "{path}");
         }
         for path in [
             "/a/./b",
+            "/a//b",
+            "/a\\b",
             "/a/../b",
             "/.well-known",
             "/a//.b",
@@ -196,9 +233,52 @@ mod tests {
         assert_eq!(normalize_path("/a\u{1}b"), Err(PathError::ControlCharacter));
     }
 
+    /// Paths other servers read as another one than routing would: a
+    /// backslash (a separator to Node and IIS), a dot segment with
+    /// parameters (`..` to Tomcat and Spring) are refused; repeated slashes
+    /// (merged by many servers) are merged here too, so `/admin` is routed
+    /// as the upstream will serve it.
+    #[test]
+    fn paths_other_servers_read_differently_are_refused_or_merged() {
+        for raw in [
+            "/public/..;/admin",
+            "/public/..;x=1/admin",
+            "/public/.;/admin",
+            "/public/%2e%2e;/admin",
+            "/public/..%3b/admin",
+            "/public/..%3B/admin",
+            "/..;",
+        ] {
+            assert_eq!(
+                normalize_path(raw),
+                Err(PathError::DotSegmentParameters),
+                "{raw}"
+            );
+        }
+        for raw in ["/public/..\\admin", "/public/..%5Cadmin", "/a%5cb", "/a\\b"] {
+            assert_eq!(normalize_path(raw), Err(PathError::Backslash), "{raw}");
+        }
+        assert_eq!(normalize_path("//admin").unwrap(), "/admin");
+        assert_eq!(normalize_path("/public//admin").unwrap(), "/public/admin");
+        assert_eq!(normalize_path("/a//b//").unwrap(), "/a/b/");
+        assert_eq!(normalize_path("//").unwrap(), "/");
+        assert_eq!(normalize_path("/public//..//admin").unwrap(), "/admin");
+        // Parameters elsewhere, and dots that are not a dot segment, pass.
+        assert_eq!(normalize_path("/a;b/c").unwrap(), "/a;b/c");
+        assert_eq!(normalize_path("/a/...;x").unwrap(), "/a/...;x");
+        assert_eq!(normalize_path("/a/.x;y").unwrap(), "/a/.x;y");
+        assert_eq!(normalize_path("/a/..x").unwrap(), "/a/..x");
+    }
+
     #[test]
     fn normalisation_is_idempotent() {
-        for raw in ["/a/%2e%2e/b", "/x/./y/../z/", "/%7Euser/%41", "/a%2fb/../c"] {
+        for raw in [
+            "/a/%2e%2e/b",
+            "/x/./y/../z/",
+            "/%7Euser/%41",
+            "/a%2fb/../c",
+            "//a//b/",
+        ] {
             let once = normalize_path(raw).unwrap();
             assert_eq!(normalize_path(&once).unwrap(), once, "{raw}");
         }

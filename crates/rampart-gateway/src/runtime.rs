@@ -180,7 +180,18 @@ impl Runtime {
 
     /// The API for a host and normalised path: host must match (or the API takes
     /// any host), then the longest path prefix that ends at a segment boundary.
+    /// Path parameters do not count: `/admin;x` is `/admin`'s.
     pub fn route(&self, host: &str, path: &str) -> Option<&ApiRuntime> {
+        // Tomcat, Jetty and Spring drop path parameters before they route:
+        // `/admin;jsessionid=1` is their `/admin`, and must be routed to that
+        // API, not to one under `/` beside it. Only a path with `;` pays.
+        let unparameterised;
+        let path = if memchr::memchr(b';', path.as_bytes()).is_some() {
+            unparameterised = without_parameters(path);
+            unparameterised.as_str()
+        } else {
+            path
+        };
         self.apis
             .iter()
             .filter(|api| api.config.hosts.is_empty() || api.config.hosts.iter().any(|h| h == host))
@@ -216,6 +227,26 @@ pub(crate) fn host_header(url: &http::Uri) -> Option<http::HeaderValue> {
         _ => host.to_string(),
     };
     http::HeaderValue::from_str(&text).ok()
+}
+
+/// `path` with each segment's parameters (from `;` to the segment's end)
+/// removed, and a segment that leaves empty merged away as normalisation
+/// merges `//` (a last one stays: the trailing slash).
+fn without_parameters(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut segments = path.split('/').skip(1).peekable();
+    while let Some(segment) = segments.next() {
+        let name = segment.split(';').next().unwrap_or_default();
+        if name.is_empty() && segments.peek().is_some() {
+            continue;
+        }
+        out.push('/');
+        out.push_str(name);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 fn prefix_matches(prefix: &str, path: &str) -> bool {
@@ -390,7 +421,7 @@ pub fn check_stages(config: &Config, factory: &dyn StageFactory) -> Result<(), C
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::{host_header, prefix_matches, restart_only_changes};
+    use super::{host_header, prefix_matches, restart_only_changes, without_parameters};
 
     /// A configuration with `redis`, `identity` and `rate_limit.local` as given.
     fn config(
@@ -478,5 +509,16 @@ mod tests {
         assert!(!prefix_matches("/api", "/apix"));
         assert!(prefix_matches("/api/", "/api/users"));
         assert!(!prefix_matches("/api/", "/api"));
+    }
+
+    /// `/admin;jsessionid=1` is `/admin` to Tomcat, Jetty and Spring: it
+    /// used to miss the `/admin` prefix and go to the API under `/`.
+    #[test]
+    fn path_parameters_do_not_count_for_routing() {
+        assert_eq!(without_parameters("/admin;jsessionid=1"), "/admin");
+        assert_eq!(without_parameters("/a;x/b;y=1;z/c"), "/a/b/c");
+        assert_eq!(without_parameters("/;x/admin"), "/admin");
+        assert_eq!(without_parameters("/a/b;x/"), "/a/b/");
+        assert_eq!(without_parameters("/;x"), "/");
     }
 }

@@ -621,6 +621,55 @@ fn request_lines_drop_what_the_map_path_drops_and_add_the_gateways_fields() {
     assert!(!plan.lines_fit(&named));
 }
 
+/// Forwarding and client-identity fields beyond `X-Forwarded-For/-Proto/-Host`
+/// and `X-Real-IP` (port, prefix, scheme, CDN client addresses) used to reach
+/// the upstream from any client, and the URL overrides (IIS, Symfony: another
+/// path than the one routed) from every client. Now: none of them from a
+/// client that is not a trusted proxy, as lines or as a map; from a trusted
+/// proxy the forwarding ones stay and the URL overrides still go.
+#[test]
+fn forwarding_fields_and_url_overrides_do_not_reach_the_upstream() {
+    let head = b"GET /p HTTP/1.1\r\nHost: a\r\nX-Forwarded-Prefix: /admin\r\nX-Forwarded-Port: 443\r\nX-Forwarded-Server: s\r\nX-Forwarded-Ssl: on\r\nFront-End-Https: on\r\nX-Url-Scheme: https\r\nX-Forwarded-Scheme: https\r\nTrue-Client-IP: 6.6.6.6\r\nX-Client-IP: 6.6.6.6\r\nCF-Connecting-IP: 6.6.6.6\r\nX-Cluster-Client-IP: 6.6.6.6\r\nFastly-Client-IP: 6.6.6.6\r\nX-Original-URL: /admin\r\nX-Rewrite-URL: /admin\r\nTrue_Client_IP: 6.6.6.6\r\nX_Original_URL: /admin\r\nX-Kept: 1\r\nAuthorization: Bearer t\r\n\r\n";
+    let raw = crate::fields::fields_of_head(head).unwrap();
+    let peer = test_peer();
+    let up = http::HeaderValue::from_static("up:81");
+    let mut plan = lines_plan(&peer, &up, "http", "a", None);
+    assert!(plan.lines_fit(&raw));
+    let mut out = Vec::new();
+    plan.encode_fields(&mut out, &raw);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "X-Kept: 1\r\nAuthorization: Bearer t\r\nhost: up:81\r\nx-forwarded-for: 203.0.113.7\r\nx-forwarded-proto: http\r\nx-forwarded-host: a\r\n"
+    );
+    // The map path drops the same.
+    assert!(fuzz_request_lines_agree(head, 0b0001_1111));
+    let mut map = raw.to_map(0).unwrap();
+    plan.apply_to_map(&mut map);
+    let mut names: Vec<&str> = map.keys().map(http::HeaderName::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "authorization",
+            "host",
+            "x-forwarded-for",
+            "x-forwarded-host",
+            "x-forwarded-proto",
+            "x-kept"
+        ]
+    );
+    // A trusted proxy's forwarding fields stay; the URL overrides do not.
+    plan.peer_trusted = true;
+    let mut map = raw.to_map(0).unwrap();
+    plan.apply_to_map(&mut map);
+    assert_eq!(map["x-forwarded-port"], "443");
+    assert_eq!(map["x-forwarded-prefix"], "/admin");
+    assert_eq!(map["true-client-ip"], "6.6.6.6");
+    for gone in ["x-original-url", "x-rewrite-url", "x_original_url"] {
+        assert!(map.get(gone).is_none(), "{gone}");
+    }
+}
+
 /// Lines received as `name: value` CRLF go upstream as they came, in runs
 /// broken by the fields the gateway drops; the others are written anew, and
 /// every value comes out the same.

@@ -13,10 +13,17 @@ fn targets_with_raw_unsafe_characters_are_encoded() {
         TargetCheck::Encoded(e) => assert_eq!(e, "/x?input=%3Cscript%3E%7C%5C"),
         _ => panic!("expected an encoding"),
     }
-    match encode_target("/caf\u{e9}") {
-        TargetCheck::Encoded(e) => assert_eq!(e, "/caf%C3%A9"),
-        TargetCheck::Fine => {}
-        TargetCheck::Invalid => panic!("utf-8 path refused"),
+    // Bytes past ASCII are encoded, in the path and the query, and whatever
+    // else the target holds with them.
+    for (raw, want) in [
+        ("/caf\u{e9}", "/caf%C3%A9"),
+        ("/a?q=caf\u{e9}", "/a?q=caf%C3%A9"),
+        ("/caf\u{e9}/{x}", "/caf%C3%A9/%7Bx%7D"),
+    ] {
+        match encode_target(raw) {
+            TargetCheck::Encoded(e) => assert_eq!(e, want),
+            _ => panic!("{raw} not encoded"),
+        }
     }
     assert!(matches!(encode_target("/a\u{7f}b"), TargetCheck::Invalid));
     match encode_target("?id=1") {
@@ -77,6 +84,61 @@ fn a_head_after_a_chunked_body_is_checked() {
         assert!(refused, "split {split}");
         assert_eq!(passed, input[..accepted], "split {split}");
     }
+}
+
+/// Chunked framing the guard cannot follow (here a 17-digit size, which
+/// hyper accepts as leading zeros) ends hyper's input at the bad byte: it
+/// used to pass the rest of the connection unchecked, so the smuggled
+/// CL+TE head after it reached hyper.
+#[test]
+fn chunk_framing_the_guard_cannot_follow_passes_nothing_after_it() {
+    let head = b"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut input = head.to_vec();
+    input.extend_from_slice(b"00000000000000001\r\nx\r\n0\r\n\r\n");
+    input.extend_from_slice(
+        b"GET /b HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    // The head, the 16 digits allowed and the 17th, then nothing.
+    let passed_at_most = head.len() + 17;
+    for split in 0..=input.len() {
+        let (passed, refused) = fuzz_feed(&input, split);
+        assert!(refused, "split {split}");
+        assert_eq!(passed, input[..passed_at_most], "split {split}");
+    }
+    // Sixteen digits (leading zeros) are a size, and the next head is checked.
+    let mut input = head.to_vec();
+    input
+        .extend_from_slice(b"0000000000000001\r\nx\r\n0\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+    let (passed, refused) = fuzz_feed(&input, input.len());
+    assert!(!refused);
+    assert_eq!(passed, input);
+    // Other framing errors end the input the same way.
+    for body in [&b"5\n"[..], b"5;x\nhello", b"5\r\nhelloXY", b"zz\r\n"] {
+        let mut input = head.to_vec();
+        input.extend_from_slice(body);
+        input.extend_from_slice(b"GET /c HTTP/1.1\r\nHost: a\r\n\r\n");
+        let (passed, refused) = fuzz_feed(&input, input.len());
+        assert!(refused, "{}", String::from_utf8_lossy(body));
+        assert!(
+            passed.len() <= head.len() + body.len(),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+/// A raw UTF-8 path reaches hyper percent-encoded (hyper mode): it used to
+/// go raw, and the path normaliser refused it with 400.
+#[test]
+fn a_raw_utf8_target_reaches_hyper_encoded() {
+    let input = b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n";
+    let (passed, refused) = fuzz_feed(input, input.len());
+    assert!(!refused);
+    assert_eq!(passed, b"GET /caf%C3%A9 HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        crate::normalize::normalize_path("/caf%C3%A9").as_deref(),
+        Ok("/caf%C3%A9")
+    );
 }
 
 #[test]

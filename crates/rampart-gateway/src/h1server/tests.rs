@@ -44,6 +44,8 @@ fn malformed_chunk_framing_is_refused() {
         (b"5\rhello", BodyError::ChunkSize),
         (b"5;a\x01b\r\nhello", BodyError::ChunkSize),
         (b"11111111111111111\r\n", BodyError::ChunkSize),
+        // Leading zeros count: 1*16HEXDIG, as the guard reads sizes.
+        (b"00000000000000001\r\nx\r\n0\r\n\r\n", BodyError::ChunkSize),
         (b"5\r\nhelloXY0\r\n\r\n", BodyError::ChunkEnd),
         (b"5\r\nhello\n0\r\n\r\n", BodyError::ChunkEnd),
         (b"0\r\nbad\n\r\n", BodyError::Trailer),
@@ -182,6 +184,18 @@ fn raw_targets_are_encoded_as_the_guard_does() {
     )
     .unwrap();
     assert_eq!(parsed.parts.uri, "/x?input=%3Cscript%3E%7C");
+    // Raw UTF-8 (which `http` would take as it is, and the path normaliser
+    // then refused): encoded, normalised as its escapes, forwarded so.
+    let parsed = parse_head(
+        Bytes::from_static(b"GET /caf\xc3\xa9?q=\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n"),
+        32,
+    )
+    .unwrap();
+    assert_eq!(parsed.parts.uri, "/caf%C3%A9?q=%C3%A9");
+    assert_eq!(
+        crate::normalize::normalize_path(parsed.parts.uri.path()).as_deref(),
+        Ok("/caf%C3%A9")
+    );
 }
 
 #[test]

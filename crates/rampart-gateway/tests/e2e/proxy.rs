@@ -126,6 +126,20 @@ async fn forwarded_for_from_a_trusted_proxy_sets_the_client_ip() {
     );
     let records = gw.audit_records(1).await;
     assert_eq!(records[0]["client_ip"], "198.51.100.7");
+    // A proxy that adds its own line (HAProxy's `option forwardfor`): the
+    // upstream gets every line, so it sees the client Rampart judged.
+    let request = Request::get(gw.url("/"))
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("x-forwarded-for", "198.51.100.8")
+        .body(Full::default())
+        .unwrap();
+    send(request).await;
+    assert_eq!(
+        upstream.last().headers["x-forwarded-for"],
+        "6.6.6.6, 198.51.100.8, 127.0.0.1"
+    );
+    let records = gw.audit_records(2).await;
+    assert_eq!(records[1]["client_ip"], "198.51.100.8");
 }
 
 #[tokio::test]
@@ -199,6 +213,85 @@ async fn paths_are_normalised_before_routing_and_forwarding() {
     .await;
     assert_eq!(status_of(&out), 400, "{out}");
     assert!(out.contains("urn:rampart:problem:malformed-request"));
+}
+
+/// A raw UTF-8 path (and query) is served, going upstream percent-encoded;
+/// it used to get 400.
+#[tokio::test]
+async fn a_raw_utf8_path_goes_upstream_percent_encoded() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let out = raw(
+        gw.addr,
+        b"GET /caf\xc3\xa9?q=\xc3\xa9 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(status_of(&out), 200, "{out}");
+    assert_eq!(upstream.paths(), vec!["/caf%C3%A9?q=%C3%A9"]);
+}
+
+/// Paths Tomcat/Spring (`..;`), Node/IIS (`\\`) or slash-merging servers
+/// read as `/admin` never reach the `/public` API: refused, or (`//`)
+/// merged before routing and forwarded merged.
+#[tokio::test]
+async fn paths_other_servers_read_as_another_do_not_reach_the_public_api() {
+    let upstream = Upstream::start().await;
+    let yaml = format!(
+        "listeners:\n  - bind: 127.0.0.1:0\nadmin: {{bind: 127.0.0.1:0}}\naudit: {{sinks: [{{file: {{path: audit.jsonl}}}}]}}\napis:\n  - name: public\n    path_prefix: /public\n    upstream: {{url: http://{0}}}\n",
+        upstream.addr
+    );
+    let gw = start(&yaml).await;
+    for target in [
+        &b"/public/..;/admin"[..],
+        b"/public/..;jsessionid=1/admin",
+        b"/public/..\\admin",
+        b"/public/..%5Cadmin",
+    ] {
+        let mut request = b"GET ".to_vec();
+        request.extend_from_slice(target);
+        request.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        let out = raw(gw.addr, &request, Duration::from_secs(2)).await;
+        let target = String::from_utf8_lossy(target);
+        assert_eq!(status_of(&out), 400, "{target}: {out}");
+        assert!(
+            out.contains("urn:rampart:problem:malformed-request"),
+            "{target}"
+        );
+    }
+    assert!(upstream.paths().is_empty(), "{:?}", upstream.paths());
+    // `//public//x`: routed and forwarded as `/public/x`.
+    let out = raw(
+        gw.addr,
+        b"GET //public//x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(status_of(&out), 200, "{out}");
+    assert_eq!(upstream.paths(), vec!["/public/x"]);
+}
+
+/// `/admin;jsessionid=1` is `/admin` to Tomcat, Jetty and Spring: it is
+/// routed to the `/admin` API, not to the one under `/` (it used to be).
+#[tokio::test]
+async fn a_path_with_parameters_is_routed_as_without_them() {
+    let open = Upstream::start().await;
+    let admin = Upstream::start().await;
+    let yaml = format!(
+        "listeners:\n  - bind: 127.0.0.1:0\nadmin: {{bind: 127.0.0.1:0}}\naudit: {{sinks: [{{file: {{path: audit.jsonl}}}}]}}\napis:\n  - name: open\n    path_prefix: /\n    upstream: {{url: http://{}}}\n  - name: admin\n    path_prefix: /admin\n    upstream: {{url: http://{}}}\n",
+        open.addr, admin.addr
+    );
+    let gw = start(&yaml).await;
+    for target in ["/admin;jsessionid=1", "/admin;x/users", "/;x/admin/users"] {
+        let (status, _, _) = get(&gw.url(target)).await;
+        assert_eq!(status, StatusCode::OK, "{target}");
+    }
+    assert!(open.paths().is_empty(), "{:?}", open.paths());
+    assert_eq!(admin.paths().len(), 3);
+    // Parameters elsewhere leave the route alone.
+    let (status, _, _) = get(&gw.url("/adminx;y")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(open.paths(), vec!["/adminx;y"]);
 }
 
 #[tokio::test]
