@@ -580,9 +580,14 @@ async fn serve_hyper<IO>(
     // Closing (idle or draining): what is in flight finishes, unless it
     // stalls.
     connection.as_mut().graceful_shutdown();
+    // Bounded even with no response body left to watch: hyper hands an h2
+    // response's last frame to h2 and drops the body, and h2 then waits, with
+    // the connection open, for window the client may never grant (a client
+    // that grants one byte and answers pings held the connection for ever).
+    let closing = IdleClose::After(limits.send_timeout);
     tokio::select! {
         _ = connection.as_mut() => {}
-        _ = watch.until_stalled_or_idle(limits.send_timeout, &IdleClose::Never) => {
+        _ = watch.until_stalled_or_idle(limits.send_timeout, &closing) => {
             metrics::counter!("rampart_send_timeouts_total").increment(1);
         }
     }

@@ -272,3 +272,35 @@ async fn a_host_field_that_disagrees_with_the_authority_is_refused() {
     assert_problem(&headers, &body, "malformed-request", 400);
     assert!(!upstream.paths().iter().any(|p| p == "/other"));
 }
+
+#[tokio::test]
+async fn an_h2_client_that_grants_one_byte_of_window_does_not_keep_its_connection() {
+    // hyper hands the whole last frame to h2 once one byte of window exists,
+    // and drops the body: nothing is left for the stall watch to see, while h2
+    // keeps the rest queued, and the connection open, for window that never
+    // comes.
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "limits: {send_timeout: 300ms, header_read_timeout: 300ms}",
+        "",
+    ))
+    .await;
+    let stream = TcpStream::connect(gw.addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(1)
+        .handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    sender.ready().await.unwrap();
+    let response = sender
+        .send_request(get(gw.addr, "/users/1").body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Held, never read.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), connection).await;
+    assert!(ended.is_ok(), "the connection was kept open");
+    drop(response);
+}
