@@ -22,6 +22,8 @@ use rustls_pki_types::CertificateDer;
 
 use crate::upstream::{UpstreamError, load_certs, load_key};
 
+mod subject;
+
 /// A certificate and key re-read from disk when they change.
 #[derive(Debug)]
 pub struct ReloadingCert {
@@ -155,57 +157,6 @@ pub fn tls_info(connection: &ServerConnection) -> TlsInfo {
     }
 }
 
-/// A subject DN as text: x509-parser's rendering (`CN=a, O=b`), unless an
-/// attribute value holds a character that rendering leaves unescaped (`,` `+`
-/// `=` `"` `\` `<` `>` `;`): then each such character is escaped with `\`
-/// (RFC 4514), so a CN of `billing, O=Example` cannot read as the two
-/// attributes a `subject` rule `CN=billing, O=Example` names.
-fn subject_text(name: &x509_parser::x509::X509Name<'_>) -> String {
-    const SPECIAL: [char; 8] = [',', '+', '=', '"', '\\', '<', '>', ';'];
-    let plain = name
-        .iter_attributes()
-        .all(|attr| attr.as_str().map_or(true, |v| !v.contains(SPECIAL)));
-    if plain {
-        return name.to_string();
-    }
-    use std::fmt::Write as _;
-    let registry = x509_parser::objects::oid_registry();
-    let mut out = String::new();
-    for (i, rdn) in name.iter_rdn().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        for (j, attr) in rdn.iter().enumerate() {
-            if j > 0 {
-                out.push_str(" + ");
-            }
-            match x509_parser::objects::oid2abbrev(attr.attr_type(), registry) {
-                Ok(abbrev) => out.push_str(abbrev),
-                Err(_) => out.push_str(&attr.attr_type().to_id_string()),
-            }
-            out.push('=');
-            match attr.as_str() {
-                Ok(value) => {
-                    for c in value.chars() {
-                        if SPECIAL.contains(&c) {
-                            out.push('\\');
-                        }
-                        out.push(c);
-                    }
-                }
-                // Not a string type: its bytes in hex (RFC 4514 `#` form).
-                Err(_) => {
-                    out.push('#');
-                    for byte in attr.attr_value().data.iter() {
-                        let _ = write!(out, "{byte:02x}");
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
 /// Subject, SANs and SHA-256 thumbprint of a verified client certificate.
 pub fn client_cert_facts(der: &CertificateDer<'_>) -> ClientCert {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der.as_ref());
@@ -216,7 +167,7 @@ pub fn client_cert_facts(der: &CertificateDer<'_>) -> ClientCert {
         ..ClientCert::default()
     };
     if let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref()) {
-        facts.subject = subject_text(cert.subject());
+        facts.subject = subject::subject_text(cert.subject());
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             facts.sans = san
                 .value
@@ -254,25 +205,43 @@ fn ip_text(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    /// A self-signed certificate for `subject` (openssl's `/A=b/C=d` form), DER.
-    fn certificate(subject: &str) -> Option<Vec<u8>> {
-        let dir = std::env::temp_dir().join(format!(
-            "rampart-subject-{}-{}",
-            std::process::id(),
-            subject.len()
-        ));
+    /// A self-signed certificate for `subject` (openssl's `/A=b/C=d` form,
+    /// UTF-8), DER; `mask` is openssl's `string_mask` (which string types
+    /// its values get).
+    fn certificate_with(subject: &str, mask: &str) -> Option<Vec<u8>> {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("rampart-subject-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("req.cnf");
+        std::fs::write(
+            &config,
+            format!("[req]\ndistinguished_name = dn\nstring_mask = {mask}\n[dn]\n"),
+        )
+        .unwrap();
         let out = dir.join("cert.der");
         let status = std::process::Command::new("openssl")
             .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
             .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
             .args(["-keyout", dir.join("key.pem").to_str().unwrap()])
             .args(["-outform", "DER", "-out", out.to_str().unwrap()])
+            .args([
+                "-config",
+                config.to_str().unwrap(),
+                "-utf8",
+                "-multivalue-rdn",
+            ])
             .args(["-subj", subject])
             .stderr(std::process::Stdio::null())
             .status()
             .ok()?;
-        status.success().then(|| std::fs::read(out).unwrap())
+        let der = status.success().then(|| std::fs::read(&out).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+        der
+    }
+
+    fn certificate(subject: &str) -> Option<Vec<u8>> {
+        certificate_with(subject, "utf8only")
     }
 
     #[test]
@@ -289,5 +258,54 @@ mod tests {
         // One CN holding `, O=Example` is escaped, so it is not that subject.
         assert_eq!(one.subject, "CN=billing\\, O\\=Example");
         assert_ne!(one.subject, two.subject);
+    }
+
+    /// The same CN as a T61String (the tag byte of the openssl-made UTF8String
+    /// patched; the signature does not matter here) and as a BMPString: both
+    /// are escaped like any other string (x509-parser's `as_str` refused
+    /// them, and its rendering, unescaped, was used).
+    #[test]
+    fn legacy_string_types_are_escaped_too() {
+        let Some(mut der) = certificate("/CN=billing, O=Example") else {
+            return;
+        };
+        // Issuer and subject alike (the certificate is self-signed).
+        let value = b"billing, O=Example";
+        let at: Vec<usize> = der
+            .windows(value.len() + 2)
+            .enumerate()
+            .filter(|(_, w)| w[0] == 0x0c && usize::from(w[1]) == value.len() && &w[2..] == value)
+            .map(|(at, _)| at)
+            .collect();
+        assert_eq!(at.len(), 2);
+        for at in at {
+            der[at] = 0x14;
+        }
+        let teletex = client_cert_facts(&CertificateDer::from(der));
+        assert_ne!(teletex.subject, "CN=billing, O=Example");
+        assert_eq!(teletex.subject, "CN=billing\\, O\\=Example");
+
+        // `default` lets openssl pick BMPString for a non-Latin-1 value.
+        let bmp = certificate_with("/CN=\u{3a9}billing, O=Example", "default").unwrap();
+        let bmp = client_cert_facts(&CertificateDer::from(bmp));
+        assert_eq!(bmp.subject, "CN=\u{3a9}billing\\, O\\=Example");
+    }
+
+    /// Subjects without special characters read exactly as x509-parser renders
+    /// them (so the `subject` rules written against it still match).
+    #[test]
+    fn plain_subjects_render_as_x509_parser_does() {
+        for subject in [
+            "/C=US/ST=California/L=San Francisco/O=Example Inc./OU=Payments/CN=client-1",
+            "/CN=a+OU=b/O=Example/emailAddress=ops@example.com",
+            "/DC=com/DC=example/UID=42/CN=svc-billing",
+        ] {
+            let Some(der) = certificate(subject) else {
+                return;
+            };
+            let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+            let facts = client_cert_facts(&CertificateDer::from(der.clone()));
+            assert_eq!(facts.subject, cert.subject().to_string(), "{subject}");
+        }
     }
 }
