@@ -47,16 +47,31 @@ fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, UpstreamE
 impl ReloadingCert {
     /// Loads the pair now (an error here is a configuration error).
     pub fn load(cert_path: &Path, key_path: &Path) -> Result<Self, UpstreamError> {
-        let key = load_certified_key(cert_path, key_path)?;
+        Self::load_with(cert_path, key_path, load_certified_key)
+    }
+
+    /// [`Self::load`], reading the pair with `read` (a test rotates the files
+    /// while it runs).
+    fn load_with(
+        cert_path: &Path,
+        key_path: &Path,
+        read: impl FnOnce(&Path, &Path) -> Result<CertifiedKey, UpstreamError>,
+    ) -> Result<Self, UpstreamError> {
+        // Stamped before reading: a rotation landing during the read leaves
+        // the files newer than the stamp, so the next poll reads them again
+        // (stamped after, it would look already read and never be served).
+        let stamp = (modified(cert_path), modified(key_path));
+        let key = read(cert_path, key_path)?;
         Ok(Self {
             cert_path: cert_path.to_path_buf(),
             key_path: key_path.to_path_buf(),
             current: ArcSwap::from_pointee(key),
-            stamp: parking_lot::Mutex::new((modified(cert_path), modified(key_path))),
+            stamp: parking_lot::Mutex::new(stamp),
         })
     }
 
     /// Re-reads the files if either changed; returns whether a new pair is served.
+    /// The stamp is taken before the read here too, for the same reason.
     pub fn refresh(&self) -> bool {
         let now = (modified(&self.cert_path), modified(&self.key_path));
         {
@@ -307,5 +322,67 @@ mod tests {
             let facts = client_cert_facts(&CertificateDer::from(der.clone()));
             assert_eq!(facts.subject, cert.subject().to_string(), "{subject}");
         }
+    }
+
+    /// A self-signed PEM certificate and key, `<name>.pem` and `<name>.key` in `dir`.
+    fn pem_pair(dir: &Path, name: &str) -> Option<()> {
+        let status = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+            .args(["-keyout", dir.join(format!("{name}.key")).to_str().unwrap()])
+            .args(["-out", dir.join(format!("{name}.pem")).to_str().unwrap()])
+            .args(["-subj", &format!("/CN={name}")])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(())
+    }
+
+    /// Writes `from`'s pair over `cert.pem`/`key.pem` with modification time `at`.
+    fn install(dir: &Path, from: &str, at: SystemTime) {
+        for (src, dst) in [("pem", "cert.pem"), ("key", "key.pem")] {
+            std::fs::copy(dir.join(format!("{from}.{src}")), dir.join(dst)).unwrap();
+            let file = std::fs::File::options()
+                .write(true)
+                .open(dir.join(dst))
+                .unwrap();
+            file.set_modified(at).unwrap();
+        }
+    }
+
+    /// A rotation landing while the pair is first read (after the read, before
+    /// the stamp was taken) is served at the next poll. Deterministic: the
+    /// files are replaced, with explicit times, from inside the read.
+    #[test]
+    fn a_rotation_during_the_first_read_is_picked_up() {
+        let dir = std::env::temp_dir().join(format!("rampart-stamp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        if pem_pair(&dir, "old").is_none() {
+            return;
+        }
+        pem_pair(&dir, "new").unwrap();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        install(&dir, "old", t0);
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let loaded = ReloadingCert::load_with(&cert, &key, |cert, key| {
+            let pair = load_certified_key(cert, key);
+            install(&dir, "new", t0 + Duration::from_secs(60));
+            pair
+        })
+        .unwrap();
+        let new = load_certs(&dir.join("new.pem"), "certificate").unwrap();
+        assert_ne!(
+            loaded.current.load().cert,
+            new,
+            "the first read saw the old pair"
+        );
+        assert!(
+            loaded.refresh(),
+            "the rotated pair was taken as already read"
+        );
+        assert_eq!(loaded.current.load().cert, new);
+        // And nothing more to read after that.
+        assert!(!loaded.refresh());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
