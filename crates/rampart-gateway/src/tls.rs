@@ -2,25 +2,29 @@
 //!
 //! rustls only implements forward-secret (ECDHE) AEAD suites, so the default suite
 //! list already satisfies the policy; we choose the protocol versions (1.2+ or
-//! 1.3-only) and ALPN (`h2`, `http/1.1`). The certificate is served through
+//! 1.3-only) and ALPN (`h2`, `http/1.1`). A listener's TLS is a [`TlsListener`],
+//! built with the configuration it belongs to (a failure names the `tls` field
+//! it is about, see [`ListenerTlsError`]). Its certificate is served through
 //! [`ReloadingCert`], which re-reads the PEM files when their modification time
 //! changes (rotation without restart; a broken new pair is logged and the old one
 //! kept).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use base64::Engine;
 use rampart_config::{ClientAuth, ListenerTls, TlsMinVersion};
 use rampart_core::{ClientCert, TlsInfo};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig, ServerConnection};
 use rustls_pki_types::CertificateDer;
+use tokio_rustls::TlsAcceptor;
 
-use crate::upstream::{UpstreamError, load_certs, load_key};
+use crate::upstream::{load_certs, load_key};
 
 mod subject;
 
@@ -37,16 +41,71 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, UpstreamError> {
+/// The field of a listener's `tls` section a failure is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsField {
+    /// `cert`.
+    Cert,
+    /// `key`.
+    Key,
+    /// `client_ca`.
+    ClientCa,
+    /// The section as a whole.
+    Section,
+}
+
+impl TlsField {
+    /// The field's name under `tls` (empty for the section).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cert => "cert",
+            Self::Key => "key",
+            Self::ClientCa => "client_ca",
+            Self::Section => "",
+        }
+    }
+}
+
+/// Why a listener's TLS settings could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct ListenerTlsError {
+    /// The field it is about.
+    pub field: TlsField,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl ListenerTlsError {
+    fn new(field: TlsField, reason: impl ToString) -> Self {
+        Self {
+            field,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, ListenerTlsError> {
     let provider = rustls::crypto::aws_lc_rs::default_provider();
-    let chain = load_certs(cert, "certificate")?;
-    let key = load_key(key)?;
-    Ok(CertifiedKey::from_der(chain, key, &provider)?)
+    let chain =
+        load_certs(cert, "certificate").map_err(|e| ListenerTlsError::new(TlsField::Cert, e))?;
+    let private = load_key(key).map_err(|e| ListenerTlsError::new(TlsField::Key, e))?;
+    CertifiedKey::from_der(chain, private, &provider).map_err(|err| {
+        let reason = match err {
+            rustls::Error::InconsistentKeys(_) => format!(
+                "the private key in {} does not match the certificate in {}",
+                key.display(),
+                cert.display()
+            ),
+            other => format!("cannot use the private key in {}: {other}", key.display()),
+        };
+        ListenerTlsError::new(TlsField::Key, reason)
+    })
 }
 
 impl ReloadingCert {
     /// Loads the pair now (an error here is a configuration error).
-    pub fn load(cert_path: &Path, key_path: &Path) -> Result<Self, UpstreamError> {
+    pub fn load(cert_path: &Path, key_path: &Path) -> Result<Self, ListenerTlsError> {
         Self::load_with(cert_path, key_path, load_certified_key)
     }
 
@@ -55,8 +114,8 @@ impl ReloadingCert {
     fn load_with(
         cert_path: &Path,
         key_path: &Path,
-        read: impl FnOnce(&Path, &Path) -> Result<CertifiedKey, UpstreamError>,
-    ) -> Result<Self, UpstreamError> {
+        read: impl FnOnce(&Path, &Path) -> Result<CertifiedKey, ListenerTlsError>,
+    ) -> Result<Self, ListenerTlsError> {
         // Stamped before reading: a rotation landing during the read leaves
         // the files newer than the stamp, so the next poll reads them again
         // (stamped after, it would look already read and never be served).
@@ -107,50 +166,79 @@ impl ResolvesServerCert for ReloadingCert {
     }
 }
 
-/// Builds a listener's server config; returns it with the reloadable certificate.
-pub fn server_config(
-    tls: &ListenerTls,
-) -> Result<(Arc<ServerConfig>, Arc<ReloadingCert>), UpstreamError> {
+/// A listener's TLS: its rustls server config and the certificate it serves.
+#[derive(Debug)]
+pub struct TlsListener {
+    config: Arc<ServerConfig>,
+    cert: Arc<ReloadingCert>,
+}
+
+impl TlsListener {
+    /// Reads the certificate, key and client CA and builds the server config.
+    pub fn load(tls: &ListenerTls) -> Result<Self, ListenerTlsError> {
+        let cert = Arc::new(ReloadingCert::load(&tls.cert, &tls.key)?);
+        let verifier = match &tls.client_ca {
+            Some((ca, mode)) => Some(client_verifier(ca, *mode)?),
+            None => None,
+        };
+        let config = server_config(tls.min_version, verifier, cert.clone())?;
+        Ok(Self { config, cert })
+    }
+
+    /// An acceptor for one connection.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(self.config.clone())
+    }
+
+    /// Picks up a rotated certificate (see [`ReloadingCert::refresh`]).
+    pub fn refresh(&self) {
+        self.cert.refresh();
+    }
+}
+
+/// The verifier of client certificates issued by the CAs in `ca`.
+fn client_verifier(
+    ca: &Path,
+    mode: ClientAuth,
+) -> Result<Arc<dyn ClientCertVerifier>, ListenerTlsError> {
+    let refused = |reason: String| ListenerTlsError::new(TlsField::ClientCa, reason);
+    let mut roots = RootCertStore::empty();
+    for cert in load_certs(ca, "client CA").map_err(|e| refused(e.to_string()))? {
+        roots
+            .add(cert)
+            .map_err(|e| refused(format!("{}: {e}", ca.display())))?;
+    }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let versions: &[&'static rustls::SupportedProtocolVersion] = match tls.min_version {
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+    let verifier = match mode {
+        ClientAuth::Required => verifier,
+        ClientAuth::Optional => verifier.allow_unauthenticated(),
+    };
+    verifier
+        .build()
+        .map_err(|e| refused(format!("{}: {e}", ca.display())))
+}
+
+fn server_config(
+    min_version: TlsMinVersion,
+    verifier: Option<Arc<dyn ClientCertVerifier>>,
+    cert: Arc<ReloadingCert>,
+) -> Result<Arc<ServerConfig>, ListenerTlsError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match min_version {
         TlsMinVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsMinVersion::Tls13 => &[&rustls::version::TLS13],
     };
-    let builder =
-        ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(versions)?;
-    let builder = match &tls.client_ca {
+    let builder = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .map_err(|e| ListenerTlsError::new(TlsField::Section, e))?;
+    let builder = match verifier {
         None => builder.with_no_client_auth(),
-        Some((ca, mode)) => {
-            let mut roots = RootCertStore::empty();
-            for cert in load_certs(ca, "client CA")? {
-                roots.add(cert)?;
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-            let verifier = match mode {
-                ClientAuth::Required => verifier,
-                ClientAuth::Optional => verifier.allow_unauthenticated(),
-            };
-            let verifier = verifier
-                .build()
-                .map_err(|err| UpstreamError::Tls(rustls::Error::General(err.to_string())))?;
-            builder.with_client_cert_verifier(verifier)
-        }
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
     };
-    let cert = Arc::new(ReloadingCert::load(&tls.cert, &tls.key)?);
-    let mut config = builder.with_cert_resolver(cert.clone());
+    let mut config = builder.with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok((Arc::new(config), cert))
-}
-
-/// Polls certificate files for changes until the task is dropped.
-pub async fn watch_certs(certs: Vec<Arc<ReloadingCert>>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tick.tick().await;
-        for cert in &certs {
-            cert.refresh();
-        }
-    }
+    Ok(Arc::new(config))
 }
 
 /// TLS facts of an established connection, for the stages.
@@ -218,6 +306,8 @@ fn ip_text(bytes: &[u8]) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// A self-signed certificate for `subject` (openssl's `/A=b/C=d` form,
