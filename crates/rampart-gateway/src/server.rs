@@ -216,11 +216,11 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// How often certificate files are checked for rotation.
+/// How often certificate and client CA files are checked for changes.
 const CERT_POLL: Duration = Duration::from_secs(2);
 
-/// Polls the certificate files of the current configuration's TLS listeners
-/// until the task is dropped.
+/// Polls the certificate and client CA files of the current configuration's
+/// TLS listeners until the task is dropped.
 async fn watch_tls(gateway: Arc<Gateway>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {

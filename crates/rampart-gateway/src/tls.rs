@@ -7,7 +7,8 @@
 //! it is about, see [`ListenerTlsError`]). Its certificate is served through
 //! [`ReloadingCert`], which re-reads the PEM files when their modification time
 //! changes (rotation without restart; a broken new pair is logged and the old one
-//! kept).
+//! kept); a changed client CA bundle is picked up the same way
+//! ([`TlsListener::refresh`]), and a reload re-reads all of them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -167,32 +168,79 @@ impl ResolvesServerCert for ReloadingCert {
 }
 
 /// A listener's TLS: its rustls server config and the certificate it serves.
+/// The client CA bundle is watched like the certificate: when its file
+/// changes, the verifier (and so the server config) is rebuilt; a bundle that
+/// cannot be used is logged and counted, and the old one kept.
 #[derive(Debug)]
 pub struct TlsListener {
-    config: Arc<ServerConfig>,
+    config: ArcSwap<ServerConfig>,
     cert: Arc<ReloadingCert>,
+    min_version: TlsMinVersion,
+    client_ca: Option<(PathBuf, ClientAuth)>,
+    ca_stamp: parking_lot::Mutex<Option<SystemTime>>,
 }
 
 impl TlsListener {
     /// Reads the certificate, key and client CA and builds the server config.
     pub fn load(tls: &ListenerTls) -> Result<Self, ListenerTlsError> {
         let cert = Arc::new(ReloadingCert::load(&tls.cert, &tls.key)?);
+        // Stamped before reading (see `ReloadingCert::load_with`).
+        let ca_stamp = tls.client_ca.as_ref().and_then(|(ca, _)| modified(ca));
         let verifier = match &tls.client_ca {
             Some((ca, mode)) => Some(client_verifier(ca, *mode)?),
             None => None,
         };
         let config = server_config(tls.min_version, verifier, cert.clone())?;
-        Ok(Self { config, cert })
+        Ok(Self {
+            config: ArcSwap::new(config),
+            cert,
+            min_version: tls.min_version,
+            client_ca: tls.client_ca.clone(),
+            ca_stamp: parking_lot::Mutex::new(ca_stamp),
+        })
     }
 
-    /// An acceptor for one connection.
+    /// An acceptor for one connection, with the settings of the moment.
     pub fn acceptor(&self) -> TlsAcceptor {
-        TlsAcceptor::from(self.config.clone())
+        TlsAcceptor::from(self.config.load_full())
     }
 
-    /// Picks up a rotated certificate (see [`ReloadingCert::refresh`]).
+    /// Picks up a rotated certificate (see [`ReloadingCert::refresh`]) and a
+    /// changed client CA bundle.
     pub fn refresh(&self) {
         self.cert.refresh();
+        let Some((ca, mode)) = &self.client_ca else {
+            return;
+        };
+        let now = modified(ca);
+        {
+            let mut stamp = self.ca_stamp.lock();
+            if *stamp == now {
+                return;
+            }
+            *stamp = now;
+        }
+        let rebuilt = client_verifier(ca, *mode).and_then(|verifier| {
+            server_config(self.min_version, Some(verifier), self.cert.clone())
+        });
+        match rebuilt {
+            Ok(config) => {
+                // New connections verify against the new bundle; a fresh
+                // config also has a fresh session cache, so no session made
+                // under the old bundle is resumed.
+                self.config.store(config);
+                tracing::info!(client_ca = %ca.display(), "client CA bundle reloaded");
+                metrics::counter!("rampart_tls_client_ca_reloads_total", "result" => "ok")
+                    .increment(1);
+            }
+            Err(err) => {
+                tracing::warn!(client_ca = %ca.display(), error = %err, "client CA bundle reload failed; keeping the old one");
+                metrics::counter!("rampart_tls_client_ca_reloads_total", "result" => "error")
+                    .increment(1);
+                // Retried at the next poll (the file may be half written).
+                *self.ca_stamp.lock() = None;
+            }
+        }
     }
 }
 

@@ -150,3 +150,122 @@ async fn a_reload_whose_new_address_cannot_be_bound_is_refused() {
     assert_eq!(status, StatusCode::OK);
     gw.stop().await;
 }
+
+/// mTLS with the CA of `pki` at `ca` (a copy the test can replace).
+fn mtls_yaml(upstream: std::net::SocketAddr, pki: &Path, ca: &Path) -> String {
+    format!(
+        "listeners:\n  - bind: 127.0.0.1:0\n    tls:\n      cert: {0}/server.pem\n      key: {0}/server.key\n      client_ca: {1}\nadmin: {{bind: 127.0.0.1:0}}\naudit: {{sinks: [{{file: {{path: audit.jsonl}}}}]}}\napis:\n  - name: tls\n    upstream: {{url: http://{upstream}}}\n",
+        pki.display(),
+        ca.display()
+    )
+}
+
+fn client_of(pki: &Path) -> Client {
+    Client {
+        versions: both_versions(),
+        alpn: vec![b"http/1.1".to_vec()],
+        identity: Some(pki.to_path_buf()),
+    }
+}
+
+/// Replaces `path` with `contents` by rename, its modification time moved
+/// `later` seconds past the old one (a change the poll sees without a sleep
+/// for the file system's time granularity).
+fn replace(path: &Path, contents: &[u8], later: u64) {
+    let before = std::fs::metadata(path).unwrap().modified().unwrap();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&tmp)
+        .unwrap()
+        .set_modified(before + std::time::Duration::from_secs(later))
+        .unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Whether `pki`'s client certificate is served, retried until it is
+/// `expected` or 10 s pass (the files are polled every 2 s).
+async fn served_becomes(
+    gw: &Running,
+    server_pki: &Path,
+    client_pki: &Path,
+    expected: bool,
+) -> bool {
+    for _ in 0..40 {
+        let served = fetch(gw.addr, server_pki, client_of(client_pki))
+            .await
+            .is_ok_and(|(status, ..)| status == StatusCode::OK);
+        if served == expected {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    false
+}
+
+/// A client CA bundle replaced on disk takes effect without a reload: a
+/// client certificate of the old CA is then refused, one of the new CA
+/// served. A bundle that cannot be used in between is counted and the old one
+/// kept.
+#[tokio::test]
+async fn a_changed_client_ca_bundle_is_picked_up_without_restart() {
+    let upstream = Upstream::start().await;
+    let pki = temp_dir("pki-ca-a");
+    make_pki(&pki, "1");
+    let other = temp_dir("pki-ca-b");
+    make_pki(&other, "2");
+    let ca = pki.join("client-ca.pem");
+    std::fs::copy(pki.join("ca.pem"), &ca).unwrap();
+    let gw = start(&mtls_yaml(upstream.addr, &pki, &ca)).await;
+    assert!(served_becomes(&gw, &pki, &pki, true).await);
+    assert!(served_becomes(&gw, &pki, &other, false).await);
+
+    // Not PEM: the old bundle stays in force.
+    replace(&ca, b"not a certificate\n", 5);
+    let mut counted = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let (_, _, metrics) = get(&format!("http://{}/metrics", gw.admin)).await;
+        if String::from_utf8_lossy(&metrics)
+            .contains("rampart_tls_client_ca_reloads_total{result=\"error\"}")
+        {
+            counted = true;
+            break;
+        }
+    }
+    assert!(counted, "the unusable bundle was not counted");
+    assert!(served_becomes(&gw, &pki, &pki, true).await);
+
+    // The other CA: its clients are served, the first CA's refused.
+    replace(&ca, &std::fs::read(other.join("ca.pem")).unwrap(), 10);
+    assert!(
+        served_becomes(&gw, &pki, &pki, false).await,
+        "a client certificate of the replaced CA is still accepted"
+    );
+    assert!(served_becomes(&gw, &pki, &other, true).await);
+    gw.stop().await;
+}
+
+/// A reload re-reads the client CA bundle even when the configuration names
+/// the same file.
+#[tokio::test]
+async fn a_reload_rereads_the_client_ca_bundle() {
+    let upstream = Upstream::start().await;
+    let pki = temp_dir("pki-ca-reload-a");
+    make_pki(&pki, "1");
+    let other = temp_dir("pki-ca-reload-b");
+    make_pki(&other, "2");
+    let ca = pki.join("client-ca.pem");
+    std::fs::copy(pki.join("ca.pem"), &ca).unwrap();
+    let gw = start(&mtls_yaml(upstream.addr, &pki, &ca)).await;
+    assert!(fetch(gw.addr, &pki, client_of(&pki)).await.is_ok());
+    replace(&ca, &std::fs::read(other.join("ca.pem")).unwrap(), 5);
+    gw.gateway.reload().await.unwrap();
+    assert!(
+        fetch(gw.addr, &pki, client_of(&pki)).await.is_err(),
+        "a client certificate of the replaced CA is still accepted after a reload"
+    );
+    assert!(fetch(gw.addr, &pki, client_of(&other)).await.is_ok());
+    gw.stop().await;
+}
