@@ -82,6 +82,12 @@ pub fn prepare(config: &Config) -> Result<Vec<Arc<ListenerSettings>>, Vec<Config
     }
 }
 
+/// Every listener's TLS errors, nothing bound or started (for `rampart
+/// check`, which so refuses what `serve` and a reload would).
+pub fn check(config: &Config) -> Vec<ConfigError> {
+    prepare(config).err().unwrap_or_default()
+}
+
 /// What running accept loops share: the gateway (weak: the gateway holds this
 /// set), the connection cap and the drain signal.
 pub(crate) struct Runner {

@@ -92,15 +92,28 @@ fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, ListenerT
         load_certs(cert, "certificate").map_err(|e| ListenerTlsError::new(TlsField::Cert, e))?;
     let private = load_key(key).map_err(|e| ListenerTlsError::new(TlsField::Key, e))?;
     CertifiedKey::from_der(chain, private, &provider).map_err(|err| {
-        let reason = match err {
-            rustls::Error::InconsistentKeys(_) => format!(
-                "the private key in {} does not match the certificate in {}",
-                key.display(),
-                cert.display()
+        match err {
+            rustls::Error::InconsistentKeys(_) => ListenerTlsError::new(
+                TlsField::Key,
+                format!(
+                    "the private key in {} does not match the certificate in {}",
+                    key.display(),
+                    cert.display()
+                ),
             ),
-            other => format!("cannot use the private key in {}: {other}", key.display()),
-        };
-        ListenerTlsError::new(TlsField::Key, reason)
+            // The end-entity certificate is parsed to compare its public key.
+            rustls::Error::InvalidCertificate(why) => ListenerTlsError::new(
+                TlsField::Cert,
+                format!(
+                    "cannot parse the certificate in {}: {why:?}",
+                    cert.display()
+                ),
+            ),
+            other => ListenerTlsError::new(
+                TlsField::Key,
+                format!("cannot use the private key in {}: {other}", key.display()),
+            ),
+        }
     })
 }
 
@@ -521,6 +534,54 @@ mod tests {
         assert_eq!(loaded.current.load().cert, new);
         // And nothing more to read after that.
         assert!(!loaded.refresh());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Each way a listener's TLS files can be unusable names the field it is
+    /// about (`rampart check`, start and reload report it with its line).
+    #[test]
+    fn listener_tls_errors_name_their_field() {
+        let dir = std::env::temp_dir().join(format!("rampart-tls-fields-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        if pem_pair(&dir, "a").is_none() {
+            return;
+        }
+        pem_pair(&dir, "b").unwrap();
+        std::fs::write(dir.join("text"), "not PEM\n").unwrap();
+        // PEM armour around bytes that are no certificate.
+        std::fs::write(
+            dir.join("junk.pem"),
+            "-----BEGIN CERTIFICATE-----\nAAECAwQFBgcICQ==\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let field = |cert: &str, key: &str, ca: Option<&str>| {
+            let tls = ListenerTls {
+                cert: dir.join(cert),
+                key: dir.join(key),
+                min_version: TlsMinVersion::Tls12,
+                client_ca: ca.map(|ca| (dir.join(ca), ClientAuth::Required)),
+                hsts: None,
+            };
+            TlsListener::load(&tls)
+                .err()
+                .map(|err| (err.field, err.reason))
+        };
+        assert!(field("a.pem", "a.key", Some("b.pem")).is_none());
+        let (which, reason) = field("a.pem", "b.key", None).unwrap();
+        assert_eq!(which, TlsField::Key);
+        assert!(reason.contains("does not match"), "{reason}");
+        assert_eq!(field("text", "a.key", None).unwrap().0, TlsField::Cert);
+        assert_eq!(field("junk.pem", "a.key", None).unwrap().0, TlsField::Cert);
+        assert_eq!(field("a.pem", "text", None).unwrap().0, TlsField::Key);
+        assert_eq!(field("a.pem", "missing", None).unwrap().0, TlsField::Key);
+        assert_eq!(
+            field("a.pem", "a.key", Some("text")).unwrap().0,
+            TlsField::ClientCa
+        );
+        assert_eq!(
+            field("a.pem", "a.key", Some("junk.pem")).unwrap().0,
+            TlsField::ClientCa
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
