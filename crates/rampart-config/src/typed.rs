@@ -31,8 +31,9 @@ pub struct Config {
     /// Protected APIs.
     pub apis: Vec<Api>,
     /// Lines of the fields whose values are checked again when the gateway
-    /// builds what they name (upstream TLS files, audit files), so that an
-    /// error found then still names its line.
+    /// builds what they name (upstream and listener TLS files, listener
+    /// addresses, audit files), so that an error found then still names its
+    /// line.
     pub field_lines: std::collections::BTreeMap<String, u64>,
 }
 

@@ -310,7 +310,7 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
 
     // Checked on the file's listeners (their index and line), not on the valid
     // ones, whose index differs once one before them was refused.
-    let mut binds = HashSet::new();
+    let mut binds: Vec<(usize, SocketAddr)> = Vec::new();
     let mut listener_names = HashSet::new();
     for (i, raw_listener) in raw.listeners.value.iter().enumerate() {
         // Metrics and logs tell listeners apart by name.
@@ -327,13 +327,30 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             continue;
         };
         // Port 0 (any free port, used by tests) cannot collide.
-        if bind.port() != 0 && (!binds.insert(bind) || Some(bind) == admin_bind) {
+        if bind.port() == 0 {
+            continue;
+        }
+        let clash = if Some(bind) == admin_bind || binds.iter().any(|(_, b)| *b == bind) {
+            Some(format!("address {bind} is used twice"))
+        } else if let Some(admin) = admin_bind.filter(|admin| overlap(*admin, bind)) {
+            Some(format!(
+                "address {bind} overlaps the admin listener's {admin}: same port, and a wildcard address takes it on every address of its family (`[::]` on IPv4 too)"
+            ))
+        } else {
+            binds.iter().find(|(_, b)| overlap(*b, bind)).map(|(j, other)| {
+                format!(
+                    "address {bind} overlaps listeners[{j}].bind {other}: same port, and a wildcard address takes it on every address of its family (`[::]` on IPv4 too)"
+                )
+            })
+        };
+        if let Some(message) = clash {
             c.error(
                 raw_listener.bind.line(),
                 &format!("listeners[{i}].bind"),
-                format!("address {bind} is used twice"),
+                message,
             );
         }
+        binds.push((i, bind));
     }
 
     match (c.errors.is_empty(), admin_bind) {
@@ -354,7 +371,30 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     }
 }
 
+/// Whether two sockets on the same port would refuse each other: the same
+/// address, or a wildcard and an address it covers. A `[::]` socket is
+/// dual-stack (the gateway serves IPv4 clients on it), so it covers IPv4
+/// addresses too; an IPv4-mapped address is its IPv4 address.
+fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
+    let covers = |wildcard: std::net::IpAddr, other: std::net::IpAddr| {
+        wildcard.is_unspecified() && (wildcard.is_ipv6() || other.is_ipv4())
+    };
+    let (x, y) = (a.ip().to_canonical(), b.ip().to_canonical());
+    a.port() == b.port() && (x == y || covers(x, y) || covers(y, x))
+}
+
 fn listener_of(c: &mut Checker<'_>, raw: &RawListener, field: &str) -> Option<Listener> {
+    // Lines of what the gateway checks again when it binds the socket and
+    // builds the TLS (errors found then name them).
+    c.keep_line(&format!("{field}.bind"), raw.bind.line());
+    if let Some(tls) = &raw.tls {
+        c.keep_line(&format!("{field}.tls"), tls.cert.line());
+        c.keep_line(&format!("{field}.tls.cert"), tls.cert.line());
+        c.keep_line(&format!("{field}.tls.key"), tls.key.line());
+        if let Some(ca) = &tls.client_ca {
+            c.keep_line(&format!("{field}.tls.client_ca"), ca.line());
+        }
+    }
     let bind = c.socket_addr(&raw.bind, &format!("{field}.bind"));
     if let Some(name) = &raw.name
         && !is_plain_name(&name.value)

@@ -93,6 +93,29 @@ fn an_address_used_twice_is_named_by_its_own_index_and_line() {
     );
 }
 
+/// Two sockets that would refuse each other are refused up front: a wildcard
+/// address and one it covers on the same port (`[::]` is dual-stack, so it
+/// covers IPv4 too), against another listener or the admin listener. Those
+/// that can share a port are not.
+#[test]
+fn overlapping_binds_are_refused_with_their_index_and_line() {
+    let errors = errors_of(
+        "listeners:\n  - bind: 0.0.0.0:8080\n  - bind: 127.0.0.1:8080\n  - bind: \"[::]:8081\"\n  - bind: 10.0.0.1:8081\n  - bind: 0.0.0.0:9901\n  - bind: \"[::ffff:127.0.0.1]:8082\"\n  - bind: 127.0.0.1:8082\napis:\n  - name: users\n    upstream:\n      url: http://127.0.0.1:3000\n",
+    );
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(errors[0].starts_with("/etc/rampart/test.yaml:3: listeners[1].bind: address 127.0.0.1:8080 overlaps listeners[0].bind 0.0.0.0:8080"), "{errors:#?}");
+    assert!(errors[1].starts_with("/etc/rampart/test.yaml:5: listeners[3].bind: address 10.0.0.1:8081 overlaps listeners[2].bind [::]:8081"), "{errors:#?}");
+    assert!(errors[2].starts_with("/etc/rampart/test.yaml:6: listeners[4].bind: address 0.0.0.0:9901 overlaps the admin listener's 127.0.0.1:9901"), "{errors:#?}");
+    assert!(errors[3].starts_with("/etc/rampart/test.yaml:8: listeners[6].bind: address 127.0.0.1:8082 overlaps listeners[5].bind [::ffff:127.0.0.1]:8082"), "{errors:#?}");
+
+    // Different addresses, or families a wildcard does not cover, share a port.
+    load_str(
+        Path::new(FILE),
+        "listeners:\n  - bind: 127.0.0.1:8080\n  - bind: 127.0.0.2:8080\n  - bind: 0.0.0.0:8083\n  - bind: \"[::1]:8083\"\n  - bind: 127.0.0.1:0\n  - bind: 0.0.0.0:0\napis:\n  - name: users\n    upstream:\n      url: http://127.0.0.1:3000\n",
+    )
+    .unwrap();
+}
+
 #[test]
 fn an_unknown_dotted_key_is_reported_at_the_object_holding_it() {
     // The key's own dot is not a level of the path.

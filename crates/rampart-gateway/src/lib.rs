@@ -15,6 +15,8 @@
 //!   that gives each API its stages.
 //! - [`reload`]: SIGHUP and file-change reloads, built beside the old runtime and
 //!   swapped atomically.
+//! - [`listeners`]: each listener's settings (TLS built with the runtime) and the
+//!   running accept loops, changed by a reload without a gap.
 //! - [`problems`]: every response Rampart makes itself (RFC 9457), in one place.
 //! - [`normalize`], [`headers`]: pure request-head processing (fuzzed).
 //! - [`tls`], [`upstream`]: rustls server and client configuration; [`pool`]: the
@@ -33,6 +35,7 @@ pub mod h1client;
 pub mod h1guard;
 pub mod h1server;
 pub mod headers;
+pub mod listeners;
 pub mod normalize;
 pub mod pool;
 pub mod problems;
@@ -67,8 +70,8 @@ pub struct Gateway {
     config_path: PathBuf,
     draining: AtomicBool,
     reload_lock: tokio::sync::Mutex<()>,
-    /// Bumped after each applied reload; the listener supervisor watches it.
-    reloads: tokio::sync::watch::Sender<u64>,
+    /// The running client listeners; a reload changes them with the runtime.
+    listeners: tokio::sync::Mutex<listeners::ListenerSet>,
 }
 
 impl Gateway {
@@ -80,7 +83,7 @@ impl Gateway {
             config_path,
             draining: AtomicBool::new(false),
             reload_lock: tokio::sync::Mutex::new(()),
-            reloads: tokio::sync::watch::Sender::new(0),
+            listeners: tokio::sync::Mutex::new(listeners::ListenerSet::default()),
         }
     }
 

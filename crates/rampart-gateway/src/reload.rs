@@ -2,8 +2,10 @@
 //! new runtime beside the old one, then swap it in atomically. A bad configuration
 //! is logged and counted (`rampart_config_reloads_total{result="error"}`) and the
 //! old runtime keeps serving. Requests in flight hold the runtime they started
-//! with and finish on it. Listener changes are applied by the server's listener
-//! supervisor (crate::server) after the swap.
+//! with and finish on it. Listeners are part of the new configuration: their TLS
+//! is built with the runtime, new addresses are bound before the swap (a failure
+//! refuses the reload), and the listener changes are applied right after it
+//! (see [`crate::listeners`]).
 
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
@@ -41,25 +43,40 @@ impl Gateway {
                 format!("reload task failed: {join_error}"),
             )))
         });
-        match built {
-            Ok(runtime) => {
-                runtime.resize_in_flight(previous_limit);
-                self.runtime.store(Arc::new(runtime));
-                // Listeners added, removed or changed are reconciled by the server.
-                self.reloads.send_modify(|generation| *generation += 1);
-                metrics::counter!("rampart_config_reloads_total", "result" => "ok").increment(1);
-                tracing::info!(config = %self.config_path.display(), "configuration reloaded");
-                Ok(())
+        let runtime = match built {
+            Ok(runtime) => runtime,
+            Err(errors) => return Err(refused(errors)),
+        };
+        // Held from the plan to the commit: the plan is made against the
+        // running listeners as they are.
+        let mut listeners = self.listeners.lock().await;
+        let plan = if listeners.is_running() {
+            match listeners.plan(&runtime.listeners, &runtime.config).await {
+                Ok(plan) => Some(plan),
+                Err(errors) => return Err(refused(errors)),
             }
-            Err(errors) => {
-                metrics::counter!("rampart_config_reloads_total", "result" => "error").increment(1);
-                for error in &errors.0 {
-                    tracing::error!(%error, "configuration refused; the previous one keeps serving");
-                }
-                Err(errors)
-            }
+        } else {
+            None
+        };
+        runtime.resize_in_flight(previous_limit);
+        self.runtime.store(Arc::new(runtime));
+        if let Some(plan) = plan {
+            listeners.commit(plan).await;
         }
+        drop(listeners);
+        metrics::counter!("rampart_config_reloads_total", "result" => "ok").increment(1);
+        tracing::info!(config = %self.config_path.display(), "configuration reloaded");
+        Ok(())
     }
+}
+
+/// Logs and counts a refused reload.
+fn refused(errors: ConfigErrors) -> ConfigErrors {
+    metrics::counter!("rampart_config_reloads_total", "result" => "error").increment(1);
+    for error in &errors.0 {
+        tracing::error!(%error, "configuration refused; the previous one keeps serving");
+    }
+    errors
 }
 
 /// Reloads on SIGHUP until the task is dropped.

@@ -9,6 +9,7 @@ use rampart_config::{Api, AuditSink, Config, ConfigError, ConfigErrors, Upstream
 use rampart_core::Stage;
 use tokio::sync::Semaphore;
 
+use crate::listeners::ListenerSettings;
 use crate::upstream::{UpstreamClient, build_client};
 
 /// Builds the stages of an API from its configuration. The binary supplies one
@@ -71,6 +72,8 @@ pub struct Runtime {
     pub redactor: QueryRedactor,
     /// Requests in flight (bounded by `limits.max_in_flight`).
     pub in_flight: Arc<Semaphore>,
+    /// The client listeners' settings, TLS built, in configuration order.
+    pub listeners: Vec<Arc<ListenerSettings>>,
 }
 
 impl Runtime {
@@ -122,6 +125,12 @@ impl Runtime {
                 });
             }
         }
+        // TLS that cannot be built refuses the configuration, here, before
+        // any listener is touched.
+        let listeners = crate::listeners::prepare(&config).unwrap_or_else(|more| {
+            errors.extend(more);
+            Vec::new()
+        });
         let audit = match previous {
             Some(previous) if previous.config.audit.sinks == config.audit.sinks => {
                 Some(previous.audit.clone())
@@ -148,6 +157,7 @@ impl Runtime {
                 config,
                 apis,
                 audit,
+                listeners,
             }),
             _ => Err(ConfigErrors(errors)),
         }

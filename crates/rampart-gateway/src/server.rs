@@ -17,21 +17,22 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use rampart_config::{Config, ConfigErrors, Limits};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
-use tokio_rustls::TlsAcceptor;
 
 use crate::h1guard::{GuardedIo, HeadLimits, OnRefusal, RefusedHead};
 use crate::h1server::{self, Ended, H1Conn, Prefixed};
+use crate::listeners::{ListenerSet, ListenerSettings, Plan, Runner};
 use crate::problems::GatewayError;
 use crate::proxy::{ConnInfo, handle};
 use crate::runtime::{Runtime, StageFactory};
 use crate::stall::{self, IdleClose, StallWatch};
-use crate::tls::{ReloadingCert, server_config, tls_info, watch_certs};
+use crate::tls::tls_info;
 use crate::{Gateway, admin};
 
 /// Why the server could not start.
@@ -48,80 +49,33 @@ pub enum StartError {
         /// The error.
         source: std::io::Error,
     },
-    /// A listener's TLS settings were refused.
-    #[error("listener {name}: {reason}")]
-    Tls {
-        /// Listener name.
-        name: String,
-        /// Why.
-        reason: String,
-    },
-}
-
-struct BoundListener {
-    config: rampart_config::Listener,
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    hsts: Option<http::HeaderValue>,
-    cert: Option<Arc<ReloadingCert>>,
-}
-
-/// Binds one configured listener (and loads its TLS settings).
-async fn bind_listener(listener: &rampart_config::Listener) -> Result<BoundListener, StartError> {
-    let tcp = TcpListener::bind(listener.bind)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: listener.bind,
-            source,
-        })?;
-    let (tls, hsts, cert) = match &listener.tls {
-        Some(tls) => {
-            let (server_config, cert) = server_config(tls).map_err(|err| StartError::Tls {
-                name: listener.name.clone(),
-                reason: err.to_string(),
-            })?;
-            let hsts = tls
-                .hsts
-                .as_deref()
-                .and_then(|v| http::HeaderValue::from_str(v).ok());
-            (Some(TlsAcceptor::from(server_config)), hsts, Some(cert))
-        }
-        None => (None, None, None),
-    };
-    Ok(BoundListener {
-        config: listener.clone(),
-        listener: tcp,
-        tls,
-        hsts,
-        cert,
-    })
 }
 
 /// A bound, not yet running server.
 pub struct Server {
     gateway: Arc<Gateway>,
-    listeners: Vec<BoundListener>,
+    listeners: Plan,
     admin: TcpListener,
     watch_config: bool,
 }
 
 impl Server {
-    /// Builds the runtime from `config` and binds every socket.
+    /// Builds the runtime from `config` (listener TLS included) and binds
+    /// every socket.
     pub async fn bind(config: Config, factory: Arc<dyn StageFactory>) -> Result<Self, StartError> {
         // Make sure the recorder exists before the first metric is recorded.
         let _ = crate::telemetry::handle();
         let config_path = config.source.clone();
-        let mut listeners = Vec::new();
-        for listener in &config.listeners {
-            listeners.push(bind_listener(listener).await?);
-        }
-        let admin = TcpListener::bind(config.admin_bind)
+        let runtime = Runtime::build(config, factory.as_ref(), None)?;
+        let listeners = ListenerSet::default()
+            .plan(&runtime.listeners, &runtime.config)
+            .await?;
+        let admin = TcpListener::bind(runtime.config.admin_bind)
             .await
             .map_err(|source| StartError::Bind {
-                addr: config.admin_bind,
+                addr: runtime.config.admin_bind,
                 source,
             })?;
-        let runtime = Runtime::build(config, factory.as_ref(), None)?;
         Ok(Self {
             gateway: Arc::new(Gateway::new(runtime, factory, config_path)),
             listeners,
@@ -138,10 +92,7 @@ impl Server {
 
     /// The addresses client listeners are bound to, in configuration order.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners
-            .iter()
-            .filter_map(|l| l.listener.local_addr().ok())
-            .collect()
+        self.listeners.local_addrs()
     }
 
     /// The admin listener's address.
@@ -157,23 +108,37 @@ impl Server {
     /// Serves until `shutdown` resolves, then drains.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let gateway = self.gateway;
-        let (stop_sender, stop) = watch::channel(false);
         let graceful = Arc::new(Drain::new());
         let limits = gateway.runtime().config.limits.clone();
         let connection_cap = Arc::new(Semaphore::new(limits.max_connections));
-        let mut tasks = tokio::task::JoinSet::new();
-        let supervisor = ListenerSupervisor {
-            gateway: gateway.clone(),
-            connection_cap,
-            graceful: graceful.clone(),
-            active: Vec::new(),
-        };
-        tasks.spawn(supervisor.run(self.listeners, stop.clone()));
+        {
+            let mut listeners = gateway.listeners.lock().await;
+            listeners.set_runner(Some(Runner {
+                gateway: Arc::downgrade(&gateway),
+                connection_cap,
+                graceful: graceful.clone(),
+            }));
+            listeners.commit(self.listeners).await;
+            // A reload before `run` swapped the runtime only: catch up.
+            let runtime = gateway.runtime();
+            match listeners.plan(&runtime.listeners, &runtime.config).await {
+                Ok(plan) => listeners.commit(plan).await,
+                Err(errors) => {
+                    for error in &errors.0 {
+                        metrics::counter!("rampart_listener_errors_total").increment(1);
+                        tracing::error!(%error, "listener of the reloaded configuration not started");
+                    }
+                }
+            }
+        }
         // The admin listener outlives the drain: `/readyz` answers 503 while
         // requests finish, and `/metrics` can still be scraped.
         let (admin_stop_sender, admin_stop) = watch::channel(false);
         let admin = tokio::spawn(admin_loop(self.admin, gateway.clone(), admin_stop));
-        let background = [tokio::spawn(crate::reload::on_sighup(gateway.clone()))];
+        let background = [
+            tokio::spawn(crate::reload::on_sighup(gateway.clone())),
+            tokio::spawn(watch_tls(gateway.clone(), CERT_POLL)),
+        ];
         let _ = crate::telemetry::start_upkeep();
         let config_watch = self.watch_config.then(|| {
             tokio::spawn(crate::reload::on_file_change(
@@ -186,8 +151,11 @@ impl Server {
         shutdown.await;
         tracing::info!("shutting down: draining in-flight requests");
         gateway.start_draining();
-        let _ = stop_sender.send(true);
-        while tasks.join_next().await.is_some() {}
+        {
+            let mut listeners = gateway.listeners.lock().await;
+            listeners.set_runner(None);
+            listeners.halt_all().await;
+        }
         // The drain timeout of the configuration in force now (a reload may
         // have changed it).
         let drain_timeout = gateway.runtime().config.limits.drain_timeout;
@@ -249,127 +217,40 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// Owns the accept loops: starts the configured ones, and after each reload
-/// stops listeners that were removed or changed and binds the new ones.
-/// Connections already accepted are never cut: a stopped listener only stops
-/// accepting, and its connections drain like any other.
-struct ListenerSupervisor {
-    gateway: Arc<Gateway>,
-    connection_cap: Arc<Semaphore>,
-    graceful: Arc<Drain>,
-    active: Vec<ActiveListener>,
-}
-
-struct ActiveListener {
-    config: rampart_config::Listener,
-    stop: watch::Sender<bool>,
-    accept: tokio::task::JoinHandle<()>,
-    cert_watch: Option<tokio::task::JoinHandle<()>>,
-}
-
-/// How often certificate files are checked for rotation.
+/// How often certificate and client CA files are checked for changes.
 const CERT_POLL: Duration = Duration::from_secs(2);
 
-impl ListenerSupervisor {
-    async fn run(mut self, initial: Vec<BoundListener>, mut stop: watch::Receiver<bool>) {
-        for bound in initial {
-            self.start(bound);
-        }
-        let mut reloads = self.gateway.reloads.subscribe();
-        loop {
-            tokio::select! {
-                _ = stop.changed() => break,
-                changed = reloads.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                    self.reconcile().await;
-                }
-            }
-        }
-        for listener in self.active.drain(..) {
-            listener.halt().await;
-        }
-    }
-
-    fn start(&mut self, bound: BoundListener) {
-        let (stop, stopped) = watch::channel(false);
-        let cert_watch = bound
-            .cert
-            .clone()
-            .map(|cert| tokio::spawn(watch_certs(vec![cert], CERT_POLL)));
-        let config = bound.config.clone();
-        let accept = tokio::spawn(accept_loop(
-            bound,
-            self.gateway.clone(),
-            self.connection_cap.clone(),
-            self.graceful.clone(),
-            stopped,
-        ));
-        self.active.push(ActiveListener {
-            config,
-            stop,
-            accept,
-            cert_watch,
-        });
-    }
-
-    async fn reconcile(&mut self) {
-        let wanted = self.gateway.runtime().config.listeners.clone();
-        // Stop first: a changed listener on the same address must release it.
-        let (keep, gone): (Vec<_>, Vec<_>) = self
-            .active
-            .drain(..)
-            .partition(|active| wanted.contains(&active.config));
-        self.active = keep;
-        for listener in gone {
-            tracing::info!(listener = %listener.config.name, addr = %listener.config.bind, "listener stopped by reload");
-            listener.halt().await;
-        }
-        for config in wanted {
-            if self.active.iter().any(|active| active.config == config) {
-                continue;
-            }
-            match bind_listener(&config).await {
-                Ok(bound) => {
-                    tracing::info!(listener = %config.name, addr = %config.bind, "listener started by reload");
-                    self.start(bound);
-                }
-                Err(err) => {
-                    metrics::counter!("rampart_listener_errors_total").increment(1);
-                    tracing::error!(listener = %config.name, error = %err, "listener from the reloaded configuration not started");
-                }
+/// Polls the certificate and client CA files of the current configuration's
+/// TLS listeners until the task is dropped.
+async fn watch_tls(gateway: Arc<Gateway>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        for listener in &gateway.runtime().listeners {
+            if let Some(tls) = &listener.tls {
+                tls.refresh();
             }
         }
     }
 }
 
-impl ActiveListener {
-    /// Stops accepting and waits until the socket is closed.
-    async fn halt(self) {
-        let _ = self.stop.send(true);
-        let _ = self.accept.await;
-        if let Some(task) = self.cert_watch {
-            task.abort();
-        }
-    }
-}
-
-async fn accept_loop(
-    bound: BoundListener,
+/// Accepts connections until `stop`; each is served with the listener's
+/// settings of the moment (a reload may swap them).
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    settings: Arc<ArcSwap<ListenerSettings>>,
     gateway: Arc<Gateway>,
     cap: Arc<Semaphore>,
     graceful: Arc<Drain>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let tls = bound.tls.map(Arc::new);
     // `RAMPART_HTTP1=hyper` serves HTTP/1 with hyper behind the guard instead
     // of Rampart's own connection (a fallback, read once per listener).
     let hyper_h1 = std::env::var("RAMPART_HTTP1").is_ok_and(|v| v == "hyper");
     loop {
         let accepted = tokio::select! {
             _ = stop.changed() => return,
-            accepted = bound.listener.accept() => accepted,
+            accepted = listener.accept() => accepted,
         };
         let (stream, peer) = match accepted {
             // An IPv4 client of a dual-stack (`[::]`) listener arrives as
@@ -395,8 +276,9 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let gateway = gateway.clone();
-        let tls = tls.clone();
-        let hsts = bound.hsts.clone();
+        let current = settings.load_full();
+        let tls = current.tls.as_ref().map(|tls| tls.acceptor());
+        let hsts = current.hsts.clone();
         let watcher = graceful.watcher();
         let own_h1 = !hyper_h1;
         tokio::spawn(async move {
@@ -597,7 +479,7 @@ async fn serve_hyper<IO>(
 
 /// Graceful shutdown of every connection: each holds a receiver; shutdown
 /// signals them and waits until all are dropped.
-struct Drain {
+pub(crate) struct Drain {
     sender: watch::Sender<bool>,
 }
 

@@ -218,6 +218,9 @@ async fn check(file: &std::path::Path) -> ExitCode {
                 ));
             }
             errors.extend(rampart_gateway::runtime::check_audit_files(&config));
+            // Listener TLS is built as `serve` builds it: a key that does not
+            // match its certificate is found here, with its line.
+            errors.extend(rampart_gateway::listeners::check(&config));
             if let Err(stage_errors) = rampart_gateway::runtime::check_stages(&config, &factory) {
                 errors.extend(stage_errors.0.into_iter().filter(|error| {
                     !(identity_failed && error.to_string().ends_with(stages::NO_ADAPTERS))

@@ -332,6 +332,75 @@ fn check_and_serve_name_the_line_of_an_audit_file_that_cannot_be_opened() {
     );
 }
 
+/// A self-signed certificate and key: `dir/<name>.pem`, `dir/<name>.key`.
+fn pem_pair(dir: &Path, name: &str) {
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+        .args([
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+        ])
+        .args(["-subj", &format!("/CN={name}")])
+        .current_dir(dir)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Listener TLS that `serve` cannot build (here a key that does not match its
+/// certificate) is refused by `check` too, both naming the field and its
+/// line; so are two listeners that would take the same port.
+#[test]
+fn check_and_serve_refuse_listener_tls_they_cannot_build_with_its_field_and_line() {
+    let dir = temp_dir("listener-tls");
+    pem_pair(&dir, "a");
+    pem_pair(&dir, "b");
+    let yaml = |key: &str| {
+        format!(
+            "listeners:\n  - bind: 127.0.0.1:0\n    tls:\n      cert: a.pem\n      key: {key}\nadmin:\n  bind: 127.0.0.1:0\napis:\n  - name: a\n    upstream: {{url: http://127.0.0.1:1}}\n"
+        )
+    };
+    let (code, stderr) = check(&dir, "matching.yaml", &yaml("a.key"));
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, stderr) = check(&dir, "mismatch.yaml", &yaml("b.key"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("mismatch.yaml:5: listeners[0].tls.key: the private key in"),
+        "{stderr}"
+    );
+    let out = Command::new(RAMPART)
+        .args([
+            "serve",
+            "--config",
+            dir.join("mismatch.yaml").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("mismatch.yaml:5: listeners[0].tls.key: the private key in"),
+        "{stderr}"
+    );
+
+    let (code, stderr) = check(
+        &dir,
+        "overlap.yaml",
+        "listeners:\n  - bind: 0.0.0.0:8443\n  - bind: 127.0.0.1:8443\napis:\n  - name: a\n    upstream: {url: http://127.0.0.1:1}\n",
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "overlap.yaml:3: listeners[1].bind: address 127.0.0.1:8443 overlaps listeners[0].bind 0.0.0.0:8443"
+        ),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn config_schema_is_json() {
     let out = Command::new(RAMPART).arg("config-schema").output().unwrap();

@@ -14,4 +14,5 @@ mod pool;
 mod proxy;
 mod reload;
 mod tls;
+mod tls_reload;
 mod upstream_h1;

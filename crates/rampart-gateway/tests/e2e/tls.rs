@@ -34,7 +34,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A CA, a server certificate for `localhost` signed by it (serial `serial`), and a
 /// client certificate `CN=client-1` with a URI SAN.
-fn make_pki(dir: &Path, serial: &str) {
+pub(crate) fn make_pki(dir: &Path, serial: &str) {
     std::fs::write(
         dir.join("server.ext"),
         "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
@@ -157,14 +157,14 @@ fn tls_yaml(upstream: std::net::SocketAddr, pki: &Path, tls_extra: &str) -> Stri
     )
 }
 
-struct Client {
-    versions: Vec<&'static rustls::SupportedProtocolVersion>,
-    alpn: Vec<Vec<u8>>,
-    identity: Option<PathBuf>,
+pub(crate) struct Client {
+    pub(crate) versions: Vec<&'static rustls::SupportedProtocolVersion>,
+    pub(crate) alpn: Vec<Vec<u8>>,
+    pub(crate) identity: Option<PathBuf>,
 }
 
 /// Connects, sends GET /, returns (status, headers, negotiated ALPN, server cert serial bytes).
-async fn fetch(
+pub(crate) async fn fetch(
     addr: std::net::SocketAddr,
     pki: &Path,
     client: Client,
@@ -226,7 +226,7 @@ async fn fetch(
     Ok((parts.status, parts.headers, alpn, cert))
 }
 
-fn both_versions() -> Vec<&'static rustls::SupportedProtocolVersion> {
+pub(crate) fn both_versions() -> Vec<&'static rustls::SupportedProtocolVersion> {
     vec![&rustls::version::TLS13, &rustls::version::TLS12]
 }
 
@@ -423,7 +423,7 @@ impl Stage for ShowClientCert {
     }
 }
 
-struct CertFactory;
+pub(crate) struct CertFactory;
 
 impl StageFactory for CertFactory {
     fn stages(&self, _config: &Config, _api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors> {
