@@ -444,8 +444,14 @@ impl WafConfig {
 /// members must be ARGS too), and 200007 in our words: arguments past
 /// `SecArgumentsLimit` are not inspected, so such a request is refused
 /// rather than let through with its tail unread.
-const RECOMMENDED_RULES: &str = r#"SecRule REQUEST_HEADERS:Content-Type "@rx (?:application(?:/soap\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
-SecRule REQUEST_HEADERS:Content-Type "@rx application/(?:[a-z0-9.+-]+\+)?json\s*(?:;|$)" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+///
+/// The content-type patterns are anchored at the start (as ModSecurity's
+/// are): unanchored, `text/xml` or `application/json` inside a parameter
+/// (`application/x-www-form-urlencoded;type=text/xml`) switched a form body
+/// to the XML or JSON processor, which found no arguments in it, while the
+/// application parsed the form.
+const RECOMMENDED_RULES: &str = r#"SecRule REQUEST_HEADERS:Content-Type "@rx ^\s*(?:application(?:/soap\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
+SecRule REQUEST_HEADERS:Content-Type "@rx ^\s*application/(?:[a-z0-9.+-]+\+)?json\s*(?:;|$)" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
 SecRule REQBODY_ERROR "!@eq 0" "id:200002,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.'"
 SecRule MULTIPART_STRICT_ERROR "!@eq 0" "id:200003,phase:2,t:none,log,deny,status:400,msg:'Multipart request body failed strict validation'"
 SecRule INBOUND_DATA_ERROR "@eq 1" "id:200007,phase:2,t:none,log,deny,status:400,msg:'More arguments than are inspected'"
