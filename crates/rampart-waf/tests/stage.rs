@@ -552,3 +552,24 @@ fn a_content_type_parameter_naming_xml_or_json_does_not_switch_a_form_to_that_pa
         assert!(matches!(verdict(&stage, &mut json), Verdict::Respond(_)));
     }
 }
+
+#[test]
+fn a_field_dressed_as_a_file_by_an_odd_filename_parameter_is_refused() {
+    // PHP knows only `filename` and Go drops an invalid `filename*`: both
+    // deliver this content as the field q, which the WAF had filed as an
+    // upload and not inspected.
+    for disposition in ["name=\"q\"; filename*=x", "name=\"q\"; filename =\"x\""] {
+        let body = format!(
+            "--X\r\nContent-Disposition: form-data; {disposition}\r\n\r\n\
+             1' union select password from users where 'a'='a\r\n--X--\r\n"
+        );
+        for stage in body_stages() {
+            let mut attack = post("multipart/form-data; boundary=X", &body);
+            assert!(
+                matches!(verdict(&stage, &mut attack), Verdict::Respond(_)),
+                "{disposition}: {:?}",
+                attack.notes.waf
+            );
+        }
+    }
+}

@@ -296,7 +296,9 @@ fn finish_part(m: &mut Multipart, headers: &[Vec<u8>], data: Vec<u8>) {
                 continue;
             }
             disposition_seen = true;
-            parse_disposition(value, &mut m.flags, &mut name, &mut filename);
+            if let Err(e) = parse_disposition(value, &mut m.flags, &mut name, &mut filename) {
+                m.error.get_or_insert_with(|| e.into());
+            }
         }
     }
     if !disposition_seen || name.is_none() {
@@ -324,16 +326,26 @@ fn finish_part(m: &mut Multipart, headers: &[Vec<u8>], data: Vec<u8>) {
     }
 }
 
+/// Reads `name` and `filename` from a Content-Disposition value; anomalies
+/// parsers tolerate differently are flags. A parameter this parser would
+/// read differently from the application's is an `Err` (a parse error, as in
+/// ModSecurity): any parameter but `name` and `filename`, either of them
+/// twice, or whitespace before `=`. Only the exact key `filename` makes the
+/// part a file: `filename*=x` and `filename ="x"` used to count, so the
+/// content went uninspected as an upload while PHP (which knows only
+/// `filename`) and Go (which drops an invalid `filename*`) delivered it as a
+/// field. `filename*` (RFC 2231) is forbidden in form data by RFC 7578.
 fn parse_disposition(
     v: &[u8],
     flags: &mut MultipartFlags,
     name: &mut Option<Vec<u8>>,
     filename: &mut Option<Vec<u8>>,
-) {
+) -> Result<(), &'static str> {
+    let mut result = Ok(());
     let lower = v.to_ascii_lowercase();
     let Some(rest) = lower.strip_prefix(b"form-data").map(|r| r.len()) else {
         flags.invalid_part = true;
-        return;
+        return result;
     };
     let mut i = v.len() - rest;
     loop {
@@ -354,7 +366,9 @@ fn parse_disposition(
         while v.get(i).is_some_and(|&c| c != b'=' && c != b';') {
             i += 1;
         }
-        let key = trim_end(v.get(start..i).unwrap_or_default()).to_ascii_lowercase();
+        let raw_key = v.get(start..i).unwrap_or_default();
+        let key = trim_end(raw_key).to_ascii_lowercase();
+        let space_before_equals = key.len() != raw_key.len();
         if v.get(i) != Some(&b'=') {
             if key.is_empty() {
                 if v.get(i).is_none() {
@@ -409,12 +423,33 @@ fn parse_disposition(
                 raw.to_vec()
             }
         };
-        match key.as_slice() {
-            b"name" => *name = Some(value),
-            b"filename" | b"filename*" => *filename = Some(value),
-            _ => {}
+        // The first problem is reported; the rest of the header is still
+        // read, so a later `name` keeps naming the part.
+        let problem = if space_before_equals {
+            Some("multipart: whitespace before '=' in a Content-Disposition parameter")
+        } else {
+            match key.as_slice() {
+                b"name" if name.is_some() => Some("multipart: Content-Disposition names twice"),
+                b"name" => {
+                    *name = Some(value);
+                    None
+                }
+                b"filename" if filename.is_some() => {
+                    Some("multipart: Content-Disposition with two file names")
+                }
+                b"filename" => {
+                    *filename = Some(value);
+                    None
+                }
+                b"filename*" => Some("multipart: filename* in form data (RFC 7578)"),
+                _ => Some("multipart: unknown Content-Disposition parameter"),
+            }
+        };
+        if let (Some(p), Ok(())) = (problem, result) {
+            result = Err(p);
         }
     }
+    result
 }
 
 #[cfg(test)]
@@ -462,6 +497,54 @@ mod tests {
         let m = parse(body.as_bytes(), b"multipart/form-data; boundary=boundary");
         assert!(m.error.is_none(), "{:?}", m.error);
         assert_eq!(m.args.len(), 1);
+    }
+
+    #[test]
+    fn disposition_parameters_other_parsers_read_differently_are_errors() {
+        // `filename*=x` and `filename ="x"` made the part an uninspected
+        // file, while PHP and Go deliver its content as the field q.
+        for disposition in [
+            "name=\"q\"; filename*=x",
+            "name=\"q\"; filename =\"x\"",
+            "name=\"q\"; filename*=utf-8''x.txt",
+        ] {
+            let body = format!(
+                "--XyZ\r\nContent-Disposition: form-data; {disposition}\r\n\r\n' or 1=1--\r\n--XyZ--\r\n"
+            );
+            let m = parse(body.as_bytes(), CT);
+            assert!(m.error.is_some(), "{disposition}");
+            assert!(m.files.is_empty(), "{disposition}");
+            assert_eq!(
+                m.args,
+                vec![(b"q".to_vec(), b"' or 1=1--".to_vec())],
+                "{disposition}"
+            );
+        }
+        // Unknown parameters, a name or file name twice, a space before `=`.
+        for disposition in [
+            "name=\"q\"; size=3",
+            "name=\"q\"; name=\"r\"",
+            "name=\"q\"; filename=\"a\"; filename=\"b\"",
+            "name =\"q\"",
+        ] {
+            let body = format!(
+                "--XyZ\r\nContent-Disposition: form-data; {disposition}\r\n\r\nv\r\n--XyZ--\r\n"
+            );
+            assert!(parse(body.as_bytes(), CT).error.is_some(), "{disposition}");
+        }
+        // What browsers send, in either order and with a space after `=`.
+        for disposition in [
+            "name=\"q\"",
+            "filename=\"a.txt\"; name=\"q\"",
+            "NAME= \"q\"; FileName=\"a.txt\"",
+        ] {
+            let body = format!(
+                "--XyZ\r\nContent-Disposition: form-data; {disposition}\r\n\r\nv\r\n--XyZ--\r\n"
+            );
+            let m = parse(body.as_bytes(), CT);
+            assert!(m.error.is_none(), "{disposition}: {:?}", m.error);
+            assert!(!m.flags.strict_error(), "{disposition}: {:?}", m.flags);
+        }
     }
 
     #[test]
