@@ -573,3 +573,24 @@ fn a_field_dressed_as_a_file_by_an_odd_filename_parameter_is_refused() {
         }
     }
 }
+
+#[test]
+fn a_boundary_hidden_in_another_parameter_is_refused() {
+    // Go, Node and Python read the boundary `bar`; the WAF took `foo"` from
+    // inside the `type` parameter and saw one file part.
+    let body = "--foo\"\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\r\n\
+                --bar\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n\
+                1' union select password from users where 'a'='a\r\n--bar--\r\n\
+                \r\n--foo\"--\r\n";
+    for stage in body_stages() {
+        let mut attack = post(
+            "multipart/form-data; type=\"boundary=foo\"; boundary=bar",
+            body,
+        );
+        assert!(
+            matches!(verdict(&stage, &mut attack), Verdict::Respond(_)),
+            "{:?}",
+            attack.notes.waf
+        );
+    }
+}

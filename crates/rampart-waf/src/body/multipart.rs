@@ -78,48 +78,151 @@ const MAX_FILES: usize = 100;
 const MAX_PART_HEADERS: usize = 32;
 
 /// The boundary from a Content-Type header value, with boundary flags.
+///
+/// The parameters are parsed as HTTP parameters (`;`-separated, values a
+/// token or a quoted string) and the boundary is the value of the one
+/// parameter named `boundary`. `None` (a parse error) when the parameters do
+/// not parse, when there is no or more than one such parameter, or when the
+/// word appears anywhere else (`type="boundary=foo"; boundary=bar`,
+/// `boundary*=`): the first substring `boundary` used to be taken, so such a
+/// header gave this parser one boundary and the application's another.
 pub fn boundary(content_type: &[u8], flags: &mut MultipartFlags) -> Option<Vec<u8>> {
-    let lower = content_type.to_ascii_lowercase();
-    let pos = lower.windows(8).position(|w| w == b"boundary")?;
-    // Several boundary parameters: parsers disagree on which one counts (the
-    // first here, the last in others), so a body could hide its real parts.
-    let boundary_params = lower
-        .split(|&c| c == b';' || c == b',')
-        .filter(|param| {
-            let name = param.split(|&c| c == b'=').next().unwrap_or_default();
-            trim_end(trim_start(name)) == b"boundary"
-        })
-        .count();
-    if boundary_params > 1 {
+    let media_end = content_type
+        .iter()
+        .position(|&c| c == b';')
+        .unwrap_or(content_type.len());
+    let media = content_type.get(..media_end)?;
+    if contains_word(media, b"boundary") || media.contains(&b'"') {
         return None;
     }
-    let mut rest = content_type.get(pos + 8..)?;
-    if rest.first().is_some_and(u8::is_ascii_whitespace) {
-        flags.boundary_whitespace = true;
+    let mut found: Option<Vec<u8>> = None;
+    for param in params(content_type.get(media_end..)?)? {
+        if param.name.eq_ignore_ascii_case(b"boundary") {
+            if found.is_some() {
+                // Parsers disagree on which of several counts.
+                return None;
+            }
+            flags.boundary_whitespace |= param.space_around_equals;
+            if param.quoted {
+                flags.boundary_quoted = true;
+            }
+            let value = trim_end(&param.value);
+            if value.is_empty() {
+                return None;
+            }
+            if value.iter().any(u8::is_ascii_whitespace) {
+                flags.boundary_whitespace = true;
+            }
+            found = Some(value.to_vec());
+        } else if contains_word(param.name, b"boundary") || contains_word(&param.value, b"boundary")
+        {
+            return None;
+        }
     }
-    rest = trim_start(rest);
-    rest = rest.strip_prefix(b"=")?;
-    if rest.first().is_some_and(u8::is_ascii_whitespace) {
-        flags.boundary_whitespace = true;
-    }
-    rest = trim_start(rest);
-    let value: Vec<u8> = if let Some(q) = rest.strip_prefix(b"\"") {
-        flags.boundary_quoted = true;
-        q.iter().copied().take_while(|&c| c != b'"').collect()
-    } else {
-        rest.iter()
-            .copied()
-            .take_while(|&c| c != b';' && c != b',')
-            .collect()
+    found
+}
+
+/// One Content-Type parameter.
+struct Param<'a> {
+    name: &'a [u8],
+    /// Unquoted and unescaped.
+    value: Vec<u8>,
+    quoted: bool,
+    space_around_equals: bool,
+}
+
+/// The parameters after the media type (`rest` starts at the first `;`, or
+/// is empty). `None` when they do not parse: a name that is not a token, a
+/// missing `=`, an unterminated quoted string, or something other than `;`
+/// after a value (`boundary=a b`, `boundary=a, multipart/mixed`). Empty
+/// parameters (`;;`, a trailing `;`) are skipped, as most parsers do.
+fn params(rest: &[u8]) -> Option<Vec<Param<'_>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while rest.get(*i).is_some_and(|&c| c == b' ' || c == b'\t') {
+            *i += 1;
+        }
     };
-    let value = trim_end(&value).to_vec();
-    if value.is_empty() {
-        return None;
+    loop {
+        skip_ws(&mut i);
+        match rest.get(i) {
+            None => return Some(out),
+            Some(b';') => i += 1,
+            Some(_) => return None,
+        }
+        skip_ws(&mut i);
+        if matches!(rest.get(i), None | Some(b';')) {
+            continue;
+        }
+        let start = i;
+        while rest.get(i).is_some_and(|&c| is_token_char(c)) {
+            i += 1;
+        }
+        let name = rest.get(start..i)?;
+        if name.is_empty() {
+            return None;
+        }
+        let before = i;
+        skip_ws(&mut i);
+        let mut space_around_equals = i != before;
+        if rest.get(i) != Some(&b'=') {
+            return None;
+        }
+        i += 1;
+        let after = i;
+        skip_ws(&mut i);
+        space_around_equals |= i != after;
+        let mut value = Vec::new();
+        let quoted = rest.get(i) == Some(&b'"');
+        if quoted {
+            i += 1;
+            loop {
+                match rest.get(i)? {
+                    b'"' => break,
+                    b'\\' => {
+                        value.push(*rest.get(i + 1)?);
+                        i += 2;
+                    }
+                    &c => {
+                        value.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            i += 1;
+        } else {
+            // A token, widened to the characters RFC 2046 allows in a
+            // boundary (`=`, `/`, `:`, `?`, ...), which clients send
+            // unquoted; never a quote, a separator or whitespace.
+            while let Some(&c) = rest.get(i) {
+                if c <= b' ' || c >= 0x7f || matches!(c, b'"' | b';' | b',' | b'\\') {
+                    break;
+                }
+                value.push(c);
+                i += 1;
+            }
+            if value.is_empty() {
+                return None;
+            }
+        }
+        out.push(Param {
+            name,
+            value,
+            quoted,
+            space_around_equals,
+        });
     }
-    if value.iter().any(u8::is_ascii_whitespace) {
-        flags.boundary_whitespace = true;
-    }
-    Some(value)
+}
+
+/// RFC 9110 `tchar`.
+fn is_token_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+/// Whether `word` occurs in `s`, ignoring ASCII case.
+fn contains_word(s: &[u8], word: &[u8]) -> bool {
+    s.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word))
 }
 
 fn trim_start(mut s: &[u8]) -> &[u8] {
@@ -545,6 +648,69 @@ mod tests {
             assert!(m.error.is_none(), "{disposition}: {:?}", m.error);
             assert!(!m.flags.strict_error(), "{disposition}: {:?}", m.flags);
         }
+    }
+
+    #[test]
+    fn the_boundary_is_the_parameter_named_boundary() {
+        // The word inside another parameter's value: the first substring
+        // `boundary` gave `foo"` here while Go, Node and Python use `bar`.
+        let body =
+            "--bar\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n' or 1=1--\r\n--bar--\r\n";
+        for ct in [
+            "multipart/form-data; type=\"boundary=foo\"; boundary=bar",
+            "multipart/form-data; type=boundary=foo; boundary=bar",
+            "multipart/form-data; boundary=bar; x=\"a;boundary=foo\"",
+            "multipart/form-data; boundary*=foo; boundary=bar",
+            "multipart/form-data; xboundary=foo; boundary=bar",
+            "multipart/form-data boundary=foo; boundary=bar",
+        ] {
+            let m = parse(body.as_bytes(), ct.as_bytes());
+            assert!(m.error.is_some(), "{ct}");
+        }
+        // Parameters that do not parse.
+        for ct in [
+            "multipart/form-data; boundary=bar baz",
+            "multipart/form-data; boundary=\"bar",
+            "multipart/form-data; boundary=bar, multipart/mixed; boundary=baz",
+            "multipart/form-data; =x; boundary=bar",
+            "multipart/form-data; charset; boundary=bar",
+            "multipart/form-data; boundary=",
+        ] {
+            assert!(
+                parse(body.as_bytes(), ct.as_bytes()).error.is_some(),
+                "{ct}"
+            );
+        }
+        // Well-formed headers, the boundary quoted or holding the word.
+        for (ct, quoted) in [
+            ("multipart/form-data; boundary=bar", false),
+            ("multipart/form-data;boundary=bar;", false),
+            ("multipart/form-data; charset=utf-8; boundary=\"bar\"", true),
+            ("Multipart/Form-Data; BOUNDARY=bar ; type=x", false),
+        ] {
+            let m = parse(body.as_bytes(), ct.as_bytes());
+            assert!(m.error.is_none(), "{ct}: {:?}", m.error);
+            assert_eq!(
+                m.args,
+                vec![(b"q".to_vec(), b"' or 1=1--".to_vec())],
+                "{ct}"
+            );
+            assert_eq!(m.flags.boundary_quoted, quoted, "{ct}");
+        }
+        let mut flags = MultipartFlags::default();
+        let ct = b"multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxk";
+        assert_eq!(
+            boundary(ct, &mut flags).as_deref(),
+            Some(&b"----WebKitFormBoundary7MA4YWxk"[..])
+        );
+        let ct = b"multipart/form-data; boundary=\"a\\\"b=c:d\"";
+        assert_eq!(boundary(ct, &mut flags).as_deref(), Some(&b"a\"b=c:d"[..]));
+        let mut flags = MultipartFlags::default();
+        assert_eq!(
+            boundary(b"multipart/form-data; boundary = x", &mut flags).as_deref(),
+            Some(&b"x"[..])
+        );
+        assert!(flags.boundary_whitespace);
     }
 
     #[test]
