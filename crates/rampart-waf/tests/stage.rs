@@ -611,3 +611,36 @@ fn an_empty_json_body_is_not_a_parse_error() {
         assert!(matches!(verdict(&stage, &mut blank), Verdict::Respond(_)));
     }
 }
+
+#[test]
+fn a_line_that_starts_with_the_boundary_but_is_not_one_is_refused() {
+    // `--Xjunk` is data to this parser and a delimiter to parsers that match
+    // the boundary as a prefix: the part after it would be one the WAF never
+    // saw as a part (ModSecurity's recommended rule 200004).
+    let body = "--X\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n\
+                --Xjunk\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\nw\r\n--X--\r\n";
+    for stage in body_stages() {
+        let mut attack = post("multipart/form-data; boundary=X", body);
+        assert!(
+            matches!(verdict(&stage, &mut attack), Verdict::Respond(_)),
+            "{:?}",
+            attack.notes.waf
+        );
+        assert!(attack.notes.waf.matched_rules.contains(&200004));
+    }
+    // A markdown rule (`---`) in a field under a browser's boundary is text.
+    let body = "------WebKitFormBoundaryA1b2\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\n\
+                title\r\n---\r\nbody\r\n--\r\n------WebKitFormBoundaryA1b2--\r\n";
+    for stage in body_stages() {
+        let mut legit = post(
+            "multipart/form-data; boundary=----WebKitFormBoundaryA1b2",
+            body,
+        );
+        assert_eq!(
+            verdict(&stage, &mut legit),
+            Verdict::Continue,
+            "{:?}",
+            legit.notes.waf
+        );
+    }
+}

@@ -300,12 +300,13 @@ pub fn parse(body: &[u8], content_type: &[u8]) -> Multipart {
         let trimmed = trim_end(line);
         let is_delim = trimmed == delim.as_slice();
         let is_end = trimmed == delim_end.as_slice();
-        if !is_delim
-            && !is_end
-            && line.starts_with(b"--")
-            && !matches!(state, State::Epilogue)
-            && (line.starts_with(&delim) || delim.starts_with(line))
-        {
+        // A line that starts with the delimiter but goes on (`--XyZjunk`,
+        // `--XyZ--x`) is data here and a delimiter to parsers that match the
+        // boundary as a prefix: the recommended rule 200004 refuses it. A
+        // line that is only the start of the delimiter (`--`, or `---` under
+        // a browser's `----WebKitFormBoundary…`) is text nobody reads as a
+        // delimiter, so it does not count.
+        if !is_delim && !is_end && !matches!(state, State::Epilogue) && line.starts_with(&delim) {
             m.flags.unmatched_boundary = true;
         }
         match state {
@@ -711,6 +712,23 @@ mod tests {
             Some(&b"x"[..])
         );
         assert!(flags.boundary_whitespace);
+    }
+
+    #[test]
+    fn only_a_line_that_starts_with_the_delimiter_is_an_unmatched_boundary() {
+        let with = |line: &str| {
+            let body = format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n{line}\r\nw\r\n--XyZ--\r\n"
+            );
+            parse(body.as_bytes(), CT).flags.unmatched_boundary
+        };
+        assert!(with("--XyZjunk"));
+        assert!(with("--XyZ--junk"));
+        assert!(with("--XyZ x"));
+        assert!(!with("--"));
+        assert!(!with("--Xy"));
+        assert!(!with("-- signature"));
+        assert!(!with("---"));
     }
 
     #[test]
