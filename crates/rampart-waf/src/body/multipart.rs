@@ -76,6 +76,15 @@ const MAX_FILES: usize = 100;
 /// kept with the part's name (MULTIPART_PART_HEADERS), so without a bound a
 /// long name and many short lines made a small body gigabytes of pairs.
 const MAX_PART_HEADERS: usize = 32;
+/// The part names copied as MULTIPART_PART_HEADERS keys (one per header
+/// line, as each line is a value keyed by its part's name) are bounded in
+/// total: a long name over 32 lines still made the pairs some 33 times the
+/// body. A name is in the body once, and its Content-Disposition line is
+/// longer than it, so forms with up to four header lines per part (they have
+/// one to three) stay within four times the body, plus room for small ones.
+const PART_HEADER_KEY_BYTES_PER_BODY_BYTE: usize = 4;
+/// ... the room for small bodies.
+const MIN_PART_HEADER_KEY_BYTES: usize = 64 * 1024;
 
 /// The boundary from a Content-Type header value, with boundary flags.
 ///
@@ -293,6 +302,10 @@ pub fn parse(body: &[u8], content_type: &[u8]) -> Multipart {
     let mut pending_eol: &[u8] = b"";
     let mut parts = 0usize;
     let mut finished = false;
+    let mut key_bytes_left = body
+        .len()
+        .saturating_mul(PART_HEADER_KEY_BYTES_PER_BODY_BYTE)
+        .saturating_add(MIN_PART_HEADER_KEY_BYTES);
     for (line, cr, has_lf) in lines(body) {
         if has_lf && !matches!(state, State::Epilogue) {
             if cr { crlf += 1 } else { lf += 1 }
@@ -343,7 +356,8 @@ pub fn parse(body: &[u8], content_type: &[u8]) -> Multipart {
                     if parts > MAX_PARTS {
                         m.flags.file_limit_exceeded = true;
                     } else {
-                        finish_part(&mut m, &headers, std::mem::take(&mut data));
+                        let data = std::mem::take(&mut data);
+                        finish_part(&mut m, &mut headers, data, &mut key_bytes_left);
                     }
                     headers.clear();
                     if is_end {
@@ -381,11 +395,18 @@ pub fn parse(body: &[u8], content_type: &[u8]) -> Multipart {
     m
 }
 
-fn finish_part(m: &mut Multipart, headers: &[Vec<u8>], data: Vec<u8>) {
+/// Files the part as an argument or a file; its header lines are moved into
+/// MULTIPART_PART_HEADERS while `key_bytes_left` allows the name copies.
+fn finish_part(
+    m: &mut Multipart,
+    headers: &mut Vec<Vec<u8>>,
+    data: Vec<u8>,
+    key_bytes_left: &mut usize,
+) {
     let mut name: Option<Vec<u8>> = None;
     let mut filename: Option<Vec<u8>> = None;
     let mut disposition_seen = false;
-    for h in headers {
+    for h in headers.iter() {
         let Some(colon) = h.iter().position(|&c| c == b':') else {
             m.flags.invalid_part = true;
             continue;
@@ -409,8 +430,16 @@ fn finish_part(m: &mut Multipart, headers: &[Vec<u8>], data: Vec<u8>) {
         m.flags.invalid_part = true;
     }
     let name = name.unwrap_or_default();
-    for h in headers {
-        m.part_headers.push((name.clone(), h.clone()));
+    match key_bytes_left.checked_sub(name.len().saturating_mul(headers.len())) {
+        Some(left) => {
+            *key_bytes_left = left;
+            for h in headers.drain(..) {
+                m.part_headers.push((name.clone(), h));
+            }
+        }
+        // Past the bound the lines are not kept, and the body fails strict
+        // validation (rule 200003 refuses it).
+        None => m.flags.invalid_part = true,
     }
     // `filename=""` is a field to some parsers (Go's), so its content is
     // inspected as one rather than filed as an upload nobody looks into.
@@ -576,6 +605,45 @@ mod tests {
         let m = parse(body.as_bytes(), CT);
         assert!(m.part_headers.len() <= MAX_PART_HEADERS);
         assert!(m.flags.invalid_part && m.flags.strict_error());
+    }
+
+    #[test]
+    fn part_header_names_are_bounded_in_total() {
+        // 20 parts, each a 10,000-byte name over 32 header lines: 6.4 MB of
+        // name copies from a 205 KB body.
+        let name = "A".repeat(10_000);
+        let mut body = String::new();
+        for _ in 0..20 {
+            body.push_str(&format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n"
+            ));
+            for _ in 0..31 {
+                body.push_str("a:\r\n");
+            }
+            body.push_str("\r\nv\r\n");
+        }
+        body.push_str("--XyZ--\r\n");
+        let m = parse(body.as_bytes(), CT);
+        let keys: usize = m.part_headers.iter().map(|(k, _)| k.len()).sum();
+        assert!(
+            keys <= body.len() * PART_HEADER_KEY_BYTES_PER_BODY_BYTE + MIN_PART_HEADER_KEY_BYTES,
+            "{keys} bytes of names from a {}-byte body",
+            body.len()
+        );
+        assert!(m.flags.invalid_part && m.flags.strict_error());
+        assert_eq!(m.args.len(), 20);
+        // Long names with the usual header lines are kept whole.
+        let mut body = String::new();
+        for _ in 0..100 {
+            body.push_str(&format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"a.txt\"\r\n\
+                 Content-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\nv\r\n"
+            ));
+        }
+        body.push_str("--XyZ--\r\n");
+        let m = parse(body.as_bytes(), CT);
+        assert_eq!(m.part_headers.len(), 300);
+        assert!(!m.flags.strict_error(), "{:?}", m.flags);
     }
 
     #[test]
