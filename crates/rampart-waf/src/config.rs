@@ -67,10 +67,11 @@ pub struct WafConfig {
     /// `response_body_limit` is set (`SecResponseBodyMimeType`).
     #[serde(default = "default_response_types")]
     pub response_body_types: Vec<String>,
-    /// Add ModSecurity's recommended rules 200000-200003, 200005 and 200007:
-    /// JSON (also `+json` types) and XML body processors by Content-Type,
+    /// Add ModSecurity's recommended rules 200000-200005 and 200007: JSON
+    /// (also `+json` types) and XML body processors by Content-Type,
     /// refusing unparseable bodies, multipart bodies that fail strict
-    /// validation, requests a regex could not be decided on within the
+    /// validation or hold a line that starts with the boundary but is not
+    /// one, requests a regex could not be decided on within the
     /// backtracking limit and requests with more arguments than are inspected.
     #[serde(default = "yes")]
     pub recommended_rules: bool,
@@ -438,16 +439,23 @@ impl WafConfig {
     }
 }
 
-/// ModSecurity's `modsecurity.conf-recommended` rules 200000-200003, the
+/// ModSecurity's `modsecurity.conf-recommended` rules 200000-200004, the
 /// JSON processor also for structured `+json` types (`application/problem+json`,
 /// `application/cloudevents+json`: frameworks bind them as JSON, so their
 /// members must be ARGS too), and 200007 in our words: arguments past
 /// `SecArgumentsLimit` are not inspected, so such a request is refused
 /// rather than let through with its tail unread.
-const RECOMMENDED_RULES: &str = r#"SecRule REQUEST_HEADERS:Content-Type "@rx (?:application(?:/soap\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
-SecRule REQUEST_HEADERS:Content-Type "@rx application/(?:[a-z0-9.+-]+\+)?json\s*(?:;|$)" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+///
+/// The content-type patterns are anchored at the start (as ModSecurity's
+/// are): unanchored, `text/xml` or `application/json` inside a parameter
+/// (`application/x-www-form-urlencoded;type=text/xml`) switched a form body
+/// to the XML or JSON processor, which found no arguments in it, while the
+/// application parsed the form.
+const RECOMMENDED_RULES: &str = r#"SecRule REQUEST_HEADERS:Content-Type "@rx ^\s*(?:application(?:/soap\+|/)|text/)xml" "id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
+SecRule REQUEST_HEADERS:Content-Type "@rx ^\s*application/(?:[a-z0-9.+-]+\+)?json\s*(?:;|$)" "id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
 SecRule REQBODY_ERROR "!@eq 0" "id:200002,phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.'"
 SecRule MULTIPART_STRICT_ERROR "!@eq 0" "id:200003,phase:2,t:none,log,deny,status:400,msg:'Multipart request body failed strict validation'"
+SecRule MULTIPART_UNMATCHED_BOUNDARY "@eq 1" "id:200004,phase:2,t:none,log,deny,status:400,msg:'Multipart parser detected a possible unmatched boundary.'"
 SecRule INBOUND_DATA_ERROR "@eq 1" "id:200007,phase:2,t:none,log,deny,status:400,msg:'More arguments than are inspected'"
 "#;
 

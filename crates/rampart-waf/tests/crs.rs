@@ -20,8 +20,8 @@ fn crs() -> Option<Arc<Ruleset>> {
     let mut b = RulesetBuilder::new();
     b.load_str(
         "SecRuleEngine On\nSecRequestBodyAccess On\n\
-         SecRule REQUEST_HEADERS:Content-Type \"(?:application(?:/soap\\+|/)|text/)xml\" \"id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML\"\n\
-         SecRule REQUEST_HEADERS:Content-Type \"application/json\" \"id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON\"\n",
+         SecRule REQUEST_HEADERS:Content-Type \"^(?:application(?:/soap\\+|/)|text/)xml\" \"id:200000,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML\"\n\
+         SecRule REQUEST_HEADERS:Content-Type \"^application/json\" \"id:200001,phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON\"\n",
         Path::new("<test-preamble>"),
     )
     .unwrap();

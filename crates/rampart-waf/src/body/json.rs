@@ -16,7 +16,15 @@ use super::Pair;
 /// `serde_json::Value`: a repeated key (`{"q":"<payload>","q":"ok"}`) gives
 /// both values as ARGS. A map would keep only the last, while parsers that
 /// keep the first hand the payload to the application uninspected.
+///
+/// An empty body is no arguments, not an error: a request sent with a JSON
+/// Content-Type and no body (a DELETE, an action endpoint) is common and
+/// carries nothing to inspect, and ModSecurity does not fail it either. A
+/// body of whitespace only is still an error.
 pub fn parse(input: &[u8], depth_limit: usize, limit: usize) -> Result<Vec<Pair>, String> {
+    if input.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut out = Vec::new();
     let mut bounds = Bounds {
         depth_limit,
@@ -240,6 +248,12 @@ mod tests {
         // Escaped keys are decoded; trailing data is an error.
         assert_eq!(parse(br#"{"\u0071":1}"#, 16, 100).unwrap()[0].0, b"json.q");
         assert!(parse(b"{} x", 16, 100).is_err());
+    }
+
+    #[test]
+    fn an_empty_body_is_no_arguments_and_no_error() {
+        assert_eq!(parse(b"", 16, 100), Ok(Vec::new()));
+        assert!(parse(b" \r\n", 16, 100).is_err());
     }
 
     #[test]

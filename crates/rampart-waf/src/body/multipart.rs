@@ -76,50 +76,162 @@ const MAX_FILES: usize = 100;
 /// kept with the part's name (MULTIPART_PART_HEADERS), so without a bound a
 /// long name and many short lines made a small body gigabytes of pairs.
 const MAX_PART_HEADERS: usize = 32;
+/// The part names copied as MULTIPART_PART_HEADERS keys (one per header
+/// line, as each line is a value keyed by its part's name) are bounded in
+/// total: a long name over 32 lines still made the pairs some 33 times the
+/// body. A name is in the body once, and its Content-Disposition line is
+/// longer than it, so forms with up to four header lines per part (they have
+/// one to three) stay within four times the body, plus room for small ones.
+const PART_HEADER_KEY_BYTES_PER_BODY_BYTE: usize = 4;
+/// ... the room for small bodies.
+const MIN_PART_HEADER_KEY_BYTES: usize = 64 * 1024;
 
 /// The boundary from a Content-Type header value, with boundary flags.
+///
+/// The parameters are parsed as HTTP parameters (`;`-separated, values a
+/// token or a quoted string) and the boundary is the value of the one
+/// parameter named `boundary`. `None` (a parse error) when the parameters do
+/// not parse, when there is no or more than one such parameter, or when the
+/// word appears anywhere else (`type="boundary=foo"; boundary=bar`,
+/// `boundary*=`): the first substring `boundary` used to be taken, so such a
+/// header gave this parser one boundary and the application's another.
 pub fn boundary(content_type: &[u8], flags: &mut MultipartFlags) -> Option<Vec<u8>> {
-    let lower = content_type.to_ascii_lowercase();
-    let pos = lower.windows(8).position(|w| w == b"boundary")?;
-    // Several boundary parameters: parsers disagree on which one counts (the
-    // first here, the last in others), so a body could hide its real parts.
-    let boundary_params = lower
-        .split(|&c| c == b';' || c == b',')
-        .filter(|param| {
-            let name = param.split(|&c| c == b'=').next().unwrap_or_default();
-            trim_end(trim_start(name)) == b"boundary"
-        })
-        .count();
-    if boundary_params > 1 {
+    let media_end = content_type
+        .iter()
+        .position(|&c| c == b';')
+        .unwrap_or(content_type.len());
+    let media = content_type.get(..media_end)?;
+    if contains_word(media, b"boundary") || media.contains(&b'"') {
         return None;
     }
-    let mut rest = content_type.get(pos + 8..)?;
-    if rest.first().is_some_and(u8::is_ascii_whitespace) {
-        flags.boundary_whitespace = true;
+    let mut found: Option<Vec<u8>> = None;
+    for param in params(content_type.get(media_end..)?)? {
+        if param.name.eq_ignore_ascii_case(b"boundary") {
+            if found.is_some() {
+                // Parsers disagree on which of several counts.
+                return None;
+            }
+            flags.boundary_whitespace |= param.space_around_equals;
+            if param.quoted {
+                flags.boundary_quoted = true;
+            }
+            let value = trim_end(&param.value);
+            if value.is_empty() {
+                return None;
+            }
+            if value.iter().any(u8::is_ascii_whitespace) {
+                flags.boundary_whitespace = true;
+            }
+            found = Some(value.to_vec());
+        } else if contains_word(param.name, b"boundary") || contains_word(&param.value, b"boundary")
+        {
+            return None;
+        }
     }
-    rest = trim_start(rest);
-    rest = rest.strip_prefix(b"=")?;
-    if rest.first().is_some_and(u8::is_ascii_whitespace) {
-        flags.boundary_whitespace = true;
-    }
-    rest = trim_start(rest);
-    let value: Vec<u8> = if let Some(q) = rest.strip_prefix(b"\"") {
-        flags.boundary_quoted = true;
-        q.iter().copied().take_while(|&c| c != b'"').collect()
-    } else {
-        rest.iter()
-            .copied()
-            .take_while(|&c| c != b';' && c != b',')
-            .collect()
+    found
+}
+
+/// One Content-Type parameter.
+struct Param<'a> {
+    name: &'a [u8],
+    /// Unquoted and unescaped.
+    value: Vec<u8>,
+    quoted: bool,
+    space_around_equals: bool,
+}
+
+/// The parameters after the media type (`rest` starts at the first `;`, or
+/// is empty). `None` when they do not parse: a name that is not a token, a
+/// missing `=`, an unterminated quoted string, or something other than `;`
+/// after a value (`boundary=a b`, `boundary=a, multipart/mixed`). Empty
+/// parameters (`;;`, a trailing `;`) are skipped, as most parsers do.
+fn params(rest: &[u8]) -> Option<Vec<Param<'_>>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while rest.get(*i).is_some_and(|&c| c == b' ' || c == b'\t') {
+            *i += 1;
+        }
     };
-    let value = trim_end(&value).to_vec();
-    if value.is_empty() {
-        return None;
+    loop {
+        skip_ws(&mut i);
+        match rest.get(i) {
+            None => return Some(out),
+            Some(b';') => i += 1,
+            Some(_) => return None,
+        }
+        skip_ws(&mut i);
+        if matches!(rest.get(i), None | Some(b';')) {
+            continue;
+        }
+        let start = i;
+        while rest.get(i).is_some_and(|&c| is_token_char(c)) {
+            i += 1;
+        }
+        let name = rest.get(start..i)?;
+        if name.is_empty() {
+            return None;
+        }
+        let before = i;
+        skip_ws(&mut i);
+        let mut space_around_equals = i != before;
+        if rest.get(i) != Some(&b'=') {
+            return None;
+        }
+        i += 1;
+        let after = i;
+        skip_ws(&mut i);
+        space_around_equals |= i != after;
+        let mut value = Vec::new();
+        let quoted = rest.get(i) == Some(&b'"');
+        if quoted {
+            i += 1;
+            loop {
+                match rest.get(i)? {
+                    b'"' => break,
+                    b'\\' => {
+                        value.push(*rest.get(i + 1)?);
+                        i += 2;
+                    }
+                    &c => {
+                        value.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            i += 1;
+        } else {
+            // A token, widened to the characters RFC 2046 allows in a
+            // boundary (`=`, `/`, `:`, `?`, ...), which clients send
+            // unquoted; never a quote, a separator or whitespace.
+            while let Some(&c) = rest.get(i) {
+                if c <= b' ' || c >= 0x7f || matches!(c, b'"' | b';' | b',' | b'\\') {
+                    break;
+                }
+                value.push(c);
+                i += 1;
+            }
+            if value.is_empty() {
+                return None;
+            }
+        }
+        out.push(Param {
+            name,
+            value,
+            quoted,
+            space_around_equals,
+        });
     }
-    if value.iter().any(u8::is_ascii_whitespace) {
-        flags.boundary_whitespace = true;
-    }
-    Some(value)
+}
+
+/// RFC 9110 `tchar`.
+fn is_token_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+/// Whether `word` occurs in `s`, ignoring ASCII case.
+fn contains_word(s: &[u8], word: &[u8]) -> bool {
+    s.windows(word.len()).any(|w| w.eq_ignore_ascii_case(word))
 }
 
 fn trim_start(mut s: &[u8]) -> &[u8] {
@@ -190,6 +302,10 @@ pub fn parse(body: &[u8], content_type: &[u8]) -> Multipart {
     let mut pending_eol: &[u8] = b"";
     let mut parts = 0usize;
     let mut finished = false;
+    let mut key_bytes_left = body
+        .len()
+        .saturating_mul(PART_HEADER_KEY_BYTES_PER_BODY_BYTE)
+        .saturating_add(MIN_PART_HEADER_KEY_BYTES);
     for (line, cr, has_lf) in lines(body) {
         if has_lf && !matches!(state, State::Epilogue) {
             if cr { crlf += 1 } else { lf += 1 }
@@ -197,12 +313,13 @@ pub fn parse(body: &[u8], content_type: &[u8]) -> Multipart {
         let trimmed = trim_end(line);
         let is_delim = trimmed == delim.as_slice();
         let is_end = trimmed == delim_end.as_slice();
-        if !is_delim
-            && !is_end
-            && line.starts_with(b"--")
-            && !matches!(state, State::Epilogue)
-            && (line.starts_with(&delim) || delim.starts_with(line))
-        {
+        // A line that starts with the delimiter but goes on (`--XyZjunk`,
+        // `--XyZ--x`) is data here and a delimiter to parsers that match the
+        // boundary as a prefix: the recommended rule 200004 refuses it. A
+        // line that is only the start of the delimiter (`--`, or `---` under
+        // a browser's `----WebKitFormBoundary…`) is text nobody reads as a
+        // delimiter, so it does not count.
+        if !is_delim && !is_end && !matches!(state, State::Epilogue) && line.starts_with(&delim) {
             m.flags.unmatched_boundary = true;
         }
         match state {
@@ -239,7 +356,8 @@ pub fn parse(body: &[u8], content_type: &[u8]) -> Multipart {
                     if parts > MAX_PARTS {
                         m.flags.file_limit_exceeded = true;
                     } else {
-                        finish_part(&mut m, &headers, std::mem::take(&mut data));
+                        let data = std::mem::take(&mut data);
+                        finish_part(&mut m, &mut headers, data, &mut key_bytes_left);
                     }
                     headers.clear();
                     if is_end {
@@ -277,11 +395,18 @@ pub fn parse(body: &[u8], content_type: &[u8]) -> Multipart {
     m
 }
 
-fn finish_part(m: &mut Multipart, headers: &[Vec<u8>], data: Vec<u8>) {
+/// Files the part as an argument or a file; its header lines are moved into
+/// MULTIPART_PART_HEADERS while `key_bytes_left` allows the name copies.
+fn finish_part(
+    m: &mut Multipart,
+    headers: &mut Vec<Vec<u8>>,
+    data: Vec<u8>,
+    key_bytes_left: &mut usize,
+) {
     let mut name: Option<Vec<u8>> = None;
     let mut filename: Option<Vec<u8>> = None;
     let mut disposition_seen = false;
-    for h in headers {
+    for h in headers.iter() {
         let Some(colon) = h.iter().position(|&c| c == b':') else {
             m.flags.invalid_part = true;
             continue;
@@ -296,15 +421,25 @@ fn finish_part(m: &mut Multipart, headers: &[Vec<u8>], data: Vec<u8>) {
                 continue;
             }
             disposition_seen = true;
-            parse_disposition(value, &mut m.flags, &mut name, &mut filename);
+            if let Err(e) = parse_disposition(value, &mut m.flags, &mut name, &mut filename) {
+                m.error.get_or_insert_with(|| e.into());
+            }
         }
     }
     if !disposition_seen || name.is_none() {
         m.flags.invalid_part = true;
     }
     let name = name.unwrap_or_default();
-    for h in headers {
-        m.part_headers.push((name.clone(), h.clone()));
+    match key_bytes_left.checked_sub(name.len().saturating_mul(headers.len())) {
+        Some(left) => {
+            *key_bytes_left = left;
+            for h in headers.drain(..) {
+                m.part_headers.push((name.clone(), h));
+            }
+        }
+        // Past the bound the lines are not kept, and the body fails strict
+        // validation (rule 200003 refuses it).
+        None => m.flags.invalid_part = true,
     }
     // `filename=""` is a field to some parsers (Go's), so its content is
     // inspected as one rather than filed as an upload nobody looks into.
@@ -324,16 +459,26 @@ fn finish_part(m: &mut Multipart, headers: &[Vec<u8>], data: Vec<u8>) {
     }
 }
 
+/// Reads `name` and `filename` from a Content-Disposition value; anomalies
+/// parsers tolerate differently are flags. A parameter this parser would
+/// read differently from the application's is an `Err` (a parse error, as in
+/// ModSecurity): any parameter but `name` and `filename`, either of them
+/// twice, or whitespace before `=`. Only the exact key `filename` makes the
+/// part a file: `filename*=x` and `filename ="x"` used to count, so the
+/// content went uninspected as an upload while PHP (which knows only
+/// `filename`) and Go (which drops an invalid `filename*`) delivered it as a
+/// field. `filename*` (RFC 2231) is forbidden in form data by RFC 7578.
 fn parse_disposition(
     v: &[u8],
     flags: &mut MultipartFlags,
     name: &mut Option<Vec<u8>>,
     filename: &mut Option<Vec<u8>>,
-) {
+) -> Result<(), &'static str> {
+    let mut result = Ok(());
     let lower = v.to_ascii_lowercase();
     let Some(rest) = lower.strip_prefix(b"form-data").map(|r| r.len()) else {
         flags.invalid_part = true;
-        return;
+        return result;
     };
     let mut i = v.len() - rest;
     loop {
@@ -354,7 +499,9 @@ fn parse_disposition(
         while v.get(i).is_some_and(|&c| c != b'=' && c != b';') {
             i += 1;
         }
-        let key = trim_end(v.get(start..i).unwrap_or_default()).to_ascii_lowercase();
+        let raw_key = v.get(start..i).unwrap_or_default();
+        let key = trim_end(raw_key).to_ascii_lowercase();
+        let space_before_equals = key.len() != raw_key.len();
         if v.get(i) != Some(&b'=') {
             if key.is_empty() {
                 if v.get(i).is_none() {
@@ -409,12 +556,33 @@ fn parse_disposition(
                 raw.to_vec()
             }
         };
-        match key.as_slice() {
-            b"name" => *name = Some(value),
-            b"filename" | b"filename*" => *filename = Some(value),
-            _ => {}
+        // The first problem is reported; the rest of the header is still
+        // read, so a later `name` keeps naming the part.
+        let problem = if space_before_equals {
+            Some("multipart: whitespace before '=' in a Content-Disposition parameter")
+        } else {
+            match key.as_slice() {
+                b"name" if name.is_some() => Some("multipart: Content-Disposition names twice"),
+                b"name" => {
+                    *name = Some(value);
+                    None
+                }
+                b"filename" if filename.is_some() => {
+                    Some("multipart: Content-Disposition with two file names")
+                }
+                b"filename" => {
+                    *filename = Some(value);
+                    None
+                }
+                b"filename*" => Some("multipart: filename* in form data (RFC 7578)"),
+                _ => Some("multipart: unknown Content-Disposition parameter"),
+            }
+        };
+        if let (Some(p), Ok(())) = (problem, result) {
+            result = Err(p);
         }
     }
+    result
 }
 
 #[cfg(test)]
@@ -440,6 +608,45 @@ mod tests {
     }
 
     #[test]
+    fn part_header_names_are_bounded_in_total() {
+        // 20 parts, each a 10,000-byte name over 32 header lines: 6.4 MB of
+        // name copies from a 205 KB body.
+        let name = "A".repeat(10_000);
+        let mut body = String::new();
+        for _ in 0..20 {
+            body.push_str(&format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n"
+            ));
+            for _ in 0..31 {
+                body.push_str("a:\r\n");
+            }
+            body.push_str("\r\nv\r\n");
+        }
+        body.push_str("--XyZ--\r\n");
+        let m = parse(body.as_bytes(), CT);
+        let keys: usize = m.part_headers.iter().map(|(k, _)| k.len()).sum();
+        assert!(
+            keys <= body.len() * PART_HEADER_KEY_BYTES_PER_BODY_BYTE + MIN_PART_HEADER_KEY_BYTES,
+            "{keys} bytes of names from a {}-byte body",
+            body.len()
+        );
+        assert!(m.flags.invalid_part && m.flags.strict_error());
+        assert_eq!(m.args.len(), 20);
+        // Long names with the usual header lines are kept whole.
+        let mut body = String::new();
+        for _ in 0..100 {
+            body.push_str(&format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"a.txt\"\r\n\
+                 Content-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n\r\nv\r\n"
+            ));
+        }
+        body.push_str("--XyZ--\r\n");
+        let m = parse(body.as_bytes(), CT);
+        assert_eq!(m.part_headers.len(), 300);
+        assert!(!m.flags.strict_error(), "{:?}", m.flags);
+    }
+
+    #[test]
     fn parts_parsers_disagree_on_are_refused_or_inspected() {
         // Two Content-Disposition headers (a field, then a file): invalid.
         let body = "--XyZ\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Disposition: form-data; name=\"q\"; filename=\"x\"\r\n\r\n' or 1=1--\r\n--XyZ--\r\n";
@@ -462,6 +669,134 @@ mod tests {
         let m = parse(body.as_bytes(), b"multipart/form-data; boundary=boundary");
         assert!(m.error.is_none(), "{:?}", m.error);
         assert_eq!(m.args.len(), 1);
+    }
+
+    #[test]
+    fn disposition_parameters_other_parsers_read_differently_are_errors() {
+        // `filename*=x` and `filename ="x"` made the part an uninspected
+        // file, while PHP and Go deliver its content as the field q.
+        for disposition in [
+            "name=\"q\"; filename*=x",
+            "name=\"q\"; filename =\"x\"",
+            "name=\"q\"; filename*=utf-8''x.txt",
+        ] {
+            let body = format!(
+                "--XyZ\r\nContent-Disposition: form-data; {disposition}\r\n\r\n' or 1=1--\r\n--XyZ--\r\n"
+            );
+            let m = parse(body.as_bytes(), CT);
+            assert!(m.error.is_some(), "{disposition}");
+            assert!(m.files.is_empty(), "{disposition}");
+            assert_eq!(
+                m.args,
+                vec![(b"q".to_vec(), b"' or 1=1--".to_vec())],
+                "{disposition}"
+            );
+        }
+        // Unknown parameters, a name or file name twice, a space before `=`.
+        for disposition in [
+            "name=\"q\"; size=3",
+            "name=\"q\"; name=\"r\"",
+            "name=\"q\"; filename=\"a\"; filename=\"b\"",
+            "name =\"q\"",
+        ] {
+            let body = format!(
+                "--XyZ\r\nContent-Disposition: form-data; {disposition}\r\n\r\nv\r\n--XyZ--\r\n"
+            );
+            assert!(parse(body.as_bytes(), CT).error.is_some(), "{disposition}");
+        }
+        // What browsers send, in either order and with a space after `=`.
+        for disposition in [
+            "name=\"q\"",
+            "filename=\"a.txt\"; name=\"q\"",
+            "NAME= \"q\"; FileName=\"a.txt\"",
+        ] {
+            let body = format!(
+                "--XyZ\r\nContent-Disposition: form-data; {disposition}\r\n\r\nv\r\n--XyZ--\r\n"
+            );
+            let m = parse(body.as_bytes(), CT);
+            assert!(m.error.is_none(), "{disposition}: {:?}", m.error);
+            assert!(!m.flags.strict_error(), "{disposition}: {:?}", m.flags);
+        }
+    }
+
+    #[test]
+    fn the_boundary_is_the_parameter_named_boundary() {
+        // The word inside another parameter's value: the first substring
+        // `boundary` gave `foo"` here while Go, Node and Python use `bar`.
+        let body =
+            "--bar\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\n' or 1=1--\r\n--bar--\r\n";
+        for ct in [
+            "multipart/form-data; type=\"boundary=foo\"; boundary=bar",
+            "multipart/form-data; type=boundary=foo; boundary=bar",
+            "multipart/form-data; boundary=bar; x=\"a;boundary=foo\"",
+            "multipart/form-data; boundary*=foo; boundary=bar",
+            "multipart/form-data; xboundary=foo; boundary=bar",
+            "multipart/form-data boundary=foo; boundary=bar",
+        ] {
+            let m = parse(body.as_bytes(), ct.as_bytes());
+            assert!(m.error.is_some(), "{ct}");
+        }
+        // Parameters that do not parse.
+        for ct in [
+            "multipart/form-data; boundary=bar baz",
+            "multipart/form-data; boundary=\"bar",
+            "multipart/form-data; boundary=bar, multipart/mixed; boundary=baz",
+            "multipart/form-data; =x; boundary=bar",
+            "multipart/form-data; charset; boundary=bar",
+            "multipart/form-data; boundary=",
+        ] {
+            assert!(
+                parse(body.as_bytes(), ct.as_bytes()).error.is_some(),
+                "{ct}"
+            );
+        }
+        // Well-formed headers, the boundary quoted or holding the word.
+        for (ct, quoted) in [
+            ("multipart/form-data; boundary=bar", false),
+            ("multipart/form-data;boundary=bar;", false),
+            ("multipart/form-data; charset=utf-8; boundary=\"bar\"", true),
+            ("Multipart/Form-Data; BOUNDARY=bar ; type=x", false),
+        ] {
+            let m = parse(body.as_bytes(), ct.as_bytes());
+            assert!(m.error.is_none(), "{ct}: {:?}", m.error);
+            assert_eq!(
+                m.args,
+                vec![(b"q".to_vec(), b"' or 1=1--".to_vec())],
+                "{ct}"
+            );
+            assert_eq!(m.flags.boundary_quoted, quoted, "{ct}");
+        }
+        let mut flags = MultipartFlags::default();
+        let ct = b"multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxk";
+        assert_eq!(
+            boundary(ct, &mut flags).as_deref(),
+            Some(&b"----WebKitFormBoundary7MA4YWxk"[..])
+        );
+        let ct = b"multipart/form-data; boundary=\"a\\\"b=c:d\"";
+        assert_eq!(boundary(ct, &mut flags).as_deref(), Some(&b"a\"b=c:d"[..]));
+        let mut flags = MultipartFlags::default();
+        assert_eq!(
+            boundary(b"multipart/form-data; boundary = x", &mut flags).as_deref(),
+            Some(&b"x"[..])
+        );
+        assert!(flags.boundary_whitespace);
+    }
+
+    #[test]
+    fn only_a_line_that_starts_with_the_delimiter_is_an_unmatched_boundary() {
+        let with = |line: &str| {
+            let body = format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n{line}\r\nw\r\n--XyZ--\r\n"
+            );
+            parse(body.as_bytes(), CT).flags.unmatched_boundary
+        };
+        assert!(with("--XyZjunk"));
+        assert!(with("--XyZ--junk"));
+        assert!(with("--XyZ x"));
+        assert!(!with("--"));
+        assert!(!with("--Xy"));
+        assert!(!with("-- signature"));
+        assert!(!with("---"));
     }
 
     #[test]
