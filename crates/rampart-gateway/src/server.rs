@@ -469,8 +469,12 @@ async fn serve_hyper<IO>(
     let closing = IdleClose::After(limits.send_timeout);
     tokio::select! {
         _ = connection.as_mut() => {}
-        _ = watch.until_stalled_or_idle(limits.send_timeout, &closing) => {
-            metrics::counter!("rampart_send_timeouts_total").increment(1);
+        why = watch.until_stalled_or_idle(limits.send_timeout, &closing) => {
+            // Idle: nothing left to watch, only h2's queue (not a stalled
+            // response body) held it open.
+            if why == stall::Ended::Stalled {
+                metrics::counter!("rampart_send_timeouts_total").increment(1);
+            }
         }
     }
     // `drain` is held until here: the server waits for every receiver to go.

@@ -465,6 +465,8 @@ mod tests {
             "/C=US/ST=California/L=San Francisco/O=Example Inc./OU=Payments/CN=client-1",
             "/CN=a+OU=b/O=Example/emailAddress=ops@example.com",
             "/DC=com/DC=example/UID=42/CN=svc-billing",
+            // organizationIdentifier (PSD2/eIDAS) is not in x509-parser's registry.
+            "/organizationIdentifier=PSDGB-FCA-1/CN=tpp",
         ] {
             let Some(der) = certificate(subject) else {
                 return;

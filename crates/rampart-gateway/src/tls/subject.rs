@@ -27,7 +27,12 @@ pub(super) fn subject_text(name: &X509Name<'_>) -> String {
             }
             match x509_parser::objects::oid2abbrev(attr.attr_type(), registry) {
                 Ok(abbrev) => out.push_str(abbrev),
-                Err(_) => out.push_str(&attr.attr_type().to_id_string()),
+                // x509-parser's form (`OID(2.5.4.97)`), which subject rules
+                // written against earlier releases name; RFC 4514 would write
+                // the bare dotted form.
+                Err(_) => {
+                    let _ = write!(out, "{:?}", attr.attr_type());
+                }
             }
             out.push('=');
             match decode(attr.attr_value()) {
