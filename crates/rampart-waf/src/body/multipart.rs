@@ -475,6 +475,7 @@ fn parse_disposition(
     filename: &mut Option<Vec<u8>>,
 ) -> Result<(), &'static str> {
     let mut result = Ok(());
+    let mut extended_filename = false;
     let lower = v.to_ascii_lowercase();
     let Some(rest) = lower.strip_prefix(b"form-data").map(|r| r.len()) else {
         flags.invalid_part = true;
@@ -550,7 +551,11 @@ fn parse_disposition(
                     i += 1;
                 }
                 let raw = trim_end(v.get(start..i).unwrap_or_default());
-                if raw.contains(&b'"') || raw.contains(&b'\'') {
+                // An RFC 8187 extended value (`filename*=utf-8''a.txt`, as
+                // .NET's MultipartFormDataContent writes beside `filename`)
+                // holds single quotes by its syntax.
+                let extended = key.as_slice() == b"filename*";
+                if raw.contains(&b'"') || (raw.contains(&b'\'') && !extended) {
                     flags.invalid_quoting = true;
                 }
                 raw.to_vec()
@@ -574,13 +579,24 @@ fn parse_disposition(
                     *filename = Some(value);
                     None
                 }
-                b"filename*" => Some("multipart: filename* in form data (RFC 7578)"),
+                // Beside `filename` every parser takes the part as a file;
+                // alone (or twice) parsers disagree on whether it is one.
+                b"filename*" if extended_filename => {
+                    Some("multipart: Content-Disposition with two file names")
+                }
+                b"filename*" => {
+                    extended_filename = true;
+                    None
+                }
                 _ => Some("multipart: unknown Content-Disposition parameter"),
             }
         };
         if let (Some(p), Ok(())) = (problem, result) {
             result = Err(p);
         }
+    }
+    if extended_filename && filename.is_none() && result.is_ok() {
+        result = Err("multipart: filename* without filename in form data (RFC 7578)");
     }
     result
 }
@@ -679,6 +695,7 @@ mod tests {
             "name=\"q\"; filename*=x",
             "name=\"q\"; filename =\"x\"",
             "name=\"q\"; filename*=utf-8''x.txt",
+            "name=\"q\"; filename*=utf-8''x.txt; filename*=utf-8''y.txt",
         ] {
             let body = format!(
                 "--XyZ\r\nContent-Disposition: form-data; {disposition}\r\n\r\n' or 1=1--\r\n--XyZ--\r\n"
@@ -717,6 +734,14 @@ mod tests {
             assert!(m.error.is_none(), "{disposition}: {:?}", m.error);
             assert!(!m.flags.strict_error(), "{disposition}: {:?}", m.flags);
         }
+        // .NET's MultipartFormDataContent writes an RFC 8187 `filename*`
+        // beside `filename`: every parser takes that part as the file.
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=file; filename=a.txt; filename*=utf-8''a.txt\r\n\r\nv\r\n--XyZ--\r\n";
+        let m = parse(body.as_bytes(), CT);
+        assert!(m.error.is_none(), "{:?}", m.error);
+        assert!(!m.flags.strict_error(), "{:?}", m.flags);
+        assert_eq!(m.files.len(), 1);
+        assert!(m.args.is_empty());
     }
 
     #[test]
