@@ -747,9 +747,13 @@ fn upstream_uri(
     let base = &api.config.upstream.url;
     let mut path = cx.path.as_str();
     if api.config.strip_prefix {
-        path = path
-            .strip_prefix(api.config.path_prefix.trim_end_matches('/'))
-            .unwrap_or(path);
+        path = match path.strip_prefix(api.config.path_prefix.trim_end_matches('/')) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+            // Routed with its path parameters set aside (`/api;x/v1/users`
+            // for `/api/v1`): the prefix is not there to cut as sent, and
+            // forwarding it whole, or cut mid-segment, would reach another path.
+            _ => return Err(GatewayError::Malformed),
+        };
     }
     let base_path = base.path().trim_end_matches('/');
     if let Some(inbound) = inbound

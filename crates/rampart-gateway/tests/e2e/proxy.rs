@@ -295,6 +295,35 @@ async fn a_path_with_parameters_is_routed_as_without_them() {
 }
 
 #[tokio::test]
+async fn a_stripped_prefix_is_cut_by_whole_segments() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(
+        upstream.addr,
+        "",
+        "    path_prefix: /api/v1\n    strip_prefix: true",
+    ))
+    .await;
+    for (target, forwarded) in [
+        ("/api/v1/users?x=1", "/users?x=1"),
+        ("/api/v1", "/"),
+        ("/api/v1/", "/"),
+        ("/api/v1/a;b", "/a;b"),
+    ] {
+        let (status, _, _) = get(&gw.url(target)).await;
+        assert_eq!(status, StatusCode::OK, "{target}");
+        assert_eq!(upstream.last().path_and_query, forwarded, "{target}");
+    }
+    // Routed with path parameters set aside, the prefix is not there to cut:
+    // refused, not forwarded whole or cut mid-segment.
+    for target in ["/api;x/v1/users", "/api/v1;x/users"] {
+        let (status, headers, body) = get(&gw.url(target)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{target}");
+        assert_problem(&headers, &body, "malformed-request", 400);
+    }
+    assert_eq!(upstream.paths().len(), 4);
+}
+
+#[tokio::test]
 async fn unknown_routes_get_a_404_problem() {
     let upstream = Upstream::start().await;
     let yaml = config_yaml(
