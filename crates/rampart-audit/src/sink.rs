@@ -6,8 +6,9 @@
 //! line cut off midway is ended before the next batch, so the next record
 //! starts a line of its own instead of being glued to half a record.
 //!
-//! Files are created private (`0600`, directories `0700`) and never opened
-//! through a symbolic link.
+//! Files are created `0640` and directories `0750` (the owner writes, its
+//! group, where log shippers run, reads, other users see nothing) and never
+//! opened through a symbolic link.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -149,10 +150,11 @@ impl FileSink {
     /// Opens (appending to) `path`.
     pub fn open(path: &Path, options: FileSinkOptions) -> io::Result<Self> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            // Private, like the key store: records name clients and consumers.
+            // No access for other users: records name clients and consumers.
+            // The group reads (a log shipper in the owner's group).
             std::fs::DirBuilder::new()
                 .recursive(true)
-                .mode(0o700)
+                .mode(0o750)
                 .create(dir)?;
         }
         let file = open_live(path)?;
@@ -312,15 +314,15 @@ impl Sink for FileSink {
     }
 }
 
-/// Opens the live file for appending, created `0600` (records name clients
-/// and consumers), and never through a symbolic link (`O_NOFOLLOW`): a link
+/// Opens the live file for appending, created `0640` (records name clients
+/// and consumers: the owner's group may read them, other users may not), and never through a symbolic link (`O_NOFOLLOW`): a link
 /// planted where the log goes would have records appended to, or a file
 /// created at, whatever it points to.
 fn open_live(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .create(true)
         .append(true)
-        .mode(0o600)
+        .mode(0o640)
         .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
         .open(path)
         .map_err(|err| match std::fs::symlink_metadata(path) {
@@ -585,7 +587,7 @@ mod tests {
     }
 
     #[test]
-    fn new_files_and_directories_are_private() {
+    fn new_files_and_directories_are_closed_to_other_users() {
         use std::os::unix::fs::PermissionsExt;
         let dir = temp_dir("modes");
         let path = dir.join("logs/audit/audit.log");
@@ -596,14 +598,14 @@ mod tests {
             max_age: None,
         };
         let mut sink = FileSink::open(&path, options).unwrap();
-        assert_eq!(mode(&path), 0o600);
-        assert_eq!(mode(&dir.join("logs")), 0o700);
-        assert_eq!(mode(&dir.join("logs/audit")), 0o700);
+        assert_eq!(mode(&path), 0o640);
+        assert_eq!(mode(&dir.join("logs")), 0o750);
+        assert_eq!(mode(&dir.join("logs/audit")), 0o750);
         // The file a rotation starts is private too.
         sink.write_lines(b"0123456789\n").unwrap();
         sink.write_lines(b"0123456789\n").unwrap();
-        assert_eq!(mode(&dir.join("logs/audit/audit.log.1")), 0o600);
-        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.join("logs/audit/audit.log.1")), 0o640);
+        assert_eq!(mode(&path), 0o640);
     }
 
     #[test]
