@@ -79,10 +79,14 @@ fn refused(errors: ConfigErrors) -> ConfigErrors {
     errors
 }
 
-/// Reloads on SIGHUP until the task is dropped.
-pub async fn on_sighup(gateway: Arc<Gateway>) {
-    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    else {
+/// Reloads on SIGHUP until the task is dropped, on `hangups` if given (a
+/// stream made earlier, whose pending signal is taken first).
+pub async fn on_sighup(gateway: Arc<Gateway>, hangups: Option<tokio::signal::unix::Signal>) {
+    let hangups = match hangups {
+        Some(hangups) => Ok(hangups),
+        None => tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()),
+    };
+    let Ok(mut hangups) = hangups else {
         tracing::warn!("cannot listen for SIGHUP; reload on signal disabled");
         return;
     };

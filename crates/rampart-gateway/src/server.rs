@@ -57,6 +57,8 @@ pub struct Server {
     listeners: Plan,
     admin: TcpListener,
     watch_config: bool,
+    /// SIGHUP, caught since before the server was built (see [`Server::with_hangups`]).
+    hangups: Option<tokio::signal::unix::Signal>,
 }
 
 impl Server {
@@ -81,7 +83,17 @@ impl Server {
             listeners,
             admin,
             watch_config: true,
+            hangups: None,
         })
+    }
+
+    /// Reloads on the SIGHUPs of `hangups`, a stream made before the server
+    /// was built: one delivered while the first configuration was being
+    /// built (or in between) is still pending in it, and reloads once the
+    /// server runs. Without it the server listens for SIGHUP from `run` on.
+    pub fn with_hangups(mut self, hangups: tokio::signal::unix::Signal) -> Self {
+        self.hangups = Some(hangups);
+        self
     }
 
     /// Turns reload-on-file-change off (it is on by default).
@@ -136,7 +148,7 @@ impl Server {
         let (admin_stop_sender, admin_stop) = watch::channel(false);
         let admin = tokio::spawn(admin_loop(self.admin, gateway.clone(), admin_stop));
         let background = [
-            tokio::spawn(crate::reload::on_sighup(gateway.clone())),
+            tokio::spawn(crate::reload::on_sighup(gateway.clone(), self.hangups)),
             tokio::spawn(watch_tls(gateway.clone(), CERT_POLL)),
         ];
         let _ = crate::telemetry::start_upkeep();

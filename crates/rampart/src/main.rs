@@ -12,7 +12,6 @@ mod stages;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -241,29 +240,21 @@ async fn check(file: &std::path::Path) -> ExitCode {
 }
 
 async fn serve(path: PathBuf) -> anyhow::Result<()> {
-    // SIGHUP's default action ends the process, and the server listens for it
-    // only once it runs: building the first configuration can take seconds
-    // (the CRS, large specs), and a reload sidecar or `systemctl reload` may
-    // signal meanwhile. Caught from here on; one that came during start-up
-    // reloads once the server is up (the file may have changed after it was read).
-    let mut early_hangups =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    // SIGHUP's default action ends the process, and the server would listen
+    // for it only once it runs: building the first configuration can take
+    // seconds (the CRS, large specs), and a reload sidecar or `systemctl
+    // reload` may signal meanwhile. Caught from here on; one that comes
+    // during start-up stays pending in this stream and reloads once the
+    // server runs (the file may have changed after it was read).
+    let early_hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let config = rampart_config::load(&path)
         .map_err(|errors| anyhow::anyhow!("configuration refused:\n{errors}"))?;
     let adapters = start_adapters(&config).await?;
     let factory = Arc::new(stages::EngineStages::with_adapters(adapters));
-    let server = rampart_gateway::Server::bind(config, factory).await?;
-    if let Some(hangups) = early_hangups.as_mut()
-        // A zero timeout still polls once: a signal already delivered is seen.
-        && let Ok(Some(())) = tokio::time::timeout(Duration::ZERO, hangups.recv()).await
-    {
-        let gateway = server.gateway();
-        tokio::spawn(async move {
-            tracing::info!("SIGHUP during start-up: reloading");
-            let _ = gateway.reload().await;
-        });
+    let mut server = rampart_gateway::Server::bind(config, factory).await?;
+    if let Some(hangups) = early_hangups {
+        server = server.with_hangups(hangups);
     }
-    drop(early_hangups);
     for addr in server.local_addrs() {
         tracing::info!(%addr, "listening");
     }

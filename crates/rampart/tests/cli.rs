@@ -443,16 +443,18 @@ fn a_sighup_while_starting_does_not_end_the_process() {
         child.try_wait().unwrap().is_none(),
         "SIGHUP during start-up ended the process"
     );
+    // The file changed after start-up read it: the pending SIGHUP reloads it.
+    std::fs::write(&path, config(gateway, admin, upstream, "/two")).unwrap();
     // Let it finish starting: read the audit FIFO from now on.
     std::thread::spawn(move || {
         let mut reader = std::fs::File::open(fifo).unwrap();
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
     let started = Instant::now();
-    while status(gateway, "/one") != 200 {
+    while status(gateway, "/two") != 200 {
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "gateway did not start after the FIFO was opened"
+            "the SIGHUP of start-up did not reload the changed file"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
