@@ -42,13 +42,32 @@ pub struct ListenerSettings {
 
 /// Builds every listener's settings (TLS included). Errors name the listener's
 /// `tls` field and its line.
-pub fn prepare(config: &Config) -> Result<Vec<Arc<ListenerSettings>>, Vec<ConfigError>> {
+/// A listener whose settings and files are what `previous` (the running
+/// configuration's listeners) built keeps its TLS: a reload that changes
+/// nothing of it neither drops its session cache (every resumption would
+/// fail after each reload) nor fails on a certificate caught mid-rotation.
+pub fn prepare(
+    config: &Config,
+    previous: &[Arc<ListenerSettings>],
+) -> Result<Vec<Arc<ListenerSettings>>, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let mut prepared = Vec::new();
     for (i, listener) in config.listeners.iter().enumerate() {
-        let tls = match listener.tls.as_ref().map(TlsListener::load) {
+        let kept = previous
+            .iter()
+            .find(|p| p.config == *listener)
+            .and_then(|p| p.tls.clone())
+            .filter(|tls| tls.files_unchanged());
+        let loaded = match kept {
+            Some(tls) => Some(Ok(tls)),
+            None => listener
+                .tls
+                .as_ref()
+                .map(|tls| TlsListener::load(tls).map(Arc::new)),
+        };
+        let tls = match loaded {
             None => None,
-            Some(Ok(tls)) => Some(Arc::new(tls)),
+            Some(Ok(tls)) => Some(tls),
             Some(Err(err)) => {
                 let field = match err.field.name() {
                     "" => format!("listeners[{i}].tls"),
@@ -85,7 +104,7 @@ pub fn prepare(config: &Config) -> Result<Vec<Arc<ListenerSettings>>, Vec<Config
 /// Every listener's TLS errors, nothing bound or started (for `rampart
 /// check`, which so refuses what `serve` and a reload would).
 pub fn check(config: &Config) -> Vec<ConfigError> {
-    prepare(config).err().unwrap_or_default()
+    prepare(config, &[]).err().unwrap_or_default()
 }
 
 /// What running accept loops share: the gateway (weak: the gateway holds this

@@ -127,7 +127,8 @@ impl Runtime {
         }
         // TLS that cannot be built refuses the configuration, here, before
         // any listener is touched.
-        let listeners = crate::listeners::prepare(&config).unwrap_or_else(|more| {
+        let running = previous.map_or(&[][..], |previous| &previous.listeners[..]);
+        let listeners = crate::listeners::prepare(&config, running).unwrap_or_else(|more| {
             errors.extend(more);
             Vec::new()
         });

@@ -143,6 +143,11 @@ impl ReloadingCert {
         })
     }
 
+    /// Whether both files are as they were last read.
+    fn files_unchanged(&self) -> bool {
+        *self.stamp.lock() == (modified(&self.cert_path), modified(&self.key_path))
+    }
+
     /// Re-reads the files if either changed; returns whether a new pair is served.
     /// The stamp is taken before the read here too, for the same reason.
     pub fn refresh(&self) -> bool {
@@ -211,6 +216,16 @@ impl TlsListener {
             client_ca: tls.client_ca.clone(),
             ca_stamp: parking_lot::Mutex::new(ca_stamp),
         })
+    }
+
+    /// Whether the certificate, key and client CA files are as they were last
+    /// read (a reload then keeps this listener's TLS as it is).
+    pub fn files_unchanged(&self) -> bool {
+        self.cert.files_unchanged()
+            && self
+                .client_ca
+                .as_ref()
+                .is_none_or(|(ca, _)| *self.ca_stamp.lock() == modified(ca))
     }
 
     /// An acceptor for one connection, with the settings of the moment.

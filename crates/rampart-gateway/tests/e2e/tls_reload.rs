@@ -111,6 +111,45 @@ async fn a_reload_changing_a_listeners_tls_settings_keeps_its_port() {
     gw.stop().await;
 }
 
+/// A reload that changes nothing of a TLS listener keeps its TLS (its
+/// session cache too); one whose certificate files changed builds it again.
+#[tokio::test]
+async fn a_reload_keeps_unchanged_listener_tls_and_rebuilds_changed() {
+    let upstream = Upstream::start().await;
+    let pki = temp_dir("pki-reload-keep");
+    make_pki(&pki, "1");
+    let (cert, key) = (pki.join("server.pem"), pki.join("server.key"));
+    let gw = start(&listener_yaml(
+        upstream.addr,
+        "127.0.0.1:0",
+        &cert,
+        &key,
+        "max-age=100",
+    ))
+    .await;
+    let tls_of = || gw.gateway.runtime().listeners[0].tls.clone().unwrap();
+    let before = tls_of();
+    gw.gateway.reload().await.unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&before, &tls_of()),
+        "rebuilt for nothing"
+    );
+    // The same pair written again (a renewal): read again at the reload.
+    let pem = std::fs::read(&cert).unwrap();
+    std::fs::write(&cert, pem).unwrap();
+    let file = std::fs::File::options().write(true).open(&cert).unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    gw.gateway.reload().await.unwrap();
+    assert!(
+        !std::sync::Arc::ptr_eq(&before, &tls_of()),
+        "changed files not read"
+    );
+    let (status, _, _, _) = fetch(gw.addr, &pki, anonymous()).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    gw.stop().await;
+}
+
 /// A new listener on an address that cannot be bound refuses the reload
 /// before anything changes: the old listener serves on.
 #[tokio::test]
