@@ -334,8 +334,31 @@ fn length_in(mask: u64, name: &[u8]) -> bool {
     name.len() < 64 && mask & (1 << name.len()) != 0
 }
 
+/// Bit `n` set: a name of `names` starts with the `n`th letter (`a` = 0; all
+/// start with a letter). With the lengths, it rules out common fields such
+/// as `Accept-Language`, as long as `X-Forwarded-For`, before any comparison.
+const fn first_letter_mask(names: &[&str]) -> u32 {
+    let mut mask = 0u32;
+    let mut i = 0;
+    while i < names.len() {
+        mask |= 1 << (names[i].as_bytes()[0] - b'a');
+        i += 1;
+    }
+    mask
+}
+
+/// Whether a name starting with `name`'s first letter (any case) could be there.
+fn first_letter_in(mask: u32, name: &[u8]) -> bool {
+    match name.first().map(u8::to_ascii_lowercase) {
+        Some(first @ b'a'..=b'z') => mask & (1 << (first - b'a')) != 0,
+        _ => false,
+    }
+}
+
 const CLIENT_ADDRESS_LENGTHS: u64 =
     length_mask(&CLIENT_ADDRESS_FIELDS) | length_mask(&UNDERSCORE_SENSITIVE);
+const CLIENT_ADDRESS_FIRST_LETTERS: u32 =
+    first_letter_mask(&CLIENT_ADDRESS_FIELDS) | first_letter_mask(&UNDERSCORE_SENSITIVE);
 const URL_OVERRIDE_LENGTHS: u64 = length_mask(&URL_OVERRIDE_FIELDS);
 
 /// Whether `name` (any case) is `field` (lower-case), with any `-` written
@@ -363,7 +386,9 @@ const UNDERSCORE_SENSITIVE: [&str; 6] = [
 /// is not a trusted proxy: one of [`CLIENT_ADDRESS_FIELDS`] (with `-` or `_`),
 /// or a name of [`UNDERSCORE_SENSITIVE`] written with underscores.
 pub fn is_client_address_field(name: &[u8]) -> bool {
-    if !length_in(CLIENT_ADDRESS_LENGTHS, name) {
+    if !length_in(CLIENT_ADDRESS_LENGTHS, name)
+        || !first_letter_in(CLIENT_ADDRESS_FIRST_LETTERS, name)
+    {
         return false;
     }
     if CLIENT_ADDRESS_FIELDS
@@ -471,6 +496,32 @@ pub fn clean_response(headers: &mut HeaderMap) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_client_address_field_passes_the_quick_filters() {
+        for field in CLIENT_ADDRESS_FIELDS {
+            for spelling in [
+                field.to_string(),
+                field.to_ascii_uppercase(),
+                field.replace('-', "_"),
+            ] {
+                assert!(is_client_address_field(spelling.as_bytes()), "{spelling}");
+            }
+        }
+        for field in UNDERSCORE_SENSITIVE {
+            let spelling = field.replace('-', "_").to_ascii_uppercase();
+            assert!(is_client_address_field(spelling.as_bytes()), "{spelling}");
+        }
+        for other in [
+            "accept-language",
+            "authorization",
+            "x-forwarded-for",
+            "",
+            "9",
+        ] {
+            assert!(!is_client_address_field(other.as_bytes()), "{other}");
+        }
+    }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
