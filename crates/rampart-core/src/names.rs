@@ -7,8 +7,14 @@
 /// `HTTP_X_FORWARDED_FOR`, the same variable as `X-Forwarded-For`.
 #[inline]
 pub fn is_underscore_spelling(canonical: &str, name: &[u8]) -> bool {
+    name.contains(&b'_') && is_spelling(canonical, name)
+}
+
+/// Whether the header name `name` (any case) is `canonical` (lower case) as
+/// it is or with any `-` written `_` (what CGI-style upstreams read alike).
+#[inline]
+pub fn is_spelling(canonical: &str, name: &[u8]) -> bool {
     canonical.len() == name.len()
-        && name.contains(&b'_')
         && canonical
             .bytes()
             .zip(name)

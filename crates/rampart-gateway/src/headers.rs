@@ -361,16 +361,6 @@ const CLIENT_ADDRESS_FIRST_LETTERS: u32 =
     first_letter_mask(&CLIENT_ADDRESS_FIELDS) | first_letter_mask(&UNDERSCORE_SENSITIVE);
 const URL_OVERRIDE_LENGTHS: u64 = length_mask(&URL_OVERRIDE_FIELDS);
 
-/// Whether `name` (any case) is `field` (lower-case), with any `-` written
-/// `_` or not: CGI-style upstreams read both the same.
-fn is_spelling_of(field: &str, name: &[u8]) -> bool {
-    field.len() == name.len()
-        && field
-            .bytes()
-            .zip(name)
-            .all(|(want, got)| want == got.to_ascii_lowercase() || (want == b'-' && *got == b'_'))
-}
-
 /// The names CGI-style upstreams (PHP, WSGI, Rack) cannot tell from ours when
 /// written with `_` for `-`: they read `X_Forwarded_For` as `HTTP_X_FORWARDED_FOR`.
 const UNDERSCORE_SENSITIVE: [&str; 6] = [
@@ -393,7 +383,7 @@ pub fn is_client_address_field(name: &[u8]) -> bool {
     }
     if CLIENT_ADDRESS_FIELDS
         .iter()
-        .any(|field| is_spelling_of(field, name))
+        .any(|field| rampart_core::names::is_spelling(field, name))
     {
         return true;
     }
@@ -409,7 +399,7 @@ pub fn is_url_override_field(name: &[u8]) -> bool {
     length_in(URL_OVERRIDE_LENGTHS, name)
         && URL_OVERRIDE_FIELDS
             .iter()
-            .any(|field| is_spelling_of(field, name))
+            .any(|field| rampart_core::names::is_spelling(field, name))
 }
 
 /// Sets `X-Forwarded-For/-Proto/-Host` on a request going upstream. Inbound values
@@ -423,6 +413,20 @@ pub fn set_forwarded(
     proto: &'static str,
     host: &str,
 ) {
+    // URL overrides from anyone; other fields an upstream may take the
+    // client's address from, unless a trusted proxy set them. (Collecting
+    // none allocates nothing.)
+    let dropped: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str().as_bytes();
+            is_url_override_field(name) || (!peer_trusted && is_client_address_field(name))
+        })
+        .cloned()
+        .collect();
+    for name in dropped {
+        headers.remove(name);
+    }
     if !peer_trusted {
         // `insert` replaces whatever the client sent under these names.
         headers.insert(X_FORWARDED_FOR.clone(), peer.value.clone());
@@ -432,28 +436,7 @@ pub fn set_forwarded(
         } else {
             headers.remove(&X_FORWARDED_HOST);
         }
-        // Other fields an upstream may take the client's address from, and
-        // the URL overrides. (Collecting none allocates nothing.)
-        let spoofed: Vec<HeaderName> = headers
-            .keys()
-            .filter(|name| {
-                let name = name.as_str().as_bytes();
-                is_client_address_field(name) || is_url_override_field(name)
-            })
-            .cloned()
-            .collect();
-        for name in spoofed {
-            headers.remove(name);
-        }
         return;
-    }
-    let overrides: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_url_override_field(name.as_str().as_bytes()))
-        .cloned()
-        .collect();
-    for name in overrides {
-        headers.remove(name);
     }
     // Every inbound line, joined in order, then the peer: the chain
     // `client_ip_from` reads. Taking only the first line (a proxy may add its
