@@ -93,10 +93,7 @@ impl QueryRedactor {
     /// [`QueryRedactor::redact`] for an owned query: returned as it is (no copy)
     /// when no parameter needs redacting.
     pub fn redact_owned(&self, mut query: String) -> String {
-        // A byte search: `str::find` with a `char` set up a searcher per request.
-        if let Some(fragment) = query.bytes().position(|b| b == b'#') {
-            query.truncate(fragment);
-        }
+        query.truncate(without_fragment(&query).len());
         // Byte splits: the `char` pattern searchers cost more than the check.
         let needs_redaction = query.as_bytes().split(|&b| is_separator(b)).any(|pair| {
             pair.iter().position(|&b| b == b'=').is_some_and(|eq| {
@@ -106,7 +103,9 @@ impl QueryRedactor {
             })
         });
         if needs_redaction {
-            self.redact(&query)
+            let mut out = String::with_capacity(query.len());
+            self.redact_pairs(&query, &mut out);
+            out
         } else {
             query
         }
@@ -142,7 +141,7 @@ impl QueryRedactor {
     /// `#`: what follows is a fragment (RFC 3986 §3.5), never sent upstream,
     /// and its pairs would otherwise be read as one value (`state=x#token=t`).
     pub fn redact(&self, query: &str) -> String {
-        let query = query.split('#').next().unwrap_or_default();
+        let query = without_fragment(query);
         let mut out = String::with_capacity(query.len());
         self.redact_pairs(query, &mut out);
         out
@@ -208,6 +207,15 @@ fn contains_sensitive_part(name: &[u8]) -> bool {
         }
         false
     })
+}
+
+/// `query` up to a `#`: what follows is a fragment (RFC 3986 §3.5), never
+/// sent upstream. A byte search: a `char` pattern set up a searcher per request.
+fn without_fragment(query: &str) -> &str {
+    match query.bytes().position(|b| b == b'#') {
+        Some(end) => query.get(..end).unwrap_or(query),
+        None => query,
+    }
 }
 
 /// Decodes `%XX` escapes and `+`; invalid escapes are kept as they are.

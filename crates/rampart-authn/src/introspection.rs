@@ -387,21 +387,16 @@ impl Introspection {
         {
             return Err(IntrospectionError::WrongIssuer);
         }
-        if !self.audiences.is_empty() {
-            // A string `aud` is one audience (RFC 7519 §4.1.3), never split at
-            // spaces as scope strings are: "https://other.example api" is not "api".
-            let matches = |aud: &Value| {
-                aud.as_str()
-                    .is_some_and(|a| self.audiences.iter().any(|x| x == a))
-            };
-            let audience_ok = match claims.get("aud") {
-                Some(Value::Array(list)) => list.iter().any(matches),
-                Some(aud) => matches(aud),
-                None => false,
-            };
-            if !audience_ok {
-                return Err(IntrospectionError::WrongAudience);
-            }
+        // A string `aud` is one audience, never split at spaces as scope
+        // strings are: "https://other.example api" is not "api". An `aud` of
+        // another type matches nothing.
+        if !self.audiences.is_empty()
+            && !matches!(
+                crate::jwt::claims::audience_matches(&claims, &self.audiences),
+                Ok(true)
+            )
+        {
+            return Err(IntrospectionError::WrongAudience);
         }
         // An active refresh token is not an access token: identity providers
         // answer `active: true` for both (Keycloak `typ: Refresh`, Hydra
@@ -474,8 +469,9 @@ fn refresh_token(claims: &Map<String, Value>) -> bool {
             .get(*field)
             .and_then(Value::as_str)
             .is_some_and(|kind| {
-                let kind = kind.to_ascii_lowercase();
-                kind == "refresh" || kind == "refresh_token" || kind == "refresh-token"
+                ["refresh", "refresh_token", "refresh-token"]
+                    .iter()
+                    .any(|refresh| kind.eq_ignore_ascii_case(refresh))
             })
     })
 }

@@ -334,14 +334,15 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             Some(format!("address {bind} is used twice"))
         } else if let Some(admin) = admin_bind.filter(|admin| overlap(*admin, bind)) {
             Some(format!(
-                "address {bind} overlaps the admin listener's {admin}: same port, and a wildcard address takes it on every address of its family (`[::]` on IPv4 too)"
+                "address {bind} overlaps the admin listener's {admin}{WHY_OVERLAP}"
             ))
         } else {
-            binds.iter().find(|(_, b)| overlap(*b, bind)).map(|(j, other)| {
-                format!(
-                    "address {bind} overlaps listeners[{j}].bind {other}: same port, and a wildcard address takes it on every address of its family (`[::]` on IPv4 too)"
-                )
-            })
+            binds
+                .iter()
+                .find(|(_, b)| overlap(*b, bind))
+                .map(|(j, other)| {
+                    format!("address {bind} overlaps listeners[{j}].bind {other}{WHY_OVERLAP}")
+                })
         };
         if let Some(message) = clash {
             c.error(
@@ -370,6 +371,9 @@ pub(crate) fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         _ => Err(ConfigErrors(c.errors)),
     }
 }
+
+/// Why two binds on one port clash, for the error naming them.
+const WHY_OVERLAP: &str = ": same port, and a wildcard address takes it on every address of its family (`[::]` on IPv4 too)";
 
 /// Whether two sockets on the same port would refuse each other: the same
 /// address, or a wildcard and an address it covers. A `[::]` socket is

@@ -59,16 +59,16 @@ pub fn prepare(
             .and_then(|p| p.tls.clone())
             .filter(|tls| tls.files_unchanged());
         let loaded = match kept {
-            Some(tls) => Some(Ok(tls)),
+            Some(tls) => Ok(Some(tls)),
             None => listener
                 .tls
                 .as_ref()
-                .map(|tls| TlsListener::load(tls).map(Arc::new)),
+                .map(|tls| TlsListener::load(tls).map(Arc::new))
+                .transpose(),
         };
         let tls = match loaded {
-            None => None,
-            Some(Ok(tls)) => Some(tls),
-            Some(Err(err)) => {
+            Ok(tls) => tls,
+            Err(err) => {
                 let field = match err.field.name() {
                     "" => format!("listeners[{i}].tls"),
                     name => format!("listeners[{i}].tls.{name}"),
@@ -200,8 +200,11 @@ impl ListenerSet {
                     same_bind(slot) && slot.as_ref().is_some_and(|(_, name)| *name == config.name)
                 })
                 .or_else(|| running.iter().position(same_bind));
-            match found.and_then(|k| Some((k, running.get_mut(k)?.take()?))) {
-                Some((k, _)) => keep.push((k, settings.clone())),
+            match found {
+                Some(k) => {
+                    running[k] = None;
+                    keep.push((k, settings.clone()));
+                }
                 None => fresh.push((i, settings.clone())),
             }
         }

@@ -288,7 +288,7 @@ pub(crate) async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let gateway = gateway.clone();
-        let current = settings.load_full();
+        let current = settings.load();
         let tls = current.tls.as_ref().map(|tls| tls.acceptor());
         let hsts = current.hsts.clone();
         let watcher = graceful.watcher();

@@ -38,7 +38,12 @@ fn numeric(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64
     }
 }
 
-fn audience_matches(claims: &Map<String, Value>, audiences: &[String]) -> Result<bool, JwtError> {
+/// Whether `aud` names one of `audiences`: a string is one audience (RFC 7519
+/// §4.1.3, never split at spaces), an array matches on any element.
+pub(crate) fn audience_matches(
+    claims: &Map<String, Value>,
+    audiences: &[String],
+) -> Result<bool, JwtError> {
     match claims.get("aud") {
         None => Ok(false),
         Some(Value::String(aud)) => Ok(audiences.iter().any(|a| a == aud)),

@@ -112,9 +112,7 @@ pub fn boundary(content_type: &[u8], flags: &mut MultipartFlags) -> Option<Vec<u
                 return None;
             }
             flags.boundary_whitespace |= param.space_around_equals;
-            if param.quoted {
-                flags.boundary_quoted = true;
-            }
+            flags.boundary_quoted |= param.quoted;
             let value = trim_end(&param.value);
             if value.is_empty() {
                 return None;
