@@ -126,7 +126,7 @@ impl Sink for StdoutSink {
 pub struct FileSinkOptions {
     /// Rotate when the file would grow past this many bytes.
     pub max_bytes: u64,
-    /// Rotated files kept (`audit.log.1` is the newest).
+    /// Rotated files kept (`audit.log.1` is the newest); 0 counts as 1.
     pub keep: usize,
     /// Rotated files older than this are deleted.
     pub max_age: Option<Duration>,
@@ -206,19 +206,18 @@ impl FileSink {
     fn rotate(&mut self) -> io::Result<()> {
         self.size = 0;
         if std::fs::symlink_metadata(&self.path).is_ok() {
-            if self.options.keep == 0 {
-                std::fs::remove_file(&self.path)?;
-            } else {
-                // Shift path.(n) -> path.(n+1), dropping the oldest.
-                let _ = std::fs::remove_file(self.rotated(self.options.keep));
-                for n in (1..self.options.keep).rev() {
-                    let from = self.rotated(n);
-                    if from.exists() {
-                        std::fs::rename(&from, self.rotated(n + 1))?;
-                    }
+            // Shift path.(n) -> path.(n+1), dropping the oldest. At least
+            // one is kept: deleting the current file would lose the records
+            // a shipper tailing it has not read yet.
+            let keep = self.options.keep.max(1);
+            let _ = std::fs::remove_file(self.rotated(keep));
+            for n in (1..keep).rev() {
+                let from = self.rotated(n);
+                if from.exists() {
+                    std::fs::rename(&from, self.rotated(n + 1))?;
                 }
-                std::fs::rename(&self.path, self.rotated(1))?;
             }
+            std::fs::rename(&self.path, self.rotated(1))?;
         }
         self.enforce_retention();
         self.file = open_live(&self.path)?;
@@ -257,7 +256,7 @@ impl FileSink {
                         now.duration_since(modified).unwrap_or_default() > max_age
                     })
             });
-            if n > self.options.keep || too_old {
+            if n > self.options.keep.max(1) || too_old {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -469,6 +468,27 @@ mod tests {
         assert_eq!(size(dir.join("audit.log.1")), 80);
         assert_eq!(size(dir.join("audit.log.2")), 80);
         assert!(!dir.join("audit.log.3").exists());
+    }
+
+    #[test]
+    fn keep_zero_still_keeps_the_rotated_file() {
+        let dir = temp_dir("keep0");
+        let path = dir.join("audit.log");
+        let options = FileSinkOptions {
+            max_bytes: 100,
+            keep: 0,
+            max_age: None,
+        };
+        let mut sink = FileSink::open(&path, options).unwrap();
+        let mut line = vec![b'x'; 39];
+        line.push(b'\n');
+        for _ in 0..3 {
+            sink.write_lines(&line).unwrap();
+        }
+        sink.flush().unwrap();
+        // The two lines rotated out are in .1, not deleted with the file.
+        assert_eq!(std::fs::read(dir.join("audit.log.1")).unwrap().len(), 80);
+        assert_eq!(std::fs::read(&path).unwrap().len(), 40);
     }
 
     #[test]

@@ -143,7 +143,7 @@ pub enum RawSink {
         path: Located<String>,
         /// Rotate past this size (default 100MiB).
         max_bytes: Option<Located<RawSize>>,
-        /// Rotated files kept (default 10).
+        /// Rotated files kept (default 10, at least 1).
         keep: Option<Located<u64>>,
         /// Rotated files older than this are deleted (e.g. `168h`).
         max_age: Option<Located<String>>,

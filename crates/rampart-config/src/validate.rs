@@ -607,12 +607,14 @@ fn audit_of(c: &mut Checker<'_>, raw: &RawConfig) -> Audit {
                     &format!("{field}.file.max_bytes"),
                     100 << 20,
                 ) as u64;
-                // Rotation looks for every numbered file up to `keep`.
+                // Rotation looks for every numbered file up to `keep`. At
+                // least one: with none, each rotation would delete the records
+                // just written, before a shipper tailing the file has read them.
                 let keep = c.bounded(
                     keep.as_ref(),
                     &format!("{field}.file.keep"),
                     10,
-                    0..=MAX_KEPT_AUDIT_FILES,
+                    1..=MAX_KEPT_AUDIT_FILES,
                 );
                 let max_age = max_age.as_ref().map(|age| {
                     c.duration(

@@ -359,6 +359,7 @@ audit:
   queue_capacity: 99999999999
   sinks:
     - file: {path: /tmp/audit.jsonl, keep: 1000000000000}
+    - file: {path: /tmp/audit2.jsonl, keep: 0}
 apis:
   - name: a
     hosts: [api.example.com:8443, \"*.example.com\", \"\", user@api.example.com]
@@ -378,13 +379,14 @@ apis:
         ":10: limits.max_headers: must be at most 10000",
         ":12: audit.queue_capacity: must be at most 10000000",
         ":14: audit.sinks[0].file.keep: must be at most 10000",
-        ":17: apis[0].hosts[0]: `api.example.com:8443` is not a host name",
-        ":17: apis[0].hosts[1]: `*.example.com` is not a host name",
-        ":17: apis[0].hosts[2]: `` is not a host name",
-        ":17: apis[0].hosts[3]: `user@api.example.com` is not a host name",
-        ":18: apis[0].upstream.url: `http://…@127.0.0.1:1` is not an http:// or https:// URL",
-        ":20: apis[1].upstream.url: `http://127.0.0.1:1/v1#…` is not an http:// or https:// URL",
-        ":24: apis[2].upstream.max_idle_connections: must be at most 10000000",
+        ":15: audit.sinks[1].file.keep: must be greater than zero",
+        ":18: apis[0].hosts[0]: `api.example.com:8443` is not a host name",
+        ":18: apis[0].hosts[1]: `*.example.com` is not a host name",
+        ":18: apis[0].hosts[2]: `` is not a host name",
+        ":18: apis[0].hosts[3]: `user@api.example.com` is not a host name",
+        ":19: apis[0].upstream.url: `http://…@127.0.0.1:1` is not an http:// or https:// URL",
+        ":21: apis[1].upstream.url: `http://127.0.0.1:1/v1#…` is not an http:// or https:// URL",
+        ":25: apis[2].upstream.max_idle_connections: must be at most 10000000",
     ] {
         assert!(
             errors.iter().any(|e| e.contains(expected)),
