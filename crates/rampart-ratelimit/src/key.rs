@@ -3,14 +3,18 @@
 //! A key's value comes from trusted facts: the client IP the gateway resolved
 //! (the socket peer, or the first untrusted `X-Forwarded-For` hop behind a trusted
 //! proxy), the authenticated identity, the matched route. Header and claim values
-//! are client-chosen: they partition a limit but never escape it (an absent value
-//! shares one bucket, an oversized one another).
+//! are client-chosen: they partition a limit, and a request with no usable
+//! header value (absent, empty, not visible ASCII, longer than
+//! [`MAX_KEY_VALUE_LEN`]) is counted per client IP instead, under
+//! [`PER_IP`]`<ip>`: a client that omits the header gets a bucket of its own,
+//! as with any value it chooses, and cannot use up one shared by every other
+//! client without it.
 //!
 //! Identity keys other than `consumer` (`application`, `api_key`, `claim:<name>`)
 //! never pool strangers: when the value is missing, empty, not a string, number or
 //! boolean, or too long, the request is counted per consumer instead, under
 //! [`PER_CONSUMER`]`<consumer>`. A real value starting with [`ESCAPE`] gets a
-//! second one, so no real value can take a consumer's fallback bucket. Numbers
+//! second one (header values too), so no real value can take a fallback bucket. Numbers
 //! and booleans count as their JSON text (`42`, `true`).
 
 use std::borrow::Cow;
@@ -36,6 +40,8 @@ pub const OVERSIZE: &str = "~";
 pub const ESCAPE: char = '#';
 /// The prefix of an identity key's per-consumer fallback value.
 pub const PER_CONSUMER: &str = "#consumer:";
+/// The prefix of a header key's per-client-IP fallback value.
+pub const PER_IP: &str = "#ip:";
 
 /// The address a per-IP limit counts: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by
 /// its /64 prefix. One IPv6 subscriber usually holds a whole /64, so counting /128s
@@ -163,13 +169,20 @@ impl<'a> Facts<'a> {
                 MAX_KEY_VALUE_LEN,
             ),
             KeyKind::Global => out.push('*'),
-            KeyKind::Header(name) => bounded(
-                out,
-                self.headers
+            KeyKind::Header(name) => {
+                let usable = self
+                    .headers
                     .get(name)
-                    .map(|v| v.to_str().unwrap_or(OVERSIZE)),
-                MAX_KEY_VALUE_LEN,
-            ),
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| fits(v, MAX_KEY_VALUE_LEN));
+                match usable {
+                    Some(v) => push_escaped(out, v),
+                    None => {
+                        out.push_str(PER_IP);
+                        let _ = write!(out, "{}", ip_bucket(self.client_ip));
+                    }
+                }
+            }
             KeyKind::Consumer => {
                 let Some(id) = self.identity else {
                     return false;
@@ -206,16 +219,8 @@ impl<'a> Facts<'a> {
         let Some(id) = self.identity else {
             return false;
         };
-        // The escape counts towards the bound: no key value is ever longer.
-        let fits =
-            |v: &Cow<'a, str>| !v.is_empty() && v.len() + usize::from(v.starts_with(ESCAPE)) <= max;
-        match pick(id).filter(fits) {
-            Some(v) => {
-                if v.starts_with(ESCAPE) {
-                    out.push(ESCAPE);
-                }
-                out.push_str(&v);
-            }
+        match pick(id).filter(|v| fits(v, max)) {
+            Some(v) => push_escaped(out, &v),
             None => {
                 out.push_str(PER_CONSUMER);
                 let room = max.saturating_sub(PER_CONSUMER.len());
@@ -231,6 +236,22 @@ impl<'a> Facts<'a> {
         }
         true
     }
+}
+
+/// Whether `value` can be a key value of at most `max` bytes: not empty, and
+/// short enough with the escape [`push_escaped`] may add (no key value is ever
+/// longer than its bound).
+fn fits(value: &str, max: usize) -> bool {
+    !value.is_empty() && value.len() + usize::from(value.starts_with(ESCAPE)) <= max
+}
+
+/// Appends a real value, its leading [`ESCAPE`] doubled so that it never equals
+/// a fallback bucket's name.
+fn push_escaped(out: &mut String, value: &str) {
+    if value.starts_with(ESCAPE) {
+        out.push(ESCAPE);
+    }
+    out.push_str(value);
 }
 
 /// 32 hex digits (128 bits: distinct values stay apart) of a SHA-256 of
@@ -308,18 +329,35 @@ mod tests {
     }
 
     #[test]
-    fn absent_and_oversized_values_share_buckets() {
+    fn unusable_header_values_count_per_client_ip() {
         let mut headers = HeaderMap::new();
         let f = facts(&headers, None);
-        assert_eq!(value(&f, "header:x-tenant").unwrap(), ABSENT);
+        assert_eq!(value(&f, "header:x-tenant").unwrap(), "#ip:203.0.113.7");
         assert_eq!(
             value(&f, "consumer"),
             None,
             "identity keys skip anonymous requests"
         );
-        headers.insert("x-tenant", "a".repeat(500).parse().unwrap());
+        for unusable in ["a".repeat(500), String::new()] {
+            headers.insert("x-tenant", unusable.parse().unwrap());
+            let f = facts(&headers, None);
+            assert_eq!(value(&f, "header:x-tenant").unwrap(), "#ip:203.0.113.7");
+        }
+        headers.insert(
+            "x-tenant",
+            http::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+        );
         let f = facts(&headers, None);
-        assert_eq!(value(&f, "header:x-tenant").unwrap(), OVERSIZE);
+        assert_eq!(value(&f, "header:x-tenant").unwrap(), "#ip:203.0.113.7");
+        // A real value spelling a fallback bucket is escaped out of it.
+        headers.insert("x-tenant", "#ip:203.0.113.7".parse().unwrap());
+        let f = facts(&headers, None);
+        assert_eq!(value(&f, "header:x-tenant").unwrap(), "##ip:203.0.113.7");
+        // IPv6 clients by their /64.
+        let empty = HeaderMap::new();
+        let mut f = facts(&empty, None);
+        f.client_ip = "2001:db8:1:2:3:4:5:6".parse().unwrap();
+        assert_eq!(value(&f, "header:x-tenant").unwrap(), "#ip:2001:db8:1:2::");
     }
 
     #[test]

@@ -221,34 +221,41 @@ fn legacy_headers_carry_the_strictest_policy() {
 }
 
 #[test]
-fn header_keyed_limit_cannot_be_escaped_by_omitting_or_varying_size() {
+fn header_keyed_limit_counts_requests_without_a_usable_value_per_client_ip() {
     let (limiter, _clock) = limiter(json!({ "pre_auth": [
         { "name": "tenant", "key": "header:x-tenant", "rate": 1, "per": "1m" }
     ]}));
     let stage = PreAuthRateLimitStage::new(limiter);
-    let with = |v: Option<String>| {
-        let mut cx = request("203.0.113.7", "r");
+    let with = |ip: &str, v: Option<String>| {
+        let mut cx = request(ip, "r");
         if let Some(v) = v {
             cx.headers.insert("x-tenant", v.parse().unwrap());
         }
         cx
     };
+    let a = "203.0.113.7";
     assert_eq!(
-        run(&stage, &mut with(Some("acme".into()))),
+        run(&stage, &mut with(a, Some("acme".into()))),
         Verdict::Continue
     );
-    refused(run(&stage, &mut with(Some("acme".into()))));
+    refused(run(&stage, &mut with(a, Some("acme".into()))));
     assert_eq!(
-        run(&stage, &mut with(Some("globex".into()))),
+        run(&stage, &mut with(a, Some("globex".into()))),
         Verdict::Continue
     );
-    // Absent: one shared bucket.
-    assert_eq!(run(&stage, &mut with(None)), Verdict::Continue);
-    refused(run(&stage, &mut with(None)));
-    // Oversized values share one bucket too, however they differ.
+    // Absent: counted per client IP, so one client omitting the header does
+    // not use up the bucket of another who also omits it.
+    assert_eq!(run(&stage, &mut with(a, None)), Verdict::Continue);
+    refused(run(&stage, &mut with(a, None)));
     assert_eq!(
-        run(&stage, &mut with(Some("a".repeat(200)))),
+        run(&stage, &mut with("198.51.100.9", None)),
         Verdict::Continue
     );
-    refused(run(&stage, &mut with(Some("b".repeat(300)))));
+    // An oversized value is no way out of the client's bucket either.
+    refused(run(&stage, &mut with(a, Some("a".repeat(200)))));
+    // Nor is a value spelling another client's fallback bucket a way in.
+    assert_eq!(
+        run(&stage, &mut with(a, Some("#ip:198.51.100.9".into()))),
+        Verdict::Continue
+    );
 }
