@@ -133,6 +133,7 @@ mod tests {
     fn limit() -> Limit {
         Limit {
             name: "l".into(),
+            counter: "l".into(),
             key: KeyKind::Consumer,
             emission_us: 1000,
             burst: 10,

@@ -26,6 +26,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -374,8 +375,10 @@ fn compile_limit(raw: &LimitConfig, field: &str, pre_auth: bool) -> Result<Limit
     // Rounded up: a limit may be enforced a little below its rate (600000 per 1s:
     // 2 µs, 500000/s) but never above it, as rounding down would (1 µs, 1000000/s).
     let emission_us = per_us.div_ceil(rate);
+    let name: Arc<str> = raw.name.as_str().into();
     Ok(Limit {
-        name: raw.name.as_str().into(),
+        counter: name.clone(),
+        name,
         key,
         emission_us,
         burst,
@@ -418,7 +421,10 @@ impl RateLimitConfig {
         for (name, raw) in &self.plans {
             let f = p(&format!("plans.{name}"));
             check_name(name, &f)?;
-            let limits = compile_limits(&raw.limits, &format!("{f}.limits"), false)?;
+            let mut limits = compile_limits(&raw.limits, &format!("{f}.limits"), false)?;
+            for limit in &mut limits {
+                limit.counter = format!("{name}.{}", limit.name).into();
+            }
             // A request is checked against pre_auth and its plan: one name in both
             // would be listed twice in the headers and, with the same key kind,
             // share one counter that each request charges twice.

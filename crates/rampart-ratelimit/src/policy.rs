@@ -12,8 +12,13 @@ use crate::store::{Algorithm, Op};
 /// A GCRA limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limit {
-    /// Policy name.
+    /// Policy name (as the headers and problems show it).
     pub name: Arc<str>,
+    /// The name its counters are stored under: the policy name, or
+    /// `<plan>.<name>` for a plan's limit, so that plans using one name never
+    /// share a counter (a plan's limit counting by route or header would
+    /// otherwise be charged at another plan's rate). `.` is never in a name.
+    pub counter: Arc<str>,
     /// What it counts by.
     pub key: KeyKind,
     /// µs per request (period / rate, rounded up).
@@ -159,11 +164,11 @@ pub struct Effective {
 
 /// Builds the op and info for a GCRA limit whose key value is `value`.
 pub fn limit_op(limit: &Limit, value: &str, eff: Effective) -> (Op, PolicyInfo) {
-    // `rl:<name>:<tag>:{<value>}`, built without the formatting machinery (hot path).
+    // `rl:<counter>:<tag>:{<value>}`, built without the formatting machinery (hot path).
     let tag = limit.key.tag();
-    let mut key = String::with_capacity(limit.name.len() + tag.len() + value.len() + 8);
+    let mut key = String::with_capacity(limit.counter.len() + tag.len() + value.len() + 8);
     key.push_str("rl:");
-    key.push_str(&limit.name);
+    key.push_str(&limit.counter);
     key.push(':');
     key.push_str(tag);
     key.push_str(":{");

@@ -53,6 +53,37 @@ fn plan_from_identity_sets_the_limit_and_unknown_plans_get_the_default() {
 }
 
 #[test]
+fn plans_using_one_limit_name_never_share_its_counter() {
+    // A route-keyed limit named alike in two plans: free's ten requests must
+    // not use up pro's allowance (they used to share `rl:search:route:{r}`).
+    let (limiter, _clock) = limiter(json!({
+        "default_plan": "free",
+        "plans": {
+            "free": { "limits": [
+                { "name": "search", "key": "route", "rate": 10, "per": "1m" }
+            ]},
+            "pro": { "limits": [
+                { "name": "search", "key": "route", "rate": 1000, "per": "1m" }
+            ]}
+        }
+    }));
+    let stage = ConsumerRateLimitStage::new(limiter);
+    let call = |consumer: &str, plan: &str| {
+        run(
+            &stage,
+            &mut with_identity(request("203.0.113.7", "r"), consumer, Some(plan)),
+        )
+    };
+    for _ in 0..10 {
+        assert_eq!(call("bob", "free"), Verdict::Continue);
+    }
+    refused(call("bob", "free"));
+    for _ in 0..20 {
+        assert_eq!(call("alice", "pro"), Verdict::Continue);
+    }
+}
+
+#[test]
 fn consumers_are_counted_separately_whatever_their_ip() {
     let (limiter, _clock) = limiter(plans());
     let stage = ConsumerRateLimitStage::new(limiter);
