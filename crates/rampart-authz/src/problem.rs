@@ -14,6 +14,14 @@ pub const NO_RULE: ProblemType = ProblemType::new("authz-no-rule", 403, "Forbidd
 /// A required scope is missing.
 pub const INSUFFICIENT_SCOPE: ProblemType =
     ProblemType::new("authz-insufficient-scope", 403, "Insufficient scope");
+/// The caller presented none of the kinds of credential the operation's
+/// OpenAPI `security` asks for (an API key, a client certificate): no scope
+/// would help.
+pub const WRONG_CREDENTIAL: ProblemType = ProblemType::new(
+    "authz-wrong-credential",
+    403,
+    "Another kind of credential is required",
+);
 /// None of the required roles is held.
 pub const MISSING_ROLE: ProblemType = ProblemType::new("authz-missing-role", 403, "Forbidden");
 /// The object named in the path belongs to someone else (BOLA).
@@ -43,10 +51,11 @@ pub const HEAD_NOT_CHECKABLE: ProblemType = ProblemType::new(
 );
 
 /// Every problem type of this crate.
-pub const ALL: [ProblemType; 10] = [
+pub const ALL: [ProblemType; 11] = [
     UNAUTHENTICATED,
     NO_RULE,
     INSUFFICIENT_SCOPE,
+    WRONG_CREDENTIAL,
     MISSING_ROLE,
     NOT_OWNER,
     POLICY_DENIED,

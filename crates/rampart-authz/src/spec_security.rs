@@ -73,13 +73,19 @@ pub struct Requirement {
 }
 
 impl Requirement {
-    /// Whether a caller satisfies this alternative.
-    fn satisfied_by(&self, identity: &rampart_core::Identity, client_cert: bool) -> bool {
+    /// Whether a caller presented the credentials this alternative asks for.
+    fn presented_by(&self, identity: &rampart_core::Identity, client_cert: bool) -> bool {
         self.credentials.iter().all(|credential| match credential {
             Credential::Any => true,
             Credential::ApiKey => identity.method == "api_key",
             Credential::ClientCert => client_cert || identity.method == "mtls",
-        }) && self.scopes.iter().all(|s| identity.scopes.contains(s))
+        })
+    }
+
+    /// Whether a caller satisfies this alternative.
+    fn satisfied_by(&self, identity: &rampart_core::Identity, client_cert: bool) -> bool {
+        self.presented_by(identity, client_cert)
+            && self.scopes.iter().all(|s| identity.scopes.contains(s))
             && self.roles.iter().all(|r| identity.roles.contains(r))
     }
 }
@@ -102,12 +108,20 @@ impl SpecRequirements {
             .any(|alt| alt.satisfied_by(identity, client_cert))
     }
 
-    /// The scopes to name in an `insufficient_scope` challenge: the first
-    /// alternative's.
-    pub fn first_scopes(&self) -> &[String] {
+    /// Why a caller who does not satisfy any alternative is refused: the
+    /// scopes of the first alternative whose credentials it presented (to name
+    /// in an `insufficient_scope` challenge), or `None` when it presented the
+    /// credentials of none (no scope would help: another kind of credential
+    /// is needed).
+    pub fn scopes_to_ask_for(
+        &self,
+        identity: &rampart_core::Identity,
+        client_cert: bool,
+    ) -> Option<&[String]> {
         self.alternatives
-            .first()
-            .map_or(&[], |a| a.scopes.as_slice())
+            .iter()
+            .find(|a| a.presented_by(identity, client_cert))
+            .map(|a| a.scopes.as_slice())
     }
 }
 
@@ -376,7 +390,10 @@ mod tests {
         };
         let spec = SpecSecurity::from_document(&doc()).unwrap();
         let get = spec.get("GET /items").unwrap();
-        assert_eq!(get.first_scopes(), ["read"]);
+        assert_eq!(
+            get.scopes_to_ask_for(&who("jwt", &[], &[]), false),
+            Some(&["read".to_string()][..])
+        );
         assert!(get.satisfied_by(&who("jwt", &["read"], &[]), false));
         assert!(!get.satisfied_by(&who("jwt", &["write"], &[]), false));
         // API key records carry scopes: one holding the scope satisfies it.
@@ -409,8 +426,13 @@ mod tests {
         // Local path-item refs are followed; schemes combine (AND): a token
         // with `a` is not also an API key.
         let put = spec.get("PUT /ref").unwrap();
-        assert_eq!(put.first_scopes(), ["a"]);
         assert!(!put.satisfied_by(&who("jwt", &["a"], &[]), false));
+        // A token where the scheme asks for an API key: no scope would help.
+        assert_eq!(put.scopes_to_ask_for(&who("jwt", &["a"], &[]), false), None);
+        assert_eq!(
+            put.scopes_to_ask_for(&who("api_key", &[], &[]), false),
+            Some(&["a".to_string()][..])
+        );
         assert_eq!(spec.operations().count(), 4);
     }
 

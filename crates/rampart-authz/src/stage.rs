@@ -102,6 +102,17 @@ impl AuthzStage {
             .key
             .extract(&cx.path)
             .ok_or_else(|| deny("path-mismatch", Problem::new(problem::NO_RULE)))?;
+        // A decision that reads path parameters (an owner rule, Cedar's
+        // `resource.params`) vouches for each one as a single segment; one
+        // that decodes to a path of its own (`docs/..%2F..%2Fglobex%2Fdocs%2F7`)
+        // could name another object to an upstream that joins it.
+        let reads_params = rule.owner.is_some() || (rule.cedar && self.cedar.is_some());
+        if reads_params && params.iter().any(|(_, value)| escapes_its_segment(value)) {
+            return Err(deny(
+                "ambiguous-parameter",
+                Problem::new(problem::AMBIGUOUS_PARAMETER),
+            ));
+        }
         let now = self.clock.unix_secs();
         if let Some(identity) = &cx.identity {
             let missing = rules::missing_scopes(identity, &rule.scopes);
@@ -111,16 +122,14 @@ impl AuthzStage {
                     problem::insufficient_scope(&rule.scopes),
                 ));
             }
+            let client_cert = cx.tls.as_ref().is_some_and(|tls| tls.client_cert.is_some());
             if let Some(spec) = &op.spec
-                && !spec.satisfied_by(
-                    identity,
-                    cx.tls.as_ref().is_some_and(|tls| tls.client_cert.is_some()),
-                )
+                && !spec.satisfied_by(identity, client_cert)
             {
-                return Err(deny(
-                    "insufficient-scope",
-                    problem::insufficient_scope(spec.first_scopes()),
-                ));
+                return Err(match spec.scopes_to_ask_for(identity, client_cert) {
+                    Some(scopes) => deny("insufficient-scope", problem::insufficient_scope(scopes)),
+                    None => deny("wrong-credential", Problem::new(problem::WRONG_CREDENTIAL)),
+                });
             }
             if !rules::roles_ok(identity, &rule.roles) {
                 return Err(deny("missing-role", Problem::new(problem::MISSING_ROLE)));
@@ -133,19 +142,10 @@ impl AuthzStage {
                     problem::step_up(&step_up.acr_values, step_up.max_age_seconds),
                 ));
             }
-            if let Some(owner) = &rule.owner {
-                // The owner check vouches for one segment; another that decodes
-                // to a path of its own (`files/..%2F..%2Fbob%2Fsecret`) could
-                // name someone else's object to an upstream that joins it.
-                if params.iter().any(|(_, value)| escapes_its_segment(value)) {
-                    return Err(deny(
-                        "ambiguous-parameter",
-                        Problem::new(problem::AMBIGUOUS_PARAMETER),
-                    ));
-                }
-                if !owner.allows(identity, &params) {
-                    return Err(deny("not-owner", Problem::new(problem::NOT_OWNER)));
-                }
+            if let Some(owner) = &rule.owner
+                && !owner.allows(identity, &params)
+            {
+                return Err(deny("not-owner", Problem::new(problem::NOT_OWNER)));
             }
         } else if !rule.public {
             return Err(deny("unauthenticated", problem::unauthenticated()));
@@ -197,6 +197,13 @@ impl AuthzStage {
                     // check could only refuse, and a 404 would lie.
                     return Err(deny("head-not-checkable", problem::head_not_checkable()));
                 }
+                // The check needs the object in a 2xx body: a conditional or
+                // partial request could be answered 304 or 206 instead, whose
+                // headers (ETag, Last-Modified, length) tell someone else's
+                // object from a missing one, the existence the 404 hides.
+                for name in CONDITIONAL_FIELDS {
+                    cx.headers.remove(name);
+                }
                 let check = ResponseOwnerCheck {
                     operation: route.to_owned(),
                     owner,
@@ -215,6 +222,18 @@ impl AuthzStage {
         Some((check, self.operations.get(&check.operation)?))
     }
 }
+
+/// Request fields that let an upstream answer without the whole object
+/// (RFC 9110 §13 preconditions, §14 ranges): removed where the response's
+/// owner is checked.
+const CONDITIONAL_FIELDS: [http::HeaderName; 6] = [
+    http::header::IF_NONE_MATCH,
+    http::header::IF_MODIFIED_SINCE,
+    http::header::IF_MATCH,
+    http::header::IF_UNMODIFIED_SINCE,
+    http::header::IF_RANGE,
+    http::header::RANGE,
+];
 
 /// Whether a path parameter reaches beyond its own segment: a slash or
 /// backslash (sent encoded), or a dot segment. A value that did not decode is

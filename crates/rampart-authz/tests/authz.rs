@@ -50,7 +50,8 @@ fn config() -> Value {
             "GET /users/{username}": {"owner": {"param": "username", "claim": "sub", "unless_roles": ["admin"]}},
             "GET /users/{username}/files/{file}": {"owner": {"param": "username"}},
             "GET /orders/{id}": {"response_owner": {"field": "owner", "claim": "sub", "unless_roles": ["support"]}},
-            "GET /reports/{tenant}": {"scopes": ["reports:read"]}
+            "GET /reports/{tenant}": {"scopes": ["reports:read"]},
+            "GET /tenants/{tenant}/docs/{doc}": {"scopes": ["docs:read"]}
         },
         "cedar": {"policies": [temp_file("policies.cedar", POLICIES)]}
     })
@@ -395,6 +396,35 @@ fn someone_elses_object_in_a_response_becomes_404() {
         respond(&s, &mut cx, StatusCode::OK, r#"{"id":991,"owner":"bob"}"#),
         404
     );
+    // Conditional and range fields go: a 304 or 206 has no object to check,
+    // and its headers would tell bob's order from a missing one.
+    let conditional = [
+        ("if-none-match", "*"),
+        ("if-modified-since", "Thu, 01 Jan 2026 00:00:00 GMT"),
+        ("if-match", "\"x\""),
+        ("if-unmodified-since", "Thu, 01 Jan 2026 00:00:00 GMT"),
+        ("if-range", "\"x\""),
+        ("range", "bytes=0-1"),
+    ];
+    let with_conditions = |who: Identity| {
+        let mut cx = request(Method::GET, route, "/orders/991", Some(who));
+        for (name, value) in conditional {
+            cx.headers.insert(name, value.parse().unwrap());
+        }
+        cx.headers
+            .insert("accept", "application/json".parse().unwrap());
+        cx
+    };
+    let mut checked = with_conditions(user("alice", &[], &[], json!({})));
+    assert_eq!(status(&s, &mut checked), 200);
+    for (name, _) in conditional {
+        assert!(!checked.headers.contains_key(name), "{name}");
+    }
+    assert!(checked.headers.contains_key("accept"));
+    // Exempt staff are not checked on the response: their fields stay.
+    let mut exempt = with_conditions(user("sam", &[], &["support"], json!({})));
+    assert_eq!(status(&s, &mut exempt), 200);
+    assert!(exempt.headers.contains_key("if-none-match"));
     assert_eq!(
         respond(&s, &mut cx, StatusCode::OK, r#"{"id":991}"#),
         404,
@@ -510,6 +540,47 @@ fn cedar_policies_see_ip_params_and_claims() {
         status(
             &s,
             &mut request(Method::GET, route, "/reports/acme", anon_tenant)
+        ),
+        403
+    );
+}
+
+#[test]
+fn a_parameter_cedar_reads_cannot_climb_out_of_its_segment() {
+    // Tenant isolation vouches for `tenant`; `doc` must not name another
+    // tenant's document to an upstream that decodes and joins it.
+    let s = stage();
+    let route = "GET /tenants/{tenant}/docs/{doc}";
+    let alice = || {
+        Some(user(
+            "alice",
+            &["docs:read"],
+            &[],
+            json!({"tenant": "acme"}),
+        ))
+    };
+    for path in [
+        "/tenants/acme/docs/..%2F..%2Fglobex%2Fdocs%2F7",
+        "/tenants/acme/docs/..%5Cglobex",
+        "/tenants/acme/docs/..",
+    ] {
+        assert_eq!(
+            status(&s, &mut request(Method::GET, route, path, alice())),
+            400,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        status(
+            &s,
+            &mut request(Method::GET, route, "/tenants/acme/docs/7", alice())
+        ),
+        200
+    );
+    assert_eq!(
+        status(
+            &s,
+            &mut request(Method::GET, route, "/tenants/globex/docs/7", alice())
         ),
         403
     );

@@ -200,7 +200,15 @@ fn config_scopes_replace_the_spec_scopes_but_not_its_credentials() {
     let s = stage(json!({"operations": {"GET /pets/{id}": {"scopes": ["pets:read"]}}}));
     // A token with the scope is not the API key the spec requires.
     let token = caller(&["pets:read"], &[]);
-    assert_eq!(call(&s, "GET /pets/{id}", "/pets/1", Some(token)).0, 403);
+    assert_eq!(
+        call(&s, "GET /pets/{id}", "/pets/1", Some(token.clone())).0,
+        403
+    );
+    // ... and is not told to get a scope it already holds.
+    assert_eq!(
+        problem_slug(&s, "GET /pets/{id}", "/pets/1", token),
+        "authz-wrong-credential"
+    );
     // An API key with the scope passes; one without it does not.
     let key = |scopes: &[&str]| Identity {
         method: "api_key".into(),
@@ -211,6 +219,26 @@ fn config_scopes_replace_the_spec_scopes_but_not_its_credentials() {
         200
     );
     assert_eq!(call(&s, "GET /pets/{id}", "/pets/1", Some(key(&[]))).0, 403);
+    assert_eq!(
+        problem_slug(&s, "GET /pets/{id}", "/pets/1", key(&[])),
+        "authz-insufficient-scope"
+    );
+}
+
+fn problem_slug(stage: &AuthzStage, route: &str, path: &str, who: Identity) -> String {
+    let method: Method = route.split(' ').next().unwrap().parse().unwrap();
+    let mut cx = RequestCx::new(
+        "r".into(),
+        "127.0.0.1:1".parse().unwrap(),
+        method,
+        path.into(),
+    );
+    cx.route = Some(route.into());
+    cx.identity = Some(who);
+    match rampart_core::Stage::on_request(stage, &mut cx) {
+        Step::Done(Verdict::Respond(p)) => p.kind.slug.to_owned(),
+        _ => panic!("refusal expected"),
+    }
 }
 
 /// A Cedar policy file in the temp directory.

@@ -480,7 +480,12 @@ mod tests {
         )
         .unwrap();
         let spec = spec_security(&dir.join("spec.yaml")).unwrap();
-        let scopes = |op: &str| spec.get(op).map(|r| r.first_scopes().to_vec());
+        let caller = rampart_core::Identity::default();
+        let scopes = |op: &str| {
+            spec.get(op)
+                .and_then(|r| r.scopes_to_ask_for(&caller, false))
+                .map(<[String]>::to_vec)
+        };
         assert_eq!(
             scopes("GET /orders/{id}"),
             Some(vec!["orders:read".to_string()])
