@@ -228,6 +228,11 @@ fn print_banner(b: &Banner<'_>) {
     } else {
         "WAF: install Debian's modsecurity-crs package (apt-get install modsecurity-crs) and restart the demo to see CRS at work."
     };
+    let traversal_note = if b.waf {
+        "(`/orders/%2e%2e/users/1` would be routed as /users/1 too, but CRS refuses the traversal: 403)"
+    } else {
+        "(`/orders/%2e%2e/users/1` is routed as /users/1 too)"
+    };
     let text = format!(
         "\
 Rampart demo
@@ -291,7 +296,7 @@ Refused by the gateway itself (problem+json):
   head -c 100000 /dev/zero | curl -i -X POST -H \"x-api-key: $ADMIN_KEY\" -H 'Content-Type: application/json' --data-binary @- http://GW/users   # 413
   (without a credential this one is 401 first: a body is read only for callers allowed to send it)
 Normalised before routing (what the upstream will see): `%31` is `1`, so this is /users/1;
-(`/orders/%2e%2e/users/1` would be routed as /users/1 too, but CRS refuses the traversal: 403)
+{traversal_note}
   curl -i --path-as-is -H \"x-api-key: $ALICE_KEY\" 'http://GW/users/%31'
 Upstream's Server/X-Powered-By headers are removed; X-Request-Id is returned:
   curl -si -H \"x-api-key: $ALICE_KEY\" http://GW/users/1 | head -20

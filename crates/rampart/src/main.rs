@@ -159,9 +159,17 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     // One provider for the whole process (DESIGN: install it explicitly).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     rampart_authn::install_crypto_provider();
-    let workers: Option<usize> = std::env::var("RAMPART_WORKERS")
-        .ok()
-        .and_then(|v| v.parse().ok());
+    let workers = match std::env::var("RAMPART_WORKERS") {
+        Err(_) => None,
+        // tokio asserts on zero worker threads; anything else unreadable
+        // would silently mean "one per core".
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => anyhow::bail!(
+                "RAMPART_WORKERS: `{text}` is not a number of worker threads (1 or more)"
+            ),
+        },
+    };
     // One worker: a current-thread scheduler has no work-stealing queues, atomics
     // or cross-thread wake-ups to pay for on every task switch.
     let mut builder = if workers == Some(1) {

@@ -185,6 +185,30 @@ fn check_accepts_a_valid_file_and_lists_every_error_of_a_bad_one() {
 }
 
 #[test]
+fn an_unusable_worker_count_is_an_error_not_a_panic() {
+    let dir = temp_dir("workers");
+    let path = dir.join("good.yaml");
+    std::fs::write(&path, config(8080, 9901, 3000, "/")).unwrap();
+    for workers in ["0", "two", ""] {
+        let out = Command::new(RAMPART)
+            .args(["check", path.to_str().unwrap()])
+            .env("RAMPART_WORKERS", workers)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{workers:?}: {stderr}");
+        assert!(stderr.contains("RAMPART_WORKERS"), "{workers:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let out = Command::new(RAMPART)
+        .args(["check", path.to_str().unwrap()])
+        .env("RAMPART_WORKERS", "2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
 fn check_refuses_route_names_the_spec_does_not_declare() {
     let dir = temp_dir("routes");
     std::fs::write(
