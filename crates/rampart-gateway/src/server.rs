@@ -445,10 +445,40 @@ async fn serve_hyper<IO>(
         move |request: http::Request<hyper::body::Incoming>| {
             let busy = watch.busy();
             let (parts, body) = request.into_parts();
-            let response = handle(gateway.clone(), info.clone(), parts, body.into(), None);
+            // A task of its own: hyper drops a request's future when its
+            // client resets the stream (h2 RST_STREAM) or the connection
+            // closes, and a request dropped while the upstream works on it
+            // would leave no audit record or metric of what the upstream did.
+            // Spawned, it runs to its end; its unread response is then
+            // recorded as abandoned.
+            let response = tokio::spawn(handle(
+                gateway.clone(),
+                info.clone(),
+                parts,
+                body.into(),
+                None,
+            ));
             let watch = watch.clone();
             async move {
-                let response = response.await?;
+                let response = match response.await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                    // Cancelled: the runtime is shutting down.
+                    Err(_) => crate::problems::problem_response(
+                        &crate::problems::GatewayError::Overloaded.problem(),
+                        "",
+                    )
+                    .map(|bytes| {
+                        crate::body::ResponseBody::new(
+                            http_body_util::BodyExt::boxed(http_body_util::BodyExt::map_err(
+                                http_body_util::Full::new(bytes),
+                                |never| match never {},
+                            )),
+                            None,
+                        )
+                    }),
+                };
                 Ok::<_, std::convert::Infallible>(response.map(|body| watch.watch(body, busy)))
             }
         }

@@ -304,3 +304,36 @@ async fn an_h2_client_that_grants_one_byte_of_window_does_not_keep_its_connectio
     assert!(ended.is_ok(), "the connection was kept open");
     drop(response);
 }
+
+#[tokio::test]
+async fn a_request_the_client_cancels_while_the_upstream_works_is_still_audited() {
+    // The client resets its stream (the future is dropped) while the upstream
+    // takes 500 ms: the upstream still acts, so the request must be recorded.
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let mut h2 = h2_sender(gw.addr).await;
+    h2.ready().await.unwrap();
+    let pending = h2.send_request(
+        Request::delete(format!("http://{}/slow/500", gw.addr))
+            .body(Full::default())
+            .unwrap(),
+    );
+    let cancelled = tokio::time::timeout(std::time::Duration::from_millis(150), pending).await;
+    assert!(cancelled.is_err(), "the upstream answered before the reset");
+    assert_eq!(upstream.last().path_and_query, "/slow/500");
+    // A second request on the same connection shows it still works.
+    let (status, _, _) = send_h2(
+        &mut h2,
+        get(gw.addr, "/users/2").body(Full::default()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let records = gw.audit_records(2).await;
+    let slow = records
+        .iter()
+        .find(|r| r["path"] == "/slow/500")
+        .unwrap_or_else(|| panic!("no record of the cancelled request: {records:#?}"));
+    assert_eq!(slow["method"], "DELETE");
+    assert_eq!(slow["status"], 200, "{slow}");
+    assert!(slow["upstream_ms"].as_f64().unwrap() >= 400.0, "{slow}");
+}
