@@ -21,7 +21,8 @@ pub enum Decision {
     Allow,
     /// Refused by Rampart (a stage or a protocol check).
     Deny,
-    /// Forwarded, but the upstream could not be reached or timed out.
+    /// Forwarded, but the upstream could not be reached, timed out, or
+    /// answered with a server error that a response stage masked.
     Error,
 }
 

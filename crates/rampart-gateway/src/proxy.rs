@@ -222,6 +222,7 @@ pub async fn handle(
             decision: Decision::Deny,
             request_id,
             host,
+            upstream_ms: None,
         })
     };
     let (response, outcome, cx) = match served {
@@ -274,7 +275,7 @@ fn refused(
         status: refusal.problem.kind.status_code(),
         decision: refusal.decision,
         reason: Some(Cow::Borrowed(refusal.problem.kind.slug)),
-        upstream_ms: None,
+        upstream_ms: refusal.upstream_ms,
         raw_headers: None,
     };
     match refusal.cx {
@@ -372,6 +373,9 @@ struct Refusal {
     decision: Decision,
     request_id: String,
     host: String,
+    /// Set when a response stage refused the upstream's answer: the
+    /// upstream was reached and acted, and the record must say so.
+    upstream_ms: Option<f64>,
 }
 
 /// The response, its outcome, and the request's context (boxed: it is large and
@@ -566,6 +570,7 @@ async fn serve(
         decision: Decision::Deny,
         request_id,
         host,
+        upstream_ms: None,
     };
     let view = fields
         .as_ref()
@@ -657,6 +662,7 @@ impl Refusal {
             decision,
             request_id: String::new(),
             host: String::new(),
+            upstream_ms: None,
         }
     }
 }
@@ -972,6 +978,12 @@ async fn through_response_stages(
         body_truncated: false,
     };
     let mut stream = Some(incoming);
+    // Every refusal from here on replaces an answer the upstream gave.
+    let upstream_ms = outcome.upstream_ms;
+    let after_upstream = |mut refusal: Refusal| {
+        refusal.upstream_ms = upstream_ms;
+        refusal
+    };
     for stage in &api.response_order {
         if stage.wants_response_body(&cx, &response_cx) {
             if response_cx.body.is_none()
@@ -983,24 +995,31 @@ async fn through_response_stages(
                         response_cx.body_truncated = rest.is_some();
                         stream = rest;
                     }
-                    Err(error) => return Err(buffering_failed(api, cx, &error)),
+                    Err(error) => return Err(after_upstream(buffering_failed(api, cx, &error))),
                 }
             }
             // A stage that validates or rewrites the whole body cannot let a body
             // it could not see pass.
             if response_cx.body_truncated && !stage.inspects_response_body_prefix() {
                 tracing::warn!(api = %api.config.name, request_id = %cx.request_id, stage = stage.name(), "upstream response body longer than the response buffer; refused");
-                return Err(Refusal::with_cx(
+                return Err(after_upstream(Refusal::with_cx(
                     GatewayError::UpstreamUnreachable.problem(),
                     cx,
                     Decision::Error,
-                ));
+                )));
             }
         }
         if let Verdict::Respond(problem) =
             stage.on_response(&mut cx, &mut response_cx).resolve().await
         {
-            return Err(Refusal::with_cx(problem, cx, Decision::Deny));
+            // An upstream failure masked (a 5xx turned into a uniform
+            // problem) is still the upstream's error, for alerts on it.
+            let decision = if parts.status.is_server_error() {
+                Decision::Error
+            } else {
+                Decision::Deny
+            };
+            return Err(after_upstream(Refusal::with_cx(problem, cx, decision)));
         }
     }
     parts.status = response_cx.status;

@@ -115,6 +115,66 @@ async fn stages_run_in_phase_order_and_see_the_body_when_they_ask() {
     assert_eq!(names, ["route", "authn", "waf"]);
 }
 
+/// Replaces every upstream answer with a problem, as error masking and
+/// response filtering do.
+struct ReplacesAnswers;
+
+impl Stage for ReplacesAnswers {
+    fn name(&self) -> &'static str {
+        "replaces"
+    }
+    fn phase(&self) -> Phase {
+        Phase::Validation
+    }
+    fn on_request<'a>(&'a self, _cx: &'a mut RequestCx) -> Step<'a> {
+        Step::CONTINUE
+    }
+    fn on_response<'a>(
+        &'a self,
+        _cx: &'a mut RequestCx,
+        _response: &'a mut ResponseCx,
+    ) -> Step<'a> {
+        Step::Done(Verdict::Respond(Problem::new(DENIED)))
+    }
+}
+
+struct ReplacingFactory;
+
+impl StageFactory for ReplacingFactory {
+    fn stages(&self, _config: &Config, _api: &Api) -> Result<Vec<Arc<dyn Stage>>, ConfigErrors> {
+        Ok(vec![Arc::new(ReplacesAnswers)])
+    }
+}
+
+#[tokio::test]
+async fn an_answer_replaced_after_the_upstream_acted_is_recorded_as_reaching_it() {
+    let upstream = Upstream::start().await;
+    let gw = start_with(
+        &config_yaml(upstream.addr, "", ""),
+        Arc::new(ReplacingFactory),
+        "pipeline-replaced",
+    )
+    .await;
+    for path in ["/ok", "/status/500"] {
+        let (status, headers, body) =
+            send(Request::get(gw.url(path)).body(Full::default()).unwrap()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_problem(&headers, &body, "test-denied", 403);
+    }
+    assert_eq!(upstream.paths().len(), 2);
+    let records = gw.audit_records(2).await;
+    let of = |path: &str| records.iter().find(|r| r["path"] == path).unwrap().clone();
+    // A refused answer: the stage's decision, with the upstream's time, so
+    // the record is not one of a request stopped before the upstream.
+    let ok = of("/ok");
+    assert_eq!(ok["decision"], "deny", "{ok}");
+    assert!(ok["upstream_ms"].is_number(), "{ok}");
+    // A masked upstream failure stays the upstream's error.
+    let failed = of("/status/500");
+    assert_eq!(failed["decision"], "error", "{failed}");
+    assert!(failed["upstream_ms"].is_number(), "{failed}");
+}
+
 #[tokio::test]
 async fn a_refusing_stage_stops_the_request_before_the_upstream() {
     let upstream = Upstream::start().await;
