@@ -114,7 +114,10 @@ fn demo_shows_every_identity_outcome() {
             .starts_with("Bearer")
     );
     // Public operations need none.
-    assert_eq!(send(demo.gateway, &Req::get("/search?q=books")).status, 200);
+    let search = send(demo.gateway, &Req::get("/search?q=books"));
+    assert_eq!(search.status, 200);
+    // The answer itself, not a problem standing in for an undeclared one.
+    assert!(search.body.contains("\"results\""), "{}", search.body);
 
     // 2. A valid API key: 200 (secrets filtered); a valid token too; forged: 401.
     let listed = demo.key("GET", "/users", "ALICE_KEY");
@@ -146,6 +149,8 @@ fn demo_shows_every_identity_outcome() {
         &create.header("x-api-key", demo.var("ADMIN_KEY")),
     );
     assert_eq!(created.status, 201, "{}", created.body);
+    assert!(created.body.contains("\"username\":\"eve\""), "{}", created.body);
+    assert!(!created.body.contains("problem"), "{}", created.body);
 
     // 4. Another user's object (BOLA): refused; one's own and an admin pass.
     let bola = demo.key("GET", "/accounts/bob", "ALICE_KEY");
