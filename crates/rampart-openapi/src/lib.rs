@@ -40,6 +40,8 @@
 //! - [`massign`]: undeclared, `readOnly` and forbidden request members (JSON,
 //!   `application/x-www-form-urlencoded` and [`multipart`] `multipart/form-data` bodies).
 //! - [`request`], [`response`]: the per-request checks; [`stage`]: the `Stage`s.
+//! - [`overrides`]: method overrides (headers, `_method`) and CGI spellings of
+//!   declared headers.
 //! - [`login`]: the login identifier of authentication requests (for the lock-out).
 //! - [`lifecycle`]: deprecation/sunset headers; the injected [`Clock`] is
 //!   `rampart_core::time`'s.
@@ -57,6 +59,7 @@ pub mod loader;
 pub mod login;
 pub mod massign;
 pub mod multipart;
+pub mod overrides;
 pub mod params;
 pub mod problems;
 pub mod request;
