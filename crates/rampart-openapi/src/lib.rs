@@ -33,7 +33,8 @@
 //! - [`anchors`]: `$id`/`$anchor` reference targets inside a document.
 //! - [`bundle`]: one schema → a self-contained JSON Schema (3.0 → Draft 4, 3.1 →
 //!   2020-12) for the `jsonschema` validator.
-//! - [`shape`]: what a schema declares about objects, for mass assignment and filtering.
+//! - [`shape`]: what a schema declares about objects, for mass assignment and filtering;
+//!   [`travel`]: `readOnly`/`writeOnly` members are not required where they are not sent.
 //! - [`compile`]: spec → operations, validators, route table; [`routes`]: the table.
 //! - [`params`]: parameter decoding (style/explode) and validation.
 //! - [`json`]: streaming pre-scan with limits, streaming response filter.
@@ -67,6 +68,7 @@ pub mod response;
 pub mod routes;
 pub mod shape;
 pub mod stage;
+pub mod travel;
 
 pub use config::{
     DeprecationConfig, LimitsConfig, OpenApiConfig, OperationOverride, UndeclaredMode,

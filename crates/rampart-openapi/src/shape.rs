@@ -260,9 +260,7 @@ impl Shapes {
     /// Builds the arena for a bundled schema whose definitions live under `defs_key`.
     pub fn build(bundle: &Value, defs_key: &str) -> Shapes {
         let mut b = Builder {
-            bundle,
-            prefix: format!("#/{defs_key}/"),
-            defs_key,
+            reader: Reader::new(bundle, defs_key),
             nodes: vec![Shape {
                 any: true,
                 ..Shape::default()
@@ -311,10 +309,71 @@ impl Shapes {
 
 const MAX_DEPTH: usize = 48;
 
-struct Builder<'b> {
+/// Reads a bundled schema: reference targets in its definitions, and the
+/// markers (`readOnly`, `writeOnly`, `x-rampart-visible`) a schema carries
+/// itself or through what it references or combines with `allOf`. The shapes
+/// and the bundle's `required` adjustment ([`crate::bundle`]) read markers
+/// through this one reader, so a member refused (or hidden) as `readOnly`
+/// (`writeOnly`) is never also required.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'b> {
     bundle: &'b Value,
-    prefix: String,
     defs_key: &'b str,
+}
+
+impl<'b> Reader<'b> {
+    /// A reader of `bundle`, whose definitions live under `defs_key`.
+    pub fn new(bundle: &'b Value, defs_key: &'b str) -> Self {
+        Self { bundle, defs_key }
+    }
+
+    /// The definition name a bundle reference (`#/<defs_key>/<name>`) names.
+    pub fn def_name<'r>(&self, reference: &'r str) -> Option<&'r str> {
+        reference
+            .strip_prefix("#/")?
+            .strip_prefix(self.defs_key)?
+            .strip_prefix('/')
+    }
+
+    /// The definition a bundle reference names.
+    pub fn target(&self, reference: &str) -> Option<&'b Value> {
+        self.bundle
+            .get(self.defs_key)?
+            .get(self.def_name(reference)?)
+    }
+
+    /// Whether `key: true` is set on the schema or what it references/combines
+    /// with `allOf`.
+    pub fn flag(&self, schema: &Value, key: &str) -> bool {
+        self.flag_at(schema, key, 0)
+    }
+
+    fn flag_at(&self, schema: &Value, key: &str, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        if schema.get(key) == Some(&Value::Bool(true)) {
+            return true;
+        }
+        if let Some(t) = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| self.target(r))
+            && self.flag_at(t, key, depth + 1)
+        {
+            return true;
+        }
+        match schema.get("allOf") {
+            Some(Value::Array(branches)) => {
+                branches.iter().any(|b| self.flag_at(b, key, depth + 1))
+            }
+            _ => false,
+        }
+    }
+}
+
+struct Builder<'b> {
+    reader: Reader<'b>,
     nodes: Vec<Shape>,
     memo: HashMap<Memo<'b>, ShapeId>,
 }
@@ -344,8 +403,7 @@ struct Acc<'b> {
 
 impl<'b> Builder<'b> {
     fn target(&self, reference: &str) -> Option<&'b Value> {
-        let name = reference.strip_prefix(&self.prefix)?;
-        self.bundle.get(self.defs_key)?.get(name)
+        self.reader.target(reference)
     }
 
     /// The node of a schema; a pure reference reuses its definition's node
@@ -562,10 +620,10 @@ impl<'b> Builder<'b> {
             let shape = self.node(schema, depth + 1);
             let prop = Prop {
                 shape,
-                read_only: self.flag(schema, "readOnly", 0),
-                write_only: self.flag(schema, "writeOnly", 0),
+                read_only: self.reader.flag(schema, "readOnly"),
+                write_only: self.reader.flag(schema, "writeOnly"),
                 roles: self.roles(schema, 0),
-                reveal: self.flag(schema, "x-rampart-visible", 0),
+                reveal: self.reader.flag(schema, "x-rampart-visible"),
                 sensitive: crate::json::filter::looks_sensitive(name),
             };
             props.merge(name, prop);
@@ -592,30 +650,8 @@ impl<'b> Builder<'b> {
         }
     }
 
-    /// Whether `key: true` is set on the schema or what it references/combines.
-    fn flag(&self, schema: &Value, key: &str, depth: usize) -> bool {
-        if depth > 8 {
-            return false;
-        }
-        if schema.get(key) == Some(&Value::Bool(true)) {
-            return true;
-        }
-        if let Some(t) = schema
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| self.target(r))
-            && self.flag(t, key, depth + 1)
-        {
-            return true;
-        }
-        match schema.get("allOf") {
-            Some(Value::Array(branches)) => branches.iter().any(|b| self.flag(b, key, depth + 1)),
-            _ => false,
-        }
-    }
-
     /// The roles `x-rampart-roles` allows on the schema and what it references or
-    /// combines with `allOf` (like [`Builder::flag`]); several lists intersect.
+    /// combines with `allOf` (like [`Reader::flag`]); several lists intersect.
     fn roles(&self, schema: &Value, depth: usize) -> Option<Vec<String>> {
         if depth > 8 {
             return None;
