@@ -46,6 +46,10 @@ pub type ShapeId = usize;
 /// The node that accepts anything (a free-form schema).
 pub const ANY: ShapeId = 0;
 
+/// The node of the schema `false`, which no value matches: nothing of a value
+/// there is shown (a tuple's `items: false`, a property declared `false`).
+pub const NEVER: ShapeId = 1;
+
 /// How members a schema does not name are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Additional {
@@ -199,6 +203,8 @@ pub enum Member<'a> {
 pub struct Shape {
     /// Free-form: any value, any members.
     pub any: bool,
+    /// The schema `false` ([`NEVER`]): no value may be shown.
+    pub never: bool,
     /// Present when the schema can be an object.
     pub object: Option<ObjectShape>,
     /// Item shape when the schema can be an array (past `prefix`).
@@ -249,6 +255,7 @@ impl Shapes {
     pub fn get(&self, id: ShapeId) -> &Shape {
         static FREE: Shape = Shape {
             any: true,
+            never: false,
             object: None,
             items: None,
             prefix: Vec::new(),
@@ -261,10 +268,7 @@ impl Shapes {
     pub fn build(bundle: &Value, defs_key: &str) -> Shapes {
         let mut b = Builder {
             reader: Reader::new(bundle, defs_key),
-            nodes: vec![Shape {
-                any: true,
-                ..Shape::default()
-            }],
+            nodes: base_nodes(),
             memo: HashMap::new(),
         };
         let root = b.node(bundle, 0);
@@ -298,16 +302,27 @@ impl Shapes {
     /// A trivial arena: everything free-form.
     pub fn free() -> Shapes {
         Shapes {
-            nodes: vec![Shape {
-                any: true,
-                ..Shape::default()
-            }],
+            nodes: base_nodes(),
             root: ANY,
         }
     }
 }
 
 const MAX_DEPTH: usize = 48;
+
+/// The nodes every arena starts with: [`ANY`] and [`NEVER`].
+fn base_nodes() -> Vec<Shape> {
+    vec![
+        Shape {
+            any: true,
+            ..Shape::default()
+        },
+        Shape {
+            never: true,
+            ..Shape::default()
+        },
+    ]
+}
 
 /// Reads a bundled schema: reference targets in its definitions, and the
 /// markers (`readOnly`, `writeOnly`, `x-rampart-visible`) a schema carries
@@ -412,6 +427,9 @@ impl<'b> Builder<'b> {
     fn node(&mut self, schema: &'b Value, depth: usize) -> ShapeId {
         if depth > MAX_DEPTH {
             return ANY;
+        }
+        if schema == &Value::Bool(false) {
+            return NEVER;
         }
         let key = match schema {
             Value::Object(map) => match map.get("$ref").and_then(Value::as_str) {
@@ -552,8 +570,10 @@ impl<'b> Builder<'b> {
             }
             (_, items) => items,
         };
+        // `items: false` (or `additionalItems: false`) closes the tuple: no
+        // item past it may be shown.
         if let Some(items) = rest
-            && items.is_object()
+            && (items.is_object() || items == &Value::Bool(false))
         {
             acc.items = Some(items);
         }
@@ -601,6 +621,7 @@ impl<'b> Builder<'b> {
         if !acc.objectish {
             return Shape {
                 any: false,
+                never: false,
                 object: None,
                 items,
                 prefix,
@@ -639,6 +660,7 @@ impl<'b> Builder<'b> {
         }
         Shape {
             any: false,
+            never: false,
             object: Some(ObjectShape {
                 props,
                 patterns,
@@ -779,6 +801,32 @@ mod tests {
     }
 
     #[test]
+    fn tuples_closed_with_false_admit_nothing_past_them() {
+        let obj = json!({"type": "object", "properties": {"a": {}}});
+        for tuple in [
+            json!({"prefixItems": [obj.clone()], "items": false}),
+            json!({"items": [obj.clone()], "additionalItems": false}),
+            json!({"type": "array", "prefixItems": [obj.clone()], "items": false}),
+        ] {
+            let shapes = Shapes::build(&tuple, "$defs");
+            let root = shapes.get(shapes.root);
+            assert!(
+                shapes.get(root.item(0).unwrap()).object.is_some(),
+                "{tuple}"
+            );
+            assert_eq!(root.item(1), Some(NEVER), "{tuple}");
+            assert!(shapes.get(NEVER).never);
+        }
+        // A property declared `false` is NEVER too, not free-form.
+        let shapes = Shapes::build(&json!({"properties": {"x": false}}), "$defs");
+        let obj = shapes.get(shapes.root).object.as_ref().unwrap();
+        let Member::Declared(x) = obj.member("x") else {
+            panic!()
+        };
+        assert_eq!(x.shape, NEVER);
+    }
+
+    #[test]
     fn many_properties_use_the_index() {
         let props: serde_json::Map<String, Value> = (0..30)
             .map(|i| (format!("p{i}"), json!({"type": "string"})))
@@ -807,6 +855,7 @@ mod tests {
             shapes.get(shapes.root).object.as_ref().unwrap().additional,
             Additional::Forbidden
         );
-        assert!(Shapes::build(&json!({}), "$defs").get(1).any);
+        let shapes = Shapes::build(&json!({}), "$defs");
+        assert!(shapes.get(shapes.root).any);
     }
 }

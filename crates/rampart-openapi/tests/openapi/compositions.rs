@@ -87,3 +87,56 @@ fn read_only_from_an_all_of_branch_is_not_required() {
     assert!(has_failure(&p, "body", "/title", "required"), "{p:?}");
     assert!(!has_failure(&p, "body", "/id", "required"), "{p:?}");
 }
+
+/// A pair: a person, then a number, and nothing after (3.1 `items: false`,
+/// Draft 4 `additionalItems: false` in 3.0).
+fn tuples(version: &str, tuple: &str) -> Api {
+    let spec = format!(
+        r##"openapi: {version}
+info: {{title: t, version: "1"}}
+paths:
+  /pair:
+    get:
+      responses:
+        "200":
+          description: the pair
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  pair: {{{tuple}}}
+                  internal: false
+"##
+    );
+    api_of("tuples", &spec)
+}
+
+#[test]
+fn nothing_past_a_tuple_closed_with_false_is_shown() {
+    let person = "{type: object, properties: {name: {type: string}}}";
+    for api in [
+        tuples(
+            "3.1.0",
+            &format!("type: array, prefixItems: [{person}, {{type: integer}}], items: false"),
+        ),
+        tuples(
+            "3.0.3",
+            &format!("type: array, items: [{person}, {{type: integer}}], additionalItems: false"),
+        ),
+    ] {
+        let mut cx = req("GET", "/pair");
+        passes(&api, &mut cx);
+        let body =
+            r#"{"pair":[{"name":"A","x":1},2,{"name":"B","internal":"i"},"leak"],"internal":"i"}"#;
+        let mut resp = response(200, Some("application/json"), body);
+        assert_eq!(
+            respond(&api, &mut cx, &mut resp),
+            rampart_core::Verdict::Continue
+        );
+        assert_eq!(
+            body_json(&resp),
+            serde_json::json!({"pair": [{"name": "A"}, 2]})
+        );
+    }
+}
