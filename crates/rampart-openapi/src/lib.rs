@@ -11,9 +11,11 @@
 //! authentication operations with a `username_field`, a [`LoginIdentifier`].
 //!
 //! Semantics worth knowing:
-//! - A member is *declared* when a schema (or a branch of its `allOf`/`anyOf`/`oneOf`)
-//!   names it, matches it with `patternProperties`, or allows it with
-//!   `additionalProperties: true` or a schema. An object schema with no `properties`,
+//! - A member is *declared* when a schema (or a branch of its `allOf`) names it,
+//!   matches it with `patternProperties`, or allows it with
+//!   `additionalProperties: true` or a schema. Under a `oneOf`/`anyOf`, only a
+//!   branch the value matches declares: the one its discriminator names, or,
+//!   without one, a branch it validates against (see [`shape::Union`]). An object schema with no `properties`,
 //!   `patternProperties` or `additionalProperties` at all is free-form (everything
 //!   declared); one that names properties but says nothing else is closed, as if the
 //!   spec had not forgotten `additionalProperties: false`.

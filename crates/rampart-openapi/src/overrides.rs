@@ -164,10 +164,10 @@ pub fn json_overrides(shapes: &Shapes, value: &Value) -> bool {
 /// Whether the root of `shapes` (the branch `value` selects, when it has one)
 /// names `key` as a property.
 fn declares_member(shapes: &Shapes, value: Option<&Value>, key: &str) -> bool {
-    let mut root = shapes.get(shapes.root);
-    if let Some(branch) = value.and_then(|v| root.select(v)) {
-        root = shapes.get(branch);
-    }
+    let root = match value {
+        Some(v) => shapes.get(shapes.resolve(shapes.root, v)),
+        None => shapes.get(shapes.root),
+    };
     root.object
         .as_ref()
         .is_some_and(|o| o.props.contains_key(key))

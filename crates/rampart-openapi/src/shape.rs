@@ -3,15 +3,27 @@
 //! A [`Shapes`] arena is built once per bundled schema: for each schema node, the
 //! declared properties (with `readOnly`, `writeOnly`, role and visibility marks), how
 //! undeclared members are treated, and the item shapes of arrays (by position for
-//! tuples: `prefixItems`, Draft 4 `items: [..]`). Compositions
-//! (`allOf`, `anyOf`, `oneOf`) are merged: a property declared by any branch is
-//! declared. Recursive schemas share nodes through the bundle's definitions.
+//! tuples: `prefixItems`, Draft 4 `items: [..]`). `allOf` branches are merged: a
+//! property any of them declares is declared. A discriminated `oneOf`/`anyOf`
+//! declares what the branch its tag names declares ([`Discriminator`]); one
+//! without a discriminator, what a branch the value validates against declares
+//! ([`Union`]). Recursive schemas share nodes through the bundle's definitions.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use regex::Regex;
 use serde_json::Value;
+
+use crate::bundle::SpecVersion;
+
+mod reader;
+mod union;
+
+pub use reader::Reader;
+use union::Split;
+pub use union::{Branch, Union};
 
 /// FNV-1a: fast for the short member names looked up on every body member. The maps
 /// are fixed at build time (no attacker-driven inserts), so hash flooding does not apply.
@@ -213,6 +225,10 @@ pub struct Shape {
     pub prefix: Vec<ShapeId>,
     /// A `discriminator`: the object's shape is the branch its property names.
     pub discriminator: Option<Box<Discriminator>>,
+    /// A `oneOf`/`anyOf` without a discriminator: the value's shape is a
+    /// branch it validates against. This node itself merges every branch
+    /// (what is used when no value is at hand to choose by).
+    pub union: Option<Box<Union>>,
 }
 
 /// The branches of a discriminated `oneOf`/`anyOf`.
@@ -233,8 +249,8 @@ impl Shape {
         self.prefix.get(index).copied().or(self.items)
     }
 
-    /// The shape that applies to `value`: the discriminated branch it names, or
-    /// this shape (all branches merged) when it names none.
+    /// The discriminated branch `value` names, if any (see [`Shapes::resolve`],
+    /// which also chooses among a [`Union`]'s branches).
     pub fn select(&self, value: &Value) -> Option<ShapeId> {
         let d = self.discriminator.as_ref()?;
         let tag = value.get(&d.property)?.as_str()?;
@@ -260,16 +276,27 @@ impl Shapes {
             items: None,
             prefix: Vec::new(),
             discriminator: None,
+            union: None,
         };
         self.nodes.get(id).unwrap_or(&FREE)
     }
 
     /// Builds the arena for a bundled schema whose definitions live under `defs_key`.
+    /// `defs_key` also tells the dialect (`definitions`: 3.0, Draft 4; `$defs`:
+    /// 3.1, 2020-12), for the validators of [`Union`] branches.
     pub fn build(bundle: &Value, defs_key: &str) -> Shapes {
+        let version = if defs_key == SpecVersion::V30.defs_key() {
+            SpecVersion::V30
+        } else {
+            SpecVersion::V31
+        };
         let mut b = Builder {
             reader: Reader::new(bundle, defs_key),
+            version,
             nodes: base_nodes(),
             memo: HashMap::new(),
+            union_nodes: 0,
+            validators: HashMap::new(),
         };
         let root = b.node(bundle, 0);
         Shapes {
@@ -324,73 +351,16 @@ fn base_nodes() -> Vec<Shape> {
     ]
 }
 
-/// Reads a bundled schema: reference targets in its definitions, and the
-/// markers (`readOnly`, `writeOnly`, `x-rampart-visible`) a schema carries
-/// itself or through what it references or combines with `allOf`. The shapes
-/// and the bundle's `required` adjustment ([`crate::bundle`]) read markers
-/// through this one reader, so a member refused (or hidden) as `readOnly`
-/// (`writeOnly`) is never also required.
-#[derive(Debug, Clone, Copy)]
-pub struct Reader<'b> {
-    bundle: &'b Value,
-    defs_key: &'b str,
-}
-
-impl<'b> Reader<'b> {
-    /// A reader of `bundle`, whose definitions live under `defs_key`.
-    pub fn new(bundle: &'b Value, defs_key: &'b str) -> Self {
-        Self { bundle, defs_key }
-    }
-
-    /// The definition name a bundle reference (`#/<defs_key>/<name>`) names.
-    pub fn def_name<'r>(&self, reference: &'r str) -> Option<&'r str> {
-        reference
-            .strip_prefix("#/")?
-            .strip_prefix(self.defs_key)?
-            .strip_prefix('/')
-    }
-
-    /// The definition a bundle reference names.
-    pub fn target(&self, reference: &str) -> Option<&'b Value> {
-        self.bundle
-            .get(self.defs_key)?
-            .get(self.def_name(reference)?)
-    }
-
-    /// Whether `key: true` is set on the schema or what it references/combines
-    /// with `allOf`.
-    pub fn flag(&self, schema: &Value, key: &str) -> bool {
-        self.flag_at(schema, key, 0)
-    }
-
-    fn flag_at(&self, schema: &Value, key: &str, depth: usize) -> bool {
-        if depth > 8 {
-            return false;
-        }
-        if schema.get(key) == Some(&Value::Bool(true)) {
-            return true;
-        }
-        if let Some(t) = schema
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| self.target(r))
-            && self.flag_at(t, key, depth + 1)
-        {
-            return true;
-        }
-        match schema.get("allOf") {
-            Some(Value::Array(branches)) => {
-                branches.iter().any(|b| self.flag_at(b, key, depth + 1))
-            }
-            _ => false,
-        }
-    }
-}
-
 struct Builder<'b> {
     reader: Reader<'b>,
+    version: SpecVersion,
     nodes: Vec<Shape>,
     memo: HashMap<Memo<'b>, ShapeId>,
+    /// [`Union`] branch nodes built so far (bounded by [`MAX_UNION_NODES`]).
+    union_nodes: usize,
+    /// Branch validators by the branch schema's address (a branch shared by
+    /// several nodes is compiled once).
+    validators: HashMap<usize, Option<Arc<jsonschema::Validator>>>,
 }
 
 /// What a node is shared by: a pure `$ref` (its target), or one schema of the
@@ -402,8 +372,13 @@ enum Memo<'b> {
 }
 
 /// What the branches of one schema declare, merged.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Acc<'b> {
+    /// Keep `oneOf`/`anyOf` lists without a discriminator apart, in `unions`,
+    /// rather than merging their branches.
+    split: bool,
+    /// The unions kept apart.
+    unions: Vec<Split<'b>>,
     typed: bool,
     objectish: bool,
     props: Vec<(&'b String, &'b Value)>,
@@ -431,11 +406,13 @@ impl<'b> Builder<'b> {
         if schema == &Value::Bool(false) {
             return NEVER;
         }
+        // Any other schema is shared by its uses: the branch nodes of a union
+        // or discriminator each list the parent's own properties, whose
+        // subtrees are then built once, not once per branch.
         let key = match schema {
             Value::Object(map) => match map.get("$ref").and_then(Value::as_str) {
                 Some(r) if map.len() == 1 => Some(Memo::Ref(r)),
-                Some(_) => Some(Memo::At(std::ptr::from_ref(schema) as usize)),
-                None => None,
+                _ => Some(Memo::At(std::ptr::from_ref(schema) as usize)),
             },
             _ => None,
         };
@@ -449,17 +426,26 @@ impl<'b> Builder<'b> {
         if let Some(k) = key {
             self.memo.insert(k, id);
         }
-        let mut acc = Acc::default();
+        let mut acc = Acc {
+            split: true,
+            ..Acc::default()
+        };
         self.collect(schema, &mut acc, 0, false);
-        let discriminated = acc.discriminated;
-        let mut shape = self.finish(acc, depth);
-        if let Some(parent) = discriminated {
-            shape.discriminator = self.discriminator(parent, depth).map(Box::new);
-        }
+        let shape = self.shape_of(acc, depth);
         if let Some(slot) = self.nodes.get_mut(id) {
             *slot = shape;
         }
         id
+    }
+
+    /// The shape of what `acc` collected, with its discriminator and unions.
+    fn shape_of(&mut self, acc: Acc<'b>, depth: usize) -> Shape {
+        let discriminated = acc.discriminated;
+        let mut shape = self.split(acc, depth);
+        if let Some(parent) = discriminated {
+            shape.discriminator = self.discriminator(parent, depth).map(Box::new);
+        }
+        shape
     }
 
     /// One node per discriminated branch: the parent's own declarations (without
@@ -478,10 +464,13 @@ impl<'b> Builder<'b> {
         for (value, branch) in mapping {
             let id = self.nodes.len();
             self.nodes.push(Shape::default());
-            let mut acc = Acc::default();
+            let mut acc = Acc {
+                split: true,
+                ..Acc::default()
+            };
             self.collect_filtered(parent, &mut acc, depth);
             self.collect(branch, &mut acc, 1, true);
-            let shape = self.finish(acc, depth + 1);
+            let shape = self.split(acc, depth + 1);
             if let Some(slot) = self.nodes.get_mut(id) {
                 *slot = shape;
             }
@@ -588,11 +577,26 @@ impl<'b> Builder<'b> {
                 self.collect(branch, acc, depth + 1, in_branch);
             }
         }
+        // A discriminator with branches to choose from chooses; otherwise a
+        // `oneOf`/`anyOf` is a union whose branch the value decides.
+        let discriminated = map
+            .get("discriminator")
+            .and_then(|d| d.get("x-rampart-mapping"))
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty());
         for key in ["allOf", "anyOf", "oneOf"] {
             if skip_branches && key != "allOf" {
                 continue;
             }
             if let Some(Value::Array(branches)) = map.get(key) {
+                if key != "allOf" && acc.split && !discriminated {
+                    acc.unions.push(Split {
+                        list: branches,
+                        depth,
+                        in_branch,
+                    });
+                    continue;
+                }
                 for branch in branches {
                     self.collect(branch, acc, depth + 1, in_branch);
                 }
@@ -620,12 +624,9 @@ impl<'b> Builder<'b> {
         }
         if !acc.objectish {
             return Shape {
-                any: false,
-                never: false,
-                object: None,
                 items,
                 prefix,
-                discriminator: None,
+                ..Shape::default()
             };
         }
         let free_form = acc.props.is_empty() && acc.patterns.is_empty() && acc.additional.is_none();
@@ -659,8 +660,6 @@ impl<'b> Builder<'b> {
             }
         }
         Shape {
-            any: false,
-            never: false,
             object: Some(ObjectShape {
                 props,
                 patterns,
@@ -668,7 +667,7 @@ impl<'b> Builder<'b> {
             }),
             items,
             prefix,
-            discriminator: None,
+            ..Shape::default()
         }
     }
 

@@ -305,8 +305,34 @@ impl Filter<'_, '_> {
         Ok(found.or(shape))
     }
 
+    /// For a union, the branch the value is shown by: the value is read ahead,
+    /// parsed and matched against the branches (see [`crate::shape::Union`]).
+    /// A value that does not parse as a tree (a number past `f64`) is shown by
+    /// the merged shape.
+    fn union_branch(
+        &mut self,
+        shape: Option<ShapeId>,
+        depth: usize,
+    ) -> Result<Option<ShapeId>, FilterError> {
+        let Some(id) = shape.filter(|id| self.shapes.get(*id).union.is_some()) else {
+            return Ok(shape);
+        };
+        let start = self.lx.pos;
+        self.skip(depth)?;
+        let end = self.lx.pos;
+        self.lx.pos = start;
+        let bytes = self.lx.bytes.get(start..end).unwrap_or_default();
+        Ok(Some(
+            match serde_json::from_slice::<serde_json::Value>(bytes) {
+                Ok(value) => self.shapes.resolve(id, &value),
+                Err(_) => id,
+            },
+        ))
+    }
+
     fn object(&mut self, shape: Option<ShapeId>, depth: usize) -> Result<(), FilterError> {
         let shape = self.branch(shape, depth)?;
+        let shape = self.union_branch(shape, depth)?;
         self.lx.pos += 1;
         self.out.push(b'{');
         self.lx.skip_ws();
@@ -363,6 +389,7 @@ impl Filter<'_, '_> {
     }
 
     fn array(&mut self, shape: Option<ShapeId>, depth: usize) -> Result<(), FilterError> {
+        let shape = self.union_branch(shape, depth)?;
         let shapes = self.shapes;
         let item = |i: usize| shape.and_then(|id| shapes.get(id).item(i));
         let mut index = 0;

@@ -3,6 +3,7 @@
 //! tuples closed with `false`. For each, the request that must be refused or the
 //! response member that must be removed, and the legitimate one that passes.
 
+use rampart_core::Verdict;
 use rampart_openapi::OpenApiConfig;
 
 use crate::support::*;
@@ -10,13 +11,18 @@ use crate::support::*;
 /// The stages over `spec` (written to a directory of its own: tests run in
 /// parallel).
 fn api_of(name: &str, spec: &str) -> Api {
+    configured(name, spec, "")
+}
+
+/// As [`api_of`], with more configuration (YAML lines).
+fn configured(name: &str, spec: &str, config: &str) -> Api {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir =
         std::env::temp_dir().join(format!("rampart-openapi-{name}-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("spec.yaml"), spec).unwrap();
-    let cfg: OpenApiConfig = serde_saphyr::from_str("spec: spec.yaml\n").unwrap();
+    let cfg: OpenApiConfig = serde_saphyr::from_str(&format!("spec: spec.yaml\n{config}")).unwrap();
     let (route, validation) = cfg.build(&dir).unwrap().stages();
     Api { route, validation }
 }
@@ -137,6 +143,151 @@ fn nothing_past_a_tuple_closed_with_false_is_shown() {
         assert_eq!(
             body_json(&resp),
             serde_json::json!({"pair": [{"name": "A"}, 2]})
+        );
+    }
+}
+
+/// Unions without a discriminator: a self-service update or an admin one; the
+/// settings of a user (named ones, or free string labels); a public or a
+/// staff view.
+fn unions(version: &str, undeclared: &str) -> Api {
+    let spec = format!(
+        r##"openapi: {version}
+info: {{title: t, version: "1"}}
+paths:
+  /profile:
+    patch:
+      requestBody:
+        content:
+          application/json:
+            schema:
+              oneOf:
+                - $ref: "#/components/schemas/SelfUpdate"
+                - $ref: "#/components/schemas/AdminUpdate"
+      responses: {{"204": {{description: updated}}}}
+  /settings:
+    put:
+      requestBody:
+        content:
+          application/json:
+            schema:
+              anyOf:
+                - type: object
+                  properties: {{theme: {{type: string}}, beta: {{type: boolean}}}}
+                - type: object
+                  additionalProperties: {{type: string}}
+      responses: {{"204": {{description: stored}}}}
+  /people:
+    get:
+      responses:
+        "200":
+          description: people
+          content:
+            application/json:
+              schema:
+                type: array
+                items: {{$ref: "#/components/schemas/Person"}}
+components:
+  schemas:
+    SelfUpdate:
+      type: object
+      required: [name]
+      properties: {{name: {{type: string}}, email: {{type: string}}}}
+    AdminUpdate:
+      type: object
+      required: [role, reason]
+      properties: {{role: {{type: string}}, reason: {{type: string}}}}
+    Person:
+      oneOf:
+        - type: object
+          required: [kind, name]
+          properties: {{kind: {{type: string, enum: [public]}}, name: {{type: string}}}}
+        - type: object
+          required: [kind, name, salary]
+          properties:
+            kind: {{type: string, enum: [staff]}}
+            name: {{type: string}}
+            salary: {{type: number}}
+"##
+    );
+    configured(
+        "unions",
+        &spec,
+        &format!("undeclared_properties: {undeclared}\n"),
+    )
+}
+
+#[test]
+fn a_union_member_counts_only_if_a_branch_the_body_matches_declares_it() {
+    for version in ["3.0.3", "3.1.0"] {
+        let api = unions(version, "refuse");
+        let patch = |body: &str| run(&api, &mut json(req("PATCH", "/profile"), body));
+        // `role` belongs to the admin branch, which this body does not
+        // validate against (no reason); the self-service branch it does
+        // validate against (open, as JSON Schema branches are) does not name it.
+        let p = refused(patch(r#"{"name":"x","role":"admin"}"#));
+        assert!(
+            has_failure(&p, "body", "/role", "undeclared"),
+            "{version}: {p:?}"
+        );
+        // Each branch's own members pass.
+        assert_eq!(
+            patch(r#"{"name":"x","email":"e"}"#),
+            Verdict::Continue,
+            "{version}"
+        );
+        assert_eq!(
+            patch(r#"{"role":"admin","reason":"r"}"#),
+            Verdict::Continue,
+            "{version}"
+        );
+        // Strip mode forwards the body the matching branch declares.
+        let api = unions(version, "strip");
+        let mut cx = json(req("PATCH", "/profile"), r#"{"name":"x","role":"admin"}"#);
+        passes(&api, &mut cx);
+        assert_eq!(
+            cx.body.as_deref(),
+            Some(&br#"{"name":"x"}"#[..]),
+            "{version}"
+        );
+    }
+}
+
+#[test]
+fn a_free_map_branch_does_not_open_the_other_branches() {
+    for version in ["3.0.3", "3.1.0"] {
+        let api = unions(version, "refuse");
+        let put = |body: &str| run(&api, &mut json(req("PUT", "/settings"), body));
+        // Not all strings: only the named branch matches, and it does not name `admin`.
+        let p = refused(put(r#"{"theme":"dark","admin":true}"#));
+        assert!(
+            has_failure(&p, "body", "/admin", "undeclared"),
+            "{version}: {p:?}"
+        );
+        // Legitimate: the named settings, or string labels only.
+        assert_eq!(put(r#"{"theme":"dark","beta":true}"#), Verdict::Continue);
+        assert_eq!(put(r#"{"theme":"dark","team":"blue"}"#), Verdict::Continue);
+    }
+}
+
+#[test]
+fn responses_show_only_the_members_of_the_branch_the_value_matches() {
+    for version in ["3.0.3", "3.1.0"] {
+        let api = unions(version, "refuse");
+        let mut cx = req("GET", "/people");
+        passes(&api, &mut cx);
+        // The upstream leaks a salary in a public view: that branch has none.
+        let body =
+            r#"[{"kind":"public","name":"A","salary":1},{"kind":"staff","name":"B","salary":2}]"#;
+        let mut resp = response(200, Some("application/json"), body);
+        assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
+        assert_eq!(
+            body_json(&resp),
+            serde_json::json!([
+                {"kind": "public", "name": "A"},
+                {"kind": "staff", "name": "B", "salary": 2}
+            ]),
+            "{version}"
         );
     }
 }
