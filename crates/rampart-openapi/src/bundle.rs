@@ -4,8 +4,8 @@
 //! the bundle's definitions under a generated name and rewritten to point there, so
 //! recursion keeps working and the validator never resolves anything on its own. The
 //! OpenAPI 3.0 dialect is translated to Draft 4 on the way (`nullable`), and the
-//! `required` list is adjusted for the direction (`readOnly` members are not required
-//! in requests, `writeOnly` ones not in responses). In 3.0, siblings of a `$ref` are
+//! `required` lists are adjusted for the direction by [`crate::travel`] (`readOnly`
+//! members are not required in requests, `writeOnly` ones not in responses). In 3.0, siblings of a `$ref` are
 //! dropped except the markers that make the gateway stricter (`readOnly`,
 //! `writeOnly`, `x-rampart-roles`). `format: int32`/`int64` become bounds.
 
@@ -53,7 +53,7 @@ pub enum Direction {
 }
 
 /// Keywords whose value is a map of schemas.
-const SCHEMA_MAPS: [&str; 5] = [
+pub(crate) const SCHEMA_MAPS: [&str; 5] = [
     "properties",
     "patternProperties",
     "$defs",
@@ -61,7 +61,7 @@ const SCHEMA_MAPS: [&str; 5] = [
     "dependentSchemas",
 ];
 /// Keywords whose value is one schema.
-const SCHEMA_ONE: [&str; 12] = [
+pub(crate) const SCHEMA_ONE: [&str; 12] = [
     "items",
     "additionalProperties",
     "not",
@@ -76,7 +76,7 @@ const SCHEMA_ONE: [&str; 12] = [
     "contentSchema",
 ];
 /// Keywords whose value is a list of schemas.
-const SCHEMA_LISTS: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
+pub(crate) const SCHEMA_LISTS: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
 /// Schema identifiers dropped from copies (references were rewritten already).
 const IDENTIFIERS: [&str; 3] = ["$id", "$anchor", "$schema"];
 /// Keywords kept beside a 3.0 `$ref`: they only ever make the gateway stricter.
@@ -87,7 +87,6 @@ const MAX_DEPTH: usize = 64;
 struct Bundler<'d> {
     docs: &'d DocSet,
     version: SpecVersion,
-    direction: Direction,
     names: HashMap<(DocId, String), String>,
     queue: VecDeque<(DocId, String, String)>,
 }
@@ -104,11 +103,11 @@ pub fn bundle(
     let mut b = Bundler {
         docs,
         version,
-        direction,
         names: HashMap::new(),
         queue: VecDeque::new(),
     };
     let mut root = b.copy(doc, pointer, schema, 0)?;
+    let defs_key = version.defs_key();
     let mut defs = Map::new();
     while let Some((d, p, name)) = b.queue.pop_front() {
         let target = docs
@@ -120,6 +119,7 @@ pub fn bundle(
         defs.insert(name, copied);
     }
     if defs.is_empty() {
+        crate::travel::drop_required(&mut root, defs_key, direction);
         return Ok(root);
     }
     // A root that is itself a `$ref` would hide sibling keywords in Draft 4: wrap it.
@@ -129,8 +129,9 @@ pub fn bundle(
         root = Value::Object(wrapper);
     }
     if let Value::Object(map) = &mut root {
-        map.insert(version.defs_key().into(), Value::Object(defs));
+        map.insert(defs_key.into(), Value::Object(defs));
     }
+    crate::travel::drop_required(&mut root, defs_key, direction);
     Ok(root)
 }
 
@@ -218,7 +219,6 @@ impl Bundler<'_> {
         if self.version == SpecVersion::V30 {
             translate_nullable(&mut out);
         }
-        self.adjust_required(&mut out);
         self.discriminate(doc, pointer, map, &mut out)?;
         integer_range(&mut out);
         Ok(Value::Object(out))
@@ -344,28 +344,6 @@ impl Bundler<'_> {
         d.insert("x-rampart-mapping".into(), Value::Object(table));
         out.insert("discriminator".into(), Value::Object(d));
         Ok(())
-    }
-
-    /// Drops from `required` the members that do not travel in this direction.
-    fn adjust_required(&self, out: &mut Map<String, Value>) {
-        let flag = match self.direction {
-            Direction::Request => "readOnly",
-            Direction::Response => "writeOnly",
-        };
-        let Some(Value::Object(props)) = out.get("properties") else {
-            return;
-        };
-        let skipped: Vec<String> = props
-            .iter()
-            .filter(|(_, s)| s.get(flag) == Some(&Value::Bool(true)))
-            .map(|(k, _)| k.clone())
-            .collect();
-        if skipped.is_empty() {
-            return;
-        }
-        if let Some(Value::Array(required)) = out.get_mut("required") {
-            required.retain(|r| r.as_str().is_none_or(|r| !skipped.iter().any(|s| s == r)));
-        }
     }
 }
 

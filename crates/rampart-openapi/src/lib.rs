@@ -11,9 +11,11 @@
 //! authentication operations with a `username_field`, a [`LoginIdentifier`].
 //!
 //! Semantics worth knowing:
-//! - A member is *declared* when a schema (or a branch of its `allOf`/`anyOf`/`oneOf`)
-//!   names it, matches it with `patternProperties`, or allows it with
-//!   `additionalProperties: true` or a schema. An object schema with no `properties`,
+//! - A member is *declared* when a schema (or a branch of its `allOf`) names it,
+//!   matches it with `patternProperties`, or allows it with
+//!   `additionalProperties: true` or a schema. Under a `oneOf`/`anyOf`, only a
+//!   branch the value matches declares: the one its discriminator names, or,
+//!   without one, a branch it validates against (see [`shape::Union`]). An object schema with no `properties`,
 //!   `patternProperties` or `additionalProperties` at all is free-form (everything
 //!   declared); one that names properties but says nothing else is closed, as if the
 //!   spec had not forgotten `additionalProperties: false`.
@@ -33,13 +35,16 @@
 //! - [`anchors`]: `$id`/`$anchor` reference targets inside a document.
 //! - [`bundle`]: one schema → a self-contained JSON Schema (3.0 → Draft 4, 3.1 →
 //!   2020-12) for the `jsonschema` validator.
-//! - [`shape`]: what a schema declares about objects, for mass assignment and filtering.
+//! - [`shape`]: what a schema declares about objects, for mass assignment and filtering;
+//!   [`travel`]: `readOnly`/`writeOnly` members are not required where they are not sent.
 //! - [`compile`]: spec → operations, validators, route table; [`routes`]: the table.
 //! - [`params`]: parameter decoding (style/explode) and validation.
 //! - [`json`]: streaming pre-scan with limits, streaming response filter.
 //! - [`massign`]: undeclared, `readOnly` and forbidden request members (JSON,
 //!   `application/x-www-form-urlencoded` and [`multipart`] `multipart/form-data` bodies).
 //! - [`request`], [`response`]: the per-request checks; [`stage`]: the `Stage`s.
+//! - [`overrides`]: method overrides (headers, `_method`) and CGI spellings of
+//!   declared headers.
 //! - [`login`]: the login identifier of authentication requests (for the lock-out).
 //! - [`lifecycle`]: deprecation/sunset headers; the injected [`Clock`] is
 //!   `rampart_core::time`'s.
@@ -57,6 +62,7 @@ pub mod loader;
 pub mod login;
 pub mod massign;
 pub mod multipart;
+pub mod overrides;
 pub mod params;
 pub mod problems;
 pub mod request;
@@ -64,6 +70,7 @@ pub mod response;
 pub mod routes;
 pub mod shape;
 pub mod stage;
+pub mod travel;
 
 pub use config::{
     DeprecationConfig, LimitsConfig, OpenApiConfig, OperationOverride, UndeclaredMode,

@@ -81,11 +81,9 @@ impl Walker<'_> {
         if depth > 256 {
             return false;
         }
-        let mut shape = shapes.get(id);
-        // A discriminated union: only the branch the body names declares members.
-        if let Some(branch) = shape.select(value) {
-            shape = shapes.get(branch);
-        }
+        // A union: only the branch the body names (discriminator) or validates
+        // against and is declared by declares members.
+        let shape = shapes.get(shapes.resolve(id, value));
         let mut stripped = false;
         match value {
             Value::Object(map) => {

@@ -20,8 +20,9 @@ pub const VALIDATION_FAILED: ProblemType = ProblemType::new(
     400,
     "Request validation failed",
 );
-/// A header asking the upstream to run another method than the request's
-/// own (`X-HTTP-Method-Override`, …), which the operation does not declare.
+/// A header, query key or body member asking the upstream to run another
+/// method than the request's own (`X-HTTP-Method-Override`, `_method`, …),
+/// which the operation does not declare.
 pub const OVERRIDE_NOT_ALLOWED: ProblemType = ProblemType::new(
     "method-override-not-allowed",
     400,

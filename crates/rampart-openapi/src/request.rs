@@ -11,12 +11,12 @@ use crate::compile::{Operation, essence, match_media};
 use crate::engine::PathParams;
 use crate::json::prescan;
 use crate::lifecycle::Clock;
-use crate::massign;
 use crate::params::{Sources, parse_cookies, parse_query};
 use crate::problems::{
-    BODY_TOO_LARGE, DEPRECATED_CONSUMER, Failure, In, UNSUPPORTED_MEDIA_TYPE, push_segment,
-    schema_failure, validation_problem,
+    BODY_TOO_LARGE, DEPRECATED_CONSUMER, Failure, In, OVERRIDE_NOT_ALLOWED, UNSUPPORTED_MEDIA_TYPE,
+    push_segment, schema_failure, validation_problem,
 };
+use crate::{massign, overrides};
 
 /// Checks `cx` against `op`; `Err` is the refusal. May rewrite `cx.body` (strip mode).
 /// `clock` decides whether a deprecation's allowlist applies yet.
@@ -140,6 +140,13 @@ fn check_body(
     .ok_or_else(|| Problem::new(UNSUPPORTED_MEDIA_TYPE))?;
     let media = match_media(&spec.media, &content_type)
         .ok_or_else(|| Problem::new(UNSUPPORTED_MEDIA_TYPE))?;
+    // Frameworks take `_method` from form and JSON bodies whatever the spec
+    // says of them (JSON handled as such is checked once parsed, below).
+    if let Some(body) = &cx.body
+        && overrides::body_overrides(media, &content_type, &cx.headers, body)
+    {
+        return Err(Problem::new(OVERRIDE_NOT_ALLOWED));
+    }
     if let Some(fields) = &media.form {
         return check_form(op, media, fields, cx, failures);
     }
@@ -163,6 +170,9 @@ fn check_body(
             return Ok(());
         }
     };
+    if overrides::json_overrides(&media.shapes, &value) {
+        return Err(Problem::new(OVERRIDE_NOT_ALLOWED));
+    }
     validate_body(media, op, &value, failures);
     let stripped = massign::stripped_members(&media.shapes, &mut value, &op.policy, failures);
     if !stripped.is_empty() && failures.is_empty() {

@@ -3,15 +3,27 @@
 //! A [`Shapes`] arena is built once per bundled schema: for each schema node, the
 //! declared properties (with `readOnly`, `writeOnly`, role and visibility marks), how
 //! undeclared members are treated, and the item shapes of arrays (by position for
-//! tuples: `prefixItems`, Draft 4 `items: [..]`). Compositions
-//! (`allOf`, `anyOf`, `oneOf`) are merged: a property declared by any branch is
-//! declared. Recursive schemas share nodes through the bundle's definitions.
+//! tuples: `prefixItems`, Draft 4 `items: [..]`). `allOf` branches are merged: a
+//! property any of them declares is declared. A discriminated `oneOf`/`anyOf`
+//! declares what the branch its tag names declares ([`Discriminator`]); one
+//! without a discriminator, what a branch the value validates against declares
+//! ([`Union`]). Recursive schemas share nodes through the bundle's definitions.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use regex::Regex;
 use serde_json::Value;
+
+use crate::bundle::SpecVersion;
+
+mod reader;
+mod union;
+
+pub use reader::Reader;
+use union::Split;
+pub use union::{Branch, Union};
 
 /// FNV-1a: fast for the short member names looked up on every body member. The maps
 /// are fixed at build time (no attacker-driven inserts), so hash flooding does not apply.
@@ -45,6 +57,10 @@ pub type ShapeId = usize;
 
 /// The node that accepts anything (a free-form schema).
 pub const ANY: ShapeId = 0;
+
+/// The node of the schema `false`, which no value matches: nothing of a value
+/// there is shown (a tuple's `items: false`, a property declared `false`).
+pub const NEVER: ShapeId = 1;
 
 /// How members a schema does not name are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +215,8 @@ pub enum Member<'a> {
 pub struct Shape {
     /// Free-form: any value, any members.
     pub any: bool,
+    /// The schema `false` ([`NEVER`]): no value may be shown.
+    pub never: bool,
     /// Present when the schema can be an object.
     pub object: Option<ObjectShape>,
     /// Item shape when the schema can be an array (past `prefix`).
@@ -207,6 +225,10 @@ pub struct Shape {
     pub prefix: Vec<ShapeId>,
     /// A `discriminator`: the object's shape is the branch its property names.
     pub discriminator: Option<Box<Discriminator>>,
+    /// A `oneOf`/`anyOf` without a discriminator: the value's shape is a
+    /// branch it validates against. This node itself merges every branch
+    /// (what is used when no value is at hand to choose by).
+    pub union: Option<Box<Union>>,
 }
 
 /// The branches of a discriminated `oneOf`/`anyOf`.
@@ -227,8 +249,8 @@ impl Shape {
         self.prefix.get(index).copied().or(self.items)
     }
 
-    /// The shape that applies to `value`: the discriminated branch it names, or
-    /// this shape (all branches merged) when it names none.
+    /// The discriminated branch `value` names, if any (see [`Shapes::resolve`],
+    /// which also chooses among a [`Union`]'s branches).
     pub fn select(&self, value: &Value) -> Option<ShapeId> {
         let d = self.discriminator.as_ref()?;
         let tag = value.get(&d.property)?.as_str()?;
@@ -249,25 +271,32 @@ impl Shapes {
     pub fn get(&self, id: ShapeId) -> &Shape {
         static FREE: Shape = Shape {
             any: true,
+            never: false,
             object: None,
             items: None,
             prefix: Vec::new(),
             discriminator: None,
+            union: None,
         };
         self.nodes.get(id).unwrap_or(&FREE)
     }
 
     /// Builds the arena for a bundled schema whose definitions live under `defs_key`.
+    /// `defs_key` also tells the dialect (`definitions`: 3.0, Draft 4; `$defs`:
+    /// 3.1, 2020-12), for the validators of [`Union`] branches.
     pub fn build(bundle: &Value, defs_key: &str) -> Shapes {
+        let version = if defs_key == SpecVersion::V30.defs_key() {
+            SpecVersion::V30
+        } else {
+            SpecVersion::V31
+        };
         let mut b = Builder {
-            bundle,
-            prefix: format!("#/{defs_key}/"),
-            defs_key,
-            nodes: vec![Shape {
-                any: true,
-                ..Shape::default()
-            }],
+            reader: Reader::new(bundle, defs_key),
+            version,
+            nodes: base_nodes(),
             memo: HashMap::new(),
+            union_nodes: 0,
+            validators: HashMap::new(),
         };
         let root = b.node(bundle, 0);
         Shapes {
@@ -300,10 +329,7 @@ impl Shapes {
     /// A trivial arena: everything free-form.
     pub fn free() -> Shapes {
         Shapes {
-            nodes: vec![Shape {
-                any: true,
-                ..Shape::default()
-            }],
+            nodes: base_nodes(),
             root: ANY,
         }
     }
@@ -311,12 +337,30 @@ impl Shapes {
 
 const MAX_DEPTH: usize = 48;
 
+/// The nodes every arena starts with: [`ANY`] and [`NEVER`].
+fn base_nodes() -> Vec<Shape> {
+    vec![
+        Shape {
+            any: true,
+            ..Shape::default()
+        },
+        Shape {
+            never: true,
+            ..Shape::default()
+        },
+    ]
+}
+
 struct Builder<'b> {
-    bundle: &'b Value,
-    prefix: String,
-    defs_key: &'b str,
+    reader: Reader<'b>,
+    version: SpecVersion,
     nodes: Vec<Shape>,
     memo: HashMap<Memo<'b>, ShapeId>,
+    /// [`Union`] branch nodes built so far (bounded by [`MAX_UNION_NODES`]).
+    union_nodes: usize,
+    /// Branch validators by the branch schema's address (a branch shared by
+    /// several nodes is compiled once).
+    validators: HashMap<usize, Option<Arc<jsonschema::Validator>>>,
 }
 
 /// What a node is shared by: a pure `$ref` (its target), or one schema of the
@@ -328,8 +372,13 @@ enum Memo<'b> {
 }
 
 /// What the branches of one schema declare, merged.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Acc<'b> {
+    /// Keep `oneOf`/`anyOf` lists without a discriminator apart, in `unions`,
+    /// rather than merging their branches.
+    split: bool,
+    /// The unions kept apart.
+    unions: Vec<Split<'b>>,
     typed: bool,
     objectish: bool,
     props: Vec<(&'b String, &'b Value)>,
@@ -344,8 +393,7 @@ struct Acc<'b> {
 
 impl<'b> Builder<'b> {
     fn target(&self, reference: &str) -> Option<&'b Value> {
-        let name = reference.strip_prefix(&self.prefix)?;
-        self.bundle.get(self.defs_key)?.get(name)
+        self.reader.target(reference)
     }
 
     /// The node of a schema; a pure reference reuses its definition's node
@@ -355,11 +403,16 @@ impl<'b> Builder<'b> {
         if depth > MAX_DEPTH {
             return ANY;
         }
+        if schema == &Value::Bool(false) {
+            return NEVER;
+        }
+        // Any other schema is shared by its uses: the branch nodes of a union
+        // or discriminator each list the parent's own properties, whose
+        // subtrees are then built once, not once per branch.
         let key = match schema {
             Value::Object(map) => match map.get("$ref").and_then(Value::as_str) {
                 Some(r) if map.len() == 1 => Some(Memo::Ref(r)),
-                Some(_) => Some(Memo::At(std::ptr::from_ref(schema) as usize)),
-                None => None,
+                _ => Some(Memo::At(std::ptr::from_ref(schema) as usize)),
             },
             _ => None,
         };
@@ -373,17 +426,26 @@ impl<'b> Builder<'b> {
         if let Some(k) = key {
             self.memo.insert(k, id);
         }
-        let mut acc = Acc::default();
+        let mut acc = Acc {
+            split: true,
+            ..Acc::default()
+        };
         self.collect(schema, &mut acc, 0, false);
-        let discriminated = acc.discriminated;
-        let mut shape = self.finish(acc, depth);
-        if let Some(parent) = discriminated {
-            shape.discriminator = self.discriminator(parent, depth).map(Box::new);
-        }
+        let shape = self.shape_of(acc, depth);
         if let Some(slot) = self.nodes.get_mut(id) {
             *slot = shape;
         }
         id
+    }
+
+    /// The shape of what `acc` collected, with its discriminator and unions.
+    fn shape_of(&mut self, acc: Acc<'b>, depth: usize) -> Shape {
+        let discriminated = acc.discriminated;
+        let mut shape = self.split(acc, depth);
+        if let Some(parent) = discriminated {
+            shape.discriminator = self.discriminator(parent, depth).map(Box::new);
+        }
+        shape
     }
 
     /// One node per discriminated branch: the parent's own declarations (without
@@ -402,10 +464,13 @@ impl<'b> Builder<'b> {
         for (value, branch) in mapping {
             let id = self.nodes.len();
             self.nodes.push(Shape::default());
-            let mut acc = Acc::default();
+            let mut acc = Acc {
+                split: true,
+                ..Acc::default()
+            };
             self.collect_filtered(parent, &mut acc, depth);
             self.collect(branch, &mut acc, 1, true);
-            let shape = self.finish(acc, depth + 1);
+            let shape = self.split(acc, depth + 1);
             if let Some(slot) = self.nodes.get_mut(id) {
                 *slot = shape;
             }
@@ -494,8 +559,10 @@ impl<'b> Builder<'b> {
             }
             (_, items) => items,
         };
+        // `items: false` (or `additionalItems: false`) closes the tuple: no
+        // item past it may be shown.
         if let Some(items) = rest
-            && items.is_object()
+            && (items.is_object() || items == &Value::Bool(false))
         {
             acc.items = Some(items);
         }
@@ -510,11 +577,26 @@ impl<'b> Builder<'b> {
                 self.collect(branch, acc, depth + 1, in_branch);
             }
         }
+        // A discriminator with branches to choose from chooses; otherwise a
+        // `oneOf`/`anyOf` is a union whose branch the value decides.
+        let discriminated = map
+            .get("discriminator")
+            .and_then(|d| d.get("x-rampart-mapping"))
+            .and_then(Value::as_object)
+            .is_some_and(|m| !m.is_empty());
         for key in ["allOf", "anyOf", "oneOf"] {
             if skip_branches && key != "allOf" {
                 continue;
             }
             if let Some(Value::Array(branches)) = map.get(key) {
+                if key != "allOf" && acc.split && !discriminated {
+                    acc.unions.push(Split {
+                        list: branches,
+                        depth,
+                        in_branch,
+                    });
+                    continue;
+                }
                 for branch in branches {
                     self.collect(branch, acc, depth + 1, in_branch);
                 }
@@ -542,11 +624,9 @@ impl<'b> Builder<'b> {
         }
         if !acc.objectish {
             return Shape {
-                any: false,
-                object: None,
                 items,
                 prefix,
-                discriminator: None,
+                ..Shape::default()
             };
         }
         let free_form = acc.props.is_empty() && acc.patterns.is_empty() && acc.additional.is_none();
@@ -562,10 +642,10 @@ impl<'b> Builder<'b> {
             let shape = self.node(schema, depth + 1);
             let prop = Prop {
                 shape,
-                read_only: self.flag(schema, "readOnly", 0),
-                write_only: self.flag(schema, "writeOnly", 0),
+                read_only: self.reader.flag(schema, "readOnly"),
+                write_only: self.reader.flag(schema, "writeOnly"),
                 roles: self.roles(schema, 0),
-                reveal: self.flag(schema, "x-rampart-visible", 0),
+                reveal: self.reader.flag(schema, "x-rampart-visible"),
                 sensitive: crate::json::filter::looks_sensitive(name),
             };
             props.merge(name, prop);
@@ -580,7 +660,6 @@ impl<'b> Builder<'b> {
             }
         }
         Shape {
-            any: false,
             object: Some(ObjectShape {
                 props,
                 patterns,
@@ -588,34 +667,12 @@ impl<'b> Builder<'b> {
             }),
             items,
             prefix,
-            discriminator: None,
-        }
-    }
-
-    /// Whether `key: true` is set on the schema or what it references/combines.
-    fn flag(&self, schema: &Value, key: &str, depth: usize) -> bool {
-        if depth > 8 {
-            return false;
-        }
-        if schema.get(key) == Some(&Value::Bool(true)) {
-            return true;
-        }
-        if let Some(t) = schema
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| self.target(r))
-            && self.flag(t, key, depth + 1)
-        {
-            return true;
-        }
-        match schema.get("allOf") {
-            Some(Value::Array(branches)) => branches.iter().any(|b| self.flag(b, key, depth + 1)),
-            _ => false,
+            ..Shape::default()
         }
     }
 
     /// The roles `x-rampart-roles` allows on the schema and what it references or
-    /// combines with `allOf` (like [`Builder::flag`]); several lists intersect.
+    /// combines with `allOf` (like [`Reader::flag`]); several lists intersect.
     fn roles(&self, schema: &Value, depth: usize) -> Option<Vec<String>> {
         if depth > 8 {
             return None;
@@ -743,6 +800,32 @@ mod tests {
     }
 
     #[test]
+    fn tuples_closed_with_false_admit_nothing_past_them() {
+        let obj = json!({"type": "object", "properties": {"a": {}}});
+        for tuple in [
+            json!({"prefixItems": [obj.clone()], "items": false}),
+            json!({"items": [obj.clone()], "additionalItems": false}),
+            json!({"type": "array", "prefixItems": [obj.clone()], "items": false}),
+        ] {
+            let shapes = Shapes::build(&tuple, "$defs");
+            let root = shapes.get(shapes.root);
+            assert!(
+                shapes.get(root.item(0).unwrap()).object.is_some(),
+                "{tuple}"
+            );
+            assert_eq!(root.item(1), Some(NEVER), "{tuple}");
+            assert!(shapes.get(NEVER).never);
+        }
+        // A property declared `false` is NEVER too, not free-form.
+        let shapes = Shapes::build(&json!({"properties": {"x": false}}), "$defs");
+        let obj = shapes.get(shapes.root).object.as_ref().unwrap();
+        let Member::Declared(x) = obj.member("x") else {
+            panic!()
+        };
+        assert_eq!(x.shape, NEVER);
+    }
+
+    #[test]
     fn many_properties_use_the_index() {
         let props: serde_json::Map<String, Value> = (0..30)
             .map(|i| (format!("p{i}"), json!({"type": "string"})))
@@ -771,6 +854,7 @@ mod tests {
             shapes.get(shapes.root).object.as_ref().unwrap().additional,
             Additional::Forbidden
         );
-        assert!(Shapes::build(&json!({}), "$defs").get(1).any);
+        let shapes = Shapes::build(&json!({}), "$defs");
+        assert!(shapes.get(shapes.root).any);
     }
 }

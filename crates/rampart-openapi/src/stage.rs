@@ -1,7 +1,9 @@
 //! The two [`Stage`]s the gateway registers for an API with a spec.
 //!
 //! - [`RouteStage`] at [`Phase::Route`]: inventory (404/405), sunset (410); sets
-//!   `cx.route` and puts [`MatchedOperation`] and [`PathParams`] in `cx.extensions`.
+//!   `cx.route` and puts [`MatchedOperation`] and [`PathParams`] in `cx.extensions`;
+//!   refuses method overrides in headers and the query and removes URL overrides
+//!   (see [`crate::overrides`]).
 //!   On the response, at [`ResponsePhase::ErrorMasking`]: 5xx and undeclared statuses
 //!   become generic problems, authentication endpoints answer every 4xx identically,
 //!   and deprecation headers are added. On authentication operations with a
@@ -17,9 +19,8 @@ use rampart_core::{Phase, Problem, RequestCx, ResponseCx, ResponsePhase, Stage, 
 
 use crate::compile::Operation;
 use crate::engine::{MatchedOperation, OpenApi, PathParams, Routed};
-use crate::problems::In;
-use crate::problems::{OVERRIDE_NOT_ALLOWED, SUNSET, auth_failed};
-use crate::{login, request, response};
+use crate::problems::{SUNSET, auth_failed};
+use crate::{login, overrides, request, response};
 
 /// Inventory and error masking.
 #[derive(Debug, Clone)]
@@ -153,17 +154,10 @@ impl Stage for RouteStage {
                 {
                     cx.extensions.insert(id);
                 }
-                if METHOD_OVERRIDE_HEADERS
-                    .iter()
-                    .any(|name| cx.headers.contains_key(*name) && !declares(op, name))
-                {
-                    return refuse(Problem::new(OVERRIDE_NOT_ALLOWED));
+                if let Err(p) = overrides::check_head(op, &cx.headers, cx.query.as_deref()) {
+                    return refuse(p);
                 }
-                for name in URL_OVERRIDE_HEADERS {
-                    if !declares(op, name) {
-                        cx.headers.remove(name);
-                    }
-                }
+                overrides::remove_url_overrides(op, &mut cx.headers);
                 cx.route = Some(m.route.clone());
                 cx.extensions.insert(params);
                 cx.extensions.insert(m);
@@ -192,33 +186,6 @@ impl Stage for RouteStage {
             Err(p) => refuse(p),
         }
     }
-}
-
-/// Headers that make common frameworks (Express's method-override, Rails,
-/// Laravel, Symfony) run another method than the request line's: every check
-/// here decided on the request line's, so the upstream would run an operation
-/// nobody authorised. Refused: dropping one would run the request line's
-/// method instead of the one the client asked for. Lower-case.
-const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
-];
-
-/// Headers that make some frameworks (Symfony, IIS) route by another path than
-/// the request line's. Removed rather than refused: rewriting proxies (IIS ARR)
-/// add `X-Original-URL` to every request they forward, and without it the
-/// upstream routes by the path that was checked. Lower-case.
-const URL_OVERRIDE_HEADERS: [&str; 2] = ["x-original-url", "x-rewrite-url"];
-
-/// Whether `op` declares header `name` as a parameter (an API built on an
-/// override header declares it, and is then trusted to authorise by it).
-fn declares(op: Option<&Operation>, name: &str) -> bool {
-    op.is_some_and(|op| {
-        op.params
-            .iter()
-            .any(|p| p.location == In::Header && p.name == name)
-    })
 }
 
 /// An HTTP/2 (or later) request without `Content-Length`: it may carry a body

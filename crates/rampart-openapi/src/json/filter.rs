@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::lexer::{Lexer, SyntaxError};
-use crate::shape::{ANY, Member, ShapeId, Shapes};
+use crate::shape::{ANY, Member, NEVER, ShapeId, Shapes};
 
 /// Who is asking and what the operation reveals.
 #[derive(Debug, Clone, Copy)]
@@ -235,6 +235,12 @@ impl Filter<'_, '_> {
     /// What to do with member `key`: `Some(child shape)` to keep, `None` to drop.
     /// Declared members carry their sensitivity and roles from build time.
     fn decide(&self, shape: Option<ShapeId>, key: &[u8]) -> Option<Option<ShapeId>> {
+        let kept = self.decide_member(shape, key)?;
+        // A member whose schema is `false` is never shown.
+        (kept != Some(NEVER)).then_some(kept)
+    }
+
+    fn decide_member(&self, shape: Option<ShapeId>, key: &[u8]) -> Option<Option<ShapeId>> {
         let shape = self.shapes.get(shape?);
         if shape.any {
             return self.free_member_visible(key).then_some(Some(ANY));
@@ -299,8 +305,34 @@ impl Filter<'_, '_> {
         Ok(found.or(shape))
     }
 
+    /// For a union, the branch the value is shown by: the value is read ahead,
+    /// parsed and matched against the branches (see [`crate::shape::Union`]).
+    /// A value that does not parse as a tree (a number past `f64`) is shown by
+    /// the merged shape.
+    fn union_branch(
+        &mut self,
+        shape: Option<ShapeId>,
+        depth: usize,
+    ) -> Result<Option<ShapeId>, FilterError> {
+        let Some(id) = shape.filter(|id| self.shapes.get(*id).union.is_some()) else {
+            return Ok(shape);
+        };
+        let start = self.lx.pos;
+        self.skip(depth)?;
+        let end = self.lx.pos;
+        self.lx.pos = start;
+        let bytes = self.lx.bytes.get(start..end).unwrap_or_default();
+        Ok(Some(
+            match serde_json::from_slice::<serde_json::Value>(bytes) {
+                Ok(value) => self.shapes.resolve(id, &value),
+                Err(_) => id,
+            },
+        ))
+    }
+
     fn object(&mut self, shape: Option<ShapeId>, depth: usize) -> Result<(), FilterError> {
         let shape = self.branch(shape, depth)?;
+        let shape = self.union_branch(shape, depth)?;
         self.lx.pos += 1;
         self.out.push(b'{');
         self.lx.skip_ws();
@@ -357,9 +389,11 @@ impl Filter<'_, '_> {
     }
 
     fn array(&mut self, shape: Option<ShapeId>, depth: usize) -> Result<(), FilterError> {
+        let shape = self.union_branch(shape, depth)?;
         let shapes = self.shapes;
         let item = |i: usize| shape.and_then(|id| shapes.get(id).item(i));
         let mut index = 0;
+        let mut first = true;
         self.lx.pos += 1;
         self.out.push(b'[');
         self.lx.skip_ws();
@@ -369,14 +403,24 @@ impl Filter<'_, '_> {
             return Ok(());
         }
         loop {
-            self.value(item(index), depth + 1)?;
+            match item(index) {
+                // Past a tuple closed with `false`: not shown.
+                Some(NEVER) => {
+                    self.removed += 1;
+                    self.skip(depth + 1)?;
+                }
+                child => {
+                    if !first {
+                        self.out.push(b',');
+                    }
+                    first = false;
+                    self.value(child, depth + 1)?;
+                }
+            }
             index += 1;
             self.lx.skip_ws();
             match self.lx.peek() {
-                Some(b',') => {
-                    self.lx.pos += 1;
-                    self.out.push(b',');
-                }
+                Some(b',') => self.lx.pos += 1,
                 Some(b']') => {
                     self.lx.pos += 1;
                     self.out.push(b']');
@@ -424,6 +468,23 @@ mod tests {
             json!({"id": 1, "name": "a\"b", "tags": [{"t": 1}]})
         );
         assert_eq!(run(schema, body, &["hr".to_string()])["salary"], json!(5));
+    }
+
+    #[test]
+    fn nothing_past_a_closed_tuple_or_of_a_false_member_is_shown() {
+        let name = json!({"type": "object", "properties": {"name": {}}});
+        for schema in [
+            json!({"prefixItems": [name.clone()], "items": false}),
+            json!({"items": [name.clone()], "additionalItems": false}),
+        ] {
+            let body = r#"[{"name":"A","x":1},{"internal":"i"},5,[1]]"#;
+            assert_eq!(run(schema, body, &[]), json!([{"name": "A"}]));
+        }
+        let schema = json!({"properties": {"a": {}, "internal": false}});
+        assert_eq!(
+            run(schema, r#"{"internal":{"k":1},"a":1}"#, &[]),
+            json!({"a": 1})
+        );
     }
 
     #[test]
