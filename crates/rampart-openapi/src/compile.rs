@@ -227,8 +227,13 @@ pub fn compile(docs: &DocSet, cfg: &OpenApiConfig) -> Result<Compiled, BuildErro
                 media.shapes.assign_roles(&policy.role_visible);
             }
             let index = ops.len();
+            let matrix: Vec<&str> = params
+                .iter()
+                .filter(|p| p.location == In::Path && p.style == Style::Matrix)
+                .map(|p| p.name.as_str())
+                .collect();
             routes
-                .add(template, method.clone(), index)
+                .add(template, method.clone(), index, &matrix)
                 .map_err(|e| LoadError::Invalid {
                     at: docs.at(idoc, &item_ptr),
                     message: e.0.to_string(),

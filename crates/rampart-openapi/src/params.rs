@@ -225,23 +225,52 @@ impl Param {
     ) {
         let mut pointer = String::new();
         push_segment(&mut pointer, &self.name);
-        let value = match self.extract(src) {
+        if self.location == In::Path {
+            // A path parameter may have two readings (`42` and `42;x`, see
+            // `crate::routes`): each must pass; the first that fails is reported.
+            let mut values = src.path.iter().filter(|(n, _)| *n == self.name).peekable();
+            if values.peek().is_none() {
+                self.check_value(Ok(None), &pointer, extra, policy, failures);
+            }
+            for (_, raw) in values {
+                let before = failures.len();
+                let value = self.read_path(raw).map(Some);
+                self.check_value(value, &pointer, extra, policy, failures);
+                if failures.len() > before {
+                    break;
+                }
+            }
+            return;
+        }
+        self.check_value(self.extract(src), &pointer, extra, policy, failures);
+    }
+
+    /// Validates one extracted value (see [`Param::check_with`]).
+    fn check_value(
+        &self,
+        extracted: Result<Option<Value>, &'static str>,
+        pointer: &str,
+        extra: Option<&jsonschema::Validator>,
+        policy: Option<&crate::config::Policy>,
+        failures: &mut Vec<Failure>,
+    ) {
+        let value = match extracted {
             Ok(Some(v)) => v,
             Ok(None) => {
                 if self.required {
-                    failures.push(Failure::new(self.location, &pointer, "required"));
+                    failures.push(Failure::new(self.location, pointer, "required"));
                 }
                 return;
             }
             Err(rule) => {
-                failures.push(Failure::new(self.location, &pointer, rule));
+                failures.push(Failure::new(self.location, pointer, rule));
                 return;
             }
         };
         for validator in self.validator.iter().chain(extra) {
             if !validator.is_valid(&value) {
                 for err in validator.iter_errors(&value) {
-                    failures.push(schema_failure(self.location, &pointer, &err));
+                    failures.push(schema_failure(self.location, pointer, &err));
                 }
             }
         }
@@ -256,7 +285,7 @@ impl Param {
                 &mut value,
                 &policy,
                 self.location,
-                &pointer,
+                pointer,
                 failures,
             );
         }
@@ -265,26 +294,8 @@ impl Param {
     /// The raw strings of this parameter: `Ok(None)` when absent.
     fn extract(&self, src: &Sources<'_>) -> Result<Option<Value>, &'static str> {
         match self.location {
-            In::Path => {
-                let Some((_, raw)) = src.path.iter().find(|(n, _)| *n == self.name) else {
-                    return Ok(None);
-                };
-                let raw = match self.style {
-                    Style::Label => raw.strip_prefix('.').ok_or("style")?,
-                    Style::Matrix => raw
-                        .strip_prefix(';')
-                        .and_then(|r| r.strip_prefix(self.name.as_str()))
-                        .map(|r| r.strip_prefix('=').unwrap_or(r))
-                        .ok_or("style")?,
-                    _ => raw.as_str(),
-                };
-                let sep = if self.style == Style::Label && self.explode {
-                    '.'
-                } else {
-                    ','
-                };
-                self.read_delimited(raw, sep).map(Some)
-            }
+            // Read by `check_with`, every reading of the value.
+            In::Path => Ok(None),
             In::Header => {
                 let Some(headers) = src.headers else {
                     return Ok(None);
@@ -321,6 +332,25 @@ impl Param {
             In::Query => self.read_query(&src.query),
             In::Body => Ok(None),
         }
+    }
+
+    /// Decodes one raw (percent-encoded) path value.
+    fn read_path(&self, raw: &str) -> Result<Value, &'static str> {
+        let raw = match self.style {
+            Style::Label => raw.strip_prefix('.').ok_or("style")?,
+            Style::Matrix => raw
+                .strip_prefix(';')
+                .and_then(|r| r.strip_prefix(self.name.as_str()))
+                .map(|r| r.strip_prefix('=').unwrap_or(r))
+                .ok_or("style")?,
+            _ => raw,
+        };
+        let sep = if self.style == Style::Label && self.explode {
+            '.'
+        } else {
+            ','
+        };
+        self.read_delimited(raw, sep)
     }
 
     fn read_query(&self, query: &[(String, String)]) -> Result<Option<Value>, &'static str> {

@@ -71,9 +71,8 @@ fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mu
     } else {
         Vec::new()
     };
-    let names = path.params.iter().map(|(n, _)| n.as_str());
     let src = Sources {
-        path: names.zip(path.raw.iter().cloned()).collect(),
+        path: path.sources(),
         query,
         headers: Some(&cx.headers),
         cookies,

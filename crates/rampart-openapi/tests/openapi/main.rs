@@ -12,4 +12,5 @@ mod method_override;
 mod overrides;
 mod params;
 mod responses;
+mod routing;
 mod support;
