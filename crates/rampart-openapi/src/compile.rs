@@ -481,6 +481,11 @@ impl Ctx<'_> {
                 if json {
                     let shapes = Shapes::build(&b, self.version.defs_key());
                     (Kind::Json, Some(v), Some(shapes))
+                } else if style == Style::DeepObject && location == In::Query {
+                    // Its members are walked like a body's: a schema naming
+                    // properties is closed (`filter[isAdmin]` is undeclared).
+                    let shapes = Shapes::build(&b, self.version.defs_key());
+                    (kind_of(&b, self.version.defs_key()), Some(v), Some(shapes))
                 } else {
                     (kind_of(&b, self.version.defs_key()), Some(v), None)
                 }

@@ -16,7 +16,10 @@
 //!   `additionalProperties: true` or a schema. An object schema with no `properties`,
 //!   `patternProperties` or `additionalProperties` at all is free-form (everything
 //!   declared); one that names properties but says nothing else is closed, as if the
-//!   spec had not forgotten `additionalProperties: false`.
+//!   spec had not forgotten `additionalProperties: false`. The members of `deepObject`
+//!   query parameters are judged the same way; a bracketed query key `name[…]` is
+//!   parameter `name` (as qs, Rack and PHP read it), refused unless it is a
+//!   `deepObject`'s `name[member]`.
 //! - Response members whose names look sensitive are removed even when declared,
 //!   unless the spec marks them `x-rampart-visible: true` or the configuration lists
 //!   them in `reveal_properties`. `x-rampart-roles: [..]` in the spec, or

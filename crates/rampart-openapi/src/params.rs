@@ -6,7 +6,11 @@
 //! A scalar query parameter given twice is refused (parameter pollution: the gateway
 //! and the upstream could read different values); so is a scalar or JSON header on
 //! several lines, while the lines of an array or object header are joined with
-//! `, ` (as the upstream reads them) and checked as one list. More than 256 query
+//! `, ` (as the upstream reads them) and checked as one list. A query key
+//! `name[…]` (brackets raw or percent-encoded) is parameter `name` to qs, Rack and
+//! PHP: refused unless `name` is a `deepObject` and the key is `name[member]`, and
+//! a `deepObject` whose schema names properties is closed as a body's is (its
+//! undeclared members follow `undeclared_properties`). More than 256 query
 //! pairs, cookies, list items or object members is refused (`max-parameters`),
 //! never cut short: what is past a cut would reach the upstream unchecked.
 
@@ -100,7 +104,8 @@ pub struct Param {
     pub kind: Kind,
     /// The schema validator.
     pub validator: Option<jsonschema::Validator>,
-    /// For [`Kind::Json`]: what the schema declares, for the mass-assignment walk.
+    /// For [`Kind::Json`] and `deepObject` query parameters: what the schema
+    /// declares, for the mass-assignment walk.
     pub shapes: Option<crate::shape::Shapes>,
 }
 
@@ -275,19 +280,18 @@ impl Param {
             }
         }
         if let (Some(shapes), Some(policy)) = (&self.shapes, policy) {
-            let mut policy = policy.clone();
-            if policy.undeclared == crate::config::UndeclaredMode::Strip {
-                policy.undeclared = crate::config::UndeclaredMode::Refuse;
-            }
+            let refusing;
+            let policy = if policy.undeclared == crate::config::UndeclaredMode::Strip {
+                refusing = crate::config::Policy {
+                    undeclared: crate::config::UndeclaredMode::Refuse,
+                    ..policy.clone()
+                };
+                &refusing
+            } else {
+                policy
+            };
             let mut value = value;
-            crate::massign::check_at(
-                shapes,
-                &mut value,
-                &policy,
-                self.location,
-                pointer,
-                failures,
-            );
+            crate::massign::check_at(shapes, &mut value, policy, self.location, pointer, failures);
         }
     }
 
@@ -357,13 +361,16 @@ impl Param {
         if self.style == Style::DeepObject {
             let mut map = Map::new();
             for (k, v) in query {
-                let Some(member) = k
-                    .strip_prefix(self.name.as_str())
-                    .and_then(|r| r.strip_prefix('['))
-                    .and_then(|r| r.strip_suffix(']'))
-                else {
+                let Some(rest) = key_rest(k, &self.name) else {
                     continue;
                 };
+                // Only `name[member]`: a bare `name` is a string to the upstream,
+                // `name[a][$gt]` a nested object, `name[]` an array.
+                let member = rest
+                    .strip_prefix('[')
+                    .and_then(|r| r.strip_suffix(']'))
+                    .filter(|m| !m.is_empty() && !m.contains(['[', ']']))
+                    .ok_or("style")?;
                 let scalar = match &self.kind {
                     Kind::Object(props) => props.get(member).copied().unwrap_or(Scalar::String),
                     _ => Scalar::String,
@@ -381,21 +388,30 @@ impl Param {
             // Exploded form objects spread their members as top-level keys.
             let mut map = Map::new();
             for (k, v) in query {
-                if let Some(scalar) = props.get(k)
-                    && map
+                if let Some(scalar) = props.get(k) {
+                    if map
                         .insert(k.clone(), coerce(v, *scalar).ok_or("type")?)
                         .is_some()
-                {
-                    return Err("duplicate");
+                    {
+                        return Err("duplicate");
+                    }
+                } else if props.keys().any(|p| key_rest(k, p).is_some()) {
+                    // `offset[$gt]`: a member given in another shape.
+                    return Err("style");
                 }
             }
             return Ok((!map.is_empty()).then_some(Value::Object(map)));
         }
-        let values: Vec<&str> = query
-            .iter()
-            .filter(|(k, _)| *k == self.name)
-            .map(|(_, v)| v.as_str())
-            .collect();
+        let mut values = Vec::new();
+        for (k, v) in query {
+            match key_rest(k, &self.name) {
+                Some("") => values.push(v.as_str()),
+                // `email[$ne]`, `limit[]`: this parameter as an object or array
+                // to qs, Rack and PHP, which no form here checks.
+                Some(_) => return Err("style"),
+                None => {}
+            }
+        }
         let Some(first) = values.first() else {
             return Ok(None);
         };
@@ -478,21 +494,26 @@ impl Param {
         }
     }
 
-    /// Whether a query key belongs to this parameter (for strict mode).
+    /// Whether a query key belongs to this parameter (for strict mode): its name,
+    /// bracketed or not (the parameter's check refuses the shapes it does not take).
     pub fn owns_query_key(&self, key: &str) -> bool {
         if self.location != In::Query {
             return false;
         }
-        if self.style == Style::DeepObject {
-            return key
-                .strip_prefix(self.name.as_str())
-                .is_some_and(|r| r.starts_with('[') && r.ends_with(']'));
-        }
         if let (Kind::Object(props), Style::Form, true) = (&self.kind, self.style, self.explode) {
-            return props.contains_key(key);
+            return props.keys().any(|p| key_rest(key, p).is_some());
         }
-        key == self.name
+        key_rest(key, &self.name).is_some()
     }
+}
+
+/// What follows `name` in a query key that addresses it: `""` for `name` itself,
+/// `[…]` for a bracketed key, which qs (Express), Rack and PHP read as parameter
+/// `name` holding an object or array (`email[$ne]=x` is `email: {$ne: "x"}`).
+/// Keys are decoded first, so `%5B` is a bracket too.
+fn key_rest<'k>(key: &'k str, name: &str) -> Option<&'k str> {
+    key.strip_prefix(name)
+        .filter(|rest| rest.is_empty() || rest.starts_with('['))
 }
 
 /// Without the optional whitespace around a header list element.

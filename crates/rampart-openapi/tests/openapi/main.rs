@@ -11,6 +11,7 @@ mod loading;
 mod method_override;
 mod overrides;
 mod params;
+mod query;
 mod responses;
 mod routing;
 mod support;

@@ -3,14 +3,12 @@
 //! Express and ASP.NET Core), against `/orders/{orderId}` beside `/orders/export`.
 
 use rampart_core::Verdict;
-use rampart_openapi::{OpenApiConfig, PathParams};
+use rampart_openapi::PathParams;
 
 use crate::support::*;
 
 fn orders() -> Api {
-    let cfg: OpenApiConfig =
-        serde_saphyr::from_str("spec: orders.yaml\nstrict_query: true").unwrap();
-    api_with(cfg, NOW)
+    orders_api(true)
 }
 
 /// Runs the route stage only: the operation matched and the path parameters.
