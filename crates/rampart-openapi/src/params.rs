@@ -10,7 +10,8 @@
 //! `name[…]` (brackets raw or percent-encoded) is parameter `name` to qs, Rack and
 //! PHP: refused unless `name` is a `deepObject` and the key is `name[member]`, and
 //! a `deepObject` whose schema names properties is closed as a body's is (its
-//! undeclared members follow `undeclared_properties`). More than 256 query
+//! undeclared members follow `undeclared_properties`). A raw `;` in a query the
+//! operation checks is refused (some servers split pairs at it). More than 256 query
 //! pairs, cookies, list items or object members is refused (`max-parameters`),
 //! never cut short: what is past a cut would reach the upstream unchecked.
 
@@ -136,6 +137,23 @@ pub fn parse_query(raw: &str) -> Result<Vec<(String, String)>, &'static str> {
         ));
     }
     Ok(out)
+}
+
+/// The query pairs of a request to an operation declaring `params`, as
+/// [`parse_query`]; when the query is checked at all (a declared query parameter,
+/// or `strict`), a raw `;` is `Err("semicolon")`: Rack 2 (Rails up to 7.0), older
+/// Django and Python, and Go before 1.17 split pairs at `;` too, so
+/// `q=a;limit=99999` would be a `limit` there that no check here saw.
+pub fn parse_request_query(
+    raw: &str,
+    params: &[Param],
+    strict: bool,
+) -> Result<Vec<(String, String)>, &'static str> {
+    let checked = strict || params.iter().any(|p| p.location == In::Query);
+    if checked && raw.contains(';') {
+        return Err(crate::problems::SEMICOLON);
+    }
+    parse_query(raw)
 }
 
 /// Percent-decodes (and `+` to space); `None` on malformed escapes or invalid UTF-8.

@@ -60,6 +60,10 @@ pub fn auth_failed(status: u16) -> ProblemType {
     }
 }
 
+/// The rule of a raw `;` in a checked query string (see
+/// [`crate::params::parse_request_query`]).
+pub const SEMICOLON: &str = "semicolon";
+
 /// Most failures listed in one problem.
 pub const MAX_FAILURES: usize = 20;
 
@@ -137,7 +141,12 @@ pub fn validation_problem(failures: &[Failure]) -> Problem {
         .take(MAX_FAILURES)
         .map(|f| json!({"in": f.location.as_str(), "pointer": f.pointer, "rule": f.rule}))
         .collect();
-    Problem::new(VALIDATION_FAILED).with_extension("errors", Value::Array(errors))
+    let problem = Problem::new(VALIDATION_FAILED).with_extension("errors", Value::Array(errors));
+    if failures.iter().any(|f| f.rule == SEMICOLON) {
+        // The one failure a client cannot guess the fix of from its rule.
+        return problem.with_detail("A ';' in the query string must be percent-encoded as %3B.");
+    }
+    problem
 }
 
 /// Replaces pointer segments that are not short plain identifiers by `*`.

@@ -12,7 +12,7 @@ use crate::engine::PathParams;
 use crate::json::prescan;
 use crate::lifecycle::Clock;
 use crate::massign;
-use crate::params::{Sources, parse_cookies, parse_query};
+use crate::params::{Sources, parse_cookies, parse_query, parse_request_query};
 use crate::problems::{
     BODY_TOO_LARGE, DEPRECATED_CONSUMER, Failure, In, UNSUPPORTED_MEDIA_TYPE, push_segment,
     schema_failure, validation_problem,
@@ -43,7 +43,12 @@ pub fn check(
 }
 
 fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mut Vec<Failure>) {
-    let query = match cx.query.as_deref().map(parse_query) {
+    let strict = op.policy.strict_query;
+    let query = match cx
+        .query
+        .as_deref()
+        .map(|q| parse_request_query(q, &op.params, strict))
+    {
         None => Vec::new(),
         Some(Ok(q)) => q,
         Some(Err(rule)) => {

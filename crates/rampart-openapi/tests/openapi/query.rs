@@ -115,3 +115,38 @@ fn a_spread_object_member_in_brackets_is_refused() {
         vec![("query".into(), "/page".into(), "style".into())]
     );
 }
+
+#[test]
+fn a_raw_semicolon_in_a_checked_query_is_refused() {
+    for strict in [false, true] {
+        let api = orders_api(strict);
+        // Rack 2, older Django, Go < 1.17: a second `limit`, past duplicate refusal.
+        let p = refused(run(
+            &api,
+            &mut req("GET", "/orders?limit=10&q=foo;limit=99999"),
+        ));
+        assert_eq!(
+            failures(&p),
+            vec![("query".into(), "".into(), "semicolon".into())]
+        );
+        assert!(p.detail.as_deref().unwrap().contains("%3B"), "{p:?}");
+        assert_eq!(
+            query_failures(&api, "/orders?filter[status]=open;filter[isAdmin]=1"),
+            one("", "semicolon")
+        );
+        // Encoded, it is data.
+        if !strict {
+            passes(
+                &api,
+                &mut req("GET", "/orders?limit=10&q=foo%3Blimit%3D99999"),
+            );
+        }
+    }
+    // A query nothing checks (no declared query parameter, not strict) is the
+    // upstream's: nothing here to get past.
+    passes(&orders_api(false), &mut req("GET", "/health?utm=a;b"));
+    assert_eq!(
+        query_failures(&orders_api(true), "/health?utm=a;b"),
+        one("", "semicolon")
+    );
+}
