@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::problems::{Failure, In, push_segment, schema_failure};
+use crate::problems::{Failure, In, push_schema_failures, push_segment};
 
 /// Most query pairs accepted.
 pub const MAX_QUERY_PAIRS: usize = 256;
@@ -291,11 +291,7 @@ impl Param {
             }
         };
         for validator in self.validator.iter().chain(extra) {
-            if !validator.is_valid(&value) {
-                for err in validator.iter_errors(&value) {
-                    failures.push(schema_failure(self.location, pointer, &err));
-                }
-            }
+            push_schema_failures(validator, &value, self.location, pointer, failures);
         }
         if let (Some(shapes), Some(policy)) = (&self.shapes, policy) {
             let refusing;
@@ -862,6 +858,21 @@ mod tests {
             path(format!("{},z=2", pairs(MAX_QUERY_PAIRS))),
             ["max-parameters"]
         );
+    }
+
+    #[test]
+    fn failures_stop_at_the_cap() {
+        let list = param(
+            In::Query,
+            Style::Form,
+            Kind::Array(Scalar::String),
+            serde_json::json!({"items": {"const": "a"}}),
+        );
+        let src = Sources {
+            query: vec![("x".into(), vec!["b"; MAX_QUERY_PAIRS].join(","))],
+            ..Sources::default()
+        };
+        assert_eq!(rules(&list, &src).len(), crate::problems::MAX_FAILURES);
     }
 
     #[test]

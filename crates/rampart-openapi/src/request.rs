@@ -14,8 +14,8 @@ use crate::lifecycle::Clock;
 use crate::massign;
 use crate::params::{Sources, parse_cookies, parse_query, parse_request_query};
 use crate::problems::{
-    BODY_TOO_LARGE, DEPRECATED_CONSUMER, Failure, In, UNSUPPORTED_MEDIA_TYPE, push_segment,
-    schema_failure, validation_problem,
+    BODY_TOO_LARGE, DEPRECATED_CONSUMER, Failure, In, UNSUPPORTED_MEDIA_TYPE, push_schema_failures,
+    push_segment, validation_problem,
 };
 
 /// Checks `cx` against `op`; `Err` is the refusal. May rewrite `cx.body` (strip mode).
@@ -244,11 +244,7 @@ fn validate_body(
 ) {
     let extra = op.policy.request_schema.as_deref();
     for validator in media.validator.iter().chain(extra) {
-        if !validator.is_valid(value) {
-            for err in validator.iter_errors(value) {
-                failures.push(schema_failure(In::Body, "", &err));
-            }
-        }
+        push_schema_failures(validator, value, In::Body, "", failures);
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bodies;
+mod failures;
 mod features;
 mod inventory;
 mod lifecycle;
