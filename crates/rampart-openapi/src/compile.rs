@@ -227,8 +227,13 @@ pub fn compile(docs: &DocSet, cfg: &OpenApiConfig) -> Result<Compiled, BuildErro
                 media.shapes.assign_roles(&policy.role_visible);
             }
             let index = ops.len();
+            let matrix: Vec<&str> = params
+                .iter()
+                .filter(|p| p.location == In::Path && p.style == Style::Matrix)
+                .map(|p| p.name.as_str())
+                .collect();
             routes
-                .add(template, method.clone(), index)
+                .add(template, method.clone(), index, &matrix)
                 .map_err(|e| LoadError::Invalid {
                     at: docs.at(idoc, &item_ptr),
                     message: e.0.to_string(),
@@ -476,6 +481,11 @@ impl Ctx<'_> {
                 if json {
                     let shapes = Shapes::build(&b, self.version.defs_key());
                     (Kind::Json, Some(v), Some(shapes))
+                } else if style == Style::DeepObject && location == In::Query {
+                    // Its members are walked like a body's: a schema naming
+                    // properties is closed (`filter[isAdmin]` is undeclared).
+                    let shapes = Shapes::build(&b, self.version.defs_key());
+                    (kind_of(&b, self.version.defs_key()), Some(v), Some(shapes))
                 } else {
                     (kind_of(&b, self.version.defs_key()), Some(v), None)
                 }

@@ -29,6 +29,10 @@ pub struct PathParams {
     /// The raw values, validated by the validation stage (decoding twice would let
     /// `%2541` pass as `A`).
     pub(crate) raw: Vec<String>,
+    /// `(name, raw value)` as servers that keep path parameters read them
+    /// (`42;x`), where that differs: validated too, or text after `;` would reach
+    /// them unchecked.
+    pub(crate) whole: Vec<(String, String)>,
 }
 
 impl PathParams {
@@ -38,6 +42,16 @@ impl PathParams {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Every raw value the validation stage checks, by name: each parameter's,
+    /// then the whole segments' (see [`PathParams`]).
+    pub(crate) fn sources(&self) -> Vec<(&str, String)> {
+        let names = self.params.iter().map(|(n, _)| n.as_str());
+        names
+            .zip(self.raw.iter().cloned())
+            .chain(self.whole.iter().map(|(n, v)| (n.as_str(), v.clone())))
+            .collect()
     }
 }
 
@@ -122,7 +136,7 @@ impl OpenApi {
             _ => return Routed::Refused(Problem::new(ROUTE_NOT_DECLARED)),
         };
         match self.compiled.routes.find(method, rest) {
-            RouteMatch::Found { op, params } => {
+            RouteMatch::Found { op, params, whole } => {
                 let Some(operation) = self.compiled.ops.get(op) else {
                     return Routed::Refused(Problem::new(ROUTE_NOT_DECLARED));
                 };
@@ -137,6 +151,10 @@ impl OpenApi {
                         })
                         .collect(),
                     raw: params.iter().map(|(_, v)| v.to_string()).collect(),
+                    whole: whole
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect(),
                 };
                 let matched = MatchedOperation {
                     route: operation.route.clone(),
@@ -153,7 +171,12 @@ impl OpenApi {
                 }
                 Routed::Refused(p)
             }
-            RouteMatch::NotFound => Routed::Refused(Problem::new(ROUTE_NOT_DECLARED)),
+            // Ambiguous: the request names a declared operation only in a spelling
+            // upstreams may read as another one; to the contract it is not declared
+            // (the same answer as any undeclared spelling, nothing to tell a prober).
+            RouteMatch::NotFound | RouteMatch::Ambiguous => {
+                Routed::Refused(Problem::new(ROUTE_NOT_DECLARED))
+            }
         }
     }
 

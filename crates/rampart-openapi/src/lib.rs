@@ -18,11 +18,18 @@
 //!   without one, a branch it validates against (see [`shape::Union`]). An object schema with no `properties`,
 //!   `patternProperties` or `additionalProperties` at all is free-form (everything
 //!   declared); one that names properties but says nothing else is closed, as if the
-//!   spec had not forgotten `additionalProperties: false`.
+//!   spec had not forgotten `additionalProperties: false`. The members of `deepObject`
+//!   query parameters are judged the same way; a bracketed query key `name[…]` is
+//!   parameter `name` (as qs, Rack and PHP read it), refused unless it is a
+//!   `deepObject`'s `name[member]`.
 //! - Response members whose names look sensitive are removed even when declared,
 //!   unless the spec marks them `x-rampart-visible: true` or the configuration lists
 //!   them in `reveal_properties`. `x-rampart-roles: [..]` in the spec, or
 //!   `role_visible` in the configuration, limits a member to callers holding a role.
+//! - Path segments match by their text before `;` (path parameters set aside, as
+//!   servlet containers and the gateway's API routing do); a path that servers
+//!   keeping path parameters, or routing without regard to case, would take to
+//!   another operation is refused as undeclared (see [`routes`]).
 //! - `HEAD` is accepted where `GET` is declared. Failures never echo request values;
 //!   member names appear in pointers only when they are short plain identifiers.
 //! - Upstream bodies must be JSON in identity encoding to be filtered: a compressed

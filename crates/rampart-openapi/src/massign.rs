@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::config::{Policy, UndeclaredMode};
-use crate::problems::{Failure, In, push_index, push_segment};
+use crate::problems::{Failure, In, MAX_FAILURES, push_index, push_segment};
 use crate::shape::{ANY, Member, Shapes};
 
 /// Walks `value` against the shapes; returns whether anything was stripped.
@@ -75,10 +75,16 @@ fn forbidden(policy: &Policy, key: &str) -> bool {
 }
 
 impl Walker<'_> {
+    fn full(&self) -> bool {
+        self.failures.len() >= MAX_FAILURES
+    }
+
     fn walk(&mut self, id: usize, value: &mut Value, pointer: &mut String, depth: usize) -> bool {
         let (shapes, policy) = (self.shapes, self.policy);
         // The pre-scan bounded the depth already; this guards direct callers.
-        if depth > 256 {
+        // Past MAX_FAILURES nothing more is reported: the walk stops (what it
+        // would strip no longer matters, the request is refused).
+        if depth > 256 || self.full() {
             return false;
         }
         // A union: only the branch the body names (discriminator) or validates
@@ -89,6 +95,9 @@ impl Walker<'_> {
             Value::Object(map) => {
                 let mut remove = Vec::new();
                 for (key, child) in map.iter_mut() {
+                    if self.full() {
+                        break;
+                    }
                     let len = pointer.len();
                     push_segment(pointer, key);
                     if forbidden(policy, key) {
@@ -142,6 +151,9 @@ impl Walker<'_> {
             }
             Value::Array(items) => {
                 for (i, child) in items.iter_mut().enumerate() {
+                    if self.full() {
+                        break;
+                    }
                     // None: a type mismatch the validator reported.
                     let Some(item) = shape.item(i) else {
                         continue;
@@ -155,5 +167,37 @@ impl Walker<'_> {
             _ => {}
         }
         stripped
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_walk_stops_at_the_failure_cap() {
+        let cfg: crate::OpenApiConfig = serde_saphyr::from_str("spec: x.yaml").unwrap();
+        let policy = cfg.base_policy().unwrap();
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": {
+                "type": "object", "properties": {"name": {"type": "string"}}
+            }}}
+        });
+        let shapes = Shapes::build(&schema, "$defs");
+        let members: serde_json::Map<String, Value> = (0..1000)
+            .map(|i| (format!("k{i}"), Value::from(i)))
+            .collect();
+        let mut value = Value::Object(members);
+        let mut failures = Vec::new();
+        check(&shapes, &mut value, &policy, &mut failures);
+        assert_eq!(failures.len(), MAX_FAILURES);
+        // Nested, in arrays.
+        let item = serde_json::json!({"name": "a", "isAdmin": true});
+        let mut value = serde_json::json!({"items": vec![item; 1000]});
+        let mut failures = Vec::new();
+        check(&shapes, &mut value, &policy, &mut failures);
+        assert_eq!(failures.len(), MAX_FAILURES);
     }
 }

@@ -6,7 +6,12 @@
 //! A scalar query parameter given twice is refused (parameter pollution: the gateway
 //! and the upstream could read different values); so is a scalar or JSON header on
 //! several lines, while the lines of an array or object header are joined with
-//! `, ` (as the upstream reads them) and checked as one list. More than 256 query
+//! `, ` (as the upstream reads them) and checked as one list. A query key
+//! `name[…]` (brackets raw or percent-encoded) is parameter `name` to qs, Rack and
+//! PHP: refused unless `name` is a `deepObject` and the key is `name[member]`, and
+//! a `deepObject` whose schema names properties is closed as a body's is (its
+//! undeclared members follow `undeclared_properties`). A raw `;` in a query the
+//! operation checks is refused (some servers split pairs at it). More than 256 query
 //! pairs, cookies, list items or object members is refused (`max-parameters`),
 //! never cut short: what is past a cut would reach the upstream unchecked.
 
@@ -16,7 +21,7 @@ use std::collections::HashMap;
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use crate::problems::{Failure, In, push_segment, schema_failure};
+use crate::problems::{Failure, In, push_schema_failures, push_segment};
 
 /// Most query pairs accepted.
 pub const MAX_QUERY_PAIRS: usize = 256;
@@ -100,7 +105,8 @@ pub struct Param {
     pub kind: Kind,
     /// The schema validator.
     pub validator: Option<jsonschema::Validator>,
-    /// For [`Kind::Json`]: what the schema declares, for the mass-assignment walk.
+    /// For [`Kind::Json`] and `deepObject` query parameters: what the schema
+    /// declares, for the mass-assignment walk.
     pub shapes: Option<crate::shape::Shapes>,
 }
 
@@ -131,6 +137,23 @@ pub fn parse_query(raw: &str) -> Result<Vec<(String, String)>, &'static str> {
         ));
     }
     Ok(out)
+}
+
+/// The query pairs of a request to an operation declaring `params`, as
+/// [`parse_query`]; when the query is checked at all (a declared query parameter,
+/// or `strict`), a raw `;` is `Err("semicolon")`: Rack 2 (Rails up to 7.0), older
+/// Django and Python, and Go before 1.17 split pairs at `;` too, so
+/// `q=a;limit=99999` would be a `limit` there that no check here saw.
+pub fn parse_request_query(
+    raw: &str,
+    params: &[Param],
+    strict: bool,
+) -> Result<Vec<(String, String)>, &'static str> {
+    let checked = strict || params.iter().any(|p| p.location == In::Query);
+    if checked && raw.contains(';') {
+        return Err(crate::problems::SEMICOLON);
+    }
+    parse_query(raw)
 }
 
 /// Percent-decodes (and `+` to space); `None` on malformed escapes or invalid UTF-8.
@@ -225,66 +248,72 @@ impl Param {
     ) {
         let mut pointer = String::new();
         push_segment(&mut pointer, &self.name);
-        let value = match self.extract(src) {
+        if self.location == In::Path {
+            // A path parameter may have two readings (`42` and `42;x`, see
+            // `crate::routes`): each must pass; the first that fails is reported.
+            let mut values = src.path.iter().filter(|(n, _)| *n == self.name).peekable();
+            if values.peek().is_none() {
+                self.check_value(Ok(None), &pointer, extra, policy, failures);
+            }
+            for (_, raw) in values {
+                let before = failures.len();
+                let value = self.read_path(raw).map(Some);
+                self.check_value(value, &pointer, extra, policy, failures);
+                if failures.len() > before {
+                    break;
+                }
+            }
+            return;
+        }
+        self.check_value(self.extract(src), &pointer, extra, policy, failures);
+    }
+
+    /// Validates one extracted value (see [`Param::check_with`]).
+    fn check_value(
+        &self,
+        extracted: Result<Option<Value>, &'static str>,
+        pointer: &str,
+        extra: Option<&jsonschema::Validator>,
+        policy: Option<&crate::config::Policy>,
+        failures: &mut Vec<Failure>,
+    ) {
+        let value = match extracted {
             Ok(Some(v)) => v,
             Ok(None) => {
                 if self.required {
-                    failures.push(Failure::new(self.location, &pointer, "required"));
+                    failures.push(Failure::new(self.location, pointer, "required"));
                 }
                 return;
             }
             Err(rule) => {
-                failures.push(Failure::new(self.location, &pointer, rule));
+                failures.push(Failure::new(self.location, pointer, rule));
                 return;
             }
         };
         for validator in self.validator.iter().chain(extra) {
-            if !validator.is_valid(&value) {
-                for err in validator.iter_errors(&value) {
-                    failures.push(schema_failure(self.location, &pointer, &err));
-                }
-            }
+            push_schema_failures(validator, &value, self.location, pointer, failures);
         }
         if let (Some(shapes), Some(policy)) = (&self.shapes, policy) {
-            let mut policy = policy.clone();
-            if policy.undeclared == crate::config::UndeclaredMode::Strip {
-                policy.undeclared = crate::config::UndeclaredMode::Refuse;
-            }
+            let refusing;
+            let policy = if policy.undeclared == crate::config::UndeclaredMode::Strip {
+                refusing = crate::config::Policy {
+                    undeclared: crate::config::UndeclaredMode::Refuse,
+                    ..policy.clone()
+                };
+                &refusing
+            } else {
+                policy
+            };
             let mut value = value;
-            crate::massign::check_at(
-                shapes,
-                &mut value,
-                &policy,
-                self.location,
-                &pointer,
-                failures,
-            );
+            crate::massign::check_at(shapes, &mut value, policy, self.location, pointer, failures);
         }
     }
 
     /// The raw strings of this parameter: `Ok(None)` when absent.
     fn extract(&self, src: &Sources<'_>) -> Result<Option<Value>, &'static str> {
         match self.location {
-            In::Path => {
-                let Some((_, raw)) = src.path.iter().find(|(n, _)| *n == self.name) else {
-                    return Ok(None);
-                };
-                let raw = match self.style {
-                    Style::Label => raw.strip_prefix('.').ok_or("style")?,
-                    Style::Matrix => raw
-                        .strip_prefix(';')
-                        .and_then(|r| r.strip_prefix(self.name.as_str()))
-                        .map(|r| r.strip_prefix('=').unwrap_or(r))
-                        .ok_or("style")?,
-                    _ => raw.as_str(),
-                };
-                let sep = if self.style == Style::Label && self.explode {
-                    '.'
-                } else {
-                    ','
-                };
-                self.read_delimited(raw, sep).map(Some)
-            }
+            // Read by `check_with`, every reading of the value.
+            In::Path => Ok(None),
             In::Header => {
                 let Some(headers) = src.headers else {
                     return Ok(None);
@@ -323,17 +352,39 @@ impl Param {
         }
     }
 
+    /// Decodes one raw (percent-encoded) path value.
+    fn read_path(&self, raw: &str) -> Result<Value, &'static str> {
+        let raw = match self.style {
+            Style::Label => raw.strip_prefix('.').ok_or("style")?,
+            Style::Matrix => raw
+                .strip_prefix(';')
+                .and_then(|r| r.strip_prefix(self.name.as_str()))
+                .map(|r| r.strip_prefix('=').unwrap_or(r))
+                .ok_or("style")?,
+            _ => raw,
+        };
+        let sep = if self.style == Style::Label && self.explode {
+            '.'
+        } else {
+            ','
+        };
+        self.read_delimited(raw, sep)
+    }
+
     fn read_query(&self, query: &[(String, String)]) -> Result<Option<Value>, &'static str> {
         if self.style == Style::DeepObject {
             let mut map = Map::new();
             for (k, v) in query {
-                let Some(member) = k
-                    .strip_prefix(self.name.as_str())
-                    .and_then(|r| r.strip_prefix('['))
-                    .and_then(|r| r.strip_suffix(']'))
-                else {
+                let Some(rest) = key_rest(k, &self.name) else {
                     continue;
                 };
+                // Only `name[member]`: a bare `name` is a string to the upstream,
+                // `name[a][$gt]` a nested object, `name[]` an array.
+                let member = rest
+                    .strip_prefix('[')
+                    .and_then(|r| r.strip_suffix(']'))
+                    .filter(|m| !m.is_empty() && !m.contains(['[', ']']))
+                    .ok_or("style")?;
                 let scalar = match &self.kind {
                     Kind::Object(props) => props.get(member).copied().unwrap_or(Scalar::String),
                     _ => Scalar::String,
@@ -351,21 +402,30 @@ impl Param {
             // Exploded form objects spread their members as top-level keys.
             let mut map = Map::new();
             for (k, v) in query {
-                if let Some(scalar) = props.get(k)
-                    && map
+                if let Some(scalar) = props.get(k) {
+                    if map
                         .insert(k.clone(), coerce(v, *scalar).ok_or("type")?)
                         .is_some()
-                {
-                    return Err("duplicate");
+                    {
+                        return Err("duplicate");
+                    }
+                } else if props.keys().any(|p| key_rest(k, p).is_some()) {
+                    // `offset[$gt]`: a member given in another shape.
+                    return Err("style");
                 }
             }
             return Ok((!map.is_empty()).then_some(Value::Object(map)));
         }
-        let values: Vec<&str> = query
-            .iter()
-            .filter(|(k, _)| *k == self.name)
-            .map(|(_, v)| v.as_str())
-            .collect();
+        let mut values = Vec::new();
+        for (k, v) in query {
+            match key_rest(k, &self.name) {
+                Some("") => values.push(v.as_str()),
+                // `email[$ne]`, `limit[]`: this parameter as an object or array
+                // to qs, Rack and PHP, which no form here checks.
+                Some(_) => return Err("style"),
+                None => {}
+            }
+        }
         let Some(first) = values.first() else {
             return Ok(None);
         };
@@ -448,21 +508,26 @@ impl Param {
         }
     }
 
-    /// Whether a query key belongs to this parameter (for strict mode).
+    /// Whether a query key belongs to this parameter (for strict mode): its name,
+    /// bracketed or not (the parameter's check refuses the shapes it does not take).
     pub fn owns_query_key(&self, key: &str) -> bool {
         if self.location != In::Query {
             return false;
         }
-        if self.style == Style::DeepObject {
-            return key
-                .strip_prefix(self.name.as_str())
-                .is_some_and(|r| r.starts_with('[') && r.ends_with(']'));
-        }
         if let (Kind::Object(props), Style::Form, true) = (&self.kind, self.style, self.explode) {
-            return props.contains_key(key);
+            return props.keys().any(|p| key_rest(key, p).is_some());
         }
-        key == self.name
+        key_rest(key, &self.name).is_some()
     }
+}
+
+/// What follows `name` in a query key that addresses it: `""` for `name` itself,
+/// `[…]` for a bracketed key, which qs (Express), Rack and PHP read as parameter
+/// `name` holding an object or array (`email[$ne]=x` is `email: {$ne: "x"}`).
+/// Keys are decoded first, so `%5B` is a bracket too.
+fn key_rest<'k>(key: &'k str, name: &str) -> Option<&'k str> {
+    key.strip_prefix(name)
+        .filter(|rest| rest.is_empty() || rest.starts_with('['))
 }
 
 /// Without the optional whitespace around a header list element.
@@ -793,6 +858,21 @@ mod tests {
             path(format!("{},z=2", pairs(MAX_QUERY_PAIRS))),
             ["max-parameters"]
         );
+    }
+
+    #[test]
+    fn failures_stop_at_the_cap() {
+        let list = param(
+            In::Query,
+            Style::Form,
+            Kind::Array(Scalar::String),
+            serde_json::json!({"items": {"const": "a"}}),
+        );
+        let src = Sources {
+            query: vec![("x".into(), vec!["b"; MAX_QUERY_PAIRS].join(","))],
+            ..Sources::default()
+        };
+        assert_eq!(rules(&list, &src).len(), crate::problems::MAX_FAILURES);
     }
 
     #[test]

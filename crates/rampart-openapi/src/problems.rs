@@ -61,6 +61,10 @@ pub fn auth_failed(status: u16) -> ProblemType {
     }
 }
 
+/// The rule of a raw `;` in a checked query string (see
+/// [`crate::params::parse_request_query`]).
+pub const SEMICOLON: &str = "semicolon";
+
 /// Most failures listed in one problem.
 pub const MAX_FAILURES: usize = 20;
 
@@ -114,6 +118,62 @@ impl Failure {
     }
 }
 
+/// Largest instance (in JSON values) whose schema failures are all collected; of a
+/// larger one only the first is reported.
+pub const MAX_LISTED_NODES: usize = 1024;
+
+/// Appends the schema validator's failures of `value`, stopping once `failures`
+/// holds [`MAX_FAILURES`]: no more are reported, and a 1 MiB body can fail half a
+/// million times. `jsonschema` collects every failure before it returns the first
+/// (half a second and an allocation per failure for such a body), so of an
+/// instance past [`MAX_LISTED_NODES`] only the first failure, found without
+/// collecting, is reported.
+pub fn push_schema_failures(
+    validator: &jsonschema::Validator,
+    value: &Value,
+    location: In,
+    prefix: &str,
+    failures: &mut Vec<Failure>,
+) {
+    let room = MAX_FAILURES.saturating_sub(failures.len());
+    if room == 0 {
+        return;
+    }
+    let Err(first) = validator.validate(value) else {
+        return;
+    };
+    if larger_than(value, MAX_LISTED_NODES) {
+        failures.push(schema_failure(location, prefix, &first));
+        return;
+    }
+    let errors = validator.iter_errors(value).take(room);
+    failures.extend(errors.map(|err| schema_failure(location, prefix, &err)));
+}
+
+/// Whether `value` holds more than `limit` JSON values, itself included (counted
+/// no further than needed).
+fn larger_than(value: &Value, limit: usize) -> bool {
+    let mut stack = vec![value];
+    let mut counted = 0usize;
+    while let Some(v) = stack.pop() {
+        counted += 1;
+        let children = match v {
+            Value::Array(items) => items.len(),
+            Value::Object(members) => members.len(),
+            _ => 0,
+        };
+        if counted + stack.len() + children > limit {
+            return true;
+        }
+        match v {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(members) => stack.extend(members.values()),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// A failure from the schema validator. A missing required member is reported at its
 /// own pointer (its name comes from the schema, not the request).
 pub fn schema_failure(
@@ -138,7 +198,12 @@ pub fn validation_problem(failures: &[Failure]) -> Problem {
         .take(MAX_FAILURES)
         .map(|f| json!({"in": f.location.as_str(), "pointer": f.pointer, "rule": f.rule}))
         .collect();
-    Problem::new(VALIDATION_FAILED).with_extension("errors", Value::Array(errors))
+    let problem = Problem::new(VALIDATION_FAILED).with_extension("errors", Value::Array(errors));
+    if failures.iter().any(|f| f.rule == SEMICOLON) {
+        // The one failure a client cannot guess the fix of from its rule.
+        return problem.with_detail("A ';' in the query string must be percent-encoded as %3B.");
+    }
+    problem
 }
 
 /// Replaces pointer segments that are not short plain identifiers by `*`.
@@ -192,6 +257,42 @@ mod tests {
         assert_eq!(sanitize_pointer("/<script>alert(1)<~1script>"), "/*");
         assert_eq!(sanitize_pointer("/a b/' OR 1=1"), "/*/*");
         assert_eq!(sanitize_pointer(""), "");
+    }
+
+    #[test]
+    fn schema_failures_stop_at_the_cap() {
+        let schema = json!({"type": "array", "items": {"type": "string"}});
+        let validator = crate::bundle::compile(&schema, crate::bundle::SpecVersion::V31).unwrap();
+        let value = Value::Array(vec![json!(1); 1000]);
+        let mut failures = Vec::new();
+        push_schema_failures(&validator, &value, In::Body, "", &mut failures);
+        assert_eq!(failures.len(), MAX_FAILURES);
+        // Room for what is left only, and none once full.
+        let mut failures = vec![Failure::new(In::Query, "/a", "type"); MAX_FAILURES - 1];
+        push_schema_failures(&validator, &value, In::Body, "", &mut failures);
+        assert_eq!(failures.len(), MAX_FAILURES);
+        assert_eq!(failures.last().unwrap().pointer, "/0");
+        push_schema_failures(&validator, &value, In::Body, "", &mut failures);
+        assert_eq!(failures.len(), MAX_FAILURES);
+        // Past MAX_LISTED_NODES, the first only.
+        let large = Value::Array(vec![json!(1); 5000]);
+        let mut failures = Vec::new();
+        push_schema_failures(&validator, &large, In::Body, "", &mut failures);
+        assert_eq!(failures, [Failure::new(In::Body, "/0", "type")]);
+        let valid = Value::Array(vec![json!("a"); 5000]);
+        let mut failures = Vec::new();
+        push_schema_failures(&validator, &valid, In::Body, "", &mut failures);
+        assert!(failures.is_empty());
+    }
+
+    #[test]
+    fn instances_are_counted_only_as_far_as_needed() {
+        let nested = json!({"a": [1, 2, {"b": [3]}], "c": null});
+        // The object, a, 1, 2, the inner object, b, 3, c.
+        assert!(!larger_than(&nested, 8));
+        assert!(larger_than(&nested, 7));
+        assert!(!larger_than(&json!(1), 1));
+        assert!(larger_than(&Value::Array(vec![json!(1); 2000]), 1024));
     }
 
     #[test]

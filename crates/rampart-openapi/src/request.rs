@@ -11,10 +11,10 @@ use crate::compile::{Operation, essence, match_media};
 use crate::engine::PathParams;
 use crate::json::prescan;
 use crate::lifecycle::Clock;
-use crate::params::{Sources, parse_cookies, parse_query};
+use crate::params::{Sources, parse_cookies, parse_query, parse_request_query};
 use crate::problems::{
     BODY_TOO_LARGE, DEPRECATED_CONSUMER, Failure, In, OVERRIDE_NOT_ALLOWED, UNSUPPORTED_MEDIA_TYPE,
-    push_segment, schema_failure, validation_problem,
+    push_schema_failures, push_segment, validation_problem,
 };
 use crate::{massign, overrides};
 
@@ -43,7 +43,12 @@ pub fn check(
 }
 
 fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mut Vec<Failure>) {
-    let query = match cx.query.as_deref().map(parse_query) {
+    let strict = op.policy.strict_query;
+    let query = match cx
+        .query
+        .as_deref()
+        .map(|q| parse_request_query(q, &op.params, strict))
+    {
         None => Vec::new(),
         Some(Ok(q)) => q,
         Some(Err(rule)) => {
@@ -71,9 +76,8 @@ fn check_params(op: &Operation, path: &PathParams, cx: &RequestCx, failures: &mu
     } else {
         Vec::new()
     };
-    let names = path.params.iter().map(|(n, _)| n.as_str());
     let src = Sources {
-        path: names.zip(path.raw.iter().cloned()).collect(),
+        path: path.sources(),
         query,
         headers: Some(&cx.headers),
         cookies,
@@ -250,11 +254,7 @@ fn validate_body(
 ) {
     let extra = op.policy.request_schema.as_deref();
     for validator in media.validator.iter().chain(extra) {
-        if !validator.is_valid(value) {
-            for err in validator.iter_errors(value) {
-                failures.push(schema_failure(In::Body, "", &err));
-            }
-        }
+        push_schema_failures(validator, value, In::Body, "", failures);
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod bodies;
 mod compositions;
+mod failures;
 mod features;
 mod inventory;
 mod lifecycle;
@@ -12,5 +13,7 @@ mod loading;
 mod method_override;
 mod overrides;
 mod params;
+mod query;
 mod responses;
+mod routing;
 mod support;

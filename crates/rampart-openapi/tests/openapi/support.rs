@@ -47,6 +47,12 @@ pub fn api_with(cfg: OpenApiConfig, now: i64) -> Api {
     Api { route, validation }
 }
 
+/// The API of tests/data/orders.yaml, `strict_query` as given.
+pub fn orders_api(strict: bool) -> Api {
+    let yaml = format!("spec: orders.yaml\nstrict_query: {strict}");
+    api_with(serde_saphyr::from_str(&yaml).unwrap(), NOW)
+}
+
 pub fn req(method: &str, uri: &str) -> RequestCx {
     let (path, query) = match uri.split_once('?') {
         Some((p, q)) => (p, Some(q.to_string())),
