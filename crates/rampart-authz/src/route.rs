@@ -92,7 +92,10 @@ impl OperationKey {
         let mut params = Vec::new();
         for (segment, value) in self.segments.iter().zip(all.iter().skip(skip)) {
             match segment {
-                Segment::Literal(text) if text == value => {}
+                // Path parameters (`;jsessionid=…`) set aside, as the route
+                // stage matched it (and as Tomcat, Jetty and Spring serve it).
+                Segment::Literal(text)
+                    if text == value || Some(text.as_str()) == value.split(';').next() => {}
                 Segment::Literal(_) => return None,
                 Segment::Param {
                     name,
@@ -126,6 +129,17 @@ impl OperationKey {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_segments_match_with_path_parameters_set_aside() {
+        let key = OperationKey::parse("GET /admin/users/{id}").unwrap();
+        let params = key.extract("/admin;jsessionid=1/users/7").unwrap();
+        assert_eq!(params, [("id".to_string(), "7".to_string())]);
+        // A value keeps its `;` (the stage refuses it where a check reads it).
+        let params = key.extract("/admin/users/7;v=1").unwrap();
+        assert_eq!(params, [("id".to_string(), "7;v=1".to_string())]);
+        assert!(key.extract("/admins;x/users/7").is_none());
+    }
 
     #[test]
     fn parameters_within_literal_text_are_extracted() {

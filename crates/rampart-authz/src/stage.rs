@@ -236,7 +236,9 @@ const CONDITIONAL_FIELDS: [http::HeaderName; 6] = [
 ];
 
 /// Whether a path parameter reaches beyond its own segment: a slash or
-/// backslash (sent encoded), or a dot segment. A value that did not decode is
+/// backslash (sent encoded), or a dot segment; or reads as two values: with a
+/// `;`, Tomcat, Jetty and Spring see the text before it while Express, Go and
+/// Rails see the whole, so an owner check of either vouches for neither. A value that did not decode is
 /// kept as received (see [`crate::route::OperationKey::extract`]), so its
 /// encoded separators are looked for too: `%FF` beside `..%2F` must not hide
 /// them from this check while an upstream decodes them.
@@ -248,7 +250,7 @@ fn escapes_its_segment(value: &str) -> bool {
                 (b'2', b'f') | (b'5', b'c')
             )
     });
-    value.contains(['/', '\\']) || encoded_separator || value == ".." || value == "."
+    value.contains(['/', '\\', ';']) || encoded_separator || value == ".." || value == "."
 }
 
 impl Stage for AuthzStage {

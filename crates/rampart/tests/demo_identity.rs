@@ -149,7 +149,11 @@ fn demo_shows_every_identity_outcome() {
         &create.header("x-api-key", demo.var("ADMIN_KEY")),
     );
     assert_eq!(created.status, 201, "{}", created.body);
-    assert!(created.body.contains("\"username\":\"eve\""), "{}", created.body);
+    assert!(
+        created.body.contains("\"username\":\"eve\""),
+        "{}",
+        created.body
+    );
     assert!(!created.body.contains("problem"), "{}", created.body);
 
     // 4. Another user's object (BOLA): refused; one's own and an admin pass.
