@@ -141,10 +141,19 @@ fn default_cache_seconds() -> u64 {
     60
 }
 
-/// Gives the gateway's [`JwksSource`] for a URL.
+/// Gives the gateway's [`JwksSource`] for a URL, and the cache over it.
 pub trait JwksSourceFactory {
     /// The source fetching `url`.
     fn source(&self, url: &str) -> Arc<dyn JwksSource>;
+
+    /// The key cache of `url` under `policy`. By default a new, empty one; a
+    /// gateway that reloads its configuration returns the cache its running
+    /// configuration already has for the same URL and policy, so that a reload
+    /// keeps the loaded keys (with the identity provider down, a new empty
+    /// cache would refuse every token until it is back).
+    fn cache(&self, url: &str, policy: JwksCachePolicy, clock: &Arc<dyn Clock>) -> Arc<JwksCache> {
+        Arc::new(JwksCache::new(self.source(url), Arc::clone(clock), policy))
+    }
 }
 
 impl JwtIssuerConfig {
@@ -251,11 +260,7 @@ impl JwtIssuerConfig {
                     super::jwks::DEFAULT_MAX_KEY_AGE_SECS.max(self.jwks_refresh_seconds),
                 )),
             };
-            KeySource::Remote(Arc::new(JwksCache::new(
-                sources.source(url),
-                Arc::clone(clock),
-                policy,
-            )))
+            KeySource::Remote(sources.cache(url, policy, clock))
         } else {
             return Err(invalid(path, "no key source"));
         };
