@@ -4,7 +4,10 @@
 //! - `POST /revocations` with `{"kind": "jti"|"api_key", "id": "...",
 //!   "expires_at": <unix seconds or RFC 3339>}` (`expires_at` optional: kept
 //!   for good) revokes through [`crate::Adapters::revoke`], i.e. the same
-//!   `RevocationSync` as `rampart revoke` (every instance within a second);
+//!   `RevocationSync` as `rampart revoke` (every instance within a second).
+//!   An API key's `id` is its key id (8 lowercase base32 characters); a
+//!   whole key is cut to it, its secret part never stored, shared or echoed;
+//!   anything else is refused (400), as it could never match a key;
 //! - `GET /revocations` lists this instance's revocations (never a secret: ids
 //!   are `jti`s and key prefixes).
 //!
@@ -15,7 +18,7 @@
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
-use rampart_authn::revocation::{CredentialKind, MAX_ID_LEN, Revocation};
+use rampart_authn::revocation::{CredentialKind, Revocation, revocation_id};
 use rampart_authn::secret::Secret;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -86,9 +89,10 @@ pub(crate) fn parse_revocation(body: &[u8]) -> Result<Revocation, &'static str> 
         "api_key" => CredentialKind::ApiKey,
         _ => return Err("kind must be jti or api_key"),
     };
-    if body.id.is_empty() || body.id.len() > MAX_ID_LEN || body.id.chars().any(char::is_control) {
-        return Err("id must be 1 to 256 bytes without control characters");
-    }
+    // An API key is revoked by its key id (a whole key is cut to it, its
+    // secret never stored, shared or echoed); an id that can never match a
+    // key is refused, not answered "revoked".
+    let id = revocation_id(kind, &body.id)?;
     let expires_at = match &body.expires_at {
         None | Some(Value::Null) => u64::MAX,
         Some(Value::Number(n)) => n.as_u64().ok_or("expires_at must be Unix seconds")?,
@@ -99,7 +103,7 @@ pub(crate) fn parse_revocation(body: &[u8]) -> Result<Revocation, &'static str> 
     };
     Ok(Revocation {
         kind,
-        id: body.id,
+        id,
         expires_at,
     })
 }

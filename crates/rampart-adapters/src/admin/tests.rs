@@ -65,7 +65,7 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
         ..AdaptersConfig::default()
     })
     .await;
-    let body = br#"{"kind":"api_key","id":"AbC123","expires_at":4102444800}"#;
+    let body = br#"{"kind":"api_key","id":"abcdef23","expires_at":4102444800}"#;
     let wrong = [
         None,
         Some(b"Bearer".to_vec()),
@@ -87,7 +87,10 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
             .unwrap();
         assert_eq!(answer.status, 401);
     }
-    assert!(!a.revocations().is_revoked(CredentialKind::ApiKey, "AbC123"));
+    assert!(
+        !a.revocations()
+            .is_revoked(CredentialKind::ApiKey, "abcdef23")
+    );
 
     let auth = bearer(TOKEN);
     let answer = a
@@ -96,7 +99,10 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
         .unwrap();
     assert_eq!(answer.status, 201, "{answer:?}");
     assert_eq!(answer.body["revoked"]["expires_at"], "2100-01-01T00:00:00Z");
-    assert!(a.revocations().is_revoked(CredentialKind::ApiKey, "AbC123"));
+    assert!(
+        a.revocations()
+            .is_revoked(CredentialKind::ApiKey, "abcdef23")
+    );
     let rfc = br#"{"kind":"jti","id":"tok-9","expires_at":"2100-01-01T00:00:00Z"}"#;
     assert_eq!(
         a.admin_request("POST", "/revocations", Some(&auth), rfc)
@@ -133,7 +139,7 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
     }
     // An expiry long past revokes nothing: 400, not "201 revoked".
     for past in [
-        &br#"{"kind":"api_key","id":"Old123","expires_at":"2020-01-01T00:00:00Z"}"#[..],
+        &br#"{"kind":"api_key","id":"oldkey23","expires_at":"2020-01-01T00:00:00Z"}"#[..],
         br#"{"kind":"jti","id":"old-tok","expires_at":0}"#,
     ] {
         let answer = a
@@ -148,7 +154,10 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
                 .contains("in the past")
         );
     }
-    assert!(!a.revocations().is_revoked(CredentialKind::ApiKey, "Old123"));
+    assert!(
+        !a.revocations()
+            .is_revoked(CredentialKind::ApiKey, "oldkey23")
+    );
     let long = format!(r#"{{"kind":"jti","id":"{}"}}"#, "x".repeat(MAX_ADMIN_BODY));
     assert_eq!(
         a.admin_request("POST", "/revocations", Some(&auth), long.as_bytes())
@@ -164,6 +173,61 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
             .status,
         405
     );
+}
+
+#[tokio::test]
+async fn api_keys_are_revoked_by_key_id_and_a_pasted_key_never_stored_or_echoed() {
+    let a = adapters(AdaptersConfig {
+        admin_token: Some(token_file("key-ids")),
+        ..AdaptersConfig::default()
+    })
+    .await;
+    let auth = bearer(TOKEN);
+    let (prefix, key) = rampart_authn::apikey::format::generate().unwrap();
+    let key = String::from_utf8(key.expose().to_vec()).unwrap();
+    let secret = &key[12..];
+    // The whole key, pasted: revoked by its id, the secret nowhere.
+    let body = json!({"kind": "api_key", "id": key}).to_string();
+    let answer = a
+        .admin_request("POST", "/revocations", Some(&auth), body.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 201, "{answer:?}");
+    assert_eq!(answer.body["revoked"]["id"], prefix.as_str());
+    assert!(!answer.body.to_string().contains(secret));
+    assert!(a.revocations().is_revoked(CredentialKind::ApiKey, &prefix));
+    let listed = a
+        .admin_request("GET", "/revocations", Some(&auth), b"")
+        .await
+        .unwrap();
+    assert!(!listed.body.to_string().contains(secret), "{}", listed.body);
+    assert!(
+        a.revocations()
+            .snapshot()
+            .iter()
+            .all(|entry| !entry.id.contains(secret))
+    );
+    // Ids that could never match a key: 400 naming the expected format, not
+    // "201 revoked" while the key keeps working; the input is not echoed.
+    for id in [
+        "AbC123",
+        "abcdefg",
+        "abcdefghi",
+        "ABCDEFGH",
+        "rk_abcdefgh",
+        &key[..key.len() - 1],
+    ] {
+        let body = json!({"kind": "api_key", "id": id}).to_string();
+        let answer = a
+            .admin_request("POST", "/revocations", Some(&auth), body.as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 400, "{id}: {answer:?}");
+        let detail = answer.body["detail"].as_str().unwrap();
+        assert!(detail.contains("8 lowercase base32"), "{detail}");
+        assert!(!answer.body.to_string().contains(id), "{id} echoed");
+    }
+    assert_eq!(a.revocations().snapshot().len(), 1);
 }
 
 #[tokio::test]
