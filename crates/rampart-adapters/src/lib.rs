@@ -59,4 +59,4 @@ pub use keys_cli::{
 };
 pub use keystore::{KeyStoreConfig, SqliteKeyStore};
 pub use revocation::{RevocationSync, RevocationSyncConfig};
-pub use wiring::{Adapters, AdaptersConfig, authn_deps};
+pub use wiring::{Adapters, AdaptersConfig, KeyStoreRevocation, authn_deps};
