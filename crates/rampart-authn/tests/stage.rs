@@ -24,7 +24,7 @@ impl Introspector for OneTokenServer {
         token: &'a str,
     ) -> BoxFuture<'a, Result<Vec<u8>, IntrospectionFetchError>> {
         let body = if token == "opaque-good" {
-            json!({"active": true, "sub": "carol", "exp": NOW + 60, "scope": "pets:read"})
+            json!({"active": true, "sub": "carol", "exp": NOW + 60, "scope": "pets:read", "aud": AUD})
         } else {
             json!({"active": false})
         };
@@ -67,7 +67,7 @@ async fn world(extra: Value) -> World {
         "api_key": {"pepper": {"file": temp_file("stage-pepper", &PEPPER)}, "query_param": "api_key"},
         "jwt": {"issuers": [{"issuer": ISS, "audiences": [AUD], "algorithms": ["ES256"],
                              "jwks_url": "https://idp.example/jwks"}]},
-        "introspection": {"endpoint": "https://idp.example/introspect", "client_id": "r",
+        "introspection": {"endpoint": "https://idp.example/introspect", "client_id": "r", "audiences": [AUD],
                           "client_secret": {"file": temp_file("stage-secret", b"x")}},
         "mtls": {"rules": [{"san": "URI:spiffe://example.org/billing", "consumer": "billing", "roles": ["service"]}]},
         "forward": {"consumer": "x-rampart-consumer", "scopes": "x-rampart-scopes"}
