@@ -250,6 +250,21 @@ async fn api_key_from_configured_query_param_passes_and_is_removed() {
 }
 
 #[tokio::test]
+async fn an_api_key_smuggled_after_a_semicolon_is_refused() {
+    // An upstream splitting parameters on `;` would read the second key, one
+    // never verified: the request is ambiguous.
+    let w = world(json!({})).await;
+    let mut cx = request(&[]);
+    cx.query = Some(format!("api_key={}&q=1;api_key=rk_victim_x", w.key));
+    assert_eq!(status(&run(&w.stage, &mut cx).await), 400);
+    // A single key after a `;` is verified and not forwarded.
+    let mut cx = request(&[]);
+    cx.query = Some(format!("q=1;api_key={}", w.key));
+    assert_eq!(run(&w.stage, &mut cx).await, Verdict::Continue);
+    assert_eq!(cx.query.as_deref(), Some("q=1"));
+}
+
+#[tokio::test]
 async fn bad_or_revoked_api_keys_are_refused() {
     let w = world(json!({})).await;
     let mut cx = request(&[("x-api-key", "rk_aaaaaaaa_notavalidkey")]);
