@@ -364,6 +364,22 @@ async fn concurrent_lookups_share_one_fetch() {
 }
 
 #[tokio::test]
+async fn a_consumer_claim_of_the_wrong_type_is_refused_not_replaced_by_client_id() {
+    let s = setup();
+    // A numeric `sub` would have made every user of client `web` consumer `web`.
+    for sub in [json!(1234), json!("")] {
+        let token = s.es.sign(&patched(json!({"sub": sub, "client_id": "web"})));
+        let verified = s.verifier.verify(&token).await.unwrap();
+        assert!(s.verifier.identity(verified).is_err(), "{sub}");
+    }
+    // A token without `sub` (a client's own) is its client's.
+    let token =
+        s.es.sign(&patched(json!({"sub": null, "client_id": "web"})));
+    let verified = s.verifier.verify(&token).await.unwrap();
+    assert_eq!(s.verifier.identity(verified).unwrap().consumer, "web");
+}
+
+#[tokio::test]
 async fn time_claims_are_enforced_with_leeway() {
     let s = setup();
     let v = &s.verifier;
