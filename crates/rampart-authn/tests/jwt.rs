@@ -363,6 +363,89 @@ async fn concurrent_lookups_share_one_fetch() {
     assert_eq!(s.jwks.fetches(), 1);
 }
 
+/// `key`'s signature over `claims` with no `kid` in the header.
+fn without_kid(key: &TestKey, claims: &Value) -> String {
+    sign_raw(
+        &json!({"alg": alg_name(key.alg)}),
+        claims,
+        &key.enc,
+        key.alg,
+    )
+}
+
+/// A verifier over a JWKS of `keys` (each without its `kid` when `strip`).
+fn verifier_over(keys: &[&TestKey], strip: bool, extra: Value) -> (JwtVerifier, Arc<FakeJwks>) {
+    let mut document: Value = serde_json::from_slice(&common::jwks(keys)).unwrap();
+    if strip {
+        for key in document["keys"].as_array_mut().unwrap() {
+            key.as_object_mut().unwrap().remove("kid");
+        }
+    }
+    let jwks = FakeJwks::new(serde_json::to_vec(&document).unwrap());
+    let verifier = config(extra)
+        .build(
+            "authn.jwt",
+            Arc::new(ManualClock::at_secs(NOW)),
+            &Sources(jwks.clone()),
+        )
+        .unwrap();
+    (verifier, jwks)
+}
+
+#[tokio::test]
+async fn a_token_not_bound_to_a_key_by_its_kid_is_tried_against_one_key_only() {
+    let (es1, es2, ed) = (
+        TestKey::es256("es-1"),
+        TestKey::es256("es-2"),
+        TestKey::ed25519("ed-1"),
+    );
+    let (verifier, _) = verifier_over(&[&es1, &es2, &ed], false, json!({}));
+    // Without `kid`, two EC keys could have signed it: refused rather than
+    // one signature check per key (up to 64 for any client's token).
+    for key in [&es1, &es2] {
+        assert_eq!(
+            verifier
+                .verify(&without_kid(key, &claims()))
+                .await
+                .unwrap_err(),
+            JwtError::KidRequired
+        );
+    }
+    // One key of its family: a token without `kid` still verifies.
+    verifier.verify(&without_kid(&ed, &claims())).await.unwrap();
+    // With its `kid`, each verifies against its own key.
+    verifier.verify(&es2.sign(&claims())).await.unwrap();
+    // Keys without `kid` standing in for a `kid` no key has: the same rule.
+    let (verifier, _) = verifier_over(&[&es1, &es2], true, json!({}));
+    assert_eq!(
+        verifier.verify(&es2.sign(&claims())).await.unwrap_err(),
+        JwtError::KidRequired
+    );
+    let (verifier, _) = verifier_over(&[&es1], true, json!({}));
+    verifier.verify(&es1.sign(&claims())).await.unwrap();
+    verifier
+        .verify(&without_kid(&es1, &claims()))
+        .await
+        .unwrap();
+    // An issuer configured to allow it: every key that could have signed is tried.
+    let (verifier, _) = verifier_over(
+        &[&es1, &es2, &ed],
+        false,
+        json!({"allow_missing_kid": true}),
+    );
+    verifier
+        .verify(&without_kid(&es2, &claims()))
+        .await
+        .unwrap();
+    assert_eq!(
+        verifier
+            .verify(&without_kid(&TestKey::es256("es-3"), &claims()))
+            .await
+            .unwrap_err(),
+        JwtError::BadSignature
+    );
+}
+
 #[tokio::test]
 async fn a_consumer_claim_of_the_wrong_type_is_refused_not_replaced_by_client_id() {
     let s = setup();

@@ -95,6 +95,13 @@ pub struct JwtIssuerConfig {
     /// or `jwks_refresh_seconds` when that is longer.
     #[serde(default)]
     pub jwks_max_key_age_seconds: Option<u64>,
+    /// Verify a token without `kid` (or with a `kid` no key has) against
+    /// every key of its algorithm when several could have signed it: up to
+    /// 64 signature checks for one token, which any client can send. Default
+    /// false: such a token is refused unless exactly one key could have
+    /// signed it (an HS256 secret, a JWKS with one key of the family).
+    #[serde(default)]
+    pub allow_missing_kid: bool,
     /// How claims map to the identity.
     #[serde(default)]
     pub claims: ClaimMapping,
@@ -278,6 +285,7 @@ impl JwtIssuerConfig {
                 required: self.required_claims.clone(),
             },
             mapping: self.claims.clone(),
+            allow_missing_kid: self.allow_missing_kid,
         })
     }
 }

@@ -34,6 +34,10 @@ pub enum JwtError {
     /// No key for this `kid` (and algorithm), even after a refetch.
     #[error("unknown key id")]
     UnknownKid,
+    /// No `kid` picks the key (none given, or one no key has) and several
+    /// keys could have signed the token (the issuer does not allow that).
+    #[error("key id required")]
+    KidRequired,
     /// The issuer's keys are not loaded: the JWKS endpoint has not answered
     /// since start, or not within the keys' maximum age.
     #[error("issuer keys unavailable")]
@@ -82,6 +86,7 @@ impl JwtError {
             JwtError::WrongType => "jwt-wrong-type",
             JwtError::UnknownIssuer => "jwt-unknown-issuer",
             JwtError::UnknownKid => "jwt-unknown-kid",
+            JwtError::KidRequired => "jwt-kid-required",
             JwtError::KeysUnavailable => "jwt-keys-unavailable",
             JwtError::BadSignature => "jwt-bad-signature",
             JwtError::Expired => "jwt-expired",
@@ -111,6 +116,7 @@ impl JwtError {
             | JwtError::WrongType
             | JwtError::UnknownIssuer
             | JwtError::UnknownKid
+            | JwtError::KidRequired
             | JwtError::BadSignature
             | JwtError::Expired
             | JwtError::NotYetValid
