@@ -4,7 +4,13 @@
 //! - `POST /revocations` with `{"kind": "jti"|"api_key", "id": "...",
 //!   "expires_at": <unix seconds or RFC 3339>}` (`expires_at` optional: kept
 //!   for good) revokes through [`crate::Adapters::revoke`], i.e. the same
-//!   `RevocationSync` as `rampart revoke` (every instance within a second);
+//!   `RevocationSync` as `rampart revoke` (every instance within a second),
+//!   and for an API key also in the key store when one is configured (the
+//!   answer's `key_store`: `revoked`, or `unknown_key` when the store does
+//!   not know the id). An API key's `id` is its key id (8 lowercase base32
+//!   characters); a whole key is cut to it, its secret part never stored,
+//!   shared or echoed; anything else is refused (400), as it could never
+//!   match a key;
 //! - `GET /revocations` lists this instance's revocations (never a secret: ids
 //!   are `jti`s and key prefixes).
 //!
@@ -15,7 +21,7 @@
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
-use rampart_authn::revocation::{CredentialKind, MAX_ID_LEN, Revocation};
+use rampart_authn::revocation::{CredentialKind, Revocation, revocation_id};
 use rampart_authn::secret::Secret;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -86,9 +92,10 @@ pub(crate) fn parse_revocation(body: &[u8]) -> Result<Revocation, &'static str> 
         "api_key" => CredentialKind::ApiKey,
         _ => return Err("kind must be jti or api_key"),
     };
-    if body.id.is_empty() || body.id.len() > MAX_ID_LEN || body.id.chars().any(char::is_control) {
-        return Err("id must be 1 to 256 bytes without control characters");
-    }
+    // An API key is revoked by its key id (a whole key is cut to it, its
+    // secret never stored, shared or echoed); an id that can never match a
+    // key is refused, not answered "revoked".
+    let id = revocation_id(kind, &body.id)?;
     let expires_at = match &body.expires_at {
         None | Some(Value::Null) => u64::MAX,
         Some(Value::Number(n)) => n.as_u64().ok_or("expires_at must be Unix seconds")?,
@@ -99,7 +106,7 @@ pub(crate) fn parse_revocation(body: &[u8]) -> Result<Revocation, &'static str> 
     };
     Ok(Revocation {
         kind,
-        id: body.id,
+        id,
         expires_at,
     })
 }
@@ -171,7 +178,7 @@ impl Adapters {
                     // nothing, and a 201 would say the credential is revoked
                     // when an API key's own expiry (kept in its store) may
                     // be later.
-                    Ok(())
+                    Ok(_)
                         if !self
                             .revocations()
                             .is_revoked(revocation.kind, &revocation.id) =>
@@ -182,23 +189,45 @@ impl Adapters {
                         );
                         answer
                     }
-                    Ok(()) => ok(
-                        201,
-                        json!({"revoked": describe(&revocation), "shared": shared}),
-                    ),
+                    Ok(stored) => {
+                        let key_store = stored.map(|stored| match stored {
+                            crate::KeyStoreRevocation::Revoked => "revoked",
+                            crate::KeyStoreRevocation::UnknownKey => "unknown_key",
+                        });
+                        ok(
+                            201,
+                            json!({"revoked": describe(&revocation), "shared": shared, "key_store": key_store}),
+                        )
+                    }
                     Err(error) => {
-                        // The local entry holds; only sharing failed (or the list is full).
+                        // The local entry holds; sharing or the key store
+                        // failed (or the list is full).
                         tracing::warn!(%error, "admin revocation not fully applied");
                         let applied = self
                             .revocations()
                             .is_revoked(revocation.kind, &revocation.id);
-                        let mut answer =
-                            problem(503, "admin-revocation-not-shared", "Service Unavailable");
-                        answer.body["detail"] = json!(if applied {
-                            "revoked on this instance; sharing with the other instances failed and is retried by the next sync"
-                        } else {
-                            "not revoked: the revocation list is full"
-                        });
+                        let store_failed = matches!(
+                            error,
+                            crate::AdapterError::Store(_)
+                                | crate::AdapterError::Sqlite(_)
+                                | crate::AdapterError::StoreTimeout
+                        );
+                        let (slug, detail) = match (applied, store_failed) {
+                            (false, _) => (
+                                "admin-revocation-not-shared",
+                                "not revoked: the revocation list is full",
+                            ),
+                            (true, true) => (
+                                "admin-revocation-not-stored",
+                                "revoked on this instance; marking the key revoked in the key store failed, so the revocation would not survive a restart: retry",
+                            ),
+                            (true, false) => (
+                                "admin-revocation-not-shared",
+                                "revoked on this instance; sharing with the other instances failed and is retried by the next sync",
+                            ),
+                        };
+                        let mut answer = problem(503, slug, "Service Unavailable");
+                        answer.body["detail"] = json!(detail);
                         answer
                     }
                 }

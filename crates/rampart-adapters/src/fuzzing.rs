@@ -38,10 +38,14 @@ pub fn wire_and_time(data: &[u8]) {
 }
 
 /// A `POST /revocations` body (from an authenticated admin client, still
-/// untrusted bytes): never a panic; what is accepted is a bounded, printable id.
+/// untrusted bytes): never a panic; what is accepted is a bounded, printable id,
+/// for an API key a key id (never a key's secret part).
 pub fn admin_body(data: &[u8]) {
     if let Ok(revocation) = crate::admin::parse_revocation(data) {
         assert!(!revocation.id.is_empty());
+        if revocation.kind == rampart_authn::revocation::CredentialKind::ApiKey {
+            assert!(rampart_authn::apikey::format::is_key_id(&revocation.id));
+        }
         assert!(revocation.id.len() <= rampart_authn::revocation::MAX_ID_LEN);
         assert!(!revocation.id.chars().any(char::is_control));
         let described = crate::admin::describe(&revocation);

@@ -252,11 +252,15 @@ mod tests {
 
     #[tokio::test]
     async fn the_engine_works_over_the_adapter() {
-        let server = serve(Answer::ok(r#"{"active":true,"sub":"alice","exp":4000}"#)).await;
+        let server = serve(Answer::ok(
+            r#"{"active":true,"sub":"alice","exp":4000,"aud":"api"}"#,
+        ))
+        .await;
         let config: IntrospectionConfig = serde_json::from_value(serde_json::json!({
             "endpoint": server.url("/i"),
             "client_id": "gw",
             "client_secret": {"env": "PATH"},
+            "audiences": ["api"],
         }))
         .unwrap();
         let client = Arc::new(introspector(server.url("/i"), 5_000));

@@ -1,17 +1,27 @@
-//! [`HttpJwksSourceFactory`]: the `rampart_authn` JWKS fetcher over HTTPS.
+//! [`HttpJwksSourceFactory`]: the `rampart_authn` JWKS fetcher over HTTPS, and
+//! the keeper of the JWKS caches across reloads.
 //!
 //! The engine's `JwksCache` decides *when* to fetch (refresh interval, rate limit
-//! on unknown-`kid` refetches, last good keys kept on failure); this adapter only
-//! performs one bounded GET per call and reports why it failed.
+//! on unknown-`kid` refetches, backoff, last good keys kept on failure, one fetch
+//! at a time); this adapter performs one bounded GET per call, on a task of its
+//! own so that a request that triggered it and is then cancelled does not abort
+//! it, and reports why it failed.
+//!
+//! The factory lives as long as the process (in the `Adapters`): a reload
+//! gets the caches its running configuration has (same URL and timings), held
+//! weakly as the rate-limit counter stores are, with their keys; each cache
+//! gets one background [`JwksRefresher`] for its lifetime.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::Uri;
 use rampart_authn::BoxFuture;
+use rampart_authn::clock::Clock;
 use rampart_authn::jwt::config::JwksSourceFactory;
-use rampart_authn::jwt::{JwksCache, JwksFetchError, JwksSource};
+use rampart_authn::jwt::{JwksCache, JwksCachePolicy, JwksFetchError, JwksSource};
 use tokio::task::JoinHandle;
 
 use crate::http::{HttpClient, HttpError, get, parse_url};
@@ -19,16 +29,29 @@ use crate::http::{HttpClient, HttpError, get, parse_url};
 /// Largest JWKS document accepted (a few dozen keys fit comfortably).
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 
-/// Gives a [`JwksSource`] per URL, all sharing one connection pool.
+/// How often a cache's background refresher looks at it (it refreshes only
+/// past its issuer's `jwks_refresh_seconds`, or while it has no keys, within
+/// its refetch limit and backoff).
+pub const REFRESH_TICK: Duration = Duration::from_secs(1);
+
+/// The caches by JWKS URL and timings.
+type Caches = HashMap<(String, JwksCachePolicy), Weak<JwksCache>>;
+
+/// Gives a [`JwksSource`] per URL, all sharing one connection pool, and keeps
+/// the caches over them across reloads.
 #[derive(Debug, Clone)]
 pub struct HttpJwksSourceFactory {
     client: HttpClient,
+    caches: Arc<Mutex<Caches>>,
 }
 
 impl HttpJwksSourceFactory {
     /// A factory over `client`.
     pub fn new(client: HttpClient) -> Self {
-        Self { client }
+        Self {
+            client,
+            caches: Arc::default(),
+        }
     }
 }
 
@@ -45,6 +68,38 @@ impl JwksSourceFactory for HttpJwksSourceFactory {
             url,
         })
     }
+
+    /// The running configuration's cache of `url` under `policy` when there
+    /// is one; else a new cache, with the keys of a live cache of the same URL
+    /// (the issuer's timings changed) and its own background refresher.
+    fn cache(&self, url: &str, policy: JwksCachePolicy, clock: &Arc<dyn Clock>) -> Arc<JwksCache> {
+        let key = (url.to_string(), policy);
+        // Config time only (start-up and reloads), never on a request.
+        let mut caches = self
+            .caches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(cache) = caches.get(&key).and_then(Weak::upgrade) {
+            return cache;
+        }
+        // Caches no configuration uses any more.
+        caches.retain(|_, cache| cache.strong_count() > 0);
+        let cache = Arc::new(JwksCache::new(self.source(url), Arc::clone(clock), policy));
+        if let Some(previous) = caches
+            .iter()
+            .filter(|((other, _), _)| other == url)
+            .find_map(|(_, cache)| cache.upgrade())
+        {
+            cache.adopt_keys(&previous);
+        }
+        caches.insert(key, Arc::downgrade(&cache));
+        match JwksRefresher::spawn(vec![Arc::clone(&cache)], REFRESH_TICK) {
+            Ok(refresher) => refresher.detach(),
+            // Outside a runtime (`rampart check`, some tests): lookups still fetch.
+            Err(error) => tracing::debug!(%error, "JWKS refresher not started"),
+        }
+        cache
+    }
 }
 
 /// Fetches one JWKS URL.
@@ -54,26 +109,35 @@ pub struct HttpJwksSource {
     url: Result<Uri, HttpError>,
 }
 
-impl HttpJwksSource {
-    async fn fetch_bytes(&self) -> Result<Bytes, HttpError> {
-        let url = self.url.as_ref().map_err(Clone::clone)?;
-        self.client
-            .call(
-                get(url, "application/jwk-set+json, application/json"),
-                Bytes::new(),
-                MAX_JWKS_BYTES,
-            )
-            .await
-    }
+async fn fetch_bytes(client: HttpClient, url: Result<Uri, HttpError>) -> Result<Bytes, HttpError> {
+    let url = url?;
+    client
+        .call(
+            get(&url, "application/jwk-set+json, application/json"),
+            Bytes::new(),
+            MAX_JWKS_BYTES,
+        )
+        .await
 }
 
 impl JwksSource for HttpJwksSource {
     fn fetch(&self) -> BoxFuture<'_, Result<Vec<u8>, JwksFetchError>> {
-        Box::pin(async move {
-            self.fetch_bytes()
-                .await
+        let get = fetch_bytes(self.client.clone(), self.url.clone());
+        let get = async move {
+            get.await
                 .map(|body| body.to_vec())
                 .map_err(|error| JwksFetchError(error.to_string()))
+        };
+        Box::pin(async move {
+            // On a task of its own: dropping this future (the request that
+            // needed the keys was cancelled) leaves the GET running, and the
+            // cache hands its result to the next caller. Within its deadline.
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => runtime.spawn(get).await.unwrap_or_else(|error| {
+                    Err(JwksFetchError(format!("fetch task ended: {error}")))
+                }),
+                Err(_) => get.await,
+            }
         })
     }
 }
@@ -89,10 +153,11 @@ pub struct JwksRefresher {
 impl JwksRefresher {
     /// Every `tick`, refreshes each cache that is empty or older than its
     /// issuer's refresh interval (the cache's own rate limit still applies, and
-    /// a failed fetch keeps the last good keys). Pass `AuthnStage::jwks_caches()`.
-    /// The caches are held weakly: once the stage that owns them is dropped
-    /// (its runtime replaced by a reload, or a reload's build refused), the
-    /// refresher ends. Fails outside a tokio runtime.
+    /// a failed fetch keeps the last good keys). [`HttpJwksSourceFactory`]
+    /// starts one per cache it makes. The caches are held weakly: once no
+    /// configuration uses them (their runtime replaced by a reload that has
+    /// caches of its own, or a reload's build refused), the refresher ends.
+    /// Fails outside a tokio runtime.
     pub fn spawn(caches: Vec<Arc<JwksCache>>, tick: Duration) -> Result<Self, crate::AdapterError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             crate::AdapterError::invalid("jwks", "must be started inside a tokio runtime")
@@ -303,6 +368,65 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(refresher.is_finished(), "refresher outlived its caches");
+    }
+
+    #[tokio::test]
+    async fn caches_and_their_keys_are_kept_across_reloads() {
+        use rampart_authn::clock::ManualClock;
+
+        let server = serve(Answer::ok(JWKS)).await;
+        let factory = factory(5_000);
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_secs(1_000));
+        let url = server.url("/jwks.json");
+        let policy = JwksCachePolicy::default();
+        let running = factory.cache(&url, policy, &clock);
+        assert!(running.keys_for(Some("k1")).await.is_some());
+        // The identity provider goes down, then the configuration is reloaded
+        // with the same settings: it gets the running cache, keys and all.
+        server.set(Answer {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            ..Answer::ok("")
+        });
+        let reloaded = factory.cache(&url, policy, &clock);
+        assert!(Arc::ptr_eq(&running, &reloaded));
+        // Changed timings get a cache of their own, with the keys of the URL.
+        let slower = JwksCachePolicy {
+            refresh_interval: Duration::from_secs(600),
+            ..policy
+        };
+        let changed = factory.cache(&url, slower, &clock);
+        assert!(!Arc::ptr_eq(&running, &changed));
+        assert!(changed.keys_for(Some("k1")).await.is_some());
+        // Another URL's keys are never taken.
+        let elsewhere = factory.cache(&server.url("/other.json"), policy, &clock);
+        assert!(elsewhere.current().is_none());
+        // A cache no configuration uses any more is not kept.
+        drop((running, reloaded, changed, elsewhere));
+        let fresh = factory.cache(&url, policy, &clock);
+        assert!(fresh.current().is_none());
+        assert_eq!(factory.caches.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_fetch_outlives_the_request_that_started_it() {
+        use futures_util::FutureExt;
+        use rampart_authn::clock::ManualClock;
+
+        let server = serve(Answer::ok(JWKS)).await;
+        // No background refresher here: only requests drive the cache.
+        let cache = JwksCache::new(
+            factory(1_000).source(&server.url("/jwks.json")),
+            Arc::new(ManualClock::at_secs(1_000)),
+            JwksCachePolicy::default(),
+        );
+        // The request that needs the keys is cancelled at once (its client
+        // went away)...
+        assert!(cache.keys_for(Some("k1")).now_or_never().is_none());
+        // ...and nothing drives the fetch for longer than its deadline: it
+        // ran on its own, so the next request gets its keys without another.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        assert!(cache.keys_for(Some("k1")).await.is_some());
+        assert_eq!(server.seen().len(), 1);
     }
 
     #[test]

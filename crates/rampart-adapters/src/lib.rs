@@ -7,7 +7,8 @@
 //! - [`http`] holds the shared outbound client (hyper-util + hyper-rustls, system
 //!   roots, https only except loopback http, bounded bodies, one deadline per call).
 //! - [`jwks`] holds [`HttpJwksSourceFactory`], the `JwksSourceFactory` for JWT
-//!   issuers, and [`JwksRefresher`], which keeps their caches fresh.
+//!   issuers, which keeps their caches across reloads, and [`JwksRefresher`],
+//!   which keeps each cache fresh.
 //! - [`introspection`] holds [`HttpIntrospector`], the RFC 7662 `Introspector`
 //!   (form POST, HTTP Basic client authentication).
 //! - [`keystore`] holds [`KeyStoreConfig`] and [`SqliteKeyStore`], the embedded
@@ -58,4 +59,4 @@ pub use keys_cli::{
 };
 pub use keystore::{KeyStoreConfig, SqliteKeyStore};
 pub use revocation::{RevocationSync, RevocationSyncConfig};
-pub use wiring::{Adapters, AdaptersConfig, authn_deps};
+pub use wiring::{Adapters, AdaptersConfig, KeyStoreRevocation, authn_deps};

@@ -10,7 +10,7 @@ use rampart_authn::apikey::KeyStore;
 use rampart_authn::clock::{Clock, SystemClock};
 use rampart_authn::introspection::Introspector;
 use rampart_authn::jwt::config::JwksSourceFactory;
-use rampart_authn::revocation::{Revocation, RevocationList};
+use rampart_authn::revocation::{CredentialKind, Revocation, RevocationList};
 use rampart_authn::secret::Secret;
 use rampart_authn::{AuthnConfig, AuthnDeps};
 use serde::Deserialize;
@@ -56,6 +56,16 @@ impl AdaptersConfig {
         }
         self
     }
+}
+
+/// What an API key revocation did in the key store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStoreRevocation {
+    /// The key's record is marked revoked (it stays so across restarts).
+    Revoked,
+    /// The store has no key with this id; the revocation is recorded in the
+    /// revocation list only.
+    UnknownKey,
 }
 
 /// Key records the gateway caches (a few MiB at most).
@@ -250,11 +260,56 @@ impl Adapters {
     /// Revokes a credential: through Redis to every instance when shared
     /// revocation is configured, else on this instance only. The local entry
     /// holds even when the Redis write fails (the error says so).
-    pub async fn revoke(&self, revocation: Revocation) -> Result<(), AdapterError> {
-        match &self.sync {
-            Some(sync) => sync.revoke(revocation).await,
-            None => Ok(self.revocations.revoke(revocation)?),
+    ///
+    /// An API key is also marked revoked in the key store, when one is
+    /// configured, as `rampart keys revoke` does: without Redis the local
+    /// list is lost on restart, and the key would work again. A key id the
+    /// store does not know is still recorded in the list (another instance's
+    /// store, a key not created yet). Returns what the key store did (`None`:
+    /// no key store, not an API key, or nothing revoked because the entry
+    /// had expired already).
+    pub async fn revoke(
+        &self,
+        revocation: Revocation,
+    ) -> Result<Option<KeyStoreRevocation>, AdapterError> {
+        let listed = match &self.sync {
+            Some(sync) => sync.revoke(revocation.clone()).await,
+            None => self
+                .revocations
+                .revoke(revocation.clone())
+                .map_err(Into::into),
+        };
+        // Nothing taken (an expiry already past, a full list): the store is
+        // left alone too, as the answer says nothing was revoked.
+        if !self.revocations.is_revoked(revocation.kind, &revocation.id) {
+            return listed.map(|()| None);
         }
+        let stored = match (&self.key_store, revocation.kind) {
+            (Some(store), CredentialKind::ApiKey) => {
+                Some(self.revoke_stored(store, &revocation.id).await)
+            }
+            _ => None,
+        };
+        listed?;
+        stored.transpose()
+    }
+
+    /// Marks the key `prefix` revoked in the store (an earlier revocation
+    /// time is kept).
+    async fn revoke_stored(
+        &self,
+        store: &SqliteKeyStore,
+        prefix: &str,
+    ) -> Result<KeyStoreRevocation, AdapterError> {
+        let Some(mut record) = store.get(prefix).await? else {
+            return Ok(KeyStoreRevocation::UnknownKey);
+        };
+        let now = self.clock.unix_secs();
+        if record.revoked_at.is_none_or(|at| at > now) {
+            record.revoked_at = Some(now);
+            store.update(record).await?;
+        }
+        Ok(KeyStoreRevocation::Revoked)
     }
 
     /// The revocation subscriber, when configured (health: `is_synced`).

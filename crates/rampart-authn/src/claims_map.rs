@@ -10,7 +10,9 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimMapping {
-    /// Claims naming the consumer, first present wins. Default `[sub, client_id]`.
+    /// Claims naming the consumer, first present wins; a present claim that is
+    /// not a non-empty string refuses the token (no fallback to the next).
+    /// Default `[sub, client_id]`.
     #[serde(default = "default_consumer")]
     pub consumer: Vec<String>,
     /// Scopes: a space-separated string or an array. Default `scope` (then `scp`).
@@ -86,14 +88,20 @@ impl ClaimMapping {
         Ok(())
     }
 
-    /// The consumer named by the claims, if any.
+    /// The consumer named by the claims, if any: the first consumer claim
+    /// present (`null` counts as absent). One present but not a non-empty
+    /// string names no one, and the next claim is not tried: with a numeric
+    /// `sub`, falling back to `client_id` made every user of a client one
+    /// consumer (sharing its limits, its ownership checks).
     pub fn consumer(&self, claims: &Map<String, Value>) -> Option<String> {
-        self.consumer
-            .iter()
-            .find_map(|name| match claim_at(claims, name) {
-                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-                _ => None,
-            })
+        for name in &self.consumer {
+            match claim_at(claims, name) {
+                None | Some(Value::Null) => continue,
+                Some(Value::String(s)) if !s.is_empty() => return Some(s.clone()),
+                Some(_) => return None,
+            }
+        }
+        None
     }
 
     /// The identity for these claims, or `None` without a consumer claim.
@@ -174,6 +182,44 @@ mod tests {
         };
         let err = empty_roles.validate("jwt.claims").unwrap_err().to_string();
         assert!(err.starts_with("jwt.claims.roles"), "{err}");
+    }
+
+    #[test]
+    fn a_consumer_claim_of_the_wrong_shape_refuses_rather_than_falls_back() {
+        let mapping = ClaimMapping::default();
+        let consumer = |claims: serde_json::Value| mapping.consumer(claims.as_object().unwrap());
+        // A numeric or empty `sub` is not the client's name.
+        for sub in [
+            json!(42),
+            json!(""),
+            json!(["alice"]),
+            json!({"id": "alice"}),
+            json!(true),
+        ] {
+            assert_eq!(
+                consumer(json!({"sub": sub, "client_id": "web"})),
+                None,
+                "{sub}"
+            );
+        }
+        // Absent (or null): the next claim names the consumer.
+        assert_eq!(
+            consumer(json!({"client_id": "web"})).as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            consumer(json!({"sub": null, "client_id": "web"})).as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            consumer(json!({"sub": "alice", "client_id": "web"})).as_deref(),
+            Some("alice")
+        );
+        // A later claim of the wrong shape does not matter once one names someone.
+        assert_eq!(
+            consumer(json!({"sub": "alice", "client_id": 7})).as_deref(),
+            Some("alice")
+        );
     }
 
     #[test]

@@ -63,12 +63,18 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, CredentialError> {
     Ok(std::str::from_utf8(token).ok().map(str::to_owned))
 }
 
+/// What separates query parameters: `&`, and `;` too, which some upstreams
+/// (older CGI, Java servlet containers, frameworks following the HTML 4
+/// recommendation) split on: a key after a `;` is one they read, so it is one
+/// Rampart reads (a second copy makes the request ambiguous) and removes.
+const QUERY_SEPARATORS: [char; 2] = ['&', ';'];
+
 /// The value of query parameter `name` in `query`, refusing repeats. A name
 /// written with percent escapes (`api%5Fkey`) is the same parameter: upstreams
 /// decode names, and one left unverified here would be the key they read.
 fn query_value<'a>(query: &'a str, name: &str) -> Result<Option<&'a str>, CredentialError> {
     let values = query
-        .split('&')
+        .split(QUERY_SEPARATORS)
         .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
         .filter(|(key, _)| is_param(key, name))
         .map(|(_, value)| value.as_bytes());
@@ -133,19 +139,33 @@ pub fn presented(
 }
 
 /// `query` without parameter `name` (so a key in the URL is not forwarded), or
-/// `None` when nothing remains.
+/// `None` when nothing remains. Parameters end at `&` or `;`; the others keep
+/// the separator written before them (the first kept has none).
 pub fn remove_query_param(query: &str, name: &str) -> Option<String> {
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            !pair
-                .split('=')
-                .next()
-                .is_some_and(|key| is_param(key, name))
-        })
-        .collect();
-    let joined = kept.join("&");
-    (!joined.is_empty()).then_some(joined)
+    let mut kept = String::with_capacity(query.len());
+    let mut separator = None;
+    let mut rest = query;
+    loop {
+        let end = rest.find(QUERY_SEPARATORS).unwrap_or(rest.len());
+        let (pair, tail) = rest.split_at(end);
+        let named = pair
+            .split('=')
+            .next()
+            .is_some_and(|key| is_param(key, name));
+        if !named {
+            if let (Some(separator), false) = (separator, kept.is_empty()) {
+                kept.push(separator);
+            }
+            kept.push_str(pair);
+        }
+        let mut chars = tail.chars();
+        separator = chars.next();
+        if separator.is_none() {
+            break;
+        }
+        rest = chars.as_str();
+    }
+    (!kept.is_empty()).then_some(kept)
 }
 
 #[cfg(test)]
@@ -277,6 +297,42 @@ mod tests {
         assert_eq!(
             presented(&headers(&[("authorization", "Bearer ")]), None, None),
             Err(CredentialError::MalformedBearer)
+        );
+    }
+
+    #[test]
+    fn a_key_after_a_semicolon_is_a_key_too() {
+        // `?api_key=rk_mine&q=1;api_key=rk_victim_x`: an upstream splitting on
+        // `;` reads the second key; verified only the first, it would reach it.
+        let loc = location(Some("api_key"));
+        for query in [
+            "api_key=rk_mine&q=1;api_key=rk_victim_x",
+            "api_key=rk_mine;api_key=rk_victim_x",
+            "q=1;api%5Fkey=rk_victim_x&api_key=rk_mine",
+        ] {
+            assert_eq!(
+                presented(&headers(&[]), Some(query), Some(&loc)),
+                Err(CredentialError::Ambiguous),
+                "{query}"
+            );
+        }
+        // One key after a `;` is the key, and removed from the forwarded query
+        // (the other parameters keep their separators).
+        let p = presented(&headers(&[]), Some("q=1;api_key=rk_x"), Some(&loc)).unwrap();
+        assert_eq!(p.api_key.as_deref(), Some("rk_x"));
+        assert_eq!(
+            remove_query_param("a=1;api_key=x&b=2;c=3", "api_key").as_deref(),
+            Some("a=1&b=2;c=3")
+        );
+        assert_eq!(
+            remove_query_param("api_key=x;a=1", "api_key").as_deref(),
+            Some("a=1")
+        );
+        assert_eq!(remove_query_param("api_key=x;api%5fkey=y", "api_key"), None);
+        // Nothing to remove: the query is unchanged, empty parts and all.
+        assert_eq!(
+            remove_query_param("a=1;;b=2&", "api_key").as_deref(),
+            Some("a=1;;b=2&")
         );
     }
 

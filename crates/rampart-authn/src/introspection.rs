@@ -121,12 +121,19 @@ pub struct IntrospectionConfig {
     pub client_id: String,
     /// Client secret.
     pub client_secret: SecretRef,
-    /// Expected `iss` in responses, if the server sends one.
+    /// Expected `iss` in responses: when set, an answer without it, or with
+    /// another, is refused.
     #[serde(default)]
     pub issuer: Option<String>,
-    /// Accepted audiences; when set, `aud` must name one.
+    /// Accepted audiences: `aud` must name one. Required (at least one), as
+    /// for JWT issuers, unless `any_audience: true`: without it a token the
+    /// identity provider minted for any other API of the realm would be accepted.
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// Accept active tokens whatever their audience (no `audiences`): only
+    /// for an identity provider that serves this API alone. Default false.
+    #[serde(default)]
+    pub any_audience: bool,
     /// Cache capacity. Default 10000.
     #[serde(default = "default_max_entries")]
     pub cache_max_entries: usize,
@@ -205,6 +212,23 @@ impl IntrospectionConfig {
                 format!("{path}.negative_cache_seconds"),
                 "at most 60",
             ));
+        }
+        if self.any_audience && !self.audiences.is_empty() {
+            return Err(invalid(
+                format!("{path}.any_audience"),
+                "any_audience: true and audiences exclude each other",
+            ));
+        }
+        if !self.any_audience
+            && (self.audiences.is_empty() || self.audiences.iter().any(String::is_empty))
+        {
+            return Err(invalid(
+                format!("{path}.audiences"),
+                "at least one non-empty audience is required (or any_audience: true, to accept tokens minted for any audience)",
+            ));
+        }
+        if self.issuer.as_ref().is_some_and(String::is_empty) {
+            return Err(invalid(format!("{path}.issuer"), "must not be empty"));
         }
         self.claims.validate(&format!("{path}.claims"))?;
         Ok(Introspection {
@@ -380,16 +404,16 @@ impl Introspection {
         {
             return Err(IntrospectionError::Inactive);
         }
+        // A configured issuer must be stated: an answer without `iss` may be
+        // about a token of another issuer the server also knows.
         if let Some(expected) = &self.issuer
-            && claims
-                .get("iss")
-                .is_some_and(|iss| iss.as_str() != Some(expected.as_str()))
+            && claims.get("iss").and_then(Value::as_str) != Some(expected.as_str())
         {
             return Err(IntrospectionError::WrongIssuer);
         }
         // A string `aud` is one audience, never split at spaces as scope
         // strings are: "https://other.example api" is not "api". An `aud` of
-        // another type matches nothing.
+        // another type matches nothing. Empty only with `any_audience: true`.
         if !self.audiences.is_empty()
             && !matches!(
                 crate::jwt::claims::audience_matches(&claims, &self.audiences),

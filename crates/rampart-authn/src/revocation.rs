@@ -52,6 +52,30 @@ pub enum RevocationError {
 /// Longest id accepted.
 pub const MAX_ID_LEN: usize = 256;
 
+/// What an API key revocation must name (the answer to a refused id).
+pub const API_KEY_ID_FORMAT: &str = "for api_key, id must be the key id (the 8 lowercase base32 characters a-z, 2-7 after rk_) or the whole key";
+
+/// The id to record when an operator revokes the credential of `kind` named
+/// `id` (admin API, CLI). A `jti` is taken as given (1 to [`MAX_ID_LEN`]
+/// bytes, no control characters). An API key is looked up by its key id, so
+/// only a key id matches: a whole key is cut to it (its secret part is never
+/// stored, published, listed or echoed), and anything else is refused rather
+/// than recorded as "revoked" while the key keeps working. The error says
+/// what is expected, never echoing the input.
+pub fn revocation_id(kind: CredentialKind, id: &str) -> Result<String, &'static str> {
+    match kind {
+        CredentialKind::Jti => {
+            if id.is_empty() || id.len() > MAX_ID_LEN || id.chars().any(char::is_control) {
+                return Err("id must be 1 to 256 bytes without control characters");
+            }
+            Ok(id.to_owned())
+        }
+        CredentialKind::ApiKey => crate::apikey::format::key_id(id)
+            .map(str::to_owned)
+            .ok_or(API_KEY_ID_FORMAT),
+    }
+}
+
 /// The local copy of revocations.
 #[derive(Debug)]
 pub struct RevocationList {
@@ -178,6 +202,32 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
+
+    #[test]
+    fn operators_revoke_api_keys_by_key_id_and_never_record_a_secret() {
+        let (prefix, key) = crate::apikey::format::generate().unwrap();
+        let whole = std::str::from_utf8(key.expose()).unwrap();
+        assert_eq!(
+            revocation_id(CredentialKind::ApiKey, &prefix).unwrap(),
+            prefix
+        );
+        // A pasted whole key is cut to its id.
+        assert_eq!(
+            revocation_id(CredentialKind::ApiKey, whole).unwrap(),
+            prefix
+        );
+        // Anything else could never match a key: refused, saying what is expected.
+        for bad in ["AbC123", "", "rk_abcdefgh", "abcdefgh_x"] {
+            let err = revocation_id(CredentialKind::ApiKey, bad).unwrap_err();
+            assert!(err.contains("key id"), "{err}");
+        }
+        assert_eq!(
+            revocation_id(CredentialKind::Jti, "AbC-1").unwrap(),
+            "AbC-1"
+        );
+        assert!(revocation_id(CredentialKind::Jti, "").is_err());
+        assert!(revocation_id(CredentialKind::Jti, "a\u{0}b").is_err());
+    }
 
     fn jti(id: &str, expires_at: u64) -> Revocation {
         Revocation {

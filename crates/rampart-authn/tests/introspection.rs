@@ -126,6 +126,7 @@ fn a_cache_ttl_past_an_hour_is_refused() {
         serde_json::from_value(json!({
             "endpoint": "https://idp.example/introspect", "client_id": "rampart",
             "client_secret": {"file": secret}, "cache_max_ttl_seconds": ttl,
+            "audiences": ["pets-api"],
         }))
         .unwrap()
     };
@@ -222,17 +223,86 @@ async fn suspicious_answers_are_refused() {
             IntrospectionError::InvalidResponse,
         ),
         ("array", json!([1]), IntrospectionError::InvalidResponse),
+        // With an issuer configured, an answer must state it.
+        (
+            "no-iss",
+            json!({"active": true, "sub": "b", "aud": "pets-api"}),
+            IntrospectionError::WrongIssuer,
+        ),
+        (
+            "number-iss",
+            json!({"active": true, "sub": "b", "aud": "pets-api", "iss": 5}),
+            IntrospectionError::WrongIssuer,
+        ),
     ];
-    for (token, body, expected) in cases {
+    for (token, mut body, expected) in cases {
+        // The right issuer, unless the case is about it.
+        if let Some(body) = body.as_object_mut()
+            && !token.ends_with("iss")
+        {
+            body.entry("iss").or_insert(json!("https://idp.example"));
+        }
         server.answer(token, body);
         assert_eq!(engine.check(token).await.unwrap_err(), expected, "{token}");
     }
     // Legitimate: an audience list naming ours, an access token said to be one.
     server.answer(
         "listed",
-        json!({"active": true, "sub": "b", "aud": ["other", "pets-api"], "token_type": "access_token"}),
+        json!({"active": true, "sub": "b", "aud": ["other", "pets-api"], "token_type": "access_token",
+               "iss": "https://idp.example"}),
     );
     engine.check("listed").await.unwrap();
+}
+
+#[tokio::test]
+async fn audiences_are_required_unless_any_audience_is_chosen() {
+    let secret = temp_file("introspection-secret-aud", b"s3cret");
+    let build = |extra: Value| {
+        let mut cfg = json!({
+            "endpoint": "https://idp.example/introspect", "client_id": "rampart",
+            "client_secret": {"file": secret},
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            cfg[k] = v.clone();
+        }
+        let cfg: IntrospectionConfig = serde_json::from_value(cfg).unwrap();
+        let server = Arc::new(FakeServer::default());
+        let clock = Arc::new(ManualClock::at_secs(NOW));
+        cfg.build("authn.introspection", server.clone(), clock)
+            .map(|engine| (engine, server))
+    };
+    // The old default accepted tokens minted for any API of the realm.
+    for (extra, field) in [
+        (json!({}), "authn.introspection.audiences"),
+        (json!({"audiences": []}), "authn.introspection.audiences"),
+        (json!({"audiences": [""]}), "authn.introspection.audiences"),
+        (
+            json!({"any_audience": false}),
+            "authn.introspection.audiences",
+        ),
+        (
+            json!({"any_audience": true, "audiences": ["pets-api"]}),
+            "authn.introspection.any_audience",
+        ),
+        (
+            json!({"audiences": ["pets-api"], "issuer": ""}),
+            "authn.introspection.issuer",
+        ),
+    ] {
+        let Err(err) = build(extra.clone()) else {
+            panic!("{extra} accepted");
+        };
+        assert!(err.to_string().starts_with(field), "{extra}: {err}");
+    }
+    // The explicit opt-out accepts any audience (and none).
+    let (engine, server) = build(json!({"any_audience": true})).unwrap();
+    server.answer(
+        "other",
+        json!({"active": true, "sub": "b", "aud": "other-api"}),
+    );
+    server.answer("none", json!({"active": true, "sub": "b"}));
+    engine.check("other").await.unwrap();
+    engine.check("none").await.unwrap();
 }
 
 #[tokio::test]

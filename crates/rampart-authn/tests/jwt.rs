@@ -259,6 +259,209 @@ async fn keys_unavailable_when_never_fetched() {
     );
 }
 
+#[test]
+fn keys_unavailable_is_an_outage_not_a_bad_token() {
+    // 503 like an introspection outage: the client's token may be fine.
+    let problem = JwtError::KeysUnavailable.to_problem();
+    assert_eq!(problem.kind.status, 503);
+    assert_eq!(problem.kind.slug, "authn-unavailable");
+    assert!(problem.headers.is_empty(), "no invalid_token challenge");
+    // Every other refusal stays 401 invalid_token.
+    assert_eq!(JwtError::UnknownKid.to_problem().kind.status, 401);
+}
+
+#[tokio::test]
+async fn an_identity_provider_back_after_failed_first_fetches_is_seen_within_seconds() {
+    let s = setup_with(json!({"jwks_min_refetch_seconds": 5}));
+    let token = s.es.sign(&claims());
+    let refused = |s: &Setup| {
+        let token = token.clone();
+        let verifier = s.verifier.clone();
+        async move { verifier.verify(&token).await.unwrap_err() }
+    };
+    s.jwks.fail(true);
+    assert_eq!(refused(&s).await, JwtError::KeysUnavailable);
+    assert_eq!(s.jwks.fetches(), 1);
+    // Without keys a failure does not use up the refetch interval: the next
+    // fetch may follow a second later, then after 2, 4, and at most the
+    // interval (5 s here) between fetches; never more often.
+    for wait in [1, 2, 4, 5, 5] {
+        s.clock.advance(Duration::from_secs(wait - 1));
+        let before = s.jwks.fetches();
+        assert_eq!(refused(&s).await, JwtError::KeysUnavailable);
+        assert_eq!(
+            s.jwks.fetches(),
+            before,
+            "fetched before the backoff of {wait} s"
+        );
+        s.clock.advance(Duration::from_secs(1));
+        assert_eq!(refused(&s).await, JwtError::KeysUnavailable);
+        assert_eq!(s.jwks.fetches(), before + 1, "no fetch after {wait} s");
+    }
+    // Back after its blip: the first token after the backoff passes.
+    s.jwks.fail(false);
+    s.clock.advance(Duration::from_secs(5));
+    s.verifier.verify(&token).await.unwrap();
+    // With keys loaded, the refetch interval applies again (a random `kid`
+    // fetches at most once per interval).
+    let stranger = TestKey::es256("es-unknown");
+    for _ in 0..3 {
+        s.clock.advance(Duration::from_secs(1));
+        let _ = s.verifier.verify(&stranger.sign(&claims())).await;
+    }
+    assert_eq!(s.jwks.fetches(), 7);
+}
+
+#[tokio::test]
+async fn one_failed_fetch_after_start_does_not_shut_tokens_out_for_the_interval() {
+    // The default interval is 30 s: one second after the failed first fetch
+    // (the identity provider restarting while the gateway starts), tokens pass.
+    let s = setup();
+    let token = s.es.sign(&claims());
+    s.jwks.fail(true);
+    assert_eq!(
+        s.verifier.verify(&token).await.unwrap_err(),
+        JwtError::KeysUnavailable
+    );
+    s.jwks.fail(false);
+    s.clock.advance(Duration::from_secs(1));
+    s.verifier.verify(&token).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_fetch_whose_request_was_cancelled_serves_the_next_request() {
+    use futures_util::FutureExt;
+    let s = setup();
+    let gate = s.jwks.gate();
+    let token = s.es.sign(&claims());
+    // The request that starts the fetch is cancelled while it waits (its
+    // client went away); the fetch is not lost with it.
+    assert!(s.verifier.verify(&token).now_or_never().is_none());
+    assert_eq!(s.jwks.fetches(), 1);
+    gate.add_permits(1);
+    // The next request, well within the refetch interval, gets its keys.
+    s.verifier.verify(&token).await.unwrap();
+    assert_eq!(s.jwks.fetches(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_lookups_share_one_fetch() {
+    let s = setup();
+    let gate = s.jwks.gate();
+    let token = s.es.sign(&claims());
+    let waiting: Vec<_> = (0..4)
+        .map(|_| {
+            let (verifier, token) = (s.verifier.clone(), token.clone());
+            tokio::spawn(async move { verifier.verify(&token).await })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    gate.add_permits(1);
+    for task in waiting {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(s.jwks.fetches(), 1);
+}
+
+/// `key`'s signature over `claims` with no `kid` in the header.
+fn without_kid(key: &TestKey, claims: &Value) -> String {
+    sign_raw(
+        &json!({"alg": alg_name(key.alg)}),
+        claims,
+        &key.enc,
+        key.alg,
+    )
+}
+
+/// A verifier over a JWKS of `keys` (each without its `kid` when `strip`).
+fn verifier_over(keys: &[&TestKey], strip: bool, extra: Value) -> (JwtVerifier, Arc<FakeJwks>) {
+    let mut document: Value = serde_json::from_slice(&common::jwks(keys)).unwrap();
+    if strip {
+        for key in document["keys"].as_array_mut().unwrap() {
+            key.as_object_mut().unwrap().remove("kid");
+        }
+    }
+    let jwks = FakeJwks::new(serde_json::to_vec(&document).unwrap());
+    let verifier = config(extra)
+        .build(
+            "authn.jwt",
+            Arc::new(ManualClock::at_secs(NOW)),
+            &Sources(jwks.clone()),
+        )
+        .unwrap();
+    (verifier, jwks)
+}
+
+#[tokio::test]
+async fn a_token_not_bound_to_a_key_by_its_kid_is_tried_against_one_key_only() {
+    let (es1, es2, ed) = (
+        TestKey::es256("es-1"),
+        TestKey::es256("es-2"),
+        TestKey::ed25519("ed-1"),
+    );
+    let (verifier, _) = verifier_over(&[&es1, &es2, &ed], false, json!({}));
+    // Without `kid`, two EC keys could have signed it: refused rather than
+    // one signature check per key (up to 64 for any client's token).
+    for key in [&es1, &es2] {
+        assert_eq!(
+            verifier
+                .verify(&without_kid(key, &claims()))
+                .await
+                .unwrap_err(),
+            JwtError::KidRequired
+        );
+    }
+    // One key of its family: a token without `kid` still verifies.
+    verifier.verify(&without_kid(&ed, &claims())).await.unwrap();
+    // With its `kid`, each verifies against its own key.
+    verifier.verify(&es2.sign(&claims())).await.unwrap();
+    // Keys without `kid` standing in for a `kid` no key has: the same rule.
+    let (verifier, _) = verifier_over(&[&es1, &es2], true, json!({}));
+    assert_eq!(
+        verifier.verify(&es2.sign(&claims())).await.unwrap_err(),
+        JwtError::KidRequired
+    );
+    let (verifier, _) = verifier_over(&[&es1], true, json!({}));
+    verifier.verify(&es1.sign(&claims())).await.unwrap();
+    verifier
+        .verify(&without_kid(&es1, &claims()))
+        .await
+        .unwrap();
+    // An issuer configured to allow it: every key that could have signed is tried.
+    let (verifier, _) = verifier_over(
+        &[&es1, &es2, &ed],
+        false,
+        json!({"allow_missing_kid": true}),
+    );
+    verifier
+        .verify(&without_kid(&es2, &claims()))
+        .await
+        .unwrap();
+    assert_eq!(
+        verifier
+            .verify(&without_kid(&TestKey::es256("es-3"), &claims()))
+            .await
+            .unwrap_err(),
+        JwtError::BadSignature
+    );
+}
+
+#[tokio::test]
+async fn a_consumer_claim_of_the_wrong_type_is_refused_not_replaced_by_client_id() {
+    let s = setup();
+    // A numeric `sub` would have made every user of client `web` consumer `web`.
+    for sub in [json!(1234), json!("")] {
+        let token = s.es.sign(&patched(json!({"sub": sub, "client_id": "web"})));
+        let verified = s.verifier.verify(&token).await.unwrap();
+        assert!(s.verifier.identity(verified).is_err(), "{sub}");
+    }
+    // A token without `sub` (a client's own) is its client's.
+    let token =
+        s.es.sign(&patched(json!({"sub": null, "client_id": "web"})));
+    let verified = s.verifier.verify(&token).await.unwrap();
+    assert_eq!(s.verifier.identity(verified).unwrap().consumer, "web");
+}
+
 #[tokio::test]
 async fn time_claims_are_enforced_with_leeway() {
     let s = setup();

@@ -24,7 +24,7 @@ impl Introspector for OneTokenServer {
         token: &'a str,
     ) -> BoxFuture<'a, Result<Vec<u8>, IntrospectionFetchError>> {
         let body = if token == "opaque-good" {
-            json!({"active": true, "sub": "carol", "exp": NOW + 60, "scope": "pets:read"})
+            json!({"active": true, "sub": "carol", "exp": NOW + 60, "scope": "pets:read", "aud": AUD})
         } else {
             json!({"active": false})
         };
@@ -67,7 +67,7 @@ async fn world(extra: Value) -> World {
         "api_key": {"pepper": {"file": temp_file("stage-pepper", &PEPPER)}, "query_param": "api_key"},
         "jwt": {"issuers": [{"issuer": ISS, "audiences": [AUD], "algorithms": ["ES256"],
                              "jwks_url": "https://idp.example/jwks"}]},
-        "introspection": {"endpoint": "https://idp.example/introspect", "client_id": "r",
+        "introspection": {"endpoint": "https://idp.example/introspect", "client_id": "r", "audiences": [AUD],
                           "client_secret": {"file": temp_file("stage-secret", b"x")}},
         "mtls": {"rules": [{"san": "URI:spiffe://example.org/billing", "consumer": "billing", "roles": ["service"]}]},
         "forward": {"consumer": "x-rampart-consumer", "scopes": "x-rampart-scopes"}
@@ -247,6 +247,21 @@ async fn api_key_from_configured_query_param_passes_and_is_removed() {
     cx.query = Some(format!("limit=5&api_key={}", w.key));
     assert_eq!(run(&w.stage, &mut cx).await, Verdict::Continue);
     assert_eq!(cx.query.as_deref(), Some("limit=5"));
+}
+
+#[tokio::test]
+async fn an_api_key_smuggled_after_a_semicolon_is_refused() {
+    // An upstream splitting parameters on `;` would read the second key, one
+    // never verified: the request is ambiguous.
+    let w = world(json!({})).await;
+    let mut cx = request(&[]);
+    cx.query = Some(format!("api_key={}&q=1;api_key=rk_victim_x", w.key));
+    assert_eq!(status(&run(&w.stage, &mut cx).await), 400);
+    // A single key after a `;` is verified and not forwarded.
+    let mut cx = request(&[]);
+    cx.query = Some(format!("q=1;api_key={}", w.key));
+    assert_eq!(run(&w.stage, &mut cx).await, Verdict::Continue);
+    assert_eq!(cx.query.as_deref(), Some("q=1"));
 }
 
 #[tokio::test]

@@ -61,7 +61,8 @@ enum Command {
         config: PathBuf,
         /// `jti` or `api_key`.
         kind: String,
-        /// The token's `jti` or the key's prefix.
+        /// The token's `jti`, or the key's id (the 8 characters after `rk_`; a
+        /// whole key is cut to it, its secret never published).
         id: String,
         /// When the credential expires anyway (`30d` or RFC 3339); default: never.
         #[arg(long)]

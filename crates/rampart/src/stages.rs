@@ -36,10 +36,6 @@ type CounterStoreKey = (String, Option<(usize, usize)>);
 /// (`rampart check` leaves it out when it reports why they did not).
 pub(crate) const NO_ADAPTERS: &str = "identity adapters are not running";
 
-/// How often the JWKS refresher looks for stale caches (each cache refreshes
-/// only past its issuer's `jwks_refresh_seconds`, within its refetch limit).
-const JWKS_TICK: std::time::Duration = std::time::Duration::from_secs(1);
-
 impl EngineStages {
     /// A factory whose authentication stages use `adapters`.
     pub fn with_adapters(adapters: Arc<Adapters>) -> Self {
@@ -78,23 +74,6 @@ impl EngineStages {
         };
         stores.insert(key, Arc::downgrade(&store));
         Ok(store)
-    }
-}
-
-/// Starts the background JWKS refresher of an API's authentication stage, so
-/// keys rotate on schedule and not only when a token names an unknown `kid`.
-/// It lives as long as the stage's caches: a runtime replaced by a reload
-/// stops its own, and a reload refused after this stage was built does not
-/// touch the serving runtime's (one shared refresher per API name did: the
-/// refused build's replaced it, and its caches went unrefreshed).
-fn refresh_jwks(api: &str, caches: Vec<Arc<rampart_authn::jwt::JwksCache>>) {
-    if caches.is_empty() {
-        return;
-    }
-    match rampart_adapters::JwksRefresher::spawn(caches, JWKS_TICK) {
-        Ok(refresher) => refresher.detach(),
-        // Outside a runtime (never in `serve`): lookups still refresh.
-        Err(error) => tracing::warn!(%error, api, "JWKS refresher not started"),
     }
 }
 
@@ -201,8 +180,9 @@ impl StageFactory for EngineStages {
                 let deps = adapters
                     .authn_deps(authn, &field)
                     .map_err(|e| e.to_string())?;
+                // Remote JWKS caches come from the adapters, which keep them
+                // (and their keys) across reloads and refresh them in the background.
                 let built = authn.build(&field, &deps).map_err(|e| e.to_string())?;
-                refresh_jwks(&api.name, built.jwks_caches());
                 let mut stage: Arc<dyn Stage> = Arc::new(built);
                 if let Some(limiter) = &lockout_limiter {
                     // Failed authentications feed the lock-out.

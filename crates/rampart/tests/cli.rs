@@ -209,6 +209,31 @@ fn an_unusable_worker_count_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn check_requires_introspection_audiences_and_names_the_field() {
+    // Tokens minted for any other API of the realm were accepted by default.
+    let dir = temp_dir("introspection");
+    std::fs::write(dir.join("secret.txt"), "s3cret\n").unwrap();
+    let section = |extra: &str| {
+        format!(
+            "{ONE_API}    authn:\n      introspection:\n        endpoint: https://idp.example/introspect\n        client_id: rampart\n        client_secret: {{file: secret.txt}}\n{extra}"
+        )
+    };
+    let (code, stderr) = check(&dir, "intro.yaml", &section(""));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("intro.yaml:7: apis[0].authn.introspection.audiences"),
+        "{stderr}"
+    );
+    for (name, extra) in [
+        ("aud.yaml", "        audiences: [pets]\n"),
+        ("any.yaml", "        any_audience: true\n"),
+    ] {
+        let (code, stderr) = check(&dir, name, &section(extra));
+        assert_eq!(code, Some(0), "{name}: {stderr}");
+    }
+}
+
+#[test]
 fn check_refuses_route_names_the_spec_does_not_declare() {
     let dir = temp_dir("routes");
     std::fs::write(

@@ -3,13 +3,15 @@
 //! with no traffic at all the JWKS endpoint is polled; after the identity
 //! provider rotates its key, a token signed with the new key passes without a
 //! fetch on the request path, and one signed with the retired key is refused.
+//! A reload keeps the loaded keys while the identity provider is down, and a
+//! provider that was down at start-up is seen within seconds once it is back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,6 +24,8 @@ struct Jwks {
     port: u16,
     document: Arc<Mutex<String>>,
     fetches: Arc<AtomicUsize>,
+    /// While set, the JWKS answers 503 (the identity provider is down).
+    down: Arc<AtomicBool>,
 }
 
 impl Jwks {
@@ -30,13 +34,18 @@ impl Jwks {
         let port = listener.local_addr().unwrap().port();
         let document = Arc::new(Mutex::new(document));
         let fetches = Arc::new(AtomicUsize::new(0));
-        let (doc, count) = (document.clone(), fetches.clone());
+        let down = Arc::new(AtomicBool::new(false));
+        let (doc, count, is_down) = (document.clone(), fetches.clone(), down.clone());
         std::thread::spawn(move || {
             for mut stream in listener.incoming().flatten() {
                 let mut buf = [0u8; 4096];
                 let n = stream.read(&mut buf).unwrap_or(0);
                 let is_jwks = buf[..n].starts_with(b"GET /jwks.json");
-                let answer = if is_jwks {
+                let answer = if is_jwks && is_down.load(Ordering::SeqCst) {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_string()
+                } else if is_jwks {
                     count.fetch_add(1, Ordering::SeqCst);
                     let body = doc.lock().unwrap().clone();
                     format!(
@@ -55,7 +64,12 @@ impl Jwks {
             port,
             document,
             fetches,
+            down,
         }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
     }
 
     fn fetches(&self) -> usize {
@@ -84,6 +98,103 @@ fn token(issuer: &DevIssuer) -> String {
 fn status(port: u16, token: &str) -> u16 {
     let value = format!("Bearer {token}");
     send(port, &Req::get("/items").header("Authorization", &value)).status
+}
+
+/// Polls (bounded, generously) until `check` holds.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < Duration::from_secs(15), "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A configuration with API `a` behind JWTs of `https://idp.test` (default
+/// JWKS timings: a 30 s minimum refetch interval), and `more` after it.
+fn jwt_config(gateway: u16, admin: u16, jwks: &Jwks, more: &str) -> String {
+    [
+        "listeners:".to_string(),
+        format!("  - bind: 127.0.0.1:{gateway}"),
+        "admin:".into(),
+        format!("  bind: 127.0.0.1:{admin}"),
+        "audit:".into(),
+        "  sinks: [{file: {path: audit.jsonl}}]".into(),
+        "apis:".into(),
+        "  - name: a".into(),
+        "    path_prefix: /".into(),
+        format!("    upstream: {{url: \"http://127.0.0.1:{}\"}}", jwks.port),
+        "    authn:".into(),
+        "      jwt:".into(),
+        "        issuers:".into(),
+        format!(
+            "          - {{issuer: \"https://idp.test\", audiences: [api], algorithms: [EdDSA], \
+             jwks_url: \"http://127.0.0.1:{}/jwks.json\"}}",
+            jwks.port
+        ),
+        more.to_string(),
+    ]
+    .join("\n")
+}
+
+#[test]
+fn a_reload_while_the_identity_provider_is_down_keeps_the_keys() {
+    rampart_authn::install_crypto_provider();
+    let issuer = DevIssuer::generate("k1").unwrap();
+    let jwks = Jwks::start(DevIssuer::jwks(&[&issuer]));
+    let dir = temp_dir("jwks-reload");
+    let (gateway, admin) = (free_port(), free_port());
+    let path = dir.join("rampart.yaml");
+    std::fs::write(&path, jwt_config(gateway, admin, &jwks, "")).unwrap();
+    let rampart = serve(&dir, &path, gateway, "/items");
+    let token = token(&issuer);
+    eventually("keys never loaded", || status(gateway, &token) == 200);
+
+    // The identity provider goes down; a reload (another API added) follows.
+    jwks.set_down(true);
+    let more = format!(
+        "  - name: b\n    path_prefix: /reloaded\n    upstream: {{url: \"http://127.0.0.1:{}\"}}\n",
+        jwks.port
+    );
+    std::fs::write(&path, jwt_config(gateway, admin, &jwks, &more)).unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &rampart.child.id().to_string()])
+        .status()
+        .unwrap();
+    eventually("reload not applied", || {
+        send(gateway, &Req::get("/reloaded")).status == 200
+    });
+    // The reloaded configuration verifies with the keys loaded before.
+    assert_eq!(status(gateway, &token), 200, "{}", rampart.stderr());
+}
+
+#[test]
+fn an_identity_provider_down_at_start_is_seen_within_seconds_once_back() {
+    rampart_authn::install_crypto_provider();
+    let issuer = DevIssuer::generate("k1").unwrap();
+    let jwks = Jwks::start(DevIssuer::jwks(&[&issuer]));
+    jwks.set_down(true);
+    let dir = temp_dir("jwks-down-at-start");
+    let (gateway, admin) = (free_port(), free_port());
+    let path = dir.join("rampart.yaml");
+    std::fs::write(&path, jwt_config(gateway, admin, &jwks, "")).unwrap();
+    let rampart = serve(&dir, &path, gateway, "/items");
+    let token = token(&issuer);
+    assert!(jwks.wait_beyond(0), "no fetch at start");
+    // An outage on our side: 503, not a 401 telling the client its token is bad.
+    let answer = send(
+        gateway,
+        &Req::get("/items").header("Authorization", &format!("Bearer {token}")),
+    );
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert_eq!(answer.slug(), "authn-unavailable");
+    // Back after a second or two: tokens pass long before the 30 s minimum
+    // refetch interval (the deadline is 15 s).
+    std::thread::sleep(Duration::from_millis(1_500));
+    jwks.set_down(false);
+    eventually("keys not loaded once the provider was back", || {
+        status(gateway, &token) == 200
+    });
+    drop(rampart);
 }
 
 #[test]

@@ -65,7 +65,7 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
         ..AdaptersConfig::default()
     })
     .await;
-    let body = br#"{"kind":"api_key","id":"AbC123","expires_at":4102444800}"#;
+    let body = br#"{"kind":"api_key","id":"abcdef23","expires_at":4102444800}"#;
     let wrong = [
         None,
         Some(b"Bearer".to_vec()),
@@ -87,7 +87,10 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
             .unwrap();
         assert_eq!(answer.status, 401);
     }
-    assert!(!a.revocations().is_revoked(CredentialKind::ApiKey, "AbC123"));
+    assert!(
+        !a.revocations()
+            .is_revoked(CredentialKind::ApiKey, "abcdef23")
+    );
 
     let auth = bearer(TOKEN);
     let answer = a
@@ -96,7 +99,12 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
         .unwrap();
     assert_eq!(answer.status, 201, "{answer:?}");
     assert_eq!(answer.body["revoked"]["expires_at"], "2100-01-01T00:00:00Z");
-    assert!(a.revocations().is_revoked(CredentialKind::ApiKey, "AbC123"));
+    // No key store configured: nothing to say about one.
+    assert_eq!(answer.body["key_store"], Value::Null);
+    assert!(
+        a.revocations()
+            .is_revoked(CredentialKind::ApiKey, "abcdef23")
+    );
     let rfc = br#"{"kind":"jti","id":"tok-9","expires_at":"2100-01-01T00:00:00Z"}"#;
     assert_eq!(
         a.admin_request("POST", "/revocations", Some(&auth), rfc)
@@ -133,7 +141,7 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
     }
     // An expiry long past revokes nothing: 400, not "201 revoked".
     for past in [
-        &br#"{"kind":"api_key","id":"Old123","expires_at":"2020-01-01T00:00:00Z"}"#[..],
+        &br#"{"kind":"api_key","id":"oldkey23","expires_at":"2020-01-01T00:00:00Z"}"#[..],
         br#"{"kind":"jti","id":"old-tok","expires_at":0}"#,
     ] {
         let answer = a
@@ -148,7 +156,10 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
                 .contains("in the past")
         );
     }
-    assert!(!a.revocations().is_revoked(CredentialKind::ApiKey, "Old123"));
+    assert!(
+        !a.revocations()
+            .is_revoked(CredentialKind::ApiKey, "oldkey23")
+    );
     let long = format!(r#"{{"kind":"jti","id":"{}"}}"#, "x".repeat(MAX_ADMIN_BODY));
     assert_eq!(
         a.admin_request("POST", "/revocations", Some(&auth), long.as_bytes())
@@ -164,6 +175,152 @@ async fn wrong_or_missing_tokens_are_refused_and_the_right_one_revokes() {
             .status,
         405
     );
+}
+
+#[tokio::test]
+async fn api_keys_are_revoked_by_key_id_and_a_pasted_key_never_stored_or_echoed() {
+    let a = adapters(AdaptersConfig {
+        admin_token: Some(token_file("key-ids")),
+        ..AdaptersConfig::default()
+    })
+    .await;
+    let auth = bearer(TOKEN);
+    let (prefix, key) = rampart_authn::apikey::format::generate().unwrap();
+    let key = String::from_utf8(key.expose().to_vec()).unwrap();
+    let secret = &key[12..];
+    // The whole key, pasted: revoked by its id, the secret nowhere.
+    let body = json!({"kind": "api_key", "id": key}).to_string();
+    let answer = a
+        .admin_request("POST", "/revocations", Some(&auth), body.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 201, "{answer:?}");
+    assert_eq!(answer.body["revoked"]["id"], prefix.as_str());
+    assert!(!answer.body.to_string().contains(secret));
+    assert!(a.revocations().is_revoked(CredentialKind::ApiKey, &prefix));
+    let listed = a
+        .admin_request("GET", "/revocations", Some(&auth), b"")
+        .await
+        .unwrap();
+    assert!(!listed.body.to_string().contains(secret), "{}", listed.body);
+    assert!(
+        a.revocations()
+            .snapshot()
+            .iter()
+            .all(|entry| !entry.id.contains(secret))
+    );
+    // Ids that could never match a key: 400 naming the expected format, not
+    // "201 revoked" while the key keeps working; the input is not echoed.
+    for id in [
+        "AbC123",
+        "abcdefg",
+        "abcdefghi",
+        "ABCDEFGH",
+        "rk_abcdefgh",
+        &key[..key.len() - 1],
+    ] {
+        let body = json!({"kind": "api_key", "id": id}).to_string();
+        let answer = a
+            .admin_request("POST", "/revocations", Some(&auth), body.as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 400, "{id}: {answer:?}");
+        let detail = answer.body["detail"].as_str().unwrap();
+        assert!(detail.contains("8 lowercase base32"), "{detail}");
+        assert!(!answer.body.to_string().contains(id), "{id} echoed");
+    }
+    assert_eq!(a.revocations().snapshot().len(), 1);
+}
+
+#[tokio::test]
+async fn an_admin_api_key_revocation_survives_a_restart_without_redis() {
+    use crate::keys_cli::{CreateKeyArgs, keys_create};
+    use crate::keystore::KeyStoreConfig;
+    use rampart_core::{RequestCx, Stage};
+
+    let db = crate::keystore::tests::temp_db("admin-restart");
+    let dir = db.parent().unwrap().to_path_buf();
+    std::fs::write(dir.join("pepper"), "p".repeat(32)).unwrap();
+    let key_store = KeyStoreConfig::new("keys.db", "file:pepper").relative_to(&dir);
+    let created = keys_create(
+        &key_store,
+        &CreateKeyArgs {
+            consumer: "mallory".into(),
+            ..CreateKeyArgs::default()
+        },
+    )
+    .await
+    .unwrap();
+    let key = created
+        .split_whitespace()
+        .find(|w| w.starts_with("rk_"))
+        .unwrap()
+        .to_string();
+    let config = AdaptersConfig {
+        key_store: Some(key_store),
+        admin_token: Some(token_file("restart")),
+        ..AdaptersConfig::default()
+    };
+    let authn: rampart_authn::AuthnConfig = serde_json::from_value(json!({
+        "api_key": {"pepper": {"file": dir.join("pepper")}},
+    }))
+    .unwrap();
+    // The status the key gets from an authentication stage over `adapters`.
+    async fn status(adapters: &Adapters, authn: &rampart_authn::AuthnConfig, key: &str) -> u16 {
+        let deps = adapters.authn_deps(authn, "authn").unwrap();
+        let stage = authn.build("authn", &deps).unwrap();
+        let mut cx = RequestCx::new(
+            "req-1".into(),
+            "127.0.0.1:5555".parse().unwrap(),
+            http::Method::GET,
+            "/".into(),
+        );
+        cx.headers.insert("x-api-key", key.parse().unwrap());
+        match stage.on_request(&mut cx).resolve().await {
+            rampart_core::Verdict::Continue => 200,
+            rampart_core::Verdict::Respond(problem) => problem.kind.status,
+        }
+    }
+
+    let first = adapters(config.clone()).await;
+    assert_eq!(status(&first, &authn, &key).await, 200);
+    let body = json!({"kind": "api_key", "id": &key[3..11]}).to_string();
+    let answer = first
+        .admin_request(
+            "POST",
+            "/revocations",
+            Some(&bearer(TOKEN)),
+            body.as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 201, "{answer:?}");
+    assert_eq!(answer.body["key_store"], "revoked");
+    assert_eq!(status(&first, &authn, &key).await, 401);
+    // A key id the store does not know is still revoked (in the list).
+    let unknown = json!({"kind": "api_key", "id": "zzzzzzzz"}).to_string();
+    let answer = first
+        .admin_request(
+            "POST",
+            "/revocations",
+            Some(&bearer(TOKEN)),
+            unknown.as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 201, "{answer:?}");
+    assert_eq!(answer.body["key_store"], "unknown_key");
+    assert!(
+        first
+            .revocations()
+            .is_revoked(CredentialKind::ApiKey, "zzzzzzzz")
+    );
+
+    // A restart: new adapters, an empty revocation list, no Redis.
+    drop(first);
+    let second = adapters(config).await;
+    assert!(second.revocations().snapshot().is_empty());
+    assert_eq!(status(&second, &authn, &key).await, 401);
 }
 
 #[tokio::test]

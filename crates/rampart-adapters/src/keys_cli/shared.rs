@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rampart_authn::clock::{Clock, SystemClock};
-use rampart_authn::revocation::{CredentialKind, MAX_ID_LEN, Revocation};
+use rampart_authn::revocation::{CredentialKind, Revocation, revocation_id};
 
 use super::{RevokeKeyArgs, RotateKeyArgs, keys_revoke_with, keys_rotate_with, time};
 use crate::AdapterError;
@@ -16,7 +16,7 @@ use crate::revocation::{RevocationSyncConfig, publish_once};
 pub struct RevokeCredentialArgs {
     /// What `id` names.
     pub kind: CredentialKind,
-    /// The token's `jti` or the key's prefix.
+    /// The token's `jti`, or the key's id (its prefix; a whole key is cut to it).
     pub id: String,
     /// When the credential expires anyway (the token's `exp`), so the entry can
     /// leave then; none: kept for good.
@@ -65,15 +65,12 @@ pub async fn revoke_credential_with(
     args: &RevokeCredentialArgs,
     clock: Arc<dyn Clock>,
 ) -> Result<String, AdapterError> {
-    if args.id.is_empty() || args.id.len() > MAX_ID_LEN || args.id.chars().any(|c| c.is_control()) {
-        return Err(AdapterError::invalid(
-            "id",
-            format!("1 to {MAX_ID_LEN} bytes, no control characters"),
-        ));
-    }
+    // A whole API key is cut to its id: the secret is never published.
+    let id =
+        revocation_id(args.kind, &args.id).map_err(|reason| AdapterError::invalid("id", reason))?;
     let revocation = Revocation {
         kind: args.kind,
-        id: args.id.clone(),
+        id,
         expires_at: expires_at(args.expires.as_deref(), clock.unix_secs())?,
     };
     publish_once(config, SECTION, &revocation).await?;
@@ -88,7 +85,7 @@ pub async fn revoke_credential_with(
     };
     Ok(format!(
         "Revoked {kind} {} on every instance ({until}).\n",
-        args.id.escape_debug()
+        revocation.id.escape_debug()
     ))
 }
 
@@ -218,6 +215,32 @@ mod tests {
             revoke_credential(&sync_config, &bad).await,
             Err(AdapterError::Invalid { .. })
         ));
+        // rampart revoke api_key: a key id, or a whole key cut to its id (the
+        // secret is never published nor printed); anything else could never
+        // match a key and is refused, saying what is expected.
+        let (prefix, whole) = rampart_authn::apikey::format::generate().unwrap();
+        let whole = String::from_utf8(whole.expose().to_vec()).unwrap();
+        let pasted = RevokeCredentialArgs {
+            kind: CredentialKind::ApiKey,
+            id: whole.clone(),
+            expires: None,
+        };
+        let text = revoke_credential(&sync_config, &pasted).await.unwrap();
+        assert!(
+            text.contains(&prefix) && !text.contains(&whole[12..]),
+            "{text}"
+        );
+        assert!(eventually(|| list.is_revoked(CredentialKind::ApiKey, &prefix)).await);
+        assert!(!list.is_revoked(CredentialKind::ApiKey, &whole));
+        for id in ["AbC123", "abcdefgh_x"] {
+            let args = RevokeCredentialArgs {
+                kind: CredentialKind::ApiKey,
+                id: id.into(),
+                expires: None,
+            };
+            let err = revoke_credential(&sync_config, &args).await.unwrap_err();
+            assert!(err.to_string().contains("key id"), "{err}");
+        }
 
         // rampart keys revoke PREFIX, shared.
         let db = crate::keystore::tests::temp_db("shared");

@@ -95,7 +95,7 @@ async fn one_call_wires_every_adapter_into_the_stage() {
         .to_string();
 
     let idp = serve(Answer::ok(
-        r#"{"active":true,"sub":"bob","scope":"pets:read"}"#,
+        r#"{"active":true,"sub":"bob","scope":"pets:read","aud":"pets"}"#,
     ))
     .await;
     let jwks = serve(Answer::ok(JWKS)).await;
@@ -105,6 +105,7 @@ async fn one_call_wires_every_adapter_into_the_stage() {
             "endpoint": idp.url("/introspect"),
             "client_id": "gateway",
             "client_secret": {"file": client_secret},
+            "audiences": ["pets"],
         },
         "jwt": {"issuers": [{
             "issuer": "https://idp.test",

@@ -54,6 +54,21 @@ pub fn parse(presented: &str) -> Result<ParsedKey<'_>, ApiKeyError> {
     Ok(ParsedKey { prefix })
 }
 
+/// Whether `text` is a key id (a prefix): [`PREFIX_LEN`] lowercase base32 characters.
+pub fn is_key_id(text: &str) -> bool {
+    text.len() == PREFIX_LEN && text.bytes().all(|b| BASE32.contains(&b))
+}
+
+/// The key id `text` names: `text` itself when it is one, or the prefix of a
+/// whole key (the secret part is dropped); `None` for anything else, which
+/// could never name a key.
+pub fn key_id(text: &str) -> Option<&str> {
+    if is_key_id(text) {
+        return Some(text);
+    }
+    parse(text).ok().map(|parsed| parsed.prefix)
+}
+
 /// A freshly generated key: prefix and the whole key, which is shown once.
 pub fn generate() -> Result<(String, Secret), ApiKeyError> {
     let mut random = [0u8; PREFIX_LEN + SECRET_BYTES];
@@ -83,6 +98,27 @@ mod tests {
         assert_eq!(parse(text).unwrap().prefix, prefix);
         let (_, other) = generate().unwrap();
         assert_ne!(key.expose(), other.expose());
+    }
+
+    #[test]
+    fn key_ids_are_read_from_an_id_or_a_whole_key_only() {
+        let (prefix, key) = generate().unwrap();
+        let text = std::str::from_utf8(key.expose()).unwrap();
+        assert_eq!(key_id(&prefix), Some(prefix.as_str()));
+        assert_eq!(key_id(text), Some(prefix.as_str()));
+        for bad in [
+            "",
+            "AbC123",
+            "abcdefg",
+            "abcdefghi",
+            "ABCDEFGH",
+            "abcdefg1",
+            &format!("rk_{prefix}"),
+            &text[..KEY_LEN - 1],
+            &format!(" {prefix}"),
+        ] {
+            assert_eq!(key_id(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -95,6 +95,13 @@ pub struct JwtIssuerConfig {
     /// or `jwks_refresh_seconds` when that is longer.
     #[serde(default)]
     pub jwks_max_key_age_seconds: Option<u64>,
+    /// Verify a token without `kid` (or with a `kid` no key has) against
+    /// every key of its algorithm when several could have signed it: up to
+    /// 64 signature checks for one token, which any client can send. Default
+    /// false: such a token is refused unless exactly one key could have
+    /// signed it (an HS256 secret, a JWKS with one key of the family).
+    #[serde(default)]
+    pub allow_missing_kid: bool,
     /// How claims map to the identity.
     #[serde(default)]
     pub claims: ClaimMapping,
@@ -141,10 +148,19 @@ fn default_cache_seconds() -> u64 {
     60
 }
 
-/// Gives the gateway's [`JwksSource`] for a URL.
+/// Gives the gateway's [`JwksSource`] for a URL, and the cache over it.
 pub trait JwksSourceFactory {
     /// The source fetching `url`.
     fn source(&self, url: &str) -> Arc<dyn JwksSource>;
+
+    /// The key cache of `url` under `policy`. By default a new, empty one; a
+    /// gateway that reloads its configuration returns the cache its running
+    /// configuration already has for the same URL and policy, so that a reload
+    /// keeps the loaded keys (with the identity provider down, a new empty
+    /// cache would refuse every token until it is back).
+    fn cache(&self, url: &str, policy: JwksCachePolicy, clock: &Arc<dyn Clock>) -> Arc<JwksCache> {
+        Arc::new(JwksCache::new(self.source(url), Arc::clone(clock), policy))
+    }
 }
 
 impl JwtIssuerConfig {
@@ -251,11 +267,7 @@ impl JwtIssuerConfig {
                     super::jwks::DEFAULT_MAX_KEY_AGE_SECS.max(self.jwks_refresh_seconds),
                 )),
             };
-            KeySource::Remote(Arc::new(JwksCache::new(
-                sources.source(url),
-                Arc::clone(clock),
-                policy,
-            )))
+            KeySource::Remote(sources.cache(url, policy, clock))
         } else {
             return Err(invalid(path, "no key source"));
         };
@@ -273,6 +285,7 @@ impl JwtIssuerConfig {
                 required: self.required_claims.clone(),
             },
             mapping: self.claims.clone(),
+            allow_missing_kid: self.allow_missing_kid,
         })
     }
 }

@@ -1,5 +1,7 @@
-//! Why a JWT was refused: one variant per cause. Every variant becomes the same
-//! client answer (401 `invalid_token`); `reason()` is for logs and metrics.
+//! Why a JWT was refused: one variant per cause. Every variant but one becomes
+//! the same client answer (401 `invalid_token`); the issuer's keys being
+//! unavailable is an outage on our side, not a bad token (503, as an
+//! introspection outage). `reason()` is for logs and metrics.
 
 use rampart_core::Problem;
 
@@ -32,7 +34,12 @@ pub enum JwtError {
     /// No key for this `kid` (and algorithm), even after a refetch.
     #[error("unknown key id")]
     UnknownKid,
-    /// The issuer's keys were never loaded (JWKS endpoint down since start).
+    /// No `kid` picks the key (none given, or one no key has) and several
+    /// keys could have signed the token (the issuer does not allow that).
+    #[error("key id required")]
+    KidRequired,
+    /// The issuer's keys are not loaded: the JWKS endpoint has not answered
+    /// since start, or not within the keys' maximum age.
     #[error("issuer keys unavailable")]
     KeysUnavailable,
     /// The signature does not verify.
@@ -79,6 +86,7 @@ impl JwtError {
             JwtError::WrongType => "jwt-wrong-type",
             JwtError::UnknownIssuer => "jwt-unknown-issuer",
             JwtError::UnknownKid => "jwt-unknown-kid",
+            JwtError::KidRequired => "jwt-kid-required",
             JwtError::KeysUnavailable => "jwt-keys-unavailable",
             JwtError::BadSignature => "jwt-bad-signature",
             JwtError::Expired => "jwt-expired",
@@ -93,8 +101,32 @@ impl JwtError {
         }
     }
 
-    /// The client answer: 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
+    /// The client answer: 401 with `WWW-Authenticate: Bearer error="invalid_token"`,
+    /// or 503 `authn-unavailable` when the issuer's keys are unavailable (the
+    /// token may be fine: a client must not throw it away or re-authenticate
+    /// in a loop, and monitoring must see an outage, not bad tokens).
     pub fn to_problem(&self) -> Problem {
-        crate::problem::invalid_token()
+        match self {
+            JwtError::KeysUnavailable => crate::problem::unavailable(),
+            JwtError::Oversized
+            | JwtError::Malformed
+            | JwtError::AlgNone
+            | JwtError::AlgNotAllowed
+            | JwtError::ForbiddenHeader(_)
+            | JwtError::WrongType
+            | JwtError::UnknownIssuer
+            | JwtError::UnknownKid
+            | JwtError::KidRequired
+            | JwtError::BadSignature
+            | JwtError::Expired
+            | JwtError::NotYetValid
+            | JwtError::IssuedInFuture
+            | JwtError::TooOld
+            | JwtError::WrongAudience
+            | JwtError::MissingClaim(_)
+            | JwtError::InvalidClaim(_)
+            | JwtError::Revoked
+            | JwtError::CertificateBinding => crate::problem::invalid_token(),
+        }
     }
 }

@@ -249,23 +249,33 @@ impl KeySet {
         self.keys.is_empty()
     }
 
-    /// The keys that may verify a token with this `kid` and `alg`: the one with that
-    /// `kid` and any key that has none (a configured HS256 secret, a JWKS entry
-    /// without `kid`: a `kid` the issuer puts in its tokens must not make them
-    /// unverifiable), or, for a token without `kid`, every key of the
-    /// algorithm's family. The signature decides either way.
+    /// The keys that may verify a token with this `kid` and `alg`, and whether
+    /// they were chosen by the `kid`. A token's `kid` picks the keys that have
+    /// it; when none has it, the keys without a `kid` stand in (a configured
+    /// HS256 secret, a JWKS entry without `kid`: a `kid` the issuer puts in its
+    /// tokens must not make them unverifiable). A token without `kid` may be
+    /// signed by any key of the algorithm's family. The signature decides
+    /// either way; the caller bounds how many keys a token not bound by its
+    /// `kid` is tried against.
     pub fn candidates<'a>(
         &'a self,
         kid: Option<&'a str>,
         alg: Algorithm,
-    ) -> impl Iterator<Item = &'a VerifyKey> + 'a {
-        self.keys.iter().filter(move |key| {
+    ) -> (impl Iterator<Item = &'a VerifyKey> + 'a, bool) {
+        let by_kid = kid.is_some_and(|kid| {
+            self.keys
+                .iter()
+                .any(|key| key.accepts(alg) && key.kid.as_deref() == Some(kid))
+        });
+        let keys = self.keys.iter().filter(move |key| {
             key.accepts(alg)
                 && match (kid, key.kid.as_deref()) {
                     (Some(kid), Some(key_kid)) => key_kid == kid,
-                    _ => true,
+                    (Some(_), None) => !by_kid,
+                    (None, _) => true,
                 }
-        })
+        });
+        (keys, by_kid)
     }
 
     /// Whether a key with this `kid` (of any family) is present.
@@ -337,9 +347,9 @@ mod tests {
         let doc = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"ed"}]}"#;
         let set = KeySet::from_jwks(doc).unwrap();
         assert_eq!(set.len(), 1);
-        assert_eq!(set.candidates(Some("ed"), Algorithm::EdDSA).count(), 1);
-        assert_eq!(set.candidates(Some("ed"), Algorithm::HS256).count(), 0);
-        assert_eq!(set.candidates(Some("other"), Algorithm::EdDSA).count(), 0);
+        assert_eq!(set.candidates(Some("ed"), Algorithm::EdDSA).0.count(), 1);
+        assert_eq!(set.candidates(Some("ed"), Algorithm::HS256).0.count(), 0);
+        assert_eq!(set.candidates(Some("other"), Algorithm::EdDSA).0.count(), 0);
         assert!(set.has_kid("ed"));
     }
 }

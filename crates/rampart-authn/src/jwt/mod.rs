@@ -62,6 +62,10 @@ pub struct Issuer {
     pub rules: ClaimRules,
     /// How claims become an identity.
     pub mapping: ClaimMapping,
+    /// Whether a token not bound to a key by its `kid` (none, or one no key
+    /// has) is tried against every key that could have signed it; when false
+    /// it verifies only when a single key could have.
+    pub allow_missing_kid: bool,
 }
 
 /// A token whose signature and claims were verified.
@@ -194,11 +198,24 @@ impl JwtVerifier {
         }
         let keys = self.keys(issuer, parsed.kid.as_deref()).await?;
         {
-            let mut candidates = keys
-                .candidates(parsed.kid.as_deref(), parsed.alg)
-                .peekable();
+            let (candidates, by_kid) = keys.candidates(parsed.kid.as_deref(), parsed.alg);
+            let mut candidates = candidates.peekable();
             if candidates.peek().is_none() {
                 return Err(JwtError::UnknownKid);
+            }
+            // A token any client can send must not cost a signature check
+            // per key of the issuer (up to 64 RSA verifications): without a
+            // `kid` picking its key, it is checked only when one key could
+            // have signed it, unless the issuer is configured otherwise.
+            if !by_kid
+                && !issuer.allow_missing_kid
+                && keys
+                    .candidates(parsed.kid.as_deref(), parsed.alg)
+                    .0
+                    .nth(1)
+                    .is_some()
+            {
+                return Err(JwtError::KidRequired);
             }
             let message = parsed.signing_input.as_bytes();
             if !candidates.any(|key| key.verify(message, parsed.signature, parsed.alg)) {

@@ -132,6 +132,8 @@ pub struct FakeJwks {
     pub document: Mutex<Vec<u8>>,
     pub failing: Mutex<bool>,
     pub fetches: AtomicUsize,
+    /// When set, every fetch answers only once it gets a permit.
+    pub gate: Mutex<Option<Arc<tokio::sync::Semaphore>>>,
 }
 
 impl FakeJwks {
@@ -150,6 +152,12 @@ impl FakeJwks {
     pub fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
+    /// Holds every later fetch until the returned gate gets a permit per fetch.
+    pub fn gate(&self) -> Arc<tokio::sync::Semaphore> {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        *self.gate.lock().unwrap() = Some(gate.clone());
+        gate
+    }
 }
 
 impl JwksSource for FakeJwks {
@@ -160,7 +168,13 @@ impl JwksSource for FakeJwks {
         } else {
             Ok(self.document.lock().unwrap().clone())
         };
-        Box::pin(async move { result })
+        let gate = self.gate.lock().unwrap().clone();
+        Box::pin(async move {
+            if let Some(gate) = gate {
+                gate.acquire_owned().await.unwrap().forget();
+            }
+            result
+        })
     }
 }
 
