@@ -10,9 +10,11 @@
 //!   Setting a lock that is already set is refused by the store and changes nothing,
 //!   so failures cannot extend a lock indefinitely.
 //!
-//! Usernames are compared case-insensitively (Unicode lower case, surrounding
-//! white space ignored) and only their SHA-256 becomes a key: keys live in a shared
-//! Redis and in logs of stores, and users type passwords into username fields.
+//! Usernames are compared in the loose form login backends use (NFKC, case
+//! folded, invisible characters removed, surrounding white space ignored: see
+//! [`crate::username`]), so `ＡＬＩＣＥ` or `al\u{200B}ice` count against `alice`'s
+//! lock; only the SHA-256 of that form becomes a key: keys live in a shared Redis
+//! and in logs of stores, and users type passwords into username fields.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -46,7 +48,8 @@ fn subject_ip(ip: IpAddr) -> String {
 /// The key subject of a username: a hash of its normalised form (128 bits are
 /// plenty to keep distinct usernames apart).
 fn subject_user(username: &str) -> String {
-    let normalised = username.trim().to_lowercase();
+    // Every spelling the backend takes for this account shares one lock.
+    let normalised = crate::username::normalise(username);
     let mut out = String::with_capacity(40);
     out.push_str("user:{");
     crate::key::push_digest(&mut out, b"rampart-lockout-user\0", normalised.as_bytes());
@@ -200,6 +203,22 @@ mod tests {
                 burst: 3
             }
         );
+    }
+
+    #[test]
+    fn unicode_variants_of_a_username_share_its_lock() {
+        let a = subject_user("alice");
+        for variant in [
+            "ＡＬＩＣＥ",
+            "al\u{200B}ice",
+            "a\u{00AD}li\u{FE0F}ce",
+            "\u{FEFF}Alice",
+        ] {
+            assert_eq!(subject_user(variant), a, "{variant:?}");
+        }
+        assert_eq!(subject_user("STRASSE"), subject_user("straße"));
+        assert_ne!(subject_user("alicé"), a);
+        assert_ne!(subject_user("bob"), a);
     }
 
     #[test]

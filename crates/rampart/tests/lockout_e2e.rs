@@ -153,6 +153,12 @@ fn failed_logins_for_one_username_from_many_ips_lock_that_username() {
     assert!(r.header("retry-after").is_some());
     // ...spelt in another case, or in a form body.
     assert_eq!(gw.login("203.0.113.51", " VICTIM", "right").status, 429);
+    // Full width with a zero-width space: the same account to the backend.
+    assert_eq!(
+        gw.login("203.0.113.53", "ｖｉｃ\u{200B}ＴＩＭ", "right")
+            .status,
+        429
+    );
     let form = Req {
         method: "POST".into(),
         target: "/login".into(),
