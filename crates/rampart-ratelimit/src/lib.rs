@@ -51,6 +51,6 @@ pub use key::KeyKind;
 pub use limiter::{Checked, RateLimiter, Scope};
 pub use local::LocalStore;
 pub use lockout::Lockout;
-pub use policy::Policy;
+pub use policy::{Policy, UpstreamFailures};
 pub use stage::{ConsumerRateLimitStage, PreAuthRateLimitStage};
 pub use store::{Algorithm, CounterStore, Op, Outcome, StoreError, StoreReply};

@@ -67,6 +67,11 @@ impl Lockout {
         }
     }
 
+    /// The policy.
+    pub fn policy(&self) -> &LockoutPolicy {
+        &self.policy
+    }
+
     fn lock_op(&self, subject: &str, cost: u64) -> Op {
         Op {
             key: format!("lk:{subject}"),
@@ -191,6 +196,7 @@ mod tests {
             lock_us: 1_000_000,
             per_ip: true,
             per_username: false,
+            upstream_failures: Default::default(),
         };
         let store = Arc::new(crate::local::LocalStore::new(16, 1));
         let clock = Arc::new(crate::clock::ManualClock::at_micros(0));
