@@ -50,7 +50,7 @@ pub use headers::RateLimitReport;
 pub use key::KeyKind;
 pub use limiter::{Checked, RateLimiter, Scope};
 pub use local::LocalStore;
-pub use lockout::Lockout;
+pub use lockout::{Lockout, Reservation, Reserved};
 pub use policy::{Policy, UpstreamFailures};
 pub use stage::{ConsumerRateLimitStage, PreAuthRateLimitStage};
 pub use store::{Algorithm, CounterStore, Op, Outcome, StoreError, StoreReply};

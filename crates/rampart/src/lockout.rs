@@ -10,6 +10,15 @@
 //! every_route` ([`LockoutStage`] sees the response). Locked clients get 429
 //! `locked-out` before any credential is looked at.
 //!
+//! Login attempts (operations marked `auth_endpoint`) reserve their failure when
+//! they start ([`rampart_ratelimit::Lockout::reserve`]): parallel guesses cannot
+//! all pass before the first 401 comes back. The reservation rides in the
+//! request's extensions ([`Held`]) and is settled once: confirmed by a counted
+//! 401 (the authentication stage's or the upstream's), refunded by any other
+//! answer, and refunded when dropped unsettled: the request ended without
+//! reaching the upstream's response (a later stage refused it, the upstream
+//! failed or timed out, the client went away and the request was dropped).
+//!
 //! The username of a login comes from the OpenAPI route stage, which reads it from
 //! the body of operations configured with a `username_field` and leaves a
 //! [`LoginIdentifier`] in the request's extensions (it runs in an earlier phase).
@@ -18,15 +27,92 @@
 
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use rampart_core::{Phase, RequestCx, ResponseCx, ResponsePhase, Stage, Step, Verdict};
 use rampart_openapi::{LoginIdentifier, LoginOperation};
-use rampart_ratelimit::{RateLimiter, UpstreamFailures};
+use rampart_ratelimit::lockout::{Reservation, Reserved};
+use rampart_ratelimit::{RateLimiter, StoreReply, UpstreamFailures};
 
 /// The login identifier the OpenAPI stage found in this request, if any.
 fn username(cx: &RequestCx) -> Option<String> {
     cx.extensions
         .get::<LoginIdentifier>()
         .map(|id| id.0.clone())
+}
+
+/// A login attempt's reservation, in the request's extensions until settled.
+/// Extensions must be `Clone`: the clones share one reservation, settled once.
+#[derive(Clone)]
+struct Held(Arc<HeldInner>);
+
+struct HeldInner {
+    limiter: Arc<RateLimiter>,
+    reservation: Mutex<Option<Reservation>>,
+}
+
+impl Drop for HeldInner {
+    /// Never settled: the request ended without an answer that says whether the
+    /// attempt failed, so it is given back (a legitimate login must not leave a
+    /// failure behind because, say, the client closed the connection early).
+    fn drop(&mut self) {
+        let Some(reservation) = self.reservation.get_mut().take() else {
+            return;
+        };
+        let Some(lockout) = self.limiter.lockout() else {
+            return;
+        };
+        // A local store refunds at once. A remote one acts only when polled:
+        // that reply is dropped unpolled and the refund runs as a task.
+        if let StoreReply::Ready(_) = lockout.refund_reply(&reservation) {
+            return;
+        }
+        let limiter = self.limiter.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Some(lockout) = limiter.lockout() {
+                        let _ = lockout.refund(reservation).await;
+                    }
+                });
+            }
+            // No runtime (shutting down): the units stay charged until the
+            // window forgives them.
+            Err(_) => {
+                tracing::debug!(target: "rampart::ratelimit", "lock-out reservation not refunded: no runtime");
+            }
+        }
+    }
+}
+
+/// Takes this request's reservation out of its extensions, to settle it.
+fn take_reservation(cx: &mut RequestCx) -> Option<Reservation> {
+    cx.extensions
+        .remove::<Held>()
+        .and_then(|held| held.0.reservation.lock().take())
+}
+
+/// Counts a failure of this request: confirms its reservation, or records one
+/// when it holds none (not a login attempt, or the store failed at its start).
+async fn count_failure(limiter: &RateLimiter, cx: &mut RequestCx) {
+    let Some(lockout) = limiter.lockout() else {
+        return;
+    };
+    // Store errors are ignored: the rate limits still hold, and a store that
+    // is down must not turn into a lock-out of everyone.
+    let _ = match take_reservation(cx) {
+        Some(reservation) => lockout.confirm(reservation).await,
+        None => {
+            let user = username(cx);
+            lockout.record_failure(cx.client_ip, user.as_deref()).await
+        }
+    };
+}
+
+/// Gives this request's reservation back, if it holds one.
+async fn refund(limiter: &RateLimiter, cx: &mut RequestCx) {
+    if let (Some(lockout), Some(reservation)) = (limiter.lockout(), take_reservation(cx)) {
+        let _ = lockout.refund(reservation).await;
+    }
 }
 
 /// Whether the route stage marked this request as a login attempt.
@@ -76,11 +162,28 @@ impl Stage for LockoutStage {
         };
         let ip = cx.client_ip;
         let user = username(cx);
+        if !is_login(cx) {
+            return Step::Wait(Box::pin(async move {
+                match lockout.check(ip, user.as_deref()).await {
+                    Ok(Some(problem)) => Verdict::Respond(problem),
+                    // A store failure must not lock everyone out; the rate limits still hold.
+                    Ok(None) | Err(_) => Verdict::Continue,
+                }
+            }));
+        }
         Step::Wait(Box::pin(async move {
-            match lockout.check(ip, user.as_deref()).await {
-                Ok(Some(problem)) => Verdict::Respond(problem),
-                // A store failure must not lock everyone out; the rate limits still hold.
-                Ok(None) | Err(_) => Verdict::Continue,
+            match lockout.reserve(ip, user.as_deref()).await {
+                Ok(Reserved::Held(reservation)) => {
+                    cx.extensions.insert(Held(Arc::new(HeldInner {
+                        limiter: self.limiter.clone(),
+                        reservation: Mutex::new(Some(reservation)),
+                    })));
+                    Verdict::Continue
+                }
+                Ok(Reserved::Refused(problem)) => Verdict::Respond(problem),
+                // As above: no reservation; a failure is then recorded when it
+                // comes back.
+                Ok(Reserved::Untracked) | Err(_) => Verdict::Continue,
             }
         }))
     }
@@ -100,13 +203,17 @@ impl Stage for LockoutStage {
             UpstreamFailures::LoginOperations => is_login(cx),
             UpstreamFailures::EveryRoute => true,
         };
-        if !counted || response.status != http::StatusCode::UNAUTHORIZED {
+        let failed = counted && response.status == http::StatusCode::UNAUTHORIZED;
+        if !failed && cx.extensions.get::<Held>().is_none() {
             return Step::CONTINUE;
         }
-        let ip = cx.client_ip;
-        let user = username(cx);
         Step::Wait(Box::pin(async move {
-            let _ = lockout.record_failure(ip, user.as_deref()).await;
+            if failed {
+                count_failure(&self.limiter, cx).await;
+            } else {
+                // The login did not fail: its reserved failure goes back.
+                refund(&self.limiter, cx).await;
+            }
             Verdict::Continue
         }))
     }
@@ -141,11 +248,14 @@ impl Stage for CountFailures {
     fn on_request<'a>(&'a self, cx: &'a mut RequestCx) -> Step<'a> {
         Step::Wait(Box::pin(async move {
             let verdict = self.inner.on_request(cx).resolve().await;
-            if let (Verdict::Respond(problem), Some(lockout)) = (&verdict, self.limiter.lockout())
-                && is_guess(cx, problem)
-            {
-                let user = username(cx);
-                let _ = lockout.record_failure(cx.client_ip, user.as_deref()).await;
+            if let Verdict::Respond(problem) = &verdict {
+                if is_guess(cx, problem) {
+                    count_failure(&self.limiter, cx).await;
+                } else {
+                    // Refused, but not a guess: a login attempt's reserved
+                    // failure goes back now (not only when the request ends).
+                    refund(&self.limiter, cx).await;
+                }
             }
             verdict
         }))
@@ -367,5 +477,170 @@ mod tests {
             invalid.on_request(&mut request()).resolve().await;
         }
         assert!(lockout.check(ip, None).await.unwrap().is_some());
+    }
+
+    /// A login attempt for `user` from `ip`, as the route stage marks it.
+    fn login(ip: &str, user: &str) -> RequestCx {
+        let mut cx = RequestCx::new(
+            "r".into(),
+            format!("{ip}:1000").parse().unwrap(),
+            http::Method::POST,
+            "/login".into(),
+        );
+        cx.extensions.insert(LoginOperation);
+        cx.extensions.insert(LoginIdentifier(user.into()));
+        cx
+    }
+
+    fn three_failures() -> Arc<RateLimiter> {
+        limiter_with(serde_json::json!({"max_failures": 3, "window": "5m", "lock_for": "15m"}))
+    }
+
+    fn is_locked_out(verdict: &Verdict) -> bool {
+        matches!(verdict, Verdict::Respond(p) if p.kind.slug == "locked-out")
+    }
+
+    #[tokio::test]
+    async fn parallel_guesses_for_one_user_reach_the_upstream_at_most_max_failures_times() {
+        let stage = Arc::new(LockoutStage::new(three_failures()));
+        let reached = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        // Credential stuffing: twelve guesses at once for one user, each from
+        // its own address, against an upstream that takes a while to say 401.
+        let tasks: Vec<_> = (0..12)
+            .map(|i| {
+                let (stage, reached) = (stage.clone(), reached.clone());
+                tokio::spawn(async move {
+                    let mut cx = login(&format!("198.51.100.{i}"), "victim");
+                    let verdict = stage.on_request(&mut cx).resolve().await;
+                    if verdict == Verdict::Continue {
+                        reached.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        stage
+                            .on_response(&mut cx, &mut response(401))
+                            .resolve()
+                            .await;
+                    }
+                    verdict
+                })
+            })
+            .collect();
+        let mut refused = 0;
+        for task in tasks {
+            if is_locked_out(&task.await.unwrap()) {
+                refused += 1;
+            }
+        }
+        assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(refused, 9);
+        // And the user is locked now, from anywhere.
+        let verdict = stage
+            .on_request(&mut login("192.0.2.1", "victim"))
+            .resolve()
+            .await;
+        assert!(is_locked_out(&verdict));
+    }
+
+    #[tokio::test]
+    async fn successful_logins_never_accumulate_failures() {
+        let stage = LockoutStage::new(three_failures());
+        for _ in 0..9 {
+            assert_eq!(
+                upstream_answers(&stage, login("192.0.2.1", "alice"), 200).await,
+                Verdict::Continue
+            );
+        }
+        // Two failures, then successes: the third attempt is still allowed.
+        for _ in 0..2 {
+            upstream_answers(&stage, login("192.0.2.1", "alice"), 401).await;
+        }
+        for _ in 0..9 {
+            assert_eq!(
+                upstream_answers(&stage, login("192.0.2.1", "alice"), 200).await,
+                Verdict::Continue
+            );
+        }
+        upstream_answers(&stage, login("192.0.2.1", "alice"), 401).await;
+        let verdict = upstream_answers(&stage, login("192.0.2.1", "alice"), 200).await;
+        assert!(is_locked_out(&verdict), "the third failure locks");
+    }
+
+    #[tokio::test]
+    async fn attempts_that_end_without_an_answer_give_their_failure_back() {
+        let limiter = three_failures();
+        let stage = LockoutStage::new(limiter.clone());
+        // Refused by a later stage (not 401), the upstream down, the client
+        // gone: the request is dropped with its reservation.
+        for _ in 0..9 {
+            let mut cx = login("192.0.2.1", "alice");
+            assert_eq!(stage.on_request(&mut cx).resolve().await, Verdict::Continue);
+            drop(cx);
+        }
+        // A correctly signed but expired token on the login operation: refused,
+        // not a guess, given back at once.
+        let expired = CountFailures::new(Arc::new(RefusesBecause("jwt-expired")), limiter.clone());
+        for _ in 0..9 {
+            let mut cx = login("192.0.2.1", "alice");
+            assert_eq!(stage.on_request(&mut cx).resolve().await, Verdict::Continue);
+            expired.on_request(&mut cx).resolve().await;
+            assert!(cx.extensions.get::<Held>().is_none(), "settled");
+        }
+        // A forged one counts once (its reservation, not a second failure):
+        // two leave the third attempt allowed.
+        let forged = CountFailures::new(
+            Arc::new(RefusesBecause("jwt-bad-signature")),
+            limiter.clone(),
+        );
+        for _ in 0..2 {
+            let mut cx = login("192.0.2.1", "alice");
+            assert_eq!(stage.on_request(&mut cx).resolve().await, Verdict::Continue);
+            forged.on_request(&mut cx).resolve().await;
+        }
+        let mut cx = login("192.0.2.1", "alice");
+        assert_eq!(stage.on_request(&mut cx).resolve().await, Verdict::Continue);
+        forged.on_request(&mut cx).resolve().await;
+        let verdict = stage
+            .on_request(&mut login("192.0.2.2", "alice"))
+            .resolve()
+            .await;
+        assert!(is_locked_out(&verdict));
+    }
+
+    /// A store that answers through a future, as Redis does.
+    struct Remote(LocalStore);
+
+    impl rampart_ratelimit::CounterStore for Remote {
+        fn apply(&self, now_us: u64, ops: Vec<rampart_ratelimit::Op>) -> StoreReply<'_> {
+            StoreReply::Pending(Box::pin(async move { Ok(self.0.apply_now(now_us, &ops)) }))
+        }
+
+        fn refund(&self, now_us: u64, ops: Vec<rampart_ratelimit::Op>) -> StoreReply<'_> {
+            StoreReply::Pending(Box::pin(async move {
+                self.0.refund_now(now_us, &ops);
+                Ok(Vec::new())
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dropped_reservation_on_a_remote_store_is_refunded_by_a_task() {
+        let config: RateLimitConfig = serde_json::from_value(serde_json::json!({
+            "lockout": {"max_failures": 2, "window": "5m", "lock_for": "15m", "per_ip": false}
+        }))
+        .unwrap();
+        let limiter = Arc::new(RateLimiter::new(
+            config.compile("rate_limit").unwrap(),
+            Arc::new(Remote(LocalStore::new(1024, 8))),
+            Arc::new(SystemClock),
+        ));
+        let stage = LockoutStage::new(limiter);
+        for _ in 0..6 {
+            let mut cx = login("192.0.2.1", "alice");
+            assert_eq!(stage.on_request(&mut cx).resolve().await, Verdict::Continue);
+            drop(cx);
+            // The refund runs on the runtime.
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
     }
 }

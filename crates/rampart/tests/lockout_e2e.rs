@@ -7,6 +7,8 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use support::*;
 
@@ -48,8 +50,12 @@ components:
         ok: {type: boolean}
 "##;
 
+/// Login attempts with the password `slow` that reached the upstream.
+static SLOW_GUESSES: AtomicUsize = AtomicUsize::new(0);
+
 /// A login API: POST /login succeeds when the body holds the password `right`,
-/// else 401; GET /ok answers 200; GET /private 401 (an expired session).
+/// else 401 (after 300 ms for the password `slow`); GET /ok answers 200; GET
+/// /private 401 (an expired session).
 fn upstream() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -84,6 +90,11 @@ fn upstream() -> u16 {
                         return;
                     }
                     let body = String::from_utf8_lossy(&body);
+                    if body.contains("slow") {
+                        // Slow password hashing: the answer takes a while.
+                        SLOW_GUESSES.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(300));
+                    }
                     let ok = !request_line.starts_with("GET /private")
                         && (!request_line.starts_with("POST /login") || body.contains("right"));
                     let answer: &[u8] = if ok {
@@ -280,4 +291,48 @@ fn expired_tokens_never_lock_and_forged_signatures_do() {
     let r = call(attacker, &fresh);
     assert_eq!((r.status, r.slug().as_str()), (429, "locked-out"));
     assert_eq!(call(spa, &fresh).status, 200);
+}
+
+#[test]
+fn parallel_guesses_reach_the_upstream_no_more_than_max_failures_times() {
+    let gw = gateway("parallel-lockout");
+    // Credential stuffing against one user: twelve guesses at once from twelve
+    // addresses, each within any per-IP burst, against slow password hashing.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=12)
+            .map(|i| {
+                let gw = &gw;
+                scope.spawn(move || gw.login(&format!("203.0.113.{i}"), "victim", "slow").status)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    // No more guesses than max_failures (3) were checked; the rest waited.
+    assert_eq!(SLOW_GUESSES.load(Ordering::SeqCst), 3, "{statuses:?}");
+    assert_eq!((count(401), count(429)), (3, 9), "{statuses:?}");
+    // The user is locked now, even with the right password.
+    assert_eq!(gw.login("203.0.113.50", "victim", "right").status, 429);
+
+    // Legitimate logins leave no failure behind: three times max_failures in a
+    // row, from one address, for one user.
+    for _ in 0..9 {
+        assert_eq!(gw.login("198.51.100.20", "alice", "right").status, 200);
+    }
+    // Logins refused by a later stage before the upstream (a password that is
+    // not a string: the validation stage, whose refusal the login operation
+    // masks as its one `authentication-failed` answer) checked no password:
+    // their reservation goes back as well.
+    for _ in 0..9 {
+        let r = send(
+            gw.port,
+            &Req::post_json("/login", r#"{"username": "alice", "password": 7}"#)
+                .header("X-Forwarded-For", "198.51.100.20"),
+        );
+        assert_eq!(
+            (r.status, r.slug().as_str()),
+            (401, "authentication-failed")
+        );
+    }
+    assert_eq!(gw.login("198.51.100.20", "alice", "right").status, 200);
 }
