@@ -26,6 +26,8 @@
 //! - [`revocation`]: the local revocation list (jti, key prefixes) the gateway
 //!   keeps in sync with Redis; a union that entries leave only by expiring.
 //! - [`problem`]: the problems (401 with RFC 6750 challenges) this crate answers with.
+//! - [`refusal`]: the reason of a refusal, left for the lock-out, and which
+//!   reasons are signs of guessing (they count towards it) and which are not.
 //! - [`config_error`]: configuration errors naming the field path.
 
 pub mod apikey;
@@ -39,11 +41,13 @@ pub mod introspection;
 pub mod jwt;
 pub mod mtls;
 pub mod problem;
+pub mod refusal;
 pub mod revocation;
 pub mod secret;
 pub mod stage;
 
 pub use config::{AuthnConfig, AuthnDeps};
+pub use refusal::AuthnRefusal;
 pub use stage::AuthnStage;
 
 use std::future::Future;

@@ -5,7 +5,8 @@
 //! API key, or client certificate); check the revocation list and any certificate
 //! binding; set `cx.identity`; set the configured identity headers for the
 //! upstream. Every refusal is logged and counted by reason
-//! (`rampart_authn_failures_total{reason}`) and answered with a problem that says
+//! (`rampart_authn_failures_total{reason}`), left in `cx.extensions` as an
+//! [`AuthnRefusal`] for the lock-out, and answered with a problem that says
 //! nothing of the reason.
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::introspection::Introspection;
 use crate::jwt::{JwtError, JwtVerifier};
 use crate::mtls::{self, MtlsMapper};
 use crate::problem;
+use crate::refusal::{AuthnRefusal, reason};
 use crate::revocation::{CredentialKind, RevocationList};
 
 /// Upstream identity headers.
@@ -163,7 +165,10 @@ impl AuthnStage {
             let claims = introspection.check(token).await?;
             introspection.identity(&claims, token)?
         } else {
-            return Err(refusal("bearer-not-accepted", problem::invalid_token()));
+            return Err(refusal(
+                reason::BEARER_NOT_ACCEPTED,
+                problem::invalid_token(),
+            ));
         };
         if let Some(jti) = identity.claims.get("jti").and_then(|v| v.as_str())
             && self.revocations.is_revoked(CredentialKind::Jti, jti)
@@ -195,11 +200,12 @@ impl AuthnStage {
         let location = self.api_keys.as_ref().map(|(_, loc)| loc);
         let presented = credentials::presented(&cx.headers, cx.query.as_deref(), location)
             .map_err(|e| match e {
-                CredentialError::Ambiguous => {
-                    refusal("ambiguous-credentials", problem::ambiguous_credentials())
-                }
+                CredentialError::Ambiguous => refusal(
+                    reason::AMBIGUOUS_CREDENTIALS,
+                    problem::ambiguous_credentials(),
+                ),
                 CredentialError::MalformedBearer => {
-                    refusal("bearer-malformed", problem::invalid_token())
+                    refusal(reason::BEARER_MALFORMED, problem::invalid_token())
                 }
             })?;
         if let Some(token) = &presented.bearer {
@@ -239,12 +245,15 @@ impl AuthnStage {
             return mapper
                 .identity(cert)
                 .map(Some)
-                .ok_or_else(|| refusal("mtls-unmapped", problem::invalid_client_cert()));
+                .ok_or_else(|| refusal(reason::MTLS_UNMAPPED, problem::invalid_client_cert()));
         }
         if self.anonymous {
             return Ok(None);
         }
-        Err(refusal("missing-credential", problem::missing_credential()))
+        Err(refusal(
+            reason::MISSING_CREDENTIAL,
+            problem::missing_credential(),
+        ))
     }
 
     async fn run(&self, cx: &mut RequestCx) -> Verdict {
@@ -281,6 +290,8 @@ impl AuthnStage {
             Err(Refusal { reason, problem }) => {
                 metrics::counter!("rampart_authn_failures_total", "reason" => reason).increment(1);
                 tracing::info!(request_id = %cx.request_id, reason, "authentication refused");
+                // For the lock-out, which counts guesses only (see `refusal`).
+                cx.extensions.insert(AuthnRefusal { reason });
                 Verdict::Respond(problem)
             }
         }

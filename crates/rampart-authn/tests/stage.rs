@@ -379,3 +379,54 @@ fn config_errors_name_the_field() {
     let cfg: Result<AuthnConfig, _> = serde_json::from_value(json!({"anonymous": true, "typo": 1}));
     assert!(cfg.is_err());
 }
+
+/// The reason the stage leaves for the lock-out, and whether it is a guess.
+fn refusal(cx: &RequestCx) -> (&'static str, bool) {
+    let r = cx
+        .extensions
+        .get::<rampart_authn::AuthnRefusal>()
+        .expect("the stage leaves its reason");
+    (r.reason, r.is_guess())
+}
+
+#[tokio::test]
+async fn refusals_leave_their_reason_and_only_guesses_count() {
+    let w = world(json!({})).await;
+    let bearer = |token: &str| request(&[("authorization", &format!("Bearer {token}"))]);
+    // Correctly signed but expired, or revoked: genuine tokens, not guesses.
+    let expired =
+        w.es.sign(&json!({"iss": ISS, "aud": AUD, "sub": "a", "exp": NOW - 3600}));
+    let mut cx = bearer(&expired);
+    assert_eq!(status(&run(&w.stage, &mut cx).await), 401);
+    assert_eq!(refusal(&cx), ("jwt-expired", false));
+    let other_audience =
+        w.es.sign(&json!({"iss": ISS, "aud": "other", "sub": "a", "exp": NOW + 60}));
+    let mut cx = bearer(&other_audience);
+    run(&w.stage, &mut cx).await;
+    assert_eq!(refusal(&cx), ("jwt-wrong-audience", false));
+    // A forged signature (another key under the issuer's kid), an unknown kid,
+    // garbage: guesses.
+    let forger = TestKey::es256("es-1");
+    let mut cx = bearer(&forger.sign(&claims()));
+    assert_eq!(status(&run(&w.stage, &mut cx).await), 401);
+    assert_eq!(refusal(&cx), ("jwt-bad-signature", true));
+    let mut cx = bearer(&TestKey::es256("nope").sign(&claims()));
+    run(&w.stage, &mut cx).await;
+    assert_eq!(refusal(&cx), ("jwt-unknown-kid", true));
+    let mut cx = bearer("a.b.c");
+    run(&w.stage, &mut cx).await;
+    assert_eq!(refusal(&cx), ("jwt-malformed", true));
+    let mut cx = request(&[("x-api-key", "rk_aaaaaaaa_notavalidkey")]);
+    run(&w.stage, &mut cx).await;
+    assert!(refusal(&cx).1, "an unknown API key is a guess");
+    let mut cx = bearer("opaque-bad");
+    run(&w.stage, &mut cx).await;
+    assert_eq!(refusal(&cx), ("introspection-inactive", true));
+    // No credential: not a guess. Accepted: no refusal left.
+    let mut cx = request(&[]);
+    run(&w.stage, &mut cx).await;
+    assert_eq!(refusal(&cx), ("missing-credential", false));
+    let mut cx = bearer(&w.es.sign(&claims()));
+    assert_eq!(run(&w.stage, &mut cx).await, Verdict::Continue);
+    assert!(cx.extensions.get::<rampart_authn::AuthnRefusal>().is_none());
+}

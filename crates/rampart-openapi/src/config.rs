@@ -166,7 +166,9 @@ pub struct OperationOverride {
     /// Added to (and overriding) the API-wide role-visible properties.
     #[serde(default)]
     pub role_visible: BTreeMap<String, Vec<String>>,
-    /// An authentication endpoint: every 4xx becomes one identical answer.
+    /// An authentication endpoint: every 4xx becomes one identical answer, and
+    /// its requests are login attempts for the `rate_limit` lock-out (its
+    /// upstream 401s are failures).
     #[serde(default)]
     pub auth_endpoint: bool,
     /// Deprecation of this operation (overrides the API-wide one).

@@ -8,7 +8,8 @@
 //! response) and a [`ValidationStage`] (`Phase::Validation`: parameters, bodies, mass
 //! assignment; response filtering). Later stages find [`MatchedOperation`] and
 //! [`PathParams`] in `RequestCx::extensions` and the template in `cx.route`; on
-//! authentication operations with a `username_field`, a [`LoginIdentifier`].
+//! authentication operations a [`LoginOperation`] mark and, with a
+//! `username_field`, a [`LoginIdentifier`].
 //!
 //! Semantics worth knowing:
 //! - A member is *declared* when a schema (or a branch of its `allOf`) names it,
@@ -85,5 +86,5 @@ pub use config::{
 pub use engine::{MatchedOperation, OpenApi, PathParams, Routed};
 pub use error::{BuildError, LoadError};
 pub use lifecycle::{Clock, ManualClock, SystemClock};
-pub use login::LoginIdentifier;
+pub use login::{LoginIdentifier, LoginOperation};
 pub use stage::{RouteStage, ValidationStage};

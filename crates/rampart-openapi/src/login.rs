@@ -1,4 +1,5 @@
-//! The login identifier of an authentication request, for the lock-out.
+//! The login identifier of an authentication request, for the lock-out, and
+//! the mark of a login attempt ([`LoginOperation`]).
 //!
 //! The gateway does not understand a login endpoint's body; the configuration names
 //! where the username is (`username_field`, a JSON pointer; for form and multipart
@@ -23,6 +24,14 @@ pub const MAX_LOGIN_BODY: usize = 64 * 1024;
 /// logs in with, and is dropped rather than truncated (truncation would let two
 /// different strings share a lock).
 pub const MAX_IDENTIFIER_BYTES: usize = 256;
+
+/// Marks a request for an authentication operation (`auth_endpoint: true`),
+/// whether or not a [`LoginIdentifier`] could be read from it: the lock-out
+/// treats every such request as a login attempt (an identifier it cannot read,
+/// e.g. a repeated form field the upstream reads anyway, must not make the
+/// attempt free).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginOperation;
 
 /// The login identifier (username) an authentication request names, trimmed.
 /// Its `Debug` form is redacted: users type passwords into username fields, so the

@@ -6,9 +6,9 @@
 //!   (see [`crate::overrides`]).
 //!   On the response, at [`ResponsePhase::ErrorMasking`]: 5xx and undeclared statuses
 //!   become generic problems, authentication endpoints answer every 4xx identically,
-//!   and deprecation headers are added. On authentication operations with a
-//!   `username_field` it reads the body and leaves a [`crate::LoginIdentifier`] for
-//!   the lock-out.
+//!   and deprecation headers are added. On authentication operations it leaves a
+//!   [`crate::LoginOperation`] mark and, with a `username_field`, reads the body
+//!   and leaves a [`crate::LoginIdentifier`], both for the lock-out.
 //! - [`ValidationStage`] at [`Phase::Validation`] (after authentication, so the
 //!   consumer allowlist sees the identity): parameters and body. On the response, at
 //!   [`ResponsePhase::Filtering`]: content type check and body filtering.
@@ -148,6 +148,9 @@ impl Stage for RouteStage {
             }
             Routed::Found(m, params) => {
                 let op = self.api.operation(&m);
+                if op.is_some_and(|o| o.policy.auth_endpoint) {
+                    cx.extensions.insert(login::LoginOperation);
+                }
                 if let (Some(o), Some(body)) = (op, cx.body.as_ref())
                     && let Some(pointer) = &o.policy.username_field
                     && let Some(id) = login::extract(&cx.headers, body, pointer, &o.policy.limits)

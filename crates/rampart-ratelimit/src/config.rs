@@ -19,7 +19,7 @@
 //!       limits: [ { name: consumer, key: consumer, rate: 100, per: 1s, burst: 200 } ]
 //!       quotas: [ { name: monthly, limit: 1000000, period: month } ]
 //!   quota_time_zone: Europe/Paris     # or UTC, or a fixed offset such as "+01:00"
-//!   lockout: { max_failures: 5, window: 5m, lock_for: 15m }
+//!   lockout: { max_failures: 5, window: 5m, lock_for: 15m, upstream_failures: login_operations }
 //!   concurrency: [ { name: reports, key: consumer, max_in_flight: 4, routes: ["GET /reports"] } ]
 //!   headers: { standard: true, legacy: false }
 //!   local: { max_keys: 1048576 }
@@ -33,7 +33,9 @@ use serde::Deserialize;
 use crate::calendar::{self, Period, Zone};
 use crate::key::KeyKind;
 use crate::local::{DEFAULT_MAX_KEYS, DEFAULT_SHARDS};
-use crate::policy::{ConcurrencyLimit, HeaderOptions, Limit, LockoutPolicy, Plan, Policy, Quota};
+use crate::policy::{
+    ConcurrencyLimit, HeaderOptions, Limit, LockoutPolicy, Plan, Policy, Quota, UpstreamFailures,
+};
 
 /// Rate limits, plans, quotas, lock-out and concurrency limits of one API.
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
@@ -138,6 +140,12 @@ pub struct LockoutConfig {
     /// Count failures per username (default true).
     #[serde(default = "yes")]
     pub per_username: bool,
+    /// Which 401 answers of the upstream count as failures: `login_operations`
+    /// (default: only on operations with `auth_endpoint: true` in `openapi`) or
+    /// `every_route` (for upstreams that authenticate every request themselves,
+    /// e.g. HTTP basic authentication).
+    #[serde(default)]
+    pub upstream_failures: UpstreamFailures,
 }
 
 /// A limit on requests in flight.
@@ -503,6 +511,7 @@ impl RateLimitConfig {
                 lock_us: duration(&l.lock_for, p("lockout.lock_for"))?,
                 per_ip: l.per_ip,
                 per_username: l.per_username,
+                upstream_failures: l.upstream_failures,
             }),
         };
         let mut concurrency = Vec::with_capacity(self.concurrency.len());

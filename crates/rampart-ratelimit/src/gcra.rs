@@ -9,7 +9,8 @@
 //! - **Fixed calendar window** (quotas): a counter that expires at the window end.
 //!
 //! A `cost` of 0 asks "would one more request pass?" and never changes state; the
-//! lock-out check uses it.
+//! lock-out check uses it. [`refund`] gives back what an earlier charge took
+//! (the lock-out's reservations, Redis Cluster's partial batches).
 //!
 //! The same arithmetic is written in Lua in `rampart-redis`; tests there check both
 //! agree.
@@ -114,6 +115,41 @@ pub fn window(state: Option<Slot>, now: u64, limit: u64, window_end: u64, cost: 
     }
 }
 
+/// The state after giving back `cost` units charged earlier: a GCRA key's TAT
+/// moves back by `emission × cost`, a window's count drops by `cost`. Charges are
+/// additive, so the charges of other requests made since stay. `None`: the key
+/// is back to full (or was already), the slot can go. `kind` is the op's
+/// algorithm; the same arithmetic as `REFUND_SCRIPT` in `rampart-redis`.
+pub fn refund(
+    state: Option<Slot>,
+    now: u64,
+    kind: crate::store::Algorithm,
+    cost: u64,
+) -> Option<Slot> {
+    let slot = state.filter(|s| s.idle_at > now)?;
+    if cost == 0 {
+        return Some(slot);
+    }
+    match kind {
+        crate::store::Algorithm::Gcra { emission_us, .. } => {
+            let back = slot
+                .value
+                .saturating_sub(emission_us.max(1).saturating_mul(cost));
+            (back > now).then_some(Slot {
+                value: back,
+                idle_at: back,
+            })
+        }
+        crate::store::Algorithm::Window { .. } => {
+            let left = slot.value.saturating_sub(cost);
+            (left > 0).then_some(Slot {
+                value: left,
+                idle_at: slot.idle_at,
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -185,6 +221,45 @@ mod tests {
         let e = run(&mut s, 5 * SEC, SEC, 1);
         assert!(!e.allowed);
         assert_eq!(e.retry_after, 6 * SEC);
+    }
+
+    #[test]
+    fn a_refund_gives_back_exactly_what_was_charged() {
+        use crate::store::Algorithm;
+        let g = Algorithm::Gcra {
+            emission_us: SEC,
+            burst: 3,
+        };
+        let mut s = None;
+        for _ in 0..3 {
+            assert!(run(&mut s, 0, SEC, 3).allowed);
+        }
+        assert!(!run(&mut s, 0, SEC, 3).allowed);
+        // One back: one more passes, and only one.
+        s = refund(s, 0, g, 1);
+        assert!(run(&mut s, 0, SEC, 3).allowed);
+        assert!(!run(&mut s, 0, SEC, 3).allowed);
+        // All back: the key is as if absent.
+        assert_eq!(refund(s, 0, g, 3), None);
+        // Nothing to give back from an idle key, nor more than was charged.
+        assert_eq!(refund(s, 10 * SEC, g, 1), None);
+        let w = Algorithm::Window {
+            limit: 3,
+            window_end_us: 100,
+        };
+        let two = Some(Slot {
+            value: 2,
+            idle_at: 100,
+        });
+        assert_eq!(
+            refund(two, 10, w, 1),
+            Some(Slot {
+                value: 1,
+                idle_at: 100
+            })
+        );
+        assert_eq!(refund(two, 10, w, 5), None);
+        assert_eq!(refund(two, 100, w, 1), None, "a window that ended");
     }
 
     #[test]

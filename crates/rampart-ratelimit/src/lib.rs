@@ -21,7 +21,8 @@
 //! - [`calendar`]: day and month windows in UTC, a fixed offset or an IANA zone.
 //! - [`limiter`]: the engine, [`RateLimiter`].
 //! - [`lockout`], [`adaptive`], [`concurrency`]: lock-out after failures, per-key
-//!   rate reductions, in-flight permits.
+//!   rate reductions, in-flight permits; [`username`]: the form usernames are
+//!   compared in by the lock-out.
 //! - [`headers`]: `RateLimit-Policy`/`RateLimit` (IETF draft), `X-RateLimit-*`, the
 //!   429 problems.
 //! - [`stage`]: the pre-auth and consumer `Stage`s.
@@ -40,6 +41,7 @@ pub mod lockout;
 pub mod policy;
 pub mod stage;
 pub mod store;
+pub mod username;
 
 pub use adaptive::AdaptiveLimits;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -48,7 +50,7 @@ pub use headers::RateLimitReport;
 pub use key::KeyKind;
 pub use limiter::{Checked, RateLimiter, Scope};
 pub use local::LocalStore;
-pub use lockout::Lockout;
-pub use policy::Policy;
+pub use lockout::{Lockout, Reservation, Reserved};
+pub use policy::{Policy, UpstreamFailures};
 pub use stage::{ConsumerRateLimitStage, PreAuthRateLimitStage};
 pub use store::{Algorithm, CounterStore, Op, Outcome, StoreError, StoreReply};

@@ -160,9 +160,11 @@ impl RateLimiter {
         &self.adaptive
     }
 
-    /// The lock-out tracker, when configured. The gateway calls
-    /// [`Lockout::record_failure`] on each authentication failure and
-    /// [`Lockout::check`] with the username before verifying a password.
+    /// The lock-out tracker, when configured. The gateway reserves a failure
+    /// when a login attempt starts ([`Lockout::reserve`], which also checks the
+    /// locks) and confirms or refunds it by the outcome; other requests are
+    /// checked with [`Lockout::check`] and their failures recorded with
+    /// [`Lockout::record_failure`].
     pub fn lockout(&self) -> Option<&Lockout> {
         self.lockout.as_ref()
     }

@@ -192,6 +192,25 @@ impl LocalStore {
         outcomes
     }
 
+    /// Gives back what `ops` charged (see [`CounterStore::refund`]); synchronous.
+    pub fn refund_now(&self, now: u64, ops: &[Op]) {
+        for op in ops {
+            let hash = self.seed.hash_one(&op.key);
+            let Some(shard) = self.shards.get(self.shard_of(hash)) else {
+                continue;
+            };
+            let mut map = shard.lock();
+            match crate::gcra::refund(map.get(&hash).copied(), now, op.algorithm, op.cost) {
+                Some(slot) => {
+                    map.insert(hash, slot);
+                }
+                None => {
+                    map.remove(&hash);
+                }
+            }
+        }
+    }
+
     /// Frees at least an eighth of a full shard: idle slots first, then the slots
     /// nearest to idle. Amortised O(1) per insert.
     fn make_room(&self, map: &mut SlotMap, now: u64) {
@@ -214,6 +233,11 @@ impl LocalStore {
 impl CounterStore for LocalStore {
     fn apply(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
         StoreReply::Ready(Ok(self.apply_now(now_us, &ops)))
+    }
+
+    fn refund(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
+        self.refund_now(now_us, &ops);
+        StoreReply::Ready(Ok(Vec::new()))
     }
 }
 
@@ -292,6 +316,25 @@ mod tests {
         }
         assert!(store.len() <= store.capacity());
         assert!(store.evicted_busy() > 0);
+    }
+
+    #[test]
+    fn a_refund_gives_back_one_charge_and_keeps_the_others() {
+        let store = LocalStore::new(64, 1);
+        let op = gcra("k", 1, 3);
+        for _ in 0..3 {
+            assert!(store.apply_now(0, std::slice::from_ref(&op))[0].allowed);
+        }
+        assert!(!store.apply_now(0, std::slice::from_ref(&op))[0].allowed);
+        store.refund_now(0, std::slice::from_ref(&op));
+        assert!(store.apply_now(0, std::slice::from_ref(&op))[0].allowed);
+        assert!(!store.apply_now(0, std::slice::from_ref(&op))[0].allowed);
+        // Everything given back: the slot goes.
+        store.refund_now(0, &[op.clone(), op.clone(), op.clone()]);
+        assert!(store.is_empty());
+        // A refund of a key never charged changes nothing.
+        store.refund_now(0, &[gcra("other", 1, 3)]);
+        assert!(store.is_empty());
     }
 
     #[test]

@@ -1,18 +1,42 @@
 //! Brute-force lock-out: repeated authentication failures per client IP and per
 //! username within a window lock that key for a configured time.
 //!
-//! Two keys per subject, both GCRA so they work on every [`CounterStore`]:
+//! Three keys per subject, all GCRA so they work on every [`CounterStore`]:
 //! - the failure counter `lf:<subject>`: burst `max_failures`, one failure forgiven
 //!   every `window / max_failures`; the failure that empties it sets the lock;
+//! - the attempt counter `la:<subject>`, with the same parameters: failures plus
+//!   login attempts in flight (see below);
 //! - the lock `lk:<subject>`: emission `lock_for`, burst 1. Setting it charges one
 //!   unit (TAT = now + lock_for); "is it locked?" is a probe (cost 0) that fails
 //!   while TAT is in the future, and its retry time is the lock's remaining time.
 //!   Setting a lock that is already set is refused by the store and changes nothing,
 //!   so failures cannot extend a lock indefinitely.
 //!
-//! Usernames are compared case-insensitively (Unicode lower case, surrounding
-//! white space ignored) and only their SHA-256 becomes a key: keys live in a shared
-//! Redis and in logs of stores, and users type passwords into username fields.
+//! Login attempts reserve a failure before the credential is checked
+//! ([`Lockout::reserve`]): one unit of each subject's attempt counter is charged
+//! when the attempt starts, in the same all-or-nothing batch as the lock probes,
+//! and the attempt is refused (429) when a lock is set or the attempt counter is
+//! empty. Counting only when the 401 came back let a credential-stuffing run send
+//! many guesses in parallel (against slow password hashing, a whole burst) before
+//! the first failure was recorded; now at most `max_failures` attempts per subject
+//! are in flight or failed within the window. When the attempt fails
+//! ([`Lockout::confirm`]) its unit stays and the failure is counted in `lf`, which
+//! alone decides the lock: attempts still in flight are no failures (a user's
+//! double-click, an office behind one address logging in at nine must not lock
+//! anyone). Otherwise the unit is given back ([`Lockout::refund`]). Failures
+//! outside logins ([`Lockout::record_failure`]) are charged to both counters. The
+//! cost: a subject has at most `max_failures` login attempts in flight at once
+//! (an address shared by many users logging in at the same moment gets 429 past
+//! that), and while its attempt counter is empty a lock that has expired is
+//! followed by refusals until one failure is forgiven (`window / max_failures`).
+//! A gateway that dies with attempts in flight leaves their units charged until
+//! the window forgives them.
+//!
+//! Usernames are compared in the loose form login backends use (NFKC, case
+//! folded, invisible characters removed, surrounding white space ignored: see
+//! [`crate::username`]), so `ＡＬＩＣＥ` or `al\u{200B}ice` count against `alice`'s
+//! lock; only the SHA-256 of that form becomes a key: keys live in a shared Redis
+//! and in logs of stores, and users type passwords into username fields.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -22,7 +46,30 @@ use rampart_core::Problem;
 use crate::clock::Clock;
 use crate::headers;
 use crate::policy::LockoutPolicy;
-use crate::store::{Algorithm, CounterStore, Op, StoreError};
+use crate::store::{Algorithm, CounterStore, Op, StoreError, StoreReply};
+
+/// One attempt unit per subject held for a login attempt in flight: settle it
+/// with [`Lockout::confirm`] (the attempt failed) or [`Lockout::refund`] (it did
+/// not, or never reached a verdict). Dropping it unsettled leaves the units
+/// charged until the window forgives them: the caller must refund.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "a reservation must be confirmed or refunded"]
+pub struct Reservation {
+    ip: IpAddr,
+    subjects: Vec<String>,
+}
+
+/// What [`Lockout::reserve`] decided.
+#[derive(Debug)]
+pub enum Reserved {
+    /// Not locked: the attempt units are held for this attempt.
+    Held(Reservation),
+    /// Locked, or as many attempts failed or in flight as allowed: the 429.
+    Refused(Problem),
+    /// Nothing tracked for this attempt (no subject: only usernames are
+    /// counted and it has none).
+    Untracked,
+}
 
 /// Failure counting and locks over a counter store.
 pub struct Lockout {
@@ -46,7 +93,8 @@ fn subject_ip(ip: IpAddr) -> String {
 /// The key subject of a username: a hash of its normalised form (128 bits are
 /// plenty to keep distinct usernames apart).
 fn subject_user(username: &str) -> String {
-    let normalised = username.trim().to_lowercase();
+    // Every spelling the backend takes for this account shares one lock.
+    let normalised = crate::username::normalise(username);
     let mut out = String::with_capacity(40);
     out.push_str("user:{");
     crate::key::push_digest(&mut out, b"rampart-lockout-user\0", normalised.as_bytes());
@@ -64,6 +112,11 @@ impl Lockout {
         }
     }
 
+    /// The policy.
+    pub fn policy(&self) -> &LockoutPolicy {
+        &self.policy
+    }
+
     fn lock_op(&self, subject: &str, cost: u64) -> Op {
         Op {
             key: format!("lk:{subject}"),
@@ -75,9 +128,19 @@ impl Lockout {
         }
     }
 
+    /// One failure of `subject`, counted in `lf`.
     fn failure_op(&self, subject: &str) -> Op {
+        self.counter_op("lf", subject)
+    }
+
+    /// One attempt (a failure or a login in flight) of `subject`, in `la`.
+    fn attempt_op(&self, subject: &str) -> Op {
+        self.counter_op("la", subject)
+    }
+
+    fn counter_op(&self, counter: &str, subject: &str) -> Op {
         Op {
-            key: format!("lf:{subject}"),
+            key: format!("{counter}:{subject}"),
             algorithm: Algorithm::Gcra {
                 // Rounded up: more failures than allowed must never fit in the window.
                 emission_us: self
@@ -135,8 +198,110 @@ impl Lockout {
             .map(headers::locked_out))
     }
 
+    /// Starts a login attempt by `ip` for `username`: in one all-or-nothing
+    /// batch, checks that no subject is locked and charges one attempt to each
+    /// subject's attempt counter. Refused (nothing charged) when a lock is set or
+    /// an attempt counter is empty, which bounds the attempts in flight plus the
+    /// failures in the window by `max_failures`.
+    pub async fn reserve(
+        &self,
+        ip: IpAddr,
+        username: Option<&str>,
+    ) -> Result<Reserved, StoreError> {
+        let subjects = self.subjects(ip, username);
+        if subjects.is_empty() {
+            return Ok(Reserved::Untracked);
+        }
+        let mut ops: Vec<Op> = subjects.iter().map(|s| self.lock_op(s, 0)).collect();
+        ops.extend(subjects.iter().map(|s| self.attempt_op(s)));
+        let now = self.clock.now_micros();
+        let outcomes = self.store.apply(now, ops).resolve().await?;
+        let refused = outcomes
+            .iter()
+            .filter(|o| !o.allowed)
+            .map(|o| o.retry_after_us)
+            .max();
+        Ok(match refused {
+            Some(retry_after_us) => Reserved::Refused(headers::locked_out(retry_after_us)),
+            // A reply too short would be a store bug: refuse rather than hold
+            // units that were not charged.
+            None if outcomes.len() < subjects.len() * 2 => {
+                Reserved::Refused(headers::locked_out(0))
+            }
+            None => Reserved::Held(Reservation { ip, subjects }),
+        })
+    }
+
+    /// The attempt of `reservation` failed: its attempt units stay charged, the
+    /// failure is counted, and each subject whose failure counter it empties is
+    /// locked. Returns whether one was.
+    pub async fn confirm(&self, reservation: Reservation) -> Result<bool, StoreError> {
+        let Reservation { ip, subjects } = reservation;
+        let mut locked = false;
+        for subject in &subjects {
+            locked |= self.count_failure(subject, ip).await?;
+        }
+        Ok(locked)
+    }
+
+    /// The attempt of `reservation` did not fail (or never got an answer): its
+    /// units are given back.
+    pub async fn refund(&self, reservation: Reservation) -> Result<(), StoreError> {
+        self.refund_reply(&reservation).resolve().await.map(drop)
+    }
+
+    /// The store's reply to refunding `reservation`, not yet awaited: a local
+    /// store has answered already (ready), a remote one acts only when polled.
+    pub fn refund_reply(&self, reservation: &Reservation) -> StoreReply<'_> {
+        let ops = reservation
+            .subjects
+            .iter()
+            .map(|s| self.attempt_op(s))
+            .collect();
+        self.store.refund(self.clock.now_micros(), ops)
+    }
+
+    /// Sets `subject`'s lock; whether it was not set already.
+    async fn set_lock(&self, subject: &str, ip: IpAddr, now: u64) -> Result<bool, StoreError> {
+        let set = self
+            .store
+            .apply(now, vec![self.lock_op(subject, 1)])
+            .resolve()
+            .await?;
+        if !set.first().is_some_and(|o| o.allowed) {
+            return Ok(false);
+        }
+        // Usernames stay out of the log: users type passwords into them.
+        let kind = if subject.starts_with("ip:") {
+            "client_ip"
+        } else {
+            "username"
+        };
+        tracing::warn!(target: "rampart::ratelimit", kind, client.ip = %ip, "locked out after repeated authentication failures");
+        Ok(true)
+    }
+
+    /// Counts one failure of `subject`, locking it when that empties its
+    /// failure counter; whether it locked. Each subject on its own: the IP's
+    /// count must grow even when the username's is exhausted, unlike the
+    /// all-or-nothing request limits.
+    async fn count_failure(&self, subject: &str, ip: IpAddr) -> Result<bool, StoreError> {
+        let now = self.clock.now_micros();
+        let out = self
+            .store
+            .apply(now, vec![self.failure_op(subject)])
+            .resolve()
+            .await?;
+        let exhausted = out.first().is_none_or(|o| !o.allowed || o.remaining == 0);
+        if exhausted {
+            return self.set_lock(subject, ip, now).await;
+        }
+        Ok(false)
+    }
+
     /// Records one authentication failure for `ip` and `username`; returns whether
-    /// this failure locked one of them.
+    /// this failure locked one of them. For failures of requests that reserved
+    /// none (not login attempts); a reserved one is [`Lockout::confirm`]ed.
     pub async fn record_failure(
         &self,
         ip: IpAddr,
@@ -144,32 +309,14 @@ impl Lockout {
     ) -> Result<bool, StoreError> {
         let mut locked = false;
         for subject in self.subjects(ip, username) {
+            locked |= self.count_failure(&subject, ip).await?;
+            // Also an attempt, so that fewer logins may be in flight; refused
+            // when the attempt counter is already empty, which is as good.
             let now = self.clock.now_micros();
-            // Each subject separately: the IP's count must grow even when the
-            // username's is exhausted, unlike the all-or-nothing request limits.
-            let out = self
-                .store
-                .apply(now, vec![self.failure_op(&subject)])
+            self.store
+                .apply(now, vec![self.attempt_op(&subject)])
                 .resolve()
                 .await?;
-            let exhausted = out.first().is_none_or(|o| !o.allowed || o.remaining == 0);
-            if exhausted {
-                let set = self
-                    .store
-                    .apply(now, vec![self.lock_op(&subject, 1)])
-                    .resolve()
-                    .await?;
-                if set.first().is_some_and(|o| o.allowed) {
-                    // Usernames stay out of the log: users type passwords into them.
-                    let kind = if subject.starts_with("ip:") {
-                        "client_ip"
-                    } else {
-                        "username"
-                    };
-                    tracing::warn!(target: "rampart::ratelimit", kind, client.ip = %ip, "locked out after repeated authentication failures");
-                    locked = true;
-                }
-            }
         }
         Ok(locked)
     }
@@ -188,6 +335,7 @@ mod tests {
             lock_us: 1_000_000,
             per_ip: true,
             per_username: false,
+            upstream_failures: Default::default(),
         };
         let store = Arc::new(crate::local::LocalStore::new(16, 1));
         let clock = Arc::new(crate::clock::ManualClock::at_micros(0));
@@ -200,6 +348,22 @@ mod tests {
                 burst: 3
             }
         );
+    }
+
+    #[test]
+    fn unicode_variants_of_a_username_share_its_lock() {
+        let a = subject_user("alice");
+        for variant in [
+            "ＡＬＩＣＥ",
+            "al\u{200B}ice",
+            "a\u{00AD}li\u{FE0F}ce",
+            "\u{FEFF}Alice",
+        ] {
+            assert_eq!(subject_user(variant), a, "{variant:?}");
+        }
+        assert_eq!(subject_user("STRASSE"), subject_user("straße"));
+        assert_ne!(subject_user("alicé"), a);
+        assert_ne!(subject_user("bob"), a);
     }
 
     #[test]

@@ -64,6 +64,22 @@ pub struct LockoutPolicy {
     pub per_ip: bool,
     /// Count per username.
     pub per_username: bool,
+    /// Which upstream 401s are failures.
+    pub upstream_failures: UpstreamFailures,
+}
+
+/// Which 401 answers of the upstream count as authentication failures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamFailures {
+    /// Only on login operations (`auth_endpoint: true` in the API's `openapi`
+    /// section): elsewhere a 401 is mostly an expired session or token, and
+    /// counting it would lock out its client's address for every route.
+    #[default]
+    LoginOperations,
+    /// On every route: for upstreams that check a password on every request
+    /// themselves (HTTP basic authentication).
+    EveryRoute,
 }
 
 /// A limit on requests in flight.

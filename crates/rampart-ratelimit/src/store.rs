@@ -10,6 +10,11 @@
 //! strict per-route limit would silently drain its daily quota, and an attacker could
 //! burn a victim's shared allowance (global, per route) with requests that are refused
 //! anyway. The cost is that refused requests are free, which is what a limit means.
+//!
+//! A batch that passed can be given back later with [`CounterStore::refund`]: the
+//! lock-out charges a failure when a login attempt starts (so that parallel
+//! attempts cannot all pass before the first failure is counted) and refunds it
+//! when the attempt did not fail.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -146,10 +151,22 @@ pub trait CounterStore: Send + Sync + 'static {
     /// op, in order. The ops are owned so that a remote store can move them into its
     /// future; nothing happens until a pending reply is polled.
     fn apply(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_>;
+
+    /// Gives back what an earlier successful [`CounterStore::apply`] of these ops
+    /// charged (the lock-out reserves a failure when a login starts and gives it
+    /// back when the login did not fail): see [`crate::gcra::refund`]. Each op is
+    /// refunded on its own (a refund cannot be refused); a key that is gone or
+    /// back to full stays so. The reply holds no outcomes. Callers refund only
+    /// what they charged: a refund of a charge never made hands out units.
+    fn refund(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_>;
 }
 
 impl<S: CounterStore + ?Sized> CounterStore for std::sync::Arc<S> {
     fn apply(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
         (**self).apply(now_us, ops)
+    }
+
+    fn refund(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
+        (**self).refund(now_us, ops)
     }
 }

@@ -201,3 +201,33 @@ fn json_schema_is_generated() {
         assert!(text.contains(field), "{field} missing from the schema");
     }
 }
+
+#[test]
+fn upstream_failures_default_to_login_operations() {
+    use rampart_ratelimit::UpstreamFailures;
+    let lockout = |extra: serde_json::Value| {
+        let mut l = json!({ "max_failures": 3, "window": "5m", "lock_for": "15m" });
+        l.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value::<RateLimitConfig>(json!({ "lockout": l }))
+    };
+    let policy = |extra| {
+        lockout(extra)
+            .unwrap()
+            .compile("")
+            .unwrap()
+            .lockout
+            .unwrap()
+    };
+    assert_eq!(
+        policy(json!({})).upstream_failures,
+        UpstreamFailures::LoginOperations
+    );
+    assert_eq!(
+        policy(json!({ "upstream_failures": "every_route" })).upstream_failures,
+        UpstreamFailures::EveryRoute
+    );
+    let e = lockout(json!({ "upstream_failures": "all" })).unwrap_err();
+    assert!(e.to_string().contains("login_operations"), "{e}");
+}

@@ -1,4 +1,5 @@
-//! Brute-force lock-out: failures per IP and per username lock the key.
+//! Brute-force lock-out: failures per IP and per username lock the key; login
+//! attempts reserve their failure while in flight.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use rampart_core::Verdict;
-use rampart_ratelimit::PreAuthRateLimitStage;
+use rampart_ratelimit::{PreAuthRateLimitStage, Reservation, Reserved};
 use serde_json::json;
 
 fn config() -> serde_json::Value {
@@ -134,4 +135,63 @@ fn credential_stuffing_from_one_ip_locks_the_ip_not_the_victims() {
             .unwrap()
             .is_none()
     );
+}
+
+fn held(r: Reserved) -> Reservation {
+    match r {
+        Reserved::Held(reservation) => reservation,
+        other => panic!("expected a reservation, got {other:?}"),
+    }
+}
+
+#[test]
+fn login_attempts_in_flight_count_against_the_limit_until_settled() {
+    let (limiter, _clock) = limiter(config());
+    let lockout = limiter.lockout().unwrap();
+    let reserve = |last: u8| {
+        now_or_never(lockout.reserve(ip(&format!("192.0.2.{last}")), Some("victim"))).unwrap()
+    };
+    // Three attempts in flight for one user: a fourth, from anywhere, waits.
+    let in_flight: Vec<Reservation> = (1..=3).map(|i| held(reserve(i))).collect();
+    let Reserved::Refused(p) = reserve(4) else {
+        panic!("a fourth attempt in flight")
+    };
+    assert_eq!(p.kind.slug, "locked-out");
+    assert!(header(&p, "retry-after").is_some());
+    // The refused attempt charged nothing: its address has all its failures left.
+    let from_4: Vec<Reservation> = ["u1", "u2", "u3"]
+        .iter()
+        .map(|u| held(now_or_never(lockout.reserve(ip("192.0.2.4"), Some(u))).unwrap()))
+        .collect();
+    for r in from_4 {
+        now_or_never(lockout.refund(r)).unwrap();
+    }
+    // One succeeds (refunded): room for one more.
+    let mut in_flight = in_flight.into_iter();
+    now_or_never(lockout.refund(in_flight.next().unwrap())).unwrap();
+    let fourth = held(reserve(4));
+    // The other three fail: the last one locks the user.
+    assert!(!now_or_never(lockout.confirm(in_flight.next().unwrap())).unwrap());
+    assert!(!now_or_never(lockout.confirm(in_flight.next().unwrap())).unwrap());
+    assert!(
+        now_or_never(lockout.confirm(fourth)).unwrap(),
+        "the third failure locks"
+    );
+    let p = now_or_never(lockout.check(ip("198.51.100.1"), Some("victim")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(header(&p, "retry-after"), Some("900"));
+    assert!(matches!(reserve(9), Reserved::Refused(_)));
+}
+
+#[test]
+fn attempts_nobody_tracks_reserve_nothing() {
+    let (limiter, _clock) = limiter(json!({
+        "lockout": { "max_failures": 3, "window": "5m", "lock_for": "15m", "per_ip": false }
+    }));
+    let lockout = limiter.lockout().unwrap();
+    assert!(matches!(
+        now_or_never(lockout.reserve(ip("192.0.2.1"), None)).unwrap(),
+        Reserved::Untracked
+    ));
 }

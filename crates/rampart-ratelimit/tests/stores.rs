@@ -20,6 +20,13 @@ impl CounterStore for Deferred {
     fn apply(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
         StoreReply::Pending(Box::pin(async move { Ok(self.0.apply_now(now_us, &ops)) }))
     }
+
+    fn refund(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
+        StoreReply::Pending(Box::pin(async move {
+            self.0.refund_now(now_us, &ops);
+            Ok(Vec::new())
+        }))
+    }
 }
 
 /// A shared store that is down, configured to fail closed.
@@ -27,6 +34,10 @@ struct Down;
 
 impl CounterStore for Down {
     fn apply(&self, _now_us: u64, _ops: Vec<Op>) -> StoreReply<'_> {
+        StoreReply::Ready(Err(StoreError::Unavailable("connection refused".into())))
+    }
+
+    fn refund(&self, _now_us: u64, _ops: Vec<Op>) -> StoreReply<'_> {
         StoreReply::Ready(Err(StoreError::Unavailable("connection refused".into())))
     }
 }

@@ -101,10 +101,12 @@ end
 return out
 "#;
 
-/// Gives back what a batch charged (Redis Cluster only: when one slot's part of a
-/// batch was refused after another slot's part was committed). Same arguments as
+/// Gives back what a batch charged: when one slot's part of a batch was refused
+/// after another slot's part was committed (Redis Cluster), and for
+/// `CounterStore::refund` (a lock-out reservation given back). Same arguments as
 /// [`BATCH_SCRIPT`]; a GCRA key's TAT moves back by `emission × cost` (charges are
-/// additive, so other requests' charges stay), a window's count drops by `cost`.
+/// additive, so other requests' charges stay), a window's count drops by `cost`:
+/// `rampart_ratelimit::gcra::refund` in Lua.
 pub const REFUND_SCRIPT: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])

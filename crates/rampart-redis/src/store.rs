@@ -15,6 +15,9 @@
 //! answers the wrong number of values gets the same refund of the others before
 //! the batch fails (and goes to the outage fallback).
 //!
+//! Refunds ([`CounterStore::refund`], the lock-out giving back a reserved
+//! failure) run the same refund script, one call (per slot in a cluster).
+//!
 //! Outage: a failed or timed-out call marks Redis down (metric, one log line) and
 //! the batch goes to the fallback: this instance's own [`LocalStore`] when failing
 //! open, or an error (503) when failing closed. While down, one request per retry
@@ -255,6 +258,67 @@ impl RedisStore {
         .await
     }
 
+    /// Runs the refund script over `ops`: one call, or one per hash slot in a
+    /// cluster. Each op's refund stands on its own, so a failed slot does not
+    /// undo the others (its units stay charged: conservative).
+    async fn refund_round_trip(&self, ops: &[Op]) -> Result<(), String> {
+        match &self.conn {
+            Conn::Single(manager) => {
+                let mut conn = manager.clone();
+                self.run_script::<_, i64>(&self.refund, &mut conn, ops)
+                    .await
+                    .map(drop)
+            }
+            Conn::Cluster(cluster) => {
+                let mut conn = match tokio::time::timeout(
+                    self.timeout,
+                    cluster
+                        .conn
+                        .get_or_try_init(|| cluster.client.get_async_connection()),
+                )
+                .await
+                {
+                    Ok(Ok(c)) => c.clone(),
+                    Ok(Err(e)) => return Err(e.to_string()),
+                    Err(_) => return Err("timed out connecting".into()),
+                };
+                let mut failed = None;
+                for (_, part) in split_by_slot(&self.prefix, ops) {
+                    if let Err(e) = self
+                        .run_script::<_, i64>(&self.refund, &mut conn, &part)
+                        .await
+                    {
+                        failed = Some(e);
+                    }
+                }
+                failed.map_or(Ok(()), Err)
+            }
+        }
+    }
+
+    /// A refund (see [`CounterStore::refund`]). While Redis is down, a store
+    /// failing open refunds its local fallback, where the charge went.
+    async fn refund_async(&self, now_us: u64, ops: Vec<Op>) -> StoreResult {
+        if self.health.should_try() {
+            match self.refund_round_trip(&ops).await {
+                Ok(()) => {
+                    self.health.success();
+                    return Ok(Vec::new());
+                }
+                Err(error) => self
+                    .health
+                    .failure(&error, self.mode == OutageMode::FailOpen),
+            }
+        }
+        match self.mode {
+            OutageMode::FailOpen => {
+                self.fallback.refund_now(now_us, &ops);
+                Ok(Vec::new())
+            }
+            OutageMode::FailClosed => Err(StoreError::Unavailable("redis unreachable".into())),
+        }
+    }
+
     async fn apply_async(&self, now_us: u64, ops: Vec<Op>) -> StoreResult {
         if self.health.should_try() {
             match self.round_trip(&ops).await {
@@ -416,6 +480,10 @@ fn parse(reply: &[i64], n: usize) -> Result<Vec<Outcome>, String> {
 impl CounterStore for RedisStore {
     fn apply(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
         StoreReply::Pending(Box::pin(self.apply_async(now_us, ops)))
+    }
+
+    fn refund(&self, now_us: u64, ops: Vec<Op>) -> StoreReply<'_> {
+        StoreReply::Pending(Box::pin(self.refund_async(now_us, ops)))
     }
 }
 

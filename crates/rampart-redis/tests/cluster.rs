@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use http::HeaderMap;
 use rampart_ratelimit::key::Facts;
-use rampart_ratelimit::{Checked, RateLimitConfig, RateLimiter, Scope, SystemClock};
+use rampart_ratelimit::{Checked, RateLimitConfig, RateLimiter, Reserved, Scope, SystemClock};
 use rampart_redis::{OutageMode, RedisStore, RedisStoreConfig};
 use serde_json::json;
 
@@ -299,4 +299,49 @@ async fn a_failing_slot_refunds_the_slots_already_charged() {
         .await
         .unwrap();
     assert_eq!(out[0].remaining, 2, "the failed batch was refunded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_lockout_reservations_are_refunded_in_every_slot() {
+    let cluster = start_cluster();
+    let config: RateLimitConfig = serde_json::from_value(json!({
+        "lockout": { "max_failures": 2, "window": "5m", "lock_for": "15m" }
+    }))
+    .unwrap();
+    let limiter = RateLimiter::new(
+        config.compile("").unwrap(),
+        Arc::new(store(&cluster)),
+        Arc::new(SystemClock),
+    );
+    let lockout = limiter.lockout().unwrap();
+    let ip: IpAddr = "203.0.113.7".parse().unwrap();
+    // The IP's and the user's keys live in two slots; each attempt reserves
+    // in both and a successful login refunds both.
+    for _ in 0..6 {
+        let Reserved::Held(r) = lockout.reserve(ip, Some("victim")).await.unwrap() else {
+            panic!("a refunded login left an attempt behind");
+        };
+        lockout.refund(r).await.unwrap();
+    }
+    // Two in flight: a third waits, for the user from another IP too.
+    let (Reserved::Held(first), Reserved::Held(second)) = (
+        lockout.reserve(ip, Some("victim")).await.unwrap(),
+        lockout.reserve(ip, Some("victim")).await.unwrap(),
+    ) else {
+        panic!("two attempts fit");
+    };
+    let other: IpAddr = "198.51.100.1".parse().unwrap();
+    assert!(matches!(
+        lockout.reserve(other, Some("victim")).await.unwrap(),
+        Reserved::Refused(_)
+    ));
+    // Refused in the user's slot: the other IP's slot was given back.
+    for user in ["a", "b"] {
+        let Reserved::Held(r) = lockout.reserve(other, Some(user)).await.unwrap() else {
+            panic!("the refused attempt charged its IP");
+        };
+        lockout.refund(r).await.unwrap();
+    }
+    lockout.confirm(first).await.unwrap();
+    assert!(lockout.confirm(second).await.unwrap(), "two failures lock");
 }

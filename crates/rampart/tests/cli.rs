@@ -575,8 +575,11 @@ fn repeated_failed_logins_lock_the_client_out() {
     let (mut child, gateway, _) = serve(
         &path,
         |gateway, admin| {
+            // No `openapi` section marks /login as a login operation: the
+            // upstream's 401s count on every route.
             config(gateway, admin, upstream, "/")
-                + "    rate_limit:\n      lockout: {max_failures: 3, window: 5m, lock_for: 1m}\n"
+                + "    rate_limit:\n      lockout: {max_failures: 3, window: 5m, lock_for: 1m, \
+                   upstream_failures: every_route}\n"
         },
         "/ok",
     );

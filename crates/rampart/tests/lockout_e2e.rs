@@ -7,6 +7,8 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use support::*;
 
@@ -30,6 +32,11 @@ paths:
     get:
       responses:
         "200": {description: ok, content: {application/json: {schema: {$ref: "#/components/schemas/Ok"}}}}
+  /private:
+    get:
+      responses:
+        "200": {description: ok, content: {application/json: {schema: {$ref: "#/components/schemas/Ok"}}}}
+        "401": {description: session expired}
 components:
   schemas:
     Credentials:
@@ -43,8 +50,12 @@ components:
         ok: {type: boolean}
 "##;
 
+/// Login attempts with the password `slow` that reached the upstream.
+static SLOW_GUESSES: AtomicUsize = AtomicUsize::new(0);
+
 /// A login API: POST /login succeeds when the body holds the password `right`,
-/// else 401; GET /ok answers 200.
+/// else 401 (after 300 ms for the password `slow`); GET /ok answers 200; GET
+/// /private 401 (an expired session).
 fn upstream() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -79,7 +90,13 @@ fn upstream() -> u16 {
                         return;
                     }
                     let body = String::from_utf8_lossy(&body);
-                    let ok = !request_line.starts_with("POST /login") || body.contains("right");
+                    if body.contains("slow") {
+                        // Slow password hashing: the answer takes a while.
+                        SLOW_GUESSES.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(300));
+                    }
+                    let ok = !request_line.starts_with("GET /private")
+                        && (!request_line.starts_with("POST /login") || body.contains("right"));
                     let answer: &[u8] = if ok {
                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"
                     } else {
@@ -132,10 +149,11 @@ impl Gateway {
     }
 
     fn get(&self, client: &str) -> Resp {
-        send(
-            self.port,
-            &Req::get("/ok").header("X-Forwarded-For", client),
-        )
+        self.get_path("/ok", client)
+    }
+
+    fn get_path(&self, path: &str, client: &str) -> Resp {
+        send(self.port, &Req::get(path).header("X-Forwarded-For", client))
     }
 }
 
@@ -153,6 +171,12 @@ fn failed_logins_for_one_username_from_many_ips_lock_that_username() {
     assert!(r.header("retry-after").is_some());
     // ...spelt in another case, or in a form body.
     assert_eq!(gw.login("203.0.113.51", " VICTIM", "right").status, 429);
+    // Full width with a zero-width space: the same account to the backend.
+    assert_eq!(
+        gw.login("203.0.113.53", "ｖｉｃ\u{200B}ＴＩＭ", "right")
+            .status,
+        429
+    );
     let form = Req {
         method: "POST".into(),
         target: "/login".into(),
@@ -184,6 +208,11 @@ fn failed_logins_for_one_username_from_many_ips_lock_that_username() {
 fn failed_logins_from_one_ip_behind_a_trusted_proxy_lock_that_ip() {
     let gw = gateway("ip-lockout");
     let attacker = "198.51.100.7";
+    // A session that expired: the upstream's 401s outside the login operation
+    // are no guesses (`upstream_failures: login_operations`, the default).
+    for _ in 0..5 {
+        assert_eq!(gw.get_path("/private", attacker).status, 401);
+    }
     // Password spraying: one IP, a new username for every guess.
     for user in ["u1", "u2"] {
         assert_eq!(gw.login(attacker, user, "guess").status, 401);
@@ -199,4 +228,111 @@ fn failed_logins_from_one_ip_behind_a_trusted_proxy_lock_that_ip() {
     // (one failure each).
     assert_eq!(gw.get("198.51.100.8").status, 200);
     assert_eq!(gw.login("198.51.100.8", "u1", "right").status, 200);
+}
+
+/// An API behind JWT authentication (keys from a JWKS file) with a lock-out of
+/// three failures; its upstream answers 200.
+fn jwt_gateway(name: &str, issuer: &rampart_adapters::DevIssuer) -> Gateway {
+    let dir = temp_dir(name);
+    let (port, admin, up) = (free_port(), free_port(), upstream());
+    std::fs::write(
+        dir.join("jwks.json"),
+        rampart_adapters::DevIssuer::jwks(&[issuer]),
+    )
+    .unwrap();
+    let config = format!(
+        "listeners:\n  - bind: 127.0.0.1:{port}\nadmin:\n  bind: 127.0.0.1:{admin}\n\
+         trusted_proxies: [127.0.0.1]\n\
+         audit:\n  sinks: [{{file: {{path: audit.jsonl}}}}]\n\
+         apis:\n  - name: a\n    path_prefix: /\n    upstream: {{url: http://127.0.0.1:{up}}}\n\
+         \x20   authn:\n      jwt:\n        issuers:\n\
+         \x20         - {{issuer: \"https://idp.test\", audiences: [api], algorithms: [EdDSA], jwks_file: jwks.json}}\n\
+         \x20   rate_limit:\n      lockout: {{max_failures: 3, window: 5m, lock_for: 1m}}\n"
+    );
+    let path = dir.join("rampart.yaml");
+    std::fs::write(&path, config).unwrap();
+    let proc = serve(&dir, &path, port, "/ok");
+    Gateway { port, dir, proc }
+}
+
+#[test]
+fn expired_tokens_never_lock_and_forged_signatures_do() {
+    rampart_authn::install_crypto_provider();
+    let issuer = rampart_adapters::DevIssuer::generate("k1").unwrap();
+    let gw = jwt_gateway("jwt-lockout", &issuer);
+    let token = |issuer: &rampart_adapters::DevIssuer, exp: u64| {
+        issuer
+            .sign(&serde_json::json!({"iss": "https://idp.test", "aud": "api", "sub": "spa", "exp": exp}))
+            .unwrap()
+    };
+    let call = |client: &str, token: &str| {
+        let value = format!("Bearer {token}");
+        send(
+            gw.port,
+            &Req::get("/ok")
+                .header("X-Forwarded-For", client)
+                .header("Authorization", &value),
+        )
+    };
+    let (spa, attacker) = ("192.0.2.10", "192.0.2.66");
+    // An app whose token expired fires its calls, over and over: correctly
+    // signed, so not a guess; its address is never locked.
+    let expired = token(&issuer, 1_000_000_000);
+    for _ in 0..10 {
+        assert_eq!(call(spa, &expired).status, 401);
+    }
+    let fresh = token(&issuer, 4_102_444_800);
+    assert_eq!(call(spa, &fresh).status, 200);
+    // Tokens signed by another key under the issuer's key id: forged.
+    let forger = rampart_adapters::DevIssuer::generate("k1").unwrap();
+    for _ in 0..3 {
+        assert_eq!(call(attacker, &token(&forger, 4_102_444_800)).status, 401);
+    }
+    let r = call(attacker, &fresh);
+    assert_eq!((r.status, r.slug().as_str()), (429, "locked-out"));
+    assert_eq!(call(spa, &fresh).status, 200);
+}
+
+#[test]
+fn parallel_guesses_reach_the_upstream_no_more_than_max_failures_times() {
+    let gw = gateway("parallel-lockout");
+    // Credential stuffing against one user: twelve guesses at once from twelve
+    // addresses, each within any per-IP burst, against slow password hashing.
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=12)
+            .map(|i| {
+                let gw = &gw;
+                scope.spawn(move || gw.login(&format!("203.0.113.{i}"), "victim", "slow").status)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    // No more guesses than max_failures (3) were checked; the rest waited.
+    assert_eq!(SLOW_GUESSES.load(Ordering::SeqCst), 3, "{statuses:?}");
+    assert_eq!((count(401), count(429)), (3, 9), "{statuses:?}");
+    // The user is locked now, even with the right password.
+    assert_eq!(gw.login("203.0.113.50", "victim", "right").status, 429);
+
+    // Legitimate logins leave no failure behind: three times max_failures in a
+    // row, from one address, for one user.
+    for _ in 0..9 {
+        assert_eq!(gw.login("198.51.100.20", "alice", "right").status, 200);
+    }
+    // Logins refused by a later stage before the upstream (a password that is
+    // not a string: the validation stage, whose refusal the login operation
+    // masks as its one `authentication-failed` answer) checked no password:
+    // their reservation goes back as well.
+    for _ in 0..9 {
+        let r = send(
+            gw.port,
+            &Req::post_json("/login", r#"{"username": "alice", "password": 7}"#)
+                .header("X-Forwarded-For", "198.51.100.20"),
+        );
+        assert_eq!(
+            (r.status, r.slug().as_str()),
+            (401, "authentication-failed")
+        );
+    }
+    assert_eq!(gw.login("198.51.100.20", "alice", "right").status, 200);
 }

@@ -2,8 +2,8 @@
 //! bodies (`request_schema`) and parameters (`parameters`), and the login
 //! identifier of authentication endpoints (`username_field`).
 
-use rampart_core::Stage;
-use rampart_openapi::{LoginIdentifier, OpenApiConfig};
+use rampart_core::{Stage, Verdict};
+use rampart_openapi::{LoginIdentifier, LoginOperation, OpenApiConfig};
 
 use crate::support::*;
 
@@ -139,4 +139,29 @@ fn the_route_stage_reads_the_login_identifier_of_configured_operations() {
     let mut cx = login();
     passes(&plain, &mut cx);
     assert!(cx.extensions.get::<LoginIdentifier>().is_none());
+    // Still a login attempt for the lock-out.
+    assert!(cx.extensions.get::<LoginOperation>().is_some());
+    let mut cx = json(req("POST", "/v1/users"), ALICE);
+    passes(&plain, &mut cx);
+    assert!(cx.extensions.get::<LoginOperation>().is_none());
+}
+
+#[test]
+fn a_login_whose_identifier_cannot_be_read_is_still_a_login_attempt() {
+    let api = api_with(
+        cfg("  login:
+    auth_endpoint: true
+    username_field: /username
+"),
+        NOW,
+    );
+    // No string at the pointer: no identifier, but the lock-out must still
+    // count the attempt (per client IP).
+    let mut cx = json(
+        req("POST", "/v1/login"),
+        r#"{"username":["Alice"],"password":"x"}"#,
+    );
+    assert_eq!(done(api.route.on_request(&mut cx)), Verdict::Continue);
+    assert!(cx.extensions.get::<LoginIdentifier>().is_none());
+    assert!(cx.extensions.get::<LoginOperation>().is_some());
 }
