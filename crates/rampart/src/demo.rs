@@ -185,7 +185,7 @@ pub async fn run() -> anyhow::Result<()> {
     std::fs::write(dir.join("openapi.yaml"), DEMO_SPEC)?;
     let config = rampart_config::load(&config_path)
         .map_err(|errors| anyhow::anyhow!("demo configuration refused:\n{errors}"))?;
-    let adapters = crate::start_adapters(&config).await?;
+    let adapters = crate::start_adapters(&config, false).await?;
     let credentials = credentials(&config, &issuer, admin_api_token).await?;
     let factory = Arc::new(crate::stages::EngineStages::with_adapters(adapters));
     let server = rampart_gateway::Server::bind(config, factory).await?;

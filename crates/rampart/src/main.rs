@@ -192,7 +192,7 @@ async fn check(file: &std::path::Path) -> ExitCode {
             // still checked (their `authn` sections need the adapters, so those
             // are left out rather than reported as a second, derived error).
             let mut errors = Vec::new();
-            let factory = match start_adapters(&config).await {
+            let factory = match start_adapters(&config, true).await {
                 Ok(adapters) => stages::EngineStages::with_adapters(adapters),
                 Err(err) => {
                     let (field, message) = stages::split_field("", "identity", &format!("{err:#}"));
@@ -258,7 +258,7 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
     let early_hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let config = rampart_config::load(&path)
         .map_err(|errors| anyhow::anyhow!("configuration refused:\n{errors}"))?;
-    let adapters = start_adapters(&config).await?;
+    let adapters = start_adapters(&config, false).await?;
     let factory = Arc::new(stages::EngineStages::with_adapters(adapters));
     let mut server = rampart_gateway::Server::bind(config, factory).await?;
     if let Some(hangups) = early_hangups {
@@ -292,10 +292,16 @@ pub(crate) async fn shutdown_signal() {
 
 /// Starts the identity adapters of a configuration (defaults when it has no
 /// `identity` section): outbound HTTP, the key store, shared revocation.
+/// `check_only`: for `rampart check`, which must leave no trace: the key
+/// store is checked, never created or written.
 pub(crate) async fn start_adapters(
     config: &rampart_config::Config,
+    check_only: bool,
 ) -> anyhow::Result<Arc<rampart_adapters::Adapters>> {
-    let identity = identity_config(config);
+    let mut identity = identity_config(config);
+    if let Some(store) = identity.key_store.as_mut() {
+        store.check_only = check_only;
+    }
     let clock: Arc<dyn rampart_authn::clock::Clock> = Arc::new(rampart_authn::clock::SystemClock);
     let (max_entries, retention) = identity
         .revocation

@@ -286,6 +286,43 @@ fn check_refuses_route_names_the_spec_does_not_declare() {
 }
 
 #[test]
+fn check_creates_no_key_store_and_finds_one_it_could_not_make() {
+    // `sudo rampart check` before the first start made a root-owned
+    // `keys.db` (and -wal, -shm) the service's user could not open.
+    let dir = temp_dir("check-keystore");
+    std::fs::write(dir.join("pepper"), "p".repeat(48)).unwrap();
+    let yaml = |path: &str| {
+        format!(
+            "listeners:\n  - bind: 127.0.0.1:1\nidentity:\n  key_store:\n    path: {path}\n    pepper: file:pepper\napis:\n  - name: a\n    upstream: {{url: http://x}}\n"
+        )
+    };
+    let (code, stderr) = check(&dir, "store.yaml", &yaml("keys.db"));
+    assert_eq!(code, Some(0), "{stderr}");
+    let made: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("keys.db"))
+        .collect();
+    assert!(made.is_empty(), "check created {made:?}");
+    // A store `serve` could not create is found.
+    let (code, stderr) = check(&dir, "nodir.yaml", &yaml("missing/keys.db"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("identity.key_store.path"), "{stderr}");
+    // An existing store is read, not written: its bytes stay the same.
+    let serve_made = Command::new(RAMPART)
+        .args(["keys", "--config"])
+        .arg(dir.join("store.yaml"))
+        .args(["list"])
+        .output()
+        .unwrap();
+    assert!(serve_made.status.success(), "{serve_made:?}");
+    let before = std::fs::read(dir.join("keys.db")).unwrap();
+    let (code, stderr) = check(&dir, "store.yaml", &yaml("keys.db"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(std::fs::read(dir.join("keys.db")).unwrap(), before);
+}
+
+#[test]
 fn check_reports_a_bad_identity_section_with_its_line_and_still_checks_the_apis() {
     let dir = temp_dir("identity");
     std::fs::write(dir.join("pepper"), "p".repeat(48)).unwrap();

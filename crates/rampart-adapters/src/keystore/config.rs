@@ -35,6 +35,13 @@ pub struct KeyStoreConfig {
     /// apply here (shared revocation applies at once). 0 disables. Default 1000.
     #[serde(default = "default_cache_ttl_ms")]
     pub cache_ttl_ms: u64,
+    /// Set by `rampart check`: the database is looked at, never created or
+    /// written (a check run as root before the first start left a root-owned
+    /// store that the service's user could then not open), and an empty
+    /// in-memory store stands in for it.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub check_only: bool,
 }
 
 impl std::fmt::Debug for KeyStoreConfig {
@@ -63,6 +70,7 @@ impl KeyStoreConfig {
             pepper: pepper.into(),
             timeout_ms: default_timeout_ms(),
             cache_ttl_ms: default_cache_ttl_ms(),
+            check_only: false,
         }
     }
 

@@ -19,8 +19,15 @@ use crate::AdapterError;
 impl KeyStoreConfig {
     /// Opens the store this section names (schema created if new). `path` is the
     /// section's field path for errors.
+    /// With [`check_only`](Self::check_only), the file is checked without
+    /// being created or written, and an empty in-memory store is returned.
     pub async fn open(&self, path: &str) -> Result<SqliteKeyStore, AdapterError> {
-        SqliteKeyStore::open(&self.path, self.timeout(path)?, path).await
+        let timeout = self.timeout(path)?;
+        if self.check_only {
+            SqliteKeyStore::check(&self.path, timeout, path).await?;
+            return SqliteKeyStore::in_memory().await;
+        }
+        SqliteKeyStore::open(&self.path, timeout, path).await
     }
 }
 

@@ -44,22 +44,34 @@ pub(crate) async fn ensure(pool: &SqlitePool) -> Result<(), AdapterError> {
     let version: i64 = sqlx::query_scalar("PRAGMA user_version")
         .fetch_one(&mut *tx)
         .await?;
-    match version {
-        0 => {
-            sqlx::query(CREATE).execute(&mut *tx).await?;
-            // PRAGMA takes no bound parameters; the value is our constant.
-            sqlx::query("PRAGMA user_version = 1")
-                .execute(&mut *tx)
-                .await?;
-        }
-        VERSION => {}
-        newer => {
-            return Err(AdapterError::invalid(
-                "key_store.path",
-                format!("database schema version {newer} is newer than this build's {VERSION}"),
-            ));
-        }
+    if version == 0 {
+        sqlx::query(CREATE).execute(&mut *tx).await?;
+        // PRAGMA takes no bound parameters; the value is our constant.
+        sqlx::query("PRAGMA user_version = 1")
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        check_version(version, "key_store")?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The schema version of a database (0: none yet), read without writing.
+pub(crate) async fn version(pool: &SqlitePool) -> Result<i64, AdapterError> {
+    Ok(sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Refuses a schema newer than this build's (0, none yet, is fine: it is
+/// made at the first start). `field` is the section's field path.
+pub(crate) fn check_version(version: i64, field: &str) -> Result<(), AdapterError> {
+    match version {
+        0 | VERSION => Ok(()),
+        newer => Err(AdapterError::invalid(
+            format!("{field}.path"),
+            format!("database schema version {newer} is newer than this build's {VERSION}"),
+        )),
+    }
 }

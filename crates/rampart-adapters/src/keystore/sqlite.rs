@@ -87,6 +87,43 @@ impl SqliteKeyStore {
         Ok(Self { pool, timeout })
     }
 
+    /// What [`open`](Self::open) would find wrong, without creating or
+    /// writing anything: an existing database must open read-only with a
+    /// schema this build reads; a missing one needs its directory.
+    pub async fn check(path: &Path, timeout: Duration, field: &str) -> Result<(), AdapterError> {
+        if !path.exists() {
+            let dir = path
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            return if dir.is_dir() {
+                Ok(())
+            } else {
+                Err(AdapterError::invalid(
+                    format!("{field}.path"),
+                    format!("cannot create: directory {} does not exist", dir.display()),
+                ))
+            };
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .create_if_missing(false)
+            .busy_timeout(timeout);
+        let connect = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(timeout)
+            .connect_with(options);
+        let pool = tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| AdapterError::StoreTimeout)??;
+        let version = tokio::time::timeout(timeout, schema::version(&pool))
+            .await
+            .map_err(|_| AdapterError::StoreTimeout)?;
+        pool.close().await;
+        schema::check_version(version?, field)
+    }
+
     /// An in-memory database (tests, demos).
     pub async fn in_memory() -> Result<Self, AdapterError> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?;
