@@ -644,3 +644,85 @@ fn a_line_that_starts_with_the_boundary_but_is_not_one_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_path_exclusion_is_not_met_by_a_path_that_leaves_it_through_dot_segments() {
+    // The rule file switches the WAF off under /api/upload. The gateway
+    // forwards `/api/upload/../users` as `/api/users`: that request must be
+    // inspected like any request for /api/users.
+    let d = std::env::temp_dir().join(format!("rampart-waf-path-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("rules.conf"),
+        "SecRule REQUEST_FILENAME \"@beginsWith /api/upload\" \"id:1,phase:1,pass,nolog,ctl:ruleEngine=Off\"\n\
+         SecRule ARGS \"@detectSQLi\" \"id:1001,phase:2,deny,log\"\n",
+    )
+    .unwrap();
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("rules.conf")],
+    })))
+    .unwrap();
+    let sqli_query = "q=1%27%20UNION%20SELECT%20password%20FROM%20users--%20";
+    let sqli_body = r#"{"name":"x' UNION SELECT password FROM users-- "}"#;
+    let at = |raw: &str, normalised: &str, query: Option<&str>, body: Option<&str>| {
+        let mut c = cx(Method::POST, normalised, query, body);
+        c.raw_target = raw.into();
+        c
+    };
+    for raw in [
+        "/api/upload/../users",
+        "/api/upload/%2e%2e/users",
+        "/api/upload/.%2E/users",
+        "/api/upload/x/../../users",
+    ] {
+        let mut by_query = at(raw, "/api/users", Some(sqli_query), None);
+        assert!(
+            matches!(verdict(&stage, &mut by_query), Verdict::Respond(_)),
+            "{raw} with a query: {:?}",
+            by_query.notes.waf
+        );
+        let mut by_body = at(raw, "/api/users", None, Some(sqli_body));
+        assert!(
+            matches!(verdict(&stage, &mut by_body), Verdict::Respond(_)),
+            "{raw} with a body: {:?}",
+            by_body.notes.waf
+        );
+    }
+    // What the exclusion is for: uploads are not inspected, also when the
+    // client wrote the path with dot segments that stay inside it.
+    for (raw, normalised) in [
+        ("/api/upload/x", "/api/upload/x"),
+        ("/api/upload/a/../x", "/api/upload/x"),
+    ] {
+        let mut upload = at(raw, normalised, Some(sqli_query), Some(sqli_body));
+        assert_eq!(
+            verdict(&stage, &mut upload),
+            Verdict::Continue,
+            "{raw}: {:?}",
+            upload.notes.waf
+        );
+    }
+    let mut direct = at("/api/users", "/api/users", Some(sqli_query), None);
+    assert!(matches!(verdict(&stage, &mut direct), Verdict::Respond(_)));
+}
+
+#[test]
+fn the_crs_traversal_rules_still_see_the_dot_segments_of_the_target_as_sent() {
+    let setup = Path::new("/etc/modsecurity/crs/crs-setup.conf");
+    if !setup.is_file() {
+        println!("skipping: Debian modsecurity-crs not installed");
+        return;
+    }
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [setup, "/usr/share/modsecurity-crs/rules/*.conf"],
+    })))
+    .unwrap();
+    let mut c = cx(Method::GET, "/etc/passwd", None, None);
+    c.raw_target = "/static/../../etc/passwd".into();
+    assert!(matches!(verdict(&stage, &mut c), Verdict::Respond(_)));
+    assert!(
+        c.notes.waf.matched_rules.contains(&930110),
+        "{:?}",
+        c.notes.waf
+    );
+}

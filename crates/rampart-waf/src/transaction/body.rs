@@ -7,12 +7,16 @@ use crate::ruleset::Settings;
 use crate::seclang::actions::BodyProcessor;
 
 /// Parses the request line into URI, path, basename, query and ARGS_GET.
+/// `app_path`: the path the application receives, when a proxy changed it
+/// (removed dot segments); REQUEST_FILENAME and REQUEST_BASENAME are taken
+/// from it rather than from `uri`.
 pub(crate) fn set_request_line(
     data: &mut RequestData,
     ids: &mut Ids,
     settings: &Settings,
     method: &str,
     uri: &str,
+    app_path: Option<&str>,
     protocol: &str,
 ) {
     data.method = Some(ids.item(Vec::new(), method.as_bytes().to_vec()));
@@ -40,8 +44,12 @@ pub(crate) fn set_request_line(
         None => (relative, None),
     };
     // As in ModSecurity, REQUEST_FILENAME and REQUEST_BASENAME are
-    // percent-decoded (REQUEST_URI is not).
-    let decoded = percent_decode(path.as_bytes());
+    // percent-decoded (REQUEST_URI is not). Behind a proxy they name what the
+    // application gets: a rule that turns inspection off for
+    // `@beginsWith /api/upload` must not be met by `/api/upload/../users`,
+    // which the application receives as `/api/users` (REQUEST_URI and
+    // REQUEST_LINE keep the `../` for the traversal rules).
+    let decoded = percent_decode(app_path.unwrap_or(path).as_bytes());
     let base = decoded
         .rsplit(|&c| c == b'/')
         .next()

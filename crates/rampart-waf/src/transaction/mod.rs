@@ -274,6 +274,31 @@ impl Transaction {
             &self.rs.settings,
             method,
             uri,
+            None,
+            protocol,
+        );
+    }
+
+    /// [`Transaction::set_request_line`] for a proxy that forwards the path
+    /// changed (dot segments removed): `path` (no query) is what the
+    /// application receives. REQUEST_FILENAME and REQUEST_BASENAME come from
+    /// it, so rules that select requests by path (exclusions) see the path
+    /// that is served; REQUEST_URI, REQUEST_URI_RAW and REQUEST_LINE keep the
+    /// target as sent.
+    pub fn set_request_line_with_path(
+        &mut self,
+        method: &str,
+        uri: &str,
+        path: &str,
+        protocol: &str,
+    ) {
+        body::set_request_line(
+            &mut self.data,
+            &mut self.ids,
+            &self.rs.settings,
+            method,
+            uri,
+            Some(path),
             protocol,
         );
     }
