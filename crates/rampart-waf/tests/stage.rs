@@ -726,3 +726,96 @@ fn the_crs_traversal_rules_still_see_the_dot_segments_of_the_target_as_sent() {
         c.notes.waf
     );
 }
+
+/// A POST whose body comes without a Content-Type (chunked, as a script
+/// might send it).
+fn untyped(body: &[u8]) -> RequestCx {
+    let mut c = cx(Method::POST, "/items", None, None);
+    c.headers
+        .insert("transfer-encoding", HeaderValue::from_static("chunked"));
+    c.body = Some(Bytes::copy_from_slice(body));
+    c
+}
+
+#[test]
+fn a_json_body_without_content_type_is_inspected_as_json() {
+    // FastAPI parses a body without Content-Type as JSON; the WAF picked no
+    // body processor for it, so its members never became ARGS.
+    let attack = r#"{"name":"x' UNION SELECT password FROM users-- "}"#;
+    for stage in body_stages() {
+        for body in [
+            attack.to_string(),
+            format!("\r\n  {attack}"),
+            format!(r#"[{attack}]"#),
+            r#""x' UNION SELECT password FROM users-- ""#.to_string(),
+        ] {
+            let mut c = untyped(body.as_bytes());
+            assert!(
+                matches!(verdict(&stage, &mut c), Verdict::Respond(_)),
+                "{body}: {:?}",
+                c.notes.waf
+            );
+        }
+        // An empty Content-Type is no Content-Type to FastAPI either.
+        let mut empty_type = untyped(attack.as_bytes());
+        empty_type
+            .headers
+            .insert("content-type", HeaderValue::from_static(""));
+        assert!(matches!(
+            verdict(&stage, &mut empty_type),
+            Verdict::Respond(_)
+        ));
+        // Legitimate clients that leave the header out are not broken: JSON,
+        // and bodies that are not JSON at all (left as they were).
+        for body in [
+            &br#"{"name":"widget","price":3,"tags":["a","b"]}"#[..],
+            b"hello world",
+            b"42",
+            b"\x89PNG\r\n\x1a\n",
+        ] {
+            let mut legit = untyped(body);
+            assert_eq!(
+                verdict(&stage, &mut legit),
+                Verdict::Continue,
+                "{}: {:?}",
+                String::from_utf8_lossy(body),
+                legit.notes.waf
+            );
+        }
+    }
+}
+
+#[test]
+fn an_untyped_body_that_looks_like_json_but_does_not_parse_is_refused() {
+    // Python's json.loads reads NaN, a UTF-8 byte order mark and UTF-16,
+    // which this parser does not: such a body must not pass unread.
+    let d = rules_dir();
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf")],
+    })))
+    .unwrap();
+    let utf16: Vec<u8> = r#"{"q":"x' UNION SELECT password FROM users-- "}"#
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    for body in [
+        &br#"{"n":NaN,"q":"x' UNION SELECT password FROM users-- "}"#[..],
+        b"\xef\xbb\xbf{\"q\":\"x' UNION SELECT password FROM users-- \"}",
+        &utf16,
+        b"{\"q\":",
+    ] {
+        let mut c = untyped(body);
+        assert!(
+            matches!(verdict(&stage, &mut c), Verdict::Respond(_)),
+            "{}: {:?}",
+            String::from_utf8_lossy(body),
+            c.notes.waf
+        );
+        assert!(c.notes.waf.matched_rules.contains(&200002));
+    }
+    // With a Content-Type the body is what the type says, as before.
+    let mut text = untyped(br#"{"name":"x' UNION SELECT password FROM users-- "}"#);
+    text.headers
+        .insert("content-type", HeaderValue::from_static("text/plain"));
+    assert_eq!(verdict(&stage, &mut text), Verdict::Continue);
+}

@@ -31,7 +31,7 @@ use regex::bytes::Regex;
 
 use crate::rule::Rule;
 use crate::ruleset::Ruleset;
-use crate::seclang::actions::{EngineMode, IdRange};
+use crate::seclang::actions::{BodyProcessor, EngineMode, IdRange};
 use crate::seclang::targets::Exclusion;
 pub use data::Item;
 pub(crate) use data::{BaseKeyCache, Collection, SlotCache};
@@ -330,7 +330,9 @@ impl Transaction {
             .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
     }
 
-    /// Parses the body (if body access is on) and runs phase 2.
+    /// Parses the body (if body access is on) and runs phase 2. A body
+    /// without Content-Type for which no rule chose a processor is read as
+    /// JSON when it looks like JSON (see `body::json_without_content_type`).
     pub fn process_request_body(&mut self) -> Option<&Interruption> {
         self.process_request_headers();
         if self.phase_done < 2 {
@@ -338,6 +340,11 @@ impl Transaction {
             if self.interruption.is_none() {
                 if self.runtime.body_access {
                     let body = std::mem::take(&mut self.body);
+                    if self.vars.body_processor.is_none()
+                        && body::json_without_content_type(&self.data, &body)
+                    {
+                        self.vars.body_processor = Some(BodyProcessor::Json);
+                    }
                     body::process(
                         &mut self.data,
                         &mut self.ids,
