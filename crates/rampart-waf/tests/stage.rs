@@ -819,3 +819,129 @@ fn an_untyped_body_that_looks_like_json_but_does_not_parse_is_refused() {
         .insert("content-type", HeaderValue::from_static("text/plain"));
     assert_eq!(verdict(&stage, &mut text), Verdict::Continue);
 }
+
+/// A multipart body of `parts` text fields, each part with `types`
+/// `Content-Type` headers, and a last field `url` holding `url`.
+fn many_part_headers(parts: usize, types: usize, url: &str) -> String {
+    let mut body = String::new();
+    for i in 0..parts {
+        body.push_str(&format!(
+            "--X\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n"
+        ));
+        for _ in 0..types {
+            body.push_str("Content-Type: text/plain\r\n");
+        }
+        body.push_str("\r\nv\r\n");
+    }
+    body.push_str(&format!(
+        "--X\r\nContent-Disposition: form-data; name=\"url\"\r\n\r\n{url}\r\n--X--\r\n"
+    ));
+    body
+}
+
+#[test]
+fn a_request_that_overflows_tx_is_refused() {
+    // Each rule writes one TX variable per argument; 900 arguments and five
+    // rules are more than TX keeps (4096). A dropped write could be the one
+    // a later rule decides on, so the request is refused (200008).
+    let d = std::env::temp_dir().join(format!("rampart-waf-txfull-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let mut rules = String::new();
+    for (i, prefix) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        rules.push_str(&format!(
+            "SecRule ARGS \"@rx .\" \"id:{},phase:2,pass,nolog,setvar:'tx.{prefix}_%{{MATCHED_VAR_NAME}}=1'\"\n",
+            1200 + i
+        ));
+    }
+    std::fs::write(d.join("rules.conf"), rules).unwrap();
+    let with = |recommended: bool| {
+        WafStage::new(&config(serde_json::json!({
+            "rules": [d.join("rules.conf")],
+            "recommended_rules": recommended,
+        })))
+        .unwrap()
+    };
+    let stage = with(true);
+    let query: Vec<String> = (0..900).map(|i| format!("p{i}=1")).collect();
+    let query = query.join("&");
+    let mut overflow = cx(Method::GET, "/login", Some(&query), None);
+    let Verdict::Respond(problem) = verdict(&stage, &mut overflow) else {
+        panic!("a request that overflowed TX passed")
+    };
+    assert_eq!(problem.kind.slug, "waf-blocked");
+    assert!(
+        overflow.notes.waf.matched_rules.contains(&200008),
+        "{:?}",
+        overflow.notes.waf
+    );
+    // Fewer arguments fit: nothing is refused.
+    let query: Vec<String> = (0..600).map(|i| format!("p{i}=1")).collect();
+    let mut fits = cx(Method::GET, "/login", Some(&query.join("&")), None);
+    assert_eq!(verdict(&stage, &mut fits), Verdict::Continue);
+    // Without the recommended rules the overflow is not refused (the
+    // documented fail-open of `recommended_rules: false`).
+    let mut unguarded = cx(
+        Method::GET,
+        "/login",
+        Some(
+            &(0..900)
+                .map(|i| format!("p{i}=1"))
+                .collect::<Vec<_>>()
+                .join("&"),
+        ),
+        None,
+    );
+    assert_eq!(verdict(&with(false), &mut unguarded), Verdict::Continue);
+}
+
+#[test]
+fn crs_multipart_part_headers_that_overflow_tx_do_not_hide_an_rfi() {
+    // CRS 922150 writes one TX variable per multipart part header; past
+    // TX's limit the variables of 931130 (RFI, paranoia level 2) were
+    // dropped and the link passed.
+    let setup = Path::new("/etc/modsecurity/crs/crs-setup.conf");
+    if !setup.is_file() {
+        println!("skipping: Debian modsecurity-crs not installed");
+        return;
+    }
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [setup, "/usr/share/modsecurity-crs/rules/*.conf"],
+        "paranoia_level": 2,
+    })))
+    .unwrap();
+    let rfi = "http://attacker.example/shell.txt";
+    let mut small = post(
+        "multipart/form-data; boundary=X",
+        &many_part_headers(1, 1, rfi),
+    );
+    assert!(matches!(verdict(&stage, &mut small), Verdict::Respond(_)));
+    assert!(
+        small.notes.waf.matched_rules.contains(&931130),
+        "{:?}",
+        small.notes.waf
+    );
+    let mut overflow = post(
+        "multipart/form-data; boundary=X",
+        &many_part_headers(150, 31, rfi),
+    );
+    assert!(
+        matches!(verdict(&stage, &mut overflow), Verdict::Respond(_)),
+        "{:?}",
+        overflow.notes.waf
+    );
+    assert!(
+        overflow.notes.waf.matched_rules.contains(&200008),
+        "{:?}",
+        overflow.notes.waf
+    );
+    let mut legit = post(
+        "multipart/form-data; boundary=X",
+        &many_part_headers(3, 1, "https://api.example.com/x"),
+    );
+    assert_eq!(
+        verdict(&stage, &mut legit),
+        Verdict::Continue,
+        "{:?}",
+        legit.notes.waf
+    );
+}

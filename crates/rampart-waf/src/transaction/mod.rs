@@ -33,6 +33,7 @@ use crate::rule::Rule;
 use crate::ruleset::Ruleset;
 use crate::seclang::actions::{BodyProcessor, EngineMode, IdRange};
 use crate::seclang::targets::Exclusion;
+pub(crate) use collection::TX_LIMIT_FLAG;
 pub use data::Item;
 pub(crate) use data::{BaseKeyCache, Collection, SlotCache};
 use data::{Ids, RequestData};
