@@ -10,7 +10,7 @@ use regex::bytes::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::error::LoadError;
+use crate::error::{LoadError, LoadWarning};
 use crate::ruleset::{Ruleset, RulesetBuilder};
 use crate::seclang::actions::IdRange;
 use crate::seclang::targets::{Exclusion, parse_targets};
@@ -178,6 +178,30 @@ pub struct CompiledWaf {
     /// Blocking or detection-only.
     pub mode: WafMode,
     pub(crate) exclusions: Vec<CompiledExclusion>,
+    pub(crate) warnings: Vec<WafWarning>,
+}
+
+impl CompiledWaf {
+    /// What the configuration asks for that loads but leaves requests less
+    /// inspected than it says (for the gateway to log when it builds the stage).
+    pub fn warnings(&self) -> &[WafWarning] {
+        &self.warnings
+    }
+}
+
+/// Something a WAF configuration says that is accepted but weakens it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WafWarning {
+    /// A rule file directive that has no effect, with file and line.
+    Rules(LoadWarning),
+}
+
+impl std::fmt::Display for WafWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Rules(w) => write!(f, "rules: {w}"),
+        }
+    }
 }
 
 /// Rule id of the generated `SecAction` carrying the paranoia level and
@@ -318,10 +342,17 @@ impl WafConfig {
                 targets,
             });
         }
+        let warnings: Vec<WafWarning> = ruleset
+            .warnings()
+            .iter()
+            .cloned()
+            .map(WafWarning::Rules)
+            .collect();
         Ok(CompiledWaf {
             ruleset: Arc::new(ruleset),
             mode: self.mode,
             exclusions,
+            warnings,
         })
     }
 

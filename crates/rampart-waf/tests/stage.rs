@@ -945,3 +945,35 @@ fn crs_multipart_part_headers_that_overflow_tx_do_not_hide_an_rfi() {
         legit.notes.waf
     );
 }
+
+#[test]
+fn what_weakens_the_waf_is_reported_as_warnings() {
+    let d = rules_dir();
+    std::fs::write(
+        d.join("unicode.conf"),
+        "SecRuleEngine On\n\nSecUnicodeMapFile unicode.mapping 20127\n",
+    )
+    .unwrap();
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("unicode.conf"), d.join("rules.conf")],
+    })))
+    .unwrap();
+    let warnings: Vec<String> = stage
+        .compiled()
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let unicode = format!(
+        "{}:3: SecUnicodeMapFile has no effect",
+        d.join("unicode.conf").display()
+    );
+    assert!(warnings[0].contains(&unicode), "{warnings:?}");
+    // The default configuration has nothing to warn about.
+    let quiet = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf")],
+    })))
+    .unwrap();
+    assert!(quiet.compiled().warnings().is_empty());
+}
