@@ -74,7 +74,8 @@ pub struct WafConfig {
     /// one, requests a regex could not be decided on within the
     /// backtracking limit, requests with more arguments than are inspected
     /// and requests that made the rules write more TX variables than are
-    /// kept. Off, those requests are not refused but pass partly uninspected.
+    /// kept. Off, those requests are not refused but pass partly uninspected
+    /// (a warning is logged when the configuration is loaded).
     #[serde(default = "yes")]
     pub recommended_rules: bool,
     /// Exclusions for false positives.
@@ -194,12 +195,21 @@ impl CompiledWaf {
 pub enum WafWarning {
     /// A rule file directive that has no effect, with file and line.
     Rules(LoadWarning),
+    /// `recommended_rules: false`: what those rules refuse passes.
+    RecommendedRulesOff,
 }
 
 impl std::fmt::Display for WafWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Rules(w) => write!(f, "rules: {w}"),
+            Self::RecommendedRulesOff => f.write_str(
+                "recommended_rules: false: requests the engine cannot fully inspect pass \
+                 instead of being refused (unparseable bodies, 200002; multipart bodies \
+                 that fail strict validation, 200003-200004; a regex stopped at the \
+                 backtracking limit, 200005; arguments past SecArgumentsLimit, 200007; \
+                 more TX variables than are kept, 200008) unless the rule files refuse them",
+            ),
         }
     }
 }
@@ -342,12 +352,15 @@ impl WafConfig {
                 targets,
             });
         }
-        let warnings: Vec<WafWarning> = ruleset
+        let mut warnings: Vec<WafWarning> = ruleset
             .warnings()
             .iter()
             .cloned()
             .map(WafWarning::Rules)
             .collect();
+        if !self.recommended_rules {
+            warnings.push(WafWarning::RecommendedRulesOff);
+        }
         Ok(CompiledWaf {
             ruleset: Arc::new(ruleset),
             mode: self.mode,

@@ -956,6 +956,7 @@ fn what_weakens_the_waf_is_reported_as_warnings() {
     .unwrap();
     let stage = WafStage::new(&config(serde_json::json!({
         "rules": [d.join("setup.conf"), d.join("unicode.conf"), d.join("rules.conf")],
+        "recommended_rules": false,
     })))
     .unwrap();
     let warnings: Vec<String> = stage
@@ -964,12 +965,18 @@ fn what_weakens_the_waf_is_reported_as_warnings() {
         .iter()
         .map(ToString::to_string)
         .collect();
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
     let unicode = format!(
         "{}:3: SecUnicodeMapFile has no effect",
         d.join("unicode.conf").display()
     );
     assert!(warnings[0].contains(&unicode), "{warnings:?}");
+    assert!(
+        warnings[1].starts_with("recommended_rules: false")
+            && warnings[1].contains("200005")
+            && warnings[1].contains("200007"),
+        "{warnings:?}"
+    );
     // The default configuration has nothing to warn about.
     let quiet = WafStage::new(&config(serde_json::json!({
         "rules": [d.join("setup.conf"), d.join("rules.conf")],
