@@ -10,7 +10,7 @@ use regex::bytes::Regex;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::error::LoadError;
+use crate::error::{LoadError, LoadWarning};
 use crate::ruleset::{Ruleset, RulesetBuilder};
 use crate::seclang::actions::IdRange;
 use crate::seclang::targets::{Exclusion, parse_targets};
@@ -67,12 +67,15 @@ pub struct WafConfig {
     /// `response_body_limit` is set (`SecResponseBodyMimeType`).
     #[serde(default = "default_response_types")]
     pub response_body_types: Vec<String>,
-    /// Add ModSecurity's recommended rules 200000-200005 and 200007: JSON
-    /// (also `+json` types) and XML body processors by Content-Type,
+    /// Add ModSecurity's recommended rules 200000-200005, 200007 and 200008:
+    /// JSON (also `+json` types) and XML body processors by Content-Type,
     /// refusing unparseable bodies, multipart bodies that fail strict
     /// validation or hold a line that starts with the boundary but is not
     /// one, requests a regex could not be decided on within the
-    /// backtracking limit and requests with more arguments than are inspected.
+    /// backtracking limit, requests with more arguments than are inspected
+    /// and requests that made the rules write more TX variables than are
+    /// kept. Off, those requests are not refused but pass partly uninspected
+    /// (a warning is logged when the configuration is loaded).
     #[serde(default = "yes")]
     pub recommended_rules: bool,
     /// Exclusions for false positives.
@@ -176,6 +179,39 @@ pub struct CompiledWaf {
     /// Blocking or detection-only.
     pub mode: WafMode,
     pub(crate) exclusions: Vec<CompiledExclusion>,
+    pub(crate) warnings: Vec<WafWarning>,
+}
+
+impl CompiledWaf {
+    /// What the configuration asks for that loads but leaves requests less
+    /// inspected than it says (for the gateway to log when it builds the stage).
+    pub fn warnings(&self) -> &[WafWarning] {
+        &self.warnings
+    }
+}
+
+/// Something a WAF configuration says that is accepted but weakens it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WafWarning {
+    /// A rule file directive that has no effect, with file and line.
+    Rules(LoadWarning),
+    /// `recommended_rules: false`: what those rules refuse passes.
+    RecommendedRulesOff,
+}
+
+impl std::fmt::Display for WafWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Rules(w) => write!(f, "rules: {w}"),
+            Self::RecommendedRulesOff => f.write_str(
+                "recommended_rules: false: requests the engine cannot fully inspect pass \
+                 instead of being refused (unparseable bodies, 200002; multipart bodies \
+                 that fail strict validation, 200003-200004; a regex stopped at the \
+                 backtracking limit, 200005; arguments past SecArgumentsLimit, 200007; \
+                 more TX variables than are kept, 200008) unless the rule files refuse them",
+            ),
+        }
+    }
 }
 
 /// Rule id of the generated `SecAction` carrying the paranoia level and
@@ -316,10 +352,20 @@ impl WafConfig {
                 targets,
             });
         }
+        let mut warnings: Vec<WafWarning> = ruleset
+            .warnings()
+            .iter()
+            .cloned()
+            .map(WafWarning::Rules)
+            .collect();
+        if !self.recommended_rules {
+            warnings.push(WafWarning::RecommendedRulesOff);
+        }
         Ok(CompiledWaf {
             ruleset: Arc::new(ruleset),
             mode: self.mode,
             exclusions,
+            warnings,
         })
     }
 
@@ -459,9 +505,16 @@ SecRule MULTIPART_UNMATCHED_BOUNDARY "@eq 1" "id:200004,phase:2,t:none,log,deny,
 SecRule INBOUND_DATA_ERROR "@eq 1" "id:200007,phase:2,t:none,log,deny,status:400,msg:'More arguments than are inspected'"
 "#;
 
-/// ModSecurity's recommended rule 200005 for the one internal error flag we
+/// ModSecurity's recommended rule 200005 for its internal error flag we
 /// set: a regex search in phase 1 or 2 stopped at the backtracking limit
 /// (`SecPcreMatchLimit`) without deciding whether its rule matched. Loaded
 /// after the rule files, so it sees their phase-2 searches as well.
+///
+/// And 200008, ours: a TX variable a rule wrote was dropped because TX held
+/// its limit of keys (`TX:RAMPART_TX_LIMIT_EXCEEDED`), so later rules were
+/// decided on missing variables (CRS 922150 writes one per multipart part
+/// header; past the limit 931130's were lost). After the files too, so it
+/// sees their phase-2 writes.
 const RECOMMENDED_RULES_LAST: &str = r#"SecRule TX:MSC_PCRE_LIMITS_EXCEEDED "@eq 1" "id:200005,phase:2,t:none,log,deny,status:400,msg:'Regex backtracking limit reached: the request could not be inspected'"
+SecRule TX:RAMPART_TX_LIMIT_EXCEEDED "@eq 1" "id:200008,phase:2,t:none,log,deny,status:400,msg:'Too many transaction variables: the request could not be inspected'"
 "#;

@@ -109,6 +109,42 @@ pub enum LoadErrorKind {
     UnfinishedChain,
 }
 
+/// A directive that loads but does not do what it says; `location` says
+/// where. Loading goes on: the gateway logs these when it builds the stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadWarning {
+    /// File and line of the directive.
+    pub location: Location,
+    /// What is ignored.
+    pub kind: LoadWarningKind,
+}
+
+/// The cause of a [`LoadWarning`]. One variant per cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadWarningKind {
+    /// `SecUnicodeMapFile`: no code-page map is loaded (ModSecurity's
+    /// recommended configuration names one, so it is not refused).
+    UnicodeMapFileIgnored,
+}
+
+impl fmt::Display for LoadWarningKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnicodeMapFileIgnored => f.write_str(
+                "SecUnicodeMapFile has no effect: no code-page map is loaded; \
+                 t:urlDecodeUni decodes %uHHHH full-width ASCII (U+FF01-U+FF5E) to ASCII \
+                 and any other code point to its low byte",
+            ),
+        }
+    }
+}
+
+impl fmt::Display for LoadWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.kind)
+    }
+}
+
 impl LoadError {
     /// Builds an error at a location.
     pub fn new(location: Location, kind: LoadErrorKind) -> Self {

@@ -42,7 +42,7 @@ use crate::rule::Rule;
 use crate::ruleset::{Entry, Ruleset};
 use crate::seclang::actions::{Action, Ctl, Disruptive, IdRange, SetVarOp};
 use crate::seclang::targets::Selector;
-use crate::transaction::{Collection, Outcome, Transaction};
+use crate::transaction::{Collection, Outcome, TX_LIMIT_FLAG, Transaction};
 use crate::variables::Var;
 
 /// The folded rules of a ruleset.
@@ -140,6 +140,11 @@ impl Access {
     fn link(&mut self, l: &Rule, id: u64) {
         for t in &l.targets {
             match (t.var, &t.selector) {
+                // Set by the engine on any dropped TX write, not by a rule's
+                // declared writes: known only per request.
+                (Var::Tx, Selector::Key(k)) if k.eq_ignore_ascii_case(TX_LIMIT_FLAG) => {
+                    self.variable = true;
+                }
                 (Var::Tx, Selector::Key(k)) => self.reads.exact(k),
                 (Var::Tx, _) => self.reads.prefix(b""),
                 _ => self.variable = true,
@@ -247,6 +252,9 @@ impl Access {
                 continue;
             };
             match (name.as_str(), key) {
+                ("tx", Some(k)) if k.as_bytes().eq_ignore_ascii_case(TX_LIMIT_FLAG) => {
+                    self.variable = true;
+                }
                 ("tx", Some(k)) => self.reads.exact(k.as_bytes()),
                 ("tx", None) => self.reads.prefix(b""),
                 // `%{rule.msg}` and `%{rule.logdata}` expand the rule's own

@@ -43,8 +43,8 @@ pub mod transaction;
 pub mod transformations;
 pub mod variables;
 
-pub use config::{CompiledWaf, WafConfig, WafConfigError, WafExclusion, WafMode};
-pub use error::{LoadError, LoadErrorKind};
+pub use config::{CompiledWaf, WafConfig, WafConfigError, WafExclusion, WafMode, WafWarning};
+pub use error::{LoadError, LoadErrorKind, LoadWarning, LoadWarningKind};
 pub use ruleset::{BodyLimitAction, Ruleset, RulesetBuilder};
 pub use stage::{PendingTransaction, WafStage};
 

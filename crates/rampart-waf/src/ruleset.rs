@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::error::{LoadError, LoadErrorKind, Location};
+use crate::error::{LoadError, LoadErrorKind, LoadWarning, Location};
 use crate::fold::Fold;
 use crate::operators::CompileStats;
 use crate::operators::rx::DEFAULT_BACKTRACK_LIMIT;
@@ -143,6 +143,8 @@ pub struct Ruleset {
     pub(crate) verdicts: Arc<crate::services::SharedVerdicts>,
     pub(crate) prefilter: Prefilter,
     pub(crate) stats: CompileStats,
+    /// What the rule files say that has no effect (see [`LoadWarning`]).
+    pub(crate) warnings: Vec<LoadWarning>,
     /// Rules folded at load.
     pub(crate) fold: Fold,
     /// Per rule: which of its parts may use a collection `initcol` binds
@@ -165,6 +167,12 @@ impl Ruleset {
     /// Engine settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Directives of the rule files that loaded but have no effect, with
+    /// file and line, in load order.
+    pub fn warnings(&self) -> &[LoadWarning] {
+        &self.warnings
     }
 
     /// Number of rules (chain starters) loaded.
@@ -236,6 +244,8 @@ pub struct RulesetBuilder {
     pub(crate) services: Services,
     pub(crate) stats: CompileStats,
     pub(crate) ids: HashSet<u64>,
+    /// Directives loaded that have no effect, in load order.
+    pub(crate) warnings: Vec<LoadWarning>,
 }
 
 impl Default for RulesetBuilder {
@@ -255,6 +265,7 @@ impl RulesetBuilder {
             services: Services::default(),
             stats: CompileStats::default(),
             ids: HashSet::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -461,6 +472,7 @@ impl RulesetBuilder {
             verdicts: Arc::default(),
             prefilter,
             stats: self.stats,
+            warnings: self.warnings,
             fold: Fold::default(),
             named_use,
             first_sources,

@@ -108,7 +108,14 @@ impl WafStage {
             (Some(query), false) => format!("{}?{query}", cx.raw_target),
             _ => cx.raw_target.clone(),
         };
-        tx.set_request_line(cx.method.as_str(), &uri, protocol(cx.version));
+        // REQUEST_FILENAME, though, is the normalised path the upstream
+        // gets: a rule that switches inspection off by path must not be met
+        // by `/excluded/../other`.
+        if cx.path.is_empty() {
+            tx.set_request_line(cx.method.as_str(), &uri, protocol(cx.version));
+        } else {
+            tx.set_request_line_with_path(cx.method.as_str(), &uri, &cx.path, protocol(cx.version));
+        }
         if !cx.headers.contains_key(http::header::HOST) && !cx.host.is_empty() {
             tx.add_request_header("Host", cx.host.as_bytes());
         }

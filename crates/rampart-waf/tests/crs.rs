@@ -162,3 +162,35 @@ fn a_transaction_after_others_on_the_same_thread_sees_nothing_of_them() {
     assert_eq!(outcome(&after), fresh);
     assert!(after.interruption().is_none());
 }
+
+/// CRS 934100 (node-serialize RCE) decodes cookies with `t:base64Decode`. A
+/// line break inside the base64 (`%0A`, which `t:urlDecodeUni` turns into
+/// one) is skipped by Node's `Buffer.from(s, 'base64')`, so the payload
+/// reaches the application whole: the decoding must not stop there.
+#[test]
+fn a_line_break_inside_base64_does_not_hide_a_node_serialize_payload() {
+    let Some(rs) = crs() else { return };
+    // {"rce":"_$$ND_FUNC$$_function(){require('child_process').exec('id')}()"}
+    let payload = "eyJyY2UiOiJfJCRORF9GVU5DJCRfZnVuY3Rpb24oKXtyZXF1aXJlKCdjaGlsZF9wcm9jZXNzJykuZXhlYygnaWQnKX0oKSJ9";
+    for cookie in [
+        payload.to_string(),
+        format!("{}%0A{}", &payload[..4], &payload[4..]),
+        format!("{}%0D%0A{}", &payload[..40], &payload[40..]),
+    ] {
+        let mut headers = BROWSER.to_vec();
+        let value = format!("profile={cookie}");
+        headers.push(("Cookie", &value));
+        let tx = run(&rs, "GET", "/", &headers, b"");
+        assert!(
+            tx.matched_rule_ids().contains(&934100),
+            "{cookie}: {:?}",
+            tx.matched_rule_ids()
+        );
+        assert!(tx.interruption().is_some(), "{cookie}");
+    }
+    // A session cookie that is base64 of something harmless passes.
+    let mut headers = BROWSER.to_vec();
+    headers.push(("Cookie", "profile=eyJ1c2VyIjoi%0AYWxpY2UifQ=="));
+    let benign = run(&rs, "GET", "/", &headers, b"");
+    assert!(benign.interruption().is_none(), "{:?}", benign.matches());
+}

@@ -644,3 +644,343 @@ fn a_line_that_starts_with_the_boundary_but_is_not_one_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_path_exclusion_is_not_met_by_a_path_that_leaves_it_through_dot_segments() {
+    // The rule file switches the WAF off under /api/upload. The gateway
+    // forwards `/api/upload/../users` as `/api/users`: that request must be
+    // inspected like any request for /api/users.
+    let d = std::env::temp_dir().join(format!("rampart-waf-path-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("rules.conf"),
+        "SecRule REQUEST_FILENAME \"@beginsWith /api/upload\" \"id:1,phase:1,pass,nolog,ctl:ruleEngine=Off\"\n\
+         SecRule ARGS \"@detectSQLi\" \"id:1001,phase:2,deny,log\"\n",
+    )
+    .unwrap();
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("rules.conf")],
+    })))
+    .unwrap();
+    let sqli_query = "q=1%27%20UNION%20SELECT%20password%20FROM%20users--%20";
+    let sqli_body = r#"{"name":"x' UNION SELECT password FROM users-- "}"#;
+    let at = |raw: &str, normalised: &str, query: Option<&str>, body: Option<&str>| {
+        let mut c = cx(Method::POST, normalised, query, body);
+        c.raw_target = raw.into();
+        c
+    };
+    for raw in [
+        "/api/upload/../users",
+        "/api/upload/%2e%2e/users",
+        "/api/upload/.%2E/users",
+        "/api/upload/x/../../users",
+    ] {
+        let mut by_query = at(raw, "/api/users", Some(sqli_query), None);
+        assert!(
+            matches!(verdict(&stage, &mut by_query), Verdict::Respond(_)),
+            "{raw} with a query: {:?}",
+            by_query.notes.waf
+        );
+        let mut by_body = at(raw, "/api/users", None, Some(sqli_body));
+        assert!(
+            matches!(verdict(&stage, &mut by_body), Verdict::Respond(_)),
+            "{raw} with a body: {:?}",
+            by_body.notes.waf
+        );
+    }
+    // What the exclusion is for: uploads are not inspected, also when the
+    // client wrote the path with dot segments that stay inside it.
+    for (raw, normalised) in [
+        ("/api/upload/x", "/api/upload/x"),
+        ("/api/upload/a/../x", "/api/upload/x"),
+    ] {
+        let mut upload = at(raw, normalised, Some(sqli_query), Some(sqli_body));
+        assert_eq!(
+            verdict(&stage, &mut upload),
+            Verdict::Continue,
+            "{raw}: {:?}",
+            upload.notes.waf
+        );
+    }
+    let mut direct = at("/api/users", "/api/users", Some(sqli_query), None);
+    assert!(matches!(verdict(&stage, &mut direct), Verdict::Respond(_)));
+}
+
+#[test]
+fn the_crs_traversal_rules_still_see_the_dot_segments_of_the_target_as_sent() {
+    let setup = Path::new("/etc/modsecurity/crs/crs-setup.conf");
+    if !setup.is_file() {
+        println!("skipping: Debian modsecurity-crs not installed");
+        return;
+    }
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [setup, "/usr/share/modsecurity-crs/rules/*.conf"],
+    })))
+    .unwrap();
+    let mut c = cx(Method::GET, "/etc/passwd", None, None);
+    c.raw_target = "/static/../../etc/passwd".into();
+    assert!(matches!(verdict(&stage, &mut c), Verdict::Respond(_)));
+    assert!(
+        c.notes.waf.matched_rules.contains(&930110),
+        "{:?}",
+        c.notes.waf
+    );
+}
+
+/// A POST whose body comes without a Content-Type (chunked, as a script
+/// might send it).
+fn untyped(body: &[u8]) -> RequestCx {
+    let mut c = cx(Method::POST, "/items", None, None);
+    c.headers
+        .insert("transfer-encoding", HeaderValue::from_static("chunked"));
+    c.body = Some(Bytes::copy_from_slice(body));
+    c
+}
+
+#[test]
+fn a_json_body_without_content_type_is_inspected_as_json() {
+    // FastAPI parses a body without Content-Type as JSON; the WAF picked no
+    // body processor for it, so its members never became ARGS.
+    let attack = r#"{"name":"x' UNION SELECT password FROM users-- "}"#;
+    for stage in body_stages() {
+        for body in [
+            attack.to_string(),
+            format!("\r\n  {attack}"),
+            format!(r#"[{attack}]"#),
+            r#""x' UNION SELECT password FROM users-- ""#.to_string(),
+        ] {
+            let mut c = untyped(body.as_bytes());
+            assert!(
+                matches!(verdict(&stage, &mut c), Verdict::Respond(_)),
+                "{body}: {:?}",
+                c.notes.waf
+            );
+        }
+        // An empty Content-Type is no Content-Type to FastAPI either.
+        let mut empty_type = untyped(attack.as_bytes());
+        empty_type
+            .headers
+            .insert("content-type", HeaderValue::from_static(""));
+        assert!(matches!(
+            verdict(&stage, &mut empty_type),
+            Verdict::Respond(_)
+        ));
+        // Legitimate clients that leave the header out are not broken: JSON,
+        // and bodies that are not JSON at all (left as they were).
+        for body in [
+            &br#"{"name":"widget","price":3,"tags":["a","b"]}"#[..],
+            b"hello world",
+            b"42",
+            b"\x89PNG\r\n\x1a\n",
+        ] {
+            let mut legit = untyped(body);
+            assert_eq!(
+                verdict(&stage, &mut legit),
+                Verdict::Continue,
+                "{}: {:?}",
+                String::from_utf8_lossy(body),
+                legit.notes.waf
+            );
+        }
+    }
+}
+
+#[test]
+fn an_untyped_body_that_looks_like_json_but_does_not_parse_is_refused() {
+    // Python's json.loads reads NaN, a UTF-8 byte order mark and UTF-16,
+    // which this parser does not: such a body must not pass unread.
+    let d = rules_dir();
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf")],
+    })))
+    .unwrap();
+    let utf16: Vec<u8> = r#"{"q":"x' UNION SELECT password FROM users-- "}"#
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    for body in [
+        &br#"{"n":NaN,"q":"x' UNION SELECT password FROM users-- "}"#[..],
+        b"\xef\xbb\xbf{\"q\":\"x' UNION SELECT password FROM users-- \"}",
+        &utf16,
+        b"{\"q\":",
+    ] {
+        let mut c = untyped(body);
+        assert!(
+            matches!(verdict(&stage, &mut c), Verdict::Respond(_)),
+            "{}: {:?}",
+            String::from_utf8_lossy(body),
+            c.notes.waf
+        );
+        assert!(c.notes.waf.matched_rules.contains(&200002));
+    }
+    // With a Content-Type the body is what the type says, as before.
+    let mut text = untyped(br#"{"name":"x' UNION SELECT password FROM users-- "}"#);
+    text.headers
+        .insert("content-type", HeaderValue::from_static("text/plain"));
+    assert_eq!(verdict(&stage, &mut text), Verdict::Continue);
+}
+
+/// A multipart body of `parts` text fields, each part with `types`
+/// `Content-Type` headers, and a last field `url` holding `url`.
+fn many_part_headers(parts: usize, types: usize, url: &str) -> String {
+    let mut body = String::new();
+    for i in 0..parts {
+        body.push_str(&format!(
+            "--X\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n"
+        ));
+        for _ in 0..types {
+            body.push_str("Content-Type: text/plain\r\n");
+        }
+        body.push_str("\r\nv\r\n");
+    }
+    body.push_str(&format!(
+        "--X\r\nContent-Disposition: form-data; name=\"url\"\r\n\r\n{url}\r\n--X--\r\n"
+    ));
+    body
+}
+
+#[test]
+fn a_request_that_overflows_tx_is_refused() {
+    // Each rule writes one TX variable per argument; 900 arguments and five
+    // rules are more than TX keeps (4096). A dropped write could be the one
+    // a later rule decides on, so the request is refused (200008).
+    let d = std::env::temp_dir().join(format!("rampart-waf-txfull-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let mut rules = String::new();
+    for (i, prefix) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        rules.push_str(&format!(
+            "SecRule ARGS \"@rx .\" \"id:{},phase:2,pass,nolog,setvar:'tx.{prefix}_%{{MATCHED_VAR_NAME}}=1'\"\n",
+            1200 + i
+        ));
+    }
+    std::fs::write(d.join("rules.conf"), rules).unwrap();
+    let with = |recommended: bool| {
+        WafStage::new(&config(serde_json::json!({
+            "rules": [d.join("rules.conf")],
+            "recommended_rules": recommended,
+        })))
+        .unwrap()
+    };
+    let stage = with(true);
+    let query: Vec<String> = (0..900).map(|i| format!("p{i}=1")).collect();
+    let query = query.join("&");
+    let mut overflow = cx(Method::GET, "/login", Some(&query), None);
+    let Verdict::Respond(problem) = verdict(&stage, &mut overflow) else {
+        panic!("a request that overflowed TX passed")
+    };
+    assert_eq!(problem.kind.slug, "waf-blocked");
+    assert!(
+        overflow.notes.waf.matched_rules.contains(&200008),
+        "{:?}",
+        overflow.notes.waf
+    );
+    // Fewer arguments fit: nothing is refused.
+    let query: Vec<String> = (0..600).map(|i| format!("p{i}=1")).collect();
+    let mut fits = cx(Method::GET, "/login", Some(&query.join("&")), None);
+    assert_eq!(verdict(&stage, &mut fits), Verdict::Continue);
+    // Without the recommended rules the overflow is not refused (the
+    // documented fail-open of `recommended_rules: false`).
+    let mut unguarded = cx(
+        Method::GET,
+        "/login",
+        Some(
+            &(0..900)
+                .map(|i| format!("p{i}=1"))
+                .collect::<Vec<_>>()
+                .join("&"),
+        ),
+        None,
+    );
+    assert_eq!(verdict(&with(false), &mut unguarded), Verdict::Continue);
+}
+
+#[test]
+fn crs_multipart_part_headers_that_overflow_tx_do_not_hide_an_rfi() {
+    // CRS 922150 writes one TX variable per multipart part header; past
+    // TX's limit the variables of 931130 (RFI, paranoia level 2) were
+    // dropped and the link passed.
+    let setup = Path::new("/etc/modsecurity/crs/crs-setup.conf");
+    if !setup.is_file() {
+        println!("skipping: Debian modsecurity-crs not installed");
+        return;
+    }
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [setup, "/usr/share/modsecurity-crs/rules/*.conf"],
+        "paranoia_level": 2,
+    })))
+    .unwrap();
+    let rfi = "http://attacker.example/shell.txt";
+    let mut small = post(
+        "multipart/form-data; boundary=X",
+        &many_part_headers(1, 1, rfi),
+    );
+    assert!(matches!(verdict(&stage, &mut small), Verdict::Respond(_)));
+    assert!(
+        small.notes.waf.matched_rules.contains(&931130),
+        "{:?}",
+        small.notes.waf
+    );
+    let mut overflow = post(
+        "multipart/form-data; boundary=X",
+        &many_part_headers(150, 31, rfi),
+    );
+    assert!(
+        matches!(verdict(&stage, &mut overflow), Verdict::Respond(_)),
+        "{:?}",
+        overflow.notes.waf
+    );
+    assert!(
+        overflow.notes.waf.matched_rules.contains(&200008),
+        "{:?}",
+        overflow.notes.waf
+    );
+    let mut legit = post(
+        "multipart/form-data; boundary=X",
+        &many_part_headers(3, 1, "https://api.example.com/x"),
+    );
+    assert_eq!(
+        verdict(&stage, &mut legit),
+        Verdict::Continue,
+        "{:?}",
+        legit.notes.waf
+    );
+}
+
+#[test]
+fn what_weakens_the_waf_is_reported_as_warnings() {
+    let d = rules_dir();
+    std::fs::write(
+        d.join("unicode.conf"),
+        "SecRuleEngine On\n\nSecUnicodeMapFile unicode.mapping 20127\n",
+    )
+    .unwrap();
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("unicode.conf"), d.join("rules.conf")],
+        "recommended_rules": false,
+    })))
+    .unwrap();
+    let warnings: Vec<String> = stage
+        .compiled()
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    let unicode = format!(
+        "{}:3: SecUnicodeMapFile has no effect",
+        d.join("unicode.conf").display()
+    );
+    assert!(warnings[0].contains(&unicode), "{warnings:?}");
+    assert!(
+        warnings[1].starts_with("recommended_rules: false")
+            && warnings[1].contains("200005")
+            && warnings[1].contains("200007"),
+        "{warnings:?}"
+    );
+    // The default configuration has nothing to warn about.
+    let quiet = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("setup.conf"), d.join("rules.conf")],
+    })))
+    .unwrap();
+    assert!(quiet.compiled().warnings().is_empty());
+}

@@ -237,7 +237,12 @@ impl StageFactory for EngineStages {
                 for rule in &mut waf.rules {
                     *rule = config.base_dir.join(&*rule);
                 }
-                let stage: Arc<dyn Stage> = Arc::new(rampart_waf::WafStage::new(&waf)?);
+                let stage = rampart_waf::WafStage::new(&waf)?;
+                // Accepted, but less is inspected than the file says: say so.
+                for warning in stage.compiled().warnings() {
+                    tracing::warn!(api = %api.name, "waf: {warning}");
+                }
+                let stage: Arc<dyn Stage> = Arc::new(stage);
                 Ok::<_, rampart_waf::WafConfigError>(vec![stage])
             });
         }

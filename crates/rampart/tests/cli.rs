@@ -185,6 +185,31 @@ fn check_accepts_a_valid_file_and_lists_every_error_of_a_bad_one() {
 }
 
 #[test]
+fn check_warns_of_waf_settings_that_leave_requests_less_inspected() {
+    // Accepted (ModSecurity's recommended configuration has the directive),
+    // but neither may go unsaid: no code-page map is used, and without the
+    // recommended rules what the engine cannot inspect passes.
+    let dir = temp_dir("waf-warnings");
+    std::fs::write(
+        dir.join("rules.conf"),
+        "SecRuleEngine On\nSecUnicodeMapFile unicode.mapping 20127\n",
+    )
+    .unwrap();
+    let (code, stderr) = check(
+        &dir,
+        "waf.yaml",
+        &format!("{ONE_API}    waf:\n      rules: [rules.conf]\n      recommended_rules: false\n"),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("WARN"), "{stderr}");
+    assert!(
+        stderr.contains("rules.conf:2: SecUnicodeMapFile has no effect"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("recommended_rules: false"), "{stderr}");
+}
+
+#[test]
 fn an_unusable_worker_count_is_an_error_not_a_panic() {
     let dir = temp_dir("workers");
     let path = dir.join("good.yaml");

@@ -4,7 +4,10 @@
 //! Every directive this engine does not implement is a load error naming file
 //! and line. Directives that only configure things the gateway owns (audit and
 //! debug logs, temporary directories) are accepted and have no effect; they are
-//! listed in [`GATEWAY_OWNED_DIRECTIVES`].
+//! listed in [`GATEWAY_OWNED_DIRECTIVES`]. A directive that configures the
+//! engine but is not implemented, and is common enough in the files people
+//! load to be accepted (`SecUnicodeMapFile`), loads with a warning naming file
+//! and line ([`crate::error::LoadWarning`]).
 
 pub mod actions;
 pub mod lines;
@@ -18,7 +21,7 @@ use actions::{EngineMode, IdRange, parse_actions};
 use lines::{logical_lines, split_args};
 use rule_builder::{Defaults, RuleSource, build_rule};
 
-use crate::error::{LoadError, LoadErrorKind, Location};
+use crate::error::{LoadError, LoadErrorKind, LoadWarning, LoadWarningKind, Location};
 use crate::ruleset::{BodyLimitAction, BuildEntry, RulesetBuilder};
 
 /// Directives accepted without effect: they configure logging, storage and
@@ -45,7 +48,6 @@ pub const GATEWAY_OWNED_DIRECTIVES: &[&str] = &[
     "SecTmpSaveUploadedFiles",
     "SecStatusEngine",
     "SecRequestBodyInMemoryLimit",
-    "SecUnicodeMapFile",
     "SecPcreMatchLimitRecursion",
     "SecServerSignature",
     "SecWebAppId",
@@ -475,6 +477,18 @@ fn directive(
                     "external XML entities are never loaded".into(),
                 )));
             }
+        }
+        "secunicodemapfile" => {
+            // ModSecurity's recommended configuration names the map
+            // (`SecUnicodeMapFile unicode.mapping 20127`), so it is not
+            // refused; but no map is loaded, which must not go unsaid.
+            if !(2..=3).contains(&args.len()) {
+                return Err(arg_err(args, loc, "FILE [CODE_PAGE]"));
+            }
+            b.warnings.push(LoadWarning {
+                location: loc.clone(),
+                kind: LoadWarningKind::UnicodeMapFileIgnored,
+            });
         }
         _ => {
             if GATEWAY_OWNED_DIRECTIVES

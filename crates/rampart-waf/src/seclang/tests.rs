@@ -404,3 +404,28 @@ fn a_transaction_reusing_the_last_ones_buffers_sees_none_of_its_values() {
     let third = get(&rs, "/?q=aBc");
     assert_eq!(third.interruption().map(|i| i.rule_id), Some(1));
 }
+
+#[test]
+fn a_unicode_map_file_loads_with_a_warning_naming_file_and_line() {
+    // ModSecurity's recommended configuration has this line: refusing it
+    // would break loading that file, ignoring it silently hid that no map
+    // is used.
+    let rs = load("SecRuleEngine On\nSecUnicodeMapFile unicode.mapping 20127\n").unwrap();
+    let [warning] = rs.warnings() else {
+        panic!("one warning expected: {:?}", rs.warnings())
+    };
+    assert_eq!(warning.location.line, 2);
+    assert_eq!(warning.location.file, Path::new("/rules/test.conf"));
+    assert_eq!(
+        warning.kind,
+        crate::error::LoadWarningKind::UnicodeMapFileIgnored
+    );
+    let text = warning.to_string();
+    assert!(
+        text.starts_with("/rules/test.conf:2: SecUnicodeMapFile has no effect"),
+        "{text}"
+    );
+    assert!(load("SecRuleEngine On\n").unwrap().warnings().is_empty());
+    let e = load("SecUnicodeMapFile\n").unwrap_err();
+    assert!(matches!(e.kind, LoadErrorKind::Arguments { .. }));
+}

@@ -7,12 +7,16 @@ use crate::ruleset::Settings;
 use crate::seclang::actions::BodyProcessor;
 
 /// Parses the request line into URI, path, basename, query and ARGS_GET.
+/// `app_path`: the path the application receives, when a proxy changed it
+/// (removed dot segments); REQUEST_FILENAME and REQUEST_BASENAME are taken
+/// from it rather than from `uri`.
 pub(crate) fn set_request_line(
     data: &mut RequestData,
     ids: &mut Ids,
     settings: &Settings,
     method: &str,
     uri: &str,
+    app_path: Option<&str>,
     protocol: &str,
 ) {
     data.method = Some(ids.item(Vec::new(), method.as_bytes().to_vec()));
@@ -40,8 +44,12 @@ pub(crate) fn set_request_line(
         None => (relative, None),
     };
     // As in ModSecurity, REQUEST_FILENAME and REQUEST_BASENAME are
-    // percent-decoded (REQUEST_URI is not).
-    let decoded = percent_decode(path.as_bytes());
+    // percent-decoded (REQUEST_URI is not). Behind a proxy they name what the
+    // application gets: a rule that turns inspection off for
+    // `@beginsWith /api/upload` must not be met by `/api/upload/../users`,
+    // which the application receives as `/api/users` (REQUEST_URI and
+    // REQUEST_LINE keep the `../` for the traversal rules).
+    let decoded = percent_decode(app_path.unwrap_or(path).as_bytes());
     let base = decoded
         .rsplit(|&c| c == b'/')
         .next()
@@ -163,6 +171,45 @@ pub(crate) fn processor_from_content_type(data: &RequestData) -> Option<BodyProc
     } else {
         None
     }
+}
+
+/// Whether a body sent without a Content-Type is read as JSON.
+///
+/// FastAPI (Starlette) parses a body without Content-Type (or with an empty
+/// one) as JSON, so such a body carries arguments the rules must see as
+/// ARGS: `{"name":"x' UNION SELECT ..."}` sent bare passed the SQLi rules,
+/// which do not read REQUEST_BODY. Frameworks that ignore such a body
+/// (Express, PHP) lose nothing by its being inspected.
+///
+/// The body is JSON when it starts like a JSON document that can carry text
+/// (`{`, `[` or `"`, after whitespace and a UTF-8 byte order mark) or is
+/// UTF-16/32, which Python's `json.loads` detects. Such a body that does not
+/// parse here (a byte order mark, UTF-16, `NaN`) is a REQBODY_ERROR, which
+/// rule 200002 refuses, rather than passing unread while the application
+/// may still parse it. Anything else (form-like text, binary data, a bare
+/// number) is left as it was: REQUEST_BODY only, when forced (CRS 901340).
+pub(crate) fn json_without_content_type(data: &RequestData, body: &[u8]) -> bool {
+    let typed = data
+        .headers
+        .iter()
+        .any(|h| h.key.eq_ignore_ascii_case(b"content-type") && !trim(&h.value).is_empty());
+    if typed || body.is_empty() {
+        return false;
+    }
+    // Python's detection of UTF-16 and UTF-32: a byte order mark, or a NUL
+    // among the first two bytes.
+    if body.starts_with(&[0xfe, 0xff])
+        || body.starts_with(&[0xff, 0xfe])
+        || body.iter().take(2).any(|&c| c == 0)
+    {
+        return true;
+    }
+    let text = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    matches!(
+        text.iter()
+            .find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r')),
+        Some(b'{' | b'[' | b'"')
+    )
 }
 
 /// Runs the body processor. REQUEST_BODY is filled, as in ModSecurity v2,

@@ -114,6 +114,13 @@ pub struct Collection {
 /// (`%{MATCHED_VAR_NAME}`), so growth is bounded.
 pub const COLLECTION_KEY_LIMIT: usize = 4096;
 
+/// The TX variable set (to `1`) when a write to a full TX collection was
+/// dropped: the rules after it may have been decided on missing variables
+/// (CRS 922150 writes one per multipart part header, after which 931130's
+/// were lost), so the recommended rule 200008 refuses the request. It is
+/// stored past the limit.
+pub const TX_LIMIT_FLAG: &[u8] = b"rampart_tx_limit_exceeded";
+
 /// Key order pairs of one side of a merge.
 type Pair<'a> = (&'a Vec<u8>, &'a Item);
 
@@ -350,18 +357,30 @@ impl Collection {
         }
     }
 
-    /// Sets a key (new id, so cached transformations of the old value are not reused).
-    pub fn set(&mut self, ids: &mut Ids, key: &[u8], value: Vec<u8>) {
+    /// Sets a key (new id, so cached transformations of the old value are
+    /// not reused). False when the key was new and the collection full
+    /// ([`COLLECTION_KEY_LIMIT`]): nothing was stored.
+    pub fn set(&mut self, ids: &mut Ids, key: &[u8], value: Vec<u8>) -> bool {
+        self.set_bounded(ids, key, value, true)
+    }
+
+    /// [`Self::set`] even when the collection is full: for the one flag that
+    /// records that it was ([`TX_LIMIT_FLAG`]).
+    pub(crate) fn set_past_limit(&mut self, ids: &mut Ids, key: &[u8], value: Vec<u8>) {
+        self.set_bounded(ids, key, value, false);
+    }
+
+    fn set_bounded(&mut self, ids: &mut Ids, key: &[u8], value: Vec<u8>, bounded: bool) -> bool {
         let table = self.table.as_deref();
         if let Some(slot) = table.and_then(|t| t.slot(key)) {
-            return self.set_at(ids, Some(slot), key, value);
+            return self.set_at(ids, Some(slot), key, value, bounded);
         }
         if key.iter().any(u8::is_ascii_uppercase) {
             let lower = key.to_ascii_lowercase();
             let slot = table.and_then(|t| t.slot(&lower));
-            self.set_at(ids, slot, &lower, value);
+            self.set_at(ids, slot, &lower, value, bounded)
         } else {
-            self.set_at(ids, None, key, value);
+            self.set_at(ids, None, key, value, bounded)
         }
     }
 
@@ -372,15 +391,24 @@ impl Collection {
         cache: &SlotCache,
         key: &[u8],
         value: Vec<u8>,
-    ) {
+    ) -> bool {
         match self.table.as_ref().map(|t| cache.resolve(t, key)) {
-            Some(Some(slot)) => self.set_at(ids, Some(slot), key, value),
+            Some(Some(slot)) => self.set_at(ids, Some(slot), key, value, true),
             _ => self.set(ids, key, value),
         }
     }
 
-    /// Sets lower-case `key`, whose slot is `slot` (`None`: it has none).
-    fn set_at(&mut self, ids: &mut Ids, slot: Option<usize>, key: &[u8], value: Vec<u8>) {
+    /// Sets lower-case `key`, whose slot is `slot` (`None`: it has none);
+    /// `bounded`: a new key is dropped when the collection is full (false
+    /// is returned).
+    fn set_at(
+        &mut self,
+        ids: &mut Ids,
+        slot: Option<usize>,
+        key: &[u8],
+        value: Vec<u8>,
+        bounded: bool,
+    ) -> bool {
         let own = match slot {
             Some(s) => match self.pos.get(s).copied().unwrap_or(0) {
                 0 => None,
@@ -392,7 +420,7 @@ impl Collection {
             // A new id: cached transformations of the old value must not be reused.
             item.value = value;
             item.id = ids.next();
-            return;
+            return true;
         }
         let in_base = match slot {
             Some(s) => self
@@ -402,9 +430,9 @@ impl Collection {
                 .is_some_and(Option::is_some),
             None => false,
         };
-        if !in_base && self.len() >= COLLECTION_KEY_LIMIT {
+        if bounded && !in_base && self.len() >= COLLECTION_KEY_LIMIT {
             tracing::debug!("collection full; setvar ignored");
-            return;
+            return false;
         }
         if in_base {
             self.shadowed += 1;
@@ -420,6 +448,7 @@ impl Collection {
                 self.side.insert(key.to_vec(), item);
             }
         }
+        true
     }
 
     /// Removes a key.
@@ -715,13 +744,17 @@ mod tests {
             c.set(&mut ids, format!("k{n}").as_bytes(), b"1".to_vec());
         }
         let mut shared = c.into_shared(Vec::new());
-        shared.set(&mut ids, b"k1", b"2".to_vec());
+        assert!(shared.set(&mut ids, b"k1", b"2".to_vec()));
         assert_eq!(shared.get(b"k1"), Some(&b"2"[..]));
         assert_eq!(shared.len(), COLLECTION_KEY_LIMIT);
-        shared.set(&mut ids, b"new", b"1".to_vec());
+        assert!(!shared.set(&mut ids, b"new", b"1".to_vec()));
         assert_eq!(shared.get(b"new"), None);
+        // The overflow flag is stored past the limit.
+        shared.set_past_limit(&mut ids, TX_LIMIT_FLAG, b"1".to_vec());
+        assert_eq!(shared.get(TX_LIMIT_FLAG), Some(&b"1"[..]));
+        shared.remove(TX_LIMIT_FLAG);
         shared.remove(b"k2");
-        shared.set(&mut ids, b"new", b"1".to_vec());
+        assert!(shared.set(&mut ids, b"new", b"1".to_vec()));
         assert_eq!(shared.get(b"new"), Some(&b"1"[..]));
     }
 

@@ -492,11 +492,12 @@ impl Transaction {
             self.scratch = return_buffer(cands);
             if match_limit_exceeded {
                 // ModSecurity's flag; the recommended rule 200005 reads it.
-                self.vars.tx.set(
+                let stored = self.vars.tx.set(
                     &mut self.ids,
                     crate::operators::rx::MATCH_LIMIT_FLAG,
                     b"1".to_vec(),
                 );
+                self.tx_written(stored);
             }
             if let Some(fields) = geo {
                 let mut geo = crate::transaction::data::Collection::default();
@@ -519,7 +520,10 @@ impl Transaction {
                     [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"];
                 for (key, cap) in KEYS.iter().zip(hit.captures) {
                     match cap {
-                        Some(v) => self.vars.tx.set(&mut self.ids, key, v),
+                        Some(v) => {
+                            let stored = self.vars.tx.set(&mut self.ids, key, v);
+                            self.tx_written(stored);
+                        }
                         None => self.vars.tx.remove(key),
                     }
                 }
@@ -592,12 +596,20 @@ impl Transaction {
                         "env" => &mut self.vars.env,
                         other => self.vars.collections.entry(other.to_string()).or_default(),
                     };
-                    match new_value {
+                    let stored = match new_value {
                         Some(v) if slotted => {
-                            col.set_cached(&mut self.ids, sv.name.slot_cache(), &name, v);
+                            col.set_cached(&mut self.ids, sv.name.slot_cache(), &name, v)
                         }
                         Some(v) => col.set(&mut self.ids, &name, v),
-                        None => col.remove(&name),
+                        None => {
+                            col.remove(&name);
+                            true
+                        }
+                    };
+                    // Only TX is per request and written from request data;
+                    // the persistent collections keep their own bound.
+                    if collection == "tx" {
+                        self.tx_written(stored);
                     }
                 }
                 Action::SetEnv(name, value) => {
@@ -610,6 +622,19 @@ impl Transaction {
                 Action::Ctl(ctl) => self.apply_ctl(ctl),
                 _ => {}
             }
+        }
+    }
+
+    /// After a TX write: when it was dropped (TX full), sets
+    /// [`TX_LIMIT_FLAG`](super::collection::TX_LIMIT_FLAG) so the request is
+    /// refused (rule 200008) rather than judged on missing variables.
+    fn tx_written(&mut self, stored: bool) {
+        if !stored {
+            self.vars.tx.set_past_limit(
+                &mut self.ids,
+                super::collection::TX_LIMIT_FLAG,
+                b"1".to_vec(),
+            );
         }
     }
 

@@ -31,8 +31,9 @@ use regex::bytes::Regex;
 
 use crate::rule::Rule;
 use crate::ruleset::Ruleset;
-use crate::seclang::actions::{EngineMode, IdRange};
+use crate::seclang::actions::{BodyProcessor, EngineMode, IdRange};
 use crate::seclang::targets::Exclusion;
+pub(crate) use collection::TX_LIMIT_FLAG;
 pub use data::Item;
 pub(crate) use data::{BaseKeyCache, Collection, SlotCache};
 use data::{Ids, RequestData};
@@ -274,6 +275,31 @@ impl Transaction {
             &self.rs.settings,
             method,
             uri,
+            None,
+            protocol,
+        );
+    }
+
+    /// [`Transaction::set_request_line`] for a proxy that forwards the path
+    /// changed (dot segments removed): `path` (no query) is what the
+    /// application receives. REQUEST_FILENAME and REQUEST_BASENAME come from
+    /// it, so rules that select requests by path (exclusions) see the path
+    /// that is served; REQUEST_URI, REQUEST_URI_RAW and REQUEST_LINE keep the
+    /// target as sent.
+    pub fn set_request_line_with_path(
+        &mut self,
+        method: &str,
+        uri: &str,
+        path: &str,
+        protocol: &str,
+    ) {
+        body::set_request_line(
+            &mut self.data,
+            &mut self.ids,
+            &self.rs.settings,
+            method,
+            uri,
+            Some(path),
             protocol,
         );
     }
@@ -305,7 +331,9 @@ impl Transaction {
             .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
     }
 
-    /// Parses the body (if body access is on) and runs phase 2.
+    /// Parses the body (if body access is on) and runs phase 2. A body
+    /// without Content-Type for which no rule chose a processor is read as
+    /// JSON when it looks like JSON (see `body::json_without_content_type`).
     pub fn process_request_body(&mut self) -> Option<&Interruption> {
         self.process_request_headers();
         if self.phase_done < 2 {
@@ -313,6 +341,11 @@ impl Transaction {
             if self.interruption.is_none() {
                 if self.runtime.body_access {
                     let body = std::mem::take(&mut self.body);
+                    if self.vars.body_processor.is_none()
+                        && body::json_without_content_type(&self.data, &body)
+                    {
+                        self.vars.body_processor = Some(BodyProcessor::Json);
+                    }
                     body::process(
                         &mut self.data,
                         &mut self.ids,

@@ -175,7 +175,9 @@ impl Transaction {
             .entry(collection.to_string())
             .or_default();
         match after {
-            Some(v) => col.set(&mut self.ids, name, v),
+            Some(v) => {
+                col.set(&mut self.ids, name, v);
+            }
             None => col.remove(name),
         }
     }

@@ -1,16 +1,17 @@
-//! `base64Decode`: decodes base64 up to the first character that is not base64
-//! (as APR's decoder does); padding is optional.
+//! `base64Decode`: decodes base64, skipping every byte that is not in the
+//! alphabet (padding included).
+//!
+//! ModSecurity v2 (APR) stopped at the first such byte, v3 (mbedtls) skips
+//! whitespace and line breaks, and Node's `Buffer.from(s, 'base64')` skips
+//! any invalid byte: stopping early let a payload split by a `%0A` (CRS
+//! 934100, node-serialize) reach Node decoded but the rule only truncated.
+//! Decoding more only adds what the rules see.
 
 use std::borrow::Cow;
 
 /// Applies the transformation.
 pub fn apply(input: &[u8]) -> Cow<'_, [u8]> {
-    let valid: Vec<u8> = input
-        .iter()
-        .copied()
-        .take_while(|&c| sextet(c).is_some())
-        .collect();
-    Cow::Owned(decode_sextets(&valid))
+    Cow::Owned(decode_sextets(input))
 }
 
 /// The 6-bit value of a base64 character.
@@ -25,7 +26,7 @@ pub(super) fn sextet(c: u8) -> Option<u8> {
     }
 }
 
-/// Decodes a run of base64 characters (no padding, no junk).
+/// Decodes the base64 characters of `chars`, skipping every other byte.
 pub(super) fn decode_sextets(chars: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(chars.len() * 3 / 4);
     let mut acc: u32 = 0;
@@ -48,8 +49,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decodes_until_junk() {
+    fn decodes_skipping_bytes_outside_the_alphabet() {
         assert_eq!(&*apply(b"YWJj"), b"abc");
-        assert_eq!(&*apply(b"YWI=junk"), b"ab");
+        assert_eq!(&*apply(b"YWI="), b"ab");
+        // Line breaks and spaces (what MIME and mbedtls allow) and any other
+        // junk (what Node skips) do not end the decoding.
+        assert_eq!(&*apply(b"YWJj\nZGVm"), b"abcdef");
+        assert_eq!(&*apply(b"YWJj\r\nZG Vm"), b"abcdef");
+        assert_eq!(&*apply(b"YW.Jj%ZGVm"), b"abcdef");
     }
 }
