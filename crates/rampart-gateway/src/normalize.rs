@@ -8,8 +8,10 @@
 //! refused: escapes that are not two hex digits, encoded NUL, raw control
 //! characters, paths that do not start with `/`, a backslash raw or encoded (a
 //! separator to Node, IIS and Windows servers: `/public/..\admin`), and a dot
-//! segment with parameters (`..;x`, a `..` to Tomcat and Spring). Reserved escapes
-//! such as `%2F` stay encoded (decoding them would change the path's structure).
+//! segment with parameters (`..;x`, a `..` to Tomcat and Spring) or beside an
+//! encoded slash (`a%2F..%2Fb`, a `..` to servers that decode `%2F` first).
+//! Reserved escapes such as `%2F` stay encoded (decoding them would change the
+//! path's structure).
 //! The result is what is routed and what is forwarded.
 
 /// Why a request target was refused.
@@ -31,6 +33,11 @@ pub enum PathError {
     /// to servers that drop parameters first, a name to routing.
     #[error("dot segment with parameters")]
     DotSegmentParameters,
+    /// A `.` or `..` beside an encoded slash (`upload%2F..%2Fusers`): a dot
+    /// segment to servers that decode `%2F` before resolving the path (an
+    /// nginx `proxy_pass` with a URI, many frameworks), a name to routing.
+    #[error("dot segment beside an encoded slash")]
+    EncodedSlashDotSegment,
 }
 
 fn is_unreserved(byte: u8) -> bool {
@@ -134,6 +141,10 @@ fn remove_dot_segments(path: &str) -> Result<String, PathError> {
             other if is_dot_with_parameters(other) => {
                 return Err(PathError::DotSegmentParameters);
             }
+            // The decoder left `%2F` upper-cased: one spelling to look for.
+            other if other.contains("%2F") && other.split("%2F").any(is_dot_segment) => {
+                return Err(PathError::EncodedSlashDotSegment);
+            }
             other => segments.push(other),
         }
     }
@@ -146,6 +157,12 @@ fn remove_dot_segments(path: &str) -> Result<String, PathError> {
         out.push('/');
     }
     Ok(out)
+}
+
+/// Whether a piece of a segment between encoded slashes is a dot segment
+/// once they are decoded (with parameters too: `..;x`).
+fn is_dot_segment(piece: &str) -> bool {
+    piece == "." || piece == ".." || is_dot_with_parameters(piece)
 }
 
 /// Whether `segment` is `.` or `..` followed by parameters (`;`, raw or as
@@ -218,8 +235,28 @@ mod tests {
     #[test]
     fn reserved_escapes_stay_encoded_and_upper_cased() {
         assert_eq!(normalize_path("/a%2fb").unwrap(), "/a%2Fb");
-        assert_eq!(normalize_path("/a%2F..%2Fb").unwrap(), "/a%2F..%2Fb");
+        assert_eq!(normalize_path("/a%2F.b%2F..c").unwrap(), "/a%2F.b%2F..c");
         assert_eq!(normalize_path("/caf%c3%a9").unwrap(), "/caf%C3%A9");
+    }
+
+    /// `upload%2F..%2Fusers` is one segment here and `/upload/../users`, so
+    /// `/users`, to an upstream that decodes `%2F` before resolving dots.
+    #[test]
+    fn dot_segments_beside_encoded_slashes_are_refused() {
+        for raw in [
+            "/api/upload%2F..%2Fusers",
+            "/api/upload%2f..%2fusers",
+            "/api/..%2Fadmin",
+            "/api/x%2F%2e%2e",
+            "/api/x%2F.%2Fy",
+            "/api/x%2F..;y%2Fz",
+        ] {
+            assert_eq!(
+                normalize_path(raw),
+                Err(PathError::EncodedSlashDotSegment),
+                "{raw}"
+            );
+        }
     }
 
     #[test]
