@@ -362,7 +362,7 @@ mod tests {
             assert_eq!(subject_user(variant), a, "{variant:?}");
         }
         assert_eq!(subject_user("STRASSE"), subject_user("straße"));
-        assert_ne!(subject_user("alicé"), a);
+        assert_eq!(subject_user("alicé"), a, "accents fold away");
         assert_ne!(subject_user("bob"), a);
     }
 
