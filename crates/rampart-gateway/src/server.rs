@@ -194,6 +194,43 @@ impl Server {
 /// hyper's HTTP/1 header-count limit when none is set.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
+/// Streams an HTTP/2 connection may have open at once; also the most requests
+/// of one connection that may be running at once, counting those whose
+/// client reset the stream (they run on, see `serve_hyper`).
+const MAX_STREAMS: u32 = 256;
+
+/// A response body of Rampart's own, with no audit record to write.
+fn full_body(bytes: bytes::Bytes) -> crate::body::ResponseBody {
+    crate::body::ResponseBody::new(
+        http_body_util::BodyExt::boxed(http_body_util::BodyExt::map_err(
+            http_body_util::Full::new(bytes),
+            |never| match never {},
+        )),
+        None,
+    )
+}
+
+/// A request's work: in a task of its own, or, past a connection's limit of
+/// running requests, in the connection's (cancelled with its stream).
+enum Work<F> {
+    Spawned(
+        tokio::task::JoinHandle<
+            Result<http::Response<crate::body::ResponseBody>, std::convert::Infallible>,
+        >,
+    ),
+    Inline(F, Running),
+}
+
+/// Counts a connection's running requests; the count drops when the request's
+/// task ends.
+struct Running(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Release);
+    }
+}
+
 fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -218,7 +255,7 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256)
+        .max_concurrent_streams(MAX_STREAMS)
         // Rapid reset (CVE-2023-44487) and streams the client makes us reset:
         // past these the connection gets GOAWAY instead of burning CPU.
         .max_pending_accept_reset_streams(Some(20))
@@ -440,6 +477,7 @@ async fn serve_hyper<IO>(
     // on HTTP/2, grants no window) would hold its streams' in-flight slots and
     // upstream connections forever. See `stall`.
     let watch = StallWatch::new();
+    let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let service = service_fn({
         let watch = watch.clone();
         move |request: http::Request<hyper::body::Incoming>| {
@@ -450,34 +488,43 @@ async fn serve_hyper<IO>(
             // closes, and a request dropped while the upstream works on it
             // would leave no audit record or metric of what the upstream did.
             // Spawned, it runs to its end; its unread response is then
-            // recorded as abandoned.
-            let response = tokio::spawn(handle(
-                gateway.clone(),
-                info.clone(),
-                parts,
-                body.into(),
-                None,
-            ));
+            // recorded as abandoned. A reset stream no longer counts towards
+            // the stream limit, so the connection's running requests are
+            // counted here: past the limit (HEADERS and RST_STREAM in a
+            // loop) a request runs in the connection's task as before, and a
+            // reset cancels it, so reset requests cannot pile up.
+            let detach =
+                running.fetch_add(1, std::sync::atomic::Ordering::AcqRel) < MAX_STREAMS as usize;
+            let slot = Running(running.clone());
+            let work = handle(gateway.clone(), info.clone(), parts, body.into(), None);
+            let work = if detach {
+                Work::Spawned(tokio::spawn(async move {
+                    let _slot = slot;
+                    work.await
+                }))
+            } else {
+                Work::Inline(work, slot)
+            };
             let watch = watch.clone();
             async move {
-                let response = match response.await {
-                    Ok(Ok(response)) => response,
-                    Ok(Err(never)) => match never {},
-                    Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-                    // Cancelled: the runtime is shutting down.
-                    Err(_) => crate::problems::problem_response(
-                        &crate::problems::GatewayError::Overloaded.problem(),
-                        "",
-                    )
-                    .map(|bytes| {
-                        crate::body::ResponseBody::new(
-                            http_body_util::BodyExt::boxed(http_body_util::BodyExt::map_err(
-                                http_body_util::Full::new(bytes),
-                                |never| match never {},
-                            )),
-                            None,
+                let response = match work {
+                    Work::Inline(work, _slot) => match work.await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    },
+                    Work::Spawned(task) => match task.await {
+                        Ok(Ok(response)) => response,
+                        Ok(Err(never)) => match never {},
+                        Err(error) if error.is_panic() => {
+                            std::panic::resume_unwind(error.into_panic())
+                        }
+                        // Cancelled: the runtime is shutting down.
+                        Err(_) => crate::problems::problem_response(
+                            &crate::problems::GatewayError::Overloaded.problem(),
+                            "",
                         )
-                    }),
+                        .map(full_body),
+                    },
                 };
                 Ok::<_, std::convert::Infallible>(response.map(|body| watch.watch(body, busy)))
             }
