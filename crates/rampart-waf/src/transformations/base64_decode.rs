@@ -5,7 +5,8 @@
 //! whitespace and line breaks, and Node's `Buffer.from(s, 'base64')` skips
 //! any invalid byte: stopping early let a payload split by a `%0A` (CRS
 //! 934100, node-serialize) reach Node decoded but the rule only truncated.
-//! Decoding more only adds what the rules see.
+//! Decoding more only adds what the rules see. `-` and `_` are read as the
+//! URL-safe alphabet's 62 and 63, as Node reads them.
 
 use std::borrow::Cow;
 
@@ -20,8 +21,12 @@ pub(super) fn sextet(c: u8) -> Option<u8> {
         b'A'..=b'Z' => Some(c - b'A'),
         b'a'..=b'z' => Some(c - b'a' + 26),
         b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
+        // The URL-safe alphabet too (RFC 4648 §5): Node and Python's
+        // urlsafe decoders read `-` and `_` as `+` and `/`, and a payload
+        // written with them must not decode shifted (the bits after a
+        // skipped `_` misaligned) while the upstream reads it whole.
+        b'+' | b'-' => Some(62),
+        b'/' | b'_' => Some(63),
         _ => None,
     }
 }
@@ -57,5 +62,13 @@ mod tests {
         assert_eq!(&*apply(b"YWJj\nZGVm"), b"abcdef");
         assert_eq!(&*apply(b"YWJj\r\nZG Vm"), b"abcdef");
         assert_eq!(&*apply(b"YW.Jj%ZGVm"), b"abcdef");
+    }
+
+    #[test]
+    fn the_url_safe_alphabet_decodes_like_the_standard_one() {
+        // `?>?` is `Pz4/` in base64 and `Pz4_` in its URL-safe alphabet.
+        assert_eq!(&*apply(b"Pz4/YWJj"), b"?>?abc");
+        assert_eq!(&*apply(b"Pz4_YWJj"), b"?>?abc");
+        assert_eq!(&*apply(b"-_-_"), &*apply(b"+/+/"));
     }
 }
