@@ -201,7 +201,22 @@ impl AuthzStage {
                 // partial request could be answered 304 or 206 instead, whose
                 // headers (ETag, Last-Modified, length) tell someone else's
                 // object from a missing one, the existence the 404 hides.
-                for name in CONDITIONAL_FIELDS {
+                // In any spelling: `If_None_Match` reaches Rack and PHP as
+                // `HTTP_IF_NONE_MATCH`, the same as `If-None-Match`.
+                let spelled: Vec<http::HeaderName> = cx
+                    .headers
+                    .keys()
+                    .filter(|name| {
+                        CONDITIONAL_FIELDS.iter().any(|field| {
+                            rampart_core::names::is_spelling(
+                                field.as_str(),
+                                name.as_str().as_bytes(),
+                            )
+                        })
+                    })
+                    .cloned()
+                    .collect();
+                for name in spelled {
                     cx.headers.remove(name);
                 }
                 let check = ResponseOwnerCheck {

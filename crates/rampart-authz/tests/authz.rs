@@ -416,6 +416,8 @@ fn someone_elses_object_in_a_response_becomes_404() {
         ("if-unmodified-since", "Thu, 01 Jan 2026 00:00:00 GMT"),
         ("if-range", "\"x\""),
         ("range", "bytes=0-1"),
+        ("if_none_match", "*"),
+        ("If_Modified_Since", "Thu, 01 Jan 2026 00:00:00 GMT"),
     ];
     let with_conditions = |who: Identity| {
         let mut cx = request(Method::GET, route, "/orders/991", Some(who));
