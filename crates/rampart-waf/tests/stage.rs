@@ -765,6 +765,18 @@ fn a_json_body_without_content_type_is_inspected_as_json() {
             verdict(&stage, &mut empty_type),
             Verdict::Respond(_)
         ));
+        // Nor is an empty one followed by another: Starlette reads the first.
+        let mut first_empty = untyped(attack.as_bytes());
+        first_empty
+            .headers
+            .insert("content-type", HeaderValue::from_static(""));
+        first_empty
+            .headers
+            .append("content-type", HeaderValue::from_static("text/plain"));
+        assert!(matches!(
+            verdict(&stage, &mut first_empty),
+            Verdict::Respond(_)
+        ));
         // Legitimate clients that leave the header out are not broken: JSON,
         // and bodies that are not JSON at all (left as they were).
         for body in [
@@ -772,6 +784,9 @@ fn a_json_body_without_content_type_is_inspected_as_json() {
             b"hello world",
             b"42",
             b"\x89PNG\r\n\x1a\n",
+            // Binary with early NULs (BSON's length, protobuf) is not UTF-16.
+            b"\x16\x00\x00\x00\x02hello\x00\x06\x00\x00\x00world\x00\x00",
+            b"\x08\x00\x12\x03abc",
         ] {
             let mut legit = untyped(body);
             assert_eq!(

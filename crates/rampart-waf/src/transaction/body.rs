@@ -189,20 +189,26 @@ pub(crate) fn processor_from_content_type(data: &RequestData) -> Option<BodyProc
 /// may still parse it. Anything else (form-like text, binary data, a bare
 /// number) is left as it was: REQUEST_BODY only, when forced (CRS 901340).
 pub(crate) fn json_without_content_type(data: &RequestData, body: &[u8]) -> bool {
+    // The first value, as Starlette reads it (and as the processor choice
+    // does): an empty one followed by `text/plain` is untyped there.
     let typed = data
-        .headers
-        .iter()
-        .any(|h| h.key.eq_ignore_ascii_case(b"content-type") && !trim(&h.value).is_empty());
+        .header("content-type")
+        .is_some_and(|value| !trim(value).is_empty());
     if typed || body.is_empty() {
         return false;
     }
     // Python's detection of UTF-16 and UTF-32: a byte order mark, or a NUL
-    // among the first two bytes.
-    if body.starts_with(&[0xfe, 0xff])
-        || body.starts_with(&[0xff, 0xfe])
-        || body.iter().take(2).any(|&c| c == 0)
-    {
+    // among the first two bytes; then only a document that starts like JSON
+    // (its first character, past the NULs of its encoding) is taken for one,
+    // so binary bodies with early NULs (BSON, protobuf) stay unread.
+    if body.starts_with(&[0xfe, 0xff]) || body.starts_with(&[0xff, 0xfe]) {
         return true;
+    }
+    if body.iter().take(2).any(|&c| c == 0) {
+        return matches!(
+            body.iter().take(4).find(|&&c| c != 0),
+            Some(b'{' | b'[' | b'"' | b' ' | b'\t' | b'\n' | b'\r')
+        );
     }
     let text = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
     matches!(
