@@ -447,6 +447,13 @@ pub enum CedarError {
 }
 
 impl CedarEngine {
+    /// Whether a policy may read the request's path or its parameters
+    /// (`resource.path`, `resource.params`): only then does a decision vouch
+    /// for what they name.
+    pub fn reads_path(&self) -> bool {
+        self.words.contains("params") || self.words.contains("path")
+    }
+
     /// Number of loaded policies.
     pub fn len(&self) -> usize {
         self.policies.policies().count()

@@ -106,7 +106,8 @@ impl AuthzStage {
         // `resource.params`) vouches for each one as a single segment; one
         // that decodes to a path of its own (`docs/..%2F..%2Fglobex%2Fdocs%2F7`)
         // could name another object to an upstream that joins it.
-        let reads_params = rule.owner.is_some() || (rule.cedar && self.cedar.is_some());
+        let reads_params = rule.owner.is_some()
+            || (rule.cedar && self.cedar.as_ref().is_some_and(CedarEngine::reads_path));
         if reads_params && params.iter().any(|(_, value)| escapes_its_segment(value)) {
             return Err(deny(
                 "ambiguous-parameter",

@@ -631,6 +631,29 @@ fn cedar_errors_name_file_and_line() {
 }
 
 #[test]
+fn a_parameter_no_policy_reads_may_hold_an_encoded_slash() {
+    // Policies that never name `resource.params` or `resource.path` vouch
+    // for no parameter: `a%2Fb` is a name like any other to them.
+    let policies = temp_file(
+        "ip-only.cedar",
+        "permit(principal, action, resource) when { context.ip.isInRange(ip(\"10.0.0.0/8\")) };",
+    );
+    let cfg: AuthzConfig = serde_json::from_value(json!({
+        "operations": {"GET /files/{name}": {"public": true}},
+        "cedar": {"policies": [policies]}
+    }))
+    .unwrap();
+    let s = cfg
+        .build("authz", Arc::new(ManualClock::at_secs(NOW)))
+        .unwrap();
+    let route = "GET /files/{name}";
+    assert_eq!(
+        status(&s, &mut request(Method::GET, route, "/files/a%2Fb", None)),
+        200
+    );
+}
+
+#[test]
 fn forbid_only_mode_allows_unless_forbidden() {
     let policies = temp_file(
         "forbid.cedar",
