@@ -52,6 +52,39 @@ fn a_bracketed_key_is_the_parameter_it_names() {
 }
 
 #[test]
+fn another_spelling_of_a_parameter_is_refused() {
+    for strict in [false, true] {
+        let api = orders_api(strict);
+        for (uri, pointer) in [
+            // qs and Rack 2 skip leading brackets: email={"$ne": "x"} there.
+            ("/orders?[email][$ne]=x", "/email"),
+            ("/orders?%5Bemail%5D%5B%24ne%5D=x", "/email"),
+            ("/orders?]email=x", "/email"),
+            // PHP skips leading spaces: a second `limit`, past duplicate refusal.
+            ("/orders?limit=10&+limit=99999", "/limit"),
+            ("/orders?%20limit=99999", "/limit"),
+            ("/orders?+email[$ne]=x", "/email"),
+            // PHP reads `.` and space in a name as `_`.
+            ("/orders?max.age=1", "/max_age"),
+            ("/orders?max+age=1", "/max_age"),
+            // PHP reads a `[` never closed as `_`.
+            ("/orders?max[age=1", "/max_age"),
+            ("/orders?[filter][status]=open", "/filter"),
+            ("/orders?+filter[status]=open", "/filter"),
+        ] {
+            assert_eq!(query_failures(&api, uri), one(pointer, "spelling"), "{uri}");
+        }
+        passes(
+            &api,
+            &mut req("GET", "/orders?max_age=1&limit=5&filter[status]=open"),
+        );
+        if !strict {
+            passes(&api, &mut req("GET", "/orders?[x]=1&+other=2&max.ages=1"));
+        }
+    }
+}
+
+#[test]
 fn deep_object_members_are_one_level_and_declared() {
     for strict in [false, true] {
         let api = orders_api(strict);
