@@ -8,7 +8,8 @@
 //! several lines, while the lines of an array or object header are joined with
 //! `, ` (as the upstream reads them) and checked as one list. A query key
 //! `name[…]` (brackets raw or percent-encoded) is parameter `name` to qs, Rack and
-//! PHP: refused unless `name` is a `deepObject` and the key is `name[member]`, and
+//! PHP: refused unless `name` is a `deepObject` and the key is `name[member]`, or
+//! an exploded `form` array and the key is `name[]` (its items, never beside `name`), and
 //! a `deepObject` whose schema names properties is closed as a body's is (its
 //! undeclared members follow `undeclared_properties`). A key that is a declared
 //! query parameter to some upstream but spelt otherwise (`[email][$ne]` to qs and
@@ -434,10 +435,25 @@ impl Param {
             }
             return Ok((!map.is_empty()).then_some(Value::Object(map)));
         }
+        // `ids[]=1&ids[]=2` (axios, PHP, Rails): items of an exploded form
+        // array, as every reader takes them; beside `ids=` keys, PHP keeps
+        // only the last form and Rack refuses, so mixing is refused.
+        let brackets_are_items = matches!(
+            (&self.kind, self.style, self.explode),
+            (Kind::Array(_), Style::Form, true)
+        );
+        let (mut plain, mut bracketed) = (false, false);
         let mut values = Vec::new();
         for (k, v) in query {
             match key_match(k, &self.name) {
-                KeyMatch::Rest("") => values.push(v.as_str()),
+                KeyMatch::Rest("") if !bracketed => {
+                    plain = true;
+                    values.push(v.as_str());
+                }
+                KeyMatch::Rest("[]") if brackets_are_items && !plain => {
+                    bracketed = true;
+                    values.push(v.as_str());
+                }
                 // `email[$ne]`, `limit[]`: this parameter as an object or array
                 // to qs, Rack and PHP, which no form here checks.
                 KeyMatch::Rest(_) => return Err("style"),

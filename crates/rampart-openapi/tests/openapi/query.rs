@@ -39,11 +39,21 @@ fn a_bracketed_key_is_the_parameter_it_names() {
             ("/orders?limit[]=999999", "/limit"),
             ("/orders?limit=10&limit[]=5", "/limit"),
             ("/orders?limit[0]=5", "/limit"),
-            // No bracket form of arrays is supported.
-            ("/orders?ids[]=1&ids[]=2", "/ids"),
+            // Bracketed array items beside plain ones: read otherwise by PHP
+            // (the last form) and Rack (an error).
+            ("/orders?ids=1&ids[]=2", "/ids"),
+            ("/orders?ids[]=1&ids=2", "/ids"),
+            ("/orders?ids[0]=1", "/ids"),
         ] {
             assert_eq!(query_failures(&api, uri), one(pointer, "style"), "{uri}");
         }
+        // An exploded array's items as axios, PHP and Rails send them,
+        // checked as its items.
+        passes(&api, &mut req("GET", "/orders?ids[]=1&ids%5B%5D=2"));
+        assert_eq!(
+            query_failures(&api, "/orders?ids[]=1&ids[]=x"),
+            one("/ids", "type")
+        );
         // Not a parameter's name followed by a bracket: other keys.
         if !strict {
             passes(&api, &mut req("GET", "/orders?emails[x]=1&limitless=1"));
