@@ -135,9 +135,7 @@ pub fn body_overrides(media: &MediaSpec, essence: &str, headers: &HeaderMap, bod
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             match crate::multipart::names(content_type, body) {
-                Ok(names) => names
-                    .iter()
-                    .any(|n| is_method_name(n.as_bytes()) && !declared(n)),
+                Ok(names) => names.iter().any(|n| is_method_name(n) && !declared(n)),
                 // Unreadable here (a form the spec declares refuses it anyway):
                 // whatever a lenient upstream parser finds, no override passes.
                 Err(_) => mentions_method(body),
@@ -186,26 +184,17 @@ fn pairs_override(text: &str, declared: impl Fn(&str) -> bool) -> bool {
         } else {
             Cow::Borrowed(key)
         };
-        is_method_name(key.as_bytes()) && !declared(&key)
+        is_method_name(&key) && !declared(&key)
     })
 }
 
-/// Whether a query or form key is `_method` as PHP reads keys: leading spaces
-/// skipped, `.` read as `_`, an array subscript (`_method[]`) ignored. Any
-/// case: no framework needs another.
-fn is_method_name(key: &[u8]) -> bool {
-    let key = key.trim_ascii_start();
-    let base = match key.iter().position(|&b| b == b'[') {
-        Some(i) if key.get(i..).is_some_and(|rest| rest.contains(&b']')) => {
-            key.get(..i).unwrap_or_default()
-        }
-        _ => key,
-    };
-    base.len() == METHOD_MEMBER.len()
-        && base
-            .iter()
-            .zip(METHOD_MEMBER.bytes())
-            .all(|(&got, want)| got.to_ascii_lowercase() == want || (want == b'_' && got == b'.'))
+/// Whether a query or form key is `_method` as qs, Rack or PHP read keys
+/// (see [`crate::params::base_names`]: leading spaces and brackets skipped,
+/// `.` read as `_`, subscripts ignored). Any case: no framework needs another.
+fn is_method_name(key: &str) -> bool {
+    crate::params::base_names(key)
+        .iter()
+        .any(|b| b.eq_ignore_ascii_case(METHOD_MEMBER))
 }
 
 /// `_method` as a JSON member name (frameworks do not rewrite those).
@@ -261,18 +250,24 @@ mod tests {
             "  _method",
             "_method[]",
             "_method[x]",
+            // qs and Rack 2 skip leading brackets; Rack 2 trailing ones.
+            "[_method]",
+            "][_method",
+            "_method]",
+            " [_method][x]",
+            // PHP: a `[` never closed is `_`.
+            "[_method[",
         ] {
-            assert!(is_method_name(key.as_bytes()), "{key}");
+            assert!(is_method_name(key), "{key}");
         }
-        for key in [
-            "method", " method", "[method", "_methods", "x_method", "_method]",
-        ] {
-            assert!(!is_method_name(key.as_bytes()), "{key}");
+        for key in ["method", " method", "[method", "_methods", "x_method"] {
+            assert!(!is_method_name(key), "{key}");
         }
         let none = |_: &str| false;
         assert!(pairs_override("a=1&_method=DELETE", none));
         assert!(pairs_override("a=1;%5Fmethod=DELETE", none));
         assert!(pairs_override("+_method=DELETE", none));
+        assert!(pairs_override("%5B_method%5D=DELETE", none));
         assert!(pairs_override("_%6dethod=DELETE&x=%zz", none));
         assert!(!pairs_override("method=DELETE&a=_method", none));
         assert!(!pairs_override("_method=PUT", |k| k == "_method"));

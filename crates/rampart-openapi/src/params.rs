@@ -8,9 +8,13 @@
 //! several lines, while the lines of an array or object header are joined with
 //! `, ` (as the upstream reads them) and checked as one list. A query key
 //! `name[…]` (brackets raw or percent-encoded) is parameter `name` to qs, Rack and
-//! PHP: refused unless `name` is a `deepObject` and the key is `name[member]`, and
+//! PHP: refused unless `name` is a `deepObject` and the key is `name[member]`, or
+//! an exploded `form` array and the key is `name[]` (its items, never beside `name`), and
 //! a `deepObject` whose schema names properties is closed as a body's is (its
-//! undeclared members follow `undeclared_properties`). A raw `;` in a query the
+//! undeclared members follow `undeclared_properties`). A key that is a declared
+//! query parameter to some upstream but spelt otherwise (`[email][$ne]` to qs and
+//! Rack 2, `+limit` or `user.id` for `user_id` to PHP) is refused (`spelling`).
+//! A raw `;` in a query the
 //! operation checks is refused (some servers split pairs at it). More than 256 query
 //! pairs, cookies, list items or object members is refused (`max-parameters`),
 //! never cut short: what is past a cut would reach the upstream unchecked.
@@ -22,6 +26,10 @@ use http::HeaderMap;
 use serde_json::{Map, Value};
 
 use crate::problems::{Failure, In, push_schema_failures, push_segment};
+
+/// The rule of a query key that names a declared parameter under another
+/// spelling than the spec's (see [`base_names`]).
+pub const SPELLING: &str = "spelling";
 
 /// Most query pairs accepted.
 pub const MAX_QUERY_PAIRS: usize = 256;
@@ -375,8 +383,10 @@ impl Param {
         if self.style == Style::DeepObject {
             let mut map = Map::new();
             for (k, v) in query {
-                let Some(rest) = key_rest(k, &self.name) else {
-                    continue;
+                let rest = match key_match(k, &self.name) {
+                    KeyMatch::No => continue,
+                    KeyMatch::Misspelled => return Err(SPELLING),
+                    KeyMatch::Rest(rest) => rest,
                 };
                 // Only `name[member]`: a bare `name` is a string to the upstream,
                 // `name[a][$gt]` a nested object, `name[]` an array.
@@ -409,21 +419,48 @@ impl Param {
                     {
                         return Err("duplicate");
                     }
-                } else if props.keys().any(|p| key_rest(k, p).is_some()) {
-                    // `offset[$gt]`: a member given in another shape.
-                    return Err("style");
+                } else if let Some(m) = props
+                    .keys()
+                    .map(|p| key_match(k, p))
+                    .find(|m| *m != KeyMatch::No)
+                {
+                    // `offset[$gt]`: a member given in another shape; `+offset`
+                    // under another spelling.
+                    return Err(if m == KeyMatch::Misspelled {
+                        SPELLING
+                    } else {
+                        "style"
+                    });
                 }
             }
             return Ok((!map.is_empty()).then_some(Value::Object(map)));
         }
+        // `ids[]=1&ids[]=2` (axios, PHP, Rails): items of an exploded form
+        // array, as every reader takes them; beside `ids=` keys, PHP keeps
+        // only the last form and Rack refuses, so mixing is refused.
+        let brackets_are_items = matches!(
+            (&self.kind, self.style, self.explode),
+            (Kind::Array(_), Style::Form, true)
+        );
+        let (mut plain, mut bracketed) = (false, false);
         let mut values = Vec::new();
         for (k, v) in query {
-            match key_rest(k, &self.name) {
-                Some("") => values.push(v.as_str()),
+            match key_match(k, &self.name) {
+                KeyMatch::Rest("") if !bracketed => {
+                    plain = true;
+                    values.push(v.as_str());
+                }
+                KeyMatch::Rest("[]") if brackets_are_items && !plain => {
+                    bracketed = true;
+                    values.push(v.as_str());
+                }
                 // `email[$ne]`, `limit[]`: this parameter as an object or array
                 // to qs, Rack and PHP, which no form here checks.
-                Some(_) => return Err("style"),
-                None => {}
+                KeyMatch::Rest(_) => return Err("style"),
+                // `+limit=99999` beside `limit=10`: a second value (or the
+                // only one) that the check would not have read.
+                KeyMatch::Misspelled => return Err(SPELLING),
+                KeyMatch::No => {}
             }
         }
         let Some(first) = values.first() else {
@@ -515,19 +552,69 @@ impl Param {
             return false;
         }
         if let (Kind::Object(props), Style::Form, true) = (&self.kind, self.style, self.explode) {
-            return props.keys().any(|p| key_rest(key, p).is_some());
+            return props.keys().any(|p| key_match(key, p) != KeyMatch::No);
         }
-        key_rest(key, &self.name).is_some()
+        key_match(key, &self.name) != KeyMatch::No
     }
 }
 
-/// What follows `name` in a query key that addresses it: `""` for `name` itself,
-/// `[…]` for a bracketed key, which qs (Express), Rack and PHP read as parameter
-/// `name` holding an object or array (`email[$ne]=x` is `email: {$ne: "x"}`).
-/// Keys are decoded first, so `%5B` is a bracket too.
-fn key_rest<'k>(key: &'k str, name: &str) -> Option<&'k str> {
-    key.strip_prefix(name)
-        .filter(|rest| rest.is_empty() || rest.starts_with('['))
+/// How a query key addresses a parameter name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyMatch<'k> {
+    /// Another parameter's key.
+    No,
+    /// `name` followed by what is left: `""` for `name` itself, `[…]` for a
+    /// bracketed key, which qs (Express), Rack and PHP read as parameter `name`
+    /// holding an object or array (`email[$ne]=x` is `email: {$ne: "x"}`).
+    Rest(&'k str),
+    /// Another spelling of `name` to some upstream parser (`[email][$ne]`,
+    /// `+email`, `user.id` for `user_id`): refused, the checks read it as
+    /// another key.
+    Misspelled,
+}
+
+/// How `key` (decoded, so `%5B` is a bracket too) addresses parameter `name`.
+fn key_match<'k>(key: &'k str, name: &str) -> KeyMatch<'k> {
+    if let Some(rest) = key.strip_prefix(name)
+        && (rest.is_empty() || rest.starts_with('['))
+    {
+        return KeyMatch::Rest(rest);
+    }
+    // A name with brackets of its own (`page[size]`) is matched as spelled.
+    let target: Cow<'_, str> = if name.contains(['[', ']']) {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(php_name(name))
+    };
+    if base_names(key).iter().any(|b| *b == target) {
+        KeyMatch::Misspelled
+    } else {
+        KeyMatch::No
+    }
+}
+
+/// The parameter names upstream parsers read from a query key: leading spaces
+/// (PHP) and leading brackets (qs, Rack 2: `[email][$ne]` is `email`) skipped,
+/// the base cut at the first bracket, PHP's `.` and space as `_`; and, as PHP
+/// reads a `[` without a closing `]`, the whole key with that `[` as `_` too
+/// (`user[id` is `user_id`). Bounded by the key's length.
+pub fn base_names(key: &str) -> Vec<String> {
+    let key = key.trim_start_matches([' ', '[', ']']);
+    let cut = key.find(['[', ']']).unwrap_or(key.len());
+    let mut out = vec![php_name(key.get(..cut).unwrap_or(key))];
+    if let Some(open) = key.find('[')
+        && !key.get(open..).is_some_and(|r| r.contains(']'))
+    {
+        out.push(php_name(key));
+    }
+    out
+}
+
+/// A name with PHP's rewriting of `.`, space and `[` to `_`.
+fn php_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if matches!(c, '.' | ' ' | '[') { '_' } else { c })
+        .collect()
 }
 
 /// Without the optional whitespace around a header list element.

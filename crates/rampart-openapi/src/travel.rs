@@ -4,12 +4,16 @@
 //!
 //! Whether a member is `readOnly` is read as the shapes read it
 //! ([`Reader::flag`]: on the property's schema or what it references or
-//! combines with `allOf`), over the whole composition of an object schema:
-//! its own `properties`, its `$ref`, and its `allOf`/`anyOf`/`oneOf` (and
-//! `then`/`else`) branches, as [`crate::shape`] merges them. Each such name is
-//! dropped from every `required` list of that composition: otherwise a body
+//! combines with `allOf`), over what always applies with an object schema:
+//! its own `properties`, its `$ref` and its `allOf` chain. Each such name is
+//! dropped from the `required` lists of that schema, of that chain, and of
+//! the `anyOf`/`oneOf` (and `then`/`else`) branches below it: otherwise a body
 //! without it fails `required` and a body with it fails `readOnly`, and no
-//! request can pass. A shared definition whose `required` would lose a name
+//! request can pass. A name one `oneOf`/`anyOf` branch flags stays required in
+//! its siblings (which are chosen per branch, see [`crate::shape`]): dropped
+//! there, `oneOf: [Existing{required: [id]}, New{id readOnly}]` would let
+//! `Existing` match any body and make `{"name": "x"}` match both branches.
+//! A shared definition whose `required` would lose a name
 //! only for this use is copied in place of its reference (its other uses keep
 //! their list).
 
@@ -26,6 +30,8 @@ const MAX_DEPTH: usize = 64;
 const MAX_CHAIN: usize = 16;
 /// Keywords whose schemas apply to the same instance as the schema holding them.
 const SAME_INSTANCE: [&str; 5] = ["allOf", "anyOf", "oneOf", "then", "else"];
+/// Those that always apply when the schema holding them does.
+const ALWAYS: [&str; 1] = ["allOf"];
 
 /// Drops the members that do not travel in `direction` from the `required`
 /// lists of the bundled schema `root` (definitions under `defs_key`).
@@ -52,10 +58,12 @@ struct Pass<'b> {
     memo: HashMap<String, BTreeSet<String>>,
 }
 
-/// The schemas `schema` applies to the same instance (its composition branches).
-fn branches(schema: &Value) -> impl Iterator<Item = &Value> {
-    SAME_INSTANCE
-        .iter()
+/// The schemas `schema` applies to the same instance under `keys`.
+fn branches<'s>(
+    schema: &'s Value,
+    keys: &'static [&'static str],
+) -> impl Iterator<Item = &'s Value> {
+    keys.iter()
         .filter_map(move |k| schema.get(*k))
         .flat_map(|v| match v {
             Value::Array(list) => list.iter().collect::<Vec<_>>(),
@@ -69,10 +77,7 @@ impl<'b> Pass<'b> {
         if depth > MAX_DEPTH || !schema.is_object() {
             return;
         }
-        let names = self.names(schema, 0, &mut Vec::new()).0;
-        if !names.is_empty() {
-            self.strip(schema, &names, &mut Vec::new(), 0);
-        }
+        self.strip(schema, &BTreeSet::new(), &mut Vec::new(), 0);
         let Value::Object(map) = schema else {
             return;
         };
@@ -97,7 +102,8 @@ impl<'b> Pass<'b> {
         }
     }
 
-    /// The flagged property names of `schema`'s composition, and whether a
+    /// The flagged property names of what always applies with `schema` (its
+    /// properties, `$ref` and `allOf` chain), and whether a
     /// reference cycle cut the walk short (such results are not memoised).
     fn names(
         &mut self,
@@ -137,7 +143,7 @@ impl<'b> Pass<'b> {
                 out.extend(found);
             }
         }
-        for branch in branches(schema) {
+        for branch in branches(schema, &ALWAYS) {
             let (found, c) = self.names(branch, depth + 1, visiting);
             cut |= c;
             out.extend(found);
@@ -145,7 +151,9 @@ impl<'b> Pass<'b> {
         (out, cut)
     }
 
-    /// Removes `names` from the `required` lists of `schema`'s composition. A
+    /// Removes `names` (those of the schemas `schema` applies with) and the
+    /// names flagged by what always applies with `schema` from the `required`
+    /// lists of `schema`'s composition. A
     /// referenced definition that requires one of them (and does not drop it
     /// itself) is copied in, adjusted, in place of the reference.
     fn strip(
@@ -155,9 +163,17 @@ impl<'b> Pass<'b> {
         inlined: &mut Vec<String>,
         depth: usize,
     ) {
-        if depth > MAX_CHAIN {
+        if depth > MAX_CHAIN || !schema.is_object() {
             return;
         }
+        let own = self.names(schema, 0, &mut Vec::new()).0;
+        let merged;
+        let names = if own.is_subset(names) {
+            names
+        } else {
+            merged = names.union(&own).cloned().collect::<BTreeSet<_>>();
+            &merged
+        };
         let Value::Object(map) = schema else {
             return;
         };
@@ -229,7 +245,7 @@ fn requires_any(
         .and_then(|r| reader.target(r));
     referenced
         .into_iter()
-        .chain(branches(schema))
+        .chain(branches(schema, &SAME_INSTANCE))
         .any(|s| requires_any(reader, s, names, depth + 1))
 }
 
@@ -308,6 +324,32 @@ mod tests {
         assert_eq!(out["required"], json!(["name"]));
         let out = adjusted(schema, Direction::Request);
         assert_eq!(out["required"], json!(["password", "name"]));
+    }
+
+    #[test]
+    fn read_only_in_one_branch_stays_required_in_its_siblings() {
+        let schema = json!({
+            "oneOf": [
+                {"$ref": "#/$defs/ExistingTag"},
+                {"$ref": "#/$defs/NewTag"}
+            ],
+            "$defs": {
+                "ExistingTag": {"required": ["id"], "properties": {"id": {"type": "integer"}}},
+                "NewTag": {"required": ["id", "name"], "properties": {
+                    "id": {"type": "integer", "readOnly": true}, "name": {"type": "string"}
+                }}
+            }
+        });
+        let out = adjusted(schema, Direction::Request);
+        assert_eq!(out["$defs"]["ExistingTag"]["required"], json!(["id"]));
+        assert_eq!(out["$defs"]["NewTag"]["required"], json!(["name"]));
+        // Flagged where it always applies, the branches drop it.
+        let schema = json!({
+            "properties": {"id": {"readOnly": true}},
+            "anyOf": [{"required": ["id"]}, {"required": ["id", "x"]}]
+        });
+        let out = adjusted(schema, Direction::Request);
+        assert_eq!(out["anyOf"], json!([{"required": []}, {"required": ["x"]}]));
     }
 
     #[test]

@@ -291,3 +291,53 @@ fn responses_show_only_the_members_of_the_branch_the_value_matches() {
         );
     }
 }
+
+const TAGS: &str = r##"openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /tags:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema:
+              oneOf:
+                - $ref: "#/components/schemas/ExistingTag"
+                - $ref: "#/components/schemas/NewTag"
+      responses: {"201": {description: created}}
+components:
+  schemas:
+    ExistingTag:
+      type: object
+      required: [id]
+      properties:
+        id: {type: integer}
+    NewTag:
+      type: object
+      required: [name]
+      properties:
+        id: {type: integer, readOnly: true}
+        name: {type: string}
+"##;
+
+/// `readOnly` in one `oneOf` branch does not loosen its sibling's `required`:
+/// loosened, `ExistingTag` matched every body and `{"name": "x"}` matched both.
+#[test]
+fn read_only_in_one_branch_leaves_its_sibling_required() {
+    let api = api_of("tags", TAGS);
+    passes(&api, &mut json(req("POST", "/tags"), r#"{"name":"x"}"#));
+    // `{"id":1}` validates as `ExistingTag` only (as before), and is then
+    // refused as mass assignment: a union's members carry the strictest marks
+    // any branch gives (see `shape::union`), so `id` is readOnly there too.
+    let p = refused(run(&api, &mut json(req("POST", "/tags"), r#"{"id":1}"#)));
+    assert_eq!(
+        failures(&p),
+        [("body".into(), "/id".into(), "readOnly".into())]
+    );
+    // Both branches match: not one of them.
+    let p = refused(run(
+        &api,
+        &mut json(req("POST", "/tags"), r#"{"id":1,"name":"x"}"#),
+    ));
+    assert!(has_failure(&p, "body", "", "oneOf"), "{p:?}");
+}

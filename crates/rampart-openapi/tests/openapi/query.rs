@@ -39,14 +39,57 @@ fn a_bracketed_key_is_the_parameter_it_names() {
             ("/orders?limit[]=999999", "/limit"),
             ("/orders?limit=10&limit[]=5", "/limit"),
             ("/orders?limit[0]=5", "/limit"),
-            // No bracket form of arrays is supported.
-            ("/orders?ids[]=1&ids[]=2", "/ids"),
+            // Bracketed array items beside plain ones: read otherwise by PHP
+            // (the last form) and Rack (an error).
+            ("/orders?ids=1&ids[]=2", "/ids"),
+            ("/orders?ids[]=1&ids=2", "/ids"),
+            ("/orders?ids[0]=1", "/ids"),
         ] {
             assert_eq!(query_failures(&api, uri), one(pointer, "style"), "{uri}");
         }
+        // An exploded array's items as axios, PHP and Rails send them,
+        // checked as its items.
+        passes(&api, &mut req("GET", "/orders?ids[]=1&ids%5B%5D=2"));
+        assert_eq!(
+            query_failures(&api, "/orders?ids[]=1&ids[]=x"),
+            one("/ids", "type")
+        );
         // Not a parameter's name followed by a bracket: other keys.
         if !strict {
             passes(&api, &mut req("GET", "/orders?emails[x]=1&limitless=1"));
+        }
+    }
+}
+
+#[test]
+fn another_spelling_of_a_parameter_is_refused() {
+    for strict in [false, true] {
+        let api = orders_api(strict);
+        for (uri, pointer) in [
+            // qs and Rack 2 skip leading brackets: email={"$ne": "x"} there.
+            ("/orders?[email][$ne]=x", "/email"),
+            ("/orders?%5Bemail%5D%5B%24ne%5D=x", "/email"),
+            ("/orders?]email=x", "/email"),
+            // PHP skips leading spaces: a second `limit`, past duplicate refusal.
+            ("/orders?limit=10&+limit=99999", "/limit"),
+            ("/orders?%20limit=99999", "/limit"),
+            ("/orders?+email[$ne]=x", "/email"),
+            // PHP reads `.` and space in a name as `_`.
+            ("/orders?max.age=1", "/max_age"),
+            ("/orders?max+age=1", "/max_age"),
+            // PHP reads a `[` never closed as `_`.
+            ("/orders?max[age=1", "/max_age"),
+            ("/orders?[filter][status]=open", "/filter"),
+            ("/orders?+filter[status]=open", "/filter"),
+        ] {
+            assert_eq!(query_failures(&api, uri), one(pointer, "spelling"), "{uri}");
+        }
+        passes(
+            &api,
+            &mut req("GET", "/orders?max_age=1&limit=5&filter[status]=open"),
+        );
+        if !strict {
+            passes(&api, &mut req("GET", "/orders?[x]=1&+other=2&max.ages=1"));
         }
     }
 }
