@@ -148,10 +148,13 @@ pub fn parse_query(raw: &str) -> Result<Vec<(String, String)>, &'static str> {
 }
 
 /// The query pairs of a request to an operation declaring `params`, as
-/// [`parse_query`]; when the query is checked at all (a declared query parameter,
-/// or `strict`), a raw `;` is `Err("semicolon")`: Rack 2 (Rails up to 7.0), older
-/// Django and Python, and Go before 1.17 split pairs at `;` too, so
-/// `q=a;limit=99999` would be a `limit` there that no check here saw.
+/// [`parse_query`]. Rack 2 (Rails up to 7.0), older Django and Python, and Go
+/// before 1.17 split pairs at a raw `;` too, so `q=a;limit=99999` is a `limit`
+/// there that no check here saw: when the query is checked at all (a declared
+/// query parameter, or `strict`), a key only that reading has is
+/// `Err("semicolon")` if it names a declared query parameter (any spelling
+/// [`base_names`] knows), or under `strict` at all. A `;` inside a value
+/// (`sort=name;desc`) is left alone otherwise.
 pub fn parse_request_query(
     raw: &str,
     params: &[Param],
@@ -159,7 +162,21 @@ pub fn parse_request_query(
 ) -> Result<Vec<(String, String)>, &'static str> {
     let checked = strict || params.iter().any(|p| p.location == In::Query);
     if checked && raw.contains(';') {
-        return Err(crate::problems::SEMICOLON);
+        let declared = |key: &str| {
+            params.iter().filter(|p| p.location == In::Query).any(|p| {
+                let target = php_name(&p.name);
+                key == p.name || base_names(key).iter().any(|b| *b == target)
+            })
+        };
+        for pair in raw.split('&').filter(|p| p.contains(';')) {
+            for extra in pair.split(';').skip(1).filter(|p| !p.is_empty()) {
+                let key = extra.split_once('=').map_or(extra, |(k, _)| k);
+                let key = form_decode(key).ok_or("encoding")?;
+                if strict || declared(&key) {
+                    return Err(crate::problems::SEMICOLON);
+                }
+            }
+        }
     }
     parse_query(raw)
 }

@@ -177,11 +177,23 @@ fn a_raw_semicolon_in_a_checked_query_is_refused() {
             query_failures(&api, "/orders?filter[status]=open;filter[isAdmin]=1"),
             one("", "semicolon")
         );
-        // Encoded, it is data.
+        // Other spellings of the key behind the `;` too.
+        assert_eq!(
+            query_failures(&api, "/orders?q=a;+limit=99999"),
+            one("", "semicolon")
+        );
+        // Encoded, it is data; raw inside a value, with nothing declared
+        // behind it, too (curl and fetch send `;` raw).
         if !strict {
             passes(
                 &api,
                 &mut req("GET", "/orders?limit=10&q=foo%3Blimit%3D99999"),
+            );
+            passes(&api, &mut req("GET", "/orders?limit=10&q=name;desc"));
+        } else {
+            assert_eq!(
+                query_failures(&api, "/orders?limit=10&q=name;desc"),
+                one("", "semicolon")
             );
         }
     }
