@@ -165,7 +165,7 @@ pub fn parse_request_query(
         let declared = |key: &str| {
             params.iter().filter(|p| p.location == In::Query).any(|p| {
                 let target = php_name(&p.name);
-                key == p.name || base_names(key).iter().any(|b| *b == target)
+                key == p.name || base_names(key).contains(&target)
             })
         };
         for pair in raw.split('&').filter(|p| p.contains(';')) {
