@@ -22,7 +22,7 @@ pub(super) const MAX_UNION_NODES: usize = 512;
 /// the first branch it validates against that declares all its members, else
 /// the valid branch declaring most of them (the rest are undeclared: refused or
 /// stripped as mass assignment, hidden in responses), else (nothing validates)
-/// the branch declaring most. Each branch keeps its own `additionalProperties`,
+/// the branch declaring fewest (the least shown). Each branch keeps its own `additionalProperties`,
 /// so one free-form branch does not open the others. Property marks
 /// (`readOnly`, `writeOnly`, roles, visibility) are the strictest any branch
 /// gives, as when branches were merged.
@@ -74,14 +74,21 @@ impl Shapes {
     /// that is a union itself is ranked by all its branches' members (merged),
     /// and chosen among next: the cost stays linear in the nesting.
     fn choose(&self, union: &Union, value: &Value) -> Option<ShapeId> {
-        let mut best: Option<((bool, usize), ShapeId)> = None;
+        // Ranked by validity, then by members declared: most among valid
+        // branches, fewest among invalid ones. With no branch to vouch for
+        // the value, the one showing least of it is chosen: a response whose
+        // value matches no branch must not show the privileged branch's
+        // members (`{"kind":"public","salary":5}` shown as staff). A request
+        // like that fails the schema anyway.
+        let mut best: Option<((bool, isize), ShapeId)> = None;
         for b in &union.branches {
             let valid = b.validator.as_ref().is_none_or(|v| v.is_valid(value));
             let (declared, total) = self.coverage(b.shape, value);
             if valid && declared == total {
                 return Some(b.shape);
             }
-            let rank = (valid, declared);
+            let declared = isize::try_from(declared).unwrap_or(isize::MAX);
+            let rank = (valid, if valid { declared } else { -declared });
             if best.is_none_or(|(r, _)| rank > r) {
                 best = Some((rank, b.shape));
             }

@@ -277,15 +277,17 @@ fn responses_show_only_the_members_of_the_branch_the_value_matches() {
         let mut cx = req("GET", "/people");
         passes(&api, &mut cx);
         // The upstream leaks a salary in a public view: that branch has none.
-        let body =
-            r#"[{"kind":"public","name":"A","salary":1},{"kind":"staff","name":"B","salary":2}]"#;
+        // One that matches no branch (a null name) is shown by the branch
+        // showing least, not by the staff branch that declares most.
+        let body = r#"[{"kind":"public","name":"A","salary":1},{"kind":"staff","name":"B","salary":2},{"kind":"public","name":null,"salary":5}]"#;
         let mut resp = response(200, Some("application/json"), body);
         assert_eq!(respond(&api, &mut cx, &mut resp), Verdict::Continue);
         assert_eq!(
             body_json(&resp),
             serde_json::json!([
                 {"kind": "public", "name": "A"},
-                {"kind": "staff", "name": "B", "salary": 2}
+                {"kind": "staff", "name": "B", "salary": 2},
+                {"kind": "public", "name": null}
             ]),
             "{version}"
         );
