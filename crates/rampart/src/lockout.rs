@@ -526,7 +526,9 @@ mod tests {
             .collect();
         let mut refused = 0;
         for task in tasks {
-            if is_locked_out(&task.await.unwrap()) {
+            // Nobody had failed yet: the waiting guesses are told to retry.
+            if matches!(task.await.unwrap(), Verdict::Respond(p) if p.kind.slug == "login-concurrency-limited")
+            {
                 refused += 1;
             }
         }
@@ -538,6 +540,33 @@ mod tests {
             .resolve()
             .await;
         assert!(is_locked_out(&verdict));
+    }
+
+    #[tokio::test]
+    async fn colleagues_behind_one_address_log_in_at_once() {
+        let stage = Arc::new(LockoutStage::new(three_failures()));
+        // Four users (max_failures is 3) log in at the same moment from one
+        // office address, against an upstream that takes a while to say 200.
+        let tasks: Vec<_> = (0..4)
+            .map(|i| {
+                let stage = stage.clone();
+                tokio::spawn(async move {
+                    let mut cx = login("192.0.2.80", &format!("user{i}"));
+                    let verdict = stage.on_request(&mut cx).resolve().await;
+                    if verdict == Verdict::Continue {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        stage
+                            .on_response(&mut cx, &mut response(200))
+                            .resolve()
+                            .await;
+                    }
+                    verdict
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Verdict::Continue);
+        }
     }
 
     #[tokio::test]
