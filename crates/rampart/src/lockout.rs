@@ -368,6 +368,8 @@ mod tests {
             "jwt-revoked",
             "jwt-not-yet-valid",
             "introspection-expired",
+            // An issuer without `kid` rotating its keys: no key was tried.
+            "jwt-kid-required",
         ] {
             let stage = CountFailures::new(Arc::new(RefusesBecause(reason)), limiter.clone());
             for _ in 0..6 {
