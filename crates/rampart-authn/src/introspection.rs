@@ -409,6 +409,9 @@ impl Introspection {
         if let Some(expected) = &self.issuer
             && claims.get("iss").and_then(Value::as_str) != Some(expected.as_str())
         {
+            if claims.get("iss").is_none() {
+                warn_missing_iss(expected);
+            }
             return Err(IntrospectionError::WrongIssuer);
         }
         // A string `aud` is one audience, never split at spaces as scope
@@ -498,4 +501,17 @@ fn refresh_token(claims: &Map<String, Value>) -> bool {
                     .any(|refresh| kind.eq_ignore_ascii_case(refresh))
             })
     })
+}
+
+/// RFC 7662 makes `iss` optional: a server that omits it has every token
+/// refused once `issuer` is set. Says so, once per process.
+fn warn_missing_iss(expected: &str) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            target: "rampart::authn",
+            issuer = %expected,
+            "introspection answer refused: it states no `iss` but `introspection.issuer` is set; if the authorisation server never sends `iss`, remove `issuer` (and keep `audiences`)"
+        );
+    }
 }

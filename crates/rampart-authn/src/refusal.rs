@@ -73,6 +73,11 @@ pub const NOT_GUESSES: &[&str] = &[
     "jwt-invalid-claim",
     "jwt-revoked",
     "jwt-certificate-binding",
+    // A JWT without `kid` (or with one no key has) while several keys could
+    // have signed it: refused before any key is tried, so it tests no secret.
+    // An issuer that omits `kid` publishes a second key during a rotation and
+    // every token is refused so: counting them would lock out its clients.
+    "jwt-kid-required",
     // An API key whose secret matched.
     "apikey-expired",
     "apikey-revoked",
@@ -128,6 +133,8 @@ mod tests {
             JwtError::WrongAudience.reason(),
             ApiKeyError::Expired.reason(),
             IntrospectionError::Expired.reason(),
+            // No key tried.
+            JwtError::KidRequired.reason(),
         ] {
             assert!(!is_guess(genuine), "{genuine}");
         }
@@ -154,6 +161,7 @@ mod tests {
             JwtError::InvalidClaim("exp").reason(),
             JwtError::Revoked.reason(),
             JwtError::CertificateBinding.reason(),
+            JwtError::KidRequired.reason(),
             ApiKeyError::Expired.reason(),
             ApiKeyError::Revoked.reason(),
             IntrospectionError::Expired.reason(),

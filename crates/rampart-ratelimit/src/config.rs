@@ -143,7 +143,8 @@ pub struct LockoutConfig {
     /// Which 401 answers of the upstream count as failures: `login_operations`
     /// (default: only on operations with `auth_endpoint: true` in `openapi`) or
     /// `every_route` (for upstreams that authenticate every request themselves,
-    /// e.g. HTTP basic authentication).
+    /// e.g. HTTP basic authentication). An API with `login_operations`, no
+    /// login operation and no `authn` section is refused: nothing would count.
     #[serde(default)]
     pub upstream_failures: UpstreamFailures,
 }

@@ -17,7 +17,7 @@
 //! the policy's units are fully back (a quota: until its calendar reset).
 //! Optionally the de-facto `X-RateLimit-Limit/-Remaining/-Reset` carry the
 //! strictest policy. A refusal is a `429` problem (`rate-limited`,
-//! `quota-exceeded`, `locked-out`) with `Retry-After`.
+//! `quota-exceeded`, `locked-out`, `login-concurrency-limited`) with `Retry-After`.
 
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -35,6 +35,13 @@ pub const RATE_LIMITED: ProblemType = ProblemType::new("rate-limited", 429, "Too
 pub const QUOTA_EXCEEDED: ProblemType = ProblemType::new("quota-exceeded", 429, "Quota Exceeded");
 /// The client IP or username is locked after repeated authentication failures.
 pub const LOCKED_OUT: ProblemType = ProblemType::new("locked-out", 429, "Too Many Failed Attempts");
+/// As many login attempts of this username (or client IP) are in flight, or
+/// failed within the lock-out window, as allowed; nothing is locked.
+pub const LOGIN_CONCURRENCY_LIMITED: ProblemType = ProblemType::new(
+    "login-concurrency-limited",
+    429,
+    "Too Many Logins In Progress",
+);
 /// Too many of this client's requests are in flight.
 pub const CONCURRENCY_LIMITED: ProblemType =
     ProblemType::new("concurrency-limited", 429, "Too Many Requests In Flight");
@@ -199,6 +206,16 @@ pub fn locked_out(retry_after_us: u64) -> Problem {
         .with_detail("Too many failed authentication attempts; try again later.")
         .with_extension("retry_after", Value::from(retry))
         .with_header(RETRY_AFTER, HeaderValue::from(retry))
+}
+
+/// The 429 for a login attempt refused because as many are in flight (or
+/// failed) as allowed, though no lock is set: retry in a second, when the
+/// attempts in flight have likely been answered.
+pub fn too_many_logins() -> Problem {
+    Problem::new(LOGIN_CONCURRENCY_LIMITED)
+        .with_detail("Too many logins in progress; try again in a moment.")
+        .with_extension("retry_after", Value::from(1u64))
+        .with_header(RETRY_AFTER, HeaderValue::from(1u64))
 }
 
 /// The 429 for too many requests in flight.

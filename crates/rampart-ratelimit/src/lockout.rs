@@ -12,25 +12,36 @@
 //!   Setting a lock that is already set is refused by the store and changes nothing,
 //!   so failures cannot extend a lock indefinitely.
 //!
-//! Login attempts reserve a failure before the credential is checked
+//! Login attempts reserve a unit before the credential is checked
 //! ([`Lockout::reserve`]): one unit of each subject's attempt counter is charged
-//! when the attempt starts, in the same all-or-nothing batch as the lock probes,
-//! and the attempt is refused (429) when a lock is set or the attempt counter is
-//! empty. Counting only when the 401 came back let a credential-stuffing run send
-//! many guesses in parallel (against slow password hashing, a whole burst) before
-//! the first failure was recorded; now at most `max_failures` attempts per subject
-//! are in flight or failed within the window. When the attempt fails
-//! ([`Lockout::confirm`]) its unit stays and the failure is counted in `lf`, which
-//! alone decides the lock: attempts still in flight are no failures (a user's
-//! double-click, an office behind one address logging in at nine must not lock
-//! anyone). Otherwise the unit is given back ([`Lockout::refund`]). Failures
-//! outside logins ([`Lockout::record_failure`]) are charged to both counters. The
-//! cost: a subject has at most `max_failures` login attempts in flight at once
-//! (an address shared by many users logging in at the same moment gets 429 past
-//! that), and while its attempt counter is empty a lock that has expired is
-//! followed by refusals until one failure is forgiven (`window / max_failures`).
-//! A gateway that dies with attempts in flight leaves their units charged until
-//! the window forgives them.
+//! when the attempt starts, in the same all-or-nothing batch as the lock probes.
+//! The attempt is refused with 429 `locked-out` when a lock is set, and with 429
+//! `login-concurrency-limited` (`Retry-After: 1`) when only an attempt counter is
+//! empty: nobody failed, so it must not read as a lock-out. Counting only when the
+//! 401 came back let a credential-stuffing run send many guesses in parallel
+//! (against slow password hashing, a whole burst) before the first failure was
+//! recorded. When the attempt fails ([`Lockout::confirm`]) its units stay and the
+//! failure is counted in `lf`, which alone decides the lock: attempts still in
+//! flight are no failures (a user's double-click, an office behind one address
+//! logging in at nine must not lock anyone). Otherwise the units are given back
+//! ([`Lockout::refund`]). Failures outside logins ([`Lockout::record_failure`])
+//! are charged to both counters.
+//!
+//! The two subjects get different attempt budgets, for what each must stop:
+//! - a username's attempt counter `la:` has `max_failures` units: attempts in
+//!   flight plus failures for one account never exceed `max_failures`, from
+//!   however many addresses (K addresses × B parallel guesses each cannot reach
+//!   the account more than `max_failures` times before the lock);
+//! - a client IP's in-flight counter `li:` has `IP_IN_FLIGHT_FACTOR ×
+//!   max_failures` units: an office or carrier NAT logs many different users in
+//!   at once, and each of their accounts is capped by its own counter anyway;
+//!   parallel guesses from one address against many accounts are bounded by it,
+//!   and the IP's confirmed failures lock it as before.
+//!
+//! The cost: while a username's attempt counter is empty (after a lock expires,
+//! until one failure is forgiven at `window / max_failures`), its logins get
+//! `login-concurrency-limited`. A gateway that dies with attempts in flight
+//! leaves their units charged until the window forgives them.
 //!
 //! Usernames are compared in the loose form login backends use (NFKC, case
 //! folded, invisible characters removed, surrounding white space ignored: see
@@ -70,6 +81,10 @@ pub enum Reserved {
     /// counted and it has none).
     Untracked,
 }
+
+/// How many more login attempts a client IP may have in flight (or failed in
+/// the window) than a username: many users share an address behind a NAT.
+pub const IP_IN_FLIGHT_FACTOR: u64 = 10;
 
 /// Failure counting and locks over a counter store.
 pub struct Lockout {
@@ -133,22 +148,28 @@ impl Lockout {
         self.counter_op("lf", subject)
     }
 
-    /// One attempt (a failure or a login in flight) of `subject`, in `la`.
+    /// One attempt (a failure or a login in flight) of `subject`: in `la` for a
+    /// username, in the larger `li` for a client IP.
     fn attempt_op(&self, subject: &str) -> Op {
-        self.counter_op("la", subject)
+        if subject.starts_with("ip:") {
+            let burst = self.policy.max_failures.saturating_mul(IP_IN_FLIGHT_FACTOR);
+            self.counter_op_with("li", subject, burst)
+        } else {
+            self.counter_op("la", subject)
+        }
     }
 
     fn counter_op(&self, counter: &str, subject: &str) -> Op {
+        self.counter_op_with(counter, subject, self.policy.max_failures)
+    }
+
+    fn counter_op_with(&self, counter: &str, subject: &str, burst: u64) -> Op {
         Op {
             key: format!("{counter}:{subject}"),
             algorithm: Algorithm::Gcra {
                 // Rounded up: more failures than allowed must never fit in the window.
-                emission_us: self
-                    .policy
-                    .window_us
-                    .div_ceil(self.policy.max_failures)
-                    .max(1),
-                burst: self.policy.max_failures,
+                emission_us: self.policy.window_us.div_ceil(burst).max(1),
+                burst,
             },
             cost: 1,
         }
@@ -200,9 +221,11 @@ impl Lockout {
 
     /// Starts a login attempt by `ip` for `username`: in one all-or-nothing
     /// batch, checks that no subject is locked and charges one attempt to each
-    /// subject's attempt counter. Refused (nothing charged) when a lock is set or
-    /// an attempt counter is empty, which bounds the attempts in flight plus the
-    /// failures in the window by `max_failures`.
+    /// subject's attempt counter. Refused (nothing charged) with `locked-out`
+    /// when a lock is set, and with `login-concurrency-limited` when only an
+    /// attempt counter is empty: that bounds the attempts in flight plus the
+    /// failures in the window by `max_failures` per username and by
+    /// [`IP_IN_FLIGHT_FACTOR`] times that per client IP.
     pub async fn reserve(
         &self,
         ip: IpAddr,
@@ -216,17 +239,20 @@ impl Lockout {
         ops.extend(subjects.iter().map(|s| self.attempt_op(s)));
         let now = self.clock.now_micros();
         let outcomes = self.store.apply(now, ops).resolve().await?;
-        let refused = outcomes
+        // The first `subjects.len()` outcomes are the lock probes.
+        let (locks, attempts) = outcomes.split_at(subjects.len().min(outcomes.len()));
+        let locked = locks
             .iter()
             .filter(|o| !o.allowed)
             .map(|o| o.retry_after_us)
             .max();
-        Ok(match refused {
+        Ok(match locked {
             Some(retry_after_us) => Reserved::Refused(headers::locked_out(retry_after_us)),
-            // A reply too short would be a store bug: refuse rather than hold
+            // No lock: as many attempts in flight (or failed) as allowed. A
+            // reply too short would be a store bug: refuse rather than hold
             // units that were not charged.
-            None if outcomes.len() < subjects.len() * 2 => {
-                Reserved::Refused(headers::locked_out(0))
+            None if attempts.len() < subjects.len() || attempts.iter().any(|o| !o.allowed) => {
+                Reserved::Refused(headers::too_many_logins())
             }
             None => Reserved::Held(Reservation { ip, subjects }),
         })

@@ -156,8 +156,9 @@ fn login_attempts_in_flight_count_against_the_limit_until_settled() {
     let Reserved::Refused(p) = reserve(4) else {
         panic!("a fourth attempt in flight")
     };
-    assert_eq!(p.kind.slug, "locked-out");
-    assert!(header(&p, "retry-after").is_some());
+    // Nobody failed: not reported as a lock-out, and worth retrying soon.
+    assert_eq!(p.kind.slug, "login-concurrency-limited");
+    assert_eq!(header(&p, "retry-after"), Some("1"));
     // The refused attempt charged nothing: its address has all its failures left.
     let from_4: Vec<Reservation> = ["u1", "u2", "u3"]
         .iter()
@@ -181,7 +182,54 @@ fn login_attempts_in_flight_count_against_the_limit_until_settled() {
         .unwrap()
         .unwrap();
     assert_eq!(header(&p, "retry-after"), Some("900"));
-    assert!(matches!(reserve(9), Reserved::Refused(_)));
+    let Reserved::Refused(p) = reserve(9) else {
+        panic!("locked")
+    };
+    assert_eq!(p.kind.slug, "locked-out");
+    assert_eq!(header(&p, "retry-after"), Some("900"));
+}
+
+#[test]
+fn many_users_behind_one_address_log_in_at_once() {
+    let (limiter, _clock) = limiter(config());
+    let lockout = limiter.lockout().unwrap();
+    let office = ip("192.0.2.80");
+    // Thirty colleagues at nine, all in flight at once (max_failures is 3).
+    let in_flight: Vec<Reservation> = (0..30)
+        .map(|n| held(now_or_never(lockout.reserve(office, Some(&format!("user{n}")))).unwrap()))
+        .collect();
+    // Past ten times max_failures the address waits a second; nobody is locked.
+    let Reserved::Refused(p) = now_or_never(lockout.reserve(office, Some("user30"))).unwrap()
+    else {
+        panic!("the address has a bound")
+    };
+    assert_eq!(p.kind.slug, "login-concurrency-limited");
+    assert_eq!(header(&p, "retry-after"), Some("1"));
+    for r in in_flight {
+        now_or_never(lockout.refund(r)).unwrap();
+    }
+    // Parallel guesses against one account from that address stay capped at 3.
+    let guesses: Vec<Reserved> = (0..5)
+        .map(|_| now_or_never(lockout.reserve(office, Some("victim"))).unwrap())
+        .collect();
+    let refused: Vec<_> = guesses
+        .iter()
+        .filter_map(|r| match r {
+            Reserved::Refused(p) => Some(p.kind.slug),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, ["login-concurrency-limited"; 2]);
+    // Three confirmed failures from the address lock it, for every account.
+    for r in guesses {
+        if let Reserved::Held(r) = r {
+            now_or_never(lockout.confirm(r)).unwrap();
+        }
+    }
+    let Reserved::Refused(p) = now_or_never(lockout.reserve(office, Some("bob"))).unwrap() else {
+        panic!("the address is locked")
+    };
+    assert_eq!(p.kind.slug, "locked-out");
 }
 
 #[test]

@@ -80,7 +80,7 @@ async fn parallel_login_attempts_through_two_gateways_hold_at_most_max_failures(
         match task.await.unwrap() {
             Reserved::Held(r) => held.push(r),
             Reserved::Refused(p) => {
-                assert_eq!(p.kind.slug, "locked-out");
+                assert_eq!(p.kind.slug, "login-concurrency-limited");
                 refused += 1;
             }
             Reserved::Untracked => panic!("tracked"),

@@ -58,28 +58,34 @@ impl Drop for HeldInner {
         let Some(reservation) = self.reservation.get_mut().take() else {
             return;
         };
-        let Some(lockout) = self.limiter.lockout() else {
-            return;
-        };
-        // A local store refunds at once. A remote one acts only when polled:
-        // that reply is dropped unpolled and the refund runs as a task.
-        if let StoreReply::Ready(_) = lockout.refund_reply(&reservation) {
-            return;
+        give_back(&self.limiter, reservation);
+    }
+}
+
+/// Refunds `reservation` without waiting: a local store refunds at once; a
+/// remote one (Redis) acts only when polled, so that reply is dropped unpolled
+/// and the refund runs as a task (its errors were ignored anyway, and a
+/// successful login's answer must not wait on a round trip).
+fn give_back(limiter: &Arc<RateLimiter>, reservation: Reservation) {
+    let Some(lockout) = limiter.lockout() else {
+        return;
+    };
+    if let StoreReply::Ready(_) = lockout.refund_reply(&reservation) {
+        return;
+    }
+    let limiter = limiter.clone();
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                if let Some(lockout) = limiter.lockout() {
+                    let _ = lockout.refund(reservation).await;
+                }
+            });
         }
-        let limiter = self.limiter.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    if let Some(lockout) = limiter.lockout() {
-                        let _ = lockout.refund(reservation).await;
-                    }
-                });
-            }
-            // No runtime (shutting down): the units stay charged until the
-            // window forgives them.
-            Err(_) => {
-                tracing::debug!(target: "rampart::ratelimit", "lock-out reservation not refunded: no runtime");
-            }
+        // No runtime (shutting down): the units stay charged until the
+        // window forgives them.
+        Err(_) => {
+            tracing::debug!(target: "rampart::ratelimit", "lock-out reservation not refunded: no runtime");
         }
     }
 }
@@ -108,10 +114,10 @@ async fn count_failure(limiter: &RateLimiter, cx: &mut RequestCx) {
     };
 }
 
-/// Gives this request's reservation back, if it holds one.
-async fn refund(limiter: &RateLimiter, cx: &mut RequestCx) {
-    if let (Some(lockout), Some(reservation)) = (limiter.lockout(), take_reservation(cx)) {
-        let _ = lockout.refund(reservation).await;
+/// Gives this request's reservation back, if it holds one, without waiting.
+fn refund(limiter: &Arc<RateLimiter>, cx: &mut RequestCx) {
+    if let Some(reservation) = take_reservation(cx) {
+        give_back(limiter, reservation);
     }
 }
 
@@ -204,16 +210,14 @@ impl Stage for LockoutStage {
             UpstreamFailures::EveryRoute => true,
         };
         let failed = counted && response.status == http::StatusCode::UNAUTHORIZED;
-        if !failed && cx.extensions.get::<Held>().is_none() {
+        if !failed {
+            // The login did not fail: its reserved unit goes back, and the
+            // answer does not wait for that.
+            refund(&self.limiter, cx);
             return Step::CONTINUE;
         }
         Step::Wait(Box::pin(async move {
-            if failed {
-                count_failure(&self.limiter, cx).await;
-            } else {
-                // The login did not fail: its reserved failure goes back.
-                refund(&self.limiter, cx).await;
-            }
+            count_failure(&self.limiter, cx).await;
             Verdict::Continue
         }))
     }
@@ -254,7 +258,7 @@ impl Stage for CountFailures {
                 } else {
                     // Refused, but not a guess: a login attempt's reserved
                     // failure goes back now (not only when the request ends).
-                    refund(&self.limiter, cx).await;
+                    refund(&self.limiter, cx);
                 }
             }
             verdict
@@ -368,6 +372,8 @@ mod tests {
             "jwt-revoked",
             "jwt-not-yet-valid",
             "introspection-expired",
+            // An issuer without `kid` rotating its keys: no key was tried.
+            "jwt-kid-required",
         ] {
             let stage = CountFailures::new(Arc::new(RefusesBecause(reason)), limiter.clone());
             for _ in 0..6 {
@@ -526,7 +532,9 @@ mod tests {
             .collect();
         let mut refused = 0;
         for task in tasks {
-            if is_locked_out(&task.await.unwrap()) {
+            // Nobody had failed yet: the waiting guesses are told to retry.
+            if matches!(task.await.unwrap(), Verdict::Respond(p) if p.kind.slug == "login-concurrency-limited")
+            {
                 refused += 1;
             }
         }
@@ -538,6 +546,33 @@ mod tests {
             .resolve()
             .await;
         assert!(is_locked_out(&verdict));
+    }
+
+    #[tokio::test]
+    async fn colleagues_behind_one_address_log_in_at_once() {
+        let stage = Arc::new(LockoutStage::new(three_failures()));
+        // Four users (max_failures is 3) log in at the same moment from one
+        // office address, against an upstream that takes a while to say 200.
+        let tasks: Vec<_> = (0..4)
+            .map(|i| {
+                let stage = stage.clone();
+                tokio::spawn(async move {
+                    let mut cx = login("192.0.2.80", &format!("user{i}"));
+                    let verdict = stage.on_request(&mut cx).resolve().await;
+                    if verdict == Verdict::Continue {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        stage
+                            .on_response(&mut cx, &mut response(200))
+                            .resolve()
+                            .await;
+                    }
+                    verdict
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Verdict::Continue);
+        }
     }
 
     #[tokio::test]
@@ -638,6 +673,19 @@ mod tests {
             assert_eq!(stage.on_request(&mut cx).resolve().await, Verdict::Continue);
             drop(cx);
             // The refund runs on the runtime.
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
+        // A successful login's answer does not wait for the refund's round
+        // trip: the hook is done at once, and the refund runs as a task.
+        for _ in 0..6 {
+            let mut cx = login("192.0.2.1", "alice");
+            assert_eq!(stage.on_request(&mut cx).resolve().await, Verdict::Continue);
+            assert!(matches!(
+                stage.on_response(&mut cx, &mut response(200)),
+                Step::Done(Verdict::Continue)
+            ));
             for _ in 0..10 {
                 tokio::task::yield_now().await;
             }

@@ -13,7 +13,7 @@ use rampart_gateway::StageFactory;
 use rampart_gateway::admin::{AdminExtension, AdminFuture};
 use rampart_ratelimit::{
     ConsumerRateLimitStage, CounterStore, LocalStore, PreAuthRateLimitStage, RateLimitConfig,
-    RateLimiter,
+    RateLimiter, UpstreamFailures,
 };
 
 /// The production stage factory.
@@ -162,7 +162,25 @@ impl StageFactory for EngineStages {
                     Arc::new(PreAuthRateLimitStage::new(limiter.clone())),
                     Arc::new(ConsumerRateLimitStage::new(limiter.clone())),
                 ];
-                if limiter.lockout().is_some() {
+                if let Some(lockout) = limiter.lockout() {
+                    // Nothing would ever count a failure: an existing config that
+                    // relied on upstream 401s anywhere must say so now.
+                    let has_login = sections
+                        .openapi
+                        .as_ref()
+                        .is_some_and(|o| o.value.operations.values().any(|op| op.auth_endpoint));
+                    if sections.authn.is_none()
+                        && !has_login
+                        && lockout.policy().upstream_failures == UpstreamFailures::LoginOperations
+                    {
+                        return Err(format!(
+                            "{field}.lockout: nothing can count a failure: the API has no `authn` \
+                             section and no login operation, and upstream 401s count only on \
+                             login operations (`upstream_failures: login_operations`, the \
+                             default); mark the login operation `auth_endpoint: true` in \
+                             `openapi.operations`, or set `upstream_failures: every_route`"
+                        ));
+                    }
                     stages.push(Arc::new(crate::lockout::LockoutStage::new(limiter.clone())));
                     lockout_limiter = Some(limiter);
                 }

@@ -630,6 +630,30 @@ fn serve_reloads_on_sighup_and_drains_on_sigterm() {
 }
 
 #[test]
+fn check_refuses_a_lockout_nothing_can_feed() {
+    let dir = temp_dir("lockout-check");
+    // No authn section, no openapi (so no login operation), and upstream 401s
+    // counted only on login operations: nothing would ever lock.
+    let lockout = "    rate_limit:\n      lockout: {max_failures: 3, window: 5m, lock_for: 1m}\n";
+    let (code, stderr) = check(&dir, "unfed.yaml", &format!("{ONE_API}{lockout}"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("unfed.yaml:7: apis[0].rate_limit.lockout"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("upstream_failures: every_route"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("auth_endpoint: true"), "{stderr}");
+    // Counting upstream 401s on every route feeds it.
+    let every_route = "    rate_limit:\n      lockout: {max_failures: 3, window: 5m, lock_for: 1m, \
+                       upstream_failures: every_route}\n";
+    let (code, stderr) = check(&dir, "fed.yaml", &format!("{ONE_API}{every_route}"));
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
 fn repeated_failed_logins_lock_the_client_out() {
     let dir = temp_dir("lockout");
     let upstream = upstream();

@@ -98,17 +98,25 @@ pub struct JwtVerifier {
     max_token_bytes: usize,
     clock: Arc<dyn Clock>,
     cache: Option<Arc<verified_cache::VerifiedCache>>,
+    /// Per issuer: when (unix seconds + 1; 0 never) a token was last refused
+    /// for want of a `kid`, to warn at most once a minute.
+    kid_warned: Arc<[std::sync::atomic::AtomicU64]>,
 }
 
 impl JwtVerifier {
     /// A verifier over these issuers. Installs jsonwebtoken's aws-lc-rs provider.
     pub fn new(issuers: Vec<Issuer>, max_token_bytes: usize, clock: Arc<dyn Clock>) -> Self {
         crate::install_crypto_provider();
+        let kid_warned = issuers
+            .iter()
+            .map(|_| std::sync::atomic::AtomicU64::new(0))
+            .collect();
         Self {
             issuers,
             max_token_bytes,
             clock,
             cache: None,
+            kid_warned,
         }
     }
 
@@ -215,6 +223,7 @@ impl JwtVerifier {
                     .nth(1)
                     .is_some()
             {
+                self.warn_kid_required(issuer_index, issuer);
                 return Err(JwtError::KidRequired);
             }
             let message = parsed.signing_input.as_bytes();
@@ -229,6 +238,31 @@ impl JwtVerifier {
             claims: parsed.claims,
         };
         Ok((verified, parsed.kid, keys))
+    }
+
+    /// Tokens of `issuer` lack a `kid` while it has several keys: likely a key
+    /// rotation at a provider that omits `kid`, refusing every token. Says so
+    /// at most once a minute per issuer.
+    fn warn_kid_required(&self, index: usize, issuer: &Issuer) {
+        use std::sync::atomic::Ordering;
+        let Some(last) = self.kid_warned.get(index) else {
+            return;
+        };
+        let now = self.clock.unix_secs().saturating_add(1);
+        let previous = last.load(Ordering::Relaxed);
+        if previous != 0 && now < previous.saturating_add(60) {
+            return;
+        }
+        if last
+            .compare_exchange(previous, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            tracing::warn!(
+                target: "rampart::authn",
+                issuer = %issuer.issuer,
+                "JWT refused: no `kid` picks its key and the issuer has several keys that could have signed it; if the issuer omits `kid` (a key rotation publishes a second key), set `allow_missing_kid: true` for it"
+            );
+        }
     }
 
     /// The identity a verified token carries (`credential_id` = its `jti`).
