@@ -31,7 +31,9 @@ fuzz_target!(|data: &[u8]| {
         let mut headers = HeaderMap::new();
         headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(media));
         if let Some(id) = login::extract(&headers, data, "/username", &JsonLimits::default()) {
-            assert!(!id.0.is_empty() && id.0.len() <= login::MAX_IDENTIFIER_BYTES);
+            // Trimmed, never empty, and no longer than the body it came from.
+            assert!(!id.0.is_empty() && id.0.len() <= data.len());
+            assert_eq!(id.0.trim(), id.0);
         }
     }
 });
