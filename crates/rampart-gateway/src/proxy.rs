@@ -421,7 +421,7 @@ async fn buffer_response(
     Ok((bytes, truncated.then_some(incoming)))
 }
 
-fn full(bytes: Bytes) -> crate::upstream::UpstreamBody {
+pub(crate) fn full(bytes: Bytes) -> crate::upstream::UpstreamBody {
     Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 

@@ -199,17 +199,6 @@ const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 /// client reset the stream (they run on, see `serve_hyper`).
 const MAX_STREAMS: u32 = 256;
 
-/// A response body of Rampart's own, with no audit record to write.
-fn full_body(bytes: bytes::Bytes) -> crate::body::ResponseBody {
-    crate::body::ResponseBody::new(
-        http_body_util::BodyExt::boxed(http_body_util::BodyExt::map_err(
-            http_body_util::Full::new(bytes),
-            |never| match never {},
-        )),
-        None,
-    )
-}
-
 /// A request's work: in a task of its own, or, past a connection's limit of
 /// running requests, in the connection's (cancelled with its stream).
 enum Work<F> {
@@ -523,7 +512,9 @@ async fn serve_hyper<IO>(
                             &crate::problems::GatewayError::Overloaded.problem(),
                             "",
                         )
-                        .map(full_body),
+                        .map(|bytes| {
+                            crate::body::ResponseBody::new(crate::proxy::full(bytes), None)
+                        }),
                     },
                 };
                 Ok::<_, std::convert::Infallible>(response.map(|body| watch.watch(body, busy)))
