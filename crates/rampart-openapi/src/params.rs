@@ -598,7 +598,25 @@ fn key_match<'k>(key: &'k str, name: &str) -> KeyMatch<'k> {
         return KeyMatch::Rest(rest);
     }
     // A name with brackets of its own (`page[size]`) is matched as spelled.
-    let target: Cow<'_, str> = if name.contains(['[', ']']) {
+    let spelled = name.contains(['[', ']']);
+    if !key.contains([' ', '[', ']', '.']) {
+        // The common key: `base_names` would be the key alone, so compare it
+        // with the name as PHP rewrites it without building either.
+        let php_spelling = key.len() == name.len()
+            && key.bytes().zip(name.bytes()).all(|(k, n)| {
+                k == if !spelled && matches!(n, b'.' | b' ' | b'[') {
+                    b'_'
+                } else {
+                    n
+                }
+            });
+        return if php_spelling {
+            KeyMatch::Misspelled
+        } else {
+            KeyMatch::No
+        };
+    }
+    let target: Cow<'_, str> = if spelled {
         Cow::Borrowed(name)
     } else {
         Cow::Owned(php_name(name))

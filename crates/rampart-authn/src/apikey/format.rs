@@ -44,7 +44,7 @@ pub fn parse(presented: &str) -> Result<ParsedKey<'_>, ApiKeyError> {
         .split_at_checked(PREFIX_LEN)
         .ok_or(ApiKeyError::Malformed)?;
     let secret = secret.strip_prefix('_').ok_or(ApiKeyError::Malformed)?;
-    if !prefix.bytes().all(|b| BASE32.contains(&b))
+    if !is_key_id(prefix)
         || !secret
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
