@@ -261,7 +261,7 @@ impl KeySet {
         &'a self,
         kid: Option<&'a str>,
         alg: Algorithm,
-    ) -> (impl Iterator<Item = &'a VerifyKey> + 'a, bool) {
+    ) -> (impl Iterator<Item = &'a VerifyKey> + Clone + 'a, bool) {
         let by_kid = kid.is_some_and(|kid| {
             self.keys
                 .iter()

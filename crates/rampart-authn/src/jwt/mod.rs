@@ -215,14 +215,7 @@ impl JwtVerifier {
             // per key of the issuer (up to 64 RSA verifications): without a
             // `kid` picking its key, it is checked only when one key could
             // have signed it, unless the issuer is configured otherwise.
-            if !by_kid
-                && !issuer.allow_missing_kid
-                && keys
-                    .candidates(parsed.kid.as_deref(), parsed.alg)
-                    .0
-                    .nth(1)
-                    .is_some()
-            {
+            if !by_kid && !issuer.allow_missing_kid && candidates.clone().nth(1).is_some() {
                 self.warn_kid_required(issuer_index, issuer);
                 return Err(JwtError::KidRequired);
             }
