@@ -67,7 +67,31 @@ use crate::store::{Algorithm, CounterStore, Op, StoreError, StoreReply};
 #[must_use = "a reservation must be confirmed or refunded"]
 pub struct Reservation {
     ip: IpAddr,
-    subjects: Vec<String>,
+    subjects: Vec<Subject>,
+}
+
+/// What a lock and its counters are kept for: a client IP or a username.
+#[derive(Debug, PartialEq, Eq)]
+struct Subject {
+    kind: SubjectKind,
+    /// The key part: `ip:{…}` or `user:{<hash>}`.
+    key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SubjectKind {
+    ClientIp,
+    Username,
+}
+
+impl SubjectKind {
+    /// The name logs give it (never the username itself).
+    fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::ClientIp => "client_ip",
+            SubjectKind::Username => "username",
+        }
+    }
 }
 
 /// What [`Lockout::reserve`] decided.
@@ -150,12 +174,13 @@ impl Lockout {
 
     /// One attempt (a failure or a login in flight) of `subject`: in `la` for a
     /// username, in the larger `li` for a client IP.
-    fn attempt_op(&self, subject: &str) -> Op {
-        if subject.starts_with("ip:") {
-            let burst = self.policy.max_failures.saturating_mul(IP_IN_FLIGHT_FACTOR);
-            self.counter_op_with("li", subject, burst)
-        } else {
-            self.counter_op("la", subject)
+    fn attempt_op(&self, subject: &Subject) -> Op {
+        match subject.kind {
+            SubjectKind::ClientIp => {
+                let burst = self.policy.max_failures.saturating_mul(IP_IN_FLIGHT_FACTOR);
+                self.counter_op_with("li", &subject.key, burst)
+            }
+            SubjectKind::Username => self.counter_op("la", &subject.key),
         }
     }
 
@@ -181,15 +206,21 @@ impl Lockout {
         self.policy.per_ip.then(|| self.lock_op(&subject_ip(ip), 0))
     }
 
-    fn subjects(&self, ip: IpAddr, username: Option<&str>) -> Vec<String> {
+    fn subjects(&self, ip: IpAddr, username: Option<&str>) -> Vec<Subject> {
         let mut s = Vec::with_capacity(2);
         if self.policy.per_ip {
-            s.push(subject_ip(ip));
+            s.push(Subject {
+                kind: SubjectKind::ClientIp,
+                key: subject_ip(ip),
+            });
         }
         if self.policy.per_username
             && let Some(u) = username
         {
-            s.push(subject_user(u));
+            s.push(Subject {
+                kind: SubjectKind::Username,
+                key: subject_user(u),
+            });
         }
         s
     }
@@ -204,7 +235,7 @@ impl Lockout {
         let ops: Vec<Op> = self
             .subjects(ip, username)
             .iter()
-            .map(|s| self.lock_op(s, 0))
+            .map(|s| self.lock_op(&s.key, 0))
             .collect();
         if ops.is_empty() {
             return Ok(None);
@@ -235,7 +266,7 @@ impl Lockout {
         if subjects.is_empty() {
             return Ok(Reserved::Untracked);
         }
-        let mut ops: Vec<Op> = subjects.iter().map(|s| self.lock_op(s, 0)).collect();
+        let mut ops: Vec<Op> = subjects.iter().map(|s| self.lock_op(&s.key, 0)).collect();
         ops.extend(subjects.iter().map(|s| self.attempt_op(s)));
         let now = self.clock.now_micros();
         let outcomes = self.store.apply(now, ops).resolve().await?;
@@ -288,21 +319,17 @@ impl Lockout {
     }
 
     /// Sets `subject`'s lock; whether it was not set already.
-    async fn set_lock(&self, subject: &str, ip: IpAddr, now: u64) -> Result<bool, StoreError> {
+    async fn set_lock(&self, subject: &Subject, ip: IpAddr, now: u64) -> Result<bool, StoreError> {
         let set = self
             .store
-            .apply(now, vec![self.lock_op(subject, 1)])
+            .apply(now, vec![self.lock_op(&subject.key, 1)])
             .resolve()
             .await?;
         if !set.first().is_some_and(|o| o.allowed) {
             return Ok(false);
         }
         // Usernames stay out of the log: users type passwords into them.
-        let kind = if subject.starts_with("ip:") {
-            "client_ip"
-        } else {
-            "username"
-        };
+        let kind = subject.kind.as_str();
         tracing::warn!(target: "rampart::ratelimit", kind, client.ip = %ip, "locked out after repeated authentication failures");
         Ok(true)
     }
@@ -311,11 +338,11 @@ impl Lockout {
     /// failure counter; whether it locked. Each subject on its own: the IP's
     /// count must grow even when the username's is exhausted, unlike the
     /// all-or-nothing request limits.
-    async fn count_failure(&self, subject: &str, ip: IpAddr) -> Result<bool, StoreError> {
+    async fn count_failure(&self, subject: &Subject, ip: IpAddr) -> Result<bool, StoreError> {
         let now = self.clock.now_micros();
         let out = self
             .store
-            .apply(now, vec![self.failure_op(subject)])
+            .apply(now, vec![self.failure_op(&subject.key)])
             .resolve()
             .await?;
         let exhausted = out.first().is_none_or(|o| !o.allowed || o.remaining == 0);
