@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use common::{NOW, temp_file};
+use common::{Captured, NOW, temp_file};
 use rampart_authn::BoxFuture;
 use rampart_authn::clock::ManualClock;
 use rampart_authn::introspection::{
@@ -26,19 +25,6 @@ impl Introspector for NoIss {
     ) -> BoxFuture<'a, Result<Vec<u8>, IntrospectionFetchError>> {
         let body = json!({"active": true, "sub": "b", "aud": "pets-api"});
         Box::pin(async move { Ok(serde_json::to_vec(&body).unwrap()) })
-    }
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
