@@ -402,8 +402,21 @@ impl Ctx<'_> {
                     kind: Kind::Scalar(Scalar::String),
                     validator: None,
                     shapes: None,
+                    fold_case: false,
                 });
             }
+        }
+        // `limit` and `Limit` both declared: each is its own key, not the
+        // other's spelling.
+        let names: Vec<String> = out
+            .iter()
+            .filter(|p| p.location == In::Query)
+            .map(|p| p.name.clone())
+            .collect();
+        for p in out.iter_mut().filter(|p| p.location == In::Query) {
+            p.fold_case = !names
+                .iter()
+                .any(|n| *n != p.name && n.eq_ignore_ascii_case(&p.name));
         }
         Ok(out)
     }
@@ -507,6 +520,7 @@ impl Ctx<'_> {
             kind,
             validator,
             shapes,
+            fold_case: true,
         }))
     }
 

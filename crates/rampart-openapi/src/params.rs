@@ -13,7 +13,8 @@
 //! a `deepObject` whose schema names properties is closed as a body's is (its
 //! undeclared members follow `undeclared_properties`). A key that is a declared
 //! query parameter to some upstream but spelt otherwise (`[email][$ne]` to qs and
-//! Rack 2, `+limit` or `user.id` for `user_id` to PHP) is refused (`spelling`).
+//! Rack 2, `+limit` or `user.id` for `user_id` to PHP, `LIMIT` for `limit` to
+//! ASP.NET, which binds query keys case-insensitively) is refused (`spelling`).
 //! A raw `;` in a query the
 //! operation checks is refused (some servers split pairs at it). More than 256 query
 //! pairs, cookies, list items or object members is refused (`max-parameters`),
@@ -116,6 +117,10 @@ pub struct Param {
     /// For [`Kind::Json`] and `deepObject` query parameters: what the schema
     /// declares, for the mass-assignment walk.
     pub shapes: Option<crate::shape::Shapes>,
+    /// A query key equal to the name but for ASCII case (`LIMIT` for `limit`)
+    /// is another spelling of it: ASP.NET binds query keys case-insensitively.
+    /// False when the operation declares that other case as a parameter too.
+    pub fold_case: bool,
 }
 
 /// The request's parameter sources, decoded once.
@@ -165,7 +170,10 @@ pub fn parse_request_query(
         let declared = |key: &str| {
             params.iter().filter(|p| p.location == In::Query).any(|p| {
                 let target = php_name(&p.name);
-                key == p.name || base_names(key).contains(&target)
+                key == p.name
+                    || base_names(key)
+                        .iter()
+                        .any(|b| same_name(b, &target, p.fold_case))
             })
         };
         for pair in raw.split('&').filter(|p| p.contains(';')) {
@@ -400,7 +408,7 @@ impl Param {
         if self.style == Style::DeepObject {
             let mut map = Map::new();
             for (k, v) in query {
-                let rest = match key_match(k, &self.name) {
+                let rest = match key_match(k, &self.name, self.fold_case) {
                     KeyMatch::No => continue,
                     KeyMatch::Misspelled => return Err(SPELLING),
                     KeyMatch::Rest(rest) => rest,
@@ -438,7 +446,7 @@ impl Param {
                     }
                 } else if let Some(m) = props
                     .keys()
-                    .map(|p| key_match(k, p))
+                    .map(|p| key_match(k, p, self.fold_case))
                     .find(|m| *m != KeyMatch::No)
                 {
                     // `offset[$gt]`: a member given in another shape; `+offset`
@@ -462,7 +470,7 @@ impl Param {
         let (mut plain, mut bracketed) = (false, false);
         let mut values = Vec::new();
         for (k, v) in query {
-            match key_match(k, &self.name) {
+            match key_match(k, &self.name, self.fold_case) {
                 KeyMatch::Rest("") if !bracketed => {
                     plain = true;
                     values.push(v.as_str());
@@ -569,9 +577,11 @@ impl Param {
             return false;
         }
         if let (Kind::Object(props), Style::Form, true) = (&self.kind, self.style, self.explode) {
-            return props.keys().any(|p| key_match(key, p) != KeyMatch::No);
+            return props
+                .keys()
+                .any(|p| key_match(key, p, self.fold_case) != KeyMatch::No);
         }
-        key_match(key, &self.name) != KeyMatch::No
+        key_match(key, &self.name, self.fold_case) != KeyMatch::No
     }
 }
 
@@ -590,8 +600,10 @@ enum KeyMatch<'k> {
     Misspelled,
 }
 
-/// How `key` (decoded, so `%5B` is a bracket too) addresses parameter `name`.
-fn key_match<'k>(key: &'k str, name: &str) -> KeyMatch<'k> {
+/// How `key` (decoded, so `%5B` is a bracket too) addresses parameter `name`;
+/// with `fold_case`, a key differing from a spelling of it only in ASCII case
+/// is another spelling too.
+fn key_match<'k>(key: &'k str, name: &str, fold_case: bool) -> KeyMatch<'k> {
     if let Some(rest) = key.strip_prefix(name)
         && (rest.is_empty() || rest.starts_with('['))
     {
@@ -604,11 +616,12 @@ fn key_match<'k>(key: &'k str, name: &str) -> KeyMatch<'k> {
         // with the name as PHP rewrites it without building either.
         let php_spelling = key.len() == name.len()
             && key.bytes().zip(name.bytes()).all(|(k, n)| {
-                k == if !spelled && matches!(n, b'.' | b' ' | b'[') {
+                let n = if !spelled && matches!(n, b'.' | b' ' | b'[') {
                     b'_'
                 } else {
                     n
-                }
+                };
+                k == n || (fold_case && k.eq_ignore_ascii_case(&n))
             });
         return if php_spelling {
             KeyMatch::Misspelled
@@ -621,7 +634,10 @@ fn key_match<'k>(key: &'k str, name: &str) -> KeyMatch<'k> {
     } else {
         Cow::Owned(php_name(name))
     };
-    if base_names(key).iter().any(|b| *b == target) {
+    if base_names(key)
+        .iter()
+        .any(|b| same_name(b, &target, fold_case))
+    {
         KeyMatch::Misspelled
     } else {
         KeyMatch::No
@@ -643,6 +659,11 @@ pub fn base_names(key: &str) -> Vec<String> {
         out.push(php_name(key));
     }
     out
+}
+
+/// Whether `a` and `b` are one name, ignoring ASCII case with `fold_case`.
+fn same_name(a: &str, b: &str, fold_case: bool) -> bool {
+    a == b || (fold_case && a.eq_ignore_ascii_case(b))
 }
 
 /// A name with PHP's rewriting of `.`, space and `[` to `_`.
@@ -867,6 +888,7 @@ mod tests {
             kind,
             validator: Some(crate::bundle::compile(&schema, version).unwrap()),
             shapes: None,
+            fold_case: true,
         }
     }
 
