@@ -82,10 +82,12 @@ fn query_value<'a>(query: &'a str, name: &str) -> Result<Option<&'a str>, Creden
 }
 
 /// Whether query key `key` (as written) names parameter `name`, percent
-/// escapes decoded.
+/// escapes decoded and letter case ignored: ASP.NET binds query keys
+/// case-insensitively, so `API_KEY` left unverified would be the key it reads.
 fn is_param(key: &str, name: &str) -> bool {
-    key == name
-        || (key.contains('%') && rampart_core::percent::decode_lenient(key) == name.as_bytes())
+    key.eq_ignore_ascii_case(name)
+        || (key.contains('%')
+            && rampart_core::percent::decode_lenient(key).eq_ignore_ascii_case(name.as_bytes()))
 }
 
 /// The values of header `name` and of its underscore spellings (`X_Api_Key`),
@@ -217,6 +219,8 @@ mod tests {
             (&[("x-api-key", "rk_a"), ("X_Api_Key", "rk_b")][..], None),
             (&[][..], Some("api_key=rk_a&api%5fkey=rk_b")),
             (&[("x-api-key", "rk_a")][..], Some("%61pi_key=rk_b")),
+            (&[][..], Some("api_key=rk_a&API_KEY=rk_b")),
+            (&[][..], Some("api_key=rk_a&Api%5FKey=rk_b")),
         ] {
             assert_eq!(
                 presented(&headers(pairs), query, Some(&loc)),
@@ -229,6 +233,12 @@ mod tests {
             remove_query_param("a=1&api%5Fkey=x&b=2", "api_key").as_deref(),
             Some("a=1&b=2")
         );
+        assert_eq!(
+            remove_query_param("a=1&API_Key=x&b=2", "api_key").as_deref(),
+            Some("a=1&b=2")
+        );
+        let p = presented(&headers(&[]), Some("Api_Key=rk_c"), Some(&loc)).unwrap();
+        assert_eq!(p.api_key.as_deref(), Some("rk_c"));
         // Not an escape: a different name.
         let p = presented(&headers(&[]), Some("api%5key=rk_q"), Some(&loc)).unwrap();
         assert_eq!(p.api_key, None);
