@@ -867,3 +867,54 @@ fn verified_cache_limits_are_validated() {
         "{err}"
     );
 }
+
+#[test]
+fn kid_less_refusals_tell_the_operator_at_most_once_a_minute() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .finish();
+    let (es1, es2) = (TestKey::es256("es-1"), TestKey::es256("es-2"));
+    let clock = Arc::new(ManualClock::at_secs(NOW));
+    let verifier = config(json!({}))
+        .build(
+            "authn.jwt",
+            clock.clone(),
+            &Sources(FakeJwks::new(common::jwks(&[&es1, &es2]))),
+        )
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let warnings = || {
+        String::from_utf8(captured.0.lock().unwrap().clone())
+            .unwrap()
+            .matches("allow_missing_kid")
+            .count()
+    };
+    tracing::subscriber::with_default(subscriber, || {
+        let refuse = || {
+            let token = without_kid(&es1, &claims());
+            let error = runtime.block_on(verifier.verify(&token)).unwrap_err();
+            assert_eq!(error, JwtError::KidRequired);
+        };
+        for _ in 0..3 {
+            refuse();
+        }
+        assert_eq!(warnings(), 1);
+        // A token with its `kid` says nothing.
+        runtime
+            .block_on(verifier.verify(&es2.sign(&claims())))
+            .unwrap();
+        clock.advance(Duration::from_secs(30));
+        refuse();
+        assert_eq!(warnings(), 1);
+        clock.advance(Duration::from_secs(31));
+        refuse();
+        assert_eq!(warnings(), 2);
+    });
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains(ISS), "{log}");
+}
