@@ -85,8 +85,11 @@ async fn session(shared: &Shared, synced: &watch::Sender<u64>) -> Result<(), Ada
                 None => return Err(AdapterError::Redis("subscription closed".into())),
             },
             _ = tick.tick() => {
-                // A half-open subscription answers no ping: reconnect.
-                bounded(timeout, sink.ping::<String>()).await?;
+                // A half-open subscription answers no ping: reconnect. Any
+                // non-error reply will do: a subscribed RESP2 connection answers
+                // `["pong", ""]`, not `PONG`, so reading it as a string would
+                // fail every time; `()` rejects only an error reply.
+                bounded(timeout, sink.ping::<()>()).await?;
                 resync(shared).await?;
             }
         }

@@ -257,3 +257,27 @@ async fn a_set_larger_than_the_load_limit_keeps_the_permanent_entries() {
     drop(sync);
     redis.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_liveness_ping_keeps_the_subscription() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Five periodic re-syncs (each after a ping on the subscribed connection).
+    let a = gateway(&url, clock, 200);
+    assert!(a.wait_synced(Duration::from_secs(5)).await);
+    let mut dropped = false;
+    let deadline = Instant::now() + Duration::from_millis(1_100);
+    while Instant::now() < deadline {
+        dropped |= !a.is_synced();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A reconnect completes a new full sync: the count would be past 1.
+    let syncs = *a.synced_rx.borrow();
+    assert!(!dropped, "the subscription dropped between re-syncs");
+    assert_eq!(syncs, 1, "the subscriber reconnected");
+    drop(a);
+    redis.kill();
+}
