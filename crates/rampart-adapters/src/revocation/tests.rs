@@ -281,3 +281,69 @@ async fn the_periodic_liveness_ping_keeps_the_subscription() {
     drop(a);
     redis.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_local_expiry_replaces_a_shorter_one_in_redis() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.unix_secs();
+    // A key rotated with a day's grace: in the set until tomorrow.
+    let _: () = redis_cmd(
+        &url,
+        redis::cmd("ZADD")
+            .arg("rampart:revoked")
+            .arg(now + 86_400)
+            .arg("api_key:rotatedk"),
+    )
+    .await;
+    let a = gateway(&url, clock.clone(), 200);
+    let b = gateway(&url, clock.clone(), 600_000);
+    assert!(a.wait_synced(Duration::from_secs(5)).await);
+    assert!(b.wait_synced(Duration::from_secs(5)).await);
+    // Then revoked for good on A, but the write to Redis was lost: only A's
+    // local list has the permanent entry.
+    a.local()
+        .revoke(Revocation {
+            kind: CredentialKind::ApiKey,
+            id: "rotatedk".into(),
+            expires_at: u64::MAX,
+        })
+        .unwrap();
+    // A's next re-sync shares the longer expiry: in the set, and with B.
+    let mut score = None;
+    for _ in 0..100 {
+        score = redis_cmd::<Option<String>>(
+            &url,
+            redis::cmd("ZSCORE")
+                .arg("rampart:revoked")
+                .arg("api_key:rotatedk"),
+        )
+        .await;
+        if score.as_deref() == Some("inf") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        score.as_deref(),
+        Some("inf"),
+        "the set kept the shorter expiry"
+    );
+    let expiry_at_b = || {
+        b.local()
+            .snapshot()
+            .into_iter()
+            .find(|r| r.id == "rotatedk")
+            .map(|r| r.expires_at)
+    };
+    assert!(
+        eventually(Duration::from_secs(2), || expiry_at_b() == Some(u64::MAX)).await,
+        "gateway B kept the shorter expiry: {:?}",
+        expiry_at_b()
+    );
+    drop((a, b));
+    redis.kill();
+}
