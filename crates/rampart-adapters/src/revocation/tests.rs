@@ -347,3 +347,67 @@ async fn a_later_local_expiry_replaces_a_shorter_one_in_redis() {
     drop((a, b));
     redis.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_with_different_prefixes_share_nothing() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.unix_secs();
+    // Staging and production on one Redis, each with its own prefix and the
+    // default channel.
+    let deployment = |prefix: &str| {
+        let settings = RevocationSyncConfig {
+            key_prefix: prefix.into(),
+            ..config(&url, 200)
+        };
+        let list = Arc::new(RevocationList::new(clock.clone(), 10_000, 60));
+        RevocationSync::start(&settings, "revocation", list, clock.clone()).unwrap()
+    };
+    let staging = deployment("staging:");
+    let prod = deployment("prod:");
+    let prod_peer = deployment("prod:");
+    for sync in [&staging, &prod, &prod_peer] {
+        assert!(sync.wait_synced(Duration::from_secs(5)).await);
+    }
+    staging
+        .revoke(jti("staging-only", now + 3_600))
+        .await
+        .unwrap();
+    prod.revoke(jti("prod-only", now + 3_600)).await.unwrap();
+    // Each deployment's own instances still share (the prod peer learns it).
+    assert!(
+        eventually(Duration::from_secs(2), || prod_peer
+            .local()
+            .is_revoked(CredentialKind::Jti, "prod-only"))
+        .await
+    );
+    // A few re-syncs later, nothing crossed over, locally or in the sets.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!prod.local().is_revoked(CredentialKind::Jti, "staging-only"));
+    assert!(
+        !prod_peer
+            .local()
+            .is_revoked(CredentialKind::Jti, "staging-only")
+    );
+    assert!(!staging.local().is_revoked(CredentialKind::Jti, "prod-only"));
+    let in_prod: Option<String> = redis_cmd(
+        &url,
+        redis::cmd("ZSCORE")
+            .arg("prod:revoked")
+            .arg("jti:staging-only"),
+    )
+    .await;
+    let in_staging: Option<String> = redis_cmd(
+        &url,
+        redis::cmd("ZSCORE")
+            .arg("staging:revoked")
+            .arg("jti:prod-only"),
+    )
+    .await;
+    assert_eq!((in_prod, in_staging), (None, None));
+    drop((staging, prod, prod_peer));
+    redis.kill();
+}
