@@ -4,7 +4,11 @@
 //! arithmetic, same all-or-nothing rule (state is written only when every op
 //! passed; an allowed op of a refused batch reports the key's current state), and
 //! same outcome shape. Time is Redis's own `TIME`, so every gateway shares one
-//! clock and clock skew between gateways cannot widen a limit.
+//! clock and clock skew between gateways cannot widen a GCRA limit. A quota
+//! window is named by the gateway's clock (its calendar day or month), so a
+//! gateway's skew moves that gateway's window boundary by the skew; its key is
+//! kept an hour past the window's end (by Redis's clock), so a gateway up to an
+//! hour behind still finds the window's count.
 //!
 //! Calling convention: `KEYS[i]` is op i's key; `ARGV[4i-3..4i]` are its kind
 //! (`g` GCRA, `w` window), two parameters (GCRA: emission µs, burst; window: limit,
@@ -17,6 +21,9 @@ pub const BATCH_SCRIPT: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = #KEYS
+-- One hour: far beyond any working clock sync, and cheap, since quota periods
+-- are a day or longer (one extra key per consumer and quota, for an hour).
+local WINDOW_SKEW_US = 3600000000
 local pending = {}
 local function stored(k)
   if pending[k] ~= nil then return pending[k] end
@@ -71,10 +78,17 @@ for i = 1, n do
   if nextv ~= nil then
     pending[k] = nextv
     local ttl
-    if kind == 'g' then ttl = nextv - now else ttl = p2 - now end
-    -- At least 1 ms: a window end computed on a gateway clock behind Redis's
-    -- can lie in Redis's past, and PX <= 0 is an error that aborts the script
-    -- half-way (the store then falls back as during an outage).
+    if kind == 'g' then
+      ttl = nextv - now
+    else
+      -- The window's end comes from the gateway's clock, which may be behind
+      -- Redis's: that gateway still counts into this window after its end by
+      -- Redis's clock. The key names its window (no later window reads it), so
+      -- it is kept past the end by a skew allowance instead of expiring at
+      -- once, which would reset the count for the rest of that gateway's
+      -- window. Never <= 0 either: PX <= 0 is an error that aborts the script.
+      ttl = math.max(p2 - now, 0) + WINDOW_SKEW_US
+    end
     writes[#writes + 1] = { k, nextv, math.max(math.floor(ttl / 1000) + 1, 1) }
   end
   out[4 * i - 3] = a

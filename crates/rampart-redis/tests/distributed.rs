@@ -456,12 +456,26 @@ async fn a_window_ending_in_redis_past_is_charged_not_an_error() {
     let op = Op {
         key: "t:{q}:day".into(),
         algorithm: Algorithm::Window {
-            limit: 10,
+            limit: 1,
             window_end_us: redis_now_us - 5_000_000,
         },
         cost: 1,
     };
-    let out = s.apply(redis_now_us - 6_000_000, vec![op]).resolve().await;
+    let out = s
+        .apply(redis_now_us - 6_000_000, vec![op.clone()])
+        .resolve()
+        .await;
     assert!(out.is_ok(), "{out:?}");
     assert!(s.is_up(), "a clock difference marked Redis down");
+    assert!(out.unwrap()[0].allowed);
+    // The gateway is still inside that window by its clock, so the count must
+    // hold: the key used to expire 1 ms after the charge, and every request of
+    // the window's last seconds passed.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let out = s
+        .apply(redis_now_us - 5_900_000, vec![op])
+        .resolve()
+        .await
+        .unwrap();
+    assert!(!out[0].allowed, "a quota of 1 let a second request through");
 }

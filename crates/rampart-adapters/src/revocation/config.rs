@@ -9,9 +9,6 @@ use crate::AdapterError;
 fn default_prefix() -> String {
     "rampart:".into()
 }
-fn default_channel() -> String {
-    "rampart:revocations".into()
-}
 fn default_timeout_ms() -> u64 {
     1_000
 }
@@ -35,9 +32,12 @@ pub struct RevocationSyncConfig {
     /// Prefix of the Redis key (the set is `<prefix>revoked`). Default `rampart:`.
     #[serde(default = "default_prefix")]
     pub key_prefix: String,
-    /// Pub/sub channel. Default `rampart:revocations`.
-    #[serde(default = "default_channel")]
-    pub channel: String,
+    /// Pub/sub channel. Default `<key_prefix>revocations` (`rampart:revocations`
+    /// with the default prefix). Channels are global to the Redis server, not
+    /// scoped by database number: deployments sharing a server need distinct
+    /// prefixes (or channels), whatever database their URLs name.
+    #[serde(default)]
+    pub channel: Option<String>,
     /// Deadline of one Redis call or connect, milliseconds. Default 1000.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
@@ -106,7 +106,7 @@ impl RevocationSyncConfig {
         Self {
             redis_url: redis_url.into(),
             key_prefix: default_prefix(),
-            channel: default_channel(),
+            channel: None,
             timeout_ms: default_timeout_ms(),
             resync_interval_ms: default_resync_ms(),
             max_entries: default_max_entries(),
@@ -137,7 +137,14 @@ impl RevocationSyncConfig {
                 "at most 64 bytes",
             ));
         }
-        if self.channel.is_empty() || self.channel.len() > 128 {
+        // The default follows the prefix: a shared channel would carry one
+        // deployment's revocations into another's list, and from there (by
+        // re-seeding) into its set.
+        let channel = self
+            .channel
+            .clone()
+            .unwrap_or_else(|| format!("{}revocations", self.key_prefix));
+        if channel.is_empty() || channel.len() > 128 {
             return Err(AdapterError::invalid(
                 format!("{path}.channel"),
                 "1 to 128 bytes",
@@ -151,7 +158,7 @@ impl RevocationSyncConfig {
         }
         let settings = Settings {
             set_key: format!("{}revoked", self.key_prefix),
-            channel: self.channel.clone(),
+            channel,
             timeout: millis(format!("{path}.timeout_ms"), self.timeout_ms, 60_000)?,
             resync: millis(
                 format!("{path}.resync_interval_ms"),
@@ -196,6 +203,31 @@ mod tests {
         let err = missing.validate("revocation").unwrap_err().to_string();
         assert!(err.starts_with("revocation.redis_url"), "{err}");
         assert!(err.contains("/surely/absent/redis-url"), "{err}");
+    }
+
+    #[test]
+    fn the_default_channel_follows_the_prefix_and_an_explicit_one_is_kept() {
+        let url = "redis://127.0.0.1/";
+        let (_, default) = RevocationSyncConfig::new(url).validate("r").unwrap();
+        assert_eq!(default.channel, "rampart:revocations");
+        let staging = RevocationSyncConfig {
+            key_prefix: "staging:".into(),
+            ..RevocationSyncConfig::new(url)
+        };
+        let (_, settings) = staging.validate("r").unwrap();
+        assert_eq!(settings.set_key, "staging:revoked");
+        assert_eq!(settings.channel, "staging:revocations");
+        let explicit = RevocationSyncConfig {
+            channel: Some("shared".into()),
+            ..staging
+        };
+        assert_eq!(explicit.validate("r").unwrap().1.channel, "shared");
+        let empty = RevocationSyncConfig {
+            channel: Some(String::new()),
+            ..RevocationSyncConfig::new(url)
+        };
+        let err = empty.validate("r").unwrap_err().to_string();
+        assert!(err.starts_with("r.channel"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! re-sync periodically, until the connection fails; then back off and start
 //! over. Nothing here ever removes a live local entry.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -85,8 +85,11 @@ async fn session(shared: &Shared, synced: &watch::Sender<u64>) -> Result<(), Ada
                 None => return Err(AdapterError::Redis("subscription closed".into())),
             },
             _ = tick.tick() => {
-                // A half-open subscription answers no ping: reconnect.
-                bounded(timeout, sink.ping::<String>()).await?;
+                // A half-open subscription answers no ping: reconnect. Any
+                // non-error reply will do: a subscribed RESP2 connection answers
+                // `["pong", ""]`, not `PONG`, so reading it as a string would
+                // fail every time; `()` rejects only an error reply.
+                bounded(timeout, sink.ping::<()>()).await?;
                 resync(shared).await?;
             }
         }
@@ -108,7 +111,8 @@ fn apply(shared: &Shared, payload: &[u8]) {
 }
 
 /// A full sync: the set into the local list, local entries missing from the
-/// set back into it, expired entries out of both.
+/// set (or expiring later than its copy) back into it, expired entries out of
+/// both.
 pub(super) async fn resync(shared: &Shared) -> Result<(), AdapterError> {
     let settings = &shared.settings;
     let now = shared.clock.unix_secs();
@@ -145,18 +149,25 @@ pub(super) async fn resync(shared: &Shared) -> Result<(), AdapterError> {
     if ignored > 0 {
         tracing::debug!(ignored, "malformed revocation set members ignored");
     }
-    let known: HashSet<(CredentialKind, String)> =
-        loaded.iter().map(|r| (r.kind, r.id.clone())).collect();
+    let known: HashMap<(CredentialKind, String), u64> = loaded
+        .iter()
+        .map(|r| ((r.kind, r.id.clone()), r.expires_at))
+        .collect();
     if let Err(error) = shared.local.merge(loaded) {
         tracing::warn!(%error, "revocations from Redis not all recorded");
     }
     // Re-seed: what only this instance knows (a revoke during an outage, a Redis
-    // restart without persistence) goes back into the set.
+    // restart without persistence) goes back into the set, and so does a later
+    // expiry than the set's (a rotated key's grace entry, then revoked for good
+    // while Redis was unreachable): ZADD GT only ever raises a score.
     let missing: Vec<Revocation> = shared
         .local
         .snapshot()
         .into_iter()
-        .filter(|r| !known.contains(&(r.kind, r.id.clone())))
+        .filter(|r| match known.get(&(r.kind, r.id.clone())) {
+            Some(&stored) => wire::outlasts(r.expires_at, stored),
+            None => true,
+        })
         .collect();
     for chunk in missing.chunks(SEED_CHUNK) {
         // Published too: the other instances may have synced before this one

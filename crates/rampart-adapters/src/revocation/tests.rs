@@ -257,3 +257,157 @@ async fn a_set_larger_than_the_load_limit_keeps_the_permanent_entries() {
     drop(sync);
     redis.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_liveness_ping_keeps_the_subscription() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Five periodic re-syncs (each after a ping on the subscribed connection).
+    let a = gateway(&url, clock, 200);
+    assert!(a.wait_synced(Duration::from_secs(5)).await);
+    let mut dropped = false;
+    let deadline = Instant::now() + Duration::from_millis(1_100);
+    while Instant::now() < deadline {
+        dropped |= !a.is_synced();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A reconnect completes a new full sync: the count would be past 1.
+    let syncs = *a.synced_rx.borrow();
+    assert!(!dropped, "the subscription dropped between re-syncs");
+    assert_eq!(syncs, 1, "the subscriber reconnected");
+    drop(a);
+    redis.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_local_expiry_replaces_a_shorter_one_in_redis() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.unix_secs();
+    // A key rotated with a day's grace: in the set until tomorrow.
+    let _: () = redis_cmd(
+        &url,
+        redis::cmd("ZADD")
+            .arg("rampart:revoked")
+            .arg(now + 86_400)
+            .arg("api_key:rotatedk"),
+    )
+    .await;
+    let a = gateway(&url, clock.clone(), 200);
+    let b = gateway(&url, clock.clone(), 600_000);
+    assert!(a.wait_synced(Duration::from_secs(5)).await);
+    assert!(b.wait_synced(Duration::from_secs(5)).await);
+    // Then revoked for good on A, but the write to Redis was lost: only A's
+    // local list has the permanent entry.
+    a.local()
+        .revoke(Revocation {
+            kind: CredentialKind::ApiKey,
+            id: "rotatedk".into(),
+            expires_at: u64::MAX,
+        })
+        .unwrap();
+    // A's next re-sync shares the longer expiry: in the set, and with B.
+    let mut score = None;
+    for _ in 0..100 {
+        score = redis_cmd::<Option<String>>(
+            &url,
+            redis::cmd("ZSCORE")
+                .arg("rampart:revoked")
+                .arg("api_key:rotatedk"),
+        )
+        .await;
+        if score.as_deref() == Some("inf") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        score.as_deref(),
+        Some("inf"),
+        "the set kept the shorter expiry"
+    );
+    let expiry_at_b = || {
+        b.local()
+            .snapshot()
+            .into_iter()
+            .find(|r| r.id == "rotatedk")
+            .map(|r| r.expires_at)
+    };
+    assert!(
+        eventually(Duration::from_secs(2), || expiry_at_b() == Some(u64::MAX)).await,
+        "gateway B kept the shorter expiry: {:?}",
+        expiry_at_b()
+    );
+    drop((a, b));
+    redis.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_with_different_prefixes_share_nothing() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let url = redis.url();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.unix_secs();
+    // Staging and production on one Redis, each with its own prefix and the
+    // default channel.
+    let deployment = |prefix: &str| {
+        let settings = RevocationSyncConfig {
+            key_prefix: prefix.into(),
+            ..config(&url, 200)
+        };
+        let list = Arc::new(RevocationList::new(clock.clone(), 10_000, 60));
+        RevocationSync::start(&settings, "revocation", list, clock.clone()).unwrap()
+    };
+    let staging = deployment("staging:");
+    let prod = deployment("prod:");
+    let prod_peer = deployment("prod:");
+    for sync in [&staging, &prod, &prod_peer] {
+        assert!(sync.wait_synced(Duration::from_secs(5)).await);
+    }
+    staging
+        .revoke(jti("staging-only", now + 3_600))
+        .await
+        .unwrap();
+    prod.revoke(jti("prod-only", now + 3_600)).await.unwrap();
+    // Each deployment's own instances still share (the prod peer learns it).
+    assert!(
+        eventually(Duration::from_secs(2), || prod_peer
+            .local()
+            .is_revoked(CredentialKind::Jti, "prod-only"))
+        .await
+    );
+    // A few re-syncs later, nothing crossed over, locally or in the sets.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!prod.local().is_revoked(CredentialKind::Jti, "staging-only"));
+    assert!(
+        !prod_peer
+            .local()
+            .is_revoked(CredentialKind::Jti, "staging-only")
+    );
+    assert!(!staging.local().is_revoked(CredentialKind::Jti, "prod-only"));
+    let in_prod: Option<String> = redis_cmd(
+        &url,
+        redis::cmd("ZSCORE")
+            .arg("prod:revoked")
+            .arg("jti:staging-only"),
+    )
+    .await;
+    let in_staging: Option<String> = redis_cmd(
+        &url,
+        redis::cmd("ZSCORE")
+            .arg("staging:revoked")
+            .arg("jti:prod-only"),
+    )
+    .await;
+    assert_eq!((in_prod, in_staging), (None, None));
+    drop((staging, prod, prod_peer));
+    redis.kill();
+}

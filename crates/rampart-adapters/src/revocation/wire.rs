@@ -26,6 +26,14 @@ pub fn score(expires_at: u64) -> String {
     }
 }
 
+/// Whether an entry expiring at `local` outlasts one scored `stored` in the set,
+/// compared as Redis compares scores (doubles): an expiry past 2^53 that the set
+/// holds rounded is not "later" at every re-sync.
+pub fn outlasts(local: u64, stored: u64) -> bool {
+    // `as` rounds to the nearest double, as Redis parsing the score did.
+    local as f64 > stored as f64
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_ID_LEN
 }
@@ -99,6 +107,20 @@ mod tests {
             }
             assert_eq!(parse_message(message(&r).as_bytes()), Some(r));
         }
+    }
+
+    #[test]
+    fn a_later_expiry_is_compared_as_redis_scores_are() {
+        assert!(outlasts(u64::MAX, 1_800_086_400));
+        assert!(outlasts(1_800_000_001, 1_800_000_000));
+        assert!(!outlasts(1_800_000_000, 1_800_000_000));
+        assert!(!outlasts(1_800_000_000, u64::MAX));
+        // What the set holds of a huge expiry, read back, is not "earlier".
+        let huge = (1u64 << 60) + 1;
+        let back = parse_member(b"jti:x", score(huge).as_bytes()).unwrap();
+        assert!(!outlasts(huge, back.expires_at));
+        let back = parse_member(b"jti:x", b"inf").unwrap();
+        assert!(!outlasts(u64::MAX, back.expires_at));
     }
 
     #[test]
