@@ -47,7 +47,12 @@ pub struct AdminAnswer {
     pub body: Value,
     /// A `WWW-Authenticate` challenge, on 401.
     pub challenge: Option<&'static str>,
+    /// The `Allow` header (the methods the path takes), on 405.
+    pub allow: Option<&'static str>,
 }
+
+/// The methods `/revocations` takes (the `Allow` header of its 405).
+pub const REVOCATIONS_ALLOW: &str = "GET, HEAD, POST";
 
 fn problem(status: u16, slug: &str, title: &str) -> AdminAnswer {
     AdminAnswer {
@@ -55,6 +60,7 @@ fn problem(status: u16, slug: &str, title: &str) -> AdminAnswer {
         content_type: "application/problem+json",
         body: json!({"type": format!("urn:rampart:problem:{slug}"), "title": title, "status": status}),
         challenge: None,
+        allow: None,
     }
 }
 
@@ -64,6 +70,7 @@ fn ok(status: u16, body: Value) -> AdminAnswer {
         content_type: "application/json",
         body,
         challenge: None,
+        allow: None,
     }
 }
 
@@ -232,7 +239,11 @@ impl Adapters {
                     }
                 }
             }
-            _ => problem(405, "method-not-allowed", "Method Not Allowed"),
+            _ => {
+                let mut answer = problem(405, "method-not-allowed", "Method Not Allowed");
+                answer.allow = Some(REVOCATIONS_ALLOW);
+                answer
+            }
         })
     }
 }

@@ -107,7 +107,12 @@ where
         return Ok(response);
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return Ok(problem(METHOD));
+        // RFC 9110 15.5.6: a 405 says which methods the resource takes.
+        let mut response = problem(METHOD);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Ok(response);
     }
     let response = match request.uri().path() {
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n"),

@@ -341,6 +341,7 @@ impl AdminExtension for RevocationsEndpoint {
                     content_type: "application/problem+json",
                     body: serde_json::json!({"type": "urn:rampart:problem:admin-not-found", "title": "Not Found", "status": 404}),
                     challenge: None,
+                    allow: None,
                 });
             let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(
                 answer.body.to_string(),
@@ -361,6 +362,9 @@ impl AdminExtension for RevocationsEndpoint {
                     http::header::WWW_AUTHENTICATE,
                     http::HeaderValue::from_static(challenge),
                 );
+            }
+            if let Some(allow) = answer.allow {
+                headers.insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
             }
             response
         })

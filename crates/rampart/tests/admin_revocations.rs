@@ -40,7 +40,33 @@ fn without_an_admin_token_revocations_are_not_found() {
         assert_eq!(send(admin, &get).status, 404, "{auth:?}");
     }
     assert_eq!(send(admin, &Req::get("/healthz")).status, 200);
-    assert_eq!(send(admin, &Req::post_json("/healthz", "{}")).status, 405);
+    // A 405 says which methods the resource takes (RFC 9110 15.5.6).
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let answer = send(admin, &Req::post_json(path, "{}"));
+        assert_eq!(answer.status, 405, "{path}");
+        assert_eq!(answer.header("allow"), Some("GET, HEAD"), "{path}");
+    }
+}
+
+#[test]
+fn a_405_of_the_revocations_endpoint_says_which_methods_it_takes() {
+    let dir = temp_dir("admin-allow");
+    std::fs::write(dir.join("admin-token"), "admin-allow-token-0123456789").unwrap();
+    let (gateway, admin, upstream) = (free_port(), free_port(), free_port());
+    let config = format!(
+        "listeners:\n  - bind: 127.0.0.1:{gateway}\nadmin:\n  bind: 127.0.0.1:{admin}\nidentity:\n  admin_token: \"file:admin-token\"\naudit:\n  sinks: [{{file: {{path: audit.jsonl}}}}]\napis:\n  - name: a\n    upstream: {{url: \"http://127.0.0.1:{upstream}\"}}\n"
+    );
+    let path = dir.join("rampart.yaml");
+    std::fs::write(&path, config).unwrap();
+    let _rampart = serve(&dir, &path, admin, "/healthz");
+    let delete = Req {
+        method: "DELETE".into(),
+        ..Req::get("/revocations")
+    }
+    .header("Authorization", "Bearer admin-allow-token-0123456789");
+    let answer = send(admin, &delete);
+    assert_eq!(answer.status, 405, "{}", answer.body);
+    assert_eq!(answer.header("allow"), Some("GET, HEAD, POST"));
 }
 
 #[test]
