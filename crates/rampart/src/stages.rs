@@ -323,6 +323,7 @@ impl AdminExtension for RevocationsEndpoint {
 
     fn handle<'a>(
         &'a self,
+        peer: std::net::SocketAddr,
         method: &'a http::Method,
         path: &'a str,
         headers: &'a http::HeaderMap,
@@ -334,7 +335,7 @@ impl AdminExtension for RevocationsEndpoint {
                 .map(http::HeaderValue::as_bytes);
             let answer = self
                 .0
-                .admin_request(method.as_str(), path, authorization, &body)
+                .admin_request(peer, method.as_str(), path, authorization, &body)
                 .await
                 .unwrap_or_else(|| rampart_adapters::AdminAnswer {
                     status: 404,
