@@ -188,6 +188,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 async fn check(file: &std::path::Path) -> ExitCode {
     let errors = match rampart_config::load(file) {
         Ok(config) => {
+            // Accepted, but weakening: said, not refused.
+            for warning in config.warnings() {
+                tracing::warn!("{warning}");
+            }
             // A bad `identity` section is reported with its line, and the APIs are
             // still checked (their `authn` sections need the adapters, so those
             // are left out rather than reported as a second, derived error).
@@ -258,6 +262,9 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
     let early_hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let config = rampart_config::load(&path)
         .map_err(|errors| anyhow::anyhow!("configuration refused:\n{errors}"))?;
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let adapters = start_adapters(&config, false).await?;
     let factory = Arc::new(stages::EngineStages::with_adapters(adapters));
     let mut server = rampart_gateway::Server::bind(config, factory).await?;

@@ -210,6 +210,26 @@ fn check_warns_of_waf_settings_that_leave_requests_less_inspected() {
 }
 
 #[test]
+fn check_warns_of_an_admin_token_on_a_non_loopback_admin_listener() {
+    let dir = temp_dir("admin-bind-warning");
+    std::fs::write(dir.join("admin-token"), "admin-token-0123456789abcdef").unwrap();
+    let yaml = |bind: &str| {
+        format!(
+            "listeners:\n  - bind: 127.0.0.1:1\nadmin:\n  bind: {bind}\nidentity:\n  admin_token: file:admin-token\napis:\n  - name: a\n    upstream: {{url: http://x}}\n"
+        )
+    };
+    let (code, stderr) = check(&dir, "open.yaml", &yaml("0.0.0.0:9901"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("open.yaml:4: admin.bind: 0.0.0.0"),
+        "{stderr}"
+    );
+    let (code, stderr) = check(&dir, "local.yaml", &yaml("127.0.0.1:9901"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("admin.bind"), "{stderr}");
+}
+
+#[test]
 fn an_unusable_worker_count_is_an_error_not_a_panic() {
     let dir = temp_dir("workers");
     let path = dir.join("good.yaml");
