@@ -129,10 +129,26 @@ fn expires_in(expires: Option<&str>, now: u64) -> Result<Option<Duration>, Adapt
     Ok(Some(Duration::from_secs(at - now)))
 }
 
+/// Whether a command may create the store's database: only `keys create`;
+/// the others refuse a missing one (a mistyped path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Create,
+    Existing,
+}
+
 /// The engine over the configured store, with the configured pepper.
-async fn engine(config: &KeyStoreConfig, clock: Arc<dyn Clock>) -> Result<ApiKeys, AdapterError> {
+async fn engine(
+    config: &KeyStoreConfig,
+    clock: Arc<dyn Clock>,
+    open: Open,
+) -> Result<ApiKeys, AdapterError> {
     let pepper = config.load_pepper(SECTION)?;
-    let store: Arc<dyn KeyStore> = Arc::new(config.open(SECTION).await?);
+    let store = match open {
+        Open::Create => config.open(SECTION).await?,
+        Open::Existing => config.open_existing(SECTION).await?,
+    };
+    let store: Arc<dyn KeyStore> = Arc::new(store);
     ApiKeys::new(store, &pepper, clock)
         .ok_or_else(|| AdapterError::invalid(format!("{SECTION}.pepper"), "too short"))
 }
@@ -204,7 +220,7 @@ pub async fn create_key(
         check_name("plan", plan)?;
     }
     let expires_in = expires_in(args.expires.as_deref(), clock.unix_secs())?;
-    let keys = engine(config, clock).await?;
+    let keys = engine(config, clock, Open::Create).await?;
     Ok(keys
         .create(&NewKey {
             consumer: args.consumer.clone(),
@@ -241,7 +257,7 @@ pub async fn keys_list_with(
 ) -> Result<String, AdapterError> {
     let now = clock.unix_secs();
     // Listing needs no pepper: open the store alone.
-    let store = config.open(SECTION).await?;
+    let store = config.open_existing(SECTION).await?;
     let records = store.list().await?;
     let mut out = String::new();
     let _ = writeln!(
@@ -293,7 +309,7 @@ pub async fn keys_revoke_with(
     clock: Arc<dyn Clock>,
 ) -> Result<(String, ApiKeyRecord), AdapterError> {
     check_prefix(&args.prefix)?;
-    let keys = engine(config, clock).await?;
+    let keys = engine(config, clock, Open::Existing).await?;
     let record = keys
         .revoke(&args.prefix)
         .await
@@ -333,7 +349,7 @@ pub async fn keys_rotate_with(
         }
         None => Duration::ZERO,
     };
-    let keys = engine(config, clock).await?;
+    let keys = engine(config, clock, Open::Existing).await?;
     let created = keys
         .rotate(&args.prefix, grace)
         .await

@@ -29,6 +29,20 @@ impl KeyStoreConfig {
         }
         SqliteKeyStore::open(&self.path, timeout, path).await
     }
+
+    /// Opens the store this section names only if its database exists
+    /// ([`AdapterError::NoKeyStore`] otherwise): for the commands that read
+    /// or change keys (`keys list|revoke|rotate`, `rampart revoke`), so that a
+    /// mistyped path is an error rather than a new, empty store that has no
+    /// key and that the gateway does not use.
+    pub async fn open_existing(&self, path: &str) -> Result<SqliteKeyStore, AdapterError> {
+        // An error here (a directory we may not read) is left to `open` to
+        // report with its cause.
+        if let Ok(false) = self.path.try_exists() {
+            return Err(AdapterError::NoKeyStore(self.path.clone()));
+        }
+        self.open(path).await
+    }
 }
 
 #[cfg(test)]
