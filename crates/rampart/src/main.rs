@@ -104,6 +104,10 @@ enum KeysAction {
         /// How long the old key keeps working (e.g. `1h`).
         #[arg(long)]
         grace: Option<String>,
+        /// The new key's lifetime (`30d`) or expiry (RFC 3339); default: what
+        /// the old key had left (required for an expired key).
+        #[arg(long)]
+        expires: Option<String>,
     },
 }
 
@@ -378,8 +382,16 @@ async fn keys(path: PathBuf, action: KeysAction) -> anyhow::Result<()> {
                     .await?
             }
         },
-        KeysAction::Rotate { prefix, grace } => {
-            let args = rampart_adapters::RotateKeyArgs { prefix, grace };
+        KeysAction::Rotate {
+            prefix,
+            grace,
+            expires,
+        } => {
+            let args = rampart_adapters::RotateKeyArgs {
+                prefix,
+                grace,
+                expires,
+            };
             match &identity.revocation {
                 Some(sync) => rampart_adapters::keys_rotate_shared(&store, sync, &args).await?,
                 None => rampart_adapters::keys_rotate(&store, &args).await?,

@@ -50,7 +50,7 @@ pub struct RevokeKeyArgs {
     pub prefix: String,
 }
 
-/// `rampart keys rotate PREFIX [--grace 1h]`.
+/// `rampart keys rotate PREFIX [--grace 1h] [--expires 30d]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RotateKeyArgs {
     /// The key's prefix.
@@ -58,6 +58,9 @@ pub struct RotateKeyArgs {
     /// How long the old key keeps working (a lifetime such as `1h`); none: the
     /// old key is revoked at once.
     pub grace: Option<String>,
+    /// `--expires 30d|RFC3339`: the new key's lifetime; none: what the old
+    /// key had left (an expired key is then refused).
+    pub expires: Option<String>,
 }
 
 const SECTION: &str = "key_store";
@@ -349,14 +352,22 @@ pub async fn keys_rotate_with(
         }
         None => Duration::ZERO,
     };
+    let expires_in = expires_in(args.expires.as_deref(), clock.unix_secs())?;
     let keys = engine(config, clock, Open::Existing).await?;
     let created = keys
-        .rotate(&args.prefix, grace)
+        .rotate(&args.prefix, grace, expires_in)
         .await
         .map_err(|error| match error {
             rampart_authn::apikey::ApiKeyError::Unknown => {
                 AdapterError::UnknownKey(args.prefix.clone())
             }
+            rampart_authn::apikey::ApiKeyError::Expired => AdapterError::invalid(
+                "prefix",
+                format!(
+                    "key {} has expired: its replacement would be born expired; give --expires (e.g. 30d) for the new key",
+                    args.prefix
+                ),
+            ),
             other => other.into(),
         })?;
     let old = if grace.is_zero() {

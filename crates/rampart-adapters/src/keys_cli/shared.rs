@@ -277,6 +277,7 @@ mod tests {
                 &RotateKeyArgs {
                     prefix: prefix.clone(),
                     grace,
+                    expires: None,
                 },
             )
             .await

@@ -197,20 +197,34 @@ impl ApiKeys {
 
     /// Replaces a key by a new one with the same grants; the old key keeps working
     /// for `grace` (zero: revoked at once) so clients can switch over.
-    pub async fn rotate(&self, prefix: &str, grace: Duration) -> Result<CreatedKey, ApiKeyError> {
+    ///
+    /// The new key lives for `expires_in`, or, without it, as long as the old
+    /// key had left. A revoked key is refused ([`ApiKeyError::Revoked`]), and
+    /// so is an expired one without `expires_in` ([`ApiKeyError::Expired`]):
+    /// its new key would be born expired while the rotation reported success.
+    pub async fn rotate(
+        &self,
+        prefix: &str,
+        grace: Duration,
+        expires_in: Option<Duration>,
+    ) -> Result<CreatedKey, ApiKeyError> {
         let mut old = self.get(prefix).await?;
         if old.revoked_at.is_some() {
             return Err(ApiKeyError::Revoked);
         }
         let now = self.clock.unix_secs();
+        let remaining = match old.expires_at {
+            None => None,
+            Some(at) if at > now => Some(Duration::from_secs(at - now)),
+            Some(_) if expires_in.is_none() => return Err(ApiKeyError::Expired),
+            Some(_) => None,
+        };
         let spec = NewKey {
             consumer: old.consumer.clone(),
             scopes: old.scopes.clone(),
             roles: old.roles.clone(),
             plan: old.plan.clone(),
-            expires_in: old
-                .expires_at
-                .map(|at| Duration::from_secs(at.saturating_sub(now))),
+            expires_in: expires_in.or(remaining),
         };
         let created = self.create(&spec).await?;
         if grace.is_zero() {
