@@ -210,6 +210,13 @@ impl KeyStore for BrokenStore {
     fn list(&self) -> rampart_authn::BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>> {
         Box::pin(async { Err(StoreError::Unavailable("down".into())) })
     }
+    fn rotate(
+        &self,
+        _: ApiKeyRecord,
+        _: ApiKeyRecord,
+    ) -> rampart_authn::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::Unavailable("down".into())) })
+    }
 }
 
 #[tokio::test]

@@ -350,7 +350,7 @@ async fn keys(path: PathBuf, action: KeysAction) -> anyhow::Result<()> {
     let store = identity
         .key_store
         .ok_or_else(|| anyhow::anyhow!("{}: no identity.key_store configured", path.display()))?;
-    let output = match action {
+    let outcome: rampart_adapters::Outcome = match action {
         KeysAction::Create {
             consumer,
             scopes,
@@ -365,9 +365,9 @@ async fn keys(path: PathBuf, action: KeysAction) -> anyhow::Result<()> {
                 plan,
                 expires,
             };
-            rampart_adapters::keys_create(&store, &args).await?
+            rampart_adapters::keys_create(&store, &args).await?.into()
         }
-        KeysAction::List => rampart_adapters::keys_list(&store).await?,
+        KeysAction::List => rampart_adapters::keys_list(&store).await?.into(),
         KeysAction::Revoke { prefix } => match &identity.revocation {
             Some(sync) => {
                 rampart_adapters::keys_revoke_shared(
@@ -380,6 +380,7 @@ async fn keys(path: PathBuf, action: KeysAction) -> anyhow::Result<()> {
             None => {
                 rampart_adapters::keys_revoke(&store, &rampart_adapters::RevokeKeyArgs { prefix })
                     .await?
+                    .into()
             }
         },
         KeysAction::Rotate {
@@ -394,12 +395,21 @@ async fn keys(path: PathBuf, action: KeysAction) -> anyhow::Result<()> {
             };
             match &identity.revocation {
                 Some(sync) => rampart_adapters::keys_rotate_shared(&store, sync, &args).await?,
-                None => rampart_adapters::keys_rotate(&store, &args).await?,
+                None => rampart_adapters::keys_rotate(&store, &args).await?.into(),
             }
         }
     };
-    println!("{output}");
-    Ok(())
+    print_outcome(outcome)
+}
+
+/// Prints a command's output; a step that did not happen fails the command
+/// (exit 1) after the output (which may hold a key shown only this once).
+fn print_outcome(outcome: rampart_adapters::Outcome) -> anyhow::Result<()> {
+    println!("{}", outcome.output);
+    match outcome.warning {
+        Some(warning) => anyhow::bail!("{warning}"),
+        None => Ok(()),
+    }
 }
 
 async fn revoke(

@@ -13,6 +13,28 @@ pub mod time;
 
 pub use shared::{RevokeCredentialArgs, keys_revoke_shared, keys_rotate_shared, revoke_credential};
 
+/// What a command that writes to more than one place did: the text for
+/// stdout, and, when a step failed after an earlier one took effect, a
+/// warning for stderr saying what did not happen (the binary then exits 1).
+/// Such a command does not answer only with an error: its output (a new
+/// key, shown only this once) must still be printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The text for stdout.
+    pub output: String,
+    /// What did not happen, for stderr; none: everything did.
+    pub warning: Option<String>,
+}
+
+impl From<String> for Outcome {
+    fn from(output: String) -> Self {
+        Self {
+            output,
+            warning: None,
+        }
+    }
+}
+
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;

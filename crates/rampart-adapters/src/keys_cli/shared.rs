@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rampart_authn::clock::{Clock, SystemClock};
 use rampart_authn::revocation::{CredentialKind, Revocation, revocation_id};
 
-use super::{RevokeKeyArgs, RotateKeyArgs, keys_revoke_with, keys_rotate_with, time};
+use super::{Outcome, RevokeKeyArgs, RotateKeyArgs, keys_revoke_with, keys_rotate_with, time};
 use crate::AdapterError;
 use crate::keystore::KeyStoreConfig;
 use crate::revocation::{RevocationSyncConfig, publish_once};
@@ -91,20 +91,50 @@ pub async fn revoke_credential_with(
 
 /// `rampart keys revoke PREFIX` with shared revocation: marks the key revoked in
 /// the store, then publishes it so every instance's local list refuses it
-/// within a second (also instances on another store replica).
+/// within a second (also instances on another store replica). When the
+/// publication fails, the store's revocation holds and the
+/// [`Outcome`]'s warning says what that means.
 pub async fn keys_revoke_shared(
     key_store: &KeyStoreConfig,
     revocation: &RevocationSyncConfig,
     args: &RevokeKeyArgs,
-) -> Result<String, AdapterError> {
+) -> Result<Outcome, AdapterError> {
     let (text, record) = keys_revoke_with(key_store, args, Arc::new(SystemClock)).await?;
     let entry = Revocation {
         kind: CredentialKind::ApiKey,
         id: record.prefix.clone(),
         expires_at: record.expires_at.unwrap_or(u64::MAX),
     };
-    publish_once(revocation, SECTION, &entry).await?;
-    Ok(format!("{text}Published to every instance.\n"))
+    Ok(published(
+        text,
+        publish_once(revocation, SECTION, &entry).await,
+        key_store,
+        &record.prefix,
+    ))
+}
+
+/// The outcome of a store change followed by its publication: the store's
+/// text, and either "published" or a warning saying how far the change got.
+fn published(
+    text: String,
+    result: Result<(), AdapterError>,
+    key_store: &KeyStoreConfig,
+    prefix: &str,
+) -> Outcome {
+    match result {
+        Ok(()) => format!("{text}Published to every instance.\n").into(),
+        Err(error) => Outcome {
+            output: text,
+            warning: Some(format!(
+                "the revocation of key {prefix} did not reach running gateways ({error}): \
+                 it is stored in the key store, so gateways reading this store refuse the \
+                 key within their key cache time (identity.key_store.cache_ttl_ms = {} ms); \
+                 gateways on another copy of the store keep accepting it. Once Redis is back, \
+                 retry with `rampart revoke --config FILE api_key {prefix}`",
+                key_store.cache_ttl_ms
+            )),
+        },
+    }
 }
 
 /// How long the shared revocation of a key rotated without grace lasts:
@@ -116,17 +146,22 @@ const ROTATED_KEY_REVOCATION_SECS: u64 = 86_400;
 /// rotation without grace also revokes the old key on every instance at once
 /// (before, only the store knew, and instances kept accepting the old key
 /// from their key cache until it expired).
+///
+/// The new key is in the returned text even when the publication fails
+/// (the rotation is stored by then, and the key is shown only this once);
+/// the [`Outcome`]'s warning then says the old key was not revoked on the
+/// running instances.
 pub async fn keys_rotate_shared(
     key_store: &KeyStoreConfig,
     revocation: &RevocationSyncConfig,
     args: &RotateKeyArgs,
-) -> Result<String, AdapterError> {
+) -> Result<Outcome, AdapterError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let text = keys_rotate_with(key_store, args, clock.clone()).await?;
     if args.grace.is_some() {
         // The old key keeps working for the grace period by design; its new
         // expiry reaches the instances with their next read of the record.
-        return Ok(text);
+        return Ok(text.into());
     }
     let entry = Revocation {
         kind: CredentialKind::ApiKey,
@@ -135,8 +170,12 @@ pub async fn keys_rotate_shared(
             .unix_secs()
             .saturating_add(ROTATED_KEY_REVOCATION_SECS),
     };
-    publish_once(revocation, SECTION, &entry).await?;
-    Ok(format!("{text}Published to every instance.\n"))
+    Ok(published(
+        text,
+        publish_once(revocation, SECTION, &entry).await,
+        key_store,
+        &args.prefix,
+    ))
 }
 
 #[cfg(test)]
@@ -258,7 +297,8 @@ mod tests {
         )
         .await
         .unwrap();
-        assert!(text.contains("every instance"), "{text}");
+        assert!(text.warning.is_none(), "{text:?}");
+        assert!(text.output.contains("every instance"), "{text:?}");
         assert!(eventually(|| list.is_revoked(CredentialKind::ApiKey, &prefix)).await);
         let store: Arc<dyn KeyStore> = Arc::new(key_store.open("ks").await.unwrap());
         let pepper = key_store.load_pepper("ks").unwrap();
@@ -298,6 +338,49 @@ mod tests {
         )
         .await;
         assert!(matches!(err, Err(AdapterError::Redis(_))), "{err:?}");
+        // A rotation's new key is shown even so: the rotation is stored by
+        // then (the old key stops working), and the key is shown only once.
+        // The warning says the running gateways did not get the revocation.
+        let old = new_key(&key_store, "frank").await;
+        let old_prefix = old[3..11].to_string();
+        let rotated = keys_rotate_shared(
+            &key_store,
+            &sync_config,
+            &RotateKeyArgs {
+                prefix: old_prefix.clone(),
+                grace: None,
+                expires: None,
+            },
+        )
+        .await
+        .unwrap();
+        let new = rotated
+            .output
+            .split_whitespace()
+            .find(|w| w.starts_with("rk_"))
+            .unwrap_or_else(|| panic!("no new key printed: {rotated:?}"));
+        keys.verify(new).await.unwrap();
+        assert_eq!(keys.verify(&old).await, Err(ApiKeyError::Revoked));
+        let warning = rotated.warning.unwrap();
+        assert!(
+            warning.contains(&old_prefix)
+                && warning.contains("did not reach running gateways")
+                && warning.contains("cache_ttl_ms")
+                && !warning.contains(&new[12..]),
+            "{warning}"
+        );
+        // So does `keys revoke`: stored, not published, and said so.
+        let revoked = keys_revoke_shared(
+            &key_store,
+            &sync_config,
+            &RevokeKeyArgs {
+                prefix: new[3..11].to_string(),
+            },
+        )
+        .await
+        .unwrap();
+        assert!(revoked.warning.is_some(), "{revoked:?}");
+        assert_eq!(keys.verify(new).await, Err(ApiKeyError::Revoked));
         drop(gateway);
     }
 }

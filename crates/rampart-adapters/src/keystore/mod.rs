@@ -226,6 +226,59 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn a_rotation_is_stored_whole_or_not_at_all() {
+        let path = temp_db("rotate-atomic");
+        let store = SqliteKeyStore::open(&path, std::time::Duration::from_secs(5), "ks")
+            .await
+            .unwrap();
+        store.insert(record("aaaaaaaa")).await.unwrap();
+        let old = ApiKeyRecord {
+            revoked_at: Some(5_000),
+            ..record("aaaaaaaa")
+        };
+        // The old key's change fails after the new key's insert: neither
+        // stays (before, the new key did: a working key nobody was shown).
+        let pool = store.pool_for_tests();
+        sqlx::query(
+            "CREATE TRIGGER refuse_update BEFORE UPDATE ON rampart_api_keys \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let err = store
+            .rotate(record("bbbbbbbb"), old.clone())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(store.get("bbbbbbbb").await.unwrap().is_none());
+        assert_eq!(
+            store.get("aaaaaaaa").await.unwrap().unwrap().revoked_at,
+            None
+        );
+        sqlx::query("DROP TRIGGER refuse_update")
+            .execute(&pool)
+            .await
+            .unwrap();
+        // A taken prefix, an old key gone: refused, nothing stored.
+        assert_eq!(
+            store.rotate(record("aaaaaaaa"), old.clone()).await,
+            Err(StoreError::Conflict)
+        );
+        assert_eq!(
+            store.rotate(record("cccccccc"), record("zzzzzzzz")).await,
+            Err(StoreError::NotFound)
+        );
+        assert!(store.get("cccccccc").await.unwrap().is_none());
+        store.rotate(record("bbbbbbbb"), old).await.unwrap();
+        assert!(store.get("bbbbbbbb").await.unwrap().is_some());
+        assert_eq!(
+            store.get("aaaaaaaa").await.unwrap().unwrap().revoked_at,
+            Some(5_000)
+        );
+    }
+
+    #[tokio::test]
     async fn in_memory_store_works() {
         let store = SqliteKeyStore::in_memory().await.unwrap();
         store.insert(record("aaaaaaaa")).await.unwrap();

@@ -132,25 +132,31 @@ impl ApiKeys {
         hmac::sign(&self.pepper, key).as_ref().to_vec()
     }
 
+    /// A fresh key granting `spec`, not stored yet.
+    fn generate(&self, spec: &NewKey, now: u64) -> Result<CreatedKey, ApiKeyError> {
+        let (prefix, key) = format::generate()?;
+        let record = ApiKeyRecord {
+            prefix,
+            hash: self.hash(key.expose()),
+            consumer: spec.consumer.clone(),
+            scopes: spec.scopes.clone(),
+            roles: spec.roles.clone(),
+            plan: spec.plan.clone(),
+            created_at: now,
+            expires_at: spec.expires_in.map(|d| now.saturating_add(d.as_secs())),
+            revoked_at: None,
+        };
+        Ok(CreatedKey { key, record })
+    }
+
     /// Creates and stores a key; the returned key is the only copy.
     pub async fn create(&self, spec: &NewKey) -> Result<CreatedKey, ApiKeyError> {
         let now = self.clock.unix_secs();
         // A prefix collision (40 bits) is rare; retry a few times on one.
         for _ in 0..4 {
-            let (prefix, key) = format::generate()?;
-            let record = ApiKeyRecord {
-                prefix,
-                hash: self.hash(key.expose()),
-                consumer: spec.consumer.clone(),
-                scopes: spec.scopes.clone(),
-                roles: spec.roles.clone(),
-                plan: spec.plan.clone(),
-                created_at: now,
-                expires_at: spec.expires_in.map(|d| now.saturating_add(d.as_secs())),
-                revoked_at: None,
-            };
-            match self.store.insert(record.clone()).await {
-                Ok(()) => return Ok(CreatedKey { key, record }),
+            let created = self.generate(spec, now)?;
+            match self.store.insert(created.record.clone()).await {
+                Ok(()) => return Ok(created),
                 Err(StoreError::Conflict) => continue,
                 Err(error) => return Err(ApiKeyError::Store(error)),
             }
@@ -226,15 +232,25 @@ impl ApiKeys {
             plan: old.plan.clone(),
             expires_in: expires_in.or(remaining),
         };
-        let created = self.create(&spec).await?;
         if grace.is_zero() {
             old.revoked_at = Some(now);
         } else {
             let until = now.saturating_add(grace.as_secs());
             old.expires_at = Some(old.expires_at.map_or(until, |at| at.min(until)));
         }
-        self.store.update(old).await.map_err(ApiKeyError::Store)?;
-        Ok(created)
+        // The new key and the old one's change are stored together (the
+        // store's `rotate`): either both hold and the new key is returned,
+        // or neither does and the old key is as it was.
+        for _ in 0..4 {
+            let created = self.generate(&spec, now)?;
+            match self.store.rotate(created.record.clone(), old.clone()).await {
+                Ok(()) => return Ok(created),
+                Err(StoreError::Conflict) => continue,
+                Err(StoreError::NotFound) => return Err(ApiKeyError::Unknown),
+                Err(error) => return Err(ApiKeyError::Store(error)),
+            }
+        }
+        Err(ApiKeyError::Store(StoreError::Conflict))
     }
 
     /// Every record.
