@@ -54,7 +54,8 @@ enum Command {
         action: KeysAction,
     },
     /// Revoke a token (`jti`) or an API key (prefix) on every instance, through
-    /// the configuration's `identity.revocation` Redis.
+    /// the configuration's `identity.revocation` Redis; an API key is also
+    /// marked revoked in `identity.key_store` when configured.
     Revoke {
         /// The YAML configuration file.
         #[arg(long, short)]
@@ -428,9 +429,8 @@ async fn revoke(
         _ => anyhow::bail!("kind must be `jti` or `api_key`"),
     };
     let args = rampart_adapters::RevokeCredentialArgs { kind, id, expires };
-    println!(
-        "{}",
-        rampart_adapters::revoke_credential(&sync, &args).await?
-    );
-    Ok(())
+    // An API key is marked revoked in the key store too, when there is one.
+    let outcome =
+        rampart_adapters::revoke_credential(&sync, identity.key_store.as_ref(), &args).await?;
+    print_outcome(outcome)
 }

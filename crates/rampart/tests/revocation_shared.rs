@@ -242,6 +242,39 @@ fn a_revocation_on_one_instance_reaches_the_other_within_a_second() {
         );
     }
 
+    // Revoke an API key from the CLI: refused everywhere, and marked revoked
+    // in the key store too (as POST /revocations does), so it stays revoked
+    // when a Redis without persistence restarts with the fleet.
+    let carol = create_key(&first_config, "carol");
+    let carol_prefix = carol.split('_').nth(1).unwrap();
+    let out = Command::new(RAMPART)
+        .args(["revoke", "--config", first_config.to_str().unwrap()])
+        .args(["api_key", carol_prefix])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("revoked in the key store"), "{stdout}");
+    let listed = Command::new(RAMPART)
+        .args(["keys", "--config", first_config.to_str().unwrap(), "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(carol_prefix))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(line.contains("revoked"), "{listed}");
+    for port in [a_port, b_port] {
+        assert!(refused_within(Duration::from_secs(1), || with_key(
+            port, &carol
+        )));
+    }
+
     // What was not revoked keeps working on both.
     for port in [a_port, b_port] {
         assert_eq!(with_key(port, &bob), 200);
