@@ -17,7 +17,9 @@
 //! Both need `Authorization: Bearer <identity.admin_token>`. Without a
 //! configured token they answer 404: the endpoints do not exist, never open.
 //! The token is compared in constant time (SHA-256 of both sides, so not even
-//! its length leaks).
+//! its length leaks). A refused token is logged (warning, with the peer) and
+//! counted (`rampart_admin_auth_failures_total`); every revocation is logged
+//! with its kind, id and peer. Neither log carries the token.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
@@ -47,7 +49,12 @@ pub struct AdminAnswer {
     pub body: Value,
     /// A `WWW-Authenticate` challenge, on 401.
     pub challenge: Option<&'static str>,
+    /// The `Allow` header (the methods the path takes), on 405.
+    pub allow: Option<&'static str>,
 }
+
+/// The methods `/revocations` takes (the `Allow` header of its 405).
+pub const REVOCATIONS_ALLOW: &str = "GET, HEAD, POST";
 
 fn problem(status: u16, slug: &str, title: &str) -> AdminAnswer {
     AdminAnswer {
@@ -55,6 +62,7 @@ fn problem(status: u16, slug: &str, title: &str) -> AdminAnswer {
         content_type: "application/problem+json",
         body: json!({"type": format!("urn:rampart:problem:{slug}"), "title": title, "status": status}),
         challenge: None,
+        allow: None,
     }
 }
 
@@ -64,6 +72,7 @@ fn ok(status: u16, body: Value) -> AdminAnswer {
         content_type: "application/json",
         body,
         challenge: None,
+        allow: None,
     }
 }
 
@@ -132,8 +141,10 @@ impl Adapters {
     /// `None`, for the gateway's own routes). `authorization` is the raw
     /// `Authorization` header; `body` at most [`MAX_ADMIN_BODY`] bytes (larger
     /// bodies are refused with 413 by the caller or here).
+    /// `peer` is the admin connection's TCP peer, for the logs.
     pub async fn admin_request(
         &self,
+        peer: std::net::SocketAddr,
         method: &str,
         path: &str,
         authorization: Option<&[u8]>,
@@ -146,6 +157,14 @@ impl Adapters {
             return Some(problem(404, "admin-not-found", "Not Found"));
         };
         if !authorized(token, authorization) {
+            // Never the presented value: it may be the real token, mistyped.
+            tracing::warn!(
+                %peer,
+                method,
+                presented = authorization.is_some(),
+                "admin request refused: missing or wrong bearer token"
+            );
+            metrics::counter!("rampart_admin_auth_failures_total").increment(1);
             let mut answer = problem(401, "admin-unauthorized", "Unauthorized");
             answer.challenge = Some("Bearer realm=\"rampart-admin\"");
             return Some(answer);
@@ -194,6 +213,14 @@ impl Adapters {
                             crate::KeyStoreRevocation::Revoked => "revoked",
                             crate::KeyStoreRevocation::UnknownKey => "unknown_key",
                         });
+                        tracing::info!(
+                            %peer,
+                            kind = kind_name(revocation.kind),
+                            id = %revocation.id,
+                            shared,
+                            key_store,
+                            "credential revoked through the admin API"
+                        );
                         ok(
                             201,
                             json!({"revoked": describe(&revocation), "shared": shared, "key_store": key_store}),
@@ -202,7 +229,13 @@ impl Adapters {
                     Err(error) => {
                         // The local entry holds; sharing or the key store
                         // failed (or the list is full).
-                        tracing::warn!(%error, "admin revocation not fully applied");
+                        tracing::warn!(
+                            %peer,
+                            kind = kind_name(revocation.kind),
+                            id = %revocation.id,
+                            %error,
+                            "admin revocation not fully applied"
+                        );
                         let applied = self
                             .revocations()
                             .is_revoked(revocation.kind, &revocation.id);
@@ -232,7 +265,11 @@ impl Adapters {
                     }
                 }
             }
-            _ => problem(405, "method-not-allowed", "Method Not Allowed"),
+            _ => {
+                let mut answer = problem(405, "method-not-allowed", "Method Not Allowed");
+                answer.allow = Some(REVOCATIONS_ALLOW);
+                answer
+            }
         })
     }
 }

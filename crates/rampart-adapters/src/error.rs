@@ -41,6 +41,13 @@ pub enum AdapterError {
     /// An API key operation failed.
     #[error("API key: {0}")]
     Key(ApiKeyError),
+    /// No key store database at the configured path (only `keys create` and
+    /// the gateway make one).
+    #[error(
+        "no key store at {}: check identity.key_store.path (`rampart keys create` makes the store)",
+        .0.display()
+    )]
+    NoKeyStore(std::path::PathBuf),
     /// No key with this prefix.
     #[error("no API key with prefix {0}")]
     UnknownKey(String),

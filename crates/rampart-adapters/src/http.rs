@@ -1,6 +1,6 @@
 //! The outbound HTTP client shared by the JWKS and introspection adapters:
 //! hyper-util's pooled legacy client over hyper-rustls (system roots, aws-lc-rs),
-//! HTTPS only except plain HTTP to the loopback host (tests, sidecars). Every call
+//! HTTPS only except plain HTTP to a loopback IP literal (tests, sidecars). Every call
 //! has one deadline covering connect, request and the whole body; bodies are
 //! bounded before they are buffered; redirects are never followed (an identity
 //! provider that redirects is misconfigured, and following would be an SSRF lever).
@@ -233,7 +233,6 @@ mod tests {
             "https://idp.example.com/.well-known/jwks.json",
             "https://idp.example.com:8443/jwks",
             "http://127.0.0.1:8080/jwks",
-            "http://localhost/jwks",
             "http://[::1]:9000/x",
         ] {
             assert!(parse_url(url).is_ok(), "{url}");
@@ -253,6 +252,8 @@ mod tests {
             "/relative/jwks",
             "",
             "http://10.0.0.1/jwks",
+            // Resolved when called, so not known to be loopback.
+            "http://localhost/jwks",
         ] {
             assert!(parse_url(url).is_err(), "{url}");
         }

@@ -54,8 +54,9 @@ pub use http::{HttpClient, HttpClientConfig};
 pub use introspection::HttpIntrospector;
 pub use jwks::{HttpJwksSourceFactory, JwksRefresher};
 pub use keys_cli::{
-    CreateKeyArgs, RevokeCredentialArgs, RevokeKeyArgs, RotateKeyArgs, create_key, keys_create,
-    keys_list, keys_revoke, keys_revoke_shared, keys_rotate, keys_rotate_shared, revoke_credential,
+    CreateKeyArgs, Outcome, RevokeCredentialArgs, RevokeKeyArgs, RotateKeyArgs, create_key,
+    keys_create, keys_list, keys_revoke, keys_revoke_shared, keys_rotate, keys_rotate_shared,
+    revoke_credential,
 };
 pub use keystore::{KeyStoreConfig, SqliteKeyStore};
 pub use revocation::{RevocationSync, RevocationSyncConfig};

@@ -301,15 +301,7 @@ impl Adapters {
         store: &SqliteKeyStore,
         prefix: &str,
     ) -> Result<KeyStoreRevocation, AdapterError> {
-        let Some(mut record) = store.get(prefix).await? else {
-            return Ok(KeyStoreRevocation::UnknownKey);
-        };
-        let now = self.clock.unix_secs();
-        if record.revoked_at.is_none_or(|at| at > now) {
-            record.revoked_at = Some(now);
-            store.update(record).await?;
-        }
-        Ok(KeyStoreRevocation::Revoked)
+        mark_revoked(store, prefix, self.clock.unix_secs()).await
     }
 
     /// The revocation subscriber, when configured (health: `is_synced`).
@@ -331,6 +323,25 @@ impl Adapters {
     pub fn revocations(&self) -> &Arc<RevocationList> {
         &self.revocations
     }
+}
+
+/// Marks the key `prefix` revoked in `store` as of `now` (an earlier
+/// revocation time is kept): what `POST /revocations` and `rampart revoke`
+/// do to an API key besides listing it, so the revocation survives the loss
+/// of every list (a restart without Redis, a Redis without persistence).
+pub(crate) async fn mark_revoked(
+    store: &dyn KeyStore,
+    prefix: &str,
+    now: u64,
+) -> Result<KeyStoreRevocation, AdapterError> {
+    let Some(mut record) = store.get(prefix).await? else {
+        return Ok(KeyStoreRevocation::UnknownKey);
+    };
+    if record.revoked_at.is_none_or(|at| at > now) {
+        record.revoked_at = Some(now);
+        store.update(record).await?;
+    }
+    Ok(KeyStoreRevocation::Revoked)
 }
 
 /// The one-call wiring: starts the [`Adapters`] and returns the `AuthnDeps` for

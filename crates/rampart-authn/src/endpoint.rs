@@ -1,5 +1,8 @@
 //! Which outbound endpoints (JWKS, introspection) a configuration may name:
-//! `https://`, or plain `http://` to a loopback host only (tests, sidecars).
+//! `https://`, or plain `http://` to a literal loopback address only (tests,
+//! sidecars): `127.0.0.0/8` or `[::1]`. Not `localhost`: a name is resolved
+//! (through `/etc/hosts`, then DNS) when the call is made, and whatever it
+//! resolves to would receive the plaintext request.
 //! The host is compared after parsing, never by string prefix:
 //! `http://127.0.0.1.evil.test` and `http://localhost@evil.test` are not loopback.
 //! The I/O adapters apply the same check to every URL they call.
@@ -13,8 +16,9 @@ pub fn parse_endpoint(url: &str) -> Result<Uri, &'static str> {
     Ok(uri)
 }
 
-/// `Ok` for `https://host...` and `http://` to 127.0.0.1, `[::1]` or `localhost`;
-/// URLs with user info are refused (they hide the real host from readers).
+/// `Ok` for `https://host...` and `http://` to a loopback IP literal
+/// (`127.0.0.0/8`, `[::1]`); URLs with user info are refused (they hide the
+/// real host from readers).
 pub fn check_endpoint(uri: &Uri) -> Result<(), &'static str> {
     let authority = uri.authority().ok_or("no host")?;
     if authority.as_str().contains('@') {
@@ -25,10 +29,21 @@ pub fn check_endpoint(uri: &Uri) -> Result<(), &'static str> {
     }
     match uri.scheme_str() {
         Some("https") => Ok(()),
-        Some("http") if matches!(authority.host(), "127.0.0.1" | "[::1]" | "localhost") => Ok(()),
-        Some("http") => Err("plain http only to loopback"),
+        Some("http") if is_loopback_literal(authority.host()) => Ok(()),
+        Some("http") => Err("plain http only to a loopback IP (127.0.0.1, [::1])"),
         _ => Err("scheme must be https"),
     }
+}
+
+/// Whether `host` (as in a URI: IPv6 in brackets) is a loopback IP literal.
+/// Names, `localhost` included, are not: what they resolve to is decided
+/// later, outside the configuration.
+fn is_loopback_literal(host: &str) -> bool {
+    let ip = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().map(std::net::IpAddr::V6),
+        None => host.parse::<std::net::Ipv4Addr>().map(std::net::IpAddr::V4),
+    };
+    ip.is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -42,7 +57,7 @@ mod tests {
             "https://idp.example.com/.well-known/jwks.json",
             "https://idp.example.com:8443/jwks",
             "http://127.0.0.1:8080/jwks",
-            "http://localhost/jwks",
+            "http://127.0.0.2/jwks",
             "http://[::1]:9000/x",
         ] {
             assert!(parse_endpoint(url).is_ok(), "{url}");
@@ -58,7 +73,13 @@ mod tests {
             "http://127.0.0.1@evil.test/jwks",
             "https://user:pass@idp.example.com/jwks",
             "http://idp.example.com/jwks",
-            "http://127.0.0.2/jwks",
+            // A name, resolved when called: could be anything by then.
+            "http://localhost/jwks",
+            "http://localhost:8080/jwks",
+            "http://ip6-localhost/jwks",
+            "http://[::ffff:127.0.0.1]/jwks",
+            "http://0.0.0.0/jwks",
+            "http://10.0.0.1/jwks",
             "ftp://idp.example.com/jwks",
             "file:///etc/passwd",
             "//idp.example.com/jwks",

@@ -123,7 +123,7 @@ async fn rotation_issues_a_new_key_and_retires_the_old_after_grace() {
     let (keys, _, clock) = engine();
     let old = keys.create(&spec()).await.unwrap();
     let new = keys
-        .rotate(&old.record.prefix, Duration::from_secs(60))
+        .rotate(&old.record.prefix, Duration::from_secs(60), None)
         .await
         .unwrap();
     assert_ne!(new.record.prefix, old.record.prefix);
@@ -138,7 +138,7 @@ async fn rotation_issues_a_new_key_and_retires_the_old_after_grace() {
     keys.verify(&text(&new.key)).await.unwrap();
     // Immediate rotation revokes the old key at once.
     let newer = keys
-        .rotate(&new.record.prefix, Duration::ZERO)
+        .rotate(&new.record.prefix, Duration::ZERO, None)
         .await
         .unwrap();
     assert_eq!(
@@ -147,6 +147,49 @@ async fn rotation_issues_a_new_key_and_retires_the_old_after_grace() {
     );
     keys.verify(&text(&newer.key)).await.unwrap();
     assert_eq!(keys.list().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn an_expired_key_is_rotated_only_with_a_new_lifetime() {
+    let (keys, _, clock) = engine();
+    let old = keys.create(&spec()).await.unwrap();
+    let expires_at = old.record.expires_at.unwrap();
+    clock.set_secs(expires_at);
+    // Its grants copied into a key already expired, reported as success: no.
+    assert_eq!(
+        keys.rotate(&old.record.prefix, Duration::ZERO, None)
+            .await
+            .unwrap_err(),
+        ApiKeyError::Expired
+    );
+    assert_eq!(keys.list().await.unwrap().len(), 1, "nothing created");
+    let new = keys
+        .rotate(
+            &old.record.prefix,
+            Duration::ZERO,
+            Some(Duration::from_secs(600)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(new.record.expires_at, Some(expires_at + 600));
+    keys.verify(&text(&new.key)).await.unwrap();
+    // A live key keeps its remaining lifetime unless given another.
+    let live = keys.create(&spec()).await.unwrap();
+    clock.advance(Duration::from_secs(100));
+    let kept = keys
+        .rotate(&live.record.prefix, Duration::ZERO, None)
+        .await
+        .unwrap();
+    assert_eq!(kept.record.expires_at, live.record.expires_at);
+    let renewed = keys
+        .rotate(
+            &kept.record.prefix,
+            Duration::ZERO,
+            Some(Duration::from_secs(7)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renewed.record.expires_at, Some(expires_at + 100 + 7));
 }
 
 /// A store that always fails: verification must fail closed (503, not 200).
@@ -165,6 +208,13 @@ impl KeyStore for BrokenStore {
         Box::pin(async { Err(StoreError::Unavailable("down".into())) })
     }
     fn list(&self) -> rampart_authn::BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>> {
+        Box::pin(async { Err(StoreError::Unavailable("down".into())) })
+    }
+    fn rotate(
+        &self,
+        _: ApiKeyRecord,
+        _: ApiKeyRecord,
+    ) -> rampart_authn::BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async { Err(StoreError::Unavailable("down".into())) })
     }
 }

@@ -396,6 +396,8 @@ fn config_refuses_plain_http_endpoints() {
         "http://127.0.0.1.evil.test/introspect",
         "http://localhost.evil.test/introspect",
         "http://localhost@evil.test/introspect",
+        // A name, resolved only when called: not known to be loopback.
+        "http://localhost/introspect",
         "ftp://idp.example/introspect",
     ] {
         let err = settings(endpoint).unwrap_err().to_string();
@@ -404,7 +406,7 @@ fn config_refuses_plain_http_endpoints() {
     for endpoint in [
         "https://idp.example/introspect",
         "http://127.0.0.1:9000/introspect",
-        "http://localhost/introspect",
+        "http://[::1]:9000/introspect",
     ] {
         assert!(settings(endpoint).is_ok(), "{endpoint}");
     }

@@ -11,6 +11,9 @@
 //! returns all of them at once (syntax errors stop parsing, so those come alone).
 //! [`json_schema`] publishes the schema of the file for editors.
 //!
+//! [`Config::warnings`] lists what is accepted but weakens the configuration
+//! (`warnings`).
+//!
 //! Other modules: [`units`] parses durations and byte sizes, [`secret`] resolves
 //! `env:` and `file:` references.
 
@@ -20,6 +23,7 @@ pub mod raw;
 pub mod typed;
 pub mod units;
 mod validate;
+mod warnings;
 
 use std::path::Path;
 

@@ -611,3 +611,41 @@ fn published_schema_is_up_to_date() {
         "docs/config.schema.json is stale: run `cargo run -p rampart -- config-schema > docs/config.schema.json`"
     );
 }
+
+#[test]
+fn an_admin_token_on_a_non_loopback_admin_bind_is_a_warning() {
+    // The admin listener is plain HTTP: its bearer token would cross the
+    // network in clear. Accepted (a private network may be meant), but said.
+    let config = |admin: &str, token: bool| {
+        let identity = if token {
+            "identity:\n  admin_token: env:RAMPART_ADMIN_TOKEN\n"
+        } else {
+            ""
+        };
+        format!(
+            "listeners:\n  - bind: 127.0.0.1:8080\nadmin:\n  bind: {admin}\n{identity}apis:\n  - name: users\n    upstream:\n      url: http://127.0.0.1:3000\n"
+        )
+    };
+    let warnings = |text: &str| -> Vec<String> {
+        load_str(Path::new(FILE), text)
+            .unwrap()
+            .warnings()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    for admin in ["0.0.0.0:9901", "10.0.0.5:9901", "\"[::]:9901\""] {
+        let found = warnings(&config(admin, true));
+        assert_eq!(found.len(), 1, "{admin}: {found:?}");
+        assert!(
+            found[0].starts_with("/etc/rampart/test.yaml:4: admin.bind: ")
+                && found[0].contains("not a loopback address"),
+            "{found:?}"
+        );
+    }
+    for admin in ["127.0.0.1:9901", "127.0.0.2:9901", "\"[::1]:9901\""] {
+        assert!(warnings(&config(admin, true)).is_empty(), "{admin}");
+    }
+    // Without a token there is no /revocations and nothing secret to leak.
+    assert!(warnings(&config("0.0.0.0:9901", false)).is_empty());
+}

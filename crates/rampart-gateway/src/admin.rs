@@ -6,6 +6,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -43,9 +44,12 @@ pub trait AdminExtension: Send + Sync + 'static {
         true
     }
 
-    /// Answers one request for a path it [`serves`](Self::serves).
+    /// Answers one request for a path it [`serves`](Self::serves). `peer` is
+    /// the TCP peer of the admin connection (for its logs; no forwarding
+    /// header is trusted here).
     fn handle<'a>(
         &'a self,
+        peer: SocketAddr,
         method: &'a Method,
         path: &'a str,
         headers: &'a HeaderMap,
@@ -70,9 +74,10 @@ fn problem(kind: ProblemType) -> Response<Full<Bytes>> {
     problem_response(&Problem::new(kind), "admin").map(Full::new)
 }
 
-/// Serves one admin request.
+/// Serves one admin request that came from `peer`.
 pub async fn handle<B>(
     gateway: Arc<Gateway>,
+    peer: SocketAddr,
     request: Request<B>,
 ) -> Result<Response<Full<Bytes>>, Infallible>
 where
@@ -102,12 +107,17 @@ where
             Err(_) => return Ok(problem(BODY_TIMEOUT)),
         };
         let response = extension
-            .handle(&parts.method, parts.uri.path(), &parts.headers, body)
+            .handle(peer, &parts.method, parts.uri.path(), &parts.headers, body)
             .await;
         return Ok(response);
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return Ok(problem(METHOD));
+        // RFC 9110 15.5.6: a 405 says which methods the resource takes.
+        let mut response = problem(METHOD);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Ok(response);
     }
     let response = match request.uri().path() {
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n"),

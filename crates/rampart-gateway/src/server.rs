@@ -596,7 +596,7 @@ async fn admin_loop(listener: TcpListener, gateway: Arc<Gateway>, mut stop: watc
             _ = stop.changed() => return,
             accepted = listener.accept() => accepted,
         };
-        let Ok((stream, _)) = accepted else {
+        let Ok((stream, peer)) = accepted else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
@@ -610,7 +610,7 @@ async fn admin_loop(listener: TcpListener, gateway: Arc<Gateway>, mut stop: watc
         let header_read_timeout = gateway.runtime().config.limits.header_read_timeout;
         let gateway = gateway.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| admin::handle(gateway.clone(), request));
+            let service = service_fn(move |request| admin::handle(gateway.clone(), peer, request));
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_read_timeout)

@@ -103,6 +103,10 @@ fn describe() {
         "Admin listener connections closed at its cap (256)."
     );
     metrics::describe_counter!(
+        "rampart_admin_auth_failures_total",
+        "Admin API requests refused for a missing or wrong bearer token."
+    );
+    metrics::describe_counter!(
         "rampart_send_timeouts_total",
         "HTTP/2 (and hyper-served) connections closed because a response waited for the client past the send timeout."
     );

@@ -54,7 +54,8 @@ enum Command {
         action: KeysAction,
     },
     /// Revoke a token (`jti`) or an API key (prefix) on every instance, through
-    /// the configuration's `identity.revocation` Redis.
+    /// the configuration's `identity.revocation` Redis; an API key is also
+    /// marked revoked in `identity.key_store` when configured.
     Revoke {
         /// The YAML configuration file.
         #[arg(long, short)]
@@ -104,6 +105,10 @@ enum KeysAction {
         /// How long the old key keeps working (e.g. `1h`).
         #[arg(long)]
         grace: Option<String>,
+        /// The new key's lifetime (`30d`) or expiry (RFC 3339); default: what
+        /// the old key had left (required for an expired key).
+        #[arg(long)]
+        expires: Option<String>,
     },
 }
 
@@ -188,6 +193,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 async fn check(file: &std::path::Path) -> ExitCode {
     let errors = match rampart_config::load(file) {
         Ok(config) => {
+            // Accepted, but weakening: said, not refused.
+            for warning in config.warnings() {
+                tracing::warn!("{warning}");
+            }
             // A bad `identity` section is reported with its line, and the APIs are
             // still checked (their `authn` sections need the adapters, so those
             // are left out rather than reported as a second, derived error).
@@ -258,6 +267,9 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
     let early_hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     let config = rampart_config::load(&path)
         .map_err(|errors| anyhow::anyhow!("configuration refused:\n{errors}"))?;
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let adapters = start_adapters(&config, false).await?;
     let factory = Arc::new(stages::EngineStages::with_adapters(adapters));
     let mut server = rampart_gateway::Server::bind(config, factory).await?;
@@ -339,7 +351,7 @@ async fn keys(path: PathBuf, action: KeysAction) -> anyhow::Result<()> {
     let store = identity
         .key_store
         .ok_or_else(|| anyhow::anyhow!("{}: no identity.key_store configured", path.display()))?;
-    let output = match action {
+    let outcome: rampart_adapters::Outcome = match action {
         KeysAction::Create {
             consumer,
             scopes,
@@ -354,9 +366,9 @@ async fn keys(path: PathBuf, action: KeysAction) -> anyhow::Result<()> {
                 plan,
                 expires,
             };
-            rampart_adapters::keys_create(&store, &args).await?
+            rampart_adapters::keys_create(&store, &args).await?.into()
         }
-        KeysAction::List => rampart_adapters::keys_list(&store).await?,
+        KeysAction::List => rampart_adapters::keys_list(&store).await?.into(),
         KeysAction::Revoke { prefix } => match &identity.revocation {
             Some(sync) => {
                 rampart_adapters::keys_revoke_shared(
@@ -369,18 +381,36 @@ async fn keys(path: PathBuf, action: KeysAction) -> anyhow::Result<()> {
             None => {
                 rampart_adapters::keys_revoke(&store, &rampart_adapters::RevokeKeyArgs { prefix })
                     .await?
+                    .into()
             }
         },
-        KeysAction::Rotate { prefix, grace } => {
-            let args = rampart_adapters::RotateKeyArgs { prefix, grace };
+        KeysAction::Rotate {
+            prefix,
+            grace,
+            expires,
+        } => {
+            let args = rampart_adapters::RotateKeyArgs {
+                prefix,
+                grace,
+                expires,
+            };
             match &identity.revocation {
                 Some(sync) => rampart_adapters::keys_rotate_shared(&store, sync, &args).await?,
-                None => rampart_adapters::keys_rotate(&store, &args).await?,
+                None => rampart_adapters::keys_rotate(&store, &args).await?.into(),
             }
         }
     };
-    println!("{output}");
-    Ok(())
+    print_outcome(outcome)
+}
+
+/// Prints a command's output; a step that did not happen fails the command
+/// (exit 1) after the output (which may hold a key shown only this once).
+fn print_outcome(outcome: rampart_adapters::Outcome) -> anyhow::Result<()> {
+    println!("{}", outcome.output);
+    match outcome.warning {
+        Some(warning) => anyhow::bail!("{warning}"),
+        None => Ok(()),
+    }
 }
 
 async fn revoke(
@@ -399,9 +429,8 @@ async fn revoke(
         _ => anyhow::bail!("kind must be `jti` or `api_key`"),
     };
     let args = rampart_adapters::RevokeCredentialArgs { kind, id, expires };
-    println!(
-        "{}",
-        rampart_adapters::revoke_credential(&sync, &args).await?
-    );
-    Ok(())
+    // An API key is marked revoked in the key store too, when there is one.
+    let outcome =
+        rampart_adapters::revoke_credential(&sync, identity.key_store.as_ref(), &args).await?;
+    print_outcome(outcome)
 }

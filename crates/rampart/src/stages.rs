@@ -323,6 +323,7 @@ impl AdminExtension for RevocationsEndpoint {
 
     fn handle<'a>(
         &'a self,
+        peer: std::net::SocketAddr,
         method: &'a http::Method,
         path: &'a str,
         headers: &'a http::HeaderMap,
@@ -334,13 +335,14 @@ impl AdminExtension for RevocationsEndpoint {
                 .map(http::HeaderValue::as_bytes);
             let answer = self
                 .0
-                .admin_request(method.as_str(), path, authorization, &body)
+                .admin_request(peer, method.as_str(), path, authorization, &body)
                 .await
                 .unwrap_or_else(|| rampart_adapters::AdminAnswer {
                     status: 404,
                     content_type: "application/problem+json",
                     body: serde_json::json!({"type": "urn:rampart:problem:admin-not-found", "title": "Not Found", "status": 404}),
                     challenge: None,
+                    allow: None,
                 });
             let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(
                 answer.body.to_string(),
@@ -361,6 +363,9 @@ impl AdminExtension for RevocationsEndpoint {
                     http::header::WWW_AUTHENTICATE,
                     http::HeaderValue::from_static(challenge),
                 );
+            }
+            if let Some(allow) = answer.allow {
+                headers.insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
             }
             response
         })

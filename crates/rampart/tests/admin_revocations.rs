@@ -1,6 +1,7 @@
 //! The admin API's `/revocations` never exists without a configured
 //! `identity.admin_token`: whatever the caller sends, 404 and nothing revoked;
-//! the admin listener's own endpoints keep working.
+//! the admin listener's own endpoints keep working. With a token, refused
+//! tokens and revocations leave a trace (log, metric) that never holds a token.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -40,7 +41,33 @@ fn without_an_admin_token_revocations_are_not_found() {
         assert_eq!(send(admin, &get).status, 404, "{auth:?}");
     }
     assert_eq!(send(admin, &Req::get("/healthz")).status, 200);
-    assert_eq!(send(admin, &Req::post_json("/healthz", "{}")).status, 405);
+    // A 405 says which methods the resource takes (RFC 9110 15.5.6).
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let answer = send(admin, &Req::post_json(path, "{}"));
+        assert_eq!(answer.status, 405, "{path}");
+        assert_eq!(answer.header("allow"), Some("GET, HEAD"), "{path}");
+    }
+}
+
+#[test]
+fn a_405_of_the_revocations_endpoint_says_which_methods_it_takes() {
+    let dir = temp_dir("admin-allow");
+    std::fs::write(dir.join("admin-token"), "admin-allow-token-0123456789").unwrap();
+    let (gateway, admin, upstream) = (free_port(), free_port(), free_port());
+    let config = format!(
+        "listeners:\n  - bind: 127.0.0.1:{gateway}\nadmin:\n  bind: 127.0.0.1:{admin}\nidentity:\n  admin_token: \"file:admin-token\"\naudit:\n  sinks: [{{file: {{path: audit.jsonl}}}}]\napis:\n  - name: a\n    upstream: {{url: \"http://127.0.0.1:{upstream}\"}}\n"
+    );
+    let path = dir.join("rampart.yaml");
+    std::fs::write(&path, config).unwrap();
+    let _rampart = serve(&dir, &path, admin, "/healthz");
+    let delete = Req {
+        method: "DELETE".into(),
+        ..Req::get("/revocations")
+    }
+    .header("Authorization", "Bearer admin-allow-token-0123456789");
+    let answer = send(admin, &delete);
+    assert_eq!(answer.status, 405, "{}", answer.body);
+    assert_eq!(answer.header("allow"), Some("GET, HEAD, POST"));
 }
 
 #[test]
@@ -65,4 +92,81 @@ fn an_admin_body_that_does_not_arrive_gets_408() {
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"HTTP/1.1 408");
+}
+
+#[test]
+fn refused_admin_tokens_are_counted_and_logged_and_revocations_logged() {
+    const TOKEN: &str = "admin-trace-token-0123456789";
+    const WRONG: &str = "admin-trace-token-0123456789-typo";
+    let dir = temp_dir("admin-trace");
+    std::fs::write(dir.join("admin-token"), TOKEN).unwrap();
+    let (gateway, admin, upstream) = (free_port(), free_port(), free_port());
+    let config = format!(
+        "listeners:\n  - bind: 127.0.0.1:{gateway}\nadmin:\n  bind: 127.0.0.1:{admin}\nidentity:\n  admin_token: \"file:admin-token\"\naudit:\n  sinks: [{{file: {{path: audit.jsonl}}}}]\napis:\n  - name: a\n    upstream: {{url: \"http://127.0.0.1:{upstream}\"}}\n"
+    );
+    let path = dir.join("rampart.yaml");
+    std::fs::write(&path, config).unwrap();
+    let rampart = serve(&dir, &path, admin, "/healthz");
+    let body = r#"{"kind":"jti","id":"tok-traced"}"#;
+    let wrong =
+        Req::post_json("/revocations", body).header("Authorization", &format!("Bearer {WRONG}"));
+    assert_eq!(send(admin, &wrong).status, 401);
+    assert_eq!(send(admin, &Req::get("/revocations")).status, 401);
+    let metrics = send(admin, &Req::get("/metrics")).body;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "rampart_admin_auth_failures_total 2"),
+        "{metrics}"
+    );
+    let right =
+        Req::post_json("/revocations", body).header("Authorization", &format!("Bearer {TOKEN}"));
+    assert_eq!(send(admin, &right).status, 201);
+
+    let mut logs = String::new();
+    for _ in 0..50 {
+        logs = rampart.stderr();
+        if logs.contains("credential revoked through the admin API") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let refused: Vec<_> = lines
+        .iter()
+        .filter(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("refused: missing or wrong bearer token"))
+        })
+        .collect();
+    assert_eq!(refused.len(), 2, "{logs}");
+    for line in &refused {
+        assert_eq!(line["level"], "WARN", "{line}");
+        assert!(
+            line["fields"]["peer"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:"),
+            "{line}"
+        );
+    }
+    let revoked = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "credential revoked through the admin API")
+        .unwrap_or_else(|| panic!("no revocation logged: {logs}"));
+    assert_eq!(revoked["level"], "INFO");
+    assert_eq!(revoked["fields"]["kind"], "jti");
+    assert_eq!(revoked["fields"]["id"], "tok-traced");
+    assert!(
+        revoked["fields"]["peer"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
+    // Neither the token nor the wrong one presented reaches the log.
+    assert!(!logs.contains("admin-trace-token"), "{logs}");
 }

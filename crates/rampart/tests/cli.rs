@@ -210,6 +210,26 @@ fn check_warns_of_waf_settings_that_leave_requests_less_inspected() {
 }
 
 #[test]
+fn check_warns_of_an_admin_token_on_a_non_loopback_admin_listener() {
+    let dir = temp_dir("admin-bind-warning");
+    std::fs::write(dir.join("admin-token"), "admin-token-0123456789abcdef").unwrap();
+    let yaml = |bind: &str| {
+        format!(
+            "listeners:\n  - bind: 127.0.0.1:1\nadmin:\n  bind: {bind}\nidentity:\n  admin_token: file:admin-token\napis:\n  - name: a\n    upstream: {{url: http://x}}\n"
+        )
+    };
+    let (code, stderr) = check(&dir, "open.yaml", &yaml("0.0.0.0:9901"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("open.yaml:4: admin.bind: 0.0.0.0"),
+        "{stderr}"
+    );
+    let (code, stderr) = check(&dir, "local.yaml", &yaml("127.0.0.1:9901"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("admin.bind"), "{stderr}");
+}
+
+#[test]
 fn an_unusable_worker_count_is_an_error_not_a_panic() {
     let dir = temp_dir("workers");
     let path = dir.join("good.yaml");
@@ -337,7 +357,7 @@ fn check_creates_no_key_store_and_finds_one_it_could_not_make() {
     let serve_made = Command::new(RAMPART)
         .args(["keys", "--config"])
         .arg(dir.join("store.yaml"))
-        .args(["list"])
+        .args(["create", "--consumer", "alice"])
         .output()
         .unwrap();
     assert!(serve_made.status.success(), "{serve_made:?}");
@@ -345,6 +365,57 @@ fn check_creates_no_key_store_and_finds_one_it_could_not_make() {
     let (code, stderr) = check(&dir, "store.yaml", &yaml("keys.db"));
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(std::fs::read(dir.join("keys.db")).unwrap(), before);
+}
+
+#[test]
+fn only_keys_create_makes_a_key_store() {
+    // `keys list|revoke|rotate` on a mistyped path once made an empty store
+    // there and answered "0 key(s)" or "no API key with prefix".
+    let dir = temp_dir("keys-no-store");
+    std::fs::write(dir.join("pepper"), "p".repeat(48)).unwrap();
+    let config = dir.join("keys.yaml");
+    std::fs::write(
+        &config,
+        "listeners:\n  - bind: 127.0.0.1:1\nidentity:\n  key_store:\n    path: keys.db\n    pepper: file:pepper\napis:\n  - name: a\n    upstream: {url: http://x}\n",
+    )
+    .unwrap();
+    let keys = |args: &[&str]| {
+        Command::new(RAMPART)
+            .args(["keys", "--config"])
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let stores = || -> Vec<String> {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with("keys.db"))
+            .collect()
+    };
+    for args in [
+        &["list"][..],
+        &["revoke", "abcdefgh"],
+        &["rotate", "abcdefgh"],
+    ] {
+        let out = keys(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "no key store at {}",
+                dir.join("keys.db").display()
+            )),
+            "{args:?}: {stderr}"
+        );
+        assert!(stores().is_empty(), "{args:?} made {:?}", stores());
+    }
+    let out = keys(&["create", "--consumer", "alice"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = keys(&["list"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 key(s)"));
 }
 
 #[test]

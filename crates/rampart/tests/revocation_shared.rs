@@ -242,12 +242,75 @@ fn a_revocation_on_one_instance_reaches_the_other_within_a_second() {
         );
     }
 
+    // Revoke an API key from the CLI: refused everywhere, and marked revoked
+    // in the key store too (as POST /revocations does), so it stays revoked
+    // when a Redis without persistence restarts with the fleet.
+    let carol = create_key(&first_config, "carol");
+    let carol_prefix = carol.split('_').nth(1).unwrap();
+    let out = Command::new(RAMPART)
+        .args(["revoke", "--config", first_config.to_str().unwrap()])
+        .args(["api_key", carol_prefix])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("revoked in the key store"), "{stdout}");
+    let listed = Command::new(RAMPART)
+        .args(["keys", "--config", first_config.to_str().unwrap(), "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(carol_prefix))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(line.contains("revoked"), "{listed}");
+    for port in [a_port, b_port] {
+        assert!(refused_within(Duration::from_secs(1), || with_key(
+            port, &carol
+        )));
+    }
+
     // What was not revoked keeps working on both.
     for port in [a_port, b_port] {
         assert_eq!(with_key(port, &bob), 200);
         assert_eq!(with_token(port, &t2), 200);
     }
+
+    // Redis down: `keys rotate` still prints the new key (stored, shown only
+    // this once) and fails, saying the running gateways did not get the old
+    // key's revocation and what they do instead.
     drop(redis);
+    let bob_prefix = bob.split('_').nth(1).unwrap();
+    let out = Command::new(RAMPART)
+        .args(["keys", "--config", first_config.to_str().unwrap()])
+        .args(["rotate", bob_prefix])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let new_bob = stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("rk_"))
+        .unwrap_or_else(|| panic!("no new key printed: {stdout}{stderr}"));
+    assert!(
+        stderr.contains("did not reach running gateways") && stderr.contains(bob_prefix),
+        "{stderr}"
+    );
+    for port in [a_port, b_port] {
+        assert_eq!(with_key(port, new_bob), 200);
+        assert!(
+            refused_within(Duration::from_secs(3), || with_key(port, &bob)),
+            "port {port} still accepts the rotated key past its key cache"
+        );
+    }
 }
 
 /// Polls the admin `/readyz` until it answers `want`, for at most `within`.

@@ -13,6 +13,28 @@ pub mod time;
 
 pub use shared::{RevokeCredentialArgs, keys_revoke_shared, keys_rotate_shared, revoke_credential};
 
+/// What a command that writes to more than one place did: the text for
+/// stdout, and, when a step failed after an earlier one took effect, a
+/// warning for stderr saying what did not happen (the binary then exits 1).
+/// Such a command does not answer only with an error: its output (a new
+/// key, shown only this once) must still be printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The text for stdout.
+    pub output: String,
+    /// What did not happen, for stderr; none: everything did.
+    pub warning: Option<String>,
+}
+
+impl From<String> for Outcome {
+    fn from(output: String) -> Self {
+        Self {
+            output,
+            warning: None,
+        }
+    }
+}
+
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +72,7 @@ pub struct RevokeKeyArgs {
     pub prefix: String,
 }
 
-/// `rampart keys rotate PREFIX [--grace 1h]`.
+/// `rampart keys rotate PREFIX [--grace 1h] [--expires 30d]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RotateKeyArgs {
     /// The key's prefix.
@@ -58,6 +80,9 @@ pub struct RotateKeyArgs {
     /// How long the old key keeps working (a lifetime such as `1h`); none: the
     /// old key is revoked at once.
     pub grace: Option<String>,
+    /// `--expires 30d|RFC3339`: the new key's lifetime; none: what the old
+    /// key had left (an expired key is then refused).
+    pub expires: Option<String>,
 }
 
 const SECTION: &str = "key_store";
@@ -129,10 +154,26 @@ fn expires_in(expires: Option<&str>, now: u64) -> Result<Option<Duration>, Adapt
     Ok(Some(Duration::from_secs(at - now)))
 }
 
+/// Whether a command may create the store's database: only `keys create`;
+/// the others refuse a missing one (a mistyped path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Create,
+    Existing,
+}
+
 /// The engine over the configured store, with the configured pepper.
-async fn engine(config: &KeyStoreConfig, clock: Arc<dyn Clock>) -> Result<ApiKeys, AdapterError> {
+async fn engine(
+    config: &KeyStoreConfig,
+    clock: Arc<dyn Clock>,
+    open: Open,
+) -> Result<ApiKeys, AdapterError> {
     let pepper = config.load_pepper(SECTION)?;
-    let store: Arc<dyn KeyStore> = Arc::new(config.open(SECTION).await?);
+    let store = match open {
+        Open::Create => config.open(SECTION).await?,
+        Open::Existing => config.open_existing(SECTION).await?,
+    };
+    let store: Arc<dyn KeyStore> = Arc::new(store);
     ApiKeys::new(store, &pepper, clock)
         .ok_or_else(|| AdapterError::invalid(format!("{SECTION}.pepper"), "too short"))
 }
@@ -204,7 +245,7 @@ pub async fn create_key(
         check_name("plan", plan)?;
     }
     let expires_in = expires_in(args.expires.as_deref(), clock.unix_secs())?;
-    let keys = engine(config, clock).await?;
+    let keys = engine(config, clock, Open::Create).await?;
     Ok(keys
         .create(&NewKey {
             consumer: args.consumer.clone(),
@@ -241,7 +282,7 @@ pub async fn keys_list_with(
 ) -> Result<String, AdapterError> {
     let now = clock.unix_secs();
     // Listing needs no pepper: open the store alone.
-    let store = config.open(SECTION).await?;
+    let store = config.open_existing(SECTION).await?;
     let records = store.list().await?;
     let mut out = String::new();
     let _ = writeln!(
@@ -293,7 +334,7 @@ pub async fn keys_revoke_with(
     clock: Arc<dyn Clock>,
 ) -> Result<(String, ApiKeyRecord), AdapterError> {
     check_prefix(&args.prefix)?;
-    let keys = engine(config, clock).await?;
+    let keys = engine(config, clock, Open::Existing).await?;
     let record = keys
         .revoke(&args.prefix)
         .await
@@ -333,14 +374,22 @@ pub async fn keys_rotate_with(
         }
         None => Duration::ZERO,
     };
-    let keys = engine(config, clock).await?;
+    let expires_in = expires_in(args.expires.as_deref(), clock.unix_secs())?;
+    let keys = engine(config, clock, Open::Existing).await?;
     let created = keys
-        .rotate(&args.prefix, grace)
+        .rotate(&args.prefix, grace, expires_in)
         .await
         .map_err(|error| match error {
             rampart_authn::apikey::ApiKeyError::Unknown => {
                 AdapterError::UnknownKey(args.prefix.clone())
             }
+            rampart_authn::apikey::ApiKeyError::Expired => AdapterError::invalid(
+                "prefix",
+                format!(
+                    "key {} has expired: its replacement would be born expired; give --expires (e.g. 30d) for the new key",
+                    args.prefix
+                ),
+            ),
             other => other.into(),
         })?;
     let old = if grace.is_zero() {

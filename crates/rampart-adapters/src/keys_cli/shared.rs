@@ -6,10 +6,11 @@ use std::sync::Arc;
 use rampart_authn::clock::{Clock, SystemClock};
 use rampart_authn::revocation::{CredentialKind, Revocation, revocation_id};
 
-use super::{RevokeKeyArgs, RotateKeyArgs, keys_revoke_with, keys_rotate_with, time};
+use super::{Outcome, RevokeKeyArgs, RotateKeyArgs, keys_revoke_with, keys_rotate_with, time};
 use crate::AdapterError;
 use crate::keystore::KeyStoreConfig;
 use crate::revocation::{RevocationSyncConfig, publish_once};
+use crate::wiring::{KeyStoreRevocation, mark_revoked};
 
 /// `rampart revoke jti|api_key ID [--expires 30d|RFC3339]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,20 +52,36 @@ pub(super) fn expires_at(expires: Option<&str>, now: u64) -> Result<u64, Adapter
 }
 
 /// `rampart revoke`: publishes the revocation to every instance (the shared set
-/// and the channel). Returns the text to print.
+/// and the channel) and, for an API key with a `key_store` configured, marks
+/// the key revoked in the store too, as `POST /revocations` does: otherwise a
+/// Redis without persistence restarted with the fleet would forget it, and
+/// the key would work again. Returns the text to print and, when one of the
+/// two did not happen while the other did, a warning saying so.
 pub async fn revoke_credential(
     config: &RevocationSyncConfig,
+    key_store: Option<&KeyStoreConfig>,
     args: &RevokeCredentialArgs,
-) -> Result<String, AdapterError> {
-    revoke_credential_with(config, args, Arc::new(SystemClock)).await
+) -> Result<Outcome, AdapterError> {
+    revoke_credential_with(config, key_store, args, Arc::new(SystemClock)).await
+}
+
+/// Marks the API key `prefix` revoked in an existing key store.
+async fn mark_in_store(
+    key_store: &KeyStoreConfig,
+    prefix: &str,
+    now: u64,
+) -> Result<KeyStoreRevocation, AdapterError> {
+    let store = key_store.open_existing("key_store").await?;
+    mark_revoked(&store, prefix, now).await
 }
 
 /// [`revoke_credential`] with an injected clock.
 pub async fn revoke_credential_with(
     config: &RevocationSyncConfig,
+    key_store: Option<&KeyStoreConfig>,
     args: &RevokeCredentialArgs,
     clock: Arc<dyn Clock>,
-) -> Result<String, AdapterError> {
+) -> Result<Outcome, AdapterError> {
     // A whole API key is cut to its id: the secret is never published.
     let id =
         revocation_id(args.kind, &args.id).map_err(|reason| AdapterError::invalid("id", reason))?;
@@ -73,38 +90,104 @@ pub async fn revoke_credential_with(
         id,
         expires_at: expires_at(args.expires.as_deref(), clock.unix_secs())?,
     };
-    publish_once(config, SECTION, &revocation).await?;
-    let kind = match args.kind {
-        CredentialKind::Jti => "token",
-        CredentialKind::ApiKey => "API key",
+    let store = match (key_store, args.kind) {
+        (Some(key_store), CredentialKind::ApiKey) => Some((
+            key_store,
+            mark_in_store(key_store, &revocation.id, clock.unix_secs()).await,
+        )),
+        _ => None,
     };
-    let until = if revocation.expires_at == u64::MAX {
-        "for good".to_string()
-    } else {
-        format!("until {}", time::format_rfc3339(revocation.expires_at))
+    let shown = revocation.id.escape_debug().to_string();
+    let publication = publish_once(config, SECTION, &revocation).await;
+    let stored_text = format!("Marked API key {shown} revoked in the key store.\n");
+    let (output, warning) = match (publication, store) {
+        (Err(error), Some((key_store, Ok(KeyStoreRevocation::Revoked)))) => {
+            // Stored, not shared: say what that means, as `keys revoke` does.
+            return Ok(published(stored_text, Err(error), key_store, &shown));
+        }
+        (Err(error), _) => return Err(error),
+        (Ok(()), store) => {
+            let kind = match args.kind {
+                CredentialKind::Jti => "token",
+                CredentialKind::ApiKey => "API key",
+            };
+            let until = if revocation.expires_at == u64::MAX {
+                "for good".to_string()
+            } else {
+                format!("until {}", time::format_rfc3339(revocation.expires_at))
+            };
+            let mut output = format!("Revoked {kind} {shown} on every instance ({until}).\n");
+            let warning = match store {
+                None => None,
+                Some((_, Ok(KeyStoreRevocation::Revoked))) => {
+                    output.push_str(&stored_text);
+                    None
+                }
+                Some((_, Ok(KeyStoreRevocation::UnknownKey))) => {
+                    output.push_str(&format!(
+                        "The key store has no key {shown}: the revocation is in the shared list only.\n"
+                    ));
+                    None
+                }
+                Some((_, Err(error))) => Some(format!(
+                    "API key {shown} is not marked revoked in the key store ({error}): the \
+                     revocation lives only in Redis and the running gateways' lists, and is \
+                     lost if they all restart with a Redis that does not persist it; retry, \
+                     or run `rampart keys revoke {shown}` where the store is"
+                )),
+            };
+            (output, warning)
+        }
     };
-    Ok(format!(
-        "Revoked {kind} {} on every instance ({until}).\n",
-        revocation.id.escape_debug()
-    ))
+    Ok(Outcome { output, warning })
 }
 
 /// `rampart keys revoke PREFIX` with shared revocation: marks the key revoked in
 /// the store, then publishes it so every instance's local list refuses it
-/// within a second (also instances on another store replica).
+/// within a second (also instances on another store replica). When the
+/// publication fails, the store's revocation holds and the
+/// [`Outcome`]'s warning says what that means.
 pub async fn keys_revoke_shared(
     key_store: &KeyStoreConfig,
     revocation: &RevocationSyncConfig,
     args: &RevokeKeyArgs,
-) -> Result<String, AdapterError> {
+) -> Result<Outcome, AdapterError> {
     let (text, record) = keys_revoke_with(key_store, args, Arc::new(SystemClock)).await?;
     let entry = Revocation {
         kind: CredentialKind::ApiKey,
         id: record.prefix.clone(),
         expires_at: record.expires_at.unwrap_or(u64::MAX),
     };
-    publish_once(revocation, SECTION, &entry).await?;
-    Ok(format!("{text}Published to every instance.\n"))
+    Ok(published(
+        text,
+        publish_once(revocation, SECTION, &entry).await,
+        key_store,
+        &record.prefix,
+    ))
+}
+
+/// The outcome of a store change followed by its publication: the store's
+/// text, and either "published" or a warning saying how far the change got.
+fn published(
+    text: String,
+    result: Result<(), AdapterError>,
+    key_store: &KeyStoreConfig,
+    prefix: &str,
+) -> Outcome {
+    match result {
+        Ok(()) => format!("{text}Published to every instance.\n").into(),
+        Err(error) => Outcome {
+            output: text,
+            warning: Some(format!(
+                "the revocation of key {prefix} did not reach running gateways ({error}): \
+                 it is stored in the key store, so gateways reading this store refuse the \
+                 key within their key cache time (identity.key_store.cache_ttl_ms = {} ms); \
+                 gateways on another copy of the store keep accepting it. Once Redis is back, \
+                 retry with `rampart revoke --config FILE api_key {prefix}`",
+                key_store.cache_ttl_ms
+            )),
+        },
+    }
 }
 
 /// How long the shared revocation of a key rotated without grace lasts:
@@ -116,17 +199,22 @@ const ROTATED_KEY_REVOCATION_SECS: u64 = 86_400;
 /// rotation without grace also revokes the old key on every instance at once
 /// (before, only the store knew, and instances kept accepting the old key
 /// from their key cache until it expired).
+///
+/// The new key is in the returned text even when the publication fails
+/// (the rotation is stored by then, and the key is shown only this once);
+/// the [`Outcome`]'s warning then says the old key was not revoked on the
+/// running instances.
 pub async fn keys_rotate_shared(
     key_store: &KeyStoreConfig,
     revocation: &RevocationSyncConfig,
     args: &RotateKeyArgs,
-) -> Result<String, AdapterError> {
+) -> Result<Outcome, AdapterError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let text = keys_rotate_with(key_store, args, clock.clone()).await?;
     if args.grace.is_some() {
         // The old key keeps working for the grace period by design; its new
         // expiry reaches the instances with their next read of the record.
-        return Ok(text);
+        return Ok(text.into());
     }
     let entry = Revocation {
         kind: CredentialKind::ApiKey,
@@ -135,8 +223,12 @@ pub async fn keys_rotate_shared(
             .unix_secs()
             .saturating_add(ROTATED_KEY_REVOCATION_SECS),
     };
-    publish_once(revocation, SECTION, &entry).await?;
-    Ok(format!("{text}Published to every instance.\n"))
+    Ok(published(
+        text,
+        publish_once(revocation, SECTION, &entry).await,
+        key_store,
+        &args.prefix,
+    ))
 }
 
 #[cfg(test)]
@@ -195,6 +287,7 @@ mod tests {
         // rampart revoke jti ...
         let text = revoke_credential(
             &sync_config,
+            None,
             &RevokeCredentialArgs {
                 kind: CredentialKind::Jti,
                 id: "jti-42".into(),
@@ -202,7 +295,8 @@ mod tests {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .output;
         assert!(text.contains("jti-42"), "{text}");
         assert!(eventually(|| list.is_revoked(CredentialKind::Jti, "jti-42")).await);
         assert!(!list.is_revoked(CredentialKind::Jti, "jti-43"));
@@ -212,7 +306,7 @@ mod tests {
             expires: None,
         };
         assert!(matches!(
-            revoke_credential(&sync_config, &bad).await,
+            revoke_credential(&sync_config, None, &bad).await,
             Err(AdapterError::Invalid { .. })
         ));
         // rampart revoke api_key: a key id, or a whole key cut to its id (the
@@ -225,7 +319,10 @@ mod tests {
             id: whole.clone(),
             expires: None,
         };
-        let text = revoke_credential(&sync_config, &pasted).await.unwrap();
+        let text = revoke_credential(&sync_config, None, &pasted)
+            .await
+            .unwrap()
+            .output;
         assert!(
             text.contains(&prefix) && !text.contains(&whole[12..]),
             "{text}"
@@ -238,7 +335,9 @@ mod tests {
                 id: id.into(),
                 expires: None,
             };
-            let err = revoke_credential(&sync_config, &args).await.unwrap_err();
+            let err = revoke_credential(&sync_config, None, &args)
+                .await
+                .unwrap_err();
             assert!(err.to_string().contains("key id"), "{err}");
         }
 
@@ -258,7 +357,8 @@ mod tests {
         )
         .await
         .unwrap();
-        assert!(text.contains("every instance"), "{text}");
+        assert!(text.warning.is_none(), "{text:?}");
+        assert!(text.output.contains("every instance"), "{text:?}");
         assert!(eventually(|| list.is_revoked(CredentialKind::ApiKey, &prefix)).await);
         let store: Arc<dyn KeyStore> = Arc::new(key_store.open("ks").await.unwrap());
         let pepper = key_store.load_pepper("ks").unwrap();
@@ -277,6 +377,7 @@ mod tests {
                 &RotateKeyArgs {
                     prefix: prefix.clone(),
                     grace,
+                    expires: None,
                 },
             )
             .await
@@ -285,10 +386,60 @@ mod tests {
         assert!(eventually(|| list.is_revoked(CredentialKind::ApiKey, &now_prefix)).await);
         assert!(!list.is_revoked(CredentialKind::ApiKey, &grace_prefix));
 
+        // rampart revoke api_key with a key store: marked revoked there too
+        // (as POST /revocations does), so a Redis that forgets (restarted
+        // without persistence) does not bring the key back.
+        let leaked = new_key(&key_store, "gina").await;
+        let leaked_prefix = leaked[3..11].to_string();
+        let revoke_key = |id: &str| RevokeCredentialArgs {
+            kind: CredentialKind::ApiKey,
+            id: id.into(),
+            expires: Some("1d".into()),
+        };
+        let done = revoke_credential(&sync_config, Some(&key_store), &revoke_key(&leaked_prefix))
+            .await
+            .unwrap();
+        assert!(done.warning.is_none(), "{done:?}");
+        assert!(done.output.contains("revoked in the key store"), "{done:?}");
+        assert!(eventually(|| list.is_revoked(CredentialKind::ApiKey, &leaked_prefix)).await);
+        let stored = key_store.open("ks").await.unwrap();
+        assert!(
+            stored
+                .get(&leaked_prefix)
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
+        assert_eq!(keys.verify(&leaked).await, Err(ApiKeyError::Revoked));
+        // A key id the store does not know is still revoked, and said so.
+        let done = revoke_credential(&sync_config, Some(&key_store), &revoke_key("abcdefgh"))
+            .await
+            .unwrap();
+        assert!(
+            done.warning.is_none() && done.output.contains("has no key"),
+            "{done:?}"
+        );
+        // A store that is not there: published, and the command says what is missing.
+        let elsewhere = KeyStoreConfig::new("missing.db", "file:pepper").relative_to(&dir);
+        let done = revoke_credential(&sync_config, Some(&elsewhere), &revoke_key("bcdefghi"))
+            .await
+            .unwrap();
+        assert!(done.output.contains("every instance"), "{done:?}");
+        let warning = done.warning.unwrap();
+        assert!(
+            warning.contains("not marked revoked in the key store")
+                && warning.contains("no key store at"),
+            "{warning}"
+        );
+        assert!(!dir.join("missing.db").exists());
+
         // With Redis down the command fails (and says so) rather than claiming success.
         redis.kill();
         let err = revoke_credential(
             &sync_config,
+            Some(&key_store),
             &RevokeCredentialArgs {
                 kind: CredentialKind::Jti,
                 id: "jti-44".into(),
@@ -297,6 +448,62 @@ mod tests {
         )
         .await;
         assert!(matches!(err, Err(AdapterError::Redis(_))), "{err:?}");
+        // An API key is still marked in the store; the warning says the
+        // running gateways did not get it.
+        let hal = new_key(&key_store, "hal").await;
+        let done = revoke_credential(&sync_config, Some(&key_store), &revoke_key(&hal[3..11]))
+            .await
+            .unwrap();
+        assert!(done.output.contains("revoked in the key store"), "{done:?}");
+        assert!(
+            done.warning
+                .unwrap()
+                .contains("did not reach running gateways")
+        );
+        assert_eq!(keys.verify(&hal).await, Err(ApiKeyError::Revoked));
+        // A rotation's new key is shown even so: the rotation is stored by
+        // then (the old key stops working), and the key is shown only once.
+        // The warning says the running gateways did not get the revocation.
+        let old = new_key(&key_store, "frank").await;
+        let old_prefix = old[3..11].to_string();
+        let rotated = keys_rotate_shared(
+            &key_store,
+            &sync_config,
+            &RotateKeyArgs {
+                prefix: old_prefix.clone(),
+                grace: None,
+                expires: None,
+            },
+        )
+        .await
+        .unwrap();
+        let new = rotated
+            .output
+            .split_whitespace()
+            .find(|w| w.starts_with("rk_"))
+            .unwrap_or_else(|| panic!("no new key printed: {rotated:?}"));
+        keys.verify(new).await.unwrap();
+        assert_eq!(keys.verify(&old).await, Err(ApiKeyError::Revoked));
+        let warning = rotated.warning.unwrap();
+        assert!(
+            warning.contains(&old_prefix)
+                && warning.contains("did not reach running gateways")
+                && warning.contains("cache_ttl_ms")
+                && !warning.contains(&new[12..]),
+            "{warning}"
+        );
+        // So does `keys revoke`: stored, not published, and said so.
+        let revoked = keys_revoke_shared(
+            &key_store,
+            &sync_config,
+            &RevokeKeyArgs {
+                prefix: new[3..11].to_string(),
+            },
+        )
+        .await
+        .unwrap();
+        assert!(revoked.warning.is_some(), "{revoked:?}");
+        assert_eq!(keys.verify(new).await, Err(ApiKeyError::Revoked));
         drop(gateway);
     }
 }

@@ -238,6 +238,7 @@ async fn rotate_replaces_the_key_with_the_same_grants() {
         &RotateKeyArgs {
             prefix: old[3..11].to_string(),
             grace: None,
+            expires: None,
         },
         f.clock.clone(),
     )
@@ -257,6 +258,7 @@ async fn rotate_replaces_the_key_with_the_same_grants() {
         &RotateKeyArgs {
             prefix: old[3..11].to_string(),
             grace: None,
+            expires: None,
         },
     )
     .await;
@@ -276,6 +278,7 @@ async fn rotate_with_grace_keeps_the_old_key_for_a_while() {
         &RotateKeyArgs {
             prefix: old[3..11].to_string(),
             grace: Some("1h".into()),
+            expires: None,
         },
         f.clock.clone(),
     )
@@ -291,10 +294,45 @@ async fn rotate_with_grace_keeps_the_old_key_for_a_while() {
         &RotateKeyArgs {
             prefix: new[3..11].to_string(),
             grace: Some("forever".into()),
+            expires: None,
         },
     )
     .await;
     assert!(matches!(err, Err(AdapterError::Invalid { .. })), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_expired_key_is_rotated_only_with_expires() {
+    let f = fixture("rotate-expired");
+    let (old, _) = f.create(&alice()).await;
+    let gateway = f.gateway().await;
+    f.clock.set_secs(NOW + 31 * 86_400);
+    let rotate = |expires: Option<&str>| RotateKeyArgs {
+        prefix: old[3..11].to_string(),
+        grace: None,
+        expires: expires.map(Into::into),
+    };
+    let err = keys_rotate_with(&f.config, &rotate(None), f.clock.clone())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("has expired") && err.contains("--expires"),
+        "{err}"
+    );
+    assert_eq!(
+        keys_list_with(&f.config, f.clock.clone())
+            .await
+            .unwrap()
+            .matches("alice")
+            .count(),
+        1
+    );
+    let text = keys_rotate_with(&f.config, &rotate(Some("7d")), f.clock.clone())
+        .await
+        .unwrap();
+    let record = gateway.verify(&key_in(&text)).await.unwrap();
+    assert_eq!(record.expires_at, Some(NOW + 31 * 86_400 + 7 * 86_400));
 }
 
 #[test]

@@ -107,6 +107,21 @@ impl KeyStore for CachedKeyStore {
         })
     }
 
+    fn rotate(
+        &self,
+        new: ApiKeyRecord,
+        old: ApiKeyRecord,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            // As `update`: forget first, so a failure leaves the store to be read.
+            self.forget(&old.prefix);
+            self.inner.rotate(new.clone(), old.clone()).await?;
+            self.remember(&new);
+            self.remember(&old);
+            Ok(())
+        })
+    }
+
     fn list(&self) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>> {
         self.inner.list()
     }

@@ -21,7 +21,9 @@ fn default_cache_ttl_ms() -> u64 {
 #[derive(Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyStoreConfig {
-    /// The SQLite database file (created with mode 0600 if missing).
+    /// The SQLite database file, created with mode 0600 if missing by the
+    /// gateway at start and by `rampart keys create` (the other `keys`
+    /// commands and `rampart revoke` refuse a missing one).
     pub path: PathBuf,
     /// The HMAC pepper, as a secret reference: `env:NAME` or `file:PATH`; at least
     /// 32 bytes. It must be the same secret as the API's `api_key.pepper`, or no

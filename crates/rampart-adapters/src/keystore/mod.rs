@@ -29,6 +29,20 @@ impl KeyStoreConfig {
         }
         SqliteKeyStore::open(&self.path, timeout, path).await
     }
+
+    /// Opens the store this section names only if its database exists
+    /// ([`AdapterError::NoKeyStore`] otherwise): for the commands that read
+    /// or change keys (`keys list|revoke|rotate`, `rampart revoke`), so that a
+    /// mistyped path is an error rather than a new, empty store that has no
+    /// key and that the gateway does not use.
+    pub async fn open_existing(&self, path: &str) -> Result<SqliteKeyStore, AdapterError> {
+        // An error here (a directory we may not read) is left to `open` to
+        // report with its cause.
+        if let Ok(false) = self.path.try_exists() {
+            return Err(AdapterError::NoKeyStore(self.path.clone()));
+        }
+        self.open(path).await
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +223,59 @@ pub(crate) mod tests {
             // The rest of the write applies.
             assert_eq!(now.expires_at, Some(5_000));
         }
+    }
+
+    #[tokio::test]
+    async fn a_rotation_is_stored_whole_or_not_at_all() {
+        let path = temp_db("rotate-atomic");
+        let store = SqliteKeyStore::open(&path, std::time::Duration::from_secs(5), "ks")
+            .await
+            .unwrap();
+        store.insert(record("aaaaaaaa")).await.unwrap();
+        let old = ApiKeyRecord {
+            revoked_at: Some(5_000),
+            ..record("aaaaaaaa")
+        };
+        // The old key's change fails after the new key's insert: neither
+        // stays (before, the new key did: a working key nobody was shown).
+        let pool = store.pool_for_tests();
+        sqlx::query(
+            "CREATE TRIGGER refuse_update BEFORE UPDATE ON rampart_api_keys \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let err = store
+            .rotate(record("bbbbbbbb"), old.clone())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(store.get("bbbbbbbb").await.unwrap().is_none());
+        assert_eq!(
+            store.get("aaaaaaaa").await.unwrap().unwrap().revoked_at,
+            None
+        );
+        sqlx::query("DROP TRIGGER refuse_update")
+            .execute(&pool)
+            .await
+            .unwrap();
+        // A taken prefix, an old key gone: refused, nothing stored.
+        assert_eq!(
+            store.rotate(record("aaaaaaaa"), old.clone()).await,
+            Err(StoreError::Conflict)
+        );
+        assert_eq!(
+            store.rotate(record("cccccccc"), record("zzzzzzzz")).await,
+            Err(StoreError::NotFound)
+        );
+        assert!(store.get("cccccccc").await.unwrap().is_none());
+        store.rotate(record("bbbbbbbb"), old).await.unwrap();
+        assert!(store.get("bbbbbbbb").await.unwrap().is_some());
+        assert_eq!(
+            store.get("aaaaaaaa").await.unwrap().unwrap().revoked_at,
+            Some(5_000)
+        );
     }
 
     #[tokio::test]

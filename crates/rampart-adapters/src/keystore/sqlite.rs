@@ -205,6 +205,57 @@ fn check_prefix(prefix: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+type Statement = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+/// `INSERT` of `record`, bound.
+fn insert_statement(record: ApiKeyRecord) -> Result<Statement, StoreError> {
+    check_prefix(&record.prefix)?;
+    Ok(sqlx::query(schema::INSERT)
+        .bind(record.prefix)
+        .bind(record.hash)
+        .bind(record.consumer)
+        .bind(list_to_db(&record.scopes)?)
+        .bind(list_to_db(&record.roles)?)
+        .bind(record.plan)
+        .bind(to_db(record.created_at))
+        .bind(record.expires_at.map(to_db))
+        .bind(record.revoked_at.map(to_db)))
+}
+
+/// `UPDATE` to `record`, bound.
+fn update_statement(record: ApiKeyRecord) -> Result<Statement, StoreError> {
+    check_prefix(&record.prefix)?;
+    Ok(sqlx::query(schema::UPDATE)
+        .bind(record.hash)
+        .bind(record.consumer)
+        .bind(list_to_db(&record.scopes)?)
+        .bind(list_to_db(&record.roles)?)
+        .bind(record.plan)
+        .bind(to_db(record.created_at))
+        .bind(record.expires_at.map(to_db))
+        .bind(record.revoked_at.map(to_db))
+        .bind(record.prefix))
+}
+
+fn inserted(
+    result: Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>,
+) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+            Err(StoreError::Conflict)
+        }
+        Err(error) => Err(unavailable(error)),
+    }
+}
+
+fn updated(result: Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>) -> Result<(), StoreError> {
+    if result.map_err(unavailable)?.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 impl KeyStore for SqliteKeyStore {
     fn get(&self, prefix: &str) -> BoxFuture<'_, Result<Option<ApiKeyRecord>, StoreError>> {
         // The trait's future borrows only `self`: own the prefix.
@@ -223,50 +274,33 @@ impl KeyStore for SqliteKeyStore {
     }
 
     fn insert(&self, record: ApiKeyRecord) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.bounded(async move {
-            check_prefix(&record.prefix)?;
-            let result = sqlx::query(schema::INSERT)
-                .bind(record.prefix)
-                .bind(record.hash)
-                .bind(record.consumer)
-                .bind(list_to_db(&record.scopes)?)
-                .bind(list_to_db(&record.roles)?)
-                .bind(record.plan)
-                .bind(to_db(record.created_at))
-                .bind(record.expires_at.map(to_db))
-                .bind(record.revoked_at.map(to_db))
-                .execute(&self.pool)
-                .await;
-            match result {
-                Ok(_) => Ok(()),
-                Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-                    Err(StoreError::Conflict)
-                }
-                Err(error) => Err(unavailable(error)),
-            }
-        }))
+        Box::pin(
+            self.bounded(
+                async move { inserted(insert_statement(record)?.execute(&self.pool).await) },
+            ),
+        )
     }
 
     fn update(&self, record: ApiKeyRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(
+            self.bounded(
+                async move { updated(update_statement(record)?.execute(&self.pool).await) },
+            ),
+        )
+    }
+
+    fn rotate(
+        &self,
+        new: ApiKeyRecord,
+        old: ApiKeyRecord,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(self.bounded(async move {
-            check_prefix(&record.prefix)?;
-            let result = sqlx::query(schema::UPDATE)
-                .bind(record.hash)
-                .bind(record.consumer)
-                .bind(list_to_db(&record.scopes)?)
-                .bind(list_to_db(&record.roles)?)
-                .bind(record.plan)
-                .bind(to_db(record.created_at))
-                .bind(record.expires_at.map(to_db))
-                .bind(record.revoked_at.map(to_db))
-                .bind(record.prefix)
-                .execute(&self.pool)
-                .await
-                .map_err(unavailable)?;
-            if result.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
+            let (insert, update) = (insert_statement(new)?, update_statement(old)?);
+            // Dropped without commit (an error, the deadline): rolled back.
+            let mut tx = self.pool.begin().await.map_err(unavailable)?;
+            inserted(insert.execute(&mut *tx).await)?;
+            updated(update.execute(&mut *tx).await)?;
+            tx.commit().await.map_err(unavailable)
         }))
     }
 

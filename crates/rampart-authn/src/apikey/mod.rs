@@ -132,25 +132,31 @@ impl ApiKeys {
         hmac::sign(&self.pepper, key).as_ref().to_vec()
     }
 
+    /// A fresh key granting `spec`, not stored yet.
+    fn generate(&self, spec: &NewKey, now: u64) -> Result<CreatedKey, ApiKeyError> {
+        let (prefix, key) = format::generate()?;
+        let record = ApiKeyRecord {
+            prefix,
+            hash: self.hash(key.expose()),
+            consumer: spec.consumer.clone(),
+            scopes: spec.scopes.clone(),
+            roles: spec.roles.clone(),
+            plan: spec.plan.clone(),
+            created_at: now,
+            expires_at: spec.expires_in.map(|d| now.saturating_add(d.as_secs())),
+            revoked_at: None,
+        };
+        Ok(CreatedKey { key, record })
+    }
+
     /// Creates and stores a key; the returned key is the only copy.
     pub async fn create(&self, spec: &NewKey) -> Result<CreatedKey, ApiKeyError> {
         let now = self.clock.unix_secs();
         // A prefix collision (40 bits) is rare; retry a few times on one.
         for _ in 0..4 {
-            let (prefix, key) = format::generate()?;
-            let record = ApiKeyRecord {
-                prefix,
-                hash: self.hash(key.expose()),
-                consumer: spec.consumer.clone(),
-                scopes: spec.scopes.clone(),
-                roles: spec.roles.clone(),
-                plan: spec.plan.clone(),
-                created_at: now,
-                expires_at: spec.expires_in.map(|d| now.saturating_add(d.as_secs())),
-                revoked_at: None,
-            };
-            match self.store.insert(record.clone()).await {
-                Ok(()) => return Ok(CreatedKey { key, record }),
+            let created = self.generate(spec, now)?;
+            match self.store.insert(created.record.clone()).await {
+                Ok(()) => return Ok(created),
                 Err(StoreError::Conflict) => continue,
                 Err(error) => return Err(ApiKeyError::Store(error)),
             }
@@ -197,30 +203,54 @@ impl ApiKeys {
 
     /// Replaces a key by a new one with the same grants; the old key keeps working
     /// for `grace` (zero: revoked at once) so clients can switch over.
-    pub async fn rotate(&self, prefix: &str, grace: Duration) -> Result<CreatedKey, ApiKeyError> {
+    ///
+    /// The new key lives for `expires_in`, or, without it, as long as the old
+    /// key had left. A revoked key is refused ([`ApiKeyError::Revoked`]), and
+    /// so is an expired one without `expires_in` ([`ApiKeyError::Expired`]):
+    /// its new key would be born expired while the rotation reported success.
+    pub async fn rotate(
+        &self,
+        prefix: &str,
+        grace: Duration,
+        expires_in: Option<Duration>,
+    ) -> Result<CreatedKey, ApiKeyError> {
         let mut old = self.get(prefix).await?;
         if old.revoked_at.is_some() {
             return Err(ApiKeyError::Revoked);
         }
         let now = self.clock.unix_secs();
+        let remaining = match old.expires_at {
+            None => None,
+            Some(at) if at > now => Some(Duration::from_secs(at - now)),
+            Some(_) if expires_in.is_none() => return Err(ApiKeyError::Expired),
+            Some(_) => None,
+        };
         let spec = NewKey {
             consumer: old.consumer.clone(),
             scopes: old.scopes.clone(),
             roles: old.roles.clone(),
             plan: old.plan.clone(),
-            expires_in: old
-                .expires_at
-                .map(|at| Duration::from_secs(at.saturating_sub(now))),
+            expires_in: expires_in.or(remaining),
         };
-        let created = self.create(&spec).await?;
         if grace.is_zero() {
             old.revoked_at = Some(now);
         } else {
             let until = now.saturating_add(grace.as_secs());
             old.expires_at = Some(old.expires_at.map_or(until, |at| at.min(until)));
         }
-        self.store.update(old).await.map_err(ApiKeyError::Store)?;
-        Ok(created)
+        // The new key and the old one's change are stored together (the
+        // store's `rotate`): either both hold and the new key is returned,
+        // or neither does and the old key is as it was.
+        for _ in 0..4 {
+            let created = self.generate(&spec, now)?;
+            match self.store.rotate(created.record.clone(), old.clone()).await {
+                Ok(()) => return Ok(created),
+                Err(StoreError::Conflict) => continue,
+                Err(StoreError::NotFound) => return Err(ApiKeyError::Unknown),
+                Err(error) => return Err(ApiKeyError::Store(error)),
+            }
+        }
+        Err(ApiKeyError::Store(StoreError::Conflict))
     }
 
     /// Every record.

@@ -76,6 +76,14 @@ pub trait KeyStore: Send + Sync {
     fn update(&self, record: ApiKeyRecord) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Every record, for `rampart keys list`.
     fn list(&self) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>>;
+    /// A rotation: [`insert`](Self::insert)s `new` and
+    /// [`update`](Self::update)s `old`, both or neither (a store that can
+    /// fail between the two must use a transaction): a new key stored while
+    /// the old one's change failed would be a working key nobody was shown.
+    /// [`StoreError::Conflict`] if `new`'s prefix exists,
+    /// [`StoreError::NotFound`] if `old`'s does not.
+    fn rotate(&self, new: ApiKeyRecord, old: ApiKeyRecord)
+    -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
 /// An in-memory [`KeyStore`] (tests, demos, single-instance setups).
@@ -133,6 +141,30 @@ impl KeyStore for MemoryKeyStore {
                 }
                 None => Err(StoreError::NotFound),
             },
+            Err(_) => Err(poisoned()),
+        };
+        Box::pin(async move { result })
+    }
+
+    fn rotate(
+        &self,
+        new: ApiKeyRecord,
+        old: ApiKeyRecord,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        // One write lock over both: no reader sees one without the other.
+        let result = match self.records.write() {
+            Ok(mut records) => {
+                if records.contains_key(&new.prefix) {
+                    Err(StoreError::Conflict)
+                } else if let Some(slot) = records.get_mut(&old.prefix) {
+                    let revoked_at = slot.revoked_at.or(old.revoked_at);
+                    *slot = ApiKeyRecord { revoked_at, ..old };
+                    records.insert(new.prefix.clone(), new);
+                    Ok(())
+                } else {
+                    Err(StoreError::NotFound)
+                }
+            }
             Err(_) => Err(poisoned()),
         };
         Box::pin(async move { result })

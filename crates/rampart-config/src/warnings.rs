@@ -1,0 +1,36 @@
+//! What a configuration says that is accepted but weakens it: reported (file,
+//! line, field) by `rampart check` and at start as warnings, never refused.
+
+use crate::{Config, ConfigError};
+
+impl Config {
+    /// The warnings of this configuration, each naming file, line and field
+    /// like an error.
+    ///
+    /// - `admin.bind` off loopback with `identity.admin_token` set: the admin
+    ///   listener is plain HTTP, so the bearer token of `POST /revocations`
+    ///   crosses the network in clear (and the endpoints are open to whoever
+    ///   can reach the address).
+    pub fn warnings(&self) -> Vec<ConfigError> {
+        let mut warnings = Vec::new();
+        let admin_token = self
+            .identity
+            .as_ref()
+            .is_some_and(|identity| identity.value.admin_token.is_some());
+        if admin_token && !self.admin_bind.ip().is_loopback() {
+            warnings.push(ConfigError::new(
+                &self.source,
+                self.line_of("admin.bind"),
+                "admin.bind",
+                format!(
+                    "{} is not a loopback address, and the admin listener is plain HTTP: \
+                     the identity.admin_token bearer token of /revocations crosses the \
+                     network in clear; bind it to 127.0.0.1 (or ::1) and reach it through \
+                     an SSH tunnel or a TLS-terminating proxy",
+                    self.admin_bind.ip()
+                ),
+            ));
+        }
+        warnings
+    }
+}
