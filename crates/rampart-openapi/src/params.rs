@@ -13,8 +13,9 @@
 //! a `deepObject` whose schema names properties is closed as a body's is (its
 //! undeclared members follow `undeclared_properties`). A key that is a declared
 //! query parameter to some upstream but spelt otherwise (`[email][$ne]` to qs and
-//! Rack 2, `+limit` or `user.id` for `user_id` to PHP, `LIMIT` for `limit` to
-//! ASP.NET, which binds query keys case-insensitively) is refused (`spelling`).
+//! Rack 2, `+limit` or `user.id` for `user_id` to PHP) is refused (`spelling`).
+//! A key naming a parameter in another letter case (`LIMIT`) is that parameter,
+//! as ASP.NET binds it: checked with it, and a second value beside it.
 //! A raw `;` in a query the
 //! operation checks is refused (some servers split pairs at it). More than 256 query
 //! pairs, cookies, list items or object members is refused (`max-parameters`),
@@ -118,8 +119,9 @@ pub struct Param {
     /// declares, for the mass-assignment walk.
     pub shapes: Option<crate::shape::Shapes>,
     /// A query key equal to the name but for ASCII case (`LIMIT` for `limit`)
-    /// is another spelling of it: ASP.NET binds query keys case-insensitively.
-    /// False when the operation declares that other case as a parameter too.
+    /// is this parameter, checked as it: ASP.NET binds query keys
+    /// case-insensitively. False when the operation declares that other case
+    /// as a parameter too.
     pub fold_case: bool,
 }
 
@@ -171,9 +173,8 @@ pub fn parse_request_query(
             params.iter().filter(|p| p.location == In::Query).any(|p| {
                 let target = php_name(&p.name);
                 key == p.name
-                    || base_names(key)
-                        .iter()
-                        .any(|b| same_name(b, &target, p.fold_case))
+                    || (p.fold_case && key.eq_ignore_ascii_case(&p.name))
+                    || base_names(key).contains(&target)
             })
         };
         for pair in raw.split('&').filter(|p| p.contains(';')) {
@@ -437,9 +438,14 @@ impl Param {
             // Exploded form objects spread their members as top-level keys.
             let mut map = Map::new();
             for (k, v) in query {
-                if let Some(scalar) = props.get(k) {
+                let member = props.get_key_value(k.as_str()).or_else(|| {
+                    props
+                        .iter()
+                        .find(|(p, _)| self.fold_case && p.eq_ignore_ascii_case(k))
+                });
+                if let Some((name, scalar)) = member {
                     if map
-                        .insert(k.clone(), coerce(v, *scalar).ok_or("type")?)
+                        .insert(name.clone(), coerce(v, *scalar).ok_or("type")?)
                         .is_some()
                     {
                         return Err("duplicate");
@@ -601,10 +607,10 @@ enum KeyMatch<'k> {
 }
 
 /// How `key` (decoded, so `%5B` is a bracket too) addresses parameter `name`;
-/// with `fold_case`, a key differing from a spelling of it only in ASCII case
-/// is another spelling too.
+/// with `fold_case`, `name` in another ASCII case is `name` itself (`LIMIT`
+/// is `limit` to ASP.NET, and checked as it).
 fn key_match<'k>(key: &'k str, name: &str, fold_case: bool) -> KeyMatch<'k> {
-    if let Some(rest) = key.strip_prefix(name)
+    if let Some(rest) = strip_name(key, name, fold_case)
         && (rest.is_empty() || rest.starts_with('['))
     {
         return KeyMatch::Rest(rest);
@@ -616,12 +622,11 @@ fn key_match<'k>(key: &'k str, name: &str, fold_case: bool) -> KeyMatch<'k> {
         // with the name as PHP rewrites it without building either.
         let php_spelling = key.len() == name.len()
             && key.bytes().zip(name.bytes()).all(|(k, n)| {
-                let n = if !spelled && matches!(n, b'.' | b' ' | b'[') {
+                k == if !spelled && matches!(n, b'.' | b' ' | b'[') {
                     b'_'
                 } else {
                     n
-                };
-                k == n || (fold_case && k.eq_ignore_ascii_case(&n))
+                }
             });
         return if php_spelling {
             KeyMatch::Misspelled
@@ -634,10 +639,7 @@ fn key_match<'k>(key: &'k str, name: &str, fold_case: bool) -> KeyMatch<'k> {
     } else {
         Cow::Owned(php_name(name))
     };
-    if base_names(key)
-        .iter()
-        .any(|b| same_name(b, &target, fold_case))
-    {
+    if base_names(key).iter().any(|b| *b == target) {
         KeyMatch::Misspelled
     } else {
         KeyMatch::No
@@ -661,9 +663,15 @@ pub fn base_names(key: &str) -> Vec<String> {
     out
 }
 
-/// Whether `a` and `b` are one name, ignoring ASCII case with `fold_case`.
-fn same_name(a: &str, b: &str, fold_case: bool) -> bool {
-    a == b || (fold_case && a.eq_ignore_ascii_case(b))
+/// `key` past a leading `name`, in any ASCII case with `fold_case`.
+fn strip_name<'k>(key: &'k str, name: &str, fold_case: bool) -> Option<&'k str> {
+    if let Some(rest) = key.strip_prefix(name) {
+        return Some(rest);
+    }
+    let head = key.get(..name.len())?;
+    (fold_case && head.eq_ignore_ascii_case(name))
+        .then(|| key.get(name.len()..))
+        .flatten()
 }
 
 /// A name with PHP's rewriting of `.`, space and `[` to `_`.
