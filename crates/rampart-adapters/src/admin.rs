@@ -21,6 +21,8 @@
 //! counted (`rampart_admin_auth_failures_total`); every revocation is logged
 //! with its kind, id and peer. Neither log carries the token.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
 use rampart_authn::revocation::{CredentialKind, Revocation, revocation_id};
@@ -136,6 +138,31 @@ fn authorized(token: &Secret, authorization: Option<&[u8]>) -> bool {
     verify_slices_are_equal(want.as_ref(), got.as_ref()).is_ok()
 }
 
+/// Refused admin tokens not yet logged, and when the last line was written:
+/// a client looping on the admin port must not write a log line a request
+/// (the counter metric still counts each).
+#[derive(Debug, Default)]
+pub(crate) struct RefusalLog {
+    last_logged_secs: AtomicU64,
+    unlogged: AtomicU64,
+}
+
+impl RefusalLog {
+    /// Notes one refusal at `now`; when a line is due (the first, then at most
+    /// one a minute), the refusals it stands for, this one included.
+    pub(crate) fn note(&self, now: u64) -> Option<u64> {
+        self.unlogged.fetch_add(1, Ordering::Relaxed);
+        let now = now.max(1);
+        let last = self.last_logged_secs.load(Ordering::Relaxed);
+        let due = last == 0 || now >= last.saturating_add(60);
+        (due && self
+            .last_logged_secs
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok())
+        .then(|| self.unlogged.swap(0, Ordering::Relaxed).max(1))
+    }
+}
+
 impl Adapters {
     /// Answers an admin request if it is one of the revocation endpoints (else
     /// `None`, for the gateway's own routes). `authorization` is the raw
@@ -157,14 +184,17 @@ impl Adapters {
             return Some(problem(404, "admin-not-found", "Not Found"));
         };
         if !authorized(token, authorization) {
-            // Never the presented value: it may be the real token, mistyped.
-            tracing::warn!(
-                %peer,
-                method,
-                presented = authorization.is_some(),
-                "admin request refused: missing or wrong bearer token"
-            );
             metrics::counter!("rampart_admin_auth_failures_total").increment(1);
+            if let Some(refusals) = self.refused_admin_tokens().note(self.unix_secs()) {
+                // Never the presented value: it may be the real token, mistyped.
+                tracing::warn!(
+                    %peer,
+                    method,
+                    presented = authorization.is_some(),
+                    refusals,
+                    "admin request refused: missing or wrong bearer token (refusals: since the last such line, at most one a minute)"
+                );
+            }
             let mut answer = problem(401, "admin-unauthorized", "Unauthorized");
             answer.challenge = Some("Bearer realm=\"rampart-admin\"");
             return Some(answer);

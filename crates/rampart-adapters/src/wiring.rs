@@ -84,6 +84,7 @@ pub struct Adapters {
     revocations: Arc<RevocationList>,
     sync: Option<RevocationSync>,
     admin_token: Option<Secret>,
+    refused_admin_tokens: crate::admin::RefusalLog,
 }
 
 /// Constant-time equality (config time only, but no reason to leak either).
@@ -186,6 +187,7 @@ impl Adapters {
             revocations,
             sync,
             admin_token,
+            refused_admin_tokens: Default::default(),
         })
     }
 
@@ -315,6 +317,14 @@ impl Adapters {
     }
 
     /// The admin API's bearer token, when configured.
+    pub(crate) fn unix_secs(&self) -> u64 {
+        self.clock.unix_secs()
+    }
+
+    pub(crate) fn refused_admin_tokens(&self) -> &crate::admin::RefusalLog {
+        &self.refused_admin_tokens
+    }
+
     pub(crate) fn admin_token(&self) -> Option<&Secret> {
         self.admin_token.as_ref()
     }

@@ -111,6 +111,10 @@ where
             .await;
         return Ok(response);
     }
+    let known = matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    if !known {
+        return Ok(problem(NOT_FOUND));
+    }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         // RFC 9110 15.5.6: a 405 says which methods the resource takes.
         let mut response = problem(METHOD);

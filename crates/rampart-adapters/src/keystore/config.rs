@@ -23,7 +23,8 @@ fn default_cache_ttl_ms() -> u64 {
 pub struct KeyStoreConfig {
     /// The SQLite database file, created with mode 0600 if missing by the
     /// gateway at start and by `rampart keys create` (the other `keys`
-    /// commands and `rampart revoke` refuse a missing one).
+    /// commands refuse a missing one; `rampart revoke` only says it did not
+    /// mark it).
     pub path: PathBuf,
     /// The HMAC pepper, as a secret reference: `env:NAME` or `file:PATH`; at least
     /// 32 bytes. It must be the same secret as the API's `api_key.pepper`, or no
