@@ -182,6 +182,111 @@ fn skip_after_and_markers() {
 }
 
 #[test]
+fn skip_after_lands_after_the_next_marker_of_that_name() {
+    // Two markers END: 1 jumps past the first only (ModSecurity v3 searches
+    // forward from the rule), so 3 still runs; 4 jumps past the second.
+    let src = "SecRule ARGS:skip \"@eq 1\" \"id:1,phase:1,pass,nolog,skipAfter:END\"\n\
+         SecAction \"id:2,phase:1,pass,log\"\n\
+         SecMarker END\n\
+         SecAction \"id:3,phase:1,pass,log\"\n\
+         SecRule ARGS:skip \"@eq 1\" \"id:4,phase:1,pass,nolog,skipAfter:END\"\n\
+         SecAction \"id:5,phase:1,pass,log\"\n\
+         SecMarker END\n\
+         SecAction \"id:6,phase:1,pass,log\"\n";
+    for fold in [false, true] {
+        let mut b = RulesetBuilder::new();
+        b.load_str(src, Path::new("/rules/test.conf")).unwrap();
+        b.settings_mut().fold = fold;
+        let rs = Arc::new(b.build().unwrap());
+        let ids: Vec<u64> = get(&rs, "/?skip=1").matched_rule_ids();
+        assert_eq!(ids, vec![3, 6], "fold {fold}");
+        assert_eq!(get(&rs, "/?skip=0").matched_rule_ids(), vec![2, 3, 5, 6]);
+    }
+}
+
+#[test]
+fn skip_after_to_a_missing_or_earlier_target_is_a_load_error() {
+    // Backwards: once looped forever on a request carrying the header.
+    let e = load(
+        "SecMarker BEGIN\n\
+         SecRule REQUEST_HEADERS:x-loop \"@streq 1\" \"id:1,phase:1,pass,nolog,skipAfter:BEGIN\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.location.line, 2);
+    assert_eq!(e.location.file, Path::new("/rules/test.conf"));
+    assert!(
+        matches!(e.kind, LoadErrorKind::SkipAfterTarget { ref target, phase: 1, only_earlier: true } if target == "BEGIN"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("skipAfter:BEGIN"), "{e}");
+    // A typo: once silently skipped the rest of the phase (the blocking rule).
+    let e = load(
+        "SecAction \"id:1,phase:2,pass,nolog\"\n\
+         SecRule ARGS \"@eq 1\" \"id:2,phase:2,pass,nolog,skipAfter:END-HOST-CHEK\"\n\
+         SecRule ARGS \"@contains x\" \"id:3,phase:2,deny\"\n\
+         SecMarker END-HOST-CHECK\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.location.line, 2);
+    assert!(matches!(
+        e.kind,
+        LoadErrorKind::SkipAfterTarget {
+            only_earlier: false,
+            ..
+        }
+    ));
+    // A rule id in another phase is not a target.
+    let e = load(
+        "SecRule ARGS \"@eq 1\" \"id:1,phase:1,pass,nolog,skipAfter:2\"\n\
+         SecAction \"id:2,phase:2,pass,nolog\"\n",
+    )
+    .unwrap_err();
+    assert!(matches!(e.kind, LoadErrorKind::SkipAfterTarget { .. }));
+    // A rule's own id is not after it.
+    assert!(load("SecRule ARGS \"@eq 1\" \"id:1,phase:1,pass,skipAfter:1\"\n").is_err());
+}
+
+#[test]
+fn the_rule_loop_never_jumps_backwards_whatever_the_jump_table_says() {
+    // Defence in depth: load refuses backward targets; were one to get
+    // through, the loop goes on with the next entry instead of spinning.
+    let src = "SecMarker BEGIN\n\
+         SecRule REQUEST_HEADERS:x-loop \"@streq 1\" \"id:1,phase:1,pass,nolog,skipAfter:END\"\n\
+         SecAction \"id:2,phase:1,pass,log\"\n\
+         SecMarker END\n";
+    let mut rs = load(src).unwrap();
+    assert_eq!(rs.jumps[0][1], 4);
+    rs.jumps[0][1] = 1; // back to BEGIN's successor: the rule itself
+    let rs = Arc::new(rs);
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Transaction::new(rs);
+        tx.set_connection(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, "u");
+        tx.set_request_line("GET", "/", "HTTP/1.1");
+        tx.add_request_header("x-loop", b"1");
+        tx.process_request_headers();
+        let _ = done.send(tx.matched_rule_ids());
+    });
+    let ids = wait
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("phase 1 never finished: the rule loop jumped backwards");
+    assert_eq!(ids, vec![2]);
+}
+
+#[test]
+fn skip_after_a_rule_id_lands_after_it_even_when_removed_at_load() {
+    let src = "SecRule ARGS:skip \"@eq 1\" \"id:1,phase:1,pass,nolog,skipAfter:3\"\n\
+         SecAction \"id:2,phase:1,pass,log\"\n\
+         SecAction \"id:3,phase:1,pass,log\"\n\
+         SecAction \"id:4,phase:1,pass,log\"\n";
+    let rs = Arc::new(load(src).unwrap());
+    assert_eq!(get(&rs, "/?skip=1").matched_rule_ids(), vec![4]);
+    let rs = Arc::new(load(&format!("{src}SecRuleRemoveById 3\n")).unwrap());
+    assert_eq!(get(&rs, "/?skip=1").matched_rule_ids(), vec![4]);
+    assert_eq!(get(&rs, "/?skip=0").matched_rule_ids(), vec![2, 4]);
+}
+
+#[test]
 fn exclusions_and_ctl_removals() {
     let rs = Arc::new(
         load(

@@ -245,8 +245,9 @@ impl Transaction {
                 return;
             }
             if head.has(Head::SKIP_AFTER) {
-                // Resolved at load: the entry after the marker, or the end.
-                i = jumps.get(i - 1).copied().unwrap_or(heads.len());
+                // Resolved at load to the entry after the first target after
+                // this rule; never backwards (a loop), whatever the table says.
+                i = jumps.get(i - 1).copied().unwrap_or(heads.len()).max(i);
             } else if head.skip > 0 {
                 skip = head.skip;
             }
