@@ -466,28 +466,72 @@ fn each_match_record_names_the_variable_matched_by_then() {
     assert_eq!(seen, expect);
 }
 
+fn request_from(rs: &Arc<Ruleset>, ip: Ipv4Addr, uri: &str) -> Transaction {
+    let mut tx = Transaction::new(rs.clone());
+    tx.set_connection(IpAddr::V4(ip), 40000, "u");
+    tx.set_request_line("GET", uri, "HTTP/1.1");
+    tx.add_request_header("Host", b"example.com");
+    tx.process_request_headers();
+    tx.process_request_body();
+    tx
+}
+
+/// An exclusion that switches the engine off for internal clients on
+/// /internal/, and a rule that blocks SQLi; 2 is a `SecAction` (folded when
+/// folding is on).
+const INTERNAL_OFF: &str = "SecRuleEngine On\n\
+    SecRule REQUEST_FILENAME \"@beginsWith /internal/\" \"id:1000,phase:1,pass,nolog,ctl:ruleEngine=Off,setvar:tx.starter=1,chain\"\n\
+    SecRule REMOTE_ADDR \"@ipMatch 10.0.0.0/8\" \"\"\n\
+    SecAction \"id:2,phase:1,pass,nolog\"\n\
+    SecRule ARGS \"@rx (?i)union\\s+select\" \"id:3,phase:2,deny,status:403,log\"\n";
+
 #[test]
-fn engine_turned_off_by_a_failed_chain_stops_at_the_next_match_folded_or_not() {
-    // 1's starter matches and runs `ctl:ruleEngine=Off`, its chain fails; 2 is
-    // a folded `SecAction` (replayed): its match ends the phase as any match
-    // does once the engine is off, so 3 never runs (reviewer's case).
-    let src = "SecRuleEngine On\n\
-        SecRule ARGS:a \"@contains x\" \"id:1,phase:1,pass,nolog,ctl:ruleEngine=Off,chain\"\n\
-        SecRule ARGS:b \"@contains never\" \"\"\n\
-        SecAction \"id:2,phase:1,pass,nolog\"\n\
-        SecRule ARGS:a \"@contains x\" \"id:3,phase:1,deny,status:403,log,setvar:tx.after=1\"\n";
+fn a_chain_starters_ctl_waits_for_the_whole_chain() {
+    // An external client: the starter matches, the chained condition does
+    // not, so the engine stays on and the SQLi is blocked. (Its `setvar`
+    // still runs at once, as CRS needs.)
+    const SQLI: &str = "/internal/x?id=1%27%20union%20select%20password%20from%20users--";
     for fold in [false, true] {
         let mut b = RulesetBuilder::new();
-        b.load_str(src, Path::new("/rules/test.conf")).unwrap();
+        b.load_str(INTERNAL_OFF, Path::new("/rules/test.conf"))
+            .unwrap();
         b.settings_mut().fold = fold;
         let rs = Arc::new(b.build().unwrap());
         assert_eq!(rs.is_folded(2), fold);
-        let tx = get(&rs, "/?a=x&b=y");
+        let tx = request_from(&rs, Ipv4Addr::new(203, 0, 113, 5), SQLI);
+        assert_eq!(tx.interruption().map(|i| i.rule_id), Some(3), "fold {fold}");
         let ids: Vec<u64> = tx.matches().into_iter().map(|m| m.id).collect();
-        assert_eq!(ids, vec![2], "fold {fold}");
-        assert!(tx.detected_interruption().is_none(), "fold {fold}");
+        assert_eq!(ids, vec![2, 3], "fold {fold}");
+        assert_eq!(tx.tx("starter"), Some(&b"1"[..]), "fold {fold}");
+    }
+}
+
+#[test]
+fn a_chain_that_matches_applies_its_starters_ctl_and_ends_the_phase() {
+    // An internal client: the whole chain matches, the engine goes off at
+    // once: neither the folded SecAction 2 nor the SQLi rule runs.
+    for fold in [false, true] {
+        let mut b = RulesetBuilder::new();
+        b.load_str(INTERNAL_OFF, Path::new("/rules/test.conf"))
+            .unwrap();
+        b.settings_mut().fold = fold;
+        let rs = Arc::new(b.build().unwrap());
+        let tx = request_from(
+            &rs,
+            Ipv4Addr::new(10, 1, 2, 3),
+            "/internal/x?id=1%27%20union%20select%201",
+        );
         assert!(tx.interruption().is_none(), "fold {fold}");
-        assert_eq!(tx.tx("after"), None, "fold {fold}");
+        assert!(tx.detected_interruption().is_none(), "fold {fold}");
+        let ids: Vec<u64> = tx.matches().into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec![1000], "fold {fold}");
+        // Outside /internal/ the engine stays on for internal clients too.
+        let tx = request_from(
+            &rs,
+            Ipv4Addr::new(10, 1, 2, 3),
+            "/x?id=1%27%20union%20select%201",
+        );
+        assert_eq!(tx.interruption().map(|i| i.rule_id), Some(3), "fold {fold}");
     }
 }
 
