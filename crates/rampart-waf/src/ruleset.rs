@@ -160,6 +160,10 @@ pub struct Ruleset {
     /// does not match the folded TX state ([`crate::transaction::idle_keys`]);
     /// the rule is skipped while none of them was written.
     pub(crate) idle: Vec<Option<Box<[Vec<u8>]>>>,
+    /// Whether a rule reads FULL_REQUEST (the raw request body is then kept
+    /// for it) or DURATION (the clock is then read as each phase starts).
+    pub(crate) reads_full_request: bool,
+    pub(crate) reads_duration: bool,
     /// Per phase, per entry of [`Self::phases`]: what the rule loop reads
     /// first ([`heads`]); built last, from everything above.
     pub(crate) heads: [Vec<heads::Head>; 5],
@@ -467,7 +471,15 @@ impl RulesetBuilder {
             .iter()
             .map(crate::transaction::sources_of_link)
             .collect();
+        let reads_full_request = rules
+            .iter()
+            .any(|r| r.reads(crate::variables::Var::FullRequest));
+        let reads_duration = rules
+            .iter()
+            .any(|r| r.reads(crate::variables::Var::Duration));
         let rs = Ruleset {
+            reads_full_request,
+            reads_duration,
             rules,
             phases,
             jumps,

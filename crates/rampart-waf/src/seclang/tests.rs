@@ -536,6 +536,58 @@ fn a_chain_that_matches_applies_its_starters_ctl_and_ends_the_phase() {
 }
 
 #[test]
+fn a_rule_on_full_request_sees_line_headers_and_a_json_body() {
+    // The JSON body is inspected parsed (REQUEST_BODY stays empty), yet
+    // FULL_REQUEST still ends with it as sent.
+    let rs = Arc::new(
+        load(
+            "SecRequestBodyAccess On\n\
+             SecRule FULL_REQUEST \"@rx (?s)^PUT /x HTTP/1\\.1\\n.*x-probe: 7\\n\\n\\{\\\"k\\\": \\\"secret-token\\\"\\}$\" \"id:1,phase:2,deny,status:403\"\n\
+             SecRule FULL_REQUEST_LENGTH \"@gt 10000\" \"id:2,phase:2,deny,status:413\"\n",
+        )
+        .unwrap(),
+    );
+    let request = |body: &[u8]| {
+        let mut tx = Transaction::new(rs.clone());
+        tx.set_connection(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, "u");
+        tx.set_request_line("PUT", "/x", "HTTP/1.1");
+        tx.add_request_header("Content-Type", b"application/json");
+        tx.add_request_header("x-probe", b"7");
+        tx.process_request_headers();
+        tx.append_request_body(body);
+        tx.process_request_body();
+        tx.interruption().map(|i| i.rule_id)
+    };
+    assert_eq!(request(br#"{"k": "secret-token"}"#), Some(1));
+    assert_eq!(request(br#"{"k": "other"}"#), None);
+    let big = format!(r#"{{"k": "{}"}}"#, "a".repeat(10_000));
+    assert_eq!(request(big.as_bytes()), Some(2));
+}
+
+#[test]
+fn duration_is_the_time_since_the_transaction_started() {
+    let clock = Arc::new(crate::clock::ManualClock::at_secs(1_700_000_000));
+    let mut b = RulesetBuilder::new().services(crate::services::Services {
+        clock: clock.clone(),
+        ..Default::default()
+    });
+    b.load_str(
+        "SecRule DURATION \"@gt 5000\" \"id:1,phase:2,deny,status:408\"\n",
+        Path::new("/rules/test.conf"),
+    )
+    .unwrap();
+    let rs = Arc::new(b.build().unwrap());
+    for (waited, refused) in [(4_000, false), (6_000, true)] {
+        let mut tx = Transaction::new(rs.clone());
+        tx.set_request_line("GET", "/", "HTTP/1.1");
+        tx.process_request_headers();
+        clock.advance(std::time::Duration::from_micros(waited));
+        tx.process_request_body();
+        assert_eq!(tx.interruption().is_some(), refused, "{waited}");
+    }
+}
+
+#[test]
 fn a_transaction_reusing_the_last_ones_buffers_sees_none_of_its_values() {
     // The second request has the same shape (so its items get the same ids)
     // and different values: a transformation cached for the first must not

@@ -167,6 +167,14 @@ impl Transaction {
             self.facts_dirty = true;
         }
         self.present = super::sources::present(&self.data);
+        if rs.reads_duration {
+            // DURATION as of the start of the phase (one clock read per phase).
+            self.vars.duration_us = rs
+                .services
+                .clock
+                .now_micros()
+                .saturating_sub(self.started_us);
+        }
         let p = usize::from(phase.clamp(1, 5) - 1);
         let (Some(heads), Some(jumps)) = (rs.heads.get(p), rs.jumps.get(p)) else {
             return;

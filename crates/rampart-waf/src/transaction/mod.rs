@@ -200,6 +200,8 @@ pub struct Transaction {
     /// Bound records whose variables are not copied in yet (see
     /// the `persistent` module).
     unloaded: Vec<(String, crate::persist::Bound)>,
+    /// When the transaction started, by the ruleset's clock (for DURATION).
+    started_us: u64,
 }
 
 impl Transaction {
@@ -223,7 +225,13 @@ impl Transaction {
         // record: room for all of them up front instead of regrowing.
         let mut matches = spare.matches;
         matches.reserve(rs.fold.count);
+        let started_us = if rs.reads_duration {
+            rs.services.clock.now_micros()
+        } else {
+            0
+        };
         Self {
+            started_us,
             rs,
             data: RequestData::default(),
             vars: collect::Vars::default(),
@@ -353,6 +361,7 @@ impl Transaction {
                         &self.rs.settings,
                         body,
                         self.runtime.force_body_variable,
+                        self.rs.reads_full_request,
                     );
                 }
                 self.run_phase(2);
