@@ -588,6 +588,47 @@ fn duration_is_the_time_since_the_transaction_started() {
 }
 
 #[test]
+fn match_records_keep_no_copy_of_the_matched_values() {
+    // 30 rules match one 1 MiB argument: MATCHED_VAR holds it once (the
+    // transaction keeps the last match), not once per match record; a
+    // `msg` naming it keeps at most 1 KiB of it per record.
+    const MIB: usize = 1 << 20;
+    for msg in ["seen", "seen %{MATCHED_VAR}"] {
+        let rules: String = (1..=30)
+            .map(|i| {
+                format!("SecRule ARGS:a \"@contains x\" \"id:{i},phase:2,pass,log,msg:'{msg}'\"\n")
+            })
+            .chain(std::iter::once(
+                "SecRule ARGS:a \"@contains x\" \"id:31,phase:2,pass,setvar:tx.copy=%{MATCHED_VAR}\"\n".to_string(),
+            ))
+            .collect();
+        let rs = Arc::new(load(&format!("SecRequestBodyAccess On\n{rules}")).unwrap());
+        let before = crate::transaction::live_matched_bytes();
+        let mut tx = Transaction::new(rs);
+        tx.set_connection(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, "u");
+        tx.set_request_line("POST", "/", "HTTP/1.1");
+        tx.add_request_header("Content-Type", b"application/x-www-form-urlencoded");
+        tx.process_request_headers();
+        tx.append_request_body(format!("a={}", "x".repeat(MIB)).as_bytes());
+        tx.process_request_body();
+        let held = crate::transaction::live_matched_bytes() - before;
+        assert!(held < 2 * MIB, "{msg}: {held} bytes of matched values held");
+        let matches = tx.matches();
+        assert_eq!(matches.len(), 31);
+        assert!(matches.iter().all(|m| m.matched_var_name == "ARGS:a"));
+        let text = matches[29].msg.clone().unwrap();
+        assert!(text.starts_with("seen"), "{msg}");
+        assert!(
+            text.len() <= 1024,
+            "{msg}: msg of {} bytes kept",
+            text.len()
+        );
+        // A rule's own actions still see the whole value.
+        assert_eq!(tx.tx("copy").map(<[u8]>::len), Some(MIB));
+    }
+}
+
+#[test]
 fn a_transaction_reusing_the_last_ones_buffers_sees_none_of_its_values() {
     // The second request has the same shape (so its items get the same ids)
     // and different values: a transformation cached for the first must not

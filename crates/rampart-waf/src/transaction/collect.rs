@@ -47,6 +47,8 @@ impl Matched {
             bytes.extend_from_slice(key);
         }
         bytes.extend_from_slice(value);
+        #[cfg(test)]
+        live::add(bytes.len());
         Self {
             bytes: bytes.into_boxed_slice(),
             name_len,
@@ -61,6 +63,37 @@ impl Matched {
     /// MATCHED_VAR.
     pub(crate) fn value(&self) -> &[u8] {
         self.bytes.get(self.name_len..).unwrap_or_default()
+    }
+}
+
+/// Tests: bytes of the [`Matched`] values alive on this thread, to check
+/// what a transaction keeps.
+#[cfg(test)]
+pub(crate) mod live {
+    use std::cell::Cell;
+
+    thread_local! {
+        static BYTES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(super) fn add(n: usize) {
+        BYTES.with(|b| b.set(b.get() + n));
+    }
+
+    pub(super) fn sub(n: usize) {
+        BYTES.with(|b| b.set(b.get().saturating_sub(n)));
+    }
+
+    /// Bytes of the `Matched` values created on this thread and not dropped.
+    pub(crate) fn matched_bytes() -> usize {
+        BYTES.with(Cell::get)
+    }
+}
+
+#[cfg(test)]
+impl Drop for Matched {
+    fn drop(&mut self) {
+        live::sub(self.bytes.len());
     }
 }
 
