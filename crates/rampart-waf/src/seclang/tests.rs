@@ -629,6 +629,42 @@ fn match_records_keep_no_copy_of_the_matched_values() {
 }
 
 #[test]
+fn xml_targets_can_be_excluded_statically_and_per_request() {
+    let rules = "SecRequestBodyAccess On\n\
+        SecRule REQUEST_HEADERS:Content-Type \"@rx xml\" \"id:1,phase:1,pass,nolog,ctl:requestBodyProcessor=XML\"\n\
+        SecRule REQUEST_FILENAME \"@streq /text-ok\" \"id:2,phase:1,pass,nolog,ctl:ruleRemoveTargetById=100;XML:/*\"\n\
+        SecRule REQUEST_FILENAME \"@streq /attrs-ok\" \"id:3,phase:1,pass,nolog,ctl:ruleRemoveTargetById=100;XML://@*\"\n\
+        SecRule REQUEST_FILENAME \"@streq /all-ok\" \"id:4,phase:1,pass,nolog,ctl:ruleRemoveTargetById=100;XML\"\n\
+        SecRule XML:/*|XML://@* \"@contains evil\" \"id:100,phase:2,deny,status:403\"\n\
+        SecRule XML:/*|XML://@*|!XML://@* \"@contains bad\" \"id:101,phase:2,deny,status:406\"\n";
+    let rs = Arc::new(load(rules).unwrap());
+    let post = |path: &str, body: &str| {
+        let mut tx = Transaction::new(rs.clone());
+        tx.set_connection(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, "u");
+        tx.set_request_line("POST", path, "HTTP/1.1");
+        tx.add_request_header("Content-Type", b"application/xml");
+        tx.process_request_headers();
+        tx.append_request_body(body.as_bytes());
+        tx.process_request_body();
+        tx.interruption().map(|i| i.rule_id)
+    };
+    let text = "<a x=\"fine\">evil</a>";
+    let attr = "<a x=\"evil\">fine</a>";
+    assert_eq!(post("/x", text), Some(100));
+    assert_eq!(post("/x", attr), Some(100));
+    // ctl:ruleRemoveTargetById removes the XPath named, and only that one.
+    assert_eq!(post("/text-ok", text), None);
+    assert_eq!(post("/text-ok", attr), Some(100));
+    assert_eq!(post("/attrs-ok", attr), None);
+    assert_eq!(post("/attrs-ok", text), Some(100));
+    assert_eq!(post("/all-ok", text), None);
+    assert_eq!(post("/all-ok", attr), None);
+    // `!XML://@*` in the rule itself.
+    assert_eq!(post("/x", "<a x=\"bad\">fine</a>"), None);
+    assert_eq!(post("/x", "<a x=\"fine\">bad</a>"), Some(101));
+}
+
+#[test]
 fn a_transaction_reusing_the_last_ones_buffers_sees_none_of_its_values() {
     // The second request has the same shape (so its items get the same ids)
     // and different values: a transformation cached for the first must not

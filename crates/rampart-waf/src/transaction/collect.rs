@@ -216,17 +216,22 @@ pub(crate) fn collect<'a, E>(
             Var::MultipartFilename => push_items(&data.multipart_filenames, false),
             Var::ResponseHeaders => push_items(&data.response_headers, false),
             Var::ResponseHeadersNames => push_items(&data.response_headers, true),
+            // `!XML:/*`, `!XML://@*` and `!XML` (both) remove them.
             Var::Xml => match sel {
                 Selector::XmlAttributes => {
-                    out.extend(data.xml_attrs.iter().map(|i| Candidate {
-                        var,
-                        key: Cow::Borrowed(b"//@*"),
-                        value: Cow::Borrowed(&i.value),
-                        id: i.id,
-                    }));
+                    if !excluded(var, b"//@*") {
+                        out.extend(data.xml_attrs.iter().map(|i| Candidate {
+                            var,
+                            key: Cow::Borrowed(b"//@*"),
+                            value: Cow::Borrowed(&i.value),
+                            id: i.id,
+                        }));
+                    }
                 }
                 _ => {
-                    if let Some(root) = &data.xml_root {
+                    if let Some(root) = &data.xml_root
+                        && !excluded(var, b"/*")
+                    {
                         out.push(Candidate {
                             var,
                             key: Cow::Borrowed(b"/*"),
