@@ -104,6 +104,20 @@ pub enum LoadErrorKind {
     /// A directive names a rule id that was never defined.
     #[error("no rule with id {0}")]
     UnknownRuleId(u64),
+    /// A `skipAfter` target (`SecMarker` name or rule id) does not occur after
+    /// the rule in its phase.
+    #[error(
+        "skipAfter:{target}: no SecMarker or rule with that name after this rule in phase {phase}{}",
+        if *only_earlier { " (only before it: a backward jump would loop)" } else { "" }
+    )]
+    SkipAfterTarget {
+        /// The target as written.
+        target: String,
+        /// The rule's phase.
+        phase: usize,
+        /// Whether the target occurs before the rule.
+        only_earlier: bool,
+    },
     /// A chain was started but the file ended before its last rule.
     #[error("chain started but never finished")]
     UnfinishedChain,

@@ -408,7 +408,14 @@ impl Removals {
 /// `skip`), if it does.
 fn landing(entries: &[Entry], jumps: &[usize], pos: usize, rule: &Rule) -> Option<usize> {
     if rule.skip_after.is_some() {
-        return Some(jumps.get(pos).copied().unwrap_or(entries.len()));
+        // Never backwards, as in the rule loop.
+        return Some(
+            jumps
+                .get(pos)
+                .copied()
+                .unwrap_or(entries.len())
+                .max(pos + 1),
+        );
     }
     if rule.skip == 0 {
         return None;

@@ -9,7 +9,9 @@
 //! the value), which yields the set of rules whose regex can possibly match;
 //! only those regexes run. Rules without usable factors always run. Skipping
 //! is exact: a rule is skipped only if none of its required factors occurs,
-//! in which case its regex cannot match.
+//! in which case its regex cannot match. If a group's automaton cannot be
+//! built (a limit of the automaton library), the rules with factors in that
+//! group are never skipped for its values (a warning is logged).
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::nfa::contiguous;
@@ -323,10 +325,40 @@ struct Group {
     automaton: Option<Scanner>,
     /// Pattern id -> rule slots that have it as a factor.
     slots_of: Vec<Vec<u32>>,
+    /// When the automaton could not be built: every slot with a factor in
+    /// this group, set by every scan (those links run their operator on
+    /// every value of the group, as without a prefilter). Empty otherwise.
+    unfiltered: Vec<u32>,
+}
+
+/// Builds the automaton of a group's (lower-case) patterns.
+type Compile = fn(&[Vec<u8>]) -> Result<Scanner, String>;
+
+/// The automaton of a group's patterns: a DFA scans about twice as fast as
+/// the contiguous NFA but takes ~250 bytes per pattern byte: ~2 MB for the
+/// header rules' literals, ~20 MB for a group with the `@pm` phrase lists
+/// (~0.7 MB as an NFA).
+fn compile(patterns: &[Vec<u8>]) -> Result<Scanner, String> {
+    let bytes: usize = patterns.iter().map(Vec::len).sum();
+    if bytes <= DFA_PATTERN_BYTES {
+        dfa::Builder::new()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(patterns)
+            .map(Scanner::Dfa)
+            .map_err(|e| e.to_string())
+    } else {
+        contiguous::Builder::new()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(patterns)
+            .map(Scanner::Nfa)
+            .map_err(|e| e.to_string())
+    }
 }
 
 impl Group {
-    fn build<'a>(entries: impl Iterator<Item = (u32, &'a [Vec<u8>])>) -> Self {
+    fn build<'a>(entries: impl Iterator<Item = (u32, &'a [Vec<u8>])>, compile: Compile) -> Self {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut index = std::collections::HashMap::new();
         let mut slots_of: Vec<Vec<u32>> = Vec::new();
@@ -346,30 +378,33 @@ impl Group {
                 }
             }
         }
-        // A DFA scans about twice as fast as the contiguous NFA but takes
-        // ~250 bytes per pattern byte: ~2 MB for the header rules' literals,
-        // ~20 MB for a group with the `@pm` phrase lists (~0.7 MB as an NFA).
-        let bytes: usize = patterns.iter().map(Vec::len).sum();
-        let automaton = if patterns.is_empty() {
-            None
-        } else if bytes <= DFA_PATTERN_BYTES {
-            dfa::Builder::new()
-                .match_kind(MatchKind::Standard)
-                .prefilter(false)
-                .build(&patterns)
-                .ok()
-                .map(Scanner::Dfa)
-        } else {
-            contiguous::Builder::new()
-                .match_kind(MatchKind::Standard)
-                .prefilter(false)
-                .build(&patterns)
-                .ok()
-                .map(Scanner::Nfa)
-        };
-        Self {
-            automaton,
-            slots_of,
+        if patterns.is_empty() {
+            return Self::default();
+        }
+        match compile(&patterns) {
+            Ok(scanner) => Self {
+                automaton: Some(scanner),
+                slots_of,
+                unfiltered: Vec::new(),
+            },
+            Err(error) => {
+                // No automaton must not mean "no factor occurs": that would
+                // skip every link with factors here as unable to match.
+                let mut unfiltered: Vec<u32> = slots_of.into_iter().flatten().collect();
+                unfiltered.sort_unstable();
+                unfiltered.dedup();
+                tracing::warn!(
+                    %error,
+                    patterns = patterns.len(),
+                    rules = unfiltered.len(),
+                    "prefilter automaton could not be built: these rules run without prefilter"
+                );
+                Self {
+                    automaton: None,
+                    slots_of: Vec::new(),
+                    unfiltered,
+                }
+            }
         }
     }
 
@@ -385,7 +420,13 @@ impl Group {
         match &self.automaton {
             Some(Scanner::Dfa(a)) => each_match(a, value, on),
             Some(Scanner::Nfa(a)) => each_match(a, value, on),
-            None => {}
+            None => {
+                for &slot in &self.unfiltered {
+                    if let Some(w) = bits.get_mut(slot as usize / 64) {
+                        *w |= 1 << (slot % 64);
+                    }
+                }
+            }
         }
     }
 }
@@ -422,6 +463,12 @@ impl Prefilter {
     /// Builds from `(slot, factors, groups)`: `groups` is the bitset of the
     /// variable groups the slot's link reads.
     pub(crate) fn build_grouped(entries: &[(u32, Vec<Vec<u8>>, u8)]) -> Self {
+        Self::build_with(entries, compile)
+    }
+
+    /// [`Self::build_grouped`] with the automaton builder given (tests make
+    /// it fail).
+    fn build_with(entries: &[(u32, Vec<Vec<u8>>, u8)], compile: Compile) -> Self {
         let max_slot = entries.iter().map(|(s, _, _)| *s + 1).max().unwrap_or(0);
         let groups = (0..GROUPS)
             .map(|g| {
@@ -430,6 +477,7 @@ impl Prefilter {
                         .iter()
                         .filter(|(_, _, m)| m & (1 << g) != 0)
                         .map(|(s, f, _)| (*s, f.as_slice())),
+                    compile,
                 )
             })
             .collect();
@@ -734,6 +782,33 @@ mod tests {
         assert_eq!(f("\\w+"), None);
         assert_eq!(f("x?y"), Some(vec!["xy".into(), "y".into()]));
         assert_eq!(f("(?:a|.*)b"), Some(vec!["b".into()]));
+    }
+
+    #[test]
+    fn a_group_whose_automaton_fails_to_build_lets_its_rules_run() {
+        // Slot 0 reads ARGS (group 0), slot 1 headers (group 1), slot 2 both.
+        let entries = [
+            (0, vec![b"select".to_vec()], 1 << 0),
+            (1, vec![b"script".to_vec()], 1 << 1),
+            (2, vec![b"union".to_vec()], 1 << 0 | 1 << 1),
+        ];
+        fn fail_args(patterns: &[Vec<u8>]) -> Result<Scanner, String> {
+            if patterns.contains(&b"select".to_vec()) {
+                return Err("forced".into());
+            }
+            compile(patterns)
+        }
+        let p = Prefilter::build_with(&entries, fail_args);
+        // An ARGS value without any factor: its rules still run.
+        let args = p.scan_group(0, b"nothing here");
+        assert!(Prefilter::allows(&args, 0));
+        assert!(Prefilter::allows(&args, 2));
+        assert!(!Prefilter::allows(&args, 1));
+        // The headers group still filters.
+        let headers = p.scan_group(1, b"nothing here");
+        assert!(!Prefilter::allows(&headers, 1));
+        assert!(!Prefilter::allows(&headers, 2));
+        assert!(Prefilter::allows(&p.scan_group(1, b"<script>"), 1));
     }
 
     #[test]

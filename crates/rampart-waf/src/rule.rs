@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use crate::macros::MacroString;
 use crate::operators::Operator;
-use crate::seclang::actions::{Action, Disruptive};
+use crate::seclang::actions::{Action, Disruptive, SetVarOp};
 use crate::seclang::targets::{Exclusion, Target};
 use crate::transformations::{ChainId, Transform};
+use crate::variables::Var;
 
 /// One rule, or one link of a chain.
 ///
@@ -78,6 +79,41 @@ impl Rule {
             Some(ref mut next) => next.last_link_mut(),
             None => self,
         }
+    }
+
+    /// Whether any link of the rule reads `var`: as a target (`&VAR`
+    /// included) or through a macro (`%{VAR}`) in its operator, `msg`,
+    /// `logdata` or actions.
+    pub fn reads(&self, var: Var) -> bool {
+        let name = var.name();
+        let in_macro = |m: &MacroString| {
+            m.parts.iter().any(
+                |p| matches!(p, crate::macros::Part::Var { name: n, .. } if n.eq_ignore_ascii_case(name)),
+            )
+        };
+        let mut link = Some(self);
+        while let Some(l) = link {
+            let effects = l.effects.iter().any(|a| match a {
+                Action::SetVar(sv) => {
+                    in_macro(&sv.name)
+                        || matches!(&sv.op, SetVarOp::Set(v) | SetVarOp::Add(v) | SetVarOp::Sub(v) if in_macro(v))
+                }
+                Action::SetEnv(_, v) | Action::InitCol(_, v) => in_macro(v),
+                Action::ExpireVar(t) | Action::DeprecateVar(t) => {
+                    in_macro(&t.name) || in_macro(&t.value)
+                }
+                _ => false,
+            });
+            if effects
+                || l.targets.iter().any(|t| t.var == var)
+                || [&l.msg, &l.logdata].into_iter().flatten().any(in_macro)
+                || crate::fold::operator_macro(&l.operator).is_some_and(in_macro)
+            {
+                return true;
+            }
+            link = l.chained.as_deref();
+        }
+        false
     }
 
     /// Whether the rule carries `tag` matching the regex.

@@ -2,10 +2,11 @@
 //! SecLang loader feeds directive by directive.
 
 mod heads;
+mod jumps;
 
 pub(crate) use heads::Head;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -132,7 +133,8 @@ pub struct Ruleset {
     pub(crate) rules: Vec<Rule>,
     pub(crate) phases: [Vec<Entry>; 5],
     /// Per phase, per entry: where a `skipAfter` of that entry's rule
-    /// resumes (the entry after its marker, or the end of the phase).
+    /// resumes: the entry after the first target after the rule ([`jumps`];
+    /// always forward).
     pub(crate) jumps: [Vec<usize>; 5],
     pub(crate) chains: ChainTable,
     pub(crate) settings: Settings,
@@ -158,6 +160,10 @@ pub struct Ruleset {
     /// does not match the folded TX state ([`crate::transaction::idle_keys`]);
     /// the rule is skipped while none of them was written.
     pub(crate) idle: Vec<Option<Box<[Vec<u8>]>>>,
+    /// Whether a rule reads FULL_REQUEST (the raw request body is then kept
+    /// for it) or DURATION (the clock is then read as each phase starts).
+    pub(crate) reads_full_request: bool,
+    pub(crate) reads_duration: bool,
     /// Per phase, per entry of [`Self::phases`]: what the rule loop reads
     /// first ([`heads`]); built last, from everything above.
     pub(crate) heads: [Vec<heads::Head>; 5],
@@ -232,6 +238,11 @@ impl Ruleset {
 pub(crate) enum BuildEntry {
     Rule(Box<Rule>),
     Marker(String),
+    /// A rule removed at load: its id stays a `skipAfter` target there.
+    Removed {
+        id: u64,
+        phase: u8,
+    },
 }
 
 /// Accumulates directives; [`RulesetBuilder::build`] freezes them.
@@ -305,24 +316,28 @@ impl RulesetBuilder {
     fn starters_mut(&mut self) -> impl Iterator<Item = &mut Rule> {
         self.entries.iter_mut().filter_map(|e| match e {
             BuildEntry::Rule(r) => Some(r.as_mut()),
-            BuildEntry::Marker(_) => None,
+            BuildEntry::Marker(_) | BuildEntry::Removed { .. } => None,
         })
     }
 
     /// `SecRuleRemoveById`.
     pub(crate) fn remove_by_id(&mut self, ranges: &[IdRange]) {
-        self.entries.retain(|e| match e {
-            BuildEntry::Rule(r) => !ranges.iter().any(|x| x.contains(r.id)),
-            BuildEntry::Marker(_) => true,
-        });
+        self.remove_where(|r| ranges.iter().any(|x| x.contains(r.id)));
     }
 
-    /// `SecRuleRemoveByTag` / `SecRuleRemoveByMsg`.
+    /// `SecRuleRemoveByTag` / `SecRuleRemoveByMsg`. A removed rule leaves
+    /// its id behind as a `skipAfter` target.
     pub(crate) fn remove_where(&mut self, pred: impl Fn(&Rule) -> bool) {
-        self.entries.retain(|e| match e {
-            BuildEntry::Rule(r) => !pred(r),
-            BuildEntry::Marker(_) => true,
-        });
+        for e in &mut self.entries {
+            if let BuildEntry::Rule(r) = e
+                && pred(r)
+            {
+                *e = BuildEntry::Removed {
+                    id: r.id,
+                    phase: r.phase,
+                };
+            }
+        }
     }
 
     /// `SecRuleUpdateTargetById/ByTag`.
@@ -400,8 +415,9 @@ impl RulesetBuilder {
         let mut chains = ChainTable::new();
         let mut rules = Vec::new();
         let mut phases: [Vec<Entry>; 5] = Default::default();
-        // Per phase: marker name (or rule id as text) -> position of that entry.
-        let mut targets: [HashMap<String, usize>; 5] = Default::default();
+        // Per phase, per entry: the name a `skipAfter` may target.
+        let mut names: jumps::Names = Default::default();
+        let id_name = |id: u64| (id != 0).then(|| id.to_string());
         for entry in self.entries {
             match entry {
                 BuildEntry::Rule(mut rule) => {
@@ -411,34 +427,28 @@ impl RulesetBuilder {
                         link = r.chained.as_deref_mut();
                     }
                     let p = usize::from(rule.phase.clamp(1, 5) - 1);
-                    if let (Some(list), Some(map)) = (phases.get_mut(p), targets.get_mut(p)) {
-                        map.insert(rule.id.to_string(), list.len());
+                    if let (Some(list), Some(names)) = (phases.get_mut(p), names.get_mut(p)) {
+                        names.push(id_name(rule.id));
                         list.push(Entry::Rule(rules.len()));
                     }
                     rules.push(*rule);
                 }
                 BuildEntry::Marker(name) => {
-                    for (list, map) in phases.iter_mut().zip(targets.iter_mut()) {
-                        map.insert(name.clone(), list.len());
+                    for (list, names) in phases.iter_mut().zip(names.iter_mut()) {
+                        names.push(Some(name.clone()));
+                        list.push(Entry::Marker);
+                    }
+                }
+                BuildEntry::Removed { id, phase } => {
+                    let p = usize::from(phase.clamp(1, 5) - 1);
+                    if let (Some(list), Some(names)) = (phases.get_mut(p), names.get_mut(p)) {
+                        names.push(id_name(id));
                         list.push(Entry::Marker);
                     }
                 }
             }
         }
-        let mut jumps: [Vec<usize>; 5] = Default::default();
-        for ((list, map), out) in phases.iter().zip(&targets).zip(jumps.iter_mut()) {
-            *out = list
-                .iter()
-                .map(|e| match e {
-                    Entry::Rule(idx) => rules
-                        .get(*idx)
-                        .and_then(|r| r.skip_after.as_ref())
-                        .and_then(|m| map.get(m))
-                        .map_or(list.len(), |&pos| pos + 1),
-                    Entry::Marker => list.len(),
-                })
-                .collect();
-        }
+        let jumps = jumps::resolve(&phases, &names, &rules)?;
         let prefilter = if self.settings.prefilter {
             crate::prefilter::assign(&mut rules, &chains)
         } else {
@@ -461,7 +471,15 @@ impl RulesetBuilder {
             .iter()
             .map(crate::transaction::sources_of_link)
             .collect();
+        let reads_full_request = rules
+            .iter()
+            .any(|r| r.reads(crate::variables::Var::FullRequest));
+        let reads_duration = rules
+            .iter()
+            .any(|r| r.reads(crate::variables::Var::Duration));
         let rs = Ruleset {
+            reads_full_request,
+            reads_duration,
             rules,
             phases,
             jumps,

@@ -298,7 +298,8 @@ pub struct Services {
     pub geo: Option<Arc<dyn GeoLookup>>,
     /// Block-list lookups; without one `@rbl` never matches.
     pub rbl: Option<Arc<dyn RblLookup>>,
-    /// Time for persistent collections (`expirevar`, idle eviction).
+    /// Time for persistent collections (`expirevar`, idle eviction) and
+    /// DURATION.
     pub clock: Arc<dyn Clock>,
 }
 

@@ -25,7 +25,11 @@ impl Selector {
     /// Whether an item key is picked by this selector.
     pub fn picks(&self, key: &[u8]) -> bool {
         match self {
-            Selector::All | Selector::XmlRoot | Selector::XmlAttributes => true,
+            Selector::All => true,
+            // The keys XML values are collected under (`collect`): an
+            // exclusion of one XPath leaves the other.
+            Selector::XmlRoot => key == b"/*",
+            Selector::XmlAttributes => key == b"//@*",
             Selector::Key(k) => key.eq_ignore_ascii_case(k),
             Selector::Regex(re) => re.is_match(key),
         }

@@ -182,6 +182,111 @@ fn skip_after_and_markers() {
 }
 
 #[test]
+fn skip_after_lands_after_the_next_marker_of_that_name() {
+    // Two markers END: 1 jumps past the first only (ModSecurity v3 searches
+    // forward from the rule), so 3 still runs; 4 jumps past the second.
+    let src = "SecRule ARGS:skip \"@eq 1\" \"id:1,phase:1,pass,nolog,skipAfter:END\"\n\
+         SecAction \"id:2,phase:1,pass,log\"\n\
+         SecMarker END\n\
+         SecAction \"id:3,phase:1,pass,log\"\n\
+         SecRule ARGS:skip \"@eq 1\" \"id:4,phase:1,pass,nolog,skipAfter:END\"\n\
+         SecAction \"id:5,phase:1,pass,log\"\n\
+         SecMarker END\n\
+         SecAction \"id:6,phase:1,pass,log\"\n";
+    for fold in [false, true] {
+        let mut b = RulesetBuilder::new();
+        b.load_str(src, Path::new("/rules/test.conf")).unwrap();
+        b.settings_mut().fold = fold;
+        let rs = Arc::new(b.build().unwrap());
+        let ids: Vec<u64> = get(&rs, "/?skip=1").matched_rule_ids();
+        assert_eq!(ids, vec![3, 6], "fold {fold}");
+        assert_eq!(get(&rs, "/?skip=0").matched_rule_ids(), vec![2, 3, 5, 6]);
+    }
+}
+
+#[test]
+fn skip_after_to_a_missing_or_earlier_target_is_a_load_error() {
+    // Backwards: once looped forever on a request carrying the header.
+    let e = load(
+        "SecMarker BEGIN\n\
+         SecRule REQUEST_HEADERS:x-loop \"@streq 1\" \"id:1,phase:1,pass,nolog,skipAfter:BEGIN\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.location.line, 2);
+    assert_eq!(e.location.file, Path::new("/rules/test.conf"));
+    assert!(
+        matches!(e.kind, LoadErrorKind::SkipAfterTarget { ref target, phase: 1, only_earlier: true } if target == "BEGIN"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("skipAfter:BEGIN"), "{e}");
+    // A typo: once silently skipped the rest of the phase (the blocking rule).
+    let e = load(
+        "SecAction \"id:1,phase:2,pass,nolog\"\n\
+         SecRule ARGS \"@eq 1\" \"id:2,phase:2,pass,nolog,skipAfter:END-HOST-CHEK\"\n\
+         SecRule ARGS \"@contains x\" \"id:3,phase:2,deny\"\n\
+         SecMarker END-HOST-CHECK\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.location.line, 2);
+    assert!(matches!(
+        e.kind,
+        LoadErrorKind::SkipAfterTarget {
+            only_earlier: false,
+            ..
+        }
+    ));
+    // A rule id in another phase is not a target.
+    let e = load(
+        "SecRule ARGS \"@eq 1\" \"id:1,phase:1,pass,nolog,skipAfter:2\"\n\
+         SecAction \"id:2,phase:2,pass,nolog\"\n",
+    )
+    .unwrap_err();
+    assert!(matches!(e.kind, LoadErrorKind::SkipAfterTarget { .. }));
+    // A rule's own id is not after it.
+    assert!(load("SecRule ARGS \"@eq 1\" \"id:1,phase:1,pass,skipAfter:1\"\n").is_err());
+}
+
+#[test]
+fn the_rule_loop_never_jumps_backwards_whatever_the_jump_table_says() {
+    // Defence in depth: load refuses backward targets; were one to get
+    // through, the loop goes on with the next entry instead of spinning.
+    let src = "SecMarker BEGIN\n\
+         SecRule REQUEST_HEADERS:x-loop \"@streq 1\" \"id:1,phase:1,pass,nolog,skipAfter:END\"\n\
+         SecAction \"id:2,phase:1,pass,log\"\n\
+         SecMarker END\n";
+    let mut rs = load(src).unwrap();
+    assert_eq!(rs.jumps[0][1], 4);
+    rs.jumps[0][1] = 1; // back to BEGIN's successor: the rule itself
+    let rs = Arc::new(rs);
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Transaction::new(rs);
+        tx.set_connection(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, "u");
+        tx.set_request_line("GET", "/", "HTTP/1.1");
+        tx.add_request_header("x-loop", b"1");
+        tx.process_request_headers();
+        let _ = done.send(tx.matched_rule_ids());
+    });
+    let ids = wait
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("phase 1 never finished: the rule loop jumped backwards");
+    assert_eq!(ids, vec![2]);
+}
+
+#[test]
+fn skip_after_a_rule_id_lands_after_it_even_when_removed_at_load() {
+    let src = "SecRule ARGS:skip \"@eq 1\" \"id:1,phase:1,pass,nolog,skipAfter:3\"\n\
+         SecAction \"id:2,phase:1,pass,log\"\n\
+         SecAction \"id:3,phase:1,pass,log\"\n\
+         SecAction \"id:4,phase:1,pass,log\"\n";
+    let rs = Arc::new(load(src).unwrap());
+    assert_eq!(get(&rs, "/?skip=1").matched_rule_ids(), vec![4]);
+    let rs = Arc::new(load(&format!("{src}SecRuleRemoveById 3\n")).unwrap());
+    assert_eq!(get(&rs, "/?skip=1").matched_rule_ids(), vec![4]);
+    assert_eq!(get(&rs, "/?skip=0").matched_rule_ids(), vec![2, 4]);
+}
+
+#[test]
 fn exclusions_and_ctl_removals() {
     let rs = Arc::new(
         load(
@@ -361,29 +466,202 @@ fn each_match_record_names_the_variable_matched_by_then() {
     assert_eq!(seen, expect);
 }
 
+fn request_from(rs: &Arc<Ruleset>, ip: Ipv4Addr, uri: &str) -> Transaction {
+    let mut tx = Transaction::new(rs.clone());
+    tx.set_connection(IpAddr::V4(ip), 40000, "u");
+    tx.set_request_line("GET", uri, "HTTP/1.1");
+    tx.add_request_header("Host", b"example.com");
+    tx.process_request_headers();
+    tx.process_request_body();
+    tx
+}
+
+/// An exclusion that switches the engine off for internal clients on
+/// /internal/, and a rule that blocks SQLi; 2 is a `SecAction` (folded when
+/// folding is on).
+const INTERNAL_OFF: &str = "SecRuleEngine On\n\
+    SecRule REQUEST_FILENAME \"@beginsWith /internal/\" \"id:1000,phase:1,pass,nolog,ctl:ruleEngine=Off,setvar:tx.starter=1,chain\"\n\
+    SecRule REMOTE_ADDR \"@ipMatch 10.0.0.0/8\" \"\"\n\
+    SecAction \"id:2,phase:1,pass,nolog\"\n\
+    SecRule ARGS \"@rx (?i)union\\s+select\" \"id:3,phase:2,deny,status:403,log\"\n";
+
 #[test]
-fn engine_turned_off_by_a_failed_chain_stops_at_the_next_match_folded_or_not() {
-    // 1's starter matches and runs `ctl:ruleEngine=Off`, its chain fails; 2 is
-    // a folded `SecAction` (replayed): its match ends the phase as any match
-    // does once the engine is off, so 3 never runs (reviewer's case).
-    let src = "SecRuleEngine On\n\
-        SecRule ARGS:a \"@contains x\" \"id:1,phase:1,pass,nolog,ctl:ruleEngine=Off,chain\"\n\
-        SecRule ARGS:b \"@contains never\" \"\"\n\
-        SecAction \"id:2,phase:1,pass,nolog\"\n\
-        SecRule ARGS:a \"@contains x\" \"id:3,phase:1,deny,status:403,log,setvar:tx.after=1\"\n";
+fn a_chain_starters_ctl_waits_for_the_whole_chain() {
+    // An external client: the starter matches, the chained condition does
+    // not, so the engine stays on and the SQLi is blocked. (Its `setvar`
+    // still runs at once, as CRS needs.)
+    const SQLI: &str = "/internal/x?id=1%27%20union%20select%20password%20from%20users--";
     for fold in [false, true] {
         let mut b = RulesetBuilder::new();
-        b.load_str(src, Path::new("/rules/test.conf")).unwrap();
+        b.load_str(INTERNAL_OFF, Path::new("/rules/test.conf"))
+            .unwrap();
         b.settings_mut().fold = fold;
         let rs = Arc::new(b.build().unwrap());
         assert_eq!(rs.is_folded(2), fold);
-        let tx = get(&rs, "/?a=x&b=y");
+        let tx = request_from(&rs, Ipv4Addr::new(203, 0, 113, 5), SQLI);
+        assert_eq!(tx.interruption().map(|i| i.rule_id), Some(3), "fold {fold}");
         let ids: Vec<u64> = tx.matches().into_iter().map(|m| m.id).collect();
-        assert_eq!(ids, vec![2], "fold {fold}");
-        assert!(tx.detected_interruption().is_none(), "fold {fold}");
-        assert!(tx.interruption().is_none(), "fold {fold}");
-        assert_eq!(tx.tx("after"), None, "fold {fold}");
+        assert_eq!(ids, vec![2, 3], "fold {fold}");
+        assert_eq!(tx.tx("starter"), Some(&b"1"[..]), "fold {fold}");
     }
+}
+
+#[test]
+fn a_chain_that_matches_applies_its_starters_ctl_and_ends_the_phase() {
+    // An internal client: the whole chain matches, the engine goes off at
+    // once: neither the folded SecAction 2 nor the SQLi rule runs.
+    for fold in [false, true] {
+        let mut b = RulesetBuilder::new();
+        b.load_str(INTERNAL_OFF, Path::new("/rules/test.conf"))
+            .unwrap();
+        b.settings_mut().fold = fold;
+        let rs = Arc::new(b.build().unwrap());
+        let tx = request_from(
+            &rs,
+            Ipv4Addr::new(10, 1, 2, 3),
+            "/internal/x?id=1%27%20union%20select%201",
+        );
+        assert!(tx.interruption().is_none(), "fold {fold}");
+        assert!(tx.detected_interruption().is_none(), "fold {fold}");
+        let ids: Vec<u64> = tx.matches().into_iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec![1000], "fold {fold}");
+        // Outside /internal/ the engine stays on for internal clients too.
+        let tx = request_from(
+            &rs,
+            Ipv4Addr::new(10, 1, 2, 3),
+            "/x?id=1%27%20union%20select%201",
+        );
+        assert_eq!(tx.interruption().map(|i| i.rule_id), Some(3), "fold {fold}");
+    }
+}
+
+#[test]
+fn a_rule_on_full_request_sees_line_headers_and_a_json_body() {
+    // The JSON body is inspected parsed (REQUEST_BODY stays empty), yet
+    // FULL_REQUEST still ends with it as sent.
+    let rs = Arc::new(
+        load(
+            "SecRequestBodyAccess On\n\
+             SecRule FULL_REQUEST \"@rx (?s)^PUT /x HTTP/1\\.1\\n.*x-probe: 7\\n\\n\\{\\\"k\\\": \\\"secret-token\\\"\\}$\" \"id:1,phase:2,deny,status:403\"\n\
+             SecRule FULL_REQUEST_LENGTH \"@gt 10000\" \"id:2,phase:2,deny,status:413\"\n",
+        )
+        .unwrap(),
+    );
+    let request = |body: &[u8]| {
+        let mut tx = Transaction::new(rs.clone());
+        tx.set_connection(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, "u");
+        tx.set_request_line("PUT", "/x", "HTTP/1.1");
+        tx.add_request_header("Content-Type", b"application/json");
+        tx.add_request_header("x-probe", b"7");
+        tx.process_request_headers();
+        tx.append_request_body(body);
+        tx.process_request_body();
+        tx.interruption().map(|i| i.rule_id)
+    };
+    assert_eq!(request(br#"{"k": "secret-token"}"#), Some(1));
+    assert_eq!(request(br#"{"k": "other"}"#), None);
+    let big = format!(r#"{{"k": "{}"}}"#, "a".repeat(10_000));
+    assert_eq!(request(big.as_bytes()), Some(2));
+}
+
+#[test]
+fn duration_is_the_time_since_the_transaction_started() {
+    let clock = Arc::new(crate::clock::ManualClock::at_secs(1_700_000_000));
+    let mut b = RulesetBuilder::new().services(crate::services::Services {
+        clock: clock.clone(),
+        ..Default::default()
+    });
+    b.load_str(
+        "SecRule DURATION \"@gt 5000\" \"id:1,phase:2,deny,status:408\"\n",
+        Path::new("/rules/test.conf"),
+    )
+    .unwrap();
+    let rs = Arc::new(b.build().unwrap());
+    for (waited, refused) in [(4_000, false), (6_000, true)] {
+        let mut tx = Transaction::new(rs.clone());
+        tx.set_request_line("GET", "/", "HTTP/1.1");
+        tx.process_request_headers();
+        clock.advance(std::time::Duration::from_micros(waited));
+        tx.process_request_body();
+        assert_eq!(tx.interruption().is_some(), refused, "{waited}");
+    }
+}
+
+#[test]
+fn match_records_keep_no_copy_of_the_matched_values() {
+    // 30 rules match one 1 MiB argument: MATCHED_VAR holds it once (the
+    // transaction keeps the last match), not once per match record; a
+    // `msg` naming it keeps at most 1 KiB of it per record.
+    const MIB: usize = 1 << 20;
+    for msg in ["seen", "seen %{MATCHED_VAR}"] {
+        let rules: String = (1..=30)
+            .map(|i| {
+                format!("SecRule ARGS:a \"@contains x\" \"id:{i},phase:2,pass,log,msg:'{msg}'\"\n")
+            })
+            .chain(std::iter::once(
+                "SecRule ARGS:a \"@contains x\" \"id:31,phase:2,pass,setvar:tx.copy=%{MATCHED_VAR}\"\n".to_string(),
+            ))
+            .collect();
+        let rs = Arc::new(load(&format!("SecRequestBodyAccess On\n{rules}")).unwrap());
+        let before = crate::transaction::live_matched_bytes();
+        let mut tx = Transaction::new(rs);
+        tx.set_connection(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, "u");
+        tx.set_request_line("POST", "/", "HTTP/1.1");
+        tx.add_request_header("Content-Type", b"application/x-www-form-urlencoded");
+        tx.process_request_headers();
+        tx.append_request_body(format!("a={}", "x".repeat(MIB)).as_bytes());
+        tx.process_request_body();
+        let held = crate::transaction::live_matched_bytes() - before;
+        assert!(held < 2 * MIB, "{msg}: {held} bytes of matched values held");
+        let matches = tx.matches();
+        assert_eq!(matches.len(), 31);
+        assert!(matches.iter().all(|m| m.matched_var_name == "ARGS:a"));
+        let text = matches[29].msg.clone().unwrap();
+        assert!(text.starts_with("seen"), "{msg}");
+        assert!(
+            text.len() <= 1024,
+            "{msg}: msg of {} bytes kept",
+            text.len()
+        );
+        // A rule's own actions still see the whole value.
+        assert_eq!(tx.tx("copy").map(<[u8]>::len), Some(MIB));
+    }
+}
+
+#[test]
+fn xml_targets_can_be_excluded_statically_and_per_request() {
+    let rules = "SecRequestBodyAccess On\n\
+        SecRule REQUEST_HEADERS:Content-Type \"@rx xml\" \"id:1,phase:1,pass,nolog,ctl:requestBodyProcessor=XML\"\n\
+        SecRule REQUEST_FILENAME \"@streq /text-ok\" \"id:2,phase:1,pass,nolog,ctl:ruleRemoveTargetById=100;XML:/*\"\n\
+        SecRule REQUEST_FILENAME \"@streq /attrs-ok\" \"id:3,phase:1,pass,nolog,ctl:ruleRemoveTargetById=100;XML://@*\"\n\
+        SecRule REQUEST_FILENAME \"@streq /all-ok\" \"id:4,phase:1,pass,nolog,ctl:ruleRemoveTargetById=100;XML\"\n\
+        SecRule XML:/*|XML://@* \"@contains evil\" \"id:100,phase:2,deny,status:403\"\n\
+        SecRule XML:/*|XML://@*|!XML://@* \"@contains bad\" \"id:101,phase:2,deny,status:406\"\n";
+    let rs = Arc::new(load(rules).unwrap());
+    let post = |path: &str, body: &str| {
+        let mut tx = Transaction::new(rs.clone());
+        tx.set_connection(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, "u");
+        tx.set_request_line("POST", path, "HTTP/1.1");
+        tx.add_request_header("Content-Type", b"application/xml");
+        tx.process_request_headers();
+        tx.append_request_body(body.as_bytes());
+        tx.process_request_body();
+        tx.interruption().map(|i| i.rule_id)
+    };
+    let text = "<a x=\"fine\">evil</a>";
+    let attr = "<a x=\"evil\">fine</a>";
+    assert_eq!(post("/x", text), Some(100));
+    assert_eq!(post("/x", attr), Some(100));
+    // ctl:ruleRemoveTargetById removes the XPath named, and only that one.
+    assert_eq!(post("/text-ok", text), None);
+    assert_eq!(post("/text-ok", attr), Some(100));
+    assert_eq!(post("/attrs-ok", attr), None);
+    assert_eq!(post("/attrs-ok", text), Some(100));
+    assert_eq!(post("/all-ok", text), None);
+    assert_eq!(post("/all-ok", attr), None);
+    // `!XML://@*` in the rule itself.
+    assert_eq!(post("/x", "<a x=\"bad\">fine</a>"), None);
+    assert_eq!(post("/x", "<a x=\"fine\">bad</a>"), Some(101));
 }
 
 #[test]

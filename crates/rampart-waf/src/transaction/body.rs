@@ -229,6 +229,7 @@ pub(crate) fn process(
     settings: &Settings,
     body: Vec<u8>,
     force_body_variable: bool,
+    keep_raw: bool,
 ) {
     data.body_length = body.len();
     let error = |data: &mut RequestData, msg: String| {
@@ -297,6 +298,8 @@ pub(crate) fn process(
         body.len().saturating_sub(data.files_combined_size) > settings.request_body_no_files_limit;
     if force_body_variable || vars.body_processor == Some(BodyProcessor::Urlencoded) {
         data.body = Some(ids.item(Vec::new(), body));
+    } else if keep_raw {
+        data.raw_body = body;
     }
 }
 

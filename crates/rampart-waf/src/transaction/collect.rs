@@ -47,6 +47,8 @@ impl Matched {
             bytes.extend_from_slice(key);
         }
         bytes.extend_from_slice(value);
+        #[cfg(test)]
+        live::add(bytes.len());
         Self {
             bytes: bytes.into_boxed_slice(),
             name_len,
@@ -61,6 +63,37 @@ impl Matched {
     /// MATCHED_VAR.
     pub(crate) fn value(&self) -> &[u8] {
         self.bytes.get(self.name_len..).unwrap_or_default()
+    }
+}
+
+/// Tests: bytes of the [`Matched`] values alive on this thread, to check
+/// what a transaction keeps.
+#[cfg(test)]
+pub(crate) mod live {
+    use std::cell::Cell;
+
+    thread_local! {
+        static BYTES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(super) fn add(n: usize) {
+        BYTES.with(|b| b.set(b.get() + n));
+    }
+
+    pub(super) fn sub(n: usize) {
+        BYTES.with(|b| b.set(b.get().saturating_sub(n)));
+    }
+
+    /// Bytes of the `Matched` values created on this thread and not dropped.
+    pub(crate) fn matched_bytes() -> usize {
+        BYTES.with(Cell::get)
+    }
+}
+
+#[cfg(test)]
+impl Drop for Matched {
+    fn drop(&mut self) {
+        live::sub(self.bytes.len());
     }
 }
 
@@ -183,17 +216,22 @@ pub(crate) fn collect<'a, E>(
             Var::MultipartFilename => push_items(&data.multipart_filenames, false),
             Var::ResponseHeaders => push_items(&data.response_headers, false),
             Var::ResponseHeadersNames => push_items(&data.response_headers, true),
+            // `!XML:/*`, `!XML://@*` and `!XML` (both) remove them.
             Var::Xml => match sel {
                 Selector::XmlAttributes => {
-                    out.extend(data.xml_attrs.iter().map(|i| Candidate {
-                        var,
-                        key: Cow::Borrowed(b"//@*"),
-                        value: Cow::Borrowed(&i.value),
-                        id: i.id,
-                    }));
+                    if !excluded(var, b"//@*") {
+                        out.extend(data.xml_attrs.iter().map(|i| Candidate {
+                            var,
+                            key: Cow::Borrowed(b"//@*"),
+                            value: Cow::Borrowed(&i.value),
+                            id: i.id,
+                        }));
+                    }
                 }
                 _ => {
-                    if let Some(root) = &data.xml_root {
+                    if let Some(root) = &data.xml_root
+                        && !excluded(var, b"/*")
+                    {
                         out.push(Candidate {
                             var,
                             key: Cow::Borrowed(b"/*"),
@@ -358,10 +396,87 @@ fn single<'a>(data: &'a RequestData, vars: &'a Vars, var: Var, out: &mut Vec<Can
                 a.split(|&c| c == b' ').next().unwrap_or_default().to_vec(),
             )
         }),
-        Var::FullRequestLength => Some(owned(var, data.body_length.to_string().into_bytes())),
-        _ => None,
+        Var::FullRequest => Some(owned(var, full_request(data))),
+        Var::FullRequestLength => Some(owned(
+            var,
+            full_request_length(data).to_string().into_bytes(),
+        )),
+        // Collections, resolved by `collect`: listed so that a new single
+        // variable without a value here fails to compile.
+        Var::Args
+        | Var::ArgsGet
+        | Var::ArgsPost
+        | Var::ArgsNames
+        | Var::ArgsGetNames
+        | Var::ArgsPostNames
+        | Var::RequestHeaders
+        | Var::RequestHeadersNames
+        | Var::RequestCookies
+        | Var::RequestCookiesNames
+        | Var::Files
+        | Var::FilesNames
+        | Var::FilesSizes
+        | Var::MultipartPartHeaders
+        | Var::MultipartFilename
+        | Var::MultipartName
+        | Var::Xml
+        | Var::Tx
+        | Var::Ip
+        | Var::Global
+        | Var::Session
+        | Var::User
+        | Var::Env
+        | Var::MatchedVars
+        | Var::MatchedVarsNames
+        | Var::Geo
+        | Var::ResponseHeaders
+        | Var::ResponseHeadersNames => None,
     };
     if let Some(c) = c {
         out.push(c);
     }
+}
+
+/// The request body FULL_REQUEST ends with: REQUEST_BODY's value when it
+/// holds the body, else the body kept for FULL_REQUEST (see
+/// [`RequestData::raw_body`]).
+fn full_request_body(data: &RequestData) -> &[u8] {
+    match &data.body {
+        Some(b) => &b.value,
+        None => &data.raw_body,
+    }
+}
+
+/// FULL_REQUEST as ModSecurity v2 builds it: the request line, a line
+/// `name: value` per header, an empty line, the body (as inspected: at most
+/// `SecRequestBodyLimit` bytes; empty before phase 2 or without body access).
+fn full_request(data: &RequestData) -> Vec<u8> {
+    let body = full_request_body(data);
+    let mut out = Vec::with_capacity(full_request_length(data).max(body.len()));
+    if let Some(line) = &data.request_line {
+        out.extend_from_slice(&line.value);
+    }
+    out.push(b'\n');
+    for h in &data.headers {
+        out.extend_from_slice(&h.key);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(&h.value);
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    out
+}
+
+/// FULL_REQUEST_LENGTH: the length of FULL_REQUEST, computed without
+/// building it (the body counts as REQUEST_BODY_LENGTH does, whether or not
+/// it is kept).
+fn full_request_length(data: &RequestData) -> usize {
+    let line = data.request_line.as_ref().map_or(0, |l| l.value.len());
+    let headers: usize = data
+        .headers
+        .iter()
+        .map(|h| h.key.len() + 2 + h.value.len() + 1)
+        .sum();
+    line + 1 + headers + 1 + data.body_length
 }

@@ -73,6 +73,10 @@ pub struct RequestData {
     pub(crate) cookies: Vec<Item>,
     pub(crate) body: Option<Item>,
     pub(crate) body_length: usize,
+    /// The request body as inspected (at most `SecRequestBodyLimit` bytes),
+    /// kept for FULL_REQUEST when a rule reads it and `body` does not hold
+    /// it; empty otherwise.
+    pub(crate) raw_body: Vec<u8>,
     pub(crate) reqbody_error: bool,
     pub(crate) reqbody_error_msg: Vec<u8>,
     pub(crate) inbound_data_error: bool,

@@ -134,6 +134,15 @@ fn offer(rule: &Rule, env: &Env<'_>, c: &Candidate<'_>, v: &[u8], hits: &mut Vec
     true
 }
 
+/// Which of a link's non-disruptive actions [`Transaction::run_effects`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effects {
+    /// `setvar`: per matching value, as soon as the link matches.
+    SetVar,
+    /// Everything else: once, after the whole chain matched.
+    Deferred,
+}
+
 /// One match of one link, kept until the link finished.
 #[derive(Debug)]
 pub(crate) struct Hit {
@@ -158,6 +167,14 @@ impl Transaction {
             self.facts_dirty = true;
         }
         self.present = super::sources::present(&self.data);
+        if rs.reads_duration {
+            // DURATION as of the start of the phase (one clock read per phase).
+            self.vars.duration_us = rs
+                .services
+                .clock
+                .now_micros()
+                .saturating_sub(self.started_us);
+        }
         let p = usize::from(phase.clamp(1, 5) - 1);
         let (Some(heads), Some(jumps)) = (rs.heads.get(p), rs.jumps.get(p)) else {
             return;
@@ -239,14 +256,14 @@ impl Transaction {
             {
                 return;
             }
-            // A chain starter's `ctl:ruleEngine=Off` may have run even when
-            // its chain failed: the next match ends the phase.
+            // A matched rule's `ctl:ruleEngine=Off` ends the phase.
             if self.runtime.engine == EngineMode::Off {
                 return;
             }
             if head.has(Head::SKIP_AFTER) {
-                // Resolved at load: the entry after the marker, or the end.
-                i = jumps.get(i - 1).copied().unwrap_or(heads.len());
+                // Resolved at load to the entry after the first target after
+                // this rule; never backwards (a loop), whatever the table says.
+                i = jumps.get(i - 1).copied().unwrap_or(heads.len()).max(i);
             } else if head.skip > 0 {
                 skip = head.skip;
             }
@@ -358,10 +375,15 @@ impl Transaction {
         self.push_match(idx, msg);
     }
 
-    /// Evaluates a rule and its chain. As in ModSecurity, each link runs its
-    /// own non-disruptive actions as soon as it matches (CRS relies on this: a
-    /// starter's `setvar` prepares a variable its chained rule inspects), which
-    /// is why CRS puts score increments on the last link.
+    /// Evaluates a rule and its chain. As in ModSecurity v3, each link runs
+    /// its `setvar`s as soon as it matches, once per matching value (CRS
+    /// relies on this: a starter's `setvar` prepares a variable its chained
+    /// rule inspects; it is why CRS puts score increments on the last link).
+    /// Its other non-disruptive actions (`ctl`, `initcol`, `setenv`,
+    /// `expirevar`, `deprecatevar`) wait until the whole chain matched, then
+    /// run once per link, starter first: a starter's `ctl:ruleEngine=Off`
+    /// guarded by a chained condition must not take effect when that
+    /// condition fails.
     ///
     /// `named`: the starter's [`super::persistent::named_use`] bits; records
     /// `initcol` bound are copied in before the first link that may use them.
@@ -390,6 +412,11 @@ impl Transaction {
                 return false;
             }
             n += 1;
+            link = l.chained.as_deref();
+        }
+        let mut link = Some(starter);
+        while let Some(l) = link {
+            self.run_effects(l, starter, Effects::Deferred);
             link = l.chained.as_deref();
         }
         true
@@ -533,15 +560,19 @@ impl Transaction {
                 self.vars.matched_vars.push(matched.clone());
                 self.vars.matched_var = Some(matched);
             }
-            self.run_effects(rule, starter);
+            self.run_effects(rule, starter, Effects::SetVar);
         }
         self.hits = hits;
         true
     }
 
-    /// Runs setvar/ctl/initcol/setenv of one link.
-    fn run_effects(&mut self, rule: &Rule, starter: &Rule) {
+    /// Runs one link's `setvar`s ([`Effects::SetVar`]), or its other
+    /// non-disruptive actions ([`Effects::Deferred`]).
+    fn run_effects(&mut self, rule: &Rule, starter: &Rule, which: Effects) {
         for action in &rule.effects {
+            if matches!(action, Action::SetVar(_)) != (which == Effects::SetVar) {
+                continue;
+            }
             match action {
                 Action::SetVar(sv) => {
                     if self.persistent_setvar(sv, starter) {

@@ -16,6 +16,9 @@ use crate::variables::Var;
 /// Longest expansion kept (a macro can pull in a whole request body).
 const EXPANSION_LIMIT: usize = 1 << 20;
 
+/// Bytes of an expanded `msg` a match record keeps.
+pub(crate) const RECORDED_MSG_LIMIT: usize = 1024;
+
 /// [`expand`], borrowing the text of macro-free strings.
 pub(crate) fn expand_cow<'m>(
     m: &'m MacroString,
@@ -164,7 +167,9 @@ fn resolve(
 /// match: [`RecordedMsg::text`] takes it from the rule when the match list is
 /// asked for (the gateway's audit record reads only the rule ids). A message
 /// with macros is expanded at match time, as the variables it names may
-/// change afterwards.
+/// change afterwards, and kept to at most [`RECORDED_MSG_LIMIT`] bytes (a
+/// `%{MATCHED_VAR}` in it would otherwise keep a copy of each matched value
+/// for the transaction's life).
 #[derive(Debug, Clone)]
 pub(crate) enum RecordedMsg {
     /// No message (`nolog`, no `msg`, or a folded rule's replay).
@@ -187,9 +192,19 @@ impl RecordedMsg {
         match m.parts.as_slice() {
             [] => Self::Literal,
             [Part::Lit(s)] if s.len() <= EXPANSION_LIMIT => Self::Literal,
-            _ => Self::Expanded(
-                String::from_utf8_lossy(&expand(m, data, vars, Some(rule))).into_owned(),
-            ),
+            _ => {
+                let mut text =
+                    String::from_utf8_lossy(&expand(m, data, vars, Some(rule))).into_owned();
+                if text.len() > RECORDED_MSG_LIMIT {
+                    let mut end = RECORDED_MSG_LIMIT;
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    text.truncate(end);
+                    text.shrink_to_fit();
+                }
+                Self::Expanded(text)
+            }
         }
     }
 

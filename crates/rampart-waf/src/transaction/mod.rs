@@ -33,6 +33,8 @@ use crate::rule::Rule;
 use crate::ruleset::Ruleset;
 use crate::seclang::actions::{BodyProcessor, EngineMode, IdRange};
 use crate::seclang::targets::Exclusion;
+#[cfg(test)]
+pub(crate) use collect::live::matched_bytes as live_matched_bytes;
 pub(crate) use collection::TX_LIMIT_FLAG;
 pub use data::Item;
 pub(crate) use data::{BaseKeyCache, Collection, SlotCache};
@@ -67,8 +69,8 @@ pub struct RuleMatch {
     /// Whether the rule logs its matches (not `nolog`); only these appear in
     /// ModSecurity's audit log.
     pub logged: bool,
-    /// The expanded `msg`, for logged matches. Operators only: it may contain
-    /// request data.
+    /// The expanded `msg`, for logged matches, at most 1 KiB. Operators
+    /// only: it may contain request data.
     pub msg: Option<String>,
     /// Severity 0..=7.
     pub severity: Option<u8>,
@@ -84,19 +86,22 @@ pub(crate) struct MatchRec {
     pub rule: usize,
     /// The `msg`, for logged matches.
     pub msg: expand::RecordedMsg,
-    /// MATCHED_VAR_NAME / MATCHED_VAR after the match.
+    /// MATCHED_VAR_NAME after the match.
     pub var: RecVar,
 }
 
-/// MATCHED_VAR of a match record: kept once per change of MATCHED_VAR rather
-/// than once per record (most records are replays of folded setup rules,
-/// which leave it as it was).
+/// MATCHED_VAR_NAME of a match record: kept once per change of MATCHED_VAR
+/// rather than once per record (most records are replays of folded setup
+/// rules, which leave it as it was). Only the name: a record that held the
+/// match itself kept a copy of the matched value (a megabyte argument, once
+/// per rule that matched it) for the transaction's life, and nothing reads
+/// a past match's value.
 #[derive(Debug, Clone)]
 pub(crate) enum RecVar {
     /// The same as the previous record's.
     Previous,
-    /// This value (`None`: no variable matched yet).
-    Set(Option<collect::MatchedVar>),
+    /// This name (`None`: no variable matched yet).
+    Set(Option<Box<[u8]>>),
 }
 
 impl Drop for Transaction {
@@ -174,9 +179,9 @@ pub struct Transaction {
     detected: Option<Interruption>,
     /// Only ever appended to: a record keeps its MATCHED_VAR alive.
     matches: Vec<MatchRec>,
-    /// Address of the MATCHED_VAR the last [`RecVar::Set`] record holds (0:
-    /// none). As that record keeps it alive, an equal address is that value.
-    last_rec_var: usize,
+    /// The MATCHED_VAR the last [`RecVar::Set`] record was made from: held
+    /// so that the same allocation means the same match.
+    last_rec_var: Option<collect::MatchedVar>,
     /// Whether the ruleset's folded rules are replayed (decided when phase 1
     /// starts; see [`crate::fold`]).
     folded: bool,
@@ -200,6 +205,8 @@ pub struct Transaction {
     /// Bound records whose variables are not copied in yet (see
     /// the `persistent` module).
     unloaded: Vec<(String, crate::persist::Bound)>,
+    /// When the transaction started, by the ruleset's clock (for DURATION).
+    started_us: u64,
 }
 
 impl Transaction {
@@ -223,7 +230,13 @@ impl Transaction {
         // record: room for all of them up front instead of regrowing.
         let mut matches = spare.matches;
         matches.reserve(rs.fold.count);
+        let started_us = if rs.reads_duration {
+            rs.services.clock.now_micros()
+        } else {
+            0
+        };
         Self {
+            started_us,
             rs,
             data: RequestData::default(),
             vars: collect::Vars::default(),
@@ -239,7 +252,7 @@ impl Transaction {
             interruption: None,
             detected: None,
             matches,
-            last_rec_var: 0,
+            last_rec_var: None,
             folded: false,
             fold_decided: false,
             scratch: spare.scratch,
@@ -353,6 +366,7 @@ impl Transaction {
                         &self.rs.settings,
                         body,
                         self.runtime.force_body_variable,
+                        self.rs.reads_full_request,
                     );
                 }
                 self.run_phase(2);
@@ -431,12 +445,12 @@ impl Transaction {
 
     /// Every matched rule, in order (including `nolog` ones).
     pub fn matches(&self) -> Vec<RuleMatch> {
-        let mut var: Option<&collect::MatchedVar> = None;
+        let mut var: Option<&[u8]> = None;
         self.matches
             .iter()
             .filter_map(|m| {
                 if let RecVar::Set(v) = &m.var {
-                    var = v.as_ref();
+                    var = v.as_deref();
                 }
                 let rule = self.rs.rules.get(m.rule)?;
                 Some(RuleMatch {
@@ -446,8 +460,7 @@ impl Transaction {
                     msg: m.msg.text(rule),
                     severity: rule.severity,
                     matched_var_name: var
-                        .map(|m| &**m)
-                        .map(|m| String::from_utf8_lossy(m.name()).into_owned())
+                        .map(|name| String::from_utf8_lossy(name).into_owned())
                         .unwrap_or_default(),
                 })
             })
@@ -456,16 +469,17 @@ impl Transaction {
 
     /// Records a match of rule `idx` with MATCHED_VAR as it is now.
     pub(crate) fn push_match(&mut self, idx: usize, msg: expand::RecordedMsg) {
-        let current = self
-            .vars
-            .matched_var
-            .as_ref()
-            .map_or(0, |v| Arc::as_ptr(v) as usize);
-        let var = if !self.matches.is_empty() && current == self.last_rec_var {
+        let current = &self.vars.matched_var;
+        let same = match (current, &self.last_rec_var) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        let var = if !self.matches.is_empty() && same {
             RecVar::Previous
         } else {
-            self.last_rec_var = current;
-            RecVar::Set(self.vars.matched_var.clone())
+            self.last_rec_var = current.clone();
+            RecVar::Set(current.as_deref().map(|m| m.name().into()))
         };
         self.matches.push(MatchRec {
             rule: idx,

@@ -263,6 +263,77 @@ mod tests {
     }
 
     #[test]
+    fn every_single_valued_variable_yields_a_value_where_it_applies() {
+        // A request and response that fill every part a single variable is
+        // taken from; a rule reads FULL_REQUEST and DURATION, and one match
+        // sets MATCHED_VAR.
+        use crate::clock::ManualClock;
+        use std::sync::Arc;
+        let clock = Arc::new(ManualClock::at_secs(1_700_000_000));
+        let mut b = crate::RulesetBuilder::new().services(crate::services::Services {
+            clock: clock.clone(),
+            ..Default::default()
+        });
+        b.load_str(
+            "SecRequestBodyAccess On\n\
+             SecResponseBodyAccess On\n\
+             SecRule FULL_REQUEST|DURATION \"@rx ^$\" \"id:1,phase:2,pass,nolog\"\n\
+             SecRule ARGS:a \"@streq 1\" \"id:2,phase:2,pass,nolog\"\n",
+            std::path::Path::new("/rules/test.conf"),
+        )
+        .unwrap();
+        let rs = Arc::new(b.build().unwrap());
+        let mut tx = crate::Transaction::new(rs);
+        tx.set_connection("192.0.2.7".parse().unwrap(), 4242, "uid-1");
+        tx.set_server_name("example.com");
+        tx.set_request_line("POST", "/a/b.php?q=1", "HTTP/1.1");
+        tx.add_request_header("Host", b"example.com");
+        tx.add_request_header("Authorization", b"Basic dXNlcjpwdw==");
+        tx.add_request_header("Content-Type", b"application/x-www-form-urlencoded");
+        tx.add_request_header("Cookie", b"c=1");
+        tx.process_request_headers();
+        clock.advance(std::time::Duration::from_micros(2500));
+        tx.append_request_body(b"a=1&b=2");
+        tx.process_request_body();
+        tx.set_response_status(200, "HTTP/1.1");
+        tx.add_response_header("Content-Type", b"text/plain");
+        tx.add_response_header("Content-Length", b"2");
+        tx.append_response_body(b"ok");
+        tx.process_response_body();
+        let value = |name: &str| {
+            let t = parse_targets(name).unwrap().targets.remove(0);
+            let mut out = Vec::new();
+            collect(&tx.data, &tx.vars, &t, &|_, _| false, &mut out);
+            out.into_iter()
+                .map(|c| c.value.into_owned())
+                .collect::<Vec<_>>()
+        };
+        let mut checked = 0;
+        for name in all_names() {
+            let var = Var::from_name(&name).unwrap();
+            if var.is_collection() {
+                continue;
+            }
+            checked += 1;
+            assert_eq!(value(&name).len(), 1, "{name} has no value");
+        }
+        assert!(checked > 40, "{checked}");
+        let full = [
+            &b"POST /a/b.php?q=1 HTTP/1.1\nHost: example.com\n"[..],
+            b"Authorization: Basic dXNlcjpwdw==\n",
+            b"Content-Type: application/x-www-form-urlencoded\nCookie: c=1\n\na=1&b=2",
+        ]
+        .concat();
+        assert_eq!(value("FULL_REQUEST"), vec![full.clone()]);
+        assert_eq!(
+            value("FULL_REQUEST_LENGTH"),
+            vec![full.len().to_string().into_bytes()]
+        );
+        assert_eq!(value("DURATION"), vec![b"2500".to_vec()]);
+        assert_eq!(value("MATCHED_VAR"), vec![b"1".to_vec()]);
+    }
+
+    #[test]
     fn counts_collections_and_computed_values_are_always_present() {
         for t in [
             "&ARGS",
