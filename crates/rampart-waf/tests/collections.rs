@@ -239,3 +239,61 @@ fn records_bound_by_initcol_read_as_of_binding_when_first_used() {
     let msgs: Vec<_> = tx.matches().into_iter().filter_map(|m| m.msg).collect();
     assert_eq!(msgs, ["hits 1"]);
 }
+
+/// One transaction of `rules` (phases 1 and 2) from 192.0.2.9 with cookie
+/// `sid=abc`; the status it was refused with.
+fn bind_request(rs: &Arc<Ruleset>) -> Option<u16> {
+    let mut tx = Transaction::new(rs.clone());
+    tx.set_connection("192.0.2.9".parse::<IpAddr>().unwrap(), 40000, "u");
+    tx.set_request_line("GET", "/a", "HTTP/1.1");
+    tx.add_request_header("Host", b"api.example.com");
+    tx.add_request_header("Cookie", b"sid=abc");
+    tx.process_request_headers();
+    tx.process_request_body();
+    tx.interruption().map(|i| i.status)
+}
+
+/// `initcol` (or `setsid` / `setuid`) then `setvar` into the collection it
+/// binds, in one rule or across a chain: the write reaches the record (it
+/// used to go to a transaction-only collection the binding then replaced,
+/// so the counter never grew and the rule reading it never fired).
+#[test]
+fn setvar_after_initcol_in_the_same_rule_or_chain_writes_to_the_bound_record() {
+    let cases = [
+        (
+            "initcol then setvar",
+            r#"SecAction "id:10,phase:1,pass,nolog,initcol:ip=%{REMOTE_ADDR},setvar:ip.hits=+1,expirevar:ip.hits=60"
+SecRule IP:HITS "@gt 100" "id:11,phase:1,deny,status:429""#,
+            100,
+        ),
+        (
+            "setsid then setvar",
+            r#"SecRule REQUEST_COOKIES:sid "@rx ." "id:10,phase:1,pass,nolog,setsid:%{REQUEST_COOKIES.sid},setvar:session.hits=+1"
+SecRule SESSION:HITS "@gt 3" "id:11,phase:1,deny,status:429""#,
+            3,
+        ),
+        (
+            "setuid then setvar",
+            r#"SecAction "id:10,phase:1,pass,nolog,setuid:alice,setvar:user.hits=+1"
+SecRule USER:HITS "@gt 3" "id:11,phase:1,deny,status:429""#,
+            3,
+        ),
+        (
+            "chain starter's initcol, last link's setvar",
+            r#"SecRule REQUEST_METHOD "@streq GET" "id:10,phase:1,pass,nolog,initcol:ip=%{REMOTE_ADDR},chain"
+    SecRule REQUEST_URI "@beginsWith /a" "setvar:ip.hits=+1"
+SecRule IP:HITS "@gt 3" "id:11,phase:1,deny,status:429""#,
+            3,
+        ),
+    ];
+    for (case, rules, allowed) in cases {
+        let mut b = RulesetBuilder::new();
+        b.load_str(&format!("SecRuleEngine On\n{rules}\n"), Path::new("c.conf"))
+            .unwrap();
+        let rs = Arc::new(b.build().unwrap());
+        for n in 1..=allowed {
+            assert_eq!(bind_request(&rs), None, "{case}: request {n}");
+        }
+        assert_eq!(bind_request(&rs), Some(429), "{case}");
+    }
+}

@@ -139,8 +139,24 @@ fn offer(rule: &Rule, env: &Env<'_>, c: &Candidate<'_>, v: &[u8], hits: &mut Vec
 enum Effects {
     /// `setvar`: per matching value, as soon as the link matches.
     SetVar,
-    /// Everything else: once, after the whole chain matched.
+    /// `initcol` (and `setsid` / `setuid`, which are `initcol`s): once the
+    /// whole chain matched, which is known when the last link matched its
+    /// first value, so before that value's `setvar`s (which may write to the
+    /// collection bound: `initcol:ip=...,setvar:ip.hits=+1`).
+    Binding,
+    /// Everything else (`ctl`, `setenv`, `expirevar`, `deprecatevar`): once,
+    /// after the whole chain matched and the last link's `setvar`s ran.
     Deferred,
+}
+
+impl Effects {
+    fn of(action: &Action) -> Self {
+        match action {
+            Action::SetVar(_) => Self::SetVar,
+            Action::InitCol(..) => Self::Binding,
+            _ => Self::Deferred,
+        }
+    }
 }
 
 /// One match of one link, kept until the link finished.
@@ -379,11 +395,16 @@ impl Transaction {
     /// its `setvar`s as soon as it matches, once per matching value (CRS
     /// relies on this: a starter's `setvar` prepares a variable its chained
     /// rule inspects; it is why CRS puts score increments on the last link).
-    /// Its other non-disruptive actions (`ctl`, `initcol`, `setenv`,
-    /// `expirevar`, `deprecatevar`) wait until the whole chain matched, then
-    /// run once per link, starter first: a starter's `ctl:ruleEngine=Off`
+    /// Its other non-disruptive actions wait until the whole chain matched,
+    /// then run once per link, starter first: a starter's `ctl:ruleEngine=Off`
     /// guarded by a chained condition must not take effect when that
-    /// condition fails.
+    /// condition fails. Of those, the `initcol`s ([`Effects::Binding`]) run
+    /// as soon as the last link matched its first value, before that value's
+    /// `setvar`s, so that a `setvar` of the last (or only) link writes to the
+    /// collection the chain binds; the rest ([`Effects::Deferred`]) after the
+    /// last link's `setvar`s. (A `setvar` of an earlier link into a
+    /// collection the chain itself binds runs before the binding, into a
+    /// transaction-only collection the binding replaces.)
     ///
     /// `named`: the starter's [`super::persistent::named_use`] bits; records
     /// `initcol` bound are copied in before the first link that may use them.
@@ -408,7 +429,8 @@ impl Transaction {
             if uses_named {
                 self.load_used(PartOf::Inspection(l), starter);
             }
-            if !self.eval_link(rs, l, starter, uses_named) {
+            let last = l.chained.is_none();
+            if !self.eval_link(rs, l, starter, uses_named, last) {
                 return false;
             }
             n += 1;
@@ -426,8 +448,17 @@ impl Transaction {
     /// (ModSecurity's behaviour).
     ///
     /// `uses_named`: the link may use a collection `initcol` binds (copied
-    /// in before its actions run if they read it).
-    fn eval_link(&mut self, rs: &Ruleset, rule: &Rule, starter: &Rule, uses_named: bool) -> bool {
+    /// in before its actions run if they read it). `last`: it is the chain's
+    /// last link (or the rule is not chained): once it matched, the chain
+    /// did, and the chain's `initcol`s run before its first `setvar`.
+    fn eval_link(
+        &mut self,
+        rs: &Ruleset,
+        rule: &Rule,
+        starter: &Rule,
+        uses_named: bool,
+        last: bool,
+    ) -> bool {
         if let Some(slot) = rule.prefilter_slot
             && rs.prefilter.is_fact_slot(slot)
             && !self.facts_allow(rs, rule.chain_id, rule.multi_match, slot)
@@ -541,6 +572,7 @@ impl Transaction {
         if uses_named {
             self.load_used(PartOf::Effects(rule), starter);
         }
+        let mut bind = last;
         for hit in hits.drain(..) {
             if rule.capture && !hit.captures.is_empty() {
                 const KEYS: [&[u8]; 10] =
@@ -560,17 +592,26 @@ impl Transaction {
                 self.vars.matched_vars.push(matched.clone());
                 self.vars.matched_var = Some(matched);
             }
+            if std::mem::take(&mut bind) {
+                // The chain matched: bind its collections (starter first)
+                // with this value's MATCHED_VAR and captures, before its
+                // `setvar`s.
+                let mut link = Some(starter);
+                while let Some(l) = link {
+                    self.run_effects(l, starter, Effects::Binding);
+                    link = l.chained.as_deref();
+                }
+            }
             self.run_effects(rule, starter, Effects::SetVar);
         }
         self.hits = hits;
         true
     }
 
-    /// Runs one link's `setvar`s ([`Effects::SetVar`]), or its other
-    /// non-disruptive actions ([`Effects::Deferred`]).
+    /// Runs one link's non-disruptive actions of kind `which`.
     fn run_effects(&mut self, rule: &Rule, starter: &Rule, which: Effects) {
         for action in &rule.effects {
-            if matches!(action, Action::SetVar(_)) != (which == Effects::SetVar) {
+            if Effects::of(action) != which {
                 continue;
             }
             match action {
