@@ -629,6 +629,39 @@ fn match_records_keep_no_copy_of_the_matched_values() {
 }
 
 #[test]
+fn match_records_keep_at_most_256_bytes_of_the_matched_name() {
+    // 30 rules match one 1 MiB argument NAME (ARGS_NAMES:<name>): each
+    // record keeps a marked prefix of the name, not a copy of it; the rules
+    // themselves still see the whole name.
+    const MIB: usize = 1 << 20;
+    let rules: String = (1..=30)
+        .map(|i| format!("SecRule ARGS_NAMES \"@contains é\" \"id:{i},phase:2,pass,log,msg:'seen'\"\n"))
+        .chain(std::iter::once(
+            "SecRule ARGS_NAMES \"@contains é\" \"id:31,phase:2,pass,setvar:tx.name=%{MATCHED_VAR_NAME}\"\n".to_string(),
+        ))
+        .collect();
+    let rs = Arc::new(load(&format!("SecRequestBodyAccess On\n{rules}")).unwrap());
+    let mut tx = Transaction::new(rs);
+    tx.set_connection(IpAddr::V4(Ipv4Addr::LOCALHOST), 1, "u");
+    tx.set_request_line("POST", "/", "HTTP/1.1");
+    tx.add_request_header("Content-Type", b"application/x-www-form-urlencoded");
+    tx.process_request_headers();
+    // "ARGS_NAMES:" is 11 bytes: the 2-byte `é`s straddle byte 256.
+    tx.append_request_body(format!("x{}=1", "é".repeat(MIB / 2)).as_bytes());
+    tx.process_request_body();
+    let matches = tx.matches();
+    assert_eq!(matches.len(), 31);
+    for m in &matches {
+        let name = &m.matched_var_name;
+        assert!(name.len() <= 256 + 3, "{} bytes kept", name.len());
+        assert!(name.starts_with("ARGS_NAMES:xéé"), "{name}");
+        assert!(name.ends_with("é..."), "{name}");
+    }
+    // (Up to the 1 MiB limit of any expansion.)
+    assert_eq!(tx.tx("name").map(<[u8]>::len), Some(MIB));
+}
+
+#[test]
 fn xml_targets_can_be_excluded_statically_and_per_request() {
     let rules = "SecRequestBodyAccess On\n\
         SecRule REQUEST_HEADERS:Content-Type \"@rx xml\" \"id:1,phase:1,pass,nolog,ctl:requestBodyProcessor=XML\"\n\

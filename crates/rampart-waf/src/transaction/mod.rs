@@ -74,7 +74,8 @@ pub struct RuleMatch {
     pub msg: Option<String>,
     /// Severity 0..=7.
     pub severity: Option<u8>,
-    /// MATCHED_VAR_NAME of the last match.
+    /// MATCHED_VAR_NAME of the last match: at most 256 bytes of it, then
+    /// `...` when it was longer (the key part is the client's).
     pub matched_var_name: String,
 }
 
@@ -102,6 +103,35 @@ pub(crate) enum RecVar {
     Previous,
     /// This name (`None`: no variable matched yet).
     Set(Option<Box<[u8]>>),
+}
+
+/// Bytes of MATCHED_VAR_NAME a match record keeps (before the marker).
+pub(crate) const RECORDED_NAME_LIMIT: usize = 256;
+
+/// What ends a recorded name cut at [`RECORDED_NAME_LIMIT`].
+const CUT_MARKER: &[u8] = b"...";
+
+/// MATCHED_VAR_NAME as a match record keeps it: at most
+/// [`RECORDED_NAME_LIMIT`] bytes, cut before a UTF-8 continuation byte and
+/// marked. The name holds the key (`ARGS_NAMES:<name>`), which the client
+/// chooses: a 1 MiB argument name matched by many rules was copied whole
+/// into each of their records for the transaction's life.
+fn recorded_name(name: &[u8]) -> Box<[u8]> {
+    if name.len() <= RECORDED_NAME_LIMIT {
+        return name.into();
+    }
+    let mut end = RECORDED_NAME_LIMIT;
+    // Back off at most three continuation bytes (a UTF-8 character's tail).
+    for _ in 0..3 {
+        match name.get(end) {
+            Some(b) if b & 0xC0 == 0x80 => end -= 1,
+            _ => break,
+        }
+    }
+    let mut kept = Vec::with_capacity(end + CUT_MARKER.len());
+    kept.extend_from_slice(name.get(..end).unwrap_or_default());
+    kept.extend_from_slice(CUT_MARKER);
+    kept.into_boxed_slice()
 }
 
 impl Drop for Transaction {
@@ -479,7 +509,7 @@ impl Transaction {
             RecVar::Previous
         } else {
             self.last_rec_var = current.clone();
-            RecVar::Set(current.as_deref().map(|m| m.name().into()))
+            RecVar::Set(current.as_deref().map(|m| recorded_name(m.name())))
         };
         self.matches.push(MatchRec {
             rule: idx,
