@@ -599,6 +599,20 @@ impl Transaction {
         self.record_messages = on;
     }
 
+    /// How long before this call the request started (e.g. `elapsed()` of
+    /// the instant its first byte arrived): `DURATION` then counts from
+    /// there, as in ModSecurity, rather than from [`Transaction::new`]. (A
+    /// gateway that builds the transaction once the body is buffered would
+    /// otherwise show phases 1 and 2 a `DURATION` of about 0.) Measured on
+    /// the injected clock (`Services::clock`); no effect when no rule reads
+    /// `DURATION`.
+    pub fn set_request_age(&mut self, age: std::time::Duration) {
+        if self.rs.reads_duration {
+            let age = u64::try_from(age.as_micros()).unwrap_or(u64::MAX);
+            self.started_us = self.rs.services.clock.now_micros().saturating_sub(age);
+        }
+    }
+
     /// Forces the engine mode for this transaction.
     pub fn set_engine_mode(&mut self, mode: EngineMode) {
         self.runtime.engine = mode;
