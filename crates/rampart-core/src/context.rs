@@ -142,6 +142,10 @@ pub struct RequestCx {
     pub notes: AuditNotes,
     /// Typed data stages pass to later stages.
     pub extensions: Extensions,
+    /// When the gateway began handling the request (its head read), for
+    /// stages timing from the request's start (the WAF's `DURATION`); `None`
+    /// outside the gateway.
+    pub received_at: Option<std::time::Instant>,
 }
 
 impl RequestCx {
@@ -166,6 +170,7 @@ impl RequestCx {
             body: None,
             notes: AuditNotes::default(),
             extensions: Extensions::new(),
+            received_at: None,
         }
     }
 }

@@ -205,6 +205,7 @@ pub async fn handle(
             client_ip,
             peer_trusted,
             host_header_ok,
+            started,
         };
         // Boxed: the request's future is large, and hyper moves the handler's
         // future around; a pointer moves cheaper than kilobytes. Made in its
@@ -363,6 +364,9 @@ struct Inbound<'a> {
     peer_trusted: bool,
     /// The `Host` header parsed as an authority when `host` was taken from it.
     host_header_ok: bool,
+    /// When [`handle`] began (the head read): the request context's
+    /// `received_at`.
+    started: Instant,
 }
 
 /// A request answered by Rampart itself, with the context when one was made (or
@@ -560,8 +564,9 @@ async fn serve(
         client_ip,
         peer_trusted,
         host_header_ok,
+        started,
     } = request;
-    let (client_ip, peer_trusted) = (*client_ip, *peer_trusted);
+    let (client_ip, peer_trusted, started) = (*client_ip, *peer_trusted, *started);
     let request_id = std::mem::take(request_id);
     let host = std::mem::take(host);
     let refused = |error: GatewayError, request_id: String, host: String| Refusal {
@@ -602,6 +607,7 @@ async fn serve(
     cx.host = host;
     cx.query = parts.uri.query().map(str::to_string);
     cx.version = parts.version;
+    cx.received_at = Some(started);
     // Only stages read the raw target (the WAF's REQUEST_URI): an API without
     // any is spared the copy.
     if !api.stages.is_empty() {

@@ -76,6 +76,9 @@ impl WafStage {
     fn run_request(&self, cx: &RequestCx, messages: bool) -> Transaction {
         let mut tx = Transaction::new(self.waf.ruleset.clone());
         tx.set_record_messages(messages);
+        if let Some(started) = cx.received_at {
+            tx.set_request_start(started);
+        }
         for e in &self.waf.exclusions {
             let applies = e.routes.is_empty()
                 || cx

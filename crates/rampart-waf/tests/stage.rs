@@ -999,3 +999,27 @@ fn what_weakens_the_waf_is_reported_as_warnings() {
     .unwrap();
     assert!(quiet.compiled().warnings().is_empty());
 }
+
+#[test]
+fn duration_counts_from_when_the_gateway_received_the_request() {
+    // ModSecurity's DURATION counts from the request's start; the stage runs
+    // once the body is buffered, so it passes the instant the head was read.
+    let d = std::env::temp_dir().join(format!("rampart-waf-duration-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("slow.conf"),
+        "SecRule DURATION \"@gt 500000\" \"id:2001,phase:1,deny,log\"\n",
+    )
+    .unwrap();
+    let stage = WafStage::new(&config(serde_json::json!({
+        "rules": [d.join("slow.conf")],
+    })))
+    .unwrap();
+    let mut fresh = cx(Method::GET, "/", None, None);
+    fresh.received_at = Some(std::time::Instant::now());
+    assert_eq!(verdict(&stage, &mut fresh), Verdict::Continue);
+    let mut slow = cx(Method::GET, "/", None, None);
+    slow.received_at = std::time::Instant::now().checked_sub(std::time::Duration::from_secs(1));
+    assert!(matches!(verdict(&stage, &mut slow), Verdict::Respond(_)));
+    assert_eq!(slow.notes.waf.matched_rules, vec![2001]);
+}

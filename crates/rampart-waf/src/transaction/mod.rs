@@ -599,16 +599,16 @@ impl Transaction {
         self.record_messages = on;
     }
 
-    /// How long before this call the request started (e.g. `elapsed()` of
-    /// the instant its first byte arrived): `DURATION` then counts from
-    /// there, as in ModSecurity, rather than from [`Transaction::new`]. (A
-    /// gateway that builds the transaction once the body is buffered would
-    /// otherwise show phases 1 and 2 a `DURATION` of about 0.) Measured on
-    /// the injected clock (`Services::clock`); no effect when no rule reads
-    /// `DURATION`.
-    pub fn set_request_age(&mut self, age: std::time::Duration) {
+    /// When the request started (e.g. the instant its head was read):
+    /// `DURATION` then counts from there, as in ModSecurity, rather than from
+    /// [`Transaction::new`]. (A gateway that builds the transaction once the
+    /// body is buffered would otherwise show phases 1 and 2 a `DURATION` of
+    /// about 0.) Its age now is measured on the monotonic clock and taken
+    /// off the injected one (`Services::clock`); nothing is read when no
+    /// rule reads `DURATION`.
+    pub fn set_request_start(&mut self, started: std::time::Instant) {
         if self.rs.reads_duration {
-            let age = u64::try_from(age.as_micros()).unwrap_or(u64::MAX);
+            let age = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             self.started_us = self.rs.services.clock.now_micros().saturating_sub(age);
         }
     }
