@@ -34,9 +34,10 @@ pub(crate) const INSERT: &str = "INSERT INTO rampart_api_keys \
 
 /// A revocation already stored is kept: a rotation that read the record
 /// before a concurrent `keys revoke` and writes it back must not clear it.
-pub(crate) const UPDATE: &str = "UPDATE rampart_api_keys SET hash = ?1, consumer = ?2, \
-     scopes = ?3, roles = ?4, plan = ?5, created_at = ?6, expires_at = ?7, \
-     revoked_at = COALESCE(revoked_at, ?8) WHERE prefix = ?9";
+/// Its parameters are numbered as [`INSERT`]'s, so one binding serves both.
+pub(crate) const UPDATE: &str = "UPDATE rampart_api_keys SET hash = ?2, consumer = ?3, \
+     scopes = ?4, roles = ?5, plan = ?6, created_at = ?7, expires_at = ?8, \
+     revoked_at = COALESCE(revoked_at, ?9) WHERE prefix = ?1";
 
 /// Creates the schema in a new database, or checks an existing one's version.
 pub(crate) async fn ensure(pool: &SqlitePool) -> Result<(), AdapterError> {

@@ -207,10 +207,11 @@ fn check_prefix(prefix: &str) -> Result<(), StoreError> {
 
 type Statement = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
-/// `INSERT` of `record`, bound.
-fn insert_statement(record: ApiKeyRecord) -> Result<Statement, StoreError> {
+/// `sql` ([`schema::INSERT`] or [`schema::UPDATE`], whose parameters are
+/// numbered alike) with `record` bound.
+fn statement(sql: &'static str, record: ApiKeyRecord) -> Result<Statement, StoreError> {
     check_prefix(&record.prefix)?;
-    Ok(sqlx::query(schema::INSERT)
+    Ok(sqlx::query(sql)
         .bind(record.prefix)
         .bind(record.hash)
         .bind(record.consumer)
@@ -220,21 +221,6 @@ fn insert_statement(record: ApiKeyRecord) -> Result<Statement, StoreError> {
         .bind(to_db(record.created_at))
         .bind(record.expires_at.map(to_db))
         .bind(record.revoked_at.map(to_db)))
-}
-
-/// `UPDATE` to `record`, bound.
-fn update_statement(record: ApiKeyRecord) -> Result<Statement, StoreError> {
-    check_prefix(&record.prefix)?;
-    Ok(sqlx::query(schema::UPDATE)
-        .bind(record.hash)
-        .bind(record.consumer)
-        .bind(list_to_db(&record.scopes)?)
-        .bind(list_to_db(&record.roles)?)
-        .bind(record.plan)
-        .bind(to_db(record.created_at))
-        .bind(record.expires_at.map(to_db))
-        .bind(record.revoked_at.map(to_db))
-        .bind(record.prefix))
 }
 
 fn inserted(
@@ -274,19 +260,15 @@ impl KeyStore for SqliteKeyStore {
     }
 
     fn insert(&self, record: ApiKeyRecord) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(
-            self.bounded(
-                async move { inserted(insert_statement(record)?.execute(&self.pool).await) },
-            ),
-        )
+        Box::pin(self.bounded(async move {
+            inserted(statement(schema::INSERT, record)?.execute(&self.pool).await)
+        }))
     }
 
     fn update(&self, record: ApiKeyRecord) -> BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(
-            self.bounded(
-                async move { updated(update_statement(record)?.execute(&self.pool).await) },
-            ),
-        )
+        Box::pin(self.bounded(async move {
+            updated(statement(schema::UPDATE, record)?.execute(&self.pool).await)
+        }))
     }
 
     fn rotate(
@@ -295,7 +277,8 @@ impl KeyStore for SqliteKeyStore {
         old: ApiKeyRecord,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(self.bounded(async move {
-            let (insert, update) = (insert_statement(new)?, update_statement(old)?);
+            let insert = statement(schema::INSERT, new)?;
+            let update = statement(schema::UPDATE, old)?;
             // Dropped without commit (an error, the deadline): rolled back.
             let mut tx = self.pool.begin().await.map_err(unavailable)?;
             inserted(insert.execute(&mut *tx).await)?;
