@@ -21,8 +21,6 @@
 //! counted (`rampart_admin_auth_failures_total`); every revocation is logged
 //! with its kind, id and peer. Neither log carries the token.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
 use rampart_authn::revocation::{CredentialKind, Revocation, revocation_id};
@@ -136,31 +134,6 @@ fn authorized(token: &Secret, authorization: Option<&[u8]>) -> bool {
     let want = digest(&SHA256, token.expose());
     let got = digest(&SHA256, presented);
     verify_slices_are_equal(want.as_ref(), got.as_ref()).is_ok()
-}
-
-/// Refused admin tokens not yet logged, and when the last line was written:
-/// a client looping on the admin port must not write a log line a request
-/// (the counter metric still counts each).
-#[derive(Debug, Default)]
-pub(crate) struct RefusalLog {
-    last_logged_secs: AtomicU64,
-    unlogged: AtomicU64,
-}
-
-impl RefusalLog {
-    /// Notes one refusal at `now`; when a line is due (the first, then at most
-    /// one a minute), the refusals it stands for, this one included.
-    pub(crate) fn note(&self, now: u64) -> Option<u64> {
-        self.unlogged.fetch_add(1, Ordering::Relaxed);
-        let now = now.max(1);
-        let last = self.last_logged_secs.load(Ordering::Relaxed);
-        let due = last == 0 || now >= last.saturating_add(60);
-        (due && self
-            .last_logged_secs
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok())
-        .then(|| self.unlogged.swap(0, Ordering::Relaxed).max(1))
-    }
 }
 
 impl Adapters {

@@ -84,7 +84,8 @@ pub struct Adapters {
     revocations: Arc<RevocationList>,
     sync: Option<RevocationSync>,
     admin_token: Option<Secret>,
-    refused_admin_tokens: crate::admin::RefusalLog,
+    /// Refused admin tokens, logged once a minute (each is counted).
+    refused_admin_tokens: rampart_core::throttle::LogThrottle,
 }
 
 /// Constant-time equality (config time only, but no reason to leak either).
@@ -321,7 +322,7 @@ impl Adapters {
         self.clock.unix_secs()
     }
 
-    pub(crate) fn refused_admin_tokens(&self) -> &crate::admin::RefusalLog {
+    pub(crate) fn refused_admin_tokens(&self) -> &rampart_core::throttle::LogThrottle {
         &self.refused_admin_tokens
     }
 

@@ -24,6 +24,7 @@ pub mod phase;
 pub mod problem;
 pub mod secret;
 pub mod stage;
+pub mod throttle;
 pub mod time;
 
 pub use context::{AuditNotes, ClientCert, Identity, RequestCx, ResponseCx, TlsInfo, WafNotes};

@@ -404,16 +404,3 @@ async fn admin_revocations_reach_another_instance_through_redis() {
         "the other instance did not see the revocation within 1 s"
     );
 }
-
-#[test]
-fn refused_admin_tokens_are_logged_at_most_once_a_minute_with_their_count() {
-    let log = RefusalLog::default();
-    assert_eq!(log.note(1_000), Some(1));
-    assert_eq!(log.note(1_010), None);
-    assert_eq!(log.note(1_059), None);
-    // The line due a minute on stands for every refusal since the last one.
-    assert_eq!(log.note(1_060), Some(3));
-    assert_eq!(log.note(1_061), None);
-    // A clock at zero (or behind) still logs the first refusal.
-    assert_eq!(RefusalLog::default().note(0), Some(1));
-}

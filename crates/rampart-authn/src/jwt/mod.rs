@@ -98,19 +98,16 @@ pub struct JwtVerifier {
     max_token_bytes: usize,
     clock: Arc<dyn Clock>,
     cache: Option<Arc<verified_cache::VerifiedCache>>,
-    /// Per issuer: when (unix seconds + 1; 0 never) a token was last refused
-    /// for want of a `kid`, to warn at most once a minute.
-    kid_warned: Arc<[std::sync::atomic::AtomicU64]>,
+    /// Per issuer: tokens refused for want of a `kid`, warned of at most
+    /// once a minute.
+    kid_warned: Arc<[rampart_core::throttle::LogThrottle]>,
 }
 
 impl JwtVerifier {
     /// A verifier over these issuers. Installs jsonwebtoken's aws-lc-rs provider.
     pub fn new(issuers: Vec<Issuer>, max_token_bytes: usize, clock: Arc<dyn Clock>) -> Self {
         crate::install_crypto_provider();
-        let kid_warned = issuers
-            .iter()
-            .map(|_| std::sync::atomic::AtomicU64::new(0))
-            .collect();
+        let kid_warned = issuers.iter().map(|_| Default::default()).collect();
         Self {
             issuers,
             max_token_bytes,
@@ -237,19 +234,11 @@ impl JwtVerifier {
     /// rotation at a provider that omits `kid`, refusing every token. Says so
     /// at most once a minute per issuer.
     fn warn_kid_required(&self, index: usize, issuer: &Issuer) {
-        use std::sync::atomic::Ordering;
-        let Some(last) = self.kid_warned.get(index) else {
-            return;
-        };
-        let now = self.clock.unix_secs().saturating_add(1);
-        let previous = last.load(Ordering::Relaxed);
-        if previous != 0 && now < previous.saturating_add(60) {
-            return;
-        }
-        if last
-            .compare_exchange(previous, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-        {
+        let due = self
+            .kid_warned
+            .get(index)
+            .and_then(|throttle| throttle.note(self.clock.unix_secs()));
+        if due.is_some() {
             tracing::warn!(
                 target: "rampart::authn",
                 issuer = %issuer.issuer,
