@@ -98,57 +98,54 @@ pub async fn revoke_credential_with(
         _ => None,
     };
     let shown = revocation.id.escape_debug().to_string();
-    let publication = publish_once(config, SECTION, &revocation).await;
     let stored_text = format!("Marked API key {shown} revoked in the key store.\n");
-    let (output, warning) = match (publication, store) {
+    let store = match (publish_once(config, SECTION, &revocation).await, store) {
+        (Ok(()), store) => store.map(|(_, result)| result),
+        // Stored, not shared: say what that means, as `keys revoke` does.
         (Err(error), Some((key_store, Ok(KeyStoreRevocation::Revoked)))) => {
-            // Stored, not shared: say what that means, as `keys revoke` does.
             return Ok(published(stored_text, Err(error), key_store, &shown));
         }
         (Err(error), _) => return Err(error),
-        (Ok(()), store) => {
-            let kind = match args.kind {
-                CredentialKind::Jti => "token",
-                CredentialKind::ApiKey => "API key",
-            };
-            let until = if revocation.expires_at == u64::MAX {
-                "for good".to_string()
-            } else {
-                format!("until {}", time::format_rfc3339(revocation.expires_at))
-            };
-            let mut output = format!("Revoked {kind} {shown} on every instance ({until}).\n");
-            let warning = match store {
-                None => None,
-                Some((_, Ok(KeyStoreRevocation::Revoked))) => {
-                    output.push_str(&stored_text);
-                    None
-                }
-                Some((_, Ok(KeyStoreRevocation::UnknownKey))) => {
-                    output.push_str(&format!(
-                        "The key store has no key {shown}: the revocation is in the shared list only.\n"
-                    ));
-                    None
-                }
-                // Run where the store is not (a workstation, a CI job): the
-                // revocation reached every instance, which is what was asked.
-                Some((_, Err(AdapterError::NoKeyStore(path)))) => {
-                    output.push_str(&format!(
-                        "No key store at {} here: the revocation is in the shared list \
-                         only; run `rampart keys revoke {shown}` where the store is to \
-                         keep it across a restart of Redis without persistence.\n",
-                        path.display(),
-                    ));
-                    None
-                }
-                Some((_, Err(error))) => Some(format!(
-                    "API key {shown} is not marked revoked in the key store ({error}): the \
-                     revocation lives only in Redis and the running gateways' lists, and is \
-                     lost if they all restart with a Redis that does not persist it; retry, \
-                     or run `rampart keys revoke {shown}` where the store is"
-                )),
-            };
-            (output, warning)
+    };
+    let kind = match args.kind {
+        CredentialKind::Jti => "token",
+        CredentialKind::ApiKey => "API key",
+    };
+    let until = if revocation.expires_at == u64::MAX {
+        "for good".to_string()
+    } else {
+        format!("until {}", time::format_rfc3339(revocation.expires_at))
+    };
+    let mut output = format!("Revoked {kind} {shown} on every instance ({until}).\n");
+    let warning = match store {
+        None => None,
+        Some(Ok(KeyStoreRevocation::Revoked)) => {
+            output.push_str(&stored_text);
+            None
         }
+        Some(Ok(KeyStoreRevocation::UnknownKey)) => {
+            output.push_str(&format!(
+                "The key store has no key {shown}: the revocation is in the shared list only.\n"
+            ));
+            None
+        }
+        // Run where the store is not (a workstation, a CI job): the
+        // revocation reached every instance, which is what was asked.
+        Some(Err(AdapterError::NoKeyStore(path))) => {
+            output.push_str(&format!(
+                "No key store at {} here: the revocation is in the shared list \
+                 only; run `rampart keys revoke {shown}` where the store is to \
+                 keep it across a restart of Redis without persistence.\n",
+                path.display(),
+            ));
+            None
+        }
+        Some(Err(error)) => Some(format!(
+            "API key {shown} is not marked revoked in the key store ({error}): the \
+             revocation lives only in Redis and the running gateways' lists, and is \
+             lost if they all restart with a Redis that does not persist it; retry, \
+             or run `rampart keys revoke {shown}` where the store is"
+        )),
     };
     Ok(Outcome { output, warning })
 }
