@@ -111,19 +111,16 @@ where
             .await;
         return Ok(response);
     }
-    let known = matches!(request.uri().path(), "/healthz" | "/readyz" | "/metrics");
-    if !known {
-        return Ok(problem(NOT_FOUND));
-    }
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        // RFC 9110 15.5.6: a 405 says which methods the resource takes.
-        let mut response = problem(METHOD);
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return Ok(response);
-    }
+    let read = request.method() == Method::GET || request.method() == Method::HEAD;
     let response = match request.uri().path() {
+        "/healthz" | "/readyz" | "/metrics" if !read => {
+            // RFC 9110 15.5.6: a 405 says which methods the resource takes.
+            let mut response = problem(METHOD);
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            response
+        }
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n"),
         "/readyz"
             if !gateway.is_draining()
