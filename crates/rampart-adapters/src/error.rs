@@ -54,6 +54,14 @@ pub enum AdapterError {
     /// Redis failed or timed out.
     #[error("redis: {0}")]
     Redis(String),
+    /// A revocation reached neither the shared list nor the key store.
+    #[error("not revoked: {published}; nor marked in the key store: {stored}")]
+    NotRevoked {
+        /// Why the publication failed.
+        published: Box<AdapterError>,
+        /// Why the key store was not marked.
+        stored: String,
+    },
     /// The engine's configuration refused a section (e.g. the introspection
     /// client secret could not be loaded).
     #[error("{0}")]

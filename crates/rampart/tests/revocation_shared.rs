@@ -311,6 +311,21 @@ fn a_revocation_on_one_instance_reaches_the_other_within_a_second() {
             "port {port} still accepts the rotated key past its key cache"
         );
     }
+
+    // Redis down and a key id the store does not know (a typo): nothing was
+    // revoked anywhere, and the error says both, not only Redis's half.
+    let typo: String = carol_prefix.chars().rev().collect();
+    let out = Command::new(RAMPART)
+        .args(["revoke", "--config", first_config.to_str().unwrap()])
+        .args(["api_key", &typo])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("redis") && stderr.contains(&format!("has no API key {typo}")),
+        "{stderr}"
+    );
 }
 
 /// Polls the admin `/readyz` until it answers `want`, for at most `within`.

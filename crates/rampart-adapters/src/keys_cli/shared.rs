@@ -105,7 +105,21 @@ pub async fn revoke_credential_with(
         (Err(error), Some((key_store, Ok(KeyStoreRevocation::Revoked)))) => {
             return Ok(published(stored_text, Err(error), key_store, &shown));
         }
-        (Err(error), _) => return Err(error),
+        (Err(error), None) => return Err(error),
+        // Neither happened: the store's part must not be lost behind Redis's
+        // (a mistyped store path, a locked database, a mistyped key id).
+        (Err(error), Some((_, Ok(KeyStoreRevocation::UnknownKey)))) => {
+            return Err(AdapterError::NotRevoked {
+                published: Box::new(error),
+                stored: format!("it has no API key {shown}"),
+            });
+        }
+        (Err(error), Some((_, Err(store_error)))) => {
+            return Err(AdapterError::NotRevoked {
+                published: Box::new(error),
+                stored: store_error.to_string(),
+            });
+        }
     };
     let kind = match args.kind {
         CredentialKind::Jti => "token",
