@@ -142,6 +142,7 @@ where
             parts,
             body,
             Some(fields),
+            true,
         )
     };
     let mut slot = Box::pin(None);

@@ -124,12 +124,15 @@ impl OnBodyDone for AuditDraft {
 /// Serves one request. Never fails: every error becomes a problem response.
 /// The request comes as its head and body (not a `Request` made of them and
 /// taken apart here: two copies of the ~220-byte head per request).
+/// `admit: false` refuses it as overloaded (503, audited) without running
+/// anything: the connection has too many requests running already.
 pub async fn handle(
     gateway: Arc<Gateway>,
     conn: Arc<ConnInfo>,
     mut parts: Parts,
     body: InboundBody,
     fields: Option<RawFields>,
+    admit: bool,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
     let ts = crate::wall_clock::system_time_at(started);
@@ -191,7 +194,9 @@ pub async fn handle(
         held: None,
     });
 
-    draft.in_flight = runtime.in_flight.clone().try_acquire_owned().ok();
+    if admit {
+        draft.in_flight = runtime.in_flight.clone().try_acquire_owned().ok();
+    }
     let (host, host_header_ok) = host_of(&parts, view);
     let host = host.unwrap_or_default();
     let served = if draft.in_flight.is_some() {

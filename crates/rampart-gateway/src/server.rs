@@ -196,18 +196,19 @@ const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
 /// Streams an HTTP/2 connection may have open at once; also the most requests
 /// of one connection that may be running at once, counting those whose
-/// client reset the stream (they run on, see `serve_hyper`).
+/// client reset the stream (they run on, see `serve_hyper`); past it a
+/// request is refused as overloaded.
 const MAX_STREAMS: u32 = 256;
 
 /// A request's work: in a task of its own, or, past a connection's limit of
-/// running requests, in the connection's (cancelled with its stream).
+/// running requests, its refusal (503, audited), made in the connection's task.
 enum Work<F> {
     Spawned(
         tokio::task::JoinHandle<
             Result<http::Response<crate::body::ResponseBody>, std::convert::Infallible>,
         >,
     ),
-    Inline(F, Running),
+    Refused(F),
 }
 
 /// Counts a connection's running requests; the count drops when the request's
@@ -480,24 +481,32 @@ async fn serve_hyper<IO>(
             // recorded as abandoned. A reset stream no longer counts towards
             // the stream limit, so the connection's running requests are
             // counted here: past the limit (HEADERS and RST_STREAM in a
-            // loop) a request runs in the connection's task as before, and a
-            // reset cancels it, so reset requests cannot pile up.
-            let detach =
+            // loop) a request is refused as overloaded, audited and never
+            // forwarded, so reset requests cannot pile up at the upstream.
+            let admit =
                 running.fetch_add(1, std::sync::atomic::Ordering::AcqRel) < MAX_STREAMS as usize;
             let slot = Running(running.clone());
-            let work = handle(gateway.clone(), info.clone(), parts, body.into(), None);
-            let work = if detach {
+            let work = handle(
+                gateway.clone(),
+                info.clone(),
+                parts,
+                body.into(),
+                None,
+                admit,
+            );
+            let work = if admit {
                 Work::Spawned(tokio::spawn(async move {
                     let _slot = slot;
                     work.await
                 }))
             } else {
-                Work::Inline(work, slot)
+                drop(slot);
+                Work::Refused(work)
             };
             let watch = watch.clone();
             async move {
                 let response = match work {
-                    Work::Inline(work, _slot) => match work.await {
+                    Work::Refused(work) => match work.await {
                         Ok(response) => response,
                         Err(never) => match never {},
                     },

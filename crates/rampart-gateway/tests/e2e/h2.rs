@@ -337,3 +337,86 @@ async fn a_request_the_client_cancels_while_the_upstream_works_is_still_audited(
     assert_eq!(slow["status"], 200, "{slow}");
     assert!(slow["upstream_ms"].as_f64().unwrap() >= 400.0, "{slow}");
 }
+
+#[tokio::test]
+async fn streams_reset_in_a_loop_cannot_pile_up_running_requests() {
+    // A reset request runs on to its end (so that what the upstream did is
+    // audited), and a reset stream no longer counts towards the connection's
+    // stream limit. Without a cap of its own, a client resetting its streams
+    // in a loop would keep any number of upstream requests running. Past 256
+    // running requests on the connection, a request is refused (503), audited
+    // and never forwarded.
+    const SENT: usize = 320;
+    const CAP: usize = 256;
+    let upstream = Upstream::start().await;
+    let gw = start(&config_yaml(upstream.addr, "", "")).await;
+    let mut h2 = h2_sender(gw.addr).await;
+    for sent in 1..=CAP {
+        h2.ready().await.unwrap();
+        let pending = h2.send_request(
+            Request::get(format!("http://{}/slow/3000", gw.addr))
+                .body(Full::default())
+                .unwrap(),
+        );
+        // Reset it (drop the future) once the upstream has it.
+        let seen = async {
+            while upstream.paths().len() < sent {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        };
+        tokio::select! {
+            _ = pending => panic!("request {sent} was answered before its reset"),
+            _ = tokio::time::timeout(std::time::Duration::from_secs(5), seen) => {}
+        }
+        assert_eq!(
+            upstream.paths().len(),
+            sent,
+            "request {sent} never reached the upstream"
+        );
+    }
+    // The cap is reached: more requests are refused at once, not forwarded.
+    for _ in CAP..SENT {
+        let (status, headers, body) = send_h2(
+            &mut h2,
+            get(gw.addr, "/slow/3000").body(Full::default()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_problem(&headers, &body, "overloaded", 503);
+    }
+    assert_eq!(
+        upstream.paths().len(),
+        CAP,
+        "refused requests reached the upstream"
+    );
+    // The detached ones answer 3 s after they started; then the connection
+    // serves again, and every request has its record.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let records = gw.audit_records(SENT).await;
+    let count = |status: u64| {
+        records
+            .iter()
+            .filter(|r| r["path"] == "/slow/3000" && r["status"] == status)
+            .count()
+    };
+    assert_eq!(
+        count(200),
+        CAP,
+        "reset requests that ran on to their answer"
+    );
+    assert_eq!(count(503), SENT - CAP, "refusals past the cap");
+    let mut served = false;
+    for _ in 0..50 {
+        let (status, _, _) = send_h2(
+            &mut h2,
+            get(gw.addr, "/users/2").body(Full::default()).unwrap(),
+        )
+        .await;
+        if status == StatusCode::OK {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(served, "the connection never served again after the cap");
+}
