@@ -11,6 +11,10 @@ impl Config {
     ///   listener is plain HTTP, so the bearer token of `POST /revocations`
     ///   crosses the network in clear (and the endpoints are open to whoever
     ///   can reach the address).
+    /// - An API accepting tokens of several identity providers (JWT issuers,
+    ///   introspection) whose consumers share a namespace (the same
+    ///   `consumer_prefix`, or none): one's `sub` is another's user
+    ///   (`consumer_namespaces`).
     pub fn warnings(&self) -> Vec<ConfigError> {
         let mut warnings = Vec::new();
         let admin_token = self
@@ -30,6 +34,9 @@ impl Config {
                     self.admin_bind.ip()
                 ),
             ));
+        }
+        for (index, api) in self.apis.iter().enumerate() {
+            warnings.extend(crate::consumer_namespaces::warnings(self, index, api));
         }
         warnings
     }
