@@ -64,6 +64,20 @@ fn sources(authn: &AuthnConfig) -> Vec<Source<'_>> {
     sources
 }
 
+/// How many identity providers these sources are.
+fn providers(sources: &[&Source<'_>]) -> usize {
+    sources
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            !sources
+                .iter()
+                .take(*i)
+                .any(|earlier| earlier.same_provider(s))
+        })
+        .count()
+}
+
 /// The warnings of one API: one per namespace that two or more identity
 /// providers share.
 pub(crate) fn warnings(config: &Config, index: usize, api: &Api) -> Vec<ConfigError> {
@@ -82,17 +96,7 @@ pub(crate) fn warnings(config: &Config, index: usize, api: &Api) -> Vec<ConfigEr
             .iter()
             .filter(|other| other.prefix == source.prefix)
             .collect();
-        let providers = sharing
-            .iter()
-            .enumerate()
-            .filter(|(i, s)| {
-                !sharing
-                    .iter()
-                    .take(*i)
-                    .any(|earlier| earlier.same_provider(s))
-            })
-            .count();
-        if providers < 2 {
+        if providers(&sharing) < 2 {
             continue;
         }
         let labels: Vec<&str> = sharing.iter().map(|s| s.label.as_str()).collect();
@@ -117,6 +121,53 @@ pub(crate) fn warnings(config: &Config, index: usize, api: &Api) -> Vec<ConfigEr
                 labels.join(" and "),
             ),
         ));
+    }
+    warnings
+}
+
+/// The warnings of one API accepting tokens of several identity providers
+/// about its ownership rules (`owner`, `response_owner`) that compare a claim
+/// rather than the consumer: a claim is what its identity provider wrote,
+/// with no prefix, so a user of one whose `sub` names a user of another owns
+/// that user's objects whatever the consumer prefixes.
+pub(crate) fn ownership_warnings(config: &Config, index: usize, api: &Api) -> Vec<ConfigError> {
+    let (Some(authn), Some(authz)) = (&api.engines.authn, &api.engines.authz) else {
+        return Vec::new();
+    };
+    let sources = sources(&authn.value);
+    let all: Vec<&Source<'_>> = sources.iter().collect();
+    if providers(&all) < 2 {
+        return Vec::new();
+    }
+    let labels: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
+    let mut warnings = Vec::new();
+    for (key, rule) in &authz.value.operations {
+        let claims = [
+            ("owner", rule.owner.as_ref().map(|owner| &owner.claim)),
+            (
+                "response_owner",
+                rule.response_owner.as_ref().map(|owner| &owner.claim),
+            ),
+        ];
+        for (check, claim) in claims {
+            let Some(claim) = claim.filter(|claim| *claim != "consumer") else {
+                continue;
+            };
+            warnings.push(ConfigError::new(
+                &config.source,
+                authz.line(),
+                format!("apis[{index}].authz.operations[{key:?}].{check}.claim"),
+                format!(
+                    "compares the claim `{claim}` as each identity provider writes it, and \
+                     API `{}` accepts tokens of several ({}): a user of one whose `{claim}` \
+                     names a user of another owns that user's objects, whatever their \
+                     consumer_prefix; compare `claim: consumer`, with a consumer_prefix of \
+                     its own on each identity provider but one",
+                    api.name,
+                    labels.join(", "),
+                ),
+            ));
+        }
     }
     warnings
 }

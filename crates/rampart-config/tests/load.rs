@@ -763,3 +763,40 @@ fn identity_providers_in_namespaces_of_their_own_are_no_warning() {
     );
     assert_eq!(authn_warnings(&same), Vec::<String>::new());
 }
+
+#[test]
+fn ownership_comparing_a_claim_across_identity_providers_is_a_warning() {
+    // A claim has no prefix: `owner: {claim: sub}` gives the partner's
+    // `alice` the company's alice's objects whatever the consumer prefixes.
+    // Comparing the consumer (prefixed) tells them apart.
+    let authz = |claim: &str| {
+        format!(
+            "    authz:\n      operations:\n        \"GET /accounts/{{username}}\": {{owner: {{param: username{claim}}}}}\n        \"GET /orders/{{id}}\": {{response_owner: {{field: owner, claim: consumer}}}}\n"
+        )
+    };
+    let two = format!(
+        "      jwt:\n        issuers:\n{COMPANY}{}",
+        partner(", consumer_prefix: \"partner:\"")
+    );
+    let found = authn_warnings(&format!("{two}{}", authz("")));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with(
+            "/etc/rampart/test.yaml:12: apis[0].authz.operations[\"GET /accounts/{username}\"].owner.claim: compares the claim `sub` as each identity provider writes it"
+        ) && found[0].contains("jwt.issuers[0] (`https://idp.example`), jwt.issuers[1] (`https://partner.example`)")
+            && found[0].contains("claim: consumer"),
+        "{found:?}"
+    );
+    // The consumer: no warning; nor with one identity provider.
+    assert_eq!(
+        authn_warnings(&format!("{two}{}", authz(", claim: consumer"))),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        authn_warnings(&format!(
+            "      jwt:\n        issuers:\n{COMPANY}{}",
+            authz("")
+        )),
+        Vec::<String>::new()
+    );
+}
