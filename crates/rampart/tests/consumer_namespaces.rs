@@ -4,7 +4,8 @@
 //! `alice` must not own the company's alice's account. With
 //! `consumer_prefix: "partner:"` she is the consumer `partner:alice` (to the
 //! ownership check, and in the audit record); the company's `alice` still owns
-//! her account. Without a prefix `rampart serve` warns.
+//! her account. Without a prefix `rampart serve` warns, at start and on a
+//! reload.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -67,6 +68,8 @@ impl Idps {
 
 struct Gateway {
     port: u16,
+    admin: u16,
+    upstream: u16,
     dir: std::path::PathBuf,
     proc: Proc,
 }
@@ -104,15 +107,10 @@ fn write_jwks(dir: &Path, name: &str, issuer: &DevIssuer) {
     std::fs::write(dir.join(name), DevIssuer::jwks(&[issuer])).unwrap();
 }
 
-/// Starts the gateway: both issuers, `partner_more` added to the partner's
+/// The configuration: both issuers, `partner_more` added to the partner's
 /// entry; ownership of `/accounts/{username}` compared to the consumer.
-fn start(name: &str, idps: &Idps, partner_more: &str) -> Gateway {
-    let dir = temp_dir(name);
-    write_jwks(&dir, "company.jwks", &idps.company);
-    write_jwks(&dir, "partner.jwks", &idps.partner);
-    std::fs::write(dir.join("spec.yaml"), SPEC).unwrap();
-    let (port, admin) = (free_port(), free_port());
-    let config = format!(
+fn config(port: u16, admin: u16, upstream: u16, partner_more: &str) -> String {
+    format!(
         r#"listeners:
   - bind: 127.0.0.1:{port}
 admin:
@@ -131,13 +129,27 @@ apis:
     authz:
       operations:
         "GET /accounts/{{username}}": {{owner: {{param: username, claim: consumer}}}}
-"#,
-        upstream = upstream(),
-    );
+"#
+    )
+}
+
+/// Starts the gateway on [`config`].
+fn start(name: &str, idps: &Idps, partner_more: &str) -> Gateway {
+    let dir = temp_dir(name);
+    write_jwks(&dir, "company.jwks", &idps.company);
+    write_jwks(&dir, "partner.jwks", &idps.partner);
+    std::fs::write(dir.join("spec.yaml"), SPEC).unwrap();
+    let (port, admin, upstream) = (free_port(), free_port(), upstream());
     let path = dir.join("rampart.yaml");
-    std::fs::write(&path, config).unwrap();
+    std::fs::write(&path, config(port, admin, upstream, partner_more)).unwrap();
     let proc = serve(&dir, &path, port, "/accounts/x");
-    Gateway { port, dir, proc }
+    Gateway {
+        port,
+        admin,
+        upstream,
+        dir,
+        proc,
+    }
 }
 
 fn idps() -> Idps {
@@ -212,4 +224,38 @@ fn serve_warns_when_the_issuers_share_a_namespace() {
     );
     // Still served: a warning, not a refusal.
     assert_eq!(gateway.get(&idps, "company", "alice", "alice").status, 200);
+}
+
+#[test]
+fn a_reload_to_a_shared_namespace_is_warned_of_too() {
+    // The warning is not only for the first configuration: a reload that
+    // drops the partner's prefix says so as well (and is applied: a warning).
+    let idps = idps();
+    let gateway = start(
+        "namespaces-reload",
+        &idps,
+        r#", consumer_prefix: "partner:""#,
+    );
+    assert_eq!(gateway.get(&idps, "partner", "alice", "alice").status, 403);
+    assert!(!gateway.proc.stderr().contains("consumer_prefix"));
+    let shared = config(gateway.port, gateway.admin, gateway.upstream, "");
+    std::fs::write(gateway.dir.join("rampart.yaml"), shared).unwrap();
+    std::process::Command::new("kill")
+        .args(["-HUP", &gateway.proc.child.id().to_string()])
+        .status()
+        .unwrap();
+    let started = Instant::now();
+    while !gateway.proc.stderr().contains("set a consumer_prefix") {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no warning after the reload: {}",
+            gateway.proc.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        gateway.proc.stderr().contains("configuration reloaded"),
+        "{}",
+        gateway.proc.stderr()
+    );
 }
