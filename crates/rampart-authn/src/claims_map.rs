@@ -1,6 +1,11 @@
 //! Turning verified claims (from a JWT or an introspection response) into a
 //! [`rampart_core::Identity`]: which claim names the consumer, where scopes, roles
 //! and plan live. Claim names may be dotted paths (`realm_access.roles`).
+//!
+//! A claim like `sub` is unique only within its issuer (RFC 7519 §4.1.2, OpenID
+//! Connect Core §2): a source's `consumer_prefix` (`partner:`) is put in front of
+//! the consumer it names, so that the users of two identity providers are two
+//! sets of consumers.
 
 use rampart_core::Identity;
 use serde::Deserialize;
@@ -48,6 +53,33 @@ impl Default for ClaimMapping {
 }
 
 pub use rampart_core::context::claim_at;
+
+/// Longest `consumer_prefix`, in bytes.
+pub const MAX_CONSUMER_PREFIX_BYTES: usize = 64;
+
+/// Checks the `consumer_prefix` of a token source at `path` (the field's
+/// path): when given, not empty (leave it out for none: an empty prefix would
+/// look like a namespace of its own and be none), at most
+/// [`MAX_CONSUMER_PREFIX_BYTES`], and no control characters (the consumer goes
+/// into headers, logs and the audit record).
+pub fn validate_consumer_prefix(
+    path: &str,
+    prefix: Option<&str>,
+) -> Result<(), crate::config_error::ConfigError> {
+    let Some(prefix) = prefix else {
+        return Ok(());
+    };
+    let reason = if prefix.is_empty() {
+        "must not be empty (leave it out for no prefix)"
+    } else if prefix.len() > MAX_CONSUMER_PREFIX_BYTES {
+        "at most 64 bytes"
+    } else if prefix.chars().any(char::is_control) {
+        "must not contain control characters"
+    } else {
+        return Ok(());
+    };
+    Err(crate::config_error::invalid(path, reason))
+}
 
 /// Strings from a space-separated string or an array of strings; other shapes
 /// give nothing (a malformed scope claim grants nothing).
@@ -104,14 +136,21 @@ impl ClaimMapping {
         None
     }
 
-    /// The identity for these claims, or `None` without a consumer claim.
+    /// The identity for these claims, or `None` without a consumer claim. The
+    /// consumer is `consumer_prefix` (the source's, if it has one) followed by
+    /// the consumer claim; the claims themselves are kept as they are.
     pub fn identity(
         &self,
         method: &str,
         credential_id: Option<String>,
         claims: Map<String, Value>,
+        consumer_prefix: Option<&str>,
     ) -> Option<Identity> {
-        let consumer = self.consumer(&claims)?;
+        let named = self.consumer(&claims)?;
+        let consumer = match consumer_prefix {
+            Some(prefix) => format!("{prefix}{named}"),
+            None => named,
+        };
         let mut scopes = string_list(claim_at(&claims, &self.scopes));
         if scopes.is_empty() && self.scopes == "scope" {
             scopes = string_list(claims.get("scp"));
@@ -156,6 +195,7 @@ mod tests {
                 "jwt",
                 Some("j1".into()),
                 claims.as_object().cloned().unwrap(),
+                None,
             )
             .unwrap();
         assert_eq!(id.consumer, "svc");
@@ -223,12 +263,59 @@ mod tests {
     }
 
     #[test]
+    fn a_consumer_prefix_goes_in_front_of_the_consumer_and_leaves_the_claims() {
+        let mapping = ClaimMapping::default();
+        let claims = json!({"sub": "alice", "client_id": "web"});
+        let identity = |prefix| {
+            mapping
+                .identity("jwt", None, claims.as_object().cloned().unwrap(), prefix)
+                .unwrap()
+        };
+        let partner = identity(Some("partner:"));
+        assert_eq!(partner.consumer, "partner:alice");
+        assert_eq!(partner.claims["sub"], "alice");
+        // Without one, the consumer is the claim, as before.
+        assert_eq!(identity(None).consumer, "alice");
+        // No consumer claim, no identity, prefix or not.
+        let none = json!({"sub": 7});
+        assert!(
+            mapping
+                .identity("jwt", None, none.as_object().cloned().unwrap(), Some("p:"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_consumer_prefix_is_short_printable_and_not_empty() {
+        let check =
+            |prefix: &str| validate_consumer_prefix("jwt.issuers[1].consumer_prefix", Some(prefix));
+        assert!(validate_consumer_prefix("x", None).is_ok());
+        for good in ["partner:", "idp-2/", "é:", &"p".repeat(64)] {
+            assert!(check(good).is_ok(), "{good:?}");
+        }
+        for (bad, reason) in [
+            ("", "must not be empty"),
+            (&"p".repeat(65) as &str, "at most 64 bytes"),
+            ("partner\n", "control characters"),
+            ("a\u{7f}", "control characters"),
+            ("a\u{85}", "control characters"),
+            ("\t", "control characters"),
+        ] {
+            let err = check(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with("jwt.issuers[1].consumer_prefix: ") && err.contains(reason),
+                "{bad:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn no_consumer_no_identity_and_bad_shapes_grant_nothing() {
         let mapping = ClaimMapping::default();
         let claims = json!({"sub": 5, "scope": {"a": 1}});
         assert!(
             mapping
-                .identity("jwt", None, claims.as_object().cloned().unwrap())
+                .identity("jwt", None, claims.as_object().cloned().unwrap(), None)
                 .is_none()
         );
         assert!(string_list(Some(&json!({"a":1}))).is_empty());

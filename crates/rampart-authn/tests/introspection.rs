@@ -105,6 +105,53 @@ async fn active_token_passes_and_is_cached_until_exp() {
 }
 
 #[tokio::test]
+async fn a_consumer_prefix_names_the_consumer_in_the_providers_namespace() {
+    let (engine, server, _clock) = setup(json!({"consumer_prefix": "opaque:"}));
+    server.answer("tok-good", active(NOW + 60));
+    let claims = engine.check("tok-good").await.unwrap();
+    let id = engine.identity(&claims, "tok-good").unwrap();
+    assert_eq!(id.consumer, "opaque:bob");
+    assert_eq!(id.claims["sub"], "bob");
+    // From the cache too.
+    let claims = engine.check("tok-good").await.unwrap();
+    assert_eq!(
+        engine.identity(&claims, "tok-good").unwrap().consumer,
+        "opaque:bob"
+    );
+    assert_eq!(server.calls(), 1);
+}
+
+#[test]
+fn a_consumer_prefix_is_checked_and_named_by_its_field() {
+    let secret = temp_file("introspection-secret-prefix", b"s3cret");
+    let build = |prefix: &str| {
+        let cfg: IntrospectionConfig = serde_json::from_value(json!({
+            "endpoint": "https://idp.example/introspect", "client_id": "rampart",
+            "client_secret": {"file": secret}, "audiences": ["pets-api"],
+            "consumer_prefix": prefix,
+        }))
+        .unwrap();
+        let clock = Arc::new(ManualClock::at_secs(NOW));
+        cfg.build(
+            "authn.introspection",
+            Arc::new(FakeServer::default()),
+            clock,
+        )
+    };
+    for bad in ["", "opaque\u{0}", &"o".repeat(65)] {
+        let Err(err) = build(bad) else {
+            panic!("{bad:?} accepted");
+        };
+        assert!(
+            err.to_string()
+                .starts_with("authn.introspection.consumer_prefix: "),
+            "{err}"
+        );
+    }
+    assert!(build("opaque:").is_ok());
+}
+
+#[tokio::test]
 async fn cache_ttl_is_capped_by_config() {
     let (engine, server, clock) = setup(json!({"cache_max_ttl_seconds": 10}));
     server.answer("t", active(NOW + 3600));

@@ -724,6 +724,19 @@ fn config_errors_name_the_field() {
             json!({"jwks_max_key_age_seconds": 299}),
             "authn.jwt.issuers[0].jwks_max_key_age_seconds",
         ),
+        // A consumer prefix is short, printable and, when given, not empty.
+        (
+            json!({"consumer_prefix": ""}),
+            "authn.jwt.issuers[0].consumer_prefix",
+        ),
+        (
+            json!({"consumer_prefix": "p".repeat(65)}),
+            "authn.jwt.issuers[0].consumer_prefix",
+        ),
+        (
+            json!({"consumer_prefix": "partner\r\nx-admin: 1"}),
+            "authn.jwt.issuers[0].consumer_prefix",
+        ),
     ];
     for (extra, path) in cases {
         let err = config(extra)
@@ -760,6 +773,31 @@ fn config_errors_name_the_field() {
     }
     let unknown: Result<JwtConfig, _> = serde_json::from_value(json!({"issuers": [], "bogus": 1}));
     assert!(unknown.is_err());
+}
+
+#[tokio::test]
+async fn a_consumer_prefix_names_the_consumer_in_its_issuers_namespace() {
+    // `sub` is unique only within its issuer: with a prefix, a partner
+    // issuer's `alice` is `partner:alice`, not the `alice` of another issuer.
+    let s = setup_with(json!({"consumer_prefix": "partner:"}));
+    let verified = s.verifier.verify(&s.es.sign(&claims())).await.unwrap();
+    let identity = s.verifier.identity(verified).unwrap();
+    assert_eq!(identity.consumer, "partner:alice");
+    // The claims themselves are left as the issuer wrote them.
+    assert_eq!(identity.claims["sub"], "alice");
+    // From the verified-token cache too.
+    let verified = s.verifier.verify(&s.es.sign(&claims())).await.unwrap();
+    assert_eq!(
+        s.verifier.identity(verified).unwrap().consumer,
+        "partner:alice"
+    );
+    // With `client_id` naming the consumer (no `sub`) as well.
+    let service = patched(json!({"sub": null, "client_id": "billing"}));
+    let verified = s.verifier.verify(&s.es.sign(&service)).await.unwrap();
+    assert_eq!(
+        s.verifier.identity(verified).unwrap().consumer,
+        "partner:billing"
+    );
 }
 
 #[tokio::test]

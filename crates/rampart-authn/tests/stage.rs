@@ -192,6 +192,45 @@ async fn valid_jwt_sets_identity_and_forwards_only_gateway_headers() {
 }
 
 #[tokio::test]
+async fn each_identity_provider_names_its_consumers_in_its_own_namespace() {
+    // The company's issuer (no prefix), a partner's where anybody can
+    // register (`partner:`), and opaque tokens (`opaque:`). A `sub` is unique
+    // only within its issuer: the partner's `alice` is not the company's.
+    let partner = TestKey::ed25519("partner-1");
+    let w = world(json!({
+        "jwt": {"issuers": [
+            {"issuer": ISS, "audiences": [AUD], "algorithms": ["ES256"],
+             "jwks_url": "https://idp.example/jwks"},
+            {"issuer": "https://partner.example", "audiences": [AUD], "algorithms": ["EdDSA"],
+             "jwks_file": temp_file("partner-jwks", &common::jwks(&[&partner])),
+             "consumer_prefix": "partner:"}
+        ]},
+        "introspection": {"endpoint": "https://idp.example/introspect", "client_id": "r",
+                          "audiences": [AUD], "consumer_prefix": "opaque:",
+                          "client_secret": {"file": temp_file("stage-secret-ns", b"x")}},
+    }))
+    .await;
+    let mut from_partner = claims();
+    from_partner["iss"] = json!("https://partner.example");
+    for (token, consumer) in [
+        (w.es.sign(&claims()), "alice"),
+        (partner.sign(&from_partner), "partner:alice"),
+        ("opaque-good".to_string(), "opaque:carol"),
+    ] {
+        let mut cx = request(&[("authorization", &format!("Bearer {token}"))]);
+        assert_eq!(
+            run(&w.stage, &mut cx).await,
+            Verdict::Continue,
+            "{consumer}"
+        );
+        let id = cx.identity.as_ref().unwrap();
+        assert_eq!(id.consumer, consumer);
+        // What the upstream is told is the same consumer.
+        assert_eq!(cx.headers["x-rampart-consumer"], consumer);
+    }
+}
+
+#[tokio::test]
 async fn invalid_or_revoked_jwt_is_401_invalid_token() {
     let w = world(json!({})).await;
     let expired =

@@ -12,11 +12,13 @@
 //! [`json_schema`] publishes the schema of the file for editors.
 //!
 //! [`Config::warnings`] lists what is accepted but weakens the configuration
-//! (`warnings`).
+//! (`warnings`; `consumer_namespaces`: identity providers whose consumers
+//! share a namespace).
 //!
 //! Other modules: [`units`] parses durations and byte sizes, [`secret`] resolves
 //! `env:` and `file:` references.
 
+mod consumer_namespaces;
 pub mod error;
 pub mod located;
 pub mod raw;

@@ -11,6 +11,13 @@ impl Config {
     ///   listener is plain HTTP, so the bearer token of `POST /revocations`
     ///   crosses the network in clear (and the endpoints are open to whoever
     ///   can reach the address).
+    /// - An API accepting tokens of several identity providers (JWT issuers,
+    ///   introspection) whose consumers share a namespace (the same
+    ///   `consumer_prefix`, or none): one's `sub` is another's user
+    ///   (`consumer_namespaces`); and, in such an API with or without
+    ///   prefixes, an ownership rule comparing a claim rather than the
+    ///   consumer: a claim has no prefix, so the rule cannot tell the
+    ///   providers' users apart.
     pub fn warnings(&self) -> Vec<ConfigError> {
         let mut warnings = Vec::new();
         let admin_token = self
@@ -29,6 +36,12 @@ impl Config {
                      an SSH tunnel or a TLS-terminating proxy",
                     self.admin_bind.ip()
                 ),
+            ));
+        }
+        for (index, api) in self.apis.iter().enumerate() {
+            warnings.extend(crate::consumer_namespaces::warnings(self, index, api));
+            warnings.extend(crate::consumer_namespaces::ownership_warnings(
+                self, index, api,
             ));
         }
         warnings

@@ -649,3 +649,154 @@ fn an_admin_token_on_a_non_loopback_admin_bind_is_a_warning() {
     // Without a token there is no /revocations and nothing secret to leak.
     assert!(warnings(&config("0.0.0.0:9901", false)).is_empty());
 }
+
+/// The warnings of a configuration whose one API (`shop`) has this `authn`
+/// section (indented under `    authn:`).
+fn authn_warnings(authn: &str) -> Vec<String> {
+    let text = format!(
+        "listeners:\n  - bind: 127.0.0.1:8080\napis:\n  - name: shop\n    upstream: {{url: http://127.0.0.1:3000}}\n    authn:\n{authn}"
+    );
+    load_str(Path::new(FILE), &text)
+        .unwrap()
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+const COMPANY: &str = "        - {issuer: https://idp.example, audiences: [shop], algorithms: [EdDSA], jwks_url: https://idp.example/jwks}\n";
+
+fn partner(prefix: &str) -> String {
+    format!(
+        "        - {{issuer: https://partner.example, audiences: [shop], algorithms: [EdDSA], jwks_url: https://partner.example/jwks{prefix}}}\n"
+    )
+}
+
+fn introspection(more: &str) -> String {
+    format!(
+        "      introspection: {{endpoint: https://idp.example/introspect, client_id: shop, client_secret: env:SECRET, audiences: [shop]{more}}}\n"
+    )
+}
+
+#[test]
+fn two_identity_providers_sharing_a_consumer_namespace_is_a_warning() {
+    // A partner's `alice` would be the company's `alice`: same objects, same
+    // rate-limit buckets, same lock-out. Accepted (refusing would break
+    // running deployments), but said, naming the API and both issuers.
+    let found = authn_warnings(&format!(
+        "      jwt:\n        issuers:\n{COMPANY}{}",
+        partner("")
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    let warning = &found[0];
+    assert!(
+        warning
+            .starts_with("/etc/rampart/test.yaml:7: apis[0].authn: API `shop` accepts tokens of "),
+        "{warning}"
+    );
+    for part in [
+        "jwt.issuers[0] (`https://idp.example`)",
+        "jwt.issuers[1] (`https://partner.example`)",
+        "none has a consumer_prefix",
+        "set a consumer_prefix",
+        "cannot act as another's",
+    ] {
+        assert!(warning.contains(part), "{part}: {warning}");
+    }
+    // The same prefix on both is one namespace too.
+    let found = authn_warnings(&format!(
+        "      jwt:\n        issuers:\n{}{}",
+        COMPANY.replace('}', ", consumer_prefix: \"ext:\"}"),
+        partner(", consumer_prefix: \"ext:\"")
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("all have consumer_prefix `ext:`"),
+        "{found:?}"
+    );
+    // A JWT issuer and introspection of an unnamed issuer.
+    let found = authn_warnings(&format!(
+        "      jwt:\n        issuers:\n{COMPANY}{}",
+        introspection("")
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("jwt.issuers[0] (`https://idp.example`) and introspection"),
+        "{found:?}"
+    );
+    // Of three issuers, the two without a prefix share a namespace.
+    let third = "        - {issuer: https://third.example, audiences: [shop], algorithms: [EdDSA], jwks_url: https://third.example/jwks}\n";
+    let found = authn_warnings(&format!(
+        "      jwt:\n        issuers:\n{COMPANY}{}{third}",
+        partner(", consumer_prefix: \"partner:\"")
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains(
+            "jwt.issuers[0] (`https://idp.example`) and jwt.issuers[2] (`https://third.example`)"
+        ) && !found[0].contains("jwt.issuers[1]"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn identity_providers_in_namespaces_of_their_own_are_no_warning() {
+    // One issuer (beside API keys and client certificates, whose consumers
+    // the operator names): nothing to confuse.
+    let single = format!(
+        "      api_key: {{pepper: env:PEPPER}}\n      mtls: {{rules: [{{san: \"URI:spiffe://example.org/billing\", consumer: alice}}]}}\n      jwt:\n        issuers:\n{COMPANY}"
+    );
+    assert_eq!(authn_warnings(&single), Vec::<String>::new());
+    assert_eq!(authn_warnings(&introspection("")), Vec::<String>::new());
+    // A prefix on the partner: each has a namespace of its own.
+    let prefixed = format!(
+        "      jwt:\n        issuers:\n{COMPANY}{}{}",
+        partner(", consumer_prefix: \"partner:\""),
+        introspection(", consumer_prefix: \"opaque:\"")
+    );
+    assert_eq!(authn_warnings(&prefixed), Vec::<String>::new());
+    // Introspection of the same issuer as a JWT issuer is that identity
+    // provider (its opaque tokens), not another one.
+    let same = format!(
+        "      jwt:\n        issuers:\n{COMPANY}{}",
+        introspection(", issuer: https://idp.example")
+    );
+    assert_eq!(authn_warnings(&same), Vec::<String>::new());
+}
+
+#[test]
+fn ownership_comparing_a_claim_across_identity_providers_is_a_warning() {
+    // A claim has no prefix: `owner: {claim: sub}` gives the partner's
+    // `alice` the company's alice's objects whatever the consumer prefixes.
+    // Comparing the consumer (prefixed) tells them apart.
+    let authz = |claim: &str| {
+        format!(
+            "    authz:\n      operations:\n        \"GET /accounts/{{username}}\": {{owner: {{param: username{claim}}}}}\n        \"GET /orders/{{id}}\": {{response_owner: {{field: owner, claim: consumer}}}}\n"
+        )
+    };
+    let two = format!(
+        "      jwt:\n        issuers:\n{COMPANY}{}",
+        partner(", consumer_prefix: \"partner:\"")
+    );
+    let found = authn_warnings(&format!("{two}{}", authz("")));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with(
+            "/etc/rampart/test.yaml:12: apis[0].authz.operations[\"GET /accounts/{username}\"].owner.claim: compares the claim `sub` as each identity provider writes it"
+        ) && found[0].contains("jwt.issuers[0] (`https://idp.example`), jwt.issuers[1] (`https://partner.example`)")
+            && found[0].contains("claim: consumer"),
+        "{found:?}"
+    );
+    // The consumer: no warning; nor with one identity provider.
+    assert_eq!(
+        authn_warnings(&format!("{two}{}", authz(", claim: consumer"))),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        authn_warnings(&format!(
+            "      jwt:\n        issuers:\n{COMPANY}{}",
+            authz("")
+        )),
+        Vec::<String>::new()
+    );
+}

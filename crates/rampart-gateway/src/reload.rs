@@ -66,6 +66,11 @@ impl Gateway {
         drop(listeners);
         metrics::counter!("rampart_config_reloads_total", "result" => "ok").increment(1);
         tracing::info!(config = %self.config_path.display(), "configuration reloaded");
+        // Accepted but weakening, as at start: a reload may add what is warned of
+        // (a second identity provider, say).
+        for warning in self.runtime().config.warnings() {
+            tracing::warn!("{warning}");
+        }
         Ok(())
     }
 }

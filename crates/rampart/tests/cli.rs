@@ -230,6 +230,41 @@ fn check_warns_of_an_admin_token_on_a_non_loopback_admin_listener() {
 }
 
 #[test]
+fn check_warns_of_identity_providers_sharing_a_consumer_namespace() {
+    // Two issuers, neither with a consumer_prefix: a partner's `alice` would
+    // be the company's. Accepted, said; a prefix on one of them silences it,
+    // and a prefix that is not one is refused with its field.
+    let dir = temp_dir("consumer-namespaces");
+    for name in ["company.key", "partner.key"] {
+        std::fs::write(dir.join(name), format!("{name}-0123456789abcdef0123456789")).unwrap();
+    }
+    let yaml = |partner: &str| {
+        format!(
+            "{ONE_API}    authn:\n      jwt:\n        issuers:\n          - {{issuer: https://idp.example, audiences: [a], algorithms: [HS256], hs256_secret: file:company.key}}\n          - {{issuer: https://partner.example, audiences: [a], algorithms: [HS256], hs256_secret: file:partner.key{partner}}}\n"
+        )
+    };
+    let (code, stderr) = check(&dir, "shared.yaml", &yaml(""));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("WARN")
+            && stderr.contains("shared.yaml:7: apis[0].authn: API `a` accepts tokens of jwt.issuers[0] (`https://idp.example`) and jwt.issuers[1] (`https://partner.example`)")
+            && stderr.contains("consumer_prefix"),
+        "{stderr}"
+    );
+    let (code, stderr) = check(&dir, "apart.yaml", &yaml(", consumer_prefix: \"partner:\""));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("WARN"), "{stderr}");
+    let (code, stderr) = check(&dir, "empty.yaml", &yaml(", consumer_prefix: \"\""));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "empty.yaml:7: apis[0].authn.jwt.issuers[1].consumer_prefix: must not be empty"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn an_unusable_worker_count_is_an_error_not_a_panic() {
     let dir = temp_dir("workers");
     let path = dir.join("good.yaml");

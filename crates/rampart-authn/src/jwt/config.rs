@@ -105,6 +105,12 @@ pub struct JwtIssuerConfig {
     /// How claims map to the identity.
     #[serde(default)]
     pub claims: ClaimMapping,
+    /// Put in front of the consumer this issuer's tokens name (`partner:` makes
+    /// `sub: alice` the consumer `partner:alice`): a `sub` is unique only within
+    /// its issuer, so with several issuers, give each but one a prefix of its
+    /// own. At most 64 bytes, no control characters. Default: none.
+    #[serde(default)]
+    pub consumer_prefix: Option<String>,
 }
 
 fn default_leeway() -> u64 {
@@ -272,6 +278,10 @@ impl JwtIssuerConfig {
             return Err(invalid(path, "no key source"));
         };
         self.claims.validate(&format!("{path}.claims"))?;
+        crate::claims_map::validate_consumer_prefix(
+            &format!("{path}.consumer_prefix"),
+            self.consumer_prefix.as_deref(),
+        )?;
         Ok(Issuer {
             issuer: self.issuer.clone(),
             algorithms: self.algorithms.iter().map(|a| a.algorithm()).collect(),
@@ -285,6 +295,7 @@ impl JwtIssuerConfig {
                 required: self.required_claims.clone(),
             },
             mapping: self.claims.clone(),
+            consumer_prefix: self.consumer_prefix.clone(),
             allow_missing_kid: self.allow_missing_kid,
         })
     }

@@ -62,6 +62,8 @@ pub struct Issuer {
     pub rules: ClaimRules,
     /// How claims become an identity.
     pub mapping: ClaimMapping,
+    /// Put in front of the consumer its tokens name (its users' namespace).
+    pub consumer_prefix: Option<String>,
     /// Whether a token not bound to a key by its `kid` (none, or one no key
     /// has) is tried against every key that could have signed it; when false
     /// it verifies only when a single key could have.
@@ -247,16 +249,17 @@ impl JwtVerifier {
         }
     }
 
-    /// The identity a verified token carries (`credential_id` = its `jti`).
+    /// The identity a verified token carries (`credential_id` = its `jti`;
+    /// the consumer in its issuer's namespace, `consumer_prefix`).
     pub fn identity(&self, token: VerifiedToken) -> Result<Identity, JwtError> {
-        let mapping = self
+        let issuer = self
             .issuers
             .get(token.issuer_index)
-            .map(|issuer| &issuer.mapping)
             .ok_or(JwtError::UnknownIssuer)?;
         let jti = token.jti().map(str::to_owned);
-        mapping
-            .identity("jwt", jti, token.claims)
+        issuer
+            .mapping
+            .identity("jwt", jti, token.claims, issuer.consumer_prefix.as_deref())
             .ok_or_else(|| JwtError::MissingClaim("sub".into()))
     }
 }
