@@ -50,6 +50,10 @@ pub enum GatewayError {
     /// Too many requests in flight, or shutting down.
     #[error("overloaded")]
     Overloaded,
+    /// Too many requests running on one HTTP/2 connection (streams its client
+    /// reset while their requests run on).
+    #[error("connection overloaded")]
+    ConnectionOverloaded,
 }
 
 /// Problem types of the gateway's own causes.
@@ -85,6 +89,9 @@ pub mod types {
         ProblemType::new("upstream-timeout", 504, "Gateway Timeout");
     /// 503.
     pub const OVERLOADED: ProblemType = ProblemType::new("overloaded", 503, "Service Unavailable");
+    /// 503: one HTTP/2 connection has too many requests running.
+    pub const CONNECTION_OVERLOADED: ProblemType =
+        ProblemType::new("connection-overloaded", 503, "Service Unavailable");
 }
 
 impl GatewayError {
@@ -103,6 +110,10 @@ impl GatewayError {
             GatewayError::UpstreamTimeout => types::UPSTREAM_TIMEOUT,
             GatewayError::Overloaded => {
                 return Problem::new(types::OVERLOADED)
+                    .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            GatewayError::ConnectionOverloaded => {
+                return Problem::new(types::CONNECTION_OVERLOADED)
                     .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
         };

@@ -124,8 +124,8 @@ impl OnBodyDone for AuditDraft {
 /// Serves one request. Never fails: every error becomes a problem response.
 /// The request comes as its head and body (not a `Request` made of them and
 /// taken apart here: two copies of the ~220-byte head per request).
-/// `admit: false` refuses it as overloaded (503, audited) without running
-/// anything: the connection has too many requests running already.
+/// `admit: false` refuses it (503 `connection-overloaded`, audited) without
+/// running anything: its connection has too many requests running already.
 pub async fn handle(
     gateway: Arc<Gateway>,
     conn: Arc<ConnInfo>,
@@ -223,7 +223,12 @@ pub async fn handle(
         Box::into_pin(boxed).await
     } else {
         Err(Refusal {
-            problem: GatewayError::Overloaded.problem(),
+            problem: if admit {
+                GatewayError::Overloaded
+            } else {
+                GatewayError::ConnectionOverloaded
+            }
+            .problem(),
             cx: None,
             decision: Decision::Deny,
             request_id,

@@ -194,11 +194,17 @@ impl Server {
 /// hyper's HTTP/1 header-count limit when none is set.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
-/// Streams an HTTP/2 connection may have open at once; also the most requests
-/// of one connection that may be running at once, counting those whose
-/// client reset the stream (they run on, see `serve_hyper`); past it a
-/// request is refused as overloaded.
+/// Streams an HTTP/2 connection may have open at once.
 const MAX_STREAMS: u32 = 256;
+
+/// The most requests of one HTTP/2 connection that may be running at once,
+/// counting those whose client reset the stream (they run on, see
+/// `serve_hyper`); past it a request is refused (503 `connection-overloaded`).
+/// Twice the streams: a front proxy multiplexing many users, some of whom
+/// give up on a slow upstream, is not refused while the requests they left
+/// finish; a client resetting streams in a loop still cannot keep more than
+/// this many upstream requests running.
+const MAX_RUNNING: usize = 2 * MAX_STREAMS as usize;
 
 /// A request's work: in a task of its own, or, past a connection's limit of
 /// running requests, its refusal (503, audited), made in the connection's task.
@@ -481,10 +487,9 @@ async fn serve_hyper<IO>(
             // recorded as abandoned. A reset stream no longer counts towards
             // the stream limit, so the connection's running requests are
             // counted here: past the limit (HEADERS and RST_STREAM in a
-            // loop) a request is refused as overloaded, audited and never
+            // loop) a request is refused (503), audited and never
             // forwarded, so reset requests cannot pile up at the upstream.
-            let admit =
-                running.fetch_add(1, std::sync::atomic::Ordering::AcqRel) < MAX_STREAMS as usize;
+            let admit = running.fetch_add(1, std::sync::atomic::Ordering::AcqRel) < MAX_RUNNING;
             let slot = Running(running.clone());
             let work = handle(
                 gateway.clone(),

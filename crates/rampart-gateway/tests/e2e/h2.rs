@@ -343,11 +343,11 @@ async fn streams_reset_in_a_loop_cannot_pile_up_running_requests() {
     // A reset request runs on to its end (so that what the upstream did is
     // audited), and a reset stream no longer counts towards the connection's
     // stream limit. Without a cap of its own, a client resetting its streams
-    // in a loop would keep any number of upstream requests running. Past 256
+    // in a loop would keep any number of upstream requests running. Past 512
     // running requests on the connection, a request is refused (503), audited
     // and never forwarded.
-    const SENT: usize = 320;
-    const CAP: usize = 256;
+    const SENT: usize = 540;
+    const CAP: usize = 512;
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(upstream.addr, "", "")).await;
     let mut h2 = h2_sender(gw.addr).await;
@@ -382,7 +382,8 @@ async fn streams_reset_in_a_loop_cannot_pile_up_running_requests() {
         )
         .await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_problem(&headers, &body, "overloaded", 503);
+        assert_problem(&headers, &body, "connection-overloaded", 503);
+        assert_eq!(headers["retry-after"], "1");
     }
     assert_eq!(
         upstream.paths().len(),
