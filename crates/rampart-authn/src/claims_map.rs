@@ -81,6 +81,41 @@ pub fn validate_consumer_prefix(
     Err(crate::config_error::invalid(path, reason))
 }
 
+/// For each token source of an API, in order, from their `consumer_prefix`es
+/// (`None`: unset, the empty namespace): the prefixes of the others that
+/// extend its own, shortest only (`p:` covers `p:x:`). A source without
+/// prefix gets every other one; `p:` beside `p:x:` gets `p:x:`; equal
+/// prefixes are one namespace, and none of each other's.
+pub fn foreign_prefixes(prefixes: &[Option<&str>]) -> Vec<Vec<String>> {
+    let all: Vec<&str> = prefixes.iter().map(|p| p.unwrap_or_default()).collect();
+    all.iter()
+        .map(|own| {
+            let longer: Vec<&str> = all
+                .iter()
+                .copied()
+                .filter(|p| p.len() > own.len() && p.starts_with(own))
+                .collect();
+            let mut shortest: Vec<String> = longer
+                .iter()
+                .filter(|p| !longer.iter().any(|q| q.len() < p.len() && p.starts_with(q)))
+                .map(|p| (*p).to_owned())
+                .collect();
+            shortest.sort();
+            shortest.dedup();
+            shortest
+        })
+        .collect()
+}
+
+/// Whether `consumer` (a source's prefix and claim) is in the namespace of
+/// another source: it starts with one of the source's
+/// [`foreign_prefixes`]. Nothing to compare for the usual single source.
+pub fn in_foreign_namespace(consumer: &str, foreign: &[String]) -> bool {
+    foreign
+        .iter()
+        .any(|prefix| consumer.starts_with(prefix.as_str()))
+}
+
 /// Strings from a space-separated string or an array of strings; other shapes
 /// give nothing (a malformed scope claim grants nothing).
 pub fn string_list(value: Option<&Value>) -> Vec<String> {
@@ -307,6 +342,50 @@ mod tests {
                 "{bad:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn each_source_gets_the_other_namespaces_nested_in_its_own() {
+        // One source, or equal prefixes (two unset): nothing to refuse.
+        assert_eq!(foreign_prefixes(&[None]), vec![Vec::<String>::new()]);
+        assert_eq!(
+            foreign_prefixes(&[None, None]),
+            vec![vec![], Vec::<String>::new()]
+        );
+        assert_eq!(
+            foreign_prefixes(&[Some("p:"), Some("p:")]),
+            vec![vec![], Vec::<String>::new()]
+        );
+        // Unset beside prefixes: every other prefix; a prefixed source,
+        // nothing of the unset one's.
+        assert_eq!(
+            foreign_prefixes(&[None, Some("partner:"), Some("opaque:")]),
+            vec![
+                vec!["opaque:".to_string(), "partner:".to_string()],
+                vec![],
+                vec![]
+            ]
+        );
+        // Nested: `p:` refuses `p:x:`, `p:x:` nothing; the unset one only
+        // the shortest (`p:` covers `p:x:`).
+        assert_eq!(
+            foreign_prefixes(&[Some("p:"), Some("p:x:"), None]),
+            vec![vec!["p:x:".to_string()], vec![], vec!["p:".to_string()]]
+        );
+        // Different prefixes, none in the other: nothing.
+        assert_eq!(
+            foreign_prefixes(&[Some("a:"), Some("b:")]),
+            vec![vec![], Vec::<String>::new()]
+        );
+    }
+
+    #[test]
+    fn a_consumer_in_a_foreign_namespace_is_told() {
+        let foreign = vec!["partner:".to_string()];
+        assert!(in_foreign_namespace("partner:alice", &foreign));
+        assert!(!in_foreign_namespace("alice", &foreign));
+        assert!(!in_foreign_namespace("partner", &foreign));
+        assert!(!in_foreign_namespace("partner:alice", &[]));
     }
 
     #[test]

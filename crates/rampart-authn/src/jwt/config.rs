@@ -296,6 +296,7 @@ impl JwtIssuerConfig {
             },
             mapping: self.claims.clone(),
             consumer_prefix: self.consumer_prefix.clone(),
+            foreign_prefixes: Vec::new(),
             allow_missing_kid: self.allow_missing_kid,
         })
     }
