@@ -60,8 +60,11 @@ pub const MAX_CONSUMER_PREFIX_BYTES: usize = 64;
 /// Checks the `consumer_prefix` of a token source at `path` (the field's
 /// path): when given, not empty (leave it out for none: an empty prefix would
 /// look like a namespace of its own and be none), at most
-/// [`MAX_CONSUMER_PREFIX_BYTES`], and no control characters (the consumer goes
-/// into headers, logs and the audit record).
+/// [`MAX_CONSUMER_PREFIX_BYTES`], no control characters (the consumer goes
+/// into headers, logs and the audit record), and no `/` or `\`: a consumer
+/// holding one can never equal a path parameter (one decoding to several
+/// segments is refused, `authz-ambiguous-parameter`), so ownership by the
+/// consumer would lock every user of the source out.
 pub fn validate_consumer_prefix(
     path: &str,
     prefix: Option<&str>,
@@ -75,6 +78,8 @@ pub fn validate_consumer_prefix(
         "at most 64 bytes"
     } else if prefix.chars().any(char::is_control) {
         "must not contain control characters"
+    } else if prefix.contains(['/', '\\']) {
+        "must not contain `/` or `\\` (a consumer holding one never equals a path parameter)"
     } else {
         return Ok(());
     };
@@ -325,7 +330,7 @@ mod tests {
         let check =
             |prefix: &str| validate_consumer_prefix("jwt.issuers[1].consumer_prefix", Some(prefix));
         assert!(validate_consumer_prefix("x", None).is_ok());
-        for good in ["partner:", "idp-2/", "é:", &"p".repeat(64)] {
+        for good in ["partner:", "idp-2.", "é:", "urn:idp:", &"p".repeat(64)] {
             assert!(check(good).is_ok(), "{good:?}");
         }
         for (bad, reason) in [
@@ -335,6 +340,10 @@ mod tests {
             ("a\u{7f}", "control characters"),
             ("a\u{85}", "control characters"),
             ("\t", "control characters"),
+            // A consumer holding a `/` never equals a path parameter: owners
+            // compared to the consumer would all be locked out.
+            ("idp-2/", "must not contain `/` or `\\`"),
+            ("idp\\2:", "must not contain `/` or `\\`"),
         ] {
             let err = check(bad).unwrap_err().to_string();
             assert!(

@@ -158,8 +158,10 @@ pub struct IntrospectionConfig {
     pub claims: ClaimMapping,
     /// Put in front of the consumer the answers name (`partner:` makes
     /// `sub: alice` the consumer `partner:alice`), as for a JWT issuer: with
-    /// JWT issuers beside it, keeps this identity provider's users apart from
-    /// theirs. At most 64 bytes, no control characters. Default: none.
+    /// JWT issuers of other identity providers beside it, keeps this one's
+    /// users apart from theirs (with one of theirs, `issuer` equal, use the
+    /// same prefix). Adding one renames the consumers. At most 64 bytes, no
+    /// control characters, no `/` or `\`. Default: none.
     #[serde(default)]
     pub consumer_prefix: Option<String>,
 }
