@@ -60,8 +60,11 @@ pub const MAX_CONSUMER_PREFIX_BYTES: usize = 64;
 /// Checks the `consumer_prefix` of a token source at `path` (the field's
 /// path): when given, not empty (leave it out for none: an empty prefix would
 /// look like a namespace of its own and be none), at most
-/// [`MAX_CONSUMER_PREFIX_BYTES`], and no control characters (the consumer goes
-/// into headers, logs and the audit record).
+/// [`MAX_CONSUMER_PREFIX_BYTES`], no control characters (the consumer goes
+/// into headers, logs and the audit record), and no `/` or `\`: a consumer
+/// holding one can never equal a path parameter (one decoding to several
+/// segments is refused, `authz-ambiguous-parameter`), so ownership by the
+/// consumer would lock every user of the source out.
 pub fn validate_consumer_prefix(
     path: &str,
     prefix: Option<&str>,
@@ -75,10 +78,47 @@ pub fn validate_consumer_prefix(
         "at most 64 bytes"
     } else if prefix.chars().any(char::is_control) {
         "must not contain control characters"
+    } else if prefix.contains(['/', '\\']) {
+        "must not contain `/` or `\\` (a consumer holding one never equals a path parameter)"
     } else {
         return Ok(());
     };
     Err(crate::config_error::invalid(path, reason))
+}
+
+/// For each token source of an API, in order, from their `consumer_prefix`es
+/// (`None`: unset, the empty namespace): the prefixes of the others that
+/// extend its own, shortest only (`p:` covers `p:x:`). A source without
+/// prefix gets every other one; `p:` beside `p:x:` gets `p:x:`; equal
+/// prefixes are one namespace, and none of each other's.
+pub fn foreign_prefixes(prefixes: &[Option<&str>]) -> Vec<Vec<String>> {
+    let all: Vec<&str> = prefixes.iter().map(|p| p.unwrap_or_default()).collect();
+    all.iter()
+        .map(|own| {
+            let longer: Vec<&str> = all
+                .iter()
+                .copied()
+                .filter(|p| p.len() > own.len() && p.starts_with(own))
+                .collect();
+            let mut shortest: Vec<String> = longer
+                .iter()
+                .filter(|p| !longer.iter().any(|q| q.len() < p.len() && p.starts_with(q)))
+                .map(|p| (*p).to_owned())
+                .collect();
+            shortest.sort();
+            shortest.dedup();
+            shortest
+        })
+        .collect()
+}
+
+/// Whether `consumer` (a source's prefix and claim) is in the namespace of
+/// another source: it starts with one of the source's
+/// [`foreign_prefixes`]. Nothing to compare for the usual single source.
+pub fn in_foreign_namespace(consumer: &str, foreign: &[String]) -> bool {
+    foreign
+        .iter()
+        .any(|prefix| consumer.starts_with(prefix.as_str()))
 }
 
 /// Strings from a space-separated string or an array of strings; other shapes
@@ -290,7 +330,7 @@ mod tests {
         let check =
             |prefix: &str| validate_consumer_prefix("jwt.issuers[1].consumer_prefix", Some(prefix));
         assert!(validate_consumer_prefix("x", None).is_ok());
-        for good in ["partner:", "idp-2/", "é:", &"p".repeat(64)] {
+        for good in ["partner:", "idp-2.", "é:", "urn:idp:", &"p".repeat(64)] {
             assert!(check(good).is_ok(), "{good:?}");
         }
         for (bad, reason) in [
@@ -300,6 +340,10 @@ mod tests {
             ("a\u{7f}", "control characters"),
             ("a\u{85}", "control characters"),
             ("\t", "control characters"),
+            // A consumer holding a `/` never equals a path parameter: owners
+            // compared to the consumer would all be locked out.
+            ("idp-2/", "must not contain `/` or `\\`"),
+            ("idp\\2:", "must not contain `/` or `\\`"),
         ] {
             let err = check(bad).unwrap_err().to_string();
             assert!(
@@ -307,6 +351,50 @@ mod tests {
                 "{bad:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn each_source_gets_the_other_namespaces_nested_in_its_own() {
+        // One source, or equal prefixes (two unset): nothing to refuse.
+        assert_eq!(foreign_prefixes(&[None]), vec![Vec::<String>::new()]);
+        assert_eq!(
+            foreign_prefixes(&[None, None]),
+            vec![vec![], Vec::<String>::new()]
+        );
+        assert_eq!(
+            foreign_prefixes(&[Some("p:"), Some("p:")]),
+            vec![vec![], Vec::<String>::new()]
+        );
+        // Unset beside prefixes: every other prefix; a prefixed source,
+        // nothing of the unset one's.
+        assert_eq!(
+            foreign_prefixes(&[None, Some("partner:"), Some("opaque:")]),
+            vec![
+                vec!["opaque:".to_string(), "partner:".to_string()],
+                vec![],
+                vec![]
+            ]
+        );
+        // Nested: `p:` refuses `p:x:`, `p:x:` nothing; the unset one only
+        // the shortest (`p:` covers `p:x:`).
+        assert_eq!(
+            foreign_prefixes(&[Some("p:"), Some("p:x:"), None]),
+            vec![vec!["p:x:".to_string()], vec![], vec!["p:".to_string()]]
+        );
+        // Different prefixes, none in the other: nothing.
+        assert_eq!(
+            foreign_prefixes(&[Some("a:"), Some("b:")]),
+            vec![vec![], Vec::<String>::new()]
+        );
+    }
+
+    #[test]
+    fn a_consumer_in_a_foreign_namespace_is_told() {
+        let foreign = vec!["partner:".to_string()];
+        assert!(in_foreign_namespace("partner:alice", &foreign));
+        assert!(!in_foreign_namespace("alice", &foreign));
+        assert!(!in_foreign_namespace("partner", &foreign));
+        assert!(!in_foreign_namespace("partner:alice", &[]));
     }
 
     #[test]

@@ -10,9 +10,9 @@ use serde::Deserialize;
 use crate::apikey::{ApiKeyConfig, KeyStore};
 use crate::clock::Clock;
 use crate::config_error::{ConfigError, invalid};
-use crate::introspection::{IntrospectionConfig, Introspector};
-use crate::jwt::JwtConfig;
+use crate::introspection::{Introspection, IntrospectionConfig, Introspector};
 use crate::jwt::config::JwksSourceFactory;
+use crate::jwt::{JwtConfig, JwtVerifier};
 use crate::mtls::MtlsConfig;
 use crate::revocation::RevocationList;
 use crate::stage::{AuthnStage, Forwarding};
@@ -151,7 +151,44 @@ impl AuthnConfig {
         config
     }
 
-    /// Validates the section into the stage. `path` is the section's field path.
+    /// Gives each token source (JWT issuer, introspection) the prefixes of
+    /// the others' namespaces nested in its own
+    /// ([`crate::claims_map::foreign_prefixes`]): without prefix, a source
+    /// whose `sub` is `partner:alice` would name the user `alice` of the
+    /// source with `consumer_prefix: "partner:"`; such tokens are refused.
+    fn namespaces(
+        &self,
+        mut jwt: Option<JwtVerifier>,
+        mut introspection: Option<Introspection>,
+    ) -> (Option<JwtVerifier>, Option<Introspection>) {
+        let mut prefixes: Vec<Option<&str>> = self
+            .jwt
+            .iter()
+            .flat_map(|jwt| jwt.issuers.iter())
+            .map(|issuer| issuer.consumer_prefix.as_deref())
+            .collect();
+        let issuers = prefixes.len();
+        if let Some(cfg) = &self.introspection {
+            prefixes.push(cfg.consumer_prefix.as_deref());
+        }
+        for (index, foreign) in crate::claims_map::foreign_prefixes(&prefixes)
+            .into_iter()
+            .enumerate()
+        {
+            if index < issuers {
+                if let Some(jwt) = jwt.as_mut() {
+                    jwt.set_foreign_prefixes(index, foreign);
+                }
+            } else if let Some(introspection) = introspection.as_mut() {
+                introspection.set_foreign_prefixes(foreign);
+            }
+        }
+        (jwt, introspection)
+    }
+
+    /// Validates the section into the stage. `path` is the section's field
+    /// path. Each token source refuses consumers in another's namespace
+    /// (see `namespaces`).
     pub fn build(&self, path: &str, deps: &AuthnDeps) -> Result<AuthnStage, ConfigError> {
         let any = self.api_key.is_some()
             || self.jwt.is_some()
@@ -197,6 +234,7 @@ impl AuthnConfig {
             }
             None => None,
         };
+        let (jwt, introspection) = self.namespaces(jwt, introspection);
         let mtls = match &self.mtls {
             Some(cfg) => Some(cfg.build(&format!("{path}.mtls"))?),
             None => None,

@@ -65,6 +65,11 @@ pub enum IntrospectionError {
     /// Active but no consumer claim.
     #[error("no consumer claim")]
     NoConsumer,
+    /// Active, but the consumer it names (with `consumer_prefix`) starts
+    /// with the `consumer_prefix` of another token source of the API: it
+    /// would be a user of that identity provider.
+    #[error("consumer in another identity provider's namespace")]
+    ConsumerOutsideNamespace,
     /// The endpoint could not be reached (fail closed).
     #[error("introspection unavailable")]
     Unavailable,
@@ -81,6 +86,9 @@ impl IntrospectionError {
             IntrospectionError::WrongAudience => "introspection-wrong-audience",
             IntrospectionError::InvalidResponse => "introspection-invalid-response",
             IntrospectionError::NoConsumer => "introspection-no-consumer",
+            IntrospectionError::ConsumerOutsideNamespace => {
+                "introspection-consumer-outside-namespace"
+            }
             IntrospectionError::Unavailable => "introspection-unavailable",
         }
     }
@@ -96,7 +104,8 @@ impl IntrospectionError {
             | IntrospectionError::Expired
             | IntrospectionError::WrongIssuer
             | IntrospectionError::WrongAudience
-            | IntrospectionError::NoConsumer => crate::problem::invalid_token(),
+            | IntrospectionError::NoConsumer
+            | IntrospectionError::ConsumerOutsideNamespace => crate::problem::invalid_token(),
         }
     }
 }
@@ -149,8 +158,10 @@ pub struct IntrospectionConfig {
     pub claims: ClaimMapping,
     /// Put in front of the consumer the answers name (`partner:` makes
     /// `sub: alice` the consumer `partner:alice`), as for a JWT issuer: with
-    /// JWT issuers beside it, keeps this identity provider's users apart from
-    /// theirs. At most 64 bytes, no control characters. Default: none.
+    /// JWT issuers of other identity providers beside it, keeps this one's
+    /// users apart from theirs (with one of theirs, `issuer` equal, use the
+    /// same prefix). Adding one renames the consumers. At most 64 bytes, no
+    /// control characters, no `/` or `\`. Default: none.
     #[serde(default)]
     pub consumer_prefix: Option<String>,
 }
@@ -251,6 +262,7 @@ impl IntrospectionConfig {
             negative_ttl: self.negative_cache_seconds,
             mapping: self.claims.clone(),
             consumer_prefix: self.consumer_prefix.clone(),
+            foreign_prefixes: Vec::new(),
             cache: RwLock::new(Cache::default()),
             last_sweep_active: AtomicU64::new(0),
             last_sweep_refused: AtomicU64::new(0),
@@ -295,6 +307,10 @@ pub struct Introspection {
     negative_ttl: u64,
     mapping: ClaimMapping,
     consumer_prefix: Option<String>,
+    /// The `consumer_prefix`es of the API's other token sources that extend
+    /// this one's: consumers starting with one are refused (as for a JWT
+    /// issuer, [`crate::jwt::Issuer::foreign_prefixes`]).
+    foreign_prefixes: Vec<String>,
     cache: RwLock<Cache>,
     /// When the full active map was last swept of expired entries (Unix seconds).
     last_sweep_active: AtomicU64,
@@ -365,7 +381,15 @@ impl Introspection {
         }
     }
 
-    /// The identity of an active token's claims.
+    /// Sets the prefixes of the other token sources' namespaces that extend
+    /// this one's (see [`crate::AuthnConfig::build`]).
+    pub(crate) fn set_foreign_prefixes(&mut self, prefixes: Vec<String>) {
+        self.foreign_prefixes = prefixes;
+    }
+
+    /// The identity of an active token's claims (built anew for each
+    /// request, from the cache too): refused when its consumer is in the
+    /// namespace of another token source of the API.
     pub fn identity(
         &self,
         claims: &Map<String, Value>,
@@ -380,14 +404,19 @@ impl Introspection {
                 format!("sha256:{hex}")
             }
         };
-        self.mapping
+        let identity = self
+            .mapping
             .identity(
                 "introspection",
                 Some(credential_id),
                 claims.clone(),
                 self.consumer_prefix.as_deref(),
             )
-            .ok_or(IntrospectionError::NoConsumer)
+            .ok_or(IntrospectionError::NoConsumer)?;
+        if crate::claims_map::in_foreign_namespace(&identity.consumer, &self.foreign_prefixes) {
+            return Err(IntrospectionError::ConsumerOutsideNamespace);
+        }
+        Ok(identity)
     }
 
     fn interpret(

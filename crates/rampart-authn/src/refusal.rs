@@ -86,6 +86,11 @@ pub const NOT_GUESSES: &[&str] = &[
     "introspection-wrong-issuer",
     "introspection-wrong-audience",
     "introspection-no-consumer",
+    // A genuine token whose consumer falls in another identity provider's
+    // namespace (`sub: "partner:alice"` from an issuer without prefix beside
+    // one with `partner:`): its provider vouched for it, no secret is tested.
+    "jwt-consumer-outside-namespace",
+    "introspection-consumer-outside-namespace",
     // A client certificate TLS verified, mapped to no consumer.
     reason::MTLS_UNMAPPED,
     // Two credentials at once (400): a client bug, not a guess.
@@ -133,6 +138,9 @@ mod tests {
             JwtError::WrongAudience.reason(),
             ApiKeyError::Expired.reason(),
             IntrospectionError::Expired.reason(),
+            // Genuine, but naming a user of another identity provider.
+            JwtError::ConsumerOutsideNamespace.reason(),
+            IntrospectionError::ConsumerOutsideNamespace.reason(),
             // No key tried.
             JwtError::KidRequired.reason(),
         ] {
@@ -168,6 +176,8 @@ mod tests {
             IntrospectionError::WrongIssuer.reason(),
             IntrospectionError::WrongAudience.reason(),
             IntrospectionError::NoConsumer.reason(),
+            JwtError::ConsumerOutsideNamespace.reason(),
+            IntrospectionError::ConsumerOutsideNamespace.reason(),
         ];
         assert_eq!(produced.len(), NOT_GUESSES.len());
         for reason in NOT_GUESSES {

@@ -138,7 +138,7 @@ fn a_consumer_prefix_is_checked_and_named_by_its_field() {
             clock,
         )
     };
-    for bad in ["", "opaque\u{0}", &"o".repeat(65)] {
+    for bad in ["", "opaque\u{0}", &"o".repeat(65), "opaque/", "opaque\\"] {
         let Err(err) = build(bad) else {
             panic!("{bad:?} accepted");
         };

@@ -737,6 +737,15 @@ fn config_errors_name_the_field() {
             json!({"consumer_prefix": "partner\r\nx-admin: 1"}),
             "authn.jwt.issuers[0].consumer_prefix",
         ),
+        // Nor a `/` or `\`: such a consumer never equals a path parameter.
+        (
+            json!({"consumer_prefix": "partner/"}),
+            "authn.jwt.issuers[0].consumer_prefix",
+        ),
+        (
+            json!({"consumer_prefix": "partner\\"}),
+            "authn.jwt.issuers[0].consumer_prefix",
+        ),
     ];
     for (extra, path) in cases {
         let err = config(extra)

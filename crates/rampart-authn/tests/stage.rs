@@ -230,6 +230,148 @@ async fn each_identity_provider_names_its_consumers_in_its_own_namespace() {
     }
 }
 
+/// A server that answers for any opaque token `opaque-<sub>`, as active for
+/// that `sub`.
+struct AnySubServer;
+impl Introspector for AnySubServer {
+    fn introspect<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<u8>, IntrospectionFetchError>> {
+        let body = match token.strip_prefix("opaque-") {
+            Some(sub) => json!({"active": true, "sub": sub, "exp": NOW + 60, "aud": AUD}),
+            None => json!({"active": false}),
+        };
+        Box::pin(async move { Ok(serde_json::to_vec(&body).unwrap()) })
+    }
+}
+
+/// A stage with the company's issuer (`company`, ES256 under ISS), a
+/// partner's (EdDSA), and introspection, with these prefixes.
+async fn namespaces(
+    company: Option<&str>,
+    partner: Option<&str>,
+    opaque: Option<&str>,
+) -> (AuthnStage, TestKey, TestKey) {
+    let es = TestKey::es256("es-1");
+    let partner_key = TestKey::ed25519("partner-1");
+    let clock = Arc::new(ManualClock::at_secs(NOW));
+    let deps = AuthnDeps {
+        clock: clock.clone(),
+        jwks_sources: Arc::new(Sources(FakeJwks::new(common::jwks(&[&es])))),
+        key_store: None,
+        introspector: Some(Arc::new(AnySubServer)),
+        revocations: Arc::new(RevocationList::new(clock, 1000, 120)),
+    };
+    let cfg: AuthnConfig = serde_json::from_value(json!({
+        "jwt": {"issuers": [
+            {"issuer": ISS, "audiences": [AUD], "algorithms": ["ES256"],
+             "jwks_url": "https://idp.example/jwks", "consumer_prefix": company},
+            {"issuer": "https://partner.example", "audiences": [AUD], "algorithms": ["EdDSA"],
+             "jwks_file": temp_file("partner-jwks-ns", &common::jwks(&[&partner_key])),
+             "consumer_prefix": partner}
+        ]},
+        "introspection": {"endpoint": "https://idp.example/introspect", "client_id": "r",
+                          "audiences": [AUD], "consumer_prefix": opaque,
+                          "client_secret": {"file": temp_file("stage-secret-ns2", b"x")}},
+    }))
+    .unwrap();
+    (
+        cfg.build("apis.pets.authn", &deps).unwrap(),
+        es,
+        partner_key,
+    )
+}
+
+fn sub(iss: &str, sub: &str) -> Value {
+    json!({"iss": iss, "aud": AUD, "sub": sub, "exp": NOW + 60})
+}
+
+#[tokio::test]
+async fn a_token_naming_a_consumer_in_another_providers_namespace_is_refused() {
+    // The company's issuer and its introspection have no prefix, the
+    // partner's issuer `partner:`: a company user who picked the name
+    // `partner:alice` would be the partner's `alice` to ownership, rate
+    // limits and Cedar. Refused, 401 like any invalid token, and not a guess
+    // (the token is genuine).
+    let (stage, es, partner) = namespaces(None, Some("partner:"), None).await;
+    let bearer = |token: &str| request(&[("authorization", &format!("Bearer {token}"))]);
+    // Twice each (one token, the same string): the second time from the
+    // verified-token or introspection cache, refused alike.
+    let jwt = es.sign(&sub(ISS, "partner:alice"));
+    let opaque = "opaque-partner:alice".to_string();
+    for (token, reason) in [
+        (&jwt, "jwt-consumer-outside-namespace"),
+        (&jwt, "jwt-consumer-outside-namespace"),
+        (&opaque, "introspection-consumer-outside-namespace"),
+        (&opaque, "introspection-consumer-outside-namespace"),
+    ] {
+        let mut cx = bearer(token);
+        let verdict = run(&stage, &mut cx).await;
+        assert_eq!(status(&verdict), 401, "{reason}");
+        assert!(challenge(&verdict).contains("error=\"invalid_token\""));
+        assert!(cx.identity.is_none());
+        assert_eq!(refusal(&cx), (reason, false));
+    }
+    // The legitimate users of each: the company's `alice` and the partner's
+    // `alice` are both accepted, as two consumers; the company's two token
+    // sources share their namespace (`bob` is `bob` by either).
+    for (token, consumer) in [
+        (es.sign(&sub(ISS, "alice")), "alice"),
+        (
+            partner.sign(&sub("https://partner.example", "alice")),
+            "partner:alice",
+        ),
+        // The partner's own names are its own, whatever they look like.
+        (
+            partner.sign(&sub("https://partner.example", "partner:x")),
+            "partner:partner:x",
+        ),
+        ("opaque-bob".to_string(), "bob"),
+        // A name that merely starts like a prefix is not in it.
+        (es.sign(&sub(ISS, "partner")), "partner"),
+    ] {
+        let mut cx = bearer(&token);
+        assert_eq!(run(&stage, &mut cx).await, Verdict::Continue, "{consumer}");
+        assert_eq!(cx.identity.as_ref().unwrap().consumer, consumer);
+    }
+}
+
+#[tokio::test]
+async fn a_prefix_nested_in_another_is_not_its_namespace() {
+    // `p:` and `p:x:`: the first issuer's `x:alice` would be `p:x:alice`,
+    // the second's `alice`. Introspection without prefix is refused both.
+    let (stage, es, partner) = namespaces(Some("p:"), Some("p:x:"), None).await;
+    let bearer = |token: &str| request(&[("authorization", &format!("Bearer {token}"))]);
+    let mut cx = bearer(&es.sign(&sub(ISS, "x:alice")));
+    assert_eq!(status(&run(&stage, &mut cx).await), 401);
+    assert_eq!(refusal(&cx), ("jwt-consumer-outside-namespace", false));
+    let mut cx = bearer("opaque-p:alice");
+    assert_eq!(status(&run(&stage, &mut cx).await), 401);
+    assert_eq!(
+        refusal(&cx),
+        ("introspection-consumer-outside-namespace", false)
+    );
+    for (token, consumer) in [
+        (es.sign(&sub(ISS, "alice")), "p:alice"),
+        (es.sign(&sub(ISS, "y:alice")), "p:y:alice"),
+        (
+            partner.sign(&sub("https://partner.example", "alice")),
+            "p:x:alice",
+        ),
+        // The longer prefix is refused nothing of the shorter's.
+        (
+            partner.sign(&sub("https://partner.example", "x:alice")),
+            "p:x:x:alice",
+        ),
+        ("opaque-alice".to_string(), "alice"),
+    ] {
+        let mut cx = bearer(&token);
+        assert_eq!(run(&stage, &mut cx).await, Verdict::Continue, "{consumer}");
+        assert_eq!(cx.identity.as_ref().unwrap().consumer, consumer);
+    }
+}
+
 #[tokio::test]
 async fn invalid_or_revoked_jwt_is_401_invalid_token() {
     let w = world(json!({})).await;

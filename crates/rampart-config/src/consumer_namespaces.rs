@@ -1,16 +1,30 @@
 //! Warnings about consumers of several identity providers sharing one
 //! namespace. A `sub` (or `client_id`) is unique only within its issuer (RFC
 //! 7519 §4.1.2, OpenID Connect Core §2): when one API accepts tokens of two
-//! identity providers and both name their consumers without a prefix (or with
-//! the same one), a user of either can be a user of the other to everything
-//! keyed by the consumer: object ownership compared to the consumer,
-//! rate-limit buckets and quotas, Cedar's principal, the audit record. Accepted (existing deployments may
-//! rely on it, e.g. two issuers of one realm), but said.
+//! identity providers and both name their consumers with the same
+//! `consumer_prefix` (or none), a user of either can be a user of the other to
+//! everything keyed by the consumer: object ownership compared to the
+//! consumer, rate-limit buckets and quotas, Cedar's principal, the audit
+//! record. Accepted (existing deployments may rely on it, e.g. two issuers of
+//! one realm), but said.
 //!
-//! The token sources are the JWT issuers and the introspection section; API
-//! keys and mTLS rules name consumers the operator assigns, and are left out.
-//! An introspection section whose `issuer` is one of the JWT issuers is that
-//! identity provider, not another one.
+//! Different prefixes need no warning: at run time each token source refuses
+//! tokens whose consumer falls in another's namespace (an unprefixed issuer's
+//! `sub: partner:alice` beside `partner:`, `p:`'s `x:alice` beside `p:x:`;
+//! see `rampart_authn::AuthnConfig::build`), so equal prefixes are the only
+//! namespace token sources can share. An introspection section whose `issuer`
+//! is one of the JWT issuers is that identity provider, not another one: it is
+//! warned of when its prefix differs (one provider's users would be two
+//! consumers).
+//!
+//! The token sources are the JWT issuers and the introspection section. API
+//! keys and mTLS rules name consumers in the unprefixed namespace: an
+//! unprefixed issuer's `sub: alice` is the API key or certificate consumer
+//! `alice` (and a certificate mapped by default is its SAN,
+//! `URI:spiffe://…`, which a `sub` could name too). That is not warned of, by
+//! choice (the operator names those consumers and knows the issuers; the
+//! documentation says to give a token issuer a prefix when its subjects could
+//! name them).
 
 use rampart_authn::AuthnConfig;
 
@@ -114,15 +128,66 @@ pub(crate) fn warnings(config: &Config, index: usize, api: &Api) -> Vec<ConfigEr
                  ({namespace}): the same `sub` from any of them is the same consumer, to \
                  ownership checks on the consumer, rate limits and quotas, Cedar's \
                  principal and the audit log; \
-                 set a consumer_prefix of its own on each identity provider but one \
-                 (e.g. `consumer_prefix: \"partner:\"`) so that one identity provider's \
-                 `sub` cannot act as another's",
+                 give each identity provider a distinct consumer_prefix (e.g. \
+                 `consumer_prefix: \"partner:\"`), or leave at most one without: \
+                 tokens whose consumer falls in another provider's namespace are refused",
                 api.name,
                 labels.join(" and "),
             ),
         ));
     }
+    warnings.extend(same_provider_warnings(config, index, api, &sources));
     warnings
+}
+
+/// An introspection section of the same `issuer` as a JWT issuer, with
+/// another prefix: one identity provider's users are one consumer by JWT and
+/// another by opaque token (and, with one prefix nested in the other, some of
+/// them are refused by one of the two).
+fn same_provider_warnings(
+    config: &Config,
+    index: usize,
+    api: &Api,
+    sources: &[Source<'_>],
+) -> Vec<ConfigError> {
+    let Some(authn) = &api.engines.authn else {
+        return Vec::new();
+    };
+    if authn.value.introspection.is_none() {
+        return Vec::new();
+    }
+    // The introspection section is the last source.
+    let Some((introspection, issuers)) = sources.split_last() else {
+        return Vec::new();
+    };
+    let named = |prefix: Option<&str>| match prefix {
+        Some(prefix) => format!("consumer_prefix `{prefix}`"),
+        None => "no consumer_prefix".to_string(),
+    };
+    issuers
+        .iter()
+        .filter(|issuer| {
+            issuer.same_provider(introspection) && issuer.prefix != introspection.prefix
+        })
+        .map(|issuer| {
+            ConfigError::new(
+                &config.source,
+                authn.line(),
+                format!("apis[{index}].authn.introspection.consumer_prefix"),
+                format!(
+                    "API `{}`: introspection is of the issuer of {} but has {} where \
+                     the issuer has {}: each user of that identity provider is one \
+                     consumer with a JWT and another with an opaque token (to ownership, \
+                     rate limits and quotas, Cedar's principal); give both the same \
+                     consumer_prefix",
+                    api.name,
+                    issuer.label,
+                    named(introspection.prefix),
+                    named(issuer.prefix),
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The warnings of one API accepting tokens of several identity providers
@@ -161,8 +226,8 @@ pub(crate) fn ownership_warnings(config: &Config, index: usize, api: &Api) -> Ve
                     "compares the claim `{claim}` as each identity provider writes it, and \
                      API `{}` accepts tokens of several ({}): a user of one whose `{claim}` \
                      names a user of another owns that user's objects, whatever their \
-                     consumer_prefix; compare `claim: consumer`, with a consumer_prefix of \
-                     its own on each identity provider but one",
+                     consumer_prefix; compare `claim: consumer`, with a distinct \
+                     consumer_prefix on each identity provider (at most one without)",
                     api.name,
                     labels.join(", "),
                 ),

@@ -14,10 +14,12 @@ impl Config {
     /// - An API accepting tokens of several identity providers (JWT issuers,
     ///   introspection) whose consumers share a namespace (the same
     ///   `consumer_prefix`, or none): one's `sub` is another's user
-    ///   (`consumer_namespaces`); and, in such an API with or without
-    ///   prefixes, an ownership rule comparing a claim rather than the
-    ///   consumer: a claim has no prefix, so the rule cannot tell the
-    ///   providers' users apart.
+    ///   (`consumer_namespaces`; different prefixes are kept apart at run
+    ///   time); an introspection section of a JWT issuer's `issuer` with
+    ///   another prefix (one provider's users, two consumers each); and, in
+    ///   an API of several providers with or without prefixes, an ownership
+    ///   rule comparing a claim rather than the consumer: a claim has no
+    ///   prefix, so the rule cannot tell the providers' users apart.
     pub fn warnings(&self) -> Vec<ConfigError> {
         let mut warnings = Vec::new();
         let admin_token = self

@@ -698,8 +698,9 @@ fn two_identity_providers_sharing_a_consumer_namespace_is_a_warning() {
         "jwt.issuers[0] (`https://idp.example`)",
         "jwt.issuers[1] (`https://partner.example`)",
         "none has a consumer_prefix",
-        "set a consumer_prefix",
-        "cannot act as another's",
+        "give each identity provider a distinct consumer_prefix",
+        "or leave at most one without",
+        "falls in another provider's namespace are refused",
     ] {
         assert!(warning.contains(part), "{part}: {warning}");
     }
@@ -741,8 +742,12 @@ fn two_identity_providers_sharing_a_consumer_namespace_is_a_warning() {
 
 #[test]
 fn identity_providers_in_namespaces_of_their_own_are_no_warning() {
-    // One issuer (beside API keys and client certificates, whose consumers
-    // the operator names): nothing to confuse.
+    // One token issuer, beside API keys and client certificates: no
+    // warning, by choice. Not that nothing could be confused: API keys and
+    // mTLS rules name consumers in the unprefixed namespace, so this
+    // issuer's `sub: alice` is the certificate's consumer `alice`. The
+    // operator names those consumers; the documentation says to give the
+    // issuer a consumer_prefix when its subjects could name them.
     let single = format!(
         "      api_key: {{pepper: env:PEPPER}}\n      mtls: {{rules: [{{san: \"URI:spiffe://example.org/billing\", consumer: alice}}]}}\n      jwt:\n        issuers:\n{COMPANY}"
     );
@@ -762,6 +767,66 @@ fn identity_providers_in_namespaces_of_their_own_are_no_warning() {
         introspection(", issuer: https://idp.example")
     );
     assert_eq!(authn_warnings(&same), Vec::<String>::new());
+    // With the same prefix on both, too.
+    let same = format!(
+        "      jwt:\n        issuers:\n{}{}",
+        COMPANY.replace('}', ", consumer_prefix: \"idp:\"}"),
+        introspection(", issuer: https://idp.example, consumer_prefix: \"idp:\"")
+    );
+    assert_eq!(authn_warnings(&same), Vec::<String>::new());
+    // Prefixes nested in each other, or one without: no warning (tokens whose
+    // consumer falls in the other's namespace are refused at run time).
+    let nested = format!(
+        "      jwt:\n        issuers:\n{}{}",
+        COMPANY.replace('}', ", consumer_prefix: \"p:\"}"),
+        partner(", consumer_prefix: \"p:x:\"")
+    );
+    assert_eq!(authn_warnings(&nested), Vec::<String>::new());
+}
+
+#[test]
+fn introspection_of_a_jwt_issuer_with_another_prefix_is_a_warning() {
+    // One identity provider, by JWT and by opaque token: with two prefixes,
+    // each of its users would be two consumers (two rate-limit buckets,
+    // objects owned by one not by the other).
+    for (company, opaque, said) in [
+        (
+            "",
+            ", consumer_prefix: \"idp:\"",
+            "has consumer_prefix `idp:` where the issuer has no consumer_prefix",
+        ),
+        (
+            ", consumer_prefix: \"idp:\"",
+            "",
+            "has no consumer_prefix where the issuer has consumer_prefix `idp:`",
+        ),
+        (
+            ", consumer_prefix: \"a:\"",
+            ", consumer_prefix: \"b:\"",
+            "has consumer_prefix `b:` where the issuer has consumer_prefix `a:`",
+        ),
+    ] {
+        let found = authn_warnings(&format!(
+            "      jwt:\n        issuers:\n{}{}",
+            COMPANY.replace('}', &format!("{company}}}")),
+            introspection(&format!(", issuer: https://idp.example{opaque}"))
+        ));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "/etc/rampart/test.yaml:7: apis[0].authn.introspection.consumer_prefix: API `shop`: introspection is of the issuer of jwt.issuers[0] (`https://idp.example`)"
+            ) && found[0].contains(said)
+                && found[0].contains("give both the same consumer_prefix"),
+            "{found:?}"
+        );
+    }
+    // Introspection of another issuer, with another prefix: two providers
+    // in namespaces of their own.
+    let found = authn_warnings(&format!(
+        "      jwt:\n        issuers:\n{COMPANY}{}",
+        introspection(", issuer: https://opaque.example, consumer_prefix: \"opaque:\"")
+    ));
+    assert_eq!(found, Vec::<String>::new());
 }
 
 #[test]

@@ -4,8 +4,9 @@
 //! `alice` must not own the company's alice's account. With
 //! `consumer_prefix: "partner:"` she is the consumer `partner:alice` (to the
 //! ownership check, and in the audit record); the company's `alice` still owns
-//! her account. Without a prefix `rampart serve` warns, at start and on a
-//! reload.
+//! her account; and a company user named `partner:alice` is refused, not
+//! taken for the partner's alice. Without a prefix `rampart serve` warns, at
+//! start and on a reload.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -195,7 +196,17 @@ fn a_partner_issuers_alice_is_not_the_company_alice() {
         403
     );
 
-    // The audit record names the consumer as authz saw it.
+    // The attack the other way: a company user who registered the name
+    // `partner:alice` would be the partner's alice. The company issuer has
+    // no prefix, so its tokens naming a consumer in `partner:` are refused,
+    // 401 like any invalid token, before authz.
+    let squatter = gateway.get(&idps, "company", "partner:alice", "partner:alice");
+    assert_eq!(squatter.status, 401, "{}", squatter.body);
+    assert_eq!(squatter.slug(), "authn-invalid-token");
+    assert!(!squatter.body.contains("balance"), "{}", squatter.body);
+
+    // The audit record names the consumer as authz saw it (the refused
+    // request has none).
     let consumers = gateway.audited_consumers(4);
     assert_eq!(
         consumers,
@@ -219,7 +230,7 @@ fn serve_warns_when_the_issuers_share_a_namespace() {
     assert!(
         stderr.contains("WARN")
             && stderr.contains("apis[0].authn: API `accounts` accepts tokens of jwt.issuers[0] (`https://company.example`) and jwt.issuers[1] (`https://partner.example`)")
-            && stderr.contains("set a consumer_prefix"),
+            && stderr.contains("give each identity provider a distinct consumer_prefix"),
         "{stderr}"
     );
     // Still served: a warning, not a refusal.
@@ -245,7 +256,11 @@ fn a_reload_to_a_shared_namespace_is_warned_of_too() {
         .status()
         .unwrap();
     let started = Instant::now();
-    while !gateway.proc.stderr().contains("set a consumer_prefix") {
+    while !gateway
+        .proc
+        .stderr()
+        .contains("give each identity provider a distinct consumer_prefix")
+    {
         assert!(
             started.elapsed() < Duration::from_secs(15),
             "no warning after the reload: {}",

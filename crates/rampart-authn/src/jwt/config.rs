@@ -107,8 +107,12 @@ pub struct JwtIssuerConfig {
     pub claims: ClaimMapping,
     /// Put in front of the consumer this issuer's tokens name (`partner:` makes
     /// `sub: alice` the consumer `partner:alice`): a `sub` is unique only within
-    /// its issuer, so with several issuers, give each but one a prefix of its
-    /// own. At most 64 bytes, no control characters. Default: none.
+    /// its issuer, so with several identity providers, give each a distinct
+    /// prefix (or leave at most one without). A token whose consumer falls in
+    /// another token source's namespace (`sub: partner:alice` from an issuer
+    /// without prefix) is refused. Adding one to an existing issuer renames
+    /// its consumers (Cedar rules, `allowed_consumers`, rate-limit buckets).
+    /// At most 64 bytes, no control characters, no `/` or `\`. Default: none.
     #[serde(default)]
     pub consumer_prefix: Option<String>,
 }
@@ -296,6 +300,7 @@ impl JwtIssuerConfig {
             },
             mapping: self.claims.clone(),
             consumer_prefix: self.consumer_prefix.clone(),
+            foreign_prefixes: Vec::new(),
             allow_missing_kid: self.allow_missing_kid,
         })
     }

@@ -72,6 +72,12 @@ pub enum JwtError {
     /// The token is bound to a client certificate (`cnf.x5t#S256`) that was not presented.
     #[error("certificate binding mismatch")]
     CertificateBinding,
+    /// The consumer the token names (with its issuer's `consumer_prefix`)
+    /// starts with the `consumer_prefix` of another token source of the API:
+    /// it would be a user of that identity provider (`sub: "partner:alice"`
+    /// from an issuer without prefix, beside a partner's with `partner:`).
+    #[error("consumer in another identity provider's namespace")]
+    ConsumerOutsideNamespace,
 }
 
 impl JwtError {
@@ -98,6 +104,7 @@ impl JwtError {
             JwtError::InvalidClaim(_) => "jwt-invalid-claim",
             JwtError::Revoked => "jwt-revoked",
             JwtError::CertificateBinding => "jwt-certificate-binding",
+            JwtError::ConsumerOutsideNamespace => "jwt-consumer-outside-namespace",
         }
     }
 
@@ -126,7 +133,8 @@ impl JwtError {
             | JwtError::MissingClaim(_)
             | JwtError::InvalidClaim(_)
             | JwtError::Revoked
-            | JwtError::CertificateBinding => crate::problem::invalid_token(),
+            | JwtError::CertificateBinding
+            | JwtError::ConsumerOutsideNamespace => crate::problem::invalid_token(),
         }
     }
 }

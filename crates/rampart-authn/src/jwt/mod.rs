@@ -64,6 +64,12 @@ pub struct Issuer {
     pub mapping: ClaimMapping,
     /// Put in front of the consumer its tokens name (its users' namespace).
     pub consumer_prefix: Option<String>,
+    /// The `consumer_prefix`es of the API's other token sources that extend
+    /// this one's (every other prefix when it has none): a consumer of its
+    /// tokens starting with one is in another identity provider's namespace,
+    /// and refused ([`JwtError::ConsumerOutsideNamespace`]). Set by
+    /// [`crate::AuthnConfig::build`]; usually empty.
+    pub foreign_prefixes: Vec<String>,
     /// Whether a token not bound to a key by its `kid` (none, or one no key
     /// has) is tried against every key that could have signed it; when false
     /// it verifies only when a single key could have.
@@ -171,6 +177,13 @@ impl JwtVerifier {
         &self.issuers
     }
 
+    /// Sets the [`Issuer::foreign_prefixes`] of the issuer at `index`.
+    pub(crate) fn set_foreign_prefixes(&mut self, index: usize, prefixes: Vec<String>) {
+        if let Some(issuer) = self.issuers.get_mut(index) {
+            issuer.foreign_prefixes = prefixes;
+        }
+    }
+
     /// The full verification; also returns the `kid` and the key set used.
     async fn verify_uncached(
         &self,
@@ -250,17 +263,24 @@ impl JwtVerifier {
     }
 
     /// The identity a verified token carries (`credential_id` = its `jti`;
-    /// the consumer in its issuer's namespace, `consumer_prefix`).
+    /// the consumer in its issuer's namespace, `consumer_prefix`). Built
+    /// anew for each request, from the verified-token cache too, so each
+    /// is checked against the namespaces of the other token sources
+    /// ([`Issuer::foreign_prefixes`]).
     pub fn identity(&self, token: VerifiedToken) -> Result<Identity, JwtError> {
         let issuer = self
             .issuers
             .get(token.issuer_index)
             .ok_or(JwtError::UnknownIssuer)?;
         let jti = token.jti().map(str::to_owned);
-        issuer
+        let identity = issuer
             .mapping
             .identity("jwt", jti, token.claims, issuer.consumer_prefix.as_deref())
-            .ok_or_else(|| JwtError::MissingClaim("sub".into()))
+            .ok_or_else(|| JwtError::MissingClaim("sub".into()))?;
+        if crate::claims_map::in_foreign_namespace(&identity.consumer, &issuer.foreign_prefixes) {
+            return Err(JwtError::ConsumerOutsideNamespace);
+        }
+        Ok(identity)
     }
 }
 /// A media type without its `application/` prefix (any case).
