@@ -271,7 +271,10 @@ impl FileSink {
     /// scan of every byte cost ~1,900 instructions a record).
     fn fitting(&self, lines: &[u8]) -> usize {
         let room = self.options.max_bytes.saturating_sub(self.size);
-        let Some(within) = usize::try_from(room).ok().and_then(|room| lines.get(..room)) else {
+        let Some(within) = usize::try_from(room)
+            .ok()
+            .and_then(|room| lines.get(..room))
+        else {
             return lines.len();
         };
         match within.iter().rposition(|&b| b == b'\n') {
@@ -522,7 +525,11 @@ mod tests {
         // Empty file, room 10.
         assert_eq!(sink.fitting(b"ab\ncd\n"), 6);
         assert_eq!(sink.fitting(b"abcd\nefgh\n"), 10, "exactly to the limit");
-        assert_eq!(sink.fitting(b"abcd\nefghi\n"), 5, "the second line would pass it");
+        assert_eq!(
+            sink.fitting(b"abcd\nefghi\n"),
+            5,
+            "the second line would pass it"
+        );
         assert_eq!(sink.fitting(b"abc\nd\nefghijkl\n"), 6);
         // A line longer than the limit goes alone into an empty file.
         assert_eq!(sink.fitting(b"abcdefghijkl\nab\n"), 13);
