@@ -136,7 +136,7 @@ pub(crate) fn warnings(config: &Config, index: usize, api: &Api) -> Vec<ConfigEr
             ),
         ));
     }
-    warnings.extend(same_provider_warnings(config, index, api, &sources));
+    warnings.extend(same_provider_warnings(config, index, api, authn, &sources));
     warnings
 }
 
@@ -148,11 +148,9 @@ fn same_provider_warnings(
     config: &Config,
     index: usize,
     api: &Api,
+    authn: &crate::Located<AuthnConfig>,
     sources: &[Source<'_>],
 ) -> Vec<ConfigError> {
-    let Some(authn) = &api.engines.authn else {
-        return Vec::new();
-    };
     if authn.value.introspection.is_none() {
         return Vec::new();
     }
