@@ -348,13 +348,18 @@ async fn streams_reset_in_a_loop_cannot_pile_up_running_requests() {
     // and never forwarded.
     const SENT: usize = 540;
     const CAP: usize = 512;
+    // How long the upstream holds each request: far longer than sending them
+    // all takes, even on a loaded machine, so none finishes before the cap is
+    // tested.
+    const HOLD_MS: u64 = 8000;
     let upstream = Upstream::start().await;
     let gw = start(&config_yaml(upstream.addr, "", "")).await;
     let mut h2 = h2_sender(gw.addr).await;
+    let first_sent = std::time::Instant::now();
     for sent in 1..=CAP {
         h2.ready().await.unwrap();
         let pending = h2.send_request(
-            Request::get(format!("http://{}/slow/3000", gw.addr))
+            Request::get(format!("http://{}/slow/{HOLD_MS}", gw.addr))
                 .body(Full::default())
                 .unwrap(),
         );
@@ -374,11 +379,14 @@ async fn streams_reset_in_a_loop_cannot_pile_up_running_requests() {
             "request {sent} never reached the upstream"
         );
     }
+    let last_held = std::time::Instant::now();
     // The cap is reached: more requests are refused at once, not forwarded.
     for _ in CAP..SENT {
         let (status, headers, body) = send_h2(
             &mut h2,
-            get(gw.addr, "/slow/3000").body(Full::default()).unwrap(),
+            get(gw.addr, &format!("/slow/{HOLD_MS}"))
+                .body(Full::default())
+                .unwrap(),
         )
         .await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -390,14 +398,19 @@ async fn streams_reset_in_a_loop_cannot_pile_up_running_requests() {
         CAP,
         "refused requests reached the upstream"
     );
-    // The detached ones answer 3 s after they started; then the connection
-    // serves again, and every request has its record.
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        first_sent.elapsed() < std::time::Duration::from_millis(HOLD_MS),
+        "sending took longer than the upstream holds a request: nothing was tested"
+    );
+    // The detached ones answer once the upstream lets them go; then the
+    // connection serves again, and every request has its record.
+    let released = std::time::Duration::from_millis(HOLD_MS + 500);
+    tokio::time::sleep(released.saturating_sub(last_held.elapsed())).await;
     let records = gw.audit_records(SENT).await;
     let count = |status: u64| {
         records
             .iter()
-            .filter(|r| r["path"] == "/slow/3000" && r["status"] == status)
+            .filter(|r| r["path"] == format!("/slow/{HOLD_MS}") && r["status"] == status)
             .count()
     };
     assert_eq!(
