@@ -112,13 +112,44 @@ pub fn foreign_prefixes(prefixes: &[Option<&str>]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Whether `consumer` (a source's prefix and claim) is in the namespace of
-/// another source: it starts with one of the source's
-/// [`foreign_prefixes`]. Nothing to compare for the usual single source.
-pub fn in_foreign_namespace(consumer: &str, foreign: &[String]) -> bool {
-    foreign
-        .iter()
-        .any(|prefix| consumer.starts_with(prefix.as_str()))
+/// The namespace a token source (a JWT issuer, introspection) names its
+/// consumers in: its `consumer_prefix`, and the namespaces of the API's other
+/// sources nested in it ([`foreign_prefixes`], set when the stage is built;
+/// usually none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsumerNamespace {
+    /// Put in front of the consumer claim.
+    pub prefix: Option<String>,
+    /// A consumer starting with one of these is another source's user.
+    pub foreign: Vec<String>,
+}
+
+impl ConsumerNamespace {
+    /// `prefix`'s namespace, with no other source's nested in it yet.
+    pub fn new(prefix: Option<String>) -> Self {
+        Self {
+            prefix,
+            foreign: Vec::new(),
+        }
+    }
+
+    /// Whether `consumer` (prefix and claim) is in the namespace of another
+    /// source: it starts with one of [`Self::foreign`]. Nothing to compare
+    /// for the usual single source.
+    pub fn is_foreign(&self, consumer: &str) -> bool {
+        self.foreign
+            .iter()
+            .any(|prefix| consumer.starts_with(prefix.as_str()))
+    }
+}
+
+/// Why claims give no identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoIdentity {
+    /// No consumer claim (or one of the wrong shape).
+    NoConsumer,
+    /// The consumer falls in another token source's namespace.
+    OutsideNamespace,
 }
 
 /// Strings from a space-separated string or an array of strings; other shapes
@@ -176,21 +207,25 @@ impl ClaimMapping {
         None
     }
 
-    /// The identity for these claims, or `None` without a consumer claim. The
-    /// consumer is `consumer_prefix` (the source's, if it has one) followed by
-    /// the consumer claim; the claims themselves are kept as they are.
+    /// The identity for these claims. The consumer is the source's
+    /// `consumer_prefix` (if it has one) followed by the consumer claim, and
+    /// is refused when it falls in another source's namespace; the claims
+    /// themselves are kept as they are.
     pub fn identity(
         &self,
         method: &str,
         credential_id: Option<String>,
         claims: Map<String, Value>,
-        consumer_prefix: Option<&str>,
-    ) -> Option<Identity> {
-        let named = self.consumer(&claims)?;
-        let consumer = match consumer_prefix {
+        namespace: &ConsumerNamespace,
+    ) -> Result<Identity, NoIdentity> {
+        let named = self.consumer(&claims).ok_or(NoIdentity::NoConsumer)?;
+        let consumer = match &namespace.prefix {
             Some(prefix) => format!("{prefix}{named}"),
             None => named,
         };
+        if namespace.is_foreign(&consumer) {
+            return Err(NoIdentity::OutsideNamespace);
+        }
         let mut scopes = string_list(claim_at(&claims, &self.scopes));
         if scopes.is_empty() && self.scopes == "scope" {
             scopes = string_list(claims.get("scp"));
@@ -202,7 +237,7 @@ impl ClaimMapping {
             .and_then(|p| claim_at(&claims, p))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        Some(Identity {
+        Ok(Identity {
             consumer,
             method: method.into(),
             credential_id,
@@ -235,7 +270,7 @@ mod tests {
                 "jwt",
                 Some("j1".into()),
                 claims.as_object().cloned().unwrap(),
-                None,
+                &ConsumerNamespace::default(),
             )
             .unwrap();
         assert_eq!(id.consumer, "svc");
@@ -306,9 +341,15 @@ mod tests {
     fn a_consumer_prefix_goes_in_front_of_the_consumer_and_leaves_the_claims() {
         let mapping = ClaimMapping::default();
         let claims = json!({"sub": "alice", "client_id": "web"});
-        let identity = |prefix| {
+        let identity = |prefix: Option<&str>| {
+            let namespace = ConsumerNamespace::new(prefix.map(str::to_owned));
             mapping
-                .identity("jwt", None, claims.as_object().cloned().unwrap(), prefix)
+                .identity(
+                    "jwt",
+                    None,
+                    claims.as_object().cloned().unwrap(),
+                    &namespace,
+                )
                 .unwrap()
         };
         let partner = identity(Some("partner:"));
@@ -318,10 +359,11 @@ mod tests {
         assert_eq!(identity(None).consumer, "alice");
         // No consumer claim, no identity, prefix or not.
         let none = json!({"sub": 7});
+        let prefixed = ConsumerNamespace::new(Some("p:".into()));
         assert!(
             mapping
-                .identity("jwt", None, none.as_object().cloned().unwrap(), Some("p:"))
-                .is_none()
+                .identity("jwt", None, none.as_object().cloned().unwrap(), &prefixed)
+                .is_err()
         );
     }
 
@@ -390,11 +432,14 @@ mod tests {
 
     #[test]
     fn a_consumer_in_a_foreign_namespace_is_told() {
-        let foreign = vec!["partner:".to_string()];
-        assert!(in_foreign_namespace("partner:alice", &foreign));
-        assert!(!in_foreign_namespace("alice", &foreign));
-        assert!(!in_foreign_namespace("partner", &foreign));
-        assert!(!in_foreign_namespace("partner:alice", &[]));
+        let namespace = ConsumerNamespace {
+            prefix: None,
+            foreign: vec!["partner:".to_string()],
+        };
+        assert!(namespace.is_foreign("partner:alice"));
+        assert!(!namespace.is_foreign("alice"));
+        assert!(!namespace.is_foreign("partner"));
+        assert!(!ConsumerNamespace::default().is_foreign("partner:alice"));
     }
 
     #[test]
@@ -403,8 +448,13 @@ mod tests {
         let claims = json!({"sub": 5, "scope": {"a": 1}});
         assert!(
             mapping
-                .identity("jwt", None, claims.as_object().cloned().unwrap(), None)
-                .is_none()
+                .identity(
+                    "jwt",
+                    None,
+                    claims.as_object().cloned().unwrap(),
+                    &ConsumerNamespace::default()
+                )
+                .is_err()
         );
         assert!(string_list(Some(&json!({"a":1}))).is_empty());
     }

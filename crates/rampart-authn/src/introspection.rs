@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::BoxFuture;
-use crate::claims_map::ClaimMapping;
+use crate::claims_map::{ClaimMapping, ConsumerNamespace, NoIdentity};
 use crate::clock::Clock;
 use crate::config_error::{ConfigError, invalid};
 use crate::secret::{Secret, SecretRef};
@@ -261,8 +261,7 @@ impl IntrospectionConfig {
             max_ttl: self.cache_max_ttl_seconds,
             negative_ttl: self.negative_cache_seconds,
             mapping: self.claims.clone(),
-            consumer_prefix: self.consumer_prefix.clone(),
-            foreign_prefixes: Vec::new(),
+            namespace: ConsumerNamespace::new(self.consumer_prefix.clone()),
             cache: RwLock::new(Cache::default()),
             last_sweep_active: AtomicU64::new(0),
             last_sweep_refused: AtomicU64::new(0),
@@ -306,11 +305,8 @@ pub struct Introspection {
     max_ttl: u64,
     negative_ttl: u64,
     mapping: ClaimMapping,
-    consumer_prefix: Option<String>,
-    /// The `consumer_prefix`es of the API's other token sources that extend
-    /// this one's: consumers starting with one are refused (as for a JWT
-    /// issuer, [`crate::jwt::Issuer::foreign_prefixes`]).
-    foreign_prefixes: Vec<String>,
+    /// Its users' namespace, as for a JWT issuer ([`crate::jwt::Issuer::namespace`]).
+    namespace: ConsumerNamespace,
     cache: RwLock<Cache>,
     /// When the full active map was last swept of expired entries (Unix seconds).
     last_sweep_active: AtomicU64,
@@ -384,7 +380,7 @@ impl Introspection {
     /// Sets the prefixes of the other token sources' namespaces that extend
     /// this one's (see [`crate::AuthnConfig::build`]).
     pub(crate) fn set_foreign_prefixes(&mut self, prefixes: Vec<String>) {
-        self.foreign_prefixes = prefixes;
+        self.namespace.foreign = prefixes;
     }
 
     /// The identity of an active token's claims (built anew for each
@@ -404,19 +400,17 @@ impl Introspection {
                 format!("sha256:{hex}")
             }
         };
-        let identity = self
-            .mapping
+        self.mapping
             .identity(
                 "introspection",
                 Some(credential_id),
                 claims.clone(),
-                self.consumer_prefix.as_deref(),
+                &self.namespace,
             )
-            .ok_or(IntrospectionError::NoConsumer)?;
-        if crate::claims_map::in_foreign_namespace(&identity.consumer, &self.foreign_prefixes) {
-            return Err(IntrospectionError::ConsumerOutsideNamespace);
-        }
-        Ok(identity)
+            .map_err(|refused| match refused {
+                NoIdentity::NoConsumer => IntrospectionError::NoConsumer,
+                NoIdentity::OutsideNamespace => IntrospectionError::ConsumerOutsideNamespace,
+            })
     }
 
     fn interpret(

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::jwks::{JwksCache, JwksCachePolicy, JwksSource};
 use super::keys::{KeySet, VerifyKey};
 use super::{ClaimRules, DEFAULT_MAX_TOKEN_BYTES, Issuer, JwtVerifier, KeySource};
-use crate::claims_map::ClaimMapping;
+use crate::claims_map::{ClaimMapping, ConsumerNamespace};
 use crate::clock::Clock;
 use crate::config_error::{ConfigError, invalid};
 use crate::secret::SecretRef;
@@ -299,8 +299,7 @@ impl JwtIssuerConfig {
                 required: self.required_claims.clone(),
             },
             mapping: self.claims.clone(),
-            consumer_prefix: self.consumer_prefix.clone(),
-            foreign_prefixes: Vec::new(),
+            namespace: ConsumerNamespace::new(self.consumer_prefix.clone()),
             allow_missing_kid: self.allow_missing_kid,
         })
     }

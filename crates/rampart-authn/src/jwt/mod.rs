@@ -26,7 +26,7 @@ use jsonwebtoken::Algorithm;
 use rampart_core::Identity;
 use serde_json::{Map, Value};
 
-use crate::claims_map::ClaimMapping;
+use crate::claims_map::{ClaimMapping, ConsumerNamespace, NoIdentity};
 use crate::clock::Clock;
 pub use claims::ClaimRules;
 pub use config::{JwtAlgorithm, JwtConfig, JwtIssuerConfig};
@@ -62,14 +62,11 @@ pub struct Issuer {
     pub rules: ClaimRules,
     /// How claims become an identity.
     pub mapping: ClaimMapping,
-    /// Put in front of the consumer its tokens name (its users' namespace).
-    pub consumer_prefix: Option<String>,
-    /// The `consumer_prefix`es of the API's other token sources that extend
-    /// this one's (every other prefix when it has none): a consumer of its
-    /// tokens starting with one is in another identity provider's namespace,
-    /// and refused ([`JwtError::ConsumerOutsideNamespace`]). Set by
-    /// [`crate::AuthnConfig::build`]; usually empty.
-    pub foreign_prefixes: Vec<String>,
+    /// Its users' namespace: its `consumer_prefix`, and the other token
+    /// sources' namespaces nested in it, whose consumers it refuses
+    /// ([`JwtError::ConsumerOutsideNamespace`]; set by
+    /// [`crate::AuthnConfig::build`], usually none).
+    pub namespace: ConsumerNamespace,
     /// Whether a token not bound to a key by its `kid` (none, or one no key
     /// has) is tried against every key that could have signed it; when false
     /// it verifies only when a single key could have.
@@ -177,10 +174,11 @@ impl JwtVerifier {
         &self.issuers
     }
 
-    /// Sets the [`Issuer::foreign_prefixes`] of the issuer at `index`.
+    /// Sets the other token sources' namespaces nested in that of the
+    /// issuer at `index` ([`ConsumerNamespace::foreign`]).
     pub(crate) fn set_foreign_prefixes(&mut self, index: usize, prefixes: Vec<String>) {
         if let Some(issuer) = self.issuers.get_mut(index) {
-            issuer.foreign_prefixes = prefixes;
+            issuer.namespace.foreign = prefixes;
         }
     }
 
@@ -266,21 +264,20 @@ impl JwtVerifier {
     /// the consumer in its issuer's namespace, `consumer_prefix`). Built
     /// anew for each request, from the verified-token cache too, so each
     /// is checked against the namespaces of the other token sources
-    /// ([`Issuer::foreign_prefixes`]).
+    /// ([`Issuer::namespace`]).
     pub fn identity(&self, token: VerifiedToken) -> Result<Identity, JwtError> {
         let issuer = self
             .issuers
             .get(token.issuer_index)
             .ok_or(JwtError::UnknownIssuer)?;
         let jti = token.jti().map(str::to_owned);
-        let identity = issuer
+        issuer
             .mapping
-            .identity("jwt", jti, token.claims, issuer.consumer_prefix.as_deref())
-            .ok_or_else(|| JwtError::MissingClaim("sub".into()))?;
-        if crate::claims_map::in_foreign_namespace(&identity.consumer, &issuer.foreign_prefixes) {
-            return Err(JwtError::ConsumerOutsideNamespace);
-        }
-        Ok(identity)
+            .identity("jwt", jti, token.claims, &issuer.namespace)
+            .map_err(|refused| match refused {
+                NoIdentity::NoConsumer => JwtError::MissingClaim("sub".into()),
+                NoIdentity::OutsideNamespace => JwtError::ConsumerOutsideNamespace,
+            })
     }
 }
 /// A media type without its `application/` prefix (any case).
