@@ -93,15 +93,30 @@ fn providers(sources: &[&Source<'_>]) -> usize {
 }
 
 /// The warnings of one API: one per namespace that two or more identity
-/// providers share.
+/// providers share, introspection of a JWT issuer under another prefix, and
+/// ownership rules comparing a claim across providers.
 pub(crate) fn warnings(config: &Config, index: usize, api: &Api) -> Vec<ConfigError> {
     let Some(authn) = &api.engines.authn else {
         return Vec::new();
     };
     let sources = sources(&authn.value);
+    let mut warnings = shared_namespace_warnings(config, index, api, authn, &sources);
+    warnings.extend(same_provider_warnings(config, index, api, authn, &sources));
+    warnings.extend(ownership_warnings(config, index, api, &sources));
+    warnings
+}
+
+/// One warning per namespace that two or more identity providers share.
+fn shared_namespace_warnings(
+    config: &Config,
+    index: usize,
+    api: &Api,
+    authn: &crate::Located<AuthnConfig>,
+    sources: &[Source<'_>],
+) -> Vec<ConfigError> {
     let mut warnings = Vec::new();
     let mut seen: Vec<Option<&str>> = Vec::new();
-    for source in &sources {
+    for source in sources {
         if seen.contains(&source.prefix) {
             continue;
         }
@@ -136,7 +151,6 @@ pub(crate) fn warnings(config: &Config, index: usize, api: &Api) -> Vec<ConfigEr
             ),
         ));
     }
-    warnings.extend(same_provider_warnings(config, index, api, authn, &sources));
     warnings
 }
 
@@ -193,11 +207,15 @@ fn same_provider_warnings(
 /// rather than the consumer: a claim is what its identity provider wrote,
 /// with no prefix, so a user of one whose `sub` names a user of another owns
 /// that user's objects whatever the consumer prefixes.
-pub(crate) fn ownership_warnings(config: &Config, index: usize, api: &Api) -> Vec<ConfigError> {
-    let (Some(authn), Some(authz)) = (&api.engines.authn, &api.engines.authz) else {
+fn ownership_warnings(
+    config: &Config,
+    index: usize,
+    api: &Api,
+    sources: &[Source<'_>],
+) -> Vec<ConfigError> {
+    let Some(authz) = &api.engines.authz else {
         return Vec::new();
     };
-    let sources = sources(&authn.value);
     let all: Vec<&Source<'_>> = sources.iter().collect();
     if providers(&all) < 2 {
         return Vec::new();

@@ -42,9 +42,6 @@ impl Config {
         }
         for (index, api) in self.apis.iter().enumerate() {
             warnings.extend(crate::consumer_namespaces::warnings(self, index, api));
-            warnings.extend(crate::consumer_namespaces::ownership_warnings(
-                self, index, api,
-            ));
         }
         warnings
     }

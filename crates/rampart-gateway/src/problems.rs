@@ -108,16 +108,16 @@ impl GatewayError {
             GatewayError::BodyReadFailed => types::BODY_READ_FAILED,
             GatewayError::UpstreamUnreachable => types::UPSTREAM_UNREACHABLE,
             GatewayError::UpstreamTimeout => types::UPSTREAM_TIMEOUT,
-            GatewayError::Overloaded => {
-                return Problem::new(types::OVERLOADED)
-                    .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            GatewayError::ConnectionOverloaded => {
-                return Problem::new(types::CONNECTION_OVERLOADED)
-                    .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
+            GatewayError::Overloaded => types::OVERLOADED,
+            GatewayError::ConnectionOverloaded => types::CONNECTION_OVERLOADED,
         };
-        Problem::new(kind)
+        match self {
+            // Overload passes: worth a retry in a second.
+            GatewayError::Overloaded | GatewayError::ConnectionOverloaded => {
+                Problem::new(kind).with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+            }
+            _ => Problem::new(kind),
+        }
     }
 }
 
