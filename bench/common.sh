@@ -161,3 +161,47 @@ cpu_ticks() {
   echo "$u $s"
 }
 TICK_HZ=$(getconf CLK_TCK)
+
+# train_on_bench_traffic BINARY: the training runs of the profile-guided builds
+# (bench/pgo.sh, bench/bolt.sh), each a few seconds of wrk against BINARY in
+# front of the origin at $ORIGIN: the plain proxy's GET and POST, then the CRS
+# WAF configuration's GET, POST, blocked and unique-token requests. BINARY is
+# stopped with SIGTERM after each configuration (instrumented builds write
+# their profiles when they exit). Fails if a run did not answer as it should.
+train_on_bench_traffic() {
+  local WAF port admin pid workloads workload served refused expected
+  for WAF in 0 1; do
+    port=$(free_port); used_ports+=("$port")
+    admin=$(free_port); used_ports+=("$admin")
+    rampart_target_conf "$WORK/waf$WAF" "$port" "$admin"
+    RAMPART_WORKERS=1 RAMPART_LOG=warn "$1" serve --config "$WORK/waf$WAF/rampart.yaml" \
+      > "$WORK/waf$WAF/rampart.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+    workloads=(get post)
+    [ "$WAF" = 1 ] && workloads+=(blocked get-unique)
+    for workload in "${workloads[@]}"; do
+      workload_args "$workload" "$port"
+      wrk -t1 -c50 -d5s "${WRK_ARGS[@]}" > "$WORK/wrk.out" 2>&1 || true
+      served=$(awk '/ requests in / { print $1 }' "$WORK/wrk.out")
+      refused=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$WORK/wrk.out")
+      # A profile of a server that did not answer as it should (no answers,
+      # errors for legitimate requests, an attack let through) would steer the
+      # build wrong.
+      expected=ok
+      if [ "$workload" = blocked ]; then
+        [ "${refused:-0}" -gt 0 ] || expected=bad
+      else
+        [ "${refused:-0}" -eq 0 ] || expected=bad
+      fi
+      if [ "${served:-0}" -lt 1000 ] || [ "$expected" = bad ]; then
+        echo "training: $workload (WAF=$WAF) served ${served:-0} requests, ${refused:-0} not 2xx/3xx:" >&2
+        cat "$WORK/wrk.out" "$WORK/waf$WAF/rampart.log" >&2
+        exit 1
+      fi
+    done
+    kill -TERM "$pid"
+    wait "$pid" || true
+  done
+}

@@ -6,10 +6,13 @@
 #
 #   bench/pgo.sh            # prints the path of the built binary
 #
-# Training (each run a few seconds, wrk against an nginx origin, as
-# bench/run.sh): the plain proxy's GET and POST, then the CRS WAF
-# configuration's GET, POST, blocked and unique-token requests. The
-# instrumented binary writes its counts when it exits after SIGTERM.
+# PGO_EXTRA_RUSTFLAGS is added to both builds' flags (bench/bolt.sh --pgo
+# keeps the relocations BOLT needs this way).
+#
+# Training: bench/common.sh's train_on_bench_traffic (wrk against an nginx
+# origin, as bench/run.sh: the plain proxy's GET and POST, then the CRS WAF
+# configuration's). The instrumented binary writes its counts when it exits
+# after SIGTERM.
 #
 # Needs llvm-profdata. rustc's own LLVM is newer than any Debian packages;
 # llvm-profdata from Debian's llvm-19 reads its raw profiles and writes an
@@ -49,7 +52,7 @@ rm -rf "$DATA"
 mkdir -p "$DATA"
 # --target: RUSTFLAGS then reach only the binary and its dependencies, not
 # build scripts and proc macros (which would write profiles of the build).
-RUSTFLAGS="-Cprofile-generate=$DATA" \
+RUSTFLAGS="-Cprofile-generate=$DATA ${PGO_EXTRA_RUSTFLAGS:-}" \
   cargo build --profile production -q -p rampart --target "$TRIPLE" --target-dir target/pgo-gen
 INSTRUMENTED=$PWD/target/pgo-gen/$TRIPLE/production/rampart
 
@@ -59,40 +62,7 @@ ORIGIN=$(free_port); used_ports+=("$ORIGIN")
 nginx_conf origin "$ORIGIN" "$ORIGIN_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
 
-for WAF in 0 1; do
-  port=$(free_port); used_ports+=("$port")
-  admin=$(free_port); used_ports+=("$admin")
-  rampart_target_conf "$WORK/waf$WAF" "$port" "$admin"
-  RAMPART_WORKERS=1 RAMPART_LOG=warn "$INSTRUMENTED" serve --config "$WORK/waf$WAF/rampart.yaml" \
-    > "$WORK/waf$WAF/rampart.log" 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
-  workloads=(get post)
-  [ "$WAF" = 1 ] && workloads+=(blocked get-unique)
-  for workload in "${workloads[@]}"; do
-    workload_args "$workload" "$port"
-    wrk -t1 -c50 -d5s "${WRK_ARGS[@]}" > "$WORK/wrk.out" 2>&1 || true
-    served=$(awk '/ requests in / { print $1 }' "$WORK/wrk.out")
-    refused=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$WORK/wrk.out")
-    # A profile of a server that did not answer as it should (no answers,
-    # errors for legitimate requests, an attack let through) would steer the
-    # build wrong.
-    expected=ok
-    if [ "$workload" = blocked ]; then
-      [ "${refused:-0}" -gt 0 ] || expected=bad
-    else
-      [ "${refused:-0}" -eq 0 ] || expected=bad
-    fi
-    if [ "${served:-0}" -lt 1000 ] || [ "$expected" = bad ]; then
-      echo "training: $workload (WAF=$WAF) served ${served:-0} requests, ${refused:-0} not 2xx/3xx:" >&2
-      cat "$WORK/wrk.out" "$WORK/waf$WAF/rampart.log" >&2
-      exit 1
-    fi
-  done
-  kill -TERM "$pid"
-  wait "$pid" || true
-done
+train_on_bench_traffic "$INSTRUMENTED"
 ls "$DATA"/*.profraw > /dev/null || { echo "no profile written" >&2; exit 1; }
 "$PROFDATA" merge -o "$DATA/merged.profdata" "$DATA"/*.profraw
 # Named by its content: cargo does not look into the file RUSTFLAGS names, so
@@ -100,6 +70,6 @@ ls "$DATA"/*.profraw > /dev/null || { echo "no profile written" >&2; exit 1; }
 PROFILE_FILE=$DATA/rampart-$(sha256sum "$DATA/merged.profdata" | head -c 16).profdata
 mv "$DATA/merged.profdata" "$PROFILE_FILE"
 
-RUSTFLAGS="-Cprofile-use=$PROFILE_FILE" \
+RUSTFLAGS="-Cprofile-use=$PROFILE_FILE ${PGO_EXTRA_RUSTFLAGS:-}" \
   cargo build --profile production -q -p rampart --target "$TRIPLE" --target-dir target/pgo-use
 echo "$PWD/target/pgo-use/$TRIPLE/production/rampart"

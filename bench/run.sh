@@ -2,12 +2,15 @@
 # End-to-end load comparison (not a test): Rampart vs nginx as reverse proxies to
 # the same nginx origin, one worker each, wrk on the same machine, alternating runs.
 #
-#   bench/run.sh [--duration 10s] [--connections 50] [--rounds 2] [--waf] [--pgo]
+#   bench/run.sh [--duration 10s] [--connections 50] [--rounds 2] [--waf] [--pgo] [--bolt]
 #
 # --pgo measures the profile-guided build of bench/pgo.sh (built first, about
-# three times as long as the production build) instead of the production one.
+# three times as long as the production build) instead of the production one;
+# --bolt the post-link optimised build of bench/bolt.sh (the production build
+# laid out by LLVM BOLT from a profile; with --pgo, bench/bolt.sh --pgo).
 # RAMPART_BINARY=PATH measures that binary and builds nothing (a second run of
-# a build already made: bench/pgo.sh retrains and rebuilds every time).
+# a build already made: bench/pgo.sh and bench/bolt.sh retrain and rebuild
+# every time).
 # --waf adds nginx + ModSecurity v3 + Debian's CRS (paranoia 1, blocking, request
 # body access on) and Rampart with the same CRS, plus a request that is blocked
 # and the GET with a different token on every request (get-unique).
@@ -25,7 +28,7 @@ if [ -n "${RAMPART_BINARY:-}" ]; then
 fi
 cd "$(dirname "$0")/.."
 
-DURATION=10s CONNECTIONS=50 ROUNDS=2 WAF=0 PGO=0
+DURATION=10s CONNECTIONS=50 ROUNDS=2 WAF=0 PGO=0 BOLT=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --waf) WAF=1; shift ;;
     --pgo) PGO=1; shift ;;
+    --bolt) BOLT=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +58,10 @@ fi
 PROFILE=${BENCH_PROFILE:-production}
 if [ -n "${RAMPART_BINARY:-}" ]; then
   RAMPART=$RAMPART_BINARY
+elif [ "$BOLT" = 1 ]; then
+  bolt_args=()
+  [ "$PGO" = 1 ] && bolt_args+=(--pgo)
+  RAMPART=$(bench/bolt.sh "${bolt_args[@]}" | tail -1)
 elif [ "$PGO" = 1 ]; then
   RAMPART=$(bench/pgo.sh | tail -1)
 else

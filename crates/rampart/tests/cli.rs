@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
+mod support;
+use support::RAMPART;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rampart-cli-{}-{name}", std::process::id()));
@@ -84,7 +85,7 @@ fn serve(path: &Path, yaml: impl Fn(u16, u16) -> String, probe: &str) -> (Child,
     for _ in 0..5 {
         let (gateway, admin) = (free_port(), free_port());
         std::fs::write(path, yaml(gateway, admin)).unwrap();
-        let mut child = Command::new(RAMPART)
+        let mut child = Command::new(&*RAMPART)
             .args(["serve", "--config", path.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -129,7 +130,7 @@ fn config(gateway: u16, admin: u16, upstream: u16, prefix: &str) -> String {
 fn check(dir: &Path, name: &str, yaml: &str) -> (Option<i32>, String) {
     let path = dir.join(name);
     std::fs::write(&path, yaml).unwrap();
-    let out = Command::new(RAMPART)
+    let out = Command::new(&*RAMPART)
         .args(["check", path.to_str().unwrap()])
         .output()
         .unwrap();
@@ -270,7 +271,7 @@ fn an_unusable_worker_count_is_an_error_not_a_panic() {
     let path = dir.join("good.yaml");
     std::fs::write(&path, config(8080, 9901, 3000, "/")).unwrap();
     for workers in ["0", "two", ""] {
-        let out = Command::new(RAMPART)
+        let out = Command::new(&*RAMPART)
             .args(["check", path.to_str().unwrap()])
             .env("RAMPART_WORKERS", workers)
             .output()
@@ -280,7 +281,7 @@ fn an_unusable_worker_count_is_an_error_not_a_panic() {
         assert!(stderr.contains("RAMPART_WORKERS"), "{workers:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
-    let out = Command::new(RAMPART)
+    let out = Command::new(&*RAMPART)
         .args(["check", path.to_str().unwrap()])
         .env("RAMPART_WORKERS", "2")
         .output()
@@ -389,7 +390,7 @@ fn check_creates_no_key_store_and_finds_one_it_could_not_make() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("identity.key_store.path"), "{stderr}");
     // An existing store is read, not written: its bytes stay the same.
-    let serve_made = Command::new(RAMPART)
+    let serve_made = Command::new(&*RAMPART)
         .args(["keys", "--config"])
         .arg(dir.join("store.yaml"))
         .args(["create", "--consumer", "alice"])
@@ -415,7 +416,7 @@ fn only_keys_create_makes_a_key_store() {
     )
     .unwrap();
     let keys = |args: &[&str]| {
-        Command::new(RAMPART)
+        Command::new(&*RAMPART)
             .args(["keys", "--config"])
             .arg(&config)
             .args(args)
@@ -488,7 +489,7 @@ fn the_documented_example_configuration_passes_check() {
     // section needs Debian's modsecurity-crs (installed by scripts/test.sh).
     let example =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/shop/rampart.yaml");
-    let out = Command::new(RAMPART)
+    let out = Command::new(&*RAMPART)
         .args(["check", example.to_str().unwrap()])
         .output()
         .unwrap();
@@ -513,7 +514,7 @@ fn check_and_serve_name_the_line_of_an_audit_file_that_cannot_be_opened() {
     };
     std::fs::write(&path, config("logs/audit.jsonl")).unwrap();
     let check = || {
-        Command::new(RAMPART)
+        Command::new(&*RAMPART)
             .args(["check", path.to_str().unwrap()])
             .output()
             .unwrap()
@@ -537,7 +538,7 @@ fn check_and_serve_name_the_line_of_an_audit_file_that_cannot_be_opened() {
         stderr.contains("rampart.yaml:7: audit.sinks[0].file.path: cannot open"),
         "{stderr}"
     );
-    let out = Command::new(RAMPART)
+    let out = Command::new(&*RAMPART)
         .args(["serve", "--config", path.to_str().unwrap()])
         .output()
         .unwrap();
@@ -589,7 +590,7 @@ fn check_and_serve_refuse_listener_tls_they_cannot_build_with_its_field_and_line
         stderr.contains("mismatch.yaml:5: listeners[0].tls.key: the private key in"),
         "{stderr}"
     );
-    let out = Command::new(RAMPART)
+    let out = Command::new(&*RAMPART)
         .args([
             "serve",
             "--config",
@@ -620,7 +621,10 @@ fn check_and_serve_refuse_listener_tls_they_cannot_build_with_its_field_and_line
 
 #[test]
 fn config_schema_is_json() {
-    let out = Command::new(RAMPART).arg("config-schema").output().unwrap();
+    let out = Command::new(&*RAMPART)
+        .arg("config-schema")
+        .output()
+        .unwrap();
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(schema["additionalProperties"], false);
 }
@@ -642,7 +646,7 @@ fn a_sighup_while_starting_does_not_end_the_process() {
             .unwrap()
             .success()
     );
-    let mut child = Command::new(RAMPART)
+    let mut child = Command::new(&*RAMPART)
         .args(["serve", "--config", path.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

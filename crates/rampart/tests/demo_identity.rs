@@ -27,7 +27,7 @@ fn start_demo(name: &str) -> Demo {
     let (gateway, admin) = (free_port(), free_port());
     let stdout = dir.join("stdout");
     let stderr = dir.join("stderr");
-    let child = Command::new(RAMPART)
+    let child = Command::new(&*RAMPART)
         .arg("demo")
         .env("RAMPART_DEMO_LISTEN", format!("127.0.0.1:{gateway}"))
         .env("RAMPART_DEMO_ADMIN", format!("127.0.0.1:{admin}"))

@@ -20,7 +20,7 @@ fn example() -> PathBuf {
 #[test]
 fn the_example_config_passes_rampart_check() {
     let config = example().join("rampart.yaml");
-    let out = Command::new(RAMPART)
+    let out = Command::new(&*RAMPART)
         .args(["check", config.to_str().unwrap()])
         .output()
         .unwrap();

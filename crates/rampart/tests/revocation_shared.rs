@@ -108,7 +108,7 @@ fn config(dir: &Path, gateway: u16, admin: u16, upstream: u16, redis: u16) -> St
 
 /// `rampart keys create`; returns the printed key.
 fn create_key(config: &Path, consumer: &str) -> String {
-    let out = Command::new(RAMPART)
+    let out = Command::new(&*RAMPART)
         .args(["keys", "--config", config.to_str().unwrap(), "create"])
         .args(["--consumer", consumer])
         .output()
@@ -219,7 +219,7 @@ fn a_revocation_on_one_instance_reaches_the_other_within_a_second() {
     );
 
     // Revoke a token's jti from the CLI: both instances refuse it within 1 s.
-    let out = Command::new(RAMPART)
+    let out = Command::new(&*RAMPART)
         .args([
             "revoke",
             "--config",
@@ -247,7 +247,7 @@ fn a_revocation_on_one_instance_reaches_the_other_within_a_second() {
     // when a Redis without persistence restarts with the fleet.
     let carol = create_key(&first_config, "carol");
     let carol_prefix = carol.split('_').nth(1).unwrap();
-    let out = Command::new(RAMPART)
+    let out = Command::new(&*RAMPART)
         .args(["revoke", "--config", first_config.to_str().unwrap()])
         .args(["api_key", carol_prefix])
         .output()
@@ -259,7 +259,7 @@ fn a_revocation_on_one_instance_reaches_the_other_within_a_second() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("revoked in the key store"), "{stdout}");
-    let listed = Command::new(RAMPART)
+    let listed = Command::new(&*RAMPART)
         .args(["keys", "--config", first_config.to_str().unwrap(), "list"])
         .output()
         .unwrap();
@@ -286,7 +286,7 @@ fn a_revocation_on_one_instance_reaches_the_other_within_a_second() {
     // key's revocation and what they do instead.
     drop(redis);
     let bob_prefix = bob.split('_').nth(1).unwrap();
-    let out = Command::new(RAMPART)
+    let out = Command::new(&*RAMPART)
         .args(["keys", "--config", first_config.to_str().unwrap()])
         .args(["rotate", bob_prefix])
         .output()
@@ -315,7 +315,7 @@ fn a_revocation_on_one_instance_reaches_the_other_within_a_second() {
     // Redis down and a key id the store does not know (a typo): nothing was
     // revoked anywhere, and the error says both, not only Redis's half.
     let typo: String = carol_prefix.chars().rev().collect();
-    let out = Command::new(RAMPART)
+    let out = Command::new(&*RAMPART)
         .args(["revoke", "--config", first_config.to_str().unwrap()])
         .args(["api_key", &typo])
         .output()

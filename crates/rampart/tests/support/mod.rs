@@ -7,9 +7,16 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-pub const RAMPART: &str = env!("CARGO_BIN_EXE_rampart");
+/// The binary under test: cargo's build of this crate, or the one
+/// `RAMPART_TEST_BINARY` names, so that a build made outside cargo (such as
+/// bench/bolt.sh's post-link optimised one) runs the same end-to-end tests.
+pub static RAMPART: LazyLock<String> = LazyLock::new(|| {
+    std::env::var("RAMPART_TEST_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_rampart").to_string())
+});
 
 /// A fresh directory under the system temp dir.
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -56,7 +63,7 @@ impl Proc {
 /// answers `probe` with anything but a connection failure.
 pub fn serve(dir: &Path, config: &Path, port: u16, probe: &str) -> Proc {
     let stderr = dir.join("rampart.stderr");
-    let child = Command::new(RAMPART)
+    let child = Command::new(&*RAMPART)
         .args(["serve", "--config", config.to_str().unwrap()])
         .current_dir(dir)
         .stdout(Stdio::null())
