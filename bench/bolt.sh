@@ -65,7 +65,10 @@ nginx_conf origin "$ORIGIN" "$ORIGIN_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
 
 train_on_bench_traffic "$OUT/rampart-instrumented"
-ls "$OUT"/profile/*.fdata > /dev/null || { echo "no profile written" >&2; exit 1; }
+# One profile per process trained (a process that died without writing its
+# own would leave the layout to part of the training).
+written=$(find "$OUT/profile" -name '*.fdata' | wc -l)
+[ "$written" -eq "$TRAINED_PROCESSES" ] || { echo "$written profiles written for $TRAINED_PROCESSES trained processes" >&2; exit 1; }
 "merge-fdata-$BOLT_VERSION" "$OUT"/profile/*.fdata > "$OUT/rampart.fdata"
 
 # ext-tsp orders blocks for fall-through and locality, cdsort orders

@@ -168,8 +168,10 @@ TICK_HZ=$(getconf CLK_TCK)
 # WAF configuration's GET, POST, blocked and unique-token requests. BINARY is
 # stopped with SIGTERM after each configuration (instrumented builds write
 # their profiles when they exit). Fails if a run did not answer as it should.
+# Sets TRAINED_PROCESSES: how many processes ran.
 train_on_bench_traffic() {
   local WAF port admin pid workloads workload served refused expected
+  TRAINED_PROCESSES=0
   for WAF in 0 1; do
     port=$(free_port); used_ports+=("$port")
     admin=$(free_port); used_ports+=("$admin")
@@ -178,6 +180,7 @@ train_on_bench_traffic() {
       > "$WORK/waf$WAF/rampart.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")
+    TRAINED_PROCESSES=$((TRAINED_PROCESSES + 1))
     for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
     workloads=(get post)
     [ "$WAF" = 1 ] && workloads+=(blocked get-unique)

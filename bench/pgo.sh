@@ -47,14 +47,17 @@ fi
 PROFDATA=$(profdata)
 [ -n "$PROFDATA" ] || { echo "no llvm-profdata of LLVM 19 or later" >&2; exit 1; }
 
-DATA=$PWD/target/pgo-data
+# Other flags, other directories: bench/bolt.sh --pgo's build with relocations
+# kept does not replace this script's plain one.
+SUFFIX=${PGO_EXTRA_RUSTFLAGS:+-$(echo "$PGO_EXTRA_RUSTFLAGS" | sha256sum | head -c 8)}
+DATA=$PWD/target/pgo-data$SUFFIX
 rm -rf "$DATA"
 mkdir -p "$DATA"
 # --target: RUSTFLAGS then reach only the binary and its dependencies, not
 # build scripts and proc macros (which would write profiles of the build).
 RUSTFLAGS="-Cprofile-generate=$DATA ${PGO_EXTRA_RUSTFLAGS:-}" \
-  cargo build --profile production -q -p rampart --target "$TRIPLE" --target-dir target/pgo-gen
-INSTRUMENTED=$PWD/target/pgo-gen/$TRIPLE/production/rampart
+  cargo build --profile production -q -p rampart --target "$TRIPLE" --target-dir "target/pgo-gen$SUFFIX"
+INSTRUMENTED=$PWD/target/pgo-gen$SUFFIX/$TRIPLE/production/rampart
 
 # shellcheck source=bench/common.sh
 source bench/common.sh rampart-pgo
@@ -63,6 +66,8 @@ nginx_conf origin "$ORIGIN" "$ORIGIN_BODY"
 nginx -c "$WORK/origin/nginx.conf" & PIDS+=($!)
 
 train_on_bench_traffic "$INSTRUMENTED"
+# The processes merge their counts into one file as they exit (rustc's
+# default `%m` file name), so the files cannot be counted per process.
 ls "$DATA"/*.profraw > /dev/null || { echo "no profile written" >&2; exit 1; }
 "$PROFDATA" merge -o "$DATA/merged.profdata" "$DATA"/*.profraw
 # Named by its content: cargo does not look into the file RUSTFLAGS names, so
@@ -71,5 +76,5 @@ PROFILE_FILE=$DATA/rampart-$(sha256sum "$DATA/merged.profdata" | head -c 16).pro
 mv "$DATA/merged.profdata" "$PROFILE_FILE"
 
 RUSTFLAGS="-Cprofile-use=$PROFILE_FILE ${PGO_EXTRA_RUSTFLAGS:-}" \
-  cargo build --profile production -q -p rampart --target "$TRIPLE" --target-dir target/pgo-use
-echo "$PWD/target/pgo-use/$TRIPLE/production/rampart"
+  cargo build --profile production -q -p rampart --target "$TRIPLE" --target-dir "target/pgo-use$SUFFIX"
+echo "$PWD/target/pgo-use$SUFFIX/$TRIPLE/production/rampart"

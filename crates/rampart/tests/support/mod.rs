@@ -13,10 +13,24 @@ use std::time::{Duration, Instant};
 /// The binary under test: cargo's build of this crate, or the one
 /// `RAMPART_TEST_BINARY` names, so that a build made outside cargo (such as
 /// bench/bolt.sh's post-link optimised one) runs the same end-to-end tests.
-pub static RAMPART: LazyLock<String> = LazyLock::new(|| {
-    std::env::var("RAMPART_TEST_BINARY")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_rampart").to_string())
-});
+/// A relative path is taken from the workspace root and made absolute: cargo
+/// runs the tests in this crate's directory, and some start the binary in a
+/// directory of their own.
+pub static RAMPART: LazyLock<PathBuf> =
+    LazyLock::new(|| match std::env::var_os("RAMPART_TEST_BINARY") {
+        None => PathBuf::from(env!("CARGO_BIN_EXE_rampart")),
+        Some(path) if path.is_empty() => panic!("RAMPART_TEST_BINARY is empty"),
+        Some(path) => {
+            let path = PathBuf::from(path);
+            let path = if path.is_relative() {
+                workspace().join(path)
+            } else {
+                path
+            };
+            std::fs::canonicalize(&path)
+                .unwrap_or_else(|err| panic!("RAMPART_TEST_BINARY: {}: {err}", path.display()))
+        }
+    });
 
 /// A fresh directory under the system temp dir.
 pub fn temp_dir(name: &str) -> PathBuf {
